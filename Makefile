@@ -1,0 +1,45 @@
+# Seed attendance terminal — the two commands a newcomer runs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := python3 python3-venv python3-dev build-essential mosquitto mosquitto-clients chrony faketime \
+	espeak-ng libegl1 libgl1-mesa-dri libgl1 libgles2 libmtdev1 libsdl2-2.0-0 fonts-wqy-microhei systemd sqlcipher \
+	ca-certificates openssl util-linux procps
+PYTEST_ARGS ?=
+
+.PHONY: setup apt venv demo test bench screenshots clean
+
+setup: apt venv
+
+# Installs the system packages the terminal and its tests use (Debian 12 / Raspberry Pi OS, as root).
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing apt packages:$$missing (run as root or install them)"; exit 1; fi; \
+		echo "installing apt packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@# the Debian package enables and starts services we only want started by the demo and the tests
+	@-systemctl disable --now mosquitto chrony >/dev/null 2>&1 || true
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m terminal.demo
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo-data
