@@ -1,0 +1,277 @@
+"""The encrypted terminal database: SQLCipher underneath, sqlite-utils on top.
+
+One file, encrypted whole with a raw 256-bit key (no key derivation per open), in WAL
+mode with ``synchronous=FULL`` so a punch reported as recorded survives a power cut.
+Two processes share it (``seed-terminal`` and ``seed-sync``); writers take the lock
+with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout_ms`` for each other.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlcipher3
+import sqlite_utils
+
+from terminal.config import StorageSettings
+from terminal.hardware.clock import format_utc
+from terminal.ids import uuid7
+from terminal.store.audit import append_audit
+from terminal.store.errors import (
+    NotADatabaseError,
+    PlaintextDatabaseError,
+    SchemaTooNewError,
+    StorageFullError,
+    StoreError,
+    WrongKeyError,
+)
+from terminal.store.keys import load_or_create_key
+from terminal.store.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+DatabaseError = sqlcipher3.dbapi2.DatabaseError
+OperationalError = sqlcipher3.dbapi2.OperationalError
+IntegrityError = sqlcipher3.dbapi2.IntegrityError
+
+
+def utc_now() -> str:
+    return format_utc(datetime.now(timezone.utc))
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database or disk is full" in text or "disk i/o error" in text or "no space" in text
+
+
+class Store:
+    """An open terminal database. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, conn: Any, path: Path, keep_backups: int = 3):
+        self.conn = conn
+        self.path = path
+        self.keep_backups = keep_backups
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._lock = threading.RLock()
+
+    # -- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path | str, key: bytes, *, create: bool = True, busy_timeout_ms: int = 5000,
+             keep_backups: int = 3, migrate: bool = True) -> "Store":
+        path = Path(path)
+        exists = path.exists() and path.stat().st_size > 0
+        if exists:
+            with open(path, "rb") as handle:
+                if handle.read(16) == SQLITE_HEADER:
+                    raise PlaintextDatabaseError(
+                        f"{path} is an unencrypted SQLite database; refusing to use it "
+                        "(punches must be stored encrypted). Move it aside or encrypt it with sqlcipher_export."
+                    )
+        elif not create:
+            raise StoreError(f"database {path} does not exist")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False,
+                                  timeout=busy_timeout_ms / 1000)
+        try:
+            with contextlib.suppress(DatabaseError):
+                conn.execute("PRAGMA cipher_log_level = NONE")
+            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except DatabaseError as exc:
+                if "not a database" in str(exc):
+                    raise WrongKeyError(
+                        f"{path} does not open with the configured key (wrong key, or not a Seed database); "
+                        "nothing was changed"
+                    ) from None
+                raise NotADatabaseError(f"{path}: {exc}") from None
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{path}: could not switch to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+        if not exists:
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o600)
+        store = cls(conn, path, keep_backups)
+        if migrate:
+            try:
+                store.migrate()
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction (``BEGIN IMMEDIATE``): all or nothing.
+
+        A full disk surfaces as :class:`StorageFullError` after the rollback, so the
+        caller can tell the user without leaving partial rows behind.
+        """
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except OperationalError as exc:
+                if is_storage_full(exc):
+                    raise StorageFullError(f"storage full: {exc}") from exc
+                raise
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                if isinstance(exc, (OperationalError, DatabaseError)) and is_storage_full(exc):
+                    raise StorageFullError(f"storage full, nothing was written: {exc}") from exc
+                raise
+
+    def query(self, sql: str, params: Any = ()) -> list[dict]:
+        with self._lock:
+            cursor = self.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description or ()]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def query_one(self, sql: str, params: Any = ()) -> dict | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    # -- schema --------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        with self._lock:
+            exists = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+            ).fetchone()
+            if not exists:
+                return 0
+            row = self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            return int(row[0] or 0)
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction, after one backup."""
+        with self._lock:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            current = self.schema_version()
+            newest = MIGRATIONS[-1].version if MIGRATIONS else 0
+            if current > newest:
+                raise SchemaTooNewError(
+                    f"{self.path} has schema version {current}, this software knows up to {newest}; upgrade the software"
+                )
+            pending = [m for m in MIGRATIONS if m.version > current]
+            if not pending:
+                return []
+            if current > 0:
+                self.backup(reason=f"before-v{pending[0].version}")
+            applied = []
+            for step in pending:
+                with self.transaction() as conn:
+                    step.apply(conn)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                        (step.version, step.name, utc_now()),
+                    )
+                log.info("applied migration %s (%s)", step.version, step.name)
+                applied.append(step.version)
+            return applied
+
+    def backup(self, reason: str = "manual") -> Path:
+        """A consistent encrypted copy (same key) next to the database; old ones pruned."""
+        folder = self.path.parent / "backups"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        target = folder / f"{self.path.stem}-{reason}-{stamp}{self.path.suffix}"
+        with self._lock:
+            self.conn.execute("VACUUM INTO ?", (str(target),))
+        os.chmod(target, 0o600)
+        backups = sorted(folder.glob(f"{self.path.stem}-*{self.path.suffix}"), key=lambda p: p.stat().st_mtime)
+        for old in backups[: -self.keep_backups]:
+            old.unlink(missing_ok=True)
+        log.info("database backed up to %s", target)
+        return target
+
+    # -- events, audit, settings ---------------------------------------------------------
+    def record_event(self, kind: str, payload: dict | None = None, severity: str = "info",
+                     conn: Any = None, at: str | None = None) -> str:
+        """Store an event and queue it for the central server (in the caller's transaction if given)."""
+        event_id = uuid7()
+        at = at or utc_now()
+        body = json.dumps(payload or {}, ensure_ascii=False, sort_keys=True)
+        message = json.dumps({"id": event_id, "kind": kind, "severity": severity, "at": at,
+                              "payload": payload or {}}, ensure_ascii=False, sort_keys=True)
+
+        def write(c: Any) -> None:
+            c.execute("INSERT INTO events (id, kind, severity, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                      (event_id, kind, severity, body, at))
+            c.execute("INSERT INTO outbox (kind, ref_id, payload, created_at) VALUES ('event', ?, ?, ?)",
+                      (event_id, message, at))
+
+        if conn is not None:
+            write(conn)
+        else:
+            with self.transaction() as c:
+                write(c)
+        log.info("event %s (%s)", kind, severity)
+        return event_id
+
+    def audit(self, actor: str, action: str, details: dict | None = None, conn: Any = None) -> int:
+        """Append a hash-chained audit entry (in the caller's transaction if given)."""
+        if conn is not None:
+            return append_audit(conn, actor, action, details or {}, utc_now())
+        with self.transaction() as c:
+            return append_audit(c, actor, action, details or {}, utc_now())
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self.query_one("SELECT value FROM settings WHERE key = ?", (key,))
+        return default if row is None else json.loads(row["value"])
+
+    def set_setting(self, key: str, value: Any, conn: Any = None) -> None:
+        def write(c: Any) -> None:
+            c.execute(
+                "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, json.dumps(value, ensure_ascii=False, sort_keys=True), utc_now()),
+            )
+
+        if conn is not None:
+            write(conn)
+        else:
+            with self.transaction() as c:
+                write(c)
+
+    def counts(self) -> dict[str, int]:
+        tables = ["employees", "face_templates", "finger_templates", "punches", "outbox", "events", "audit_log"]
+        return {t: self.query_one(f"SELECT count(*) AS n FROM {t}")["n"] for t in tables}
+
+
+def open_store(settings: StorageSettings, *, create: bool = True) -> Store:
+    """Open the configured database with its key (created on first run only)."""
+    key = load_or_create_key(settings)
+    return Store.open(settings.database_path, key, create=create, busy_timeout_ms=settings.busy_timeout_ms,
+                      keep_backups=settings.keep_backups)

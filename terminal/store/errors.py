@@ -1,0 +1,30 @@
+"""Errors of the local store, each with a message an admin can act on."""
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every store error."""
+
+
+class DatabaseKeyError(StoreError):
+    """The database key is missing, unreadable or malformed."""
+
+
+class WrongKeyError(StoreError):
+    """The database exists but does not open with this key."""
+
+
+class PlaintextDatabaseError(StoreError):
+    """The database file is an unencrypted SQLite file."""
+
+
+class NotADatabaseError(StoreError):
+    """The file is neither SQLite nor a SQLCipher database this key opens."""
+
+
+class StorageFullError(StoreError):
+    """The disk (or the database's size limit) is full; nothing was written."""
+
+
+class SchemaTooNewError(StoreError):
+    """The database was written by a newer version of the software."""
