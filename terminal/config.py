@@ -56,7 +56,7 @@ class StorageSettings(Section):
         "credential named by key_credential when $CREDENTIALS_DIRECTORY is set, else data_dir/db.key.",
     )
     key_credential: str = Field("seed-db-key", description="Name of the systemd credential (LoadCredential=) with the key.")
-    min_free_mb: int = Field(20, ge=1, le=10_000, description="Punches are refused (with a disk_low event) below this much free space.")
+    min_free_mb: int = Field(20, ge=0, le=10_000, description="Punches are refused (with a disk_low event) below this much free space; 0 turns the check off.")
     busy_timeout_ms: int = Field(5000, ge=100, le=60_000, description="How long a writer waits for the other process's lock.")
     keep_backups: int = Field(3, ge=1, le=50, description="Pre-migration backups kept in data_dir.")
 

@@ -51,6 +51,15 @@ def is_storage_full(exc: BaseException) -> bool:
     return "database or disk is full" in text or "disk i/o error" in text or "no space" in text
 
 
+def refuse_plaintext(path: Path) -> None:
+    with open(path, "rb") as handle:
+        if handle.read(16) == SQLITE_HEADER:
+            raise PlaintextDatabaseError(
+                f"{path} is an unencrypted SQLite database; refusing to use it "
+                "(punches must be stored encrypted). Move it aside or encrypt it with sqlcipher_export."
+            )
+
+
 class Store:
     """An open terminal database. Use as a context manager, or call :meth:`close`."""
 
@@ -68,12 +77,7 @@ class Store:
         path = Path(path)
         exists = path.exists() and path.stat().st_size > 0
         if exists:
-            with open(path, "rb") as handle:
-                if handle.read(16) == SQLITE_HEADER:
-                    raise PlaintextDatabaseError(
-                        f"{path} is an unencrypted SQLite database; refusing to use it "
-                        "(punches must be stored encrypted). Move it aside or encrypt it with sqlcipher_export."
-                    )
+            refuse_plaintext(path)
         elif not create:
             raise StoreError(f"database {path} does not exist")
         else:
@@ -272,6 +276,8 @@ class Store:
 
 def open_store(settings: StorageSettings, *, create: bool = True) -> Store:
     """Open the configured database with its key (created on first run only)."""
+    if settings.database_path.exists() and settings.database_path.stat().st_size > 0:
+        refuse_plaintext(settings.database_path)
     key = load_or_create_key(settings)
     return Store.open(settings.database_path, key, create=create, busy_timeout_ms=settings.busy_timeout_ms,
                       keep_backups=settings.keep_backups)

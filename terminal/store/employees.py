@@ -1,0 +1,319 @@
+"""Employees and their templates: the library behind the admin screens and ``seed-enroll``."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from terminal.store.database import IntegrityError, Store, utc_now
+
+log = logging.getLogger(__name__)
+
+FACTORS = ("face", "finger", "card", "pin")
+VERIFY_MODES = (
+    "any", "face", "finger", "card", "pin",
+    "card+pin", "face+card", "face+pin", "finger+pin", "finger+card", "face+finger",
+)
+ROLES = ("employee", "admin")
+NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+DEVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+DESCRIPTOR_DIM = 128
+
+
+class EmployeeError(ValueError):
+    """Bad employee data; ``field`` names what to correct."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class EmployeeNotFound(LookupError):
+    pass
+
+
+def _clean_text(field: str, value: Any, *, required: bool, max_len: int) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise EmployeeError(field, "is required")
+    if len(text) > max_len:
+        raise EmployeeError(field, f"is longer than {max_len} characters")
+    if any(ord(ch) < 32 for ch in text):
+        raise EmployeeError(field, "contains control characters")
+    return text
+
+
+def validate_number(number: Any) -> str:
+    text = "" if number is None else str(number).strip()
+    if not NUMBER_RE.match(text):
+        raise EmployeeError("number", "must be 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return text
+
+
+def _clean_card(card: Any) -> str | None:
+    if card is None or str(card).strip() == "":
+        return None
+    from terminal.cards import CardFormatError, normalize_card
+
+    try:
+        return normalize_card(str(card))
+    except CardFormatError as exc:
+        raise EmployeeError("card", str(exc)) from None
+
+
+def _clean_pin(pin: Any) -> str | None:
+    if pin is None or str(pin) == "":
+        return None
+    from terminal.pins import PinFormatError, hash_pin
+
+    try:
+        return hash_pin(str(pin))
+    except PinFormatError as exc:
+        raise EmployeeError("pin", str(exc)) from None
+
+
+def _clean_devices(devices: Iterable[str] | None) -> str:
+    result = []
+    for device in devices or ():
+        device = str(device).strip()
+        if not DEVICE_RE.match(device):
+            raise EmployeeError("allowed_devices", f"{device!r} is not a device id")
+        result.append(device)
+    return json.dumps(sorted(set(result)))
+
+
+def _choice(field: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise EmployeeError(field, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def employee_from_row(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    row = dict(row)
+    row["allowed_devices"] = json.loads(row.get("allowed_devices") or "[]")
+    row["active"] = bool(row.get("active"))
+    row["has_pin"] = bool(row.pop("pin_hash", None))
+    return row
+
+
+_PUBLIC_COLUMNS = ("id, number, name, department, card, pin_hash, role, verify_mode, allowed_devices, active, "
+                   "roster_version, created_at, updated_at")
+
+
+def add_employee(store: Store, *, number: str, name: str, department: str = "", card: str | None = None,
+                 pin: str | None = None, role: str = "employee", verify_mode: str = "any",
+                 allowed_devices: Iterable[str] | None = None, photo: bytes | None = None,
+                 actor: str = "admin") -> dict:
+    """Add one employee; every bad field raises :class:`EmployeeError` naming it."""
+    row = {
+        "number": validate_number(number),
+        "name": _clean_text("name", name, required=True, max_len=100),
+        "department": _clean_text("department", department, required=False, max_len=100),
+        "card": _clean_card(card),
+        "pin_hash": _clean_pin(pin),
+        "role": _choice("role", role, ROLES),
+        "verify_mode": _choice("verify_mode", verify_mode, VERIFY_MODES),
+        "allowed_devices": _clean_devices(allowed_devices),
+        "photo": photo,
+    }
+    now = utc_now()
+    with store.transaction() as conn:
+        if conn.execute("SELECT 1 FROM employees WHERE number = ?", (row["number"],)).fetchone():
+            raise EmployeeError("number", f"employee {row['number']} already exists")
+        if row["card"] and conn.execute("SELECT 1 FROM employees WHERE card = ?", (row["card"],)).fetchone():
+            raise EmployeeError("card", "this card is already assigned to another employee")
+        try:
+            cursor = conn.execute(
+                "INSERT INTO employees (number, name, department, card, pin_hash, role, verify_mode, allowed_devices,"
+                " photo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row["number"], row["name"], row["department"], row["card"], row["pin_hash"], row["role"],
+                 row["verify_mode"], row["allowed_devices"], row["photo"], now, now),
+            )
+        except IntegrityError as exc:
+            raise EmployeeError("number", f"conflicts with an existing employee ({exc})") from None
+        employee_id = cursor.lastrowid
+        store.audit(actor, "employee.add", {"employee_id": employee_id, "number": row["number"]}, conn=conn)
+    log.info("employee %s added", row["number"])
+    return get_employee(store, employee_id)
+
+
+_UPDATABLE = ("name", "department", "card", "pin", "role", "verify_mode", "allowed_devices", "active", "photo")
+
+
+def update_employee(store: Store, number: str, *, actor: str = "admin", **changes: Any) -> dict:
+    unknown = set(changes) - set(_UPDATABLE)
+    if unknown:
+        raise EmployeeError(sorted(unknown)[0], "cannot be changed")
+    values: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field == "name":
+            values["name"] = _clean_text("name", value, required=True, max_len=100)
+        elif field == "department":
+            values["department"] = _clean_text("department", value, required=False, max_len=100)
+        elif field == "card":
+            values["card"] = _clean_card(value)
+        elif field == "pin":
+            values["pin_hash"] = _clean_pin(value)
+        elif field == "role":
+            values["role"] = _choice("role", value, ROLES)
+        elif field == "verify_mode":
+            values["verify_mode"] = _choice("verify_mode", value, VERIFY_MODES)
+        elif field == "allowed_devices":
+            values["allowed_devices"] = _clean_devices(value)
+        elif field == "active":
+            values["active"] = 1 if value else 0
+        elif field == "photo":
+            values["photo"] = value
+    employee = find_by_number(store, number)
+    if employee is None:
+        raise EmployeeNotFound(f"no employee {number}")
+    if not values:
+        return employee
+    values["updated_at"] = utc_now()
+    assignments = ", ".join(f"{k} = ?" for k in values)
+    with store.transaction() as conn:
+        try:
+            conn.execute(f"UPDATE employees SET {assignments} WHERE id = ?", (*values.values(), employee["id"]))
+        except IntegrityError:
+            raise EmployeeError("card", "this card is already assigned to another employee") from None
+        store.audit(actor, "employee.update", {"employee_id": employee["id"], "number": employee["number"],
+                                                "fields": sorted(k for k in changes)}, conn=conn)
+    return get_employee(store, employee["id"])
+
+
+def get_employee(store: Store, employee_id: int) -> dict | None:
+    return employee_from_row(store.query_one(f"SELECT {_PUBLIC_COLUMNS} FROM employees WHERE id = ?", (employee_id,)))
+
+
+def find_by_number(store: Store, number: str) -> dict | None:
+    return employee_from_row(store.query_one(f"SELECT {_PUBLIC_COLUMNS} FROM employees WHERE number = ?", (str(number),)))
+
+
+def find_by_card(store: Store, card: str) -> dict | None:
+    return employee_from_row(store.query_one(f"SELECT {_PUBLIC_COLUMNS} FROM employees WHERE card = ?", (card,)))
+
+
+def pin_hash_of(store: Store, employee_id: int) -> str | None:
+    row = store.query_one("SELECT pin_hash FROM employees WHERE id = ?", (employee_id,))
+    return row["pin_hash"] if row else None
+
+
+def employee_photo(store: Store, employee_id: int) -> bytes | None:
+    row = store.query_one("SELECT photo FROM employees WHERE id = ?", (employee_id,))
+    return row["photo"] if row else None
+
+
+def list_employees(store: Store, search: str | None = None, limit: int = 10_000) -> list[dict]:
+    sql = f"SELECT {_PUBLIC_COLUMNS} FROM employees"
+    params: tuple = ()
+    if search:
+        sql += " WHERE number LIKE ? OR name LIKE ?"
+        like = f"%{search}%"
+        params = (like, like)
+    sql += " ORDER BY number LIMIT ?"
+    return [employee_from_row(r) for r in store.query(sql, (*params, limit))]
+
+
+def delete_employee(store: Store, number: str, *, actor: str = "admin") -> dict:
+    """Delete an employee and purge their face and finger templates; audit-logged.
+
+    Returns the deleted employee with ``sensor_positions``: the fingerprint sensor slots
+    the caller must clear on the sensor itself.
+    """
+    employee = find_by_number(store, number)
+    if employee is None:
+        raise EmployeeNotFound(f"no employee {number}")
+    with store.transaction() as conn:
+        positions = [r[0] for r in conn.execute(
+            "SELECT sensor_position FROM finger_templates WHERE employee_id = ? AND sensor_position IS NOT NULL",
+            (employee["id"],)).fetchall()]
+        faces = conn.execute("DELETE FROM face_templates WHERE employee_id = ?", (employee["id"],)).rowcount
+        fingers = conn.execute("DELETE FROM finger_templates WHERE employee_id = ?", (employee["id"],)).rowcount
+        conn.execute("DELETE FROM employees WHERE id = ?", (employee["id"],))
+        store.audit(actor, "employee.delete", {"employee_id": employee["id"], "number": employee["number"],
+                                                "face_templates": faces, "finger_templates": fingers}, conn=conn)
+    log.info("employee %s deleted (%s face, %s finger templates purged)", employee["number"], faces, fingers)
+    employee["sensor_positions"] = positions
+    return employee
+
+
+# -- face templates ------------------------------------------------------------------------
+def descriptor_bytes(descriptor: Any) -> bytes:
+    array = np.asarray(descriptor, dtype=np.float32).reshape(-1)
+    if array.shape != (DESCRIPTOR_DIM,) or not np.all(np.isfinite(array)):
+        raise EmployeeError("face", f"a face descriptor must be {DESCRIPTOR_DIM} finite numbers")
+    return array.tobytes()
+
+
+def add_face_templates(store: Store, employee_id: int, descriptors: Sequence[Any], *, quality: Sequence[float] | None = None,
+                       source: str = "", actor: str = "admin") -> list[int]:
+    blobs = [descriptor_bytes(d) for d in descriptors]
+    now = utc_now()
+    ids = []
+    with store.transaction() as conn:
+        if not conn.execute("SELECT 1 FROM employees WHERE id = ?", (employee_id,)).fetchone():
+            raise EmployeeNotFound(f"no employee with id {employee_id}")
+        for i, blob in enumerate(blobs):
+            q = None if quality is None else float(quality[i])
+            cursor = conn.execute(
+                "INSERT INTO face_templates (employee_id, descriptor, quality, source, created_at) VALUES (?, ?, ?, ?, ?)",
+                (employee_id, blob, q, source, now))
+            ids.append(cursor.lastrowid)
+        store.audit(actor, "face.enrol", {"employee_id": employee_id, "templates": len(blobs)}, conn=conn)
+    return ids
+
+
+def face_templates(store: Store) -> list[tuple[int, np.ndarray]]:
+    """All face descriptors as (employee_id, float32[128]) for active employees."""
+    rows = store.query(
+        "SELECT f.employee_id, f.descriptor FROM face_templates f JOIN employees e ON e.id = f.employee_id "
+        "WHERE e.active = 1 ORDER BY f.id")
+    return [(r["employee_id"], np.frombuffer(r["descriptor"], dtype=np.float32).copy()) for r in rows]
+
+
+def delete_face_templates(store: Store, employee_id: int, *, actor: str = "admin") -> int:
+    with store.transaction() as conn:
+        count = conn.execute("DELETE FROM face_templates WHERE employee_id = ?", (employee_id,)).rowcount
+        store.audit(actor, "face.delete", {"employee_id": employee_id, "templates": count}, conn=conn)
+    return count
+
+
+# -- finger templates ----------------------------------------------------------------------
+def add_finger_template(store: Store, employee_id: int, finger: int, template: bytes, sensor_position: int | None,
+                        *, actor: str = "admin", conn: Any = None) -> int:
+    if not isinstance(template, (bytes, bytearray)) or not template:
+        raise EmployeeError("finger", "template must be non-empty bytes")
+
+    def write(c: Any) -> int:
+        cursor = c.execute(
+            "INSERT INTO finger_templates (employee_id, finger, sensor_position, template, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(employee_id, finger) DO UPDATE SET sensor_position = excluded.sensor_position, "
+            "template = excluded.template, created_at = excluded.created_at",
+            (employee_id, int(finger), sensor_position, bytes(template), utc_now()))
+        store.audit(actor, "finger.enrol", {"employee_id": employee_id, "finger": int(finger),
+                                             "sensor_position": sensor_position}, conn=c)
+        return cursor.lastrowid
+
+    if conn is not None:
+        return write(conn)
+    with store.transaction() as c:
+        return write(c)
+
+
+def finger_templates(store: Store, employee_id: int | None = None) -> list[dict]:
+    sql = "SELECT id, employee_id, finger, sensor_position, template FROM finger_templates"
+    params: tuple = ()
+    if employee_id is not None:
+        sql += " WHERE employee_id = ?"
+        params = (employee_id,)
+    return store.query(sql + " ORDER BY employee_id, finger", params)
+
+
+def employee_by_sensor_position(store: Store, position: int) -> dict | None:
+    row = store.query_one("SELECT employee_id FROM finger_templates WHERE sensor_position = ?", (position,))
+    return get_employee(store, row["employee_id"]) if row else None
