@@ -27,6 +27,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "refuse.unknown_finger": {"zh": "指纹未识别", "en": "Fingerprint not recognised"},
     "refuse.second_factor_timeout": {"zh": "验证超时，请重新开始", "en": "Timed out, please start again"},
     "refuse.wrong_factor": {"zh": "验证方式不符", "en": "This method is not enabled for you"},
+    "refuse.not_admin": {"zh": "您不是管理员", "en": "You are not an admin"},
     "hint.try_other": {"zh": "请使用指纹、卡或密码", "en": "Please use fingerprint, card or PIN"},
     "hint.call_admin": {"zh": "请联系管理员", "en": "Please contact an admin"},
 }

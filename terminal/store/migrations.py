@@ -135,3 +135,19 @@ def _initial(conn: sqlite3.Connection) -> None:
         )
         """,
     )
+
+
+@migration(2, "PIN attempts and lockouts")
+def _pin_attempts(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE pin_attempts (
+            employee_id INTEGER PRIMARY KEY REFERENCES employees(id) ON DELETE CASCADE,
+            failures INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            locked_boot_id TEXT,
+            locked_until_monotonic_ns INTEGER
+        )
+        """,
+    )

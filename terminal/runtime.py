@@ -1,0 +1,154 @@
+"""The running terminal: hardware, store, punch path and the workers that feed it.
+
+The same object runs under the Kivy kiosk and headless (``seed-terminal --headless``).
+Each input (card reader, fingerprint sensor, camera) has its own worker thread, so a
+sensor that hangs never blocks another way in; workers hand factors to the
+:class:`~terminal.identify.Authenticator` and nothing else.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional, Protocol
+
+from terminal.config import TerminalConfig
+from terminal.feedback import DoorFeedback
+from terminal.identify import Authenticator, Outcome
+from terminal.punch import PunchService
+from terminal.service_notify import notify, watchdog_interval_s
+from terminal.store.database import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def healthy(self) -> bool: ...
+
+
+class LoopWorker:
+    """A daemon thread running ``step()`` until stopped; exceptions are logged and counted, never fatal."""
+
+    def __init__(self, name: str, step: Callable[[threading.Event], None], backoff_s: float = 1.0):
+        self.name = name
+        self._step = step
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._backoff_s = backoff_s
+        self.errors = 0
+        self.last_error: Optional[str] = None
+        self.last_beat = time.monotonic()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"seed-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        delay = self._backoff_s
+        while not self._stop.is_set():
+            self.last_beat = time.monotonic()
+            try:
+                self._step(self._stop)
+                delay = self._backoff_s
+            except Exception as exc:
+                self.errors += 1
+                self.last_error = str(exc)
+                log.error("%s worker: %s (retrying in %.1f s)", self.name, exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def healthy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+class Terminal:
+    """Everything one door terminal runs, wired together. A context manager."""
+
+    def __init__(self, config: TerminalConfig, store: Store, hardware: Any):
+        self.config = config
+        self.store = store
+        self.hardware = hardware
+        self.feedback = DoorFeedback(config, getattr(hardware, "outputs", None), getattr(hardware, "speaker", None))
+        self.punches = PunchService(store, config, hardware.clock, self.feedback)
+        self.auth = Authenticator(store, config, self.punches, hardware.clock, self.feedback)
+        self.workers: list[Any] = []
+        self._stopped = threading.Event()
+        if getattr(hardware, "card_reader", None) is not None:
+            self.workers.append(LoopWorker("card-reader", self._card_step))
+
+    @classmethod
+    def open(cls, config: TerminalConfig) -> "Terminal":
+        from terminal.hardware.factory import build_hardware
+
+        store = open_store(config.storage)
+        try:
+            hardware = build_hardware(config, config.storage.data_dir)
+        except BaseException:
+            store.close()
+            raise
+        return cls(config, store, hardware)
+
+    def add_worker(self, worker: Any) -> None:
+        self.workers.append(worker)
+
+    def on_outcome(self, listener: Callable[[Outcome], None]) -> None:
+        self.auth.listeners.append(listener)
+
+    # -- workers ---------------------------------------------------------------------------
+    def _card_step(self, stop: threading.Event) -> None:
+        card = self.hardware.card_reader.read(timeout=0.5)
+        if card:
+            self.auth.card(card)
+        self.auth.expire()
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+        notify("READY=1")
+        log.info("terminal %s started with %s", self.config.device.id, ", ".join(w.name for w in self.workers) or "no inputs")
+
+    def healthy(self) -> bool:
+        return all(w.healthy() for w in self.workers)
+
+    def serve(self, until: Optional[threading.Event] = None) -> None:
+        """Block, feeding the systemd watchdog while every worker is alive, until stopped."""
+        interval = watchdog_interval_s() or 5.0
+        until = until or self._stopped
+        while not until.wait(interval):
+            if self.healthy():
+                notify("WATCHDOG=1")
+            else:
+                dead = [w.name for w in self.workers if not w.healthy()]
+                log.error("workers not running: %s; withholding the watchdog", ", ".join(dead))
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for worker in reversed(self.workers):
+            try:
+                worker.stop()
+            except Exception:
+                log.exception("stopping %s", getattr(worker, "name", worker))
+
+    def close(self) -> None:
+        self.stop()
+        close = getattr(self.hardware, "close", None)
+        if close:
+            close()
+        self.store.close()
+
+    def __enter__(self) -> "Terminal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
