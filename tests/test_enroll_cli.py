@@ -1,0 +1,93 @@
+"""seed-enroll: add, list, show, delete, punches — and bad input refused naming the field."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from enrollment.cli import main
+from terminal.config import load_config
+from terminal.hardware.clock import SimClock
+from terminal.punch import Identity, PunchService
+from terminal.store.database import open_store
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / "terminal.toml"
+    path.write_text(f'[device]\nid = "door-9"\ntimezone = "UTC"\nlanguage = "en"\n'
+                    f'[storage]\ndata_dir = "{tmp_path / "data"}"\n[hardware]\nprofile = "sim"\n')
+    return str(path)
+
+
+def run(config_file, *args):
+    return main(["--config", config_file, *args])
+
+
+def test_add_list_show(config_file, capsys):
+    assert run(config_file, "add", "1001", "张伟", "--department", "研发", "--pin", "4321") == 0
+    assert run(config_file, "add", "1002", "Li Na", "--role", "admin", "--mode", "face+pin") == 0
+    capsys.readouterr()
+    assert run(config_file, "list") == 0
+    table = capsys.readouterr().out
+    assert "张伟" in table and "Li Na" in table and "face+pin" in table
+    assert run(config_file, "show", "1001", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["name"] == "张伟" and shown["has_pin"] is True and "pin_hash" not in shown
+
+
+@pytest.mark.parametrize("args, field", [
+    (["add", "bad number!", "X"], "number"),
+    (["add", "2001", ""], "name"),
+    (["add", "2002", "X", "--pin", "12"], "pin"),
+    (["add", "2003", "X", "--pin", "12ab"], "pin"),
+    (["add", "2004", "X", "--mode", "retina"], "verify_mode"),
+    (["add", "2005", "X", "--device", "bad device"], "allowed_devices"),
+])
+def test_bad_input_is_refused_naming_the_field(config_file, capsys, args, field):
+    assert run(config_file, *args) == 2
+    err = capsys.readouterr().err
+    assert f"refused: {field}:" in err
+
+
+def test_employee_numbers_are_unique(config_file, capsys):
+    assert run(config_file, "add", "1001", "A") == 0
+    assert run(config_file, "add", "1001", "B") == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_delete_purges_templates_and_is_audited(config_file, capsys):
+    assert run(config_file, "add", "1001", "A") == 0
+    config = load_config(config_file)
+    with open_store(config.storage) as store:
+        from terminal.store.employees import add_face_templates, add_finger_template, find_by_number
+
+        employee = find_by_number(store, "1001")
+        add_face_templates(store, employee["id"], [[0.1] * 128, [0.2] * 128])
+        add_finger_template(store, employee["id"], 0, b"\x03" * 512, 7)
+    assert run(config_file, "delete", "1001", "--yes") == 0
+    with open_store(config.storage) as store:
+        assert store.counts()["face_templates"] == 0 and store.counts()["finger_templates"] == 0
+        entry = store.query_one("SELECT actor, details FROM audit_log WHERE action = 'employee.delete'")
+        assert entry["actor"] == "cli" and '"face_templates":2' in entry["details"]
+    assert run(config_file, "delete", "1001", "--yes") == 1
+    assert "no employee 1001" in capsys.readouterr().err
+
+
+def test_punches_since_as_csv(config_file, capsys):
+    assert run(config_file, "add", "1001", "A") == 0
+    config = load_config(config_file)
+    with open_store(config.storage) as store:
+        from terminal.store.employees import find_by_number
+
+        PunchService(store, config, SimClock()).punch(Identity(find_by_number(store, "1001")["id"], "card"))
+    capsys.readouterr()
+    assert run(config_file, "punches", "--since", "2026-03-01", "--format", "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 1 and rows[0]["employee_number"] == "1001" and rows[0]["sync"] == "queued"
+    assert run(config_file, "punches", "--since", "2026-04-01", "--format", "csv") == 0
+    assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == 0
+    with pytest.raises(SystemExit):
+        run(config_file, "punches", "--since", "yesterday-ish")
