@@ -1,0 +1,30 @@
+"""``make bench``: run every benchmark (or the ones named) and write benchmarks/results/*.json."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+ALL = ("store", "faces", "finger", "sync", "ui")
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(ALL)
+    failed = []
+    for name in names:
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"benchmarks.{name}":
+                print(f"(no benchmark {name} yet)")
+                continue
+            raise
+        print(f"\n=== {name} ===")
+        if module.main([]) != 0:
+            failed.append(name)
+    if failed:
+        print(f"benchmarks that reported a failure: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
