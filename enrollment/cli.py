@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from terminal.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
@@ -27,8 +28,6 @@ def open_configured_store(args: argparse.Namespace):
 
     config = load_config(args.config)
     if getattr(args, "data_dir", None):
-        from pathlib import Path
-
         config.storage.data_dir = Path(args.data_dir)
     return config, open_store(config.storage)
 
@@ -166,6 +165,52 @@ def cmd_punches(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from enrollment.roster_io import RosterFileError, import_roster
+
+    _, store = open_configured_store(args)
+    enrol_face = None
+    if args.photos and not args.no_faces:
+        try:
+            from enrollment.faces import enrol_from_photo_file as enrol_face  # type: ignore[assignment]
+        except ImportError:
+            enrol_face = None
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() or args.verbose:
+            print(f"\rimporting {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    with store:
+        try:
+            report = import_roster(store, args.file, photo_dir=args.photos, update=args.update, skip_bad=args.skip_bad,
+                                   dry_run=args.dry_run, actor=args.actor, enrol_face=enrol_face, progress=progress)
+        except RosterFileError as exc:
+            print(f"seed-enroll: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    for problem in report.problems:
+        print(f"  {problem}", file=sys.stderr)
+    if args.dry_run:
+        print(f"checked {report.rows} rows: {len(report.problems)} problem(s); nothing written (dry run)")
+    elif report.problems and not args.skip_bad:
+        print(f"nothing imported: {len(report.problems)} problem(s) in {report.rows} rows "
+              "(fix them, or use --skip-bad to import the good rows)")
+        return EXIT_USAGE
+    else:
+        print(f"imported {report.rows} rows: {report.added} added, {report.updated} updated, {report.photos} photos, "
+              f"{report.faces_enrolled} face templates, {len(report.problems)} row(s) skipped")
+    return EXIT_OK if not report.problems or args.skip_bad else EXIT_USAGE
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from enrollment.roster_io import export_roster
+
+    _, store = open_configured_store(args)
+    with store:
+        count = export_roster(store, args.file, photo_dir=args.photos)
+    print(f"exported {count} employees to {args.file}")
+    return EXIT_OK
+
+
 # Called after an employee is deleted (config, store, deleted_employee): the fingerprint module
 # registers one that clears the employee's positions on the sensor.
 DELETE_HOOKS: list[Callable[[Any, Any, dict], None]] = []
@@ -210,6 +255,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="2026-03-01, 2026-03-01T08:00, 24h, 7d or today (default)")
     punches.add_argument("--format", choices=["table", "csv", "json"], default="table")
     punches.set_defaults(func=cmd_punches)
+
+    imp = sub.add_parser("import", help="import employees from an XLSX or CSV roster (all rows checked first)")
+    imp.add_argument("file", type=Path, help="roster .xlsx or .csv (columns: " + ", ".join(
+        ("number", "name", "department", "card", "pin", "role", "verify_mode", "allowed_devices", "photo")) + ")")
+    imp.add_argument("--photos", type=Path, help="folder with the photos the 'photo' column names")
+    imp.add_argument("--update", action="store_true", help="update employees that already exist")
+    imp.add_argument("--skip-bad", action="store_true", help="import the good rows even if some are bad")
+    imp.add_argument("--dry-run", action="store_true", help="check only, write nothing")
+    imp.add_argument("--no-faces", action="store_true", help="keep photos as thumbnails only, do not enrol faces")
+    imp.set_defaults(func=cmd_import)
+
+    exp = sub.add_parser("export", help="export employees to an XLSX or CSV roster")
+    exp.add_argument("file", type=Path)
+    exp.add_argument("--photos", type=Path, help="also write each employee's photo to this folder")
+    exp.set_defaults(func=cmd_export)
 
     for name in PLUGIN_MODULES:
         try:

@@ -1,0 +1,121 @@
+"""Roster import/export: XLSX and CSV, photos, and broken files refused without writing anything."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from openpyxl import Workbook
+
+from enrollment.cli import main
+from enrollment.roster_io import RosterFileError, export_roster, import_roster
+from terminal.store.employees import employee_photo, find_by_number, list_employees
+
+
+def write_csv(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    image = np.full((600, 400, 3), 180, np.uint8)
+    cv2.circle(image, (200, 250), 120, (60, 90, 200), -1)
+    cv2.imwrite(str(folder / "zhang.png"), image)
+    return folder
+
+
+def test_csv_import_with_chinese_headers_and_a_photo(store, tmp_path, photos):
+    roster = write_csv(tmp_path / "roster.csv",
+                       "工号,姓名,部门,密码,照片\n1001,张伟,生产部,2580,zhang.png\n1002.0,李娜,财务部,,\n\n")
+    report = import_roster(store, roster, photo_dir=photos)
+    assert report.ok and report.added == 2 and report.photos == 1
+    zhang = find_by_number(store, "1001")
+    assert zhang["name"] == "张伟" and zhang["has_pin"]
+    thumb = cv2.imdecode(np.frombuffer(employee_photo(store, zhang["id"]), np.uint8), cv2.IMREAD_COLOR)
+    assert max(thumb.shape[:2]) == 240
+    assert find_by_number(store, "1002")["department"] == "财务部"
+
+
+def test_a_bad_row_imports_nothing_and_names_row_and_field(store, tmp_path):
+    roster = write_csv(tmp_path / "r.csv", "number,name,pin,role\n1,A,1234,employee\n2,,12,boss\n1,C,,\n")
+    report = import_roster(store, roster)
+    text = [str(p) for p in report.problems]
+    assert "row 3: name: is required" in text
+    assert "row 3: pin: PIN must be 4 to 8 digits" in text
+    assert any(t.startswith("row 3: role:") for t in text)
+    assert "row 4: number: repeats row 2" in text
+    assert list_employees(store) == []
+    skipped = import_roster(store, roster, skip_bad=True)
+    assert skipped.added == 1 and [e["number"] for e in list_employees(store)] == ["1"]
+
+
+def test_existing_employees_need_update(store, tmp_path):
+    roster = write_csv(tmp_path / "r.csv", "number,name\n1,A\n")
+    assert import_roster(store, roster).added == 1
+    again = write_csv(tmp_path / "r2.csv", "number,name,department\n1,A Renamed,Ops\n")
+    assert "already exists" in str(import_roster(store, again).problems[0])
+    assert import_roster(store, again, update=True).updated == 1
+    assert find_by_number(store, "1")["name"] == "A Renamed"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", b"", "empty"),
+    ("noheader.csv", b"1001,Zhang\n", "lacks column"),
+    ("extra.csv", b"number,name,salary\n1,A,9\n", "unknown column"),
+    ("binary.csv", b"number,name\n\x00\x01\x02", "binary"),
+    ("broken.xlsx", b"PK\x03\x04 this is not really a workbook", "not a readable XLSX"),
+    ("roster.pdf", b"%PDF-1.4", ".xlsx or .csv"),
+])
+def test_broken_files_are_refused_clearly(store, tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(RosterFileError, match=message):
+        import_roster(store, path)
+    assert list_employees(store) == []
+
+
+def test_gb18030_csv_from_a_chinese_spreadsheet(store, tmp_path):
+    roster = write_csv(tmp_path / "gbk.csv", "工号,姓名\n2001,王芳\n", encoding="gb18030")
+    assert import_roster(store, roster).added == 1
+    assert find_by_number(store, "2001")["name"] == "王芳"
+
+
+def test_missing_photo_is_a_row_problem(store, tmp_path, photos):
+    roster = write_csv(tmp_path / "r.csv", "number,name,photo\n1,A,nobody.jpg\n")
+    report = import_roster(store, roster, photo_dir=photos)
+    assert "nobody.jpg not found" in str(report.problems[0]) and report.added == 0
+
+
+def test_xlsx_export_then_import_round_trip(store, tmp_path, photos, sim_config):
+    import_roster(store, write_csv(tmp_path / "r.csv", "number,name,department,verify_mode,allowed_devices,photo\n"
+                                                        "1001,张伟,生产部,face+pin,door-1;door-2,zhang.png\n"), photo_dir=photos)
+    out = tmp_path / "export.xlsx"
+    assert export_roster(store, out, photo_dir=tmp_path / "exported") == 1
+    assert (tmp_path / "exported" / "1001.jpg").is_file()
+    from terminal.store.database import Store
+    import os
+
+    with Store.open(tmp_path / "other.db", os.urandom(32)) as other:
+        report = import_roster(other, out, photo_dir=tmp_path / "exported")
+        assert report.ok and report.added == 1
+        copy = find_by_number(other, "1001")
+        assert copy["verify_mode"] == "face+pin" and copy["allowed_devices"] == ["door-1", "door-2"]
+
+
+def test_import_command_reports_and_exits_2_on_problems(tmp_path, capsys):
+    config = tmp_path / "t.toml"
+    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "d"}"\n')
+    good = tmp_path / "good.xlsx"
+    workbook = Workbook()
+    workbook.active.append(["number", "name"])
+    workbook.active.append([3001, "Zhao Lei"])
+    workbook.save(good)
+    assert main(["--config", str(config), "import", str(good)]) == 0
+    assert "1 added" in capsys.readouterr().out
+    bad = write_csv(tmp_path / "bad.csv", "number,name\n!!,X\n")
+    assert main(["--config", str(config), "import", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "row 2: number:" in captured.err and "nothing imported" in captured.out
+    assert main(["--config", str(config), "import", str(tmp_path / "missing.csv")]) == 2
