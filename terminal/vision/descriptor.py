@@ -1,0 +1,97 @@
+"""From a face box to a 128-d descriptor: dlib 5-point alignment, then the ResNet.
+
+The 5 landmarks (eye corners, nose base) give the similarity transform to dlib's
+canonical 150x150 chip (25 % padding), exactly as ``dlib.get_face_chip`` computes it;
+the chip goes through the ResNet (numpy implementation by default, dlib's own with
+``backend="dlib"``). Descriptors are float32; two of the same person lie closer than
+``face.match_threshold`` in Euclidean distance.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import cv2
+import dlib
+import numpy as np
+
+from terminal.vision.detection import FaceBox
+from terminal.vision.models import SharedModels, shared_models
+from terminal.vision.resnet import CHIP_SIZE
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["numpy", "dlib"]
+CHIP_PADDING = 0.25
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    """A face ready for the descriptor: its box, 5 landmarks (frame pixels) and aligned RGB chip."""
+
+    box: FaceBox
+    points: np.ndarray  # (5, 2): two corners of each eye, nose base
+    chip: np.ndarray  # (150, 150, 3) uint8 RGB
+
+    @property
+    def eye_distance(self) -> float:
+        left = self.points[0:2].mean(axis=0)
+        right = self.points[2:4].mean(axis=0)
+        return float(np.linalg.norm(left - right))
+
+    @property
+    def roll_deg(self) -> float:
+        a = self.points[2:4].mean(axis=0)
+        b = self.points[0:2].mean(axis=0)
+        return float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
+
+    @property
+    def yaw_ratio(self) -> float:
+        """Horizontal offset of the nose base from the eye midpoint, in eye distances (0 = frontal)."""
+        mid = self.points[0:4].mean(axis=0)
+        return float((self.points[4][0] - mid[0]) / max(self.eye_distance, 1e-3))
+
+
+class FaceEncoder:
+    """Aligns faces and computes descriptors; thread-safe (shares the process-wide models)."""
+
+    def __init__(self, models: SharedModels | None = None, backend: Backend = "numpy"):
+        self.models = models or shared_models()
+        if backend not in ("numpy", "dlib"):
+            raise ValueError(f"unknown descriptor backend {backend!r}")
+        self.backend = backend
+
+    def align(self, rgb: np.ndarray, box: FaceBox) -> AlignedFace:
+        shape = self.models.shape_predictor(rgb, box.to_dlib())
+        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
+        chip = np.asarray(dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING), dtype=np.uint8)
+        return AlignedFace(box, points, chip)
+
+    def describe_chips(self, chips: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 128) float32 descriptors of aligned chips."""
+        chips = np.asarray(chips, dtype=np.uint8)
+        if chips.ndim == 3:
+            chips = chips[None]
+        if self.backend == "dlib":
+            net = self.models.dlib_net
+            return np.array([np.asarray(net.compute_face_descriptor(chip), np.float32) for chip in chips], np.float32)
+        return self.models.net.compute(chips)
+
+    def describe(self, image: np.ndarray, box: FaceBox, rgb: np.ndarray | None = None) -> tuple[np.ndarray, AlignedFace]:
+        """(descriptor float32[128], aligned face) of one face in a BGR image."""
+        if rgb is None:
+            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        aligned = self.align(rgb, box)
+        return self.describe_chips(aligned.chip)[0], aligned
+
+    def self_check(self, tolerance: float = 1e-3) -> float:
+        """Largest difference between the numpy network and dlib's on a test chip (startup check)."""
+        rng = np.random.default_rng(7)
+        chip = cv2.GaussianBlur(rng.integers(0, 256, (CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8), (5, 5), 0)
+        ours = self.models.net.compute(chip)[0]
+        theirs = np.asarray(self.models.dlib_net.compute_face_descriptor(chip), np.float32)
+        diff = float(np.abs(ours - theirs).max())
+        if diff > tolerance:
+            log.error("numpy descriptor network differs from dlib's by %.2g", diff)
+        return diff

@@ -1,0 +1,206 @@
+"""The enrolled faces in memory, and 1:N matching with a threshold and a margin.
+
+All templates live in one contiguous float32 matrix (one row per template, several
+rows per person) with the squared norms precomputed, so a probe is matched against
+every template with one matrix-vector product: ``|t - q|^2 = |t|^2 - 2 t.q + |q|^2``.
+A probe is accepted as identity A only when its distance to A's nearest template is
+at most ``threshold`` AND the nearest template of any *other* identity is at least
+``margin`` further away: a face half-way between two employees is refused rather than
+guessed.
+
+The gallery is a plain object (the evaluation tools fill it from photo folders);
+:meth:`FaceGallery.from_store` loads the terminal's ``face_templates``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Hashable, Iterable, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DIM = 128
+# Chosen by measurement on the shared photos (docs/face-recognition.md, `seed-enroll eval-faces`).
+DEFAULT_THRESHOLD = 0.55
+DEFAULT_MARGIN = 0.04
+
+
+@dataclass(frozen=True)
+class Match:
+    """The result of one 1:N search."""
+
+    accepted: bool
+    identity: Hashable | None  # the accepted identity, else None
+    best_identity: Hashable | None  # nearest identity whatever the decision
+    distance: float  # to the nearest template (inf with an empty gallery)
+    second_identity: Hashable | None
+    second_distance: float  # to the nearest template of another identity (inf if none)
+    reason: str  # "match", "too_far", "ambiguous" or "empty_gallery"
+
+    @property
+    def margin(self) -> float:
+        return self.second_distance - self.distance
+
+    @property
+    def score(self) -> float:
+        """A similarity for the punch record: 1 - distance (higher is closer)."""
+        return round(1.0 - self.distance, 4) if np.isfinite(self.distance) else 0.0
+
+
+def _as_descriptors(descriptors: Any) -> np.ndarray:
+    array = np.asarray(descriptors, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != DIM:
+        raise ValueError(f"descriptors must be (N, {DIM}), got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("descriptors contain NaN or infinity")
+    return array
+
+
+class FaceGallery:
+    """Templates of every enrolled identity; thread-safe for concurrent searches and updates."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN):
+        self.threshold = float(threshold)
+        self.margin = float(margin)
+        self._lock = threading.RLock()
+        self._identities: list[Hashable] = []
+        self._index: dict[Hashable, int] = {}
+        self._matrix = np.zeros((0, DIM), np.float32)
+        self._norms = np.zeros(0, np.float32)
+        self._labels = np.zeros(0, np.int32)
+        self._pending: list[tuple[int, np.ndarray]] = []
+
+    # -- building ----------------------------------------------------------------------------
+    def add(self, identity: Hashable, descriptors: Any) -> None:
+        """Add one or more templates for an identity."""
+        array = _as_descriptors(descriptors)
+        with self._lock:
+            label = self._index.get(identity)
+            if label is None:
+                label = len(self._identities)
+                self._identities.append(identity)
+                self._index[identity] = label
+            self._pending.append((label, array))
+
+    def add_many(self, rows: Iterable[tuple[Hashable, Any]]) -> None:
+        for identity, descriptor in rows:
+            self.add(identity, descriptor)
+
+    def remove(self, identity: Hashable) -> int:
+        """Drop every template of an identity; returns how many were removed."""
+        with self._lock:
+            self._consolidate()
+            label = self._index.get(identity)
+            if label is None:
+                return 0
+            keep = self._labels != label
+            removed = int((~keep).sum())
+            self._matrix, self._norms, self._labels = self._matrix[keep], self._norms[keep], self._labels[keep]
+            self._labels = np.where(self._labels > label, self._labels - 1, self._labels).astype(np.int32)
+            del self._identities[label]
+            self._index = {ident: i for i, ident in enumerate(self._identities)}
+            return removed
+
+    def _consolidate(self) -> None:
+        if not self._pending:
+            return
+        blocks = [self._matrix] + [a for _, a in self._pending]
+        labels = [self._labels] + [np.full(len(a), lbl, np.int32) for lbl, a in self._pending]
+        self._matrix = np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32)
+        self._labels = np.concatenate(labels).astype(np.int32)
+        self._norms = np.einsum("ij,ij->i", self._matrix, self._matrix).astype(np.float32)
+        self._pending.clear()
+
+    @classmethod
+    def from_store(cls, store: Any, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN) -> "FaceGallery":
+        """Every active employee's face templates, keyed by employee id."""
+        from terminal.store.employees import face_templates
+
+        gallery = cls(threshold, margin)
+        rows = face_templates(store)
+        for employee_id, descriptor in rows:
+            if descriptor.shape != (DIM,):
+                log.warning("face template of employee %s has %s values, skipped", employee_id, descriptor.size)
+                continue
+            gallery.add(employee_id, descriptor)
+        log.info("face gallery loaded: %s templates of %s employees", len(gallery), gallery.identity_count)
+        return gallery
+
+    # -- facts -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._labels) + sum(len(a) for _, a in self._pending)
+
+    @property
+    def identity_count(self) -> int:
+        return len(self._identities)
+
+    @property
+    def identities(self) -> list[Hashable]:
+        return list(self._identities)
+
+    def __contains__(self, identity: Hashable) -> bool:
+        return identity in self._index
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the search arrays."""
+        with self._lock:
+            self._consolidate()
+            return int(self._matrix.nbytes + self._norms.nbytes + self._labels.nbytes)
+
+    # -- searching ---------------------------------------------------------------------------
+    def distances(self, descriptor: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(distance to every template, identity label of every template)."""
+        q = _as_descriptors(descriptor)[0]
+        with self._lock:
+            self._consolidate()
+            matrix, norms, labels = self._matrix, self._norms, self._labels
+        d2 = norms - 2.0 * (matrix @ q) + float(q @ q)
+        np.maximum(d2, 0.0, out=d2)
+        return np.sqrt(d2), labels
+
+    def search(self, descriptor: Any, exclude: Hashable | None = None) -> Match:
+        """Nearest identity with the accept/refuse decision; ``exclude`` leaves one identity out."""
+        distances, labels = self.distances(descriptor)
+        if exclude is not None and exclude in self._index:
+            keep = labels != self._index[exclude]
+            distances, labels = distances[keep], labels[keep]
+        if distances.size == 0:
+            return Match(False, None, None, float("inf"), None, float("inf"), "empty_gallery")
+        best = int(np.argmin(distances))
+        best_label = int(labels[best])
+        best_distance = float(distances[best])
+        others = distances[labels != best_label]
+        if others.size:
+            second = int(np.argmin(others))
+            second_distance = float(others[second])
+            second_identity = self._identities[int(labels[labels != best_label][second])]
+        else:
+            second_distance, second_identity = float("inf"), None
+        identity = self._identities[best_label]
+        if best_distance > self.threshold:
+            return Match(False, None, identity, best_distance, second_identity, second_distance, "too_far")
+        if second_distance - best_distance < self.margin:
+            return Match(False, None, identity, best_distance, second_identity, second_distance, "ambiguous")
+        return Match(True, identity, identity, best_distance, second_identity, second_distance, "match")
+
+    def nearest_per_identity(self, descriptor: Any) -> dict[Hashable, float]:
+        """Distance from the probe to each identity's nearest template."""
+        distances, labels = self.distances(descriptor)
+        best = np.full(len(self._identities), np.inf, np.float32)
+        np.minimum.at(best, labels, distances)
+        return {ident: float(best[i]) for i, ident in enumerate(self._identities)}
+
+
+def pairwise_distances(a: Sequence[np.ndarray] | np.ndarray, b: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Euclidean distances between two sets of descriptors, (len(a), len(b))."""
+    a = _as_descriptors(a)
+    b = _as_descriptors(b)
+    d2 = (a * a).sum(1)[:, None] - 2.0 * a @ b.T + (b * b).sum(1)[None, :]
+    return np.sqrt(np.maximum(d2, 0.0))
