@@ -188,6 +188,12 @@ class SyncSettings(Section):
     batch_size: int = Field(500, ge=1, le=500, description="Punches per published batch (the contract allows at most 500).")
     ack_timeout_s: float = Field(10.0, gt=0, le=600, description="A batch not acknowledged within this time is sent again (with backoff).")
     heartbeat_s: float = Field(30.0, ge=1, le=3600, description="How often status is published.")
+    key_credential: str = Field("seed-device-key", description="systemd credential (LoadCredential=) holding the device key; used instead of key_file when present.")
+    keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keepalive; a dead connection is noticed within about 1.5 times this.")
+    max_inflight_batches: int = Field(4, ge=1, le=16, description="Batches of each kind published and not yet acknowledged at once.")
+    poll_interval_s: float = Field(0.1, ge=0.01, le=10, description="How often the outbox is checked for new rows.")
+    retry_max_s: float = Field(300.0, ge=1, le=3600, description="Longest wait between resends of an unacknowledged batch (backoff doubles up to this).")
+    command_max_age_s: float = Field(300.0, ge=5, le=86_400, description="Commands issued longer ago (or further ahead) than this are refused.")
 
 
 class UISettings(Section):

@@ -151,3 +151,31 @@ def _pin_attempts(conn: sqlite3.Connection) -> None:
         )
         """,
     )
+
+
+@migration(30, "sync: refused outbox rows and the command log")
+def _sync_tables(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE outbox_rejected (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            ref_id TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            rejected_at TEXT NOT NULL
+        );
+        CREATE INDEX outbox_rejected_ref ON outbox_rejected(ref_id);
+        CREATE INDEX outbox_unclaimed ON outbox(kind, id) WHERE batch_id IS NULL;
+        CREATE TABLE command_log (
+            id TEXT PRIMARY KEY,
+            cmd TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        )
+        """,
+    )

@@ -1,0 +1,291 @@
+"""``seed-central``: the reference central receiver and its tools.
+
+    seed-central run                              receive punches, ack, publish the roster
+    seed-central punches --since 2026-03-02 [--format csv|json|table]
+    seed-central devices | events | rejected
+    seed-central provision DEVICE_ID [--out DIR]   key + certificate + bundle for a terminal
+    seed-central broker-config [--out DIR]         mosquitto.conf + ACL for the site
+    seed-central employee add|delete|list|import   the central employee tables (the roster)
+    seed-central command DEVICE_ID open_door       a signed command to one terminal
+
+Common options: ``--db`` (a SQLite path or a ``postgresql://`` URL; env SEED_CENTRAL_DB),
+``--pki`` (the site's key folder; env SEED_CENTRAL_PKI) and ``--site``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Optional, Sequence
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seed-central", description="Seed reference central receiver")
+    parser.add_argument("--db", default=os.environ.get("SEED_CENTRAL_DB", "central.db"),
+                        help="SQLite file or postgresql:// URL (default: central.db, env SEED_CENTRAL_DB)")
+    parser.add_argument("--pki", default=os.environ.get("SEED_CENTRAL_PKI", "pki"),
+                        help="folder with the site CA and keys (default: ./pki, env SEED_CENTRAL_PKI)")
+    parser.add_argument("--site", default=os.environ.get("SEED_CENTRAL_SITE", "default"), help="site name")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="receive, store and acknowledge; publish the roster")
+    run.add_argument("--broker-host", default="localhost")
+    run.add_argument("--broker-port", type=int, default=8883)
+    run.add_argument("--shared-group", default="central", help="shared subscription group ('' for plain subscriptions)")
+
+    punches = sub.add_parser("punches", help="punches that arrived")
+    punches.add_argument("--since", help="ISO date/time (UTC when naive) or an age like 2h, 7d")
+    punches.add_argument("--until", help="ISO date/time, exclusive")
+    punches.add_argument("--device")
+    punches.add_argument("--by", choices=("punched_at", "received_at"), default="punched_at")
+    punches.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    for name, text in (("devices", "terminals and their last status"), ("events", "events from terminals"),
+                       ("rejected", "refused messages and why")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--format", choices=("table", "json"), default="table")
+        if name == "events":
+            cmd.add_argument("--since")
+            cmd.add_argument("--device")
+
+    prov = sub.add_parser("provision", help="key, certificate and config bundle for a terminal")
+    prov.add_argument("device_id")
+    prov.add_argument("--out", default="bundles", help="bundles are written to OUT/DEVICE_ID (default ./bundles)")
+    prov.add_argument("--broker-host", default="localhost", help="broker host the terminal connects to")
+    prov.add_argument("--broker-port", type=int, default=8883)
+    prov.add_argument("--install-dir", help="where the bundle will live on the terminal (default /etc/seed/sync)")
+
+    broker = sub.add_parser("broker-config", help="mosquitto configuration with TLS and per-device ACLs")
+    broker.add_argument("--out", default="broker", help="folder for mosquitto.conf and acl (default ./broker)")
+    broker.add_argument("--port", type=int, default=8883)
+    broker.add_argument("--bind", default="0.0.0.0")
+    broker.add_argument("--hostname", action="append", help="broker host names for its certificate (repeatable)")
+    broker.add_argument("--persistence", help="folder for mosquitto's persistence file")
+    broker.add_argument("--user", help="user mosquitto runs as (it drops root privileges to this user)")
+
+    emp = sub.add_parser("employee", help="the central employee tables")
+    esub = emp.add_subparsers(dest="action", required=True)
+    add = esub.add_parser("add", help="add or change an employee")
+    add.add_argument("number")
+    add.add_argument("name")
+    add.add_argument("--department", default="")
+    add.add_argument("--card")
+    add.add_argument("--pin", help="PIN (stored hashed)")
+    add.add_argument("--role", choices=("employee", "admin"), default="employee")
+    add.add_argument("--verify-mode", default="any")
+    add.add_argument("--device", action="append", default=[], help="allowed device (repeatable; none = all)")
+    add.add_argument("--inactive", action="store_true")
+    delete = esub.add_parser("delete", help="remove an employee everywhere")
+    delete.add_argument("number")
+    esub.add_parser("list", help="list employees")
+    imp = esub.add_parser("import", help="add or change employees from a JSON list")
+    imp.add_argument("file")
+
+    command = sub.add_parser("command", help="send a signed command to one terminal")
+    command.add_argument("device_id")
+    command.add_argument("cmd", choices=("open_door", "resync", "purge_employee", "set_setting"))
+    command.add_argument("--arg", action="append", default=[], help="KEY=VALUE (VALUE parsed as JSON when it can be)")
+    command.add_argument("--broker-host", default="localhost")
+    command.add_argument("--broker-port", type=int, default=8883)
+    command.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the result")
+    return parser
+
+
+def _print_rows(rows: list[dict], fmt: str, out=sys.stdout) -> None:
+    if fmt == "json":
+        json.dump(rows, out, ensure_ascii=False, indent=2, default=str)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        if rows:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
+                                 for k, v in row.items()})
+        return
+    if not rows:
+        out.write("(none)\n")
+        return
+    cols = list(rows[0])
+    text = [[("" if r[c] is None else json.dumps(r[c], ensure_ascii=False) if isinstance(r[c], (dict, list))
+              else str(r[c]))[:60] for c in cols] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(cols)]
+    out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths)) + "\n")
+    for t in text:
+        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)) + "\n")
+
+
+def _open_db(args: argparse.Namespace):
+    from central.db import CentralDB
+
+    return CentralDB.open(args.db)
+
+
+def _arg_value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from central.service import CentralService, CentralSettings
+
+    settings = CentralSettings.from_pki(args.pki, database=args.db, broker_host=args.broker_host,
+                                        broker_port=args.broker_port, shared_group=args.shared_group or None)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with CentralService(settings):
+        logging.getLogger("seed-central").warning("seed-central running (broker %s:%s, db %s)",
+                                                  args.broker_host, args.broker_port, args.db)
+        stop.wait()
+    return EXIT_OK
+
+
+def cmd_punches(args: argparse.Namespace) -> int:
+    from central.queries import parse_since, punches
+
+    try:
+        since = parse_since(args.since) if args.since else None
+        until = parse_since(args.until) if args.until else None
+    except ValueError as exc:
+        print(f"seed-central punches: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with _open_db(args) as db:
+        _print_rows(punches(db, since, until, args.device, by=args.by), args.format)
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from central import queries
+
+    with _open_db(args) as db:
+        if args.command == "devices":
+            rows = queries.devices(db)
+            if args.format == "table":
+                rows = [{"device": r["device_id"], "site": r["site"], "online": r["online"], "punches": r["punches"],
+                         "queue": r["status"].get("queue_depth"), "clock_offset_s": r["status"].get("clock_offset_s"),
+                         "roster": r["roster_version"], "last_seen_at": r["last_seen_at"]} for r in rows]
+        elif args.command == "events":
+            from central.queries import parse_since
+
+            rows = queries.events(db, parse_since(args.since) if args.since else None, args.device)
+        else:
+            rows = queries.rejected(db)
+    _print_rows(rows, args.format)
+    return EXIT_OK
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    from central.pki import PkiError, SitePki
+    from central.provision import provision_device
+
+    try:
+        bundle = provision_device(SitePki(args.pki, args.site), args.device_id, args.out,
+                                  broker_host=args.broker_host, broker_port=args.broker_port,
+                                  install_dir=args.install_dir)
+    except PkiError as exc:
+        print(f"seed-central provision: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"provisioned {bundle.device_id} (site {bundle.site}): {bundle.folder}")
+    for path in bundle.files():
+        print(f"  {path.name}")
+    print("Re-run `seed-central broker-config` and reload the broker (SIGHUP) so its ACL knows the terminal.")
+    return EXIT_OK
+
+
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    from central.broker import write_broker_config
+    from central.pki import SitePki
+
+    files = write_broker_config(SitePki(args.pki, args.site), args.out, port=args.port, bind=args.bind,
+                                hostnames=tuple(args.hostname or ("localhost", "127.0.0.1")),
+                                persistence_dir=Path(args.persistence) if args.persistence else None,
+                                run_as_user=args.user)
+    print(f"wrote {files.config} and {files.acl}; start with: mosquitto -c {files.config}")
+    return EXIT_OK
+
+
+def cmd_employee(args: argparse.Namespace) -> int:
+    from central import roster
+
+    with _open_db(args) as db:
+        try:
+            if args.action == "list":
+                rows = [{k: v for k, v in e.items() if k not in ("faces", "fingers", "pin_hash")} |
+                        {"faces": len(e["faces"]), "fingers": len(e["fingers"])} for e in roster.list_employees(db)]
+                _print_rows(rows, "table")
+                return EXIT_OK
+            if args.action == "delete":
+                version = roster.delete_employee(db, args.number)
+            elif args.action == "import":
+                data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+                if not isinstance(data, list):
+                    raise roster.RosterError(f"{args.file}: expected a JSON list of employees")
+                version = roster.upsert_employees(db, data)
+            else:
+                pin_hash = None
+                if args.pin:
+                    from terminal.pins import PinFormatError, hash_pin
+
+                    try:
+                        pin_hash = hash_pin(args.pin)
+                    except PinFormatError as exc:
+                        raise roster.RosterError(f"pin: {exc}") from None
+                version = roster.upsert_employee(db, {
+                    "number": args.number, "name": args.name, "department": args.department, "card": args.card,
+                    "pin_hash": pin_hash, "role": args.role, "verify_mode": args.verify_mode,
+                    "allowed_devices": args.device, "active": not args.inactive})
+        except (roster.RosterError, ValueError, OSError) as exc:
+            print(f"seed-central employee {args.action}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    print(f"roster version {version}")
+    return EXIT_OK
+
+
+def cmd_command(args: argparse.Namespace) -> int:
+    from central.commands import send_command_once
+
+    cmd_args = {}
+    for item in args.arg:
+        if "=" not in item:
+            print(f"seed-central command: --arg {item!r} is not KEY=VALUE", file=sys.stderr)
+            return EXIT_USAGE
+        key, value = item.split("=", 1)
+        cmd_args[key] = _arg_value(value)
+    with _open_db(args) as db:
+        result = send_command_once(db, args.pki, args.site, args.device_id, args.cmd, cmd_args,
+                                   broker_host=args.broker_host, broker_port=args.broker_port, wait_s=args.wait)
+    print(json.dumps(result, ensure_ascii=False))
+    return EXIT_OK if result.get("ok") else EXIT_FAILURE
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose or args.command == "run" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers = {"run": cmd_run, "punches": cmd_punches, "devices": cmd_list, "events": cmd_list, "rejected": cmd_list,
+                "provision": cmd_provision, "broker-config": cmd_broker_config, "employee": cmd_employee,
+                "command": cmd_command}
+    from central.db import CentralDBError
+
+    try:
+        return handlers[args.command](args)
+    except CentralDBError as exc:
+        print(f"seed-central: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""The running central receiver: MQTT in, database, acks and roster out.
+
+paho's network thread only puts what arrives on a queue; one worker thread owns the
+client (subscribe, publish) and the database. A punch batch is committed before its
+ack is published, so an ack always means "durably stored"; a crash between the two
+makes the terminal send the batch again, which the idempotent insert absorbs.
+
+Subscriptions are shared-subscription ready: with ``shared_group`` set (default
+``central``), several receivers can split the terminals' traffic between them.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from central import roster as roster_mod
+from central.db import CentralDB
+from central.ingest import Ingest, Outgoing
+from central.pki import load_signing_key
+from sync_agent import protocol as p
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CentralSettings:
+    database: str = "central.db"
+    broker_host: str = "localhost"
+    broker_port: int = 8883
+    ca_file: Optional[Path] = None
+    cert_file: Optional[Path] = None
+    key_file: Optional[Path] = None
+    signing_key: Optional[Path] = None
+    client_id: str = field(default_factory=lambda: f"seed-central-{uuid.uuid4().hex[:8]}")
+    shared_group: Optional[str] = "central"
+    roster_poll_s: float = 1.0
+    keepalive_s: int = 30
+
+    @classmethod
+    def from_pki(cls, pki_root: Path | str, **kwargs: Any) -> "CentralSettings":
+        root = Path(pki_root)
+        return cls(ca_file=root / "ca.crt", cert_file=root / "central.crt", key_file=root / "central.key",
+                   signing_key=root / "command-signing.key", **kwargs)
+
+
+def subscriptions(shared_group: Optional[str]) -> list[str]:
+    shared = [f"{p.PREFIX}/+/+/{leaf}" for leaf in ("punches", "events", "roster/request", "cmd/result")]
+    if shared_group:
+        shared = [f"$share/{shared_group}/{t}" for t in shared]
+    return shared + [f"{p.PREFIX}/+/+/status"]  # retained; every receiver records it
+
+
+class CentralService:
+    """Start with :meth:`start` (or use as a context manager); :meth:`stop` disconnects cleanly."""
+
+    def __init__(self, settings: CentralSettings, *, db: CentralDB | None = None,
+                 after_commit: Optional[Callable[[str, Any], None]] = None):
+        self.settings = settings
+        self.db = db or CentralDB.open(settings.database)
+        self._own_db = db is None
+        self.ingest = Ingest(self.db, roster_reply=self.roster_reply, after_commit=after_commit)
+        self._queue: "queue.Queue[tuple]" = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.connected = threading.Event()
+        self._signing_key = load_signing_key(settings.signing_key) if settings.signing_key and Path(settings.signing_key).exists() else None
+        self.client = self._make_client()
+        self._published_roster = 0
+        self.errors = 0
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=mqtt.MQTTv5)
+        if s.ca_file:
+            client.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
+                           keyfile=str(s.key_file) if s.key_file else None)
+        client.reconnect_delay_set(0.5, 10)
+        client.max_inflight_messages_set(100)
+        client.on_connect = lambda c, u, flags, rc, props: self._queue.put(("connect", rc))
+        client.on_disconnect = lambda c, u, flags, rc, props: self._queue.put(("disconnect", rc))
+        client.on_message = lambda c, u, msg: self._queue.put(("message", msg.topic, msg.payload))
+        return client
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> "CentralService":
+        row = self.db.query_one("SELECT value FROM meta WHERE key = 'roster_published'")
+        self._published_roster = int(row["value"]) if row else 0
+        self.client.connect_async(self.settings.broker_host, self.settings.broker_port,
+                                  keepalive=self.settings.keepalive_s, clean_start=True)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="seed-central", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        try:
+            self.client.disconnect()
+        finally:
+            self.client.loop_stop()
+        if self._own_db:
+            self.db.close()
+
+    def __enter__(self) -> "CentralService":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self.connected.wait(timeout)
+
+    # -- the worker: owns the client and the database -------------------------------------------------
+    def _run(self) -> None:
+        next_roster = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    self._handle(item)
+                if time.monotonic() >= next_roster:
+                    next_roster = time.monotonic() + self.settings.roster_poll_s
+                    if self.connected.is_set():
+                        self._publish_roster_changes()
+            except Exception:  # the receiver must outlive any single message or database hiccup
+                self.errors += 1
+                log.exception("central worker error")
+                time.sleep(0.2)
+
+    def _handle(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "message":
+            self._publish(self.ingest.handle(item[1], item[2]))
+        elif kind == "connect":
+            if item[1].is_failure:
+                log.error("broker refused the central: %s", item[1])
+                return
+            for topic in subscriptions(self.settings.shared_group):
+                self.client.subscribe(topic, qos=1)
+            self.connected.set()
+            log.info("central connected to %s:%s", self.settings.broker_host, self.settings.broker_port)
+        elif kind == "disconnect":
+            self.connected.clear()
+            log.warning("central disconnected from the broker (%s); paho reconnects", item[1])
+        elif kind == "call":
+            item[1]()
+
+    def _publish(self, messages: list[Outgoing]) -> None:
+        for out in messages:
+            info = self.client.publish(out.topic, out.payload, qos=out.qos, retain=out.retain)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.warning("publish on %s not sent now (%s); the terminal will resend", out.topic, info.rc)
+
+    # -- roster -----------------------------------------------------------------------------------
+    def roster_reply(self, site: str, device: str, have: int) -> list[Outgoing]:
+        current = roster_mod.current_version(self.db)
+        if current == 0 or have == current:
+            return []
+        message = roster_mod.delta(self.db, have) if 0 < have < current else None
+        if message is None:
+            message = roster_mod.full_roster(self.db)
+        log.info("roster %s for %s/%s (had %s)", "full" if message["full"] else "delta", site, device, have)
+        return [Outgoing(p.device_topic(site, device, "roster"), p.dumps(message))]
+
+    def _publish_roster_changes(self) -> None:
+        current = roster_mod.current_version(self.db)
+        if current <= self._published_roster:
+            return
+        message = roster_mod.delta(self.db, self._published_roster)
+        if message is None:
+            return
+        sites = [r["site"] for r in self.db.query("SELECT DISTINCT site FROM devices ORDER BY site")]
+        for site in sites:
+            self._publish([Outgoing(p.site_roster_topic(site), p.dumps(message))])
+        self._published_roster = message["version"]
+        with self.db.transaction() as cur:
+            cur.execute("INSERT INTO meta (key, value) VALUES ('roster_published', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(self._published_roster),))
+        log.info("roster version %s published to %s site(s)", self._published_roster, len(sites))
+
+    # -- commands ---------------------------------------------------------------------------------
+    def send_command(self, site: str, device: str, cmd: str, args: dict | None = None) -> dict:
+        """Sign, record and publish a command; returns the command as sent."""
+        if self._signing_key is None:
+            raise RuntimeError("no command-signing key configured")
+        command = p.sign_command(self._signing_key, site=site, device=device, cmd=cmd, args=args or {})
+        record_command(self.db, command)
+        done = threading.Event()
+
+        def publish() -> None:
+            self._publish([Outgoing(p.device_topic(site, device, "cmd"), p.dumps(command))])
+            done.set()
+
+        self._queue.put(("call", publish))
+        done.wait(5)
+        return command
+
+
+def record_command(db: CentralDB, command: dict) -> None:
+    import json
+
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO commands (id, site, device_id, cmd, args, issued_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (command["id"], command["site"], command["device"], command["cmd"],
+                     json.dumps(command["args"], ensure_ascii=False), command["issued_at"]))

@@ -1,0 +1,85 @@
+"""Real infrastructure for the sync tests: mosquitto with TLS, the central receiver, terminals, chrony.
+
+Everything is made by the project's own code: the site CA, certificates and broker
+configuration by ``central.pki`` / ``central.broker`` / ``central.provision``; the broker
+is the real ``mosquitto`` on a free port; chrony runs on loopback (``-x``: it never
+touches the system clock) under ``faketime`` to skew it. Helpers live in sync_support.py.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from central.pki import SitePki  # noqa: E402
+from central.provision import provision_device  # noqa: E402
+from sync_support import (DEVICES, SITE, AgentThread, Broker, Terminal, central_settings,  # noqa: E402
+                          device_config)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> dict:
+    """The site's PKI and one provisioned bundle per test terminal."""
+    root = tmp_path_factory.mktemp("site")
+    pki = SitePki(root / "pki", SITE)
+    bundles = {d: provision_device(pki, d, root / "bundles", broker_host="127.0.0.1", broker_port=1,
+                                   install_dir=root / "bundles" / d) for d in DEVICES}
+    return {"root": root, "pki": pki, "bundles": bundles}
+
+
+@pytest.fixture(scope="module")
+def broker(site, tmp_path_factory) -> Iterator[Broker]:
+    running = Broker(site["pki"], tmp_path_factory.mktemp("broker")).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def broker_up(broker) -> Broker:
+    """The module's broker, restarted if an earlier test left it stopped."""
+    if broker.proc is None or broker.proc.poll() is not None:
+        broker.start()
+    return broker
+
+
+@pytest.fixture
+def central(site, broker_up, tmp_path):
+    """seed-central running in this process, with a fresh SQLite database."""
+    from central.service import CentralService
+
+    service = CentralService(central_settings(site, broker_up, tmp_path / "central.db")).start()
+    assert service.wait_connected(10), "central did not connect"
+    time.sleep(0.2)  # subscriptions in place
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def terminal_a(site, broker_up, tmp_path) -> Iterator[Terminal]:
+    term = Terminal(device_config(site, broker_up, "door-a", tmp_path / "door-a"))
+    yield term
+    term.close()
+
+
+@pytest.fixture
+def agent_factory():
+    started: list[AgentThread] = []
+
+    def make(config, clock=None, ntp: bool = False) -> AgentThread:
+        agent = AgentThread(config, clock, ntp).start()
+        started.append(agent)
+        return agent
+
+    yield make
+    for agent in started:
+        with contextlib.suppress(Exception):
+            if agent.thread.is_alive():
+                agent.stop()
+
+

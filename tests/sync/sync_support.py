@@ -1,0 +1,245 @@
+"""Helpers of the sync tests (imported by conftest.py and the test modules): real mosquitto, terminals, agents."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from central.broker import write_broker_config
+from central.pki import SitePki
+
+SITE = "test"
+DEVICES = ("door-a", "door-b")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Broker:
+    """A real mosquitto with the configuration ``seed-central broker-config`` writes."""
+
+    def __init__(self, pki: SitePki, folder: Path):
+        if shutil.which("mosquitto") is None:
+            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        self.pki = pki
+        self.folder = folder
+        self.port = free_port()
+        self.files = write_broker_config(pki, folder, port=self.port, bind="127.0.0.1",
+                                         run_as_user="root" if os.geteuid() == 0 else None)
+        self.proc: Optional[subprocess.Popen] = None
+        self.log = folder / "mosquitto.log"
+
+    def start(self) -> "Broker":
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(["mosquitto", "-c", str(self.files.config)], stdout=log, stderr=log)
+        wait_for(self._listening, 10, what=f"mosquitto on port {self.port}")
+        return self
+
+    def _listening(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"mosquitto exited: {self.log.read_text(errors='replace')[-2000:]}")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def kill(self) -> None:
+        """kill -9: no clean disconnect, in-flight messages lost."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def reload(self) -> None:
+        """Re-read the ACL (after provisioning) like ``systemctl reload``."""
+        write_broker_config(self.pki, self.folder, port=self.port, bind="127.0.0.1",
+                            run_as_user="root" if os.geteuid() == 0 else None)
+        if self.proc:
+            self.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.3)
+
+
+def central_settings(site: dict, broker: Broker, database: Path | str, **kwargs):
+    from central.service import CentralSettings
+
+    return CentralSettings.from_pki(site["pki"].root, database=str(database), broker_host="127.0.0.1",
+                                    broker_port=broker.port, **kwargs)
+
+
+def device_config(site: dict, broker: Broker, device: str, data_dir: Path, **sync):
+    from terminal.config import parse_config
+
+    bundle = site["bundles"][device].folder
+    return parse_config({
+        "device": {"id": device, "site": SITE, "language": "en", "timezone": "UTC"},
+        "storage": {"data_dir": str(data_dir), "min_free_mb": 1},
+        "hardware": {"profile": "sim", "clock": {"ntp_servers": []}},
+        "punch": {"debounce_s": 0},
+        "sync": {"broker_host": "127.0.0.1", "broker_port": broker.port, "ca_file": str(bundle / "ca.crt"),
+                 "cert_file": str(bundle / "device.crt"), "key_file": str(bundle / "device.key"),
+                 "command_public_key": str(bundle / "command-signing.pub"), "ack_timeout_s": 2.0,
+                 "retry_max_s": 4.0, "heartbeat_s": 5.0, "keepalive_s": 5, **sync},
+    })
+
+
+def write_config_file(config, path: Path) -> Path:
+    """The configuration as TOML, for running ``seed-sync`` as a process."""
+    lines = []
+    for section in ("device", "storage", "punch", "sync"):
+        lines.append(f"[{section}]")
+        for key, value in getattr(config, section).model_dump(exclude_none=True).items():
+            lines.append(f"{key} = {_toml(value)}")
+    lines += ["[hardware]", 'profile = "sim"', "[hardware.clock]"]
+    for key, value in config.hardware.clock.model_dump(exclude_none=True).items():
+        lines.append(f"{key} = {_toml(value)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Terminal:
+    """A simulated terminal: its config, encrypted store, employees and the real punch path."""
+
+    def __init__(self, config, employees: int = 5):
+        from terminal.hardware.clock import SimClock
+        from terminal.punch import PunchService
+        from terminal.store.database import open_store
+        from terminal.store.employees import add_employee
+
+        self.config = config
+        self.store = open_store(config.storage)
+        self.clock = SimClock(datetime(2026, 3, 2, 0, 30, tzinfo=timezone.utc))
+        self.punches = PunchService(self.store, config, self.clock)
+        self.employees = [add_employee(self.store, number=f"E{i:03d}", name=f"Employee {i}") for i in range(employees)]
+        self.ids: list[str] = []
+
+    def punch(self, n: int = 1, method: str = "card") -> list[str]:
+        from terminal.punch import Identity
+
+        made = []
+        for i in range(n):
+            employee = self.employees[(len(self.ids) + i) % len(self.employees)]
+            self.clock.advance(1)
+            result = self.punches.punch(Identity(employee["id"], method))
+            assert result.accepted, result.reason
+            made.append(result.punch["id"])
+        self.ids += made
+        return made
+
+    def bulk_punch(self, n: int) -> list[str]:
+        """Many punches in one transaction through the punch path's own writer (fast set-up)."""
+        from terminal.punch import Identity
+
+        made = []
+        with self.store.transaction() as conn:
+            for i in range(n):
+                employee = self.employees[i % len(self.employees)]
+                self.clock.advance(1)
+                row = self.punches._write(conn, employee, Identity(employee["id"], "card"), self.clock.now(),
+                                          "in" if i % 2 == 0 else "out")
+                made.append(row["id"])
+        self.ids += made
+        return made
+
+    def outbox_depth(self) -> int:
+        return self.store.query_one("SELECT count(*) AS n FROM outbox")["n"]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class AgentThread:
+    """seed-sync's agent running in a thread of this process (its own store connection)."""
+
+    def __init__(self, config, clock=None, ntp: bool = False):
+        from sync_agent.agent import SyncAgent
+        from terminal.store.database import open_store
+
+        self.store = open_store(config.storage)
+        self.agent = SyncAgent(config, self.store, clock, ntp=ntp)
+        self.result = None
+        self.error: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.result = self.agent.run()
+        except BaseException as exc:  # surfaced by stop()
+            self.error = exc
+
+    def start(self) -> "AgentThread":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.agent.stop()
+        self.thread.join(15)
+        self.store.close()
+        if self.error:
+            raise self.error
+
+
+def central_ids(db, device: str | None = None) -> list[str]:
+    sql = "SELECT id FROM punches" + (" WHERE device_id = ?" if device else "")
+    return [r["id"] for r in db.query(sql, (device,) if device else ())]
+
+
+def assert_exactly_once(terminal: Terminal, db, device: str = "door-a") -> None:
+    """Every punch the terminal recorded is centrally stored exactly once, and its outbox is empty."""
+    ids = central_ids(db, device)
+    assert len(ids) == len(set(ids))  # primary key, but say it
+    local = [r["id"] for r in terminal.store.query("SELECT id FROM punches")]
+    assert sorted(ids) == sorted(local), (len(ids), len(local))
+    assert terminal.outbox_depth() == 0
+
+
+def run_seed_sync(config_file: Path, *args: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "sync_agent.cli", "--config", str(config_file), "-v", *args],
+                                stdout=out, stderr=out, env=env, cwd=REPO)

@@ -1,0 +1,133 @@
+"""Punches reach the central exactly once through a real mosquitto with TLS, whatever fails on the way."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from sync_support import (Terminal, assert_exactly_once, central_ids, central_settings, device_config, run_seed_sync,
+                      wait_for, write_config_file)
+
+from sync_agent.status import read_status
+
+
+def test_punches_arrive_once_and_the_status_line_is_written(terminal_a, central, agent_factory):
+    terminal_a.punch(25)
+    terminal_a.store.record_event("tailgating", {"faces": 2}, severity="warning")
+    agent = agent_factory(terminal_a.config)
+    wait_for(lambda: terminal_a.outbox_depth() == 0, what="outbox to drain")
+    assert_exactly_once(terminal_a, central.db)
+    # events travel the same way and are acknowledged too
+    kinds = [r["kind"] for r in central.db.query("SELECT kind FROM events WHERE device_id = 'door-a'")]
+    assert "tailgating" in kinds
+    # the kiosk's status line
+    status = wait_for(lambda: (s := read_status(terminal_a.store)) and s["last_ack_at"] and s["queue_depth"] == 0 and s,
+                      what="status line")
+    assert status["connected"] is True and status["stale"] is False
+    # the central knows the device from its retained status
+    device = wait_for(lambda: central.db.query_one("SELECT online, status FROM devices WHERE device_id = 'door-a'"),
+                      what="device row")
+    assert device["online"] == 1 and json.loads(device["status"])["device"] == "door-a"
+    # a punch made while online is delivered promptly too
+    later = terminal_a.punch(1)[0]
+    wait_for(lambda: later in central_ids(central.db), what="online punch")
+    agent.stop()
+    # a clean stop publishes the retained offline status
+    wait_for(lambda: central.db.query_one("SELECT online FROM devices WHERE device_id = 'door-a'")["online"] == 0,
+             what="offline status")
+
+
+def test_broker_killed_mid_stream_and_restarted(terminal_a, central, broker_up, agent_factory):
+    terminal_a.bulk_punch(6000)
+    agent_factory(terminal_a.config)
+    wait_for(lambda: 0 < len(central_ids(central.db)), interval=0.005, what="first batches")
+    broker_up.kill()
+    assert len(central_ids(central.db)) < 6000  # killed mid-stream
+    terminal_a.punch(5)  # the door keeps working while the broker is gone
+    time.sleep(1.0)
+    broker_up.start()
+    wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="outbox to drain after the restart")
+    assert_exactly_once(terminal_a, central.db)
+
+
+def test_partition_while_punches_accumulate(terminal_a, central, broker_up, agent_factory):
+    """A long partition is simulated by a stopped broker: punches accumulate, nothing is lost.
+
+    The wall time of the outage does not matter to the agent (it only retries with backoff,
+    capped at sync.retry_max_s); what matters is the backlog, so the test builds one.
+    """
+    agent = agent_factory(terminal_a.config)
+    wait_for(lambda: agent.agent.connected, what="agent connected")
+    broker_up.stop()
+    wait_for(lambda: not agent.agent.connected, what="agent to notice the outage")
+    terminal_a.punch(10)
+    terminal_a.bulk_punch(1500)
+    time.sleep(2 * terminal_a.config.sync.keepalive_s / 5)
+    assert read_status(agent.store)["connected"] is False
+    assert terminal_a.outbox_depth() == 1510
+    broker_up.start()
+    wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="backlog drained")
+    assert_exactly_once(terminal_a, central.db)
+
+
+def test_agent_killed_mid_batch_resends_and_nothing_is_doubled(site, broker_up, central, tmp_path):
+    config = device_config(site, broker_up, "door-a", tmp_path / "door-a")
+    terminal = Terminal(config)
+    try:
+        terminal.bulk_punch(6000)
+        config_file = write_config_file(config, tmp_path / "terminal.toml")
+        log = tmp_path / "seed-sync.log"
+        proc = run_seed_sync(config_file, "--no-ntp", log=log)
+        # kill -9 as soon as some (not all) batches were acknowledged: claims are left in the database
+        wait_for(lambda: len(central_ids(central.db)) >= 500, timeout=30, what="first acknowledged batches")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        left = terminal.outbox_depth()
+        assert 0 < left < 6000, left
+        claimed = terminal.store.query_one("SELECT count(*) AS n FROM outbox WHERE batch_id IS NOT NULL")["n"]
+        assert claimed > 0  # it died with batches in flight
+        proc = run_seed_sync(config_file, "--no-ntp", "--until-empty", "--timeout", "60", log=log)
+        assert proc.wait(90) == 0, log.read_text()[-3000:]
+        assert_exactly_once(terminal, central.db)
+    finally:
+        terminal.close()
+
+
+def test_central_killed_between_commit_and_ack(site, broker_up, terminal_a, tmp_path, agent_factory):
+    """The receiver dies right after committing a batch, before acking it: the batch comes again, stored once."""
+    import subprocess
+    import sys
+
+    from central.db import CentralDB
+
+    database = tmp_path / "central.db"
+    script = tmp_path / "central_dies.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from central.service import CentralService, CentralSettings\n"
+        "def die(kind, batch):\n"
+        "    if kind == 'punches':\n"
+        "        os._exit(137)\n"
+        f"s = CentralSettings.from_pki({str(site['pki'].root)!r}, database={str(database)!r},"
+        f" broker_host='127.0.0.1', broker_port={broker_up.port})\n"
+        "CentralService(s, after_commit=die).start()\n"
+        "time.sleep(60)\n", encoding="utf-8")
+    terminal_a.punch(20)
+    dying = subprocess.Popen([sys.executable, str(script)], cwd=str(tmp_path.parent),
+                             env={**os.environ, "PYTHONPATH": str(os.getcwd())})
+    try:
+        agent_factory(terminal_a.config)
+        assert dying.wait(30) == 137
+    finally:
+        if dying.poll() is None:
+            dying.kill()
+    with CentralDB.open(database) as db:
+        committed = len(central_ids(db))
+    assert committed > 0  # committed, never acknowledged
+    assert terminal_a.outbox_depth() == 20
+    from central.service import CentralService
+
+    with CentralService(central_settings(site, broker_up, database)) as service:
+        wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=30, what="resend after the ack timeout")
+        assert_exactly_once(terminal_a, service.db)
