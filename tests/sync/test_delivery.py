@@ -84,7 +84,7 @@ def test_agent_killed_mid_batch_resends_and_nothing_is_doubled(site, broker_up, 
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         left = terminal.outbox_depth()
-        assert 0 < left < 6000, left
+        assert left > 0, left  # (acks of the stored batches may or may not have been applied yet)
         claimed = terminal.store.query_one("SELECT count(*) AS n FROM outbox WHERE batch_id IS NOT NULL")["n"]
         assert claimed > 0  # it died with batches in flight
         proc = run_seed_sync(config_file, "--no-ntp", "--until-empty", "--timeout", "60", log=log)
