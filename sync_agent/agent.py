@@ -170,9 +170,11 @@ class SyncAgent:
                     if now >= next_heartbeat:
                         next_heartbeat = now + self.config.sync.heartbeat_s
                         self._publish_status(True)
-                if self.timekeeper is not None and now >= next_jump:
+                if now >= next_jump:
                     next_jump = now + 1.0
-                    self.timekeeper.watch_jumps()
+                    self._maybe_more = True  # a safety net besides PRAGMA data_version
+                    if self.timekeeper is not None:
+                        self.timekeeper.watch_jumps()
                 self._write_status()
                 if watchdog and now >= next_watchdog:
                     next_watchdog = now + watchdog
@@ -224,6 +226,8 @@ class SyncAgent:
             check = self.timekeeper.apply(item[1]) if self.timekeeper else None
             if check is None and self.timekeeper:
                 self.last_error = f"NTP: {self.timekeeper.last_error}"
+            elif check is not None and check.restamped:
+                self._maybe_more = True  # corrections were queued by this connection
 
     def _on_connect(self, rc: Any) -> None:
         if rc.is_failure:

@@ -243,3 +243,48 @@ def run_seed_sync(config_file: Path, *args: str, log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "sync_agent.cli", "--config", str(config_file), "-v", *args],
                                 stdout=out, stderr=out, env=env, cwd=REPO)
+
+
+class Chrony:
+    """A real chronyd serving NTP on loopback, its clock skewed by faketime; it never sets the system clock."""
+
+    def __init__(self, folder: Path, skew_s: float = 0.0):
+        for tool in ("chronyd", "faketime"):
+            if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+                pytest.skip(f"{tool} is not installed (apt-get install chrony faketime)")
+        self.folder = folder
+        self.port = free_udp_port()
+        self.skew_s = skew_s
+        self.conf = folder / "chrony.conf"
+        self.conf.write_text("\n".join([
+            f"port {self.port}", "bindaddress 127.0.0.1", "local stratum 8", "allow 127.0.0.1", "cmdport 0",
+            f"pidfile {folder / 'chronyd.pid'}", f"driftfile {folder / 'drift'}", ""]), encoding="utf-8")
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> "Chrony":
+        chronyd = shutil.which("chronyd") or "/usr/sbin/chronyd"
+        args = [chronyd, "-x", "-d", "-f", str(self.conf)]
+        if os.geteuid() == 0:
+            args += ["-u", "root"]
+        sign = "+" if self.skew_s >= 0 else "-"
+        log = open(self.folder / "chronyd.log", "ab")
+        self.proc = subprocess.Popen(["faketime", "-f", f"{sign}{abs(self.skew_s)}s", *args], stdout=log, stderr=log)
+        log.close()
+        wait_for(self._answers, 10, what="chronyd to answer")
+        return self
+
+    def _answers(self) -> bool:
+        import ntplib
+
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError((self.folder / "chronyd.log").read_text(errors="replace")[-2000:])
+        try:
+            ntplib.NTPClient().request("127.0.0.1", version=4, port=self.port, timeout=0.3)
+            return True
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
