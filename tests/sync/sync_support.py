@@ -288,3 +288,59 @@ class Chrony:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+class RawClient:
+    """A bare paho client with a given certificate, recording what happens (for ACL and hostile tests)."""
+
+    def __init__(self, port: int, ca: Path, cert: Path, key: Path, client_id: str):
+        import queue
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.connects: "queue.Queue" = queue.Queue()
+        self.pubacks: dict[int, object] = {}
+        self.messages: list[tuple[str, bytes]] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+        self.client.on_connect = lambda c, u, f, rc, props: self.connects.put(rc)
+        self.client.on_publish = lambda c, u, mid, rc, props: self.pubacks.__setitem__(mid, rc)
+        self.client.on_message = lambda c, u, msg: self.messages.append((msg.topic, msg.payload))
+        self.port = port
+
+    def connect(self, timeout: float = 5.0):
+        """The CONNACK reason code, or the TLS/socket error that prevented it."""
+        try:
+            self.client.connect("127.0.0.1", self.port, keepalive=10, clean_start=True)
+        except Exception as exc:  # a refused certificate fails the TLS handshake
+            return exc
+        self.client.loop_start()
+        try:
+            return self.connects.get(timeout=timeout)
+        except Exception:
+            return None
+
+    def publish(self, topic: str, payload: bytes, timeout: float = 5.0):
+        """Publish at QoS 1 and return the PUBACK reason code."""
+        info = self.client.publish(topic, payload, qos=1)
+        wait_for(lambda: info.mid in self.pubacks, timeout, interval=0.01, what=f"PUBACK on {topic}")
+        return self.pubacks[info.mid]
+
+    def publish_nowait(self, topic: str, payload: bytes) -> int:
+        """Publish without waiting; the paho return code (non-zero when not connected)."""
+        return self.client.publish(topic, payload, qos=1).rc
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def raw_client(site: dict, broker, who: str, client_id: Optional[str] = None) -> RawClient:
+    pki = site["pki"]
+    if who == "central":
+        cert, key = pki.root / "central.crt", pki.root / "central.key"
+    else:
+        folder = site["bundles"][who].folder
+        cert, key = folder / "device.crt", folder / "device.key"
+    return RawClient(broker.port, pki.ca_cert, cert, key, client_id or f"{who}-raw-{os.getpid()}-{time.monotonic_ns()}")

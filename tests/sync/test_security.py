@@ -1,0 +1,161 @@
+"""What the broker refuses (ACL, certificates) and which commands a terminal carries out."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sync_support import SITE, RawClient, central_ids, raw_client, wait_for
+
+from central.pki import SitePki, load_signing_key
+from sync_agent import protocol as p
+
+
+def punch_batch(device: str) -> bytes:
+    punch = {"id": str(uuid.uuid4()), "device_id": device, "employee_number": "E001", "direction": "in",
+             "method": "card", "score": None, "punched_at": p.utc_stamp(), "boot_id": "b", "monotonic_ns": 1,
+             "time_source": "ntp", "original_punched_at": None, "restamped_at": None}
+    return p.dumps({"batch": str(uuid.uuid4()), "punches": [punch]})
+
+
+def test_a_terminal_cannot_publish_on_another_terminals_topics(site, broker_up, central):
+    door_a = raw_client(site, broker_up, "door-a")
+    assert not door_a.connect().is_failure
+    try:
+        # its own topic: accepted and stored
+        assert not door_a.publish(p.device_topic(SITE, "door-a", "punches"), punch_batch("door-a")).is_failure
+        wait_for(lambda: central_ids(central.db, "door-a"), what="own punch stored")
+        # another terminal's topics, or a command to itself: refused by the broker
+        for topic in (p.device_topic(SITE, "door-b", "punches"), p.device_topic(SITE, "door-b", "status"),
+                      p.device_topic("other-site", "door-a", "punches"), p.device_topic(SITE, "door-a", "cmd"),
+                      p.device_topic(SITE, "door-a", "ack"), p.site_roster_topic(SITE)):
+            rc = door_a.publish(topic, punch_batch("door-b"))
+            assert rc.is_failure and rc.getName() == "Not authorized", (topic, rc)
+    finally:
+        door_a.close()
+    assert central_ids(central.db, "door-b") == []
+
+
+def test_a_certificate_from_another_ca_is_refused(site, broker_up, tmp_path):
+    rogue = SitePki(tmp_path / "rogue", SITE)
+    issued = rogue.device_cert("door-a", SITE)  # same name, wrong CA
+    client = RawClient(broker_up.port, site["pki"].ca_cert, issued.cert_path, issued.key_path, "door-a-rogue")
+    outcome = client.connect(timeout=2)
+    try:
+        # TLS 1.3: the broker rejects the certificate right after the handshake; no CONNACK ever comes
+        assert outcome is None or isinstance(outcome, Exception), outcome
+        assert not client.client.is_connected()
+        assert client.publish_nowait(p.device_topic(SITE, "door-a", "punches"), punch_batch("door-a")) != 0
+    finally:
+        client.close()
+    assert "certificate" in broker_up.log.read_text(errors="replace").lower()
+
+
+def test_no_client_certificate_is_refused(site, broker_up):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="no-cert", protocol=mqtt.MQTTv5)
+    client.tls_set(ca_certs=str(site["pki"].ca_cert))
+    connacks = []
+    client.on_connect = lambda c, u, f, rc, props: connacks.append(rc)
+    try:
+        client.connect("127.0.0.1", broker_up.port, keepalive=10)
+        client.loop_start()
+        import time
+
+        time.sleep(1.5)
+    except Exception:
+        pass
+    finally:
+        client.loop_stop()
+    assert not any(not rc.is_failure for rc in connacks)
+
+
+def test_a_provisioned_but_unlisted_terminal_can_do_nothing(site, broker_up, tmp_path):
+    issued = site["pki"].issue("door-z", tmp_path / "z.key", tmp_path / "z.crt")  # right CA, not in the ACL
+    client = RawClient(broker_up.port, site["pki"].ca_cert, issued.cert_path, issued.key_path, "door-z")
+    assert not client.connect().is_failure
+    try:
+        assert client.publish(p.device_topic(SITE, "door-z", "punches"), punch_batch("door-z")).is_failure
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def running_agent(terminal_a, central, agent_factory):
+    agent = agent_factory(terminal_a.config)
+    wait_for(lambda: agent.agent.connected, what="agent connected")
+    return agent
+
+
+def command_result(central, command_id: str) -> dict:
+    return wait_for(lambda: (r := central.db.query_one("SELECT ok, reason, result FROM commands WHERE id = ?",
+                                                       (command_id,))) and r["ok"] is not None and r,
+                    what=f"result of {command_id}")
+
+
+def test_signed_fresh_commands_are_carried_out(running_agent, terminal_a, central):
+    sent = central.send_command(SITE, "door-a", "open_door", {"seconds": 2})
+    assert command_result(central, sent["id"])["ok"] == 1
+    request = terminal_a.store.get_setting("door.open_request")
+    assert request["id"] == sent["id"] and request["seconds"] == 2
+
+    sent = central.send_command(SITE, "door-a", "set_setting", {"key": "ui.brightness", "value": 70})
+    assert command_result(central, sent["id"])["ok"] == 1
+    assert terminal_a.store.get_setting("ui.brightness") == 70
+
+    number = terminal_a.employees[0]["number"]
+    sent = central.send_command(SITE, "door-a", "purge_employee", {"number": number})
+    assert json.loads(command_result(central, sent["id"])["result"])["removed"] is True
+    assert terminal_a.store.query_one("SELECT 1 AS x FROM employees WHERE number = ?", (number,)) is None
+    audit = [r["action"] for r in terminal_a.store.query("SELECT action FROM audit_log")]
+    assert {"command.open_door", "command.set_setting", "command.purge_employee"} <= set(audit)
+
+
+def forge(site: dict, *, key=None, device: str = "door-a", issued_at: str | None = None, cmd: str = "open_door",
+          args: dict | None = None) -> dict:
+    key = key or load_signing_key(site["pki"].signing_key)
+    return p.sign_command(key, site=SITE, device=device, cmd=cmd, args=args or {}, issued_at=issued_at)
+
+
+def test_unsigned_stale_replayed_or_misaddressed_commands_are_refused(site, broker_up, running_agent, terminal_a,
+                                                                      central):
+    old = p.utc_stamp(datetime.now(timezone.utc) - timedelta(hours=1))
+    future = p.utc_stamp(datetime.now(timezone.utc) + timedelta(hours=1))
+    good = forge(site)
+    tampered = {**forge(site, cmd="set_setting", args={"key": "ui.x", "value": 1}), "args": {"key": "ui.x", "value": 2}}
+    cases = {
+        "bad signature": [forge(site, key=ed25519.Ed25519PrivateKey.generate()), tampered],
+        "not fresh": [forge(site, issued_at=old), forge(site, issued_at=future)],
+        "addressed to another terminal": [forge(site, device="door-b")],
+        "invalid command": [{**good, "sig": "!!"}, {**good, "cmd": "format_disk"}],
+    }
+    sender = raw_client(site, broker_up, "central")
+    assert not sender.connect().is_failure
+    sender.client.subscribe(p.device_topic(SITE, "door-a", "cmd/result"), qos=1)
+    try:
+        assert not sender.publish(p.device_topic(SITE, "door-a", "cmd"), p.dumps(good)).is_failure
+        wait_for(lambda: terminal_a.store.get_setting("door.open_request"), what="the good command")
+        terminal_a.store.set_setting("door.open_request", None)
+        # the same command again is a replay
+        cases["already received"] = [good]
+        for reason, commands in cases.items():
+            for command in commands:
+                sender.messages.clear()
+                assert not sender.publish(p.device_topic(SITE, "door-a", "cmd"), p.dumps(command)).is_failure
+                results = wait_for(lambda: [r for t, m in list(sender.messages) if t.endswith("cmd/result")
+                                            and (r := json.loads(m))["id"] == command["id"]],
+                                   what=f"refusal ({reason})")
+                assert results[0]["ok"] is False
+                assert results[0]["reason"].startswith(reason), results[0]
+    finally:
+        sender.close()
+    assert terminal_a.store.get_setting("door.open_request") is None  # nothing refused was carried out
+    assert terminal_a.store.get_setting("ui.x") is None
+    refused = terminal_a.store.query("SELECT payload FROM events WHERE kind = 'command_refused'")
+    assert len(refused) == 8
+    logged = terminal_a.store.query("SELECT reason FROM command_log WHERE ok = 0")
+    assert any(r["reason"] == "bad signature" for r in logged)
