@@ -1,0 +1,108 @@
+"""The roster travels down: versioned, in one transaction, with a full resync when a terminal is behind."""
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from sync_support import SITE, raw_client, wait_for
+
+from central import roster as central_roster
+from sync_agent import protocol as p
+from sync_agent.roster import PURGE_KEY, apply_roster, roster_version
+
+
+def descriptor(seed: int) -> str:
+    return base64.b64encode(np.random.default_rng(seed).random(128, dtype=np.float32).tobytes()).decode()
+
+
+def employee(number: str, name: str, **extra) -> dict:
+    return {"number": number, "name": name, "department": "Ops", "allowed_devices": [], **extra}
+
+
+def local(store, number: str) -> dict | None:
+    return store.query_one("SELECT id, name, card, roster_version, active FROM employees WHERE number = ?", (number,))
+
+
+def templates(store, number: str) -> tuple[int, int]:
+    row = local(store, number)
+    faces = store.query_one("SELECT count(*) AS n FROM face_templates WHERE employee_id = ?", (row["id"],))["n"]
+    fingers = store.query_one("SELECT count(*) AS n FROM finger_templates WHERE employee_id = ?", (row["id"],))["n"]
+    return faces, fingers
+
+
+def test_roster_changes_reach_the_terminal_and_survive_being_offline(terminal_a, central, agent_factory):
+    finger = base64.b64encode(bytes(range(256)) * 2).decode()
+    central_roster.upsert_employees(central.db, [
+        employee("C100", "王小明", card="A1B2C3", faces=[descriptor(1), descriptor(2)],
+                 fingers=[{"finger": 1, "template": finger}]),
+        employee("C101", "Li Lei", allowed_devices=["door-b"]),
+    ])
+    agent = agent_factory(terminal_a.config)
+    wait_for(lambda: roster_version(terminal_a.store) == 2, what="roster v2 on the terminal")
+    assert local(terminal_a.store, "C100")["name"] == "王小明"
+    assert templates(terminal_a.store, "C100") == (2, 1)
+    assert json.loads(terminal_a.store.query_one("SELECT allowed_devices FROM employees WHERE number = 'C101'")
+                      ["allowed_devices"]) == ["door-b"]
+    # online change: published on the site topic
+    central_roster.upsert_employee(central.db, employee("C102", "Han Meimei"))
+    wait_for(lambda: roster_version(terminal_a.store) == 3, what="online delta")
+    # the sensor slot of a template that goes away is queued for the terminal to clear
+    with terminal_a.store.transaction() as conn:
+        conn.execute("UPDATE finger_templates SET sensor_position = 17")
+    agent.stop()
+
+    # while the terminal is offline the roster moves on
+    central_roster.delete_employee(central.db, "C100")
+    central_roster.upsert_employee(central.db, employee("C101", "Li Lei", active=False))
+    central_roster.upsert_employee(central.db, employee("C103", "Zhang San", faces=[descriptor(3)]))
+    assert central_roster.current_version(central.db) == 6
+
+    agent_factory(terminal_a.config)
+    wait_for(lambda: roster_version(terminal_a.store) == 6, what="catch-up after reconnecting")
+    assert local(terminal_a.store, "C100") is None
+    assert local(terminal_a.store, "C101")["active"] == 0
+    assert templates(terminal_a.store, "C103") == (1, 0)
+    assert terminal_a.store.get_setting(PURGE_KEY) == [17]
+    # employees enrolled on the terminal itself are not touched
+    assert local(terminal_a.store, terminal_a.employees[0]["number"]) is not None
+    assert terminal_a.store.query_one("SELECT 1 AS x FROM face_templates WHERE employee_id NOT IN (SELECT id FROM employees)") is None
+
+
+def test_a_terminal_that_missed_versions_asks_for_the_full_roster(site, broker_up, terminal_a, central, agent_factory):
+    central_roster.upsert_employees(central.db, [employee(f"F{i}", f"Person {i}") for i in range(3)])
+    agent_factory(terminal_a.config)
+    wait_for(lambda: roster_version(terminal_a.store) == 3, what="roster v3")
+    # the terminal never sees v4..v5 (they are only in the central's log), then gets a delta from further ahead
+    central._published_roster = 10**6  # keep the running central from broadcasting v4..v5 itself
+    central_roster.upsert_employee(central.db, employee("F9", "Late"))
+    central_roster.delete_employee(central.db, "F0")
+    jump = {"version": 99, "base": 98, "full": False, "upserts": [employee("F5", "Ghost")], "deletes": []}
+    sender = raw_client(site, broker_up, "central")
+    assert not sender.connect().is_failure
+    try:
+        sender.publish(p.device_topic(SITE, "door-a", "roster"), p.dumps(jump))
+    finally:
+        sender.close()
+    # it refuses to apply the gap and gets the full roster (version 5) instead
+    wait_for(lambda: roster_version(terminal_a.store) == 5, what="full resync")
+    numbers = {r["number"] for r in terminal_a.store.query("SELECT number FROM employees WHERE roster_version > 0")}
+    assert numbers == {"F1", "F2", "F9"}
+
+
+def test_an_invalid_roster_changes_nothing(store):
+    good = p.validate(p.Roster, {"version": 1, "base": 0, "upserts": [employee("A1", "One", card="111"),
+                                                                      employee("A2", "Two", card="222")]})
+    assert apply_roster(store, good).outcome == "applied"
+    swap = p.validate(p.Roster, {"version": 2, "base": 1, "upserts": [employee("A1", "One", card="222"),
+                                                                      employee("A2", "Two", card="111")]})
+    assert apply_roster(store, swap).outcome == "applied"  # cards may change hands in one message
+    assert local(store, "A1")["card"] == "222" and local(store, "A2")["card"] == "111"
+    bad = p.validate(p.Roster, {"version": 3, "base": 2, "upserts": [employee("A1", "X"), employee("A1", "Y")]})
+    with pytest.raises(p.ProtocolError):
+        apply_roster(store, bad)
+    assert roster_version(store) == 2 and local(store, "A1")["name"] == "One"
+    assert apply_roster(store, swap).outcome == "duplicate"
+    ahead = p.validate(p.Roster, {"version": 9, "base": 8, "upserts": [employee("A3", "Three")]})
+    assert apply_roster(store, ahead).outcome == "behind" and local(store, "A3") is None
