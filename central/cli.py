@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_rows(rows: list[dict], fmt: str, out=sys.stdout) -> None:
+def _print_rows(rows: list[dict], fmt: str, out=None) -> None:
+    out = out or sys.stdout
     if fmt == "json":
         json.dump(rows, out, ensure_ascii=False, indent=2, default=str)
         out.write("\n")

@@ -150,7 +150,7 @@ class Punch(Message):
 
 class PunchBatch(Message):
     batch: str = Field(pattern=UUID_RE)
-    punches: list[dict] = Field(min_length=1, max_length=MAX_BATCH)
+    punches: list[Any] = Field(min_length=1, max_length=MAX_BATCH, description="each item is validated on its own")
 
 
 class Event(Message):
@@ -172,7 +172,7 @@ class Event(Message):
 
 class EventBatch(Message):
     batch: str = Field(pattern=UUID_RE)
-    events: list[dict] = Field(min_length=1, max_length=MAX_BATCH)
+    events: list[Any] = Field(min_length=1, max_length=MAX_BATCH, description="each item is validated on its own")
 
 
 class Rejection(Message):
