@@ -252,7 +252,7 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
     }
 
 
-def count_faces(paths: Sequence[Path | str], min_face_px: float = 30, counter=None) -> tuple[dict[str, int], dict[str, str]]:
+def count_faces(paths: Sequence[Path | str], min_face_px: float = 32, counter=None) -> tuple[dict[str, int], dict[str, str]]:
     """Faces the anti-tailgating counter sees in each image: ({file: count}, {file: problem})."""
     own = counter is None
     if own:

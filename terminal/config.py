@@ -69,6 +69,7 @@ DriverName = Optional[Literal["pi", "sim"]]
 
 
 class CameraSettings(Section):
+    enabled: bool = Field(True, description="Whether a camera is fitted (face recognition needs it).")
     driver: DriverName = Field(None, description="pi (real camera) or sim; empty means hardware.profile.")
     device: str = Field("0", description="V4L2 index or path for a USB camera, or 'picamera2' for the Pi camera.")
     width: int = Field(640, ge=160, le=3840, description="Capture width in pixels.")
@@ -76,6 +77,7 @@ class CameraSettings(Section):
     fps: float = Field(15.0, gt=0, le=60, description="Frames per second requested from the camera or played by the simulator.")
     sim_source: Optional[Path] = Field(None, description="Simulator: an image folder or a video file to play.")
     read_timeout_s: float = Field(2.0, gt=0, le=30, description="A camera that gives no frame for this long is reported as gone.")
+    sim_loop: bool = Field(True, description="Simulator: start the image folder or video file again when it ends.")
 
 
 class FingerprintSettings(Section):
@@ -104,9 +106,12 @@ class CardReaderSettings(Section):
     format: Literal["auto", "decimal", "hex", "wiegand26", "wiegand34"] = Field(
         "auto", description="How the reader presents card numbers; auto guesses from the digits."
     )
+    grab: bool = Field(True, description="Grab the reader exclusively so its keystrokes never reach other programs.")
+    key_timeout_s: float = Field(1.0, ge=0.05, le=10, description="A card number not finished by Enter within this time is discarded as a misread.")
 
 
 class OutputSettings(Section):
+    enabled: bool = Field(True, description="Whether the relay, LEDs and buzzer are wired to GPIO.")
     driver: DriverName = Field(None, description="pi (gpiozero on real pins) or sim (gpiozero MockFactory); empty means hardware.profile.")
     relay_pin: int = Field(17, ge=0, le=27, description="BCM pin of the door relay.")
     relay_active_high: bool = Field(False, description="Relay boards are usually active-low; set true for active-high.")
@@ -116,6 +121,11 @@ class OutputSettings(Section):
     buzzer_pin: int = Field(23, ge=0, le=27, description="BCM pin of the buzzer.")
     led_on_s: float = Field(2.0, ge=0.1, le=30, description="How long the green or red LED stays lit after a result.")
     open_door_on_punch: bool = Field(True, description="Pulse the relay on an accepted punch (attendance-only sites turn it off).")
+    buzzer_active_high: bool = Field(True, description="Buzzer sounds when its pin is high; set false for active-low buzzer boards.")
+    beep_s: float = Field(0.1, ge=0.02, le=2, description="Length of one beep.")
+    beep_gap_s: float = Field(0.1, ge=0.02, le=2, description="Silence between beeps of a pattern.")
+    accept_beeps: int = Field(1, ge=0, le=5, description="Beeps on an accepted punch (0: silent).")
+    refuse_beeps: int = Field(3, ge=0, le=10, description="Beeps on a refusal (0: silent).")
 
 
 class SpeakerSettings(Section):
@@ -124,6 +134,12 @@ class SpeakerSettings(Section):
     volume: int = Field(80, ge=0, le=100, description="Volume in percent.")
     player: str = Field("aplay -q", description="Command that plays a WAV file given as its last argument.")
     cache_dir: Optional[Path] = Field(None, description="Where rendered phrases are cached (default data_dir/voice).")
+    voice_zh: str = Field("cmn-latn-pinyin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+-]+$",
+                          description="espeak-ng voice for Chinese (see `espeak-ng --voices=cmn`).")
+    voice_en: str = Field("en", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+-]+$",
+                          description="espeak-ng voice for English.")
+    rate_wpm: int = Field(160, ge=80, le=400, description="Speaking rate in words per minute.")
+    cache_max_files: int = Field(2000, ge=50, le=100_000, description="Rendered phrases kept in the cache; the oldest are removed beyond this.")
 
 
 class ClockSettings(Section):
@@ -163,9 +179,12 @@ class PunchSettings(Section):
 
 class FaceSettings(Section):
     enabled: bool = Field(True, description="Recognise employees by face.")
-    match_threshold: float = Field(0.50, gt=0, lt=1.5, description="Largest descriptor distance accepted as a match (chosen by measurement).")
-    match_margin: float = Field(0.06, ge=0, lt=1, description="Required distance gap between the best identity and the best other identity.")
+    match_threshold: float = Field(0.55, gt=0, lt=1.5, description="Largest descriptor distance accepted as a match (measured: same person <= 0.51, different people >= 0.606 on the shared photos; tune with seed-enroll eval-faces).")
+    match_margin: float = Field(0.04, ge=0, lt=1, description="Required distance gap between the best identity and the best other identity.")
     min_face_px: int = Field(80, ge=20, le=1000, description="Faces smaller than this (box width in pixels) are ignored.")
+    tailgate_min_face_px: int = Field(60, ge=20, le=1000, description="Another face in the zone at least this wide means tailgating (smaller than min_face_px: the second person stands further back).")
+    turn_challenge_s: float = Field(4.0, ge=1, le=20, description="Time allowed for the head-turn challenge after a window without a blink.")
+    descriptor_backend: Literal["numpy", "dlib"] = Field("numpy", description="numpy runs dlib's ResNet on numpy's BLAS (same output, ~8x faster); dlib uses dlib's own code.")
     zone: tuple[float, float, float, float] = Field(
         (0.1, 0.0, 0.9, 1.0), description="Capture zone as fractions of the frame (left, top, right, bottom)."
     )

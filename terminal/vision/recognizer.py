@@ -1,0 +1,429 @@
+"""The face pipeline at the door: frames in, guidance and one decision per approach out.
+
+:class:`FaceRecognizer` is fed camera frames (BGR numpy arrays, any size) with their
+monotonic time. It follows one *approach*: the largest face in the capture zone, from
+the moment it is big enough until a decision. Per frame it
+
+1. detects faces (mediapipe full range) and picks the primary face in the zone;
+2. counts everyone in the zone (mediapipe + dlib HOG every few frames, eyes visible):
+   two or more faces of ``tailgate_min_face_px`` in two counts -> ``tailgating``;
+3. runs the face mesh on the primary face and feeds the liveness tracker (blink, then
+   the head-turn challenge if configured; passive flat-picture checks throughout);
+4. keeps the best shots (sharp, frontal, eyes open);
+5. once liveness passes, and only then, computes the descriptor from the best shots
+   and searches the gallery: ``accepted`` (employee id, distance) or ``unknown``.
+
+It never punches and never writes: the caller passes an accepted identity to the punch
+path and records the refusal events (:mod:`terminal.vision.door` does both). After a
+decision it holds until that face leaves (or another face replaces it), so one person
+standing at the door gives one decision.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Optional
+
+import cv2
+import numpy as np
+
+from terminal.vision.border import find_border
+from terminal.vision.counting import FaceCounter
+from terminal.vision.descriptor import FaceEncoder
+from terminal.vision.detection import FaceBox, FaceDetector, in_zone
+from terminal.vision.gallery import FaceGallery, Match
+from terminal.vision.images import as_bgr
+from terminal.vision.landmarks import FaceMesh, MeshLandmarks, face_crop
+from terminal.vision.liveness import LivenessSettings, LivenessTracker, LivenessVerdict
+from terminal.vision.models import SharedModels, shared_models
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["accepted", "unknown", "tailgating", "spoof_suspected"]
+State = Literal["idle", "tracking", "challenge", "hold"]
+
+GUIDANCE_TEXT = {
+    "move_closer": "Please move closer",
+    "look_at_camera": "Please look at the camera",
+    "too_dark": "Too dark, please step into the light",
+    "one_at_a_time": "One person at a time, please",
+    "turn_left": "Please turn your head to your left",
+    "turn_right": "Please turn your head to your right",
+    "hold_still": "Please hold still",
+}
+# i18n keys of the refusal each outcome shows (terminal.i18n "refuse.*")
+REFUSAL_KEYS = {"unknown": "not_recognised", "spoof_suspected": "not_live", "tailgating": "tailgating"}
+EVENT_KINDS = {"unknown": "unknown_face", "spoof_suspected": "spoof_suspected", "tailgating": "tailgating"}
+
+DARK_LEVEL = 45  # mean grey level of the face below this: too dark to recognise
+MAX_POSE_DEG = 25.0  # beyond this yaw or pitch the person is asked to look at the camera
+LOST_AFTER_S = 0.7  # a face missing this long ends the approach (or the hold)
+COUNT_EVERY = 4  # frames between counts that include the (slower) HOG detector
+BORDER_EVERY = 3  # frames between rectangular-border checks
+TAILGATE_CONFIRMATIONS = 2  # counts of two or more faces needed for a tailgating decision
+BEST_SHOTS = 3
+IDENTIFY_GRACE_S = 1.0  # after liveness passes, time allowed for a better shot to match
+UNKNOWN_RESET_S = 60.0  # unknown attempts are forgotten after this long without faces
+
+
+@dataclass(frozen=True)
+class Guidance:
+    code: str
+    text: str
+
+    @classmethod
+    def of(cls, code: str) -> "Guidance":
+        return cls(code, GUIDANCE_TEXT[code])
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The end of one approach."""
+
+    outcome: Outcome
+    employee_id: Optional[int] = None  # accepted only (the gallery's identity)
+    distance: Optional[float] = None  # to the nearest template (accepted and unknown)
+    margin: Optional[float] = None
+    face_count: int = 1  # tailgating: the most faces counted at once
+    reasons: tuple[str, ...] = ()  # spoof_suspected: liveness reasons; unknown: "too_far"/"ambiguous"
+    liveness: Optional[str] = None  # "blink", "turn" or "off" when liveness passed
+    unknown_attempts: int = 0
+    offer_fallback: bool = False  # too many unknown attempts: offer fingerprint, card or PIN
+    elapsed_s: float = 0.0
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == "accepted"
+
+    @property
+    def score(self) -> Optional[float]:
+        """Similarity recorded with the punch: 1 - distance (higher is closer)."""
+        return None if self.distance is None else round(1.0 - self.distance, 4)
+
+    @property
+    def refusal_key(self) -> Optional[str]:
+        return REFUSAL_KEYS.get(self.outcome)
+
+    def event(self) -> Optional[tuple[str, dict]]:
+        """(kind, payload) to record with ``store.record_event``; None for an accepted face.
+
+        Payloads hold counts, reasons and distances, never a descriptor or an image.
+        """
+        if self.outcome == "accepted":
+            return None
+        payload: dict[str, Any] = {"elapsed_s": round(self.elapsed_s, 2)}
+        if self.outcome == "tailgating":
+            payload["count"] = self.face_count
+        elif self.outcome == "spoof_suspected":
+            payload["reasons"] = list(self.reasons)
+            payload["liveness"] = {k: v for k, v in self.metrics.items()
+                                   if k in ("frames", "parallax", "perspective_change", "motion", "yaw_range",
+                                            "border_share", "ear_min_ratio")}
+        else:
+            payload["attempts"] = self.unknown_attempts
+            payload["nearest_distance"] = None if self.distance is None else round(self.distance, 3)
+            payload["reason"] = self.reasons[0] if self.reasons else None
+            payload["fallback_offered"] = self.offer_fallback
+        return EVENT_KINDS[self.outcome], payload
+
+
+@dataclass
+class FrameResult:
+    """What one frame produced: faces to draw, guidance for the person, maybe a decision."""
+
+    state: State
+    faces: list[FaceBox]
+    primary: Optional[FaceBox] = None
+    guidance: Optional[Guidance] = None
+    decision: Optional[Decision] = None
+    face_count: int = 0
+
+
+@dataclass
+class _Shot:
+    quality: float
+    frame: np.ndarray
+    box: FaceBox
+    descriptor: Optional[np.ndarray] = None
+
+
+@dataclass
+class _Approach:
+    started: float
+    liveness: LivenessTracker
+    last_box: FaceBox
+    last_seen: float
+    frames: int = 0
+    counts: list[int] = field(default_factory=list)
+    shots: list[_Shot] = field(default_factory=list)
+    challenge_deadline: Optional[float] = None
+    live_at: Optional[float] = None
+    shots_changed: bool = False
+    best_match: Optional[Match] = None
+
+
+def _face_brightness(frame: np.ndarray, box: FaceBox) -> float:
+    x0, y0 = int(max(0, box.x + 0.2 * box.w)), int(max(0, box.y + 0.2 * box.h))
+    x1, y1 = int(min(frame.shape[1], box.x + 0.8 * box.w)), int(min(frame.shape[0], box.y + 0.8 * box.h))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    return float(cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).mean())
+
+
+def _sharpness(frame: np.ndarray, box: FaceBox) -> float:
+    crop, _ = face_crop(frame, box, size=112, context=0.0)
+    return float(cv2.Laplacian(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), cv2.CV_32F).var())
+
+
+class FaceRecognizer:
+    """One camera's face pipeline. Not thread-safe: feed it from one thread.
+
+    ``settings`` is the ``face`` section of the terminal configuration. ``gallery`` may
+    be replaced at any time (``recognizer.gallery = FaceGallery.from_store(store)``)
+    when the roster changes.
+    """
+
+    def __init__(self, gallery: FaceGallery, settings: Any = None, *, models: SharedModels | None = None,
+                 liveness: LivenessSettings | None = None, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None):
+        if settings is None:
+            from terminal.config import FaceSettings
+
+            settings = FaceSettings()
+        self.settings = settings
+        self.gallery = gallery
+        self.gallery.threshold = settings.match_threshold
+        self.gallery.margin = settings.match_margin
+        self.models = models or shared_models()
+        self.liveness_settings = liveness or LivenessSettings()
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.detector = FaceDetector("full")
+        self.mesh = FaceMesh()
+        self.counter = FaceCounter(self.models, detector=self.detector)
+        self.encoder = FaceEncoder(self.models, getattr(settings, "descriptor_backend", "numpy"))
+        self.state: State = "idle"
+        self._approach: Optional[_Approach] = None
+        self._hold_box: Optional[FaceBox] = None
+        self._hold_seen = 0.0
+        self._frame_index = 0
+        self.unknown_attempts = 0
+        self._last_face_at = 0.0
+        self.timings: dict[str, float] = {}
+
+    # -- public ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the current approach (e.g. when the screen leaves the idle view)."""
+        self.state = "idle"
+        self._approach = None
+        self._hold_box = None
+
+    def process(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
+        """Handle one frame; ``t`` is its monotonic time in seconds (default: now)."""
+        frame = as_bgr(frame)
+        t = self.clock() if t is None else float(t)
+        self._frame_index += 1
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        started = time.perf_counter()
+        boxes = self.detector.detect(frame, rgb)
+        self.timings["detect_ms"] = (time.perf_counter() - started) * 1000
+        zone = self.settings.zone
+        in_zone_boxes = [b for b in boxes if in_zone(b, zone, frame.shape)]
+        primary = in_zone_boxes[0] if in_zone_boxes else None
+        if primary is not None:
+            if self.unknown_attempts and t - self._last_face_at > UNKNOWN_RESET_S:
+                self.unknown_attempts = 0
+            self._last_face_at = t
+
+        if self.state == "hold":
+            return self._hold(t, in_zone_boxes, primary)
+
+        approach = self._approach
+        if primary is None or primary.size < self.settings.min_face_px:
+            if approach is not None and t - approach.last_seen > LOST_AFTER_S:
+                log.debug("approach abandoned: face lost")
+                self.reset()
+            guidance = Guidance.of("move_closer") if primary is not None else None
+            return FrameResult(self.state, in_zone_boxes, primary, guidance)
+
+        if approach is not None and not self._same_face(approach.last_box, primary):
+            log.debug("approach restarted: another face")
+            approach = None
+        if approach is None:
+            tracker = LivenessTracker(self.liveness_settings, accept_blink=self.settings.liveness != "turn")
+            approach = _Approach(t, tracker, primary, t)
+            self._approach = approach
+            self.state = "tracking"
+            if self.settings.liveness == "turn":
+                self._start_challenge(approach, t)
+        approach.last_box, approach.last_seen = primary, t
+        approach.frames += 1
+
+        # anti-tailgating
+        count = self._count(frame, in_zone_boxes, approach)
+        if sum(1 for c in approach.counts if c >= 2) >= TAILGATE_CONFIRMATIONS:
+            decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
+            return self._decide(decision, t, in_zone_boxes, primary, Guidance.of("one_at_a_time"), count)
+
+        guidance = None
+        brightness = _face_brightness(frame, primary)
+        if brightness < DARK_LEVEL:
+            guidance = Guidance.of("too_dark")
+
+        started = time.perf_counter()
+        mesh = self.mesh.landmarks(frame, primary)
+        self.timings["mesh_ms"] = (time.perf_counter() - started) * 1000
+        if mesh is not None:
+            border = None
+            if approach.frames % BORDER_EVERY == 1:
+                border = find_border(frame, primary, mesh.roll)
+            approach.liveness.add(t, mesh, border)
+            if guidance is None and (abs(mesh.yaw) > MAX_POSE_DEG or abs(mesh.pitch) > MAX_POSE_DEG) \
+                    and approach.challenge_deadline is None:
+                guidance = Guidance.of("look_at_camera")
+            self._keep_shot(approach, frame, primary, mesh, brightness)
+
+        verdict = self._liveness_verdict(approach, t)
+        if verdict.status == "spoof":
+            decision = Decision("spoof_suspected", reasons=verdict.reasons, elapsed_s=t - approach.started,
+                                metrics=verdict.metrics)
+            return self._decide(decision, t, in_zone_boxes, primary, None, count)
+        if verdict.status == "live" and approach.shots:
+            decision = self._identify(approach, verdict, t)
+            if decision is not None:
+                return self._decide(decision, t, in_zone_boxes, primary, None, count)
+        if approach.challenge_deadline is not None and approach.liveness.turn_at is None:
+            guidance = Guidance.of(f"turn_{approach.liveness.challenge}")
+        return FrameResult(self.state, in_zone_boxes, primary, guidance, None, count)
+
+    def close(self) -> None:
+        self.mesh.close()
+        self.detector.close()
+
+    def __enter__(self) -> "FaceRecognizer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- steps ----------------------------------------------------------------------------
+    @staticmethod
+    def _same_face(previous: FaceBox, current: FaceBox) -> bool:
+        if previous.iou(current) > 0.2:
+            return True
+        (px, py), (cx, cy) = previous.center, current.center
+        distance = ((px - cx) ** 2 + (py - cy) ** 2) ** 0.5
+        return distance < 0.6 * max(previous.size, current.size) and 0.6 < current.size / max(previous.size, 1) < 1.6
+
+    def _count(self, frame: np.ndarray, boxes: list[FaceBox], approach: _Approach) -> int:
+        min_px = self.settings.tailgate_min_face_px
+        candidates = [b for b in boxes if b.size >= min_px]
+        with_hog = approach.frames % COUNT_EVERY == 1
+        if len(candidates) < 2 and not with_hog:
+            return len(candidates)
+        started = time.perf_counter()
+        faces = self.counter.faces(frame, min_face_px=min_px, zone=self.settings.zone, mediapipe_boxes=boxes,
+                                   use_hog=with_hog)
+        self.timings["count_ms"] = (time.perf_counter() - started) * 1000
+        count = sum(1 for f in faces if f.eyes_visible)
+        approach.counts.append(count)
+        return count
+
+    def _keep_shot(self, approach: _Approach, frame: np.ndarray, box: FaceBox, mesh: MeshLandmarks, brightness: float) -> None:
+        level = approach.liveness.ear_open_level() or mesh.ear
+        if mesh.ear < 0.85 * level:
+            return  # eyes closing: not a shot to recognise from
+        frontal = max(0.0, np.cos(np.radians(mesh.yaw)) * np.cos(np.radians(mesh.pitch)))
+        sharp = min(1.0, _sharpness(frame, box) / 300.0)
+        size = min(1.0, box.size / 160.0)
+        light = 1.0 if brightness >= DARK_LEVEL else 0.5
+        quality = frontal ** 4 * (0.3 + 0.7 * sharp) * size * light
+        shots = approach.shots
+        if len(shots) < BEST_SHOTS or quality > shots[-1].quality:
+            shots.append(_Shot(quality, frame.copy(), box))
+            shots.sort(key=lambda s: -s.quality)
+            del shots[BEST_SHOTS:]
+            approach.shots_changed = True
+
+    def _start_challenge(self, approach: _Approach, t: float) -> None:
+        direction = self.rng.choice(("left", "right"))
+        approach.liveness.start_challenge(direction, t)
+        approach.challenge_deadline = t + self.settings.turn_challenge_s
+        self.state = "challenge"
+
+    def _liveness_verdict(self, approach: _Approach, t: float) -> LivenessVerdict:
+        mode = self.settings.liveness
+        tracker = approach.liveness
+        if mode == "off":
+            frames = len(tracker.frames)
+            return LivenessVerdict("live" if frames >= 1 else "pending", "off", metrics=tracker.metrics())
+        verdict = tracker.verdict(final=False)
+        if verdict.status != "pending":
+            return verdict
+        if approach.challenge_deadline is None:
+            if t - approach.started >= self.settings.window_s:
+                if mode == "blink_or_turn":
+                    self._start_challenge(approach, t)
+                    return verdict
+                return tracker.verdict(final=True)
+            return verdict
+        if t >= approach.challenge_deadline:
+            return tracker.verdict(final=True)
+        return verdict
+
+    def _identify(self, approach: _Approach, verdict: LivenessVerdict, t: float) -> Optional[Decision]:
+        """Match the best shots; a match decides at once, a miss only when the time is up."""
+        if approach.live_at is None:
+            approach.live_at = t
+        if approach.shots_changed:
+            approach.shots_changed = False
+            started = time.perf_counter()
+            for shot in approach.shots:
+                if shot.descriptor is None:
+                    shot.descriptor, _ = self.encoder.describe(shot.frame, shot.box)
+            probe = np.mean([shot.descriptor for shot in approach.shots], axis=0).astype(np.float32)
+            self.timings["descriptor_ms"] = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            match = self.gallery.search(probe)
+            self.timings["match_ms"] = (time.perf_counter() - started) * 1000
+            if approach.best_match is None or match.distance < approach.best_match.distance or match.accepted:
+                approach.best_match = match
+        match = approach.best_match
+        elapsed = t - approach.started
+        if match is not None and match.accepted:
+            self.unknown_attempts = 0
+            return Decision("accepted", employee_id=match.identity, distance=match.distance,
+                            margin=match.margin if np.isfinite(match.margin) else None, liveness=verdict.evidence,
+                            elapsed_s=elapsed, metrics=verdict.metrics)
+        deadline = max(approach.started + self.settings.window_s, approach.live_at + IDENTIFY_GRACE_S)
+        if t < deadline or match is None:
+            return None
+        self.unknown_attempts += 1
+        fallback = self.unknown_attempts >= self.settings.unknown_attempts_before_fallback
+        distance = match.distance if np.isfinite(match.distance) else None
+        return Decision("unknown", distance=distance, reasons=(match.reason,), liveness=verdict.evidence,
+                        unknown_attempts=self.unknown_attempts, offer_fallback=fallback, elapsed_s=elapsed,
+                        metrics=verdict.metrics)
+
+    def _decide(self, decision: Decision, t: float, boxes: list[FaceBox], primary: FaceBox,
+                guidance: Optional[Guidance], count: int) -> FrameResult:
+        log.info("face decision: %s (%.2f s)%s", decision.outcome, decision.elapsed_s,
+                 f" reasons={','.join(decision.reasons)}" if decision.reasons else "")
+        self.state = "hold"
+        self._approach = None
+        self._hold_box, self._hold_seen = primary, t
+        return FrameResult("hold", boxes, primary, guidance, decision, count)
+
+    def _hold(self, t: float, boxes: list[FaceBox], primary: Optional[FaceBox]) -> FrameResult:
+        held = self._hold_box
+        if primary is not None and held is not None and self._same_face(held, primary):
+            self._hold_box, self._hold_seen = primary, t
+        elif primary is not None and held is not None and primary.size >= self.settings.min_face_px:
+            # someone else stepped up: start over with them on the next frame
+            self.reset()
+        elif t - self._hold_seen > LOST_AFTER_S:
+            self.reset()
+        return FrameResult(self.state, boxes, primary)
