@@ -88,8 +88,13 @@ class FingerprintSettings(Section):
     address: int = Field(0xFFFFFFFF, ge=0, le=0xFFFFFFFF, description="Sensor module address.")
     password: int = Field(0, ge=0, le=0xFFFFFFFF, description="Sensor password.")
     probe_timeout_s: float = Field(3.0, gt=0, le=30, description="A sensor that does not answer within this time is reported as missing.")
-    sim_library: Optional[Path] = Field(None, description="Simulator: file holding the emulated template library (default data_dir/fingerprint-sim.json).")
-    sim_capacity: int = Field(1000, ge=1, le=3000, description="Simulator: template library capacity (R307: 1000).")
+    poll_interval_s: float = Field(0.05, ge=0.01, le=1, description="Pause between two 'is a finger on the glass?' images while waiting for a finger.")
+    retry_max_s: float = Field(30.0, ge=1, le=600, description="Longest pause between attempts to reach a sensor that stopped answering (pauses double from 1 s).")
+    max_fingers: int = Field(3, ge=1, le=10, description="Fingers one employee may enrol.")
+    enrol_step_timeout_s: float = Field(20.0, ge=2, le=120, description="Enrolment: how long to wait for each press of the finger and each lift.")
+    sim_library: Optional[Path] = Field(None, description="Simulator: file holding the emulated template library (default data_dir/fingerprint-sim.bin).")
+    sim_capacity: int = Field(1000, ge=1, le=1024, description="Simulator: template library capacity (R307: 1000; the driver reads at most 4 index pages, 1024 positions).")
+    sim_control: Optional[Path] = Field(None, description="Simulator: unix socket taking 'place FINGER' / 'lift' lines (default data_dir/fingerprint-sim.sock).")
 
     @field_validator("baudrate")
     @classmethod
