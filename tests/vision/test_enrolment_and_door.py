@@ -1,0 +1,190 @@
+"""Face enrolment with quality gates, the seed-enroll face commands, and the path from camera to punch."""
+from __future__ import annotations
+
+import json
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from enrollment.cli import main
+from enrollment.faces import (DuplicateFaceError, EnrolmentError, EnrolmentSession, FaceEnroller, QualityGates,
+                              enrol_photos)
+from terminal.vision.images import load_image
+
+
+@pytest.fixture(scope="module")
+def enroller(models):
+    with FaceEnroller(models) as face_enroller:
+        yield face_enroller
+
+
+OBAMA = ["obama/obama.jpg", "obama/obama2.jpg", "obama/obama3.jpg"]
+
+
+def test_good_photos_pass_and_each_bad_shot_gets_its_reason(enroller, people_dir, faces_dir, tmp_path):
+    good = enroller.check_file(people_dir / "obama" / "obama.jpg")
+    assert good.ok and good.descriptor.shape == (128,) and good.quality > 0
+    photo = load_image(people_dir / "obama" / "obama.jpg")
+    cases = {
+        "several_faces": load_image(faces_dir / "groups" / "kit_with_rose.jpg"),
+        "no_face": load_image(faces_dir / "nonface" / "dogs.jpg"),
+        "blurry": cv2.GaussianBlur(photo, (0, 0), 6),
+        "too_dark": (photo * 0.2).astype(np.uint8),
+        "face_too_small": cv2.resize(photo, None, fx=0.2, fy=0.2),
+        "not_frontal": load_image(people_dir / "kit_harington" / "john2.jpeg"),
+    }
+    for reason, image in cases.items():
+        check = enroller.check(image, reason)
+        assert not check.ok and check.reason == reason, (reason, check)
+        assert check.message.startswith(f"{reason}: ") and len(check.message) > len(reason) + 10
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG but not really")
+    check = enroller.check_file(broken)
+    assert not check.ok and check.reason == "unreadable" and "broken.png" in check.message
+
+
+def test_a_live_session_takes_spaced_shots_and_refuses_another_person(enroller, faces_dir, people_dir):
+    from terminal.vision.attacks import video_presentation
+
+    clip = video_presentation(faces_dir / "video" / "short_hamilton_clip.mp4", max_frames=211)
+    session = EnrolmentSession(enroller, min_shots=3, max_shots=5, min_interval_s=0.3)
+    results = [session.offer_frame(frame, i / clip.fps) for i, frame in enumerate(clip.frames[146:211], start=146)]
+    assert session.ready and len(session.shots) <= 5
+    assert any(r.reason == "too_similar" for r in results)
+    other = session.offer_frame(load_image(people_dir / "obama" / "obama.jpg"), 100.0)
+    assert not other.ok and other.reason == "different_person"
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / "terminal.toml"
+    path.write_text(f'[device]\nid = "door-9"\ntimezone = "UTC"\nlanguage = "en"\n'
+                    f'[storage]\ndata_dir = "{tmp_path / "data"}"\n[hardware]\nprofile = "sim"\n')
+    return str(path)
+
+
+def test_face_add_enrols_from_photos_and_refuses_duplicates_and_bad_sets(config_file, people_dir, capsys):
+    from terminal.config import load_config
+    from terminal.store.database import open_store
+
+    assert main(["--config", config_file, "add", "1001", "Barack"]) == 0
+    assert main(["--config", config_file, "add", "1002", "Someone Else"]) == 0
+    photos = [str(people_dir / p) for p in OBAMA]
+    capsys.readouterr()
+    assert main(["--config", config_file, "face-add", "1001", *photos, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["templates"] == 3 and all(p["ok"] for p in report["photos"])
+
+    # the same face under another number is refused, and nothing is written
+    assert main(["--config", config_file, "face-add", "1002", *photos]) == 1
+    err = capsys.readouterr().err
+    assert "already enrolled for employee 1001" in err
+    # too few usable photos: refused with each photo's reason
+    bad = [str(people_dir / "kit_harington" / "john2.jpeg"), str(people_dir / "biden" / "biden.jpg")]
+    assert main(["--config", config_file, "face-add", "1002", *bad]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 2 photo(s) usable" in err and "not frontal" in err
+    assert main(["--config", config_file, "face-add", "9999", *photos]) == 1
+    assert "no employee 9999" in capsys.readouterr().err
+
+    config = load_config(config_file)
+    with open_store(config.storage) as store:
+        counts = {r["number"]: r["n"] for r in store.query(
+            "SELECT e.number, count(f.id) AS n FROM employees e LEFT JOIN face_templates f ON f.employee_id = e.id "
+            "GROUP BY e.number")}
+        assert counts == {"1001": 3, "1002": 0}
+        events = store.query("SELECT kind, payload FROM events WHERE kind = 'enrol_duplicate_face'")
+        assert len(events) == 1 and json.loads(events[0]["payload"])["matches"] == "1001"
+        # re-enrolment replaces rather than piles up
+        report = enrol_photos(store, "1001", [people_dir / p for p in OBAMA[:2]] + [people_dir / "obama" / "obama4.jpg"],
+                              replace=True)
+        assert report["templates"] == 3
+        assert store.query_one("SELECT count(*) AS n FROM face_templates")["n"] == 3
+
+
+def test_face_check_and_eval_commands_print_json(people_dir, groups_dir, tmp_path, capsys):
+    assert main(["face-check", str(people_dir / "obama" / "obama.jpg"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["ok"] is True
+    assert main(["count-faces", str(groups_dir / "t1.jpg"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {str(groups_dir / "t1.jpg"): 6}
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("a,b,same\nobama/obama.jpg,obama/obama2.jpg,1\nobama/obama.jpg,biden/biden.jpg,0\n")
+    assert main(["eval-pairs", str(pairs), "--images", str(people_dir), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["pairs"] == 2 and result["accuracy"] == 1.0 and "eer_threshold" in result
+    pairs.write_text("left,right\nx,y\n")
+    assert main(["eval-pairs", str(pairs), "--images", str(people_dir)]) == 2
+    assert "a,b,same" in capsys.readouterr().err
+    assert main(["eval-faces", str(tmp_path)]) == 2
+    assert "two person folders" in capsys.readouterr().err
+
+
+@pytest.fixture
+def punch_setup(store, sim_config):
+    from terminal.hardware.clock import SimClock
+    from terminal.punch import PunchService
+    from terminal.store.employees import add_employee
+
+    employee = add_employee(store, number="2001", name="Lin")
+    return store, PunchService(store, sim_config, SimClock()), employee
+
+
+def test_the_clip_played_by_the_simulated_camera_ends_in_one_face_punch(punch_setup, sim_config, faces_dir, models):
+    from terminal.hardware.camera import SimCamera
+    from terminal.vision.door import FaceDoor, FaceWorker
+    from terminal.vision.gallery import FaceGallery
+    from terminal.vision.recognizer import FaceRecognizer
+
+    store, punches, employee = punch_setup
+    enrol_photos(store, "2001", [faces_dir / "video" / "enrol_lin_manuel_miranda.png"], min_shots=1)
+    settings = sim_config.face.model_copy(update={"min_face_px": 60})
+    recognizer = FaceRecognizer(FaceGallery.from_store(store), settings, models=models)
+    door = FaceDoor(store, punches=punches)
+    camera = SimCamera(640, 480, fps=30, source=faces_dir / "video" / "short_hamilton_clip.mp4", loop=False,
+                       realtime=False)
+    worker = FaceWorker(camera, recognizer, door)
+    seen = []
+    worker.listeners.append(seen.append)
+    stop = threading.Event()
+    with camera:
+        for _ in range(275):
+            worker.step(stop)
+    recognizer.close()
+    rows = store.query("SELECT employee_id, method, score FROM punches")
+    assert len(rows) == 1 and rows[0]["employee_id"] == employee["id"] and rows[0]["method"] == "face"
+    assert 0.4 < rows[0]["score"] < 1.0
+    kinds = [r["kind"] for r in store.query("SELECT kind FROM events")]
+    assert "tailgating" in kinds and "spoof_suspected" not in kinds
+    assert len(seen) == 275 and any(r.decision is not None for r in seen)
+
+
+def test_refusals_become_events_and_feedback_never_punches(punch_setup, sim_config):
+    from terminal.feedback import DoorFeedback
+    from terminal.vision.door import FaceDoor
+    from terminal.vision.recognizer import Decision
+
+    store, punches, employee = punch_setup
+    spoken = []
+
+    class Speaker:  # the speaker simulator's interface: say(text, language)
+        def say(self, text, language):
+            spoken.append(text)
+
+    door = FaceDoor(store, punches=punches, feedback=DoorFeedback(sim_config, None, Speaker()))
+    assert door.handle(Decision("spoof_suspected", reasons=("border",), metrics={"parallax": 0.01})) is None
+    assert door.handle(Decision("tailgating", face_count=3)) is None
+    assert door.handle(Decision("unknown", distance=0.71, reasons=("too_far",), unknown_attempts=3,
+                                offer_fallback=True)) is None
+    events = {r["kind"]: json.loads(r["payload"]) for r in store.query("SELECT kind, payload FROM events")}
+    assert events["spoof_suspected"]["reasons"] == ["border"]
+    assert events["tailgating"]["count"] == 3
+    assert events["unknown_face"] == {"attempts": 3, "nearest_distance": 0.71, "reason": "too_far",
+                                      "fallback_offered": True, "elapsed_s": 0.0}
+    assert store.query_one("SELECT count(*) AS n FROM outbox WHERE kind = 'event'")["n"] == 3
+    assert store.query_one("SELECT count(*) AS n FROM punches")["n"] == 0
+    assert spoken[:2] == ["Not live, please blink", "One at a time, please"]
+    assert "Please use fingerprint, card or PIN" in spoken
+    result = door.handle(Decision("accepted", employee_id=employee["id"], distance=0.4))
+    assert result.accepted and result.punch["method"] == "face" and result.punch["score"] == pytest.approx(0.6)
