@@ -120,10 +120,11 @@ class CentralDB:
     reads. Use ``CentralDB.open(url_or_path)``.
     """
 
-    def __init__(self, conn: Any, dialect: str, target: str):
+    def __init__(self, conn: Any, dialect: str, target: str, url: str | None = None):
         self.conn = conn
         self.dialect = dialect
         self.target = target
+        self._url = url  # PostgreSQL: to reconnect after the server went away
         self._lock = threading.RLock()
         self._depth = 0
 
@@ -139,7 +140,7 @@ class CentralDB:
                 conn = psycopg.connect(text, autocommit=False)
             except psycopg.Error as exc:
                 raise CentralDBError(f"cannot connect to PostgreSQL: {str(exc).strip()[:200]}") from None
-            db = cls(conn, "postgresql", _redact(text))
+            db = cls(conn, "postgresql", _redact(text), text)
         else:
             path = Path(text.removeprefix("sqlite:///").removeprefix("sqlite://"))
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +164,18 @@ class CentralDB:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _ensure_connected(self) -> None:
+        """A PostgreSQL connection broken by a server restart is replaced before the next use."""
+        if self.dialect != "postgresql" or not (self.conn.closed or self.conn.broken):
+            return
+        import psycopg
+
+        log.warning("PostgreSQL connection lost; reconnecting to %s", self.target)
+        try:
+            self.conn = psycopg.connect(self._url, autocommit=False)
+        except psycopg.Error as exc:
+            raise CentralDBError(f"cannot reconnect to PostgreSQL: {str(exc).strip()[:200]}") from None
 
     # -- SQL ----------------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -191,6 +204,7 @@ class CentralDB:
                 finally:
                     self._depth -= 1
                 return
+            self._ensure_connected()
             if self.dialect == "sqlite":
                 self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
@@ -206,11 +220,17 @@ class CentralDB:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         with self._lock:
+            self._ensure_connected()
             cur = self.conn.cursor()
             try:
                 cur.execute(self._sql(sql), tuple(params))
                 names = [d[0] for d in cur.description or ()]
                 rows = [dict(zip(names, row)) for row in cur.fetchall()]
+            except BaseException:
+                if self.dialect == "postgresql":
+                    with contextlib.suppress(Exception):
+                        self.conn.rollback()
+                raise
             finally:
                 cur.close()
             if self.dialect == "postgresql":

@@ -164,18 +164,23 @@ class SyncAgent:
             while not self._stop.is_set():
                 self._drain_events(self.config.sync.poll_interval_s)
                 now = time.monotonic()
-                if self.connected:
-                    self._resend_expired(now)
-                    self._fill(now)
-                    if now >= next_heartbeat:
-                        next_heartbeat = now + self.config.sync.heartbeat_s
-                        self._publish_status(True)
-                if now >= next_jump:
-                    next_jump = now + 1.0
-                    self._maybe_more = True  # a safety net besides PRAGMA data_version
-                    if self.timekeeper is not None:
-                        self.timekeeper.watch_jumps()
-                self._write_status()
+                try:
+                    if self.connected:
+                        self._resend_expired(now)
+                        self._fill(now)
+                        if now >= next_heartbeat:
+                            next_heartbeat = now + self.config.sync.heartbeat_s
+                            self._publish_status(True)
+                    if now >= next_jump:
+                        next_jump = now + 1.0
+                        self._maybe_more = True  # a safety net besides PRAGMA data_version
+                        if self.timekeeper is not None:
+                            self.timekeeper.watch_jumps()
+                    self._write_status()
+                except Exception as exc:  # e.g. the database stayed locked past busy_timeout: try again
+                    self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                    log.error("sync agent step failed (will retry): %s", self.last_error)
+                    self._stop.wait(1.0)
                 if watchdog and now >= next_watchdog:
                     next_watchdog = now + watchdog
                     notify("WATCHDOG=1")

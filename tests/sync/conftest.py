@@ -8,6 +8,9 @@ touches the system clock) under ``faketime`` to skew it. Helpers live in sync_su
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from central.pki import SitePki  # noqa: E402
 from central.provision import provision_device  # noqa: E402
 from sync_support import (DEVICES, SITE, AgentThread, Broker, Terminal, central_settings,  # noqa: E402
-                          device_config)
+                          device_config, free_port)
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +86,46 @@ def agent_factory():
                 agent.stop()
 
 
+PG_BIN = Path("/usr/lib/postgresql")
+
+
+def _pg_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(PG_BIN.glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster on a free port (skipped when the server is not installed)."""
+    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    import tempfile
+
+    # not under pytest's private temporary folder: the server runs as another user and must reach it
+    folder = Path(tempfile.mkdtemp(prefix="seed-pg-"))
+    data, sock = folder / "data", folder / "sock"
+    sock.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run the server as")
+        shutil.chown(folder, "postgres")
+        shutil.chown(sock, "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "seed", "--auth=trust", "-E", "UTF8"], check=True,
+                   capture_output=True)
+    port = free_port()
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-l", str(folder / "pg.log"), "-w", "-o",
+                    f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off", "start"], check=True, capture_output=True)
+    yield f"postgresql://seed@/postgres?host={sock}&port={port}"
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)

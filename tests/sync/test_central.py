@@ -4,11 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
-import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -19,51 +15,6 @@ from central.cli import main as central_main
 from central.db import CentralDB
 from central.ingest import Ingest
 from sync_agent import protocol as p
-
-PG_BIN = Path("/usr/lib/postgresql")
-
-
-def _pg_tool(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for candidate in sorted(PG_BIN.glob(f"*/bin/{name}"), reverse=True):
-        return str(candidate)
-    return None
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    """A throwaway PostgreSQL cluster on a free port (skipped when the server is not installed)."""
-    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
-    import tempfile
-
-    # not under pytest's private temporary folder: the server runs as another user and must reach it
-    folder = Path(tempfile.mkdtemp(prefix="seed-pg-"))
-    data, sock = folder / "data", folder / "sock"
-    sock.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        import pwd
-
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run the server as")
-        shutil.chown(folder, "postgres")
-        shutil.chown(sock, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "seed", "--auth=trust", "-E", "UTF8"], check=True,
-                   capture_output=True)
-    port = free_port()
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-l", str(folder / "pg.log"), "-w", "-o",
-                    f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off", "start"], check=True, capture_output=True)
-    yield f"postgresql://seed@/postgres?host={sock}&port={port}"
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-    shutil.rmtree(folder, ignore_errors=True)
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path):
@@ -242,3 +193,23 @@ def test_a_wrong_database_url_is_a_clear_error(capsys, tmp_path):
     code = central_main(["--db", f"postgresql://nobody@/nothing?host={tmp_path}&port={free_port()}", "devices"])
     assert code == 1 and "cannot connect to PostgreSQL" in capsys.readouterr().err
 
+
+
+def test_a_lost_postgresql_connection_is_replaced(postgres):
+    import psycopg
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        db = CentralDB.open(postgres.replace("/postgres?", f"/{name}?"))
+        try:
+            ingest = Ingest(db)
+            send(ingest, "punches", {"batch": str(uuid.uuid4()), "punches": [punch()]})
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            with pytest.raises(psycopg.OperationalError):  # the message in hand fails; the terminal resends it
+                send(ingest, "punches", {"batch": str(uuid.uuid4()), "punches": [punch()]})
+            ack = send(ingest, "punches", {"batch": str(uuid.uuid4()), "punches": [punch()]})[0]
+            assert len(ack["stored"]) == 1
+            assert db.query_one("SELECT count(*) AS n FROM punches")["n"] == 2
+        finally:
+            db.close()

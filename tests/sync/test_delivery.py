@@ -131,3 +131,43 @@ def test_central_killed_between_commit_and_ack(site, broker_up, terminal_a, tmp_
     with CentralService(central_settings(site, broker_up, database)) as service:
         wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=30, what="resend after the ack timeout")
         assert_exactly_once(terminal_a, service.db)
+
+
+def test_a_database_locked_for_long_only_delays_the_agent(site, broker_up, central, tmp_path, agent_factory, caplog):
+    config = device_config(site, broker_up, "door-a", tmp_path / "door-a")
+    config.storage.busy_timeout_ms = 100
+    terminal = Terminal(config)
+    try:
+        agent = agent_factory(config)
+        wait_for(lambda: agent.agent.connected, what="agent connected")
+        with terminal.store.transaction():  # the other process holds the write lock for a long time
+            time.sleep(1.5)
+        terminal.punch(5)
+        wait_for(lambda: terminal.outbox_depth() == 0, what="outbox drained after the lock")
+        assert agent.thread.is_alive()
+        assert "database is locked" in caplog.text  # it did run into the lock, and went on
+        assert_exactly_once(terminal, central.db)
+    finally:
+        terminal.close()
+
+
+def test_central_on_postgresql(site, broker_up, postgres, terminal_a, agent_factory):
+    """The same path with the central's storage on PostgreSQL (a throwaway cluster)."""
+    import uuid
+
+    import psycopg
+
+    from central.service import CentralService
+
+    name = f"seed_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = postgres.replace("/postgres?", f"/{name}?")
+    terminal_a.bulk_punch(1200)
+    terminal_a.store.record_event("spoof_attempt", {"score": 0.1}, severity="warning")
+    with CentralService(central_settings(site, broker_up, url)) as service:
+        assert service.db.dialect == "postgresql"
+        agent_factory(terminal_a.config)
+        wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="outbox drained to PostgreSQL")
+        assert_exactly_once(terminal_a, service.db)
+        assert service.db.query_one("SELECT kind FROM events")["kind"] == "spoof_attempt"
