@@ -159,3 +159,17 @@ def test_unsigned_stale_replayed_or_misaddressed_commands_are_refused(site, brok
     assert len(refused) == 8
     logged = terminal_a.store.query("SELECT reason FROM command_log WHERE ok = 0")
     assert any(r["reason"] == "bad signature" for r in logged)
+
+
+def test_seed_central_command_line_sends_a_signed_command(site, broker_up, running_agent, terminal_a, central,
+                                                          capsys):
+    from central.cli import main as central_main
+
+    code = central_main(["--db", str(central.settings.database), "--pki", str(site["pki"].root), "--site", SITE,
+                         "command", "door-a", "set_setting", "--arg", "key=ui.volume", "--arg", "value=35",
+                         "--broker-host", "127.0.0.1", "--broker-port", str(broker_up.port), "--wait", "10"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["ok"] is True, result
+    assert terminal_a.store.get_setting("ui.volume") == 35
+    row = central.db.query_one("SELECT cmd, ok FROM commands WHERE id = ?", (result["id"],))
+    assert row == {"cmd": "set_setting", "ok": 1}
