@@ -41,8 +41,11 @@ RENDER_TIMEOUT_S = 20.0
 
 @runtime_checkable
 class Speaker(Protocol):
-    def prerender(self, phrases: dict[str, str], language: Optional[str] = None) -> dict[str, Path]:
-        """Render fixed phrases (key -> text) now, so ``say_phrase(key)`` starts without delay."""
+    def prerender(self, phrases: dict[str, str], language: Optional[str] = None, wait: bool = True) -> dict[str, Path]:
+        """Render fixed phrases (key -> text) so ``say_phrase(key)`` starts without delay.
+
+        ``wait=False`` renders them on the worker whenever nothing is being said.
+        """
         ...
 
     def say(self, text: str, language: Optional[str] = None) -> None:
@@ -217,6 +220,7 @@ class BaseSpeaker:
         self.dropped = 0
         self.last_error: Optional[str] = None
         self._pending: collections.deque[tuple[str, str, Optional[str]]] = collections.deque()
+        self._background: collections.deque[tuple[str, str]] = collections.deque()  # phrases to render when idle
         self._cond = threading.Condition()
         self._busy = False
         self._closed = False
@@ -224,15 +228,21 @@ class BaseSpeaker:
         self._thread.start()
 
     # -- public API ------------------------------------------------------------------------
-    def prerender(self, phrases: dict[str, str], language: Optional[str] = None) -> dict[str, Path]:
-        rendered = {}
+    def prerender(self, phrases: dict[str, str], language: Optional[str] = None, wait: bool = True) -> dict[str, Path]:
+        jobs = {}
         for key, text in phrases.items():
-            lang = language or guess_language(text)
-            path, _ = self.renderer.render(self._clean(text), lang)
-            self.phrases[key] = (text, lang)
-            rendered[key] = path
-        log.info("voice: %d phrases ready in %s", len(rendered), self.renderer.cache_dir)
-        return rendered
+            clean = self._clean(text)
+            lang = language or guess_language(clean)
+            self.renderer.voice_for(lang)  # an unknown language is an error now, not later on the worker
+            self.phrases[key] = jobs[key] = (clean, lang)
+        if wait:
+            rendered = {key: self.renderer.render(text, lang)[0] for key, (text, lang) in jobs.items()}
+            log.info("voice: %d phrases ready in %s", len(rendered), self.renderer.cache_dir)
+            return rendered
+        with self._cond:
+            self._background.extend(jobs.values())
+            self._cond.notify_all()
+        return {key: self.renderer.cache_path(text, self.renderer.voice_for(lang)) for key, (text, lang) in jobs.items()}
 
     def say(self, text: str, language: Optional[str] = None) -> None:
         self._enqueue(text, language, None)
@@ -250,13 +260,13 @@ class BaseSpeaker:
             raise ValueError(f"volume must be 0-100, got {percent}")
         self.renderer.volume = int(percent)
         for key, (text, language) in list(self.phrases.items()):
-            self.renderer.render(self._clean(text), language)
+            self.renderer.render(text, language)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until everything said so far has been played (tests and shutdown); False on timeout."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._pending or self._busy:
+            while self._pending or self._background or self._busy:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -272,6 +282,7 @@ class BaseSpeaker:
                 return
             self._closed = True
             self._pending.clear()
+            self._background.clear()
             self._cond.notify_all()
         self._thread.join(timeout=5)
 
@@ -304,12 +315,28 @@ class BaseSpeaker:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._closed:
+                while not self._pending and not self._background and not self._closed:
                     self._cond.wait()
                 if self._closed:
                     return
-                text, language, key = self._pending.popleft()
                 self._busy = True
+                if not self._pending:
+                    text, language = self._background.popleft()
+                    job = None
+                else:
+                    text, language, key = self._pending.popleft()
+                    job = (text, language, key)
+            if job is None:
+                try:
+                    self.renderer.render(text, language)
+                except Exception as exc:
+                    self.last_error = str(exc)
+                    log.warning("voice: a phrase could not be rendered: %s", exc)
+                finally:
+                    with self._cond:
+                        self._busy = False
+                        self._cond.notify_all()
+                continue
             try:
                 path, voice = self.renderer.render(text, language)
                 self._play(Utterance(text, language, voice, path, key))

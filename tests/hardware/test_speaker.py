@@ -164,3 +164,13 @@ def test_results_faster_than_speech_drop_the_oldest(tmp_path):
         assert speaker.wait_idle(timeout=10)
     said = [u.text for u in speaker.played]
     assert said[-1] == "result 6" and len(said) <= 4 and speaker.dropped == 7 - len(said)
+
+
+def test_background_prerender_fills_the_cache_while_idle(sim):
+    paths = sim.prerender(PHRASES, wait=False)
+    sim.say("Zhang Wei, clocked in")  # a result spoken while phrases are still being prepared
+    assert sim.wait_idle()
+    assert all(path.exists() for path in paths.values())
+    assert sim.texts == ["Zhang Wei, clocked in"]
+    sim.say_phrase("hint.call_admin")
+    assert sim.wait_idle() and sim.played[-1].path == paths["hint.call_admin"]

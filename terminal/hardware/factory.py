@@ -1,0 +1,186 @@
+"""Build every device of a terminal from its configuration.
+
+``hardware.profile`` ("pi" or "sim") picks real drivers or simulators; each device may
+override it with its own ``driver``. A real device that cannot be opened is never
+replaced by a simulator: it is left out (``None``) and its reason is kept in
+:attr:`Hardware.problems` for the status screen and the log — the terminal still
+runs with what it has (a door without a camera still takes cards). With
+``strict=True`` any missing device is an error instead. The clock is required.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from terminal.config import (CameraSettings, CardReaderSettings, OutputSettings, SpeakerSettings, TerminalConfig)
+from terminal.hardware.errors import DeviceMissing, HardwareError, MissingDevices
+
+log = logging.getLogger(__name__)
+
+DEVICE_NAMES = ("camera", "fingerprint", "card_reader", "outputs", "speaker", "clock")
+
+
+@dataclass
+class Hardware:
+    """The devices of one terminal; a disabled or missing device is None. Closing closes them all."""
+
+    camera: Any = None
+    fingerprint: Any = None
+    card_reader: Any = None
+    outputs: Any = None
+    speaker: Any = None
+    clock: Any = None
+    drivers: dict[str, str] = field(default_factory=dict)  # device -> "pi", "sim" or "disabled"
+    problems: dict[str, str] = field(default_factory=dict)  # device -> why it is missing
+
+    def require(self, *names: str) -> None:
+        """Raise MissingDevices if any of the named devices (default: all enabled ones) is missing."""
+        wanted = names or DEVICE_NAMES
+        missing = {name: self.problems[name] for name in wanted if name in self.problems}
+        if missing:
+            raise MissingDevices(missing)
+
+    def close(self) -> None:
+        for name in reversed(DEVICE_NAMES):
+            device = getattr(self, name)
+            close = getattr(device, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception:
+                log.exception("closing %s", name)
+
+    def __enter__(self) -> "Hardware":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- one builder per device -------------------------------------------------------------------
+def open_camera(settings: CameraSettings, driver: str) -> Any:
+    from terminal.hardware import camera
+
+    if driver == "sim":
+        return camera.SimCamera.from_settings(settings)
+    if settings.device == "picamera2":
+        return camera.Picamera2Camera(settings)
+    return camera.OpenCVCamera(settings)
+
+
+def open_card_reader(settings: CardReaderSettings, driver: str) -> Any:
+    from terminal.hardware import card_reader
+
+    if driver == "sim":
+        return card_reader.SimCardReader(settings)
+    return card_reader.EvdevCardReader(settings)
+
+
+def open_outputs(settings: OutputSettings, driver: str) -> Any:
+    from terminal.hardware import outputs
+
+    if driver == "sim":
+        return outputs.SimOutputs(settings)
+    return outputs.GpioOutputs(settings)
+
+
+def open_speaker(settings: SpeakerSettings, driver: str, data_dir: Path, language: str = "zh") -> Any:
+    from terminal.hardware import speaker
+
+    cache_dir = settings.cache_dir or Path(data_dir) / "voice"
+    if driver == "sim":
+        return speaker.SimSpeaker(settings, cache_dir, language)
+    return speaker.AplaySpeaker(settings, cache_dir, language)
+
+
+def _driver_module(device: str, module: str, function: str) -> Callable[..., Any]:
+    """A builder owned by another driver module, imported only when that device is used."""
+    try:
+        return getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise DeviceMissing(device, f"driver module {module} is not installed") from None
+        raise DeviceMissing(device, f"driver {module} needs {exc.name}, which is not installed") from None
+    except AttributeError:
+        raise DeviceMissing(device, f"driver module {module} has no {function}()") from None
+
+
+def open_fingerprint(config: TerminalConfig, data_dir: Path, driver: str) -> Any:
+    builder = _driver_module("fingerprint", "terminal.hardware.fingerprint", "open_fingerprint")
+    settings = config.hardware.fingerprint.model_copy(update={"driver": driver})
+    return builder(settings, Path(data_dir))
+
+
+def open_clock(config: TerminalConfig, driver: str) -> Any:
+    builder = _driver_module("clock", "terminal.hardware.clock", "open_clock")
+    return builder(driver)
+
+
+SPOKEN_PREFIXES = ("refuse.", "hint.", "next.", "guide.", "second.", "enrol.finger_")
+
+
+def fixed_phrases(language: str) -> dict[str, str]:
+    """The spoken texts of the translation table that have no placeholder, in one language: worth rendering early."""
+    from terminal.i18n import TEXTS, t
+
+    return {key: t(key, language) for key, entry in TEXTS.items()
+            if key.startswith(SPOKEN_PREFIXES) and "{" not in (entry.get(language) or entry.get("en", "{"))}
+
+
+# -- the whole set ------------------------------------------------------------------------------
+def _enabled(config: TerminalConfig, name: str) -> bool:
+    return bool(getattr(getattr(config.hardware, name), "enabled", True))
+
+
+def build_hardware(config: TerminalConfig, data_dir: Path | str, *, strict: bool = False) -> Hardware:
+    """Open every enabled device with the driver the configuration chooses for it.
+
+    A device that cannot be opened is recorded in ``problems`` (and logged) and left
+    None; with ``strict`` it raises :class:`MissingDevices` naming all of them. A clock
+    that cannot be built always raises.
+    """
+    data_dir = Path(data_dir)
+    hw = Hardware()
+    language = config.device.language
+    builders: dict[str, Callable[[str], Any]] = {
+        "clock": lambda d: open_clock(config, d),
+        "outputs": lambda d: open_outputs(config.hardware.outputs, d),
+        "speaker": lambda d: open_speaker(config.hardware.speaker, d, data_dir, language),
+        "card_reader": lambda d: open_card_reader(config.hardware.card_reader, d),
+        "camera": lambda d: open_camera(config.hardware.camera, d),
+        "fingerprint": lambda d: open_fingerprint(config, data_dir, d),
+    }
+    try:
+        for name, build in builders.items():
+            if name != "clock" and not _enabled(config, name):
+                hw.drivers[name] = "disabled"
+                continue
+            driver = config.hardware.driver_for(name)
+            hw.drivers[name] = driver
+            try:
+                setattr(hw, name, build(driver))
+            except HardwareError as exc:
+                reason = exc.reason if exc.device == name else str(exc)
+                hw.problems[name] = reason
+                log.error("%s (%s driver) missing: %s", name, driver, reason)
+            except Exception as exc:  # a driver bug or an OS error: reported like a missing device, with its trace
+                hw.problems[name] = f"{type(exc).__name__}: {exc}"
+                log.exception("%s (%s driver) could not be opened", name, driver)
+        if "clock" in hw.problems:
+            raise DeviceMissing("clock", hw.problems["clock"])
+        if strict and hw.problems:
+            raise MissingDevices(hw.problems)
+    except BaseException:
+        hw.close()
+        raise
+    if hw.speaker is not None:
+        # rendered on the speaker's worker while nothing is said, so start-up does not wait for them
+        hw.speaker.prerender(fixed_phrases(language), language, wait=False)
+    opened = [f"{n}={hw.drivers[n]}" for n in DEVICE_NAMES if getattr(hw, n) is not None]
+    log.info("hardware: %s%s", ", ".join(opened) or "none",
+             "; missing: " + ", ".join(hw.problems) if hw.problems else "")
+    return hw
