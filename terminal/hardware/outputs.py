@@ -157,7 +157,8 @@ class GpioOutputs:
     # -- state -----------------------------------------------------------------------------
     @property
     def door_open(self) -> bool:
-        return bool(self.relay.value)
+        """Whether the relay is energised now (a closed device has released it)."""
+        return False if self._closed else bool(self.relay.value)
 
     def health(self) -> str:
         return "closed" if self._closed else "ok"
