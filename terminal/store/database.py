@@ -182,16 +182,20 @@ class Store:
             self.conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
-            current = self.schema_version()
-            newest = MIGRATIONS[-1].version if MIGRATIONS else 0
-            if current > newest:
+            done = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations")}
+            known = {m.version for m in MIGRATIONS}
+            unknown = sorted(done - known)
+            if unknown:
                 raise SchemaTooNewError(
-                    f"{self.path} has schema version {current}, this software knows up to {newest}; upgrade the software"
+                    f"{self.path} has schema version(s) {', '.join(map(str, unknown))} this software does not know; "
+                    "upgrade the software"
                 )
-            pending = [m for m in MIGRATIONS if m.version > current]
+            # Every registered migration not yet applied, in version order (not only those above the
+            # highest applied one: areas number their migrations in separate ranges).
+            pending = [m for m in MIGRATIONS if m.version not in done]
             if not pending:
                 return []
-            if current > 0:
+            if done:
                 self.backup(reason=f"before-v{pending[0].version}")
             applied = []
             for step in pending:

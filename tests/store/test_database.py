@@ -177,3 +177,23 @@ def test_event_is_stored_and_queued_in_one_go(store):
     assert store.query_one("SELECT kind FROM events WHERE id = ?", (event_id,))["kind"] == "tailgating"
     queued = store.query_one("SELECT kind, payload FROM outbox WHERE ref_id = ?", (event_id,))
     assert queued["kind"] == "event" and '"count": 2' in queued["payload"]
+
+
+def test_a_lower_numbered_migration_registered_later_is_still_applied(tmp_path, extra_migrations):
+    settings = StorageSettings(data_dir=tmp_path)
+    newest = extra_migrations[-1].version
+
+    def later(conn):
+        conn.execute("CREATE TABLE later_area (id INTEGER)")
+
+    def lower(conn):
+        conn.execute("CREATE TABLE lower_area (id INTEGER)")
+
+    extra_migrations.append(migrations_module.Migration(newest + 2000, "later area", later))
+    with open_store(settings):
+        pass
+    extra_migrations.insert(len(extra_migrations) - 1, migrations_module.Migration(newest + 1000, "lower area", lower))
+    with open_store(settings) as store:
+        assert store.query_one("SELECT name FROM sqlite_master WHERE name = 'lower_area'")
+        versions = [r["version"] for r in store.query("SELECT version FROM schema_migrations ORDER BY version")]
+        assert newest + 1000 in versions and newest + 2000 in versions
