@@ -120,6 +120,40 @@ def background(width: int, height: int) -> np.ndarray:
     return image
 
 
+class _CallThread:
+    """One daemon thread running driver calls in order; a call that hangs in a driver never blocks the
+    caller (it waits with a timeout) nor the process exit (unlike a ThreadPoolExecutor, which joins its
+    workers at exit)."""
+
+    def __init__(self, name: str):
+        import queue
+
+        self._calls: "queue.Queue[Optional[tuple[concurrent.futures.Future, Any]]]" = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            item = self._calls.get()
+            if item is None:
+                return
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def submit(self, call: Any) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._calls.put((future, call))
+        return future
+
+    def stop(self) -> None:
+        self._calls.put(None)
+
+
 # -- OpenCV -------------------------------------------------------------------------------
 def _capture_source(device: str) -> Union[int, str]:
     return int(device) if device.isdigit() else device
@@ -152,7 +186,7 @@ class OpenCVCamera:
             capture.set(cv2.CAP_PROP_FPS, settings.fps)
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not one from a second ago
         self._capture = capture
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-camera")
+        self._worker = _CallThread("seed-camera")
         self._pending: Optional[concurrent.futures.Future] = None
         self._gone: Optional[str] = None
         self._index = 0
@@ -169,7 +203,7 @@ class OpenCVCamera:
             deadline = time.monotonic() + self.settings.read_timeout_s
             while True:
                 if self._pending is None:
-                    self._pending = self._pool.submit(self._capture.read)
+                    self._pending = self._worker.submit(self._capture.read)
                 try:
                     ok, image = self._pending.result(timeout=max(0.0, deadline - time.monotonic()))
                 except concurrent.futures.TimeoutError:
@@ -208,7 +242,7 @@ class OpenCVCamera:
                 log.warning("camera %s: a read is still hanging; not releasing the device under it", self.source)
             else:
                 self._capture.release()
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._worker.stop()
 
     def __enter__(self) -> "OpenCVCamera":
         return self
@@ -241,7 +275,7 @@ class Picamera2Camera:
         except Exception as exc:
             raise DeviceMissing("camera", f"Raspberry Pi camera could not start: {exc}") from None
         self._camera = camera
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-picamera")
+        self._worker = _CallThread("seed-picamera")
         self._gone: Optional[str] = None
         self._index = 0
         self._closed = False
@@ -251,7 +285,7 @@ class Picamera2Camera:
             raise CameraGone("camera is closed")
         if self._gone:
             raise CameraGone(self._gone)
-        future = self._pool.submit(self._camera.capture_array, "main")
+        future = self._worker.submit(lambda: self._camera.capture_array("main"))
         try:
             image = future.result(timeout=self.settings.read_timeout_s)
         except concurrent.futures.TimeoutError:
@@ -276,7 +310,7 @@ class Picamera2Camera:
             self._camera.close()
         except Exception:
             log.debug("closing the Raspberry Pi camera", exc_info=True)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._worker.stop()
 
     def __enter__(self) -> "Picamera2Camera":
         return self

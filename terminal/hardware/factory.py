@@ -13,7 +13,7 @@ import importlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from terminal.config import (CameraSettings, CardReaderSettings, OutputSettings, SpeakerSettings, TerminalConfig)
 from terminal.hardware.errors import DeviceMissing, HardwareError, MissingDevices

@@ -231,6 +231,34 @@ def test_opencv_file_deleted_mid_stream(tmp_path):
                 camera.read()
 
 
+def test_opencv_stream_that_stalls_is_reported_within_the_timeout(tmp_path):
+    """A source that stops sending mid-stream (a camera that hangs): read() gives up after read_timeout_s."""
+    video = write_video(tmp_path / "clip.avi", frames=80)
+    data = video.read_bytes()
+    fifo = tmp_path / "camera.fifo"
+    os.mkfifo(fifo)
+    release = threading.Event()
+
+    def stalling_camera():
+        with open(fifo, "wb") as pipe:
+            pipe.write(data[: len(data) // 2])
+            pipe.flush()
+            release.wait(10)  # keeps the stream open, sending nothing
+
+    writer = threading.Thread(target=stalling_camera, daemon=True)
+    writer.start()
+    camera = OpenCVCamera(CameraSettings(device=str(fifo), width=W, height=H, read_timeout_s=0.5))
+    served = 0
+    with pytest.raises(CameraGone, match=r"no frame from camera .*camera.fifo for 0.5 s"):
+        for _ in range(200):
+            camera.read()
+            served += 1
+    assert 0 < served < 80
+    camera.close()  # returns although a read is still stuck in the driver
+    release.set()
+    writer.join(timeout=5)
+
+
 def test_opencv_missing_devices(tmp_path):
     with pytest.raises(DeviceMissing, match="camera: no camera at /dev/video-missing"):
         OpenCVCamera(CameraSettings(device="/dev/video-missing"))
