@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from terminal.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from terminal.i18n import display_width, pad_display
 
 log = logging.getLogger("seed-enroll")
 
@@ -37,14 +38,12 @@ def print_table(rows: Sequence[dict], columns: Sequence[str], out=None) -> None:
     if not rows:
         print("(none)", file=out)
         return
-    width = lambda text: sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # noqa: E731 — CJK is double width
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max(width(c), *(width(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    pad = lambda text, w: text + " " * (w - width(text))  # noqa: E731
-    print("  ".join(pad(c, widths[i]) for i, c in enumerate(columns)), file=out)
+    widths = [max(display_width(c), *(display_width(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(pad_display(c, widths[i]) for i, c in enumerate(columns)).rstrip(), file=out)
     print("  ".join("-" * w for w in widths), file=out)
     for row in cells:
-        print("  ".join(pad(v, widths[i]) for i, v in enumerate(row)).rstrip(), file=out)
+        print("  ".join(pad_display(v, widths[i]) for i, v in enumerate(row)).rstrip(), file=out)
 
 
 def parse_since(text: str) -> datetime:

@@ -1,18 +1,26 @@
-"""``make demo``: a simulated terminal at a simulated door, start to finish, in one command.
+"""``make demo``: a simulated terminal at a simulated door, and the central server, in one command.
 
-Writes a demo configuration under ``demo-data/``, starts from an empty encrypted
-database, and runs ``seed-terminal --headless --simulate --scenario demo``: employees
-tap cards and type PINs through the simulators, each decision is printed as it
-happens and a summary closes the run.
+1. starts the central side locally: a site CA, a provisioned terminal, a real mosquitto
+   with TLS and per-device ACLs on a free port, and ``seed-central`` storing into SQLite;
+2. writes the terminal's configuration under ``demo-data/`` (simulated hardware, fresh
+   encrypted database, the provisioned ``[sync]`` section);
+3. starts ``seed-sync`` as its own process, as on the device;
+4. plays ``seed-terminal --headless --simulate --scenario demo``: employees tap cards and
+   type PINs through the simulators, each decision printed as it happens;
+5. waits for the outbox to drain and prints what arrived centrally.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO_DIR = REPO / "demo-data"
+DEMO_DIR = Path(os.environ.get("SEED_DEMO_DIR", REPO / "demo-data"))
 
 DEMO_CONFIG = """\
 # Written by `make demo`: a simulated terminal whose data lives in demo-data/terminal.
@@ -36,26 +44,109 @@ enabled = false
 
 [punch]
 debounce_s = 60
-"""
+{sync}"""
 
 
-def write_demo_config() -> Path:
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_demo_config(sync: dict | None = None) -> Path:
     data_dir = DEMO_DIR / "terminal"
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
+    section = "\n[sync]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in sync.items()) if sync else \
+        "\n[sync]\nenabled = false\n"
     config = DEMO_DIR / "terminal.toml"
-    config.write_text(DEMO_CONFIG.format(data_dir=data_dir), encoding="utf-8")
+    config.write_text(DEMO_CONFIG.format(data_dir=data_dir, sync=section), encoding="utf-8")
     return config
 
 
+def wait_for_empty_outbox(config_path: Path, timeout_s: float) -> int:
+    from terminal.config import load_config
+    from terminal.store.database import open_store
+
+    config = load_config(config_path)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with open_store(config.storage, create=False) as store:
+            left = store.query_one("SELECT count(*) AS n FROM outbox")["n"]
+        if left == 0 or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+def print_central(stack, device_punches: int) -> bool:
+    from enrollment.cli import print_table
+
+    punches = stack.punches()
+    print("\nArrived at the central server (seed-central, SQLite):")
+    rows = [{"punched_at": p.get("punched_at"), "employee": p.get("employee_number"), "direction": p.get("direction"),
+             "method": p.get("method"), "device": p.get("device_id"), "id": p.get("id")} for p in punches]
+    print_table(rows, ["punched_at", "employee", "direction", "method", "device", "id"])
+    ids = [p.get("id") for p in punches]
+    events = stack.events()
+    print(f"\npunches on the terminal: {device_punches}   at the central server: {len(punches)} "
+          f"(distinct ids {len(set(ids))})   events forwarded: {len(events)}")
+    return len(set(ids)) == len(ids) == device_punches
+
+
+def device_punch_count(config_path: Path) -> int:
+    from terminal.config import load_config
+    from terminal.store.database import open_store
+
+    with open_store(load_config(config_path).storage, create=False) as store:
+        return store.query_one("SELECT count(*) AS n FROM punches")["n"]
+
+
 def main() -> int:
+    from central.demo_stack import StackError, local_stack
     from terminal.cli import main as terminal_main
 
-    config = write_demo_config()
-    print(f"Seed demo: simulated terminal, configuration {config.relative_to(REPO)}, fresh encrypted database\n")
-    return terminal_main(["--config", str(config), "run", "--headless", "--simulate", "--scenario", "demo"])
+    central_dir = DEMO_DIR / "central"
+    if central_dir.exists():
+        shutil.rmtree(central_dir)
+    print("Seed demo: a simulated terminal at a simulated door, syncing to a local central server\n")
+    try:
+        stack_cm = local_stack(central_dir, device_id="demo-door-01", site="demo")
+        stack = stack_cm.__enter__()
+    except StackError as exc:
+        print(f"could not start the local central server: {exc}", file=sys.stderr)
+        return 1
+    sync_proc = None
+    try:
+        config = write_demo_config(stack.sync_settings)
+        print(f"central: mosquitto (TLS, per-device ACL) on 127.0.0.1:{stack.broker_port}, seed-central storing "
+              f"into {(central_dir / 'central.db').relative_to(DEMO_DIR.parent)}; terminal demo-door-01 provisioned")
+        print(f"terminal: configuration {config.relative_to(DEMO_DIR.parent)}, fresh encrypted database, simulated hardware\n")
+        log_path = DEMO_DIR / "seed-sync.log"
+        with open(log_path, "wb") as sync_log:
+            sync_proc = subprocess.Popen([sys.executable, "-m", "sync_agent.cli", "--config", str(config), "--no-ntp"],
+                                         stdout=sync_log, stderr=subprocess.STDOUT, cwd=REPO)
+        code = terminal_main(["--config", str(config), "run", "--headless", "--simulate", "--scenario", "demo"])
+        print("\nwaiting for seed-sync to deliver the outbox and for the acknowledgements ...")
+        left = wait_for_empty_outbox(config, timeout_s=60)
+        if left:
+            print(f"{left} rows still queued after 60 s; see {log_path.relative_to(DEMO_DIR.parent)}")
+        complete = print_central(stack, device_punch_count(config))
+        print("every punch arrived exactly once and the outbox is empty" if complete and not left
+              else "NOT every punch arrived yet")
+        return code if complete and not left else 1
+    finally:
+        if sync_proc is not None and sync_proc.poll() is None:
+            sync_proc.send_signal(signal.SIGTERM)
+            try:
+                sync_proc.wait(15)
+            except subprocess.TimeoutExpired:
+                sync_proc.kill()
+        stack_cm.__exit__(None, None, None)
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

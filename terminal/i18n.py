@@ -200,3 +200,12 @@ def t(key: str, language: str = "zh", **params: object) -> str:
         return key
     template = entry.get(language) or entry["en"]
     return template.format(**params) if params else template
+
+
+def display_width(text: str) -> int:
+    """Columns a string takes in a terminal: CJK characters are two wide."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def pad_display(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))

@@ -17,13 +17,46 @@ from terminal.feedback import DoorFeedback
 from terminal.identify import Authenticator, Outcome
 from terminal.punch import PunchService
 from terminal.service_notify import notify, watchdog_interval_s
+from terminal.status import hardware_health
 from terminal.store.database import Store, open_store
 
 log = logging.getLogger(__name__)
 
+OPEN_REQUEST_KEY = "door.open_request"  # written by the sync agent for a signed open_door command
+OPEN_DONE_KEY = "door.open_done"
+HEALTH_EVERY_S = 30.0
+
 
 class Worker(Protocol):
     name: str
+
+    def _housekeeping_step(self, stop: threading.Event) -> None:
+        """Requests the sync agent leaves in the database, and the hardware health it publishes."""
+        self.carry_out_door_request()
+        if time.monotonic() - self._health_written > HEALTH_EVERY_S:
+            self.store.set_setting("hardware.status", hardware_health(self.hardware))
+            self._health_written = time.monotonic()
+        stop.wait(1.0)
+
+    def carry_out_door_request(self) -> bool:
+        """Pulse the relay for a signed ``open_door`` command (left as ``door.open_request``), once per id."""
+        request = self.store.get_setting(OPEN_REQUEST_KEY)
+        if not isinstance(request, dict) or not request.get("id"):
+            return False
+        if self.store.get_setting(OPEN_DONE_KEY) == request["id"]:
+            return False
+        outputs = getattr(self.hardware, "outputs", None)
+        seconds = request.get("seconds")
+        with self.store.transaction() as conn:
+            self.store.set_setting(OPEN_DONE_KEY, request["id"], conn=conn)
+            self.store.audit("central", "door.open", {"request": request["id"], "seconds": seconds,
+                                                      "carried_out": outputs is not None}, conn=conn)
+        if outputs is None:
+            log.error("open-door request %s: no door relay on this terminal", request["id"])
+            return False
+        outputs.open_door(float(seconds) if seconds else None)
+        log.info("door opened by central request %s", request["id"])
+        return True
 
     def start(self) -> None: ...
 
@@ -44,6 +77,34 @@ class LoopWorker:
         self.errors = 0
         self.last_error: Optional[str] = None
         self.last_beat = time.monotonic()
+
+    def _housekeeping_step(self, stop: threading.Event) -> None:
+        """Requests the sync agent leaves in the database, and the hardware health it publishes."""
+        self.carry_out_door_request()
+        if time.monotonic() - self._health_written > HEALTH_EVERY_S:
+            self.store.set_setting("hardware.status", hardware_health(self.hardware))
+            self._health_written = time.monotonic()
+        stop.wait(1.0)
+
+    def carry_out_door_request(self) -> bool:
+        """Pulse the relay for a signed ``open_door`` command (left as ``door.open_request``), once per id."""
+        request = self.store.get_setting(OPEN_REQUEST_KEY)
+        if not isinstance(request, dict) or not request.get("id"):
+            return False
+        if self.store.get_setting(OPEN_DONE_KEY) == request["id"]:
+            return False
+        outputs = getattr(self.hardware, "outputs", None)
+        seconds = request.get("seconds")
+        with self.store.transaction() as conn:
+            self.store.set_setting(OPEN_DONE_KEY, request["id"], conn=conn)
+            self.store.audit("central", "door.open", {"request": request["id"], "seconds": seconds,
+                                                      "carried_out": outputs is not None}, conn=conn)
+        if outputs is None:
+            log.error("open-door request %s: no door relay on this terminal", request["id"])
+            return False
+        outputs.open_door(float(seconds) if seconds else None)
+        log.info("door opened by central request %s", request["id"])
+        return True
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"seed-{self.name}", daemon=True)
@@ -86,6 +147,8 @@ class Terminal:
         self._stopped = threading.Event()
         if getattr(hardware, "card_reader", None) is not None:
             self.workers.append(LoopWorker("card-reader", self._card_step))
+        self.workers.append(LoopWorker("housekeeping", self._housekeeping_step))
+        self._health_written = 0.0
 
     @classmethod
     def open(cls, config: TerminalConfig) -> "Terminal":
@@ -111,6 +174,34 @@ class Terminal:
         if card:
             self.auth.card(card)
         self.auth.expire()
+
+    def _housekeeping_step(self, stop: threading.Event) -> None:
+        """Requests the sync agent leaves in the database, and the hardware health it publishes."""
+        self.carry_out_door_request()
+        if time.monotonic() - self._health_written > HEALTH_EVERY_S:
+            self.store.set_setting("hardware.status", hardware_health(self.hardware))
+            self._health_written = time.monotonic()
+        stop.wait(1.0)
+
+    def carry_out_door_request(self) -> bool:
+        """Pulse the relay for a signed ``open_door`` command (left as ``door.open_request``), once per id."""
+        request = self.store.get_setting(OPEN_REQUEST_KEY)
+        if not isinstance(request, dict) or not request.get("id"):
+            return False
+        if self.store.get_setting(OPEN_DONE_KEY) == request["id"]:
+            return False
+        outputs = getattr(self.hardware, "outputs", None)
+        seconds = request.get("seconds")
+        with self.store.transaction() as conn:
+            self.store.set_setting(OPEN_DONE_KEY, request["id"], conn=conn)
+            self.store.audit("central", "door.open", {"request": request["id"], "seconds": seconds,
+                                                      "carried_out": outputs is not None}, conn=conn)
+        if outputs is None:
+            log.error("open-door request %s: no door relay on this terminal", request["id"])
+            return False
+        outputs.open_door(float(seconds) if seconds else None)
+        log.info("door opened by central request %s", request["id"])
+        return True
 
     def start(self) -> None:
         for worker in self.workers:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from terminal.config import TerminalConfig
 from terminal.hardware.clock import SimClock
+from terminal.i18n import pad_display
 from terminal.identify import Outcome
 from terminal.runtime import Terminal
 from terminal.store.audit import verify_audit
@@ -83,7 +84,7 @@ def _describe(outcome: Outcome, zone: ZoneInfo) -> str:
     if outcome.status == "punched":
         punch = outcome.punch.punch
         local = datetime.fromisoformat(punch["punched_at"].replace("Z", "+00:00")).astimezone(zone)
-        return (f"PUNCH  {local:%Y-%m-%d %H:%M:%S}  {who:<16} {punch['direction'].upper():<3}  by {punch['method']:<9}"
+        return (f"PUNCH  {local:%Y-%m-%d %H:%M:%S}  {pad_display(who, 16)} {punch['direction'].upper():<3}  by {punch['method']:<9}"
                 f" time={punch['time_source']}  id={punch['id']}")
     if outcome.status == "need_more":
         return f"WAIT   {who}: still needs {', '.join(outcome.missing)}"
