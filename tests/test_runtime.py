@@ -1,0 +1,50 @@
+"""The running terminal: card worker to punch, open-door requests from the sync agent, hardware health."""
+from __future__ import annotations
+
+import queue
+
+import pytest
+
+from terminal.runtime import Terminal
+from terminal.store.employees import add_employee
+
+
+@pytest.fixture
+def terminal(sim_config):
+    sim_config.hardware.fingerprint.enabled = False
+    with Terminal.open(sim_config) as opened:
+        yield opened
+
+
+def test_a_card_tapped_on_the_reader_becomes_a_punch(terminal):
+    add_employee(terminal.store, number="1001", name="Alice", card="0004318030")
+    outcomes: "queue.Queue" = queue.Queue()
+    terminal.on_outcome(outcomes.put)
+    terminal.start()
+    terminal.hardware.card_reader.present("0004318030")
+    outcome = outcomes.get(timeout=10)
+    assert outcome.status == "punched" and outcome.employee["number"] == "1001"
+    assert terminal.healthy()
+    assert terminal.store.query_one("SELECT method FROM punches")["method"] == "card"
+
+
+def test_open_door_request_is_carried_out_once(terminal):
+    outputs = terminal.hardware.outputs
+    terminal.store.set_setting("door.open_request", {"id": "cmd-1", "requested_at": "2026-03-02T01:00:00Z", "seconds": 0.2})
+    assert terminal.carry_out_door_request() is True
+    assert outputs.door_open
+    assert terminal.carry_out_door_request() is False
+    entry = terminal.store.query_one("SELECT actor, details FROM audit_log WHERE action = 'door.open'")
+    assert entry["actor"] == "central" and "cmd-1" in entry["details"]
+
+
+def test_housekeeping_publishes_hardware_health(terminal):
+    terminal.start()
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not terminal.store.get_setting("hardware.status"):
+        time.sleep(0.05)
+    health = terminal.store.get_setting("hardware.status")
+    assert health["card_reader"] == "ok" or health["card_reader"].startswith("ok")
+    assert health["fingerprint"] == "disabled"
