@@ -374,21 +374,44 @@ class AplaySpeaker(BaseSpeaker):
             finally:
                 silence.unlink(missing_ok=True)
 
-    def _run_player(self, path: Path, timeout: float) -> None:
+    interrupted = 0  # utterances cut short because a newer result was waiting
+
+    def _run_player(self, path: Path, timeout: float, interruptible: bool = False) -> None:
         try:
-            done = subprocess.run([*self.player, str(path)], capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise SpeakerError(f"{self.player[0]} did not finish within {timeout:.0f} s") from None
+            proc = subprocess.Popen([*self.player, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE)
         except OSError as exc:
             raise SpeakerError(f"cannot run {self.player[0]}: {exc.strerror or exc}") from None
-        if done.returncode != 0:
-            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise SpeakerError(f"{self.player[0]} exit {done.returncode}: {lines[-1] if lines else 'no message'}")
+        deadline = time.monotonic() + timeout
+        with proc:
+            while True:
+                try:
+                    proc.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if interruptible and (self._pending or self._closed):  # superseded by a newer result, or closing
+                    proc.terminate()
+                    proc.wait()
+                    self.interrupted += 1
+                    return
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    raise SpeakerError(f"{self.player[0]} did not finish within {timeout:.0f} s")
+            stderr = proc.stderr.read() if proc.stderr else b""
+        if proc.returncode != 0:
+            lines = stderr.decode("utf-8", "replace").strip().splitlines()
+            raise SpeakerError(f"{self.player[0]} exit {proc.returncode}: {lines[-1] if lines else 'no message'}")
 
     def _play(self, utterance: Utterance) -> None:
         duration = wav_info(utterance.path).duration_s
-        self._run_player(utterance.path, timeout=duration + 10.0)
         self.played.append(utterance)
+        try:
+            self._run_player(utterance.path, timeout=duration + 10.0, interruptible=True)
+        except SpeakerError:
+            self.played.pop()
+            raise
 
 
 class SimSpeaker(BaseSpeaker):

@@ -115,6 +115,15 @@ def test_cache_keeps_the_most_recent_files(tmp_path):
         assert speaker.renderer.trim_cache() == 0
 
 
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
 def test_guess_language():
     assert guess_language("张三，上班打卡成功") == "zh" and guess_language("Zhang San 上班") == "zh"
     assert guess_language("Zhang San, clocked in") == "en"
@@ -152,17 +161,19 @@ def test_player_failures_later_are_reported_and_survived(tmp_path):
         assert speaker.wait_idle() and speaker._thread.is_alive()
 
 
-def test_results_faster_than_speech_drop_the_oldest(tmp_path):
-    with AplaySpeaker(SpeakerSettings(player="sh -c 'sleep 0.3'"), tmp_path / "voice", probe=False) as speaker:
+def test_results_faster_than_speech_drop_the_oldest_and_cut_the_one_playing(tmp_path):
+    with AplaySpeaker(SpeakerSettings(player="sh -c 'exec sleep 3'"), tmp_path / "voice", probe=False) as speaker:
         for i in range(7):
             speaker.renderer.render(f"result {i}", "en")  # rendered beforehand: only playing takes time
-        started = time.monotonic()
-        for i in range(7):
-            speaker.say(f"result {i}", "en")
-        assert time.monotonic() - started < 0.3  # nobody waited for the player
-        assert speaker.wait_idle(timeout=10)
+        speaker.say("result 0", "en")
+        assert wait_until(lambda: speaker.played)  # the player has started on it
+        for i in range(1, 7):
+            speaker.say(f"result {i}", "en")  # returns at once: nobody waits for the player
+        assert wait_until(lambda: speaker.interrupted >= 1)  # the newer results cut "result 0" short
+        speaker.close()
     said = [u.text for u in speaker.played]
-    assert said[-1] == "result 6" and len(said) <= 4 and speaker.dropped == 7 - len(said)
+    assert said[0] == "result 0" and "result 1" not in said and "result 2" not in said
+    assert speaker.dropped >= 3
 
 
 def test_background_prerender_fills_the_cache_while_idle(sim):
