@@ -231,7 +231,7 @@ class RosterEmployee(Message):
     number: str = Field(pattern=NUMBER_RE)
     name: str = Field(min_length=1, max_length=100)
     department: str = Field("", max_length=100)
-    card: Optional[str] = Field(None, pattern=r"^[0-9A-Za-z]{1,32}$")
+    card: Optional[str] = Field(None, max_length=40, description="card number in any reader format; stored normalised")
     pin_hash: Optional[str] = Field(None, max_length=300)
     role: Literal["employee", "admin"] = "employee"
     verify_mode: str = Field("any", pattern=METHOD_RE)
@@ -247,6 +247,19 @@ class RosterEmployee(Message):
             if not re.match(DEVICE_RE, item):
                 raise ValueError("allowed_devices holds something that is not a device id")
         return value
+
+    @field_validator("card")
+    @classmethod
+    def _card(cls, value: Optional[str]) -> Optional[str]:
+        """One canonical form on every terminal, so a roster card matches a tap at the door."""
+        if value is None or value == "":
+            return None
+        from terminal.cards import CardFormatError, normalize_card
+
+        try:
+            return normalize_card(value)
+        except CardFormatError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("faces")
     @classmethod

@@ -106,3 +106,13 @@ def test_an_invalid_roster_changes_nothing(store):
     assert apply_roster(store, swap).outcome == "duplicate"
     ahead = p.validate(p.Roster, {"version": 9, "base": 8, "upserts": [employee("A3", "Three")]})
     assert apply_roster(store, ahead).outcome == "behind" and local(store, "A3") is None
+
+
+def test_roster_cards_are_stored_in_the_form_a_tap_produces(store):
+    from terminal.cards import normalize_card
+
+    message = p.validate(p.Roster, {"version": 1, "base": 0, "upserts": [employee("K1", "Hex card", card="0x00A1B2C3")]})
+    assert apply_roster(store, message).outcome == "applied"
+    assert store.query_one("SELECT card FROM employees WHERE number = 'K1'")["card"] == normalize_card("00A1B2C3")
+    with pytest.raises(p.ProtocolError):
+        p.validate(p.Roster, {"version": 2, "base": 1, "upserts": [employee("K2", "Bad", card="W26:999,1")]})
