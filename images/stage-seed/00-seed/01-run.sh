@@ -15,7 +15,8 @@ getent group gpio >/dev/null || groupadd --system gpio
 id seed >/dev/null 2>&1 || useradd --system --home-dir /var/lib/seed --shell /usr/sbin/nologin \
 	--groups video,render,input,gpio,dialout,audio seed
 install -d -o seed -g seed -m 0700 /var/lib/seed
-python3 -m venv /opt/seed/.venv
+# system site packages: picamera2 and libcamera come from Raspberry Pi OS, not PyPI
+python3 -m venv --system-site-packages /opt/seed/.venv
 /opt/seed/.venv/bin/pip install --no-cache-dir -r /opt/seed/requirements.txt
 /opt/seed/.venv/bin/pip install --no-cache-dir lgpio
 /opt/seed/.venv/bin/pip install --no-cache-dir --no-deps -e /opt/seed
