@@ -160,6 +160,9 @@ class Terminal:
         except BaseException:
             store.close()
             raise
+        for device, reason in (getattr(hardware, "problems", {}) or {}).items():
+            log.error("%s is missing: %s", device, reason)
+            store.record_event("hardware_missing", {"device": device, "reason": reason}, severity="error")
         return cls(config, store, hardware)
 
     def add_worker(self, worker: Any) -> None:

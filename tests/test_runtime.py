@@ -48,3 +48,15 @@ def test_housekeeping_publishes_hardware_health(terminal):
     health = terminal.store.get_setting("hardware.status")
     assert health["card_reader"] == "ok" or health["card_reader"].startswith("ok")
     assert health["fingerprint"] == "disabled"
+
+
+def test_missing_real_devices_are_logged_and_recorded_never_simulated(sim_config, caplog):
+    sim_config.hardware.profile = "pi"
+    sim_config.hardware.clock.driver = "sim"
+    sim_config.hardware.fingerprint.enabled = False
+    with Terminal.open(sim_config) as terminal:
+        problems = terminal.hardware.problems
+        assert "outputs" in problems and terminal.hardware.outputs is None
+        kinds = {r["payload"] for r in terminal.store.query("SELECT payload FROM events WHERE kind = 'hardware_missing'")}
+        assert any('"device": "outputs"' in k for k in kinds)
+    assert any("outputs is missing" in r.getMessage() for r in caplog.records)
