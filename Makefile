@@ -26,7 +26,8 @@ apt:
 $(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -r <(sed -e '/# no-deps/d' -e 's|^-r |-r $(CURDIR)/|' requirements-dev.txt)
+	$(PY) -m pip install -q --no-deps $$(grep '# no-deps' requirements-dev.txt | cut -d'#' -f1)
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -112,7 +112,7 @@ class FaceCounter:
                 for r, s in zip(rects, scores)]
 
     def candidates(self, image: np.ndarray, min_face_px: float = 32, mediapipe_boxes: Sequence[FaceBox] | None = None,
-                   use_hog: bool = True) -> tuple[list[FaceBox], np.ndarray, float]:
+                   use_hog: bool = True, max_hog_scale: float = 2.5) -> tuple[list[FaceBox], np.ndarray, float]:
         """Merged detections in the working-scale image: (boxes, working RGB image, scale)."""
         work, scale = fit_within(image, self.max_side)
         rgb = cv2.cvtColor(work, cv2.COLOR_BGR2RGB)
@@ -120,14 +120,19 @@ class FaceCounter:
             mp_boxes = self.detector.detect(work, rgb)
         else:
             mp_boxes = [b.scaled(scale) for b in mediapipe_boxes]
-        hog = self.hog_boxes(rgb, hog_scale(min_face_px * scale)) if use_hog else []
+        hog = self.hog_boxes(rgb, min(max_hog_scale, hog_scale(min_face_px * scale))) if use_hog else []
         # HOG boxes first: the 5-point predictor was trained on boxes drawn like them
         return merge_boxes([hog, mp_boxes]), rgb, scale
 
     def faces(self, image: np.ndarray, min_face_px: float = 32, zone: Sequence[float] = FULL_FRAME,
-              mediapipe_boxes: Sequence[FaceBox] | None = None, use_hog: bool = True) -> list[CountedFace]:
-        """Every candidate face at least ``min_face_px`` wide in the zone, with its eye check."""
-        boxes, rgb, scale = self.candidates(image, min_face_px, mediapipe_boxes, use_hog)
+              mediapipe_boxes: Sequence[FaceBox] | None = None, use_hog: bool = True,
+              max_hog_scale: float = 2.5) -> list[CountedFace]:
+        """Every candidate face at least ``min_face_px`` wide in the zone, with its eye check.
+
+        ``max_hog_scale`` caps how much HOG may enlarge the image (the door passes 1.0:
+        mediapipe's full-range model already finds 40 px faces in a 640x480 frame).
+        """
+        boxes, rgb, scale = self.candidates(image, min_face_px, mediapipe_boxes, use_hog, max_hog_scale)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         result = []
         for box in boxes:

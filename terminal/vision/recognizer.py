@@ -262,9 +262,9 @@ class FaceRecognizer:
         approach.last_box, approach.last_seen = primary, t
         approach.frames += 1
 
-        # anti-tailgating
-        count = self._count(frame, in_zone_boxes, approach)
-        if sum(1 for c in approach.counts if c >= 2) >= TAILGATE_CONFIRMATIONS:
+        # anti-tailgating: mediapipe's faces on every frame, HOG added below on every 4th
+        count = self._count(frame, in_zone_boxes, approach, with_hog=False)
+        if self._tailgating(approach):
             decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
             return self._decide(decision, t, in_zone_boxes, primary, Guidance.of("one_at_a_time"), count)
 
@@ -295,6 +295,12 @@ class FaceRecognizer:
             decision = self._identify(approach, verdict, t)
             if decision is not None:
                 return self._decide(decision, t, in_zone_boxes, primary, None, count)
+        elif approach.frames % COUNT_EVERY == 1:
+            # the slower HOG count never shares a frame with a descriptor: no frame carries both
+            count = self._count(frame, in_zone_boxes, approach, with_hog=True)
+            if self._tailgating(approach):
+                decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
+                return self._decide(decision, t, in_zone_boxes, primary, Guidance.of("one_at_a_time"), count)
         if approach.challenge_deadline is not None and approach.liveness.turn_at is None:
             guidance = Guidance.of(f"turn_{approach.liveness.challenge}")
         return FrameResult(self.state, in_zone_boxes, primary, guidance, None, count)
@@ -318,15 +324,18 @@ class FaceRecognizer:
         distance = ((px - cx) ** 2 + (py - cy) ** 2) ** 0.5
         return distance < 0.6 * max(previous.size, current.size) and 0.6 < current.size / max(previous.size, 1) < 1.6
 
-    def _count(self, frame: np.ndarray, boxes: list[FaceBox], approach: _Approach) -> int:
+    @staticmethod
+    def _tailgating(approach: _Approach) -> bool:
+        return sum(1 for c in approach.counts if c >= 2) >= TAILGATE_CONFIRMATIONS
+
+    def _count(self, frame: np.ndarray, boxes: list[FaceBox], approach: _Approach, with_hog: bool) -> int:
         min_px = self.settings.tailgate_min_face_px
         candidates = [b for b in boxes if b.size >= min_px]
-        with_hog = approach.frames % COUNT_EVERY == 1
         if len(candidates) < 2 and not with_hog:
             return len(candidates)
         started = time.perf_counter()
         faces = self.counter.faces(frame, min_face_px=min_px, zone=self.settings.zone, mediapipe_boxes=boxes,
-                                   use_hog=with_hog)
+                                   use_hog=with_hog, max_hog_scale=1.0)
         self.timings["count_ms"] = (time.perf_counter() - started) * 1000
         count = sum(1 for f in faces if f.eyes_visible)
         approach.counts.append(count)
@@ -378,13 +387,16 @@ class FaceRecognizer:
         """Match the best shots; a match decides at once, a miss only when the time is up."""
         if approach.live_at is None:
             approach.live_at = t
-        if approach.shots_changed:
+        pending = [shot for shot in approach.shots if shot.descriptor is None]
+        if pending or approach.shots_changed:
+            # one new descriptor per frame, best shot first: the decision frame stays light,
+            # and later frames add shots to the probe while no match is found
             approach.shots_changed = False
             started = time.perf_counter()
-            for shot in approach.shots:
-                if shot.descriptor is None:
-                    shot.descriptor, _ = self.encoder.describe(shot.frame, shot.box)
-            probe = np.mean([shot.descriptor for shot in approach.shots], axis=0).astype(np.float32)
+            if pending:
+                pending[0].descriptor, _ = self.encoder.describe(pending[0].frame, pending[0].box)
+            described = [shot.descriptor for shot in approach.shots if shot.descriptor is not None]
+            probe = np.mean(described, axis=0).astype(np.float32)
             self.timings["descriptor_ms"] = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
             match = self.gallery.search(probe)
