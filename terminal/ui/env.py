@@ -56,6 +56,7 @@ def prepare_kivy(*, offscreen: bool = False, kivy_home: Optional[Path] = None) -
         "KIVY_TEXT": "sdl2",
         "KIVY_IMAGE": "sdl2,pil",
         "KIVY_AUDIO": "",  # speech is played by the speaker driver, not by Kivy
+        "KIVY_CLIPBOARD": "dummy",  # a kiosk has no clipboard (and xsel/xclip are not installed)
     }
     if offscreen:
         env["SDL_VIDEODRIVER"] = "offscreen"

@@ -1,0 +1,1 @@
+"""The kiosk's screens: employee screens (idle, result, refusal, PIN pad, second factor) and admin screens."""

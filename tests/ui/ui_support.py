@@ -1,0 +1,86 @@
+"""Helpers of the kiosk tests: a simulated terminal with staff, the real app running offscreen on top of it."""
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+DOOR_PULSE_S = 0.4
+LED_ON_S = 0.3
+
+
+class FakeMonotonic:
+    """The kiosk's own clock for timeouts (screensaver, admin timeout, result screens), moved by the test."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def kiosk_config(data_dir: Path, *, language: str = "zh", face: bool = False, fingerprint: bool = False,
+                 **sections: dict) -> Any:
+    from terminal.config import parse_config
+
+    values: dict = {
+        "device": {"id": "ui-door-1", "site": "test", "language": language, "timezone": "Asia/Shanghai",
+                   "company_name": "Seed 示例公司", "name": "东门"},
+        "storage": {"data_dir": str(data_dir), "min_free_mb": 1},
+        "hardware": {"profile": "sim",
+                     "outputs": {"door_pulse_s": DOOR_PULSE_S, "led_on_s": LED_ON_S},
+                     "fingerprint": {"enabled": fingerprint, "probe_timeout_s": 1.0},
+                     "camera": {"fps": 15}},
+        "face": {"enabled": face},
+        "ui": {"fullscreen": False, "result_s": 3.0},
+    }
+    for name, overrides in sections.items():
+        values.setdefault(name, {}).update(overrides)
+    return parse_config(values)
+
+
+@contextlib.contextmanager
+def running_kiosk(config: Any, *, size: tuple[int, int] = (800, 480), staff: list[dict] | None = None,
+                  monotonic: Any = None) -> Iterator[Any]:
+    """A terminal opened on the simulators, staff enrolled, the kiosk running offscreen on top of it."""
+    from terminal.runtime import Terminal
+    from terminal.store.employees import add_employee
+    from terminal.ui.harness import OffscreenKiosk
+
+    with Terminal.open(config) as terminal:
+        for person in staff or ():
+            add_employee(terminal.store, actor="test", **person)
+        kwargs = {"monotonic": monotonic} if monotonic is not None else {}
+        kiosk = OffscreenKiosk(terminal, size=size, **kwargs)
+        kiosk.start()
+        try:
+            yield kiosk
+        finally:
+            kiosk.stop()
+
+
+STAFF = [
+    {"number": "1001", "name": "张伟", "department": "生产部", "card": "0004318030", "pin": "2580"},
+    {"number": "1002", "name": "李娜", "department": "财务部", "pin": "4321"},
+    {"number": "1003", "name": "Wang Fang", "department": "R&D", "card": "0x00A1B2C3", "pin": "1357",
+     "verify_mode": "card+pin"},
+    {"number": "1004", "name": "Chen Jie", "pin": "8642", "allowed_devices": ["another-door"]},
+    {"number": "9001", "name": "管理员", "department": "IT", "pin": "9090", "role": "admin", "verify_mode": "pin"},
+]
+
+
+def spoken(kiosk: Any, timeout: float = 10.0) -> list[Any]:
+    """Everything the simulated speaker has played so far (after it finished what was queued)."""
+    speaker = kiosk.terminal.hardware.speaker
+    assert speaker.wait_idle(timeout)
+    return list(speaker.played)
+
+
+def wait_spoken(kiosk: Any, text: str, timeout: float = 10.0) -> Any:
+    speaker = kiosk.terminal.hardware.speaker
+    return kiosk.wait_until(lambda: next((u for u in reversed(speaker.played) if u.text == text), None),
+                            timeout, f"the speaker to say {text!r}")
