@@ -343,6 +343,7 @@ def liveness(quick: bool) -> dict:
                 gallery.add(path.parent.name, analyzer.describe(image, boxes[0]).descriptor)
     results: list[tuple[Presentation, bool]] = []
     outcomes: dict[str, dict[str, int]] = {kind: {} for kind in (*ATTACK_KINDS, "bona_fide")}
+    reasons: dict[str, dict[str, int]] = {kind: {} for kind in ATTACK_KINDS}
     hold = settings.window_s + settings.turn_challenge_s + 1
     started = time.perf_counter()
     frames_seen = 0
@@ -355,6 +356,8 @@ def liveness(quick: bool) -> dict:
             live = any(d.outcome in ("accepted", "unknown") for d in decisions)
             label = decisions[0].outcome if decisions else "no decision"
             outcomes[kind][label] = outcomes[kind].get(label, 0) + 1
+            for reason in (decisions[0].reasons if decisions else ()):
+                reasons[kind][reason] = reasons[kind].get(reason, 0) + 1
             results.append((attack, live))
     clip = video_presentation(FACES / "video" / "short_hamilton_clip.mp4", subject="video")
     singer = Presentation("bona_fide", "video", clip.frames[82:211:2], clip.fps / 2)
@@ -368,6 +371,7 @@ def liveness(quick: bool) -> dict:
         results.append((variant, live))
     rates = iso_rates(results)
     rates["outcomes"] = outcomes
+    rates["refusal_reasons"] = reasons
     rates["attack_subjects"] = len(photos)
     rates["bona_fide_source"] = ("one real video (short_hamilton_clip.mp4, the singer's 4.3 s on camera at 15 fps) "
                                  "as five camera set-ups deliver it: as recorded, mirrored, 30% darker, sensor noise, "
@@ -438,6 +442,7 @@ def main(argv: list[str]) -> int:
                  "outcomes": live["outcomes"]["bona_fide"]})
     print_table(f"Liveness (ISO/IEC 30107-3), attacks from {live['attack_subjects']} photos", rows,
                 ["presentation", "count", "APCER", "BPCER", "outcomes"])
+    print("refusal reasons:", live["refusal_reasons"])
     print("bona fide presentations:", live["bona_fide_source"])
 
     seed_row = acc_rows[0]

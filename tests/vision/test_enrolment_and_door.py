@@ -188,3 +188,38 @@ def test_refusals_become_events_and_feedback_never_punches(punch_setup, sim_conf
     assert "Please use fingerprint, card or PIN" in spoken
     result = door.handle(Decision("accepted", employee_id=employee["id"], distance=0.4))
     assert result.accepted and result.punch["method"] == "face" and result.punch["score"] == pytest.approx(0.6)
+
+
+def test_worker_reloads_the_gallery_when_templates_change_and_survives_a_lost_camera(punch_setup, sim_config, people_dir,
+                                                                                    models):
+    from terminal.hardware.camera import SimCamera
+    from terminal.vision.door import FaceDoor, FaceWorker, gallery_signature
+    from terminal.vision.gallery import FaceGallery
+    from terminal.vision.recognizer import FaceRecognizer
+
+    store, punches, employee = punch_setup
+    recognizer = FaceRecognizer(FaceGallery.from_store(store), sim_config.face, models=models)
+    camera = SimCamera(640, 480, fps=15, realtime=False)
+    now = [0.0]
+    worker = FaceWorker(camera, recognizer, FaceDoor(store, punches=punches), monotonic=lambda: now[0])
+    stop = threading.Event()
+    stop.set()  # no waiting between camera retries in the test
+    with camera:
+        assert worker.refresh_gallery(force=True) and len(recognizer.gallery) == 0
+        before = gallery_signature(store)
+        enrol_photos(store, "2001", [people_dir / p for p in OBAMA])
+        assert gallery_signature(store) != before
+        assert worker.refresh_gallery() is False and len(recognizer.gallery) == 0  # looked at most every 5 s
+        now[0] += 6.0
+        assert worker.refresh_gallery() and len(recognizer.gallery) == 3
+        assert recognizer.gallery.identities == [employee["id"]]
+
+        assert worker.step(stop).faces == []  # an empty doorway
+        camera.disconnect("was unplugged")
+        assert worker.step(stop) is None and worker.step(stop) is None
+        assert worker.camera_error and "unplugged" in worker.camera_error
+        events = store.query("SELECT kind, severity, payload FROM events WHERE kind = 'camera_gone'")
+        assert len(events) == 1 and events[0]["severity"] == "error"  # reported once, not per frame
+        camera.reconnect()
+        assert worker.step(stop) is not None and worker.camera_error is None
+    recognizer.close()
