@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import fcntl
 import logging
 import queue
 import threading
@@ -174,6 +175,7 @@ class _Connection:
     def __init__(self, port: str):
         self.port = port
         self.finger: Any = None
+        self.abandoned = False
         self._jobs: "queue.Queue[Optional[tuple[Callable[[], Any], concurrent.futures.Future]]]" = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"fingerprint-io {port}", daemon=True)
         self._thread.start()
@@ -200,14 +202,39 @@ class _Connection:
         return getattr(self.finger, "_PyFingerprint__serial", None)
 
     def abandon(self) -> None:
-        """Stop using this connection; a worker stuck in a read is woken by closing the port."""
+        """Stop using this connection, and free the port at once.
+
+        The worker may be blocked in a read that pyfingerprint would repeat for ~24 s:
+        reads are made non-blocking and the current one is cancelled, so it gives up
+        within milliseconds; only then is the port closed. (Closing it under a thread
+        still in select() would keep the port's lock until that select returned.)
+        """
+        self.abandoned = True
         self._jobs.put(None)
+        port = self.serial()
+        if port is not None:
+            with contextlib.suppress(Exception):
+                port.timeout = 0
+            with contextlib.suppress(Exception):
+                port.cancel_read()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=0.5)
+        self.close_port()
+
+    def close_port(self) -> None:
         port = self.serial()
         if port is not None:
             with contextlib.suppress(Exception):
                 port.cancel_read()
             with contextlib.suppress(Exception):
                 port.close()
+
+    def adopt(self, finger: Any) -> None:
+        """Keep the client the worker just opened; if the caller gave up meanwhile, close it at once."""
+        self.finger = finger
+        if self.abandoned:  # abandon() may have run before the port existed
+            self.close_port()
+            raise SensorUnavailable(f"gave up on {self.port} while it was opening")
 
 
 class PyFingerprintSensor:
@@ -235,7 +262,8 @@ class PyFingerprintSensor:
         def connect() -> SensorInfo:
             from pyfingerprint.pyfingerprint import PyFingerprint
 
-            conn.finger = PyFingerprint(self.port, self.baudrate, self.address, self.password)
+            conn.adopt(PyFingerprint(self.port, self.baudrate, self.address, self.password))
+            _lock_port(conn.serial(), self.port)
             if not conn.finger.verifyPassword():
                 raise FingerprintError("the sensor refused the configured password")
             return _info(conn.finger.getSystemParameters())
@@ -258,6 +286,8 @@ class PyFingerprintSensor:
             return future.result(timeout=timeout or self.timeout_s)
         except concurrent.futures.TimeoutError:
             self._lost(conn, f"no answer from the sensor on {self.port} within {timeout or self.timeout_s:g} s ({what})")
+        except SensorUnavailable as exc:
+            self._lost(conn, exc.reason)
         except FingerprintError:
             raise
         except ValueError:
@@ -425,6 +455,20 @@ class PyFingerprintSensor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lock_port(port: Any, name: str) -> None:
+    """Only one program may talk to the sensor: two interleaved conversations garble both."""
+    if port is None:
+        return
+    try:
+        fcntl.flock(port.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        port.close()
+        raise SensorUnavailable(f"{name} is in use by another program (is seed-terminal running? "
+                                "enrol on its admin screen, or stop it first)") from None
+    except OSError:
+        pass  # a port that cannot be locked is used unlocked
 
 
 def _buffer(buffer: int) -> int:

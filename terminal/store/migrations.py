@@ -179,3 +179,14 @@ def _sync_tables(conn: sqlite3.Connection) -> None:
         )
         """,
     )
+
+
+@migration(20, "fingerprint: at most one template per sensor position")
+def _finger_positions(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE UNIQUE INDEX finger_templates_position ON finger_templates(sensor_position)
+            WHERE sensor_position IS NOT NULL
+        """,
+    )

@@ -284,3 +284,13 @@ def test_index_pages_beyond_the_first(tmp_path):
             sensor.emulator.store_finger(f"x{position}", position)
         assert sensor.template_positions() == [3, 255, 256, 599]
         assert sensor.template_count() == 4
+
+
+def test_only_one_program_talks_to_the_sensor(tmp_path):
+    with open_fingerprint(settings(), tmp_path, "sim") as sensor:
+        sensor.probe()
+        second = PyFingerprintSensor(sensor.port, timeout_s=1.0)
+        with pytest.raises(SensorUnavailable, match="in use by another program"):
+            second.probe()
+        second.close()
+        assert sensor.template_count() == 0
