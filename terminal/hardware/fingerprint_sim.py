@@ -56,7 +56,7 @@ Tests drive it with :meth:`FingerprintEmulator.place_finger`, :meth:`lift_finger
 :attr:`history`. Standalone::
 
     python -m terminal.hardware.fingerprint_sim --link /tmp/finger --control /tmp/finger.sock
-    echo "place alice" | socat - UNIX-CONNECT:/tmp/finger.sock
+    python -c 'from terminal.hardware.fingerprint_sim import send_control as c; print(c("/tmp/finger.sock", "place alice"))'
 """
 from __future__ import annotations
 
@@ -448,7 +448,7 @@ class FingerprintEmulator:
         self._receiving: Optional[tuple[str, int, bytearray]] = None  # ("char"|"image", buffer, data so far)
         self._pending_receive: Optional[tuple[str, int]] = None
         self._faults: dict[int, list[int]] = {}
-        self._cache: dict[int, Optional[Features]] = {}
+        self._cache: dict[bytes, Optional[Features]] = {}
         self._rx = bytearray()
         self._rx_at = 0.0
         self._master: Optional[int] = None
@@ -790,12 +790,11 @@ class FingerprintEmulator:
     def _features(self, blob: Optional[bytes]) -> Optional[Features]:
         if blob is None:
             return None
-        key = hash(blob)
-        if key not in self._cache:
+        if blob not in self._cache:
             if len(self._cache) > 5000:
                 self._cache.clear()
-            self._cache[key] = Features.decode(blob)
-        return self._cache[key]
+            self._cache[blob] = Features.decode(blob)
+        return self._cache[blob]
 
     def _put(self, position: int, blob: bytes) -> None:
         self.library.put(position, blob)
