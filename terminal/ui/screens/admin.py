@@ -188,6 +188,7 @@ class SettingsScreen(KioskScreen):
 
     def change(self, adjustable: Adjustable, value: float) -> None:
         self.app.change_setting(adjustable.path, value, self._changed)
+        self.on_language()  # the live value changed at once; saving follows in the background
 
     def set_language(self, lang: str) -> None:
         if lang != self.app.lang:
