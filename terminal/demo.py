@@ -40,7 +40,7 @@ min_free_mb = 5
 profile = "sim"
 
 [hardware.fingerprint]
-enabled = false
+enabled = true
 
 [punch]
 debounce_s = 60

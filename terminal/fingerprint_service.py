@@ -434,6 +434,9 @@ class FingerprintWorker:
         return FingerRead("identified", placed, self.monotonic(), match.position, match.score, employee["id"], result)
 
     def _refuse(self, key: str) -> None:
+        if self.authenticator is not None and hasattr(self.authenticator, "refuse"):
+            self.authenticator.refuse(key)  # feedback and an outcome for the screen
+            return
         if self.feedback is not None and hasattr(self.feedback, "refusal"):
             try:
                 self.feedback.refusal(key)

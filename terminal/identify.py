@@ -89,17 +89,17 @@ class Authenticator:
         employee = find_by_card(self.store, card_number)
         if employee is None:
             self.store.record_event("unknown_card", {"card_suffix": card_number[-4:]}, severity="warning")
-            return self._refuse("unknown_card")
+            return self.refuse("unknown_card")
         return self._factor(employee["id"], "card", None, purpose)
 
     def pin(self, number: str, pin: str, purpose: Purpose = "punch") -> Outcome:
         """A PIN typed with the employee number (the pad asks for both)."""
         employee = find_by_number(self.store, number)
         if employee is None or not employee["has_pin"]:
-            return self._refuse("wrong_pin")
+            return self.refuse("wrong_pin")
         locked = self._locked_until(employee["id"])
         if locked is not None:
-            return self._refuse("pin_locked", employee, details={"locked_until": locked})
+            return self.refuse("pin_locked", employee, details={"locked_until": locked})
         if not verify_pin(pin, pin_hash_of(self.store, employee["id"])):
             return self._wrong_pin(employee)
         self._clear_pin_failures(employee["id"])
@@ -111,7 +111,7 @@ class Authenticator:
             pending = self._pending
             if pending and self.monotonic() - pending.started > self.config.punch.second_factor_timeout_s:
                 self._pending = None
-                return self._refuse("second_factor_timeout", get_employee(self.store, pending.employee_id))
+                return self.refuse("second_factor_timeout", get_employee(self.store, pending.employee_id))
         return None
 
     @property
@@ -133,10 +133,10 @@ class Authenticator:
             expired = self.expire()
             employee = get_employee(self.store, employee_id)
             if employee is None:
-                return self._refuse("unknown_employee")
+                return self.refuse("unknown_employee")
             factors, all_required = required_factors(employee["verify_mode"])
             if factor not in factors:
-                return self._refuse("wrong_factor", employee, details={"mode": employee["verify_mode"]})
+                return self.refuse("wrong_factor", employee, details={"mode": employee["verify_mode"]})
             if not all_required:
                 self._pending = None
                 return self._complete(employee, {factor: score}, purpose)
@@ -161,7 +161,7 @@ class Authenticator:
         identity = Identity(employee["id"], method, scores[0] if scores else None)
         if purpose == "admin":
             if employee["role"] != "admin":
-                return self._refuse("not_admin", employee)
+                return self.refuse("not_admin", employee)
             self.store.audit(employee["number"], "admin.login", {"method": method})
             outcome = Outcome("identified", "admin", employee, identity=identity)
             self._emit(outcome)
@@ -172,7 +172,9 @@ class Authenticator:
         self._emit(outcome)
         return outcome
 
-    def _refuse(self, reason: str, employee: Optional[dict] = None, details: Optional[dict] = None) -> Outcome:
+    def refuse(self, reason: str, employee: Optional[dict] = None, details: Optional[dict] = None) -> Outcome:
+        """A refusal decided before a punch (unknown finger, not live, one at a time...): red LED,
+        buzzer and voice, and an outcome for the screen."""
         message = t(f"refuse.{reason}", self.language)
         if self.feedback is not None and hasattr(self.feedback, "refusal"):
             try:
@@ -227,8 +229,8 @@ class Authenticator:
                              (employee["id"], failures))
         if locked_until:
             log.warning("PIN entry locked for employee %s until %s", employee["number"], locked_until)
-            return self._refuse("pin_locked", employee, details={"locked_until": locked_until})
-        return self._refuse("wrong_pin", employee, details={"attempts_left": limit - failures})
+            return self.refuse("pin_locked", employee, details={"locked_until": locked_until})
+        return self.refuse("wrong_pin", employee, details={"attempts_left": limit - failures})
 
     def _clear_pin_failures(self, employee_id: int, audit_expiry: bool = False) -> None:
         with self.store.transaction() as conn:

@@ -147,6 +147,11 @@ class Terminal:
         self._stopped = threading.Event()
         if getattr(hardware, "card_reader", None) is not None:
             self.workers.append(LoopWorker("card-reader", self._card_step))
+        from terminal.fingerprint_service import FingerprintWorker
+
+        self.fingerprint_worker = FingerprintWorker.for_terminal(self)  # None without a sensor
+        if self.fingerprint_worker is not None:
+            self.workers.append(self.fingerprint_worker)
         self.workers.append(LoopWorker("housekeeping", self._housekeeping_step))
         self._health_written = 0.0
 

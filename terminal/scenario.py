@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -55,6 +56,46 @@ def _pin(number: str, pin: str) -> Callable[[Terminal], Outcome]:
     return lambda terminal: terminal.auth.pin(number, pin)
 
 
+def _enrol_finger(number: str, finger_id: str) -> Callable[[Terminal], Outcome]:
+    """An admin enrols a finger: the employee presses, lifts and presses again as prompted."""
+
+    def act(terminal: Terminal) -> Outcome:
+        from enrollment.fingerprint import enrol_finger
+
+        emulator = terminal.hardware.fingerprint.emulator
+        prompts = []
+
+        def follow(step) -> None:
+            prompts.append(step.step)
+            if step.step in ("place", "place_again"):
+                emulator.place_finger(finger_id)
+            elif step.step in ("lift", "retry"):
+                emulator.lift_finger()
+
+        with terminal.fingerprint_worker.paused() as sensor:
+            done = enrol_finger(terminal.store, sensor, number, 2, progress=follow, actor="9001")
+        emulator.lift_finger()
+        employee = find_by_number(terminal.store, number)
+        return Outcome("identified", "finger_enrolled", employee,
+                       message=f"finger stored at sensor position {done.position} ({' → '.join(prompts)})")
+
+    return act
+
+
+def _press(finger_id: str) -> Callable[[Terminal], None]:
+    """A finger pressed once and lifted; returns when the sensor has seen it lifted again."""
+
+    def act(terminal: Terminal) -> None:
+        read = threading.Event()
+        worker = terminal.fingerprint_worker
+        worker.listeners.append(lambda _: read.set())
+        terminal.hardware.fingerprint.emulator.place_finger(finger_id, captures=1)
+        read.wait(10)
+        worker.listeners.pop()
+
+    return act
+
+
 def _advance(terminal: Terminal, seconds: float) -> None:
     if isinstance(terminal.hardware.clock, SimClock):
         terminal.hardware.clock.advance(seconds)
@@ -72,7 +113,11 @@ def demo_steps() -> list[Step]:
         Step("someone types a wrong PIN for 1002", _pin("1002", "1111"), "refused"),
         Step("... and again", _pin("1002", "2222"), "refused"),
         Step("... and a third time (PIN entry locks)", _pin("1002", "3333"), "refused"),
+        Step("admin enrols 李娜's right index finger (press, lift, press again)", _enrol_finger("1002", "lina-right-index"),
+             "identified"),
         Step("evening: 张伟 clocks out", _tap("0004318030"), "punched"),
+        Step("李娜 clocks out with her finger (PIN entry is still locked)", _press("lina-right-index"), "punched"),
+        Step("a stranger presses a finger", _press("stranger-thumb"), "refused"),
         Step("Chen Jie clocks out (reader set to Wiegand-26 facility,card)", _tap("123,45678"), "punched"),
         Step("Wang Fang clocks out (card, then PIN)", _tap("00A1B2C3"), "need_more"),
         Step("Wang Fang's PIN", _pin("1003", "1357"), "punched"),
@@ -86,6 +131,8 @@ def _describe(outcome: Outcome, zone: ZoneInfo) -> str:
         local = datetime.fromisoformat(punch["punched_at"].replace("Z", "+00:00")).astimezone(zone)
         return (f"PUNCH  {local:%Y-%m-%d %H:%M:%S}  {pad_display(who, 16)} {punch['direction'].upper():<3}  by {punch['method']:<9}"
                 f" time={punch['time_source']}  id={punch['id']}")
+    if outcome.status == "identified":
+        return f"ADMIN  {who}: {outcome.message}"
     if outcome.status == "need_more":
         return f"WAIT   {who}: still needs {', '.join(outcome.missing)}"
     return f"REFUSE {who}: {outcome.reason} — {outcome.message}"
