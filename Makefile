@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := python3 python3-venv python3-dev build-essential mosquitto mosquitto-clients chrony faketime \
 	espeak-ng libegl1 libgl1-mesa-dri libgl1 libgles2 libmtdev1 libsdl2-2.0-0 fonts-wqy-microhei systemd sqlcipher \
-	ca-certificates openssl util-linux procps alsa-utils
+	ca-certificates openssl util-linux procps alsa-utils postgresql
 PYTEST_ARGS ?=
 
 .PHONY: setup apt venv demo test bench screenshots clean
