@@ -21,7 +21,7 @@ apt:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@# the Debian package enables and starts services we only want started by the demo and the tests
-	@-systemctl disable --now mosquitto chrony >/dev/null 2>&1 || true
+	@-systemctl disable --now mosquitto chrony postgresql >/dev/null 2>&1 || true
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
