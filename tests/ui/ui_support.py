@@ -23,8 +23,8 @@ class FakeMonotonic:
         self.offset += seconds
 
 
-def kiosk_config(data_dir: Path, *, language: str = "zh", face: bool = False, fingerprint: bool = False,
-                 **sections: dict) -> Any:
+def kiosk_config(data_dir: Path, *, language: str = "zh", fingerprint: bool = False, **sections: dict) -> Any:
+    """A simulated terminal's configuration; face recognition is off unless ``face={"enabled": True, ...}``."""
     from terminal.config import parse_config
 
     values: dict = {
@@ -35,7 +35,7 @@ def kiosk_config(data_dir: Path, *, language: str = "zh", face: bool = False, fi
                      "outputs": {"door_pulse_s": DOOR_PULSE_S, "led_on_s": LED_ON_S},
                      "fingerprint": {"enabled": fingerprint, "probe_timeout_s": 1.0},
                      "camera": {"fps": 15}},
-        "face": {"enabled": face},
+        "face": {"enabled": False},
         "ui": {"fullscreen": False, "result_s": 3.0},
     }
     for name, overrides in sections.items():
