@@ -170,8 +170,16 @@ def door_latency(runs: int) -> dict:
         enrolled = analyzer.largest_face(load_image(FACES / "video" / "enrol_lin_manuel_miranda.png")).descriptor
     gallery.add("singer", enrolled)
     settings = FaceSettings(min_face_px=60)
-    decision_ms, frame_ms, decided_at = [], [], []
-    for run in range(runs):
+    known = list(templates) + [enrolled]
+
+    def baseline_decision(frame: np.ndarray) -> None:
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        for encoding in face_recognition.face_encodings(rgb, face_recognition.face_locations(rgb))[:1]:
+            bool(face_recognition.face_distance(known, encoding).min() <= 0.6)
+
+    # the recognizer and the baseline alternate, so both see the same machine load
+    decision_ms, frame_ms, decided_at, baseline = [], [], [], []
+    for run in range(2 * runs):
         with FaceRecognizer(gallery, settings, rng=random.Random(run)) as recognizer:
             for i, frame in enumerate(frames):
                 start = time.perf_counter()
@@ -183,19 +191,13 @@ def door_latency(runs: int) -> dict:
                     assert result.decision.employee_id == "singer", result.decision
                     break
                 frame_ms.append(elapsed)
-    known = list(templates) + [enrolled]
-    baseline = []
-    for frame in frames[: max(8, 40 // runs)]:
-        def baseline_decision() -> None:
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            for encoding in face_recognition.face_encodings(rgb, face_recognition.face_locations(rgb))[:1]:
-                bool(face_recognition.face_distance(known, encoding).min() <= 0.6)
-        baseline.append(_ms(baseline_decision, runs))
+        for frame in frames[run % 4:i + 1:4]:
+            baseline.append(_ms(lambda: baseline_decision(frame), 1))
     result = {"decision_frame_ms": statistics.median(decision_ms), "tracking_frame_ms": statistics.median(frame_ms),
-              "slowest_frame_ms": max(frame_ms + decision_ms), "decided_after_s": statistics.median(decided_at),
+              "p95_frame_ms": float(np.percentile(frame_ms + decision_ms, 95)), "decided_after_s": statistics.median(decided_at),
               "face_recognition_frame_ms": statistics.median(baseline)}
     result["speedup"] = result["face_recognition_frame_ms"] / result["decision_frame_ms"]
-    result["speedup_slowest_frame"] = result["face_recognition_frame_ms"] / result["slowest_frame_ms"]
+    result["speedup_p95_frame"] = result["face_recognition_frame_ms"] / result["p95_frame_ms"]
     return result
 
 
@@ -411,10 +413,10 @@ def main(argv: list[str]) -> int:
     print_table("End to end, a 640x480 frame to a decision (gallery of 1,000 templates)", [
         {"pipeline": "seed recognizer on the real clip: the frame that decides", "ms": door["decision_frame_ms"]},
         {"pipeline": "seed recognizer on the real clip: other frames (median)", "ms": door["tracking_frame_ms"]},
-        {"pipeline": "seed recognizer on the real clip: slowest frame", "ms": door["slowest_frame_ms"]},
+        {"pipeline": "seed recognizer on the real clip: 95th percentile frame", "ms": door["p95_frame_ms"]},
         {"pipeline": "face_recognition 1.3.0 on the same clip frames", "ms": door["face_recognition_frame_ms"]},
         {"pipeline": "speed-up, decision frame", "ms": door["speedup"]},
-        {"pipeline": "speed-up, slowest frame", "ms": door["speedup_slowest_frame"]},
+        {"pipeline": "speed-up, 95th percentile frame", "ms": door["speedup_p95_frame"]},
         {"pipeline": "seed, all stages summed (HOG count + border + descriptor; never in one frame)",
          "ms": e2e["seed_all_stages_one_frame_ms"]},
         {"pipeline": "face_recognition 1.3.0 on the people frames", "ms": e2e["face_recognition_people_frames_ms"]},

@@ -95,6 +95,8 @@ class ShotCheck:
         prefix = f"{self.source}: " if self.source else ""
         if self.ok:
             return f"{prefix}ok"
+        if "error" in self.measures:  # the file itself could not be read: its own message names it
+            return str(self.measures["error"])
         return prefix + REASON_TEXT.get(self.reason or "", self.reason or "refused")
 
     def as_dict(self) -> dict:
@@ -164,8 +166,7 @@ class FaceEnroller:
         try:
             image = load_image(path)
         except ImageError as exc:
-            return ShotCheck(False, exc.reason if exc.reason != "unreadable" else "unreadable", str(path),
-                             measures={"error": str(exc)})
+            return ShotCheck(False, exc.reason, str(path), measures={"error": str(exc)})
         return self.check(image, str(path))
 
 

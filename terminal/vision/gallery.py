@@ -155,21 +155,28 @@ class FaceGallery:
             return int(self._matrix.nbytes + self._norms.nbytes + self._labels.nbytes)
 
     # -- searching ---------------------------------------------------------------------------
-    def distances(self, descriptor: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(distance to every template, identity label of every template)."""
-        q = _as_descriptors(descriptor)[0]
+    def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Hashable]]:
         with self._lock:
             self._consolidate()
-            matrix, norms, labels = self._matrix, self._norms, self._labels
+            return self._matrix, self._norms, self._labels, list(self._identities)
+
+    @staticmethod
+    def _distances(matrix: np.ndarray, norms: np.ndarray, q: np.ndarray) -> np.ndarray:
         d2 = norms - 2.0 * (matrix @ q) + float(q @ q)
         np.maximum(d2, 0.0, out=d2)
-        return np.sqrt(d2), labels
+        return np.sqrt(d2)
+
+    def distances(self, descriptor: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(distance to every template, identity label of every template)."""
+        matrix, norms, labels, _ = self._snapshot()
+        return self._distances(matrix, norms, _as_descriptors(descriptor)[0]), labels
 
     def search(self, descriptor: Any, exclude: Hashable | None = None) -> Match:
         """Nearest identity with the accept/refuse decision; ``exclude`` leaves one identity out."""
-        distances, labels = self.distances(descriptor)
-        if exclude is not None and exclude in self._index:
-            keep = labels != self._index[exclude]
+        matrix, norms, labels, identities = self._snapshot()
+        distances = self._distances(matrix, norms, _as_descriptors(descriptor)[0])
+        if exclude is not None and exclude in identities:
+            keep = labels != identities.index(exclude)
             distances, labels = distances[keep], labels[keep]
         if distances.size == 0:
             return Match(False, None, None, float("inf"), None, float("inf"), "empty_gallery")
@@ -180,10 +187,10 @@ class FaceGallery:
         if others.size:
             second = int(np.argmin(others))
             second_distance = float(others[second])
-            second_identity = self._identities[int(labels[labels != best_label][second])]
+            second_identity = identities[int(labels[labels != best_label][second])]
         else:
             second_distance, second_identity = float("inf"), None
-        identity = self._identities[best_label]
+        identity = identities[best_label]
         if best_distance > self.threshold:
             return Match(False, None, identity, best_distance, second_identity, second_distance, "too_far")
         if second_distance - best_distance < self.margin:
@@ -192,10 +199,11 @@ class FaceGallery:
 
     def nearest_per_identity(self, descriptor: Any) -> dict[Hashable, float]:
         """Distance from the probe to each identity's nearest template."""
-        distances, labels = self.distances(descriptor)
-        best = np.full(len(self._identities), np.inf, np.float32)
+        matrix, norms, labels, identities = self._snapshot()
+        distances = self._distances(matrix, norms, _as_descriptors(descriptor)[0])
+        best = np.full(len(identities), np.inf, np.float32)
         np.minimum.at(best, labels, distances)
-        return {ident: float(best[i]) for i, ident in enumerate(self._identities)}
+        return {ident: float(best[i]) for i, ident in enumerate(identities)}
 
 
 def pairwise_distances(a: Sequence[np.ndarray] | np.ndarray, b: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:

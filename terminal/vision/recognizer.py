@@ -195,8 +195,6 @@ class FaceRecognizer:
             settings = FaceSettings()
         self.settings = settings
         self.gallery = gallery
-        self.gallery.threshold = settings.match_threshold
-        self.gallery.margin = settings.match_margin
         self.models = models or shared_models()
         self.liveness_settings = liveness or LivenessSettings()
         self.clock = clock
@@ -215,6 +213,17 @@ class FaceRecognizer:
         self.timings: dict[str, float] = {}
 
     # -- public ---------------------------------------------------------------------------
+    @property
+    def gallery(self) -> FaceGallery:
+        return self._gallery
+
+    @gallery.setter
+    def gallery(self, gallery: FaceGallery) -> None:
+        """Swap in a new gallery (roster changed); the configured threshold and margin apply to it."""
+        gallery.threshold = self.settings.match_threshold
+        gallery.margin = self.settings.match_margin
+        self._gallery = gallery
+
     def reset(self) -> None:
         """Forget the current approach (e.g. when the screen leaves the idle view)."""
         self.state = "idle"
