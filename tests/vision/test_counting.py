@@ -8,6 +8,8 @@ import pytest
 from terminal.vision.detection import FaceBox
 from terminal.vision.images import load_image
 
+pytestmark = pytest.mark.faces  # the real photos of ../shared/testdata/faces
+
 
 def _ground_truth(groups_dir):
     truth = {}

@@ -9,6 +9,7 @@ from terminal.vision.images import ImageError, decode_image, load_image
 from terminal.vision.resnet import DescriptorNet, ModelFormatError
 
 
+@pytest.mark.faces
 def test_numpy_network_gives_dlibs_descriptors(models, analyzer, people_dir):
     chips = []
     for path in sorted(people_dir.glob("*/*"))[::9]:
@@ -77,6 +78,7 @@ def test_gallery_refuses_malformed_descriptors():
         gallery.add(1, np.full(128, np.nan, np.float32))
 
 
+@pytest.mark.faces
 def test_eval_faces_on_the_shared_people_meets_the_floors(people_dir, analyzer):
     from enrollment.face_eval import eval_faces
 
@@ -89,6 +91,7 @@ def test_eval_faces_on_the_shared_people_meets_the_floors(people_dir, analyzer):
     assert result["max_genuine_distance"] < result["threshold"] < result["min_impostor_distance"]
 
 
+@pytest.mark.faces
 def test_pairwise_distances_agree_with_the_gallery(analyzer, people_dir):
     a = analyzer.largest_face(load_image(people_dir / "obama" / "obama.jpg")).descriptor
     b = analyzer.largest_face(load_image(people_dir / "obama" / "obama2.jpg")).descriptor

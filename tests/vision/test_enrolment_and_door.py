@@ -13,6 +13,8 @@ from enrollment.faces import (DuplicateFaceError, EnrolmentError, EnrolmentSessi
                               enrol_photos)
 from terminal.vision.images import load_image
 
+pytestmark = pytest.mark.faces  # the real photos of ../shared/testdata/faces
+
 
 @pytest.fixture(scope="module")
 def enroller(models):

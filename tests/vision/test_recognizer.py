@@ -13,6 +13,8 @@ from terminal.vision.gallery import FaceGallery
 from terminal.vision.images import load_image
 from terminal.vision.recognizer import FaceRecognizer
 
+pytestmark = pytest.mark.faces  # the real photos of ../shared/testdata/faces
+
 LIN = 100  # employee id given to the man in the clip
 
 
