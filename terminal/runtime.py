@@ -30,6 +30,26 @@ HEALTH_EVERY_S = 30.0
 class Worker(Protocol):
     name: str
 
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def healthy(self) -> bool: ...
+
+
+class LoopWorker:
+    """A daemon thread running ``step()`` until stopped; exceptions are logged and counted, never fatal."""
+
+    def __init__(self, name: str, step: Callable[[threading.Event], None], backoff_s: float = 1.0):
+        self.name = name
+        self._step = step
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._backoff_s = backoff_s
+        self.errors = 0
+        self.last_error: Optional[str] = None
+        self.last_beat = time.monotonic()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"seed-{self.name}", daemon=True)
         self._thread.start()
