@@ -97,14 +97,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from terminal.store.employees import find_by_number
+    from terminal.store.employees import require_employee
 
     _, store = open_configured_store(args)
     with store:
-        employee = find_by_number(store, args.number)
-        if employee is None:
-            print(f"no employee {args.number}", file=sys.stderr)
-            return EXIT_FAILURE
+        employee = require_employee(store, args.number)
         employee["face_templates"] = store.query_one(
             "SELECT count(*) AS n FROM face_templates WHERE employee_id = ?", (employee["id"],))["n"]
         employee["fingers"] = [r["finger"] for r in store.query(
@@ -121,14 +118,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from terminal.store.employees import delete_employee, find_by_number
+    from terminal.store.employees import delete_employee, require_employee
 
     config, store = open_configured_store(args)
     with store:
-        employee = find_by_number(store, args.number)
-        if employee is None:
-            print(f"no employee {args.number}", file=sys.stderr)
-            return EXIT_FAILURE
+        employee = require_employee(store, args.number)
         if not args.yes:
             answer = input(f"delete employee {employee['number']} ({employee['name']}) and all their templates? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):

@@ -169,9 +169,7 @@ def update_employee(store: Store, number: str, *, actor: str = "admin", **change
             values["active"] = 1 if value else 0
         elif field == "photo":
             values["photo"] = value
-    employee = find_by_number(store, number)
-    if employee is None:
-        raise EmployeeNotFound(f"no employee {number}")
+    employee = require_employee(store, number)
     if not values:
         return employee
     values["updated_at"] = utc_now()
@@ -192,6 +190,13 @@ def get_employee(store: Store, employee_id: int) -> dict | None:
 
 def find_by_number(store: Store, number: str) -> dict | None:
     return employee_from_row(store.query_one(f"SELECT {_PUBLIC_COLUMNS} FROM employees WHERE number = ?", (str(number),)))
+
+
+def require_employee(store: Store, number: str) -> dict:
+    employee = find_by_number(store, number)
+    if employee is None:
+        raise EmployeeNotFound(f"no employee {number}")
+    return employee
 
 
 def find_by_card(store: Store, card: str) -> dict | None:
@@ -225,9 +230,7 @@ def delete_employee(store: Store, number: str, *, actor: str = "admin") -> dict:
     Returns the deleted employee with ``sensor_positions``: the fingerprint sensor slots
     the caller must clear on the sensor itself.
     """
-    employee = find_by_number(store, number)
-    if employee is None:
-        raise EmployeeNotFound(f"no employee {number}")
+    employee = require_employee(store, number)
     with store.transaction() as conn:
         positions = [r[0] for r in conn.execute(
             "SELECT sensor_position FROM finger_templates WHERE employee_id = ? AND sensor_position IS NOT NULL",
