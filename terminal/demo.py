@@ -44,6 +44,9 @@ enabled = true
 
 [punch]
 debounce_s = 60
+
+[face]
+min_face_px = 60
 {sync}"""
 
 

@@ -155,7 +155,25 @@ class Terminal:
         log.info("door opened by central request %s", request["id"])
         return True
 
+    def worker(self, name: str) -> Any:
+        return next((w for w in self.workers if getattr(w, "name", None) == name), None)
+
+    def _add_face_worker(self) -> None:
+        """The camera thread, when face recognition is on and a camera is present (models load here)."""
+        if self.worker("face") is not None or not self.config.face.enabled:
+            return
+        if getattr(self.hardware, "camera", None) is None:
+            return
+        try:
+            from terminal.vision.door import FaceWorker
+
+            self.workers.insert(0, FaceWorker.for_terminal(self))
+        except Exception:
+            log.exception("face recognition could not start; cards, fingers and PINs still work")
+            self.store.record_event("face_unavailable", {}, severity="error")
+
     def start(self) -> None:
+        self._add_face_worker()
         for worker in self.workers:
             worker.start()
         notify("READY=1")

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional, TextIO
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ DEMO_STAFF = [
     {"number": "1002", "name": "李娜", "department": "财务部", "pin": "2580"},
     {"number": "1003", "name": "Wang Fang", "department": "R&D", "card": "0x00A1B2C3", "pin": "1357", "verify_mode": "card+pin"},
     {"number": "1004", "name": "Chen Jie", "department": "Sales", "card": "W26:123,45678"},
+    {"number": "1005", "name": "Lin-Manuel Miranda", "department": "Stage"},
     {"number": "9001", "name": "管理员", "department": "IT", "pin": "9090", "role": "admin", "verify_mode": "pin"},
 ]
 
@@ -94,6 +96,77 @@ def _press(finger_id: str) -> Callable[[Terminal], None]:
         worker.listeners.pop()
 
     return act
+
+
+def faces_folder() -> Optional[Path]:
+    """The real face photos and clip beside the project (../shared/testdata/faces), if present."""
+    import os
+
+    folder = Path(os.environ.get("SEED_FACES_DIR", Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "faces"))
+    return folder if (folder / "video" / "short_hamilton_clip.mp4").is_file() else None
+
+
+def _enrol_face(number: str, photo: Path) -> Callable[[Terminal], Outcome]:
+    def act(terminal: Terminal) -> Outcome:
+        from enrollment.faces import enrol_photos
+
+        report = enrol_photos(terminal.store, number, [photo], min_shots=1, actor="9001")
+        worker = terminal.worker("face")
+        if worker is not None:
+            worker.refresh_gallery(force=True)
+        return Outcome("identified", "face_enrolled", find_by_number(terminal.store, number),
+                       message=f"{report['good']} face template(s) from {photo.name}")
+
+    return act
+
+
+def _in_front_of_camera(show: Callable[[Any], None], timeout_s: float = 30.0,
+                        until_accepted: bool = False) -> Callable[[Terminal], Optional[Outcome]]:
+    """Put something in front of the camera and wait for the face pipeline's decision about it
+    (with ``until_accepted``, for an acceptance: a crowd may pass before the person is alone)."""
+
+    def act(terminal: Terminal) -> Optional[Outcome]:
+        worker = terminal.worker("face")
+        decided: "queue.Queue" = queue.Queue()
+        listener = lambda result: result.decision is not None and decided.put(result.decision)  # noqa: E731
+        worker.listeners.append(listener)
+        deadline = time.monotonic() + timeout_s
+        try:
+            show(terminal.hardware.camera)
+            while True:
+                decision = decided.get(timeout=max(0.0, deadline - time.monotonic()))
+                if decision.accepted or not until_accepted:
+                    break
+                print(f"       (meanwhile: {decision.outcome}, {decision.face_count} face(s) in view)", file=sys.stdout)
+        except queue.Empty:
+            return None
+        finally:
+            worker.listeners.remove(listener)
+            terminal.hardware.camera.clear()
+        if decision.accepted:
+            return None  # the punch outcome arrives through the authenticator
+        detail = {"tailgating": f"{decision.face_count} faces in the zone",
+                  "spoof_suspected": "liveness: " + ", ".join(decision.reasons)}.get(decision.outcome, decision.outcome)
+        return Outcome("refused", decision.outcome, message=detail)
+
+    return act
+
+
+def face_steps(folder: Path) -> list[Step]:
+    from terminal.hardware.camera import load_image
+
+    photo = folder / "video" / "enrol_lin_manuel_miranda.png"
+    clip = folder / "video" / "short_hamilton_clip.mp4"
+    return [
+        Step("admin enrols Lin-Manuel Miranda's face from a photo", _enrol_face("1005", photo), "identified"),
+        Step("Lin-Manuel walks up to the camera (a real video: moving, blinking)",
+             _in_front_of_camera(lambda camera: camera.play_source(clip), until_accepted=True), "punched"),
+        Step("someone holds Lin-Manuel's photo up to the camera",
+             _in_front_of_camera(lambda camera: camera.show(load_image(photo), seconds=12)), "refused"),
+        Step("two people step up together",
+             _in_front_of_camera(lambda camera: camera.show(load_image(folder / "groups" / "two_people.jpg"), seconds=6)),
+             "refused"),
+    ]
 
 
 def _advance(terminal: Terminal, seconds: float) -> None:
@@ -208,12 +281,19 @@ def run_scenario(config: TerminalConfig, name: str, out: TextIO = sys.stdout) ->
         print(f"unknown scenario {name}", file=out)
         return 2
     started = time.monotonic()
+    faces = faces_folder() if config.face.enabled else None
+    if faces is None:
+        config.face.enabled = False
+        print("face steps skipped: the real face photos and clip (../shared/testdata/faces) are not here", file=out)
     with Terminal.open(config) as terminal:
         if isinstance(terminal.hardware.clock, SimClock):
             terminal.hardware.clock.set_wall(demo_start_time(config))
         enrol_demo_staff(terminal, out)
         terminal.start()
-        results = play(terminal, demo_steps(), out)
+        steps = demo_steps()
+        if faces is not None:
+            steps[7:7] = face_steps(faces)  # after the morning arrivals and the double tap
+        results = play(terminal, steps, out)
         ok = summary(terminal, results, out)
     print(f"\nscenario finished in {time.monotonic() - started:.1f} s", file=out)
     return 0 if ok else 1

@@ -12,6 +12,7 @@ from terminal.store.employees import add_employee
 @pytest.fixture
 def terminal(sim_config):
     sim_config.hardware.fingerprint.enabled = False
+    sim_config.face.enabled = False
     with Terminal.open(sim_config) as opened:
         yield opened
 
