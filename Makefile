@@ -42,5 +42,9 @@ test: setup
 bench: setup
 	$(PY) -m benchmarks
 
+# Every kiosk screen in Chinese and English at 800x480, drawn offscreen, into docs/screenshots/.
+screenshots: setup
+	$(PY) -m terminal.ui.screenshots --out docs/screenshots --size 800x480 --languages zh,en
+
 clean:
 	rm -rf $(VENV) build *.egg-info demo-data

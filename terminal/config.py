@@ -229,7 +229,7 @@ class UISettings(Section):
     screensaver_s: int = Field(300, ge=10, le=86_400, description="The screen dims after this much inactivity.")
     font: Optional[Path] = Field(None, description="CJK-capable font file; found on the system when empty.")
     rotation: Literal[0, 90, 180, 270] = Field(0, description="Rotate the picture for a screen mounted the other way (portrait mounting: 90 or 270).")
-    screensaver_dim: float = Field(0.85, ge=0.3, le=1.0, description="How dark the screensaver makes the screen (1 = black).")
+    screensaver_dim: float = Field(0.9, ge=0.3, le=1.0, description="How dark the screensaver makes the screen (1 = black).")
 
 
 class TerminalConfig(Section):

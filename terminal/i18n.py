@@ -46,7 +46,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "guide.turn_left": {"zh": "请向左转头", "en": "Please turn your head to your left"},
     "guide.turn_right": {"zh": "请向右转头", "en": "Please turn your head to your right"},
     "guide.hold_still": {"zh": "请保持不动", "en": "Please hold still"},
-    "date.long": {"zh": "{year}年{month}月{day}日 {weekday}", "en": "{weekday}, {day} {month_name} {year}"},
+    "date.long": {"zh": "{year}年{month_name}{day}日 {weekday}", "en": "{weekday}, {day} {month_name} {year}"},
     "weekday.0": {"zh": "星期一", "en": "Monday"},
     "weekday.1": {"zh": "星期二", "en": "Tuesday"},
     "weekday.2": {"zh": "星期三", "en": "Wednesday"},
@@ -214,6 +214,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "finger.error.sensor_unavailable": {"zh": "指纹传感器无响应", "en": "The fingerprint sensor does not answer"},
     "finger.error.sensor_error": {"zh": "指纹传感器报错", "en": "The fingerprint sensor reported an error"},
     "finger.error.cancelled": {"zh": "已取消", "en": "Cancelled"},
+    "enrol.step_press": {"zh": "按压", "en": "Press"},
+    "enrol.step_lift": {"zh": "抬起", "en": "Lift"},
+    "enrol.step_again": {"zh": "再按一次", "en": "Press again"},
 }
 
 

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from terminal.ui.photos import load_photo
+
 log = logging.getLogger(__name__)
 
 KV_PATH = Path(__file__).with_name("kiosk.kv")
@@ -23,7 +25,6 @@ TICK_S = 0.2
 PREVIEW_INTERVAL_S = 1 / 20
 PAD_TIMEOUT_S = 30.0  # a PIN pad or admin login left alone goes back to idle
 SETTINGS_KEY = "ui.settings"
-PHOTO_MAX_PX = 320
 EMPLOYEE_SCREENS = ("idle", "result", "refusal", "pinpad", "second", "admin_login")
 
 
@@ -44,27 +45,6 @@ def bootstrap(config: Any, *, offscreen: bool = False, size: Optional[tuple[int,
     font = find_cjk_font(config.ui.font)
     register_default_font(font)
     return font
-
-
-def load_photo(store: Any, employee_id: int, max_px: int = PHOTO_MAX_PX) -> Any:
-    """An employee's enrolled photo as a small BGR array, or None (runs in a worker thread)."""
-    import cv2
-    import numpy as np
-
-    from terminal.store.employees import employee_photo
-
-    data = employee_photo(store, employee_id)
-    if not data:
-        return None
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        log.warning("photo of employee %s is not an image", employee_id)
-        return None
-    height, width = image.shape[:2]
-    scale = max_px / max(height, width)
-    if scale < 1:
-        image = cv2.resize(image, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
-    return image
 
 
 def find_worker(terminal: Any, name: str) -> Any:

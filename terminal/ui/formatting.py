@@ -20,7 +20,7 @@ def clock_text(moment: datetime, zone: str, seconds: bool = True) -> str:
 
 def date_text(moment: datetime, zone: str, lang: str) -> str:
     day = local(moment, zone)
-    return t("date.long", lang, year=day.year, month=day.month, day=day.day,
+    return t("date.long", lang, year=day.year, day=day.day,
              weekday=t(f"weekday.{day.weekday()}", lang), month_name=t(f"month.{day.month}", lang))
 
 

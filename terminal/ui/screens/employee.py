@@ -62,7 +62,6 @@ class IdleScreen(KioskScreen):
 class ResultScreen(KioskScreen):
     """Green: who, number, time, IN or OUT, the enrolled photo."""
 
-    bg = theme.SUCCESS
     person_name = StringProperty("")
     number_text = StringProperty("")
     direction_text = StringProperty("")
@@ -71,6 +70,11 @@ class ResultScreen(KioskScreen):
     initials = StringProperty("")
     direction = StringProperty("")
     employee_number = StringProperty("")
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.bg = list(theme.SUCCESS)
+        self._punch: dict = {}
 
     def show(self, outcome: Any, photo: Optional[np.ndarray]) -> None:
         app = self.app
@@ -103,11 +107,18 @@ REFUSAL_COLOURS = {"already_recorded": theme.WARNING}
 class RefusalScreen(KioskScreen):
     """Red: the reason in large type and what to do next."""
 
-    bg = theme.REFUSAL
     reason = StringProperty("")
     reason_text = StringProperty("")
     next_text = StringProperty("")
     who_text = StringProperty("")
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.bg = list(theme.REFUSAL)
+        self._employee: dict = {}
+        self._details: dict = {}
+        self._message = ""
+        self._fallback = False
 
     def show(self, reason: str, employee: Optional[dict] = None, details: Optional[dict] = None,
              message: str = "", fallback: bool = False) -> None:
@@ -116,7 +127,7 @@ class RefusalScreen(KioskScreen):
         self._details = details or {}
         self._message = message
         self._fallback = fallback
-        self.bg = REFUSAL_COLOURS.get(reason, theme.REFUSAL)
+        self.bg = list(REFUSAL_COLOURS.get(reason, theme.REFUSAL))
         self.on_language()
 
     def on_language(self) -> None:
@@ -249,6 +260,7 @@ class SecondFactorScreen(KioskScreen):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
+        self.bg = list(theme.PANEL)
         self.purpose = "punch"
         self.employee: dict = {}
         self.missing: tuple[str, ...] = ()

@@ -5,11 +5,11 @@ import logging
 import threading
 from typing import Any, Optional
 
-import numpy as np
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from terminal.i18n import TEXTS, t
 from terminal.ui.screens.base import KioskScreen
+from terminal.ui.photos import face_photo
 from terminal.ui.tasks import on_main_thread
 
 log = logging.getLogger(__name__)
@@ -17,31 +17,12 @@ log = logging.getLogger(__name__)
 FACE_MIN_SHOTS = 3
 FACE_TARGET_SHOTS = 5
 FRAME_WAIT_S = 1.0
-PHOTO_PX = 240
 QUIET_REASONS = {"too_similar"}  # not worth telling the admin: the next frame is taken soon
 
 
 def reason_text(code: Optional[str], lang: str) -> str:
     key = f"enrol.reason.{code}"
     return t(key, lang) if key in TEXTS else str(code or "")
-
-
-def face_photo(image: np.ndarray, box: Any, size: int = PHOTO_PX) -> Optional[bytes]:
-    """A square JPEG of the face with some margin (the employee's photo on the result screen)."""
-    import cv2
-
-    if box is None:
-        return None
-    height, width = image.shape[:2]
-    side = max(box.w, box.h) * 1.6
-    cx, cy = box.x + box.w / 2, box.y + box.h / 2
-    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-    x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    crop = cv2.resize(image[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 88])
-    return data.tobytes() if ok else None
 
 
 class FaceEnrolmentRun(threading.Thread):
