@@ -1,0 +1,186 @@
+"""The kiosk demo: the real app in a window, simulated people walking up to the simulated door.
+
+``run_demo_kiosk(config)`` opens the terminal on its simulators, makes sure the demo staff
+exist (with a face enrolled from the shared photos when they are present, and a finger on
+the sensor emulator), then opens the kiosk and lets a :class:`DemoDirector` play scenes
+through the simulators while you watch: a card, a face from the live clip, a PIN, a card
+that needs its PIN as a second factor, a finger, an unknown card, two people at once.
+Close the window (or press Ctrl+C) to end it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_FACES = Path(os.environ.get("SEED_SHARED_DIR", REPO.parent / "shared")) / "testdata" / "faces"
+FACE_NUMBER = "1005"
+FINGER_NUMBER = "1004"
+FINGER_ID = "chen-jie-right-index"
+
+
+def prepare_demo_staff(terminal: Any, faces_dir: Optional[Path]) -> dict:
+    """Demo employees, a face for one of them and a finger for another; returns what could be prepared."""
+    from terminal.hardware.fingerprint_sim import finger_template
+    from terminal.scenario import DEMO_STAFF
+    from terminal.store.employees import add_employee, add_finger_template, find_by_number
+
+    store = terminal.store
+    for person in DEMO_STAFF:
+        if find_by_number(store, person["number"]) is None:
+            add_employee(store, actor="demo", **person)
+    ready = {"face": False, "finger": False}
+    if faces_dir is not None and (faces_dir / "video").is_dir() and terminal.config.face.enabled:
+        face_owner = find_by_number(store, FACE_NUMBER)
+        enrolled = store.query_one("SELECT count(*) AS n FROM face_templates WHERE employee_id = ?", (face_owner["id"],))
+        if not enrolled["n"]:
+            from enrollment.faces import enrol_photos
+            from terminal.store.employees import update_employee
+            from terminal.ui.photos import face_photo
+            from terminal.vision.images import load_image
+            from terminal.vision.photos import PhotoAnalyzer
+
+            photo = faces_dir / "video" / "enrol_lin_manuel_miranda.png"
+            enrol_photos(store, FACE_NUMBER, [photo], min_shots=1, actor="demo")
+            image = load_image(photo)
+            with PhotoAnalyzer() as analyzer:
+                update_employee(store, FACE_NUMBER, photo=face_photo(image, analyzer.detect(image)[0]), actor="demo")
+        ready["face"] = True
+    if getattr(terminal.hardware, "fingerprint", None) is not None:
+        owner = find_by_number(store, FINGER_NUMBER)
+        if not store.query_one("SELECT 1 AS x FROM finger_templates WHERE employee_id = ?", (owner["id"],)):
+            # as the roster brings templates down: the sensor worker loads it onto the sensor
+            add_finger_template(store, owner["id"], 2, finger_template(FINGER_ID), None, actor="demo")
+        ready["finger"] = True
+    return ready
+
+
+class DemoDirector:
+    """Plays scenes through the simulators, one at a time, whenever the kiosk is back at its idle screen."""
+
+    def __init__(self, terminal: Any, app: Any, faces_dir: Optional[Path], ready: dict, gap_s: float = 5.0):
+        self.terminal = terminal
+        self.app = app
+        self.faces_dir = faces_dir
+        self.ready = ready
+        self.gap_s = gap_s
+        self.scenes_played = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="seed-demo-director", daemon=True)
+        self._singer: Optional[list] = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    # -- scenes ------------------------------------------------------------------------------
+    def scenes(self) -> list[tuple[str, Callable[[], None]]]:
+        hw = self.terminal.hardware
+        auth = self.terminal.auth
+        scenes: list[tuple[str, Callable[[], None]]] = [("张伟 taps his card", lambda: hw.card_reader.present("0004318030"))]
+        if self.ready.get("face"):
+            scenes.append(("Lin-Manuel Miranda walks up to the camera", self._walk_up))
+        scenes.append(("李娜 types her number and PIN", lambda: auth.pin("1002", "2580")))
+        scenes.append(("Wang Fang taps her card (card + PIN)", lambda: hw.card_reader.present("00A1B2C3")))
+        scenes.append(("... and types her PIN", lambda: auth.pin("1003", "1357")))
+        if self.ready.get("finger"):
+            scenes.append(("Chen Jie presses his finger", self._press_finger))
+        scenes.append(("a visitor taps an unregistered card", lambda: hw.card_reader.present("0000000001")))
+        if self.ready.get("face"):
+            scenes.append(("two people walk up together", self._two_people))
+        return scenes
+
+    def _walk_up(self) -> None:
+        from terminal.hardware.camera import SceneStep
+        from terminal.vision.attacks import video_presentation
+
+        if self._singer is None:
+            self._singer = video_presentation(self.faces_dir / "video" / "short_hamilton_clip.mp4").frames[82:211:2]
+        self.terminal.hardware.camera.play_scene([SceneStep(f, frames=1) for f in self._singer] + [SceneStep(None, seconds=1)])
+
+    def _two_people(self) -> None:
+        self.terminal.hardware.camera.show(self.faces_dir / "groups" / "two_people.jpg", seconds=3)
+
+    def _press_finger(self) -> None:
+        emulator = self.terminal.hardware.fingerprint.emulator
+        emulator.place_finger(FINGER_ID)
+        self._stop.wait(1.0)
+        emulator.lift_finger()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _idle(self) -> bool:
+        return self.app.screen_name in ("idle", "second") and self.app.admin is None
+
+    def _run(self) -> None:
+        clock = self.terminal.hardware.clock
+        if hasattr(clock, "set_wall"):
+            clock.set_wall(datetime.now(timezone.utc))  # the simulated clock shows the time of day
+        last = time.monotonic()
+        scenes = self.scenes()
+        index = 0
+        next_at = time.monotonic() + 2.0
+        while not self._stop.wait(0.25):
+            now = time.monotonic()
+            if hasattr(clock, "advance"):
+                clock.advance(now - last)  # keep the simulated clock running in real time
+            last = now
+            if now < next_at or not self._idle():
+                continue
+            label, action = scenes[index % len(scenes)]
+            index += 1
+            if index % len(scenes) == 0 and hasattr(clock, "advance"):
+                clock.advance(3600)  # an hour later the same people may punch again (out)
+            log.info("demo: %s", label)
+            print(f"[demo] {label}", flush=True)
+            try:
+                action()
+            except Exception:
+                log.exception("demo scene %r failed", label)
+            self.scenes_played += 1
+            next_at = time.monotonic() + self.gap_s
+
+
+def run_demo_kiosk(config: Any, *, faces_dir: Optional[Path] = None, offscreen: bool = False,
+                   duration_s: Optional[float] = None, gap_s: float = 5.0) -> int:
+    """Open the kiosk on a simulated terminal with simulated people walking up; returns 0 when closed.
+
+    ``faces_dir`` defaults to the shared face photos beside the repository (face scenes are
+    left out without them). ``duration_s`` closes the window by itself after that long.
+    """
+    from terminal.runtime import Terminal
+    from terminal.ui.app import bootstrap, create_app, ensure_input_workers
+
+    if faces_dir is None and DEFAULT_FACES.is_dir():
+        faces_dir = DEFAULT_FACES
+    bootstrap(config, offscreen=offscreen)
+    with Terminal.open(config) as terminal:
+        ready = prepare_demo_staff(terminal, faces_dir)
+        ensure_input_workers(terminal)
+        app = create_app(terminal)
+        director = DemoDirector(terminal, app, faces_dir, ready, gap_s)
+        terminal.start()
+        director.start()
+        if duration_s is not None:
+            from kivy.clock import Clock
+
+            Clock.schedule_once(lambda _dt: app.stop(), duration_s)
+        try:
+            app.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            director.stop()
+            terminal.stop()
+        punches = terminal.store.query_one("SELECT count(*) AS n FROM punches")["n"]
+        print(f"[demo] {director.scenes_played} scenes played, {punches} punches recorded", flush=True)
+    return 0
