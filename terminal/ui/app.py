@@ -729,11 +729,33 @@ def create_app(terminal: Any, **kwargs: Any) -> Any:
     return kiosk_app_class()(terminal, **kwargs)
 
 
+def stop_on_signals(app: Any) -> None:
+    """SIGTERM (systemd stopping the service) and SIGINT close the app from its own main loop."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def close(signum: int, _frame: Any) -> None:
+        from kivy.clock import Clock
+
+        log.info("signal %s: closing the kiosk", signum)
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+    signal.signal(signal.SIGTERM, close)
+    signal.signal(signal.SIGINT, close)
+
+
 def run_kiosk(terminal: Any, *, offscreen: bool = False) -> None:
-    """Run the kiosk full screen on top of ``terminal`` until the window closes; starts and stops its workers."""
+    """Run the kiosk full screen on top of ``terminal`` until the window closes or the service is stopped.
+
+    Adds the face and fingerprint workers the terminal lacks, starts the terminal's workers
+    and stops them when the app ends (closing the terminal stays with the caller).
+    """
     bootstrap(terminal.config, offscreen=offscreen)
     ensure_input_workers(terminal)
     app = create_app(terminal)
+    stop_on_signals(app)
     terminal.start()
     try:
         app.run()

@@ -158,7 +158,7 @@ def run_demo_kiosk(config: Any, *, faces_dir: Optional[Path] = None, offscreen: 
     left out without them). ``duration_s`` closes the window by itself after that long.
     """
     from terminal.runtime import Terminal
-    from terminal.ui.app import bootstrap, create_app, ensure_input_workers
+    from terminal.ui.app import bootstrap, create_app, ensure_input_workers, stop_on_signals
 
     if faces_dir is None and DEFAULT_FACES.is_dir():
         faces_dir = DEFAULT_FACES
@@ -168,6 +168,7 @@ def run_demo_kiosk(config: Any, *, faces_dir: Optional[Path] = None, offscreen: 
         ensure_input_workers(terminal)
         app = create_app(terminal)
         director = DemoDirector(terminal, app, faces_dir, ready, gap_s)
+        stop_on_signals(app)
         terminal.start()
         director.start()
         if duration_s is not None:

@@ -46,3 +46,45 @@ def test_the_demo_kiosk_plays_people_at_the_door(tmp_path):
     expected = {"card", "pin", "card+pin", "finger"} | ({"face"} if faces else set())
     assert expected <= methods
     assert refused_cards
+
+
+def test_seed_terminal_opens_the_kiosk_and_stops_cleanly_on_sigterm(tmp_path):
+    import os
+    import signal
+    import time
+
+    config = tmp_path / "terminal.toml"
+    config.write_text(textwrap.dedent(f"""
+        [device]
+        id = "kiosk-door"
+        [storage]
+        data_dir = "{tmp_path / 'data'}"
+        min_free_mb = 1
+        [hardware]
+        profile = "sim"
+        [face]
+        enabled = false
+        [ui]
+        fullscreen = false
+    """), encoding="utf-8")
+    env = dict(os.environ, SDL_VIDEODRIVER="offscreen")  # the window goes to Mesa's offscreen buffer here
+    process = subprocess.Popen([sys.executable, "-m", "terminal.cli", "--config", str(config), "-v", "run"], cwd=REPO,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "kiosk started" in line:
+                break
+        assert any("kiosk started (800x480, zh)" in line for line in seen), "".join(seen[-30:])
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, rest[-3000:]
+    assert "closing the kiosk" in rest

@@ -11,7 +11,9 @@ import pytest
 from ui_support import STAFF, FakeMonotonic, kiosk_config, running_kiosk
 
 ADMIN_CARD = "0000777777"
-STAFF_HERE = STAFF + [{"number": "9002", "name": "Admin Two", "card": ADMIN_CARD, "role": "admin"}]
+STAFF_HERE = STAFF + [{"number": "9002", "name": "Admin Two", "card": ADMIN_CARD, "role": "admin"},
+                      {"number": "9003", "name": "Admin Three", "card": "0000888888", "pin": "5555", "role": "admin",
+                       "verify_mode": "card+pin"}]
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +87,23 @@ def test_admin_card_on_the_login_screen_enters_admin_mode_and_cards_do_not_punch
     kiosk.wait_until(lambda: kiosk.app.routing.ignored >= 1, 5, "the card to be set aside")
     assert kiosk.screen_name == "admin_menu"
     assert kiosk.terminal.store.query("SELECT * FROM punches WHERE employee_number = '1001'") == []
+
+
+def test_an_admin_who_needs_card_and_pin_is_asked_for_the_pin_after_the_card(kiosk):
+    kiosk.tap("admin")
+    kiosk.wait_screen("admin_login")
+    kiosk.terminal.hardware.card_reader.present("0000888888")
+    kiosk.wait_screen("second")
+    assert {"Admin Three，请继续验证", "还需要：密码"} <= set(kiosk.texts())
+    kiosk.tap("enter_pin")
+    kiosk.wait_screen("pinpad")
+    kiosk.type_digits("5555")
+    kiosk.tap("key_ok")
+    kiosk.wait_screen("admin_menu")
+    assert kiosk.app.admin["number"] == "9003"
+    kiosk.settle()
+    assert audit(kiosk, "admin.login")[-1]["details"] == {"method": "card+pin"}
+    assert kiosk.terminal.store.query("SELECT * FROM punches WHERE employee_number = '9003'") == []
 
 
 def test_the_same_admin_card_at_the_idle_screen_is_just_a_punch(kiosk):

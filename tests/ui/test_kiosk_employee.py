@@ -73,8 +73,11 @@ def test_idle_screen_shows_company_clock_and_date(kiosk):
     from datetime import timezone
     from zoneinfo import ZoneInfo
 
+    from kivy.core.window import Window
+
     screen = kiosk.screen
     assert kiosk.screen_name == "idle"
+    assert Window.show_cursor is False  # a kiosk shows no mouse pointer
     now = kiosk.terminal.hardware.clock.now().wall.astimezone(ZoneInfo("Asia/Shanghai"))
     kiosk.wait_until(lambda: screen.clock == now.strftime("%H:%M:%S"), 2, "the clock to show the terminal's time")
     assert screen.ids.company.text == "Seed 示例公司"
@@ -88,6 +91,9 @@ def test_idle_screen_shows_company_clock_and_date(kiosk):
 
 
 def test_pin_typed_on_the_pad_punches_shows_green_result_opens_door_and_speaks(kiosk, clock):
+    speaker = kiosk.terminal.hardware.speaker
+    greeting = speaker.renderer.cache_path("张伟，上班打卡成功", speaker.renderer.voice_for("zh"))
+    kiosk.wait_until(greeting.exists, 10, "the greeting with his name to be rendered ahead")  # names cached at start
     type_pin(kiosk, "1001", "2580")
     screen = kiosk.wait_screen("result")
     texts = kiosk.texts()
@@ -109,6 +115,8 @@ def test_pin_typed_on_the_pad_punches_shows_green_result_opens_door_and_speaks(k
     [green] = wait_pulses(kiosk, "green", 1)
     assert green.length == pytest.approx(LED_ON_S, abs=0.15)
     assert kiosk.terminal.hardware.outputs.pulses("red") == []
+    beeps = kiosk.terminal.config.hardware.outputs.accept_beeps
+    kiosk.wait_until(lambda: len(kiosk.terminal.hardware.outputs.pulses("buzzer")) == beeps, 5, "the accept beep")
     # voice: the greeting with the name, rendered by espeak-ng in the Chinese voice
     said = wait_spoken(kiosk, "张伟，上班打卡成功")
     info = wav_info(said.path)
@@ -131,6 +139,8 @@ def test_wrong_pin_is_refused_in_red_with_attempts_left_and_no_door(kiosk):
     [red] = wait_pulses(kiosk, "red", 1)
     assert red.length == pytest.approx(LED_ON_S, abs=0.15)
     assert kiosk.terminal.hardware.outputs.relay_pulses() == []
+    beeps = kiosk.terminal.config.hardware.outputs.refuse_beeps
+    kiosk.wait_until(lambda: len(kiosk.terminal.hardware.outputs.pulses("buzzer")) == beeps, 5, "the refusal beeps")
     assert len(wait_spoken(kiosk, "密码错误").path.read_bytes()) > 1000
     assert punches(kiosk, "1002") == []
 

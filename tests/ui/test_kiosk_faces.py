@@ -69,9 +69,12 @@ def leave_doorway(kiosk):
 
 def test_an_unknown_face_walks_up_and_is_refused(kiosk, singer):
     preview = kiosk.app.screens["idle"].ids.preview
+    kiosk.app.dim()  # nobody came for a while: the screen is dimmed
+    kiosk.pump(2)
     shown_before = preview.frames_shown
     boxes = []
     walk_up(kiosk, singer)
+    kiosk.wait_until(lambda: not kiosk.app.dimmed, 10, "a face to wake the screen")
     kiosk.wait_until(lambda: boxes.append(len(preview.faces)) or kiosk.screen_name == "refusal", 30,
                      "the stranger to be refused")
     texts = kiosk.texts()
@@ -176,3 +179,21 @@ def test_admin_enrols_face_and_finger_then_the_employee_punches_in_by_face_and_o
     assert {"Lin-Manuel Miranda", "下班"} <= set(kiosk.texts())
     assert store.query("SELECT method FROM punches WHERE employee_number = ? ORDER BY punched_at", (LIN["number"],))[-1] \
         == {"method": "finger"}
+
+
+def test_an_admin_logs_in_with_his_face(kiosk, singer):
+    from terminal.store.employees import update_employee
+
+    update_employee(kiosk.terminal.store, LIN["number"], role="admin", actor="test")
+    leave_doorway(kiosk)
+    punches_before = kiosk.terminal.store.query_one("SELECT count(*) AS n FROM punches")["n"]
+    kiosk.tap("admin")
+    kiosk.wait_screen("admin_login")
+    walk_up(kiosk, singer)
+    kiosk.wait_screen("admin_menu", timeout=30)
+    assert kiosk.app.admin["number"] == LIN["number"] and "管理 · Lin-Manuel Miranda" in kiosk.texts()
+    login = kiosk.terminal.store.query("SELECT actor, details FROM audit_log WHERE action = 'admin.login'")[-1]
+    assert login["actor"] == LIN["number"] and json.loads(login["details"]) == {"method": "face"}
+    assert kiosk.terminal.store.query_one("SELECT count(*) AS n FROM punches")["n"] == punches_before
+    kiosk.tap("leave")
+    kiosk.wait_screen("idle")
