@@ -191,11 +191,5 @@ class Toast(Label):
     shown = BooleanProperty(False)
 
 
-class FilledBox(Widget):
-    """A rectangle of one colour (screen backgrounds, bars)."""
-
-    color = ListProperty([0, 0, 0, 1])
-
-
 __all__ = ["SeedLabel", "SeedButton", "Mark", "ProgressRing", "Keypad", "Picture", "CameraPreview", "Dimmer",
-           "Toast", "FilledBox", "texture_from_bgr"]
+           "Toast", "texture_from_bgr"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ui_support import kiosk_config, running_kiosk
+from ui_support import running_kiosk
 
 SIZES = [((800, 480), "zh"), ((800, 480), "en"), ((480, 800), "zh"), ((480, 800), "en"),
          ((1024, 600), "zh"), ((600, 1024), "en")]
