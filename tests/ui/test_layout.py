@@ -6,6 +6,8 @@ enough for a finger and not overlap another, and Chinese must be drawable by the
 """
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from ui_support import running_kiosk
@@ -99,7 +101,7 @@ def layout_problems(kiosk, name):
 
 
 @pytest.mark.parametrize("size, lang", SIZES, ids=[f"{w}x{h}-{lang}" for (w, h), lang in SIZES])
-def test_every_screen_fits(kiosk, size, lang):
+def test_every_screen_fits(kiosk, size, lang, monkeypatch):
     from terminal.ui.tour import tour
 
     kiosk.app._apply_setting("device.language", lang)
@@ -112,5 +114,40 @@ def test_every_screen_fits(kiosk, size, lang):
 
     index = SIZES.index((size, lang))
     tour(kiosk, check, finger_number=f"100{index % 4 + 1}", finger_id=f"finger-{index}")
+    # every guidance line under the camera picture (shown while someone stands at the door)
+    from terminal.i18n import TEXTS
+
+    idle = kiosk.app.screens["idle"]
+    # this door has no camera: lay the idle screen out as one with a running face pipeline
+    monkeypatch.setattr(kiosk.app.feed, "worker", types.SimpleNamespace(camera_error=None))
+    kiosk.app.go("idle")
+    for key in (k for k in TEXTS if k.startswith("guide.")):
+        idle.guidance = kiosk.app.tr(key)
+        kiosk.pump(3)
+        check(f"idle with {key}")
+    idle.guidance = ""
+    login = kiosk.app.screens["admin_login"]
+    kiosk.app.go("admin_login")
+    for key in (k for k in TEXTS if k.startswith("guide.")):
+        login.guidance = kiosk.app.tr(key)
+        kiosk.pump(3)
+        check(f"admin login with {key}")
+    login.guidance = ""
+    # every reason a face enrolment shot can be refused for, and the results
+    enrol = kiosk.app.screens["enrol_face"]
+    enrol.employee = {"number": "1004", "name": "Lin-Manuel Miranda"}
+    kiosk.app.go("enrol_face")
+    for key in (k for k in TEXTS if k.startswith("enrol.reason.")):
+        enrol.last_reason = key.rsplit(".", 1)[1]
+        enrol.on_language()
+        kiosk.pump(3)
+        check(f"face enrolment refusing a shot for {key}")
+    for result in (("saved", 5), ("failed", kiosk.app.tr("enrol.reason.duplicate", number="1001"))):
+        enrol._result = result
+        enrol.on_language()
+        kiosk.pump(3)
+        check(f"face enrolment {result[0]}")
+    enrol._result, enrol.last_reason = None, ""
+    kiosk.app.go("idle")
     assert len(seen) >= 14
     assert not problems, "\n".join(problems)
