@@ -5,8 +5,10 @@
 2. writes the terminal's configuration under ``demo-data/`` (simulated hardware, fresh
    encrypted database, the provisioned ``[sync]`` section);
 3. starts ``seed-sync`` as its own process, as on the device;
-4. plays ``seed-terminal --headless --simulate --scenario demo``: employees tap cards and
-   type PINs through the simulators, each decision printed as it happens;
+4. plays ``seed-terminal --headless --simulate --scenario demo``: employees tap cards, type
+   PINs, press fingers and walk up to the camera through the simulators, each decision
+   printed as it happens (with a display, the kiosk window opens instead, with simulated
+   people walking up);
 5. waits for the outbox to drain and prints what arrived centrally.
 """
 from __future__ import annotations
@@ -70,6 +72,13 @@ def write_demo_config(sync: dict | None = None) -> Path:
     return config
 
 
+def display_present() -> bool:
+    """A screen to open the kiosk on (SEED_DEMO_HEADLESS=1 keeps the demo in the terminal)."""
+    if os.environ.get("SEED_DEMO_HEADLESS") or os.environ.get("CI"):
+        return False
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def wait_for_empty_outbox(config_path: Path, timeout_s: float) -> int:
     from terminal.config import load_config
     from terminal.store.database import open_store
@@ -131,7 +140,15 @@ def main() -> int:
         with open(log_path, "wb") as sync_log:
             sync_proc = subprocess.Popen([sys.executable, "-m", "sync_agent.cli", "--config", str(config), "--no-ntp"],
                                          stdout=sync_log, stderr=subprocess.STDOUT, cwd=REPO)
-        code = terminal_main(["--config", str(config), "run", "--headless", "--simulate", "--scenario", "demo"])
+        if display_present():
+            print("a display is present: opening the kiosk with simulated people walking up "
+                  "(close the window to see what reached the central server)\n")
+            from terminal.config import load_config
+            from terminal.ui.demo import run_demo_kiosk
+
+            code = run_demo_kiosk(load_config(config))
+        else:
+            code = terminal_main(["--config", str(config), "run", "--headless", "--simulate", "--scenario", "demo"])
         print("\nwaiting for seed-sync to deliver the outbox and for the acknowledgements ...")
         left = wait_for_empty_outbox(config, timeout_s=60)
         if left:

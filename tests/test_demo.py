@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_demo_punches_reach_the_central_server_exactly_once(tmp_path):
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         pytest.skip("mosquitto is not installed")
-    env = dict(os.environ, SEED_DEMO_DIR=str(tmp_path / "demo-data"))
+    env = dict(os.environ, SEED_DEMO_DIR=str(tmp_path / "demo-data"), SEED_DEMO_HEADLESS="1")
     proc = subprocess.run([sys.executable, "-m", "terminal.demo"], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=240)
     out = proc.stdout
