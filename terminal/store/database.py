@@ -200,6 +200,10 @@ class Store:
             applied = []
             for step in pending:
                 with self.transaction() as conn:
+                    # The other process (terminal or sync agent) may have applied it meanwhile:
+                    # decide again under the write lock.
+                    if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (step.version,)).fetchone():
+                        continue
                     step.apply(conn)
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

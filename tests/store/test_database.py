@@ -197,3 +197,31 @@ def test_a_lower_numbered_migration_registered_later_is_still_applied(tmp_path, 
         assert store.query_one("SELECT name FROM sqlite_master WHERE name = 'lower_area'")
         versions = [r["version"] for r in store.query("SELECT version FROM schema_migrations ORDER BY version")]
         assert newest + 1000 in versions and newest + 2000 in versions
+
+
+OPEN_AND_REPORT = """
+import sys
+from terminal.store.database import Store
+key = bytes.fromhex(sys.argv[2])
+sys.stdin.readline()  # start together
+with Store.open(sys.argv[1], key) as store:
+    print(store.schema_version())
+"""
+
+
+def test_terminal_and_sync_agent_opening_a_new_database_at_once_migrate_it_once(tmp_path):
+    import subprocess
+    import sys
+
+    key = os.urandom(32).hex()
+    path = tmp_path / "shared.db"
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AND_REPORT, str(path), key], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    results = [proc.communicate(timeout=60) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs), [err for _, err in results]
+    with Store.open(path, bytes.fromhex(key)) as store:
+        versions = [r["version"] for r in store.query("SELECT version FROM schema_migrations")]
+    assert sorted(versions) == sorted(m.version for m in migrations_module.MIGRATIONS)
