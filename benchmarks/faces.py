@@ -24,7 +24,6 @@ import os
 import statistics
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable
 
@@ -280,17 +279,12 @@ def accuracy(threshold: float, margin: float) -> list[dict]:
 
 
 def counting() -> dict:
-    from enrollment.face_eval import count_faces
+    from enrollment.face_eval import count_faces, match_boxes, read_face_boxes
     from terminal.vision.counting import FaceCounter
-    from terminal.vision.detection import FaceBox
     from terminal.vision.images import load_image
 
     groups = FACES / "groups"
-    truth = {}
-    for name in ("training.xml", "testing.xml"):
-        for image in ET.parse(groups / name).getroot().iter("image"):
-            truth[image.get("file")] = [FaceBox(float(b.get("left")), float(b.get("top")), float(b.get("width")),
-                                                float(b.get("height"))) for b in image.iter("box")]
+    truth = read_face_boxes([groups / "training.xml", groups / "testing.xml"])
     found = total = 0
     false_per_image = []
     times = []
@@ -300,14 +294,10 @@ def counting() -> dict:
             start = time.perf_counter()
             faces = [f.box for f in counter.faces(image, 32) if f.eyes_visible]
             times.append((time.perf_counter() - start) * 1000)
-            matched: set[int] = set()
-            for gt in boxes:
-                total += 1
-                hit = next((i for i, f in enumerate(faces) if i not in matched and f.iou(gt) > 0.3), None)
-                if hit is not None:
-                    matched.add(hit)
-                    found += 1
-            false_per_image.append(len(faces) - len(matched))
+            matched = match_boxes(faces, boxes)
+            total += len(boxes)
+            found += matched
+            false_per_image.append(len(faces) - matched)
         named = ["two_people.jpg", "obama_and_biden.jpg", "kit_with_rose.jpg", "t1.jpg", "bald_guys.jpg"]
         counts, _ = count_faces([groups / n for n in named], counter=counter)
     return {"ground_truth_faces": total, "found": found, "recall": found / total,

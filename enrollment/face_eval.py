@@ -17,12 +17,15 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from terminal.vision.gallery import DEFAULT_MARGIN, DEFAULT_THRESHOLD, FaceGallery
 from terminal.vision.images import ImageError, load_image
+
+if TYPE_CHECKING:
+    from terminal.vision.detection import FaceBox
 
 log = logging.getLogger(__name__)
 
@@ -274,3 +277,28 @@ def count_faces(paths: Sequence[Path | str], min_face_px: float = 32, counter=No
         if own:
             counter.close()
     return counts, problems
+
+
+def read_face_boxes(xml_paths: Iterable[Path | str]) -> dict[str, list[FaceBox]]:
+    """Ground-truth face boxes from dlib/imglab-style XML files: {image file: [boxes]}."""
+    import xml.etree.ElementTree as ET
+
+    from terminal.vision.detection import FaceBox
+
+    truth: dict[str, list[FaceBox]] = {}
+    for xml_path in xml_paths:
+        for image in ET.parse(xml_path).getroot().iter("image"):
+            truth[image.get("file")] = [
+                FaceBox(float(b.get("left")), float(b.get("top")), float(b.get("width")), float(b.get("height")))
+                for b in image.iter("box")]
+    return truth
+
+
+def match_boxes(found: Sequence[FaceBox], truth: Sequence[FaceBox], min_iou: float = 0.3) -> int:
+    """How many ground-truth faces a detection covers, each detection used at most once."""
+    used: set[int] = set()
+    for gt in truth:
+        hit = next((i for i, box in enumerate(found) if i not in used and box.iou(gt) > min_iou), None)
+        if hit is not None:
+            used.add(hit)
+    return len(used)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from terminal.hardware.errors import HardwareError
-from terminal.hardware.fingerprint import FingerprintError, FingerprintSensor, LibraryFull, PoorImage, SensorUnavailable
+from terminal.hardware.fingerprint import FingerprintError, FingerprintSensor, PoorImage, SensorUnavailable
 from terminal.store.database import Store
 
 log = logging.getLogger(__name__)

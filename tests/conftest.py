@@ -42,3 +42,12 @@ def store(sim_config):
 
     with open_store(sim_config.storage) as opened:
         yield opened
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> str:
+    """A simulated terminal's configuration file, as seed-enroll and seed-terminal read it."""
+    path = tmp_path / "terminal.toml"
+    path.write_text(f'[device]\nid = "door-9"\ntimezone = "UTC"\nlanguage = "en"\n'
+                    f'[storage]\ndata_dir = "{tmp_path / "data"}"\n[hardware]\nprofile = "sim"\n')
+    return str(path)

@@ -14,13 +14,6 @@ from terminal.punch import Identity, PunchService
 from terminal.store.database import open_store
 
 
-@pytest.fixture
-def config_file(tmp_path):
-    path = tmp_path / "terminal.toml"
-    path.write_text(f'[device]\nid = "door-9"\ntimezone = "UTC"\nlanguage = "en"\n'
-                    f'[storage]\ndata_dir = "{tmp_path / "data"}"\n[hardware]\nprofile = "sim"\n')
-    return str(path)
-
 
 def run(config_file, *args):
     return main(["--config", config_file, *args])

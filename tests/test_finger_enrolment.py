@@ -26,7 +26,7 @@ from terminal.hardware.fingerprint import open_fingerprint
 from terminal.hardware.fingerprint_sim import finger_template, send_control
 from terminal.store.audit import verify_audit
 from terminal.store.database import open_store
-from terminal.store.employees import add_employee, delete_employee
+from terminal.store.employees import add_employee
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,6 @@ exactly as they would over a serial cable.
 """
 from __future__ import annotations
 
-import os
 import select
 import signal
 import subprocess
@@ -18,7 +17,6 @@ import pytest
 import serial
 from pyfingerprint.pyfingerprint import PyFingerprint
 
-from terminal.hardware import fingerprint_sim as sim
 from terminal.hardware.fingerprint_sim import (
     SECURITY_THRESHOLDS,
     Features,

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ui_support import STAFF, FakeMonotonic, kiosk_config, running_kiosk
+from ui_support import STAFF, FakeMonotonic, kiosk_config, press_when_asked, running_kiosk
 
 ADMIN_CARD = "0000777777"
 STAFF_HERE = STAFF + [{"number": "9002", "name": "Admin Two", "card": ADMIN_CARD, "role": "admin"},
@@ -218,23 +218,6 @@ def test_admin_mode_times_out_after_inactivity(kiosk, clock):
     assert kiosk.app.admin is None and kiosk.app.toast_label.text == "管理模式已超时退出"
     kiosk.settle()
     assert audit(kiosk, "admin.logout")[-1]["details"] == {"reason": "timeout"}
-
-
-def press_when_asked(kiosk, emulator, finger_id, timeout=20.0):
-    """Someone at the sensor following the screen: press, lift, press again, lift."""
-    screen = kiosk.screen
-
-    def follow():
-        answer, params = screen._sensor
-        on = emulator.finger_on_sensor is not None
-        if answer in ("finger.waiting", "finger.lifted", "finger.poor") and not on and screen.running:
-            emulator.place_finger(finger_id)
-        elif answer == "finger.read_ok" and on:
-            emulator.lift_finger()
-        return screen.done or (screen._final is not None and not screen.running)
-
-    kiosk.wait_until(follow, timeout, "the finger enrolment to finish")
-    emulator.lift_finger()
 
 
 def test_admin_enrols_a_finger_from_the_sensor_and_the_employee_then_punches_with_it(kiosk):

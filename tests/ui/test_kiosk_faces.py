@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from ui_support import STAFF, kiosk_config, running_kiosk
+from ui_support import STAFF, kiosk_config, press_when_asked, running_kiosk
 
 pytestmark = pytest.mark.faces
 
@@ -93,22 +93,6 @@ def test_two_faces_at_once_are_asked_to_come_one_at_a_time(kiosk, faces_dir):
     assert events(kiosk, "tailgating")[-1]["count"] >= 2
     assert kiosk.terminal.hardware.outputs.relay_pulses() == []
     leave_doorway(kiosk)
-
-
-def press_when_asked(kiosk, emulator, finger_id, timeout=20.0):
-    screen = kiosk.screen
-
-    def follow():
-        answer, _ = screen._sensor
-        on = emulator.finger_on_sensor is not None
-        if answer in ("finger.waiting", "finger.lifted", "finger.poor") and not on and screen.running:
-            emulator.place_finger(finger_id)
-        elif answer == "finger.read_ok" and on:
-            emulator.lift_finger()
-        return screen.done or (screen._final is not None and not screen.running)
-
-    kiosk.wait_until(follow, timeout, "the finger enrolment to finish")
-    emulator.lift_finger()
 
 
 def test_admin_enrols_face_and_finger_then_the_employee_punches_in_by_face_and_out_by_finger(kiosk, faces_dir,

@@ -84,3 +84,20 @@ def wait_spoken(kiosk: Any, text: str, timeout: float = 10.0) -> Any:
     speaker = kiosk.terminal.hardware.speaker
     return kiosk.wait_until(lambda: next((u for u in reversed(speaker.played) if u.text == text), None),
                             timeout, f"the speaker to say {text!r}")
+
+
+def press_when_asked(kiosk: Any, emulator: Any, finger_id: str, timeout: float = 20.0) -> None:
+    """Someone at the sensor following the screen: press, lift, press again, lift."""
+    screen = kiosk.screen
+
+    def follow():
+        answer, params = screen._sensor
+        on = emulator.finger_on_sensor is not None
+        if answer in ("finger.waiting", "finger.lifted", "finger.poor") and not on and screen.running:
+            emulator.place_finger(finger_id)
+        elif answer == "finger.read_ok" and on:
+            emulator.lift_finger()
+        return screen.done or (screen._final is not None and not screen.running)
+
+    kiosk.wait_until(follow, timeout, "the finger enrolment to finish")
+    emulator.lift_finger()

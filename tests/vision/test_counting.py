@@ -1,40 +1,24 @@
 """Anti-tailgating counter on the shared group photos with ground-truth face boxes."""
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import pytest
 
-from terminal.vision.detection import FaceBox
+from enrollment.face_eval import match_boxes, read_face_boxes
 from terminal.vision.images import load_image
 
 pytestmark = pytest.mark.faces  # the real photos of ../shared/testdata/faces
 
 
-def _ground_truth(groups_dir):
-    truth = {}
-    for name in ("training.xml", "testing.xml"):
-        for image in ET.parse(groups_dir / name).getroot().iter("image"):
-            truth[image.get("file")] = [
-                FaceBox(float(b.get("left")), float(b.get("top")), float(b.get("width")), float(b.get("height")))
-                for b in image.iter("box")]
-    return truth
-
-
 def test_counter_finds_the_ground_truth_faces_with_few_false_ones(groups_dir, counter):
-    truth = _ground_truth(groups_dir)
+    truth = read_face_boxes([groups_dir / "training.xml", groups_dir / "testing.xml"])
     assert sum(len(b) for b in truth.values()) == 43
     found = total = 0
     for file, boxes in truth.items():
         faces = [f.box for f in counter.faces(load_image(groups_dir / file), min_face_px=30) if f.eyes_visible]
-        matched = set()
-        for gt in boxes:
-            total += 1
-            hit = next((i for i, f in enumerate(faces) if i not in matched and f.iou(gt) > 0.3), None)
-            if hit is not None:
-                matched.add(hit)
-                found += 1
-        assert len(faces) - len(matched) <= 1, f"{file}: {len(faces) - len(matched)} false faces"
+        matched = match_boxes(faces, boxes)
+        total += len(boxes)
+        found += matched
+        assert len(faces) - matched <= 1, f"{file}: {len(faces) - matched} false faces"
     assert found / total >= 0.95
 
 

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from enrollment.cli import main
-from enrollment.faces import (DuplicateFaceError, EnrolmentError, EnrolmentSession, FaceEnroller, QualityGates,
-                              enrol_photos)
+from enrollment.faces import EnrolmentSession, FaceEnroller, enrol_photos
 from terminal.vision.images import load_image
 
 pytestmark = pytest.mark.faces  # the real photos of ../shared/testdata/faces
@@ -58,13 +57,6 @@ def test_a_live_session_takes_spaced_shots_and_refuses_another_person(enroller, 
     other = session.offer_frame(load_image(people_dir / "obama" / "obama.jpg"), 100.0)
     assert not other.ok and other.reason == "different_person"
 
-
-@pytest.fixture
-def config_file(tmp_path):
-    path = tmp_path / "terminal.toml"
-    path.write_text(f'[device]\nid = "door-9"\ntimezone = "UTC"\nlanguage = "en"\n'
-                    f'[storage]\ndata_dir = "{tmp_path / "data"}"\n[hardware]\nprofile = "sim"\n')
-    return str(path)
 
 
 def test_face_add_enrols_from_photos_and_refuses_duplicates_and_bad_sets(config_file, people_dir, capsys):
