@@ -49,6 +49,12 @@ debounce_s = 60
 
 [face]
 min_face_px = 60
+
+# a window the size of the 7" touchscreen, so the demo never takes over a developer's desktop
+[ui]
+fullscreen = false
+width = 800
+height = 480
 {sync}"""
 
 

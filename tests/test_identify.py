@@ -48,15 +48,16 @@ def test_every_mode_is_parsed():
 
 
 @pytest.mark.parametrize("mode, accepted, refused", [
-    ("any", ["face", "finger", "pin"], []),
-    ("face", ["face"], ["finger", "pin"]),
-    ("finger", ["finger"], ["face", "pin"]),
-    ("pin", ["pin"], ["face", "finger"]),
+    ("any", ["face", "finger", "card", "pin"], []),
+    ("face", ["face"], ["finger", "card", "pin"]),
+    ("finger", ["finger"], ["face", "card", "pin"]),
+    ("card", ["card"], ["face", "finger", "pin"]),
+    ("pin", ["pin"], ["face", "finger", "card"]),
 ])
 def test_single_factor_modes(store, auth, clock, mode, accepted, refused):
-    employee = person(store, "1", mode)
+    employee = person(store, "1", mode, card="0004318030")
     send = {"face": lambda: auth.face(employee["id"], 0.3), "finger": lambda: auth.finger(employee["id"], 120),
-            "pin": lambda: auth.pin("1", "2468")}
+            "card": lambda: auth.card("4318030"), "pin": lambda: auth.pin("1", "2468")}
     for factor in accepted:
         clock.advance(5)
         outcome = send[factor]()
@@ -76,6 +77,23 @@ def test_two_factor_mode_needs_both_and_says_what_is_missing(store, auth, ticker
     assert second.status == "punched" and second.punch.punch["method"] == "finger+pin"
     assert second.punch.punch["score"] == 95
     assert auth.waiting_for is None
+
+
+@pytest.mark.parametrize("mode, first, second", [("face+card", "face", "card"), ("card+pin", "card", "pin")])
+def test_card_combinations_need_both_in_either_order(store, auth, ticker, mode, first, second):
+    employee = person(store, "9", mode, card="0x00A1B2C3")
+    send = {"face": lambda: auth.face(employee["id"], 0.31), "card": lambda: auth.card("10597059"),
+            "pin": lambda: auth.pin("9", "2468")}
+    for a, b in ((first, second), (second, first)):
+        ticker.now += 120  # past the debounce of the previous round
+        half = send[a]()
+        assert half.status == "need_more" and half.missing == (b,), (a, half)
+        assert auth.waiting_for == (employee["id"], (b,))
+        ticker.now += 2
+        done = send[b]()
+        assert done.status == "punched", (b, done)
+        assert set(done.punch.punch["method"].split("+")) == {first, second}
+    assert store.query_one("SELECT count(*) AS n FROM punches")["n"] == 2
 
 
 def test_second_factor_arriving_late_starts_over(store, auth, ticker, sim_config):

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 KV_PATH = Path(__file__).with_name("kiosk.kv")
 TICK_S = 0.2
 PREVIEW_INTERVAL_S = 1 / 20
+VOICE_REFRESH_S = 30.0  # employees added by roster sync or seed-enroll get their greeting rendered ahead
 PAD_TIMEOUT_S = 30.0  # a PIN pad or admin login left alone goes back to idle
 SETTINGS_KEY = "ui.settings"
 EMPLOYEE_SCREENS = ("idle", "result", "refusal", "pinpad", "second", "admin_login")
@@ -185,7 +186,8 @@ def _kivy_app_class() -> type:
             self._events = [Clock.schedule_interval(self.tick, TICK_S),
                             Clock.schedule_interval(self.update_preview, PREVIEW_INTERVAL_S)]
             self.tasks.submit(self.terminal.store.get_setting, SETTINGS_KEY, {}, on_done=self._apply_saved_settings)
-            threading.Thread(target=self._warm_voice, name="seed-voice-warmup", daemon=True).start()
+            self._events.append(Clock.schedule_interval(self._refresh_voice, VOICE_REFRESH_S))
+            self._refresh_voice(0)
             self.go("idle")
             self.tick(0)
             self._started = True
@@ -672,8 +674,20 @@ def _kivy_app_class() -> type:
                 threading.Thread(target=self._settings_side_effects, args=("hardware.speaker.volume",
                                  self.tconfig.hardware.speaker.volume), daemon=True).start()
 
+        def _refresh_voice(self, _dt: float) -> None:
+            """Start a voice warm-up in the background unless one is still running (main thread)."""
+            running = getattr(self, "_voice_thread", None)
+            if running is not None and running.is_alive():
+                return
+            self._voice_thread = threading.Thread(target=self._warm_voice, name="seed-voice-warmup", daemon=True)
+            self._voice_thread.start()
+
         def _warm_voice(self) -> None:
-            """Render every employee's greeting once, so a name is heard as soon as the punch is decided."""
+            """Render every employee's greeting once, so a name is heard as soon as the punch is decided.
+
+            Runs at start, on a language change and every VOICE_REFRESH_S; it renders only when the
+            language or the active employees' names changed since the last pass.
+            """
             from terminal.hardware.factory import fixed_phrases
             from terminal.store.employees import list_employees
 
@@ -682,13 +696,17 @@ def _kivy_app_class() -> type:
                 return
             lang = self.tconfig.device.language
             try:
+                staff = [(e["number"], e["name"]) for e in list_employees(self.terminal.store) if e["active"]]
+                signature = (lang, tuple(staff))
+                if signature == getattr(self, "_voice_signature", None):
+                    return
                 phrases = {key: text for key, text in fixed_phrases(lang).items() if key.startswith(("refuse.", "hint."))}
-                for employee in list_employees(self.terminal.store):
-                    if not employee["active"]:
-                        continue
+                for number, name in staff:
                     for key in ("punch.in", "punch.out", "refuse.already_recorded"):
-                        phrases[f"{key}:{employee['number']}"] = t(key, lang, name=employee["name"])
+                        phrases[f"{key}:{number}"] = t(key, lang, name=name)
                 speaker.prerender(phrases, lang)
+                self._voice_signature = signature
+                log.info("voice: greetings ready for %d employees", len(staff))
             except Exception as exc:
                 log.warning("voice warm-up stopped: %s", exc)
 

@@ -43,8 +43,10 @@ def run_finger_enrolment(app: Any, employee: dict, cancel: threading.Event,
 
     try:
         with (worker.paused() if worker is not None else contextlib.nullcontext(sensor)) as held:
+            settings = app.tconfig.hardware.fingerprint
             result = enrol_finger(app.terminal.store, held, employee["number"], progress=on_step, stop=cancel,
-                                  actor=app.admin_actor)
+                                  actor=app.admin_actor, max_fingers=settings.max_fingers,
+                                  step_timeout_s=settings.enrol_step_timeout_s)
     except FingerEnrolError as exc:
         if exc.reason != "cancelled":
             log.info("finger enrolment of %s stopped: %s", employee.get("number"), exc)

@@ -168,9 +168,10 @@ def test_hostile_traffic_over_the_wire_loses_no_punch(site, broker_up, terminal_
             leaf = data.draw(st.sampled_from(CENTRAL_LEAVES))
             topic, client = p.device_topic(SITE, "door-a", leaf), as_device
         else:
-            leaf = data.draw(st.sampled_from(DEVICE_LEAVES))
-            topic, client = p.device_topic(SITE, "door-a", leaf), as_central
-        payload = data.draw(hostile(leaf))
+            leaf = data.draw(st.sampled_from(DEVICE_LEAVES + ("site-roster",)))
+            topic = p.site_roster_topic(SITE) if leaf == "site-roster" else p.device_topic(SITE, "door-a", leaf)
+            client = as_central
+        payload = data.draw(hostile("roster" if leaf == "site-roster" else leaf))
         if len(payload) < 1_000_000:
             assert client.publish_nowait(topic, payload) == 0
             sent.append(topic)

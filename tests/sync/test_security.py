@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -36,6 +37,27 @@ def test_a_terminal_cannot_publish_on_another_terminals_topics(site, broker_up, 
     finally:
         door_a.close()
     assert central_ids(central.db, "door-b") == []
+
+
+def test_a_terminal_cannot_read_another_terminals_acks_roster_or_commands(site, broker_up):
+    door_a, door_b, sender = (raw_client(site, broker_up, who) for who in ("door-a", "door-b", "central"))
+    clients = (door_a, door_b, sender)
+    try:
+        for client in clients:
+            assert not client.connect().is_failure
+        others = [p.device_topic(SITE, "door-b", kind) for kind in ("ack", "cmd", "roster")]
+        door_a.client.subscribe([(topic, 1) for topic in others] + [(f"seed/v1/{SITE}/+/ack", 1), ("seed/#", 1)])
+        door_b.client.subscribe([(topic, 1) for topic in others])
+        time.sleep(0.5)  # SUBACKs in
+        for topic in others:
+            assert not sender.publish(topic, b'{"probe": true}').is_failure
+        wait_for(lambda: len(door_b.messages) == len(others), what="door-b to receive its own messages")
+        time.sleep(0.5)  # anything the broker wrongly forwarded would be here by now
+        assert sorted(topic for topic, _ in door_b.messages) == sorted(others)
+        assert door_a.messages == []
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_a_certificate_from_another_ca_is_refused(site, broker_up, tmp_path):
