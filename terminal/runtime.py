@@ -109,6 +109,15 @@ class Terminal:
         except BaseException:
             store.close()
             raise
+        clock = getattr(hardware, "clock", None)
+        if config.sync.enabled and hasattr(clock, "vouch_by"):
+            # Without an RTC or a kernel-synchronised clock, a recent NTP check by seed-sync within the
+            # bound is what makes a punch's time trusted ("ntp") rather than "unsynced".
+            from sync_agent.status import clock_trusted
+
+            settings = config.hardware.clock
+            clock.vouch_by(lambda: clock_trusted(store, max_age_s=max(3600.0, 3 * settings.check_interval_s),
+                                                 max_offset_s=settings.max_offset_s))
         for device, reason in (getattr(hardware, "problems", {}) or {}).items():
             log.error("%s is missing: %s", device, reason)
             store.record_event("hardware_missing", {"device": device, "reason": reason}, severity="error")

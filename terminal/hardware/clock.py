@@ -134,13 +134,26 @@ class SystemClock:
     def _current_source(self) -> TimeSource:
         mono = time.monotonic()
         with self._lock:
-            if self._source is None or mono - self._checked_at > self._recheck_s:
-                synced = kernel_clock_synchronised()
-                if not synced and self._sync_hint is not None:
-                    synced = self._sync_hint()
-                self._source = "ntp" if synced else ("rtc" if self._rtc else "unsynced")
-                self._checked_at = mono
-            return self._source
+            if self._source is not None and mono - self._checked_at <= self._recheck_s:
+                return self._source
+            hint = self._sync_hint
+        # decided outside the lock: the hint reads the database, whose lock a punch may hold while stamping
+        synced = bool(kernel_clock_synchronised())
+        if not synced and hint is not None:
+            try:
+                synced = bool(hint())
+            except Exception as exc:  # an unreadable hint leaves the clock untrusted, never stops a punch
+                log.warning("clock sync hint failed: %s", exc)
+        source: TimeSource = "ntp" if synced else ("rtc" if self._rtc else "unsynced")
+        with self._lock:
+            self._source, self._checked_at = source, mono
+        return source
+
+    def vouch_by(self, sync_hint: Callable[[], bool]) -> None:
+        """Let ``sync_hint`` (the sync agent's last NTP check) mark the clock synchronised from now on."""
+        with self._lock:
+            self._sync_hint = sync_hint
+            self._source = None  # decided again at the next stamp
 
     def now(self) -> Timestamp:
         source = self._current_source()

@@ -152,3 +152,40 @@ def test_a_wall_clock_step_is_a_clock_jump_event(site, broker_up, tmp_path, agen
 
 def agent_factory_started(terminal: Terminal) -> bool:
     return read_status(terminal.store)["updated_at"] is not None
+
+
+def test_an_in_bound_ntp_check_by_the_agent_makes_the_terminals_own_stamps_trusted(site, broker_up, central, tmp_path,
+                                                                                 agent_factory, monkeypatch):
+    """A Pi without an RTC whose kernel clock is not disciplined: seed-sync's NTP check vouches for it."""
+    import terminal.hardware.clock as clock_module
+    from terminal.punch import Identity
+    from terminal.runtime import Terminal as Door
+    from terminal.store.employees import add_employee
+
+    monkeypatch.setattr(clock_module, "kernel_clock_synchronised", lambda: False)
+    (tmp_path / "chrony").mkdir()
+    server = Chrony(tmp_path / "chrony", skew_s=0.0).start()  # a server that agrees with this machine
+    try:
+        config = ntp_config(site, broker_up, tmp_path, server.port)
+        config.hardware.clock.driver = "pi"  # the real system clock, not the simulator
+        config.hardware.fingerprint.enabled = False
+        config.face.enabled = False
+        with Door.open(config) as door:
+            clock = door.hardware.clock
+            assert isinstance(clock, clock_module.SystemClock)
+            clock._recheck_s = 0  # decide the source at every stamp (10 s in production)
+            employee = add_employee(door.store, number="T1", name="Time Keeper")
+            before = door.punches.punch(Identity(employee["id"], "card"))
+            assert before.accepted and before.punch["time_source"] == "unsynced"
+            agent = agent_factory(config, ntp=True)
+            wait_for(lambda: clock_trusted(door.store), what="an NTP check within the bound")
+            door.config.punch.debounce_s = 0
+            after = door.punches.punch(Identity(employee["id"], "card"))
+            assert after.accepted and after.punch["time_source"] == "ntp"
+            status = read_status(door.store)
+            assert abs(status["clock_offset_s"]) < 0.5 and status["time_source"] == "ntp"
+            wait_for(lambda: door.store.query_one("SELECT count(*) AS n FROM outbox")["n"] == 0,
+                     what="both punches acknowledged")
+            agent.stop()
+    finally:
+        server.stop()
