@@ -61,3 +61,37 @@ def test_missing_real_devices_are_logged_and_recorded_never_simulated(sim_config
         kinds = {r["payload"] for r in terminal.store.query("SELECT payload FROM events WHERE kind = 'hardware_missing'")}
         assert any('"device": "outputs"' in k for k in kinds)
     assert any("outputs is missing" in r.getMessage() for r in caplog.records)
+
+
+def test_the_terminal_tells_systemd_it_is_ready_and_feeds_the_watchdog_while_healthy(terminal, tmp_path, monkeypatch):
+    import os
+    import socket
+    import threading
+
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:  # the manager's end of NOTIFY_SOCKET
+        systemd.bind(address)
+        systemd.settimeout(5)
+        monkeypatch.setenv("NOTIFY_SOCKET", address)
+        monkeypatch.setenv("WATCHDOG_USEC", "200000")  # WatchdogSec=0.2 s: pinged every 0.1 s
+        monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+        terminal.start()
+        assert systemd.recv(256) == b"READY=1"
+        stop = threading.Event()
+        server = threading.Thread(target=terminal.serve, args=(stop,))
+        server.start()
+        try:
+            assert [systemd.recv(256) for _ in range(3)] == [b"WATCHDOG=1"] * 3
+            # a worker that died: the watchdog is withheld, so systemd restarts the terminal
+            card_worker = next(w for w in terminal.workers if w.name == "card-reader")
+            card_worker.stop()
+            while True:  # pings already on their way
+                systemd.settimeout(0.5)
+                try:
+                    systemd.recv(256)
+                except socket.timeout:
+                    break
+            assert not terminal.healthy()
+        finally:
+            stop.set()
+            server.join(5)

@@ -225,3 +225,27 @@ def test_terminal_and_sync_agent_opening_a_new_database_at_once_migrate_it_once(
     with Store.open(path, bytes.fromhex(key)) as store:
         versions = [r["version"] for r in store.query("SELECT version FROM schema_migrations")]
     assert sorted(versions) == sorted(m.version for m in migrations_module.MIGRATIONS)
+
+
+def test_seed_terminal_verify_audit_names_the_first_broken_link(config_file, capsys):
+    import json
+
+    from terminal.cli import main
+    from terminal.config import load_config
+    from terminal.store.database import open_store
+
+    with open_store(load_config(config_file).storage) as opened:
+        for i in range(4):
+            opened.audit("admin", "test.action", {"i": i})
+        entries = opened.query_one("SELECT count(*) AS n FROM audit_log")["n"]
+    assert main(["--config", config_file, "verify-audit"]) == 0
+    assert capsys.readouterr().out.strip() == f"audit log intact: {entries} entries"
+    with open_store(load_config(config_file).storage) as opened:
+        seq = opened.query("SELECT seq FROM audit_log ORDER BY seq")[-2]["seq"]
+        with opened.transaction() as conn:
+            conn.execute("UPDATE audit_log SET details = '{\"i\":99}' WHERE seq = ?", (seq,))
+    assert main(["--config", config_file, "verify-audit"]) == 1
+    assert capsys.readouterr().out.startswith(f"audit log BROKEN at entry {seq}: ")
+    assert main(["--config", config_file, "verify-audit", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["first_broken"] == seq and "altered" in report["reason"]
