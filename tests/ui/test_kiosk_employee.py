@@ -13,7 +13,8 @@ import pytest
 
 from terminal.hardware.speaker import wav_info
 from terminal.ui import theme
-from ui_support import DOOR_PULSE_S, LED_ON_S, STAFF, FakeMonotonic, kiosk_config, running_kiosk, wait_spoken
+from ui_support import (DOOR_PULSE_S, LED_ON_S, STAFF, FakeMonotonic, kiosk_config, running_kiosk, type_pin,
+                        wait_spoken)
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +45,6 @@ def quiet_door(kiosk):
 
 def punches(kiosk, number):
     return kiosk.terminal.store.query("SELECT * FROM punches WHERE employee_number = ? ORDER BY punched_at", (number,))
-
-
-def type_pin(kiosk, number, pin):
-    kiosk.tap("pin")
-    kiosk.wait_screen("pinpad")
-    kiosk.type_digits(number)
-    kiosk.tap("key_ok")
-    kiosk.type_digits(pin)
-    kiosk.tap("key_ok")
 
 
 def colour_at(kiosk, x, y):

@@ -13,7 +13,7 @@ import pytest
 
 from terminal.store.employees import add_employee
 from terminal.ui.app import find_worker
-from ui_support import STAFF, kiosk_config, running_kiosk
+from ui_support import STAFF, kiosk_config, running_kiosk, type_pin
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +50,7 @@ def test_a_pulled_sensor_is_reported_while_the_clock_ticks_and_a_pin_still_punch
             kiosk.terminal.hardware.clock.advance(1)
             expected = terminal_clock(kiosk)
             kiosk.wait_until(lambda: shown_clock(kiosk) == expected, 2, "the clock to move")
-        kiosk.tap("pin")
-        kiosk.wait_screen("pinpad")
-        kiosk.type_digits("1002")
-        kiosk.tap("key_ok")
-        kiosk.type_digits("4321")
-        kiosk.tap("key_ok")
+        type_pin(kiosk, "1002", "4321")
         kiosk.wait_screen("result")
         assert "李娜" in kiosk.texts()
         [punch] = kiosk.terminal.store.query("SELECT method FROM punches WHERE employee_number = '1002'")

@@ -86,6 +86,16 @@ def wait_spoken(kiosk: Any, text: str, timeout: float = 10.0) -> Any:
                             timeout, f"the speaker to say {text!r}")
 
 
+def type_pin(kiosk: Any, number: str, pin: str) -> None:
+    """An employee at the pad: PIN entry, their number, OK, their PIN, OK."""
+    kiosk.tap("pin")
+    kiosk.wait_screen("pinpad")
+    kiosk.type_digits(number)
+    kiosk.tap("key_ok")
+    kiosk.type_digits(pin)
+    kiosk.tap("key_ok")
+
+
 def press_when_asked(kiosk: Any, emulator: Any, finger_id: str, timeout: float = 20.0) -> None:
     """Someone at the sensor following the screen: press, lift, press again, lift."""
     screen = kiosk.screen
