@@ -170,7 +170,7 @@ def ingest_baseline(folder: Path, n: int) -> float:
     """Punches per second through the central's ingest alone (no MQTT), 500 per batch."""
     from central.db import CentralDB
     from central.ingest import Ingest
-    from sync_agent import protocol as p
+    from contract import protocol as p
 
     with CentralDB.open(folder / f"baseline-{uuid.uuid4().hex[:6]}.db") as db:
         ingest = Ingest(db)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from central.pki import CENTRAL_CN, SitePki
-from sync_agent import protocol as p
+from contract import protocol as p
 
 
 @dataclass(frozen=True)

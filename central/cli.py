@@ -238,7 +238,7 @@ def cmd_employee(args: argparse.Namespace) -> int:
             else:
                 pin_hash = None
                 if args.pin:
-                    from terminal.pins import PinFormatError, hash_pin
+                    from contract.pins import PinFormatError, hash_pin
 
                     try:
                         pin_hash = hash_pin(args.pin)

@@ -11,9 +11,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.db import CentralDB
-from central.pki import SitePki, load_signing_key
+from central.pki import SitePki
+from contract.signing import load_signing_key
 from central.service import record_command
-from sync_agent import protocol as p
+from contract import protocol as p
 
 log = logging.getLogger(__name__)
 

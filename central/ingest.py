@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from central.db import CentralDB
-from sync_agent import protocol as p
+from contract import protocol as p
 
 log = logging.getLogger(__name__)
 

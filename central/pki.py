@@ -210,20 +210,3 @@ class SitePki:
                                "issued_at": _now().strftime("%Y-%m-%dT%H:%M:%SZ")}
         _write_public(self.registry, json.dumps(registry, indent=2, sort_keys=True).encode("utf-8"))
         return issued
-
-
-def load_signing_key(path: Path | str) -> ed25519.Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise PkiError(f"{path} is not an Ed25519 private key")
-    return key
-
-
-def load_verify_key(path: Path | str) -> ed25519.Ed25519PublicKey:
-    try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
-    except (OSError, ValueError) as exc:
-        raise PkiError(f"command public key {path} cannot be read: {exc}") from None
-    if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise PkiError(f"{path} is not an Ed25519 public key")
-    return key

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from central.db import CentralDB
-from sync_agent import protocol as p
+from contract import protocol as p
 
 PUNCH_FIELDS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
                 "time_source", "original_punched_at", "restamped_at", "boot_id", "monotonic_ns", "batch_id",

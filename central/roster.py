@@ -12,7 +12,7 @@ import logging
 from typing import Any, Iterable
 
 from central.db import CentralDB
-from sync_agent import protocol as p
+from contract import protocol as p
 
 log = logging.getLogger(__name__)
 

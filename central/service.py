@@ -25,8 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from central import roster as roster_mod
 from central.db import CentralDB
 from central.ingest import Ingest, Outgoing
-from central.pki import load_signing_key
-from sync_agent import protocol as p
+from contract.signing import load_signing_key
+from contract import protocol as p
 
 log = logging.getLogger(__name__)
 

@@ -175,7 +175,7 @@ def check_rows(rows: list[tuple[int, dict[str, str]]], photo_dir: Optional[Path]
         if pin and not (pin.isdigit() and 4 <= len(pin) <= 8):
             problems.append(RowProblem(index, "pin", "PIN must be 4 to 8 digits"))
         if values.get("card"):
-            from terminal.cards import CardFormatError, normalize_card
+            from contract.cards import CardFormatError, normalize_card
 
             try:
                 normalize_card(_clean_cell(values, "card"))

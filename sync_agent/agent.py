@@ -20,7 +20,7 @@ from typing import Any, Optional
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from sync_agent import protocol as p
+from contract import protocol as p
 from sync_agent.commands import CommandHandler
 from sync_agent.outbox import KINDS, TOPIC_LEAF, Batch, Outbox
 from sync_agent.roster import apply_roster, roster_version
@@ -111,11 +111,11 @@ class SyncAgent:
         if path is None:
             log.warning("no command public key configured: every command will be refused")
             return None
-        from central.pki import PkiError, load_verify_key
+        from contract.signing import SigningKeyError, load_verify_key
 
         try:
             return load_verify_key(path)
-        except PkiError as exc:
+        except SigningKeyError as exc:
             raise SyncConfigError(str(exc)) from None
 
     def topic(self, leaf: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from sync_agent import protocol as p
+from contract import protocol as p
 from sync_agent.roster import purge_employee
 from terminal.store.database import Store, utc_now
 

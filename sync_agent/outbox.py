@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
-from sync_agent import protocol as p
+from contract import protocol as p
 from terminal.store.database import Store, utc_now
 
 log = logging.getLogger(__name__)

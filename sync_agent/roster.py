@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sync_agent import protocol as p
+from contract import protocol as p
 from terminal.store.database import Store, utc_now
 from terminal.store.employees import VERIFY_MODES
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Literal, Optional
 from terminal.config import TerminalConfig
 from terminal.hardware.clock import Clock, format_utc, parse_utc
 from terminal.i18n import t
-from terminal.pins import verify_pin
+from contract.pins import verify_pin
 from terminal.punch import Identity, PunchResult, PunchService
 from terminal.store.database import Store
 from terminal.store.employees import find_by_card, find_by_number, get_employee, pin_hash_of

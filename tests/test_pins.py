@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from terminal.pins import PinFormatError, check_pin_format, hash_pin, verify_pin
+from contract.pins import PinFormatError, check_pin_format, hash_pin, verify_pin
 
 
 @pytest.mark.parametrize("pin", ["1234", "00000000", "2580", "1357913"])

@@ -4,7 +4,7 @@ A keyboard-wedge reader is a USB keyboard that types the card number and presses
 Enter. :class:`EvdevCardReader` grabs it exclusively (its keystrokes never reach the
 kiosk or a console), turns key events into the typed string with
 :class:`KeyDecoder` and returns the number in the canonical form of
-:mod:`terminal.cards`. :class:`SimCardReader` is a queue tests push reader strings
+:mod:`contract.cards`. :class:`SimCardReader` is a queue tests push reader strings
 into with :meth:`SimCardReader.present`; both normalise through the same code, and
 both report unreadable input (logged, counted in ``rejected``) without returning it.
 """
@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
-from terminal.cards import CardFormatError, card_suffix, normalize_card
+from contract.cards import CardFormatError, card_suffix, normalize_card
 from terminal.config import CardReaderSettings
 from terminal.hardware.errors import CardReaderGone, DeviceMissing
 
@@ -30,7 +30,7 @@ MAX_TYPED = 64
 @runtime_checkable
 class CardReader(Protocol):
     def read(self, timeout: Optional[float] = None) -> Optional[str]:
-        """The next card, normalised (see terminal.cards), or None when none came within ``timeout`` seconds."""
+        """The next card, normalised (see contract.cards), or None when none came within ``timeout`` seconds."""
         ...
 
     def close(self) -> None: ...

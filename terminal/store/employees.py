@@ -56,7 +56,7 @@ def validate_number(number: Any) -> str:
 def _clean_card(card: Any) -> str | None:
     if card is None or str(card).strip() == "":
         return None
-    from terminal.cards import CardFormatError, normalize_card
+    from contract.cards import CardFormatError, normalize_card
 
     try:
         return normalize_card(str(card))
@@ -67,7 +67,7 @@ def _clean_card(card: Any) -> str | None:
 def _clean_pin(pin: Any) -> str | None:
     if pin is None or str(pin) == "":
         return None
-    from terminal.pins import PinFormatError, hash_pin
+    from contract.pins import PinFormatError, hash_pin
 
     try:
         return hash_pin(str(pin))

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from terminal.cards import wiegand_bits
+from contract.cards import wiegand_bits
 from terminal.config import CardReaderSettings
 from terminal.hardware.card_reader import EvdevCardReader, KeyDecoder, SimCardReader, _key_maps, key_events
 from terminal.hardware.errors import CardReaderGone, DeviceMissing

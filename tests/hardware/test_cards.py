@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from terminal.cards import CardFormatError, normalize_card, parse_card, wiegand_bits
+from contract.cards import CardFormatError, normalize_card, parse_card, wiegand_bits
 
 # One card (EM4100 id 0x0041E34E) as differently configured readers present it.
 SAME_CARD = ["0004318030", "4318030", "0041E34E", "0x41e34e", "0X0041E34E", "65,58190", "65:58190",

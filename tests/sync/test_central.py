@@ -14,7 +14,7 @@ from central import roster
 from central.cli import main as central_main
 from central.db import CentralDB
 from central.ingest import Ingest
-from sync_agent import protocol as p
+from contract import protocol as p
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path):

@@ -16,7 +16,7 @@ from sync_support import SITE, raw_client, wait_for
 
 from central.db import CentralDB
 from central.ingest import Ingest
-from sync_agent import protocol as p
+from contract import protocol as p
 from sync_agent.agent import SyncAgent
 from sync_agent.roster import roster_version
 

@@ -9,7 +9,7 @@ import pytest
 from sync_support import SITE, raw_client, wait_for
 
 from central import roster as central_roster
-from sync_agent import protocol as p
+from contract import protocol as p
 from sync_agent.roster import PURGE_KEY, apply_roster, roster_version
 
 
@@ -109,7 +109,7 @@ def test_an_invalid_roster_changes_nothing(store):
 
 
 def test_roster_cards_are_stored_in_the_form_a_tap_produces(store):
-    from terminal.cards import normalize_card
+    from contract.cards import normalize_card
 
     message = p.validate(p.Roster, {"version": 1, "base": 0, "upserts": [employee("K1", "Hex card", card="0x00A1B2C3")]})
     assert apply_roster(store, message).outcome == "applied"

@@ -10,8 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sync_support import SITE, RawClient, central_ids, raw_client, wait_for
 
-from central.pki import SitePki, load_signing_key
-from sync_agent import protocol as p
+from central.pki import SitePki
+from contract.signing import load_signing_key
+from contract import protocol as p
 
 
 def punch_batch(device: str) -> bytes:

@@ -254,7 +254,7 @@ class RosterEmployee(Message):
         """One canonical form on every terminal, so a roster card matches a tap at the door."""
         if value is None or value == "":
             return None
-        from terminal.cards import CardFormatError, normalize_card
+        from contract.cards import CardFormatError, normalize_card
 
         try:
             return normalize_card(value)
