@@ -1,0 +1,76 @@
+"""The REST API at /api/v1: django-ninja with an OpenAPI document and a docs page served locally.
+
+* ``/api/v1/openapi.json``: the OpenAPI 3.1 description of every endpoint below.
+* ``/api/v1/docs``: Swagger UI from django-ninja's bundled static files (``ninja`` in
+  INSTALLED_APPS), nothing loaded from the internet; the online validator badge is off.
+* Auth: :mod:`central.api.auth` (bearer token or console session); scope: :mod:`central.accounts.scope`.
+* Errors: :mod:`central.api.errors` (JSON ``{"detail": ...}``).
+
+:data:`ENDPOINTS` lists every operation with example parameters and the roles that may call
+it; roles not listed under ``write`` still get a 403 for writes, and every role's reads are
+filtered to its scope (a tour of every URL as every role uses it).
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ninja import NinjaAPI, Swagger
+from ninja.renderers import JSONRenderer
+
+from central.api import errors
+from central.api.auth import AUTH
+from central.api.routers import devices, employees, org, records
+
+class _Renderer(JSONRenderer):
+    json_dumps_params = {"ensure_ascii": False}  # Chinese messages readable as they are
+
+
+class _Api(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Any) -> str:
+        return operation.view_func.__name__  # listEmployees-style ids: list_employees, send_command …
+
+
+api = _Api(
+    title="Seed 考勤 API",
+    version="1",
+    urls_namespace="api",
+    renderer=_Renderer(),
+    auth=AUTH,
+    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": True}),
+    description=(
+        "Seed 考勤系统的 REST API：员工、站点、部门、设备、打卡与事件。/ The Seed attendance REST API: employees, "
+        "sites, departments, terminals, punches and events.\n\n"
+        "认证 / Auth: `Authorization: Bearer <token>`（在控制台创建 / made in the console）or the console session. "
+        "每个调用都按调用者的角色与范围过滤 / every call is filtered by the caller's role and scope."),
+)
+errors.install(api)
+for module in (employees, org, devices, records):
+    api.add_router("", module.router)
+
+ALL_ROLES = ("superuser", "hr_admin", "manager", "auditor", "employee")
+WRITERS = ("superuser", "hr_admin")
+
+
+class Endpoint(NamedTuple):
+    method: str
+    path: str  # as in the OpenAPI document, with {placeholders}
+    params: dict[str, Any]  # example query parameters
+    roles: tuple[str, ...]  # roles that may succeed; others get 403 (writes) or an empty / 404 answer (reads)
+    body: dict[str, Any] | None = None  # example JSON body of a write
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/api/v1/employees", {"limit": 10, "active": "true"}, ALL_ROLES),
+    Endpoint("POST", "/api/v1/employees", {}, WRITERS,
+             {"number": "E900", "name": "示例 Example", "site": "{site}", "verify_mode": "any"}),
+    Endpoint("GET", "/api/v1/employees/{number}", {}, ALL_ROLES),
+    Endpoint("PUT", "/api/v1/employees/{number}", {}, WRITERS, {"name": "新名字 New name"}),
+    Endpoint("DELETE", "/api/v1/employees/{number}", {"purge": "false"}, WRITERS),
+    Endpoint("GET", "/api/v1/sites", {}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/departments", {"site": "{site}"}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/devices", {}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/devices/{device_id}", {}, ALL_ROLES),
+    Endpoint("POST", "/api/v1/devices/{device_id}/commands", {}, WRITERS, {"cmd": "resync"}),
+    Endpoint("GET", "/api/v1/punches", {"since": "2026-03-01T00:00:00Z", "limit": 50}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/events", {"since": "2026-03-01T00:00:00Z", "limit": 50}, ALL_ROLES),
+]

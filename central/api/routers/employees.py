@@ -1,0 +1,127 @@
+"""/employees: the staff list within the caller's scope; writes through :mod:`central.people.services`.
+
+Every write is scope-checked, audited and reaches the terminals through the roster (the
+services do all three). An employee outside the caller's scope answers 404 like an unknown
+one; a role that may not change people answers 403.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from django.db.models import QuerySet
+from ninja import Query, Router, Status
+
+from central.accounts import scope
+from central.accounts.models import User
+from central.api import cursor as keyset
+from central.api.auth import caller
+from central.api.errors import ApiError, not_found
+from central.api.routers.common import cursor_param, limit_param
+from central.api.schemas import ERRORS, EmployeeCreate, EmployeeOut, EmployeePage, EmployeeRemoved, EmployeeWrite
+from central.people import services
+from central.people.models import Department, Employee
+
+router = Router(tags=["employees 员工"])
+
+
+def out(e: Employee) -> dict:
+    return {"number": e.number, "name": e.name, "site": e.site.code,
+            "department": e.department.name if e.department else "", "card": e.card, "has_pin": bool(e.pin_hash),
+            "role": e.role, "verify_mode": e.verify_mode, "allowed_devices": list(e.allowed_devices),
+            "active": e.active, "faces": len(e.faces or ()), "fingers": len(e.fingers or ()), "version": e.version,
+            "created_at": keyset.stamp(e.created_at), "updated_at": keyset.stamp(e.updated_at)}
+
+
+def _visible(user: User) -> QuerySet[Employee]:
+    return scope.employees(user).select_related("site", "department")
+
+
+def _find(user: User, number: str) -> Employee:
+    found = _visible(user).filter(number=number).first()
+    if found is None:
+        raise not_found("employee", number)
+    return found
+
+
+def _check_place(user: User, site_code: str, department: str) -> None:
+    """The site must be one the caller sees (else it reads as unknown) and may place people at (else 403)."""
+    site = scope.sites(user).filter(code=site_code).first()
+    if site is None:
+        raise ApiError(422, f"站点不存在 / no site {site_code!r}", "site")
+    dept = Department.objects.filter(site=site, name=department.strip()).first() if department.strip() else None
+    scope.check_site_allowed(user, site, dept)
+
+
+def _save(user: User, data: services.EmployeeInput, creating: bool) -> Employee:
+    _check_place(user, data.site, data.department)
+    saved = services.save_employee(user, data, creating=creating)
+    return _find(user, saved.number)
+
+
+@router.get("/employees", response={200: EmployeePage, **ERRORS}, summary="员工列表 / employees in your scope")
+def list_employees(request, site: Optional[str] = Query(None, max_length=64, description="站点代码 / site code"),
+                   department: Optional[str] = Query(None, max_length=100, description="部门名称 / department name"),
+                   active: Optional[bool] = Query(None, description="只看在职 (true) 或离职 (false) / only active or inactive"),
+                   limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
+    rows = _visible(caller(request))
+    if site:
+        rows = rows.filter(site__code=site)
+    if department:
+        rows = rows.filter(department__name=department)
+    if active is not None:
+        rows = rows.filter(active=active)
+    items, next_cursor = keyset.page(keyset.after_key(rows, cursor, "number"), limit, lambda e: (e.number,))
+    return {"items": [out(e) for e in items], "next_cursor": next_cursor}
+
+
+@router.post("/employees", response={201: EmployeeOut, **ERRORS}, summary="新增员工 / add an employee")
+def create_employee(request, payload: EmployeeCreate):
+    user = caller(request)
+    scope.require_manage(user)
+    data = services.EmployeeInput(
+        number=payload.number, name=payload.name, site=payload.site, department=payload.department or "",
+        card=payload.card or None, pin=payload.pin or None, verify_mode=payload.verify_mode or "any",
+        role=payload.role or "employee", allowed_devices=list(payload.allowed_devices or []),
+        active=True if payload.active is None else payload.active)
+    return Status(201, out(_save(user, data, creating=True)))
+
+
+@router.get("/employees/{number}", response={200: EmployeeOut, **ERRORS}, summary="员工详情 / one employee")
+def get_employee(request, number: str):
+    return out(_find(caller(request), number))
+
+
+@router.put("/employees/{number}", response={200: EmployeeOut, **ERRORS},
+            summary="修改员工 / change an employee (fields left out keep their value)")
+def update_employee(request, number: str, payload: EmployeeWrite):
+    user = caller(request)
+    current = _find(user, number)
+    scope.require_manage(user)
+    sent = payload.model_dump(exclude_unset=True)
+    for name in ("name", "site"):
+        if name in sent and sent[name] is None:
+            raise ApiError(422, f"{name}: 不能为空 / may not be null", name)
+    data = services.EmployeeInput(
+        number=current.number, name=sent.get("name", current.name), site=sent.get("site", current.site.code),
+        department=(sent["department"] or "") if "department" in sent else (current.department.name if current.department else ""),
+        card=(sent["card"] or None) if "card" in sent else current.card,
+        pin=(sent["pin"] if sent["pin"] is not None else "") if "pin" in sent else None,
+        verify_mode=sent.get("verify_mode") or current.verify_mode, role=sent.get("role") or current.role,
+        allowed_devices=list(sent["allowed_devices"] or []) if "allowed_devices" in sent else list(current.allowed_devices),
+        active=current.active if sent.get("active") is None else sent["active"])
+    return out(_save(user, data, creating=False))
+
+
+@router.delete("/employees/{number}", response={200: EmployeeRemoved, **ERRORS},
+               summary="停用（默认）或删除员工 / deactivate (default) or delete an employee")
+def remove_employee(request, number: str, purge: bool = Query(
+        False, description="true：彻底删除并清除所有终端上的模板；默认停用 / true deletes and purges templates everywhere; "
+                           "the default deactivates")):
+    user = caller(request)
+    employee = _find(user, number)
+    scope.require_manage(user)
+    if purge:
+        version = services.delete_employee(user, employee)
+        return {"number": number, "action": "deleted", "roster_version": version}
+    changed = services.deactivate_employee(user, employee)
+    return {"number": number, "action": "deactivated", "roster_version": changed.version}

@@ -1,0 +1,77 @@
+"""/punches and /events: what the terminals sent, within the caller's scope, a page at a time.
+
+Both page with an opaque cursor over (time, id): pass ``next_cursor`` back to get the rows
+after the last one seen; rows stored meanwhile with a later time come on later pages.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ninja import Query, Router
+
+from central.accounts import scope
+from central.api import cursor as keyset
+from central.api.auth import caller
+from central.api.errors import ApiError
+from central.api.routers.common import cursor_param, limit_param, moment
+from central.api.schemas import ERRORS, EventPage, PunchPage
+
+router = Router(tags=["records 记录"])
+PUNCH_FIELDS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
+                "time_source", "original_punched_at", "received_at")
+EVENT_FIELDS = ("id", "site", "device_id", "kind", "severity", "at", "payload", "received_at")
+TIMES = ("punched_at", "original_punched_at", "received_at", "at")
+
+
+def _stamped(row: dict) -> dict:
+    row = {k: keyset.stamp(v) if k in TIMES else v for k, v in row.items()}
+    if "payload" in row and not isinstance(row["payload"], dict):
+        row["payload"] = {"value": row["payload"]}
+    return row
+
+
+@router.get("/punches", response={200: PunchPage, **ERRORS}, summary="打卡记录 / punches, oldest first")
+def list_punches(request,
+                 since: Optional[str] = Query(None, max_length=40, description="打卡时间 ≥ since（ISO 8601，无时区按 UTC）/ punched at or after"),
+                 until: Optional[str] = Query(None, max_length=40, description="打卡时间 < until / punched before"),
+                 employee: Optional[str] = Query(None, max_length=32, description="工号 / employee number"),
+                 device: Optional[str] = Query(None, max_length=64, description="设备号 / device id"),
+                 site: Optional[str] = Query(None, max_length=64, description="站点代码 / site code"),
+                 limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
+    start, end = moment(since, "since"), moment(until, "until")
+    if start and end and end <= start:
+        raise ApiError(400, "until 必须晚于 since / until must be after since", "until")
+    rows = scope.punches(caller(request))
+    if start:
+        rows = rows.filter(punched_at__gte=start)
+    if end:
+        rows = rows.filter(punched_at__lt=end)
+    if employee:
+        rows = rows.filter(employee_number=employee)
+    if device:
+        rows = rows.filter(device_id=device)
+    if site:
+        rows = rows.filter(site=site)
+    rows = keyset.after_time(rows, cursor, "punched_at").values(*PUNCH_FIELDS)
+    items, next_cursor = keyset.page(rows, limit, lambda r: (keyset.stamp(r["punched_at"]), r["id"]))
+    return {"items": [_stamped(r) for r in items], "next_cursor": next_cursor}
+
+
+@router.get("/events", response={200: EventPage, **ERRORS}, summary="设备事件 / terminal events, oldest first",
+            description="如尾随、活体攻击、传感器故障 / e.g. tailgating, spoof attempts, a sensor lost")
+def list_events(request,
+                since: Optional[str] = Query(None, max_length=40, description="事件时间 ≥ since / at or after (ISO 8601)"),
+                device: Optional[str] = Query(None, max_length=64, description="设备号 / device id"),
+                kind: Optional[str] = Query(None, max_length=64, description="事件类型 / event kind"),
+                limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
+    start = moment(since, "since")
+    rows = scope.events(caller(request))
+    if start:
+        rows = rows.filter(at__gte=start)
+    if device:
+        rows = rows.filter(device_id=device)
+    if kind:
+        rows = rows.filter(kind=kind)
+    rows = keyset.after_time(rows, cursor, "at").values(*EVENT_FIELDS)
+    items, next_cursor = keyset.page(rows, limit, lambda r: (keyset.stamp(r["at"]), r["id"]))
+    return {"items": [_stamped(r) for r in items], "next_cursor": next_cursor}

@@ -1,0 +1,165 @@
+"""Request and response bodies of /api/v1, with the descriptions the OpenAPI document shows.
+
+Write bodies refuse unknown fields (a typo is a 422 naming it, not a silent no-op). Times are
+contract stamps, ``2026-03-02T08:01:02.123456Z``. No response carries a PIN, a PIN hash or a
+biometric template: an employee shows how many faces and fingers are enrolled, nothing more.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+from contract import protocol as p
+
+STAMP = "UTC 时间 / UTC time, e.g. 2026-03-02T08:01:02.123456Z"
+
+
+class ErrorOut(Schema):
+    detail: str = Field(description="错误说明（中文 / English）/ what went wrong, in Chinese and English")
+    field: Optional[str] = Field(None, description="出错的字段 / the field at fault, when there is one")
+
+
+class SiteOut(Schema):
+    code: str = Field(description="站点代码（MQTT 主题中的站点段）/ site code, the site segment of MQTT topics")
+    name: str = Field(description="名称 / name")
+    time_zone: str = Field(description="时区 / IANA time zone, e.g. Asia/Shanghai")
+
+
+class DepartmentOut(Schema):
+    id: int = Field(description="部门编号 / department id")
+    site: str = Field(description="所属站点代码 / site code")
+    name: str = Field(description="名称（站点内唯一）/ name, unique within the site")
+
+
+class EmployeeOut(Schema):
+    number: str = Field(description="工号 / employee number")
+    name: str = Field(description="姓名 / name")
+    site: str = Field(description="站点代码 / site code")
+    department: str = Field(description="部门名称，无则为空 / department name, empty when none")
+    card: Optional[str] = Field(None, description="卡号（规范化）/ card number, normalised")
+    has_pin: bool = Field(description="是否设置了 PIN（PIN 从不返回）/ whether a PIN is set; the PIN is never returned")
+    role: str = Field(description="终端角色 employee 或 admin / terminal role: employee or admin (admin may enrol at the door)")
+    verify_mode: str = Field(description="验证方式，如 any、face、card+pin / how the employee verifies at the door")
+    allowed_devices: list[str] = Field(description="允许使用的门（空表示全部）/ doors allowed; empty means every door")
+    active: bool = Field(description="在职 / active; an inactive employee is refused at every door")
+    faces: int = Field(description="已登记人脸数 / number of enrolled face templates")
+    fingers: int = Field(description="已登记指纹数 / number of enrolled fingerprints")
+    version: int = Field(description="最后一次变更的名册版本 / roster version of the last change")
+    created_at: str = Field(description=STAMP)
+    updated_at: str = Field(description=STAMP)
+
+
+class EmployeeWrite(Schema):
+    """Fields of an employee a client may set. On PUT every field is optional: fields left out keep their value."""
+    model_config = ConfigDict(extra="forbid")
+
+    name: Optional[str] = Field(None, min_length=1, max_length=100, description="姓名 / name")
+    site: Optional[str] = Field(None, max_length=64, description="站点代码 / site code (must be within your scope)")
+    department: Optional[str] = Field(None, max_length=100,
+                                      description="部门名称，空字符串表示无 / department name; empty for none")
+    card: Optional[str] = Field(None, max_length=40,
+                                description="卡号，任意读卡器格式；null 或空字符串清除 / card in any reader format; null or empty clears it")
+    pin: Optional[str] = Field(None, max_length=32,
+                               description="PIN（只写）；省略则保留，空字符串清除 / PIN, write-only; left out keeps it, empty clears it")
+    role: Optional[Literal["employee", "admin"]] = Field(None, description="终端角色 / terminal role")
+    verify_mode: Optional[str] = Field(None, max_length=64,
+                                       description="验证方式 / verification mode, e.g. any, face, card, card+pin")
+    allowed_devices: Optional[list[str]] = Field(None, max_length=1000,
+                                                 description="允许的门（设备号）/ allowed doors (device ids); empty: every door")
+    active: Optional[bool] = Field(None, description="在职 / active")
+
+
+class EmployeeCreate(EmployeeWrite):
+    number: str = Field(pattern=p.NUMBER_RE, description="工号（字母或数字开头，最多 32 位）/ employee number")
+    name: str = Field(min_length=1, max_length=100, description="姓名 / name")
+    site: str = Field(max_length=64, description="站点代码 / site code (must be within your scope)")
+
+
+class EmployeeRemoved(Schema):
+    number: str = Field(description="工号 / employee number")
+    action: Literal["deactivated", "deleted"] = Field(
+        description="deactivated：保留记录、各门拒绝；deleted：删除并清除所有终端上的模板 / "
+                    "deactivated: kept for the records, refused at every door; deleted: removed, templates purged on every terminal")
+    roster_version: int = Field(description="这次变更的名册版本 / the roster version of this change")
+
+
+class DeviceOut(Schema):
+    device_id: str = Field(description="设备号 / device id")
+    site: str = Field(description="站点代码 / site code")
+    name: str = Field(description="名称 / name")
+    online: bool = Field(description="在线（按最后遗嘱与心跳）/ online, from the last will and heartbeats")
+    first_seen_at: Optional[str] = Field(None, description=STAMP)
+    last_seen_at: Optional[str] = Field(None, description=STAMP)
+    roster_version: int = Field(description="设备确认的名册版本 / roster version the terminal acknowledged")
+    queue_depth: Optional[int] = Field(None, description="待上传的打卡数 / punches waiting in the terminal's outbox")
+    clock_offset_s: Optional[float] = Field(None, description="时钟偏差（秒）/ clock offset in seconds")
+    status: dict[str, Any] = Field(description="最近一次状态报文 / the terminal's last status message")
+
+
+class CommandIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    cmd: Literal["open_door", "resync"] = Field(
+        description="open_door：开门一次；resync：重新下载完整名册 / open_door: pulse the door once; resync: fetch the full roster again")
+    seconds: Optional[float] = Field(None, ge=0.1, le=30,
+                                     description="open_door 的开门时长（秒）/ how long open_door holds the door, 0.1–30 s")
+
+
+class CommandOut(Schema):
+    id: str = Field(description="命令编号 / command id")
+    device_id: str = Field(description="设备号 / device id")
+    cmd: str = Field(description="命令 / command")
+    args: dict[str, Any] = Field(description="参数 / arguments")
+    issued_at: str = Field(description=STAMP)
+    issued_by: str = Field(description="发出者 / who issued it")
+    state: Literal["queued", "sent", "done", "failed"] = Field(
+        description="queued：等待接收服务签名发送；sent：已发送；done/failed：终端的结果 / "
+                    "queued: waiting for the receiver to sign and send it; sent; done or failed: the terminal's result")
+
+
+class PunchOut(Schema):
+    id: str = Field(description="打卡编号（终端生成的 UUIDv7）/ punch id, a UUIDv7 made on the device")
+    site: str = Field(description="站点代码 / site code")
+    device_id: str = Field(description="设备号 / device id")
+    employee_number: str = Field(description="工号 / employee number")
+    direction: str = Field(description="in / out")
+    method: str = Field(description="验证方式，如 face、card+pin / how the employee verified")
+    score: Optional[float] = Field(None, description="人脸距离（越小越像）/ face distance, smaller is closer")
+    punched_at: str = Field(description=f"打卡时间（校正后）/ punch time, corrected; {STAMP}")
+    time_source: str = Field(description="时间来源 / time source: ntp, rtc, restamp …")
+    original_punched_at: Optional[str] = Field(None, description="校正前的时间 / time before a re-stamp")
+    received_at: str = Field(description=f"中心收到的时间 / when the central stored it; {STAMP}")
+
+
+class EventOut(Schema):
+    id: str = Field(description="事件编号 / event id")
+    site: str = Field(description="站点代码 / site code")
+    device_id: str = Field(description="设备号 / device id")
+    kind: str = Field(description="类型，如 tailgating、spoof / kind, e.g. tailgating, spoof")
+    severity: str = Field(description="级别 / severity")
+    at: str = Field(description=STAMP)
+    payload: dict[str, Any] = Field(description="事件内容 / event details")
+    received_at: str = Field(description=STAMP)
+
+
+NEXT = "下一页的游标，最后一页为 null / cursor of the next page, null on the last page"
+
+
+class EmployeePage(Schema):
+    items: list[EmployeeOut]
+    next_cursor: Optional[str] = Field(None, description=NEXT)
+
+
+class PunchPage(Schema):
+    items: list[PunchOut]
+    next_cursor: Optional[str] = Field(None, description=NEXT)
+
+
+class EventPage(Schema):
+    items: list[EventOut]
+    next_cursor: Optional[str] = Field(None, description=NEXT)
+
+
+ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 422)}  # every error answer has the same JSON shape
