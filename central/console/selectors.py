@@ -1,0 +1,64 @@
+"""What console pages show, read only through :mod:`central.accounts.scope`."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Optional
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from central.accounts import scope
+from central.people.models import Employee
+
+if TYPE_CHECKING:
+    from central.accounts.models import User
+
+
+def start_of_today() -> datetime:
+    """Midnight of today in the console's time zone, as an aware datetime."""
+    return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def dashboard(user: "User") -> dict[str, Any]:
+    devices = scope.devices(user)
+    online = devices.filter(online=True).count()
+    total = devices.count()
+    return {
+        "employees": scope.employees(user).filter(active=True).count(),
+        "devices_online": online,
+        "devices_offline": total - online,
+        "punches_today": scope.punches(user).filter(punched_at__gte=start_of_today()).count(),
+        "events_24h": scope.events(user).filter(at__gte=timezone.now() - timedelta(hours=24)).count(),
+        "offline_devices": list(devices.filter(online=False).select_related("site").order_by("last_seen_at")[:8]),
+        "recent_events": list(scope.events(user).order_by("-at")[:8]),
+        "recent_punches": list(scope.punches(user).order_by("-punched_at")[:8]),
+    }
+
+
+def employee_search(user: "User", q: str = "", status: str = "", site: str = "") -> QuerySet[Employee]:
+    rows = scope.employees(user).select_related("site", "department")
+    q = q.strip()
+    if q:
+        rows = rows.filter(Q(number__icontains=q) | Q(name__icontains=q))
+    if status == "active":
+        rows = rows.filter(active=True)
+    elif status == "inactive":
+        rows = rows.filter(active=False)
+    if site:
+        rows = rows.filter(site__code=site)
+    return rows.order_by("number")
+
+
+def events(user: "User", device: str = "", kind: str = "", since: Optional[datetime] = None):
+    rows = scope.events(user)
+    if device:
+        rows = rows.filter(device_id=device)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if since is not None:
+        rows = rows.filter(at__gte=since)
+    return rows.order_by("-at", "-id")
+
+
+def event_kinds(user: "User") -> list[str]:
+    return sorted(set(scope.events(user).values_list("kind", flat=True).distinct()))

@@ -1,0 +1,32 @@
+"""``seed-central serve``: the console and API under gunicorn (Django's own server with ``--dev``)."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+log = logging.getLogger(__name__)
+
+
+def serve(bind: str, *, workers: int = 2, dev: bool = False) -> int:
+    """Serve until stopped (SIGINT/SIGTERM); returns the server's exit code."""
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
+    gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    if not dev and os.path.exists(gunicorn):
+        command = [gunicorn, "central.wsgi:application", "--bind", bind, "--workers", str(workers),
+                   "--access-logfile", "-", "--timeout", "60"]
+    else:
+        from django.core.management import call_command
+
+        call_command("runserver", bind, use_reloader=False, use_threading=True)
+        return 0
+    log.info("console on http://%s/", bind)
+    proc = subprocess.Popen(command, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait(10)

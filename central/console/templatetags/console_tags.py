@@ -1,0 +1,98 @@
+"""Small display helpers of the console: role checks for menus, labels and status badges."""
+from __future__ import annotations
+
+import json
+
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from central.accounts import scope
+from central.console.forms import verify_mode_label
+
+register = template.Library()
+
+SEVERITY_CLASS = {"debug": "muted", "info": "info", "warning": "warn", "error": "bad", "critical": "bad"}
+
+
+@register.filter
+def can_manage(user) -> bool:
+    return scope.can_manage(user)
+
+
+@register.filter
+def can_see_audit(user) -> bool:
+    return scope.can_see_audit(user)
+
+
+@register.filter
+def mode_label(mode: str) -> str:
+    return verify_mode_label(mode)
+
+
+@register.filter
+def event_kind(kind: str) -> str:
+    labels = {
+        "tailgating": _("尾随"), "spoof": _("假体攻击"), "spoof_attempt": _("假体攻击"), "unknown_face": _("陌生人脸"),
+        "unknown_card": _("未知卡片"), "unknown_finger": _("未知指纹"), "clock_jump": _("时钟跳变"),
+        "clock_offset": _("时钟偏差"), "tamper": _("防拆报警"), "disk_low": _("存储空间不足"),
+        "camera_gone": _("摄像头断开"), "fingerprint_lost": _("指纹模块断开"), "fingerprint_back": _("指纹模块恢复"),
+        "hardware_missing": _("硬件缺失"), "face_unavailable": _("人脸识别不可用"), "pin_lockout": _("密码锁定"),
+        "roster_applied": _("名册已更新"), "command_refused": _("命令被拒绝"), "message_refused": _("消息被拒绝"),
+        "sync_rejected": _("同步被拒绝"),
+    }
+    return labels.get(kind, kind)
+
+
+@register.simple_tag
+def severity_badge(severity: str):
+    labels = {"debug": _("调试"), "info": _("信息"), "warning": _("警告"), "error": _("错误"), "critical": _("严重")}
+    return format_html('<span class="badge badge-{}">{}</span>', SEVERITY_CLASS.get(severity, "muted"),
+                       labels.get(severity, severity))
+
+
+@register.simple_tag
+def online_badge(device):
+    if device.online:
+        return format_html('<span class="badge badge-ok">{}</span>', _("在线"))
+    return format_html('<span class="badge badge-muted">{}</span>', _("离线"))
+
+
+@register.simple_tag
+def roster_badge(device, current: int):
+    if device.roster_version >= current:
+        return format_html('<span class="badge badge-ok">{}</span>', _("已同步"))
+    return format_html('<span class="badge badge-warn">{}</span>',
+                       _("落后 %(n)s 个版本") % {"n": current - device.roster_version})
+
+
+@register.simple_tag
+def command_badge(command):
+    if command.result_at is not None or command.ok is not None:
+        if command.ok:
+            return format_html('<span class="badge badge-ok">{}</span>', _("成功"))
+        return format_html('<span class="badge badge-bad">{}</span>', _("失败"))
+    if command.published_at is not None:
+        return format_html('<span class="badge badge-info">{}</span>', _("已发送，等待结果"))
+    return format_html('<span class="badge badge-muted">{}</span>', _("排队中"))
+
+
+@register.filter
+def command_name(cmd: str) -> str:
+    from central.console.views import command_label
+
+    return command_label(cmd)
+
+
+@register.filter
+def offset_class(seconds) -> str:
+    if seconds is None:
+        return ""
+    return "text-bad" if abs(seconds) > 2 else "text-ok"
+
+
+@register.filter
+def compact_json(value) -> str:
+    if not value:
+        return ""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

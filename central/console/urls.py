@@ -1,0 +1,66 @@
+"""Console URLs, all named under ``console:``.
+
+``ROLE_WALK`` documents every named URL for the role-walk test: example ``kwargs`` (placeholders
+``{employee}``, ``{device}`` and ``{token}`` stand for the pk of an employee the caller can see, a
+device id the caller can see, and the pk of the caller's own token), the roles that may GET it
+(answer 200) and the methods it accepts. Every other role gets 403 (a page it may not use) or
+404 (a row outside its scope); every anonymous GET is redirected to ``console:login``, except
+the login page itself. For the walk: an ``employee`` user is linked to the employee, a
+``manager`` is granted that employee's department, an ``hr_admin`` its site, an ``auditor``
+nothing (so sees everything).
+"""
+from django.urls import include, path
+
+from central.console import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),  # console:set_language (POST language, next)
+    path("", views.home, name="home"),
+    path("sites/", views.sites, name="sites"),
+    path("departments/", views.departments, name="departments"),
+    path("employees/", views.employees, name="employees"),
+    path("employees/new/", views.employee_add, name="employee_add"),
+    path("employees/<int:pk>/", views.employee_detail, name="employee"),
+    path("employees/<int:pk>/edit/", views.employee_edit, name="employee_edit"),
+    path("employees/<int:pk>/deactivate/", views.employee_deactivate, name="employee_deactivate"),
+    path("devices/", views.devices, name="devices"),
+    path("devices/<str:device_id>/", views.device_detail, name="device"),
+    path("devices/<str:device_id>/commands/", views.device_commands, name="device_commands"),
+    path("devices/<str:device_id>/command/", views.device_command, name="device_command"),
+    path("events/", views.events, name="events"),
+    path("audit/", views.audit_log, name="audit"),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+]
+
+ALL_ROLES = frozenset({"superuser", "hr_admin", "manager", "auditor", "employee"})
+MANAGERS = frozenset({"superuser", "hr_admin"})
+STAFF_READERS = frozenset({"superuser", "hr_admin", "manager", "auditor"})
+
+ROLE_WALK: dict[str, dict] = {
+    "login": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET", "POST"), "anonymous": True},
+    "logout": {"kwargs": {}, "get": frozenset(), "methods": ("POST",)},
+    "set_language": {"kwargs": {}, "get": frozenset(), "methods": ("POST",), "anonymous": True},
+    "home": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET",)},
+    "sites": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET", "POST"), "post": frozenset({"superuser"})},
+    "departments": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET", "POST"), "post": MANAGERS},
+    "employees": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET",)},
+    "employee_add": {"kwargs": {}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS},
+    "employee": {"kwargs": {"pk": "{employee}"}, "get": ALL_ROLES, "methods": ("GET",)},
+    "employee_edit": {"kwargs": {"pk": "{employee}"}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS},
+    "employee_deactivate": {"kwargs": {"pk": "{employee}"}, "get": frozenset(), "methods": ("POST",),
+                            "post": MANAGERS},
+    "devices": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET",)},
+    "device": {"kwargs": {"device_id": "{device}"}, "get": STAFF_READERS, "methods": ("GET",)},
+    "device_commands": {"kwargs": {"device_id": "{device}"}, "get": STAFF_READERS, "methods": ("GET",)},
+    "device_command": {"kwargs": {"device_id": "{device}"}, "get": frozenset(), "methods": ("POST",),
+                       "post": MANAGERS},
+    "events": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET",)},
+    "audit": {"kwargs": {}, "get": frozenset({"superuser", "auditor"}), "methods": ("GET",)},
+    "tokens": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET", "POST"), "post": ALL_ROLES},
+    "token_revoke": {"kwargs": {"pk": "{token}"}, "get": frozenset(), "methods": ("POST",), "post": ALL_ROLES},
+}
