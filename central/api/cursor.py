@@ -35,7 +35,7 @@ def _decode(text: str, size: int) -> list[str]:
         key = json.loads(raw.decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ApiError(400, BAD_CURSOR, "cursor") from None
-    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) and 0 < len(k) <= 100 for k in key):
+    if not isinstance(key, list) or len(key) != size or not all(isinstance(k, str) and 0 < len(k) <= 100 and "\x00" not in k for k in key):
         raise ApiError(400, BAD_CURSOR, "cursor")
     return key
 

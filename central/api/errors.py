@@ -6,6 +6,7 @@
 | missing / unknown / revoked credentials | 401 | ``detail``, ``WWW-Authenticate: Bearer`` |
 | :class:`central.accounts.scope.ScopeDenied` | 403 | ``detail`` |
 | :class:`central.people.services.PeopleError` | 422 | ``detail``, ``field`` |
+| a unique row taken by a concurrent write (``IntegrityError``) | 409 | ``detail`` |
 | a request that does not match the schema | 422 | ``detail``, ``field`` of the first error, ``errors`` (each with ``field``, ``location``, ``message``) |
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Optional
 
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -95,6 +97,11 @@ def install(api: "NinjaAPI") -> None:
     def not_found_error(request: HttpRequest, exc: Http404) -> HttpResponse:
         return api.create_response(request, _body("未找到 / not found"), status=404)
 
+    def conflict(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
+        log.warning("API %s %s: %s", request.method, request.path, exc)
+        return api.create_response(request, _body("与同时进行的修改冲突，请重试 / conflicts with a change made at the same time; "
+                                                  "try again"), status=409)
+
     def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         log.exception("API %s %s failed", request.method, request.path)
         return api.create_response(request, _body("服务器内部错误 / internal error"), status=500)
@@ -106,4 +113,5 @@ def install(api: "NinjaAPI") -> None:
     api.add_exception_handler(PeopleError, people_error)
     api.add_exception_handler(ValidationError, validation)
     api.add_exception_handler(Http404, not_found_error)
+    api.add_exception_handler(IntegrityError, conflict)
     api.add_exception_handler(Exception, unexpected)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, Optional
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from contract import protocol as p
 
@@ -51,12 +51,21 @@ class EmployeeOut(Schema):
     updated_at: str = Field(description=STAMP)
 
 
+def _no_nul(value: Any) -> Any:
+    """A NUL character is no text a person types, and PostgreSQL refuses it: 422, not a database error."""
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(v, str) and "\x00" in v for v in items):
+        raise ValueError("不能包含 NUL 字符 / must not contain a NUL character")
+    return value
+
+
 class EmployeeWrite(Schema):
     """Fields of an employee a client may set. On PUT every field is optional: fields left out keep their value."""
     model_config = ConfigDict(extra="forbid")
+    _text = field_validator("*", mode="after")(_no_nul)
 
     name: Optional[str] = Field(None, min_length=1, max_length=100, description="姓名 / name")
-    site: Optional[str] = Field(None, max_length=64, description="站点代码 / site code (must be within your scope)")
+    site: Optional[str] = Field(None, pattern=p.DEVICE_RE, description="站点代码 / site code (must be within your scope)")
     department: Optional[str] = Field(None, max_length=100,
                                       description="部门名称，空字符串表示无 / department name; empty for none")
     card: Optional[str] = Field(None, max_length=40,
@@ -74,7 +83,7 @@ class EmployeeWrite(Schema):
 class EmployeeCreate(EmployeeWrite):
     number: str = Field(pattern=p.NUMBER_RE, description="工号（字母或数字开头，最多 32 位）/ employee number")
     name: str = Field(min_length=1, max_length=100, description="姓名 / name")
-    site: str = Field(max_length=64, description="站点代码 / site code (must be within your scope)")
+    site: str = Field(pattern=p.DEVICE_RE, description="站点代码 / site code (must be within your scope)")
 
 
 class EmployeeRemoved(Schema):

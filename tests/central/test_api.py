@@ -289,6 +289,28 @@ def test_hostile_bodies_are_400_or_422_never_500(world):
     assert not Employee.objects.filter(number="A040").exists()
 
 
+def test_nul_characters_anywhere_are_refused_not_a_database_error(world):
+    """PostgreSQL refuses NUL in text; every way in is checked before a query (run with --central-db=postgresql)."""
+    api = world.client("superuser")
+    for path in ("employees/A%00", "devices/door%00a"):
+        for method in ("GET", "PUT", "DELETE"):
+            if method != "GET" and path.startswith("devices"):
+                continue
+            response = api.call(method, path, {"name": "x"} if method == "PUT" else None)
+            assert response.status_code == 404, (method, path, response.status_code)
+    assert api.call("POST", "devices/door%00a/commands", {"cmd": "resync"}).status_code == 404
+    for field, value in (("name", "a\x00b"), ("department", "d\x00"), ("site", "site-a\x00"), ("card", "12\x00"),
+                         ("pin", "12\x0034"), ("verify_mode", "any\x00"), ("allowed_devices", ["door-a\x00"])):
+        answer = api.json("POST", "employees", {"number": "N001", "name": "x", "site": "site-a", field: value},
+                          expect=422)
+        assert answer["field"].split(".")[0] == field, answer
+    for path, params in (("employees", {"department": "x\x00"}), ("events", {"kind": "k\x00"}),
+                         ("departments", {"site": "s\x00"}), ("punches", {"cursor": _b64(["2026-03-02T00:00:00.000000Z", "a\x00"])}),
+                         ("employees", {"cursor": _b64(["A\x00"])})):
+        assert api.call("GET", path, **params).status_code in (400, 422), (path, params)
+    assert not Employee.objects.filter(number="N001").exists()
+
+
 # ---------------------------------------------------------------- pagination
 
 def test_250_punches_come_once_each_in_order_across_pages(world):
@@ -361,7 +383,13 @@ def test_a_bad_cursor_is_400(world, path, cursor):
     ({"since": "2026-13-45T99:00:00"}, 400, "since"),
     ({"until": "2026-03-02T00:00:00+99:00"}, 400, "until"),
     ({"since": "2026-03-03", "until": "2026-03-02"}, 400, "until"),
+    ({"since": "999999999999d"}, 400, "since"),
+    ({"since": "9999-12-31T23:59:59-05:00"}, 400, "since"),
+    ({"since": "2026-03-02\x00"}, 400, "since"),
     ({"cursor": "x" * 5000}, 422, "cursor"),
+    ({"employee": "A\x00"}, 422, "employee"),
+    ({"device": "door\x00"}, 422, "device"),
+    ({"site": "../site"}, 422, "site"),
 ])
 def test_bad_query_parameters_are_refused_with_the_parameter_named(world, params, status, field):
     response = world.client("superuser").call("GET", "punches", **params)

@@ -8,8 +8,13 @@ from ninja import Query
 
 from central.api.errors import ApiError
 from central.ingest.selectors import parse_since
+from contract import protocol as p
 
 MAX_LIMIT = 1000
+CODE = p.DEVICE_RE  # site codes and device ids
+NUMBER = p.NUMBER_RE
+TEXT = r"^[^\x00-\x1f]*$"  # free text filters: anything but control characters (PostgreSQL refuses NUL)
+AGE = "ISO 8601（无时区按 UTC）或时长如 2h、7d / ISO 8601 (naive = UTC) or an age like 2h, 7d"
 
 
 def limit_param() -> int:
@@ -24,7 +29,7 @@ def moment(value: Optional[str], name: str) -> Optional[datetime]:
     """An ISO date/time (naive = UTC, ``Z`` or an offset) or an age like ``2h``; a 400 naming ``name`` otherwise."""
     if value is None or value == "":
         return None
-    if len(value) > 40:
+    if len(value) > 40 or "\x00" in value:
         raise ApiError(400, f"{name}: 时间格式无效 / not an ISO date/time", name)
     try:
         return parse_since(value)

@@ -1,6 +1,8 @@
 """/devices: the doors within the caller's scope, and commands to one of them."""
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 from ninja import Router, Status
 
@@ -12,6 +14,7 @@ from central.api.schemas import ERRORS, CommandIn, CommandOut, DeviceOut
 from central.ingest.commands import request_command
 from central.ingest.models import Command
 from central.people.models import Device
+from contract import protocol as p
 
 router = Router(tags=["devices 设备"])
 
@@ -30,7 +33,8 @@ def command_out(c: Command) -> dict:
 
 
 def _find(request, device_id: str) -> Device:
-    found = scope.devices(caller(request)).select_related("site").filter(device_id=device_id).first()
+    rows = scope.devices(caller(request)).select_related("site")
+    found = rows.filter(device_id=device_id).first() if re.match(p.DEVICE_RE, device_id) else None
     if found is None:
         raise not_found("device", device_id)
     return found

@@ -6,6 +6,7 @@ one; a role that may not change people answers 403.
 """
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from django.db.models import QuerySet
@@ -16,10 +17,11 @@ from central.accounts.models import User
 from central.api import cursor as keyset
 from central.api.auth import caller
 from central.api.errors import ApiError, not_found
-from central.api.routers.common import cursor_param, limit_param
+from central.api.routers.common import CODE, TEXT, cursor_param, limit_param
 from central.api.schemas import ERRORS, EmployeeCreate, EmployeeOut, EmployeePage, EmployeeRemoved, EmployeeWrite
 from central.people import services
 from central.people.models import Department, Employee
+from contract import protocol as p
 
 router = Router(tags=["employees 员工"])
 
@@ -37,7 +39,7 @@ def _visible(user: User) -> QuerySet[Employee]:
 
 
 def _find(user: User, number: str) -> Employee:
-    found = _visible(user).filter(number=number).first()
+    found = _visible(user).filter(number=number).first() if re.match(p.NUMBER_RE, number) else None
     if found is None:
         raise not_found("employee", number)
     return found
@@ -59,8 +61,8 @@ def _save(user: User, data: services.EmployeeInput, creating: bool) -> Employee:
 
 
 @router.get("/employees", response={200: EmployeePage, **ERRORS}, summary="员工列表 / employees in your scope")
-def list_employees(request, site: Optional[str] = Query(None, max_length=64, description="站点代码 / site code"),
-                   department: Optional[str] = Query(None, max_length=100, description="部门名称 / department name"),
+def list_employees(request, site: Optional[str] = Query(None, pattern=CODE, description="站点代码 / site code"),
+                   department: Optional[str] = Query(None, max_length=100, pattern=TEXT, description="部门名称 / department name"),
                    active: Optional[bool] = Query(None, description="只看在职 (true) 或离职 (false) / only active or inactive"),
                    limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
     rows = _visible(caller(request))

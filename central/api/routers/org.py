@@ -7,6 +7,7 @@ from ninja import Query, Router
 
 from central.accounts import scope
 from central.api.auth import caller
+from central.api.routers.common import CODE
 from central.api.schemas import ERRORS, DepartmentOut, SiteOut
 
 router = Router(tags=["sites 站点"])
@@ -18,7 +19,7 @@ def list_sites(request):
 
 
 @router.get("/departments", response={200: list[DepartmentOut], **ERRORS}, summary="部门列表 / departments in your scope")
-def list_departments(request, site: Optional[str] = Query(None, max_length=64, description="只看该站点 / only this site code")):
+def list_departments(request, site: Optional[str] = Query(None, pattern=CODE, description="只看该站点 / only this site code")):
     rows = scope.departments(caller(request)).select_related("site").order_by("site__code", "name")
     if site:
         rows = rows.filter(site__code=site)

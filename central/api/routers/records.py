@@ -13,7 +13,7 @@ from central.accounts import scope
 from central.api import cursor as keyset
 from central.api.auth import caller
 from central.api.errors import ApiError
-from central.api.routers.common import cursor_param, limit_param, moment
+from central.api.routers.common import AGE, CODE, NUMBER, TEXT, cursor_param, limit_param, moment
 from central.api.schemas import ERRORS, EventPage, PunchPage
 
 router = Router(tags=["records 记录"])
@@ -32,11 +32,11 @@ def _stamped(row: dict) -> dict:
 
 @router.get("/punches", response={200: PunchPage, **ERRORS}, summary="打卡记录 / punches, oldest first")
 def list_punches(request,
-                 since: Optional[str] = Query(None, max_length=40, description="打卡时间 ≥ since（ISO 8601，无时区按 UTC）/ punched at or after"),
-                 until: Optional[str] = Query(None, max_length=40, description="打卡时间 < until / punched before"),
-                 employee: Optional[str] = Query(None, max_length=32, description="工号 / employee number"),
-                 device: Optional[str] = Query(None, max_length=64, description="设备号 / device id"),
-                 site: Optional[str] = Query(None, max_length=64, description="站点代码 / site code"),
+                 since: Optional[str] = Query(None, max_length=40, description=f"打卡时间 ≥ since / punched at or after; {AGE}"),
+                 until: Optional[str] = Query(None, max_length=40, description=f"打卡时间 < until / punched before; {AGE}"),
+                 employee: Optional[str] = Query(None, pattern=NUMBER, description="工号 / employee number"),
+                 device: Optional[str] = Query(None, pattern=CODE, description="设备号 / device id"),
+                 site: Optional[str] = Query(None, pattern=CODE, description="站点代码 / site code"),
                  limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
     start, end = moment(since, "since"), moment(until, "until")
     if start and end and end <= start:
@@ -60,9 +60,9 @@ def list_punches(request,
 @router.get("/events", response={200: EventPage, **ERRORS}, summary="设备事件 / terminal events, oldest first",
             description="如尾随、活体攻击、传感器故障 / e.g. tailgating, spoof attempts, a sensor lost")
 def list_events(request,
-                since: Optional[str] = Query(None, max_length=40, description="事件时间 ≥ since / at or after (ISO 8601)"),
-                device: Optional[str] = Query(None, max_length=64, description="设备号 / device id"),
-                kind: Optional[str] = Query(None, max_length=64, description="事件类型 / event kind"),
+                since: Optional[str] = Query(None, max_length=40, description=f"事件时间 ≥ since / at or after; {AGE}"),
+                device: Optional[str] = Query(None, pattern=CODE, description="设备号 / device id"),
+                kind: Optional[str] = Query(None, max_length=64, pattern=TEXT, description="事件类型 / event kind"),
                 limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
     start = moment(since, "since")
     rows = scope.events(caller(request))
