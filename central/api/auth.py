@@ -8,7 +8,8 @@ and scope; nothing here decides what they may see (:mod:`central.accounts.scope`
   whoever is signed in to the browser.
 * Without an ``Authorization`` header a signed-in console session is accepted; unsafe methods
   then need the CSRF token (``X-CSRFToken``), as every console form does.
-* An auditor's every API call is written to the audit log (the auditor role's rule: every view logged).
+* An auditor's every API call is written to the audit log as a ``view`` of its path and query,
+  as the console records an auditor's pages (the auditor role's rule: every view logged).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from central.api.errors import BAD_TOKEN
 
 def _log_auditor_view(request: HttpRequest, user: User) -> None:
     if user.role == Role.AUDITOR and not user.is_superuser:
-        audit.record(user.username, "api.view", f"{request.method} {request.get_full_path()}"[:200])
+        audit.record(user.username, "view", request.get_full_path()[:200])  # as the console records its pages
 
 
 class TokenAuth(HttpBearer):

@@ -184,15 +184,15 @@ def test_the_console_session_works_and_its_writes_need_the_csrf_token(world):
 
 
 def test_every_call_of_an_auditor_is_in_the_audit_log(world):
-    before = AuditEntry.objects.filter(actor="auditor", action="api.view").count()
+    before = AuditEntry.objects.filter(actor="auditor", action="view").count()
     world.client("auditor").json("GET", "punches", limit=5)
     world.client("auditor").json("GET", "employees/A001")
-    targets = list(AuditEntry.objects.filter(actor="auditor", action="api.view").order_by("seq")
+    targets = list(AuditEntry.objects.filter(actor="auditor", action="view").order_by("seq")
                    .values_list("target", flat=True))
     assert len(targets) == before + 2
-    assert targets[-2].startswith("GET /api/v1/punches?") and targets[-1] == "GET /api/v1/employees/A001"
+    assert targets[-2] == "/api/v1/punches?limit=5" and targets[-1] == "/api/v1/employees/A001"
     world.client("hr_admin").json("GET", "punches")
-    assert not AuditEntry.objects.filter(actor="hr_admin", action="api.view").exists()
+    assert not AuditEntry.objects.filter(actor="hr_admin", action="view").exists()
 
 
 # ---------------------------------------------------------------- employees
@@ -366,9 +366,11 @@ def _b64(value: Any) -> str:
     base64.urlsafe_b64encode(b"\xff\xfe\x00").decode(),
 ])
 def test_a_bad_cursor_is_400(world, path, cursor):
-    if path == "employees" and cursor == _b64(["2026-03-02T00:00:00.000000Z"]):
-        pytest.skip("a one-element list is a valid employee cursor")
     response = world.client("superuser").call("GET", path, cursor=cursor)
+    if path == "employees" and cursor == _b64(["2026-03-02T00:00:00.000000Z"]):
+        assert response.status_code == 200  # one text key is an employee cursor (numbers after it: all of them)
+        assert len(json.loads(response.content)["items"]) == 3
+        return
     assert response.status_code == 400, response.content
     body = json.loads(response.content)
     assert body["field"] == "cursor" and "cursor" in body["detail"]
@@ -475,8 +477,9 @@ def test_commands_are_queued_for_the_receiver_and_audited(world):
     row = Command.objects.get(id=sent["id"])
     assert (row.site, row.device_id, row.cmd, row.issued_by, row.published_at) == (
         "site-a", "door-a", "open_door", "hr_admin", None)
-    entry = AuditEntry.objects.get(action="device.command.open_door")
-    assert entry.actor == "hr_admin" and entry.target == "door-a" and entry.detail["command"] == sent["id"]
+    entry = AuditEntry.objects.get(action="device.command", detail__id=sent["id"])
+    assert (entry.actor, entry.target, entry.detail["cmd"], entry.detail["args"]) == (
+        "hr_admin", "door-a", "open_door", {"seconds": 3.0})
     assert api.json("POST", "devices/door-a/commands", {"cmd": "resync"}, expect=202)["args"] == {}
     for body, field in (({"cmd": "purge_employee"}, "cmd"), ({"cmd": "set_setting"}, "cmd"),
                         ({"cmd": "open_door", "seconds": 600}, "seconds"), ({"cmd": "resync", "seconds": 1}, "seconds"),

@@ -63,6 +63,6 @@ def send_command(request, device_id: str, payload: CommandIn):
     args = {"seconds": payload.seconds} if payload.seconds is not None else {}
     with transaction.atomic():
         command = request_command(device.site.code, device.device_id, payload.cmd, args, actor=user.username)
-        audit.record(user.username, f"device.command.{payload.cmd}", device.device_id,
-                     {"command": command.id, "args": args, "via": "api"})
+        audit.record(user.username, "device.command", device.device_id,  # as the console records it
+                     {"cmd": payload.cmd, "id": command.id, "args": args, "via": "api"})
     return Status(202, command_out(command))
