@@ -89,8 +89,9 @@ class EmployeeForm(forms.Form):
             for d in scope.devices(user).select_related("site")]
         if editing:
             self.fields["number"].disabled = True
-        else:
+        else:  # a new employee has no PIN to clear and starts active
             del self.fields["active"]
+            del self.fields["clear_pin"]
 
     def clean_department(self) -> str:
         """The department's name, once it is known to belong to the chosen site."""

@@ -12,10 +12,12 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -142,9 +144,10 @@ def employees(request: HttpRequest) -> HttpResponse:
     context = {"nav": "employees", "page": page, "q": q, "status": status, "site": site,
                "sites": scope.sites(user), "can_manage": scope.can_manage(user),
                "query": query_without_page(request)}
-    if request.htmx and request.htmx.target == "employee-results":
-        return render(request, "console/_employee_results.html", context)
-    return render(request, "console/employees.html", context)
+    partial = bool(request.htmx and request.htmx.target == "employee-results")
+    response = render(request, "console/_employee_results.html" if partial else "console/employees.html", context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 def _employee_input(form: EmployeeForm, *, keep_devices: list[str], active: bool) -> EmployeeInput:
@@ -272,8 +275,9 @@ def device_command(request: HttpRequest, device_id: str) -> HttpResponse:
     cmd = request.POST.get("cmd", "")
     if cmd not in CONSOLE_COMMANDS:
         return HttpResponseBadRequest(_("未知的命令"))
-    command = request_command(device.site.code, device.device_id, cmd, {}, actor=user.username)
-    audit.record(user.username, "device.command", device.device_id, {"cmd": cmd, "id": command.id})
+    with transaction.atomic():  # the command and its audit entry, both or neither
+        command = request_command(device.site.code, device.device_id, cmd, {}, actor=user.username)
+        audit.record(user.username, "device.command", device.device_id, {"cmd": cmd, "id": command.id})
     notice = _("命令已排队，签名后发送给终端：%(cmd)s") % {"cmd": command_label(cmd)}
     if request.htmx:
         return render(request, "console/_command_panel.html", {**_device_context(request, device), "notice": notice})

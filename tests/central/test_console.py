@@ -101,7 +101,8 @@ def test_language_switch_changes_the_page_language(root):
     after = client.get(reverse("console:employees")).content.decode()
     assert '<html lang="en">' in after and "Search by number or name" in after
     assert "按工号或姓名搜索" not in after
-    assert "Superuser" in after  # the role label follows the language too
+    assert "Superuser" in after and "超级管理员" not in after  # the role label follows the language too
+    assert ">Employees</a>" in after and ">员工</a>" in before
     client.post(reverse("console:set_language"), {"language": "zh-hans", "next": "/"})
     assert "按工号或姓名搜索" in client.get(reverse("console:employees")).content.decode()
 
