@@ -2,6 +2,8 @@
 
 Everything both sides must agree on, in one package that imports nothing from
 ``terminal``, ``sync_agent`` or ``central``: message models and topics
-(:mod:`contract.protocol`), card-number normalisation (:mod:`contract.cards`), the PIN
-hash scheme (:mod:`contract.pins`), command-signing keys (:mod:`contract.signing`).
+(:mod:`contract.protocol`), the UTC stamp format (:mod:`contract.stamps`), card-number
+normalisation (:mod:`contract.cards`), the PIN hash scheme (:mod:`contract.pins`), the
+verification modes and roster rules (:mod:`contract.roster_rules`), command-signing keys
+(:mod:`contract.signing`).
 """

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Optional, get_args
+from typing import Literal, get_args
 
 CardFormat = Literal["auto", "decimal", "hex", "wiegand26", "wiegand34"]
 CARD_FORMATS: tuple[str, ...] = get_args(CardFormat)
@@ -60,8 +60,8 @@ class CardFormatError(ValueError):
 class CardNumber:
     value: int  # the data bits as an integer
     source: str  # which presentation it was read as: decimal, hex, wiegand26, wiegand34, facility
-    facility: Optional[int] = None
-    card: Optional[int] = None
+    facility: int | None = None
+    card: int | None = None
 
     @property
     def canonical(self) -> str:
@@ -94,7 +94,7 @@ def _hex(text: str) -> CardNumber:
     return CardNumber(_check_value(int(digits, 16), "hex card number"), "hex")
 
 
-def _facility_pair(text: str, width: Optional[int]) -> CardNumber:
+def _facility_pair(text: str, width: int | None) -> CardNumber:
     match = _PAIR.match(text)
     if not match:
         raise CardFormatError(f"expected 'facility,card' (e.g. 123,45678), got {_describe(text)}")

@@ -12,10 +12,15 @@ import base64
 import binascii
 import json
 import re
-from datetime import datetime, timezone
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from contract.stamps import (  # re-exported: p.STAMP_RE, p.utc_stamp, p.parse_stamp
+    STAMP_RE,
+    parse_stamp,
+    utc_stamp,
+)
 
 VERSION = "v1"
 PREFIX = f"seed/{VERSION}"
@@ -25,7 +30,6 @@ MAX_EVENT_PAYLOAD_BYTES = 16 * 1024
 
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-STAMP_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
 NUMBER_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 DEVICE_RE = r"^[A-Za-z0-9_.-]{1,64}$"
 METHOD_RE = r"^[a-z]{1,16}(\+[a-z]{1,16}){0,3}$"
@@ -34,10 +38,16 @@ RESERVED_IDS = ("seed-central",)
 
 
 class ProtocolError(ValueError):
-    """A message that does not follow the contract; ``reason`` says why in one line."""
+    """A message that does not follow the contract; ``reason`` says why in one line.
 
-    def __init__(self, reason: str):
+    When it comes from :func:`validate`, ``where`` is the location of the first bad value
+    (pydantic's, e.g. ``("faces", 1)``) and ``detail`` the reason without the location.
+    """
+
+    def __init__(self, reason: str, where: tuple[str | int, ...] = (), detail: str | None = None):
         self.reason = reason
+        self.where = where
+        self.detail = detail if detail is not None else reason
         super().__init__(reason)
 
 
@@ -54,7 +64,7 @@ DEVICE_UP_LEAVES = ("punches", "events", "status", "roster/request", "cmd/result
 DEVICE_DOWN_LEAVES = ("ack", "roster", "cmd")
 
 
-def parse_topic(topic: str) -> tuple[str, Optional[str], str]:
+def parse_topic(topic: str) -> tuple[str, str | None, str]:
     """``seed/v1/{s}/{d}/{leaf}`` or ``seed/v1/{s}/roster`` → (site, device or None, leaf)."""
     parts = topic.split("/")
     if len(parts) < 4 or parts[0] != "seed" or parts[1] != VERSION:
@@ -101,15 +111,6 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
 
-def utc_stamp(moment: datetime | None = None) -> str:
-    moment = moment or datetime.now(timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_stamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
 def b64decode(text: str, what: str) -> bytes:
     try:
         return base64.b64decode(text.encode("ascii"), validate=True)
@@ -122,7 +123,7 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4096)
 
 
-def _check_stamp(value: Optional[str]) -> Optional[str]:
+def _check_stamp(value: str | None) -> str | None:
     if value is not None:
         try:
             parse_stamp(value)
@@ -137,13 +138,13 @@ class Punch(Message):
     employee_number: str = Field(pattern=NUMBER_RE)
     direction: Literal["in", "out"]
     method: str = Field(pattern=METHOD_RE)
-    score: Optional[float] = Field(None, allow_inf_nan=False, ge=-1e6, le=1e6)
+    score: float | None = Field(None, allow_inf_nan=False, ge=-1e6, le=1e6)
     punched_at: str = Field(pattern=STAMP_RE)
     boot_id: str = Field(min_length=1, max_length=100)
     monotonic_ns: int = Field(ge=0, lt=2**63)
     time_source: Literal["ntp", "rtc", "unsynced"]
-    original_punched_at: Optional[str] = Field(None, pattern=STAMP_RE)
-    restamped_at: Optional[str] = Field(None, pattern=STAMP_RE)
+    original_punched_at: str | None = Field(None, pattern=STAMP_RE)
+    restamped_at: str | None = Field(None, pattern=STAMP_RE)
 
     _stamps = field_validator("punched_at", "original_punched_at", "restamped_at")(_check_stamp)
 
@@ -176,7 +177,7 @@ class EventBatch(Message):
 
 
 class Rejection(Message):
-    id: Optional[str] = Field(None, max_length=100)
+    id: str | None = Field(None, max_length=100)
     reason: str = Field(max_length=500)
 
 
@@ -197,16 +198,16 @@ class Ack(Message):
 class Status(Message):
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=1024)
     online: bool
-    device: Optional[str] = Field(None, pattern=DEVICE_RE)
-    site: Optional[str] = Field(None, pattern=DEVICE_RE)
-    at: Optional[str] = Field(None, pattern=STAMP_RE)
-    reason: Optional[str] = Field(None, max_length=200)
+    device: str | None = Field(None, pattern=DEVICE_RE)
+    site: str | None = Field(None, pattern=DEVICE_RE)
+    at: str | None = Field(None, pattern=STAMP_RE)
+    reason: str | None = Field(None, max_length=200)
     versions: dict[str, Any] = Field(default_factory=dict, max_length=20)
-    queue_depth: Optional[int] = Field(None, ge=0)
-    last_ack_at: Optional[str] = Field(None, pattern=STAMP_RE)
-    clock_offset_s: Optional[float] = Field(None, allow_inf_nan=False)
-    time_source: Optional[str] = Field(None, max_length=20)
-    last_ntp_at: Optional[str] = Field(None, pattern=STAMP_RE)
+    queue_depth: int | None = Field(None, ge=0)
+    last_ack_at: str | None = Field(None, pattern=STAMP_RE)
+    clock_offset_s: float | None = Field(None, allow_inf_nan=False)
+    time_source: str | None = Field(None, max_length=20)
+    last_ntp_at: str | None = Field(None, pattern=STAMP_RE)
     storage: dict[str, Any] = Field(default_factory=dict, max_length=20)
     hardware: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
@@ -223,22 +224,31 @@ class FingerTemplate(Message):
     @field_validator("template")
     @classmethod
     def _b64(cls, value: str) -> str:
-        b64decode(value, "finger template")
+        from contract.roster_rules import check_finger_template
+
+        check_finger_template(value)
         return value
 
 
 class RosterEmployee(Message):
+    """One employee as the roster carries it.
+
+    The per-record rules of :mod:`contract.roster_rules` are validators here, so the central
+    (which builds these) and the terminal (which applies them) refuse exactly the same records.
+    The rules are imported inside the validators: ``roster_rules`` itself builds on this module.
+    """
+
     number: str = Field(pattern=NUMBER_RE)
     name: str = Field(min_length=1, max_length=100)
     department: str = Field("", max_length=100)
-    card: Optional[str] = Field(None, max_length=40, description="card number in any reader format; stored normalised")
-    pin_hash: Optional[str] = Field(None, max_length=300)
+    card: str | None = Field(None, max_length=40, description="card number in any reader format; stored normalised")
+    pin_hash: str | None = Field(None, max_length=300)
     role: Literal["employee", "admin"] = "employee"
-    verify_mode: str = Field("any", pattern=METHOD_RE)
+    verify_mode: str = Field("any", max_length=32, description="one of contract.roster_rules.VERIFY_MODES")
     allowed_devices: list[str] = Field(default_factory=list, max_length=1000)
     active: bool = True
-    faces: Optional[list[str]] = Field(None, max_length=20, description="base64 float32[128] descriptors; None leaves them as they are")
-    fingers: Optional[list[FingerTemplate]] = Field(None, max_length=10)
+    faces: list[str] | None = Field(None, max_length=20, description="base64 float32[128] descriptors; None leaves them as they are")
+    fingers: list[FingerTemplate] | None = Field(None, max_length=10)
 
     @field_validator("allowed_devices")
     @classmethod
@@ -250,23 +260,36 @@ class RosterEmployee(Message):
 
     @field_validator("card")
     @classmethod
-    def _card(cls, value: Optional[str]) -> Optional[str]:
+    def _card(cls, value: str | None) -> str | None:
         """One canonical form on every terminal, so a roster card matches a tap at the door."""
-        if value is None or value == "":
-            return None
-        from contract.cards import CardFormatError, normalize_card
+        from contract.roster_rules import roster_card
 
-        try:
-            return normalize_card(value)
-        except CardFormatError as exc:
-            raise ValueError(str(exc)) from None
+        return roster_card(value)
+
+    @field_validator("verify_mode")
+    @classmethod
+    def _verify_mode(cls, value: str) -> str:
+        from contract.roster_rules import check_verify_mode
+
+        return check_verify_mode(value)
+
+    @field_validator("pin_hash")
+    @classmethod
+    def _pin_hash(cls, value: str | None) -> str | None:
+        from contract.roster_rules import check_pin_hash
+
+        return check_pin_hash(value)
 
     @field_validator("faces")
     @classmethod
-    def _faces(cls, value: Optional[list[str]]) -> Optional[list[str]]:
-        for item in value or ():
-            if len(b64decode(item, "face descriptor")) != 128 * 4:
-                raise ValueError("a face descriptor must be 128 float32 values")
+    def _faces(cls, value: list[str] | None) -> list[str] | None:
+        from contract.roster_rules import check_face_descriptor
+
+        for index, item in enumerate(value or ()):
+            try:
+                check_face_descriptor(item)
+            except ValueError as exc:
+                raise ValueError(f"face {index}: {exc}") from None
         return value
 
     @field_validator("name", "department")
@@ -277,12 +300,19 @@ class RosterEmployee(Message):
         return value
 
 
-class Roster(Message):
+class RosterEnvelope(Message):
+    """A roster message whose upserts are not validated yet: each is checked on its own.
+
+    A terminal validates the envelope with this model and every upsert with
+    :func:`contract.roster_rules.check_roster`, so one bad record is skipped (and reported)
+    instead of refusing the whole message and stalling the site's roster.
+    """
+
     version: int = Field(ge=1, lt=2**62)
     base: int = Field(ge=0, lt=2**62, description="The version this message applies on top of (ignored when full).")
     full: bool = False
-    issued_at: Optional[str] = Field(None, pattern=STAMP_RE)
-    upserts: list[RosterEmployee] = Field(default_factory=list, max_length=100_000)
+    issued_at: str | None = Field(None, pattern=STAMP_RE)
+    upserts: list[Any] = Field(default_factory=list, max_length=100_000, description="each item is checked on its own")
     deletes: list[str] = Field(default_factory=list, max_length=100_000)
 
     @field_validator("deletes")
@@ -292,6 +322,12 @@ class Roster(Message):
             if not re.match(NUMBER_RE, item):
                 raise ValueError("deletes holds something that is not an employee number")
         return value
+
+
+class Roster(RosterEnvelope):
+    """A roster message with every upsert valid (what the central builds and publishes)."""
+
+    upserts: list[RosterEmployee] = Field(default_factory=list, max_length=100_000)  # type: ignore[assignment]
 
 
 COMMANDS = ("open_door", "resync", "purge_employee", "set_setting")
@@ -324,11 +360,13 @@ def validate(model: type[Message], data: Any) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(message)"
+        loc = tuple(first["loc"])
+        where = ".".join(str(p) for p in loc) or "(message)"
         reason = {"extra_forbidden": "unknown key",
                   "string_pattern_mismatch": "has the wrong format"}.get(first["type"], first["msg"])
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ProtocolError(f"{where}: {reason}{more}"[:300]) from None
+        detail = str(first["ctx"]["error"]) if first["type"] == "value_error" and "ctx" in first else reason
+        raise ProtocolError(f"{where}: {reason}{more}"[:300], where=loc, detail=detail[:300]) from None
 
 
 # -- command signatures -------------------------------------------------------------------------

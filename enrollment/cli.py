@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from contract.stamps import utc_stamp
 from terminal.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from terminal.i18n import display_width, pad_display
 
@@ -137,7 +138,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_punches(args: argparse.Namespace) -> int:
     _, store = open_configured_store(args)
-    since = args.since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    since = utc_stamp(args.since)
     with store:
         rows = store.query(
             "SELECT p.punched_at, p.employee_number, e.name, p.direction, p.method, p.score, p.time_source, p.id, "

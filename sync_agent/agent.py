@@ -258,7 +258,7 @@ class SyncAgent:
             if leaf == "ack":
                 self._on_ack(p.validate(p.Ack, data))
             elif leaf == "roster":
-                self._on_roster(p.validate(p.Roster, data))
+                self._on_roster(p.validate(p.RosterEnvelope, data))  # each upsert is checked on its own
             elif leaf == "cmd":
                 outcome = self.commands.handle(payload)
                 message = outcome.message()
@@ -356,7 +356,7 @@ class SyncAgent:
         body = {"have": roster_version(self.store) if have is None else have, "reason": reason}
         self.client.publish(self.topic("roster/request"), p.dumps(body), qos=1)
 
-    def _on_roster(self, message: p.Roster) -> None:
+    def _on_roster(self, message: p.RosterEnvelope) -> None:
         result = apply_roster(self.store, message)
         if result.outcome == "behind":
             log.info("roster %s builds on %s but this terminal has %s: asking for the full roster",
@@ -365,7 +365,7 @@ class SyncAgent:
         elif result.outcome == "applied":
             self.store.record_event("roster_applied", {"version": result.version, "from": result.have,
                                                        "full": message.full, "upserts": result.upserts,
-                                                       "deletes": result.deletes})
+                                                       "deletes": result.deletes, "rejected": len(result.rejected)})
 
     def _resync(self) -> None:
         """The resync command: ask for the full roster and send every queued row again."""

@@ -7,6 +7,25 @@ ahead means versions were missed, and the caller asks for a full roster. A full
 roster replaces every employee that came from the roster; employees enrolled on this
 terminal and never sent by the central (``roster_version = 0``) are kept.
 
+One bad record never stalls the roster. The envelope (version, base, full, deletes) must
+be valid or the message is refused whole; each upsert is then checked on its own with
+:func:`contract.roster_rules.check_roster` (the rules the central applies too), and a record
+that breaks a rule is skipped while the good ones apply and the version advances. Each
+skipped record becomes a ``roster.rejected`` event (severity ``warning``; payload: employee
+number, field, reason and roster version, never a PIN hash or a template), written in the
+same transaction, for the central to show. Skipped records leave the employee as the
+terminal had it (a full roster does not delete them either). Records refused here:
+
+* any per-record rule (unknown verify_mode, bad card, PIN hash or template, ...);
+* a number that appears a second time in the message (the first one stands);
+* a card that an earlier record of the message holds (the first holder keeps it);
+* an upsert of an employee the same message deletes (the delete applies);
+* a card held by another employee on this terminal who keeps it after this message. The
+  roster is authoritative, so a card may move: when its current holder is upserted with
+  another card (or none) or deleted by the same message, the new holder gets it. But the
+  terminal never silently takes a card away from an employee the message does not touch
+  (for example one enrolled on this terminal): that record is refused and reported.
+
 Fingerprint sensor slots freed by a delete or a changed template are appended to the
 setting ``fingerprint.purge_positions`` for the terminal to clear on the sensor; new
 finger templates arrive with no sensor position, for the terminal to load.
@@ -16,17 +35,20 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from contract import protocol as p
+from contract.roster_rules import RosterRuleError, check_roster, check_unique_card
 from terminal.store.database import Store, utc_now
-from terminal.store.employees import VERIFY_MODES
 
 log = logging.getLogger(__name__)
 
 ROSTER_VERSION_KEY = "sync.roster_version"
 PURGE_KEY = "fingerprint.purge_positions"
+REJECTED_EVENT = "roster.rejected"
+MAX_REJECTED_EVENTS = 50  # per message; the rest are counted in one more event, so a bad roster cannot flood the outbox
 
 
 @dataclass(frozen=True)
@@ -36,6 +58,7 @@ class RosterResult:
     version: int
     upserts: int = 0
     deletes: int = 0
+    rejected: tuple[RosterRuleError, ...] = ()
 
 
 def roster_version(store: Store) -> int:
@@ -43,23 +66,63 @@ def roster_version(store: Store) -> int:
     return int(value) if isinstance(value, int) else 0
 
 
-def _check(msg: p.Roster) -> None:
-    numbers = [e.number for e in msg.upserts]
-    if len(set(numbers)) != len(numbers):
-        raise p.ProtocolError("an employee appears twice in upserts")
-    if set(numbers) & set(msg.deletes):
-        raise p.ProtocolError("an employee is both upserted and deleted")
-    cards = [e.card for e in msg.upserts if e.card]
-    if len(set(cards)) != len(cards):
-        raise p.ProtocolError("two employees share one card")
-    for emp in msg.upserts:
-        if emp.verify_mode not in VERIFY_MODES:
-            raise p.ProtocolError(f"employee {emp.number}: unknown verify_mode {emp.verify_mode}")
+def _refuse_deleted(upserts: list[p.RosterEmployee], deletes: Collection[str]
+                    ) -> tuple[list[p.RosterEmployee], list[RosterRuleError]]:
+    """An employee both upserted and deleted by one message: the upsert is refused, the delete applies."""
+    kept = [e for e in upserts if e.number not in deletes]
+    refused = [RosterRuleError(e.number, "number", "the same roster message also deletes this employee")
+               for e in upserts if e.number in deletes]
+    return kept, refused
 
 
-def apply_roster(store: Store, msg: p.Roster, actor: str = "central") -> RosterResult:
-    """Apply one validated roster message; :class:`ProtocolError` leaves the database unchanged."""
-    _check(msg)
+def _refuse_held_cards(conn: Any, upserts: list[p.RosterEmployee], deletes: Collection[str]
+                       ) -> tuple[list[p.RosterEmployee], list[RosterRuleError]]:
+    """Refuse upserts whose card another employee of this terminal keeps after this message.
+
+    A holder keeps their card unless the message deletes them or (accepted) upserts them.
+    Refusing a record leaves its employee's current card in place, which may take a card
+    from under another record: repeat until nothing more is refused.
+    """
+    on_terminal = conn.execute("SELECT number, card FROM employees WHERE card IS NOT NULL").fetchall()
+    accepted = list(upserts)
+    refused: list[RosterRuleError] = []
+    while True:
+        changing = {e.number for e in accepted}
+        holders = {card: number for number, card in on_terminal if number not in changing and number not in deletes}
+        failed: dict[str, RosterRuleError] = {}
+        for emp in accepted:
+            try:
+                check_unique_card(emp.card, emp.number, holders, where="on this terminal")
+            except RosterRuleError as error:
+                failed[emp.number] = error
+        if not failed:
+            return accepted, refused
+        accepted = [e for e in accepted if e.number not in failed]
+        refused += failed.values()
+
+
+def _report(store: Store, conn: Any, refused: Sequence[RosterRuleError], version: int) -> None:
+    """One ``roster.rejected`` event per refused record (up to a limit), in the caller's transaction."""
+    for error in refused[:MAX_REJECTED_EVENTS]:
+        log.warning("roster %s: record refused: %s", version, error)
+        store.record_event(REJECTED_EVENT, {**error.as_dict(), "version": version}, severity="warning", conn=conn)
+    more = len(refused) - MAX_REJECTED_EVENTS
+    if more > 0:
+        log.warning("roster %s: %s more records refused", version, more)
+        store.record_event(REJECTED_EVENT, {"number": None, "field": "(records)", "version": version,
+                                            "reason": f"{more} more records refused in this roster message"},
+                           severity="warning", conn=conn)
+
+
+def apply_roster(store: Store, msg: p.RosterEnvelope, actor: str = "central") -> RosterResult:
+    """Apply a roster message (envelope validated, upserts raw or already models): the good records apply.
+
+    Bad records are skipped and reported (see the module docstring); the version advances all
+    the same. Nothing is written for a duplicate or a message from further ahead ("behind").
+    """
+    upserts, refused = check_roster(list(msg.upserts))
+    upserts, also_deleted = _refuse_deleted(upserts, set(msg.deletes))
+    refused += also_deleted
     with store.transaction() as conn:
         row = conn.execute("SELECT value FROM settings WHERE key = ?", (ROSTER_VERSION_KEY,)).fetchone()
         have = int(json.loads(row[0])) if row else 0
@@ -68,29 +131,33 @@ def apply_roster(store: Store, msg: p.Roster, actor: str = "central") -> RosterR
                 return RosterResult("duplicate", have, msg.version)
             if msg.base > have:
                 return RosterResult("behind", have, msg.version)
+        deletes = list(dict.fromkeys(msg.deletes))
+        if msg.full:  # employees of an earlier roster that are not named (even by a refused record) go
+            named = {e.number for e in upserts} | {e.number for e in refused if e.number}
+            deletes += [r[0] for r in conn.execute("SELECT number FROM employees WHERE roster_version > 0").fetchall()
+                        if r[0] not in named and r[0] not in deletes]
+        upserts, held = _refuse_held_cards(conn, upserts, set(deletes))
+        refused += held
         purge: list[int] = []
         now = utc_now()
-        for emp in msg.upserts:
+        for emp in upserts:
             _upsert(conn, emp, msg.version, now, purge)
-        deletes = list(msg.deletes)
-        if msg.full:
-            keep = {e.number for e in msg.upserts}
-            deletes += [r[0] for r in conn.execute("SELECT number FROM employees WHERE roster_version > 0").fetchall()
-                        if r[0] not in keep]
         removed = sum(_delete(conn, number, purge) for number in deletes)
         if purge:
             _append_purge(store, conn, purge)
+        _report(store, conn, refused, msg.version)
         store.set_setting(ROSTER_VERSION_KEY, msg.version, conn=conn)
         store.audit(actor, "roster.apply", {"version": msg.version, "base": msg.base, "full": msg.full,
-                                             "upserts": len(msg.upserts), "deletes": removed}, conn=conn)
-    log.info("roster %s applied: version %s → %s (%s upserts, %s deletes)", "full" if msg.full else "delta",
-             have, msg.version, len(msg.upserts), removed)
-    return RosterResult("applied", have, msg.version, len(msg.upserts), removed)
+                                             "upserts": len(upserts), "deletes": removed, "rejected": len(refused)},
+                    conn=conn)
+    log.info("roster %s applied: version %s → %s (%s upserts, %s deletes, %s refused)", "full" if msg.full else "delta",
+             have, msg.version, len(upserts), removed, len(refused))
+    return RosterResult("applied", have, msg.version, len(upserts), removed, tuple(refused))
 
 
 def _upsert(conn: Any, emp: p.RosterEmployee, version: int, now: str, purge: list[int]) -> None:
     card = emp.card or None
-    if card:  # the roster is authoritative: a card moves to its new holder
+    if card:  # a card moving to its new holder: its old holder is changed or deleted by this message too
         conn.execute("UPDATE employees SET card = NULL WHERE card = ? AND number != ?", (card, emp.number))
     values = (emp.name, emp.department, card, emp.pin_hash, emp.role, emp.verify_mode,
               json.dumps(sorted(set(emp.allowed_devices))), 1 if emp.active else 0, version, now)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Literal, Optional, Protocol
 from zoneinfo import ZoneInfo
 
 from terminal.config import TerminalConfig
-from terminal.hardware.clock import Clock, Timestamp, parse_utc
+from terminal.hardware.clock import Clock, Timestamp, format_utc, parse_utc
 from terminal.i18n import t
 from terminal.ids import uuid7
 from terminal.store.database import Store, utc_now
@@ -106,7 +106,7 @@ class PunchService:
         day_start = self._day_start(now).astimezone(now.wall.tzinfo)
         row = conn.execute(
             "SELECT direction FROM punches WHERE employee_id = ? AND punched_at >= ? ORDER BY punched_at DESC, id DESC LIMIT 1",
-            (employee_id, day_start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+            (employee_id, format_utc(day_start)),
         ).fetchone()
         return "out" if row and row[0] == "in" else "in"
 

@@ -23,6 +23,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Literal, Protocol, runtime_checkable
 
+from contract.stamps import parse_stamp, utc_stamp
+
 log = logging.getLogger(__name__)
 
 TimeSource = Literal["ntp", "rtc", "unsynced"]
@@ -43,12 +45,13 @@ class Timestamp:
 
 
 def format_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with microseconds and a Z, the form every stored stamp uses."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 in UTC with microseconds and a Z, the form every stored stamp uses (:mod:`contract.stamps`)."""
+    return utc_stamp(moment)
 
 
 def parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    """A stored stamp back as an aware UTC datetime (:func:`contract.stamps.parse_stamp`)."""
+    return parse_stamp(text)
 
 
 @runtime_checkable

@@ -19,8 +19,8 @@ from typing import Any, Iterator
 import sqlcipher3
 import sqlite_utils
 
+from contract.stamps import utc_stamp
 from terminal.config import StorageSettings
-from terminal.hardware.clock import format_utc
 from terminal.ids import uuid7
 from terminal.store.audit import append_audit
 from terminal.store.errors import (
@@ -43,7 +43,8 @@ IntegrityError = sqlcipher3.dbapi2.IntegrityError
 
 
 def utc_now() -> str:
-    return format_utc(datetime.now(timezone.utc))
+    """Now as a stamp in the one UTC format (:func:`contract.stamps.utc_stamp`)."""
+    return utc_stamp()
 
 
 def is_storage_full(exc: BaseException) -> bool:

@@ -8,19 +8,16 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from contract.roster_rules import FACE_DESCRIPTOR_DIM, VERIFY_MODES
 from terminal.store.database import IntegrityError, Store, utc_now
 
 log = logging.getLogger(__name__)
 
-FACTORS = ("face", "finger", "card", "pin")
-VERIFY_MODES = (
-    "any", "face", "finger", "card", "pin",
-    "card+pin", "face+card", "face+pin", "finger+pin", "finger+card", "face+finger",
-)
+FACTORS = ("face", "finger", "card", "pin")  # VERIFY_MODES: contract.roster_rules, the modes the central may send too
 ROLES = ("employee", "admin")
 NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 DEVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-DESCRIPTOR_DIM = 128
+DESCRIPTOR_DIM = FACE_DESCRIPTOR_DIM
 
 
 class EmployeeError(ValueError):

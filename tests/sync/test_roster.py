@@ -91,7 +91,7 @@ def test_a_terminal_that_missed_versions_asks_for_the_full_roster(site, broker_u
     assert numbers == {"F1", "F2", "F9"}
 
 
-def test_an_invalid_roster_changes_nothing(store):
+def test_an_invalid_roster_envelope_changes_nothing_and_a_repeated_employee_is_refused(store):
     good = p.validate(p.Roster, {"version": 1, "base": 0, "upserts": [employee("A1", "One", card="111"),
                                                                       employee("A2", "Two", card="222")]})
     assert apply_roster(store, good).outcome == "applied"
@@ -99,10 +99,13 @@ def test_an_invalid_roster_changes_nothing(store):
                                                                       employee("A2", "Two", card="111")]})
     assert apply_roster(store, swap).outcome == "applied"  # cards may change hands in one message
     assert local(store, "A1")["card"] == "222" and local(store, "A2")["card"] == "111"
-    bad = p.validate(p.Roster, {"version": 3, "base": 2, "upserts": [employee("A1", "X"), employee("A1", "Y")]})
-    with pytest.raises(p.ProtocolError):
-        apply_roster(store, bad)
+    with pytest.raises(p.ProtocolError):  # the envelope itself is wrong: nothing of it can be applied
+        p.validate(p.RosterEnvelope, {"version": 3, "base": 2, "upserts": [employee("A1", "X")], "deletes": ["no such!"]})
     assert roster_version(store) == 2 and local(store, "A1")["name"] == "One"
+    twice = p.validate(p.RosterEnvelope, {"version": 3, "base": 2, "upserts": [employee("A1", "X"), employee("A1", "Y")]})
+    result = apply_roster(store, twice)  # one bad record does not stall the roster: the first A1 stands
+    assert result.outcome == "applied" and [(e.number, e.field) for e in result.rejected] == [("A1", "number")]
+    assert roster_version(store) == 3 and local(store, "A1")["name"] == "X"
     assert apply_roster(store, swap).outcome == "duplicate"
     ahead = p.validate(p.Roster, {"version": 9, "base": 8, "upserts": [employee("A3", "Three")]})
     assert apply_roster(store, ahead).outcome == "behind" and local(store, "A3") is None
