@@ -5,12 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := python3 python3-venv python3-dev build-essential mosquitto mosquitto-clients chrony faketime \
 	espeak-ng libegl1 libgl1-mesa-dri libgl1 libgles2 libmtdev1 libsdl2-2.0-0 fonts-wqy-microhei systemd sqlcipher \
-	ca-certificates openssl util-linux procps alsa-utils postgresql
+	ca-certificates openssl util-linux procps alsa-utils postgresql \
+	chromium chromium-driver gettext
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv demo test bench screenshots clean
+.PHONY: setup apt venv messages demo test bench screenshots clean
 
-setup: apt venv
+setup: apt venv messages
 
 # Installs the system packages the terminal and its tests use (Debian 12 / Raspberry Pi OS, as root).
 apt:
@@ -33,11 +34,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.to
 
 venv: $(VENV)/.installed
 
+# The console's gettext catalogues, compiled from the .po files in the repository.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard central/locale/*/LC_MESSAGES/django.po))
+%.mo: %.po
+	msgfmt --check -o $@ $<
+messages: $(MO_FILES)
+
 demo: setup
 	$(PY) -m terminal.demo
 
+# The whole suite on SQLite, then the central server's suite again on PostgreSQL (a cluster the tests start).
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m central --central-db=postgresql $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m benchmarks

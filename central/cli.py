@@ -1,5 +1,9 @@
-"""``seed-central``: the reference central receiver and its tools.
+"""``seed-central``: the central server and its tools.
 
+    seed-central migrate                          create or upgrade the central database
+    seed-central serve [--bind 127.0.0.1:8000]    the web console and the API
+    seed-central createadmin USER [--role ...]    a console user with a printed one-time password
+    seed-central verify-audit [--format json]     check the admin audit log's hash chain
     seed-central run                              receive punches, ack, publish the roster
     seed-central punches --since 2026-03-02 [--format csv|json|table]
     seed-central devices | events | rejected
@@ -36,6 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--site", default=os.environ.get("SEED_CENTRAL_SITE", "default"), help="site name")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="create or upgrade the central database (an older one is upgraded in place)")
+    serve = sub.add_parser("serve", help="the web console and API (gunicorn when installed)")
+    serve.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT (default 127.0.0.1:8000)")
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--dev", action="store_true", help="Django's own server instead of gunicorn")
+    admin = sub.add_parser("createadmin", help="a console user with a one-time password printed once")
+    admin.add_argument("username")
+    admin.add_argument("--role", choices=("superuser", "hr_admin", "manager", "auditor", "employee"),
+                       default="superuser")
+    admin.add_argument("--site", dest="grant_sites", action="append", default=[], help="site code to grant (repeatable)")
+    audit = sub.add_parser("verify-audit", help="check the admin audit log's hash chain (exit 1 when broken)")
+    audit.add_argument("--format", choices=("text", "json"), default="text")
 
     run = sub.add_parser("run", help="receive, store and acknowledge; publish the roster")
     run.add_argument("--broker-host", default="localhost")
@@ -84,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--verify-mode", default="any")
     add.add_argument("--device", action="append", default=[], help="allowed device (repeatable; none = all)")
     add.add_argument("--inactive", action="store_true")
+    add.add_argument("--employee-site", help="site code of the employee (default: the first site)")
     delete = esub.add_parser("delete", help="remove an employee everywhere")
     delete.add_argument("number")
     esub.add_parser("list", help="list employees")
@@ -126,10 +144,14 @@ def _print_rows(rows: list[dict], fmt: str, out=None) -> None:
         out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)) + "\n")
 
 
-def _open_db(args: argparse.Namespace):
-    from central.db import CentralDB
+def _django(args: argparse.Namespace, *, migrate: bool = True) -> None:
+    """Start Django on ``--db``; a command that writes first brings the schema up to date."""
+    from central.django_setup import migrate as apply_migrations
+    from central.django_setup import setup
 
-    return CentralDB.open(args.db)
+    setup(args.db)
+    if migrate:
+        apply_migrations()
 
 
 def _arg_value(text: str):
@@ -140,9 +162,10 @@ def _arg_value(text: str):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from central.service import CentralService, CentralSettings
+    _django(args)
+    from central.ingest.service import CentralService, CentralSettings
 
-    settings = CentralSettings.from_pki(args.pki, database=args.db, broker_host=args.broker_host,
+    settings = CentralSettings.from_pki(args.pki, broker_host=args.broker_host,
                                         broker_port=args.broker_port, shared_group=args.shared_group or None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -155,7 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_punches(args: argparse.Namespace) -> int:
-    from central.queries import parse_since, punches
+    _django(args)
+    from central.ingest.selectors import parse_since, punches
 
     try:
         since = parse_since(args.since) if args.since else None
@@ -163,27 +187,29 @@ def cmd_punches(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"seed-central punches: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    with _open_db(args) as db:
-        _print_rows(punches(db, since, until, args.device, by=args.by), args.format)
+    _print_rows(punches(since, until, args.device, by=args.by), args.format)
     return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from central import queries
+    _django(args)
+    from central.ingest import selectors
 
-    with _open_db(args) as db:
-        if args.command == "devices":
-            rows = queries.devices(db)
-            if args.format == "table":
-                rows = [{"device": r["device_id"], "site": r["site"], "online": r["online"], "punches": r["punches"],
-                         "queue": r["status"].get("queue_depth"), "clock_offset_s": r["status"].get("clock_offset_s"),
-                         "roster": r["roster_version"], "last_seen_at": r["last_seen_at"]} for r in rows]
-        elif args.command == "events":
-            from central.queries import parse_since
-
-            rows = queries.events(db, parse_since(args.since) if args.since else None, args.device)
-        else:
-            rows = queries.rejected(db)
+    if args.command == "devices":
+        rows = selectors.devices()
+        if args.format == "table":
+            rows = [{"device": r["device_id"], "site": r["site"], "online": r["online"], "punches": r["punches"],
+                     "queue": r["status"].get("queue_depth"), "clock_offset_s": r["status"].get("clock_offset_s"),
+                     "roster": r["roster_version"], "last_seen_at": r["last_seen_at"]} for r in rows]
+    elif args.command == "events":
+        try:
+            since = selectors.parse_since(args.since) if args.since else None
+        except ValueError as exc:
+            print(f"seed-central events: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        rows = selectors.events(since, args.device)
+    else:
+        rows = selectors.rejected()
     _print_rows(rows, args.format)
     return EXIT_OK
 
@@ -219,44 +245,51 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 
 
 def cmd_employee(args: argparse.Namespace) -> int:
-    from central import roster
+    _django(args)
+    from central.accounts import audit
+    from central.people import roster
 
-    with _open_db(args) as db:
-        try:
-            if args.action == "list":
-                rows = [{k: v for k, v in e.items() if k not in ("faces", "fingers", "pin_hash")} |
-                        {"faces": len(e["faces"]), "fingers": len(e["fingers"])} for e in roster.list_employees(db)]
-                _print_rows(rows, "table")
-                return EXIT_OK
-            if args.action == "delete":
-                version = roster.delete_employee(db, args.number)
-            elif args.action == "import":
-                data = json.loads(Path(args.file).read_text(encoding="utf-8"))
-                if not isinstance(data, list):
-                    raise roster.RosterError(f"{args.file}: expected a JSON list of employees")
-                version = roster.upsert_employees(db, data)
-            else:
-                pin_hash = None
-                if args.pin:
-                    from contract.pins import PinFormatError, hash_pin
+    actor = f"cli:{os.environ.get('USER', 'root')}"
+    try:
+        if args.action == "list":
+            rows = [{k: v for k, v in e.items() if k not in ("faces", "fingers", "pin_hash")} |
+                    {"faces": len(e["faces"]), "fingers": len(e["fingers"])} for e in roster.list_employees()]
+            _print_rows(rows, "table")
+            return EXIT_OK
+        if args.action == "delete":
+            version = roster.delete_employee(args.number, actor=actor)
+            audit.record(actor, "employee.delete", args.number)
+        elif args.action == "import":
+            data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+                raise roster.RosterError(f"{args.file}: expected a JSON list of employee objects")
+            version = roster.upsert_employees(data, actor=actor)
+            audit.record(actor, "employee.import", args.file, {"employees": len(data), "roster_version": version})
+        else:
+            pin_hash = None
+            if args.pin:
+                from contract.pins import PinFormatError, hash_pin
 
-                    try:
-                        pin_hash = hash_pin(args.pin)
-                    except PinFormatError as exc:
-                        raise roster.RosterError(f"pin: {exc}") from None
-                version = roster.upsert_employee(db, {
-                    "number": args.number, "name": args.name, "department": args.department, "card": args.card,
-                    "pin_hash": pin_hash, "role": args.role, "verify_mode": args.verify_mode,
-                    "allowed_devices": args.device, "active": not args.inactive})
-        except (roster.RosterError, ValueError, OSError) as exc:
-            print(f"seed-central employee {args.action}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+                try:
+                    pin_hash = hash_pin(args.pin)
+                except PinFormatError as exc:
+                    raise roster.RosterError(f"pin: {exc}") from None
+            record = {"number": args.number, "name": args.name, "department": args.department, "card": args.card,
+                      "pin_hash": pin_hash, "role": args.role, "verify_mode": args.verify_mode,
+                      "allowed_devices": args.device, "active": not args.inactive}
+            if args.employee_site:
+                record["site"] = args.employee_site
+            version = roster.upsert_employee(record, actor=actor)
+            audit.record(actor, "employee.save", args.number, {"roster_version": version})
+    except (roster.RosterError, ValueError, OSError) as exc:
+        print(f"seed-central employee {args.action}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"roster version {version}")
     return EXIT_OK
 
 
 def cmd_command(args: argparse.Namespace) -> int:
-    from central.commands import send_command_once
+    from central.ingest.commands import send_command_once
 
     cmd_args = {}
     for item in args.arg:
@@ -265,11 +298,60 @@ def cmd_command(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         key, value = item.split("=", 1)
         cmd_args[key] = _arg_value(value)
-    with _open_db(args) as db:
-        result = send_command_once(db, args.pki, args.site, args.device_id, args.cmd, cmd_args,
-                                   broker_host=args.broker_host, broker_port=args.broker_port, wait_s=args.wait)
+    _django(args)
+    from central.accounts import audit
+
+    actor = f"cli:{os.environ.get('USER', 'root')}"
+    result = send_command_once(args.pki, args.site, args.device_id, args.cmd, cmd_args, broker_host=args.broker_host,
+                               broker_port=args.broker_port, wait_s=args.wait, actor=actor)
+    audit.record(actor, f"command.{args.cmd}", args.device_id, {"id": result.get("id"), "ok": result.get("ok")})
     print(json.dumps(result, ensure_ascii=False))
     return EXIT_OK if result.get("ok") else EXIT_FAILURE
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from central.django_setup import migrate, setup
+
+    setup(args.db)
+    migrate(verbosity=1)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _django(args)
+    from central.console.serve import serve
+
+    return serve(args.bind, workers=args.workers, dev=args.dev)
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    _django(args)
+    from central.accounts.services import AccountError, create_user_with_one_time_password
+
+    try:
+        password = create_user_with_one_time_password(args.username, role=args.role, site_codes=args.grant_sites,
+                                                      actor=f"cli:{os.environ.get('USER', 'root')}")
+    except AccountError as exc:
+        print(f"seed-central createadmin: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"用户 user {args.username} ({args.role})")
+    print(f"一次性密码 one-time password: {password}")
+    print("首次登录后请修改密码 / Change it after the first login.")
+    return EXIT_OK
+
+
+def cmd_verify_audit(args: argparse.Namespace) -> int:
+    _django(args)
+    from central.accounts.audit import verify
+
+    check = verify()
+    if args.format == "json":
+        print(json.dumps(check.as_dict(), ensure_ascii=False))
+    elif check.intact:
+        print(f"审计日志完整 audit log intact: {check.entries} entries")
+    else:
+        print(f"审计日志被改动 audit log BROKEN at entry {check.first_broken}: {check.reason}")
+    return EXIT_OK if check.intact else EXIT_FAILURE
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -278,13 +360,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers = {"run": cmd_run, "punches": cmd_punches, "devices": cmd_list, "events": cmd_list, "rejected": cmd_list,
                 "provision": cmd_provision, "broker-config": cmd_broker_config, "employee": cmd_employee,
-                "command": cmd_command}
-    from central.db import CentralDBError
+                "command": cmd_command, "migrate": cmd_migrate, "serve": cmd_serve, "createadmin": cmd_createadmin,
+                "verify-audit": cmd_verify_audit}
+    from django.db.utils import DatabaseError
+
+    from central.dburl import DatabaseURLError, redact
 
     try:
         return handlers[args.command](args)
-    except CentralDBError as exc:
+    except DatabaseURLError as exc:
         print(f"seed-central: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseError as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        print(f"seed-central: cannot use the database {redact(args.db)}: {first}", file=sys.stderr)
         return EXIT_FAILURE
 
 

@@ -25,13 +25,15 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
-from central import queries
 from central.broker import write_broker_config
 from central.pki import SitePki
 from central.provision import provision_device, sync_settings
-from central.service import CentralService, CentralSettings
+from central.django_setup import migrate, setup
+
+if TYPE_CHECKING:
+    from central.ingest.service import CentralService
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ class Stack:
     pki: SitePki
     broker_port: int
     broker: subprocess.Popen
-    central: CentralService
+    central: "CentralService"
     bundle: Path
 
     @property
@@ -83,13 +85,19 @@ class Stack:
         return sync_settings(self.bundle, "127.0.0.1", self.broker_port)
 
     def punches(self, device: Optional[str] = None) -> list[dict]:
-        return queries.punches(self.central.db, device=device)
+        from central.ingest import selectors
+
+        return selectors.punches(device=device)
 
     def devices(self) -> list[dict]:
-        return queries.devices(self.central.db)
+        from central.ingest import selectors
+
+        return selectors.devices()
 
     def events(self) -> list[dict]:
-        return queries.events(self.central.db)
+        from central.ingest import selectors
+
+        return selectors.events()
 
 
 @contextlib.contextmanager
@@ -107,8 +115,11 @@ def local_stack(folder: Path | str, *, device_id: str = "demo-door-01", site: st
     broker = start_mosquitto(files.config, port, folder / "broker" / "mosquitto.log")
     central = None
     try:
-        settings = CentralSettings.from_pki(pki.root, database=database or str(folder / "central.db"),
-                                            broker_host="127.0.0.1", broker_port=port)
+        setup(database or folder / "central.db")  # a process that already started Django keeps its database
+        migrate()
+        from central.ingest.service import CentralService, CentralSettings
+
+        settings = CentralSettings.from_pki(pki.root, broker_host="127.0.0.1", broker_port=port)
         central = CentralService(settings).start()
         if not central.wait_connected(10):
             raise StackError("seed-central could not connect to the local broker")

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -51,3 +56,91 @@ def config_file(tmp_path: Path) -> str:
     path.write_text(f'[device]\nid = "door-9"\ntimezone = "UTC"\nlanguage = "en"\n'
                     f'[storage]\ndata_dir = "{tmp_path / "data"}"\n[hardware]\nprofile = "sim"\n')
     return str(path)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--central-db", choices=("sqlite", "postgresql"), default="sqlite",
+                     help="database of the central suite: SQLite (default) or a PostgreSQL cluster the tests start")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    central = Path(__file__).resolve().parent / "central"
+    for item in items:
+        if central in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.central)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+PG_BIN = Path("/usr/lib/postgresql")
+
+
+def _pg_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(PG_BIN.glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster on a free port (skipped when the server is not installed)."""
+    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    # not under pytest's private temporary folder: the server runs as another user and must reach it
+    folder = Path(tempfile.mkdtemp(prefix="seed-pg-"))
+    data, sock = folder / "data", folder / "sock"
+    sock.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run the server as")
+        shutil.chown(folder, "postgres")
+        shutil.chown(sock, "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "seed", "--auth=trust", "-E", "UTF8"], check=True,
+                   capture_output=True)
+    port = _free_port()
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-l", str(folder / "pg.log"), "-w", "-o",
+                    f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off", "start"], check=True, capture_output=True)
+    yield f"postgresql://seed@/postgres?host={sock}&port={port}"
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request: pytest.FixtureRequest) -> None:
+    """With --central-db=postgresql, the central suite's test database lives in a cluster started here."""
+    if request.config.getoption("--central-db") != "postgresql":
+        return
+    from django.conf import settings
+    from django.db import connections
+
+    from central.dburl import database_settings
+
+    url = request.getfixturevalue("postgres")
+    settings.DATABASES["default"] = database_settings(url.replace("/postgres?", "/seed?"))
+    connections._settings = connections.configure_settings(settings.DATABASES)  # a PostgreSQL wrapper from now on
+    del connections["default"]
+
+
+@pytest.fixture
+def central_db_target(transactional_db: None) -> str:
+    """The test database as ``seed-central --db`` takes it, for commands run in another process."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return f"postgresql://{s['USER']}@/{s['NAME']}?host={s['HOST']}&port={s['PORT']}"
+    return str(s["NAME"])

@@ -1,30 +1,33 @@
 """Signed commands to one terminal, sent from the command line."""
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from central.db import CentralDB
+from central.ingest.handler import record_command_result
+from central.ingest.service import record_command
 from central.pki import SitePki
 from contract.signing import load_signing_key
-from central.service import record_command
 from contract import protocol as p
+
+if TYPE_CHECKING:
+    from central.ingest.models import Command
 
 log = logging.getLogger(__name__)
 
 
-def send_command_once(db: CentralDB, pki_root: Path | str, site: str, device: str, cmd: str, args: dict, *,
-                      broker_host: str = "localhost", broker_port: int = 8883, wait_s: float = 10.0) -> dict:
+def send_command_once(pki_root: Path | str, site: str, device: str, cmd: str, args: dict, *,
+                      broker_host: str = "localhost", broker_port: int = 8883, wait_s: float = 10.0, actor: str = "") -> dict:
     """Connect, publish one signed command, wait for its result; returns the result (or a timeout note)."""
     pki = SitePki(pki_root, site)
     command = p.sign_command(load_signing_key(pki.signing_key), site=site, device=device, cmd=cmd, args=args)
-    record_command(db, command)
+    record_command(command, actor=actor)
     events: "queue.Queue[tuple]" = queue.Queue()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"seed-central-cmd-{uuid.uuid4().hex[:8]}",
                          protocol=mqtt.MQTTv5)
@@ -57,12 +60,26 @@ def send_command_once(db: CentralDB, pki_root: Path | str, site: str, device: st
                     continue
                 if result.id != command["id"]:
                     continue
-                with db.transaction() as cur:
-                    cur.execute("UPDATE commands SET ok = ?, reason = ?, result = ?, result_at = ? WHERE id = ?",
-                                (1 if result.ok else 0, result.reason, json.dumps(result.result), p.utc_stamp(),
-                                 result.id))
+                record_command_result(result)
                 return result.model_dump()
         return {"id": command["id"], "ok": False, "reason": f"no result within {wait_s:g} s"}
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def request_command(site: str, device: str, cmd: str, args: dict | None = None, *, actor: str) -> "Command":
+    """Queue a command from the console or the API; the running receiver signs and sends it within a second.
+
+    The web process holds no signing key and no broker connection: ``seed-central run`` does.
+    """
+    import uuid
+
+    from django.utils import timezone
+
+    from central.ingest.models import Command
+
+    if cmd not in p.COMMANDS:
+        raise ValueError(f"unknown command {cmd!r}")
+    return Command.objects.create(id=str(uuid.uuid4()), site=site, device_id=device, cmd=cmd, args=args or {},
+                                  issued_at=timezone.now(), issued_by=actor)

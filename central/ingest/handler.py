@@ -1,36 +1,27 @@
 """What the central server does with each message a terminal sends, without the MQTT part.
 
 :class:`Ingest` turns (topic, payload) into database writes and the replies to send
-(``Outgoing``). Every payload is validated first; a bad one is recorded in the
-``rejected`` table with its reason and answered when it can be (a batch with a valid
-batch id gets an ack naming what was refused), and never raises. Punches are stored
-idempotently by punch id; the ack is built only after the transaction committed.
+(:class:`Outgoing`). Every payload is validated first; a bad one is recorded as a
+:class:`~central.ingest.models.RejectedMessage` with its reason and answered when it can be
+(a batch with a valid batch id gets an ack naming what was refused), and never raises.
+Punches are stored idempotently by punch id with one bulk insert per batch; the ack is
+built only after the transaction committed.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-from central.db import CentralDB
+from django.db import transaction
+from django.utils import timezone as dj_timezone
+
+from central.ingest.models import Command, Event, Punch, RejectedMessage
+from central.people.models import Device, Site
 from contract import protocol as p
 
 log = logging.getLogger(__name__)
-
-_PUNCH_COLUMNS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
-                  "boot_id", "monotonic_ns", "time_source", "original_punched_at", "restamped_at", "batch_id",
-                  "received_at")
-# A re-sent punch only changes the stored one when it carries a re-stamp the stored one lacks.
-_INSERT_PUNCH = (
-    f"INSERT INTO punches ({', '.join(_PUNCH_COLUMNS)}) VALUES ({', '.join('?' * len(_PUNCH_COLUMNS))}) "
-    "ON CONFLICT (id) DO UPDATE SET punched_at = excluded.punched_at, time_source = excluded.time_source, "
-    "original_punched_at = excluded.original_punched_at, restamped_at = excluded.restamped_at "
-    "WHERE punches.restamped_at IS NULL AND excluded.restamped_at IS NOT NULL "
-    "AND punches.device_id = excluded.device_id"
-)
-_INSERT_EVENT = ("INSERT INTO events (id, site, device_id, kind, severity, at, payload, received_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
 
 
 @dataclass(frozen=True)
@@ -41,15 +32,22 @@ class Outgoing:
     retain: bool = False
 
 
+RosterReply = Callable[[str, str, int], list[Outgoing]]
+
+
+def _when(stamp: Optional[str]) -> Optional[datetime]:
+    return None if stamp is None else datetime.fromisoformat(stamp[:-1]).replace(tzinfo=timezone.utc)
+
+
 class Ingest:
     """Validates and stores what terminals send. ``roster_reply(site, device, have)`` answers roster requests."""
 
-    def __init__(self, db: CentralDB, *, roster_reply: Optional[Callable[[str, str, int], list[Outgoing]]] = None,
+    def __init__(self, *, roster_reply: Optional[RosterReply] = None,
                  after_commit: Optional[Callable[[str, Any], None]] = None):
-        self.db = db
         self.roster_reply = roster_reply
         self.after_commit = after_commit  # test hook: runs between commit and ack
         self.counters = {"punches": 0, "duplicates": 0, "rejected": 0, "events": 0, "acks": 0}
+        self._known_devices: dict[str, str] = {}
 
     def handle(self, topic: str, payload: bytes) -> list[Outgoing]:
         """Process one message; returns the replies to publish. Never raises for bad input."""
@@ -81,8 +79,9 @@ class Ingest:
         if isinstance(data, dict) and "batch" in data and not isinstance(data.get("punches"), list):
             data = {**data, "punches": []}
         batch = p.validate(p.PunchBatch, data)
-        now = p.utc_stamp()
-        valid, rejected = [], []
+        now = dj_timezone.now()
+        valid: list[p.Punch] = []
+        rejected: list[dict[str, Any]] = []
         for raw in batch.punches:
             item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
             try:
@@ -94,16 +93,21 @@ class Ingest:
                 rejected.append({"id": punch.id, "reason": f"device_id {punch.device_id} does not match the topic"})
                 continue
             valid.append(punch)
-        rows = [(x.id, site, device, x.employee_number, x.direction, x.method, x.score, x.punched_at, x.boot_id,
-                 x.monotonic_ns, x.time_source, x.original_punched_at, x.restamped_at, batch.batch, now)
-                for x in valid]
-        with self.db.transaction() as cur:
-            cur.executemany(_INSERT_PUNCH, rows)
-            for item in rejected:
-                cur.execute("INSERT INTO rejected (site, device_id, topic, item_id, reason, payload, received_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (site, device, topic, item["id"], item["reason"], _clip(raw_of(batch.punches, item["id"])), now))
-            self._seen(cur, site, device, now)
+        rows = [Punch(id=x.id, site=site, device_id=device, employee_number=x.employee_number, direction=x.direction,
+                      method=x.method, score=x.score, punched_at=_when(x.punched_at), boot_id=x.boot_id,
+                      monotonic_ns=x.monotonic_ns, time_source=x.time_source,
+                      original_punched_at=_when(x.original_punched_at), restamped_at=_when(x.restamped_at),
+                      batch_id=batch.batch, received_at=now) for x in valid]
+        with transaction.atomic():
+            Punch.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+            for x in valid:
+                # A re-sent punch only changes the stored one when it carries a re-stamp the stored one lacks.
+                if x.restamped_at is not None:
+                    Punch.objects.filter(id=x.id, device_id=device, restamped_at__isnull=True).update(
+                        punched_at=_when(x.punched_at), time_source=x.time_source,
+                        original_punched_at=_when(x.original_punched_at), restamped_at=_when(x.restamped_at))
+            self._record_rejected(site, device, topic, rejected, batch.punches, now)
+            self._seen(site, device, now)
         self.counters["punches"] += len(valid)
         self.counters["rejected"] += len(rejected)
         if self.after_commit:
@@ -119,23 +123,21 @@ class Ingest:
     # -- events --------------------------------------------------------------------------------
     def _events(self, site: str, device: str, topic: str, data: Any) -> list[Outgoing]:
         batch = p.validate(p.EventBatch, data)
-        now = p.utc_stamp()
-        valid, rejected = [], []
+        now = dj_timezone.now()
+        valid: list[p.Event] = []
+        rejected: list[dict[str, Any]] = []
         for raw in batch.events:
             item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
             try:
                 valid.append(p.validate(p.Event, raw))
             except p.ProtocolError as exc:
                 rejected.append({"id": item_id, "reason": exc.reason})
-        with self.db.transaction() as cur:
-            cur.executemany(_INSERT_EVENT, [(e.id, site, device, e.kind, e.severity, e.at,
-                                             json.dumps(e.payload, ensure_ascii=False, sort_keys=True), now)
-                                            for e in valid])
-            for item in rejected:
-                cur.execute("INSERT INTO rejected (site, device_id, topic, item_id, reason, payload, received_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (site, device, topic, item["id"], item["reason"], _clip(raw_of(batch.events, item["id"])), now))
-            self._seen(cur, site, device, now)
+        with transaction.atomic():
+            Event.objects.bulk_create([Event(id=e.id, site=site, device_id=device, kind=e.kind, severity=e.severity,
+                                             at=_when(e.at), payload=e.payload, received_at=now) for e in valid],
+                                      ignore_conflicts=True)
+            self._record_rejected(site, device, topic, rejected, batch.events, now)
+            self._seen(site, device, now)
         self.counters["events"] += len(valid)
         if self.after_commit:
             self.after_commit("events", batch.batch)
@@ -146,59 +148,83 @@ class Ingest:
     # -- status, roster requests, command results ----------------------------------------------------
     def _status(self, site: str, device: str, data: Any) -> list[Outgoing]:
         status = p.validate(p.Status, data)
-        now = p.utc_stamp()
+        now = dj_timezone.now()
         body = status.model_dump(exclude_none=True)
-        with self.db.transaction() as cur:
-            cur.execute(
-                "INSERT INTO devices (device_id, site, online, status, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (device_id) DO UPDATE SET site = excluded.site, online = excluded.online, "
-                "status = excluded.status, last_seen_at = excluded.last_seen_at",
-                (device, site, 1 if status.online else 0, json.dumps(body, ensure_ascii=False, sort_keys=True), now, now))
-            roster = (status.versions or {}).get("roster")
+        roster = (status.versions or {}).get("roster")
+        with transaction.atomic():
+            row = self._device(site, device, now)
+            row.online = status.online
+            row.status = body
+            row.last_seen_at = now
             if isinstance(roster, int) and not isinstance(roster, bool) and 0 <= roster < 2**62:
-                cur.execute("UPDATE devices SET roster_version = ? WHERE device_id = ?", (roster, device))
+                row.roster_version = roster
+            row.save(update_fields=["site", "online", "status", "last_seen_at", "roster_version"])
         log.info("device %s/%s is %s", site, device, "online" if status.online else "offline")
         return []
 
     def _roster_request(self, site: str, device: str, data: Any) -> list[Outgoing]:
         request = p.validate(p.RosterRequest, data)
-        with self.db.transaction() as cur:
-            self._seen(cur, site, device, p.utc_stamp())
+        with transaction.atomic():
+            self._seen(site, device, dj_timezone.now())
         if self.roster_reply is None:
             return []
         return self.roster_reply(site, device, request.have)
 
     def _command_result(self, site: str, device: str, data: Any) -> list[Outgoing]:
         result = p.validate(p.CommandResult, data)
-        with self.db.transaction() as cur:
-            changed = cur.execute(
-                "UPDATE commands SET ok = ?, reason = ?, result = ?, result_at = ? WHERE id = ? AND device_id = ?",
-                (1 if result.ok else 0, result.reason, json.dumps(result.result, ensure_ascii=False), p.utc_stamp(),
-                 result.id, device))
+        changed = record_command_result(result, device)
         if not changed:
             log.info("result for unknown command %s from %s/%s", result.id, site, device)
         return []
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _seen(self, cur: Any, site: str, device: str, now: str) -> None:
-        cur.execute(
-            "INSERT INTO devices (device_id, site, online, status, first_seen_at, last_seen_at) VALUES (?, ?, 1, '{}', ?, ?) "
-            "ON CONFLICT (device_id) DO UPDATE SET last_seen_at = excluded.last_seen_at", (device, site, now, now))
+    def _device(self, site: str, device: str, now: datetime) -> Device:
+        """The device row (made on first contact); its site follows the topic it speaks on."""
+        site_row, _ = Site.objects.get_or_create(code=site, defaults={"name": site})
+        row, created = Device.objects.get_or_create(device_id=device, defaults={
+            "site": site_row, "online": True, "first_seen_at": now, "last_seen_at": now})
+        if not created and row.site_id != site_row.pk:
+            row.site = site_row
+        return row
+
+    def _seen(self, site: str, device: str, now: datetime) -> None:
+        if self._known_devices.get(device) == site:
+            if Device.objects.filter(device_id=device).update(last_seen_at=now):
+                return
+        row = self._device(site, device, now)
+        row.last_seen_at = now
+        row.save(update_fields=["site", "last_seen_at"])
+        self._known_devices[device] = site
+
+    def _record_rejected(self, site: str, device: str, topic: str, rejected: list[dict[str, Any]], items: list[Any],
+                         now: datetime) -> None:
+        if rejected:
+            RejectedMessage.objects.bulk_create([
+                RejectedMessage(site=site, device_id=device, topic=topic[:500], item_id=(_clip(r["id"], 100) if r["id"] else None),
+                                reason=r["reason"][:500], payload=_clip(raw_of(items, r["id"])), received_at=now)
+                for r in rejected])
 
     def _reject(self, site: Optional[str], device: Optional[str], topic: str, item_id: Optional[str], reason: str,
                 payload: bytes) -> None:
         self.counters["rejected"] += 1
-        log.warning("rejected message on %s: %s", topic[:200], reason)
+        log.warning("rejected message on %s: %s", _clip(topic, 200), reason)
         try:
-            with self.db.transaction() as cur:
-                cur.execute("INSERT INTO rejected (site, device_id, topic, item_id, reason, payload, received_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (site, device, topic[:500], item_id, reason[:500], _clip(payload), p.utc_stamp()))
+            RejectedMessage.objects.create(site=site, device_id=device, topic=_clip(topic, 500), item_id=item_id,
+                                           reason=_clip(reason, 500), payload=_clip(payload),
+                                           received_at=dj_timezone.now())
         except Exception:
             log.exception("could not record a rejected message")
 
 
-def raw_of(items: list, item_id: Optional[str]) -> Any:
+def record_command_result(result: p.CommandResult, device: str | None = None) -> int:
+    """Store a terminal's answer to a command; returns how many commands it matched (0 or 1)."""
+    rows = Command.objects.filter(id=result.id)
+    if device is not None:
+        rows = rows.filter(device_id=device)
+    return rows.update(ok=result.ok, reason=result.reason, result=result.result, result_at=dj_timezone.now())
+
+
+def raw_of(items: list[Any], item_id: Optional[str]) -> Any:
     for raw in items:
         if isinstance(raw, dict) and raw.get("id") == item_id:
             return raw
@@ -206,12 +232,17 @@ def raw_of(items: list, item_id: Optional[str]) -> Any:
 
 
 def _clip(value: Any, limit: int = 4000) -> str:
-    """A bounded, printable copy of a refused payload for the rejected table."""
+    """A bounded, printable copy of refused input (no NUL, no lone surrogate) for the rejected table."""
+    import json
+
     if isinstance(value, (bytes, bytearray)):
         text = bytes(value[:limit]).decode("utf-8", errors="replace")
+    elif isinstance(value, str):
+        text = value
     else:
         try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
+            text = json.dumps(value, ensure_ascii=True, default=str)
         except (TypeError, ValueError):
             text = repr(value)
+    text = text.encode("utf-8", errors="backslashreplace").decode("utf-8")
     return text[:limit].replace("\x00", "\\u0000")

@@ -1,81 +1,93 @@
-"""Read what arrived: punches, devices, events and refused messages."""
+"""Reads of what arrived: punches, devices, events and refused messages, as plain rows.
+
+Times come back in the contract's stamp form (``2026-03-02T08:01:02.123456Z``) so the CLI,
+the API and exports print one format.
+"""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Any, Optional
 
-from central.db import CentralDB
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from central.ingest.models import Event, Punch, RejectedMessage
+from central.people.models import Device
 from contract import protocol as p
 
 PUNCH_FIELDS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
                 "time_source", "original_punched_at", "restamped_at", "boot_id", "monotonic_ns", "batch_id",
                 "received_at")
+_TIME_FIELDS = {"punched_at", "original_punched_at", "restamped_at", "received_at", "at", "first_seen_at",
+                "last_seen_at"}
 
 
-def parse_since(text: str) -> str:
-    """An ISO date/time (naive = UTC) or a relative age like ``2h``, ``30m``, ``7d`` → stored-stamp form."""
+def parse_since(text: str, now: Optional[datetime] = None) -> datetime:
+    """An ISO date/time (naive = UTC) or a relative age like ``2h``, ``30m``, ``7d`` → an aware UTC datetime."""
     text = text.strip()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     if text and text[-1] in units and text[:-1].isdigit():
-        return p.utc_stamp(datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * units[text[-1]]))
+        return (now or datetime.now(timezone.utc)) - timedelta(seconds=int(text[:-1]) * units[text[-1]])
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{text!r} is neither an ISO date/time nor an age like 2h, 30m, 7d") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return p.utc_stamp(moment)
+    return moment.astimezone(timezone.utc)
 
 
-def punches(db: CentralDB, since: Optional[str] = None, until: Optional[str] = None, device: Optional[str] = None,
-            by: str = "punched_at", limit: int = 1_000_000) -> list[dict]:
+def _stamped(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (p.utc_stamp(v) if k in _TIME_FIELDS and isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def punch_queryset(since: Optional[datetime] = None, until: Optional[datetime] = None, device: Optional[str] = None,
+                   by: str = "punched_at", base: Optional[QuerySet[Punch]] = None) -> QuerySet[Punch]:
     """Punches with ``by`` (punched_at or received_at) in [since, until), oldest first."""
     if by not in ("punched_at", "received_at"):
         raise ValueError("by must be punched_at or received_at")
-    where, params = [], []
+    rows = base if base is not None else Punch.objects.all()
     if since:
-        where.append(f"{by} >= ?")
-        params.append(since)
+        rows = rows.filter(**{f"{by}__gte": since})
     if until:
-        where.append(f"{by} < ?")
-        params.append(until)
+        rows = rows.filter(**{f"{by}__lt": until})
     if device:
-        where.append("device_id = ?")
-        params.append(device)
-    sql = f"SELECT {', '.join(PUNCH_FIELDS)} FROM punches"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return db.query(sql + f" ORDER BY {by}, id LIMIT ?", (*params, limit))
+        rows = rows.filter(device_id=device)
+    return rows.order_by(by, "id")
 
 
-def devices(db: CentralDB) -> list[dict]:
-    rows = db.query("SELECT d.device_id, d.site, d.online, d.status, d.first_seen_at, d.last_seen_at, d.roster_version, "
-                    "(SELECT count(*) FROM punches x WHERE x.device_id = d.device_id) AS punches "
-                    "FROM devices d ORDER BY d.site, d.device_id")
-    for row in rows:
-        row["online"] = bool(row["online"])
-        row["status"] = json.loads(row["status"] or "{}")
-    return rows
+def punches(since: Optional[datetime] = None, until: Optional[datetime] = None, device: Optional[str] = None,
+            by: str = "punched_at", limit: int = 1_000_000) -> list[dict[str, Any]]:
+    return [_stamped(r) for r in punch_queryset(since, until, device, by).values(*PUNCH_FIELDS)[:limit]]
 
 
-def events(db: CentralDB, since: Optional[str] = None, device: Optional[str] = None, limit: int = 10_000) -> list[dict]:
-    where, params = [], []
+def punch_ids(device: Optional[str] = None) -> list[str]:
+    rows = Punch.objects.all() if device is None else Punch.objects.filter(device_id=device)
+    return list(rows.values_list("id", flat=True))
+
+
+def device_queryset() -> QuerySet[Device]:
+    counts = Punch.objects.filter(device_id=OuterRef("device_id")).values("device_id").annotate(n=Count("*")).values("n")
+    return Device.objects.select_related("site").annotate(punch_count=Coalesce(Subquery(counts), 0)).order_by(
+        "site__code", "device_id")
+
+
+def devices() -> list[dict[str, Any]]:
+    return [_stamped({"device_id": d.device_id, "site": d.site.code, "online": d.online, "status": d.status,
+                      "first_seen_at": d.first_seen_at, "last_seen_at": d.last_seen_at,
+                      "roster_version": d.roster_version, "punches": d.punch_count}) for d in device_queryset()]
+
+
+def events(since: Optional[datetime] = None, device: Optional[str] = None, limit: int = 10_000) -> list[dict[str, Any]]:
+    rows = Event.objects.all()
     if since:
-        where.append("at >= ?")
-        params.append(since)
+        rows = rows.filter(at__gte=since)
     if device:
-        where.append("device_id = ?")
-        params.append(device)
-    sql = "SELECT id, site, device_id, kind, severity, at, payload, received_at FROM events"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    rows = db.query(sql + " ORDER BY at, id LIMIT ?", (*params, limit))
-    for row in rows:
-        row["payload"] = json.loads(row["payload"])
-    return rows
+        rows = rows.filter(device_id=device)
+    return [_stamped(r) for r in rows.order_by("at", "id").values(
+        "id", "site", "device_id", "kind", "severity", "at", "payload", "received_at")[:limit]]
 
 
-def rejected(db: CentralDB, limit: int = 1000) -> list[dict]:
-    return db.query("SELECT id, site, device_id, topic, item_id, reason, received_at FROM rejected ORDER BY id DESC LIMIT ?",
-                    (limit,))
+def rejected(limit: int = 1000) -> list[dict[str, Any]]:
+    return [_stamped(r) for r in RejectedMessage.objects.order_by("-id").values(
+        "id", "site", "device_id", "topic", "item_id", "reason", "received_at")[:limit]]

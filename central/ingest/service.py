@@ -22,18 +22,22 @@ from typing import Any, Callable, Optional
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from central import roster as roster_mod
-from central.db import CentralDB
-from central.ingest import Ingest, Outgoing
-from contract.signing import load_signing_key
+from django.db import close_old_connections, connection
+from django.utils.timezone import now as django_now
+from django.db.utils import DatabaseError, InterfaceError
+
+from central.ingest.handler import Ingest, Outgoing
+from central.ingest.models import Command, State
+from central.people import roster as roster_mod
+from central.people.models import Device
 from contract import protocol as p
+from contract.signing import load_signing_key
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class CentralSettings:
-    database: str = "central.db"
     broker_host: str = "localhost"
     broker_port: int = 8883
     ca_file: Optional[Path] = None
@@ -59,15 +63,15 @@ def subscriptions(shared_group: Optional[str]) -> list[str]:
     return shared + [f"{p.PREFIX}/+/+/status"]  # retained; every receiver records it
 
 
+COMMAND_MAX_WAIT_S = 300  # a queued command older than this is not sent any more
+
+
 class CentralService:
     """Start with :meth:`start` (or use as a context manager); :meth:`stop` disconnects cleanly."""
 
-    def __init__(self, settings: CentralSettings, *, db: CentralDB | None = None,
-                 after_commit: Optional[Callable[[str, Any], None]] = None):
+    def __init__(self, settings: CentralSettings, *, after_commit: Optional[Callable[[str, Any], None]] = None):
         self.settings = settings
-        self.db = db or CentralDB.open(settings.database)
-        self._own_db = db is None
-        self.ingest = Ingest(self.db, roster_reply=self.roster_reply, after_commit=after_commit)
+        self.ingest = Ingest(roster_reply=self.roster_reply, after_commit=after_commit)
         self._queue: "queue.Queue[tuple]" = queue.Queue()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -92,8 +96,8 @@ class CentralService:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> "CentralService":
-        row = self.db.query_one("SELECT value FROM meta WHERE key = 'roster_published'")
-        self._published_roster = int(row["value"]) if row else 0
+        row = State.objects.filter(key="roster_published").first()
+        self._published_roster = int(row.value) if row else 0
         self.client.connect_async(self.settings.broker_host, self.settings.broker_port,
                                   keepalive=self.settings.keepalive_s, clean_start=True)
         self.client.loop_start()
@@ -109,8 +113,6 @@ class CentralService:
             self.client.disconnect()
         finally:
             self.client.loop_stop()
-        if self._own_db:
-            self.db.close()
 
     def __enter__(self) -> "CentralService":
         return self.start()
@@ -123,6 +125,12 @@ class CentralService:
 
     # -- the worker: owns the client and the database -------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            connection.close()  # this thread's database connection
+
+    def _loop(self) -> None:
         next_roster = time.monotonic()
         while not self._stop.is_set():
             try:
@@ -136,7 +144,15 @@ class CentralService:
                     next_roster = time.monotonic() + self.settings.roster_poll_s
                     if self.connected.is_set():
                         self._publish_roster_changes()
-            except Exception:  # the receiver must outlive any single message or database hiccup
+                        self._publish_requested_commands()
+            except (DatabaseError, InterfaceError):  # a lost or broken connection is replaced before the next use
+                self.errors += 1
+                log.exception("central database error")
+                close_old_connections()
+                if connection.connection is not None and not connection.is_usable():
+                    connection.close()
+                time.sleep(0.2)
+            except Exception:  # the receiver must outlive any single message
                 self.errors += 1
                 log.exception("central worker error")
                 time.sleep(0.2)
@@ -167,38 +183,55 @@ class CentralService:
 
     # -- roster -----------------------------------------------------------------------------------
     def roster_reply(self, site: str, device: str, have: int) -> list[Outgoing]:
-        current = roster_mod.current_version(self.db)
+        current = roster_mod.current_version()
         if current == 0 or have == current:
             return []
-        message = roster_mod.delta(self.db, have) if 0 < have < current else None
+        message = roster_mod.delta(have) if 0 < have < current else None
         if message is None:
-            message = roster_mod.full_roster(self.db)
+            message = roster_mod.full_roster()
         log.info("roster %s for %s/%s (had %s)", "full" if message["full"] else "delta", site, device, have)
         return [Outgoing(p.device_topic(site, device, "roster"), p.dumps(message))]
 
     def _publish_roster_changes(self) -> None:
-        current = roster_mod.current_version(self.db)
+        current = roster_mod.current_version()
         if current <= self._published_roster:
             return
-        message = roster_mod.delta(self.db, self._published_roster)
+        message = roster_mod.delta(self._published_roster)
         if message is None:
             return
-        sites = [r["site"] for r in self.db.query("SELECT DISTINCT site FROM devices ORDER BY site")]
+        sites = sorted(set(Device.objects.values_list("site__code", flat=True)))
         for site in sites:
             self._publish([Outgoing(p.site_roster_topic(site), p.dumps(message))])
         self._published_roster = message["version"]
-        with self.db.transaction() as cur:
-            cur.execute("INSERT INTO meta (key, value) VALUES ('roster_published', ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(self._published_roster),))
+        State.objects.update_or_create(key="roster_published", defaults={"value": str(self._published_roster)})
         log.info("roster version %s published to %s site(s)", self._published_roster, len(sites))
 
     # -- commands ---------------------------------------------------------------------------------
-    def send_command(self, site: str, device: str, cmd: str, args: dict | None = None) -> dict:
+    def _publish_requested_commands(self) -> None:
+        """Sign and send the commands the console or the API queued; stale ones are closed with a reason."""
+        waiting = list(Command.objects.filter(published_at__isnull=True, ok__isnull=True).order_by("issued_at")[:100])
+        for row in waiting:
+            now = django_now()
+            if (now - row.issued_at).total_seconds() > COMMAND_MAX_WAIT_S:
+                Command.objects.filter(pk=row.pk).update(ok=False, reason="not sent: no receiver was running to send it",
+                                                         result_at=now)
+                continue
+            if self._signing_key is None:
+                Command.objects.filter(pk=row.pk).update(ok=False, reason="not sent: no command-signing key configured",
+                                                         result_at=now)
+                continue
+            command = p.sign_command(self._signing_key, site=row.site, device=row.device_id, cmd=row.cmd,
+                                     args=row.args, command_id=row.id, issued_at=p.utc_stamp(now))
+            Command.objects.filter(pk=row.pk).update(published_at=now)
+            self._publish([Outgoing(p.device_topic(row.site, row.device_id, "cmd"), p.dumps(command))])
+            log.info("command %s %s sent to %s/%s for %s", row.id, row.cmd, row.site, row.device_id, row.issued_by)
+
+    def send_command(self, site: str, device: str, cmd: str, args: dict | None = None, *, actor: str = "") -> dict:
         """Sign, record and publish a command; returns the command as sent."""
         if self._signing_key is None:
             raise RuntimeError("no command-signing key configured")
         command = p.sign_command(self._signing_key, site=site, device=device, cmd=cmd, args=args or {})
-        record_command(self.db, command)
+        record_command(command, actor=actor)
         done = threading.Event()
 
         def publish() -> None:
@@ -210,10 +243,8 @@ class CentralService:
         return command
 
 
-def record_command(db: CentralDB, command: dict) -> None:
-    import json
-
-    with db.transaction() as cur:
-        cur.execute("INSERT INTO commands (id, site, device_id, cmd, args, issued_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (command["id"], command["site"], command["device"], command["cmd"],
-                     json.dumps(command["args"], ensure_ascii=False), command["issued_at"]))
+def record_command(command: dict, *, actor: str = "") -> Command:
+    """Keep a signed command as sent, before it is published; its result fills in later."""
+    return Command.objects.create(id=command["id"], site=command["site"], device_id=command["device"],
+                                  cmd=command["cmd"], args=command["args"], issued_at=p.parse_stamp(command["issued_at"]),
+                                  issued_by=actor, published_at=django_now())

@@ -1,129 +1,171 @@
-"""The central employee tables and the versioned roster sent to terminals.
+"""Employee writes and the versioned roster sent to terminals.
 
 Every change (upsert or delete of one employee) takes the next roster version and is
-logged in ``roster_log``; a terminal at version *n* gets the delta ``n → current`` or,
-when it is behind or asks, the full roster. Employees are validated with the same
-schema the terminals validate roster messages with.
+logged as a :class:`~central.people.models.RosterChange`; a terminal at version *n* gets
+the delta ``n → current`` or, when it is behind or asks, the full roster. A record is
+checked with the same rules the terminals apply (``contract``) before it is stored, so the
+central can never publish a roster a terminal refuses: a bad record is refused here with a
+reason naming the field, and the rest of the roster keeps flowing.
 """
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
 
-from central.db import CentralDB
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from central.people.models import Department, Employee, RosterChange, Site
 from contract import protocol as p
+from contract.roster_rules import RosterRuleError, check_roster
 
 log = logging.getLogger(__name__)
+DEFAULT_SITE = "default"
 
 
 class RosterError(ValueError):
-    """An employee record the roster cannot take; the message names the field."""
+    """An employee record the roster cannot take; the message names the employee and the field."""
+
+    def __init__(self, message: str, *, field: str = "", number: Optional[str] = None):
+        super().__init__(message)
+        self.field = field
+        self.number = number
 
 
-def _validated(data: dict) -> p.RosterEmployee:
-    try:
-        return p.validate(p.RosterEmployee, data)
-    except p.ProtocolError as exc:
-        raise RosterError(f"employee {data.get('number', '?')!s:.40}: {exc.reason}") from None
+def current_version() -> int:
+    return int(RosterChange.objects.aggregate(v=Max("version"))["v"] or 0)
 
 
-def current_version(db: CentralDB) -> int:
-    row = db.query_one("SELECT max(version) AS v FROM roster_log")
-    return int(row["v"] or 0) if row else 0
+def _site(code: Optional[str]) -> Site:
+    if code:
+        found = Site.objects.filter(code=code).first()
+        if found is None:
+            raise RosterError(f"site {code!r} does not exist", field="site")
+        return found
+    site = Site.objects.order_by("pk").first()
+    if site is None:
+        site = Site.objects.create(code=DEFAULT_SITE, name=DEFAULT_SITE)
+    return site
 
 
-def _next_version(cur: Any) -> int:
-    row = cur.fetch("SELECT max(version) FROM roster_log")
-    return int(row[0][0] or 0) + 1
+def _department(site: Site, name: str, cache: dict[tuple[int, str], Department]) -> Optional[Department]:
+    name = name.strip()
+    if not name:
+        return None
+    key = (site.pk, name)
+    if key not in cache:
+        cache[key], _ = Department.objects.get_or_create(site=site, name=name)
+    return cache[key]
 
 
-def upsert_employees(db: CentralDB, employees: Iterable[dict]) -> int:
-    """Add or change employees (one version each, one transaction); returns the new roster version."""
-    checked = [_validated(e) for e in employees]
-    now = p.utc_stamp()
-    with db.transaction() as cur:
-        version = current = _next_version(cur) - 1
-        for emp in checked:
+def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee]:
+    """Apply the terminals' rules to new records, also against the cards already held in the database."""
+    items = [dict(r) for r in records]
+    good, bad = check_roster([{k: v for k, v in r.items() if k != "site"} for r in items])
+    if bad:
+        first = bad[0]
+        raise RosterError(str(first), field=first.field, number=first.number)
+    numbers = [e.number for e in good]
+    cards = {e.card: e.number for e in good if e.card}
+    if cards:
+        for number, card in Employee.objects.filter(card__in=list(cards)).exclude(number__in=numbers).values_list(
+                "number", "card"):
+            raise RosterError(f"employee {cards[card]}: card: card {card} is already held by employee {number}",
+                              field="card", number=cards[card])
+    return good
+
+
+def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "system") -> int:
+    """Add or change employees (one version each, one transaction); returns the new roster version.
+
+    A record may carry ``site`` (a site code); without it a new employee joins the first site.
+    ``faces`` / ``fingers`` left out (None) keep the stored templates.
+    """
+    items = [dict(r) for r in records]
+    checked = check_records(items)
+    now = timezone.now()
+    cache: dict[tuple[int, str], Department] = {}
+    with transaction.atomic():
+        version = start = current_version()
+        for raw, emp in zip(items, checked):
             version += 1
-            old = cur.fetch("SELECT faces, fingers FROM employees WHERE number = ?", (emp.number,))
-            faces = emp.faces if emp.faces is not None else (json.loads(old[0][0]) if old else [])
-            fingers = ([f.model_dump() for f in emp.fingers] if emp.fingers is not None
-                       else (json.loads(old[0][1]) if old else []))
-            cur.execute(
-                "INSERT INTO employees (number, name, department, card, pin_hash, role, verify_mode, allowed_devices, "
-                "active, faces, fingers, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (number) DO UPDATE SET name = excluded.name, department = excluded.department, "
-                "card = excluded.card, pin_hash = excluded.pin_hash, role = excluded.role, "
-                "verify_mode = excluded.verify_mode, allowed_devices = excluded.allowed_devices, "
-                "active = excluded.active, faces = excluded.faces, fingers = excluded.fingers, "
-                "version = excluded.version, updated_at = excluded.updated_at",
-                (emp.number, emp.name, emp.department, emp.card, emp.pin_hash, emp.role, emp.verify_mode,
-                 json.dumps(sorted(set(emp.allowed_devices))), 1 if emp.active else 0, json.dumps(faces),
-                 json.dumps(fingers), version, now))
-            cur.execute("INSERT INTO roster_log (version, number, op, at) VALUES (?, ?, 'upsert', ?)",
-                        (version, emp.number, now))
-    if version != current:
-        log.info("roster now at version %s (%s employees changed)", version, len(checked))
+            existing = Employee.objects.filter(number=emp.number).select_related("site").first()
+            site = _site(raw.get("site")) if raw.get("site") or existing is None else existing.site
+            row = existing or Employee(number=emp.number)
+            row.name, row.site = emp.name, site
+            row.department = _department(site, emp.department, cache)
+            row.card, row.pin_hash, row.role = emp.card or None, emp.pin_hash, emp.role
+            row.verify_mode, row.active = emp.verify_mode, emp.active
+            row.allowed_devices = sorted(set(emp.allowed_devices))
+            if emp.faces is not None:
+                row.faces = list(emp.faces)
+            if emp.fingers is not None:
+                row.fingers = [f.model_dump() for f in emp.fingers]
+            row.version = version
+            row.save()
+            RosterChange.objects.create(version=version, number=emp.number, op="upsert", at=now)
+    if version != start:
+        log.info("roster now at version %s (%s employees changed by %s)", version, len(checked), actor)
     return version
 
 
-def upsert_employee(db: CentralDB, employee: dict) -> int:
-    return upsert_employees(db, [employee])
+def upsert_employee(employee: Mapping[str, Any], *, actor: str = "system") -> int:
+    return upsert_employees([employee], actor=actor)
 
 
-def delete_employee(db: CentralDB, number: str) -> int:
+def delete_employee(number: str, *, actor: str = "system") -> int:
     """Remove an employee; terminals delete them and purge their templates. Returns the new version."""
-    now = p.utc_stamp()
-    with db.transaction() as cur:
-        if not cur.fetch("SELECT 1 FROM employees WHERE number = ?", (number,)):
-            raise RosterError(f"no employee {number}")
-        version = _next_version(cur)
-        cur.execute("DELETE FROM employees WHERE number = ?", (number,))
-        cur.execute("INSERT INTO roster_log (version, number, op, at) VALUES (?, ?, 'delete', ?)", (version, number, now))
-    log.info("employee %s deleted; roster now at version %s", number, version)
+    with transaction.atomic():
+        found = Employee.objects.filter(number=number).first()
+        if found is None:
+            raise RosterError(f"no employee {number}", field="number", number=number)
+        version = current_version() + 1
+        found.delete()
+        RosterChange.objects.create(version=version, number=number, op="delete", at=timezone.now())
+    log.info("employee %s deleted by %s; roster now at version %s", number, actor, version)
     return version
 
 
-def _employee_message(row: dict) -> dict:
+def employee_message(row: Employee) -> dict[str, Any]:
+    """An employee as the roster carries it (the contract's RosterEmployee)."""
     return {
-        "number": row["number"], "name": row["name"], "department": row["department"], "card": row["card"],
-        "pin_hash": row["pin_hash"], "role": row["role"], "verify_mode": row["verify_mode"],
-        "allowed_devices": json.loads(row["allowed_devices"]), "active": bool(row["active"]),
-        "faces": json.loads(row["faces"]), "fingers": json.loads(row["fingers"]),
+        "number": row.number, "name": row.name, "department": row.department.name if row.department else "",
+        "card": row.card, "pin_hash": row.pin_hash, "role": row.role, "verify_mode": row.verify_mode,
+        "allowed_devices": list(row.allowed_devices), "active": row.active,
+        "faces": list(row.faces), "fingers": list(row.fingers),
     }
 
 
-def list_employees(db: CentralDB) -> list[dict]:
-    return [_employee_message(r) for r in db.query("SELECT * FROM employees ORDER BY number")]
+def list_employees() -> list[dict[str, Any]]:
+    return [employee_message(r) for r in Employee.objects.select_related("department").order_by("number")]
 
 
-def full_roster(db: CentralDB) -> dict:
-    with db.transaction() as cur:  # one consistent snapshot of version and rows
-        version = int(cur.fetch("SELECT max(version) FROM roster_log")[0][0] or 0)
-        names = [d for d in ("number", "name", "department", "card", "pin_hash", "role", "verify_mode",
-                             "allowed_devices", "active", "faces", "fingers")]
-        rows = cur.fetch(f"SELECT {', '.join(names)} FROM employees ORDER BY number")
-    return {"version": version, "base": 0, "full": True, "issued_at": p.utc_stamp(),
-            "upserts": [_employee_message(dict(zip(names, r))) for r in rows], "deletes": []}
+def full_roster() -> dict[str, Any]:
+    with transaction.atomic():  # one consistent snapshot of version and rows
+        version = current_version()
+        upserts = [employee_message(r) for r in Employee.objects.select_related("department").order_by("number")]
+    return {"version": version, "base": 0, "full": True, "issued_at": p.utc_stamp(), "upserts": upserts,
+            "deletes": []}
 
 
-def delta(db: CentralDB, since: int) -> dict | None:
+def delta(since: int) -> Optional[dict[str, Any]]:
     """Changes after version ``since`` as one message, or None when there are none."""
-    with db.transaction() as cur:
-        log_rows = cur.fetch("SELECT version, number, op FROM roster_log WHERE version > ? ORDER BY version", (since,))
-        if not log_rows:
+    with transaction.atomic():
+        changes = list(RosterChange.objects.filter(version__gt=since).order_by("version").values_list(
+            "version", "number", "op"))
+        if not changes:
             return None
         last_op: dict[str, str] = {}
-        for _, number, op in log_rows:
+        for _, number, op in changes:
             last_op[number] = op
         upsert_numbers = sorted(n for n, op in last_op.items() if op == "upsert")
-        names = ("number", "name", "department", "card", "pin_hash", "role", "verify_mode", "allowed_devices",
-                 "active", "faces", "fingers")
-        upserts = []
-        for number in upsert_numbers:
-            found = cur.fetch(f"SELECT {', '.join(names)} FROM employees WHERE number = ?", (number,))
-            if found:
-                upserts.append(_employee_message(dict(zip(names, found[0]))))
-    return {"version": int(log_rows[-1][0]), "base": since, "full": False, "issued_at": p.utc_stamp(),
+        upserts = [employee_message(r) for r in
+                   Employee.objects.filter(number__in=upsert_numbers).select_related("department").order_by("number")]
+    return {"version": int(changes[-1][0]), "base": since, "full": False, "issued_at": p.utc_stamp(),
             "upserts": upserts, "deletes": sorted(n for n, op in last_op.items() if op == "delete")}
+
+
+__all__ = ["RosterError", "RosterRuleError", "current_version", "delete_employee", "delta", "full_roster",
+           "list_employees", "upsert_employee", "upsert_employees"]

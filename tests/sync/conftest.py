@@ -52,11 +52,11 @@ def broker_up(broker) -> Broker:
 
 
 @pytest.fixture
-def central(site, broker_up, tmp_path):
-    """seed-central running in this process, with a fresh SQLite database."""
-    from central.service import CentralService
+def central(site, broker_up, transactional_db):
+    """seed-central running in this process on the test database (emptied after each test)."""
+    from central.ingest.service import CentralService
 
-    service = CentralService(central_settings(site, broker_up, tmp_path / "central.db")).start()
+    service = CentralService(central_settings(site, broker_up)).start()
     assert service.wait_connected(10), "central did not connect"
     time.sleep(0.2)  # subscriptions in place
     yield service
@@ -84,48 +84,3 @@ def agent_factory():
         with contextlib.suppress(Exception):
             if agent.thread.is_alive():
                 agent.stop()
-
-
-PG_BIN = Path("/usr/lib/postgresql")
-
-
-def _pg_tool(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for candidate in sorted(PG_BIN.glob(f"*/bin/{name}"), reverse=True):
-        return str(candidate)
-    return None
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    """A throwaway PostgreSQL cluster on a free port (skipped when the server is not installed)."""
-    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
-    import tempfile
-
-    # not under pytest's private temporary folder: the server runs as another user and must reach it
-    folder = Path(tempfile.mkdtemp(prefix="seed-pg-"))
-    data, sock = folder / "data", folder / "sock"
-    sock.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        import pwd
-
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run the server as")
-        shutil.chown(folder, "postgres")
-        shutil.chown(sock, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "seed", "--auth=trust", "-E", "UTF8"], check=True,
-                   capture_output=True)
-    port = free_port()
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-l", str(folder / "pg.log"), "-w", "-o",
-                    f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off", "start"], check=True, capture_output=True)
-    yield f"postgresql://seed@/postgres?host={sock}&port={port}"
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-    shutil.rmtree(folder, ignore_errors=True)

@@ -95,11 +95,11 @@ class Broker:
             time.sleep(0.3)
 
 
-def central_settings(site: dict, broker: Broker, database: Path | str, **kwargs):
-    from central.service import CentralSettings
+def central_settings(site: dict, broker: Broker, **kwargs):
+    """The receiver's settings; its database is the test database Django was started on."""
+    from central.ingest.service import CentralSettings
 
-    return CentralSettings.from_pki(site["pki"].root, database=str(database), broker_host="127.0.0.1",
-                                    broker_port=broker.port, **kwargs)
+    return CentralSettings.from_pki(site["pki"].root, broker_host="127.0.0.1", broker_port=broker.port, **kwargs)
 
 
 def device_config(site: dict, broker: Broker, device: str, data_dir: Path, **sync):
@@ -224,14 +224,16 @@ class AgentThread:
             raise self.error
 
 
-def central_ids(db, device: str | None = None) -> list[str]:
-    sql = "SELECT id FROM punches" + (" WHERE device_id = ?" if device else "")
-    return [r["id"] for r in db.query(sql, (device,) if device else ())]
+def central_ids(device: str | None = None) -> list[str]:
+    """Punch ids stored centrally, read in this thread's own connection to the test database."""
+    from central.ingest.selectors import punch_ids
+
+    return punch_ids(device)
 
 
-def assert_exactly_once(terminal: Terminal, db, device: str = "door-a") -> None:
+def assert_exactly_once(terminal: Terminal, device: str = "door-a") -> None:
     """Every punch the terminal recorded is centrally stored exactly once, and its outbox is empty."""
-    ids = central_ids(db, device)
+    ids = central_ids(device)
     assert len(ids) == len(set(ids))  # primary key, but say it
     local = [r["id"] for r in terminal.store.query("SELECT id FROM punches")]
     assert sorted(ids) == sorted(local), (len(ids), len(local))

@@ -11,44 +11,45 @@ from sync_support import (Terminal, assert_exactly_once, central_ids, central_se
 
 from sync_agent.status import read_status
 
+from central.ingest.models import Event
+from central.people.models import Device
+
 
 def test_punches_arrive_once_and_the_status_line_is_written(terminal_a, central, agent_factory):
     terminal_a.punch(25)
     terminal_a.store.record_event("tailgating", {"faces": 2}, severity="warning")
     agent = agent_factory(terminal_a.config)
     wait_for(lambda: terminal_a.outbox_depth() == 0, what="outbox to drain")
-    assert_exactly_once(terminal_a, central.db)
+    assert_exactly_once(terminal_a)
     # events travel the same way and are acknowledged too
-    kinds = [r["kind"] for r in central.db.query("SELECT kind FROM events WHERE device_id = 'door-a'")]
+    kinds = list(Event.objects.filter(device_id="door-a").values_list("kind", flat=True))
     assert "tailgating" in kinds
     # the kiosk's status line
     status = wait_for(lambda: (s := read_status(terminal_a.store)) and s["last_ack_at"] and s["queue_depth"] == 0 and s,
                       what="status line")
     assert status["connected"] is True and status["stale"] is False
     # the central knows the device from its retained status
-    device = wait_for(lambda: central.db.query_one("SELECT online, status FROM devices WHERE device_id = 'door-a'"),
-                      what="device row")
-    assert device["online"] == 1 and json.loads(device["status"])["device"] == "door-a"
+    device = wait_for(lambda: Device.objects.filter(device_id="door-a").first(), what="device row")
+    assert device.online is True and device.status["device"] == "door-a"
     # a punch made while online is delivered promptly too
     later = terminal_a.punch(1)[0]
-    wait_for(lambda: later in central_ids(central.db), what="online punch")
+    wait_for(lambda: later in central_ids(), what="online punch")
     agent.stop()
     # a clean stop publishes the retained offline status
-    wait_for(lambda: central.db.query_one("SELECT online FROM devices WHERE device_id = 'door-a'")["online"] == 0,
-             what="offline status")
+    wait_for(lambda: Device.objects.get(device_id="door-a").online is False, what="offline status")
 
 
 def test_broker_killed_mid_stream_and_restarted(terminal_a, central, broker_up, agent_factory):
     terminal_a.bulk_punch(6000)
     agent_factory(terminal_a.config)
-    wait_for(lambda: 0 < len(central_ids(central.db)), interval=0.005, what="first batches")
+    wait_for(lambda: 0 < len(central_ids()), interval=0.005, what="first batches")
     broker_up.kill()
-    assert len(central_ids(central.db)) < 6000  # killed mid-stream
+    assert len(central_ids()) < 6000  # killed mid-stream
     terminal_a.punch(5)  # the door keeps working while the broker is gone
     time.sleep(1.0)
     broker_up.start()
     wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="outbox to drain after the restart")
-    assert_exactly_once(terminal_a, central.db)
+    assert_exactly_once(terminal_a)
 
 
 def test_partition_while_punches_accumulate(terminal_a, central, broker_up, agent_factory):
@@ -68,7 +69,7 @@ def test_partition_while_punches_accumulate(terminal_a, central, broker_up, agen
     assert terminal_a.outbox_depth() == 1510
     broker_up.start()
     wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="backlog drained")
-    assert_exactly_once(terminal_a, central.db)
+    assert_exactly_once(terminal_a)
 
 
 def test_agent_killed_mid_batch_resends_and_nothing_is_doubled(site, broker_up, central, tmp_path):
@@ -80,7 +81,7 @@ def test_agent_killed_mid_batch_resends_and_nothing_is_doubled(site, broker_up, 
         log = tmp_path / "seed-sync.log"
         proc = run_seed_sync(config_file, "--no-ntp", log=log)
         # kill -9 as soon as some (not all) batches were acknowledged: claims are left in the database
-        wait_for(lambda: len(central_ids(central.db)) >= 500, timeout=30, what="first acknowledged batches")
+        wait_for(lambda: len(central_ids()) >= 500, timeout=30, what="first acknowledged batches")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         left = terminal.outbox_depth()
@@ -89,27 +90,27 @@ def test_agent_killed_mid_batch_resends_and_nothing_is_doubled(site, broker_up, 
         assert claimed > 0  # it died with batches in flight
         proc = run_seed_sync(config_file, "--no-ntp", "--until-empty", "--timeout", "60", log=log)
         assert proc.wait(90) == 0, log.read_text()[-3000:]
-        assert_exactly_once(terminal, central.db)
+        assert_exactly_once(terminal)
     finally:
         terminal.close()
 
 
-def test_central_killed_between_commit_and_ack(site, broker_up, terminal_a, tmp_path, agent_factory):
+def test_central_killed_between_commit_and_ack(site, broker_up, terminal_a, tmp_path, agent_factory, central_db_target):
     """The receiver dies right after committing a batch, before acking it: the batch comes again, stored once."""
     import subprocess
     import sys
 
-    from central.db import CentralDB
-
-    database = tmp_path / "central.db"
+    database = central_db_target
     script = tmp_path / "central_dies.py"
     script.write_text(
         "import os, sys, time\n"
-        "from central.service import CentralService, CentralSettings\n"
         "def die(kind, batch):\n"
         "    if kind == 'punches':\n"
         "        os._exit(137)\n"
-        f"s = CentralSettings.from_pki({str(site['pki'].root)!r}, database={str(database)!r},"
+        "from central.django_setup import setup\n"
+        f"setup({database!r})\n"
+        "from central.ingest.service import CentralService, CentralSettings\n"
+        f"s = CentralSettings.from_pki({str(site['pki'].root)!r},"
         f" broker_host='127.0.0.1', broker_port={broker_up.port})\n"
         "CentralService(s, after_commit=die).start()\n"
         "time.sleep(60)\n", encoding="utf-8")
@@ -122,15 +123,14 @@ def test_central_killed_between_commit_and_ack(site, broker_up, terminal_a, tmp_
     finally:
         if dying.poll() is None:
             dying.kill()
-    with CentralDB.open(database) as db:
-        committed = len(central_ids(db))
+    committed = len(central_ids())
     assert committed > 0  # committed, never acknowledged
     assert terminal_a.outbox_depth() == 20
-    from central.service import CentralService
+    from central.ingest.service import CentralService
 
-    with CentralService(central_settings(site, broker_up, database)) as service:
+    with CentralService(central_settings(site, broker_up)):
         wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=30, what="resend after the ack timeout")
-        assert_exactly_once(terminal_a, service.db)
+        assert_exactly_once(terminal_a)
 
 
 def test_a_database_locked_for_long_only_delays_the_agent(site, broker_up, central, tmp_path, agent_factory, caplog):
@@ -146,28 +146,6 @@ def test_a_database_locked_for_long_only_delays_the_agent(site, broker_up, centr
         wait_for(lambda: terminal.outbox_depth() == 0, what="outbox drained after the lock")
         assert agent.thread.is_alive()
         assert "database is locked" in caplog.text  # it did run into the lock, and went on
-        assert_exactly_once(terminal, central.db)
+        assert_exactly_once(terminal)
     finally:
         terminal.close()
-
-
-def test_central_on_postgresql(site, broker_up, postgres, terminal_a, agent_factory):
-    """The same path with the central's storage on PostgreSQL (a throwaway cluster)."""
-    import uuid
-
-    import psycopg
-
-    from central.service import CentralService
-
-    name = f"seed_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    url = postgres.replace("/postgres?", f"/{name}?")
-    terminal_a.bulk_punch(1200)
-    terminal_a.store.record_event("spoof_attempt", {"score": 0.1}, severity="warning")
-    with CentralService(central_settings(site, broker_up, url)) as service:
-        assert service.db.dialect == "postgresql"
-        agent_factory(terminal_a.config)
-        wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="outbox drained to PostgreSQL")
-        assert_exactly_once(terminal_a, service.db)
-        assert service.db.query_one("SELECT kind FROM events")["kind"] == "spoof_attempt"

@@ -5,7 +5,7 @@ from central.demo_stack import drain_outbox, local_stack
 from terminal.config import parse_config
 
 
-def test_local_stack_carries_a_terminals_punches_to_the_central(tmp_path):
+def test_local_stack_carries_a_terminals_punches_to_the_central(tmp_path, transactional_db):
     with local_stack(tmp_path / "central", device_id="demo-door-01", site="demo") as stack:
         config = parse_config({
             "device": {"id": "demo-door-01", "site": "demo", "timezone": "UTC"},

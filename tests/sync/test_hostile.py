@@ -12,10 +12,10 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sync_support import SITE, raw_client, wait_for
+from sync_support import SITE, central_ids, raw_client, wait_for
 
-from central.db import CentralDB
-from central.ingest import Ingest
+from central.ingest.handler import Ingest
+from central.ingest.models import Punch, RejectedMessage
 from contract import protocol as p
 from sync_agent.agent import SyncAgent
 from sync_agent.roster import roster_version
@@ -87,27 +87,26 @@ def hostile(leaf: str):
     )
 
 
-@pytest.fixture(scope="module")
-def ingest(tmp_path_factory):
-    db = CentralDB.open(tmp_path_factory.mktemp("hostile") / "central.db")
-    yield Ingest(db, roster_reply=lambda site, device, have: [])
-    db.close()
+@pytest.fixture
+def ingest(db):
+    return Ingest(roster_reply=lambda site, device, have: [])
 
 
-@settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_central_refuses_hostile_payloads_with_a_reason(ingest, data):
     leaf = data.draw(st.sampled_from(CENTRAL_LEAVES))
     payload = data.draw(hostile(leaf))
-    before = ingest.db.query_one("SELECT count(*) AS n FROM rejected")["n"]
+    before = RejectedMessage.objects.count()
     replies = ingest.handle(p.device_topic(SITE, "door-a", leaf), payload)  # must not raise
     for reply in replies:  # any ack it sends is itself a valid ack
         p.validate(p.Ack, p.loads(reply.payload))
-    after = ingest.db.query_one("SELECT count(*) AS n FROM rejected")["n"]
-    stored = ingest.db.query("SELECT id, device_id, punched_at FROM punches")
+    after = RejectedMessage.objects.count()
+    stored = list(Punch.objects.values("id", "device_id", "punched_at"))
     assert all(r["device_id"] == "door-a" for r in stored)
-    for row in stored:  # whatever was stored is a valid punch
-        p.parse_stamp(row["punched_at"])
+    for row in stored:  # whatever was stored is a valid punch, with a real time
+        assert row["punched_at"].tzinfo is not None
     if not replies and after == before and leaf in ("punches", "events"):
         pytest.fail(f"a {leaf} payload was neither acknowledged nor recorded as rejected: {payload[:200]!r}")
 
@@ -115,7 +114,7 @@ def test_central_refuses_hostile_payloads_with_a_reason(ingest, data):
 def test_central_refuses_messages_on_unexpected_topics(ingest):
     for topic in ("seed/v2/x/y/punches", "seed/v1/bad site/d/punches", "seed/v1/s/d/unknown", "other", "seed/v1/s"):
         assert ingest.handle(topic, b"{}") == []
-    reasons = [r["reason"] for r in ingest.db.query("SELECT reason FROM rejected ORDER BY id DESC LIMIT 5")]
+    reasons = list(RejectedMessage.objects.order_by("-id").values_list("reason", flat=True)[:5])
     assert len(reasons) == 5 and all(reasons)
 
 
@@ -189,6 +188,6 @@ def test_hostile_traffic_over_the_wire_loses_no_punch(site, broker_up, terminal_
     # The flood used door-a's own certificate, so a well-formed forged punch in it is door-a's to send:
     # every punch the terminal recorded is there exactly once, besides whatever the flood forged.
     local = {r["id"] for r in terminal_a.store.query("SELECT id FROM punches")}
-    stored = [r["id"] for r in central.db.query("SELECT id FROM punches WHERE device_id = 'door-a'")]
+    stored = central_ids("door-a")
     assert sorted(i for i in stored if i in local) == sorted(local)
     assert terminal_a.outbox_depth() == 0

@@ -14,7 +14,7 @@ import time
 import pytest
 from sync_support import assert_exactly_once, wait_for
 
-from central import roster as central_roster
+from central.people import roster as central_roster
 from sync_agent.roster import roster_version
 from sync_agent.status import read_status
 
@@ -24,7 +24,7 @@ PARTITION_S = float(os.environ.get("SEED_PARTITION_S", "150"))
 @pytest.mark.slow
 def test_a_partition_of_minutes_loses_nothing_and_the_roster_catches_up(terminal_a, central, broker_up,
                                                                        agent_factory):
-    central_roster.upsert_employee(central.db, {"number": "R1", "name": "Before", "allowed_devices": []})
+    central_roster.upsert_employee({"number": "R1", "name": "Before", "allowed_devices": []})
     agent = agent_factory(terminal_a.config)
     wait_for(lambda: roster_version(terminal_a.store) == 1, what="the roster before the partition")
     terminal_a.punch(5)
@@ -34,8 +34,8 @@ def test_a_partition_of_minutes_loses_nothing_and_the_roster_catches_up(terminal
     started = time.monotonic()
     wait_for(lambda: not agent.agent.connected, timeout=60, what="the agent to notice the partition")
     # while the network is down: the door keeps punching and the central's roster moves on
-    central_roster.upsert_employee(central.db, {"number": "R2", "name": "During", "allowed_devices": []})
-    central_roster.delete_employee(central.db, "R1")
+    central_roster.upsert_employee({"number": "R2", "name": "During", "allowed_devices": []})
+    central_roster.delete_employee("R1")
     during = 0
     while time.monotonic() - started < PARTITION_S:
         during += len(terminal_a.punch(3))
@@ -48,8 +48,8 @@ def test_a_partition_of_minutes_loses_nothing_and_the_roster_catches_up(terminal
     broker_up.start()
     # paho retries at most every 30 s; the resend of a batch it had in flight waits at most retry_max_s
     wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=120, what="the partition's backlog to drain")
-    assert_exactly_once(terminal_a, central.db)
-    wait_for(lambda: roster_version(terminal_a.store) == central_roster.current_version(central.db), timeout=60,
+    assert_exactly_once(terminal_a)
+    wait_for(lambda: roster_version(terminal_a.store) == central_roster.current_version(), timeout=60,
              what="the roster changed during the partition to reach the terminal")
     numbers = {r["number"] for r in terminal_a.store.query("SELECT number FROM employees WHERE roster_version > 0")}
     assert numbers == {"R2"}

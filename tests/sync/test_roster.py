@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sync_support import SITE, raw_client, wait_for
 
-from central import roster as central_roster
+from central.people import roster as central_roster
 from contract import protocol as p
 from sync_agent.roster import PURGE_KEY, apply_roster, roster_version
 
@@ -34,7 +34,7 @@ def templates(store, number: str) -> tuple[int, int]:
 
 def test_roster_changes_reach_the_terminal_and_survive_being_offline(terminal_a, central, agent_factory):
     finger = base64.b64encode(bytes(range(256)) * 2).decode()
-    central_roster.upsert_employees(central.db, [
+    central_roster.upsert_employees([
         employee("C100", "王小明", card="A1B2C3", faces=[descriptor(1), descriptor(2)],
                  fingers=[{"finger": 1, "template": finger}]),
         employee("C101", "Li Lei", allowed_devices=["door-b"]),
@@ -46,7 +46,7 @@ def test_roster_changes_reach_the_terminal_and_survive_being_offline(terminal_a,
     assert json.loads(terminal_a.store.query_one("SELECT allowed_devices FROM employees WHERE number = 'C101'")
                       ["allowed_devices"]) == ["door-b"]
     # online change: published on the site topic
-    central_roster.upsert_employee(central.db, employee("C102", "Han Meimei"))
+    central_roster.upsert_employee(employee("C102", "Han Meimei"))
     wait_for(lambda: roster_version(terminal_a.store) == 3, what="online delta")
     # the sensor slot of a template that goes away is queued for the terminal to clear
     with terminal_a.store.transaction() as conn:
@@ -54,10 +54,10 @@ def test_roster_changes_reach_the_terminal_and_survive_being_offline(terminal_a,
     agent.stop()
 
     # while the terminal is offline the roster moves on
-    central_roster.delete_employee(central.db, "C100")
-    central_roster.upsert_employee(central.db, employee("C101", "Li Lei", active=False))
-    central_roster.upsert_employee(central.db, employee("C103", "Zhang San", faces=[descriptor(3)]))
-    assert central_roster.current_version(central.db) == 6
+    central_roster.delete_employee("C100")
+    central_roster.upsert_employee(employee("C101", "Li Lei", active=False))
+    central_roster.upsert_employee(employee("C103", "Zhang San", faces=[descriptor(3)]))
+    assert central_roster.current_version() == 6
 
     agent_factory(terminal_a.config)
     wait_for(lambda: roster_version(terminal_a.store) == 6, what="catch-up after reconnecting")
@@ -71,13 +71,13 @@ def test_roster_changes_reach_the_terminal_and_survive_being_offline(terminal_a,
 
 
 def test_a_terminal_that_missed_versions_asks_for_the_full_roster(site, broker_up, terminal_a, central, agent_factory):
-    central_roster.upsert_employees(central.db, [employee(f"F{i}", f"Person {i}") for i in range(3)])
+    central_roster.upsert_employees([employee(f"F{i}", f"Person {i}") for i in range(3)])
     agent_factory(terminal_a.config)
     wait_for(lambda: roster_version(terminal_a.store) == 3, what="roster v3")
     # the terminal never sees v4..v5 (they are only in the central's log), then gets a delta from further ahead
     central._published_roster = 10**6  # keep the running central from broadcasting v4..v5 itself
-    central_roster.upsert_employee(central.db, employee("F9", "Late"))
-    central_roster.delete_employee(central.db, "F0")
+    central_roster.upsert_employee(employee("F9", "Late"))
+    central_roster.delete_employee("F0")
     jump = {"version": 99, "base": 98, "full": False, "upserts": [employee("F5", "Ghost")], "deletes": []}
     sender = raw_client(site, broker_up, "central")
     assert not sender.connect().is_failure

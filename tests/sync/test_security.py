@@ -28,7 +28,7 @@ def test_a_terminal_cannot_publish_on_another_terminals_topics(site, broker_up, 
     try:
         # its own topic: accepted and stored
         assert not door_a.publish(p.device_topic(SITE, "door-a", "punches"), punch_batch("door-a")).is_failure
-        wait_for(lambda: central_ids(central.db, "door-a"), what="own punch stored")
+        wait_for(lambda: central_ids("door-a"), what="own punch stored")
         # another terminal's topics, or a command to itself: refused by the broker
         for topic in (p.device_topic(SITE, "door-b", "punches"), p.device_topic(SITE, "door-b", "status"),
                       p.device_topic("other-site", "door-a", "punches"), p.device_topic(SITE, "door-a", "cmd"),
@@ -37,7 +37,7 @@ def test_a_terminal_cannot_publish_on_another_terminals_topics(site, broker_up, 
             assert rc.is_failure and rc.getName() == "Not authorized", (topic, rc)
     finally:
         door_a.close()
-    assert central_ids(central.db, "door-b") == []
+    assert central_ids("door-b") == []
 
 
 def test_a_terminal_cannot_read_another_terminals_acks_roster_or_commands(site, broker_up):
@@ -115,9 +115,10 @@ def running_agent(terminal_a, central, agent_factory):
 
 
 def command_result(central, command_id: str) -> dict:
-    return wait_for(lambda: (r := central.db.query_one("SELECT ok, reason, result FROM commands WHERE id = ?",
-                                                       (command_id,))) and r["ok"] is not None and r,
-                    what=f"result of {command_id}")
+    from central.ingest.models import Command
+
+    return wait_for(lambda: (r := Command.objects.filter(id=command_id).values("ok", "reason", "result").first())
+                    and r["ok"] is not None and r, what=f"result of {command_id}")
 
 
 def test_signed_fresh_commands_are_carried_out(running_agent, terminal_a, central):
@@ -132,7 +133,7 @@ def test_signed_fresh_commands_are_carried_out(running_agent, terminal_a, centra
 
     number = terminal_a.employees[0]["number"]
     sent = central.send_command(SITE, "door-a", "purge_employee", {"number": number})
-    assert json.loads(command_result(central, sent["id"])["result"])["removed"] is True
+    assert command_result(central, sent["id"])["result"]["removed"] is True
     assert terminal_a.store.query_one("SELECT 1 AS x FROM employees WHERE number = ?", (number,)) is None
     audit = [r["action"] for r in terminal_a.store.query("SELECT action FROM audit_log")]
     assert {"command.open_door", "command.set_setting", "command.purge_employee"} <= set(audit)
@@ -188,11 +189,15 @@ def test_seed_central_command_line_sends_a_signed_command(site, broker_up, runni
                                                           capsys):
     from central.cli import main as central_main
 
-    code = central_main(["--db", str(central.settings.database), "--pki", str(site["pki"].root), "--site", SITE,
+    from django.db import connection
+
+    code = central_main(["--db", str(connection.settings_dict["NAME"]), "--pki", str(site["pki"].root), "--site", SITE,
                          "command", "door-a", "set_setting", "--arg", "key=ui.volume", "--arg", "value=35",
                          "--broker-host", "127.0.0.1", "--broker-port", str(broker_up.port), "--wait", "10"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["ok"] is True, result
     assert terminal_a.store.get_setting("ui.volume") == 35
-    row = central.db.query_one("SELECT cmd, ok FROM commands WHERE id = ?", (result["id"],))
-    assert row == {"cmd": "set_setting", "ok": 1}
+    from central.ingest.models import Command
+
+    row = Command.objects.values("cmd", "ok").get(id=result["id"])
+    assert row == {"cmd": "set_setting", "ok": True}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sync_support import Terminal, device_config, write_config_file
+from sync_support import Terminal, central_ids, device_config, write_config_file
 
 from sync_agent.cli import main as sync_main
 
@@ -30,7 +30,7 @@ def test_drain_then_status(site, broker_up, central, tmp_path, capsys):
         terminal.close()
     config_file = write_config_file(config, tmp_path / "terminal.toml")
     assert sync_main(["--config", str(config_file), "--no-ntp", "--until-empty", "--timeout", "30"]) == 0
-    assert sorted(r["id"] for r in central.db.query("SELECT id FROM punches")) == sorted(made)
+    assert sorted(central_ids()) == sorted(made)
     capsys.readouterr()
     assert sync_main(["--config", str(config_file), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)

@@ -1,0 +1,1 @@
+"""Users, roles and scopes; API tokens; the hash-chained audit log of admin actions."""

@@ -1,0 +1,66 @@
+"""Console users with one role each and the sites/departments that role reaches.
+
+| role | sees | may change |
+| --- | --- | --- |
+| superuser (``is_superuser``) | everything | everything |
+| ``hr_admin`` | the granted sites, and the granted departments (either grants) | people, devices, commands, tokens in scope |
+| ``manager`` | the granted departments | nothing in this foundation (approvals arrive with attendance) |
+| ``auditor`` | everything in scope (all when no grant), read-only; views are logged | nothing |
+| ``employee`` | their own employee record and punches | nothing |
+
+The filtering itself lives in one place: :mod:`central.accounts.scope`.
+"""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    HR_ADMIN = "hr_admin", _("人事管理员 HR admin")
+    MANAGER = "manager", _("经理 Manager")
+    AUDITOR = "auditor", _("审计员 Auditor")
+    EMPLOYEE = "employee", _("员工 Employee")
+
+
+class User(AbstractUser):
+    role = models.CharField(_("角色 Role"), max_length=16, choices=Role.choices, default=Role.EMPLOYEE)
+    sites = models.ManyToManyField("people.Site", blank=True, related_name="+", verbose_name=_("站点 Sites"))
+    departments = models.ManyToManyField("people.Department", blank=True, related_name="+",
+                                         verbose_name=_("部门 Departments"))
+    employee = models.OneToOneField("people.Employee", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="user", verbose_name=_("员工 Employee"))
+
+    @property
+    def role_label(self) -> str:
+        return str(_("超级管理员 Superuser")) if self.is_superuser else str(Role(self.role).label)
+
+
+class ApiToken(models.Model):
+    """A bearer token for /api/v1; only its SHA-256 is stored. It acts with its user's role and scope."""
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("名称 Name"), max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class AuditEntry(models.Model):
+    """One admin action. ``digest`` = SHA-256 over the previous digest and this entry's canonical JSON."""
+    seq = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=200, blank=True)
+    detail = models.JSONField(default=dict)
+    prev_digest = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-seq"]

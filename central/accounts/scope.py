@@ -1,0 +1,146 @@
+"""The one place that decides what a user may see and change.
+
+Every console page, API endpoint and export reads through these functions; none filters by
+role on its own. Grants: ``user.sites`` and ``user.departments``.
+
+| role | sites / departments / employees / devices / punches / events | audit log | may change people and devices |
+| --- | --- | --- | --- |
+| superuser | all | yes | yes |
+| HR admin | granted sites, plus granted departments (and their sites) | no | yes, within scope |
+| manager | granted departments; their sites' devices (read) | no | no |
+| auditor | granted sites and departments, or all when none is granted | yes | no |
+| employee | own record and own punches only | no | no |
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from django.db.models import Q, QuerySet
+
+from central.accounts.models import AuditEntry, Role
+from central.ingest.models import Command, Event, Punch
+from central.people.models import Department, Device, Employee, Site
+
+if TYPE_CHECKING:
+    from central.accounts.models import User
+
+
+class ScopeDenied(PermissionError):
+    """The user may not do this; the console answers 403, the API 403."""
+
+
+def _all(user: "User") -> bool:
+    """Sees every row: a superuser, or an auditor with no grant."""
+    if user.is_superuser:
+        return True
+    return user.role == Role.AUDITOR and not user.sites.exists() and not user.departments.exists()
+
+
+def _grant_q(user: "User", site_field: str, department_field: Optional[str]) -> Q:
+    site_ids = list(user.sites.values_list("pk", flat=True))
+    dept_ids = list(user.departments.values_list("pk", flat=True))
+    q = Q(**{f"{site_field}__in": site_ids})
+    if department_field is not None:
+        q |= Q(**{f"{department_field}__in": dept_ids})
+    else:  # rows with only a site: the sites of the granted departments count
+        dept_sites = Department.objects.filter(pk__in=dept_ids).values_list("site_id", flat=True)
+        q |= Q(**{f"{site_field}__in": list(dept_sites)})
+    return q
+
+
+def sites(user: "User") -> QuerySet[Site]:
+    if _all(user):
+        return Site.objects.all()
+    if user.role in (Role.HR_ADMIN, Role.AUDITOR, Role.MANAGER):
+        return Site.objects.filter(_grant_q(user, "pk", None)).distinct()
+    return Site.objects.none()
+
+
+def departments(user: "User") -> QuerySet[Department]:
+    if _all(user):
+        return Department.objects.all()
+    if user.role in (Role.HR_ADMIN, Role.AUDITOR):
+        return Department.objects.filter(_grant_q(user, "site", "pk")).distinct()
+    if user.role == Role.MANAGER:
+        return Department.objects.filter(pk__in=user.departments.values_list("pk", flat=True))
+    return Department.objects.none()
+
+
+def employees(user: "User") -> QuerySet[Employee]:
+    if _all(user):
+        return Employee.objects.all()
+    if user.role in (Role.HR_ADMIN, Role.AUDITOR):
+        return Employee.objects.filter(_grant_q(user, "site", "department"))
+    if user.role == Role.MANAGER:
+        return Employee.objects.filter(department__in=user.departments.values_list("pk", flat=True))
+    if user.employee_id is not None:
+        return Employee.objects.filter(pk=user.employee_id)
+    return Employee.objects.none()
+
+
+def devices(user: "User") -> QuerySet[Device]:
+    if _all(user):
+        return Device.objects.all()
+    if user.role in (Role.HR_ADMIN, Role.AUDITOR, Role.MANAGER):
+        return Device.objects.filter(_grant_q(user, "site", None))
+    return Device.objects.none()
+
+
+def _site_codes(user: "User") -> list[str]:
+    return list(sites(user).values_list("code", flat=True))
+
+
+def punches(user: "User") -> QuerySet[Punch]:
+    if _all(user):
+        return Punch.objects.all()
+    numbers = employees(user).values("number")
+    if user.role in (Role.HR_ADMIN, Role.AUDITOR):
+        return Punch.objects.filter(Q(employee_number__in=numbers) | Q(site__in=_site_codes(user)))
+    return Punch.objects.filter(employee_number__in=numbers)
+
+
+def events(user: "User") -> QuerySet[Event]:
+    if _all(user):
+        return Event.objects.all()
+    if user.role in (Role.HR_ADMIN, Role.AUDITOR, Role.MANAGER):
+        return Event.objects.filter(site__in=_site_codes(user))
+    return Event.objects.none()
+
+
+def commands(user: "User") -> QuerySet[Command]:
+    if _all(user):
+        return Command.objects.all()
+    if user.role in (Role.HR_ADMIN, Role.AUDITOR):
+        return Command.objects.filter(device_id__in=devices(user).values("device_id"))
+    return Command.objects.none()
+
+
+def audit_entries(user: "User") -> QuerySet[AuditEntry]:
+    if user.is_superuser or user.role == Role.AUDITOR:
+        return AuditEntry.objects.all()
+    return AuditEntry.objects.none()
+
+
+def can_manage(user: "User") -> bool:
+    """May change people, devices and send commands (within scope)."""
+    return bool(user.is_active and (user.is_superuser or user.role == Role.HR_ADMIN))
+
+
+def can_see_audit(user: "User") -> bool:
+    return bool(user.is_superuser or user.role == Role.AUDITOR)
+
+
+def require_manage(user: "User") -> None:
+    if not can_manage(user):
+        raise ScopeDenied("this role may not change anything")
+
+
+def check_site_allowed(user: "User", site: Site, department: Optional[Department] = None) -> None:
+    """A write placing a record at ``site`` / ``department`` must stay within the user's scope."""
+    require_manage(user)
+    if user.is_superuser:
+        return
+    if sites(user).filter(pk=site.pk).exists() and (user.sites.filter(pk=site.pk).exists() or (
+            department is not None and user.departments.filter(pk=department.pk).exists())):
+        return
+    raise ScopeDenied("outside your sites and departments")

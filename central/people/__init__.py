@@ -1,0 +1,1 @@
+"""Sites, departments, employees and devices; the versioned roster sent to terminals."""

@@ -1,0 +1,132 @@
+"""Django settings of the central server, read from the environment.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| ``SEED_CENTRAL_DB`` | SQLite path or ``postgresql://`` URL | ``central.db`` |
+| ``SEED_CENTRAL_SECRET_KEY`` | the key that signs sessions | systemd credential ``secret_key``, else a file beside the SQLite database (made on first use) |
+| ``SEED_CENTRAL_DEBUG`` | ``1`` for tracebacks in pages | off |
+| ``SEED_CENTRAL_HOSTS`` | comma-separated host names the console answers to | ``localhost,127.0.0.1,[::1]`` |
+| ``SEED_CENTRAL_TIME_ZONE`` | the zone pages show times in | ``Asia/Shanghai`` |
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from central.dburl import DEFAULT_DATABASE, database_settings, is_postgresql
+
+BASE_DIR = Path(__file__).resolve().parent
+DATABASE_TARGET = os.environ.get("SEED_CENTRAL_DB", DEFAULT_DATABASE)
+
+
+def _secret_key() -> str:
+    if os.environ.get("SEED_CENTRAL_SECRET_KEY"):
+        return os.environ["SEED_CENTRAL_SECRET_KEY"]
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / "secret_key").is_file():
+        return (Path(credentials) / "secret_key").read_text().strip()
+    folder = Path.cwd() if is_postgresql(DATABASE_TARGET) else Path(database_settings(DATABASE_TARGET)["NAME"]).parent
+    key_file = folder / "central-secret.key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(50)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(value)
+        return value
+    except OSError:  # a read-only folder: sessions last as long as the process
+        return secrets.token_urlsafe(50)
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("SEED_CENTRAL_DEBUG") == "1"
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("SEED_CENTRAL_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "ninja",  # Swagger UI for /api/v1/docs from its bundled static files, nothing from the internet
+    "central.people",
+    "central.accounts",
+    "central.ingest",
+    "central.console",
+    "central.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "central.urls"
+WSGI_APPLICATION = "central.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "console:login"
+
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.template.context_processors.i18n",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+
+DATABASES = {"default": database_settings(DATABASE_TARGET)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "seed_language"
+USE_I18N = True
+TIME_ZONE = os.environ.get("SEED_CENTRAL_TIME_ZONE", "Asia/Shanghai")
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = os.environ.get("SEED_CENTRAL_STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True  # static files straight from the installed apps: no collectstatic step
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["console"], "level": "WARNING"}},
+}

@@ -1,0 +1,9 @@
+"""URL map: the console at /, the API at /api/v1/."""
+from __future__ import annotations
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("api/v1/", include("central.api.urls")),
+    path("", include("central.console.urls")),
+]

@@ -1,0 +1,25 @@
+"""Helpers of the central suite: punches and messages as a terminal sends them, and the CLI in-process."""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from central.ingest.handler import Ingest
+from contract import protocol as p
+
+
+def punch(device: str = "door-a", **changes: Any) -> dict[str, Any]:
+    body = {"id": str(uuid.uuid4()), "device_id": device, "employee_number": "E001", "direction": "in",
+            "method": "face", "score": 0.31, "punched_at": "2026-03-02T00:55:00.000000Z", "boot_id": "boot-1",
+            "monotonic_ns": 123, "time_source": "ntp", "original_punched_at": None, "restamped_at": None}
+    return {**body, **changes}
+
+
+def send(ingest: Ingest, leaf: str, body: Any, site: str = "s1", device: str = "door-a") -> list[dict[str, Any]]:
+    replies = ingest.handle(p.device_topic(site, device, leaf), p.dumps(body))
+    return [json.loads(r.payload) for r in replies]
+
+
+def batch(*punches: dict[str, Any]) -> dict[str, Any]:
+    return {"batch": str(uuid.uuid4()), "punches": list(punches)}
