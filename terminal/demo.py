@@ -122,6 +122,86 @@ def device_punch_count(config_path: Path) -> int:
         return store.query_one("SELECT count(*) AS n FROM punches")["n"]
 
 
+CONSOLE_PORT = 8000
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def start_console(database: Path, log_path: Path) -> tuple[subprocess.Popen, str] | None:
+    """``seed-central serve`` on 127.0.0.1:8000 (or the next free port); None when it does not answer."""
+    import urllib.request
+
+    from central.demo_stack import free_port
+
+    port = CONSOLE_PORT if _port_free(CONSOLE_PORT) else free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "central.cli", "--db", str(database), "serve", "--bind",
+                                 f"127.0.0.1:{port}", "--workers", "1"], stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "login/", timeout=2) as answer:
+                if answer.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    stop_process(proc)
+    return None
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def central_console(database: Path) -> int:
+    """Migrate (done by the stack), create the console admin, serve the console; keep serving on a terminal."""
+    from central.accounts.services import create_user_with_one_time_password
+
+    password = create_user_with_one_time_password("admin", role="superuser", actor="demo")
+    log_path = DEMO_DIR / "console.log"
+    started = start_console(database, log_path)
+    if started is None:
+        print(f"\nthe web console did not start; see {log_path.relative_to(DEMO_DIR.parent)}", file=sys.stderr)
+        return 1
+    proc, url = started
+    try:
+        print("\n中央控制台 Central console")
+        print(f"  地址 address:        {url}   (the console answered)")
+        print("  用户 user:           admin")
+        print(f"  一次性密码 password: {password}")
+        print(f"  API 文档 API docs:   {url}api/v1/docs")
+        print("  看这里 look at:      设备 Devices (demo-door-01, last seen, queue), 事件 Events, 审计日志 Audit log")
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            print("\n控制台运行中，按 Ctrl-C 结束 / the console keeps serving; press Ctrl-C to stop")
+            try:
+                while proc.poll() is None:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                print()
+        else:
+            print("\n(no terminal attached: the console is stopped again; run `make demo` in a terminal to keep it)")
+    finally:
+        stop_process(proc)
+    return 0
+
+
 def main() -> int:
     from central.demo_stack import StackError, local_stack
     from terminal.cli import main as terminal_main
@@ -162,7 +242,10 @@ def main() -> int:
         complete = print_central(stack, device_punch_count(config))
         print("every punch arrived exactly once and the outbox is empty" if complete and not left
               else "NOT every punch arrived yet")
-        return code if complete and not left else 1
+        if sync_proc.poll() is None:  # the terminal's day is over; the central side stays up for the console
+            stop_process(sync_proc)
+        console = central_console(central_dir / "central.db")
+        return code if complete and not left and console == 0 else 1
     finally:
         if sync_proc is not None and sync_proc.poll() is None:
             sync_proc.send_signal(signal.SIGTERM)

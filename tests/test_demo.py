@@ -31,3 +31,16 @@ def test_demo_punches_reach_the_central_server_exactly_once(tmp_path):
     assert f"punches on the terminal: {punches}   at the central server: {punches} (distinct ids {punches})" in out
     assert "every punch arrived exactly once and the outbox is empty" in out
     assert "entries, intact" in out and "UNEXPECTED" not in out
+    # the central console: migrated database, an admin whose printed one-time password works, a console that answered
+    import re
+    import sqlite3
+
+    from django.contrib.auth.hashers import check_password
+
+    assert re.search(r"地址 address: +http://127\.0\.0\.1:\d+/ +\(the console answered\)", out), out[-2000:]
+    password = re.search(r"一次性密码 password: (\S+)", out).group(1)
+    with sqlite3.connect(tmp_path / "demo-data" / "central" / "central.db") as db:
+        [(username, encoded, superuser)] = db.execute("SELECT username, password, is_superuser FROM accounts_user")
+        applied = {r[0] for r in db.execute("SELECT app FROM django_migrations")}
+    assert username == "admin" and superuser == 1 and check_password(password, encoded)
+    assert {"people", "ingest", "accounts"} <= applied

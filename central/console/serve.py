@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import sys
 
 log = logging.getLogger(__name__)
@@ -14,7 +13,8 @@ def serve(bind: str, *, workers: int = 2, dev: bool = False) -> int:
     """Serve until stopped (SIGINT/SIGTERM); returns the server's exit code."""
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
-    gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    beside = os.path.join(os.path.dirname(sys.executable), "gunicorn")  # the one installed with this Python
+    gunicorn = beside if os.path.exists(beside) else (shutil.which("gunicorn") or beside)
     if not dev and os.path.exists(gunicorn):
         command = [gunicorn, "central.wsgi:application", "--bind", bind, "--workers", str(workers),
                    "--access-logfile", "-", "--timeout", "60"]
@@ -24,9 +24,7 @@ def serve(bind: str, *, workers: int = 2, dev: bool = False) -> int:
         call_command("runserver", bind, use_reloader=False, use_threading=True)
         return 0
     log.info("console on http://%s/", bind)
-    proc = subprocess.Popen(command, env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait(10)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # gunicorn takes this process over, so SIGTERM/SIGINT reach it directly and it stops its workers
+    os.execve(command[0], command, env)

@@ -107,6 +107,15 @@ def test_language_switch_changes_the_page_language(root):
     assert "按工号或姓名搜索" in client.get(reverse("console:employees")).content.decode()
 
 
+def test_chinese_first_even_when_the_browser_asks_for_english(root):
+    client = client_for(root)
+    page = client.get(reverse("console:employees"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="zh-hans">' in page and "按工号或姓名搜索" in page
+    client.post(reverse("console:set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("console:employees"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert '<html lang="en">' in page  # the person's own choice wins over the browser
+
+
 # -- employees, through the services and the roster -----------------------------------------------
 def test_add_edit_deactivate_employee_reaches_the_roster(world, hr_hq):
     client = client_for(hr_hq)
