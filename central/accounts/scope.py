@@ -10,6 +10,10 @@ role on its own. Grants: ``user.sites`` and ``user.departments``.
 | manager | granted departments; their sites' devices (read) | no | no |
 | auditor | granted sites and departments, or all when none is granted | yes | no |
 | employee | own record and own punches only | no | no |
+
+The admin audit log is one hash chain for the whole company: it can only be verified whole, so
+superusers and auditors read all of it (an auditor's grants narrow the people, doors and punches
+they see, not the log of who changed what).
 """
 from __future__ import annotations
 
