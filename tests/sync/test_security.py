@@ -201,3 +201,26 @@ def test_seed_central_command_line_sends_a_signed_command(site, broker_up, runni
 
     row = Command.objects.values("cmd", "ok").get(id=result["id"])
     assert row == {"cmd": "set_setting", "ok": True}
+
+
+def test_a_command_queued_in_the_console_is_signed_sent_and_answered(running_agent, terminal_a, central):
+    """The web process has no key and no broker: it queues; the receiver signs, sends, and records the answer."""
+    from django.utils import timezone
+
+    from central.ingest.commands import request_command
+    from central.ingest.models import Command
+
+    queued = request_command(SITE, "door-a", "open_door", {"seconds": 3}, actor="hr1")
+    assert queued.published_at is None
+    result = command_result(central, queued.id)
+    assert result["ok"] is True
+    row = Command.objects.get(id=queued.id)
+    assert row.published_at is not None and row.issued_by == "hr1"
+    request = terminal_a.store.get_setting("door.open_request")
+    assert request["id"] == queued.id and request["seconds"] == 3
+    # a command nobody sent in time is closed with the reason, never sent late
+    stale = request_command(SITE, "door-a", "open_door", {}, actor="hr1")
+    Command.objects.filter(id=stale.id).update(issued_at=timezone.now() - timezone.timedelta(minutes=30))
+    closed = command_result(central, stale.id)
+    assert closed["ok"] is False and "not sent" in closed["reason"]
+    assert Command.objects.get(id=stale.id).published_at is None
