@@ -25,8 +25,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -139,9 +139,9 @@ def _print_rows(rows: list[dict], fmt: str, out=None) -> None:
     text = [[("" if r[c] is None else json.dumps(r[c], ensure_ascii=False) if isinstance(r[c], (dict, list))
               else str(r[c]))[:60] for c in cols] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(cols)]
-    out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths)) + "\n")
+    out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)) + "\n")
     for t in text:
-        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths)) + "\n")
+        out.write("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)) + "\n")
 
 
 def _django(args: argparse.Namespace, *, migrate: bool = True) -> None:
@@ -354,7 +354,7 @@ def cmd_verify_audit(args: argparse.Namespace) -> int:
     return EXIT_OK if check.intact else EXIT_FAILURE
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose or args.command == "run" else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

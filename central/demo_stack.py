@@ -23,14 +23,15 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any
 
 from central.broker import write_broker_config
+from central.django_setup import migrate, setup
 from central.pki import SitePki
 from central.provision import provision_device, sync_settings
-from central.django_setup import migrate, setup
 
 if TYPE_CHECKING:
     from central.ingest.service import CentralService
@@ -76,7 +77,7 @@ class Stack:
     pki: SitePki
     broker_port: int
     broker: subprocess.Popen
-    central: "CentralService"
+    central: CentralService
     bundle: Path
 
     @property
@@ -84,7 +85,7 @@ class Stack:
         """The terminal's ``[sync]`` settings (TLS files in the bundle folder)."""
         return sync_settings(self.bundle, "127.0.0.1", self.broker_port)
 
-    def punches(self, device: Optional[str] = None) -> list[dict]:
+    def punches(self, device: str | None = None) -> list[dict]:
         from central.ingest import selectors
 
         return selectors.punches(device=device)
@@ -102,7 +103,7 @@ class Stack:
 
 @contextlib.contextmanager
 def local_stack(folder: Path | str, *, device_id: str = "demo-door-01", site: str = "demo",
-                database: Optional[str] = None) -> Iterator[Stack]:
+                database: str | None = None) -> Iterator[Stack]:
     """mosquitto + seed-central + one provisioned terminal; everything stopped on exit."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

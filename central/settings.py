@@ -3,7 +3,7 @@
 | variable | meaning | default |
 | --- | --- | --- |
 | ``SEED_CENTRAL_DB`` | SQLite path or ``postgresql://`` URL | ``central.db`` |
-| ``SEED_CENTRAL_SECRET_KEY`` | the key that signs sessions | systemd credential ``secret_key``, else a file beside the SQLite database (made on first use) |
+| ``SEED_CENTRAL_SECRET_KEY`` | the key that signs sessions | credential ``secret_key``, else a file beside the database |
 | ``SEED_CENTRAL_DEBUG`` | ``1`` for tracebacks in pages | off |
 | ``SEED_CENTRAL_HOSTS`` | comma-separated host names the console answers to | ``localhost,127.0.0.1,[::1]`` |
 | ``SEED_CENTRAL_TIME_ZONE`` | the zone pages show times in | ``Asia/Shanghai`` |

@@ -90,12 +90,15 @@ def parse_pin_hash(stored: str) -> PinHash:
     return PinHash(n, r, p, _b64(parts[4], "salt", SALT_BYTES), _b64(parts[5], "digest", DIGEST_BYTES))
 
 
+def _b64_text(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 def hash_pin(pin: str) -> str:
     check_pin_format(pin)
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=_LEN)
-    b64 = lambda b: base64.b64encode(b).decode("ascii")
-    return f"{SCHEME}${_N}${_R}${_P}${b64(salt)}${b64(digest)}"
+    return f"{SCHEME}${_N}${_R}${_P}${_b64_text(salt)}${_b64_text(digest)}"
 
 
 def verify_pin(pin: str, stored: str | None) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -29,7 +29,7 @@ def _digest(prev: str, entry: AuditEntry) -> str:
     return hashlib.sha256(prev.encode("ascii") + body).hexdigest()
 
 
-def record(actor: str, action: str, target: str = "", detail: Optional[dict[str, Any]] = None) -> AuditEntry:
+def record(actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry (inside the caller's transaction when there is one). Never put a secret in ``detail``."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -49,7 +49,7 @@ def record(actor: str, action: str, target: str = "", detail: Optional[dict[str,
 class AuditCheck:
     intact: bool
     entries: int
-    first_broken: Optional[int] = None
+    first_broken: int | None = None
     reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:

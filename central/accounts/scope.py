@@ -17,7 +17,7 @@ they see, not the log of who changed what).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
@@ -33,14 +33,14 @@ class ScopeDenied(PermissionError):
     """The user may not do this; the console answers 403, the API 403."""
 
 
-def _all(user: "User") -> bool:
+def _all(user: User) -> bool:
     """Sees every row: a superuser, or an auditor with no grant."""
     if user.is_superuser:
         return True
     return user.role == Role.AUDITOR and not user.sites.exists() and not user.departments.exists()
 
 
-def _grant_q(user: "User", site_field: str, department_field: Optional[str]) -> Q:
+def _grant_q(user: User, site_field: str, department_field: str | None) -> Q:
     site_ids = list(user.sites.values_list("pk", flat=True))
     dept_ids = list(user.departments.values_list("pk", flat=True))
     q = Q(**{f"{site_field}__in": site_ids})
@@ -52,7 +52,7 @@ def _grant_q(user: "User", site_field: str, department_field: Optional[str]) -> 
     return q
 
 
-def sites(user: "User") -> QuerySet[Site]:
+def sites(user: User) -> QuerySet[Site]:
     if _all(user):
         return Site.objects.all()
     if user.role in (Role.HR_ADMIN, Role.AUDITOR, Role.MANAGER):
@@ -60,7 +60,7 @@ def sites(user: "User") -> QuerySet[Site]:
     return Site.objects.none()
 
 
-def departments(user: "User") -> QuerySet[Department]:
+def departments(user: User) -> QuerySet[Department]:
     if _all(user):
         return Department.objects.all()
     if user.role in (Role.HR_ADMIN, Role.AUDITOR):
@@ -70,7 +70,7 @@ def departments(user: "User") -> QuerySet[Department]:
     return Department.objects.none()
 
 
-def employees(user: "User") -> QuerySet[Employee]:
+def employees(user: User) -> QuerySet[Employee]:
     if _all(user):
         return Employee.objects.all()
     if user.role in (Role.HR_ADMIN, Role.AUDITOR):
@@ -82,7 +82,7 @@ def employees(user: "User") -> QuerySet[Employee]:
     return Employee.objects.none()
 
 
-def devices(user: "User") -> QuerySet[Device]:
+def devices(user: User) -> QuerySet[Device]:
     if _all(user):
         return Device.objects.all()
     if user.role in (Role.HR_ADMIN, Role.AUDITOR, Role.MANAGER):
@@ -90,11 +90,11 @@ def devices(user: "User") -> QuerySet[Device]:
     return Device.objects.none()
 
 
-def _site_codes(user: "User") -> list[str]:
+def _site_codes(user: User) -> list[str]:
     return list(sites(user).values_list("code", flat=True))
 
 
-def punches(user: "User") -> QuerySet[Punch]:
+def punches(user: User) -> QuerySet[Punch]:
     if _all(user):
         return Punch.objects.all()
     numbers = employees(user).values("number")
@@ -103,7 +103,7 @@ def punches(user: "User") -> QuerySet[Punch]:
     return Punch.objects.filter(employee_number__in=numbers)
 
 
-def events(user: "User") -> QuerySet[Event]:
+def events(user: User) -> QuerySet[Event]:
     if _all(user):
         return Event.objects.all()
     if user.role in (Role.HR_ADMIN, Role.AUDITOR, Role.MANAGER):
@@ -111,7 +111,7 @@ def events(user: "User") -> QuerySet[Event]:
     return Event.objects.none()
 
 
-def commands(user: "User") -> QuerySet[Command]:
+def commands(user: User) -> QuerySet[Command]:
     if _all(user):
         return Command.objects.all()
     if user.role in (Role.HR_ADMIN, Role.AUDITOR):
@@ -119,27 +119,27 @@ def commands(user: "User") -> QuerySet[Command]:
     return Command.objects.none()
 
 
-def audit_entries(user: "User") -> QuerySet[AuditEntry]:
+def audit_entries(user: User) -> QuerySet[AuditEntry]:
     if user.is_superuser or user.role == Role.AUDITOR:
         return AuditEntry.objects.all()
     return AuditEntry.objects.none()
 
 
-def can_manage(user: "User") -> bool:
+def can_manage(user: User) -> bool:
     """May change people, devices and send commands (within scope)."""
     return bool(user.is_active and (user.is_superuser or user.role == Role.HR_ADMIN))
 
 
-def can_see_audit(user: "User") -> bool:
+def can_see_audit(user: User) -> bool:
     return bool(user.is_superuser or user.role == Role.AUDITOR)
 
 
-def require_manage(user: "User") -> None:
+def require_manage(user: User) -> None:
     if not can_manage(user):
         raise ScopeDenied("this role may not change anything")
 
 
-def check_site_allowed(user: "User", site: Site, department: Optional[Department] = None) -> None:
+def check_site_allowed(user: User, site: Site, department: Department | None = None) -> None:
     """A write placing a record at ``site`` / ``department`` must stay within the user's scope."""
     require_manage(user)
     if user.is_superuser:

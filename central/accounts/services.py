@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,7 +30,7 @@ def one_time_password() -> str:
 
 def create_user_with_one_time_password(username: str, *, role: str = "superuser", site_codes: Iterable[str] = (),
                                        department_ids: Iterable[int] = (), actor: str = "system",
-                                       employee_number: Optional[str] = None) -> str:
+                                       employee_number: str | None = None) -> str:
     """Create (or reset) a console user; returns the new password, shown once and never stored in clear."""
     username = username.strip()
     if not username or len(username) > 150:
@@ -84,7 +84,7 @@ def revoke_token(token: ApiToken, *, actor: str) -> None:
             audit.record(actor, "token.revoke", token.user.username, {"token": token.pk, "prefix": token.prefix})
 
 
-def user_for_token(clear: str) -> Optional[User]:
+def user_for_token(clear: str) -> User | None:
     """The active user a bearer token belongs to, or None for an unknown, revoked or malformed token."""
     if not clear or len(clear) > 200 or not clear.startswith(TOKEN_PREFIX):
         return None

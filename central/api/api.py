@@ -21,6 +21,7 @@ from central.api import errors
 from central.api.auth import AUTH
 from central.api.routers import devices, employees, org, records
 
+
 class _Renderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}  # Chinese messages readable as they are
 

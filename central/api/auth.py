@@ -13,7 +13,7 @@ and scope; nothing here decides what they may see (:mod:`central.accounts.scope`
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError
@@ -33,7 +33,7 @@ def _log_auditor_view(request: HttpRequest, user: User) -> None:
 class TokenAuth(HttpBearer):
     """``Authorization: Bearer <token>``; tokens are looked up by their SHA-256 only."""
 
-    def __call__(self, request: HttpRequest) -> Optional[Any]:
+    def __call__(self, request: HttpRequest) -> Any | None:
         header = request.headers.get(self.header)
         if header is None:
             return None  # not a token call: the session may answer
@@ -42,7 +42,7 @@ class TokenAuth(HttpBearer):
             raise AuthenticationError(message=f"{BAD_TOKEN} (Authorization: Bearer <token>)")
         return self.authenticate(request, token.strip())
 
-    def authenticate(self, request: HttpRequest, token: str) -> Optional[User]:
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = user_for_token(token)
         if user is None:
             raise AuthenticationError(message=BAD_TOKEN)
@@ -53,7 +53,7 @@ class TokenAuth(HttpBearer):
 class ConsoleSession(SessionAuth):
     """The console's signed-in user; consulted only when no ``Authorization`` header was sent."""
 
-    def __call__(self, request: HttpRequest) -> Optional[Any]:
+    def __call__(self, request: HttpRequest) -> Any | None:
         if "Authorization" in request.headers:
             return None
         user = getattr(request, "user", None)

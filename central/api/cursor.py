@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -40,7 +40,7 @@ def _decode(text: str, size: int) -> list[str]:
     return key
 
 
-def after_time(rows: QuerySet, cursor: Optional[str], time_field: str) -> QuerySet:
+def after_time(rows: QuerySet, cursor: str | None, time_field: str) -> QuerySet:
     """Rows ordered by (``time_field``, id), after the cursor's key when there is one."""
     rows = rows.order_by(time_field, "id")
     if not cursor:
@@ -52,7 +52,7 @@ def after_time(rows: QuerySet, cursor: Optional[str], time_field: str) -> QueryS
     return rows.filter(Q(**{f"{time_field}__gt": moment}) | Q(**{time_field: moment, "id__gt": last_id}))
 
 
-def after_key(rows: QuerySet, cursor: Optional[str], field: str) -> QuerySet:
+def after_key(rows: QuerySet, cursor: str | None, field: str) -> QuerySet:
     """Rows ordered by one unique text ``field``, after the cursor's key when there is one."""
     rows = rows.order_by(field)
     if not cursor:
@@ -61,7 +61,7 @@ def after_key(rows: QuerySet, cursor: Optional[str], field: str) -> QuerySet:
     return rows.filter(**{f"{field}__gt": last})
 
 
-def page(rows: QuerySet, limit: int, key) -> tuple[list[Any], Optional[str]]:
+def page(rows: QuerySet, limit: int, key) -> tuple[list[Any], str | None]:
     """Up to ``limit`` rows and the cursor of the next page (None on the last page).
 
     ``key(row)`` gives the row's sort key as the cursor stores it.
@@ -73,5 +73,5 @@ def page(rows: QuerySet, limit: int, key) -> tuple[list[Any], Optional[str]]:
     return items, encode(*key(items[-1]))
 
 
-def stamp(moment: Optional[datetime]) -> Optional[str]:
+def stamp(moment: datetime | None) -> str | None:
     return p.utc_stamp(moment) if moment is not None else None

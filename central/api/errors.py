@@ -7,12 +7,12 @@
 | :class:`central.accounts.scope.ScopeDenied` | 403 | ``detail`` |
 | :class:`central.people.services.PeopleError` | 422 | ``detail``, ``field`` |
 | a unique row taken by a concurrent write (``IntegrityError``) | 409 | ``detail`` |
-| a request that does not match the schema | 422 | ``detail``, ``field`` of the first error, ``errors`` (each with ``field``, ``location``, ``message``) |
+| a request that does not match the schema | 422 | ``detail``, first ``field``, ``errors`` (``field``, ``location``, ``message``) |
 """
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -34,7 +34,7 @@ FORBIDDEN = "您的角色无权执行此操作 / your role may not do this"
 class ApiError(Exception):
     """An answer other than success, with a message for people and optionally the field at fault."""
 
-    def __init__(self, status: int, detail: str, field: Optional[str] = None):
+    def __init__(self, status: int, detail: str, field: str | None = None):
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -47,7 +47,7 @@ def not_found(what: str, key: str) -> ApiError:
     return ApiError(404, f"没有该{labels.get(what, what)} / no {what} {key!r}")
 
 
-def _body(detail: str, field: Optional[str] = None, **extra: Any) -> dict[str, Any]:
+def _body(detail: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"detail": detail}
     if field:
         body["field"] = field
@@ -61,7 +61,7 @@ def _field_of(loc: list[Any]) -> str:
     return ".".join(parts)
 
 
-def install(api: "NinjaAPI") -> None:
+def install(api: NinjaAPI) -> None:
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
         return api.create_response(request, _body(exc.detail, exc.field), status=exc.status)
 

@@ -6,7 +6,7 @@ biometric template: an employee shows how many faces and fingers are enrolled, n
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
@@ -18,7 +18,7 @@ STAMP = "UTC 时间 / UTC time, e.g. 2026-03-02T08:01:02.123456Z"
 
 class ErrorOut(Schema):
     detail: str = Field(description="错误说明（中文 / English）/ what went wrong, in Chinese and English")
-    field: Optional[str] = Field(None, description="出错的字段 / the field at fault, when there is one")
+    field: str | None = Field(None, description="出错的字段 / the field at fault, when there is one")
 
 
 class SiteOut(Schema):
@@ -38,7 +38,7 @@ class EmployeeOut(Schema):
     name: str = Field(description="姓名 / name")
     site: str = Field(description="站点代码 / site code")
     department: str = Field(description="部门名称，无则为空 / department name, empty when none")
-    card: Optional[str] = Field(None, description="卡号（规范化）/ card number, normalised")
+    card: str | None = Field(None, description="卡号（规范化）/ card number, normalised")
     has_pin: bool = Field(description="是否设置了 PIN（PIN 从不返回）/ whether a PIN is set; the PIN is never returned")
     role: str = Field(description="终端角色 employee 或 admin / terminal role: employee or admin (admin may enrol at the door)")
     verify_mode: str = Field(description="验证方式，如 any、face、card+pin / how the employee verifies at the door")
@@ -64,20 +64,20 @@ class EmployeeWrite(Schema):
     model_config = ConfigDict(extra="forbid")
     _text = field_validator("*", mode="after")(_no_nul)
 
-    name: Optional[str] = Field(None, min_length=1, max_length=100, description="姓名 / name")
-    site: Optional[str] = Field(None, pattern=p.DEVICE_RE, description="站点代码 / site code (must be within your scope)")
-    department: Optional[str] = Field(None, max_length=100,
+    name: str | None = Field(None, min_length=1, max_length=100, description="姓名 / name")
+    site: str | None = Field(None, pattern=p.DEVICE_RE, description="站点代码 / site code (must be within your scope)")
+    department: str | None = Field(None, max_length=100,
                                       description="部门名称，空字符串表示无 / department name; empty for none")
-    card: Optional[str] = Field(None, max_length=40,
-                                description="卡号，任意读卡器格式；null 或空字符串清除 / card in any reader format; null or empty clears it")
-    pin: Optional[str] = Field(None, max_length=32,
+    card: str | None = Field(None, max_length=40,
+                                description="卡号，任意读卡器格式；null 或空清除 / card in any reader format; null or empty clears it")
+    pin: str | None = Field(None, max_length=32,
                                description="PIN（只写）；省略则保留，空字符串清除 / PIN, write-only; left out keeps it, empty clears it")
-    role: Optional[Literal["employee", "admin"]] = Field(None, description="终端角色 / terminal role")
-    verify_mode: Optional[str] = Field(None, max_length=64,
+    role: Literal["employee", "admin"] | None = Field(None, description="终端角色 / terminal role")
+    verify_mode: str | None = Field(None, max_length=64,
                                        description="验证方式 / verification mode, e.g. any, face, card, card+pin")
-    allowed_devices: Optional[list[str]] = Field(None, max_length=1000,
+    allowed_devices: list[str] | None = Field(None, max_length=1000,
                                                  description="允许的门（设备号）/ allowed doors (device ids); empty: every door")
-    active: Optional[bool] = Field(None, description="在职 / active")
+    active: bool | None = Field(None, description="在职 / active")
 
 
 class EmployeeCreate(EmployeeWrite):
@@ -99,11 +99,11 @@ class DeviceOut(Schema):
     site: str = Field(description="站点代码 / site code")
     name: str = Field(description="名称 / name")
     online: bool = Field(description="在线（按最后遗嘱与心跳）/ online, from the last will and heartbeats")
-    first_seen_at: Optional[str] = Field(None, description=STAMP)
-    last_seen_at: Optional[str] = Field(None, description=STAMP)
+    first_seen_at: str | None = Field(None, description=STAMP)
+    last_seen_at: str | None = Field(None, description=STAMP)
     roster_version: int = Field(description="设备确认的名册版本 / roster version the terminal acknowledged")
-    queue_depth: Optional[int] = Field(None, description="待上传的打卡数 / punches waiting in the terminal's outbox")
-    clock_offset_s: Optional[float] = Field(None, description="时钟偏差（秒）/ clock offset in seconds")
+    queue_depth: int | None = Field(None, description="待上传的打卡数 / punches waiting in the terminal's outbox")
+    clock_offset_s: float | None = Field(None, description="时钟偏差（秒）/ clock offset in seconds")
     status: dict[str, Any] = Field(description="最近一次状态报文 / the terminal's last status message")
 
 
@@ -112,7 +112,7 @@ class CommandIn(Schema):
 
     cmd: Literal["open_door", "resync"] = Field(
         description="open_door：开门一次；resync：重新下载完整名册 / open_door: pulse the door once; resync: fetch the full roster again")
-    seconds: Optional[float] = Field(None, ge=0.1, le=30,
+    seconds: float | None = Field(None, ge=0.1, le=30,
                                      description="open_door 的开门时长（秒）/ how long open_door holds the door, 0.1–30 s")
 
 
@@ -135,10 +135,10 @@ class PunchOut(Schema):
     employee_number: str = Field(description="工号 / employee number")
     direction: str = Field(description="in / out")
     method: str = Field(description="验证方式，如 face、card+pin / how the employee verified")
-    score: Optional[float] = Field(None, description="人脸距离（越小越像）/ face distance, smaller is closer")
+    score: float | None = Field(None, description="人脸距离（越小越像）/ face distance, smaller is closer")
     punched_at: str = Field(description=f"打卡时间（校正后）/ punch time, corrected; {STAMP}")
     time_source: str = Field(description="时间来源 / time source: ntp, rtc, restamp …")
-    original_punched_at: Optional[str] = Field(None, description="校正前的时间 / time before a re-stamp")
+    original_punched_at: str | None = Field(None, description="校正前的时间 / time before a re-stamp")
     received_at: str = Field(description=f"中心收到的时间 / when the central stored it; {STAMP}")
 
 
@@ -158,17 +158,17 @@ NEXT = "下一页的游标，最后一页为 null / cursor of the next page, nul
 
 class EmployeePage(Schema):
     items: list[EmployeeOut]
-    next_cursor: Optional[str] = Field(None, description=NEXT)
+    next_cursor: str | None = Field(None, description=NEXT)
 
 
 class PunchPage(Schema):
     items: list[PunchOut]
-    next_cursor: Optional[str] = Field(None, description=NEXT)
+    next_cursor: str | None = Field(None, description=NEXT)
 
 
 class EventPage(Schema):
     items: list[EventOut]
-    next_cursor: Optional[str] = Field(None, description=NEXT)
+    next_cursor: str | None = Field(None, description=NEXT)
 
 
 ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 422)}  # every error answer has the same JSON shape

@@ -48,7 +48,7 @@ class DepartmentForm(forms.Form):
     site = forms.ChoiceField(label=_("站点"))
     name = forms.CharField(label=_("部门名称"), max_length=100)
 
-    def __init__(self, user: "User", *args, **kwargs):
+    def __init__(self, user: User, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["site"].choices = [(s.pk, str(s)) for s in scope.sites(user)]
 
@@ -73,7 +73,7 @@ class EmployeeForm(forms.Form):
                                                 help_text=_("都不选表示可以使用所有的门"))
     active = forms.BooleanField(label=_("在职"), required=False, initial=True)
 
-    def __init__(self, user: "User", *args, editing: bool = False, **kwargs):
+    def __init__(self, user: User, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.editing = editing
         self.fields["site"].choices = [(s.code, str(s)) for s in scope.sites(user)]

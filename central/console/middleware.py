@@ -5,7 +5,7 @@ are often set to English while the staff read Chinese. The language switch's coo
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse

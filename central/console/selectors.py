@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -19,7 +19,7 @@ def start_of_today() -> datetime:
     return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def dashboard(user: "User") -> dict[str, Any]:
+def dashboard(user: User) -> dict[str, Any]:
     devices = scope.devices(user)
     online = devices.filter(online=True).count()
     total = devices.count()
@@ -35,7 +35,7 @@ def dashboard(user: "User") -> dict[str, Any]:
     }
 
 
-def employee_search(user: "User", q: str = "", status: str = "", site: str = "") -> QuerySet[Employee]:
+def employee_search(user: User, q: str = "", status: str = "", site: str = "") -> QuerySet[Employee]:
     rows = scope.employees(user).select_related("site", "department")
     q = q.strip()
     if q:
@@ -49,7 +49,7 @@ def employee_search(user: "User", q: str = "", status: str = "", site: str = "")
     return rows.order_by("number")
 
 
-def events(user: "User", device: str = "", kind: str = "", since: Optional[datetime] = None):
+def events(user: User, device: str = "", kind: str = "", since: datetime | None = None):
     rows = scope.events(user)
     if device:
         rows = rows.filter(device_id=device)
@@ -60,5 +60,5 @@ def events(user: "User", device: str = "", kind: str = "", since: Optional[datet
     return rows.order_by("-at", "-id")
 
 
-def event_kinds(user: "User") -> list[str]:
+def event_kinds(user: User) -> list[str]:
     return sorted(set(scope.events(user).values_list("kind", flat=True).distinct()))

@@ -4,8 +4,8 @@ do a 403, and an auditor's every page view is written to the audit log.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views

@@ -13,8 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from central.ingest.handler import record_command_result
 from central.ingest.service import record_command
 from central.pki import SitePki
-from contract.signing import load_signing_key
 from contract import protocol as p
+from contract.signing import load_signing_key
 
 if TYPE_CHECKING:
     from central.ingest.models import Command
@@ -28,7 +28,7 @@ def send_command_once(pki_root: Path | str, site: str, device: str, cmd: str, ar
     pki = SitePki(pki_root, site)
     command = p.sign_command(load_signing_key(pki.signing_key), site=site, device=device, cmd=cmd, args=args)
     record_command(command, actor=actor)
-    events: "queue.Queue[tuple]" = queue.Queue()
+    events: queue.Queue[tuple] = queue.Queue()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"seed-central-cmd-{uuid.uuid4().hex[:8]}",
                          protocol=mqtt.MQTTv5)
     central = pki.central_cert()
@@ -68,7 +68,7 @@ def send_command_once(pki_root: Path | str, site: str, device: str, cmd: str, ar
         client.loop_stop()
 
 
-def request_command(site: str, device: str, cmd: str, args: dict | None = None, *, actor: str) -> "Command":
+def request_command(site: str, device: str, cmd: str, args: dict | None = None, *, actor: str) -> Command:
     """Queue a command from the console or the API; the running receiver signs and sends it within a second.
 
     The web process holds no signing key and no broker connection: ``seed-central run`` does.

@@ -10,9 +10,10 @@ built only after the transaction committed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone as dj_timezone
@@ -35,15 +36,15 @@ class Outgoing:
 RosterReply = Callable[[str, str, int], list[Outgoing]]
 
 
-def _when(stamp: Optional[str]) -> Optional[datetime]:
+def _when(stamp: str | None) -> datetime | None:
     return None if stamp is None else datetime.fromisoformat(stamp[:-1]).replace(tzinfo=timezone.utc)
 
 
 class Ingest:
     """Validates and stores what terminals send. ``roster_reply(site, device, have)`` answers roster requests."""
 
-    def __init__(self, *, roster_reply: Optional[RosterReply] = None,
-                 after_commit: Optional[Callable[[str, Any], None]] = None):
+    def __init__(self, *, roster_reply: RosterReply | None = None,
+                 after_commit: Callable[[str, Any], None] | None = None):
         self.roster_reply = roster_reply
         self.after_commit = after_commit  # test hook: runs between commit and ack
         self.counters = {"punches": 0, "duplicates": 0, "rejected": 0, "events": 0, "acks": 0}
@@ -204,7 +205,7 @@ class Ingest:
                                 reason=r["reason"][:500], payload=_clip(raw_of(items, r["id"])), received_at=now)
                 for r in rejected])
 
-    def _reject(self, site: Optional[str], device: Optional[str], topic: str, item_id: Optional[str], reason: str,
+    def _reject(self, site: str | None, device: str | None, topic: str, item_id: str | None, reason: str,
                 payload: bytes) -> None:
         self.counters["rejected"] += 1
         log.warning("rejected message on %s: %s", _clip(topic, 200), reason)
@@ -224,7 +225,7 @@ def record_command_result(result: p.CommandResult, device: str | None = None) ->
     return rows.update(ok=result.ok, reason=result.reason, result=result.result, result_at=dj_timezone.now())
 
 
-def raw_of(items: list[Any], item_id: Optional[str]) -> Any:
+def raw_of(items: list[Any], item_id: str | None) -> Any:
     for raw in items:
         if isinstance(raw, dict) and raw.get("id") == item_id:
             return raw

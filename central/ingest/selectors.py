@@ -6,7 +6,7 @@ the API and exports print one format.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -22,7 +22,7 @@ _TIME_FIELDS = {"punched_at", "original_punched_at", "restamped_at", "received_a
                 "last_seen_at"}
 
 
-def parse_since(text: str, now: Optional[datetime] = None) -> datetime:
+def parse_since(text: str, now: datetime | None = None) -> datetime:
     """An ISO date/time (naive = UTC) or a relative age like ``2h``, ``30m``, ``7d`` → an aware UTC datetime."""
     text = text.strip()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -41,8 +41,8 @@ def _stamped(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (p.utc_stamp(v) if k in _TIME_FIELDS and isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-def punch_queryset(since: Optional[datetime] = None, until: Optional[datetime] = None, device: Optional[str] = None,
-                   by: str = "punched_at", base: Optional[QuerySet[Punch]] = None) -> QuerySet[Punch]:
+def punch_queryset(since: datetime | None = None, until: datetime | None = None, device: str | None = None,
+                   by: str = "punched_at", base: QuerySet[Punch] | None = None) -> QuerySet[Punch]:
     """Punches with ``by`` (punched_at or received_at) in [since, until), oldest first."""
     if by not in ("punched_at", "received_at"):
         raise ValueError("by must be punched_at or received_at")
@@ -56,12 +56,12 @@ def punch_queryset(since: Optional[datetime] = None, until: Optional[datetime] =
     return rows.order_by(by, "id")
 
 
-def punches(since: Optional[datetime] = None, until: Optional[datetime] = None, device: Optional[str] = None,
+def punches(since: datetime | None = None, until: datetime | None = None, device: str | None = None,
             by: str = "punched_at", limit: int = 1_000_000) -> list[dict[str, Any]]:
     return [_stamped(r) for r in punch_queryset(since, until, device, by).values(*PUNCH_FIELDS)[:limit]]
 
 
-def punch_ids(device: Optional[str] = None) -> list[str]:
+def punch_ids(device: str | None = None) -> list[str]:
     rows = Punch.objects.all() if device is None else Punch.objects.filter(device_id=device)
     return list(rows.values_list("id", flat=True))
 
@@ -78,7 +78,7 @@ def devices() -> list[dict[str, Any]]:
                       "roster_version": d.roster_version, "punches": d.punch_count}) for d in device_queryset()]
 
 
-def events(since: Optional[datetime] = None, device: Optional[str] = None, limit: int = 10_000) -> list[dict[str, Any]]:
+def events(since: datetime | None = None, device: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
     rows = Event.objects.all()
     if since:
         rows = rows.filter(at__gte=since)

@@ -15,16 +15,16 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from django.db import close_old_connections, connection
-from django.utils.timezone import now as django_now
 from django.db.utils import DatabaseError, InterfaceError
+from django.utils.timezone import now as django_now
+from paho.mqtt.enums import CallbackAPIVersion
 
 from central.ingest.handler import Ingest, Outgoing
 from central.ingest.models import Command, State
@@ -40,23 +40,23 @@ log = logging.getLogger(__name__)
 class CentralSettings:
     broker_host: str = "localhost"
     broker_port: int = 8883
-    ca_file: Optional[Path] = None
-    cert_file: Optional[Path] = None
-    key_file: Optional[Path] = None
-    signing_key: Optional[Path] = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    signing_key: Path | None = None
     client_id: str = field(default_factory=lambda: f"seed-central-{uuid.uuid4().hex[:8]}")
-    shared_group: Optional[str] = "central"
+    shared_group: str | None = "central"
     roster_poll_s: float = 1.0
     keepalive_s: int = 30
 
     @classmethod
-    def from_pki(cls, pki_root: Path | str, **kwargs: Any) -> "CentralSettings":
+    def from_pki(cls, pki_root: Path | str, **kwargs: Any) -> CentralSettings:
         root = Path(pki_root)
         return cls(ca_file=root / "ca.crt", cert_file=root / "central.crt", key_file=root / "central.key",
                    signing_key=root / "command-signing.key", **kwargs)
 
 
-def subscriptions(shared_group: Optional[str]) -> list[str]:
+def subscriptions(shared_group: str | None) -> list[str]:
     shared = [f"{p.PREFIX}/+/+/{leaf}" for leaf in ("punches", "events", "roster/request", "cmd/result")]
     if shared_group:
         shared = [f"$share/{shared_group}/{t}" for t in shared]
@@ -69,12 +69,12 @@ COMMAND_MAX_WAIT_S = 300  # a queued command older than this is not sent any mor
 class CentralService:
     """Start with :meth:`start` (or use as a context manager); :meth:`stop` disconnects cleanly."""
 
-    def __init__(self, settings: CentralSettings, *, after_commit: Optional[Callable[[str, Any], None]] = None):
+    def __init__(self, settings: CentralSettings, *, after_commit: Callable[[str, Any], None] | None = None):
         self.settings = settings
         self.ingest = Ingest(roster_reply=self.roster_reply, after_commit=after_commit)
-        self._queue: "queue.Queue[tuple]" = queue.Queue()
+        self._queue: queue.Queue[tuple] = queue.Queue()
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self.connected = threading.Event()
         self._signing_key = load_signing_key(settings.signing_key) if settings.signing_key and Path(settings.signing_key).exists() else None
         self.client = self._make_client()
@@ -95,7 +95,7 @@ class CentralService:
         return client
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> "CentralService":
+    def start(self) -> CentralService:
         row = State.objects.filter(key="roster_published").first()
         self._published_roster = int(row.value) if row else 0
         self.client.connect_async(self.settings.broker_host, self.settings.broker_port,
@@ -114,7 +114,7 @@ class CentralService:
         finally:
             self.client.loop_stop()
 
-    def __enter__(self) -> "CentralService":
+    def __enter__(self) -> CentralService:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, Optional
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -28,7 +28,7 @@ DEFAULT_SITE = "default"
 class RosterError(ValueError):
     """An employee record the roster cannot take; the message names the employee and the field."""
 
-    def __init__(self, message: str, *, field: str = "", number: Optional[str] = None):
+    def __init__(self, message: str, *, field: str = "", number: str | None = None):
         super().__init__(message)
         self.field = field
         self.number = number
@@ -38,7 +38,7 @@ def current_version() -> int:
     return int(RosterChange.objects.aggregate(v=Max("version"))["v"] or 0)
 
 
-def _site(code: Optional[str]) -> Site:
+def _site(code: str | None) -> Site:
     if code:
         found = Site.objects.filter(code=code).first()
         if found is None:
@@ -50,7 +50,7 @@ def _site(code: Optional[str]) -> Site:
     return site
 
 
-def _department(site: Site, name: str, cache: dict[tuple[int, str], Department]) -> Optional[Department]:
+def _department(site: Site, name: str, cache: dict[tuple[int, str], Department]) -> Department | None:
     name = name.strip()
     if not name:
         return None
@@ -89,7 +89,7 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
     cache: dict[tuple[int, str], Department] = {}
     with transaction.atomic():
         version = start = current_version()
-        for raw, emp in zip(items, checked):
+        for raw, emp in zip(items, checked, strict=True):
             version += 1
             existing = Employee.objects.filter(number=emp.number).select_related("site").first()
             site = _site(raw.get("site")) if raw.get("site") or existing is None else existing.site
@@ -150,7 +150,7 @@ def full_roster() -> dict[str, Any]:
             "deletes": []}
 
 
-def delta(since: int) -> Optional[dict[str, Any]]:
+def delta(since: int) -> dict[str, Any] | None:
     """Changes after version ``since`` as one message, or None when there are none."""
     with transaction.atomic():
         changes = list(RosterChange.objects.filter(version__gt=since).order_by("version").values_list(

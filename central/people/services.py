@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -29,8 +29,8 @@ class EmployeeInput:
     name: str
     site: str
     department: str = ""
-    card: Optional[str] = None
-    pin: Optional[str] = None  # None keeps the stored PIN; "" clears it
+    card: str | None = None
+    pin: str | None = None  # None keeps the stored PIN; "" clears it
     verify_mode: str = "any"
     role: str = "employee"
     allowed_devices: list[str] = field(default_factory=list)
@@ -45,7 +45,7 @@ class PeopleError(ValueError):
         self.field = field
 
 
-def save_employee(user: "User", data: EmployeeInput, *, creating: bool) -> Employee:
+def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employee:
     """Create or change one employee within the user's scope; returns the stored row."""
     scope.require_manage(user)
     site = Site.objects.filter(code=data.site).first()
@@ -88,7 +88,7 @@ def save_employee(user: "User", data: EmployeeInput, *, creating: bool) -> Emplo
     return Employee.objects.get(number=data.number)
 
 
-def deactivate_employee(user: "User", employee: Employee) -> Employee:
+def deactivate_employee(user: User, employee: Employee) -> Employee:
     """An employee who left: kept for the records, refused at every door."""
     if not scope.employees(user).filter(pk=employee.pk).exists():
         raise PeopleError(f"no employee {employee.number}", "number")
@@ -100,7 +100,7 @@ def deactivate_employee(user: "User", employee: Employee) -> Employee:
     return Employee.objects.get(pk=employee.pk)
 
 
-def delete_employee(user: "User", employee: Employee) -> int:
+def delete_employee(user: User, employee: Employee) -> int:
     if not scope.employees(user).filter(pk=employee.pk).exists():
         raise PeopleError(f"no employee {employee.number}", "number")
     scope.require_manage(user)
@@ -110,7 +110,7 @@ def delete_employee(user: "User", employee: Employee) -> int:
     return version
 
 
-def save_site(user: "User", code: str, name: str, time_zone: str = "Asia/Shanghai") -> Site:
+def save_site(user: User, code: str, name: str, time_zone: str = "Asia/Shanghai") -> Site:
     if not user.is_superuser:
         raise scope.ScopeDenied("only a superuser adds sites")
     with transaction.atomic():
@@ -119,7 +119,7 @@ def save_site(user: "User", code: str, name: str, time_zone: str = "Asia/Shangha
     return site
 
 
-def save_department(user: "User", site: Site, name: str) -> Department:
+def save_department(user: User, site: Site, name: str) -> Department:
     scope.check_site_allowed(user, site)
     name = name.strip()
     if not name:

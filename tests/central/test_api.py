@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -62,7 +62,7 @@ class World:
         self.add_user("employee", role=Role.EMPLOYEE, employee=Employee.objects.get(number="A002"))
 
     def add_user(self, name: str, *, role: str, is_superuser: bool = False, sites=(), departments=(),
-                 employee: Optional[Employee] = None) -> User:
+                 employee: Employee | None = None) -> User:
         user = User.objects.create(username=name, role=role, is_superuser=is_superuser, is_staff=is_superuser,
                                    employee=employee)
         user.sites.set(sites)
@@ -71,14 +71,14 @@ class World:
         self.tokens[name] = create_token(user, f"{name} token", actor="test")[1]
         return user
 
-    def client(self, who: str) -> "Api":
+    def client(self, who: str) -> Api:
         return Api(self.tokens[who])
 
 
 class Api:
     """A test client that sends one bearer token with every request and decodes JSON answers."""
 
-    def __init__(self, token: Optional[str]):
+    def __init__(self, token: str | None):
         self.client = Client()
         self.headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token is not None else {}
 
@@ -118,7 +118,7 @@ def make_punches(n: int, *, number: str = "A001", device: str = "door-a", site: 
 
 def all_pages(api: Api, path: str, limit: int, **params: Any) -> tuple[list[dict], int]:
     items: list[dict] = []
-    cursor: Optional[str] = None
+    cursor: str | None = None
     pages = 0
     while True:
         query = {"limit": limit, **params, **({"cursor": cursor} if cursor else {})}

@@ -195,9 +195,9 @@ def test_a_lost_postgresql_connection_is_replaced():
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: run the central suite with --central-db=postgresql")
+    import psycopg
     from django.db import close_old_connections
     from django.db.utils import OperationalError
-    import psycopg
 
     s = connection.settings_dict
     ingest = Ingest()

@@ -6,7 +6,6 @@ back with the database's own driver, not through the models under test.
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from ninja import Query
 
@@ -21,11 +20,11 @@ def limit_param() -> int:
     return Query(100, ge=1, le=MAX_LIMIT, description=f"每页条数 1–{MAX_LIMIT}，默认 100 / rows per page, 1 to {MAX_LIMIT}, default 100")
 
 
-def cursor_param() -> Optional[str]:
+def cursor_param() -> str | None:
     return Query(None, max_length=400, description="上一页返回的 next_cursor / the next_cursor of the previous page")
 
 
-def moment(value: Optional[str], name: str) -> Optional[datetime]:
+def moment(value: str | None, name: str) -> datetime | None:
     """An ISO date/time (naive = UTC, ``Z`` or an offset) or an age like ``2h``; a 400 naming ``name`` otherwise."""
     if value is None or value == "":
         return None

@@ -7,7 +7,6 @@ one; a role that may not change people answers 403.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from django.db.models import QuerySet
 from ninja import Query, Router, Status
@@ -61,10 +60,10 @@ def _save(user: User, data: services.EmployeeInput, creating: bool) -> Employee:
 
 
 @router.get("/employees", response={200: EmployeePage, **ERRORS}, summary="员工列表 / employees in your scope")
-def list_employees(request, site: Optional[str] = Query(None, pattern=CODE, description="站点代码 / site code"),
-                   department: Optional[str] = Query(None, max_length=100, pattern=TEXT, description="部门名称 / department name"),
-                   active: Optional[bool] = Query(None, description="只看在职 (true) 或离职 (false) / only active or inactive"),
-                   limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
+def list_employees(request, site: str | None = Query(None, pattern=CODE, description="站点代码 / site code"),
+                   department: str | None = Query(None, max_length=100, pattern=TEXT, description="部门名称 / department name"),
+                   active: bool | None = Query(None, description="只看在职 (true) 或离职 (false) / only active or inactive"),
+                   limit: int = limit_param(), cursor: str | None = cursor_param()):
     rows = _visible(caller(request))
     if site:
         rows = rows.filter(site__code=site)

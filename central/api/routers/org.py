@@ -1,8 +1,6 @@
 """GET /sites and /departments: the places within the caller's scope."""
 from __future__ import annotations
 
-from typing import Optional
-
 from ninja import Query, Router
 
 from central.accounts import scope
@@ -19,7 +17,7 @@ def list_sites(request):
 
 
 @router.get("/departments", response={200: list[DepartmentOut], **ERRORS}, summary="部门列表 / departments in your scope")
-def list_departments(request, site: Optional[str] = Query(None, pattern=CODE, description="只看该站点 / only this site code")):
+def list_departments(request, site: str | None = Query(None, pattern=CODE, description="只看该站点 / only this site code")):
     rows = scope.departments(caller(request)).select_related("site").order_by("site__code", "name")
     if site:
         rows = rows.filter(site__code=site)

@@ -5,8 +5,6 @@ after the last one seen; rows stored meanwhile with a later time come on later p
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from ninja import Query, Router
 
 from central.accounts import scope
@@ -32,12 +30,12 @@ def _stamped(row: dict) -> dict:
 
 @router.get("/punches", response={200: PunchPage, **ERRORS}, summary="打卡记录 / punches, oldest first")
 def list_punches(request,
-                 since: Optional[str] = Query(None, max_length=40, description=f"打卡时间 ≥ since / punched at or after; {AGE}"),
-                 until: Optional[str] = Query(None, max_length=40, description=f"打卡时间 < until / punched before; {AGE}"),
-                 employee: Optional[str] = Query(None, pattern=NUMBER, description="工号 / employee number"),
-                 device: Optional[str] = Query(None, pattern=CODE, description="设备号 / device id"),
-                 site: Optional[str] = Query(None, pattern=CODE, description="站点代码 / site code"),
-                 limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
+                 since: str | None = Query(None, max_length=40, description=f"打卡时间 ≥ since / punched at or after; {AGE}"),
+                 until: str | None = Query(None, max_length=40, description=f"打卡时间 < until / punched before; {AGE}"),
+                 employee: str | None = Query(None, pattern=NUMBER, description="工号 / employee number"),
+                 device: str | None = Query(None, pattern=CODE, description="设备号 / device id"),
+                 site: str | None = Query(None, pattern=CODE, description="站点代码 / site code"),
+                 limit: int = limit_param(), cursor: str | None = cursor_param()):
     start, end = moment(since, "since"), moment(until, "until")
     if start and end and end <= start:
         raise ApiError(400, "until 必须晚于 since / until must be after since", "until")
@@ -60,10 +58,10 @@ def list_punches(request,
 @router.get("/events", response={200: EventPage, **ERRORS}, summary="设备事件 / terminal events, oldest first",
             description="如尾随、活体攻击、传感器故障 / e.g. tailgating, spoof attempts, a sensor lost")
 def list_events(request,
-                since: Optional[str] = Query(None, max_length=40, description=f"事件时间 ≥ since / at or after; {AGE}"),
-                device: Optional[str] = Query(None, pattern=CODE, description="设备号 / device id"),
-                kind: Optional[str] = Query(None, max_length=64, pattern=TEXT, description="事件类型 / event kind"),
-                limit: int = limit_param(), cursor: Optional[str] = cursor_param()):
+                since: str | None = Query(None, max_length=40, description=f"事件时间 ≥ since / at or after; {AGE}"),
+                device: str | None = Query(None, pattern=CODE, description="设备号 / device id"),
+                kind: str | None = Query(None, max_length=64, pattern=TEXT, description="事件类型 / event kind"),
+                limit: int = limit_param(), cursor: str | None = cursor_param()):
     start = moment(since, "since")
     rows = scope.events(caller(request))
     if start:
