@@ -149,3 +149,24 @@ def test_a_database_locked_for_long_only_delays_the_agent(site, broker_up, centr
         assert_exactly_once(terminal)
     finally:
         terminal.close()
+
+
+def test_two_receivers_share_the_load_and_store_each_punch_once(site, broker_up, terminal_a, transactional_db,
+                                                                agent_factory):
+    """Several `seed-central run` share the terminals' traffic through a shared subscription."""
+    from central.ingest.service import CentralService
+
+    first = CentralService(central_settings(site, broker_up, client_id="central-one")).start()
+    second = CentralService(central_settings(site, broker_up, client_id="central-two")).start()
+    try:
+        assert first.wait_connected(10) and second.wait_connected(10)
+        time.sleep(0.3)  # both subscriptions in place
+        terminal_a.bulk_punch(3000)
+        agent_factory(terminal_a.config)
+        wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="outbox drained by two receivers")
+        assert_exactly_once(terminal_a)
+        assert first.ingest.counters["punches"] > 0 and second.ingest.counters["punches"] > 0
+        assert first.ingest.counters["punches"] + second.ingest.counters["punches"] >= 3000
+    finally:
+        first.stop()
+        second.stop()
