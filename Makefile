@@ -54,6 +54,7 @@ bench: setup
 # Every kiosk screen in Chinese and English at 800x480, drawn offscreen, into docs/screenshots/.
 screenshots: setup
 	$(PY) -m terminal.ui.screenshots --out docs/screenshots --size 800x480 --languages zh,en
+	$(PY) -m central.console.screenshots --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-data

@@ -1,0 +1,377 @@
+"""``make screenshots``: the web console's main pages, rendered by a real headless Chromium, saved as PNG.
+
+    python -m central.console.screenshots [--out docs/screenshots] [--size 1280x800]
+
+A small demo site (总厂, two departments, about thirty employees, two doors, punches, events
+and audit entries) is built in a fresh SQLite database in a temporary folder, the console is
+served for real (``seed-central serve``, gunicorn, a free loopback port) and a headless
+Chromium signs in and saves ``console-*.png``. Everything is stopped and removed at the end.
+Nothing is downloaded: Debian's ``chromium`` and ``chromium-driver`` are used directly.
+
+The helpers here (:func:`chromium`, :class:`ConsoleServer`, :func:`sign_in`) are also used
+by the console's browser tests.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("SEED_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("SEED_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1")
+ADMIN = "admin"
+
+
+class ScreenshotError(RuntimeError):
+    """The browser or the console could not be started; the message says why."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05,
+             what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+# -- the browser -------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def chromium(size: tuple[int, int] = (1280, 800), *, accept_language: str = "zh-CN,zh") -> Iterator[WebDriver]:
+    """A headless Chromium driven by Debian's chromedriver (never Selenium Manager), in a fresh profile.
+
+    ``accept_language`` is what the browser asks pages for, as a user's browser set to that language.
+    The browser and its driver are stopped, and the profile removed, on exit.
+    """
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        if not os.path.exists(binary):
+            raise ScreenshotError(f"{binary} not found (apt-get install chromium chromium-driver)")
+    profile = tempfile.mkdtemp(prefix="seed-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument(f"--window-size={size[0]},{size[1]}")
+    options.add_argument(f"--lang={accept_language.split(',')[0]}")
+    options.add_experimental_option("prefs", {"intl.accept_languages": accept_language})
+    driver = None
+    try:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver.set_page_load_timeout(30)
+        # the window includes the (invisible) browser frame: make the page itself exactly ``size``
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
+        yield driver
+    finally:
+        if driver is not None:
+            driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+# -- the console, served for real ----------------------------------------------------------------------
+def seed_central() -> list[str]:
+    """The ``seed-central`` command of this interpreter's environment."""
+    script = Path(sys.executable).with_name("seed-central")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "central.cli"]
+
+
+class ConsoleServer:
+    """``seed-central --db DB serve --bind 127.0.0.1:PORT`` (gunicorn) in its own process group.
+
+    ``stop()`` sends SIGTERM to the whole group (as systemd does: the command and its gunicorn
+    master and workers) and waits; SIGKILL only if it does not stop within ``timeout``.
+    """
+
+    def __init__(self, database: str, log_file: Path, *, workers: int = 2, env: dict | None = None):
+        self.database = database
+        self.log_file = Path(log_file)
+        self.workers = workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "central.settings", "PYTHONUNBUFFERED": "1",
+                    **(env or {})}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> ConsoleServer:
+        command = [*seed_central(), "--db", self.database, "serve", "--bind", f"127.0.0.1:{self.port}",
+                   "--workers", str(self.workers)]
+        with open(self.log_file, "ab") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=self.env, cwd=REPO,
+                                         start_new_session=True)
+        try:
+            wait_for(self._answers, timeout, interval=0.2, what=f"the console on {self.url}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _answers(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise ScreenshotError(f"seed-central serve exited ({self.proc.returncode}): {self.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.proc is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            code = self.proc.wait(10)
+        # gunicorn's master and workers are in the same group: wait until none is left
+        with contextlib.suppress(TimeoutError):
+            wait_for(lambda: not _group_alive(self.proc.pid), timeout, interval=0.1, what="gunicorn to exit")
+        if _group_alive(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        return code
+
+    def __enter__(self) -> ConsoleServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sign_in(driver: WebDriver, base_url: str, username: str, password: str) -> None:
+    """Fill the console's sign-in form and wait until the overview page is shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if "/login/" not in driver.current_url:
+        driver.get(f"{base_url}/login/")
+    driver.find_element(By.NAME, "username").clear()
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
+    WebDriverWait(driver, 15).until(ec.presence_of_element_located((By.CSS_SELECTOR, "nav.sidenav")))
+
+
+def switch_language(driver: WebDriver, code: str) -> None:
+    """Press the page's own language button and wait for the page to come back in that language."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, f".lang-switch button[value='{code}']").click()
+    WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.TAG_NAME, "html") != old and d.find_element(By.TAG_NAME, "html")
+        .get_attribute("lang") == code)
+
+
+# -- demo data -------------------------------------------------------------------------------------
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹"
+GIVEN = ("伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+         "超", "秀兰", "霞", "平", "刚", "桂英", "晓东", "春梅", "建华", "志强", "海燕", "文博", "雨涵")
+
+
+def demo_names(n: int) -> list[str]:
+    return [SURNAMES[i % len(SURNAMES)] + GIVEN[(i * 7) % len(GIVEN)] for i in range(n)]
+
+
+def build_demo(database: Path, employees: int = 30) -> str:
+    """Create the demo database (Django is started on it in this process); returns the admin's password."""
+    from central.django_setup import migrate, setup
+
+    setup(database)
+    migrate()
+    from django.utils import timezone
+
+    from central.accounts import audit
+    from central.accounts.models import User
+    from central.accounts.services import create_user_with_one_time_password
+    from central.ingest.commands import request_command
+    from central.ingest.models import Event, Punch
+    from central.people import roster, services
+    from central.people.models import Department, Device, Site
+    from central.people.services import EmployeeInput
+
+    site = Site.objects.create(code="zongchang", name="总厂", time_zone="Asia/Shanghai")
+    for name in ("生产部", "质检部"):
+        Department.objects.create(site=site, name=name)
+    password = create_user_with_one_time_password(ADMIN, role="superuser", actor="cli:root")
+    admin = User.objects.get(username=ADMIN)
+    admin.first_name = "陈主管"
+    admin.save(update_fields=["first_name"])
+
+    names = demo_names(employees)
+    records = [{"number": f"{1001 + i}", "name": names[i], "site": site.code,
+                "department": "生产部" if i % 3 else "质检部", "card": str(4318030 + i * 17),
+                "verify_mode": ("any", "face", "card+pin", "face+card")[i % 4] if i % 4 != 2 else "any",
+                "active": i not in (7, 19), "allowed_devices": []} for i in range(employees - 2)]
+    roster.upsert_employees(records, actor="cli:root")
+    # the last two through the console's service, as an HR admin adds them (audited)
+    for i in range(employees - 2, employees):
+        services.save_employee(admin, EmployeeInput(
+            number=f"{1001 + i}", name=names[i], site=site.code, department="质检部", card=None, pin="2468",
+            verify_mode="card+pin", role="employee", allowed_devices=[], active=True), creating=True)
+
+    now = timezone.now()
+    version = roster.current_version()
+    doors = [
+        Device.objects.create(device_id="zc-gate-01", site=site, name="东门闸机", online=True,
+                              status={"queue_depth": 0, "clock_offset_s": 0.012, "employees": employees},
+                              first_seen_at=now - timedelta(days=30), last_seen_at=now - timedelta(seconds=20),
+                              roster_version=version),
+        Device.objects.create(device_id="zc-plant-02", site=site, name="车间入口", online=False,
+                              status={"queue_depth": 37, "clock_offset_s": 3.4, "employees": employees - 2},
+                              first_seen_at=now - timedelta(days=30), last_seen_at=now - timedelta(hours=3, minutes=12),
+                              roster_version=version - 2),
+    ]
+    start = timezone.localtime(now).replace(hour=7, minute=40, second=0, microsecond=0)
+    if start > now:
+        start -= timedelta(days=1)
+    punches = []
+    for i in range(24):
+        at = start + timedelta(minutes=i * 2, seconds=(i * 13) % 60)
+        door = doors[i % 2]
+        punches.append(Punch(id=f"0190c0de-0000-7000-8000-{i:012d}", site=site.code, device_id=door.device_id,
+                             employee_number=f"{1001 + (i % employees)}", direction="in" if i < 20 else "out",
+                             method=("face", "card", "face+card")[i % 3], score=0.3, punched_at=at,
+                             boot_id="boot-1", monotonic_ns=i, time_source="ntp", batch_id=f"batch-{i // 6}",
+                             received_at=at + timedelta(seconds=2)))
+    Punch.objects.bulk_create(punches)
+    events = [("zc-gate-01", "unknown_card", "info", 50), ("zc-plant-02", "clock_offset", "warning", 200),
+              ("zc-gate-01", "tailgating", "warning", 95), ("zc-plant-02", "camera_gone", "error", 190),
+              ("zc-gate-01", "roster_applied", "info", 30)]
+    Event.objects.bulk_create([
+        Event(id=f"0190c0de-0000-7000-9000-{i:012d}", site=site.code, device_id=device, kind=kind, severity=severity,
+              at=now - timedelta(minutes=minutes), payload={}, received_at=now - timedelta(minutes=minutes))
+        for i, (device, kind, severity, minutes) in enumerate(events)])
+    command = request_command(site.code, "zc-gate-01", "open_door", {}, actor=ADMIN)
+    audit.record(ADMIN, "device.command", "zc-gate-01", {"cmd": "open_door", "id": command.id})
+    return password
+
+
+# -- the tour --------------------------------------------------------------------------------------
+def take(driver: WebDriver, out: Path, name: str, written: list[Path]) -> None:
+    driver.execute_script("document.activeElement && document.activeElement.blur && document.activeElement.blur()")
+    path = out / f"{name}.png"
+    if not driver.save_screenshot(str(path)):
+        raise ScreenshotError(f"Chromium could not save {path}")
+    written.append(path)
+
+
+def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Path]:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    written: list[Path] = []
+    driver.get(f"{base_url}/login/")
+    take(driver, out, "console-login", written)
+    sign_in(driver, base_url, ADMIN, password)
+    take(driver, out, "console-home", written)
+    driver.get(f"{base_url}/employees/")
+    take(driver, out, "console-employees", written)
+    driver.get(f"{base_url}/employees/new/")
+    driver.find_element(By.NAME, "number").send_keys("1031")
+    driver.find_element(By.NAME, "name").send_keys("王小明")
+    Select(driver.find_element(By.NAME, "department")).select_by_visible_text("生产部")
+    driver.find_element(By.NAME, "card").send_keys("0041E3FF")
+    take(driver, out, "console-employee-form", written)
+    driver.get(f"{base_url}/devices/")
+    take(driver, out, "console-devices", written)
+    driver.get(f"{base_url}/audit/")
+    take(driver, out, "console-audit", written)
+    driver.get(f"{base_url}/employees/")
+    switch_language(driver, "en")
+    take(driver, out, "console-employees-en", written)
+    return written
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x800, got {text!r}") from None
+    if not (640 <= width <= 3840 and 480 <= height <= 3840):
+        raise argparse.ArgumentTypeError(f"size {text} is out of range")
+    return width, height
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m central.console.screenshots", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="output folder")
+    parser.add_argument("--size", type=parse_size, default=(1280, 800), help="browser window (default 1280x800)")
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="seed-console-shots-"))
+    try:
+        database = folder / "central.db"
+        password = build_demo(database)
+        from django.db import connections
+
+        connections.close_all()  # the server process owns the database from here
+        with ConsoleServer(str(database), folder / "console.log") as server, chromium(args.size) as driver:
+            try:
+                written = tour(driver, server.url, password, out)
+            except Exception:
+                print(server.log_tail(), file=sys.stderr)
+                raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    for path in written:
+        print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
