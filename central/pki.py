@@ -60,9 +60,8 @@ def _write_public(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _key_pem(key: object) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,  # type: ignore[attr-defined]
-                             serialization.NoEncryption())
+def _key_pem(key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
 def _now() -> dt.datetime:
@@ -128,10 +127,12 @@ class SitePki:
         _write_public(self.ca_cert, cert.public_bytes(serialization.Encoding.PEM))
         log.info("created site CA in %s", self.root)
 
-    def _load_ca(self) -> tuple[x509.Certificate, object]:
+    def _load_ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         self.ensure_ca()
         cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
         key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise PkiError(f"{self.ca_key} is not an EC key (the site CA is P-256)")
         return cert, key
 
     def issue(self, common_name: str, key_path: Path, cert_path: Path, *, server_names: Iterable[str] = (),
@@ -150,7 +151,7 @@ class SitePki:
                    .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=CERT_DAYS))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                    .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False))
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False))
         names = list(server_names)
         if names:
             alt: list[x509.GeneralName] = []
@@ -160,7 +161,7 @@ class SitePki:
                 except ValueError:
                     alt.append(x509.DNSName(item))
             builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        cert = builder.sign(ca_key, hashes.SHA256())
         _write_private(key_path, _key_pem(key))
         _write_public(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         return Issued(key_path, cert_path, cert.serial_number)

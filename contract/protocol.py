@@ -327,7 +327,7 @@ class RosterEnvelope(Message):
 class Roster(RosterEnvelope):
     """A roster message with every upsert valid (what the central builds and publishes)."""
 
-    upserts: list[RosterEmployee] = Field(default_factory=list, max_length=100_000)  # type: ignore[assignment]
+    upserts: list[RosterEmployee] = Field(default_factory=list, max_length=100_000)
 
 
 COMMANDS = ("open_door", "resync", "purge_employee", "set_setting")

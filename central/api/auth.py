@@ -66,8 +66,11 @@ class ConsoleSession(SessionAuth):
 
 
 def caller(request: HttpRequest) -> User:
-    """The authenticated user of an API request."""
-    return request.auth  # type: ignore[attr-defined,return-value]
+    """The authenticated user of an API request: django-ninja sets ``request.auth`` to what :data:`AUTH` returned."""
+    user = getattr(request, "auth", None)
+    if not isinstance(user, User):
+        raise AuthenticationError()
+    return user
 
 
 AUTH = [TokenAuth(), ConsoleSession()]

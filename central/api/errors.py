@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ninja import NinjaAPI
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Exception)
 
 NOT_AUTHENTICATED = "需要令牌或登录 / authentication required: send 'Authorization: Bearer <token>' or sign in to the console"
 BAD_TOKEN = "令牌无效或已吊销 / unknown or revoked token"
@@ -106,12 +108,16 @@ def install(api: NinjaAPI) -> None:
         log.exception("API %s %s failed", request.method, request.path)
         return api.create_response(request, _body("服务器内部错误 / internal error"), status=500)
 
-    api.add_exception_handler(ApiError, api_error)
-    api.add_exception_handler(AuthenticationError, authentication)
-    api.add_exception_handler(HttpError, http_error)
-    api.add_exception_handler(ScopeDenied, scope_denied)
-    api.add_exception_handler(PeopleError, people_error)
-    api.add_exception_handler(ValidationError, validation)
-    api.add_exception_handler(Http404, not_found_error)
-    api.add_exception_handler(IntegrityError, conflict)
-    api.add_exception_handler(Exception, unexpected)
+    def on(exc_class: type[E], handler: Callable[[HttpRequest, E], HttpResponse]) -> None:
+        # ninja types the handler's argument as ``E | type[E]``; it is only ever called with the raised instance
+        api.add_exception_handler(exc_class, handler)  # type: ignore[arg-type]
+
+    on(ApiError, api_error)
+    on(AuthenticationError, authentication)
+    on(HttpError, http_error)
+    on(ScopeDenied, scope_denied)
+    on(PeopleError, people_error)
+    on(ValidationError, validation)
+    on(Http404, not_found_error)
+    on(IntegrityError, conflict)
+    on(Exception, unexpected)

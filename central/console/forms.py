@@ -25,6 +25,14 @@ def verify_mode_label(mode: str) -> str:
     return " + ".join(str(FACTOR_LABELS.get(part, part)) for part in mode.split("+"))
 
 
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """One of the form's choice fields (``form.fields`` holds them typed as plain fields), to set its choices."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ChoiceField):
+        raise TypeError(f"{type(form).__name__}.{name} is not a choice field")
+    return field
+
+
 class SiteForm(forms.Form):
     code = forms.CharField(label=_("站点代码"), max_length=64, validators=[CODE_VALIDATOR],
                            help_text=_("用于终端的 MQTT 主题，创建后不要更改"))
@@ -50,7 +58,7 @@ class DepartmentForm(forms.Form):
 
     def __init__(self, user: User, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["site"].choices = [(s.pk, str(s)) for s in scope.sites(user)]
+        choice_field(self, "site").choices = [(s.pk, str(s)) for s in scope.sites(user)]
 
 
 class EmployeeForm(forms.Form):
@@ -76,15 +84,15 @@ class EmployeeForm(forms.Form):
     def __init__(self, user: User, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.editing = editing
-        self.fields["site"].choices = [(s.code, str(s)) for s in scope.sites(user)]
+        choice_field(self, "site").choices = [(s.code, str(s)) for s in scope.sites(user)]
         groups: dict[str, list[tuple[str, str]]] = {}
         self._department_sites: dict[str, tuple[str, str]] = {}
         for dept in scope.departments(user).select_related("site").order_by("site__code", "name"):
             groups.setdefault(str(dept.site), []).append((str(dept.pk), dept.name))
             self._department_sites[str(dept.pk)] = (dept.site.code, dept.name)
-        self.fields["department"].choices = [("", _("（无）")), *groups.items()]
+        choice_field(self, "department").choices = [("", _("（无）")), *groups.items()]
         self.fields["verify_mode"].widget = forms.Select(choices=[(m, verify_mode_label(m)) for m in VERIFY_MODES])
-        self.fields["allowed_devices"].choices = [
+        choice_field(self, "allowed_devices").choices = [
             (d.device_id, f"{d.name or d.device_id} · {d.site.name or d.site.code}")
             for d in scope.devices(user).select_related("site")]
         if editing:
@@ -124,8 +132,8 @@ class EventFilterForm(forms.Form):
 
     def __init__(self, devices: list[tuple[str, str]], kinds: list[str], *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["device"].choices = [("", _("全部设备")), *devices]
-        self.fields["kind"].choices = [("", _("全部类型")), *((k, k) for k in kinds)]
+        choice_field(self, "device").choices = [("", _("全部设备")), *devices]
+        choice_field(self, "kind").choices = [("", _("全部类型")), *((k, k) for k in kinds)]
 
 
 class TokenForm(forms.Form):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, ParamSpec, TypeGuard
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -20,15 +21,17 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from central.accounts import audit, scope
-from central.accounts.models import ApiToken, Role
+from central.accounts.models import ApiToken, Role, User
 from central.accounts.services import create_token, revoke_token
 from central.console import selectors
 from central.console.forms import DepartmentForm, EmployeeForm, EventFilterForm, SiteForm, TokenForm
 from central.ingest.commands import request_command
 from central.ingest.selectors import parse_since
 from central.people import roster, services
+from central.people.models import Device, Employee
 from central.people.services import EmployeeInput, PeopleError
 
 PAGE_SIZE = 25
@@ -36,12 +39,32 @@ CONSOLE_COMMANDS = ("open_door", "resync")
 FIELD_ALIASES = {"pin_hash": "pin"}  # a roster rule's field → the form field a person types into
 
 
-def console_view(view: Callable) -> Callable:
+P = ParamSpec("P")
+
+
+class AuthedHttpRequest(HttpRequest):
+    """A console request that :func:`console_view` let through: its user is a signed-in :class:`User`.
+
+    ``htmx`` is set on every request by django-htmx's middleware.
+    """
+    user: User
+    htmx: HtmxDetails
+
+
+def signed_in(request: HttpRequest) -> TypeGuard[AuthedHttpRequest]:
+    """True once a person has signed in; the type checker then knows ``request.user`` is a :class:`User`."""
+    return isinstance(request.user, User) and request.user.is_authenticated
+
+
+def console_view(view: Callable[Concatenate[AuthedHttpRequest, P], HttpResponse]
+                 ) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
     """Login required; a scope refusal becomes 403; an auditor's page views are recorded."""
 
     @wraps(view)
     @login_required
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        if not signed_in(request):  # login_required has sent everyone else to the sign-in page
+            raise PermissionDenied
         user = request.user
         if request.method == "GET" and user.role == Role.AUDITOR and not user.is_superuser:
             audit.record(user.username, "view", request.path)
@@ -81,14 +104,14 @@ class LogoutView(auth_views.LogoutView):
 # -- home ------------------------------------------------------------------------------------------
 @require_GET
 @console_view
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "console/home.html", {"nav": "home", **selectors.dashboard(request.user)})
 
 
 # -- sites and departments -------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @console_view
-def sites(request: HttpRequest) -> HttpResponse:
+def sites(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     form = None
     if user.is_superuser:
@@ -109,7 +132,7 @@ def sites(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @console_view
-def departments(request: HttpRequest) -> HttpResponse:
+def departments(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     form = None
     if scope.can_manage(user):
@@ -135,7 +158,7 @@ def departments(request: HttpRequest) -> HttpResponse:
 # -- employees -------------------------------------------------------------------------------------
 @require_GET
 @console_view
-def employees(request: HttpRequest) -> HttpResponse:
+def employees(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     q = request.GET.get("q", "")
     status = request.GET.get("status", "")
@@ -159,7 +182,7 @@ def _employee_input(form: EmployeeForm, *, keep_devices: list[str], active: bool
         allowed_devices=sorted(set(data.get("allowed_devices") or []) | set(keep_devices)), active=active)
 
 
-def _save(request: HttpRequest, form: EmployeeForm, data: EmployeeInput, *, creating: bool):
+def _save(request: AuthedHttpRequest, form: EmployeeForm, data: EmployeeInput, *, creating: bool) -> Employee | None:
     try:
         return services.save_employee(request.user, data, creating=creating)
     except PeopleError as exc:
@@ -170,7 +193,7 @@ def _save(request: HttpRequest, form: EmployeeForm, data: EmployeeInput, *, crea
 
 @require_http_methods(["GET", "POST"])
 @console_view
-def employee_add(request: HttpRequest) -> HttpResponse:
+def employee_add(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     require(scope.can_manage(user))
     form = EmployeeForm(user, request.POST or None)
@@ -184,7 +207,7 @@ def employee_add(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def employee_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def employee_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     user = request.user
     employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
     doors = {d.device_id: d for d in scope.devices(user).filter(device_id__in=employee.allowed_devices)}
@@ -197,7 +220,7 @@ def employee_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @console_view
-def employee_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def employee_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     user = request.user
     employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
     require(scope.can_manage(user))
@@ -221,7 +244,7 @@ def employee_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @console_view
-def employee_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def employee_deactivate(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     user = request.user
     employee = get_object_or_404(scope.employees(user), pk=pk)
     require(scope.can_manage(user))
@@ -237,14 +260,14 @@ def employee_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 # -- devices ---------------------------------------------------------------------------------------
 @require_GET
 @console_view
-def devices(request: HttpRequest) -> HttpResponse:
+def devices(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     rows = scope.devices(user).select_related("site")
     return render(request, "console/devices.html", {
         "nav": "devices", "devices": rows, "roster_version": roster.current_version()})
 
 
-def _device_context(request: HttpRequest, device) -> dict:
+def _device_context(request: AuthedHttpRequest, device: Device) -> dict[str, object]:
     user = request.user
     commands = list(scope.commands(user).filter(device_id=device.device_id).order_by("-issued_at")[:30])
     return {"nav": "devices", "device": device, "commands": commands, "can_manage": scope.can_manage(user),
@@ -253,14 +276,14 @@ def _device_context(request: HttpRequest, device) -> dict:
 
 @require_GET
 @console_view
-def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
+def device_detail(request: AuthedHttpRequest, device_id: str) -> HttpResponse:
     device = get_object_or_404(scope.devices(request.user).select_related("site"), device_id=device_id)
     return render(request, "console/device_detail.html", _device_context(request, device))
 
 
 @require_GET
 @console_view
-def device_commands(request: HttpRequest, device_id: str) -> HttpResponse:
+def device_commands(request: AuthedHttpRequest, device_id: str) -> HttpResponse:
     """The command history alone (htmx refreshes it while a command waits for its result)."""
     device = get_object_or_404(scope.devices(request.user).select_related("site"), device_id=device_id)
     return render(request, "console/_command_panel.html", _device_context(request, device))
@@ -268,7 +291,7 @@ def device_commands(request: HttpRequest, device_id: str) -> HttpResponse:
 
 @require_POST
 @console_view
-def device_command(request: HttpRequest, device_id: str) -> HttpResponse:
+def device_command(request: AuthedHttpRequest, device_id: str) -> HttpResponse:
     user = request.user
     device = get_object_or_404(scope.devices(user).select_related("site"), device_id=device_id)
     require(scope.can_manage(user))
@@ -293,7 +316,7 @@ def command_label(cmd: str) -> str:
 # -- events and audit ------------------------------------------------------------------------------
 @require_GET
 @console_view
-def events(request: HttpRequest) -> HttpResponse:
+def events(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     device_choices = [(d.device_id, d.name or d.device_id) for d in scope.devices(user)]
     form = EventFilterForm(device_choices, selectors.event_kinds(user), request.GET or None)
@@ -313,7 +336,7 @@ def events(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @console_view
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     require(scope.can_see_audit(user))
     rows = scope.audit_entries(user)
@@ -331,7 +354,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 # -- API tokens (each user's own) ------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @console_view
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     form = TokenForm(request.POST or None)
     clear = None
@@ -345,7 +368,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @console_view
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken.objects.select_related("user"), pk=pk, user=request.user)
     revoke_token(token, actor=request.user.username)
     messages.success(request, _("令牌 %(name)s 已吊销") % {"name": token.name})

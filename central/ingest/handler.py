@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, overload
 
 from django.db import transaction
 from django.utils import timezone as dj_timezone
@@ -36,6 +36,10 @@ class Outgoing:
 RosterReply = Callable[[str, str, int], list[Outgoing]]
 
 
+@overload
+def _when(stamp: str) -> datetime: ...
+@overload
+def _when(stamp: str | None) -> datetime | None: ...
 def _when(stamp: str | None) -> datetime | None:
     return None if stamp is None else datetime.fromisoformat(stamp[:-1]).replace(tzinfo=timezone.utc)
 

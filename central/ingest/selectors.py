@@ -5,8 +5,9 @@ the API and exports print one format.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -14,6 +15,9 @@ from django.db.models.functions import Coalesce
 from central.ingest.models import Event, Punch, RejectedMessage
 from central.people.models import Device
 from contract import protocol as p
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 PUNCH_FIELDS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
                 "time_source", "original_punched_at", "restamped_at", "boot_id", "monotonic_ns", "batch_id",
@@ -37,7 +41,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _stamped(row: dict[str, Any]) -> dict[str, Any]:
+def _stamped(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (p.utc_stamp(v) if k in _TIME_FIELDS and isinstance(v, datetime) else v) for k, v in row.items()}
 
 
@@ -66,7 +70,11 @@ def punch_ids(device: str | None = None) -> list[str]:
     return list(rows.values_list("id", flat=True))
 
 
-def device_queryset() -> QuerySet[Device]:
+class PunchCount(TypedDict):
+    punch_count: int
+
+
+def device_queryset() -> QuerySet[WithAnnotations[Device, PunchCount]]:
     counts = Punch.objects.filter(device_id=OuterRef("device_id")).values("device_id").annotate(n=Count("*")).values("n")
     return Device.objects.select_related("site").annotate(punch_count=Coalesce(Subquery(counts), 0)).order_by(
         "site__code", "device_id")

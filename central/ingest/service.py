@@ -87,7 +87,8 @@ class CentralService:
         if s.ca_file:
             client.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
                            keyfile=str(s.key_file) if s.key_file else None)
-        client.reconnect_delay_set(0.5, 10)
+        # paho annotates the delays as int but only adds, doubles and sleeps on them: the first retry comes after 0.5 s
+        client.reconnect_delay_set(0.5, 10)  # type: ignore[arg-type]
         client.max_inflight_messages_set(100)
         client.on_connect = lambda c, u, flags, rc, props: self._queue.put(("connect", rc))
         client.on_disconnect = lambda c, u, flags, rc, props: self._queue.put(("disconnect", rc))

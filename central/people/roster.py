@@ -72,6 +72,8 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee
     if cards:
         for number, card in Employee.objects.filter(card__in=list(cards)).exclude(number__in=numbers).values_list(
                 "number", "card"):
+            if card is None:  # card__in never matches an employee without a card
+                continue
             raise RosterError(f"employee {cards[card]}: card: card {card} is already held by employee {number}",
                               field="card", number=cards[card])
     return good

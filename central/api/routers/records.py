@@ -50,8 +50,8 @@ def list_punches(request,
         rows = rows.filter(device_id=device)
     if site:
         rows = rows.filter(site=site)
-    rows = keyset.after_time(rows, cursor, "punched_at").values(*PUNCH_FIELDS)
-    items, next_cursor = keyset.page(rows, limit, lambda r: (keyset.stamp(r["punched_at"]), r["id"]))
+    values = keyset.after_time(rows, cursor, "punched_at").values(*PUNCH_FIELDS)
+    items, next_cursor = keyset.page(values, limit, lambda r: (keyset.stamp(r["punched_at"]), r["id"]))
     return {"items": [_stamped(r) for r in items], "next_cursor": next_cursor}
 
 
@@ -70,6 +70,6 @@ def list_events(request,
         rows = rows.filter(device_id=device)
     if kind:
         rows = rows.filter(kind=kind)
-    rows = keyset.after_time(rows, cursor, "at").values(*EVENT_FIELDS)
-    items, next_cursor = keyset.page(rows, limit, lambda r: (keyset.stamp(r["at"]), r["id"]))
+    values = keyset.after_time(rows, cursor, "at").values(*EVENT_FIELDS)
+    items, next_cursor = keyset.page(values, limit, lambda r: (keyset.stamp(r["at"]), r["id"]))
     return {"items": [_stamped(r) for r in items], "next_cursor": next_cursor}
