@@ -69,6 +69,17 @@ def start_mosquitto(config: Path, port: int, log_file: Path, timeout_s: float = 
     raise StackError(f"mosquitto did not listen on port {port} within {timeout_s} s")
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    """SIGTERM, a bounded wait, then SIGKILL: a child never outlives the demo or a test."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 @dataclass
 class Stack:
     folder: Path
@@ -128,12 +139,7 @@ def local_stack(folder: Path | str, *, device_id: str = "demo-door-01", site: st
     finally:
         if central is not None:
             central.stop()
-        if broker.poll() is None:
-            broker.send_signal(signal.SIGTERM)
-            try:
-                broker.wait(10)
-            except subprocess.TimeoutExpired:
-                broker.kill()
+        stop_process(broker)
 
 
 def drain_outbox(config: Any, *, timeout_s: float = 60.0, ntp: bool = False) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -141,7 +140,7 @@ def start_console(database: Path, log_path: Path) -> tuple[subprocess.Popen, str
     """``seed-central serve`` on 127.0.0.1:8000 (or the next free port); None when it does not answer."""
     import urllib.request
 
-    from central.demo_stack import free_port
+    from central.demo_stack import free_port, stop_process
 
     port = CONSOLE_PORT if _port_free(CONSOLE_PORT) else free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -160,19 +159,10 @@ def start_console(database: Path, log_path: Path) -> tuple[subprocess.Popen, str
     return None
 
 
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 def central_console(database: Path) -> int:
     """Migrate (done by the stack), create the console admin, serve the console; keep serving on a terminal."""
     from central.accounts.services import create_user_with_one_time_password
+    from central.demo_stack import stop_process
 
     password = create_user_with_one_time_password("admin", role="superuser", actor="demo")
     log_path = DEMO_DIR / "console.log"
@@ -242,17 +232,16 @@ def main() -> int:
         complete = print_central(stack, device_punch_count(config))
         print("every punch arrived exactly once and the outbox is empty" if complete and not left
               else "NOT every punch arrived yet")
-        if sync_proc.poll() is None:  # the terminal's day is over; the central side stays up for the console
-            stop_process(sync_proc)
+        from central.demo_stack import stop_process
+
+        stop_process(sync_proc, 15)  # the terminal's day is over; the central side stays up for the console
         console = central_console(central_dir / "central.db")
         return code if complete and not left and console == 0 else 1
     finally:
-        if sync_proc is not None and sync_proc.poll() is None:
-            sync_proc.send_signal(signal.SIGTERM)
-            try:
-                sync_proc.wait(15)
-            except subprocess.TimeoutExpired:
-                sync_proc.kill()
+        if sync_proc is not None:
+            from central.demo_stack import stop_process
+
+            stop_process(sync_proc, 15)
         stack_cm.__exit__(None, None, None)
 
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from django.db import transaction
 from django.utils import timezone as dj_timezone
@@ -85,19 +85,8 @@ class Ingest:
             data = {**data, "punches": []}
         batch = p.validate(p.PunchBatch, data)
         now = dj_timezone.now()
-        valid: list[p.Punch] = []
-        rejected: list[dict[str, Any]] = []
-        for raw in batch.punches:
-            item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-            try:
-                punch = p.validate(p.Punch, raw)
-            except p.ProtocolError as exc:
-                rejected.append({"id": item_id, "reason": exc.reason})
-                continue
-            if punch.device_id != device:
-                rejected.append({"id": punch.id, "reason": f"device_id {punch.device_id} does not match the topic"})
-                continue
-            valid.append(punch)
+        valid, rejected = _split(batch.punches, p.Punch, lambda x: None if x.device_id == device else
+                                 f"device_id {x.device_id} does not match the topic")
         rows = [Punch(id=x.id, site=site, device_id=device, employee_number=x.employee_number, direction=x.direction,
                       method=x.method, score=x.score, punched_at=_when(x.punched_at), boot_id=x.boot_id,
                       monotonic_ns=x.monotonic_ns, time_source=x.time_source,
@@ -129,14 +118,7 @@ class Ingest:
     def _events(self, site: str, device: str, topic: str, data: Any) -> list[Outgoing]:
         batch = p.validate(p.EventBatch, data)
         now = dj_timezone.now()
-        valid: list[p.Event] = []
-        rejected: list[dict[str, Any]] = []
-        for raw in batch.events:
-            item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-            try:
-                valid.append(p.validate(p.Event, raw))
-            except p.ProtocolError as exc:
-                rejected.append({"id": item_id, "reason": exc.reason})
+        valid, rejected = _split(batch.events, p.Event)
         with transaction.atomic():
             Event.objects.bulk_create([Event(id=e.id, site=site, device_id=device, kind=e.kind, severity=e.severity,
                                              at=_when(e.at), payload=e.payload, received_at=now) for e in valid],
@@ -219,6 +201,29 @@ class Ingest:
                                            received_at=dj_timezone.now())
         except Exception:
             log.exception("could not record a rejected message")
+
+
+M = TypeVar("M", p.Punch, p.Event)
+
+
+def _split(items: list[Any], model: type[M], check: Callable[[M], str | None] | None = None,
+           ) -> tuple[list[M], list[dict[str, Any]]]:
+    """Each item of a batch validated on its own: the valid ones, and {"id", "reason"} for the rest."""
+    valid: list[M] = []
+    rejected: list[dict[str, Any]] = []
+    for raw in items:
+        item_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+        try:
+            item = p.validate(model, raw)
+        except p.ProtocolError as exc:
+            rejected.append({"id": item_id, "reason": exc.reason})
+            continue
+        problem = check(item) if check is not None else None
+        if problem:
+            rejected.append({"id": item.id, "reason": problem})
+            continue
+        valid.append(item)
+    return valid, rejected
 
 
 def record_command_result(result: p.CommandResult, device: str | None = None) -> int:
