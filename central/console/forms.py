@@ -97,7 +97,8 @@ class EmployeeForm(forms.Form):
             for d in scope.devices(user).select_related("site")]
         if editing:
             self.fields["number"].disabled = True
-        else:  # a new employee has no PIN to clear and starts active
+        else:  # a new employee has no PIN to keep or clear, and starts active
+            self.fields["pin"].help_text = _("留空表示不设 PIN")
             del self.fields["active"]
             del self.fields["clear_pin"]
 

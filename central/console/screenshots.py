@@ -28,7 +28,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -155,20 +155,21 @@ class ConsoleServer:
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.proc is None:
             return None
+        pgid = self.proc.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(pgid, signal.SIGTERM)
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGKILL)
             code = self.proc.wait(10)
         # gunicorn's master and workers are in the same group: wait until none is left
         with contextlib.suppress(TimeoutError):
-            wait_for(lambda: not _group_alive(self.proc.pid), timeout, interval=0.1, what="gunicorn to exit")
-        if _group_alive(self.proc.pid):
+            wait_for(lambda: not _group_alive(pgid), timeout, interval=0.1, what="gunicorn to exit")
+        if _group_alive(pgid):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGKILL)
         return code
 
     def __enter__(self) -> ConsoleServer:
@@ -252,7 +253,7 @@ def build_demo(database: Path, employees: int = 30) -> str:
     admin.save(update_fields=["first_name"])
 
     names = demo_names(employees)
-    records = [{"number": f"{1001 + i}", "name": names[i], "site": site.code,
+    records: list[dict[str, Any]] = [{"number": f"{1001 + i}", "name": names[i], "site": site.code,
                 "department": "生产部" if i % 3 else "质检部", "card": str(4318030 + i * 17),
                 "verify_mode": ("any", "face", "card+pin", "face+card")[i % 4] if i % 4 != 2 else "any",
                 "active": i not in (7, 19), "allowed_devices": []} for i in range(employees - 2)]
@@ -311,7 +312,7 @@ def take(driver: WebDriver, out: Path, name: str, written: list[Path]) -> None:
 
 def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Path]:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     written: list[Path] = []
     driver.get(f"{base_url}/login/")
@@ -326,6 +327,12 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     Select(driver.find_element(By.NAME, "department")).select_by_visible_text("生产部")
     driver.find_element(By.NAME, "card").send_keys("0041E3FF")
     take(driver, out, "console-employee-form", written)
+    # a card no reader could produce: refused, the reason beside the card field
+    driver.find_element(By.NAME, "card").clear()
+    driver.find_element(By.NAME, "card").send_keys("12G4!")
+    driver.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
+    WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#field-card .error"))
+    take(driver, out, "console-employee-refused", written)
     driver.get(f"{base_url}/devices/")
     take(driver, out, "console-devices", written)
     driver.get(f"{base_url}/audit/")

@@ -6,6 +6,7 @@ terminals' own rules and takes a roster version that reaches every door.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,35 +46,74 @@ class PeopleError(ValueError):
         self.field = field
 
 
+# what a person reads beside a field the roster rules refused: "中文 / English", then the rule's reason
+FIELD_LEADS = {
+    "number": "工号无效 / Employee number not accepted",
+    "name": "姓名无效 / Name not accepted",
+    "site": "站点无效 / Site not accepted",
+    "department": "部门无效 / Department not accepted",
+    "card": "卡号无效 / Card not accepted",
+    "pin": "密码无效 / PIN not accepted",
+    "pin_hash": "密码无效 / PIN not accepted",
+    "verify_mode": "验证方式无效 / Verification mode not accepted",
+    "role": "终端角色无效 / Terminal role not accepted",
+    "allowed_devices": "允许的门无效 / Doors not accepted",
+    "active": "在职状态无效 / Employment status not accepted",
+    "faces": "人脸模板无效 / Face templates not accepted",
+    "fingers": "指纹模板无效 / Fingerprint templates not accepted",
+}
+GENERIC_LEAD = "员工资料无效 / Employee record not accepted"
+_CARD_HELD = re.compile(r"already held by employee (\S+)")
+
+
+def rule_reason(exc: roster.RosterError) -> str:
+    """The rule's own reason, without the ``employee N: field:`` prefix a log line carries."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason
+    text = str(exc)
+    prefix = f"employee {exc.number or '?'}: {exc.field}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def refusal_message(exc: roster.RosterError) -> str:
+    """A refused record as a short message for the person who typed it, e.g. ``卡号无效 / Card not accepted: …``."""
+    reason = rule_reason(exc)
+    if exc.field == "card" and (held := _CARD_HELD.search(reason)):
+        other = held.group(1)
+        return f"该卡已被员工 {other} 使用 / Card already held by employee {other}"
+    return f"{FIELD_LEADS.get(exc.field, GENERIC_LEAD)}: {reason}"
+
+
 def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employee:
     """Create or change one employee within the user's scope; returns the stored row."""
     scope.require_manage(user)
     site = Site.objects.filter(code=data.site).first()
     if site is None:
-        raise PeopleError(f"站点不存在 no site {data.site!r}", "site")
+        raise PeopleError(f"站点不存在 / No site {data.site!r}", "site")
     department = Department.objects.filter(site=site, name=data.department.strip()).first() if data.department.strip() else None
     if data.department.strip() and department is None and not user.is_superuser and not user.sites.filter(pk=site.pk).exists():
-        raise PeopleError("部门不存在 no such department at this site", "department")
+        raise PeopleError("部门不存在 / No such department at this site", "department")
     try:
         scope.check_site_allowed(user, site, department)
     except scope.ScopeDenied as exc:
-        raise PeopleError(f"超出权限范围 {exc}", "site") from None
+        raise PeopleError(f"超出您的权限范围 / Not allowed: {exc}", "site") from None
     existing = Employee.objects.filter(number=data.number).first()
     if creating and existing is not None:
-        raise PeopleError(f"工号已存在 employee number {data.number} is taken", "number")
+        raise PeopleError(f"工号已存在 / Employee number {data.number} is taken", "number")
     if not creating:
         if existing is None or not scope.employees(user).filter(pk=existing.pk).exists():
-            raise PeopleError(f"no employee {data.number}", "number")
+            raise PeopleError(f"没有该员工 / No employee {data.number}", "number")
     unknown = sorted(set(data.allowed_devices) - set(Device.objects.filter(
         device_id__in=data.allowed_devices).values_list("device_id", flat=True)))
     if unknown:
-        raise PeopleError(f"未知的门 unknown door: {', '.join(unknown)}", "allowed_devices")
+        raise PeopleError(f"未知的门 / Unknown door: {', '.join(unknown)}", "allowed_devices")
     pin_hash = existing.pin_hash if existing is not None else None
     if data.pin is not None:
         try:
             pin_hash = hash_pin(data.pin) if data.pin else None
         except PinFormatError as exc:
-            raise PeopleError(f"PIN: {exc}", "pin") from None
+            raise PeopleError(f"{FIELD_LEADS['pin']}: {exc}", "pin") from None
     record = {"number": data.number, "name": data.name, "department": data.department.strip(), "card": data.card or None,
               "pin_hash": pin_hash, "role": data.role, "verify_mode": data.verify_mode,
               "allowed_devices": data.allowed_devices, "active": data.active, "site": site.code}
@@ -81,7 +121,7 @@ def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employe
         try:
             version = roster.upsert_employee(record, actor=user.username)
         except roster.RosterError as exc:
-            raise PeopleError(str(exc), exc.field) from None
+            raise PeopleError(refusal_message(exc), exc.field) from None
         audit.record(user.username, "employee.create" if creating else "employee.update", data.number,
                      {"roster_version": version, "site": site.code, "active": data.active,
                       "pin_changed": data.pin is not None})
@@ -91,7 +131,7 @@ def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employe
 def deactivate_employee(user: User, employee: Employee) -> Employee:
     """An employee who left: kept for the records, refused at every door."""
     if not scope.employees(user).filter(pk=employee.pk).exists():
-        raise PeopleError(f"no employee {employee.number}", "number")
+        raise PeopleError(f"没有该员工 / No employee {employee.number}", "number")
     scope.require_manage(user)
     record = roster.employee_message(employee) | {"active": False, "faces": None, "fingers": None}
     with transaction.atomic():
@@ -102,7 +142,7 @@ def deactivate_employee(user: User, employee: Employee) -> Employee:
 
 def delete_employee(user: User, employee: Employee) -> int:
     if not scope.employees(user).filter(pk=employee.pk).exists():
-        raise PeopleError(f"no employee {employee.number}", "number")
+        raise PeopleError(f"没有该员工 / No employee {employee.number}", "number")
     scope.require_manage(user)
     with transaction.atomic():
         version = roster.delete_employee(employee.number, actor=user.username)
@@ -123,7 +163,7 @@ def save_department(user: User, site: Site, name: str) -> Department:
     scope.check_site_allowed(user, site)
     name = name.strip()
     if not name:
-        raise PeopleError("部门名称不能为空 the department needs a name", "name")
+        raise PeopleError("部门名称不能为空 / The department needs a name", "name")
     with transaction.atomic():
         department, created = Department.objects.get_or_create(site=site, name=name)
         if created:

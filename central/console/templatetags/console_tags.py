@@ -96,3 +96,53 @@ def compact_json(value) -> str:
     if not value:
         return ""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def audit_actions() -> dict[str, str]:
+    return {
+        "view": _("查看页面"), "device.command": _("发送终端命令"),
+        "employee.create": _("添加员工"), "employee.update": _("修改员工"), "employee.save": _("保存员工"),
+        "employee.deactivate": _("设为离职"), "employee.delete": _("删除员工"), "employee.import": _("导入员工"),
+        "user.create": _("添加用户"), "token.create": _("创建 API 令牌"), "token.revoke": _("吊销 API 令牌"),
+        "site.create": _("添加站点"), "site.update": _("修改站点"), "department.create": _("添加部门"),
+    }
+
+
+@register.filter
+def audit_action(action: str) -> str:
+    """An audit entry's action code as words; ``command.<cmd>`` (sent from the command line) names the command."""
+    label = audit_actions().get(action)
+    if label is not None:
+        return label
+    if action.startswith("command."):
+        from central.console.views import command_label
+
+        return _("终端命令：%(cmd)s") % {"cmd": command_label(action.removeprefix("command."))}
+    return action
+
+
+DETAIL_VALUE_CHARS = 80
+
+
+def _detail_value(value: object) -> str:
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        text = ", ".join(_detail_value(v) for v in value) if value else "—"
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    else:
+        text = str(value)
+    return text if len(text) <= DETAIL_VALUE_CHARS else text[:DETAIL_VALUE_CHARS - 1] + "…"
+
+
+@register.filter
+def detail_pairs(value) -> list[tuple[str, str]]:
+    """An audit entry's detail as ``(key, value)`` pairs for people to read; any other value as one pair."""
+    if not value:
+        return []
+    if not isinstance(value, dict):
+        return [("", _detail_value(value))]
+    return [(str(key), _detail_value(value[key])) for key in sorted(value)]
