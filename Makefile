@@ -9,7 +9,7 @@ APT_PACKAGES := python3 python3-venv python3-dev build-essential mosquitto mosqu
 	chromium chromium-driver gettext
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv messages demo test bench screenshots clean
+.PHONY: setup apt venv messages lint demo test bench screenshots clean
 
 setup: apt venv messages
 
@@ -43,8 +43,13 @@ messages: $(MO_FILES)
 demo: setup
 	$(PY) -m terminal.demo
 
-# The whole suite on SQLite, then the central server's suite again on PostgreSQL (a cluster the tests start).
-test: setup
+# ruff and mypy over the central server and the shared contract (the terminal side follows), then the whole
+# suite on SQLite, then the central server's suite again on PostgreSQL (a cluster the tests start).
+lint: setup
+	$(PY) -m ruff check central contract tests/central tests/contract
+	$(PY) -m mypy central contract
+
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) -m pytest -m central --central-db=postgresql $(PYTEST_ARGS)
 
