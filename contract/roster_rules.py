@@ -80,10 +80,11 @@ _NUMBER = re.compile(NUMBER_RE)
 class RosterRuleError(ValueError):
     """One employee record refused by a roster rule: ``number`` (None when unknown), ``field`` and ``reason``."""
 
-    def __init__(self, number: str | None, field: str, reason: str):
+    def __init__(self, number: str | None, field: str, reason: str, *, holder: str | None = None):
         self.number = number
         self.field = field
         self.reason = reason
+        self.holder = holder  # a card already held: the employee who holds it
         super().__init__(f"employee {number or '?'}: {field}: {reason}")
 
     def as_dict(self) -> dict[str, str | None]:
@@ -189,7 +190,8 @@ def check_unique_card(card: str | None, number: str, holders: Mapping[str, str],
     other = holders.get(canonical)
     if other is not None and other != number:
         place = f" {where}" if where else ""
-        raise RosterRuleError(number, "card", f"card ending {card_suffix(canonical)} is already held by employee {other}{place}")
+        raise RosterRuleError(number, "card", f"card ending {card_suffix(canonical)} is already held by employee {other}{place}",
+                              holder=other)
     return canonical
 
 

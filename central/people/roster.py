@@ -28,10 +28,13 @@ DEFAULT_SITE = "default"
 class RosterError(ValueError):
     """An employee record the roster cannot take; the message names the employee and the field."""
 
-    def __init__(self, message: str, *, field: str = "", number: str | None = None):
+    def __init__(self, message: str, *, field: str = "", number: str | None = None, reason: str = "",
+                 holder: str | None = None):
         super().__init__(message)
         self.field = field
         self.number = number
+        self.reason = reason or message  # the rule's own words, without the employee and field
+        self.holder = holder  # for a card already held: the employee who holds it
 
 
 def current_version() -> int:
@@ -66,7 +69,8 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee
     good, bad = check_roster([{k: v for k, v in r.items() if k != "site"} for r in items])
     if bad:
         first = bad[0]
-        raise RosterError(str(first), field=first.field, number=first.number)
+        raise RosterError(str(first), field=first.field, number=first.number, reason=first.reason,
+                          holder=first.holder)
     numbers = [e.number for e in good]
     cards = {e.card: e.number for e in good if e.card}
     if cards:
@@ -75,7 +79,8 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee
             if card is None:  # card__in never matches an employee without a card
                 continue
             raise RosterError(f"employee {cards[card]}: card: card {card} is already held by employee {number}",
-                              field="card", number=cards[card])
+                              field="card", number=cards[card], reason=f"card {card} is already held by employee {number}",
+                              holder=number)
     return good
 
 

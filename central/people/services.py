@@ -6,7 +6,6 @@ terminals' own rules and takes a roster version that reaches every door.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,26 +62,13 @@ FIELD_LEADS = {
     "fingers": "指纹模板无效 / Fingerprint templates not accepted",
 }
 GENERIC_LEAD = "员工资料无效 / Employee record not accepted"
-_CARD_HELD = re.compile(r"already held by employee (\S+)")
-
-
-def rule_reason(exc: roster.RosterError) -> str:
-    """The rule's own reason, without the ``employee N: field:`` prefix a log line carries."""
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, str) and reason:
-        return reason
-    text = str(exc)
-    prefix = f"employee {exc.number or '?'}: {exc.field}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 def refusal_message(exc: roster.RosterError) -> str:
     """A refused record as a short message for the person who typed it, e.g. ``卡号无效 / Card not accepted: …``."""
-    reason = rule_reason(exc)
-    if exc.field == "card" and (held := _CARD_HELD.search(reason)):
-        other = held.group(1)
-        return f"该卡已被员工 {other} 使用 / Card already held by employee {other}"
-    return f"{FIELD_LEADS.get(exc.field, GENERIC_LEAD)}: {reason}"
+    if exc.field == "card" and exc.holder:
+        return f"该卡已被员工 {exc.holder} 使用 / Card already held by employee {exc.holder}"
+    return f"{FIELD_LEADS.get(exc.field, GENERIC_LEAD)}: {exc.reason}"
 
 
 def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employee:
