@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar, overload
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
 from central.ingest.models import Command, Event, Punch, RejectedMessage
@@ -87,19 +87,13 @@ class Ingest:
         now = dj_timezone.now()
         valid, rejected = _split(batch.punches, p.Punch, lambda x: None if x.device_id == device else
                                  f"device_id {x.device_id} does not match the topic")
-        rows = [Punch(id=x.id, site=site, device_id=device, employee_number=x.employee_number, direction=x.direction,
-                      method=x.method, score=x.score, punched_at=_when(x.punched_at), boot_id=x.boot_id,
-                      monotonic_ns=x.monotonic_ns, time_source=x.time_source,
-                      original_punched_at=_when(x.original_punched_at), restamped_at=_when(x.restamped_at),
-                      batch_id=batch.batch, received_at=now) for x in valid]
+        values = [{"id": x.id, "site": site, "device_id": device, "employee_number": x.employee_number,
+                   "direction": x.direction, "method": x.method, "score": x.score, "punched_at": _when(x.punched_at),
+                   "boot_id": x.boot_id, "monotonic_ns": x.monotonic_ns, "time_source": x.time_source,
+                   "original_punched_at": _when(x.original_punched_at), "restamped_at": _when(x.restamped_at),
+                   "batch_id": batch.batch, "received_at": now} for x in valid]
         with transaction.atomic():
-            Punch.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-            for x in valid:
-                # A re-sent punch only changes the stored one when it carries a re-stamp the stored one lacks.
-                if x.restamped_at is not None:
-                    Punch.objects.filter(id=x.id, device_id=device, restamped_at__isnull=True).update(
-                        punched_at=_when(x.punched_at), time_source=x.time_source,
-                        original_punched_at=_when(x.original_punched_at), restamped_at=_when(x.restamped_at))
+            store_punches(values)
             self._record_rejected(site, device, topic, rejected, batch.punches, now)
             self._seen(site, device, now)
         self.counters["punches"] += len(valid)
@@ -201,6 +195,53 @@ class Ingest:
                                            received_at=dj_timezone.now())
         except Exception:
             log.exception("could not record a rejected message")
+
+
+# -- storing punches in bulk ----------------------------------------------------------------------------
+# A re-sent punch only changes the stored one when it carries a re-stamp the stored one lacks, and only for
+# the device that made it: then its time fields take the re-stamped values, once.
+RESTAMP_FIELDS = ("punched_at", "time_source", "original_punched_at", "restamped_at")
+
+
+def store_punches(values: list[dict[str, Any]]) -> None:
+    """Insert a batch of punches idempotently by id, applying re-stamps; inside the caller's transaction.
+
+    One ``executemany`` of an ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` built from the model's own
+    fields, on SQLite and PostgreSQL alike. Measured (benchmarks/central.py): Django's per-value
+    preparation in ``bulk_create`` cost twice the whole insert on SQLite, and its re-stamps, one UPDATE
+    each, ran at a fifth of this on PostgreSQL.
+    """
+    if not values:
+        return
+    sql, datetimes = _upsert()
+    adapt = connection.ops.adapt_datetimefield_value
+    columns = [f.attname for f in Punch._meta.concrete_fields]
+    rows = [[adapt(v[name]) if name in datetimes else v[name] for name in columns] for v in values]
+    with connection.cursor() as cur:
+        cur.executemany(sql, rows)
+
+
+_UPSERT: tuple[str, frozenset[str]] | None = None
+
+
+def _upsert() -> tuple[str, frozenset[str]]:
+    """The upsert statement from the model's table and columns, and which attributes are datetimes."""
+    global _UPSERT
+    if _UPSERT is None:
+        meta = Punch._meta
+        qn = connection.ops.quote_name
+        table = qn(meta.db_table)
+        column_of = {f.attname: str(f.column) for f in meta.concrete_fields}
+        columns = list(column_of.values())
+        changes = ", ".join(f"{qn(column_of[n])} = excluded.{qn(column_of[n])}" for n in RESTAMP_FIELDS)
+        restamped, device = qn(column_of["restamped_at"]), qn(column_of["device_id"])
+        sql = (f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+               f"ON CONFLICT ({qn(column_of['id'])}) DO UPDATE SET {changes} "
+               f"WHERE {table}.{restamped} IS NULL AND excluded.{restamped} IS NOT NULL "
+               f"AND {table}.{device} = excluded.{device}")
+        datetimes = frozenset(f.attname for f in meta.concrete_fields if f.get_internal_type() == "DateTimeField")
+        _UPSERT = (sql, datetimes)
+    return _UPSERT
 
 
 M = TypeVar("M", p.Punch, p.Event)
