@@ -136,3 +136,90 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path, content:
         assert proc.returncode == 1 and "cannot use the database" in proc.stderr and "Traceback" not in proc.stderr
     else:  # an empty file is an empty SQLite database: it is set up
         assert proc.returncode == 0, proc.stderr
+
+
+# -- a database written by the previous receiver itself ---------------------------------------------------
+PREVIOUS = "7805142"  # the last commit whose central stored data with hand-written SQL (central/db.py)
+WRITER = '''
+import sys, uuid
+from central.db import CentralDB
+from central.ingest import Ingest
+from central import roster
+from sync_agent import protocol as p
+
+db = CentralDB.open(sys.argv[1])
+ingest = Ingest(db)
+punch = {"id": "0190f3a0-0000-7000-8000-0000000000a1", "device_id": "door-a", "employee_number": "P1",
+         "direction": "in", "method": "card", "score": None, "punched_at": "2026-03-02T00:55:00.250000Z",
+         "boot_id": "boot", "monotonic_ns": 5, "time_source": "ntp", "original_punched_at": None, "restamped_at": None}
+ingest.handle(p.device_topic("plant", "door-a", "punches"),
+              p.dumps({"batch": str(uuid.uuid4()), "punches": [punch, {**punch, "id": "0190f3a0-0000-7000-8000-0000000000a2"}]}))
+ingest.handle(p.device_topic("plant", "door-a", "status"), p.dumps({"online": True, "queue_depth": 2, "versions": {"roster": 2}}))
+ingest.handle(p.device_topic("plant", "door-a", "punches"), b"not json")
+roster.upsert_employees(db, [{"number": "P1", "name": "张三", "department": "生产部", "card": "0041E34E"},
+                             {"number": "P2", "name": "Li Lei"}])
+roster.delete_employee(db, "P2")
+db.close()
+'''
+
+
+def _previous_tree(tmp_path: Path) -> Path:
+    """The previous central, sync agent and terminal code, taken from the repository's history."""
+    repo = Path(__file__).resolve().parents[2]
+    folder = tmp_path / "previous"
+    folder.mkdir()
+    archive = subprocess.run(["git", "-C", str(repo), "archive", PREVIOUS, "central", "sync_agent", "terminal"],
+                             capture_output=True, timeout=120, check=False)
+    if archive.returncode != 0:
+        pytest.skip(f"the history holding the previous receiver ({PREVIOUS}) is not in this clone: "
+                    f"{archive.stderr.decode(errors='replace')[:200]}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True, timeout=120)
+    return folder
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_database_written_by_the_previous_receiver_is_upgraded(tmp_path: Path, database: str,
+                                                                 request: pytest.FixtureRequest) -> None:
+    import os
+    import uuid
+
+    previous = _previous_tree(tmp_path)
+    if database == "sqlite":
+        target = str(tmp_path / "central.db")
+    else:
+        import psycopg
+
+        server = request.getfixturevalue("postgres")
+        name = f"previous{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        target = server.replace("/postgres?", f"/{name}?")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO")} | {"PYTHONPATH": str(previous)}
+    wrote = subprocess.run([sys.executable, "-c", WRITER, target], cwd=previous, env=env, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert wrote.returncode == 0, wrote.stderr[-2000:]
+    _migrate(target)
+    if database == "sqlite":
+        with sqlite3.connect(target) as conn:
+            rows = _read_upgraded(lambda sql: [tuple(r) for r in conn.execute(sql).fetchall()])
+    else:
+        with psycopg.connect(target) as conn:
+            rows = _read_upgraded(lambda sql: [tuple(r) for r in conn.execute(sql).fetchall()])
+    assert rows["punches"] == [("0190f3a0-0000-7000-8000-0000000000a1", "P1"), ("0190f3a0-0000-7000-8000-0000000000a2", "P1")]
+    assert _utc_text(rows["punched_at"]).startswith("2026-03-02 00:55:00.25")
+    assert rows["employees"] == [("P1", "张三", "4318030", "生产部")]
+    assert rows["roster"] == 3 and rows["device"] == ("door-a", "plant", 2)
+    assert rows["rejected"] == 1
+
+
+def _read_upgraded(query: Any) -> dict[str, Any]:
+    return {
+        "punches": query("SELECT id, employee_number FROM ingest_punch ORDER BY id"),
+        "punched_at": query("SELECT punched_at FROM ingest_punch ORDER BY id")[0][0],
+        "employees": query("SELECT e.number, e.name, e.card, d.name FROM people_employee e "
+                           "LEFT JOIN people_department d ON d.id = e.department_id ORDER BY e.number"),
+        "roster": query("SELECT max(version) FROM people_rosterchange")[0][0],
+        "device": query("SELECT d.device_id, s.code, d.roster_version FROM people_device d "
+                        "JOIN people_site s ON s.id = d.site_id")[0],
+        "rejected": query("SELECT count(*) FROM ingest_rejectedmessage")[0][0],
+    }
