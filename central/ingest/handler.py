@@ -208,8 +208,9 @@ def store_punches(values: list[dict[str, Any]]) -> None:
 
     One ``executemany`` of an ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` built from the model's own
     fields, on SQLite and PostgreSQL alike. Measured (benchmarks/central.py): Django's per-value
-    preparation in ``bulk_create`` cost twice the whole insert on SQLite, and its re-stamps, one UPDATE
-    each, ran at a fifth of this on PostgreSQL.
+    preparation in ``bulk_create`` cost twice the whole insert on SQLite (6,900 against 13,700
+    punches/s), and re-stamped batches, one UPDATE per punch, ran at 300-700 punches/s on PostgreSQL
+    against about 6,000 now; fresh punches on PostgreSQL run at about the same rate either way.
     """
     if not values:
         return
