@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from central.accounts import scope
+from central.ingest.selectors import event_queryset
 from central.people.models import Employee
 
 if TYPE_CHECKING:
@@ -64,14 +65,7 @@ def employee_search(user: User, q: str = "", status: str = "", site: str = "") -
 
 
 def events(user: User, device: str = "", kind: str = "", since: datetime | None = None):
-    rows = scope.events(user)
-    if device:
-        rows = rows.filter(device_id=device)
-    if kind:
-        rows = rows.filter(kind=kind)
-    if since is not None:
-        rows = rows.filter(at__gte=since)
-    return rows.order_by("-at", "-id")
+    return event_queryset(scope.events(user), since=since, device=device, kind=kind).reverse()
 
 
 def event_kinds(user: User) -> list[str]:

@@ -46,8 +46,9 @@ def _stamped(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def punch_queryset(since: datetime | None = None, until: datetime | None = None, device: str | None = None,
-                   by: str = "punched_at", base: QuerySet[Punch] | None = None) -> QuerySet[Punch]:
-    """Punches with ``by`` (punched_at or received_at) in [since, until), oldest first."""
+                   by: str = "punched_at", base: QuerySet[Punch] | None = None, *, employee: str | None = None,
+                   site: str | None = None) -> QuerySet[Punch]:
+    """Punches with ``by`` (punched_at or received_at) in [since, until), oldest first; ``base`` is the caller's scope."""
     if by not in ("punched_at", "received_at"):
         raise ValueError("by must be punched_at or received_at")
     rows = base if base is not None else Punch.objects.all()
@@ -57,7 +58,24 @@ def punch_queryset(since: datetime | None = None, until: datetime | None = None,
         rows = rows.filter(**{f"{by}__lt": until})
     if device:
         rows = rows.filter(device_id=device)
+    if employee:
+        rows = rows.filter(employee_number=employee)
+    if site:
+        rows = rows.filter(site=site)
     return rows.order_by(by, "id")
+
+
+def event_queryset(base: QuerySet[Event], *, since: datetime | None = None, device: str | None = None,
+                   kind: str | None = None) -> QuerySet[Event]:
+    """Events of the caller's scope (``base``) filtered by time, device and kind, oldest first."""
+    rows = base
+    if since:
+        rows = rows.filter(at__gte=since)
+    if device:
+        rows = rows.filter(device_id=device)
+    if kind:
+        rows = rows.filter(kind=kind)
+    return rows.order_by("at", "id")
 
 
 def punches(since: datetime | None = None, until: datetime | None = None, device: str | None = None,
@@ -87,12 +105,7 @@ def devices() -> list[dict[str, Any]]:
 
 
 def events(since: datetime | None = None, device: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
-    rows = Event.objects.all()
-    if since:
-        rows = rows.filter(at__gte=since)
-    if device:
-        rows = rows.filter(device_id=device)
-    return [_stamped(r) for r in rows.order_by("at", "id").values(
+    return [_stamped(r) for r in event_queryset(Event.objects.all(), since=since, device=device).values(
         "id", "site", "device_id", "kind", "severity", "at", "payload", "received_at")[:limit]]
 
 

@@ -13,6 +13,7 @@ from central.api.auth import caller
 from central.api.errors import ApiError
 from central.api.routers.common import AGE, CODE, NUMBER, TEXT, cursor_param, limit_param, moment
 from central.api.schemas import ERRORS, EventPage, PunchPage
+from central.ingest.selectors import event_queryset, punch_queryset
 
 router = Router(tags=["records 记录"])
 PUNCH_FIELDS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
@@ -39,17 +40,7 @@ def list_punches(request,
     start, end = moment(since, "since"), moment(until, "until")
     if start and end and end <= start:
         raise ApiError(400, "until 必须晚于 since / until must be after since", "until")
-    rows = scope.punches(caller(request))
-    if start:
-        rows = rows.filter(punched_at__gte=start)
-    if end:
-        rows = rows.filter(punched_at__lt=end)
-    if employee:
-        rows = rows.filter(employee_number=employee)
-    if device:
-        rows = rows.filter(device_id=device)
-    if site:
-        rows = rows.filter(site=site)
+    rows = punch_queryset(start, end, device, base=scope.punches(caller(request)), employee=employee, site=site)
     values = keyset.after_time(rows, cursor, "punched_at").values(*PUNCH_FIELDS)
     items, next_cursor = keyset.page(values, limit, lambda r: (keyset.stamp(r["punched_at"]), r["id"]))
     return {"items": [_stamped(r) for r in items], "next_cursor": next_cursor}
@@ -63,13 +54,7 @@ def list_events(request,
                 kind: str | None = Query(None, max_length=64, pattern=TEXT, description="事件类型 / event kind"),
                 limit: int = limit_param(), cursor: str | None = cursor_param()):
     start = moment(since, "since")
-    rows = scope.events(caller(request))
-    if start:
-        rows = rows.filter(at__gte=start)
-    if device:
-        rows = rows.filter(device_id=device)
-    if kind:
-        rows = rows.filter(kind=kind)
+    rows = event_queryset(scope.events(caller(request)), since=start, device=device, kind=kind)
     values = keyset.after_time(rows, cursor, "at").values(*EVENT_FIELDS)
     items, next_cursor = keyset.page(values, limit, lambda r: (keyset.stamp(r["at"]), r["id"]))
     return {"items": [_stamped(r) for r in items], "next_cursor": next_cursor}
