@@ -1,6 +1,8 @@
 """Helpers of the sync tests (imported by conftest.py and the test modules): real mosquitto, terminals, agents."""
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import signal
@@ -270,7 +272,9 @@ class Chrony:
             args += ["-u", "root"]
         sign = "+" if self.skew_s >= 0 else "-"
         log = open(self.folder / "chronyd.log", "ab")
-        self.proc = subprocess.Popen(["faketime", "-f", f"{sign}{abs(self.skew_s)}s", *args], stdout=log, stderr=log)
+        # faketime runs chronyd as its child: a session of their own lets stop() end both
+        self.proc = subprocess.Popen(["faketime", "-f", f"{sign}{abs(self.skew_s)}s", *args], stdout=log, stderr=log,
+                                     start_new_session=True)
         log.close()
         wait_for(self._answers, 10, what="chronyd to answer")
         return self
@@ -287,9 +291,26 @@ class Chrony:
             return False
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+        """Stop faketime and the chronyd it started (the whole process group), leaving nothing behind."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
             self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the group is gone once no member answers a signal 0
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 class RawClient:
