@@ -55,7 +55,8 @@ def start_mosquitto(config: Path, port: int, log_file: Path, timeout_s: float = 
     if binary is None:
         raise StackError("mosquitto is not installed (apt-get install mosquitto)")
     with open(log_file, "ab") as out:
-        proc = subprocess.Popen([binary, "-c", str(config)], stdout=out, stderr=out)
+        # a session of its own: Ctrl-C in the demo reaches the demo, which stops the broker after the receiver
+        proc = subprocess.Popen([binary, "-c", str(config)], stdout=out, stderr=out, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
