@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from central.people.models import Department, Employee, RosterChange, Site
 from contract import protocol as p
-from contract.roster_rules import RosterRuleError, check_roster
+from contract.roster_rules import RosterRuleError, check_roster, check_unique_card
 
 log = logging.getLogger(__name__)
 DEFAULT_SITE = "default"
@@ -63,24 +63,24 @@ def _department(site: Site, name: str, cache: dict[tuple[int, str], Department])
     return cache[key]
 
 
+def _refused(rule: RosterRuleError) -> RosterError:
+    return RosterError(str(rule), field=rule.field, number=rule.number, reason=rule.reason, holder=rule.holder)
+
+
 def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee]:
     """Apply the terminals' rules to new records, also against the cards already held in the database."""
     items = [dict(r) for r in records]
     good, bad = check_roster([{k: v for k, v in r.items() if k != "site"} for r in items])
     if bad:
-        first = bad[0]
-        raise RosterError(str(first), field=first.field, number=first.number, reason=first.reason,
-                          holder=first.holder)
-    numbers = [e.number for e in good]
-    cards = {e.card: e.number for e in good if e.card}
-    if cards:
-        for number, card in Employee.objects.filter(card__in=list(cards)).exclude(number__in=numbers).values_list(
-                "number", "card"):
-            if card is None:  # card__in never matches an employee without a card
-                continue
-            raise RosterError(f"employee {cards[card]}: card: card {card} is already held by employee {number}",
-                              field="card", number=cards[card], reason=f"card {card} is already held by employee {number}",
-                              holder=number)
+        raise _refused(bad[0])
+    cards = [e.card for e in good if e.card]
+    held = Employee.objects.filter(card__in=cards).exclude(number__in=[e.number for e in good])
+    holders = {card: number for card, number in held.values_list("card", "number") if card} if cards else {}
+    try:
+        for employee in good:
+            check_unique_card(employee.card, employee.number, holders)
+    except RosterRuleError as rule:
+        raise _refused(rule) from None
     return good
 
 
