@@ -144,14 +144,12 @@ def _print_rows(rows: list[dict], fmt: str, out=None) -> None:
         out.write("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)) + "\n")
 
 
-def _django(args: argparse.Namespace, *, migrate: bool = True) -> None:
-    """Start Django on ``--db``; a command that writes first brings the schema up to date."""
-    from central.django_setup import migrate as apply_migrations
-    from central.django_setup import setup
+def _django(args: argparse.Namespace) -> None:
+    """Start Django on ``--db`` and bring the schema up to date, so every command works on a new or an older database."""
+    from central.django_setup import migrate, setup
 
     setup(args.db)
-    if migrate:
-        apply_migrations()
+    migrate()
 
 
 def _arg_value(text: str):

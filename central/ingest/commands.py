@@ -1,23 +1,22 @@
-"""Signed commands to one terminal, sent from the command line."""
+"""Signed commands to one terminal: sent at once from the command line, or queued by the console and the API."""
 from __future__ import annotations
 
 import logging
 import queue
+import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
+from django.utils import timezone
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.ingest.handler import record_command_result
+from central.ingest.models import Command
 from central.ingest.service import record_command
 from central.pki import SitePki
 from contract import protocol as p
 from contract.signing import load_signing_key
-
-if TYPE_CHECKING:
-    from central.ingest.models import Command
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +38,6 @@ def send_command_once(pki_root: Path | str, site: str, device: str, cmd: str, ar
     client.connect_async(broker_host, broker_port, keepalive=30, clean_start=True)
     client.loop_start()
     try:
-        import time
-
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             try:
@@ -73,12 +70,6 @@ def request_command(site: str, device: str, cmd: str, args: dict | None = None, 
 
     The web process holds no signing key and no broker connection: ``seed-central run`` does.
     """
-    import uuid
-
-    from django.utils import timezone
-
-    from central.ingest.models import Command
-
     if cmd not in p.COMMANDS:
         raise ValueError(f"unknown command {cmd!r}")
     return Command.objects.create(id=str(uuid.uuid4()), site=site, device_id=device, cmd=cmd, args=args or {},

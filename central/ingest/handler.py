@@ -9,10 +9,11 @@ built only after the transaction committed.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar, overload
 
 from django.db import connection, transaction
@@ -41,7 +42,7 @@ def _when(stamp: str) -> datetime: ...
 @overload
 def _when(stamp: str | None) -> datetime | None: ...
 def _when(stamp: str | None) -> datetime | None:
-    return None if stamp is None else datetime.fromisoformat(stamp[:-1]).replace(tzinfo=timezone.utc)
+    return None if stamp is None else p.parse_stamp(stamp)
 
 
 class Ingest:
@@ -51,7 +52,7 @@ class Ingest:
                  after_commit: Callable[[str, Any], None] | None = None):
         self.roster_reply = roster_reply
         self.after_commit = after_commit  # test hook: runs between commit and ack
-        self.counters = {"punches": 0, "duplicates": 0, "rejected": 0, "events": 0, "acks": 0}
+        self.counters = {"punches": 0, "rejected": 0, "events": 0, "acks": 0}
         self._known_devices: dict[str, str] = {}
 
     def handle(self, topic: str, payload: bytes) -> list[Outgoing]:
@@ -98,15 +99,10 @@ class Ingest:
             self._seen(site, device, now)
         self.counters["punches"] += len(valid)
         self.counters["rejected"] += len(rejected)
-        if self.after_commit:
-            self.after_commit("punches", batch.batch)
-        ack = {"batch": batch.batch, "stored": [x.id for x in valid],
-               "rejected": [{"id": r["id"], "reason": r["reason"][:500]} for r in rejected]}
-        self.counters["acks"] += 1
         if rejected:
             log.warning("batch %s from %s/%s: %s stored, %s rejected (first: %s)", batch.batch, site, device,
                         len(valid), len(rejected), rejected[0]["reason"])
-        return [Outgoing(p.device_topic(site, device, "ack"), p.dumps(ack))]
+        return self._ack("punches", site, device, batch.batch, [x.id for x in valid], rejected)
 
     # -- events --------------------------------------------------------------------------------
     def _events(self, site: str, device: str, topic: str, data: Any) -> list[Outgoing]:
@@ -120,10 +116,15 @@ class Ingest:
             self._record_rejected(site, device, topic, rejected, batch.events, now)
             self._seen(site, device, now)
         self.counters["events"] += len(valid)
+        return self._ack("events", site, device, batch.batch, [e.id for e in valid], rejected)
+
+    def _ack(self, kind: str, site: str, device: str, batch: str, stored: list[str],
+             rejected: list[dict[str, Any]]) -> list[Outgoing]:
+        """The ack of a committed batch: what was stored, and each refusal with its reason."""
         if self.after_commit:
-            self.after_commit("events", batch.batch)
-        ack = {"batch": batch.batch, "stored": [e.id for e in valid],
-               "rejected": [{"id": r["id"], "reason": r["reason"][:500]} for r in rejected]}
+            self.after_commit(kind, batch)
+        self.counters["acks"] += 1
+        ack = {"batch": batch, "stored": stored, "rejected": [{"id": r["id"], "reason": r["reason"][:500]} for r in rejected]}
         return [Outgoing(p.device_topic(site, device, "ack"), p.dumps(ack))]
 
     # -- status, roster requests, command results ----------------------------------------------------
@@ -285,8 +286,6 @@ def raw_of(items: list[Any], item_id: str | None) -> Any:
 
 def _clip(value: Any, limit: int = 4000) -> str:
     """A bounded, printable copy of refused input (no NUL, no lone surrogate) for the rejected table."""
-    import json
-
     if isinstance(value, (bytes, bytearray)):
         text = bytes(value[:limit]).decode("utf-8", errors="replace")
     elif isinstance(value, str):

@@ -114,11 +114,16 @@ def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employe
     return Employee.objects.get(number=data.number)
 
 
-def deactivate_employee(user: User, employee: Employee) -> Employee:
-    """An employee who left: kept for the records, refused at every door."""
+def _require_managed(user: User, employee: Employee) -> None:
+    """The employee is in the user's scope (else "no employee", as if it did not exist) and the role may change it."""
     if not scope.employees(user).filter(pk=employee.pk).exists():
         raise PeopleError(f"没有该员工 / No employee {employee.number}", "number")
     scope.require_manage(user)
+
+
+def deactivate_employee(user: User, employee: Employee) -> Employee:
+    """An employee who left: kept for the records, refused at every door."""
+    _require_managed(user, employee)
     record = roster.employee_message(employee) | {"active": False, "faces": None, "fingers": None}
     with transaction.atomic():
         version = roster.upsert_employee(record, actor=user.username)
@@ -127,9 +132,7 @@ def deactivate_employee(user: User, employee: Employee) -> Employee:
 
 
 def delete_employee(user: User, employee: Employee) -> int:
-    if not scope.employees(user).filter(pk=employee.pk).exists():
-        raise PeopleError(f"没有该员工 / No employee {employee.number}", "number")
-    scope.require_manage(user)
+    _require_managed(user, employee)
     with transaction.atomic():
         version = roster.delete_employee(employee.number, actor=user.username)
         audit.record(user.username, "employee.delete", employee.number, {"roster_version": version})
