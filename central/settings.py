@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "central.people",
     "central.accounts",
     "central.ingest",
+    "central.attendance",
     "central.console",
     "central.api",
 ]

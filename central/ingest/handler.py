@@ -140,7 +140,10 @@ class Ingest:
             row.last_seen_at = now
             if isinstance(roster, int) and not isinstance(roster, bool) and 0 <= roster < 2**62:
                 row.roster_version = roster
-            row.save(update_fields=["site", "online", "status", "last_seen_at", "roster_version"])
+            drained = _drained_at(status, now)
+            if drained is not None and (row.drained_at is None or drained > row.drained_at):
+                row.drained_at = drained
+            row.save(update_fields=["site", "online", "status", "last_seen_at", "roster_version", "drained_at"])
         log.info("device %s/%s is %s", site, device, "online" if status.online else "offline")
         return []
 
@@ -196,6 +199,17 @@ class Ingest:
                                            received_at=dj_timezone.now())
         except Exception:
             log.exception("could not record a rejected message")
+
+
+def _drained_at(status: p.Status, now: datetime) -> datetime | None:
+    """When a status proves the terminal's outbox was empty: its own time, never later than its arrival.
+
+    A retained status replayed by the broker carries its old time, so it proves nothing new; a terminal
+    clock running ahead cannot claim the future. Attendance days become final from this (engine rule 12).
+    """
+    if not status.online or status.queue_depth != 0 or status.at is None:
+        return None
+    return min(p.parse_stamp(status.at), now)
 
 
 # -- storing punches in bulk ----------------------------------------------------------------------------

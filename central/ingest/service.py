@@ -26,6 +26,7 @@ from django.db.utils import DatabaseError, InterfaceError
 from django.utils.timezone import now as django_now
 from paho.mqtt.enums import CallbackAPIVersion
 
+from central.attendance.worker import AttendanceThread
 from central.ingest.handler import Ingest, Outgoing
 from central.ingest.models import Command, State
 from central.people import roster as roster_mod
@@ -48,6 +49,7 @@ class CentralSettings:
     shared_group: str | None = "central"
     roster_poll_s: float = 1.0
     keepalive_s: int = 30
+    attendance_interval_s: float | None = 1.0  # None: no attendance follower in this receiver
 
     @classmethod
     def from_pki(cls, pki_root: Path | str, **kwargs: Any) -> CentralSettings:
@@ -80,6 +82,7 @@ class CentralService:
         self.client = self._make_client()
         self._published_roster = 0
         self.errors = 0
+        self.attendance: AttendanceThread | None = None
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
@@ -104,12 +107,16 @@ class CentralService:
         self.client.loop_start()
         self._thread = threading.Thread(target=self._run, name="seed-central", daemon=True)
         self._thread.start()
+        if self.settings.attendance_interval_s:
+            self.attendance = AttendanceThread(self.settings.attendance_interval_s).start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+        if self.attendance:
+            self.attendance.stop()
         try:
             self.client.disconnect()
         finally:
@@ -162,6 +169,8 @@ class CentralService:
         kind = item[0]
         if kind == "message":
             self._publish(self.ingest.handle(item[1], item[2]))
+            if self.attendance and item[1].endswith(("/punches", "/status")):
+                self.attendance.wake.set()
         elif kind == "connect":
             if item[1].is_failure:
                 log.error("broker refused the central: %s", item[1])

@@ -78,6 +78,9 @@ class Device(models.Model):
     first_seen_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     roster_version = models.BigIntegerField(default=0)
+    drained_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="the latest time this terminal reported an empty outbox: every punch it made before is stored")
 
     class Meta:
         ordering = ["site__code", "device_id"]

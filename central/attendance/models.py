@@ -1,0 +1,238 @@
+"""What HR sets (shifts, rotations, assignments, calendars, leave, policies) and what the engine makes (daily records).
+
+The rules themselves live in :mod:`central.attendance.engine`; :mod:`central.attendance.inputs`
+turns these rows into its plain data, and :mod:`central.attendance.services` writes its records back.
+"""
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+MINUTES = [MinValueValidator(0), MaxValueValidator(24 * 60)]
+HOURS = [MinValueValidator(0), MaxValueValidator(24)]
+
+
+class OvertimeRule(models.Model):
+    name = models.CharField(_("名称 Name"), max_length=100, unique=True)
+    min_minutes = models.PositiveIntegerField(_("起算分钟 Minimum minutes"), default=30, validators=MINUTES,
+                                              help_text=_("少于此不计加班 / Less than this is not overtime"))
+    step_min = models.PositiveIntegerField(_("取整分钟 Step (minutes)"), default=30, validators=[MinValueValidator(1)],
+                                           help_text=_("向下取整到此步长 / Rounded down to this step"))
+    before_start = models.BooleanField(_("上班前计加班 Count before start"), default=False)
+    requires_approval = models.BooleanField(_("需审批 Needs approval"), default=True)
+    listed_only = models.BooleanField(_("仅白名单 Overtime list only"), default=False,
+                                      help_text=_("只给加班白名单上的员工计薪 / Only employees on the overtime list are paid"))
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShiftType(models.Model):
+    HOURS_RULES = [("first_last", _("首末打卡 First in to last out")), ("pairs", _("成对累计 Sum of in/out pairs"))]
+    DIRECTIONS = [("alternate", _("交替进出 Alternate in/out")), ("as_punched", _("按设备方向 As punched"))]
+    ROUNDING = [("up", _("向上 Up")), ("down", _("向下 Down")), ("nearest", _("四舍五入 Nearest"))]
+    name = models.CharField(_("名称 Name"), max_length=100, unique=True)
+    start = models.TimeField(_("上班 Start"))
+    end = models.TimeField(_("下班 End"), help_text=_("早于上班时间即次日下班 / Before the start: ends the next day"))
+    checkin_before_min = models.PositiveIntegerField(_("提前打卡分钟 Check-in from (min before)"), default=60, validators=MINUTES)
+    checkout_after_min = models.PositiveIntegerField(_("延后打卡分钟 Check-out until (min after)"), default=120, validators=MINUTES)
+    late_grace_min = models.PositiveIntegerField(_("迟到宽限 Late grace (min)"), null=True, blank=True, default=5, validators=MINUTES)
+    early_grace_min = models.PositiveIntegerField(_("早退宽限 Early grace (min)"), null=True, blank=True, default=0, validators=MINUTES)
+    hours = models.CharField(_("工时算法 Hours"), max_length=12, choices=HOURS_RULES, default="first_last")
+    direction = models.CharField(_("进出方向 Direction"), max_length=12, choices=DIRECTIONS, default="alternate")
+    half_day_below_h = models.DecimalField(_("半天阈值 Half day below (h)"), max_digits=4, decimal_places=2, null=True,
+                                           blank=True, validators=HOURS)
+    absent_below_h = models.DecimalField(_("缺勤阈值 Absent below (h)"), max_digits=4, decimal_places=2, null=True, blank=True,
+                                         validators=HOURS)
+    count_on_holidays = models.BooleanField(_("节假日计考勤 Count on holidays"), default=False)
+    breaks = models.JSONField(_("休息 Breaks"), default=list, blank=True,
+                              help_text=_('如 [{"start": "12:00", "end": "13:00"}] / e.g. [{"start": "12:00", "end": "13:00"}]'))
+    rounding_min = models.PositiveIntegerField(_("打卡取整分钟 Punch rounding (min)"), null=True, blank=True,
+                                               validators=[MinValueValidator(1), MaxValueValidator(60)])
+    rounding_in = models.CharField(_("上班取整 In rounding"), max_length=8, choices=ROUNDING, default="up")
+    rounding_out = models.CharField(_("下班取整 Out rounding"), max_length=8, choices=ROUNDING, default="down")
+    overtime = models.ForeignKey(OvertimeRule, null=True, blank=True, on_delete=models.PROTECT, related_name="shifts",
+                                 verbose_name=_("加班规则 Overtime rule"))
+    color = models.CharField(_("颜色 Colour"), max_length=7, default="#3b82f6")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class Rotation(models.Model):
+    name = models.CharField(_("名称 Name"), max_length=100, unique=True)
+    anchor = models.DateField(_("起始日 Anchor date"), help_text=_("规律的第 1 天 / Day 1 of the pattern"))
+    pattern = models.JSONField(_("规律 Pattern"), default=list,
+                               help_text=_("每天的班次编号，null 为休息 / A shift id per day, null for rest"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Assignment(models.Model):
+    """An employee, or a whole department, on a shift or a rotation from ``start`` to ``end`` (inclusive)."""
+    employee = models.ForeignKey("people.Employee", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="assignments", verbose_name=_("员工 Employee"))
+    department = models.ForeignKey("people.Department", null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="assignments", verbose_name=_("部门 Department"))
+    shift = models.ForeignKey(ShiftType, null=True, blank=True, on_delete=models.PROTECT, related_name="assignments",
+                              verbose_name=_("班次 Shift"))
+    rotation = models.ForeignKey(Rotation, null=True, blank=True, on_delete=models.PROTECT, related_name="assignments",
+                                 verbose_name=_("轮班 Rotation"))
+    start = models.DateField(_("开始 From"))
+    end = models.DateField(_("结束 To"), null=True, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(employee__isnull=False, department__isnull=True)
+                                   | Q(employee__isnull=True, department__isnull=False), name="assignment_one_holder"),
+            models.CheckConstraint(condition=Q(shift__isnull=False, rotation__isnull=True)
+                                   | Q(shift__isnull=True, rotation__isnull=False), name="assignment_one_schedule"),
+            models.CheckConstraint(condition=Q(end__isnull=True) | Q(end__gte=models.F("start")), name="assignment_dates"),
+        ]
+        indexes = [models.Index(fields=["employee", "start"]), models.Index(fields=["department", "start"])]
+
+
+class AttendanceProfile(models.Model):
+    """Per-employee attendance terms: dates of employment, default shift, and the seed's two policies."""
+    employee = models.OneToOneField("people.Employee", on_delete=models.CASCADE, related_name="attendance",
+                                    verbose_name=_("员工 Employee"))
+    joined = models.DateField(_("入职 Joined"), null=True, blank=True)
+    left = models.DateField(_("离职 Left"), null=True, blank=True, help_text=_("离职当天仍计考勤 / The leaving day still counts"))
+    default_shift = models.ForeignKey(ShiftType, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      verbose_name=_("默认班次 Default shift"))
+    exempt = models.BooleanField(_("免打卡 Exempt from punching"), default=False,
+                                 help_text=_("高管免刷：每个工作日记为出勤 / Present each working day"))
+    overtime_listed = models.BooleanField(_("加班白名单 On the overtime list"), default=False)
+
+
+class SiteCalendar(models.Model):
+    site = models.OneToOneField("people.Site", on_delete=models.CASCADE, related_name="calendar", verbose_name=_("站点 Site"))
+    weekly_rest = models.JSONField(_("每周休息日 Weekly rest days"), default=list, blank=True,
+                                   help_text=_("0 = 周一 … 6 = 周日 / 0 = Monday … 6 = Sunday"))
+    final_wait_h = models.PositiveIntegerField(
+        _("最长等待 Maximum wait (h)"), default=168, validators=[MinValueValidator(1), MaxValueValidator(24 * 90)],
+        help_text=_("终端未上报时，班次结束多少小时后定稿 / Hours after a shift before its day is closed without every terminal"))
+
+
+class CalendarDay(models.Model):
+    KINDS = [("holiday", _("节假日 Holiday")), ("workday", _("调休上班 Make-up working day"))]
+    site = models.ForeignKey("people.Site", on_delete=models.CASCADE, related_name="calendar_days",
+                             verbose_name=_("站点 Site"))
+    date = models.DateField(_("日期 Date"))
+    kind = models.CharField(_("类型 Kind"), max_length=8, choices=KINDS, default="holiday")
+    name = models.CharField(_("名称 Name"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["site", "date"], name="calendar_day_per_site")]
+
+
+class LeaveType(models.Model):
+    code = models.CharField(_("代码 Code"), max_length=16, unique=True)
+    name = models.CharField(_("名称 Name"), max_length=100)
+    paid = models.BooleanField(_("带薪 Paid"), default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LeaveRecord(models.Model):
+    STATES = [("pending", _("待批 Pending")), ("approved", _("已批 Approved")), ("rejected", _("已拒 Rejected"))]
+    employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="leaves",
+                                 verbose_name=_("员工 Employee"))
+    leave_type = models.ForeignKey(LeaveType, on_delete=models.PROTECT, verbose_name=_("假别 Leave type"))
+    start = models.DateField(_("开始 From"))
+    end = models.DateField(_("结束 To"))
+    half_day = models.BooleanField(_("半天 Half day"), default=False)
+    state = models.CharField(_("状态 State"), max_length=10, choices=STATES, default="pending")
+    reason = models.CharField(_("事由 Reason"), max_length=500, blank=True)
+    approved_by = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="leave_dates")]
+
+
+class MakeupPunch(models.Model):
+    """A punch an employee forgot, added once approved (补卡); the engine counts approved ones as punches."""
+    STATES = LeaveRecord.STATES
+    employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="makeup_punches",
+                                 verbose_name=_("员工 Employee"))
+    at = models.DateTimeField(_("时间 Time"))
+    direction = models.CharField(_("方向 Direction"), max_length=3, choices=[("in", _("上班 In")), ("out", _("下班 Out"))],
+                                 null=True, blank=True)
+    reason = models.CharField(_("事由 Reason"), max_length=500)
+    state = models.CharField(_("状态 State"), max_length=10, choices=STATES, default="pending")
+    approved_by = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["employee", "at"])]
+
+
+class DailyRecord(models.Model):
+    """One per employee per shift occurrence (or per day for a record a person entered without a shift)."""
+    STATUSES = [("present", _("出勤 Present")), ("absent", _("缺勤 Absent")), ("half_day", _("半天 Half day")),
+                ("on_leave", _("请假 On leave"))]
+    SOURCES = [("punches", _("打卡 Punches")), ("manual", _("手工 Manual")), ("leave", _("请假 Leave")),
+               ("absent", _("未打卡 No punch")), ("exempt", _("免打卡 Exempt"))]
+    KINDS = [("workday", _("工作日 Workday")), ("rest_day", _("休息日 Rest day")), ("holiday", _("节假日 Holiday"))]
+    employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="daily_records")
+    date = models.DateField(_("日期 Date"), help_text=_("班次开始的那天 / The day the shift starts"))
+    shift_name = models.CharField(_("班次 Shift"), max_length=100, blank=True, default="")
+    status = models.CharField(_("状态 Status"), max_length=10, choices=STATUSES)
+    source = models.CharField(_("来源 Source"), max_length=10, choices=SOURCES)
+    half_day = models.BooleanField(default=False)
+    leave_type = models.ForeignKey(LeaveType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    hours = models.DecimalField(_("工时 Hours"), max_digits=5, decimal_places=2, default=0)
+    late = models.BooleanField(default=False)
+    early = models.BooleanField(default=False)
+    late_min = models.PositiveIntegerField(default=0)
+    early_min = models.PositiveIntegerField(default=0)
+    overtime_min = models.PositiveIntegerField(default=0)
+    overtime_kind = models.CharField(max_length=8, choices=KINDS, default="workday")
+    overtime_state = models.CharField(max_length=8, blank=True, default="")
+    first_in = models.DateTimeField(null=True, blank=True)
+    last_out = models.DateTimeField(null=True, blank=True)
+    other_half = models.CharField(max_length=8, null=True, blank=True)
+    missing_out = models.BooleanField(default=False)
+    day_kind = models.CharField(max_length=8, choices=KINDS, default="workday")
+    final = models.BooleanField(default=False)
+    closed_by_timeout = models.BooleanField(default=False)
+    punch_ids = models.JSONField(default=list, blank=True)
+    reason = models.CharField(_("原因 Reason"), max_length=500, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["date", "shift_name"]
+        constraints = [models.UniqueConstraint(fields=["employee", "date", "shift_name"], name="daily_record_once")]
+        indexes = [models.Index(fields=["date", "employee"], name="daily_record_date")]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} {self.date} {self.shift_name} {self.status}"

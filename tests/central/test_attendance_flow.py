@@ -1,0 +1,238 @@
+"""Attendance on the database: punches arriving through ingest become daily records, final when the terminals say so.
+
+The engine's rules are pinned one by one in tests/central/attendance; here the database side: the follower
+that reads new punches and terminal reports, late punches from a terminal that was offline, the batch
+recompute against the incremental path on a generated month, manual records and the audit log.
+"""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from central_support import batch, punch, send
+
+from central.accounts.models import AuditEntry
+from central.attendance.models import Assignment, AttendanceProfile, DailyRecord, Rotation, ShiftType, SiteCalendar
+from central.attendance.services import AttendanceError, Follower, add_manual_record, recompute
+from central.ingest.handler import Ingest
+from central.people.models import Department, Employee, Site
+
+pytestmark = pytest.mark.django_db
+UTC = timezone.utc
+SHANGHAI = timedelta(hours=8)
+
+
+def utc_stamp(local: datetime) -> str:
+    """A local Shanghai wall time as the UTC stamp a terminal sends."""
+    return (local - SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def at_utc(local: datetime) -> datetime:
+    return (local - SHANGHAI).replace(tzinfo=UTC)
+
+
+def status(ingest: Ingest, device: str, local: datetime, queue_depth: int = 0, site: str = "s1") -> None:
+    send(ingest, "status", {"online": True, "device": device, "site": site, "at": utc_stamp(local),
+                            "queue_depth": queue_depth}, site=site, device=device)
+
+
+@pytest.fixture
+def plant(db: Any) -> dict[str, Any]:
+    site = Site.objects.create(code="s1", name="一厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6], final_wait_h=168)
+    dept = Department.objects.create(site=site, name="装配")
+    day = ShiftType.objects.create(name="day", start=time(9), end=time(18), checkin_before_min=60, checkout_after_min=120,
+                                   late_grace_min=5, early_grace_min=0, breaks=[{"start": "12:00", "end": "13:00"}])
+    night = ShiftType.objects.create(name="night", start=time(22), end=time(6), checkin_before_min=60,
+                                     checkout_after_min=180, late_grace_min=0, early_grace_min=0)
+    rotation = Rotation.objects.create(name="two-crew", anchor=date(2026, 3, 1), pattern=[day.pk, day.pk, night.pk, night.pk, None])
+    people = []
+    for i in range(1, 5):
+        emp = Employee.objects.create(number=f"E00{i}", name=f"员工{i}", site=site, department=dept)
+        AttendanceProfile.objects.create(employee=emp, default_shift=day)
+        people.append(emp)
+    Assignment.objects.create(employee=people[3], rotation=rotation, start=date(2026, 3, 1))
+    return {"site": site, "dept": dept, "day": day, "night": night, "people": people, "rotation": rotation}
+
+
+def records(number: str) -> dict[date, DailyRecord]:
+    return {r.date: r for r in DailyRecord.objects.filter(employee__number=number)}
+
+
+def test_punches_through_ingest_become_records_and_days_turn_final_with_the_terminals(plant: dict[str, Any]) -> None:
+    ingest, follower = Ingest(), Follower()
+    monday = datetime(2026, 3, 2)
+    send(ingest, "punches", batch(
+        punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=9, minute=6)), direction="in"),
+        punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=18, minute=40)), direction="out"),
+        punch(employee_number="E002", punched_at=utc_stamp(monday.replace(hour=8, minute=55)), direction="in"),
+    ))
+    status(ingest, "door-a", monday.replace(hour=12), queue_depth=3)  # a busy terminal proves nothing yet
+    follower.tick(now=at_utc(monday.replace(hour=19)))
+    e1 = records("E001")[monday.date()]
+    assert (e1.status, e1.late, e1.late_min, e1.hours, e1.final) == ("present", True, 6, Decimal("8.57"), False)
+    assert e1.first_in == at_utc(monday.replace(hour=9, minute=6))
+    e2 = records("E002")[monday.date()]
+    assert (e2.status, e2.missing_out, e2.final) == ("present", True, False)
+    assert "E003" not in {r.employee.number for r in DailyRecord.objects.all()}  # provisional: no absent yet
+
+    # the terminal reports an empty outbox after the day shift's window closed (20:00): final, absents appear
+    status(ingest, "door-a", monday.replace(hour=20, minute=5))
+    follower.tick(now=at_utc(monday.replace(hour=20, minute=6)))
+    assert records("E001")[monday.date()].final is True
+    e3 = records("E003")[monday.date()]
+    assert (e3.status, e3.source, e3.final) == ("absent", "absent", True)
+    assert records("E004")[monday.date()].status == "absent"  # rotation day 2 is a day shift
+
+
+def test_a_terminal_offline_for_three_days_holds_the_days_back_and_its_punches_turn_absents_into_presents(
+        plant: dict[str, Any]) -> None:
+    ingest, follower = Ingest(), Follower()
+    monday = datetime(2026, 3, 2)
+    status(ingest, "door-a", monday.replace(hour=8))
+    status(ingest, "door-b", monday.replace(hour=8))
+    # door-b goes offline for three days with E003's punches inside; door-a keeps reporting
+    for day in range(3):
+        local = monday + timedelta(days=day)
+        send(ingest, "punches", batch(
+            punch(employee_number="E001", punched_at=utc_stamp(local.replace(hour=8, minute=50))),
+            punch(employee_number="E001", punched_at=utc_stamp(local.replace(hour=18, minute=5)))))
+        status(ingest, "door-a", local.replace(hour=23))
+        follower.tick(now=at_utc(local.replace(hour=23, minute=1)))
+    since_monday = DailyRecord.objects.filter(date__gte=monday.date())
+    assert {r.final for r in since_monday} == {False}, "door-b has not reported since: nothing is final"
+    assert not since_monday.filter(status="absent").exists()
+
+    # the site waits at most 48 h: the first day closes by timeout, and E003 is absent on it
+    SiteCalendar.objects.filter(site=plant["site"]).update(final_wait_h=48)
+    thursday_noon = monday + timedelta(days=3, hours=12)
+    follower.tick(now=at_utc(thursday_noon))
+    absent = records("E003")[monday.date()]
+    assert (absent.status, absent.final, absent.closed_by_timeout) == ("absent", True, True)
+    assert monday.date() + timedelta(days=2) not in records("E003")  # Wednesday still waits for door-b
+
+    # door-b comes back: its punches arrive, then its empty outbox
+    send(ingest, "punches", batch(*[
+        punch(device="door-b", employee_number="E003", punched_at=utc_stamp((monday + timedelta(days=d)).replace(hour=h)))
+        for d in range(3) for h in (9, 18)]), device="door-b")
+    status(ingest, "door-b", thursday_noon + timedelta(minutes=1))
+    follower.tick(now=at_utc(thursday_noon + timedelta(minutes=2)))
+    mine = records("E003")
+    assert [(mine[monday.date() + timedelta(days=d)].status, mine[monday.date() + timedelta(days=d)].final)
+            for d in range(3)] == [("present", True)] * 3
+    assert not mine[monday.date()].closed_by_timeout
+    changes = list(AuditEntry.objects.filter(action="attendance.record_changed").values_list("target", "detail"))
+    assert changes == [("E003 2026-03-02", {"employee": "E003", "date": "2026-03-02", "shift": "day", "from": "absent",
+                                            "to": "present", "hours_from": "0.00", "hours_to": "8.00"})]
+
+
+def test_a_night_shift_is_dated_on_the_day_it_starts_through_ingest(plant: dict[str, Any]) -> None:
+    ingest, follower = Ingest(), Follower()
+    # E004's rotation: Mar 1, 2 day; Mar 3, 4 night; Mar 5 rest
+    send(ingest, "punches", batch(
+        punch(employee_number="E004", punched_at=utc_stamp(datetime(2026, 3, 3, 21, 50))),
+        punch(employee_number="E004", punched_at=utc_stamp(datetime(2026, 3, 4, 6, 20)))))
+    status(ingest, "door-a", datetime(2026, 3, 4, 10))
+    follower.tick(now=at_utc(datetime(2026, 3, 4, 10)))
+    night = DailyRecord.objects.get(employee__number="E004", date=date(2026, 3, 3))
+    assert (night.shift_name, night.status, night.hours, night.overtime_min, night.final) == \
+        ("night", "present", Decimal("8.50"), 20, True)
+    assert not DailyRecord.objects.filter(employee__number="E004", date=date(2026, 3, 4)).exists()
+
+
+def test_a_manual_record_wins_is_audited_and_needs_a_reason(plant: dict[str, Any]) -> None:
+    emp = plant["people"][0]
+    with pytest.raises(AttendanceError, match="reason"):
+        add_manual_record(emp, date(2026, 3, 2), "present", reason=" ", actor="hr")
+    row = add_manual_record(emp, date(2026, 3, 2), "on_leave", reason="婚假 wedding", actor="hr",
+                            now=at_utc(datetime(2026, 3, 10)))
+    assert (row.status, row.source, row.reason, row.created_by) == ("on_leave", "manual", "婚假 wedding", "hr")
+    recompute(date(2026, 3, 1), date(2026, 3, 6), now=at_utc(datetime(2026, 3, 10)))
+    day = DailyRecord.objects.filter(employee=emp, date=date(2026, 3, 2))
+    assert [(r.status, r.source) for r in day] == [("on_leave", "manual")]
+    entry = AuditEntry.objects.get(action="attendance.manual_record")
+    assert entry.target == "E001 2026-03-02" and entry.detail["reason"] == "婚假 wedding"
+
+
+def _month_of_punches(people: list[Employee], seed: int = 7) -> list[dict[str, Any]]:
+    """A generated month: each employee mostly on time, sometimes late, early, missing or absent."""
+    rng = random.Random(seed)
+    found = []
+    for emp in people:
+        for d in range(31):
+            day = datetime(2026, 3, 1) + timedelta(days=d)
+            roll = rng.random()
+            if roll < 0.08:
+                continue
+            start = day.replace(hour=9) + timedelta(minutes=rng.randint(-40, 25))
+            found.append(punch(employee_number=emp.number, punched_at=utc_stamp(start), direction="in"))
+            if roll > 0.12:
+                end = day.replace(hour=18) + timedelta(minutes=rng.randint(-30, 150))
+                found.append(punch(employee_number=emp.number, punched_at=utc_stamp(end), direction="out"))
+            if emp.number == "E004":  # the rotation's nights
+                found.append(punch(employee_number=emp.number, punched_at=utc_stamp(day.replace(hour=22) - timedelta(minutes=5))))
+                found.append(punch(employee_number=emp.number, punched_at=utc_stamp(day.replace(hour=6) + timedelta(days=1))))
+    rng.shuffle(found)  # terminals deliver in any order
+    return found
+
+
+def _snapshot() -> list[tuple[Any, ...]]:
+    return sorted(DailyRecord.objects.values_list(
+        "employee__number", "date", "shift_name", "status", "source", "hours", "late_min", "early_min", "overtime_min",
+        "first_in", "last_out", "final", "missing_out", "punch_ids"))
+
+
+def test_incremental_and_batch_give_the_same_month(plant: dict[str, Any]) -> None:
+    for i in range(5, 21):
+        emp = Employee.objects.create(number=f"E{i:03d}", name=f"员工{i}", site=plant["site"], department=plant["dept"])
+        AttendanceProfile.objects.create(employee=emp, default_shift=plant["day"])
+    Assignment.objects.create(department=plant["dept"], shift=plant["night"], start=date(2026, 3, 20), end=date(2026, 3, 22))
+    people = list(Employee.objects.all())
+    punches = _month_of_punches(people)
+    ingest, follower = Ingest(), Follower()
+    clock = datetime(2026, 3, 1, 8)
+    for i in range(0, len(punches), 50):
+        send(ingest, "punches", batch(*punches[i:i + 50]))
+        clock += timedelta(hours=18)
+        status(ingest, "door-a", min(clock, datetime(2026, 4, 2)))
+        follower.tick(now=at_utc(clock))
+    status(ingest, "door-a", datetime(2026, 4, 3))
+    follower.tick(now=at_utc(datetime(2026, 4, 3)))
+    incremental = _snapshot()
+    assert len(incremental) > 400 and {r[3] for r in incremental} >= {"present", "absent"}
+
+    DailyRecord.objects.all().delete()
+    outcome = recompute(date(2026, 2, 27), date(2026, 4, 2), now=at_utc(datetime(2026, 4, 3)))
+    assert outcome.written == len(incremental)
+    assert _snapshot() == incremental
+    again = recompute(date(2026, 2, 27), date(2026, 4, 2), now=at_utc(datetime(2026, 4, 3)))
+    assert again.written == 0, "a second run changes nothing"
+
+
+def test_the_batch_recompute_command_reports_progress_and_refuses_bad_ranges(
+        plant: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    from django.db import connection
+
+    from central.cli import main as central_main
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = central_main(["--db", str(connection.settings_dict["NAME"]), "attendance", "recompute", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, _, err = cli("--from", "2026-03-02", "--to", "2026-03-01")
+    assert code == 2 and "--to" in err
+    code, _, err = cli("--from", "2026-03-02", "--to", "2026-03-06", "--employee", "NOPE")
+    assert code == 2 and "no employee" in err
+    code, out, err = cli("--from", "2026-03-02", "--to", "2026-03-06", "--department", "装配")
+    assert code == 0, err
+    assert "4/4 employees" in err and "[##############################]" in err
+    # no punches: E001-E003 absent Monday to Friday, E004 on the rotation's day, night, night, (rest), day
+    assert "4 employees, 19 records written" in out
+    assert DailyRecord.objects.filter(status="absent", final=True).count() == 19
+    assert sorted(DailyRecord.objects.filter(employee__number="E004").values_list("date__day", "shift_name")) == [
+        (2, "day"), (3, "night"), (4, "night"), (6, "day")]
+    assert AuditEntry.objects.filter(action="attendance.recompute").count() == 1
