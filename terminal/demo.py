@@ -113,6 +113,22 @@ def print_central(stack, device_punches: int) -> bool:
     return len(set(ids)) == len(ids) == device_punches
 
 
+def print_attendance(site: str) -> None:
+    """A month of history for a few dozen people, and the attendance the engine computed from it."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from central.attendance.demo_history import fill_month, summary_table
+
+    started = time.monotonic()
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    rows = fill_month(site, today)
+    print(f"\n考勤 Attendance: the last 30 days of {sum(r.employees for r in rows)} people on 白班 day, 夜班 night "
+          f"and a 三班倒 rotation, computed by the attendance engine in {time.monotonic() - started:.1f} s")
+    for line in summary_table(rows):
+        print("  " + line)
+
+
 def device_punch_count(config_path: Path) -> int:
     from terminal.config import load_config
     from terminal.store.database import open_store
@@ -235,6 +251,7 @@ def main() -> int:
         from central.demo_stack import stop_process
 
         stop_process(sync_proc, 15)  # the terminal's day is over; the central side stays up for the console
+        print_attendance("demo")
         console = central_console(central_dir / "central.db")
         return code if complete and not left and console == 0 else 1
     finally:

@@ -44,3 +44,31 @@ def test_demo_punches_reach_the_central_server_exactly_once(tmp_path):
         applied = {r[0] for r in db.execute("SELECT app FROM django_migrations")}
     assert username == "admin" and superuser == 1 and check_password(password, encoded)
     assert {"people", "ingest", "accounts"} <= applied
+    assert {"attendance"} <= applied
+    _check_attendance_table(out, tmp_path / "demo-data" / "central" / "central.db")
+
+
+def _check_attendance_table(out: str, database: Path) -> None:
+    """The demo's attendance table is what the engine wrote: re-counted here from the database with plain SQL."""
+    import re
+    import sqlite3
+
+    block = out[out.index("考勤 Attendance"):out.index("中央控制台")]
+    assert "36 people" in block
+    printed = {}
+    for line in block.splitlines()[2:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) == 8:
+            printed[cells[0]] = cells[1:]
+    assert set(printed) == {"行政 Office", "仓储 Warehouse", "生产 Production"}
+    with sqlite3.connect(database) as db:
+        for dept, cells in printed.items():
+            where = ("FROM attendance_dailyrecord r JOIN people_employee e ON e.id = r.employee_id "
+                     "JOIN people_department d ON d.id = e.department_id WHERE d.name = ?")
+            people, present, late, late_min, early, early_min, absent, leave = db.execute(
+                "SELECT count(DISTINCT e.id), sum(r.status = 'present'), sum(r.late), sum(r.late_min), sum(r.early), "
+                f"sum(r.early_min), sum(r.status = 'absent'), sum(r.source = 'leave') {where}", (dept,)).fetchone()
+            assert cells[:6] == [str(people), str(present), f"{late} / {late_min}", f"{early} / {early_min}", str(absent),
+                                 str(leave)], dept
+            assert people > 0 and present > people * 10  # a month of mostly present days
+    assert int(printed["行政 Office"][5]) == 2  # one full-day and one half-day leave in the history

@@ -37,7 +37,8 @@ The rules, in the order they apply:
    shift has ``count_on_holidays``; then every counted minute is overtime of that day's kind
    and nobody is late or early.
 8. **Records already there win** (manual, full-day leave, an approved make-up request): no
-   second record, and the punches of that occurrence are marked as not used. A half-day leave
+   second record, and the punches of that occurrence are marked as not used; one without a shift
+   stands for every occurrence of its day. A half-day leave
    record is updated in place: it keeps ``half_day``, takes the shift, hours and in/out, and its
    ``other_half`` is present when the status from the punches is not absent, else absent (no
    punches: absent once final, undecided before).
@@ -528,12 +529,21 @@ def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], rec
 
     used: set[str] = set()
     out: list[Record] = []
+    covered: set[tuple[date, str | None]] = set()
     for i, occ in enumerate(occs):
         if not first <= occ.date <= last or (only_shift is not None and occ.shift.name != only_shift):
             continue
         final, timeout = is_final(occ, finality)
         mine = buckets.get(i, [])
-        there = existing.pop((occ.date, occ.shift.name), None) or existing.pop((occ.date, None), None)
+        there = existing.pop((occ.date, occ.shift.name), None)
+        if there is None:  # a record without a shift stands for the whole day: every occurrence of it
+            whole_day = existing.get((occ.date, None))
+            if whole_day is not None and not whole_day.half_day:
+                if (occ.date, None) not in covered:
+                    out.append(whole_day)
+                    covered.add((occ.date, None))
+                continue
+            there = existing.pop((occ.date, None), None)
         if there is not None and not there.half_day:
             out.append(there)
             continue
@@ -545,7 +555,7 @@ def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], rec
         elif computed is not None:
             used.update(computed.punch_ids)
             out.append(computed)
-    out.extend(existing.values())  # records of days with no occurrence stay as they are
+    out.extend(r for key, r in existing.items() if key not in covered)  # records of days with no occurrence stay
     out.extend(kept)
     out.sort(key=lambda r: (r.date, r.shift or ""))
     uses = []

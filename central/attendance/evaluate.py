@@ -158,15 +158,15 @@ def shift_from(data: Any, where: str) -> e.Shift:
     start, end = _get(data, "start", where, _time), _get(data, "end", where, _time)
     return e.Shift(
         name=_get(data, "name", where, _text), start=start, end=end,
-        checkin_before_min=_get(data, "checkin_before_min", where, _minutes, 0),
-        checkout_after_min=_get(data, "checkout_after_min", where, _minutes, 0),
-        late_grace_min=_get(data, "late_grace_min", where, _opt_minutes, None),
-        early_grace_min=_get(data, "early_grace_min", where, _opt_minutes, None),
-        hours=_get(data, "hours", where, _choice(("first_last", "pairs")), "first_last"),
-        direction=_get(data, "direction", where, _choice(("alternate", "as_punched")), "alternate"),
-        half_day_below_h=_get(data, "half_day_below_h", where, _opt_hours, None),
-        absent_below_h=_get(data, "absent_below_h", where, _opt_hours, None),
-        count_on_holidays=_get(data, "count_on_holidays", where, _bool, False),
+        checkin_before_min=_get(data, "checkin_before_min", where, _minutes),
+        checkout_after_min=_get(data, "checkout_after_min", where, _minutes),
+        late_grace_min=_get(data, "late_grace_min", where, _opt_minutes),
+        early_grace_min=_get(data, "early_grace_min", where, _opt_minutes),
+        hours=_get(data, "hours", where, _choice(("first_last", "pairs"))),
+        direction=_get(data, "direction", where, _choice(("alternate", "as_punched"))),
+        half_day_below_h=_get(data, "half_day_below_h", where, _opt_hours),
+        absent_below_h=_get(data, "absent_below_h", where, _opt_hours),
+        count_on_holidays=_get(data, "count_on_holidays", where, _bool),
         breaks=breaks, rounding=rounding, overtime=overtime)
 
 
@@ -200,12 +200,12 @@ class Scenario:
             rotation = e.Rotation(_get(raw, "name", where, _text), _get(raw, "anchor", where, _date), names)
             rotations[rotation.name] = rotation
         assignments = []
-        for i, raw in enumerate(_get(data, "assignments", "", _list, [])):
+        for i, raw in enumerate(_get(data, "assignments", "", _list)):
             where = f"assignments[{i}]."
             raw = _obj(raw, where.rstrip("."))
             if ("shift" in raw) == ("rotation" in raw):
                 raise ScenarioError(f"{where}shift", "give a shift or a rotation, not both / 班次与轮班二选一")
-            start, end = _get(raw, "from", where, _date), _get(raw, "to", where, _opt_date, None)
+            start, end = _get(raw, "from", where, _date), _get(raw, "to", where, _opt_date)
             if end is not None and end < start:
                 raise ScenarioError(f"{where}to", "is before from / 早于开始日期")
             if "shift" in raw:
@@ -215,40 +215,40 @@ class Scenario:
                 if name not in rotations:
                     raise ScenarioError(f"{where}rotation", f"no rotation named {name!r} / 没有这个轮班")
                 assignments.append(e.Assignment(start, end, rotation=name))
-        weekly = _get(data, "weekly_rest", "", _list, [])
+        weekly = _get(data, "weekly_rest", "", _list)
         rest = frozenset(e.WEEKDAYS.index(_choice(e.WEEKDAYS)(d, f"weekly_rest[{i}]")) for i, d in enumerate(weekly))
         calendar = e.Calendar(
-            holidays=frozenset(_date(d, f"holidays[{i}]") for i, d in enumerate(_get(data, "holidays", "", _list, []))),
+            holidays=frozenset(_date(d, f"holidays[{i}]") for i, d in enumerate(_get(data, "holidays", "", _list))),
             workdays=frozenset(_date(d, f"workdays[{i}]") for i, d in enumerate(_get(data, "workdays", "", _list, []))),
             weekly_rest=rest)
         self.schedule = e.Schedule(shifts, rotations, tuple(assignments), calendar)
 
         emp = _get(data, "employee", "", _obj)
-        default = emp.get("default_shift")
+        default = _get(emp, "default_shift", "employee.", _opt_text)
         self.person = e.Person(
-            number=_get(emp, "number", "employee.", _text), joined=_get(emp, "joined", "employee.", _opt_date, None),
-            left=_get(emp, "left", "employee.", _opt_date, None), active=_get(emp, "active", "employee.", _bool, True),
+            number=_get(emp, "number", "employee.", _text), joined=_get(emp, "joined", "employee.", _opt_date),
+            left=_get(emp, "left", "employee.", _opt_date), active=_get(emp, "active", "employee.", _bool),
             default_shift=None if default is None else _named(shifts, default, "employee.default_shift"),
             exempt=_get(emp, "exempt", "employee.", _bool, False),
             overtime_listed=_get(emp, "overtime_listed", "employee.", _bool, False))
 
         self.records = []
-        for i, raw in enumerate(_get(data, "records", "", _list, [])):
+        for i, raw in enumerate(_get(data, "records", "", _list)):
             where = f"records[{i}]."
             raw = _obj(raw, where.rstrip("."))
-            named = raw.get("shift")
+            named = _get(raw, "shift", where, _opt_text)
             status = _get(raw, "status", where, _choice(e.STATUSES))
-            half = _get(raw, "half_day", where, _bool, status == "half_day")
+            half = _get(raw, "half_day", where, _bool)
             self.records.append(e.Record(
                 date=_get(raw, "date", where, _date),
                 shift=None if named is None else _named(shifts, named, f"{where}shift"),
-                status=status, source=_get(raw, "source", where, _choice(("manual", "leave")), "manual"),
+                status=status, source=_get(raw, "source", where, _choice(("manual", "leave"))),
                 half_day=half))
         self.punches = []
-        for i, raw in enumerate(_get(data, "punches", "", _list, [])):
+        for i, raw in enumerate(_get(data, "punches", "", _list)):
             where = f"punches[{i}]."
             raw = _obj(raw, where.rstrip("."))
-            direction = _get(raw, "direction", where, _choice(("in", "out", None)), None)
+            direction = _get(raw, "direction", where, _choice(("in", "out", None)))
             self.punches.append(e.PunchIn(_get(raw, "id", where, _text, f"p{i + 1}"), _get(raw, "at", where, _moment),
                                           direction))
         if len({p.id for p in self.punches}) != len(self.punches):

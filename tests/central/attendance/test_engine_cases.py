@@ -18,23 +18,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 CASES = Path(__file__).resolve().parent / "cases"
 
-# Cases where the engine is known to disagree with the rules: case name -> what the rules say.
-KNOWN_WRONG: dict[str, str] = {
-    "manual_record_without_shift_matches_every_shift":
-        "a record without a shift matches every shift of its day; the engine lets it stand for the first shift only "
-        "and makes a second record (from punches) for the afternoon shift",
-    "full_day_leave_without_shift_covers_every_shift":
-        "a full-day leave without a shift covers every shift of its day; the engine gives the afternoon shift an absence "
-        "beside the leave",
-}
-
 
 def _params():
     for path in sorted(CASES.glob("*.json")):
-        marks = []
-        if path.stem in KNOWN_WRONG:
-            marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[path.stem]))
-        yield pytest.param(path, id=path.stem, marks=marks)
+        yield pytest.param(path, id=path.stem)
 
 
 def evaluate(scenario: dict, tmp_path: Path) -> dict:

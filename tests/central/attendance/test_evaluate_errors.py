@@ -94,20 +94,7 @@ def test_the_good_scenario_runs(tmp_path: Path):
     assert json.loads(proc.stdout)["records"]
 
 
-# Required fields of the scenario format that evaluate currently fills in itself: test id -> what it does.
-KNOWN_LENIENT = {
-    "shift_without_checkin_before": "checkin_before_min is a required shift field of the scenario format; evaluate takes 0",
-    "employee_without_active": "employee.active is a required field of the scenario format; evaluate takes true",
-}
-
-
-def _bad_params():
-    for name, change, named in BAD:
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_LENIENT[name])] if name in KNOWN_LENIENT else []
-        yield pytest.param(change, named, id=name, marks=marks)
-
-
-@pytest.mark.parametrize(("change", "named"), list(_bad_params()))
+@pytest.mark.parametrize(("change", "named"), [pytest.param(change, named, id=name) for name, change, named in BAD])
 def test_bad_scenario_is_refused_naming_the_field(change, named, tmp_path: Path):
     scenario = copy.deepcopy(GOOD)
     change(scenario)

@@ -1,0 +1,196 @@
+"""A month of attendance history for the demo: a few dozen people on a day shift, a night shift and 三班倒.
+
+Made through the product's own paths: employees through the roster, punches through the ingest's
+bulk store, records by :func:`central.attendance.services.recompute`. Seeded, so every demo
+shows the same month relative to its day.
+"""
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone as dj_timezone
+
+from central.attendance import engine as e
+from central.attendance.inputs import load_employees, load_rules
+from central.attendance.models import (
+    Assignment,
+    AttendanceProfile,
+    CalendarDay,
+    DailyRecord,
+    LeaveType,
+    OvertimeRule,
+    Rotation,
+    ShiftType,
+    SiteCalendar,
+)
+from central.attendance.services import recompute
+from central.ingest.handler import store_punches
+from central.people import roster
+from central.people.models import Employee, Site
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
+DEPARTMENTS = (("行政 Office", "day", 12), ("仓储 Warehouse", "night", 8), ("生产 Production", "rotation", 16))
+
+
+@dataclass(frozen=True)
+class DepartmentSummary:
+    department: str
+    employees: int
+    present: int
+    late: int
+    late_min: int
+    early: int
+    early_min: int
+    absent: int
+    leave: int
+    overtime_h: Decimal
+
+
+def _shifts() -> dict[str, ShiftType]:
+    paid = OvertimeRule.objects.get_or_create(name="默认加班 Standard overtime", defaults={
+        "min_minutes": 30, "step_min": 30, "requires_approval": False})[0]
+    specs: dict[str, dict[str, Any]] = {
+        "白班 Day": {"start": time(8, 30), "end": time(17, 30), "late_grace_min": 5, "early_grace_min": 0,
+                    "breaks": [{"start": "12:00", "end": "13:00"}], "half_day_below_h": Decimal("4"),
+                    "absent_below_h": Decimal("1"), "checkout_after_min": 240},
+        "夜班 Night": {"start": time(20, 30), "end": time(5, 30), "late_grace_min": 5, "early_grace_min": 0,
+                      "breaks": [{"start": "00:00", "end": "01:00"}], "checkout_after_min": 180},
+        "早班 Early": {"start": time(6), "end": time(14), "late_grace_min": 3, "early_grace_min": 0, "checkout_after_min": 30,
+                      "count_on_holidays": True},
+        "中班 Middle": {"start": time(14), "end": time(22), "late_grace_min": 3, "early_grace_min": 0,
+                       "checkout_after_min": 30, "count_on_holidays": True},
+        "晚班 Late": {"start": time(22), "end": time(6), "late_grace_min": 3, "early_grace_min": 0, "checkout_after_min": 30,
+                     "count_on_holidays": True},
+    }
+    return {name: ShiftType.objects.update_or_create(name=name, defaults={**spec, "overtime": paid})[0]
+            for name, spec in specs.items()}
+
+
+def fill_month(site_code: str, today: date, *, seed: int = 2026, device_id: str = "demo-door-01") -> list[DepartmentSummary]:
+    """Create the people, schedules and the last 30 days of punches, compute the records, and summarise them."""
+    rng = random.Random(seed)
+    site = Site.objects.get(code=site_code)
+    first, last = today - timedelta(days=30), today - timedelta(days=1)
+    shifts = _shifts()
+    rotation, _ = Rotation.objects.update_or_create(name="三班倒 Three shifts", defaults={
+        "anchor": first, "pattern": [shifts["早班 Early"].pk] * 2 + [shifts["中班 Middle"].pk] * 2
+        + [shifts["晚班 Late"].pk] * 2 + [None, None]})
+    SiteCalendar.objects.update_or_create(site=site, defaults={"weekly_rest": [5, 6]})
+    holiday = next(d for d in (first + timedelta(days=i) for i in range(10, 30)) if d.weekday() < 5)
+    CalendarDay.objects.update_or_create(site=site, date=holiday, defaults={"kind": "holiday", "name": "厂庆 Founders' day"})
+
+    records: list[dict[str, Any]] = []
+    plan: list[tuple[str, str]] = []
+    n = 0
+    for dept, kind, count in DEPARTMENTS:
+        for _ in range(count):
+            n += 1
+            number = f"M{n:03d}"
+            records.append({"number": number, "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+                            "department": dept, "site": site.code})
+            plan.append((number, kind))
+    roster.upsert_employees(records, actor="demo")
+    by_number = {emp.number: emp for emp in Employee.objects.filter(number__in=[r["number"] for r in records])}
+    with transaction.atomic():
+        for number, kind in plan:
+            emp = by_number[number]
+            default = shifts["白班 Day"] if kind == "day" else shifts["夜班 Night"] if kind == "night" else None
+            AttendanceProfile.objects.update_or_create(employee=emp, defaults={
+                "joined": first, "default_shift": default, "exempt": number == "M001",
+                "overtime_listed": kind != "day"})
+            if kind == "rotation":
+                Assignment.objects.get_or_create(employee=emp, rotation=rotation, start=first)
+        annual = LeaveType.objects.get_or_create(code="annual", defaults={"name": "年假 Annual leave"})[0]
+        leave_day = next(d for d in (first + timedelta(days=i) for i in range(3, 30)) if d.weekday() < 5 and d != holiday)
+        DailyRecord.objects.update_or_create(employee=by_number["M002"], date=leave_day, shift_name="", defaults={
+            "status": "on_leave", "source": "leave", "leave_type": annual, "final": True, "reason": "年假 annual leave",
+            "created_by": "demo"})
+        DailyRecord.objects.update_or_create(employee=by_number["M003"], date=leave_day, shift_name="", defaults={
+            "status": "half_day", "source": "leave", "half_day": True, "leave_type": annual, "final": True,
+            "reason": "上午请假 morning off", "created_by": "demo"})
+
+    _punch_month(rng, site, [by_number[number] for number, _ in plan], first, last, device_id)
+    recompute(first, last, employees=Employee.objects.filter(number__in=list(by_number)), actor="demo")
+    return summarise(first, last, list(by_number))
+
+
+def _punch_month(rng: random.Random, site: Site, people: list[Employee], first: date, last: date, device_id: str) -> None:
+    """Punches as the door would have made them: mostly on time, some late, early, forgotten or absent."""
+    zone = ZoneInfo(site.time_zone)
+    rules = load_rules(dj_timezone.now())
+    now = dj_timezone.now()
+    values: list[dict[str, Any]] = []
+    batch = str(uuid.uuid4())
+    for item in load_employees(rules, people, first, last):
+        day = first
+        while day <= last:
+            for shift, weekly in e.shifts_on(item.schedule, item.person, day):
+                if item.schedule.calendar.kind(day, weekly=weekly) != "workday" and rng.random() < 0.8:
+                    continue
+                roll = rng.random()
+                if roll < 0.04:
+                    continue  # absent
+                start = shift.begins(day) + timedelta(minutes=rng.randint(-25, 2))
+                if roll < 0.14:
+                    start = shift.begins(day) + timedelta(minutes=rng.randint(6, 40))
+                end = shift.ends(day) + timedelta(minutes=rng.randint(0, 20))
+                if roll > 0.8:
+                    end += timedelta(minutes=rng.randint(30, 150)) if shift.checkout_after_min >= 150 else timedelta(0)
+                elif 0.14 <= roll < 0.19:
+                    end = shift.ends(day) - timedelta(minutes=rng.randint(10, 90))
+                times = [start] if 0.19 <= roll < 0.22 else [start, end]
+                for i, local_at in enumerate(times):
+                    at = local_at.replace(tzinfo=zone, second=rng.randint(0, 59))
+                    values.append({"id": str(uuid.uuid4()), "site": site.code, "device_id": device_id,
+                                   "employee_number": item.number, "direction": "in" if i == 0 else "out",
+                                   "method": rng.choice(("face", "face", "face", "card", "finger")),
+                                   "score": None, "punched_at": at, "boot_id": "history", "monotonic_ns": 0,
+                                   "time_source": "ntp", "original_punched_at": None, "restamped_at": None,
+                                   "batch_id": batch, "received_at": now})
+            day += timedelta(days=1)
+    with transaction.atomic():
+        for i in range(0, len(values), 500):
+            store_punches(values[i:i + 500])
+
+
+def summarise(first: date, last: date, numbers: list[str]) -> list[DepartmentSummary]:
+    """Per department: the engine's records of the range added up."""
+    rows = (DailyRecord.objects.filter(employee__number__in=numbers, date__gte=first, date__lte=last)
+            .values("employee__department__name")
+            .annotate(employees=Count("employee", distinct=True),
+                      present=Count("pk", filter=Q(status="present")),
+                      late=Count("pk", filter=Q(late=True)), late_min=Sum("late_min"),
+                      early=Count("pk", filter=Q(early=True)), early_min=Sum("early_min"),
+                      absent=Count("pk", filter=Q(status="absent")),
+                      leave=Count("pk", filter=Q(source="leave")),
+                      overtime=Sum("overtime_min", filter=~Q(overtime_state="unpaid")))
+            .order_by("employee__department__name"))
+    return [DepartmentSummary(r["employee__department__name"] or "-", r["employees"], r["present"], r["late"],
+                              r["late_min"] or 0, r["early"], r["early_min"] or 0, r["absent"], r["leave"],
+                              (Decimal(r["overtime"] or 0) / 60).quantize(Decimal("0.1"))) for r in rows]
+
+
+def summary_table(rows: list[DepartmentSummary]) -> list[str]:
+    """The summary as aligned text lines (Chinese first)."""
+    head = ("部门 Department", "人数 People", "出勤 Present", "迟到 Late (次/分)", "早退 Early (次/分)", "缺勤 Absent",
+            "请假 Leave", "加班 Overtime h")
+    body = [(r.department, str(r.employees), str(r.present), f"{r.late} / {r.late_min}", f"{r.early} / {r.early_min}",
+             str(r.absent), str(r.leave), str(r.overtime_h)) for r in rows]
+    widths = [max(_width(x) for x in col) for col in zip(head, *body, strict=True)]
+    return ["  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths, strict=True)).rstrip()
+            for line in (head, *body)]
+
+
+def _width(text: str) -> int:
+    """Columns a text takes in a terminal: CJK characters take two."""
+    return sum(2 if "\u2e80" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" else 1 for ch in text)
+
