@@ -1,0 +1,88 @@
+"""Leave and make-up punch requests: filed, approved or rejected, each step audited.
+
+An approved leave becomes daily records (source ``leave``: ``on_leave`` for a full day, ``half_day``
+for a half) that win over punches; an approved make-up punch (补卡) counts as a punch. Either way
+the employee's affected days are recomputed at once.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone as dj_timezone
+
+from central.accounts import audit
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.services import AttendanceError, recompute
+from central.people.models import Employee
+
+MAX_LEAVE_DAYS = 366
+
+
+def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date, *, half_day: bool = False,
+               reason: str = "", actor: str) -> LeaveRecord:
+    if end < start:
+        raise AttendanceError("结束日期早于开始日期 / The end date is before the start date")
+    if (end - start).days >= MAX_LEAVE_DAYS:
+        raise AttendanceError("一次请假最多一年 / One leave covers at most a year")
+    if half_day and end != start:
+        raise AttendanceError("半天假只能是一天 / A half-day leave covers one day")
+    leave = LeaveRecord.objects.create(employee=employee, leave_type=leave_type, start=start, end=end,
+                                       half_day=half_day, reason=reason.strip()[:500])
+    audit.record(actor, "attendance.leave_filed", f"{employee.number} {start}..{end}",
+                 {"id": leave.pk, "type": leave_type.code, "half_day": half_day})
+    return leave
+
+
+def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime | None = None) -> LeaveRecord:
+    """Approve (records are written and the days recomputed) or reject a pending leave."""
+    if leave.state != "pending":
+        raise AttendanceError(f"这条请假已处理 / This leave is already {leave.state}")
+    with transaction.atomic():
+        leave.state = "approved" if approve else "rejected"
+        leave.approved_by, leave.approved_at = actor[:150], dj_timezone.now()
+        leave.save(update_fields=["state", "approved_by", "approved_at"])
+        if approve:
+            day = leave.start
+            while day <= leave.end:
+                DailyRecord.objects.filter(employee=leave.employee, date=day).exclude(source="manual").delete()
+                DailyRecord.objects.create(
+                    employee=leave.employee, date=day, shift_name="", source="leave", leave_type=leave.leave_type,
+                    status="half_day" if leave.half_day else "on_leave", half_day=leave.half_day, final=True,
+                    reason=leave.reason, created_by=actor[:150])
+                day += timedelta(days=1)
+        audit.record(actor, "attendance.leave_" + leave.state, f"{leave.employee.number} {leave.start}..{leave.end}",
+                     {"id": leave.pk, "type": leave.leave_type.code, "half_day": leave.half_day})
+    if approve:
+        recompute(leave.start, leave.end, employees=Employee.objects.filter(pk=leave.employee_id), now=now)
+    return leave
+
+
+def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *, reason: str, actor: str) -> MakeupPunch:
+    reason = reason.strip()
+    if not reason:
+        raise AttendanceError("请填写补卡原因 / A reason is required")
+    if direction not in ("in", "out", None):
+        raise AttendanceError("方向应为上班或下班 / The direction is in or out")
+    if at > dj_timezone.now():
+        raise AttendanceError("不能为将来补卡 / A make-up punch cannot be in the future")
+    punch = MakeupPunch.objects.create(employee=employee, at=at, direction=direction, reason=reason[:500])
+    audit.record(actor, "attendance.makeup_filed", f"{employee.number} {at.isoformat()}", {"id": punch.pk})
+    return punch
+
+
+def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: datetime | None = None) -> MakeupPunch:
+    """Approve (the punch counts from now on, its days recomputed) or reject a pending make-up punch."""
+    if punch.state != "pending":
+        raise AttendanceError(f"这条补卡已处理 / This make-up punch is already {punch.state}")
+    with transaction.atomic():
+        punch.state = "approved" if approve else "rejected"
+        punch.approved_by, punch.approved_at = actor[:150], dj_timezone.now()
+        punch.save(update_fields=["state", "approved_by", "approved_at"])
+        audit.record(actor, "attendance.makeup_" + punch.state, f"{punch.employee.number} {punch.at.isoformat()}",
+                     {"id": punch.pk, "direction": punch.direction})
+    if approve:
+        day = punch.at.date()
+        recompute(day - timedelta(days=2), day + timedelta(days=1), employees=Employee.objects.filter(pk=punch.employee_id),
+                  now=now)
+    return punch
