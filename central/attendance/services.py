@@ -324,3 +324,305 @@ def recompute_employees(employees: Iterable[Employee], first: date, last: date, 
 
 def records_by_key(rows: Sequence[DailyRecord]) -> dict[tuple[int, date, str], DailyRecord]:
     return {(r.employee_id, r.date, r.shift_name): r for r in rows}
+
+
+# -- schedules HR sets up in the console: shifts, rotations, assignments, calendars ---------------------------
+# Each write is scope-checked and audited; what it changes in the past (at most RECOMPUTE_DAYS back, never the
+# future: a future day has no record yet) is recomputed at once, so the employees' months show it.
+RECOMPUTE_DAYS = 62
+
+
+class ScheduleError(AttendanceError):
+    """A schedule the console refuses; ``field`` names the form field it concerns (may be empty)."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+def _require_hr(user: Any) -> None:
+    from central.accounts import scope
+
+    scope.require_manage(user)
+
+
+def _past_span(first: date | None, last: date | None, today: date | None = None) -> tuple[date, date] | None:
+    """The part of ``first``..``last`` (``None``: open) that has records: the last RECOMPUTE_DAYS days up to today."""
+    today = today or dj_timezone.localdate()
+    low = max(first or date.min, today - timedelta(days=RECOMPUTE_DAYS))
+    high = min(last or today, today)
+    return (low, high) if low <= high else None
+
+
+def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date | None, actor: str) -> Outcome:
+    span = _past_span(first, last)
+    if span is None or not employees.exists():
+        return Outcome()
+    return recompute(span[0], span[1], employees=employees, actor=actor)
+
+
+def _shift_span(start: Any, end: Any) -> tuple[datetime, datetime]:
+    day = date(2000, 1, 3)
+    begins = datetime.combine(day, start)
+    ends = datetime.combine(day, end)
+    return begins, ends if end > start else ends + timedelta(days=1)
+
+
+def check_shift(values: dict[str, Any]) -> None:
+    """The rules of one shift type beyond each field's own range; a refusal names its field."""
+    start, end = values.get("start"), values.get("end")
+    if start is None or end is None:
+        return
+    if start == end:
+        raise ScheduleError("下班时间不能等于上班时间 / The end cannot equal the start", "end")
+    begins, ends = _shift_span(start, end)
+    length_h = Decimal((ends - begins).total_seconds()) / 3600
+    spans: list[tuple[datetime, datetime]] = []
+    for item in values.get("breaks") or []:
+        b_start, b_end = item["start"], item["end"]
+        label = f"{b_start:%H:%M}-{b_end:%H:%M}"
+        if b_start == b_end:
+            raise ScheduleError(f"休息 {label} 没有时长 / The break {label} has no length", "breaks")
+        span_start = datetime.combine(begins.date(), b_start)
+        if b_start < start:
+            span_start += timedelta(days=1)
+        span_end = datetime.combine(span_start.date(), b_end)
+        if span_end <= span_start:
+            span_end += timedelta(days=1)
+        if span_start < begins or span_end > ends:
+            raise ScheduleError(f"休息 {label} 不在班次时间内 / The break {label} is outside the shift", "breaks")
+        if any(span_start < other_end and other_start < span_end for other_start, other_end in spans):
+            raise ScheduleError(f"休息 {label} 与另一段重叠 / The break {label} overlaps another", "breaks")
+        spans.append((span_start, span_end))
+    half, absent = values.get("half_day_below_h"), values.get("absent_below_h")
+    for name, value in (("half_day_below_h", half), ("absent_below_h", absent)):
+        if value is not None and value > length_h:
+            raise ScheduleError(f"阈值超过班次时长 {length_h:.2f} 小时 / More than the shift's {length_h:.2f} h", name)
+    if half is not None and absent is not None and absent > half:
+        raise ScheduleError("缺勤阈值不能高于半天阈值 / The absent threshold cannot be above the half-day one",
+                            "absent_below_h")
+
+
+def _employees_on(shift_ids: Iterable[int] = (), rotation_ids: Iterable[int] = ()) -> QuerySet[Employee]:
+    """Employees whose schedule uses these shifts or rotations (their own, their department's or by default)."""
+    from central.attendance.models import Assignment
+
+    shift_ids, rotation_ids = list(shift_ids), list(rotation_ids)
+    held = Assignment.objects.filter(Q(shift_id__in=shift_ids) | Q(rotation_id__in=rotation_ids))
+    own = held.filter(employee__isnull=False).values("employee_id")
+    departments = held.filter(department__isnull=False).values("department_id")
+    return Employee.objects.filter(Q(pk__in=own) | Q(department_id__in=departments)
+                                   | Q(attendance__default_shift_id__in=shift_ids)).distinct()
+
+
+def _rotations_using(shift_id: int) -> list[int]:
+    from central.attendance.models import Rotation
+
+    return [r.pk for r in Rotation.objects.all() if shift_id in (r.pattern or [])]
+
+
+def save_overtime_rule(user: Any, values: dict[str, Any], rule: Any = None) -> Any:
+    """Add an overtime rule, or change ``rule``; the shifts using it are recomputed."""
+    from central.attendance.models import OvertimeRule
+
+    _require_hr(user)
+    name = (values.get("name") or "").strip()
+    if not name:
+        raise ScheduleError("请填写名称 / A name is required", "name")
+    if OvertimeRule.objects.filter(name=name).exclude(pk=getattr(rule, "pk", 0) or 0).exists():
+        raise ScheduleError(f"已有名为 {name} 的加班规则 / An overtime rule named {name} exists", "name")
+    creating = rule is None
+    with transaction.atomic():
+        rule = rule or OvertimeRule()
+        for key in ("min_minutes", "step_min", "before_start", "requires_approval", "listed_only"):
+            setattr(rule, key, values[key])
+        rule.name = name
+        rule.full_clean()
+        rule.save()
+        audit.record(user.username, "attendance.overtime_rule.create" if creating else "attendance.overtime_rule.update",
+                     name, {k: values[k] for k in ("min_minutes", "step_min", "before_start", "requires_approval",
+                                                   "listed_only")})
+    if not creating:
+        shift_ids = list(rule.shifts.values_list("pk", flat=True))
+        rotations = [r for s in shift_ids for r in _rotations_using(s)]
+        _recompute_for(_employees_on(shift_ids, rotations), None, None, user.username)
+    return rule
+
+
+SHIFT_FIELDS = ("start", "end", "checkin_before_min", "checkout_after_min", "late_grace_min", "early_grace_min", "hours",
+                "direction", "half_day_below_h", "absent_below_h", "count_on_holidays", "rounding_min", "rounding_in",
+                "rounding_out", "overtime", "color")
+
+
+def save_shift(user: Any, values: dict[str, Any], shift: ShiftType | None = None) -> ShiftType:
+    """Add a shift type, or change ``shift`` (its employees' past days are recomputed). ``values["breaks"]``
+    holds ``{"start": time, "end": time}`` items."""
+    _require_hr(user)
+    name = (values.get("name") or "").strip()
+    if not name:
+        raise ScheduleError("请填写名称 / A name is required", "name")
+    if ShiftType.objects.filter(name=name).exclude(pk=getattr(shift, "pk", 0) or 0).exists():
+        raise ScheduleError(f"已有名为 {name} 的班次 / A shift named {name} exists", "name")
+    check_shift(values)
+    creating = shift is None
+    with transaction.atomic():
+        shift = shift or ShiftType()
+        shift.name = name
+        for key in SHIFT_FIELDS:
+            setattr(shift, key, values.get(key))
+        shift.breaks = [{"start": f"{b['start']:%H:%M}", "end": f"{b['end']:%H:%M}"} for b in values.get("breaks") or []]
+        shift.full_clean()
+        shift.save()
+        detail = {"start": f"{shift.start:%H:%M}", "end": f"{shift.end:%H:%M}", "breaks": shift.breaks,
+                  "late_grace_min": shift.late_grace_min, "early_grace_min": shift.early_grace_min,
+                  "hours": shift.hours, "overtime": shift.overtime.name if shift.overtime else None}
+        audit.record(user.username, "attendance.shift.create" if creating else "attendance.shift.update", name, detail)
+    if not creating:
+        _recompute_for(_employees_on([shift.pk], _rotations_using(shift.pk)), None, None, user.username)
+    return shift
+
+
+def save_rotation(user: Any, name: str, anchor: date, pattern: Sequence[int | None], rotation: Any = None) -> Any:
+    """Add a rotation, or change ``rotation``: ``pattern`` is a shift id per day, ``None`` for a rest day."""
+    from central.attendance.models import Rotation
+
+    _require_hr(user)
+    name = (name or "").strip()
+    if not name:
+        raise ScheduleError("请填写名称 / A name is required", "name")
+    if Rotation.objects.filter(name=name).exclude(pk=getattr(rotation, "pk", 0) or 0).exists():
+        raise ScheduleError(f"已有名为 {name} 的轮班 / A rotation named {name} exists", "name")
+    pattern = list(pattern)
+    if not pattern or all(x is None for x in pattern):
+        raise ScheduleError("规律中至少要有一个班次 / The pattern needs at least one shift", "pattern")
+    known = set(ShiftType.objects.filter(pk__in=[x for x in pattern if x is not None]).values_list("pk", flat=True))
+    unknown = [x for x in pattern if x is not None and x not in known]
+    if unknown:
+        raise ScheduleError(f"没有编号为 {unknown[0]} 的班次 / No shift {unknown[0]}", "pattern")
+    creating = rotation is None
+    with transaction.atomic():
+        rotation = rotation or Rotation()
+        rotation.name, rotation.anchor, rotation.pattern = name, anchor, pattern
+        rotation.full_clean()
+        rotation.save()
+        audit.record(user.username, "attendance.rotation.create" if creating else "attendance.rotation.update", name,
+                     {"anchor": anchor.isoformat(), "pattern": pattern})
+    if not creating:
+        _recompute_for(_employees_on((), [rotation.pk]), None, None, user.username)
+    return rotation
+
+
+def _assignment_holders(assignment: Any) -> QuerySet[Employee]:
+    if assignment.employee_id:
+        return Employee.objects.filter(pk=assignment.employee_id)
+    return Employee.objects.filter(department_id=assignment.department_id)
+
+
+def _check_holder(user: Any, employee: Any, department: Any) -> None:
+    from central.accounts import scope
+
+    if employee is not None:
+        if not scope.employees(user).filter(pk=employee.pk).exists():
+            raise ScheduleError(f"没有该员工 / No employee {employee.number}", "employee")
+        scope.check_site_allowed(user, employee.site, employee.department)
+    else:
+        if not scope.departments(user).filter(pk=department.pk).exists():
+            raise ScheduleError("没有该部门 / No such department", "department")
+        scope.check_site_allowed(user, department.site, department)
+
+
+def create_assignment(user: Any, *, start: date, end: date | None, employee: Any = None, department: Any = None,
+                      shift: ShiftType | None = None, rotation: Any = None) -> Any:
+    """One employee, or a whole department (one row), on a shift or a rotation from ``start`` to ``end``."""
+    from central.attendance.models import Assignment
+
+    _require_hr(user)
+    if (employee is None) == (department is None):
+        raise ScheduleError("请选择一名员工或一个部门 / Choose one employee or one department", "employee")
+    if (shift is None) == (rotation is None):
+        raise ScheduleError("请选择一个班次或一个轮班 / Choose one shift or one rotation", "shift")
+    if end is not None and end < start:
+        raise ScheduleError("结束日期早于开始日期 / The end date is before the start date", "end")
+    _check_holder(user, employee, department)
+    with transaction.atomic():
+        row = Assignment.objects.create(employee=employee, department=department, shift=shift, rotation=rotation,
+                                        start=start, end=end, created_by=user.username[:150])
+        audit.record(user.username, "attendance.assignment.create", _assignment_target(row), _assignment_detail(row))
+    _recompute_for(_assignment_holders(row), start, end, user.username)
+    return row
+
+
+def delete_assignment(user: Any, assignment: Any) -> None:
+    """Remove an assignment; its holders' past days within it are recomputed."""
+    _require_hr(user)
+    _check_holder(user, assignment.employee, assignment.department)
+    holders = list(_assignment_holders(assignment).values_list("pk", flat=True))
+    start, end = assignment.start, assignment.end
+    with transaction.atomic():
+        audit.record(user.username, "attendance.assignment.delete", _assignment_target(assignment),
+                     _assignment_detail(assignment))
+        assignment.delete()
+    _recompute_for(Employee.objects.filter(pk__in=holders), start, end, user.username)
+
+
+def _assignment_target(row: Any) -> str:
+    return row.employee.number if row.employee_id else f"{row.department.site.code}/{row.department.name}"
+
+
+def _assignment_detail(row: Any) -> dict[str, Any]:
+    return {"shift": row.shift.name if row.shift_id else None, "rotation": row.rotation.name if row.rotation_id else None,
+            "from": row.start.isoformat(), "to": row.end.isoformat() if row.end else None}
+
+
+def _require_site(user: Any, site: Site) -> None:
+    from central.accounts import scope
+
+    if not scope.sites(user).filter(pk=site.pk).exists():
+        raise ScheduleError(f"没有该站点 / No site {site.code}", "site")
+    scope.check_site_allowed(user, site)
+
+
+def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_wait_h: int) -> Any:
+    """A site's weekly rest days (0 = Monday) and how long its days wait for every terminal."""
+    from central.attendance.models import SiteCalendar
+
+    _require_site(user, site)
+    days = sorted({int(d) for d in weekly_rest})
+    if any(not 0 <= d <= 6 for d in days):
+        raise ScheduleError("星期应为 0 到 6 / Weekdays are 0 to 6", "weekly_rest")
+    with transaction.atomic():
+        calendar, _ = SiteCalendar.objects.get_or_create(site=site)
+        before = list(calendar.weekly_rest or [])
+        calendar.weekly_rest, calendar.final_wait_h = days, final_wait_h
+        calendar.full_clean()
+        calendar.save()
+        audit.record(user.username, "attendance.calendar.update", site.code,
+                     {"weekly_rest": days, "final_wait_h": final_wait_h})
+    if sorted(before) != days:
+        _recompute_for(Employee.objects.filter(site=site), None, None, user.username)
+    return calendar
+
+
+def add_calendar_day(user: Any, site: Site, day: date, kind: str, name: str = "") -> Any:
+    """A dated holiday, or a make-up working day (调休), at ``site``; replaces what that date had."""
+    from central.attendance.models import CalendarDay
+
+    _require_site(user, site)
+    if kind not in ("holiday", "workday"):
+        raise ScheduleError(f"类型无效 / Unknown kind {kind!r}", "kind")
+    with transaction.atomic():
+        row, _ = CalendarDay.objects.update_or_create(site=site, date=day, defaults={"kind": kind, "name": name.strip()})
+        audit.record(user.username, "attendance.calendar_day.save", f"{site.code} {day.isoformat()}",
+                     {"kind": kind, "name": row.name})
+    _recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, user.username)
+    return row
+
+
+def remove_calendar_day(user: Any, day_row: Any) -> None:
+    _require_site(user, day_row.site)
+    site, day = day_row.site, day_row.date
+    with transaction.atomic():
+        audit.record(user.username, "attendance.calendar_day.remove", f"{site.code} {day.isoformat()}",
+                     {"kind": day_row.kind, "name": day_row.name})
+        day_row.delete()
+    _recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, user.username)

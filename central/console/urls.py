@@ -3,7 +3,9 @@
 ``ROLE_WALK`` documents every named URL for the role-walk test: example ``kwargs`` (placeholders
 ``{employee}``, ``{device}`` and ``{token}`` stand for the pk of an employee the caller can see, a
 device id the caller can see, and the pk of the caller's own token), the roles that may GET it
-(answer 200) and the methods it accepts. Every other role gets 403 (a page it may not use) or
+(answer 200) and the methods it accepts. ``"form": True`` marks a page whose POST is a form over
+company-wide rows or rows it names in its fields: a POST naming nothing the caller may change is
+shown again with the refusal on its fields (200), and changes nothing. Every other role gets 403 (a page it may not use) or
 404 (a row outside its scope); every anonymous GET is redirected to ``console:login``, except
 the login page itself. For the walk: an ``employee`` user is linked to the employee, a
 ``manager`` is granted that employee's department, an ``hr_admin`` its site, an ``auditor``
@@ -11,7 +13,7 @@ nothing (so sees everything).
 """
 from django.urls import include, path
 
-from central.console import views
+from central.console import attendance_views, views
 
 app_name = "console"
 
@@ -35,6 +37,14 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("attendance/shifts/", attendance_views.shifts, name="attendance_shifts"),
+    path("attendance/overtime/", attendance_views.overtime, name="attendance_overtime"),
+    path("attendance/rotations/", attendance_views.rotations, name="attendance_rotations"),
+    path("attendance/rotations/preview/", attendance_views.rotation_preview, name="attendance_rotation_preview"),
+    path("attendance/assignments/", attendance_views.assignments, name="attendance_assignments"),
+    path("attendance/assignments/delete/", attendance_views.assignment_delete, name="attendance_assignment_delete"),
+    path("attendance/calendars/", attendance_views.calendars, name="attendance_calendars"),
+    path("attendance/employees/<int:pk>/month/", attendance_views.employee_month, name="attendance_month"),
 ]
 
 ALL_ROLES = frozenset({"superuser", "hr_admin", "manager", "auditor", "employee"})
@@ -63,4 +73,19 @@ ROLE_WALK: dict[str, dict] = {
     "audit": {"kwargs": {}, "get": frozenset({"superuser", "auditor"}), "methods": ("GET",)},
     "tokens": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET", "POST"), "post": ALL_ROLES},
     "token_revoke": {"kwargs": {"pk": "{token}"}, "get": frozenset(), "methods": ("POST",), "post": ALL_ROLES},
+    # attendance: company-wide shift types, overtime rules and rotations ("form": a POST is a form, refused on
+    # its fields when it names nothing the caller may change); assignments, calendars and months are scoped
+    "attendance_shifts": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
+                          "form": True},
+    "attendance_overtime": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
+                            "form": True},
+    "attendance_rotations": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
+                             "form": True},
+    "attendance_rotation_preview": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},
+    "attendance_assignments": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
+                               "form": True},
+    "attendance_assignment_delete": {"kwargs": {}, "get": frozenset(), "methods": ("POST",), "post": MANAGERS},
+    "attendance_calendars": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS},
+    "attendance_month": {"kwargs": {"pk": "{employee}"}, "get": ALL_ROLES, "methods": ("GET", "POST"),
+                         "post": MANAGERS},
 }

@@ -1,0 +1,255 @@
+"""Forms of the attendance console pages. They shape what a person typed (times, dates, a break list, a
+pattern of shifts); the rules themselves are checked by :mod:`central.attendance.services`, whose refusals
+land on the field they name.
+"""
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from central.accounts import scope
+from central.attendance.models import DailyRecord, OvertimeRule, Rotation, ShiftType
+from central.console.forms import choice_field
+
+if TYPE_CHECKING:
+    from central.accounts.models import User
+
+WEEKDAY_LABELS = [(0, _("周一 Mon")), (1, _("周二 Tue")), (2, _("周三 Wed")), (3, _("周四 Thu")), (4, _("周五 Fri")),
+                  (5, _("周六 Sat")), (6, _("周日 Sun"))]
+BREAK_RE = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–~至到]\s*(\d{1,2}:\d{2})\s*$")
+MAX_PATTERN_DAYS = 62
+REST = "rest"
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+    def __init__(self, attrs: dict[str, Any] | None = None):
+        super().__init__(attrs, format="%H:%M")
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+def parse_breaks(text: str) -> list[dict[str, time]]:
+    """``12:00-13:00, 17:30-18:00`` (commas, semicolons or lines) as ``{"start", "end"}`` times."""
+    found = []
+    for part in re.split(r"[,;，；\n]+", text or ""):
+        if not part.strip():
+            continue
+        match = BREAK_RE.match(part)
+        if not match:
+            raise forms.ValidationError(_("无法识别“%(part)s”，请写成 12:00-13:00 / “%(part)s” is not like 12:00-13:00"),
+                                        params={"part": part.strip()[:40]})
+        try:
+            found.append({"start": time.fromisoformat(match[1].zfill(5)), "end": time.fromisoformat(match[2].zfill(5))})
+        except ValueError:
+            raise forms.ValidationError(_("时间无效：%(part)s / Not a time: %(part)s"),
+                                        params={"part": part.strip()[:40]}) from None
+    if len(found) > 8:
+        raise forms.ValidationError(_("最多 8 段休息 / At most 8 breaks"))
+    return found
+
+
+class ShiftForm(forms.ModelForm):
+    """Every field of a shift type; breaks typed as ``12:00-13:00`` text."""
+    breaks_text = forms.CharField(label=_("休息 Breaks"), required=False, max_length=200,
+                                  help_text=_("如 12:00-13:00, 17:30-18:00（不计工时） / e.g. 12:00-13:00, 17:30-18:00 (unpaid)"),
+                                  widget=forms.TextInput(attrs={"placeholder": "12:00-13:00"}))
+
+    class Meta:
+        model = ShiftType
+        fields = ["name", "start", "end", "color", "checkin_before_min", "checkout_after_min", "late_grace_min",
+                  "early_grace_min", "hours", "direction", "half_day_below_h", "absent_below_h", "rounding_min",
+                  "rounding_in", "rounding_out", "overtime", "count_on_holidays"]
+        widgets = {"start": TimeInput(), "end": TimeInput(), "color": forms.TextInput(attrs={"type": "color"})}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["breaks_text"] = ", ".join(f"{b['start']}-{b['end']}" for b in self.instance.breaks or [])
+        overtime = self.fields["overtime"]
+        if isinstance(overtime, forms.ModelChoiceField):
+            overtime.empty_label = str(_("（不计加班） (no overtime)"))
+        self.fields["late_grace_min"].help_text = _("留空：从不记迟到 / Empty: never late")
+        self.fields["early_grace_min"].help_text = _("留空：从不记早退 / Empty: never early")
+        self.fields["rounding_min"].help_text = _("留空：不取整 / Empty: no rounding")
+
+    def clean_color(self) -> str:
+        color = (self.cleaned_data.get("color") or "").strip()
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
+            raise forms.ValidationError(_("请用 #RRGGBB 颜色 / Use a #RRGGBB colour"))
+        return color.lower()
+
+    def clean_breaks_text(self) -> list[dict[str, time]]:
+        return parse_breaks(self.cleaned_data.get("breaks_text") or "")
+
+    def validate_unique(self) -> None:
+        """Names are checked by the service, which says so on the name field."""
+
+    def values(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["breaks"] = data.pop("breaks_text")
+        return data
+
+
+class OvertimeRuleForm(forms.ModelForm):
+    class Meta:
+        model = OvertimeRule
+        fields = ["name", "min_minutes", "step_min", "before_start", "requires_approval", "listed_only"]
+
+    def validate_unique(self) -> None:
+        """Names are checked by the service."""
+
+
+class PatternWidget(forms.Widget):
+    """One ``<select name="pattern">`` per day, in order (the page draws them); the values come back as a list."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        getlist = getattr(data, "getlist", None)
+        return list(getlist(name)) if getlist else list(data.get(name) or [])
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        return mark_safe("")  # noqa: S308 - nothing to render: the page draws the day selects
+
+
+class PatternField(forms.Field):
+    """Day by day: a shift id, ``rest``, or empty (no such day: the pattern is shorter)."""
+    widget = PatternWidget
+
+    def to_python(self, value: Any) -> list[int | None]:
+        days: list[int | None] = []
+        for item in value or []:
+            item = str(item).strip()
+            if not item:
+                continue
+            if item == REST:
+                days.append(None)
+            elif item.isdigit() and len(item) < 10:
+                days.append(int(item))
+            else:
+                raise forms.ValidationError(_("规律中有无效的一天：%(value)s / Not a day of a pattern: %(value)s"),
+                                            params={"value": item[:20]})
+        if len(days) > MAX_PATTERN_DAYS:
+            raise forms.ValidationError(_("规律最长 %(n)s 天 / A pattern has at most %(n)s days"),
+                                        params={"n": MAX_PATTERN_DAYS})
+        return days
+
+    def validate(self, value: Any) -> None:
+        if not value:
+            raise forms.ValidationError(_("请至少选择一天 / Choose at least one day"))
+
+
+class RotationForm(forms.Form):
+    name = forms.CharField(label=_("名称 Name"), max_length=100)
+    anchor = forms.DateField(label=_("起始日 Anchor date"), widget=DateInput(),
+                             help_text=_("规律的第 1 天 / Day 1 of the pattern"))
+    pattern = PatternField(label=_("规律 Pattern"))
+
+    def clean_pattern(self) -> list[int | None]:
+        pattern = self.cleaned_data["pattern"]
+        known = set(ShiftType.objects.filter(pk__in=[x for x in pattern if x is not None]).values_list("pk", flat=True))
+        unknown = [x for x in pattern if x is not None and x not in known]
+        if unknown:
+            raise forms.ValidationError(_("没有编号为 %(id)s 的班次 / No shift %(id)s"), params={"id": unknown[0]})
+        return pattern
+
+
+class AssignmentForm(forms.Form):
+    """One employee (by number) or a whole department, on a shift or a rotation, from a date to a date."""
+    holder = forms.ChoiceField(label=_("排给 Assign to"), widget=forms.RadioSelect, initial="employee",
+                               choices=[("employee", _("一名员工 One employee")), ("department", _("整个部门 A whole department"))])
+    employee = forms.CharField(label=_("员工工号 Employee number"), max_length=32, required=False)
+    department = forms.ChoiceField(label=_("部门 Department"), required=False)
+    schedule = forms.ChoiceField(label=_("班次或轮班 Shift or rotation"))
+    start = forms.DateField(label=_("开始 From"), widget=DateInput())
+    end = forms.DateField(label=_("结束 To"), widget=DateInput(), required=False,
+                          help_text=_("留空：一直有效 / Empty: open-ended"))
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for dept in scope.departments(user).select_related("site").order_by("site__code", "name"):
+            groups.setdefault(str(dept.site), []).append((str(dept.pk), dept.name))
+        choice_field(self, "department").choices = [("", "—"), *groups.items()]
+        choice_field(self, "schedule").choices = [
+            ("", "—"),
+            (str(_("班次 Shifts")), [(f"shift-{s.pk}", str(s)) for s in ShiftType.objects.order_by("start", "name")]),
+            (str(_("轮班 Rotations")), [(f"rotation-{r.pk}", r.name) for r in Rotation.objects.order_by("name")]),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("holder") == "employee":
+            number = (data.get("employee") or "").strip()
+            found = scope.employees(self.user).select_related("site", "department").filter(number=number).first()
+            if not number:
+                self.add_error("employee", _("请填写工号 / Enter an employee number"))
+            elif found is None:
+                self.add_error("employee", _("没有工号为 %(n)s 的员工 / No employee %(n)s") % {"n": number[:32]})
+            data["employee_row"], data["department_row"] = found, None
+        elif data.get("holder") == "department":
+            dept = data.get("department") or ""
+            found_dept = scope.departments(self.user).select_related("site").filter(pk=int(dept)).first() \
+                if dept.isdigit() else None
+            if found_dept is None:
+                self.add_error("department", _("请选择部门 / Choose a department"))
+            data["employee_row"], data["department_row"] = None, found_dept
+        schedule = data.get("schedule") or ""
+        data["shift_row"] = data["rotation_row"] = None
+        if schedule.startswith("shift-"):
+            data["shift_row"] = ShiftType.objects.filter(pk=int(schedule[6:])).first()
+        elif schedule.startswith("rotation-"):
+            data["rotation_row"] = Rotation.objects.filter(pk=int(schedule[9:])).first()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("结束日期早于开始日期 / The end date is before the start date"))
+        return data
+
+
+class CalendarForm(forms.Form):
+    weekly_rest = forms.TypedMultipleChoiceField(label=_("每周休息日 Weekly rest days"), required=False, coerce=int,
+                                                 choices=WEEKDAY_LABELS, widget=forms.CheckboxSelectMultiple)
+    final_wait_h = forms.IntegerField(label=_("最长等待 Maximum wait (h)"), min_value=1, max_value=24 * 90,
+                                      help_text=_("终端未上报时，班次结束多少小时后定稿 / Hours after a shift before its "
+                                                  "day is closed without every terminal"))
+
+
+class CalendarDayForm(forms.Form):
+    date = forms.DateField(label=_("日期 Date"), widget=DateInput())
+    kind = forms.ChoiceField(label=_("类型 Kind"), choices=[("holiday", _("节假日 Holiday")),
+                                                          ("workday", _("调休上班 Make-up working day"))])
+    name = forms.CharField(label=_("名称 Name"), max_length=100, required=False,
+                           widget=forms.TextInput(attrs={"placeholder": _("如 国庆节 / e.g. National Day")}))
+
+
+class ManualRecordForm(forms.Form):
+    date = forms.DateField(label=_("日期 Date"), widget=DateInput())
+    status = forms.ChoiceField(label=_("状态 Status"), choices=DailyRecord.STATUSES)
+    shift = forms.ChoiceField(label=_("班次 Shift"), required=False)
+    reason = forms.CharField(label=_("原因 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        choice_field(self, "shift").choices = [("", _("（不指定） (none)")), *(
+            (str(s.pk), str(s)) for s in ShiftType.objects.order_by("start", "name"))]
+
+    def clean_reason(self) -> str:
+        reason = (self.cleaned_data.get("reason") or "").strip()
+        if not reason:
+            raise forms.ValidationError(_("请填写原因 / A reason is required"))
+        return reason
+
+    def shift_row(self) -> ShiftType | None:
+        value = self.cleaned_data.get("shift") or ""
+        return ShiftType.objects.filter(pk=int(value)).first() if value.isdigit() else None

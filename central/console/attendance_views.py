@@ -1,0 +1,352 @@
+"""Attendance console pages: shifts and overtime rules, rotations and their calendar preview, assignments,
+holiday calendars and each employee's month. Thin views: reads through :mod:`central.attendance.selectors`
+(people through :mod:`central.accounts.scope`), writes through :mod:`central.attendance.services`.
+
+Shift types, overtime rules and rotations are company-wide: every staff role reads them, superusers and HR
+admins change them. Assignments, calendars and months are about people and sites, so scope applies: a row
+outside it is a 404, an action the role may not take a 403.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from central.accounts import scope
+from central.accounts.models import Role
+from central.attendance import selectors, services
+from central.attendance.forms import (
+    MAX_PATTERN_DAYS,
+    REST,
+    WEEKDAY_LABELS,
+    AssignmentForm,
+    CalendarDayForm,
+    CalendarForm,
+    ManualRecordForm,
+    OvertimeRuleForm,
+    RotationForm,
+    ShiftForm,
+)
+from central.attendance.models import CalendarDay, OvertimeRule, Rotation, ShiftType
+from central.attendance.services import AttendanceError, ScheduleError
+from central.console.views import AuthedHttpRequest, console_view, page_of, query_without_page, require
+from central.people.models import Employee, Site
+
+STAFF_ROLES = (Role.HR_ADMIN, Role.MANAGER, Role.AUDITOR)
+
+
+def _require_staff(request: AuthedHttpRequest) -> None:
+    """Schedules are for staff: an employee sees only their own month."""
+    user = request.user
+    require(user.is_superuser or user.role in STAFF_ROLES)
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _refused(form: forms.BaseForm, exc: Exception) -> None:
+    field = getattr(exc, "field", "")
+    aliases = {"breaks": "breaks_text", "shift": "schedule", "rotation": "schedule"}
+    field = aliases.get(field, field)
+    form.add_error(field if field in form.fields else None, str(exc))
+
+
+# -- shifts and overtime rules ---------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@console_view
+def shifts(request: AuthedHttpRequest) -> HttpResponse:
+    _require_staff(request)
+    user = request.user
+    manage = scope.can_manage(user)
+    editing = None
+    edit_id = _int(request.POST.get("id") if request.method == "POST" else request.GET.get("edit"))
+    if edit_id is not None:
+        editing = get_object_or_404(ShiftType, pk=edit_id)
+    form = None
+    if manage:
+        form = ShiftForm(request.POST or None, instance=editing or ShiftType())
+        if request.method == "POST" and form.is_valid():
+            try:
+                saved = services.save_shift(user, form.values(), editing)
+            except (ScheduleError, scope.ScopeDenied) as exc:
+                _refused(form, exc)
+            else:
+                messages.success(request, _("已保存班次 %(name)s / Shift %(name)s saved") % {"name": saved.name})
+                return redirect("console:attendance_shifts")
+    elif request.method == "POST":
+        raise PermissionDenied
+    rows = [{"shift": s, "length": selectors.shift_length_h(s), "breaks": selectors.breaks_text(s.breaks)}
+            for s in selectors.shift_list()]
+    return render(request, "console/attendance/shifts.html", {
+        "nav": "attendance_shifts", "rows": rows, "form": form, "editing": editing})
+
+
+@require_http_methods(["GET", "POST"])
+@console_view
+def overtime(request: AuthedHttpRequest) -> HttpResponse:
+    _require_staff(request)
+    user = request.user
+    editing = None
+    edit_id = _int(request.POST.get("id") if request.method == "POST" else request.GET.get("edit"))
+    if edit_id is not None:
+        editing = get_object_or_404(OvertimeRule, pk=edit_id)
+    form = None
+    if scope.can_manage(user):
+        form = OvertimeRuleForm(request.POST or None, instance=editing or OvertimeRule())
+        if request.method == "POST" and form.is_valid():
+            try:
+                saved = services.save_overtime_rule(user, form.cleaned_data, editing)
+            except (ScheduleError, scope.ScopeDenied) as exc:
+                _refused(form, exc)
+            else:
+                messages.success(request, _("已保存加班规则 %(name)s / Overtime rule %(name)s saved") % {"name": saved.name})
+                return redirect("console:attendance_overtime")
+    elif request.method == "POST":
+        raise PermissionDenied
+    return render(request, "console/attendance/overtime.html", {
+        "nav": "attendance_shifts", "rules": selectors.overtime_rules(), "form": form, "editing": editing})
+
+
+# -- rotations -----------------------------------------------------------------------------------------
+def _pattern_slots(request: AuthedHttpRequest, form: RotationForm, editing: Rotation | None) -> list[str]:
+    """The value of each day's select: what was typed, else the rotation's pattern, then empty days to add."""
+    if form.is_bound:
+        values = [v for v in request.POST.getlist("pattern") if v]
+    elif editing is not None:
+        values = [REST if x is None else str(x) for x in editing.pattern or []]
+    else:
+        values = []
+    wanted = _int(request.GET.get("days")) or 0
+    count = min(MAX_PATTERN_DAYS, max(len(values) + 4, 14, wanted))
+    return (values + [""] * count)[:max(count, len(values))]
+
+
+@require_http_methods(["GET", "POST"])
+@console_view
+def rotations(request: AuthedHttpRequest) -> HttpResponse:
+    _require_staff(request)
+    user = request.user
+    editing = None
+    edit_id = _int(request.POST.get("id") if request.method == "POST" else request.GET.get("edit"))
+    if edit_id is not None:
+        editing = get_object_or_404(Rotation, pk=edit_id)
+    form = None
+    if scope.can_manage(user):
+        initial = {"name": editing.name, "anchor": editing.anchor} if editing else {"anchor": timezone.localdate()}
+        form = RotationForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                saved = services.save_rotation(user, data["name"], data["anchor"], data["pattern"], editing)
+            except (ScheduleError, scope.ScopeDenied) as exc:
+                _refused(form, exc)
+            else:
+                messages.success(request, _("已保存轮班 %(name)s / Rotation %(name)s saved") % {"name": saved.name})
+                return redirect(f"{reverse('console:attendance_rotation_preview')}?rotation={saved.pk}")
+    elif request.method == "POST":
+        raise PermissionDenied
+    context: dict[str, Any] = {"nav": "attendance_rotations", "rows": selectors.rotation_list(), "form": form,
+                               "editing": editing, "shifts": list(ShiftType.objects.order_by("start", "name")),
+                               "rest": REST}
+    if form is not None:
+        context["slots"] = _pattern_slots(request, form, editing)
+    return render(request, "console/attendance/rotations.html", context)
+
+
+@require_GET
+@console_view
+def rotation_preview(request: AuthedHttpRequest) -> HttpResponse:
+    _require_staff(request)
+    all_rotations = list(Rotation.objects.order_by("name"))
+    chosen = _int(request.GET.get("rotation"))
+    rotation = next((r for r in all_rotations if r.pk == chosen), None)
+    if chosen is not None and rotation is None:
+        raise Http404
+    rotation = rotation or (all_rotations[0] if all_rotations else None)
+    first = selectors.parse_month(request.GET.get("month"))
+    context: dict[str, Any] = {"nav": "attendance_rotations", "rotations": all_rotations, "rotation": rotation,
+                               "first": first, "previous": selectors.shift_month(first, -1),
+                               "next": selectors.shift_month(first, 1)}
+    if rotation is not None:
+        context["preview"] = preview = selectors.rotation_preview(request.user, rotation, first)
+        context["day_heads"] = [(d, WEEKDAY_LABELS[d.weekday()][1]) for d in preview["days"]]
+    partial = bool(request.htmx and request.htmx.target == "preview")
+    response = render(request, "console/attendance/_preview.html" if partial else "console/attendance/rotation_preview.html",
+                      context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+# -- assignments ---------------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@console_view
+def assignments(request: AuthedHttpRequest) -> HttpResponse:
+    _require_staff(request)
+    user = request.user
+    form = None
+    if scope.can_manage(user):
+        form = AssignmentForm(user, request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.create_assignment(user, start=data["start"], end=data.get("end"),
+                                           employee=data.get("employee_row"), department=data.get("department_row"),
+                                           shift=data.get("shift_row"), rotation=data.get("rotation_row"))
+            except (ScheduleError, scope.ScopeDenied) as exc:
+                _refused(form, exc)
+            else:
+                messages.success(request, _("已排班，过去的考勤已重新计算 / Assigned; past days were recomputed"))
+                return redirect("console:attendance_assignments")
+    elif request.method == "POST":
+        raise PermissionDenied
+    q = request.GET.get("q", "")[:100]
+    site = request.GET.get("site", "")[:64]
+    department = request.GET.get("department", "")[:12]
+    schedule = request.GET.get("schedule", "")[:20]
+    rows = selectors.assignments(user, q=q, site=site, department=department, schedule=schedule)
+    context = {"nav": "attendance_assignments", "form": form, "page": page_of(request, rows),
+               "q": q, "site": site, "department": department, "schedule": schedule,
+               "sites": scope.sites(user), "departments": scope.departments(user).select_related("site")
+               .order_by("site__code", "name"),
+               "schedule_choices": [(f"shift-{s.pk}", s.name) for s in ShiftType.objects.order_by("start", "name")]
+               + [(f"rotation-{r.pk}", r.name) for r in Rotation.objects.order_by("name")],
+               "can_manage": scope.can_manage(user), "query": query_without_page(request),
+               "hx_target": "assignment-results"}
+    partial = bool(request.htmx and request.htmx.target == "assignment-results")
+    response = render(request, "console/attendance/_assignment_results.html" if partial
+                      else "console/attendance/assignments.html", context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@require_POST
+@console_view
+def assignment_delete(request: AuthedHttpRequest) -> HttpResponse:
+    user = request.user
+    pk = _int(request.POST.get("id"))
+    row = selectors.assignment_in_scope(user, pk) if pk is not None else None
+    if row is None:
+        raise Http404
+    require(scope.can_manage(user))
+    try:
+        services.delete_assignment(user, row)
+    except ScheduleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已删除排班，过去的考勤已重新计算 / Assignment removed; past days were recomputed"))
+    return redirect("console:attendance_assignments")
+
+
+# -- holiday calendars ---------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@console_view
+def calendars(request: AuthedHttpRequest) -> HttpResponse:
+    _require_staff(request)
+    user = request.user
+    visible = list(scope.sites(user).order_by("code"))
+    code = (request.POST.get("site") if request.method == "POST" else request.GET.get("site")) or ""
+    site: Site | None = next((s for s in visible if s.code == code), None)
+    if code and site is None:
+        raise Http404
+    if request.method == "POST" and site is None:
+        raise Http404
+    site = site or (visible[0] if visible else None)
+    year = _int(request.GET.get("year")) or timezone.localdate().year
+    year = year if 2000 <= year <= 2100 else timezone.localdate().year
+    manage = site is not None and _manages_site(user, site)
+    calendar = selectors.calendar_of(site) if site else None
+    settings_form = day_form = None
+    if manage and site is not None and calendar is not None:
+        action = request.POST.get("action") if request.method == "POST" else ""
+        settings_form = CalendarForm(request.POST if action == "settings" else None,
+                                     initial={"weekly_rest": calendar.weekly_rest, "final_wait_h": calendar.final_wait_h})
+        day_form = CalendarDayForm(request.POST if action == "add_day" else None)
+        back = f"{reverse('console:attendance_calendars')}?site={site.code}&year={year}"
+        try:
+            if action == "settings" and settings_form.is_valid():
+                services.save_site_calendar(user, site, settings_form.cleaned_data["weekly_rest"],
+                                            settings_form.cleaned_data["final_wait_h"])
+                messages.success(request, _("已保存 %(site)s 的日历 / Calendar of %(site)s saved") % {"site": site})
+                return redirect(back)
+            if action == "add_day" and day_form.is_valid():
+                saved = services.add_calendar_day(user, site, day_form.cleaned_data["date"], day_form.cleaned_data["kind"],
+                                                  day_form.cleaned_data["name"])
+                messages.success(request, _("已添加 %(day)s / %(day)s added") % {"day": saved.date.isoformat()})
+                return redirect(f"{reverse('console:attendance_calendars')}?site={site.code}&year={saved.date.year}")
+            if action == "remove_day":
+                row = get_object_or_404(CalendarDay, pk=_int(request.POST.get("id")) or 0, site=site)
+                services.remove_calendar_day(user, row)
+                messages.success(request, _("已删除 %(day)s / %(day)s removed") % {"day": row.date.isoformat()})
+                return redirect(back)
+        except ScheduleError as exc:
+            _refused(day_form if action == "add_day" else settings_form, exc)
+    elif request.method == "POST":
+        raise PermissionDenied
+    return render(request, "console/attendance/calendars.html", {
+        "nav": "attendance_calendars", "sites": visible, "site": site, "calendar": calendar, "year": year,
+        "days": selectors.calendar_days(site, year) if site else [], "settings_form": settings_form,
+        "day_form": day_form, "manage": manage, "rest_labels": _rest_labels(calendar)})
+
+
+def _manages_site(user: Any, site: Site) -> bool:
+    try:
+        scope.check_site_allowed(user, site)
+    except scope.ScopeDenied:
+        return False
+    return True
+
+
+def _rest_labels(calendar: Any) -> list[str]:
+    rest = set(calendar.weekly_rest or []) if calendar is not None else set()
+    return [str(label) for day, label in WEEKDAY_LABELS if day in rest]
+
+
+# -- each employee's month -----------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@console_view
+def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
+    first = selectors.parse_month(request.POST.get("month") if request.method == "POST" else request.GET.get("month"))
+    can_add = scope.can_manage(user) and _manages_employee(user, employee)
+    form = None
+    if can_add:
+        form = ManualRecordForm(request.POST or None, initial={"date": min(timezone.localdate(), selectors.month_end(first))})
+        if request.method == "POST" and form.is_valid():
+            day: date = form.cleaned_data["date"]
+            try:
+                services.add_manual_record(employee, day, form.cleaned_data["status"],
+                                           reason=form.cleaned_data["reason"], actor=user.username,
+                                           shift=form.shift_row())
+            except AttendanceError as exc:
+                _refused(form, exc)
+            else:
+                messages.success(request, _("已为 %(day)s 添加手工记录 / Manual record added for %(day)s")
+                                 % {"day": day.isoformat()})
+                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={day:%Y-%m}")
+    elif request.method == "POST":
+        raise PermissionDenied
+    month = selectors.employee_month(user, employee, first)
+    return render(request, "console/attendance/month.html", {
+        "nav": "attendance_month" if user.employee_id == employee.pk else "employees", "employee": employee,
+        "form": form, "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
+
+
+def _manages_employee(user: Any, employee: Employee) -> bool:
+    try:
+        scope.check_site_allowed(user, employee.site, employee.department)
+    except scope.ScopeDenied:
+        return False
+    return True
