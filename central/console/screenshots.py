@@ -2,8 +2,9 @@
 
     python -m central.console.screenshots [--out docs/screenshots] [--size 1280x800]
 
-A small demo site (总厂, two departments, about thirty employees, two doors, punches, events
-and audit entries) is built in a fresh SQLite database in a temporary folder, the console is
+A small demo site (总厂, two departments, about thirty employees, two doors, punches, events,
+audit entries, shifts, a rotation, holidays and a month of attendance) is built in a fresh SQLite
+database in a temporary folder, the console is
 served for real (``seed-central serve``, gunicorn, a free loopback port) and a headless
 Chromium signs in and saves ``console-*.png``. Everything is stopped and removed at the end.
 Nothing is downloaded: Debian's ``chromium`` and ``chromium-driver`` are used directly.
@@ -27,8 +28,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -298,7 +301,76 @@ def build_demo(database: Path, employees: int = 30) -> str:
         for i, (device, kind, severity, minutes) in enumerate(events)])
     command = request_command(site.code, "zc-gate-01", "open_door", {}, actor=ADMIN)
     audit.record(ADMIN, "device.command", "zc-gate-01", {"cmd": "open_door", "id": command.id})
+    demo_attendance(site, admin)
     return password
+
+
+def demo_attendance(site: Any, admin: Any) -> None:
+    """Shifts, a three-shift rotation, the two departments assigned, the site's calendar, a month of punches
+    for a few employees of 生产部 (some late, one day missed), recomputed into daily records, and a manual record."""
+    from datetime import date, datetime, time
+
+    from django.utils import timezone
+
+    from central.attendance import services as attendance
+    from central.attendance.models import CalendarDay, SiteCalendar
+    from central.ingest.models import Punch
+    from central.people.models import Department, Employee
+
+    today = timezone.localdate()
+    rule = attendance.save_overtime_rule(admin, {"name": "标准加班", "min_minutes": 30, "step_min": 30, "before_start": False,
+                                                 "requires_approval": True, "listed_only": False})
+    values = {"checkin_before_min": 60, "checkout_after_min": 120, "late_grace_min": 5, "early_grace_min": 0,
+              "hours": "first_last", "direction": "alternate", "half_day_below_h": Decimal("4"),
+              "absent_below_h": Decimal("1"), "count_on_holidays": False, "rounding_min": None, "rounding_in": "up",
+              "rounding_out": "down", "overtime": rule}
+    day = attendance.save_shift(admin, {**values, "name": "白班", "start": time(8, 30), "end": time(17, 30),
+                                        "color": "#2e7d32", "breaks": [{"start": time(12), "end": time(13)}]})
+    night = attendance.save_shift(admin, {**values, "name": "夜班", "start": time(20, 30), "end": time(5, 30),
+                                          "color": "#4527a0", "breaks": [{"start": time(0), "end": time(0, 30)}]})
+    attendance.save_shift(admin, {**values, "name": "中班", "start": time(14), "end": time(22), "color": "#ef6c00",
+                                  "overtime": None, "breaks": []})
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6], final_wait_h=72)
+    first = (today - timedelta(days=45)).replace(day=1)
+    rotation = attendance.save_rotation(admin, "两班倒", first, [day.pk, day.pk, night.pk, night.pk, None, None])
+    holiday = today - timedelta(days=9)
+    while holiday.weekday() >= 5:
+        holiday -= timedelta(days=1)
+    CalendarDay.objects.create(site=site, date=holiday, kind="holiday", name="厂庆日")
+    CalendarDay.objects.create(site=site, date=date(today.year, 10, 1), kind="holiday", name="国庆节")
+    CalendarDay.objects.create(site=site, date=date(today.year, 10, 11), kind="workday", name="国庆调休")
+    production = Department.objects.get(site=site, name="生产部")
+    quality = Department.objects.get(site=site, name="质检部")
+    start = today - timedelta(days=40)
+    attendance.create_assignment(admin, start=start, end=None, department=production, shift=day)
+    attendance.create_assignment(admin, start=start, end=None, department=quality, rotation=rotation)
+    zone = ZoneInfo(site.time_zone)
+    punches, n = [], 0
+    workers = list(Employee.objects.filter(department=production, active=True).order_by("number")[:6])
+    for k, emp in enumerate(workers):
+        when = start
+        while when < today:
+            skip = when.weekday() >= 5 or when == holiday or (k == 0 and when.day % 11 == 3)
+            if not skip:
+                late = 6 + (when.day * 7 + k) % 20 if (when.day + k) % 5 == 0 else 0
+                times = [datetime.combine(when, time(8, 10), zone) + timedelta(minutes=(when.day + k * 3) % 20 + late),
+                         datetime.combine(when, time(17, 30), zone) + timedelta(minutes=(when.day * 3 + k) % 50)]
+                if (when.day + k) % 9 == 0:
+                    times[1] = datetime.combine(when, time(19, 5), zone)  # overtime
+                for at, way in zip(times, ("in", "out"), strict=True):
+                    n += 1
+                    punches.append(Punch(id=f"0190c0de-0000-7000-a000-{n:012d}", site=site.code, device_id="zc-gate-01",
+                                         employee_number=emp.number, direction=way, method="face", score=0.3,
+                                         punched_at=at, boot_id="boot-1", monotonic_ns=n, time_source="ntp",
+                                         batch_id="batch-att", received_at=at + timedelta(seconds=2)))
+            when += timedelta(days=1)
+    Punch.objects.bulk_create(punches)
+    attendance.recompute(start, today, actor=ADMIN)
+    if workers:
+        sick = today - timedelta(days=3)
+        while sick.weekday() >= 5:
+            sick -= timedelta(days=1)
+        attendance.add_manual_record(workers[0], sick, "on_leave", reason="病假，已交医院证明", actor=ADMIN, shift=day)
 
 
 # -- the tour --------------------------------------------------------------------------------------
@@ -337,10 +409,31 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     take(driver, out, "console-devices", written)
     driver.get(f"{base_url}/audit/")
     take(driver, out, "console-audit", written)
+    month = f"{base_url}/attendance/employees/{attendance_demo_employee()}/month/"
+    for path, name in (("/attendance/shifts/", "console-attendance-shifts"),
+                       ("/attendance/rotations/preview/", "console-attendance-rotation"),
+                       ("/attendance/assignments/", "console-attendance-assignments"),
+                       ("/attendance/calendars/", "console-attendance-holidays")):
+        driver.get(f"{base_url}{path}")
+        take(driver, out, name, written)
+    driver.get(month)
+    take(driver, out, "console-attendance-month", written)
     driver.get(f"{base_url}/employees/")
     switch_language(driver, "en")
     take(driver, out, "console-employees-en", written)
+    driver.get(month)
+    take(driver, out, "console-attendance-month-en", written)
+    driver.get(f"{base_url}/attendance/shifts/")
+    take(driver, out, "console-attendance-shifts-en", written)
     return written
+
+
+def attendance_demo_employee() -> int:
+    """The employee whose month the tour shows: the first of 生产部 in the demo (punches, a late day, a leave)."""
+    from central.people.models import Employee
+
+    first = Employee.objects.filter(department__name="生产部", active=True).order_by("number").first()
+    return first.pk if first else 0
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -1,0 +1,203 @@
+"""The attendance pages in a real browser: ``seed-central serve`` (gunicorn) on the test database, driven by
+headless Chromium. An HR admin of the site creates a shift, then a rotation of it, assigns the whole
+department to the rotation, and opens an employee's month: the day worked is present with its punches,
+the other past working days are absent, the rest days say so.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from central.console.screenshots import ConsoleServer, chromium, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def last_weekday(before: date) -> date:
+    day = before - timedelta(days=2)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+@pytest.fixture
+def world(transactional_db, settings) -> dict:
+    """Site 总厂 (Saturday and Sunday off) with 生产部: 张伟 punched in and out on one recent working day."""
+    from django.utils import timezone
+
+    from central.attendance.models import SiteCalendar
+    from central.ingest.models import Punch
+    from central.people import roster
+    from central.people.models import Department, Site
+
+    settings.PASSWORD_HASHERS = PBKDF2
+    site = Site.objects.create(code="zongchang", name="总厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
+    Department.objects.create(site=site, name="生产部")
+    roster.upsert_employees([
+        {"number": "A001", "name": "张伟", "site": "zongchang", "department": "生产部"},
+        {"number": "A002", "name": "王小红", "site": "zongchang", "department": "生产部"},
+    ])
+    worked = last_weekday(timezone.localdate())
+    for n, (at, way) in enumerate([(time(8, 52), "in"), (time(18, 4), "out")]):
+        stamp = datetime.combine(worked, at, SHANGHAI)
+        Punch.objects.create(id=f"0190f3a0-0000-7000-8000-{n:012d}", site="zongchang", device_id="door-a",
+                             employee_number="A001", direction=way, method="face", punched_at=stamp, boot_id="b",
+                             monotonic_ns=n, time_source="ntp", batch_id="0190f3a0-0000-7000-8000-0000000000bb",
+                             received_at=stamp)
+    # the rotation starts on the Monday a week before the day worked: five days of work, two of rest
+    anchor = worked - timedelta(days=worked.weekday() + 7)
+    return {"site": site, "worked": worked, "anchor": anchor}
+
+
+@pytest.fixture
+def hr_admin(world) -> tuple[str, str]:
+    from central.accounts.services import create_user_with_one_time_password
+
+    return "hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
+
+
+@pytest.fixture
+def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
+    server = ConsoleServer(central_db_target, tmp_path / "console.log",
+                           env={"SEED_CENTRAL_SECRET_KEY": "browser-tests-only"})
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def browser(console) -> Iterator:
+    with chromium((1400, 1000)) as driver:
+        yield driver
+
+
+def by_css(driver, selector: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def all_css(driver, selector: str) -> list:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def wait(driver, condition, timeout: float = 20.0, what: str = ""):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition, what)
+
+
+def set_value(driver, selector: str, value: str) -> None:
+    """Date, time and colour inputs take their value the way the browser's own picker sets it."""
+    driver.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change'))",
+                          by_css(driver, selector), value)
+
+
+def type_into(driver, selector: str, value: str) -> None:
+    field = by_css(driver, selector)
+    field.clear()
+    field.send_keys(value)
+
+
+def submit(driver, form: str) -> None:
+    old = by_css(driver, "html")
+    by_css(driver, f"{form} button[type=submit]").click()
+    wait(driver, lambda d: by_css(d, "html") != old, what="the next page")
+
+
+def test_hr_admin_sets_up_a_rotation_for_a_department_and_sees_the_month(console, browser, hr_admin, world):
+    from selenium.webdriver.support.ui import Select
+
+    from central.attendance.models import Assignment, DailyRecord, Rotation, ShiftType
+    from central.people.models import Employee
+
+    url, worked, anchor = console.url, world["worked"], world["anchor"]
+    sign_in(browser, url, *hr_admin)
+    nav = [a.text.strip() for a in all_css(browser, "nav.sidenav a")]
+    assert {"班次", "轮班", "排班", "节假日"} <= set(nav), nav
+
+    # a shift: 09:00-18:00 with an unpaid lunch; first a break outside it, refused beside the break field
+    by_css(browser, "nav.sidenav a[href$='/attendance/shifts/']").click()
+    wait(browser, lambda d: by_css(d, "h1").text == "班次", what="the shifts page")
+    type_into(browser, "[name=name]", "白班")
+    set_value(browser, "[name=start]", "09:00")
+    set_value(browser, "[name=end]", "18:00")
+    type_into(browser, "[name=breaks_text]", "19:00-20:00")
+    submit(browser, "#shift-form form")
+    assert "不在班次时间内" in by_css(browser, "#field-breaks_text .error").text
+    assert not ShiftType.objects.exists()
+    type_into(browser, "[name=breaks_text]", "12:00-13:00")
+    submit(browser, "#shift-form form")
+    assert "白班" in by_css(browser, ".alert-ok").text
+    assert "白班" in by_css(browser, "#shift-table").text and "8.00" in by_css(browser, "#shift-table").text
+    shift = ShiftType.objects.get(name="白班")
+    assert (shift.start, shift.end, shift.breaks) == (time(9), time(18), [{"start": "12:00", "end": "13:00"}])
+
+    # a rotation of it: five working days, two days off, from a Monday
+    browser.get(f"{url}/attendance/rotations/")
+    type_into(browser, "[name=name]", "五天工作制")
+    set_value(browser, "[name=anchor]", anchor.isoformat())
+    days = all_css(browser, "select[name=pattern]")
+    for i, select in enumerate(days[:7]):
+        Select(select).select_by_value(str(shift.pk) if i < 5 else "rest")
+    submit(browser, "#rotation-form form")
+    wait(browser, lambda d: "/attendance/rotations/preview/" in d.current_url, what="the rotation calendar")
+    rotation = Rotation.objects.get(name="五天工作制")
+    assert rotation.pattern == [shift.pk] * 5 + [None, None]
+    crew = [c.text for c in all_css(browser, "#rotation-grid tbody tr:first-child td")]
+    first = first_of_this_month()
+    expected = ["休" if (first + timedelta(days=i)).weekday() >= 5 else "白班" for i in range(len(crew))]
+    assert crew == expected
+
+    # the whole department on it, from the rotation's first day
+    browser.get(f"{url}/attendance/assignments/")
+    by_css(browser, "input[name=holder][value=department]").click()
+    assert not by_css(browser, "#field-employee").is_displayed()
+    Select(by_css(browser, "#assignment-form [name=department]")).select_by_visible_text("生产部")
+    Select(by_css(browser, "#assignment-form [name=schedule]")).select_by_visible_text("五天工作制")
+    set_value(browser, "[name=start]", anchor.isoformat())
+    submit(browser, "#assignment-form form")
+    assert "重新计算" in by_css(browser, ".alert-ok").text
+    row = Assignment.objects.get()
+    assert (row.department.name, row.employee, row.rotation, row.start) == ("生产部", None, rotation, anchor)
+    assert "生产部" in by_css(browser, "#assignment-table").text
+
+    # 张伟's month, from his page: present on the day worked, absent on the other past working days
+    employee = Employee.objects.get(number="A001")
+    browser.get(f"{url}/employees/{employee.pk}/")
+    by_css(browser, "#employee-month").click()
+    wait(browser, lambda d: all_css(d, "#month-grid"), what="the month page")
+    if worked.month != datetime.now(SHANGHAI).month:
+        browser.get(f"{url}/attendance/employees/{employee.pk}/month/?month={worked:%Y-%m}")
+    cell = by_css(browser, f"#day-{worked.isoformat()}")
+    record = cell.find_element("css selector", ".mrec")
+    assert record.get_attribute("data-status") == "present"
+    kept = DailyRecord.objects.get(employee__number="A001", date=worked)
+    assert "出勤" in record.text and f"{kept.hours} h" in record.text and kept.hours > 8
+    assert "08:52↓" in record.text and "18:04↑" in record.text
+    records = DailyRecord.objects.filter(employee=employee, date__year=worked.year, date__month=worked.month)
+    assert records.filter(status="absent").exists()
+    for rec in records:
+        shown = by_css(browser, f"#day-{rec.date.isoformat()} .mrec").get_attribute("data-status")
+        assert shown == rec.status, (rec.date, shown, rec.status)
+    saturday = worked + timedelta(days=5 - worked.weekday())
+    if saturday.month == worked.month:
+        assert "休" in by_css(browser, f"#day-{saturday.isoformat()} .mday-head").text
+    assert by_css(browser, "#total-present").text == str(records.filter(status="present").count())
+    assert by_css(browser, "#total-absent").text == str(records.filter(status="absent").count())
+
+
+def first_of_this_month() -> date:
+    from django.utils import timezone
+
+    return timezone.localdate().replace(day=1)
