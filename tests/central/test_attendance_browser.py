@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from browser_support import all_css, by_css, wait
 
 from central.console.screenshots import ConsoleServer, chromium, sign_in
 
@@ -76,25 +77,6 @@ def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
 def browser(console) -> Iterator:
     with chromium((1400, 1000)) as driver:
         yield driver
-
-
-def by_css(driver, selector: str):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, selector)
-
-
-def all_css(driver, selector: str) -> list:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_elements(By.CSS_SELECTOR, selector)
-
-
-def wait(driver, condition, timeout: float = 20.0, what: str = ""):
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition, what)
 
 
 def set_value(driver, selector: str, value: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
 
+from browser_support import all_css, by_css, wait  # noqa: E402
 from sync_support import SITE, AgentThread, Broker, Terminal, central_settings, device_config, wait_for  # noqa: E402
 
 from central.console.screenshots import ConsoleServer, chromium, sign_in, switch_language  # noqa: E402
@@ -110,24 +111,6 @@ def terminal(pki_site, broker, world, tmp_path) -> Iterator[Terminal]:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def by_css(driver, selector: str):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, selector)
-
-
-def all_css(driver, selector: str) -> list:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_elements(By.CSS_SELECTOR, selector)
-
-
-def wait(driver, condition, timeout: float = 15.0, what: str = ""):
-    """Until ``condition(driver)`` is truthy; a part of the page htmx swaps out meanwhile is looked up again."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition, what)
 
 
 def nav_labels(driver) -> list[str]:
