@@ -19,6 +19,15 @@ from central.people.models import Employee
 MAX_LEAVE_DAYS = 366
 
 
+def _decide(request: LeaveRecord | MakeupPunch, approve: bool, actor: str, already: str) -> None:
+    """A pending request becomes approved or rejected, with who decided and when (in the caller's transaction)."""
+    if request.state != "pending":
+        raise AttendanceError(f"{already} {request.state}")
+    request.state = "approved" if approve else "rejected"
+    request.approved_by, request.approved_at = actor[:150], dj_timezone.now()
+    request.save(update_fields=["state", "approved_by", "approved_at"])
+
+
 def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date, *, half_day: bool = False,
                reason: str = "", actor: str) -> LeaveRecord:
     if end < start:
@@ -36,12 +45,8 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
 
 def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime | None = None) -> LeaveRecord:
     """Approve (records are written and the days recomputed) or reject a pending leave."""
-    if leave.state != "pending":
-        raise AttendanceError(f"这条请假已处理 / This leave is already {leave.state}")
     with transaction.atomic():
-        leave.state = "approved" if approve else "rejected"
-        leave.approved_by, leave.approved_at = actor[:150], dj_timezone.now()
-        leave.save(update_fields=["state", "approved_by", "approved_at"])
+        _decide(leave, approve, actor, "这条请假已处理 / This leave is already")
         if approve:
             day = leave.start
             while day <= leave.end:
@@ -73,12 +78,8 @@ def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *
 
 def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: datetime | None = None) -> MakeupPunch:
     """Approve (the punch counts from now on, its days recomputed) or reject a pending make-up punch."""
-    if punch.state != "pending":
-        raise AttendanceError(f"这条补卡已处理 / This make-up punch is already {punch.state}")
     with transaction.atomic():
-        punch.state = "approved" if approve else "rejected"
-        punch.approved_by, punch.approved_at = actor[:150], dj_timezone.now()
-        punch.save(update_fields=["state", "approved_by", "approved_at"])
+        _decide(punch, approve, actor, "这条补卡已处理 / This make-up punch is already")
         audit.record(actor, "attendance.makeup_" + punch.state, f"{punch.employee.number} {punch.at.isoformat()}",
                      {"id": punch.pk, "direction": punch.direction})
     if approve:

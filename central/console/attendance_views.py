@@ -8,8 +8,9 @@ outside it is a 404, an action the role may not take a 403.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -43,6 +44,8 @@ from central.console.views import AuthedHttpRequest, console_view, page_of, quer
 from central.people.models import Employee, Site
 
 STAFF_ROLES = (Role.HR_ADMIN, Role.MANAGER, Role.AUDITOR)
+M = TypeVar("M", ShiftType, OvertimeRule, Rotation)
+F = TypeVar("F", bound=forms.BaseForm)
 
 
 def _require_staff(request: AuthedHttpRequest) -> None:
@@ -63,30 +66,46 @@ def _refused(form: forms.BaseForm, exc: Exception) -> None:
     form.add_error(field if field in form.fields else None, str(exc))
 
 
+
+def _editing(request: AuthedHttpRequest, model: type[M]) -> M | None:
+    """The company-wide row a form edits (``?edit=`` on GET, ``id`` on POST), or None for a new one."""
+    edit_id = _int(request.POST.get("id") if request.method == "POST" else request.GET.get("edit"))
+    return None if edit_id is None else get_object_or_404(model, pk=edit_id)
+
+
+def _saved(request: AuthedHttpRequest, form: F | None, save: Callable[[F], Any], message: str,
+           to: Callable[[Any], str]) -> HttpResponse | None:
+    """Save a valid company-wide form and redirect; None renders the page again (a refusal shows on its field).
+
+    ``form`` is None for roles that only read: their POST is refused.
+    """
+    if form is None:
+        if request.method == "POST":
+            raise PermissionDenied
+        return None
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        saved = save(form)
+    except (ScheduleError, scope.ScopeDenied) as exc:
+        _refused(form, exc)
+        return None
+    messages.success(request, message % {"name": saved.name})
+    return redirect(to(saved))
+
+
 # -- shifts and overtime rules ---------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @console_view
 def shifts(request: AuthedHttpRequest) -> HttpResponse:
     _require_staff(request)
     user = request.user
-    manage = scope.can_manage(user)
-    editing = None
-    edit_id = _int(request.POST.get("id") if request.method == "POST" else request.GET.get("edit"))
-    if edit_id is not None:
-        editing = get_object_or_404(ShiftType, pk=edit_id)
-    form = None
-    if manage:
-        form = ShiftForm(request.POST or None, instance=editing or ShiftType())
-        if request.method == "POST" and form.is_valid():
-            try:
-                saved = services.save_shift(user, form.values(), editing)
-            except (ScheduleError, scope.ScopeDenied) as exc:
-                _refused(form, exc)
-            else:
-                messages.success(request, _("已保存班次 %(name)s / Shift %(name)s saved") % {"name": saved.name})
-                return redirect("console:attendance_shifts")
-    elif request.method == "POST":
-        raise PermissionDenied
+    editing = _editing(request, ShiftType)
+    form = ShiftForm(request.POST or None, instance=editing or ShiftType()) if scope.can_manage(user) else None
+    done = _saved(request, form, lambda f: services.save_shift(user, f.values(), editing),
+                  _("已保存班次 %(name)s / Shift %(name)s saved"), lambda _row: reverse("console:attendance_shifts"))
+    if done:
+        return done
     rows = [{"shift": s, "length": selectors.shift_length_h(s), "breaks": selectors.breaks_text(s.breaks)}
             for s in selectors.shift_list()]
     return render(request, "console/attendance/shifts.html", {
@@ -98,23 +117,13 @@ def shifts(request: AuthedHttpRequest) -> HttpResponse:
 def overtime(request: AuthedHttpRequest) -> HttpResponse:
     _require_staff(request)
     user = request.user
-    editing = None
-    edit_id = _int(request.POST.get("id") if request.method == "POST" else request.GET.get("edit"))
-    if edit_id is not None:
-        editing = get_object_or_404(OvertimeRule, pk=edit_id)
-    form = None
-    if scope.can_manage(user):
-        form = OvertimeRuleForm(request.POST or None, instance=editing or OvertimeRule())
-        if request.method == "POST" and form.is_valid():
-            try:
-                saved = services.save_overtime_rule(user, form.cleaned_data, editing)
-            except (ScheduleError, scope.ScopeDenied) as exc:
-                _refused(form, exc)
-            else:
-                messages.success(request, _("已保存加班规则 %(name)s / Overtime rule %(name)s saved") % {"name": saved.name})
-                return redirect("console:attendance_overtime")
-    elif request.method == "POST":
-        raise PermissionDenied
+    editing = _editing(request, OvertimeRule)
+    form = OvertimeRuleForm(request.POST or None, instance=editing or OvertimeRule()) if scope.can_manage(user) else None
+    done = _saved(request, form, lambda f: services.save_overtime_rule(user, f.cleaned_data, editing),
+                  _("已保存加班规则 %(name)s / Overtime rule %(name)s saved"),
+                  lambda _row: reverse("console:attendance_overtime"))
+    if done:
+        return done
     return render(request, "console/attendance/overtime.html", {
         "nav": "attendance_shifts", "rules": selectors.overtime_rules(), "form": form, "editing": editing})
 
@@ -138,25 +147,17 @@ def _pattern_slots(request: AuthedHttpRequest, form: RotationForm, editing: Rota
 def rotations(request: AuthedHttpRequest) -> HttpResponse:
     _require_staff(request)
     user = request.user
-    editing = None
-    edit_id = _int(request.POST.get("id") if request.method == "POST" else request.GET.get("edit"))
-    if edit_id is not None:
-        editing = get_object_or_404(Rotation, pk=edit_id)
+    editing = _editing(request, Rotation)
     form = None
     if scope.can_manage(user):
         initial = {"name": editing.name, "anchor": editing.anchor} if editing else {"anchor": timezone.localdate()}
         form = RotationForm(request.POST or None, initial=initial)
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                saved = services.save_rotation(user, data["name"], data["anchor"], data["pattern"], editing)
-            except (ScheduleError, scope.ScopeDenied) as exc:
-                _refused(form, exc)
-            else:
-                messages.success(request, _("已保存轮班 %(name)s / Rotation %(name)s saved") % {"name": saved.name})
-                return redirect(f"{reverse('console:attendance_rotation_preview')}?rotation={saved.pk}")
-    elif request.method == "POST":
-        raise PermissionDenied
+    done = _saved(request, form, lambda f: services.save_rotation(user, f.cleaned_data["name"], f.cleaned_data["anchor"],
+                                                                  f.cleaned_data["pattern"], editing),
+                  _("已保存轮班 %(name)s / Rotation %(name)s saved"),
+                  lambda row: f"{reverse('console:attendance_rotation_preview')}?rotation={row.pk}")
+    if done:
+        return done
     context: dict[str, Any] = {"nav": "attendance_rotations", "rows": selectors.rotation_list(), "form": form,
                                "editing": editing, "shifts": list(ShiftType.objects.order_by("start", "name")),
                                "rest": REST}
