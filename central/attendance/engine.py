@@ -296,8 +296,32 @@ def shifts_on(schedule: Schedule, person: Person, day: date) -> list[tuple[Shift
     return []
 
 
+_MEMO: dict[tuple[object, ...], list[Occurrence]] = {}
+_MEMO_SIZE = 256
+
+
 def occurrences(schedule: Schedule, person: Person, first: date, last: date) -> list[Occurrence]:
-    """Every occurrence dated ``first``..``last``, its window cut where it overlaps the next one."""
+    """Every occurrence dated ``first``..``last``, its window cut where it overlaps the next one.
+
+    Remembered by value for the last few inputs (everything in the schedule and the person but the
+    person's number): the employees of a crew or a department share them, and a bulk run otherwise
+    spent a third of its engine time working out the same dates again. A fresh list every call.
+    """
+    key = (tuple(schedule.shifts.items()), tuple(schedule.rotations.items()), schedule.assignments, schedule.calendar,
+           replace(person, number=""), first, last)
+    try:
+        found = _MEMO.get(key)
+    except TypeError:  # something unhashable (a list for a tuple): nothing to remember it by
+        return _occurrences(schedule, person, first, last)
+    if found is None:
+        found = _occurrences(schedule, person, first, last)
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        _MEMO[key] = found
+    return list(found)
+
+
+def _occurrences(schedule: Schedule, person: Person, first: date, last: date) -> list[Occurrence]:
     found: list[Occurrence] = []
     day = first
     while day <= last:
@@ -492,8 +516,11 @@ def is_final(occ: Occurrence, finality: Finality) -> tuple[bool, bool]:
 
 # -- the run --------------------------------------------------------------------------------------------
 def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], records: Iterable[Record], *,
-             first: date, last: date, finality: Finality, only_shift: str | None = None) -> Result:
+             first: date, last: date, finality: Finality, only_shift: str | None = None, punch_uses: bool = True) -> Result:
     """Recompute the occurrences dated ``first``..``last``.
+
+    ``punch_uses=False`` leaves ``Result.punches`` empty (where each punch went), for callers that only
+    write records.
 
     ``punches`` must include every punch of the person that can fall in those occurrences'
     windows (``span_needed`` gives the days to read). ``records`` are the ones already there;
@@ -511,7 +538,11 @@ def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], rec
     for punch in ordered:
         while index < len(occs) and occs[index].closes < punch.at:
             index += 1
-        home = next((i for i in range(index, min(index + 3, len(occs))) if occs[i].holds(punch.at)), None)
+        home = None
+        for i in range(index, min(index + 3, len(occs))):
+            if occs[i].holds(punch.at):
+                home = i
+                break
         owner[punch.id] = occs[home] if home is not None else None
         if home is not None:
             buckets.setdefault(home, []).append(punch)
@@ -558,8 +589,8 @@ def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], rec
     out.extend(r for key, r in existing.items() if key not in covered)  # records of days with no occurrence stay
     out.extend(kept)
     out.sort(key=lambda r: (r.date, r.shift or ""))
-    uses = []
-    for punch in ordered:
+    uses: list[PunchUse] = []
+    for punch in ordered if punch_uses else ():
         where = owner.get(punch.id)
         uses.append(PunchUse(punch.id, punch.at, where.shift.name if where else None, where.date if where else None,
                              punch.id in used))

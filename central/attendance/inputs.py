@@ -5,12 +5,16 @@ which is what :mod:`central.attendance.engine` works in.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from django.db import connection
 
 from central.attendance import engine as e
 from central.attendance.models import (
@@ -126,6 +130,9 @@ def _assignment(rules: Rules, a: Assignment, level: int) -> e.Assignment:
                         level=level)
 
 
+NO_PROFILE = (None, None, None, False, False)  # joined, left, default shift, exempt, on the overtime list
+
+
 @dataclass
 class EmployeeInput:
     employee_id: int
@@ -151,44 +158,176 @@ def record_of(row: DailyRecord, zone: ZoneInfo) -> e.Record:
 
 
 def load_employees(rules: Rules, employees: Sequence[Employee], first: date, last: date) -> list[EmployeeInput]:
-    """Everything the engine needs for these employees' occurrences dated ``first``..``last``."""
+    """Everything the engine needs for these employees' occurrences dated ``first``..``last``.
+
+    Punches and records are read with a plain cursor on the models' own tables and columns, and their
+    times turned local with :class:`LocalClock`: Django's per-value conversion of ``values_list`` and
+    model instances cost more than the engine itself on a month of punches (benchmarks/attendance.py).
+    """
     ids = [emp.pk for emp in employees]
-    profiles = {p.employee_id: p for p in AttendanceProfile.objects.filter(employee_id__in=ids)}
+    profiles = {row[0]: row[1:] for row in AttendanceProfile.objects.filter(employee_id__in=ids).values_list(
+        "employee_id", "joined", "left", "default_shift_id", "exempt", "overtime_listed")}
     own: dict[int, list[e.Assignment]] = defaultdict(list)
     for a in Assignment.objects.filter(employee_id__in=ids):
         own[a.employee_id].append(_assignment(rules, a, level=0))  # type: ignore[index]
     low, high = e.span_needed(e.Schedule(rules.shifts), first, last)
-    # a day either side covers every time zone's offset from UTC
-    since = datetime.combine(low - timedelta(days=1), time(), UTC)
-    until = datetime.combine(high + timedelta(days=2), time(), UTC)
+    # the local days low..high of every zone among these employees (not a day more: the engine places every
+    # punch it is given, so each extra day of punches is extra work for it)
+    zones = {str(z): z for z in (rules.zone(emp.site_id) for emp in employees)}.values() or [UTC]
+    since = min(_midnight(low, z) for z in zones)
+    until = max(_midnight(high + timedelta(days=1), z, last=True) for z in zones)
     numbers = {emp.number: emp.pk for emp in employees}
-    punches: dict[int, list[tuple[str, datetime, str | None]]] = defaultdict(list)
-    rows = (Punch.objects.filter(employee_number__in=list(numbers), punched_at__gte=since, punched_at__lt=until)
-            .values_list("id", "employee_number", "punched_at", "direction"))
-    for pid, number, at, way in rows.iterator(chunk_size=20000):
-        punches[numbers[number]].append((pid, at, way))
+    by_zone: dict[str, LocalClock] = {}
+    clocks: dict[int, LocalClock] = {}
+    for emp in employees:
+        zone = rules.zone(emp.site_id)
+        clocks[emp.pk] = by_zone.setdefault(str(zone), LocalClock(zone))
+    punches: dict[int, list[e.PunchIn]] = defaultdict(list)
+    for pid, number, at, way in _punch_rows(list(numbers), since, until):
+        emp_id = numbers[number]
+        punches[emp_id].append(e.PunchIn(pid, clocks[emp_id](at), way if way in ("in", "out") else None))
     for mid, emp_id, at, direction in (MakeupPunch.objects.filter(employee_id__in=ids, state="approved",
                                                                    at__gte=since, at__lt=until)
                                        .values_list("pk", "employee_id", "at", "direction")):
-        punches[emp_id].append((f"makeup-{mid}", at, direction))
-    records: dict[int, list[tuple[int | None, DailyRecord]]] = defaultdict(list)
-    for row in DailyRecord.objects.filter(employee_id__in=ids, date__gte=first, date__lte=last):
-        records[row.employee_id].append((row.pk, row))
+        punches[emp_id].append(e.PunchIn(f"makeup-{mid}", local(at, clocks[emp_id].zone),
+                                         direction if direction in ("in", "out") else None))
+    records: dict[int, list[tuple[int | None, e.Record]]] = defaultdict(list)
+    parse = utc_value()
+    for row in _record_rows(ids, first, last):
+        records[row[1]].append((row[0], _record_from_row(row, clocks[row[1]], parse)))
     found = []
     for emp in employees:
-        zone = rules.zone(emp.site_id)
-        profile = profiles.get(emp.pk)
-        default = rules.shift_names.get(profile.default_shift_id) if profile and profile.default_shift_id else None
-        person = e.Person(emp.number, profile.joined if profile else None, profile.left if profile else None, emp.active,
-                          default, profile.exempt if profile else False, profile.overtime_listed if profile else False)
+        joined, left, default_id, exempt, listed = profiles.get(emp.pk, NO_PROFILE)
+        default = rules.shift_names.get(default_id) if default_id else None
+        person = e.Person(emp.number, joined, left, emp.active, default, exempt, listed)
         assignments = tuple(own.get(emp.pk, [])) + tuple(rules.department_assignments.get(emp.department_id or 0, []))
         schedule = e.Schedule(rules.shifts, rules.rotations, assignments, rules.calendars.get(emp.site_id, e.Calendar()))
-        found.append(EmployeeInput(
-            emp.pk, emp.number, emp.site_id, person, schedule,
-            [e.PunchIn(pid, local(at, zone), direction if direction in ("in", "out") else None)
-             for pid, at, direction in punches.get(emp.pk, [])],
-            [(pk, record_of(row, zone)) for pk, row in records.get(emp.pk, [])]))
+        found.append(EmployeeInput(emp.pk, emp.number, emp.site_id, person, schedule, punches.get(emp.pk, []),
+                                   records.get(emp.pk, [])))
     return found
+
+
+def _midnight(day: date, zone: ZoneInfo, last: bool = False) -> datetime:
+    """The UTC time of ``day``'s local midnight (the earlier or, with ``last``, the later of an ambiguous one)."""
+    at = [datetime.combine(day, time(), zone).replace(fold=f).astimezone(UTC) for f in (0, 1)]
+    return max(at) if last else min(at)
+
+
+# -- plain reads: the models' own tables and columns, times as naive UTC ------------------------------------
+class LocalClock:
+    """A zone's local wall time (naive) of naive UTC times: one offset per UTC day, as ``local()`` gives.
+
+    A day whose offset at its start and at its end differ (a daylight-saving change) goes through
+    ``astimezone`` punch by punch; every other day adds its one offset.
+    """
+
+    def __init__(self, zone: ZoneInfo):
+        self.zone = zone
+        self.offsets: dict[date, timedelta | None] = {}
+
+    def __call__(self, at: datetime) -> datetime:
+        day = at.date()
+        try:
+            offset = self.offsets[day]
+        except KeyError:
+            offset = self.offsets[day] = self._offset(day)
+        if offset is None:
+            return local(at.replace(tzinfo=UTC), self.zone)
+        return at + offset
+
+    def _offset(self, day: date) -> timedelta | None:
+        start = datetime.combine(day, time(), UTC)
+        before, after = start.astimezone(self.zone).utcoffset(), (start + timedelta(days=1)).astimezone(self.zone).utcoffset()
+        return before if before == after else None
+
+
+def db_column(model: Any, name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def utc_sql(column: str) -> str:
+    """A datetime column as naive UTC: SQLite's stored text as it is (no parsing by the driver), PostgreSQL's UTC."""
+    return f"CAST({column} AS TEXT)" if connection.vendor == "sqlite" else f"({column} AT TIME ZONE 'UTC')"
+
+
+def utc_value() -> Callable[[Any], datetime | None]:
+    """What :func:`utc_sql` gives back, as a naive UTC datetime."""
+    return _parse_sqlite if connection.vendor == "sqlite" else _as_is
+
+
+def _punch_rows(numbers: list[str], since: datetime, until: datetime) -> Iterable[tuple[str, str, datetime, str]]:
+    """(id, employee number, naive UTC time, direction) of these employees' punches in [since, until)."""
+    if not numbers:
+        return
+    table = connection.ops.quote_name(Punch._meta.db_table)
+    at = db_column(Punch, "punched_at")
+    adapt, parse = connection.ops.adapt_datetimefield_value, utc_value()
+    for i in range(0, len(numbers), 900):
+        part = numbers[i:i + 900]
+        sql = (f"SELECT {db_column(Punch, 'id')}, {db_column(Punch, 'employee_number')}, {utc_sql(at)}, "
+               f"{db_column(Punch, 'direction')} FROM {table} WHERE {db_column(Punch, 'employee_number')} IN "
+               f"({', '.join(['%s'] * len(part))}) AND {at} >= %s AND {at} < %s")
+        with connection.cursor() as cur:
+            cur.execute(sql, [*part, adapt(since), adapt(until)])
+            while rows := cur.fetchmany(20000):
+                for pid, number, when, way in rows:
+                    yield pid, number, parse(when), way  # type: ignore[misc]
+
+
+RECORD_COLUMNS = ("id", "employee", "date", "shift_name", "status", "source", "half_day", "hours", "late", "early",
+                  "late_min", "early_min", "overtime_min", "overtime_kind", "overtime_state", "first_in", "last_out",
+                  "other_half", "missing_out", "day_kind", "final", "closed_by_timeout", "punch_ids")
+TWO_PLACES = Decimal("0.01")
+
+
+def _record_rows(ids: list[int], first: date, last: date) -> Iterable[tuple[Any, ...]]:
+    """These employees' DailyRecord rows dated ``first``..``last``, columns as in RECORD_COLUMNS (times naive UTC)."""
+    if not ids:
+        return
+    table = connection.ops.quote_name(DailyRecord._meta.db_table)
+    columns = ", ".join(utc_sql(db_column(DailyRecord, c)) if c in ("first_in", "last_out") else db_column(DailyRecord, c)
+                        for c in RECORD_COLUMNS)
+    day = db_column(DailyRecord, "date")
+    adapt = connection.ops.adapt_datefield_value
+    for i in range(0, len(ids), 900):
+        part = ids[i:i + 900]
+        sql = (f"SELECT {columns} FROM {table} WHERE {db_column(DailyRecord, 'employee')} IN "
+               f"({', '.join(['%s'] * len(part))}) AND {day} >= %s AND {day} <= %s")
+        with connection.cursor() as cur:
+            cur.execute(sql, [*part, adapt(first), adapt(last)])
+            while rows := cur.fetchmany(20000):
+                yield from rows
+
+
+def _record_from_row(row: tuple[Any, ...], clock: LocalClock, parse: Callable[[Any], datetime | None]) -> e.Record:
+    """One row of :func:`_record_rows` as the engine's record (what :func:`record_of` makes of a model row)."""
+    (_, _, day, shift_name, status, source, half_day, hours, late, early, late_min, early_min, overtime_min,
+     overtime_kind, overtime_state, first_in, last_out, other_half, missing_out, day_kind, final, timeout, punch_ids) = row
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    if not isinstance(hours, Decimal):  # SQLite gives a number; the field keeps two places
+        hours = Decimal(str(hours)).quantize(TWO_PLACES)
+    if isinstance(punch_ids, (str, bytes)):
+        punch_ids = json.loads(punch_ids)
+    first_at, last_at = parse(first_in), parse(last_out)
+    return e.Record(
+        date=day, shift=shift_name or None, status=status, source=source, half_day=bool(half_day), hours=hours,
+        late=bool(late), early=bool(early), late_min=late_min, early_min=early_min, overtime_min=overtime_min,
+        overtime_kind=overtime_kind, overtime_state=overtime_state,
+        first_in=clock(first_at) if first_at else None, last_out=clock(last_at) if last_at else None,
+        other_half=other_half, missing_out=bool(missing_out), day_kind=day_kind, final=bool(final),
+        closed_by_timeout=bool(timeout), punch_ids=tuple(punch_ids or ()))
+
+
+def _parse_sqlite(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo is None else at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def employees_touched(rows: Iterable[tuple[str, datetime]], zones: dict[str, ZoneInfo]) -> dict[str, tuple[date, date]]:

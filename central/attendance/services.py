@@ -12,17 +12,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit
 from central.attendance import engine as e
-from central.attendance.inputs import EmployeeInput, Rules, aware, employees_touched, load_employees, load_rules, local
+from central.attendance.inputs import (
+    EmployeeInput,
+    Rules,
+    aware,
+    db_column,
+    employees_touched,
+    load_employees,
+    load_rules,
+    local,
+    utc_sql,
+    utc_value,
+)
 from central.attendance.models import DailyRecord, ShiftType
 from central.ingest.models import Punch, State
 from central.people.models import Employee, Site
@@ -33,6 +44,8 @@ WATERMARK_KEY = "attendance.received_until"
 FRONTIER_KEY = "attendance.final_until.{site}"
 LATE_COMMIT_S = 10.0  # a batch's received_at is taken before its commit: look back this far for late commits
 Progress = Callable[[int, int], None]
+# what load_employees reads of an employee (not the face and finger templates, which can be large)
+ENGINE_FIELDS = ("id", "number", "site_id", "department_id", "active")
 
 # the fields a computed record is compared on to decide whether it changed
 COMPARED = ("status", "source", "half_day", "hours", "late", "early", "late_min", "early_min", "overtime_min",
@@ -90,7 +103,7 @@ Before = dict[tuple[date, str], tuple[int | None, e.Record]]
 def _run_one(rules: Rules, item: EmployeeInput, first: date, last: date) -> tuple[list[e.Record], Before]:
     finality = rules.finality.get(item.site_id, e.Finality())
     result = e.evaluate(item.schedule, item.person, item.punches, [r for _, r in item.records], first=first, last=last,
-                        finality=finality)
+                        finality=finality, punch_uses=False)
     before = {(r.date, r.shift or ""): (pk, r) for pk, r in item.records}
     return result.records, before
 
@@ -98,7 +111,7 @@ def _run_one(rules: Rules, item: EmployeeInput, first: date, last: date) -> tupl
 def _write_chunk(rules: Rules, items: list[EmployeeInput], first: date, last: date) -> Outcome:
     outcome = Outcome(employees=len(items))
     delete_ids: list[int] = []
-    create: list[DailyRecord] = []
+    create: list[dict[str, Any]] = []
     for item in items:
         zone = rules.zone(item.site_id)
         records, before = _run_one(rules, item, first, last)
@@ -122,7 +135,9 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput], first: date, last: da
                     outcome.changed_final.append({"employee": item.number, "date": rec.date.isoformat(), "shift": rec.shift,
                                                   "from": old.status, "to": rec.status, "hours_from": str(old.hours),
                                                   "hours_to": str(rec.hours)})
-            create.append(DailyRecord(employee_id=item.employee_id, **_row_values(rec, zone)))
+            row = _row_values(rec, zone)
+            row["employee_id"] = item.employee_id
+            create.append(row)
         for key, (pk, old) in before.items():
             if key not in seen and old.computed and pk is not None:
                 delete_ids.append(pk)  # the schedule no longer has this occurrence
@@ -133,18 +148,71 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput], first: date, last: da
             for i in range(0, len(delete_ids), 900):
                 DailyRecord.objects.filter(pk__in=delete_ids[i:i + 900]).delete()
             for row in create:
-                row.reason, row.created_by, row.leave_type_id = carried.get((row.employee_id, row.date, row.shift_name),
-                                                                            ("", "", None))
-            DailyRecord.objects.bulk_create(create, batch_size=2000)
+                row["reason"], row["created_by"], row["leave_type_id"] = carried.get(
+                    (row["employee_id"], row["date"], row["shift_name"]), ("", "", None))
+            _insert_records(create)
     outcome.written = len(create)
     return outcome
 
 
-def _carried(delete_ids: list[int], create: list[DailyRecord]) -> dict[tuple[int, date, str], tuple[str, str, int | None]]:
+def _insert_records(rows: list[dict[str, Any]]) -> None:
+    """Insert new DailyRecord rows (``{attname: value}``) with ``executemany`` of one INSERT built from the model.
+
+    Like ``store_punches``: Django's per-value preparation in ``bulk_create`` cost more than the engine on a
+    month's records (benchmarks/attendance.py). Each value goes through the same database adapter the field
+    would use; a field a row leaves out takes its default (``updated_at``: now).
+    """
+    if not rows:
+        return
+    ops = connection.ops
+    meta = DailyRecord._meta
+    now = dj_timezone.now()
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    adapters: list[Callable[[Any], Any] | None] = []
+    defaults: list[Any] = []
+    for f in fields:
+        kind = f.get_internal_type()
+        if kind == "DateTimeField":
+            adapters.append(ops.adapt_datetimefield_value)
+        elif kind == "DateField":
+            adapters.append(ops.adapt_datefield_value)
+        elif kind in ("DecimalField", "JSONField"):
+            adapters.append(_field_adapter(f))
+        else:
+            adapters.append(None)
+        defaults.append(now if getattr(f, "auto_now", False) else f.get_default())
+    names = [f.attname for f in fields]
+    sql = (f"INSERT INTO {ops.quote_name(meta.db_table)} ({', '.join(ops.quote_name(str(f.column)) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    plan = list(zip(names, adapters, defaults, strict=True))
+    values = [[(adapt(row.get(name, default)) if adapt else row.get(name, default)) for name, adapt, default in plan]
+              for row in rows]
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            for i in range(0, len(values), 2000):
+                cur.executemany(sql, values[i:i + 2000])
+            return
+        # PostgreSQL: COPY. executemany through Django's client-side binding cursor ran at about 100 µs a
+        # row (a month's 230,000 records took 24 s), and one statement of many rows spends that in psycopg's
+        # parsing of the placeholders
+        columns = ", ".join(ops.quote_name(str(f.column)) for f in fields)
+        with cur.cursor.copy(f"COPY {ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+
+
+def _field_adapter(f: Any) -> Callable[[Any], Any]:
+    ops = connection.ops
+    if f.get_internal_type() == "DecimalField":
+        return lambda v: ops.adapt_decimalfield_value(f.to_python(v), f.max_digits, f.decimal_places)
+    return lambda v: None if v is None else ops.adapt_json_value(v, f.encoder)
+
+
+def _carried(delete_ids: list[int], create: list[dict[str, Any]]) -> dict[tuple[int, date, str], tuple[str, str, int | None]]:
     """What a person wrote on a record (reason, who, leave type) carries over when the engine updates it."""
     if not delete_ids:
         return {}
-    wanted = {(r.employee_id, r.date) for r in create if r.source in ("manual", "leave")}
+    wanted = {(r["employee_id"], r["date"]) for r in create if r["source"] in ("manual", "leave")}
     if not wanted:
         return {}
     carried: dict[tuple[int, date, str], tuple[str, str, int | None]] = {}
@@ -153,8 +221,8 @@ def _carried(delete_ids: list[int], create: list[DailyRecord]) -> dict[tuple[int
             value = (row.reason, row.created_by, row.leave_type_id)
             carried[(row.employee_id, row.date, row.shift_name)] = value
             for new in create:  # a half-day leave entered without a shift now carries one
-                if (new.employee_id, new.date) == (row.employee_id, row.date) and new.half_day:
-                    carried[(new.employee_id, new.date, new.shift_name)] = value
+                if (new["employee_id"], new["date"]) == (row.employee_id, row.date) and new["half_day"]:
+                    carried[(new["employee_id"], new["date"], new["shift_name"])] = value
     return carried
 
 
@@ -170,7 +238,7 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
     total = len(ids)
     outcome = Outcome()
     for i in range(0, total, CHUNK):
-        chunk = list(Employee.objects.filter(pk__in=ids[i:i + CHUNK]).order_by("pk"))
+        chunk = list(Employee.objects.filter(pk__in=ids[i:i + CHUNK]).only(*ENGINE_FIELDS).order_by("pk"))
         outcome.add(_write_chunk(rules, load_employees(rules, chunk, first, last), first, last))
         if progress:
             progress(min(i + CHUNK, total), total)
@@ -191,7 +259,7 @@ def recompute_spans(spans: dict[str, tuple[date, date]], *, now: datetime, rules
     outcome = Outcome()
     for (first, last), numbers in sorted(groups.items()):
         for i in range(0, len(numbers), CHUNK):
-            chunk = list(Employee.objects.filter(number__in=numbers[i:i + CHUNK]).order_by("pk"))
+            chunk = list(Employee.objects.filter(number__in=numbers[i:i + CHUNK]).only(*ENGINE_FIELDS).order_by("pk"))
             outcome.add(_write_chunk(rules, load_employees(rules, chunk, first, last), first, last))
     _audit_changes(outcome, actor)
     return outcome
@@ -225,12 +293,7 @@ class Follower:
 
     def new_punches(self, rules: Rules, now: datetime) -> Outcome:
         mark = _get_state(WATERMARK_KEY)
-        rows = Punch.objects.all()
-        if mark is not None:
-            rows = rows.filter(received_at__gt=mark - timedelta(seconds=LATE_COMMIT_S))
-        found = [(pid, number, at, received) for pid, number, at, received in
-                 rows.values_list("id", "employee_number", "punched_at", "received_at").iterator(chunk_size=5000)
-                 if pid not in self._recent]
+        found = [row for row in _arrived(mark, self._recent) if row[0] not in self._recent]
         if not found:
             return Outcome()
         zones = dict(Employee.objects.filter(number__in={r[1] for r in found}).values_list("number", "site_id"))
@@ -267,6 +330,41 @@ class Follower:
                 outcome.add(recompute(first, last, employees=Employee.objects.filter(site=site), now=now, rules=rules))
             _set_state(key, frontier.replace(tzinfo=rules.zone(site.pk)))
         return outcome
+
+
+def _arrived(mark: datetime | None, recent: dict[str, datetime]) -> list[tuple[str, str, datetime, datetime]]:
+    """(id, employee number, punched_at, received_at) of punches received after ``mark`` - LATE_COMMIT_S.
+
+    When the look-back window (mark - LATE_COMMIT_S, mark] holds exactly the punches already handled
+    (``recent``), a count over the received_at index proves it and only the punches after ``mark`` are
+    read: a busy receiver otherwise re-reads ten seconds of punches at every pass. Read with a plain cursor
+    (times as aware UTC), as ``inputs.load_employees`` reads punches.
+    """
+    table = connection.ops.quote_name(Punch._meta.db_table)
+    received = db_column(Punch, "received_at")
+    adapt = connection.ops.adapt_datetimefield_value
+    where, params = "", []
+    if mark is not None:
+        since = mark - timedelta(seconds=LATE_COMMIT_S)
+        where, params = f" WHERE {received} > %s", [adapt(since)]
+        handled = sum(1 for at in recent.values() if since < at <= mark)
+        if handled:
+            with connection.cursor() as cur:
+                cur.execute(f"SELECT COUNT(*) FROM {table} WHERE {received} > %s AND {received} <= %s",
+                            [adapt(since), adapt(mark)])
+                window = cur.fetchone()[0]
+            if window == handled:
+                params = [adapt(mark)]
+    parse = utc_value()
+    sql = (f"SELECT {db_column(Punch, 'id')}, {db_column(Punch, 'employee_number')}, {utc_sql(db_column(Punch, 'punched_at'))}, "
+           f"{utc_sql(received)} FROM {table}{where}")
+    found = []
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        while rows := cur.fetchmany(5000):
+            for pid, number, at, got in rows:
+                found.append((pid, number, parse(at).replace(tzinfo=timezone.utc), parse(got).replace(tzinfo=timezone.utc)))  # type: ignore[union-attr]
+    return found
 
 
 def _closing_days(rules: Rules, after: datetime, until: datetime) -> list[date]:
