@@ -293,12 +293,15 @@ class Follower:
 
     def new_punches(self, rules: Rules, now: datetime) -> Outcome:
         mark = _get_state(WATERMARK_KEY)
-        found = [row for row in _arrived(mark, self._recent) if row[0] not in self._recent]
+        # a punch handled before comes again when a re-stamp moved it (its received_at moves with it)
+        found = [row for row in _arrived(mark, self._recent) if self._recent.get(row[0]) != row[3]]
         if not found:
             return Outcome()
         zones = dict(Employee.objects.filter(number__in={r[1] for r in found}).values_list("number", "site_id"))
-        spans = employees_touched([(number, at) for _, number, at, _ in found if number in zones],
-                                  {n: rules.zone(site) for n, site in zones.items()})
+        # the day a re-stamped punch left is recomputed as well as the day it moved to
+        touched = [(number, at) for _, number, at, _, _ in found if number in zones]
+        touched += [(number, was) for _, number, _, _, was in found if was is not None and number in zones]
+        spans = employees_touched(touched, {n: rules.zone(site) for n, site in zones.items()})
         outcome = recompute_spans(spans, now=now, rules=rules)
         newest = max(r[3] for r in found)
         if mark is None or newest > mark:
@@ -306,7 +309,7 @@ class Follower:
             mark = newest
         horizon = mark - timedelta(seconds=LATE_COMMIT_S)
         self._recent = {pid: at for pid, at in self._recent.items() if at > horizon}
-        self._recent.update({pid: received for pid, _, _, received in found if received > horizon})
+        self._recent.update({pid: received for pid, _, _, received, _ in found if received > horizon})
         return outcome
 
     def finality(self, rules: Rules, now: datetime) -> Outcome:
@@ -332,8 +335,12 @@ class Follower:
         return outcome
 
 
-def _arrived(mark: datetime | None, recent: dict[str, datetime]) -> list[tuple[str, str, datetime, datetime]]:
-    """(id, employee number, punched_at, received_at) of punches received after ``mark`` - LATE_COMMIT_S.
+Arrived = tuple[str, str, datetime, datetime, datetime | None]
+
+
+def _arrived(mark: datetime | None, recent: dict[str, datetime]) -> list[Arrived]:
+    """(id, employee number, punched_at, received_at, original_punched_at) of punches received after
+    ``mark`` - LATE_COMMIT_S (a re-stamp sets received_at again).
 
     When the look-back window (mark - LATE_COMMIT_S, mark] holds exactly the punches already handled
     (``recent``), a count over the received_at index proves it and only the punches after ``mark`` are
@@ -357,13 +364,15 @@ def _arrived(mark: datetime | None, recent: dict[str, datetime]) -> list[tuple[s
                 params = [adapt(mark)]
     parse = utc_value()
     sql = (f"SELECT {db_column(Punch, 'id')}, {db_column(Punch, 'employee_number')}, {utc_sql(db_column(Punch, 'punched_at'))}, "
-           f"{utc_sql(received)} FROM {table}{where}")
-    found = []
+           f"{utc_sql(received)}, {utc_sql(db_column(Punch, 'original_punched_at'))} FROM {table}{where}")
+    found: list[Arrived] = []
     with connection.cursor() as cur:
         cur.execute(sql, params)
         while rows := cur.fetchmany(5000):
-            for pid, number, at, got in rows:
-                found.append((pid, number, parse(at).replace(tzinfo=timezone.utc), parse(got).replace(tzinfo=timezone.utc)))  # type: ignore[union-attr]
+            for pid, number, at, got, was in rows:
+                found.append((pid, number, parse(at).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
+                              parse(got).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
+                              None if was is None else parse(was).replace(tzinfo=timezone.utc)))  # type: ignore[union-attr]
     return found
 
 

@@ -215,7 +215,9 @@ def _drained_at(status: p.Status, now: datetime) -> datetime | None:
 # -- storing punches in bulk ----------------------------------------------------------------------------
 # A re-sent punch only changes the stored one when it carries a re-stamp the stored one lacks, and only for
 # the device that made it: then its time fields take the re-stamped values, once.
-RESTAMP_FIELDS = ("punched_at", "time_source", "original_punched_at", "restamped_at")
+# ``received_at`` moves too: the re-stamp is what arrived then, and the attendance follower, which reads
+# punches by arrival, recomputes the days of the corrected time.
+RESTAMP_FIELDS = ("punched_at", "time_source", "original_punched_at", "restamped_at", "received_at")
 
 
 def store_punches(values: list[dict[str, Any]]) -> None:

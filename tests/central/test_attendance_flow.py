@@ -236,3 +236,21 @@ def test_the_batch_recompute_command_reports_progress_and_refuses_bad_ranges(
     assert sorted(DailyRecord.objects.filter(employee__number="E004").values_list("date__day", "shift_name")) == [
         (2, "day"), (3, "night"), (4, "night"), (6, "day")]
     assert AuditEntry.objects.filter(action="attendance.recompute").count() == 1
+
+
+def test_a_restamped_punch_moves_its_record_to_the_corrected_day(plant: dict[str, Any]) -> None:
+    """A terminal without time stamps a punch wrongly; its re-stamp arrives later and the follower follows it."""
+    ingest, follower = Ingest(), Follower()
+    wrong = punch(employee_number="E002", time_source="unsynced", punched_at=utc_stamp(datetime(2026, 2, 20, 9, 1)))
+    send(ingest, "punches", batch(wrong))
+    follower.tick(now=at_utc(datetime(2026, 3, 2, 12)))
+    assert records("E002")[date(2026, 2, 20)].punch_ids == [wrong["id"]]
+    fixed = {**wrong, "time_source": "ntp", "punched_at": utc_stamp(datetime(2026, 3, 2, 9, 1)),
+             "original_punched_at": wrong["punched_at"], "restamped_at": utc_stamp(datetime(2026, 3, 2, 12, 5))}
+    send(ingest, "punches", batch(fixed))
+    follower.tick(now=at_utc(datetime(2026, 3, 2, 12, 6)))
+    mine = records("E002")
+    assert mine[date(2026, 3, 2)].punch_ids == [wrong["id"]] and mine[date(2026, 3, 2)].first_in == at_utc(
+        datetime(2026, 3, 2, 9, 1))
+    # 20 February is long past the site's maximum wait: without the punch it is an absence
+    assert (mine[date(2026, 2, 20)].status, mine[date(2026, 2, 20)].punch_ids) == ("absent", [])
