@@ -343,10 +343,18 @@ def _occurrences(schedule: Schedule, person: Person, first: date, last: date) ->
 
 
 def span_needed(schedule: Schedule, first: date, last: date) -> tuple[date, date]:
-    """The days whose occurrences can hold punches of ``first``..``last`` (a night shift reaches back a day)."""
-    longest = max((s.checkin_before_min + s.checkout_after_min for s in schedule.shifts.values()), default=0)
-    reach = 2 + longest // (24 * 60)
-    return first - timedelta(days=reach), last + timedelta(days=1 + longest // (24 * 60))
+    """The local days of the punches that occurrences dated ``first``..``last`` can hold.
+
+    A window opening before its day's midnight reaches back a day; a night shift, or a check-out margin
+    past midnight, reaches forward.
+    """
+    day = timedelta(days=1)
+    anchor = datetime.combine(first, time())
+    back = min(((s.begins(first) - timedelta(minutes=s.checkin_before_min) - anchor) // day
+                for s in schedule.shifts.values()), default=0)
+    ahead = max(((s.ends(first) + timedelta(minutes=s.checkout_after_min) - anchor) // day
+                 for s in schedule.shifts.values()), default=1)
+    return first + timedelta(days=min(back, 0)), last + timedelta(days=max(ahead, 0))
 
 
 # -- one occurrence ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ which is what :mod:`central.attendance.engine` works in.
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -330,11 +331,37 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def employees_touched(rows: Iterable[tuple[str, datetime]], zones: dict[str, ZoneInfo]) -> dict[str, tuple[date, date]]:
-    """From (employee number, UTC time) of new punches: each employee's local days whose records can change."""
+def employees_touched(rows: Iterable[tuple[str, datetime]], zones: dict[str, ZoneInfo],
+                      shifts: Iterable[e.Shift] = ()) -> dict[str, tuple[date, date]]:
+    """From (employee number, UTC time) of new punches: each employee's local days whose records can change.
+
+    Those are the days of the occurrences whose window can hold the punch: for a day-shift site the
+    punch's own day, for a night shift's morning punch the day before too, for a shift starting after
+    midnight whose window opens the evening before, the next day. Read from the shift types alone,
+    without the employee's schedule, so it may take a day more than needed, never one less.
+    """
+    days_of = functools.partial(_window_days, tuple(shifts))
     spans: dict[str, tuple[date, date]] = {}
     for number, at in rows:
-        day = local(at, zones.get(number, UTC)).date()
-        lo, hi = spans.get(number, (day, day))
-        spans[number] = (min(lo, day - timedelta(days=1)), max(hi, day))
+        moment = local(at, zones.get(number, UTC))
+        lo_offset, hi_offset = days_of(moment.time())
+        day = moment.date()
+        lo, hi = spans.get(number, (day + timedelta(days=lo_offset), day + timedelta(days=hi_offset)))
+        spans[number] = (min(lo, day + timedelta(days=lo_offset)), max(hi, day + timedelta(days=hi_offset)))
     return spans
+
+
+@functools.lru_cache(maxsize=4096)
+def _window_days(shifts: tuple[e.Shift, ...], at: time) -> tuple[int, int]:
+    """For a local time of day: the earliest and latest day offsets whose occurrence can hold it (cached)."""
+    if not shifts:
+        return (-1, 0)
+    key = at.replace(second=0, microsecond=0)
+    if key != at:
+        return _window_days(shifts, key)
+    anchor = date(2000, 1, 3)
+    moments = [datetime.combine(anchor, key), datetime.combine(anchor, key) + timedelta(minutes=1)]
+    offsets = [k for k in (-2, -1, 0, 1) for s in shifts for m in moments
+               if s.begins(anchor + timedelta(days=k)) - timedelta(minutes=s.checkin_before_min) <= m
+               <= s.ends(anchor + timedelta(days=k)) + timedelta(minutes=s.checkout_after_min)]
+    return (min(offsets), max(offsets)) if offsets else (0, 0)

@@ -301,7 +301,7 @@ class Follower:
         # the day a re-stamped punch left is recomputed as well as the day it moved to
         touched = [(number, at) for _, number, at, _, _ in found if number in zones]
         touched += [(number, was) for _, number, _, _, was in found if was is not None and number in zones]
-        spans = employees_touched(touched, {n: rules.zone(site) for n, site in zones.items()})
+        spans = employees_touched(touched, {n: rules.zone(site) for n, site in zones.items()}, rules.shifts.values())
         outcome = recompute_spans(spans, now=now, rules=rules)
         newest = max(r[3] for r in found)
         if mark is None or newest > mark:
