@@ -8,6 +8,11 @@ ALL = ("store", "faces", "finger", "sync", "central", "attendance", "ui")
 
 
 def main(argv: list[str]) -> int:
+    options = [a for a in argv if a.startswith("-")]
+    if options:
+        print(f"python -m benchmarks takes benchmark names only ({', '.join(ALL)}); options such as {options[0]} "
+              "go to one benchmark: python -m benchmarks.NAME --help", file=sys.stderr)
+        return 2
     names = argv or list(ALL)
     failed = []
     for name in names:
