@@ -70,6 +70,7 @@ DayKind = Literal["workday", "rest_day", "holiday"]
 OvertimeState = Literal["", "pending", "approved", "unpaid"]
 STATUSES: tuple[Status, ...] = ("present", "absent", "half_day", "on_leave")
 SOURCES: tuple[Source, ...] = ("punches", "manual", "leave", "absent", "exempt")
+COMPUTED_SOURCES: tuple[Source, ...] = ("punches", "absent", "exempt")  # made, and so replaced, by the engine
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TWO_PLACES = Decimal("0.01")
 
@@ -235,7 +236,7 @@ class Record:
     @property
     def computed(self) -> bool:
         """Made by the engine (and so replaced by it), not entered by a person."""
-        return self.source in ("punches", "absent", "exempt")
+        return self.source in COMPUTED_SOURCES
 
 
 @dataclass(frozen=True)

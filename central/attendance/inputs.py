@@ -81,9 +81,10 @@ def load_rules(now: datetime) -> Rules:
         rotation_names[rot.pk] = rot.name
     sites = list(Site.objects.all())
     zones = {s.pk: _zone(s.time_zone) for s in sites}
+    site_calendars = list(SiteCalendar.objects.all())
     weekly = {c.site_id: frozenset(int(d) for d in c.weekly_rest or [] if isinstance(d, int) and 0 <= d <= 6)
-              for c in SiteCalendar.objects.all()}
-    waits = dict(SiteCalendar.objects.values_list("site_id", "final_wait_h"))
+              for c in site_calendars}
+    waits = {c.site_id: c.final_wait_h for c in site_calendars}
     holidays: dict[int, set[date]] = defaultdict(set)
     workdays: dict[int, set[date]] = defaultdict(set)
     for site_id, day, kind in CalendarDay.objects.values_list("site_id", "date", "kind"):
@@ -143,19 +144,6 @@ class EmployeeInput:
     schedule: e.Schedule
     punches: list[e.PunchIn]
     records: list[tuple[int | None, e.Record]]  # (row id, record)
-
-
-def record_of(row: DailyRecord, zone: ZoneInfo) -> e.Record:
-    return e.Record(
-        date=row.date, shift=row.shift_name or None, status=row.status,  # type: ignore[arg-type]
-        source=row.source, half_day=row.half_day, hours=Decimal(row.hours),  # type: ignore[arg-type]
-        late=row.late, early=row.early, late_min=row.late_min, early_min=row.early_min, overtime_min=row.overtime_min,
-        overtime_kind=row.overtime_kind, overtime_state=row.overtime_state,  # type: ignore[arg-type]
-        first_in=local(row.first_in, zone) if row.first_in else None,
-        last_out=local(row.last_out, zone) if row.last_out else None,
-        other_half=row.other_half,  # type: ignore[arg-type]
-        missing_out=row.missing_out, day_kind=row.day_kind,  # type: ignore[arg-type]
-        final=row.final, closed_by_timeout=row.closed_by_timeout, punch_ids=tuple(row.punch_ids or ()))
 
 
 def load_employees(rules: Rules, employees: Sequence[Employee], first: date, last: date) -> list[EmployeeInput]:
@@ -301,7 +289,7 @@ def _record_rows(ids: list[int], first: date, last: date) -> Iterable[tuple[Any,
 
 
 def _record_from_row(row: tuple[Any, ...], clock: LocalClock, parse: Callable[[Any], datetime | None]) -> e.Record:
-    """One row of :func:`_record_rows` as the engine's record (what :func:`record_of` makes of a model row)."""
+    """One row of :func:`_record_rows` as the engine's record."""
     (_, _, day, shift_name, status, source, half_day, hours, late, early, late_min, early_min, overtime_min,
      overtime_kind, overtime_state, first_in, last_out, other_half, missing_out, day_kind, final, timeout, punch_ids) = row
     if isinstance(day, str):

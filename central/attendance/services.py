@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -47,10 +47,8 @@ Progress = Callable[[int, int], None]
 # what load_employees reads of an employee (not the face and finger templates, which can be large)
 ENGINE_FIELDS = ("id", "number", "site_id", "department_id", "active")
 
-# the fields a computed record is compared on to decide whether it changed
-COMPARED = ("status", "source", "half_day", "hours", "late", "early", "late_min", "early_min", "overtime_min",
-            "overtime_kind", "overtime_state", "first_in", "last_out", "other_half", "missing_out", "day_kind", "final",
-            "closed_by_timeout", "punch_ids")
+# the fields a computed record is compared on to decide whether it changed: all but its key (date, shift)
+COMPARED = tuple(f.name for f in fields(e.Record) if f.name not in ("date", "shift"))
 
 
 class AttendanceError(ValueError):
@@ -91,8 +89,6 @@ def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
     """Overtime a person approved stays approved while its minutes do not change."""
     if (old is not None and old.overtime_state == "approved" and new.overtime_state == "pending"
             and old.overtime_min == new.overtime_min):
-        from dataclasses import replace
-
         return replace(new, overtime_state="approved")
     return new
 
@@ -217,7 +213,7 @@ def _carried(delete_ids: list[int], create: list[dict[str, Any]]) -> dict[tuple[
         return {}
     carried: dict[tuple[int, date, str], tuple[str, str, int | None]] = {}
     for i in range(0, len(delete_ids), 900):
-        for row in DailyRecord.objects.filter(pk__in=delete_ids[i:i + 900]).exclude(source__in=("punches", "absent", "exempt")):
+        for row in DailyRecord.objects.filter(pk__in=delete_ids[i:i + 900]).exclude(source__in=e.COMPUTED_SOURCES):
             value = (row.reason, row.created_by, row.leave_type_id)
             carried[(row.employee_id, row.date, row.shift_name)] = value
             for new in create:  # a half-day leave entered without a shift now carries one
@@ -238,8 +234,7 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
     total = len(ids)
     outcome = Outcome()
     for i in range(0, total, CHUNK):
-        chunk = list(Employee.objects.filter(pk__in=ids[i:i + CHUNK]).only(*ENGINE_FIELDS).order_by("pk"))
-        outcome.add(_write_chunk(rules, load_employees(rules, chunk, first, last), first, last))
+        outcome.add(_recompute_chunk(rules, Employee.objects.filter(pk__in=ids[i:i + CHUNK]), first, last))
         if progress:
             progress(min(i + CHUNK, total), total)
     if progress and not total:
@@ -247,6 +242,12 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
     _audit_changes(outcome, actor or "system:attendance", summary={"from": first.isoformat(), "to": last.isoformat(),
                                                                    "employees": total} if actor else None)
     return outcome
+
+
+def _recompute_chunk(rules: Rules, employees: QuerySet[Employee], first: date, last: date) -> Outcome:
+    """One chunk (at most CHUNK employees): read, run the rules, write what changed."""
+    chunk = list(employees.only(*ENGINE_FIELDS).order_by("pk"))
+    return _write_chunk(rules, load_employees(rules, chunk, first, last), first, last)
 
 
 def recompute_spans(spans: dict[str, tuple[date, date]], *, now: datetime, rules: Rules | None = None,
@@ -259,8 +260,7 @@ def recompute_spans(spans: dict[str, tuple[date, date]], *, now: datetime, rules
     outcome = Outcome()
     for (first, last), numbers in sorted(groups.items()):
         for i in range(0, len(numbers), CHUNK):
-            chunk = list(Employee.objects.filter(number__in=numbers[i:i + CHUNK]).only(*ENGINE_FIELDS).order_by("pk"))
-            outcome.add(_write_chunk(rules, load_employees(rules, chunk, first, last), first, last))
+            outcome.add(_recompute_chunk(rules, Employee.objects.filter(number__in=numbers[i:i + CHUNK]), first, last))
     _audit_changes(outcome, actor)
     return outcome
 
@@ -315,23 +315,20 @@ class Follower:
     def finality(self, rules: Rules, now: datetime) -> Outcome:
         """Sites whose days became final since the last pass: recompute the days whose windows closed."""
         outcome = Outcome()
-        for site in Site.objects.all():
-            fin = rules.finality.get(site.pk)
-            if fin is None:
-                continue
+        for site_id, fin in rules.finality.items():
             frontier = max([x for x in (fin.reported_until, fin.timeout_until) if x is not None], default=None)
             if frontier is None:
                 continue
-            key = FRONTIER_KEY.format(site=site.pk)
+            key = FRONTIER_KEY.format(site=site_id)
             before = _get_state(key)
-            previous = local(before, rules.zone(site.pk)) if before else frontier - timedelta(days=2)
+            previous = local(before, rules.zone(site_id)) if before else frontier - timedelta(days=2)
             if frontier <= previous:
                 continue
             days = _closing_days(rules, previous, frontier)
             if days:
                 first, last = min(days), max(days)
-                outcome.add(recompute(first, last, employees=Employee.objects.filter(site=site), now=now, rules=rules))
-            _set_state(key, frontier.replace(tzinfo=rules.zone(site.pk)))
+                outcome.add(recompute(first, last, employees=Employee.objects.filter(site_id=site_id), now=now, rules=rules))
+            _set_state(key, frontier.replace(tzinfo=rules.zone(site_id)))
         return outcome
 
 
@@ -412,9 +409,11 @@ def add_manual_record(employee: Employee, day: date, status: str, *, reason: str
         raise AttendanceError("请填写原因 / A reason is required")
     with transaction.atomic():
         shift_name = shift.name if shift else ""
-        DailyRecord.objects.filter(employee=employee, date=day).filter(
-            Q(shift_name=shift_name) | Q(source__in=("punches", "absent", "exempt"))).filter(
-            Q(shift_name=shift_name) | Q(shift_name="") if shift_name else Q()).delete()
+        that_day = DailyRecord.objects.filter(employee=employee, date=day)
+        if shift_name:  # one shift's record is replaced
+            that_day.filter(shift_name=shift_name).delete()
+        else:  # a whole-day record replaces the one without a shift and every computed record of the day
+            that_day.filter(Q(shift_name="") | Q(source__in=e.COMPUTED_SOURCES)).delete()
         row = DailyRecord.objects.create(employee=employee, date=day, shift_name=shift_name, status=status,
                                          source="manual", half_day=half_day or status == "half_day", reason=reason[:500],
                                          created_by=actor[:150], final=True, hours=Decimal("0.00"))
@@ -422,15 +421,6 @@ def add_manual_record(employee: Employee, day: date, status: str, *, reason: str
                      {"status": status, "shift": shift_name, "reason": reason[:200]})
     recompute(day - timedelta(days=1), day + timedelta(days=1), employees=Employee.objects.filter(pk=employee.pk), now=now)
     return DailyRecord.objects.get(pk=row.pk)
-
-
-def recompute_employees(employees: Iterable[Employee], first: date, last: date, *, now: datetime | None = None) -> Outcome:
-    ids = [emp.pk for emp in employees]
-    return recompute(first, last, employees=Employee.objects.filter(pk__in=ids), now=now)
-
-
-def records_by_key(rows: Sequence[DailyRecord]) -> dict[tuple[int, date, str], DailyRecord]:
-    return {(r.employee_id, r.date, r.shift_name): r for r in rows}
 
 
 # -- schedules HR sets up in the console: shifts, rotations, assignments, calendars ---------------------------
