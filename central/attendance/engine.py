@@ -125,6 +125,13 @@ class Shift:
         end = datetime.combine(day, self.end)
         return end if self.end > self.start else end + timedelta(days=1)
 
+    def paid_hours(self, day: date = date(2000, 1, 3)) -> Decimal:
+        """The shift's length less its breaks (what an exempt employee is credited)."""
+        pieces = [(self.begins(day), self.ends(day))]
+        for cut in self.break_spans(day):
+            pieces = [p for piece in pieces for p in _minus(piece, cut)]
+        return hours_of(sum((end - start).total_seconds() for start, end in pieces))
+
     def break_spans(self, day: date) -> list[tuple[datetime, datetime]]:
         spans = []
         for b in self.breaks:
@@ -462,8 +469,7 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
     if person.exempt:
         if occ.day_kind != "workday":
             return None
-        paid = _worked(replace(shift, rounding=None), occ, [(occ.begins, occ.ends)])
-        return Record(status="present", source="exempt", hours=hours_of(sum((e - s).total_seconds() for s, e in paid)),
+        return Record(status="present", source="exempt", hours=shift.paid_hours(occ.date),
                       first_in=counted[0].at if counted else None,
                       last_out=counted[-1].at if len(counted) > 1 else None,
                       punch_ids=tuple(p.id for p in counted), **common)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from central.accounts import scope
 from central.attendance import engine as e
-from central.attendance.inputs import load_employees, load_rules
+from central.attendance.inputs import load_employees, load_rules, shift_of
 from central.attendance.models import (
     Assignment,
     CalendarDay,
@@ -83,19 +83,8 @@ def overtime_rules() -> QuerySet[OvertimeRule]:
 
 
 def shift_length_h(shift: ShiftType) -> Decimal:
-    begins = datetime.combine(date(2000, 1, 3), shift.start)
-    ends = datetime.combine(begins.date(), shift.end)
-    if ends <= begins:
-        ends += timedelta(days=1)
-    total = (ends - begins).total_seconds()
-    for b in shift.breaks or []:
-        try:
-            b_start, b_end = time.fromisoformat(b["start"]), time.fromisoformat(b["end"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        gap = (datetime.combine(begins.date(), b_end) - datetime.combine(begins.date(), b_start)).total_seconds()
-        total -= gap if gap > 0 else gap + 86400
-    return e.hours_of(max(total, 0))
+    """The paid length the engine credits for the shift (its length less breaks)."""
+    return shift_of(shift).paid_hours()
 
 
 def breaks_text(breaks: list[dict[str, str]] | None) -> str:

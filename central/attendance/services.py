@@ -34,7 +34,15 @@ from central.attendance.inputs import (
     utc_sql,
     utc_value,
 )
-from central.attendance.models import DailyRecord, ShiftType
+from central.attendance.models import (
+    Assignment,
+    CalendarDay,
+    DailyRecord,
+    OvertimeRule,
+    Rotation,
+    ShiftType,
+    SiteCalendar,
+)
 from central.ingest.models import Punch, State
 from central.people.models import Employee, Site
 
@@ -458,13 +466,6 @@ def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date
     return recompute(span[0], span[1], employees=employees, actor=actor)
 
 
-def _shift_span(start: Any, end: Any) -> tuple[datetime, datetime]:
-    day = date(2000, 1, 3)
-    begins = datetime.combine(day, start)
-    ends = datetime.combine(day, end)
-    return begins, ends if end > start else ends + timedelta(days=1)
-
-
 def check_shift(values: dict[str, Any]) -> None:
     """The rules of one shift type beyond each field's own range; a refusal names its field."""
     start, end = values.get("start"), values.get("end")
@@ -472,20 +473,16 @@ def check_shift(values: dict[str, Any]) -> None:
         return
     if start == end:
         raise ScheduleError("下班时间不能等于上班时间 / The end cannot equal the start", "end")
-    begins, ends = _shift_span(start, end)
+    breaks = tuple(e.Break(item["start"], item["end"]) for item in values.get("breaks") or [])
+    shape = e.Shift(name="", start=start, end=end, breaks=breaks)  # placed in time as the engine places it
+    day = date(2000, 1, 3)
+    begins, ends = shape.begins(day), shape.ends(day)
     length_h = Decimal((ends - begins).total_seconds()) / 3600
     spans: list[tuple[datetime, datetime]] = []
-    for item in values.get("breaks") or []:
-        b_start, b_end = item["start"], item["end"]
-        label = f"{b_start:%H:%M}-{b_end:%H:%M}"
-        if b_start == b_end:
+    for item, (span_start, span_end) in zip(breaks, shape.break_spans(day), strict=True):
+        label = f"{item.start:%H:%M}-{item.end:%H:%M}"
+        if item.start == item.end:
             raise ScheduleError(f"休息 {label} 没有时长 / The break {label} has no length", "breaks")
-        span_start = datetime.combine(begins.date(), b_start)
-        if b_start < start:
-            span_start += timedelta(days=1)
-        span_end = datetime.combine(span_start.date(), b_end)
-        if span_end <= span_start:
-            span_end += timedelta(days=1)
         if span_start < begins or span_end > ends:
             raise ScheduleError(f"休息 {label} 不在班次时间内 / The break {label} is outside the shift", "breaks")
         if any(span_start < other_end and other_start < span_end for other_start, other_end in spans):
@@ -502,8 +499,6 @@ def check_shift(values: dict[str, Any]) -> None:
 
 def _employees_on(shift_ids: Iterable[int] = (), rotation_ids: Iterable[int] = ()) -> QuerySet[Employee]:
     """Employees whose schedule uses these shifts or rotations (their own, their department's or by default)."""
-    from central.attendance.models import Assignment
-
     shift_ids, rotation_ids = list(shift_ids), list(rotation_ids)
     held = Assignment.objects.filter(Q(shift_id__in=shift_ids) | Q(rotation_id__in=rotation_ids))
     own = held.filter(employee__isnull=False).values("employee_id")
@@ -513,21 +508,23 @@ def _employees_on(shift_ids: Iterable[int] = (), rotation_ids: Iterable[int] = (
 
 
 def _rotations_using(shift_id: int) -> list[int]:
-    from central.attendance.models import Rotation
-
     return [r.pk for r in Rotation.objects.all() if shift_id in (r.pattern or [])]
+
+
+def _free_name(model: type[OvertimeRule | ShiftType | Rotation], name: str | None, current: Any, zh: str, en: str) -> str:
+    """The stripped name of a company-wide row, refused when empty or when another row of ``model`` has it."""
+    name = (name or "").strip()
+    if not name:
+        raise ScheduleError("请填写名称 / A name is required", "name")
+    if model.objects.filter(name=name).exclude(pk=getattr(current, "pk", 0) or 0).exists():
+        raise ScheduleError(f"已有名为 {name} 的{zh} / {en} named {name} exists", "name")
+    return name
 
 
 def save_overtime_rule(user: Any, values: dict[str, Any], rule: Any = None) -> Any:
     """Add an overtime rule, or change ``rule``; the shifts using it are recomputed."""
-    from central.attendance.models import OvertimeRule
-
     _require_hr(user)
-    name = (values.get("name") or "").strip()
-    if not name:
-        raise ScheduleError("请填写名称 / A name is required", "name")
-    if OvertimeRule.objects.filter(name=name).exclude(pk=getattr(rule, "pk", 0) or 0).exists():
-        raise ScheduleError(f"已有名为 {name} 的加班规则 / An overtime rule named {name} exists", "name")
+    name = _free_name(OvertimeRule, values.get("name"), rule, "加班规则", "An overtime rule")
     creating = rule is None
     with transaction.atomic():
         rule = rule or OvertimeRule()
@@ -555,11 +552,7 @@ def save_shift(user: Any, values: dict[str, Any], shift: ShiftType | None = None
     """Add a shift type, or change ``shift`` (its employees' past days are recomputed). ``values["breaks"]``
     holds ``{"start": time, "end": time}`` items."""
     _require_hr(user)
-    name = (values.get("name") or "").strip()
-    if not name:
-        raise ScheduleError("请填写名称 / A name is required", "name")
-    if ShiftType.objects.filter(name=name).exclude(pk=getattr(shift, "pk", 0) or 0).exists():
-        raise ScheduleError(f"已有名为 {name} 的班次 / A shift named {name} exists", "name")
+    name = _free_name(ShiftType, values.get("name"), shift, "班次", "A shift")
     check_shift(values)
     creating = shift is None
     with transaction.atomic():
@@ -581,14 +574,8 @@ def save_shift(user: Any, values: dict[str, Any], shift: ShiftType | None = None
 
 def save_rotation(user: Any, name: str, anchor: date, pattern: Sequence[int | None], rotation: Any = None) -> Any:
     """Add a rotation, or change ``rotation``: ``pattern`` is a shift id per day, ``None`` for a rest day."""
-    from central.attendance.models import Rotation
-
     _require_hr(user)
-    name = (name or "").strip()
-    if not name:
-        raise ScheduleError("请填写名称 / A name is required", "name")
-    if Rotation.objects.filter(name=name).exclude(pk=getattr(rotation, "pk", 0) or 0).exists():
-        raise ScheduleError(f"已有名为 {name} 的轮班 / A rotation named {name} exists", "name")
+    name = _free_name(Rotation, name, rotation, "轮班", "A rotation")
     pattern = list(pattern)
     if not pattern or all(x is None for x in pattern):
         raise ScheduleError("规律中至少要有一个班次 / The pattern needs at least one shift", "pattern")
@@ -631,8 +618,6 @@ def _check_holder(user: Any, employee: Any, department: Any) -> None:
 def create_assignment(user: Any, *, start: date, end: date | None, employee: Any = None, department: Any = None,
                       shift: ShiftType | None = None, rotation: Any = None) -> Any:
     """One employee, or a whole department (one row), on a shift or a rotation from ``start`` to ``end``."""
-    from central.attendance.models import Assignment
-
     _require_hr(user)
     if (employee is None) == (department is None):
         raise ScheduleError("请选择一名员工或一个部门 / Choose one employee or one department", "employee")
@@ -681,8 +666,6 @@ def _require_site(user: Any, site: Site) -> None:
 
 def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_wait_h: int) -> Any:
     """A site's weekly rest days (0 = Monday) and how long its days wait for every terminal."""
-    from central.attendance.models import SiteCalendar
-
     _require_site(user, site)
     days = sorted({int(d) for d in weekly_rest})
     if any(not 0 <= d <= 6 for d in days):
@@ -702,8 +685,6 @@ def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_
 
 def add_calendar_day(user: Any, site: Site, day: date, kind: str, name: str = "") -> Any:
     """A dated holiday, or a make-up working day (调休), at ``site``; replaces what that date had."""
-    from central.attendance.models import CalendarDay
-
     _require_site(user, site)
     if kind not in ("holiday", "workday"):
         raise ScheduleError(f"类型无效 / Unknown kind {kind!r}", "kind")
