@@ -40,7 +40,6 @@ import pstats
 import random
 import secrets
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_table, write_json
+from central.demo_stack import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = "bench"
@@ -475,11 +475,6 @@ def pg_tool(name: str) -> str | None:
         return str(candidate)
     return None
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -46,7 +46,7 @@ class StackError(RuntimeError):
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def start_mosquitto(config: Path, port: int, log_file: Path, timeout_s: float = 10.0) -> subprocess.Popen:

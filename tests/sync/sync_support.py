@@ -18,17 +18,13 @@ from typing import Optional
 import pytest
 
 from central.broker import write_broker_config
+from central.console.screenshots import wait_for as console_wait_for
+from central.demo_stack import free_port
 from central.pki import SitePki
 
 SITE = "test"
 DEVICES = ("door-a", "door-b")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def free_udp_port() -> int:
@@ -38,13 +34,8 @@ def free_udp_port() -> int:
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    """The console tools' wait, with the longer default the sync tests need (a broker restart, a resend)."""
+    return console_wait_for(predicate, timeout, interval, what)
 
 
 class Broker:
