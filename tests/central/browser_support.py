@@ -1,7 +1,20 @@
 """Selenium helpers shared by the central suite's browser tests."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from central.console.screenshots import ConsoleServer
+
+
+def served_console(central_db_target: str, folder: Path) -> Iterator[ConsoleServer]:
+    """The console as a user runs it: ``seed-central --db <test database> serve`` with gunicorn; stopped after."""
+    server = ConsoleServer(central_db_target, folder / "console.log", env={"SEED_CENTRAL_SECRET_KEY": "browser-tests-only"})
+    server.start()
+    yield server
+    server.stop()
+    assert server.proc.returncode is not None
 
 
 def by_css(driver: Any, selector: str) -> Any:

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import all_css, by_css, wait
+from browser_support import all_css, by_css, served_console, wait
 
 from central.console.screenshots import ConsoleServer, chromium, sign_in
 
@@ -66,11 +66,7 @@ def hr_admin(world) -> tuple[str, str]:
 
 @pytest.fixture
 def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
-    server = ConsoleServer(central_db_target, tmp_path / "console.log",
-                           env={"SEED_CENTRAL_SECRET_KEY": "browser-tests-only"})
-    server.start()
-    yield server
-    server.stop()
+    yield from served_console(central_db_target, tmp_path)
 
 
 @pytest.fixture

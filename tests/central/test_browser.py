@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
 
-from browser_support import all_css, by_css, wait  # noqa: E402
+from browser_support import all_css, by_css, served_console, wait  # noqa: E402
 from sync_support import SITE, AgentThread, Broker, Terminal, central_settings, device_config, wait_for  # noqa: E402
 
 from central.console.screenshots import ConsoleServer, chromium, sign_in, switch_language  # noqa: E402
@@ -73,13 +73,7 @@ def admin(world) -> tuple[str, str]:
 
 @pytest.fixture
 def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
-    """The console as a user runs it: ``seed-central --db <test database> serve`` with gunicorn."""
-    server = ConsoleServer(central_db_target, tmp_path / "console.log",
-                           env={"SEED_CENTRAL_SECRET_KEY": "browser-tests-only"})
-    server.start()
-    yield server
-    server.stop()
-    assert server.proc.returncode is not None
+    yield from served_console(central_db_target, tmp_path)
 
 
 @pytest.fixture
