@@ -188,10 +188,43 @@ class Calendar:
 
 @dataclass(frozen=True)
 class Schedule:
+    """What decides when a person works. Like every input here it is not changed once made."""
     shifts: dict[str, Shift]
     rotations: dict[str, Rotation] = field(default_factory=dict)
     assignments: tuple[Assignment, ...] = ()
     calendar: Calendar = Calendar()
+
+    def fingerprint(self) -> Hashed:
+        """Everything the schedule holds, as one hashable value worked out once per schedule object."""
+        found: Hashed | None = self.__dict__.get("_fingerprint")
+        if found is None:
+            found = Hashed((tuple(self.shifts.items()), tuple(self.rotations.items()), self.assignments, self.calendar))
+            if len(_FINGERPRINTS) >= _MEMO_SIZE:
+                _FINGERPRINTS.clear()
+            # one object for equal schedules made apart (each read of the rules makes new ones): a remembered
+            # key is then found by identity, not by comparing every shift field by field
+            found = _FINGERPRINTS.setdefault(found, found)
+            object.__setattr__(self, "_fingerprint", found)
+        return found
+
+
+_MEMO_SIZE = 256
+_FINGERPRINTS: dict[Hashed, Hashed] = {}
+
+
+class Hashed:
+    """A value with its hash worked out once (a frozen dataclass hashes all its fields at every call)."""
+    __slots__ = ("value", "hash")
+
+    def __init__(self, value: tuple[object, ...]):
+        self.value = value
+        self.hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Hashed) and self.hash == other.hash and self.value == other.value)
 
 
 @dataclass(frozen=True)
@@ -203,6 +236,10 @@ class Person:
     default_shift: str | None = None
     exempt: bool = False
     overtime_listed: bool = False
+
+    def rules_key(self) -> tuple[object, ...]:
+        """Everything but the number: what makes two people's occurrences the same."""
+        return (self.joined, self.left, self.active, self.default_shift, self.exempt, self.overtime_listed)
 
     def employed_on(self, day: date) -> bool:
         return self.active and (self.joined is None or day >= self.joined) and (self.left is None or day <= self.left)
@@ -305,7 +342,6 @@ def shifts_on(schedule: Schedule, person: Person, day: date) -> list[tuple[Shift
 
 
 _MEMO: dict[tuple[object, ...], list[Occurrence]] = {}
-_MEMO_SIZE = 256
 
 
 def occurrences(schedule: Schedule, person: Person, first: date, last: date) -> list[Occurrence]:
@@ -315,9 +351,8 @@ def occurrences(schedule: Schedule, person: Person, first: date, last: date) -> 
     person's number): the employees of a crew or a department share them, and a bulk run otherwise
     spent a third of its engine time working out the same dates again. A fresh list every call.
     """
-    key = (tuple(schedule.shifts.items()), tuple(schedule.rotations.items()), schedule.assignments, schedule.calendar,
-           replace(person, number=""), first, last)
     try:
+        key = (schedule.fingerprint(), person.rules_key(), first, last)
         found = _MEMO.get(key)
     except TypeError:  # something unhashable (a list for a tuple): nothing to remember it by
         return _occurrences(schedule, person, first, last)
@@ -348,6 +383,39 @@ def _occurrences(schedule: Schedule, person: Person, first: date, last: date) ->
             found[i] = replace(earlier, closes=cut)
             found[i + 1] = replace(later, opens=cut, open_exclusive=True)
     return found
+
+
+@dataclass(frozen=True)
+class Touched:
+    """What new punches can change: the occurrences dated ``first``..``last``, whose punches all lie in
+    [``opens``, ``closes``]."""
+    first: date
+    last: date
+    opens: datetime
+    closes: datetime
+
+
+def touched(schedule: Schedule, person: Person, times: Iterable[datetime], first: date, last: date) -> Touched | None:
+    """The dates (within ``first``..``last``) of the occurrences whose windows hold any of ``times`` (local):
+    the only records new punches at those times can change. ``None``: no occurrence holds any of them."""
+    occs = occurrences(schedule, person, first - timedelta(days=1), last + timedelta(days=1))  # cut by neighbours
+    moments = sorted(times)
+    held = [o.date for o in occs if first <= o.date <= last and any(o.holds(t) for t in moments)]
+    if not held:
+        return None
+    low, high = min(held), max(held)
+    inside = [o for o in occs if low <= o.date <= high]  # every occurrence of those dates is recomputed
+    return Touched(low, high, min(o.opens for o in inside), max(o.closes for o in inside))
+
+
+def reach(schedule: Schedule, first: date, last: date) -> tuple[datetime, datetime]:
+    """The local times of the punches that occurrences dated ``first``..``last`` can hold: from the earliest
+    window opening of a shift on ``first`` to the latest window closing of one on ``last`` (both inclusive)."""
+    if not schedule.shifts:
+        return datetime.combine(first, time()), datetime.combine(last + timedelta(days=1), time())
+    shifts = schedule.shifts.values()
+    return (min(s.begins(first) - timedelta(minutes=s.checkin_before_min) for s in shifts),
+            max(s.ends(last) + timedelta(minutes=s.checkout_after_min) for s in shifts))
 
 
 def span_needed(schedule: Schedule, first: date, last: date) -> tuple[date, date]:
@@ -538,7 +606,7 @@ def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], rec
     write records.
 
     ``punches`` must include every punch of the person that can fall in those occurrences'
-    windows (``span_needed`` gives the days to read). ``records`` are the ones already there;
+    windows (``reach`` gives the times, ``span_needed`` the days to read). ``records`` are the ones already there;
     the result lists every record of ``records`` outside the run unchanged, and each occurrence's
     record inside it (computed records are replaced, records entered by people kept or updated).
     """

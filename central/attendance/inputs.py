@@ -5,14 +5,13 @@ which is what :mod:`central.attendance.engine` works in.
 """
 from __future__ import annotations
 
-import functools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -64,6 +63,7 @@ class Rules:
     zones: dict[int, ZoneInfo]
     department_assignments: dict[int, list[e.Assignment]] = field(default_factory=dict)
     finality: dict[int, e.Finality] = field(default_factory=dict)
+    schedules: dict[tuple[int | None, int], e.Schedule] = field(default_factory=dict)  # (department, site): shared
 
     def zone(self, site_id: int) -> ZoneInfo:
         return self.zones.get(site_id, UTC)
@@ -127,12 +127,50 @@ def aware(at: datetime | None, zone: ZoneInfo) -> datetime | None:
 
 
 def _assignment(rules: Rules, a: Assignment, level: int) -> e.Assignment:
-    return e.Assignment(a.start, a.end, shift=rules.shift_names.get(a.shift_id) if a.shift_id else None,  # type: ignore[arg-type]
-                        rotation=rules.rotation_names.get(a.rotation_id) if a.rotation_id else None,  # type: ignore[arg-type]
-                        level=level)
+    return _assignment_of(rules, a.start, a.end, a.shift_id, a.rotation_id, level)  # type: ignore[arg-type]
+
+
+def _assignment_of(rules: Rules, start: date, end: date | None, shift_id: int | None, rotation_id: int | None,
+                   level: int) -> e.Assignment:
+    return e.Assignment(start, end, shift=rules.shift_names.get(shift_id) if shift_id else None,
+                        rotation=rules.rotation_names.get(rotation_id) if rotation_id else None, level=level)
 
 
 NO_PROFILE = (None, None, None, False, False)  # joined, left, default shift, exempt, on the overtime list
+
+
+class Staff(Protocol):
+    """What the engine's inputs need of an employee: an Employee, or a :class:`StaffRow` read plainly."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def site_id(self) -> int: ...
+    @property
+    def department_id(self) -> int | None: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class StaffRow(NamedTuple):
+    pk: int
+    number: str
+    site_id: int
+    department_id: int | None
+    active: bool
+
+
+STAFF_FIELDS = ("id", "number", "site", "department", "active")
+
+
+def staff_rows(*, numbers: Iterable[str] = (), ids: Iterable[int] = ()) -> list[StaffRow]:
+    """The employees with these numbers or ids (not their face and finger templates), read plainly."""
+    columns = [db_column(Employee, f) for f in STAFF_FIELDS]
+    key, values = ("number", list(numbers)) if numbers else ("id", list(ids))
+    return [StaffRow(pk, number, site, department, bool(active))
+            for pk, number, site, department, active in select_in(Employee, columns, db_column(Employee, key), values)]
 
 
 @dataclass
@@ -146,25 +184,32 @@ class EmployeeInput:
     records: list[tuple[int | None, e.Record]]  # (row id, record)
 
 
-def load_employees(rules: Rules, employees: Sequence[Employee], first: date, last: date) -> list[EmployeeInput]:
+def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: date) -> list[EmployeeInput]:
     """Everything the engine needs for these employees' occurrences dated ``first``..``last``.
 
-    Punches and records are read with a plain cursor on the models' own tables and columns, and their
-    times turned local with :class:`LocalClock`: Django's per-value conversion of ``values_list`` and
-    model instances cost more than the engine itself on a month of punches (benchmarks/attendance.py).
+    Read with plain cursors on the models' own tables and columns, and times turned local with
+    :class:`LocalClock`: Django's per-value conversion of ``values_list`` and model instances, and its
+    preparation of every value of a long ``IN`` list, cost more than the engine itself on a month of
+    punches and on a follower's batch (benchmarks/attendance.py).
     """
     ids = [emp.pk for emp in employees]
-    profiles = {row[0]: row[1:] for row in AttendanceProfile.objects.filter(employee_id__in=ids).values_list(
-        "employee_id", "joined", "left", "default_shift_id", "exempt", "overtime_listed")}
+    day = _date_value()
+    profiles = {emp_id: (day(joined), day(left), default, bool(exempt), bool(listed))
+                for emp_id, joined, left, default, exempt, listed in select_in(
+                    AttendanceProfile, [db_column(AttendanceProfile, c) for c in
+                                        ("employee", "joined", "left", "default_shift", "exempt", "overtime_listed")],
+                    db_column(AttendanceProfile, "employee"), ids)}
     own: dict[int, list[e.Assignment]] = defaultdict(list)
-    for a in Assignment.objects.filter(employee_id__in=ids):
-        own[a.employee_id].append(_assignment(rules, a, level=0))  # type: ignore[index]
-    low, high = e.span_needed(e.Schedule(rules.shifts), first, last)
-    # the local days low..high of every zone among these employees (not a day more: the engine places every
-    # punch it is given, so each extra day of punches is extra work for it)
+    for emp_id, start, end, shift_id, rotation_id in select_in(
+            Assignment, [db_column(Assignment, c) for c in ("employee", "start", "end", "shift", "rotation")],
+            db_column(Assignment, "employee"), ids):
+        own[emp_id].append(_assignment_of(rules, day(start), day(end), shift_id, rotation_id, level=0))  # type: ignore[arg-type]
+    low, high = e.reach(e.Schedule(rules.shifts), first, last)
+    # the local times low..high of every zone among these employees (not a minute more: the engine places
+    # every punch it is given, so each extra punch is extra work for it)
     zones = {str(z): z for z in (rules.zone(emp.site_id) for emp in employees)}.values() or [UTC]
-    since = min(_midnight(low, z) for z in zones)
-    until = max(_midnight(high + timedelta(days=1), z, last=True) for z in zones)
+    since = min(_utc(low, z) for z in zones)
+    until = max(_utc(high, z, last=True) for z in zones) + timedelta(seconds=1)
     numbers = {emp.number: emp.pk for emp in employees}
     by_zone: dict[str, LocalClock] = {}
     clocks: dict[int, LocalClock] = {}
@@ -175,13 +220,16 @@ def load_employees(rules: Rules, employees: Sequence[Employee], first: date, las
     for pid, number, at, way in _punch_rows(list(numbers), since, until):
         emp_id = numbers[number]
         punches[emp_id].append(e.PunchIn(pid, clocks[emp_id](at), way if way in ("in", "out") else None))
-    for mid, emp_id, at, direction in (MakeupPunch.objects.filter(employee_id__in=ids, state="approved",
-                                                                   at__gte=since, at__lt=until)
-                                       .values_list("pk", "employee_id", "at", "direction")):
-        punches[emp_id].append(e.PunchIn(f"makeup-{mid}", local(at, clocks[emp_id].zone),
+    adapt, parse = connection.ops.adapt_datetimefield_value, utc_value()
+    at_column = db_column(MakeupPunch, "at")
+    for mid, emp_id, at, direction in select_in(
+            MakeupPunch, [db_column(MakeupPunch, "id"), db_column(MakeupPunch, "employee"), utc_sql(at_column),
+                          db_column(MakeupPunch, "direction")], db_column(MakeupPunch, "employee"), ids,
+            where=f"{db_column(MakeupPunch, 'state')} = %s AND {at_column} >= %s AND {at_column} < %s",
+            params=["approved", adapt(since), adapt(until)]):
+        punches[emp_id].append(e.PunchIn(f"makeup-{mid}", clocks[emp_id](parse(at)),  # type: ignore[arg-type]
                                          direction if direction in ("in", "out") else None))
     records: dict[int, list[tuple[int | None, e.Record]]] = defaultdict(list)
-    parse = utc_value()
     for row in _record_rows(ids, first, last):
         records[row[1]].append((row[0], _record_from_row(row, clocks[row[1]], parse)))
     found = []
@@ -189,17 +237,26 @@ def load_employees(rules: Rules, employees: Sequence[Employee], first: date, las
         joined, left, default_id, exempt, listed = profiles.get(emp.pk, NO_PROFILE)
         default = rules.shift_names.get(default_id) if default_id else None
         person = e.Person(emp.number, joined, left, emp.active, default, exempt, listed)
-        assignments = tuple(own.get(emp.pk, [])) + tuple(rules.department_assignments.get(emp.department_id or 0, []))
-        schedule = e.Schedule(rules.shifts, rules.rotations, assignments, rules.calendars.get(emp.site_id, e.Calendar()))
+        mine = own.get(emp.pk)
+        if mine:
+            schedule = _schedule(rules, tuple(mine), emp.department_id, emp.site_id)
+        else:  # one schedule object per department and site: the engine remembers occurrences by it
+            key = (emp.department_id, emp.site_id)
+            schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, (), *key))
         found.append(EmployeeInput(emp.pk, emp.number, emp.site_id, person, schedule, punches.get(emp.pk, []),
                                    records.get(emp.pk, [])))
     return found
 
 
-def _midnight(day: date, zone: ZoneInfo, last: bool = False) -> datetime:
-    """The UTC time of ``day``'s local midnight (the earlier or, with ``last``, the later of an ambiguous one)."""
-    at = [datetime.combine(day, time(), zone).replace(fold=f).astimezone(UTC) for f in (0, 1)]
-    return max(at) if last else min(at)
+def _schedule(rules: Rules, own: tuple[e.Assignment, ...], department_id: int | None, site_id: int) -> e.Schedule:
+    assignments = own + tuple(rules.department_assignments.get(department_id or 0, []))
+    return e.Schedule(rules.shifts, rules.rotations, assignments, rules.calendars.get(site_id, e.Calendar()))
+
+
+def _utc(at: datetime, zone: ZoneInfo, last: bool = False) -> datetime:
+    """The UTC time of local ``at`` (the earlier or, with ``last``, the later of an ambiguous one)."""
+    found = [at.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1)]
+    return max(found) if last else min(found)
 
 
 # -- plain reads: the models' own tables and columns, times as naive UTC ------------------------------------
@@ -244,23 +301,29 @@ def utc_value() -> Callable[[Any], datetime | None]:
     return _parse_sqlite if connection.vendor == "sqlite" else _as_is
 
 
-def _punch_rows(numbers: list[str], since: datetime, until: datetime) -> Iterable[tuple[str, str, datetime, str]]:
+def select_in(model: Any, columns: Sequence[str], key: str, values: Sequence[Any], *, where: str = "",
+              params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``columns`` (SQL expressions) of ``model``'s table whose ``key`` column is one of ``values``,
+    900 values to a query (SQLite's limit on parameters), plus an optional ``where`` with its ``params``."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    extra = f" AND {where}" if where else ""
+    for i in range(0, len(values), 900):
+        part = values[i:i + 900]
+        sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {key} IN ({', '.join(['%s'] * len(part))}){extra}"
+        with connection.cursor() as cur:
+            cur.execute(sql, [*part, *params])
+            while rows := cur.fetchmany(20000):
+                yield from rows
+
+
+def _punch_rows(numbers: list[str], since: datetime, until: datetime) -> Iterator[tuple[str, str, datetime, str]]:
     """(id, employee number, naive UTC time, direction) of these employees' punches in [since, until)."""
-    if not numbers:
-        return
-    table = connection.ops.quote_name(Punch._meta.db_table)
     at = db_column(Punch, "punched_at")
     adapt, parse = connection.ops.adapt_datetimefield_value, utc_value()
-    for i in range(0, len(numbers), 900):
-        part = numbers[i:i + 900]
-        sql = (f"SELECT {db_column(Punch, 'id')}, {db_column(Punch, 'employee_number')}, {utc_sql(at)}, "
-               f"{db_column(Punch, 'direction')} FROM {table} WHERE {db_column(Punch, 'employee_number')} IN "
-               f"({', '.join(['%s'] * len(part))}) AND {at} >= %s AND {at} < %s")
-        with connection.cursor() as cur:
-            cur.execute(sql, [*part, adapt(since), adapt(until)])
-            while rows := cur.fetchmany(20000):
-                for pid, number, when, way in rows:
-                    yield pid, number, parse(when), way  # type: ignore[misc]
+    columns = [db_column(Punch, "id"), db_column(Punch, "employee_number"), utc_sql(at), db_column(Punch, "direction")]
+    for pid, number, when, way in select_in(Punch, columns, db_column(Punch, "employee_number"), numbers,
+                                            where=f"{at} >= %s AND {at} < %s", params=[adapt(since), adapt(until)]):
+        yield pid, number, parse(when), way  # type: ignore[misc]
 
 
 RECORD_COLUMNS = ("id", "employee", "date", "shift_name", "status", "source", "half_day", "hours", "late", "early",
@@ -269,23 +332,14 @@ RECORD_COLUMNS = ("id", "employee", "date", "shift_name", "status", "source", "h
 TWO_PLACES = Decimal("0.01")
 
 
-def _record_rows(ids: list[int], first: date, last: date) -> Iterable[tuple[Any, ...]]:
+def _record_rows(ids: list[int], first: date, last: date) -> Iterator[tuple[Any, ...]]:
     """These employees' DailyRecord rows dated ``first``..``last``, columns as in RECORD_COLUMNS (times naive UTC)."""
-    if not ids:
-        return
-    table = connection.ops.quote_name(DailyRecord._meta.db_table)
-    columns = ", ".join(utc_sql(db_column(DailyRecord, c)) if c in ("first_in", "last_out") else db_column(DailyRecord, c)
-                        for c in RECORD_COLUMNS)
+    columns = [utc_sql(db_column(DailyRecord, c)) if c in ("first_in", "last_out") else db_column(DailyRecord, c)
+               for c in RECORD_COLUMNS]
     day = db_column(DailyRecord, "date")
     adapt = connection.ops.adapt_datefield_value
-    for i in range(0, len(ids), 900):
-        part = ids[i:i + 900]
-        sql = (f"SELECT {columns} FROM {table} WHERE {db_column(DailyRecord, 'employee')} IN "
-               f"({', '.join(['%s'] * len(part))}) AND {day} >= %s AND {day} <= %s")
-        with connection.cursor() as cur:
-            cur.execute(sql, [*part, adapt(first), adapt(last)])
-            while rows := cur.fetchmany(20000):
-                yield from rows
+    yield from select_in(DailyRecord, columns, db_column(DailyRecord, "employee"), ids,
+                         where=f"{day} >= %s AND {day} <= %s", params=[adapt(first), adapt(last)])
 
 
 def _record_from_row(row: tuple[Any, ...], clock: LocalClock, parse: Callable[[Any], datetime | None]) -> e.Record:
@@ -319,6 +373,15 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+def _date_value() -> Callable[[Any], date | None]:
+    """A date column as read plainly: a date (SQLite's declared-type converter or PostgreSQL), or text."""
+    return _parse_date
+
+
+def _parse_date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def employees_touched(rows: Iterable[tuple[str, datetime]], zones: dict[str, ZoneInfo],
                       shifts: Iterable[e.Shift] = ()) -> dict[str, tuple[date, date]]:
     """From (employee number, UTC time) of new punches: each employee's local days whose records can change.
@@ -328,28 +391,34 @@ def employees_touched(rows: Iterable[tuple[str, datetime]], zones: dict[str, Zon
     midnight whose window opens the evening before, the next day. Read from the shift types alone,
     without the employee's schedule, so it may take a day more than needed, never one less.
     """
-    days_of = functools.partial(_window_days, tuple(shifts))
+    reach = _windows(tuple(shifts))
+    clocks: dict[ZoneInfo, LocalClock] = {}
     spans: dict[str, tuple[date, date]] = {}
     for number, at in rows:
-        moment = local(at, zones.get(number, UTC))
-        lo_offset, hi_offset = days_of(moment.time())
+        zone = zones.get(number, UTC)
+        clock = clocks.get(zone) or clocks.setdefault(zone, LocalClock(zone))
+        moment = clock(at.astimezone(UTC).replace(tzinfo=None))
+        minute = moment.hour * 60 + moment.minute
+        # the occurrences whose window [opens, closes] can hold a time in this minute [minute, minute + 1]
+        offsets = [k for k, opens, closes in reach if opens <= minute + 1 and minute <= closes] or [0]
         day = moment.date()
-        lo, hi = spans.get(number, (day + timedelta(days=lo_offset), day + timedelta(days=hi_offset)))
-        spans[number] = (min(lo, day + timedelta(days=lo_offset)), max(hi, day + timedelta(days=hi_offset)))
+        lo, hi = day + timedelta(days=min(offsets)), day + timedelta(days=max(offsets))
+        was = spans.get(number)
+        spans[number] = (min(lo, was[0]), max(hi, was[1])) if was else (lo, hi)
     return spans
 
 
-@functools.lru_cache(maxsize=4096)
-def _window_days(shifts: tuple[e.Shift, ...], at: time) -> tuple[int, int]:
-    """For a local time of day: the earliest and latest day offsets whose occurrence can hold it (cached)."""
+def _windows(shifts: tuple[e.Shift, ...]) -> list[tuple[int, int, int]]:
+    """(day offset, window opening, window closing) of every shift's occurrence dated offset days from a day,
+    in minutes from that day's midnight. Without shifts: yesterday and today, whatever the time."""
     if not shifts:
-        return (-1, 0)
-    key = at.replace(second=0, microsecond=0)
-    if key != at:
-        return _window_days(shifts, key)
-    anchor = date(2000, 1, 3)
-    moments = [datetime.combine(anchor, key), datetime.combine(anchor, key) + timedelta(minutes=1)]
-    offsets = [k for k in (-2, -1, 0, 1) for s in shifts for m in moments
-               if s.begins(anchor + timedelta(days=k)) - timedelta(minutes=s.checkin_before_min) <= m
-               <= s.ends(anchor + timedelta(days=k)) + timedelta(minutes=s.checkout_after_min)]
-    return (min(offsets), max(offsets)) if offsets else (0, 0)
+        return [(-1, -2880, 2880), (0, -2880, 2880)]
+    anchor = datetime(2000, 1, 3)
+    found = []
+    for k in (-2, -1, 0, 1):
+        day = (anchor + timedelta(days=k)).date()
+        for s in shifts:
+            opens = s.begins(day) - timedelta(minutes=s.checkin_before_min) - anchor
+            closes = s.ends(day) + timedelta(minutes=s.checkout_after_min) - anchor
+            found.append((k, int(opens.total_seconds() // 60), -int(-closes.total_seconds() // 60)))
+    return found

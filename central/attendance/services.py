@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -25,12 +26,14 @@ from central.attendance import engine as e
 from central.attendance.inputs import (
     EmployeeInput,
     Rules,
+    StaffRow,
     aware,
     db_column,
     employees_touched,
     load_employees,
     load_rules,
     local,
+    staff_rows,
     utc_sql,
     utc_value,
 )
@@ -52,11 +55,10 @@ WATERMARK_KEY = "attendance.received_until"
 FRONTIER_KEY = "attendance.final_until.{site}"
 LATE_COMMIT_S = 10.0  # a batch's received_at is taken before its commit: look back this far for late commits
 Progress = Callable[[int, int], None]
-# what load_employees reads of an employee (not the face and finger templates, which can be large)
-ENGINE_FIELDS = ("id", "number", "site_id", "department_id", "active")
 
-# the fields a computed record is compared on to decide whether it changed: all but its key (date, shift)
-COMPARED = tuple(f.name for f in fields(e.Record) if f.name not in ("date", "shift"))
+# a record's fields as its row's columns (the engine's ``shift`` is the row's ``shift_name``), all but the date:
+# what a record is compared on, and what an update writes when it changed
+COLUMN_OF = {f.name: "shift_name" if f.name == "shift" else f.name for f in fields(e.Record) if f.name != "date"}
 
 
 class AttendanceError(ValueError):
@@ -80,6 +82,7 @@ class Outcome:
 
 
 def _row_values(rec: e.Record, zone: Any) -> dict[str, Any]:
+    """A record as its row's columns (all but the employee and what a person writes on it)."""
     return {"date": rec.date, "shift_name": rec.shift or "", "status": rec.status, "source": rec.source,
             "half_day": rec.half_day, "hours": rec.hours, "late": rec.late, "early": rec.early,
             "late_min": rec.late_min, "early_min": rec.early_min, "overtime_min": rec.overtime_min,
@@ -89,8 +92,9 @@ def _row_values(rec: e.Record, zone: Any) -> dict[str, Any]:
             "closed_by_timeout": rec.closed_by_timeout, "punch_ids": list(rec.punch_ids)}
 
 
-def _same(old: e.Record, new: e.Record) -> bool:
-    return all(getattr(old, name) == getattr(new, name) for name in COMPARED)
+def _changed(old: e.Record, new: e.Record) -> list[str]:
+    """The columns whose values differ between two records of one occurrence."""
+    return [column for name, column in COLUMN_OF.items() if getattr(old, name) != getattr(new, name)]
 
 
 def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
@@ -108,21 +112,35 @@ def _run_one(rules: Rules, item: EmployeeInput, first: date, last: date) -> tupl
     finality = rules.finality.get(item.site_id, e.Finality())
     result = e.evaluate(item.schedule, item.person, item.punches, [r for _, r in item.records], first=first, last=last,
                         finality=finality, punch_uses=False)
-    before = {(r.date, r.shift or ""): (pk, r) for pk, r in item.records}
+    before = {(r.date, r.shift or ""): (pk, r) for pk, r in item.records if first <= r.date <= last}
     return result.records, before
 
 
-def _write_chunk(rules: Rules, items: list[EmployeeInput], first: date, last: date) -> Outcome:
-    outcome = Outcome(employees=len(items))
+Moments = dict[int, list[datetime]]  # employee id: local times of new (or moved) punches
+
+
+def _write_chunk(rules: Rules, items: list[EmployeeInput], first: date, last: date, moments: Moments | None = None) -> Outcome:
+    """Run the rules for ``items`` over ``first``..``last`` and write what changed. With ``moments``, each
+    employee's run is narrowed to the occurrences that hold one of their new punches (none: skipped)."""
+    outcome = Outcome()
     delete_ids: list[int] = []
+    update: list[tuple[int, dict[str, Any]]] = []
     create: list[dict[str, Any]] = []
     for item in items:
         zone = rules.zone(item.site_id)
-        records, before = _run_one(rules, item, first, last)
+        low, high = first, last
+        if moments is not None:
+            span = e.touched(item.schedule, item.person, moments.get(item.employee_id, ()), first, last)
+            if span is None:
+                continue
+            low, high = span.first, span.last
+            item.punches = [p for p in item.punches if span.opens <= p.at <= span.closes]  # the others cannot count
+        records, before = _run_one(rules, item, low, high)
+        outcome.employees += 1
         outcome.records += len(records)
         seen: set[tuple[date, str]] = set()
         for rec in records:
-            if not first <= rec.date <= last:
+            if not low <= rec.date <= high:
                 continue
             key = (rec.date, rec.shift or "")
             seen.add(key)
@@ -131,32 +149,125 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput], first: date, last: da
                 pk, old = before.get((rec.date, ""), (None, None))
                 seen.add((rec.date, ""))
             rec = _keep_approval(old, rec)
-            if old is not None and _same(old, rec):
-                continue
+            row = _row_values(rec, zone)
             if old is not None and pk is not None:
-                delete_ids.append(pk)
+                changed = _changed(old, rec)
+                if not changed:
+                    continue
                 if old.final and (old.status != rec.status or old.hours != rec.hours or old.other_half != rec.other_half):
                     outcome.changed_final.append({"employee": item.number, "date": rec.date.isoformat(), "shift": rec.shift,
                                                   "from": old.status, "to": rec.status, "hours_from": str(old.hours),
                                                   "hours_to": str(rec.hours)})
-            row = _row_values(rec, zone)
-            row["employee_id"] = item.employee_id
-            create.append(row)
+                update.append((pk, {column: row[column] for column in changed}))
+            else:
+                row["employee_id"] = item.employee_id
+                create.append(row)
         for key, (pk, old) in before.items():
             if key not in seen and old.computed and pk is not None:
                 delete_ids.append(pk)  # the schedule no longer has this occurrence
                 outcome.deleted += 1
-    if delete_ids or create:
+    if delete_ids or update or create:
         with transaction.atomic():
-            carried = _carried(delete_ids, create)
-            for i in range(0, len(delete_ids), 900):
-                DailyRecord.objects.filter(pk__in=delete_ids[i:i + 900]).delete()
-            for row in create:
-                row["reason"], row["created_by"], row["leave_type_id"] = carried.get(
-                    (row["employee_id"], row["date"], row["shift_name"]), ("", "", None))
+            _delete_records(delete_ids)
+            _update_records(update)  # in place: what a person wrote on the row (reason, who, leave type) stays
             _insert_records(create)
-    outcome.written = len(create)
+    outcome.written = len(update) + len(create)
     return outcome
+
+
+def _delete_records(ids: list[int]) -> None:
+    """DELETE by primary key with a plain statement (nothing refers to a daily record, so there is nothing to
+    collect: Django's ``delete()`` spent its time preparing the ``IN`` list)."""
+    table = connection.ops.quote_name(DailyRecord._meta.db_table)
+    with connection.cursor() as cur:
+        for i in range(0, len(ids), 900):
+            part = ids[i:i + 900]
+            cur.execute(f"DELETE FROM {table} WHERE {db_column(DailyRecord, 'id')} IN ({', '.join(['%s'] * len(part))})",
+                        part)
+
+
+def _update_records(rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """UPDATE changed records in place: (id, {column: value} of the columns that changed) each.
+
+    In place rather than deleted and inserted again: a row keeps its id and its index entries (the key does
+    not change), so a follower's batch dirties one table page per record instead of the table and every
+    index twice; on SQLite that was most of the commit's time (benchmarks/attendance.py). Rows that changed
+    in the same columns (a new out punch: the out, the hours, the punches) go in one statement. What a person
+    wrote on the row (reason, who, leave type) is not touched.
+    """
+    ops = connection.ops
+    by_name = {f.name: f for f in DailyRecord._meta.concrete_fields}
+    groups: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+    for pk, values in rows:
+        groups.setdefault(tuple(values), []).append((pk, values))
+    table, key = ops.quote_name(DailyRecord._meta.db_table), db_column(DailyRecord, "id")
+    with connection.cursor() as cur:
+        for columns, group in groups.items():
+            fields = [by_name[name] for name in (*columns, "updated_at")]
+            plan = _value_plan(fields)
+            sql = (f"UPDATE {table} SET {', '.join(f'{ops.quote_name(str(f.column))} = %s' for f in fields)} "
+                   f"WHERE {key} = %s")
+            cur.executemany(sql, [[*_values(values, plan), pk] for pk, values in group])
+
+
+Plan = list[tuple[str, Callable[[Any], Any] | None, Any]]
+
+
+def _value_plan(fields: Sequence[Any]) -> Plan:
+    """For each field: its attname, how its values reach the driver (``None``: as they are), and its default
+    already in that form (``updated_at``: now).
+
+    The same forms Django's own adapters give, without their per-value checks: at 22 columns a row those
+    checks took as long as the statement itself (benchmarks/attendance.py).
+    """
+    sqlite = connection.vendor == "sqlite"
+    now = dj_timezone.now()
+    plan: Plan = []
+    for f in fields:
+        kind = f.get_internal_type()
+        adapt: Callable[[Any], Any] | None = None
+        if kind == "DateTimeField" and sqlite:
+            adapt = _sqlite_datetime
+        elif kind == "DateField" and sqlite:
+            adapt = _sqlite_date
+        elif kind == "DecimalField":
+            adapt = _decimal_adapter(f)
+        elif kind == "JSONField":
+            adapt = _json_dumps if sqlite and f.encoder is None else _field_adapter(f)
+        default = now if getattr(f, "auto_now", False) else f.get_default()
+        plan.append((f.attname, adapt, adapt(default) if adapt and default is not None else default))
+    return plan
+
+
+def _values(row: dict[str, Any], plan: Plan) -> list[Any]:
+    return [default if name not in row else adapt(row[name]) if adapt else row[name] for name, adapt, default in plan]
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """As Django stores a datetime in SQLite: naive UTC text."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return str(value)
+
+
+def _sqlite_date(value: date | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _json_dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _decimal_adapter(f: Any) -> Callable[[Any], Any]:
+    ops = connection.ops
+
+    def adapt(value: Any) -> Any:
+        if not isinstance(value, Decimal):
+            value = f.to_python(value)
+        return ops.adapt_decimalfield_value(value, f.max_digits, f.decimal_places)
+    return adapt
 
 
 def _insert_records(rows: list[dict[str, Any]]) -> None:
@@ -170,27 +281,11 @@ def _insert_records(rows: list[dict[str, Any]]) -> None:
         return
     ops = connection.ops
     meta = DailyRecord._meta
-    now = dj_timezone.now()
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    adapters: list[Callable[[Any], Any] | None] = []
-    defaults: list[Any] = []
-    for f in fields:
-        kind = f.get_internal_type()
-        if kind == "DateTimeField":
-            adapters.append(ops.adapt_datetimefield_value)
-        elif kind == "DateField":
-            adapters.append(ops.adapt_datefield_value)
-        elif kind in ("DecimalField", "JSONField"):
-            adapters.append(_field_adapter(f))
-        else:
-            adapters.append(None)
-        defaults.append(now if getattr(f, "auto_now", False) else f.get_default())
-    names = [f.attname for f in fields]
+    plan = _value_plan(fields)
     sql = (f"INSERT INTO {ops.quote_name(meta.db_table)} ({', '.join(ops.quote_name(str(f.column)) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))})")
-    plan = list(zip(names, adapters, defaults, strict=True))
-    values = [[(adapt(row.get(name, default)) if adapt else row.get(name, default)) for name, adapt, default in plan]
-              for row in rows]
+    values = [_values(row, plan) for row in rows]
     with connection.cursor() as cur:
         if connection.vendor == "sqlite":
             for i in range(0, len(values), 2000):
@@ -207,27 +302,7 @@ def _insert_records(rows: list[dict[str, Any]]) -> None:
 
 def _field_adapter(f: Any) -> Callable[[Any], Any]:
     ops = connection.ops
-    if f.get_internal_type() == "DecimalField":
-        return lambda v: ops.adapt_decimalfield_value(f.to_python(v), f.max_digits, f.decimal_places)
     return lambda v: None if v is None else ops.adapt_json_value(v, f.encoder)
-
-
-def _carried(delete_ids: list[int], create: list[dict[str, Any]]) -> dict[tuple[int, date, str], tuple[str, str, int | None]]:
-    """What a person wrote on a record (reason, who, leave type) carries over when the engine updates it."""
-    if not delete_ids:
-        return {}
-    wanted = {(r["employee_id"], r["date"]) for r in create if r["source"] in ("manual", "leave")}
-    if not wanted:
-        return {}
-    carried: dict[tuple[int, date, str], tuple[str, str, int | None]] = {}
-    for i in range(0, len(delete_ids), 900):
-        for row in DailyRecord.objects.filter(pk__in=delete_ids[i:i + 900]).exclude(source__in=e.COMPUTED_SOURCES):
-            value = (row.reason, row.created_by, row.leave_type_id)
-            carried[(row.employee_id, row.date, row.shift_name)] = value
-            for new in create:  # a half-day leave entered without a shift now carries one
-                if (new["employee_id"], new["date"]) == (row.employee_id, row.date) and new["half_day"]:
-                    carried[(new["employee_id"], new["date"], new["shift_name"])] = value
-    return carried
 
 
 def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None = None, now: datetime | None = None,
@@ -238,11 +313,11 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
     now = now or dj_timezone.now()
     rules = rules or load_rules(now)
     query = (employees if employees is not None else Employee.objects.all()).order_by("pk")
-    ids = list(query.values_list("pk", flat=True))
-    total = len(ids)
+    staff = [StaffRow(*row) for row in query.values_list("pk", "number", "site_id", "department_id", "active")]
+    total = len(staff)
     outcome = Outcome()
     for i in range(0, total, CHUNK):
-        outcome.add(_recompute_chunk(rules, Employee.objects.filter(pk__in=ids[i:i + CHUNK]), first, last))
+        outcome.add(_recompute_chunk(rules, staff[i:i + CHUNK], first, last))
         if progress:
             progress(min(i + CHUNK, total), total)
     if progress and not total:
@@ -252,23 +327,25 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
     return outcome
 
 
-def _recompute_chunk(rules: Rules, employees: QuerySet[Employee], first: date, last: date) -> Outcome:
+def _recompute_chunk(rules: Rules, staff: list[StaffRow], first: date, last: date,
+                     moments: Moments | None = None) -> Outcome:
     """One chunk (at most CHUNK employees): read, run the rules, write what changed."""
-    chunk = list(employees.only(*ENGINE_FIELDS).order_by("pk"))
-    return _write_chunk(rules, load_employees(rules, chunk, first, last), first, last)
+    return _write_chunk(rules, load_employees(rules, staff, first, last), first, last, moments)
 
 
-def recompute_spans(spans: dict[str, tuple[date, date]], *, now: datetime, rules: Rules | None = None,
-                    actor: str = "system:attendance") -> Outcome:
-    """Recompute each employee (by number) over their own span; employees sharing a span go together."""
+def recompute_spans(spans: dict[int, tuple[date, date]], staff: dict[int, StaffRow], *, now: datetime,
+                    rules: Rules | None = None, actor: str = "system:attendance", moments: Moments | None = None) -> Outcome:
+    """Recompute each employee (by id, read as ``staff``) over their own span; employees sharing a span go together.
+    With ``moments`` (local times of new punches per employee), only the occurrences holding them."""
     rules = rules or load_rules(now)
-    groups: dict[tuple[date, date], list[str]] = {}
-    for number, span in spans.items():
-        groups.setdefault(span, []).append(number)
+    groups: dict[tuple[date, date], list[StaffRow]] = {}
+    for pk, span in spans.items():
+        groups.setdefault(span, []).append(staff[pk])
     outcome = Outcome()
-    for (first, last), numbers in sorted(groups.items()):
-        for i in range(0, len(numbers), CHUNK):
-            outcome.add(_recompute_chunk(rules, Employee.objects.filter(number__in=numbers[i:i + CHUNK]), first, last))
+    for (first, last), people in sorted(groups.items()):
+        people.sort()
+        for i in range(0, len(people), CHUNK):
+            outcome.add(_recompute_chunk(rules, people[i:i + CHUNK], first, last, moments))
     _audit_changes(outcome, actor)
     return outcome
 
@@ -291,6 +368,7 @@ class Follower:
 
     def __init__(self) -> None:
         self._recent: dict[str, datetime] = {}  # punch ids already handled inside the look-back window
+        self._recent_mark: datetime | None = None  # the watermark ``_recent`` was trimmed to
 
     def tick(self, now: datetime | None = None) -> Outcome:
         now = now or dj_timezone.now()
@@ -301,23 +379,32 @@ class Follower:
 
     def new_punches(self, rules: Rules, now: datetime) -> Outcome:
         mark = _get_state(WATERMARK_KEY)
+        # trimmed to this very watermark, every time in ``_recent`` lies in its look-back window: no need to count
+        trimmed = mark is not None and mark == self._recent_mark
         # a punch handled before comes again when a re-stamp moved it (its received_at moves with it)
-        found = [row for row in _arrived(mark, self._recent) if self._recent.get(row[0]) != row[3]]
+        found = [row for row in _arrived(mark, self._recent, trimmed) if self._recent.get(row[0]) != row[3]]
         if not found:
             return Outcome()
-        zones = dict(Employee.objects.filter(number__in={r[1] for r in found}).values_list("number", "site_id"))
+        staff = {row.number: row for row in staff_rows(numbers={r[1] for r in found})}
         # the day a re-stamped punch left is recomputed as well as the day it moved to
-        touched = [(number, at) for _, number, at, _, _ in found if number in zones]
-        touched += [(number, was) for _, number, _, _, was in found if was is not None and number in zones]
-        spans = employees_touched(touched, {n: rules.zone(site) for n, site in zones.items()}, rules.shifts.values())
-        outcome = recompute_spans(spans, now=now, rules=rules)
+        touched = [(number, at) for _, number, at, _, _ in found if number in staff]
+        touched += [(number, was) for _, number, _, _, was in found if was is not None and number in staff]
+        zones = {n: rules.zone(row.site_id) for n, row in staff.items()}
+        spans = employees_touched(touched, zones, rules.shifts.values())
+        moments: Moments = {}
+        for number, at in touched:
+            moments.setdefault(staff[number].pk, []).append(local(at, zones[number]))
         newest = max(r[3] for r in found)
-        if mark is None or newest > mark:
-            _set_state(WATERMARK_KEY, newest)
-            mark = newest
+        with transaction.atomic():  # the records and the watermark: one commit
+            outcome = recompute_spans({staff[n].pk: span for n, span in spans.items()},
+                                      {row.pk: row for row in staff.values()}, now=now, rules=rules, moments=moments)
+            if mark is None or newest > mark:
+                _set_state(WATERMARK_KEY, newest)
+                mark = newest
         horizon = mark - timedelta(seconds=LATE_COMMIT_S)
         self._recent = {pid: at for pid, at in self._recent.items() if at > horizon}
         self._recent.update({pid: received for pid, _, _, received, _ in found if received > horizon})
+        self._recent_mark = mark
         return outcome
 
     def finality(self, rules: Rules, now: datetime) -> Outcome:
@@ -343,7 +430,7 @@ class Follower:
 Arrived = tuple[str, str, datetime, datetime, datetime | None]
 
 
-def _arrived(mark: datetime | None, recent: dict[str, datetime]) -> list[Arrived]:
+def _arrived(mark: datetime | None, recent: dict[str, datetime], trimmed: bool = False) -> list[Arrived]:
     """(id, employee number, punched_at, received_at, original_punched_at) of punches received after
     ``mark`` - LATE_COMMIT_S (a re-stamp sets received_at again).
 
@@ -359,7 +446,7 @@ def _arrived(mark: datetime | None, recent: dict[str, datetime]) -> list[Arrived
     if mark is not None:
         since = mark - timedelta(seconds=LATE_COMMIT_S)
         where, params = f" WHERE {received} > %s", [adapt(since)]
-        handled = sum(1 for at in recent.values() if since < at <= mark)
+        handled = len(recent) if trimmed else sum(1 for at in recent.values() if since < at <= mark)
         if handled:
             with connection.cursor() as cur:
                 cur.execute(f"SELECT COUNT(*) FROM {table} WHERE {received} > %s AND {received} <= %s",

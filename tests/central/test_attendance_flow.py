@@ -192,6 +192,20 @@ def test_incremental_and_batch_give_the_same_month(plant: dict[str, Any]) -> Non
     Assignment.objects.create(department=plant["dept"], shift=plant["night"], start=date(2026, 3, 20), end=date(2026, 3, 22))
     people = list(Employee.objects.all())
     punches = _month_of_punches(people)
+    # a split shift (two shifts a day): the follower recomputes only what a new punch can change, and the
+    # other half of the same day must keep its own punches
+    split = Employee.objects.create(number="E099", name="两头班", site=plant["site"], department=plant["dept"])
+    for name, start, end in (("am", time(6), time(10)), ("pm", time(17), time(21))):
+        shift = ShiftType.objects.create(name=name, start=start, end=end, checkin_before_min=30, checkout_after_min=30,
+                                         late_grace_min=0, early_grace_min=0)
+        Assignment.objects.create(employee=split, shift=shift, start=date(2026, 3, 1))
+    rng = random.Random(11)
+    for d in range(31):
+        for hour in (6, 10, 17, 21):
+            if rng.random() < 0.9:
+                at = datetime(2026, 3, 1 + d, hour) + timedelta(minutes=rng.randint(-20, 20))
+                punches.append(punch(employee_number="E099", punched_at=utc_stamp(at)))
+    rng.shuffle(punches)
     ingest, follower = Ingest(), Follower()
     clock = datetime(2026, 3, 1, 8)
     for i in range(0, len(punches), 50):
@@ -203,6 +217,7 @@ def test_incremental_and_batch_give_the_same_month(plant: dict[str, Any]) -> Non
     follower.tick(now=at_utc(datetime(2026, 4, 3)))
     incremental = _snapshot()
     assert len(incremental) > 400 and {r[3] for r in incremental} >= {"present", "absent"}
+    assert sum(1 for r in incremental if r[0] == "E099" and r[3] == "present") > 40, "both halves of split days"
 
     DailyRecord.objects.all().delete()
     outcome = recompute(date(2026, 2, 27), date(2026, 4, 2), now=at_utc(datetime(2026, 4, 3)))
@@ -254,3 +269,24 @@ def test_a_restamped_punch_moves_its_record_to_the_corrected_day(plant: dict[str
         datetime(2026, 3, 2, 9, 1))
     # 20 February is long past the site's maximum wait: without the punch it is an absence
     assert (mine[date(2026, 2, 20)].status, mine[date(2026, 2, 20)].punch_ids) == ("absent", [])
+
+
+def test_a_new_punch_recomputes_only_what_it_can_change_and_keeps_the_rest_whole(plant: dict[str, Any]) -> None:
+    """A split shift: the evening's punch must not strip the morning of the same day of its punches."""
+    split = Employee.objects.create(number="E099", name="两头班", site=plant["site"], department=plant["dept"])
+    for name, start, end in (("am", time(6), time(10)), ("pm", time(17), time(21))):
+        shift = ShiftType.objects.create(name=name, start=start, end=end, checkin_before_min=30, checkout_after_min=30,
+                                         late_grace_min=0, early_grace_min=0)
+        Assignment.objects.create(employee=split, shift=shift, start=date(2026, 3, 1))
+    ingest, follower = Ingest(), Follower()
+    monday = datetime(2026, 3, 2)
+    send(ingest, "punches", batch(punch(employee_number="E099", punched_at=utc_stamp(monday.replace(hour=5, minute=55))),
+                                  punch(employee_number="E099", punched_at=utc_stamp(monday.replace(hour=10, minute=5)))))
+    follower.tick(now=at_utc(monday.replace(hour=11)))
+    assert {r.shift_name: r.hours for r in DailyRecord.objects.filter(employee=split)} == {"am": Decimal("4.17")}
+    send(ingest, "punches", batch(punch(employee_number="E099", punched_at=utc_stamp(monday.replace(hour=16, minute=58)))))
+    outcome = follower.tick(now=at_utc(monday.replace(hour=17)))
+    assert outcome.written == 1  # the evening's record; the morning's is unchanged, not rewritten
+    mine = {r.shift_name: r for r in DailyRecord.objects.filter(employee=split)}
+    assert (mine["am"].hours, len(mine["am"].punch_ids)) == (Decimal("4.17"), 2)
+    assert (mine["pm"].first_in, mine["pm"].missing_out) == (at_utc(monday.replace(hour=16, minute=58)), True)
