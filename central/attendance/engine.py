@@ -408,6 +408,13 @@ def touched(schedule: Schedule, person: Person, times: Iterable[datetime], first
     return Touched(low, high, min(o.opens for o in inside), max(o.closes for o in inside))
 
 
+def dates_reaching(schedule: Schedule, day: date) -> tuple[date, date]:
+    """The dates of the occurrences whose windows can reach into the local ``day``: the day before for a
+    night shift's morning, the day after for a shift whose window opens the evening before."""
+    low, high = span_needed(schedule, day, day)
+    return day - (high - day), day + (day - low)
+
+
 def reach(schedule: Schedule, first: date, last: date) -> tuple[datetime, datetime]:
     """The local times of the punches that occurrences dated ``first``..``last`` can hold: from the earliest
     window opening of a shift on ``first`` to the latest window closing of one on ``last`` (both inclusive)."""

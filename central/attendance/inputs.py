@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,7 +28,7 @@ from central.attendance.models import (
     SiteCalendar,
 )
 from central.ingest.models import Punch
-from central.people.models import Device, Employee, Site
+from central.people.models import Device, Site
 
 UTC = ZoneInfo("UTC")
 
@@ -165,14 +165,6 @@ class StaffRow(NamedTuple):
 STAFF_FIELDS = ("id", "number", "site", "department", "active")
 
 
-def staff_rows(*, numbers: Iterable[str] = (), ids: Iterable[int] = ()) -> list[StaffRow]:
-    """The employees with these numbers or ids (not their face and finger templates), read plainly."""
-    columns = [db_column(Employee, f) for f in STAFF_FIELDS]
-    key, values = ("number", list(numbers)) if numbers else ("id", list(ids))
-    return [StaffRow(pk, number, site, department, bool(active))
-            for pk, number, site, department, active in select_in(Employee, columns, db_column(Employee, key), values)]
-
-
 @dataclass
 class EmployeeInput:
     employee_id: int
@@ -182,10 +174,20 @@ class EmployeeInput:
     schedule: e.Schedule
     punches: list[e.PunchIn]
     records: list[tuple[int | None, e.Record]]  # (row id, record)
+    first: date  # the occurrences to recompute: dated first..last
+    last: date
 
 
-def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: date) -> list[EmployeeInput]:
+Moments = dict[int, list[datetime]]  # employee id: local times of new (or moved) punches
+
+
+def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: date,
+                   moments: Moments | None = None) -> list[EmployeeInput]:
     """Everything the engine needs for these employees' occurrences dated ``first``..``last``.
+
+    With ``moments`` (the follower's new punches), each employee's run is narrowed to the occurrences that
+    can hold one of them (:func:`engine.touched`) and only their punches and records are read; an employee
+    none of whose occurrences holds one is left out.
 
     Read with plain cursors on the models' own tables and columns, and times turned local with
     :class:`LocalClock`: Django's per-value conversion of ``values_list`` and model instances, and its
@@ -204,35 +206,10 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
             Assignment, [db_column(Assignment, c) for c in ("employee", "start", "end", "shift", "rotation")],
             db_column(Assignment, "employee"), ids):
         own[emp_id].append(_assignment_of(rules, day(start), day(end), shift_id, rotation_id, level=0))  # type: ignore[arg-type]
-    low, high = e.reach(e.Schedule(rules.shifts), first, last)
-    # the local times low..high of every zone among these employees (not a minute more: the engine places
-    # every punch it is given, so each extra punch is extra work for it)
-    zones = {str(z): z for z in (rules.zone(emp.site_id) for emp in employees)}.values() or [UTC]
-    since = min(_utc(low, z) for z in zones)
-    until = max(_utc(high, z, last=True) for z in zones) + timedelta(seconds=1)
-    numbers = {emp.number: emp.pk for emp in employees}
+    people: dict[int, tuple[e.Person, e.Schedule, e.Touched]] = {}
     by_zone: dict[str, LocalClock] = {}
     clocks: dict[int, LocalClock] = {}
-    for emp in employees:
-        zone = rules.zone(emp.site_id)
-        clocks[emp.pk] = by_zone.setdefault(str(zone), LocalClock(zone))
-    punches: dict[int, list[e.PunchIn]] = defaultdict(list)
-    for pid, number, at, way in _punch_rows(list(numbers), since, until):
-        emp_id = numbers[number]
-        punches[emp_id].append(e.PunchIn(pid, clocks[emp_id](at), way if way in ("in", "out") else None))
-    adapt, parse = connection.ops.adapt_datetimefield_value, utc_value()
-    at_column = db_column(MakeupPunch, "at")
-    for mid, emp_id, at, direction in select_in(
-            MakeupPunch, [db_column(MakeupPunch, "id"), db_column(MakeupPunch, "employee"), utc_sql(at_column),
-                          db_column(MakeupPunch, "direction")], db_column(MakeupPunch, "employee"), ids,
-            where=f"{db_column(MakeupPunch, 'state')} = %s AND {at_column} >= %s AND {at_column} < %s",
-            params=["approved", adapt(since), adapt(until)]):
-        punches[emp_id].append(e.PunchIn(f"makeup-{mid}", clocks[emp_id](parse(at)),  # type: ignore[arg-type]
-                                         direction if direction in ("in", "out") else None))
-    records: dict[int, list[tuple[int | None, e.Record]]] = defaultdict(list)
-    for row in _record_rows(ids, first, last):
-        records[row[1]].append((row[0], _record_from_row(row, clocks[row[1]], parse)))
-    found = []
+    whole = e.reach(e.Schedule(rules.shifts), first, last)
     for emp in employees:
         joined, left, default_id, exempt, listed = profiles.get(emp.pk, NO_PROFILE)
         default = rules.shift_names.get(default_id) if default_id else None
@@ -243,8 +220,56 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
         else:  # one schedule object per department and site: the engine remembers occurrences by it
             key = (emp.department_id, emp.site_id)
             schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, (), *key))
-        found.append(EmployeeInput(emp.pk, emp.number, emp.site_id, person, schedule, punches.get(emp.pk, []),
-                                   records.get(emp.pk, [])))
+        if moments is None:
+            span: e.Touched | None = e.Touched(first, last, *whole)
+        else:
+            span = e.touched(schedule, person, moments.get(emp.pk, ()), first, last)
+        if span is None:
+            continue
+        people[emp.pk] = (person, schedule, span)
+        zone = rules.zone(emp.site_id)
+        clocks[emp.pk] = by_zone.setdefault(str(zone), LocalClock(zone))
+    if not people:
+        return []
+    # the punches from the earliest window opening to the latest closing among them, in UTC (not a minute
+    # more: the engine places every punch it is given, so each extra punch is extra work for it)
+    staff = [emp for emp in employees if emp.pk in people]
+    opens: dict[ZoneInfo, datetime] = {}
+    closes: dict[ZoneInfo, datetime] = {}
+    for emp in staff:
+        span, zone = people[emp.pk][2], clocks[emp.pk].zone
+        opens[zone] = min(opens.get(zone, span.opens), span.opens)
+        closes[zone] = max(closes.get(zone, span.closes), span.closes)
+    since = min(_utc(at, zone) for zone, at in opens.items())
+    until = max(_utc(at, zone, last=True) for zone, at in closes.items()) + timedelta(seconds=1)
+    numbers = {emp.number: emp.pk for emp in staff}
+    punches: dict[int, list[e.PunchIn]] = defaultdict(list)
+    for pid, number, at, way in _punch_rows(list(numbers), since, until):
+        emp_id = numbers[number]
+        punches[emp_id].append(e.PunchIn(pid, clocks[emp_id](at), way if way in ("in", "out") else None))
+    adapt, parse = connection.ops.adapt_datetimefield_value, utc_value()
+    at_column = db_column(MakeupPunch, "at")
+    for mid, emp_id, at, direction in select_in(
+            MakeupPunch, [db_column(MakeupPunch, "id"), db_column(MakeupPunch, "employee"), utc_sql(at_column),
+                          db_column(MakeupPunch, "direction")], db_column(MakeupPunch, "employee"), list(people),
+            where=f"{db_column(MakeupPunch, 'state')} = %s AND {at_column} >= %s AND {at_column} < %s",
+            params=["approved", adapt(since), adapt(until)]):
+        punches[emp_id].append(e.PunchIn(f"makeup-{mid}", clocks[emp_id](parse(at)),  # type: ignore[arg-type]
+                                         direction if direction in ("in", "out") else None))
+    records: dict[int, list[tuple[int | None, e.Record]]] = defaultdict(list)
+    low, high = min(span.first for _, _, span in people.values()), max(span.last for _, _, span in people.values())
+    for row in _record_rows(list(people), low, high):
+        span = people[row[1]][2]
+        if span.first <= _parse_date(row[2]) <= span.last:  # type: ignore[operator]
+            records[row[1]].append((row[0], _record_from_row(row, clocks[row[1]], parse)))
+    found = []
+    for emp in staff:
+        person, schedule, span = people[emp.pk]
+        mine_punches = punches.get(emp.pk, [])
+        if moments is not None:  # the chunk read the widest window: keep this employee's own
+            mine_punches = [p for p in mine_punches if span.opens <= p.at <= span.closes]
+        found.append(EmployeeInput(emp.pk, emp.number, emp.site_id, person, schedule, mine_punches,
+                                   records.get(emp.pk, []), span.first, span.last))
     return found
 
 
@@ -301,17 +326,29 @@ def utc_value() -> Callable[[Any], datetime | None]:
     return _parse_sqlite if connection.vendor == "sqlite" else _as_is
 
 
+def in_clauses(key: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+    """``key IN values`` as SQL and its parameters: one ``= ANY(array)`` on PostgreSQL (psycopg parses every
+    placeholder of a query on the client, and a follower's batch names hundreds of employees), 900
+    placeholders at a time on SQLite (its limit on parameters)."""
+    if not values:
+        return
+    if connection.vendor == "postgresql":
+        yield f"{key} = ANY(%s)", [list(values)]
+        return
+    for i in range(0, len(values), 900):
+        part = list(values[i:i + 900])
+        yield f"{key} IN ({', '.join(['%s'] * len(part))})", part
+
+
 def select_in(model: Any, columns: Sequence[str], key: str, values: Sequence[Any], *, where: str = "",
               params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
     """Rows of ``columns`` (SQL expressions) of ``model``'s table whose ``key`` column is one of ``values``,
-    900 values to a query (SQLite's limit on parameters), plus an optional ``where`` with its ``params``."""
+    plus an optional ``where`` with its ``params``."""
     table = connection.ops.quote_name(model._meta.db_table)
     extra = f" AND {where}" if where else ""
-    for i in range(0, len(values), 900):
-        part = values[i:i + 900]
-        sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {key} IN ({', '.join(['%s'] * len(part))}){extra}"
+    for clause, part in in_clauses(key, values):
         with connection.cursor() as cur:
-            cur.execute(sql, [*part, *params])
+            cur.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {clause}{extra}", [*part, *params])
             while rows := cur.fetchmany(20000):
                 yield from rows
 
@@ -380,45 +417,3 @@ def _date_value() -> Callable[[Any], date | None]:
 
 def _parse_date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def employees_touched(rows: Iterable[tuple[str, datetime]], zones: dict[str, ZoneInfo],
-                      shifts: Iterable[e.Shift] = ()) -> dict[str, tuple[date, date]]:
-    """From (employee number, UTC time) of new punches: each employee's local days whose records can change.
-
-    Those are the days of the occurrences whose window can hold the punch: for a day-shift site the
-    punch's own day, for a night shift's morning punch the day before too, for a shift starting after
-    midnight whose window opens the evening before, the next day. Read from the shift types alone,
-    without the employee's schedule, so it may take a day more than needed, never one less.
-    """
-    reach = _windows(tuple(shifts))
-    clocks: dict[ZoneInfo, LocalClock] = {}
-    spans: dict[str, tuple[date, date]] = {}
-    for number, at in rows:
-        zone = zones.get(number, UTC)
-        clock = clocks.get(zone) or clocks.setdefault(zone, LocalClock(zone))
-        moment = clock(at.astimezone(UTC).replace(tzinfo=None))
-        minute = moment.hour * 60 + moment.minute
-        # the occurrences whose window [opens, closes] can hold a time in this minute [minute, minute + 1]
-        offsets = [k for k, opens, closes in reach if opens <= minute + 1 and minute <= closes] or [0]
-        day = moment.date()
-        lo, hi = day + timedelta(days=min(offsets)), day + timedelta(days=max(offsets))
-        was = spans.get(number)
-        spans[number] = (min(lo, was[0]), max(hi, was[1])) if was else (lo, hi)
-    return spans
-
-
-def _windows(shifts: tuple[e.Shift, ...]) -> list[tuple[int, int, int]]:
-    """(day offset, window opening, window closing) of every shift's occurrence dated offset days from a day,
-    in minutes from that day's midnight. Without shifts: yesterday and today, whatever the time."""
-    if not shifts:
-        return [(-1, -2880, 2880), (0, -2880, 2880)]
-    anchor = datetime(2000, 1, 3)
-    found = []
-    for k in (-2, -1, 0, 1):
-        day = (anchor + timedelta(days=k)).date()
-        for s in shifts:
-            opens = s.begins(day) - timedelta(minutes=s.checkin_before_min) - anchor
-            closes = s.ends(day) + timedelta(minutes=s.checkout_after_min) - anchor
-            found.append((k, int(opens.total_seconds() // 60), -int(-closes.total_seconds() // 60)))
-    return found

@@ -24,16 +24,17 @@ from django.utils import timezone as dj_timezone
 from central.accounts import audit
 from central.attendance import engine as e
 from central.attendance.inputs import (
+    STAFF_FIELDS,
     EmployeeInput,
+    Moments,
     Rules,
     StaffRow,
     aware,
     db_column,
-    employees_touched,
+    in_clauses,
     load_employees,
     load_rules,
     local,
-    staff_rows,
     utc_sql,
     utc_value,
 )
@@ -108,39 +109,27 @@ def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
 Before = dict[tuple[date, str], tuple[int | None, e.Record]]
 
 
-def _run_one(rules: Rules, item: EmployeeInput, first: date, last: date) -> tuple[list[e.Record], Before]:
+def _run_one(rules: Rules, item: EmployeeInput) -> tuple[list[e.Record], Before]:
     finality = rules.finality.get(item.site_id, e.Finality())
-    result = e.evaluate(item.schedule, item.person, item.punches, [r for _, r in item.records], first=first, last=last,
-                        finality=finality, punch_uses=False)
-    before = {(r.date, r.shift or ""): (pk, r) for pk, r in item.records if first <= r.date <= last}
+    result = e.evaluate(item.schedule, item.person, item.punches, [r for _, r in item.records], first=item.first,
+                        last=item.last, finality=finality, punch_uses=False)
+    before = {(r.date, r.shift or ""): (pk, r) for pk, r in item.records}  # those of item.first..item.last
     return result.records, before
 
 
-Moments = dict[int, list[datetime]]  # employee id: local times of new (or moved) punches
-
-
-def _write_chunk(rules: Rules, items: list[EmployeeInput], first: date, last: date, moments: Moments | None = None) -> Outcome:
-    """Run the rules for ``items`` over ``first``..``last`` and write what changed. With ``moments``, each
-    employee's run is narrowed to the occurrences that hold one of their new punches (none: skipped)."""
-    outcome = Outcome()
+def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
+    """Run the rules for ``items`` (each over its own dates) and write what changed."""
+    outcome = Outcome(employees=len(items))
     delete_ids: list[int] = []
-    update: list[tuple[int, dict[str, Any]]] = []
+    update: list[Change] = []
     create: list[dict[str, Any]] = []
     for item in items:
         zone = rules.zone(item.site_id)
-        low, high = first, last
-        if moments is not None:
-            span = e.touched(item.schedule, item.person, moments.get(item.employee_id, ()), first, last)
-            if span is None:
-                continue
-            low, high = span.first, span.last
-            item.punches = [p for p in item.punches if span.opens <= p.at <= span.closes]  # the others cannot count
-        records, before = _run_one(rules, item, low, high)
-        outcome.employees += 1
+        records, before = _run_one(rules, item)
         outcome.records += len(records)
         seen: set[tuple[date, str]] = set()
         for rec in records:
-            if not low <= rec.date <= high:
+            if not item.first <= rec.date <= item.last:
                 continue
             key = (rec.date, rec.shift or "")
             seen.add(key)
@@ -149,16 +138,16 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput], first: date, last: da
                 pk, old = before.get((rec.date, ""), (None, None))
                 seen.add((rec.date, ""))
             rec = _keep_approval(old, rec)
+            changed = _changed(old, rec) if old is not None and pk is not None else []
+            if old is not None and pk is not None and not changed:
+                continue
             row = _row_values(rec, zone)
             if old is not None and pk is not None:
-                changed = _changed(old, rec)
-                if not changed:
-                    continue
                 if old.final and (old.status != rec.status or old.hours != rec.hours or old.other_half != rec.other_half):
                     outcome.changed_final.append({"employee": item.number, "date": rec.date.isoformat(), "shift": rec.shift,
                                                   "from": old.status, "to": rec.status, "hours_from": str(old.hours),
                                                   "hours_to": str(rec.hours)})
-                update.append((pk, {column: row[column] for column in changed}))
+                update.append((pk, row, changed))
             else:
                 row["employee_id"] = item.employee_id
                 create.append(row)
@@ -180,34 +169,55 @@ def _delete_records(ids: list[int]) -> None:
     collect: Django's ``delete()`` spent its time preparing the ``IN`` list)."""
     table = connection.ops.quote_name(DailyRecord._meta.db_table)
     with connection.cursor() as cur:
-        for i in range(0, len(ids), 900):
-            part = ids[i:i + 900]
-            cur.execute(f"DELETE FROM {table} WHERE {db_column(DailyRecord, 'id')} IN ({', '.join(['%s'] * len(part))})",
-                        part)
+        for clause, part in in_clauses(db_column(DailyRecord, "id"), ids):
+            cur.execute(f"DELETE FROM {table} WHERE {clause}", part)
 
 
-def _update_records(rows: list[tuple[int, dict[str, Any]]]) -> None:
-    """UPDATE changed records in place: (id, {column: value} of the columns that changed) each.
+Change = tuple[int, dict[str, Any], list[str]]  # a record's id, its row (:func:`_row_values`), the columns changed
+CHANGES_TABLE = "seed_attendance_changes"  # PostgreSQL: this connection's own (temporary) table of updates
+
+
+def _update_records(changes: list[Change]) -> None:
+    """UPDATE changed records in place, by id.
 
     In place rather than deleted and inserted again: a row keeps its id and its index entries (the key does
     not change), so a follower's batch dirties one table page per record instead of the table and every
-    index twice; on SQLite that was most of the commit's time (benchmarks/attendance.py). Rows that changed
-    in the same columns (a new out punch: the out, the hours, the punches) go in one statement. What a person
+    index twice; on SQLite that was most of the commit's time (benchmarks/attendance.py). What a person
     wrote on the row (reason, who, leave type) is not touched.
+
+    SQLite: rows that changed in the same columns (a new out punch: the out, the hours, the punches) go in
+    one ``executemany``. PostgreSQL writes a whole new row version whatever changed, and runs each statement
+    of an ``executemany`` on its own: the rows go by COPY into a temporary table of this connection and one
+    UPDATE ... FROM applies them.
     """
+    if not changes:
+        return
     ops = connection.ops
     by_name = {f.name: f for f in DailyRecord._meta.concrete_fields}
-    groups: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
-    for pk, values in rows:
-        groups.setdefault(tuple(values), []).append((pk, values))
     table, key = ops.quote_name(DailyRecord._meta.db_table), db_column(DailyRecord, "id")
     with connection.cursor() as cur:
-        for columns, group in groups.items():
-            fields = [by_name[name] for name in (*columns, "updated_at")]
+        if connection.vendor == "postgresql":
+            fields = [by_name[name] for name in (*changes[0][1], "updated_at")]
+            columns = [ops.quote_name(str(f.column)) for f in fields]
+            plan = _value_plan(fields)
+            cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGES_TABLE} ON COMMIT DELETE ROWS AS "
+                        f"SELECT {key}, {', '.join(columns)} FROM {table} WITH NO DATA")
+            with cur.cursor.copy(f"COPY {CHANGES_TABLE} ({key}, {', '.join(columns)}) FROM STDIN") as copy:
+                for pk, row, _ in changes:
+                    copy.write_row([pk, *_values(row, plan)])
+            cur.execute(f"UPDATE {table} AS r SET {', '.join(f'{c} = u.{c}' for c in columns)} "
+                        f"FROM {CHANGES_TABLE} AS u WHERE r.{key} = u.{key}")
+            cur.execute(f"TRUNCATE {CHANGES_TABLE}")  # the next chunk of the same transaction starts empty
+            return
+        groups: dict[tuple[str, ...], list[Change]] = {}
+        for change in changes:
+            groups.setdefault(tuple(change[2]), []).append(change)
+        for changed, group in groups.items():
+            fields = [by_name[name] for name in (*changed, "updated_at")]
             plan = _value_plan(fields)
             sql = (f"UPDATE {table} SET {', '.join(f'{ops.quote_name(str(f.column))} = %s' for f in fields)} "
                    f"WHERE {key} = %s")
-            cur.executemany(sql, [[*_values(values, plan), pk] for pk, values in group])
+            cur.executemany(sql, [[*_values(row, plan), pk] for pk, row, _ in group])
 
 
 Plan = list[tuple[str, Callable[[Any], Any] | None, Any]]
@@ -330,7 +340,7 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
 def _recompute_chunk(rules: Rules, staff: list[StaffRow], first: date, last: date,
                      moments: Moments | None = None) -> Outcome:
     """One chunk (at most CHUNK employees): read, run the rules, write what changed."""
-    return _write_chunk(rules, load_employees(rules, staff, first, last), first, last, moments)
+    return _write_chunk(rules, load_employees(rules, staff, first, last, moments))
 
 
 def recompute_spans(spans: dict[int, tuple[date, date]], staff: dict[int, StaffRow], *, now: datetime,
@@ -385,25 +395,35 @@ class Follower:
         found = [row for row in _arrived(mark, self._recent, trimmed) if self._recent.get(row[0]) != row[3]]
         if not found:
             return Outcome()
-        staff = {row.number: row for row in staff_rows(numbers={r[1] for r in found})}
-        # the day a re-stamped punch left is recomputed as well as the day it moved to
-        touched = [(number, at) for _, number, at, _, _ in found if number in staff]
-        touched += [(number, was) for _, number, _, _, was in found if was is not None and number in staff]
-        zones = {n: rules.zone(row.site_id) for n, row in staff.items()}
-        spans = employees_touched(touched, zones, rules.shifts.values())
+        staff = {row[5].number: row[5] for row in found if row[5] is not None}
+        # each employee's punches as local times, and the dates of the occurrences that can hold them (engine.touched
+        # then keeps only those that do); the day a re-stamped punch left is recomputed as well as the day it moved to
         moments: Moments = {}
-        for number, at in touched:
-            moments.setdefault(staff[number].pk, []).append(local(at, zones[number]))
+        spans: dict[int, tuple[date, date]] = {}
+        everything = e.Schedule(rules.shifts)
+        reaching: dict[date, tuple[date, date]] = {}
+        for _, _, at, _, was, who in found:
+            if who is None:
+                continue
+            for moment in (at, was):
+                if moment is None:
+                    continue
+                wall = local(moment, rules.zone(who.site_id))
+                moments.setdefault(who.pk, []).append(wall)
+                day = wall.date()
+                low, high = reaching.get(day) or reaching.setdefault(day, e.dates_reaching(everything, day))
+                was_low, was_high = spans.get(who.pk, (low, high))
+                spans[who.pk] = (min(low, was_low), max(high, was_high))
         newest = max(r[3] for r in found)
         with transaction.atomic():  # the records and the watermark: one commit
-            outcome = recompute_spans({staff[n].pk: span for n, span in spans.items()},
-                                      {row.pk: row for row in staff.values()}, now=now, rules=rules, moments=moments)
+            outcome = recompute_spans(spans, {row.pk: row for row in staff.values()}, now=now, rules=rules,
+                                      moments=moments)
             if mark is None or newest > mark:
                 _set_state(WATERMARK_KEY, newest)
                 mark = newest
         horizon = mark - timedelta(seconds=LATE_COMMIT_S)
         self._recent = {pid: at for pid, at in self._recent.items() if at > horizon}
-        self._recent.update({pid: received for pid, _, _, received, _ in found if received > horizon})
+        self._recent.update({pid: received for pid, _, _, received, _, _ in found if received > horizon})
         self._recent_mark = mark
         return outcome
 
@@ -427,21 +447,23 @@ class Follower:
         return outcome
 
 
-Arrived = tuple[str, str, datetime, datetime, datetime | None]
+Arrived = tuple[str, str, datetime, datetime, datetime | None, StaffRow | None]
 
 
 def _arrived(mark: datetime | None, recent: dict[str, datetime], trimmed: bool = False) -> list[Arrived]:
-    """(id, employee number, punched_at, received_at, original_punched_at) of punches received after
-    ``mark`` - LATE_COMMIT_S (a re-stamp sets received_at again).
+    """(id, employee number, punched_at, received_at, original_punched_at, the employee) of punches received
+    after ``mark`` - LATE_COMMIT_S (a re-stamp sets received_at again); the employee is ``None`` for a number
+    no employee has.
 
     When the look-back window (mark - LATE_COMMIT_S, mark] holds exactly the punches already handled
     (``recent``), a count over the received_at index proves it and only the punches after ``mark`` are
     read: a busy receiver otherwise re-reads ten seconds of punches at every pass. Read with a plain cursor
     (times as aware UTC), as ``inputs.load_employees`` reads punches.
     """
-    table = connection.ops.quote_name(Punch._meta.db_table)
-    received = db_column(Punch, "received_at")
-    adapt = connection.ops.adapt_datetimefield_value
+    ops = connection.ops
+    table, people = ops.quote_name(Punch._meta.db_table), ops.quote_name(Employee._meta.db_table)
+    received = "p." + db_column(Punch, "received_at")
+    adapt = ops.adapt_datetimefield_value
     where, params = "", []
     if mark is not None:
         since = mark - timedelta(seconds=LATE_COMMIT_S)
@@ -449,22 +471,26 @@ def _arrived(mark: datetime | None, recent: dict[str, datetime], trimmed: bool =
         handled = len(recent) if trimmed else sum(1 for at in recent.values() if since < at <= mark)
         if handled:
             with connection.cursor() as cur:
-                cur.execute(f"SELECT COUNT(*) FROM {table} WHERE {received} > %s AND {received} <= %s",
+                cur.execute(f"SELECT COUNT(*) FROM {table} AS p WHERE {received} > %s AND {received} <= %s",
                             [adapt(since), adapt(mark)])
                 window = cur.fetchone()[0]
             if window == handled:
                 params = [adapt(mark)]
     parse = utc_value()
-    sql = (f"SELECT {db_column(Punch, 'id')}, {db_column(Punch, 'employee_number')}, {utc_sql(db_column(Punch, 'punched_at'))}, "
-           f"{utc_sql(received)}, {utc_sql(db_column(Punch, 'original_punched_at'))} FROM {table}{where}")
+    punch = ", ".join(utc_sql("p." + db_column(Punch, c)) if c.endswith("_at") else "p." + db_column(Punch, c)
+                      for c in ("id", "employee_number", "punched_at", "received_at", "original_punched_at"))
+    who = ", ".join("e." + db_column(Employee, c) for c in STAFF_FIELDS)
+    sql = (f"SELECT {punch}, {who} FROM {table} AS p LEFT JOIN {people} AS e "
+           f"ON e.{db_column(Employee, 'number')} = p.{db_column(Punch, 'employee_number')}{where}")
     found: list[Arrived] = []
     with connection.cursor() as cur:
         cur.execute(sql, params)
         while rows := cur.fetchmany(5000):
-            for pid, number, at, got, was in rows:
+            for pid, number, at, got, was, emp_id, emp_number, site, department, active in rows:
                 found.append((pid, number, parse(at).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
                               parse(got).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
-                              None if was is None else parse(was).replace(tzinfo=timezone.utc)))  # type: ignore[union-attr]
+                              None if was is None else parse(was).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
+                              None if emp_id is None else StaffRow(emp_id, emp_number, site, department, bool(active))))
     return found
 
 

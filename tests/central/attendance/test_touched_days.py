@@ -1,51 +1,42 @@
-"""Which days a new punch can change: the follower recomputes those and no fewer (inputs.employees_touched)."""
+"""Which records a new punch can change: the follower recomputes those and no fewer.
+
+engine.dates_reaching gives the dates whose occurrences can hold a punch of a day (from the shift types
+alone); engine.touched narrows them to the occurrences of the employee's own schedule that do hold it.
+"""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from central.attendance import engine as e
-from central.attendance.inputs import employees_touched
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = e.Shift("day", time(8), time(17), checkin_before_min=60, checkout_after_min=120)
 NIGHT = e.Shift("night", time(22), time(6), checkin_before_min=60, checkout_after_min=120)
 SMALL_HOURS = e.Shift("small hours", time(0, 30), time(8, 30), checkin_before_min=60, checkout_after_min=0)
 
 
-def touched(local: datetime, *shifts: e.Shift) -> tuple[date, date]:
-    at = local.replace(tzinfo=SHANGHAI).astimezone(timezone.utc)
-    return employees_touched([("E1", at)], {"E1": SHANGHAI}, shifts)["E1"]
+def reaching(day: date, *shifts: e.Shift) -> tuple[date, date]:
+    return e.dates_reaching(e.Schedule({s.name: s for s in shifts}), day)
 
 
-def test_a_day_shift_punch_touches_its_own_day_only() -> None:
-    assert touched(datetime(2026, 3, 10, 7, 0), DAY) == (date(2026, 3, 10), date(2026, 3, 10))
-    assert touched(datetime(2026, 3, 10, 19, 0), DAY) == (date(2026, 3, 10), date(2026, 3, 10))
+def test_a_day_shift_punch_can_belong_only_to_its_own_day() -> None:
+    assert reaching(date(2026, 3, 10), DAY) == (date(2026, 3, 10), date(2026, 3, 10))
 
 
-def test_a_morning_punch_can_close_last_nights_shift() -> None:
-    # 07:30 is inside the night shift of the 9th (closes 08:00 on the 10th), not inside the 10th's (opens 21:00)
-    assert touched(datetime(2026, 3, 10, 7, 30), NIGHT) == (date(2026, 3, 9), date(2026, 3, 9))
-    # 08:00 exactly is still the 9th's window edge (inclusive); 08:01 belongs to no night shift
-    assert touched(datetime(2026, 3, 10, 8, 0), NIGHT) == (date(2026, 3, 9), date(2026, 3, 9))
-    assert touched(datetime(2026, 3, 10, 7, 30), NIGHT, DAY) == (date(2026, 3, 9), date(2026, 3, 10))
+def test_a_morning_punch_can_belong_to_last_nights_shift() -> None:
+    assert reaching(date(2026, 3, 10), NIGHT) == (date(2026, 3, 9), date(2026, 3, 10))
+    assert reaching(date(2026, 3, 10), NIGHT, DAY) == (date(2026, 3, 9), date(2026, 3, 10))
 
 
-def test_a_late_evening_punch_can_open_tomorrows_shift() -> None:
+def test_a_late_evening_punch_can_belong_to_tomorrows_shift() -> None:
     # the 11th's 00:30 shift opens at 23:30 on the 10th
-    assert touched(datetime(2026, 3, 10, 23, 45), SMALL_HOURS) == (date(2026, 3, 11), date(2026, 3, 11))
-    assert touched(datetime(2026, 3, 10, 23, 45), SMALL_HOURS, NIGHT) == (date(2026, 3, 10), date(2026, 3, 11))
+    assert reaching(date(2026, 3, 10), SMALL_HOURS) == (date(2026, 3, 10), date(2026, 3, 11))
+    assert reaching(date(2026, 3, 10), SMALL_HOURS, NIGHT) == (date(2026, 3, 9), date(2026, 3, 11))
 
 
-def test_a_punch_outside_every_window_still_touches_its_day() -> None:
-    assert touched(datetime(2026, 3, 10, 3, 0), DAY) == (date(2026, 3, 10), date(2026, 3, 10))
-
-
-def test_several_punches_widen_one_span() -> None:
-    rows = [("E1", datetime(2026, 3, 10, 7, 30, tzinfo=SHANGHAI).astimezone(timezone.utc)),
-            ("E1", datetime(2026, 3, 12, 18, 0, tzinfo=SHANGHAI).astimezone(timezone.utc))]
-    assert employees_touched(rows, {"E1": SHANGHAI}, [NIGHT, DAY]) == {"E1": (date(2026, 3, 9), date(2026, 3, 12))}
+def test_a_check_out_margin_past_a_whole_day_reaches_two_days_back() -> None:
+    long_out = e.Shift("long", time(22), time(6), checkout_after_min=25 * 60)  # closes 07:00 two days on
+    assert reaching(date(2026, 3, 10), long_out) == (date(2026, 3, 8), date(2026, 3, 10))
 
 
 # -- the engine's narrowing for one employee (engine.touched) ---------------------------------------------------
