@@ -290,3 +290,30 @@ def test_a_new_punch_recomputes_only_what_it_can_change_and_keeps_the_rest_whole
     mine = {r.shift_name: r for r in DailyRecord.objects.filter(employee=split)}
     assert (mine["am"].hours, len(mine["am"].punch_ids)) == (Decimal("4.17"), 2)
     assert (mine["pm"].first_in, mine["pm"].missing_out) == (at_utc(monday.replace(hour=16, minute=58)), True)
+
+
+def test_a_half_day_leave_keeps_what_hr_wrote_when_the_other_halfs_punches_arrive(plant: dict[str, Any]) -> None:
+    """The follower updates the leave's row in place: its hours and other half change, its type, reason and
+    author stay."""
+    from central.attendance.models import LeaveType
+    from central.attendance.requests import decide_leave, file_leave
+
+    emp = plant["people"][0]
+    sick = LeaveType.objects.create(code="sick", name="病假 Sick leave")
+    monday = datetime(2026, 3, 2)
+    decide_leave(file_leave(emp, sick, monday.date(), monday.date(), half_day=True, reason="看病 doctor", actor="E001"),
+                 approve=True, actor="hr", now=at_utc(monday.replace(hour=8)))
+    leave = DailyRecord.objects.get(employee=emp, date=monday.date())
+    assert (leave.source, leave.hours, leave.leave_type, leave.reason) == ("leave", Decimal("0.00"), sick, "看病 doctor")
+    ingest, follower = Ingest(), Follower()
+    send(ingest, "punches", batch(punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=13, minute=55)),
+                                        direction="in"),
+                                  punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=18, minute=2)),
+                                        direction="out")))
+    follower.tick(now=at_utc(monday.replace(hour=19)))
+    row = DailyRecord.objects.get(employee=emp, date=monday.date())
+    assert row.pk == leave.pk  # the same row, updated in place
+    assert (row.status, row.source, row.shift_name, row.other_half) == ("half_day", "leave", "day", "present")
+    assert row.hours == Decimal("4.12")  # 13:55 to 18:02 (the lunch break 12:00-13:00 is before it)
+    assert (row.leave_type, row.reason, row.created_by) == (sick, leave.reason, leave.created_by)
+    assert row.created_by  # the approver
