@@ -399,7 +399,7 @@ def touched(schedule: Schedule, person: Person, times: Iterable[datetime], first
     """The dates (within ``first``..``last``) of the occurrences whose windows hold any of ``times`` (local):
     the only records new punches at those times can change. ``None``: no occurrence holds any of them."""
     occs = occurrences(schedule, person, first - timedelta(days=1), last + timedelta(days=1))  # cut by neighbours
-    moments = sorted(times)
+    moments = list(times)
     held = [o.date for o in occs if first <= o.date <= last and any(o.holds(t) for t in moments)]
     if not held:
         return None

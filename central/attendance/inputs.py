@@ -195,7 +195,7 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
     punches and on a follower's batch (benchmarks/attendance.py).
     """
     ids = [emp.pk for emp in employees]
-    day = _date_value()
+    day = _parse_date
     profiles = {emp_id: (day(joined), day(left), default, bool(exempt), bool(listed))
                 for emp_id, joined, left, default, exempt, listed in select_in(
                     AttendanceProfile, [db_column(AttendanceProfile, c) for c in
@@ -410,10 +410,6 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _date_value() -> Callable[[Any], date | None]:
-    """A date column as read plainly: a date (SQLite's declared-type converter or PostgreSQL), or text."""
-    return _parse_date
-
-
 def _parse_date(value: Any) -> date | None:
+    """A date column as read plainly: a date (SQLite's declared-type converter or PostgreSQL), or text."""
     return date.fromisoformat(value) if isinstance(value, str) else value

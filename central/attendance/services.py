@@ -243,7 +243,7 @@ def _value_plan(fields: Sequence[Any]) -> Plan:
         elif kind == "DecimalField":
             adapt = _decimal_adapter(f)
         elif kind == "JSONField":
-            adapt = _json_dumps if sqlite and f.encoder is None else _field_adapter(f)
+            adapt = _json_dumps if sqlite and f.encoder is None else _json_adapter(f)
         default = now if getattr(f, "auto_now", False) else f.get_default()
         plan.append((f.attname, adapt, adapt(default) if adapt and default is not None else default))
     return plan
@@ -310,7 +310,7 @@ def _insert_records(rows: list[dict[str, Any]]) -> None:
                 copy.write_row(row)
 
 
-def _field_adapter(f: Any) -> Callable[[Any], Any]:
+def _json_adapter(f: Any) -> Callable[[Any], Any]:
     ops = connection.ops
     return lambda v: None if v is None else ops.adapt_json_value(v, f.encoder)
 
@@ -395,7 +395,7 @@ class Follower:
         found = [row for row in _arrived(mark, self._recent, trimmed) if self._recent.get(row[0]) != row[3]]
         if not found:
             return Outcome()
-        staff = {row[5].number: row[5] for row in found if row[5] is not None}
+        staff = {row[5].pk: row[5] for row in found if row[5] is not None}
         # each employee's punches as local times, and the dates of the occurrences that can hold them (engine.touched
         # then keeps only those that do); the day a re-stamped punch left is recomputed as well as the day it moved to
         moments: Moments = {}
@@ -416,8 +416,7 @@ class Follower:
                 spans[who.pk] = (min(low, was_low), max(high, was_high))
         newest = max(r[3] for r in found)
         with transaction.atomic():  # the records and the watermark: one commit
-            outcome = recompute_spans(spans, {row.pk: row for row in staff.values()}, now=now, rules=rules,
-                                      moments=moments)
+            outcome = recompute_spans(spans, staff, now=now, rules=rules, moments=moments)
             if mark is None or newest > mark:
                 _set_state(WATERMARK_KEY, newest)
                 mark = newest
