@@ -41,9 +41,7 @@ import os
 import pstats
 import random
 import resource
-import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,11 +50,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.central import log, percentile, postgres_cluster
+from benchmarks.central import RESULT_MARK, log, percentile, postgres_cluster, run_central_child
 from benchmarks.common import print_table, write_json
 
 REPO = Path(__file__).resolve().parent.parent
-RESULT_MARK = "RESULT "
 SITE = "plant"
 BATCH = 500
 GATES = [f"gate-{i:02d}" for i in range(1, 21)]
@@ -359,19 +356,12 @@ def child_incremental(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- parent ----------------------------------------------------------------------------------------------------
 def run_child(kind: str, db: str, args: argparse.Namespace, state: str = "") -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.attendance", "--child", kind, "--db", db, "--employees",
-               str(args.employees), "--batches", str(args.batches), "--warmup", str(args.warmup)]
+    options = ["--employees", str(args.employees), "--batches", str(args.batches), "--warmup", str(args.warmup)]
     if state:
-        command += ["--state", state]
+        options += ["--state", state]
     if args.profile:
-        command.append("--profile")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "central.settings", "SEED_CENTRAL_DB": db,
-           "SEED_CENTRAL_SECRET_KEY": secrets.token_urlsafe(32), "SEED_CENTRAL_DEBUG": "0"}
-    proc = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
-    marks = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARK)]
-    if proc.returncode != 0 or not marks:
-        raise RuntimeError(f"the {kind} child on {db.split('?')[0]} failed (exit {proc.returncode})")
-    return json.loads(marks[-1][len(RESULT_MARK):])
+        options.append("--profile")
+    return run_central_child("benchmarks.attendance", kind, db, options)
 
 
 def summary(values: list[float]) -> dict[str, Any]:

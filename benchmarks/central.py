@@ -534,13 +534,20 @@ def postgres_cluster(databases: list[str]) -> Iterator[tuple[dict[str, str] | No
 
 # -- parent ------------------------------------------------------------------------------------------------------
 def run_child(kind: str, db: str, args: argparse.Namespace, raw_db: str = "") -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.central", "--child", kind, "--db", db, "--punches", str(args.punches),
-               "--runs", str(args.runs), "--standing", str(args.standing), "--employees", str(args.employees), "--console-punches",
-               str(args.console_punches), "--requests", str(args.requests)]
+    options = ["--punches", str(args.punches), "--runs", str(args.runs), "--standing", str(args.standing),
+               "--employees", str(args.employees), "--console-punches", str(args.console_punches),
+               "--requests", str(args.requests)]
     if raw_db:
-        command += ["--raw-db", raw_db]
+        options += ["--raw-db", raw_db]
     if args.profile:
-        command.append("--profile")
+        options.append("--profile")
+    return run_central_child("benchmarks.central", kind, db, options)
+
+
+def run_central_child(module: str, kind: str, db: str, options: list[str]) -> dict[str, Any]:
+    """Run ``python -m module --child kind --db db *options`` on the central's settings with ``db``, and return
+    the JSON it prints after RESULT_MARK (its stderr, the progress, goes through)."""
+    command = [sys.executable, "-m", module, "--child", kind, "--db", db, *options]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "central.settings", "SEED_CENTRAL_DB": db,
            "SEED_CENTRAL_SECRET_KEY": secrets.token_urlsafe(32), "SEED_CENTRAL_DEBUG": "0"}
     proc = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)  # stderr: progress
