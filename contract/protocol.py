@@ -12,9 +12,9 @@ import base64
 import binascii
 import json
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from contract.stamps import (  # re-exported: p.STAMP_RE, p.utc_stamp, p.parse_stamp
     STAMP_RE,
@@ -119,8 +119,49 @@ def b64decode(text: str, what: str) -> bytes:
 
 
 # -- schemas ------------------------------------------------------------------------------------
+# A NUL character or a lone UTF-16 surrogate (\u0000, \ud800 escaped in JSON) is valid JSON but no database
+# stores it: SQLite's driver cannot encode a surrogate and PostgreSQL refuses both, in text and in jsonb.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_text(value: object) -> str | None:
+    """Why ``value`` (parsed JSON) cannot be stored: the first string or key holding NUL or a lone surrogate."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found = _UNSTORABLE.search(item)
+            if found is not None:
+                return "contains a NUL character" if found.group() == "\x00" else "contains a lone UTF-16 surrogate"
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
 class Message(BaseModel):
+    """Every message refuses unknown keys and text no database can store (NUL, lone surrogates).
+
+    ``item_lists`` names the list fields whose items are validated one by one later (a batch's
+    punches): a bad item there is refused on its own, not with its whole batch.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=4096)
+    item_lists: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if key in cls.item_lists:
+                    continue
+                problem = unstorable_text(key) or unstorable_text(value)
+                if problem:
+                    raise ValueError(f"{str(key)[:40]!r} {problem}")
+        return data
 
 
 def _check_stamp(value: str | None) -> str | None:
@@ -150,6 +191,7 @@ class Punch(Message):
 
 
 class PunchBatch(Message):
+    item_lists = ("punches",)
     batch: str = Field(pattern=UUID_RE)
     punches: list[Any] = Field(min_length=1, max_length=MAX_BATCH, description="each item is validated on its own")
 
@@ -172,6 +214,7 @@ class Event(Message):
 
 
 class EventBatch(Message):
+    item_lists = ("events",)
     batch: str = Field(pattern=UUID_RE)
     events: list[Any] = Field(min_length=1, max_length=MAX_BATCH, description="each item is validated on its own")
 
@@ -308,6 +351,7 @@ class RosterEnvelope(Message):
     instead of refusing the whole message and stalling the site's roster.
     """
 
+    item_lists = ("upserts",)
     version: int = Field(ge=1, lt=2**62)
     base: int = Field(ge=0, lt=2**62, description="The version this message applies on top of (ignored when full).")
     full: bool = False

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, overload
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone as dj_timezone
 
 from central.ingest.models import Command, Event, Punch, RejectedMessage
@@ -78,6 +78,14 @@ class Ingest:
                 return self._command_result(site, device, data)
         except p.ProtocolError as exc:
             self._reject(site, device, topic, None, exc.reason, payload)
+        except Exception as exc:  # noqa: BLE001 - a message the database refuses must not stop the receiver
+            # Whatever a payload makes the storage raise (a value the database refuses, a broken constraint) is
+            # that message's refusal: recorded, not acked (a terminal sends it again), and the next message goes on.
+            # The transaction was rolled back; a connection the error broke is replaced by the caller.
+            log.exception("message on %s/%s/%s could not be stored", site, device, leaf)
+            if isinstance(exc, DatabaseError) and connection.connection is not None and not connection.is_usable():
+                connection.close()  # the error broke the connection: the next use opens a new one
+            self._reject(site, device, topic, None, f"could not be stored: {type(exc).__name__}: {exc}"[:500], payload)
         return []
 
     # -- punches -------------------------------------------------------------------------------

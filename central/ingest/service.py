@@ -159,11 +159,10 @@ class CentralService:
                 close_old_connections()
                 if connection.connection is not None and not connection.is_usable():
                     connection.close()
-                time.sleep(0.2)
+                    time.sleep(0.2)  # the database is out of reach: do not spin (a bad message never gets here)
             except Exception:  # the receiver must outlive any single message
                 self.errors += 1
                 log.exception("central worker error")
-                time.sleep(0.2)
 
     def _handle(self, item: tuple) -> None:
         kind = item[0]

@@ -76,6 +76,70 @@ def test_bad_punches_are_refused_with_reasons_and_the_rest_stored():
     assert RejectedMessage.objects.order_by("-id").first().reason == "payload is not JSON: Expecting value: line 1 column 1 (char 0)"
 
 
+def _raw(ingest: Ingest, leaf: str, body: object, device: str = "door-a") -> list[dict]:
+    """Send a body as ASCII JSON, the way a device can write a NUL or a lone surrogate: as a \\u escape."""
+    replies = ingest.handle(p.device_topic("s1", device, leaf), json.dumps(body).encode("ascii"))
+    return [json.loads(r.payload) for r in replies]
+
+
+def test_text_no_database_can_store_is_refused_item_by_item():
+    """A NUL or a lone surrogate is valid JSON but no database stores it: refused per punch, the rest stored."""
+    ingest = Ingest()
+    good, surrogate, nul = punch(), punch(boot_id="boot-\ud800"), punch(boot_id="boot\x00-1")
+    ack = _raw(ingest, "punches", batch(good, surrogate, nul))[0]
+    assert ack["stored"] == [good["id"]]
+    reasons = {r["id"]: r["reason"] for r in ack["rejected"]}
+    assert "lone UTF-16 surrogate" in reasons[surrogate["id"]] and "NUL" in reasons[nul["id"]]
+    assert list(Punch.objects.values_list("id", flat=True)) == [good["id"]]
+    assert RejectedMessage.objects.filter(item_id__in=[surrogate["id"], nul["id"]]).count() == 2
+    # the same in an event's free-form payload, in a key as in a value
+    events = [{"id": str(uuid.uuid4()), "kind": "door.open", "severity": "info", "at": "2026-03-02T00:55:00.000000Z",
+               "payload": payload} for payload in ({"who": "E001"}, {"note\x00": 1}, {"list": ["x", "\udfff"]})]
+    ack = _raw(ingest, "events", {"batch": str(uuid.uuid4()), "events": events})[0]
+    assert ack["stored"] == [events[0]["id"]] and len(ack["rejected"]) == 2
+    assert list(Event.objects.values_list("id", flat=True)) == [events[0]["id"]]
+    # a status with such text is refused whole and recorded; the receiver goes on
+    assert _raw(ingest, "status", {"online": True, "reason": "x\x00"}) == []
+    assert "NUL" in RejectedMessage.objects.order_by("-id").first().reason
+
+
+@pytest.fixture
+def events_table_refusing_a_kind():
+    """A trigger in the real database that refuses events of kind ``refuse.me``: a storage error no check foresees."""
+    from django.db import connection
+
+    table = Event._meta.db_table
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("CREATE FUNCTION seed_test_refuse() RETURNS trigger AS $$ BEGIN "
+                        "IF NEW.kind = 'refuse.me' THEN RAISE EXCEPTION 'refused by the database'; END IF; "
+                        "RETURN NEW; END $$ LANGUAGE plpgsql")
+            cur.execute(f"CREATE TRIGGER seed_test_refuse BEFORE INSERT ON {table} FOR EACH ROW "
+                        "EXECUTE FUNCTION seed_test_refuse()")
+        else:
+            cur.execute(f"CREATE TRIGGER seed_test_refuse BEFORE INSERT ON {table} WHEN NEW.kind = 'refuse.me' "
+                        "BEGIN SELECT RAISE(ABORT, 'refused by the database'); END")
+    yield
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"DROP TRIGGER seed_test_refuse ON {table}")
+            cur.execute("DROP FUNCTION seed_test_refuse()")
+        else:
+            cur.execute("DROP TRIGGER seed_test_refuse")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_storage_error_becomes_a_recorded_refusal_and_the_next_message_goes_on(events_table_refusing_a_kind):
+    ingest = Ingest()
+    event = {"id": str(uuid.uuid4()), "kind": "refuse.me", "severity": "info", "at": "2026-03-02T00:55:00.000000Z"}
+    assert send(ingest, "events", {"batch": str(uuid.uuid4()), "events": [event]}) == []  # no ack: the device sends again
+    refused = RejectedMessage.objects.order_by("-id").first()
+    assert refused.reason.startswith("could not be stored:") and "refused by the database" in refused.reason
+    assert refused.topic.endswith("/events") and not Event.objects.exists()
+    good = punch()
+    assert send(ingest, "punches", batch(good))[0]["stored"] == [good["id"]]
+
+
 def test_events_status_and_command_results_are_recorded():
     ingest = Ingest()
     event = {"id": str(uuid.uuid4()), "kind": "spoof_attempt", "severity": "warning", "at": p.utc_stamp(),
@@ -190,14 +254,12 @@ def test_a_wrong_database_url_is_a_clear_error(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lost_postgresql_connection_is_replaced():
-    """The receiver's worker drops a broken connection; the next message reconnects and is stored."""
+    """The receiver drops a connection an error broke; the refusal is recorded and the next message is stored."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: run the central suite with --central-db=postgresql")
     import psycopg
-    from django.db import close_old_connections
-    from django.db.utils import OperationalError
 
     s = connection.settings_dict
     ingest = Ingest()
@@ -205,11 +267,9 @@ def test_a_lost_postgresql_connection_is_replaced():
     with psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], dbname="postgres", autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                       (s["NAME"],))
-    with pytest.raises(OperationalError):  # the message in hand fails; the terminal resends it
-        send(ingest, "punches", batch(punch()))
-    close_old_connections()  # what the worker does after a database error
-    if connection.connection is not None and not connection.is_usable():
-        connection.close()
+    assert send(ingest, "punches", batch(punch())) == []  # the message in hand fails, unacked: the terminal resends it
+    refused = RejectedMessage.objects.order_by("-id").first()  # recorded on the new connection the handler opened
+    assert refused.reason.startswith("could not be stored: OperationalError")
     ack = send(ingest, "punches", batch(punch()))[0]
     assert len(ack["stored"]) == 1
     assert Punch.objects.count() == 2
