@@ -141,6 +141,20 @@ def unstorable_text(value: object) -> str | None:
     return None
 
 
+# Characters a name shown on a kiosk, in the console or in a report must not hold: C0 and C1 controls, and
+# the bidirectional controls that make a name display as something else ("Trojan Source").
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def check_display_text(value: str) -> str:
+    """``value`` unchanged when a person can read it as written; ValueError naming the first hidden character."""
+    found = _HIDDEN.search(value)
+    if found is not None:
+        kind = "bidirectional" if found.group() > "\x9f" else "control"
+        raise ValueError(f"contains a {kind} character (U+{ord(found.group()):04X})")
+    return value
+
+
 class Message(BaseModel):
     """Every message refuses unknown keys and text no database can store (NUL, lone surrogates).
 
@@ -338,9 +352,7 @@ class RosterEmployee(Message):
     @field_validator("name", "department")
     @classmethod
     def _printable(cls, value: str) -> str:
-        if any(ord(ch) < 32 for ch in value):
-            raise ValueError("contains control characters")
-        return value
+        return check_display_text(value)
 
 
 class RosterEnvelope(Message):

@@ -153,6 +153,25 @@ def test_a_bad_number_an_unknown_key_and_a_non_object_are_named():
     assert error.as_dict() == {"number": None, "field": "(record)", "reason": error.reason}
 
 
+@pytest.mark.parametrize("name, words", [
+    ("Alice\u202egnp.exe", "bidirectional character (U+202E)"),   # shows as "Aliceexe.png"
+    ("\u2066王\u2069", "bidirectional character (U+2066)"),
+    ("Bob\x85", "control character (U+0085)"),                    # C1 next line
+    ("Eve\x7f", "control character (U+007F)"),
+    ("Tab\tName", "control character (U+0009)"),
+])
+def test_a_name_that_displays_as_something_else_is_refused(name, words):
+    error = refused(record("N1", name=name))
+    assert (error.number, error.field) == ("N1", "name") and words in error.reason
+    error = refused(record("N2", department=name))
+    assert (error.number, error.field) == ("N2", "department")
+
+
+def test_names_in_every_script_people_use_are_accepted():
+    for name in ("张伟", "Ng Wai-man", "Ólafur Þór", "محمد", "李 小龙", "O'Brien"):
+        assert check_employee(record("N3", name=name)).name == name
+
+
 # -- across records -----------------------------------------------------------------------------------
 def test_two_cards_that_are_one_card_refuse_the_second_holder():
     good, bad = check_roster([record("E1", card="0041E34E"), record("E2", card="4318030"), record("E3", card="77")])
