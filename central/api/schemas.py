@@ -140,6 +140,9 @@ class PunchOut(Schema):
     time_source: str = Field(description="时间来源 / time source: ntp, rtc, restamp …")
     original_punched_at: str | None = Field(None, description="校正前的时间 / time before a re-stamp")
     received_at: str = Field(description=f"中心收到的时间 / when the central stored it; {STAMP}")
+    time_flag: str = Field("", description="时间存疑的原因，空表示可信；存疑的打卡保留备查、不计入考勤 / why no correct clock "
+                           "could have stamped this time (before_floor, ahead), empty when plausible; such a punch is "
+                           "kept for review and not counted in attendance")
 
 
 class EventOut(Schema):

@@ -354,12 +354,17 @@ def select_in(model: Any, columns: Sequence[str], key: str, values: Sequence[Any
 
 
 def _punch_rows(numbers: list[str], since: datetime, until: datetime) -> Iterator[tuple[str, str, datetime, str]]:
-    """(id, employee number, naive UTC time, direction) of these employees' punches in [since, until)."""
-    at = db_column(Punch, "punched_at")
+    """(id, employee number, naive UTC time, direction) of these employees' punches in [since, until).
+
+    A punch whose time no correct clock could have stamped (``time_flag``, central.ingest.plausibility) is
+    left out: it is kept for review, never counted.
+    """
+    at, flag = db_column(Punch, "punched_at"), db_column(Punch, "time_flag")
     adapt, parse = connection.ops.adapt_datetimefield_value, utc_value()
     columns = [db_column(Punch, "id"), db_column(Punch, "employee_number"), utc_sql(at), db_column(Punch, "direction")]
     for pid, number, when, way in select_in(Punch, columns, db_column(Punch, "employee_number"), numbers,
-                                            where=f"{at} >= %s AND {at} < %s", params=[adapt(since), adapt(until)]):
+                                            where=f"{at} >= %s AND {at} < %s AND {flag} = %s",
+                                            params=[adapt(since), adapt(until), ""]):
         yield pid, number, parse(when), way  # type: ignore[misc]
 
 

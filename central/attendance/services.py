@@ -461,20 +461,20 @@ def _arrived(mark: datetime | None, recent: dict[str, datetime], trimmed: bool =
     """
     ops = connection.ops
     table, people = ops.quote_name(Punch._meta.db_table), ops.quote_name(Employee._meta.db_table)
-    received = "p." + db_column(Punch, "received_at")
+    received, flag = "p." + db_column(Punch, "received_at"), "p." + db_column(Punch, "time_flag")
     adapt = ops.adapt_datetimefield_value
-    where, params = "", []
+    where, params = f" WHERE {flag} = %s", [""]  # a punch with an impossible time is never counted
     if mark is not None:
         since = mark - timedelta(seconds=LATE_COMMIT_S)
-        where, params = f" WHERE {received} > %s", [adapt(since)]
+        where, params = f" WHERE {flag} = %s AND {received} > %s", ["", adapt(since)]
         handled = len(recent) if trimmed else sum(1 for at in recent.values() if since < at <= mark)
         if handled:
             with connection.cursor() as cur:
-                cur.execute(f"SELECT COUNT(*) FROM {table} AS p WHERE {received} > %s AND {received} <= %s",
-                            [adapt(since), adapt(mark)])
+                cur.execute(f"SELECT COUNT(*) FROM {table} AS p WHERE {flag} = %s AND {received} > %s "
+                            f"AND {received} <= %s", ["", adapt(since), adapt(mark)])
                 window = cur.fetchone()[0]
             if window == handled:
-                params = [adapt(mark)]
+                params = ["", adapt(mark)]
     parse = utc_value()
     punch = ", ".join(utc_sql("p." + db_column(Punch, c)) if c.endswith("_at") else "p." + db_column(Punch, c)
                       for c in ("id", "employee_number", "punched_at", "received_at", "original_punched_at"))

@@ -20,6 +20,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone as dj_timezone
 
 from central.ingest.models import Command, Event, Punch, RejectedMessage
+from central.ingest.plausibility import time_flag
 from central.people.models import Device, Site
 from contract import protocol as p
 
@@ -101,6 +102,8 @@ class Ingest:
                    "boot_id": x.boot_id, "monotonic_ns": x.monotonic_ns, "time_source": x.time_source,
                    "original_punched_at": _when(x.original_punched_at), "restamped_at": _when(x.restamped_at),
                    "batch_id": batch.batch, "received_at": now} for x in valid]
+        for value in values:
+            value["time_flag"] = time_flag(value["punched_at"], now)
         with transaction.atomic():
             store_punches(values)
             self._record_rejected(site, device, topic, rejected, batch.punches, now)
@@ -110,6 +113,11 @@ class Ingest:
         if rejected:
             log.warning("batch %s from %s/%s: %s stored, %s rejected (first: %s)", batch.batch, site, device,
                         len(valid), len(rejected), rejected[0]["reason"])
+        flagged = [v for v in values if v["time_flag"]]
+        if flagged:
+            log.warning("batch %s from %s/%s: %s punches stored with an impossible time (first: %s, %s), "
+                        "left out of attendance", batch.batch, site, device, len(flagged),
+                        flagged[0]["time_flag"], p.utc_stamp(flagged[0]["punched_at"]))
         return self._ack("punches", site, device, batch.batch, [x.id for x in valid], rejected)
 
     # -- events --------------------------------------------------------------------------------
@@ -224,8 +232,8 @@ def _drained_at(status: p.Status, now: datetime) -> datetime | None:
 # A re-sent punch only changes the stored one when it carries a re-stamp the stored one lacks, and only for
 # the device that made it: then its time fields take the re-stamped values, once.
 # ``received_at`` moves too: the re-stamp is what arrived then, and the attendance follower, which reads
-# punches by arrival, recomputes the days of the corrected time.
-RESTAMP_FIELDS = ("punched_at", "time_source", "original_punched_at", "restamped_at", "received_at")
+# punches by arrival, recomputes the days of the corrected time; ``time_flag`` is judged again on the new time.
+RESTAMP_FIELDS = ("punched_at", "time_source", "original_punched_at", "restamped_at", "received_at", "time_flag")
 
 
 def store_punches(values: list[dict[str, Any]]) -> None:

@@ -20,6 +20,10 @@ class Punch(models.Model):
     restamped_at = models.DateTimeField(null=True)
     batch_id = models.CharField(max_length=36)
     received_at = models.DateTimeField()
+    time_flag = models.CharField(
+        max_length=16, default="", blank=True,
+        help_text="why no correct clock could have stamped this time (central.ingest.plausibility); empty when "
+                  "plausible. A flagged punch is kept as evidence and left out of attendance until a re-stamp clears it")
 
     class Meta:
         indexes = [

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 PUNCH_FIELDS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
                 "time_source", "original_punched_at", "restamped_at", "boot_id", "monotonic_ns", "batch_id",
-                "received_at")
+                "received_at", "time_flag")
 _TIME_FIELDS = {"punched_at", "original_punched_at", "restamped_at", "received_at", "at", "first_seen_at",
                 "last_seen_at"}
 

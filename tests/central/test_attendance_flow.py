@@ -317,3 +317,30 @@ def test_a_half_day_leave_keeps_what_hr_wrote_when_the_other_halfs_punches_arriv
     assert row.hours == Decimal("4.12")  # 13:55 to 18:02 (the lunch break 12:00-13:00 is before it)
     assert (row.leave_type, row.reason, row.created_by) == (sick, leave.reason, leave.created_by)
     assert row.created_by  # the approver
+
+
+def test_a_punch_no_correct_clock_could_stamp_is_left_out_until_its_time_is_corrected(plant: dict[str, Any]) -> None:
+    """A terminal whose clock says 1970 or 2100 but claims NTP: its punches count only once re-stamped."""
+    ingest, follower = Ingest(), Follower()
+    monday = datetime(2026, 3, 2)
+    came = punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=8, minute=50)), direction="in")
+    left = punch(employee_number="E001", punched_at="2100-03-02T10:00:00.000000Z", direction="out")
+    epoch = punch(employee_number="E002", punched_at="1970-01-01T01:00:00.000000Z", direction="in")
+    send(ingest, "punches", batch(came, left, epoch))
+    status(ingest, "door-a", monday.replace(hour=20, minute=5))
+    follower.tick(now=at_utc(monday.replace(hour=20, minute=6)))
+    e1 = records("E001")
+    assert (e1[monday.date()].status, e1[monday.date()].missing_out) == ("present", True)
+    assert e1[monday.date()].punch_ids == [came["id"]] and set(e1) == {monday.date()}  # nothing dated 2100
+    assert records("E002")[monday.date()].status == "absent" and date(1970, 1, 1) not in records("E002")
+    # the batch recompute reads punches the same way
+    recompute(date(2026, 3, 2), date(2026, 3, 2))
+    assert records("E001")[monday.date()].punch_ids == [came["id"]]
+    # the terminal's timekeeper corrects the time: the punch now counts
+    fixed = {**left, "punched_at": utc_stamp(monday.replace(hour=18, minute=5)), "original_punched_at": left["punched_at"],
+             "restamped_at": utc_stamp(monday.replace(hour=20, minute=30))}
+    send(ingest, "punches", batch(fixed))
+    follower.tick(now=at_utc(monday.replace(hour=20, minute=31)))
+    e1 = records("E001")[monday.date()]
+    assert (e1.missing_out, e1.last_out, sorted(e1.punch_ids)) == (False, at_utc(monday.replace(hour=18, minute=5)),
+                                                                   sorted([came["id"], left["id"]]))

@@ -381,3 +381,15 @@ def test_role_walk_documents_every_url_and_holds(world):
             if not expected:
                 assert response.status_code in (403, 404), (role, name, response.status_code)
     assert audit.verify().intact
+
+
+def test_a_punch_with_an_impossible_time_is_shown_flagged_on_the_employee_page(world, hr_hq):
+    from central_support import batch, punch, send
+
+    from central.ingest.handler import Ingest
+
+    ingest = Ingest()
+    send(ingest, "punches", batch(punch(device="door-hq", employee_number="E001", punched_at="2100-01-01T01:00:00.000000Z"),
+                                  punch(device="door-hq", employee_number="E001")), site="hq", device="door-hq")
+    page = client_for(hr_hq).get(reverse("console:employee", args=[world["e_hq"].pk])).content.decode()
+    assert page.count("时间存疑") == 1 and "不计入考勤" in page

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from central_support import batch, punch, send
@@ -74,6 +74,30 @@ def test_bad_punches_are_refused_with_reasons_and_the_rest_stored():
     # a payload that is not even a batch is recorded, not answered
     assert ingest.handle(p.device_topic("s1", "door-a", "punches"), b"\x00garbage") == []
     assert RejectedMessage.objects.order_by("-id").first().reason == "payload is not JSON: Expecting value: line 1 column 1 (char 0)"
+
+
+def test_a_time_no_correct_clock_could_stamp_is_stored_acked_and_flagged(capsys, tmp_path):
+    """1970 and 2100 stamped ``ntp``: kept as evidence and acknowledged (never resent forever), but flagged."""
+    ingest = Ingest()
+    now = datetime.now(timezone.utc)
+    epoch = punch(punched_at="1970-01-01T00:00:07.000000Z")
+    future = punch(punched_at="2100-01-01T08:00:00.000000Z", time_source="rtc")
+    offline = punch(punched_at=p.utc_stamp(now - timedelta(days=21)))  # three weeks in an outbox: plausible
+    skewed = punch(punched_at=p.utc_stamp(now + timedelta(minutes=2)))  # a clock a little ahead: plausible
+    ack = send(ingest, "punches", batch(epoch, future, offline, skewed))[0]
+    assert sorted(ack["stored"]) == sorted(x["id"] for x in (epoch, future, offline, skewed)) and ack["rejected"] == []
+    flags = dict(Punch.objects.values_list("id", "time_flag"))
+    assert flags == {epoch["id"]: "before_floor", future["id"]: "ahead", offline["id"]: "", skewed["id"]: ""}
+    # the terminal's timekeeper re-stamps the punch once its clock is right: the flag is judged again
+    fixed = {**future, "punched_at": p.utc_stamp(now - timedelta(minutes=5)), "time_source": "ntp",
+             "original_punched_at": future["punched_at"], "restamped_at": p.utc_stamp(now)}
+    send(ingest, "punches", batch(fixed))
+    assert Punch.objects.get(id=future["id"]).time_flag == ""
+    # the flag is shown where punches are read: the CLI's JSON
+    code, out, _ = cli(capsys, tmp_path, "punches", "--format", "json", "--since", "1969-12-31T00:00:00Z")
+    assert code == 0
+    listed = {row["id"]: row["time_flag"] for row in json.loads(out)}
+    assert listed[epoch["id"]] == "before_floor" and listed[offline["id"]] == ""
 
 
 def _raw(ingest: Ingest, leaf: str, body: object, device: str = "door-a") -> list[dict]:

@@ -17,7 +17,7 @@ from central.ingest.selectors import event_queryset, punch_queryset
 
 router = Router(tags=["records 记录"])
 PUNCH_FIELDS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
-                "time_source", "original_punched_at", "received_at")
+                "time_source", "original_punched_at", "received_at", "time_flag")
 EVENT_FIELDS = ("id", "site", "device_id", "kind", "severity", "at", "payload", "received_at")
 TIMES = ("punched_at", "original_punched_at", "received_at", "at")
 
