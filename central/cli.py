@@ -134,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_rows(rows: list[dict], fmt: str, out=None) -> None:
+    """Rows as JSON, CSV or a table; a CSV text cell that a spreadsheet would run as a formula is escaped (contract.cells)."""
+    from contract.cells import escape_cell
+
     out = out or sys.stdout
     if fmt == "json":
         json.dump(rows, out, ensure_ascii=False, indent=2, default=str)
@@ -144,7 +147,7 @@ def _print_rows(rows: list[dict], fmt: str, out=None) -> None:
             writer = csv.DictWriter(out, fieldnames=list(rows[0]))
             writer.writeheader()
             for row in rows:
-                writer.writerow({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
+                writer.writerow({k: escape_cell(json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
                                  for k, v in row.items()})
         return
     if not rows:

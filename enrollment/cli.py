@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from contract.cells import escape_mapping
 from contract.stamps import utc_stamp
 from terminal.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from terminal.i18n import display_width, pad_display
@@ -150,7 +151,7 @@ def cmd_punches(args: argparse.Namespace) -> int:
     if args.format == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(escape_mapping(row) for row in rows)
     elif args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:

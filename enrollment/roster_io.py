@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from contract.cells import append_xlsx_row, escape_row, unescape_cell
 from terminal.store.database import Store
 from terminal.store.employees import (
     ROLES,
@@ -101,11 +102,15 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         raise RosterFileError(f"{path}: unknown column(s) {', '.join(unknown)}; allowed: {', '.join(COLUMNS)}")
     rows = []
     for index, cells in enumerate(table[1:], start=2):
-        values = {header[i]: ("" if cell is None else str(cell).strip()) for i, cell in enumerate(cells)
-                  if i < len(header) and header[i]}
+        values = {header[i]: _cell_text(cell) for i, cell in enumerate(cells) if i < len(header) and header[i]}
         if any(values.values()):
             rows.append((index, values))
     return rows
+
+
+def _cell_text(cell: Any) -> str:
+    """A cell as text: a quote our exports put before a leading ``=``, ``+``, ``-``, ``@``... removed (contract.cells)."""
+    return "" if cell is None else unescape_cell(str(cell).strip())
 
 
 def _read_csv(path: Path) -> list[list[str]]:
@@ -285,11 +290,11 @@ def export_roster(store: Store, path: Path, *, photo_dir: Optional[Path] = None)
         sheet.title = "roster"
         sheet.append(list(COLUMNS))
         for row in rows:
-            sheet.append(row)
+            append_xlsx_row(sheet, row)
         workbook.save(path)
     else:
         with open(path, "w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle)
             writer.writerow(COLUMNS)
-            writer.writerows(rows)
+            writer.writerows(escape_row(row) for row in rows)
     return len(rows)

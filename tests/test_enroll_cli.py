@@ -14,7 +14,6 @@ from terminal.punch import Identity, PunchService
 from terminal.store.database import open_store
 
 
-
 def run(config_file, *args):
     return main(["--config", config_file, *args])
 
@@ -84,3 +83,23 @@ def test_punches_since_as_csv(config_file, capsys):
     assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == 0
     with pytest.raises(SystemExit):
         run(config_file, "punches", "--since", "yesterday-ish")
+
+
+def test_punches_csv_escapes_a_name_that_would_be_a_formula(config_file, capsys):
+    name = '=HYPERLINK("http://x","y")'
+    assert run(config_file, "add", "1001", name) == 0
+    assert run(config_file, "add", "--", "1002", "-2+3") == 0
+    config = load_config(config_file)
+    with open_store(config.storage) as store:
+        from terminal.store.employees import find_by_number
+
+        service = PunchService(store, config, SimClock())
+        for number in ("1001", "1002"):
+            service.punch(Identity(find_by_number(store, number)["id"], "card"))
+    capsys.readouterr()
+    assert run(config_file, "punches", "--since", "2026-03-01", "--format", "csv") == 0
+    out = capsys.readouterr().out
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert sorted(r["name"] for r in rows) == sorted(["'" + name, "'-2+3"])
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r.values())
+    assert "\n=" not in out and ",=" not in out and ",\"=" not in out

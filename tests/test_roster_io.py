@@ -1,14 +1,18 @@
 """Roster import/export: XLSX and CSV, photos, and broken files refused without writing anything."""
 from __future__ import annotations
 
+import csv
+import os
+
 import cv2
 import numpy as np
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from enrollment.cli import main
 from enrollment.roster_io import RosterFileError, export_roster, import_roster
-from terminal.store.employees import employee_photo, find_by_number, list_employees
+from terminal.store.database import Store
+from terminal.store.employees import add_employee, employee_photo, find_by_number, list_employees
 
 
 def write_csv(path, text, encoding="utf-8"):
@@ -94,8 +98,9 @@ def test_xlsx_export_then_import_round_trip(store, tmp_path, photos, sim_config)
     out = tmp_path / "export.xlsx"
     assert export_roster(store, out, photo_dir=tmp_path / "exported") == 1
     assert (tmp_path / "exported" / "1001.jpg").is_file()
-    from terminal.store.database import Store
     import os
+
+    from terminal.store.database import Store
 
     with Store.open(tmp_path / "other.db", os.urandom(32)) as other:
         report = import_roster(other, out, photo_dir=tmp_path / "exported")
@@ -119,3 +124,78 @@ def test_import_command_reports_and_exits_2_on_problems(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "row 2: number:" in captured.err and "nothing imported" in captured.out
     assert main(["--config", str(config), "import", str(tmp_path / "missing.csv")]) == 2
+
+
+# -- exports never carry a live formula ---------------------------------------------------------------
+FORMULA_NAMES = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)"]
+
+
+def _store_with_formula_names(store):
+
+    for number, name in enumerate(FORMULA_NAMES, start=1):
+        add_employee(store, number=str(number), name=name, department="=1+1" if number == 1 else "Ops")
+    # names with a leading tab or CR cannot be entered (control characters are refused); a store written by
+    # older software may still hold them, and the writers escape them all the same
+    with store.transaction() as conn:
+        for number, name in (("5", "\tTab"), ("6", "\r=CR")):
+            conn.execute("INSERT INTO employees (number, name, department, role, verify_mode, allowed_devices, "
+                         "created_at, updated_at) VALUES (?, ?, '', 'employee', 'any', '[]', 'x', 'x')", (number, name))
+    return FORMULA_NAMES + ["\tTab", "\r=CR"]
+
+
+def test_xlsx_export_writes_no_formula_and_imports_back_the_same_names(store, tmp_path):
+
+    names = _store_with_formula_names(store)
+    out = tmp_path / "export.xlsx"
+    assert export_roster(store, out) == len(names)
+    sheet = load_workbook(out, data_only=False).active
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    by_number = {str(row[0].value): row for row in sheet.iter_rows(min_row=2)}
+    assert by_number["1"][1].value == "'" + FORMULA_NAMES[0] and by_number["1"][2].value == "'=1+1"
+    assert by_number["4"][1].value == "'@SUM(A1)" and by_number["5"][1].value == "'\tTab"
+
+    with Store.open(tmp_path / "other.db", os.urandom(32)) as other:
+        keep = FORMULA_NAMES  # the tab and CR rows are refused on import (control characters), as by add_employee
+        wb = load_workbook(out)
+        for row in list(wb.active.iter_rows(min_row=2)):
+            if str(row[0].value) in ("5", "6"):
+                wb.active.delete_rows(row[0].row)
+        wb.save(tmp_path / "clean.xlsx")
+        report = import_roster(other, tmp_path / "clean.xlsx")
+        assert report.ok, report.problems
+        assert [e["name"] for e in list_employees(other)] == keep
+        assert find_by_number(other, "1")["department"] == "=1+1"
+
+
+def test_csv_export_writes_escaped_text_and_imports_back_the_same_names(store, tmp_path):
+
+    names = _store_with_formula_names(store)
+    out = tmp_path / "export.csv"
+    assert export_roster(store, out) == len(names)
+    raw = out.read_bytes()
+    assert b'\n1,"\'=HYPERLINK(""http://x"",""y"")",\'=1+1,' in raw.replace(b"\r\n", b"\n")
+    rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(keepends=True)))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert sorted(row[1] for row in rows[1:]) == sorted("'" + n for n in names)
+
+    clean = tmp_path / "clean.csv"  # without the tab and CR rows, refused on import (control characters)
+    with open(clean, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(row for row in rows if row[0] not in ("5", "6"))
+    with Store.open(tmp_path / "other.db", os.urandom(32)) as other:
+        report = import_roster(other, clean)
+        assert report.ok, report.problems
+        assert [e["name"] for e in list_employees(other)] == FORMULA_NAMES
+
+
+def test_a_name_that_really_begins_with_a_quote_survives_export_and_import(store, tmp_path):
+
+    add_employee(store, number="1", name="'Neill")
+    add_employee(store, number="2", name="'=not a formula")
+    for suffix in (".csv", ".xlsx"):
+        out = tmp_path / f"quotes{suffix}"
+        export_roster(store, out)
+        with Store.open(tmp_path / f"other{suffix}.db", os.urandom(32)) as other:
+            assert import_roster(other, out).ok
+            assert [e["name"] for e in list_employees(other)] == ["'Neill", "'=not a formula"]
