@@ -463,7 +463,8 @@ def _arrived(mark: datetime | None, recent: dict[str, datetime], trimmed: bool =
     table, people = ops.quote_name(Punch._meta.db_table), ops.quote_name(Employee._meta.db_table)
     received, flag = "p." + db_column(Punch, "received_at"), "p." + db_column(Punch, "time_flag")
     adapt = ops.adapt_datetimefield_value
-    where, params = f" WHERE {flag} = %s", [""]  # a punch with an impossible time is never counted
+    where = f" WHERE {flag} = %s"  # a punch with an impossible time is never counted
+    params: list[str | None] = [""]
     if mark is not None:
         since = mark - timedelta(seconds=LATE_COMMIT_S)
         where, params = f" WHERE {flag} = %s AND {received} > %s", ["", adapt(since)]
