@@ -445,12 +445,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from django.db.utils import DatabaseError
 
     from central.dburl import DatabaseURLError, redact
+    from contract.keyfiles import KeyFileError
 
     try:
         return handlers[args.command](args)
     except DatabaseURLError as exc:
         print(f"seed-central: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyFileError as exc:  # a private key others can read: refused, never used
+        print(f"seed-central: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except DatabaseError as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         print(f"seed-central: cannot use the database {redact(args.db)}: {first}", file=sys.stderr)

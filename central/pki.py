@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from contract.keyfiles import read_private_file
+
 log = logging.getLogger(__name__)
 
 CENTRAL_CN = "seed-central"
@@ -130,7 +132,7 @@ class SitePki:
     def _load_ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         self.ensure_ca()
         cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
-        key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_private_file(self.ca_key, "site CA key"), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise PkiError(f"{self.ca_key} is not an EC key (the site CA is P-256)")
         return cert, key
@@ -182,7 +184,8 @@ class SitePki:
 
     def ensure_signing_key(self) -> ed25519.Ed25519PrivateKey:
         if self.signing_key.exists():
-            key = serialization.load_pem_private_key(self.signing_key.read_bytes(), password=None)
+            key = serialization.load_pem_private_key(read_private_file(self.signing_key, "command signing key"),
+                                                     password=None)
             if not isinstance(key, ed25519.Ed25519PrivateKey):
                 raise PkiError(f"{self.signing_key} is not an Ed25519 key")
             return key

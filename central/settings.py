@@ -17,6 +17,7 @@ from pathlib import Path
 from django.utils.translation import gettext_lazy as _
 
 from central.dburl import DEFAULT_DATABASE, database_settings, is_postgresql
+from contract.keyfiles import KeyFileError, read_private_file
 
 BASE_DIR = Path(__file__).resolve().parent
 DATABASE_TARGET = os.environ.get("SEED_CENTRAL_DB", DEFAULT_DATABASE)
@@ -27,11 +28,13 @@ def _secret_key() -> str:
         return os.environ["SEED_CENTRAL_SECRET_KEY"]
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     if credentials and (Path(credentials) / "secret_key").is_file():
-        return (Path(credentials) / "secret_key").read_text().strip()
+        return read_private_file(Path(credentials) / "secret_key", "console secret key").decode().strip()
     folder = Path.cwd() if is_postgresql(DATABASE_TARGET) else Path(database_settings(DATABASE_TARGET)["NAME"]).parent
     key_file = folder / "central-secret.key"
     try:
-        return key_file.read_text().strip()
+        return read_private_file(key_file, "console secret key").decode().strip()
+    except KeyFileError:
+        raise  # readable by others: refused, never used (seed-central prints the chmod to run)
     except FileNotFoundError:
         folder.mkdir(parents=True, exist_ok=True)
         value = secrets.token_urlsafe(50)
