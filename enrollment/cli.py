@@ -164,36 +164,35 @@ def cmd_import(args: argparse.Namespace) -> int:
     from enrollment.roster_io import RosterFileError, import_roster
 
     _, store = open_configured_store(args)
-    enrol_face = None
-    if args.photos and not args.no_faces:
-        try:
-            from enrollment.faces import enrol_from_photo_file as enrol_face  # type: ignore[assignment]
-        except ImportError:
-            enrol_face = None
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty() or args.verbose:
             print(f"\rimporting {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
+    # Photos are kept as thumbnails; faces are enrolled from photos with seed-enroll face-add (quality-gated shots).
     with store:
         try:
             report = import_roster(store, args.file, photo_dir=args.photos, update=args.update, skip_bad=args.skip_bad,
-                                   dry_run=args.dry_run, actor=args.actor, enrol_face=enrol_face, progress=progress)
+                                   dry_run=args.dry_run, actor=args.actor, encoding=args.encoding, progress=progress)
         except RosterFileError as exc:
-            print(f"seed-enroll: {exc}", file=sys.stderr)
+            print(f"seed-enroll: nothing imported: {exc}", file=sys.stderr)
             return EXIT_USAGE
     for problem in report.problems:
         print(f"  {problem}", file=sys.stderr)
+    bad_rows = len({problem.row for problem in report.problems})
+    written = report.added + report.updated
+    found = f"{len(report.problems)} problem(s) in {bad_rows} of {report.rows} rows"
     if args.dry_run:
-        print(f"checked {report.rows} rows: {len(report.problems)} problem(s); nothing written (dry run)")
-    elif report.problems and not args.skip_bad:
-        print(f"nothing imported: {len(report.problems)} problem(s) in {report.rows} rows "
-              "(fix them, or use --skip-bad to import the good rows)")
-        return EXIT_USAGE
-    else:
-        print(f"imported {report.rows} rows: {report.added} added, {report.updated} updated, {report.photos} photos, "
-              f"{report.faces_enrolled} face templates, {len(report.problems)} row(s) skipped")
-    return EXIT_OK if not report.problems or args.skip_bad else EXIT_USAGE
+        print(f"checked {report.rows} rows: {found if report.problems else 'no problems'}; nothing written (dry run)")
+        return EXIT_OK if not report.problems else EXIT_USAGE
+    if written == 0:
+        reason = f"{found} (fix them, or use --skip-bad to import the good rows)" if report.problems else "no rows"
+        print(f"nothing imported: {reason}")
+        return EXIT_USAGE if report.problems else EXIT_OK
+    print(f"imported {written}{f' of {report.rows}' if written < report.rows else ''} rows: {report.added} added, "
+          f"{report.updated} updated, {report.photos} photos, {report.faces_enrolled} face templates"
+          + (f"; {bad_rows} bad row(s) skipped" if bad_rows else ""))
+    return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -258,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--update", action="store_true", help="update employees that already exist")
     imp.add_argument("--skip-bad", action="store_true", help="import the good rows even if some are bad")
     imp.add_argument("--dry-run", action="store_true", help="check only, write nothing")
-    imp.add_argument("--no-faces", action="store_true", help="keep photos as thumbnails only, do not enrol faces")
+    imp.add_argument("--no-faces", action="store_true", help="(kept for scripts) photos are kept as thumbnails only")
+    imp.add_argument("--encoding", help="the CSV file's encoding when it is neither UTF-8 nor Chinese GB18030, "
+                                        "e.g. cp1252 (Western European Windows)")
     imp.set_defaults(func=cmd_import)
 
     exp = sub.add_parser("export", help="export employees to an XLSX or CSV roster")
