@@ -111,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     imp = esub.add_parser("import", help="add or change employees from a JSON list")
     imp.add_argument("file")
 
+    ros = sub.add_parser("roster", help="the roster's history: show it, or start a new one after restoring by hand")
+    rsub = ros.add_subparsers(dest="action", required=True)
+    rsub.add_parser("history", help="the roster's histories, the current one last (JSON)")
+    newh = rsub.add_parser("new-history", help="start a new history: every terminal takes the full roster")
+    newh.add_argument("--reason", default="started by an operator")
+
     att = sub.add_parser("attendance", help="the attendance engine: daily records from punches and shifts")
     asub = att.add_subparsers(dest="action", required=True)
     ev = asub.add_parser("evaluate", help="run the engine on one self-contained scenario (JSON) and print JSON")
@@ -304,6 +310,22 @@ def cmd_employee(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_roster(args: argparse.Namespace) -> int:
+    """Show the roster's histories, or start a new one (for a database restored or replaced by hand)."""
+    _django(args)
+    from central.accounts import audit
+    from central.people import roster
+
+    if args.action == "new-history":
+        history = roster.rotate_history(args.reason)
+        audit.record(f"cli:{os.environ.get('USER', 'root')}", "roster.new_history", history, {"reason": args.reason})
+        print(json.dumps(roster.histories()[-1], ensure_ascii=False))
+        return EXIT_OK
+    roster.current_history()
+    print(json.dumps(roster.histories(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 def cmd_command(args: argparse.Namespace) -> int:
     from central.ingest.commands import send_command_once
 
@@ -441,7 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"run": cmd_run, "punches": cmd_punches, "devices": cmd_list, "events": cmd_list, "rejected": cmd_list,
                 "provision": cmd_provision, "broker-config": cmd_broker_config, "employee": cmd_employee,
                 "command": cmd_command, "migrate": cmd_migrate, "serve": cmd_serve, "createadmin": cmd_createadmin,
-                "verify-audit": cmd_verify_audit, "attendance": cmd_attendance}
+                "verify-audit": cmd_verify_audit, "attendance": cmd_attendance,
+                "roster": cmd_roster}
     from django.db.utils import DatabaseError
 
     from central.dburl import DatabaseURLError, redact

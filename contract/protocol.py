@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -25,7 +27,11 @@ from contract.stamps import (  # re-exported: p.STAMP_RE, p.utc_stamp, p.parse_s
 VERSION = "v1"
 PREFIX = f"seed/{VERSION}"
 MAX_BATCH = 500
-MAX_PAYLOAD_BYTES = 4 * 1024 * 1024  # a full roster with templates fits; anything larger is refused unread
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024  # any message larger is refused unread
+ROSTER_PART_BYTES = 1024 * 1024  # a roster version travels in parts of about this size, well under the limit
+MAX_ROSTER_PARTS = 10_000
+HISTORY_RE = r"^[0-9a-f]{32}$"  # the central's roster history id
+DIGEST_RE = r"^[0-9a-f]{64}$"  # SHA-256 of a roster version's content, see roster_digest()
 MAX_EVENT_PAYLOAD_BYTES = 16 * 1024
 
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -269,9 +275,37 @@ class Status(Message):
     hardware: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
 
+class RosterSet(Message):
+    """Which roster message a set of parts makes up: what a terminal names when it asks for missing parts."""
+
+    version: int = Field(ge=0, lt=2**62)
+    base: int = Field(ge=0, lt=2**62)
+    full: bool
+    digest: str = Field(pattern=DIGEST_RE)
+    parts: int = Field(ge=1, le=MAX_ROSTER_PARTS)
+
+
 class RosterRequest(Message):
+    """A terminal asks for the roster: it has version ``have`` of the central's history ``history``.
+
+    ``history`` is None when the terminal holds no history (a new terminal, or one from before
+    histories existed); with ``pending`` (a set of parts it holds some of) ``missing`` names the
+    parts it still needs, and the central sends only those when it can still build that set.
+    """
+
     have: int = Field(ge=0, lt=2**62)
     reason: str = Field("", max_length=200)
+    history: str | None = Field(None, pattern=HISTORY_RE)
+    pending: RosterSet | None = None
+    missing: list[int] = Field(default_factory=list, max_length=MAX_ROSTER_PARTS)
+
+    @model_validator(mode="after")
+    def _missing_parts(self) -> RosterRequest:
+        if self.missing and self.pending is None:
+            raise ValueError("missing parts named without the pending set they belong to")
+        if self.pending is not None and any(not 0 <= i < self.pending.parts for i in self.missing):
+            raise ValueError("missing names a part outside the pending set")
+        return self
 
 
 class FingerTemplate(Message):
@@ -364,12 +398,16 @@ class RosterEnvelope(Message):
     """
 
     item_lists = ("upserts",)
-    version: int = Field(ge=1, lt=2**62)
+    version: int = Field(ge=0, lt=2**62, description="0 only for the full roster of a central with no employees yet")
     base: int = Field(ge=0, lt=2**62, description="The version this message applies on top of (ignored when full).")
     full: bool = False
     issued_at: str | None = Field(None, pattern=STAMP_RE)
     upserts: list[Any] = Field(default_factory=list, max_length=100_000, description="each item is checked on its own")
     deletes: list[str] = Field(default_factory=list, max_length=100_000)
+    history: str | None = Field(None, pattern=HISTORY_RE, description="the central's history the version belongs to")
+    part: int = Field(0, ge=0, lt=MAX_ROSTER_PARTS, description="this part's index in the set")
+    parts: int = Field(1, ge=1, le=MAX_ROSTER_PARTS, description="how many parts carry this version")
+    digest: str | None = Field(None, pattern=DIGEST_RE, description="roster_digest() of the whole set's content")
 
     @field_validator("deletes")
     @classmethod
@@ -378,6 +416,35 @@ class RosterEnvelope(Message):
             if not re.match(NUMBER_RE, item):
                 raise ValueError("deletes holds something that is not an employee number")
         return value
+
+    @model_validator(mode="after")
+    def _set(self) -> RosterEnvelope:
+        if not self.full and self.version < 1:
+            raise ValueError("a delta has a version of 1 or more")
+        if self.part >= self.parts:
+            raise ValueError("part is outside the set")
+        if self.parts > 1 and self.digest is None:
+            raise ValueError("a roster in several parts carries the digest of its content")
+        return self
+
+
+def roster_digest(upserts: Iterable[bytes], deletes: Iterable[bytes]) -> str:
+    """SHA-256 (hex) of a roster version's content, from each item's canonical JSON in order.
+
+    ``upserts`` and ``deletes`` are the items as :func:`canonical_json` encodes them (the parsed
+    JSON of a record, an employee number), in the order of the parts and within each part. The
+    central computes it once for a version and every part carries it; the terminal recomputes it
+    over the assembled parts and applies nothing when it differs.
+    """
+    digest = hashlib.sha256()
+    for item in upserts:
+        digest.update(item)
+        digest.update(b"\n")
+    digest.update(b"--\n")
+    for item in deletes:
+        digest.update(item)
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 class Roster(RosterEnvelope):

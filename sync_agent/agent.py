@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract import protocol as p
 from sync_agent.commands import CommandHandler
 from sync_agent.outbox import KINDS, TOPIC_LEAF, Batch, Outbox
-from sync_agent.roster import apply_roster, roster_version
+from sync_agent.roster import RosterResult, pending_set, receive_roster, resume_roster, roster_history, roster_version
 from sync_agent.status import STATUS_KEY
 from sync_agent.timekeeper import Timekeeper
 from terminal.config import TerminalConfig
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 STATUS_WRITE_S = 1.0
 REFUSAL_EVENT_S = 10.0
+ROSTER_PART_WAIT_S = 5.0  # no new part of an incomplete roster for this long: ask for the missing ones
+ROSTER_PART_WAIT_MAX_S = 60.0
+FULL_REQUEST_S = 30.0  # one request for the full roster per cause in this time (every part of a delta shows it)
 
 
 class SyncConfigError(ValueError):
@@ -104,6 +107,10 @@ class SyncAgent:
         self._last_refusal_event = 0.0
         self._suppressed = 0
         self._resync_pending = False
+        self.roster_part_wait_s = ROSTER_PART_WAIT_S
+        self._roster_ask_at: Optional[float] = None  # when to ask for the missing parts of a roster
+        self._roster_backoff = ROSTER_PART_WAIT_S
+        self._full_asked: dict[tuple, float] = {}
 
     # -- set-up ------------------------------------------------------------------------------------
     def _load_command_key(self) -> Any:
@@ -168,6 +175,7 @@ class SyncAgent:
                     if self.connected:
                         self._resend_expired(now)
                         self._fill(now)
+                        self._ask_missing_parts(now)
                         if now >= next_heartbeat:
                             next_heartbeat = now + self.config.sync.heartbeat_s
                             self._publish_status(True)
@@ -245,7 +253,12 @@ class SyncAgent:
             self.client.subscribe(self.topic(leaf), qos=1)
         self.client.subscribe(p.site_roster_topic(self.site), qos=1)
         self._publish_status(True)
+        resumed = resume_roster(self.store)
+        if resumed is not None and resumed.outcome == "applied":
+            self._roster_applied(resumed, resumed.version == 0)
         self._request_roster("connect")
+        if pending_set(self.store) is not None:
+            self._roster_ask_at = time.monotonic() + self.roster_part_wait_s
         self._maybe_more = True
         log.info("connected to %s:%s as %s", self.config.sync.broker_host, self.config.sync.broker_port, self.device)
 
@@ -352,24 +365,68 @@ class SyncAgent:
         self._maybe_more = True
 
     # -- roster ------------------------------------------------------------------------------------------
-    def _request_roster(self, reason: str, have: Optional[int] = None) -> None:
-        body = {"have": roster_version(self.store) if have is None else have, "reason": reason}
+    def _request_roster(self, reason: str, have: Optional[int] = None, *, pending: bool = True) -> None:
+        """Ask for the roster from the version held; with ``pending``, name the parts of a set still missing."""
+        history = roster_history(self.store)
+        body: dict[str, Any] = {"have": roster_version(self.store) if have is None else have, "reason": reason}
+        found = pending_set(self.store) if pending else None
+        if found is not None and found.missing:
+            if found.history is not None and found.history != history:  # a set of the central's new history
+                body["have"], history = 0, found.history
+            body["pending"], body["missing"] = found.request(), list(found.missing)
+        if history is not None:
+            body["history"] = history
         self.client.publish(self.topic("roster/request"), p.dumps(body), qos=1)
 
+    def _request_full(self, reason: str, cause: tuple) -> None:
+        """Ask for the full roster, once per cause in FULL_REQUEST_S (each part of one message shows the same cause)."""
+        now = time.monotonic()
+        self._full_asked = {k: t for k, t in self._full_asked.items() if now - t < FULL_REQUEST_S}
+        if cause in self._full_asked:
+            return
+        self._full_asked[cause] = now
+        self._request_roster(reason, have=0, pending=False)
+
     def _on_roster(self, message: p.RosterEnvelope) -> None:
-        result = apply_roster(self.store, message)
+        result = receive_roster(self.store, message)
         if result.outcome == "behind":
             log.info("roster %s builds on %s but this terminal has %s: asking for the full roster",
                      message.version, message.base, result.have)
-            self._request_roster("behind", have=0)
+            self._request_full("behind", ("behind", message.history, message.version))
+        elif result.outcome == "other_history":
+            log.info("roster %s is of another history of the central than this terminal's: asking for the full roster",
+                     message.version)
+            self._request_full("history", ("history", message.history))
+        elif result.outcome == "corrupt":
+            self._request_full("corrupt", ("corrupt", message.history, message.version, message.digest))
+        elif result.outcome == "partial":
+            self._roster_ask_at = time.monotonic() + self.roster_part_wait_s
+            self._roster_backoff = self.roster_part_wait_s
         elif result.outcome == "applied":
-            self.store.record_event("roster_applied", {"version": result.version, "from": result.have,
-                                                       "full": message.full, "upserts": result.upserts,
-                                                       "deletes": result.deletes, "rejected": len(result.rejected)})
+            self._roster_applied(result, message.full)
+
+    def _roster_applied(self, result: RosterResult, full: bool) -> None:
+        self._roster_ask_at = None
+        self.store.record_event("roster_applied", {"version": result.version, "from": result.have,
+                                                   "full": full, "upserts": result.upserts,
+                                                   "deletes": result.deletes, "rejected": len(result.rejected)})
+
+    def _ask_missing_parts(self, now: float) -> None:
+        """No part of an incomplete roster came for a while: ask for the ones missing (backing off)."""
+        if self._roster_ask_at is None or now < self._roster_ask_at:
+            return
+        found = pending_set(self.store)
+        if found is None or not found.missing:
+            self._roster_ask_at = None
+            return
+        log.info("roster %s: %s of %s parts missing; asking for them", found.version, len(found.missing), found.parts)
+        self._request_roster("missing")
+        self._roster_backoff = min(self._roster_backoff * 2, ROSTER_PART_WAIT_MAX_S)
+        self._roster_ask_at = now + self._roster_backoff
 
     def _resync(self) -> None:
         """The resync command: ask for the full roster and send every queued row again."""
-        self._request_roster("resync", have=0)
+        self._request_roster("resync", have=0, pending=False)
         self._release_inflight()
         self.outbox.release_all()
 
@@ -396,7 +453,8 @@ class SyncAgent:
             "time_source": "ntp" if synced else "unsynced", "last_ntp_at": last.at if last else None,
             "ntp_server": last.server if last else None,
             "broker": f"{self.config.sync.broker_host}:{self.config.sync.broker_port}",
-            "roster_version": roster_version(self.store), "last_error": self.last_error, "pid": os.getpid(),
+            "roster_version": roster_version(self.store), "roster_history": roster_history(self.store),
+            "last_error": self.last_error, "pid": os.getpid(),
         }
 
     def _write_status(self, force: bool = False) -> None:
@@ -416,7 +474,8 @@ class SyncAgent:
         hardware = self.store.get_setting("hardware.status", {})
         body = {"online": online, "device": self.device, "site": self.site, "at": utc_now(),
                 "versions": {"software": software_version(), "schema": self.store.schema_version(),
-                             "roster": local["roster_version"], "protocol": p.VERSION},
+                             "roster": local["roster_version"], "protocol": p.VERSION,
+                             **({"roster_history": local["roster_history"]} if local["roster_history"] else {})},
                 "queue_depth": local["queue_depth"], "last_ack_at": local["last_ack_at"],
                 "clock_offset_s": local["clock_offset_s"], "time_source": local["time_source"],
                 "last_ntp_at": local["last_ntp_at"], "storage": storage_status(self.config.storage.data_dir),

@@ -29,6 +29,21 @@ terminal had it (a full roster does not delete them either). Records refused her
 Fingerprint sensor slots freed by a delete or a changed template are appended to the
 setting ``fingerprint.purge_positions`` for the terminal to clear on the sensor; new
 finger templates arrive with no sensor position, for the terminal to load.
+
+Histories and parts. Versions count within one history of the central (its ``history`` id,
+kept here in ``sync.roster_history``); after a restore of the central's database the same
+numbers mean other content. A delta of another history than the stored one is not applied
+(outcome ``other_history``: the caller asks for the full roster); a full roster of another
+history applies whatever its version, and removes the roster's employees it does not name.
+A terminal with nothing stored (version 0, no history) takes the history of what it gets
+first. A message without a history (an older central) is judged by its version alone.
+
+A version may come in several parts (``part`` of ``parts``, every part with the digest of
+the whole content). :func:`receive_roster` keeps each part in the ``roster_parts`` table
+(so a restart or reconnect loses none), and once every part is there checks the digest and
+applies the version in one transaction, or nothing of it (outcome ``partial`` until then,
+``corrupt`` when the digest differs: the set is dropped and asked for again).
+:func:`pending_set` names the parts still missing, for the caller to ask for.
 """
 from __future__ import annotations
 
@@ -46,6 +61,7 @@ from terminal.store.database import Store, utc_now
 log = logging.getLogger(__name__)
 
 ROSTER_VERSION_KEY = "sync.roster_version"
+ROSTER_HISTORY_KEY = "sync.roster_history"
 PURGE_KEY = "fingerprint.purge_positions"
 REJECTED_EVENT = "roster.rejected"
 MAX_REJECTED_EVENTS = 50  # per message; the rest are counted in one more event, so a bad roster cannot flood the outbox
@@ -53,17 +69,67 @@ MAX_REJECTED_EVENTS = 50  # per message; the rest are counted in one more event,
 
 @dataclass(frozen=True)
 class RosterResult:
-    outcome: Literal["applied", "duplicate", "behind"]
+    outcome: Literal["applied", "duplicate", "behind", "other_history", "partial", "corrupt"]
     have: int
     version: int
     upserts: int = 0
     deletes: int = 0
     rejected: tuple[RosterRuleError, ...] = ()
+    missing: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PendingSet:
+    """A roster version this terminal holds some parts of: what to ask the central for."""
+
+    history: str | None
+    version: int
+    base: int
+    full: bool
+    digest: str
+    parts: int
+    missing: tuple[int, ...]
+
+    def request(self) -> dict[str, Any]:
+        return {"version": self.version, "base": self.base, "full": self.full, "digest": self.digest,
+                "parts": self.parts}
 
 
 def roster_version(store: Store) -> int:
     value = store.get_setting(ROSTER_VERSION_KEY, 0)
     return int(value) if isinstance(value, int) else 0
+
+
+def roster_history(store: Store) -> str | None:
+    value = store.get_setting(ROSTER_HISTORY_KEY)
+    return value if isinstance(value, str) else None
+
+
+def _held(conn: Any) -> tuple[int, str | None]:
+    """(version, history) of the roster this terminal holds, read in the caller's transaction."""
+    rows = dict(conn.execute("SELECT key, value FROM settings WHERE key IN (?, ?)",
+                             (ROSTER_VERSION_KEY, ROSTER_HISTORY_KEY)).fetchall())
+    version = json.loads(rows[ROSTER_VERSION_KEY]) if ROSTER_VERSION_KEY in rows else 0
+    history = json.loads(rows[ROSTER_HISTORY_KEY]) if ROSTER_HISTORY_KEY in rows else None
+    return (version if isinstance(version, int) else 0), (history if isinstance(history, str) else None)
+
+
+def _judge(msg: p.RosterEnvelope, have: int, history: str | None
+           ) -> Literal["duplicate", "behind", "other_history"] | None:
+    """Why a message does not apply on what this terminal holds, or None when it does."""
+    if msg.history is not None and msg.history != history and not (history is None and have == 0):
+        return None if msg.full else "other_history"
+    if msg.full:  # a full roster of this history applies, unless it is older than what is here
+        return "duplicate" if msg.history is not None and msg.history == history and msg.version < have else None
+    if msg.version <= have:
+        return "duplicate"
+    if msg.base > have:
+        return "behind"
+    return None
+
+
+def _digest(upserts: Sequence[Any], deletes: Sequence[str]) -> str:
+    return p.roster_digest((p.canonical_json(u) for u in upserts), (p.canonical_json(n) for n in deletes))
 
 
 def _refuse_deleted(upserts: list[p.RosterEmployee], deletes: Collection[str]
@@ -124,13 +190,10 @@ def apply_roster(store: Store, msg: p.RosterEnvelope, actor: str = "central") ->
     upserts, also_deleted = _refuse_deleted(upserts, set(msg.deletes))
     refused += also_deleted
     with store.transaction() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (ROSTER_VERSION_KEY,)).fetchone()
-        have = int(json.loads(row[0])) if row else 0
-        if not msg.full:
-            if msg.version <= have:
-                return RosterResult("duplicate", have, msg.version)
-            if msg.base > have:
-                return RosterResult("behind", have, msg.version)
+        have, history = _held(conn)
+        outcome = _judge(msg, have, history)
+        if outcome is not None:
+            return RosterResult(outcome, have, msg.version)
         deletes = list(dict.fromkeys(msg.deletes))
         if msg.full:  # employees of an earlier roster that are not named (even by a refused record) go
             named = {e.number for e in upserts} | {e.number for e in refused if e.number}
@@ -147,12 +210,89 @@ def apply_roster(store: Store, msg: p.RosterEnvelope, actor: str = "central") ->
             _append_purge(store, conn, purge)
         _report(store, conn, refused, msg.version)
         store.set_setting(ROSTER_VERSION_KEY, msg.version, conn=conn)
+        if msg.history is not None:
+            store.set_setting(ROSTER_HISTORY_KEY, msg.history, conn=conn)
+        # the parts of this version and of every set it supersedes are not needed any more
+        conn.execute("DELETE FROM roster_parts WHERE NOT (history = ? AND version > ?)", (msg.history or "", msg.version))
         store.audit(actor, "roster.apply", {"version": msg.version, "base": msg.base, "full": msg.full,
-                                             "upserts": len(upserts), "deletes": removed, "rejected": len(refused)},
-                    conn=conn)
+                                             "history": msg.history, "upserts": len(upserts), "deletes": removed,
+                                             "rejected": len(refused)}, conn=conn)
     log.info("roster %s applied: version %s → %s (%s upserts, %s deletes, %s refused)", "full" if msg.full else "delta",
              have, msg.version, len(upserts), removed, len(refused))
     return RosterResult("applied", have, msg.version, len(upserts), removed, tuple(refused))
+
+
+_SET = "history = ? AND version = ? AND base = ? AND full = ? AND digest = ? AND parts = ?"
+
+
+def receive_roster(store: Store, msg: p.RosterEnvelope, actor: str = "central") -> RosterResult:
+    """Take one roster message or part: apply it, keep it until its set is whole, or say why not."""
+    if msg.parts == 1:
+        if msg.digest is not None and _digest(msg.upserts, msg.deletes) != msg.digest:
+            log.warning("roster %s: content does not match its digest; not applied", msg.version)
+            return RosterResult("corrupt", roster_version(store), msg.version)
+        return apply_roster(store, msg, actor)
+    key = (msg.history or "", msg.version, msg.base, int(msg.full), msg.digest, msg.parts)
+    with store.transaction() as conn:
+        have, history = _held(conn)
+        outcome = _judge(msg, have, history)
+        if outcome is not None:
+            return RosterResult(outcome, have, msg.version)
+        conn.execute("INSERT OR REPLACE INTO roster_parts (history, version, base, full, digest, parts, part, body, "
+                     "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (*key, msg.part, json.dumps({"upserts": list(msg.upserts), "deletes": list(msg.deletes)},
+                                                 ensure_ascii=False), utc_now()))
+        # sets of an older version or of another history will not be completed any more
+        conn.execute("DELETE FROM roster_parts WHERE history != ? OR version < ?", (key[0], msg.version))
+        held = {r[0] for r in conn.execute(f"SELECT part FROM roster_parts WHERE {_SET}", key)}
+    if len(held) < msg.parts:
+        return RosterResult("partial", have, msg.version, missing=tuple(i for i in range(msg.parts) if i not in held))
+    return _apply_set(store, key, actor)
+
+
+def _apply_set(store: Store, key: tuple[str, int, int, int, str | None, int], actor: str) -> RosterResult:
+    """Assemble a whole set of parts, check its digest and apply it (or drop it when the digest differs)."""
+    history, version, base, full, digest, parts = key
+    upserts: list[Any] = []
+    deletes: list[str] = []
+    for row in store.query(f"SELECT body FROM roster_parts WHERE {_SET} ORDER BY part", key):
+        body = json.loads(row["body"])
+        upserts += body["upserts"]
+        deletes += body["deletes"]
+    if _digest(upserts, deletes) != digest:
+        log.warning("roster %s: the %s parts do not match their digest; dropped, to be asked for again", version, parts)
+        with store.transaction() as conn:
+            conn.execute(f"DELETE FROM roster_parts WHERE {_SET}", key)
+        return RosterResult("corrupt", roster_version(store), version)
+    message = p.RosterEnvelope.model_validate({
+        "version": version, "base": base, "full": bool(full), "history": history or None, "digest": digest,
+        "upserts": upserts, "deletes": deletes})
+    result = apply_roster(store, message, actor)
+    if result.outcome != "applied":  # superseded meanwhile: the set is of no use
+        with store.transaction() as conn:
+            conn.execute(f"DELETE FROM roster_parts WHERE {_SET}", key)
+    return result
+
+
+def pending_set(store: Store) -> PendingSet | None:
+    """The newest set of roster parts this terminal holds only some of, with the parts it misses."""
+    row = store.query_one("SELECT history, version, base, full, digest, parts, count(*) AS n FROM roster_parts "
+                          "GROUP BY history, version, base, full, digest, parts ORDER BY version DESC, full DESC LIMIT 1")
+    if row is None:
+        return None
+    key = (row["history"], row["version"], row["base"], row["full"], row["digest"], row["parts"])
+    held = {r["part"] for r in store.query(f"SELECT part FROM roster_parts WHERE {_SET}", key)}
+    return PendingSet(row["history"] or None, row["version"], row["base"], bool(row["full"]), row["digest"],
+                      row["parts"], tuple(i for i in range(row["parts"]) if i not in held))
+
+
+def resume_roster(store: Store, actor: str = "central") -> RosterResult | None:
+    """Apply a set whose last part was stored but not applied (the terminal stopped in between)."""
+    found = pending_set(store)
+    if found is None or found.missing:
+        return None
+    return _apply_set(store, (found.history or "", found.version, found.base, int(found.full), found.digest,
+                              found.parts), actor)
 
 
 def _upsert(conn: Any, emp: p.RosterEmployee, version: int, now: str, purge: list[int]) -> None:

@@ -7,10 +7,21 @@ makes the terminal send the batch again, which the idempotent insert absorbs.
 
 Subscriptions are shared-subscription ready: with ``shared_group`` set (default
 ``central``), several receivers can split the terminals' traffic between them.
+
+The roster goes out in parts (``central.people.roster.split_roster``) stamped with the
+roster's history. The receiver keeps, outside the database (``state_dir``, the site's key
+folder by default), the history and the highest roster version it has sent. At start, a
+database with that history but a lower version was restored from a backup: the receiver
+starts a new history, so terminals take a full roster of the restored database instead of
+trusting the version numbers it reuses. A terminal asking with a version of the current
+history above the database's version shows the same when that record is missing. Either
+way the full roster then goes to every site at once.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -50,10 +61,13 @@ class CentralSettings:
     roster_poll_s: float = 1.0
     keepalive_s: int = 30
     attendance_interval_s: float | None = 1.0  # None: no attendance follower in this receiver
+    state_dir: Path | None = None  # where the roster's sent-version record lives, outside the database
+    roster_part_bytes: int = p.ROSTER_PART_BYTES
 
     @classmethod
     def from_pki(cls, pki_root: Path | str, **kwargs: Any) -> CentralSettings:
         root = Path(pki_root)
+        kwargs.setdefault("state_dir", root)
         return cls(ca_file=root / "ca.crt", cert_file=root / "central.crt", key_file=root / "central.key",
                    signing_key=root / "command-signing.key", **kwargs)
 
@@ -66,6 +80,55 @@ def subscriptions(shared_group: str | None) -> list[str]:
 
 
 COMMAND_MAX_WAIT_S = 300  # a queued command older than this is not sent any more
+ROSTER_SENT_FILE = "roster-sent.json"
+ROSTER_CACHE = 2  # roster messages kept split, for the next terminals and for missing parts
+
+
+class RosterSent:
+    """The history and highest roster version this central sent, kept in a file beside the database.
+
+    With the version goes a mark of its change (employee, operation, second), so a database
+    restored from a backup shows even when changes made since reach the same version again:
+    its change at that version is missing or another one.
+    """
+
+    def __init__(self, folder: Path | None):
+        self.path = Path(folder) / ROSTER_SENT_FILE if folder else None
+        self.history: str | None = None
+        self.version = 0
+        self.mark: str | None = None
+        if self.path and self.path.exists():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                self.history, self.version, self.mark = str(data["history"]), int(data["version"]), data.get("mark")
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring unreadable %s: %s", self.path, exc)
+
+    def restored(self, history: str) -> str | None:
+        """Why the database looks restored from a backup since this record was written, or None."""
+        if self.history != history or self.version == 0:
+            return None
+        mark = roster_mod.change_mark(self.version)
+        if mark is None:
+            return f"database restored: version {self.version} of this history was sent but the database does not have it"
+        if mark != self.mark:
+            return f"database restored: its roster version {self.version} is not the one sent"
+        return None
+
+    def sent(self, history: str, version: int) -> None:
+        if history == self.history and version <= self.version:
+            return
+        self.history, self.version, self.mark = history, version, roster_mod.change_mark(version)
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(json.dumps({"history": history, "version": version, "mark": self.mark}),
+                                 encoding="utf-8")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            log.warning("cannot record the roster version sent in %s: %s", self.path, exc)
 
 
 class CentralService:
@@ -81,6 +144,10 @@ class CentralService:
         self._signing_key = load_signing_key(settings.signing_key) if settings.signing_key and Path(settings.signing_key).exists() else None
         self.client = self._make_client()
         self._published_roster = 0
+        self._roster_sent = RosterSent(settings.state_dir)
+        self._roster_cache: dict[tuple[str, int, int, bool], roster_mod.RosterParts] = {}
+        self._request: p.RosterRequest | None = None  # the roster request being answered
+        self._announce_full = False  # a new history: the full roster goes to every site
         self.errors = 0
         self.attendance: AttendanceThread | None = None
 
@@ -102,6 +169,7 @@ class CentralService:
     def start(self) -> CentralService:
         row = State.objects.filter(key="roster_published").first()
         self._published_roster = int(row.value) if row else 0
+        self._check_restored()
         self.client.connect_async(self.settings.broker_host, self.settings.broker_port,
                                   keepalive=self.settings.keepalive_s, clean_start=True)
         self.client.loop_start()
@@ -167,7 +235,11 @@ class CentralService:
     def _handle(self, item: tuple) -> None:
         kind = item[0]
         if kind == "message":
-            self._publish(self.ingest.handle(item[1], item[2]))
+            self._request = _roster_request(item[1], item[2])
+            try:
+                self._publish(self.ingest.handle(item[1], item[2]))
+            finally:
+                self._request = None
             if self.attendance and item[1].endswith(("/punches", "/status")):
                 self.attendance.wake.set()
         elif kind == "connect":
@@ -191,29 +263,89 @@ class CentralService:
                 log.warning("publish on %s not sent now (%s); the terminal will resend", out.topic, info.rc)
 
     # -- roster -----------------------------------------------------------------------------------
+    def _check_restored(self) -> None:
+        """At start: a database whose roster is not what was sent under its history was restored: new history."""
+        reason = self._roster_sent.restored(roster_mod.current_history())
+        if reason is not None:
+            self._new_history(reason)
+
+    def _new_history(self, reason: str) -> str:
+        history = roster_mod.rotate_history(reason)
+        self._announce_full = True
+        return history
+
+    def _parts(self, message: dict[str, Any]) -> roster_mod.RosterParts:
+        key = (message["history"], int(message["version"]), int(message["base"]), bool(message["full"]))
+        found = self._roster_cache.get(key)
+        if found is None:
+            found = roster_mod.split_roster(message, self.settings.roster_part_bytes)
+            while len(self._roster_cache) >= ROSTER_CACHE:
+                self._roster_cache.pop(next(iter(self._roster_cache)))
+            self._roster_cache[key] = found
+        self._roster_sent.sent(found.history, found.version)
+        return found
+
+    def _full(self) -> roster_mod.RosterParts:
+        history, version = roster_mod.current_history(), roster_mod.current_version()
+        cached = self._roster_cache.get((history, version, 0, True))
+        return cached if cached is not None else self._parts(roster_mod.full_roster())
+
     def roster_reply(self, site: str, device: str, have: int) -> list[Outgoing]:
-        current = roster_mod.current_version()
-        if current == 0 or have == current:
+        """Answer a terminal's roster request: nothing, the missing parts of a set, a delta or the full roster."""
+        request = self._request if self._request is not None and self._request.have == have else None
+        asked = request.history if request is not None else None
+        history, current = roster_mod.current_history(), roster_mod.current_version()
+        if asked == history and have > current:  # it holds a version this database never reached: restored
+            history = self._new_history(f"terminal {site}/{device} holds roster version {have} of this history, "
+                                        f"above the database's {current}")
+        if asked is not None and asked != history:
+            have = 0  # a version of another history means nothing here
+        topic = p.device_topic(site, device, "roster")
+        if request is not None and request.pending is not None and request.missing and asked == history:
+            resend = self._missing(request.pending, current)
+            if resend is not None:
+                log.info("roster %s: %s missing part(s) for %s/%s", request.pending.version, len(request.missing),
+                         site, device)
+                return [Outgoing(topic, resend.payloads[i]) for i in sorted(set(request.missing))]
+        if have == current and asked in (None, history):
             return []
         message = roster_mod.delta(have) if 0 < have < current else None
+        parts = self._parts(message) if message is not None else self._full()
+        log.info("roster %s for %s/%s (had %s): version %s in %s part(s)", "full" if parts.full else "delta", site,
+                 device, have, parts.version, len(parts.payloads))
+        return [Outgoing(topic, payload) for payload in parts.payloads]
+
+    def _missing(self, pending: p.RosterSet, current: int) -> roster_mod.RosterParts | None:
+        """The set a terminal holds parts of, when this central still builds the same one (else None)."""
+        if pending.version != current:
+            return None
+        message = roster_mod.full_roster() if pending.full else roster_mod.delta(pending.base)
         if message is None:
-            message = roster_mod.full_roster()
-        log.info("roster %s for %s/%s (had %s)", "full" if message["full"] else "delta", site, device, have)
-        return [Outgoing(p.device_topic(site, device, "roster"), p.dumps(message))]
+            return None
+        parts = self._parts(message)
+        if parts.version != pending.version or parts.digest != pending.digest or len(parts.payloads) != pending.parts:
+            return None
+        return parts
 
     def _publish_roster_changes(self) -> None:
         current = roster_mod.current_version()
-        if current <= self._published_roster:
+        if self._announce_full:
+            parts = self._full()
+        elif current <= self._published_roster:
             return
-        message = roster_mod.delta(self._published_roster)
-        if message is None:
-            return
+        else:
+            message = roster_mod.delta(self._published_roster)
+            if message is None:
+                return
+            parts = self._parts(message)
         sites = sorted(set(Device.objects.values_list("site__code", flat=True)))
         for site in sites:
-            self._publish([Outgoing(p.site_roster_topic(site), p.dumps(message))])
-        self._published_roster = message["version"]
+            self._publish([Outgoing(p.site_roster_topic(site), payload) for payload in parts.payloads])
+        self._announce_full = False
+        self._published_roster = parts.version
         State.objects.update_or_create(key="roster_published", defaults={"value": str(self._published_roster)})
-        log.info("roster version %s published to %s site(s)", self._published_roster, len(sites))
+        log.info("roster version %s (%s) published to %s site(s) in %s part(s)", self._published_roster,
+                 "full" if parts.full else "delta", len(sites), len(parts.payloads))
 
     # -- commands ---------------------------------------------------------------------------------
     def _publish_requested_commands(self) -> None:
@@ -250,6 +382,20 @@ class CentralService:
         self._queue.put(("call", publish))
         done.wait(5)
         return command
+
+
+def _roster_request(topic: str, payload: bytes) -> p.RosterRequest | None:
+    """A roster request's own fields (history, missing parts), read before the handler answers it.
+
+    The handler validates the request again and records a refusal; it passes only ``have`` on.
+    """
+    if not topic.endswith("/roster/request"):
+        return None
+    try:
+        request: p.RosterRequest = p.validate(p.RosterRequest, p.loads(payload))
+    except p.ProtocolError:
+        return None
+    return request
 
 
 def record_command(command: dict, *, actor: str = "") -> Command:

@@ -109,3 +109,22 @@ class RosterChange(models.Model):
 
     class Meta:
         ordering = ["version"]
+
+
+class RosterHistory(models.Model):
+    """The roster's histories: the newest row is the current one, whose id every roster message carries.
+
+    A new database starts a history of its own; a database found restored from a backup (or
+    replaced) starts a new one, so terminals holding versions of the old history take a full
+    roster instead of trusting version numbers the restored database reuses.
+    """
+    history = models.CharField(max_length=32, unique=True)
+    started_at = models.DateTimeField()
+    version = models.BigIntegerField(help_text="the roster version when this history started")
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.history

@@ -6,18 +6,32 @@ the delta ``n → current`` or, when it is behind or asks, the full roster. A re
 checked with the same rules the terminals apply (``contract``) before it is stored, so the
 central can never publish a roster a terminal refuses: a bad record is refused here with a
 reason naming the field, and the rest of the roster keeps flowing.
+
+Every roster message names the central's *history* (:class:`~central.people.models.RosterHistory`):
+version numbers mean something only within one history. A new database starts a history of
+its own the first time the roster is read; :func:`rotate_history` starts another when the
+database was restored from a backup or replaced (see ``central.ingest.service`` for how the
+receiver finds out), and a terminal that sees another history takes a full roster.
+
+A roster message is sent as parts (:func:`split_roster`), each well under the contract's
+payload limit by measured size, all carrying the version, the history and the digest of the
+whole content (``contract.protocol.roster_digest``) so the terminal applies the version only
+once it holds every part and the digest checks.
 """
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from central.people.models import Department, Employee, RosterChange, Site
+from central.people.models import Department, Employee, RosterChange, RosterHistory, Site
 from contract import protocol as p
 from contract.roster_rules import RosterRuleError, check_roster, check_unique_card
 
@@ -150,11 +164,12 @@ def list_employees() -> list[dict[str, Any]]:
 
 
 def full_roster() -> dict[str, Any]:
-    with transaction.atomic():  # one consistent snapshot of version and rows
+    with transaction.atomic():  # one consistent snapshot of history, version and rows
+        history = current_history()
         version = current_version()
         upserts = [employee_message(r) for r in Employee.objects.select_related("department").order_by("number")]
-    return {"version": version, "base": 0, "full": True, "issued_at": p.utc_stamp(), "upserts": upserts,
-            "deletes": []}
+    return {"history": history, "version": version, "base": 0, "full": True, "issued_at": p.utc_stamp(),
+            "upserts": upserts, "deletes": []}
 
 
 def delta(since: int) -> dict[str, Any] | None:
@@ -164,15 +179,105 @@ def delta(since: int) -> dict[str, Any] | None:
             "version", "number", "op"))
         if not changes:
             return None
+        history = current_history()
         last_op: dict[str, str] = {}
         for _, number, op in changes:
             last_op[number] = op
         upsert_numbers = sorted(n for n, op in last_op.items() if op == "upsert")
         upserts = [employee_message(r) for r in
                    Employee.objects.filter(number__in=upsert_numbers).select_related("department").order_by("number")]
-    return {"version": int(changes[-1][0]), "base": since, "full": False, "issued_at": p.utc_stamp(),
-            "upserts": upserts, "deletes": sorted(n for n, op in last_op.items() if op == "delete")}
+    return {"history": history, "version": int(changes[-1][0]), "base": since, "full": False,
+            "issued_at": p.utc_stamp(), "upserts": upserts,
+            "deletes": sorted(n for n, op in last_op.items() if op == "delete")}
 
 
-__all__ = ["RosterError", "RosterRuleError", "current_version", "delete_employee", "delta", "full_roster",
-           "list_employees", "upsert_employee", "upsert_employees"]
+# -- histories --------------------------------------------------------------------------------
+def current_history() -> str:
+    """The id of the roster's current history; a database without one starts its first here."""
+    found = RosterHistory.objects.order_by("-pk").values_list("history", flat=True).first()
+    if found is not None:
+        return found
+    with transaction.atomic():
+        if not RosterHistory.objects.select_for_update().exists():
+            RosterHistory.objects.create(history=uuid.uuid4().hex, started_at=timezone.now(),
+                                         version=current_version(), reason="new database")
+    history = RosterHistory.objects.order_by("-pk").values_list("history", flat=True).first()
+    assert history is not None
+    log.info("roster history %s started (new database)", history)
+    return history
+
+
+def rotate_history(reason: str) -> str:
+    """Start a new history (a restore or replacement of the database was found): terminals resync in full."""
+    current_history()
+    row = RosterHistory.objects.create(history=uuid.uuid4().hex, started_at=timezone.now(),
+                                       version=current_version(), reason=reason[:300])
+    log.warning("roster history %s started at version %s: %s", row.history, row.version, reason)
+    return row.history
+
+
+def change_mark(version: int) -> str | None:
+    """What the change at ``version`` was (employee, operation, second), or None when there is none."""
+    row = RosterChange.objects.filter(version=version).values_list("number", "op", "at").first()
+    if row is None:
+        return None
+    number, op, at = row
+    return f"{number}|{op}|{at.astimezone(dt_timezone.utc).isoformat(timespec='seconds')}"
+
+
+def histories() -> list[dict[str, Any]]:
+    """Every history this database has had, oldest first."""
+    return [{"history": h.history, "started_at": h.started_at.isoformat(), "version": h.version, "reason": h.reason}
+            for h in RosterHistory.objects.order_by("pk")]
+
+
+# -- parts ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RosterParts:
+    """One roster message as the payloads that carry it, in order."""
+
+    history: str
+    version: int
+    base: int
+    full: bool
+    digest: str
+    payloads: tuple[bytes, ...]
+
+    @property
+    def key(self) -> tuple[str, int, int, bool]:
+        return self.history, self.version, self.base, self.full
+
+
+def split_roster(message: Mapping[str, Any], part_bytes: int = p.ROSTER_PART_BYTES) -> RosterParts:
+    """Cut a roster message (:func:`full_roster`, :func:`delta`) into payloads of at most about ``part_bytes``.
+
+    Each upsert and delete is encoded once (``canonical_json``); those bytes make both the
+    digest and the payloads, and the cuts fall by their measured size. A record larger than a
+    part on its own travels alone (the contract's limits keep it far under the payload limit).
+    """
+    upserts = [p.canonical_json(item) for item in message["upserts"]]
+    deletes = [p.canonical_json(number) for number in message["deletes"]]
+    digest = p.roster_digest(upserts, deletes)
+    head = {"history": message["history"], "version": message["version"], "base": message["base"],
+            "full": message["full"], "issued_at": message.get("issued_at") or p.utc_stamp(), "digest": digest}
+    budget = part_bytes - len(p.dumps({**head, "part": p.MAX_ROSTER_PARTS, "parts": p.MAX_ROSTER_PARTS})) - 40
+    cuts: list[tuple[list[bytes], list[bytes]]] = [([], [])]
+    size = 0
+    for kind, items in ((0, upserts), (1, deletes)):
+        for item in items:
+            if size and size + len(item) + 1 > budget:
+                cuts.append(([], []))
+                size = 0
+            cuts[-1][kind].append(item)
+            size += len(item) + 1
+    payloads = tuple(
+        p.dumps({**head, "part": index, "parts": len(cuts)})[:-1] + b',"upserts":[' + b",".join(ups)
+        + b'],"deletes":[' + b",".join(dels) + b"]}"
+        for index, (ups, dels) in enumerate(cuts))
+    return RosterParts(message["history"], int(message["version"]), int(message["base"]), bool(message["full"]),
+                       digest, payloads)
+
+
+__all__ = ["RosterError", "RosterParts", "RosterRuleError", "change_mark", "current_history", "current_version",
+           "delete_employee", "delta", "full_roster", "histories", "list_employees", "rotate_history", "split_roster",
+           "upsert_employee", "upsert_employees"]

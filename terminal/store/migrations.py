@@ -190,3 +190,24 @@ def _finger_positions(conn: sqlite3.Connection) -> None:
             WHERE sensor_position IS NOT NULL
         """,
     )
+
+
+@migration(40, "sync: roster parts received, kept until their version is whole and applied")
+def _roster_parts(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE roster_parts (
+            history TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            base INTEGER NOT NULL,
+            full INTEGER NOT NULL,
+            digest TEXT NOT NULL,
+            parts INTEGER NOT NULL,
+            part INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (history, version, base, full, digest, parts, part)
+        )
+        """,
+    )
