@@ -395,3 +395,33 @@ def test_a_row_the_database_refuses_while_writing_rolls_every_row_back(config_fi
     assert "nothing imported: writing row 4 (employee 1003) failed" in result.stderr
     assert "refused by the database" in result.stderr
     assert snapshot(config_file) == before
+
+
+def test_skip_bad_writes_the_good_rows_and_says_so(config_file, tmp_path):
+    roster = write_csv(tmp_path / "r.csv", GOOD_ROWS + "1003," + "N" * 5000 + ",,\n")
+    result = enroll_cli(config_file, "import", str(roster), "--skip-bad")
+    assert result.returncode == 0, result
+    assert "row 4: name: is longer than 100 characters" in result.stderr
+    assert "imported 2 of 3 rows: 2 added, 0 updated" in result.stdout and "1 bad row(s) skipped" in result.stdout
+    assert [e["number"] for e in snapshot(config_file)[1]] == ["1001", "1002"]
+
+
+def test_dry_run_checks_against_the_store_and_writes_nothing(config_file, tmp_path):
+    seed(config_file)
+    before = snapshot(config_file)
+    bad = enroll_cli(config_file, "import", "--dry-run", str(write_csv(tmp_path / "b.csv", "number,name,card\n1,A,4318030\n")))
+    assert bad.returncode == 2 and "row 2: card: card ending 8030 is already held by employee 2001" in bad.stderr
+    good = enroll_cli(config_file, "import", "--dry-run", str(write_csv(tmp_path / "g.csv", GOOD_ROWS)))
+    assert good.returncode == 0 and "checked 2 rows: no problems; nothing written (dry run)" in good.stdout
+    assert snapshot(config_file) == before
+
+
+def test_update_leaves_the_columns_the_file_lacks(store, tmp_path):
+    add_employee(store, number="1", name="A", department="Ops", card="111", pin="2580", allowed_devices=["door-1"])
+    report = import_roster(store, write_csv(tmp_path / "r.csv", "number,name\n1,A Renamed\n"), update=True)
+    assert report.ok and report.updated == 1
+    employee = find_by_number(store, "1")
+    assert (employee["name"], employee["department"], employee["card"], employee["has_pin"],
+            employee["allowed_devices"]) == ("A Renamed", "Ops", "111", True, ["door-1"])
+    cleared = import_roster(store, write_csv(tmp_path / "c.csv", "number,name,card,pin\n1,A,,\n"), update=True)
+    assert cleared.ok and find_by_number(store, "1")["card"] is None and find_by_number(store, "1")["has_pin"]
