@@ -47,20 +47,29 @@ def validate_config_command(path: str) -> int:
 
 
 def verify_audit_command(args: argparse.Namespace) -> int:
+    """The full database check (``integrity_check`` and SQLCipher's page HMACs), then the audit chain."""
     from terminal.store.audit import verify_audit
-    from terminal.store.database import open_store
+    from terminal.store.database import integrity_problems, open_store
 
     config = _load(args)
     with open_store(config.storage, create=False) as store:
+        problems = integrity_problems(store.conn, full=True)
         report = verify_audit(store.conn)
     if args.json:
         print(json.dumps({"entries": report.entries, "ok": report.ok, "first_broken": report.first_broken,
-                          "reason": report.reason}))
-    elif report.ok:
-        print(f"audit log intact: {report.entries} entries")
+                          "reason": report.reason, "integrity": {"ok": not problems, "problems": problems}}))
     else:
-        print(f"audit log BROKEN at entry {report.first_broken}: {report.reason}")
-    return EXIT_OK if report.ok else EXIT_FAILURE
+        if problems:
+            print(f"database integrity: FAILED ({len(problems)} problem(s) shown)")
+            for problem in problems:
+                print(f"  {problem}")
+        else:
+            print("database integrity: ok")
+        if report.ok:
+            print(f"audit log intact: {report.entries} entries")
+        else:
+            print(f"audit log BROKEN at entry {report.first_broken}: {report.reason}")
+    return EXIT_OK if report.ok and not problems else EXIT_FAILURE
 
 
 def backup_command(args: argparse.Namespace) -> int:

@@ -4,10 +4,17 @@ One file, encrypted whole with a raw 256-bit key (no key derivation per open), i
 mode with ``synchronous=FULL`` so a punch reported as recorded survives a power cut.
 Two processes share it (``seed-terminal`` and ``seed-sync``); writers take the lock
 with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout_ms`` for each other.
+
+A file that exists is never taken for a first start: an empty (zero-byte) file, a file that
+is not a whole number of pages, or one whose pages fail ``PRAGMA quick_check`` (which reads
+every page of every table and index, so SQLCipher checks each page's HMAC on the way) is
+refused at open with :class:`DamagedDatabaseError`, before anything is written to it.
+``seed-terminal verify-audit`` runs the full ``integrity_check`` and ``cipher_integrity_check``.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -24,7 +31,8 @@ from terminal.config import StorageSettings
 from terminal.ids import uuid7
 from terminal.store.audit import append_audit
 from terminal.store.errors import (
-    NotADatabaseError,
+    DamagedDatabaseError,
+    EmptyDatabaseError,
     PlaintextDatabaseError,
     SchemaTooNewError,
     StorageFullError,
@@ -37,6 +45,11 @@ from terminal.store.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+# Every SQLite page size is a multiple of 512 (SQLCipher's default, the terminal's, is 4096), and the
+# database file always holds whole pages: any other size is a truncated or damaged file.
+PAGE_SIZE_UNIT = 512
+# Problems quoted at most in a message (the checks stop after this many).
+MAX_PROBLEMS = 20
 DatabaseError = sqlcipher3.dbapi2.DatabaseError
 OperationalError = sqlcipher3.dbapi2.OperationalError
 IntegrityError = sqlcipher3.dbapi2.IntegrityError
@@ -61,6 +74,112 @@ def refuse_plaintext(path: Path) -> None:
             )
 
 
+def _restore_advice(path: Path) -> str:
+    return (f"nothing was changed. Keep a copy of the file (it may still hold punches not yet delivered), then "
+            f"restore the newest backup from {path.parent / 'backups'}; only a terminal that never recorded a punch "
+            "may instead remove the file to start afresh")
+
+
+def refuse_unusable_file(path: Path) -> None:
+    """Refuse a database file that exists but cannot be a sound terminal database, before it is opened."""
+    size = path.stat().st_size
+    if size == 0:
+        raise EmptyDatabaseError(
+            f"database {path} is empty (0 bytes): it is not taken for a new database; "
+            f"it was probably cut short (a full disk, a failed copy or restore); {_restore_advice(path)}"
+        )
+    if size % PAGE_SIZE_UNIT:
+        raise DamagedDatabaseError(
+            f"database {path} is damaged: its {size} bytes are not a whole number of pages (a truncated file); "
+            f"{_restore_advice(path)}"
+        )
+    refuse_plaintext(path)
+
+
+def _connect_with_key(path: Path, key: bytes) -> Any:
+    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+    with contextlib.suppress(DatabaseError):
+        conn.execute("PRAGMA cipher_log_level = NONE")
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    return conn
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def create_database_file(path: Path, key: bytes) -> bool:
+    """Make a new, empty encrypted database at ``path`` (mode 0600) unless a file is already there.
+
+    The file is written under a temporary name and hard-linked into place, which fails when the
+    path exists: so a database that is being created is never seen empty, and a file that appeared
+    meanwhile (the other process's) is never replaced. Returns whether this call made it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.new-{os.getpid()}-{uuid7()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    try:
+        conn = _connect_with_key(temp, key)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        finally:
+            conn.close()
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:  # a file system without hard links: a plain rename, after one more look
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP) or path.exists():
+                raise
+            os.rename(temp, path)
+        _fsync_dir(path.parent)
+        log.info("created a new database at %s", path)
+        return True
+    finally:
+        for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def integrity_problems(conn: Any, *, full: bool = False, limit: int = MAX_PROBLEMS) -> list[str]:
+    """What is wrong with the open database ([] when sound).
+
+    ``full=False`` is ``PRAGMA quick_check``: every page of every table and index is read (SQLCipher
+    verifies each page's HMAC as it decrypts it) and the b-trees are checked, but not that indexes
+    match their tables. ``full=True`` is ``PRAGMA integrity_check`` plus ``PRAGMA cipher_integrity_check``
+    (the HMAC of every page, free pages included). When the quick check finds something, the cipher
+    check runs too, to name the pages that fail.
+    """
+    pragma = "integrity_check" if full else "quick_check"
+    try:
+        found = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}({int(limit)})").fetchall()]
+    except DatabaseError as exc:  # a page that fails its HMAC stops the check with an error
+        found = [str(exc)]
+    problems = _lines(found)
+    if problems or full:
+        try:
+            cipher = [str(row[0]) for row in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+        except DatabaseError as exc:
+            cipher = [str(exc)]
+        problems = _lines(cipher)[:limit] + problems
+    return problems[:limit]
+
+
+def _lines(found: list[str]) -> list[str]:
+    """The problems of a check's rows, one per line (a row may hold several), without its banners."""
+    lines = (line.strip() for text in found for line in text.splitlines())
+    return [line for line in lines if line and line != "ok" and not line.startswith("*** in database")]
+
+
 class Store:
     """An open terminal database. Use as a context manager, or call :meth:`close`."""
 
@@ -74,15 +193,22 @@ class Store:
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path | str, key: bytes, *, create: bool = True, busy_timeout_ms: int = 5000,
-             keep_backups: int = 3, migrate: bool = True) -> "Store":
+             keep_backups: int = 3, migrate: bool = True, check: bool = True) -> "Store":
+        """Open (or, only when the file is missing and ``create``, make) the database.
+
+        An existing file that is empty, truncated, damaged or inconsistent (``PRAGMA quick_check``
+        when ``check``) raises :class:`DamagedDatabaseError` before anything is written to it.
+        """
         path = Path(path)
-        exists = path.exists() and path.stat().st_size > 0
+        exists = path.exists()
         if exists:
-            refuse_plaintext(path)
+            refuse_unusable_file(path)
         elif not create:
             raise StoreError(f"database {path} does not exist")
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Made whole under another name and linked into place, so no process ever sees a
+            # half-made (empty) file at the database's path; the loser of a race opens the winner's.
+            create_database_file(path, key)
         conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False,
                                   timeout=busy_timeout_ms / 1000)
         try:
@@ -97,8 +223,17 @@ class Store:
                         f"{path} does not open with the configured key (wrong key, or not a Seed database); "
                         "nothing was changed"
                     ) from None
-                raise NotADatabaseError(f"{path}: {exc}") from None
+                raise DamagedDatabaseError(f"database {path} is damaged ({exc}); {_restore_advice(path)}") from None
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if exists and check:
+                # Before the switch to WAL and any migration: a refused file is left as it was.
+                problems = integrity_problems(conn)
+                if problems:
+                    log.error("database %s failed its check at open: %s", path, "; ".join(problems))
+                    shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+                    raise DamagedDatabaseError(
+                        f"database {path} is damaged or inconsistent ({shown}); it is not used; {_restore_advice(path)}"
+                    )
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"{path}: could not switch to WAL mode (got {mode})")
@@ -107,9 +242,6 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        if not exists:
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o600)
         store = cls(conn, path, keep_backups)
         if migrate:
             try:
@@ -284,9 +416,13 @@ class Store:
 
 
 def open_store(settings: StorageSettings, *, create: bool = True) -> Store:
-    """Open the configured database with its key (created on first run only)."""
-    if settings.database_path.exists() and settings.database_path.stat().st_size > 0:
-        refuse_plaintext(settings.database_path)
+    """Open the configured database with its key (created on first run only).
+
+    A database file that exists is checked before its key is looked for, so an empty or truncated
+    file is reported as what it is (and no key is made for it).
+    """
+    if settings.database_path.exists():
+        refuse_unusable_file(settings.database_path)
     key = load_or_create_key(settings)
     return Store.open(settings.database_path, key, create=create, busy_timeout_ms=settings.busy_timeout_ms,
                       keep_backups=settings.keep_backups)

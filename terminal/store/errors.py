@@ -28,3 +28,11 @@ class StorageFullError(StoreError):
 
 class SchemaTooNewError(StoreError):
     """The database was written by a newer version of the software."""
+
+
+class DamagedDatabaseError(StoreError):
+    """The database file is damaged (a page that fails its check, a truncated file) or inconsistent."""
+
+
+class EmptyDatabaseError(DamagedDatabaseError):
+    """The database file exists but holds nothing (zero bytes): never taken for a first start."""

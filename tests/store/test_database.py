@@ -239,13 +239,13 @@ def test_seed_terminal_verify_audit_names_the_first_broken_link(config_file, cap
             opened.audit("admin", "test.action", {"i": i})
         entries = opened.query_one("SELECT count(*) AS n FROM audit_log")["n"]
     assert main(["--config", config_file, "verify-audit"]) == 0
-    assert capsys.readouterr().out.strip() == f"audit log intact: {entries} entries"
+    assert capsys.readouterr().out.splitlines() == ["database integrity: ok", f"audit log intact: {entries} entries"]
     with open_store(load_config(config_file).storage) as opened:
         seq = opened.query("SELECT seq FROM audit_log ORDER BY seq")[-2]["seq"]
         with opened.transaction() as conn:
             conn.execute("UPDATE audit_log SET details = '{\"i\":99}' WHERE seq = ?", (seq,))
     assert main(["--config", config_file, "verify-audit"]) == 1
-    assert capsys.readouterr().out.startswith(f"audit log BROKEN at entry {seq}: ")
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"audit log BROKEN at entry {seq}: ")
     assert main(["--config", config_file, "verify-audit", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["first_broken"] == seq and "altered" in report["reason"]
