@@ -35,7 +35,7 @@ class Outgoing:
     retain: bool = False
 
 
-RosterReply = Callable[[str, str, int], list[Outgoing]]
+RosterReply = Callable[[str, str, p.RosterRequest], list[Outgoing]]
 
 
 @overload
@@ -47,7 +47,7 @@ def _when(stamp: str | None) -> datetime | None:
 
 
 class Ingest:
-    """Validates and stores what terminals send. ``roster_reply(site, device, have)`` answers roster requests."""
+    """Validates and stores what terminals send. ``roster_reply(site, device, request)`` answers roster requests."""
 
     def __init__(self, *, roster_reply: RosterReply | None = None,
                  after_commit: Callable[[str, Any], None] | None = None):
@@ -169,7 +169,7 @@ class Ingest:
             self._seen(site, device, dj_timezone.now())
         if self.roster_reply is None:
             return []
-        return self.roster_reply(site, device, request.have)
+        return self.roster_reply(site, device, request)
 
     def _command_result(self, site: str, device: str, data: Any) -> list[Outgoing]:
         result = p.validate(p.CommandResult, data)

@@ -146,7 +146,6 @@ class CentralService:
         self._published_roster = 0
         self._roster_sent = RosterSent(settings.state_dir)
         self._roster_cache: dict[tuple[str, int, int, bool], roster_mod.RosterParts] = {}
-        self._request: p.RosterRequest | None = None  # the roster request being answered
         self._announce_full = False  # a new history: the full roster goes to every site
         self.errors = 0
         self.attendance: AttendanceThread | None = None
@@ -235,11 +234,7 @@ class CentralService:
     def _handle(self, item: tuple) -> None:
         kind = item[0]
         if kind == "message":
-            self._request = _roster_request(item[1], item[2])
-            try:
-                self._publish(self.ingest.handle(item[1], item[2]))
-            finally:
-                self._request = None
+            self._publish(self.ingest.handle(item[1], item[2]))
             if self.attendance and item[1].endswith(("/punches", "/status")):
                 self.attendance.wake.set()
         elif kind == "connect":
@@ -290,10 +285,9 @@ class CentralService:
         cached = self._roster_cache.get((history, version, 0, True))
         return cached if cached is not None else self._parts(roster_mod.full_roster())
 
-    def roster_reply(self, site: str, device: str, have: int) -> list[Outgoing]:
+    def roster_reply(self, site: str, device: str, request: p.RosterRequest) -> list[Outgoing]:
         """Answer a terminal's roster request: nothing, the missing parts of a set, a delta or the full roster."""
-        request = self._request if self._request is not None and self._request.have == have else None
-        asked = request.history if request is not None else None
+        have, asked = request.have, request.history
         history, current = roster_mod.current_history(), roster_mod.current_version()
         if asked == history and have > current:  # it holds a version this database never reached: restored
             history = self._new_history(f"terminal {site}/{device} holds roster version {have} of this history, "
@@ -301,7 +295,7 @@ class CentralService:
         if asked is not None and asked != history:
             have = 0  # a version of another history means nothing here
         topic = p.device_topic(site, device, "roster")
-        if request is not None and request.pending is not None and request.missing and asked == history:
+        if request.pending is not None and request.missing and asked == history:
             resend = self._missing(request.pending, current)
             if resend is not None:
                 log.info("roster %s: %s missing part(s) for %s/%s", request.pending.version, len(request.missing),
@@ -382,20 +376,6 @@ class CentralService:
         self._queue.put(("call", publish))
         done.wait(5)
         return command
-
-
-def _roster_request(topic: str, payload: bytes) -> p.RosterRequest | None:
-    """A roster request's own fields (history, missing parts), read before the handler answers it.
-
-    The handler validates the request again and records a refusal; it passes only ``have`` on.
-    """
-    if not topic.endswith("/roster/request"):
-        return None
-    try:
-        request: p.RosterRequest = p.validate(p.RosterRequest, p.loads(payload))
-    except p.ProtocolError:
-        return None
-    return request
 
 
 def record_command(command: dict, *, actor: str = "") -> Command:

@@ -62,7 +62,7 @@ def test_a_restore_shows_even_when_later_changes_reach_the_same_version(tmp_path
     assert roster.current_history() != history and service._announce_full
     assert "restored" in roster.histories()[-1]["reason"]
     assert RosterSent(tmp_path).history == history  # until something of the new history is sent
-    reply = service.roster_reply("s1", "door-a", 0)
+    reply = service.roster_reply("s1", "door-a", p.RosterRequest(have=0))
     assert RosterSent(tmp_path).history == roster.current_history()
     assert {p.validate(p.RosterEnvelope, p.loads(o.payload)).history for o in reply} == {roster.current_history()}
 
@@ -71,18 +71,18 @@ def test_a_terminal_ahead_of_the_database_in_its_history_starts_a_new_one_and_ge
     roster.upsert_employees([person("A1"), person("A2")])
     history = roster.current_history()
     service = CentralService(CentralSettings(state_dir=tmp_path))
-    service._request = p.validate(p.RosterRequest, {"have": 5, "history": history})
-    reply = [p.validate(p.RosterEnvelope, p.loads(o.payload)) for o in service.roster_reply("s1", "door-a", 5)]
+    ahead = p.validate(p.RosterRequest, {"have": 5, "history": history})
+    reply = [p.validate(p.RosterEnvelope, p.loads(o.payload)) for o in service.roster_reply("s1", "door-a", ahead)]
     assert roster.current_history() != history
     assert [(m.full, m.version, m.history, sorted(e["number"] for e in m.upserts)) for m in reply] == [
         (True, 2, roster.current_history(), ["A1", "A2"])]
     # a terminal of another history asking with its own version gets the full roster, not a delta
-    service._request = p.validate(p.RosterRequest, {"have": 1, "history": history})
-    again = [p.validate(p.RosterEnvelope, p.loads(o.payload)) for o in service.roster_reply("s1", "door-a", 1)]
+    other = p.validate(p.RosterRequest, {"have": 1, "history": history})
+    again = [p.validate(p.RosterEnvelope, p.loads(o.payload)) for o in service.roster_reply("s1", "door-a", other)]
     assert [m.full for m in again] == [True] and len(roster.histories()) == 2
     # and one on the current history and version gets nothing
-    service._request = p.validate(p.RosterRequest, {"have": 2, "history": roster.current_history()})
-    assert service.roster_reply("s1", "door-a", 2) == []
+    current = p.validate(p.RosterRequest, {"have": 2, "history": roster.current_history()})
+    assert service.roster_reply("s1", "door-a", current) == []
 
 
 def test_an_operator_starts_a_new_history_by_hand(tmp_path, capsys, central_db_target):

@@ -76,17 +76,17 @@ def test_an_empty_roster_is_one_part_and_a_small_one_too():
 def test_the_receiver_sends_only_the_parts_a_terminal_misses_while_it_can_build_the_same_set(tmp_path):
     roster.upsert_employees(people(1300))
     service = CentralService(CentralSettings(state_dir=tmp_path, roster_part_bytes=1024 * 1024))
-    full = service.roster_reply("s1", "door-a", 0)
+    full = service.roster_reply("s1", "door-a", p.RosterRequest(have=0))
     heads = [p.validate(p.RosterEnvelope, p.loads(o.payload)) for o in full]
     assert len(full) >= 5 and [h.part for h in heads] == list(range(len(full)))
     pending = {"version": heads[0].version, "base": 0, "full": True, "digest": heads[0].digest, "parts": len(full)}
-    service._request = p.validate(p.RosterRequest, {"have": 0, "history": heads[0].history, "pending": pending,
-                                                     "missing": [3, 1]})
-    again = service.roster_reply("s1", "door-a", 0)
+    missing = p.validate(p.RosterRequest, {"have": 0, "history": heads[0].history, "pending": pending,
+                                           "missing": [3, 1]})
+    again = service.roster_reply("s1", "door-a", missing)
     assert [o.payload for o in again] == [full[1].payload, full[3].payload]
     # once the roster moved on, that set cannot be built again: the terminal gets the new version whole
     roster.upsert_employees(people(1, prefix="NEW"))
-    moved = service.roster_reply("s1", "door-a", 0)
+    moved = service.roster_reply("s1", "door-a", missing)
     versions = {p.validate(p.RosterEnvelope, p.loads(o.payload)).version for o in moved}
     assert versions == {roster.current_version()}
     assert sum(len(p.validate(p.RosterEnvelope, p.loads(o.payload)).upserts) for o in moved) == 1301

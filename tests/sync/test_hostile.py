@@ -89,7 +89,7 @@ def hostile(leaf: str):
 
 @pytest.fixture
 def ingest(db):
-    return Ingest(roster_reply=lambda site, device, have: [])
+    return Ingest(roster_reply=lambda site, device, request: [])
 
 
 @settings(max_examples=400, deadline=None, database=None,
