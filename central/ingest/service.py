@@ -43,6 +43,7 @@ from central.ingest.models import Command, State
 from central.people import roster as roster_mod
 from central.people.models import Device
 from contract import protocol as p
+from contract.keyfiles import check_private_file
 from contract.signing import load_signing_key
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,8 @@ class CentralService:
         s = self.settings
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=mqtt.MQTTv5)
         if s.ca_file:
-            client.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
-                           keyfile=str(s.key_file) if s.key_file else None)
+            keyfile = str(check_private_file(s.key_file, "central TLS key")) if s.key_file else None
+            client.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None, keyfile=keyfile)
         # paho annotates the delays as int but only adds, doubles and sleeps on them: the first retry comes after 0.5 s
         client.reconnect_delay_set(0.5, 10)  # type: ignore[arg-type]
         client.max_inflight_messages_set(100)

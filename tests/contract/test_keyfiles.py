@@ -76,6 +76,13 @@ def test_seed_central_refuses_a_console_secret_key_and_a_ca_key_others_can_read(
     assert f"site CA key {ca_key} can be read or changed by other users (mode 0644)" in done.stderr
     assert not (tmp_path / "b" / "door-2").exists()
     os.chmod(ca_key, 0o600)
+    tls_key = tmp_path / "pki" / "central.key"
+    assert run("--pki", str(tmp_path / "pki"), "broker-config", "--out", str(tmp_path / "broker")).returncode == 0
+    assert tls_key.exists()  # made with the broker's configuration
+    os.chmod(tls_key, 0o640)
+    done = run("--pki", str(tmp_path / "pki"), "run", "--broker-port", "1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"central TLS key {tls_key} can be read or changed by other users (mode 0640)" in done.stderr
     os.chmod(secret, 0o644)
     done = run("punches")
     assert done.returncode == 1 and "Traceback" not in done.stderr
