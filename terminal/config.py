@@ -4,25 +4,48 @@ Every field is described, unknown keys are rejected and bounds are checked, so a
 typo in ``/etc/seed/terminal.toml`` is an error at start rather than a silently
 ignored setting. ``seed-terminal --validate-config FILE`` prints each problem with
 its dotted key.
+
+Types are strict: ``debounce_s = "60"``, ``tls = "no"`` or ``enabled = 0`` are refused, not
+coerced (a whole number still fills a fractional setting, and a path is written as text).
+Values that would validate and then fail are refused too: an empty database name, a face
+zone whose corners are out of order, and a key file (``storage.key_file``, ``sync.key_file``)
+that users other than its owner can read.
 """
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+
+from contract.keyfiles import KeyFileError, check_private_file
 
 DEFAULT_CONFIG_PATH = Path("/etc/seed/terminal.toml")
 
 HardwareProfile = Literal["pi", "sim"]
 Language = Literal["zh", "en"]
+# A path is written as text in TOML: the one type taken from another (strict mode wants a Path object).
+ConfigPath = Annotated[Path, Strict(False)]
 
 
 class Section(BaseModel):
-    """Base of every configuration section: unknown keys are errors."""
+    """Base of every configuration section: unknown keys are errors, and no value is coerced to another type."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, strict=True)
+
+
+def _private_key_file(value: Optional[Path], what: str) -> Optional[Path]:
+    """A key file that exists must be readable by its owner only; one not there yet is for its reader to report."""
+    if value is None:
+        return value
+    try:
+        check_private_file(value, what)
+    except KeyFileError as exc:
+        raise ValueError(str(exc)) from None
+    except OSError:  # missing, or not ours to look at: the program that reads it says so
+        pass
+    return value
 
 
 class DeviceSettings(Section):
@@ -48,9 +71,9 @@ class DeviceSettings(Section):
 
 
 class StorageSettings(Section):
-    data_dir: Path = Field(Path("/var/lib/seed"), description="Directory holding the encrypted database and its backups.")
-    database: str = Field("terminal.db", description="Database file name inside data_dir.")
-    key_file: Optional[Path] = Field(
+    data_dir: ConfigPath = Field(Path("/var/lib/seed"), description="Directory holding the encrypted database and its backups.")
+    database: str = Field("terminal.db", min_length=1, max_length=255, description="Database file name inside data_dir.")
+    key_file: Optional[ConfigPath] = Field(
         None,
         description="File holding the raw 256-bit database key (64 hex characters). Default: the systemd "
         "credential named by key_credential when $CREDENTIALS_DIRECTORY is set, else data_dir/db.key.",
@@ -59,6 +82,19 @@ class StorageSettings(Section):
     min_free_mb: int = Field(20, ge=0, le=10_000, description="Punches are refused (with a disk_low event) below this much free space; 0 turns the check off.")
     busy_timeout_ms: int = Field(5000, ge=100, le=60_000, description="How long a writer waits for the other process's lock.")
     keep_backups: int = Field(3, ge=1, le=50, description="Pre-migration backups kept in data_dir.")
+
+    @field_validator("database")
+    @classmethod
+    def _a_file_name(cls, value: str) -> str:
+        name = value.strip()
+        if not name or name in (".", "..") or value.endswith(("/", "\\")) or Path(name).name in ("", ".", ".."):
+            raise ValueError(f"must name a database file inside data_dir, not {value!r}")
+        return value
+
+    @field_validator("key_file")
+    @classmethod
+    def _private_key(cls, value: Optional[Path]) -> Optional[Path]:
+        return _private_key_file(value, "database key file")
 
     @property
     def database_path(self) -> Path:
@@ -75,7 +111,7 @@ class CameraSettings(Section):
     width: int = Field(640, ge=160, le=3840, description="Capture width in pixels.")
     height: int = Field(480, ge=120, le=2160, description="Capture height in pixels.")
     fps: float = Field(15.0, gt=0, le=60, description="Frames per second requested from the camera or played by the simulator.")
-    sim_source: Optional[Path] = Field(None, description="Simulator: an image folder or a video file to play.")
+    sim_source: Optional[ConfigPath] = Field(None, description="Simulator: an image folder or a video file to play.")
     read_timeout_s: float = Field(2.0, gt=0, le=30, description="A camera that gives no frame for this long is reported as gone.")
     sim_loop: bool = Field(True, description="Simulator: start the image folder or video file again when it ends.")
 
@@ -92,9 +128,9 @@ class FingerprintSettings(Section):
     retry_max_s: float = Field(30.0, ge=1, le=600, description="Longest pause between attempts to reach a sensor that stopped answering (pauses double from 1 s).")
     max_fingers: int = Field(3, ge=1, le=10, description="Fingers one employee may enrol.")
     enrol_step_timeout_s: float = Field(20.0, ge=2, le=120, description="Enrolment: how long to wait for each press of the finger and each lift.")
-    sim_library: Optional[Path] = Field(None, description="Simulator: file holding the emulated template library (default data_dir/fingerprint-sim.bin).")
+    sim_library: Optional[ConfigPath] = Field(None, description="Simulator: file holding the emulated template library (default data_dir/fingerprint-sim.bin).")
     sim_capacity: int = Field(1000, ge=1, le=1024, description="Simulator: template library capacity (R307: 1000; the driver reads at most 4 index pages, 1024 positions).")
-    sim_control: Optional[Path] = Field(None, description="Simulator: unix socket taking 'place FINGER' / 'lift' lines (default data_dir/fingerprint-sim.sock).")
+    sim_control: Optional[ConfigPath] = Field(None, description="Simulator: unix socket taking 'place FINGER' / 'lift' lines (default data_dir/fingerprint-sim.sock).")
 
     @field_validator("baudrate")
     @classmethod
@@ -138,7 +174,7 @@ class SpeakerSettings(Section):
     enabled: bool = Field(True, description="Speak results.")
     volume: int = Field(80, ge=0, le=100, description="Volume in percent.")
     player: str = Field("aplay -q", description="Command that plays a WAV file given as its last argument.")
-    cache_dir: Optional[Path] = Field(None, description="Where rendered phrases are cached (default data_dir/voice).")
+    cache_dir: Optional[ConfigPath] = Field(None, description="Where rendered phrases are cached (default data_dir/voice).")
     voice_zh: str = Field("cmn-latn-pinyin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+-]+$",
                           description="espeak-ng voice for Chinese (see `espeak-ng --voices=cmn`).")
     voice_en: str = Field("en", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+-]+$",
@@ -193,6 +229,20 @@ class FaceSettings(Section):
     zone: tuple[float, float, float, float] = Field(
         (0.1, 0.0, 0.9, 1.0), description="Capture zone as fractions of the frame (left, top, right, bottom)."
     )
+
+    @field_validator("zone", mode="before")
+    @classmethod
+    def _zone_list(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value  # TOML has arrays, not tuples
+
+    @field_validator("zone")
+    @classmethod
+    def _zone_in_order(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        left, top, right, bottom = value
+        if not (0.0 <= left < right <= 1.0 and 0.0 <= top < bottom <= 1.0):
+            raise ValueError(f"must be [left, top, right, bottom] as fractions of the frame with 0 <= left < right <= 1 "
+                             f"and 0 <= top < bottom <= 1, not {list(value)}")
+        return value
     liveness: Literal["blink", "blink_or_turn", "turn", "off"] = Field(
         "blink_or_turn", description="Evidence of a live person needed before a face punch."
     )
@@ -205,10 +255,10 @@ class SyncSettings(Section):
     broker_host: str = Field("localhost", description="MQTT broker host.")
     broker_port: int = Field(8883, ge=1, le=65535, description="MQTT broker port.")
     tls: bool = Field(True, description="Use TLS with a client certificate.")
-    ca_file: Optional[Path] = Field(None, description="Site CA certificate.")
-    cert_file: Optional[Path] = Field(None, description="This device's client certificate.")
-    key_file: Optional[Path] = Field(None, description="This device's private key.")
-    command_public_key: Optional[Path] = Field(None, description="The central's Ed25519 public key that signs commands.")
+    ca_file: Optional[ConfigPath] = Field(None, description="Site CA certificate.")
+    cert_file: Optional[ConfigPath] = Field(None, description="This device's client certificate.")
+    key_file: Optional[ConfigPath] = Field(None, description="This device's private key.")
+    command_public_key: Optional[ConfigPath] = Field(None, description="The central's Ed25519 public key that signs commands.")
     batch_size: int = Field(500, ge=1, le=500, description="Punches per published batch (the contract allows at most 500).")
     ack_timeout_s: float = Field(10.0, gt=0, le=600, description="A batch not acknowledged within this time is sent again (with backoff).")
     heartbeat_s: float = Field(30.0, ge=1, le=3600, description="How often status is published.")
@@ -219,6 +269,11 @@ class SyncSettings(Section):
     retry_max_s: float = Field(300.0, ge=1, le=3600, description="Longest wait between resends of an unacknowledged batch (backoff doubles up to this).")
     command_max_age_s: float = Field(300.0, ge=5, le=86_400, description="Commands issued longer ago (or further ahead) than this are refused.")
 
+    @field_validator("key_file")
+    @classmethod
+    def _private_key(cls, value: Optional[Path]) -> Optional[Path]:
+        return _private_key_file(value, "TLS private key")
+
 
 class UISettings(Section):
     fullscreen: bool = Field(True, description="Run full-screen (kiosk).")
@@ -227,7 +282,7 @@ class UISettings(Section):
     result_s: float = Field(3.0, ge=0.5, le=30, description="How long a result screen stays up.")
     admin_timeout_s: int = Field(120, ge=15, le=3600, description="Admin mode ends after this much inactivity.")
     screensaver_s: int = Field(300, ge=10, le=86_400, description="The screen dims after this much inactivity.")
-    font: Optional[Path] = Field(None, description="CJK-capable font file; found on the system when empty.")
+    font: Optional[ConfigPath] = Field(None, description="CJK-capable font file; found on the system when empty.")
     rotation: Literal[0, 90, 180, 270] = Field(0, description="Rotate the picture for a screen mounted the other way (portrait mounting: 90 or 270).")
     screensaver_dim: float = Field(0.9, ge=0.3, le=1.0, description="How dark the screensaver makes the screen (1 = black).")
 
@@ -261,6 +316,8 @@ def _problems_from(exc: ValidationError) -> list[tuple[str, str]]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif err["type"] == "value_error" and "error" in (err.get("ctx") or {}):
+            msg = str(err["ctx"]["error"])  # our own message, without pydantic's "Value error, " in front
         problems.append((key, msg))
     return problems
 

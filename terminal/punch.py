@@ -4,6 +4,12 @@ Every way of identifying an employee (face, finger, card, PIN and their combinat
 ends here; nothing else writes punches. The punch row, its outbox row and its audit
 entry are written in one transaction, so a punch reported as recorded is also queued
 for the central server, and a failed write leaves nothing behind.
+
+A wall clock outside the plausible window (before this software was released, or decades
+ahead: a Pi without RTC that booted at 1970, a bad manual set, a corrupt RTC) is never
+trusted, whatever the clock says of its own source: the punch is stamped ``unsynced`` (the
+sync agent re-stamps it from monotonic time once the clock is right) and a
+``clock_implausible`` event is recorded once per boot. The employee is never turned away.
 """
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ import json
 import logging
 import shutil
 import threading
-from dataclasses import dataclass, field
-from datetime import datetime, time as dtime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time as dtime, timedelta, timezone
 from typing import Any, Callable, Literal, Optional, Protocol
 from zoneinfo import ZoneInfo
 
@@ -29,6 +35,16 @@ log = logging.getLogger(__name__)
 Direction = Literal["in", "out"]
 METHODS = ("face", "finger", "card", "pin", "card+pin", "face+card", "face+pin", "finger+pin", "finger+card",
            "face+finger", "admin")
+
+# No genuine punch is older than this software (its first release) or this far ahead of it.
+EARLIEST_PLAUSIBLE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+LATEST_PLAUSIBLE = datetime(2046, 1, 1, tzinfo=timezone.utc)
+
+
+def plausible_wall_time(wall: datetime) -> bool:
+    """Whether a wall-clock reading can be a real moment of this terminal's life."""
+    return EARLIEST_PLAUSIBLE <= wall < LATEST_PLAUSIBLE
+
 
 REFUSAL_REASONS = ("already_recorded", "not_allowed", "inactive", "unknown_employee", "storage_full", "storage_error")
 
@@ -76,6 +92,7 @@ class PunchService:
         self.listeners: list[Callable[[PunchResult], None]] = []
         self._lock = threading.Lock()
         self._zone = ZoneInfo(config.device.timezone)
+        self._implausible_reported: set[str] = set()  # boot ids whose implausible clock has its event
 
     # -- policy pieces ---------------------------------------------------------------------
     def _allowed_here(self, employee: dict) -> bool:
@@ -138,6 +155,10 @@ class PunchService:
 
         with self._lock:
             now = self.clock.now()
+            clock_source = now.source
+            implausible = not plausible_wall_time(now.wall)
+            if implausible:
+                now = replace(now, source="unsynced")
             try:
                 with self.store.transaction() as conn:
                     last = conn.execute(
@@ -151,6 +172,11 @@ class PunchService:
                                                message=t("refuse.already_recorded", lang, name=employee["name"]),
                                                details={"seconds_ago": round(since, 1), "direction": last[4]})
                     punch = self._write(conn, employee, identity, now, self._direction(conn, employee["id"], now, requested))
+                    report_clock = implausible and now.boot_id not in self._implausible_reported
+                    if report_clock:
+                        self._report_implausible(conn, now, clock_source)
+                if report_clock:
+                    self._implausible_reported.add(now.boot_id)
             except StorageFullError:
                 log.error("storage full: punch for employee %s refused, nothing written", employee["number"])
                 self._event_quietly("disk_low", {"free_mb": round(self._free_mb(), 1)}, severity="error")
@@ -196,6 +222,16 @@ class PunchService:
         self.store.audit("terminal", "punch", {"punch_id": punch["id"], "employee_id": employee["id"],
                                                "method": identity.method}, conn=conn)
         return punch
+
+    def _report_implausible(self, conn: Any, now: Timestamp, clock_source: str) -> None:
+        """One ``clock_implausible`` event per boot (in the punch's transaction): the clock reads nonsense."""
+        log.warning("wall clock reads %s (clock source %s), outside %s..%s: punches are stamped unsynced "
+                    "until the clock is right", now.iso(), clock_source, format_utc(EARLIEST_PLAUSIBLE),
+                    format_utc(LATEST_PLAUSIBLE))
+        self.store.record_event("clock_implausible", {
+            "wall": now.iso(), "source": clock_source, "boot_id": now.boot_id,
+            "earliest": format_utc(EARLIEST_PLAUSIBLE), "latest": format_utc(LATEST_PLAUSIBLE),
+        }, severity="warning", conn=conn)
 
     def _event_quietly(self, kind: str, payload: dict, severity: str = "warning") -> None:
         try:

@@ -74,3 +74,89 @@ def test_corrupt_configuration_files(tmp_path, capsys, content, problem):
 def test_missing_configuration_file(tmp_path, capsys):
     assert main(["--validate-config", str(tmp_path / "nope.toml")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+# -- strict types, and values that validate but cannot work ---------------------------------------
+@pytest.mark.parametrize("text, key", [
+    ('[punch]\ndebounce_s = "60"\n', "punch.debounce_s"),
+    ("[punch]\ndebounce_s = 60.5\n", "punch.debounce_s"),
+    ('[sync]\ntls = "no"\n', "sync.tls"),
+    ("[sync]\nenabled = 0\n", "sync.enabled"),
+    ("[face]\nenabled = 1\n", "face.enabled"),
+    ('[hardware.camera]\nfps = "15"\n', "hardware.camera.fps"),
+    ("[hardware.camera]\nfps = true\n", "hardware.camera.fps"),
+    ('[face]\nzone = ["0.1", 0.0, 0.9, 1.0]\n', "face.zone.0"),
+    ("[hardware.clock]\nntp_servers = [1]\n", "hardware.clock.ntp_servers.0"),
+    ("[device]\nid = 7\n", "device.id"),
+])
+def test_values_of_the_wrong_type_are_refused_not_coerced(tmp_path, capsys, text, key):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert key in dict(info.value.problems)
+    assert str(path) in str(info.value)
+    assert main(["--validate-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and f"{key}:" in err
+
+
+@pytest.mark.parametrize("zone", ["[0.9, 0.0, 0.1, 1.0]", "[0.1, 1.0, 0.9, 0.0]", "[0.5, 0.0, 0.5, 1.0]",
+                                  "[-0.2, 0.0, 0.9, 1.0]", "[0.1, 0.0, 1.5, 1.0]"])
+def test_a_face_zone_whose_corners_are_out_of_order_or_outside_the_frame_is_refused(tmp_path, zone):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f"[face]\nzone = {zone}\n"))
+    message = dict(info.value.problems)["face.zone"]
+    assert "left" in message and "right" in message and "top" in message and "bottom" in message
+
+
+@pytest.mark.parametrize("name", ['""', '"   "', '"."', '".."', '"backups/"'])
+def test_an_empty_or_directory_database_name_is_refused(tmp_path, name):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f"[storage]\ndatabase = {name}\n"))
+    assert "storage.database" in dict(info.value.problems)
+
+
+def test_numbers_that_are_whole_still_fill_fractional_settings(tmp_path):
+    config = load_config(write(tmp_path, "[hardware.camera]\nfps = 15\n[face]\nzone = [0, 0, 1, 1]\n"
+                                         "[hardware.clock]\ncheck_interval_s = 600\n"))
+    assert config.hardware.camera.fps == 15.0 and config.face.zone == (0.0, 0.0, 1.0, 1.0)
+
+
+def test_the_shared_test_configuration_file_is_valid(config_file):
+    config = load_config(config_file)
+    assert config.hardware.profile == "sim" and config.storage.data_dir.name == "data"
+
+
+def private_file(path, mode):
+    import os
+
+    path.write_text("x")
+    os.chmod(path, mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o666, 0o640, 0o604])
+@pytest.mark.parametrize("section, key", [("storage", "key_file"), ("sync", "key_file")])
+def test_a_key_file_others_can_read_is_refused_naming_it_and_the_chmod(tmp_path, capsys, mode, section, key):
+    key_path = private_file(tmp_path / "secret.key", mode)
+    path = write(tmp_path, f'[{section}]\n{key} = "{key_path}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = dict(info.value.problems)[f"{section}.{key}"]
+    assert str(key_path) in message and f"mode {mode:04o}" in message and f"chmod 600 {key_path}" in message
+    assert not message.startswith("Value error")
+    assert main(["--validate-config", str(path)]) == 2
+    assert f"chmod 600 {key_path}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_a_key_file_only_its_owner_can_read_is_accepted(tmp_path, mode):
+    key_path = private_file(tmp_path / "secret.key", mode)
+    config = load_config(write(tmp_path, f'[storage]\nkey_file = "{key_path}"\n[sync]\nkey_file = "{key_path}"\n'))
+    assert config.storage.key_file == key_path == config.sync.key_file
+
+
+def test_a_key_file_not_there_yet_is_left_to_the_program_that_reads_it(tmp_path):
+    # the example names /etc/seed/device.key, which a machine that only checks the file does not have
+    config = load_config(write(tmp_path, f'[sync]\nkey_file = "{tmp_path / "absent.key"}"\n'))
+    assert config.sync.key_file == tmp_path / "absent.key"

@@ -230,3 +230,52 @@ def test_kill_9_during_a_burst_keeps_every_reported_punch_exactly_once(tmp_path)
         assert sorted(queued) == sorted(stored)
         assert store.query_one("PRAGMA integrity_check")["integrity_check"] == "ok"
         assert verify_audit(store.conn).ok
+
+
+# -- a wall clock no one should trust ------------------------------------------------------------
+IMPLAUSIBLE = [datetime(1970, 1, 1, 0, 0, 42, tzinfo=timezone.utc), datetime(2025, 6, 1, 9, 0, tzinfo=timezone.utc),
+               datetime(2100, 1, 1, 9, 0, tzinfo=timezone.utc)]
+
+
+@pytest.mark.parametrize("source", ["ntp", "rtc"])
+@pytest.mark.parametrize("wall", IMPLAUSIBLE, ids=["1970", "before-release", "2100"])
+def test_a_punch_at_an_implausible_wall_time_is_stamped_unsynced_with_one_event(store, sim_config, alice, wall, source):
+    clock = SimClock(start=wall, source=source)
+    sim_config.punch.debounce_s = 0
+    service = PunchService(store, sim_config, clock)
+    first = service.punch(Identity(alice["id"], "card"))
+    clock.advance(5)
+    second = service.punch(Identity(alice["id"], "card"))
+    assert first.accepted and second.accepted  # the employee is never turned away for the clock
+    assert first.punch["time_source"] == second.punch["time_source"] == "unsynced"
+    rows = store.query("SELECT time_source, punched_at, boot_id FROM punches ORDER BY punched_at")
+    assert [r["time_source"] for r in rows] == ["unsynced", "unsynced"] and rows[0]["boot_id"] == clock.boot_id
+    queued = [json.loads(r["payload"]) for r in store.query("SELECT payload FROM outbox WHERE kind = 'punch'")]
+    assert [q["time_source"] for q in queued] == ["unsynced", "unsynced"]
+    events = store.query("SELECT payload, severity FROM events WHERE kind = 'clock_implausible'")
+    assert len(events) == 1 and events[0]["severity"] == "warning"
+    payload = json.loads(events[0]["payload"])
+    assert payload["wall"] == rows[0]["punched_at"] and payload["source"] == source
+    assert payload["earliest"] < payload["latest"]
+
+
+def test_a_plausible_wall_time_keeps_its_source(store, sim_config, alice):
+    for source in ("ntp", "rtc", "unsynced"):
+        clock = SimClock(start=datetime(2026, 3, 2, 8, 55, tzinfo=timezone.utc), source=source)
+        result = PunchService(store, sim_config, clock).punch(Identity(alice["id"], "card"), "in")
+        assert result.punch["time_source"] == source
+        store.conn.execute("DELETE FROM punches")
+    assert store.query("SELECT * FROM events WHERE kind = 'clock_implausible'") == []
+
+
+def test_a_punch_at_an_implausible_time_is_restamped_once_the_clock_is_right(store, sim_config, alice):
+    from sync_agent.timekeeper import Timekeeper
+
+    clock = SimClock(start=datetime(1970, 1, 1, 0, 1, tzinfo=timezone.utc), source="ntp")
+    result = PunchService(store, sim_config, clock).punch(Identity(alice["id"], "card"))
+    clock.advance(90)
+    true_now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    assert Timekeeper(store, clock, []).restamp(true_now, clock.now().monotonic_ns, clock.boot_id) == 1
+    row = store.query_one("SELECT * FROM punches WHERE id = ?", (result.punch["id"],))
+    assert row["punched_at"] == "2026-03-02T08:58:30.000000Z" and row["time_source"] == "ntp"
+    assert row["original_punched_at"] == "1970-01-01T00:01:00.000000Z"

@@ -79,6 +79,7 @@ def test_missing_key_for_an_existing_database_never_starts_over(tmp_path):
 def test_malformed_key_file(tmp_path, content, message):
     key = tmp_path / "k"
     key.write_text(content)
+    key.chmod(0o600)
     with pytest.raises(DatabaseKeyError, match=message):
         read_key(key)
 
@@ -88,6 +89,7 @@ def test_systemd_credentials_directory_is_honoured(tmp_path, monkeypatch):
     creds.mkdir()
     key_hex = os.urandom(32).hex()
     (creds / "seed-db-key").write_text(key_hex)
+    (creds / "seed-db-key").chmod(0o400)  # as systemd's LoadCredential= writes it
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     settings = StorageSettings(data_dir=tmp_path / "data")
     with open_store(settings) as store:
