@@ -153,6 +153,41 @@ def terminal_alone(folder: Path, payloads: tuple[bytes, ...], version: int) -> f
     return seconds
 
 
+def bare_transfer(site: Any, payloads: tuple[bytes, ...]) -> float:
+    """Baseline: the same parts published with the central's certificate and received with the terminal's by
+    bare MQTT clients through the same broker (QoS 1, TLS), nothing validated or stored: the transport's floor."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from contract import protocol as p
+
+    topic = p.device_topic(SITE, DEVICE, "roster")
+    got: list[int] = []
+    clients = []
+    for who, cert, key in (("device", site.bundle.folder / "device.crt", site.bundle.folder / "device.key"),
+                           ("central", site.pki.root / "central.crt", site.pki.root / "central.key")):
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{who}-{os.getpid()}", protocol=mqtt.MQTTv5)
+        client.tls_set(ca_certs=str(site.pki.ca_cert), certfile=str(cert), keyfile=str(key))
+        client.connect("127.0.0.1", site.port, keepalive=30)
+        client.loop_start()
+        clients.append(client)
+    receiver, sender = clients
+    try:
+        subscribed = receiver.subscribe(topic, qos=1)[1]
+        receiver.on_message = lambda c, u, msg: got.append(len(msg.payload))
+        wait_for(lambda: receiver.is_connected() and sender.is_connected() and subscribed, 30, "bare clients")
+        time.sleep(0.5)  # the subscription in place
+        started = time.perf_counter()
+        for payload in payloads:
+            sender.publish(topic, payload, qos=1)
+        wait_for(lambda: len(got) == len(payloads), 600, "every part at the bare receiver")
+        return time.perf_counter() - started
+    finally:
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
+
+
 def traced_peak_mb(fn: Callable[[], Any]) -> float:
     tracemalloc.start()
     try:
@@ -169,40 +204,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from central.broker import write_broker_config
-    from central.demo_stack import free_port, start_mosquitto, stop_process
+    from central.demo_stack import site_broker
     from central.django_setup import migrate, setup
-    from central.pki import SitePki
-    from central.provision import provision_device, sync_settings
 
-    with tempfile.TemporaryDirectory(prefix="seed-bench-roster-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="seed-bench-roster-") as tmp, \
+            site_broker(Path(tmp), device_id=DEVICE, site=SITE) as site:
         folder = Path(tmp)
-        pki = SitePki(folder / "pki", SITE)
-        bundle = provision_device(pki, DEVICE, folder / "bundles", site=SITE, broker_host="127.0.0.1",
-                                  install_dir=folder / "bundles" / DEVICE)
-        port = free_port()
-        files = write_broker_config(pki, folder / "broker", port=port, bind="127.0.0.1",
-                                    run_as_user="root" if os.geteuid() == 0 else None)
-        broker = start_mosquitto(files.config, port, folder / "broker" / "mosquitto.log")
-        try:
-            db = folder / "central.db"
-            setup(db)
-            migrate()
-            began = time.perf_counter()
-            version = fill_central(args.employees, args.faces)
-            print(f"central filled with {args.employees:,} employees x {args.faces} faces "
-                  f"in {time.perf_counter() - began:.1f} s (roster version {version})")
-            sync = sync_settings(bundle.folder, "127.0.0.1", port)
-            runs = [end_to_end(folder, db, pki.root, port, sync, version, i) for i in range(args.runs)]
-            central_runs = [central_alone() for _ in range(args.runs)]
-            from central.people import roster
+        db = folder / "central.db"
+        setup(db)
+        migrate()
+        began = time.perf_counter()
+        version = fill_central(args.employees, args.faces)
+        print(f"central filled with {args.employees:,} employees x {args.faces} faces "
+              f"in {time.perf_counter() - began:.1f} s (roster version {version})")
+        runs = [end_to_end(folder, db, site.pki.root, site.port, site.sync_settings, version, i) for i in range(args.runs)]
+        central_runs = [central_alone() for _ in range(args.runs)]
+        from central.people import roster
 
-            parts = roster.split_roster(roster.full_roster())
-            central_peak = traced_peak_mb(lambda: roster.split_roster(roster.full_roster()))
-            terminal_runs = [terminal_alone(folder / f"alone-{i}", parts.payloads, version) for i in range(args.runs)]
-            terminal_peak = traced_peak_mb(lambda: terminal_alone(folder / "alone-traced", parts.payloads, version))
-        finally:
-            stop_process(broker)
+        parts = roster.split_roster(roster.full_roster())
+        central_peak = traced_peak_mb(lambda: roster.split_roster(roster.full_roster()))
+        terminal_runs = [terminal_alone(folder / f"alone-{i}", parts.payloads, version) for i in range(args.runs)]
+        terminal_peak = traced_peak_mb(lambda: terminal_alone(folder / "alone-traced", parts.payloads, version))
+        wire_runs = [bare_transfer(site, parts.payloads) for _ in range(args.runs)]
     whole = [r for r in runs if r["employees_on_terminal"] == args.employees
              and r["faces_on_terminal"] == args.employees * args.faces]
     if len(whole) != len(runs):
@@ -223,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "peak_python_alloc_mb": central_peak},
         "terminal_receive_and_apply": {"runs_s": terminal_runs, "median_s": med(terminal_runs),
                                        "peak_python_alloc_mb": terminal_peak},
+        "baseline_bare_transfer": {"runs_s": wire_runs, "median_s": med(wire_runs)},
     }
     e2e = result["end_to_end"]
     rows = [
@@ -238,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         {"measure": "terminal: receive every part + apply (s)", "median": result["terminal_receive_and_apply"]["median_s"],
          "runs": ", ".join(f"{v:.2f}" for v in terminal_runs)},
         {"measure": "terminal: peak Python allocations applying it (MB)", "median": terminal_peak, "runs": ""},
+        {"measure": "baseline: the same parts between bare MQTT clients (s)", "median": med(wire_runs),
+         "runs": ", ".join(f"{v:.2f}" for v in wire_runs)},
         {"measure": "roster size (MB) / parts", "median": None,
          "runs": f"{result['roster_bytes'] / 1e6:.1f} / {result['parts']}"},
     ]

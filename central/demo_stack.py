@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from central.broker import write_broker_config
 from central.django_setup import migrate, setup
 from central.pki import SitePki
-from central.provision import provision_device, sync_settings
+from central.provision import Bundle, provision_device, sync_settings
 
 if TYPE_CHECKING:
     from central.ingest.service import CentralService
@@ -113,11 +113,27 @@ class Stack:
         return selectors.events()
 
 
+@dataclass
+class SiteBroker:
+    """A site's PKI, one provisioned terminal's bundle and the running mosquitto for them."""
+
+    pki: SitePki
+    bundle: Bundle
+    port: int
+    broker: subprocess.Popen
+
+    @property
+    def sync_settings(self) -> dict[str, Any]:
+        """The terminal's ``[sync]`` settings (TLS files in the bundle folder)."""
+        return sync_settings(self.bundle.folder, "127.0.0.1", self.port)
+
+
 @contextlib.contextmanager
-def local_stack(folder: Path | str, *, device_id: str = "demo-door-01", site: str = "demo",
-                database: str | None = None) -> Iterator[Stack]:
-    """mosquitto + seed-central + one provisioned terminal; everything stopped on exit."""
-    folder = Path(folder)
+def site_broker(folder: Path, *, device_id: str, site: str) -> Iterator[SiteBroker]:
+    """A new site PKI, one provisioned terminal and mosquitto (TLS, per-device ACL) on a free loopback port.
+
+    The broker is stopped on exit.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     pki = SitePki(folder / "pki", site)
     bundle = provision_device(pki, device_id, folder / "bundles", site=site, broker_host="127.0.0.1",
@@ -126,21 +142,30 @@ def local_stack(folder: Path | str, *, device_id: str = "demo-door-01", site: st
     files = write_broker_config(pki, folder / "broker", port=port, bind="127.0.0.1",
                                 run_as_user="root" if os.geteuid() == 0 else None)
     broker = start_mosquitto(files.config, port, folder / "broker" / "mosquitto.log")
-    central = None
     try:
+        yield SiteBroker(pki, bundle, port, broker)
+    finally:
+        stop_process(broker)
+
+
+@contextlib.contextmanager
+def local_stack(folder: Path | str, *, device_id: str = "demo-door-01", site: str = "demo",
+                database: str | None = None) -> Iterator[Stack]:
+    """mosquitto + seed-central + one provisioned terminal; everything stopped on exit."""
+    folder = Path(folder)
+    with site_broker(folder, device_id=device_id, site=site) as parts:
         setup(database or folder / "central.db")  # a process that already started Django keeps its database
         migrate()
         from central.ingest.service import CentralService, CentralSettings
 
-        settings = CentralSettings.from_pki(pki.root, broker_host="127.0.0.1", broker_port=port)
+        settings = CentralSettings.from_pki(parts.pki.root, broker_host="127.0.0.1", broker_port=parts.port)
         central = CentralService(settings).start()
-        if not central.wait_connected(10):
-            raise StackError("seed-central could not connect to the local broker")
-        yield Stack(folder, site, device_id, pki, port, broker, central, bundle.folder)
-    finally:
-        if central is not None:
+        try:
+            if not central.wait_connected(10):
+                raise StackError("seed-central could not connect to the local broker")
+            yield Stack(folder, site, device_id, parts.pki, parts.port, parts.broker, central, parts.bundle.folder)
+        finally:
             central.stop()
-        stop_process(broker)
 
 
 def drain_outbox(config: Any, *, timeout_s: float = 60.0, ntp: bool = False) -> Any:
