@@ -19,7 +19,8 @@ code that builds the model applies them):
   and n*r*p at most ``MAX_COST`` (so a hostile hash cannot make a PIN check take seconds),
   salt 8-64 and digest 16-64 bytes of base64; empty means no PIN.
 * ``faces``: each a base64 descriptor of :data:`FACE_DESCRIPTOR_DIM` float32 values
-  (:data:`FACE_DESCRIPTOR_BYTES` bytes), every value finite (NaN or infinity refused).
+  (:data:`FACE_DESCRIPTOR_BYTES` bytes), every value finite (NaN or infinity refused), the
+  vector's norm within :data:`FACE_DESCRIPTOR_MIN_NORM`..:data:`FACE_DESCRIPTOR_MAX_NORM`.
 * ``fingers``: finger 0-9, each template base64 of :data:`FINGER_TEMPLATE_MIN_BYTES` to
   :data:`FINGER_TEMPLATE_MAX_BYTES` bytes (a ZFM/R30x sensor's template is 512).
 * ``allowed_devices``: device ids; ``role``: ``employee`` or ``admin``.
@@ -68,6 +69,13 @@ VERIFY_MODES: tuple[str, ...] = (
 )
 FACE_DESCRIPTOR_DIM = 128
 FACE_DESCRIPTOR_BYTES = FACE_DESCRIPTOR_DIM * 4  # float32
+# Euclidean norm of a descriptor. Measured with the terminal's own pipeline (dlib ResNet, 5-point
+# alignment) on the 134 faces of the shared test photos: 1.29 to 1.59; on chips of noise, black, grey
+# and white: 1.27 to 1.34. The bounds refuse what no face gives (all zeros, a vector scaled to nothing)
+# and anything large enough to overflow float32 distances (then NaN, which compares as a match),
+# with ample room for other descriptor scales.
+FACE_DESCRIPTOR_MIN_NORM = 0.5
+FACE_DESCRIPTOR_MAX_NORM = 16.0
 FINGER_TEMPLATE_MIN_BYTES = 64
 FINGER_TEMPLATE_MAX_BYTES = 4096
 PIN_HASH_LIMITS = {"n": (MIN_N, MAX_N), "r": (MIN_R, MAX_R), "p": (MIN_P, MAX_P), "n*r*p": (1, MAX_COST)}
@@ -128,7 +136,7 @@ def _b64(text: str, what: str) -> bytes:
 
 
 def check_face_descriptor(text: str) -> bytes:
-    """The raw bytes of a base64 face descriptor: 128 float32 values, all finite."""
+    """The raw bytes of a base64 face descriptor: 128 float32 values, all finite, of a norm a face can have."""
     raw = _b64(text, "face descriptor")
     if len(raw) != FACE_DESCRIPTOR_BYTES:
         raise ValueError(f"a face descriptor must be {FACE_DESCRIPTOR_DIM} float32 values ({FACE_DESCRIPTOR_BYTES} bytes), "
@@ -137,6 +145,10 @@ def check_face_descriptor(text: str) -> bytes:
     values.frombytes(raw)
     if not all(math.isfinite(v) for v in values):
         raise ValueError("a face descriptor must hold finite numbers (found NaN or infinity)")
+    norm = math.sqrt(math.fsum(v * v for v in values))
+    if not FACE_DESCRIPTOR_MIN_NORM <= norm <= FACE_DESCRIPTOR_MAX_NORM:
+        raise ValueError(f"a face descriptor's norm must be {FACE_DESCRIPTOR_MIN_NORM:g} to {FACE_DESCRIPTOR_MAX_NORM:g} "
+                         "(no face gives a vector this small or this large)")
     return raw
 
 
@@ -228,6 +240,8 @@ def check_roster(records: Sequence[RosterRecord]) -> tuple[list[RosterEmployee],
 __all__ = [
     "FACE_DESCRIPTOR_BYTES",
     "FACE_DESCRIPTOR_DIM",
+    "FACE_DESCRIPTOR_MAX_NORM",
+    "FACE_DESCRIPTOR_MIN_NORM",
     "FACTORS",
     "FINGER_TEMPLATE_MAX_BYTES",
     "FINGER_TEMPLATE_MIN_BYTES",

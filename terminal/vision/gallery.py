@@ -10,6 +10,13 @@ guessed.
 
 The gallery is a plain object (the evaluation tools fill it from photo folders);
 :meth:`FaceGallery.from_store` loads the terminal's ``face_templates``.
+
+A template must be 128 finite values whose norm a face can have (the contract's bounds,
+:data:`contract.roster_rules.FACE_DESCRIPTOR_MIN_NORM` .. ``MAX_NORM``): huge finite values
+would overflow the distances into NaN, which no threshold comparison refuses. One bad template
+already in the store (an older roster, a hand-edited database) is skipped with a warning and a
+``face_template_skipped`` event naming the employee, never its values; everyone else is still
+recognised. A distance that is not a number counts as infinitely far.
 """
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Hashable, Iterable, Sequence
 
 import numpy as np
+
+from contract.roster_rules import FACE_DESCRIPTOR_MAX_NORM, FACE_DESCRIPTOR_MIN_NORM
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +60,8 @@ class Match:
 
 
 def _as_descriptors(descriptors: Any) -> np.ndarray:
-    array = np.asarray(descriptors, dtype=np.float32)
+    with np.errstate(over="ignore"):  # a float64 value beyond float32 becomes inf, refused just below
+        array = np.asarray(descriptors, dtype=np.float32)
     if array.ndim == 1:
         array = array[None]
     if array.ndim != 2 or array.shape[1] != DIM:
@@ -59,6 +69,56 @@ def _as_descriptors(descriptors: Any) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ValueError("descriptors contain NaN or infinity")
     return array
+
+
+def template_problem(descriptor: Any) -> str | None:
+    """Why a stored template cannot be used (None when it can); the reason never quotes its values."""
+    array = np.asarray(descriptor)
+    if array.size != DIM:
+        return f"has {array.size} values, not {DIM}"
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = array.astype(np.float64).reshape(DIM)
+        if not np.all(np.isfinite(values)):
+            return "holds NaN or infinity"
+        norm = float(np.sqrt(np.sum(values * values)))
+    if not FACE_DESCRIPTOR_MIN_NORM <= norm <= FACE_DESCRIPTOR_MAX_NORM:
+        return f"has a norm outside {FACE_DESCRIPTOR_MIN_NORM:g}..{FACE_DESCRIPTOR_MAX_NORM:g} (no face gives it)"
+    return None
+
+
+def _as_templates(descriptors: Any) -> np.ndarray:
+    array = _as_descriptors(descriptors)
+    for row in array:
+        problem = template_problem(row)
+        if problem:
+            raise ValueError(f"face template {problem}")
+    return array
+
+
+# (database, employee id, template digest) already reported by this process: a reload does not repeat the event
+_reported: set[tuple[str, Hashable, str]] = set()
+_reported_lock = threading.Lock()
+
+
+def _report_skipped(store: Any, employee_id: Hashable, descriptor: np.ndarray, problem: str) -> None:
+    import hashlib
+
+    key = (str(getattr(store, "path", id(store))), employee_id, hashlib.sha256(np.asarray(descriptor).tobytes()).hexdigest())
+    with _reported_lock:
+        if key in _reported:
+            return
+        _reported.add(key)
+    number = None
+    try:
+        row = store.query_one("SELECT number FROM employees WHERE id = ?", (employee_id,))
+        number = row["number"] if row else None
+        log.warning("face template of employee %s (id %s) %s: skipped; the others are loaded", number, employee_id,
+                    problem)
+        store.record_event("face_template_skipped", {"employee_id": employee_id, "employee_number": number,
+                                                     "reason": problem}, severity="warning")
+    except Exception as exc:  # the gallery loads whatever the event's fate
+        log.warning("face template of employee %s (id %s) %s: skipped (event not recorded: %s)", number, employee_id,
+                    problem, exc)
 
 
 class FaceGallery:
@@ -77,8 +137,8 @@ class FaceGallery:
 
     # -- building ----------------------------------------------------------------------------
     def add(self, identity: Hashable, descriptors: Any) -> None:
-        """Add one or more templates for an identity."""
-        array = _as_descriptors(descriptors)
+        """Add one or more templates for an identity (ValueError for one no face can have)."""
+        array = _as_templates(descriptors)
         with self._lock:
             label = self._index.get(identity)
             if label is None:
@@ -118,14 +178,15 @@ class FaceGallery:
 
     @classmethod
     def from_store(cls, store: Any, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN) -> "FaceGallery":
-        """Every active employee's face templates, keyed by employee id."""
+        """Every active employee's usable face templates, keyed by employee id (a bad one is skipped and reported)."""
         from terminal.store.employees import face_templates
 
         gallery = cls(threshold, margin)
         rows = face_templates(store)
         for employee_id, descriptor in rows:
-            if descriptor.shape != (DIM,):
-                log.warning("face template of employee %s has %s values, skipped", employee_id, descriptor.size)
+            problem = template_problem(descriptor)
+            if problem:
+                _report_skipped(store, employee_id, descriptor, problem)
                 continue
             gallery.add(employee_id, descriptor)
         log.info("face gallery loaded: %s templates of %s employees", len(gallery), gallery.identity_count)
@@ -162,7 +223,10 @@ class FaceGallery:
 
     @staticmethod
     def _distances(matrix: np.ndarray, norms: np.ndarray, q: np.ndarray) -> np.ndarray:
-        d2 = norms - 2.0 * (matrix @ q) + float(q @ q)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d2 = norms - 2.0 * (matrix @ q) + float(q @ q)
+        # an overflow gives inf - inf = NaN, which every comparison would let through: infinitely far instead
+        d2[np.isnan(d2)] = np.inf
         np.maximum(d2, 0.0, out=d2)
         return np.sqrt(d2)
 

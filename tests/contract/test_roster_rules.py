@@ -223,3 +223,30 @@ def test_the_contract_imports_nothing_from_the_terminal_the_agent_or_the_central
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('terminal', 'sync_agent', 'central')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- face descriptor norms -------------------------------------------------------------------------
+@pytest.mark.parametrize("values", [
+    np.zeros(FACE_DESCRIPTOR_DIM),                                        # all zeros: no face gives it
+    np.full(FACE_DESCRIPTOR_DIM, 1e-4),                                   # scaled to almost nothing
+    np.full(FACE_DESCRIPTOR_DIM, 1e30),                                   # squared distances overflow
+    np.where(np.arange(FACE_DESCRIPTOR_DIM) % 2, 3e38, -3e38),            # finite, and NaN in every distance
+], ids=["zeros", "tiny", "1e30", "float32-max"])
+def test_a_face_descriptor_of_a_norm_no_face_has_is_refused_without_echoing_it(values):
+    from contract.roster_rules import FACE_DESCRIPTOR_MAX_NORM, FACE_DESCRIPTOR_MIN_NORM
+
+    text = face(values)
+    error = refused(record("F1", faces=[face(seed=4), text]))
+    assert (error.number, error.field) == ("F1", "faces") and "norm" in error.reason and "face 1" in error.reason
+    assert f"{FACE_DESCRIPTOR_MIN_NORM:g}" in error.reason and f"{FACE_DESCRIPTOR_MAX_NORM:g}" in error.reason
+    assert text[:24] not in str(error)
+
+
+def test_a_face_descriptor_of_the_norm_the_pipeline_gives_is_accepted():
+    from contract.roster_rules import FACE_DESCRIPTOR_MAX_NORM, FACE_DESCRIPTOR_MIN_NORM
+
+    direction = np.random.default_rng(5).normal(size=FACE_DESCRIPTOR_DIM)
+    direction /= np.linalg.norm(direction)
+    # measured on the shared photos: 1.29 to 1.59; the bounds themselves are accepted too
+    for norm in (1.29, 1.43, 1.59, FACE_DESCRIPTOR_MIN_NORM * 1.001, FACE_DESCRIPTOR_MAX_NORM * 0.999):
+        assert len(check_employee(record(faces=[face(direction * norm)])).faces) == 1
