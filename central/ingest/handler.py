@@ -102,8 +102,6 @@ class Ingest:
                    "boot_id": x.boot_id, "monotonic_ns": x.monotonic_ns, "time_source": x.time_source,
                    "original_punched_at": _when(x.original_punched_at), "restamped_at": _when(x.restamped_at),
                    "batch_id": batch.batch, "received_at": now} for x in valid]
-        for value in values:
-            value["time_flag"] = time_flag(value["punched_at"], now)
         with transaction.atomic():
             store_punches(values)
             self._record_rejected(site, device, topic, rejected, batch.punches, now)
@@ -113,11 +111,11 @@ class Ingest:
         if rejected:
             log.warning("batch %s from %s/%s: %s stored, %s rejected (first: %s)", batch.batch, site, device,
                         len(valid), len(rejected), rejected[0]["reason"])
-        flagged = [v for v in values if v["time_flag"]]
+        flagged = [(flag, v["punched_at"]) for v in values if (flag := time_flag(v["punched_at"], now))]
         if flagged:
             log.warning("batch %s from %s/%s: %s punches stored with an impossible time (first: %s, %s), "
-                        "left out of attendance", batch.batch, site, device, len(flagged),
-                        flagged[0]["time_flag"], p.utc_stamp(flagged[0]["punched_at"]))
+                        "left out of attendance", batch.batch, site, device, len(flagged), flagged[0][0],
+                        p.utc_stamp(flagged[0][1]))
         return self._ack("punches", site, device, batch.batch, [x.id for x in valid], rejected)
 
     # -- events --------------------------------------------------------------------------------
@@ -239,6 +237,8 @@ RESTAMP_FIELDS = ("punched_at", "time_source", "original_punched_at", "restamped
 def store_punches(values: list[dict[str, Any]]) -> None:
     """Insert a batch of punches idempotently by id, applying re-stamps; inside the caller's transaction.
 
+    Each punch's ``time_flag`` is judged here from its time and its arrival (central.ingest.plausibility).
+
     One ``executemany`` of an ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` built from the model's own
     fields, on SQLite and PostgreSQL alike. Measured (benchmarks/central.py): Django's per-value
     preparation in ``bulk_create`` cost twice the whole insert on SQLite (6,900 against 13,700
@@ -250,7 +250,8 @@ def store_punches(values: list[dict[str, Any]]) -> None:
     sql, datetimes = _upsert()
     adapt = connection.ops.adapt_datetimefield_value
     columns = [f.attname for f in Punch._meta.concrete_fields]
-    rows = [[adapt(v[name]) if name in datetimes else v[name] for name in columns] for v in values]
+    rows = [[adapt(v[name]) if name in datetimes else v[name] for name in columns] for v in
+            ({**v, "time_flag": time_flag(v["punched_at"], v["received_at"])} for v in values)]
     with connection.cursor() as cur:
         cur.executemany(sql, rows)
 
