@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from contract import protocol as p
+from contract.keyfiles import KeyFileError, check_private_file
 from sync_agent.commands import CommandHandler
 from sync_agent.outbox import KINDS, TOPIC_LEAF, Batch, Outbox
 from sync_agent.roster import RosterResult, pending_set, receive_roster, resume_roster, roster_history, roster_version
@@ -63,6 +64,10 @@ def tls_files(config: TerminalConfig) -> tuple[Path, Path, Path]:
     for name, path in (("sync.ca_file", s.ca_file), ("sync.cert_file", s.cert_file), ("sync.key_file", key)):
         if not Path(path).is_file():  # type: ignore[arg-type]
             raise SyncConfigError(f"{name}: {path} does not exist")
+    try:  # the key actually used, from the configuration or the systemd credentials directory
+        check_private_file(key, "device TLS key")  # type: ignore[arg-type]
+    except KeyFileError as exc:
+        raise SyncConfigError(str(exc)) from None
     return s.ca_file, s.cert_file, key  # type: ignore[return-value]
 
 

@@ -15,6 +15,25 @@ def test_missing_certificate_is_a_configuration_error(site, broker_up, tmp_path,
     assert f"sync.cert_file: {tmp_path / 'nope.crt'} does not exist" in capsys.readouterr().err
 
 
+def test_a_device_key_from_the_credentials_directory_others_can_read_is_refused(site, broker_up, tmp_path, capsys,
+                                                                                  monkeypatch):
+    """The key seed-sync would use, even one systemd's LoadCredential= hands over, must be the owner's alone."""
+    import os
+    import shutil
+
+    config = device_config(site, broker_up, "door-a", tmp_path / "data")
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    key = credentials / config.sync.key_credential
+    shutil.copyfile(config.sync.key_file, key)
+    os.chmod(key, 0o644)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    config_file = write_config_file(config, tmp_path / "terminal.toml")
+    assert sync_main(["--config", str(config_file), "--until-empty", "--timeout", "5"]) == 2
+    assert (f"device TLS key {key} can be read or changed by other users (mode 0644); only its owner may: "
+            f"chmod 600 {key}") in capsys.readouterr().err
+
+
 def test_bad_configuration_names_the_key(tmp_path, capsys):
     (tmp_path / "bad.toml").write_text('[sync]\nbatch_size = 900\n', encoding="utf-8")
     assert sync_main(["--config", str(tmp_path / "bad.toml")]) == 2
