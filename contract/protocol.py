@@ -131,20 +131,26 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def unstorable_text(value: object) -> str | None:
-    """Why ``value`` (parsed JSON) cannot be stored: the first string or key holding NUL or a lone surrogate."""
-    pending = [value]
+    """Why ``value`` (parsed JSON) cannot be stored: a string or key holding NUL or a lone surrogate; else None.
+
+    Every string is gathered and searched once (this runs for every punch the central receives).
+    """
+    strings: list[str] = []
+    pending: list[Any] = [value]  # parsed JSON
     while pending:
         item = pending.pop()
-        if isinstance(item, str):
-            found = _UNSTORABLE.search(item)
-            if found is not None:
-                return "contains a NUL character" if found.group() == "\x00" else "contains a lone UTF-16 surrogate"
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
+        kind = type(item)
+        if kind is str:
+            strings.append(item)
+        elif kind is dict:
+            strings.extend(key for key in item if type(key) is str)
             pending.extend(item.values())
-        elif isinstance(item, list):
+        elif kind is list:
             pending.extend(item)
-    return None
+    found = _UNSTORABLE.search("".join(strings))
+    if found is None:
+        return None
+    return "contains a NUL character" if found.group() == "\x00" else "contains a lone UTF-16 surrogate"
 
 
 # Characters a name shown on a kiosk, in the console or in a report must not hold: C0 and C1 controls, and
@@ -175,12 +181,11 @@ class Message(BaseModel):
     @classmethod
     def _storable(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for key, value in data.items():
-                if key in cls.item_lists:
-                    continue
-                problem = unstorable_text(key) or unstorable_text(value)
-                if problem:
-                    raise ValueError(f"{str(key)[:40]!r} {problem}")
+            checked = {k: v for k, v in data.items() if k not in cls.item_lists} if cls.item_lists else data
+            problem = unstorable_text(checked)
+            if problem:  # name the first key that holds it
+                key = next(k for k, v in checked.items() if unstorable_text(k) or unstorable_text(v))
+                raise ValueError(f"{str(key)[:40]!r} {problem}")
         return data
 
 
