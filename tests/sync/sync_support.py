@@ -240,6 +240,20 @@ def run_seed_sync(config_file: Path, *args: str, log: Path) -> subprocess.Popen:
                                 stdout=out, stderr=out, env=env, cwd=REPO)
 
 
+def publish_as_central(site: dict, broker, topic: str, payload: bytes, client_id: str = "old-central") -> None:
+    """One message published (QoS 1, PUBACK awaited) with the central's certificate, then disconnect.
+
+    For what an older central or a hand-made message would send beside the running receiver.
+    """
+    sender = raw_client(site, broker, "central", client_id=client_id)
+    connected = sender.connect()
+    assert connected is not None and not isinstance(connected, Exception) and not connected.is_failure, connected
+    try:
+        sender.publish(topic, payload)
+    finally:
+        sender.close()
+
+
 class Chrony:
     """A real chronyd serving NTP on loopback, its clock skewed by faketime; it never sets the system clock."""
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from sync_support import SITE, raw_client, wait_for
+from sync_support import SITE, publish_as_central, wait_for
 
 from central.people import roster as central_roster
 from contract import protocol as p
@@ -79,12 +79,7 @@ def test_a_terminal_that_missed_versions_asks_for_the_full_roster(site, broker_u
     central_roster.upsert_employee(employee("F9", "Late"))
     central_roster.delete_employee("F0")
     jump = {"version": 99, "base": 98, "full": False, "upserts": [employee("F5", "Ghost")], "deletes": []}
-    sender = raw_client(site, broker_up, "central")
-    assert not sender.connect().is_failure
-    try:
-        sender.publish(p.device_topic(SITE, "door-a", "roster"), p.dumps(jump))
-    finally:
-        sender.close()
+    publish_as_central(site, broker_up, p.device_topic(SITE, "door-a", "roster"), p.dumps(jump))
     # it refuses to apply the gap and gets the full roster (version 5) instead
     wait_for(lambda: roster_version(terminal_a.store) == 5, what="full resync")
     numbers = {r["number"] for r in terminal_a.store.query("SELECT number FROM employees WHERE roster_version > 0")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
-from sync_support import SITE, raw_client, wait_for
+from sync_support import SITE, publish_as_central, wait_for
 
 from central.ingest.models import Event
 from central.people import roster as central_roster
@@ -43,12 +43,7 @@ def test_impossible_templates_are_refused_and_reported_and_faces_still_work(site
         {"number": "N1", "name": "NaN", "faces": [face(nan)]},
         {"number": "H1", "name": "Huge", "faces": [face(huge)]},
         {"number": "Z1", "name": "Zeros", "faces": [face(np.zeros(128))]}]}
-    old_central = raw_client(site, broker_up, "central", client_id="old-central")
-    assert old_central.connect() is not None
-    try:
-        old_central.publish(p.device_topic(SITE, "door-a", "roster"), p.dumps(delta))
-    finally:
-        old_central.close()
+    publish_as_central(site, broker_up, p.device_topic(SITE, "door-a", "roster"), p.dumps(delta))
     wait_for(lambda: roster_version(terminal_a.store) == 2, what="the delta applied in part")
     numbers = {r["number"] for r in terminal_a.store.query("SELECT number FROM employees")}
     assert "G1" in numbers and not numbers & {"N1", "H1", "Z1"}
