@@ -270,21 +270,26 @@ class CentralService:
         self._announce_full = True
         return history
 
-    def _parts(self, message: dict[str, Any]) -> roster_mod.RosterParts:
-        key = (message["history"], int(message["version"]), int(message["base"]), bool(message["full"]))
+    def _roster(self, base: int, full: bool) -> roster_mod.RosterParts | None:
+        """The current roster (``full``) or the delta from version ``base``, as parts; None when no change follows
+        ``base``. A version already split is taken from the cache, so many terminals asking cost one build."""
+        key = (roster_mod.current_history(), roster_mod.current_version(), base, full)
         found = self._roster_cache.get(key)
         if found is None:
+            message = roster_mod.full_roster() if full else roster_mod.delta(base)
+            if message is None:
+                return None
             found = roster_mod.split_roster(message, self.settings.roster_part_bytes)
             while len(self._roster_cache) >= ROSTER_CACHE:
                 self._roster_cache.pop(next(iter(self._roster_cache)))
-            self._roster_cache[key] = found
+            self._roster_cache[found.key] = found
         self._roster_sent.sent(found.history, found.version)
         return found
 
     def _full(self) -> roster_mod.RosterParts:
-        history, version = roster_mod.current_history(), roster_mod.current_version()
-        cached = self._roster_cache.get((history, version, 0, True))
-        return cached if cached is not None else self._parts(roster_mod.full_roster())
+        parts = self._roster(0, True)
+        assert parts is not None  # the full roster always exists, empty or not
+        return parts
 
     def roster_reply(self, site: str, device: str, request: p.RosterRequest) -> list[Outgoing]:
         """Answer a terminal's roster request: nothing, the missing parts of a set, a delta or the full roster."""
@@ -304,8 +309,7 @@ class CentralService:
                 return [Outgoing(topic, resend.payloads[i]) for i in sorted(set(request.missing))]
         if have == current and asked in (None, history):
             return []
-        message = roster_mod.delta(have) if 0 < have < current else None
-        parts = self._parts(message) if message is not None else self._full()
+        parts = (self._roster(have, False) if 0 < have < current else None) or self._full()
         log.info("roster %s for %s/%s (had %s): version %s in %s part(s)", "full" if parts.full else "delta", site,
                  device, have, parts.version, len(parts.payloads))
         return [Outgoing(topic, payload) for payload in parts.payloads]
@@ -314,11 +318,9 @@ class CentralService:
         """The set a terminal holds parts of, when this central still builds the same one (else None)."""
         if pending.version != current:
             return None
-        message = roster_mod.full_roster() if pending.full else roster_mod.delta(pending.base)
-        if message is None:
-            return None
-        parts = self._parts(message)
-        if parts.version != pending.version or parts.digest != pending.digest or len(parts.payloads) != pending.parts:
+        parts = self._roster(pending.base, pending.full)
+        if parts is None or (parts.version, parts.digest, len(parts.payloads)) != (pending.version, pending.digest,
+                                                                                   pending.parts):
             return None
         return parts
 
@@ -329,10 +331,10 @@ class CentralService:
         elif current <= self._published_roster:
             return
         else:
-            message = roster_mod.delta(self._published_roster)
-            if message is None:
+            found = self._roster(self._published_roster, False)
+            if found is None:
                 return
-            parts = self._parts(message)
+            parts = found
         sites = sorted(set(Device.objects.values_list("site__code", flat=True)))
         for site in sites:
             self._publish([Outgoing(p.site_roster_topic(site), payload) for payload in parts.payloads])
