@@ -260,7 +260,7 @@ class SyncAgent:
         self._publish_status(True)
         resumed = resume_roster(self.store)
         if resumed is not None and resumed.outcome == "applied":
-            self._roster_applied(resumed, resumed.version == 0)
+            self._roster_applied(resumed)
         self._request_roster("connect")
         if pending_set(self.store) is not None:
             self._roster_ask_at = time.monotonic() + self.roster_part_wait_s
@@ -408,12 +408,12 @@ class SyncAgent:
             self._roster_ask_at = time.monotonic() + self.roster_part_wait_s
             self._roster_backoff = self.roster_part_wait_s
         elif result.outcome == "applied":
-            self._roster_applied(result, message.full)
+            self._roster_applied(result)
 
-    def _roster_applied(self, result: RosterResult, full: bool) -> None:
+    def _roster_applied(self, result: RosterResult) -> None:
         self._roster_ask_at = None
         self.store.record_event("roster_applied", {"version": result.version, "from": result.have,
-                                                   "full": full, "upserts": result.upserts,
+                                                   "full": result.full, "upserts": result.upserts,
                                                    "deletes": result.deletes, "rejected": len(result.rejected)})
 
     def _ask_missing_parts(self, now: float) -> None:

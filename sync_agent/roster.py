@@ -76,6 +76,7 @@ class RosterResult:
     deletes: int = 0
     rejected: tuple[RosterRuleError, ...] = ()
     missing: tuple[int, ...] = ()
+    full: bool = False  # an applied full roster
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def apply_roster(store: Store, msg: p.RosterEnvelope, actor: str = "central") ->
                                              "rejected": len(refused)}, conn=conn)
     log.info("roster %s applied: version %s → %s (%s upserts, %s deletes, %s refused)", "full" if msg.full else "delta",
              have, msg.version, len(upserts), removed, len(refused))
-    return RosterResult("applied", have, msg.version, len(upserts), removed, tuple(refused))
+    return RosterResult("applied", have, msg.version, len(upserts), removed, tuple(refused), full=msg.full)
 
 
 _SET = "history = ? AND version = ? AND base = ? AND full = ? AND digest = ? AND parts = ?"

@@ -196,3 +196,31 @@ def test_an_already_validated_roster_still_applies(store):
     message = p.validate(p.Roster, roster(1, [employee("V1", card="7"), employee("V2")]))
     result = apply_roster(store, message)
     assert (result.outcome, result.upserts, result.rejected) == ("applied", 2, ())
+
+
+def test_a_whole_set_left_unapplied_by_a_stop_is_applied_at_the_next_connect_as_what_it_is(terminal):
+    """The terminal stopped after keeping a full roster's last part but before applying it: the agent applies it
+    when it connects again, and its roster_applied event says it was a full roster."""
+    import json as json_
+
+    from sync_agent.roster import receive_roster
+    from terminal.store.database import utc_now
+
+    store, agent = terminal
+    upserts = [employee("R1"), employee("R2")]
+    history = "ab" * 16
+    digest = p.roster_digest([p.canonical_json(u) for u in upserts], [])
+    head = {"version": 1, "base": 0, "full": True, "history": history, "digest": digest, "parts": 2, "deletes": []}
+    assert receive_roster(store, p.validate(p.RosterEnvelope, {**head, "part": 0, "upserts": upserts[:1]})).outcome == "partial"
+    with store.transaction() as conn:  # the second part stored, then the stop: nothing applied
+        conn.execute("INSERT INTO roster_parts (history, version, base, full, digest, parts, part, body, received_at) "
+                     "VALUES (?, 1, 0, 1, ?, 2, 1, ?, ?)",
+                     (history, digest, json_.dumps({"upserts": upserts[1:], "deletes": []}), utc_now()))
+    assert roster_version(store) == 0
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    agent._on_connect(ReasonCode(PacketTypes.CONNACK, "Success"))
+    assert roster_version(store) == 1 and local(store, "R2") is not None
+    applied = json_.loads(store.query_one("SELECT payload FROM events WHERE kind = 'roster_applied'")["payload"])
+    assert (applied["version"], applied["full"], applied["upserts"]) == (1, True, 2)
