@@ -96,11 +96,16 @@ def refuse_unusable_file(path: Path) -> None:
     refuse_plaintext(path)
 
 
-def _connect_with_key(path: Path, key: bytes) -> Any:
-    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
-    with contextlib.suppress(DatabaseError):
-        conn.execute("PRAGMA cipher_log_level = NONE")
-    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+def _connect_with_key(path: Path, key: bytes, timeout_s: float = 5.0) -> Any:
+    """A connection to ``path`` with the raw key given (nothing is read yet: a wrong key shows at the first read)."""
+    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=timeout_s)
+    try:
+        with contextlib.suppress(DatabaseError):
+            conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -209,12 +214,8 @@ class Store:
             # Made whole under another name and linked into place, so no process ever sees a
             # half-made (empty) file at the database's path; the loser of a race opens the winner's.
             create_database_file(path, key)
-        conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False,
-                                  timeout=busy_timeout_ms / 1000)
+        conn = _connect_with_key(path, key, busy_timeout_ms / 1000)
         try:
-            with contextlib.suppress(DatabaseError):
-                conn.execute("PRAGMA cipher_log_level = NONE")
-            conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
             try:
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except DatabaseError as exc:
