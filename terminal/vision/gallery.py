@@ -20,6 +20,7 @@ recognised. A distance that is not a number counts as infinitely far.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -101,8 +102,6 @@ _reported_lock = threading.Lock()
 
 
 def _report_skipped(store: Any, employee_id: Hashable, descriptor: np.ndarray, problem: str) -> None:
-    import hashlib
-
     key = (str(getattr(store, "path", id(store))), employee_id, hashlib.sha256(np.asarray(descriptor).tobytes()).hexdigest())
     with _reported_lock:
         if key in _reported:
@@ -138,7 +137,9 @@ class FaceGallery:
     # -- building ----------------------------------------------------------------------------
     def add(self, identity: Hashable, descriptors: Any) -> None:
         """Add one or more templates for an identity (ValueError for one no face can have)."""
-        array = _as_templates(descriptors)
+        self._add(identity, _as_templates(descriptors))
+
+    def _add(self, identity: Hashable, array: np.ndarray) -> None:
         with self._lock:
             label = self._index.get(identity)
             if label is None:
@@ -188,7 +189,7 @@ class FaceGallery:
             if problem:
                 _report_skipped(store, employee_id, descriptor, problem)
                 continue
-            gallery.add(employee_id, descriptor)
+            gallery._add(employee_id, _as_descriptors(descriptor))  # checked just above
         log.info("face gallery loaded: %s templates of %s employees", len(gallery), gallery.identity_count)
         return gallery
 
