@@ -51,7 +51,10 @@ from terminal.store.employees import (
     _clean_text,
     descriptor_bytes,
     employee_photo,
+    insert_employee_row,
+    insert_face_rows,
     list_employees,
+    update_employee_row,
     validate_number,
 )
 from terminal.store.errors import StoreError
@@ -485,28 +488,18 @@ def _write(store: Store, planned: list[_Planned], report: ImportReport, *, actor
 
 
 def _write_row(store: Store, conn: Any, plan: _Planned, now: str, actor: str, counts: dict[str, int]) -> None:
-    values = dict(plan.fields)
     if plan.existing_id is None:
-        values = {"department": "", "card": None, "pin_hash": None, "role": "employee", "verify_mode": "any",
-                  "allowed_devices": "[]", "photo": None, **values}
-        names = ["number", *values, "created_at", "updated_at"]
-        employee_id = conn.execute(f"INSERT INTO employees ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                                   (plan.number, *values.values(), now, now)).lastrowid
-        store.audit(actor, "employee.add", {"employee_id": employee_id, "number": plan.number}, conn=conn)
+        row = {"number": plan.number, "department": "", "card": None, "pin_hash": None, "role": "employee",
+               "verify_mode": "any", "allowed_devices": "[]", "photo": None, **plan.fields}
+        employee_id = insert_employee_row(store, conn, row, now=now, actor=actor)
         counts["added"] += 1
     else:
         employee_id = plan.existing_id
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        conn.execute(f"UPDATE employees SET {assignments}, updated_at = ? WHERE id = ?",
-                     (*values.values(), now, employee_id))
-        store.audit(actor, "employee.update", {"employee_id": employee_id, "number": plan.number,
-                                                "fields": sorted(values)}, conn=conn)
+        update_employee_row(store, conn, employee_id, plan.number, plan.fields, now=now, actor=actor,
+                            fields=plan.fields)
         counts["updated"] += 1
-    for blob in plan.faces:
-        conn.execute("INSERT INTO face_templates (employee_id, descriptor, quality, source, created_at) "
-                     "VALUES (?, ?, NULL, 'photo', ?)", (employee_id, blob, now))
     if plan.faces:
-        store.audit(actor, "face.enrol", {"employee_id": employee_id, "templates": len(plan.faces)}, conn=conn)
+        insert_face_rows(store, conn, employee_id, plan.faces, now=now, actor=actor, source="photo")
         counts["faces"] += len(plan.faces)
 
 

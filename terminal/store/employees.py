@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -125,16 +125,9 @@ def add_employee(store: Store, *, number: str, name: str, department: str = "", 
         if row["card"] and conn.execute("SELECT 1 FROM employees WHERE card = ?", (row["card"],)).fetchone():
             raise EmployeeError("card", "this card is already assigned to another employee")
         try:
-            cursor = conn.execute(
-                "INSERT INTO employees (number, name, department, card, pin_hash, role, verify_mode, allowed_devices,"
-                " photo, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (row["number"], row["name"], row["department"], row["card"], row["pin_hash"], row["role"],
-                 row["verify_mode"], row["allowed_devices"], row["photo"], now, now),
-            )
+            employee_id = insert_employee_row(store, conn, row, now=now, actor=actor)
         except IntegrityError as exc:
             raise EmployeeError("number", f"conflicts with an existing employee ({exc})") from None
-        employee_id = cursor.lastrowid
-        store.audit(actor, "employee.add", {"employee_id": employee_id, "number": row["number"]}, conn=conn)
     log.info("employee %s added", row["number"])
     return get_employee(store, employee_id)
 
@@ -169,16 +162,46 @@ def update_employee(store: Store, number: str, *, actor: str = "admin", **change
     employee = require_employee(store, number)
     if not values:
         return employee
-    values["updated_at"] = utc_now()
-    assignments = ", ".join(f"{k} = ?" for k in values)
     with store.transaction() as conn:
         try:
-            conn.execute(f"UPDATE employees SET {assignments} WHERE id = ?", (*values.values(), employee["id"]))
+            update_employee_row(store, conn, employee["id"], employee["number"], values, now=utc_now(), actor=actor,
+                                fields=changes)
         except IntegrityError:
             raise EmployeeError("card", "this card is already assigned to another employee") from None
-        store.audit(actor, "employee.update", {"employee_id": employee["id"], "number": employee["number"],
-                                                "fields": sorted(k for k in changes)}, conn=conn)
     return get_employee(store, employee["id"])
+
+
+# -- rows already checked, written in the caller's transaction (add_employee, update_employee, the roster import) --
+def insert_employee_row(store: Store, conn: Any, row: Mapping[str, Any], *, now: str, actor: str) -> int:
+    """One employee row in the store's form (``number`` and the columns it sets) and its audit entry; its id."""
+    names = [*row, "created_at", "updated_at"]
+    employee_id = conn.execute(f"INSERT INTO employees ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                               (*row.values(), now, now)).lastrowid
+    store.audit(actor, "employee.add", {"employee_id": employee_id, "number": row["number"]}, conn=conn)
+    return int(employee_id)
+
+
+def update_employee_row(store: Store, conn: Any, employee_id: int, number: str, values: Mapping[str, Any], *,
+                        now: str, actor: str, fields: Iterable[str]) -> None:
+    """Set ``values`` (the store's columns) on one employee and audit it naming ``fields``."""
+    assignments = ", ".join(f"{k} = ?" for k in values)
+    conn.execute(f"UPDATE employees SET {assignments}, updated_at = ? WHERE id = ?", (*values.values(), now, employee_id))
+    store.audit(actor, "employee.update", {"employee_id": employee_id, "number": number, "fields": sorted(fields)},
+                conn=conn)
+
+
+def insert_face_rows(store: Store, conn: Any, employee_id: int, blobs: Sequence[bytes], *, now: str, actor: str,
+                     source: str, quality: Sequence[float] | None = None) -> list[int]:
+    """Face templates (descriptor bytes) of one employee and their audit entry; their ids."""
+    ids = []
+    for i, blob in enumerate(blobs):
+        q = None if quality is None else float(quality[i])
+        cursor = conn.execute(
+            "INSERT INTO face_templates (employee_id, descriptor, quality, source, created_at) VALUES (?, ?, ?, ?, ?)",
+            (employee_id, blob, q, source, now))
+        ids.append(cursor.lastrowid)
+    store.audit(actor, "face.enrol", {"employee_id": employee_id, "templates": len(blobs)}, conn=conn)
+    return ids
 
 
 def get_employee(store: Store, employee_id: int) -> dict | None:
@@ -253,19 +276,11 @@ def descriptor_bytes(descriptor: Any) -> bytes:
 def add_face_templates(store: Store, employee_id: int, descriptors: Sequence[Any], *, quality: Sequence[float] | None = None,
                        source: str = "", actor: str = "admin") -> list[int]:
     blobs = [descriptor_bytes(d) for d in descriptors]
-    now = utc_now()
-    ids = []
     with store.transaction() as conn:
         if not conn.execute("SELECT 1 FROM employees WHERE id = ?", (employee_id,)).fetchone():
             raise EmployeeNotFound(f"no employee with id {employee_id}")
-        for i, blob in enumerate(blobs):
-            q = None if quality is None else float(quality[i])
-            cursor = conn.execute(
-                "INSERT INTO face_templates (employee_id, descriptor, quality, source, created_at) VALUES (?, ?, ?, ?, ?)",
-                (employee_id, blob, q, source, now))
-            ids.append(cursor.lastrowid)
-        store.audit(actor, "face.enrol", {"employee_id": employee_id, "templates": len(blobs)}, conn=conn)
-    return ids
+        return insert_face_rows(store, conn, employee_id, blobs, now=utc_now(), actor=actor, source=source,
+                                quality=quality)
 
 
 def face_templates(store: Store) -> list[tuple[int, np.ndarray]]:
