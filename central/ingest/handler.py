@@ -103,7 +103,7 @@ class Ingest:
                    "original_punched_at": _when(x.original_punched_at), "restamped_at": _when(x.restamped_at),
                    "batch_id": batch.batch, "received_at": now} for x in valid]
         with transaction.atomic():
-            store_punches(values)
+            flagged = store_punches(values)
             self._record_rejected(site, device, topic, rejected, batch.punches, now)
             self._seen(site, device, now)
         self.counters["punches"] += len(valid)
@@ -111,11 +111,10 @@ class Ingest:
         if rejected:
             log.warning("batch %s from %s/%s: %s stored, %s rejected (first: %s)", batch.batch, site, device,
                         len(valid), len(rejected), rejected[0]["reason"])
-        flagged = [(flag, v["punched_at"]) for v in values if (flag := time_flag(v["punched_at"], now))]
         if flagged:
             log.warning("batch %s from %s/%s: %s punches stored with an impossible time (first: %s, %s), "
-                        "left out of attendance", batch.batch, site, device, len(flagged), flagged[0][0],
-                        p.utc_stamp(flagged[0][1]))
+                        "left out of attendance", batch.batch, site, device, len(flagged), flagged[0]["time_flag"],
+                        p.utc_stamp(flagged[0]["punched_at"]))
         return self._ack("punches", site, device, batch.batch, [x.id for x in valid], rejected)
 
     # -- events --------------------------------------------------------------------------------
@@ -234,10 +233,11 @@ def _drained_at(status: p.Status, now: datetime) -> datetime | None:
 RESTAMP_FIELDS = ("punched_at", "time_source", "original_punched_at", "restamped_at", "received_at", "time_flag")
 
 
-def store_punches(values: list[dict[str, Any]]) -> None:
+def store_punches(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert a batch of punches idempotently by id, applying re-stamps; inside the caller's transaction.
 
-    Each punch's ``time_flag`` is judged here from its time and its arrival (central.ingest.plausibility).
+    Each value's ``time_flag`` is judged and set here from its time and its arrival
+    (central.ingest.plausibility); returns the values flagged.
 
     One ``executemany`` of an ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` built from the model's own
     fields, on SQLite and PostgreSQL alike. Measured (benchmarks/central.py): Django's per-value
@@ -246,14 +246,19 @@ def store_punches(values: list[dict[str, Any]]) -> None:
     against about 6,000 now; fresh punches on PostgreSQL run at about the same rate either way.
     """
     if not values:
-        return
+        return []
     sql, datetimes = _upsert()
     adapt = connection.ops.adapt_datetimefield_value
     columns = [f.attname for f in Punch._meta.concrete_fields]
-    rows = [[adapt(v[name]) if name in datetimes else v[name] for name in columns] for v in
-            ({**v, "time_flag": time_flag(v["punched_at"], v["received_at"])} for v in values)]
+    flagged = []
+    for value in values:
+        value["time_flag"] = time_flag(value["punched_at"], value["received_at"])
+        if value["time_flag"]:
+            flagged.append(value)
+    rows = [[adapt(v[name]) if name in datetimes else v[name] for name in columns] for v in values]
     with connection.cursor() as cur:
         cur.executemany(sql, rows)
+    return flagged
 
 
 _UPSERT: tuple[str, frozenset[str]] | None = None
