@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "central.accounts",
     "central.ingest",
     "central.attendance",
+    "central.reports",
+    "central.webhooks",
     "central.console",
     "central.api",
 ]

@@ -14,6 +14,8 @@ nothing (so sees everything).
 from django.urls import include, path
 
 from central.console import attendance_views, views
+from central.reports import urls as report_urls
+from central.webhooks import urls as webhook_urls
 
 app_name = "console"
 
@@ -45,6 +47,8 @@ urlpatterns = [
     path("attendance/assignments/delete/", attendance_views.assignment_delete, name="attendance_assignment_delete"),
     path("attendance/calendars/", attendance_views.calendars, name="attendance_calendars"),
     path("attendance/employees/<int:pk>/month/", attendance_views.employee_month, name="attendance_month"),
+    path("reports/", include(report_urls)),
+    path("webhooks/", include(webhook_urls)),
 ]
 
 ALL_ROLES = frozenset({"superuser", "hr_admin", "manager", "auditor", "employee"})
@@ -89,3 +93,5 @@ ROLE_WALK: dict[str, dict] = {
     "attendance_month": {"kwargs": {"pk": "{employee}"}, "get": ALL_ROLES, "methods": ("GET", "POST"),
                          "post": MANAGERS},
 }
+ROLE_WALK.update(report_urls.ROLE_WALK)
+ROLE_WALK.update(webhook_urls.ROLE_WALK)
