@@ -37,7 +37,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.to
 venv: $(VENV)/.installed
 
 # The console's gettext catalogues, compiled from the .po files in the repository.
-MO_FILES := $(patsubst %.po,%.mo,$(wildcard central/locale/*/LC_MESSAGES/django.po))
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard central/locale/*/LC_MESSAGES/django.po central/*/locale/*/LC_MESSAGES/django.po))
 %.mo: %.po
 	msgfmt --check -o $@ $<
 messages: $(MO_FILES)
