@@ -181,6 +181,37 @@ class EmployeeInput:
 Moments = dict[int, list[datetime]]  # employee id: local times of new (or moved) punches
 
 
+def plans(rules: Rules, employees: Sequence[Staff]) -> dict[int, tuple[e.Person, e.Schedule]]:
+    """Each employee's engine :class:`~engine.Person` (employment dates, default shift, policies) and
+    :class:`~engine.Schedule` (own assignments before the department's, the site's calendar): what decides the
+    days they work, without their punches or records (the reports' planned rest days and holidays)."""
+    ids = [emp.pk for emp in employees]
+    day = _parse_date
+    profiles = {emp_id: (day(joined), day(left), default, bool(exempt), bool(listed))
+                for emp_id, joined, left, default, exempt, listed in select_in(
+                    AttendanceProfile, [db_column(AttendanceProfile, c) for c in
+                                        ("employee", "joined", "left", "default_shift", "exempt", "overtime_listed")],
+                    db_column(AttendanceProfile, "employee"), ids)}
+    own: dict[int, list[e.Assignment]] = defaultdict(list)
+    for emp_id, start, end, shift_id, rotation_id in select_in(
+            Assignment, [db_column(Assignment, c) for c in ("employee", "start", "end", "shift", "rotation")],
+            db_column(Assignment, "employee"), ids):
+        own[emp_id].append(_assignment_of(rules, day(start), day(end), shift_id, rotation_id, level=0))  # type: ignore[arg-type]
+    found: dict[int, tuple[e.Person, e.Schedule]] = {}
+    for emp in employees:
+        joined, left, default_id, exempt, listed = profiles.get(emp.pk, NO_PROFILE)
+        default = rules.shift_names.get(default_id) if default_id else None
+        person = e.Person(emp.number, joined, left, emp.active, default, exempt, listed)
+        mine = own.get(emp.pk)
+        if mine:
+            schedule = _schedule(rules, tuple(mine), emp.department_id, emp.site_id)
+        else:  # one schedule object per department and site: the engine remembers occurrences by it
+            key = (emp.department_id, emp.site_id)
+            schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, (), *key))
+        found[emp.pk] = (person, schedule)
+    return found
+
+
 def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: date,
                    moments: Moments | None = None) -> list[EmployeeInput]:
     """Everything the engine needs for these employees' occurrences dated ``first``..``last``.
@@ -194,32 +225,13 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
     preparation of every value of a long ``IN`` list, cost more than the engine itself on a month of
     punches and on a follower's batch (benchmarks/attendance.py).
     """
-    ids = [emp.pk for emp in employees]
-    day = _parse_date
-    profiles = {emp_id: (day(joined), day(left), default, bool(exempt), bool(listed))
-                for emp_id, joined, left, default, exempt, listed in select_in(
-                    AttendanceProfile, [db_column(AttendanceProfile, c) for c in
-                                        ("employee", "joined", "left", "default_shift", "exempt", "overtime_listed")],
-                    db_column(AttendanceProfile, "employee"), ids)}
-    own: dict[int, list[e.Assignment]] = defaultdict(list)
-    for emp_id, start, end, shift_id, rotation_id in select_in(
-            Assignment, [db_column(Assignment, c) for c in ("employee", "start", "end", "shift", "rotation")],
-            db_column(Assignment, "employee"), ids):
-        own[emp_id].append(_assignment_of(rules, day(start), day(end), shift_id, rotation_id, level=0))  # type: ignore[arg-type]
     people: dict[int, tuple[e.Person, e.Schedule, e.Touched]] = {}
     by_zone: dict[str, LocalClock] = {}
     clocks: dict[int, LocalClock] = {}
     whole = e.reach(e.Schedule(rules.shifts), first, last)
+    planned = plans(rules, employees)
     for emp in employees:
-        joined, left, default_id, exempt, listed = profiles.get(emp.pk, NO_PROFILE)
-        default = rules.shift_names.get(default_id) if default_id else None
-        person = e.Person(emp.number, joined, left, emp.active, default, exempt, listed)
-        mine = own.get(emp.pk)
-        if mine:
-            schedule = _schedule(rules, tuple(mine), emp.department_id, emp.site_id)
-        else:  # one schedule object per department and site: the engine remembers occurrences by it
-            key = (emp.department_id, emp.site_id)
-            schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, (), *key))
+        person, schedule = planned[emp.pk]
         if moments is None:
             span: e.Touched | None = e.Touched(first, last, *whole)
         else:

@@ -1,0 +1,186 @@
+"""The monthly attendance sheet (考勤月报): one row per employee, a symbol per day, then the month's totals.
+
+Symbols (the legend of every sheet): √ present, 迟 late, 早 early (迟早 both), ✗ absent, ½ half day,
+a leave type's first character (年 annual, 病 sick …), 休 rest day, 节 holiday, 缺 missing out punch;
+``?`` after a symbol: provisional (a terminal of the site has not reported since). Two shifts on one day
+show both symbols, ``/`` between. A day with no record shows what was planned: 休 or 节, else nothing
+(not employed, no shift, or not yet final). Anomalies are red, leave blue, rest grey, provisional amber.
+The totals are counted by :mod:`central.reports.tally`.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from central.attendance import engine as e
+from central.attendance.inputs import load_rules, plans
+from central.attendance.models import LeaveType
+from central.reports import records as rr
+from central.reports.document import Column, Flag, LegendItem, Part, ProgressFn, Report, Row, Value
+from central.reports.registry import REPORTS, ReportParams
+from central.reports.scoping import company_name, cover, days, stamp
+from central.reports.tally import Rec, Totals, add
+
+if TYPE_CHECKING:
+    from central.accounts.models import User
+
+WEEKDAYS_ZH = "一二三四五六日"
+PRESENT, LATE, EARLY, ABSENT, HALF, REST, HOLIDAY, MISSING, PROVISIONAL = "√", "迟", "早", "✗", "½", "休", "节", "缺", "?"
+SEVERITY: dict[Flag, int] = {"": 0, "muted": 1, "info": 2, "warn": 3, "bad": 4}
+
+
+def leave_symbols(types: dict[int, LeaveType]) -> dict[int, str]:
+    """Each leave type's mark: the first character of its name, or its code when two names share one."""
+    taken = {PRESENT, LATE, EARLY, ABSENT, HALF, REST, HOLIDAY, MISSING}
+    found: dict[int, str] = {}
+    for pk, t in types.items():
+        mark = (t.name.strip() or t.code)[:1]
+        if mark in taken:
+            mark = t.code
+        taken.add(mark)
+        found[pk] = mark
+    return found
+
+
+def record_symbol(rec: Rec, leave_marks: dict[int, str]) -> tuple[str, Flag]:
+    """One record's mark and flag."""
+    flag: Flag = ""
+    if rec.status == "on_leave":
+        mark, flag = (leave_marks.get(rec.leave_type, "假") if rec.leave_type else "假"), "info"
+    elif rec.status == "absent":
+        mark, flag = ABSENT, "bad"
+    elif rec.status == "half_day" and rec.leave_type is not None:
+        mark, flag = leave_marks.get(rec.leave_type, "假") + HALF, "info"
+        if rec.other_half == "absent":
+            flag = "bad"
+    elif rec.status == "half_day":
+        mark, flag = HALF, "bad"
+    elif rec.day_kind != "workday":
+        mark, flag = (HOLIDAY if rec.day_kind == "holiday" else REST) + PRESENT, "info"
+    else:
+        mark = (LATE if rec.late else "") + (EARLY if rec.early else "") or PRESENT
+        if rec.late or rec.early:
+            flag = "bad"
+    if rec.missing_out:
+        mark, flag = mark + MISSING, "bad"
+    if not rec.final:
+        mark += PROVISIONAL
+        if SEVERITY[flag] < SEVERITY["warn"]:
+            flag = "warn"
+    return mark, flag
+
+
+def planned_symbol(schedule: e.Schedule, person: e.Person, day: date) -> tuple[str, Flag]:
+    """The mark of a day without a record: 休 or 节 when the employee does not work it, else nothing."""
+    if not person.employed_on(day):
+        return "", "muted"
+    planned = e.shifts_on(schedule, person, day)
+    if planned:
+        kind = schedule.calendar.kind(day, weekly=planned[0][1])
+    elif person.default_shift or any(a.covers(day) for a in schedule.assignments):
+        kind = "holiday" if day in schedule.calendar.holidays else "rest_day"
+    else:
+        return "", ""
+    if kind == "holiday":
+        return HOLIDAY, "muted"
+    if kind == "rest_day":
+        return REST, "muted"
+    return "", ""
+
+
+def legend(types: dict[int, LeaveType], marks: dict[int, str]) -> list[LegendItem]:
+    items = [LegendItem(PRESENT, "出勤 Present"), LegendItem(LATE, "迟到 Late", "bad"), LegendItem(EARLY, "早退 Early leave", "bad"),
+             LegendItem(ABSENT, "缺勤 Absent", "bad"), LegendItem(HALF, "半天 Half day", "bad"),
+             LegendItem(MISSING, "缺下班卡 Missing out punch", "bad"), LegendItem(REST, "休息日 Rest day", "muted"),
+             LegendItem(HOLIDAY, "节假日 Holiday", "muted"),
+             LegendItem(REST + PRESENT + " / " + HOLIDAY + PRESENT, "休息日 / 节假日加班 Worked on a rest day / holiday", "info")]
+    items += [LegendItem(marks[pk], f"{t.name}（请假 Leave）", "info") for pk, t in types.items()]
+    items.append(LegendItem(PROVISIONAL, "未定稿：终端尚未全部上报 Provisional: not every terminal has reported", "warn"))
+    return items
+
+
+def total_columns(types: dict[int, LeaveType]) -> list[Column]:
+    cols = [Column("days_worked", "出勤天数 Days worked", "decimal", 8, "sum"),
+            Column("late", "迟到次数 Late (times)", "int", 7, "sum"),
+            Column("late_min", "迟到分钟 Late (min)", "int", 7, "sum"),
+            Column("early", "早退次数 Early (times)", "int", 7, "sum"),
+            Column("early_min", "早退分钟 Early (min)", "int", 7, "sum"),
+            Column("absent_days", "缺勤天数 Absent (days)", "decimal", 7, "sum"),
+            Column("missing_out", "缺卡次数 Missing out", "int", 7, "sum")]
+    cols += [Column(f"leave_{t.code}", f"{t.name} 天 Leave: {t.code} (days)", "decimal", 8, "sum") for t in types.values()]
+    cols += [Column("ot_workday_h", "工作日加班 OT workday (h)", "decimal", 8, "sum"),
+             Column("ot_rest_day_h", "休息日加班 OT rest day (h)", "decimal", 8, "sum"),
+             Column("ot_holiday_h", "节假日加班 OT holiday (h)", "decimal", 8, "sum"),
+             Column("ot_pending_h", "待批加班 OT pending (h)", "decimal", 8, "sum"),
+             Column("hours", "工时 Hours worked", "decimal", 8, "sum"),
+             Column("provisional", "未定稿 Provisional", "int", 7, "sum")]
+    return cols
+
+
+def total_values(totals: Totals, types: dict[int, LeaveType]) -> list[Value]:
+    values: list[Value] = [totals.days_worked, totals.late, totals.late_min, totals.early, totals.early_min,
+                           totals.absent_days, totals.missing_out]
+    values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
+    values += [totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
+               totals.overtime_pending_h, totals.hours, totals.provisional]
+    return values
+
+
+def build(user: User, params: ReportParams, *, now: datetime | None = None,
+          progress: ProgressFn | None = None) -> Report:
+    coverage = cover(user, params)
+    staff = rr.staff(coverage.employees, params.first, params.last)
+    by_employee = rr.records(coverage.employees, params.first, params.last)
+    types = rr.leave_types()
+    marks = leave_symbols(types)
+    planned = plans(load_rules(now or timezone.now()), [s.row() for s in staff])
+    span = days(params.first, params.last)
+    several_sites = len({s.site_id for s in staff}) > 1
+    head = [Column("number", "工号 Number", "text", 9), Column("name", "姓名 Name", "text", 10)]
+    if several_sites:
+        head.append(Column("site", "站点 Site", "text", 10))
+    head.append(Column("department", "部门 Department", "text", 10))
+    day_cols = [Column(f"d{d:%Y-%m-%d}", f"{d.day:02d} {WEEKDAYS_ZH[d.weekday()]}", "symbol", 4) for d in span]
+    part = Part("sheet", "考勤月报 Monthly sheet", head + day_cols + total_columns(types), freeze_columns=2)
+    for i, s in enumerate(staff, 1):
+        person, schedule = planned[s.pk]
+        recs = by_employee.get(s.pk, [])
+        on_day: dict[date, list[Rec]] = {}
+        totals = Totals()
+        for rec in recs:
+            on_day.setdefault(rec.date, []).append(rec)
+            add(totals, rec)
+        values: list[Value] = [s.number, s.name]
+        values += [s.site, s.department] if several_sites else [s.department]
+        flags: list[Flag] = [""] * len(values)
+        for day in span:
+            todays = on_day.get(day)
+            if todays:
+                marked = [record_symbol(rec, marks) for rec in todays]
+                values.append("/".join(m for m, _ in marked))
+                flags.append(max((f for _, f in marked), key=SEVERITY.__getitem__))
+            else:
+                mark, flag = planned_symbol(schedule, person, day)
+                values.append(mark)
+                flags.append(flag)
+        tail = total_values(totals, types)
+        values += tail
+        flags += ["bad" if col.key in ("late", "late_min", "early", "early_min", "absent_days", "missing_out") and v
+                  else "warn" if col.key == "provisional" and v else ""
+                  for col, v in zip(part.columns[-len(tail):], tail, strict=True)]
+        part.rows.append(Row(tuple(values), tuple(flags)))
+        if progress is not None and i % 500 == 0:
+            progress(i, len(staff))
+    if progress is not None:
+        progress(len(staff), len(staff))
+    spec = REPORTS["monthly"]
+    return Report(name=spec.name, title=spec.title, company=company_name(), scope=coverage.label,
+                  first=params.first, last=params.last, generated_at=stamp(now), parts=[part],
+                  legend=legend(types, marks),
+                  notes=["出勤天数只计工作日；休息日、节假日上班计入加班 / Days worked count working days only; work on a rest "
+                         "day or holiday counts as overtime.",
+                         "加班只计无需审批或已批准的 / Overtime counts only when approved or needing no approval.",
+                         "夜班记在上班那天 / A night shift counts on the day it starts."])

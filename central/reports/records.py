@@ -1,0 +1,64 @@
+"""What the reports read of the attendance tables: daily records and the staff they belong to, in bulk.
+
+Selectors only. Records come out as :class:`central.reports.tally.Rec`; employees as :class:`Staff`
+rows ordered as every sheet lists them (site, department, number).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.db.models import Q, QuerySet
+
+from central.attendance.inputs import StaffRow
+from central.attendance.models import DailyRecord, LeaveType
+from central.people.models import Employee
+from central.reports.tally import Rec
+
+REC_FIELDS = ("employee_id", "date", "shift_name", "status", "source", "half_day", "leave_type_id", "hours", "late",
+              "early", "late_min", "early_min", "overtime_min", "overtime_kind", "overtime_state", "other_half",
+              "missing_out", "day_kind", "final")
+
+
+class Staff(NamedTuple):
+    pk: int
+    number: str
+    name: str
+    site_id: int
+    site: str  # the site's name (or code)
+    department_id: int | None
+    department: str
+    active: bool
+
+    def row(self) -> StaffRow:
+        return StaffRow(self.pk, self.number, self.site_id, self.department_id, self.active)
+
+
+def staff(employees: QuerySet[Employee], first: date, last: date) -> list[Staff]:
+    """The covered employees a sheet lists: the active ones, and the inactive ones with a record in the range."""
+    with_records = DailyRecord.objects.filter(date__gte=first, date__lte=last).values("employee_id")
+    rows = (employees.filter(Q(active=True) | Q(pk__in=with_records))
+            .order_by("site__code", "department__name", "number")
+            .values_list("pk", "number", "name", "site_id", "site__name", "site__code", "department_id",
+                         "department__name", "active"))
+    return [Staff(pk, number, name, site_id, site_name or site_code, dept_id, dept or "", active)
+            for pk, number, name, site_id, site_name, site_code, dept_id, dept, active in rows]
+
+
+def records(employees: QuerySet[Employee], first: date, last: date) -> dict[int, list[Rec]]:
+    """Each employee's records dated ``first``..``last``, by date and shift."""
+    found: dict[int, list[Rec]] = defaultdict(list)
+    rows = (DailyRecord.objects.filter(employee__in=employees.values("pk"), date__gte=first, date__lte=last)
+            .order_by("employee_id", "date", "shift_name").values_list(*REC_FIELDS))
+    for row in rows.iterator(chunk_size=10000):
+        rec = Rec(*row)
+        if not isinstance(rec.hours, Decimal):
+            rec = rec._replace(hours=Decimal(str(rec.hours)))
+        found[rec.employee_id].append(rec)
+    return found
+
+
+def leave_types() -> dict[int, LeaveType]:
+    return {t.pk: t for t in LeaveType.objects.order_by("code")}

@@ -1,0 +1,141 @@
+"""How a day's records count on the sheets HR signs: a pure module (plain data in, numbers out).
+
+Every report that totals days (the monthly sheet, payroll, the summary) counts through :func:`add`, so
+the numbers agree across reports and formats. The rules:
+
+* **Days worked** count working days only (``day_kind == "workday"``): present (punched, manual or
+  exempt) 1; a half day 0.5 (short hours, or the worked half of a half-day leave). Work on a rest day
+  or a holiday is paid as overtime of that kind, not as a day worked.
+* **Absent days**: absent 1; a half day from short hours 0.5 (the other half was not worked); the
+  absent half of a half-day leave 0.5.
+* **Leave days** by leave type: a full-day leave 1, a half-day leave 0.5.
+* **Late / early**: the count of records marked late (early) and the sum of their minutes.
+* **Overtime hours** by kind (workday, rest day, holiday): only minutes that will be paid — overtime
+  that needs no approval or was approved. Minutes awaiting approval are totalled apart
+  (``overtime_pending_h``); minutes of employees not on the overtime list (``unpaid``) are not counted.
+* **Hours worked**: the sum of the records' hours.
+* **Provisional**: records not yet final (a terminal of the site has not reported yet).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
+
+HALF = Decimal("0.5")
+ONE = Decimal("1")
+OVERTIME_KINDS = ("workday", "rest_day", "holiday")
+
+
+class Rec(NamedTuple):
+    """One daily record as the reports read it (plain values, no ORM)."""
+    employee_id: int
+    date: date
+    shift: str
+    status: str  # present, absent, half_day, on_leave
+    source: str  # punches, manual, leave, absent, exempt
+    half_day: bool
+    leave_type: int | None
+    hours: Decimal
+    late: bool
+    early: bool
+    late_min: int
+    early_min: int
+    overtime_min: int
+    overtime_kind: str
+    overtime_state: str
+    other_half: str | None
+    missing_out: bool
+    day_kind: str
+    final: bool
+
+
+@dataclass
+class Totals:
+    days_worked: Decimal = Decimal("0")
+    late: int = 0
+    late_min: int = 0
+    early: int = 0
+    early_min: int = 0
+    absent_days: Decimal = Decimal("0")
+    missing_out: int = 0
+    leave_days: dict[int, Decimal] = field(default_factory=dict)  # leave type id: days
+    overtime_min: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OVERTIME_KINDS, 0))
+    overtime_pending_min: int = 0
+    hours: Decimal = Decimal("0.00")
+    provisional: int = 0
+    expected: Decimal = Decimal("0")  # working days the employee was due (worked + absent; leave not counted)
+
+    def overtime_h(self, kind: str) -> Decimal:
+        return (Decimal(self.overtime_min[kind]) / 60).quantize(Decimal("0.01"))
+
+    @property
+    def overtime_pending_h(self) -> Decimal:
+        return (Decimal(self.overtime_pending_min) / 60).quantize(Decimal("0.01"))
+
+    @property
+    def leave_total(self) -> Decimal:
+        return sum(self.leave_days.values(), Decimal("0"))
+
+
+def worked_share(rec: Rec) -> Decimal:
+    if rec.day_kind != "workday":
+        return Decimal("0")
+    if rec.status == "present":
+        return ONE
+    if rec.status == "half_day":
+        if rec.source == "leave" or rec.leave_type is not None:
+            return HALF if rec.other_half == "present" else Decimal("0")
+        return HALF
+    return Decimal("0")
+
+
+def absent_share(rec: Rec) -> Decimal:
+    if rec.day_kind != "workday":
+        return Decimal("0")
+    if rec.status == "absent":
+        return ONE
+    if rec.status == "half_day":
+        if rec.source == "leave" or rec.leave_type is not None:
+            return HALF if rec.other_half == "absent" else Decimal("0")
+        return HALF
+    return Decimal("0")
+
+
+def leave_share(rec: Rec) -> Decimal:
+    if rec.leave_type is None:
+        return Decimal("0")
+    if rec.status == "on_leave":
+        return ONE
+    if rec.status == "half_day":
+        return HALF
+    return Decimal("0")
+
+
+def add(totals: Totals, rec: Rec) -> None:
+    """Count one record into ``totals``."""
+    worked, absent = worked_share(rec), absent_share(rec)
+    totals.days_worked += worked
+    totals.absent_days += absent
+    totals.expected += worked + absent
+    if rec.late:
+        totals.late += 1
+        totals.late_min += rec.late_min
+    if rec.early:
+        totals.early += 1
+        totals.early_min += rec.early_min
+    if rec.missing_out:
+        totals.missing_out += 1
+    leave = leave_share(rec)
+    if leave and rec.leave_type is not None:
+        totals.leave_days[rec.leave_type] = totals.leave_days.get(rec.leave_type, Decimal("0")) + leave
+    if rec.overtime_min:
+        if rec.overtime_state in ("", "approved"):
+            kind = rec.overtime_kind if rec.overtime_kind in OVERTIME_KINDS else "workday"
+            totals.overtime_min[kind] += rec.overtime_min
+        elif rec.overtime_state == "pending":
+            totals.overtime_pending_min += rec.overtime_min
+    totals.hours += Decimal(rec.hours)
+    if not rec.final:
+        totals.provisional += 1
