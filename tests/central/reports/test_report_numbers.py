@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from central.accounts.models import Role, User
 from central.attendance.demo_history import fill_month
@@ -67,6 +67,20 @@ def _records(number: str, first: date, last: date):
     return DailyRecord.objects.filter(employee__number=number, date__gte=first, date__lte=last)
 
 
+def expected(number: str, first: date, last: date) -> dict[str, Decimal]:
+    """The rules of docs/reports.md, counted here with the ORM: days worked, absent days, annual leave days."""
+    recs = _records(number, first, last)
+    work = recs.filter(day_kind="workday")
+    half_short = work.filter(status="half_day", leave_type__isnull=True).count()
+    absent = work.filter(status="absent").count() + Decimal("0.5") * (half_short + work.filter(
+        status="half_day", leave_type__isnull=False, other_half="absent").count())
+    worked = work.filter(status="present").count() + Decimal("0.5") * (half_short + work.filter(
+        status="half_day", leave_type__isnull=False, other_half="present").count())
+    annual = recs.filter(status="on_leave", leave_type__code="annual").count() + Decimal("0.5") * recs.filter(
+        status="half_day", leave_type__code="annual").count()
+    return {"absent": absent, "worked": worked, "annual": annual}
+
+
 def test_the_monthly_sheet_totals_every_employee_as_the_records_say(month: dict[str, Any]) -> None:
     report = _build("monthly", month["admin"], *MARCH)
     sheet = report.part("sheet")
@@ -80,18 +94,9 @@ def test_the_monthly_sheet_totals_every_employee_as_the_records_say(month: dict[
         assert row["early"] == recs.filter(early=True).count(), number
         assert row["early_min"] == (recs.aggregate(s=Sum("early_min"))["s"] or 0), number
         assert row["hours"] == (recs.aggregate(s=Sum("hours"))["s"] or 0), number
-        work = recs.filter(day_kind="workday")
-        absent = work.filter(status="absent").count() + Decimal("0.5") * work.filter(
-            status="half_day", leave_type__isnull=True).count() + Decimal("0.5") * work.filter(
-            status="half_day", leave_type__isnull=False, other_half="absent").count()
-        assert row["absent_days"] == absent, number
-        present = work.filter(status="present").count() + Decimal("0.5") * work.filter(
-            status="half_day", leave_type__isnull=True).count() + Decimal("0.5") * work.filter(
-            status="half_day", leave_type__isnull=False, other_half="present").count()
-        assert row["days_worked"] == present, number
-        annual = recs.filter(status="on_leave", leave_type__code="annual").count() + Decimal("0.5") * recs.filter(
-            status="half_day", leave_type__code="annual").count()
-        assert row["leave_annual"] == annual, number
+        want = expected(number, *MARCH)
+        assert (row["absent_days"], row["days_worked"], row["leave_annual"]) == (
+            want["absent"], want["worked"], want["annual"]), number
         for rec in recs:
             mark = row[f"d{rec.date:%Y-%m-%d}"]
             if rec.status == "absent":
@@ -152,3 +157,58 @@ def test_scope_refuses_what_the_caller_cannot_see(month: dict[str, Any]) -> None
     assert _build("monthly", hr, *MARCH).part("sheet").rows == []
     with pytest.raises(ReportError):
         _build("monthly", month["admin"], date(2026, 3, 31), date(2026, 3, 1))
+
+
+def test_payroll_gives_the_same_numbers_per_employee_in_stable_columns(month: dict[str, Any]) -> None:
+    rows = _build("payroll", month["admin"], *MARCH).part("payroll").records()
+    assert list(rows[0])[:8] == ["period_start", "period_end", "employee_number", "employee_name", "site", "department",
+                                 "days_worked", "hours_worked"]
+    assert "leave_annual_days" in rows[0]
+    for row in rows:
+        number = row["employee_number"]
+        recs = _records(number, *MARCH)
+        want = expected(number, *MARCH)
+        assert row["days_worked"] == want["worked"] and row["absent_days"] == want["absent"], number
+        assert row["leave_annual_days"] == want["annual"], number
+        assert row["late_minutes"] == (recs.aggregate(s=Sum("late_min"))["s"] or 0), number
+        assert row["hours_worked"] == (recs.aggregate(s=Sum("hours"))["s"] or 0), number
+        assert (row["period_start"], row["period_end"]) == MARCH
+
+
+def test_the_daily_report_counts_each_department_and_lists_the_punches(month: dict[str, Any]) -> None:
+    day = (DailyRecord.objects.filter(late=True, date__gte=MARCH[0], date__lte=MARCH[1]).values("date")
+           .annotate(n=Count("pk")).order_by("-n", "date")[0]["date"])
+    report = _build("daily", month["admin"], day, day)
+    todays = DailyRecord.objects.filter(date=day)
+    by_dept = {r["department"]: r for r in report.part("departments").records()}
+    for dept in ("行政 Office", "仓储 Warehouse", "生产 Production"):
+        mine = todays.filter(employee__department__name=dept)
+        assert by_dept[dept]["late"] == mine.filter(late=True).count(), dept
+        assert by_dept[dept]["absent"] == mine.filter(status="absent").count(), dept
+        assert by_dept[dept]["employees"] == Employee.objects.filter(department__name=dept).count(), dept
+    details = report.part("details").records()
+    assert len(details) == todays.count()
+    late = todays.filter(late=True).select_related("employee").first()
+    assert late is not None
+    line = next(r for r in details if r["number"] == late.employee.number)
+    first_punch = Punch.objects.get(id=late.punch_ids[0]).punched_at.astimezone(ZONE)
+    assert f"{first_punch:%H:%M} gate-1" in line["punches"] and "迟到" in line["remarks"]
+    assert line["late_min"] == late.late_min
+
+
+def test_the_summary_rates_match_the_records_and_carry_charts(month: dict[str, Any]) -> None:
+    report = _build("summary", month["admin"], *MARCH)
+    departments = report.part("departments")
+    assert departments.charts and departments.charts[0].kind == "bar"
+    for row in departments.records():
+        numbers = Employee.objects.filter(department__name=row["department"]).values_list("number", flat=True)
+        worked = sum((expected(n, *MARCH)["worked"] for n in numbers), Decimal(0))
+        absent = sum((expected(n, *MARCH)["absent"] for n in numbers), Decimal(0))
+        assert row["rate"] == (worked / (worked + absent)).quantize(Decimal("0.0001")), row["department"]
+        assert row["late"] == DailyRecord.objects.filter(employee__number__in=numbers, late=True,
+                                                        date__gte=MARCH[0], date__lte=MARCH[1]).count()
+    trend = report.part("trend")
+    assert [r["period"] for r in trend.records()][:2] == ["03-01", "03-02"] and len(trend.rows) == 31
+    assert trend.charts[0].kind == "line" and trend.records()[0]["rate"] is None  # nothing was due on March 1st
+    quarter = _build("summary", month["admin"], date(2026, 1, 1), date(2026, 3, 31)).part("trend")
+    assert quarter.records()[0]["period"] == "2026-W01" and len(quarter.rows) == 14

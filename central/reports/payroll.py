@@ -1,0 +1,83 @@
+"""The payroll export (薪资导出): one row per employee per period, with columns that do not move.
+
+Meant to be mapped once into a payroll system and then imported every month: the column titles are
+``中文 key`` where ``key`` is the stable field name listed in ``docs/reports.md``; new columns are only
+ever added at the end. Leave is one column per leave type, ``leave_<code>_days``, in the order of the
+types' codes. The numbers are counted by :mod:`central.reports.tally`, as on the monthly sheet.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from central.reports import records as rr
+from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
+from central.reports.registry import REPORTS, ReportParams
+from central.reports.scoping import company_name, cover, stamp
+from central.reports.tally import Totals, add
+
+if TYPE_CHECKING:
+    from central.accounts.models import User
+
+FIXED: tuple[tuple[str, str, str], ...] = (  # key, Chinese title, kind
+    ("period_start", "期间开始", "date"),
+    ("period_end", "期间结束", "date"),
+    ("employee_number", "工号", "text"),
+    ("employee_name", "姓名", "text"),
+    ("site", "站点", "text"),
+    ("department", "部门", "text"),
+    ("days_worked", "出勤天数", "decimal"),
+    ("hours_worked", "工时", "decimal"),
+    ("late_count", "迟到次数", "int"),
+    ("late_minutes", "迟到分钟", "int"),
+    ("early_count", "早退次数", "int"),
+    ("early_minutes", "早退分钟", "int"),
+    ("absent_days", "缺勤天数", "decimal"),
+    ("missing_out_count", "缺卡次数", "int"),
+    ("leave_days_total", "请假天数合计", "decimal"),
+    ("overtime_workday_hours", "工作日加班小时", "decimal"),
+    ("overtime_rest_day_hours", "休息日加班小时", "decimal"),
+    ("overtime_holiday_hours", "节假日加班小时", "decimal"),
+    ("overtime_pending_hours", "待批加班小时", "decimal"),
+    ("provisional_days", "未定稿记录数", "int"),
+    ("all_final", "全部定稿", "text"),
+)
+
+
+def columns(leave_codes: list[str]) -> list[Column]:
+    cols = [Column(key, f"{zh} {key}", kind, max(10, len(key) + 2))  # type: ignore[arg-type]
+            for key, zh, kind in FIXED]
+    cols += [Column(f"leave_{code}_days", f"请假天数 leave_{code}_days", "decimal", len(code) + 12) for code in leave_codes]
+    return cols
+
+
+def build(user: User, params: ReportParams, *, now: datetime | None = None,
+          progress: ProgressFn | None = None) -> Report:
+    coverage = cover(user, params)
+    staff = rr.staff(coverage.employees, params.first, params.last)
+    by_employee = rr.records(coverage.employees, params.first, params.last)
+    types = rr.leave_types()
+    part = Part("payroll", "薪资导出 Payroll", columns([t.code for t in types.values()]), freeze_columns=4)
+    for i, s in enumerate(staff, 1):
+        totals = Totals()
+        for rec in by_employee.get(s.pk, []):
+            add(totals, rec)
+        values: list[Value] = [
+            params.first, params.last, s.number, s.name, s.site, s.department, totals.days_worked, totals.hours,
+            totals.late, totals.late_min, totals.early, totals.early_min, totals.absent_days, totals.missing_out,
+            totals.leave_total, totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
+            totals.overtime_pending_h, totals.provisional, "N" if totals.provisional else "Y"]
+        values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
+        warn: Flag = "warn"
+        flags: tuple[Flag, ...] = (warn,) * len(values) if totals.provisional else ()
+        part.rows.append(Row(tuple(values), flags))
+        if progress is not None and i % 500 == 0:
+            progress(i, len(staff))
+    if progress is not None:
+        progress(len(staff), len(staff))
+    spec = REPORTS["payroll"]
+    return Report(name=spec.name, title=spec.title, company=company_name(), scope=coverage.label,
+                  first=params.first, last=params.last, generated_at=stamp(now), parts=[part],
+                  notes=["列说明见 docs/reports.md；all_final 为 N 的行含未定稿记录，数字可能还会变 / Columns: see "
+                         "docs/reports.md. Rows with all_final N hold provisional records and may still change."])
