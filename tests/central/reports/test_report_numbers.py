@@ -19,7 +19,8 @@ from django.db.models import Count, Sum
 
 from central.accounts.models import Role, User
 from central.attendance.demo_history import fill_month
-from central.attendance.models import AttendanceProfile, DailyRecord, ShiftType
+from central.attendance.models import AttendanceProfile, DailyRecord, LeaveType, ShiftType
+from central.attendance.requests import file_leave
 from central.attendance.services import recompute
 from central.ingest.handler import store_punches
 from central.ingest.models import Punch
@@ -212,3 +213,24 @@ def test_the_summary_rates_match_the_records_and_carry_charts(month: dict[str, A
     assert trend.charts[0].kind == "line" and trend.records()[0]["rate"] is None  # nothing was due on March 1st
     quarter = _build("summary", month["admin"], date(2026, 1, 1), date(2026, 3, 31)).part("trend")
     assert quarter.records()[0]["period"] == "2026-W01" and len(quarter.rows) == 14
+
+
+def test_the_exceptions_list_has_every_anomaly_with_its_state(month: dict[str, Any]) -> None:
+    march = DailyRecord.objects.filter(date__gte=MARCH[0], date__lte=MARCH[1])
+    absent = march.filter(status="absent").select_related("employee").order_by("date", "employee__number").first()
+    assert absent is not None
+    file_leave(absent.employee, LeaveType.objects.get(code="annual"), absent.date, absent.date, reason="病了",
+               actor="test")
+    report = _build("exceptions", month["admin"], *MARCH)
+    rows = report.part("exceptions").records()
+    assert sum(1 for r in rows if r["kind"] == "迟到 Late") == march.filter(late=True).count()
+    assert sum(1 for r in rows if r["kind"] == "缺勤 Absent") == march.filter(status="absent").count()
+    assert sum(1 for r in rows if r["kind"] == "早退 Left early") == march.filter(early=True).count()
+    mine = [r for r in rows if r["number"] == absent.employee.number and r["date"] == absent.date
+            and r["kind"] == "缺勤 Absent"]
+    assert [r["state"] for r in mine] == ["已说明 Explained"] and mine[0]["request"].startswith("请假 Leave #")
+    others = [r for r in rows if not (r["number"] == absent.employee.number and r["date"] == absent.date)]
+    assert {r["state"] for r in others} == {"待处理 Open"}
+    counts = {r["kind"]: r for r in report.part("counts").records()}
+    assert counts["缺勤 Absent"]["explained"] == 1
+    assert counts["缺勤 Absent"]["total"] == march.filter(status="absent").count()
