@@ -19,7 +19,7 @@ from ninja.renderers import JSONRenderer
 
 from central.api import errors
 from central.api.auth import AUTH
-from central.api.routers import devices, employees, org, records
+from central.api.routers import attendance, devices, employees, org, records, reports
 
 
 class _Renderer(JSONRenderer):
@@ -39,13 +39,14 @@ api = _Api(
     auth=AUTH,
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": True}),
     description=(
-        "Seed 考勤系统的 REST API：员工、站点、部门、设备、打卡与事件。/ The Seed attendance REST API: employees, "
-        "sites, departments, terminals, punches and events.\n\n"
+        "Seed 考勤系统的 REST API：员工、站点、部门、设备、打卡与事件、考勤记录与异常、请假与补卡、报表。/ The Seed "
+        "attendance REST API: employees, sites, departments, terminals, punches and events, attendance records and "
+        "exceptions, leave and make-up punches, reports.\n\n"
         "认证 / Auth: `Authorization: Bearer <token>`（在控制台创建 / made in the console）or the console session. "
         "每个调用都按调用者的角色与范围过滤 / every call is filtered by the caller's role and scope."),
 )
 errors.install(api)
-for module in (employees, org, devices, records):
+for module in (employees, org, devices, records, attendance, reports):
     api.add_router("", module.router)
 
 ALL_ROLES = ("superuser", "hr_admin", "manager", "auditor", "employee")
@@ -74,4 +75,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/api/v1/devices/{device_id}/commands", {}, WRITERS, {"cmd": "resync"}),
     Endpoint("GET", "/api/v1/punches", {"since": "2026-03-01T00:00:00Z", "limit": 50}, ALL_ROLES),
     Endpoint("GET", "/api/v1/events", {"since": "2026-03-01T00:00:00Z", "limit": 50}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/attendance/records", {"from": "2026-03-01", "to": "2026-03-31", "employee": "{number}"},
+             ALL_ROLES),
+    Endpoint("GET", "/api/v1/attendance/exceptions", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/attendance/leave", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/attendance/makeup-punches", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/reports", {}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/reports/{name}", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
 ]

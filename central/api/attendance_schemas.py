@@ -1,0 +1,196 @@
+"""Response bodies of /api/v1/attendance/* and /api/v1/reports*, with descriptions and OpenAPI examples.
+
+Dates are ISO days (``2026-03-02``), the site's local day. Times of punches, make-up punches and
+approvals are contract stamps in UTC (``2026-03-02T01:12:00.000000Z``); a record's first in / last out are
+stamps too, and the exceptions list gives them as the site's local wall time (``2026-03-02T09:12:00``,
+no zone) as HR reads them. Hours are decimal strings (``"7.50"``), exact as stored.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from central.api.schemas import NEXT, STAMP
+
+NUMBER_EX = ["A001"]
+NAME_EX = ["张三"]
+SITE_EX = ["sh-plant"]
+DEPT_EX = ["装配 Assembly"]
+DAY_EX = ["2026-03-02"]
+
+
+class RecordOut(Schema):
+    id: int = Field(description="记录编号 / record id", examples=[4711])
+    employee_number: str = Field(description="工号 / employee number", examples=NUMBER_EX)
+    employee_name: str = Field(description="姓名 / name", examples=NAME_EX)
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    department: str = Field(description="部门名称，无则为空 / department name, empty when none", examples=DEPT_EX)
+    date: str = Field(description="日期：班次开始的那天（站点当地）/ the day the shift starts, the site's local day",
+                      examples=DAY_EX)
+    shift: str = Field(description="班次名称，无则为空 / shift name, empty when none", examples=["白班 Day"])
+    status: Literal["present", "absent", "half_day", "on_leave"] = Field(
+        description="状态：出勤、缺勤、半天、请假 / status: present, absent, half day, on leave", examples=["present"])
+    source: Literal["punches", "manual", "leave", "absent", "exempt"] = Field(
+        description="来源：打卡、手工、请假、未打卡、免打卡 / where it came from: punches, entered by hand, leave, "
+                    "no punch, exempt", examples=["punches"])
+    day_kind: Literal["workday", "rest_day", "holiday"] = Field(
+        description="工作日、休息日、节假日 / workday, rest day or holiday", examples=["workday"])
+    hours: str = Field(description="工时（小数字符串）/ hours worked, a decimal string", examples=["7.80"])
+    late: bool = Field(description="迟到 / late", examples=[True])
+    late_min: int = Field(description="迟到分钟 / minutes late", examples=[12])
+    early: bool = Field(description="早退 / left early", examples=[False])
+    early_min: int = Field(description="早退分钟 / minutes left early", examples=[0])
+    missing_out: bool = Field(description="缺下班卡 / an in punch without an out punch", examples=[False])
+    overtime_min: int = Field(description="加班分钟 / overtime minutes", examples=[30])
+    overtime_kind: str = Field(description="加班类别 / overtime kind: workday, rest_day, holiday", examples=["workday"])
+    overtime_state: str = Field(description="加班审批状态，空表示无需审批 / overtime approval state, empty when none "
+                                            "is needed", examples=["pending"])
+    leave_type: str | None = Field(None, description="假别代码 / leave type code", examples=[None])
+    half_day: bool = Field(description="半天 / half day", examples=[False])
+    first_in: str | None = Field(None, description=f"首次进 / first in; {STAMP}", examples=["2026-03-02T01:12:00.000000Z"])
+    last_out: str | None = Field(None, description=f"最后出 / last out; {STAMP}", examples=["2026-03-02T10:05:00.000000Z"])
+    final: bool = Field(description="已定稿（不再随迟到的打卡改变）/ final: late punches no longer change it",
+                        examples=[True])
+    closed_by_timeout: bool = Field(description="因等待超时定稿 / closed when the wait for terminals ran out",
+                                    examples=[False])
+    reason: str = Field(description="手工记录的原因 / why it was entered by hand", examples=[""])
+    updated_at: str = Field(description=STAMP, examples=["2026-03-03T02:00:00.000000Z"])
+
+
+class RecordPage(Schema):
+    items: list[RecordOut]
+    next_cursor: str | None = Field(None, description=NEXT, examples=["WyIyMDI2LTAzLTAyIiw0NzExXQ"])
+
+
+class ExceptionOut(Schema):
+    employee_number: str = Field(description="工号 / employee number", examples=NUMBER_EX)
+    employee_name: str = Field(description="姓名 / name", examples=NAME_EX)
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    department: str = Field(description="部门名称 / department name", examples=DEPT_EX)
+    date: str = Field(description="日期（站点当地）/ the record's date, the site's local day", examples=DAY_EX)
+    shift: str = Field(description="班次名称 / shift name; empty for a punch", examples=["白班 Day"])
+    kind: Literal["late", "early", "absent", "missing_out", "time_implausible"] = Field(
+        description="类型：迟到、早退、缺勤、缺下班卡、打卡时间存疑 / kind: late, left early, absent, missing out "
+                    "punch, a punch time no correct clock could have made", examples=["late"])
+    kind_label: str = Field(description="类型名称 / the kind in words", examples=["迟到 Late"])
+    minutes: int = Field(description="迟到或早退分钟，其他为 0 / minutes late or early, else 0", examples=[12])
+    state: Literal["open", "explained", "accepted"] = Field(
+        description="open：待处理；explained：有待批的请假或补卡；accepted：手工记录或已批的请假、补卡 / open: nobody "
+                    "explained it; explained: a pending leave or make-up punch covers it; accepted: set by hand, or an "
+                    "approved leave or make-up punch covers it", examples=["explained"])
+    state_label: str = Field(description="状态名称 / the state in words", examples=["已说明 Explained"])
+    request_kind: Literal["", "leave", "makeup", "manual"] = Field(
+        description="说明或认可它的申请：请假、补卡、手工记录，无则为空 / what explains or accepts it: leave, make-up "
+                    "punch, manual record; empty for none", examples=["leave"])
+    request_id: int | None = Field(None, description="该申请或手工记录的编号 / id of that leave, make-up punch or record",
+                                   examples=[88])
+    final: bool = Field(description="记录已定稿 / the record is final", examples=[True])
+    first_in: str | None = Field(None, description="首次进，站点当地时间 / first in, the site's local wall time",
+                                 examples=["2026-03-02T09:12:00"])
+    last_out: str | None = Field(None, description="最后出，站点当地时间 / last out, the site's local wall time",
+                                 examples=["2026-03-02T18:05:00"])
+    detail: str = Field(description="打卡时间存疑的原因与打卡编号 / for a doubtful punch: its time flag and id",
+                        examples=[""])
+
+
+class ExceptionPage(Schema):
+    items: list[ExceptionOut]
+    next_cursor: str | None = Field(None, description=NEXT, examples=[None])
+
+
+class LeaveOut(Schema):
+    id: int = Field(description="请假编号 / leave id", examples=[88])
+    employee_number: str = Field(description="工号 / employee number", examples=NUMBER_EX)
+    employee_name: str = Field(description="姓名 / name", examples=NAME_EX)
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    department: str = Field(description="部门名称 / department name", examples=DEPT_EX)
+    leave_type: str = Field(description="假别代码 / leave type code", examples=["AL"])
+    leave_type_name: str = Field(description="假别名称 / leave type name", examples=["年假 Annual leave"])
+    paid: bool = Field(description="带薪 / paid", examples=[True])
+    start: str = Field(description="开始日期 / first day", examples=["2026-03-03"])
+    end: str = Field(description="结束日期（含）/ last day, inclusive", examples=["2026-03-04"])
+    half_day: bool = Field(description="半天 / half day", examples=[False])
+    state: Literal["pending", "approved", "rejected"] = Field(description="待批、已批、已拒 / pending, approved, rejected",
+                                                              examples=["approved"])
+    reason: str = Field(description="事由 / reason", examples=["探亲 Family visit"])
+    approved_by: str = Field(description="审批人 / who decided", examples=["hr.li"])
+    approved_at: str | None = Field(None, description=STAMP, examples=["2026-03-01T03:00:00.000000Z"])
+    created_at: str = Field(description=STAMP, examples=["2026-02-28T08:30:00.000000Z"])
+
+
+class LeavePage(Schema):
+    items: list[LeaveOut]
+    next_cursor: str | None = Field(None, description=NEXT, examples=[None])
+
+
+class MakeupOut(Schema):
+    id: int = Field(description="补卡编号 / make-up punch id", examples=[31])
+    employee_number: str = Field(description="工号 / employee number", examples=NUMBER_EX)
+    employee_name: str = Field(description="姓名 / name", examples=NAME_EX)
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    department: str = Field(description="部门名称 / department name", examples=DEPT_EX)
+    at: str = Field(description=f"补的打卡时间 / the punch time asked for; {STAMP}", examples=["2026-03-03T10:00:00.000000Z"])
+    direction: Literal["in", "out"] | None = Field(None, description="上班或下班，空表示未指定 / in or out; null: "
+                                                                     "not said", examples=["out"])
+    reason: str = Field(description="事由 / reason", examples=["忘记打卡 Forgot to punch"])
+    state: Literal["pending", "approved", "rejected"] = Field(description="待批、已批、已拒 / pending, approved, rejected",
+                                                              examples=["pending"])
+    approved_by: str = Field(description="审批人 / who decided", examples=[""])
+    approved_at: str | None = Field(None, description=STAMP, examples=[None])
+    created_at: str = Field(description=STAMP, examples=["2026-03-04T01:00:00.000000Z"])
+
+
+class MakeupPage(Schema):
+    items: list[MakeupOut]
+    next_cursor: str | None = Field(None, description=NEXT, examples=[None])
+
+
+# -- reports -----------------------------------------------------------------------------------------
+class ReportInfo(Schema):
+    name: str = Field(description="报表名（用于 URL）/ the report's name, as in the URL", examples=["monthly"])
+    title: str = Field(description="标题 / title", examples=["考勤月报 Monthly attendance sheet"])
+    description: str = Field(description="说明 / what it holds",
+                             examples=["每人一行、每天一列的状态符号与合计 / one row per employee, a symbol per day, "
+                                       "then the totals"])
+    formats: list[str] = Field(description="可下载的格式 / file formats", examples=[["xlsx", "pdf", "csv"]])
+    max_days: int = Field(description="一次最多天数 / at most this many days per report", examples=[62])
+
+
+class ColumnOut(Schema):
+    key: str = Field(description="列键（rows 中的键）/ column key, the key in each row", examples=["number"])
+    title: str = Field(description="列标题 / column title", examples=["工号 Number"])
+    kind: Literal["text", "int", "decimal", "percent", "date", "datetime", "symbol"] = Field(
+        description="值的类型：decimal 为字符串，percent 为 0–1 的数，date/datetime 为 ISO 文本（站点当地时间）/ "
+                    "value kind: decimal values are strings (\"7.50\"), percent a number 0–1, date and datetime ISO "
+                    "text in the site's local time", examples=["text"])
+
+
+class PartOut(Schema):
+    key: str = Field(description="部分键 / part key", examples=["sheet"])
+    title: str = Field(description="部分标题（工作表名）/ part title, the sheet's name", examples=["月报 Monthly"])
+    columns: list[ColumnOut]
+    rows: list[dict[str, Any]] = Field(
+        description="每行一个对象，键为列键 / one object per row, keyed by column key; Decimal as strings, "
+                    "dates ISO", examples=[[{"number": "A001", "name": "张三", "hours": "168.00"}]])
+    totals: dict[str, Any] = Field(description="合计行：求和列的和 / the totals row: the sum of each summed column",
+                                   examples=[{"hours": "1260.50"}])
+
+
+class LegendOut(Schema):
+    symbol: str = Field(description="符号 / symbol", examples=["✓"])
+    label: str = Field(description="含义 / meaning", examples=["出勤 Present"])
+
+
+class ReportOut(Schema):
+    name: str = Field(description="报表名 / report name", examples=["monthly"])
+    title: str = Field(description="标题 / title", examples=["考勤月报 Monthly attendance sheet"])
+    company: str = Field(description="公司 / company", examples=["Seed"])
+    scope: str = Field(description="范围 / scope", examples=["站点 Site: 上海工厂"])
+    first: str = Field(description="开始日期 / first day", examples=["2026-03-01"])
+    last: str = Field(description="结束日期（含）/ last day, inclusive", examples=["2026-03-31"])
+    generated_at: str = Field(description="生成时间 / when it was made, ISO", examples=["2026-04-01T09:30:00+08:00"])
+    legend: list[LegendOut] = Field(description="符号说明 / what the symbols mean")
+    notes: list[str] = Field(description="附注 / notes", examples=[[]])
+    parts: list[PartOut]

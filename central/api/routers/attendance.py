@@ -1,0 +1,305 @@
+"""/attendance/*: daily records, exceptions, leave and make-up punches of the caller's employees, a page at a time.
+
+Every list reads through :func:`central.accounts.scope.employees`: rows of employees outside the
+caller's scope never appear, whatever the filters say. Pages use an opaque cursor: records by
+(date, id), leave by (start, id), make-up punches by (time, id), exceptions by their place in the
+ordered list (date, site, employee, shift, kind); pass ``next_cursor`` back for the next page.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, QuerySet
+from ninja import Query, Router
+
+from central.accounts import scope
+from central.accounts.models import User
+from central.api import cursor as keyset
+from central.api.attendance_schemas import ExceptionPage, LeavePage, MakeupPage, RecordPage
+from central.api.auth import caller
+from central.api.errors import ApiError
+from central.api.routers.common import CODE, NUMBER, TEXT, cursor_param, limit_param
+from central.api.schemas import ERRORS
+from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
+from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
+from central.people.models import Employee
+
+router = Router(tags=["attendance 考勤"])
+MAX_DAYS = 366
+EX_FROM, EX_TO = "2026-03-01", "2026-03-31"
+STATE_TEXT = "状态 pending（待批）、approved（已批）、rejected（已拒）/ state: pending, approved or rejected"
+Status = Literal["present", "absent", "half_day", "on_leave"]
+RequestState = Literal["pending", "approved", "rejected"]
+ExceptionKind = Literal["late", "early", "absent", "missing_out", "time_implausible"]
+ExceptionState = Literal["open", "explained", "accepted"]
+
+
+def _from_param(required: bool = False) -> Any:
+    return Query(... if required else None, alias="from", max_length=40, example=EX_FROM,
+                 description="开始日期（含，站点当地日期）YYYY-MM-DD / first day, inclusive, the site's local day"
+                             + ("（必填 required）" if required else ""))
+
+
+def _to_param(required: bool = False) -> Any:
+    return Query(... if required else None, alias="to", max_length=40, example=EX_TO,
+                 description="结束日期（含）YYYY-MM-DD / last day, inclusive" + ("（必填 required）" if required else ""))
+
+
+def day(value: str | None, name: str) -> date | None:
+    """``YYYY-MM-DD`` as a date; a 400 naming the parameter otherwise."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, f"{name}: 日期格式无效，应为 YYYY-MM-DD，如 2026-03-01 / not a date like 2026-03-01",
+                       name) from None
+
+
+def span(first: str | None, last: str | None, max_days: int | None = None) -> tuple[date | None, date | None]:
+    """``from`` and ``to`` as dates, in order and at most ``max_days`` days apart; a 400 otherwise."""
+    start, end = day(first, "from"), day(last, "to")
+    if start and end and end < start:
+        raise ApiError(400, f"结束日期早于开始日期 / 'to' ({end}) is before 'from' ({start})", "to")
+    if max_days and start and end and (end - start).days + 1 > max_days:
+        raise ApiError(400, f"日期范围过长，最多 {max_days} 天 / at most {max_days} days per call "
+                            f"({start} – {end} is {(end - start).days + 1})", "to")
+    return start, end
+
+
+def _site_param() -> Any:
+    return Query(None, pattern=CODE, example="sh-plant", description="站点代码 / site code")
+
+
+def _department_param() -> Any:
+    return Query(None, max_length=100, pattern=TEXT, example="装配 Assembly",
+                 description="部门名称 / department name")
+
+
+def _employee_param() -> Any:
+    return Query(None, pattern=NUMBER, example="A001", description="工号 / employee number")
+
+
+FROM, TO = _from_param(), _to_param()
+FROM_REQUIRED, TO_REQUIRED = _from_param(required=True), _to_param(required=True)
+SITE = _site_param()
+DEPARTMENT = _department_param()
+EMPLOYEE = _employee_param()
+STATUS = Query(None, example="absent", description="状态 present（出勤）、absent（缺勤）、half_day（半天）、on_leave（请假）/ status")
+KIND = Query(None, example="late", description="类型 / kind: " + ", ".join(KINDS))
+EXCEPTION_STATE = Query(None, example="open", description="状态 / state: " + ", ".join(STATES))
+REQUEST_STATE = Query(None, example="pending", description=STATE_TEXT)
+
+
+def _staff(user: User, site: str | None, department: str | None, employee: str | None) -> QuerySet[Employee]:
+    rows = scope.employees(user)
+    if site:
+        rows = rows.filter(site__code=site)
+    if department:
+        rows = rows.filter(department__name=department)
+    if employee:
+        rows = rows.filter(number=employee)
+    return rows
+
+
+def _after_day(rows: QuerySet, cursor: str | None, field: str) -> QuerySet:
+    """Rows ordered by (``field``, id), a date field, after the cursor's ``[day, id]`` when there is one."""
+    rows = rows.order_by(field, "id")
+    if not cursor:
+        return rows
+    day, last_id = keyset._decode(cursor, 2)  # the cursor module's checks: size, strings, length
+    try:
+        moment, pk = date.fromisoformat(day), int(last_id)
+    except ValueError:
+        raise ApiError(400, keyset.BAD_CURSOR, "cursor") from None
+    return rows.filter(Q(**{f"{field}__gt": moment}) | Q(**{field: moment, "id__gt": pk}))
+
+
+PEOPLE = {"employee_number": "employee__number", "employee_name": "employee__name", "site": "employee__site__code",
+          "department": "employee__department__name"}
+
+
+def _people(row: dict[str, Any]) -> dict[str, Any]:
+    out = {key: row.pop(field) for key, field in PEOPLE.items()}
+    out["department"] = out["department"] or ""
+    return out
+
+
+RECORD_FIELDS = ("id", "date", "shift_name", "status", "source", "day_kind", "hours", "late", "late_min", "early",
+                 "early_min", "missing_out", "overtime_min", "overtime_kind", "overtime_state", "leave_type__code",
+                 "half_day", "first_in", "last_out", "final", "closed_by_timeout", "reason", "updated_at")
+
+
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    out = _people(row)
+    hours: Decimal = row.pop("hours")
+    out |= row | {"date": row["date"].isoformat(), "shift": row.pop("shift_name"), "hours": f"{hours:.2f}",
+                  "leave_type": row.pop("leave_type__code"), "first_in": keyset.stamp(row["first_in"]),
+                  "last_out": keyset.stamp(row["last_out"]), "updated_at": keyset.stamp(row["updated_at"])}
+    return out
+
+
+@router.get("/attendance/records", response={200: RecordPage, **ERRORS},
+            summary="考勤日记录 / daily attendance records, by date",
+            description="每人每班次一条，由考勤引擎根据打卡、排班、请假计算 / one per employee per shift, made by the "
+                        "attendance engine from punches, schedules and leave")
+def list_records(request,
+                 first: str | None = FROM, last: str | None = TO,
+                 site: str | None = SITE, department: str | None = DEPARTMENT,
+                 employee: str | None = EMPLOYEE,
+                 status: Status | None = STATUS,
+                 final: bool | None = Query(None, example=True,
+                                            description="只看已定稿（true）或未定稿（false）/ final (true) or provisional "
+                                                        "(false) records only"),
+                 limit: int = limit_param(), cursor: str | None = cursor_param()):
+    start, end = span(first, last)
+    rows = DailyRecord.objects.filter(employee__in=_staff(caller(request), site, department, employee).values("pk"))
+    if start:
+        rows = rows.filter(date__gte=start)
+    if end:
+        rows = rows.filter(date__lte=end)
+    if status:
+        rows = rows.filter(status=status)
+    if final is not None:
+        rows = rows.filter(final=final)
+    values = _after_day(rows, cursor, "date").values(*RECORD_FIELDS, *PEOPLE.values())
+    items, next_cursor = keyset.page(values, limit, lambda r: (r["date"].isoformat(), str(r["id"])))
+    return {"items": [_record(r) for r in items], "next_cursor": next_cursor}
+
+
+def _local_text(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment is not None else None
+
+
+def _exception_key(a: Anomaly) -> tuple[str, ...]:
+    """The anomaly's place in the ordered list, as the cursor stores it (no part may be empty)."""
+    return (a.date.isoformat(), a.site, a.number, f"s{a.shift}"[:100], f"{KINDS.index(a.kind)}", f"d{a.detail}")
+
+
+def _exception(a: Anomaly) -> dict[str, Any]:
+    return {"employee_number": a.number, "employee_name": a.name, "site": a.site, "department": a.department,
+            "date": a.date.isoformat(), "shift": a.shift, "kind": a.kind, "kind_label": a.kind_label,
+            "minutes": a.minutes, "state": a.state, "state_label": a.state_label, "request_kind": a.request_kind,
+            "request_id": a.request_id, "final": a.final, "first_in": _local_text(a.first_in),
+            "last_out": _local_text(a.last_out), "detail": a.detail}
+
+
+@router.get("/attendance/exceptions", response={200: ExceptionPage, **ERRORS},
+            summary="考勤异常 / attendance exceptions with their state",
+            description="迟到、早退、缺勤、缺下班卡、打卡时间存疑；状态 open（待处理）、explained（有待批申请）、accepted"
+                        "（手工记录或已批申请）/ late, early, absent, missing out punch, implausible punch time; state open, "
+                        "explained (a pending request covers it) or accepted (set by hand or an approved request). "
+                        f"最多 {MAX_DAYS} 天 / at most {MAX_DAYS} days per call.")
+def list_exceptions(request,
+                    first: str = FROM_REQUIRED, last: str = TO_REQUIRED,
+                    site: str | None = SITE, department: str | None = DEPARTMENT,
+                    employee: str | None = EMPLOYEE,
+                    kind: ExceptionKind | None = KIND, state: ExceptionState | None = EXCEPTION_STATE,
+                    limit: int = limit_param(), cursor: str | None = cursor_param()):
+    start, end = span(first, last, MAX_DAYS)
+    assert start is not None and end is not None  # both required
+    found = anomalies(caller(request), start, end, site=site or "", department=department or "",
+                      employee=employee or "", kinds=(kind,) if kind else (), states=(state,) if state else ())
+    if cursor:
+        after = tuple(keyset._decode(cursor, 6))
+        found = [a for a in found if _exception_key(a) > after]
+    items = found[:limit]
+    next_cursor = keyset.encode(*_exception_key(items[-1])) if len(found) > limit else None
+    return {"items": [_exception(a) for a in items], "next_cursor": next_cursor}
+
+
+LEAVE_FIELDS = ("id", "leave_type__code", "leave_type__name", "leave_type__paid", "start", "end", "half_day", "state",
+                "reason", "approved_by", "approved_at", "created_at")
+
+
+def _leave(row: dict[str, Any]) -> dict[str, Any]:
+    out = _people(row)
+    out |= {"id": row["id"], "leave_type": row["leave_type__code"], "leave_type_name": row["leave_type__name"],
+            "paid": row["leave_type__paid"], "start": row["start"].isoformat(), "end": row["end"].isoformat(),
+            "half_day": row["half_day"], "state": row["state"], "reason": row["reason"],
+            "approved_by": row["approved_by"], "approved_at": keyset.stamp(row["approved_at"]),
+            "created_at": keyset.stamp(row["created_at"])}
+    return out
+
+
+@router.get("/attendance/leave", response={200: LeavePage, **ERRORS}, summary="请假记录 / leave, by first day",
+            description="from/to 选出与该期间重叠的请假 / from and to select leave overlapping that span")
+def list_leave(request,
+               first: str | None = FROM, last: str | None = TO,
+               site: str | None = SITE, department: str | None = DEPARTMENT,
+               employee: str | None = EMPLOYEE,
+               state: RequestState | None = REQUEST_STATE,
+               leave_type: str | None = Query(None, max_length=16, pattern=TEXT, example="AL",
+                                              description="假别代码 / leave type code"),
+               limit: int = limit_param(), cursor: str | None = cursor_param()):
+    start, end = span(first, last)
+    rows = LeaveRecord.objects.filter(employee__in=_staff(caller(request), site, department, employee).values("pk"))
+    if start:
+        rows = rows.filter(end__gte=start)
+    if end:
+        rows = rows.filter(start__lte=end)
+    if state:
+        rows = rows.filter(state=state)
+    if leave_type:
+        rows = rows.filter(leave_type__code=leave_type)
+    values = _after_day(rows, cursor, "start").values(*LEAVE_FIELDS, *PEOPLE.values())
+    items, next_cursor = keyset.page(values, limit, lambda r: (r["start"].isoformat(), str(r["id"])))
+    return {"items": [_leave(r) for r in items], "next_cursor": next_cursor}
+
+
+MAKEUP_FIELDS = ("id", "at", "direction", "reason", "state", "approved_by", "approved_at", "created_at")
+
+
+def _makeup(row: dict[str, Any]) -> dict[str, Any]:
+    out = _people(row)
+    out |= row | {"at": keyset.stamp(row["at"]), "approved_at": keyset.stamp(row["approved_at"]),
+                  "created_at": keyset.stamp(row["created_at"])}
+    return out
+
+
+def _local_days(staff: QuerySet[Employee], first: date | None, last: date | None) -> Q:
+    """Times from ``first`` to ``last`` (inclusive) as local days of each employee's own site."""
+    q = Q(pk__in=[])
+    zones = staff.values_list("site_id", "site__time_zone").distinct()
+    for site_id, zone_name in zones:
+        try:
+            zone = ZoneInfo(zone_name)
+        except (KeyError, ValueError):
+            zone = ZoneInfo("UTC")
+        span = Q(employee__site_id=site_id)
+        if first:
+            span &= Q(at__gte=datetime.combine(first, time.min, tzinfo=zone))
+        if last:
+            span &= Q(at__lt=datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone))
+        q |= span
+    return q
+
+
+@router.get("/attendance/makeup-punches", response={200: MakeupPage, **ERRORS},
+            summary="补卡申请 / make-up punch requests, by time",
+            description="员工忘记打卡后申请补上的打卡；批准后考勤引擎把它当作打卡 / punches an employee forgot and asked "
+                        "to add; once approved the attendance engine counts them as punches")
+def list_makeup_punches(request,
+                        first: str | None = FROM, last: str | None = TO,
+                        site: str | None = SITE, department: str | None = DEPARTMENT,
+                        employee: str | None = EMPLOYEE,
+                        state: RequestState | None = REQUEST_STATE,
+                        limit: int = limit_param(), cursor: str | None = cursor_param()):
+    start, end = span(first, last)
+    staff = _staff(caller(request), site, department, employee)
+    rows = MakeupPunch.objects.filter(employee__in=staff.values("pk"))
+    if start or end:
+        rows = rows.filter(_local_days(staff, start, end))
+    if state:
+        rows = rows.filter(state=state)
+    try:
+        values = keyset.after_time(rows, cursor, "at").values(*MAKEUP_FIELDS, *PEOPLE.values())
+    except ValueError:  # an id that is no number
+        raise ApiError(400, keyset.BAD_CURSOR, "cursor") from None
+    items, next_cursor = keyset.page(values, limit, lambda r: (keyset.stamp(r["at"]), str(r["id"])))
+    return {"items": [_makeup(r) for r in items], "next_cursor": next_cursor}

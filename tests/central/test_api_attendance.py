@@ -1,0 +1,205 @@
+"""/api/v1/attendance/*: records, exceptions, leave and make-up punches through the REST API — filters,
+cursor pages, scope, bad input and the OpenAPI examples. Runs on SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+
+from central.accounts.models import Role, User
+from central.accounts.services import create_token
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.people import roster
+from central.people.models import Department, Employee, Site
+
+pytestmark = pytest.mark.django_db
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+class World:
+    def __init__(self) -> None:
+        a = Site.objects.create(code="site-a", name="工厂 A", time_zone="Asia/Shanghai")
+        b = Site.objects.create(code="site-b", name="工厂 B", time_zone="Europe/Berlin")
+        Department.objects.create(site=a, name="装配 Assembly")
+        Department.objects.create(site=b, name="仓库 Store")
+        roster.upsert_employees([
+            {"number": "A001", "name": "张三", "site": "site-a", "department": "装配 Assembly"},
+            {"number": "A002", "name": "李四", "site": "site-a", "department": "装配 Assembly"},
+            {"number": "B001", "name": "王五", "site": "site-b", "department": "仓库 Store"},
+        ])
+        self.people = {e.number: e for e in Employee.objects.all()}
+        self.annual = LeaveType.objects.create(code="AL", name="年假 Annual")
+        self.sick = LeaveType.objects.create(code="SL", name="病假 Sick", paid=False)
+        self.tokens: dict[str, str] = {}
+        self.user("root", Role.HR_ADMIN, superuser=True)
+        self.user("hr_a", Role.HR_ADMIN, sites=[a])
+        self.user("hr_b", Role.HR_ADMIN, sites=[b])
+        self.user("employee", Role.EMPLOYEE, employee=self.people["A002"])
+
+    def user(self, name: str, role: str, *, superuser: bool = False, sites: Any = (), employee: Any = None) -> None:
+        user = User.objects.create(username=name, role=role, is_superuser=superuser, employee=employee)
+        user.sites.set(sites)
+        self.tokens[name] = create_token(user, name, actor="test")[1]
+
+    def get(self, who: str, path: str, **params: Any) -> tuple[int, Any]:
+        url = f"/api/v1/attendance/{path}" + (f"?{urlencode(params)}" if params else "")
+        response = Client().get(url, HTTP_AUTHORIZATION=f"Bearer {self.tokens[who]}")
+        assert response["Content-Type"].startswith("application/json")
+        return response.status_code, json.loads(response.content)
+
+    def record(self, number: str, day: date, **values: Any) -> DailyRecord:
+        values.setdefault("status", "present")
+        values.setdefault("source", "punches")
+        return DailyRecord.objects.create(employee=self.people[number], date=day, shift_name="白班 Day", **values)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def _all_pages(world: World, who: str, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
+    items: list[dict[str, Any]] = []
+    pages = 0
+    cursor = None
+    while True:
+        status, body = world.get(who, path, **params, **({"cursor": cursor} if cursor else {}))
+        assert status == 200, body
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, pages
+
+
+def test_records_filters_scope_and_pages(world: World) -> None:
+    for day in range(1, 11):
+        world.record("A001", date(2026, 3, day), late=day % 3 == 0, late_min=day, hours="7.50", final=day < 6,
+                     first_in=utc(2026, 3, day, 1, 0))
+        world.record("B001", date(2026, 3, day), status="absent", source="absent")
+    world.record("A002", date(2026, 3, 4), status="on_leave", source="leave", leave_type=world.annual)
+    # every record once, in (date, id) order, over pages of 3 — also when dates repeat across employees
+    items, pages = _all_pages(world, "root", "records", limit=3, **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert len(items) == 21 and pages == 7
+    assert [(i["date"], i["id"]) for i in items] == sorted((i["date"], i["id"]) for i in items)
+    assert len({i["id"] for i in items}) == 21
+    first = next(i for i in items if i["employee_number"] == "A001" and i["date"] == "2026-03-03")
+    assert (first["late"], first["late_min"], first["hours"], first["site"], first["department"]) == (
+        True, 3, "7.50", "site-a", "装配 Assembly")
+    assert first["first_in"] == "2026-03-03T01:00:00.000000Z" and first["employee_name"] == "张三"
+    leave = next(i for i in items if i["status"] == "on_leave")
+    assert leave["leave_type"] == "AL" and leave["employee_number"] == "A002"
+    # HR of site A never sees site B, even when asking for it
+    items, _ = _all_pages(world, "hr_a", "records")
+    assert {i["employee_number"] for i in items} == {"A001", "A002"}
+    assert world.get("hr_a", "records", employee="B001")[1]["items"] == []
+    assert world.get("hr_a", "records", site="site-b")[1]["items"] == []
+    assert {i["employee_number"] for i in _all_pages(world, "employee", "records")[0]} == {"A002"}
+    # filters
+    body = world.get("root", "records", status="absent", **{"from": "2026-03-09"})[1]
+    assert [(i["employee_number"], i["date"]) for i in body["items"]] == [("B001", "2026-03-09"), ("B001", "2026-03-10")]
+    body = world.get("root", "records", employee="A001", final="false")[1]
+    assert [i["date"] for i in body["items"]] == [f"2026-03-{d:02d}" for d in range(6, 11)]
+    assert len(world.get("root", "records", department="仓库 Store")[1]["items"]) == 10
+
+
+def test_exceptions_with_states_and_pages(world: World) -> None:
+    world.record("A001", date(2026, 3, 2), late=True, late_min=12, first_in=utc(2026, 3, 2, 1, 12))
+    world.record("A001", date(2026, 3, 3), status="absent", source="absent")
+    pending = LeaveRecord.objects.create(employee=world.people["A001"], leave_type=world.sick, start=date(2026, 3, 3),
+                                         end=date(2026, 3, 3), state="pending")
+    world.record("A002", date(2026, 3, 3), missing_out=True)
+    world.record("B001", date(2026, 3, 2), late=True, late_min=4)
+    status, body = world.get("root", "exceptions", **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert status == 200
+    assert [(i["employee_number"], i["date"], i["kind"], i["state"]) for i in body["items"]] == [
+        ("A001", "2026-03-02", "late", "open"), ("B001", "2026-03-02", "late", "open"),
+        ("A001", "2026-03-03", "absent", "explained"), ("A002", "2026-03-03", "missing_out", "open")]
+    late = body["items"][0]
+    assert late["minutes"] == 12 and late["first_in"] == "2026-03-02T09:12:00" and late["kind_label"] == "迟到 Late"
+    assert (body["items"][2]["request_kind"], body["items"][2]["request_id"]) == ("leave", pending.pk)
+    items, pages = _all_pages(world, "root", "exceptions", limit=1, **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert pages == 4 and items == body["items"]
+    _, mine = world.get("hr_a", "exceptions", **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert {i["employee_number"] for i in mine["items"]} == {"A001", "A002"}
+    _, only = world.get("root", "exceptions", kind="late", state="open", site="site-b",
+                        **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert [i["employee_number"] for i in only["items"]] == ["B001"]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"from": "2026-03-01"}, "to"),  # to is required
+    ({"from": "2026-13-01", "to": "2026-03-31"}, "from"),
+    ({"from": "yesterday", "to": "2026-03-31"}, "from"),
+    ({"from": "2026-03-31", "to": "2026-03-01"}, "to"),  # out of order
+    ({"from": "2025-01-01", "to": "2026-03-31"}, "to"),  # more than 366 days
+    ({"from": "2026-03-01", "to": "2026-03-31", "kind": "sleepy"}, "kind"),
+    ({"from": "2026-03-01", "to": "2026-03-31", "cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+])
+def test_bad_exception_queries_are_explained(world: World, params: dict[str, str], field: str) -> None:
+    status, body = world.get("root", "exceptions", **params)
+    assert status in (400, 422) and body["field"] == field, body
+    assert "/" in body["detail"]  # Chinese, then English
+
+
+def test_bad_dates_and_cursors_on_every_list(world: World) -> None:
+    for path in ("records", "leave", "makeup-punches"):
+        status, body = world.get("root", path, **{"from": "2026-02-30"})
+        assert status == 400 and body["field"] == "from" and "2026-03-01" in body["detail"], (path, body)
+        status, body = world.get("root", path, cursor="WyJub3QtYS1kYXRlIiwiYWJjIl0")
+        assert status == 400 and body["field"] == "cursor", (path, body)
+
+
+def test_leave_and_makeup_punches(world: World) -> None:
+    a1, a2, b1 = world.people["A001"], world.people["A002"], world.people["B001"]
+    LeaveRecord.objects.create(employee=a1, leave_type=world.annual, start=date(2026, 2, 26), end=date(2026, 3, 2),
+                               state="approved", approved_by="hr_a", approved_at=utc(2026, 2, 20, 3, 0))
+    LeaveRecord.objects.create(employee=a2, leave_type=world.sick, start=date(2026, 3, 10), end=date(2026, 3, 10))
+    LeaveRecord.objects.create(employee=a2, leave_type=world.annual, start=date(2026, 4, 1), end=date(2026, 4, 2))
+    LeaveRecord.objects.create(employee=b1, leave_type=world.annual, start=date(2026, 3, 5), end=date(2026, 3, 5))
+    _, body = world.get("root", "leave", **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert [(i["employee_number"], i["start"], i["end"]) for i in body["items"]] == [
+        ("A001", "2026-02-26", "2026-03-02"), ("B001", "2026-03-05", "2026-03-05"), ("A002", "2026-03-10", "2026-03-10")]
+    assert body["items"][0]["approved_at"] == "2026-02-20T03:00:00.000000Z" and body["items"][0]["leave_type_name"] == "年假 Annual"
+    _, body = world.get("root", "leave", state="pending", leave_type="SL")
+    assert [i["employee_number"] for i in body["items"]] == ["A002"] and body["items"][0]["paid"] is False
+    _, body = world.get("hr_b", "leave")
+    assert [i["employee_number"] for i in body["items"]] == ["B001"]
+    # make-up punches: the day is the employee's own site's day (Shanghai is UTC+8)
+    MakeupPunch.objects.create(employee=a1, at=utc(2026, 2, 28, 16, 30), direction="in", reason="忘记 forgot")  # 3/1
+    MakeupPunch.objects.create(employee=a1, at=utc(2026, 2, 28, 15, 30), direction="out", reason="忘记 forgot")  # 2/28
+    MakeupPunch.objects.create(employee=a2, at=utc(2026, 3, 4, 10, 0), reason="忘记 forgot", state="approved")
+    MakeupPunch.objects.create(employee=b1, at=utc(2026, 2, 28, 23, 30), reason="vergessen", state="rejected")  # 3/1 Berlin
+    _, body = world.get("root", "makeup-punches", **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert [(i["employee_number"], i["at"]) for i in body["items"]] == [
+        ("A001", "2026-02-28T16:30:00.000000Z"), ("B001", "2026-02-28T23:30:00.000000Z"), ("A002", "2026-03-04T10:00:00.000000Z")]
+    assert body["items"][0]["direction"] == "in" and body["items"][2]["direction"] is None
+    _, body = world.get("employee", "makeup-punches")
+    assert [(i["employee_number"], i["state"]) for i in body["items"]] == [("A002", "approved")]
+    items, pages = _all_pages(world, "root", "makeup-punches", limit=1)
+    assert pages == 4 and len({i["id"] for i in items}) == 4
+
+
+def test_the_openapi_document_has_descriptions_and_examples() -> None:
+    doc = json.loads(Client().get("/api/v1/openapi.json").content)
+    for path in ("records", "exceptions", "leave", "makeup-punches"):
+        op = doc["paths"][f"/api/v1/attendance/{path}"]["get"]
+        params = {p["name"]: p for p in op["parameters"]}
+        assert {"from", "to", "site", "department", "employee", "limit", "cursor"} <= set(params), path
+        for name, param in params.items():
+            assert "/" in param["description"], (path, name)  # Chinese / English
+        assert params["from"]["example"] == "2026-03-01" and params["employee"]["example"] == "A001"
+    assert doc["paths"]["/api/v1/attendance/exceptions"]["get"]["parameters"][0]["required"] is True
+    for name in ("RecordOut", "ExceptionOut", "LeaveOut", "MakeupOut"):
+        props = doc["components"]["schemas"][name]["properties"]
+        assert all(field.get("description") for field in props.values()), name
+        assert all(field.get("examples") for field in props.values()), name
+    assert doc["components"]["schemas"]["ExceptionOut"]["properties"]["kind"]["examples"] == ["late"]
