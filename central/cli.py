@@ -13,6 +13,7 @@
     seed-central command DEVICE_ID open_door       a signed command to one terminal
     seed-central attendance evaluate FILE.json     the attendance engine on one scenario, JSON out
     seed-central attendance recompute --from D --to D [--site --department --employee]
+    seed-central report monthly --from D --to D [--site --department --employee] --format xlsx|pdf|csv --out FILE
 
 Common options: ``--db`` (a SQLite path or a ``postgresql://`` URL; env SEED_CENTRAL_DB),
 ``--pki`` (the site's key folder; env SEED_CENTRAL_PKI) and ``--site``.
@@ -28,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -129,6 +130,18 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--employee", help="employee number")
     rc.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    rep = sub.add_parser("report", help="a report to an XLSX, PDF or CSV file (报表)")
+    rep.add_argument("name", help="monthly, daily, summary, exceptions, punches or payroll")
+    rep.add_argument("--from", dest="first", required=True, help="first date, YYYY-MM-DD")
+    rep.add_argument("--to", dest="last", required=True, help="last date, YYYY-MM-DD (inclusive)")
+    rep.add_argument("--site", dest="only_site", default="", help="site code")
+    rep.add_argument("--department", default="", help="department name")
+    rep.add_argument("--employee", default="", help="employee number")
+    rep.add_argument("--format", dest="fmt", choices=("xlsx", "pdf", "csv"), default="xlsx")
+    rep.add_argument("--out", help="file to write (default: the report's own name in the current folder)")
+    rep.add_argument("--user", help="make it within this console user's scope (default: everything)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+
     command = sub.add_parser("command", help="send a signed command to one terminal")
     command.add_argument("device_id")
     command.add_argument("cmd", choices=("open_door", "resync", "purge_employee", "set_setting"))
@@ -166,6 +179,22 @@ def _print_rows(rows: list[dict], fmt: str, out=None) -> None:
     out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)) + "\n")
     for t in text:
         out.write("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)) + "\n")
+
+
+def _progress_bar(label: str, unit: str, *, quiet: bool = False) -> Callable[[int, int], None]:
+    """A progress callback ``(done, total)`` drawing one line on standard error (nothing when ``quiet``)."""
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if quiet or not total:
+            return
+        width = 30
+        filled = width * done // total
+        rate = done / max(time.monotonic() - started, 1e-6)
+        print(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit} ({rate:.0f}/s)",
+              end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    return progress
 
 
 def _django(args: argparse.Namespace) -> None:
@@ -393,21 +422,58 @@ def _attendance_recompute(args: argparse.Namespace) -> int:
         print("seed-central attendance recompute: 没有符合条件的员工 / no employee matches", file=sys.stderr)
         return EXIT_USAGE
     started = time.monotonic()
-    show = not args.quiet
-
-    def progress(done: int, total: int) -> None:
-        if show and total:
-            width = 30
-            filled = width * done // total
-            rate = done / max(time.monotonic() - started, 1e-6)
-            print(f"\r重算 recomputing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} employees "
-                  f"({rate:.0f}/s)", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
+    progress = _progress_bar("重算 recomputing", "employees", quiet=args.quiet)
     actor = f"cli:{os.environ.get('USER', 'root')}"
     outcome = recompute(first, last, employees=employees, progress=progress, actor=actor)
     print(f"考勤已重算 attendance recomputed {first}..{last}: {outcome.employees} employees, "
           f"{outcome.written} records written, {outcome.deleted} removed, "
           f"{len(outcome.changed_final)} final records changed, {time.monotonic() - started:.1f} s")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build a report and write it to a file: whole or not at all (a temporary file renamed into place)."""
+    import datetime as dt
+    import tempfile
+
+    try:
+        first, last = dt.date.fromisoformat(args.first), dt.date.fromisoformat(args.last)
+    except ValueError:
+        print("seed-central report: 日期应为 YYYY-MM-DD / dates look like YYYY-MM-DD", file=sys.stderr)
+        return EXIT_USAGE
+    _django(args)
+    from central.accounts.models import User
+    from central.reports import registry
+
+    if args.user:
+        user = User.objects.filter(username=args.user, is_active=True).first()
+        if user is None:
+            print(f"seed-central report: 没有这个用户 / no active console user {args.user!r}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        user = User(username="cli", is_superuser=True)  # the server's operator: everything, as the database holds it
+    params = registry.ReportParams(first, last, site=args.only_site, department=args.department, employee=args.employee)
+    started = time.monotonic()
+    try:
+        report = registry.build(args.name, user, params, progress=_progress_bar("汇总 building", "rows", quiet=args.quiet))
+    except registry.ReportError as exc:
+        print(f"seed-central report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out or report.filename(args.fmt))
+    rows = sum(len(part.rows) for part in report.parts)
+    tmp_name = ""
+    try:
+        with tempfile.NamedTemporaryFile("wb", dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.",
+                                         delete=False) as tmp:
+            tmp_name = tmp.name
+            registry.render(report, args.fmt, tmp, progress=_progress_bar("写出 writing", "rows", quiet=args.quiet))
+        os.replace(tmp_name, out)
+    except OSError as exc:
+        if tmp_name:
+            Path(tmp_name).unlink(missing_ok=True)
+        print(f"seed-central report: 写不了文件 cannot write {out}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{report.title}: {out} ({rows} 行 rows, {out.stat().st_size} bytes, {time.monotonic() - started:.1f} s)")
     return EXIT_OK
 
 
@@ -463,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"run": cmd_run, "punches": cmd_punches, "devices": cmd_list, "events": cmd_list, "rejected": cmd_list,
                 "provision": cmd_provision, "broker-config": cmd_broker_config, "employee": cmd_employee,
                 "command": cmd_command, "migrate": cmd_migrate, "serve": cmd_serve, "createadmin": cmd_createadmin,
-                "verify-audit": cmd_verify_audit, "attendance": cmd_attendance,
+                "verify-audit": cmd_verify_audit, "attendance": cmd_attendance, "report": cmd_report,
                 "roster": cmd_roster}
     from django.db.utils import DatabaseError
 

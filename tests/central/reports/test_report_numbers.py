@@ -11,6 +11,7 @@ import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from central.attendance.demo_history import fill_month
 from central.attendance.models import AttendanceProfile, DailyRecord, LeaveType, ShiftType
 from central.attendance.requests import file_leave
 from central.attendance.services import recompute
+from central.cli import main as central_main
 from central.ingest.handler import store_punches
 from central.ingest.models import Punch
 from central.people import roster
@@ -234,3 +236,34 @@ def test_the_exceptions_list_has_every_anomaly_with_its_state(month: dict[str, A
     counts = {r["kind"]: r for r in report.part("counts").records()}
     assert counts["缺勤 Absent"]["explained"] == 1
     assert counts["缺勤 Absent"]["total"] == march.filter(status="absent").count()
+
+
+def _cli(tmp_path: Path, *args: str) -> int:
+    from django.db import connection
+
+    return central_main(["--db", str(connection.settings_dict["NAME"]), "--pki", str(tmp_path / "pki"), *args])
+
+
+def test_the_command_writes_the_file_with_a_progress_bar(month: dict[str, Any], tmp_path: Path, capsys) -> None:
+    out = tmp_path / "march.csv"
+    assert _cli(tmp_path, "report", "monthly", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "csv",
+                "--site", "sh", "--out", str(out)) == 0
+    printed = capsys.readouterr()
+    assert "写出 writing [##############################]" in printed.err and str(out) in printed.out
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert len(rows) == 1 + Employee.objects.count() + 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "pki") == ["march.csv"]
+
+
+def test_the_command_refuses_clearly_and_leaves_nothing_half_written(month: dict[str, Any], tmp_path: Path,
+                                                                      capsys) -> None:
+    assert _cli(tmp_path, "report", "weekly-ish", "--from", "2026-03-01", "--to", "2026-03-31") == 2
+    assert "no report named 'weekly-ish'" in capsys.readouterr().err
+    assert _cli(tmp_path, "report", "monthly", "--from", "2026-03-31", "--to", "2026-03-01") == 2
+    assert "before the start" in capsys.readouterr().err
+    assert _cli(tmp_path, "report", "monthly", "--from", "2026-03-01", "--to", "2026-03-31", "--site", "nowhere") == 2
+    assert "no site 'nowhere'" in capsys.readouterr().err
+    missing = tmp_path / "no-such-folder" / "x.csv"
+    assert _cli(tmp_path, "report", "monthly", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "csv",
+                "--quiet", "--out", str(missing)) == 1
+    assert "cannot write" in capsys.readouterr().err and not missing.parent.exists()
