@@ -1,0 +1,99 @@
+"""The product's events as webhook facts: what each one carries, its key and its fact id.
+
+| event | key | fact id (one delivery per hook) |
+| --- | --- | --- |
+| ``punch.stored`` | employee number | the punch id |
+| ``record.final`` | employee number | the record's content (a final record that changes is a new fact) |
+| ``anomaly`` | employee number | employee, date, shift and kind (late, early, absent, missing_out) |
+| ``request.approved`` | employee number | the request's kind and id |
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from central.webhooks.services import Fact, active_hooks, emit_many
+from central.webhooks.signing import utc_iso
+
+if TYPE_CHECKING:
+    from central.attendance.models import LeaveRecord, MakeupPunch
+
+ANOMALIES = ("late", "early", "absent", "missing_out")
+
+
+def _fact_id(prefix: str, parts: Sequence[object]) -> str:
+    text = ":".join(str(p) for p in parts)
+    if len(prefix) + 1 + len(text) > 255:
+        text = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return f"{prefix}:{text}"
+
+
+def punch_fact(row: dict[str, Any], site: int | None) -> Fact:
+    """``row``: a stored punch's columns (id, site, device_id, employee_number, direction, method, punched_at,
+    time_source, time_flag)."""
+    data = {"punch_id": row["id"], "employee": row["employee_number"], "site": row["site"], "device": row["device_id"],
+            "direction": row["direction"], "method": row["method"], "punched_at": utc_iso(row["punched_at"]),
+            "time_source": row["time_source"], "time_flag": row["time_flag"]}
+    return Fact("punch.stored", data, row["employee_number"], f"punch.stored:{row['id']}", site)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def record_facts(number: str, site: int | None, row: dict[str, Any]) -> list[Fact]:
+    """``record.final`` and its ``anomaly`` facts for a final daily record (``row``: the record's columns)."""
+    data = {"employee": number, "date": _plain(row["date"]), "shift": row.get("shift_name") or "",
+            "status": row["status"], "hours": _plain(row["hours"]), "late_min": row["late_min"],
+            "early_min": row["early_min"], "overtime_min": row["overtime_min"],
+            "overtime_kind": row.get("overtime_kind", ""), "overtime_state": row.get("overtime_state", ""),
+            "first_in": _plain(row.get("first_in")), "last_out": _plain(row.get("last_out")),
+            "missing_out": bool(row.get("missing_out"))}
+    content = hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
+    facts = [Fact("record.final", data, number, f"record.final:{content}", site)]
+    kinds = [kind for kind, present in (("late", row.get("late")), ("early", row.get("early")),
+                                        ("absent", row["status"] == "absent"), ("missing_out", row.get("missing_out")))
+             if present]
+    for kind in kinds:
+        anomaly = {"kind": kind, "employee": number, "date": data["date"], "shift": data["shift"],
+                   "status": data["status"], "late_min": data["late_min"], "early_min": data["early_min"]}
+        facts.append(Fact("anomaly", anomaly, number, _fact_id("anomaly", (number, data["date"], data["shift"], kind)),
+                          site))
+    return facts
+
+
+def records_written(rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> int:
+    """Daily records just written (employee number, site pk, the record's columns), in the writer's transaction:
+    the final ones become ``record.final`` and ``anomaly`` facts."""
+    if not any(("record.final" in h.events or "anomaly" in h.events) for h in active_hooks()):
+        return 0
+    return emit_many(fact for number, site, row in rows if row.get("final") for fact in record_facts(number, site, row))
+
+
+def leave_approved(leave: LeaveRecord) -> int:
+    """An approved leave, in the approver's transaction."""
+    employee = leave.employee
+    data = {"kind": "leave", "id": leave.pk, "employee": employee.number, "leave_type": leave.leave_type.code,
+            "start": leave.start.isoformat(), "end": leave.end.isoformat(), "half_day": leave.half_day,
+            "approved_by": leave.approved_by, "approved_at": _plain(leave.approved_at)}
+    return emit_many([Fact("request.approved", data, employee.number, f"request.approved:leave:{leave.pk}",
+                           employee.site_id)])
+
+
+def makeup_approved(punch: MakeupPunch) -> int:
+    """An approved make-up punch, in the approver's transaction."""
+    employee = punch.employee
+    data = {"kind": "makeup_punch", "id": punch.pk, "employee": employee.number, "at": utc_iso(punch.at),
+            "direction": punch.direction, "approved_by": punch.approved_by, "approved_at": _plain(punch.approved_at)}
+    return emit_many([Fact("request.approved", data, employee.number, f"request.approved:makeup_punch:{punch.pk}",
+                           employee.site_id)])
