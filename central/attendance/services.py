@@ -49,6 +49,7 @@ from central.attendance.models import (
 )
 from central.ingest.models import Punch, State
 from central.people.models import Employee, Site
+from central.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 CHUNK = 500
@@ -123,6 +124,7 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
     delete_ids: list[int] = []
     update: list[Change] = []
     create: list[dict[str, Any]] = []
+    finals: list[tuple[str, int | None, dict[str, Any]]] = []  # final records written, for webhooks
     for item in items:
         zone = rules.zone(item.site_id)
         records, before = _run_one(rules, item)
@@ -151,6 +153,8 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
             else:
                 row["employee_id"] = item.employee_id
                 create.append(row)
+            if row["final"]:
+                finals.append((item.number, item.site_id, row))
         for key, (pk, old) in before.items():
             if key not in seen and old.computed and pk is not None:
                 delete_ids.append(pk)  # the schedule no longer has this occurrence
@@ -160,6 +164,7 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
             _delete_records(delete_ids)
             _update_records(update)  # in place: what a person wrote on the row (reason, who, leave type) stays
             _insert_records(create)
+            webhook_events.records_written(finals)
     outcome.written = len(update) + len(create)
     return outcome
 
