@@ -15,6 +15,7 @@ from central.accounts import audit
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.services import AttendanceError, recompute
 from central.people.models import Employee
+from central.webhooks import events as webhook_events
 
 MAX_LEAVE_DAYS = 366
 
@@ -56,6 +57,7 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
                     status="half_day" if leave.half_day else "on_leave", half_day=leave.half_day, final=True,
                     reason=leave.reason, created_by=actor[:150])
                 day += timedelta(days=1)
+            webhook_events.leave_approved(leave)
         audit.record(actor, "attendance.leave_" + leave.state, f"{leave.employee.number} {leave.start}..{leave.end}",
                      {"id": leave.pk, "type": leave.leave_type.code, "half_day": leave.half_day})
     if approve:
@@ -80,6 +82,8 @@ def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: d
     """Approve (the punch counts from now on, its days recomputed) or reject a pending make-up punch."""
     with transaction.atomic():
         _decide(punch, approve, actor, "这条补卡已处理 / This make-up punch is already")
+        if approve:
+            webhook_events.makeup_approved(punch)
         audit.record(actor, "attendance.makeup_" + punch.state, f"{punch.employee.number} {punch.at.isoformat()}",
                      {"id": punch.pk, "direction": punch.direction})
     if approve:
