@@ -42,6 +42,7 @@ from central.ingest.handler import Ingest, Outgoing
 from central.ingest.models import Command, State
 from central.people import roster as roster_mod
 from central.people.models import Device
+from central.webhooks.worker import WebhookThread
 from contract import protocol as p
 from contract.keyfiles import check_private_file
 from contract.signing import load_signing_key
@@ -62,6 +63,7 @@ class CentralSettings:
     roster_poll_s: float = 1.0
     keepalive_s: int = 30
     attendance_interval_s: float | None = 1.0  # None: no attendance follower in this receiver
+    webhook_interval_s: float | None = 1.0  # None: no webhook delivery worker in this receiver
     state_dir: Path | None = None  # where the roster's sent-version record lives, outside the database
     roster_part_bytes: int = p.ROSTER_PART_BYTES
 
@@ -150,6 +152,7 @@ class CentralService:
         self._announce_full = False  # a new history: the full roster goes to every site
         self.errors = 0
         self.attendance: AttendanceThread | None = None
+        self.webhooks: WebhookThread | None = None
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
@@ -177,6 +180,8 @@ class CentralService:
         self._thread.start()
         if self.settings.attendance_interval_s:
             self.attendance = AttendanceThread(self.settings.attendance_interval_s).start()
+        if self.settings.webhook_interval_s:
+            self.webhooks = WebhookThread(self.settings.webhook_interval_s).start()
         return self
 
     def stop(self) -> None:
@@ -185,6 +190,8 @@ class CentralService:
             self._thread.join(timeout=10)
         if self.attendance:
             self.attendance.stop()
+        if self.webhooks:
+            self.webhooks.stop()
         try:
             self.client.disconnect()
         finally:
