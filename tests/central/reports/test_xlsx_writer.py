@@ -448,3 +448,47 @@ def test_ten_thousand_employees_stream_in_write_only_mode(tmp_path):
     finally:
         wb.close()
     print(f"10,000 × 45 written in {elapsed:.1f} s, {path.stat().st_size / 1e6:.1f} MB")
+
+
+@pytest.fixture
+def generated_month(db):
+    """A month of records made through the product's own paths (the demo history), and a user who sees it all."""
+    from central.accounts.models import User
+    from central.attendance.demo_history import fill_month
+    from central.people import roster
+    from central.people.models import Site
+
+    Site.objects.create(code="sh", name="上海工厂", time_zone="Asia/Shanghai")
+    fill_month("sh", date(2026, 4, 1), device_id="gate-1")  # records 2026-03-02 .. 2026-03-31
+    roster.upsert_employees([{"number": "X001", "name": INJECTION_NAME, "department": "仓储 Warehouse", "site": "sh"}])
+    return User.objects.create_superuser("boss", password="x")
+
+
+@pytest.mark.django_db
+def test_every_report_the_product_builds_renders_as_a_workbook(generated_month):
+    params = registry.ReportParams(date(2026, 3, 2), date(2026, 3, 31))
+    for name in registry.REPORTS:
+        report = registry.build(name, generated_month, params)
+        wb = load(render(report))
+        assert len(wb.sheetnames) == 1 + len(report.parts), name
+        with zipfile.ZipFile(io.BytesIO(render(report))) as z:
+            charts = [n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)]
+        assert len(charts) == sum(len(p.charts) for p in report.parts if p.rows), name
+        for ws, part in zip(wb.worksheets[1:], report.parts, strict=True):
+            assert [c.value for c in ws[HEADER_ROW]][:len(part.columns)] == [c.title for c in part.columns]
+            totals_row = FIRST + len(part.rows)
+            for offset, row in enumerate(part.rows):
+                for value, cell in zip(row.values, ws[FIRST + offset], strict=False):
+                    if isinstance(value, str) and value:
+                        assert cell.data_type == "s" and unescape_cell(cell.value) == value, (name, cell.coordinate)
+            for sheet_row in ws.iter_rows():
+                for cell in sheet_row:
+                    if cell.data_type == "f":
+                        assert part.has_totals() and cell.row == totals_row, (name, cell.coordinate)
+            if part.has_totals():
+                for i, column in enumerate(part.columns, start=1):
+                    if column.total == "sum" and part.rows:
+                        assert ws.cell(totals_row, i).value.startswith(f"=SUM({get_column_letter(i)}"), (name, column.key)
+    monthly = load(render(registry.build("monthly", generated_month, params)))
+    names = [c.value for row in monthly.worksheets[1].iter_rows(min_row=FIRST) for c in row]
+    assert "'" + INJECTION_NAME in names
