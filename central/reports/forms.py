@@ -126,7 +126,7 @@ class ScheduleForm(forms.Form):
         report, period = data.get("report"), data.get("period")
         if report and period and period not in PERIODS_OF[report]:
             allowed = ", ".join(str(Period(p).label) for p in PERIODS_OF[report])
-            self.add_error("period", _("此报表可选期间 / this report covers: %(allowed)s") % {"allowed": allowed})
+            self.add_error("period", _("此报表可选期间：%(allowed)s / this report covers: %(allowed)s") % {"allowed": allowed})
         if data.get("every") == Every.WEEKLY and data.get("weekday") is None:
             self.add_error("weekday", _("请选择星期几 / choose the weekday"))
         if data.get("every") == Every.MONTHLY and not data.get("day"):

@@ -224,3 +224,14 @@ def test_punch_log_download_as_superuser_holds_site_b(world: dict[str, Any]) -> 
     hr = _get(world["users"]["hr_admin"], **params).content.decode("utf-8-sig")
     assert "B-SECRET-1" in boss and "B-SECRET-1" not in hr
     assert "M010" in hr
+
+
+def test_the_pages_speak_chinese_first_and_english_from_the_apps_catalogue(world: dict[str, Any]) -> None:
+    client = client_for(world["users"]["hr_admin"])
+    chinese = client.get(reverse("console:reports"), {"report": "monthly"}).content.decode()
+    assert ">预览</button>" in chinese and "定时报表</a>" in chinese
+    client.cookies["seed_language"] = "en"
+    english = client.get(reverse("console:reports"), {"report": "monthly"}).content.decode()
+    assert ">Preview</button>" in english and "Scheduled reports</a>" in english and "预览" not in english
+    schedules_page = client.get(reverse("console:report_schedules")).content.decode()
+    assert "No scheduled reports yet." in schedules_page and "还没有定时报表" not in schedules_page
