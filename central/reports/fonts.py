@@ -31,6 +31,8 @@ CANDIDATES: tuple[Path, ...] = (
     Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
 )
 HAS_BOLD = False  # WenQuanYi Micro Hei ships one weight
+# look-alikes for marks a CJK face may lack (WenQuanYi Micro Hei has no ✗): the first one the face has is printed
+LOOK_ALIKES: dict[str, str] = {"✗": "✘×x", "☓": "×✘x", "✓": "√✔", "✔": "√✓", "✘": "×x"}
 
 _lock = threading.Lock()
 _registered: Path | None = None
@@ -57,6 +59,18 @@ def font_path() -> Path:
         f"找不到中文字体 / no Chinese font found (looked for {', '.join(str(p) for p in CANDIDATES)}): "
         f"请安装 {PACKAGE} / install the Debian package {PACKAGE} (apt-get install {PACKAGE}, or run make), "
         f"or set {ENV_VAR} to a .ttf/.ttc font with Chinese glyphs")
+
+
+def substitutions(name: str = FONT_NAME) -> dict[int, str]:
+    """A ``str.translate`` table from the marks the registered face lacks to look-alikes it has."""
+    face = pdfmetrics.getFont(name).face
+    table: dict[int, str] = {}
+    for mark, alternatives in LOOK_ALIKES.items():
+        if ord(mark) not in face.charToGlyph:
+            usable = [c for c in alternatives if ord(c) in face.charToGlyph]
+            if usable:
+                table[ord(mark)] = usable[0]
+    return table
 
 
 def register() -> str:

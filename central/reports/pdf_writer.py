@@ -275,6 +275,7 @@ class _Section:
         self.part, self.font, self.progress = part, font, progress
         self.layout = _layout(part, font, avail_width)
         self.kinds = [c.kind for c in part.columns]
+        self.marks = fonts.substitutions(font)
         face = pdfmetrics.getFont(font)
         size = self.layout.size
         self._measure: Measure = lambda text: float(face.stringWidth(text, size))
@@ -292,7 +293,7 @@ class _Section:
     def _cells(self, item: int) -> list[list[str]]:
         """The lines of every cell of one item (a row, or the totals row after the last)."""
         texts = self.totals if item == len(self.part.rows) else [
-            cell_text(v, k) for v, k in zip(self.part.rows[item].values, self.kinds, strict=True)]
+            cell_text(v, k).translate(self.marks) for v, k in zip(self.part.rows[item].values, self.kinds, strict=True)]
         return [wrap(t, self._inner(i), self._measure) if self.kinds[i] == "text" else [t]
                 for i, t in enumerate(texts)]
 
@@ -497,6 +498,7 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
 def _legend_table(report: Report, font: str, width: float) -> Table:
     """The legend of the symbols, four to a line, each symbol in its flag's colour."""
     per_line = 4
+    marks = fonts.substitutions(font)
     items = report.legend
     data: list[list[str]] = []
     style: list[tuple[Any, ...]] = [
@@ -508,7 +510,7 @@ def _legend_table(report: Report, font: str, width: float) -> Table:
         line: list[str] = []
         for k, item in enumerate(items[start:start + per_line]):
             r, c = start // per_line, 2 * k
-            line += [item.symbol, item.label]
+            line += [item.symbol.translate(marks), item.label.translate(marks)]
             style += [("ALIGN", (c, r), (c, r), "CENTER"), ("BOX", (c, r), (c, r), 0.25, GRID)]
             if item.flag in FLAG_FILLS:
                 style.append(("BACKGROUND", (c, r), (c, r), FLAG_FILLS[item.flag]))
@@ -529,12 +531,13 @@ def _story(report: Report, font: str, width: float, progress: _Progress) -> list
         story.append(_legend_table(report, font, width))
         story.append(Spacer(1, 6))
     for part in report.parts:
-        story.append(CondPageBreak(60 * mm))
+        story.append(CondPageBreak(CHART_HEIGHT + 45 if part.charts else 60 * mm))  # a title is not left alone
         story.append(Paragraph(paragraph_text(part.title), styles["section"]))
         if part.note:
             story.append(Paragraph(paragraph_text(part.note), styles["note"]))
-        for chart in part.charts:
-            story.append(CondPageBreak(CHART_HEIGHT + 6))
+        for n, chart in enumerate(part.charts):
+            if n:
+                story.append(CondPageBreak(CHART_HEIGHT + 6))
             story.append(pdf_charts.draw(part, chart, width, CHART_HEIGHT, font))
             story.append(Spacer(1, 6))
         if not part.columns:

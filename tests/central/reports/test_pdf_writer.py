@@ -18,7 +18,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db.models import Sum
 
+from central.accounts.models import User
+from central.attendance.demo_history import fill_month
+from central.attendance.models import DailyRecord
+from central.people.models import Employee, Site
 from central.reports import fonts, pdf_writer, registry
 from central.reports.document import Chart, Column, LegendItem, Part, Report, Row
 from reports.report_samples import (
@@ -363,3 +368,40 @@ def test_the_font_may_be_named_by_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv(fonts.ENV_VAR, str(installed))
     assert fonts.font_path() == installed
     assert "王伟" in "\n".join(pages_of(render(narrow_report(3, note="王伟")), tmp_path))
+
+
+@pytest.fixture
+def generated_month(db: object) -> User:
+    """A month of punches through the product's own paths (``fill_month``): records 2026-03-04 … 2026-04-02."""
+    Site.objects.create(code="sh", name="上海工厂", time_zone="Asia/Shanghai")
+    fill_month("sh", date(2026, 4, 3), device_id="gate-1")
+    return User.objects.create_superuser("boss", password="x")
+
+
+@pytest.mark.django_db
+def test_the_monthly_sheet_built_from_records_prints_their_numbers(generated_month: User, tmp_path: Path) -> None:
+    first, last = date(2026, 3, 1), date(2026, 3, 31)
+    report = registry.build("monthly", generated_month, registry.ReportParams(first, last))
+    out = io.BytesIO()
+    registry.render(report, "pdf", out)
+    pages = pages_of(out.getvalue(), tmp_path)
+    lines = [squash(line).strip() for page in pages for line in page.splitlines()]
+    employees = list(Employee.objects.order_by("number"))
+    assert len(employees) >= 10
+    records = DailyRecord.objects.filter(date__gte=first, date__lte=last)
+    for employee in employees[:12]:
+        mine = records.filter(employee=employee)
+        # every line of this employee (one per column block), numbers as printed
+        printed = " ".join(line for line in lines if line.startswith(f"{employee.number} "))
+        assert employee.name in printed
+        tokens = set(printed.split())
+        hours = mine.aggregate(s=Sum("hours"))["s"] or Decimal(0)
+        assert f"{hours:.2f}" in tokens, (employee.number, hours, printed[-300:])
+        assert str(mine.filter(late=True).count()) in tokens
+        assert str(mine.aggregate(s=Sum("late_min"))["s"] or 0) in tokens
+    total_hours = records.aggregate(s=Sum("hours"))["s"] or Decimal(0)
+    totals = " ".join(line for line in lines if line.startswith("合计"))
+    assert f"{total_hours:.2f}" in totals.split(), totals
+    assert "✗" not in "".join(pages)  # the face has no ✗: a look-alike is printed instead of a blank
+    if records.filter(status="absent").exists():
+        assert "✘" in "".join(pages)
