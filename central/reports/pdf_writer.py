@@ -550,10 +550,10 @@ def _story(report: Report, font: str, width: float, progress: _Progress) -> list
             story.append(Paragraph(paragraph_text("无数据 No rows"), styles["note"]))
         if len(blocks) > 1:
             frozen = _frozen_count(blocks)
-            story.append(Paragraph(paragraph_text(
-                f"此表太宽，列分为 {len(blocks)} 块打印，每块重复前 {frozen} 列 / "
-                f"too wide for one page: the columns are printed in {len(blocks)} blocks, "
-                f"each repeating the first {frozen} column{'s' if frozen != 1 else ''}"), styles["note"]))
+            repeated = (f"每块重复前 {frozen} 列 / too wide for one page: the columns are printed in {len(blocks)} blocks, "
+                        f"each repeating the first {frozen} column{'s' if frozen != 1 else ''}") if frozen else (
+                        f"不重复列 / too wide for one page: the columns are printed in {len(blocks)} blocks")
+            story.append(Paragraph(paragraph_text(f"此表太宽，列分为 {len(blocks)} 块打印，{repeated}"), styles["note"]))
         for b, columns in enumerate(blocks):
             if len(blocks) > 1:
                 first, last = columns[frozen] + 1, columns[-1] + 1
