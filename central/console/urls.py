@@ -11,7 +11,9 @@ the login page itself. For the walk: an ``employee`` user is linked to the emplo
 ``manager`` is granted that employee's department, an ``hr_admin`` its site, an ``auditor``
 nothing (so sees everything).
 """
-from django.urls import include, path
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, include, path
 
 from central.console import attendance_views, views
 from central.reports import urls as report_urls
@@ -95,3 +97,14 @@ ROLE_WALK: dict[str, dict] = {
 }
 ROLE_WALK.update(report_urls.ROLE_WALK)
 ROLE_WALK.update(webhook_urls.ROLE_WALK)
+
+
+def url_names(patterns: list[Any] | None = None) -> set[str]:
+    """Every named console URL, the included report and webhook pages too (what ROLE_WALK must document)."""
+    found: set[str] = set()
+    for p in urlpatterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            found |= url_names(p.url_patterns)
+        elif isinstance(p, URLPattern) and p.name:
+            found.add(p.name)
+    return found
