@@ -267,3 +267,78 @@ def test_the_command_refuses_clearly_and_leaves_nothing_half_written(month: dict
     assert _cli(tmp_path, "report", "monthly", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "csv",
                 "--quiet", "--out", str(missing)) == 1
     assert "cannot write" in capsys.readouterr().err and not missing.parent.exists()
+
+
+def _sheet_rows(workbook: Any, title_start: str) -> tuple[list[str], list[tuple[Any, ...]], Any]:
+    sheet = next(ws for ws in workbook.worksheets if ws.title.startswith(title_start))
+    header = [c.value for c in sheet[2]]
+    rows = [tuple(c.value for c in row) for row in sheet.iter_rows(min_row=3)]
+    return header, rows, sheet
+
+
+def test_the_workbook_read_back_holds_the_engines_numbers(month: dict[str, Any], tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    path = tmp_path / "march.xlsx"
+    with path.open("wb") as out:
+        registry.render(_build("monthly", month["admin"], *MARCH), "xlsx", out)
+    workbook = openpyxl.load_workbook(path)
+    header, rows, sheet = _sheet_rows(workbook, "考勤月报")
+    col = {title: i for i, title in enumerate(header)}
+    people = {row[0]: row for row in rows if row[0] and row[0] != "合计 Total"}
+    assert set(people) == set(Employee.objects.values_list("number", flat=True))
+    for number, row in people.items():
+        recs = _records(number, *MARCH)
+        assert row[col["迟到分钟 Late (min)"]] == (recs.aggregate(s=Sum("late_min"))["s"] or 0), number
+        assert Decimal(str(row[col["工时 Hours worked"]])) == (recs.aggregate(s=Sum("hours"))["s"] or 0), number
+        assert Decimal(str(row[col["缺勤天数 Absent (days)"]])) == expected(number, *MARCH)["absent"], number
+    x = people["X001"]
+    assert x[col["姓名 Name"]] == "'" + INJECTION  # text, shown as typed
+    assert Decimal(str(x[col["工时 Hours worked"]])) == month["night_record"].hours  # the night of March 31st
+    assert "迟" in x[col["31 二"]]
+    total = next(row for row in rows if row[0] == "合计 Total")
+    late_formula = total[col["迟到次数 Late (times)"]]
+    assert isinstance(late_formula, str) and late_formula.startswith("=SUM(")
+    assert sum(row[col["迟到次数 Late (times)"]] for row in people.values()) == DailyRecord.objects.filter(
+        late=True, date__gte=MARCH[0], date__lte=MARCH[1]).count()
+    formulas = [c for r in sheet.iter_rows() for c in r if c.data_type == "f"]
+    assert formulas and {c.row for c in formulas} == {rows.index(total) + 3}  # the totals row's SUMs, nothing else
+    assert all(str(c.value).startswith("=SUM(") for c in formulas)
+
+
+def test_the_payroll_workbook_and_csv_agree_with_the_records(month: dict[str, Any], tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    report = _build("payroll", month["admin"], *MARCH)
+    with (tmp_path / "p.xlsx").open("wb") as out:
+        registry.render(report, "xlsx", out)
+    with (tmp_path / "p.csv").open("wb") as out:
+        registry.render(report, "csv", out)
+    header, rows, _ = _sheet_rows(openpyxl.load_workbook(tmp_path / "p.xlsx"), "薪资导出")
+    keys = [h.split(" ", 1)[1] for h in header]
+    csv_rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text(encoding="utf-8-sig"))))
+    assert [h.split(" ", 1)[1] for h in csv_rows[0]] == keys
+    for values in rows:
+        row = dict(zip(keys, values, strict=True))
+        number = row["employee_number"]
+        want = expected(number, *MARCH)
+        assert Decimal(str(row["days_worked"])) == want["worked"], number
+        assert Decimal(str(row["leave_annual_days"])) == want["annual"], number
+        from_csv = next(r for r in csv_rows if r["工号 employee_number"] == number)
+        assert Decimal(from_csv["出勤天数 days_worked"]) == want["worked"], number
+        assert from_csv["期间开始 period_start"] == "2026-03-01"
+
+
+def test_the_pdf_prints_the_night_shift_and_the_formula_name_as_they_are(month: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (apt poppler-utils, installed by make) is needed to read the PDF back")
+    path = tmp_path / "x.pdf"
+    with path.open("wb") as out:
+        registry.render(_build("monthly", month["admin"], *MARCH, employee="X001"), "pdf", out)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    night = month["night_record"]
+    totals = next(line for line in text.splitlines() if line.strip().startswith("X001") and f"{night.hours:.2f}" in line)
+    assert totals.split()[1:3] == ["1", str(night.late_min)]  # late once, its minutes
+    assert "=HYPERLIN" in text and "点我" in text  # printed as typed: a PDF runs nothing
+    assert "员工 Employee: X001" in text
