@@ -7,6 +7,8 @@
 | ``SEED_CENTRAL_DEBUG`` | ``1`` for tracebacks in pages | off |
 | ``SEED_CENTRAL_HOSTS`` | comma-separated host names the console answers to | ``localhost,127.0.0.1,[::1]`` |
 | ``SEED_CENTRAL_TIME_ZONE`` | the zone pages show times in | ``Asia/Shanghai`` |
+| ``SEED_REPORTS_DIR`` | where scheduled reports' files are kept (not a folder the web serves) | ``reports`` by the database |
+| ``SEED_COMPANY_NAME`` | the company printed on every report | ``Seed 考勤`` |
 """
 from __future__ import annotations
 

@@ -42,6 +42,7 @@ from central.ingest.handler import Ingest, Outgoing
 from central.ingest.models import Command, State
 from central.people import roster as roster_mod
 from central.people.models import Device
+from central.reports.scheduler import ReportScheduler
 from central.webhooks.worker import WebhookThread
 from contract import protocol as p
 from contract.keyfiles import check_private_file
@@ -64,6 +65,7 @@ class CentralSettings:
     keepalive_s: int = 30
     attendance_interval_s: float | None = 1.0  # None: no attendance follower in this receiver
     webhook_interval_s: float | None = 1.0  # None: no webhook delivery worker in this receiver
+    report_interval_s: float | None = 30.0  # None: no scheduled reports made by this receiver
     state_dir: Path | None = None  # where the roster's sent-version record lives, outside the database
     roster_part_bytes: int = p.ROSTER_PART_BYTES
 
@@ -153,6 +155,7 @@ class CentralService:
         self.errors = 0
         self.attendance: AttendanceThread | None = None
         self.webhooks: WebhookThread | None = None
+        self.reports: ReportScheduler | None = None
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
@@ -182,6 +185,8 @@ class CentralService:
             self.attendance = AttendanceThread(self.settings.attendance_interval_s).start()
         if self.settings.webhook_interval_s:
             self.webhooks = WebhookThread(self.settings.webhook_interval_s).start()
+        if self.settings.report_interval_s:
+            self.reports = ReportScheduler(self.settings.report_interval_s).start()
         return self
 
     def stop(self) -> None:
@@ -192,6 +197,8 @@ class CentralService:
             self.attendance.stop()
         if self.webhooks:
             self.webhooks.stop()
+        if self.reports:
+            self.reports.stop()
         try:
             self.client.disconnect()
         finally:

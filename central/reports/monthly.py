@@ -1,6 +1,6 @@
 """The monthly attendance sheet (考勤月报): one row per employee, a symbol per day, then the month's totals.
 
-Symbols (the legend of every sheet): √ present, 迟 late, 早 early (迟早 both), ✗ absent, ½ half day,
+Symbols (the legend of every sheet): √ present, 迟 late, 早 early (迟早 both), × absent, ½ half day,
 a leave type's first character (年 annual, 病 sick …), 休 rest day, 节 holiday, 缺 missing out punch;
 ``?`` after a symbol: provisional (a terminal of the site has not reported since). Two shifts on one day
 show both symbols, ``/`` between. A day with no record shows what was planned: 休 or 节, else nothing
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from central.accounts.models import User
 
 WEEKDAYS_ZH = "一二三四五六日"
-PRESENT, LATE, EARLY, ABSENT, HALF, REST, HOLIDAY, MISSING, PROVISIONAL = "√", "迟", "早", "✗", "½", "休", "节", "缺", "?"
+PRESENT, LATE, EARLY, ABSENT, HALF, REST, HOLIDAY, MISSING, PROVISIONAL = "√", "迟", "早", "×", "½", "休", "节", "缺", "?"
 SEVERITY: dict[Flag, int] = {"": 0, "muted": 1, "info": 2, "warn": 3, "bad": 4}
 
 

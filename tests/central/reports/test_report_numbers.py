@@ -103,7 +103,7 @@ def test_the_monthly_sheet_totals_every_employee_as_the_records_say(month: dict[
         for rec in recs:
             mark = row[f"d{rec.date:%Y-%m-%d}"]
             if rec.status == "absent":
-                assert "✗" in mark, (number, rec.date, mark)
+                assert "×" in mark, (number, rec.date, mark)
             if rec.late:
                 assert "迟" in mark, (number, rec.date, mark)
             if rec.status == "on_leave":
