@@ -6,69 +6,36 @@ keeps its speed; with several receivers on PostgreSQL only one follows at a time
 from __future__ import annotations
 
 import logging
-import threading
 
-from django.db import close_old_connections, connection
-from django.db.utils import DatabaseError, InterfaceError
+from django.db import connection
 
 from central.attendance.services import Follower
+from central.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 _PG_LOCK_KEY = 74_201_302
 
 
-class AttendanceThread:
+class AttendanceThread(LoopThread):
+    name = "seed-attendance"
+
     def __init__(self, interval_s: float = 1.0):
-        self.interval_s = interval_s
+        super().__init__(interval_s)
         self.follower = Follower()
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.errors = 0
-        self.passes = 0
 
     def start(self) -> AttendanceThread:
-        self._thread = threading.Thread(target=self._run, name="seed-attendance", daemon=True)
-        self._thread.start()
+        super().start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
+    def work(self) -> None:
+        if not self._lock():
+            return
         try:
-            while not self._stop.is_set():
-                self.wake.wait(self.interval_s)
-                self.wake.clear()
-                if self._stop.is_set():
-                    break
-                self._pass()
+            outcome = self.follower.tick()
+            if outcome.written:
+                log.info("attendance: %s record(s) written for %s employee(s)", outcome.written, outcome.employees)
         finally:
-            connection.close()
-
-    def _pass(self) -> None:
-        try:
-            if not self._lock():
-                return
-            try:
-                outcome = self.follower.tick()
-                if outcome.written:
-                    log.info("attendance: %s record(s) written for %s employee(s)", outcome.written, outcome.employees)
-            finally:
-                self._unlock()
-            self.passes += 1
-        except (DatabaseError, InterfaceError):
-            self.errors += 1
-            log.exception("attendance follower: database error (will retry)")
-            close_old_connections()
-            if connection.connection is not None and not connection.is_usable():
-                connection.close()
-        except Exception:
-            self.errors += 1
-            log.exception("attendance follower error (will retry)")
+            self._unlock()
 
     def _lock(self) -> bool:
         if connection.vendor != "postgresql":

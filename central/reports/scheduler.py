@@ -15,18 +15,15 @@ instances exactly one of them makes it) and builds it as the schedule's owner.
 from __future__ import annotations
 
 import calendar
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import close_old_connections, connection
-from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
 
-log = logging.getLogger(__name__)
+from central.loop_thread import LoopThread
+
 MAX_CATCH_UP = 31  # missed runs made after a long stop, per schedule (the latest ones)
 
 
@@ -101,62 +98,27 @@ def period_of(period: str, day: date) -> tuple[date, date]:
 Clock = Callable[[], datetime]
 
 
-class ReportScheduler:
+class ReportScheduler(LoopThread):
     """The scheduled reports' thread: ``ReportScheduler().start()`` … ``.stop()``; ``tick(now)`` is one pass."""
+    first_at_once = True  # runs missed while the server was down are made at start
+    join_s = 60.0
 
     def __init__(self, interval_s: float = 30.0, clock: Clock = timezone.now, name: str = ""):
-        self.interval_s = interval_s
+        super().__init__(interval_s)
         self.clock = clock
         self.name = name or "seed-reports"
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.errors = 0
-        self.passes = 0
         self.made = 0
 
     def start(self) -> ReportScheduler:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        super().start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread:
-            self._thread.join(timeout=60)
+    def work(self) -> None:
+        if self.passes == 0:
+            from central.reports import schedules
 
-    def _run(self) -> None:
-        try:
-            first = True
-            while not self._stop.is_set():
-                if not first:  # the first pass at once: runs missed while the server was down are made now
-                    self.wake.wait(self.interval_s)
-                    self.wake.clear()
-                first = False
-                if self._stop.is_set():
-                    break
-                self._pass()
-        finally:
-            connection.close()
-
-    def _pass(self) -> None:
-        try:
-            if self.passes == 0:
-                from central.reports import schedules
-
-                schedules.fail_interrupted(self.clock())
-            self.tick(self.clock())
-            self.passes += 1
-        except (DatabaseError, InterfaceError):
-            self.errors += 1
-            log.exception("report scheduler: database error (will retry)")
-            close_old_connections()
-            if connection.connection is not None and not connection.is_usable():
-                connection.close()
-        except Exception:
-            self.errors += 1
-            log.exception("report scheduler error (will retry)")
+            schedules.fail_interrupted(self.clock())
+        self.tick(self.clock())
 
     def tick(self, now: datetime) -> int:
         """Claim and make every run due at ``now``; returns how many this scheduler made."""
@@ -165,7 +127,7 @@ class ReportScheduler:
         made = 0
         for schedule in schedules.active_schedules():
             for moment in schedules.due_for(schedule, now):
-                if self._stop.is_set():
+                if self.stopping:
                     return made
                 run = schedules.claim_run(schedule, moment)
                 if run is None:

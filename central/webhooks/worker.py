@@ -9,7 +9,6 @@ released after ``STALE_CLAIM_S`` (the delivery is then sent again: receivers ded
 from __future__ import annotations
 
 import logging
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -17,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO
 
-from django.db import close_old_connections, connection
-from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone as dj_timezone
 
+from central.loop_thread import LoopThread
 from central.webhooks import signing
 from central.webhooks.models import Delivery
 from central.webhooks.punches import PunchFollower
@@ -112,55 +110,23 @@ def record(delivery: Delivery, answer: Answer, now: datetime) -> None:
                   attempts, error)
 
 
-class WebhookThread:
+class WebhookThread(LoopThread):
     """Start with :meth:`start`, end with :meth:`stop`; :meth:`run_once` does one pass in the caller's thread."""
+    name = "seed-webhooks"
 
     def __init__(self, interval_s: float = 1.0, *, clock: Clock | None = None, batch: int = 50):
-        self.interval_s = interval_s
+        super().__init__(interval_s)
         self.clock: Clock = clock or dj_timezone.now
         self.batch = batch
         self.follower = PunchFollower()
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.errors = 0
-        self.passes = 0
         self.sent = 0
 
     def start(self) -> WebhookThread:
-        self._thread = threading.Thread(target=self._run, name="seed-webhooks", daemon=True)
-        self._thread.start()
+        super().start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self.wake.wait(self.interval_s)
-                self.wake.clear()
-                if self._stop.is_set():
-                    break
-                self._pass()
-        finally:
-            connection.close()
-
-    def _pass(self) -> None:
-        try:
-            self.run_once()
-        except (DatabaseError, InterfaceError):
-            self.errors += 1
-            log.exception("webhooks: database error (will retry)")
-            close_old_connections()
-            if connection.connection is not None and not connection.is_usable():
-                connection.close()
-        except Exception:
-            self.errors += 1
-            log.exception("webhooks worker error (will retry)")
+    def work(self) -> None:
+        self.run_once()
 
     def run_once(self) -> int:
         """Follow new punches, then send every delivery due now (those a delivery unblocks too); returns how many
@@ -168,10 +134,10 @@ class WebhookThread:
         self.follower.tick(self.clock())
         release_stale(self.clock())
         sent = 0
-        while not self._stop.is_set():
+        while not self.stopping:
             progress = False
             for pk in due(self.clock(), self.batch):  # claimed one at a time: a slow receiver holds one claim
-                if self._stop.is_set():
+                if self.stopping:
                     break
                 if claim(pk, self.clock()):
                     send(pk, self.clock)
@@ -179,6 +145,5 @@ class WebhookThread:
                     progress = True
             if not progress:
                 break
-        self.passes += 1
         self.sent += sent
         return sent
