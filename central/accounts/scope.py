@@ -82,6 +82,19 @@ def employees(user: User) -> QuerySet[Employee]:
     return Employee.objects.none()
 
 
+def employees_in(user: User, site: str | None = "", department: str | None = "",
+                 employee: str | None = "") -> QuerySet[Employee]:
+    """The user's employees narrowed to a site (code), a department (name) and an employee (number) when given."""
+    rows = employees(user)
+    if site:
+        rows = rows.filter(site__code=site)
+    if department:
+        rows = rows.filter(department__name=department)
+    if employee:
+        rows = rows.filter(number=employee)
+    return rows
+
+
 def devices(user: User) -> QuerySet[Device]:
     if _all(user):
         return Device.objects.all()

@@ -116,15 +116,6 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
     return moment.astimezone(zone).replace(tzinfo=None) if moment is not None else None
 
 
-def _staff(user: User, site: str, department: str, employee: str) -> QuerySet[Employee]:
-    rows = scope.employees(user)
-    if site:
-        rows = rows.filter(site__code=site)
-    if department:
-        rows = rows.filter(department__name=department)
-    if employee:
-        rows = rows.filter(number=employee)
-    return rows
 
 
 class _Requests:
@@ -186,7 +177,7 @@ def anomalies(user: User, first: date, last: date, *, site: str = "", department
     date, site, employee number, shift and kind. ``kinds`` / ``states`` narrow the answer (empty: all)."""
     wanted_kinds = set(kinds) or set(KINDS)
     wanted_states = set(states) or set(STATES)
-    staff = _staff(user, site, department, employee)
+    staff = scope.employees_in(user, site, department, employee)
     found: list[Anomaly] = []
     zones: dict[int, ZoneInfo] = {}
     record_rows: list[dict] = []

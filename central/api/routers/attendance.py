@@ -16,7 +16,6 @@ from django.db.models import Q, QuerySet
 from ninja import Query, Router
 
 from central.accounts import scope
-from central.accounts.models import User
 from central.api import cursor as keyset
 from central.api.attendance_schemas import ExceptionPage, LeavePage, MakeupPage, RecordPage
 from central.api.auth import caller
@@ -96,15 +95,6 @@ EXCEPTION_STATE = Query(None, example="open", description="状态 / state: " + "
 REQUEST_STATE = Query(None, example="pending", description=STATE_TEXT)
 
 
-def _staff(user: User, site: str | None, department: str | None, employee: str | None) -> QuerySet[Employee]:
-    rows = scope.employees(user)
-    if site:
-        rows = rows.filter(site__code=site)
-    if department:
-        rows = rows.filter(department__name=department)
-    if employee:
-        rows = rows.filter(number=employee)
-    return rows
 
 
 def _after_day(rows: QuerySet, cursor: str | None, field: str) -> QuerySet:
@@ -158,7 +148,7 @@ def list_records(request,
                                                         "(false) records only"),
                  limit: int = limit_param(), cursor: str | None = cursor_param()):
     start, end = span(first, last)
-    rows = DailyRecord.objects.filter(employee__in=_staff(caller(request), site, department, employee).values("pk"))
+    rows = DailyRecord.objects.filter(employee__in=scope.employees_in(caller(request), site, department, employee).values("pk"))
     if start:
         rows = rows.filter(date__gte=start)
     if end:
@@ -238,7 +228,7 @@ def list_leave(request,
                                               description="假别代码 / leave type code"),
                limit: int = limit_param(), cursor: str | None = cursor_param()):
     start, end = span(first, last)
-    rows = LeaveRecord.objects.filter(employee__in=_staff(caller(request), site, department, employee).values("pk"))
+    rows = LeaveRecord.objects.filter(employee__in=scope.employees_in(caller(request), site, department, employee).values("pk"))
     if start:
         rows = rows.filter(end__gte=start)
     if end:
@@ -291,7 +281,7 @@ def list_makeup_punches(request,
                         state: RequestState | None = REQUEST_STATE,
                         limit: int = limit_param(), cursor: str | None = cursor_param()):
     start, end = span(first, last)
-    staff = _staff(caller(request), site, department, employee)
+    staff = scope.employees_in(caller(request), site, department, employee)
     rows = MakeupPunch.objects.filter(employee__in=staff.values("pk"))
     if start or end:
         rows = rows.filter(_local_days(staff, start, end))
