@@ -133,7 +133,6 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
           progress: ProgressFn | None = None) -> Report:
     coverage = cover(user, params)
     staff = rr.staff(coverage.employees, params.first, params.last)
-    by_employee = rr.records(coverage.employees, params.first, params.last)
     types = rr.leave_types()
     marks = leave_symbols(types)
     planned = plans(load_rules(now or timezone.now()), [s.row() for s in staff])
@@ -145,9 +144,8 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     head.append(Column("department", "部门 Department", "text", 10))
     day_cols = [Column(f"d{d:%Y-%m-%d}", f"{d.day:02d} {WEEKDAYS_ZH[d.weekday()]}", "symbol", 4) for d in span]
     part = Part("sheet", "考勤月报 Monthly sheet", head + day_cols + total_columns(types), freeze_columns=2)
-    for i, s in enumerate(staff, 1):
+    for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
         person, schedule = planned[s.pk]
-        recs = by_employee.get(s.pk, [])
         on_day: dict[date, list[Rec]] = {}
         totals = Totals()
         for rec in recs:

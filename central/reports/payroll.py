@@ -56,12 +56,11 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
           progress: ProgressFn | None = None) -> Report:
     coverage = cover(user, params)
     staff = rr.staff(coverage.employees, params.first, params.last)
-    by_employee = rr.records(coverage.employees, params.first, params.last)
     types = rr.leave_types()
     part = Part("payroll", "薪资导出 Payroll", columns([t.code for t in types.values()]), freeze_columns=4)
-    for i, s in enumerate(staff, 1):
+    for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
         totals = Totals()
-        for rec in by_employee.get(s.pk, []):
+        for rec in recs:
             add(totals, rec)
         values: list[Value] = [
             params.first, params.last, s.number, s.name, s.site, s.department, totals.days_worked, totals.hours,

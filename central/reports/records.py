@@ -6,6 +6,7 @@ rows ordered as every sheet lists them (site, department, number).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -17,6 +18,7 @@ from central.attendance.models import DailyRecord, LeaveType
 from central.people.models import Employee
 from central.reports.tally import Rec
 
+CHUNK = 500  # employees whose records are read at once
 REC_FIELDS = ("employee_id", "date", "shift_name", "status", "source", "half_day", "leave_type_id", "hours", "late",
               "early", "late_min", "early_min", "overtime_min", "overtime_kind", "overtime_state", "other_half",
               "missing_out", "day_kind", "final")
@@ -47,12 +49,21 @@ def staff(employees: QuerySet[Employee], first: date, last: date) -> list[Staff]
             for pk, number, name, site_id, site_name, site_code, dept_id, dept, active in rows]
 
 
-def records(employees: QuerySet[Employee], first: date, last: date) -> dict[int, list[Rec]]:
-    """Each employee's records dated ``first``..``last``, by date and shift."""
+def with_records(staff: list[Staff], first: date, last: date, chunk: int = CHUNK) -> Iterator[tuple[Staff, list[Rec]]]:
+    """Each employee of ``staff``, in its order, with their records dated ``first``..``last`` (by date and shift),
+    read ``chunk`` employees at a time: a sheet of 10,000 employees never holds every record at once."""
+    for i in range(0, len(staff), chunk):
+        part = staff[i:i + chunk]
+        found = _records(DailyRecord.objects.filter(employee_id__in=[s.pk for s in part]), first, last)
+        for member in part:
+            yield member, found.get(member.pk, [])
+
+
+def _records(rows: QuerySet[DailyRecord], first: date, last: date) -> dict[int, list[Rec]]:
     found: dict[int, list[Rec]] = defaultdict(list)
-    rows = (DailyRecord.objects.filter(employee__in=employees.values("pk"), date__gte=first, date__lte=last)
-            .order_by("employee_id", "date", "shift_name").values_list(*REC_FIELDS))
-    for row in rows.iterator(chunk_size=10000):
+    values = (rows.filter(date__gte=first, date__lte=last).order_by("employee_id", "date", "shift_name")
+              .values_list(*REC_FIELDS))
+    for row in values.iterator(chunk_size=10000):
         rec = Rec(*row)
         if not isinstance(rec.hours, Decimal):
             rec = rec._replace(hours=Decimal(str(rec.hours)))

@@ -98,16 +98,15 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
           progress: ProgressFn | None = None) -> Report:
     coverage = cover(user, params)
     staff = rr.staff(coverage.employees, params.first, params.last)
-    by_employee = rr.records(coverage.employees, params.first, params.last)
     spans = periods(params.first, params.last)
     period_of = {d: i for i, (_, start, end) in enumerate(spans) for d in days(start, end)}
     departments = _groups((s.site, s.department) for s in staff)
     sites = _groups(s.site for s in staff)
     trend = _groups(i for i in range(len(spans)))
-    for i, s in enumerate(staff, 1):
+    for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
         departments[(s.site, s.department)].members.add(s.pk)
         sites[s.site].members.add(s.pk)
-        for rec in by_employee.get(s.pk, []):
+        for rec in recs:
             departments[(s.site, s.department)].add(rec)
             sites[s.site].add(rec)
             trend[period_of[rec.date]].add(rec)
