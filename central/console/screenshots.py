@@ -414,6 +414,9 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
         take(driver, out, name, written)
     driver.get(month)
     take(driver, out, "console-attendance-month", written)
+    first, last = demo_month()
+    driver.get(f"{base_url}/reports/?report=monthly&first={first}&last={last}&department=生产部&preview=1")
+    take(driver, out, "console-reports", written)
     driver.get(f"{base_url}/employees/")
     switch_language(driver, "en")
     take(driver, out, "console-employees-en", written)
@@ -422,6 +425,15 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     driver.get(f"{base_url}/attendance/shifts/")
     take(driver, out, "console-attendance-shifts-en", written)
     return written
+
+
+def demo_month() -> tuple[str, str]:
+    """Last month, which demo_attendance fills whole (its punches run from 40 days back), as the report form's dates."""
+    from django.utils import timezone
+
+    last = timezone.localdate().replace(day=1) - timedelta(days=1)
+    first = last.replace(day=1)
+    return first.isoformat(), last.isoformat()
 
 
 def attendance_demo_employee() -> int:

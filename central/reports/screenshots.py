@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
-DPI = "80"
+DPI = "100"
 SHOTS: tuple[tuple[str, date, date], ...] = (
     ("monthly", *MARCH), ("summary", *MARCH), ("daily", date(2026, 3, 17), date(2026, 3, 17)),
     ("exceptions", *MARCH), ("payroll", *MARCH), ("punches", date(2026, 3, 17), date(2026, 3, 17)),
