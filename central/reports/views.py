@@ -105,11 +105,6 @@ def _download(report: Report, fmt: str) -> HttpResponse:
         return _attachment(out.getvalue(), report.filename(fmt), registry.CONTENT_TYPES[fmt])
 
 
-def _missing(exc: ImportError, what: str) -> str:
-    log.warning("report pages: %s is not available: %s", what, exc)
-    return _("%(what)s 尚未安装 / %(what)s is not available on this server yet") % {"what": what}
-
-
 @require_GET
 @console_view
 def reports(request: AuthedHttpRequest) -> HttpResponse:
@@ -127,16 +122,9 @@ def reports(request: AuthedHttpRequest) -> HttpResponse:
         try:
             if fmt and fmt not in registry.FORMATS:
                 raise ReportError(f"不支持的格式 / unknown format {fmt!r} (one of: {', '.join(registry.FORMATS)})")
-            try:
-                report = registry.build(name, request.user, form.params())
-            except ImportError as exc:
-                raise ReportError(_missing(exc, spec.title)) from None
+            report = registry.build(name, request.user, form.params())
             if fmt:
-                try:
-                    return _download(report, fmt)
-                except ImportError as exc:
-                    raise ReportError(_missing(exc, _("%(fmt)s 导出 / the %(fmt)s writer") % {"fmt": fmt.upper()}))\
-                        from None
+                return _download(report, fmt)
             preview = [preview_part(part) for part in report.parts]
         except ReportError as exc:
             form.add_error(None, str(exc))

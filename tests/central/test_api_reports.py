@@ -5,7 +5,6 @@ rows, in JSON or in any file. Runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import shutil
@@ -122,14 +121,8 @@ def test_the_monthly_sheet_as_json_has_totals_as_decimal_strings(world: World) -
     assert "王五秘密" not in response.content.decode()
 
 
-def _needs_writer(fmt: str) -> None:
-    if fmt != "csv" and importlib.util.find_spec(f"central.reports.{fmt}_writer") is None:
-        pytest.skip(f"the {fmt.upper()} writer (central/reports/{fmt}_writer.py) has not landed yet")
-
-
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
 def test_the_punch_log_as_a_file(world: World, fmt: str, tmp_path: Path) -> None:
-    _needs_writer(fmt)
     response = world.get("hr_a", "reports/punches", format=fmt, **MARCH)
     assert response.status_code == 200, response.content if not response.streaming else ""
     assert response["Content-Type"].startswith(CONTENT_TYPES[fmt])
@@ -170,7 +163,6 @@ def test_the_punch_log_as_a_file(world: World, fmt: str, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_the_monthly_sheet_file_holds_the_same_hours(world: World, fmt: str, tmp_path: Path) -> None:
-    _needs_writer(fmt)
     response = world.get("hr_a", "reports/monthly", format=fmt, **MARCH)
     assert response.status_code == 200
     data = _body(response)

@@ -26,7 +26,7 @@ from central.api.auth import caller
 from central.api.errors import ApiError
 from central.api.routers.attendance import FROM_REQUIRED, TO_REQUIRED, span
 from central.api.routers.common import CODE, NUMBER, TEXT
-from central.api.schemas import ERRORS, ErrorOut
+from central.api.schemas import ERRORS
 from central.reports import registry
 from central.reports.document import Part, Report, Value
 
@@ -63,18 +63,13 @@ def report_json(report: Report) -> dict[str, Any]:
             "notes": list(report.notes), "parts": [_part(part) for part in report.parts]}
 
 
-def _not_available(exc: ModuleNotFoundError) -> bool:
-    """A report or a format whose module is not installed in this build."""
-    return bool(exc.name and exc.name.startswith("central.reports."))
-
-
 @router.get("/reports", response={200: list[ReportInfo], **ERRORS}, summary="报表列表 / the reports")
 def list_reports(request):
     return [{"name": spec.name, "title": spec.title, "description": spec.description, "formats": list(registry.FORMATS),
              "max_days": spec.max_days} for spec in registry.REPORTS.values()]
 
 
-@router.get("/reports/{name}", response={200: ReportOut, 501: ErrorOut, **ERRORS},
+@router.get("/reports/{name}", response={200: ReportOut, **ERRORS},
             summary="生成报表（JSON 或文件）/ a report as JSON, or as a file with format=",
             description="不带 format 返回 JSON；format=xlsx、pdf 或 csv 返回附件文件。Decimal 值为字符串，日期为 ISO 文本 / "
                         "without format: JSON; with format=xlsx, pdf or csv: the file as an attachment. Decimal values "
@@ -97,22 +92,13 @@ def get_report(request, name: str,
         report = registry.build(name, caller(request), params)
     except registry.ReportError as exc:
         raise ApiError(400, str(exc)) from None
-    except ModuleNotFoundError as exc:
-        if not _not_available(exc):
-            raise
-        raise ApiError(501, f"该报表尚未提供 / the report {name!r} is not available in this build") from None
     if fmt is None:
         return report_json(report)
     return _file(report, fmt)
 
 
 def _file(report: Report, fmt: str) -> FileResponse:
-    try:
-        write = registry.writer(fmt)
-    except ModuleNotFoundError as exc:
-        if not _not_available(exc):
-            raise
-        raise ApiError(501, f"该格式尚未提供 / the format {fmt} is not available in this build") from None
+    write = registry.writer(fmt)
     # the response closes (and so deletes) the temporary file once it is sent; closed here if writing fails
     out = tempfile.TemporaryFile(prefix="seed-report-")
     try:

@@ -7,7 +7,6 @@ download holds site B's rows; a download is read back with csv / openpyxl / pdft
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import shutil
 import subprocess
@@ -183,8 +182,6 @@ def test_a_csv_download_read_back_holds_only_the_callers_site(world: dict[str, A
 
 
 def test_an_xlsx_download_read_back_with_openpyxl(world: dict[str, Any]) -> None:
-    if importlib.util.find_spec("central.reports.xlsx_writer") is None:
-        pytest.skip("the XLSX writer (central/reports/xlsx_writer.py) has not landed yet")
     import openpyxl
 
     answer = _get(world["users"]["hr_admin"], report="monthly", format="xlsx", **MARCH)
@@ -197,8 +194,6 @@ def test_an_xlsx_download_read_back_with_openpyxl(world: dict[str, Any]) -> None
 
 
 def test_a_pdf_download_read_back_with_pdftotext(world: dict[str, Any], tmp_path: Any) -> None:
-    if importlib.util.find_spec("central.reports.pdf_writer") is None:
-        pytest.skip("the PDF writer (central/reports/pdf_writer.py) has not landed yet")
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
     answer = _get(world["users"]["hr_admin"], report="punches", format="pdf", first="2026-03-10", last="2026-03-12")
