@@ -69,13 +69,11 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     coverage = cover(user, params)
     staff = {s.pk: s for s in rr.staff(coverage.employees, params.first, params.last)}
     types = rr.leave_types()
-    extra = {pk: (first_in, last_out, ids or []) for pk, first_in, last_out, ids in DailyRecord.objects.filter(
-        employee__in=coverage.employees.values("pk"), date__gte=params.first, date__lte=params.last)
-        .values_list("pk", "first_in", "last_out", "punch_ids")}
-    rows = (DailyRecord.objects.filter(pk__in=list(extra)).order_by("employee__site__code", "employee__department__name",
-                                                                     "employee__number", "date", "shift_name")
-            .values_list("pk", *rr.REC_FIELDS))
-    punch_ids = {pid for _, _, ids in extra.values() for pid in ids}
+    rows = list(DailyRecord.objects.filter(employee__in=coverage.employees.values("pk"), date__gte=params.first,
+                                           date__lte=params.last)
+                .order_by("employee__site__code", "employee__department__name", "employee__number", "date", "shift_name")
+                .values_list("first_in", "last_out", "punch_ids", *rr.REC_FIELDS))
+    punch_ids = {pid for _, _, ids, *_ in rows for pid in ids or []}
     doors: dict[str, tuple[datetime, str]] = {}
     listed = sorted(pid for pid in punch_ids if not pid.startswith("makeup-"))
     for i in range(0, len(listed), 900):
@@ -88,15 +86,14 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     for member in staff.values():
         groups.setdefault((member.site, member.department), (set(), Totals(), defaultdict(int)))[0].add(member.pk)
     details = Part("details", "明细 Details", list(DETAIL_COLUMNS), freeze_columns=3)
-    total = len(extra)
-    for i, (pk, *fields) in enumerate(rows, 1):
+    total = len(rows)
+    for i, (first_in, last_out, ids, *fields) in enumerate(rows, 1):
         rec = Rec(*fields)
         s = staff.get(rec.employee_id)
         if s is None:
             continue
         zone = coverage.zone(s.site_id)
-        first_in, last_out, ids = extra[pk]
-        used = sorted((doors[pid] for pid in ids if pid in doors), key=lambda d: d[0])
+        used = sorted((doors[pid] for pid in ids or [] if pid in doors), key=lambda d: d[0])
         punches = " · ".join(f"{naive_local(at, zone):%H:%M} {device}" for at, device in used)
         remarks, flag = _remarks(rec)
         leave = types[rec.leave_type].name if rec.leave_type in types else ""
