@@ -51,7 +51,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
               coverage.employees.values_list("number", "name", "department__name", "site_id")}
     rows_q = scope.punches(user).filter(punched_at__gte=since, punched_at__lt=until)
     if coverage.narrowed:
-        rows_q = rows_q.filter(employee_number__in=list(people))
+        rows_q = rows_q.filter(employee_number__in=coverage.employees.values("number"))
     else:
         rows_q = rows_q.filter(Q(employee_number__in=coverage.employees.values("number"))
                                | Q(site__in=coverage.site_codes))
