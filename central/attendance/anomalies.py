@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q, QuerySet
 
 from central.accounts import scope
+from central.attendance.inputs import zone_named
 from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
 from central.people.models import Employee
 
@@ -97,19 +98,6 @@ class Anomaly:
     @property
     def state_label(self) -> str:
         return STATE_LABELS[self.state]
-
-
-_zones: dict[str, ZoneInfo] = {}
-
-
-def _zone(name: str) -> ZoneInfo:
-    if name not in _zones:
-        try:
-            _zones[name] = ZoneInfo(name)
-        except (KeyError, ValueError):
-            log.warning("unknown time zone %s: dates in UTC", name)
-            _zones[name] = ZoneInfo("UTC")
-    return _zones[name]
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
@@ -186,12 +174,12 @@ def anomalies(user: User, first: date, last: date, *, site: str = "", department
         record_rows = list(DailyRecord.objects.filter(flagged, employee__in=staff.values("pk"), date__gte=first,
                                                       date__lte=last).values(*RECORD_FIELDS))
         for row in record_rows:
-            zones[row["employee_id"]] = _zone(row["employee__site__time_zone"])
+            zones[row["employee_id"]] = zone_named(row["employee__site__time_zone"])
     punch_rows: list[tuple[dict, Employee]] = []
     if "time_implausible" in wanted_kinds:
         punch_rows = _flagged_punches(user, staff, first, last)
         for _punch, person in punch_rows:
-            zones[person.pk] = _zone(person.site.time_zone)
+            zones[person.pk] = zone_named(person.site.time_zone)
     requests = _Requests(staff, first, last, zones)
     manual_days = {(row["employee_id"], row["date"]): row["pk"] for row in record_rows if row["source"] == "manual"}
     if punch_rows:  # a day HR entered by hand accepts a doubtful punch on it too
@@ -254,7 +242,7 @@ def _flagged_punches(user: User, staff: QuerySet[Employee], first: date, last: d
         person = people.get(row["employee_number"])
         if person is None:
             continue
-        day = row["punched_at"].astimezone(_zone(person.site.time_zone)).date()
+        day = row["punched_at"].astimezone(zone_named(person.site.time_zone)).date()
         if first <= day <= last:
             kept.append((dict(row), person))
     return kept

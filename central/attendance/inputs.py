@@ -5,7 +5,9 @@ which is what :mod:`central.attendance.engine` works in.
 """
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from central.attendance.models import (
 from central.ingest.models import Punch
 from central.people.models import Device, Site
 
+log = logging.getLogger(__name__)
 UTC = ZoneInfo("UTC")
 
 
@@ -80,7 +83,7 @@ def load_rules(now: datetime) -> Rules:
         rotations[rot.name] = e.Rotation(rot.name, rot.anchor, pattern)
         rotation_names[rot.pk] = rot.name
     sites = list(Site.objects.all())
-    zones = {s.pk: _zone(s.time_zone) for s in sites}
+    zones = {s.pk: zone_named(s.time_zone) for s in sites}
     site_calendars = list(SiteCalendar.objects.all())
     weekly = {c.site_id: frozenset(int(d) for d in c.weekly_rest or [] if isinstance(d, int) and 0 <= d <= 6)
               for c in site_calendars}
@@ -111,10 +114,13 @@ def load_rules(now: datetime) -> Rules:
     return rules
 
 
-def _zone(name: str) -> ZoneInfo:
+@functools.cache
+def zone_named(name: str) -> ZoneInfo:
+    """A site's time zone by name; an unknown name (a database edited by hand) is UTC, said once in the log."""
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError):
+        log.warning("unknown time zone %s: its dates are taken in UTC", name)
         return UTC
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from central.accounts import scope
 from central.attendance import engine as e
-from central.attendance.inputs import load_employees, load_rules, shift_of
+from central.attendance.inputs import load_employees, load_rules, shift_of, zone_named
 from central.attendance.models import (
     Assignment,
     CalendarDay,
@@ -66,10 +66,7 @@ def shift_month(first: date, months: int) -> date:
 
 
 def zone_of(site: Site) -> ZoneInfo:
-    try:
-        return ZoneInfo(site.time_zone)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(site.time_zone)
 
 
 # -- shifts and overtime rules -----------------------------------------------------------------------

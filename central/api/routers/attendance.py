@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from ninja import Query, Router
@@ -23,6 +22,7 @@ from central.api.errors import ApiError
 from central.api.routers.common import CODE, NUMBER, TEXT, cursor_param, limit_param
 from central.api.schemas import ERRORS
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
+from central.attendance.inputs import zone_named
 from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
 from central.people.models import Employee
 
@@ -257,10 +257,7 @@ def _local_days(staff: QuerySet[Employee], first: date | None, last: date | None
     q = Q(pk__in=[])
     zones = staff.values_list("site_id", "site__time_zone").distinct()
     for site_id, zone_name in zones:
-        try:
-            zone = ZoneInfo(zone_name)
-        except (KeyError, ValueError):
-            zone = ZoneInfo("UTC")
+        zone = zone_named(zone_name)
         span = Q(employee__site_id=site_id)
         if first:
             span &= Q(at__gte=datetime.combine(first, time.min, tzinfo=zone))
