@@ -22,7 +22,7 @@ from central.reports import records as rr
 from central.reports.document import Column, Flag, LegendItem, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
 from central.reports.scoping import company_name, cover, days, stamp
-from central.reports.tally import Rec, Totals, add
+from central.reports.tally import Rec, Totals, totals_of
 
 if TYPE_CHECKING:
     from central.accounts.models import User
@@ -147,10 +147,8 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
         person, schedule = planned[s.pk]
         on_day: dict[date, list[Rec]] = {}
-        totals = Totals()
         for rec in recs:
             on_day.setdefault(rec.date, []).append(rec)
-            add(totals, rec)
         values: list[Value] = [s.number, s.name]
         values += [s.site, s.department] if several_sites else [s.department]
         flags: list[Flag] = [""] * len(values)
@@ -164,7 +162,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                 mark, flag = planned_symbol(schedule, person, day)
                 values.append(mark)
                 flags.append(flag)
-        tail = total_values(totals, types)
+        tail = total_values(totals_of(recs), types)
         values += tail
         flags += ["bad" if col.key in ("late", "late_min", "early", "early_min", "absent_days", "missing_out") and v
                   else "warn" if col.key == "provisional" and v else ""

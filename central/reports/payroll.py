@@ -15,7 +15,7 @@ from central.reports import records as rr
 from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
 from central.reports.scoping import company_name, cover, stamp
-from central.reports.tally import Totals, add
+from central.reports.tally import totals_of
 
 if TYPE_CHECKING:
     from central.accounts.models import User
@@ -59,9 +59,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     types = rr.leave_types()
     part = Part("payroll", "薪资导出 Payroll", columns([t.code for t in types.values()]), freeze_columns=4)
     for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
-        totals = Totals()
-        for rec in recs:
-            add(totals, rec)
+        totals = totals_of(recs)
         values: list[Value] = [
             params.first, params.last, s.number, s.name, s.site, s.department, totals.days_worked, totals.hours,
             totals.late, totals.late_min, totals.early, totals.early_min, totals.absent_days, totals.missing_out,

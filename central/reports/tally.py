@@ -79,28 +79,26 @@ class Totals:
         return sum(self.leave_days.values(), Decimal("0"))
 
 
-def worked_share(rec: Rec) -> Decimal:
+def _day_share(rec: Rec, whole: str) -> Decimal:
+    """The share of a working day that was ``whole`` ("present" or "absent"): all of it when the record's status
+    is that; half of a half day from short hours; half of a half-day leave whose other half was that."""
     if rec.day_kind != "workday":
         return Decimal("0")
-    if rec.status == "present":
+    if rec.status == whole:
         return ONE
     if rec.status == "half_day":
         if rec.source == "leave" or rec.leave_type is not None:
-            return HALF if rec.other_half == "present" else Decimal("0")
+            return HALF if rec.other_half == whole else Decimal("0")
         return HALF
     return Decimal("0")
+
+
+def worked_share(rec: Rec) -> Decimal:
+    return _day_share(rec, "present")
 
 
 def absent_share(rec: Rec) -> Decimal:
-    if rec.day_kind != "workday":
-        return Decimal("0")
-    if rec.status == "absent":
-        return ONE
-    if rec.status == "half_day":
-        if rec.source == "leave" or rec.leave_type is not None:
-            return HALF if rec.other_half == "absent" else Decimal("0")
-        return HALF
-    return Decimal("0")
+    return _day_share(rec, "absent")
 
 
 def leave_share(rec: Rec) -> Decimal:
@@ -111,6 +109,14 @@ def leave_share(rec: Rec) -> Decimal:
     if rec.status == "half_day":
         return HALF
     return Decimal("0")
+
+
+def totals_of(recs: list[Rec]) -> Totals:
+    """One employee's records counted."""
+    totals = Totals()
+    for rec in recs:
+        add(totals, rec)
+    return totals
 
 
 def add(totals: Totals, rec: Rec) -> None:
