@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from central.webhooks.services import Fact, active_hooks, emit_many
+from central.webhooks.services import Fact, emit_many, wanted
 from central.webhooks.signing import utc_iso
 
 if TYPE_CHECKING:
@@ -73,11 +73,11 @@ def record_facts(number: str, site: int | None, row: dict[str, Any]) -> list[Fac
 
 
 def records_written(rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> int:
-    """Daily records just written (employee number, site pk, the record's columns), in the writer's transaction:
-    the final ones become ``record.final`` and ``anomaly`` facts."""
-    if not any(("record.final" in h.events or "anomaly" in h.events) for h in active_hooks()):
+    """Final daily records just written (employee number, site pk, the record's columns), in the writer's
+    transaction: each becomes a ``record.final`` fact and its ``anomaly`` facts."""
+    if not (wanted("record.final") or wanted("anomaly")):
         return 0
-    return emit_many(fact for number, site, row in rows if row.get("final") for fact in record_facts(number, site, row))
+    return emit_many(fact for number, site, row in rows for fact in record_facts(number, site, row))
 
 
 def leave_approved(leave: LeaveRecord) -> int:
