@@ -25,7 +25,6 @@ ProgressFn = Callable[[int, int], None]  # (done, total): rows written so far, o
 Value = str | int | float | Decimal | date | datetime | None
 Kind = Literal["text", "int", "decimal", "percent", "date", "datetime", "symbol"]
 Flag = Literal["", "bad", "warn", "info", "muted"]
-FLAGS: tuple[Flag, ...] = ("", "bad", "warn", "info", "muted")
 
 
 @dataclass(frozen=True)
