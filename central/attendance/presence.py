@@ -1,0 +1,105 @@
+"""Where one employee stands at a moment: the shift in progress, arrived or not, on site or not.
+
+A pure module like :mod:`central.attendance.engine`, whose rules it uses: plain data in, a
+:class:`Situation` out; no ORM, no clock, no I/O. Every time is the site's local wall time as a
+naive ``datetime``. The live dashboard, the wall display and the alert rules read it.
+
+The rules:
+
+1. **The shift that matters now** is the occurrence (engine rules 1–3, dated yesterday or today) whose
+   window holds ``now``; when none does, there is no shift now.
+2. **Expected now**: that occurrence is on a working day, has begun and not ended
+   (``begins <= now <= ends``), the employee is not exempt (高管免刷) and not on an approved full-day
+   leave that day.
+3. **Arrived**: a punch at or before ``now`` in that occurrence's window counts by the shift's
+   direction rule (engine rule 4). ``first_in`` is the first counted one, the engine's in;
+   ``late_min`` is counted as the engine counts it (whole minutes after the start, only beyond the
+   late grace, only on working days).
+4. **On site**: the punches of that window paired by the shift's direction rule (engine rule 4) leave
+   an in without its out. Without a shift now, the punches of the last ``LOOKBACK`` after the last
+   window that closed decide the same way, every punch alternating.
+5. **Stale**: on site by the punches, but the last punch is older than ``STALE_AFTER`` or its shift's
+   window has closed since (an out punch was forgotten, or the person left by another door): shown,
+   flagged, and not counted as on site with certainty.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from central.attendance.engine import DayKind, Occurrence, Person, PunchIn, Schedule, occurrences, pair_up
+
+STALE_AFTER = timedelta(hours=12)  # an in punch older than this is no proof of presence
+LOOKBACK = timedelta(hours=16)  # without a shift now, the punches this far back count
+READ_BACK = timedelta(hours=36)  # what a caller reads: a window open now (24 h shift + margins) began no earlier
+
+
+@dataclass(frozen=True)
+class Situation:
+    number: str
+    shift: str | None = None  # the shift whose window holds now
+    date: date | None = None  # its date (the day it starts)
+    begins: datetime | None = None
+    ends: datetime | None = None
+    day_kind: DayKind | None = None
+    expected: bool = False  # rule 2
+    on_leave: bool = False  # an approved full-day leave on the shift's date
+    arrived: bool = False  # rule 3
+    first_in: datetime | None = None
+    late_min: int = 0  # 0: on time, not arrived or never late
+    since_start_min: int | None = None  # whole minutes from begins to now (negative before); None: no shift now
+    on_site: bool = False  # rule 4 (stale included: see ``stale``)
+    stale: bool = False  # rule 5
+    last_at: datetime | None = None  # the last punch at or before now
+
+    @property
+    def waiting(self) -> bool:
+        """Expected now and not arrived: on the absent / not yet arrived list."""
+        return self.expected and not self.arrived
+
+
+def current_occurrence(schedule: Schedule, person: Person, now: datetime) -> tuple[Occurrence | None, list[Occurrence]]:
+    """The occurrence whose window holds ``now`` (the later-starting one of two) and all of yesterday's and today's."""
+    today = now.date()
+    found = occurrences(schedule, person, today - timedelta(days=1), today)
+    holding = [occ for occ in found if occ.holds(now)]
+    return (holding[-1] if holding else None), found
+
+
+def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], now: datetime, *,
+              leave_days: Collection[date] = ()) -> Situation:
+    """``punches``: the employee's punches in time order, at least those since yesterday's windows opened
+    (``READ_BACK``); later ones than ``now`` are ignored. ``leave_days``: the dates of their approved full-day leave."""
+    past = [p for p in punches if p.at <= now]
+    last_at = past[-1].at if past else None
+    occ, every = current_occurrence(schedule, person, now)
+    if occ is None:
+        past = [p for p in past if p.at >= now - LOOKBACK]
+        closed = [o for o in every if o.closes < now]
+        last_closed = max(closed, key=lambda o: o.closes) if closed else None
+        counted = [p for p in past if last_closed is None or p.at > last_closed.closes]
+        if counted:
+            on_site = len(counted) % 2 == 1
+            stale = on_site and now - counted[-1].at > STALE_AFTER
+        else:  # an in that the shift whose window closed since left without its out
+            held = [p for p in past if last_closed is not None and last_closed.holds(p.at)]
+            on_site = stale = last_closed is not None and len(pair_up(last_closed.shift, held)[0]) % 2 == 1
+        return Situation(person.number, on_site=on_site, stale=stale, last_at=last_at)
+    shift = occ.shift
+    mine = [p for p in past if occ.holds(p.at)]
+    counted, _ = pair_up(shift, mine)
+    on_site = len(counted) % 2 == 1
+    first = counted[0] if counted else None  # the engine's in: the first counted punch
+    late_min = 0
+    if (first is not None and occ.day_kind == "workday" and shift.late_grace_min is not None
+            and first.at > occ.begins + timedelta(minutes=shift.late_grace_min)):
+        late_min = int((first.at - occ.begins).total_seconds() // 60)
+    on_leave = occ.date in leave_days
+    expected = (occ.day_kind == "workday" and occ.begins <= now <= occ.ends and not person.exempt and not on_leave)
+    stale = on_site and now - counted[-1].at > STALE_AFTER
+    return Situation(
+        person.number, shift=shift.name, date=occ.date, begins=occ.begins, ends=occ.ends, day_kind=occ.day_kind,
+        expected=expected, on_leave=on_leave, arrived=first is not None, first_in=first.at if first else None,
+        late_min=late_min, since_start_min=int((now - occ.begins).total_seconds() // 60), on_site=on_site,
+        stale=stale, last_at=last_at)

@@ -1,0 +1,67 @@
+"""Each employee's situation now, read from the database (central.attendance.situations).
+
+Punches go in through ingest, as a terminal sends them; leave and make-up punches as HR approves them.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+import pytest
+from central_support import batch, punch, send
+
+from central.attendance.models import AttendanceProfile, LeaveRecord, LeaveType, MakeupPunch, ShiftType, SiteCalendar
+from central.attendance.situations import situations
+from central.ingest.handler import Ingest
+from central.ingest.models import Punch
+from central.people.models import Employee, Site
+
+pytestmark = pytest.mark.django_db
+UTC = timezone.utc
+SHANGHAI = timedelta(hours=8)
+MONDAY = date(2026, 3, 9)
+
+
+def utc(local: datetime) -> datetime:
+    return (local - SHANGHAI).replace(tzinfo=UTC)
+
+
+def stamp(local: datetime) -> str:
+    return (local - SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+@pytest.fixture
+def staff(db: Any) -> list[Employee]:
+    site = Site.objects.create(code="s1", name="一厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
+    day = ShiftType.objects.create(name="day", start=time(9), end=time(18), checkin_before_min=60,
+                                   checkout_after_min=120, late_grace_min=5)
+    people = []
+    for i in range(1, 6):
+        emp = Employee.objects.create(number=f"E{i}", name=f"员工{i}", site=site)
+        AttendanceProfile.objects.create(employee=emp, default_shift=day)
+        people.append(emp)
+    return people
+
+
+def test_situations_read_punches_leave_and_make_ups_in_each_sites_time(staff: list[Employee]) -> None:
+    ingest = Ingest()
+    send(ingest, "punches", batch(punch(employee_number="E1", punched_at=stamp(datetime(2026, 3, 9, 8, 50)), direction="in"),
+                                  punch(employee_number="E2", punched_at=stamp(datetime(2026, 3, 9, 9, 12)), direction="in"),
+                                  punch(employee_number="E2", punched_at=stamp(datetime(2026, 3, 9, 9, 40)), direction="out")))
+    assert Punch.objects.count() == 3
+    annual = LeaveType.objects.create(code="annual", name="年假")
+    LeaveRecord.objects.create(employee=staff[2], leave_type=annual, start=MONDAY, end=MONDAY, state="approved")
+    LeaveRecord.objects.create(employee=staff[3], leave_type=annual, start=MONDAY, end=MONDAY, state="pending")
+    MakeupPunch.objects.create(employee=staff[4], at=utc(datetime(2026, 3, 9, 9, 1)), direction="in", reason="忘打卡",
+                               state="approved")
+    found = situations(staff, utc(datetime(2026, 3, 9, 10)))
+    e1, e2, e3, e4, e5 = (found[emp.pk] for emp in staff)
+    assert e1.arrived and e1.on_site and e1.late_min == 0 and e1.first_in == datetime(2026, 3, 9, 8, 50)
+    assert e2.arrived and not e2.on_site and e2.late_min == 12
+    assert e3.on_leave and not e3.expected  # approved leave
+    assert e4.waiting and e4.since_start_min == 60  # pending leave is no leave yet
+    assert e5.arrived and e5.on_site  # the approved make-up punch
+    # an hour before the shift, nobody is waited for; the punch made after that moment is not seen
+    early = situations(staff, utc(datetime(2026, 3, 9, 8, 30)))
+    assert not any(s.waiting for s in early.values()) and not early[staff[0].pk].arrived
