@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "central.attendance",
     "central.reports",
     "central.webhooks",
+    "central.live",
     "central.console",
     "central.api",
 ]
