@@ -24,7 +24,7 @@ The rules:
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -103,3 +103,29 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
         expected=expected, on_leave=on_leave, arrived=first is not None, first_in=first.at if first else None,
         late_min=late_min, since_start_min=int((now - occ.begins).total_seconds() // 60), on_site=on_site,
         stale=stale, last_at=last_at)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The headline numbers of a group of situations (a site, a department, a caller's scope)."""
+    on_site: int = 0  # stale ones included
+    stale: int = 0
+    expected: int = 0  # a shift in progress now
+    arrived: int = 0  # of those expected
+    waiting: int = 0  # expected and not arrived: absent or not yet arrived
+    late: int = 0  # of those expected, arrived late
+    on_leave: int = 0
+
+
+def count(found: Iterable[Situation]) -> Counts:
+    on_site = stale = expected = arrived = waiting = late = on_leave = 0
+    for s in found:
+        on_site += s.on_site
+        stale += s.stale
+        on_leave += s.on_leave
+        if s.expected:
+            expected += 1
+            arrived += s.arrived
+            waiting += not s.arrived
+            late += s.late_min > 0
+    return Counts(on_site, stale, expected, arrived, waiting, late, on_leave)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from central.attendance import engine as e
-from central.attendance.presence import situation
+from central.attendance.presence import Counts, count, situation
 
 DAY = e.Shift("day", time(9), time(18), checkin_before_min=60, checkout_after_min=120, late_grace_min=5)
 NIGHT = e.Shift("night", time(22), time(6), checkin_before_min=60, checkout_after_min=120, late_grace_min=0,
@@ -100,3 +100,13 @@ def test_without_a_shift_the_last_sixteen_hours_decide_and_twelve_make_it_stale(
     assert s.on_site and s.stale  # 12 h 30 min since the only in
     s = situation(nobody, schedule(DAY), punches(at(MONDAY, 2)), at(MONDAY, 19, 30))
     assert not s.on_site  # older than 16 h: no longer counted
+
+
+def test_counts_add_up_a_group() -> None:
+    now = at(MONDAY, 10)
+    found = [situation(WORKER, schedule(DAY), punches(at(MONDAY, 8, 50)), now),  # on time, on site
+             situation(WORKER, schedule(DAY), punches(at(MONDAY, 9, 20), at(MONDAY, 9, 50)), now),  # late, gone
+             situation(WORKER, schedule(DAY), [], now),  # waited for
+             situation(WORKER, schedule(DAY), [], now, leave_days={MONDAY}),
+             situation(e.Person("x"), schedule(DAY), punches(at(MONDAY, 9)), now)]  # no shift, on site
+    assert count(found) == Counts(on_site=2, stale=0, expected=3, arrived=2, waiting=1, late=1, on_leave=1)
