@@ -16,6 +16,8 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, include, path
 
 from central.console import attendance_views, views
+from central.live import display_console_urls
+from central.live import urls as live_urls
 from central.reports import urls as report_urls
 from central.webhooks import urls as webhook_urls
 
@@ -49,6 +51,8 @@ urlpatterns = [
     path("attendance/assignments/delete/", attendance_views.assignment_delete, name="attendance_assignment_delete"),
     path("attendance/calendars/", attendance_views.calendars, name="attendance_calendars"),
     path("attendance/employees/<int:pk>/month/", attendance_views.employee_month, name="attendance_month"),
+    path("dashboard/", include(live_urls)),
+    path("displays/", include(display_console_urls)),
     path("reports/", include(report_urls)),
     path("webhooks/", include(webhook_urls)),
 ]
@@ -97,6 +101,8 @@ ROLE_WALK: dict[str, dict] = {
 }
 ROLE_WALK.update(report_urls.ROLE_WALK)
 ROLE_WALK.update(webhook_urls.ROLE_WALK)
+ROLE_WALK.update(live_urls.ROLE_WALK)
+ROLE_WALK.update(display_console_urls.ROLE_WALK)
 
 
 def url_names(patterns: list[Any] | None = None) -> set[str]:
