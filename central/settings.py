@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "central.attendance",
     "central.reports",
     "central.webhooks",
+    "central.alerts",
     "central.live",
     "central.console",
     "central.api",
@@ -101,6 +102,7 @@ TEMPLATES = [{
         "django.template.context_processors.i18n",
         "django.contrib.auth.context_processors.auth",
         "django.contrib.messages.context_processors.messages",
+        "central.alerts.context_processors.alerts",
     ]},
 }]
 

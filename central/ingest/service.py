@@ -37,6 +37,7 @@ from django.db.utils import DatabaseError, InterfaceError
 from django.utils.timezone import now as django_now
 from paho.mqtt.enums import CallbackAPIVersion
 
+from central.alerts.worker import AlertThread
 from central.attendance.worker import AttendanceThread
 from central.ingest.handler import Ingest, Outgoing
 from central.ingest.models import Command, State
@@ -66,6 +67,7 @@ class CentralSettings:
     attendance_interval_s: float | None = 1.0  # None: no attendance follower in this receiver
     webhook_interval_s: float | None = 1.0  # None: no webhook delivery worker in this receiver
     report_interval_s: float | None = 30.0  # None: no scheduled reports made by this receiver
+    alert_interval_s: float | None = 30.0  # None: no alert rules evaluated (nor alert mails sent) by this receiver
     state_dir: Path | None = None  # where the roster's sent-version record lives, outside the database
     roster_part_bytes: int = p.ROSTER_PART_BYTES
 
@@ -156,6 +158,7 @@ class CentralService:
         self.attendance: AttendanceThread | None = None
         self.webhooks: WebhookThread | None = None
         self.reports: ReportScheduler | None = None
+        self.alerts: AlertThread | None = None
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
@@ -187,6 +190,8 @@ class CentralService:
             self.webhooks = WebhookThread(self.settings.webhook_interval_s).start()
         if self.settings.report_interval_s:
             self.reports = ReportScheduler(self.settings.report_interval_s).start()
+        if self.settings.alert_interval_s:
+            self.alerts = AlertThread(self.settings.alert_interval_s).start()
         return self
 
     def stop(self) -> None:
@@ -199,6 +204,8 @@ class CentralService:
             self.webhooks.stop()
         if self.reports:
             self.reports.stop()
+        if self.alerts:
+            self.alerts.stop()
         try:
             self.client.disconnect()
         finally:

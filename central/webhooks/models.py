@@ -11,6 +11,7 @@ EVENTS = [
     ("record.final", _("日记录已定稿 Daily record final")),
     ("anomaly", _("考勤异常 Attendance anomaly")),
     ("request.approved", _("申请已批准 Request approved")),
+    ("alert", _("告警 Alert")),
 ]
 EVENT_NAMES = frozenset(name for name, _label in EVENTS)
 

@@ -1,0 +1,41 @@
+"""What an alert says to a person, Chinese first and then English (the notification list, mails, webhooks)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _who(d: dict[str, Any]) -> tuple[str, str]:
+    name, number = d.get("name", ""), d.get("number", "")
+    return f"{name}（{number}）", f"{name} ({number})"
+
+
+def describe(kind: str, d: dict[str, Any]) -> tuple[str, str]:
+    """(Chinese, English) one-line text of an alert of ``kind`` with detail ``d``."""
+    shift = d.get("shift") or "-"
+    if kind == "late":
+        zh, en = _who(d)
+        return (f"迟到：{zh} {d.get('date')} {shift} 迟到 {d.get('late_min')} 分钟",
+                f"Late: {en} was {d.get('late_min')} min late on {d.get('date')} ({shift})")
+    if kind == "absent":
+        zh, en = _who(d)
+        return (f"未到岗：{zh} {d.get('date')} {shift} 上班 {d.get('since_start_min')} 分钟后仍未打卡",
+                f"Absent: {en} has not punched {d.get('since_start_min')} min after the start of {shift} on {d.get('date')}")
+    if kind == "missing_out":
+        zh, en = _who(d)
+        return (f"缺下班卡：{zh} {d.get('date')} {shift} 打卡窗口已关闭，没有下班卡",
+                f"Missing out punch: {en} has no out punch for {shift} on {d.get('date')}; the window has closed")
+    device = d.get("device", "")
+    if kind == "device_offline":
+        return (f"设备离线：{device} 已离线 {d.get('minutes')} 分钟（最后在线 {d.get('last_seen_at')}）",
+                f"Device offline: {device} has been offline for {d.get('minutes')} min (last seen {d.get('last_seen_at')})")
+    if kind == "queue_depth":
+        return (f"待传积压：{device} 有 {d.get('queue_depth')} 条打卡未上传（阈值 {d.get('threshold')}）",
+                f"Queue depth: {device} holds {d.get('queue_depth')} punches not yet sent (threshold {d.get('threshold')})")
+    if kind == "clock_offset":
+        return (f"时钟偏差：{device} 的时钟偏差 {d.get('clock_offset_s')} 秒（阈值 {d.get('threshold')} 秒）",
+                f"Clock offset: {device} is {d.get('clock_offset_s')} s off (threshold {d.get('threshold')} s)")
+    if kind == "security_events":
+        return (f"安全事件：{device} 过去一小时有 {d.get('count')} 次尾随或仿冒事件（阈值 {d.get('threshold')}）",
+                f"Security events: {device} had {d.get('count')} tailgating or spoof events in the last hour "
+                f"(threshold {d.get('threshold')})")
+    return (f"告警：{kind}", f"Alert: {kind}")
