@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from alerts.alert_support import MONDAY, at, event, make_world, punch, rule
 
+from alerts.alert_support import MONDAY, at, event, make_world, punch, rule
 from central.alerts.models import Alert, AlertEpisode, AlertRule
 from central.alerts.services import evaluate
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType
