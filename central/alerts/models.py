@@ -33,7 +33,7 @@ class AlertRule(models.Model):
     DEVICE_KINDS = frozenset({DEVICE_OFFLINE, QUEUE_DEPTH, CLOCK_OFFSET, SECURITY_EVENTS})
 
     kind = models.CharField(_("类型 Kind"), max_length=20, choices=KINDS)
-    threshold = models.PositiveIntegerField(_("阈值 N Threshold N"))
+    threshold = models.PositiveIntegerField(_("阈值（N） Threshold (N)"))
     site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
                              verbose_name=_("站点 Site"))
     department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.CASCADE, related_name="+",

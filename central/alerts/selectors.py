@@ -35,6 +35,10 @@ def unread(user: User) -> QuerySet[Alert]:
     return alerts(user).exclude(Exists(AlertRead.objects.filter(alert=OuterRef("pk"), user=user)))
 
 
+def already_read(user: User) -> QuerySet[Alert]:
+    return alerts(user).filter(Exists(AlertRead.objects.filter(alert=OuterRef("pk"), user=user)))
+
+
 def unread_count(user: User) -> int:
     return unread(user).count() if can_read(user) else 0
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, include, path
 
+from central.alerts import urls as alert_urls
 from central.console import attendance_views, views
 from central.live import display_console_urls
 from central.live import urls as live_urls
@@ -55,6 +56,7 @@ urlpatterns = [
     path("displays/", include(display_console_urls)),
     path("reports/", include(report_urls)),
     path("webhooks/", include(webhook_urls)),
+    path("alerts/", include(alert_urls)),
 ]
 
 ALL_ROLES = frozenset({"superuser", "hr_admin", "manager", "auditor", "employee"})
@@ -101,6 +103,7 @@ ROLE_WALK: dict[str, dict] = {
 }
 ROLE_WALK.update(report_urls.ROLE_WALK)
 ROLE_WALK.update(webhook_urls.ROLE_WALK)
+ROLE_WALK.update(alert_urls.ROLE_WALK)
 ROLE_WALK.update(live_urls.ROLE_WALK)
 ROLE_WALK.update(display_console_urls.ROLE_WALK)
 
