@@ -105,7 +105,10 @@ class LogoutView(auth_views.LogoutView):
 @require_GET
 @console_view
 def home(request: AuthedHttpRequest) -> HttpResponse:
-    return render(request, "console/home.html", {"nav": "home", **selectors.dashboard(request.user)})
+    """The live dashboard of the caller's scope (central.live): its live part re-reads itself every 2 s."""
+    from central.live.views import dashboard_context  # central.live's views build on this module
+
+    return render(request, "console/home.html", dashboard_context(request))
 
 
 # -- sites and departments -------------------------------------------------------------------------
