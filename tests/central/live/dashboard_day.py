@@ -2,8 +2,10 @@
 terminals send them, approved leave, the engine's records recomputed, two doors of which one has not
 reported an empty outbox since yesterday morning, and events.
 
-The moment is Tuesday 2026-03-10 10:00 in Shanghai (``NOW``). What each person did, and so what the
-dashboard must show (the day shift is 09:00-18:00, late beyond 5 minutes, window 08:00-20:00):
+The moment is Tuesday 2026-03-10 10:00 in Shanghai (``NOW``), or any other moment (the browser tests use the
+real clock): the shift then starts an hour before it and every time below moves with it. What each person did,
+and so what the dashboard must show (the day shift is 09:00-18:00, late beyond 5 minutes, window 08:00-20:00;
+no weekly rest day, so any weekday works):
 
 | who | dept | today | yesterday (Monday) |
 | --- | --- | --- | --- |
@@ -41,24 +43,28 @@ MONDAY = date(2026, 3, 9)
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
-def at(day: date, hhmm: str) -> datetime:
-    """A Shanghai wall time as an aware UTC datetime."""
-    return datetime.combine(day, time.fromisoformat(hhmm)).replace(tzinfo=UTC) - SHANGHAI
+def build_day(now: datetime = NOW) -> dict[str, Any]:
+    """The generated day at ``now`` (aware): its shift began an hour before ``now``."""
+    began = (now + SHANGHAI).replace(tzinfo=None, second=0, microsecond=0) - timedelta(hours=1)
+    today, start = began.date(), began.time()
+    yesterday = today - timedelta(days=1)
 
+    def at(day: date, hhmm: str) -> datetime:
+        """Shanghai wall time ``hhmm`` of the fixed scenario (shift at 09:00), moved to this shift's start."""
+        fixed = datetime.combine(day, time.fromisoformat(hhmm)) - datetime.combine(day, time(9))
+        return datetime.combine(day, start).replace(tzinfo=UTC) + fixed - SHANGHAI
 
-def stamp(day: date, hhmm: str) -> str:
-    return at(day, hhmm).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    def stamp(day: date, hhmm: str) -> str:
+        return at(day, hhmm).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
-
-def build_day() -> dict[str, Any]:
     s1 = Site.objects.create(code="s1", name="一厂", time_zone="Asia/Shanghai")
     s2 = Site.objects.create(code="s2", name="二厂", time_zone="Asia/Shanghai")
-    SiteCalendar.objects.create(site=s1, weekly_rest=[5, 6], final_wait_h=72)
-    SiteCalendar.objects.create(site=s2, weekly_rest=[5, 6], final_wait_h=72)
+    SiteCalendar.objects.create(site=s1, weekly_rest=[], final_wait_h=72)
+    SiteCalendar.objects.create(site=s2, weekly_rest=[], final_wait_h=72)
     assembly = Department.objects.create(site=s1, name="装配")
     quality = Department.objects.create(site=s1, name="质检")
     store = Department.objects.create(site=s2, name="仓储")
-    day = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60,
+    day = ShiftType.objects.create(name="白班", start=start, end=(began + timedelta(hours=9)).time(), checkin_before_min=60,
                                    checkout_after_min=120, late_grace_min=5, early_grace_min=0)
     people: dict[str, Employee] = {}
     names = {"A1": "张伟", "A2": "王芳", "A3": "李娜", "A4": "刘洋", "A5": "陈静", "Q1": "杨磊", "Q2": "黄敏",
@@ -71,18 +77,18 @@ def build_day() -> dict[str, Any]:
         people[number] = emp
     Employee.objects.create(number="A9", name="已离职", site=s1, department=assembly, active=False)
     annual = LeaveType.objects.create(code="annual", name="年假")
-    LeaveRecord.objects.create(employee=people["A5"], leave_type=annual, start=TUESDAY, end=TUESDAY, state="approved")
+    LeaveRecord.objects.create(employee=people["A5"], leave_type=annual, start=today, end=today, state="approved")
 
     sent: list[tuple[str, str, date, str, str]] = [  # (site, number, day, time, direction)
-        ("s1", "A1", TUESDAY, "08:50", "in"), ("s1", "A2", TUESDAY, "09:12", "in"), ("s1", "A3", TUESDAY, "09:30", "in"),
-        ("s1", "Q1", TUESDAY, "08:55", "in"), ("s1", "Q1", TUESDAY, "09:40", "out"), ("s1", "Q2", TUESDAY, "08:45", "in"),
-        ("s2", "W1", TUESDAY, "08:55", "in"),
-        ("s1", "A1", MONDAY, "08:55", "in"), ("s1", "A1", MONDAY, "18:05", "out"), ("s1", "A2", MONDAY, "09:00", "in"),
-        ("s1", "Q1", MONDAY, "08:58", "in"), ("s1", "Q1", MONDAY, "18:10", "out"), ("s1", "Q2", MONDAY, "08:50", "in"),
-        ("s1", "Q5", MONDAY, "19:30", "in"),
+        ("s1", "A1", today, "08:50", "in"), ("s1", "A2", today, "09:12", "in"), ("s1", "A3", today, "09:30", "in"),
+        ("s1", "Q1", today, "08:55", "in"), ("s1", "Q1", today, "09:40", "out"), ("s1", "Q2", today, "08:45", "in"),
+        ("s2", "W1", today, "08:55", "in"),
+        ("s1", "A1", yesterday, "08:55", "in"), ("s1", "A1", yesterday, "18:05", "out"), ("s1", "A2", yesterday, "09:00", "in"),
+        ("s1", "Q1", yesterday, "08:58", "in"), ("s1", "Q1", yesterday, "18:10", "out"), ("s1", "Q2", yesterday, "08:50", "in"),
+        ("s1", "Q5", yesterday, "19:30", "in"),
     ]
     for weeks in range(1, 5):
-        tuesday = TUESDAY - timedelta(days=7 * weeks)
+        tuesday = today - timedelta(days=7 * weeks)
         sent += [("s1", "A1", tuesday, "09:10", "in"), ("s1", "A1", tuesday, "18:02", "out"),
                  ("s1", "Q1", tuesday, "08:50", "in"), ("s1", "Q1", tuesday, "18:01", "out")]
     ingest = Ingest()
@@ -93,15 +99,16 @@ def build_day() -> dict[str, Any]:
     Device.objects.filter(device_id="door-w").delete()  # s2 has no terminal: nothing more can arrive there
     Device.objects.update_or_create(device_id="door-1", defaults={
         "site": s1, "name": "东门", "online": False, "status": {"queue_depth": 12, "clock_offset_s": 3.5},
-        "last_seen_at": NOW - timedelta(hours=3), "drained_at": at(MONDAY, "12:00")})
+        "last_seen_at": now - timedelta(hours=3), "drained_at": at(yesterday, "12:00")})
     Device.objects.update_or_create(device_id="door-2", defaults={
         "site": s1, "name": "西门", "online": True, "status": {"queue_depth": 0, "clock_offset_s": 0.1},
-        "last_seen_at": NOW - timedelta(seconds=20), "drained_at": at(TUESDAY, "09:59")})
+        "last_seen_at": now - timedelta(seconds=20), "drained_at": at(today, "09:59")})
     for i, (device, kind, ago) in enumerate([("door-2", "tailgating", 20), ("door-2", "tailgating", 40),
                                              ("door-2", "unknown_face", 5), ("door-1", "spoof_suspected", 130),
                                              ("door-2", "roster_applied", 10)]):
         Event.objects.create(id=f"0190f3a0-0000-7000-8000-0000000000{i:02d}", site="s1", device_id=device, kind=kind,
-                             severity="warning", at=NOW - timedelta(minutes=ago), payload={},
-                             received_at=NOW - timedelta(minutes=ago))
-    recompute(TUESDAY - timedelta(days=35), TUESDAY, now=NOW)
-    return {"s1": s1, "s2": s2, "assembly": assembly, "quality": quality, "store": store, "people": people}
+                             severity="warning", at=now - timedelta(minutes=ago), payload={},
+                             received_at=now - timedelta(minutes=ago))
+    recompute(today - timedelta(days=35), today, now=now)
+    return {"today": today, "yesterday": yesterday,
+            "s1": s1, "s2": s2, "assembly": assembly, "quality": quality, "store": store, "people": people}
