@@ -17,7 +17,8 @@ def serve(bind: str, *, workers: int = 2, dev: bool = False) -> int:
     gunicorn = beside if os.path.exists(beside) else (shutil.which("gunicorn") or beside)
     if not dev and os.path.exists(gunicorn):
         command = [gunicorn, "central.wsgi:application", "--bind", bind, "--workers", str(workers),
-                   "--access-logfile", "-", "--timeout", "60"]
+                   "--access-logfile", "-", "--logger-class", "central.console.access_log.MaskedLogger",
+                   "--timeout", "60"]
     else:
         from django.core.management import call_command
 

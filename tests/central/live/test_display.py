@@ -318,6 +318,8 @@ def test_the_display_fills_a_tv_and_follows_a_new_punch_then_says_when_the_serve
         store_punch(plant.site, "A06", timezone.now())
         wait(driver, lambda d: by_css(d, "#n-on_site").text == str(want["on_site"] + 1), 15, "the new punch on the display")
         assert by_css(driver, "#n-waiting").text == str(want["waiting"] - 1)
+        access_log = server.log_file.read_text(encoding="utf-8", errors="replace")
+        assert "/display/***/live/" in access_log and clear not in access_log  # the token is the display's key
         assert not by_css(driver, "#lost").is_displayed()
         server.stop()  # the server goes away: the last numbers stay, and the display says the connection is lost
         wait(driver, lambda d: by_css(d, "#lost").is_displayed(), 15, "the connection-lost indicator")
