@@ -125,6 +125,11 @@ def audit_actions() -> dict[str, str]:
         "attendance.makeup_filed": _("提交补卡"),
         "attendance.makeup_approved": _("批准补卡"),
         "attendance.makeup_rejected": _("拒绝补卡"),
+        "webhook.create": _("添加网络钩子"), "webhook.update": _("修改网络钩子"), "webhook.delete": _("删除网络钩子"),
+        "webhook.retry": _("重发网络钩子"),
+        "alert_rule.create": _("添加告警规则"), "alert_rule.enable": _("启用告警规则"),
+        "alert_rule.disable": _("停用告警规则"), "alert_rule.delete": _("删除告警规则"),
+        "display.create": _("创建墙上显示屏"), "display.revoke": _("停用墙上显示屏"),
     }
 
 
