@@ -298,7 +298,66 @@ def build_demo(database: Path, employees: int = 30) -> str:
     command = request_command(site.code, "zc-gate-01", "open_door", {}, actor=ADMIN)
     audit.record(ADMIN, "device.command", "zc-gate-01", {"cmd": "open_door", "id": command.id})
     demo_attendance(site, admin)
+    demo_live_day(site)
     return password
+
+
+def demo_live_day(site: Any) -> None:
+    """A crew whose shift is in progress whenever the screenshots are taken, for the live dashboard: 包装部 on
+    a shift that began an hour ago, some in on time, two late, three not arrived yet, one without an out punch
+    yesterday; the records of yesterday and today recomputed."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    from central.attendance import services as attendance
+    from central.attendance.models import AttendanceProfile, CalendarDay, ShiftType
+    from central.ingest.models import Event, Punch
+    from central.people import roster
+    from central.people.models import Department
+
+    zone = ZoneInfo(site.time_zone)
+    now = timezone.now()
+    began = now.astimezone(zone).replace(second=0, microsecond=0) - timedelta(hours=1)
+    began = began.replace(minute=0 if began.minute < 30 else 30)
+    shift = ShiftType.objects.create(name="包装班", start=began.time(), end=(began + timedelta(hours=8)).time(),
+                                     checkin_before_min=60, checkout_after_min=120, late_grace_min=5, color="#00838f")
+    Department.objects.create(site=site, name="包装部")
+    if began.weekday() in (5, 6):  # a weekend: the site works it (调休), so the crew is expected
+        CalendarDay.objects.get_or_create(site=site, date=began.date(), defaults={"kind": "workday", "name": "调休"})
+    names = demo_names(60)[40:52]
+    roster.upsert_employees([{"number": f"{2001 + i}", "name": name, "site": site.code, "department": "包装部"}
+                             for i, name in enumerate(names)], actor="cli:root")
+    for i in range(len(names)):
+        AttendanceProfile.objects.update_or_create(employee=roster_employee(f"{2001 + i}"), defaults={"default_shift": shift})
+    # minutes from the start of today's shift (None: not arrived yet); late beyond 5 minutes
+    today = [-25, -18, -12, -9, -6, -3, -1, 14, 27, None, None, None]
+    punches, n = [], 0
+    for i, minutes in enumerate(today):
+        days: list[tuple[datetime, str]] = [(began - timedelta(days=1) + timedelta(minutes=-10 + i), "in")]
+        if i != 4:
+            days.append((began - timedelta(days=1) + timedelta(hours=8, minutes=5 + i), "out"))
+        if minutes is not None:
+            days.append((began + timedelta(minutes=minutes), "in"))
+        for at, way in days:
+            n += 1
+            punches.append(Punch(id=f"0190c0de-0000-7000-b000-{n:012d}", site=site.code, device_id="zc-gate-01",
+                                 employee_number=f"{2001 + i}", direction=way, method="face", score=0.3, punched_at=at,
+                                 boot_id="boot-1", monotonic_ns=n, time_source="ntp", batch_id="batch-live",
+                                 received_at=min(at + timedelta(seconds=2), now)))
+    Punch.objects.bulk_create(punches)
+    Event.objects.bulk_create([
+        Event(id=f"0190c0de-0000-7000-c000-{i:012d}", site=site.code, device_id="zc-gate-01", kind=kind,
+              severity="warning", at=now - timedelta(minutes=minutes), payload={},
+              received_at=now - timedelta(minutes=minutes))
+        for i, (kind, minutes) in enumerate([("tailgating", 12), ("tailgating", 31), ("unknown_face", 7)])])
+    attendance.recompute(began.date() - timedelta(days=1), began.date(), actor=ADMIN)
+
+
+def roster_employee(number: str) -> Any:
+    from central.people.models import Employee
+
+    return Employee.objects.get(number=number)
 
 
 def demo_attendance(site: Any, admin: Any) -> None:
@@ -387,6 +446,7 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     take(driver, out, "console-login", written)
     sign_in(driver, base_url, ADMIN, password)
     take(driver, out, "console-home", written)
+    take_dashboard(driver, base_url, out, "console-dashboard-zh", written)
     driver.get(f"{base_url}/employees/")
     take(driver, out, "console-employees", written)
     driver.get(f"{base_url}/employees/new/")
@@ -424,7 +484,27 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     take(driver, out, "console-attendance-month-en", written)
     driver.get(f"{base_url}/attendance/shifts/")
     take(driver, out, "console-attendance-shifts-en", written)
+    take_dashboard(driver, base_url, out, "console-dashboard-en", written)
     return written
+
+
+def take_dashboard(driver: WebDriver, base_url: str, out: Path, name: str, written: list[Path]) -> None:
+    """The whole live dashboard (the window made as tall as the page, then put back)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base_url}/")
+    WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#stat-on-site"))
+    width, height = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    tall = min(int(driver.execute_script("return document.documentElement.scrollHeight")), 3000)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": tall, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        time.sleep(0.3)
+        take(driver, out, name, written)
+    finally:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
 
 def demo_month() -> tuple[str, str]:
