@@ -4,9 +4,11 @@ The data (set-up, not measured), ``--employees`` employees (10,000) at three sit
 rest Saturday and Sunday), six departments each, 3 doors or more per site:
 
 * two shifts, a day shift (常日班 08:00-17:00, lunch 12:00-13:00) and a night shift across midnight
-  (夜班 20:00-05:00), and a two-week rotation (两班倒: five days, two rest, five nights, two rest) that two
-  crews work a week apart, assigned to the production departments; everyone else is on the day shift by
-  default;
+  (夜班 20:00-05:00); the production departments (a third of the staff) work a six-day rotation (两班倒:
+  two days, two nights, two rest) in three crews two days apart, so every day and every night is worked,
+  weekends too (an assignment per employee); the office departments work the day shift Monday to Friday
+  (a weekly rotation, one assignment per department). The sites' calendars have no weekly rest day (the
+  patterns hold the rest days), so a benchmark run on a Saturday still sees a working plant;
 * ``--days`` days of punches (365) ending *today* (the real date, Asia/Shanghai), today's up to now: an in
   and an out per worked shift (absent 3 %, late 8 %, early out 4 %, a missing out 3 %) — about 5 million
   rows for 10,000 employees. They go straight into the ingest's table (``central.ingest.models.Punch``,
@@ -50,6 +52,7 @@ import json
 import os
 import pstats
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -70,12 +73,14 @@ AIM_MS = 300.0
 ZONE = ZoneInfo("Asia/Shanghai")
 UTC = timezone.utc
 CACHE = Path(tempfile.gettempdir()) / "seed-bench-console"
-CACHE_FORMAT = 1  # bump when the generated data changes
+CACHE_FORMAT = 2  # bump when the generated data changes
 # (code, name, share of the staff, doors)
 SITES = [("sz", "苏州工厂", 0.5, 8), ("wx", "无锡工厂", 0.3, 5), ("cd", "成都仓库", 0.2, 3)]
 DEPARTMENTS = ["生产一部", "生产二部", "质检部", "仓储物流部", "设备维修部", "行政部"]
 PRODUCTION = 2  # the first two departments work the rotation
-ROTATION = ["day"] * 5 + [None] * 2 + ["night"] * 5 + [None] * 2
+ROTATION = ["day", "day", "night", "night", None, None]  # three crews two days apart: every day and night is worked
+CREWS = 3
+OFFICE = ["day"] * 5 + [None] * 2  # everyone else: Monday to Friday, a rotation anchored on a Monday
 SHIFT_HOURS = {"day": (8, 9), "night": (20, 9)}  # start hour, length in hours
 EVENT_KINDS = [("tailgating", "warning", 10), ("spoof_suspected", "error", 3), ("unknown_face", "info", 6)]
 PUNCH_COLUMNS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
@@ -90,7 +95,7 @@ class Person:
     index: int
     number: str
     site: str
-    crew: int | None  # None: the day shift, Monday to Friday; 0 or 1: the rotation, a week apart
+    crew: int | None  # None: the day shift, Monday to Friday; 0, 1, 2: the crews of the rotation, two days apart
     doors: tuple[str, ...]
 
 
@@ -106,7 +111,7 @@ def plan(employees: int) -> tuple[list[Person], dict[str, list[str]]]:
         where = (i + 0.5) / employees
         code = next(c for b, c in bounds if where <= b + 1e-9)
         dept = i % len(DEPARTMENTS)
-        crew = (i // len(DEPARTMENTS)) % 2 if dept < PRODUCTION else None
+        crew = (i // len(DEPARTMENTS)) % CREWS if dept < PRODUCTION else None
         own = doors[code]
         people.append(Person(i, f"E{i:05d}", code, crew, (own[i % len(own)], own[(i + 1) % len(own)])))
     return people, doors
@@ -118,10 +123,10 @@ def anchor_of(today: date) -> date:
 
 
 def shift_of(person: Person, day: date) -> str | None:
+    """What the generator makes ``person`` work on ``day`` (the plant's assignments, repeated here)."""
     if person.crew is None:
-        return "day" if day.weekday() < 5 else None
-    offset = (day - anchor_of(day)).days + 7 * person.crew
-    return ROTATION[offset % len(ROTATION)]
+        return OFFICE[(day - anchor_of(day)).days % len(OFFICE)]
+    return ROTATION[((day - anchor_of(day)).days + 2 * person.crew) % len(ROTATION)]
 
 
 def seed_plant(employees: int, now: datetime) -> dict[str, Any]:
@@ -140,32 +145,32 @@ def seed_plant(employees: int, now: datetime) -> dict[str, Any]:
     night = ShiftType.objects.create(name="夜班", start=clock(20), end=clock(5), hours="first_last",
                                      half_day_below_h="4.00", absent_below_h="1.00", **common)
     ids = {"day": day.pk, "night": night.pk}
-    rotation = Rotation.objects.create(name="两班倒", anchor=anchor_of(now.date()),
-                                       pattern=[ids[x] if x else None for x in ROTATION])
-    rotation_b = Rotation.objects.create(name="两班倒乙", anchor=anchor_of(now.date()) - timedelta(days=7),
-                                         pattern=[ids[x] if x else None for x in ROTATION])
+    anchor = anchor_of(now.date())
+    crews = [Rotation.objects.create(name=f"两班倒{'甲乙丙'[c]}", anchor=anchor - timedelta(days=2 * c),
+                                     pattern=[ids[x] if x else None for x in ROTATION]) for c in range(CREWS)]
+    office = Rotation.objects.create(name="常日班周一至周五", anchor=anchor, pattern=[ids[x] if x else None for x in OFFICE])
     sites, departments = {}, {}
     start = (now - timedelta(days=800)).date()
     for code, name, _, _ in SITES:
         site = Site.objects.create(code=code, name=name, time_zone="Asia/Shanghai")
-        SiteCalendar.objects.create(site=site, weekly_rest=[5, 6], final_wait_h=168)
+        SiteCalendar.objects.create(site=site, weekly_rest=[], final_wait_h=168)  # rest days come from the patterns
         sites[code] = site
         for k, dname in enumerate(DEPARTMENTS):
             dept = Department.objects.create(site=site, name=dname)
             departments[(code, k)] = dept
-    # the two crews of a production department work the same rotation a week apart (crew 1's is anchored a week
-    # earlier): an assignment per employee, so the departments stay as HR has them
+            if k >= PRODUCTION:  # the office departments: one assignment for the whole department
+                Assignment.objects.create(department=dept, rotation=office, start=start)
+    # the crews of a production department work the same rotation two days apart (each crew's anchored two
+    # days earlier than the last): an assignment per employee, so the departments stay as HR has them
     rows = [Employee(number=p.number, name=rnd.choice(SURNAMES) + "".join(rnd.choice(GIVEN) for _ in range(rnd.choice((1, 2)))),
                      site=sites[p.site], department=departments[(p.site, p.index % len(DEPARTMENTS))],
                      card=str(5_000_000_000 + p.index), version=p.index + 1) for p in people]
     Employee.objects.bulk_create(rows, batch_size=1000)
     made = {e.number: e for e in Employee.objects.only("pk", "number")}
     AttendanceProfile.objects.bulk_create([
-        AttendanceProfile(employee=made[p.number], joined=start, default_shift=day if p.crew is None else None)
-        for p in people], batch_size=1000)
-    Assignment.objects.bulk_create([
-        Assignment(employee=made[p.number], rotation=rotation if p.crew == 0 else rotation_b, start=start)
-        for p in people if p.crew is not None], batch_size=1000)
+        AttendanceProfile(employee=made[p.number], joined=start) for p in people], batch_size=1000)
+    Assignment.objects.bulk_create([Assignment(employee=made[p.number], rotation=crews[p.crew], start=start)
+                                    for p in people if p.crew is not None], batch_size=1000)
     for code, site in sites.items():
         for k, device_id in enumerate(doors[code]):
             Device.objects.create(device_id=device_id, site=site, name=f"{site.name}{k + 1}号门", online=True)
@@ -471,42 +476,25 @@ class Case:
     baseline: bool = False
 
 
-def display_token_url(site_code: str) -> tuple[str | None, str]:
-    """The wall display's URL for a new token bound to ``site_code`` through the product's own service, or why not."""
+def display_urls(site_code: str) -> tuple[dict[str, str], str]:
+    """The wall display's URLs (``display:wall``, ``display:wall_live``) for a token bound to ``site_code``, made
+    by the product's own service (``central.live.display_services.create_display``); or why not."""
     from django.urls import NoReverseMatch, reverse
 
     try:
-        live = importlib.import_module("central.live.services")
+        services = importlib.import_module("central.live.display_services")
     except ImportError:
-        return None, "central.live is not there yet"
+        return {}, "central.live.display_services is not there"
+    from central.accounts.models import User
     from central.people.models import Site
 
-    site = Site.objects.get(code=site_code)
-    maker = None
-    for name in ("create_display_token", "issue_display_token", "create_token", "issue_token", "new_display_token"):
-        maker = getattr(live, name, None)
-        if maker:
-            break
-    if maker is None:
-        return None, "no display-token service found in central.live.services"
-    from central.accounts.models import User
-
-    admin = User.objects.get(username="bench-admin")
-    made: Any = None
-    for call in (lambda: maker(admin, site, "大厅电视"), lambda: maker(admin, site, name="大厅电视"),
-                 lambda: maker(site=site, name="大厅电视", user=admin), lambda: maker(site, "大厅电视")):
-        try:
-            made = call()
-            break
-        except TypeError:
-            continue
-    if made is None:
-        return None, f"could not call central.live.services.{maker.__name__}"
-    token = made[1] if isinstance(made, tuple) else getattr(made, "token", made)
-    try:
-        return reverse("display:wall", kwargs={"token": str(token)}), ""
-    except NoReverseMatch:
-        return None, "no display:wall URL"
+    _token, clear = services.create_display(User.objects.get(username="bench-admin"), Site.objects.get(code=site_code),
+                                            "大门电视 benchmark")
+    urls = {}
+    for name in ("display:wall", "display:wall_live"):
+        with contextlib.suppress(NoReverseMatch):
+            urls[name] = reverse(name, kwargs={"token": clear})
+    return urls, "" if urls else "no display:wall URL"
 
 
 def cases(department: dict[str, int]) -> tuple[list[Case], list[str]]:
@@ -535,10 +523,10 @@ def cases(department: dict[str, int]) -> tuple[list[Case], list[str]]:
             continue
         label = f"{name}{' ' + query if query else ''}, {who.replace('_', ' ')}"
         out.append(Case(label, who, url + query, headers))
-    wall, why = display_token_url("sz")
-    if wall:
-        out.append(Case("display:wall (site sz, display token)", "anonymous", wall, {}))
-    else:
+    walls, why = display_urls("sz")
+    for name, url in walls.items():
+        out.append(Case(f"{name} (site sz, display token)", "anonymous", url, htmx if name.endswith("_live") else {}))
+    if why:
         notes.append(f"display:wall not measured: {why}")
     return out, notes
 
@@ -563,9 +551,10 @@ def profile_request(fetch: Callable[[], Any]) -> list[dict[str, Any]]:
 
 
 def child_measure(args: argparse.Namespace) -> dict[str, Any]:
-    from central.django_setup import setup
+    from central.django_setup import migrate, setup
 
     setup(args.db)
+    migrate()  # the pages' own tables, when code landed after the data was built
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -689,6 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     if "--child" in raw and "--db" in raw:
         raw[raw.index("--db")] = "--db-url"
     args = parser.parse_args(raw)
+    if not args.child:  # a plain kill stops the run like Ctrl-C: the PostgreSQL cluster is stopped on the way out
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.warmup < 1:
         parser.error("--warmup must be at least 1 (the queries are counted on a warm-up request)")
 
