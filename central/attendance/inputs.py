@@ -66,7 +66,9 @@ class Rules:
     zones: dict[int, ZoneInfo]
     department_assignments: dict[int, list[e.Assignment]] = field(default_factory=dict)
     finality: dict[int, e.Finality] = field(default_factory=dict)
-    schedules: dict[tuple[int | None, int], e.Schedule] = field(default_factory=dict)  # (department, site): shared
+    # (own assignments, department, site): one schedule object for equal ones, so the engine's memo finds them by
+    # identity (a crew on one rotation shares one, not one per person)
+    schedules: dict[tuple[tuple[e.Assignment, ...], int | None, int], e.Schedule] = field(default_factory=dict)
 
     def zone(self, site_id: int) -> ZoneInfo:
         return self.zones.get(site_id, UTC)
@@ -194,28 +196,48 @@ def plans(rules: Rules, employees: Sequence[Staff]) -> dict[int, tuple[e.Person,
     ids = [emp.pk for emp in employees]
     day = _parse_date
     profiles = {emp_id: (day(joined), day(left), default, bool(exempt), bool(listed))
-                for emp_id, joined, left, default, exempt, listed in select_in(
+                for emp_id, joined, left, default, exempt, listed in select_of(
                     AttendanceProfile, [db_column(AttendanceProfile, c) for c in
                                         ("employee", "joined", "left", "default_shift", "exempt", "overtime_listed")],
-                    db_column(AttendanceProfile, "employee"), ids)}
+                    "employee", ids)}
     own: dict[int, list[e.Assignment]] = defaultdict(list)
-    for emp_id, start, end, shift_id, rotation_id in select_in(
+    made: dict[tuple[Any, ...], e.Assignment] = {}  # a crew's assignments are one row each, all alike
+    for emp_id, *row in select_of(
             Assignment, [db_column(Assignment, c) for c in ("employee", "start", "end", "shift", "rotation")],
-            db_column(Assignment, "employee"), ids):
-        own[emp_id].append(_assignment_of(rules, day(start), day(end), shift_id, rotation_id, level=0))  # type: ignore[arg-type]
+            "employee", ids):
+        key = tuple(row)
+        found_one = made.get(key)
+        if found_one is None:
+            start, end, shift_id, rotation_id = row
+            found_one = made[key] = _assignment_of(rules, day(start), day(end), shift_id, rotation_id, level=0)  # type: ignore[arg-type]
+        own[emp_id].append(found_one)
     found: dict[int, tuple[e.Person, e.Schedule]] = {}
     for emp in employees:
         joined, left, default_id, exempt, listed = profiles.get(emp.pk, NO_PROFILE)
         default = rules.shift_names.get(default_id) if default_id else None
         person = e.Person(emp.number, joined, left, emp.active, default, exempt, listed)
-        mine = own.get(emp.pk)
-        if mine:
-            schedule = _schedule(rules, tuple(mine), emp.department_id, emp.site_id)
-        else:  # one schedule object per department and site: the engine remembers occurrences by it
-            key = (emp.department_id, emp.site_id)
-            schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, (), *key))
+        key = (tuple(own.get(emp.pk, ())), emp.department_id, emp.site_id)
+        schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, *key))
         found[emp.pk] = (person, schedule)
     return found
+
+
+def select_of(model: Any, columns: Sequence[str], key: str, ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+    """:func:`select_in` by the ``key`` field's column, or the whole table filtered here when ``ids`` are many (a
+    scan of a small per-employee table beats a dozen ``IN`` lists of 900 on SQLite)."""
+    column = db_column(model, key)
+    if len(ids) < WHOLE_TABLE_FROM:
+        yield from select_in(model, columns, column, ids)
+        return
+    wanted = set(ids)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {column}, {', '.join(columns)} FROM {table}")
+        while rows := cur.fetchmany(20000):
+            yield from (row[1:] for row in rows if row[0] in wanted)
+
+
+WHOLE_TABLE_FROM = 2000  # employees
 
 
 def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: date,

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from central.attendance.engine import DayKind, Occurrence, Person, PunchIn, Schedule, occurrences, pair_up
 
@@ -35,8 +36,7 @@ LOOKBACK = timedelta(hours=16)  # without a shift now, the punches this far back
 READ_BACK = timedelta(hours=36)  # what a caller reads: a window open now (24 h shift + margins) began no earlier
 
 
-@dataclass(frozen=True)
-class Situation:
+class Situation(NamedTuple):  # a tuple: made for every employee at every dashboard read, so made cheaply
     number: str
     shift: str | None = None  # the shift whose window holds now
     date: date | None = None  # its date (the day it starts)
@@ -68,12 +68,15 @@ def current_occurrence(schedule: Schedule, person: Person, now: datetime) -> tup
 
 
 def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], now: datetime, *,
-              leave_days: Collection[date] = ()) -> Situation:
+              leave_days: Collection[date] = (),
+              current: tuple[Occurrence | None, list[Occurrence]] | None = None) -> Situation:
     """``punches``: the employee's punches in time order, at least those since yesterday's windows opened
-    (``READ_BACK``); later ones than ``now`` are ignored. ``leave_days``: the dates of their approved full-day leave."""
+    (``READ_BACK``); later ones than ``now`` are ignored. ``leave_days``: the dates of their approved full-day leave.
+    ``current``: what :func:`current_occurrence` gives for this schedule, person and ``now``, when the caller
+    worked it out once for many people who share them."""
     past = [p for p in punches if p.at <= now]
     last_at = past[-1].at if past else None
-    occ, every = current_occurrence(schedule, person, now)
+    occ, every = current or current_occurrence(schedule, person, now)
     if occ is None:
         past = [p for p in past if p.at >= now - LOOKBACK]
         closed = [o for o in every if o.closes < now]

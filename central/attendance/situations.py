@@ -9,6 +9,7 @@ leaves them out.
 """
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -16,6 +17,7 @@ from datetime import date, datetime, timedelta
 from django.db import connection
 
 from central.attendance import engine as e
+from central.attendance.engine import Occurrence
 from central.attendance.inputs import (
     LocalClock,
     Rules,
@@ -28,7 +30,7 @@ from central.attendance.inputs import (
     utc_value,
 )
 from central.attendance.models import LeaveRecord, MakeupPunch
-from central.attendance.presence import READ_BACK, Situation, situation
+from central.attendance.presence import READ_BACK, Situation, current_occurrence, situation
 from central.ingest.models import Punch
 
 
@@ -37,42 +39,84 @@ def situations(staff: Sequence[Staff], now: datetime, *, rules: Rules | None = N
     if not staff:
         return {}
     rules = rules or load_rules(now)
-    planned = plans(rules, staff)
+    planned = _plans(rules, staff)
     numbers = {emp.number: emp.pk for emp in staff}
     since = now - READ_BACK
-    clocks: dict[str, LocalClock] = {}
-    zone_of = {emp.pk: clocks.setdefault(str(rules.zone(emp.site_id)), LocalClock(rules.zone(emp.site_id)))
-               for emp in staff}
+    clocks = {str(zone): LocalClock(zone) for zone in {rules.zone(emp.site_id) for emp in staff}}
+    site_clock = {site_id: clocks[str(rules.zone(site_id))] for site_id in {emp.site_id for emp in staff}}
+    clock_of = {emp.pk: site_clock[emp.site_id] for emp in staff}
     punches: dict[int, list[e.PunchIn]] = defaultdict(list)
-    for pid, number, at, way in _recent_punches(since, now):
+    for pid, number, at, way in _recent_punches(since, now):  # in time order
         emp_id = numbers.get(number)
         if emp_id is not None:
-            punches[emp_id].append(e.PunchIn(pid, zone_of[emp_id](at), way if way in ("in", "out") else None))
+            punches[emp_id].append(e.PunchIn(pid, clock_of[emp_id](at), way if way in ("in", "out") else None))
     for mid, emp_id, made_at, direction in MakeupPunch.objects.filter(
             state="approved", at__gte=since, at__lte=now).values_list("id", "employee_id", "at", "direction"):
-        if emp_id in zone_of:
-            punches[emp_id].append(e.PunchIn(f"makeup-{mid}", local(made_at, zone_of[emp_id].zone),
-                                             direction if direction in ("in", "out") else None))
+        if emp_id in clock_of:
+            mine = punches[emp_id]
+            mine.append(e.PunchIn(f"makeup-{mid}", local(made_at, clock_of[emp_id].zone),
+                                  direction if direction in ("in", "out") else None))
+            mine.sort(key=_at)
     leave = _leave_days(now - timedelta(days=2), now + timedelta(days=1))
+    local_now = {id(clock): local(now, clock.zone) for clock in clocks.values()}
+    # who shares a schedule, the rules of their employment and a zone shares the occurrence in progress
+    shared: dict[tuple[int, tuple[object, ...], int], tuple[Occurrence | None, list[Occurrence]]] = {}
     found: dict[int, Situation] = {}
+    none: list[e.PunchIn] = []
     for emp in staff:
         person, schedule = planned[emp.pk]
-        mine = punches.get(emp.pk, [])
-        mine.sort(key=lambda p: p.at)
-        found[emp.pk] = situation(person, schedule, mine, local(now, zone_of[emp.pk].zone),
-                                  leave_days=leave.get(emp.pk, ()))
+        zone = id(clock_of[emp.pk])
+        at = local_now[zone]
+        key = (id(schedule), person.rules_key(), zone)
+        current = shared.get(key)
+        if current is None:
+            current = shared[key] = current_occurrence(schedule, person, at)
+        found[emp.pk] = situation(person, schedule, punches.get(emp.pk, none), at, leave_days=leave.get(emp.pk, ()),
+                                  current=current)
     return found
 
 
+# -- the plans, kept a short while -------------------------------------------------------------------------------
+PLANS_TTL_S = 30.0  # the longest a schedule change made in another process takes to show here
+_PLANS: dict[tuple[object, ...], tuple[float, dict[int, tuple[e.Person, e.Schedule]]]] = {}
+
+
+def _plans(rules: Rules, staff: Sequence[Staff]) -> dict[int, tuple[e.Person, e.Schedule]]:
+    """:func:`inputs.plans` of these employees, kept for ``PLANS_TTL_S``: who works when changes seldom, and reading
+    it for 10,000 employees is a third of a dashboard's time. A change saved in this process (shifts, rotations,
+    assignments, calendars, profiles, employees: :func:`forget_plans`) is seen at once; one saved in another
+    process after ``PLANS_TTL_S`` at most. Punches, leave and make-ups are read afresh every time."""
+    key = (connection.alias, connection.settings_dict.get("NAME"),
+           hash(tuple((emp.pk, emp.number, emp.site_id, emp.department_id, emp.active) for emp in staff)))
+    kept = _PLANS.get(key)
+    now = time.monotonic()
+    if kept is not None and now - kept[0] < PLANS_TTL_S:
+        return kept[1]
+    planned = plans(rules, staff)
+    if len(_PLANS) >= 16:  # a handful of scopes (a site's, a department's, everyone's) at a time
+        _PLANS.clear()
+    _PLANS[key] = (now, planned)
+    return planned
+
+
+def forget_plans(**_signal: object) -> None:
+    """A schedule, calendar, profile or employee changed: the next read plans afresh (a signal receiver)."""
+    _PLANS.clear()
+
+
+def _at(punch: e.PunchIn) -> datetime:
+    return punch.at
+
+
 def _recent_punches(since: datetime, until: datetime) -> list[tuple[str, str, datetime, str]]:
-    """(id, number, naive UTC time, direction) of every counted punch in [since, until]."""
+    """(id, number, naive UTC time, direction) of every counted punch in [since, until], in time order."""
     at, flag = db_column(Punch, "punched_at"), db_column(Punch, "time_flag")
     adapt, parse = connection.ops.adapt_datetimefield_value, utc_value()
     table = connection.ops.quote_name(Punch._meta.db_table)
     columns = [db_column(Punch, "id"), db_column(Punch, "employee_number"), utc_sql(at), db_column(Punch, "direction")]
     with connection.cursor() as cur:
-        cur.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {at} >= %s AND {at} <= %s AND {flag} = %s",
-                    [adapt(since), adapt(until), ""])
+        cur.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {at} >= %s AND {at} <= %s AND {flag} = %s "
+                    f"ORDER BY {at}", [adapt(since), adapt(until), ""])
         return [(pid, number, parse(when), way) for pid, number, when, way in cur.fetchall()]  # type: ignore[misc]
 
 

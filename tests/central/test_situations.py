@@ -65,3 +65,20 @@ def test_situations_read_punches_leave_and_make_ups_in_each_sites_time(staff: li
     # an hour before the shift, nobody is waited for; the punch made after that moment is not seen
     early = situations(staff, utc(datetime(2026, 3, 9, 8, 30)))
     assert not any(s.waiting for s in early.values()) and not early[staff[0].pk].arrived
+
+
+def test_a_schedule_saved_here_shows_at_once_and_one_saved_elsewhere_after_the_plans_expire(
+        staff: list[Employee], monkeypatch: pytest.MonkeyPatch) -> None:
+    from central.attendance import situations as module
+
+    now = utc(datetime(2026, 3, 9, 10))
+    assert situations(staff, now)[staff[0].pk].waiting
+    profile = AttendanceProfile.objects.get(employee=staff[0])
+    profile.exempt = True
+    profile.save()  # saved in this process: seen at the next read
+    assert not situations(staff, now)[staff[0].pk].expected
+    # written around the model (as another process's change looks from here): kept plans stand until they expire
+    AttendanceProfile.objects.filter(employee=staff[1]).update(exempt=True)
+    assert situations(staff, now)[staff[1].pk].expected
+    monkeypatch.setattr(module, "PLANS_TTL_S", 0.0)
+    assert not situations(staff, now)[staff[1].pk].expected
