@@ -235,7 +235,12 @@ class DailyRecord(models.Model):
     class Meta:
         ordering = ["date", "shift_name"]
         constraints = [models.UniqueConstraint(fields=["employee", "date", "shift_name"], name="daily_record_once")]
-        indexes = [models.Index(fields=["date", "employee"], name="daily_record_date")]
+        indexes = [models.Index(fields=["date", "employee"], name="daily_record_date"),
+                   # the dashboard's provisional days: the few records not final yet, without reading the final ones
+                   models.Index(fields=["date"], condition=models.Q(final=False), name="daily_record_provisional"),
+                   # and its late arrivals and missing out punches of today and yesterday
+                   models.Index(fields=["date"], condition=models.Q(late=True) | models.Q(missing_out=True),
+                                name="daily_record_late_missing")]
 
     def __str__(self) -> str:
         return f"{self.employee_id} {self.date} {self.shift_name} {self.status}"
