@@ -9,14 +9,20 @@ class AttendanceConfig(AppConfig):
 
     def ready(self) -> None:
         """Every saved or deleted row that decides who works when makes the kept plans of
-        :mod:`central.attendance.situations` be read afresh."""
+        :mod:`central.attendance.situations` be read afresh, and with punches the live board
+        (:mod:`central.attendance.live_board`) be worked out afresh."""
         from django.db.models.signals import post_delete, post_save
 
+        from central.attendance import live_board
         from central.attendance import models as m
         from central.attendance.situations import forget_plans
+        from central.ingest.models import Punch
         from central.people.models import Department, Employee, Site
 
         for model in (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile, m.SiteCalendar,
                       m.CalendarDay, Employee, Department, Site):
-            post_save.connect(forget_plans, sender=model, dispatch_uid=f"plans-{model.__name__}-saved")
-            post_delete.connect(forget_plans, sender=model, dispatch_uid=f"plans-{model.__name__}-deleted")
+            for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
+                signal.connect(forget_plans, sender=model, dispatch_uid=f"plans-{model.__name__}-{done}")
+                signal.connect(live_board.forget, sender=model, dispatch_uid=f"board-{model.__name__}-{done}")
+        for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
+            signal.connect(live_board.forget, sender=Punch, dispatch_uid=f"board-Punch-{done}")

@@ -22,6 +22,7 @@ from central.attendance.inputs import (
     LocalClock,
     Rules,
     Staff,
+    _punch_rows,
     db_column,
     load_rules,
     local,
@@ -46,7 +47,8 @@ def situations(staff: Sequence[Staff], now: datetime, *, rules: Rules | None = N
     site_clock = {site_id: clocks[str(rules.zone(site_id))] for site_id in {emp.site_id for emp in staff}}
     clock_of = {emp.pk: site_clock[emp.site_id] for emp in staff}
     punches: dict[int, list[e.PunchIn]] = defaultdict(list)
-    for pid, number, at, way in _recent_punches(since, now):  # in time order
+    few = list(numbers) if len(staff) <= FEW else None
+    for pid, number, at, way in _recent_punches(since, now, few):  # in time order
         emp_id = numbers.get(number)
         if emp_id is not None:
             punches[emp_id].append(e.PunchIn(pid, clock_of[emp_id](at), way if way in ("in", "out") else None))
@@ -108,8 +110,15 @@ def _at(punch: e.PunchIn) -> datetime:
     return punch.at
 
 
-def _recent_punches(since: datetime, until: datetime) -> list[tuple[str, str, datetime, str]]:
-    """(id, number, naive UTC time, direction) of every counted punch in [since, until], in time order."""
+FEW = 500  # employees whose punches are read by their numbers (the number index), not by time for everyone
+
+
+def _recent_punches(since: datetime, until: datetime, numbers: list[str] | None = None
+                    ) -> list[tuple[str, str, datetime, str]]:
+    """(id, number, naive UTC time, direction) of every counted punch in [since, until], in time order; only
+    ``numbers``' when given."""
+    if numbers is not None:
+        return sorted(_punch_rows(numbers, since, until + timedelta(microseconds=1)), key=_time_of)
     at, flag = db_column(Punch, "punched_at"), db_column(Punch, "time_flag")
     adapt, parse = connection.ops.adapt_datetimefield_value, utc_value()
     table = connection.ops.quote_name(Punch._meta.db_table)
@@ -118,6 +127,10 @@ def _recent_punches(since: datetime, until: datetime) -> list[tuple[str, str, da
         cur.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {at} >= %s AND {at} <= %s AND {flag} = %s "
                     f"ORDER BY {at}", [adapt(since), adapt(until), ""])
         return [(pid, number, parse(when), way) for pid, number, when, way in cur.fetchall()]  # type: ignore[misc]
+
+
+def _time_of(row: tuple[str, str, datetime, str]) -> datetime:
+    return row[2]
 
 
 def _leave_days(first: datetime, last: datetime) -> dict[int, set[date]]:

@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from central.accounts import scope
+from central.attendance.live_board import board_situations
 from central.attendance.presence import Counts, count
-from central.attendance.situations import situations
 from central.ingest.models import Punch
 from central.live.models import DisplayToken
 from central.people.models import Device, Employee, Site
@@ -45,7 +45,7 @@ def wall_numbers(site: Site, now: datetime | None = None) -> WallNumbers:
     """``site``'s numbers at ``now`` (aware; default: now)."""
     now = now or timezone.now()
     staff = list(Employee.objects.filter(site=site, active=True).only("id", "number", "site", "department", "active"))
-    counts = count(situations(staff, now).values())
+    counts = count(board_situations(staff, now).values())
     online = offline = 0
     for is_online in Device.objects.filter(site=site).values_list("online", flat=True):
         online += bool(is_online)

@@ -2,8 +2,8 @@
 
 Where each number comes from, so that it matches the rest of the product:
 
-* **on site, stale, expected now, arrived, waiting, on leave**: :func:`central.attendance.situations.situations`
-  (the presence rules: the shift in progress, the in/out punches of its window, approved leave);
+* **on site, stale, expected now, arrived, waiting, on leave**: :mod:`central.attendance.live_board` (the situations
+  of :mod:`central.attendance.presence`, kept up to date per process: the shift in progress, its punches, leave);
 * **late today, missing outs of yesterday, the same weekday of the last 4 weeks**: the engine's
   :class:`~central.attendance.models.DailyRecord` rows (``late``/``late_min``, ``missing_out``, ``status``),
   dated by each site's own today;
@@ -31,10 +31,10 @@ from django.utils.translation import gettext_lazy as _
 
 from central.accounts import scope
 from central.accounts.models import Role
-from central.attendance.inputs import StaffRow, load_rules, local, zone_named
+from central.attendance.inputs import StaffRow, local, zone_named
+from central.attendance.live_board import board_situations
 from central.attendance.models import DailyRecord
 from central.attendance.presence import Counts, Situation, count
-from central.attendance.situations import situations
 from central.ingest.models import Punch
 from central.people.models import Department, Device, Employee, Site
 
@@ -269,9 +269,8 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
         return PersonRow(pk, number, name, site.name if site else "", dept_names.get(department_id or 0, ""),
                          **extra)  # type: ignore[arg-type]
 
-    rules = load_rules(now)
-    found = situations([StaffRow(pk, number, site_id, department_id, True)
-                        for pk, number, _name, site_id, department_id in rows], now, rules=rules)
+    found = board_situations([StaffRow(pk, number, site_id, department_id, True)
+                              for pk, number, _name, site_id, department_id in rows], now)
 
     # the engine's records: today's late arrivals, yesterday's missing outs (each site's own dates)
     days = {d for t in today_of.values() for d in (t, t - timedelta(days=1))}

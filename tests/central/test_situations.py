@@ -82,3 +82,26 @@ def test_a_schedule_saved_here_shows_at_once_and_one_saved_elsewhere_after_the_p
     assert situations(staff, now)[staff[1].pk].expected
     monkeypatch.setattr(module, "PLANS_TTL_S", 0.0)
     assert not situations(staff, now)[staff[1].pk].expected
+
+
+def test_the_live_board_shows_a_punch_from_ingest_at_the_next_read_and_new_leave_at_once(staff: list[Employee]) -> None:
+    from central.attendance.live_board import board_situations
+
+    now = utc(datetime(2026, 3, 9, 10))
+    before = board_situations(staff, now)
+    assert before[staff[0].pk].waiting and before[staff[1].pk].waiting
+    # ingest writes punches in bulk, without model signals: the board finds them by their arrival
+    send(Ingest(), "punches", batch(punch(employee_number="E1", punched_at=stamp(datetime(2026, 3, 9, 9, 58)),
+                                          direction="in")))
+    later = now + timedelta(seconds=20)  # the same minute: only E1 is worked out again
+    after = board_situations(staff, later)
+    assert after[staff[0].pk].arrived and after[staff[0].pk].on_site
+    assert after[staff[1].pk] is before[staff[1].pk]  # kept, not worked out again
+    annual = LeaveType.objects.create(code="annual", name="年假")
+    leave = LeaveRecord.objects.create(employee=staff[1], leave_type=annual, start=MONDAY, end=MONDAY, state="pending")
+    assert board_situations(staff, later)[staff[1].pk].waiting
+    leave.state = "approved"
+    leave.save()
+    assert board_situations(staff, later)[staff[1].pk].on_leave
+    # the next minute works everyone out afresh
+    assert board_situations(staff, now + timedelta(minutes=1))[staff[2].pk].since_start_min == 61
