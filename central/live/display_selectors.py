@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from central.accounts import scope
+from central.attendance.inputs import zone_named
 from central.attendance.live_board import board_situations
 from central.attendance.presence import Counts, count
 from central.ingest.models import Punch
@@ -35,10 +36,8 @@ class WallNumbers:
 
 
 def site_zone(site: Site) -> ZoneInfo:
-    try:
-        return ZoneInfo(site.time_zone or "Asia/Shanghai")
-    except (ValueError, KeyError):
-        return ZoneInfo("Asia/Shanghai")
+    """The site's time zone (UTC for a name the zone database does not know, as everywhere in the product)."""
+    return zone_named(site.time_zone)
 
 
 def wall_numbers(site: Site, now: datetime | None = None) -> WallNumbers:

@@ -35,11 +35,11 @@ from central.attendance.inputs import StaffRow, local, zone_named
 from central.attendance.live_board import board_situations
 from central.attendance.models import DailyRecord
 from central.attendance.presence import Counts, Situation, count
+from central.console.event_labels import event_label
 from central.ingest.models import Punch
 from central.people.models import Department, Device, Employee, Site
 
 if TYPE_CHECKING:
-    from django.utils.functional import _StrPromise
 
     from central.accounts.models import User
 
@@ -49,10 +49,8 @@ PROVISIONAL_DAYS = 7  # how far back provisional days are looked for (the sites'
 OFFSET_WARN_S = 2.0  # a terminal clock further off than this is shown as a warning
 RECENT_PUNCHES = 8
 EVENT_WINDOW = timedelta(hours=1)
-WATCHED_EVENTS: dict[str, _StrPromise] = {
-    "tailgating": _("尾随"), "spoof_suspected": _("假体攻击"), "spoof": _("假体攻击"), "spoof_attempt": _("假体攻击"),
-    "unknown_face": _("陌生人脸"), "clock_jump": _("时钟跳变"), "disk_low": _("存储空间不足"), "tamper": _("防拆报警"),
-}
+WATCHED_EVENTS = ("tailgating", "spoof_suspected", "spoof", "spoof_attempt", "unknown_face", "clock_jump", "disk_low",
+                  "tamper")
 
 T = TypeVar("T")
 
@@ -378,9 +376,9 @@ def device_rows(user: User, filters: Filters, now: datetime) -> list[DeviceRow]:
     ids = [d.device_id for d in devices]
     events: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for device_id, kind, n in scope.events(user).filter(at__gte=now - EVENT_WINDOW, at__lte=now, device_id__in=ids,
-                                                        kind__in=list(WATCHED_EVENTS)).values_list(
+                                                        kind__in=WATCHED_EVENTS).values_list(
             "device_id", "kind").annotate(n=Count("id")).order_by("device_id", "kind"):
-        events[device_id].append((kind, str(WATCHED_EVENTS[kind]), n))
+        events[device_id].append((kind, event_label(kind), n))
     return [DeviceRow(d.device_id, d.name, d.site.name, d.online, d.last_seen_at, d.queue_depth, d.clock_offset_s,
                       events.get(d.device_id, [])) for d in devices]
 
