@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -112,45 +111,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-# -- a real HTTP receiver -----------------------------------------------------------------------------------
-@dataclass
-class Receiver:
-    url: str = ""
-    bodies: list[bytes] = field(default_factory=list)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    def wait_for(self, count: int, timeout: float = 20.0) -> bool:
-        with self.arrived:
-            return self.arrived.wait_for(lambda: len(self.bodies) >= count, timeout)
-
-
-@contextmanager
-def http_receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with receiver.arrived:
-                receiver.bodies.append(body)
-                receiver.arrived.notify_all()
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
-        yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def minutes(n: int) -> timedelta:

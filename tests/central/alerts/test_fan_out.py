@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from receiver_support import running_receiver
 
-from alerts.alert_support import MONDAY, at, free_port, http_receiver, make_world, rule, smtp_server
+from alerts.alert_support import MONDAY, at, free_port, make_world, rule, smtp_server
 from central.alerts import mail
 from central.alerts.models import Alert, AlertMail, AlertRule
 from central.alerts.services import evaluate
@@ -103,7 +104,7 @@ def test_the_password_comes_from_the_credentials_folder_and_is_never_shown(monke
 def test_a_registered_hook_gets_one_delivery_per_alert(world: dict[str, Any]) -> None:
     rule(AlertRule.LATE, 10, site=world["sh"])
     late_record(world)
-    with http_receiver() as receiver:
+    with running_receiver() as receiver:
         Hook.objects.create(name="值班系统", url=receiver.url, events=["alert"], secret="s" * 20, created_by="t")
         Hook.objects.create(name="只要打卡", url=receiver.url, events=["punch.stored"], secret="t" * 20,
                             created_by="t")
@@ -117,8 +118,8 @@ def test_a_registered_hook_gets_one_delivery_per_alert(world: dict[str, Any]) ->
             assert WebhookThread().run_once() == 0
         finally:
             webhooks.forget_hooks()
-    assert len(receiver.bodies) == 1
-    body = json.loads(receiver.bodies[0])
+    assert len(receiver.requests) == 1
+    body = json.loads(receiver.requests[0].body)
     assert body["event"] == "alert" and body["data"]["kind"] == "late" and body["data"]["employee"] == "E1"
     assert "迟到" in body["data"]["text_zh"] and "late" in body["data"]["text_en"]
 

@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alerts.alert_support import MONDAY, at, http_receiver, make_world, rule, smtp_server
+from receiver_support import running_receiver
+
+from alerts.alert_support import MONDAY, at, make_world, rule, smtp_server
 from central.alerts.models import Alert, AlertEpisode, AlertMail, AlertRule
 from central.attendance.models import DailyRecord
 from central.people.models import Device
@@ -47,7 +49,7 @@ def test_two_instances_raise_one_alert_one_mail_one_delivery(central_db_target: 
                                source="punches", late=True, late_min=20, first_in=at(9, 25))
     Device.objects.filter(pk=world["door"].pk).update(status={"queue_depth": 9})
     go = tmp_path / "go"
-    with smtp_server() as (box, port), http_receiver() as receiver:
+    with smtp_server() as (box, port), running_receiver() as receiver:
         Hook.objects.create(name="值班", url=receiver.url, events=["alert"], secret="s" * 20, created_by="t")
         env = {**os.environ, "SEED_CENTRAL_DB": central_db_target, "DJANGO_SETTINGS_MODULE": "central.settings",
                "SEED_CENTRAL_SECRET_KEY": "tests-only", "SEED_SMTP_HOST": "127.0.0.1", "SEED_SMTP_PORT": str(port),
@@ -80,5 +82,5 @@ def test_two_instances_raise_one_alert_one_mail_one_delivery(central_db_target: 
     assert sum(o["mailed"] for o in outputs) == 1 and len(box.messages) == 1
     assert AlertMail.objects.get().state == "sent"
     assert Delivery.objects.count() == 2 and sum(o["delivered"] for o in outputs) == 2
-    assert len(receiver.bodies) == 2
-    assert sorted(json.loads(b)["data"]["kind"] for b in receiver.bodies) == ["late", "queue_depth"]
+    assert len(receiver.requests) == 2
+    assert sorted(json.loads(b)["data"]["kind"] for b in (r.body for r in receiver.requests)) == ["late", "queue_depth"]
