@@ -23,3 +23,12 @@ def send(ingest: Ingest, leaf: str, body: Any, site: str = "s1", device: str = "
 
 def batch(*punches: dict[str, Any]) -> dict[str, Any]:
     return {"batch": str(uuid.uuid4()), "punches": list(punches)}
+
+
+def client_for(user: Any) -> Any:
+    """A console client signed in as ``user``."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client

@@ -7,6 +7,7 @@ import hashlib
 import re
 
 import pytest
+from central_support import client_for
 from django.test import Client
 from django.urls import reverse
 
@@ -49,11 +50,6 @@ def make_user(username: str, role: str, *, sites=(), departments=(), employee=No
         user.save()
     return user
 
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -384,7 +380,7 @@ def test_role_walk_documents_every_url_and_holds(world):
 
 
 def test_a_punch_with_an_impossible_time_is_shown_flagged_on_the_employee_page(world, hr_hq):
-    from central_support import batch, punch, send
+    from central_support import batch, client_for, punch, send
 
     from central.ingest.handler import Ingest
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from central_support import client_for
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -46,11 +47,6 @@ def _user(name: str, role: str, *, sites: Any = (), superuser: bool = False, emp
     user.sites.set(sites)
     return user
 
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_only_the_superuser_and_hr_admins_open_the_webhook_pages(world: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
+from central_support import client_for
 from django.urls import reverse
 
 from alerts.alert_support import MONDAY, at, make_world, rule
@@ -23,11 +23,6 @@ def user(name: str, role: str, *, sites: Any = (), departments: Any = (), employ
     found.departments.set(departments)
     return found
 
-
-def client_for(who: User) -> Client:
-    client = Client()
-    client.force_login(who)
-    return client
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.test import Client
+from central_support import client_for
 from django.urls import reverse
 
 from central.accounts.models import Role, User
@@ -58,11 +58,6 @@ def _user(name: str, role: str, *, sites: Any = (), departments: Any = (), emplo
     user.departments.set(departments)
     return user
 
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _get(user: User, **params: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from central_support import client_for
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -223,11 +224,6 @@ def test_two_schedulers_make_one_run(transactional_db: Any, reports_dir: Path) -
 
 
 # -- the console's schedule pages ------------------------------------------------------------------
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
 
 FORM = {"report": "punches", "period": "yesterday", "every": "daily", "at": "09:30", "formats": ["csv"],
         "active": "on", "site": "", "department": "", "employee": "", "weekday": "", "day": ""}
