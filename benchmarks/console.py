@@ -673,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--no-cache", action="store_true", help="build the SQLite database anew (and keep no copy)")
     parser.add_argument("--profile", action="store_true", help="cProfile one request of every page")
-    parser.add_argument("--no-json", action="store_true", help=argparse.SUPPRESS)  # the smoke test's runs
+    parser.add_argument("--no-json", action="store_true", help=argparse.SUPPRESS)  # a quick run that must not replace the results file
     parser.add_argument("--child", choices=("build", "refresh", "measure"), help=argparse.SUPPRESS)
     parser.add_argument("--db-url", dest="db_url", help=argparse.SUPPRESS)
     parser.add_argument("--since", help=argparse.SUPPRESS)
