@@ -48,6 +48,7 @@ WEEKS_BACK = 4  # the same weekday of the last 4 weeks
 PROVISIONAL_DAYS = 7  # how far back provisional days are looked for (the sites' default final wait is 7 days)
 OFFSET_WARN_S = 2.0  # a terminal clock further off than this is shown as a warning
 RECENT_PUNCHES = 8
+RECENT_WINDOW = timedelta(hours=36)  # how far back a narrowed page looks for its recent punches
 EVENT_WINDOW = timedelta(hours=1)
 WATCHED_EVENTS = ("tailgating", "spoof_suspected", "spoof", "spoof_attempt", "unknown_face", "clock_jump", "disk_low",
                   "tamper")
@@ -322,7 +323,7 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
         devices=devices, devices_online=online, devices_offline=len(devices) - online,
         events_last_hour=sum(d.events_total for d in devices),
         provisional=provisional({pk: w[2] for pk, w in who.items()}, today_of, site_rows),
-        recent_punches=recent_punches(user, employees_qs, filters),
+        recent_punches=recent_punches(user, set(pk_of), filters, now),
         my_day=my_day,
         sites=list(scope.sites(user).order_by("code")) if not _self_service(user) else [],
         departments=list(scope.departments(user).select_related("site").order_by("site__code", "name"))
@@ -419,12 +420,22 @@ def provisional(site_of: dict[int, int], today_of: dict[int, date], site_rows: d
     return found
 
 
-def recent_punches(user: User, employees_qs: QuerySet[Employee], filters: Filters) -> list[RecentPunch]:
-    """The latest punches stored (by arrival), with names looked up within the scope only."""
-    rows = scope.punches(user)
-    if filters.site is not None or filters.department is not None:
-        rows = rows.filter(employee_number__in=employees_qs.values("number"))
-    latest = list(rows.order_by("-received_at")[:RECENT_PUNCHES])
+def recent_punches(user: User, numbers_shown: set[str], filters: Filters, now: datetime) -> list[RecentPunch]:
+    """The latest punches stored (by arrival), with names looked up within the scope only.
+
+    Narrowed by a site or department, they are the punches of ``numbers_shown`` (the employees on the page),
+    read newest first by arrival over the last ``RECENT_WINDOW`` and kept here: SQLite would otherwise answer
+    ``number IN (…) ORDER BY arrival LIMIT 8`` by reading a year of those employees' punches."""
+    if filters.site is None and filters.department is None:
+        latest = list(scope.punches(user).order_by("-received_at")[:RECENT_PUNCHES])
+    else:
+        latest = []
+        for punch in Punch.objects.filter(received_at__gte=now - RECENT_WINDOW).order_by("-received_at").iterator(
+                chunk_size=500):
+            if punch.employee_number in numbers_shown:
+                latest.append(punch)
+                if len(latest) == RECENT_PUNCHES:
+                    break
     numbers = {p.employee_number for p in latest}
     names = dict(scope.employees(user).filter(number__in=numbers).values_list("number", "name")) if numbers else {}
     doors = dict(scope.devices(user).filter(device_id__in={p.device_id for p in latest}).values_list(

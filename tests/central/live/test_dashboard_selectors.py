@@ -106,6 +106,8 @@ def test_the_site_and_department_filters_stay_inside_the_scope(day: dict[str, An
     quality = dashboard(root, filters_for(root, "", str(day["quality"].pk)), now=NOW)
     assert sorted(numbers(quality.waiting)) == ["Q3", "Q4"] and quality.late_today == 0
     assert (quality.counts.on_site, quality.counts.expected) == (2, 4)  # Q1 left; Q2 and stale Q5 count
+    shown = {p.punch.employee_number for p in quality.recent_punches}
+    assert shown and all(n.startswith("Q") for n in shown)  # the department's own punches only
     s2 = dashboard(root, filters_for(root, "s2"), now=NOW)
     assert numbers(s2.waiting) == ["W2"] and not s2.devices
     with pytest.raises(FilterNotFound):
