@@ -126,11 +126,8 @@ def sites(request: AuthedHttpRequest) -> HttpResponse:
             return redirect("console:sites")
     elif request.method == "POST":
         raise PermissionDenied
-    rows = scope.sites(user).annotate(
-        n_departments=Count("departments", distinct=True),
-        n_employees=Count("employees", filter=Q(employees__active=True), distinct=True),
-        n_devices=Count("devices", distinct=True))
-    return render(request, "console/sites.html", {"nav": "sites", "sites": rows, "form": form})
+    return render(request, "console/sites.html", {"nav": "sites", "sites": selectors.sites_with_counts(user),
+                                                  "form": form})
 
 
 @require_http_methods(["GET", "POST"])

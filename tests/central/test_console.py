@@ -389,3 +389,15 @@ def test_a_punch_with_an_impossible_time_is_shown_flagged_on_the_employee_page(w
                                   punch(device="door-hq", employee_number="E001")), site="hq", device="door-hq")
     page = client_for(hr_hq).get(reverse("console:employee", args=[world["e_hq"].pk])).content.decode()
     assert page.count("时间存疑") == 1 and "不计入考勤" in page
+
+
+def test_the_sites_page_counts_each_sites_departments_active_employees_and_doors(world, root):
+    Department.objects.create(site=world["hq"], name="财务部")
+    Employee.objects.create(number="E900", name="离职者", site=world["hq"], active=False)
+    Device.objects.create(device_id="door-hq-2", site=world["hq"], name="总部侧门")
+    rows = {s.code: (s.n_departments, s.n_employees, s.n_devices)
+            for s in client_for(root).get(reverse("console:sites")).context["sites"]}
+    expected = {site.code: (Department.objects.filter(site=site).count(),
+                            Employee.objects.filter(site=site, active=True).count(),
+                            Device.objects.filter(site=site).count()) for site in Site.objects.all()}
+    assert rows == expected and rows["hq"][0] == 2 and rows["hq"][2] == 2
