@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection
@@ -39,42 +40,73 @@ def situations(staff: Sequence[Staff], now: datetime, *, rules: Rules | None = N
     """Employee pk → their situation at ``now`` (aware). ``rules``: already read for ``now``, to share."""
     if not staff:
         return {}
+    return work_out(staff, read_inputs(staff, now, rules=rules), now)
+
+
+@dataclass
+class Inputs:
+    """What these employees' situations are worked out from (a live board keeps it between reads)."""
+    planned: dict[int, tuple[e.Person, e.Schedule]]
+    clock_of: dict[int, LocalClock]  # each employee's site's local clock
+    punches: dict[int, list[e.PunchIn]]  # each employee's, in time order
+    leave: dict[int, set[date]]
+
+    def add_punch(self, emp_id: int, punch_id: str, at_utc: datetime, direction: str) -> bool:
+        """A punch (naive UTC time) received after the read, in its place in the employee's list; False when it is
+        there already."""
+        mine = self.punches.setdefault(emp_id, [])
+        if any(p.id == punch_id for p in mine):
+            return False
+        mine.append(e.PunchIn(punch_id, self.clock_of[emp_id](at_utc), direction if direction in ("in", "out") else None))
+        mine.sort(key=_at)
+        return True
+
+
+def read_inputs(staff: Sequence[Staff], now: datetime, *, rules: Rules | None = None) -> Inputs:
+    """The plans, the punches of the last ``READ_BACK``, approved make-ups and full-day leave of ``staff``."""
     rules = rules or load_rules(now)
-    planned = _plans(rules, staff)
     numbers = {emp.number: emp.pk for emp in staff}
     since = now - READ_BACK
     clocks = {str(zone): LocalClock(zone) for zone in {rules.zone(emp.site_id) for emp in staff}}
     site_clock = {site_id: clocks[str(rules.zone(site_id))] for site_id in {emp.site_id for emp in staff}}
-    clock_of = {emp.pk: site_clock[emp.site_id] for emp in staff}
-    punches: dict[int, list[e.PunchIn]] = defaultdict(list)
+    found = Inputs(kept_plans(rules, staff), {emp.pk: site_clock[emp.site_id] for emp in staff}, defaultdict(list),
+                   leave_days(now))
+    clock_of = found.clock_of
     few = list(numbers) if len(staff) <= FEW else None
     for pid, number, at, way in _recent_punches(since, now, few):  # in time order
         emp_id = numbers.get(number)
         if emp_id is not None:
-            punches[emp_id].append(e.PunchIn(pid, clock_of[emp_id](at), way if way in ("in", "out") else None))
+            found.punches[emp_id].append(e.PunchIn(pid, clock_of[emp_id](at), way if way in ("in", "out") else None))
     for mid, emp_id, made_at, direction in MakeupPunch.objects.filter(
             state="approved", at__gte=since, at__lte=now).values_list("id", "employee_id", "at", "direction"):
         if emp_id in clock_of:
-            mine = punches[emp_id]
+            mine = found.punches[emp_id]
             mine.append(e.PunchIn(f"makeup-{mid}", local(made_at, clock_of[emp_id].zone),
                                   direction if direction in ("in", "out") else None))
             mine.sort(key=_at)
-    leave = _leave_days(now - timedelta(days=2), now + timedelta(days=1))
-    local_now = {id(clock): local(now, clock.zone) for clock in clocks.values()}
+    return found
+
+
+def work_out(staff: Iterable[Staff], inputs: Inputs, now: datetime) -> dict[int, Situation]:
+    """The situations of ``staff`` (all in ``inputs``) at ``now`` (aware)."""
+    local_now: dict[int, datetime] = {}
     # who shares a schedule, the rules of their employment and a zone shares the occurrence in progress
     shared: dict[tuple[int, tuple[object, ...], int], tuple[Occurrence | None, list[Occurrence]]] = {}
     found: dict[int, Situation] = {}
     none: list[e.PunchIn] = []
     for emp in staff:
-        person, schedule = planned[emp.pk]
-        zone = id(clock_of[emp.pk])
-        at = local_now[zone]
+        person, schedule = inputs.planned[emp.pk]
+        clock = inputs.clock_of[emp.pk]
+        zone = id(clock)
+        at = local_now.get(zone)
+        if at is None:
+            at = local_now[zone] = local(now, clock.zone)
         key = (id(schedule), person.rules_key(), zone)
         current = shared.get(key)
         if current is None:
             current = shared[key] = current_occurrence(schedule, person, at)
-        found[emp.pk] = situation(person, schedule, punches.get(emp.pk, none), at, leave_days=leave.get(emp.pk, ()),
-                                  current=current)
+        found[emp.pk] = situation(person, schedule, inputs.punches.get(emp.pk, none), at,
+                                  leave_days=inputs.leave.get(emp.pk, ()), current=current)
     return found
 
 
@@ -83,7 +115,7 @@ PLANS_TTL_S = 30.0  # the longest a schedule change made in another process take
 _PLANS: dict[tuple[object, ...], tuple[float, dict[int, tuple[e.Person, e.Schedule]]]] = {}
 
 
-def _plans(rules: Rules, staff: Sequence[Staff]) -> dict[int, tuple[e.Person, e.Schedule]]:
+def kept_plans(rules: Rules, staff: Sequence[Staff]) -> dict[int, tuple[e.Person, e.Schedule]]:
     """:func:`inputs.plans` of these employees, kept for ``PLANS_TTL_S``: who works when changes seldom, and reading
     it for 10,000 employees is a third of a dashboard's time. A change saved in this process (shifts, rotations,
     assignments, calendars, profiles, employees: :func:`forget_plans`) is seen at once; one saved in another
@@ -133,14 +165,14 @@ def _time_of(row: tuple[str, str, datetime, str]) -> datetime:
     return row[2]
 
 
-def _leave_days(first: datetime, last: datetime) -> dict[int, set[date]]:
-    """Employee pk → the dates of approved full-day leave from ``first``'s date to ``last``'s."""
+def leave_days(now: datetime) -> dict[int, set[date]]:
+    """Employee pk → the dates of approved full-day leave from two days before ``now`` to the day after."""
+    first, last = (now - timedelta(days=2)).date(), (now + timedelta(days=1)).date()
     days: dict[int, set[date]] = defaultdict(set)
     for emp_id, start, end in LeaveRecord.objects.filter(
-            state="approved", half_day=False, start__lte=last.date(), end__gte=first.date()).values_list(
-            "employee_id", "start", "end"):
-        day = max(start, first.date())
-        while day <= min(end, last.date()):
+            state="approved", half_day=False, start__lte=last, end__gte=first).values_list("employee_id", "start", "end"):
+        day = max(start, first)
+        while day <= min(end, last):
             days[emp_id].add(day)
             day += timedelta(days=1)
     return days

@@ -103,5 +103,14 @@ def test_the_live_board_shows_a_punch_from_ingest_at_the_next_read_and_new_leave
     leave.state = "approved"
     leave.save()
     assert board_situations(staff, later)[staff[1].pk].on_leave
+    # a batch stamped on arrival before the newest one read, committed after it, is still found
+    from central.ingest.models import Punch as Stored
+
+    newest = Stored.objects.order_by("-received_at").values_list("received_at", flat=True)[0]
+    Stored.objects.bulk_create([Stored(id="late-commit-1", site="s1", device_id="door-a", employee_number="E4",
+                                       direction="in", method="card", punched_at=utc(datetime(2026, 3, 9, 9, 59)),
+                                       boot_id="b", monotonic_ns=1, time_source="ntp", batch_id="b2",
+                                       received_at=newest - timedelta(seconds=5))])  # bulk: no model signals
+    assert board_situations(staff, later)[staff[3].pk].arrived
     # the next minute works everyone out afresh
     assert board_situations(staff, now + timedelta(minutes=1))[staff[2].pk].since_start_min == 61
