@@ -70,7 +70,6 @@ screenshots: setup
 	$(PY) -m terminal.ui.screenshots --out docs/screenshots --size 800x480 --languages zh,en
 	$(PY) -m central.console.screenshots --out docs/screenshots
 	$(PY) -m central.reports.screenshots --out docs/screenshots
-	$(PY) -m central.live.display_screenshots --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-data

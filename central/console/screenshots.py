@@ -6,7 +6,8 @@ A small demo site (总厂, two departments, about thirty employees, two doors, p
 audit entries, shifts, a rotation, holidays and a month of attendance) is built in a fresh SQLite
 database in a temporary folder, the console is
 served for real (``seed-central serve``, gunicorn, a free loopback port) and a headless
-Chromium signs in and saves ``console-*.png``. Everything is stopped and removed at the end.
+Chromium signs in and saves ``console-*.png`` and the wall display's ``wall-display.png``. Everything is
+stopped and removed at the end.
 Nothing is downloaded: Debian's ``chromium`` and ``chromium-driver`` are used directly.
 
 The helpers here (:func:`chromium`, :class:`ConsoleServer`, :func:`sign_in`) are also used
@@ -485,6 +486,9 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     driver.get(f"{base_url}/attendance/shifts/")
     take(driver, out, "console-attendance-shifts-en", written)
     take_dashboard(driver, base_url, out, "console-dashboard-en", written)
+    from central.live.display_screenshots import make_display_token, wall_display_shot
+
+    written.append(wall_display_shot(driver, base_url, make_display_token(), out))
     return written
 
 
