@@ -305,10 +305,6 @@ def _fan_out(rule: AlertRule, alert: Alert, now: datetime) -> None:
 
 
 # -- rules ----------------------------------------------------------------------------------------------
-def can_manage(user: User) -> bool:
-    return scope.can_manage(user)
-
-
 def clean_emails(text: str | Sequence[str]) -> list[str]:
     parts = text.replace(";", ",").replace("\n", ",").split(",") if isinstance(text, str) else list(text)
     found: list[str] = []
@@ -327,7 +323,7 @@ def clean_emails(text: str | Sequence[str]) -> list[str]:
 
 
 def _check(user: User, values: dict[str, Any]) -> dict[str, Any]:
-    if not can_manage(user):
+    if not scope.can_manage(user):
         raise scope.ScopeDenied("只有超级管理员和人事管理员可以管理告警规则 / Only superusers and HR admins manage alert rules")
     kind = str(values.get("kind") or "")
     if kind not in dict(AlertRule.KINDS):

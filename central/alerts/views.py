@@ -14,6 +14,7 @@ from django.utils import timezone as dj_timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from central.accounts import scope
 from central.alerts import mail, selectors, services
 from central.alerts.forms import AlertRuleForm, NotificationFilterForm
 from central.alerts.models import Alert, AlertRule
@@ -80,8 +81,8 @@ def rules(request: AuthedHttpRequest) -> HttpResponse:
     configured = mail.smtp() is not None
     if request.method != "POST":
         return _rules_page(request, AlertRuleForm(user, mail_configured=configured)
-                           if services.can_manage(user) else None)
-    require(services.can_manage(user))
+                           if scope.can_manage(user) else None)
+    require(scope.can_manage(user))
     form = AlertRuleForm(user, request.POST, mail_configured=configured)
     if form.is_valid():
         try:
@@ -94,7 +95,7 @@ def rules(request: AuthedHttpRequest) -> HttpResponse:
 
 
 def _rule_or_404(request: AuthedHttpRequest, pk: int) -> AlertRule:
-    require(services.can_manage(request.user))
+    require(scope.can_manage(request.user))
     return get_object_or_404(selectors.manageable_rules(request.user), pk=pk)
 
 

@@ -17,7 +17,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from central.accounts import audit, scope
-from central.accounts.models import Role
 from central.live.models import DisplayToken
 
 if TYPE_CHECKING:
@@ -40,14 +39,9 @@ def digest(clear: str) -> str:
     return hashlib.sha256(clear.encode("utf-8")).hexdigest()
 
 
-def can_manage(user: User) -> bool:
-    """The superuser, and HR admins (for the sites in their scope)."""
-    return bool(user.is_superuser or user.role == Role.HR_ADMIN)
-
-
 def create_display(user: User, site: Site, name: str) -> tuple[DisplayToken, str]:
     """A new display token for ``site``; the clear token is returned once, only its SHA-256 is kept."""
-    if not can_manage(user):
+    if not scope.can_manage(user):
         raise scope.ScopeDenied("只有超级管理员和人事管理员可以管理墙上显示屏 / Only superusers and HR admins manage wall displays")
     if not scope.sites(user).filter(pk=site.pk).exists():
         raise DisplayError("您不能为这个站点创建显示屏 / You cannot make a display for this site", "site")
@@ -63,7 +57,7 @@ def create_display(user: User, site: Site, name: str) -> tuple[DisplayToken, str
 
 def revoke_display(user: User, token: DisplayToken) -> bool:
     """The display stops showing anything from its next poll; False when it was revoked already."""
-    if not can_manage(user):
+    if not scope.can_manage(user):
         raise scope.ScopeDenied("只有超级管理员和人事管理员可以管理墙上显示屏 / Only superusers and HR admins manage wall displays")
     if not scope.sites(user).filter(pk=token.site_id).exists():
         raise scope.ScopeDenied("这个显示屏不在您的管理范围内 / This display is outside your scope")

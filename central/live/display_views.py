@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from central.accounts import scope
 from central.console.views import AuthedHttpRequest, console_view, require
 from central.live import display_selectors as selectors
 from central.live import display_services as services
@@ -80,7 +81,7 @@ def _page(request: AuthedHttpRequest, form: DisplayForm, made: DisplayToken | No
 @console_view
 def displays(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
-    require(services.can_manage(user))
+    require(scope.can_manage(user))
     if request.method != "POST":
         return _page(request, DisplayForm(user))
     form = DisplayForm(user, request.POST)
@@ -100,7 +101,7 @@ def displays(request: AuthedHttpRequest) -> HttpResponse:
 @console_view
 def revoke(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     user = request.user
-    require(services.can_manage(user))
+    require(scope.can_manage(user))
     token = get_object_or_404(selectors.displays(user), pk=pk)
     if services.revoke_display(user, token):
         messages.success(request, _("显示屏 %(name)s 已停用 Display %(name)s revoked") % {"name": token.name})

@@ -8,7 +8,6 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from central.accounts import scope
 from central.webhooks.models import Delivery, Hook
-from central.webhooks.services import can_manage
 
 if TYPE_CHECKING:
     from central.accounts.models import User
@@ -19,7 +18,7 @@ def hooks(user: User) -> QuerySet[Hook]:
     rows = Hook.objects.filter(deleted_at__isnull=True).select_related("site")
     if user.is_superuser:
         return rows
-    if not can_manage(user):
+    if not scope.can_manage(user):
         return rows.none()
     return rows.filter(site__in=scope.sites(user))
 
@@ -28,7 +27,7 @@ def deliveries(user: User, *, hook: int | None = None, event: str = "", state: s
     """The delivery log ``user`` may read (deleted hooks' too), newest first, with the filters given."""
     rows = Delivery.objects.select_related("hook", "hook__site").order_by("-pk")
     if not user.is_superuser:
-        rows = rows.filter(hook__site__in=scope.sites(user)) if can_manage(user) else rows.none()
+        rows = rows.filter(hook__site__in=scope.sites(user)) if scope.can_manage(user) else rows.none()
     if hook is not None:
         rows = rows.filter(hook_id=hook)
     if event:
@@ -43,7 +42,7 @@ def log_hooks(user: User) -> QuerySet[Hook]:
     rows = Hook.objects.select_related("site")
     if user.is_superuser:
         return rows
-    return rows.filter(site__in=scope.sites(user)) if can_manage(user) else rows.none()
+    return rows.filter(site__in=scope.sites(user)) if scope.can_manage(user) else rows.none()
 
 
 def due(now: datetime, limit: int = 50) -> list[int]:

@@ -21,7 +21,6 @@ from django.db import transaction
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
-from central.accounts.models import Role
 from central.people.models import Site
 from central.webhooks.models import EVENT_NAMES, Delivery, Hook
 
@@ -116,11 +115,6 @@ def emit_many(facts: Iterable[Fact]) -> int:
 
 
 # -- hooks ------------------------------------------------------------------------------------------
-def can_manage(user: User) -> bool:
-    """The superuser, and HR admins (for hooks of their own sites)."""
-    return bool(user.is_superuser or user.role == Role.HR_ADMIN)
-
-
 def check_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
@@ -132,7 +126,7 @@ def check_url(url: str) -> str:
 
 
 def _check(user: User, values: dict[str, Any]) -> dict[str, Any]:
-    if not can_manage(user):
+    if not scope.can_manage(user):
         raise scope.ScopeDenied("只有超级管理员和人事管理员可以管理网络钩子 / Only superusers and HR admins manage webhooks")
     name = str(values.get("name") or "").strip()
     if not name:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from central.accounts import scope
 from central.console.views import AuthedHttpRequest, console_view, page_of, query_without_page, require
 from central.webhooks import selectors, services
 from central.webhooks.forms import DeliveryFilterForm, HookForm
@@ -32,7 +33,7 @@ def _page(request: AuthedHttpRequest, form: HookForm, editing: Hook | None, secr
 @console_view
 def hooks(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
-    require(services.can_manage(user))
+    require(scope.can_manage(user))
     editing = _hook_or_404(request, int(request.GET["edit"])) if request.GET.get("edit", "").isdigit() else None
     if request.method != "POST":
         form = HookForm(user, initial=HookForm.initial_of(editing) if editing else None)
@@ -55,7 +56,7 @@ def hooks(request: AuthedHttpRequest) -> HttpResponse:
 @require_POST
 @console_view
 def rotate(request: AuthedHttpRequest, pk: int) -> HttpResponse:
-    require(services.can_manage(request.user))
+    require(scope.can_manage(request.user))
     hook = _hook_or_404(request, pk)
     secret = services.rotate_secret(request.user, hook)
     return _page(request, HookForm(request.user), None, secret=secret, secret_for=hook)
@@ -64,7 +65,7 @@ def rotate(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @console_view
 def delete(request: AuthedHttpRequest, pk: int) -> HttpResponse:
-    require(services.can_manage(request.user))
+    require(scope.can_manage(request.user))
     hook = _hook_or_404(request, pk)
     services.delete_hook(request.user, hook)
     messages.success(request, _("钩子 %(name)s 已删除 Hook %(name)s deleted") % {"name": hook.name})
@@ -75,7 +76,7 @@ def delete(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 @console_view
 def deliveries(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
-    require(services.can_manage(user))
+    require(scope.can_manage(user))
     choices = [(str(h.pk), f"{h.name}{' ' + _('(已删除 deleted)') if h.deleted_at else ''}")
                for h in selectors.log_hooks(user)]
     form = DeliveryFilterForm(choices, request.GET or None)
@@ -93,7 +94,7 @@ def deliveries(request: AuthedHttpRequest) -> HttpResponse:
 @require_POST
 @console_view
 def retry(request: AuthedHttpRequest, pk: int) -> HttpResponse:
-    require(services.can_manage(request.user))
+    require(scope.can_manage(request.user))
     delivery: Delivery = get_object_or_404(selectors.deliveries(request.user), pk=pk)
     try:
         services.retry_delivery(request.user, delivery)
