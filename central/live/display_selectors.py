@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -35,11 +34,6 @@ class WallNumbers:
     punches_today: int  # since the site's local midnight, implausible times left out
 
 
-def site_zone(site: Site) -> ZoneInfo:
-    """The site's time zone (UTC for a name the zone database does not know, as everywhere in the product)."""
-    return zone_named(site.time_zone)
-
-
 def wall_numbers(site: Site, now: datetime | None = None) -> WallNumbers:
     """``site``'s numbers at ``now`` (aware; default: now)."""
     now = now or timezone.now()
@@ -49,7 +43,7 @@ def wall_numbers(site: Site, now: datetime | None = None) -> WallNumbers:
     for is_online in Device.objects.filter(site=site).values_list("online", flat=True):
         online += bool(is_online)
         offline += not is_online
-    zone = site_zone(site)
+    zone = zone_named(site.time_zone)
     local_now = now.astimezone(zone)
     midnight = datetime.combine(local_now.date(), time(0), zone)
     punches = Punch.objects.filter(site=site.code, punched_at__gte=midnight, punched_at__lte=now, time_flag="").count()

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central.accounts import scope
+from central.attendance.inputs import zone_named
 from central.console.views import AuthedHttpRequest, console_view, require
 from central.live import display_selectors as selectors
 from central.live import display_services as services
@@ -49,7 +50,7 @@ def _context(token: DisplayToken, clear: str) -> dict:
             "live_url": reverse("display:wall_live", args=[clear]),
             "date_zh": f"{now.year}年{now.month}月{now.day}日 星期{WEEKDAYS_ZH[now.weekday()]}",
             "date_en": now.strftime("%A %-d %B %Y"),
-            "server_ms": int(now.timestamp() * 1000), "zone": str(selectors.site_zone(token.site))}
+            "server_ms": int(now.timestamp() * 1000), "zone": str(zone_named(token.site.time_zone))}
 
 
 @require_GET
