@@ -6,9 +6,10 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -24,8 +24,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -315,8 +316,7 @@ def liveness(quick: bool) -> dict:
     import random
 
     from terminal.config import FaceSettings
-    from terminal.vision.attacks import (ATTACK_KINDS, Presentation, bona_fide_variants, compose_attack, iso_rates, play,
-                                         video_presentation)
+    from terminal.vision.attacks import ATTACK_KINDS, Presentation, bona_fide_variants, compose_attack, iso_rates, play, video_presentation
     from terminal.vision.gallery import FaceGallery
     from terminal.vision.images import load_image
     from terminal.vision.photos import PhotoAnalyzer

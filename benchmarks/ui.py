@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from benchmarks.common import print_table, write_json
 
@@ -75,7 +75,7 @@ class Draws:
         Window.unbind(on_flip=self._flip)
 
 
-def frame_rate(kiosk: Any, seconds: float, runs: int, camera_scene: Optional[list], cap_fps: float = 30.0) -> dict:
+def frame_rate(kiosk: Any, seconds: float, runs: int, camera_scene: list | None, cap_fps: float = 30.0) -> dict:
     """Frames drawn per second (redrawn every frame, at the kiosk's cap), preview updates per second and the
     cost of one frame on the UI thread, on the idle screen; medians over runs.
 

@@ -23,9 +23,10 @@ numbers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -83,11 +84,11 @@ class ShotCheck:
     """The verdict on one shot, with what was measured."""
 
     ok: bool
-    reason: Optional[str] = None
+    reason: str | None = None
     source: str = ""
-    box: Optional[FaceBox] = None
+    box: FaceBox | None = None
     measures: dict = field(default_factory=dict)
-    descriptor: Optional[np.ndarray] = field(default=None, repr=False)
+    descriptor: np.ndarray | None = field(default=None, repr=False)
     quality: float = 0.0
 
     @property
@@ -119,7 +120,7 @@ class FaceEnroller:
         self.analyzer.close()
         self.mesh.close()
 
-    def __enter__(self) -> "FaceEnroller":
+    def __enter__(self) -> FaceEnroller:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -184,7 +185,7 @@ class EnrolmentSession:
         self.min_interval_s = min_interval_s
         self.shots: list[ShotCheck] = []
         self.refused: list[ShotCheck] = []
-        self._last_t: Optional[float] = None
+        self._last_t: float | None = None
 
     @property
     def ready(self) -> bool:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from terminal.fingerprint_service import clear_positions, employee_at_position, first_free_position, queue_purge
 from terminal.hardware.errors import HardwareError
@@ -59,7 +60,7 @@ def finger_name(finger: int) -> str:
 class FingerEnrolError(Exception):
     """Enrolment stopped; ``reason`` is a key of :data:`REASONS`, the message says what to do."""
 
-    def __init__(self, reason: str, message: Optional[str] = None, **details: Any):
+    def __init__(self, reason: str, message: str | None = None, **details: Any):
         self.reason = reason
         self.details = details
         super().__init__(message or REASONS.get(reason, reason))
@@ -81,7 +82,7 @@ class FingerEnrolment:
     finger: int
     position: int
     score: int
-    replaced_position: Optional[int] = None
+    replaced_position: int | None = None
 
 
 STEP_TEXT = {
@@ -99,9 +100,9 @@ def _exclusive(sensor: Any):
     return sensor.exclusive() if hasattr(sensor, "exclusive") else contextlib.nullcontext(sensor)
 
 
-def enrol_finger(store: Store, sensor: FingerprintSensor, number: str, finger: Optional[int] = None, *,
+def enrol_finger(store: Store, sensor: FingerprintSensor, number: str, finger: int | None = None, *,
                  max_fingers: int = 3, step_timeout_s: float = 20.0, poor_retries: int = 3,
-                 progress: Optional[Callable[[EnrolStep], None]] = None, stop: Optional[threading.Event] = None,
+                 progress: Callable[[EnrolStep], None] | None = None, stop: threading.Event | None = None,
                  actor: str = "admin") -> FingerEnrolment:
     """Enrol one finger of employee ``number``; ``finger`` 1-10 (default: the first of
     :data:`PREFERRED_FINGERS` not enrolled yet). Replacing an enrolled finger is allowed."""
@@ -183,13 +184,13 @@ def enrol_finger(store: Store, sensor: FingerprintSensor, number: str, finger: O
     return FingerEnrolment(employee["id"], employee["number"], finger, position, score, old_position)
 
 
-def _check_stop(stop: Optional[threading.Event]) -> None:
+def _check_stop(stop: threading.Event | None) -> None:
     if stop is not None and stop.is_set():
         raise FingerEnrolError("cancelled")
 
 
 def _take_press(sensor: FingerprintSensor, press: int, buffer: int, timeout: float, retries: int,
-                say: Callable[[str, int], None], stop: Optional[threading.Event]) -> None:
+                say: Callable[[str, int], None], stop: threading.Event | None) -> None:
     for attempt in range(retries):
         say("place" if press == 1 else "place_again", press)
         if not sensor.wait_for_finger(timeout, stop):
@@ -207,7 +208,7 @@ def _take_press(sensor: FingerprintSensor, press: int, buffer: int, timeout: flo
                 raise FingerEnrolError("not_lifted", f"the finger was not lifted within {timeout:g} s")
 
 
-def list_fingers(store: Store, number: Optional[str] = None) -> list[dict]:
+def list_fingers(store: Store, number: str | None = None) -> list[dict]:
     """Enrolled fingers (no template bytes): employee number and name, finger, sensor position."""
     sql = ("SELECT e.number, e.name, f.finger, f.sensor_position, f.created_at FROM finger_templates f "
            "JOIN employees e ON e.id = f.employee_id")
@@ -221,7 +222,7 @@ def list_fingers(store: Store, number: Optional[str] = None) -> list[dict]:
     return rows
 
 
-def delete_fingers(store: Store, sensor: Optional[FingerprintSensor], number: str, finger: Optional[int] = None, *,
+def delete_fingers(store: Store, sensor: FingerprintSensor | None, number: str, finger: int | None = None, *,
                    actor: str = "admin") -> list[int]:
     """Delete an employee's fingers (one, or all) from the database and their positions from the sensor.
 

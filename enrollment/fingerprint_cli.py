@@ -18,7 +18,8 @@ import argparse
 import contextlib
 import json
 import sys
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from enrollment.cli import DELETE_HOOKS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, open_configured_store, print_table
 from enrollment.fingerprint import (

@@ -33,9 +33,10 @@ import io
 import json
 import logging
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any
 
 from contract.cells import append_xlsx_row, escape_row, unescape_cell
 from terminal.store.database import DatabaseError, Store, is_storage_full, utc_now
@@ -109,7 +110,7 @@ def _normalise_header(cells: Iterable[Any]) -> list[str]:
     return header
 
 
-def read_rows(path: Path, *, encoding: Optional[str] = None) -> list[tuple[int, dict[str, str]]]:
+def read_rows(path: Path, *, encoding: str | None = None) -> list[tuple[int, dict[str, str]]]:
     """(row number, {column: text}) for every non-empty data row; RosterFileError for unreadable files.
 
     Every column of the header is in every row ("" for a cell the row lacks). ``encoding``
@@ -206,7 +207,7 @@ def _escaped(cell: str) -> bool:
     return any("\udc80" <= char <= "\udcff" for char in cell)
 
 
-def decode_csv(raw: bytes, path: Path, encoding: Optional[str] = None) -> str:
+def decode_csv(raw: bytes, path: Path, encoding: str | None = None) -> str:
     """A CSV file's text.
 
     With ``encoding``, the file must decode with it. Without, UTF-8 (with or without a BOM) is
@@ -242,7 +243,7 @@ def decode_csv(raw: bytes, path: Path, encoding: Optional[str] = None) -> str:
         "European Windows file, --encoding gb18030 for Chinese)")
 
 
-def _read_csv(path: Path, encoding: Optional[str] = None) -> list[list[str]]:
+def _read_csv(path: Path, encoding: str | None = None) -> list[list[str]]:
     text = decode_csv(path.read_bytes(), path, encoding)
     if "\0" in text:
         raise RosterFileError(f"{path}: binary data in a CSV file")
@@ -275,7 +276,7 @@ def _clean_cell(values: dict[str, str], key: str) -> str:
     return value
 
 
-def check_rows(rows: list[tuple[int, dict[str, str]]], photo_dir: Optional[Path]) -> list[RowProblem]:
+def check_rows(rows: list[tuple[int, dict[str, str]]], photo_dir: Path | None) -> list[RowProblem]:
     """Every problem of the rows on their own and against each other (numbers, cards); the store is not read."""
     return _check(rows, photo_dir, columns=set(COLUMNS), existing={}, update=True)[1]
 
@@ -287,9 +288,9 @@ class _Planned:
     row: int
     number: str
     fields: dict[str, Any]
-    existing_id: Optional[int] = None
+    existing_id: int | None = None
     pin: str = ""
-    photo_path: Optional[Path] = None
+    photo_path: Path | None = None
     faces: list[bytes] = field(default_factory=list)
 
 
@@ -338,7 +339,7 @@ def _check_fields(index: int, values: dict[str, str], columns: set[str],
     return fields
 
 
-def _check(rows: list[tuple[int, dict[str, str]]], photo_dir: Optional[Path], *, columns: set[str],
+def _check(rows: list[tuple[int, dict[str, str]]], photo_dir: Path | None, *, columns: set[str],
            existing: dict[str, dict], update: bool) -> tuple[list[_Planned], list[RowProblem]]:
     """Every row checked alone, against the rows before it and against ``existing`` (number → employee row)."""
     from contract.cards import card_suffix
@@ -412,7 +413,7 @@ def thumbnail(image_path: Path) -> bytes:
 FaceEnroller = Callable[[Path], Sequence[Any]]
 
 
-def _prepare_photo(plan: _Planned, enrol_face: Optional[FaceEnroller], problems: list[RowProblem]) -> None:
+def _prepare_photo(plan: _Planned, enrol_face: FaceEnroller | None, problems: list[RowProblem]) -> None:
     """The thumbnail and face descriptors of a row's photo, or a problem naming the row."""
     if plan.photo_path is None:
         return
@@ -424,10 +425,10 @@ def _prepare_photo(plan: _Planned, enrol_face: Optional[FaceEnroller], problems:
         problems.append(RowProblem(plan.row, "photo", str(exc)))
 
 
-def import_roster(store: Store, path: Path, *, photo_dir: Optional[Path] = None, update: bool = False,
+def import_roster(store: Store, path: Path, *, photo_dir: Path | None = None, update: bool = False,
                   skip_bad: bool = False, dry_run: bool = False, actor: str = "import",
-                  enrol_face: Optional[FaceEnroller] = None, encoding: Optional[str] = None,
-                  progress: Optional[Callable[[int, int], None]] = None) -> ImportReport:
+                  enrol_face: FaceEnroller | None = None, encoding: str | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Check every row (alone, against each other and against the employees in ``store``), then write them all.
 
     Nothing is written when any row has a problem (``report.problems``), unless ``skip_bad``:
@@ -461,7 +462,7 @@ def _columns_of(rows: list[tuple[int, dict[str, str]]]) -> set[str]:
 
 
 def _write(store: Store, planned: list[_Planned], report: ImportReport, *, actor: str, file: str,
-           progress: Optional[Callable[[int, int], None]]) -> None:
+           progress: Callable[[int, int], None] | None) -> None:
     """All planned rows and the import's audit entry in one transaction: every one written, or none."""
     now = utc_now()
     counts = {"added": 0, "updated": 0, "faces": 0}
@@ -504,7 +505,7 @@ def _write_row(store: Store, conn: Any, plan: _Planned, now: str, actor: str, co
 
 
 # -- export ---------------------------------------------------------------------------------------------
-def export_roster(store: Store, path: Path, *, photo_dir: Optional[Path] = None) -> int:
+def export_roster(store: Store, path: Path, *, photo_dir: Path | None = None) -> int:
     """Write every employee (never PIN hashes) to .xlsx or .csv; photos to photo_dir as NUMBER.jpg."""
     path = Path(path)
     employees = list_employees(store)

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -45,7 +45,7 @@ class SyncConfigError(ValueError):
     """The [sync] section cannot be used to connect (a file is missing or unreadable)."""
 
 
-def resolve_key_file(config: TerminalConfig) -> Optional[Path]:
+def resolve_key_file(config: TerminalConfig) -> Path | None:
     cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
     if cred_dir and config.sync.key_credential:
         candidate = Path(cred_dir) / config.sync.key_credential
@@ -82,20 +82,20 @@ class RunResult:
 class SyncAgent:
     """One terminal's sync agent. ``run()`` blocks until ``stop()`` (or the outbox is empty, if asked)."""
 
-    def __init__(self, config: TerminalConfig, store: Store, clock: Optional[Clock] = None, *,
-                 ntp: bool = True, client_id: Optional[str] = None):
+    def __init__(self, config: TerminalConfig, store: Store, clock: Clock | None = None, *,
+                 ntp: bool = True, client_id: str | None = None):
         self.config = config
         self.store = store
         self.clock = clock or SystemClock()
         self.site = config.device.site
         self.device = config.device.id
         self.outbox = Outbox(store)
-        self.events: "queue.Queue[tuple]" = queue.Queue()
+        self.events: queue.Queue[tuple] = queue.Queue()
         self._stop = threading.Event()
         self.connected = False
         self.inflight: dict[str, Batch] = {}
-        self.last_ack_at: Optional[str] = None
-        self.last_error: Optional[str] = None
+        self.last_ack_at: str | None = None
+        self.last_error: str | None = None
         self.stats = {"published_batches": 0, "acked": 0, "rejected": 0, "resends": 0}
         clock_cfg = config.hardware.clock
         self.timekeeper = Timekeeper(store, self.clock, clock_cfg.ntp_servers, port=clock_cfg.ntp_port,
@@ -105,15 +105,15 @@ class SyncAgent:
                                        on_resync=self._resync)
         self.client_id = client_id or self.device
         self.client = self._make_client()
-        self._status_written: Optional[dict] = None
+        self._status_written: dict | None = None
         self._status_at = 0.0
         self._maybe_more = True
-        self._data_version: Optional[int] = None
+        self._data_version: int | None = None
         self._last_refusal_event = 0.0
         self._suppressed = 0
         self._resync_pending = False
         self.roster_part_wait_s = ROSTER_PART_WAIT_S
-        self._roster_ask_at: Optional[float] = None  # when to ask for the missing parts of a roster
+        self._roster_ask_at: float | None = None  # when to ask for the missing parts of a roster
         self._roster_backoff = ROSTER_PART_WAIT_S
         self._full_asked: dict[tuple, float] = {}
 
@@ -156,7 +156,7 @@ class SyncAgent:
         self._stop.set()
         self.events.put(("wake",))
 
-    def run(self, *, until_empty: bool = False, timeout_s: Optional[float] = None) -> RunResult:
+    def run(self, *, until_empty: bool = False, timeout_s: float | None = None) -> RunResult:
         """Run until :meth:`stop`; with ``until_empty`` return once the outbox is empty and acknowledged."""
         released = self.outbox.release_all()
         if released:
@@ -370,7 +370,7 @@ class SyncAgent:
         self._maybe_more = True
 
     # -- roster ------------------------------------------------------------------------------------------
-    def _request_roster(self, reason: str, have: Optional[int] = None, *, pending: bool = True) -> None:
+    def _request_roster(self, reason: str, have: int | None = None, *, pending: bool = True) -> None:
         """Ask for the roster from the version held; with ``pending``, name the parts of a set still missing."""
         history = roster_history(self.store)
         body: dict[str, Any] = {"have": roster_version(self.store) if have is None else have, "reason": reason}
@@ -472,7 +472,7 @@ class SyncAgent:
             self._status_written = status
         self._status_at = now
 
-    def _publish_status(self, online: bool, reason: Optional[str] = None) -> Any:
+    def _publish_status(self, online: bool, reason: str | None = None) -> Any:
         from terminal.status import software_version, storage_status
 
         local = self.status()

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any
 
 from contract import protocol as p
 from sync_agent.roster import purge_employee
@@ -31,13 +32,13 @@ PROTECTED_PREFIXES = ("sync.",)
 
 @dataclass(frozen=True)
 class CommandOutcome:
-    id: Optional[str]
+    id: str | None
     ok: bool
     reason: str = ""
-    result: Optional[dict] = None
-    cmd: Optional[str] = None
+    result: dict | None = None
+    cmd: str | None = None
 
-    def message(self) -> Optional[dict]:
+    def message(self) -> dict | None:
         if self.id is None:
             return None
         return {"id": self.id, "ok": self.ok, "reason": self.reason, "result": self.result or {}}
@@ -117,7 +118,7 @@ class CommandHandler:
             return {"key": key}
         raise CommandError(f"unknown command {command.cmd}")  # pragma: no cover - the schema allows only these
 
-    def _refuse(self, command_id: Optional[str], cmd: Optional[str], reason: str, issued_at: Optional[str]) -> CommandOutcome:
+    def _refuse(self, command_id: str | None, cmd: str | None, reason: str, issued_at: str | None) -> CommandOutcome:
         log.warning("command %s refused: %s", command_id or "(no id)", reason)
         try:
             with self.store.transaction() as conn:

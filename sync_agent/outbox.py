@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from contract import protocol as p
 from terminal.store.database import Store, utc_now
@@ -59,7 +60,7 @@ class Outbox:
         return self.store.query_one("SELECT 1 AS x FROM outbox WHERE kind = ? AND batch_id IS NULL LIMIT 1",
                                     (kind,)) is not None
 
-    def claim(self, kind: str, limit: int, device_id: str) -> Optional[Batch]:
+    def claim(self, kind: str, limit: int, device_id: str) -> Batch | None:
         """Take up to ``limit`` unclaimed rows of one kind into a new batch, validating each.
 
         A row whose payload is not valid (corrupt JSON, wrong schema, another device's
@@ -90,7 +91,7 @@ class Outbox:
         body = (f'{{"batch":"{batch_id}","{LIST_KEY[kind]}":[' + ",".join(payload for _, payload in items) + "]}")
         return Batch(batch_id, kind, [ref for ref, _ in items], body.encode("utf-8"))
 
-    def reload(self, batch: Batch) -> Optional[Batch]:
+    def reload(self, batch: Batch) -> Batch | None:
         """The rows still claimed by ``batch`` (for a resend); None when none are left."""
         rows = self.store.query("SELECT ref_id, payload FROM outbox WHERE batch_id = ? ORDER BY id", (batch.batch_id,))
         if not rows:
@@ -130,7 +131,7 @@ class Outbox:
         return deleted, rejected
 
     @staticmethod
-    def _invalid(kind: str, ref_id: str, payload: str, device_id: str) -> Optional[str]:
+    def _invalid(kind: str, ref_id: str, payload: str, device_id: str) -> str | None:
         try:
             data = json.loads(payload)
         except ValueError:

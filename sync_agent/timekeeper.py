@@ -18,9 +18,10 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import ntplib
 
@@ -49,14 +50,14 @@ class Timekeeper:
         self.port = port
         self.max_offset_s = max_offset_s
         self.timeout_s = timeout_s
-        self.last: Optional[TimeCheck] = None
-        self.last_error: Optional[str] = None
+        self.last: TimeCheck | None = None
+        self.last_error: str | None = None
         self._beyond = False
-        self._base: Optional[tuple[str, float]] = None  # (boot id, wall - monotonic) for jump detection
+        self._base: tuple[str, float] | None = None  # (boot id, wall - monotonic) for jump detection
         self._client = ntplib.NTPClient()
 
     # -- offset -------------------------------------------------------------------------------------
-    def query(self) -> Optional[tuple[str, Any]]:
+    def query(self) -> tuple[str, Any] | None:
         """Ask each server in turn; the first good answer wins."""
         errors = []
         for server in self.servers:
@@ -72,11 +73,11 @@ class Timekeeper:
         self.last_error = "; ".join(errors)[:300] or "no NTP server configured"
         return None
 
-    def check(self) -> Optional[TimeCheck]:
+    def check(self) -> TimeCheck | None:
         """One NTP check: offset, events, re-stamping. None when no server answered."""
         return self.apply(self.query())
 
-    def apply(self, answer: Optional[tuple[str, Any]]) -> Optional[TimeCheck]:
+    def apply(self, answer: tuple[str, Any] | None) -> TimeCheck | None:
         """Use the answer of :meth:`query` (which may run in another thread): offset, events, re-stamping."""
         if answer is None:
             log.warning("NTP check failed: %s", self.last_error)
@@ -100,7 +101,7 @@ class Timekeeper:
         return self.last
 
     # -- clock steps --------------------------------------------------------------------------------
-    def watch_jumps(self) -> Optional[float]:
+    def watch_jumps(self) -> float | None:
         """Compare wall and monotonic time; a step beyond the bound is a ``clock_jump`` event (returns it)."""
         stamp = self.clock.now()
         base = stamp.wall.timestamp() - stamp.monotonic_ns / 1e9

@@ -35,7 +35,7 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, strict=True)
 
 
-def _private_key_file(value: Optional[Path], what: str) -> Optional[Path]:
+def _private_key_file(value: Path | None, what: str) -> Path | None:
     """A key file that exists must be readable by its owner only; one not there yet is for its reader to report."""
     if value is None:
         return value
@@ -73,7 +73,7 @@ class DeviceSettings(Section):
 class StorageSettings(Section):
     data_dir: ConfigPath = Field(Path("/var/lib/seed"), description="Directory holding the encrypted database and its backups.")
     database: str = Field("terminal.db", min_length=1, max_length=255, description="Database file name inside data_dir.")
-    key_file: Optional[ConfigPath] = Field(
+    key_file: ConfigPath | None = Field(
         None,
         description="File holding the raw 256-bit database key (64 hex characters). Default: the systemd "
         "credential named by key_credential when $CREDENTIALS_DIRECTORY is set, else data_dir/db.key.",
@@ -93,7 +93,7 @@ class StorageSettings(Section):
 
     @field_validator("key_file")
     @classmethod
-    def _private_key(cls, value: Optional[Path]) -> Optional[Path]:
+    def _private_key(cls, value: Path | None) -> Path | None:
         return _private_key_file(value, "database key file")
 
     @property
@@ -111,7 +111,7 @@ class CameraSettings(Section):
     width: int = Field(640, ge=160, le=3840, description="Capture width in pixels.")
     height: int = Field(480, ge=120, le=2160, description="Capture height in pixels.")
     fps: float = Field(15.0, gt=0, le=60, description="Frames per second requested from the camera or played by the simulator.")
-    sim_source: Optional[ConfigPath] = Field(None, description="Simulator: an image folder or a video file to play.")
+    sim_source: ConfigPath | None = Field(None, description="Simulator: an image folder or a video file to play.")
     read_timeout_s: float = Field(2.0, gt=0, le=30, description="A camera that gives no frame for this long is reported as gone.")
     sim_loop: bool = Field(True, description="Simulator: start the image folder or video file again when it ends.")
 
@@ -128,9 +128,9 @@ class FingerprintSettings(Section):
     retry_max_s: float = Field(30.0, ge=1, le=600, description="Longest pause between attempts to reach a sensor that stopped answering (pauses double from 1 s).")
     max_fingers: int = Field(3, ge=1, le=10, description="Fingers one employee may enrol.")
     enrol_step_timeout_s: float = Field(20.0, ge=2, le=120, description="Enrolment: how long to wait for each press of the finger and each lift.")
-    sim_library: Optional[ConfigPath] = Field(None, description="Simulator: file holding the emulated template library (default data_dir/fingerprint-sim.bin).")
+    sim_library: ConfigPath | None = Field(None, description="Simulator: file holding the emulated template library (default data_dir/fingerprint-sim.bin).")
     sim_capacity: int = Field(1000, ge=1, le=1024, description="Simulator: template library capacity (R307: 1000; the driver reads at most 4 index pages, 1024 positions).")
-    sim_control: Optional[ConfigPath] = Field(None, description="Simulator: unix socket taking 'place FINGER' / 'lift' lines (default data_dir/fingerprint-sim.sock).")
+    sim_control: ConfigPath | None = Field(None, description="Simulator: unix socket taking 'place FINGER' / 'lift' lines (default data_dir/fingerprint-sim.sock).")
 
     @field_validator("baudrate")
     @classmethod
@@ -174,7 +174,7 @@ class SpeakerSettings(Section):
     enabled: bool = Field(True, description="Speak results.")
     volume: int = Field(80, ge=0, le=100, description="Volume in percent.")
     player: str = Field("aplay -q", description="Command that plays a WAV file given as its last argument.")
-    cache_dir: Optional[ConfigPath] = Field(None, description="Where rendered phrases are cached (default data_dir/voice).")
+    cache_dir: ConfigPath | None = Field(None, description="Where rendered phrases are cached (default data_dir/voice).")
     voice_zh: str = Field("cmn-latn-pinyin", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+-]+$",
                           description="espeak-ng voice for Chinese (see `espeak-ng --voices=cmn`).")
     voice_en: str = Field("en", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+-]+$",
@@ -255,10 +255,10 @@ class SyncSettings(Section):
     broker_host: str = Field("localhost", description="MQTT broker host.")
     broker_port: int = Field(8883, ge=1, le=65535, description="MQTT broker port.")
     tls: bool = Field(True, description="Use TLS with a client certificate.")
-    ca_file: Optional[ConfigPath] = Field(None, description="Site CA certificate.")
-    cert_file: Optional[ConfigPath] = Field(None, description="This device's client certificate.")
-    key_file: Optional[ConfigPath] = Field(None, description="This device's private key.")
-    command_public_key: Optional[ConfigPath] = Field(None, description="The central's Ed25519 public key that signs commands.")
+    ca_file: ConfigPath | None = Field(None, description="Site CA certificate.")
+    cert_file: ConfigPath | None = Field(None, description="This device's client certificate.")
+    key_file: ConfigPath | None = Field(None, description="This device's private key.")
+    command_public_key: ConfigPath | None = Field(None, description="The central's Ed25519 public key that signs commands.")
     batch_size: int = Field(500, ge=1, le=500, description="Punches per published batch (the contract allows at most 500).")
     ack_timeout_s: float = Field(10.0, gt=0, le=600, description="A batch not acknowledged within this time is sent again (with backoff).")
     heartbeat_s: float = Field(30.0, ge=1, le=3600, description="How often status is published.")
@@ -271,7 +271,7 @@ class SyncSettings(Section):
 
     @field_validator("key_file")
     @classmethod
-    def _private_key(cls, value: Optional[Path]) -> Optional[Path]:
+    def _private_key(cls, value: Path | None) -> Path | None:
         return _private_key_file(value, "TLS private key")
 
 
@@ -282,7 +282,7 @@ class UISettings(Section):
     result_s: float = Field(3.0, ge=0.5, le=30, description="How long a result screen stays up.")
     admin_timeout_s: int = Field(120, ge=15, le=3600, description="Admin mode ends after this much inactivity.")
     screensaver_s: int = Field(300, ge=10, le=86_400, description="The screen dims after this much inactivity.")
-    font: Optional[ConfigPath] = Field(None, description="CJK-capable font file; found on the system when empty.")
+    font: ConfigPath | None = Field(None, description="CJK-capable font file; found on the system when empty.")
     rotation: Literal[0, 90, 180, 270] = Field(0, description="Rotate the picture for a screen mounted the other way (portrait mounting: 90 or 270).")
     screensaver_dim: float = Field(0.9, ge=0.3, le=1.0, description="How dark the screensaver makes the screen (1 = black).")
 

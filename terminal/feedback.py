@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from terminal.config import TerminalConfig
 from terminal.i18n import t
@@ -58,7 +58,7 @@ class DoorFeedback:
         self._say(text)
         return text
 
-    def message(self, key: str, **params: object) -> Optional[str]:
+    def message(self, key: str, **params: object) -> str | None:
         text = t(key, self.language, **params)
         self._say(text)
         return text

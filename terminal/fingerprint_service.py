@@ -21,8 +21,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any
 
 from terminal.hardware.errors import HardwareError
 from terminal.hardware.fingerprint import FingerprintError, FingerprintSensor, PoorImage, SensorUnavailable
@@ -89,7 +90,7 @@ def clear_positions(sensor: FingerprintSensor, positions: Iterable[int]) -> list
     return ordered
 
 
-def apply_purges(store: Store, sensor: FingerprintSensor, used: Optional[set[int]] = None) -> list[int]:
+def apply_purges(store: Store, sensor: FingerprintSensor, used: set[int] | None = None) -> list[int]:
     """Clear the queued positions that no template in the database owns any more."""
     queued = [int(p) for p in store.get_setting(PURGE_KEY, []) or []]
     if not queued:
@@ -109,7 +110,7 @@ def apply_purges(store: Store, sensor: FingerprintSensor, used: Optional[set[int
     return purge
 
 
-def _load(store: Store, sensor: FingerprintSensor, row: dict, taken: set[int], target: Optional[int]) -> Optional[int]:
+def _load(store: Store, sensor: FingerprintSensor, row: dict, taken: set[int], target: int | None) -> int | None:
     """Write one database template to the sensor at ``target`` (or the first position not
     ``taken``) and record the position; None when the library is full."""
     capacity = sensor.capacity
@@ -125,7 +126,7 @@ def _load(store: Store, sensor: FingerprintSensor, row: dict, taken: set[int], t
     return target
 
 
-def first_free_position(store: Store, sensor: FingerprintSensor) -> Optional[int]:
+def first_free_position(store: Store, sensor: FingerprintSensor) -> int | None:
     """A position free on the sensor and not promised to any template in the database."""
     taken = set(sensor.template_positions()) | _referenced_positions(store)
     return next((p for p in range(sensor.capacity) if p not in taken), None)
@@ -161,7 +162,7 @@ def sync_sensor(store: Store, sensor: FingerprintSensor) -> SyncReport:
 
 
 def restore_sensor(store: Store, sensor: FingerprintSensor, *, prune: bool = False, wipe: bool = False,
-                   verify: bool = True, progress: Optional[Callable[[int, int], None]] = None,
+                   verify: bool = True, progress: Callable[[int, int], None] | None = None,
                    actor: str = "admin") -> SyncReport:
     """Refill a sensor from the database (a new or replaced sensor, or a second terminal's).
 
@@ -217,7 +218,7 @@ def restore_sensor(store: Store, sensor: FingerprintSensor, *, prune: bool = Fal
     return report
 
 
-def employee_at_position(store: Store, position: int) -> Optional[dict]:
+def employee_at_position(store: Store, position: int) -> dict | None:
     return store.query_one(
         "SELECT e.id, e.number, e.name, f.finger FROM finger_templates f JOIN employees e ON e.id = f.employee_id "
         "WHERE f.sensor_position = ?", (position,))
@@ -240,9 +241,9 @@ class FingerRead:
     outcome: str  # identified, unknown, unmapped, poor_image
     placed_at: float  # monotonic time the finger was seen
     decided_at: float
-    position: Optional[int] = None
-    score: Optional[int] = None
-    employee_id: Optional[int] = None
+    position: int | None = None
+    score: int | None = None
+    employee_id: int | None = None
     result: Any = None  # the Authenticator's Outcome or the PunchResult
 
 
@@ -270,21 +271,21 @@ class FingerprintWorker:
         self.sync_check_s = sync_check_s
         self.monotonic = monotonic
         self.listeners: list[Callable[[FingerRead], None]] = []
-        self.state_listeners: list[Callable[[str, Optional[str]], None]] = []
+        self.state_listeners: list[Callable[[str, str | None], None]] = []
         self.state = "starting"  # starting, ready, unavailable
-        self.reason: Optional[str] = None
+        self.reason: str | None = None
         self.reads = 0
-        self.last_sync: Optional[SyncReport] = None
+        self.last_sync: SyncReport | None = None
         self._retry_delay = 1.0
         self._next_try = float("-inf")
-        self._signature: Optional[tuple] = None
+        self._signature: tuple | None = None
         self._checked_at = float("-inf")
         self._use = threading.Lock()
         self._paused = threading.Event()
         self._loop = LoopWorker(self.name, self.step)
 
     @classmethod
-    def for_terminal(cls, terminal: Any) -> Optional["FingerprintWorker"]:
+    def for_terminal(cls, terminal: Any) -> FingerprintWorker | None:
         """The worker for a running Terminal, or None when it has no fingerprint sensor."""
         sensor = getattr(terminal.hardware, "fingerprint", None)
         if sensor is None:
@@ -305,7 +306,7 @@ class FingerprintWorker:
                 "capacity": getattr(info, "capacity", None), "security_level": getattr(info, "security_level", None),
                 "retry_in_s": max(0.0, round(self._next_try - self.monotonic(), 1)) if self.state == "unavailable" else None}
 
-    def _set_state(self, state: str, reason: Optional[str]) -> None:
+    def _set_state(self, state: str, reason: str | None) -> None:
         previous = self.state
         self.state, self.reason = state, reason
         if state == previous:
@@ -373,7 +374,7 @@ class FingerprintWorker:
             self.last_sync = sync_sensor(self.store, self.sensor)
             self._signature = library_signature(self.store)
 
-    def step(self, stop: threading.Event) -> Optional[FingerRead]:
+    def step(self, stop: threading.Event) -> FingerRead | None:
         """One round: (re)connect if needed, then wait briefly for a finger and act on it."""
         if self._paused.is_set():
             stop.wait(0.05)

@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Literal
 
+from contract.pins import verify_pin
 from terminal.config import TerminalConfig
 from terminal.hardware.clock import Clock, format_utc, parse_utc
 from terminal.i18n import t
-from contract.pins import verify_pin
 from terminal.punch import Identity, PunchResult, PunchService
 from terminal.store.database import Store
 from terminal.store.employees import find_by_card, find_by_number, get_employee, pin_hash_of
@@ -45,11 +46,11 @@ class Outcome:
 
     status: Literal["punched", "identified", "need_more", "refused"]
     reason: str = ""
-    employee: Optional[dict] = None
+    employee: dict | None = None
     missing: tuple[str, ...] = ()
     message: str = ""
-    punch: Optional[PunchResult] = None
-    identity: Optional[Identity] = None
+    punch: PunchResult | None = None
+    identity: Identity | None = None
     details: dict = field(default_factory=dict)
 
 
@@ -57,7 +58,7 @@ class Outcome:
 class _Pending:
     employee_id: int
     purpose: Purpose
-    seen: dict[str, Optional[float]]
+    seen: dict[str, float | None]
     started: float
 
 
@@ -71,7 +72,7 @@ class Authenticator:
         self.feedback = feedback
         self.monotonic = monotonic
         self.listeners: list[Callable[[Outcome], None]] = []
-        self._pending: Optional[_Pending] = None
+        self._pending: _Pending | None = None
         self._lock = threading.RLock()
 
     @property
@@ -105,7 +106,7 @@ class Authenticator:
         self._clear_pin_failures(employee["id"])
         return self._factor(employee["id"], "pin", None, purpose)
 
-    def expire(self) -> Optional[Outcome]:
+    def expire(self) -> Outcome | None:
         """Drop a second-factor wait that has run out; the UI calls this on its tick."""
         with self._lock:
             pending = self._pending
@@ -115,7 +116,7 @@ class Authenticator:
         return None
 
     @property
-    def waiting_for(self) -> Optional[tuple[int, tuple[str, ...]]]:
+    def waiting_for(self) -> tuple[int, tuple[str, ...]] | None:
         with self._lock:
             if not self._pending:
                 return None
@@ -128,7 +129,7 @@ class Authenticator:
             self._pending = None
 
     # -- core --------------------------------------------------------------------------------
-    def _factor(self, employee_id: int, factor: str, score: Optional[float], purpose: Purpose) -> Outcome:
+    def _factor(self, employee_id: int, factor: str, score: float | None, purpose: Purpose) -> Outcome:
         with self._lock:
             expired = self.expire()
             employee = get_employee(self.store, employee_id)
@@ -154,7 +155,7 @@ class Authenticator:
             self._pending = None
             return self._complete(employee, pending.seen, purpose)
 
-    def _complete(self, employee: dict, seen: dict[str, Optional[float]], purpose: Purpose) -> Outcome:
+    def _complete(self, employee: dict, seen: dict[str, float | None], purpose: Purpose) -> Outcome:
         order = ("face", "finger", "card", "pin")
         method = "+".join(f for f in order if f in seen)
         scores = [s for s in seen.values() if s is not None]
@@ -172,7 +173,7 @@ class Authenticator:
         self._emit(outcome)
         return outcome
 
-    def refuse(self, reason: str, employee: Optional[dict] = None, details: Optional[dict] = None) -> Outcome:
+    def refuse(self, reason: str, employee: dict | None = None, details: dict | None = None) -> Outcome:
         """A refusal decided before a punch (unknown finger, not live, one at a time...): red LED,
         buzzer and voice, and an outcome for the screen."""
         message = t(f"refuse.{reason}", self.language)
@@ -193,7 +194,7 @@ class Authenticator:
                 log.exception("authenticator listener failed")
 
     # -- PIN lockout ---------------------------------------------------------------------------
-    def _locked_until(self, employee_id: int) -> Optional[str]:
+    def _locked_until(self, employee_id: int) -> str | None:
         row = self.store.query_one("SELECT * FROM pin_attempts WHERE employee_id = ?", (employee_id,))
         if not row or not row["locked_until"]:
             return None

@@ -17,9 +17,11 @@ import json
 import logging
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time as dtime, timedelta, timezone
-from typing import Any, Callable, Literal, Optional, Protocol
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from terminal.config import TerminalConfig
@@ -55,21 +57,21 @@ class Identity:
 
     employee_id: int
     method: str
-    score: Optional[float] = None
+    score: float | None = None
 
 
 @dataclass
 class PunchResult:
     accepted: bool
     reason: str  # "recorded" or one of REFUSAL_REASONS
-    employee: Optional[dict] = None
-    punch: Optional[dict] = None
-    previous_at: Optional[str] = None
+    employee: dict | None = None
+    punch: dict | None = None
+    previous_at: str | None = None
     message: str = ""
     details: dict = field(default_factory=dict)
 
     @property
-    def direction(self) -> Optional[str]:
+    def direction(self) -> str | None:
         return self.punch["direction"] if self.punch else None
 
 
@@ -112,7 +114,7 @@ class PunchService:
             return (now.monotonic_ns - last["monotonic_ns"]) / 1e9
         return (now.wall - parse_utc(last["punched_at"])).total_seconds()
 
-    def _direction(self, conn: Any, employee_id: int, now: Timestamp, requested: Optional[str]) -> Direction:
+    def _direction(self, conn: Any, employee_id: int, now: Timestamp, requested: str | None) -> Direction:
         mode = self.config.punch.direction_mode
         if mode == "in_only":
             return "in"
@@ -134,12 +136,12 @@ class PunchService:
             return float("inf")
 
     # -- the path ------------------------------------------------------------------------
-    def punch(self, identity: Identity, direction: Optional[str] = None) -> PunchResult:
+    def punch(self, identity: Identity, direction: str | None = None) -> PunchResult:
         result = self._punch(identity, direction)
         self._notify(result)
         return result
 
-    def _punch(self, identity: Identity, requested: Optional[str]) -> PunchResult:
+    def _punch(self, identity: Identity, requested: str | None) -> PunchResult:
         lang = self.config.device.language
         employee = get_employee(self.store, identity.employee_id)
         if employee is None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from terminal.config import TerminalConfig
 from terminal.feedback import DoorFeedback
@@ -44,10 +45,10 @@ class LoopWorker:
         self.name = name
         self._step = step
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._backoff_s = backoff_s
         self.errors = 0
-        self.last_error: Optional[str] = None
+        self.last_error: str | None = None
         self.last_beat = time.monotonic()
 
     def start(self) -> None:
@@ -100,7 +101,7 @@ class Terminal:
         self._health_written = 0.0
 
     @classmethod
-    def open(cls, config: TerminalConfig) -> "Terminal":
+    def open(cls, config: TerminalConfig) -> Terminal:
         from terminal.hardware.factory import build_hardware
 
         store = open_store(config.storage)
@@ -191,7 +192,7 @@ class Terminal:
     def healthy(self) -> bool:
         return all(w.healthy() for w in self.workers)
 
-    def serve(self, until: Optional[threading.Event] = None) -> None:
+    def serve(self, until: threading.Event | None = None) -> None:
         """Block, feeding the systemd watchdog while every worker is alive, until stopped."""
         interval = watchdog_interval_s() or 5.0
         until = until or self._stopped
@@ -217,7 +218,7 @@ class Terminal:
             close()
         self.store.close()
 
-    def __enter__(self) -> "Terminal":
+    def __enter__(self) -> Terminal:
         return self
 
     def __exit__(self, *exc: object) -> None:

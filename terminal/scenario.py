@@ -12,10 +12,11 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional, TextIO
+from pathlib import Path
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from terminal.config import TerminalConfig
@@ -98,7 +99,7 @@ def _press(finger_id: str) -> Callable[[Terminal], None]:
     return act
 
 
-def faces_folder() -> Optional[Path]:
+def faces_folder() -> Path | None:
     """The real face photos and clip beside the project (../shared/testdata/faces), if present."""
     import os
 
@@ -121,13 +122,13 @@ def _enrol_face(number: str, photo: Path) -> Callable[[Terminal], Outcome]:
 
 
 def _in_front_of_camera(show: Callable[[Any], None], timeout_s: float = 30.0,
-                        until_accepted: bool = False) -> Callable[[Terminal], Optional[Outcome]]:
+                        until_accepted: bool = False) -> Callable[[Terminal], Outcome | None]:
     """Put something in front of the camera and wait for the face pipeline's decision about it
     (with ``until_accepted``, for an acceptance: a crowd may pass before the person is alone)."""
 
-    def act(terminal: Terminal) -> Optional[Outcome]:
+    def act(terminal: Terminal) -> Outcome | None:
         worker = terminal.worker("face")
-        decided: "queue.Queue" = queue.Queue()
+        decided: queue.Queue = queue.Queue()
         listener = lambda result: result.decision is not None and decided.put(result.decision)  # noqa: E731
         worker.listeners.append(listener)
         deadline = time.monotonic() + timeout_s
@@ -211,8 +212,8 @@ def _describe(outcome: Outcome, zone: ZoneInfo) -> str:
     return f"REFUSE {who}: {outcome.reason} — {outcome.message}"
 
 
-def play(terminal: Terminal, steps: list[Step], out: TextIO, timeout_s: float = 10.0) -> list[tuple[Step, Optional[Outcome]]]:
-    outcomes: "queue.Queue[Outcome]" = queue.Queue()
+def play(terminal: Terminal, steps: list[Step], out: TextIO, timeout_s: float = 10.0) -> list[tuple[Step, Outcome | None]]:
+    outcomes: queue.Queue[Outcome] = queue.Queue()
     terminal.on_outcome(outcomes.put)
     zone = ZoneInfo(terminal.config.device.timezone)
     results = []
@@ -223,7 +224,7 @@ def play(terminal: Terminal, steps: list[Step], out: TextIO, timeout_s: float = 
             _advance(terminal, 7)
         print(f"[{index:02d}] {step.label}", file=out)
         returned = step.action(terminal)
-        outcome: Optional[Outcome] = returned if isinstance(returned, Outcome) else None
+        outcome: Outcome | None = returned if isinstance(returned, Outcome) else None
         if outcome is None:
             try:
                 outcome = outcomes.get(timeout=timeout_s)
@@ -238,7 +239,7 @@ def play(terminal: Terminal, steps: list[Step], out: TextIO, timeout_s: float = 
     return results
 
 
-def summary(terminal: Terminal, results: list[tuple[Step, Optional[Outcome]]], out: TextIO) -> bool:
+def summary(terminal: Terminal, results: list[tuple[Step, Outcome | None]], out: TextIO) -> bool:
     from enrollment.cli import print_table
 
     store = terminal.store

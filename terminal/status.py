@@ -5,7 +5,7 @@ import shutil
 import socket
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from terminal.store.database import Store
 
@@ -61,7 +61,7 @@ def hardware_health(hardware: Any) -> dict[str, str]:
     return result
 
 
-def device_status(store: Store, config: Any, hardware: Optional[Any] = None) -> dict[str, Any]:
+def device_status(store: Store, config: Any, hardware: Any | None = None) -> dict[str, Any]:
     sync = store.get_setting("sync.status", {}) or {}
     queue = store.query_one("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE kind = 'punch'")
     events = store.query_one("SELECT count(*) AS n FROM outbox WHERE kind = 'event'")

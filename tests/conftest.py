@@ -7,7 +7,6 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -19,7 +19,7 @@ def terminal(sim_config):
 
 def test_a_card_tapped_on_the_reader_becomes_a_punch(terminal):
     add_employee(terminal.store, number="1001", name="Alice", card="0004318030")
-    outcomes: "queue.Queue" = queue.Queue()
+    outcomes: queue.Queue = queue.Queue()
     terminal.on_outcome(outcomes.put)
     terminal.start()
     terminal.hardware.card_reader.present("0004318030")
@@ -89,7 +89,7 @@ def test_the_terminal_tells_systemd_it_is_ready_and_feeds_the_watchdog_while_hea
                 systemd.settimeout(0.5)
                 try:
                     systemd.recv(256)
-                except socket.timeout:
+                except TimeoutError:
                     break
             assert not terminal.healthy()
         finally:

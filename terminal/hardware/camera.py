@@ -19,9 +19,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Protocol, Union, runtime_checkable
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class Camera(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Camera": ...
+    def __enter__(self) -> Camera: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -128,7 +129,7 @@ class _CallThread:
     def __init__(self, name: str):
         import queue
 
-        self._calls: "queue.Queue[Optional[tuple[concurrent.futures.Future, Any]]]" = queue.Queue()
+        self._calls: queue.Queue[tuple[concurrent.futures.Future, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -155,7 +156,7 @@ class _CallThread:
 
 
 # -- OpenCV -------------------------------------------------------------------------------
-def _capture_source(device: str) -> Union[int, str]:
+def _capture_source(device: str) -> int | str:
     return int(device) if device.isdigit() else device
 
 
@@ -187,8 +188,8 @@ class OpenCVCamera:
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not one from a second ago
         self._capture = capture
         self._worker = _CallThread("seed-camera")
-        self._pending: Optional[concurrent.futures.Future] = None
-        self._gone: Optional[str] = None
+        self._pending: concurrent.futures.Future | None = None
+        self._gone: str | None = None
         self._index = 0
         self._closed = False
         self._lock = threading.Lock()
@@ -244,7 +245,7 @@ class OpenCVCamera:
                 self._capture.release()
             self._worker.stop()
 
-    def __enter__(self) -> "OpenCVCamera":
+    def __enter__(self) -> OpenCVCamera:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -276,7 +277,7 @@ class Picamera2Camera:
             raise DeviceMissing("camera", f"Raspberry Pi camera could not start: {exc}") from None
         self._camera = camera
         self._worker = _CallThread("seed-picamera")
-        self._gone: Optional[str] = None
+        self._gone: str | None = None
         self._index = 0
         self._closed = False
 
@@ -312,7 +313,7 @@ class Picamera2Camera:
             log.debug("closing the Raspberry Pi camera", exc_info=True)
         self._worker.stop()
 
-    def __enter__(self) -> "Picamera2Camera":
+    def __enter__(self) -> Picamera2Camera:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -331,8 +332,8 @@ class SceneStep:
     """
 
     image: ImageLike = None
-    seconds: Optional[float] = None
-    frames: Optional[int] = None
+    seconds: float | None = None
+    frames: int | None = None
     label: str = ""
 
 
@@ -350,7 +351,7 @@ class SimCamera:
     order (deterministic tests).
     """
 
-    def __init__(self, width: int = 640, height: int = 480, fps: float = 15.0, source: Optional[Path] = None,
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 15.0, source: Path | None = None,
                  loop: bool = True, realtime: bool = True, hold_s: float = 1.0):
         if fps <= 0:
             raise ValueError("fps must be positive")
@@ -362,17 +363,17 @@ class SimCamera:
         self._background = background(width, height)
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._gone: Optional[str] = None
+        self._gone: str | None = None
         self._closed = False
         self._index = 0
-        self._started: Optional[float] = None
+        self._started: float | None = None
         self._program: Iterator[tuple[np.ndarray, str]] = iter(())
         self._video: Any = None
         if source is not None:
             self.play_source(Path(source))
 
     @classmethod
-    def from_settings(cls, settings: CameraSettings, realtime: bool = True) -> "SimCamera":
+    def from_settings(cls, settings: CameraSettings, realtime: bool = True) -> SimCamera:
         source = settings.sim_source
         if source is not None and not Path(source).exists():
             raise DeviceMissing("camera", f"simulated camera source {source} not found")
@@ -404,7 +405,7 @@ class SimCamera:
             raise ValueError("a looping scene needs a length (frames or seconds) on every step")
         self._set_program(self._scene_frames(prepared, loop))
 
-    def show(self, image: ImageLike, seconds: Optional[float] = None, frames: Optional[int] = None, label: str = "") -> None:
+    def show(self, image: ImageLike, seconds: float | None = None, frames: int | None = None, label: str = "") -> None:
         """Put one picture in front of the camera (for a while, or until changed)."""
         self.play_scene([SceneStep(image, seconds, frames, label)])
 
@@ -477,14 +478,14 @@ class SimCamera:
         with self._lock:
             self._release_video()
 
-    def __enter__(self) -> "SimCamera":
+    def __enter__(self) -> SimCamera:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- internals -------------------------------------------------------------------------------
-    def _prepare(self, step: SceneStep) -> tuple[np.ndarray, str, Optional[int]]:
+    def _prepare(self, step: SceneStep) -> tuple[np.ndarray, str, int | None]:
         if step.image is None:
             image, label = self._background, step.label or "background"
         elif isinstance(step.image, (str, Path)):
@@ -497,7 +498,7 @@ class SimCamera:
             max(1, round(step.seconds * self.fps)) if step.seconds is not None else None)
         return image, label, count
 
-    def _scene_frames(self, steps: list[tuple[np.ndarray, str, Optional[int]]], loop: bool) -> Iterator[tuple[np.ndarray, str]]:
+    def _scene_frames(self, steps: list[tuple[np.ndarray, str, int | None]], loop: bool) -> Iterator[tuple[np.ndarray, str]]:
         while True:
             for image, label, count in steps:
                 yield from itertools.repeat((image, label), count) if count is not None else itertools.repeat((image, label))

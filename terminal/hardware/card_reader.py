@@ -16,7 +16,8 @@ import queue
 import select
 import threading
 import time
-from typing import Any, Callable, Optional, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 from contract.cards import CardFormatError, card_suffix, normalize_card
 from terminal.config import CardReaderSettings
@@ -29,13 +30,13 @@ MAX_TYPED = 64
 
 @runtime_checkable
 class CardReader(Protocol):
-    def read(self, timeout: Optional[float] = None) -> Optional[str]:
+    def read(self, timeout: float | None = None) -> str | None:
         """The next card, normalised (see contract.cards), or None when none came within ``timeout`` seconds."""
         ...
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "CardReader": ...
+    def __enter__(self) -> CardReader: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -48,7 +49,7 @@ class _Normalising:
         self.accepted = 0
         self.rejected: list[str] = []  # reasons, newest last (never the whole number)
 
-    def _normalise(self, raw: str) -> Optional[str]:
+    def _normalise(self, raw: str) -> str | None:
         try:
             card = normalize_card(raw, self.format)
         except CardFormatError as exc:
@@ -106,7 +107,7 @@ class KeyDecoder:
         self._overflow = False  # too long: everything up to the next Enter is dropped
         self.discarded = 0
 
-    def expire(self, now: Optional[float] = None) -> bool:
+    def expire(self, now: float | None = None) -> bool:
         """Drop a half-typed string older than the key timeout; True if one was dropped."""
         now = self._clock() if now is None else now
         if not (self._buffer or self._overflow) or now - self._last_key <= self.key_timeout_s:
@@ -119,7 +120,7 @@ class KeyDecoder:
         self._overflow = False
         return dropped
 
-    def feed(self, event: Any) -> Optional[str]:
+    def feed(self, event: Any) -> str | None:
         if event.type != self._ev_key:
             return None
         code, value = event.code, event.value
@@ -248,7 +249,7 @@ class EvdevCardReader(_Normalising):
         log.info("card reader %s (%s) opened%s, format %s", self.path, device.name,
                  " and grabbed" if self.settings.grab else "", self.format)
 
-    def read(self, timeout: Optional[float] = None) -> Optional[str]:
+    def read(self, timeout: float | None = None) -> str | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             if self._closed:
@@ -300,7 +301,7 @@ class EvdevCardReader(_Normalising):
                 pass
             device.close()
 
-    def __enter__(self) -> "EvdevCardReader":
+    def __enter__(self) -> EvdevCardReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -310,12 +311,12 @@ class EvdevCardReader(_Normalising):
 class SimCardReader(_Normalising):
     """A reader the test drives: ``present(raw)`` is a card held to it, typed as the reader would type it."""
 
-    def __init__(self, settings: Optional[CardReaderSettings] = None):
+    def __init__(self, settings: CardReaderSettings | None = None):
         settings = settings or CardReaderSettings()
         super().__init__(settings.format)
         self.settings = settings
-        self._queue: "queue.Queue[str]" = queue.Queue()
-        self._gone: Optional[str] = None
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._gone: str | None = None
         self._closed = False
         self.presented: list[str] = []
         self.delivered: list[str] = []
@@ -333,7 +334,7 @@ class SimCardReader(_Normalising):
         self._gone = None
 
     # -- CardReader ----------------------------------------------------------------------------
-    def read(self, timeout: Optional[float] = None) -> Optional[str]:
+    def read(self, timeout: float | None = None) -> str | None:
         if self._closed:
             raise RuntimeError("card reader is closed")
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -358,7 +359,7 @@ class SimCardReader(_Normalising):
     def close(self) -> None:
         self._closed = True
 
-    def __enter__(self) -> "SimCardReader":
+    def __enter__(self) -> SimCardReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from terminal.config import (CameraSettings, CardReaderSettings, OutputSettings, SpeakerSettings, TerminalConfig)
+from terminal.config import CameraSettings, CardReaderSettings, OutputSettings, SpeakerSettings, TerminalConfig
 from terminal.hardware.errors import DeviceMissing, HardwareError, MissingDevices
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class Hardware:
             except Exception:
                 log.exception("closing %s", name)
 
-    def __enter__(self) -> "Hardware":
+    def __enter__(self) -> Hardware:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,9 +23,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from terminal.hardware.errors import DeviceMissing, HardwareError
 
@@ -112,19 +113,19 @@ class FingerprintSensor(Protocol):
         """Take one image (GenImg): True when a finger was on the glass."""
         ...
 
-    def wait_for_finger(self, timeout: float, stop: Optional[threading.Event] = None) -> bool: ...
+    def wait_for_finger(self, timeout: float, stop: threading.Event | None = None) -> bool: ...
 
-    def wait_for_lift(self, timeout: float, stop: Optional[threading.Event] = None) -> bool: ...
+    def wait_for_lift(self, timeout: float, stop: threading.Event | None = None) -> bool: ...
 
     def convert(self, buffer: int = 1) -> None:
         """Turn the last image into features in ``buffer`` (Img2Tz); :class:`PoorImage` if it cannot."""
         ...
 
-    def search(self, buffer: int = 1) -> Optional[Match]:
+    def search(self, buffer: int = 1) -> Match | None:
         """Search the whole library for the features in ``buffer``."""
         ...
 
-    def identify(self) -> Optional[Match]:
+    def identify(self) -> Match | None:
         """Convert the last image into buffer 1 and search the library."""
         ...
 
@@ -136,7 +137,7 @@ class FingerprintSensor(Protocol):
         """Merge buffers 1 and 2 into a template (RegModel); False when they are not the same finger."""
         ...
 
-    def store(self, position: Optional[int] = None, buffer: int = 1) -> int:
+    def store(self, position: int | None = None, buffer: int = 1) -> int:
         """Store ``buffer`` at ``position`` (default: the first free one); returns the position."""
         ...
 
@@ -176,7 +177,7 @@ class _Connection:
         self.port = port
         self.finger: Any = None
         self.abandoned = False
-        self._jobs: "queue.Queue[Optional[tuple[Callable[[], Any], concurrent.futures.Future]]]" = queue.Queue()
+        self._jobs: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"fingerprint-io {port}", daemon=True)
         self._thread.start()
 
@@ -193,7 +194,7 @@ class _Connection:
             except BaseException as exc:  # handed to the caller
                 future.set_exception(exc)
 
-    def submit(self, fn: Callable[[], T]) -> "concurrent.futures.Future[T]":
+    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future = concurrent.futures.Future()
         self._jobs.put((fn, future))
         return future
@@ -249,9 +250,9 @@ class PyFingerprintSensor:
         self.timeout_s = timeout_s
         self.poll_s = poll_s
         self.name = f"pyfingerprint {self.port}"
-        self.info: Optional[SensorInfo] = None
-        self.last_error: Optional[str] = None
-        self._conn: Optional[_Connection] = None
+        self.info: SensorInfo | None = None
+        self.last_error: str | None = None
+        self._conn: _Connection | None = None
         self._lock = threading.RLock()
         self._closed = False
 
@@ -280,8 +281,8 @@ class PyFingerprintSensor:
                  info.security_level)
         return conn
 
-    def _wait(self, conn: _Connection, future: "concurrent.futures.Future[T]", what: str,
-              timeout: Optional[float] = None) -> T:
+    def _wait(self, conn: _Connection, future: concurrent.futures.Future[T], what: str,
+              timeout: float | None = None) -> T:
         try:
             return future.result(timeout=timeout or self.timeout_s)
         except concurrent.futures.TimeoutError:
@@ -311,7 +312,7 @@ class PyFingerprintSensor:
         log.warning("fingerprint sensor lost: %s", reason)
         raise SensorUnavailable(self.last_error)
 
-    def _call(self, what: str, fn: Callable[[Any], T], timeout: Optional[float] = None) -> T:
+    def _call(self, what: str, fn: Callable[[Any], T], timeout: float | None = None) -> T:
         with self._lock:
             if self._closed:
                 raise SensorUnavailable("the fingerprint driver is closed")
@@ -357,13 +358,13 @@ class PyFingerprintSensor:
     def capture(self) -> bool:
         return bool(self._call("taking an image", lambda f: f.readImage()))
 
-    def wait_for_finger(self, timeout: float, stop: Optional[threading.Event] = None) -> bool:
+    def wait_for_finger(self, timeout: float, stop: threading.Event | None = None) -> bool:
         return self._poll(True, timeout, stop)
 
-    def wait_for_lift(self, timeout: float, stop: Optional[threading.Event] = None) -> bool:
+    def wait_for_lift(self, timeout: float, stop: threading.Event | None = None) -> bool:
         return self._poll(False, timeout, stop)
 
-    def _poll(self, present: bool, timeout: float, stop: Optional[threading.Event]) -> bool:
+    def _poll(self, present: bool, timeout: float, stop: threading.Event | None) -> bool:
         deadline = time.monotonic() + timeout
         while True:
             if self.capture() == present:
@@ -378,13 +379,13 @@ class PyFingerprintSensor:
     def convert(self, buffer: int = 1) -> None:
         self._call("converting the image", lambda f: f.convertImage(_buffer(buffer)))
 
-    def search(self, buffer: int = 1) -> Optional[Match]:
+    def search(self, buffer: int = 1) -> Match | None:
         if buffer != 1:
             raise ValueError("pyfingerprint searches buffer 1 only")
         position, score = self._call("searching", lambda f: f.searchTemplate())
         return None if position < 0 else Match(position, score)
 
-    def identify(self) -> Optional[Match]:
+    def identify(self) -> Match | None:
         with self._lock:
             self.convert(1)
             return self.search(1)
@@ -395,7 +396,7 @@ class PyFingerprintSensor:
     def create_model(self) -> bool:
         return bool(self._call("creating a template", lambda f: f.createTemplate()))
 
-    def store(self, position: Optional[int] = None, buffer: int = 1) -> int:
+    def store(self, position: int | None = None, buffer: int = 1) -> int:
         with self._lock:
             if position is None:
                 used = set(self.template_positions())
@@ -450,7 +451,7 @@ class PyFingerprintSensor:
                 self._conn.abandon()
                 self._conn = None
 
-    def __enter__(self) -> "PyFingerprintSensor":
+    def __enter__(self) -> PyFingerprintSensor:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -495,7 +496,7 @@ def _is_serial_error(exc: BaseException) -> bool:
 class SimulatedFingerprintSensor(PyFingerprintSensor):
     """:class:`PyFingerprintSensor` talking to an emulator it owns; drive it through ``emulator``."""
 
-    def __init__(self, emulator: Any, *, control: Optional[Path] = None, timeout_s: float = 3.0,
+    def __init__(self, emulator: Any, *, control: Path | None = None, timeout_s: float = 3.0,
                  poll_s: float = 0.02, password: int = 0, address: int = 0xFFFFFFFF):
         self.emulator = emulator.start()
         self.control = None
@@ -516,7 +517,7 @@ class SimulatedFingerprintSensor(PyFingerprintSensor):
         self.emulator.stop()
 
 
-def open_fingerprint(settings: Any, data_dir: Path | str, profile: str = "pi") -> Optional[FingerprintSensor]:
+def open_fingerprint(settings: Any, data_dir: Path | str, profile: str = "pi") -> FingerprintSensor | None:
     """The sensor ``settings`` describe (``settings.driver`` or else ``profile``); None when disabled.
 
     Opening never waits for the sensor: the first call (or :meth:`probe`) connects, so a

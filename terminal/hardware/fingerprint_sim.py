@@ -77,9 +77,10 @@ import sys
 import threading
 import time
 import tty
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class Features:
         return bytes(body)
 
     @classmethod
-    def decode(cls, blob: bytes) -> Optional["Features"]:
+    def decode(cls, blob: bytes) -> Features | None:
         """The features of a 512-byte buffer, or None when it holds no valid template."""
         if len(blob) != TEMPLATE_SIZE or blob[:2] != _MAGIC or blob[2] != 1:
             return None
@@ -248,7 +249,7 @@ def _matched_pairs(a: Features, b: Features) -> list[tuple[tuple[int, ...], tupl
     return pairs
 
 
-def match_score(a: Optional[Features], b: Optional[Features]) -> int:
+def match_score(a: Features | None, b: Features | None) -> int:
     """The emulator's matcher: ~150-300 for two captures of one finger, 0-~20 otherwise."""
     if a is None or b is None or not a.minutiae or not b.minutiae:
         return 0
@@ -299,7 +300,7 @@ class TemplateLibrary:
     HEADER_SIZE = 64
     SLOT = 1 + TEMPLATE_SIZE
 
-    def __init__(self, path: Optional[Path], capacity: Optional[int] = None):
+    def __init__(self, path: Path | None, capacity: int | None = None):
         self.path = Path(path) if path else None
         self.capacity = capacity or 1000
         self.security_level = 3
@@ -309,11 +310,11 @@ class TemplateLibrary:
         self.baud_n = 6
         self.notepad = [bytes(NOTEPAD_PAGE_SIZE) for _ in range(NOTEPAD_PAGES)]
         self.templates: dict[int, bytes] = {}
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
         if self.path is not None:
             self._open(capacity)
 
-    def _open(self, capacity: Optional[int]) -> None:
+    def _open(self, capacity: int | None) -> None:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         exists = self.path.exists() and self.path.stat().st_size > 0
@@ -401,10 +402,10 @@ class TemplateLibrary:
 class Exchange:
     """One packet the module received and what it answered (None: it stayed silent)."""
 
-    instruction: Optional[int]
+    instruction: int | None
     name: str
     params: bytes
-    code: Optional[int]
+    code: int | None
     at: float = field(default_factory=time.monotonic)
 
 
@@ -412,14 +413,14 @@ class Exchange:
 class _Finger:
     finger_id: str
     quality: str
-    captures_left: Optional[int]
+    captures_left: int | None
 
 
 class FingerprintEmulator:
     """A ZFM-20/R307 module on a pty. Start with :meth:`start` or use as a context manager."""
 
-    def __init__(self, library: Optional[Path | str] = None, *, capacity: Optional[int] = None,
-                 security_level: Optional[int] = None, address: Optional[int] = None, password: Optional[int] = None,
+    def __init__(self, library: Path | str | None = None, *, capacity: int | None = None,
+                 security_level: int | None = None, address: int | None = None, password: int | None = None,
                  system_id: int = 0x0000, unknown_instruction_code: int = UNKNOWN_INSTRUCTION_CODE):
         if capacity is not None and not 1 <= capacity <= 3000:
             raise ValueError("capacity must be between 1 and 3000")
@@ -437,30 +438,30 @@ class FingerprintEmulator:
         self.unknown_instruction_code = unknown_instruction_code
         self.history: list[Exchange] = []
         self._lock = threading.RLock()
-        self._finger: Optional[_Finger] = None
+        self._finger: _Finger | None = None
         self._captures = 0
-        self._image: Optional[tuple[str, int, str]] = None  # (finger, capture number, quality)
-        self._image_raw: Optional[bytes] = None
-        self._buffers: dict[int, Optional[bytes]] = {1: None, 2: None}
+        self._image: tuple[str, int, str] | None = None  # (finger, capture number, quality)
+        self._image_raw: bytes | None = None
+        self._buffers: dict[int, bytes | None] = {1: None, 2: None}
         self._verified = False
         self._found = False
         self._plugged = True
-        self._receiving: Optional[tuple[str, int, bytearray]] = None  # ("char"|"image", buffer, data so far)
-        self._pending_receive: Optional[tuple[str, int]] = None
+        self._receiving: tuple[str, int, bytearray] | None = None  # ("char"|"image", buffer, data so far)
+        self._pending_receive: tuple[str, int] | None = None
         self._faults: dict[int, list[int]] = {}
-        self._cache: dict[bytes, Optional[Features]] = {}
+        self._cache: dict[bytes, Features | None] = {}
         self._rx = bytearray()
         self._rx_at = 0.0
-        self._master: Optional[int] = None
-        self._slave: Optional[int] = None
+        self._master: int | None = None
+        self._slave: int | None = None
         self._wake_r, self._wake_w = -1, -1
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._links: list[Path] = []
         self.port = ""
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> "FingerprintEmulator":
+    def start(self) -> FingerprintEmulator:
         if self._thread is not None:
             return self
         self._master, self._slave = os.openpty()
@@ -508,14 +509,14 @@ class FingerprintEmulator:
 
     close = stop
 
-    def __enter__(self) -> "FingerprintEmulator":
+    def __enter__(self) -> FingerprintEmulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # -- drive and assert (tests, the control socket) ------------------------------------
-    def place_finger(self, finger_id: Any, *, quality: str = "good", captures: Optional[int] = None) -> None:
+    def place_finger(self, finger_id: Any, *, quality: str = "good", captures: int | None = None) -> None:
         """Put a finger on the glass; it stays until :meth:`lift_finger` or ``captures`` images."""
         if quality not in QUALITIES:
             raise ValueError(f"quality must be one of {', '.join(QUALITIES)}")
@@ -527,7 +528,7 @@ class FingerprintEmulator:
             self._finger = None
 
     @property
-    def finger_on_sensor(self) -> Optional[str]:
+    def finger_on_sensor(self) -> str | None:
         with self._lock:
             return self._finger.finger_id if self._finger else None
 
@@ -555,11 +556,11 @@ class FingerprintEmulator:
         with self._lock:
             return sorted(self.library.templates)
 
-    def template_at(self, position: int) -> Optional[bytes]:
+    def template_at(self, position: int) -> bytes | None:
         with self._lock:
             return self.library.templates.get(position)
 
-    def store_finger(self, finger_id: Any, position: Optional[int] = None) -> int:
+    def store_finger(self, finger_id: Any, position: int | None = None) -> int:
         """Put an enrolled template of a finger straight into the library (fills large libraries fast)."""
         with self._lock:
             if position is None:
@@ -636,7 +637,7 @@ class FingerprintEmulator:
                     return
                 self._handle(*packet)
 
-    def _take_packet(self) -> Optional[tuple[int, int, bytes, bool]]:
+    def _take_packet(self) -> tuple[int, int, bytes, bool] | None:
         buf = self._rx
         start = buf.find(STARTCODE)
         if start < 0:
@@ -681,14 +682,14 @@ class FingerprintEmulator:
     def _ack(self, code: int, params: bytes = b"") -> None:
         self._send(frame(PID_ACK, bytes([code]) + params, self.library.address))
 
-    def _record(self, instruction: Optional[int], name: str, params: bytes, code: Optional[int]) -> None:
+    def _record(self, instruction: int | None, name: str, params: bytes, code: int | None) -> None:
         if instruction in (0x12, 0x13, 0x15):  # never keep a password
             params = b""
         self.history.append(Exchange(instruction, name, params, code))
         if len(self.history) > 10_000:
             del self.history[:5000]
 
-    def _reply_packet_error(self, instruction: Optional[int], why: str) -> None:
+    def _reply_packet_error(self, instruction: int | None, why: str) -> None:
         log.debug("fingerprint emulator: packet error (%s)", why)
         self._record(instruction, f"packet-error:{why}", b"", ERR_PACKET)
         self._ack(ERR_PACKET)
@@ -787,7 +788,7 @@ class FingerprintEmulator:
     def _buffer_id(value: int) -> int:
         return 1 if value == 1 else 2  # the manual: any other BufferID is processed as CharBuffer2
 
-    def _features(self, blob: Optional[bytes]) -> Optional[Features]:
+    def _features(self, blob: bytes | None) -> Features | None:
         if blob is None:
             return None
         if blob not in self._cache:
@@ -1032,11 +1033,11 @@ class ControlServer:
     def __init__(self, emulator: FingerprintEmulator, path: Path | str):
         self.emulator = emulator
         self.path = Path(path)
-        self._sock: Optional[socket.socket] = None
-        self._thread: Optional[threading.Thread] = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def start(self) -> "ControlServer":
+    def start(self) -> ControlServer:
         if self.path.exists() or self.path.is_symlink():
             if not self.path.is_socket():
                 raise FileExistsError(f"{self.path} exists and is not a socket; not replacing it")
@@ -1060,7 +1061,7 @@ class ControlServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -1131,7 +1132,7 @@ class ControlServer:
             if self.path.is_socket():
                 self.path.unlink()
 
-    def __enter__(self) -> "ControlServer":
+    def __enter__(self) -> ControlServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -1168,7 +1169,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

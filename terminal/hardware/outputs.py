@@ -16,7 +16,7 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from terminal.config import OutputSettings
 from terminal.hardware.errors import DeviceMissing
@@ -36,13 +36,13 @@ class Outputs(Protocol):
         """Red LED for ``led_on_s`` and the refusal beep pattern; the door stays as it is."""
         ...
 
-    def open_door(self, seconds: Optional[float] = None) -> None:
+    def open_door(self, seconds: float | None = None) -> None:
         """Energise the door relay for ``seconds`` (default ``door_pulse_s``), then release it."""
         ...
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Outputs": ...
+    def __enter__(self) -> Outputs: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -66,7 +66,7 @@ class GpioOutputs:
     """Relay, LEDs and buzzer on gpiozero devices. A context manager; ``close()`` releases the door first."""
 
     def __init__(self, settings: OutputSettings, pin_factory: Any = None):
-        from gpiozero import Buzzer, DigitalOutputDevice, LED
+        from gpiozero import LED, Buzzer, DigitalOutputDevice
         from gpiozero.exc import BadPinFactory, GPIOPinInUse, PinInvalidPin
         from gpiozero.pins.mock import MockFactory
 
@@ -142,7 +142,7 @@ class GpioOutputs:
             self.red.blink(on_time=self.settings.led_on_s, off_time=0, n=1)
             self._beep(self.settings.refuse_beeps)
 
-    def open_door(self, seconds: Optional[float] = None) -> None:
+    def open_door(self, seconds: float | None = None) -> None:
         duration = self.settings.door_pulse_s if seconds is None else float(seconds)
         if not 0 < duration <= MAX_DOOR_OPEN_S:
             raise ValueError(f"door open time must be between 0 and {MAX_DOOR_OPEN_S:g} s, got {seconds}")
@@ -181,7 +181,7 @@ class GpioOutputs:
                         log.debug("switching off %s", device, exc_info=True)
             self._release()
 
-    def __enter__(self) -> "GpioOutputs":
+    def __enter__(self) -> GpioOutputs:
         return self
 
     def __exit__(self, *exc: object) -> None:

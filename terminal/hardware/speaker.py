@@ -26,7 +26,7 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from terminal.config import SpeakerSettings
 from terminal.hardware.errors import DeviceMissing, SpeakerError
@@ -41,14 +41,14 @@ RENDER_TIMEOUT_S = 20.0
 
 @runtime_checkable
 class Speaker(Protocol):
-    def prerender(self, phrases: dict[str, str], language: Optional[str] = None, wait: bool = True) -> dict[str, Path]:
+    def prerender(self, phrases: dict[str, str], language: str | None = None, wait: bool = True) -> dict[str, Path]:
         """Render fixed phrases (key -> text) so ``say_phrase(key)`` starts without delay.
 
         ``wait=False`` renders them on the worker whenever nothing is being said.
         """
         ...
 
-    def say(self, text: str, language: Optional[str] = None) -> None:
+    def say(self, text: str, language: str | None = None) -> None:
         """Speak ``text`` in ``language`` ("zh"/"en"; guessed from the text when None); returns at once."""
         ...
 
@@ -65,7 +65,7 @@ class Utterance:
     language: str
     voice: str
     path: Path
-    key: Optional[str] = None  # the phrase key when said with say_phrase
+    key: str | None = None  # the phrase key when said with say_phrase
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class EspeakRenderer:
                     raise DeviceMissing("speaker", f"voice {voice!r} for {language}: {exc.reason}") from None
 
     def cache_path(self, text: str, voice: str) -> Path:
-        digest = hashlib.sha256(f"{voice}\0{self.amplitude}\0{self.rate_wpm}\0{text}".encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(f"{voice}\0{self.amplitude}\0{self.rate_wpm}\0{text}".encode()).hexdigest()
         return self.cache_dir / f"{digest[:32]}.wav"
 
     def render(self, text: str, language: str) -> tuple[Path, str]:
@@ -218,8 +218,8 @@ class BaseSpeaker:
         self.phrases: dict[str, tuple[str, str]] = {}
         self.played: list[Utterance] = []
         self.dropped = 0
-        self.last_error: Optional[str] = None
-        self._pending: collections.deque[tuple[str, str, Optional[str]]] = collections.deque()
+        self.last_error: str | None = None
+        self._pending: collections.deque[tuple[str, str, str | None]] = collections.deque()
         self._background: collections.deque[tuple[str, str]] = collections.deque()  # phrases to render when idle
         self._cond = threading.Condition()
         self._busy = False
@@ -228,7 +228,7 @@ class BaseSpeaker:
         self._thread.start()
 
     # -- public API ------------------------------------------------------------------------
-    def prerender(self, phrases: dict[str, str], language: Optional[str] = None, wait: bool = True) -> dict[str, Path]:
+    def prerender(self, phrases: dict[str, str], language: str | None = None, wait: bool = True) -> dict[str, Path]:
         jobs = {}
         for key, text in phrases.items():
             clean = self._clean(text)
@@ -244,7 +244,7 @@ class BaseSpeaker:
             self._cond.notify_all()
         return {key: self.renderer.cache_path(text, self.renderer.voice_for(lang)) for key, (text, lang) in jobs.items()}
 
-    def say(self, text: str, language: Optional[str] = None) -> None:
+    def say(self, text: str, language: str | None = None) -> None:
         self._enqueue(text, language, None)
 
     def say_phrase(self, key: str) -> None:
@@ -286,7 +286,7 @@ class BaseSpeaker:
             self._cond.notify_all()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "BaseSpeaker":
+    def __enter__(self) -> BaseSpeaker:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -298,7 +298,7 @@ class BaseSpeaker:
         text = " ".join(str(text).split())
         return text[:MAX_TEXT]
 
-    def _enqueue(self, text: str, language: Optional[str], key: Optional[str]) -> None:
+    def _enqueue(self, text: str, language: str | None, key: str | None) -> None:
         text = self._clean(text)
         if not text:
             return

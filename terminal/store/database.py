@@ -19,9 +19,10 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlcipher3
 import sqlite_utils
@@ -198,7 +199,7 @@ class Store:
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path | str, key: bytes, *, create: bool = True, busy_timeout_ms: int = 5000,
-             keep_backups: int = 3, migrate: bool = True, check: bool = True) -> "Store":
+             keep_backups: int = 3, migrate: bool = True, check: bool = True) -> Store:
         """Open (or, only when the file is missing and ``create``, make) the database.
 
         An existing file that is empty, truncated, damaged or inconsistent (``PRAGMA quick_check``
@@ -257,7 +258,7 @@ class Store:
             with contextlib.suppress(Exception):
                 self.conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

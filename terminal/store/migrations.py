@@ -6,10 +6,9 @@ migration runs. Add new migrations at the end, never edit an applied one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from terminal.ui.photos import load_photo
 
@@ -30,8 +31,8 @@ EMPLOYEE_SCREENS = ("idle", "result", "refusal", "pinpad", "second", "admin_logi
 
 
 # -- start-up ---------------------------------------------------------------------------------
-def bootstrap(config: Any, *, offscreen: bool = False, size: Optional[tuple[int, int]] = None,
-              kivy_home: Optional[Path] = None) -> Any:
+def bootstrap(config: Any, *, offscreen: bool = False, size: tuple[int, int] | None = None,
+              kivy_home: Path | None = None) -> Any:
     """Prepare Kivy for this configuration (before any Kivy import); returns the font chosen."""
     from terminal.ui.env import configure_window, prepare_kivy
     from terminal.ui.fonts import find_cjk_font, register_default_font
@@ -88,8 +89,7 @@ def _kivy_app_class() -> type:
     from terminal.ui import theme
     from terminal.ui.facefeed import FaceFeed
     from terminal.ui.routing import FactorRouting
-    from terminal.ui.screens.admin import (ADJUSTABLE_BY_PATH, AdminLoginScreen, AdminMenuScreen, SettingsScreen,
-                                           StatusScreen, get_path)
+    from terminal.ui.screens.admin import ADJUSTABLE_BY_PATH, AdminLoginScreen, AdminMenuScreen, SettingsScreen, StatusScreen, get_path
     from terminal.ui.screens.employee import IdleScreen, PinPadScreen, RefusalScreen, ResultScreen, SecondFactorScreen
     from terminal.ui.screens.enrol import EnrolFaceScreen, EnrolFingerScreen
     from terminal.ui.screens.people import EmployeeScreen, EmployeesScreen
@@ -124,7 +124,7 @@ def _kivy_app_class() -> type:
         screen_name = StringProperty("idle")
         dimmed = BooleanProperty(False)
 
-        def __init__(self, terminal: Any, *, feed: Optional[FaceFeed] = None,
+        def __init__(self, terminal: Any, *, feed: FaceFeed | None = None,
                      monotonic: Callable[[], float] = time.monotonic, **kwargs: Any):
             super().__init__(**kwargs)
             self.terminal = terminal
@@ -138,16 +138,16 @@ def _kivy_app_class() -> type:
             self.finger_worker = find_worker(terminal, "fingerprint")
             self.lang = self.tconfig.device.language
             self.admin_timeout_s = self.tconfig.ui.admin_timeout_s
-            self.admin: Optional[dict] = None
+            self.admin: dict | None = None
             self.last_activity = monotonic()
-            self.result_until: Optional[float] = None
-            self.second_deadline: Optional[float] = None
+            self.result_until: float | None = None
+            self.second_deadline: float | None = None
             self.shown_seq = 0
             self.outcomes: list[Any] = []  # every outcome shown, newest last (status screen, tests)
             self._face_frames_seen = 0
             self._watchdog_at = 0.0
             self._events: list[Any] = []
-            self._finger_cancel: Optional[threading.Event] = None
+            self._finger_cancel: threading.Event | None = None
             self._started = False
 
         # -- Kivy App ------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def _kivy_app_class() -> type:
             self.landscape = width >= height
 
         # -- texts ---------------------------------------------------------------------------------
-        def tr(self, key: str, lang: Optional[str] = None, **params: Any) -> str:
+        def tr(self, key: str, lang: str | None = None, **params: Any) -> str:
             return t(key, lang or self.lang, **params)
 
         def idle_hint(self) -> str:
@@ -259,7 +259,7 @@ def _kivy_app_class() -> type:
                 return
             self.go("idle")
 
-        def open_pinpad(self, mode: str, number: Optional[str] = None) -> None:
+        def open_pinpad(self, mode: str, number: str | None = None) -> None:
             self.screens["pinpad"].begin(mode, number)
             self.go("pinpad")
 
@@ -437,7 +437,7 @@ def _kivy_app_class() -> type:
             elif outcome.status == "refused":
                 self.show_refusal(outcome.reason, outcome.employee, outcome.details, outcome.message)
 
-        def show_refusal(self, reason: str, employee: Optional[dict] = None, details: Optional[dict] = None,
+        def show_refusal(self, reason: str, employee: dict | None = None, details: dict | None = None,
                          message: str = "", fallback: bool = False) -> None:
             self.screens["refusal"].show(reason, employee, details, message, fallback)
             self.go("refusal")
@@ -452,7 +452,7 @@ def _kivy_app_class() -> type:
             self.show_refusal(key, fallback=bool(getattr(decision, "offer_fallback", False)))
 
         # -- employee actions -----------------------------------------------------------------------
-        def submit_pin(self, number: str, pin: str, purpose: Optional[str]) -> None:
+        def submit_pin(self, number: str, pin: str, purpose: str | None) -> None:
             auth = self.terminal.auth
             self.activity()
             if purpose:
@@ -509,7 +509,7 @@ def _kivy_app_class() -> type:
             if reason == "timeout":
                 self.toast(self.tr("admin.timed_out"))
 
-        def admin_open(self, name: str, target: Optional[str] = None, employee: Optional[dict] = None) -> None:
+        def admin_open(self, name: str, target: str | None = None, employee: dict | None = None) -> None:
             if self.admin is None:
                 self.go("idle")
                 return
@@ -528,7 +528,7 @@ def _kivy_app_class() -> type:
         def _picked(self, number: str, target: str) -> None:
             from terminal.store.employees import find_by_number
 
-            def found(employee: Optional[dict]) -> None:
+            def found(employee: dict | None) -> None:
                 if employee is None:
                     self.screens["pinpad"].number_refused(self.tr("enrol.not_found", number=number))
                     return
@@ -568,7 +568,7 @@ def _kivy_app_class() -> type:
 
             store = self.terminal.store
 
-            def gather() -> Optional[tuple]:
+            def gather() -> tuple | None:
                 employee = find_by_number(store, number)
                 if employee is None:
                     return None
@@ -577,7 +577,7 @@ def _kivy_app_class() -> type:
                 store.audit(self.admin_actor, "employee.view", {"number": number})
                 return employee, load_photo(store, employee["id"]), faces, fingers
 
-            def show(found: Optional[tuple]) -> None:
+            def show(found: tuple | None) -> None:
                 if found is None or self.admin is None:
                     return
                 self.screens["employee"].show(*found)
@@ -732,7 +732,7 @@ def _kivy_app_class() -> type:
     return SeedKiosk
 
 
-_APP_CLASS: Optional[type] = None
+_APP_CLASS: type | None = None
 
 
 def kiosk_app_class() -> type:

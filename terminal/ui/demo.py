@@ -13,9 +13,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ FINGER_NUMBER = "1004"
 FINGER_ID = "chen-jie-right-index"
 
 
-def prepare_demo_staff(terminal: Any, faces_dir: Optional[Path]) -> dict:
+def prepare_demo_staff(terminal: Any, faces_dir: Path | None) -> dict:
     """Demo employees, a face for one of them and a finger for another; returns what could be prepared."""
     from terminal.hardware.fingerprint_sim import finger_template
     from terminal.scenario import DEMO_STAFF
@@ -65,7 +66,7 @@ def prepare_demo_staff(terminal: Any, faces_dir: Optional[Path]) -> dict:
 class DemoDirector:
     """Plays scenes through the simulators, one at a time, whenever the kiosk is back at its idle screen."""
 
-    def __init__(self, terminal: Any, app: Any, faces_dir: Optional[Path], ready: dict, gap_s: float = 5.0):
+    def __init__(self, terminal: Any, app: Any, faces_dir: Path | None, ready: dict, gap_s: float = 5.0):
         self.terminal = terminal
         self.app = app
         self.faces_dir = faces_dir
@@ -74,7 +75,7 @@ class DemoDirector:
         self.scenes_played = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="seed-demo-director", daemon=True)
-        self._singer: Optional[list] = None
+        self._singer: list | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -150,8 +151,8 @@ class DemoDirector:
             next_at = time.monotonic() + self.gap_s
 
 
-def run_demo_kiosk(config: Any, *, faces_dir: Optional[Path] = None, offscreen: bool = False,
-                   duration_s: Optional[float] = None, gap_s: float = 5.0) -> int:
+def run_demo_kiosk(config: Any, *, faces_dir: Path | None = None, offscreen: bool = False,
+                   duration_s: float | None = None, gap_s: float = 5.0) -> int:
     """Open the kiosk on a simulated terminal with simulated people walking up; returns 0 when closed.
 
     ``faces_dir`` defaults to the shared face photos beside the repository (face scenes are

@@ -15,11 +15,10 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 log = logging.getLogger(__name__)
 
-_prepared: Optional[dict] = None
+_prepared: dict | None = None
 
 
 def display_available() -> bool:
@@ -33,7 +32,7 @@ def kivy_imported() -> bool:
     return "kivy" in sys.modules
 
 
-def prepare_kivy(*, offscreen: bool = False, kivy_home: Optional[Path] = None) -> dict:
+def prepare_kivy(*, offscreen: bool = False, kivy_home: Path | None = None) -> dict:
     """Set Kivy's environment; the first call wins (Kivy cannot be re-initialised in one process).
 
     Returns the settings in force. Raises RuntimeError when Kivy was already imported

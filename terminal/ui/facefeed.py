@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,8 @@ class PreviewFrame:
     image: np.ndarray  # BGR
     t: float  # monotonic time of the capture
     faces: list[tuple[float, float, float, float]] = field(default_factory=list)
-    primary: Optional[tuple[float, float, float, float]] = None
-    guidance: Optional[str] = None  # a guidance code (i18n "guide.<code>")
+    primary: tuple[float, float, float, float] | None = None
+    guidance: str | None = None  # a guidance code (i18n "guide.<code>")
     state: str = "idle"
 
 
@@ -42,7 +43,7 @@ def _box(face: Any) -> tuple[float, float, float, float]:
 class _TappedCamera:
     """The worker's camera, passed through; every frame read is also offered to the feed."""
 
-    def __init__(self, camera: Any, feed: "FaceFeed"):
+    def __init__(self, camera: Any, feed: FaceFeed):
         self._camera = camera
         self._feed = feed
 
@@ -61,8 +62,8 @@ class FaceFeed:
         self.camera = camera
         self._lock = threading.Condition()
         self._seq = 0
-        self._latest: Optional[PreviewFrame] = None
-        self._pending_image: Optional[tuple[np.ndarray, float]] = None
+        self._latest: PreviewFrame | None = None
+        self._pending_image: tuple[np.ndarray, float] | None = None
         self._paused = False
         self._reset_requested = False
         self.face_seen_at = float("-inf")  # monotonic time a face was last in view (wakes the screensaver)
@@ -72,7 +73,7 @@ class FaceFeed:
         self._originals: dict[str, Any] = {}
 
     # -- wiring ----------------------------------------------------------------------------
-    def attach(self) -> "FaceFeed":
+    def attach(self) -> FaceFeed:
         worker = self.worker
         if worker is None or self._originals:
             return self
@@ -83,7 +84,7 @@ class FaceFeed:
         original_process = recognizer.process
         self._originals["process"] = original_process
 
-        def process(frame: np.ndarray, t: Optional[float] = None) -> Any:
+        def process(frame: np.ndarray, t: float | None = None) -> Any:
             with self._lock:
                 paused, reset, self._reset_requested = self._paused, self._reset_requested, False
             if reset:
@@ -116,7 +117,7 @@ class FaceFeed:
         return self.worker is not None or self.camera is not None
 
     @property
-    def camera_error(self) -> Optional[str]:
+    def camera_error(self) -> str | None:
         if self.worker is not None:
             return getattr(self.worker, "camera_error", None)
         return None
@@ -182,11 +183,11 @@ class FaceFeed:
             except Exception:
                 log.exception("preview listener failed")
 
-    def latest(self) -> Optional[PreviewFrame]:
+    def latest(self) -> PreviewFrame | None:
         with self._lock:
             return self._latest
 
-    def next_frame(self, after_seq: int, timeout: float) -> Optional[PreviewFrame]:
+    def next_frame(self, after_seq: int, timeout: float) -> PreviewFrame | None:
         """The first frame newer than ``after_seq`` (waits up to ``timeout``); reads the camera itself without a worker."""
         if self.worker is None:
             return self.read_direct()
@@ -199,7 +200,7 @@ class FaceFeed:
                 self._lock.wait(remaining)
             return self._latest
 
-    def read_direct(self) -> Optional[PreviewFrame]:
+    def read_direct(self) -> PreviewFrame | None:
         """Read the camera in the caller's thread (only when no face worker owns it)."""
         if self.camera is None:
             return None

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Optional
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def all_texts() -> str:
     return "".join(value for entry in TEXTS.values() for value in entry.values()) + "0123456789:-/.,%()"
 
 
-def _candidates(configured: Optional[Path]) -> list[tuple[str, str]]:
+def _candidates(configured: Path | None) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if configured:
         found.append((str(configured), "config"))
@@ -121,7 +121,7 @@ def _candidates(configured: Optional[Path]) -> list[tuple[str, str]]:
     return unique
 
 
-def find_cjk_font(configured: Optional[Path] = None, text: Optional[str] = None) -> FontChoice:
+def find_cjk_font(configured: Path | None = None, text: str | None = None) -> FontChoice:
     """The first candidate font that covers ``text`` (default: every kiosk string) completely."""
     text = all_texts() if text is None else text
     tried = []

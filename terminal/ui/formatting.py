@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from terminal.i18n import t
@@ -24,7 +24,7 @@ def date_text(moment: datetime, zone: str, lang: str) -> str:
              weekday=t(f"weekday.{day.weekday()}", lang), month_name=t(f"month.{day.month}", lang))
 
 
-def parse_stamp(text: Optional[str]) -> Optional[datetime]:
+def parse_stamp(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
@@ -33,7 +33,7 @@ def parse_stamp(text: Optional[str]) -> Optional[datetime]:
         return None
 
 
-def stamp_text(text: Optional[str], zone: str, lang: str) -> str:
+def stamp_text(text: str | None, zone: str, lang: str) -> str:
     """A stored UTC stamp as local 'YYYY-MM-DD HH:MM:SS', or 'never'."""
     moment = parse_stamp(text)
     if moment is None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class OffscreenKiosk:
         self.app: Any = None
 
     # -- life ----------------------------------------------------------------------------------
-    def start(self) -> "OffscreenKiosk":
+    def start(self) -> OffscreenKiosk:
         global _loop_started
         from kivy.app import App
         from kivy.base import EventLoop, runTouchApp
@@ -83,7 +84,7 @@ class OffscreenKiosk:
             self.app = None
             self.pump(1)
 
-    def __enter__(self) -> "OffscreenKiosk":
+    def __enter__(self) -> OffscreenKiosk:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

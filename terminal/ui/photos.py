@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +12,7 @@ PHOTO_MAX_PX = 320
 PHOTO_PX = 240
 
 
-def load_photo(store: Any, employee_id: int, max_px: int = PHOTO_MAX_PX) -> Optional[np.ndarray]:
+def load_photo(store: Any, employee_id: int, max_px: int = PHOTO_MAX_PX) -> np.ndarray | None:
     """An employee's enrolled photo as a small BGR array, or None (runs in a worker thread)."""
     import cv2
 
@@ -32,7 +32,7 @@ def load_photo(store: Any, employee_id: int, max_px: int = PHOTO_MAX_PX) -> Opti
     return image
 
 
-def face_photo(image: np.ndarray, box: Any, size: int = PHOTO_PX) -> Optional[bytes]:
+def face_photo(image: np.ndarray, box: Any, size: int = PHOTO_PX) -> bytes | None:
     """A square JPEG of the face with some margin (the employee's photo on the result screen)."""
     import cv2
 

@@ -13,7 +13,8 @@ import functools
 import inspect
 import logging
 import threading
-from typing import Any, Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Any, Literal
 
 from terminal.identify import Outcome
 
@@ -29,7 +30,7 @@ class FactorRouting:
         self.punches = punches
         self._lock = threading.Lock()
         self._route: Route = "punch"
-        self._direction: Optional[str] = None
+        self._direction: str | None = None
         self._originals: dict[str, Callable[..., Any]] = {}
         self.ignored = 0
 
@@ -49,19 +50,19 @@ class FactorRouting:
             self._route = value
 
     @property
-    def direction(self) -> Optional[str]:
+    def direction(self) -> str | None:
         with self._lock:
             return self._direction
 
     @direction.setter
-    def direction(self, value: Optional[str]) -> None:
+    def direction(self, value: str | None) -> None:
         if value not in (None, "in", "out"):
             raise ValueError(f"direction must be in, out or None, got {value!r}")
         with self._lock:
             self._direction = value
 
     # -- wrapping ----------------------------------------------------------------------------
-    def install(self) -> "FactorRouting":
+    def install(self) -> FactorRouting:
         if self._originals:
             return self
         for name in FACTOR_METHODS:
@@ -101,7 +102,7 @@ class FactorRouting:
 
     def _with_direction(self, original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
-        def punch(identity: Any, direction: Optional[str] = None) -> Any:
+        def punch(identity: Any, direction: str | None = None) -> Any:
             chosen = direction or self.direction
             try:
                 return original(identity, chosen)

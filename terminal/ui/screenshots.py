@@ -12,8 +12,8 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_FACES = Path(os.environ.get("SEED_SHARED_DIR", REPO.parent / "shared")) / "testdata" / "faces"
@@ -29,7 +29,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m terminal.ui.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="output folder")
     parser.add_argument("--size", type=parse_size, default=(800, 480), help="screen size (default 800x480)")

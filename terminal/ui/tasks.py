@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Optional
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ class UiTasks:
         with self._lock:
             return self._pending
 
-    def submit(self, fn: Callable[..., Any], *args: Any, on_done: Optional[Callable[[Any], None]] = None,
-               on_error: Optional[Callable[[BaseException], None]] = None, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
+               on_error: Callable[[BaseException], None] | None = None, **kwargs: Any) -> Future:
         with self._lock:
             self._pending += 1
         future = self._pool.submit(fn, *args, **kwargs)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def tour_config(data_dir: Path, language: str, *, faces: bool) -> Any:
     })
 
 
-def prepare_store(terminal: Any, faces_dir: Optional[Path]) -> None:
+def prepare_store(terminal: Any, faces_dir: Path | None) -> None:
     """The staff, a little history for the status screen, and an enrolled face with its photo."""
     from terminal.store.employees import add_employee, update_employee
 
@@ -87,7 +88,7 @@ def _back_to_idle(kiosk: Any) -> None:
     kiosk.pump(2)
 
 
-def tour(kiosk: Any, visit: Callable[[str], None], faces_dir: Optional[Path] = None, *,
+def tour(kiosk: Any, visit: Callable[[str], None], faces_dir: Path | None = None, *,
          finger_number: str = "1002", finger_id: str = "li-na-right-index") -> list[str]:
     """Bring up every screen in turn; ``visit(name)`` is called while it is shown. Returns the names visited.
 
@@ -224,7 +225,7 @@ def tour(kiosk: Any, visit: Callable[[str], None], faces_dir: Optional[Path] = N
 
 
 def run_tour(language: str, size: tuple[int, int], visit: Callable[[Any, str], None], *,
-             faces_dir: Optional[Path] = None, data_dir: Optional[Path] = None) -> list[str]:
+             faces_dir: Path | None = None, data_dir: Path | None = None) -> list[str]:
     """A fresh simulated terminal in ``data_dir`` (a temporary one by default) toured at ``size``."""
     import tempfile
 

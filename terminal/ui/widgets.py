@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from kivy.graphics import Color, Line
 from kivy.graphics.texture import Texture
-from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty, OptionProperty,
-                             StringProperty)
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, OptionProperty, StringProperty
 from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
@@ -74,7 +74,7 @@ class Keypad(GridLayout):
         pass
 
 
-def texture_from_bgr(frame: np.ndarray, texture: Optional[Texture] = None) -> Texture:
+def texture_from_bgr(frame: np.ndarray, texture: Texture | None = None) -> Texture:
     """Upload a BGR (or grey) image to a texture, reusing ``texture`` when the size matches."""
     if frame.ndim == 2:
         frame = np.repeat(frame[:, :, None], 3, axis=2)
@@ -99,7 +99,7 @@ class Picture(Widget):
         super().__init__(**kwargs)
         self.bind(pos=self._fit, size=self._fit, texture=self._fit)
 
-    def set_image(self, image: Optional[np.ndarray]) -> None:
+    def set_image(self, image: np.ndarray | None) -> None:
         if image is None:
             self.texture = None
             return
@@ -138,7 +138,7 @@ class CameraPreview(Picture):
         super().__init__(**kwargs)
         self.bind(pos=self._redraw, size=self._redraw)
 
-    def show(self, frame: np.ndarray, faces: Sequence[Sequence[float]] = (), primary: Optional[Sequence[float]] = None) -> None:
+    def show(self, frame: np.ndarray, faces: Sequence[Sequence[float]] = (), primary: Sequence[float] | None = None) -> None:
         if self.mirror:
             frame = frame[:, ::-1]
         self.frame_size = [frame.shape[1], frame.shape[0]]

@@ -16,9 +16,10 @@ the shared photos; integrators can run them on their own staff photos.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
+from typing import Literal
 
 import cv2
 import numpy as np

@@ -19,8 +19,8 @@ found with at most one false face per image.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -152,7 +152,7 @@ class FaceCounter:
         if self._own_detector:
             self.detector.close()
 
-    def __enter__(self) -> "FaceCounter":
+    def __enter__(self) -> FaceCounter:
         return self
 
     def __exit__(self, *exc: object) -> None:

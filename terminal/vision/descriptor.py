@@ -9,8 +9,9 @@ the chip goes through the ResNet (numpy implementation by default, dlib's own wi
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import cv2
 import dlib

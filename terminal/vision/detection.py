@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -48,22 +49,22 @@ class FaceBox:
     def area(self) -> float:
         return max(self.w, 0.0) * max(self.h, 0.0)
 
-    def iou(self, other: "FaceBox") -> float:
+    def iou(self, other: FaceBox) -> float:
         ix = max(0.0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
         inter = ix * iy
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
-    def contains_center_of(self, other: "FaceBox") -> bool:
+    def contains_center_of(self, other: FaceBox) -> bool:
         cx, cy = other.center
         return self.x <= cx <= self.x + self.w and self.y <= cy <= self.y + self.h
 
-    def same_face(self, other: "FaceBox") -> bool:
+    def same_face(self, other: FaceBox) -> bool:
         """Two detections of one face (different detectors draw boxes differently)."""
         return self.iou(other) > 0.3 or (self.contains_center_of(other) and other.contains_center_of(self))
 
-    def scaled(self, factor: float) -> "FaceBox":
+    def scaled(self, factor: float) -> FaceBox:
         return FaceBox(self.x * factor, self.y * factor, self.w * factor, self.h * factor, self.score, self.source,
                        tuple((px * factor, py * factor) for px, py in self.keypoints))
 
@@ -149,7 +150,7 @@ class FaceDetector:
                 graph.close()
         self._full = self._short = None
 
-    def __enter__(self) -> "FaceDetector":
+    def __enter__(self) -> FaceDetector:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from terminal.vision.gallery import FaceGallery
 from terminal.vision.recognizer import Decision, FaceRecognizer, FrameResult
@@ -81,7 +82,7 @@ class FaceWorker:
     name = "face"
 
     def __init__(self, camera: Any, recognizer: FaceRecognizer, door: FaceDoor, *, store: Any = None,
-                 camera_factory: Optional[Callable[[], Any]] = None, monotonic: Callable[[], float] = time.monotonic):
+                 camera_factory: Callable[[], Any] | None = None, monotonic: Callable[[], float] = time.monotonic):
         from terminal.runtime import LoopWorker
 
         self.camera = camera
@@ -91,16 +92,16 @@ class FaceWorker:
         self.camera_factory = camera_factory
         self.monotonic = monotonic
         self.listeners: list[Callable[[FrameResult], None]] = []
-        self.last_result: Optional[FrameResult] = None
+        self.last_result: FrameResult | None = None
         self.decisions = 0
-        self.camera_error: Optional[str] = None
-        self._signature: Optional[tuple] = None
+        self.camera_error: str | None = None
+        self._signature: tuple | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
         self._loop = LoopWorker(self.name, self.step)
 
     @classmethod
-    def for_terminal(cls, terminal: Any) -> "FaceWorker":
+    def for_terminal(cls, terminal: Any) -> FaceWorker:
         """Camera, recognizer and door for a running Terminal (its store, config, authenticator, feedback)."""
         config = terminal.config
         gallery = FaceGallery.from_store(terminal.store, config.face.match_threshold, config.face.match_margin)
@@ -150,7 +151,7 @@ class FaceWorker:
         except Exception as exc:
             log.error("camera could not be reopened: %s", exc)
 
-    def step(self, stop: threading.Event) -> Optional[FrameResult]:
+    def step(self, stop: threading.Event) -> FrameResult | None:
         """Read and handle one frame."""
         from terminal.hardware.errors import CameraGone
 

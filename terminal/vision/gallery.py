@@ -23,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -178,7 +179,7 @@ class FaceGallery:
         self._pending.clear()
 
     @classmethod
-    def from_store(cls, store: Any, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN) -> "FaceGallery":
+    def from_store(cls, store: Any, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN) -> FaceGallery:
         """Every active employee's usable face templates, keyed by employee id (a bad one is skipped and reported)."""
         from terminal.store.employees import face_templates
 

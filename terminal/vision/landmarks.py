@@ -120,7 +120,7 @@ class FaceMesh:
             self._graph.close()
             self._graph = None
 
-    def __enter__(self) -> "FaceMesh":
+    def __enter__(self) -> FaceMesh:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -64,7 +64,7 @@ class LivenessSettings:
 @dataclass(frozen=True)
 class LivenessVerdict:
     status: Literal["live", "spoof", "pending"]
-    evidence: Optional[str] = None  # "blink" or "turn" when live
+    evidence: str | None = None  # "blink" or "turn" when live
     reasons: tuple[str, ...] = ()  # when spoof: "border", "planar_motion", "no_motion", "no_blink", "no_turn"
     metrics: dict = field(default_factory=dict)
 
@@ -106,12 +106,12 @@ class LivenessTracker:
         self.accept_blink = accept_blink
         self.frames: list[_Frame] = []
         self.border_checks: list[float] = []
-        self.blink_at: Optional[float] = None
-        self.challenge: Optional[Direction] = None
-        self.challenge_started: Optional[float] = None
-        self.turn_at: Optional[float] = None
+        self.blink_at: float | None = None
+        self.challenge: Direction | None = None
+        self.challenge_started: float | None = None
+        self.turn_at: float | None = None
         self._turn_parallax = 0.0
-        self._start_yaw: Optional[float] = None
+        self._start_yaw: float | None = None
 
     # -- input -----------------------------------------------------------------------------
     def add(self, t: float, mesh: MeshLandmarks, border_coverage: float | None = None) -> None:

@@ -61,7 +61,7 @@ class PhotoAnalyzer:
     def close(self) -> None:
         self.detector.close()
 
-    def __enter__(self) -> "PhotoAnalyzer":
+    def __enter__(self) -> PhotoAnalyzer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -74,7 +75,7 @@ class Guidance:
     text: str
 
     @classmethod
-    def of(cls, code: str) -> "Guidance":
+    def of(cls, code: str) -> Guidance:
         return cls(code, GUIDANCE_TEXT[code])
 
 
@@ -83,12 +84,12 @@ class Decision:
     """The end of one approach."""
 
     outcome: Outcome
-    employee_id: Optional[int] = None  # accepted only (the gallery's identity)
-    distance: Optional[float] = None  # to the nearest template (accepted and unknown)
-    margin: Optional[float] = None
+    employee_id: int | None = None  # accepted only (the gallery's identity)
+    distance: float | None = None  # to the nearest template (accepted and unknown)
+    margin: float | None = None
     face_count: int = 1  # tailgating: the most faces counted at once
     reasons: tuple[str, ...] = ()  # spoof_suspected: liveness reasons; unknown: "too_far"/"ambiguous"
-    liveness: Optional[str] = None  # "blink", "turn" or "off" when liveness passed
+    liveness: str | None = None  # "blink", "turn" or "off" when liveness passed
     unknown_attempts: int = 0
     offer_fallback: bool = False  # too many unknown attempts: offer fingerprint, card or PIN
     elapsed_s: float = 0.0
@@ -99,15 +100,15 @@ class Decision:
         return self.outcome == "accepted"
 
     @property
-    def score(self) -> Optional[float]:
+    def score(self) -> float | None:
         """Similarity recorded with the punch: 1 - distance (higher is closer)."""
         return None if self.distance is None else round(1.0 - self.distance, 4)
 
     @property
-    def refusal_key(self) -> Optional[str]:
+    def refusal_key(self) -> str | None:
         return REFUSAL_KEYS.get(self.outcome)
 
-    def event(self) -> Optional[tuple[str, dict]]:
+    def event(self) -> tuple[str, dict] | None:
         """(kind, payload) to record with ``store.record_event``; None for an accepted face.
 
         Payloads hold counts, reasons and distances, never a descriptor or an image.
@@ -136,9 +137,9 @@ class FrameResult:
 
     state: State
     faces: list[FaceBox]
-    primary: Optional[FaceBox] = None
-    guidance: Optional[Guidance] = None
-    decision: Optional[Decision] = None
+    primary: FaceBox | None = None
+    guidance: Guidance | None = None
+    decision: Decision | None = None
     face_count: int = 0
 
 
@@ -147,7 +148,7 @@ class _Shot:
     quality: float
     frame: np.ndarray
     box: FaceBox
-    descriptor: Optional[np.ndarray] = None
+    descriptor: np.ndarray | None = None
 
 
 @dataclass
@@ -159,10 +160,10 @@ class _Approach:
     frames: int = 0
     counts: list[int] = field(default_factory=list)
     shots: list[_Shot] = field(default_factory=list)
-    challenge_deadline: Optional[float] = None
-    live_at: Optional[float] = None
+    challenge_deadline: float | None = None
+    live_at: float | None = None
     shots_changed: bool = False
-    best_match: Optional[Match] = None
+    best_match: Match | None = None
 
 
 def _face_brightness(frame: np.ndarray, box: FaceBox) -> float:
@@ -204,8 +205,8 @@ class FaceRecognizer:
         self.counter = FaceCounter(self.models, detector=self.detector)
         self.encoder = FaceEncoder(self.models, getattr(settings, "descriptor_backend", "numpy"))
         self.state: State = "idle"
-        self._approach: Optional[_Approach] = None
-        self._hold_box: Optional[FaceBox] = None
+        self._approach: _Approach | None = None
+        self._hold_box: FaceBox | None = None
         self._hold_seen = 0.0
         self._frame_index = 0
         self.unknown_attempts = 0
@@ -318,7 +319,7 @@ class FaceRecognizer:
         self.mesh.close()
         self.detector.close()
 
-    def __enter__(self) -> "FaceRecognizer":
+    def __enter__(self) -> FaceRecognizer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -392,7 +393,7 @@ class FaceRecognizer:
             return tracker.verdict(final=True)
         return verdict
 
-    def _identify(self, approach: _Approach, verdict: LivenessVerdict, t: float) -> Optional[Decision]:
+    def _identify(self, approach: _Approach, verdict: LivenessVerdict, t: float) -> Decision | None:
         """Match the best shots; a match decides at once, a miss only when the time is up."""
         if approach.live_at is None:
             approach.live_at = t
@@ -430,7 +431,7 @@ class FaceRecognizer:
                         metrics=verdict.metrics)
 
     def _decide(self, decision: Decision, t: float, boxes: list[FaceBox], primary: FaceBox,
-                guidance: Optional[Guidance], count: int) -> FrameResult:
+                guidance: Guidance | None, count: int) -> FrameResult:
         log.info("face decision: %s (%.2f s)%s", decision.outcome, decision.elapsed_s,
                  f" reasons={','.join(decision.reasons)}" if decision.reasons else "")
         self.state = "hold"
@@ -438,7 +439,7 @@ class FaceRecognizer:
         self._hold_box, self._hold_seen = primary, t
         return FrameResult("hold", boxes, primary, guidance, decision, count)
 
-    def _hold(self, t: float, boxes: list[FaceBox], primary: Optional[FaceBox]) -> FrameResult:
+    def _hold(self, t: float, boxes: list[FaceBox], primary: FaceBox | None) -> FrameResult:
         held = self._hold_box
         if primary is not None and held is not None and self._same_face(held, primary):
             self._hold_box, self._hold_seen = primary, t

@@ -182,7 +182,7 @@ class DescriptorNet:
     fc: np.ndarray = field(default_factory=lambda: np.zeros((256, DESCRIPTOR_SIZE), np.float32))
 
     @classmethod
-    def load(cls, path: Path | str) -> "DescriptorNet":
+    def load(cls, path: Path | str) -> DescriptorNet:
         data = Path(path).read_bytes()
         try:
             layers, means = _read_layers(data)
@@ -193,7 +193,7 @@ class DescriptorNet:
         return cls._build(layers, np.array(means, np.float32))
 
     @classmethod
-    def _build(cls, layers: list[_Layer], means: np.ndarray) -> "DescriptorNet":
+    def _build(cls, layers: list[_Layer], means: np.ndarray) -> DescriptorNet:
         it = iter(layers)
 
         def take(kind: str) -> _Layer:

@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 
 from terminal.config import CameraSettings
-from terminal.hardware.camera import (BACKGROUND_BGR, OpenCVCamera, Picamera2Camera, SceneStep, SimCamera, letterbox,
-                                      load_image, side_by_side)
+from terminal.hardware.camera import (
+    BACKGROUND_BGR,
+    OpenCVCamera,
+    Picamera2Camera,
+    SceneStep,
+    SimCamera,
+    letterbox,
+    load_image,
+    side_by_side,
+)
 from terminal.hardware.errors import CameraGone, DeviceMissing
 
 W, H = 320, 240

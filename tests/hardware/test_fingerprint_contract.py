@@ -13,9 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
@@ -46,11 +46,11 @@ def settings(**fingerprint):
 @dataclass
 class Rig:
     sensor: FingerprintSensor
-    capacity: Optional[int]
-    place: Optional[Callable[[str, str], None]] = None
-    lift: Optional[Callable[[], None]] = None
-    unplug: Optional[Callable[[], None]] = None
-    replug: Optional[Callable[[], None]] = None
+    capacity: int | None
+    place: Callable[[str, str], None] | None = None
+    lift: Callable[[], None] | None = None
+    unplug: Callable[[], None] | None = None
+    replug: Callable[[], None] | None = None
 
     def need_fingers(self) -> None:
         if self.place is None:
@@ -70,7 +70,7 @@ class Rig:
         assert self.sensor.create_model()
         return self.sensor.store()
 
-    def identify(self, finger: str) -> Optional[Match]:
+    def identify(self, finger: str) -> Match | None:
         assert self.place and self.lift
         self.place(finger, "good")
         assert self.sensor.wait_for_finger(2)

@@ -8,22 +8,19 @@ touches the system clock) under ``faketime`` to skew it. Helpers live in sync_su
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sync_support import DEVICES, SITE, AgentThread, Broker, Terminal, central_settings, device_config  # noqa: E402
+
 from central.pki import SitePki  # noqa: E402
 from central.provision import provision_device  # noqa: E402
-from sync_support import (DEVICES, SITE, AgentThread, Broker, Terminal, central_settings,  # noqa: E402
-                          device_config, free_port)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-
 import os
 import shutil
 import signal
@@ -13,7 +12,6 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -49,10 +47,10 @@ class Broker:
         self.port = free_port()
         self.files = write_broker_config(pki, folder, port=self.port, bind="127.0.0.1",
                                          run_as_user="root" if os.geteuid() == 0 else None)
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self.log = folder / "mosquitto.log"
 
-    def start(self) -> "Broker":
+    def start(self) -> Broker:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(["mosquitto", "-c", str(self.files.config)], stdout=log, stderr=log)
         wait_for(self._listening, 10, what=f"mosquitto on port {self.port}")
@@ -196,7 +194,7 @@ class AgentThread:
         self.store = open_store(config.storage)
         self.agent = SyncAgent(config, self.store, clock, ntp=ntp)
         self.result = None
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -205,7 +203,7 @@ class AgentThread:
         except BaseException as exc:  # surfaced by stop()
             self.error = exc
 
-    def start(self) -> "AgentThread":
+    def start(self) -> AgentThread:
         self.thread.start()
         return self
 
@@ -268,9 +266,9 @@ class Chrony:
         self.conf.write_text("\n".join([
             f"port {self.port}", "bindaddress 127.0.0.1", "local stratum 8", "allow 127.0.0.1", "cmdport 0",
             f"pidfile {folder / 'chronyd.pid'}", f"driftfile {folder / 'drift'}", ""]), encoding="utf-8")
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Chrony":
+    def start(self) -> Chrony:
         chronyd = shutil.which("chronyd") or "/usr/sbin/chronyd"
         args = [chronyd, "-x", "-d", "-f", str(self.conf)]
         if os.geteuid() == 0:
@@ -327,7 +325,7 @@ class RawClient:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
-        self.connects: "queue.Queue" = queue.Queue()
+        self.connects: queue.Queue = queue.Queue()
         self.pubacks: dict[int, object] = {}
         self.messages: list[tuple[str, bytes]] = []
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -364,7 +362,7 @@ class RawClient:
         self.client.loop_stop()
 
 
-def raw_client(site: dict, broker, who: str, client_id: Optional[str] = None) -> RawClient:
+def raw_client(site: dict, broker, who: str, client_id: str | None = None) -> RawClient:
     pki = site["pki"]
     if who == "central":
         cert, key = pki.root / "central.crt", pki.root / "central.key"

@@ -1,18 +1,24 @@
 """Punches reach the central exactly once through a real mosquitto with TLS, whatever fails on the way."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
 
-from sync_support import (Terminal, assert_exactly_once, central_ids, central_settings, device_config, run_seed_sync,
-                      wait_for, write_config_file)
-
-from sync_agent.status import read_status
+from sync_support import (
+    Terminal,
+    assert_exactly_once,
+    central_ids,
+    central_settings,
+    device_config,
+    run_seed_sync,
+    wait_for,
+    write_config_file,
+)
 
 from central.ingest.models import Event
 from central.people.models import Device
+from sync_agent.status import read_status
 
 
 def test_punches_arrive_once_and_the_status_line_is_written(terminal_a, central, agent_factory):

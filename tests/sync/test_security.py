@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sync_support import SITE, RawClient, central_ids, raw_client, wait_for
 
 from central.pki import SitePki
-from contract.signing import load_signing_key
 from contract import protocol as p
+from contract.signing import load_signing_key
 
 
 def punch_batch(device: str) -> bytes:
@@ -187,9 +187,9 @@ def test_unsigned_stale_replayed_or_misaddressed_commands_are_refused(site, brok
 
 def test_seed_central_command_line_sends_a_signed_command(site, broker_up, running_agent, terminal_a, central,
                                                           capsys):
-    from central.cli import main as central_main
-
     from django.db import connection
+
+    from central.cli import main as central_main
 
     code = central_main(["--db", str(connection.settings_dict["NAME"]), "--pki", str(site["pki"].root), "--site", SITE,
                          "command", "door-a", "set_setting", "--arg", "key=ui.volume", "--arg", "value=35",

@@ -7,7 +7,6 @@ import pytest
 from sync_support import Chrony, Terminal, assert_exactly_once, device_config, wait_for
 
 from central.ingest.models import Event, Punch
-
 from sync_agent.status import clock_trusted, read_status
 from terminal.hardware.clock import SimClock, parse_utc
 

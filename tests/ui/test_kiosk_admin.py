@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ui_support import STAFF, FakeMonotonic, kiosk_config, press_when_asked, running_kiosk
 
 ADMIN_CARD = "0000777777"

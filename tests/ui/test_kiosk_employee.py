@@ -10,11 +10,10 @@ import time
 
 import numpy as np
 import pytest
+from ui_support import DOOR_PULSE_S, LED_ON_S, STAFF, FakeMonotonic, kiosk_config, running_kiosk, type_pin, wait_spoken
 
 from terminal.hardware.speaker import wav_info
 from terminal.ui import theme
-from ui_support import (DOOR_PULSE_S, LED_ON_S, STAFF, FakeMonotonic, kiosk_config, running_kiosk, type_pin,
-                        wait_spoken)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ui_support import STAFF, kiosk_config, press_when_asked, running_kiosk
 
 pytestmark = pytest.mark.faces

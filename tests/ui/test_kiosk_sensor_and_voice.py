@@ -10,10 +10,10 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+from ui_support import STAFF, kiosk_config, running_kiosk, type_pin
 
 from terminal.store.employees import add_employee
 from terminal.ui.app import find_worker
-from ui_support import STAFF, kiosk_config, running_kiosk, type_pin
 
 
 @pytest.fixture(scope="module")

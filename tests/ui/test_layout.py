@@ -9,7 +9,6 @@ from __future__ import annotations
 import types
 
 import pytest
-
 from ui_support import running_kiosk
 
 SIZES = [((800, 480), "zh"), ((800, 480), "en"), ((480, 800), "zh"), ((480, 800), "en"),

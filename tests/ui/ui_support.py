@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 DOOR_PULSE_S = 0.4
 LED_ON_S = 0.3

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -78,7 +79,7 @@ class StatusScreen(KioskScreen):
     loading = BooleanProperty(False)
 
     def on_pre_enter(self, *_: Any) -> None:
-        self.status: Optional[dict] = None
+        self.status: dict | None = None
         self._show_rows([("loading", t("status.loading", self.app.lang), "", False)])
         self.refresh()
 
@@ -101,7 +102,7 @@ class StatusScreen(KioskScreen):
         for key, label, value, bad in rows:
             box.add_widget(StatusRow(key=key, label=label, value=value, bad=bad))
 
-    def row(self, key: str) -> Optional[StatusRow]:
+    def row(self, key: str) -> StatusRow | None:
         for child in self.ids.rows.children:
             if child.key == key:
                 return child

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
@@ -76,7 +76,7 @@ class ResultScreen(KioskScreen):
         self.bg = list(theme.SUCCESS)
         self._punch: dict = {}
 
-    def show(self, outcome: Any, photo: Optional[np.ndarray]) -> None:
+    def show(self, outcome: Any, photo: np.ndarray | None) -> None:
         app = self.app
         employee = outcome.employee or {}
         punch = outcome.punch.punch if outcome.punch is not None else {}
@@ -120,7 +120,7 @@ class RefusalScreen(KioskScreen):
         self._message = ""
         self._fallback = False
 
-    def show(self, reason: str, employee: Optional[dict] = None, details: Optional[dict] = None,
+    def show(self, reason: str, employee: dict | None = None, details: dict | None = None,
              message: str = "", fallback: bool = False) -> None:
         self.reason = reason
         self._employee = employee or {}
@@ -174,7 +174,7 @@ class PinPadScreen(KioskScreen):
         self.on_number: Any = None
         self.title_key = ""
 
-    def begin(self, mode: str, number: Optional[str] = None, on_number: Any = None, title_key: str = "") -> None:
+    def begin(self, mode: str, number: str | None = None, on_number: Any = None, title_key: str = "") -> None:
         self.mode = mode
         self.route = "admin" if mode == "admin" else ("paused" if mode == "number" else "punch")
         self.number = number or ""

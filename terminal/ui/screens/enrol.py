@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from terminal.i18n import TEXTS, t
-from terminal.ui.screens.base import KioskScreen
 from terminal.ui.photos import face_photo
+from terminal.ui.screens.base import KioskScreen
 from terminal.ui.tasks import on_main_thread
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ FRAME_WAIT_S = 1.0
 QUIET_REASONS = {"too_similar"}  # not worth telling the admin: the next frame is taken soon
 
 
-def reason_text(code: Optional[str], lang: str) -> str:
+def reason_text(code: str | None, lang: str) -> str:
     key = f"enrol.reason.{code}"
     return t(key, lang) if key in TEXTS else str(code or "")
 
@@ -28,7 +28,7 @@ def reason_text(code: Optional[str], lang: str) -> str:
 class FaceEnrolmentRun(threading.Thread):
     """Feeds camera frames to an enrolment session until it is complete, then saves it."""
 
-    def __init__(self, screen: "EnrolFaceScreen", app: Any, employee: dict):
+    def __init__(self, screen: EnrolFaceScreen, app: Any, employee: dict):
         super().__init__(name="seed-enrol-face", daemon=True)
         self.screen = screen
         self.app = app
@@ -47,7 +47,7 @@ class FaceEnrolmentRun(threading.Thread):
             return
         try:
             session = EnrolmentSession(enroller, min_shots=FACE_MIN_SHOTS, max_shots=FACE_TARGET_SHOTS)
-            best_photo: Optional[bytes] = None
+            best_photo: bytes | None = None
             best_quality = -1.0
             seq = 0
             while not self.stop_event.is_set() and not session.complete:
@@ -101,8 +101,8 @@ class EnrolFaceScreen(KioskScreen):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.employee: dict = {}
-        self._result: Optional[tuple] = None
-        self.run: Optional[FaceEnrolmentRun] = None
+        self._result: tuple | None = None
+        self.run: FaceEnrolmentRun | None = None
 
     def begin(self, employee: dict) -> None:
         self.employee = employee
@@ -110,7 +110,7 @@ class EnrolFaceScreen(KioskScreen):
         self.done = False
         self.last_reason = ""
         self.rejected = ""
-        self._result: Optional[tuple] = None
+        self._result: tuple | None = None
         self.app.feed_pause(True)
         self.on_language()
         self._start_run()
@@ -138,7 +138,7 @@ class EnrolFaceScreen(KioskScreen):
             self.hint = t("enrol.face_hint", lang)
         self.rejected = t("enrol.rejected", lang, reason=reason_text(self.last_reason, lang)) if self.last_reason else ""
 
-    def shot_checked(self, ok: bool, reason: Optional[str], accepted: int, box: Optional[tuple]) -> None:
+    def shot_checked(self, ok: bool, reason: str | None, accepted: int, box: tuple | None) -> None:
         if getattr(self, "run", None) is None:
             return
         self.app.activity()
@@ -193,8 +193,8 @@ class EnrolFingerScreen(KioskScreen):
         self.employee: dict = {}
         self._sensor: tuple[str, dict] = ("", {})
         self._step_key = "enrol.finger_place"
-        self._final: Optional[tuple[str, dict]] = None
-        self.position: Optional[int] = None
+        self._final: tuple[str, dict] | None = None
+        self.position: int | None = None
 
     def begin(self, employee: dict) -> None:
         self.employee = employee
@@ -203,7 +203,7 @@ class EnrolFingerScreen(KioskScreen):
         self.done = False
         self._sensor: tuple[str, dict] = ("", {})
         self._step_key = "enrol.finger_place"
-        self._final: Optional[tuple[str, dict]] = None
+        self._final: tuple[str, dict] | None = None
         self.on_language()
         if not self.app.fingerprint_available():
             self._final = ("enrol.no_sensor", {})
@@ -232,7 +232,7 @@ class EnrolFingerScreen(KioskScreen):
         self.on_language()
         self.app.enrol_finger(self.employee, self.progress, self.finished)
 
-    def progress(self, index: Optional[int], step_key: Optional[str], answer: str, params: Optional[dict] = None) -> None:
+    def progress(self, index: int | None, step_key: str | None, answer: str, params: dict | None = None) -> None:
         """A step of the enrolment: which of the three steps, what to do now, and what the sensor answered (i18n keys)."""
         self.app.activity()
         if index is not None:
@@ -242,7 +242,7 @@ class EnrolFingerScreen(KioskScreen):
         self._sensor = (answer, params or {})
         self.on_language()
 
-    def finished(self, ok: bool, position: Optional[int], reason_key: str, params: Optional[dict] = None) -> None:
+    def finished(self, ok: bool, position: int | None, reason_key: str, params: dict | None = None) -> None:
         self.running = False
         if ok:
             self.step_index = 4

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from kivy.properties import BooleanProperty, StringProperty
@@ -67,10 +67,10 @@ class EmployeeScreen(KioskScreen):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        self.employee: Optional[dict] = None
+        self.employee: dict | None = None
         self.faces = self.fingers = 0
 
-    def show(self, employee: dict, photo: Optional[np.ndarray], faces: int, fingers: int) -> None:
+    def show(self, employee: dict, photo: np.ndarray | None, faces: int, fingers: int) -> None:
         self.employee = employee
         self.faces, self.fingers = faces, fingers
         self.person_name = f"{employee['name']}  ({employee['number']})"
