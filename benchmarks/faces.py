@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,25 @@ def latency(frames: list, runs: int) -> dict:
         "detect", "count (mediapipe + eyes)", "count (+ HOG, every 4th frame)", "mesh", "border", "liveness update",
         "descriptor (numpy ResNet)", "descriptor (dlib ResNet)", "match 1k")}
     ours, baseline = [], []
+
+    def our_decision(frame: np.ndarray, tracker: LivenessTracker) -> None:  # every stage on this one frame: the worst case
+        rgb_ = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        found = detector.detect(frame, rgb_)
+        counter.faces(frame, 60, mediapipe_boxes=found, max_hog_scale=1.0)
+        points = mesh.landmarks(frame, found[0])
+        find_border(frame, found[0], points.roll)
+        tracker.add(0.2, points)
+        probe, _ = encoder.describe(frame, found[0], rgb_)
+        gallery.search(probe)
+
+    def baseline_decision(frame: np.ndarray) -> None:
+        rgb_ = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        locations = face_recognition.face_locations(rgb_)
+        encodings = face_recognition.face_encodings(rgb_, locations)
+        for encoding in encodings[:1]:
+            distances = face_recognition.face_distance(known, encoding)
+            bool(distances.min() <= 0.6)
+
     for _, _, frame in frames:
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         boxes = detector.detect(frame, rgb)
@@ -107,37 +127,19 @@ def latency(frames: list, runs: int) -> dict:
         tracker = LivenessTracker()
         tracker.add(0.0, marks)
         descriptor, _ = encoder.describe(frame, box, rgb)
-        stages["detect"].append(_ms(lambda: detector.detect(frame, rgb), runs))
-        stages["count (mediapipe + eyes)"].append(_ms(lambda: counter.faces(frame, 60, mediapipe_boxes=boxes, use_hog=False), runs))
+        stages["detect"].append(_ms(partial(detector.detect, frame, rgb), runs))
+        stages["count (mediapipe + eyes)"].append(_ms(partial(counter.faces, frame, 60, mediapipe_boxes=boxes, use_hog=False), runs))
         stages["count (+ HOG, every 4th frame)"].append(
-            _ms(lambda: counter.faces(frame, 60, mediapipe_boxes=boxes, max_hog_scale=1.0), runs))
-        stages["mesh"].append(_ms(lambda: mesh.landmarks(frame, box), runs))
-        stages["border"].append(_ms(lambda: find_border(frame, box, marks.roll), runs))
-        stages["liveness update"].append(_ms(lambda: tracker.add(0.1, marks), runs))
-        stages["descriptor (numpy ResNet)"].append(_ms(lambda: encoder.describe(frame, box, rgb), runs))
-        stages["descriptor (dlib ResNet)"].append(_ms(lambda: reference.describe(frame, box, rgb), runs))
-        stages["match 1k"].append(_ms(lambda: gallery.search(descriptor), runs))
+            _ms(partial(counter.faces, frame, 60, mediapipe_boxes=boxes, max_hog_scale=1.0), runs))
+        stages["mesh"].append(_ms(partial(mesh.landmarks, frame, box), runs))
+        stages["border"].append(_ms(partial(find_border, frame, box, marks.roll), runs))
+        stages["liveness update"].append(_ms(partial(tracker.add, 0.1, marks), runs))
+        stages["descriptor (numpy ResNet)"].append(_ms(partial(encoder.describe, frame, box, rgb), runs))
+        stages["descriptor (dlib ResNet)"].append(_ms(partial(reference.describe, frame, box, rgb), runs))
+        stages["match 1k"].append(_ms(partial(gallery.search, descriptor), runs))
 
-        def our_decision() -> None:  # every stage on this one frame: the worst case
-            rgb_ = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            found = detector.detect(frame, rgb_)
-            counter.faces(frame, 60, mediapipe_boxes=found, max_hog_scale=1.0)
-            points = mesh.landmarks(frame, found[0])
-            find_border(frame, found[0], points.roll)
-            tracker.add(0.2, points)
-            probe, _ = encoder.describe(frame, found[0], rgb_)
-            gallery.search(probe)
-
-        def baseline_decision() -> None:
-            rgb_ = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            locations = face_recognition.face_locations(rgb_)
-            encodings = face_recognition.face_encodings(rgb_, locations)
-            for encoding in encodings[:1]:
-                distances = face_recognition.face_distance(known, encoding)
-                bool(distances.min() <= 0.6)
-
-        ours.append(_ms(our_decision, runs))
-        baseline.append(_ms(baseline_decision, runs))
+        ours.append(_ms(partial(our_decision, frame, tracker), runs))
+        baseline.append(_ms(partial(baseline_decision, frame), runs))
     detector.close()
     mesh.close()
     rows = [{"stage": name, "median_ms": statistics.median(values)} for name, values in stages.items()]
@@ -196,7 +198,7 @@ def door_latency(runs: int) -> dict:
                     break
                 frame_ms.append(elapsed)
         for frame in frames[run % 4:i + 1:4]:
-            baseline.append(_ms(lambda: baseline_decision(frame), 1))
+            baseline.append(_ms(partial(baseline_decision, frame), 1))
     result = {"decision_frame_ms": statistics.median(decision_ms), "tracking_frame_ms": statistics.median(frame_ms),
               "p95_frame_ms": float(np.percentile(frame_ms + decision_ms, 95)), "decided_after_s": statistics.median(decided_at),
               "face_recognition_frame_ms": statistics.median(baseline),
@@ -218,8 +220,8 @@ def matching(runs: int) -> list[dict]:
         known = list(templates)
         rows.append({
             "templates": size,
-            "seed_search_ms": _ms(lambda: gallery.search(probe), max(runs, 20)),
-            "face_distance_ms": _ms(lambda: face_recognition.face_distance(known, probe), max(3, runs // 2)),
+            "seed_search_ms": _ms(partial(gallery.search, probe), max(runs, 20)),
+            "face_distance_ms": _ms(partial(face_recognition.face_distance, known, probe), max(3, runs // 2)),
             "gallery_mb": gallery.nbytes / 1e6,
             "list_of_arrays_mb": (sum(t.nbytes for t in known) + size * 112) / 1e6,
         })

@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from benchmarks.common import median_runs, print_table, write_json
@@ -118,19 +119,19 @@ def search_times(sizes: list[int], runs: int) -> list[dict]:
                 assert (match is not None) == expect_hit
                 return elapsed * 1000
 
-            hit = median_runs(lambda: identify(target, True), runs)
-            miss = median_runs(lambda: identify("not-enrolled", False), runs)
+            hit = median_runs(partial(identify, target, True), runs)
+            miss = median_runs(partial(identify, "not-enrolled", False), runs)
 
             probe = emulator._buffers[1]
 
-            def matcher_only() -> float:
+            def matcher_only(probe: bytes | None, size: int) -> float:
                 with emulator._lock:
                     emulator._buffers[1] = probe
                     start = time.perf_counter()
                     emulator._cmd_Search(bytes([1, 0, 0, size >> 8, size & 0xFF]))
                     return (time.perf_counter() - start) * 1000
 
-            matcher = median_runs(matcher_only, runs)
+            matcher = median_runs(partial(matcher_only, probe, size), runs)
             rows.append({"templates": size, "identify_hit_ms": hit, "identify_miss_ms": miss,
                          "emulator_matcher_ms": matcher})
     return rows
@@ -156,11 +157,11 @@ def main(argv: list[str]) -> int:
         latency = placed_to_punch(Path(tmp), args.runs)
     searches = search_times(sizes, args.runs)
 
-    print_table("Finger placed → punch recorded (ms, median of %d)" % args.runs, [
+    print_table(f"Finger placed → punch recorded (ms, median of {args.runs})", [
         {"path": "finger on the emulator → worker → pyfingerprint → punch", **_ms(latency["finger_to_punch_ms"])},
         {"path": "punch path alone (baseline)", **_ms(latency["punch_path_only_ms"])},
     ], ["path", "median", "min", "max"])
-    print_table("Identify (Img2Tz + Search over the serial line) as the library fills (ms, median of %d)" % args.runs, [
+    print_table(f"Identify (Img2Tz + Search over the serial line) as the library fills (ms, median of {args.runs})", [
         {"templates": r["templates"], "hit": r["identify_hit_ms"]["median"], "miss": r["identify_miss_ms"]["median"],
          "matcher alone (baseline)": r["emulator_matcher_ms"]["median"]} for r in searches
     ], ["templates", "hit", "miss", "matcher alone (baseline)"])

@@ -167,7 +167,7 @@ def face_to_screen(kiosk: Any, singer: list, runs: int) -> dict:
             screen_ms.append((first_draw - start) * 1000)
             punch_ms.append((marks["punched"] - start) * 1000)
             approach_ms.append((first_draw - walked_up) * 1000)
-            kiosk.wait_until(lambda: len(hw.speaker.played) > spoken_before, 10, "the greeting")
+            kiosk.wait_until(lambda spoken_before=spoken_before: len(hw.speaker.played) > spoken_before, 10, "the greeting")
             voice_ms.append((hw.speaker.played[-1].__dict__.get("_at", time.perf_counter()) - start) * 1000)
             hw.camera.clear()
     finally:

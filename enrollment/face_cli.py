@@ -83,7 +83,7 @@ def cmd_count_faces(args: argparse.Namespace) -> int:
     from enrollment.face_eval import count_faces
 
     counts, problems = count_faces(args.images, min_face_px=args.min_face_px)
-    for file, problem in problems.items():
+    for problem in problems.values():
         _error(problem)
     _print(counts, args.json, [f"{count}\t{file}" for file, count in counts.items()])
     return EXIT_FAILURE if problems else EXIT_OK

@@ -217,7 +217,7 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
 
         analyzer = PhotoAnalyzer()
     try:
-        described = dict(zip(names, _describe_all((("", images / n) for n in names), analyzer)))
+        described = dict(zip(names, _describe_all((("", images / n) for n in names), analyzer), strict=True))
     finally:
         if own:
             analyzer.close()

@@ -205,7 +205,7 @@ def _take_press(sensor: FingerprintSensor, press: int, buffer: int, timeout: flo
             say("retry", press)
             if not sensor.wait_for_lift(timeout, stop):
                 _check_stop(stop)
-                raise FingerEnrolError("not_lifted", f"the finger was not lifted within {timeout:g} s")
+                raise FingerEnrolError("not_lifted", f"the finger was not lifted within {timeout:g} s") from None
 
 
 def list_fingers(store: Store, number: str | None = None) -> list[dict]:

@@ -71,12 +71,12 @@ class Outbox:
         items: list[tuple[str, str]] = []
         with self.store.transaction() as conn:
             rows = conn.execute(
-                "SELECT id, ref_id, payload, created_at FROM outbox WHERE kind = ? AND batch_id IS NULL ORDER BY id LIMIT ?",
+                "SELECT id, ref_id, payload FROM outbox WHERE kind = ? AND batch_id IS NULL ORDER BY id LIMIT ?",
                 (kind, int(limit))).fetchall()
             if not rows:
                 return None
             good_ids = []
-            for row_id, ref_id, payload, created in rows:
+            for row_id, ref_id, payload in rows:
                 reason = self._invalid(kind, ref_id, payload, device_id)
                 if reason:
                     self._move_rejected(conn, row_id, reason, now)

@@ -144,7 +144,7 @@ class Timekeeper:
         names = ("id", "device_id", "employee_number", "direction", "method", "score", "punched_at", "boot_id",
                  "monotonic_ns", "time_source", "original_punched_at", "restamped_at")
         row = conn.execute(f"SELECT {', '.join(names)} FROM punches WHERE id = ?", (punch_id,)).fetchone()
-        payload = json.dumps(dict(zip(names, row)), ensure_ascii=False, sort_keys=True)
+        payload = json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, sort_keys=True)
         # A queued copy is replaced (and its claim dropped, so a late ack of the old copy keeps it);
         # an already delivered punch is queued again as a correction.
         updated = conn.execute("UPDATE outbox SET payload = ?, batch_id = NULL WHERE ref_id = ? AND kind = 'punch'",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
@@ -79,7 +79,8 @@ class StorageSettings(Section):
         "credential named by key_credential when $CREDENTIALS_DIRECTORY is set, else data_dir/db.key.",
     )
     key_credential: str = Field("seed-db-key", description="Name of the systemd credential (LoadCredential=) with the key.")
-    min_free_mb: int = Field(20, ge=0, le=10_000, description="Punches are refused (with a disk_low event) below this much free space; 0 turns the check off.")
+    min_free_mb: int = Field(20, ge=0, le=10_000,
+                             description="Punches are refused (with a disk_low event) below this much free space; 0 turns the check off.")
     busy_timeout_ms: int = Field(5000, ge=100, le=60_000, description="How long a writer waits for the other process's lock.")
     keep_backups: int = Field(3, ge=1, le=50, description="Pre-migration backups kept in data_dir.")
 
@@ -101,7 +102,7 @@ class StorageSettings(Section):
         return self.data_dir / self.database
 
 
-DriverName = Optional[Literal["pi", "sim"]]
+DriverName = Literal["pi", "sim"] | None
 
 
 class CameraSettings(Section):
@@ -124,13 +125,23 @@ class FingerprintSettings(Section):
     address: int = Field(0xFFFFFFFF, ge=0, le=0xFFFFFFFF, description="Sensor module address.")
     password: int = Field(0, ge=0, le=0xFFFFFFFF, description="Sensor password.")
     probe_timeout_s: float = Field(3.0, gt=0, le=30, description="A sensor that does not answer within this time is reported as missing.")
-    poll_interval_s: float = Field(0.05, ge=0.01, le=1, description="Pause between two 'is a finger on the glass?' images while waiting for a finger.")
-    retry_max_s: float = Field(30.0, ge=1, le=600, description="Longest pause between attempts to reach a sensor that stopped answering (pauses double from 1 s).")
+    poll_interval_s: float = Field(0.05, ge=0.01, le=1,
+                                   description="Pause between two 'is a finger on the glass?' images while waiting for a finger.")
+    retry_max_s: float = Field(30.0, ge=1, le=600,
+                               description=("Longest pause between attempts to reach a sensor that stopped answering (pauses double from "
+                                            "1 s)."))
     max_fingers: int = Field(3, ge=1, le=10, description="Fingers one employee may enrol.")
-    enrol_step_timeout_s: float = Field(20.0, ge=2, le=120, description="Enrolment: how long to wait for each press of the finger and each lift.")
-    sim_library: ConfigPath | None = Field(None, description="Simulator: file holding the emulated template library (default data_dir/fingerprint-sim.bin).")
-    sim_capacity: int = Field(1000, ge=1, le=1024, description="Simulator: template library capacity (R307: 1000; the driver reads at most 4 index pages, 1024 positions).")
-    sim_control: ConfigPath | None = Field(None, description="Simulator: unix socket taking 'place FINGER' / 'lift' lines (default data_dir/fingerprint-sim.sock).")
+    enrol_step_timeout_s: float = Field(20.0, ge=2, le=120,
+                                        description="Enrolment: how long to wait for each press of the finger and each lift.")
+    sim_library: ConfigPath | None = Field(None,
+                                           description=("Simulator: file holding the emulated template library (default "
+                                                        "data_dir/fingerprint-sim.bin)."))
+    sim_capacity: int = Field(1000, ge=1, le=1024,
+                              description=("Simulator: template library capacity (R307: 1000; the driver reads at most 4 index pages, "
+                                           "1024 positions)."))
+    sim_control: ConfigPath | None = Field(None,
+                                           description=("Simulator: unix socket taking 'place FINGER' / 'lift' lines (default "
+                                                        "data_dir/fingerprint-sim.sock)."))
 
     @field_validator("baudrate")
     @classmethod
@@ -148,7 +159,8 @@ class CardReaderSettings(Section):
         "auto", description="How the reader presents card numbers; auto guesses from the digits."
     )
     grab: bool = Field(True, description="Grab the reader exclusively so its keystrokes never reach other programs.")
-    key_timeout_s: float = Field(1.0, ge=0.05, le=10, description="A card number not finished by Enter within this time is discarded as a misread.")
+    key_timeout_s: float = Field(1.0, ge=0.05, le=10,
+                                 description="A card number not finished by Enter within this time is discarded as a misread.")
 
 
 class OutputSettings(Section):
@@ -170,7 +182,9 @@ class OutputSettings(Section):
 
 
 class SpeakerSettings(Section):
-    driver: DriverName = Field(None, description="pi (espeak-ng rendered WAV played by aplay) or sim (WAV files only); empty means hardware.profile.")
+    driver: DriverName = Field(None,
+                               description=("pi (espeak-ng rendered WAV played by aplay) or sim (WAV files only); empty means "
+                                            "hardware.profile."))
     enabled: bool = Field(True, description="Speak results.")
     volume: int = Field(80, ge=0, le=100, description="Volume in percent.")
     player: str = Field("aplay -q", description="Command that plays a WAV file given as its last argument.")
@@ -180,7 +194,8 @@ class SpeakerSettings(Section):
     voice_en: str = Field("en", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+-]+$",
                           description="espeak-ng voice for English.")
     rate_wpm: int = Field(160, ge=80, le=400, description="Speaking rate in words per minute.")
-    cache_max_files: int = Field(2000, ge=50, le=100_000, description="Rendered phrases kept in the cache; the oldest are removed beyond this.")
+    cache_max_files: int = Field(2000, ge=50, le=100_000,
+                                 description="Rendered phrases kept in the cache; the oldest are removed beyond this.")
 
 
 class ClockSettings(Section):
@@ -192,7 +207,8 @@ class ClockSettings(Section):
 
 
 class HardwareSettings(Section):
-    profile: HardwareProfile = Field("pi", description="pi uses real drivers, sim the simulators; each device may override with its own driver.")
+    profile: HardwareProfile = Field("pi",
+                                     description="pi uses real drivers, sim the simulators; each device may override with its own driver.")
     camera: CameraSettings = Field(default_factory=CameraSettings, description="Camera.")
     fingerprint: FingerprintSettings = Field(default_factory=FingerprintSettings, description="Fingerprint sensor.")
     card_reader: CardReaderSettings = Field(default_factory=CardReaderSettings, description="RFID card reader.")
@@ -210,22 +226,33 @@ class PunchSettings(Section):
     debounce_s: int = Field(60, ge=0, le=3600, description="A second punch by the same employee within this time is 'already recorded'.")
     direction_mode: Literal["alternate", "buttons", "in_only", "out_only"] = Field(
         "alternate",
-        description="alternate: first punch of the local day is IN, then OUT, IN...; buttons: the employee chooses; in_only/out_only: fixed doors.",
+        description=("alternate: first punch of the local day is IN, then OUT, IN...; buttons: the employee chooses; in_only/out_only: "
+                     "fixed doors."),
     )
-    day_starts_at: str = Field("04:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time at which a new attendance day starts (HH:MM).")
-    second_factor_timeout_s: float = Field(10.0, ge=2, le=120, description="Time allowed for a second factor in combined verification modes.")
+    day_starts_at: str = Field("04:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                               description="Local time at which a new attendance day starts (HH:MM).")
+    second_factor_timeout_s: float = Field(10.0, ge=2, le=120,
+                                           description="Time allowed for a second factor in combined verification modes.")
     pin_max_attempts: int = Field(3, ge=1, le=10, description="Wrong PINs in a row before PIN entry is locked for that employee.")
     pin_lockout_s: int = Field(300, ge=10, le=86_400, description="How long PIN entry stays locked after too many wrong PINs.")
 
 
 class FaceSettings(Section):
     enabled: bool = Field(True, description="Recognise employees by face.")
-    match_threshold: float = Field(0.55, gt=0, lt=1.5, description="Largest descriptor distance accepted as a match (measured: same person <= 0.51, different people >= 0.606 on the shared photos; tune with seed-enroll eval-faces).")
-    match_margin: float = Field(0.04, ge=0, lt=1, description="Required distance gap between the best identity and the best other identity.")
+    match_threshold: float = Field(0.55, gt=0, lt=1.5,
+                                   description=("Largest descriptor distance accepted as a match (measured: same person <= 0.51, "
+                                                "different people >= 0.606 on the shared photos; tune with seed-enroll eval-faces)."))
+    match_margin: float = Field(0.04, ge=0, lt=1,
+                                description="Required distance gap between the best identity and the best other identity.")
     min_face_px: int = Field(80, ge=20, le=1000, description="Faces smaller than this (box width in pixels) are ignored.")
-    tailgate_min_face_px: int = Field(60, ge=20, le=1000, description="Another face in the zone at least this wide means tailgating (smaller than min_face_px: the second person stands further back).")
-    turn_challenge_s: float = Field(4.0, ge=1, le=20, description="Time allowed for the head-turn challenge after a window without a blink.")
-    descriptor_backend: Literal["numpy", "dlib"] = Field("numpy", description="numpy runs dlib's ResNet on numpy's BLAS (same output, ~8x faster); dlib uses dlib's own code.")
+    tailgate_min_face_px: int = Field(60, ge=20, le=1000,
+                                      description=("Another face in the zone at least this wide means tailgating (smaller than "
+                                                   "min_face_px: the second person stands further back)."))
+    turn_challenge_s: float = Field(4.0, ge=1, le=20,
+                                    description="Time allowed for the head-turn challenge after a window without a blink.")
+    descriptor_backend: Literal["numpy", "dlib"] = Field("numpy",
+                                                         description=("numpy runs dlib's ResNet on numpy's BLAS (same output, ~8x "
+                                                                      "faster); dlib uses dlib's own code."))
     zone: tuple[float, float, float, float] = Field(
         (0.1, 0.0, 0.9, 1.0), description="Capture zone as fractions of the frame (left, top, right, bottom)."
     )
@@ -247,7 +274,8 @@ class FaceSettings(Section):
         "blink_or_turn", description="Evidence of a live person needed before a face punch."
     )
     window_s: float = Field(4.0, ge=1, le=20, description="Recognition window: time to collect liveness evidence for one approach.")
-    unknown_attempts_before_fallback: int = Field(3, ge=1, le=20, description="Unknown-face attempts before fingerprint, card or PIN is offered.")
+    unknown_attempts_before_fallback: int = Field(3, ge=1, le=20,
+                                                  description="Unknown-face attempts before fingerprint, card or PIN is offered.")
 
 
 class SyncSettings(Section):
@@ -262,12 +290,16 @@ class SyncSettings(Section):
     batch_size: int = Field(500, ge=1, le=500, description="Punches per published batch (the contract allows at most 500).")
     ack_timeout_s: float = Field(10.0, gt=0, le=600, description="A batch not acknowledged within this time is sent again (with backoff).")
     heartbeat_s: float = Field(30.0, ge=1, le=3600, description="How often status is published.")
-    key_credential: str = Field("seed-device-key", description="systemd credential (LoadCredential=) holding the device key; used instead of key_file when present.")
+    key_credential: str = Field("seed-device-key",
+                                description=("systemd credential (LoadCredential=) holding the device key; used instead of key_file when "
+                                             "present."))
     keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keepalive; a dead connection is noticed within about 1.5 times this.")
     max_inflight_batches: int = Field(4, ge=1, le=16, description="Batches of each kind published and not yet acknowledged at once.")
     poll_interval_s: float = Field(0.1, ge=0.01, le=10, description="How often the outbox is checked for new rows.")
-    retry_max_s: float = Field(300.0, ge=1, le=3600, description="Longest wait between resends of an unacknowledged batch (backoff doubles up to this).")
-    command_max_age_s: float = Field(300.0, ge=5, le=86_400, description="Commands issued longer ago (or further ahead) than this are refused.")
+    retry_max_s: float = Field(300.0, ge=1, le=3600,
+                               description="Longest wait between resends of an unacknowledged batch (backoff doubles up to this).")
+    command_max_age_s: float = Field(300.0, ge=5, le=86_400,
+                                     description="Commands issued longer ago (or further ahead) than this are refused.")
 
     @field_validator("key_file")
     @classmethod
@@ -283,7 +315,9 @@ class UISettings(Section):
     admin_timeout_s: int = Field(120, ge=15, le=3600, description="Admin mode ends after this much inactivity.")
     screensaver_s: int = Field(300, ge=10, le=86_400, description="The screen dims after this much inactivity.")
     font: ConfigPath | None = Field(None, description="CJK-capable font file; found on the system when empty.")
-    rotation: Literal[0, 90, 180, 270] = Field(0, description="Rotate the picture for a screen mounted the other way (portrait mounting: 90 or 270).")
+    rotation: Literal[0, 90, 180, 270] = Field(0,
+                                               description=("Rotate the picture for a screen mounted the other way (portrait mounting: "
+                                                            "90 or 270)."))
     screensaver_dim: float = Field(0.9, ge=0.3, le=1.0, description="How dark the screensaver makes the screen (1 = black).")
 
 

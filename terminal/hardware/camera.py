@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -321,7 +321,7 @@ class Picamera2Camera:
 
 
 # -- simulator ------------------------------------------------------------------------------
-ImageLike = Union[np.ndarray, Path, str, None]
+ImageLike = np.ndarray | Path | str | None
 
 
 @dataclass

@@ -259,7 +259,7 @@ class BaseSpeaker:
         if not 0 <= int(percent) <= 100:
             raise ValueError(f"volume must be 0-100, got {percent}")
         self.renderer.volume = int(percent)
-        for key, (text, language) in list(self.phrases.items()):
+        for text, language in list(self.phrases.values()):
             self.renderer.render(text, language)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:

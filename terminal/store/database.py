@@ -294,7 +294,7 @@ class Store:
         with self._lock:
             cursor = self.conn.execute(sql, params)
             names = [d[0] for d in cursor.description or ()]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def query_one(self, sql: str, params: Any = ()) -> dict | None:
         rows = self.query(sql, params)

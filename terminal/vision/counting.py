@@ -109,7 +109,7 @@ class FaceCounter:
             resized, scale = rgb, 1.0
         rects, scores, _ = self.models.hog.run(resized, 0, 0.0)
         return [FaceBox(r.left() / scale, r.top() / scale, r.width() / scale, r.height() / scale, float(s), "hog")
-                for r, s in zip(rects, scores)]
+                for r, s in zip(rects, scores, strict=True)]
 
     def candidates(self, image: np.ndarray, min_face_px: float = 32, mediapipe_boxes: Sequence[FaceBox] | None = None,
                    use_hog: bool = True, max_hog_scale: float = 2.5) -> tuple[list[FaceBox], np.ndarray, float]:

@@ -268,7 +268,7 @@ class DescriptorNet:
         # dlib's add_prev: tensors of different sizes are added with the missing part as zeros
         if a.shape == b.shape:
             return a + b
-        shape = tuple(max(x, y) for x, y in zip(a.shape, b.shape))
+        shape = tuple(max(x, y) for x, y in zip(a.shape, b.shape, strict=True))
         out = np.zeros(shape, np.float32)
         out[: a.shape[0], : a.shape[1], : a.shape[2], : a.shape[3]] += a
         out[: b.shape[0], : b.shape[1], : b.shape[2], : b.shape[3]] += b

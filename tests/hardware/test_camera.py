@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -84,7 +85,7 @@ def test_scripted_scene_plays_in_order_then_the_doorway_is_empty():
     assert (frames[0].image == BACKGROUND_BGR).all()
     assert np.array_equal(frames[3].image, letterbox(card(50), W, H))
     assert np.array_equal(frames[5].image, two)
-    assert all(b.t_monotonic >= a.t_monotonic for a, b in zip(frames, frames[1:]))
+    assert all(b.t_monotonic >= a.t_monotonic for a, b in pairwise(frames))
     camera.assert_served("A", at_least=2)
     with pytest.raises(AssertionError, match="served 'B' 0 times"):
         camera.assert_served("B")
@@ -151,7 +152,7 @@ def test_video_file_plays_then_loops_or_ends(tmp_path):
 def test_realtime_paces_to_the_frame_rate_and_skips_what_a_slow_reader_missed():
     camera = SimCamera(W, H, fps=20, realtime=True)
     frames = [camera.read() for _ in range(4)]
-    gaps = [b.t_monotonic - a.t_monotonic for a, b in zip(frames, frames[1:])]
+    gaps = [b.t_monotonic - a.t_monotonic for a, b in pairwise(frames)]
     assert all(gap >= 0.04 for gap in gaps)  # never faster than 20 fps
     time.sleep(0.3)  # the reader is busy: about six frame slots pass
     late = camera.read()

@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,8 @@ def test_camera_contract_frames(camera_case):
         assert isinstance(frame, Frame)
         assert frame.image.shape == (H, W, 3) and frame.image.dtype == np.uint8
         assert frame.t_monotonic <= time.monotonic()
-    assert [b.index - a.index for a, b in zip(frames, frames[1:])] == [1, 1, 1, 1]
-    assert all(b.t_monotonic >= a.t_monotonic for a, b in zip(frames, frames[1:]))
+    assert [b.index - a.index for a, b in pairwise(frames)] == [1, 1, 1, 1]
+    assert all(b.t_monotonic >= a.t_monotonic for a, b in pairwise(frames))
 
 
 def test_camera_contract_vanishing_device(camera_case):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import pytest
 from gpiozero import Device
@@ -78,7 +79,7 @@ def test_refuse_lights_red_and_beeps_three_times(outputs):
     assert wait_until(lambda: not outputs.is_active("red"))
     beeps = outputs.pulses("buzzer")
     assert [round(b.length, 2) >= 0.04 for b in beeps] == [True] * 3
-    gaps = [b.start - (a.start + a.length) for a, b in zip(beeps, beeps[1:])]
+    gaps = [b.start - (a.start + a.length) for a, b in pairwise(beeps)]
     assert all(0.04 <= gap <= 0.05 + SLACK for gap in gaps)
     assert outputs.relay_pulses() == [] and outputs.pulses("green") == []
 

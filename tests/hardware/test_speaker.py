@@ -27,7 +27,7 @@ def sim(tmp_path):
 def test_prerendered_phrases_are_real_speech(sim, tmp_path):
     paths = sim.prerender(PHRASES)
     assert set(paths) == set(PHRASES)
-    for key, path in paths.items():
+    for path in paths.values():
         info = wav_info(path)
         assert path.parent == tmp_path / "voice"
         assert info.sample_rate == 22050 and info.channels == 1 and info.sample_width == 2

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlcipher3.dbapi2 import OperationalError
 
 from terminal.config import StorageSettings
 from terminal.store import migrations as migrations_module
@@ -142,7 +143,7 @@ def test_failing_migration_leaves_the_schema_as_it_was(tmp_path, extra_migration
         conn.execute("THIS IS NOT SQL")
 
     extra_migrations.append(migrations_module.Migration(newest + 1000, "broken", broken))
-    with pytest.raises(Exception):
+    with pytest.raises(OperationalError, match="syntax error"):
         open_store(settings)
     extra_migrations.pop()
     with open_store(settings) as store:

@@ -43,7 +43,7 @@ def test_gallery_matches_like_brute_force_and_applies_threshold_and_margin():
     templates = _unit(rng, 300)
     labels = [i // 3 for i in range(300)]  # 100 identities, 3 templates each
     gallery = FaceGallery(threshold=0.6, margin=0.05)
-    for label, row in zip(labels, templates):
+    for label, row in zip(labels, templates, strict=True):
         gallery.add(label, row)
     assert len(gallery) == 300 and gallery.identity_count == 100
     for i in (0, 50, 299):
@@ -52,7 +52,7 @@ def test_gallery_matches_like_brute_force_and_applies_threshold_and_margin():
         brute = np.linalg.norm(templates - probe, axis=1)
         assert match.accepted and match.identity == labels[i]
         assert match.distance == pytest.approx(brute.min(), abs=1e-4)
-        others = [d for d, lbl in zip(brute, labels) if lbl != labels[i]]
+        others = [d for d, lbl in zip(brute, labels, strict=True) if lbl != labels[i]]
         assert match.second_distance == pytest.approx(min(others), abs=1e-4)
 
     far = gallery.search(_unit(rng, 1)[0])
