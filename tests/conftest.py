@@ -5,10 +5,17 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+# tests/ is not a package: its plugin module is found on sys.path (appended: tests/central must not shadow central)
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
+
+import leftovers  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SEED_SHARED_DIR", REPO.parent / "shared"))
@@ -57,6 +64,11 @@ def config_file(tmp_path: Path) -> str:
     return str(path)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every session fails when a broker, chrony, PostgreSQL, browser or server it started outlives it."""
+    leftovers.register(config)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--central-db", choices=("sqlite", "postgresql"), default="sqlite",
                      help="database of the central suite: SQLite (default) or a PostgreSQL cluster the tests start")
@@ -88,13 +100,14 @@ def _pg_tool(name: str) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def postgres():
+def postgres(pytestconfig: pytest.Config):
     """A throwaway PostgreSQL cluster on a free port (skipped when the server is not installed)."""
     initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
     if not initdb or not pg_ctl:
         pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
     # not under pytest's private temporary folder: the server runs as another user and must reach it
     folder = Path(tempfile.mkdtemp(prefix="seed-pg-"))
+    leftovers.watch_folder(pytestconfig, folder)  # the daemonised server must be gone when the session ends
     data, sock = folder / "data", folder / "sock"
     sock.mkdir()
     run_as: list[str] = []
@@ -130,7 +143,8 @@ def django_db_modify_db_settings(request: pytest.FixtureRequest) -> None:
 
     url = request.getfixturevalue("postgres")
     settings.DATABASES["default"] = database_settings(url.replace("/postgres?", "/seed?"))
-    connections._settings = connections.configure_settings(settings.DATABASES)  # a PostgreSQL wrapper from now on
+    # the handler caches its settings on first use: replace them, so the next connection is a PostgreSQL one
+    vars(connections)["settings"] = connections.configure_settings(settings.DATABASES)
     del connections["default"]
 
 
