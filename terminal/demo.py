@@ -92,7 +92,7 @@ def wait_for_empty_outbox(config_path: Path, timeout_s: float) -> int:
     deadline = time.monotonic() + timeout_s
     while True:
         with open_store(config.storage, create=False) as store:
-            left = store.query_one("SELECT count(*) AS n FROM outbox")["n"]
+            left = store.scalar("SELECT count(*) FROM outbox")
         if left == 0 or time.monotonic() > deadline:
             return left
         time.sleep(0.5)
@@ -134,7 +134,7 @@ def device_punch_count(config_path: Path) -> int:
     from terminal.store.database import open_store
 
     with open_store(load_config(config_path).storage, create=False) as store:
-        return store.query_one("SELECT count(*) AS n FROM punches")["n"]
+        return int(store.scalar("SELECT count(*) FROM punches"))
 
 
 CONSOLE_PORT = 8000

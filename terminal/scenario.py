@@ -255,7 +255,7 @@ def summary(terminal: Terminal, results: list[tuple[Step, Outcome | None]], out:
     audit = verify_audit(store.conn)
     events = store.query("SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY kind")
     print(f"\npunches recorded: {counts['punches']}   waiting in the outbox for the central server: "
-          f"{store.query_one('SELECT count(*) AS n FROM outbox')['n']}", file=out)
+          f"{store.scalar('SELECT count(*) FROM outbox')}", file=out)
     print("events: " + (", ".join(f"{e['kind']}×{e['n']}" for e in events) or "none"), file=out)
     print(f"audit log: {audit.entries} entries, {'intact' if audit.ok else 'BROKEN at ' + str(audit.first_broken)}", file=out)
     outputs = getattr(terminal.hardware, "outputs", None)

@@ -5,9 +5,13 @@ import shutil
 import socket
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.store.database import Store
+
+if TYPE_CHECKING:
+    from terminal.config import TerminalConfig
+    from terminal.hardware.factory import Hardware
 
 HARDWARE_NAMES = ("camera", "fingerprint", "card_reader", "outputs", "speaker", "clock")
 
@@ -42,7 +46,7 @@ def network_status() -> dict[str, Any]:
     return {"hostname": socket.gethostname(), "addresses": addresses}
 
 
-def hardware_health(hardware: Any) -> dict[str, str]:
+def hardware_health(hardware: Hardware) -> dict[str, str]:
     """'ok', 'missing: reason', 'disabled' or a device's own health text, per device."""
     result = {}
     problems = getattr(hardware, "problems", {}) or {}
@@ -61,19 +65,19 @@ def hardware_health(hardware: Any) -> dict[str, str]:
     return result
 
 
-def device_status(store: Store, config: Any, hardware: Any | None = None) -> dict[str, Any]:
+def device_status(store: Store, config: TerminalConfig, hardware: Hardware | None = None) -> dict[str, Any]:
     sync = store.get_setting("sync.status", {}) or {}
-    queue = store.query_one("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE kind = 'punch'")
-    events = store.query_one("SELECT count(*) AS n FROM outbox WHERE kind = 'event'")
+    [queue] = store.query("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE kind = 'punch'")
+    events = store.scalar("SELECT count(*) FROM outbox WHERE kind = 'event'")
     last_punch = store.query_one("SELECT punched_at FROM punches ORDER BY punched_at DESC LIMIT 1")
-    status = {
+    status: dict[str, Any] = {
         "device_id": config.device.id,
         "site": config.device.site,
         "version": software_version(),
         "network": network_status(),
         "broker": {"connected": bool(sync.get("connected")), "last_ack_at": sync.get("last_ack_at"),
                    "host": config.sync.broker_host, "port": config.sync.broker_port},
-        "queue": {"punches": queue["n"], "oldest": queue["oldest"], "events": events["n"]},
+        "queue": {"punches": queue["n"], "oldest": queue["oldest"], "events": events},
         "clock": {"offset_s": sync.get("clock_offset_s"), "source": sync.get("time_source"),
                   "last_ntp_at": sync.get("last_ntp_at")},
         "storage": storage_status(config.storage.data_dir),

@@ -19,10 +19,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -121,6 +121,9 @@ def background(width: int, height: int) -> np.ndarray:
     return image
 
 
+Result = TypeVar("Result")
+
+
 class _CallThread:
     """One daemon thread running driver calls in order; a call that hangs in a driver never blocks the
     caller (it waits with a timeout) nor the process exit (unlike a ThreadPoolExecutor, which joins its
@@ -129,7 +132,7 @@ class _CallThread:
     def __init__(self, name: str):
         import queue
 
-        self._calls: queue.Queue[tuple[concurrent.futures.Future, Any] | None] = queue.Queue()
+        self._calls: queue.Queue[tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -146,8 +149,8 @@ class _CallThread:
             except BaseException as exc:
                 future.set_exception(exc)
 
-    def submit(self, call: Any) -> concurrent.futures.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
+    def submit(self, call: Callable[[], Result]) -> concurrent.futures.Future[Result]:
+        future: concurrent.futures.Future[Result] = concurrent.futures.Future()
         self._calls.put((future, call))
         return future
 

@@ -14,26 +14,35 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from terminal.config import CameraSettings, CardReaderSettings, OutputSettings, SpeakerSettings, TerminalConfig
 from terminal.hardware.errors import DeviceMissing, HardwareError, MissingDevices
 
+if TYPE_CHECKING:  # the driver modules are imported only when their device is opened
+    from terminal.hardware.camera import Camera
+    from terminal.hardware.card_reader import CardReader
+    from terminal.hardware.clock import Clock
+    from terminal.hardware.fingerprint import FingerprintSensor
+    from terminal.hardware.outputs import Outputs
+    from terminal.hardware.speaker import Speaker
+
 log = logging.getLogger(__name__)
 
 DEVICE_NAMES = ("camera", "fingerprint", "card_reader", "outputs", "speaker", "clock")
+Device = TypeVar("Device")
 
 
 @dataclass
 class Hardware:
-    """The devices of one terminal; a disabled or missing device is None. Closing closes them all."""
+    """The devices of one terminal; a disabled or missing device is None (never the clock). Closing closes them all."""
 
-    camera: Any = None
-    fingerprint: Any = None
-    card_reader: Any = None
-    outputs: Any = None
-    speaker: Any = None
-    clock: Any = None
+    clock: Clock
+    camera: Camera | None = None
+    fingerprint: FingerprintSensor | None = None
+    card_reader: CardReader | None = None
+    outputs: Outputs | None = None
+    speaker: Speaker | None = None
     drivers: dict[str, str] = field(default_factory=dict)  # device -> "pi", "sim" or "disabled"
     problems: dict[str, str] = field(default_factory=dict)  # device -> why it is missing
 
@@ -63,7 +72,7 @@ class Hardware:
 
 
 # -- one builder per device -------------------------------------------------------------------
-def open_camera(settings: CameraSettings, driver: str) -> Any:
+def open_camera(settings: CameraSettings, driver: str) -> Camera:
     from terminal.hardware import camera
 
     if driver == "sim":
@@ -73,7 +82,7 @@ def open_camera(settings: CameraSettings, driver: str) -> Any:
     return camera.OpenCVCamera(settings)
 
 
-def open_card_reader(settings: CardReaderSettings, driver: str) -> Any:
+def open_card_reader(settings: CardReaderSettings, driver: str) -> CardReader:
     from terminal.hardware import card_reader
 
     if driver == "sim":
@@ -81,7 +90,7 @@ def open_card_reader(settings: CardReaderSettings, driver: str) -> Any:
     return card_reader.EvdevCardReader(settings)
 
 
-def open_outputs(settings: OutputSettings, driver: str) -> Any:
+def open_outputs(settings: OutputSettings, driver: str) -> Outputs:
     from terminal.hardware import outputs
 
     if driver == "sim":
@@ -89,7 +98,7 @@ def open_outputs(settings: OutputSettings, driver: str) -> Any:
     return outputs.GpioOutputs(settings)
 
 
-def open_speaker(settings: SpeakerSettings, driver: str, data_dir: Path, language: str = "zh") -> Any:
+def open_speaker(settings: SpeakerSettings, driver: str, data_dir: Path, language: str = "zh") -> Speaker:
     from terminal.hardware import speaker
 
     cache_dir = settings.cache_dir or Path(data_dir) / "voice"
@@ -99,7 +108,7 @@ def open_speaker(settings: SpeakerSettings, driver: str, data_dir: Path, languag
 
 
 def _driver_module(device: str, module: str, function: str) -> Callable[..., Any]:
-    """A builder owned by another driver module, imported only when that device is used."""
+    """A builder owned by another driver module, imported only when that device is used (found by name: untyped)."""
     try:
         return getattr(importlib.import_module(module), function)
     except ModuleNotFoundError as exc:
@@ -110,13 +119,13 @@ def _driver_module(device: str, module: str, function: str) -> Callable[..., Any
         raise DeviceMissing(device, f"driver module {module} has no {function}()") from None
 
 
-def open_fingerprint(config: TerminalConfig, data_dir: Path, driver: str) -> Any:
+def open_fingerprint(config: TerminalConfig, data_dir: Path, driver: str) -> FingerprintSensor | None:
     builder = _driver_module("fingerprint", "terminal.hardware.fingerprint", "open_fingerprint")
     settings = config.hardware.fingerprint.model_copy(update={"driver": driver})
     return builder(settings, Path(data_dir))
 
 
-def open_clock(config: TerminalConfig, driver: str) -> Any:
+def open_clock(config: TerminalConfig, driver: str) -> Clock:
     builder = _driver_module("clock", "terminal.hardware.clock", "open_clock")
     return builder(driver)
 
@@ -137,6 +146,26 @@ def _enabled(config: TerminalConfig, name: str) -> bool:
     return bool(getattr(getattr(config.hardware, name), "enabled", True))
 
 
+def _open_device(config: TerminalConfig, name: str, build: Callable[[str], Device], drivers: dict[str, str],
+                 problems: dict[str, str]) -> Device | None:
+    """One device with the driver the configuration chooses; None (and its reason in ``problems``) when it cannot be opened."""
+    if name != "clock" and not _enabled(config, name):
+        drivers[name] = "disabled"
+        return None
+    driver = config.hardware.driver_for(name)
+    drivers[name] = driver
+    try:
+        return build(driver)
+    except HardwareError as exc:
+        reason = exc.reason if exc.device == name else str(exc)
+        problems[name] = reason
+        log.error("%s (%s driver) missing: %s", name, driver, reason)
+    except Exception as exc:  # a driver bug or an OS error: reported like a missing device, with its trace
+        problems[name] = f"{type(exc).__name__}: {exc}"
+        log.exception("%s (%s driver) could not be opened", name, driver)
+    return None
+
+
 def build_hardware(config: TerminalConfig, data_dir: Path | str, *, strict: bool = False) -> Hardware:
     """Open every enabled device with the driver the configuration chooses for it.
 
@@ -144,35 +173,23 @@ def build_hardware(config: TerminalConfig, data_dir: Path | str, *, strict: bool
     None; with ``strict`` it raises :class:`MissingDevices` naming all of them. A clock
     that cannot be built always raises.
     """
-    data_dir = Path(data_dir)
-    hw = Hardware()
+    folder = Path(data_dir)
     language = config.device.language
-    builders: dict[str, Callable[[str], Any]] = {
-        "clock": lambda d: open_clock(config, d),
-        "outputs": lambda d: open_outputs(config.hardware.outputs, d),
-        "speaker": lambda d: open_speaker(config.hardware.speaker, d, data_dir, language),
-        "card_reader": lambda d: open_card_reader(config.hardware.card_reader, d),
-        "camera": lambda d: open_camera(config.hardware.camera, d),
-        "fingerprint": lambda d: open_fingerprint(config, data_dir, d),
-    }
+    settings = config.hardware
+    drivers: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    clock = _open_device(config, "clock", lambda d: open_clock(config, d), drivers, problems)
+    if clock is None:
+        raise DeviceMissing("clock", problems["clock"])
+    hw = Hardware(clock=clock, drivers=drivers, problems=problems)
     try:
-        for name, build in builders.items():
-            if name != "clock" and not _enabled(config, name):
-                hw.drivers[name] = "disabled"
-                continue
-            driver = config.hardware.driver_for(name)
-            hw.drivers[name] = driver
-            try:
-                setattr(hw, name, build(driver))
-            except HardwareError as exc:
-                reason = exc.reason if exc.device == name else str(exc)
-                hw.problems[name] = reason
-                log.error("%s (%s driver) missing: %s", name, driver, reason)
-            except Exception as exc:  # a driver bug or an OS error: reported like a missing device, with its trace
-                hw.problems[name] = f"{type(exc).__name__}: {exc}"
-                log.exception("%s (%s driver) could not be opened", name, driver)
-        if "clock" in hw.problems:
-            raise DeviceMissing("clock", hw.problems["clock"])
+        hw.outputs = _open_device(config, "outputs", lambda d: open_outputs(settings.outputs, d), drivers, problems)
+        hw.speaker = _open_device(config, "speaker", lambda d: open_speaker(settings.speaker, d, folder, language),
+                                  drivers, problems)
+        hw.card_reader = _open_device(config, "card_reader", lambda d: open_card_reader(settings.card_reader, d),
+                                      drivers, problems)
+        hw.camera = _open_device(config, "camera", lambda d: open_camera(settings.camera, d), drivers, problems)
+        hw.fingerprint = _open_device(config, "fingerprint", lambda d: open_fingerprint(config, folder, d), drivers, problems)
         if strict and hw.problems:
             raise MissingDevices(hw.problems)
     except BaseException:

@@ -25,10 +25,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from terminal.hardware.errors import DeviceMissing, HardwareError
+
+if TYPE_CHECKING:
+    from terminal.config import FingerprintSettings
+    from terminal.hardware.fingerprint_sim import ControlServer, FingerprintEmulator
 
 log = logging.getLogger(__name__)
 
@@ -436,7 +441,7 @@ class PyFingerprintSensor:
             pages = (capacity + INDEX_PAGE_POSITIONS - 1) // INDEX_PAGE_POSITIONS
             used: list[int] = []
             for page in range(pages):
-                table = self._call("reading the index table", lambda f, p=page: f.getTemplateIndex(p))
+                table = self._call("reading the index table", partial(_template_index, page=page))
                 used += [page * INDEX_PAGE_POSITIONS + i for i, bit in enumerate(table)
                          if bit and page * INDEX_PAGE_POSITIONS + i < capacity]
             return used
@@ -472,6 +477,11 @@ def _lock_port(port: Any, name: str) -> None:
         pass  # a port that cannot be locked is used unlocked
 
 
+def _template_index(finger: Any, page: int) -> list[bool]:
+    """One page of the sensor's index table: which of its positions hold a template."""
+    return list(finger.getTemplateIndex(page))
+
+
 def _buffer(buffer: int) -> int:
     if buffer not in (1, 2):
         raise ValueError("the sensor has character buffers 1 and 2")
@@ -496,10 +506,10 @@ def _is_serial_error(exc: BaseException) -> bool:
 class SimulatedFingerprintSensor(PyFingerprintSensor):
     """:class:`PyFingerprintSensor` talking to an emulator it owns; drive it through ``emulator``."""
 
-    def __init__(self, emulator: Any, *, control: Path | None = None, timeout_s: float = 3.0,
+    def __init__(self, emulator: FingerprintEmulator, *, control: Path | None = None, timeout_s: float = 3.0,
                  poll_s: float = 0.02, password: int = 0, address: int = 0xFFFFFFFF):
         self.emulator = emulator.start()
-        self.control = None
+        self.control: ControlServer | None = None
         if control is not None:
             from terminal.hardware.fingerprint_sim import ControlServer
 
@@ -517,7 +527,7 @@ class SimulatedFingerprintSensor(PyFingerprintSensor):
         self.emulator.stop()
 
 
-def open_fingerprint(settings: Any, data_dir: Path | str, profile: str = "pi") -> FingerprintSensor | None:
+def open_fingerprint(settings: FingerprintSettings, data_dir: Path | str, profile: str = "pi") -> FingerprintSensor | None:
     """The sensor ``settings`` describe (``settings.driver`` or else ``profile``); None when disabled.
 
     Opening never waits for the sensor: the first call (or :meth:`probe`) connects, so a

@@ -80,7 +80,6 @@ import tty
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -185,14 +184,14 @@ class Features:
         return cls(minutiae, int.from_bytes(blob[8:16], "big"), blob[3])  # type: ignore[arg-type]
 
 
-def _finger_seed(finger_id: Any) -> bytes:
+def _finger_seed(finger_id: object) -> bytes:
     return hashlib.sha256(b"seed-finger:" + str(finger_id).encode("utf-8")).digest()
 
 
-def finger_features(finger_id: Any) -> Features:
+def finger_features(finger_id: object) -> Features:
     """The noiseless features of a finger: the same for the same ``finger_id``, always."""
     rng = random.Random(_finger_seed(finger_id))
-    minutiae = []
+    minutiae: list[tuple[int, int, int, int]] = []
     taken: set[tuple[int, int]] = set()
     while len(minutiae) < rng.randint(36, 48):
         x, y = rng.randint(8, 247), rng.randint(8, 247)
@@ -203,7 +202,7 @@ def finger_features(finger_id: Any) -> Features:
     return Features(tuple(minutiae), rng.getrandbits(64), _KIND_CHAR)
 
 
-def capture_features(finger_id: Any, capture: int, quality: str = "good") -> Features:
+def capture_features(finger_id: object, capture: int, quality: str = "good") -> Features:
     """One press of a finger: the finger's features plus this capture's noise."""
     base = finger_features(finger_id)
     rng = random.Random(_finger_seed(finger_id) + capture.to_bytes(8, "big"))
@@ -229,7 +228,7 @@ def _matched_pairs(a: Features, b: Features) -> list[tuple[tuple[int, ...], tupl
     for m in b.minutiae:
         grid.setdefault((m[0] // 4, m[1] // 4), []).append(m)
     used: set[tuple[int, ...]] = set()
-    pairs = []
+    pairs: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     for m in a.minutiae:
         gx, gy = m[0] // 4, m[1] // 4
         best = None
@@ -269,12 +268,12 @@ def merge_features(a: Features, b: Features) -> Features:
     return Features(tuple(merged), a.texture, _KIND_TEMPLATE)
 
 
-def finger_template(finger_id: Any) -> bytes:
+def finger_template(finger_id: object) -> bytes:
     """A stored template of a finger as two good presses and RegModel would make it."""
     return merge_features(capture_features(finger_id, 1), capture_features(finger_id, 2)).encode()
 
 
-def finger_image(finger_id: Any, capture: int) -> bytes:
+def finger_image(finger_id: object, capture: int) -> bytes:
     """A 256x288, 4-bit grey image (two pixels a byte) with ridges that depend on the finger."""
     seed = _finger_seed(finger_id)
     cx, cy, freq = 96 + seed[0] % 64, 112 + seed[1] % 64, 3 + seed[2] % 3
@@ -516,7 +515,7 @@ class FingerprintEmulator:
         self.stop()
 
     # -- drive and assert (tests, the control socket) ------------------------------------
-    def place_finger(self, finger_id: Any, *, quality: str = "good", captures: int | None = None) -> None:
+    def place_finger(self, finger_id: object, *, quality: str = "good", captures: int | None = None) -> None:
         """Put a finger on the glass; it stays until :meth:`lift_finger` or ``captures`` images."""
         if quality not in QUALITIES:
             raise ValueError(f"quality must be one of {', '.join(QUALITIES)}")
@@ -560,7 +559,7 @@ class FingerprintEmulator:
         with self._lock:
             return self.library.templates.get(position)
 
-    def store_finger(self, finger_id: Any, position: int | None = None) -> int:
+    def store_finger(self, finger_id: object, position: int | None = None) -> int:
         """Put an enrolled template of a finger straight into the library (fills large libraries fast)."""
         with self._lock:
             if position is None:

@@ -10,7 +10,8 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+
+from terminal.store.connection import Connection
 
 GENESIS = "0" * 64
 
@@ -20,7 +21,7 @@ def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, detai
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-def append_audit(conn: Any, actor: str, action: str, details: dict, at: str) -> int:
+def append_audit(conn: Connection, actor: str, action: str, details: dict, at: str) -> int:
     """Append one entry inside the caller's transaction and return its sequence number."""
     row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
@@ -62,7 +63,7 @@ def verify_chain(rows: Iterable[tuple[int, str, str, str, str, str, str]]) -> Au
     return AuditReport(count, None, "chain intact")
 
 
-def verify_audit(conn: Any) -> AuditReport:
+def verify_audit(conn: Connection) -> AuditReport:
     rows = conn.execute(
         "SELECT seq, at, actor, action, details, prev_hash, hash FROM audit_log ORDER BY seq"
     )

@@ -1,4 +1,4 @@
-"""The encrypted terminal database: SQLCipher underneath, sqlite-utils on top.
+"""The encrypted terminal database: one SQLCipher file, written with plain SQL (see docs/terminal-store.md).
 
 One file, encrypted whole with a raw 256-bit key (no key derivation per open), in WAL
 mode with ``synchronous=FULL`` so a punch reported as recorded survives a power cut.
@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlcipher3
-import sqlite_utils
 
 from contract.stamps import utc_stamp
 from terminal.config import StorageSettings
 from terminal.ids import uuid7
 from terminal.store.audit import append_audit
+from terminal.store.connection import Connection, Row, SqlParams
 from terminal.store.errors import (
     DamagedDatabaseError,
     EmptyDatabaseError,
@@ -97,7 +97,7 @@ def refuse_unusable_file(path: Path) -> None:
     refuse_plaintext(path)
 
 
-def _connect_with_key(path: Path, key: bytes, timeout_s: float = 5.0) -> Any:
+def _connect_with_key(path: Path, key: bytes, timeout_s: float = 5.0) -> Connection:
     """A connection to ``path`` with the raw key given (nothing is read yet: a wrong key shows at the first read)."""
     conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=timeout_s)
     try:
@@ -156,7 +156,7 @@ def create_database_file(path: Path, key: bytes) -> bool:
             leftover.unlink(missing_ok=True)
 
 
-def integrity_problems(conn: Any, *, full: bool = False, limit: int = MAX_PROBLEMS) -> list[str]:
+def integrity_problems(conn: Connection, *, full: bool = False, limit: int = MAX_PROBLEMS) -> list[str]:
     """What is wrong with the open database ([] when sound).
 
     ``full=False`` is ``PRAGMA quick_check``: every page of every table and index is read (SQLCipher
@@ -189,11 +189,10 @@ def _lines(found: list[str]) -> list[str]:
 class Store:
     """An open terminal database. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, conn: Any, path: Path, keep_backups: int = 3):
+    def __init__(self, conn: Connection, path: Path, keep_backups: int = 3):
         self.conn = conn
         self.path = path
         self.keep_backups = keep_backups
-        self.db = sqlite_utils.Database(conn, execute_plugins=False)
         self._lock = threading.RLock()
 
     # -- opening -------------------------------------------------------------------------
@@ -266,7 +265,7 @@ class Store:
 
     # -- transactions --------------------------------------------------------------------
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self) -> Iterator[Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): all or nothing.
 
         A full disk surfaces as :class:`StorageFullError` after the rollback, so the
@@ -290,15 +289,21 @@ class Store:
                     raise StorageFullError(f"storage full, nothing was written: {exc}") from exc
                 raise
 
-    def query(self, sql: str, params: Any = ()) -> list[dict]:
+    def query(self, sql: str, params: SqlParams = ()) -> list[Row]:
         with self._lock:
             cursor = self.conn.execute(sql, params)
             names = [d[0] for d in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def query_one(self, sql: str, params: Any = ()) -> dict | None:
+    def query_one(self, sql: str, params: SqlParams = ()) -> Row | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: SqlParams = ()) -> Any:
+        """The first column of the first row (an aggregate such as ``count(*)``); None when there is no row."""
+        with self._lock:
+            row = self.conn.execute(sql, params).fetchone()
+            return None if row is None else row[0]
 
     # -- schema --------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -365,7 +370,7 @@ class Store:
 
     # -- events, audit, settings ---------------------------------------------------------
     def record_event(self, kind: str, payload: dict | None = None, severity: str = "info",
-                     conn: Any = None, at: str | None = None) -> str:
+                     conn: Connection | None = None, at: str | None = None) -> str:
         """Store an event and queue it for the central server (in the caller's transaction if given)."""
         event_id = uuid7()
         at = at or utc_now()
@@ -373,7 +378,7 @@ class Store:
         message = json.dumps({"id": event_id, "kind": kind, "severity": severity, "at": at,
                               "payload": payload or {}}, ensure_ascii=False, sort_keys=True)
 
-        def write(c: Any) -> None:
+        def write(c: Connection) -> None:
             c.execute("INSERT INTO events (id, kind, severity, payload, created_at) VALUES (?, ?, ?, ?, ?)",
                       (event_id, kind, severity, body, at))
             c.execute("INSERT INTO outbox (kind, ref_id, payload, created_at) VALUES ('event', ?, ?, ?)",
@@ -387,7 +392,7 @@ class Store:
         log.info("event %s (%s)", kind, severity)
         return event_id
 
-    def audit(self, actor: str, action: str, details: dict | None = None, conn: Any = None) -> int:
+    def audit(self, actor: str, action: str, details: dict | None = None, conn: Connection | None = None) -> int:
         """Append a hash-chained audit entry (in the caller's transaction if given)."""
         if conn is not None:
             return append_audit(conn, actor, action, details or {}, utc_now())
@@ -398,8 +403,8 @@ class Store:
         row = self.query_one("SELECT value FROM settings WHERE key = ?", (key,))
         return default if row is None else json.loads(row["value"])
 
-    def set_setting(self, key: str, value: Any, conn: Any = None) -> None:
-        def write(c: Any) -> None:
+    def set_setting(self, key: str, value: object, conn: Connection | None = None) -> None:
+        def write(c: Connection) -> None:
             c.execute(
                 "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -414,7 +419,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         tables = ["employees", "face_templates", "finger_templates", "punches", "outbox", "events", "audit_log"]
-        return {t: self.query_one(f"SELECT count(*) AS n FROM {t}")["n"] for t in tables}
+        return {t: int(self.scalar(f"SELECT count(*) FROM {t}")) for t in tables}
 
 
 def open_store(settings: StorageSettings, *, create: bool = True) -> Store:

@@ -5,11 +5,13 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from contract.roster_rules import FACE_DESCRIPTOR_DIM, VERIFY_MODES
+from terminal.store.connection import Connection, Row, inserted_id
 from terminal.store.database import IntegrityError, Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ class EmployeeNotFound(LookupError):
     pass
 
 
-def _clean_text(field: str, value: Any, *, required: bool, max_len: int) -> str:
+def _clean_text(field: str, value: object, *, required: bool, max_len: int) -> str:
     text = "" if value is None else str(value).strip()
     if required and not text:
         raise EmployeeError(field, "is required")
@@ -44,14 +46,14 @@ def _clean_text(field: str, value: Any, *, required: bool, max_len: int) -> str:
     return text
 
 
-def validate_number(number: Any) -> str:
+def validate_number(number: object) -> str:
     text = "" if number is None else str(number).strip()
     if not NUMBER_RE.match(text):
         raise EmployeeError("number", "must be 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return text
 
 
-def _clean_card(card: Any) -> str | None:
+def _clean_card(card: object) -> str | None:
     if card is None or str(card).strip() == "":
         return None
     from contract.cards import CardFormatError, normalize_card
@@ -62,7 +64,7 @@ def _clean_card(card: Any) -> str | None:
         raise EmployeeError("card", str(exc)) from None
 
 
-def _clean_pin(pin: Any) -> str | None:
+def _clean_pin(pin: object) -> str | None:
     if pin is None or str(pin) == "":
         return None
     from contract.pins import PinFormatError, hash_pin
@@ -89,7 +91,13 @@ def _choice(field: str, value: str, choices: Sequence[str]) -> str:
     return value
 
 
-def employee_from_row(row: dict | None) -> dict | None:
+@overload
+def employee_from_row(row: Row) -> Row: ...
+@overload
+def employee_from_row(row: None) -> None: ...
+@overload
+def employee_from_row(row: Row | None) -> Row | None: ...
+def employee_from_row(row: Row | None) -> Row | None:
     if row is None:
         return None
     row = dict(row)
@@ -108,7 +116,7 @@ def add_employee(store: Store, *, number: str, name: str, department: str = "", 
                  allowed_devices: Iterable[str] | None = None, photo: bytes | None = None,
                  actor: str = "admin") -> dict:
     """Add one employee; every bad field raises :class:`EmployeeError` naming it."""
-    row = {
+    row: dict[str, object] = {
         "number": validate_number(number),
         "name": _clean_text("name", name, required=True, max_len=100),
         "department": _clean_text("department", department, required=False, max_len=100),
@@ -130,7 +138,7 @@ def add_employee(store: Store, *, number: str, name: str, department: str = "", 
         except IntegrityError as exc:
             raise EmployeeError("number", f"conflicts with an existing employee ({exc})") from None
     log.info("employee %s added", row["number"])
-    return get_employee(store, employee_id)
+    return _saved_employee(store, employee_id)
 
 
 _UPDATABLE = ("name", "department", "card", "pin", "role", "verify_mode", "allowed_devices", "active", "photo")
@@ -140,7 +148,7 @@ def update_employee(store: Store, number: str, *, actor: str = "admin", **change
     unknown = set(changes) - set(_UPDATABLE)
     if unknown:
         raise EmployeeError(sorted(unknown)[0], "cannot be changed")
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for field, value in changes.items():
         if field == "name":
             values["name"] = _clean_text("name", value, required=True, max_len=100)
@@ -169,20 +177,20 @@ def update_employee(store: Store, number: str, *, actor: str = "admin", **change
                                 fields=changes)
         except IntegrityError:
             raise EmployeeError("card", "this card is already assigned to another employee") from None
-    return get_employee(store, employee["id"])
+    return _saved_employee(store, employee["id"])
 
 
 # -- rows already checked, written in the caller's transaction (add_employee, update_employee, the roster import) --
-def insert_employee_row(store: Store, conn: Any, row: Mapping[str, Any], *, now: str, actor: str) -> int:
+def insert_employee_row(store: Store, conn: Connection, row: Mapping[str, object], *, now: str, actor: str) -> int:
     """One employee row in the store's form (``number`` and the columns it sets) and its audit entry; its id."""
     names = [*row, "created_at", "updated_at"]
-    employee_id = conn.execute(f"INSERT INTO employees ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                               (*row.values(), now, now)).lastrowid
+    employee_id = inserted_id(conn.execute(f"INSERT INTO employees ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                                           (*row.values(), now, now)))
     store.audit(actor, "employee.add", {"employee_id": employee_id, "number": row["number"]}, conn=conn)
-    return int(employee_id)
+    return employee_id
 
 
-def update_employee_row(store: Store, conn: Any, employee_id: int, number: str, values: Mapping[str, Any], *,
+def update_employee_row(store: Store, conn: Connection, employee_id: int, number: str, values: Mapping[str, object], *,
                         now: str, actor: str, fields: Iterable[str]) -> None:
     """Set ``values`` (the store's columns) on one employee and audit it naming ``fields``."""
     assignments = ", ".join(f"{k} = ?" for k in values)
@@ -191,7 +199,7 @@ def update_employee_row(store: Store, conn: Any, employee_id: int, number: str, 
                 conn=conn)
 
 
-def insert_face_rows(store: Store, conn: Any, employee_id: int, blobs: Sequence[bytes], *, now: str, actor: str,
+def insert_face_rows(store: Store, conn: Connection, employee_id: int, blobs: Sequence[bytes], *, now: str, actor: str,
                      source: str, quality: Sequence[float] | None = None) -> list[int]:
     """Face templates (descriptor bytes) of one employee and their audit entry; their ids."""
     ids = []
@@ -200,9 +208,17 @@ def insert_face_rows(store: Store, conn: Any, employee_id: int, blobs: Sequence[
         cursor = conn.execute(
             "INSERT INTO face_templates (employee_id, descriptor, quality, source, created_at) VALUES (?, ?, ?, ?, ?)",
             (employee_id, blob, q, source, now))
-        ids.append(cursor.lastrowid)
+        ids.append(inserted_id(cursor))
     store.audit(actor, "face.enrol", {"employee_id": employee_id, "templates": len(blobs)}, conn=conn)
     return ids
+
+
+def _saved_employee(store: Store, employee_id: int) -> Row:
+    """The employee just written in this process (gone only if deleted meanwhile)."""
+    employee = get_employee(store, employee_id)
+    if employee is None:
+        raise EmployeeNotFound(f"no employee with id {employee_id}")
+    return employee
 
 
 def get_employee(store: Store, employee_id: int) -> dict | None:
@@ -267,14 +283,14 @@ def delete_employee(store: Store, number: str, *, actor: str = "admin") -> dict:
 
 
 # -- face templates ------------------------------------------------------------------------
-def descriptor_bytes(descriptor: Any) -> bytes:
+def descriptor_bytes(descriptor: npt.ArrayLike) -> bytes:
     array = np.asarray(descriptor, dtype=np.float32).reshape(-1)
     if array.shape != (DESCRIPTOR_DIM,) or not np.all(np.isfinite(array)):
         raise EmployeeError("face", f"a face descriptor must be {DESCRIPTOR_DIM} finite numbers")
     return array.tobytes()
 
 
-def add_face_templates(store: Store, employee_id: int, descriptors: Sequence[Any], *, quality: Sequence[float] | None = None,
+def add_face_templates(store: Store, employee_id: int, descriptors: Sequence[npt.ArrayLike], *, quality: Sequence[float] | None = None,
                        source: str = "", actor: str = "admin") -> list[int]:
     blobs = [descriptor_bytes(d) for d in descriptors]
     with store.transaction() as conn:
@@ -301,11 +317,11 @@ def delete_face_templates(store: Store, employee_id: int, *, actor: str = "admin
 
 # -- finger templates ----------------------------------------------------------------------
 def add_finger_template(store: Store, employee_id: int, finger: int, template: bytes, sensor_position: int | None,
-                        *, actor: str = "admin", conn: Any = None) -> int:
+                        *, actor: str = "admin", conn: Connection | None = None) -> int:
     if not isinstance(template, (bytes, bytearray)) or not template:
         raise EmployeeError("finger", "template must be non-empty bytes")
 
-    def write(c: Any) -> int:
+    def write(c: Connection) -> int:
         cursor = c.execute(
             "INSERT INTO finger_templates (employee_id, finger, sensor_position, template, created_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(employee_id, finger) DO UPDATE SET sensor_position = excluded.sensor_position, "
@@ -313,7 +329,7 @@ def add_finger_template(store: Store, employee_id: int, finger: int, template: b
             (employee_id, int(finger), sensor_position, bytes(template), utc_now()))
         store.audit(actor, "finger.enrol", {"employee_id": employee_id, "finger": int(finger),
                                              "sensor_position": sensor_position}, conn=c)
-        return cursor.lastrowid
+        return inserted_id(cursor)
 
     if conn is not None:
         return write(conn)

@@ -6,25 +6,26 @@ migration runs. Add new migrations at the end, never edit an applied one.
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from terminal.store.connection import Connection
 
 
 @dataclass(frozen=True)
 class Migration:
     version: int
     name: str
-    apply: Callable[[sqlite3.Connection], None]
+    apply: Callable[[Connection], None]
 
 
 MIGRATIONS: list[Migration] = []
 
 
-def migration(version: int, name: str) -> Callable[[Callable[[sqlite3.Connection], None]], Callable[[sqlite3.Connection], None]]:
+def migration(version: int, name: str) -> Callable[[Callable[[Connection], None]], Callable[[Connection], None]]:
     """Register a migration function under a version number."""
 
-    def register(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    def register(fn: Callable[[Connection], None]) -> Callable[[Connection], None]:
         if any(m.version == version for m in MIGRATIONS):
             raise ValueError(f"migration {version} registered twice")
         MIGRATIONS.append(Migration(version, name, fn))
@@ -34,7 +35,7 @@ def migration(version: int, name: str) -> Callable[[Callable[[sqlite3.Connection
     return register
 
 
-def _script(conn: sqlite3.Connection, sql: str) -> None:
+def _script(conn: Connection, sql: str) -> None:
     # executescript() would COMMIT the surrounding transaction; run statements one by one instead.
     for statement in sql.split(";"):
         if statement.strip():
@@ -42,7 +43,7 @@ def _script(conn: sqlite3.Connection, sql: str) -> None:
 
 
 @migration(1, "initial schema")
-def _initial(conn: sqlite3.Connection) -> None:
+def _initial(conn: Connection) -> None:
     _script(
         conn,
         """
@@ -137,7 +138,7 @@ def _initial(conn: sqlite3.Connection) -> None:
 
 
 @migration(2, "PIN attempts and lockouts")
-def _pin_attempts(conn: sqlite3.Connection) -> None:
+def _pin_attempts(conn: Connection) -> None:
     _script(
         conn,
         """
@@ -153,7 +154,7 @@ def _pin_attempts(conn: sqlite3.Connection) -> None:
 
 
 @migration(30, "sync: refused outbox rows and the command log")
-def _sync_tables(conn: sqlite3.Connection) -> None:
+def _sync_tables(conn: Connection) -> None:
     _script(
         conn,
         """
@@ -181,7 +182,7 @@ def _sync_tables(conn: sqlite3.Connection) -> None:
 
 
 @migration(20, "fingerprint: at most one template per sensor position")
-def _finger_positions(conn: sqlite3.Connection) -> None:
+def _finger_positions(conn: Connection) -> None:
     _script(
         conn,
         """
@@ -192,7 +193,7 @@ def _finger_positions(conn: sqlite3.Connection) -> None:
 
 
 @migration(40, "sync: roster parts received, kept until their version is whole and applied")
-def _roster_parts(conn: sqlite3.Connection) -> None:
+def _roster_parts(conn: Connection) -> None:
     _script(
         conn,
         """
