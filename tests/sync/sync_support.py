@@ -63,6 +63,15 @@ class Broker:
             sock.settimeout(0.2)
             return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
+    def log_mark(self) -> int:
+        """Where the broker's log ends now: :meth:`log_since` reads only what it writes from here on."""
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since(self, mark: int) -> str:
+        with open(self.log, "rb") as log:
+            log.seek(mark)
+            return log.read().decode(errors="replace")
+
     def kill(self) -> None:
         """kill -9: no clean disconnect, in-flight messages lost."""
         if self.proc and self.proc.poll() is None:

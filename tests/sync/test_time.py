@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 from sync_support import Chrony, Terminal, assert_exactly_once, device_config, wait_for
@@ -84,7 +85,7 @@ def test_unsynced_punches_are_restamped_from_monotonic_time(site, broker_up, cen
             assert start + timedelta(seconds=SKEW_S) - back - timedelta(seconds=1) <= corrected
             assert corrected <= end + timedelta(seconds=SKEW_S) - back + timedelta(seconds=1)
         gaps = [(parse_utc(after[b]["punched_at"]) - parse_utc(after[a]["punched_at"])).total_seconds()
-                for a, b in zip(made, made[1:])]
+                for a, b in pairwise(made)]
         assert gaps == [pytest.approx(8.5, abs=1e-6)] * 2  # 7.5 s + the 1 s each punch advances
         assert after[old_boot[0]]["time_source"] == "unsynced" and after[old_boot[0]]["restamped_at"] is None
         # the central gets both stamps, once
