@@ -30,6 +30,7 @@ def test_demo_punches_reach_the_central_server_exactly_once(tmp_path):
     assert "by finger" in out and "by card+pin" in out and "finger stored at sensor position" in out
     assert f"punches on the terminal: {punches}   at the central server: {punches} (distinct ids {punches})" in out
     assert "every punch arrived exactly once and the outbox is empty" in out
+    _check_punches_in_both_databases(tmp_path / "demo-data", punches)
     assert "entries, intact" in out and "UNEXPECTED" not in out
     # the central console: migrated database, an admin whose printed one-time password works, a console that answered
     import re
@@ -46,6 +47,32 @@ def test_demo_punches_reach_the_central_server_exactly_once(tmp_path):
     assert {"people", "ingest", "accounts"} <= applied
     assert {"attendance"} <= applied
     _check_attendance_table(out, tmp_path / "demo-data" / "central" / "central.db")
+
+
+def _check_punches_in_both_databases(demo: Path, punches: int) -> None:
+    """What the summary says, counted here: the terminal's encrypted store against the central's database.
+
+    The central's database also holds a month of generated history for the same door; the terminal's own
+    punches are told apart by the boot ids the terminal stamped them with.
+    """
+    import sqlite3
+
+    from terminal.config import load_config
+    from terminal.store.database import open_store
+
+    with open_store(load_config(demo / "terminal.toml").storage, create=False) as store:  # with its key file
+        on_terminal = [r["id"] for r in store.query("SELECT id FROM punches")]
+        boots = sorted({r["boot_id"] for r in store.query("SELECT boot_id FROM punches")})
+        outbox = store.scalar("SELECT count(*) FROM outbox")
+    assert len(on_terminal) == punches and outbox == 0
+    with sqlite3.connect(demo / "central" / "central.db") as db:
+        marks = ", ".join("?" * len(on_terminal))
+        arrived = [r[0] for r in db.execute(f"SELECT id FROM ingest_punch WHERE id IN ({marks})", on_terminal)]
+        from_the_door = [r[0] for r in db.execute(
+            f"SELECT id FROM ingest_punch WHERE device_id = 'demo-door-01' AND boot_id IN ({', '.join('?' * len(boots))})",
+            boots)]
+    assert sorted(arrived) == sorted(on_terminal)  # none missing
+    assert sorted(from_the_door) == sorted(on_terminal)  # none stored twice, nothing the terminal did not make
 
 
 def _check_attendance_table(out: str, database: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync_support import DEVICES, SITE, AgentThread, Broker, Terminal, central_settings, device_config  # noqa: E402
+from sync_support import (  # noqa: E402
+    DEVICES,
+    SITE,
+    AgentThread,
+    Broker,
+    Terminal,
+    central_settings,
+    device_config,
+    start_central,
+)
 
 from central.pki import SitePki  # noqa: E402
 from central.provision import provision_device  # noqa: E402
@@ -51,11 +59,7 @@ def broker_up(broker) -> Broker:
 @pytest.fixture
 def central(site, broker_up, transactional_db):
     """seed-central running in this process on the test database (emptied after each test)."""
-    from central.ingest.service import CentralService
-
-    service = CentralService(central_settings(site, broker_up)).start()
-    assert service.wait_connected(10), "central did not connect"
-    time.sleep(0.2)  # subscriptions in place
+    service = start_central(central_settings(site, broker_up))
     yield service
     service.stop()
 

@@ -102,6 +102,26 @@ def central_settings(site: dict, broker: Broker, **kwargs):
     return CentralSettings.from_pki(site["pki"].root, broker_host="127.0.0.1", broker_port=broker.port, **kwargs)
 
 
+def start_central(settings, after_commit=None):
+    """seed-central's receiver, returned once it is connected and the broker acknowledged each of its subscriptions.
+
+    A punch published before a receiver's SUBACK would find nobody subscribed; the SUBACKs are what say it is listening.
+    """
+    from central.ingest.service import CentralService, subscriptions
+
+    service = CentralService(settings, after_commit=after_commit)
+    subacks: list[int] = []
+    service.client.on_subscribe = lambda c, u, mid, codes, props: subacks.append(mid)
+    service.start()
+    try:
+        assert service.wait_connected(10), "central did not connect"
+        wait_for(lambda: len(subacks) >= len(subscriptions(settings.shared_group)), 10, what="the central's SUBACKs")
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
 def device_config(site: dict, broker: Broker, device: str, data_dir: Path, **sync):
     from terminal.config import parse_config
 
@@ -167,6 +187,7 @@ class Terminal:
             self.clock.advance(1)
             result = self.punches.punch(Identity(employee["id"], method))
             assert result.accepted, result.reason
+            assert result.punch is not None
             made.append(result.punch["id"])
         self.ids += made
         return made
@@ -187,7 +208,7 @@ class Terminal:
         return made
 
     def outbox_depth(self) -> int:
-        return self.store.query_one("SELECT count(*) AS n FROM outbox")["n"]
+        return int(self.store.scalar("SELECT count(*) FROM outbox"))
 
     def close(self) -> None:
         self.store.close()
@@ -202,7 +223,7 @@ class AgentThread:
 
         self.store = open_store(config.storage)
         self.agent = SyncAgent(config, self.store, clock, ntp=ntp)
-        self.result = None
+        self.result: object = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -341,7 +362,9 @@ class RawClient:
         self.client.tls_set(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
         self.client.on_connect = lambda c, u, f, rc, props: self.connects.put(rc)
         self.client.on_publish = lambda c, u, mid, rc, props: self.pubacks.__setitem__(mid, rc)
-        self.client.on_message = lambda c, u, msg: self.messages.append((msg.topic, msg.payload))
+        self.client.on_message = lambda c, u, msg: self.messages.append((msg.topic, bytes(msg.payload)))
+        self.subacks: dict[int, list] = {}
+        self.client.on_subscribe = lambda c, u, mid, codes, props: self.subacks.__setitem__(mid, codes)
         self.port = port
 
     def connect(self, timeout: float = 5.0):
@@ -355,6 +378,12 @@ class RawClient:
             return self.connects.get(timeout=timeout)
         except Exception:
             return None
+
+    def subscribe(self, topics: list[str], timeout: float = 5.0) -> list:
+        """Subscribe at QoS 1 and return the broker's reason codes, once its SUBACK is in."""
+        rc, mid = self.client.subscribe([(topic, 1) for topic in topics])
+        assert rc == 0 and mid is not None, rc  # sent: connected
+        return wait_for(lambda: self.subacks.get(mid), timeout, interval=0.01, what=f"SUBACK for {topics}")
 
     def publish(self, topic: str, payload: bytes, timeout: float = 5.0):
         """Publish at QoS 1 and return the PUBACK reason code."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
-import time
+import threading
 
 from sync_support import (
     Terminal,
@@ -12,6 +12,7 @@ from sync_support import (
     central_settings,
     device_config,
     run_seed_sync,
+    start_central,
     wait_for,
     write_config_file,
 )
@@ -45,17 +46,33 @@ def test_punches_arrive_once_and_the_status_line_is_written(terminal_a, central,
     wait_for(lambda: Device.objects.get(device_id="door-a").online is False, what="offline status")
 
 
-def test_broker_killed_mid_stream_and_restarted(terminal_a, central, broker_up, agent_factory):
-    terminal_a.bulk_punch(6000)
-    agent_factory(terminal_a.config)
-    wait_for(lambda: 0 < len(central_ids()), interval=0.005, what="first batches")
-    broker_up.kill()
-    assert len(central_ids()) < 6000  # killed mid-stream
-    terminal_a.punch(5)  # the door keeps working while the broker is gone
-    time.sleep(1.0)
-    broker_up.start()
-    wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="outbox to drain after the restart")
-    assert_exactly_once(terminal_a)
+def test_broker_killed_mid_stream_and_restarted(site, terminal_a, broker_up, transactional_db, agent_factory):
+    """The broker dies with batches in flight: at a known point, one batch stored and the rest still on their way."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold_after_the_first_batch(kind: str, batch: object) -> None:
+        if kind == "punches" and not release.is_set():  # committed, not yet acknowledged
+            held.set()
+            release.wait(60)
+
+    central = start_central(central_settings(site, broker_up), after_commit=hold_after_the_first_batch)
+    try:
+        terminal_a.bulk_punch(6000)
+        agent = agent_factory(terminal_a.config)
+        assert held.wait(60), "no batch reached the central"
+        stored = len(central_ids())
+        assert 0 < stored < 6000  # killed mid-stream: the receiver holds after its first batch
+        broker_up.kill()
+        release.set()
+        wait_for(lambda: not agent.agent.connected, what="the agent to notice the broker is gone")
+        terminal_a.punch(5)  # the door keeps working while the broker is gone
+        assert terminal_a.outbox_depth() > 5  # what was in flight waits for its acknowledgement
+        broker_up.start()
+        wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=90, what="outbox to drain after the restart")
+        assert_exactly_once(terminal_a)
+    finally:
+        release.set()
+        central.stop()
 
 
 def test_partition_while_punches_accumulate(terminal_a, central, broker_up, agent_factory):
@@ -70,8 +87,8 @@ def test_partition_while_punches_accumulate(terminal_a, central, broker_up, agen
     wait_for(lambda: not agent.agent.connected, what="agent to notice the outage")
     terminal_a.punch(10)
     terminal_a.bulk_punch(1500)
-    time.sleep(2 * terminal_a.config.sync.keepalive_s / 5)
-    assert read_status(agent.store)["connected"] is False
+    # the kiosk's status line says so too (the agent writes it on its own schedule)
+    wait_for(lambda: read_status(agent.store)["connected"] is False, what="the status line to show the outage")
     assert terminal_a.outbox_depth() == 1510
     broker_up.start()
     wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="backlog drained")
@@ -146,8 +163,8 @@ def test_a_database_locked_for_long_only_delays_the_agent(site, broker_up, centr
     try:
         agent = agent_factory(config)
         wait_for(lambda: agent.agent.connected, what="agent connected")
-        with terminal.store.transaction():  # the other process holds the write lock for a long time
-            time.sleep(1.5)
+        with terminal.store.transaction():  # the other process holds the write lock until the agent ran into it
+            wait_for(lambda: "database is locked" in caplog.text, timeout=60, what="the agent to meet the lock")
         terminal.punch(5)
         wait_for(lambda: terminal.outbox_depth() == 0, what="outbox drained after the lock")
         assert agent.thread.is_alive()
@@ -160,13 +177,9 @@ def test_a_database_locked_for_long_only_delays_the_agent(site, broker_up, centr
 def test_two_receivers_share_the_load_and_store_each_punch_once(site, broker_up, terminal_a, transactional_db,
                                                                 agent_factory):
     """Several `seed-central run` share the terminals' traffic through a shared subscription."""
-    from central.ingest.service import CentralService
-
-    first = CentralService(central_settings(site, broker_up, client_id="central-one")).start()
-    second = CentralService(central_settings(site, broker_up, client_id="central-two")).start()
+    first = start_central(central_settings(site, broker_up, client_id="central-one"))
+    second = start_central(central_settings(site, broker_up, client_id="central-two"))  # both have their SUBACKs
     try:
-        assert first.wait_connected(10) and second.wait_connected(10)
-        time.sleep(0.3)  # both subscriptions in place
         terminal_a.bulk_punch(3000)
         agent_factory(terminal_a.config)
         wait_for(lambda: terminal_a.outbox_depth() == 0, timeout=60, what="outbox drained by two receivers")

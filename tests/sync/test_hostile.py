@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +37,7 @@ def valid_punch(device: str = "door-a") -> dict:
             "time_source": "ntp", "original_punched_at": None, "restamped_at": None}
 
 
-TEMPLATES = {
+TEMPLATES: dict[str, Callable[[], dict[str, Any]]] = {
     "punches": lambda: {"batch": str(uuid.uuid4()), "punches": [valid_punch(), valid_punch()]},
     "events": lambda: {"batch": str(uuid.uuid4()), "events": [{"id": str(uuid.uuid4()), "kind": "tailgating",
                                                                 "severity": "warning", "at": p.utc_stamp(),

@@ -27,8 +27,9 @@ def local(store, number: str) -> dict | None:
 
 def templates(store, number: str) -> tuple[int, int]:
     row = local(store, number)
-    faces = store.query_one("SELECT count(*) AS n FROM face_templates WHERE employee_id = ?", (row["id"],))["n"]
-    fingers = store.query_one("SELECT count(*) AS n FROM finger_templates WHERE employee_id = ?", (row["id"],))["n"]
+    assert row is not None, number
+    faces = store.scalar("SELECT count(*) FROM face_templates WHERE employee_id = ?", (row["id"],))
+    fingers = store.scalar("SELECT count(*) FROM finger_templates WHERE employee_id = ?", (row["id"],))
     return faces, fingers
 
 

@@ -9,7 +9,6 @@ in one transaction once the set is complete and its digest checks.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from roster_support import employees_with_faces, terminal_roster
@@ -33,6 +32,10 @@ def big_roster(central):
 
 def faces_on(store) -> int:
     return store.query_one("SELECT count(*) AS n FROM face_templates WHERE source = 'roster'")["n"]
+
+
+def held_parts(store) -> list[int]:
+    return [r["part"] for r in store.query("SELECT part FROM roster_parts ORDER BY part")]
 
 
 def roster_parts(payload: bytes) -> tuple[int, int] | None:
@@ -101,7 +104,7 @@ def test_parts_received_before_a_restart_are_kept_and_only_the_rest_is_sent(term
     first.start()
     try:
         wait_for(lambda: len(cut.seen) >= 3 and len(cut.seen) >= cut.seen[0][1], timeout=120, what="the first parts")
-        time.sleep(0.3)
+        wait_for(lambda: held_parts(terminal_a.store) == [0, 1], what="the parts that got through to be kept")
     finally:
         first.stop()
     parts = cut.seen[0][1]
