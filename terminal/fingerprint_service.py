@@ -23,11 +23,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.hardware.errors import HardwareError
 from terminal.hardware.fingerprint import FingerprintError, FingerprintSensor, PoorImage, SensorUnavailable
+from terminal.punch import Identity
 from terminal.store.database import Store
+from terminal.workers import LoopWorker
+
+if TYPE_CHECKING:
+    from terminal.feedback import DoorFeedback
+    from terminal.identify import Authenticator, Outcome
+    from terminal.punch import PunchResult, PunchService
+    from terminal.runtime import Terminal
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +237,7 @@ def library_signature(store: Store) -> tuple:
     row = store.query_one(
         "SELECT count(*) AS n, coalesce(max(id), 0) AS last, coalesce(sum(sensor_position IS NULL), 0) AS unplaced, "
         "coalesce(sum(coalesce(sensor_position, -1) * id), 0) AS mix FROM finger_templates")
+    assert row is not None  # an aggregate query always returns its one row
     purge = store.query_one("SELECT value FROM settings WHERE key = ?", (PURGE_KEY,))
     return (row["n"], row["last"], row["unplaced"], row["mix"], purge["value"] if purge else "")
 
@@ -248,18 +257,17 @@ class FingerRead:
 
 
 class FingerprintWorker:
-    """The sensor's thread at the door. A :class:`~terminal.runtime.Worker`."""
+    """The sensor's thread at the door. A :class:`~terminal.workers.Worker`."""
 
     name = "fingerprint"
 
-    def __init__(self, sensor: FingerprintSensor, store: Store, *, authenticator: Any = None, punches: Any = None,
-                 feedback: Any = None, poll_timeout_s: float = 0.5, lift_timeout_s: float = 5.0,
+    def __init__(self, sensor: FingerprintSensor, store: Store, *, authenticator: Authenticator | None = None,
+                 punches: PunchService | None = None, feedback: DoorFeedback | None = None,
+                 poll_timeout_s: float = 0.5, lift_timeout_s: float = 5.0,
                  retry_max_s: float = 30.0, sync_check_s: float = SYNC_CHECK_S,
                  monotonic: Callable[[], float] = time.monotonic):
         if authenticator is None and punches is None:
             raise ValueError("FingerprintWorker needs an Authenticator or a PunchService")
-        from terminal.runtime import LoopWorker
-
         self.sensor = sensor
         self.store = store
         self.authenticator = authenticator
@@ -285,9 +293,9 @@ class FingerprintWorker:
         self._loop = LoopWorker(self.name, self.step)
 
     @classmethod
-    def for_terminal(cls, terminal: Any) -> FingerprintWorker | None:
+    def for_terminal(cls, terminal: Terminal) -> FingerprintWorker | None:
         """The worker for a running Terminal, or None when it has no fingerprint sensor."""
-        sensor = getattr(terminal.hardware, "fingerprint", None)
+        sensor: FingerprintSensor | None = terminal.hardware.fingerprint
         if sensor is None:
             return None
         settings = terminal.config.hardware.fingerprint
@@ -426,19 +434,19 @@ class FingerprintWorker:
             self._event("unknown_finger", {"sensor_position": match.position, "reason": "no employee"}, "warning")
             self._refuse("unknown_finger")
             return FingerRead("unmapped", placed, self.monotonic(), match.position, match.score)
+        result: Outcome | PunchResult
         if self.authenticator is not None:
             result = self.authenticator.finger(employee["id"], match.score)
         else:
-            from terminal.punch import Identity
-
+            assert self.punches is not None  # one of the two is required by __init__
             result = self.punches.punch(Identity(employee["id"], "finger", match.score))
         return FingerRead("identified", placed, self.monotonic(), match.position, match.score, employee["id"], result)
 
     def _refuse(self, key: str) -> None:
-        if self.authenticator is not None and hasattr(self.authenticator, "refuse"):
+        if self.authenticator is not None:
             self.authenticator.refuse(key)  # feedback and an outcome for the screen
             return
-        if self.feedback is not None and hasattr(self.feedback, "refusal"):
+        if self.feedback is not None:
             try:
                 self.feedback.refusal(key)
             except Exception:

@@ -3,7 +3,9 @@
 The same object runs under the Kivy kiosk and headless (``seed-terminal --headless``).
 Each input (card reader, fingerprint sensor, camera) has its own worker thread, so a
 sensor that hangs never blocks another way in; workers hand factors to the
-:class:`~terminal.identify.Authenticator` and nothing else.
+:class:`~terminal.identify.Authenticator` and nothing else. Which workers run is
+decided in one place, :meth:`Terminal._build_workers`, from the configuration and
+the devices present; the kiosk finds them by name (:meth:`Terminal.worker`).
 """
 from __future__ import annotations
 
@@ -11,15 +13,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from terminal.config import TerminalConfig
 from terminal.feedback import DoorFeedback
+from terminal.fingerprint_service import FingerprintWorker
 from terminal.identify import Authenticator, Outcome
 from terminal.punch import PunchService
 from terminal.service_notify import notify, watchdog_interval_s
 from terminal.status import hardware_health
 from terminal.store.database import Store, open_store
+from terminal.workers import LoopWorker, Worker
+
+if TYPE_CHECKING:
+    from terminal.hardware.factory import Hardware
+    from terminal.vision.door import FaceWorker
 
 log = logging.getLogger(__name__)
 
@@ -28,77 +36,52 @@ OPEN_DONE_KEY = "door.open_done"
 HEALTH_EVERY_S = 30.0
 
 
-class Worker(Protocol):
-    name: str
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def healthy(self) -> bool: ...
-
-
-class LoopWorker:
-    """A daemon thread running ``step()`` until stopped; exceptions are logged and counted, never fatal."""
-
-    def __init__(self, name: str, step: Callable[[threading.Event], None], backoff_s: float = 1.0):
-        self.name = name
-        self._step = step
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._backoff_s = backoff_s
-        self.errors = 0
-        self.last_error: str | None = None
-        self.last_beat = time.monotonic()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"seed-{self.name}", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        delay = self._backoff_s
-        while not self._stop.is_set():
-            self.last_beat = time.monotonic()
-            try:
-                self._step(self._stop)
-                delay = self._backoff_s
-            except Exception as exc:
-                self.errors += 1
-                self.last_error = str(exc)
-                log.error("%s worker: %s (retrying in %.1f s)", self.name, exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def healthy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-
 class Terminal:
     """Everything one door terminal runs, wired together. A context manager."""
 
-    def __init__(self, config: TerminalConfig, store: Store, hardware: Any):
+    def __init__(self, config: TerminalConfig, store: Store, hardware: Hardware):
         self.config = config
         self.store = store
         self.hardware = hardware
-        self.feedback = DoorFeedback(config, getattr(hardware, "outputs", None), getattr(hardware, "speaker", None))
+        self.feedback = DoorFeedback(config, hardware.outputs, hardware.speaker)
         self.punches = PunchService(store, config, hardware.clock, self.feedback)
         self.auth = Authenticator(store, config, self.punches, hardware.clock, self.feedback)
-        self.workers: list[Any] = []
         self._stopped = threading.Event()
-        if getattr(hardware, "card_reader", None) is not None:
-            self.workers.append(LoopWorker("card-reader", self._card_step))
-        from terminal.fingerprint_service import FingerprintWorker
+        self._health_written = 0.0
+        self.fingerprint_worker: FingerprintWorker | None = None
+        self.face_worker: FaceWorker | None = None
+        self.workers: list[Worker] = self._build_workers()
 
+    def _build_workers(self) -> list[Worker]:
+        """Every worker this terminal runs, from its configuration and the devices it has.
+
+        The camera thread when face recognition is on and a camera is present (its models
+        load here; a face pipeline that cannot start is logged and recorded, and the door
+        still takes cards, fingers and PINs), the fingerprint sensor's thread, the card
+        reader's and housekeeping.
+        """
+        workers: list[Worker] = []
+        if self.config.face.enabled and self.hardware.camera is not None:
+            self.face_worker = self._face_worker()
+            if self.face_worker is not None:
+                workers.append(self.face_worker)
+        if self.hardware.card_reader is not None:
+            workers.append(LoopWorker("card-reader", self._card_step))
         self.fingerprint_worker = FingerprintWorker.for_terminal(self)  # None without a sensor
         if self.fingerprint_worker is not None:
-            self.workers.append(self.fingerprint_worker)
-        self.workers.append(LoopWorker("housekeeping", self._housekeeping_step))
-        self._health_written = 0.0
+            workers.append(self.fingerprint_worker)
+        workers.append(LoopWorker("housekeeping", self._housekeeping_step))
+        return workers
+
+    def _face_worker(self) -> FaceWorker | None:
+        try:
+            from terminal.vision.door import FaceWorker  # the vision stack is heavy: imported only when a door recognises faces
+
+            return FaceWorker.for_terminal(self)
+        except Exception:
+            log.exception("face recognition could not start; cards, fingers and PINs still work")
+            self.store.record_event("face_unavailable", {}, severity="error")
+            return None
 
     @classmethod
     def open(cls, config: TerminalConfig) -> Terminal:
@@ -110,29 +93,27 @@ class Terminal:
         except BaseException:
             store.close()
             raise
-        clock = getattr(hardware, "clock", None)
-        if config.sync.enabled and hasattr(clock, "vouch_by"):
+        vouch_by = getattr(hardware.clock, "vouch_by", None)  # the system clock's; not the RTC's or the simulator's
+        if config.sync.enabled and vouch_by is not None:
             # Without an RTC or a kernel-synchronised clock, a recent NTP check by seed-sync within the
             # bound is what makes a punch's time trusted ("ntp") rather than "unsynced".
             from sync_agent.status import clock_trusted
 
             settings = config.hardware.clock
-            clock.vouch_by(lambda: clock_trusted(store, max_age_s=max(3600.0, 3 * settings.check_interval_s),
-                                                 max_offset_s=settings.max_offset_s))
-        for device, reason in (getattr(hardware, "problems", {}) or {}).items():
+            vouch_by(lambda: clock_trusted(store, max_age_s=max(3600.0, 3 * settings.check_interval_s),
+                                           max_offset_s=settings.max_offset_s))
+        for device, reason in hardware.problems.items():
             log.error("%s is missing: %s", device, reason)
             store.record_event("hardware_missing", {"device": device, "reason": reason}, severity="error")
         return cls(config, store, hardware)
-
-    def add_worker(self, worker: Any) -> None:
-        self.workers.append(worker)
 
     def on_outcome(self, listener: Callable[[Outcome], None]) -> None:
         self.auth.listeners.append(listener)
 
     # -- workers ---------------------------------------------------------------------------
     def _card_step(self, stop: threading.Event) -> None:
-        card = self.hardware.card_reader.read(timeout=0.5)
+        reader = self.hardware.card_reader
+        card = reader.read(timeout=0.5) if reader is not None else None
         if card:
             self.auth.card(card)
         self.auth.expire()
@@ -152,7 +133,7 @@ class Terminal:
             return False
         if self.store.get_setting(OPEN_DONE_KEY) == request["id"]:
             return False
-        outputs = getattr(self.hardware, "outputs", None)
+        outputs = self.hardware.outputs
         seconds = request.get("seconds")
         with self.store.transaction() as conn:
             self.store.set_setting(OPEN_DONE_KEY, request["id"], conn=conn)
@@ -165,25 +146,11 @@ class Terminal:
         log.info("door opened by central request %s", request["id"])
         return True
 
-    def worker(self, name: str) -> Any:
-        return next((w for w in self.workers if getattr(w, "name", None) == name), None)
-
-    def _add_face_worker(self) -> None:
-        """The camera thread, when face recognition is on and a camera is present (models load here)."""
-        if self.worker("face") is not None or not self.config.face.enabled:
-            return
-        if getattr(self.hardware, "camera", None) is None:
-            return
-        try:
-            from terminal.vision.door import FaceWorker
-
-            self.workers.insert(0, FaceWorker.for_terminal(self))
-        except Exception:
-            log.exception("face recognition could not start; cards, fingers and PINs still work")
-            self.store.record_event("face_unavailable", {}, severity="error")
+    def worker(self, name: str) -> Worker | None:
+        """The worker called ``name`` ("face", "fingerprint", "card-reader", "housekeeping"), or None."""
+        return next((w for w in self.workers if w.name == name), None)
 
     def start(self) -> None:
-        self._add_face_worker()
         for worker in self.workers:
             worker.start()
         notify("READY=1")
@@ -209,13 +176,11 @@ class Terminal:
             try:
                 worker.stop()
             except Exception:
-                log.exception("stopping %s", getattr(worker, "name", worker))
+                log.exception("stopping %s", worker.name)
 
     def close(self) -> None:
         self.stop()
-        close = getattr(self.hardware, "close", None)
-        if close:
-            close()
+        self.hardware.close()
         self.store.close()
 
     def __enter__(self) -> Terminal:

@@ -95,3 +95,64 @@ def test_the_terminal_tells_systemd_it_is_ready_and_feeds_the_watchdog_while_hea
         finally:
             stop.set()
             server.join(5)
+
+
+def test_a_door_with_every_device_runs_a_worker_for_each_input_and_housekeeping(sim_config):
+    """Headless or under the kiosk, the same terminal: face recognition on and a camera present means a camera thread."""
+    with Terminal.open(sim_config) as terminal:
+        assert sim_config.face.enabled and terminal.hardware.camera is not None
+        assert [w.name for w in terminal.workers] == ["face", "card-reader", "fingerprint", "housekeeping"]
+        assert terminal.worker("face") is terminal.face_worker and terminal.face_worker.camera is terminal.hardware.camera
+        assert terminal.worker("fingerprint") is terminal.fingerprint_worker
+        assert terminal.worker("no-such-worker") is None
+        terminal.start()
+        assert terminal.healthy()
+
+
+def test_face_recognition_off_or_no_camera_means_no_camera_thread(sim_config):
+    sim_config.face.enabled = False
+    with Terminal.open(sim_config) as terminal:
+        assert terminal.worker("face") is None and terminal.face_worker is None
+    sim_config.face.enabled = True
+    sim_config.hardware.camera.enabled = False
+    with Terminal.open(sim_config) as terminal:
+        assert terminal.worker("face") is None
+        assert [w.name for w in terminal.workers] == ["card-reader", "fingerprint", "housekeeping"]
+
+
+@pytest.fixture
+def face_models_missing(tmp_path, monkeypatch):
+    """The face model package installed without its model files (a broken installation)."""
+    import face_recognition_models
+
+    from terminal.vision import models
+
+    package = tmp_path / "face_recognition_models"
+    (package / "models").mkdir(parents=True)
+    monkeypatch.setattr(face_recognition_models, "__file__", str(package / "__init__.py"))
+    models._load.cache_clear()  # forget models loaded by earlier tests: look for the files again
+    yield
+    models._load.cache_clear()
+
+
+def test_a_face_pipeline_that_cannot_start_leaves_cards_fingers_and_pins_working(sim_config, face_models_missing, caplog):
+    from terminal.vision.models import ModelError
+
+    with Terminal.open(sim_config) as terminal:
+        assert terminal.hardware.camera is not None
+        assert terminal.face_worker is None
+        assert [w.name for w in terminal.workers] == ["card-reader", "fingerprint", "housekeeping"]
+        assert terminal.store.query_one("SELECT severity FROM events WHERE kind = 'face_unavailable'")["severity"] == "error"
+        [logged] = [r for r in caplog.records if "face recognition could not start" in r.getMessage()]
+        assert isinstance(logged.exc_info[1], ModelError) and "shape_predictor_5_face_landmarks.dat" in str(logged.exc_info[1])
+        add_employee(terminal.store, number="1001", name="Alice", card="0004318030")
+        add_employee(terminal.store, number="1002", name="Bob", pin="2580")
+        outcomes: queue.Queue = queue.Queue()
+        terminal.on_outcome(outcomes.put)
+        terminal.start()
+        assert terminal.healthy()
+        terminal.hardware.card_reader.present("0004318030")
+        assert outcomes.get(timeout=10).status == "punched"
+        assert terminal.auth.pin("1002", "2580").status == "punched"
+        methods = [r["method"] for r in terminal.store.query("SELECT method FROM punches ORDER BY id")]
+        assert methods == ["card", "pin"]

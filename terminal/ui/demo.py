@@ -16,7 +16,16 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from terminal.config import TerminalConfig
+    from terminal.hardware.camera import SimCamera
+    from terminal.hardware.card_reader import SimCardReader
+    from terminal.hardware.fingerprint import SimulatedFingerprintSensor
+    from terminal.runtime import Terminal
+    from terminal.store.database import Store
+    from terminal.ui.kiosk import SeedKiosk
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +35,26 @@ FACE_NUMBER = "1005"
 FINGER_NUMBER = "1004"
 FINGER_ID = "chen-jie-right-index"
 
+Sim = TypeVar("Sim")
 
-def prepare_demo_staff(terminal: Any, faces_dir: Path | None) -> dict:
+
+def simulated(device: object, kind: type[Sim], name: str) -> Sim:
+    """``device`` as the simulator the demo drives; TypeError on real hardware."""
+    if not isinstance(device, kind):
+        raise TypeError(f"the demo drives the simulated {name} (hardware.profile = \"sim\")")
+    return device
+
+
+def _employee_id(store: Store, number: str) -> int:
+    from terminal.store.employees import find_by_number
+
+    employee = find_by_number(store, number)
+    if employee is None:
+        raise LookupError(f"demo employee {number} is missing")
+    return int(employee["id"])
+
+
+def prepare_demo_staff(terminal: Terminal, faces_dir: Path | None) -> dict:
     """Demo employees, a face for one of them and a finger for another; returns what could be prepared."""
     from terminal.hardware.fingerprint_sim import finger_template
     from terminal.scenario import DEMO_STAFF
@@ -39,9 +66,8 @@ def prepare_demo_staff(terminal: Any, faces_dir: Path | None) -> dict:
             add_employee(store, actor="demo", **person)
     ready = {"face": False, "finger": False}
     if faces_dir is not None and (faces_dir / "video").is_dir() and terminal.config.face.enabled:
-        face_owner = find_by_number(store, FACE_NUMBER)
-        enrolled = store.query_one("SELECT count(*) AS n FROM face_templates WHERE employee_id = ?", (face_owner["id"],))
-        if not enrolled["n"]:
+        face_owner = _employee_id(store, FACE_NUMBER)
+        if not store.query_one("SELECT 1 AS x FROM face_templates WHERE employee_id = ?", (face_owner,)):
             from enrollment.faces import enrol_photos
             from terminal.store.employees import update_employee
             from terminal.ui.photos import face_photo
@@ -54,11 +80,11 @@ def prepare_demo_staff(terminal: Any, faces_dir: Path | None) -> dict:
             with PhotoAnalyzer() as analyzer:
                 update_employee(store, FACE_NUMBER, photo=face_photo(image, analyzer.detect(image)[0]), actor="demo")
         ready["face"] = True
-    if getattr(terminal.hardware, "fingerprint", None) is not None:
-        owner = find_by_number(store, FINGER_NUMBER)
-        if not store.query_one("SELECT 1 AS x FROM finger_templates WHERE employee_id = ?", (owner["id"],)):
+    if terminal.hardware.fingerprint is not None:
+        owner = _employee_id(store, FINGER_NUMBER)
+        if not store.query_one("SELECT 1 AS x FROM finger_templates WHERE employee_id = ?", (owner,)):
             # as the roster brings templates down: the sensor worker loads it onto the sensor
-            add_finger_template(store, owner["id"], 2, finger_template(FINGER_ID), None, actor="demo")
+            add_finger_template(store, owner, 2, finger_template(FINGER_ID), None, actor="demo")
         ready["finger"] = True
     return ready
 
@@ -66,7 +92,7 @@ def prepare_demo_staff(terminal: Any, faces_dir: Path | None) -> dict:
 class DemoDirector:
     """Plays scenes through the simulators, one at a time, whenever the kiosk is back at its idle screen."""
 
-    def __init__(self, terminal: Any, app: Any, faces_dir: Path | None, ready: dict, gap_s: float = 5.0):
+    def __init__(self, terminal: Terminal, app: SeedKiosk, faces_dir: Path | None, ready: dict, gap_s: float = 5.0):
         self.terminal = terminal
         self.app = app
         self.faces_dir = faces_dir
@@ -85,18 +111,32 @@ class DemoDirector:
         self._thread.join(timeout=5)
 
     # -- scenes ------------------------------------------------------------------------------
-    def scenes(self) -> list[tuple[str, Callable[[], None]]]:
-        hw = self.terminal.hardware
+    def _card_reader(self) -> SimCardReader:
+        from terminal.hardware.card_reader import SimCardReader
+
+        return simulated(self.terminal.hardware.card_reader, SimCardReader, "card reader")
+
+    def _camera(self) -> SimCamera:
+        from terminal.hardware.camera import SimCamera
+
+        return simulated(self.terminal.hardware.camera, SimCamera, "camera")
+
+    def _sensor(self) -> SimulatedFingerprintSensor:
+        from terminal.hardware.fingerprint import SimulatedFingerprintSensor
+
+        return simulated(self.terminal.hardware.fingerprint, SimulatedFingerprintSensor, "fingerprint sensor")
+
+    def scenes(self) -> list[tuple[str, Callable[[], object]]]:
         auth = self.terminal.auth
-        scenes: list[tuple[str, Callable[[], None]]] = [("张伟 taps his card", lambda: hw.card_reader.present("0004318030"))]
+        scenes: list[tuple[str, Callable[[], object]]] = [("张伟 taps his card", lambda: self._card_reader().present("0004318030"))]
         if self.ready.get("face"):
             scenes.append(("Lin-Manuel Miranda walks up to the camera", self._walk_up))
         scenes.append(("李娜 types her number and PIN", lambda: auth.pin("1002", "2580")))
-        scenes.append(("Wang Fang taps her card (card + PIN)", lambda: hw.card_reader.present("00A1B2C3")))
+        scenes.append(("Wang Fang taps her card (card + PIN)", lambda: self._card_reader().present("00A1B2C3")))
         scenes.append(("... and types her PIN", lambda: auth.pin("1003", "1357")))
         if self.ready.get("finger"):
             scenes.append(("Chen Jie presses his finger", self._press_finger))
-        scenes.append(("a visitor taps an unregistered card", lambda: hw.card_reader.present("0000000001")))
+        scenes.append(("a visitor taps an unregistered card", lambda: self._card_reader().present("0000000001")))
         if self.ready.get("face"):
             scenes.append(("two people walk up together", self._two_people))
         return scenes
@@ -106,14 +146,19 @@ class DemoDirector:
         from terminal.vision.attacks import video_presentation
 
         if self._singer is None:
-            self._singer = video_presentation(self.faces_dir / "video" / "short_hamilton_clip.mp4").frames[82:211:2]
-        self.terminal.hardware.camera.play_scene([SceneStep(f, frames=1) for f in self._singer] + [SceneStep(None, seconds=1)])
+            self._singer = video_presentation(self._faces() / "video" / "short_hamilton_clip.mp4").frames[82:211:2]
+        self._camera().play_scene([SceneStep(f, frames=1) for f in self._singer] + [SceneStep(None, seconds=1)])
 
     def _two_people(self) -> None:
-        self.terminal.hardware.camera.show(self.faces_dir / "groups" / "two_people.jpg", seconds=3)
+        self._camera().show(self._faces() / "groups" / "two_people.jpg", seconds=3)
+
+    def _faces(self) -> Path:
+        if self.faces_dir is None:
+            raise LookupError("the face scenes need the shared face photos")
+        return self.faces_dir
 
     def _press_finger(self) -> None:
-        emulator = self.terminal.hardware.fingerprint.emulator
+        emulator = self._sensor().emulator
         emulator.place_finger(FINGER_ID)
         self._stop.wait(1.0)
         emulator.lift_finger()
@@ -151,7 +196,7 @@ class DemoDirector:
             next_at = time.monotonic() + self.gap_s
 
 
-def run_demo_kiosk(config: Any, *, faces_dir: Path | None = None, offscreen: bool = False,
+def run_demo_kiosk(config: TerminalConfig, *, faces_dir: Path | None = None, offscreen: bool = False,
                    duration_s: float | None = None, gap_s: float = 5.0) -> int:
     """Open the kiosk on a simulated terminal with simulated people walking up; returns 0 when closed.
 
@@ -159,14 +204,13 @@ def run_demo_kiosk(config: Any, *, faces_dir: Path | None = None, offscreen: boo
     left out without them). ``duration_s`` closes the window by itself after that long.
     """
     from terminal.runtime import Terminal
-    from terminal.ui.app import bootstrap, create_app, ensure_input_workers, stop_on_signals
+    from terminal.ui.app import bootstrap, create_app, stop_on_signals
 
     if faces_dir is None and DEFAULT_FACES.is_dir():
         faces_dir = DEFAULT_FACES
     bootstrap(config, offscreen=offscreen)
     with Terminal.open(config) as terminal:
         ready = prepare_demo_staff(terminal, faces_dir)
-        ensure_input_workers(terminal)
         app = create_app(terminal)
         director = DemoDirector(terminal, app, faces_dir, ready, gap_s)
         stop_on_signals(app)
@@ -183,6 +227,6 @@ def run_demo_kiosk(config: Any, *, faces_dir: Path | None = None, offscreen: boo
         finally:
             director.stop()
             terminal.stop()
-        punches = terminal.store.query_one("SELECT count(*) AS n FROM punches")["n"]
+        punches = len(terminal.store.query("SELECT id FROM punches"))
         print(f"[demo] {director.scenes_played} scenes played, {punches} punches recorded", flush=True)
     return 0

@@ -4,8 +4,9 @@ The face worker (:class:`terminal.vision.door.FaceWorker`) owns the camera: it r
 a frame, runs the recognizer and acts on decisions. The kiosk needs the same frames
 to draw the preview with the face boxes, and the admin's face enrolment needs them
 too, while the door must not judge the person being enrolled (no "not recognised",
-no unknown-face events, no punch). :class:`FaceFeed` taps the worker's camera and its
-results, and holds recognition while paused; it never reads the camera itself when a
+no unknown-face events, no punch). :class:`FaceFeed` listens to the worker's frames
+and results (:meth:`FaceWorker.add_frame_listener`, ``FaceWorker.listeners``) and
+pauses it through :meth:`FaceWorker.pause`; it never reads the camera itself when a
 worker is running. Without a face worker (face recognition off, or no camera model),
 :meth:`FaceFeed.read_direct` reads the camera for enrolment only.
 """
@@ -16,9 +17,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from terminal.hardware.camera import Camera, Frame
+    from terminal.vision.detection import FaceBox
+    from terminal.vision.door import FaceWorker
+    from terminal.vision.recognizer import Decision, FrameResult
 
 log = logging.getLogger(__name__)
 
@@ -36,127 +43,77 @@ class PreviewFrame:
     state: str = "idle"
 
 
-def _box(face: Any) -> tuple[float, float, float, float]:
+def _box(face: FaceBox) -> tuple[float, float, float, float]:
     return float(face.x), float(face.y), float(face.w), float(face.h)
 
 
-class _TappedCamera:
-    """The worker's camera, passed through; every frame read is also offered to the feed."""
-
-    def __init__(self, camera: Any, feed: FaceFeed):
-        self._camera = camera
-        self._feed = feed
-
-    def read(self) -> Any:
-        frame = self._camera.read()
-        self._feed._frame_read(frame)
-        return frame
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._camera, name)
-
-
 class FaceFeed:
-    def __init__(self, worker: Any = None, camera: Any = None):
+    def __init__(self, worker: FaceWorker | None = None, camera: Camera | None = None):
         self.worker = worker
         self.camera = camera
         self._lock = threading.Condition()
         self._seq = 0
         self._latest: PreviewFrame | None = None
         self._pending_image: tuple[np.ndarray, float] | None = None
-        self._paused = False
-        self._reset_requested = False
-        self.face_seen_at = float("-inf")  # monotonic time a face was last in view (wakes the screensaver)
-        self.listeners: list[Callable[[PreviewFrame], None]] = []
-        self.decision_listeners: list[Callable[[Any], None]] = []  # every Decision of the door (refusals too)
+        self._attached = False
+        self.decision_listeners: list[Callable[[Decision], None]] = []  # every Decision of the door (refusals too)
         self.face_frames = 0  # frames with a face in view so far (wakes the screensaver)
-        self._originals: dict[str, Any] = {}
 
     # -- wiring ----------------------------------------------------------------------------
     def attach(self) -> FaceFeed:
+        """Listen to the worker's frames and results (nothing to do without a worker)."""
         worker = self.worker
-        if worker is None or self._originals:
+        if worker is None or self._attached:
             return self
-        self._originals["camera"] = worker.camera
-        worker.camera = _TappedCamera(worker.camera, self)
+        worker.add_frame_listener(self._frame_read)
         worker.listeners.append(self._result)
-        recognizer = worker.recognizer
-        original_process = recognizer.process
-        self._originals["process"] = original_process
-
-        def process(frame: np.ndarray, t: float | None = None) -> Any:
-            with self._lock:
-                paused, reset, self._reset_requested = self._paused, self._reset_requested, False
-            if reset:
-                recognizer.reset()  # here, on the camera thread that owns the recognizer
-            if paused:
-                from terminal.vision.recognizer import FrameResult
-
-                return FrameResult("idle", [])
-            return original_process(frame, t)
-
-        recognizer.process = process
+        self._attached = True
         return self
 
     def detach(self) -> None:
         worker = self.worker
-        if worker is None or not self._originals:
+        if worker is None or not self._attached:
             return
-        camera = worker.camera
-        worker.camera = camera._camera if isinstance(camera, _TappedCamera) else self._originals["camera"]
+        worker.remove_frame_listener(self._frame_read)
         if self._result in worker.listeners:
             worker.listeners.remove(self._result)
-        try:
-            del worker.recognizer.process
-        except AttributeError:
-            pass
-        self._originals.clear()
-
-    @property
-    def available(self) -> bool:
-        return self.worker is not None or self.camera is not None
+        self._attached = False
 
     @property
     def camera_error(self) -> str | None:
-        if self.worker is not None:
-            return getattr(self.worker, "camera_error", None)
-        return None
+        return self.worker.camera_error if self.worker is not None else None
 
     # -- pause (admin enrolment) -------------------------------------------------------------
     @property
     def paused(self) -> bool:
-        with self._lock:
-            return self._paused
+        return self.worker is not None and self.worker.paused
 
     def pause(self) -> None:
-        with self._lock:
-            self._paused = True
-            self._reset_requested = True
+        """The door stops judging faces (frames still reach the preview); the approach in progress is dropped."""
+        if self.worker is not None:
+            self.worker.pause()
 
     def resume(self) -> None:
-        with self._lock:
-            if self._paused:
-                self._reset_requested = True  # start the next approach afresh
-            self._paused = False
+        """The door judges faces again, from a fresh approach."""
+        if self.worker is not None:
+            self.worker.resume()
 
-    # -- frames ------------------------------------------------------------------------------
-    def _frame_read(self, frame: Any) -> None:
+    # -- frames (camera thread) --------------------------------------------------------------
+    def _frame_read(self, frame: Frame) -> None:
         with self._lock:
-            if self._paused:  # recognition is held: publish the bare frame now
+            if self.paused:  # no result will follow: publish the bare frame now
                 self._pending_image = None
                 self._publish(frame.image, frame.t_monotonic, None)
             else:
                 self._pending_image = (frame.image, frame.t_monotonic)
 
-    def _result(self, result: Any) -> None:
+    def _result(self, result: FrameResult) -> None:
         with self._lock:
             pending = self._pending_image
             self._pending_image = None
-        if pending is None:
-            return
-        with self._lock:
-            self._publish(pending[0], pending[1], result)
-        decision = getattr(result, "decision", None)
+            if pending is not None:
+                self._publish(pending[0], pending[1], result)
+        decision = result.decision
         if decision is not None:
             for listener in list(self.decision_listeners):
                 try:
@@ -164,7 +121,8 @@ class FaceFeed:
                 except Exception:
                     log.exception("face decision listener failed")
 
-    def _publish(self, image: np.ndarray, t: float, result: Any) -> None:
+    def _publish(self, image: np.ndarray, t: float, result: FrameResult | None) -> None:
+        """Make a frame the newest (with ``_lock`` held) and wake whoever waits for it."""
         self._seq += 1
         frame = PreviewFrame(self._seq, image, t)
         if result is not None:
@@ -173,16 +131,11 @@ class FaceFeed:
             frame.guidance = result.guidance.code if result.guidance is not None else None
             frame.state = result.state
             if result.faces:
-                self.face_seen_at = time.monotonic()
                 self.face_frames += 1
         self._latest = frame
         self._lock.notify_all()
-        for listener in list(self.listeners):
-            try:
-                listener(frame)
-            except Exception:
-                log.exception("preview listener failed")
 
+    # -- reading -----------------------------------------------------------------------------
     def latest(self) -> PreviewFrame | None:
         with self._lock:
             return self._latest

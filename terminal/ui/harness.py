@@ -15,9 +15,12 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from terminal.runtime import Terminal
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +32,14 @@ class KioskTimeout(AssertionError):
 
 
 class OffscreenKiosk:
-    def __init__(self, terminal: Any, *, size: tuple[int, int] = (800, 480), start_workers: bool = True,
-                 add_input_workers: bool = True, **app_kwargs: Any):
+    def __init__(self, terminal: Terminal, *, size: tuple[int, int] = (800, 480), **app_kwargs: Any):
         from terminal.ui.app import bootstrap
 
         self.terminal = terminal
         self.font = bootstrap(terminal.config, offscreen=True, size=size)
-        if add_input_workers:
-            from terminal.ui.app import ensure_input_workers
-
-            ensure_input_workers(terminal)
-        self.start_workers = start_workers
         self.size = size
         self.app_kwargs = app_kwargs
-        self.app: Any = None
+        self.app: Any = None  # the SeedKiosk while running (Any: tests reach into its Kivy widgets)
 
     # -- life ----------------------------------------------------------------------------------
     def start(self) -> OffscreenKiosk:
@@ -56,8 +53,7 @@ class OffscreenKiosk:
         Window.size = self.size
         self.app = create_app(self.terminal, **self.app_kwargs)
         App._running_app = self.app
-        if self.start_workers:
-            self.terminal.start()
+        self.terminal.start()
         self.app._run_prepare()
         if not _loop_started:
             runTouchApp(embedded=True)
@@ -79,8 +75,7 @@ class OffscreenKiosk:
             if self.app.root is not None and self.app.root in Window.children:
                 Window.remove_widget(self.app.root)
             App._running_app = None
-            if self.start_workers:
-                self.terminal.stop()
+            self.terminal.stop()
             self.app = None
             self.pump(1)
 

@@ -1,4 +1,4 @@
-"""Widgets the kiosk screens are built from; their look lives in ``kiosk.kv``."""
+"""Widgets the kiosk screens are built from; their look lives in ``kv/widgets.kv``."""
 from __future__ import annotations
 
 import logging

@@ -6,14 +6,18 @@
   score))``), or straight to a ``PunchService``; a refusal is recorded with
   ``store.record_event`` (``tailgating``, ``spoof_suspected``, ``unknown_face``) and
   shown/spoken through the door feedback.
-* :class:`FaceWorker` is the camera thread: it reads frames, feeds the recognizer,
-  hands every :class:`~terminal.vision.recognizer.FrameResult` to listeners (the kiosk
+* :class:`FaceWorker` is the camera thread: it reads frames, offers each one to its
+  frame listeners (the kiosk's preview), feeds the recognizer, hands every
+  :class:`~terminal.vision.recognizer.FrameResult` to its result listeners (the kiosk
   draws boxes and guidance from them) and decisions to the :class:`FaceDoor`. It
   reloads the gallery when the face templates in the store change (enrolment on the
   device or a roster update from the sync agent), and reopens a camera that went away.
+  Other threads steer it without touching its recognizer: :meth:`FaceWorker.pause`
+  (frames still flow to frame listeners, the door decides nothing: face enrolment
+  on the admin screen), :meth:`FaceWorker.resume` and :meth:`FaceWorker.request_reset`.
 
 ``FaceWorker.for_terminal(terminal)`` builds all of it for a running
-:class:`~terminal.runtime.Terminal`; ``terminal.add_worker(...)`` starts it with the rest.
+:class:`~terminal.runtime.Terminal`, which starts it with its other workers.
 """
 from __future__ import annotations
 
@@ -21,10 +25,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
+from terminal.hardware.errors import CameraGone
+from terminal.punch import Identity
 from terminal.vision.gallery import FaceGallery
 from terminal.vision.recognizer import Decision, FaceRecognizer, FrameResult
+from terminal.workers import LoopWorker
+
+if TYPE_CHECKING:
+    from terminal.feedback import DoorFeedback
+    from terminal.hardware.camera import Camera, Frame
+    from terminal.identify import Authenticator, Outcome
+    from terminal.punch import PunchResult, PunchService
+    from terminal.runtime import Terminal
+    from terminal.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +47,7 @@ GALLERY_CHECK_S = 5.0
 CAMERA_RETRY_S = 2.0
 
 
-def gallery_signature(store: Any) -> tuple:
+def gallery_signature(store: Store) -> tuple:
     """Changes whenever face templates or the active employees behind them change."""
     row = store.query_one(
         "SELECT count(*) AS n, coalesce(max(f.id), 0) AS last, coalesce(sum(e.active), 0) AS active, "
@@ -43,7 +58,8 @@ def gallery_signature(store: Any) -> tuple:
 class FaceDoor:
     """Turns decisions into punches (through the punch path) and refusal events."""
 
-    def __init__(self, store: Any, *, authenticator: Any = None, punches: Any = None, feedback: Any = None):
+    def __init__(self, store: Store, *, authenticator: Authenticator | None = None, punches: PunchService | None = None,
+                 feedback: DoorFeedback | None = None):
         if authenticator is None and punches is None:
             raise ValueError("FaceDoor needs an Authenticator or a PunchService")
         self.store = store
@@ -51,14 +67,14 @@ class FaceDoor:
         self.punches = punches
         self.feedback = feedback
 
-    def handle(self, decision: Decision) -> Any:
+    def handle(self, decision: Decision) -> Outcome | PunchResult | None:
         """Act on one decision; returns the Authenticator's Outcome / the PunchResult, or None for a refusal."""
-        if decision.accepted:
+        employee_id = decision.employee_id  # the gallery's identity: the door's galleries are keyed by employee id
+        if decision.accepted and isinstance(employee_id, int):
             if self.authenticator is not None:
-                return self.authenticator.face(decision.employee_id, decision.score)
-            from terminal.punch import Identity
-
-            return self.punches.punch(Identity(decision.employee_id, "face", decision.score))
+                return self.authenticator.face(employee_id, decision.score)
+            assert self.punches is not None  # one of the two is required by __init__
+            return self.punches.punch(Identity(employee_id, "face", decision.score))
         event = decision.event()
         if event is not None:
             kind, payload = event
@@ -69,7 +85,7 @@ class FaceDoor:
         if self.feedback is not None and decision.refusal_key:
             try:
                 self.feedback.refusal(decision.refusal_key)
-                if decision.offer_fallback and hasattr(self.feedback, "message"):
+                if decision.offer_fallback:
                     self.feedback.message("hint.try_other")
             except Exception:
                 log.exception("feedback failed")
@@ -77,39 +93,73 @@ class FaceDoor:
 
 
 class FaceWorker:
-    """The camera thread of the terminal (a :class:`~terminal.runtime.LoopWorker` step)."""
+    """The camera thread of the terminal (a :class:`~terminal.workers.LoopWorker` running :meth:`step`)."""
 
     name = "face"
 
-    def __init__(self, camera: Any, recognizer: FaceRecognizer, door: FaceDoor, *, store: Any = None,
-                 camera_factory: Callable[[], Any] | None = None, monotonic: Callable[[], float] = time.monotonic):
-        from terminal.runtime import LoopWorker
-
+    def __init__(self, camera: Camera, recognizer: FaceRecognizer, door: FaceDoor, *, store: Store | None = None,
+                 camera_factory: Callable[[], Camera] | None = None, monotonic: Callable[[], float] = time.monotonic):
         self.camera = camera
         self.recognizer = recognizer
         self.door = door
         self.store = store if store is not None else door.store
         self.camera_factory = camera_factory
         self.monotonic = monotonic
-        self.listeners: list[Callable[[FrameResult], None]] = []
+        self.listeners: list[Callable[[FrameResult], None]] = []  # every result of the recognizer (not while paused)
+        self._frame_listeners: list[Callable[[Frame], None]] = []
         self.last_result: FrameResult | None = None
-        self.decisions = 0
         self.camera_error: str | None = None
         self._signature: tuple | None = None
         self._checked_at = float("-inf")
-        self._lock = threading.Lock()
+        self._paused = threading.Event()
+        self._reset = threading.Event()
         self._loop = LoopWorker(self.name, self.step)
 
     @classmethod
-    def for_terminal(cls, terminal: Any) -> FaceWorker:
-        """Camera, recognizer and door for a running Terminal (its store, config, authenticator, feedback)."""
+    def for_terminal(cls, terminal: Terminal) -> FaceWorker:
+        """Camera, recognizer and door for a running Terminal (its store, config, authenticator, feedback).
+
+        Loads the face models; raises (ModelError, ValueError) when face recognition cannot run here.
+        """
+        camera: Camera | None = terminal.hardware.camera
+        if camera is None:
+            raise ValueError("face recognition needs a camera")
         config = terminal.config
         gallery = FaceGallery.from_store(terminal.store, config.face.match_threshold, config.face.match_margin)
         recognizer = FaceRecognizer(gallery, config.face)
         door = FaceDoor(terminal.store, authenticator=terminal.auth, feedback=terminal.feedback)
-        worker = cls(terminal.hardware.camera, recognizer, door, store=terminal.store)
+        worker = cls(camera, recognizer, door, store=terminal.store)
         worker._signature = gallery_signature(terminal.store)
         return worker
+
+    # -- steering from other threads -------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def pause(self) -> None:
+        """Hold recognition: frames are still read and offered to frame listeners, but the
+        recognizer does not run and the door decides nothing. The approach in progress is dropped."""
+        self._reset.set()
+        self._paused.set()
+
+    def resume(self) -> None:
+        """Recognise again, from a fresh approach."""
+        if self._paused.is_set():
+            self._reset.set()
+            self._paused.clear()
+
+    def request_reset(self) -> None:
+        """Forget the approach in progress; done on the camera thread (which owns the recognizer) before its next frame."""
+        self._reset.set()
+
+    def add_frame_listener(self, listener: Callable[[Frame], None]) -> None:
+        """Offer every frame read to ``listener``, on the camera thread, before it is recognised (paused or not)."""
+        self._frame_listeners.append(listener)
+
+    def remove_frame_listener(self, listener: Callable[[Frame], None]) -> None:
+        if listener in self._frame_listeners:
+            self._frame_listeners.remove(listener)
 
     # -- the loop ---------------------------------------------------------------------------
     def refresh_gallery(self, force: bool = False) -> bool:
@@ -152,9 +202,10 @@ class FaceWorker:
             log.error("camera could not be reopened: %s", exc)
 
     def step(self, stop: threading.Event) -> FrameResult | None:
-        """Read and handle one frame."""
-        from terminal.hardware.errors import CameraGone
+        """Read one frame, offer it to the frame listeners and, unless paused, recognise it and act on a decision.
 
+        None when no frame could be read or recognition is paused.
+        """
         self.refresh_gallery()
         try:
             frame = self.camera.read()
@@ -162,6 +213,17 @@ class FaceWorker:
             self._reopen_camera(stop, str(exc))
             return None
         self.camera_error = None
+        paused = self._paused.is_set()
+        if self._reset.is_set():
+            self._reset.clear()
+            self.recognizer.reset()
+        for frame_listener in list(self._frame_listeners):
+            try:
+                frame_listener(frame)
+            except Exception:
+                log.exception("face frame listener failed")
+        if paused:
+            return None
         result = self.recognizer.process(frame.image, frame.t_monotonic)
         self.last_result = result
         for listener in list(self.listeners):
@@ -169,8 +231,7 @@ class FaceWorker:
                 listener(result)
             except Exception:
                 log.exception("face result listener failed")
-        if result.decision is not None:
-            self.decisions += 1
+        if result.decision is not None and not self._paused.is_set():  # a pause while this frame was judged wins
             self.door.handle(result.decision)
         return result
 

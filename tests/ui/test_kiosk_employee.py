@@ -51,7 +51,7 @@ def colour_at(kiosk, x, y):
 
 
 def near(rgb, rgba, tolerance=12):
-    return all(abs(int(c) - round(v * 255)) <= tolerance for c, v in zip(rgb, rgba[:3]))
+    return all(abs(int(c) - round(v * 255)) <= tolerance for c, v in zip(rgb, rgba[:3], strict=False))
 
 
 def wait_pulses(kiosk, name, count, timeout=5.0):
@@ -261,7 +261,7 @@ def test_the_clock_keeps_ticking_while_the_database_is_held_by_another_writer(ki
             kiosk.terminal.hardware.clock.advance(1)
             expected = kiosk.terminal.hardware.clock.now().wall.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
             started = time.monotonic()
-            kiosk.wait_until(lambda: kiosk.app.screens["idle"].clock == expected, 2, "the clock to move")
+            kiosk.wait_until(lambda expected=expected: kiosk.app.screens["idle"].clock == expected, 2, "the clock to move")
             assert time.monotonic() - started < 1.0
         assert kiosk.screen_name == "idle"
     finally:

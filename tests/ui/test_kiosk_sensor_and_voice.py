@@ -13,15 +13,14 @@ import pytest
 from ui_support import STAFF, kiosk_config, running_kiosk, type_pin
 
 from terminal.store.employees import add_employee
-from terminal.ui.app import find_worker
 
 
 @pytest.fixture(scope="module")
 def kiosk(tmp_path_factory):
-    import terminal.ui.app as app_module
+    import terminal.ui.voice as voice_module
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(app_module, "VOICE_REFRESH_S", 0.5)  # the kiosk checks for new names every half second here
+    patch.setattr(voice_module, "VOICE_REFRESH_S", 0.5)  # the kiosk checks for new names every half second here
     config = kiosk_config(tmp_path_factory.mktemp("sensor") / "data", fingerprint=True)
     try:
         with running_kiosk(config, staff=STAFF) as running:
@@ -39,7 +38,7 @@ def terminal_clock(kiosk) -> str:
 
 
 def test_a_pulled_sensor_is_reported_while_the_clock_ticks_and_a_pin_still_punches(kiosk):
-    worker = find_worker(kiosk.terminal, "fingerprint")
+    worker = kiosk.terminal.fingerprint_worker
     emulator = kiosk.terminal.hardware.fingerprint.emulator
     kiosk.wait_until(lambda: worker.state == "ready", 10, "the sensor to be ready")
     emulator.unplug()
@@ -49,7 +48,7 @@ def test_a_pulled_sensor_is_reported_while_the_clock_ticks_and_a_pin_still_punch
         for _ in range(3):  # the screen is not waiting for the sensor
             kiosk.terminal.hardware.clock.advance(1)
             expected = terminal_clock(kiosk)
-            kiosk.wait_until(lambda: shown_clock(kiosk) == expected, 2, "the clock to move")
+            kiosk.wait_until(lambda expected=expected: shown_clock(kiosk) == expected, 2, "the clock to move")
         type_pin(kiosk, "1002", "4321")
         kiosk.wait_screen("result")
         assert "李娜" in kiosk.texts()

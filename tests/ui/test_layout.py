@@ -118,7 +118,7 @@ def test_every_screen_fits(kiosk, size, lang, monkeypatch):
 
     idle = kiosk.app.screens["idle"]
     # this door has no camera: lay the idle screen out as one with a running face pipeline
-    monkeypatch.setattr(kiosk.app.feed, "worker", types.SimpleNamespace(camera_error=None))
+    monkeypatch.setattr(kiosk.app.feed, "worker", types.SimpleNamespace(camera_error=None, paused=False, resume=lambda: None))
     kiosk.app.go("idle")
     for key in (k for k in TEXTS if k.startswith("guide.")):
         idle.guidance = kiosk.app.tr(key)

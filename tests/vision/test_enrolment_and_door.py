@@ -217,3 +217,113 @@ def test_worker_reloads_the_gallery_when_templates_change_and_survives_a_lost_ca
         camera.reconnect()
         assert worker.step(stop) is not None and worker.camera_error is None
     recognizer.close()
+
+
+def _clip_camera(faces_dir):
+    from terminal.hardware.camera import SimCamera
+
+    return SimCamera(640, 480, fps=30, source=faces_dir / "video" / "short_hamilton_clip.mp4", loop=False, realtime=False)
+
+
+def test_a_paused_worker_offers_every_frame_but_the_door_decides_nothing_until_resumed(punch_setup, sim_config, faces_dir,
+                                                                                       models):
+    from terminal.vision.door import FaceDoor, FaceWorker
+    from terminal.vision.gallery import FaceGallery
+    from terminal.vision.recognizer import FaceRecognizer
+
+    store, punches, employee = punch_setup
+    enrol_photos(store, "2001", [faces_dir / "video" / "enrol_lin_manuel_miranda.png"], min_shots=1)
+    settings = sim_config.face.model_copy(update={"min_face_px": 60})
+    recognizer = FaceRecognizer(FaceGallery.from_store(store), settings, models=models)
+    camera = _clip_camera(faces_dir)
+    worker = FaceWorker(camera, recognizer, FaceDoor(store, punches=punches))
+    frames, results = [], []
+    worker.add_frame_listener(frames.append)
+    worker.listeners.append(results.append)
+    stop = threading.Event()
+
+    worker.pause()  # e.g. the admin enrols this person's face at the door
+    assert worker.paused
+    with camera:
+        for _ in range(275):  # the whole clip that ends in a punch when the door is watching
+            assert worker.step(stop) is None
+    assert [f.index for f in frames] == list(range(275)) and all(f.image.shape == (480, 640, 3) for f in frames)
+    assert results == [] and worker.last_result is None
+    assert store.query_one("SELECT count(*) AS n FROM punches")["n"] == 0
+    assert store.query_one("SELECT count(*) AS n FROM events")["n"] == 0
+
+    worker.resume()
+    assert not worker.paused
+    frames.clear()
+    camera = _clip_camera(faces_dir)
+    worker.camera = camera
+    with camera:
+        for _ in range(275):
+            worker.step(stop)
+    recognizer.close()
+    assert len(frames) == 275 and len(results) == 275
+    rows = store.query("SELECT employee_id, method FROM punches")
+    assert [(r["employee_id"], r["method"]) for r in rows] == [(employee["id"], "face")]
+
+
+def test_a_reset_requested_from_another_thread_is_done_on_the_camera_thread(punch_setup, sim_config, models):
+    from terminal.hardware.camera import SimCamera
+    from terminal.vision.door import FaceDoor, FaceWorker
+    from terminal.vision.gallery import FaceGallery
+    from terminal.vision.recognizer import FaceRecognizer
+
+    store, punches, _employee = punch_setup
+    recognizer = FaceRecognizer(FaceGallery.from_store(store), sim_config.face, models=models)
+    camera = SimCamera(640, 480, fps=15, realtime=False)
+    worker = FaceWorker(camera, recognizer, FaceDoor(store, punches=punches))
+    reset_on: list[str] = []
+    done = threading.Event()
+    original_reset = recognizer.reset
+
+    def reset() -> None:  # records where the recognizer is reset, and resets it
+        reset_on.append(threading.current_thread().name)
+        original_reset()
+        done.set()
+
+    recognizer.reset = reset
+    with camera:
+        worker.start()
+        try:
+            worker.request_reset()
+            assert done.wait(10)
+            done.clear()
+            worker.pause()  # pausing drops the approach in progress the same way
+            assert done.wait(10)
+        finally:
+            worker.stop()
+    assert reset_on == ["seed-face", "seed-face"]
+
+
+def test_frame_listeners_get_each_frame_read_until_removed(punch_setup, sim_config, models):
+    from terminal.hardware.camera import SimCamera
+    from terminal.vision.door import FaceDoor, FaceWorker
+    from terminal.vision.gallery import FaceGallery
+    from terminal.vision.recognizer import FaceRecognizer
+
+    store, punches, _employee = punch_setup
+    recognizer = FaceRecognizer(FaceGallery.from_store(store), sim_config.face, models=models)
+    camera = SimCamera(640, 480, fps=15, realtime=False)
+    worker = FaceWorker(camera, recognizer, FaceDoor(store, punches=punches))
+    seen, also_seen = [], []
+
+    def broken(_frame) -> None:
+        raise RuntimeError("a listener that fails")
+
+    worker.add_frame_listener(broken)  # logged, and the others still get the frame
+    worker.add_frame_listener(seen.append)
+    worker.add_frame_listener(also_seen.append)
+    stop = threading.Event()
+    with camera:
+        results = [worker.step(stop) for _ in range(3)]
+        worker.remove_frame_listener(seen.append)
+        worker.remove_frame_listener(broken)
+        results.append(worker.step(stop))
+    recognizer.close()
+    assert [f.index for f in seen] == [0, 1, 2]
+    assert [f.index for f in also_seen] == [0, 1, 2, 3]
+    assert all(r is not None and r.faces == [] for r in results)  # recognition went on as usual

@@ -43,8 +43,8 @@ def status_rows(status: dict, lang: str, zone: str) -> list[tuple[str, str, str,
     rows.append(("network", t("status.network", lang), f"{network.get('hostname', '')} {addresses}".strip(), not network.get("addresses")))
     broker = status.get("broker") or {}
     connected = bool(broker.get("connected"))
-    rows.append(("broker", t("status.broker", lang),
-                 f"{t('status.connected' if connected else 'status.disconnected', lang)} · {broker.get('host', '')}:{broker.get('port', '')}",
+    state = t("status.connected" if connected else "status.disconnected", lang)
+    rows.append(("broker", t("status.broker", lang), f"{state} · {broker.get('host', '')}:{broker.get('port', '')}",
                  not connected))
     rows.append(("last_sync", t("status.last_sync", lang), stamp_text(broker.get("last_ack_at"), zone, lang),
                  broker.get("last_ack_at") is None))
@@ -93,8 +93,9 @@ class StatusScreen(KioskScreen):
         self.on_language()
 
     def on_language(self) -> None:
-        if getattr(self, "status", None):
-            self._show_rows(status_rows(self.status, self.app.lang, self.app.tconfig.device.timezone))
+        status = getattr(self, "status", None)
+        if status:
+            self._show_rows(status_rows(status, self.app.lang, self.app.tconfig.device.timezone))
 
     def _show_rows(self, rows: list[tuple[str, str, str, bool]]) -> None:
         box = self.ids.rows

@@ -110,7 +110,7 @@ class EnrolFaceScreen(KioskScreen):
         self.done = False
         self.last_reason = ""
         self.rejected = ""
-        self._result: tuple | None = None
+        self._result = None
         self.app.feed_pause(True)
         self.on_language()
         self._start_run()
@@ -201,9 +201,9 @@ class EnrolFingerScreen(KioskScreen):
         self.step_index = 0
         self.running = False
         self.done = False
-        self._sensor: tuple[str, dict] = ("", {})
+        self._sensor = ("", {})
         self._step_key = "enrol.finger_place"
-        self._final: tuple[str, dict] | None = None
+        self._final = None
         self.on_language()
         if not self.app.fingerprint_available():
             self._final = ("enrol.no_sensor", {})
