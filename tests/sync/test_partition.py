@@ -39,6 +39,7 @@ def test_a_partition_of_minutes_loses_nothing_and_the_roster_catches_up(terminal
     during = 0
     while time.monotonic() - started < PARTITION_S:
         during += len(terminal_a.punch(3))
+        # by design: the partition is wall time passing (minutes), with the door punching now and then
         time.sleep(min(10.0, max(0.0, PARTITION_S - (time.monotonic() - started))))
     during += len(terminal_a.bulk_punch(2000))
     status = read_status(agent.store)
