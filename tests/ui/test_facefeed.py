@@ -1,0 +1,68 @@
+"""The kiosk's view of the camera thread: frames and faces for the preview, and the pause for face enrolment.
+
+No Kivy here: :class:`~terminal.ui.facefeed.FaceFeed` only listens to a real
+:class:`~terminal.vision.door.FaceWorker` (simulated camera, real models) through the
+worker's own API, and steps it by hand.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+
+@pytest.fixture
+def worker(store, sim_config):
+    from terminal.hardware.camera import SimCamera
+    from terminal.hardware.clock import SimClock
+    from terminal.punch import PunchService
+    from terminal.vision.door import FaceDoor, FaceWorker
+    from terminal.vision.gallery import FaceGallery
+    from terminal.vision.recognizer import FaceRecognizer
+
+    recognizer = FaceRecognizer(FaceGallery.from_store(store), sim_config.face)
+    with SimCamera(640, 480, fps=15, realtime=False) as camera:
+        yield FaceWorker(camera, recognizer, FaceDoor(store, punches=PunchService(store, sim_config, SimClock())))
+    recognizer.close()
+
+
+def test_the_feed_shows_each_recognised_frame_then_bare_frames_while_paused_and_nothing_once_detached(worker):
+    from terminal.ui.facefeed import FaceFeed
+
+    feed = FaceFeed(worker).attach()
+    stop = threading.Event()
+    assert feed.latest() is None
+    worker.step(stop)
+    first = feed.latest()
+    assert first is not None and first.seq == 1 and first.image.shape == (480, 640, 3)
+    assert first.state == worker.last_result.state and first.faces == []
+
+    feed.pause()  # the admin's face enrolment
+    assert feed.paused and worker.paused
+    assert worker.step(stop) is None
+    paused_frame = feed.latest()
+    assert paused_frame.seq == 2 and paused_frame.state == "idle"  # the picture, without a judgement
+    assert feed.next_frame(1, timeout=1.0) is paused_frame
+
+    feed.resume()
+    assert not feed.paused and not worker.paused
+    assert worker.step(stop) is not None and feed.latest().seq == 3
+
+    feed.detach()
+    assert worker.listeners == []
+    worker.step(stop)
+    assert feed.latest().seq == 3  # the worker no longer offers the feed anything
+    assert feed.next_frame(3, timeout=0.05) is None
+
+
+def test_without_a_face_worker_the_feed_reads_the_camera_itself_and_has_nothing_to_pause():
+    from terminal.hardware.camera import SimCamera
+    from terminal.ui.facefeed import FaceFeed
+
+    with SimCamera(320, 240, fps=15, realtime=False) as camera:
+        feed = FaceFeed(None, camera).attach()
+        feed.pause()
+        assert not feed.paused and feed.camera_error is None
+        frame = feed.next_frame(0, timeout=1.0)
+        assert frame is not None and frame.image.shape == (240, 320, 3) and frame.faces == []
+        feed.detach()
