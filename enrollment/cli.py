@@ -14,12 +14,15 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from contract.cells import escape_mapping
 from contract.stamps import utc_stamp
-from terminal.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from terminal.config import DEFAULT_CONFIG_PATH, ConfigError, TerminalConfig, load_config
 from terminal.i18n import display_width, pad_display
+
+if TYPE_CHECKING:
+    from terminal.store.database import Store
 
 log = logging.getLogger("seed-enroll")
 
@@ -208,7 +211,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # Called after an employee is deleted (config, store, deleted_employee): the fingerprint module
 # registers one that clears the employee's positions on the sensor.
-DELETE_HOOKS: list[Callable[[Any, Any, dict], None]] = []
+DELETE_HOOKS: list[Callable[[TerminalConfig, Store, dict], None]] = []
 
 
 def build_parser() -> argparse.ArgumentParser:

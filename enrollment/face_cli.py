@@ -131,7 +131,7 @@ def _distance(text: str) -> float:
     return value
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the face commands to ``seed-enroll``'s sub-command parser."""
     add = subparsers.add_parser("face-add", help="enrol an employee's face from photo files (3-5 photos)")
     add.add_argument("number", help="employee number")

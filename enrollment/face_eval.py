@@ -15,6 +15,7 @@ import csv
 import logging
 import statistics
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,8 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
     # closed set: every image but the enrolled one
     genuine = [p for name, items in by_person.items() for p in items[1:]]
     top1 = accepted_correct = 0
-    genuine_distances, misidentified = [], []
+    genuine_distances: list[float] = []
+    misidentified: list[dict[str, object]] = []
     for probe in genuine:
         if probe.descriptor is None:
             misidentified.append({"file": str(probe.path.relative_to(root)), "as": None, "problem": probe.problem})
@@ -282,15 +284,14 @@ def count_faces(paths: Sequence[Path | str], min_face_px: float = 32, counter=No
 
 def read_face_boxes(xml_paths: Iterable[Path | str]) -> dict[str, list[FaceBox]]:
     """Ground-truth face boxes from dlib/imglab-style XML files: {image file: [boxes]}."""
-    import xml.etree.ElementTree as ET
-
     from terminal.vision.detection import FaceBox
 
     truth: dict[str, list[FaceBox]] = {}
     for xml_path in xml_paths:
         for image in ET.parse(xml_path).getroot().iter("image"):
-            truth[image.get("file")] = [
-                FaceBox(float(b.get("left")), float(b.get("top")), float(b.get("width")), float(b.get("height")))
+            truth[_attribute(image, "file")] = [
+                FaceBox(float(_attribute(b, "left")), float(_attribute(b, "top")), float(_attribute(b, "width")),
+                        float(_attribute(b, "height")))
                 for b in image.iter("box")]
     return truth
 
@@ -303,3 +304,11 @@ def match_boxes(found: Sequence[FaceBox], truth: Sequence[FaceBox], min_iou: flo
         if hit is not None:
             used.add(hit)
     return len(used)
+
+
+def _attribute(element: ET.Element, name: str) -> str:
+    """An attribute the annotation format requires (dlib's imglab XML)."""
+    value = element.get(name)
+    if value is None:
+        raise ValueError(f"<{element.tag}> without its {name!r} attribute")
+    return value

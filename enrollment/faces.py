@@ -23,10 +23,10 @@ numbers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,6 +35,9 @@ from terminal.vision.detection import FaceBox
 from terminal.vision.gallery import DEFAULT_MARGIN, DEFAULT_THRESHOLD, FaceGallery
 from terminal.vision.images import ImageError, as_bgr, load_image
 from terminal.vision.landmarks import FaceMesh, face_crop
+
+if TYPE_CHECKING:
+    from terminal.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ class EnrolmentError(ValueError):
 class DuplicateFaceError(EnrolmentError):
     """The face already belongs to another enrolled employee."""
 
-    def __init__(self, other: Any, distance: float):
+    def __init__(self, other: Hashable, distance: float):
         self.other = other
         self.distance = distance
         super().__init__(f"this face is already enrolled for employee {other} (distance {distance:.3f})")
@@ -197,7 +200,7 @@ class EnrolmentSession:
 
     def _accept(self, shot: ShotCheck) -> ShotCheck:
         if shot.ok and self.shots:
-            mean = np.mean([s.descriptor for s in self.shots], axis=0)
+            mean = np.mean([s.descriptor for s in self.shots if s.descriptor is not None], axis=0)
             distance = float(np.linalg.norm(shot.descriptor - mean))
             shot.measures["distance_to_session"] = distance
             if distance > self.threshold:
@@ -232,7 +235,7 @@ class EnrolmentSession:
         return [s.quality for s in self.shots]
 
 
-def check_duplicate(descriptors: np.ndarray, gallery: FaceGallery, employee_id: Any) -> None:
+def check_duplicate(descriptors: np.ndarray, gallery: FaceGallery, employee_id: Hashable) -> None:
     """Raise :class:`DuplicateFaceError` when these shots match another enrolled identity."""
     if len(gallery) == 0:
         return
@@ -242,7 +245,7 @@ def check_duplicate(descriptors: np.ndarray, gallery: FaceGallery, employee_id: 
         raise DuplicateFaceError(match.best_identity, match.distance)
 
 
-def save_enrolment(store: Any, employee_id: int, session: EnrolmentSession, *, replace: bool = False,
+def save_enrolment(store: Store, employee_id: int, session: EnrolmentSession, *, replace: bool = False,
                    threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN, source: str = "camera",
                    actor: str = "admin") -> list[int]:
     """Write a ready session's templates for an employee, after the duplicate check."""
@@ -265,12 +268,12 @@ def save_enrolment(store: Any, employee_id: int, session: EnrolmentSession, *, r
         raise DuplicateFaceError(number, exc.distance) from None
     if replace:
         delete_face_templates(store, employee_id, actor=actor)
-    ids = add_face_templates(store, employee_id, descriptors, quality=session.qualities(), source=source, actor=actor)
+    ids = add_face_templates(store, employee_id, list(descriptors), quality=session.qualities(), source=source, actor=actor)
     log.info("face enrolled for employee %s: %s templates", employee["number"], len(ids))
     return ids
 
 
-def enrol_photos(store: Any, number: str, paths: Sequence[Path | str], *, replace: bool = False, min_shots: int = 3,
+def enrol_photos(store: Store, number: str, paths: Sequence[Path | str], *, replace: bool = False, min_shots: int = 3,
                  threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN, enroller: FaceEnroller | None = None,
                  actor: str = "admin") -> dict:
     """Enrol an employee's face from photo files; returns a report of every photo.

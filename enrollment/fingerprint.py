@@ -96,7 +96,7 @@ STEP_TEXT = {
 }
 
 
-def _exclusive(sensor: Any):
+def _exclusive(sensor: FingerprintSensor) -> contextlib.AbstractContextManager[FingerprintSensor]:
     return sensor.exclusive() if hasattr(sensor, "exclusive") else contextlib.nullcontext(sensor)
 
 

@@ -19,7 +19,6 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 from enrollment.cli import DELETE_HOOKS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, open_configured_store, print_table
 from enrollment.fingerprint import (
@@ -32,8 +31,11 @@ from enrollment.fingerprint import (
     finger_name,
     list_fingers,
 )
+from terminal.config import TerminalConfig
 from terminal.fingerprint_service import queue_purge, restore_sensor
 from terminal.hardware.errors import HardwareError
+from terminal.hardware.fingerprint import FingerprintSensor
+from terminal.store.database import Store
 
 
 class NoSensor(Exception):
@@ -41,7 +43,7 @@ class NoSensor(Exception):
 
 
 @contextlib.contextmanager
-def open_sensor(config: Any) -> Iterator[Any]:
+def open_sensor(config: TerminalConfig) -> Iterator[FingerprintSensor]:
     from terminal.hardware.fingerprint import open_fingerprint
 
     settings = config.hardware.fingerprint
@@ -108,7 +110,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _clear(config: Any, store: Any, positions: list[int]) -> bool:
+def _clear(config: TerminalConfig, store: Store, positions: list[int]) -> bool:
     if not positions:
         return False
     try:
@@ -183,7 +185,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def delete_hook(config: Any, store: Any, deleted: dict) -> None:
+def delete_hook(config: TerminalConfig, store: Store, deleted: dict) -> None:
     """After ``seed-enroll delete``: clear the employee's positions on the sensor (or queue them)."""
     positions = deleted.get("sensor_positions") or []
     if not positions:
@@ -206,7 +208,7 @@ def _finger_number(text: str) -> int:
     return value
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``finger`` command group to seed-enroll."""
     finger = sub.add_parser("finger", help="fingerprint enrolment and the sensor's template library")
     commands = finger.add_subparsers(dest="finger_command", required=True)

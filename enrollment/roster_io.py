@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.cells import append_xlsx_row, escape_row, unescape_cell
+from terminal.store.connection import Connection
 from terminal.store.database import DatabaseError, Store, is_storage_full, utc_now
 from terminal.store.employees import (
     NUMBER_RE,
@@ -488,7 +489,7 @@ def _write(store: Store, planned: list[_Planned], report: ImportReport, *, actor
              report.updated, report.photos, report.faces_enrolled)
 
 
-def _write_row(store: Store, conn: Any, plan: _Planned, now: str, actor: str, counts: dict[str, int]) -> None:
+def _write_row(store: Store, conn: Connection, plan: _Planned, now: str, actor: str, counts: dict[str, int]) -> None:
     if plan.existing_id is None:
         row = {"number": plan.number, "department": "", "card": None, "pin_hash": None, "role": "employee",
                "verify_mode": "any", "allowed_devices": "[]", "photo": None, **plan.fields}

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -31,6 +31,9 @@ from terminal.config import TerminalConfig
 from terminal.hardware.clock import Clock, SystemClock
 from terminal.service_notify import notify, watchdog_interval_s
 from terminal.store.database import Store, utc_now
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +114,13 @@ class SyncAgent:
         self._data_version: int | None = None
         self._last_refusal_event = 0.0
         self._suppressed = 0
-        self._resync_pending = False
         self.roster_part_wait_s = ROSTER_PART_WAIT_S
         self._roster_ask_at: float | None = None  # when to ask for the missing parts of a roster
         self._roster_backoff = ROSTER_PART_WAIT_S
         self._full_asked: dict[tuple, float] = {}
 
     # -- set-up ------------------------------------------------------------------------------------
-    def _load_command_key(self) -> Any:
+    def _load_command_key(self) -> Ed25519PublicKey | None:
         path = self.config.sync.command_public_key
         if path is None:
             log.warning("no command public key configured: every command will be refused")
@@ -451,7 +453,7 @@ class SyncAgent:
     # -- status --------------------------------------------------------------------------------------------
     def status(self) -> dict:
         last = self.timekeeper.last if self.timekeeper else None
-        synced = bool(last) and abs(last.offset_s) <= self.config.hardware.clock.max_offset_s
+        synced = last is not None and abs(last.offset_s) <= self.config.hardware.clock.max_offset_s
         return {
             "connected": self.connected, "last_ack_at": self.last_ack_at, "queue_depth": self.outbox.depth(),
             "clock_offset_s": round(last.offset_s, 3) if last else None,

@@ -17,11 +17,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
 from contract import protocol as p
 from sync_agent.roster import purge_employee
 from terminal.store.database import Store, utc_now
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class CommandOutcome:
 
 
 class CommandHandler:
-    def __init__(self, store: Store, public_key: Any, *, site: str, device: str, max_age_s: float = 300.0,
+    def __init__(self, store: Store, public_key: Ed25519PublicKey | None, *, site: str, device: str, max_age_s: float = 300.0,
                  clock_offset: Callable[[], float] = lambda: 0.0, on_resync: Callable[[], None] = lambda: None):
         self.store = store
         self.public_key = public_key

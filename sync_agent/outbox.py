@@ -14,9 +14,9 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from contract import protocol as p
+from terminal.store.connection import Connection
 from terminal.store.database import Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 KINDS = ("punch", "event")
 TOPIC_LEAF = {"punch": "punches", "event": "events"}
 LIST_KEY = {"punch": "punches", "event": "events"}
-MODEL = {"punch": p.Punch, "event": p.Event}
+MODEL: dict[str, type[p.Message]] = {"punch": p.Punch, "event": p.Event}
 
 
 @dataclass
@@ -55,10 +55,6 @@ class Outbox:
     def depth(self) -> int:
         row = self.store.query_one("SELECT count(*) AS n FROM outbox")
         return int(row["n"]) if row else 0
-
-    def has_unclaimed(self, kind: str) -> bool:
-        return self.store.query_one("SELECT 1 AS x FROM outbox WHERE kind = ? AND batch_id IS NULL LIMIT 1",
-                                    (kind,)) is not None
 
     def claim(self, kind: str, limit: int, device_id: str) -> Batch | None:
         """Take up to ``limit`` unclaimed rows of one kind into a new batch, validating each.
@@ -147,7 +143,7 @@ class Outbox:
         return None
 
     @staticmethod
-    def _move_rejected(conn: Any, row_id: int, reason: str, now: str) -> None:
+    def _move_rejected(conn: Connection, row_id: int, reason: str, now: str) -> None:
         conn.execute("INSERT INTO outbox_rejected (kind, ref_id, payload, reason, created_at, rejected_at) "
                      "SELECT kind, ref_id, payload, ?, created_at, ? FROM outbox WHERE id = ?", (reason[:500], now, row_id))
         conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))

@@ -56,6 +56,7 @@ from typing import Any, Literal
 
 from contract import protocol as p
 from contract.roster_rules import RosterRuleError, check_roster, check_unique_card
+from terminal.store.connection import Connection
 from terminal.store.database import Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def roster_history(store: Store) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _held(conn: Any) -> tuple[int, str | None]:
+def _held(conn: Connection) -> tuple[int, str | None]:
     """(version, history) of the roster this terminal holds, read in the caller's transaction."""
     rows = dict(conn.execute("SELECT key, value FROM settings WHERE key IN (?, ?)",
                              (ROSTER_VERSION_KEY, ROSTER_HISTORY_KEY)).fetchall())
@@ -142,7 +143,7 @@ def _refuse_deleted(upserts: list[p.RosterEmployee], deletes: Collection[str]
     return kept, refused
 
 
-def _refuse_held_cards(conn: Any, upserts: list[p.RosterEmployee], deletes: Collection[str]
+def _refuse_held_cards(conn: Connection, upserts: list[p.RosterEmployee], deletes: Collection[str]
                        ) -> tuple[list[p.RosterEmployee], list[RosterRuleError]]:
     """Refuse upserts whose card another employee of this terminal keeps after this message.
 
@@ -168,7 +169,7 @@ def _refuse_held_cards(conn: Any, upserts: list[p.RosterEmployee], deletes: Coll
         refused += failed.values()
 
 
-def _report(store: Store, conn: Any, refused: Sequence[RosterRuleError], version: int) -> None:
+def _report(store: Store, conn: Connection, refused: Sequence[RosterRuleError], version: int) -> None:
     """One ``roster.rejected`` event per refused record (up to a limit), in the caller's transaction."""
     for error in refused[:MAX_REJECTED_EVENTS]:
         log.warning("roster %s: record refused: %s", version, error)
@@ -296,7 +297,7 @@ def resume_roster(store: Store, actor: str = "central") -> RosterResult | None:
                               found.parts), actor)
 
 
-def _upsert(conn: Any, emp: p.RosterEmployee, version: int, now: str, purge: list[int]) -> None:
+def _upsert(conn: Connection, emp: p.RosterEmployee, version: int, now: str, purge: list[int]) -> None:
     card = emp.card or None
     if card:  # a card moving to its new holder: its old holder is changed or deleted by this message too
         conn.execute("UPDATE employees SET card = NULL WHERE card = ? AND number != ?", (card, emp.number))
@@ -334,7 +335,7 @@ def _upsert(conn: Any, emp: p.RosterEmployee, version: int, now: str, purge: lis
                          "VALUES (?, ?, NULL, ?, ?)", (employee_id, finger, template, now))
 
 
-def _delete(conn: Any, number: str, purge: list[int]) -> int:
+def _delete(conn: Connection, number: str, purge: list[int]) -> int:
     found = conn.execute("SELECT id FROM employees WHERE number = ?", (number,)).fetchone()
     if not found:
         return 0
@@ -346,7 +347,7 @@ def _delete(conn: Any, number: str, purge: list[int]) -> int:
     return 1
 
 
-def _append_purge(store: Store, conn: Any, positions: list[int]) -> None:
+def _append_purge(store: Store, conn: Connection, positions: list[int]) -> None:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (PURGE_KEY,)).fetchone()
     current = json.loads(row[0]) if row else []
     store.set_setting(PURGE_KEY, sorted(set(current) | set(positions)), conn=conn)

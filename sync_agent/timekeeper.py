@@ -26,6 +26,7 @@ from typing import Any
 import ntplib
 
 from terminal.hardware.clock import Clock, format_utc
+from terminal.store.connection import Connection
 from terminal.store.database import Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class Timekeeper:
         return done
 
     @staticmethod
-    def _requeue(conn: Any, punch_id: str) -> None:
+    def _requeue(conn: Connection, punch_id: str) -> None:
         names = ("id", "device_id", "employee_number", "direction", "method", "score", "punched_at", "boot_id",
                  "monotonic_ns", "time_source", "original_punched_at", "restamped_at")
         row = conn.execute(f"SELECT {', '.join(names)} FROM punches WHERE id = ?", (punch_id,)).fetchone()

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from terminal.config import TerminalConfig
 from terminal.i18n import t
 from terminal.punch import PunchResult
+
+if TYPE_CHECKING:
+    from terminal.hardware.outputs import Outputs
+    from terminal.hardware.speaker import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +23,7 @@ class DoorFeedback:
     lights the red LED, sounds the refusal pattern and speaks the reason.
     """
 
-    def __init__(self, config: TerminalConfig, outputs: Any = None, speaker: Any = None):
+    def __init__(self, config: TerminalConfig, outputs: Outputs | None = None, speaker: Speaker | None = None):
         self.config = config
         self.outputs = outputs
         self.speaker = speaker

@@ -16,19 +16,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from contract.pins import verify_pin
 from terminal.config import TerminalConfig
 from terminal.hardware.clock import Clock, format_utc, parse_utc
 from terminal.i18n import t
-from terminal.punch import Identity, PunchResult, PunchService
+from terminal.punch import Feedback, Identity, PunchResult, PunchService
 from terminal.store.database import Store
 from terminal.store.employees import find_by_card, find_by_number, get_employee, pin_hash_of
 
 log = logging.getLogger(__name__)
 
-Factor = Literal["face", "finger", "card", "pin"]
 Purpose = Literal["punch", "admin"]
 
 
@@ -64,7 +63,7 @@ class _Pending:
 
 class Authenticator:
     def __init__(self, store: Store, config: TerminalConfig, punches: PunchService, clock: Clock,
-                 feedback: Any = None, monotonic: Callable[[], float] = time.monotonic):
+                 feedback: Feedback | None = None, monotonic: Callable[[], float] = time.monotonic):
         self.store = store
         self.config = config
         self.punches = punches

@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from terminal.config import TerminalConfig
 from terminal.hardware.clock import Clock, Timestamp, format_utc, parse_utc
 from terminal.i18n import t
 from terminal.ids import uuid7
+from terminal.store.connection import Connection
 from terminal.store.database import Store, utc_now
 from terminal.store.employees import get_employee
 from terminal.store.errors import StorageFullError, StoreError
@@ -35,8 +36,6 @@ from terminal.store.errors import StorageFullError, StoreError
 log = logging.getLogger(__name__)
 
 Direction = Literal["in", "out"]
-METHODS = ("face", "finger", "card", "pin", "card+pin", "face+card", "face+pin", "finger+pin", "finger+card",
-           "face+finger", "admin")
 
 # No genuine punch is older than this software (its first release) or this far ahead of it.
 EARLIEST_PLAUSIBLE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -114,7 +113,7 @@ class PunchService:
             return (now.monotonic_ns - last["monotonic_ns"]) / 1e9
         return (now.wall - parse_utc(last["punched_at"])).total_seconds()
 
-    def _direction(self, conn: Any, employee_id: int, now: Timestamp, requested: str | None) -> Direction:
+    def _direction(self, conn: Connection, employee_id: int, now: Timestamp, requested: str | None) -> Direction:
         mode = self.config.punch.direction_mode
         if mode == "in_only":
             return "in"
@@ -195,7 +194,7 @@ class PunchService:
         log.info("punch %s: employee %s %s by %s", punch["id"], employee["number"], punch["direction"], identity.method)
         return PunchResult(True, "recorded", employee, punch, message=t(key, lang, name=employee["name"]))
 
-    def _write(self, conn: Any, employee: dict, identity: Identity, now: Timestamp, direction: Direction) -> dict:
+    def _write(self, conn: Connection, employee: dict, identity: Identity, now: Timestamp, direction: Direction) -> dict:
         punch = {
             "id": uuid7(),
             "device_id": self.config.device.id,
@@ -225,7 +224,7 @@ class PunchService:
                                                "method": identity.method}, conn=conn)
         return punch
 
-    def _report_implausible(self, conn: Any, now: Timestamp, clock_source: str) -> None:
+    def _report_implausible(self, conn: Connection, now: Timestamp, clock_source: str) -> None:
         """One ``clock_implausible`` event per boot (in the punch's transaction): the clock reads nonsense."""
         log.warning("wall clock reads %s (clock source %s), outside %s..%s: punches are stamped unsynced "
                     "until the clock is right", now.iso(), clock_source, format_utc(EARLIEST_PLAUSIBLE),

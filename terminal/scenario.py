@@ -16,18 +16,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, Required, TextIO, TypedDict, TypeVar
 from zoneinfo import ZoneInfo
 
 from terminal.config import TerminalConfig
 from terminal.hardware.clock import SimClock
+from terminal.hardware.errors import DeviceMissing
 from terminal.i18n import pad_display
 from terminal.identify import Outcome
 from terminal.runtime import Terminal
 from terminal.store.audit import verify_audit
 from terminal.store.employees import add_employee, find_by_number
 
-DEMO_STAFF = [
+if TYPE_CHECKING:
+    from terminal.fingerprint_service import FingerprintWorker
+    from terminal.hardware.camera import SimCamera
+    from terminal.hardware.card_reader import SimCardReader
+    from terminal.hardware.fingerprint_sim import FingerprintEmulator
+    from terminal.vision.door import FaceWorker
+    from terminal.vision.recognizer import Decision, FrameResult
+
+Sim = TypeVar("Sim")
+
+class StaffMember(TypedDict, total=False):
+    number: Required[str]
+    name: Required[str]
+    department: str
+    card: str
+    pin: str
+    role: str
+    verify_mode: str
+
+
+DEMO_STAFF: list[StaffMember] = [
     {"number": "1001", "name": "张伟", "department": "生产部", "card": "0004318030"},
     {"number": "1002", "name": "李娜", "department": "财务部", "pin": "2580"},
     {"number": "1003", "name": "Wang Fang", "department": "R&D", "card": "0x00A1B2C3", "pin": "1357", "verify_mode": "card+pin"},
@@ -44,6 +65,44 @@ class Step:
     expect: str  # the outcome status expected last ("punched", "refused", "need_more")
 
 
+def _simulated(device: object, kind: type[Sim], name: str) -> Sim:
+    """The scenario drives the simulators: ``device`` as its simulator class, or DeviceMissing."""
+    if not isinstance(device, kind):
+        raise DeviceMissing(name, f"the scenario needs the simulated {name} (hardware.profile = \"sim\")")
+    return device
+
+
+def _card_reader(terminal: Terminal) -> SimCardReader:
+    from terminal.hardware.card_reader import SimCardReader
+
+    return _simulated(terminal.hardware.card_reader, SimCardReader, "card_reader")
+
+
+def _camera(terminal: Terminal) -> SimCamera:
+    from terminal.hardware.camera import SimCamera
+
+    return _simulated(terminal.hardware.camera, SimCamera, "camera")
+
+
+def _emulator(terminal: Terminal) -> FingerprintEmulator:
+    from terminal.hardware.fingerprint import SimulatedFingerprintSensor
+
+    return _simulated(terminal.hardware.fingerprint, SimulatedFingerprintSensor, "fingerprint").emulator
+
+
+def _fingerprint_worker(terminal: Terminal) -> FingerprintWorker:
+    if terminal.fingerprint_worker is None:
+        raise DeviceMissing("fingerprint", "the terminal has no fingerprint worker")
+    return terminal.fingerprint_worker
+
+
+def _face_worker(terminal: Terminal) -> FaceWorker | None:
+    from terminal.vision.door import FaceWorker
+
+    worker = terminal.worker("face")
+    return worker if isinstance(worker, FaceWorker) else None
+
+
 def enrol_demo_staff(terminal: Terminal, out: TextIO) -> None:
     for person in DEMO_STAFF:
         if find_by_number(terminal.store, person["number"]) is None:
@@ -52,7 +111,7 @@ def enrol_demo_staff(terminal: Terminal, out: TextIO) -> None:
 
 
 def _tap(raw: str) -> Callable[[Terminal], None]:
-    return lambda terminal: terminal.hardware.card_reader.present(raw)
+    return lambda terminal: _card_reader(terminal).present(raw)
 
 
 def _pin(number: str, pin: str) -> Callable[[Terminal], Outcome]:
@@ -65,8 +124,8 @@ def _enrol_finger(number: str, finger_id: str) -> Callable[[Terminal], Outcome]:
     def act(terminal: Terminal) -> Outcome:
         from enrollment.fingerprint import enrol_finger
 
-        emulator = terminal.hardware.fingerprint.emulator
-        prompts = []
+        emulator = _emulator(terminal)
+        prompts: list[str] = []
 
         def follow(step) -> None:
             prompts.append(step.step)
@@ -75,7 +134,7 @@ def _enrol_finger(number: str, finger_id: str) -> Callable[[Terminal], Outcome]:
             elif step.step in ("lift", "retry"):
                 emulator.lift_finger()
 
-        with terminal.fingerprint_worker.paused() as sensor:
+        with _fingerprint_worker(terminal).paused() as sensor:
             done = enrol_finger(terminal.store, sensor, number, 2, progress=follow, actor="9001")
         emulator.lift_finger()
         employee = find_by_number(terminal.store, number)
@@ -90,9 +149,9 @@ def _press(finger_id: str) -> Callable[[Terminal], None]:
 
     def act(terminal: Terminal) -> None:
         read = threading.Event()
-        worker = terminal.fingerprint_worker
+        worker = _fingerprint_worker(terminal)
         worker.listeners.append(lambda _: read.set())
-        terminal.hardware.fingerprint.emulator.place_finger(finger_id, captures=1)
+        _emulator(terminal).place_finger(finger_id, captures=1)
         read.wait(10)
         worker.listeners.pop()
 
@@ -112,7 +171,7 @@ def _enrol_face(number: str, photo: Path) -> Callable[[Terminal], Outcome]:
         from enrollment.faces import enrol_photos
 
         report = enrol_photos(terminal.store, number, [photo], min_shots=1, actor="9001")
-        worker = terminal.worker("face")
+        worker = _face_worker(terminal)
         if worker is not None:
             worker.refresh_gallery(force=True)
         return Outcome("identified", "face_enrolled", find_by_number(terminal.store, number),
@@ -121,19 +180,26 @@ def _enrol_face(number: str, photo: Path) -> Callable[[Terminal], Outcome]:
     return act
 
 
-def _in_front_of_camera(show: Callable[[Any], None], timeout_s: float = 30.0,
+def _in_front_of_camera(show: Callable[[SimCamera], None], timeout_s: float = 30.0,
                         until_accepted: bool = False) -> Callable[[Terminal], Outcome | None]:
     """Put something in front of the camera and wait for the face pipeline's decision about it
     (with ``until_accepted``, for an acceptance: a crowd may pass before the person is alone)."""
 
     def act(terminal: Terminal) -> Outcome | None:
-        worker = terminal.worker("face")
-        decided: queue.Queue = queue.Queue()
-        listener = lambda result: result.decision is not None and decided.put(result.decision)  # noqa: E731
+        worker = _face_worker(terminal)
+        if worker is None:
+            raise DeviceMissing("camera", "the terminal has no face worker")
+        camera = _camera(terminal)
+        decided: queue.Queue[Decision] = queue.Queue()
+
+        def listener(result: FrameResult) -> None:
+            if result.decision is not None:
+                decided.put(result.decision)
+
         worker.listeners.append(listener)
         deadline = time.monotonic() + timeout_s
         try:
-            show(terminal.hardware.camera)
+            show(camera)
             while True:
                 decision = decided.get(timeout=max(0.0, deadline - time.monotonic()))
                 if decision.accepted or not until_accepted:
@@ -143,7 +209,7 @@ def _in_front_of_camera(show: Callable[[Any], None], timeout_s: float = 30.0,
             return None
         finally:
             worker.listeners.remove(listener)
-            terminal.hardware.camera.clear()
+            camera.clear()
         if decision.accepted:
             return None  # the punch outcome arrives through the authenticator
         detail = {"tailgating": f"{decision.face_count} faces in the zone",
@@ -200,7 +266,7 @@ def demo_steps() -> list[Step]:
 
 def _describe(outcome: Outcome, zone: ZoneInfo) -> str:
     who = f"{outcome.employee['number']} {outcome.employee['name']}" if outcome.employee else "unknown"
-    if outcome.status == "punched":
+    if outcome.status == "punched" and outcome.punch is not None and outcome.punch.punch is not None:
         punch = outcome.punch.punch
         local = datetime.fromisoformat(punch["punched_at"].replace("Z", "+00:00")).astimezone(zone)
         return (f"PUNCH  {local:%Y-%m-%d %H:%M:%S}  {pad_display(who, 16)} {punch['direction'].upper():<3}  by {punch['method']:<9}"

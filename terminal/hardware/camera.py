@@ -9,7 +9,7 @@ camera again later.
 
 :class:`SimCamera` plays an image folder, a video file or a scripted scene at the
 configured frame rate; tests drive it (``show``, ``play_scene``, ``disconnect``) and
-check what it served (``served``, ``frames_served``).
+check what it served (``served``, ``labels_served``, ``assert_served``).
 """
 from __future__ import annotations
 
@@ -460,10 +460,6 @@ class SimCamera:
                 del self.served[:5_000]
             self._index += 1
             return frame
-
-    @property
-    def frames_served(self) -> int:
-        return self._index
 
     def labels_served(self) -> list[str]:
         return [s.label for s in self.served]

@@ -542,10 +542,6 @@ class FingerprintEmulator:
             self._plugged = True
             self._rx.clear()
 
-    @property
-    def plugged(self) -> bool:
-        return self._plugged
-
     def fail_next(self, instruction: int, code: int, times: int = 1) -> None:
         """Answer the next ``times`` uses of ``instruction`` with ``code`` (e.g. Store → 0x18 flash error)."""
         with self._lock:

@@ -18,10 +18,6 @@ class PlaintextDatabaseError(StoreError):
     """The database file is an unencrypted SQLite file."""
 
 
-class NotADatabaseError(StoreError):
-    """The file is neither SQLite nor a SQLCipher database this key opens."""
-
-
 class StorageFullError(StoreError):
     """The disk (or the database's size limit) is full; nothing was written."""
 

@@ -16,7 +16,7 @@ the shared photos; integrators can run them on their own staff photos.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,14 +40,6 @@ class Presentation:
     fps: float
     note: str = ""
 
-    @property
-    def is_attack(self) -> bool:
-        return self.kind != "bona_fide"
-
-    def timed(self) -> Iterator[tuple[np.ndarray, float]]:
-        for i, frame in enumerate(self.frames):
-            yield frame, i / self.fps
-
 
 def synthetic_background(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """An out-of-focus indoor-looking background: smooth gradient plus blurred texture, no straight edges."""
@@ -57,8 +49,8 @@ def synthetic_background(size: tuple[int, int], rng: np.random.Generator) -> np.
     base = rng.uniform(90, 170, 3).astype(np.float32)
     tilt = rng.uniform(-40, 40, 3).astype(np.float32)
     img = base[None, None, :] + tilt[None, None, :] * (0.6 * y + 0.4 * x)[..., None]
-    texture = rng.normal(0, 40, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
-    texture = cv2.resize(cv2.GaussianBlur(texture, (0, 0), 2.0), (width, height), interpolation=cv2.INTER_CUBIC)
+    noise = rng.normal(0, 40, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
+    texture = cv2.resize(cv2.GaussianBlur(noise, (0, 0), 2.0), (width, height), interpolation=cv2.INTER_CUBIC)
     return np.clip(img + texture, 0, 255).astype(np.uint8)
 
 
@@ -117,7 +109,7 @@ def compose_attack(photo: np.ndarray, face: FaceBox, kind: AttackKind, *, second
     bg = cv2.resize(bg, frame_size) if bg.shape[:2] != (height, width) else bg
     note = ""
     if kind == "framed":
-        style = "print" if seed % 2 == 0 else "phone"
+        style: Literal["print", "phone"] = "print" if seed % 2 == 0 else "phone"
         photo, face = _add_border(photo, face, style)
         note = style
         face_px = face_px * 0.8  # the whole print must be in view
@@ -159,7 +151,7 @@ def video_presentation(path: Path | str, subject: str = "", max_frames: int | No
     if not capture.isOpened():
         raise ValueError(f"{path}: cannot open video")
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
+    frames: list[np.ndarray] = []
     try:
         while max_frames is None or len(frames) < max_frames:
             ok, frame = capture.read()

@@ -20,7 +20,6 @@ import numpy as np
 from terminal.vision.detection import FaceBox
 
 SEARCH_RADIUS = 3.5  # face sizes around the face centre searched for edges
-MIN_COVERAGE = 0.55  # share of each side of the quadrilateral that must be visible edge
 MAX_SIDE_ANGLE = 22.0  # degrees a side may lean from the face's axes (perspective, hand tilt)
 
 
@@ -114,7 +113,7 @@ def _side_lines(segments: np.ndarray) -> dict[str, list[_Line]]:
 def find_border(frame: np.ndarray, box: FaceBox, roll_deg: float = 0.0) -> float:
     """How well a rectangle closes around the face: the worst side's coverage (0 = none, 1 = full).
 
-    A value of at least ``MIN_COVERAGE`` means a print, frame or screen edge surrounds the face.
+    A value of at least ``LivenessSettings.border_coverage`` means a print, frame or screen edge surrounds the face.
     """
     size = max(box.w, box.h)
     if size < 12:
@@ -145,8 +144,9 @@ def find_border(frame: np.ndarray, box: FaceBox, roll_deg: float = 0.0) -> float
     half_w, half_h = box.w / 2 / size, box.h / 2 / size
     best = 0.0
     for left, right, top, bottom in itertools.product(lines["left"], lines["right"], lines["top"], lines["bottom"]):
-        corners = [_intersection(top, left), _intersection(top, right), _intersection(bottom, right), _intersection(bottom, left)]
-        if any(p is None for p in corners):
+        found = [_intersection(top, left), _intersection(top, right), _intersection(bottom, right), _intersection(bottom, left)]
+        corners = [p for p in found if p is not None]
+        if len(corners) < 4:
             continue
         quad = np.array(corners, np.float32)
         # the face box must lie inside the quadrilateral

@@ -47,11 +47,6 @@ class AlignedFace:
         b = self.points[0:2].mean(axis=0)
         return float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
 
-    @property
-    def yaw_ratio(self) -> float:
-        """Horizontal offset of the nose base from the eye midpoint, in eye distances (0 = frontal)."""
-        mid = self.points[0:4].mean(axis=0)
-        return float((self.points[4][0] - mid[0]) / max(self.eye_distance, 1e-3))
 
 
 class FaceEncoder:
@@ -85,14 +80,3 @@ class FaceEncoder:
             rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         aligned = self.align(rgb, box)
         return self.describe_chips(aligned.chip)[0], aligned
-
-    def self_check(self, tolerance: float = 1e-3) -> float:
-        """Largest difference between the numpy network and dlib's on a test chip (startup check)."""
-        rng = np.random.default_rng(7)
-        chip = cv2.GaussianBlur(rng.integers(0, 256, (CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8), (5, 5), 0)
-        ours = self.models.net.compute(chip)[0]
-        theirs = np.asarray(self.models.dlib_net.compute_face_descriptor(chip), np.float32)
-        diff = float(np.abs(ours - theirs).max())
-        if diff > tolerance:
-            log.error("numpy descriptor network differs from dlib's by %.2g", diff)
-        return diff

@@ -156,9 +156,3 @@ class FaceDetector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def five_points(shape_predictor, rgb: np.ndarray, box: FaceBox):
-    """dlib's 5 landmarks (eye corners and nose base) for a box; returns (dlib shape, (5, 2) array)."""
-    shape = shape_predictor(rgb, box.to_dlib())
-    points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
-    return shape, points

@@ -25,11 +25,14 @@ import logging
 import threading
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from contract.roster_rules import FACE_DESCRIPTOR_MAX_NORM, FACE_DESCRIPTOR_MIN_NORM
+
+if TYPE_CHECKING:
+    from terminal.store.database import Store
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +105,7 @@ _reported: set[tuple[str, Hashable, str]] = set()
 _reported_lock = threading.Lock()
 
 
-def _report_skipped(store: Any, employee_id: Hashable, descriptor: np.ndarray, problem: str) -> None:
+def _report_skipped(store: Store, employee_id: Hashable, descriptor: np.ndarray, problem: str) -> None:
     key = (str(getattr(store, "path", id(store))), employee_id, hashlib.sha256(np.asarray(descriptor).tobytes()).hexdigest())
     with _reported_lock:
         if key in _reported:
@@ -179,7 +182,7 @@ class FaceGallery:
         self._pending.clear()
 
     @classmethod
-    def from_store(cls, store: Any, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN) -> FaceGallery:
+    def from_store(cls, store: Store, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN) -> FaceGallery:
         """Every active employee's usable face templates, keyed by employee id (a bad one is skipped and reported)."""
         from terminal.store.employees import face_templates
 
@@ -262,14 +265,6 @@ class FaceGallery:
         if second_distance - best_distance < self.margin:
             return Match(False, None, identity, best_distance, second_identity, second_distance, "ambiguous")
         return Match(True, identity, identity, best_distance, second_identity, second_distance, "match")
-
-    def nearest_per_identity(self, descriptor: Any) -> dict[Hashable, float]:
-        """Distance from the probe to each identity's nearest template."""
-        matrix, norms, labels, identities = self._snapshot()
-        distances = self._distances(matrix, norms, _as_descriptors(descriptor)[0])
-        best = np.full(len(identities), np.inf, np.float32)
-        np.minimum.at(best, labels, distances)
-        return {ident: float(best[i]) for i, ident in enumerate(identities)}
 
 
 def pairwise_distances(a: Sequence[np.ndarray] | np.ndarray, b: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,7 +37,7 @@ from terminal.vision.detection import FaceBox, FaceDetector, in_zone
 from terminal.vision.gallery import FaceGallery, Match
 from terminal.vision.images import as_bgr
 from terminal.vision.landmarks import FaceMesh, MeshLandmarks, face_crop
-from terminal.vision.liveness import LivenessSettings, LivenessTracker, LivenessVerdict
+from terminal.vision.liveness import Direction, LivenessSettings, LivenessTracker, LivenessVerdict
 from terminal.vision.models import SharedModels, shared_models
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Decision:
     """The end of one approach."""
 
     outcome: Outcome
-    employee_id: int | None = None  # accepted only (the gallery's identity)
+    employee_id: Hashable | None = None  # accepted only: the gallery's identity (the door keys it by employee id)
     distance: float | None = None  # to the nearest template (accepted and unknown)
     margin: float | None = None
     face_count: int = 1  # tailgating: the most faces counted at once
@@ -208,7 +208,6 @@ class FaceRecognizer:
         self._approach: _Approach | None = None
         self._hold_box: FaceBox | None = None
         self._hold_seen = 0.0
-        self._frame_index = 0
         self.unknown_attempts = 0
         self._last_face_at = 0.0
         self.timings: dict[str, float] = {}
@@ -235,7 +234,6 @@ class FaceRecognizer:
         """Handle one frame; ``t`` is its monotonic time in seconds (default: now)."""
         frame = as_bgr(frame)
         t = self.clock() if t is None else float(t)
-        self._frame_index += 1
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         started = time.perf_counter()
         boxes = self.detector.detect(frame, rgb)
@@ -302,9 +300,9 @@ class FaceRecognizer:
                                 metrics=verdict.metrics)
             return self._decide(decision, t, in_zone_boxes, primary, None, count)
         if verdict.status == "live" and approach.shots:
-            decision = self._identify(approach, verdict, t)
-            if decision is not None:
-                return self._decide(decision, t, in_zone_boxes, primary, None, count)
+            identified = self._identify(approach, verdict, t)
+            if identified is not None:
+                return self._decide(identified, t, in_zone_boxes, primary, None, count)
         elif approach.frames % COUNT_EVERY == 1:
             # the slower HOG count never shares a frame with a descriptor: no frame carries both
             count = self._count(frame, in_zone_boxes, approach, with_hog=True)
@@ -368,7 +366,8 @@ class FaceRecognizer:
             approach.shots_changed = True
 
     def _start_challenge(self, approach: _Approach, t: float) -> None:
-        direction = self.rng.choice(("left", "right"))
+        directions: tuple[Direction, Direction] = ("left", "right")
+        direction = self.rng.choice(directions)
         approach.liveness.start_challenge(direction, t)
         approach.challenge_deadline = t + self.settings.turn_challenge_s
         self.state = "challenge"
@@ -409,10 +408,10 @@ class FaceRecognizer:
             probe = np.mean(described, axis=0).astype(np.float32)
             self.timings["descriptor_ms"] = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
-            match = self.gallery.search(probe)
+            found = self.gallery.search(probe)
             self.timings["match_ms"] = (time.perf_counter() - started) * 1000
-            if approach.best_match is None or match.distance < approach.best_match.distance or match.accepted:
-                approach.best_match = match
+            if approach.best_match is None or found.distance < approach.best_match.distance or found.accepted:
+                approach.best_match = found
         match = approach.best_match
         elapsed = t - approach.started
         if match is not None and match.accepted:

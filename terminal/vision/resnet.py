@@ -4,8 +4,8 @@
 dlib's metric-learning ResNet: a 150x150 aligned RGB chip in, a 128-d descriptor
 out. dlib's own CPU code for it (the ``dlib-bin`` wheel is built without BLAS) takes
 ~55 ms per face; the same weights run as im2col + matrix products on numpy's BLAS
-take a fraction of that, with the same output to float precision (checked by
-``DescriptorNet.self_check`` against dlib and by the tests).
+take a fraction of that, with the same output to float precision (checked against
+dlib's network by the tests).
 
 The file is dlib's own serialisation of the network. Its layer parameters are read
 in order and checked against the one architecture this model has (the ``anet_type``
@@ -14,6 +14,7 @@ of dlib's ``dnn_face_recognition_ex.cpp``); any other file is refused with
 """
 from __future__ import annotations
 
+import builtins
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,7 @@ class _Reader:
         self.pos += size
         return raw.decode("latin-1")
 
-    def bools(self, count: int) -> None:
+    def bools(self, count: builtins.int) -> None:
         chunk = self.data[self.pos:self.pos + count]
         if any(c not in b"01" for c in chunk):
             raise ModelFormatError(f"bad flag bytes at {self.pos}")
@@ -80,10 +81,16 @@ class _Reader:
         self.pos = end
         return values.reshape(dims)
 
-    def alias(self) -> tuple[int, ...]:
+    def alias(self) -> tuple[builtins.int, ...]:
         if self.int() != 1:
             raise ModelFormatError(f"unsupported alias tensor at byte {self.pos}")
         return tuple(self.int() for _ in range(4))
+
+
+def _windows(x: np.ndarray, size: int) -> np.ndarray:
+    """Every ``size`` x ``size`` window over the two spatial axes of an NHWC tensor (a view, nothing copied)."""
+    # numpy's stubs type ``axis`` as one index, though sliding_window_view takes a tuple (as documented)
+    return sliding_window_view(x, (size, size), axis=(1, 2))  # type: ignore[call-overload]
 
 
 @dataclass
@@ -92,13 +99,18 @@ class _Layer:
     params: np.ndarray | None = None
     ints: tuple[int, ...] = ()
 
+    def values(self) -> np.ndarray:
+        if self.params is None:
+            raise ModelFormatError(f"{self.kind} layer has no parameters")
+        return self.params
+
 
 def _read_layers(data: bytes) -> tuple[list[_Layer], tuple[float, float, float]]:
     r = _Reader(data)
     if r.int() != 1 or r.string() != "loss_metric_2":
         raise ModelFormatError("not a dlib metric-learning network (loss_metric_2)")
     r.float(), r.float()  # margin and distance threshold used in training
-    versions = []
+    versions: list[int] = []
     while True:
         version = r.int()
         if version == 3:
@@ -207,11 +219,11 @@ class DescriptorNet:
             filters, nr, nc, sy, sx, py, px = con.ints
             if (filters, nr, nc, sy, sx) != (expect_filters, size, size, stride, stride) or py != px:
                 raise ModelFormatError(f"unexpected convolution {con.ints}")
-            count = con.params.size
+            count = con.values().size
             cin = (count - filters) // (filters * nr * nc)
-            w = con.params.reshape(-1)[: filters * cin * nr * nc].reshape(filters, cin, nr, nc)
-            b = con.params.reshape(-1)[filters * cin * nr * nc:]
-            aff = take("affine").params.reshape(-1)
+            w = con.values().reshape(-1)[: filters * cin * nr * nc].reshape(filters, cin, nr, nc)
+            b = con.values().reshape(-1)[filters * cin * nr * nc:]
+            aff = take("affine").values().reshape(-1)
             if aff.size != 2 * filters:
                 raise ModelFormatError("affine layer does not match its convolution")
             gamma, beta = aff[:filters], aff[filters:]
@@ -245,7 +257,7 @@ class DescriptorNet:
             raise ModelFormatError("unexpected descriptor layer")
         if next(it, None) is not None:
             raise ModelFormatError("extra layers after the descriptor layer")
-        return cls(means=means, stem=stem, blocks=blocks, fc=np.ascontiguousarray(fc.params, np.float32))
+        return cls(means=means, stem=stem, blocks=blocks, fc=np.ascontiguousarray(fc.values(), np.float32))
 
     # -- forward pass (NHWC, float32) ------------------------------------------------
 
@@ -254,7 +266,7 @@ class DescriptorNet:
         if conv.pad:
             p = conv.pad
             x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-        windows = sliding_window_view(x, (conv.size, conv.size), axis=(1, 2))[:, :: conv.stride, :: conv.stride]
+        windows = _windows(x, conv.size)[:, :: conv.stride, :: conv.stride]
         n, ho, wo, cin = windows.shape[:4]
         cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, conv.size * conv.size * cin)
         out = cols @ conv.weights
@@ -283,12 +295,12 @@ class DescriptorNet:
             raise ValueError(f"chips must be (N, 150, 150, 3), got {chips.shape}")
         x = (chips.astype(np.float32) - self.means) / 256.0
         x = self._conv(x, self.stem, relu=True)
-        x = sliding_window_view(x, (3, 3), axis=(1, 2))[:, ::2, ::2].max(axis=(4, 5))
+        x = _windows(x, 3)[:, ::2, ::2].max(axis=(4, 5))
         for block in self.blocks:
             h = self._conv(x, block.conv1, relu=True)
             h = self._conv(h, block.conv2, relu=False)
             if block.down:
-                x = sliding_window_view(x, (2, 2), axis=(1, 2))[:, ::2, ::2].mean(axis=(4, 5))
+                x = _windows(x, 2)[:, ::2, ::2].mean(axis=(4, 5))
             x = self._padded_sum(h, x)
             np.maximum(x, 0, out=x)
         pooled = x.mean(axis=(1, 2))
