@@ -148,6 +148,8 @@ class CentralService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker acknowledged every subscription of this connection
+        self._subscribe_mid: int | None = None
         self._signing_key = load_signing_key(settings.signing_key) if settings.signing_key and Path(settings.signing_key).exists() else None
         self.client = self._make_client()
         self._published_roster = 0
@@ -172,6 +174,7 @@ class CentralService:
         client.on_connect = lambda c, u, flags, rc, props: self._queue.put(("connect", rc))
         client.on_disconnect = lambda c, u, flags, rc, props: self._queue.put(("disconnect", rc))
         client.on_message = lambda c, u, msg: self._queue.put(("message", msg.topic, msg.payload))
+        client.on_subscribe = lambda c, u, mid, codes, props: self._queue.put(("subscribed", mid, codes))
         return client
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -220,6 +223,10 @@ class CentralService:
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)
 
+    def wait_subscribed(self, timeout: float = 10.0) -> bool:
+        """True once the broker acknowledged every subscription: from then on no punch published finds nobody."""
+        return self.subscribed.wait(timeout)
+
     # -- the worker: owns the client and the database -------------------------------------------------
     def _run(self) -> None:
         try:
@@ -263,12 +270,20 @@ class CentralService:
             if item[1].is_failure:
                 log.error("broker refused the central: %s", item[1])
                 return
-            for topic in subscriptions(self.settings.shared_group):
-                self.client.subscribe(topic, qos=1)
+            self.subscribed.clear()
+            _, self._subscribe_mid = self.client.subscribe([(topic, 1) for topic in subscriptions(self.settings.shared_group)])
             self.connected.set()
             log.info("central connected to %s:%s", self.settings.broker_host, self.settings.broker_port)
+        elif kind == "subscribed":
+            if item[1] == self._subscribe_mid:
+                refused = [code for code in item[2] if code.is_failure]
+                if refused:
+                    log.error("broker refused %d of the central's subscriptions: %s", len(refused), refused)
+                else:
+                    self.subscribed.set()
         elif kind == "disconnect":
             self.connected.clear()
+            self.subscribed.clear()
             log.warning("central disconnected from the broker (%s); paho reconnects", item[1])
         elif kind == "call":
             item[1]()

@@ -107,15 +107,13 @@ def start_central(settings, after_commit=None):
 
     A punch published before a receiver's SUBACK would find nobody subscribed; the SUBACKs are what say it is listening.
     """
-    from central.ingest.service import CentralService, subscriptions
+    from central.ingest.service import CentralService
 
     service = CentralService(settings, after_commit=after_commit)
-    subacks: list[int] = []
-    service.client.on_subscribe = lambda c, u, mid, codes, props: subacks.append(mid)
     service.start()
     try:
         assert service.wait_connected(10), "central did not connect"
-        wait_for(lambda: len(subacks) >= len(subscriptions(settings.shared_group)), 10, what="the central's SUBACKs")
+        assert service.wait_subscribed(10), "the broker never acknowledged the central's subscriptions"
     except BaseException:
         service.stop()
         raise
