@@ -45,11 +45,13 @@ messages: $(MO_FILES)
 demo: setup
 	$(PY) -m terminal.demo
 
-# ruff and mypy over the central server and the shared contract (the terminal side follows), then the whole
-# suite on SQLite, then the central server's suite again on PostgreSQL (a cluster the tests start).
+# ruff (pyproject.toml: pycodestyle, pyflakes, bugbear, pyupgrade, isort) and mypy (with the django-stubs and
+# pydantic plugins) over the whole code base, then the whole suite on SQLite, then the central server's suite
+# again on PostgreSQL (a cluster the tests start).
+LINTED := terminal sync_agent enrollment central contract benchmarks tests
 lint: setup
-	$(PY) -m ruff check central contract tests/central tests/contract
-	$(PY) -m mypy central contract
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m mypy terminal sync_agent enrollment central contract
 
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)

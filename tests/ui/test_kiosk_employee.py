@@ -6,7 +6,6 @@ the relay and LEDs) and what was said (the WAV files the simulated speaker rende
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -260,9 +259,8 @@ def test_the_clock_keeps_ticking_while_the_database_is_held_by_another_writer(ki
         for _ in range(3):
             kiosk.terminal.hardware.clock.advance(1)
             expected = kiosk.terminal.hardware.clock.now().wall.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
-            started = time.monotonic()
+            # the database stays locked until the finally below: a UI waiting on it would never show the new second
             kiosk.wait_until(lambda expected=expected: kiosk.app.screens["idle"].clock == expected, 2, "the clock to move")
-            assert time.monotonic() - started < 1.0
         assert kiosk.screen_name == "idle"
     finally:
         release.set()
