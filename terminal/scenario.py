@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Required, TextIO, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from terminal.config import TerminalConfig
@@ -26,7 +26,7 @@ from terminal.i18n import pad_display
 from terminal.identify import Outcome
 from terminal.runtime import Terminal
 from terminal.store.audit import verify_audit
-from terminal.store.employees import add_employee, find_by_number
+from terminal.store.employees import NewEmployee, add_employee, find_by_number
 
 if TYPE_CHECKING:
     from terminal.fingerprint_service import FingerprintWorker
@@ -38,17 +38,7 @@ if TYPE_CHECKING:
 
 Sim = TypeVar("Sim")
 
-class StaffMember(TypedDict, total=False):
-    number: Required[str]
-    name: Required[str]
-    department: str
-    card: str
-    pin: str
-    role: str
-    verify_mode: str
-
-
-DEMO_STAFF: list[StaffMember] = [
+DEMO_STAFF: list[NewEmployee] = [
     {"number": "1001", "name": "张伟", "department": "生产部", "card": "0004318030"},
     {"number": "1002", "name": "李娜", "department": "财务部", "pin": "2580"},
     {"number": "1003", "name": "Wang Fang", "department": "R&D", "card": "0x00A1B2C3", "pin": "1357", "verify_mode": "card+pin"},

@@ -5,7 +5,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, overload
+from typing import Any, Required, TypedDict, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -109,6 +109,18 @@ def employee_from_row(row: Row | None) -> Row | None:
 
 _PUBLIC_COLUMNS = ("id, number, name, department, card, pin_hash, role, verify_mode, allowed_devices, active, "
                    "roster_version, created_at, updated_at")
+
+
+class NewEmployee(TypedDict, total=False):
+    """One employee as :func:`add_employee` takes them (the demo's and the kiosk tour's staff lists)."""
+
+    number: Required[str]
+    name: Required[str]
+    department: str
+    card: str
+    pin: str
+    role: str
+    verify_mode: str
 
 
 def add_employee(store: Store, *, number: str, name: str, department: str = "", card: str | None = None,

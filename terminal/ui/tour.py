@@ -11,23 +11,13 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Required, TypedDict
+from typing import Any
+
+from terminal.store.employees import NewEmployee
 
 log = logging.getLogger(__name__)
 
-class TourPerson(TypedDict, total=False):
-    """One employee of the tour, as :func:`terminal.store.employees.add_employee` takes them."""
-
-    number: Required[str]
-    name: Required[str]
-    department: str
-    card: str
-    pin: str
-    role: str
-    verify_mode: str
-
-
-TOUR_STAFF: list[TourPerson] = [
+TOUR_STAFF: list[NewEmployee] = [
     {"number": "1001", "name": "张伟", "department": "生产部", "card": "0004318030", "pin": "2580"},
     {"number": "1002", "name": "李娜", "department": "财务部", "pin": "4321"},
     {"number": "1003", "name": "Wang Fang", "department": "研发部", "card": "0x00A1B2C3", "pin": "1357",
