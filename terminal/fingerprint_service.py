@@ -23,11 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from terminal.hardware.errors import HardwareError
 from terminal.hardware.fingerprint import FingerprintError, FingerprintSensor, PoorImage, SensorUnavailable
 from terminal.punch import Identity
+from terminal.store.connection import Connection
 from terminal.store.database import Store
 from terminal.workers import LoopWorker
 
@@ -61,13 +62,13 @@ class SyncReport:
         return bool(self.purged or self.loaded or self.replaced or self.pruned)
 
 
-def queue_purge(store: Store, positions: Iterable[int], conn: Any = None) -> None:
+def queue_purge(store: Store, positions: Iterable[int], conn: Connection | None = None) -> None:
     """Remember sensor positions to clear when the sensor can next be reached."""
     positions = sorted({int(p) for p in positions})
     if not positions:
         return
 
-    def write(c: Any) -> None:
+    def write(c: Connection) -> None:
         row = c.execute("SELECT value FROM settings WHERE key = ?", (PURGE_KEY,)).fetchone()
         current = json.loads(row[0]) if row else []
         store.set_setting(PURGE_KEY, sorted(set(current) | set(positions)), conn=c)
@@ -253,7 +254,7 @@ class FingerRead:
     position: int | None = None
     score: int | None = None
     employee_id: int | None = None
-    result: Any = None  # the Authenticator's Outcome or the PunchResult
+    result: Outcome | PunchResult | None = None  # the Authenticator's Outcome or the PunchResult
 
 
 class FingerprintWorker:
