@@ -26,7 +26,7 @@ apt:
 	@# the Debian package enables and starts services we only want started by the demo and the tests
 	@-systemctl disable --now mosquitto chrony postgresql >/dev/null 2>&1 || true
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-central.txt requirements-dev.txt setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r <(sed -e '/# no-deps/d' -e 's|^-r |-r $(CURDIR)/|' requirements-dev.txt)
