@@ -408,16 +408,11 @@ def _attendance_recompute(args: argparse.Namespace) -> int:
               "at most a year", file=sys.stderr)
         return EXIT_USAGE
     _django(args)
+    from central.accounts.scope import narrowed
     from central.attendance.services import recompute
     from central.people.models import Employee
 
-    employees = Employee.objects.all()
-    if args.only_site:
-        employees = employees.filter(site__code=args.only_site)
-    if args.department:
-        employees = employees.filter(department__name=args.department)
-    if args.employee:
-        employees = employees.filter(number=args.employee)
+    employees = narrowed(Employee.objects.all(), args.only_site, args.department, args.employee)
     if not employees.exists():
         print("seed-central attendance recompute: 没有符合条件的员工 / no employee matches", file=sys.stderr)
         return EXIT_USAGE

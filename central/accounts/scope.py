@@ -85,7 +85,12 @@ def employees(user: User) -> QuerySet[Employee]:
 def employees_in(user: User, site: str | None = "", department: str | None = "",
                  employee: str | None = "") -> QuerySet[Employee]:
     """The user's employees narrowed to a site (code), a department (name) and an employee (number) when given."""
-    rows = employees(user)
+    return narrowed(employees(user), site, department, employee)
+
+
+def narrowed(rows: QuerySet[Employee], site: str | None = "", department: str | None = "",
+             employee: str | None = "") -> QuerySet[Employee]:
+    """``rows`` narrowed to a site (code), a department (name) and an employee (number), each when given."""
     if site:
         rows = rows.filter(site__code=site)
     if department:

@@ -64,11 +64,7 @@ def list_employees(request, site: str | None = Query(None, pattern=CODE, descrip
                    department: str | None = Query(None, max_length=100, pattern=TEXT, description="部门名称 / department name"),
                    active: bool | None = Query(None, description="只看在职 (true) 或离职 (false) / only active or inactive"),
                    limit: int = limit_param(), cursor: str | None = cursor_param()):
-    rows = _visible(caller(request))
-    if site:
-        rows = rows.filter(site__code=site)
-    if department:
-        rows = rows.filter(department__name=department)
+    rows = scope.narrowed(_visible(caller(request)), site, department)
     if active is not None:
         rows = rows.filter(active=active)
     items, next_cursor = keyset.page(keyset.after_key(rows, cursor, "number"), limit, lambda e: (e.number,))
