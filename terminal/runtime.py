@@ -6,6 +6,13 @@ sensor that hangs never blocks another way in; workers hand factors to the
 :class:`~terminal.identify.Authenticator` and nothing else. Which workers run is
 decided in one place, :meth:`Terminal._build_workers`, from the configuration and
 the devices present; the kiosk finds them by name (:meth:`Terminal.worker`).
+
+The systemd watchdog is fed while every worker thread runs and none is stuck. A camera
+that is unplugged does not withhold it (the door still takes cards, fingers and PINs,
+and a restart would not bring the camera back — the driver reopens it itself): that
+face recognition stopped is told by the ``STATUS=`` line sent to systemd, the
+``hardware.status`` the sync agent publishes (``camera`` and ``camera_gone_since``) and
+the ``camera_gone`` / ``camera_back`` events. See docs/camera-recovery.md.
 """
 from __future__ import annotations
 
@@ -48,6 +55,8 @@ class Terminal:
         self.auth = Authenticator(store, config, self.punches, hardware.clock, self.feedback)
         self._stopped = threading.Event()
         self._health_written = 0.0
+        self._camera_written: str | None = None  # the camera's health in the last hardware.status written
+        self._status_line: str | None = None  # the last STATUS= sent to systemd
         self.fingerprint_worker: FingerprintWorker | None = None
         self.face_worker: FaceWorker | None = None
         self.workers: list[Worker] = self._build_workers()
@@ -119,12 +128,71 @@ class Terminal:
         self.auth.expire()
 
     def _housekeeping_step(self, stop: threading.Event) -> None:
-        """Requests the sync agent leaves in the database, and the hardware health it publishes."""
+        """Requests the sync agent leaves in the database, and the hardware health it publishes
+        (every ``HEALTH_EVERY_S``, and at once when the camera goes or comes back)."""
         self.carry_out_door_request()
-        if time.monotonic() - self._health_written > HEALTH_EVERY_S:
-            self.store.set_setting("hardware.status", hardware_health(self.hardware))
+        camera_now = self._camera_health()
+        if time.monotonic() - self._health_written > HEALTH_EVERY_S or camera_now != self._camera_written:
+            self.store.set_setting("hardware.status", self.hardware_status())
+            self._camera_written = camera_now
             self._health_written = time.monotonic()
         stop.wait(1.0)
+
+    def _camera_health(self) -> str | None:
+        camera = self.hardware.camera
+        health = getattr(camera, "health", None)
+        try:
+            return str(health()) if callable(health) else None
+        except Exception as exc:
+            return f"error: {exc}"
+
+    def camera_gone(self) -> dict | None:
+        """None while the camera delivers (or there is none); else ``{"reason", "since" (UTC stamp), "attempts",
+        "face_stopped"}`` from the face worker (which reads it) or the camera itself."""
+        face = self.face_worker
+        if face is not None:
+            status = face.camera_status()
+            if status["ok"]:
+                return None
+            return {key: status.get(key) for key in ("reason", "since", "attempts", "face_stopped")}
+        from terminal.hardware.camera import ReopeningCamera
+
+        camera = self.hardware.camera
+        if isinstance(camera, ReopeningCamera):
+            state = camera.state()
+            if not state.ok:
+                return {"reason": state.reason, "since": state.gone_at, "attempts": state.attempts, "face_stopped": True}
+        return None
+
+    def hardware_status(self) -> dict:
+        """What ``hardware.status`` holds (published by the sync agent): each device's health and, while the
+        camera is gone, ``camera_gone_since`` (UTC stamp; an optional key older readers ignore)."""
+        health: dict = dict(hardware_health(self.hardware))
+        gone = self.camera_gone()
+        if gone is not None:
+            if health.get("camera", "ok") == "ok":  # a camera that cannot say it (not a ReopeningCamera)
+                health["camera"] = f"gone since {gone['since']}: {gone['reason']}"
+            health["camera_gone_since"] = gone["since"]
+        return health
+
+    def status_line(self) -> str:
+        """The one-line state systemd shows (``STATUS=``): Chinese, then English."""
+        face = self.face_worker
+        if face is not None and not face.face_ok():
+            since = face.camera_gone_at or "?"
+            return f"人脸识别已停止：摄像头自 {since} 断开 Face recognition stopped: camera gone since {since}"
+        return self._running_line()
+
+    def _running_line(self) -> str:
+        inputs = ", ".join(w.name for w in self.workers if w.name != "housekeeping") or "-"
+        return f"运行中 Running ({inputs})"
+
+    def _notify_status(self) -> None:
+        """Send ``STATUS=`` when the state changes (nothing while the terminal runs as it started)."""
+        line = self.status_line()
+        if line != (self._status_line if self._status_line is not None else self._running_line()):
+            notify(f"STATUS={line}")
+        self._status_line = line
 
     def carry_out_door_request(self) -> bool:
         """Pulse the relay for a signed ``open_door`` command (left as ``door.open_request``), once per id."""
@@ -164,6 +232,7 @@ class Terminal:
         interval = watchdog_interval_s() or 5.0
         until = until or self._stopped
         while not until.wait(interval):
+            self._notify_status()
             if self.healthy():
                 notify("WATCHDOG=1")
             else:

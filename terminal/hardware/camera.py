@@ -4,12 +4,16 @@ Every camera gives :class:`Frame` objects holding a BGR ``uint8`` image of the
 configured width × height (other sizes are letterboxed), the monotonic time of the
 capture and a running index. A camera that is unplugged, stops answering within
 ``read_timeout_s`` or whose stream ends raises :class:`CameraGone` from ``read()``
-with the reason, and keeps raising it: the vision worker reports it and opens the
-camera again later.
+with the reason. Every driver then reopens its device itself (:class:`ReopeningCamera`):
+the next reads wait for the next attempt (0.5 s, doubling to ``retry_max_s``) and raise
+:class:`CameraGone` until the device opens and delivers again, so the object the
+terminal holds (``Hardware.camera``) stays the same for everyone reading it.
+:meth:`ReopeningCamera.state` says whether it is gone, since when and why.
 
 :class:`SimCamera` plays an image folder, a video file or a scripted scene at the
-configured frame rate; tests drive it (``show``, ``play_scene``, ``disconnect``) and
-check what it served (``served``, ``labels_served``, ``assert_served``).
+configured frame rate; tests drive it (``show``, ``play_scene``, ``disconnect`` /
+``reconnect`` — which unplug and plug its source, so it comes back only through the same
+reopening as a real camera) and check what it served (``served``, ``labels_served``, ``assert_served``).
 """
 from __future__ import annotations
 
@@ -26,10 +30,15 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from contract.stamps import utc_stamp
 from terminal.config import CameraSettings
-from terminal.hardware.errors import CameraGone, DeviceMissing
+from terminal.hardware.errors import CameraGone, DeviceMissing, HardwareError
 
 log = logging.getLogger(__name__)
+
+RETRY_START_S = 0.5  # first reopening attempt after a camera went away; pauses double from here
+RETRY_MAX_S = 30.0  # longest pause between two attempts
+GONE_WAIT_S = 1.0  # a read while gone waits at most this long for the next attempt, so its caller's loop goes on
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 BACKGROUND_BGR = (96, 104, 100)  # an evenly lit, empty doorway
@@ -53,6 +62,154 @@ class Camera(Protocol):
     def __enter__(self) -> Camera: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """Whether a camera delivers; while gone: why, since when (monotonic and UTC stamp), failed reopenings."""
+
+    ok: bool
+    reason: str | None = None
+    gone_since: float | None = None  # time.monotonic() of the first failed read
+    gone_at: str | None = None  # the same moment as a UTC stamp, for screens and messages
+    attempts: int = 0  # reopenings that failed since
+    last_error: str | None = None  # why the last reopening failed
+    retry_in_s: float | None = None  # until the next reopening (None: it will not be reopened)
+
+    def gone_for_s(self, now: float | None = None) -> float:
+        return 0.0 if self.gone_since is None else max(0.0, (time.monotonic() if now is None else now) - self.gone_since)
+
+
+class ReopeningCamera:
+    """What every driver shares: a read that fails marks the camera gone, and later reads reopen it.
+
+    A driver implements ``_open()`` (raise :class:`DeviceMissing` or any error when the device is not
+    there), ``_read_frame()`` (raise :class:`CameraGone` when it disappears) and ``_close_device()``.
+    While gone, ``read()`` waits (at most ``GONE_WAIT_S``, woken by ``close()``) for the next attempt,
+    closes what is left of the device, opens it again and, if that works, returns its first frame;
+    otherwise it raises :class:`CameraGone` with the original reason and the pause doubles
+    (``retry_start_s`` up to ``retry_max_s``). The simulator goes through exactly this path.
+    """
+
+    _reopens = True  # False: a source that ended stays gone (a video file)
+
+    def _init_reopening(self, retry_start_s: float = RETRY_START_S, retry_max_s: float = RETRY_MAX_S,
+                        wait_s: float = GONE_WAIT_S) -> None:
+        if retry_start_s <= 0 or retry_max_s < retry_start_s:
+            raise ValueError("reopening needs 0 < retry_start_s <= retry_max_s")
+        self.retry_start_s, self.retry_max_s, self.wait_s = retry_start_s, retry_max_s, wait_s
+        self._read_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._gone: str | None = None
+        self._gone_since: float | None = None
+        self._gone_at: str | None = None
+        self._attempts = 0
+        self._last_error: str | None = None
+        self._delay = retry_start_s
+        self._next_try = 0.0
+
+    # -- driver hooks ------------------------------------------------------------------------------
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _read_frame(self) -> Frame:
+        raise NotImplementedError
+
+    def _close_device(self) -> None:
+        raise NotImplementedError
+
+    def _wake_reader(self) -> None:
+        """Interrupt a read waiting inside the driver (close)."""
+
+    # -- Camera ---------------------------------------------------------------------------------------
+    def read(self) -> Frame:
+        if self._closing.is_set():
+            raise CameraGone("camera is closed")
+        with self._read_lock:
+            if self._gone is not None:
+                self._reopen_when_due()
+            try:
+                return self._read_frame()
+            except CameraGone as exc:
+                if self._closing.is_set():
+                    raise CameraGone("camera is closed") from None
+                self._went(exc.reason)
+                raise
+
+    def reopen(self) -> bool:
+        """Try to open a gone camera now, whatever the pause; True when it is (or already was) back."""
+        with self._read_lock:
+            if self._gone is None:
+                return True
+            self._next_try = 0.0
+            try:
+                self._reopen_when_due()
+            except CameraGone:
+                return False
+            return True
+
+    def state(self) -> CameraState:
+        gone = self._gone
+        if gone is None:
+            return CameraState(ok=True)
+        retry = max(0.0, self._next_try - time.monotonic()) if self._reopens and not self._closing.is_set() else None
+        return CameraState(False, gone, self._gone_since, self._gone_at, self._attempts, self._last_error, retry)
+
+    def health(self) -> str:
+        """'ok', or 'gone since <UTC stamp>: <reason>' (what the status screen and the status message show)."""
+        state = self.state()
+        return "ok" if state.ok else f"gone since {state.gone_at}: {state.reason}"
+
+    def close(self) -> None:
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._wake_reader()
+        with self._read_lock:
+            try:
+                self._close_device()
+            except Exception:
+                log.debug("closing the camera", exc_info=True)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _went(self, reason: str) -> None:
+        if self._gone is None:
+            self._gone, self._gone_since, self._gone_at = reason, time.monotonic(), utc_stamp()
+            self._attempts, self._last_error, self._delay = 0, None, self.retry_start_s
+            self._next_try = self._gone_since + self._delay
+            log.error("camera gone: %s", reason)
+
+    def _reopen_when_due(self) -> None:
+        """With the read lock held: wait for the next attempt and reopen; CameraGone while still gone."""
+        assert self._gone is not None
+        if not self._reopens:
+            raise CameraGone(self._gone)
+        remaining = self._next_try - time.monotonic()
+        if remaining > 0:
+            self._closing.wait(min(remaining, self.wait_s))
+            if self._closing.is_set():
+                raise CameraGone("camera is closed")
+            if time.monotonic() < self._next_try:
+                raise CameraGone(self._gone)
+        try:
+            self._close_device()
+        except Exception:
+            log.debug("releasing the lost camera", exc_info=True)
+        try:
+            self._open()
+        except Exception as exc:
+            self._attempts += 1
+            self._last_error = exc.reason if isinstance(exc, HardwareError) else str(exc)
+            self._delay = min(self._delay * 2, self.retry_max_s)
+            self._next_try = time.monotonic() + self._delay
+            log.warning("camera still gone (attempt %d: %s); next attempt in %.1f s", self._attempts, self._last_error,
+                        self._delay)
+            raise CameraGone(self._gone) from None
+        log.info("camera back after %.1f s (%d failed attempts)", time.monotonic() - (self._gone_since or 0.0),
+                 self._attempts)
+        self._gone = self._gone_since = self._gone_at = self._last_error = None
+        self._attempts = 0
+        self._delay = self.retry_start_s
 
 
 # -- images ------------------------------------------------------------------------------
@@ -163,90 +320,95 @@ def _capture_source(device: str) -> int | str:
     return int(device) if device.isdigit() else device
 
 
-class OpenCVCamera:
-    """A USB/V4L2 camera (index or /dev/video path) — or any source OpenCV opens, e.g. a video file.
+class OpenCVCamera(ReopeningCamera):
+    """A USB/V4L2 camera (index or /dev/video path) — or any source OpenCV opens: a video file, a network stream.
 
     Each ``cv2.VideoCapture.read`` runs on one worker thread, so a camera that hangs
-    is reported as gone after ``read_timeout_s`` instead of freezing the caller.
+    is reported as gone after ``read_timeout_s`` instead of freezing the caller. A
+    camera that is gone (unplugged, read error, no frame for ``read_timeout_s``) is
+    opened again as a new capture (:class:`ReopeningCamera`); a video file that ended
+    stays ended.
     """
 
-    def __init__(self, settings: CameraSettings):
-        import cv2
-
+    def __init__(self, settings: CameraSettings, *, retry_start_s: float = RETRY_START_S,
+                 retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S):
         self.settings = settings
         self.source = _capture_source(settings.device)
-        self._is_file = isinstance(self.source, str) and os.path.isfile(self.source)
-        if isinstance(self.source, str) and not os.path.exists(self.source):
-            raise DeviceMissing("camera", f"no camera at {self.source}")
-        api = cv2.CAP_V4L2 if (isinstance(self.source, int) or str(self.source).startswith("/dev/")) else cv2.CAP_ANY
-        capture = cv2.VideoCapture(self.source, api)
+        self._is_url = isinstance(self.source, str) and "://" in self.source
+        self._is_file = isinstance(self.source, str) and not self._is_url and os.path.isfile(self.source)
+        self._reopens = not self._is_file
+        self._init_reopening(retry_start_s, retry_max_s, wait_s)
+        self._capture: Any = None
+        self._worker: _CallThread | None = None
+        self._pending: concurrent.futures.Future | None = None
+        self._index = 0
+        self._open()
+
+    def _open(self) -> None:
+        import cv2
+
+        source = self.source
+        if isinstance(source, str) and not self._is_url and not os.path.exists(source):
+            raise DeviceMissing("camera", f"no camera at {source}")
+        if isinstance(source, int) or str(source).startswith("/dev/"):
+            api = cv2.CAP_V4L2
+        else:
+            api = cv2.CAP_FFMPEG if self._is_url else cv2.CAP_ANY
+        capture = cv2.VideoCapture(source, api)
         if not capture.isOpened():
             capture.release()
-            what = f"camera {self.source}" + (" (V4L2)" if api == cv2.CAP_V4L2 else "")
+            what = f"camera {source}" + (" (V4L2)" if api == cv2.CAP_V4L2 else "")
             raise DeviceMissing("camera", f"cannot open {what}: not connected, not a camera, or in use by another program")
-        if not self._is_file:
-            capture.set(cv2.CAP_PROP_FRAME_WIDTH, settings.width)
-            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, settings.height)
-            capture.set(cv2.CAP_PROP_FPS, settings.fps)
+        if not self._is_file and not self._is_url:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.settings.width)
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.settings.height)
+            capture.set(cv2.CAP_PROP_FPS, self.settings.fps)
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame, not one from a second ago
         self._capture = capture
         self._worker = _CallThread("seed-camera")
-        self._pending: concurrent.futures.Future | None = None
-        self._gone: str | None = None
-        self._index = 0
-        self._closed = False
-        self._lock = threading.Lock()
-        log.info("camera %s opened (%s)", self.source, capture.getBackendName())
+        self._pending = None
+        log.info("camera %s opened (%s)", source, capture.getBackendName())
 
-    def read(self) -> Frame:
-        with self._lock:
-            if self._closed:
-                raise CameraGone("camera is closed")
-            if self._gone:
-                raise CameraGone(self._gone)
-            deadline = time.monotonic() + self.settings.read_timeout_s
-            while True:
-                if self._pending is None:
-                    self._pending = self._worker.submit(self._capture.read)
-                try:
-                    ok, image = self._pending.result(timeout=max(0.0, deadline - time.monotonic()))
-                except concurrent.futures.TimeoutError:
-                    # the read is still hanging in the driver: leave it, the camera is gone
-                    return self._fail(f"no frame from camera {self.source} for {self.settings.read_timeout_s:g} s")
-                except Exception as exc:
-                    self._pending = None
-                    return self._fail(f"camera {self.source} failed: {exc}")
+    def _read_frame(self) -> Frame:
+        capture, worker = self._capture, self._worker
+        if capture is None or worker is None:
+            raise CameraGone(f"camera {self.source} is not open")
+        timeout = self.settings.read_timeout_s
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._pending is None:
+                self._pending = worker.submit(capture.read)
+            try:
+                ok, image = self._pending.result(timeout=max(0.0, deadline - time.monotonic()))
+            except concurrent.futures.TimeoutError:
+                # the read is still hanging in the driver: leave it, the camera is gone
+                raise CameraGone(f"no frame from camera {self.source} for {timeout:g} s") from None
+            except Exception as exc:
                 self._pending = None
-                if ok and image is not None:
-                    break
-                if self._is_file:
-                    return self._fail(f"video {self.source} ended or is unreadable after {self._index} frames")
-                if time.monotonic() >= deadline:
-                    return self._fail(f"camera {self.source} stopped delivering frames (unplugged?)")
-                time.sleep(0.02)
-            frame = Frame(letterbox(image, self.settings.width, self.settings.height), time.monotonic(), self._index)
-            self._index += 1
-            return frame
+                raise CameraGone(f"camera {self.source} failed: {exc}") from None
+            self._pending = None
+            if ok and image is not None:
+                break
+            if self._is_file:
+                raise CameraGone(f"video {self.source} ended or is unreadable after {self._index} frames")
+            if time.monotonic() >= deadline or self._closing.is_set():
+                raise CameraGone(f"camera {self.source} stopped delivering frames (unplugged?)")
+            time.sleep(0.02)
+        frame = Frame(letterbox(image, self.settings.width, self.settings.height), time.monotonic(), self._index)
+        self._index += 1
+        return frame
 
-    def _fail(self, reason: str) -> Frame:
-        self._gone = reason
-        log.error("camera gone: %s", reason)
-        raise CameraGone(reason)
-
-    def health(self) -> str:
-        return f"gone: {self._gone}" if self._gone else "ok"
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            hung = self._pending is not None and not self._pending.done()
-            if hung:
-                log.warning("camera %s: a read is still hanging; not releasing the device under it", self.source)
-            else:
-                self._capture.release()
-            self._worker.stop()
+    def _close_device(self) -> None:
+        capture, worker, pending = self._capture, self._worker, self._pending
+        self._capture = self._worker = self._pending = None
+        if capture is None:
+            return
+        if pending is not None and not pending.done():
+            log.warning("camera %s: a read is still hanging; not releasing the device under it", self.source)
+        else:
+            capture.release()
+        if worker is not None:
+            worker.stop()
 
     def __enter__(self) -> OpenCVCamera:
         return self
@@ -256,11 +418,23 @@ class OpenCVCamera:
 
 
 # -- picamera2 ------------------------------------------------------------------------------
-class Picamera2Camera:
-    """The Raspberry Pi camera through picamera2 (libcamera). Frames come as BGR ('RGB888' in libcamera's naming)."""
+class Picamera2Camera(ReopeningCamera):
+    """The Raspberry Pi camera through picamera2 (libcamera). Frames come as BGR ('RGB888' in libcamera's naming).
 
-    def __init__(self, settings: CameraSettings):
+    A camera that stops answering is stopped, closed and started again (:class:`ReopeningCamera`).
+    """
+
+    def __init__(self, settings: CameraSettings, *, retry_start_s: float = RETRY_START_S,
+                 retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S):
         self.settings = settings
+        self._init_reopening(retry_start_s, retry_max_s, wait_s)
+        self._camera: Any = None
+        self._worker: _CallThread | None = None
+        self._index = 0
+        self._open()
+
+    def _open(self) -> None:
+        settings = self.settings
         try:
             from picamera2 import Picamera2
         except ImportError as exc:
@@ -280,41 +454,33 @@ class Picamera2Camera:
             raise DeviceMissing("camera", f"Raspberry Pi camera could not start: {exc}") from None
         self._camera = camera
         self._worker = _CallThread("seed-picamera")
-        self._gone: str | None = None
-        self._index = 0
-        self._closed = False
 
-    def read(self) -> Frame:
-        if self._closed:
-            raise CameraGone("camera is closed")
-        if self._gone:
-            raise CameraGone(self._gone)
-        future = self._worker.submit(lambda: self._camera.capture_array("main"))
+    def _read_frame(self) -> Frame:
+        camera, worker = self._camera, self._worker
+        if camera is None or worker is None:
+            raise CameraGone("the Raspberry Pi camera is not open")
+        future = worker.submit(lambda: camera.capture_array("main"))
         try:
             image = future.result(timeout=self.settings.read_timeout_s)
         except concurrent.futures.TimeoutError:
-            self._gone = f"no frame from the Raspberry Pi camera for {self.settings.read_timeout_s:g} s"
-            raise CameraGone(self._gone) from None
+            raise CameraGone(f"no frame from the Raspberry Pi camera for {self.settings.read_timeout_s:g} s") from None
         except Exception as exc:
-            self._gone = f"Raspberry Pi camera failed: {exc}"
-            raise CameraGone(self._gone) from None
+            raise CameraGone(f"Raspberry Pi camera failed: {exc}") from None
         frame = Frame(letterbox(image, self.settings.width, self.settings.height), time.monotonic(), self._index)
         self._index += 1
         return frame
 
-    def health(self) -> str:
-        return f"gone: {self._gone}" if self._gone else "ok"
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._camera.stop()
-            self._camera.close()
-        except Exception:
-            log.debug("closing the Raspberry Pi camera", exc_info=True)
-        self._worker.stop()
+    def _close_device(self) -> None:
+        camera, worker = self._camera, self._worker
+        self._camera = self._worker = None
+        if camera is not None:
+            try:
+                camera.stop()
+                camera.close()
+            except Exception:
+                log.debug("closing the Raspberry Pi camera", exc_info=True)
+        if worker is not None:
+            worker.stop()
 
     def __enter__(self) -> Picamera2Camera:
         return self
@@ -346,18 +512,25 @@ class Served:
     label: str  # the step label, file name or "background"
 
 
-class SimCamera:
+class SimCamera(ReopeningCamera):
     """A camera playing an image folder, a video file or a scripted scene at ``fps``.
 
     ``realtime=True`` paces reads to the frame rate and, like a live camera, skips the
     frames a slow reader missed; ``realtime=False`` serves every frame at once, in
     order (deterministic tests).
+
+    ``disconnect()`` pulls its plug: the stream it had open is dead for good (like a
+    capture whose USB camera was unplugged), and opening it again fails until
+    ``reconnect()`` plugs it back — it returns through :class:`ReopeningCamera`'s
+    reopening, with its pauses, as a real camera does.
     """
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 15.0, source: Path | None = None,
-                 loop: bool = True, realtime: bool = True, hold_s: float = 1.0):
+                 loop: bool = True, realtime: bool = True, hold_s: float = 1.0, *,
+                 retry_start_s: float = RETRY_START_S, retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S):
         if fps <= 0:
             raise ValueError("fps must be positive")
+        self._init_reopening(retry_start_s, retry_max_s, wait_s)
         self.width, self.height, self.fps = width, height, fps
         self.loop = loop
         self.realtime = realtime
@@ -366,8 +539,10 @@ class SimCamera:
         self._background = background(width, height)
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._gone: str | None = None
-        self._closed = False
+        self._plugged = True
+        self._unplugs = 0  # times the plug was pulled; a stream opened before the last pull is dead
+        self._opened_at_unplug = 0
+        self._unplug_reason = "simulated camera was unplugged"
         self._index = 0
         self._started: float | None = None
         self._program: Iterator[tuple[np.ndarray, str]] = iter(())
@@ -417,20 +592,45 @@ class SimCamera:
         self._set_program(iter(()))
 
     def disconnect(self, reason: str = "was unplugged") -> None:
-        """The camera vanishes: every read from now on raises CameraGone."""
-        self._gone = f"simulated camera {reason}"
+        """Pull the plug: the open stream dies (reads raise CameraGone) and reopening fails until ``reconnect()``."""
+        self._unplug_reason = f"simulated camera {reason}"
+        self._plugged = False
+        self._unplugs += 1
         self._wake.set()
 
     def reconnect(self) -> None:
-        self._gone = None
-        self._wake.clear()
+        """Plug it back: the camera's next reopening attempt succeeds (reads do not resume before it)."""
+        self._plugged = True
 
-    # -- Camera ----------------------------------------------------------------------------------
-    def read(self) -> Frame:
-        if self._closed:
-            raise CameraGone("camera is closed")
-        if self._gone:
-            raise CameraGone(self._gone)
+    @property
+    def plugged(self) -> bool:
+        return self._plugged
+
+    # -- ReopeningCamera -------------------------------------------------------------------------
+    def _open(self) -> None:
+        if not self._plugged:
+            raise DeviceMissing("camera", "simulated camera is not plugged in")
+        with self._lock:
+            self._opened_at_unplug = self._unplugs
+            self._wake.clear()
+            if self._started is not None:  # a new stream: frames are due from now on
+                self._started = time.monotonic() - self._index / self.fps
+
+    def _close_device(self) -> None:
+        """Nothing to release on reopening: the picture in front of the camera stays (``close()`` releases a video)."""
+
+    def _wake_reader(self) -> None:
+        self._wake.set()
+
+    def _dead(self) -> str | None:
+        if self._closing.is_set():
+            return "camera is closed"
+        return self._unplug_reason if self._opened_at_unplug != self._unplugs else None
+
+    def _read_frame(self) -> Frame:
+        dead = self._dead()
+        if dead:
+            raise CameraGone(dead)
         with self._lock:
             now = time.monotonic()
             if self._started is None:
@@ -440,13 +640,12 @@ class SimCamera:
                 if due > now:
                     self._lock.release()
                     try:
-                        self._wake.wait(due - now)  # disconnect() wakes a waiting reader at once
+                        self._wake.wait(due - now)  # disconnect() and close() wake a waiting reader at once
                     finally:
                         self._lock.acquire()
-                    if self._gone:
-                        raise CameraGone(self._gone)
-                    if self._closed:
-                        raise CameraGone("camera is closed")
+                    dead = self._dead()
+                    if dead:
+                        raise CameraGone(dead)
                 else:
                     # a slow reader: skip the frames it missed, as a live camera would
                     missed = int((now - due) * self.fps)
@@ -468,12 +667,8 @@ class SimCamera:
         count = sum(1 for s in self.served if s.label == label)
         assert count >= at_least, f"camera served {label!r} {count} times, expected at least {at_least}"
 
-    def health(self) -> str:
-        return f"gone: {self._gone}" if self._gone else "ok"
-
     def close(self) -> None:
-        self._closed = True
-        self._wake.set()
+        super().close()
         with self._lock:
             self._release_video()
 

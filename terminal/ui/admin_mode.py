@@ -127,9 +127,10 @@ class AdminMode:
         def collect() -> dict:
             status = device_status(self.terminal.store, self.tconfig, self.terminal.hardware)
             hardware = status.setdefault("hardware", {})
-            face = self.terminal.face_worker
-            if face is not None and face.camera_error:
-                hardware["camera"] = f"error: {face.camera_error}"
+            gone = self.terminal.camera_gone()  # the camera reopens itself; meanwhile: since when and why
+            if gone is not None:
+                status["camera_gone"] = gone
+                hardware["camera"] = f"gone since {gone['since']}: {gone['reason']}"
             if self.finger_worker is not None:
                 hardware["fingerprint"] = self.finger_worker.health()
             return status

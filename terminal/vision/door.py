@@ -11,7 +11,11 @@
   :class:`~terminal.vision.recognizer.FrameResult` to its result listeners (the kiosk
   draws boxes and guidance from them) and decisions to the :class:`FaceDoor`. It
   reloads the gallery when the face templates in the store change (enrolment on the
-  device or a roster update from the sync agent), and reopens a camera that went away.
+  device or a roster update from the sync agent). A camera that goes away reopens
+  itself (:class:`~terminal.hardware.camera.ReopeningCamera`): the worker records
+  ``camera_gone`` once when it goes and ``camera_back`` (with how long it was gone)
+  when frames flow again, and says whether face recognition runs
+  (:meth:`FaceWorker.face_ok`, :meth:`FaceWorker.camera_status`).
   Other threads steer it without touching its recognizer: :meth:`FaceWorker.pause`
   (frames still flow to frame listeners, the door decides nothing: face enrolment
   on the admin screen), :meth:`FaceWorker.resume` and :meth:`FaceWorker.request_reset`.
@@ -27,6 +31,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from contract.stamps import utc_stamp
+from terminal.hardware.camera import ReopeningCamera
 from terminal.hardware.errors import CameraGone
 from terminal.punch import Identity
 from terminal.vision.gallery import FaceGallery
@@ -44,7 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GALLERY_CHECK_S = 5.0
-CAMERA_RETRY_S = 2.0
+CAMERA_RETRY_S = 2.0  # pause between reads of a camera that does not pace its own reopening
+CAMERA_GRACE_S = 10.0  # a camera gone longer than this: face recognition counts as stopped (status, sd_notify)
+STUCK_AFTER_S = 120.0  # no loop iteration for this long: the camera thread is stuck (the watchdog is withheld)
 
 
 def gallery_signature(store: Store) -> tuple:
@@ -98,17 +106,22 @@ class FaceWorker:
     name = "face"
 
     def __init__(self, camera: Camera, recognizer: FaceRecognizer, door: FaceDoor, *, store: Store | None = None,
-                 camera_factory: Callable[[], Camera] | None = None, monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, camera_grace_s: float = CAMERA_GRACE_S,
+                 stuck_after_s: float = STUCK_AFTER_S):
         self.camera = camera
         self.recognizer = recognizer
         self.door = door
         self.store = store if store is not None else door.store
-        self.camera_factory = camera_factory
-        self.monotonic = monotonic
+        self.monotonic = monotonic  # the gallery's clock (tests move it); camera and thread times are time.monotonic()
+        self.camera_grace_s = camera_grace_s
+        self.stuck_after_s = stuck_after_s
         self.listeners: list[Callable[[FrameResult], None]] = []  # every result of the recognizer (not while paused)
         self._frame_listeners: list[Callable[[Frame], None]] = []
         self.last_result: FrameResult | None = None
-        self.camera_error: str | None = None
+        self.camera_error: str | None = None  # why the camera is gone; None while it delivers
+        self.camera_gone_since: float | None = None  # time.monotonic() when it went
+        self.camera_gone_at: str | None = None  # the same as a UTC stamp
+        self._beat: float | None = None  # time.monotonic() of the last loop iteration
         self._signature: tuple | None = None
         self._checked_at = float("-inf")
         self._paused = threading.Event()
@@ -176,43 +189,68 @@ class FaceWorker:
         self._signature = signature
         return True
 
-    def _reopen_camera(self, stop: threading.Event, reason: str) -> None:
-        if self.camera_error != reason:
-            log.error("camera gone: %s", reason)
-            try:
-                self.store.record_event("camera_gone", {"reason": reason}, severity="error")
-            except Exception:
-                log.exception("could not record the camera event")
+    # -- the camera's state -----------------------------------------------------------------
+    def _record(self, kind: str, payload: dict, severity: str) -> None:
+        try:
+            self.store.record_event(kind, payload, severity=severity)
+        except Exception:
+            log.exception("could not record the %s event", kind)
+
+    def _camera_lost(self, stop: threading.Event, reason: str) -> None:
+        """A read failed: the first time of an episode, note since when and record ``camera_gone``."""
+        camera = self.camera
+        state = camera.state() if isinstance(camera, ReopeningCamera) else None
+        if self.camera_gone_since is None:
+            self.camera_gone_since = state.gone_since if state is not None and state.gone_since is not None \
+                else time.monotonic()
+            self.camera_gone_at = state.gone_at if state is not None and state.gone_at else utc_stamp()
+            log.error("camera gone: %s; face recognition waits for it", reason)
+            self._record("camera_gone", {"reason": reason, "since": self.camera_gone_at}, "error")
         self.camera_error = reason
         self.recognizer.reset()
-        if self.camera_factory is None:
-            stop.wait(CAMERA_RETRY_S)
-            return
-        try:
-            self.camera.close()
-        except Exception:
-            pass
-        if stop.wait(CAMERA_RETRY_S):
-            return
-        try:
-            self.camera = self.camera_factory()
-            self.camera_error = None
-            log.info("camera reopened")
-        except Exception as exc:
-            log.error("camera could not be reopened: %s", exc)
+        if state is None or state.retry_in_s is None:
+            stop.wait(CAMERA_RETRY_S)  # the camera does not pace its reopening (or never reopens): do not spin
+
+    def _camera_back(self) -> None:
+        gone_s = time.monotonic() - (self.camera_gone_since or time.monotonic())
+        log.info("camera back after %.1f s; face recognition runs again", gone_s)
+        self._record("camera_back", {"reason": self.camera_error, "since": self.camera_gone_at,
+                                     "gone_s": round(gone_s, 1)}, "info")
+        self.camera_error = self.camera_gone_since = self.camera_gone_at = None
+
+    @property
+    def camera_ok(self) -> bool:
+        return self.camera_error is None
+
+    def face_ok(self) -> bool:
+        """False while the camera has been gone longer than ``camera_grace_s``: face recognition is stopped."""
+        since = self.camera_gone_since
+        return since is None or time.monotonic() - since <= self.camera_grace_s
+
+    def camera_status(self) -> dict:
+        """``{"ok": True}`` or ``{"ok": False, "reason", "since" (UTC stamp), "gone_s", "face_stopped", "attempts"}``."""
+        if self.camera_error is None:
+            return {"ok": True}
+        camera = self.camera
+        state = camera.state() if isinstance(camera, ReopeningCamera) else None
+        gone_s = time.monotonic() - (self.camera_gone_since or time.monotonic())
+        return {"ok": False, "reason": self.camera_error, "since": self.camera_gone_at, "gone_s": round(gone_s, 1),
+                "face_stopped": not self.face_ok(), "attempts": state.attempts if state is not None else None}
 
     def step(self, stop: threading.Event) -> FrameResult | None:
         """Read one frame, offer it to the frame listeners and, unless paused, recognise it and act on a decision.
 
         None when no frame could be read or recognition is paused.
         """
+        self._beat = time.monotonic()
         self.refresh_gallery()
         try:
             frame = self.camera.read()
         except CameraGone as exc:
-            self._reopen_camera(stop, str(exc))
+            self._camera_lost(stop, exc.reason)
             return None
-        self.camera_error = None
+        if self.camera_error is not None:
+            self._camera_back()
         paused = self._paused.is_set()
         if self._reset.is_set():
             self._reset.clear()
@@ -237,6 +275,7 @@ class FaceWorker:
 
     # -- Worker protocol -------------------------------------------------------------------
     def start(self) -> None:
+        self._beat = time.monotonic()
         self._loop.start()
 
     def stop(self) -> None:
@@ -244,5 +283,15 @@ class FaceWorker:
         self.recognizer.close()
 
     def healthy(self) -> bool:
-        """The thread runs (a lost camera is reported by ``camera_error`` and events, not by dying)."""
-        return self._loop.healthy()
+        """The camera thread runs and is not stuck (no loop iteration for ``stuck_after_s``).
+
+        A camera that is merely gone does not make the worker unhealthy: the thread keeps
+        reopening it, and cards, fingers and PINs work meanwhile, so restarting the terminal
+        would not help. That face recognition stopped is told by :meth:`face_ok` (the terminal's
+        sd_notify STATUS line, its status screen and status message) and the events.
+        """
+        beat = self._beat
+        stuck = beat is not None and time.monotonic() - beat > self.stuck_after_s
+        if stuck:
+            log.error("camera thread stuck: no frame attempt for %.0f s", time.monotonic() - (beat or 0.0))
+        return self._loop.healthy() and not stuck

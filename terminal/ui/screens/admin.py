@@ -69,6 +69,13 @@ def status_rows(status: dict, lang: str, zone: str) -> list[tuple[str, str, str,
         value = (status.get("hardware") or {}).get(name)
         if value is None:
             continue
+        gone = status.get("camera_gone") if name == "camera" else None
+        if gone:
+            text = t("status.camera_gone", lang, since=stamp_text(gone.get("since"), zone, lang), reason=gone.get("reason") or "")
+            if gone.get("face_stopped"):
+                text = f"{t('status.camera_gone_face', lang)} · {text}"
+            rows.append((name, t(f"status.{name}", lang), text, True))
+            continue
         rows.append((name, t(f"status.{name}", lang), health_text(value, lang), value not in ("ok", "disabled")))
     rows.append(("version", t("status.version", lang), str(status.get("version", "")), False))
     return rows
