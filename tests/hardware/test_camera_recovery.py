@@ -1,0 +1,247 @@
+"""A camera that goes away and comes back: the same case against the real OpenCV driver and the simulator.
+
+The real driver reads an MJPEG stream served over HTTP on loopback (``mjpeg_server``);
+stopping the server drops the connection and closes the port (the camera is unplugged),
+starting it again on the same port plugs it back. The simulator's ``disconnect`` /
+``reconnect`` pull and push its plug; it comes back only through the driver's reopening.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from terminal.config import CameraSettings
+from terminal.hardware.camera import Frame, OpenCVCamera, ReopeningCamera, SimCamera, letterbox, load_image
+from terminal.hardware.errors import CameraGone
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test support beside this file (tests/hardware has no conftest)
+from mjpeg_server import MjpegServer  # noqa: E402
+
+W, H = 320, 240
+RETRY_START_S, RETRY_MAX_S, WAIT_S = 0.05, 0.4, 0.2  # pauses short enough for a test
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def picture() -> np.ndarray:
+    """A doorway with a green square: easy to tell from black or grey frames."""
+    image = np.full((H, W, 3), 90, np.uint8)
+    image[H // 4:3 * H // 4, W // 4:3 * W // 4] = (0, 200, 0)
+    return image
+
+
+def read_until_gone(camera: ReopeningCamera, limit: int = 500) -> CameraGone:
+    for _ in range(limit):  # frames already buffered may still come
+        try:
+            camera.read()
+        except CameraGone as exc:
+            return exc
+    raise AssertionError(f"the camera kept delivering {limit} frames after it was unplugged")
+
+
+def read_until_frame(camera: ReopeningCamera, timeout: float = 10.0) -> Frame:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return camera.read()
+        except CameraGone:
+            if time.monotonic() > deadline:
+                raise
+
+
+@dataclass
+class Plug:
+    camera: Any
+    unplug: Callable[[], object]
+    plug: Callable[[], object]
+
+
+@pytest.fixture
+def mjpeg() -> Iterator[MjpegServer]:
+    with MjpegServer(picture(), fps=30) as server:
+        yield server
+
+
+def _opencv(server: MjpegServer) -> Plug:
+    camera = OpenCVCamera(CameraSettings(device=server.url, width=W, height=H, read_timeout_s=0.5),
+                          retry_start_s=RETRY_START_S, retry_max_s=RETRY_MAX_S, wait_s=WAIT_S)
+    return Plug(camera, server.stop, server.start)
+
+
+def _sim(server: MjpegServer) -> Plug:
+    camera = SimCamera(W, H, fps=30, realtime=True, retry_start_s=RETRY_START_S, retry_max_s=RETRY_MAX_S, wait_s=WAIT_S)
+    camera.show(picture())
+    return Plug(camera, camera.disconnect, camera.reconnect)
+
+
+CASES = {"opencv-mjpeg": _opencv, "sim": _sim}
+
+
+@pytest.fixture(params=sorted(CASES))
+def plugged(request, mjpeg) -> Iterator[Plug]:
+    case = CASES[request.param](mjpeg)
+    with case.camera:
+        yield case
+
+
+def is_green(frame: Frame) -> bool:
+    b, g, r = frame.image[H // 2, W // 2]
+    return int(g) > 150 and int(b) < 60 and int(r) < 60
+
+
+def test_a_camera_that_goes_away_is_reported_gone_and_comes_back_by_itself(plugged):
+    camera = plugged.camera
+    assert isinstance(camera, ReopeningCamera)
+    first = [camera.read() for _ in range(3)]
+    assert all(f.image.shape == (H, W, 3) for f in first) and is_green(first[-1])
+    assert camera.state().ok and camera.health() == "ok"
+
+    plugged.unplug()
+    gone = read_until_gone(camera)
+    assert gone.device == "camera" and gone.reason
+    state = camera.state()
+    assert not state.ok and state.reason == gone.reason and state.gone_at
+    assert camera.health() == f"gone since {state.gone_at}: {gone.reason}"
+    for _ in range(4):  # still unplugged: every reopening fails, the reads keep saying so
+        with pytest.raises(CameraGone):
+            camera.read()
+    state = camera.state()
+    assert state.attempts >= 2 and state.last_error and state.retry_in_s is not None
+    assert state.gone_at == camera.state().gone_at  # one episode, one start
+
+    plugged.plug()
+    back = read_until_frame(camera)
+    assert is_green(back) and back.image.shape == (H, W, 3)
+    assert back.index > first[-1].index
+    assert camera.state().ok and camera.health() == "ok"
+    more = [camera.read() for _ in range(3)]  # and it keeps delivering
+    assert [b.index - a.index for a, b in pairwise([back, *more])] == [1, 1, 1]
+
+
+def test_reopening_can_be_forced_and_close_ends_it(plugged):
+    camera = plugged.camera
+    camera.read()
+    plugged.unplug()
+    read_until_gone(camera)
+    assert camera.reopen() is False  # still unplugged
+    plugged.plug()
+    assert camera.reopen() is True and camera.state().ok
+    assert is_green(read_until_frame(camera))
+    camera.close()
+    with pytest.raises(CameraGone, match="closed"):
+        camera.read()
+
+
+def test_close_wakes_a_read_waiting_for_the_next_reopening(mjpeg):
+    camera = OpenCVCamera(CameraSettings(device=mjpeg.url, width=W, height=H, read_timeout_s=0.5),
+                          retry_start_s=5.0, retry_max_s=5.0, wait_s=5.0)
+    camera.read()
+    mjpeg.stop()
+    read_until_gone(camera)
+    errors: list[CameraGone] = []
+
+    def reader() -> None:
+        try:
+            camera.read()
+        except CameraGone as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert wait_until(lambda: camera.state().retry_in_s is not None)
+    camera.close()
+    thread.join(timeout=3)
+    assert not thread.is_alive() and "closed" in str(errors[0])
+
+
+def test_an_unplugged_simulator_does_not_come_back_by_being_plugged_in_alone():
+    """Plugging back is not enough: the stream it had is dead, only reopening brings frames (as for a USB camera)."""
+    with SimCamera(W, H, fps=30, realtime=False, retry_start_s=0.3, retry_max_s=0.3, wait_s=0.01) as camera:
+        camera.read()
+        camera.disconnect()
+        camera.reconnect()  # before any read noticed
+        with pytest.raises(CameraGone, match="unplugged"):
+            camera.read()
+        assert not camera.state().ok
+        with pytest.raises(CameraGone):  # the pause before the next reopening has not passed
+            camera.read()
+        assert read_until_frame(camera).index == 1 and camera.state().ok
+
+
+# -- the terminal: face worker, events, status, watchdog -------------------------------------------------
+@pytest.fixture
+def face_stream(faces_dir) -> Iterator[MjpegServer]:
+    face = letterbox(load_image(faces_dir / "people" / "obama" / "obama.jpg"), 640, 480, (96, 104, 100))
+    with MjpegServer(face, fps=15) as server:
+        yield server
+
+
+def test_the_face_worker_of_a_real_camera_survives_it_going_away(sim_config, face_stream):
+    from terminal.runtime import Terminal
+    from terminal.vision.door import FaceWorker
+
+    sim_config.hardware.camera.driver = "pi"
+    sim_config.hardware.camera.device = face_stream.url
+    sim_config.hardware.camera.read_timeout_s = 0.5
+    sim_config.hardware.fingerprint.enabled = False
+    with Terminal.open(sim_config) as terminal:
+        camera = terminal.hardware.camera
+        assert isinstance(camera, OpenCVCamera)
+        worker = terminal.face_worker
+        assert isinstance(worker, FaceWorker) and worker.camera is camera
+        camera.retry_start_s, camera.retry_max_s, camera.wait_s = RETRY_START_S, RETRY_MAX_S, WAIT_S
+        worker.camera_grace_s = 0.0  # face recognition counts as stopped as soon as the camera is gone
+        frames: list[Frame] = []
+        faces_seen: list[int] = []
+        worker.add_frame_listener(frames.append)
+        worker.listeners.append(lambda result: faces_seen.append(len(result.faces)))
+        terminal.start()
+        assert wait_until(lambda: len(faces_seen) >= 2 and faces_seen[-1] >= 1, timeout=30)  # the face is seen
+        assert terminal.status_line().startswith("运行中 Running")
+
+        face_stream.stop()
+        assert wait_until(lambda: worker.camera_error is not None)
+        assert wait_until(lambda: not worker.face_ok())
+        gone = terminal.camera_gone()
+        assert gone is not None and gone["since"] and gone["face_stopped"]
+        assert terminal.healthy()  # the watchdog is still fed: no restart loop for an unplugged camera
+        assert terminal.status_line() == (f"人脸识别已停止：摄像头自 {gone['since']} 断开 "
+                                          f"Face recognition stopped: camera gone since {gone['since']}")
+        assert wait_until(lambda: (terminal.store.get_setting("hardware.status") or {}).get("camera_gone_since")
+                          == gone["since"])
+        published = terminal.store.get_setting("hardware.status")
+        assert published["camera"].startswith(f"gone since {gone['since']}")
+        events = terminal.store.query("SELECT kind, severity, payload FROM events WHERE kind LIKE 'camera_%'")
+        assert [(e["kind"], e["severity"]) for e in events] == [("camera_gone", "error")]
+        seen_before = len(frames)
+
+        face_stream.start()  # plugged back, same address
+        assert wait_until(lambda: worker.camera_error is None)
+        assert wait_until(lambda: len(frames) >= seen_before + 5)
+        faces_before = len(faces_seen)
+        assert wait_until(lambda: len(faces_seen) > faces_before + 1 and faces_seen[-1] >= 1, timeout=30)
+        assert worker.face_ok() and terminal.camera_gone() is None and terminal.healthy()
+        assert terminal.status_line().startswith("运行中 Running")
+        assert wait_until(lambda: "camera_gone_since" not in (terminal.store.get_setting("hardware.status") or {}))
+        assert terminal.store.get_setting("hardware.status")["camera"] == "ok"
+        events = terminal.store.query("SELECT kind, payload FROM events WHERE kind LIKE 'camera_%' ORDER BY id")
+        assert [e["kind"] for e in events] == ["camera_gone", "camera_back"]
+        back = json.loads(events[1]["payload"])
+        assert back["since"] == gone["since"] and back["gone_s"] > 0
