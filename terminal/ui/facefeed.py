@@ -8,7 +8,9 @@ no unknown-face events, no punch). :class:`FaceFeed` listens to the worker's fra
 and results (:meth:`FaceWorker.add_frame_listener`, ``FaceWorker.listeners``) and
 pauses it through :meth:`FaceWorker.pause`; it never reads the camera itself when a
 worker is running. Without a face worker (face recognition off, or no camera model),
-:meth:`FaceFeed.read_direct` reads the camera for enrolment only.
+:meth:`FaceFeed.read_direct` reads the camera for enrolment only. A camera that went
+away reopens itself (its driver's doing); :attr:`FaceFeed.camera_error` says why it is
+gone until frames flow again.
 """
 from __future__ import annotations
 
@@ -81,7 +83,14 @@ class FaceFeed:
 
     @property
     def camera_error(self) -> str | None:
-        return self.worker.camera_error if self.worker is not None else None
+        """Why the camera is gone (it reopens itself meanwhile), or None while it delivers."""
+        if self.worker is not None:
+            return self.worker.camera_error
+        from terminal.hardware.camera import ReopeningCamera
+
+        if isinstance(self.camera, ReopeningCamera):
+            return self.camera.state().reason
+        return None
 
     # -- pause (admin enrolment) -------------------------------------------------------------
     @property

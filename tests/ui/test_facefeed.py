@@ -66,3 +66,42 @@ def test_without_a_face_worker_the_feed_reads_the_camera_itself_and_has_nothing_
         frame = feed.next_frame(0, timeout=1.0)
         assert frame is not None and frame.image.shape == (240, 320, 3) and frame.faces == []
         feed.detach()
+
+
+def test_without_a_face_worker_the_feed_says_why_the_camera_is_gone_until_it_reopens():
+    from terminal.hardware.camera import SimCamera
+    from terminal.hardware.errors import CameraGone
+    from terminal.ui.facefeed import FaceFeed
+
+    with SimCamera(320, 240, fps=15, realtime=False, retry_start_s=0.05, retry_max_s=0.1, wait_s=0.2) as camera:
+        feed = FaceFeed(None, camera).attach()
+        assert feed.next_frame(0, timeout=1.0) is not None
+        camera.disconnect("cable pulled")
+        with pytest.raises(CameraGone):
+            feed.next_frame(0, timeout=1.0)
+        assert feed.camera_error == "simulated camera cable pulled"
+        camera.reconnect()
+        frame = None
+        for _ in range(20):
+            try:
+                frame = feed.next_frame(0, timeout=1.0)
+                break
+            except CameraGone:
+                continue
+        assert frame is not None and feed.camera_error is None
+
+
+@pytest.mark.parametrize(("lang", "words"), [("zh", ("已断开", "人脸识别已停止")), ("en", ("gone since", "face recognition stopped"))])
+def test_the_status_screen_shows_a_gone_camera_with_since_when(lang, words):
+    from terminal.ui.screens.admin import status_rows
+
+    gone = {"reason": "no frame from camera 0 for 2 s", "since": "2026-03-02T08:01:02.000000Z", "attempts": 3,
+            "face_stopped": True}
+    status = {"hardware": {"camera": "gone since 2026-03-02T08:01:02.000000Z: no frame", "speaker": "ok"},
+              "camera_gone": gone}
+    rows = {key: (value, bad) for key, _label, value, bad in status_rows(status, lang, "Asia/Shanghai")}
+    text, bad = rows["camera"]
+    assert bad and all(word in text for word in words)
+    assert "2026-03-02 16:01:02" in text  # since when, in the door's time zone
+    assert gone["reason"] in text
+    assert rows["speaker"][1] is False  # the other devices are shown as before
