@@ -6,9 +6,11 @@ Registered into ``seed-enroll`` by :func:`register`:
 * ``face-check PHOTO...``: the enrolment quality gates on photos, without saving;
 * ``eval-faces DIR``: identification accuracy and open-set false accepts on a folder of people;
 * ``eval-pairs PAIRS.csv --images DIR``: verification accuracy on labelled pairs;
+* ``make-pairs DIR OUT``: a pairs file of every pair of images in a people folder, for ``eval-pairs``;
 * ``count-faces IMAGE...``: faces the anti-tailgating counter sees.
 
-Every command prints JSON with ``--json``.
+Every command prints JSON with ``--json``. ``eval-faces`` and ``eval-pairs`` also give
+the true accept rate at false accept rates 0, 0.1 % and 1 % with the threshold for each.
 """
 from __future__ import annotations
 
@@ -41,19 +43,31 @@ def _threshold(args: argparse.Namespace) -> tuple[float, float]:
     return threshold, margin
 
 
+def _tar_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per false accept rate: 误识率 FAR, 通过率 TAR and the threshold giving them."""
+    lines = []
+    for row in rows:
+        threshold = "-" if row["threshold"] is None else f"{row['threshold']:.4f}"
+        lines.append(f"误识率 FAR <= {row['far'] * 100:g}%: 通过率 TAR {row['tar']} 阈值 threshold {threshold}"
+                     f" (低于 below {row['limit']})")
+    return lines
+
+
 def cmd_eval_faces(args: argparse.Namespace) -> int:
     from enrollment.face_eval import EvaluationError, eval_faces
 
     threshold, margin = _threshold(args)
     try:
-        result = eval_faces(args.dir, threshold=threshold, margin=margin)
+        result = eval_faces(args.dir, threshold=threshold, margin=margin, enrol=args.enrol,
+                            flip_average=not args.no_flip)
     except EvaluationError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    lines = [f"{key:22} {result[key]}" for key in ("identities", "enrolled", "probes", "top1_accuracy",
-                                                   "false_reject_rate", "impostor_probes", "false_accept_rate",
-                                                   "threshold", "margin", "max_genuine_distance",
-                                                   "min_impostor_distance", "median_ms_per_probe")]
+    lines = [f"{key:22} {result[key]}" for key in ("identities", "enrolled", "enrolled_per_person", "probes",
+                                                   "top1_accuracy", "false_reject_rate", "impostor_probes",
+                                                   "false_accept_rate", "threshold", "margin", "max_genuine_distance",
+                                                   "min_impostor_distance", "median_ms_per_probe", "flip_average")]
+    lines += _tar_lines(result["tar_at_far"])
     for item in result["misidentified"]:
         lines.append(f"misidentified: {item['file']} as {item.get('as')}")
     for item in result["accepted_impostors"]:
@@ -69,14 +83,36 @@ def cmd_eval_pairs(args: argparse.Namespace) -> int:
 
     threshold, _ = _threshold(args)
     try:
-        result = eval_pairs(args.pairs, args.images, threshold=threshold)
+        result = eval_pairs(args.pairs, args.images, threshold=threshold, flip_average=not args.no_flip)
     except EvaluationError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    lines = [f"{key:20} {value}" for key, value in result.items() if key != "problems"]
+    lines = [f"{key:22} {value}" for key, value in result.items() if key not in ("problems", "tar_at_far")]
+    lines += _tar_lines(result["tar_at_far"])
     lines += [f"problem: {p['file']}: {p['problem']}" for p in result["problems"]]
     _print(result, args.json, lines)
     return EXIT_OK
+
+
+def cmd_make_pairs(args: argparse.Namespace) -> int:
+    from enrollment.face_eval import EvaluationError, folder_pairs
+
+    try:
+        pairs_csv, images = folder_pairs(args.dir, args.out)
+    except (EvaluationError, OSError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    result = {"pairs": str(pairs_csv), "images": str(images)}
+    _print(result, args.json, [f"配对文件 pairs file: {pairs_csv}", f"图片目录 images: {images}",
+                               f"seed-enroll eval-pairs {pairs_csv} --images {images}"])
+    return EXIT_OK
+
+
+def _enrol_count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError("must be between 1 and 10 images")
+    return value
 
 
 def cmd_count_faces(args: argparse.Namespace) -> int:
@@ -147,19 +183,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_face_check)
 
-    faces = subparsers.add_parser("eval-faces", help="identification accuracy on a folder with one folder per person")
+    no_flip_help = ("每张脸只算一次描述子(不与镜像平均),与旧版及低功耗配置相同 "
+                    "describe each face once, without averaging with its mirror image (as before; low-power profile)")
+    tar_note = ("; also prints the true accept rate (tar_at_far) at false accept rates 0, 0.1%% and 1%% "
+                "with the threshold for each")
+    faces = subparsers.add_parser(
+        "eval-faces", help="按人分文件夹评估识别率 identification accuracy on a folder with one folder per person"
+                           + tar_note)
     faces.add_argument("dir", type=Path)
     faces.add_argument("--threshold", type=_distance, help="match threshold (default: face.match_threshold default)")
     faces.add_argument("--margin", type=float, help="required margin over the best other identity")
+    faces.add_argument("--enrol", type=_enrol_count, default=1, metavar="N",
+                       help="每人登记前 N 张照片,其余作为测试 enrol each person's first N images (by name), probe with "
+                            "the rest (default %(default)s; the terminal enrols 3-5 shots)")
+    faces.add_argument("--no-flip", action="store_true", help=no_flip_help)
     faces.add_argument("--json", action="store_true")
     faces.set_defaults(func=cmd_eval_faces)
 
-    pairs = subparsers.add_parser("eval-pairs", help="verification accuracy on a CSV of pairs (a,b,same)")
+    pairs = subparsers.add_parser(
+        "eval-pairs", help="按配对评估验证率 verification accuracy on a CSV of pairs (a,b,same)" + tar_note)
     pairs.add_argument("pairs", type=Path)
     pairs.add_argument("--images", type=Path, required=True, help="folder the file names in the CSV are relative to")
     pairs.add_argument("--threshold", type=_distance)
+    pairs.add_argument("--no-flip", action="store_true", help=no_flip_help)
     pairs.add_argument("--json", action="store_true")
     pairs.set_defaults(func=cmd_eval_pairs)
+
+    make = subparsers.add_parser(
+        "make-pairs", help="由按人分文件夹的照片生成全部配对 every pair of a people folder as PAIRS.csv for eval-pairs")
+    make.add_argument("dir", type=Path, help="one folder per person")
+    make.add_argument("out", type=Path, help="folder to write pairs.csv and images/ into")
+    make.add_argument("--json", action="store_true")
+    make.set_defaults(func=cmd_make_pairs)
 
     count = subparsers.add_parser("count-faces", help="faces the anti-tailgating counter sees in each image")
     count.add_argument("images", nargs="+", type=Path)

@@ -5,14 +5,21 @@ functions are behind ``seed-enroll eval-faces``, ``eval-pairs`` and ``count-face
 and return plain dicts (printed as JSON).
 
 ``eval_faces(DIR)``: DIR holds one folder per person. Closed set: each person's first
-image (sorted by name) is enrolled and the others are genuine probes. Open set: each
-person in turn is left out of the gallery and all their images are impostor probes,
-which must all be refused.
+image (sorted by name; the first ``enrol`` images) is enrolled and the others are
+genuine probes. Open set: each person in turn is left out of the gallery and all their
+images are impostor probes, which must all be refused.
+
+Both evaluations also report the true accept rate at fixed false accept rates
+(:func:`tar_at_far`): for each rate, the largest threshold whose measured false accept
+rate stays within it, and the share of genuine comparisons that threshold accepts. An
+integrator reads off the threshold for the false accept rate the site can live with.
 """
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
+import shutil
 import statistics
 import time
 import xml.etree.ElementTree as ET
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+FAR_TARGETS = (0.0, 0.001, 0.01)
 
 
 class EvaluationError(ValueError):
@@ -40,6 +48,72 @@ class EvaluationError(ValueError):
 
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def tar_at_far(genuine: Sequence[float], impostor: Sequence[float],
+               rates: Sequence[float] = FAR_TARGETS) -> list[dict[str, float | None]]:
+    """True accept rate at each false accept rate, with the threshold that achieves it.
+
+    A comparison is accepted when its distance is at most the threshold (as the gallery
+    decides). For a rate x, at most ``floor(x * len(impostor))`` impostor distances may be
+    accepted, so the threshold must stay below the next impostor distance (the ``limit``);
+    the threshold reported is the largest genuine distance below that limit, and ``tar``
+    the share of genuine distances at most the threshold. Distances that are not finite
+    (no face found) are never accepted. ``threshold`` is None when no genuine distance is
+    below the limit (tar 0); ``limit`` is None without impostors (every finite distance is
+    then accepted).
+    """
+    gen = np.asarray(genuine, dtype=float)
+    imp = np.sort(np.asarray(impostor, dtype=float))
+    result: list[dict[str, float | None]] = []
+    for rate in rates:
+        if not 0 <= rate <= 1:
+            raise ValueError(f"false accept rate {rate} is not between 0 and 1")
+        allowed = int(np.floor(rate * imp.size + 1e-9))
+        limit = float(imp[allowed]) if allowed < imp.size else float("inf")
+        below = gen[np.isfinite(gen) & (gen < limit)]
+        threshold = float(below.max()) if below.size else None
+        far = float((imp <= threshold).mean()) if threshold is not None and imp.size else 0.0
+        result.append({
+            "far": rate,
+            "tar": round(below.size / gen.size, 4) if gen.size else None,
+            "threshold": None if threshold is None else round(threshold, 4),
+            "limit": round(limit, 4) if np.isfinite(limit) else None,
+            "measured_far": round(far, 4),
+        })
+    return result
+
+
+def folder_pairs(root: Path | str, out_dir: Path | str) -> tuple[Path, Path]:
+    """Every pair of images of a people folder as a pairs file for :func:`eval_pairs`.
+
+    The images are linked (copied where links fail) flat into ``out_dir/images`` as
+    ``<person>__<file>``; ``out_dir/pairs.csv`` lists all pairs (same=1 within a person's
+    folder, 0 across folders). Returns (pairs.csv, images folder).
+    """
+    root, out_dir = Path(root), Path(out_dir)
+    people = {d.name: _images_in(d) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
+    flat = [(name, path) for name, images in people.items() for path in images]
+    if len({name for name, _ in flat}) < 2:
+        raise EvaluationError(f"{root}: needs at least two person folders with images (one folder per person)")
+    images = out_dir / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    names = []
+    for person, path in flat:
+        target = images / f"{person}__{path.name}"
+        if not target.exists():
+            try:
+                target.symlink_to(path.resolve())
+            except OSError:
+                shutil.copyfile(path, target)
+        names.append((person, target.name))
+    pairs_csv = out_dir / "pairs.csv"
+    with pairs_csv.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["a", "b", "same"])
+        for (pa, a), (pb, b) in itertools.combinations(names, 2):
+            writer.writerow([a, b, int(pa == pb)])
+    return pairs_csv, images
 
 
 @dataclass
@@ -67,8 +141,15 @@ def _describe_all(paths: Iterable[tuple[str, Path]], analyzer) -> list[_Probe]:
 
 
 def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN,
-               analyzer=None) -> dict:
-    """Closed-set identification and open-set refusal on a folder of people (see module doc)."""
+               analyzer=None, enrol: int = 1, flip_average: bool = True) -> dict:
+    """Closed-set identification and open-set refusal on a folder of people (see module doc).
+
+    ``enrol``: images enrolled per person (the first ones by name; a person needs at least
+    one more image to give genuine probes). ``flip_average`` applies to the analyzer this
+    function builds when none is given.
+    """
+    if enrol < 1:
+        raise EvaluationError(f"enrol must be at least 1, got {enrol}")
     root = Path(root)
     if not root.is_dir():
         raise EvaluationError(f"{root}: not a folder")
@@ -81,7 +162,7 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
     if own:
         from terminal.vision.photos import PhotoAnalyzer
 
-        analyzer = PhotoAnalyzer()
+        analyzer = PhotoAnalyzer(flip_average=flip_average)
     try:
         probes = _describe_all(((name, p) for name, images in people.items() for p in images), analyzer)
     finally:
@@ -93,27 +174,33 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
         by_person.setdefault(probe.person, []).append(probe)
     problems = [{"file": str(p.path.relative_to(root)), "problem": p.problem} for p in probes if p.problem]
 
-    enrolled: dict[str, _Probe] = {}
+    enrolled: dict[str, list[np.ndarray]] = {}
     for name, items in by_person.items():
-        first = items[0]
-        if first.descriptor is not None:
-            enrolled[name] = first
+        shots = [p.descriptor for p in items[:enrol] if p.descriptor is not None]
+        if shots:
+            enrolled[name] = shots
     not_enrolled = sorted(set(by_person) - set(enrolled))
 
     gallery = FaceGallery(threshold, margin)
-    for name, probe in enrolled.items():
-        gallery.add(name, probe.descriptor)
+    for name, shots in enrolled.items():
+        gallery.add(name, np.stack(shots))
 
-    # closed set: every image but the enrolled one
-    genuine = [p for name, items in by_person.items() for p in items[1:]]
+    # closed set: every image but the enrolled ones
+    genuine = [p for name, items in by_person.items() for p in items[enrol:]]
     top1 = accepted_correct = 0
     genuine_distances: list[float] = []
+    # 1:N decision scores at any threshold: the distance when the right identity is nearest by the margin, else inf
+    genuine_scores: list[float] = []
+    impostor_scores: list[float] = []
     misidentified: list[dict[str, object]] = []
     for probe in genuine:
         if probe.descriptor is None:
             misidentified.append({"file": str(probe.path.relative_to(root)), "as": None, "problem": probe.problem})
+            genuine_scores.append(float("inf"))
             continue
         match = gallery.search(probe.descriptor)
+        right = match.best_identity == probe.person and match.margin >= margin
+        genuine_scores.append(match.distance if right else float("inf"))
         if match.best_identity == probe.person:
             top1 += 1
             genuine_distances.append(match.distance)
@@ -133,6 +220,7 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
             impostors += 1
             match = gallery.search(probe.descriptor, exclude=name)
             impostor_distances.append(match.distance)
+            impostor_scores.append(match.distance if match.margin >= margin else float("inf"))
             if match.accepted:
                 false_accepts += 1
                 accepted_impostors.append({"file": str(probe.path.relative_to(root)), "as": match.identity,
@@ -154,6 +242,9 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
         "max_genuine_distance": round(max(genuine_distances), 4) if genuine_distances else None,
         "min_impostor_distance": round(min(impostor_distances), 4) if impostor_distances else None,
         "median_ms_per_probe": round(statistics.median(times), 2) if times else None,
+        "enrolled_per_person": enrol,
+        "flip_average": _flip_of(analyzer),
+        "tar_at_far": tar_at_far(genuine_scores, impostor_scores),
         "not_enrolled": not_enrolled,
         "misidentified": misidentified,
         "accepted_impostors": accepted_impostors,
@@ -201,8 +292,10 @@ def equal_error(same: Sequence[float], different: Sequence[float]) -> tuple[floa
     return best[1], best[2]
 
 
-def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFAULT_THRESHOLD, analyzer=None) -> dict:
-    """Verification accuracy on labelled pairs, plus the equal-error threshold."""
+def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFAULT_THRESHOLD, analyzer=None,
+               flip_average: bool = True) -> dict:
+    """Verification accuracy on labelled pairs, plus the equal-error threshold and the true accept rate at fixed
+    false accept rates (``flip_average`` applies to the analyzer built when none is given)."""
     images = Path(images)
     if not images.is_dir():
         raise EvaluationError(f"{images}: not a folder")
@@ -217,7 +310,7 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
     if own:
         from terminal.vision.photos import PhotoAnalyzer
 
-        analyzer = PhotoAnalyzer()
+        analyzer = PhotoAnalyzer(flip_average=flip_average)
     try:
         described = dict(zip(names, _describe_all((("", images / n) for n in names), analyzer), strict=True))
     finally:
@@ -253,9 +346,32 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
         "threshold": threshold,
         "eer_threshold": round(eer_threshold, 4),
         "equal_error_rate": round(eer, 4),
+        "same_pairs": n_same,
+        "different_pairs": n_diff,
+        "max_same_distance": _round_max(same_d),
+        "min_different_distance": _round_min(diff_d),
+        "flip_average": _flip_of(analyzer),
+        "tar_at_far": tar_at_far(same_d, diff_d),
         "pairs_without_face": no_face,
         "problems": [{"file": name, "problem": p.problem} for name, p in described.items() if p.problem],
     }
+
+
+def _round_max(values: Sequence[float]) -> float | None:
+    finite = [v for v in values if np.isfinite(v)]
+    return round(max(finite), 4) if finite else None
+
+
+def _round_min(values: Sequence[float]) -> float | None:
+    finite = [v for v in values if np.isfinite(v)]
+    return round(min(finite), 4) if finite else None
+
+
+def _flip_of(analyzer: object) -> bool | None:
+    """Whether the analyzer's descriptors are flip-averaged (None when it does not say)."""
+    encoder = getattr(analyzer, "encoder", None)
+    flip = getattr(encoder, "flip_average", None)
+    return flip if isinstance(flip, bool) else None
 
 
 def count_faces(paths: Sequence[Path | str], min_face_px: float = 32, counter=None) -> tuple[dict[str, int], dict[str, str]]:

@@ -5,6 +5,14 @@ canonical 150x150 chip (25 % padding), exactly as ``dlib.get_face_chip`` compute
 the chip goes through the ResNet (numpy implementation by default, dlib's own with
 ``backend="dlib"``). Descriptors are float32; two of the same person lie closer than
 ``face.match_threshold`` in Euclidean distance.
+
+With ``flip_average`` (the default) the descriptor is the mean of the chip's and its
+mirror image's descriptors: the network is not exactly symmetric, and averaging the two
+views halves that noise. On the 69 shared photos (all 2346 pairs) it moves the largest
+same-person distance from 0.568 to 0.531 while the smallest different-person distance
+stays at 0.606-0.616; it costs a second pass through the ResNet (about 2x the descriptor
+time). Such descriptors lie ~0.08 from the plain descriptor of the same chip, so
+templates enrolled without it keep matching (docs/face-recognition.md).
 """
 from __future__ import annotations
 
@@ -48,15 +56,15 @@ class AlignedFace:
         return float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
 
 
-
 class FaceEncoder:
     """Aligns faces and computes descriptors; thread-safe (shares the process-wide models)."""
 
-    def __init__(self, models: SharedModels | None = None, backend: Backend = "numpy"):
+    def __init__(self, models: SharedModels | None = None, backend: Backend = "numpy", flip_average: bool = True):
         self.models = models or shared_models()
         if backend not in ("numpy", "dlib"):
             raise ValueError(f"unknown descriptor backend {backend!r}")
         self.backend = backend
+        self.flip_average = bool(flip_average)
 
     def align(self, rgb: np.ndarray, box: FaceBox) -> AlignedFace:
         shape = self.models.shape_predictor(rgb, box.to_dlib())
@@ -65,10 +73,17 @@ class FaceEncoder:
         return AlignedFace(box, points, chip)
 
     def describe_chips(self, chips: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 128) float32 descriptors of aligned chips."""
+        """(N, 128) float32 descriptors of aligned chips (each averaged with its mirror image with ``flip_average``)."""
         chips = np.asarray(chips, dtype=np.uint8)
         if chips.ndim == 3:
             chips = chips[None]
+        if not self.flip_average:
+            return self._network(chips)
+        both = self._network(np.concatenate([chips, chips[:, :, ::-1]]))
+        n = len(chips)
+        return ((both[:n] + both[n:]) * np.float32(0.5)).astype(np.float32)
+
+    def _network(self, chips: np.ndarray) -> np.ndarray:
         if self.backend == "dlib":
             net = self.models.dlib_net
             return np.array([np.asarray(net.compute_face_descriptor(chip), np.float32) for chip in chips], np.float32)

@@ -31,10 +31,10 @@ class PhotoFace:
 
 
 class PhotoAnalyzer:
-    def __init__(self, models: SharedModels | None = None, backend: Backend = "numpy"):
+    def __init__(self, models: SharedModels | None = None, backend: Backend = "numpy", flip_average: bool = True):
         self.models = models or shared_models()
         self.detector = FaceDetector("full")
-        self.encoder = FaceEncoder(self.models, backend)
+        self.encoder = FaceEncoder(self.models, backend, flip_average)
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """Faces in the photo (its own pixels), largest first."""
