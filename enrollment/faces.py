@@ -112,11 +112,13 @@ class ShotCheck:
 class FaceEnroller:
     """Checks shots against the gates and computes their descriptors. One per thread."""
 
-    def __init__(self, models=None, gates: QualityGates | None = None, backend: str = "numpy"):
+    def __init__(self, models=None, gates: QualityGates | None = None, backend: str = "numpy",
+                 flip_average: bool = True):
         from terminal.vision.photos import PhotoAnalyzer
 
         self.gates = gates or QualityGates()
-        self.analyzer = PhotoAnalyzer(models, backend)  # type: ignore[arg-type]
+        # templates are described as the door describes probes (flip-averaged unless the profile turns it off)
+        self.analyzer = PhotoAnalyzer(models, backend, flip_average)  # type: ignore[arg-type]
         self.mesh = FaceMesh()
 
     def close(self) -> None:

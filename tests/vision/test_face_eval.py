@@ -72,6 +72,13 @@ def test_folder_pairs_lists_every_pair_once(tmp_path):
         folder_pairs(root / "ann", tmp_path / "out2")
 
 
+def test_eval_faces_needs_at_least_one_enrolled_image(tmp_path):
+    from enrollment.face_eval import eval_faces
+
+    with pytest.raises(EvaluationError, match="enrol"):
+        eval_faces(tmp_path, enrol=0)
+
+
 # -- the commands on real photos -----------------------------------------------------------------
 
 
