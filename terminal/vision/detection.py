@@ -68,6 +68,11 @@ class FaceBox:
         return FaceBox(self.x * factor, self.y * factor, self.w * factor, self.h * factor, self.score, self.source,
                        tuple((px * factor, py * factor) for px, py in self.keypoints))
 
+    def shifted(self, dx: float, dy: float, source: str | None = None) -> FaceBox:
+        """The box moved by (dx, dy) pixels (e.g. out of a padded copy of the frame)."""
+        return FaceBox(self.x + dx, self.y + dy, self.w, self.h, self.score, source or self.source,
+                       tuple((px + dx, py + dy) for px, py in self.keypoints))
+
     def to_dlib(self):
         import dlib
 

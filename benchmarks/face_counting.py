@@ -1,0 +1,118 @@
+"""Anti-tailgating counter: whole faces, faces cut by the frame's edge, single people, cost per frame.
+
+Measured with the edge pass (``FaceCounter(edges=True)``, the default) and without it (the
+counter as it was), in the same run so the machine's load affects both alike:
+
+- the shared PASCAL group photos with ground-truth boxes, whole and cropped so that the
+  frame's edge cuts a face (``enrollment.count_eval``): recall on whole and cut faces,
+  false counts, median ms per image (min face 32 px, as ``seed-enroll count-faces``);
+- the counts of the known group photos (``count-faces``);
+- single people at the door: every photo of ``people/`` letterboxed to 640x480 and cut at
+  its edges, and the live clip's frames, counted with the recognizer's settings (min face
+  60 px, zone 0.1-0.9, HOG at scale 1): any count above 1 would refuse an employee;
+- the cost per door frame on the clip: the count as the recognizer runs it every frame
+  (mediapipe boxes, no HOG) and every 4th frame (with HOG).
+
+``python -m benchmarks.face_counting`` prints the tables and writes
+``benchmarks/results/face_counting.json``.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+from benchmarks.common import print_table, write_json
+
+REPO = Path(__file__).resolve().parent.parent
+FACES = Path(os.environ.get("SEED_SHARED_DIR", REPO.parent / "shared")) / "testdata" / "faces"
+NAMED = ["two_people.jpg", "obama_and_biden.jpg", "kit_with_rose.jpg", "t1.jpg", "bald_guys.jpg"]
+VARIANTS = {"before (no edge pass)": False, "edge pass": True}
+
+
+def _door_counts(counter, frames, edges: bool) -> dict:
+    from enrollment.count_eval import DOOR_MIN_FACE_PX, DOOR_ZONE
+
+    counts = {name: counter.count(frame, DOOR_MIN_FACE_PX, DOOR_ZONE, max_hog_scale=1.0, edges=edges)
+              for name, frame in frames}
+    over = sorted(name for name, c in counts.items() if c > 1)
+    return {"frames": len(counts), "max_count": max(counts.values()), "frames_counting_2_or_more": len(over),
+            "refused": over[:10]}
+
+
+def _frame_ms(counter, frames, detector, use_hog: bool, edges: bool) -> float:
+    from enrollment.count_eval import DOOR_MIN_FACE_PX, DOOR_ZONE
+
+    times = []
+    for frame in frames:
+        boxes = detector.detect(frame)
+        start = time.perf_counter()
+        counter.faces(frame, DOOR_MIN_FACE_PX, DOOR_ZONE, mediapipe_boxes=boxes, use_hog=use_hog, max_hog_scale=1.0,
+                      edges=edges)
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 2)
+
+
+def counting(clip_frames: int = 275) -> dict:
+    """Every measurement above, as a dict (the integrator's ``benchmarks/faces.py`` calls this)."""
+    from enrollment.count_eval import DOOR_FRAME, counter_fn, evaluate_counting, single_person_frames
+    from enrollment.face_eval import count_faces
+    from terminal.vision.attacks import video_presentation
+    from terminal.vision.counting import FaceCounter
+    from terminal.vision.detection import FaceDetector
+
+    groups = FACES / "groups"
+    xml = [groups / "training.xml", groups / "testing.xml"]
+    result: dict = {"group_photos": {}, "count_faces": {}, "single_people": {}, "clip": {}, "door_frame_ms": {}}
+    with FaceDetector("full") as detector, FaceCounter(detector=detector) as counter:
+        clip = video_presentation(FACES / "video" / "short_hamilton_clip.mp4", max_frames=clip_frames,
+                                  frame_size=DOOR_FRAME).frames
+        people = single_person_frames(FACES / "people", lambda f: next(iter(detector.detect(f)), None))
+        for label, edges in VARIANTS.items():
+            result["group_photos"][label] = evaluate_counting(xml, counter_fn(counter, 32, edges=edges))
+            counter.edges = edges  # count_faces counts with the counter's default
+            counts, _ = count_faces([groups / n for n in NAMED], counter=counter)
+            result["count_faces"][label] = {Path(k).name: v for k, v in counts.items()}
+            result["single_people"][label] = _door_counts(counter, people, edges)
+            result["clip"][label] = _door_counts(counter, [(f"frame {i}", f) for i, f in enumerate(clip)], edges)
+            sample = clip[::5]
+            result["door_frame_ms"][label] = {
+                "count without HOG (2+ mediapipe faces)": _frame_ms(counter, sample, detector, False, edges),
+                "count with HOG (every 4th frame)": _frame_ms(counter, sample, detector, True, edges)}
+        counter.edges = True
+        detect = []
+        for frame in clip[::5]:
+            start = time.perf_counter()
+            detector.detect(frame)
+            detect.append((time.perf_counter() - start) * 1000)
+        result["door_frame_ms"]["mediapipe detect (reference)"] = round(statistics.median(detect), 2)
+    return result
+
+
+def main() -> None:
+    from enrollment.count_eval import TABLE_COLUMNS, table_rows
+
+    result = counting()
+    rows = [row for label, part in result["group_photos"].items() for row in table_rows(part, label)]
+    print_table("Anti-tailgating counter on the group photos, whole and cut by the frame's edge (min face 32 px)",
+                rows, TABLE_COLUMNS)
+    print_table("count-faces on the known photos", [{"counter": k, **v} for k, v in result["count_faces"].items()],
+                ["counter", *NAMED])
+    door = [{"counter": label, "set": name, **{k: v for k, v in result[key][label].items() if k != "refused"}}
+            for key, name in (("single_people", "people/ photos + edge crops"), ("clip", "live clip frames"))
+            for label in VARIANTS]
+    print_table("One person at the door (min face 60 px, zone 0.1-0.9): counts above 1 would refuse them", door,
+                ["counter", "set", "frames", "max_count", "frames_counting_2_or_more"])
+    ms = []
+    for label, part in result["door_frame_ms"].items():
+        if isinstance(part, dict):
+            ms += [{"stage": f"{label}: {stage}", "ms": value} for stage, value in part.items()]
+        else:
+            ms.append({"stage": label, "ms": part})
+    print_table("Median ms per 640x480 door frame (live clip)", ms, ["stage", "ms"])
+    write_json("face_counting", result)
+
+
+if __name__ == "__main__":
+    main()
