@@ -73,13 +73,18 @@ class Hardware:
 
 # -- one builder per device -------------------------------------------------------------------
 def open_camera(settings: CameraSettings, driver: str) -> Camera:
+    """The configured camera; every driver reopens itself after it went away (docs/camera-recovery.md)."""
     from terminal.hardware import camera
 
+    # the cap of the reopening pause, once the configuration has it (hardware.camera.reopen_max_s)
+    retry_max_s = float(getattr(settings, "reopen_max_s", camera.RETRY_MAX_S))
     if driver == "sim":
-        return camera.SimCamera.from_settings(settings)
+        sim = camera.SimCamera.from_settings(settings)
+        sim.retry_max_s = max(sim.retry_start_s, retry_max_s)
+        return sim
     if settings.device == "picamera2":
-        return camera.Picamera2Camera(settings)
-    return camera.OpenCVCamera(settings)
+        return camera.Picamera2Camera(settings, retry_max_s=retry_max_s)
+    return camera.OpenCVCamera(settings, retry_max_s=retry_max_s)
 
 
 def open_card_reader(settings: CardReaderSettings, driver: str) -> CardReader:
