@@ -105,8 +105,9 @@ def test_camera_contract_vanishing_device(camera_case):
         for _ in range(200):
             camera.read()
     assert caught.value.device == "camera" and caught.value.reason
-    with pytest.raises(CameraGone):  # gone stays gone
+    with pytest.raises(CameraGone):  # gone stays gone while the device is away (reopening fails)
         camera.read()
+    assert camera.health().startswith("gone since ") and not camera.state().ok
     camera.close()
 
 
