@@ -249,7 +249,7 @@ class FaceSettings(Section):
                                       description=("Another face in the zone at least this wide means tailgating (smaller than "
                                                    "min_face_px: the second person stands further back)."))
     turn_challenge_s: float = Field(4.0, ge=1, le=20,
-                                    description="Time allowed for the head-turn challenge after a window without a blink.")
+                                    description=("Time allowed to answer the head-turn challenge (after the prompt)."))
     descriptor_backend: Literal["numpy", "dlib"] = Field("numpy",
                                                          description=("numpy runs dlib's ResNet on numpy's BLAS (same output, ~8x "
                                                                       "faster); dlib uses dlib's own code."))
@@ -270,9 +270,17 @@ class FaceSettings(Section):
             raise ValueError(f"must be [left, top, right, bottom] as fractions of the frame with 0 <= left < right <= 1 "
                              f"and 0 <= top < bottom <= 1, not {list(value)}")
         return value
-    liveness: Literal["blink", "blink_or_turn", "turn", "off"] = Field(
-        "blink_or_turn", description="Evidence of a live person needed before a face punch."
+    liveness: Literal["challenge", "blink", "blink_or_turn", "turn", "off"] = Field(
+        "challenge", description=("Evidence of a live person needed before a face punch: challenge (default) asks for a head "
+                                  "turn to a random side once the face is frontal and still, answered after the prompt; "
+                                  "blink, blink_or_turn and turn accept a blink or an unprompted turn, which a video "
+                                  "replayed on a phone also shows (docs/liveness.md); off only for tests.")
     )
+    profile: Literal["standard", "low_power"] = Field(
+        "standard", description=("Compute per frame: standard analyses every camera frame (detector on every third, the "
+                                 "face mesh tracking the face in between, iris-refined mesh, three best shots); low_power "
+                                 "(Raspberry Pi) analyses every second frame, meshes without iris refinement and keeps "
+                                 "two shots."))
     window_s: float = Field(4.0, ge=1, le=20, description="Recognition window: time to collect liveness evidence for one approach.")
     unknown_attempts_before_fallback: int = Field(3, ge=1, le=20,
                                                   description="Unknown-face attempts before fingerprint, card or PIN is offered.")

@@ -59,13 +59,26 @@ class LivenessSettings:
     border_coverage: float = 0.5  # see terminal.vision.border.find_border
     border_share: float = 0.3  # share of border-checked frames with a border
     border_min_frames: int = 3
+    # the randomised challenge (face.liveness = "challenge"): asked only while the face is frontal and still,
+    # answered after a human reaction, the asked way
+    still_s: float = 0.2  # the face must have been still this long before the prompt (4 frames at 15 fps)
+    still_yaw_deg: float = 5.0  # yaw range allowed over that time
+    prompt_pose_deg: float = 20.0  # and |yaw| at most this
+    reaction_min_s: float = 0.2  # a move this soon after the prompt was under way before it: not an answer
+    anticipation_deg: float = 6.0  # yaw change within reaction_min_s that counts as such a move
+    wrong_way_deg: float = 8.0  # turning this far the other way before the asked turn fails the challenge
+    # screen replay: the display's pixel grid beating with the camera's (terminal.vision.screen_cues)
+    screen_peakiness: float = 900.0  # grid_peakiness above this: the frame looks re-imaged from a screen
+    screen_share: float = 0.5  # share of the checked frames above it that refuses
+    screen_min_checks: int = 3
 
 
 @dataclass(frozen=True)
 class LivenessVerdict:
     status: Literal["live", "spoof", "pending"]
     evidence: str | None = None  # "blink" or "turn" when live
-    reasons: tuple[str, ...] = ()  # when spoof: "border", "planar_motion", "no_motion", "no_blink", "no_turn"
+    reasons: tuple[str, ...] = ()  # when spoof: "border", "screen", "anticipated", "wrong_turn", "planar_motion",
+    # "no_motion", "no_blink", "no_turn"
     metrics: dict = field(default_factory=dict)
 
 
@@ -106,6 +119,8 @@ class LivenessTracker:
         self.accept_blink = accept_blink
         self.frames: list[_Frame] = []
         self.border_checks: list[float] = []
+        self.screen_checks: list[float] = []
+        self.challenge_failure: str | None = None  # "anticipated" or "wrong_turn"
         self.blink_at: float | None = None
         self.challenge: Direction | None = None
         self.challenge_started: float | None = None
@@ -114,7 +129,8 @@ class LivenessTracker:
         self._start_yaw: float | None = None
 
     # -- input -----------------------------------------------------------------------------
-    def add(self, t: float, mesh: MeshLandmarks, border_coverage: float | None = None) -> None:
+    def add(self, t: float, mesh: MeshLandmarks, border_coverage: float | None = None,
+            screen_peakiness: float | None = None) -> None:
         rigid = mesh.rigid.astype(np.float32)
         frame = _Frame(t, mesh.ear, mesh.yaw, rigid, mesh.eye_distance)
         if self.frames:
@@ -124,16 +140,30 @@ class LivenessTracker:
         self.frames.append(frame)
         if border_coverage is not None:
             self.border_checks.append(border_coverage)
+        if screen_peakiness is not None:
+            self.screen_checks.append(screen_peakiness)
         if self.blink_at is None and self._find_blink():
             self.blink_at = t
-        if self.challenge is not None and self.turn_at is None:
+        if self.challenge is not None and self.turn_at is None and self.challenge_failure is None:
             self._check_turn(frame)
+
+    def still_and_frontal(self) -> bool:
+        """The face has been frontal and still for ``still_s``: a moment to ask for a turn."""
+        s = self.settings
+        if not self.frames:
+            return False
+        last = self.frames[-1]
+        recent = [f for f in self.frames if last.t - f.t <= 1.3 * s.still_s]  # camera frame times jitter
+        if last.t - recent[0].t < 0.9 * s.still_s:
+            return False
+        yaws = [f.yaw for f in recent]
+        return max(yaws) - min(yaws) <= s.still_yaw_deg and abs(last.yaw) <= s.prompt_pose_deg
 
     def start_challenge(self, direction: Direction, t: float) -> None:
         """Ask for a head turn (the person's own left or right) from now on."""
         self.challenge = direction
         self.challenge_started = t
-        recent = [f.yaw for f in self.frames[-15:]]
+        recent = [f.yaw for f in self.frames[-3:]]
         self._start_yaw = float(np.median(recent)) if recent else None
         self._challenge_first = len(self.frames)
 
@@ -172,6 +202,14 @@ class LivenessTracker:
         # mesh yaw grows when the face turns towards the image's right: the person's own left
         change = frame.yaw - self._start_yaw
         wanted = change if self.challenge == "left" else -change
+        s = self.settings
+        started = self.challenge_started if self.challenge_started is not None else frame.t
+        if frame.t - started < s.reaction_min_s and abs(change) >= s.anticipation_deg:
+            self.challenge_failure = "anticipated"  # the head was already turning: not an answer to the prompt
+            return
+        if wanted <= -s.wrong_way_deg:
+            self.challenge_failure = "wrong_turn"
+            return
         since = [f.homography_residual for f in self.frames[self._challenge_first:]]
         self._turn_parallax = max(since) if since else 0.0
         if wanted >= self.settings.turn_deg and self._turn_parallax >= self.settings.parallax_min:
@@ -205,18 +243,29 @@ class LivenessTracker:
             "yaw_range": round(float(np.ptp(yaws)), 1),
             "border_share": round(sum(1 for b in borders if b >= s.border_coverage) / len(borders), 3) if borders else 0.0,
             "border_checks": len(borders),
+            "screen_share": round(sum(1 for v in self.screen_checks if v >= s.screen_peakiness)
+                                  / len(self.screen_checks), 3) if self.screen_checks else 0.0,
+            "screen_checks": len(self.screen_checks),
+            "screen_peakiness": round(float(np.median(self.screen_checks)), 1) if self.screen_checks else None,
+            "challenge": self.challenge,
+            "challenge_failure": self.challenge_failure,
             "blink_at": self.blink_at,
             "turn_at": self.turn_at,
         }
 
     def passive_failures(self, m: dict | None = None) -> list[str]:
-        """Signs of a flat picture that end the approach at once (a border around the face)."""
+        """Signs of a picture that end the approach at once: a border around the face, a screen's pixel grid."""
         s = self.settings
         m = m or self.metrics()
+        failures: list[str] = []
+        if not m["frames"]:
+            return failures
         if m["frames"] >= s.min_frames and m["border_checks"] >= s.border_min_frames \
                 and m["border_share"] >= s.border_share:
-            return ["border"]
-        return []
+            failures.append("border")
+        if m["screen_checks"] >= s.screen_min_checks and m["screen_share"] >= s.screen_share:
+            failures.append("screen")
+        return failures
 
     def verdict(self, final: bool = False) -> LivenessVerdict:
         """``live`` once active evidence and enough passive observation are in; ``spoof`` on a
@@ -225,6 +274,8 @@ class LivenessTracker:
         failures = self.passive_failures(m)
         if failures:
             return LivenessVerdict("spoof", reasons=tuple(failures), metrics=m)
+        if self.challenge_failure is not None:
+            return LivenessVerdict("spoof", reasons=(self.challenge_failure,), metrics=m)
         enough = m["frames"] >= self.settings.min_frames
         if enough and self.accept_blink and self.blink_at is not None:
             return LivenessVerdict("live", "blink", metrics=m)

@@ -39,6 +39,7 @@ from terminal.vision.images import as_bgr
 from terminal.vision.landmarks import FaceMesh, MeshLandmarks, face_crop
 from terminal.vision.liveness import Direction, LivenessSettings, LivenessTracker, LivenessVerdict
 from terminal.vision.models import SharedModels, shared_models
+from terminal.vision.screen_cues import grid_peakiness
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,27 @@ EVENT_KINDS = {"unknown": "unknown_face", "spoof_suspected": "spoof_suspected", 
 DARK_LEVEL = 45  # mean grey level of the face below this: too dark to recognise
 MAX_POSE_DEG = 25.0  # beyond this yaw or pitch the person is asked to look at the camera
 LOST_AFTER_S = 0.7  # a face missing this long ends the approach (or the hold)
-COUNT_EVERY = 4  # frames between counts that include the (slower) HOG detector
-BORDER_EVERY = 3  # frames between rectangular-border checks
 TAILGATE_CONFIRMATIONS = 2  # counts of two or more faces needed for a tailgating decision
-BEST_SHOTS = 3
+PROMPT_AFTER_S = (0.3, 0.5)  # the challenge is asked at a random moment in this range after the face appeared
+PROMPT_MIN_FRAMES = 4  # analysed frames before the challenge may be asked
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much the recognizer computes per frame (``face.profile``)."""
+
+    analyse_every: int  # camera frames per analysed frame while following an approach (others only shown)
+    detect_every: int  # analysed frames per detector run while the face mesh tracks the face in between
+    border_every: int  # analysed frames per rectangular-border check
+    screen_every: int  # analysed frames per screen pixel-grid check
+    mesh_refine: bool  # iris refinement in the face mesh (sharper eye landmarks, ~30 % more mesh time)
+    best_shots: int  # shots kept for the descriptor (one descriptor each, computed only while no match is found)
+
+
+PROFILES = {
+    "standard": Profile(analyse_every=1, detect_every=3, border_every=3, screen_every=2, mesh_refine=True, best_shots=3),
+    "low_power": Profile(analyse_every=2, detect_every=3, border_every=3, screen_every=2, mesh_refine=False, best_shots=2),
+}
 IDENTIFY_GRACE_S = 1.0  # after liveness passes, time allowed for a better shot to match
 UNKNOWN_RESET_S = 60.0  # unknown attempts are forgotten after this long without faces
 
@@ -89,7 +107,7 @@ class Decision:
     margin: float | None = None
     face_count: int = 1  # tailgating: the most faces counted at once
     reasons: tuple[str, ...] = ()  # spoof_suspected: liveness reasons; unknown: "too_far"/"ambiguous"
-    liveness: str | None = None  # "blink", "turn" or "off" when liveness passed
+    liveness: str | None = None  # "blink", "turn" (asked or fallback) or "off" when liveness passed
     unknown_attempts: int = 0
     offer_fallback: bool = False  # too many unknown attempts: offer fingerprint, card or PIN
     elapsed_s: float = 0.0
@@ -122,7 +140,8 @@ class Decision:
             payload["reasons"] = list(self.reasons)
             payload["liveness"] = {k: v for k, v in self.metrics.items()
                                    if k in ("frames", "parallax", "perspective_change", "motion", "yaw_range",
-                                            "border_share", "ear_min_ratio")}
+                                            "border_share", "ear_min_ratio", "screen_share", "screen_peakiness",
+                                            "challenge", "challenge_failure")}
         else:
             payload["attempts"] = self.unknown_attempts
             payload["nearest_distance"] = None if self.distance is None else round(self.distance, 3)
@@ -161,6 +180,8 @@ class _Approach:
     counts: list[int] = field(default_factory=list)
     shots: list[_Shot] = field(default_factory=list)
     challenge_deadline: float | None = None
+    prompt_after: float = 0.0
+    hog_counted: bool = False
     live_at: float | None = None
     shots_changed: bool = False
     best_match: Match | None = None
@@ -200,8 +221,9 @@ class FaceRecognizer:
         self.liveness_settings = liveness or LivenessSettings()
         self.clock = clock
         self.rng = rng or random.Random()
+        self.profile = PROFILES[getattr(settings, "profile", "standard")]
         self.detector = FaceDetector("full")
-        self.mesh = FaceMesh()
+        self.mesh = FaceMesh(refine=self.profile.mesh_refine)
         self.counter = FaceCounter(self.models, detector=self.detector)
         self.encoder = FaceEncoder(self.models, getattr(settings, "descriptor_backend", "numpy"))
         self.state: State = "idle"
@@ -210,6 +232,10 @@ class FaceRecognizer:
         self._hold_seen = 0.0
         self.unknown_attempts = 0
         self._last_face_at = 0.0
+        self._frame_no = 0
+        self._last_result: FrameResult | None = None
+        self._tracked: FaceBox | None = None  # the face's box from the last mesh, for frames without detection
+        self._box_fit: tuple[float, float, float, float] | None = None  # detector box relative to the mesh's extent
         self.timings: dict[str, float] = {}
 
     # -- public ---------------------------------------------------------------------------
@@ -229,16 +255,37 @@ class FaceRecognizer:
         self.state = "idle"
         self._approach = None
         self._hold_box = None
+        self._tracked = None
 
     def process(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
         """Handle one frame; ``t`` is its monotonic time in seconds (default: now)."""
         frame = as_bgr(frame)
         t = self.clock() if t is None else float(t)
-        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        started = time.perf_counter()
-        boxes = self.detector.detect(frame, rgb)
-        self.timings["detect_ms"] = (time.perf_counter() - started) * 1000
+        self.timings = {}
+        self._frame_no += 1
+        approach = self._approach
+        last = self._last_result
+        if approach is not None and self.profile.analyse_every > 1 and last is not None \
+                and self._frame_no % self.profile.analyse_every:
+            # low power: between analysed frames the screen keeps the last boxes and guidance
+            return FrameResult(self.state, last.faces, last.primary, last.guidance, None, last.face_count)
+        result = self._process(frame, t)
+        self._last_result = result
+        return result
+
+    def _process(self, frame: np.ndarray, t: float) -> FrameResult:
+        approach = self._approach
         zone = self.settings.zone
+        tracked = self._tracked if approach is not None and self.state != "hold" else None
+        if tracked is not None and approach is not None and approach.frames % self.profile.detect_every:
+            # the face mesh of the previous frame says where the face is: no detector run on this frame
+            boxes = [tracked]
+            rgb = None
+        else:
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            started = time.perf_counter()
+            boxes = self.detector.detect(frame, rgb)
+            self.timings["detect_ms"] = (time.perf_counter() - started) * 1000
         in_zone_boxes = [b for b in boxes if in_zone(b, zone, frame.shape)]
         primary = in_zone_boxes[0] if in_zone_boxes else None
         if primary is not None:
@@ -249,8 +296,8 @@ class FaceRecognizer:
         if self.state == "hold":
             return self._hold(t, in_zone_boxes, primary)
 
-        approach = self._approach
         if primary is None or primary.size < self.settings.min_face_px:
+            self._tracked = None
             if approach is not None and t - approach.last_seen > LOST_AFTER_S:
                 log.debug("approach abandoned: face lost")
                 self.reset()
@@ -261,16 +308,18 @@ class FaceRecognizer:
             log.debug("approach restarted: another face")
             approach = None
         if approach is None:
-            tracker = LivenessTracker(self.liveness_settings, accept_blink=self.settings.liveness != "turn")
+            mode = self.settings.liveness
+            tracker = LivenessTracker(self.liveness_settings, accept_blink=mode in ("blink", "blink_or_turn"))
             approach = _Approach(t, tracker, primary, t)
+            approach.prompt_after = t + self.rng.uniform(*PROMPT_AFTER_S)
             self._approach = approach
             self.state = "tracking"
-            if self.settings.liveness == "turn":
+            if mode == "turn":
                 self._start_challenge(approach, t)
         approach.last_box, approach.last_seen = primary, t
         approach.frames += 1
 
-        # anti-tailgating: mediapipe's faces on every frame, HOG added below on every 4th
+        # anti-tailgating: mediapipe's faces whenever it sees two; the HOG count once, before a decision
         count = self._count(frame, in_zone_boxes, approach, with_hog=False)
         if self._tailgating(approach):
             decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
@@ -284,11 +333,22 @@ class FaceRecognizer:
         started = time.perf_counter()
         mesh = self.mesh.landmarks(frame, primary)
         self.timings["mesh_ms"] = (time.perf_counter() - started) * 1000
-        if mesh is not None:
-            border = None
-            if approach.frames % BORDER_EVERY == 1:
+        if mesh is None:
+            self._tracked = None
+        else:
+            self._track(primary, mesh, detected=rgb is not None)
+            border = screen = None
+            if approach.frames % self.profile.border_every == 1 or self.profile.border_every == 1:
+                started = time.perf_counter()
                 border = find_border(frame, primary, mesh.roll)
-            approach.liveness.add(t, mesh, border)
+                self.timings["border_ms"] = (time.perf_counter() - started) * 1000
+            if approach.frames % self.profile.screen_every == 1 or self.profile.screen_every == 1:
+                started = time.perf_counter()
+                screen = grid_peakiness(frame, primary)
+                self.timings["screen_ms"] = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            approach.liveness.add(t, mesh, border, screen)
+            self.timings["liveness_ms"] = (time.perf_counter() - started) * 1000
             if guidance is None and (abs(mesh.yaw) > MAX_POSE_DEG or abs(mesh.pitch) > MAX_POSE_DEG) \
                     and approach.challenge_deadline is None:
                 guidance = Guidance.of("look_at_camera")
@@ -300,18 +360,40 @@ class FaceRecognizer:
                                 metrics=verdict.metrics)
             return self._decide(decision, t, in_zone_boxes, primary, None, count)
         if verdict.status == "live" and approach.shots:
-            identified = self._identify(approach, verdict, t)
-            if identified is not None:
-                return self._decide(identified, t, in_zone_boxes, primary, None, count)
-        elif approach.frames % COUNT_EVERY == 1:
-            # the slower HOG count never shares a frame with a descriptor: no frame carries both
-            count = self._count(frame, in_zone_boxes, approach, with_hog=True)
-            if self._tailgating(approach):
-                decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
-                return self._decide(decision, t, in_zone_boxes, primary, Guidance.of("one_at_a_time"), count)
+            if not approach.hog_counted:
+                # the one HOG count of the approach, on the frame that would decide; two faces defer the
+                # decision to the next frame, which counts again
+                count = self._count(frame, in_zone_boxes, approach, with_hog=True)
+                approach.hog_counted = count < 2
+                if self._tailgating(approach):
+                    decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
+                    return self._decide(decision, t, in_zone_boxes, primary, Guidance.of("one_at_a_time"), count)
+            if approach.hog_counted:
+                identified = self._identify(approach, verdict, t)
+                if identified is not None:
+                    return self._decide(identified, t, in_zone_boxes, primary, None, count)
+        elif approach.challenge_deadline is not None and approach.shots and approach.shots[0].descriptor is None:
+            # while the person answers the challenge: describe the best shot (taken frontal and still) now,
+            # so the deciding frame only matches
+            self._describe(approach.shots[0])
         if approach.challenge_deadline is not None and approach.liveness.turn_at is None:
             guidance = Guidance.of(f"turn_{approach.liveness.challenge}")
         return FrameResult(self.state, in_zone_boxes, primary, guidance, None, count)
+
+    def _track(self, box: FaceBox, mesh: MeshLandmarks, detected: bool) -> None:
+        """Remember where the mesh puts the face, as a detector-like box for the next frames."""
+        pts = mesh.points[:, :2]
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        w, h = max(float(x1 - x0), 1.0), max(float(y1 - y0), 1.0)
+        if detected or self._box_fit is None:
+            self._box_fit = ((box.x - x0) / w, (box.y - y0) / h, box.w / w, box.h / h)
+        fx, fy, fw, fh = self._box_fit
+        self._tracked = FaceBox(float(x0 + fx * w), float(y0 + fy * h), fw * w, fh * h, box.score, "mesh")
+
+    def _describe(self, shot: _Shot) -> None:
+        started = time.perf_counter()
+        shot.descriptor, _ = self.encoder.describe(shot.frame, shot.box)
+        self.timings["descriptor_ms"] = (time.perf_counter() - started) * 1000
 
     def close(self) -> None:
         self.mesh.close()
@@ -359,10 +441,11 @@ class FaceRecognizer:
         light = 1.0 if brightness >= DARK_LEVEL else 0.5
         quality = frontal ** 4 * (0.3 + 0.7 * sharp) * size * light
         shots = approach.shots
-        if len(shots) < BEST_SHOTS or quality > shots[-1].quality:
+        keep = self.profile.best_shots
+        if len(shots) < keep or quality > shots[-1].quality:
             shots.append(_Shot(quality, frame.copy(), box))
             shots.sort(key=lambda s: -s.quality)
-            del shots[BEST_SHOTS:]
+            del shots[keep:]
             approach.shots_changed = True
 
     def _start_challenge(self, approach: _Approach, t: float) -> None:
@@ -380,6 +463,13 @@ class FaceRecognizer:
             return LivenessVerdict("live" if frames >= 1 else "pending", "off", metrics=tracker.metrics())
         verdict = tracker.verdict(final=False)
         if verdict.status != "pending":
+            return verdict
+        if mode == "challenge" and approach.challenge_deadline is None:
+            # asked at a random moment once the face is frontal and still (or the window is over), so that
+            # only an answer made after the prompt can pass
+            ready = approach.frames >= PROMPT_MIN_FRAMES and t >= approach.prompt_after
+            if ready and (tracker.still_and_frontal() or t - approach.started >= self.settings.window_s):
+                self._start_challenge(approach, t)
             return verdict
         if approach.challenge_deadline is None:
             if t - approach.started >= self.settings.window_s:
@@ -401,12 +491,12 @@ class FaceRecognizer:
             # one new descriptor per frame, best shot first: the decision frame stays light,
             # and later frames add shots to the probe while no match is found
             approach.shots_changed = False
-            started = time.perf_counter()
             if pending:
-                pending[0].descriptor, _ = self.encoder.describe(pending[0].frame, pending[0].box)
+                self._describe(pending[0])
             described = [shot.descriptor for shot in approach.shots if shot.descriptor is not None]
+            if not described:
+                return None
             probe = np.mean(described, axis=0).astype(np.float32)
-            self.timings["descriptor_ms"] = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
             found = self.gallery.search(probe)
             self.timings["match_ms"] = (time.perf_counter() - started) * 1000

@@ -1,0 +1,95 @@
+"""A video of the employee replayed on a phone or tablet is refused; the live man answering the challenge is accepted."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from terminal.config import FaceSettings
+from terminal.vision.attacks import (
+    Presentation,
+    challenge_answers,
+    clip_poses,
+    compose_replay,
+    play,
+    play_answering,
+    video_presentation,
+)
+from terminal.vision.gallery import FaceGallery
+from terminal.vision.images import load_image
+from terminal.vision.recognizer import FaceRecognizer
+
+pytestmark = pytest.mark.faces  # the real clip of ../shared/testdata/faces
+
+LIN = 7
+
+
+@pytest.fixture(scope="module")
+def singer(faces_dir):
+    clip = video_presentation(faces_dir / "video" / "short_hamilton_clip.mp4", subject="lin_manuel_miranda")
+    return Presentation("bona_fide", clip.subject, clip.frames[82:211:2], clip.fps / 2, "singer, 15 fps")
+
+
+@pytest.fixture(scope="module")
+def gallery(analyzer, faces_dir):
+    gallery = FaceGallery()
+    gallery.add(LIN, analyzer.largest_face(load_image(faces_dir / "video" / "enrol_lin_manuel_miranda.png")).descriptor)
+    gallery.add(8, analyzer.largest_face(load_image(faces_dir / "people" / "obama" / "obama.jpg")).descriptor)
+    return gallery
+
+
+@pytest.fixture(scope="module")
+def answers(singer):
+    return challenge_answers(clip_poses(singer.frames), singer.fps)
+
+
+def _settings(**overrides):
+    return FaceSettings(min_face_px=60, **overrides)
+
+
+@pytest.mark.parametrize(("kind", "seed"), [("replay_fullscreen", 0), ("replay_fullscreen", 3), ("replay_bezel", 0)])
+def test_the_clip_replayed_on_a_screen_is_refused(models, gallery, singer, kind, seed):
+    replay = compose_replay(singer, kind, seconds=3.0, seed=seed)
+    with FaceRecognizer(gallery, _settings(turn_challenge_s=2.0), models=models, rng=random.Random(seed)) as recognizer:
+        decisions = play(recognizer, replay, hold_for_s=3.0)
+    assert not any(d.outcome == "accepted" for d in decisions), (replay.note, decisions)
+    assert decisions and decisions[0].outcome == "spoof_suspected", replay.note
+    kind_, payload = decisions[0].event()
+    assert kind_ == "spoof_suspected" and payload["reasons"]
+
+
+def test_the_replay_fails_the_challenge_even_where_the_screen_is_not_noticed(models, gallery, singer):
+    # the screen check switched off: the replay plays on whatever is asked and cannot answer the prompt
+    from terminal.vision.liveness import LivenessSettings
+
+    blind = LivenessSettings(screen_peakiness=1e12)
+    replay = compose_replay(singer, "replay_fullscreen", seconds=3.5, seed=1)
+    outcomes = []
+    for seed in range(2):
+        with FaceRecognizer(gallery, _settings(turn_challenge_s=2.0), models=models, liveness=blind,
+                            rng=random.Random(seed)) as recognizer:
+            decisions = play(recognizer, replay, hold_for_s=3.5)
+        assert decisions, replay.note
+        outcomes.append((decisions[0].outcome, decisions[0].reasons))
+    assert all(outcome == "spoof_suspected" for outcome, _ in outcomes), outcomes
+    assert all(set(reasons) & {"no_turn", "wrong_turn", "anticipated"} for _, reasons in outcomes), outcomes
+
+
+def test_the_live_man_answering_either_direction_is_accepted(models, gallery, singer, answers):
+    asked = set()
+    for seed in range(4):
+        with FaceRecognizer(gallery, _settings(), models=models, rng=random.Random(seed)) as recognizer:
+            decisions = play_answering(recognizer, singer, answers)
+        assert [d.outcome for d in decisions] == ["accepted"], decisions
+        assert decisions[0].employee_id == LIN and decisions[0].liveness == "turn"
+        asked.add(decisions[0].metrics["challenge"])
+    assert asked == {"left", "right"}  # the direction is drawn at random (seeded here)
+
+
+def test_turning_the_other_way_is_no_answer(models, gallery, singer, answers):
+    contrary = type(answers)(answers.rest, {"left": answers.turns["right"], "right": answers.turns["left"]},
+                             answers.face_x)
+    for seed in range(2):  # every prompt answered the other way
+        with FaceRecognizer(gallery, _settings(), models=models, rng=random.Random(seed)) as recognizer:
+            decisions = play_answering(recognizer, singer, contrary)
+        assert [d.outcome for d in decisions] == ["spoof_suspected"] and decisions[0].reasons == ("wrong_turn",)
