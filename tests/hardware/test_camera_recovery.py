@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -245,3 +245,60 @@ def test_the_face_worker_of_a_real_camera_survives_it_going_away(sim_config, fac
         assert [e["kind"] for e in events] == ["camera_gone", "camera_back"]
         back = json.loads(events[1]["payload"])
         assert back["since"] == gone["since"] and back["gone_s"] > 0
+
+
+class _NoRecognizer:
+    """The recognizer's part a worker needs when no frame ever comes."""
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _HangingCamera:
+    """A camera whose read hangs inside the driver and never returns (a wedged camera thread)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.reading = threading.Event()
+
+    def read(self) -> Frame:
+        self.reading.set()
+        self.release.wait()
+        raise CameraGone("released")
+
+    def close(self) -> None:
+        self.release.set()
+
+    def __enter__(self) -> _HangingCamera:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_a_stuck_camera_thread_withholds_the_watchdog_but_a_gone_camera_does_not(store):
+    from terminal.vision.door import FaceDoor, FaceWorker
+    from terminal.vision.recognizer import FaceRecognizer
+
+    door = FaceDoor(store, punches=cast(Any, object()))
+    recognizer = cast(FaceRecognizer, _NoRecognizer())
+    with SimCamera(W, H, fps=30, realtime=True, retry_start_s=0.05, retry_max_s=0.1, wait_s=0.05) as sim:
+        gone = FaceWorker(sim, recognizer, door, camera_grace_s=0.0, stuck_after_s=1.0)
+        sim.disconnect()
+        gone.start()
+        try:
+            assert wait_until(lambda: gone.camera_error is not None and not gone.face_ok())
+            time.sleep(1.2)  # longer than stuck_after_s: the loop keeps turning while the camera is away
+            assert gone.healthy()
+        finally:
+            gone.stop()
+    with _HangingCamera() as hanging:
+        stuck = FaceWorker(hanging, recognizer, door, stuck_after_s=0.3)
+        stuck.start()
+        try:
+            assert hanging.reading.wait(5)
+            assert wait_until(lambda: not stuck.healthy(), timeout=5)
+        finally:
+            hanging.release.set()
+            stuck.stop()
