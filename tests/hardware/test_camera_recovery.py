@@ -8,6 +8,8 @@ starting it again on the same port plugs it back. The simulator's ``disconnect``
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 import threading
 import time
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pytest
@@ -23,6 +25,10 @@ import pytest
 from terminal.config import CameraSettings
 from terminal.hardware.camera import Frame, OpenCVCamera, ReopeningCamera, SimCamera, letterbox, load_image
 from terminal.hardware.errors import CameraGone
+
+if TYPE_CHECKING:
+    from terminal.runtime import Terminal
+    from terminal.vision.door import FaceWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test support beside this file (tests/hardware has no conftest)
 from mjpeg_server import MjpegServer  # noqa: E402
@@ -193,7 +199,48 @@ def face_stream(faces_dir) -> Iterator[MjpegServer]:
         yield server
 
 
-def test_the_face_worker_of_a_real_camera_survives_it_going_away(sim_config, face_stream):
+class SystemdSocket:
+    """The service manager's end of NOTIFY_SOCKET: every message the terminal sends, in order."""
+
+    def __init__(self, path: Path):
+        self.messages: list[str] = []
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind(str(path))
+        self._socket.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.messages.append(self._socket.recv(1024).decode("utf-8"))
+            except TimeoutError:
+                continue
+
+    def statuses(self) -> list[str]:
+        return [m.removeprefix("STATUS=") for m in list(self.messages) if m.startswith("STATUS=")]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._socket.close()
+
+
+@pytest.fixture
+def systemd(tmp_path, monkeypatch) -> Iterator[SystemdSocket]:
+    manager = SystemdSocket(tmp_path / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify.sock"))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # pinged every 0.1 s
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    try:
+        yield manager
+    finally:
+        manager.close()
+
+
+def test_the_face_worker_of_a_real_camera_survives_it_going_away(sim_config, face_stream, systemd):
+    """The whole door on the real driver: the camera goes, the door says so everywhere, and it comes back."""
     from terminal.runtime import Terminal
     from terminal.vision.door import FaceWorker
 
@@ -213,38 +260,55 @@ def test_the_face_worker_of_a_real_camera_survives_it_going_away(sim_config, fac
         worker.add_frame_listener(frames.append)
         worker.listeners.append(lambda result: faces_seen.append(len(result.faces)))
         terminal.start()
-        assert wait_until(lambda: len(faces_seen) >= 2 and faces_seen[-1] >= 1, timeout=30)  # the face is seen
-        assert terminal.status_line().startswith("运行中 Running")
+        serving = threading.Event()
+        server = threading.Thread(target=terminal.serve, args=(serving,))
+        server.start()
+        try:
+            _recover(terminal, worker, face_stream, systemd, frames, faces_seen)
+        finally:
+            serving.set()
+            server.join(5)
 
-        face_stream.stop()
-        assert wait_until(lambda: worker.camera_error is not None)
-        assert wait_until(lambda: not worker.face_ok())
-        gone = terminal.camera_gone()
-        assert gone is not None and gone["since"] and gone["face_stopped"]
-        assert terminal.healthy()  # the watchdog is still fed: no restart loop for an unplugged camera
-        assert terminal.status_line() == (f"人脸识别已停止：摄像头自 {gone['since']} 断开 "
-                                          f"Face recognition stopped: camera gone since {gone['since']}")
-        assert wait_until(lambda: (terminal.store.get_setting("hardware.status") or {}).get("camera_gone_since")
-                          == gone["since"])
-        published = terminal.store.get_setting("hardware.status")
-        assert published["camera"].startswith(f"gone since {gone['since']}")
-        events = terminal.store.query("SELECT kind, severity, payload FROM events WHERE kind LIKE 'camera_%'")
-        assert [(e["kind"], e["severity"]) for e in events] == [("camera_gone", "error")]
-        seen_before = len(frames)
 
-        face_stream.start()  # plugged back, same address
-        assert wait_until(lambda: worker.camera_error is None)
-        assert wait_until(lambda: len(frames) >= seen_before + 5)
-        faces_before = len(faces_seen)
-        assert wait_until(lambda: len(faces_seen) > faces_before + 1 and faces_seen[-1] >= 1, timeout=30)
-        assert worker.face_ok() and terminal.camera_gone() is None and terminal.healthy()
-        assert terminal.status_line().startswith("运行中 Running")
-        assert wait_until(lambda: "camera_gone_since" not in (terminal.store.get_setting("hardware.status") or {}))
-        assert terminal.store.get_setting("hardware.status")["camera"] == "ok"
-        events = terminal.store.query("SELECT kind, payload FROM events WHERE kind LIKE 'camera_%' ORDER BY id")
-        assert [e["kind"] for e in events] == ["camera_gone", "camera_back"]
-        back = json.loads(events[1]["payload"])
-        assert back["since"] == gone["since"] and back["gone_s"] > 0
+def _recover(terminal: Terminal, worker: FaceWorker, face_stream: MjpegServer, systemd: SystemdSocket, frames: list[Frame],
+             faces_seen: list[int]) -> None:
+    assert wait_until(lambda: len(faces_seen) >= 2 and faces_seen[-1] >= 1, timeout=30)  # the face is seen
+    assert terminal.status_line().startswith("运行中 Running")
+    assert systemd.statuses() == []  # nothing to tell while it runs as it started
+
+    face_stream.stop()
+    assert wait_until(lambda: worker.camera_error is not None)
+    assert wait_until(lambda: not worker.face_ok())
+    gone = terminal.camera_gone()
+    assert gone is not None and gone["since"] and gone["face_stopped"]
+    assert terminal.healthy()  # the watchdog is still fed: no restart loop for an unplugged camera
+    assert terminal.status_line() == (f"人脸识别已停止：摄像头自 {gone['since']} 断开 "
+                                      f"Face recognition stopped: camera gone since {gone['since']}")
+    assert wait_until(lambda: (terminal.store.get_setting("hardware.status") or {}).get("camera_gone_since")
+                      == gone["since"])
+    published = terminal.store.get_setting("hardware.status")
+    assert published["camera"].startswith(f"gone since {gone['since']}")
+    events = terminal.store.query("SELECT kind, severity, payload FROM events WHERE kind LIKE 'camera_%'")
+    assert [(e["kind"], e["severity"]) for e in events] == [("camera_gone", "error")]
+    assert wait_until(lambda: systemd.statuses() == [terminal.status_line()])  # systemctl status says so
+    pings = len(systemd.messages)
+    assert wait_until(lambda: systemd.messages[pings:].count("WATCHDOG=1") >= 3)  # and the watchdog is still fed
+    seen_before = len(frames)
+
+    face_stream.start()  # plugged back, same address
+    assert wait_until(lambda: worker.camera_error is None)
+    assert wait_until(lambda: len(frames) >= seen_before + 5)
+    faces_before = len(faces_seen)
+    assert wait_until(lambda: len(faces_seen) > faces_before + 1 and faces_seen[-1] >= 1, timeout=30)
+    assert worker.face_ok() and terminal.camera_gone() is None and terminal.healthy()
+    assert terminal.status_line().startswith("运行中 Running")
+    assert wait_until(lambda: systemd.statuses()[-1:] == [terminal.status_line()])
+    assert wait_until(lambda: "camera_gone_since" not in (terminal.store.get_setting("hardware.status") or {}))
+    assert terminal.store.get_setting("hardware.status")["camera"] == "ok"
+    events = terminal.store.query("SELECT kind, payload FROM events WHERE kind LIKE 'camera_%' ORDER BY id")
+    assert [e["kind"] for e in events] == ["camera_gone", "camera_back"]
+    back = json.loads(events[1]["payload"])
+    assert back["since"] == gone["since"] and back["gone_s"] > 0
 
 
 class _NoRecognizer:
