@@ -164,10 +164,12 @@ def counter_fn(counter: FaceCounter, min_face_px: float = 32, **kwargs) -> Count
     return count
 
 
-def evaluate_counting(xml_paths: Iterable[Path | str], count: CountFn, crops: bool = True) -> dict:
+def evaluate_counting(xml_paths: Iterable[Path | str], count: CountFn, crops: bool = True,
+                      sides: Sequence[str] = SIDES) -> dict:
     """Recall on whole and edge-cut faces, false counts and median ms of ``count`` (see module doc).
 
     ``xml_paths``: imglab XML files; image paths in them are relative to the XML's folder.
+    ``sides``: the edges that cut the crops.
     """
     truth: dict[Path, list[FaceBox]] = {}
     for xml in (Path(p) for p in xml_paths):
@@ -180,7 +182,7 @@ def evaluate_counting(xml_paths: Iterable[Path | str], count: CountFn, crops: bo
         height, width = image.shape[:2]
         items: list[tuple[_Score | None, Rect, str]] = [(photos, (0, 0, width, height), "")]
         if crops:
-            items += [(cropped, c.rect, c.side) for c in edge_crops(path.name, image.shape, boxes)]
+            items += [(cropped, c.rect, c.side) for c in edge_crops(path.name, image.shape, boxes, sides=sides)]
         for score, rect, side in items:
             x0, y0, x1, y1 = rect
             view = np.ascontiguousarray(image[y0:y1, x0:x1])
@@ -259,3 +261,29 @@ def door_view(image: np.ndarray, crop: EdgeCrop, face: FaceBox, size: tuple[int,
     elif crop.side == "top":
         top = 0
     return np.ascontiguousarray(resized[top:top + height, left:left + width])
+
+
+def face_region(image: np.ndarray, box: FaceBox, face_px: int, margin: float = 0.5) -> np.ndarray:
+    """The face with ``margin`` of its size around it, scaled so the face is ``face_px`` wide (to paste)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    x0, y0 = int(max(0, box.x - margin * box.w)), int(max(0, box.y - margin * box.h))
+    x1, y1 = int(min(width, box.x + (1 + margin) * box.w)), int(min(height, box.y + (1 + margin) * box.h))
+    scale = face_px / box.w
+    region = image[y0:y1, x0:x1]
+    return cv2.resize(region, (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))),
+                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def paste(frame: np.ndarray, region: np.ndarray, x: int, y: int) -> np.ndarray:
+    """A copy of ``frame`` with ``region`` pasted with its top-left corner at (x, y), cut by the frame's edges."""
+    out = frame.copy()
+    height, width = frame.shape[:2]
+    rx0, ry0 = max(0, -x), max(0, -y)
+    fx0, fy0 = max(0, x), max(0, y)
+    w = min(width - fx0, region.shape[1] - rx0)
+    h = min(height - fy0, region.shape[0] - ry0)
+    if w > 0 and h > 0:
+        out[fy0:fy0 + h, fx0:fx0 + w] = region[ry0:ry0 + h, rx0:rx0 + w]
+    return out

@@ -237,3 +237,81 @@ class FaceCounter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# A still face (a poster, a photo on the wall, a paused screen) does not change: the pixels where it
+# was first seen stay the same (normalised, mean |difference| in standard deviations, up to this)
+STILL_MAX_CHANGE = 0.25
+STILL_FORGET_S = 2.0  # a face not seen this long is forgotten
+
+
+def face_patch(gray: np.ndarray, box: FaceBox, size: int = 24) -> np.ndarray | None:
+    """The pixels in the box, resized to ``size``², zero mean and unit spread (robust to exposure changes)."""
+    height, width = gray.shape[:2]
+    x0, y0 = int(max(0, box.x)), int(max(0, box.y))
+    x1, y1 = int(min(width, box.x + box.w)), int(min(height, box.y + box.h))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    patch = cv2.resize(gray[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (patch - patch.mean()) / (patch.std() + 1.0)
+
+
+@dataclass
+class _Track:
+    first: FaceBox  # where the face was first seen ...
+    patch: np.ndarray | None  # ... and what was there
+    box: FaceBox  # where it was last seen (to follow it)
+    last_seen: float
+    changed: int = 0  # observations where the first place looked different ...
+    same: int = 0  # ... and where it looked the same
+
+
+class StillFaceFilter:
+    """Leaves out faces that do not change: a face on a poster behind the employee.
+
+    Stateful: call :meth:`update` with every count of one camera stream, in time order, and
+    :meth:`reset` when the scene starts over. A face is followed from count to count (same
+    place, ``FaceBox.same_face``); each later observation compares the pixels where it was
+    first seen with what was there then. A face counts once most of these comparisons show a
+    change (``STILL_MAX_CHANGE``): a person sways, breathes, talks and blinks, a poster does
+    none of this, and when the employee's hand or head passes in front of it for a moment
+    it looks the same again afterwards. The largest face always counts: it is the person
+    being recognised. So a poster never counts, and a second person counts from their
+    second count on. Someone standing perfectly still behind the employee would not count
+    either, a known limit. An observation while another face overlaps it is skipped.
+    """
+
+    def __init__(self) -> None:
+        self._tracks: list[_Track] = []
+
+    def reset(self) -> None:
+        self._tracks = []
+
+    def update(self, t: float, frame: np.ndarray, faces: Sequence[CountedFace]) -> list[CountedFace]:
+        """The faces of this count that are not still (see the class doc); ``t`` in seconds."""
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        self._tracks = [tr for tr in self._tracks if t - tr.last_seen <= STILL_FORGET_S]
+        largest = max(faces, key=lambda f: f.box.area, default=None)
+        kept: list[CountedFace] = []
+        used: set[int] = set()
+        for face in faces:
+            box = face.box
+            match = next((i for i, tr in enumerate(self._tracks) if i not in used and tr.box.same_face(box)), None)
+            if match is None:
+                self._tracks.append(_Track(box, face_patch(gray, box), box, t))
+                used.add(len(self._tracks) - 1)
+                track = self._tracks[-1]
+            else:
+                used.add(match)
+                track = self._tracks[match]
+                occluded = any(other is not face and other.box.iou(track.first) > 0.0 for other in faces)
+                now = face_patch(gray, track.first)
+                if not occluded and track.patch is not None and now is not None:
+                    if float(np.abs(now - track.patch).mean()) > STILL_MAX_CHANGE:
+                        track.changed += 1
+                    else:
+                        track.same += 1
+                track.box, track.last_seen = box, t
+            if track.changed > track.same or face is largest:
+                kept.append(face)
+        return kept
