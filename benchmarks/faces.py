@@ -82,6 +82,7 @@ def latency(frames: list, runs: int) -> dict:
     from terminal.vision.landmarks import FaceMesh
     from terminal.vision.liveness import LivenessTracker
     from terminal.vision.models import shared_models
+    from terminal.vision.screen_cues import grid_peakiness
 
     models = shared_models()
     detector = FaceDetector("full")
@@ -93,7 +94,7 @@ def latency(frames: list, runs: int) -> dict:
     known = list(templates)  # face_recognition's own format: a list of encodings
 
     stages: dict[str, list[float]] = {k: [] for k in (
-        "detect", "count (mediapipe + eyes)", "count (+ HOG, every 4th frame)", "mesh", "border", "liveness update",
+        "detect", "count (mediapipe + eyes)", "count (+ HOG, every 4th frame)", "mesh", "border", "screen (pixel grid)", "liveness update",
         "descriptor (numpy ResNet)", "descriptor (dlib ResNet)", "match 1k")}
     ours, baseline = [], []
 
@@ -102,7 +103,9 @@ def latency(frames: list, runs: int) -> dict:
         found = detector.detect(frame, rgb_)
         counter.faces(frame, 60, mediapipe_boxes=found, max_hog_scale=1.0)
         points = mesh.landmarks(frame, found[0])
+        assert points is not None
         find_border(frame, found[0], points.roll)
+        grid_peakiness(frame, found[0])
         tracker.add(0.2, points)
         probe, _ = encoder.describe(frame, found[0], rgb_)
         gallery.search(probe)
@@ -133,6 +136,7 @@ def latency(frames: list, runs: int) -> dict:
             _ms(partial(counter.faces, frame, 60, mediapipe_boxes=boxes, max_hog_scale=1.0), runs))
         stages["mesh"].append(_ms(partial(mesh.landmarks, frame, box), runs))
         stages["border"].append(_ms(partial(find_border, frame, box, marks.roll), runs))
+        stages["screen (pixel grid)"].append(_ms(partial(grid_peakiness, frame, box), runs))
         stages["liveness update"].append(_ms(partial(tracker.add, 0.1, marks), runs))
         stages["descriptor (numpy ResNet)"].append(_ms(partial(encoder.describe, frame, box, rgb), runs))
         stages["descriptor (dlib ResNet)"].append(_ms(partial(reference.describe, frame, box, rgb), runs))
@@ -148,11 +152,34 @@ def latency(frames: list, runs: int) -> dict:
     return {"frames": len(ours), "stages": rows, "end_to_end": end_to_end}
 
 
-def door_latency(runs: int) -> dict:
-    """The recognizer on the real clip at 640x480: time of the frame that decides, and of the others.
+class _Timed:
+    """A recognizer whose process() calls are timed (per frame and summed over the approach)."""
 
-    The baseline runs on the same frames; the speed-up compares its per-frame time with
-    the time our recognizer takes on the frame that brings the decision.
+    def __init__(self, recognizer: Any):
+        self.recognizer = recognizer
+        self.times: list[float] = []
+        self.frames: list[np.ndarray] = []
+        self.decision_ms: float | None = None
+
+    def process(self, frame: np.ndarray, t: float) -> Any:
+        start = time.perf_counter()
+        result = self.recognizer.process(frame, t)
+        elapsed = (time.perf_counter() - start) * 1000
+        self.times.append(elapsed)
+        self.frames.append(frame)
+        if result.decision is not None:
+            self.decision_ms = elapsed
+        return result
+
+
+def door_latency(runs: int) -> dict:
+    """The recognizer on the real clip at 640x480, the live man answering the challenge, per profile.
+
+    For each profile: the time of the frame that decides, of the others, the compute of the
+    whole approach (face appears -> decision, liveness and replay checks included) and the
+    time from the face appearing to the decision. face_recognition's one frame is timed on
+    the same frames in the same run, alternating with ours, so both see the same machine
+    load; the ratio compares our whole approach with its single frame.
     """
     import random
 
@@ -160,18 +187,20 @@ def door_latency(runs: int) -> dict:
     import face_recognition
 
     from terminal.config import FaceSettings
-    from terminal.vision.attacks import letterbox, video_presentation
+    from terminal.vision.attacks import Presentation, challenge_answers, clip_poses, letterbox, play_answering, video_presentation
     from terminal.vision.images import load_image
     from terminal.vision.photos import PhotoAnalyzer
     from terminal.vision.recognizer import FaceRecognizer
 
     clip = video_presentation(FACES / "video" / "short_hamilton_clip.mp4")
-    frames = [letterbox(f, FRAME_SIZE) for f in clip.frames[82:211:2]]
+    singer = Presentation("bona_fide", "singer", [letterbox(f, FRAME_SIZE) for f in clip.frames[82:211:2]], clip.fps / 2)
+    answers = challenge_answers(clip_poses(singer.frames), singer.fps)
     gallery, templates = _random_gallery(1_000)
     with PhotoAnalyzer() as analyzer:
-        enrolled = analyzer.largest_face(load_image(FACES / "video" / "enrol_lin_manuel_miranda.png")).descriptor
+        face = analyzer.largest_face(load_image(FACES / "video" / "enrol_lin_manuel_miranda.png"))
+    assert face is not None
+    enrolled = face.descriptor
     gallery.add("singer", enrolled)
-    settings = FaceSettings(min_face_px=60)
     known = list(templates) + [enrolled]
 
     def baseline_decision(frame: np.ndarray) -> None:
@@ -179,33 +208,39 @@ def door_latency(runs: int) -> dict:
         for encoding in face_recognition.face_encodings(rgb, face_recognition.face_locations(rgb))[:1]:
             bool(face_recognition.face_distance(known, encoding).min() <= 0.6)
 
-    # the recognizer and the baseline alternate, so both see the same machine load
-    decision_ms, frame_ms, decided_at, baseline, approach_ms, approach_frames = [], [], [], [], [], []
-    for run in range(2 * runs):
-        with FaceRecognizer(gallery, settings, rng=random.Random(run)) as recognizer:
-            spent = 0.0
-            for i, frame in enumerate(frames):
-                start = time.perf_counter()
-                result = recognizer.process(frame, i / 15.0)
-                elapsed = (time.perf_counter() - start) * 1000
-                spent += elapsed
-                if result.decision is not None:
-                    decision_ms.append(elapsed)
-                    approach_ms.append(spent)
-                    approach_frames.append(i + 1)
-                    decided_at.append(result.decision.elapsed_s)
-                    assert result.decision.employee_id == "singer", result.decision
-                    break
-                frame_ms.append(elapsed)
-        for frame in frames[run % 4:i + 1:4]:
-            baseline.append(_ms(partial(baseline_decision, frame), 1))
-    result = {"decision_frame_ms": statistics.median(decision_ms), "tracking_frame_ms": statistics.median(frame_ms),
-              "p95_frame_ms": float(np.percentile(frame_ms + decision_ms, 95)), "decided_after_s": statistics.median(decided_at),
-              "face_recognition_frame_ms": statistics.median(baseline),
-              "approach_compute_ms": statistics.median(approach_ms), "approach_frames": statistics.median(approach_frames)}
-    result["speedup"] = result["face_recognition_frame_ms"] / result["decision_frame_ms"]
-    result["speedup_p95_frame"] = result["face_recognition_frame_ms"] / result["p95_frame_ms"]
-    return result
+    out: dict[str, Any] = {}
+    baseline: list[float] = []
+    for profile in ("standard", "low_power"):
+        settings = FaceSettings(min_face_px=60, profile=profile)
+        decision_ms, frame_ms, decided_at, approach_ms, approach_frames, analysed = [], [], [], [], [], []
+        for run in range(2 * runs):
+            with FaceRecognizer(gallery, settings, rng=random.Random(run)) as recognizer:
+                timed = _Timed(recognizer)
+                decisions = play_answering(timed, singer, answers)
+            assert decisions and decisions[0].employee_id == "singer", decisions
+            assert timed.decision_ms is not None
+            decision_ms.append(timed.decision_ms)
+            frame_ms.extend(timed.times[:-1])
+            approach_ms.append(sum(timed.times))
+            approach_frames.append(len(timed.times))
+            analysed.append(sum(1 for v in timed.times if v > 1.0))
+            decided_at.append(decisions[0].elapsed_s)
+            for frame in timed.frames[run % 4::4]:
+                baseline.append(_ms(partial(baseline_decision, frame), 1))
+        out[profile] = {"decision_frame_ms": statistics.median(decision_ms), "tracking_frame_ms": statistics.median(frame_ms),
+                        "p95_frame_ms": float(np.percentile(frame_ms + decision_ms, 95)),
+                        "decided_after_s": statistics.median(decided_at), "decided_after_max_s": max(decided_at),
+                        "approach_compute_ms": statistics.median(approach_ms),
+                        "approach_frames": statistics.median(approach_frames),
+                        "analysed_frames": statistics.median(analysed)}
+    fr = statistics.median(baseline)
+    out["face_recognition_frame_ms"] = fr
+    for profile in ("standard", "low_power"):
+        row = out[profile]
+        row["approach_over_face_recognition_frame"] = row["approach_compute_ms"] / fr
+        row["speedup"] = fr / row["decision_frame_ms"]
+        row["speedup_p95_frame"] = fr / row["p95_frame_ms"]
+    return out
 
 
 def matching(runs: int) -> list[dict]:
@@ -318,9 +353,23 @@ def liveness(quick: bool) -> dict:
     import random
 
     from terminal.config import FaceSettings
-    from terminal.vision.attacks import ATTACK_KINDS, Presentation, bona_fide_variants, compose_attack, iso_rates, play, video_presentation
+    from terminal.vision.attacks import (
+        ATTACK_KINDS,
+        REPLAY_KINDS,
+        Presentation,
+        bona_fide_variants,
+        challenge_answers,
+        clip_poses,
+        compose_attack,
+        compose_replay,
+        iso_rates,
+        play,
+        play_answering,
+        video_presentation,
+    )
     from terminal.vision.gallery import FaceGallery
     from terminal.vision.images import load_image
+    from terminal.vision.liveness import LivenessSettings
     from terminal.vision.photos import PhotoAnalyzer
     from terminal.vision.recognizer import FaceRecognizer
 
@@ -340,41 +389,70 @@ def liveness(quick: bool) -> dict:
             if boxes:
                 photos.append((path, image, boxes[0]))
                 gallery.add(path.parent.name, analyzer.describe(image, boxes[0]).descriptor)
+        singer_face = analyzer.largest_face(load_image(FACES / "video" / "enrol_lin_manuel_miranda.png"))
+        assert singer_face is not None
+        gallery.add("video", singer_face.descriptor)
+    kinds = (*ATTACK_KINDS, *REPLAY_KINDS)
     results: list[tuple[Presentation, bool]] = []
-    outcomes: dict[str, dict[str, int]] = {kind: {} for kind in (*ATTACK_KINDS, "bona_fide")}
-    reasons: dict[str, dict[str, int]] = {kind: {} for kind in ATTACK_KINDS}
+    blind_results: list[tuple[Presentation, bool]] = []
+    outcomes: dict[str, dict[str, int]] = {kind: {} for kind in (*kinds, "bona_fide")}
+    reasons: dict[str, dict[str, int]] = {kind: {} for kind in kinds}
     hold = settings.window_s + settings.turn_challenge_s + 1
     started = time.perf_counter()
-    frames_seen = 0
+
+    def count(kind: str, decisions: list) -> bool:
+        live = any(d.outcome in ("accepted", "unknown") for d in decisions)
+        label = decisions[0].outcome if decisions else "no decision"
+        outcomes[kind][label] = outcomes[kind].get(label, 0) + 1
+        for reason in (decisions[0].reasons if decisions else ()):
+            reasons[kind][reason] = reasons[kind].get(reason, 0) + 1
+        return live
+
     for seed, (path, image, box) in enumerate(photos):
         for kind in ATTACK_KINDS:
             attack = compose_attack(image, box, kind, seconds=3.0, fps=15, seed=seed, subject=path.parent.name)
             with FaceRecognizer(gallery, settings, rng=random.Random(seed)) as recognizer:
-                decisions = play(recognizer, attack, hold_for_s=hold)
-            frames_seen += int(hold * attack.fps)
-            live = any(d.outcome in ("accepted", "unknown") for d in decisions)
-            label = decisions[0].outcome if decisions else "no decision"
-            outcomes[kind][label] = outcomes[kind].get(label, 0) + 1
-            for reason in (decisions[0].reasons if decisions else ()):
-                reasons[kind][reason] = reasons[kind].get(reason, 0) + 1
-            results.append((attack, live))
+                results.append((attack, count(kind, play(recognizer, attack, hold_for_s=hold))))
+
     clip = video_presentation(FACES / "video" / "short_hamilton_clip.mp4", subject="video")
     singer = Presentation("bona_fide", "video", clip.frames[82:211:2], clip.fps / 2)
-    gallery.add("video", PhotoAnalyzer().largest_face(load_image(FACES / "video" / "enrol_lin_manuel_miranda.png")).descriptor)
+    # replays of the enrolled man's own clip on a phone or tablet, held up for the whole window and challenge;
+    # each also played to a recognizer whose screen check is switched off: what the challenge alone stops
+    blind = LivenessSettings(screen_peakiness=float("inf"))
+    replay_notes: list[str] = []
+    for seed in range(3 if quick else 10):
+        for replay_kind in REPLAY_KINDS:
+            replay = compose_replay(singer, replay_kind, seconds=hold, seed=seed)
+            replay_notes.append(f"{replay_kind}: {replay.note}")
+            with FaceRecognizer(gallery, settings, rng=random.Random(seed)) as recognizer:
+                results.append((replay, count(replay_kind, play(recognizer, replay, hold_for_s=hold))))
+            with FaceRecognizer(gallery, settings, liveness=blind, rng=random.Random(seed)) as recognizer:
+                decisions = play(recognizer, replay, hold_for_s=hold)
+            blind_results.append((replay, any(d.outcome in ("accepted", "unknown") for d in decisions)))
+
+    # the live man: rest until asked, then the asked turn after 0.3 s, both directions on each camera set-up
+    decided_after: list[float] = []
     for variant in bona_fide_variants(singer):
-        with FaceRecognizer(gallery, settings, rng=random.Random(1)) as recognizer:
-            decisions = play(recognizer, variant)
-        live = any(d.outcome in ("accepted", "unknown") for d in decisions)
-        label = decisions[0].outcome if decisions else "no decision"
-        outcomes["bona_fide"][label] = outcomes["bona_fide"].get(label, 0) + 1
-        results.append((variant, live))
+        answers = challenge_answers(clip_poses(variant.frames), variant.fps)
+        for seed in range(2):
+            with FaceRecognizer(gallery, settings, rng=random.Random(seed)) as recognizer:
+                decisions = play_answering(recognizer, variant, answers)
+            results.append((variant, count("bona_fide", decisions)))
+            if decisions and decisions[0].outcome == "accepted":
+                decided_after.append(decisions[0].elapsed_s)
     rates = iso_rates(results)
+    blind_rates = iso_rates(blind_results)
+    rates["apcer_challenge_only"] = {k: blind_rates["apcer"].get(k) for k in REPLAY_KINDS}
     rates["outcomes"] = outcomes
     rates["refusal_reasons"] = reasons
     rates["attack_subjects"] = len(photos)
+    rates["replays"] = replay_notes
+    rates["decided_after_median_s"] = statistics.median(decided_after) if decided_after else None
+    rates["decided_after_max_s"] = max(decided_after) if decided_after else None
     rates["bona_fide_source"] = ("one real video (short_hamilton_clip.mp4, the singer's 4.3 s on camera at 15 fps) "
                                  "as five camera set-ups deliver it: as recorded, mirrored, 30% darker, sensor noise, "
-                                 "letterboxed; no composed frames")
+                                 "letterboxed; each asked twice (seeds 0, 1), answered with the clip's own turn "
+                                 "(or its mirror image) 0.3 s after the prompt")
     rates["seconds"] = round(time.perf_counter() - started, 1)
     return rates
 
@@ -393,6 +471,7 @@ def main(argv: list[str]) -> int:
         print("the baseline needs face_recognition: pip install --no-deps face-recognition==1.3.0 (see requirements-dev.txt)")
         return 1
     from terminal.config import FaceSettings
+    from terminal.vision.attacks import ATTACK_KINDS, REPLAY_KINDS
 
     settings = FaceSettings()
     frames = _people_frames()
@@ -407,20 +486,31 @@ def main(argv: list[str]) -> int:
     door = door_latency(args.runs)
     lat["door"] = door
     e2e = lat["end_to_end"]
-    print_table("End to end, a 640x480 frame to a decision (gallery of 1,000 templates)", [
-        {"pipeline": "seed recognizer on the real clip: the frame that decides", "ms": door["decision_frame_ms"]},
-        {"pipeline": "seed recognizer on the real clip: other frames (median)", "ms": door["tracking_frame_ms"]},
-        {"pipeline": "seed recognizer on the real clip: 95th percentile frame", "ms": door["p95_frame_ms"]},
-        {"pipeline": "face_recognition 1.3.0 on the same clip frames", "ms": door["face_recognition_frame_ms"]},
-        {"pipeline": "speed-up, decision frame", "ms": door["speedup"]},
-        {"pipeline": "speed-up, 95th percentile frame", "ms": door["speedup_p95_frame"]},
-        {"pipeline": f"seed, whole approach: compute summed over its {door['approach_frames']:g} frames (liveness included)",
-         "ms": door["approach_compute_ms"]},
+    fr_ms = door["face_recognition_frame_ms"]
+    rows = []
+    for profile in ("standard", "low_power"):
+        d = door[profile]
+        rows += [
+            {"pipeline": f"seed {profile}: the frame that decides", "ms": d["decision_frame_ms"]},
+            {"pipeline": f"seed {profile}: other frames (median)", "ms": d["tracking_frame_ms"]},
+            {"pipeline": f"seed {profile}: 95th percentile frame", "ms": d["p95_frame_ms"]},
+            {"pipeline": f"seed {profile}: whole approach, summed over its {d['approach_frames']:g} frames "
+                         f"({d['analysed_frames']:g} analysed; challenge and replay checks included)",
+             "ms": d["approach_compute_ms"]},
+            {"pipeline": f"seed {profile}: whole approach / face_recognition's one frame (ratio)",
+             "ms": d["approach_over_face_recognition_frame"]},
+        ]
+    rows += [
+        {"pipeline": "face_recognition 1.3.0, one frame of the same clip (same run)", "ms": fr_ms},
         {"pipeline": "seed, all stages summed (HOG count + border + descriptor; never in one frame)",
          "ms": e2e["seed_all_stages_one_frame_ms"]},
         {"pipeline": "face_recognition 1.3.0 on the people frames", "ms": e2e["face_recognition_people_frames_ms"]},
-    ], ["pipeline", "ms"])
-    print(f"the clip's decision came {door['decided_after_s']:.2f} s after the face appeared (blink, then match)")
+    ]
+    print_table("End to end on the real clip, the live man answering the challenge (gallery of 1,000 templates)", rows,
+                ["pipeline", "ms"])
+    for profile in ("standard", "low_power"):
+        print(f"{profile}: the decision came {door[profile]['decided_after_s']:.2f} s after the face appeared "
+              f"(median; at most {door[profile]['decided_after_max_s']:.2f} s): rest, prompt, turn, match")
 
     match_rows = matching(args.runs)
     print_table("1:N search and gallery memory", match_rows,
@@ -438,23 +528,30 @@ def main(argv: list[str]) -> int:
 
     live = liveness(args.quick)
     rows = [{"presentation": kind, "count": live["attacks"][kind], "APCER": live["apcer"][kind],
+             "APCER_challenge_only": live["apcer_challenge_only"].get(kind, ""),
              "outcomes": live["outcomes"][kind]} for kind in live["apcer"]]
     rows.append({"presentation": "bona fide", "count": live["bona_fide"], "BPCER": live["bpcer"],
                  "outcomes": live["outcomes"]["bona_fide"]})
-    print_table(f"Liveness (ISO/IEC 30107-3), attacks from {live['attack_subjects']} photos", rows,
-                ["presentation", "count", "APCER", "BPCER", "outcomes"])
+    print_table(f"Liveness (ISO/IEC 30107-3), photo attacks from {live['attack_subjects']} photos, replays of the clip",
+                rows, ["presentation", "count", "APCER", "APCER_challenge_only", "BPCER", "outcomes"])
     print("refusal reasons:", live["refusal_reasons"])
     print("bona fide presentations:", live["bona_fide_source"])
+    print(f"bona fide: face appears -> decision {live['decided_after_median_s']:.2f} s median, "
+          f"{live['decided_after_max_s']:.2f} s at most" if live["decided_after_max_s"] is not None else "bona fide: no decision")
 
     seed_row = acc_rows[0]
     baseline_row = acc_rows[1]
     checks = {
-        "decision_frame_at_least_3x_faster": door["speedup"] >= 3.0,
+        "decision_frame_at_least_3x_faster": door["standard"]["speedup"] >= 3.0,
+        "approach_at_most_half_of_face_recognition": min(door[p]["approach_over_face_recognition_frame"]
+                                                         for p in ("standard", "low_power")) <= 0.5,
+        "bona_fide_decided_within_1_5s": live["decided_after_max_s"] is not None and live["decided_after_max_s"] <= 1.5,
         "accuracy_equal_or_better": seed_row["top1_accuracy"] >= baseline_row["top1_accuracy"]
         and seed_row["false_accept_rate"] <= baseline_row["false_accept_rate"],
         "search_100k_under_10ms": match_rows[-1]["seed_search_ms"] < 10.0,
         "counting_recall_at_least_95pct": count["recall"] >= 0.95 and count["max_false_faces_per_image"] <= 1,
-        "all_attacks_refused": (live["apcer_max"] or 0.0) == 0.0,
+        "photo_attacks_refused": all((live["apcer"][k] or 0.0) == 0.0 for k in ATTACK_KINDS),
+        "replay_apcer_at_most_5pct": all((live["apcer"][k] or 0.0) <= 0.05 for k in REPLAY_KINDS),
     }
     print("\nchecks:", ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in checks.items()))
     write_json("faces", {"runs": args.runs, "quick": args.quick, "frame_size": list(FRAME_SIZE), "latency": lat,

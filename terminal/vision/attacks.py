@@ -196,9 +196,11 @@ def bona_fide_variants(clip: Presentation) -> list[Presentation]:
 
 
 def iso_rates(results: Sequence[tuple[Presentation, bool]]) -> dict:
-    """APCER per attack kind and BPCER from (presentation, accepted_as_live) pairs (ISO/IEC 30107-3)."""
+    """APCER per attack kind (photo kinds always, replay kinds when present) and BPCER from
+    (presentation, accepted_as_live) pairs (ISO/IEC 30107-3)."""
     out: dict = {"apcer": {}, "attacks": {}, "bpcer": None, "bona_fide": 0}
-    for kind in ATTACK_KINDS:
+    kinds = ATTACK_KINDS + tuple(k for k in REPLAY_KINDS if any(p.kind == k for p, _ in results))
+    for kind in kinds:
         accepted = [ok for p, ok in results if p.kind == kind]
         out["attacks"][kind] = len(accepted)
         out["apcer"][kind] = round(sum(accepted) / len(accepted), 4) if accepted else None

@@ -153,8 +153,12 @@ class LivenessTracker:
         if not self.frames:
             return False
         last = self.frames[-1]
-        recent = [f for f in self.frames if last.t - f.t <= 1.3 * s.still_s]  # camera frame times jitter
-        if last.t - recent[0].t < 0.9 * s.still_s:
+        recent = []
+        for frame in reversed(self.frames):  # back until still_s is covered (frame times jitter: 90 % will do)
+            recent.append(frame)
+            if last.t - frame.t >= 0.9 * s.still_s:
+                break
+        else:
             return False
         yaws = [f.yaw for f in recent]
         return max(yaws) - min(yaws) <= s.still_yaw_deg and abs(last.yaw) <= s.prompt_pose_deg

@@ -80,8 +80,8 @@ class Profile:
 
 
 PROFILES = {
-    "standard": Profile(analyse_every=1, detect_every=3, border_every=3, screen_every=2, mesh_refine=True, best_shots=3),
-    "low_power": Profile(analyse_every=2, detect_every=3, border_every=3, screen_every=2, mesh_refine=False, best_shots=2),
+    "standard": Profile(analyse_every=1, detect_every=4, border_every=4, screen_every=2, mesh_refine=True, best_shots=3),
+    "low_power": Profile(analyse_every=2, detect_every=4, border_every=4, screen_every=2, mesh_refine=False, best_shots=2),
 }
 IDENTIFY_GRACE_S = 1.0  # after liveness passes, time allowed for a better shot to match
 UNKNOWN_RESET_S = 60.0  # unknown attempts are forgotten after this long without faces
@@ -372,9 +372,10 @@ class FaceRecognizer:
                 identified = self._identify(approach, verdict, t)
                 if identified is not None:
                     return self._decide(identified, t, in_zone_boxes, primary, None, count)
-        elif approach.challenge_deadline is not None and approach.shots and approach.shots[0].descriptor is None:
+        elif approach.challenge_deadline is not None and approach.shots \
+                and all(shot.descriptor is None for shot in approach.shots):
             # while the person answers the challenge: describe the best shot (taken frontal and still) now,
-            # so the deciding frame only matches
+            # once, so the deciding frame only matches
             self._describe(approach.shots[0])
         if approach.challenge_deadline is not None and approach.liveness.turn_at is None:
             guidance = Guidance.of(f"turn_{approach.liveness.challenge}")
@@ -445,7 +446,10 @@ class FaceRecognizer:
         if len(shots) < keep or quality > shots[-1].quality:
             shots.append(_Shot(quality, frame.copy(), box))
             shots.sort(key=lambda s: -s.quality)
+            described = [shot for shot in shots[keep:] if shot.descriptor is not None]
             del shots[keep:]
+            if described and all(shot.descriptor is None for shot in shots):
+                shots[-1] = described[0]  # a shot already described stays: its descriptor is paid for
             approach.shots_changed = True
 
     def _start_challenge(self, approach: _Approach, t: float) -> None:
@@ -487,7 +491,10 @@ class FaceRecognizer:
         if approach.live_at is None:
             approach.live_at = t
         pending = [shot for shot in approach.shots if shot.descriptor is None]
-        if pending or approach.shots_changed:
+        described_any = any(shot.descriptor is not None for shot in approach.shots)
+        if approach.best_match is None and described_any:
+            pending = []  # first match with what is described; more descriptors only if that does not match
+        if pending or approach.shots_changed or approach.best_match is None:
             # one new descriptor per frame, best shot first: the decision frame stays light,
             # and later frames add shots to the probe while no match is found
             approach.shots_changed = False
