@@ -160,3 +160,14 @@ def test_a_key_file_not_there_yet_is_left_to_the_program_that_reads_it(tmp_path)
     # the example names /etc/seed/device.key, which a machine that only checks the file does not have
     config = load_config(write(tmp_path, f'[sync]\nkey_file = "{tmp_path / "absent.key"}"\n'))
     assert config.sync.key_file == tmp_path / "absent.key"
+
+
+def test_face_liveness_defaults_to_the_prompted_challenge_and_the_profile_is_checked(tmp_path):
+    from terminal.config import FaceSettings
+
+    assert FaceSettings().liveness == "challenge" and FaceSettings().profile == "standard"
+    config = load_config(write(tmp_path, '[face]\nprofile = "low_power"\nliveness = "blink_or_turn"\n'))
+    assert config.face.profile == "low_power" and config.face.liveness == "blink_or_turn"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, '[face]\nprofile = "turbo"\n'))
+    assert "face.profile" in dict(info.value.problems)
