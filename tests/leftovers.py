@@ -143,7 +143,8 @@ class LeftoverCheck:
                 return "started under this pytest"
             cmdline = " ".join(proc.cmdline()).strip()
             for folder in folders:
-                if folder in cmdline:
+                # the whole folder name: /tmp/pytest-of-root/pytest-1 is not .../pytest-12 (another session's)
+                if re.search(re.escape(folder.rstrip("/")) + r"(?![\w.-])", cmdline):
                     return f"runs from {folder}"
             try:
                 marks = proc.environ().get(SESSION_ENV, "").split()
