@@ -12,7 +12,10 @@ that is unplugged does not withhold it (the door still takes cards, fingers and 
 and a restart would not bring the camera back — the driver reopens it itself): that
 face recognition stopped is told by the ``STATUS=`` line sent to systemd, the
 ``hardware.status`` the sync agent publishes (``camera`` and ``camera_gone_since``) and
-the ``camera_gone`` / ``camera_back`` events. See docs/camera-recovery.md.
+the ``camera_gone`` / ``camera_back`` events. A configured camera that is missing at boot is
+the same case from the start: the terminal gets it in its gone state, records ``camera_gone``
+(``at_start``) once, starts the face worker anyway, and faces are recognised as soon as the
+camera is plugged in. See docs/camera-recovery.md.
 """
 from __future__ import annotations
 
@@ -59,7 +62,10 @@ class Terminal:
         self._status_line: str | None = None  # the last STATUS= sent to systemd
         self.fingerprint_worker: FingerprintWorker | None = None
         self.face_worker: FaceWorker | None = None
+        camera_missing = self._record_camera_missing_at_boot()
         self.workers: list[Worker] = self._build_workers()
+        if camera_missing and self.face_worker is not None:
+            self.face_worker.adopt_camera_gone()  # its camera_gone is recorded: the worker records camera_back
 
     def _build_workers(self) -> list[Worker]:
         """Every worker this terminal runs, from its configuration and the devices it has.
@@ -81,6 +87,23 @@ class Terminal:
             workers.append(self.fingerprint_worker)
         workers.append(LoopWorker("housekeeping", self._housekeeping_step))
         return workers
+
+    def _record_camera_missing_at_boot(self) -> bool:
+        """A configured camera that is not there yet (it is waited for, not left out): log it and record
+        ``camera_gone`` with its reason and ``at_start`` once. True when it is missing."""
+        from terminal.hardware.camera import ReopeningCamera
+
+        camera = self.hardware.camera
+        if not isinstance(camera, ReopeningCamera):
+            return False
+        state = camera.state()
+        if state.ok:
+            return False
+        log.error("camera missing at start-up: %s; cards, fingers and PINs work, faces once it is plugged in",
+                  state.reason)
+        self.store.record_event("camera_gone", {"reason": state.reason, "since": state.gone_at, "at_start": True},
+                                severity="error")
+        return True
 
     def _face_worker(self) -> FaceWorker | None:
         try:
@@ -148,20 +171,22 @@ class Terminal:
 
     def camera_gone(self) -> dict | None:
         """None while the camera delivers (or there is none); else ``{"reason", "since" (UTC stamp), "attempts",
-        "face_stopped"}`` from the face worker (which reads it) or the camera itself."""
+        "face_stopped", "at_start"}`` from the face worker (which reads it) or the camera itself (``at_start``:
+        missing since the terminal started)."""
         face = self.face_worker
         if face is not None:
             status = face.camera_status()
             if status["ok"]:
                 return None
-            return {key: status.get(key) for key in ("reason", "since", "attempts", "face_stopped")}
+            return {key: status.get(key) for key in ("reason", "since", "attempts", "face_stopped", "at_start")}
         from terminal.hardware.camera import ReopeningCamera
 
         camera = self.hardware.camera
         if isinstance(camera, ReopeningCamera):
             state = camera.state()
             if not state.ok:
-                return {"reason": state.reason, "since": state.gone_at, "attempts": state.attempts, "face_stopped": True}
+                return {"reason": state.reason, "since": state.gone_at, "attempts": state.attempts, "face_stopped": True,
+                        "at_start": state.at_start}
         return None
 
     def hardware_status(self) -> dict:
@@ -180,6 +205,9 @@ class Terminal:
         face = self.face_worker
         if face is not None and not face.face_ok():
             since = face.camera_gone_at or "?"
+            if face.camera_at_start:
+                return (f"人脸识别已停止：开机时未找到摄像头（自 {since}），等待连接 "
+                        f"Face recognition stopped: camera not found at start-up (since {since}), waiting for it")
             return f"人脸识别已停止：摄像头自 {since} 断开 Face recognition stopped: camera gone since {since}"
         return self._running_line()
 

@@ -8,7 +8,11 @@ with the reason. Every driver then reopens its device itself (:class:`ReopeningC
 the next reads wait for the next attempt (0.5 s, doubling to ``retry_max_s``) and raise
 :class:`CameraGone` until the device opens and delivers again, so the object the
 terminal holds (``Hardware.camera``) stays the same for everyone reading it.
-:meth:`ReopeningCamera.state` says whether it is gone, since when and why.
+:meth:`ReopeningCamera.state` says whether it is gone, since when and why. Built with
+``wait_for_device=True`` (as the terminal builds it), a camera that is not there yet when it is
+opened (unplugged at boot) starts gone and is found the same way once it is plugged in; a
+misconfiguration (:class:`DeviceMisconfigured`: a video file that does not exist, a driver that
+is not installed) still raises at once.
 
 :class:`SimCamera` plays an image folder, a video file or a scripted scene at the
 configured frame rate; tests drive it (``show``, ``play_scene``, ``disconnect`` /
@@ -32,13 +36,14 @@ import numpy as np
 
 from contract.stamps import utc_stamp
 from terminal.config import CameraSettings
-from terminal.hardware.errors import CameraGone, DeviceMissing, HardwareError
+from terminal.hardware.errors import CameraGone, DeviceMisconfigured, DeviceMissing, HardwareError
 
 log = logging.getLogger(__name__)
 
 RETRY_START_S = 0.5  # first reopening attempt after a camera went away; pauses double from here
 RETRY_MAX_S = 30.0  # longest pause between two attempts
 GONE_WAIT_S = 1.0  # a read while gone waits at most this long for the next attempt, so its caller's loop goes on
+MISSING_AT_START = "not found at start-up:"  # how the reason of a camera missing since it was first opened begins
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 BACKGROUND_BGR = (96, 104, 100)  # an evenly lit, empty doorway
@@ -75,6 +80,7 @@ class CameraState:
     attempts: int = 0  # reopenings that failed since
     last_error: str | None = None  # why the last reopening failed
     retry_in_s: float | None = None  # until the next reopening (None: it will not be reopened)
+    at_start: bool = False  # missing since it was first opened: it has not delivered a frame yet
 
     def gone_for_s(self, now: float | None = None) -> float:
         return 0.0 if self.gone_since is None else max(0.0, (time.monotonic() if now is None else now) - self.gone_since)
@@ -103,10 +109,27 @@ class ReopeningCamera:
         self._gone: str | None = None
         self._gone_since: float | None = None
         self._gone_at: str | None = None
+        self._gone_at_start = False
         self._attempts = 0
         self._last_error: str | None = None
         self._delay = retry_start_s
         self._next_try = 0.0
+
+    def _start(self, wait_for_device: bool) -> None:
+        """Open the device when the camera is built. With ``wait_for_device`` a camera that is not there yet
+        (unplugged at boot, a network camera not up yet) starts gone — ``state().at_start`` — and the reads
+        reopen it with the same pauses as one that went away. A misconfiguration (:class:`DeviceMisconfigured`)
+        and a source that never reopens (a video file) raise either way."""
+        try:
+            self._open()
+        except DeviceMisconfigured:
+            raise
+        except Exception as exc:
+            if not wait_for_device or not self._reopens:
+                raise
+            reason = exc.reason if isinstance(exc, HardwareError) else f"{type(exc).__name__}: {exc}"
+            self._went(f"{MISSING_AT_START} {reason}", at_start=True)
+            self._last_error = reason
 
     # -- driver hooks ------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -153,7 +176,8 @@ class ReopeningCamera:
         if gone is None:
             return CameraState(ok=True)
         retry = max(0.0, self._next_try - time.monotonic()) if self._reopens and not self._closing.is_set() else None
-        return CameraState(False, gone, self._gone_since, self._gone_at, self._attempts, self._last_error, retry)
+        return CameraState(False, gone, self._gone_since, self._gone_at, self._attempts, self._last_error, retry,
+                           self._gone_at_start)
 
     def health(self) -> str:
         """'ok', or 'gone since <UTC stamp>: <reason>' (what the status screen and the status message show)."""
@@ -172,12 +196,16 @@ class ReopeningCamera:
                 log.debug("closing the camera", exc_info=True)
 
     # -- internals ---------------------------------------------------------------------------------
-    def _went(self, reason: str) -> None:
+    def _went(self, reason: str, at_start: bool = False) -> None:
         if self._gone is None:
             self._gone, self._gone_since, self._gone_at = reason, time.monotonic(), utc_stamp()
+            self._gone_at_start = at_start
             self._attempts, self._last_error, self._delay = 0, None, self.retry_start_s
             self._next_try = self._gone_since + self._delay
-            log.error("camera gone: %s", reason)
+            if at_start:
+                log.error("camera %s; waiting for it to be plugged in", reason)
+            else:
+                log.error("camera gone: %s", reason)
 
     def _reopen_when_due(self) -> None:
         """With the read lock held: wait for the next attempt and reopen; CameraGone while still gone."""
@@ -208,6 +236,7 @@ class ReopeningCamera:
         log.info("camera back after %.1f s (%d failed attempts)", time.monotonic() - (self._gone_since or 0.0),
                  self._attempts)
         self._gone = self._gone_since = self._gone_at = self._last_error = None
+        self._gone_at_start = False
         self._attempts = 0
         self._delay = self.retry_start_s
 
@@ -327,11 +356,13 @@ class OpenCVCamera(ReopeningCamera):
     is reported as gone after ``read_timeout_s`` instead of freezing the caller. A
     camera that is gone (unplugged, read error, no frame for ``read_timeout_s``) is
     opened again as a new capture (:class:`ReopeningCamera`); a video file that ended
-    stays ended.
+    stays ended. With ``wait_for_device`` a camera (index, /dev path, stream URL) that
+    cannot be opened yet starts gone and is waited for; a video file that does not exist
+    is a misconfiguration (:class:`DeviceMisconfigured`) either way.
     """
 
     def __init__(self, settings: CameraSettings, *, retry_start_s: float = RETRY_START_S,
-                 retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S):
+                 retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S, wait_for_device: bool = False):
         self.settings = settings
         self.source = _capture_source(settings.device)
         self._is_url = isinstance(self.source, str) and "://" in self.source
@@ -342,13 +373,16 @@ class OpenCVCamera(ReopeningCamera):
         self._worker: _CallThread | None = None
         self._pending: concurrent.futures.Future | None = None
         self._index = 0
-        self._open()
+        self._start(wait_for_device)
 
     def _open(self) -> None:
         import cv2
 
         source = self.source
         if isinstance(source, str) and not self._is_url and not os.path.exists(source):
+            if not source.startswith("/dev/"):
+                raise DeviceMisconfigured("camera", f"video file {source} does not exist (hardware.camera.device names "
+                                          "a camera index, a /dev/video path, a stream URL, picamera2 or a video file)")
             raise DeviceMissing("camera", f"no camera at {source}")
         if isinstance(source, int) or str(source).startswith("/dev/"):
             api = cv2.CAP_V4L2
@@ -421,24 +455,26 @@ class OpenCVCamera(ReopeningCamera):
 class Picamera2Camera(ReopeningCamera):
     """The Raspberry Pi camera through picamera2 (libcamera). Frames come as BGR ('RGB888' in libcamera's naming).
 
-    A camera that stops answering is stopped, closed and started again (:class:`ReopeningCamera`).
+    A camera that stops answering is stopped, closed and started again (:class:`ReopeningCamera`);
+    with ``wait_for_device`` one libcamera does not detect yet starts gone and is waited for
+    (picamera2 not installed is a misconfiguration: :class:`DeviceMisconfigured`).
     """
 
     def __init__(self, settings: CameraSettings, *, retry_start_s: float = RETRY_START_S,
-                 retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S):
+                 retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S, wait_for_device: bool = False):
         self.settings = settings
         self._init_reopening(retry_start_s, retry_max_s, wait_s)
         self._camera: Any = None
         self._worker: _CallThread | None = None
         self._index = 0
-        self._open()
+        self._start(wait_for_device)
 
     def _open(self) -> None:
         settings = self.settings
         try:
             from picamera2 import Picamera2
         except ImportError as exc:
-            raise DeviceMissing("camera", f"picamera2 is not installed ({exc}); on Raspberry Pi OS it is the "
+            raise DeviceMisconfigured("camera", f"picamera2 is not installed ({exc}); on Raspberry Pi OS it is the "
                                 "python3-picamera2 package, visible to a venv made with --system-site-packages") from None
         try:
             if not Picamera2.global_camera_info():
@@ -522,12 +558,15 @@ class SimCamera(ReopeningCamera):
     ``disconnect()`` pulls its plug: the stream it had open is dead for good (like a
     capture whose USB camera was unplugged), and opening it again fails until
     ``reconnect()`` plugs it back — it returns through :class:`ReopeningCamera`'s
-    reopening, with its pauses, as a real camera does.
+    reopening, with its pauses, as a real camera does. ``plugged=False`` builds it
+    unplugged (a camera missing at boot): like a real driver it then raises
+    :class:`DeviceMissing`, or with ``wait_for_device`` starts gone until plugged in and reopened.
     """
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 15.0, source: Path | None = None,
                  loop: bool = True, realtime: bool = True, hold_s: float = 1.0, *,
-                 retry_start_s: float = RETRY_START_S, retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S):
+                 retry_start_s: float = RETRY_START_S, retry_max_s: float = RETRY_MAX_S, wait_s: float = GONE_WAIT_S,
+                 plugged: bool = True, wait_for_device: bool = False):
         if fps <= 0:
             raise ValueError("fps must be positive")
         self._init_reopening(retry_start_s, retry_max_s, wait_s)
@@ -539,7 +578,7 @@ class SimCamera(ReopeningCamera):
         self._background = background(width, height)
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._plugged = True
+        self._plugged = plugged
         self._unplugs = 0  # times the plug was pulled; a stream opened before the last pull is dead
         self._opened_at_unplug = 0
         self._unplug_reason = "simulated camera was unplugged"
@@ -549,16 +588,21 @@ class SimCamera(ReopeningCamera):
         self._video: Any = None
         if source is not None:
             self.play_source(Path(source))
+        try:
+            self._start(wait_for_device)
+        except BaseException:
+            self._release_video()
+            raise
 
     @classmethod
     def from_settings(cls, settings: CameraSettings, realtime: bool = True) -> SimCamera:
         source = settings.sim_source
         if source is not None and not Path(source).exists():
-            raise DeviceMissing("camera", f"simulated camera source {source} not found")
+            raise DeviceMisconfigured("camera", f"simulated camera source {source} not found")
         try:
             return cls(settings.width, settings.height, settings.fps, source, loop=settings.sim_loop, realtime=realtime)
         except ValueError as exc:
-            raise DeviceMissing("camera", f"simulated camera source {source}: {exc}") from None
+            raise DeviceMisconfigured("camera", f"simulated camera source {source}: {exc}") from None
 
     # -- drive ---------------------------------------------------------------------------------
     def play_source(self, source: Path) -> None:

@@ -19,6 +19,11 @@ class DeviceMissing(HardwareError):
     """A device that is configured but cannot be opened (absent, unplugged, driver not installed)."""
 
 
+class DeviceMisconfigured(DeviceMissing):
+    """A device configured in a way no plugging in can fix (a video file that does not exist, a driver that is
+    not installed): reported at once, never waited for."""
+
+
 class CameraGone(HardwareError):
     """The camera stopped delivering frames: unplugged, timed out or its stream ended."""
 

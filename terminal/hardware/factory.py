@@ -6,6 +6,12 @@ replaced by a simulator: it is left out (``None``) and its reason is kept in
 :attr:`Hardware.problems` for the status screen and the log — the terminal still
 runs with what it has (a door without a camera still takes cards). With
 ``strict=True`` any missing device is an error instead. The clock is required.
+
+The camera is the exception: a configured camera that is not there yet at boot (USB camera
+plugged in after the door was powered, network camera not up yet) is built in its gone state
+and keeps being reopened (docs/camera-recovery.md), so plugging it in is enough. Only a
+misconfigured camera (a video file that does not exist, picamera2 not installed) is left out
+with its reason; with ``strict=True`` a camera that cannot be opened is missing as before.
 """
 from __future__ import annotations
 
@@ -72,19 +78,23 @@ class Hardware:
 
 
 # -- one builder per device -------------------------------------------------------------------
-def open_camera(settings: CameraSettings, driver: str) -> Camera:
-    """The configured camera; every driver reopens itself after it went away (docs/camera-recovery.md)."""
+def open_camera(settings: CameraSettings, driver: str, wait_for_device: bool = True) -> Camera:
+    """The configured camera; every driver reopens itself after it went away (docs/camera-recovery.md).
+
+    With ``wait_for_device`` a camera that cannot be opened yet is returned gone (``state().at_start``)
+    and found once it is plugged in; :class:`DeviceMisconfigured` (and, without it, DeviceMissing) raise.
+    """
     from terminal.hardware import camera
 
     # the cap of the reopening pause, once the configuration has it (hardware.camera.reopen_max_s)
     retry_max_s = float(getattr(settings, "reopen_max_s", camera.RETRY_MAX_S))
     if driver == "sim":
-        sim = camera.SimCamera.from_settings(settings)
+        sim = camera.SimCamera.from_settings(settings)  # the simulator is plugged in at boot
         sim.retry_max_s = max(sim.retry_start_s, retry_max_s)
         return sim
     if settings.device == "picamera2":
-        return camera.Picamera2Camera(settings, retry_max_s=retry_max_s)
-    return camera.OpenCVCamera(settings, retry_max_s=retry_max_s)
+        return camera.Picamera2Camera(settings, retry_max_s=retry_max_s, wait_for_device=wait_for_device)
+    return camera.OpenCVCamera(settings, retry_max_s=retry_max_s, wait_for_device=wait_for_device)
 
 
 def open_card_reader(settings: CardReaderSettings, driver: str) -> CardReader:
@@ -193,7 +203,8 @@ def build_hardware(config: TerminalConfig, data_dir: Path | str, *, strict: bool
                                   drivers, problems)
         hw.card_reader = _open_device(config, "card_reader", lambda d: open_card_reader(settings.card_reader, d),
                                       drivers, problems)
-        hw.camera = _open_device(config, "camera", lambda d: open_camera(settings.camera, d), drivers, problems)
+        hw.camera = _open_device(config, "camera", lambda d: open_camera(settings.camera, d, wait_for_device=not strict),
+                                 drivers, problems)
         hw.fingerprint = _open_device(config, "fingerprint", lambda d: open_fingerprint(config, folder, d), drivers, problems)
         if strict and hw.problems:
             raise MissingDevices(hw.problems)
@@ -204,6 +215,9 @@ def build_hardware(config: TerminalConfig, data_dir: Path | str, *, strict: bool
         # rendered on the speaker's worker while nothing is said, so start-up does not wait for them
         hw.speaker.prerender(fixed_phrases(language), language, wait=False)
     opened = [f"{n}={hw.drivers[n]}" for n in DEVICE_NAMES if getattr(hw, n) is not None]
-    log.info("hardware: %s%s", ", ".join(opened) or "none",
-             "; missing: " + ", ".join(hw.problems) if hw.problems else "")
+    state = getattr(hw.camera, "state", None)
+    waiting = callable(state) and not state().ok
+    log.info("hardware: %s%s%s", ", ".join(opened) or "none",
+             "; missing: " + ", ".join(hw.problems) if hw.problems else "",
+             "; camera not found yet, waiting for it" if waiting else "")
     return hw

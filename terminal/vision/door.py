@@ -15,7 +15,10 @@
   itself (:class:`~terminal.hardware.camera.ReopeningCamera`): the worker records
   ``camera_gone`` once when it goes and ``camera_back`` (with how long it was gone)
   when frames flow again, and says whether face recognition runs
-  (:meth:`FaceWorker.face_ok`, :meth:`FaceWorker.camera_status`).
+  (:meth:`FaceWorker.face_ok`, :meth:`FaceWorker.camera_status`). A camera missing at
+  boot is the same episode from the start: the worker takes it over
+  (:meth:`FaceWorker.adopt_camera_gone`; the terminal records its ``camera_gone``) and
+  records ``camera_back`` when the camera is plugged in and delivers.
   Other threads steer it without touching its recognizer: :meth:`FaceWorker.pause`
   (frames still flow to frame listeners, the door decides nothing: face enrolment
   on the admin screen), :meth:`FaceWorker.resume` and :meth:`FaceWorker.request_reset`.
@@ -121,6 +124,7 @@ class FaceWorker:
         self.camera_error: str | None = None  # why the camera is gone; None while it delivers
         self.camera_gone_since: float | None = None  # time.monotonic() when it went
         self.camera_gone_at: str | None = None  # the same as a UTC stamp
+        self.camera_at_start = False  # gone since the terminal started: it has not delivered yet
         self._beat: float | None = None  # time.monotonic() of the last loop iteration
         self._signature: tuple | None = None
         self._checked_at = float("-inf")
@@ -204,19 +208,39 @@ class FaceWorker:
             self.camera_gone_since = state.gone_since if state is not None and state.gone_since is not None \
                 else time.monotonic()
             self.camera_gone_at = state.gone_at if state is not None and state.gone_at else utc_stamp()
+            self.camera_at_start = state is not None and state.at_start
             log.error("camera gone: %s; face recognition waits for it", reason)
-            self._record("camera_gone", {"reason": reason, "since": self.camera_gone_at}, "error")
+            payload: dict = {"reason": reason, "since": self.camera_gone_at}
+            if self.camera_at_start:
+                payload["at_start"] = True
+            self._record("camera_gone", payload, "error")
         self.camera_error = reason
         self.recognizer.reset()
         if state is None or state.retry_in_s is None:
             stop.wait(CAMERA_RETRY_S)  # the camera does not pace its reopening (or never reopens): do not spin
 
+    def adopt_camera_gone(self) -> bool:
+        """Take a camera that is already gone (missing at boot) as this worker's episode, whose ``camera_gone``
+        the caller recorded: the worker records no second one, and ``camera_back`` when frames flow. True if gone."""
+        camera = self.camera
+        state = camera.state() if isinstance(camera, ReopeningCamera) else None
+        if state is None or state.ok:
+            return False
+        self.camera_error = state.reason
+        self.camera_gone_since = state.gone_since if state.gone_since is not None else time.monotonic()
+        self.camera_gone_at = state.gone_at or utc_stamp()
+        self.camera_at_start = state.at_start
+        return True
+
     def _camera_back(self) -> None:
         gone_s = time.monotonic() - (self.camera_gone_since or time.monotonic())
         log.info("camera back after %.1f s; face recognition runs again", gone_s)
-        self._record("camera_back", {"reason": self.camera_error, "since": self.camera_gone_at,
-                                     "gone_s": round(gone_s, 1)}, "info")
+        payload: dict = {"reason": self.camera_error, "since": self.camera_gone_at, "gone_s": round(gone_s, 1)}
+        if self.camera_at_start:
+            payload["at_start"] = True
+        self._record("camera_back", payload, "info")
         self.camera_error = self.camera_gone_since = self.camera_gone_at = None
+        self.camera_at_start = False
 
     @property
     def camera_ok(self) -> bool:
@@ -228,14 +252,16 @@ class FaceWorker:
         return since is None or time.monotonic() - since <= self.camera_grace_s
 
     def camera_status(self) -> dict:
-        """``{"ok": True}`` or ``{"ok": False, "reason", "since" (UTC stamp), "gone_s", "face_stopped", "attempts"}``."""
+        """``{"ok": True}`` or ``{"ok": False, "reason", "since" (UTC stamp), "gone_s", "face_stopped", "attempts",
+        "at_start"}`` (``at_start``: missing since the terminal started)."""
         if self.camera_error is None:
             return {"ok": True}
         camera = self.camera
         state = camera.state() if isinstance(camera, ReopeningCamera) else None
         gone_s = time.monotonic() - (self.camera_gone_since or time.monotonic())
         return {"ok": False, "reason": self.camera_error, "since": self.camera_gone_at, "gone_s": round(gone_s, 1),
-                "face_stopped": not self.face_ok(), "attempts": state.attempts if state is not None else None}
+                "face_stopped": not self.face_ok(), "attempts": state.attempts if state is not None else None,
+                "at_start": self.camera_at_start}
 
     def step(self, stop: threading.Event) -> FrameResult | None:
         """Read one frame, offer it to the frame listeners and, unless paused, recognise it and act on a decision.

@@ -9,7 +9,7 @@ from gpiozero import Device
 
 from terminal.config import parse_config
 from terminal.hardware import factory
-from terminal.hardware.camera import SimCamera
+from terminal.hardware.camera import OpenCVCamera, SimCamera
 from terminal.hardware.card_reader import SimCardReader
 from terminal.hardware.clock import SimClock, SystemClock
 from terminal.hardware.errors import DeviceMissing, MissingDevices
@@ -94,7 +94,12 @@ def test_pi_profile_on_a_machine_without_devices(tmp_path):
         for name in ("camera", "fingerprint", "card_reader", "outputs", "speaker"):
             device = getattr(hw, name)
             assert "Sim" not in type(device).__name__, f"{name} fell back to a simulator"
-        assert hw.camera is None and "no camera at /dev/video-none" in hw.problems["camera"]
+        # a configured camera is waited for, not left out: plugging it in after boot is enough
+        assert isinstance(hw.camera, OpenCVCamera) and "camera" not in hw.problems
+        state = hw.camera.state()
+        assert not state.ok and state.at_start and state.retry_in_s is not None
+        assert state.reason == "not found at start-up: no camera at /dev/video-none"
+        assert hw.camera.health() == f"gone since {state.gone_at}: {state.reason}"
         assert hw.card_reader is None and "event-kbd" in hw.problems["card_reader"]
         assert hw.outputs is None and "no GPIO" in hw.problems["outputs"]
         if shutil.which("aplay") and shutil.which("espeak-ng"):
@@ -110,6 +115,24 @@ def test_strict_build_raises_naming_every_missing_device(tmp_path):
         build_hardware(cfg, tmp_path, strict=True)
     assert {"camera", "card_reader", "outputs"} <= set(caught.value.problems)
     assert "camera: no camera at /dev/video-none" in str(caught.value)
+
+
+def test_a_misconfigured_camera_is_left_out_with_a_clear_reason_and_a_disabled_one_stays_absent(tmp_path):
+    """Only a camera that plugging in could bring is waited for: a video file that is not there is a mistake."""
+    movie = tmp_path / "door.mp4"
+    cfg = config(tmp_path, profile="pi", camera={"device": str(movie)}, card_reader={"enabled": False},
+                 outputs={"enabled": False}, speaker={"enabled": False})
+    with build_hardware(cfg, tmp_path) as hw:
+        assert hw.camera is None and hw.drivers["camera"] == "pi"
+        assert hw.problems["camera"].startswith(f"video file {movie} does not exist")
+    cfg = config(tmp_path, camera={"driver": "sim", "sim_source": str(tmp_path / "frames")}, card_reader={"enabled": False},
+                 outputs={"enabled": False}, speaker={"enabled": False})
+    with build_hardware(cfg, tmp_path) as hw:
+        assert hw.camera is None and "simulated camera source" in hw.problems["camera"]
+    cfg = config(tmp_path, profile="pi", camera={"enabled": False}, card_reader={"enabled": False},
+                 outputs={"enabled": False}, speaker={"enabled": False})
+    with build_hardware(cfg, tmp_path) as hw:
+        assert hw.camera is None and hw.drivers["camera"] == "disabled" and "camera" not in hw.problems
 
 
 def test_a_driver_module_that_is_not_there_is_a_missing_device(tmp_path, monkeypatch):
