@@ -3,7 +3,8 @@
 ``MjpegServer(image)`` serves ``http://127.0.0.1:<port>/stream.mjpg`` from a thread, one JPEG of
 ``image`` after another at ``fps``. ``stop()`` drops every connection and closes the port (the
 camera is unplugged); ``start()`` serves again on the same port (plugged back). A context manager:
-leaving it stops the server and joins its threads.
+leaving it stops the server and joins its threads. ``MjpegServer(image, port=free_port())`` has its
+address before it is started: a network camera that is not up yet when the terminal boots.
 """
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ from typing import Any
 import numpy as np
 
 BOUNDARY = "seedframe"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a server started later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -4,6 +4,9 @@ The real driver reads an MJPEG stream served over HTTP on loopback (``mjpeg_serv
 stopping the server drops the connection and closes the port (the camera is unplugged),
 starting it again on the same port plugs it back. The simulator's ``disconnect`` /
 ``reconnect`` pull and push its plug; it comes back only through the driver's reopening.
+
+A camera missing at boot is the same case from the start: the server is not started yet when
+the camera (or the whole terminal) is opened, the simulator is built unplugged.
 """
 from __future__ import annotations
 
@@ -24,14 +27,14 @@ import pytest
 
 from terminal.config import CameraSettings
 from terminal.hardware.camera import Frame, OpenCVCamera, ReopeningCamera, SimCamera, letterbox, load_image
-from terminal.hardware.errors import CameraGone
+from terminal.hardware.errors import CameraGone, DeviceMissing
 
 if TYPE_CHECKING:
     from terminal.runtime import Terminal
     from terminal.vision.door import FaceWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test support beside this file (tests/hardware has no conftest)
-from mjpeg_server import MjpegServer  # noqa: E402
+from mjpeg_server import MjpegServer, free_port  # noqa: E402
 
 W, H = 320, 240
 RETRY_START_S, RETRY_MAX_S, WAIT_S = 0.05, 0.4, 0.2  # pauses short enough for a test
@@ -189,6 +192,90 @@ def test_an_unplugged_simulator_does_not_come_back_by_being_plugged_in_alone():
         with pytest.raises(CameraGone):  # the pause before the next reopening has not passed
             camera.read()
         assert read_until_frame(camera).index == 1 and camera.state().ok
+
+
+# -- missing at boot -------------------------------------------------------------------------------------
+@pytest.fixture
+def not_yet() -> Iterator[MjpegServer]:
+    """A network camera whose address is known but which is not up yet."""
+    server = MjpegServer(picture(), fps=30, port=free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _opencv_at_boot(server: MjpegServer, wait_for_device: bool) -> Plug:
+    camera = OpenCVCamera(CameraSettings(device=server.url, width=W, height=H, read_timeout_s=0.5),
+                          retry_start_s=RETRY_START_S, retry_max_s=RETRY_MAX_S, wait_s=WAIT_S,
+                          wait_for_device=wait_for_device)
+    return Plug(camera, server.stop, server.start)
+
+
+def _sim_at_boot(server: MjpegServer, wait_for_device: bool) -> Plug:
+    camera = SimCamera(W, H, fps=30, realtime=True, retry_start_s=RETRY_START_S, retry_max_s=RETRY_MAX_S, wait_s=WAIT_S,
+                       plugged=False, wait_for_device=wait_for_device)
+    camera.show(picture())
+    return Plug(camera, camera.disconnect, camera.reconnect)
+
+
+BOOT_CASES = {"opencv-mjpeg": _opencv_at_boot, "sim": _sim_at_boot}
+
+
+@pytest.mark.parametrize("case", sorted(BOOT_CASES))
+def test_a_camera_missing_at_boot_is_waited_for_and_found_when_plugged_in(case, not_yet):
+    build = BOOT_CASES[case]
+    with pytest.raises(DeviceMissing, match="camera: "):  # asked to be there now, it is missing (strict build)
+        build(not_yet, False)
+
+    boot = build(not_yet, True)
+    with boot.camera as camera:
+        state = camera.state()
+        assert not state.ok and state.at_start and state.gone_at and state.retry_in_s is not None
+        assert state.reason.startswith("not found at start-up: ") and state.last_error
+        assert camera.health() == f"gone since {state.gone_at}: {state.reason}"
+        for _ in range(4):  # still not plugged in: every reopening fails, each read says so
+            with pytest.raises(CameraGone, match="not found at start-up"):
+                camera.read()
+        assert camera.state().attempts >= 2 and camera.state().gone_at == state.gone_at
+
+        boot.plug()
+        first = read_until_frame(camera)
+        assert is_green(first) and first.image.shape == (H, W, 3) and first.index == 0
+        assert camera.state().ok and not camera.state().at_start and camera.health() == "ok"
+        more = [camera.read() for _ in range(3)]
+        assert [b.index - a.index for a, b in pairwise([first, *more])] == [1, 1, 1] and is_green(more[-1])
+
+        boot.unplug()  # from now on it is an ordinary camera that went away, not one missing at boot
+        gone = read_until_gone(camera)
+        assert not camera.state().at_start and not gone.reason.startswith("not found at start-up")
+
+
+def test_a_door_without_face_recognition_still_says_its_camera_is_missing_at_boot(sim_config, store):
+    from terminal.hardware.clock import SimClock
+    from terminal.hardware.factory import Hardware
+    from terminal.runtime import Terminal
+
+    sim_config.face.enabled = False
+    camera = SimCamera(W, H, fps=30, realtime=False, retry_start_s=RETRY_START_S, retry_max_s=RETRY_MAX_S, wait_s=WAIT_S,
+                       plugged=False, wait_for_device=True)
+    terminal = Terminal(sim_config, store, Hardware(clock=SimClock(), camera=camera))
+    try:
+        assert terminal.face_worker is None and terminal.worker("face") is None
+        gone = terminal.camera_gone()
+        assert gone is not None and gone["at_start"] and gone["reason"].startswith("not found at start-up")
+        status = terminal.hardware_status()
+        assert status["camera"] == f"gone since {gone['since']}: {gone['reason']}"
+        assert status["camera_gone_since"] == gone["since"]
+        events = store.query("SELECT kind, severity, payload FROM events WHERE kind LIKE 'camera_%'")
+        assert [(e["kind"], e["severity"]) for e in events] == [("camera_gone", "error")]
+        assert json.loads(events[0]["payload"]) == {"reason": gone["reason"], "since": gone["since"], "at_start": True}
+        camera.reconnect()
+        assert camera.reopen() and terminal.camera_gone() is None
+        assert "camera_gone_since" not in terminal.hardware_status()
+    finally:
+        terminal.close()
+        camera.close()
 
 
 # -- the terminal: face worker, events, status, watchdog -------------------------------------------------
@@ -366,3 +453,75 @@ def test_a_stuck_camera_thread_withholds_the_watchdog_but_a_gone_camera_does_not
         finally:
             hanging.release.set()
             stuck.stop()
+
+
+def test_a_door_booted_without_its_camera_recognises_faces_once_it_is_plugged_in(sim_config, faces_dir, systemd):
+    """The whole door on the real driver, powered before its (network) camera is up: it boots, says the camera is
+    missing, takes the other inputs, and sees faces as soon as the camera appears."""
+    from terminal.runtime import Terminal
+    from terminal.vision.door import FaceWorker
+
+    face = letterbox(load_image(faces_dir / "people" / "obama" / "obama.jpg"), 640, 480, (96, 104, 100))
+    later = MjpegServer(face, fps=15, port=free_port())
+    sim_config.hardware.camera.driver = "pi"
+    sim_config.hardware.camera.device = later.url
+    sim_config.hardware.camera.read_timeout_s = 0.5
+    sim_config.hardware.fingerprint.enabled = False
+    try:
+        with Terminal.open(sim_config) as terminal:
+            camera = terminal.hardware.camera
+            assert isinstance(camera, OpenCVCamera) and "camera" not in terminal.hardware.problems
+            assert not camera.state().ok and camera.state().at_start
+            worker = terminal.face_worker
+            assert isinstance(worker, FaceWorker) and worker.camera is camera and terminal.worker("face") is worker
+            assert terminal.worker("card-reader") is not None  # the other ways in run meanwhile
+            camera.retry_start_s, camera.retry_max_s, camera.wait_s = RETRY_START_S, RETRY_MAX_S, WAIT_S
+            worker.camera_grace_s = 0.0
+            frames: list[Frame] = []
+            faces_seen: list[int] = []
+            worker.add_frame_listener(frames.append)
+            worker.listeners.append(lambda result: faces_seen.append(len(result.faces)))
+            terminal.start()
+            serving = threading.Event()
+            server = threading.Thread(target=terminal.serve, args=(serving,))
+            server.start()
+            try:
+                _boot_without_camera(terminal, worker, later, systemd, frames, faces_seen)
+            finally:
+                serving.set()
+                server.join(5)
+    finally:
+        later.stop()
+
+
+def _boot_without_camera(terminal: Terminal, worker: FaceWorker, later: MjpegServer, systemd: SystemdSocket,
+                         frames: list[Frame], faces_seen: list[int]) -> None:
+    camera = cast(OpenCVCamera, worker.camera)
+    assert wait_until(lambda: camera.state().attempts >= 2)  # the face worker keeps trying
+    assert frames == [] and faces_seen == [] and worker.healthy() and terminal.healthy()
+    gone = terminal.camera_gone()
+    assert gone is not None and gone["at_start"] and gone["face_stopped"]
+    assert gone["reason"].startswith("not found at start-up: cannot open camera http://127.0.0.1")
+    assert terminal.status_line() == (f"人脸识别已停止：开机时未找到摄像头（自 {gone['since']}），等待连接 "
+                                      f"Face recognition stopped: camera not found at start-up (since {gone['since']}), "
+                                      "waiting for it")
+    assert wait_until(lambda: (terminal.store.get_setting("hardware.status") or {}).get("camera_gone_since")
+                      == gone["since"])
+    assert wait_until(lambda: systemd.statuses()[:1] == [terminal.status_line()])
+    events = terminal.store.query("SELECT kind, severity, payload FROM events WHERE kind LIKE 'camera_%' "
+                                  "OR kind = 'hardware_missing'")
+    assert [(e["kind"], e["severity"]) for e in events] == [("camera_gone", "error")]  # once, however many attempts
+    assert json.loads(events[0]["payload"]) == {"reason": gone["reason"], "since": gone["since"], "at_start": True}
+
+    later.start()  # the installer plugs the camera in
+    assert wait_until(lambda: worker.camera_error is None)
+    assert wait_until(lambda: len(frames) >= 5)
+    assert wait_until(lambda: len(faces_seen) >= 2 and faces_seen[-1] >= 1, timeout=30)  # the face is seen
+    assert worker.face_ok() and terminal.camera_gone() is None and terminal.healthy()
+    assert terminal.status_line().startswith("运行中 Running (face")
+    assert wait_until(lambda: systemd.statuses()[-1:] == [terminal.status_line()])
+    assert wait_until(lambda: terminal.store.get_setting("hardware.status")["camera"] == "ok")
+    events = terminal.store.query("SELECT kind, payload FROM events WHERE kind LIKE 'camera_%' ORDER BY id")
+    assert [e["kind"] for e in events] == ["camera_gone", "camera_back"]
+    back = json.loads(events[1]["payload"])
+    assert back["since"] == gone["since"] and back["at_start"] and back["gone_s"] > 0
