@@ -9,7 +9,8 @@ from typing import Any
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from terminal.i18n import t
+from terminal.hardware.camera import MISSING_AT_START
+from terminal.i18n import TEXTS, t
 from terminal.ui.formatting import health_text, megabytes_text, offset_text, stamp_text
 from terminal.ui.screens.base import KioskScreen
 
@@ -71,7 +72,11 @@ def status_rows(status: dict, lang: str, zone: str) -> list[tuple[str, str, str,
             continue
         gone = status.get("camera_gone") if name == "camera" else None
         if gone:
-            text = t("status.camera_gone", lang, since=stamp_text(gone.get("since"), zone, lang), reason=gone.get("reason") or "")
+            since, reason = stamp_text(gone.get("since"), zone, lang), gone.get("reason") or ""
+            if gone.get("at_start") and "status.camera_missing" in TEXTS:  # missing since boot: waited for, not "reconnecting"
+                text = t("status.camera_missing", lang, since=since, reason=reason.removeprefix(MISSING_AT_START).strip())
+            else:
+                text = t("status.camera_gone", lang, since=since, reason=reason)
             if gone.get("face_stopped"):
                 text = f"{t('status.camera_gone_face', lang)} · {text}"
             rows.append((name, t(f"status.{name}", lang), text, True))
