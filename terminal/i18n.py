@@ -176,6 +176,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "status.ok": {"zh": "正常", "en": "ok"},
     "status.disabled": {"zh": "未启用", "en": "disabled"},
     "status.camera_gone": {"zh": "已断开（自 {since}），正在重新连接：{reason}", "en": "gone since {since}, reconnecting: {reason}"},
+    "status.camera_missing": {"zh": "开机时未找到（自 {since}），等待连接：{reason}",
+                              "en": "not found at start-up (since {since}), waiting for it: {reason}"},
     "status.camera_gone_face": {"zh": "人脸识别已停止", "en": "face recognition stopped"},
     "status.loading": {"zh": "正在读取…", "en": "Reading…"},
     "status.refresh": {"zh": "刷新", "en": "Refresh"},

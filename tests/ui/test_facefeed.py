@@ -105,3 +105,17 @@ def test_the_status_screen_shows_a_gone_camera_with_since_when(lang, words):
     assert "2026-03-02 16:01:02" in text  # since when, in the door's time zone
     assert gone["reason"] in text
     assert rows["speaker"][1] is False  # the other devices are shown as before
+
+
+@pytest.mark.parametrize(("lang", "words"), [("zh", ("开机时未找到", "等待连接")), ("en", ("not found at start-up", "waiting for it"))])
+def test_the_status_screen_says_a_camera_missing_since_boot_is_waited_for(lang, words):
+    from terminal.hardware.camera import MISSING_AT_START
+    from terminal.ui.screens.admin import status_rows
+
+    gone = {"reason": f"{MISSING_AT_START} no camera at /dev/video0", "since": "2026-03-02T00:00:05.000000Z",
+            "at_start": True, "face_stopped": False}
+    status = {"hardware": {"camera": "gone since 2026-03-02T00:00:05.000000Z"}, "camera_gone": gone}
+    text, bad = {key: (value, bad) for key, _label, value, bad in status_rows(status, lang, "Asia/Shanghai")}["camera"]
+    assert bad and all(word in text for word in words)
+    assert "2026-03-02 08:00:05" in text and "no camera at /dev/video0" in text
+    assert "reconnecting" not in text and "正在重新连接" not in text

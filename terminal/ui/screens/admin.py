@@ -10,7 +10,7 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from terminal.hardware.camera import MISSING_AT_START
-from terminal.i18n import TEXTS, t
+from terminal.i18n import t
 from terminal.ui.formatting import health_text, megabytes_text, offset_text, stamp_text
 from terminal.ui.screens.base import KioskScreen
 
@@ -73,7 +73,7 @@ def status_rows(status: dict, lang: str, zone: str) -> list[tuple[str, str, str,
         gone = status.get("camera_gone") if name == "camera" else None
         if gone:
             since, reason = stamp_text(gone.get("since"), zone, lang), gone.get("reason") or ""
-            if gone.get("at_start") and "status.camera_missing" in TEXTS:  # missing since boot: waited for, not "reconnecting"
+            if gone.get("at_start"):  # missing since boot: waited for, not "reconnecting"
                 text = t("status.camera_missing", lang, since=since, reason=reason.removeprefix(MISSING_AT_START).strip())
             else:
                 text = t("status.camera_gone", lang, since=since, reason=reason)
