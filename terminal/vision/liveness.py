@@ -1,13 +1,17 @@
 """Evidence that a live person, not a picture, stands at the terminal.
 
 One :class:`LivenessTracker` follows one approach (one face, one recognition window)
-and is fed the face mesh of every frame. It looks for active evidence:
+and is fed the face mesh of every analysed frame. It looks for active evidence:
 
-* **blink**: the eye aspect ratio (EAR) drops below ``closed_ratio`` x this person's own
-  open-eye level (the 80th percentile of their EAR so far, so narrow and wide eyes are
-  treated alike) and comes back above ``open_ratio`` x that level within a second;
-* **head turn** (the fallback challenge): yaw moves ``turn_deg`` in the asked direction
-  from where the face started, with 3-D parallax while doing so;
+* **the challenge** (default): asked by the recognizer once :meth:`still_and_frontal`
+  holds, for a turn to the person's own left or right at random; it passes when yaw
+  moves ``turn_deg`` the asked way from the pose at the prompt, with 3-D parallax, and
+  fails at once on a move within ``reaction_min_s`` of the prompt (``anticipated``: the
+  head was already turning) or a turn the other way (``wrong_turn``). A replayed video
+  cannot know the prompt;
+* **blink** (only where ``accept_blink``: the blink modes): the eye aspect ratio (EAR)
+  drops below ``closed_ratio`` x this person's own open-eye level and comes back above
+  ``open_ratio`` x that level within a second. A replayed video blinks too;
 
 and for passive signs of a flat picture, reported with the refusal:
 
@@ -21,11 +25,13 @@ and for passive signs of a flat picture, reported with the refusal:
 * **no motion**: nothing non-rigid happened at all over the window and the challenge;
 * **rectangular border**: the edge of a print, frame or phone closes around the face
   (:mod:`terminal.vision.border`) in a good share of the frames. This one refuses at
-  once, even after a blink (a video replayed on a phone held in view).
+  once, even after a blink (a video replayed on a phone held in view);
+* **screen**: the display's pixel grid beating with the camera's (moiré,
+  :mod:`terminal.vision.screen_cues`) in a good share of the checked frames: refuses at
+  once.
 
-A replayed *video* of the person blinking and turning, shown on a screen whose edges
-are outside the camera's view, defeats these checks; docs/liveness.md says what is and
-is not stopped, and ``benchmarks/faces.py`` measures APCER per attack kind and BPCER.
+docs/liveness.md says what is and is not stopped, and ``benchmarks/faces.py`` measures
+APCER per attack kind (photos and replayed video) and BPCER.
 """
 from __future__ import annotations
 

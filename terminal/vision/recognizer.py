@@ -4,14 +4,20 @@
 monotonic time. It follows one *approach*: the largest face in the capture zone, from
 the moment it is big enough until a decision. Per frame it
 
-1. detects faces (mediapipe full range) and picks the primary face in the zone;
-2. counts everyone in the zone (mediapipe + dlib HOG every few frames, eyes visible):
-   two or more faces of ``tailgate_min_face_px`` in two counts -> ``tailgating``;
-3. runs the face mesh on the primary face and feeds the liveness tracker (blink, then
-   the head-turn challenge if configured; passive flat-picture checks throughout);
-4. keeps the best shots (sharp, frontal, eyes open);
-5. once liveness passes, and only then, computes the descriptor from the best shots
-   and searches the gallery: ``accepted`` (employee id, distance) or ``unknown``.
+1. detects faces (mediapipe full range; on every ``detect_every``-th analysed frame, the
+   face mesh's landmarks giving the box in between) and picks the primary face;
+2. counts everyone in the zone (mediapipe whenever it sees two, dlib HOG once on the
+   frame that would decide; eyes visible): two or more faces of
+   ``tailgate_min_face_px`` in two counts -> ``tailgating``;
+3. runs the face mesh on the primary face and feeds the liveness tracker; by default it
+   asks for a head turn to a random side once the face is frontal and still (passive
+   border and screen checks throughout);
+4. keeps the best shots (sharp, frontal, eyes open) and describes the best one once,
+   while the person answers the prompt;
+5. once liveness passes, and only then, searches the gallery: ``accepted`` (employee
+   id, distance) or ``unknown``.
+
+``face.profile`` (:data:`PROFILES`) sets how often each stage runs.
 
 It never punches and never writes: the caller passes an accepted identity to the punch
 path and records the refusal events (:mod:`terminal.vision.door` does both). After a
@@ -263,11 +269,9 @@ class FaceRecognizer:
         t = self.clock() if t is None else float(t)
         self.timings = {}
         self._frame_no += 1
-        approach = self._approach
         last = self._last_result
-        if approach is not None and self.profile.analyse_every > 1 and last is not None \
-                and self._frame_no % self.profile.analyse_every:
-            # low power: between analysed frames the screen keeps the last boxes and guidance
+        if self.profile.analyse_every > 1 and last is not None and self._frame_no % self.profile.analyse_every:
+            # low power: between analysed frames (idle, approach or hold) the screen keeps the last boxes and guidance
             return FrameResult(self.state, last.faces, last.primary, last.guidance, None, last.face_count)
         result = self._process(frame, t)
         self._last_result = result

@@ -93,3 +93,14 @@ def test_turning_the_other_way_is_no_answer(models, gallery, singer, answers):
         with FaceRecognizer(gallery, _settings(), models=models, rng=random.Random(seed)) as recognizer:
             decisions = play_answering(recognizer, singer, contrary)
         assert [d.outcome for d in decisions] == ["spoof_suspected"] and decisions[0].reasons == ("wrong_turn",)
+
+
+def test_the_low_power_profile_accepts_the_live_man_and_refuses_the_replay(models, gallery, singer, answers):
+    settings = _settings(profile="low_power", turn_challenge_s=2.0)
+    with FaceRecognizer(gallery, settings, models=models, rng=random.Random(1)) as recognizer:
+        live = play_answering(recognizer, singer, answers)
+    assert [d.outcome for d in live] == ["accepted"] and live[0].employee_id == LIN
+    replay = compose_replay(singer, "replay_fullscreen", seconds=3.0, seed=2)
+    with FaceRecognizer(gallery, settings, models=models, rng=random.Random(1)) as recognizer:
+        decisions = play(recognizer, replay, hold_for_s=3.0)
+    assert decisions and decisions[0].outcome == "spoof_suspected", replay.note
