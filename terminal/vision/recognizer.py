@@ -383,6 +383,9 @@ class FaceRecognizer:
             self._describe(approach.shots[0])
         if approach.challenge_deadline is not None and approach.liveness.turn_at is None:
             guidance = Guidance.of(f"turn_{approach.liveness.challenge}")
+        elif guidance is None and self.settings.liveness == "challenge" and approach.challenge_deadline is None \
+                and approach.frames >= PROMPT_MIN_FRAMES:
+            guidance = Guidance.of("hold_still")  # the prompt waits for a still, frontal face
         return FrameResult(self.state, in_zone_boxes, primary, guidance, None, count)
 
     def _track(self, box: FaceBox, mesh: MeshLandmarks, detected: bool) -> None:
