@@ -14,8 +14,12 @@ and no counting, so it does less work per frame.
 
 Liveness is measured as ISO/IEC 30107-3 does: APCER per attack kind (presentation
 attacks composed from the shared still photos: held still, moved by hand, inside a
-visible print or phone border) and BPCER on bona fide presentations (the real clip as
-five camera set-ups deliver it). Times are medians over ``--runs`` repetitions.
+visible print or phone border; and the real clip replayed on a phone or tablet, bezel in
+view or filling the view, also with the screen check off) and BPCER on bona fide
+presentations (the real clip as five camera set-ups deliver it, answering the prompted
+turn). The door's cost is the whole approach (face appears -> decision) per profile
+against face_recognition's one frame in the same run. Times are medians over ``--runs``
+repetitions.
 """
 from __future__ import annotations
 
