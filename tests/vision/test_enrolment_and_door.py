@@ -234,7 +234,8 @@ def test_a_paused_worker_offers_every_frame_but_the_door_decides_nothing_until_r
 
     store, punches, employee = punch_setup
     enrol_photos(store, "2001", [faces_dir / "video" / "enrol_lin_manuel_miranda.png"], min_shots=1)
-    settings = sim_config.face.model_copy(update={"min_face_px": 60})
+    # the clip cannot answer a prompted turn; with blink_or_turn it punches on its blink
+    settings = sim_config.face.model_copy(update={"min_face_px": 60, "liveness": "blink_or_turn"})
     recognizer = FaceRecognizer(FaceGallery.from_store(store), settings, models=models)
     camera = _clip_camera(faces_dir)
     worker = FaceWorker(camera, recognizer, FaceDoor(store, punches=punches))
