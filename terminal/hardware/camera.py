@@ -24,6 +24,7 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -630,6 +631,25 @@ class SimCamera(ReopeningCamera):
     def show(self, image: ImageLike, seconds: float | None = None, frames: int | None = None, label: str = "") -> None:
         """Put one picture in front of the camera (for a while, or until changed)."""
         self.play_scene([SceneStep(image, seconds, frames, label)])
+
+    def sway(self, image: ImageLike, seconds: float, amplitude_px: float = 3.0, period_s: float = 1.6,
+             label: str = "") -> None:
+        """People standing in the doorway: one picture that drifts a few pixels to and fro as standing people do.
+
+        A picture held perfectly still is what a poster on the wall looks like to the door (the
+        anti-tailgating counter leaves faces that never change out), so scenes of people use this.
+        """
+        import cv2
+
+        base, name, count = self._prepare(SceneStep(image, seconds=seconds, label=label))
+        steps = []
+        for i in range(count or 1):
+            dx = amplitude_px * math.sin(2 * math.pi * i / (self.fps * period_s))
+            dy = 0.5 * amplitude_px * math.sin(2 * math.pi * i / (self.fps * period_s * 1.7))
+            shift = np.float32([[1, 0, dx], [0, 1, dy]])
+            moved = cv2.warpAffine(base, shift, (base.shape[1], base.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+            steps.append(SceneStep(moved, frames=1, label=name))
+        self.play_scene(steps)
 
     def clear(self) -> None:
         """Nobody in front of the camera."""

@@ -150,7 +150,7 @@ class DemoDirector:
         self._camera().play_scene([SceneStep(f, frames=1) for f in self._singer] + [SceneStep(None, seconds=1)])
 
     def _two_people(self) -> None:
-        self._camera().show(self._faces() / "groups" / "two_people.jpg", seconds=3)
+        self._camera().sway(self._faces() / "groups" / "two_people.jpg", seconds=3)
 
     def _faces(self) -> Path:
         if self.faces_dir is None:

@@ -26,7 +26,8 @@ TOUR_STAFF: list[NewEmployee] = [
     {"number": "3001", "name": "Lin-Manuel Miranda", "department": "Stage", "pin": "3001"},
     {"number": "9001", "name": "管理员", "department": "IT", "pin": "9090", "role": "admin", "verify_mode": "pin"},
 ]
-FACE_SETTINGS = {"enabled": True, "min_face_px": 60}
+# the tour's "employee" is a recorded clip: it blinks but cannot answer a prompted head turn
+FACE_SETTINGS = {"enabled": True, "min_face_px": 60, "liveness": "blink_or_turn"}
 
 
 def tour_config(data_dir: Path, language: str, *, faces: bool) -> Any:

@@ -179,7 +179,7 @@ def test_refusals_become_events_and_feedback_never_punches(punch_setup, sim_conf
                                       "fallback_offered": True, "elapsed_s": 0.0}
     assert store.query_one("SELECT count(*) AS n FROM outbox WHERE kind = 'event'")["n"] == 3
     assert store.query_one("SELECT count(*) AS n FROM punches")["n"] == 0
-    assert spoken[:2] == ["Not live, please blink", "One at a time, please"]
+    assert spoken[:2] == ["Not live: please turn your head as the screen asks", "One at a time, please"]
     assert "Please use fingerprint, card or PIN" in spoken
     result = door.handle(Decision("accepted", employee_id=employee["id"], distance=0.4))
     assert result.accepted and result.punch["method"] == "face" and result.punch["score"] == pytest.approx(0.6)
