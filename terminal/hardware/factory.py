@@ -86,8 +86,7 @@ def open_camera(settings: CameraSettings, driver: str, wait_for_device: bool = T
     """
     from terminal.hardware import camera
 
-    # the cap of the reopening pause, once the configuration has it (hardware.camera.reopen_max_s)
-    retry_max_s = float(getattr(settings, "reopen_max_s", camera.RETRY_MAX_S))
+    retry_max_s = settings.reopen_max_s  # the cap of the reopening pause (hardware.camera.reopen_max_s)
     if driver == "sim":
         sim = camera.SimCamera.from_settings(settings)  # the simulator is plugged in at boot
         sim.retry_max_s = max(sim.retry_start_s, retry_max_s)

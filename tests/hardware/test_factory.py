@@ -53,6 +53,18 @@ def test_sim_profile_builds_every_simulator(tmp_path):
     assert not speaker._thread.is_alive()
 
 
+def test_the_camera_reopens_with_the_configured_longest_pause(tmp_path):
+    from terminal.hardware.factory import open_camera
+
+    settings = config(tmp_path, camera={"reopen_max_s": 7.0}).hardware.camera
+    camera = open_camera(settings, "sim")
+    try:
+        assert camera.retry_max_s == 7.0
+    finally:
+        camera.close()
+    assert config(tmp_path).hardware.camera.reopen_max_s == 30.0
+
+
 def test_spoken_phrases_are_fixed_texts_only():
     phrases = fixed_phrases("zh")
     assert phrases["refuse.not_recognised"] == "未识别，请重试"
