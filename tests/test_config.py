@@ -102,11 +102,21 @@ def test_values_of_the_wrong_type_are_refused_not_coerced(tmp_path, capsys, text
 
 @pytest.mark.parametrize("zone", ["[0.9, 0.0, 0.1, 1.0]", "[0.1, 1.0, 0.9, 0.0]", "[0.5, 0.0, 0.5, 1.0]",
                                   "[-0.2, 0.0, 0.9, 1.0]", "[0.1, 0.0, 1.5, 1.0]"])
-def test_a_face_zone_whose_corners_are_out_of_order_or_outside_the_frame_is_refused(tmp_path, zone):
+@pytest.mark.parametrize("key", ["zone", "tailgate_zone"])
+def test_a_face_zone_whose_corners_are_out_of_order_or_outside_the_frame_is_refused(tmp_path, zone, key):
     with pytest.raises(ConfigError) as info:
-        load_config(write(tmp_path, f"[face]\nzone = {zone}\n"))
-    message = dict(info.value.problems)["face.zone"]
+        load_config(write(tmp_path, f"[face]\n{key} = {zone}\n"))
+    message = dict(info.value.problems)[f"face.{key}"]
     assert "left" in message and "right" in message and "top" in message and "bottom" in message
+
+
+def test_tailgating_counts_in_the_whole_frame_unless_narrowed_and_apart_from_the_capture_zone(tmp_path):
+    from terminal.config import FaceSettings
+
+    assert FaceSettings().tailgate_zone == (0.0, 0.0, 1.0, 1.0) and FaceSettings().zone != FaceSettings().tailgate_zone
+    config = load_config(write(tmp_path, "[face]\ntailgate_zone = [0.05, 0, 0.95, 1]\ndescriptor_flip_average = false\n"))
+    assert config.face.tailgate_zone == (0.05, 0.0, 0.95, 1.0) and config.face.zone == (0.1, 0.0, 0.9, 1.0)
+    assert config.face.descriptor_flip_average is False and FaceSettings().descriptor_flip_average is True
 
 
 @pytest.mark.parametrize("name", ['""', '"   "', '"."', '".."', '"backups/"'])
