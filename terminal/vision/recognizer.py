@@ -6,8 +6,10 @@ the moment it is big enough until a decision. Per frame it
 
 1. detects faces (mediapipe full range; on every ``detect_every``-th analysed frame, the
    face mesh's landmarks giving the box in between) and picks the primary face;
-2. counts everyone in the zone (mediapipe whenever it sees two, dlib HOG once on the
-   frame that would decide; eyes visible): two or more faces of
+2. counts everyone in ``tailgate_zone`` (the whole frame by default: a person whose face
+   the frame's edge cuts counts; mediapipe whenever it sees two, dlib HOG with the edge
+   pass once on the frame that would decide; eyes visible; a face that never changes, a
+   poster, left out by :class:`StillFaceFilter`): two or more faces of
    ``tailgate_min_face_px`` in two counts -> ``tailgating``;
 3. runs the face mesh on the primary face and feeds the liveness tracker; by default it
    asks for a head turn to a random side once the face is frontal and still (passive
@@ -37,9 +39,9 @@ import cv2
 import numpy as np
 
 from terminal.vision.border import find_border
-from terminal.vision.counting import FaceCounter
+from terminal.vision.counting import FaceCounter, StillFaceFilter
 from terminal.vision.descriptor import FaceEncoder
-from terminal.vision.detection import FaceBox, FaceDetector, in_zone
+from terminal.vision.detection import FULL_FRAME, FaceBox, FaceDetector, in_zone
 from terminal.vision.gallery import FaceGallery, Match
 from terminal.vision.images import as_bgr
 from terminal.vision.landmarks import FaceMesh, MeshLandmarks, face_crop
@@ -188,6 +190,8 @@ class _Approach:
     challenge_deadline: float | None = None
     prompt_after: float = 0.0
     hog_counted: bool = False
+    hog_counts: int = 0
+    last_raw_count: int = 0  # faces of the last count before the still-face filter
     live_at: float | None = None
     shots_changed: bool = False
     best_match: Match | None = None
@@ -231,7 +235,9 @@ class FaceRecognizer:
         self.detector = FaceDetector("full")
         self.mesh = FaceMesh(refine=self.profile.mesh_refine)
         self.counter = FaceCounter(self.models, detector=self.detector)
-        self.encoder = FaceEncoder(self.models, getattr(settings, "descriptor_backend", "numpy"))
+        self.still_faces = StillFaceFilter()  # a face on a poster behind the employee is nobody
+        self.encoder = FaceEncoder(self.models, getattr(settings, "descriptor_backend", "numpy"),
+                                   flip_average=getattr(settings, "descriptor_flip_average", True))
         self.state: State = "idle"
         self._approach: _Approach | None = None
         self._hold_box: FaceBox | None = None
@@ -262,6 +268,7 @@ class FaceRecognizer:
         self._approach = None
         self._hold_box = None
         self._tracked = None
+        self.still_faces.reset()
 
     def process(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
         """Handle one frame; ``t`` is its monotonic time in seconds (default: now)."""
@@ -324,7 +331,7 @@ class FaceRecognizer:
         approach.frames += 1
 
         # anti-tailgating: mediapipe's faces whenever it sees two; the HOG count once, before a decision
-        count = self._count(frame, in_zone_boxes, approach, with_hog=False)
+        count = self._count(frame, boxes, approach, t, with_hog=False)
         if self._tailgating(approach):
             decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
             return self._decide(decision, t, in_zone_boxes, primary, Guidance.of("one_at_a_time"), count)
@@ -365,10 +372,12 @@ class FaceRecognizer:
             return self._decide(decision, t, in_zone_boxes, primary, None, count)
         if verdict.status == "live" and approach.shots:
             if not approach.hog_counted:
-                # the one HOG count of the approach, on the frame that would decide; two faces defer the
-                # decision to the next frame, which counts again
-                count = self._count(frame, in_zone_boxes, approach, with_hog=True)
-                approach.hog_counted = count < 2
+                # the one HOG count of the approach, on the frame that would decide; two faces (or a second
+                # face seen for the first time, not yet told from a poster) defer the decision to the next
+                # frame, which counts again
+                count = self._count(frame, boxes, approach, t, with_hog=True)
+                approach.hog_counts += 1
+                approach.hog_counted = count < 2 and (approach.last_raw_count < 2 or approach.hog_counts >= 2)
                 if self._tailgating(approach):
                     decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
                     return self._decide(decision, t, in_zone_boxes, primary, Guidance.of("one_at_a_time"), count)
@@ -426,16 +435,22 @@ class FaceRecognizer:
     def _tailgating(approach: _Approach) -> bool:
         return sum(1 for c in approach.counts if c >= 2) >= TAILGATE_CONFIRMATIONS
 
-    def _count(self, frame: np.ndarray, boxes: list[FaceBox], approach: _Approach, with_hog: bool) -> int:
+    def _count(self, frame: np.ndarray, boxes: list[FaceBox], approach: _Approach, t: float, with_hog: bool) -> int:
+        """Faces in ``face.tailgate_zone`` (the whole frame by default: a person cut by its edge counts)."""
         min_px = self.settings.tailgate_min_face_px
+        zone = getattr(self.settings, "tailgate_zone", FULL_FRAME)
+        boxes = [b for b in boxes if in_zone(b, zone, frame.shape)]
         candidates = [b for b in boxes if b.size >= min_px]
         if len(candidates) < 2 and not with_hog:
             return len(candidates)
         started = time.perf_counter()
-        faces = self.counter.faces(frame, min_face_px=min_px, zone=self.settings.zone, mediapipe_boxes=boxes,
+        faces = self.counter.faces(frame, min_face_px=min_px, zone=zone, mediapipe_boxes=boxes,
                                    use_hog=with_hog, max_hog_scale=1.0)
+        seen = [f for f in faces if f.eyes_visible]
+        # a face that never moves or changes (a poster) is not a second person; the largest face always counts
+        count = len(self.still_faces.update(t, frame, seen))
         self.timings["count_ms"] = (time.perf_counter() - started) * 1000
-        count = sum(1 for f in faces if f.eyes_visible)
+        approach.last_raw_count = len(seen)
         approach.counts.append(count)
         return count
 

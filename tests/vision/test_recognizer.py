@@ -151,13 +151,48 @@ def test_two_people_in_the_zone_is_tailgating_and_never_identified(models, galle
     photo = load_image(groups_dir / "two_people.jpg")
     frame = cv2.resize(photo, (640, 384))
     frame = cv2.copyMakeBorder(frame, 48, 48, 0, 0, cv2.BORDER_CONSTANT)
-    frames = [np.clip(frame.astype(np.int16) + np.random.default_rng(i).integers(-3, 4, frame.shape), 0, 255)
-              .astype(np.uint8) for i in range(10)]
+    # the two people sway (2 px a frame): a still photo of two faces is a poster to the counter
+    frames = [np.clip(np.roll(frame, 2 * i, axis=1).astype(np.int16)
+                      + np.random.default_rng(i).integers(-3, 4, frame.shape), 0, 255).astype(np.uint8) for i in range(10)]
     with _recognizer(models, gallery, min_face_px=50, tailgate_min_face_px=40, zone=(0.0, 0.0, 1.0, 1.0)) as recognizer:
         decisions = play(recognizer, Presentation("bona_fide", "two", frames, 15.0))
     assert [d.outcome for d in decisions] == ["tailgating"]
     assert decisions[0].face_count == 2 and decisions[0].employee_id is None
     assert decisions[0].event() == ("tailgating", {"count": 2, "elapsed_s": pytest.approx(decisions[0].elapsed_s, abs=0.01)})
+
+
+def _cut_at_the_right_edge(singer, people_dir):
+    """The singer with a second person behind him, about 55 % of whose face the frame's right edge shows."""
+    from enrollment.count_eval import face_region, paste
+    from terminal.vision.detection import FaceDetector
+
+    photo = load_image(people_dir / "obama" / "obama.jpg")
+    with FaceDetector("full") as detector:
+        region = face_region(photo, detector.detect(photo)[0], 100)  # the face spans x 50..150 of the region
+    frames = []
+    for i, frame in enumerate(singer.frames[:20]):
+        frame = cv2.copyMakeBorder(frame, 60, 60, 0, 0, cv2.BORDER_CONSTANT)  # 640x480, as the door's camera
+        # the second person moves a few px a frame, as people do
+        frames.append(paste(frame, region, 640 - 105 + 3 * (i % 4), 110 + 2 * (i % 3)))
+    return Presentation("bona_fide", "two, one cut", frames, singer.fps)
+
+
+def test_a_second_person_cut_by_the_frames_edge_is_tailgating_and_one_person_alone_is_not(models, gallery, singer,
+                                                                                          people_dir):
+    cut = _cut_at_the_right_edge(singer, people_dir)
+    with _recognizer(models, gallery, liveness="off") as recognizer:
+        decisions = play(recognizer, cut)
+    assert decisions and decisions[0].outcome == "tailgating" and decisions[0].face_count == 2, decisions
+    # the capture zone alone (the face's centre is outside it) would have let him through
+    with _recognizer(models, gallery, liveness="off", tailgate_zone=(0.1, 0.0, 0.9, 1.0)) as recognizer:
+        assert [d.outcome for d in play(recognizer, cut)][:1] == ["accepted"]
+    # the singer alone, with the whole frame counted: accepted, never tailgating
+    alone = Presentation("bona_fide", "alone", [cv2.copyMakeBorder(f, 60, 60, 0, 0, cv2.BORDER_CONSTANT)
+                                                for f in singer.frames[:20]], singer.fps)
+    with _recognizer(models, gallery, liveness="off") as recognizer:
+        decisions = play(recognizer, alone)
+    assert [d.outcome for d in decisions][:1] == ["accepted"] and decisions[0].employee_id == LIN
+    assert not any(d.outcome == "tailgating" for d in decisions)
 
 
 def test_guidance_for_a_small_a_dark_and_a_turned_face(models, gallery, singer, clip):
