@@ -204,7 +204,8 @@ def test_guidance_for_a_small_a_dark_and_a_turned_face(models, gallery, singer, 
         dark = (singer.frames[30].astype(np.float32) * 0.25).astype(np.uint8)
         assert recognizer.process(dark, 0.0).guidance.code == "too_dark"
     with _recognizer(models, gallery) as recognizer:
-        assert recognizer.process(clip.frames[205], 0.0).guidance.code == "look_at_camera"
+        # the singer turned about 30 degrees away (the door's limit is 25)
+        assert recognizer.process(clip.frames[208], 0.0).guidance.code == "look_at_camera"
 
 
 def test_a_bad_frame_is_refused_clearly(models, gallery):
