@@ -333,6 +333,20 @@ def demo_start_time(config: TerminalConfig) -> datetime:
     return datetime(yesterday.year, yesterday.month, yesterday.day, 8, 50, tzinfo=zone).astimezone(timezone.utc)
 
 
+CLIP_LIVENESS_NOTE = "face liveness for the demo: blink (the recorded clip cannot answer the door's prompted head turn)"
+
+
+def let_the_clip_blink(config: TerminalConfig) -> bool:
+    """The demos' "employee" is a recorded clip: it blinks, but cannot answer a prompted head turn.
+
+    A door asking for a turn (the default) is set to accept a blink instead; True when changed.
+    """
+    if config.face.liveness not in ("challenge", "turn"):
+        return False
+    config.face.liveness = "blink_or_turn"
+    return True
+
+
 def run_scenario(config: TerminalConfig, name: str, out: TextIO = sys.stdout) -> int:
     if name != "demo":
         print(f"unknown scenario {name}", file=out)
@@ -342,11 +356,8 @@ def run_scenario(config: TerminalConfig, name: str, out: TextIO = sys.stdout) ->
     if faces is None:
         config.face.enabled = False
         print("face steps skipped: the real face photos and clip (../shared/testdata/faces) are not here", file=out)
-    elif config.face.liveness in ("challenge", "turn"):
-        # the scenario's "employee" is a recorded clip: it blinks, but cannot answer a prompted head turn
-        config.face.liveness = "blink_or_turn"
-        print("face liveness for this scenario: blink (the recorded clip cannot answer the door's prompted head turn)",
-              file=out)
+    elif let_the_clip_blink(config):
+        print(CLIP_LIVENESS_NOTE, file=out)
     with Terminal.open(config) as terminal:
         if isinstance(terminal.hardware.clock, SimClock):
             terminal.hardware.clock.set_wall(demo_start_time(config))

@@ -632,9 +632,10 @@ class SimCamera(ReopeningCamera):
         """Put one picture in front of the camera (for a while, or until changed)."""
         self.play_scene([SceneStep(image, seconds, frames, label)])
 
-    def sway(self, image: ImageLike, seconds: float, amplitude_px: float = 3.0, period_s: float = 1.6,
+    def sway(self, image: ImageLike, seconds: float, amplitude_px: float = 8.0, period_s: float = 2.0,
              label: str = "") -> None:
-        """People standing in the doorway: one picture that drifts a few pixels to and fro as standing people do.
+        """People standing in the doorway: one picture that drifts to and fro as standing people do (a head sways
+        a couple of centimetres: ~8 px at a metre from a 640x480 camera).
 
         A picture held perfectly still is what a poster on the wall looks like to the door (the
         anti-tailgating counter leaves faces that never change out), so scenes of people use this.

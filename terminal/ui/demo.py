@@ -204,10 +204,13 @@ def run_demo_kiosk(config: TerminalConfig, *, faces_dir: Path | None = None, off
     left out without them). ``duration_s`` closes the window by itself after that long.
     """
     from terminal.runtime import Terminal
+    from terminal.scenario import CLIP_LIVENESS_NOTE, let_the_clip_blink
     from terminal.ui.app import bootstrap, create_app, stop_on_signals
 
     if faces_dir is None and DEFAULT_FACES.is_dir():
         faces_dir = DEFAULT_FACES
+    if faces_dir is not None and config.face.enabled and let_the_clip_blink(config):
+        print(f"[demo] {CLIP_LIVENESS_NOTE}", flush=True)
     bootstrap(config, offscreen=offscreen)
     with Terminal.open(config) as terminal:
         ready = prepare_demo_staff(terminal, faces_dir)
