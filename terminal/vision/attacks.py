@@ -97,6 +97,15 @@ def _add_border(photo: np.ndarray, face: FaceBox, kind: Literal["print", "phone"
     return framed, moved
 
 
+def _wander(rng: np.random.Generator, t: np.ndarray, amplitude: float, freqs: tuple[float, float]) -> np.ndarray:
+    """A hand's drift over the times ``t``: three slow sines of random frequency (in ``freqs``, Hz) and phase."""
+    total = np.zeros(len(t))
+    for _ in range(3):
+        freq = rng.uniform(*freqs)
+        total += rng.uniform(0.4, 1.0) * np.sin(2 * math.pi * freq * t + rng.uniform(0, 2 * math.pi))
+    return amplitude * total / 2.0
+
+
 def compose_attack(photo: np.ndarray, face: FaceBox, kind: AttackKind, *, seconds: float = 3.0, fps: float = 15.0,
                    frame_size: tuple[int, int] = (640, 480), face_px: float = 170.0, seed: int = 0,
                    background: np.ndarray | None = None, subject: str = "") -> Presentation:
@@ -119,11 +128,7 @@ def compose_attack(photo: np.ndarray, face: FaceBox, kind: AttackKind, *, second
     t = np.arange(n) / fps
 
     def wander(amplitude: float) -> np.ndarray:
-        total = np.zeros(n)
-        for _ in range(3):
-            freq = rng.uniform(0.25, 1.1)
-            total += rng.uniform(0.4, 1.0) * np.sin(2 * math.pi * freq * t + rng.uniform(0, 2 * math.pi))
-        return amplitude * total / 2.0
+        return _wander(rng, t, amplitude, (0.25, 1.1))
 
     if kind == "still":
         dx, dy = wander(0.6), wander(0.6)
@@ -322,11 +327,7 @@ def compose_replay(clip: Presentation, kind: ReplayKind, *, seconds: float = 9.0
     t = np.arange(n) / fps
 
     def wander(amplitude: float) -> np.ndarray:
-        total = np.zeros(n)
-        for _ in range(3):
-            freq = rng.uniform(0.2, 0.9)
-            total += rng.uniform(0.4, 1.0) * np.sin(2 * math.pi * freq * t + rng.uniform(0, 2 * math.pi))
-        return amplitude * total / 2.0
+        return _wander(rng, t, amplitude, (0.2, 0.9))
 
     if kind == "replay_bezel":
         dx, dy = wander(25.0), wander(15.0)

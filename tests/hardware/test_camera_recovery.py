@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -340,21 +341,29 @@ def test_the_face_worker_of_a_real_camera_survives_it_going_away(sim_config, fac
         assert isinstance(camera, OpenCVCamera)
         worker = terminal.face_worker
         assert isinstance(worker, FaceWorker) and worker.camera is camera
-        camera.retry_start_s, camera.retry_max_s, camera.wait_s = RETRY_START_S, RETRY_MAX_S, WAIT_S
-        worker.camera_grace_s = 0.0  # face recognition counts as stopped as soon as the camera is gone
-        frames: list[Frame] = []
-        faces_seen: list[int] = []
-        worker.add_frame_listener(frames.append)
-        worker.listeners.append(lambda result: faces_seen.append(len(result.faces)))
-        terminal.start()
-        serving = threading.Event()
-        server = threading.Thread(target=terminal.serve, args=(serving,))
-        server.start()
-        try:
+        with _serving(terminal, camera, worker) as (frames, faces_seen):
             _recover(terminal, worker, face_stream, systemd, frames, faces_seen)
-        finally:
-            serving.set()
-            server.join(5)
+
+
+@contextmanager
+def _serving(terminal: Terminal, camera: OpenCVCamera, worker: FaceWorker) -> Iterator[tuple[list[Frame], list[int]]]:
+    """The terminal running and serving (systemd notifications), with quick reopening; yields the frames the face
+    worker hands out and the number of faces in each of its results."""
+    camera.retry_start_s, camera.retry_max_s, camera.wait_s = RETRY_START_S, RETRY_MAX_S, WAIT_S
+    worker.camera_grace_s = 0.0  # face recognition counts as stopped as soon as the camera is gone
+    frames: list[Frame] = []
+    faces_seen: list[int] = []
+    worker.add_frame_listener(frames.append)
+    worker.listeners.append(lambda result: faces_seen.append(len(result.faces)))
+    terminal.start()
+    serving = threading.Event()
+    server = threading.Thread(target=terminal.serve, args=(serving,))
+    server.start()
+    try:
+        yield frames, faces_seen
+    finally:
+        serving.set()
+        server.join(5)
 
 
 def _recover(terminal: Terminal, worker: FaceWorker, face_stream: MjpegServer, systemd: SystemdSocket, frames: list[Frame],
@@ -475,21 +484,8 @@ def test_a_door_booted_without_its_camera_recognises_faces_once_it_is_plugged_in
             worker = terminal.face_worker
             assert isinstance(worker, FaceWorker) and worker.camera is camera and terminal.worker("face") is worker
             assert terminal.worker("card-reader") is not None  # the other ways in run meanwhile
-            camera.retry_start_s, camera.retry_max_s, camera.wait_s = RETRY_START_S, RETRY_MAX_S, WAIT_S
-            worker.camera_grace_s = 0.0
-            frames: list[Frame] = []
-            faces_seen: list[int] = []
-            worker.add_frame_listener(frames.append)
-            worker.listeners.append(lambda result: faces_seen.append(len(result.faces)))
-            terminal.start()
-            serving = threading.Event()
-            server = threading.Thread(target=terminal.serve, args=(serving,))
-            server.start()
-            try:
+            with _serving(terminal, camera, worker) as (frames, faces_seen):
                 _boot_without_camera(terminal, worker, later, systemd, frames, faces_seen)
-            finally:
-                serving.set()
-                server.join(5)
     finally:
         later.stop()
 
