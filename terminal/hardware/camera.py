@@ -647,7 +647,7 @@ class SimCamera(ReopeningCamera):
         for i in range(count or 1):
             dx = amplitude_px * math.sin(2 * math.pi * i / (self.fps * period_s))
             dy = 0.5 * amplitude_px * math.sin(2 * math.pi * i / (self.fps * period_s * 1.7))
-            shift = np.float32([[1, 0, dx], [0, 1, dy]])
+            shift = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]], dtype=np.float32)
             moved = cv2.warpAffine(base, shift, (base.shape[1], base.shape[0]), borderMode=cv2.BORDER_REPLICATE)
             steps.append(SceneStep(moved, frames=1, label=name))
         self.play_scene(steps)
