@@ -291,10 +291,10 @@ class FaceSettings(Section):
                                   "replayed on a phone also shows (docs/liveness.md); off only for tests.")
     )
     profile: Literal["standard", "low_power"] = Field(
-        "standard", description=("Compute per frame: standard analyses every camera frame (detector on every third, the "
-                                 "face mesh tracking the face in between, iris-refined mesh, three best shots); low_power "
-                                 "(Raspberry Pi) analyses every second frame, meshes without iris refinement and keeps "
-                                 "two shots."))
+        "standard", description=("Compute per frame: standard analyses every camera frame (the detector on every fourth, "
+                                 "the face mesh tracking the face in between; three best shots; the mesh refined around "
+                                 "the irises where blinks count as liveness); low_power (Raspberry Pi) analyses every "
+                                 "second frame, keeps two shots and never refines the mesh."))
     window_s: float = Field(4.0, ge=1, le=20, description="Recognition window: time to collect liveness evidence for one approach.")
     unknown_attempts_before_fallback: int = Field(3, ge=1, le=20,
                                                   description="Unknown-face attempts before fingerprint, card or PIN is offered.")
