@@ -4,9 +4,11 @@ Where each number comes from, so that it matches the rest of the product:
 
 * **on site, stale, expected now, arrived, waiting, on leave**: :mod:`central.attendance.live_board` (the situations
   of :mod:`central.attendance.presence`, kept up to date per process: the shift in progress, its punches, leave);
-* **late today, missing outs of yesterday, the same weekday of the last 4 weeks**: the engine's
-  :class:`~central.attendance.models.DailyRecord` rows (``late``/``late_min``, ``missing_out``, ``status``),
-  dated by each site's own today;
+* **late today, missing outs of yesterday**: the engine's :class:`~central.attendance.models.DailyRecord` rows
+  (``late``/``late_min``, ``missing_out``) of each shift's board day (:func:`board_day`): the date of its
+  occurrence whose window holds now, else the site's own today, so that a night shift's late arrivals stay
+  listed past midnight;
+* **the same weekday of the last 4 weeks**: the engine's records by ``status``, dated by each site's own today;
 * **provisional days**: records not final yet, dated before today in the last ``PROVISIONAL_DAYS`` days;
   the terminals holding them back are the site's devices that have not reported an empty outbox
   (``Device.drained_at``) since the end of the latest such day, the finality rule of
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -33,7 +35,7 @@ from central.accounts import scope
 from central.accounts.models import Role
 from central.attendance.inputs import StaffRow, local, zone_named
 from central.attendance.live_board import board_situations
-from central.attendance.models import DailyRecord
+from central.attendance.models import DailyRecord, ShiftType
 from central.attendance.presence import Counts, Situation, count
 from central.console.event_labels import event_label
 from central.ingest.models import Punch
@@ -214,6 +216,43 @@ class Dashboard:
         return {c.key: c for c in self.comparisons}
 
 
+@dataclass(frozen=True)
+class ShiftWindow:
+    """When a shift's occurrence dated ``day`` can be punched: from ``checkin_before_min`` before its start to
+    ``checkout_after_min`` after its end (the next day when the end is not after the start)."""
+    start: time
+    end: time
+    checkin_before_min: int
+    checkout_after_min: int
+
+    @classmethod
+    def of(cls, shift: ShiftType) -> ShiftWindow:
+        return cls(shift.start, shift.end, shift.checkin_before_min, shift.checkout_after_min)
+
+    def holds(self, day: date, at: datetime) -> bool:
+        """``at`` (naive local) lies in the window of the occurrence dated ``day``."""
+        begins = datetime.combine(day, self.start)
+        ends = datetime.combine(day, self.end)
+        if self.end <= self.start:
+            ends += timedelta(days=1)
+        return (begins - timedelta(minutes=self.checkin_before_min) <= at
+                <= ends + timedelta(minutes=self.checkout_after_min))
+
+
+def board_day(now_local: datetime, window: ShiftWindow | None) -> date:
+    """The date of a shift's records the board lists as today's late arrivals (and, a day before, missing outs).
+
+    The site's local today, unless yesterday's occurrence of the shift still has its window open at ``now_local``
+    and today's has not opened yet: a night shift that began before midnight stays "today" until its check-out
+    window closes. A record of no known shift (entered by hand, or a shift renamed since) is on the site's today.
+    """
+    today = now_local.date()
+    if window is None or window.holds(today, now_local):
+        return today
+    yesterday = today - timedelta(days=1)
+    return yesterday if window.holds(yesterday, now_local) else today
+
+
 def filters_for(user: User, site: str = "", department: str = "") -> Filters:
     """The GET filters as rows within the caller's scope; a value outside it is :class:`FilterNotFound`."""
     found_site = found_department = None
@@ -271,21 +310,29 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
     found = board_situations([StaffRow(pk, number, site_id, department_id, True)
                               for pk, number, _name, site_id, department_id in rows], now)
 
-    # the engine's records: today's late arrivals, yesterday's missing outs (each site's own dates)
-    days = {d for t in today_of.values() for d in (t, t - timedelta(days=1))}
+    # the engine's records: the late arrivals of each shift's board day, the missing outs of the day before it
+    # (each site's own dates; a shift whose window still holds now past midnight keeps yesterday's date)
+    days = {d for t in today_of.values() for d in (t, t - timedelta(days=1), t - timedelta(days=2))}
     late_rows: list[tuple[int, str, int, datetime | None]] = []
     missing_rows: list[tuple[int, str, datetime | None]] = []
     if rows:
         # by the partial index of late and missing-out records; the scope is ``who`` (a subquery here costs more)
-        for emp_id, day, shift, late, late_min, missing, first_in in DailyRecord.objects.filter(
-                Q(late=True) | Q(missing_out=True), date__in=days,
-        ).values_list("employee_id", "date", "shift_name", "late", "late_min", "missing_out", "first_in"):
-            today = today_of.get(who[emp_id][2]) if emp_id in who else None
-            if today is None:
+        found_records = list(DailyRecord.objects.filter(
+            Q(late=True) | Q(missing_out=True), date__in=days,
+        ).values_list("employee_id", "date", "shift_name", "late", "late_min", "missing_out", "first_in"))
+        windows = {s.name: ShiftWindow.of(s) for s in ShiftType.objects.filter(
+            name__in={r[2] for r in found_records if r[2]})} if found_records else {}
+        board_days: dict[tuple[int, str], date] = {}
+        for emp_id, day, shift, late, late_min, missing, first_in in found_records:
+            site_id = who[emp_id][2] if emp_id in who else None
+            if site_id is None or site_id not in today_of:
                 continue
-            if late and day == today:
+            board = board_days.get((site_id, shift))
+            if board is None:
+                board = board_days[(site_id, shift)] = board_day(local(now, zones[site_id]), windows.get(shift))
+            if late and day == board:
                 late_rows.append((emp_id, shift, late_min, first_in))
-            if missing and day == today - timedelta(days=1):
+            if missing and day == board - timedelta(days=1):
                 missing_rows.append((emp_id, shift, first_in))
     late_rows.sort(key=lambda r: (-r[2], who[r[0]][0]))
     missing_rows.sort(key=lambda r: who[r[0]][0])
