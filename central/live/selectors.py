@@ -239,6 +239,12 @@ class ShiftWindow:
                 <= ends + timedelta(minutes=self.checkout_after_min))
 
 
+def shift_windows(names: set[str]) -> dict[str, ShiftWindow]:
+    """The windows of the shift types named (one read; none for no name)."""
+    names = {n for n in names if n}
+    return {s.name: ShiftWindow.of(s) for s in ShiftType.objects.filter(name__in=names)} if names else {}
+
+
 def board_day(now_local: datetime, window: ShiftWindow | None) -> date:
     """The date of a shift's records the board lists as today's late arrivals (and, a day before, missing outs).
 
@@ -320,8 +326,7 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
         found_records = list(DailyRecord.objects.filter(
             Q(late=True) | Q(missing_out=True), date__in=days,
         ).values_list("employee_id", "date", "shift_name", "late", "late_min", "missing_out", "first_in"))
-        windows = {s.name: ShiftWindow.of(s) for s in ShiftType.objects.filter(
-            name__in={r[2] for r in found_records if r[2]})} if found_records else {}
+        windows = shift_windows({r[2] for r in found_records})
         board_days: dict[tuple[int, str], date] = {}
         for emp_id, day, shift, late, late_min, missing, first_in in found_records:
             site_id = who[emp_id][2] if emp_id in who else None
@@ -356,7 +361,7 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
 
     devices = device_rows(user, filters, now)
     online = sum(d.online for d in devices)
-    my_day = _my_day(user, found, today_of) if _self_service(user) else None
+    my_day = _my_day(user, found, today_of, zones, now) if _self_service(user) else None
     return Dashboard(
         now=now, filters=filters, employees=len(rows), counts=count(found.values()), late_today=len(late_rows),
         missing_out_yesterday=len(missing_rows), groups=groups,
@@ -382,14 +387,20 @@ def _self_service(user: User) -> bool:
     return not user.is_superuser and user.role == Role.EMPLOYEE
 
 
-def _my_day(user: User, found: dict[int, Situation], today_of: dict[int, date]) -> MyDay:
+def _my_day(user: User, found: dict[int, Situation], today_of: dict[int, date], zones: dict[int, ZoneInfo],
+            now: datetime) -> MyDay:
     if user.employee_id is None:
         return MyDay(None, [], [])
     me = Employee.objects.filter(pk=user.employee_id).values_list("site_id", flat=True).first()
     today = today_of.get(me or 0, timezone.localdate())
-    records = list(DailyRecord.objects.filter(employee_id=user.employee_id, date__in=(today, today - timedelta(days=1))))
-    return MyDay(found.get(user.employee_id), [r for r in records if r.date == today],
-                 [r for r in records if r.date != today and r.missing_out])
+    now_local = local(now, zones.get(me or 0, ZoneInfo("UTC")))
+    records = list(DailyRecord.objects.filter(employee_id=user.employee_id,
+                                              date__in=[today - timedelta(days=k) for k in range(3)]))
+    # each record on its shift's board day, as on the managers' board (a night shift's stays "today" past midnight)
+    windows = shift_windows({r.shift_name for r in records})
+    board = {r.pk: board_day(now_local, windows.get(r.shift_name)) for r in records}
+    return MyDay(found.get(user.employee_id), [r for r in records if r.date == board[r.pk]],
+                 [r for r in records if r.date == board[r.pk] - timedelta(days=1) and r.missing_out])
 
 
 COMPARED = (("present", _("出勤")), ("late", _("迟到")), ("absent", _("缺勤")), ("on_leave", _("请假")))

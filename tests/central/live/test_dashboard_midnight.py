@@ -41,6 +41,12 @@ def test_a_shift_that_began_before_midnight_keeps_its_late_arrivals_on_the_board
     assert {(g.department, g.late_today) for g in board.groups} == {("装配", 2), ("质检", 0), ("仓储", 0)}
     # and the missing outs are those of the occurrence before it (Monday's, A2 and Q2 came in only)
     assert sorted(numbers(board.missing_out)) == ["A2", "Q2"] and board.missing_out_yesterday == 2
+    # and A2's own page: the night's record, 12 minutes late, and the missing out of the night before
+    me = User.objects.create_user("a2", password="x" * 12, role=Role.EMPLOYEE, employee=made["people"]["A2"])
+    mine = dashboard(me, now=AFTER_MIDNIGHT).my_day
+    assert mine is not None
+    assert [(r.date, r.late_min) for r in mine.today] == [(TUESDAY, 12)]
+    assert [r.date for r in mine.yesterday_missing_out] == [TUESDAY - timedelta(days=1)]
 
 
 def test_a_day_shift_turns_at_midnight_as_before(db: Any) -> None:
