@@ -14,7 +14,8 @@ near the edge lies in the border and is dropped), and its size is its larger sid
 frame cut its width or height). On the shared group photos cropped through a face, this
 finds 2/3 of the cut faces instead of 1/3 (``benchmarks/face_counting.py``); at the door
 it costs one more mediapipe run and HOG on a 12 % wider and taller image, only in the
-counts that run HOG (every 4th frame; by default the edge pass runs with HOG). While the
+counts that run HOG (once per approach, on the frame that would decide; by default the
+edge pass runs with HOG). While the
 full-range model found nothing in the frame, the door's detector falls back to the
 short-range model, whose rare false faces in textured backgrounds are dropped when HOG or
 the edge pass found a face it does not confirm. A face cut so far that its eyes are
@@ -190,7 +191,7 @@ class FaceCounter:
             mp_boxes = self.detector.detect(work, rgb)
         else:
             mp_boxes = [b.scaled(scale) for b in mediapipe_boxes]
-        # the edge pass rides with HOG (every 4th count at the door) unless asked for: the cheap
+        # the edge pass rides with HOG (once per approach at the door) unless asked for: the cheap
         # per-frame count, run when mediapipe already sees two faces, stays cheap
         pad = edge_pad(rgb.shape) if (self.edges and use_hog if edges is None else edges) else 0
         edge: list[FaceBox] = []
@@ -201,10 +202,9 @@ class FaceCounter:
         hog: list[FaceBox] = []
         if use_hog:
             hog_scale_used = min(max_hog_scale, hog_scale(min_face_px * scale))
+            hog = self.hog_boxes(rgb, hog_scale_used)
             if pad:
-                hog = self._edge_boxes(self.hog_boxes(rgb, hog_scale_used), pad, work.shape)
-            else:
-                hog = self.hog_boxes(rgb[pad:rgb.shape[0] - pad, pad:rgb.shape[1] - pad], hog_scale_used)
+                hog = self._edge_boxes(hog, pad, work.shape)
         found = [*hog, *edge]
         # the short-range model only answers when the full-range one found nothing in the frame; when
         # HOG or the edge pass find a face after all, a short-range box they do not confirm is dropped

@@ -117,6 +117,11 @@ def _residuals(ref: np.ndarray, cur: np.ndarray, scale: float) -> tuple[float, f
     return hres, sres, motion
 
 
+def _share_at_least(values: list[float], level: float) -> float:
+    """The share of the checks that reached ``level`` (0 without checks), to 3 decimals."""
+    return round(sum(1 for v in values if v >= level) / len(values), 3) if values else 0.0
+
+
 class LivenessTracker:
     """Liveness evidence for one approach. Feed with :meth:`add`; ask :meth:`verdict`."""
 
@@ -251,10 +256,9 @@ class LivenessTracker:
             "perspective_change": round(float(np.percentile(sres, 90)), 4),
             "motion": round(float(np.percentile(motion, 90)), 4),
             "yaw_range": round(float(np.ptp(yaws)), 1),
-            "border_share": round(sum(1 for b in borders if b >= s.border_coverage) / len(borders), 3) if borders else 0.0,
+            "border_share": _share_at_least(borders, s.border_coverage),
             "border_checks": len(borders),
-            "screen_share": round(sum(1 for v in self.screen_checks if v >= s.screen_peakiness)
-                                  / len(self.screen_checks), 3) if self.screen_checks else 0.0,
+            "screen_share": _share_at_least(self.screen_checks, s.screen_peakiness),
             "screen_checks": len(self.screen_checks),
             "screen_peakiness": round(float(np.median(self.screen_checks)), 1) if self.screen_checks else None,
             "challenge": self.challenge,

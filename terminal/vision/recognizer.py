@@ -31,7 +31,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -197,6 +198,11 @@ class _Approach:
     best_match: Match | None = None
 
 
+def _due(frames: int, every: int) -> bool:
+    """Whether a check run on every ``every``-th analysed frame of an approach runs on frame ``frames`` (1, 1 + every, ...)."""
+    return (frames - 1) % every == 0
+
+
 def _face_brightness(frame: np.ndarray, box: FaceBox) -> float:
     x0, y0 = int(max(0, box.x + 0.2 * box.w)), int(max(0, box.y + 0.2 * box.h))
     x1, y1 = int(min(frame.shape[1], box.x + 0.8 * box.w)), int(min(frame.shape[0], box.y + 0.8 * box.h))
@@ -297,9 +303,8 @@ class FaceRecognizer:
             rgb = None
         else:
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            started = time.perf_counter()
-            boxes = self.detector.detect(frame, rgb)
-            self.timings["detect_ms"] = (time.perf_counter() - started) * 1000
+            with self._timed("detect_ms"):
+                boxes = self.detector.detect(frame, rgb)
         in_zone_boxes = [b for b in boxes if in_zone(b, zone, frame.shape)]
         primary = in_zone_boxes[0] if in_zone_boxes else None
         if primary is not None:
@@ -344,25 +349,21 @@ class FaceRecognizer:
         if brightness < DARK_LEVEL:
             guidance = Guidance.of("too_dark")
 
-        started = time.perf_counter()
-        mesh = self.mesh.landmarks(frame, primary)
-        self.timings["mesh_ms"] = (time.perf_counter() - started) * 1000
+        with self._timed("mesh_ms"):
+            mesh = self.mesh.landmarks(frame, primary)
         if mesh is None:
             self._tracked = None
         else:
             self._track(primary, mesh, detected=rgb is not None)
             border = screen = None
-            if approach.frames % self.profile.border_every == 1 or self.profile.border_every == 1:
-                started = time.perf_counter()
-                border = find_border(frame, primary, mesh.roll)
-                self.timings["border_ms"] = (time.perf_counter() - started) * 1000
-            if approach.frames % self.profile.screen_every == 1 or self.profile.screen_every == 1:
-                started = time.perf_counter()
-                screen = grid_peakiness(frame, primary)
-                self.timings["screen_ms"] = (time.perf_counter() - started) * 1000
-            started = time.perf_counter()
-            approach.liveness.add(t, mesh, border, screen)
-            self.timings["liveness_ms"] = (time.perf_counter() - started) * 1000
+            if _due(approach.frames, self.profile.border_every):
+                with self._timed("border_ms"):
+                    border = find_border(frame, primary, mesh.roll)
+            if _due(approach.frames, self.profile.screen_every):
+                with self._timed("screen_ms"):
+                    screen = grid_peakiness(frame, primary)
+            with self._timed("liveness_ms"):
+                approach.liveness.add(t, mesh, border, screen)
             if guidance is None and (abs(mesh.yaw) > MAX_POSE_DEG or abs(mesh.pitch) > MAX_POSE_DEG) \
                     and approach.challenge_deadline is None:
                 guidance = Guidance.of("look_at_camera")
@@ -410,10 +411,16 @@ class FaceRecognizer:
         fx, fy, fw, fh = self._box_fit
         self._tracked = FaceBox(float(x0 + fx * w), float(y0 + fy * h), fw * w, fh * h, box.score, "mesh")
 
-    def _describe(self, shot: _Shot) -> None:
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        """Time the block into ``self.timings[stage]`` (milliseconds; the benchmark reads them)."""
         started = time.perf_counter()
-        shot.descriptor, _ = self.encoder.describe(shot.frame, shot.box)
-        self.timings["descriptor_ms"] = (time.perf_counter() - started) * 1000
+        yield
+        self.timings[stage] = (time.perf_counter() - started) * 1000
+
+    def _describe(self, shot: _Shot) -> None:
+        with self._timed("descriptor_ms"):
+            shot.descriptor, _ = self.encoder.describe(shot.frame, shot.box)
 
     def close(self) -> None:
         self.mesh.close()
@@ -446,13 +453,12 @@ class FaceRecognizer:
         candidates = [b for b in boxes if b.size >= min_px]
         if len(candidates) < 2 and not with_hog:
             return len(candidates)
-        started = time.perf_counter()
-        faces = self.counter.faces(frame, min_face_px=min_px, zone=zone, mediapipe_boxes=boxes,
-                                   use_hog=with_hog, max_hog_scale=1.0)
-        seen = [f for f in faces if f.eyes_visible]
-        # a face that never moves or changes (a poster) is not a second person; the largest face always counts
-        count = len(self.still_faces.update(t, frame, seen))
-        self.timings["count_ms"] = (time.perf_counter() - started) * 1000
+        with self._timed("count_ms"):
+            faces = self.counter.faces(frame, min_face_px=min_px, zone=zone, mediapipe_boxes=boxes,
+                                       use_hog=with_hog, max_hog_scale=1.0)
+            seen = [f for f in faces if f.eyes_visible]
+            # a face that never moves or changes (a poster) is not a second person; the largest face always counts
+            count = len(self.still_faces.update(t, frame, seen))
         approach.last_raw_count = len(seen)
         approach.counts.append(count)
         return count
@@ -529,9 +535,8 @@ class FaceRecognizer:
             if not described:
                 return None
             probe = np.mean(described, axis=0).astype(np.float32)
-            started = time.perf_counter()
-            found = self.gallery.search(probe)
-            self.timings["match_ms"] = (time.perf_counter() - started) * 1000
+            with self._timed("match_ms"):
+                found = self.gallery.search(probe)
             if approach.best_match is None or found.distance < approach.best_match.distance or found.accepted:
                 approach.best_match = found
         match = approach.best_match
