@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from contract.stamps import utc_stamp
-from terminal.hardware.camera import ReopeningCamera
+from terminal.hardware.camera import CameraState, ReopeningCamera
 from terminal.hardware.errors import CameraGone
 from terminal.punch import Identity
 from terminal.vision.gallery import FaceGallery
@@ -200,20 +200,33 @@ class FaceWorker:
         except Exception:
             log.exception("could not record the %s event", kind)
 
+    def _camera_state(self) -> CameraState | None:
+        """What the camera says of itself (None for a camera that cannot: it does not reopen itself)."""
+        camera = self.camera
+        return camera.state() if isinstance(camera, ReopeningCamera) else None
+
+    def _begin_episode(self, reason: str | None, state: CameraState | None) -> None:
+        """Note that the camera is gone: why, since when (the camera's own moment where it knows it)."""
+        self.camera_error = reason
+        self.camera_gone_since = state.gone_since if state is not None and state.gone_since is not None \
+            else time.monotonic()
+        self.camera_gone_at = state.gone_at if state is not None and state.gone_at else utc_stamp()
+        self.camera_at_start = state is not None and state.at_start
+
+    def _episode_payload(self, **extra: object) -> dict:
+        """What the ``camera_gone`` / ``camera_back`` events say of this episode."""
+        payload: dict = {"reason": self.camera_error, "since": self.camera_gone_at, **extra}
+        if self.camera_at_start:
+            payload["at_start"] = True
+        return payload
+
     def _camera_lost(self, stop: threading.Event, reason: str) -> None:
         """A read failed: the first time of an episode, note since when and record ``camera_gone``."""
-        camera = self.camera
-        state = camera.state() if isinstance(camera, ReopeningCamera) else None
+        state = self._camera_state()
         if self.camera_gone_since is None:
-            self.camera_gone_since = state.gone_since if state is not None and state.gone_since is not None \
-                else time.monotonic()
-            self.camera_gone_at = state.gone_at if state is not None and state.gone_at else utc_stamp()
-            self.camera_at_start = state is not None and state.at_start
+            self._begin_episode(reason, state)
             log.error("camera gone: %s; face recognition waits for it", reason)
-            payload: dict = {"reason": reason, "since": self.camera_gone_at}
-            if self.camera_at_start:
-                payload["at_start"] = True
-            self._record("camera_gone", payload, "error")
+            self._record("camera_gone", self._episode_payload(), "error")
         self.camera_error = reason
         self.recognizer.reset()
         if state is None or state.retry_in_s is None:
@@ -222,23 +235,16 @@ class FaceWorker:
     def adopt_camera_gone(self) -> bool:
         """Take a camera that is already gone (missing at boot) as this worker's episode, whose ``camera_gone``
         the caller recorded: the worker records no second one, and ``camera_back`` when frames flow. True if gone."""
-        camera = self.camera
-        state = camera.state() if isinstance(camera, ReopeningCamera) else None
+        state = self._camera_state()
         if state is None or state.ok:
             return False
-        self.camera_error = state.reason
-        self.camera_gone_since = state.gone_since if state.gone_since is not None else time.monotonic()
-        self.camera_gone_at = state.gone_at or utc_stamp()
-        self.camera_at_start = state.at_start
+        self._begin_episode(state.reason, state)
         return True
 
     def _camera_back(self) -> None:
         gone_s = time.monotonic() - (self.camera_gone_since or time.monotonic())
         log.info("camera back after %.1f s; face recognition runs again", gone_s)
-        payload: dict = {"reason": self.camera_error, "since": self.camera_gone_at, "gone_s": round(gone_s, 1)}
-        if self.camera_at_start:
-            payload["at_start"] = True
-        self._record("camera_back", payload, "info")
+        self._record("camera_back", self._episode_payload(gone_s=round(gone_s, 1)), "info")
         self.camera_error = self.camera_gone_since = self.camera_gone_at = None
         self.camera_at_start = False
 
@@ -256,8 +262,7 @@ class FaceWorker:
         "at_start"}`` (``at_start``: missing since the terminal started)."""
         if self.camera_error is None:
             return {"ok": True}
-        camera = self.camera
-        state = camera.state() if isinstance(camera, ReopeningCamera) else None
+        state = self._camera_state()
         gone_s = time.monotonic() - (self.camera_gone_since or time.monotonic())
         return {"ok": False, "reason": self.camera_error, "since": self.camera_gone_at, "gone_s": round(gone_s, 1),
                 "face_stopped": not self.face_ok(), "attempts": state.attempts if state is not None else None,
