@@ -233,8 +233,7 @@ class FaceCounter:
                 continue
             # landmarks and the eye check on the mirrored border: a face cut by the frame's edge is
             # completed by its own mirror image there, eyes included
-            shape = self.models.shape_predictor(rgb, box.shifted(pad, pad).to_dlib())
-            points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
+            _, points = self.models.five_points(rgb, box.shifted(pad, pad))
             visibility = eye_visibility(gray, points)
             result.append(CountedFace(original, visibility >= EYES_VISIBLE_MIN, visibility))
         return result

@@ -67,8 +67,7 @@ class FaceEncoder:
         self.flip_average = bool(flip_average)
 
     def align(self, rgb: np.ndarray, box: FaceBox) -> AlignedFace:
-        shape = self.models.shape_predictor(rgb, box.to_dlib())
-        points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
+        shape, points = self.models.five_points(rgb, box)
         chip = np.asarray(dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING), dtype=np.uint8)
         return AlignedFace(box, points, chip)
 

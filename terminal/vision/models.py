@@ -16,7 +16,12 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from terminal.vision.detection import FaceBox
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,11 @@ class SharedModels:
     shape_predictor: Any  # dlib.shape_predictor (5 points)
     hog: Any  # dlib.fhog_object_detector
     net: Any  # terminal.vision.resnet.DescriptorNet
+
+    def five_points(self, rgb: np.ndarray, box: FaceBox) -> tuple[Any, np.ndarray]:
+        """dlib's 5 landmarks of a face box (eye corners, nose base): (dlib's shape, (5, 2) float32 pixels)."""
+        shape = self.shape_predictor(rgb, box.to_dlib())
+        return shape, np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
 
     @functools.cached_property
     def dlib_net(self) -> Any:
