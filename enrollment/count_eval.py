@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from enrollment.face_eval import read_face_boxes
+from enrollment.face_eval import matched_detections, read_face_boxes
 from terminal.vision.images import load_image
 
 if TYPE_CHECKING:
@@ -80,19 +80,13 @@ class _Score:
 
 def clip_box(box: FaceBox, rect: Rect) -> FaceBox | None:
     """The part of ``box`` inside ``rect``, in the rect's own pixels (None when nothing is inside)."""
-    from terminal.vision.detection import FaceBox
-
-    x0, y0, x1, y1 = rect
-    left, top = max(box.x, x0), max(box.y, y0)
-    right, bottom = min(box.x + box.w, x1), min(box.y + box.h, y1)
-    if right <= left or bottom <= top:
-        return None
-    return FaceBox(left - x0, top - y0, right - left, bottom - top, box.score, box.source)
+    inside = box.clipped(*rect)
+    return None if inside is None else inside.shifted(-rect[0], -rect[1])
 
 
 def visible_fraction(box: FaceBox, rect: Rect) -> float:
-    clipped = clip_box(box, rect)
-    return clipped.area / box.area if clipped is not None and box.area > 0 else 0.0
+    inside = box.clipped(*rect)
+    return inside.area / box.area if inside is not None and box.area > 0 else 0.0
 
 
 def edge_crops(file: str, shape: Sequence[int], boxes: Sequence[FaceBox],
@@ -118,14 +112,10 @@ def edge_crops(file: str, shape: Sequence[int], boxes: Sequence[FaceBox],
     return crops
 
 
-def _matches(found: Sequence[FaceBox], truth: Sequence[FaceBox], min_iou: float = 0.3) -> tuple[int, set[int]]:
-    """(ground-truth faces covered, indexes of the detections used), each detection used once."""
-    used: set[int] = set()
-    for gt in truth:
-        hit = next((i for i, box in enumerate(found) if i not in used and
-                    (box.iou(gt) > min_iou or (box.contains_center_of(gt) and gt.contains_center_of(box)))), None)
-        if hit is not None:
-            used.add(hit)
+def _matches(found: Sequence[FaceBox], truth: Sequence[FaceBox]) -> tuple[int, set[int]]:
+    """(ground-truth faces covered, indexes of the detections used), each detection used once; a detection covers a
+    face when the two are the same face as the counter merges boxes (``FaceBox.same_face``)."""
+    used = matched_detections(found, truth, lambda box, gt: box.same_face(gt))
     return len(used), used
 
 

@@ -23,7 +23,7 @@ import shutil
 import statistics
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +84,15 @@ def tar_at_far(genuine: Sequence[float], impostor: Sequence[float],
     return result
 
 
+def _people(root: Path) -> dict[str, list[Path]]:
+    """{person: images} of a folder holding one folder per person; EvaluationError without two people with images."""
+    people = {d.name: _images_in(d) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
+    people = {name: images for name, images in people.items() if images}
+    if len(people) < 2:
+        raise EvaluationError(f"{root}: needs at least two person folders with images (one folder per person)")
+    return people
+
+
 def folder_pairs(root: Path | str, out_dir: Path | str) -> tuple[Path, Path]:
     """Every pair of images of a people folder as a pairs file for :func:`eval_pairs`.
 
@@ -92,10 +101,7 @@ def folder_pairs(root: Path | str, out_dir: Path | str) -> tuple[Path, Path]:
     folder, 0 across folders). Returns (pairs.csv, images folder).
     """
     root, out_dir = Path(root), Path(out_dir)
-    people = {d.name: _images_in(d) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
-    flat = [(name, path) for name, images in people.items() for path in images]
-    if len({name for name, _ in flat}) < 2:
-        raise EvaluationError(f"{root}: needs at least two person folders with images (one folder per person)")
+    flat = [(name, path) for name, images in _people(root).items() for path in images]
     images = out_dir / "images"
     images.mkdir(parents=True, exist_ok=True)
     names = []
@@ -140,6 +146,17 @@ def _describe_all(paths: Iterable[tuple[str, Path]], analyzer) -> list[_Probe]:
     return result
 
 
+def _describe_with(paths: Iterable[tuple[str, Path]], analyzer, flip_average: bool) -> tuple[list[_Probe], bool | None]:
+    """:func:`_describe_all` with the given analyzer, or with one built here (``flip_average``) and closed after;
+    and whether its descriptors are flip-averaged."""
+    if analyzer is not None:
+        return _describe_all(paths, analyzer), _flip_of(analyzer)
+    from terminal.vision.photos import PhotoAnalyzer
+
+    with PhotoAnalyzer(flip_average=flip_average) as own:
+        return _describe_all(paths, own), _flip_of(own)
+
+
 def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN,
                analyzer=None, enrol: int = 1, flip_average: bool = True) -> dict:
     """Closed-set identification and open-set refusal on a folder of people (see module doc).
@@ -153,21 +170,9 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
     root = Path(root)
     if not root.is_dir():
         raise EvaluationError(f"{root}: not a folder")
-    people = {d.name: _images_in(d) for d in sorted(root.iterdir()) if d.is_dir()}
-    people = {name: images for name, images in people.items() if images}
-    if len(people) < 2:
-        raise EvaluationError(f"{root}: needs at least two person folders with images (one folder per person)")
+    people = _people(root)
 
-    own = analyzer is None
-    if own:
-        from terminal.vision.photos import PhotoAnalyzer
-
-        analyzer = PhotoAnalyzer(flip_average=flip_average)
-    try:
-        probes = _describe_all(((name, p) for name, images in people.items() for p in images), analyzer)
-    finally:
-        if own:
-            analyzer.close()
+    probes, flip = _describe_with(((name, p) for name, images in people.items() for p in images), analyzer, flip_average)
 
     by_person: dict[str, list[_Probe]] = {}
     for probe in probes:
@@ -243,7 +248,7 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
         "min_impostor_distance": round(min(impostor_distances), 4) if impostor_distances else None,
         "median_ms_per_probe": round(statistics.median(times), 2) if times else None,
         "enrolled_per_person": enrol,
-        "flip_average": _flip_of(analyzer),
+        "flip_average": flip,
         "tar_at_far": tar_at_far(genuine_scores, impostor_scores),
         "not_enrolled": not_enrolled,
         "misidentified": misidentified,
@@ -306,16 +311,8 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise EvaluationError(f"{len(missing)} image(s) named in the pairs file are not in {images}: {shown}")
 
-    own = analyzer is None
-    if own:
-        from terminal.vision.photos import PhotoAnalyzer
-
-        analyzer = PhotoAnalyzer(flip_average=flip_average)
-    try:
-        described = dict(zip(names, _describe_all((("", images / n) for n in names), analyzer), strict=True))
-    finally:
-        if own:
-            analyzer.close()
+    probes, flip = _describe_with((("", images / n) for n in names), analyzer, flip_average)
+    described = dict(zip(names, probes, strict=True))
 
     same_d, diff_d = [], []
     correct = true_accepts = false_accepts = no_face = 0
@@ -348,23 +345,19 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
         "equal_error_rate": round(eer, 4),
         "same_pairs": n_same,
         "different_pairs": n_diff,
-        "max_same_distance": _round_max(same_d),
-        "min_different_distance": _round_min(diff_d),
-        "flip_average": _flip_of(analyzer),
+        "max_same_distance": _finite_extreme(same_d, max),
+        "min_different_distance": _finite_extreme(diff_d, min),
+        "flip_average": flip,
         "tar_at_far": tar_at_far(same_d, diff_d),
         "pairs_without_face": no_face,
         "problems": [{"file": name, "problem": p.problem} for name, p in described.items() if p.problem],
     }
 
 
-def _round_max(values: Sequence[float]) -> float | None:
+def _finite_extreme(values: Sequence[float], pick: Callable[[list[float]], float]) -> float | None:
+    """``pick`` (max or min) of the finite values, to 4 decimals; None without any."""
     finite = [v for v in values if np.isfinite(v)]
-    return round(max(finite), 4) if finite else None
-
-
-def _round_min(values: Sequence[float]) -> float | None:
-    finite = [v for v in values if np.isfinite(v)]
-    return round(min(finite), 4) if finite else None
+    return round(pick(finite), 4) if finite else None
 
 
 def _flip_of(analyzer: object) -> bool | None:
@@ -412,14 +405,20 @@ def read_face_boxes(xml_paths: Iterable[Path | str]) -> dict[str, list[FaceBox]]
     return truth
 
 
-def match_boxes(found: Sequence[FaceBox], truth: Sequence[FaceBox], min_iou: float = 0.3) -> int:
-    """How many ground-truth faces a detection covers, each detection used at most once."""
+def matched_detections(found: Sequence[FaceBox], truth: Sequence[FaceBox],
+                       same: Callable[[FaceBox, FaceBox], bool]) -> set[int]:
+    """Indexes of the detections that cover a ground-truth face (``same(detection, truth)``), each used at most once."""
     used: set[int] = set()
     for gt in truth:
-        hit = next((i for i, box in enumerate(found) if i not in used and box.iou(gt) > min_iou), None)
+        hit = next((i for i, box in enumerate(found) if i not in used and same(box, gt)), None)
         if hit is not None:
             used.add(hit)
-    return len(used)
+    return used
+
+
+def match_boxes(found: Sequence[FaceBox], truth: Sequence[FaceBox], min_iou: float = 0.3) -> int:
+    """How many ground-truth faces a detection covers, each detection used at most once."""
+    return len(matched_detections(found, truth, lambda box, gt: box.iou(gt) > min_iou))
 
 
 def _attribute(element: ET.Element, name: str) -> str:

@@ -135,9 +135,8 @@ def face_size(box: FaceBox, shape: Sequence[int]) -> float:
 def inside_fraction(box: FaceBox, shape: Sequence[int]) -> float:
     """How much of the box lies inside the image."""
     height, width = shape[:2]
-    w = max(0.0, min(box.x + box.w, width) - max(box.x, 0.0))
-    h = max(0.0, min(box.y + box.h, height) - max(box.y, 0.0))
-    return w * h / box.area if box.area > 0 else 0.0
+    inside = box.clipped(0.0, 0.0, width, height)
+    return inside.area / box.area if inside is not None and box.area > 0 else 0.0
 
 
 class FaceCounter:

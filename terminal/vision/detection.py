@@ -68,6 +68,14 @@ class FaceBox:
         return FaceBox(self.x * factor, self.y * factor, self.w * factor, self.h * factor, self.score, self.source,
                        tuple((px * factor, py * factor) for px, py in self.keypoints))
 
+    def clipped(self, x0: float, y0: float, x1: float, y1: float) -> FaceBox | None:
+        """The part of the box inside the rectangle (x0, y0)-(x1, y1), in the same pixels; None when none is."""
+        left, top = max(self.x, x0), max(self.y, y0)
+        right, bottom = min(self.x + self.w, x1), min(self.y + self.h, y1)
+        if right <= left or bottom <= top:
+            return None
+        return FaceBox(left, top, right - left, bottom - top, self.score, self.source)
+
     def shifted(self, dx: float, dy: float, source: str | None = None) -> FaceBox:
         """The box moved by (dx, dy) pixels (e.g. out of a padded copy of the frame)."""
         return FaceBox(self.x + dx, self.y + dy, self.w, self.h, self.score, source or self.source,
