@@ -125,6 +125,12 @@ class Shift:
         end = datetime.combine(day, self.end)
         return end if self.end > self.start else end + timedelta(days=1)
 
+    def window(self, day: date) -> tuple[datetime, datetime]:
+        """When the occurrence dated ``day`` may be punched: ``checkin_before_min`` before its start to
+        ``checkout_after_min`` after its end, both edges inclusive."""
+        return (self.begins(day) - timedelta(minutes=self.checkin_before_min),
+                self.ends(day) + timedelta(minutes=self.checkout_after_min))
+
     def paid_hours(self, day: date = date(2000, 1, 3)) -> Decimal:
         """The shift's length less its breaks (what an exempt employee is credited)."""
         pieces = [(self.begins(day), self.ends(day))]
@@ -369,9 +375,8 @@ def _occurrences(schedule: Schedule, person: Person, first: date, last: date) ->
     day = first
     while day <= last:
         for shift, weekly in shifts_on(schedule, person, day):
-            begins, ends = shift.begins(day), shift.ends(day)
-            found.append(Occurrence(shift, day, begins, ends, begins - timedelta(minutes=shift.checkin_before_min),
-                                    ends + timedelta(minutes=shift.checkout_after_min),
+            opens, closes = shift.window(day)
+            found.append(Occurrence(shift, day, shift.begins(day), shift.ends(day), opens, closes,
                                     schedule.calendar.kind(day, weekly=weekly)))
         day += timedelta(days=1)
     found.sort(key=lambda o: (o.begins, o.shift.name))

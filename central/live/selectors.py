@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,8 @@ from django.utils.translation import gettext_lazy as _
 
 from central.accounts import scope
 from central.accounts.models import Role
-from central.attendance.inputs import StaffRow, local, zone_named
+from central.attendance.engine import Shift
+from central.attendance.inputs import StaffRow, local, shift_of, zone_named
 from central.attendance.live_board import board_situations
 from central.attendance.models import DailyRecord, ShiftType
 from central.attendance.presence import Counts, Situation, count
@@ -216,36 +217,14 @@ class Dashboard:
         return {c.key: c for c in self.comparisons}
 
 
-@dataclass(frozen=True)
-class ShiftWindow:
-    """When a shift's occurrence dated ``day`` can be punched: from ``checkin_before_min`` before its start to
-    ``checkout_after_min`` after its end (the next day when the end is not after the start)."""
-    start: time
-    end: time
-    checkin_before_min: int
-    checkout_after_min: int
-
-    @classmethod
-    def of(cls, shift: ShiftType) -> ShiftWindow:
-        return cls(shift.start, shift.end, shift.checkin_before_min, shift.checkout_after_min)
-
-    def holds(self, day: date, at: datetime) -> bool:
-        """``at`` (naive local) lies in the window of the occurrence dated ``day``."""
-        begins = datetime.combine(day, self.start)
-        ends = datetime.combine(day, self.end)
-        if self.end <= self.start:
-            ends += timedelta(days=1)
-        return (begins - timedelta(minutes=self.checkin_before_min) <= at
-                <= ends + timedelta(minutes=self.checkout_after_min))
-
-
-def shift_windows(names: set[str]) -> dict[str, ShiftWindow]:
-    """The windows of the shift types named (one read; none for no name)."""
+def shift_rules(names: set[str]) -> dict[str, Shift]:
+    """The engine's rules of the shift types named (one read; none for no name)."""
     names = {n for n in names if n}
-    return {s.name: ShiftWindow.of(s) for s in ShiftType.objects.filter(name__in=names)} if names else {}
+    return {s.name: shift_of(s) for s in ShiftType.objects.filter(name__in=names).select_related("overtime")} \
+        if names else {}
 
 
-def board_day(now_local: datetime, window: ShiftWindow | None) -> date:
+def board_day(now_local: datetime, shift: Shift | None) -> date:
     """The date of a shift's records the board lists as today's late arrivals (and, a day before, missing outs).
 
     The site's local today, unless yesterday's occurrence of the shift still has its window open at ``now_local``
@@ -253,10 +232,13 @@ def board_day(now_local: datetime, window: ShiftWindow | None) -> date:
     window closes. A record of no known shift (entered by hand, or a shift renamed since) is on the site's today.
     """
     today = now_local.date()
-    if window is None or window.holds(today, now_local):
+    if shift is None:
         return today
-    yesterday = today - timedelta(days=1)
-    return yesterday if window.holds(yesterday, now_local) else today
+    for day in (today, today - timedelta(days=1)):
+        opens, closes = shift.window(day)
+        if opens <= now_local <= closes:
+            return day
+    return today
 
 
 def filters_for(user: User, site: str = "", department: str = "") -> Filters:
@@ -326,7 +308,7 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
         found_records = list(DailyRecord.objects.filter(
             Q(late=True) | Q(missing_out=True), date__in=days,
         ).values_list("employee_id", "date", "shift_name", "late", "late_min", "missing_out", "first_in"))
-        windows = shift_windows({r[2] for r in found_records})
+        rules = shift_rules({r[2] for r in found_records})
         board_days: dict[tuple[int, str], date] = {}
         for emp_id, day, shift, late, late_min, missing, first_in in found_records:
             site_id = who[emp_id][2] if emp_id in who else None
@@ -334,7 +316,7 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
                 continue
             board = board_days.get((site_id, shift))
             if board is None:
-                board = board_days[(site_id, shift)] = board_day(local(now, zones[site_id]), windows.get(shift))
+                board = board_days[(site_id, shift)] = board_day(local(now, zones[site_id]), rules.get(shift))
             if late and day == board:
                 late_rows.append((emp_id, shift, late_min, first_in))
             if missing and day == board - timedelta(days=1):
@@ -397,8 +379,8 @@ def _my_day(user: User, found: dict[int, Situation], today_of: dict[int, date], 
     records = list(DailyRecord.objects.filter(employee_id=user.employee_id,
                                               date__in=[today - timedelta(days=k) for k in range(3)]))
     # each record on its shift's board day, as on the managers' board (a night shift's stays "today" past midnight)
-    windows = shift_windows({r.shift_name for r in records})
-    board = {r.pk: board_day(now_local, windows.get(r.shift_name)) for r in records}
+    rules = shift_rules({r.shift_name for r in records})
+    board = {r.pk: board_day(now_local, rules.get(r.shift_name)) for r in records}
     return MyDay(found.get(user.employee_id), [r for r in records if r.date == board[r.pk]],
                  [r for r in records if r.date == board[r.pk] - timedelta(days=1) and r.missing_out])
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from central.accounts.models import Role, User
+from central.attendance.engine import Shift
 from central.attendance.services import recompute
 from central.live import selectors
-from central.live.selectors import ShiftWindow, board_day, dashboard
+from central.live.selectors import board_day, dashboard
 
 from .dashboard_day import NOW, TUESDAY, build_day
 
@@ -65,8 +66,8 @@ def test_the_mid_morning_board_lists_todays_late_arrivals_and_yesterdays_missing
     assert sorted(numbers(board.missing_out)) == ["A2", "Q2"]
 
 
-NIGHT = ShiftWindow(time(22), time(6), checkin_before_min=60, checkout_after_min=120)  # window 21:00-08:00
-DAY = ShiftWindow(time(9), time(18), checkin_before_min=60, checkout_after_min=120)  # window 08:00-20:00
+NIGHT = Shift("夜班", time(22), time(6), checkin_before_min=60, checkout_after_min=120)  # window 21:00-08:00
+DAY = Shift("白班", time(9), time(18), checkin_before_min=60, checkout_after_min=120)  # window 08:00-20:00
 
 
 @pytest.mark.parametrize(("at", "expected"), [
