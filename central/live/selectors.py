@@ -8,7 +8,8 @@ Where each number comes from, so that it matches the rest of the product:
   (``late``/``late_min``, ``missing_out``) of each shift's board day (:func:`board_day`): the date of its
   occurrence whose window holds now, else the site's own today, so that a night shift's late arrivals stay
   listed past midnight;
-* **the same weekday of the last 4 weeks**: the engine's records by ``status``, dated by each site's own today;
+* **the same weekday of the last 4 weeks**: the engine's records by ``status`` of each shift's board day, as the late
+  card, and of the same date 1 to 4 weeks before;
 * **provisional days**: records not final yet, dated before today in the last ``PROVISIONAL_DAYS`` days;
   the terminals holding them back are the site's devices that have not reported an empty outbox
   (``Device.drained_at``) since the end of the latest such day, the finality rule of
@@ -241,6 +242,24 @@ def board_day(now_local: datetime, shift: Shift | None) -> date:
     return today
 
 
+class BoardDays:
+    """:func:`board_day` of each site and shift name at one moment (the shift types read once, on first use)."""
+
+    def __init__(self, now: datetime, zones: dict[int, ZoneInfo]):
+        self.now, self.zones = now, zones
+        self.rules: dict[str, Shift] | None = None
+        self.found: dict[tuple[int, str], date] = {}
+
+    def __call__(self, site_id: int, shift_name: str) -> date:
+        found = self.found.get((site_id, shift_name))
+        if found is None:
+            if self.rules is None:
+                self.rules = {s.name: shift_of(s) for s in ShiftType.objects.select_related("overtime")}
+            found = self.found[(site_id, shift_name)] = board_day(local(self.now, self.zones[site_id]),
+                                                                  self.rules.get(shift_name))
+        return found
+
+
 def filters_for(user: User, site: str = "", department: str = "") -> Filters:
     """The GET filters as rows within the caller's scope; a value outside it is :class:`FilterNotFound`."""
     found_site = found_department = None
@@ -300,6 +319,7 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
 
     # the engine's records: the late arrivals of each shift's board day, the missing outs of the day before it
     # (each site's own dates; a shift whose window still holds now past midnight keeps yesterday's date)
+    board_of = BoardDays(now, zones)
     days = {d for t in today_of.values() for d in (t, t - timedelta(days=1), t - timedelta(days=2))}
     late_rows: list[tuple[int, str, int, datetime | None]] = []
     missing_rows: list[tuple[int, str, datetime | None]] = []
@@ -308,15 +328,11 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
         found_records = list(DailyRecord.objects.filter(
             Q(late=True) | Q(missing_out=True), date__in=days,
         ).values_list("employee_id", "date", "shift_name", "late", "late_min", "missing_out", "first_in"))
-        rules = shift_rules({r[2] for r in found_records})
-        board_days: dict[tuple[int, str], date] = {}
         for emp_id, day, shift, late, late_min, missing, first_in in found_records:
             site_id = who[emp_id][2] if emp_id in who else None
             if site_id is None or site_id not in today_of:
                 continue
-            board = board_days.get((site_id, shift))
-            if board is None:
-                board = board_days[(site_id, shift)] = board_day(local(now, zones[site_id]), rules.get(shift))
+            board = board_of(site_id, shift)
             if late and day == board:
                 late_rows.append((emp_id, shift, late_min, first_in))
             if missing and day == board - timedelta(days=1):
@@ -353,7 +369,7 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
         missing_out=capped([person(pk, shift=shift, at=first_in) for pk, shift, first_in in missing_rows]),
         stale=capped([person(pk_of[s.number], shift=s.shift or "", at=aware(pk_of[s.number], s.last_at))
                       for s in stale]),
-        comparisons=comparisons(employees_qs, today_of, bool(rows)),
+        comparisons=comparisons(employees_qs, today_of, board_of, bool(rows)),
         devices=devices, devices_online=online, devices_offline=len(devices) - online,
         events_last_hour=sum(d.events_total for d in devices),
         provisional=provisional({pk: w[2] for pk, w in who.items()}, today_of, site_rows),
@@ -388,20 +404,26 @@ def _my_day(user: User, found: dict[int, Situation], today_of: dict[int, date], 
 COMPARED = (("present", _("出勤")), ("late", _("迟到")), ("absent", _("缺勤")), ("on_leave", _("请假")))
 
 
-def comparisons(employees_qs: QuerySet[Employee], today_of: dict[int, date], any_rows: bool) -> list[Comparison]:
-    """Today's engine records by status (present, late, absent, on leave) and the same weekday of the last 4 weeks."""
+def comparisons(employees_qs: QuerySet[Employee], today_of: dict[int, date], board_of: BoardDays,
+                any_rows: bool) -> list[Comparison]:
+    """Today's engine records by status (present, late, absent, on leave) and the same weekday of the last 4 weeks.
+
+    "Today" is each shift's board day (:func:`board_day`), as on the late card: past midnight a night shift that
+    began the evening before still counts as today, and its weeks before are the same evenings."""
     offsets = [7 * k for k in range(WEEKS_BACK + 1)]
-    dates = {t - timedelta(days=k) for t in today_of.values() for k in offsets}
+    dates = {t - timedelta(days=back + k) for t in today_of.values() for back in (0, 1) for k in offsets}
     totals: dict[str, dict[int, int]] = {key: defaultdict(int) for key, _label in COMPARED}
     if any_rows:
-        for site_id, day, present, late, absent, leave in DailyRecord.objects.filter(
-                employee__in=employees_qs.values("pk"), date__in=dates).values_list("employee__site_id", "date").annotate(
+        for site_id, day, shift, present, late, absent, leave in DailyRecord.objects.filter(
+                employee__in=employees_qs.values("pk"), date__in=dates).values_list(
+                "employee__site_id", "date", "shift_name").annotate(
                 present=Count("id", filter=Q(status__in=("present", "half_day"))), late=Count("id", filter=Q(late=True)),
                 absent=Count("id", filter=Q(status="absent")), leave=Count("id", filter=Q(status="on_leave"))):
-            today = today_of.get(site_id)
-            if today is None or (today - day).days not in offsets:
+            if site_id not in today_of:
                 continue
-            k = (today - day).days
+            k = (board_of(site_id, shift) - day).days
+            if k not in offsets:
+                continue
             for key, n in zip(("present", "late", "absent", "on_leave"), (present, late, absent, leave), strict=True):
                 totals[key][k] += n
     reference = max(today_of.values()) if today_of else timezone.localdate()

@@ -11,6 +11,7 @@ import pytest
 
 from central.accounts.models import Role, User
 from central.attendance.engine import Shift
+from central.attendance.models import DailyRecord
 from central.attendance.services import recompute
 from central.live import selectors
 from central.live.selectors import board_day, dashboard
@@ -85,3 +86,18 @@ def test_a_night_shifts_board_day_is_the_date_it_began_until_its_window_closes(a
                          ids=["00:30", "07:00", "12:00", "22:00"])
 def test_a_day_shift_and_a_record_without_a_shift_are_on_the_sites_today(at: datetime) -> None:
     assert board_day(at, DAY) == board_day(at, None) == date(2026, 3, 11)
+
+
+def test_the_comparison_with_the_last_four_weeks_counts_the_same_board_day_as_the_late_card(db: Any) -> None:
+    build_day(AFTER_MIDNIGHT)  # the shift began Tuesday 23:30: past midnight its board day is still Tuesday
+    board = dashboard(root(), now=AFTER_MIDNIGHT)
+    late = board.compared["late"]
+    # today's figure is the card's (A2 and A3), not Wednesday's, whose shift has not begun
+    assert late.today == board.late_today == 2
+    # and each week before counts the Tuesday night shifts: A1 came 10 minutes late every Tuesday (the columns keep
+    # the calendar's dates: the night that began on Tuesday 23:30 is mostly that Wednesday)
+    assert [d for d, _ in late.weeks] == [WEDNESDAY - timedelta(days=7 * k) for k in range(1, 5)]
+    assert [n for _, n in late.weeks] == [1, 1, 1, 1]
+    assert [n for _, n in board.compared["present"].weeks] == [2, 2, 2, 2]  # A1 and Q1
+    # present tonight: the night shift's records dated Tuesday (Q5, with no shift, has none)
+    assert board.compared["present"].today == DailyRecord.objects.filter(date=TUESDAY, status="present").count() > 0
