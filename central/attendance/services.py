@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -47,6 +48,7 @@ from central.attendance.models import (
     ShiftType,
     SiteCalendar,
 )
+from central.ingest.look_back import LookBack
 from central.ingest.models import Punch, State
 from central.people.models import Employee, Site
 from central.webhooks import events as webhook_events
@@ -108,10 +110,11 @@ def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
 
 
 Before = dict[tuple[date, str], tuple[int | None, e.Record]]
+NO_FINALITY = e.Finality()  # a site without terminals or a wait: nothing final
 
 
 def _run_one(rules: Rules, item: EmployeeInput) -> tuple[list[e.Record], Before]:
-    finality = rules.finality.get(item.site_id, e.Finality())
+    finality = rules.finality.get(item.site_id, NO_FINALITY)
     result = e.evaluate(item.schedule, item.person, item.punches, [r for _, r in item.records], first=item.first,
                         last=item.last, finality=finality, punch_uses=False)
     before = {(r.date, r.shift or ""): (pk, r) for pk, r in item.records}  # those of item.first..item.last
@@ -382,7 +385,7 @@ class Follower:
     """Keeps daily records current as punches arrive and as days become final. ``tick()`` does one pass."""
 
     def __init__(self) -> None:
-        self._recent: dict[str, datetime] = {}  # punch ids already handled inside the look-back window
+        self._recent = LookBack()  # punch ids already handled inside the look-back window
         self._recent_mark: datetime | None = None  # the watermark ``_recent`` was trimmed to
 
     def tick(self, now: datetime | None = None) -> Outcome:
@@ -397,7 +400,7 @@ class Follower:
         # trimmed to this very watermark, every time in ``_recent`` lies in its look-back window: no need to count
         trimmed = mark is not None and mark == self._recent_mark
         # a punch handled before comes again when a re-stamp moved it (its received_at moves with it)
-        found = [row for row in _arrived(mark, self._recent, trimmed) if self._recent.get(row[0]) != row[3]]
+        found = [row for row in _arrived(mark, self._recent, trimmed) if not self._recent.handled(row[0], row[3])]
         if not found:
             return Outcome()
         staff = {row[5].pk: row[5] for row in found if row[5] is not None}
@@ -420,14 +423,16 @@ class Follower:
                 was_low, was_high = spans.get(who.pk, (low, high))
                 spans[who.pk] = (min(low, was_low), max(high, was_high))
         newest = max(r[3] for r in found)
-        with transaction.atomic():  # the records and the watermark: one commit
+        with derived_transaction():  # the records and the watermark: one commit
             outcome = recompute_spans(spans, staff, now=now, rules=rules, moments=moments)
             if mark is None or newest > mark:
                 _set_state(WATERMARK_KEY, newest)
                 mark = newest
         horizon = mark - timedelta(seconds=LATE_COMMIT_S)
-        self._recent = {pid: at for pid, at in self._recent.items() if at > horizon}
-        self._recent.update({pid: received for pid, _, _, received, _, _ in found if received > horizon})
+        self._recent.trim(horizon)
+        for pid, _, _, received, _, _ in found:
+            if received > horizon:
+                self._recent.add(pid, received)
         self._recent_mark = mark
         return outcome
 
@@ -451,10 +456,44 @@ class Follower:
         return outcome
 
 
+@contextmanager
+def derived_transaction() -> Iterator[None]:
+    """A transaction of what the punches already on disk determine (records, and the watermark saying how far they
+    go), committed without waiting for the disk flush.
+
+    The ingest's commit is durable (an ack means the punch is on disk); this one need not be: a power cut may take
+    back the last such commits, the records and the watermark together (SQLite in WAL mode and PostgreSQL keep a
+    transaction whole), and the follower then computes them again from the punches. On SQLite
+    ``synchronous=NORMAL`` for this transaction, on PostgreSQL ``synchronous_commit = off``. Inside an outer
+    transaction it is part of that one, which keeps its own setting. The flush was 4 to 30 ms of a follower's tick
+    on SQLite (benchmarks/attendance.py).
+    """
+    if connection.in_atomic_block or connection.vendor not in ("sqlite", "postgresql"):
+        with transaction.atomic():
+            yield
+        return
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("SET LOCAL synchronous_commit TO OFF")
+            yield
+        return
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA synchronous")
+        level = int(cur.fetchone()[0])
+        cur.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with transaction.atomic():
+            yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute(f"PRAGMA synchronous={level}")
+
+
 Arrived = tuple[str, str, datetime, datetime, datetime | None, StaffRow | None]
 
 
-def _arrived(mark: datetime | None, recent: dict[str, datetime], trimmed: bool = False) -> list[Arrived]:
+def _arrived(mark: datetime | None, recent: LookBack, trimmed: bool = False) -> list[Arrived]:
     """(id, employee number, punched_at, received_at, original_punched_at, the employee) of punches received
     after ``mark`` - LATE_COMMIT_S (a re-stamp sets received_at again); the employee is ``None`` for a number
     no employee has.
@@ -473,7 +512,7 @@ def _arrived(mark: datetime | None, recent: dict[str, datetime], trimmed: bool =
     if mark is not None:
         since = mark - timedelta(seconds=LATE_COMMIT_S)
         where, params = f" WHERE {flag} = %s AND {received} > %s", ["", adapt(since)]
-        handled = len(recent) if trimmed else sum(1 for at in recent.values() if since < at <= mark)
+        handled = len(recent) if trimmed else recent.count_between(since, mark)
         if handled:
             with connection.cursor() as cur:
                 cur.execute(f"SELECT COUNT(*) FROM {table} AS p WHERE {flag} = %s AND {received} > %s "

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from central.ingest.look_back import LookBack
 from central.ingest.models import Punch
 from central.people.models import Site
 from central.webhooks.events import punch_fact
@@ -26,7 +27,7 @@ COLUMNS = ("id", "site", "device_id", "employee_number", "direction", "method", 
 
 class PunchFollower:
     def __init__(self) -> None:
-        self._recent: dict[str, datetime] = {}  # punch ids emitted inside the look-back window
+        self._recent = LookBack()  # punch ids emitted inside the look-back window
         self._sites: dict[str, int] = {}
 
     def tick(self, now: datetime) -> int:
@@ -41,7 +42,7 @@ class PunchFollower:
             since = max(since, mark - timedelta(seconds=LOOK_BACK_S))
         since = max(since, now - MAX_BACKLOG)
         rows = list(Punch.objects.filter(received_at__gt=since).order_by("received_at", "id").values(*COLUMNS))
-        fresh = [r for r in rows if self._recent.get(r["id"]) != r["received_at"]]
+        fresh = [r for r in rows if not self._recent.handled(r["id"], r["received_at"])]
         if not fresh:
             return 0
         self._site_ids({r["site"] for r in fresh})
@@ -51,8 +52,10 @@ class PunchFollower:
             if mark is None or newest > mark:
                 Mark.objects.update_or_create(key=MARK_KEY, defaults={"at": newest})
         horizon = max(mark or newest, newest) - timedelta(seconds=LOOK_BACK_S)
-        self._recent = {pid: at for pid, at in self._recent.items() if at > horizon}
-        self._recent.update({r["id"]: r["received_at"] for r in fresh if r["received_at"] > horizon})
+        self._recent.trim(horizon)
+        for r in fresh:
+            if r["received_at"] > horizon:
+                self._recent.add(r["id"], r["received_at"])
         return len(fresh)
 
     def _site_ids(self, codes: set[str]) -> None:
