@@ -29,7 +29,7 @@ Measured, on SQLite and on PostgreSQL (a throwaway cluster, ``fsync=off``, as ``
 Each database runs in child processes (Django is set up once per process); children print one JSON line.
 The machine is shared: compare rows of one run with each other.
 
-    python -m benchmarks.attendance [--employees 10000] [--runs 3] [--batches 150] [--no-postgresql] [--profile]
+    python -m benchmarks.attendance [--employees 10000] [--runs 3] [--batches 150] [--no-postgresql] [--profile] [--parts]
 """
 from __future__ import annotations
 
@@ -284,6 +284,95 @@ def top_functions(profiler: cProfile.Profile, n: int = 25, key: int = 2) -> list
 
 
 # -- incremental ---------------------------------------------------------------------------------------------
+# what --parts times inside each tick: (module, function, label); indented labels are parts of the one above them
+TICK_PARTS = (
+    ("central.attendance.services", "_arrived", "the new punches and their employees (one join)"),
+    ("central.attendance.services", "load_rules", "the rules (shifts, rotations, calendars, finality)"),
+    ("central.attendance.services", "load_employees", "reading the touched employees' inputs"),
+    ("central.attendance.inputs", "plans", "  profiles, assignments, schedules"),
+    ("central.attendance.engine", "touched", "  the occurrences holding the new punches"),
+    ("central.attendance.inputs", "_punch_rows", "  their punches (statement and rows)"),
+    ("central.attendance.inputs", "_record_rows", "  their records (statement and rows)"),
+    ("central.attendance.inputs", "_record_from_row", "  their records as the engine's"),
+    ("central.attendance.services", "_run_one", "the rules for each employee (engine.evaluate)"),
+    ("central.attendance.services", "_update_records", "UPDATE of the changed records"),
+    ("central.attendance.services", "_insert_records", "INSERT of new records"),
+    ("django.db.backends.base.base", "BaseDatabaseWrapper.commit", "the commit"),
+    ("central.attendance.services", "_get_state", "reading the watermark and frontiers"),
+    ("central.attendance.services", "_set_state", "writing the watermark"),
+    ("central.attendance.services", "Follower.finality", "finality of the sites"),
+)
+DATABASE_PARTS = ("_arrived", "_punch_rows", "_record_rows", "_update_records", "_insert_records",
+                  "BaseDatabaseWrapper.commit", "_get_state", "_set_state")  # statements, rows and their values
+
+
+class TickParts:
+    """``--parts``: wall time spent in each of TICK_PARTS during one tick, by wrapping those functions for the run
+    (generators timed at each step). A measuring tool only: the wrappers add about a microsecond a call."""
+
+    def __init__(self) -> None:
+        self.now: dict[str, float] = {}
+        self.ticks: list[dict[str, float]] = []
+        self.saved: list[tuple[Any, str, Any]] = []
+
+    def __enter__(self) -> TickParts:
+        import importlib
+        import inspect
+        for module_name, dotted, _label in TICK_PARTS:
+            owner: Any = importlib.import_module(module_name)
+            *path, name = dotted.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+            self.saved.append((owner, name, original))
+            setattr(owner, name, self._wrap(dotted.split(".")[-1], original, inspect.isgeneratorfunction(original)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, original in reversed(self.saved):
+            setattr(owner, name, original)
+
+    def _wrap(self, key: str, f: Any, generator: bool) -> Any:
+        spent = self.now
+
+        def timed(*a: Any, **k: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - began
+
+        def timed_steps(*a: Any, **k: Any) -> Any:
+            steps = f(*a, **k)
+            while True:
+                began = time.perf_counter()
+                try:
+                    item = next(steps)
+                except StopIteration:
+                    spent[key] = spent.get(key, 0.0) + time.perf_counter() - began
+                    return
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - began
+                yield item
+        return timed_steps if generator else timed
+
+    def start_tick(self) -> None:
+        self.now.clear()
+
+    def end_tick(self, total_s: float) -> None:
+        self.ticks.append({**self.now, "tick": total_s})
+
+    def medians_ms(self) -> list[dict[str, Any]]:
+        def median(key: str) -> float:
+            return statistics.median(t.get(key, 0.0) for t in self.ticks) * 1000
+        rows = [{"part": label, "p50 ms": median(dotted.split(".")[-1])} for _m, dotted, label in TICK_PARTS]
+        top = [dotted.split(".")[-1] for _m, dotted, label in TICK_PARTS if not label.startswith(" ")]
+        rest = statistics.median(t["tick"] - sum(t.get(k, 0.0) for k in top) for t in self.ticks) * 1000
+        database = statistics.median(sum(t.get(k, 0.0) for k in DATABASE_PARTS) for t in self.ticks) * 1000
+        return [{"part": "the whole tick", "p50 ms": median("tick")}, *rows,
+                {"part": "the rest (comparing, preparing rows, local times, the loop)", "p50 ms": rest},
+                {"part": "of the tick: statements, their rows and values (database)", "p50 ms": database}]
+
+
 def child_incremental(args: argparse.Namespace) -> dict[str, Any]:
     from central.django_setup import setup
 
@@ -320,13 +409,20 @@ def child_incremental(args: argparse.Namespace) -> dict[str, Any]:
         bodies.append((p.device_topic(SITE, gate, "punches"), p.dumps({"batch": str(uuid.uuid4()), "punches": punches})))
     rows = []
     profiler = cProfile.Profile() if args.profile else None
+    parts = TickParts() if args.parts else None
     for i, (topic, body) in enumerate(bodies):
         t0 = time.perf_counter()
         replies = ingest.handle(topic, body)
         t1 = time.perf_counter()
         if profiler and i >= args.warmup:
             profiler.enable()
-        outcome = follower.tick(now=now)
+        if parts and i >= args.warmup:
+            with parts:
+                parts.start_tick()
+                outcome = follower.tick(now=now)
+                parts.end_tick(time.perf_counter() - t1)
+        else:
+            outcome = follower.tick(now=now)
         if profiler:
             profiler.disable()
         t2 = time.perf_counter()
@@ -348,6 +444,10 @@ def child_incremental(args: argparse.Namespace) -> dict[str, Any]:
               "employees_per_batch": statistics.median(r["employees"] for r in rows),
               "records_written_per_batch": statistics.median(r["written"] for r in rows),
               "first_tick": first_tick, "shift_turns_final_tick": final_tick}
+    if parts:
+        result["parts"] = parts.medians_ms()
+    if parts:
+        result["parts"] = parts.medians_ms()
     if profiler:
         result["profile"] = top_functions(profiler)
         result["profile_cumulative"] = top_functions(profiler, key=3)
@@ -361,6 +461,8 @@ def run_child(kind: str, db: str, args: argparse.Namespace, state: str = "") -> 
         options += ["--state", state]
     if args.profile:
         options.append("--profile")
+    if args.parts:
+        options.append("--parts")
     return run_central_child("benchmarks.attendance", kind, db, options)
 
 
@@ -393,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="incremental batches before the measured ones")
     parser.add_argument("--no-postgresql", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the recompute and the ticks (slower runs)")
+    parser.add_argument("--parts", action="store_true",
+                        help="time the parts of each follower tick (its functions wrapped; the tick's own times are "
+                             "then taken with the wrappers)")
     parser.add_argument("--child", choices=("seed", "month", "incremental"), help=argparse.SUPPRESS)
     parser.add_argument("--state", choices=("empty", "unchanged", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -452,6 +557,10 @@ def main(argv: list[str] | None = None) -> int:
             for key, label in (("first_tick", "first tick (finality frontier set: recent days of every employee)"),
                                ("shift_turns_final_tick", "terminals report 8 h later: those days turn final"))],
             ["database", "tick", "seconds", "employees", "written"])
+    for name, res in results.items():
+        if res["incremental"] and "parts" in res["incremental"]:
+            print_table(f"{name} Follower.tick(), where the time goes (--parts: medians over the batches)",
+                        res["incremental"]["parts"], ["part", "p50 ms"])
     if args.profile:
         for name, res in results.items():
             for state in ("empty", "unchanged"):

@@ -495,6 +495,8 @@ def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> floa
 def _worked(shift: Shift, occ: Occurrence, spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
     """Spans of paid time: ``spans`` after rounding, without breaks."""
     rounding = shift.rounding
+    if rounding is None and not shift.breaks:  # nothing to take out: the spans as punched
+        return [(start, end) for start, end in spans if end > start]
     worked = []
     for start, end in spans:
         if rounding:
