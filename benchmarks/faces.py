@@ -325,7 +325,39 @@ def accuracy(threshold: float, margin: float) -> list[dict]:
     return rows
 
 
-def liveness(quick: bool) -> dict:
+def low_power_pairs() -> dict:
+    """All pairs of people/ as the low_power profile matches them: templates enrolled flip-averaged (as enrolment
+    stores them), probes described with one ResNet pass (the profile's descriptor). Pairs are ordered: each photo is
+    once the template and once the probe."""
+    from itertools import permutations
+
+    from enrollment.face_eval import tar_at_far
+    from terminal.config import FaceSettings
+    from terminal.vision.images import load_image
+    from terminal.vision.photos import PhotoAnalyzer
+
+    paths = sorted(p for p in (FACES / "people").glob("*/*") if p.is_file())
+    described = {}
+    for flip in (True, False):
+        with PhotoAnalyzer(flip_average=flip) as analyzer:
+            described[flip] = [analyzer.largest_face(load_image(p)) for p in paths]
+    same: list[float] = []
+    different: list[float] = []
+    for i, j in permutations(range(len(paths)), 2):
+        template, probe = described[True][i], described[False][j]
+        if template is None or probe is None:
+            continue
+        distance = float(np.linalg.norm(template.descriptor - probe.descriptor))
+        (same if paths[i].parent == paths[j].parent else different).append(distance)
+    threshold = FaceSettings().match_threshold
+    return {"same_pairs": len(same), "different_pairs": len(different), "threshold": threshold,
+            "true_accept_rate": round(sum(d <= threshold for d in same) / len(same), 4),
+            "false_accepts": sum(d <= threshold for d in different),
+            "max_same_distance": round(max(same), 4), "min_different_distance": round(min(different), 4),
+            "tar_at_far": tar_at_far(same, different)}
+
+
+def liveness(quick: bool, profile: str = "standard") -> dict:
     import random
 
     from terminal.config import FaceSettings
@@ -349,7 +381,7 @@ def liveness(quick: bool) -> dict:
     from terminal.vision.photos import PhotoAnalyzer
     from terminal.vision.recognizer import FaceRecognizer
 
-    settings = FaceSettings(min_face_px=60)
+    settings = FaceSettings(min_face_px=60, profile=profile)
     subjects = [FACES / "video" / "enrol_lin_manuel_miranda.png"]
     for person in sorted(p for p in (FACES / "people").iterdir() if p.is_dir()):
         images = sorted(person.iterdir())
@@ -437,6 +469,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.faces", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="repetitions per timing (median reported)")
     parser.add_argument("--quick", action="store_true", help="fewer frames and attacks (a smoke run)")
+    parser.add_argument("--profile", choices=("standard", "low_power"), default="standard",
+                        help="face.profile the attacks and bona fide presentations are played to (the cost table has both)")
     args = parser.parse_args(argv)
     if not (FACES / "people").is_dir():
         print(f"face photos not found at {FACES}: clone the project with ../shared beside it")
@@ -502,13 +536,23 @@ def main(argv: list[str]) -> int:
     count = face_counting.counting()
     face_counting.print_tables(count)
 
-    live = liveness(args.quick)
+    pairs = low_power_pairs()
+    print_table("low_power descriptors (one ResNet pass) against flip-averaged templates, all ordered pairs of people/",
+                [{k: v for k, v in pairs.items() if k != "tar_at_far"}],
+                ["same_pairs", "different_pairs", "threshold", "true_accept_rate", "false_accepts", "max_same_distance",
+                 "min_different_distance"])
+    print_table("... true accept rate at fixed false accept rates", pairs["tar_at_far"],
+                ["far", "tar", "threshold", "limit", "measured_far"])
+
+    live = liveness(args.quick, args.profile)
+    live["profile"] = args.profile
     rows = [{"presentation": kind, "count": live["attacks"][kind], "APCER": live["apcer"][kind],
              "APCER_challenge_only": live["apcer_challenge_only"].get(kind, ""),
              "outcomes": live["outcomes"][kind]} for kind in live["apcer"]]
     rows.append({"presentation": "bona fide", "count": live["bona_fide"], "BPCER": live["bpcer"],
                  "outcomes": live["outcomes"]["bona_fide"]})
-    print_table(f"Liveness (ISO/IEC 30107-3), photo attacks from {live['attack_subjects']} photos, replays of the clip",
+    print_table(f"Liveness (ISO/IEC 30107-3, face.profile = {args.profile}), photo attacks from "
+                f"{live['attack_subjects']} photos, replays of the clip",
                 rows, ["presentation", "count", "APCER", "APCER_challenge_only", "BPCER", "outcomes"])
     print("refusal reasons:", live["refusal_reasons"])
     print("bona fide presentations:", live["bona_fide_source"])
@@ -531,8 +575,8 @@ def main(argv: list[str]) -> int:
     }
     print("\nchecks:", ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in checks.items()))
     write_json("faces", {"runs": args.runs, "quick": args.quick, "frame_size": list(FRAME_SIZE), "latency": lat,
-                         "matching": match_rows, "accuracy": acc_rows, "counting": count, "liveness": live,
-                         "checks": checks})
+                         "matching": match_rows, "accuracy": acc_rows, "low_power_pairs": pairs, "counting": count,
+                         "liveness": live, "checks": checks})
     return 0 if all(checks.values()) else 1
 
 

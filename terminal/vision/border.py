@@ -142,13 +142,22 @@ def find_border(frame: np.ndarray, box: FaceBox, roll_deg: float = 0.0) -> float
         return 0.0
 
     half_w, half_h = box.w / 2 / size, box.h / 2 / size
+    # each corner once per pair of lines (up to 4 lines a side: 64 intersections instead of 4 per quadrilateral)
+    left, right, top, bottom = lines["left"], lines["right"], lines["top"], lines["bottom"]
+    top_left = {(t, a): _intersection(top[t], left[a]) for t in range(len(top)) for a in range(len(left))}
+    top_right = {(t, b): _intersection(top[t], right[b]) for t in range(len(top)) for b in range(len(right))}
+    bottom_right = {(u, b): _intersection(bottom[u], right[b]) for u in range(len(bottom)) for b in range(len(right))}
+    bottom_left = {(u, a): _intersection(bottom[u], left[a]) for u in range(len(bottom)) for a in range(len(left))}
     best = 0.0
-    for left, right, top, bottom in itertools.product(lines["left"], lines["right"], lines["top"], lines["bottom"]):
-        found = [_intersection(top, left), _intersection(top, right), _intersection(bottom, right), _intersection(bottom, left)]
-        corners = [p for p in found if p is not None]
-        if len(corners) < 4:
+    for a, b, t, u in itertools.product(range(len(left)), range(len(right)), range(len(top)), range(len(bottom))):
+        c0, c1, c2, c3 = top_left[t, a], top_right[t, b], bottom_right[u, b], bottom_left[u, a]
+        if c0 is None or c1 is None or c2 is None or c3 is None:
             continue
-        quad = np.array(corners, np.float32)
+        coverage = min(_covered(top[t], c0, c1), _covered(right[b], c1, c2), _covered(bottom[u], c2, c3),
+                       _covered(left[a], c3, c0))
+        if coverage <= best:
+            continue  # cannot raise the best: the shape tests below are not needed
+        quad = np.array([c0, c1, c2, c3], np.float32)
         # the face box must lie inside the quadrilateral
         inside = all(cv2.pointPolygonTest(quad, (float(x), float(y)), False) >= 0
                      for x, y in ((-half_w, -half_h), (half_w, -half_h), (half_w, half_h), (-half_w, half_h)))
@@ -157,7 +166,5 @@ def find_border(frame: np.ndarray, box: FaceBox, roll_deg: float = 0.0) -> float
         area = abs(cv2.contourArea(quad))
         if not 1.5 <= area <= 40.0:  # in face areas: a print is bigger than the face, not a wall
             continue
-        coverage = min(_covered(top, corners[0], corners[1]), _covered(right, corners[1], corners[2]),
-                       _covered(bottom, corners[2], corners[3]), _covered(left, corners[3], corners[0]))
-        best = max(best, coverage)
+        best = coverage
     return best

@@ -230,6 +230,13 @@ class LivenessTracker:
         if wanted >= self.settings.turn_deg and self._turn_parallax >= self.settings.parallax_min:
             self.turn_at = frame.t
 
+    def turn_progress(self) -> float:
+        """Degrees the head has turned the asked way since the prompt, at the last frame (0 before a prompt)."""
+        if self.challenge is None or self._start_yaw is None or not self.frames:
+            return 0.0
+        change = self.frames[-1].yaw - self._start_yaw
+        return change if self.challenge == "left" else -change
+
     def ear_open_level(self) -> float:
         """This person's open-eye EAR so far (0 before any frame)."""
         if not self.frames:

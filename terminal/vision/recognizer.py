@@ -80,18 +80,23 @@ PROMPT_MIN_FRAMES = 4  # analysed frames before the challenge may be asked
 class Profile:
     """How much the recognizer computes per frame (``face.profile``)."""
 
-    analyse_every: int  # camera frames per analysed frame while following an approach (others only shown)
+    analyse_every: int  # camera frames per analysed frame (others only shown)
     detect_every: int  # analysed frames per detector run while the face mesh tracks the face in between
     border_every: int  # analysed frames per rectangular-border check
     screen_every: int  # analysed frames per screen pixel-grid check
     mesh_refine: bool  # iris refinement in the face mesh where blinks are evidence (sharper eye landmarks)
     best_shots: int  # shots kept for the descriptor (one descriptor each, computed only while no match is found)
+    flip_average: bool = True  # descriptors averaged with the mirror image's (a second ResNet pass) where configured
 
 
 PROFILES = {
     "standard": Profile(analyse_every=1, detect_every=4, border_every=4, screen_every=2, mesh_refine=True, best_shots=3),
-    "low_power": Profile(analyse_every=2, detect_every=4, border_every=4, screen_every=2, mesh_refine=False, best_shots=2),
+    "low_power": Profile(analyse_every=2, detect_every=4, border_every=4, screen_every=2, mesh_refine=False, best_shots=2,
+                         flip_average=False),
 }
+# where frames are skipped (analyse_every > 1): once the asked turn has come this share of face.turn_challenge's
+# degrees, every frame is analysed, so the answer is seen as soon as it is complete
+FOLLOW_TURN_SHARE = 0.75
 IDENTIFY_GRACE_S = 1.0  # after liveness passes, time allowed for a better shot to match
 UNKNOWN_RESET_S = 60.0  # unknown attempts are forgotten after this long without faces
 
@@ -245,8 +250,11 @@ class FaceRecognizer:
         self.mesh = FaceMesh(refine=self.profile.mesh_refine and blinks)
         self.counter = FaceCounter(self.models, detector=self.detector)
         self.still_faces = StillFaceFilter()  # a face on a poster behind the employee is nobody
+        # low_power describes each shot with one ResNet pass: templates enrolled flip-averaged keep matching
+        # (docs/face-recognition.md, "Matching")
         self.encoder = FaceEncoder(self.models, getattr(settings, "descriptor_backend", "numpy"),
-                                   flip_average=getattr(settings, "descriptor_flip_average", True))
+                                   flip_average=getattr(settings, "descriptor_flip_average", True)
+                                   and self.profile.flip_average)
         self.state: State = "idle"
         self._approach: _Approach | None = None
         self._hold_box: FaceBox | None = None
@@ -286,12 +294,29 @@ class FaceRecognizer:
         self.timings = {}
         self._frame_no += 1
         last = self._last_result
-        if self.profile.analyse_every > 1 and last is not None and self._frame_no % self.profile.analyse_every:
-            # low power: between analysed frames (idle, approach or hold) the screen keeps the last boxes and guidance
-            return FrameResult(self.state, last.faces, last.primary, last.guidance, None, last.face_count)
+        if last is not None and self._skipped():
+            # low power: between analysed frames (idle, approach or hold) the screen keeps the last boxes and guidance;
+            # the prompt's random moment may fall on such a frame (asked from what the analysed frames saw)
+            guidance = last.guidance
+            approach = self._approach
+            if approach is not None and self.state == "tracking" and self._prompt_if_due(approach, t):
+                guidance = Guidance.of(f"turn_{approach.liveness.challenge}")
+            self._last_result = FrameResult(self.state, last.faces, last.primary, guidance, None, last.face_count)
+            return self._last_result
         result = self._process(frame, t)
         self._last_result = result
         return result
+
+    def _skipped(self) -> bool:
+        """Whether this camera frame is only shown (``analyse_every`` > 1): every frame is analysed once the asked
+        turn is under way (FOLLOW_TURN_SHARE of it), so its completion is not seen a frame late."""
+        every = self.profile.analyse_every
+        if every == 1 or self._frame_no % every == 0:
+            return False
+        approach = self._approach
+        if approach is None or self.state != "challenge":
+            return True
+        return approach.liveness.turn_progress() < FOLLOW_TURN_SHARE * self.liveness_settings.turn_deg
 
     def _process(self, frame: np.ndarray, t: float) -> FrameResult:
         approach = self._approach
@@ -483,6 +508,17 @@ class FaceRecognizer:
                 shots[-1] = described[0]  # a shot already described stays: its descriptor is paid for
             approach.shots_changed = True
 
+    def _prompt_if_due(self, approach: _Approach, t: float) -> bool:
+        """Ask for the turn (``face.liveness = "challenge"``) if its moment has come: at a random moment once the face
+        is frontal and still (or the window is over), so that only an answer made after the prompt can pass."""
+        if self.settings.liveness != "challenge" or approach.challenge_deadline is not None:
+            return False
+        ready = approach.frames >= PROMPT_MIN_FRAMES and t >= approach.prompt_after
+        if ready and (approach.liveness.still_and_frontal() or t - approach.started >= self.settings.window_s):
+            self._start_challenge(approach, t)
+            return True
+        return False
+
     def _start_challenge(self, approach: _Approach, t: float) -> None:
         directions: tuple[Direction, Direction] = ("left", "right")
         direction = self.rng.choice(directions)
@@ -500,11 +536,7 @@ class FaceRecognizer:
         if verdict.status != "pending":
             return verdict
         if mode == "challenge" and approach.challenge_deadline is None:
-            # asked at a random moment once the face is frontal and still (or the window is over), so that
-            # only an answer made after the prompt can pass
-            ready = approach.frames >= PROMPT_MIN_FRAMES and t >= approach.prompt_after
-            if ready and (tracker.still_and_frontal() or t - approach.started >= self.settings.window_s):
-                self._start_challenge(approach, t)
+            self._prompt_if_due(approach, t)
             return verdict
         if approach.challenge_deadline is None:
             if t - approach.started >= self.settings.window_s:

@@ -104,3 +104,56 @@ def test_the_low_power_profile_accepts_the_live_man_and_refuses_the_replay(model
     with FaceRecognizer(gallery, settings, models=models, rng=random.Random(1)) as recognizer:
         decisions = play(recognizer, replay, hold_for_s=3.0)
     assert decisions and decisions[0].outcome == "spoof_suspected", replay.note
+
+
+def test_the_low_power_profile_decides_within_1_5_s_with_one_resnet_pass(models, gallery, singer, answers):
+    """low_power: the prompt may come on a frame that is only shown, every frame is analysed once the asked turn is
+    three quarters done, and each shot is described with one ResNet pass (no mirror image) against the flip-averaged
+    template: the live man is accepted within 1.5 s of his face appearing, whichever side is asked."""
+    settings = _settings(profile="low_power")
+    for seed in range(4):
+        with FaceRecognizer(gallery, settings, models=models, rng=random.Random(seed)) as recognizer:
+            assert recognizer.encoder.flip_average is False
+            decisions = play_answering(recognizer, singer, answers)
+        assert [d.outcome for d in decisions] == ["accepted"] and decisions[0].employee_id == LIN, (seed, decisions)
+        assert decisions[0].elapsed_s <= 1.5, (seed, decisions[0].elapsed_s)
+    with FaceRecognizer(gallery, _settings(), models=models) as recognizer:
+        assert recognizer.encoder.flip_average is True  # standard keeps the flip-averaged descriptor
+
+
+class _Watched:
+    """A recognizer whose analysed camera frames and the frame that first shows the prompt are noted."""
+
+    def __init__(self, recognizer: FaceRecognizer):
+        self.recognizer = recognizer
+        self.analysed: list[int] = []
+        self.asked_on: int | None = None
+
+    def process(self, frame, t):
+        before = self.recognizer._last_result
+        result = self.recognizer.process(frame, t)
+        if self.recognizer._last_result is not before and result.state != "hold" and result.decision is None \
+                and self.recognizer._approach is not None and self.recognizer._approach.liveness.frames \
+                and self.recognizer._approach.liveness.frames[-1].t == t:
+            self.analysed.append(self.recognizer._frame_no)
+        if self.asked_on is None and result.guidance is not None and result.guidance.code.startswith("turn_"):
+            self.asked_on = self.recognizer._frame_no
+        return result
+
+
+def test_the_prompt_falls_on_a_shown_frame_and_the_answer_is_followed_on_every_frame(models, gallery, singer, answers):
+    """Where frames are skipped (low_power) the prompt is not held back to the next analysed frame, and once the
+    asked turn is under way no frame is skipped."""
+    settings = _settings(profile="low_power")
+    prompts_between = followed = 0
+    for seed in range(4):
+        with FaceRecognizer(gallery, settings, models=models, rng=random.Random(seed)) as recognizer:
+            watched = _Watched(recognizer)
+            decisions = play_answering(watched, singer, answers)
+        assert decisions and decisions[0].outcome == "accepted"
+        assert watched.asked_on is not None
+        prompts_between += watched.asked_on not in watched.analysed
+        followed += any(b - a == 1 for a, b in zip(watched.analysed, watched.analysed[1:], strict=False)
+                        if a > watched.asked_on)
+    assert prompts_between >= 1  # at least one of the four random prompt moments fell on a frame only shown
+    assert followed >= 1
