@@ -244,3 +244,38 @@ class DailyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.employee_id} {self.date} {self.shift_name} {self.status}"
+
+
+class RecomputeJob(models.Model):
+    """A recompute of daily records too large to finish before a page answers: a console edit of a shift, rotation,
+    overtime rule, assignment or calendar that many employees share. The attendance follower (``seed-central run``)
+    works through it between its passes over new punches, a chunk of employees at a time, and the console shows how
+    far it has come (:func:`central.attendance.services.run_queued`)."""
+    PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+    STATES = [(PENDING, _("排队中 Queued")), (RUNNING, _("进行中 Running")), (DONE, _("完成 Done")),
+              (FAILED, _("失败 Failed"))]
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=150)
+    reason = models.CharField(max_length=200, help_text="What changed, as the console said it when it was saved.")
+    first = models.DateField()
+    last = models.DateField()
+    employees = models.JSONField(default=list, help_text="The employees' ids, ascending: done in that order.")
+    total = models.PositiveIntegerField(default=0, help_text="How many ``employees`` there are (the pages show it).")
+    done = models.PositiveIntegerField(default=0, help_text="How many of ``employees`` are recomputed.")
+    written = models.PositiveIntegerField(default=0)
+    final_changed = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=8, choices=STATES, default=PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["state", "id"], name="recompute_job_open")]
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.first}..{self.last} {self.done}/{self.total} {self.state}"

@@ -23,6 +23,7 @@ from central.attendance.models import (
     DailyRecord,
     MakeupPunch,
     OvertimeRule,
+    RecomputeJob,
     Rotation,
     ShiftType,
     SiteCalendar,
@@ -320,3 +321,28 @@ def _planned_month(employee: Employee, first: date, last: date) -> dict[date, Ce
 
 def manual_shift_choices() -> list[ShiftType]:
     return list(ShiftType.objects.order_by("start", "name"))
+
+
+# -- queued recomputes (services.run_queued) -------------------------------------------------------------------
+JOB_DONE_SHOWN = timedelta(minutes=10)  # a finished or failed recompute stays on the pages this long
+JOB_STALLED = timedelta(minutes=1)  # queued this long with nothing done: the follower is probably not running
+
+
+@dataclass(frozen=True)
+class JobRow:
+    job: RecomputeJob
+    stalled: bool
+
+
+def recompute_jobs_shown(now: datetime) -> list[JobRow]:
+    """The recomputes still queued or running, and those that ended in the last ten minutes, oldest first."""
+    rows = (RecomputeJob.objects.filter(Q(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
+                                        | Q(finished_at__gte=now - JOB_DONE_SHOWN))
+            .defer("employees").order_by("pk"))
+    return [JobRow(job, job.state == RecomputeJob.PENDING and job.done == 0 and job.created_at < now - JOB_STALLED)
+            for job in rows[:20]]
+
+
+def recompute_queued(actor: str, since: datetime) -> bool:
+    """Whether ``actor`` queued a recompute since ``since`` (an edit just saved went to the queue)."""
+    return RecomputeJob.objects.filter(actor=actor[:150], created_at__gte=since).exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -44,6 +45,7 @@ from central.attendance.models import (
     CalendarDay,
     DailyRecord,
     OvertimeRule,
+    RecomputeJob,
     Rotation,
     ShiftType,
     SiteCalendar,
@@ -55,6 +57,7 @@ from central.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 CHUNK = 500
+STAFF_COLUMNS = ("pk", "number", "site_id", "department_id", "active")  # an employee as the engine's inputs read them
 WATERMARK_KEY = "attendance.received_until"
 FRONTIER_KEY = "attendance.final_until.{site}"
 LATE_COMMIT_S = 10.0  # a batch's received_at is taken before its commit: look back this far for late commits
@@ -331,7 +334,7 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
     now = now or dj_timezone.now()
     rules = rules or load_rules(now)
     query = (employees if employees is not None else Employee.objects.all()).order_by("pk")
-    staff = [StaffRow(*row) for row in query.values_list("pk", "number", "site_id", "department_id", "active")]
+    staff = [StaffRow(*row) for row in query.values_list(*STAFF_COLUMNS)]
     total = len(staff)
     outcome = Outcome()
     for i in range(0, total, CHUNK):
@@ -393,6 +396,7 @@ class Follower:
         rules = load_rules(now)
         outcome = self.new_punches(rules, now)
         outcome.add(self.finality(rules, now))
+        outcome.add(run_queued(rules, now))
         return outcome
 
     def new_punches(self, rules: Rules, now: datetime) -> Outcome:
@@ -592,6 +596,10 @@ def add_manual_record(employee: Employee, day: date, status: str, *, reason: str
 # Each write is scope-checked and audited; what it changes in the past (at most RECOMPUTE_DAYS back, never the
 # future: a future day has no record yet) is recomputed at once, so the employees' months show it.
 RECOMPUTE_DAYS = 62
+# an edit touching more employee-days than this is queued instead (about 2 s of recompute on the 2-core machine
+# of benchmarks/attendance.py): a page must not wait, nor a proxy time out, on a big site's two months
+INLINE_EMPLOYEE_DAYS = 20_000
+QUEUED_SLICE_S = 0.5  # how long a follower pass spends on queued recomputes before it looks at new punches again
 
 
 class ScheduleError(AttendanceError):
@@ -616,11 +624,68 @@ def _past_span(first: date | None, last: date | None, today: date | None = None)
     return (low, high) if low <= high else None
 
 
-def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date | None, actor: str) -> Outcome:
+def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date | None, actor: str,
+                   reason: str) -> Outcome | RecomputeJob:
+    """Recompute what an edit changed: at once when it is small, else queued for the follower (:func:`run_queued`),
+    so that the page answers; ``reason`` says what changed (the console shows it with the progress)."""
     span = _past_span(first, last)
-    if span is None or not employees.exists():
+    if span is None:
         return Outcome()
-    return recompute(span[0], span[1], employees=employees, actor=actor)
+    ids = list(employees.order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return Outcome()
+    if len(ids) * ((span[1] - span[0]).days + 1) <= INLINE_EMPLOYEE_DAYS:
+        return recompute(span[0], span[1], employees=Employee.objects.filter(pk__in=ids), actor=actor)
+    job = RecomputeJob.objects.create(actor=actor[:150], reason=reason[:200], first=span[0], last=span[1], employees=ids,
+                                      total=len(ids))
+    audit.record(actor, "attendance.recompute_queued", f"{span[0].isoformat()}..{span[1].isoformat()}",
+                 {"job": job.pk, "employees": len(ids), "reason": job.reason})
+    log.info("recompute of %s employees queued (job %s)", len(ids), job.pk)
+    return job
+
+
+def run_queued(rules: Rules, now: datetime, budget_s: float = QUEUED_SLICE_S) -> Outcome:
+    """Work through queued recomputes, oldest first, a chunk of employees at a time, for about ``budget_s`` (at
+    least one chunk).
+
+    Each chunk's records and the job's progress commit together, so a restart goes on where it stopped (and a
+    chunk done twice writes nothing the second time). A chunk that fails marks its job failed, with the reason,
+    and the queue goes on with the next one. As for a person's recompute run at once, the audit log gets one
+    summary when the job is done.
+    """
+    began = time.monotonic()
+    outcome = Outcome()
+    while True:  # one chunk at least, whatever the budget: a queue always moves
+        job = (RecomputeJob.objects.filter(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
+               .order_by("pk").first())
+        if job is None:
+            break
+        ids = job.employees[job.done:job.done + CHUNK]
+        try:
+            with transaction.atomic():
+                if ids:
+                    query = Employee.objects.filter(pk__in=ids).order_by("pk")
+                    part = _recompute_chunk(rules, [StaffRow(*row) for row in query.values_list(*STAFF_COLUMNS)],
+                                            job.first, job.last)
+                    outcome.add(part)
+                    job.written += part.written
+                    job.final_changed += len(part.changed_final)
+                job.done += len(ids)
+                job.started_at = job.started_at or now
+                job.state = RecomputeJob.RUNNING
+                if job.done >= job.total:
+                    job.state, job.finished_at = RecomputeJob.DONE, now
+                    audit.record(job.actor, "attendance.recompute", f"{job.first.isoformat()}..{job.last.isoformat()}",
+                                 {"job": job.pk, "reason": job.reason, "employees": job.total, "written": job.written,
+                                  "final_changed": job.final_changed})
+                job.save(update_fields=["done", "written", "final_changed", "started_at", "state", "finished_at"])
+        except Exception as exc:  # noqa: BLE001 - a job the rules cannot run must not stop the follower
+            log.exception("queued recompute %s failed", job.pk)
+            RecomputeJob.objects.filter(pk=job.pk).update(state=RecomputeJob.FAILED, finished_at=now,
+                                                          error=f"{type(exc).__name__}: {exc}"[:500])
+        if time.monotonic() - began >= budget_s:
+            break
+    return outcome
 
 
 def check_shift(values: dict[str, Any]) -> None:
@@ -696,7 +761,8 @@ def save_overtime_rule(user: Any, values: dict[str, Any], rule: Any = None) -> A
     if not creating:
         shift_ids = list(rule.shifts.values_list("pk", flat=True))
         rotations = [r for s in shift_ids for r in _rotations_using(s)]
-        _recompute_for(_employees_on(shift_ids, rotations), None, None, user.username)
+        _recompute_for(_employees_on(shift_ids, rotations), None, None, user.username,
+                       f"加班规则 {name} / overtime rule {name}")
     return rule
 
 
@@ -725,7 +791,8 @@ def save_shift(user: Any, values: dict[str, Any], shift: ShiftType | None = None
                   "hours": shift.hours, "overtime": shift.overtime.name if shift.overtime else None}
         audit.record(user.username, "attendance.shift.create" if creating else "attendance.shift.update", name, detail)
     if not creating:
-        _recompute_for(_employees_on([shift.pk], _rotations_using(shift.pk)), None, None, user.username)
+        _recompute_for(_employees_on([shift.pk], _rotations_using(shift.pk)), None, None, user.username,
+                       f"班次 {name} / shift {name}")
     return shift
 
 
@@ -749,7 +816,7 @@ def save_rotation(user: Any, name: str, anchor: date, pattern: Sequence[int | No
         audit.record(user.username, "attendance.rotation.create" if creating else "attendance.rotation.update", name,
                      {"anchor": anchor.isoformat(), "pattern": pattern})
     if not creating:
-        _recompute_for(_employees_on((), [rotation.pk]), None, None, user.username)
+        _recompute_for(_employees_on((), [rotation.pk]), None, None, user.username, f"轮班 {name} / rotation {name}")
     return rotation
 
 
@@ -787,7 +854,8 @@ def create_assignment(user: Any, *, start: date, end: date | None, employee: Any
         row = Assignment.objects.create(employee=employee, department=department, shift=shift, rotation=rotation,
                                         start=start, end=end, created_by=user.username[:150])
         audit.record(user.username, "attendance.assignment.create", _assignment_target(row), _assignment_detail(row))
-    _recompute_for(_assignment_holders(row), start, end, user.username)
+    _recompute_for(_assignment_holders(row), start, end, user.username,
+                   f"新排班 {_assignment_target(row)} / new assignment")
     return row
 
 
@@ -801,7 +869,8 @@ def delete_assignment(user: Any, assignment: Any) -> None:
         audit.record(user.username, "attendance.assignment.delete", _assignment_target(assignment),
                      _assignment_detail(assignment))
         assignment.delete()
-    _recompute_for(Employee.objects.filter(pk__in=holders), start, end, user.username)
+    _recompute_for(Employee.objects.filter(pk__in=holders), start, end, user.username,
+                   f"删除排班 {_assignment_target(assignment)} / assignment removed")
 
 
 def _assignment_target(row: Any) -> str:
@@ -836,7 +905,8 @@ def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_
         audit.record(user.username, "attendance.calendar.update", site.code,
                      {"weekly_rest": days, "final_wait_h": final_wait_h})
     if sorted(before) != days:
-        _recompute_for(Employee.objects.filter(site=site), None, None, user.username)
+        _recompute_for(Employee.objects.filter(site=site), None, None, user.username,
+                       f"{site.name} 每周休息日 / weekly rest days")
     return calendar
 
 
@@ -849,7 +919,8 @@ def add_calendar_day(user: Any, site: Site, day: date, kind: str, name: str = ""
         row, _ = CalendarDay.objects.update_or_create(site=site, date=day, defaults={"kind": kind, "name": name.strip()})
         audit.record(user.username, "attendance.calendar_day.save", f"{site.code} {day.isoformat()}",
                      {"kind": kind, "name": row.name})
-    _recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, user.username)
+    _recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, user.username,
+                   f"{site.name} {day.isoformat()} 节假日 / calendar day")
     return row
 
 
@@ -860,4 +931,5 @@ def remove_calendar_day(user: Any, day_row: Any) -> None:
         audit.record(user.username, "attendance.calendar_day.remove", f"{site.code} {day.isoformat()}",
                      {"kind": day_row.kind, "name": day_row.name})
         day_row.delete()
-    _recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, user.username)
+    _recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, user.username,
+                   f"{site.name} {day.isoformat()} 节假日 / calendar day")

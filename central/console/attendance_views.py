@@ -201,6 +201,7 @@ def assignments(request: AuthedHttpRequest) -> HttpResponse:
         form = AssignmentForm(user, request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            began = timezone.now()
             try:
                 services.create_assignment(user, start=data["start"], end=data.get("end"),
                                            employee=data.get("employee_row"), department=data.get("department_row"),
@@ -208,7 +209,10 @@ def assignments(request: AuthedHttpRequest) -> HttpResponse:
             except (ScheduleError, scope.ScopeDenied) as exc:
                 _refused(form, exc)
             else:
-                messages.success(request, _("已排班，过去的考勤已重新计算 / Assigned; past days were recomputed"))
+                messages.success(request, _("已排班，过去的考勤正在后台重新计算，进度见上方 / Assigned; past days are being "
+                                            "recomputed in the background, the progress is shown above")
+                                 if selectors.recompute_queued(user.username, began)
+                                 else _("已排班，过去的考勤已重新计算 / Assigned; past days were recomputed"))
                 return redirect("console:attendance_assignments")
     elif request.method == "POST":
         raise PermissionDenied
@@ -241,12 +245,16 @@ def assignment_delete(request: AuthedHttpRequest) -> HttpResponse:
     if row is None:
         raise Http404
     require(scope.can_manage(user))
+    began = timezone.now()
     try:
         services.delete_assignment(user, row)
     except ScheduleError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("已删除排班，过去的考勤已重新计算 / Assignment removed; past days were recomputed"))
+        messages.success(request, _("已删除排班，过去的考勤正在后台重新计算，进度见上方 / Assignment removed; past days "
+                                    "are being recomputed in the background, the progress is shown above")
+                         if selectors.recompute_queued(user.username, began)
+                         else _("已删除排班，过去的考勤已重新计算 / Assignment removed; past days were recomputed"))
     return redirect("console:attendance_assignments")
 
 
@@ -351,3 +359,17 @@ def _manages_employee(user: Any, employee: Employee) -> bool:
     except scope.ScopeDenied:
         return False
     return True
+
+
+# -- queued recomputes ----------------------------------------------------------------------------------------
+@require_GET
+@console_view
+def recompute_jobs(request: AuthedHttpRequest) -> HttpResponse:
+    """The recompute progress shown above the attendance pages, fetched again every 2 s while one runs."""
+    _require_staff(request)
+    return render(request, "console/attendance/_recompute_jobs.html", recompute_jobs_context())
+
+
+def recompute_jobs_context() -> dict[str, Any]:
+    rows = selectors.recompute_jobs_shown(timezone.now())
+    return {"job_rows": rows, "jobs_open": any(r.job.state in ("pending", "running") for r in rows)}

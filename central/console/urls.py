@@ -52,6 +52,7 @@ urlpatterns = [
     path("attendance/assignments/delete/", attendance_views.assignment_delete, name="attendance_assignment_delete"),
     path("attendance/calendars/", attendance_views.calendars, name="attendance_calendars"),
     path("attendance/employees/<int:pk>/month/", attendance_views.employee_month, name="attendance_month"),
+    path("attendance/recompute/", attendance_views.recompute_jobs, name="attendance_recompute_jobs"),
     path("dashboard/", include(live_urls)),
     path("displays/", include(display_console_urls)),
     path("reports/", include(report_urls)),
@@ -100,6 +101,7 @@ ROLE_WALK: dict[str, dict] = {
     "attendance_calendars": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS},
     "attendance_month": {"kwargs": {"pk": "{employee}"}, "get": ALL_ROLES, "methods": ("GET", "POST"),
                          "post": MANAGERS},
+    "attendance_recompute_jobs": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},
 }
 ROLE_WALK.update(report_urls.ROLE_WALK)
 ROLE_WALK.update(webhook_urls.ROLE_WALK)

@@ -179,3 +179,45 @@ def first_of_this_month() -> date:
     from django.utils import timezone
 
     return timezone.localdate().replace(day=1)
+
+
+def test_an_edit_too_big_to_wait_for_is_recomputed_in_the_background_and_the_page_follows_it(
+        console, browser, hr_admin, world):
+    """A shift that 330 more people of 生产部 work: changing its grace recomputes 332 people x 63 days, more than a
+    page may wait for. The page answers at once and shows the queue; the follower (here run by the test, as
+    ``seed-central run`` would) works through it and the page, left open, shows it done."""
+    from central.attendance.models import Assignment, DailyRecord, RecomputeJob, ShiftType
+    from central.attendance.services import Follower
+    from central.people import roster
+    from central.people.models import Department
+
+    roster.upsert_employees([{"number": f"B{i:04d}", "name": f"员工{i}", "site": "zongchang", "department": "生产部"}
+                             for i in range(330)])
+    shift = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60,
+                                     checkout_after_min=120, late_grace_min=5, early_grace_min=0)
+    Assignment.objects.create(department=Department.objects.get(name="生产部"), shift=shift,
+                              start=world["worked"] - timedelta(days=70))
+    url = console.url
+    sign_in(browser, url, *hr_admin)
+    browser.get(f"{url}/attendance/shifts/?edit={shift.pk}")
+    type_into(browser, "[name=late_grace_min]", "10")
+    submit(browser, "#shift-form form")
+    assert "白班" in by_css(browser, ".alert-ok").text
+    job = RecomputeJob.objects.get()
+    assert (job.state, job.total, job.done) == ("pending", 332, 0)
+    banner = by_css(browser, "#recompute-jobs .recompute-job")
+    assert "正在重算考勤记录" in banner.text and "0 / 332" in banner.text
+    assert not DailyRecord.objects.exists()
+
+    follower = Follower()
+    for _ in range(60):
+        if not RecomputeJob.objects.filter(state__in=("pending", "running")).exists():
+            break
+        follower.tick()
+    job.refresh_from_db()
+    assert job.state == "done"
+    wait(browser, lambda d: "重算完成" in by_css(d, "#recompute-jobs").text, what="the page to show the recompute done")
+    assert "332" in by_css(browser, "#recompute-jobs").text
+    worked = DailyRecord.objects.get(employee__number="A001", date=world["worked"])
+    assert worked.status == "present" and not worked.late  # 08:52 was never late
+    assert DailyRecord.objects.filter(employee__number="B0329", status="absent").exists()

@@ -537,3 +537,100 @@ def test_pages_render_in_english_for_every_staff_role(world: dict[str, Any]) -> 
             heading = re.search(r"<h1>(.*?)</h1>", page.content.decode(), re.S)
             assert heading and not re.search(r"[\u4e00-\u9fff]", re.sub(r"<span.*?</span>", "", heading.group(1))), (
                 who, name, heading)
+
+
+# -- edits too big to recompute before the page answers ----------------------------------------------------
+def _records_snapshot() -> list[tuple[Any, ...]]:
+    return list(DailyRecord.objects.order_by("employee__number", "date", "shift_name").values_list(
+        "employee__number", "date", "shift_name", "status", "hours", "late_min", "final"))
+
+
+def test_a_big_edit_is_queued_and_the_follower_works_through_it_a_chunk_at_a_time(
+        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from central.attendance import services
+    from central.attendance.inputs import load_rules
+    from central.attendance.models import RecomputeJob
+
+    monkeypatch.setattr(services, "INLINE_EMPLOYEE_DAYS", 10)  # the department's 2 people x 7 days are "big"
+    monkeypatch.setattr(services, "CHUNK", 1)
+    shift = day_shift()
+    worked = recent_workday()
+    make_punch("E001", "hq", datetime.combine(worked, time(9, 7)), "in", 1)
+    make_punch("E001", "hq", datetime.combine(worked, time(18, 30)), "out", 2)
+    hr = client_for(world, "hr_hq")
+    answer = hr.post(reverse("console:attendance_assignments"), {
+        "holder": "department", "department": str(world["sales"].pk), "employee": "", "schedule": f"shift-{shift.pk}",
+        "start": (worked - timedelta(days=6)).isoformat(), "end": ""})
+    assert answer.status_code == 302  # the page answered without the recompute
+    job = RecomputeJob.objects.get()
+    assert (job.state, job.done, job.total, job.actor) == ("pending", 0, 2, "hr_hq")
+    assert not DailyRecord.objects.exists()
+    assert "attendance.recompute_queued" in audit_actions() and "attendance.recompute" not in audit_actions()
+    page = hr.get(reverse("console:attendance_shifts")).content.decode()
+    assert "正在后台重新计算" in page  # the message after saving says so
+    assert "正在重算考勤记录" in page and "0 / 2" in page and 'hx-trigger="every 2s"' in page
+
+    now = timezone.now()
+    services.run_queued(load_rules(now), now, budget_s=0)  # one chunk: the first employee
+    job.refresh_from_db()
+    assert (job.state, job.done) == ("running", 1)
+    assert DailyRecord.objects.filter(employee__number="E001").exists()
+    assert not DailyRecord.objects.filter(employee__number="E002").exists()
+    partial = hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
+    assert "1 / 2" in partial and 'hx-trigger="every 2s"' in partial
+
+    services.Follower().tick()  # the follower's pass finishes it
+    job.refresh_from_db()
+    assert (job.state, job.done) == ("done", 2)
+    assert job.written >= DailyRecord.objects.filter(employee__number="E002").count() > 0  # (the tick's other work too)
+    assert audit_actions()[-1] == "attendance.recompute"
+    done = hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
+    assert "重算完成" in done and "hx-trigger" not in done  # nothing left to follow: the page stops asking
+
+    # the same records as the recompute run at once
+    queued = _records_snapshot()
+    rec = DailyRecord.objects.get(employee__number="E001", date=worked)
+    assert (rec.status, rec.late_min, rec.hours) == ("present", 7, Decimal("8.38"))
+    DailyRecord.objects.all().delete()
+    services.recompute(worked - timedelta(days=6), timezone.localdate(), employees=Employee.objects.filter(
+        department=world["sales"]))
+    assert _records_snapshot() == queued
+
+
+def test_a_queued_recompute_that_cannot_run_fails_with_its_reason_and_the_queue_goes_on(world: dict[str, Any]) -> None:
+    from central.attendance import services
+    from central.attendance.inputs import load_rules
+    from central.attendance.models import RecomputeJob
+
+    day_shift()
+    today = timezone.localdate()
+    broken = RecomputeJob.objects.create(actor="hr_hq", reason="班次 白班 / shift 白班", first=today - timedelta(days=3),
+                                         last=today, employees=["not-an-id"], total=1)
+    fine = RecomputeJob.objects.create(actor="hr_hq", reason="轮班 / rotation", first=today - timedelta(days=3),
+                                       last=today, employees=[world["people"]["E001"].pk], total=1)
+    now = timezone.now()
+    services.run_queued(load_rules(now), now)
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert broken.state == "failed" and "not-an-id" in broken.error and broken.done == 0
+    assert fine.state == "done"
+    page = client_for(world, "hr_hq").get(reverse("console:attendance_shifts")).content.decode()
+    assert "重算失败" in page and "not-an-id" in page
+
+
+def test_a_recompute_queued_with_no_follower_running_says_so(world: dict[str, Any]) -> None:
+    from central.attendance.models import RecomputeJob
+
+    today = timezone.localdate()
+    job = RecomputeJob.objects.create(actor="hr_hq", reason="班次 白班 / shift 白班", first=today, last=today,
+                                      employees=[world["people"]["E001"].pk], total=1)
+    hr = client_for(world, "hr_hq")
+    assert "seed-central run" not in hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
+    RecomputeJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    text = hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
+    assert "seed-central run" in text and "0 / 1" in text
+    hr.cookies["seed_language"] = "en"  # and in English, the Chinese left out
+    english = hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
+    assert "Recomputing daily records (班次 白班 / shift 白班): 0 of 1 employees" in english
+    assert "is the attendance service (seed-central run) running?" in english and "排队" not in english
+    assert client_for(world, "employee").get(reverse("console:attendance_recompute_jobs")).status_code == 403

@@ -110,6 +110,7 @@ def audit_actions() -> dict[str, str]:
         "attendance.calendar_day.remove": _("删除节假日"),
         "attendance.manual_record": _("手工考勤记录"),
         "attendance.recompute": _("重算考勤"),
+        "attendance.recompute_queued": _("重算考勤已排队"),
         "attendance.record_changed": _("定稿考勤被更正"),
         "attendance.leave_filed": _("提交请假"),
         "attendance.leave_approved": _("批准请假"),
@@ -163,3 +164,10 @@ def detail_pairs(value) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return [("", _detail_value(value))]
     return [(str(key), _detail_value(value[key])) for key in sorted(value)]
+
+
+@register.inclusion_tag("console/attendance/_recompute_jobs.html")
+def recompute_jobs() -> dict[str, object]:
+    """Queued and recent recomputes of daily records, with their progress (staff pages of attendance)."""
+    from central.console.attendance_views import recompute_jobs_context
+    return recompute_jobs_context()
