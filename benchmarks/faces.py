@@ -2,7 +2,7 @@
 accuracy, anti-tailgating recall and liveness error rates, with the ``face_recognition``
 library on the same frames as the baseline, in the same process.
 
-    python -m benchmarks.faces [--runs 5] [--quick]
+    python -m benchmarks.faces [--runs 5] [--quick] [--profile standard|low_power]
 
 Frames are the shared photos of ``../shared/testdata/faces/people`` letterboxed to
 640x480, as the camera delivers them. Our pipeline per decision frame: mediapipe
@@ -17,8 +17,10 @@ attacks composed from the shared still photos: held still, moved by hand, inside
 visible print or phone border; and the real clip replayed on a phone or tablet, bezel in
 view or filling the view, also with the screen check off) and BPCER on bona fide
 presentations (the real clip as five camera set-ups deliver it, answering the prompted
-turn). The door's cost is the whole approach (face appears -> decision) per profile
-against face_recognition's one frame in the same run. Times are medians over ``--runs``
+turn), played to the ``--profile`` given (standard by default). The door's cost is the
+whole approach (face appears -> decision) per profile against face_recognition's one frame
+in the same run. The low_power profile's matching (one ResNet pass against flip-averaged
+templates) is measured on all ordered pairs of people/. Times are medians over ``--runs``
 repetitions.
 """
 from __future__ import annotations

@@ -260,7 +260,7 @@ class FaceSettings(Section):
                                           description=("Average each face's descriptor with its mirror image's: fewer false "
                                                        "rejects (largest same-person distance 0.568 -> 0.531 on the shared photos) "
                                                        "for ~1.8x the descriptor time; templates enrolled either way keep "
-                                                       "matching."))
+                                                       "matching. The low_power profile never does (one ResNet pass)."))
     zone: tuple[float, float, float, float] = Field(
         (0.1, 0.0, 0.9, 1.0), description="Capture zone as fractions of the frame (left, top, right, bottom)."
     )
@@ -293,8 +293,10 @@ class FaceSettings(Section):
     profile: Literal["standard", "low_power"] = Field(
         "standard", description=("Compute per frame: standard analyses every camera frame (the detector on every fourth, "
                                  "the face mesh tracking the face in between; three best shots; the mesh refined around "
-                                 "the irises where blinks count as liveness); low_power (Raspberry Pi) analyses every "
-                                 "second frame, keeps two shots and never refines the mesh."))
+                                 "the irises where blinks count as liveness), and every second one while the person "
+                                 "answers the prompt until the turn is three quarters done; low_power (Raspberry Pi) "
+                                 "analyses every second frame (every frame for the end of the turn), keeps two shots, "
+                                 "never refines the mesh and describes a face with one ResNet pass (no flip average)."))
     window_s: float = Field(4.0, ge=1, le=20, description="Recognition window: time to collect liveness evidence for one approach.")
     unknown_attempts_before_fallback: int = Field(3, ge=1, le=20,
                                                   description="Unknown-face attempts before fingerprint, card or PIN is offered.")
