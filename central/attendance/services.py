@@ -57,6 +57,7 @@ from central.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 CHUNK = 500
+SYSTEM_ACTOR = "system:attendance"  # what the follower's own recomputes are audited as
 STAFF_COLUMNS = ("pk", "number", "site_id", "department_id", "active")  # an employee as the engine's inputs read them
 WATERMARK_KEY = "attendance.received_until"
 FRONTIER_KEY = "attendance.final_until.{site}"
@@ -343,7 +344,7 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
             progress(min(i + CHUNK, total), total)
     if progress and not total:
         progress(0, 0)
-    _audit_changes(outcome, actor or "system:attendance", summary={"from": first.isoformat(), "to": last.isoformat(),
+    _audit_changes(outcome, actor or SYSTEM_ACTOR, summary={"from": first.isoformat(), "to": last.isoformat(),
                                                                    "employees": total} if actor else None)
     return outcome
 
@@ -355,7 +356,7 @@ def _recompute_chunk(rules: Rules, staff: list[StaffRow], first: date, last: dat
 
 
 def recompute_spans(spans: dict[int, tuple[date, date]], staff: dict[int, StaffRow], *, now: datetime,
-                    rules: Rules | None = None, actor: str = "system:attendance", moments: Moments | None = None) -> Outcome:
+                    rules: Rules | None = None, actor: str = SYSTEM_ACTOR, moments: Moments | None = None) -> Outcome:
     """Recompute each employee (by id, read as ``staff``) over their own span; employees sharing a span go together.
     With ``moments`` (local times of new punches per employee), only the occurrences holding them."""
     rules = rules or load_rules(now)
@@ -395,7 +396,7 @@ class Follower:
         now = now or dj_timezone.now()
         rules = load_rules(now)
         outcome = self.new_punches(rules, now)
-        outcome.add(self.finality(rules, now))
+        self.finality(rules, now)
         outcome.add(run_queued(rules, now))
         return outcome
 
@@ -440,9 +441,11 @@ class Follower:
         self._recent_mark = mark
         return outcome
 
-    def finality(self, rules: Rules, now: datetime) -> Outcome:
-        """Sites whose days became final since the last pass: recompute the days whose windows closed."""
-        outcome = Outcome()
+    def finality(self, rules: Rules, now: datetime) -> None:
+        """Sites whose days became final since the last pass: the days whose windows closed are queued for
+        recompute, with the site's frontier in the same commit. :func:`run_queued` then works through them a chunk
+        of employees at a time: on a 10,000-person site that is about 2 s of work, several times a day, which new
+        punches would otherwise wait for."""
         for site_id, fin in rules.finality.items():
             frontier = max([x for x in (fin.reported_until, fin.timeout_until) if x is not None], default=None)
             if frontier is None:
@@ -453,11 +456,13 @@ class Follower:
             if frontier <= previous:
                 continue
             days = _closing_days(rules, previous, frontier)
-            if days:
-                first, last = min(days), max(days)
-                outcome.add(recompute(first, last, employees=Employee.objects.filter(site_id=site_id), now=now, rules=rules))
-            _set_state(key, frontier.replace(tzinfo=rules.zone(site_id)))
-        return outcome
+            with transaction.atomic():
+                ids = list(Employee.objects.filter(site_id=site_id).order_by("pk").values_list("pk", flat=True))
+                if days and ids:
+                    RecomputeJob.objects.create(
+                        actor=SYSTEM_ACTOR, reason=f"站点 {site_id} 定稿至 {frontier:%Y-%m-%d %H:%M} / days turn final",
+                        first=min(days), last=max(days), employees=ids, total=len(ids))
+                _set_state(key, frontier.replace(tzinfo=rules.zone(site_id)))
 
 
 @contextmanager
@@ -644,15 +649,17 @@ def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date
     return job
 
 
-def run_queued(rules: Rules, now: datetime, budget_s: float = QUEUED_SLICE_S) -> Outcome:
-    """Work through queued recomputes, oldest first, a chunk of employees at a time, for about ``budget_s`` (at
-    least one chunk).
+def run_queued(rules: Rules, now: datetime, budget_s: float | None = None) -> Outcome:
+    """Work through queued recomputes, oldest first, a chunk of employees at a time, for about ``budget_s`` (default
+    QUEUED_SLICE_S; at least one chunk).
 
     Each chunk's records and the job's progress commit together, so a restart goes on where it stopped (and a
     chunk done twice writes nothing the second time). A chunk that fails marks its job failed, with the reason,
-    and the queue goes on with the next one. As for a person's recompute run at once, the audit log gets one
-    summary when the job is done.
+    and the queue goes on with the next one. As for a recompute run at once, a person's edit gets one summary in
+    the audit log when its job is done, the follower's own (days turning final) an entry per final record that
+    changed.
     """
+    budget = QUEUED_SLICE_S if budget_s is None else budget_s
     began = time.monotonic()
     outcome = Outcome()
     while True:  # one chunk at least, whatever the budget: a queue always moves
@@ -667,6 +674,8 @@ def run_queued(rules: Rules, now: datetime, budget_s: float = QUEUED_SLICE_S) ->
                     query = Employee.objects.filter(pk__in=ids).order_by("pk")
                     part = _recompute_chunk(rules, [StaffRow(*row) for row in query.values_list(*STAFF_COLUMNS)],
                                             job.first, job.last)
+                    if job.actor == SYSTEM_ACTOR:  # as the follower's passes: each final record that changed
+                        _audit_changes(part, job.actor)
                     outcome.add(part)
                     job.written += part.written
                     job.final_changed += len(part.changed_final)
@@ -675,15 +684,17 @@ def run_queued(rules: Rules, now: datetime, budget_s: float = QUEUED_SLICE_S) ->
                 job.state = RecomputeJob.RUNNING
                 if job.done >= job.total:
                     job.state, job.finished_at = RecomputeJob.DONE, now
-                    audit.record(job.actor, "attendance.recompute", f"{job.first.isoformat()}..{job.last.isoformat()}",
-                                 {"job": job.pk, "reason": job.reason, "employees": job.total, "written": job.written,
-                                  "final_changed": job.final_changed})
+                    if job.actor != SYSTEM_ACTOR:  # a person's edit: one summary
+                        audit.record(job.actor, "attendance.recompute",
+                                     f"{job.first.isoformat()}..{job.last.isoformat()}",
+                                     {"job": job.pk, "reason": job.reason, "employees": job.total,
+                                      "written": job.written, "final_changed": job.final_changed})
                 job.save(update_fields=["done", "written", "final_changed", "started_at", "state", "finished_at"])
         except Exception as exc:  # noqa: BLE001 - a job the rules cannot run must not stop the follower
             log.exception("queued recompute %s failed", job.pk)
             RecomputeJob.objects.filter(pk=job.pk).update(state=RecomputeJob.FAILED, finished_at=now,
                                                           error=f"{type(exc).__name__}: {exc}"[:500])
-        if time.monotonic() - began >= budget_s:
+        if time.monotonic() - began >= budget:
             break
     return outcome
 

@@ -88,6 +88,43 @@ def test_punches_through_ingest_become_records_and_days_turn_final_with_the_term
     assert records("E004")[monday.date()].status == "absent"  # rotation day 2 is a day shift
 
 
+def test_days_turning_final_are_worked_through_a_chunk_of_employees_per_pass(
+        plant: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a big site the recompute of days turning final takes seconds: it goes through the queue, a chunk of
+    employees per pass (here one), so the new punches that arrive meanwhile get their records at the next pass."""
+    from central.attendance import services
+    from central.attendance.models import RecomputeJob
+
+    monkeypatch.setattr(services, "CHUNK", 1)
+    monkeypatch.setattr(services, "QUEUED_SLICE_S", 0.0)  # one chunk a pass
+    ingest, follower = Ingest(), Follower()
+    monday = datetime(2026, 3, 2)
+    send(ingest, "punches", batch(
+        punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=9, minute=6)), direction="in")))
+    for second in range(8):  # the first passes also close the days before the site's maximum wait
+        follower.tick(now=at_utc(monday.replace(hour=19, second=second)))
+    assert not RecomputeJob.objects.exclude(state="done").exists()
+    status(ingest, "door-a", monday.replace(hour=20, minute=5))  # the day's window closed and the outbox is empty
+    follower.tick(now=at_utc(monday.replace(hour=20, minute=6)))
+    job = RecomputeJob.objects.latest("pk")
+    assert (job.actor, job.total, job.done, job.state) == ("system:attendance", 4, 1, "running")
+    assert records("E001")[monday.date()].final is True  # the first chunk's employee
+    assert monday.date() not in records("E003")  # not yet: its absent comes with its chunk
+
+    # a punch arriving meanwhile has its record at the next pass, before the queue is through
+    tuesday = monday + timedelta(days=1)
+    send(ingest, "punches", batch(
+        punch(employee_number="E002", punched_at=utc_stamp(tuesday.replace(hour=8, minute=50)), direction="in")))
+    follower.tick(now=at_utc(monday.replace(hour=20, minute=7)))
+    assert tuesday.date() in records("E002")
+    for minute in (8, 9, 10):
+        follower.tick(now=at_utc(monday.replace(hour=20, minute=minute)))
+    job.refresh_from_db()
+    assert (job.state, job.done) == ("done", 4)
+    e3 = records("E003")[monday.date()]
+    assert (e3.status, e3.final) == ("absent", True)
+
+
 def test_a_terminal_offline_for_three_days_holds_the_days_back_and_its_punches_turn_absents_into_presents(
         plant: dict[str, Any]) -> None:
     ingest, follower = Ingest(), Follower()
