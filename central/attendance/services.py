@@ -604,6 +604,7 @@ RECOMPUTE_DAYS = 62
 # an edit touching more employee-days than this is queued instead (about 2 s of recompute on the 2-core machine
 # of benchmarks/attendance.py): a page must not wait, nor a proxy time out, on a big site's two months
 INLINE_EMPLOYEE_DAYS = 20_000
+JOBS_KEPT = timedelta(days=30)  # finished recomputes are forgotten after this (the audit log keeps the summary)
 QUEUED_SLICE_S = 0.5  # how long a follower pass spends on queued recomputes before it looks at new punches again
 
 
@@ -662,6 +663,7 @@ def run_queued(rules: Rules, now: datetime, budget_s: float | None = None) -> Ou
     budget = QUEUED_SLICE_S if budget_s is None else budget_s
     began = time.monotonic()
     outcome = Outcome()
+    RecomputeJob.objects.filter(finished_at__lt=now - JOBS_KEPT).delete()  # a few a day, each a line of history
     while True:  # one chunk at least, whatever the budget: a queue always moves
         job = (RecomputeJob.objects.filter(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
                .order_by("pk").first())
@@ -683,13 +685,14 @@ def run_queued(rules: Rules, now: datetime, budget_s: float | None = None) -> Ou
                 job.started_at = job.started_at or now
                 job.state = RecomputeJob.RUNNING
                 if job.done >= job.total:
-                    job.state, job.finished_at = RecomputeJob.DONE, now
+                    job.state, job.finished_at, job.employees = RecomputeJob.DONE, now, []  # the list has served
                     if job.actor != SYSTEM_ACTOR:  # a person's edit: one summary
                         audit.record(job.actor, "attendance.recompute",
                                      f"{job.first.isoformat()}..{job.last.isoformat()}",
                                      {"job": job.pk, "reason": job.reason, "employees": job.total,
                                       "written": job.written, "final_changed": job.final_changed})
-                job.save(update_fields=["done", "written", "final_changed", "started_at", "state", "finished_at"])
+                job.save(update_fields=["done", "written", "final_changed", "started_at", "state", "finished_at",
+                                        "employees"])
         except Exception as exc:  # noqa: BLE001 - a job the rules cannot run must not stop the follower
             log.exception("queued recompute %s failed", job.pk)
             RecomputeJob.objects.filter(pk=job.pk).update(state=RecomputeJob.FAILED, finished_at=now,

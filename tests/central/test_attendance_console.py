@@ -581,7 +581,7 @@ def test_a_big_edit_is_queued_and_the_follower_works_through_it_a_chunk_at_a_tim
 
     services.Follower().tick()  # the follower's pass finishes it
     job.refresh_from_db()
-    assert (job.state, job.done) == ("done", 2)
+    assert (job.state, job.done, job.total, job.employees) == ("done", 2, 2, [])  # the id list is not kept
     assert job.written >= DailyRecord.objects.filter(employee__number="E002").count() > 0  # (the tick's other work too)
     assert audit_actions()[-1] == "attendance.recompute"
     done = hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
@@ -616,6 +616,10 @@ def test_a_queued_recompute_that_cannot_run_fails_with_its_reason_and_the_queue_
     assert fine.state == "done"
     page = client_for(world, "hr_hq").get(reverse("console:attendance_shifts")).content.decode()
     assert "重算失败" in page and "not-an-id" in page
+    # a month later both are gone from the queue's table (the audit log keeps the summary)
+    later = now + timedelta(days=31)
+    services.run_queued(load_rules(later), later)
+    assert not RecomputeJob.objects.exists()
 
 
 def test_a_recompute_queued_with_no_follower_running_says_so(world: dict[str, Any]) -> None:
