@@ -632,9 +632,9 @@ def test_a_recompute_queued_with_no_follower_running_says_so(world: dict[str, An
     assert "seed-central run" not in hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
     RecomputeJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=2))
     text = hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
-    assert "seed-central run" in text and "0 / 1" in text
+    assert "seed-central run" in text and "0 / 1" in text and "（班次 白班）" in text
     hr.cookies["seed_language"] = "en"  # and in English, the Chinese left out
     english = hr.get(reverse("console:attendance_recompute_jobs")).content.decode()
-    assert "Recomputing daily records (班次 白班 / shift 白班): 0 of 1 employees" in english
+    assert "Recomputing daily records (shift 白班): 0 of 1 employees" in english
     assert "is the attendance service (seed-central run) running?" in english and "排队" not in english
     assert client_for(world, "employee").get(reverse("console:attendance_recompute_jobs")).status_code == 403

@@ -5,6 +5,7 @@ import json
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from central.accounts import scope
@@ -164,6 +165,16 @@ def detail_pairs(value) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return [("", _detail_value(value))]
     return [(str(key), _detail_value(value[key])) for key in sorted(value)]
+
+
+@register.filter
+def in_language(text: str) -> str:
+    """A "中文 / English" text written once for both (a queued recompute's reason) in the page's language; a text
+    that is not made of exactly two such halves as it is."""
+    halves = str(text).split(" / ")
+    if len(halves) != 2:
+        return str(text)
+    return halves[0] if (get_language() or "zh").startswith("zh") else halves[1]
 
 
 @register.inclusion_tag("console/attendance/_recompute_jobs.html")
