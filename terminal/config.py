@@ -293,8 +293,7 @@ class FaceSettings(Section):
     profile: Literal["standard", "low_power"] = Field(
         "standard", description=("Compute per frame: standard analyses every camera frame (the detector on every fourth, "
                                  "the face mesh tracking the face in between; three best shots; the mesh refined around "
-                                 "the irises where blinks count as liveness), and every second one while the person "
-                                 "answers the prompt until the turn is three quarters done; low_power (Raspberry Pi) "
+                                 "the irises where blinks count as liveness); low_power (Raspberry Pi) "
                                  "analyses every second frame (every frame for the end of the turn), keeps two shots, "
                                  "never refines the mesh and describes a face with one ResNet pass (no flip average)."))
     window_s: float = Field(4.0, ge=1, le=20, description="Recognition window: time to collect liveness evidence for one approach.")

@@ -81,7 +81,6 @@ class Profile:
     """How much the recognizer computes per frame (``face.profile``)."""
 
     analyse_every: int  # camera frames per analysed frame (others only shown)
-    answer_every: int  # ... while waiting for the answer to the prompt (after reaction_min_s, until the turn is mostly done)
     detect_every: int  # analysed frames per detector run while the face mesh tracks the face in between
     border_every: int  # analysed frames per rectangular-border check
     screen_every: int  # analysed frames per screen pixel-grid check
@@ -91,13 +90,12 @@ class Profile:
 
 
 PROFILES = {
-    "standard": Profile(analyse_every=1, answer_every=2, detect_every=4, border_every=4, screen_every=2, mesh_refine=True,
-                        best_shots=3),
-    "low_power": Profile(analyse_every=2, answer_every=2, detect_every=4, border_every=4, screen_every=2,
-                         mesh_refine=False, best_shots=2, flip_average=False),
+    "standard": Profile(analyse_every=1, detect_every=4, border_every=4, screen_every=2, mesh_refine=True, best_shots=3),
+    "low_power": Profile(analyse_every=2, detect_every=4, border_every=4, screen_every=2, mesh_refine=False, best_shots=2,
+                         flip_average=False),
 }
-# where frames are skipped (analyse_every or answer_every > 1): once the asked turn has come this share of its
-# degrees (LivenessSettings.turn_deg), every frame is analysed, so the answer is seen as soon as it is complete
+# where frames are skipped (analyse_every > 1): once the asked turn has come this share of face.turn_challenge's
+# degrees, every frame is analysed, so the answer is seen as soon as it is complete
 FOLLOW_TURN_SHARE = 0.75
 IDENTIFY_GRACE_S = 1.0  # after liveness passes, time allowed for a better shot to match
 UNKNOWN_RESET_S = 60.0  # unknown attempts are forgotten after this long without faces
@@ -296,7 +294,7 @@ class FaceRecognizer:
         self.timings = {}
         self._frame_no += 1
         last = self._last_result
-        if last is not None and self._skipped(t):
+        if last is not None and self._skipped():
             # low power: between analysed frames (idle, approach or hold) the screen keeps the last boxes and guidance;
             # the prompt's random moment may fall on such a frame (asked from what the analysed frames saw)
             guidance = last.guidance
@@ -309,21 +307,16 @@ class FaceRecognizer:
         self._last_result = result
         return result
 
-    def _skipped(self, t: float) -> bool:
-        """Whether this camera frame is only shown: ``analyse_every``, and ``answer_every`` while the person has had
-        time to react to the prompt (the anticipation check sees every analysed frame before) but has not yet
-        turned most of the way; once the asked turn is FOLLOW_TURN_SHARE done, every frame is analysed, so its
-        completion is not seen a frame late."""
+    def _skipped(self) -> bool:
+        """Whether this camera frame is only shown (``analyse_every`` > 1): every frame is analysed once the asked
+        turn is under way (FOLLOW_TURN_SHARE of it), so its completion is not seen a frame late."""
         every = self.profile.analyse_every
+        if every == 1 or self._frame_no % every == 0:
+            return False
         approach = self._approach
-        if approach is not None and self.state == "challenge":
-            tracker = approach.liveness
-            if tracker.turn_progress() >= FOLLOW_TURN_SHARE * self.liveness_settings.turn_deg:
-                return False
-            asked = tracker.challenge_started
-            if asked is not None and t - asked >= self.liveness_settings.reaction_min_s:
-                every = max(every, self.profile.answer_every)
-        return every > 1 and self._frame_no % every != 0
+        if approach is None or self.state != "challenge":
+            return True
+        return approach.liveness.turn_progress() < FOLLOW_TURN_SHARE * self.liveness_settings.turn_deg
 
     def _process(self, frame: np.ndarray, t: float) -> FrameResult:
         approach = self._approach
