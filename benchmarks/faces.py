@@ -330,33 +330,19 @@ def accuracy(threshold: float, margin: float) -> list[dict]:
 def low_power_pairs() -> dict:
     """All pairs of people/ as the low_power profile matches them: templates enrolled flip-averaged (as enrolment
     stores them), probes described with one ResNet pass (the profile's descriptor). Pairs are ordered: each photo is
-    once the template and once the probe."""
-    from itertools import permutations
+    once the template and once the probe (``seed-enroll eval-pairs --probe-no-flip``, the same computation)."""
+    import tempfile
 
-    from enrollment.face_eval import tar_at_far
+    from enrollment.face_eval import eval_pairs, folder_pairs
     from terminal.config import FaceSettings
-    from terminal.vision.images import load_image
-    from terminal.vision.photos import PhotoAnalyzer
 
-    paths = sorted(p for p in (FACES / "people").glob("*/*") if p.is_file())
-    described = {}
-    for flip in (True, False):
-        with PhotoAnalyzer(flip_average=flip) as analyzer:
-            described[flip] = [analyzer.largest_face(load_image(p)) for p in paths]
-    same: list[float] = []
-    different: list[float] = []
-    for i, j in permutations(range(len(paths)), 2):
-        template, probe = described[True][i], described[False][j]
-        if template is None or probe is None:
-            continue
-        distance = float(np.linalg.norm(template.descriptor - probe.descriptor))
-        (same if paths[i].parent == paths[j].parent else different).append(distance)
     threshold = FaceSettings().match_threshold
-    return {"same_pairs": len(same), "different_pairs": len(different), "threshold": threshold,
-            "true_accept_rate": round(sum(d <= threshold for d in same) / len(same), 4),
-            "false_accepts": sum(d <= threshold for d in different),
-            "max_same_distance": round(max(same), 4), "min_different_distance": round(min(different), 4),
-            "tar_at_far": tar_at_far(same, different)}
+    with tempfile.TemporaryDirectory() as tmp:
+        pairs_csv, images = folder_pairs(FACES / "people", tmp)
+        result = eval_pairs(pairs_csv, images, threshold=threshold, flip_average=True, probe_flip_average=False)
+    return {key: result[key] for key in ("same_pairs", "different_pairs", "threshold", "true_accept_rate",
+                                         "false_accepts", "max_same_distance", "min_different_distance",
+                                         "pairs_without_face", "tar_at_far")}
 
 
 def liveness(quick: bool, profile: str = "standard") -> dict:
@@ -542,7 +528,7 @@ def main(argv: list[str]) -> int:
     print_table("low_power descriptors (one ResNet pass) against flip-averaged templates, all ordered pairs of people/",
                 [{k: v for k, v in pairs.items() if k != "tar_at_far"}],
                 ["same_pairs", "different_pairs", "threshold", "true_accept_rate", "false_accepts", "max_same_distance",
-                 "min_different_distance"])
+                 "min_different_distance", "pairs_without_face"])
     print_table("... true accept rate at fixed false accept rates", pairs["tar_at_far"],
                 ["far", "tar", "threshold", "limit", "measured_far"])
 

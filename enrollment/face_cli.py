@@ -10,7 +10,9 @@ Registered into ``seed-enroll`` by :func:`register`:
 * ``count-faces IMAGE...``: faces the anti-tailgating counter sees.
 
 Every command prints JSON with ``--json``. ``eval-faces`` and ``eval-pairs`` also give
-the true accept rate at false accept rates 0, 0.1 % and 1 % with the threshold for each.
+the true accept rate at false accept rates 0, 0.1 % and 1 % with the threshold for each;
+``--no-flip`` measures plain descriptors, ``--probe-no-flip`` flip-averaged templates against
+plain probes (the low_power profile's matching).
 """
 from __future__ import annotations
 
@@ -53,20 +55,34 @@ def _tar_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _flip_modes(args: argparse.Namespace) -> tuple[bool, bool] | None:
+    """(flip_average, probe_flip_average) of ``--no-flip`` / ``--probe-no-flip``; None (after saying why) for both."""
+    if args.no_flip and args.probe_no_flip:
+        _error("--probe-no-flip 与 --no-flip 不能同时使用:--probe-no-flip 的模板按登记方式镜像平均,--no-flip 则都不平均 "
+               "--probe-no-flip cannot be used with --no-flip: --probe-no-flip keeps the templates flip-averaged as "
+               "enrolment stores them, --no-flip describes everything plainly")
+        return None
+    return not args.no_flip, not (args.no_flip or args.probe_no_flip)
+
+
 def cmd_eval_faces(args: argparse.Namespace) -> int:
     from enrollment.face_eval import EvaluationError, eval_faces
 
     threshold, margin = _threshold(args)
+    modes = _flip_modes(args)
+    if modes is None:
+        return EXIT_USAGE
     try:
         result = eval_faces(args.dir, threshold=threshold, margin=margin, enrol=args.enrol,
-                            flip_average=not args.no_flip)
+                            flip_average=modes[0], probe_flip_average=modes[1])
     except EvaluationError as exc:
         _error(str(exc))
         return EXIT_USAGE
     lines = [f"{key:22} {result[key]}" for key in ("identities", "enrolled", "enrolled_per_person", "probes",
                                                    "top1_accuracy", "false_reject_rate", "impostor_probes",
                                                    "false_accept_rate", "threshold", "margin", "max_genuine_distance",
-                                                   "min_impostor_distance", "median_ms_per_probe", "flip_average")]
+                                                   "min_impostor_distance", "median_ms_per_probe", "flip_average",
+                                                   "probe_flip_average")]
     lines += _tar_lines(result["tar_at_far"])
     for item in result["misidentified"]:
         lines.append(f"misidentified: {item['file']} as {item.get('as')}")
@@ -82,8 +98,12 @@ def cmd_eval_pairs(args: argparse.Namespace) -> int:
     from enrollment.face_eval import EvaluationError, eval_pairs
 
     threshold, _ = _threshold(args)
+    modes = _flip_modes(args)
+    if modes is None:
+        return EXIT_USAGE
     try:
-        result = eval_pairs(args.pairs, args.images, threshold=threshold, flip_average=not args.no_flip)
+        result = eval_pairs(args.pairs, args.images, threshold=threshold, flip_average=modes[0],
+                            probe_flip_average=modes[1])
     except EvaluationError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -183,8 +203,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_face_check)
 
-    no_flip_help = ("每张脸只算一次描述子(不与镜像平均),与旧版及低功耗配置相同 "
-                    "describe each face once, without averaging with its mirror image (as before; low-power profile)")
+    no_flip_help = ("模板和测试脸都只算一次描述子(不与镜像平均),与旧版相同;低功耗配置的比对请用 --probe-no-flip "
+                    "describe templates and probes once each, without averaging with the mirror image (plain against "
+                    "plain, as before; the low_power profile's matching is --probe-no-flip)")
+    probe_no_flip_help = ("模板按登记方式镜像平均,测试脸只算一次(低功耗配置 low_power 在门口就是这样比对的);配对按两种顺序各比一次 "
+                          "templates flip-averaged as enrolment stores them, probes described with one ResNet pass: "
+                          "what the low_power profile does at the door (eval-pairs compares each pair both ways, "
+                          "each image once the template and once the probe)")
     tar_note = ("; also prints the true accept rate (tar_at_far) at false accept rates 0, 0.1%% and 1%% "
                 "with the threshold for each")
     faces = subparsers.add_parser(
@@ -197,6 +222,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="每人登记前 N 张照片,其余作为测试 enrol each person's first N images (by name), probe with "
                             "the rest (default %(default)s; the terminal enrols 3-5 shots)")
     faces.add_argument("--no-flip", action="store_true", help=no_flip_help)
+    faces.add_argument("--probe-no-flip", action="store_true", help=probe_no_flip_help)
     faces.add_argument("--json", action="store_true")
     faces.set_defaults(func=cmd_eval_faces)
 
@@ -206,6 +232,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pairs.add_argument("--images", type=Path, required=True, help="folder the file names in the CSV are relative to")
     pairs.add_argument("--threshold", type=_distance)
     pairs.add_argument("--no-flip", action="store_true", help=no_flip_help)
+    pairs.add_argument("--probe-no-flip", action="store_true", help=probe_no_flip_help)
     pairs.add_argument("--json", action="store_true")
     pairs.set_defaults(func=cmd_eval_pairs)
 

@@ -9,6 +9,11 @@ image (sorted by name; the first ``enrol`` images) is enrolled and the others ar
 genuine probes. Open set: each person in turn is left out of the gallery and all their
 images are impostor probes, which must all be refused.
 
+Both can measure templates and probes described differently (``probe_flip_average``): the
+templates flip-averaged as enrolment stores them and the probes with one ResNet pass, as the
+``low_power`` door profile matches them. Pairs are then compared in both orders (each image
+once as the template, once as the probe).
+
 Both evaluations also report the true accept rate at fixed false accept rates
 (:func:`tar_at_far`): for each rate, the largest threshold whose measured false accept
 rate stays within it, and the share of genuine comparisons that threshold accepts. An
@@ -157,13 +162,30 @@ def _describe_with(paths: Iterable[tuple[str, Path]], analyzer, flip_average: bo
         return _describe_all(paths, own), _flip_of(own)
 
 
+def _mixed(flip_average: bool, probe_flip_average: bool | None, probe_analyzer: object) -> bool:
+    """Whether probes are described differently from the templates (and so need their own pass)."""
+    return probe_analyzer is not None or (probe_flip_average is not None and probe_flip_average != flip_average)
+
+
+def _problems(described: Iterable[_Probe], name: Callable[[_Probe], str]) -> list[dict[str, str]]:
+    """{file, problem} of the images that gave no descriptor, each file and problem once."""
+    seen: dict[tuple[str, str], None] = {}
+    for item in described:
+        if item.problem:
+            seen.setdefault((name(item), item.problem), None)
+    return [{"file": file, "problem": problem} for file, problem in seen]
+
+
 def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN,
-               analyzer=None, enrol: int = 1, flip_average: bool = True) -> dict:
+               analyzer=None, enrol: int = 1, flip_average: bool = True, probe_flip_average: bool | None = None,
+               probe_analyzer=None) -> dict:
     """Closed-set identification and open-set refusal on a folder of people (see module doc).
 
     ``enrol``: images enrolled per person (the first ones by name; a person needs at least
     one more image to give genuine probes). ``flip_average`` applies to the analyzer this
-    function builds when none is given.
+    function builds when none is given. ``probe_flip_average`` (None: as the templates) or
+    ``probe_analyzer`` describe the probes differently from the enrolled images, e.g.
+    ``flip_average=True, probe_flip_average=False`` as the low_power profile matches.
     """
     if enrol < 1:
         raise EvaluationError(f"enrol must be at least 1, got {enrol}")
@@ -172,15 +194,26 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
         raise EvaluationError(f"{root}: not a folder")
     people = _people(root)
 
-    probes, flip = _describe_with(((name, p) for name, images in people.items() for p in images), analyzer, flip_average)
+    every = [(name, p) for name, images in people.items() for p in images]
+    if _mixed(flip_average, probe_flip_average, probe_analyzer):
+        described, flip = _describe_with([(name, p) for name, images in people.items() for p in images[:enrol]],
+                                         analyzer, flip_average)
+        probes, probe_flip = _describe_with(every, probe_analyzer,
+                                            flip_average if probe_flip_average is None else probe_flip_average)
+    else:
+        probes, flip = _describe_with(every, analyzer, flip_average)
+        described, probe_flip = probes, flip
 
     by_person: dict[str, list[_Probe]] = {}
     for probe in probes:
         by_person.setdefault(probe.person, []).append(probe)
-    problems = [{"file": str(p.path.relative_to(root)), "problem": p.problem} for p in probes if p.problem]
+    templates_of: dict[str, list[_Probe]] = {}
+    for item in described:
+        templates_of.setdefault(item.person, []).append(item)
+    problems = _problems([*described, *probes], lambda p: str(p.path.relative_to(root)))
 
     enrolled: dict[str, list[np.ndarray]] = {}
-    for name, items in by_person.items():
+    for name, items in templates_of.items():
         shots = [p.descriptor for p in items[:enrol] if p.descriptor is not None]
         if shots:
             enrolled[name] = shots
@@ -249,6 +282,7 @@ def eval_faces(root: Path | str, threshold: float = DEFAULT_THRESHOLD, margin: f
         "median_ms_per_probe": round(statistics.median(times), 2) if times else None,
         "enrolled_per_person": enrol,
         "flip_average": flip,
+        "probe_flip_average": probe_flip,
         "tar_at_far": tar_at_far(genuine_scores, impostor_scores),
         "not_enrolled": not_enrolled,
         "misidentified": misidentified,
@@ -298,9 +332,14 @@ def equal_error(same: Sequence[float], different: Sequence[float]) -> tuple[floa
 
 
 def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFAULT_THRESHOLD, analyzer=None,
-               flip_average: bool = True) -> dict:
+               flip_average: bool = True, probe_flip_average: bool | None = None, probe_analyzer=None) -> dict:
     """Verification accuracy on labelled pairs, plus the equal-error threshold and the true accept rate at fixed
-    false accept rates (``flip_average`` applies to the analyzer built when none is given)."""
+    false accept rates (``flip_average`` applies to the analyzer built when none is given).
+
+    With probes described differently from the templates (``probe_flip_average`` other than ``flip_average``, or a
+    ``probe_analyzer``; e.g. ``flip_average=True, probe_flip_average=False``: the low_power profile) each pair is
+    compared in both orders, each image once the template and once the probe: ``comparisons``, ``same_pairs`` and
+    ``different_pairs`` then count ordered pairs, twice the rows of the file."""
     images = Path(images)
     if not images.is_dir():
         raise EvaluationError(f"{images}: not a folder")
@@ -311,14 +350,22 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise EvaluationError(f"{len(missing)} image(s) named in the pairs file are not in {images}: {shown}")
 
-    probes, flip = _describe_with((("", images / n) for n in names), analyzer, flip_average)
-    described = dict(zip(names, probes, strict=True))
+    mixed = _mixed(flip_average, probe_flip_average, probe_analyzer)
+    described_t, flip = _describe_with([("", images / n) for n in names], analyzer, flip_average)
+    if mixed:
+        described_p, probe_flip = _describe_with([("", images / n) for n in names], probe_analyzer,
+                                                 flip_average if probe_flip_average is None else probe_flip_average)
+    else:
+        described_p, probe_flip = described_t, flip
+    template = dict(zip(names, described_t, strict=True))
+    probe = dict(zip(names, described_p, strict=True))
+    comparisons = [*pairs, *((b, a, same) for a, b, same in pairs)] if mixed else pairs
 
     same_d, diff_d = [], []
     correct = true_accepts = false_accepts = no_face = 0
     n_same = n_diff = 0
-    for a, b, same in pairs:
-        da, db = described[a].descriptor, described[b].descriptor
+    for a, b, same in comparisons:
+        da, db = template[a].descriptor, probe[b].descriptor
         if da is None or db is None:
             no_face += 1
             distance = float("inf")
@@ -337,9 +384,12 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
     eer_threshold, eer = equal_error(same_d, diff_d)
     return {
         "pairs": len(pairs),
-        "accuracy": round(correct / len(pairs), 4),
+        "comparisons": len(comparisons),
+        "accuracy": round(correct / len(comparisons), 4),
         "true_accept_rate": round(true_accepts / n_same, 4) if n_same else None,
         "false_accept_rate": round(false_accepts / n_diff, 4) if n_diff else None,
+        "true_accepts": true_accepts,
+        "false_accepts": false_accepts,
         "threshold": threshold,
         "eer_threshold": round(eer_threshold, 4),
         "equal_error_rate": round(eer, 4),
@@ -348,9 +398,10 @@ def eval_pairs(csv_path: Path | str, images: Path | str, threshold: float = DEFA
         "max_same_distance": _finite_extreme(same_d, max),
         "min_different_distance": _finite_extreme(diff_d, min),
         "flip_average": flip,
+        "probe_flip_average": probe_flip,
         "tar_at_far": tar_at_far(same_d, diff_d),
         "pairs_without_face": no_face,
-        "problems": [{"file": name, "problem": p.problem} for name, p in described.items() if p.problem],
+        "problems": _problems([*described_t, *described_p], lambda p: str(p.path.relative_to(images))),
     }
 
 

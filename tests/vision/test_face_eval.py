@@ -176,3 +176,76 @@ def test_flip_averaged_descriptors_separate_people_at_least_as_well(models, peop
     assert np.linalg.norm(plain - flipped, axis=1).max() < 0.25
     g_cross, i_cross = _pair_distances(plain, flipped, names)
     assert tar_at_far(g_cross, i_cross, [0.0])[0]["tar"] >= tar_plain
+
+
+# -- flip-averaged templates against plain probes (--probe-no-flip: the low_power profile's matching) ---------
+
+
+def _run_exit(argv: list[str], capsys) -> tuple[int, str, str]:
+    from enrollment.cli import main
+
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.faces
+def test_probe_no_flip_measures_flip_averaged_templates_against_plain_probes(small_people, tmp_path, capsys, models):
+    from terminal.vision.images import load_image
+    from terminal.vision.photos import PhotoAnalyzer
+
+    made = _run(["make-pairs", str(small_people), str(tmp_path / "pairs"), "--json"], capsys)
+    base = ["eval-pairs", made["pairs"], "--images", made["images"], "--json"]
+    flipped = _run(base, capsys)
+    plain = _run([*base, "--no-flip"], capsys)
+    mixed = _run([*base, "--probe-no-flip"], capsys)
+
+    assert (mixed["flip_average"], mixed["probe_flip_average"]) == (True, False)
+    assert (flipped["flip_average"], flipped["probe_flip_average"]) == (True, True)
+    assert (plain["flip_average"], plain["probe_flip_average"]) == (False, False)
+    # both orders of each of the 36 pairs
+    assert mixed["pairs"] == 36 and mixed["comparisons"] == 72
+    assert mixed["same_pairs"] == 18 and mixed["different_pairs"] == 54
+    assert flipped["comparisons"] == plain["comparisons"] == 36
+    _check_tar_rows(mixed["tar_at_far"])
+    for key in ("max_same_distance", "min_different_distance"):
+        assert mixed[key] not in (flipped[key], plain[key]), key
+
+    # the same figures from descriptors made here: the template flip-averaged, the probe with one pass
+    images = Path(made["images"])
+    names = sorted(p.name for p in images.iterdir())
+    described = {}
+    for flip in (True, False):
+        with PhotoAnalyzer(models, flip_average=flip) as photo_analyzer:
+            described[flip] = {n: photo_analyzer.largest_face(load_image(images / n)).descriptor for n in names}
+    same, different = [], []
+    for a, b in itertools.permutations(names, 2):
+        distance = float(np.linalg.norm(described[True][a] - described[False][b]))
+        (same if a.split("__")[0] == b.split("__")[0] else different).append(distance)
+    assert len(same) == 18 and len(different) == 54
+    assert mixed["max_same_distance"] == round(max(same), 4)
+    assert mixed["min_different_distance"] == round(min(different), 4)
+    assert mixed["true_accepts"] == sum(d <= mixed["threshold"] for d in same)
+    assert mixed["tar_at_far"] == tar_at_far(same, different)
+
+    # eval-faces: enrolled images flip-averaged, probes plain
+    faces = _run(["eval-faces", str(small_people), "--enrol", "2", "--probe-no-flip", "--json"], capsys)
+    assert (faces["flip_average"], faces["probe_flip_average"]) == (True, False)
+    assert faces["probes"] == 3 and faces["impostor_probes"] == 9
+    _check_tar_rows(faces["tar_at_far"])
+    by_person = {}
+    for n in names:
+        by_person.setdefault(n.split("__")[0], []).append(n)
+    genuine = [min(np.linalg.norm(described[True][t] - described[False][shots[2]]) for t in shots[:2])
+               for shots in by_person.values()]
+    assert faces["max_genuine_distance"] == round(float(max(genuine)), 4)
+
+
+@pytest.mark.parametrize("command", ["eval-pairs", "eval-faces"])
+def test_probe_no_flip_with_no_flip_is_refused(command, tmp_path, capsys):
+    args = [command, str(tmp_path), "--no-flip", "--probe-no-flip"]
+    if command == "eval-pairs":
+        args[1:2] = [str(tmp_path / "pairs.csv"), "--images", str(tmp_path)]
+    code, out, err = _run_exit(args, capsys)
+    assert code == 2 and out == ""
+    assert "--probe-no-flip" in err and "--no-flip" in err and "不能同时使用" in err
