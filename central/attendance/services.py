@@ -641,7 +641,7 @@ def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date
     if not ids:
         return Outcome()
     if len(ids) * ((span[1] - span[0]).days + 1) <= INLINE_EMPLOYEE_DAYS:
-        return recompute(span[0], span[1], employees=Employee.objects.filter(pk__in=ids), actor=actor)
+        return recompute(span[0], span[1], employees=employees, actor=actor)
     job = RecomputeJob.objects.create(actor=actor[:150], reason=reason[:200], first=span[0], last=span[1], employees=ids,
                                       total=len(ids))
     audit.record(actor, "attendance.recompute_queued", f"{span[0].isoformat()}..{span[1].isoformat()}",
