@@ -218,13 +218,6 @@ class Dashboard:
         return {c.key: c for c in self.comparisons}
 
 
-def shift_rules(names: set[str]) -> dict[str, Shift]:
-    """The engine's rules of the shift types named (one read; none for no name)."""
-    names = {n for n in names if n}
-    return {s.name: shift_of(s) for s in ShiftType.objects.filter(name__in=names).select_related("overtime")} \
-        if names else {}
-
-
 def board_day(now_local: datetime, shift: Shift | None) -> date:
     """The date of a shift's records the board lists as today's late arrivals (and, a day before, missing outs).
 
@@ -255,8 +248,8 @@ class BoardDays:
         if found is None:
             if self.rules is None:
                 self.rules = {s.name: shift_of(s) for s in ShiftType.objects.select_related("overtime")}
-            found = self.found[(site_id, shift_name)] = board_day(local(self.now, self.zones[site_id]),
-                                                                  self.rules.get(shift_name))
+            zone = self.zones.get(site_id, ZoneInfo("UTC"))  # an employee without a known site: UTC
+            found = self.found[(site_id, shift_name)] = board_day(local(self.now, zone), self.rules.get(shift_name))
         return found
 
 
@@ -359,7 +352,7 @@ def dashboard(user: User, filters: Filters | None = None, now: datetime | None =
 
     devices = device_rows(user, filters, now)
     online = sum(d.online for d in devices)
-    my_day = _my_day(user, found, today_of, zones, now) if _self_service(user) else None
+    my_day = _my_day(user, found, today_of, board_of) if _self_service(user) else None
     return Dashboard(
         now=now, filters=filters, employees=len(rows), counts=count(found.values()), late_today=len(late_rows),
         missing_out_yesterday=len(missing_rows), groups=groups,
@@ -385,18 +378,15 @@ def _self_service(user: User) -> bool:
     return not user.is_superuser and user.role == Role.EMPLOYEE
 
 
-def _my_day(user: User, found: dict[int, Situation], today_of: dict[int, date], zones: dict[int, ZoneInfo],
-            now: datetime) -> MyDay:
+def _my_day(user: User, found: dict[int, Situation], today_of: dict[int, date], board_of: BoardDays) -> MyDay:
     if user.employee_id is None:
         return MyDay(None, [], [])
     me = Employee.objects.filter(pk=user.employee_id).values_list("site_id", flat=True).first()
     today = today_of.get(me or 0, timezone.localdate())
-    now_local = local(now, zones.get(me or 0, ZoneInfo("UTC")))
     records = list(DailyRecord.objects.filter(employee_id=user.employee_id,
                                               date__in=[today - timedelta(days=k) for k in range(3)]))
     # each record on its shift's board day, as on the managers' board (a night shift's stays "today" past midnight)
-    rules = shift_rules({r.shift_name for r in records})
-    board = {r.pk: board_day(now_local, rules.get(r.shift_name)) for r in records}
+    board = {r.pk: board_of(me or 0, r.shift_name) for r in records}
     return MyDay(found.get(user.employee_id), [r for r in records if r.date == board[r.pk]],
                  [r for r in records if r.date == board[r.pk] - timedelta(days=1) and r.missing_out])
 
