@@ -334,14 +334,24 @@ class JobRow:
     stalled: bool
 
 
-def recompute_jobs_shown(now: datetime) -> list[JobRow]:
+@dataclass(frozen=True)
+class JobsShown:
+    rows: list[JobRow]
+
+    @property
+    def open(self) -> bool:
+        """Some are still queued or running: the page asks again for their progress."""
+        return any(r.job.state in (RecomputeJob.PENDING, RecomputeJob.RUNNING) for r in self.rows)
+
+
+def recompute_jobs_shown(now: datetime) -> JobsShown:
     """The recomputes of people's edits still queued or running, and those that ended in the last ten minutes, oldest
     first (the follower's own, as days turn final several times a day, are not news to anyone)."""
     rows = (RecomputeJob.objects.filter(Q(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
                                         | Q(finished_at__gte=now - JOB_DONE_SHOWN))
             .exclude(actor__startswith="system:").defer("employees").order_by("pk"))
-    return [JobRow(job, job.state == RecomputeJob.PENDING and job.done == 0 and job.created_at < now - JOB_STALLED)
-            for job in rows[:20]]
+    return JobsShown([JobRow(job, job.state == RecomputeJob.PENDING and job.done == 0
+                             and job.created_at < now - JOB_STALLED) for job in rows[:20]])
 
 
 def recompute_queued(actor: str, since: datetime) -> bool:

@@ -367,9 +367,5 @@ def _manages_employee(user: Any, employee: Employee) -> bool:
 def recompute_jobs(request: AuthedHttpRequest) -> HttpResponse:
     """The recompute progress shown above the attendance pages, fetched again every 2 s while one runs."""
     _require_staff(request)
-    return render(request, "console/attendance/_recompute_jobs.html", recompute_jobs_context())
-
-
-def recompute_jobs_context() -> dict[str, Any]:
-    rows = selectors.recompute_jobs_shown(timezone.now())
-    return {"job_rows": rows, "jobs_open": any(r.job.state in ("pending", "running") for r in rows)}
+    return render(request, "console/attendance/_recompute_jobs.html",
+                  {"jobs": selectors.recompute_jobs_shown(timezone.now())})

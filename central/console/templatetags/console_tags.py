@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from central.accounts import scope
+from central.attendance.selectors import recompute_jobs_shown
 from central.console.event_labels import event_label
 from central.console.forms import verify_mode_label
 
@@ -180,5 +182,4 @@ def in_language(text: str) -> str:
 @register.inclusion_tag("console/attendance/_recompute_jobs.html")
 def recompute_jobs() -> dict[str, object]:
     """Queued and recent recomputes of daily records, with their progress (staff pages of attendance)."""
-    from central.console.attendance_views import recompute_jobs_context
-    return recompute_jobs_context()
+    return {"jobs": recompute_jobs_shown(timezone.now())}
