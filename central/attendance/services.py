@@ -457,8 +457,9 @@ class Follower:
                 continue
             days = _closing_days(rules, previous, frontier)
             with transaction.atomic():
-                ids = list(Employee.objects.filter(site_id=site_id).order_by("pk").values_list("pk", flat=True))
-                if days and ids:
+                ids = list(Employee.objects.filter(site_id=site_id).order_by("pk").values_list("pk", flat=True)
+                           ) if days else []
+                if ids:
                     RecomputeJob.objects.create(
                         actor=SYSTEM_ACTOR, reason=f"站点 {site_id} 定稿至 {frontier:%Y-%m-%d %H:%M} / days turn final",
                         first=min(days), last=max(days), employees=ids, total=len(ids))
