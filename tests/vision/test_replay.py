@@ -130,11 +130,10 @@ class _Watched:
         self.asked_on: int | None = None
 
     def process(self, frame, t):
-        before = self.recognizer._last_result
+        approach = self.recognizer._approach
         result = self.recognizer.process(frame, t)
-        if self.recognizer._last_result is not before and result.state != "hold" and result.decision is None \
-                and self.recognizer._approach is not None and self.recognizer._approach.liveness.frames \
-                and self.recognizer._approach.liveness.frames[-1].t == t:
+        approach = approach or self.recognizer._approach  # the deciding frame's approach, also once it is over
+        if approach is not None and approach.liveness.frames and approach.liveness.frames[-1].t == t:
             self.analysed.append(self.recognizer._frame_no)
         if self.asked_on is None and result.guidance is not None and result.guidance.code.startswith("turn_"):
             self.asked_on = self.recognizer._frame_no
