@@ -4,13 +4,14 @@ mediapipe's face mesh model (468 points) runs on a square region around the face
 the eyes are level, so a small face in a wide frame still fills the model's input; points are
 mapped back to frame pixels. Two ways to run it:
 
-* ``litert`` (the default without iris refinement): the model file alone, on the region
-  mediapipe's own tracking would give it (the face box enlarged 1.5 times, turned by the eye
-  line of the detector's keypoints or the previous mesh): ~2 ms instead of ~8 ms on x86,
-  because mediapipe's graph also runs a face detector inside the crop and converts every
-  point through protobuf;
-* ``mediapipe``: the solution graph on a crop around the face (with ``refine_landmarks``,
-  10 iris points more: the iris model needs a custom operator only mediapipe has).
+* ``litert`` (the default without iris refinement): what mediapipe's static-image graph does,
+  step by step, with the model files alone: the short-range face detector on the crop, the
+  mesh model on that detection's box enlarged 1.5 times and turned so the eyes are level, a
+  face presence of 0.5 at least. The points equal the graph's to under half a pixel (the
+  tests compare them) in ~5 ms instead of ~9 ms on x86: the graph's calculators and the
+  protobuf conversion of every point cost more than the two models;
+* ``mediapipe``: the solution graph itself (with ``refine_landmarks``, 10 iris points more:
+  the iris model needs a custom operator only mediapipe has).
 
 From the points:
 
@@ -29,7 +30,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from terminal.vision.detection import FaceBox
+from terminal.vision.detection import FaceBox, FaceDetector
 from terminal.vision.models import mediapipe_solutions, quiet_native_logs
 from terminal.vision.tflite import FACE_LANDMARK, LiteModel
 
@@ -44,11 +45,9 @@ RIGID_POINTS = (1, 4, 5, 6, 168, 197, 195, 98, 327, 33, 263, 133, 362, 70, 300, 
                 234, 454, 127, 356, 93, 323, 132, 361, 58, 288, 172, 397, 148, 377)
 CROP_SIZE = 256
 CROP_CONTEXT = 0.5  # crop side = face size x (1 + 2 x context)
-# the face mesh model's region, as mediapipe's tracking draws it: the face box's longer side times this
+# mediapipe's face mesh graph: the mesh model's region is the detection's box, its longer side times this
 ROI_SCALE = 1.5
-REGION_MOVE = 0.06  # share of the region's side the face may move before the model runs again where it is
-PRESENCE_MIN = 0.1  # the model's face presence (after the sigmoid) below which it saw no face: mediapipe's 0.5
-# refuses a face turned ~45 degrees in a region centred on the face box (0.15-0.25 there), a background gives 0.0
+PRESENCE_MIN = 0.5  # and the model's face presence (after the sigmoid) below which it saw no face
 MeshBackend = Literal["litert", "mediapipe"]
 
 
@@ -95,15 +94,6 @@ class MeshLandmarks:
         top, chin = self.points[10], self.points[152]
         return float(math.degrees(math.atan2(top[2] - chin[2], chin[1] - top[1])))
 
-    def region(self) -> Region:
-        """Where the face mesh model looks for this face on the next frame, as mediapipe's tracking draws it:
-        the points' bounding box, its longer side times ROI_SCALE, turned by the outer eye corners' line."""
-        pts = self.points[:, :2]
-        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
-        right, left = self.points[33], self.points[263]
-        angle = _eye_angle((float(right[0]), float(right[1])), (float(left[0]), float(left[1])))
-        return float(x0 + x1) / 2, float(y0 + y1) / 2, ROI_SCALE * float(max(x1 - x0, y1 - y0)), angle
-
     @property
     def roll(self) -> float:
         a, b = self.points[33], self.points[263]
@@ -128,18 +118,11 @@ def _eye_angle(right: tuple[float, float], left: tuple[float, float]) -> float:
 
 
 def region_of(box: FaceBox) -> Region:
-    """The face mesh model's region for a detected face: the box's longer side times ROI_SCALE, turned by the
-    line through the detector's eye keypoints (right eye, left eye: the person's) when it has them."""
+    """The face mesh model's region for a detected face, as mediapipe's graph draws it: the box's longer side
+    times ROI_SCALE, turned by the line through the detector's eye keypoints (right eye, left eye: the person's)."""
     cx, cy = box.center
     angle = _eye_angle(box.keypoints[0], box.keypoints[1]) if len(box.keypoints) >= 2 else 0.0
     return cx, cy, ROI_SCALE * max(box.w, box.h), angle
-
-
-def _moved(before: Region, after: Region) -> bool:
-    """Whether the face left the middle of the region drawn around it (centre, size or eye line)."""
-    side = before[2]
-    return (math.hypot(after[0] - before[0], after[1] - before[1]) > REGION_MOVE * side
-            or abs(after[2] - side) > REGION_MOVE * side or abs(after[3] - before[3]) > math.radians(8))
 
 
 class FaceMesh:
@@ -156,29 +139,20 @@ class FaceMesh:
             raise ValueError("iris refinement needs the mediapipe backend")
         self._graph = None
         self._model: LiteModel | None = None
+        self._finder: FaceDetector | None = None
         if self.backend == "litert":
             self._model = LiteModel(FACE_LANDMARK)
+            self._finder = FaceDetector("short")  # the graph's own detector, on the crop
             return
         with quiet_native_logs():
             self._graph = mediapipe_solutions().face_mesh.FaceMesh(
                 static_image_mode=True, max_num_faces=1, refine_landmarks=refine, min_detection_confidence=0.5)
             self._graph.process(np.zeros((CROP_SIZE, CROP_SIZE, 3), np.uint8))
 
-    def landmarks(self, image: np.ndarray, box: FaceBox, previous: MeshLandmarks | None = None) -> MeshLandmarks | None:
-        """The face's points in ``image`` (BGR), or None when the model sees no face in the box.
-
-        ``previous``: the same face's points on the last analysed frame, when no detector ran since; the
-        LiteRT model's region is then drawn around them (as mediapipe tracks), not around ``box``.
-        """
-        if self._model is not None:
-            if previous is None:
-                return self._litert(self._model, image, region_of(box))
-            mesh = self._litert(self._model, image, previous.region())
-            if mesh is not None and _moved(previous.region(), mesh.region()):
-                # the face moved far within the region drawn around the last frame's points: the model sees it
-                # off-centre and its points lag; once more around where it found them
-                mesh = self._litert(self._model, image, mesh.region()) or mesh
-            return mesh
+    def landmarks(self, image: np.ndarray, box: FaceBox) -> MeshLandmarks | None:
+        """The face's points in ``image`` (BGR), or None when no face is seen in the crop around ``box``."""
+        if self._model is not None and self._finder is not None:
+            return self._litert_landmarks(self._model, self._finder, image, box)
         if self._graph is None:
             raise RuntimeError("face mesh is closed")
         crop, matrix = face_crop(image, box)
@@ -192,6 +166,18 @@ class FaceMesh:
         points[:, 1] = (raw[:, 1] - matrix[1, 2]) / scale
         points[:, 2] = raw[:, 2] / scale
         return MeshLandmarks(points)
+
+    @classmethod
+    def _litert_landmarks(cls, model: LiteModel, finder: FaceDetector, image: np.ndarray,
+                          box: FaceBox) -> MeshLandmarks | None:
+        crop, matrix = face_crop(image, box)
+        found = finder.detect(crop)
+        if not found:
+            return None
+        face = max(found, key=lambda b: b.score)  # the graph keeps its best detection (max_num_faces=1)
+        # the crop is the frame scaled and shifted: the region in frame pixels, the model run on the frame itself
+        scale, dx, dy = float(matrix[0, 0]), float(matrix[0, 2]), float(matrix[1, 2])
+        return cls._litert(model, image, region_of(face.shifted(-dx, -dy).scaled(1 / scale)))
 
     @staticmethod
     def _litert(model: LiteModel, image: np.ndarray, region: Region) -> MeshLandmarks | None:
@@ -228,6 +214,9 @@ class FaceMesh:
         if self._graph is not None:
             self._graph.close()
             self._graph = None
+        if self._finder is not None:
+            self._finder.close()
+            self._finder = None
         self._model = None
 
     def __enter__(self) -> FaceMesh:

@@ -264,7 +264,6 @@ class FaceRecognizer:
         self._frame_no = 0
         self._last_result: FrameResult | None = None
         self._tracked: FaceBox | None = None  # the face's box from the last mesh, for frames without detection
-        self._tracked_mesh: MeshLandmarks | None = None  # and that mesh
         self._box_fit: tuple[float, float, float, float] | None = None  # detector box relative to the mesh's extent
         self.timings: dict[str, float] = {}
 
@@ -376,8 +375,7 @@ class FaceRecognizer:
             guidance = Guidance.of("too_dark")
 
         with self._timed("mesh_ms"):
-            # between detector runs the mesh looks where its own points were (as mediapipe tracks a face)
-            mesh = self.mesh.landmarks(frame, primary, previous=self._tracked_mesh if rgb is None else None)
+            mesh = self.mesh.landmarks(frame, primary)
         if mesh is None:
             self._tracked = None
         else:
@@ -437,7 +435,6 @@ class FaceRecognizer:
             self._box_fit = ((box.x - x0) / w, (box.y - y0) / h, box.w / w, box.h / h)
         fx, fy, fw, fh = self._box_fit
         self._tracked = FaceBox(float(x0 + fx * w), float(y0 + fy * h), fw * w, fh * h, box.score, "mesh")
-        self._tracked_mesh = mesh
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:

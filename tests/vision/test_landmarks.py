@@ -37,49 +37,49 @@ def test_litert_gives_the_points_of_mediapipes_graph(meshes, clip_frames, people
     photos = [load_image(path) for path in sorted(people_dir.glob("*/*.jpg"))[:40]]
     pairs = _faces(clip_frames[::6] + photos)
     assert len(pairs) >= 60
-    errors, yaws, pitches, ears, missed = [], [], [], [], 0
+    errors, yaws, pitches, ears, disagree = [], [], [], [], 0
     for image, box in pairs:
         reference = graph.landmarks(image, box)
-        if reference is None:
-            continue
         ours = litert.landmarks(image, box)
-        if ours is None:
-            missed += 1
-            assert abs(reference.yaw) > 35, "a face mediapipe sees nearly frontal must be seen"
+        if (ours is None) != (reference is None):
+            # only at the presence threshold: a face turned so far (~50 degrees) that the model is unsure
+            seen = ours or reference
+            assert seen is not None and abs(seen.yaw) > 35
+            disagree += 1
+            continue
+        if ours is None or reference is None:
             continue
         assert ours.points.shape == reference.points.shape == (468, 3)
-        errors.append(float(np.linalg.norm(ours.points[:, :2] - reference.points[:, :2], axis=1).mean()
-                            / reference.eye_distance))
+        errors.append(float(np.abs(ours.points - reference.points).max() / reference.eye_distance))
         yaws.append(abs(ours.yaw - reference.yaw))
         pitches.append(abs(ours.pitch - reference.pitch))
         ears.append(abs(ours.ear - reference.ear))
-    assert missed <= 0.1 * len(pairs)
-    # measured: median 0.02 of the eye distance, 95 % within 0.05; yaw 0.9 degrees, pitch 1.0, EAR 0.02
-    assert np.median(errors) < 0.03 and np.percentile(errors, 90) < 0.07
-    assert np.median(yaws) < 1.5 and np.median(pitches) < 2.0 and np.median(ears) < 0.03
+    assert len(errors) >= 60 and disagree <= 2
+    # measured: every coordinate within 0.45 px (the graph samples the model's input from its 256 px crop,
+    # this path from the frame itself)
+    assert max(errors) < 0.05 and np.median(errors) < 0.02
+    assert max(yaws) < 1.0 and max(pitches) < 1.0 and max(ears) < 0.02
 
 
-def test_tracking_from_the_last_points_follows_a_turn_seen_every_second_frame(meshes, clip_frames):
-    """As on the low-power profile: no detector between, the region drawn around the previous frame's points."""
+def test_a_turning_head_gives_the_graphs_yaw_frame_by_frame(meshes, clip_frames):
+    """The turn the door asks for is read from the yaw: the same degrees as the graph's, both ways."""
     litert, graph = meshes
     frames = clip_frames[82:211:2]
     answers = challenge_answers(clip_poses(frames), 15.0)
     start, end, _ = answers.turns["right"]
-    stretch = frames[answers.rest[0]:end:2]
-    (first, box), = _faces(stretch[:1])
-    previous = litert.landmarks(first, box)
-    assert previous is not None
-    tracked, detected = [previous.yaw], [previous.yaw]
-    with FaceDetector("full") as detector:
-        for frame in stretch[1:]:
-            previous = litert.landmarks(frame, box, previous=previous)
-            assert previous is not None, "the face was lost while it turned"
-            reference = graph.landmarks(frame, detector.detect(frame)[0])
-            assert reference is not None
-            tracked.append(previous.yaw)
-            detected.append(reference.yaw)
-    assert abs(tracked[-1] - tracked[0]) >= 15  # the turn is seen in full
-    assert max(abs(a - b) for a, b in zip(tracked, detected, strict=True)) < 5.0
+    for mirrored in (False, True):
+        stretch = frames[answers.rest[0]:end]
+        if mirrored:
+            stretch = [np.ascontiguousarray(frame[:, ::-1]) for frame in stretch]
+        ours, theirs = [], []
+        for frame, box in _faces(stretch):
+            a, b = litert.landmarks(frame, box), graph.landmarks(frame, box)
+            assert a is not None and b is not None
+            ours.append(a.yaw)
+            theirs.append(b.yaw)
+        assert len(ours) >= len(stretch) - 1
+        assert abs(ours[-1] - ours[0]) >= 15  # the turn is seen in full
+        assert max(abs(x - y) for x, y in zip(ours, theirs, strict=True)) < 1.0
 
 
 def test_no_face_no_points_and_iris_refinement_stays_on_mediapipe(meshes, clip_frames):
