@@ -112,7 +112,7 @@ class ShotCheck:
 class FaceEnroller:
     """Checks shots against the gates and computes their descriptors. One per thread."""
 
-    def __init__(self, models=None, gates: QualityGates | None = None, backend: str = "numpy",
+    def __init__(self, models=None, gates: QualityGates | None = None, backend: str = "opencv",
                  flip_average: bool = True):
         from terminal.vision.photos import PhotoAnalyzer
 

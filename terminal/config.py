@@ -253,9 +253,10 @@ class FaceSettings(Section):
                                                    "min_face_px: the second person stands further back)."))
     turn_challenge_s: float = Field(4.0, ge=1, le=20,
                                     description=("Time allowed to answer the head-turn challenge (after the prompt)."))
-    descriptor_backend: Literal["numpy", "dlib"] = Field("numpy",
-                                                         description=("numpy runs dlib's ResNet on numpy's BLAS (same output, ~8x "
-                                                                      "faster); dlib uses dlib's own code."))
+    descriptor_backend: Literal["opencv", "numpy", "dlib"] = Field(
+        "opencv", description=("Which code runs dlib's ResNet (the same descriptors from each): opencv, OpenCV's DNN module "
+                               "(~3x faster than numpy); numpy, im2col on numpy's BLAS; dlib, dlib's own code (~8x slower "
+                               "than numpy)."))
     descriptor_flip_average: bool = Field(True,
                                           description=("Average each face's descriptor with its mirror image's: fewer false "
                                                        "rejects (largest same-person distance 0.568 -> 0.531 on the shared photos) "

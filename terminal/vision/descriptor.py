@@ -2,9 +2,10 @@
 
 The 5 landmarks (eye corners, nose base) give the similarity transform to dlib's
 canonical 150x150 chip (25 % padding), exactly as ``dlib.get_face_chip`` computes it;
-the chip goes through the ResNet (numpy implementation by default, dlib's own with
-``backend="dlib"``). Descriptors are float32; two of the same person lie closer than
-``face.match_threshold`` in Euclidean distance.
+the chip goes through the ResNet (on OpenCV's DNN module by default, numpy's im2col with
+``backend="numpy"``, dlib's own code with ``backend="dlib"``: the same descriptors).
+Descriptors are float32; two of the same person lie closer than ``face.match_threshold``
+in Euclidean distance.
 
 With ``flip_average`` (the default) the descriptor is the mean of the chip's and its
 mirror image's descriptors: the network is not exactly symmetric, and averaging the two
@@ -31,7 +32,7 @@ from terminal.vision.resnet import CHIP_SIZE
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["numpy", "dlib"]
+Backend = Literal["opencv", "numpy", "dlib"]
 CHIP_PADDING = 0.25
 
 
@@ -59,9 +60,9 @@ class AlignedFace:
 class FaceEncoder:
     """Aligns faces and computes descriptors; thread-safe (shares the process-wide models)."""
 
-    def __init__(self, models: SharedModels | None = None, backend: Backend = "numpy", flip_average: bool = True):
+    def __init__(self, models: SharedModels | None = None, backend: Backend = "opencv", flip_average: bool = True):
         self.models = models or shared_models()
-        if backend not in ("numpy", "dlib"):
+        if backend not in ("opencv", "numpy", "dlib"):
             raise ValueError(f"unknown descriptor backend {backend!r}")
         self.backend = backend
         self.flip_average = bool(flip_average)
@@ -86,6 +87,8 @@ class FaceEncoder:
         if self.backend == "dlib":
             net = self.models.dlib_net
             return np.array([np.asarray(net.compute_face_descriptor(chip), np.float32) for chip in chips], np.float32)
+        if self.backend == "opencv":
+            return self.models.opencv_net.compute(chips)
         return self.models.net.compute(chips)
 
     def describe(self, image: np.ndarray, box: FaceBox, rgb: np.ndarray | None = None) -> tuple[np.ndarray, AlignedFace]:

@@ -95,6 +95,13 @@ class SharedModels:
         return shape, np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], dtype=np.float32)
 
     @functools.cached_property
+    def opencv_net(self) -> Any:
+        """The descriptor network on OpenCV's DNN module (``terminal.vision.resnet_opencv``), built on first use."""
+        from terminal.vision.resnet_opencv import OpenCVDescriptorNet
+
+        return OpenCVDescriptorNet(self.net)
+
+    @functools.cached_property
     def dlib_net(self) -> Any:
         """dlib's own implementation of the descriptor network (reference and fallback)."""
         import dlib

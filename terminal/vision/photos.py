@@ -31,7 +31,7 @@ class PhotoFace:
 
 
 class PhotoAnalyzer:
-    def __init__(self, models: SharedModels | None = None, backend: Backend = "numpy", flip_average: bool = True):
+    def __init__(self, models: SharedModels | None = None, backend: Backend = "opencv", flip_average: bool = True):
         self.models = models or shared_models()
         self.detector = FaceDetector("full")
         self.encoder = FaceEncoder(self.models, backend, flip_average)

@@ -252,7 +252,7 @@ class FaceRecognizer:
         self.still_faces = StillFaceFilter()  # a face on a poster behind the employee is nobody
         # low_power describes each shot with one ResNet pass: templates enrolled flip-averaged keep matching
         # (docs/face-recognition.md, "Matching")
-        self.encoder = FaceEncoder(self.models, getattr(settings, "descriptor_backend", "numpy"),
+        self.encoder = FaceEncoder(self.models, getattr(settings, "descriptor_backend", "opencv"),
                                    flip_average=getattr(settings, "descriptor_flip_average", True)
                                    and self.profile.flip_average)
         self.state: State = "idle"

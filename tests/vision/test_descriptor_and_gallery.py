@@ -9,17 +9,31 @@ from terminal.vision.images import ImageError, decode_image, load_image
 from terminal.vision.resnet import DescriptorNet, ModelFormatError
 
 
-@pytest.mark.faces
-def test_numpy_network_gives_dlibs_descriptors(models, analyzer, people_dir):
-    chips = []
+@pytest.fixture(scope="module")
+def chips(analyzer, people_dir):
+    found = []
     for path in sorted(people_dir.glob("*/*"))[::9]:
         face = analyzer.largest_face(load_image(path))
-        chips.append(face.aligned.chip)
-    chips = np.array(chips)
-    ours = models.net.compute(chips)
+        found.append(face.aligned.chip)
+    return np.array(found)
+
+
+@pytest.mark.faces
+@pytest.mark.parametrize("network", ["net", "opencv_net"])
+def test_numpy_and_opencv_networks_give_dlibs_descriptors(models, chips, network):
+    ours = getattr(models, network).compute(chips)
     theirs = np.array([models.dlib_net.compute_face_descriptor(c) for c in chips], np.float32)
     assert ours.shape == (len(chips), 128) and ours.dtype == np.float32
     assert np.abs(ours - theirs).max() < 1e-4
+
+
+@pytest.mark.faces
+def test_the_opencv_network_describes_one_chip_or_a_batch_alike_and_refuses_a_wrong_shape(models, chips):
+    batch = models.opencv_net.compute(chips[:3])
+    for i in range(3):
+        assert np.abs(models.opencv_net.compute(chips[i]) - batch[i]).max() < 1e-5
+    with pytest.raises(ValueError, match="150, 150, 3"):
+        models.opencv_net.compute(np.zeros((1, 112, 112, 3), np.uint8))
 
 
 def test_a_file_that_is_not_the_descriptor_model_is_refused(tmp_path):
