@@ -184,6 +184,17 @@ class _Block:
     down: bool
 
 
+def network_input(chips: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """What the network takes from aligned 150x150 RGB uint8 chips ((N, 150, 150, 3), or one chip): float32
+    NHWC, the model's channel means subtracted, divided by 256 (dlib's input layer)."""
+    chips = np.asarray(chips)
+    if chips.ndim == 3:
+        chips = chips[None]
+    if chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3):
+        raise ValueError(f"chips must be (N, 150, 150, 3), got {chips.shape}")
+    return (chips.astype(np.float32) - means) / np.float32(256.0)
+
+
 @dataclass
 class DescriptorNet:
     """The descriptor network as plain arrays; ``compute`` takes aligned RGB chips."""
@@ -288,12 +299,7 @@ class DescriptorNet:
 
     def compute(self, chips: np.ndarray) -> np.ndarray:
         """Descriptors (N, 128) float32 of aligned 150x150 RGB uint8 chips (N, 150, 150, 3)."""
-        chips = np.asarray(chips)
-        if chips.ndim == 3:
-            chips = chips[None]
-        if chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3):
-            raise ValueError(f"chips must be (N, 150, 150, 3), got {chips.shape}")
-        x = (chips.astype(np.float32) - self.means) / 256.0
+        x = network_input(chips, self.means)
         x = self._conv(x, self.stem, relu=True)
         x = _windows(x, 3)[:, ::2, ::2].max(axis=(4, 5))
         for block in self.blocks:

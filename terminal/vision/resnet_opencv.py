@@ -17,7 +17,7 @@ import threading
 import cv2
 import numpy as np
 
-from terminal.vision.resnet import CHIP_SIZE, DESCRIPTOR_SIZE, DescriptorNet, _Conv
+from terminal.vision.resnet import CHIP_SIZE, DESCRIPTOR_SIZE, DescriptorNet, _Conv, network_input
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +119,8 @@ class OpenCVDescriptorNet:
 
     def compute(self, chips: np.ndarray) -> np.ndarray:
         """Descriptors (N, 128) float32 of aligned 150x150 RGB uint8 chips (N, 150, 150, 3)."""
-        chips = np.asarray(chips)
-        if chips.ndim == 3:
-            chips = chips[None]
-        if chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3):
-            raise ValueError(f"chips must be (N, 150, 150, 3), got {chips.shape}")
-        blob = np.ascontiguousarray(((chips.astype(np.float32) - self.means) / 256.0).transpose(0, 3, 1, 2))
+        blob = np.ascontiguousarray(network_input(chips, self.means).transpose(0, 3, 1, 2))  # NCHW
         with self._lock:
             self._net.setInput(blob)
             out = self._net.forward()
-        return np.asarray(out, np.float32).reshape(len(chips), DESCRIPTOR_SIZE)
+        return np.asarray(out, np.float32).reshape(len(blob), DESCRIPTOR_SIZE)
