@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -353,7 +353,7 @@ def low_power_pairs() -> dict:
                                          "pairs_without_face", "tar_at_far")}
 
 
-def liveness(quick: bool, profile: str = "standard") -> dict:
+def liveness(quick: bool, profile: Literal["standard", "low_power"] = "standard") -> dict:
     import random
 
     from terminal.config import FaceSettings
