@@ -133,7 +133,6 @@ class FaceMesh:
     """
 
     def __init__(self, refine: bool = True, backend: MeshBackend | None = None):
-        self.refine = refine
         self.backend: MeshBackend = backend or ("mediapipe" if refine else "litert")
         if refine and self.backend == "litert":
             raise ValueError("iris refinement needs the mediapipe backend")
@@ -191,10 +190,7 @@ class FaceMesh:
         matrix = np.array([[k * cos, k * sin, size / 2 - k * (cos * cx + sin * cy)],
                            [-k * sin, k * cos, size / 2 - k * (-sin * cx + cos * cy)]], np.float32)
         crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if crop.ndim == 2:
-            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2RGB)
-        else:
-            crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
         tensor = crop.astype(np.float32)[None] * np.float32(1 / 255)
         outputs = model.run(tensor)
         raw = next(o for o in outputs if o.size > 1).reshape(-1, 3)

@@ -11,7 +11,6 @@ pre- and post-processing mediapipe did is in the modules that use it (``landmark
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +55,6 @@ class LiteModel:
         self._input = int(detail["index"])
         self.input_shape = tuple(int(v) for v in detail["shape"])  # (1, height, width, 3)
         self._outputs = [int(d["index"]) for d in self._interpreter.get_output_details()]
-        self._lock = threading.Lock()
         log.debug("model %s loaded, input %s", relative, self.input_shape)
 
     @property
@@ -66,7 +64,6 @@ class LiteModel:
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """The model's outputs (copies) for one float32 input of ``input_shape``."""
-        with self._lock:
-            self._interpreter.set_tensor(self._input, tensor)
-            self._interpreter.invoke()
-            return [self._interpreter.get_tensor(index) for index in self._outputs]
+        self._interpreter.set_tensor(self._input, tensor)
+        self._interpreter.invoke()
+        return [self._interpreter.get_tensor(index) for index in self._outputs]
