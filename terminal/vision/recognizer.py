@@ -155,7 +155,7 @@ class Decision:
             payload["liveness"] = {k: v for k, v in self.metrics.items()
                                    if k in ("frames", "parallax", "perspective_change", "motion", "yaw_range",
                                             "border_share", "ear_min_ratio", "screen_share", "screen_peakiness",
-                                            "challenge", "challenge_failure")}
+                                            "challenge", "challenge_failure", "restarts")}
         else:
             payload["attempts"] = self.unknown_attempts
             payload["nearest_distance"] = None if self.distance is None else round(self.distance, 3)
@@ -263,6 +263,9 @@ class FaceRecognizer:
         self._last_face_at = 0.0
         self._frame_no = 0
         self._last_result: FrameResult | None = None
+        # one presence: the face seen without a gap of LOST_AFTER_S, over approaches restarted as "another face"
+        self._present_since: float | None = None
+        self._restarts = 0
         self._tracked: FaceBox | None = None  # the face's box from the last mesh, for frames without detection
         self._box_fit: tuple[float, float, float, float] | None = None  # detector box relative to the mesh's extent
         self.timings: dict[str, float] = {}
@@ -285,6 +288,8 @@ class FaceRecognizer:
         self._approach = None
         self._hold_box = None
         self._tracked = None
+        self._present_since = None
+        self._restarts = 0
         self.still_faces.reset()
 
     def process(self, frame: np.ndarray, t: float | None = None) -> FrameResult:
@@ -351,7 +356,10 @@ class FaceRecognizer:
         if approach is not None and not self._same_face(approach.last_box, primary):
             log.debug("approach restarted: another face")
             approach = None
+            self._restarts += 1
         if approach is None:
+            if self._present_since is None:
+                self._present_since = t
             mode = self.settings.liveness
             tracker = LivenessTracker(self.liveness_settings, accept_blink=mode in ("blink", "blink_or_turn"))
             approach = _Approach(t, tracker, primary, t)
@@ -368,6 +376,9 @@ class FaceRecognizer:
         if self._tailgating(approach):
             decision = Decision("tailgating", face_count=max(approach.counts), elapsed_s=t - approach.started)
             return self._decide(decision, t, in_zone_boxes, primary, Guidance.of("one_at_a_time"), count)
+        unsteady = self._unsteady(approach, t)
+        if unsteady is not None:
+            return self._decide(unsteady, t, in_zone_boxes, primary, None, count)
 
         guidance = None
         brightness = _face_brightness(frame, primary)
@@ -508,6 +519,16 @@ class FaceRecognizer:
                 shots[-1] = described[0]  # a shot already described stays: its descriptor is paid for
             approach.shots_changed = True
 
+    def _unsteady(self, approach: _Approach, t: float) -> Decision | None:
+        """A face that kept jumping (its approach restarted as "another face") for longer than an approach may last,
+        window and challenge together, is refused: a screen or print waved in front of the camera restarts the
+        approach before its challenge can time out and would otherwise never be decided, nor recorded."""
+        since = self._present_since
+        if not self._restarts or since is None or t - since < self.settings.window_s + self.settings.turn_challenge_s:
+            return None
+        return Decision("spoof_suspected", reasons=("unsteady",), elapsed_s=t - since,
+                        metrics={**approach.liveness.metrics(), "restarts": self._restarts})
+
     def _prompt_if_due(self, approach: _Approach, t: float) -> bool:
         """Ask for the turn (``face.liveness = "challenge"``) if its moment has come: at a random moment once the face
         is frontal and still (or the window is over), so that only an answer made after the prompt can pass."""
@@ -594,6 +615,7 @@ class FaceRecognizer:
                  f" reasons={','.join(decision.reasons)}" if decision.reasons else "")
         self.state = "hold"
         self._approach = None
+        self._present_since, self._restarts = None, 0
         self._hold_box, self._hold_seen = primary, t
         return FrameResult("hold", boxes, primary, guidance, decision, count)
 

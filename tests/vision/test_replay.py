@@ -58,6 +58,24 @@ def test_the_clip_replayed_on_a_screen_is_refused(models, gallery, singer, kind,
     assert kind_ == "spoof_suspected" and payload["reasons"]
 
 
+@pytest.mark.parametrize("profile", ["standard", "low_power"])
+def test_a_screen_waved_so_hard_that_the_approach_keeps_restarting_is_refused_in_the_end(models, gallery, singer, profile):
+    # this hand-held replay jumps so far between frames that each approach restarts as "another face" before its
+    # challenge times out; once the face has been there (without a gap) longer than window and challenge together,
+    # it is refused and recorded instead of never being decided
+    settings = _settings(profile=profile, window_s=1.0, turn_challenge_s=2.0)
+    replay = compose_replay(singer, "replay_bezel", seconds=4.0, seed=5)
+    with FaceRecognizer(gallery, settings, models=models, rng=random.Random(5)) as recognizer:
+        decisions = play(recognizer, replay, hold_for_s=4.0)
+    assert decisions, replay.note
+    first = decisions[0]
+    assert (first.outcome, first.reasons) == ("spoof_suspected", ("unsteady",)), (replay.note, decisions)
+    assert 3.0 <= first.elapsed_s < 3.5  # window_s + turn_challenge_s after the face appeared
+    kind, payload = first.event()
+    assert kind == "spoof_suspected" and payload["reasons"] == ["unsteady"]
+    assert payload["liveness"]["restarts"] >= 2
+
+
 def test_the_replay_fails_the_challenge_even_where_the_screen_is_not_noticed(models, gallery, singer):
     # the screen check switched off: the replay plays on whatever is asked and cannot answer the prompt
     from terminal.vision.liveness import LivenessSettings
