@@ -120,7 +120,7 @@ class Decision:
     distance: float | None = None  # to the nearest template (accepted and unknown)
     margin: float | None = None
     face_count: int = 1  # tailgating: the most faces counted at once
-    reasons: tuple[str, ...] = ()  # spoof_suspected: liveness reasons; unknown: "too_far"/"ambiguous"
+    reasons: tuple[str, ...] = ()  # spoof_suspected: liveness reasons or "unsteady"; unknown: "too_far"/"ambiguous"
     liveness: str | None = None  # "blink", "turn" (asked or fallback) or "off" when liveness passed
     unknown_attempts: int = 0
     offer_fallback: bool = False  # too many unknown attempts: offer fingerprint, card or PIN
