@@ -74,6 +74,10 @@ LOST_AFTER_S = 0.7  # a face missing this long ends the approach (or the hold)
 TAILGATE_CONFIRMATIONS = 2  # counts of two or more faces needed for a tailgating decision
 PROMPT_AFTER_S = (0.3, 0.5)  # the challenge is asked at a random moment in this range after the face appeared
 PROMPT_MIN_FRAMES = 4  # analysed frames before the challenge may be asked
+# restarts of one presence (a face jumping so far between frames that its approach starts over as "another face")
+# that refuse it as "unsteady" once it outlasts an approach: two, so that one undecided person handing over to the
+# next in the queue without a gap is not refused
+UNSTEADY_RESTARTS = 2
 
 
 @dataclass(frozen=True)
@@ -520,11 +524,13 @@ class FaceRecognizer:
             approach.shots_changed = True
 
     def _unsteady(self, approach: _Approach, t: float) -> Decision | None:
-        """A face that kept jumping (its approach restarted as "another face") for longer than an approach may last,
-        window and challenge together, is refused: a screen or print waved in front of the camera restarts the
-        approach before its challenge can time out and would otherwise never be decided, nor recorded."""
+        """A face that kept jumping (its approach restarted as "another face" UNSTEADY_RESTARTS times or more) for
+        longer than an approach may last, window and challenge together, is refused: a screen or print waved in front
+        of the camera restarts the approach before its challenge can time out, and would otherwise never be decided
+        nor recorded."""
         since = self._present_since
-        if not self._restarts or since is None or t - since < self.settings.window_s + self.settings.turn_challenge_s:
+        longest = self.settings.window_s + self.settings.turn_challenge_s
+        if self._restarts < UNSTEADY_RESTARTS or since is None or t - since < longest:
             return None
         return Decision("spoof_suspected", reasons=("unsteady",), elapsed_s=t - since,
                         metrics={**approach.liveness.metrics(), "restarts": self._restarts})

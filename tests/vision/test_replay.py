@@ -76,6 +76,42 @@ def test_a_screen_waved_so_hard_that_the_approach_keeps_restarting_is_refused_in
     assert payload["liveness"]["restarts"] >= 2
 
 
+def test_one_person_handing_over_to_the_next_without_a_gap_is_not_refused_as_unsteady(models, gallery, singer, answers,
+                                                                                      caplog, monkeypatch):
+    # the man's face jumps once (the next in the queue steps in where he stood aside, with no frame without a face)
+    # and stays past window and challenge together: one restart is a handover, not a waved screen
+    import logging
+
+    import cv2
+    import numpy as np
+
+    from terminal.vision import recognizer as recognizer_module
+
+    def shifted(frame, dx):
+        return cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, 0]]), (frame.shape[1], frame.shape[0]))
+
+    start, end = answers.rest  # the man at rest, frontal, played back and forth: he does not answer
+    rest = list(singer.frames[start:end]) + list(singer.frames[start:end][-2:0:-1])
+    still = [rest[i % len(rest)] for i in range(int(4.5 * singer.fps))]
+    jump = int(1.5 * singer.fps)
+    frames = [shifted(f, -150) for f in still[:jump]] + [shifted(f, 150) for f in still[jump:]]
+    handover = Presentation("bona_fide", singer.subject, frames, singer.fps, "one jump of 300 px at 1.5 s")
+    settings = _settings(window_s=1.0, turn_challenge_s=2.0)  # an approach lasts at most 3 s
+
+    def outcomes():
+        with caplog.at_level(logging.DEBUG, logger=recognizer_module.__name__):
+            caplog.clear()
+            with FaceRecognizer(gallery, settings, models=models, rng=random.Random(0)) as recognizer:
+                decisions = play(recognizer, handover)
+        assert "approach restarted: another face" in caplog.messages  # the jump did restart the approach
+        return [(d.outcome, d.reasons, round(d.elapsed_s, 2)) for d in decisions]
+
+    decided = outcomes()
+    assert decided and not any("unsteady" in reasons for _, reasons, _ in decided), decided
+    monkeypatch.setattr(recognizer_module, "UNSTEADY_RESTARTS", 1)  # a rule counting one restart would refuse him
+    assert outcomes()[0][:2] == ("spoof_suspected", ("unsteady",))
+
+
 def test_the_replay_fails_the_challenge_even_where_the_screen_is_not_noticed(models, gallery, singer):
     # the screen check switched off: the replay plays on whatever is asked and cannot answer the prompt
     from terminal.vision.liveness import LivenessSettings
