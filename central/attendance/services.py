@@ -456,9 +456,9 @@ class Follower:
             if frontier <= previous:
                 continue
             days = _closing_days(rules, previous, frontier)
+            staff = Employee.objects.filter(site_id=site_id).order_by("pk").values_list("pk", flat=True)
             with transaction.atomic():
-                ids = list(Employee.objects.filter(site_id=site_id).order_by("pk").values_list("pk", flat=True)
-                           ) if days else []
+                ids = list(staff) if days else []  # read only when some days close
                 if ids:
                     RecomputeJob.objects.create(
                         actor=SYSTEM_ACTOR, reason=f"站点 {site_id} 定稿至 {frontier:%Y-%m-%d %H:%M} / days turn final",
