@@ -1,7 +1,12 @@
 """The attendance rules: punches and a schedule in, daily records out.
 
 A pure module: plain data in, records out; no ORM, no clock, no I/O. Every time here is a
-*local wall time* of the employee's site as a naive ``datetime``; the caller converts.
+*local wall time* of the employee's site as a naive ``datetime``; the caller converts. Where the
+site's clocks change (daylight saving, ``Calendar.zone``), a punch in the hour that comes twice
+carries ``fold=1`` the second time, as :meth:`datetime.astimezone` gives it: windows, dates, late
+and early are read on the wall clock, but punches are ordered, and every length (hours, minutes
+late or early, overtime, breaks) measured, in real time: the night the clocks go back is an hour
+longer, the night they go forward an hour shorter.
 
 The rules, in the order they apply:
 
@@ -58,7 +63,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
@@ -131,12 +136,13 @@ class Shift:
         return (self.begins(day) - timedelta(minutes=self.checkin_before_min),
                 self.ends(day) + timedelta(minutes=self.checkout_after_min))
 
-    def paid_hours(self, day: date = date(2000, 1, 3)) -> Decimal:
-        """The shift's length less its breaks (what an exempt employee is credited)."""
+    def paid_hours(self, day: date = date(2000, 1, 3), zone: tzinfo | None = None) -> Decimal:
+        """The shift's length less its breaks (what an exempt employee is credited), in real time where the
+        clocks of ``zone`` change that day."""
         pieces = [(self.begins(day), self.ends(day))]
         for cut in self.break_spans(day):
             pieces = [p for piece in pieces for p in _minus(piece, cut)]
-        return hours_of(sum((end - start).total_seconds() for start, end in pieces))
+        return hours_of(sum(elapsed(start, end, zone) for start, end in pieces))
 
     def break_spans(self, day: date) -> list[tuple[datetime, datetime]]:
         spans = []
@@ -180,9 +186,11 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Calendar:
+    """A site's days and clock."""
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()  # make-up working days (调休) on weekly rest days
     weekly_rest: frozenset[int] = frozenset()  # date.weekday(): 0 = Monday
+    zone: tzinfo | None = None  # the site's time zone: lengths in real time across its clock changes (None: none)
 
     def kind(self, day: date, *, weekly: bool) -> DayKind:
         if day in self.holidays:
@@ -446,6 +454,23 @@ def span_needed(schedule: Schedule, first: date, last: date) -> tuple[date, date
 
 
 # -- one occurrence ------------------------------------------------------------------------------------
+def elapsed(start: datetime, end: datetime, zone: tzinfo | None) -> float:
+    """Seconds of real time from ``start`` to ``end`` (local wall times): the wall clock's difference, less the
+    hour the clocks of ``zone`` went forward between them or plus the hour they went back."""
+    seconds = (end - start).total_seconds()
+    if zone is not None:
+        before, after = zone.utcoffset(start), zone.utcoffset(end)
+        if before is not None and after is not None and before != after:
+            seconds += (before - after).total_seconds()
+    return seconds
+
+
+def _instant(at: datetime, zone: tzinfo | None) -> datetime:
+    """A wall time as a naive UTC time, for ordering (the wall time itself where the clocks never change)."""
+    offset = zone.utcoffset(at) if zone is not None else None
+    return at - offset if offset is not None else at
+
+
 def _round(at: datetime, minutes: int, mode: str) -> datetime:
     if minutes <= 0:
         return at
@@ -488,20 +513,22 @@ def pair_up(shift: Shift, punches: Sequence[PunchIn]) -> tuple[list[PunchIn], li
     return counted, pairs
 
 
-def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> float:
-    return max(0.0, (min(a[1], b[1]) - max(a[0], b[0])).total_seconds())
+def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime], zone: tzinfo | None) -> float:
+    start, end = max(a[0], b[0]), min(a[1], b[1])
+    return max(0.0, elapsed(start, end, zone)) if end >= start else 0.0
 
 
-def _worked(shift: Shift, occ: Occurrence, spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+def _worked(shift: Shift, occ: Occurrence, spans: list[tuple[datetime, datetime]],
+            zone: tzinfo | None) -> list[tuple[datetime, datetime]]:
     """Spans of paid time: ``spans`` after rounding, without breaks."""
     rounding = shift.rounding
     if rounding is None and not shift.breaks:  # nothing to take out: the spans as punched
-        return [(start, end) for start, end in spans if end > start]
+        return [(start, end) for start, end in spans if elapsed(start, end, zone) > 0]
     worked = []
     for start, end in spans:
         if rounding:
             start, end = _round(start, rounding.minutes, rounding.in_mode), _round(end, rounding.minutes, rounding.out_mode)
-        if end > start:
+        if elapsed(start, end, zone) > 0:
             worked.append((start, end))
     breaks = shift.break_spans(occ.date)
     result: list[tuple[datetime, datetime]] = []
@@ -542,8 +569,10 @@ def status_from_hours(shift: Shift, hours: Decimal) -> Status:
     return "present"
 
 
-def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], final: bool, timeout: bool) -> Record | None:
-    """The record of one occurrence computed from its punches (``None``: it makes no record)."""
+def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], final: bool, timeout: bool,
+                 zone: tzinfo | None = None) -> Record | None:
+    """The record of one occurrence computed from its punches (``None``: it makes no record); lengths in real
+    time where the clocks of ``zone`` change."""
     shift = occ.shift
     counted, pairs = pair_up(shift, punches)
     common = {"date": occ.date, "shift": shift.name, "day_kind": occ.day_kind, "final": final,
@@ -551,7 +580,7 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
     if person.exempt:
         if occ.day_kind != "workday":
             return None
-        return Record(status="present", source="exempt", hours=shift.paid_hours(occ.date),
+        return Record(status="present", source="exempt", hours=shift.paid_hours(occ.date, zone),
                       first_in=counted[0].at if counted else None,
                       last_out=counted[-1].at if len(counted) > 1 else None,
                       punch_ids=tuple(p.id for p in counted), **common)  # type: ignore[arg-type]
@@ -566,21 +595,21 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
         spans = [(a.at, b.at) for a, b in pairs]
     else:
         spans = [(first.at, last.at)] if last else []
-    worked = _worked(shift, occ, spans)
-    seconds = sum((e - s).total_seconds() for s, e in worked)
+    worked = _worked(shift, occ, spans, zone)
+    seconds = sum(elapsed(s, e, zone) for s, e in worked)
     hours = hours_of(seconds)
     status = status_from_hours(shift, hours)
     late = early = False
     late_min = early_min = 0
     if occ.day_kind == "workday":
         if shift.late_grace_min is not None and first.at > occ.begins + timedelta(minutes=shift.late_grace_min):
-            late, late_min = True, int((first.at - occ.begins).total_seconds() // 60)
+            late, late_min = True, int(elapsed(occ.begins, first.at, zone) // 60)
         if (shift.early_grace_min is not None and last is not None
                 and last.at < occ.ends - timedelta(minutes=shift.early_grace_min)):
-            early, early_min = True, int((occ.ends - last.at).total_seconds() // 60)
-        extra = sum(_overlap(s, (occ.ends, datetime.max)) for s in worked)
+            early, early_min = True, int(elapsed(last.at, occ.ends, zone) // 60)
+        extra = sum(_overlap(s, (occ.ends, datetime.max), zone) for s in worked)
         if shift.overtime.before_start:
-            extra += sum(_overlap(s, (datetime.min, occ.begins)) for s in worked)
+            extra += sum(_overlap(s, (datetime.min, occ.begins), zone) for s in worked)
     else:
         extra = seconds
     overtime_min, overtime_state = _overtime(shift.overtime, int(extra // 60), person)
@@ -624,7 +653,8 @@ def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], rec
     the result lists every record of ``records`` outside the run unchanged, and each occurrence's
     record inside it (computed records are replaced, records entered by people kept or updated).
     """
-    ordered = sorted(punches, key=lambda p: (p.at, p.id))
+    zone = schedule.calendar.zone
+    ordered = sorted(punches, key=lambda p: (_instant(p.at, zone), p.id))
     low, high = first - timedelta(days=1), last + timedelta(days=1)
     if ordered:  # every punch given is placed, also those of days outside the run
         low, high = min(low, ordered[0].at.date() - timedelta(days=1)), max(high, ordered[-1].at.date())
@@ -675,7 +705,7 @@ def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], rec
         if there is not None and not there.half_day:
             out.append(there)
             continue
-        computed = from_punches(occ, person, mine, final, timeout)
+        computed = from_punches(occ, person, mine, final, timeout, zone)
         if there is not None:
             merged = _merge_half_day(there, computed, occ, final, timeout)
             used.update(merged.punch_ids)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central.attendance import engine as e
 
@@ -116,6 +117,31 @@ def _moment(value: Any, field: str) -> datetime:
     return _bad(field, "YYYY-MM-DDTHH:MM[:SS], local time")
 
 
+def _zone(value: Any, field: str) -> tzinfo | None:
+    if value is None:
+        return None
+    try:
+        return ZoneInfo(_text(value, field))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ScenarioError(field, "is not a time zone name such as Europe/Berlin / 不是时区名") from exc
+
+
+def _moment_in(zone: tzinfo | None) -> Callable[[Any, str], datetime]:
+    """A punch time: local wall time, or with a time zone also a time with its UTC offset (``+01:00``, ``Z``), which
+    tells the hour the clocks go back through twice apart."""
+    def read(value: Any, field: str) -> datetime:
+        if zone is None or not isinstance(value, str) or len(value) in (16, 19):
+            return _moment(value, field)
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            at = None
+        if at is None or at.tzinfo is None or len(value) < 20 or value[10] != "T":
+            return _bad(field, "YYYY-MM-DDTHH:MM[:SS] local time, or with its UTC offset (+01:00)")
+        return at.astimezone(zone).replace(tzinfo=None)  # the wall time, fold=1 the second time round
+    return read
+
+
 def _choice(options: tuple[str | None, ...]) -> Callable[[Any, str], Any]:
     def read(value: Any, field: str) -> Any:
         if value not in options:
@@ -217,10 +243,11 @@ class Scenario:
                 assignments.append(e.Assignment(start, end, rotation=name))
         weekly = _get(data, "weekly_rest", "", _list)
         rest = frozenset(e.WEEKDAYS.index(_choice(e.WEEKDAYS)(d, f"weekly_rest[{i}]")) for i, d in enumerate(weekly))
+        self.zone = _get(data, "time_zone", "", _zone, None)
         calendar = e.Calendar(
             holidays=frozenset(_date(d, f"holidays[{i}]") for i, d in enumerate(_get(data, "holidays", "", _list))),
             workdays=frozenset(_date(d, f"workdays[{i}]") for i, d in enumerate(_get(data, "workdays", "", _list, []))),
-            weekly_rest=rest)
+            weekly_rest=rest, zone=self.zone)
         self.schedule = e.Schedule(shifts, rotations, tuple(assignments), calendar)
 
         emp = _get(data, "employee", "", _obj)
@@ -249,8 +276,8 @@ class Scenario:
             where = f"punches[{i}]."
             raw = _obj(raw, where.rstrip("."))
             direction = _get(raw, "direction", where, _choice(("in", "out", None)))
-            self.punches.append(e.PunchIn(_get(raw, "id", where, _text, f"p{i + 1}"), _get(raw, "at", where, _moment),
-                                          direction))
+            self.punches.append(e.PunchIn(_get(raw, "id", where, _text, f"p{i + 1}"),
+                                          _get(raw, "at", where, _moment_in(self.zone)), direction))
         if len({p.id for p in self.punches}) != len(self.punches):
             raise ScenarioError("punches", "two punches share an id / 打卡编号重复")
 
@@ -271,25 +298,28 @@ class Scenario:
                           finality=e.Finality(reported_until=self.final_until), only_shift=self.only_shift)
 
 
-def _stamp(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat(timespec="seconds")
+def _stamp(at: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """Local time; with the scenario's time zone, also its UTC offset."""
+    if at is None:
+        return None
+    return (at if zone is None else at.replace(tzinfo=zone)).isoformat(timespec="seconds")
 
 
-def record_json(r: e.Record) -> dict[str, Any]:
+def record_json(r: e.Record, zone: tzinfo | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "date": r.date.isoformat(), "shift": r.shift, "status": r.status, "hours": float(r.hours),
         "late": r.late, "early": r.early, "late_min": r.late_min, "early_min": r.early_min,
         "overtime_min": r.overtime_min, "overtime_kind": r.overtime_kind, "overtime_state": r.overtime_state,
-        "in": _stamp(r.first_in), "out": _stamp(r.last_out), "source": r.source, "final": r.final,
+        "in": _stamp(r.first_in, zone), "out": _stamp(r.last_out, zone), "source": r.source, "final": r.final,
         "missing_out": r.missing_out, "day_kind": r.day_kind, "closed_by_timeout": r.closed_by_timeout}
     if r.half_day:
         body["other_half"] = r.other_half
     return body
 
 
-def result_json(result: e.Result) -> dict[str, Any]:
-    return {"records": [record_json(r) for r in result.records],
-            "punches": [{"id": p.id, "at": _stamp(p.at), "shift": p.shift,
+def result_json(result: e.Result, zone: tzinfo | None = None) -> dict[str, Any]:
+    return {"records": [record_json(r, zone) for r in result.records],
+            "punches": [{"id": p.id, "at": _stamp(p.at, zone), "shift": p.shift,
                          "date": p.date.isoformat() if p.date else None, "used": p.used} for p in result.punches]}
 
 
@@ -299,6 +329,7 @@ def evaluate_text(text: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ScenarioError("scenario", f"is not valid JSON (line {exc.lineno}, column {exc.colno}) / 不是有效的 JSON") from exc
-    return result_json(Scenario(data).run())
+    scenario = Scenario(data)
+    return result_json(scenario.run(), scenario.zone)
 
 

@@ -94,8 +94,8 @@ def load_rules(now: datetime) -> Rules:
     workdays: dict[int, set[date]] = defaultdict(set)
     for site_id, day, kind in CalendarDay.objects.values_list("site_id", "date", "kind"):
         (holidays if kind == "holiday" else workdays)[site_id].add(day)
-    calendars = {s.pk: e.Calendar(frozenset(holidays[s.pk]), frozenset(workdays[s.pk]), weekly.get(s.pk, frozenset()))
-                 for s in sites}
+    calendars = {s.pk: e.Calendar(frozenset(holidays[s.pk]), frozenset(workdays[s.pk]), weekly.get(s.pk, frozenset()),
+                                  zones[s.pk]) for s in sites}
     rules = Rules(shifts, shift_names, rotations, rotation_names, calendars, zones)
     for a in Assignment.objects.filter(department__isnull=False):
         rules.department_assignments.setdefault(a.department_id, []).append(_assignment(rules, a, level=1))  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from central.attendance.engine import DayKind, Occurrence, Person, PunchIn, Schedule, occurrences, pair_up
+from central.attendance.engine import DayKind, Occurrence, Person, PunchIn, Schedule, elapsed, occurrences, pair_up
 
 STALE_AFTER = timedelta(hours=12)  # an in punch older than this is no proof of presence
 LOOKBACK = timedelta(hours=16)  # without a shift now, the punches this far back count
@@ -74,6 +74,7 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
     (``READ_BACK``); later ones than ``now`` are ignored. ``leave_days``: the dates of their approved full-day leave.
     ``current``: what :func:`current_occurrence` gives for this schedule, person and ``now``, when the caller
     worked it out once for many people who share them."""
+    zone = schedule.calendar.zone  # lengths in real time where the site's clocks change, as the engine counts them
     past = [p for p in punches if p.at <= now]
     last_at = past[-1].at if past else None
     occ, every = current or current_occurrence(schedule, person, now)
@@ -84,7 +85,7 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
         counted = [p for p in past if last_closed is None or p.at > last_closed.closes]
         if counted:
             on_site = len(counted) % 2 == 1
-            stale = on_site and now - counted[-1].at > STALE_AFTER
+            stale = on_site and elapsed(counted[-1].at, now, zone) > STALE_AFTER.total_seconds()
         else:  # an in that the shift whose window closed since left without its out
             held = [p for p in past if last_closed is not None and last_closed.holds(p.at)]
             on_site = stale = last_closed is not None and len(pair_up(last_closed.shift, held)[0]) % 2 == 1
@@ -97,14 +98,14 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
     late_min = 0
     if (first is not None and occ.day_kind == "workday" and shift.late_grace_min is not None
             and first.at > occ.begins + timedelta(minutes=shift.late_grace_min)):
-        late_min = int((first.at - occ.begins).total_seconds() // 60)
+        late_min = int(elapsed(occ.begins, first.at, zone) // 60)
     on_leave = occ.date in leave_days
     expected = (occ.day_kind == "workday" and occ.begins <= now <= occ.ends and not person.exempt and not on_leave)
-    stale = on_site and now - counted[-1].at > STALE_AFTER
+    stale = on_site and elapsed(counted[-1].at, now, zone) > STALE_AFTER.total_seconds()
     return Situation(
         person.number, shift=shift.name, date=occ.date, begins=occ.begins, ends=occ.ends, day_kind=occ.day_kind,
         expected=expected, on_leave=on_leave, arrived=first is not None, first_in=first.at if first else None,
-        late_min=late_min, since_start_min=int((now - occ.begins).total_seconds() // 60), on_site=on_site,
+        late_min=late_min, since_start_min=int(elapsed(occ.begins, now, zone) // 60), on_site=on_site,
         stale=stale, last_at=last_at)
 
 

@@ -290,6 +290,34 @@ def test_the_batch_recompute_command_reports_progress_and_refuses_bad_ranges(
     assert AuditEntry.objects.filter(action="attendance.recompute").count() == 1
 
 
+def test_a_site_whose_clocks_change_counts_the_night_they_go_back_in_real_time(plant: dict[str, Any]) -> None:
+    """A plant in Berlin: on 2026-10-25 its clocks go back from 03:00 CEST to 02:00 CET. The terminal sends UTC;
+    21:58 CEST (19:58 UTC) to 06:03 CET (05:03 UTC) is 9 h 05 min of work, in the follower and in the batch run."""
+    site = Site.objects.create(code="s2", name="柏林厂", time_zone="Europe/Berlin")
+    SiteCalendar.objects.create(site=site, weekly_rest=[], final_wait_h=168)
+    dept = Department.objects.create(site=site, name="夜班")
+    emp = Employee.objects.create(number="B001", name="夜班员工", site=site, department=dept)
+    AttendanceProfile.objects.create(employee=emp, default_shift=plant["night"])
+    ingest, follower = Ingest(), Follower()
+    send(ingest, "punches", batch(punch(employee_number="B001", device_id="door-b", punched_at="2026-10-24T19:58:00.000000Z"),
+                                  punch(employee_number="B001", device_id="door-b", punched_at="2026-10-25T05:03:00.000000Z")),
+         site="s2", device="door-b")
+    send(ingest, "status", {"online": True, "device": "door-b", "site": "s2", "at": "2026-10-25T12:00:00.000000Z",
+                            "queue_depth": 0}, site="s2", device="door-b")
+    follower.tick(now=datetime(2026, 10, 25, 12, 5, tzinfo=UTC))
+
+    def night() -> tuple[Any, ...]:
+        r = DailyRecord.objects.get(employee=emp, date=date(2026, 10, 24))
+        return r.shift_name, r.status, r.hours, r.overtime_min, r.first_in, r.last_out, r.final
+
+    expected = ("night", "present", Decimal("9.08"), 3, datetime(2026, 10, 24, 19, 58, tzinfo=UTC),
+                datetime(2026, 10, 25, 5, 3, tzinfo=UTC), True)
+    assert night() == expected
+    DailyRecord.objects.filter(employee=emp).delete()
+    recompute(date(2026, 10, 24), date(2026, 10, 24), now=datetime(2026, 10, 25, 12, 5, tzinfo=UTC))
+    assert night() == expected
+
+
 def test_a_restamped_punch_moves_its_record_to_the_corrected_day(plant: dict[str, Any]) -> None:
     """A terminal without time stamps a punch wrongly; its re-stamp arrives later and the follower follows it."""
     ingest, follower = Ingest(), Follower()

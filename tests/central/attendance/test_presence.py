@@ -110,3 +110,16 @@ def test_counts_add_up_a_group() -> None:
              situation(WORKER, schedule(DAY), [], now, leave_days={MONDAY}),
              situation(e.Person("x"), schedule(DAY), punches(at(MONDAY, 9)), now)]  # no shift, on site
     assert count(found) == Counts(on_site=2, stale=0, expected=3, arrived=2, waiting=1, late=1, on_leave=1)
+
+
+def test_where_the_clocks_go_forward_late_and_since_start_are_real_minutes() -> None:
+    """Berlin, 2026-03-29: at 02:00 CET the clocks jump to 03:00 CEST. A 00:30 start (23:30 UTC the day before)
+    and an arrival at 03:10 CEST (01:10 UTC) are 100 minutes apart; at 04:00 CEST (02:00 UTC) the shift began
+    150 minutes ago. The wall clock alone would say 160 and 210."""
+    from zoneinfo import ZoneInfo
+
+    early = e.Shift("early", time(0, 30), time(8, 30), checkin_before_min=60, checkout_after_min=60, late_grace_min=0)
+    berlin = e.Schedule({"early": early}, calendar=e.Calendar(zone=ZoneInfo("Europe/Berlin")))
+    day = date(2026, 3, 29)
+    s = situation(e.Person("1002", default_shift="early"), berlin, punches(at(day, 3, 10)), at(day, 4))
+    assert (s.shift, s.arrived, s.late_min, s.since_start_min) == ("early", True, 100, 150)
