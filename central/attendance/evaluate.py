@@ -122,7 +122,7 @@ def _zone(value: Any, field: str) -> tzinfo | None:
         return None
     try:
         return ZoneInfo(_text(value, field))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder of zones, such as "Europe"
         raise ScenarioError(field, "is not a time zone name such as Europe/Berlin / 不是时区名") from exc
 
 
@@ -130,6 +130,8 @@ def _moment_in(zone: tzinfo | None) -> Callable[[Any, str], datetime]:
     """A punch time: local wall time, or with a time zone also a time with its UTC offset (``+01:00``, ``Z``), which
     tells the hour the clocks go back through twice apart."""
     def read(value: Any, field: str) -> datetime:
+        if zone is None and isinstance(value, str) and len(value) >= 20:
+            raise ScenarioError(field, "has a UTC offset: give the scenario its time_zone / 带时差的时间需要 time_zone")
         if zone is None or not isinstance(value, str) or len(value) in (16, 19):
             return _moment(value, field)
         try:

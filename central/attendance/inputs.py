@@ -121,7 +121,7 @@ def zone_named(name: str) -> ZoneInfo:
     """A site's time zone by name; an unknown name (a database edited by hand) is UTC, said once in the log."""
     try:
         return ZoneInfo(name)
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OSError):  # OSError: a folder of zones ("Europe")
         log.warning("unknown time zone %s: its dates are taken in UTC", name)
         return UTC
 

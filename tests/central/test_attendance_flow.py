@@ -6,6 +6,7 @@ recompute against the incremental path on a generated month, manual records and 
 """
 from __future__ import annotations
 
+import logging
 import random
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -316,6 +317,18 @@ def test_a_site_whose_clocks_change_counts_the_night_they_go_back_in_real_time(p
     DailyRecord.objects.filter(employee=emp).delete()
     recompute(date(2026, 10, 24), date(2026, 10, 24), now=datetime(2026, 10, 25, 12, 5, tzinfo=UTC))
     assert night() == expected
+
+
+def test_a_site_time_zone_edited_by_hand_into_a_folder_of_zones_is_taken_as_utc_and_said_in_the_log(
+        plant: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    Site.objects.filter(pk=plant["site"].pk).update(time_zone="Europe")  # a folder of zones, not one
+    ingest, follower = Ingest(), Follower()
+    send(ingest, "punches", batch(punch(employee_number="E001", punched_at="2026-03-02T09:08:00.000000Z")))
+    with caplog.at_level(logging.WARNING, logger="central.attendance.inputs"):
+        follower.tick(now=datetime(2026, 3, 2, 12, tzinfo=UTC))
+    day = records("E001")[date(2026, 3, 2)]
+    assert (day.first_in, day.late_min) == (datetime(2026, 3, 2, 9, 8, tzinfo=UTC), 8)  # 09:08 UTC read as 09:08
+    assert "unknown time zone Europe" in caplog.text
 
 
 def test_a_restamped_punch_moves_its_record_to_the_corrected_day(plant: dict[str, Any]) -> None:

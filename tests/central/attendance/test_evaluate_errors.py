@@ -85,6 +85,13 @@ BAD = [
     ("rotation_pattern_unknown_shift", _set("rotations", 0, "pattern", ["day", "swing"]), "swing"),
     ("default_shift_unknown", _set("employee", "default_shift", "swing"), "swing"),
     ("process_shift_unknown", _set("process", "shift", "swing"), "swing"),
+    ("time_zone_unknown", _set("time_zone", "Mars/Olympus_Mons"), "time_zone"),
+    ("time_zone_a_folder_of_zones", _set("time_zone", "Europe"), "time_zone"),
+    ("time_zone_a_path", _set("time_zone", "../../etc/passwd"), "time_zone"),
+    ("time_zone_a_number", _set("time_zone", 8), "time_zone"),
+    ("punch_offset_without_time_zone", _set("punches", 0, "at", "2026-03-02T09:00:00+01:00"), "punches[0].at"),
+    ("punch_offset_malformed", lambda s: (s.update(time_zone="Europe/Berlin"),
+                                          _set("punches", 0, "at", "2026-03-02T09:00:00+1h")(s)), "punches[0].at"),
 ]
 
 
