@@ -355,6 +355,33 @@ def shifts_on(schedule: Schedule, person: Person, day: date) -> list[tuple[Shift
     return []
 
 
+def leave_days(schedule: Schedule, person: Person, first: date, last: date, *, natural: bool) -> list[date]:
+    """The days a leave from ``first`` to ``last`` takes off, within the person's employment.
+
+    ``natural`` (a leave counted in calendar days, such as maternity leave): every day. Otherwise only working
+    days: a day on which the person works a shift on a working day, so rest days of a rotation, weekly rest days
+    and holidays are not taken off (and a make-up working day, 调休, is); a day the person has no schedule at all
+    (no assignment, rotation or default shift) is taken off when the site's calendar makes it a working day.
+    """
+    days: list[date] = []
+    day = first
+    while day <= last:
+        if person.employed_on(day):
+            if natural:
+                days.append(day)
+            else:
+                shifts = shifts_on(schedule, person, day)
+                if shifts:
+                    working = any(schedule.calendar.kind(day, weekly=weekly) == "workday" for _, weekly in shifts)
+                else:  # a rotation's rest day, or no schedule at all
+                    unscheduled = not person.default_shift and not any(a.covers(day) for a in schedule.assignments)
+                    working = unscheduled and schedule.calendar.kind(day, weekly=True) == "workday"
+                if working:
+                    days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
 _MEMO: dict[tuple[object, ...], list[Occurrence]] = {}
 
 

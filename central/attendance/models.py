@@ -149,6 +149,11 @@ class LeaveType(models.Model):
     code = models.CharField(_("代码 Code"), max_length=16, unique=True)
     name = models.CharField(_("名称 Name"), max_length=100)
     paid = models.BooleanField(_("带薪 Paid"), default=True)
+    counts_rest_days = models.BooleanField(
+        _("按自然日 Counts rest days and holidays"), default=False,
+        help_text=_("关：只占工作日（年假、事假、病假）；开：休息日和节假日也算（产假）/ "
+                    "off: only working days are taken off (annual, personal, sick leave); "
+                    "on: rest days and holidays count too (maternity leave)"))
 
     class Meta:
         ordering = ["code"]

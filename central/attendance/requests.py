@@ -1,8 +1,9 @@
 """Leave and make-up punch requests: filed, approved or rejected, each step audited.
 
 An approved leave becomes daily records (source ``leave``: ``on_leave`` for a full day, ``half_day``
-for a half) that win over punches; an approved make-up punch (补卡) counts as a punch. Either way
-the employee's affected days are recomputed at once.
+for a half) that win over punches, on the days it takes off: the employee's working days, or every day for a
+leave type counted in calendar days (``counts_rest_days``, such as maternity leave); an approved make-up
+punch (补卡) counts as a punch. Either way the employee's affected days are recomputed at once.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.utils import timezone as dj_timezone
 
 from central.accounts import audit
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.selectors import leave_days_of
 from central.attendance.services import AttendanceError, recompute
 from central.people.models import Employee
 from central.webhooks import events as webhook_events
@@ -37,6 +39,9 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
         raise AttendanceError("一次请假最多一年 / One leave covers at most a year")
     if half_day and end != start:
         raise AttendanceError("半天假只能是一天 / A half-day leave covers one day")
+    if not leave_days_of(employee, start, end, natural=leave_type.counts_rest_days):
+        raise AttendanceError("这段时间没有要上班的日子，无需请假 / "
+                              "There is no working day in this period: nothing to take off")
     leave = LeaveRecord.objects.create(employee=employee, leave_type=leave_type, start=start, end=end,
                                        half_day=half_day, reason=reason.strip()[:500])
     audit.record(actor, "attendance.leave_filed", f"{employee.number} {start}..{end}",
@@ -49,14 +54,14 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     with transaction.atomic():
         _decide(leave, approve, actor, "这条请假已处理 / This leave is already")
         if approve:
-            day = leave.start
-            while day <= leave.end:
+            # the days it takes off as the schedule stands at approval: a leave decided, like a manual record,
+            # stays what it was when a later schedule change moves a rest day
+            for day in leave_days_of(leave.employee, leave.start, leave.end, natural=leave.leave_type.counts_rest_days):
                 DailyRecord.objects.filter(employee=leave.employee, date=day).exclude(source="manual").delete()
                 DailyRecord.objects.create(
                     employee=leave.employee, date=day, shift_name="", source="leave", leave_type=leave.leave_type,
                     status="half_day" if leave.half_day else "on_leave", half_day=leave.half_day, final=True,
                     reason=leave.reason, created_by=actor[:150])
-                day += timedelta(days=1)
             webhook_events.leave_approved(leave)
         audit.record(actor, "attendance.leave_" + leave.state, f"{leave.employee.number} {leave.start}..{leave.end}",
                      {"id": leave.pk, "type": leave.leave_type.code, "half_day": leave.half_day})

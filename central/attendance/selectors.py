@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from central.accounts import scope
 from central.attendance import engine as e
-from central.attendance.inputs import load_employees, load_rules, shift_of, zone_named
+from central.attendance.inputs import load_employees, load_rules, plans, shift_of, zone_named
 from central.attendance.models import (
     Assignment,
     CalendarDay,
@@ -174,6 +174,13 @@ def _employee_rows(employees: list[Employee], days: list[date], shifts: dict[str
             row.cells.append(_planned_cell(item.schedule, item.person, day, shifts))
         rows.append(row)
     return rows
+
+
+def leave_days_of(employee: Employee, first: date, last: date, *, natural: bool) -> list[date]:
+    """The days a leave of ``employee`` from ``first`` to ``last`` takes off, by their own schedule and their site's
+    calendar (:func:`engine.leave_days`)."""
+    person, schedule = plans(load_rules(timezone.now()), [employee])[employee.pk]
+    return e.leave_days(schedule, person, first, last, natural=natural)
 
 
 def _planned_cell(schedule: e.Schedule, person: e.Person, day: date, shifts: dict[str, ShiftType]) -> Cell:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from central.accounts.models import AuditEntry
-from central.attendance.models import AttendanceProfile, DailyRecord, LeaveType, ShiftType
+from central.attendance.models import AttendanceProfile, DailyRecord, LeaveRecord, LeaveType, ShiftType, SiteCalendar
 from central.attendance.requests import decide_leave, decide_makeup_punch, file_leave, file_makeup_punch
 from central.attendance.services import AttendanceError, recompute
 from central.ingest.handler import store_punches
@@ -98,3 +98,30 @@ def test_an_approved_make_up_punch_completes_a_day_with_a_missing_out(worker: Em
     assert row.punch_ids[-1] == f"makeup-{makeup.pk}"
     entry = AuditEntry.objects.get(action="attendance.makeup_approved")
     assert entry.actor == "hr" and entry.detail == {"id": makeup.pk, "direction": "out"}
+
+
+def test_a_week_of_annual_leave_takes_off_the_five_working_days_and_maternity_leave_all_seven(worker: Employee) -> None:
+    """Mon 2 to Sun 8 March 2026, Saturday and Sunday the site's weekly rest: annual leave is counted in working
+    days, maternity leave (counts_rest_days) in calendar days."""
+    SiteCalendar.objects.create(site=worker.site, weekly_rest=[5, 6])
+    annual = LeaveType.objects.create(code="annual", name="年假 Annual leave")
+    decide_leave(file_leave(worker, annual, date(2026, 3, 2), date(2026, 3, 8), actor="E1"), approve=True, actor="hr",
+                 now=NOW)
+    on_leave = sorted(DailyRecord.objects.filter(employee=worker, status="on_leave").values_list("date__day", flat=True))
+    assert on_leave == [2, 3, 4, 5, 6]
+    assert not DailyRecord.objects.filter(employee=worker, date__day__in=[7, 8]).exists()  # rest days: nothing
+
+    other = Employee.objects.create(number="E2", name="李四", site=worker.site)
+    AttendanceProfile.objects.create(employee=other, default_shift=ShiftType.objects.get(name="day"))
+    maternity = LeaveType.objects.create(code="maternity", name="产假 Maternity leave", counts_rest_days=True)
+    decide_leave(file_leave(other, maternity, date(2026, 3, 2), date(2026, 3, 8), actor="E2"), approve=True, actor="hr",
+                 now=NOW)
+    assert DailyRecord.objects.filter(employee=other, status="on_leave").count() == 7
+
+
+def test_a_leave_of_rest_days_only_is_refused_with_a_reason(worker: Employee) -> None:
+    SiteCalendar.objects.create(site=worker.site, weekly_rest=[5, 6])
+    personal = LeaveType.objects.create(code="personal", name="事假 Personal leave")
+    with pytest.raises(AttendanceError, match="no working day"):
+        file_leave(worker, personal, date(2026, 3, 7), date(2026, 3, 8), actor="E1")
+    assert not LeaveRecord.objects.exists()
