@@ -3,10 +3,11 @@
 A pure module: plain data in, records out; no ORM, no clock, no I/O. Every time here is a
 *local wall time* of the employee's site as a naive ``datetime``; the caller converts. Where the
 site's clocks change (daylight saving, ``Calendar.zone``), a punch in the hour that comes twice
-carries ``fold=1`` the second time, as :meth:`datetime.astimezone` gives it: windows, dates, late
-and early are read on the wall clock, but punches are ordered, and every length (hours, minutes
+carries ``fold=1`` the second time, as :meth:`datetime.astimezone` gives it: windows and dates are
+read on the wall clock, but punches are ordered, and late, early and every length (hours, minutes
 late or early, overtime, breaks) measured, in real time: the night the clocks go back is an hour
-longer, the night they go forward an hour shorter.
+longer, the night they go forward an hour shorter. A shift time inside the hour the clocks skip is
+read as :pep:`495` reads it (02:30 on the night they go forward is 03:30 of the new time).
 
 The rules, in the order they apply:
 
@@ -629,11 +630,14 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
     late = early = False
     late_min = early_min = 0
     if occ.day_kind == "workday":
-        if shift.late_grace_min is not None and first.at > occ.begins + timedelta(minutes=shift.late_grace_min):
-            late, late_min = True, int(elapsed(occ.begins, first.at, zone) // 60)
-        if (shift.early_grace_min is not None and last is not None
-                and last.at < occ.ends - timedelta(minutes=shift.early_grace_min)):
-            early, early_min = True, int(elapsed(last.at, occ.ends, zone) // 60)
+        if shift.late_grace_min is not None:
+            after_start = elapsed(occ.begins, first.at, zone)
+            if after_start > shift.late_grace_min * 60:
+                late, late_min = True, int(after_start // 60)
+        if shift.early_grace_min is not None and last is not None:
+            before_end = elapsed(last.at, occ.ends, zone)
+            if before_end > shift.early_grace_min * 60:
+                early, early_min = True, int(before_end // 60)
         extra = sum(_overlap(s, (occ.ends, datetime.max), zone) for s in worked)
         if shift.overtime.before_start:
             extra += sum(_overlap(s, (datetime.min, occ.begins), zone) for s in worked)

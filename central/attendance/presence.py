@@ -96,9 +96,10 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
     on_site = len(counted) % 2 == 1
     first = counted[0] if counted else None  # the engine's in: the first counted punch
     late_min = 0
-    if (first is not None and occ.day_kind == "workday" and shift.late_grace_min is not None
-            and first.at > occ.begins + timedelta(minutes=shift.late_grace_min)):
-        late_min = int(elapsed(occ.begins, first.at, zone) // 60)
+    if first is not None and occ.day_kind == "workday" and shift.late_grace_min is not None:
+        after_start = elapsed(occ.begins, first.at, zone)
+        if after_start > shift.late_grace_min * 60:
+            late_min = int(after_start // 60)
     on_leave = occ.date in leave_days
     expected = (occ.day_kind == "workday" and occ.begins <= now <= occ.ends and not person.exempt and not on_leave)
     stale = on_site and elapsed(counted[-1].at, now, zone) > STALE_AFTER.total_seconds()
