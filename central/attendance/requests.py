@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.selectors import leave_days_of
 from central.attendance.services import AttendanceError, recompute
 from central.people.models import Employee
@@ -50,23 +50,16 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
 
 
 def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime | None = None) -> LeaveRecord:
-    """Approve (records are written and the days recomputed) or reject a pending leave."""
+    """Approve or reject a pending leave. Approved, its days are recomputed at once in the same transaction: the
+    recompute lays the leave's records on the days it takes off (:func:`services.sync_leave_records`)."""
     with transaction.atomic():
         _decide(leave, approve, actor, "这条请假已处理 / This leave is already")
         if approve:
-            # the days it takes off as the schedule stands at approval: a leave decided, like a manual record,
-            # stays what it was when a later schedule change moves a rest day
-            for day in leave_days_of(leave.employee, leave.start, leave.end, natural=leave.leave_type.counts_rest_days):
-                DailyRecord.objects.filter(employee=leave.employee, date=day).exclude(source="manual").delete()
-                DailyRecord.objects.create(
-                    employee=leave.employee, date=day, shift_name="", source="leave", leave_type=leave.leave_type,
-                    status="half_day" if leave.half_day else "on_leave", half_day=leave.half_day, final=True,
-                    reason=leave.reason, created_by=actor[:150])
             webhook_events.leave_approved(leave)
         audit.record(actor, "attendance.leave_" + leave.state, f"{leave.employee.number} {leave.start}..{leave.end}",
                      {"id": leave.pk, "type": leave.leave_type.code, "half_day": leave.half_day})
-    if approve:
-        recompute(leave.start, leave.end, employees=Employee.objects.filter(pk=leave.employee_id), now=now)
+        if approve:
+            recompute(leave.start, leave.end, employees=Employee.objects.filter(pk=leave.employee_id), now=now)
     return leave
 
 

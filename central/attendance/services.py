@@ -37,6 +37,7 @@ from central.attendance.inputs import (
     load_employees,
     load_rules,
     local,
+    plans,
     utc_sql,
     utc_value,
 )
@@ -44,6 +45,7 @@ from central.attendance.models import (
     Assignment,
     CalendarDay,
     DailyRecord,
+    LeaveRecord,
     OvertimeRule,
     RecomputeJob,
     Rotation,
@@ -351,8 +353,45 @@ def recompute(first: date, last: date, *, employees: QuerySet[Employee] | None =
 
 def _recompute_chunk(rules: Rules, staff: list[StaffRow], first: date, last: date,
                      moments: Moments | None = None) -> Outcome:
-    """One chunk (at most CHUNK employees): read, run the rules, write what changed."""
+    """One chunk (at most CHUNK employees): read, run the rules, write what changed. A whole recompute (not the
+    follower's new punches, which change no schedule) first lays the approved leaves on the days they now take off."""
+    if moments is None:
+        sync_leave_records(rules, staff, first, last)
     return _write_chunk(rules, load_employees(rules, staff, first, last, moments))
+
+
+def sync_leave_records(rules: Rules, staff: Sequence[StaffRow], first: date, last: date) -> int:
+    """Make the records of these employees' approved leaves within ``first``..``last`` the days each leave takes off
+    by the schedule as it stands (:func:`engine.leave_days`): a leave record on each such day (unless a record a
+    person entered, or another leave's, is there), none on the other days of the leave. A roster changed after a
+    leave was approved moves the leave with it. Returns how many records it wrote or removed."""
+    by_id = {s.pk: s for s in staff}
+    leaves = list(LeaveRecord.objects.filter(employee_id__in=list(by_id), state="approved", start__lte=last,
+                                             end__gte=first).select_related("leave_type").order_by("pk"))
+    if not leaves:
+        return 0
+    planned = plans(rules, [by_id[pk] for pk in sorted({leave.employee_id for leave in leaves})])
+    changed = 0
+    with transaction.atomic():
+        for leave in leaves:
+            person, schedule = planned[leave.employee_id]
+            low, high = max(leave.start, first), min(leave.end, last)
+            wanted = set(e.leave_days(schedule, person, low, high, natural=leave.leave_type.counts_rest_days))
+            rows = list(DailyRecord.objects.filter(employee_id=leave.employee_id, date__range=(low, high))
+                        .values_list("pk", "date", "source", "leave_type_id", "half_day"))
+            mine = {pk: day for pk, day, source, type_id, half in rows
+                    if source == "leave" and type_id == leave.leave_type_id and half == leave.half_day}
+            stale = [pk for pk, day in mine.items() if day not in wanted]
+            if stale:
+                DailyRecord.objects.filter(pk__in=stale).delete()
+            taken = {day for pk, day, source, _, _ in rows if source in ("manual", "leave") and pk not in stale}
+            fresh = [DailyRecord(employee_id=leave.employee_id, date=day, shift_name="", source="leave",
+                                 leave_type_id=leave.leave_type_id, status="half_day" if leave.half_day else "on_leave",
+                                 half_day=leave.half_day, final=True, reason=leave.reason, created_by=leave.approved_by)
+                     for day in sorted(wanted - taken)]
+            DailyRecord.objects.bulk_create(fresh)
+            changed += len(stale) + len(fresh)
+    return changed
 
 
 def recompute_spans(spans: dict[int, tuple[date, date]], staff: dict[int, StaffRow], *, now: datetime,

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from central.accounts.models import AuditEntry
-from central.attendance.models import AttendanceProfile, DailyRecord, LeaveRecord, LeaveType, ShiftType, SiteCalendar
+from central.attendance.models import (
+    AttendanceProfile,
+    CalendarDay,
+    DailyRecord,
+    LeaveRecord,
+    LeaveType,
+    ShiftType,
+    SiteCalendar,
+)
 from central.attendance.requests import decide_leave, decide_makeup_punch, file_leave, file_makeup_punch
 from central.attendance.services import AttendanceError, recompute
 from central.ingest.handler import store_punches
@@ -125,3 +133,37 @@ def test_a_leave_of_rest_days_only_is_refused_with_a_reason(worker: Employee) ->
     with pytest.raises(AttendanceError, match="no working day"):
         file_leave(worker, personal, date(2026, 3, 7), date(2026, 3, 8), actor="E1")
     assert not LeaveRecord.objects.exists()
+
+
+def leave_days_of(emp: Employee) -> list[int]:
+    return sorted(DailyRecord.objects.filter(employee=emp, source="leave").values_list("date__day", flat=True))
+
+
+def test_a_calendar_changed_after_the_leave_was_approved_moves_the_leave_with_it(worker: Employee) -> None:
+    """An annual leave Mon 2 - Sun 8 March approved on the Monday-to-Friday roster takes off 2-6. Then the site
+    makes Wednesday 4 a holiday and Saturday 7 a make-up working day (调休): the recompute that follows takes the
+    leave off the holiday and puts it on the Saturday."""
+    SiteCalendar.objects.create(site=worker.site, weekly_rest=[5, 6])
+    annual = LeaveType.objects.create(code="annual", name="年假 Annual leave")
+    decide_leave(file_leave(worker, annual, date(2026, 3, 2), date(2026, 3, 8), actor="E1"), approve=True, actor="hr",
+                 now=NOW)
+    assert leave_days_of(worker) == [2, 3, 4, 5, 6]
+    CalendarDay.objects.create(site=worker.site, date=date(2026, 3, 4), kind="holiday")
+    CalendarDay.objects.create(site=worker.site, date=date(2026, 3, 7), kind="workday")
+    recompute(date(2026, 3, 2), date(2026, 3, 8), now=NOW)
+    assert leave_days_of(worker) == [2, 3, 5, 6, 7]
+    assert not DailyRecord.objects.filter(employee=worker, date=date(2026, 3, 4)).exists()  # a holiday: no record
+    recompute(date(2026, 3, 2), date(2026, 3, 8), now=NOW)
+    assert leave_days_of(worker) == [2, 3, 5, 6, 7], "a second run changes nothing"
+
+
+def test_a_record_entered_by_hand_inside_a_leave_stays_the_only_record_of_its_day(worker: Employee) -> None:
+    from central.attendance.services import add_manual_record
+
+    add_manual_record(worker, date(2026, 3, 3), "present", reason="出差 business trip", actor="hr")
+    annual = LeaveType.objects.create(code="annual", name="年假 Annual leave")
+    decide_leave(file_leave(worker, annual, date(2026, 3, 2), date(2026, 3, 4), actor="E1"), approve=True, actor="hr",
+                 now=NOW)
+    assert leave_days_of(worker) == [2, 4]
+    assert [(r.source, r.status) for r in DailyRecord.objects.filter(employee=worker, date=date(2026, 3, 3))] == [
+        ("manual", "present")]
