@@ -461,8 +461,6 @@ def child_incremental(args: argparse.Namespace) -> dict[str, Any]:
               "first_tick": first_tick, "shift_turns_final_tick": final_tick}
     if parts:
         result["parts"] = parts.medians_ms()
-    if parts:
-        result["parts"] = parts.medians_ms()
     if profiler:
         result["profile"] = top_functions(profiler)
         result["profile_cumulative"] = top_functions(profiler, key=3)
