@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from central.accounts import scope
-from central.attendance.models import DailyRecord, OvertimeRule, Rotation, ShiftType
+from central.attendance.models import DailyRecord, LeaveType, OvertimeRule, Rotation, ShiftType
 from central.console.forms import choice_field
 
 if TYPE_CHECKING:
@@ -253,3 +253,34 @@ class ManualRecordForm(forms.Form):
     def shift_row(self) -> ShiftType | None:
         value = self.cleaned_data.get("shift") or ""
         return ShiftType.objects.filter(pk=int(value)).first() if value.isdigit() else None
+
+
+class LeaveTypeForm(forms.ModelForm):
+    class Meta:
+        model = LeaveType
+        fields = ["code", "name", "paid", "counts_rest_days"]
+
+    def validate_unique(self) -> None:
+        """Codes are checked by the service."""
+
+
+class LeaveEntryForm(forms.Form):
+    """A leave HR records for an employee (already agreed: it is filed and approved in one step)."""
+    leave_type = forms.ChoiceField(label=_("假别 Leave type"))
+    start = forms.DateField(label=_("开始日期 First day"), widget=DateInput())
+    end = forms.DateField(label=_("结束日期（含）Last day, inclusive"), widget=DateInput())
+    half_day = forms.BooleanField(label=_("半天 Half day"), required=False)
+    reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})") for t in LeaveType.objects.all()]
+
+    def clean_reason(self) -> str:
+        reason = (self.cleaned_data.get("reason") or "").strip()
+        if not reason:
+            raise forms.ValidationError(_("请填写事由 / A reason is required"))
+        return reason
+
+    def leave_type_row(self) -> LeaveType:
+        return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))

@@ -89,3 +89,14 @@ def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: d
         recompute(day - timedelta(days=2), day + timedelta(days=1), employees=Employee.objects.filter(pk=punch.employee_id),
                   now=now)
     return punch
+
+
+def record_leave(employee: Employee, leave_type: LeaveType, start: date, end: date, *, half_day: bool = False,
+                 reason: str, actor: str, now: datetime | None = None) -> LeaveRecord:
+    """A leave HR records for an employee, already agreed: filed and approved by ``actor`` in one step (both steps
+    audited, the days recomputed)."""
+    if not reason.strip():
+        raise AttendanceError("请填写事由 / A reason is required")
+    with transaction.atomic():
+        leave = file_leave(employee, leave_type, start, end, half_day=half_day, reason=reason, actor=actor)
+        return decide_leave(leave, approve=True, actor=actor, now=now)

@@ -21,6 +21,7 @@ from central.attendance.models import (
     Assignment,
     CalendarDay,
     DailyRecord,
+    LeaveType,
     MakeupPunch,
     OvertimeRule,
     RecomputeJob,
@@ -78,6 +79,10 @@ def shift_list() -> QuerySet[ShiftType]:
 
 def overtime_rules() -> QuerySet[OvertimeRule]:
     return OvertimeRule.objects.annotate(n_shifts=Count("shifts")).order_by("name")
+
+
+def leave_types() -> QuerySet[LeaveType]:
+    return LeaveType.objects.annotate(n_leaves=Count("leaverecord", filter=Q(leaverecord__state="approved"))).order_by("code")
 
 
 def shift_length_h(shift: ShiftType) -> Decimal:
@@ -269,7 +274,7 @@ def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any
     zone = zone_of(employee.site)
     today = timezone.localdate()
     rows = list(DailyRecord.objects.filter(employee=employee, date__gte=grid_first, date__lte=grid_last)
-                .order_by("date", "shift_name"))
+                .select_related("leave_type").order_by("date", "shift_name"))
     since = datetime.combine(grid_first - timedelta(days=1), time(), zone)
     until = datetime.combine(grid_last + timedelta(days=2), time(), zone)
     punches = {p.id: PunchLine(p.punched_at.astimezone(zone), p.device_id, p.direction) for p in

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit
@@ -46,6 +46,7 @@ from central.attendance.models import (
     CalendarDay,
     DailyRecord,
     LeaveRecord,
+    LeaveType,
     OvertimeRule,
     RecomputeJob,
     Rotation,
@@ -818,6 +819,40 @@ def save_overtime_rule(user: Any, values: dict[str, Any], rule: Any = None) -> A
         _recompute_for(_employees_on(shift_ids, rotations), None, None, user.username,
                        f"加班规则 {name} / overtime rule {name}")
     return rule
+
+
+LEAVE_TYPE_FIELDS = ("code", "name", "paid", "counts_rest_days")
+
+
+def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | None = None) -> LeaveType:
+    """Add a leave type, or change ``leave_type``. Counting rest days or not moves the days its approved leaves
+    take off: their employees are recomputed over those leaves."""
+    _require_hr(user)
+    code = (values.get("code") or "").strip()
+    name = (values.get("name") or "").strip()
+    if not code:
+        raise ScheduleError("请填写代码 / A code is required", "code")
+    if not name:
+        raise ScheduleError("请填写名称 / A name is required", "name")
+    if LeaveType.objects.filter(code=code).exclude(pk=getattr(leave_type, "pk", 0) or 0).exists():
+        raise ScheduleError(f"已有代码为 {code} 的假别 / A leave type with the code {code} exists", "code")
+    creating = leave_type is None
+    moved = leave_type is not None and leave_type.counts_rest_days != bool(values["counts_rest_days"])
+    with transaction.atomic():
+        leave_type = leave_type or LeaveType()
+        leave_type.code, leave_type.name = code, name
+        leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
+        leave_type.full_clean()
+        leave_type.save()
+        audit.record(user.username, "attendance.leave_type.create" if creating else "attendance.leave_type.update",
+                     code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days})
+    if moved:
+        leaves = LeaveRecord.objects.filter(leave_type=leave_type, state="approved")
+        span = leaves.aggregate(first=Min("start"), last=Max("end"))
+        if span["first"] is not None:
+            _recompute_for(Employee.objects.filter(pk__in=leaves.values("employee_id")), span["first"], span["last"],
+                           user.username, f"假别 {code} / leave type {code}")
+    return leave_type
 
 
 SHIFT_FIELDS = ("start", "end", "checkin_before_min", "checkout_after_min", "late_grace_min", "early_grace_min", "hours",

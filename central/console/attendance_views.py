@@ -33,18 +33,21 @@ from central.attendance.forms import (
     AssignmentForm,
     CalendarDayForm,
     CalendarForm,
+    LeaveEntryForm,
+    LeaveTypeForm,
     ManualRecordForm,
     OvertimeRuleForm,
     RotationForm,
     ShiftForm,
 )
-from central.attendance.models import CalendarDay, OvertimeRule, Rotation, ShiftType
+from central.attendance.models import CalendarDay, LeaveType, OvertimeRule, Rotation, ShiftType
+from central.attendance.requests import record_leave
 from central.attendance.services import AttendanceError, ScheduleError
 from central.console.views import AuthedHttpRequest, console_view, page_of, query_without_page, require
 from central.people.models import Employee, Site
 
 STAFF_ROLES = (Role.HR_ADMIN, Role.MANAGER, Role.AUDITOR)
-M = TypeVar("M", ShiftType, OvertimeRule, Rotation)
+M = TypeVar("M", ShiftType, OvertimeRule, Rotation, LeaveType)
 F = TypeVar("F", bound=forms.BaseForm)
 
 
@@ -126,6 +129,22 @@ def overtime(request: AuthedHttpRequest) -> HttpResponse:
         return done
     return render(request, "console/attendance/overtime.html", {
         "nav": "attendance_shifts", "rules": selectors.overtime_rules(), "form": form, "editing": editing})
+
+
+@require_http_methods(["GET", "POST"])
+@console_view
+def leave_types(request: AuthedHttpRequest) -> HttpResponse:
+    _require_staff(request)
+    user = request.user
+    editing = _editing(request, LeaveType)
+    form = LeaveTypeForm(request.POST or None, instance=editing or LeaveType()) if scope.can_manage(user) else None
+    done = _saved(request, form, lambda f: services.save_leave_type(user, f.cleaned_data, editing),
+                  _("已保存假别 %(name)s / Leave type %(name)s saved"),
+                  lambda _row: reverse("console:attendance_leave_types"))
+    if done:
+        return done
+    return render(request, "console/attendance/leave_types.html", {
+        "nav": "attendance_shifts", "types": selectors.leave_types(), "form": form, "editing": editing})
 
 
 # -- rotations -----------------------------------------------------------------------------------------
@@ -330,10 +349,25 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
     first = selectors.parse_month(request.POST.get("month") if request.method == "POST" else request.GET.get("month"))
     can_add = scope.can_manage(user) and _manages_employee(user, employee)
-    form = None
+    form = leave_form = None
     if can_add:
-        form = ManualRecordForm(request.POST or None, initial={"date": min(timezone.localdate(), selectors.month_end(first))})
-        if request.method == "POST" and form.is_valid():
+        posted = request.POST if request.method == "POST" else None
+        leave_post = posted is not None and posted.get("kind") == "leave"
+        form = ManualRecordForm(None if leave_post else posted,
+                                initial={"date": min(timezone.localdate(), selectors.month_end(first))})
+        leave_form = LeaveEntryForm(posted if leave_post else None, prefix="leave")
+        if leave_post and leave_form.is_valid():
+            data = leave_form.cleaned_data
+            try:
+                record_leave(employee, leave_form.leave_type_row(), data["start"], data["end"], half_day=data["half_day"],
+                             reason=data["reason"], actor=user.username)
+            except AttendanceError as exc:
+                _refused(leave_form, exc)
+            else:
+                messages.success(request, _("已登记 %(start)s 至 %(end)s 的请假 / Leave recorded from %(start)s to %(end)s")
+                                 % {"start": data["start"].isoformat(), "end": data["end"].isoformat()})
+                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={data['start']:%Y-%m}")
+        elif request.method == "POST" and not leave_post and form.is_valid():
             day: date = form.cleaned_data["date"]
             try:
                 services.add_manual_record(employee, day, form.cleaned_data["status"],
@@ -350,7 +384,7 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     month = selectors.employee_month(user, employee, first)
     return render(request, "console/attendance/month.html", {
         "nav": "attendance_month" if user.employee_id == employee.pk else "employees", "employee": employee,
-        "form": form, "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
+        "form": form, "leave_form": leave_form, "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
 
 
 def _manages_employee(user: Any, employee: Employee) -> bool:

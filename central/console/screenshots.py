@@ -422,11 +422,16 @@ def demo_attendance(site: Any, admin: Any) -> None:
             when += timedelta(days=1)
     Punch.objects.bulk_create(punches)
     attendance.recompute(start, today, actor=ADMIN)
+    kinds = {code: attendance.save_leave_type(admin, {"code": code, "name": name, "paid": paid, "counts_rest_days": natural})
+             for code, name, paid, natural in (("annual", "年假", True, False), ("sick", "病假", True, False),
+                                               ("personal", "事假", False, False), ("maternity", "产假", True, True))}
     if workers:
+        from central.attendance.requests import record_leave
+
         sick = today - timedelta(days=3)
         while sick.weekday() >= 5:
             sick -= timedelta(days=1)
-        attendance.add_manual_record(workers[0], sick, "on_leave", reason="病假，已交医院证明", actor=ADMIN, shift=day)
+        record_leave(workers[0], kinds["sick"], sick, sick, reason="已交医院证明", actor=ADMIN)
 
 
 # -- the tour --------------------------------------------------------------------------------------
@@ -470,7 +475,8 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     for path, name in (("/attendance/shifts/", "console-attendance-shifts"),
                        ("/attendance/rotations/preview/", "console-attendance-rotation"),
                        ("/attendance/assignments/", "console-attendance-assignments"),
-                       ("/attendance/calendars/", "console-attendance-holidays")):
+                       ("/attendance/calendars/", "console-attendance-holidays"),
+                       ("/attendance/leave-types/", "console-attendance-leave-types")):
         driver.get(f"{base_url}{path}")
         take(driver, out, name, written)
     driver.get(month)

@@ -221,3 +221,41 @@ def test_an_edit_too_big_to_wait_for_is_recomputed_in_the_background_and_the_pag
     worked = DailyRecord.objects.get(employee__number="A001", date=world["worked"])
     assert worked.status == "present" and not worked.late  # 08:52 was never late
     assert DailyRecord.objects.filter(employee__number="B0329", status="absent").exists()
+
+
+def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_the_working_days(
+        console, browser, hr_admin, world):
+    from selenium.webdriver.support.ui import Select
+
+    from central.attendance.models import DailyRecord, LeaveType
+    from central.people.models import Employee
+
+    url = console.url
+    sign_in(browser, url, *hr_admin)
+    browser.get(f"{url}/attendance/shifts/")
+    by_css(browser, "nav.tabs a[href$='/attendance/leave-types/']").click()
+    wait(browser, lambda d: by_css(d, "h1").text == "假别", what="the leave types page")
+    type_into(browser, "#leave-type-form [name=code]", "annual")
+    type_into(browser, "#leave-type-form [name=name]", "年假")
+    submit(browser, "#leave-type-form form")
+    assert "年假" in by_css(browser, ".alert-ok").text
+    assert "按工作日" in by_css(browser, "#leave-types-table").text
+    assert LeaveType.objects.get().counts_rest_days is False
+
+    # 王小红 has no shift: the site's calendar (Saturday and Sunday off) gives her working days
+    employee = Employee.objects.get(number="A002")
+    monday = world["worked"] - timedelta(days=world["worked"].weekday() + 7)
+    browser.get(f"{url}/attendance/employees/{employee.pk}/month/?month={monday:%Y-%m}")
+    Select(by_css(browser, "#leave-form [name='leave-leave_type']")).select_by_visible_text("年假 (annual)")
+    set_value(browser, "#leave-form [name='leave-start']", monday.isoformat())
+    set_value(browser, "#leave-form [name='leave-end']", (monday + timedelta(days=6)).isoformat())
+    type_into(browser, "#leave-form [name='leave-reason']", "探亲")
+    submit(browser, "#leave-form form")
+    assert "请假" in by_css(browser, ".alert-ok").text
+    taken = sorted(DailyRecord.objects.filter(employee=employee, status="on_leave").values_list("date", flat=True))
+    assert taken == [monday + timedelta(days=i) for i in range(5)]
+    shown = [d for d in (monday + timedelta(days=i) for i in range(7)) if d.month == monday.month]
+    for day in shown:
+        cell = by_css(browser, f"#day-{day.isoformat()}")
+        statuses = [r.get_attribute("data-status") for r in cell.find_elements("css selector", ".mrec")]
+        assert statuses == (["on_leave"] if day.weekday() < 5 else []), (day, statuses)

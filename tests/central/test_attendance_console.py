@@ -22,6 +22,7 @@ from central.attendance.models import (
     Assignment,
     CalendarDay,
     DailyRecord,
+    LeaveType,
     OvertimeRule,
     Rotation,
     ShiftType,
@@ -638,3 +639,77 @@ def test_a_recompute_queued_with_no_follower_running_says_so(world: dict[str, An
     assert "Recomputing daily records (shift 白班): 0 of 1 employees" in english
     assert "is the attendance service (seed-central run) running?" in english and "排队" not in english
     assert client_for(world, "employee").get(reverse("console:attendance_recompute_jobs")).status_code == 403
+
+
+# -- leave types and leave recorded by HR ------------------------------------------------------------------
+def leave_type_post(**changes: Any) -> dict[str, Any]:
+    data = {"code": "annual", "name": "年假 Annual leave", "paid": "on"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_leave_types_are_added_edited_and_refused_on_their_fields(world: dict[str, Any]) -> None:
+    url = reverse("console:attendance_leave_types")
+    hr = client_for(world, "hr_hq")
+    assert hr.post(url, leave_type_post()).status_code == 302
+    maternity = hr.post(url, leave_type_post(code="maternity", name="<b>产假</b> Maternity", paid="on",
+                                             counts_rest_days="on"))
+    assert maternity.status_code == 302
+    assert sorted(LeaveType.objects.values_list("code", "paid", "counts_rest_days")) == [
+        ("annual", True, False), ("maternity", True, True)]
+    assert errors_of(hr.post(url, leave_type_post(name="又一个")).content, "code")  # the code is taken
+    assert errors_of(hr.post(url, leave_type_post(code="x" * 17)).content, "code")
+    assert errors_of(hr.post(url, leave_type_post(code="personal", name="   ")).content, "name")
+    assert LeaveType.objects.count() == 2
+
+    annual = LeaveType.objects.get(code="annual")
+    assert hr.post(url, leave_type_post(id=str(annual.pk), name="年假", paid=None)).status_code == 302
+    annual.refresh_from_db()
+    assert (annual.name, annual.paid) == ("年假", False)
+    assert [a for a in audit_actions() if a.startswith("attendance.leave_type")] == [
+        "attendance.leave_type.create", "attendance.leave_type.create", "attendance.leave_type.update"]
+
+    page = client_for(world, "auditor").get(url).content.decode()
+    assert "&lt;b&gt;产假&lt;/b&gt; Maternity" in page and "<b>产假</b>" not in page and 'name="code"' not in page
+    for who in ("manager", "auditor"):
+        assert client_for(world, who).post(url, leave_type_post(code="sick", name="病假")).status_code == 403
+    assert not LeaveType.objects.filter(code="sick").exists()
+
+
+def test_hr_records_a_leave_on_the_month_page_and_it_takes_off_the_working_days(world: dict[str, Any]) -> None:
+    """E001 has no shift: the site's calendar (Saturday and Sunday off) says which days are working days."""
+    annual = LeaveType.objects.create(code="annual", name="年假 Annual leave")
+    maternity = LeaveType.objects.create(code="maternity", name="产假 Maternity leave", counts_rest_days=True)
+    e1, e2 = world["people"]["E001"], world["people"]["E002"]
+    hr = client_for(world, "hr_hq")
+
+    def record(emp: Employee, **fields: str) -> Any:
+        data = {"kind": "leave", "month": "2026-03", "leave-leave_type": str(annual.pk), "leave-start": "2026-03-02",
+                "leave-end": "2026-03-08", "leave-reason": "探亲 Family visit", **fields}
+        return hr.post(reverse("console:attendance_month", args=[emp.pk]), data)
+
+    refused = record(e1, **{"leave-start": "2026-03-07"})  # Saturday and Sunday only
+    assert refused.status_code == 200 and "no working day" in refused.content.decode()
+    assert errors_of(record(e1, **{"leave-reason": "  "}).content, "leave-reason")
+    assert errors_of(record(e1, **{"leave-leave_type": "999"}).content, "leave-leave_type")
+    assert "before the start" in record(e1, **{"leave-end": "2026-03-01"}).content.decode()
+    assert not DailyRecord.objects.exists() and not AuditEntry.objects.filter(action__startswith="attendance.leave").exists()
+
+    answer = record(e1)
+    assert answer.status_code == 302 and answer["Location"].endswith("?month=2026-03")
+    assert sorted(DailyRecord.objects.filter(employee=e1, status="on_leave").values_list("date__day", flat=True)) == [
+        2, 3, 4, 5, 6]
+    assert record(e2, **{"leave-leave_type": str(maternity.pk)}).status_code == 302
+    assert DailyRecord.objects.filter(employee=e2, status="on_leave").count() == 7
+    assert [a for a in audit_actions() if a.startswith("attendance.leave")] == [
+        "attendance.leave_filed", "attendance.leave_approved", "attendance.leave_filed", "attendance.leave_approved"]
+    assert AuditEntry.objects.filter(action="attendance.leave_approved").first().actor == "hr_hq"  # type: ignore[union-attr]
+
+    page = hr.get(reverse("console:attendance_month", args=[e1.pk]), {"month": "2026-03"}).content.decode()
+    assert 'data-status="on_leave"' in _day_cell(page, date(2026, 3, 6))
+    assert "年假 Annual leave: 探亲 Family visit" in _day_cell(page, date(2026, 3, 6))  # the leave's type and reason
+    assert 'data-status="on_leave"' not in _day_cell(page, date(2026, 3, 7))
+    assert page.count('id="field-reason"') == 1 and page.count('id="field-leave-reason"') == 1
+    assert client_for(world, "manager").post(reverse("console:attendance_month", args=[e1.pk]), {
+        "kind": "leave", "leave-leave_type": str(annual.pk), "leave-start": "2026-03-09", "leave-end": "2026-03-09",
+        "leave-reason": "x"}).status_code == 403
