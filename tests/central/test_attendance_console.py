@@ -663,6 +663,8 @@ def test_leave_types_are_added_edited_and_refused_on_their_fields(world: dict[st
     assert LeaveType.objects.count() == 2
 
     annual = LeaveType.objects.get(code="annual")
+    editing = hr.get(url, {"edit": annual.pk}).content.decode()
+    assert f'name="id" value="{annual.pk}"' in editing and f'href="{url}"' in editing and 'value="annual"' in editing
     assert hr.post(url, leave_type_post(id=str(annual.pk), name="年假", paid=None)).status_code == 302
     annual.refresh_from_db()
     assert (annual.name, annual.paid) == ("年假", False)
