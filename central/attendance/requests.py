@@ -39,6 +39,12 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
         raise AttendanceError("一次请假最多一年 / One leave covers at most a year")
     if half_day and end != start:
         raise AttendanceError("半天假只能是一天 / A half-day leave covers one day")
+    clash = (LeaveRecord.objects.filter(employee=employee, state__in=("pending", "approved"), start__lte=end,
+                                        end__gte=start).order_by("start").first())
+    if clash is not None:
+        state = {"pending": ("待批", "pending"), "approved": ("已批", "approved")}[clash.state]
+        raise AttendanceError(f"与 {clash.start} 至 {clash.end} 的请假（{state[0]}）重叠 / "
+                              f"Overlaps the leave of {clash.start} to {clash.end} ({state[1]})")
     if not leave_days_of(employee, start, end, natural=leave_type.counts_rest_days):
         raise AttendanceError("这段时间没有要上班的日子，无需请假 / "
                               "There is no working day in this period: nothing to take off")

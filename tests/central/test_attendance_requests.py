@@ -167,3 +167,19 @@ def test_a_record_entered_by_hand_inside_a_leave_stays_the_only_record_of_its_da
     assert leave_days_of(worker) == [2, 4]
     assert [(r.source, r.status) for r in DailyRecord.objects.filter(employee=worker, date=date(2026, 3, 3))] == [
         ("manual", "present")]
+
+
+def test_a_leave_overlapping_a_pending_or_approved_one_is_refused_and_a_rejected_one_does_not_count(
+        worker: Employee) -> None:
+    annual = LeaveType.objects.create(code="annual", name="年假 Annual leave")
+    sick = LeaveType.objects.create(code="sick", name="病假 Sick leave")
+    rejected = file_leave(worker, annual, date(2026, 3, 2), date(2026, 3, 4), actor="E1")
+    decide_leave(rejected, approve=False, actor="hr", now=NOW)
+    pending = file_leave(worker, annual, date(2026, 3, 3), date(2026, 3, 5), actor="E1")  # over the rejected one: fine
+    with pytest.raises(AttendanceError, match="Overlaps the leave of 2026-03-03 to 2026-03-05 \\(pending\\)"):
+        file_leave(worker, sick, date(2026, 3, 5), date(2026, 3, 5), half_day=True, actor="E1")
+    decide_leave(pending, approve=True, actor="hr", now=NOW)
+    with pytest.raises(AttendanceError, match="approved"):
+        file_leave(worker, sick, date(2026, 3, 1), date(2026, 3, 3), actor="E1")
+    assert file_leave(worker, sick, date(2026, 3, 6), date(2026, 3, 6), actor="E1").state == "pending"  # the day after
+    assert LeaveRecord.objects.count() == 3
