@@ -821,9 +821,6 @@ def save_overtime_rule(user: Any, values: dict[str, Any], rule: Any = None) -> A
     return rule
 
 
-LEAVE_TYPE_FIELDS = ("code", "name", "paid", "counts_rest_days")
-
-
 def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | None = None) -> LeaveType:
     """Add a leave type, or change ``leave_type``. Counting rest days or not moves the days its approved leaves
     take off: their employees are recomputed over those leaves."""
