@@ -183,3 +183,19 @@ def test_a_leave_overlapping_a_pending_or_approved_one_is_refused_and_a_rejected
         file_leave(worker, sick, date(2026, 3, 1), date(2026, 3, 3), actor="E1")
     assert file_leave(worker, sick, date(2026, 3, 6), date(2026, 3, 6), actor="E1").state == "pending"  # the day after
     assert LeaveRecord.objects.count() == 3
+
+
+def test_a_leave_type_switched_to_calendar_days_moves_its_approved_leaves(worker: Employee) -> None:
+    from django.utils import timezone as dj_timezone
+
+    from central.accounts.models import User
+    from central.attendance.services import save_leave_type
+
+    SiteCalendar.objects.create(site=worker.site, weekly_rest=[5, 6])
+    hr = User.objects.create_user("hr", password="x" * 12, role="hr_admin", is_superuser=True)
+    monday = dj_timezone.localdate() - timedelta(days=dj_timezone.localdate().weekday() + 21)  # three weeks back
+    marriage = save_leave_type(hr, {"code": "marriage", "name": "婚假", "paid": True, "counts_rest_days": False})
+    decide_leave(file_leave(worker, marriage, monday, monday + timedelta(days=6), actor="E1"), approve=True, actor="hr")
+    assert DailyRecord.objects.filter(employee=worker, source="leave").count() == 5
+    save_leave_type(hr, {"code": "marriage", "name": "婚假", "paid": True, "counts_rest_days": True}, marriage)
+    assert DailyRecord.objects.filter(employee=worker, source="leave").count() == 7
