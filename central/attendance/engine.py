@@ -493,6 +493,15 @@ def elapsed(start: datetime, end: datetime, zone: tzinfo | None) -> float:
     return seconds
 
 
+def minutes_late(shift: Shift, begins: datetime, first_in: datetime, zone: tzinfo | None) -> int | None:
+    """Whole minutes from the occurrence's start to its first in when that is beyond the late grace (strictly),
+    else None (on time, or lateness not marked); in real time where the clocks of ``zone`` change."""
+    if shift.late_grace_min is None:
+        return None
+    after_start = elapsed(begins, first_in, zone)
+    return int(after_start // 60) if after_start > shift.late_grace_min * 60 else None
+
+
 def _instant(at: datetime, zone: tzinfo | None) -> datetime:
     """A wall time as a naive UTC time, for ordering (the wall time itself where the clocks never change)."""
     offset = zone.utcoffset(at) if zone is not None else None
@@ -630,10 +639,9 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
     late = early = False
     late_min = early_min = 0
     if occ.day_kind == "workday":
-        if shift.late_grace_min is not None:
-            after_start = elapsed(occ.begins, first.at, zone)
-            if after_start > shift.late_grace_min * 60:
-                late, late_min = True, int(after_start // 60)
+        minutes = minutes_late(shift, occ.begins, first.at, zone)
+        if minutes is not None:
+            late, late_min = True, minutes
         if shift.early_grace_min is not None and last is not None:
             before_end = elapsed(last.at, occ.ends, zone)
             if before_end > shift.early_grace_min * 60:

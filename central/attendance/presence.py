@@ -26,10 +26,20 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
-from central.attendance.engine import DayKind, Occurrence, Person, PunchIn, Schedule, elapsed, occurrences, pair_up
+from central.attendance.engine import (
+    DayKind,
+    Occurrence,
+    Person,
+    PunchIn,
+    Schedule,
+    elapsed,
+    minutes_late,
+    occurrences,
+    pair_up,
+)
 
 STALE_AFTER = timedelta(hours=12)  # an in punch older than this is no proof of presence
 LOOKBACK = timedelta(hours=16)  # without a shift now, the punches this far back count
@@ -67,6 +77,11 @@ def current_occurrence(schedule: Schedule, person: Person, now: datetime) -> tup
     return (holding[-1] if holding else None), found
 
 
+def _stale(last_in: PunchIn, now: datetime, zone: tzinfo | None) -> bool:
+    """An in punch older than STALE_AFTER (real time) is no proof of presence."""
+    return elapsed(last_in.at, now, zone) > STALE_AFTER.total_seconds()
+
+
 def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], now: datetime, *,
               leave_days: Collection[date] = (),
               current: tuple[Occurrence | None, list[Occurrence]] | None = None) -> Situation:
@@ -85,7 +100,7 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
         counted = [p for p in past if last_closed is None or p.at > last_closed.closes]
         if counted:
             on_site = len(counted) % 2 == 1
-            stale = on_site and elapsed(counted[-1].at, now, zone) > STALE_AFTER.total_seconds()
+            stale = on_site and _stale(counted[-1], now, zone)
         else:  # an in that the shift whose window closed since left without its out
             held = [p for p in past if last_closed is not None and last_closed.holds(p.at)]
             on_site = stale = last_closed is not None and len(pair_up(last_closed.shift, held)[0]) % 2 == 1
@@ -96,13 +111,11 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
     on_site = len(counted) % 2 == 1
     first = counted[0] if counted else None  # the engine's in: the first counted punch
     late_min = 0
-    if first is not None and occ.day_kind == "workday" and shift.late_grace_min is not None:
-        after_start = elapsed(occ.begins, first.at, zone)
-        if after_start > shift.late_grace_min * 60:
-            late_min = int(after_start // 60)
+    if first is not None and occ.day_kind == "workday":
+        late_min = minutes_late(shift, occ.begins, first.at, zone) or 0
     on_leave = occ.date in leave_days
     expected = (occ.day_kind == "workday" and occ.begins <= now <= occ.ends and not person.exempt and not on_leave)
-    stale = on_site and elapsed(counted[-1].at, now, zone) > STALE_AFTER.total_seconds()
+    stale = on_site and _stale(counted[-1], now, zone)
     return Situation(
         person.number, shift=shift.name, date=occ.date, begins=occ.begins, ends=occ.ends, day_kind=occ.day_kind,
         expected=expected, on_leave=on_leave, arrived=first is not None, first_in=first.at if first else None,
