@@ -65,6 +65,7 @@ class Rules:
     calendars: dict[int, e.Calendar]
     zones: dict[int, ZoneInfo]
     department_assignments: dict[int, list[e.Assignment]] = field(default_factory=dict)
+    final_waits: dict[int, int] = field(default_factory=dict)  # site: hours after which its days are final anyway
     finality: dict[int, e.Finality] = field(default_factory=dict)
     # (own assignments, department, site): one schedule object for equal ones, so the engine's memo finds them by
     # identity (a crew on one rotation shares one, not one per person)
@@ -75,6 +76,15 @@ class Rules:
 
 
 def load_rules(now: datetime) -> Rules:
+    """The rules as they stand, with each site's finality at ``now``."""
+    rules = read_rules()
+    rules.finality = finality_at(rules, now)
+    return rules
+
+
+def read_rules() -> Rules:
+    """The rules without finality: what changes only when a person edits shifts, rotations, assignments, calendars
+    or sites (:mod:`central.attendance.rules_cache` keeps them between the follower's passes)."""
     shift_rows = list(ShiftType.objects.select_related("overtime"))
     shifts = {row.name: shift_of(row) for row in shift_rows}
     shift_names = {row.pk: row.name for row in shift_rows}
@@ -96,24 +106,30 @@ def load_rules(now: datetime) -> Rules:
         (holidays if kind == "holiday" else workdays)[site_id].add(day)
     calendars = {s.pk: e.Calendar(frozenset(holidays[s.pk]), frozenset(workdays[s.pk]), weekly.get(s.pk, frozenset()),
                                   zones[s.pk]) for s in sites}
-    rules = Rules(shifts, shift_names, rotations, rotation_names, calendars, zones)
+    rules = Rules(shifts, shift_names, rotations, rotation_names, calendars, zones, final_waits=waits)
     for a in Assignment.objects.filter(department__isnull=False):
         rules.department_assignments.setdefault(a.department_id, []).append(_assignment(rules, a, level=1))  # type: ignore[arg-type]
+    return rules
+
+
+def finality_at(rules: Rules, now: datetime) -> dict[int, e.Finality]:
+    """Each site's finality at ``now``: how far every one of its terminals has reported an empty outbox (a site
+    without terminals: ``now``, nothing more can arrive), and how far its maximum wait has run out."""
     drained: dict[int, list[datetime | None]] = defaultdict(list)
     for site_id, at in Device.objects.values_list("site_id", "drained_at"):
         drained[site_id].append(at)
-    for s in sites:
-        zone = zones[s.pk]
-        reports = drained.get(s.pk)
+    found = {}
+    for site_id, zone in rules.zones.items():
+        reports = drained.get(site_id)
         if not reports:
             reported: datetime | None = now  # no terminal: nothing more can arrive
         elif any(at is None for at in reports):
             reported = None
         else:
             reported = min(at for at in reports if at is not None)
-        timeout = now - timedelta(hours=waits.get(s.pk, 168))
-        rules.finality[s.pk] = e.Finality(local(reported, zone) if reported else None, local(timeout, zone))
-    return rules
+        timeout = now - timedelta(hours=rules.final_waits.get(site_id, 168))
+        found[site_id] = e.Finality(local(reported, zone) if reported else None, local(timeout, zone))
+    return found
 
 
 @functools.cache
@@ -297,8 +313,7 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
         punches[emp_id].append(e.PunchIn(f"makeup-{mid}", clocks[emp_id](parse(at)),  # type: ignore[arg-type]
                                          direction if direction in ("in", "out") else None))
     records: dict[int, list[tuple[int | None, e.Record]]] = defaultdict(list)
-    low, high = min(span.first for _, _, span in people.values()), max(span.last for _, _, span in people.values())
-    for row in _record_rows(list(people), low, high):
+    for row in _record_rows({emp_id: (span.first, span.last) for emp_id, (_, _, span) in people.items()}):
         span = people[row[1]][2]
         if span.first <= _parse_date(row[2]) <= span.last:  # type: ignore[operator]
             records[row[1]].append((row[0], _record_from_row(row, clocks[row[1]], parse)))
@@ -414,13 +429,41 @@ RECORD_COLUMNS = ("id", "employee", "date", "shift_name", "status", "source", "h
 TWO_PLACES = Decimal("0.01")
 
 
-def _record_rows(ids: list[int], first: date, last: date) -> Iterator[tuple[Any, ...]]:
-    """These employees' DailyRecord rows dated ``first``..``last``, columns as in RECORD_COLUMNS (times naive UTC)."""
-    columns = [utc_sql(db_column(DailyRecord, c)) if c in ("first_in", "last_out") else db_column(DailyRecord, c)
-               for c in RECORD_COLUMNS]
-    day = db_column(DailyRecord, "date")
+def _record_columns(table: str = "") -> list[str]:
+    """RECORD_COLUMNS as SQL, of the table named ``table`` (``"r."``) or the only one."""
+    return [utc_sql(table + db_column(DailyRecord, c)) if c in ("first_in", "last_out") else table + db_column(DailyRecord, c)
+            for c in RECORD_COLUMNS]
+
+
+# (employee, date) pairs read by key on PostgreSQL (a follower's batch, the recent days of a chunk turning final);
+# more (a chunk's month) by range, where a month is within the statistics
+MAX_RECORD_KEYS = 4_000
+
+
+def _record_rows(spans: dict[int, tuple[date, date]]) -> Iterator[tuple[Any, ...]]:
+    """DailyRecord rows of these employees (by id), each dated within its span (first, last), columns as in
+    RECORD_COLUMNS (times naive UTC); rows of other dates within the widest span may come too.
+
+    On PostgreSQL a few days at a time go by their (employee, date) keys: the days being filled are newer than
+    the table's statistics, so for ``employee IN (...) AND date BETWEEN`` the planner took the date index and
+    filtered that whole day's records, a scan that grew through the day (11 ms of a follower's pass at 10,000
+    employees, benchmarks/attendance.py); by key it can only use the unique index."""
+    day, employee = db_column(DailyRecord, "date"), db_column(DailyRecord, "employee")
+    first, last = min(low for low, _ in spans.values()), max(high for _, high in spans.values())
+    keys = [(emp_id, low + timedelta(days=k)) for emp_id, (low, high) in spans.items()
+            for k in range((high - low).days + 1)] if connection.vendor == "postgresql" else []
+    if keys and len(keys) <= MAX_RECORD_KEYS:
+        table = connection.ops.quote_name(DailyRecord._meta.db_table)
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {', '.join(_record_columns('r.'))} "
+                        f"FROM unnest(%s::bigint[], %s::date[]) AS k(employee, day) JOIN {table} AS r "
+                        f"ON r.{employee} = k.employee AND r.{day} = k.day",
+                        [[emp_id for emp_id, _ in keys], [d for _, d in keys]])
+            while rows := cur.fetchmany(20000):
+                yield from rows
+        return
     adapt = connection.ops.adapt_datefield_value
-    yield from select_in(DailyRecord, columns, db_column(DailyRecord, "employee"), ids,
+    yield from select_in(DailyRecord, _record_columns(), employee, list(spans),
                          where=f"{day} >= %s AND {day} <= %s", params=[adapt(first), adapt(last)])
 
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, transaction
@@ -53,6 +54,7 @@ from central.attendance.models import (
     ShiftType,
     SiteCalendar,
 )
+from central.attendance.rules_cache import RULES_VERSION_KEY, RulesCache, read_version
 from central.ingest.look_back import LookBack
 from central.ingest.models import Punch, State
 from central.people.models import Employee, Site
@@ -62,6 +64,7 @@ log = logging.getLogger(__name__)
 CHUNK = 500
 SYSTEM_ACTOR = "system:attendance"  # what the follower's own recomputes are audited as
 STAFF_COLUMNS = ("pk", "number", "site_id", "department_id", "active")  # an employee as the engine's inputs read them
+STATE_PREFIX = "attendance."  # the follower's keys in State (and the rules' token, RULES_VERSION_KEY)
 WATERMARK_KEY = "attendance.received_until"
 FRONTIER_KEY = "attendance.final_until.{site}"
 LATE_COMMIT_S = 10.0  # a batch's received_at is taken before its commit: look back this far for late commits
@@ -103,9 +106,14 @@ def _row_values(rec: e.Record, zone: Any) -> dict[str, Any]:
             "closed_by_timeout": rec.closed_by_timeout, "punch_ids": list(rec.punch_ids)}
 
 
+_RECORD_VALUES = attrgetter(*COLUMN_OF)  # a record's compared fields as one tuple, in COLUMN_OF's order
+_COLUMNS = tuple(COLUMN_OF.values())
+
+
 def _changed(old: e.Record, new: e.Record) -> list[str]:
     """The columns whose values differ between two records of one occurrence."""
-    return [column for name, column in COLUMN_OF.items() if getattr(old, name) != getattr(new, name)]
+    pairs = zip(_COLUMNS, _RECORD_VALUES(old), _RECORD_VALUES(new), strict=True)
+    return [column for column, a, b in pairs if a != b]
 
 
 def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
@@ -203,7 +211,8 @@ def _update_records(changes: list[Change]) -> None:
     SQLite: rows that changed in the same columns (a new out punch: the out, the hours, the punches) go in
     one ``executemany``. PostgreSQL writes a whole new row version whatever changed, and runs each statement
     of an ``executemany`` on its own: the rows go by COPY into a temporary table of this connection and one
-    UPDATE ... FROM applies them.
+    UPDATE ... FROM applies them, with the columns any of them changed (all 21 took 2 ms more to prepare and
+    copy in a follower's pass, benchmarks/attendance.py).
     """
     if not changes:
         return
@@ -211,12 +220,13 @@ def _update_records(changes: list[Change]) -> None:
     by_name = {f.name: f for f in DailyRecord._meta.concrete_fields}
     table, key = ops.quote_name(DailyRecord._meta.db_table), db_column(DailyRecord, "id")
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            fields = [by_name[name] for name in (*changes[0][1], "updated_at")]
+        if connection.vendor == "postgresql":  # the columns any of them changed (values of the others are as stored)
+            changed_any = {column for _, _, changed in changes for column in changed}
+            fields = [by_name[name] for name in (*(c for c in changes[0][1] if c in changed_any), "updated_at")]
             columns = [ops.quote_name(str(f.column)) for f in fields]
             plan = _value_plan(fields)
             cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGES_TABLE} ON COMMIT DELETE ROWS AS "
-                        f"SELECT {key}, {', '.join(columns)} FROM {table} WITH NO DATA")
+                        f"SELECT * FROM {table} WITH NO DATA")  # every column: each update fills those it needs
             with cur.cursor.copy(f"COPY {CHANGES_TABLE} ({key}, {', '.join(columns)}) FROM STDIN") as copy:
                 for pk, row, _ in changes:
                     copy.write_row([pk, *_values(row, plan)])
@@ -431,17 +441,20 @@ class Follower:
     def __init__(self) -> None:
         self._recent = LookBack()  # punch ids already handled inside the look-back window
         self._recent_mark: datetime | None = None  # the watermark ``_recent`` was trimmed to
+        self._rules = RulesCache()
 
     def tick(self, now: datetime | None = None) -> Outcome:
         now = now or dj_timezone.now()
-        rules = load_rules(now)
-        outcome = self.new_punches(rules, now)
-        self.finality(rules, now)
-        outcome.add(run_queued(rules, now))
+        states = _read_states()  # the rules' token before the rules: an edit committed after it is read next pass
+        rules = self._rules.current(now, states.get(RULES_VERSION_KEY))
+        outcome = self.new_punches(rules, now, states)
+        self.finality(rules, now, states)
+        # a queued recompute was committed with its edit's token: the rules it needs are at least that new
+        outcome.add(run_queued(rules, now, fresh=lambda: self._rules.current(now, read_version())))
         return outcome
 
-    def new_punches(self, rules: Rules, now: datetime) -> Outcome:
-        mark = _get_state(WATERMARK_KEY)
+    def new_punches(self, rules: Rules, now: datetime, states: dict[str, str] | None = None) -> Outcome:
+        mark = _stamp((_read_states() if states is None else states).get(WATERMARK_KEY))
         # trimmed to this very watermark, every time in ``_recent`` lies in its look-back window: no need to count
         trimmed = mark is not None and mark == self._recent_mark
         # a punch handled before comes again when a re-stamp moved it (its received_at moves with it)
@@ -481,17 +494,18 @@ class Follower:
         self._recent_mark = mark
         return outcome
 
-    def finality(self, rules: Rules, now: datetime) -> None:
+    def finality(self, rules: Rules, now: datetime, states: dict[str, str] | None = None) -> None:
         """Sites whose days became final since the last pass: the days whose windows closed are queued for
         recompute, with the site's frontier in the same commit. :func:`run_queued` then works through them a chunk
         of employees at a time: on a 10,000-person site that is about 2 s of work, several times a day, which new
         punches would otherwise wait for."""
+        states = _read_states() if states is None else states
         for site_id, fin in rules.finality.items():
             frontier = max([x for x in (fin.reported_until, fin.timeout_until) if x is not None], default=None)
             if frontier is None:
                 continue
             key = FRONTIER_KEY.format(site=site_id)
-            before = _get_state(key)
+            before = _stamp(states.get(key))
             previous = local(before, rules.zone(site_id)) if before else frontier - timedelta(days=2)
             if frontier <= previous:
                 continue
@@ -546,33 +560,34 @@ Arrived = tuple[str, str, datetime, datetime, datetime | None, StaffRow | None]
 def _arrived(mark: datetime | None, recent: LookBack, trimmed: bool = False) -> list[Arrived]:
     """(id, employee number, punched_at, received_at, original_punched_at, the employee) of punches received
     after ``mark`` - LATE_COMMIT_S (a re-stamp sets received_at again); the employee is ``None`` for a number
-    no employee has.
+    no employee has and for a punch with an impossible time (``time_flag``), which is never counted.
 
     When the look-back window (mark - LATE_COMMIT_S, mark] holds exactly the punches already handled
     (``recent``), a count over the received_at index proves it and only the punches after ``mark`` are
-    read: a busy receiver otherwise re-reads ten seconds of punches at every pass. Read with a plain cursor
+    read: a busy receiver otherwise re-reads ten seconds of punches at every pass. The count reads the index
+    alone: every punch is handled, flagged or not (filtering the flag there read each punch's row, 6 ms of a
+    follower's tick with 40,000 punches in the window, benchmarks/attendance.py). Read with a plain cursor
     (times as aware UTC), as ``inputs.load_employees`` reads punches.
     """
     ops = connection.ops
     table, people = ops.quote_name(Punch._meta.db_table), ops.quote_name(Employee._meta.db_table)
-    received, flag = "p." + db_column(Punch, "received_at"), "p." + db_column(Punch, "time_flag")
+    received = "p." + db_column(Punch, "received_at")
     adapt = ops.adapt_datetimefield_value
-    where = f" WHERE {flag} = %s"  # a punch with an impossible time is never counted
-    params: list[str | None] = [""]
+    where, params = "", []
     if mark is not None:
         since = mark - timedelta(seconds=LATE_COMMIT_S)
-        where, params = f" WHERE {flag} = %s AND {received} > %s", ["", adapt(since)]
+        where, params = f" WHERE {received} > %s", [adapt(since)]
         handled = len(recent) if trimmed else recent.count_between(since, mark)
         if handled:
             with connection.cursor() as cur:
-                cur.execute(f"SELECT COUNT(*) FROM {table} AS p WHERE {flag} = %s AND {received} > %s "
-                            f"AND {received} <= %s", ["", adapt(since), adapt(mark)])
+                cur.execute(f"SELECT COUNT(*) FROM {table} AS p WHERE {received} > %s AND {received} <= %s",
+                            [adapt(since), adapt(mark)])
                 window = cur.fetchone()[0]
             if window == handled:
-                params = ["", adapt(mark)]
+                params = [adapt(mark)]
     parse = utc_value()
     punch = ", ".join(utc_sql("p." + db_column(Punch, c)) if c.endswith("_at") else "p." + db_column(Punch, c)
-                      for c in ("id", "employee_number", "punched_at", "received_at", "original_punched_at"))
+                      for c in ("id", "employee_number", "punched_at", "received_at", "original_punched_at", "time_flag"))
     who = ", ".join("e." + db_column(Employee, c) for c in STAFF_FIELDS)
     sql = (f"SELECT {punch}, {who} FROM {table} AS p LEFT JOIN {people} AS e "
            f"ON e.{db_column(Employee, 'number')} = p.{db_column(Punch, 'employee_number')}{where}")
@@ -580,11 +595,12 @@ def _arrived(mark: datetime | None, recent: LookBack, trimmed: bool = False) -> 
     with connection.cursor() as cur:
         cur.execute(sql, params)
         while rows := cur.fetchmany(5000):
-            for pid, number, at, got, was, emp_id, emp_number, site, department, active in rows:
+            for pid, number, at, got, was, flag, emp_id, emp_number, site, department, active in rows:
                 found.append((pid, number, parse(at).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
                               parse(got).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
                               None if was is None else parse(was).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
-                              None if emp_id is None else StaffRow(emp_id, emp_number, site, department, bool(active))))
+                              None if emp_id is None or flag else StaffRow(emp_id, emp_number, site, department,
+                                                                         bool(active))))
     return found
 
 
@@ -604,13 +620,19 @@ def _closing_days(rules: Rules, after: datetime, until: datetime) -> list[date]:
     return sorted(days)
 
 
-def _get_state(key: str) -> datetime | None:
-    value = State.objects.filter(key=key).values_list("value", flat=True).first()
+def _read_states() -> dict[str, str]:
+    """The follower's own state, in one statement: the watermark, each site's finality frontier, the rules' token."""
+    return dict(State.objects.filter(key__startswith=STATE_PREFIX).values_list("key", "value"))
+
+
+def _stamp(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
 def _set_state(key: str, at: datetime) -> None:
-    State.objects.update_or_create(key=key, defaults={"value": at.isoformat()})
+    """One UPDATE (an INSERT the first time) rather than ``update_or_create``'s read and write."""
+    if not State.objects.filter(key=key).update(value=at.isoformat()):
+        State.objects.create(key=key, value=at.isoformat())
 
 
 # -- records a person enters --------------------------------------------------------------------------------
@@ -691,7 +713,8 @@ def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date
     return job
 
 
-def run_queued(rules: Rules, now: datetime, budget_s: float | None = None) -> Outcome:
+def run_queued(rules: Rules, now: datetime, budget_s: float | None = None,
+               fresh: Callable[[], Rules] | None = None) -> Outcome:
     """Work through queued recomputes, oldest first, a chunk of employees at a time, for about ``budget_s`` (default
     QUEUED_SLICE_S; at least one chunk).
 
@@ -699,7 +722,8 @@ def run_queued(rules: Rules, now: datetime, budget_s: float | None = None) -> Ou
     chunk done twice writes nothing the second time). A chunk that fails marks its job failed, with the reason,
     and the queue goes on with the next one. As for a recompute run at once, a person's edit gets one summary in
     the audit log when its job is done, the follower's own (days turning final) an entry per final record that
-    changed.
+    changed. ``fresh``, when given, gives the rules to use once a job is found (the follower's kept rules checked
+    against the token the job's edit committed).
     """
     budget = QUEUED_SLICE_S if budget_s is None else budget_s
     began = time.monotonic()
@@ -710,6 +734,8 @@ def run_queued(rules: Rules, now: datetime, budget_s: float | None = None) -> Ou
                .order_by("pk").first())
         if job is None:
             break
+        if fresh is not None:
+            rules, fresh = fresh(), None
         ids = job.employees[job.done:job.done + CHUNK]
         try:
             with transaction.atomic():

@@ -145,7 +145,9 @@ def test_a_terminal_offline_for_three_days_holds_the_days_back_and_its_punches_t
     assert not since_monday.filter(status="absent").exists()
 
     # the site waits at most 48 h: the first day closes by timeout, and E003 is absent on it
-    SiteCalendar.objects.filter(site=plant["site"]).update(final_wait_h=48)
+    calendar = SiteCalendar.objects.get(site=plant["site"])
+    calendar.final_wait_h = 48
+    calendar.save()  # as the console saves it: the follower reads its kept rules again
     thursday_noon = monday + timedelta(days=3, hours=12)
     follower.tick(now=at_utc(thursday_noon))
     absent = records("E003")[monday.date()]
@@ -422,3 +424,23 @@ def test_a_punch_no_correct_clock_could_stamp_is_left_out_until_its_time_is_corr
     e1 = records("E001")[monday.date()]
     assert (e1.missing_out, e1.last_out, sorted(e1.punch_ids)) == (False, at_utc(monday.replace(hour=18, minute=5)),
                                                                    sorted([came["id"], left["id"]]))
+
+
+def test_a_punch_with_an_impossible_time_makes_no_record_and_the_punches_after_it_are_followed(
+        plant: dict[str, Any]) -> None:
+    """The follower counts every punch of its look-back window, flagged or not, so a flagged one neither makes a
+    record nor makes the next pass read the window again or miss what came after it."""
+    ingest, follower = Ingest(), Follower()
+    monday = datetime(2026, 3, 2)
+    follower.tick(now=at_utc(monday.replace(hour=12)))  # the first pass sets the site's finality frontier
+    send(ingest, "punches", batch(
+        punch(employee_number="E001", punched_at="1970-01-01T08:00:00.000000Z"),  # an RTC reset: flagged
+        punch(employee_number="E002", punched_at=utc_stamp(monday.replace(hour=9, minute=2)))))
+    first = follower.tick(now=at_utc(monday.replace(hour=12)))
+    assert records("E001") == {} and first.employees == 1
+    assert records("E002")[monday.date()].late_min == 0
+    send(ingest, "punches", batch(punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=9, minute=7)))))
+    second = follower.tick(now=at_utc(monday.replace(hour=12)))
+    assert second.employees == 1  # E001's real punch only: nothing of the first batch again
+    assert records("E001")[monday.date()].late_min == 7
+    assert follower.tick(now=at_utc(monday.replace(hour=12))).employees == 0
