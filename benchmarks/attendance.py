@@ -25,7 +25,8 @@ Measured, on SQLite and on PostgreSQL (a throwaway cluster, ``fsync=off``, as ``
    watermark starts at the month's last punch; its first passes (which also set each site's finality
    frontier and recompute the last days of everyone through the queue) are timed on their own, as are the
    passes after every terminal reports an empty outbox 8 hours later (a shift's days turning final across
-   the site): how many, the longest (what a new punch may wait) and all together.
+   the site): how many, the longest (what a new punch may wait) and all together. On SQLite the write-ahead
+   log is checkpointed by a thread every second, as ``seed-central run`` does (``central.sqlite_checkpoints``).
 
 Each database runs in child processes (Django is set up once per process); children print one JSON line.
 The machine is shared: compare rows of one run with each other.
@@ -306,7 +307,7 @@ def settle(follower: Any, now: datetime) -> dict[str, Any]:
 # what --parts times inside each tick: (module, function, label); indented labels are parts of the one above them
 TICK_PARTS = (
     ("central.attendance.services", "_arrived", "the new punches and their employees (one join)"),
-    ("central.attendance.services", "load_rules", "the rules (shifts, rotations, calendars, finality)"),
+    ("central.attendance.rules_cache", "RulesCache.current", "the rules (kept; finality read every pass)"),
     ("central.attendance.services", "load_employees", "reading the touched employees' inputs"),
     ("central.attendance.inputs", "plans", "  profiles, assignments, schedules"),
     ("central.attendance.engine", "touched", "  the occurrences holding the new punches"),
@@ -317,12 +318,12 @@ TICK_PARTS = (
     ("central.attendance.services", "_update_records", "UPDATE of the changed records"),
     ("central.attendance.services", "_insert_records", "INSERT of new records"),
     ("django.db.backends.base.base", "BaseDatabaseWrapper.commit", "the commit"),
-    ("central.attendance.services", "_get_state", "reading the watermark and frontiers"),
+    ("central.attendance.services", "_read_states", "reading the watermark, frontiers and rules token"),
     ("central.attendance.services", "_set_state", "writing the watermark"),
     ("central.attendance.services", "Follower.finality", "finality of the sites"),
 )
 DATABASE_PARTS = ("_arrived", "_punch_rows", "_record_rows", "_update_records", "_insert_records",
-                  "BaseDatabaseWrapper.commit", "_get_state", "_set_state")  # statements, rows and their values
+                  "BaseDatabaseWrapper.commit", "_read_states", "_set_state")  # statements, rows and their values
 
 
 class TickParts:
@@ -403,10 +404,14 @@ def child_incremental(args: argparse.Namespace) -> dict[str, Any]:
     from central.ingest.handler import Ingest
     from central.ingest.models import Punch, State
     from central.people.models import Device
+    from central.sqlite_checkpoints import CheckpointThread
     from contract import protocol as p
     from terminal.ids import uuid7
 
     now = utc(NOW_LOCAL)
+    # as in ``seed-central run``: SQLite's checkpoints in a thread, not inside the ingest's and the follower's commits
+    checkpoints = CheckpointThread(1.0).start() if connection.vendor == "sqlite" else None
+    connection.close()  # this thread's connection opened again, without checkpoints in its commits
     newest = Punch.objects.aggregate(m=Max("received_at"))["m"]
     State.objects.update_or_create(key=WATERMARK_KEY, defaults={"value": newest.isoformat()})
     ingest, follower = Ingest(), Follower()
@@ -453,6 +458,8 @@ def child_incremental(args: argparse.Namespace) -> dict[str, Any]:
         f"ingest p50 {statistics.median(ingest_ms):.1f} ms")
     Device.objects.update(drained_at=F("drained_at") + timedelta(hours=8))
     final_tick = settle(follower, now)
+    if checkpoints:
+        checkpoints.stop()
     result = {"database": connection.vendor, "batches": len(rows), "warmup_batches": args.warmup, "batch": BATCH,
               "tick_ms": {"median": statistics.median(tick_ms), "p95": percentile(tick_ms, 95), "max": max(tick_ms)},
               "ingest_ms": {"median": statistics.median(ingest_ms), "p95": percentile(ingest_ms, 95), "max": max(ingest_ms)},
@@ -461,6 +468,8 @@ def child_incremental(args: argparse.Namespace) -> dict[str, Any]:
               "first_tick": first_tick, "shift_turns_final_tick": final_tick}
     if parts:
         result["parts"] = parts.medians_ms()
+    if checkpoints:
+        result["checkpointed_pages"] = checkpoints.pages_copied
     if profiler:
         result["profile"] = top_functions(profiler)
         result["profile_cumulative"] = top_functions(profiler, key=3)

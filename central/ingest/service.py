@@ -44,6 +44,7 @@ from central.ingest.models import Command, State
 from central.people import roster as roster_mod
 from central.people.models import Device
 from central.reports.scheduler import ReportScheduler
+from central.sqlite_checkpoints import CheckpointThread
 from central.webhooks.worker import WebhookThread
 from contract import protocol as p
 from contract.keyfiles import check_private_file
@@ -68,6 +69,9 @@ class CentralSettings:
     webhook_interval_s: float | None = 1.0  # None: no webhook delivery worker in this receiver
     report_interval_s: float | None = 30.0  # None: no scheduled reports made by this receiver
     alert_interval_s: float | None = 30.0  # None: no alert rules evaluated (nor alert mails sent) by this receiver
+    # SQLite: the write-ahead log checkpointed by a thread every so many seconds, not inside this process's commits
+    # (central.sqlite_checkpoints); None: SQLite's own, in whichever commit takes the log past 1,000 pages
+    checkpoint_interval_s: float | None = 1.0
     state_dir: Path | None = None  # where the roster's sent-version record lives, outside the database
     roster_part_bytes: int = p.ROSTER_PART_BYTES
 
@@ -161,6 +165,7 @@ class CentralService:
         self.webhooks: WebhookThread | None = None
         self.reports: ReportScheduler | None = None
         self.alerts: AlertThread | None = None
+        self.checkpoints: CheckpointThread | None = None
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
@@ -185,6 +190,8 @@ class CentralService:
         self.client.connect_async(self.settings.broker_host, self.settings.broker_port,
                                   keepalive=self.settings.keepalive_s, clean_start=True)
         self.client.loop_start()
+        if self.settings.checkpoint_interval_s and connection.vendor == "sqlite":  # before any thread's connection
+            self.checkpoints = CheckpointThread(self.settings.checkpoint_interval_s).start()
         self._thread = threading.Thread(target=self._run, name="seed-central", daemon=True)
         self._thread.start()
         if self.settings.attendance_interval_s:
@@ -209,6 +216,8 @@ class CentralService:
             self.reports.stop()
         if self.alerts:
             self.alerts.stop()
+        if self.checkpoints:
+            self.checkpoints.stop()
         try:
             self.client.disconnect()
         finally:
