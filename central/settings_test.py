@@ -6,11 +6,16 @@ tests start themselves (see tests/conftest.py).
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("SEED_CENTRAL_DB", str(Path(tempfile.mkdtemp(prefix="seed-central-tests-")) / "central.db"))
+if "SEED_CENTRAL_DB" not in os.environ:
+    _folder = tempfile.mkdtemp(prefix="seed-central-tests-")
+    atexit.register(shutil.rmtree, _folder, True)  # gone with the process that made it (ignore_errors)
+    os.environ["SEED_CENTRAL_DB"] = str(Path(_folder) / "central.db")
 os.environ.setdefault("SEED_CENTRAL_SECRET_KEY", "tests-only-not-a-secret")
 
 from central.settings import *  # noqa: E402,F403
