@@ -227,9 +227,7 @@ def _update_records(changes: list[Change]) -> None:
             plan = _value_plan(fields)
             cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGES_TABLE} ON COMMIT DELETE ROWS AS "
                         f"SELECT * FROM {table} WITH NO DATA")  # every column: each update fills those it needs
-            with cur.cursor.copy(f"COPY {CHANGES_TABLE} ({key}, {', '.join(columns)}) FROM STDIN") as copy:
-                for pk, row, _ in changes:
-                    copy.write_row([pk, *_values(row, plan)])
+            _copy_rows(cur, CHANGES_TABLE, [key, *columns], ([pk, *_values(row, plan)] for pk, row, _ in changes))
             cur.execute(f"UPDATE {table} AS r SET {', '.join(f'{c} = u.{c}' for c in columns)} "
                         f"FROM {CHANGES_TABLE} AS u WHERE r.{key} = u.{key}")
             cur.execute(f"TRUNCATE {CHANGES_TABLE}")  # the next chunk of the same transaction starts empty
@@ -329,10 +327,27 @@ def _insert_records(rows: list[dict[str, Any]]) -> None:
         # PostgreSQL: COPY. executemany through Django's client-side binding cursor ran at about 100 µs a
         # row (a month's 230,000 records took 24 s), and one statement of many rows spends that in psycopg's
         # parsing of the placeholders
-        columns = ", ".join(ops.quote_name(str(f.column)) for f in fields)
-        with cur.cursor.copy(f"COPY {ops.quote_name(meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
+        _copy_rows(cur, ops.quote_name(meta.db_table), [ops.quote_name(str(f.column)) for f in fields], values)
+
+
+_COLUMN_TYPES: dict[tuple[str, str, tuple[str, ...]], list[int]] = {}  # (database, table, columns): type oids
+
+
+def _copy_rows(cur: Any, table: str, columns: list[str], rows: Iterable[list[Any]]) -> None:
+    """PostgreSQL: ``rows`` into ``table``'s ``columns`` (quoted) by a binary COPY.
+
+    Binary, with the columns' types told to psycopg once (read from the table, kept per process): the text
+    format made psycopg work out how to write each value of each row, 8 µs a row, 4 ms of a follower's pass.
+    """
+    key = (str(connection.settings_dict.get("NAME")), table, tuple(columns))
+    types = _COLUMN_TYPES.get(key)
+    if types is None:
+        cur.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0")
+        types = _COLUMN_TYPES[key] = [column.type_code for column in cur.cursor.description]
+    with cur.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 def _json_adapter(f: Any) -> Callable[[Any], Any]:
