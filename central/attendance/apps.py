@@ -29,6 +29,7 @@ class AttendanceConfig(AppConfig):
         for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
             signal.connect(live_board.forget, sender=Punch, dispatch_uid=f"board-Punch-{done}")
         # the tables the follower's kept rules are read from (central.attendance.rules_cache)
-        for model in (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.SiteCalendar, m.CalendarDay, Site):
+        for model in (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile, m.SiteCalendar,
+                      m.CalendarDay, Site):
             for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
                 signal.connect(mark_rules_changed, sender=model, dispatch_uid=f"rules-{model.__name__}-{done}")

@@ -55,6 +55,10 @@ def shift_of(row: ShiftType) -> e.Shift:
         overtime=overtime)
 
 
+Profile = tuple[date | None, date | None, int | None, bool, bool]  # joined, left, default shift, exempt, overtime list
+NO_PROFILE: Profile = (None, None, None, False, False)
+
+
 @dataclass
 class Rules:
     """What every employee's run shares: shifts, rotations, calendars, department assignments, finality."""
@@ -70,6 +74,9 @@ class Rules:
     # (own assignments, department, site): one schedule object for equal ones, so the engine's memo finds them by
     # identity (a crew on one rotation shares one, not one per person)
     schedules: dict[tuple[tuple[e.Assignment, ...], int | None, int], e.Schedule] = field(default_factory=dict)
+    # employee id: (attendance profile, own assignments) as read by :func:`plans`, kept as long as these rules are
+    # (the follower's, until an edit marks them changed: a profile or an assignment saved is such an edit)
+    people: dict[int, tuple[Profile, tuple[e.Assignment, ...]]] = field(default_factory=dict)
 
     def zone(self, site_id: int) -> ZoneInfo:
         return self.zones.get(site_id, UTC)
@@ -160,7 +167,6 @@ def _assignment_of(rules: Rules, start: date, end: date | None, shift_id: int | 
                         rotation=rules.rotation_names.get(rotation_id) if rotation_id else None, level=level)
 
 
-NO_PROFILE = (None, None, None, False, False)  # joined, left, default shift, exempt, on the overtime list
 
 
 class Staff(Protocol):
@@ -209,7 +215,23 @@ def plans(rules: Rules, employees: Sequence[Staff]) -> dict[int, tuple[e.Person,
     """Each employee's engine :class:`~engine.Person` (employment dates, default shift, policies) and
     :class:`~engine.Schedule` (own assignments before the department's, the site's calendar): what decides the
     days they work, without their punches or records (the reports' planned rest days and holidays)."""
-    ids = [emp.pk for emp in employees]
+    known = rules.people
+    missing = [emp.pk for emp in employees if emp.pk not in known]
+    if missing:
+        _read_people(rules, missing)
+    found: dict[int, tuple[e.Person, e.Schedule]] = {}
+    for emp in employees:
+        (joined, left, default_id, exempt, listed), own = known[emp.pk]
+        default = rules.shift_names.get(default_id) if default_id else None
+        person = e.Person(emp.number, joined, left, emp.active, default, exempt, listed)
+        key = (own, emp.department_id, emp.site_id)
+        schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, *key))
+        found[emp.pk] = (person, schedule)
+    return found
+
+
+def _read_people(rules: Rules, ids: list[int]) -> None:
+    """These employees' attendance profiles and own assignments, into ``rules.people``."""
     day = _parse_date
     profiles = {emp_id: (day(joined), day(left), default, bool(exempt), bool(listed))
                 for emp_id, joined, left, default, exempt, listed in select_of(
@@ -227,15 +249,8 @@ def plans(rules: Rules, employees: Sequence[Staff]) -> dict[int, tuple[e.Person,
             start, end, shift_id, rotation_id = row
             found_one = made[key] = _assignment_of(rules, day(start), day(end), shift_id, rotation_id, level=0)  # type: ignore[arg-type]
         own[emp_id].append(found_one)
-    found: dict[int, tuple[e.Person, e.Schedule]] = {}
-    for emp in employees:
-        joined, left, default_id, exempt, listed = profiles.get(emp.pk, NO_PROFILE)
-        default = rules.shift_names.get(default_id) if default_id else None
-        person = e.Person(emp.number, joined, left, emp.active, default, exempt, listed)
-        key = (tuple(own.get(emp.pk, ())), emp.department_id, emp.site_id)
-        schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, *key))
-        found[emp.pk] = (person, schedule)
-    return found
+    for emp_id in ids:
+        rules.people[emp_id] = (profiles.get(emp_id, NO_PROFILE), tuple(own.get(emp_id, ())))
 
 
 def select_of(model: Any, columns: Sequence[str], key: str, ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:

@@ -1,12 +1,14 @@
 """The attendance rules kept between the follower's passes, and the mark that says they changed.
 
 Reading the rules (shifts, rotations, department assignments, sites, calendars: seven statements) took 2.5 ms of a
-follower's pass on SQLite and 4 ms on PostgreSQL (benchmarks/attendance.py), for rules that change a few times a
-month. So the follower keeps them, and every saved or deleted row of those tables, in whatever process (the web
-console runs apart from the receiver), writes a new token under RULES_VERSION_KEY in the same transaction. A pass
-reads the token first and the rules again when it differs; a queued recompute checks it once more before it runs,
-since the edit that queued it committed its token with it. Whatever changes those tables without Django's signals
-(SQL by hand) is seen after REFRESH_S at most. Finality (the terminals' reports) is worked out at every pass.
+follower's pass on SQLite and 4 ms on PostgreSQL, and the touched employees' attendance profiles and own
+assignments 2 ms more (benchmarks/attendance.py), for what changes a few times a month. So the follower keeps
+them (the employees' as it meets them, ``Rules.people``), and every saved or deleted row of those tables, in
+whatever process (the web console runs apart from the receiver), writes a new token under RULES_VERSION_KEY in
+the same transaction. A pass reads the token first and the rules again when it differs; a queued recompute
+checks it once more before it runs, since the edit that queued it committed its token with it. Whatever changes
+those tables without Django's signals (SQL by hand) is seen after REFRESH_S at most. Finality (the terminals'
+reports) is worked out at every pass.
 """
 from __future__ import annotations
 

@@ -133,3 +133,20 @@ def test_a_queued_recompute_runs_on_the_rules_its_edit_committed(site: Site) -> 
     run_queued(stale, NOW)
     assert DailyRecord.objects.get(employee__number="E001", date=MONDAY).late_min == 20
     assert load_rules(NOW).shifts["day"].late_grace_min == 30
+
+
+def test_an_employee_profile_saved_between_passes_is_read_again(site: Site) -> None:
+    """The follower keeps each employee's attendance profile with the rules; saving one marks them changed."""
+    early = ShiftType.objects.create(name="early", start=time(9, 15), end=time(18), checkin_before_min=60,
+                                     checkout_after_min=120, late_grace_min=0, early_grace_min=0)
+    ingest, follower = Ingest(), Follower()
+    send(ingest, "punches", batch(punch(employee_number="E001", punched_at=stamp(9, 20))))
+    follower.tick(now=NOW)
+    assert late_min("E001") == 20
+    profile = AttendanceProfile.objects.get(employee__number="E001")
+    profile.default_shift = early
+    profile.save()
+    send(ingest, "punches", batch(punch(employee_number="E001", punched_at=stamp(17, 30))))
+    follower.tick(now=NOW)
+    record = DailyRecord.objects.get(employee__number="E001", date=MONDAY)
+    assert (record.shift_name, record.late_min) == ("early", 5)  # 09:20 against 09:15
