@@ -284,3 +284,28 @@ class LeaveEntryForm(forms.Form):
 
     def leave_type_row(self) -> LeaveType:
         return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
+
+
+class AttendanceProfileForm(forms.Form):
+    """An employee's attendance terms, as HR keeps them on the employee's month."""
+    joined = forms.DateField(label=_("入职 Joined"), required=False, widget=DateInput())
+    left = forms.DateField(label=_("离职 Left"), required=False, widget=DateInput(),
+                           help_text=_("离职当天仍计考勤 / The leaving day still counts"))
+    default_shift = forms.ChoiceField(label=_("默认班次 Default shift"), required=False,
+                                      help_text=_("没有排班时的班次 / The shift when no assignment covers a day"))
+    exempt = forms.BooleanField(label=_("免打卡 Exempt from punching"), required=False,
+                                help_text=_("高管免刷：每个工作日记为出勤 / Present each working day"))
+    overtime_listed = forms.BooleanField(label=_("加班白名单 On the overtime list"), required=False,
+                                         help_text=_("只有名单上的员工计加班 / Overtime counts only for those on it, "
+                                                     "where the shift's rule says so"))
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        choice_field(self, "default_shift").choices = [("", _("（无） (none)")), *(
+            (str(s.pk), str(s)) for s in ShiftType.objects.order_by("start", "name"))]
+
+    def values(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        value = data.get("default_shift") or ""
+        data["default_shift"] = ShiftType.objects.filter(pk=int(value)).first() if value.isdigit() else None
+        return data

@@ -19,6 +19,7 @@ from central.attendance import engine as e
 from central.attendance.inputs import load_employees, load_rules, plans, shift_of, zone_named
 from central.attendance.models import (
     Assignment,
+    AttendanceProfile,
     CalendarDay,
     DailyRecord,
     LeaveType,
@@ -179,6 +180,16 @@ def _employee_rows(employees: list[Employee], days: list[date], shifts: dict[str
             row.cells.append(_planned_cell(item.schedule, item.person, day, shifts))
         rows.append(row)
     return rows
+
+
+def profile_initial(employee: Employee) -> dict[str, Any]:
+    """An employee's attendance terms as the month page's form starts from (none saved yet: the defaults)."""
+    profile = AttendanceProfile.objects.filter(employee=employee).first()
+    if profile is None:
+        return {}
+    return {"joined": profile.joined, "left": profile.left, "exempt": profile.exempt,
+            "overtime_listed": profile.overtime_listed,
+            "default_shift": str(profile.default_shift_id) if profile.default_shift_id else ""}
 
 
 def leave_days_of(employee: Employee, first: date, last: date, *, natural: bool) -> list[date]:

@@ -44,6 +44,7 @@ from central.attendance.inputs import (
 )
 from central.attendance.models import (
     Assignment,
+    AttendanceProfile,
     CalendarDay,
     DailyRecord,
     LeaveRecord,
@@ -964,6 +965,43 @@ def _check_holder(user: Any, employee: Any, department: Any) -> None:
         if not scope.departments(user).filter(pk=department.pk).exists():
             raise ScheduleError("没有该部门 / No such department", "department")
         scope.check_site_allowed(user, department.site, department)
+
+
+PROFILE_FIELDS = ("joined", "left", "default_shift", "exempt", "overtime_listed")
+
+
+def save_attendance_profile(user: Any, employee: Employee, values: dict[str, Any]) -> AttendanceProfile:
+    """An employee's attendance terms (``PROFILE_FIELDS``: dates of employment, default shift, 高管免刷 exempt from
+    punching, 加班白名单 on the overtime list), audited with what they were; the past days they change (at most the
+    last RECOMPUTE_DAYS) are recomputed."""
+    _require_hr(user)
+    _check_holder(user, employee, None)
+    joined, left = values.get("joined"), values.get("left")
+    if joined is not None and left is not None and left < joined:
+        raise ScheduleError("离职日期早于入职日期 / The leaving day is before the joining day", "left")
+    with transaction.atomic():
+        profile = AttendanceProfile.objects.filter(employee=employee).first() or AttendanceProfile(employee=employee)
+        before = {name: _profile_value(getattr(profile, name)) for name in PROFILE_FIELDS}
+        for name in PROFILE_FIELDS:
+            setattr(profile, name, values.get(name) if name != "exempt" and name != "overtime_listed"
+                    else bool(values.get(name)))
+        profile.full_clean(exclude=["employee"])
+        profile.save()
+        after = {name: _profile_value(getattr(profile, name)) for name in PROFILE_FIELDS}
+        audit.record(user.username, "attendance.profile", employee.number,
+                     {"before": before, "after": after, "changed": [k for k in PROFILE_FIELDS if before[k] != after[k]]})
+    _recompute_for(Employee.objects.filter(pk=employee.pk), None, None, user.username,
+                   f"{employee.number} 考勤设置 / attendance settings")
+    return profile
+
+
+def _profile_value(value: Any) -> Any:
+    """A profile field as the audit log keeps it."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, ShiftType):
+        return value.name
+    return value
 
 
 def create_assignment(user: Any, *, start: date, end: date | None, employee: Any = None, department: Any = None,

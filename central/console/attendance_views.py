@@ -31,6 +31,7 @@ from central.attendance.forms import (
     REST,
     WEEKDAY_LABELS,
     AssignmentForm,
+    AttendanceProfileForm,
     CalendarDayForm,
     CalendarForm,
     LeaveEntryForm,
@@ -349,14 +350,25 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
     first = selectors.parse_month(request.POST.get("month") if request.method == "POST" else request.GET.get("month"))
     can_add = scope.can_manage(user) and _manages_employee(user, employee)
-    form = leave_form = None
+    form = leave_form = profile_form = None
     if can_add:
         posted = request.POST if request.method == "POST" else None
-        leave_post = posted is not None and posted.get("kind") == "leave"
-        form = ManualRecordForm(None if leave_post else posted,
+        kind = posted.get("kind", "") if posted is not None else None  # which form: "leave", "profile", "" manual
+        leave_post = kind == "leave"
+        form = ManualRecordForm(posted if kind == "" else None,
                                 initial={"date": min(timezone.localdate(), selectors.month_end(first))})
         leave_form = LeaveEntryForm(posted if leave_post else None, prefix="leave")
-        if leave_post and leave_form.is_valid():
+        profile_form = AttendanceProfileForm(posted if kind == "profile" else None, prefix="profile",
+                                             initial=selectors.profile_initial(employee))
+        if kind == "profile" and profile_form.is_valid():
+            try:
+                services.save_attendance_profile(user, employee, profile_form.values())
+            except AttendanceError as exc:
+                _refused(profile_form, exc)
+            else:
+                messages.success(request, _("已保存考勤设置 / Attendance settings saved"))
+                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={first:%Y-%m}")
+        elif leave_post and leave_form.is_valid():
             data = leave_form.cleaned_data
             try:
                 record_leave(employee, leave_form.leave_type_row(), data["start"], data["end"], half_day=data["half_day"],
@@ -367,7 +379,7 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("已登记 %(start)s 至 %(end)s 的请假 / Leave recorded from %(start)s to %(end)s")
                                  % {"start": data["start"].isoformat(), "end": data["end"].isoformat()})
                 return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={data['start']:%Y-%m}")
-        elif request.method == "POST" and not leave_post and form.is_valid():
+        elif kind == "" and form.is_valid():
             day: date = form.cleaned_data["date"]
             try:
                 services.add_manual_record(employee, day, form.cleaned_data["status"],
@@ -384,7 +396,8 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     month = selectors.employee_month(user, employee, first)
     return render(request, "console/attendance/month.html", {
         "nav": "attendance_month" if user.employee_id == employee.pk else "employees", "employee": employee,
-        "form": form, "leave_form": leave_form, "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
+        "form": form, "leave_form": leave_form, "profile_form": profile_form,
+        "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
 
 
 def _manages_employee(user: Any, employee: Employee) -> bool:

@@ -259,3 +259,14 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
         cell = by_css(browser, f"#day-{day.isoformat()}")
         statuses = [r.get_attribute("data-status") for r in cell.find_elements("css selector", ".mrec")]
         assert statuses == (["on_leave"] if day.weekday() < 5 else []), (day, statuses)
+
+    # her attendance settings, on the same page: exempt from punching from the day she joined
+    by_css(browser, "#profile-form [name='profile-exempt']").click()
+    set_value(browser, "#profile-form [name='profile-joined']", "2025-03-01")
+    submit(browser, "#profile-form form")
+    assert "已保存考勤设置" in by_css(browser, ".alert-ok").text
+    assert by_css(browser, "#profile-form [name='profile-exempt']").is_selected()
+    assert by_css(browser, "#profile-form [name='profile-joined']").get_attribute("value") == "2025-03-01"
+    profile = employee.attendance
+    profile.refresh_from_db()
+    assert (profile.exempt, profile.joined, profile.overtime_listed) == (True, date(2025, 3, 1), False)

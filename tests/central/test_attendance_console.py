@@ -20,6 +20,7 @@ from django.utils import timezone
 from central.accounts.models import AuditEntry, Role, User
 from central.attendance.models import (
     Assignment,
+    AttendanceProfile,
     CalendarDay,
     DailyRecord,
     LeaveType,
@@ -715,3 +716,47 @@ def test_hr_records_a_leave_on_the_month_page_and_it_takes_off_the_working_days(
     assert client_for(world, "manager").post(reverse("console:attendance_month", args=[e1.pk]), {
         "kind": "leave", "leave-leave_type": str(annual.pk), "leave-start": "2026-03-09", "leave-end": "2026-03-09",
         "leave-reason": "x"}).status_code == 403
+
+
+def test_hr_keeps_an_employees_attendance_settings_on_the_month_page(world: dict[str, Any]) -> None:
+    """高管免刷 and the overtime list can be set where HR looks at the employee's days; the past days follow."""
+    day = ShiftType.objects.create(name="白班 Day", start=time(9), end=time(18), checkin_before_min=60,
+                                   checkout_after_min=120)
+    e1 = world["people"]["E001"]
+    hr = client_for(world, "hr_hq")
+    url = reverse("console:attendance_month", args=[e1.pk])
+
+    def save(**fields: str) -> Any:
+        data = {"kind": "profile", "month": "2026-03", "profile-joined": "2025-01-01", "profile-left": "",
+                "profile-default_shift": str(day.pk), "profile-exempt": "on", **fields}
+        return hr.post(url, {k: v for k, v in data.items() if v is not None})
+
+    assert errors_of(save(**{"profile-left": "2024-12-31"}).content, "profile-left")  # before joining
+    assert errors_of(save(**{"profile-default_shift": "999"}).content, "profile-default_shift")
+    assert errors_of(save(**{"profile-joined": "2026-13-01"}).content, "profile-joined")
+    assert not AttendanceProfile.objects.exists() and not DailyRecord.objects.exists()
+
+    answer = save()
+    assert answer.status_code == 302 and answer["Location"].endswith("?month=2026-03")
+    profile = AttendanceProfile.objects.get(employee=e1)
+    assert (profile.joined, profile.left, profile.default_shift, profile.exempt, profile.overtime_listed) == (
+        date(2025, 1, 1), None, day, True, False)
+    entry = AuditEntry.objects.get(action="attendance.profile")
+    assert (entry.actor, entry.target) == ("hr_hq", "E001")
+    assert entry.detail["changed"] == ["joined", "default_shift", "exempt"]
+    # exempt: present on each past working day of the last 62 (Monday to Friday here), with no punch at all
+    today = timezone.localdate()
+    weekdays = [today - timedelta(days=k) for k in range(1, 62) if (today - timedelta(days=k)).weekday() < 5]
+    present = set(DailyRecord.objects.filter(employee=e1, status="present", source="exempt").values_list("date", flat=True))
+    assert set(weekdays) <= present and all(d.weekday() < 5 for d in present)
+
+    page = hr.get(url, {"month": "2026-03"}).content.decode()
+    assert re.search(r'name="profile-exempt"[^>]*checked', page)
+    assert f'<option value="{day.pk}" selected>' in page
+
+    assert save(**{"profile-exempt": None, "profile-overtime_listed": "on"}).status_code == 302
+    assert not DailyRecord.objects.filter(employee=e1, source="exempt").exists()
+    absent = set(DailyRecord.objects.filter(employee=e1, status="absent").values_list("date", flat=True))
+    assert set(weekdays) <= absent  # punching again, and no punch on those days
+    assert AuditEntry.objects.filter(action="attendance.profile").count() == 2
+    assert client_for(world, "manager").post(url, {"kind": "profile", "profile-exempt": "on"}).status_code == 403
