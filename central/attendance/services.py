@@ -983,8 +983,8 @@ def save_attendance_profile(user: Any, employee: Employee, values: dict[str, Any
         profile = AttendanceProfile.objects.filter(employee=employee).first() or AttendanceProfile(employee=employee)
         before = {name: _profile_value(getattr(profile, name)) for name in PROFILE_FIELDS}
         for name in PROFILE_FIELDS:
-            setattr(profile, name, values.get(name) if name != "exempt" and name != "overtime_listed"
-                    else bool(values.get(name)))
+            value = values.get(name)
+            setattr(profile, name, bool(value) if name in ("exempt", "overtime_listed") else value)
         profile.full_clean(exclude=["employee"])
         profile.save()
         after = {name: _profile_value(getattr(profile, name)) for name in PROFILE_FIELDS}
