@@ -167,8 +167,6 @@ def _assignment_of(rules: Rules, start: date, end: date | None, shift_id: int | 
                         rotation=rules.rotation_names.get(rotation_id) if rotation_id else None, level=level)
 
 
-
-
 class Staff(Protocol):
     """What the engine's inputs need of an employee: an Employee, or a :class:`StaffRow` read plainly."""
 

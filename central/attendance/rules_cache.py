@@ -51,6 +51,3 @@ class RulesCache:
                 log.info("attendance rules read again")
             self._rules, self._version, self._read_at = read_rules(), version, time.monotonic()
         return replace(self._rules, finality=finality_at(self._rules, now))
-
-    def forget(self) -> None:
-        self._rules = None

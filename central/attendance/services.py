@@ -469,8 +469,8 @@ class Follower:
         outcome.add(run_queued(rules, now, fresh=lambda: self._rules.current(now, read_version())))
         return outcome
 
-    def new_punches(self, rules: Rules, now: datetime, states: dict[str, str] | None = None) -> Outcome:
-        mark = _stamp((_read_states() if states is None else states).get(WATERMARK_KEY))
+    def new_punches(self, rules: Rules, now: datetime, states: dict[str, str]) -> Outcome:
+        mark = _stamp(states.get(WATERMARK_KEY))
         # trimmed to this very watermark, every time in ``_recent`` lies in its look-back window: no need to count
         trimmed = mark is not None and mark == self._recent_mark
         # a punch handled before comes again when a re-stamp moved it (its received_at moves with it)
@@ -510,12 +510,11 @@ class Follower:
         self._recent_mark = mark
         return outcome
 
-    def finality(self, rules: Rules, now: datetime, states: dict[str, str] | None = None) -> None:
+    def finality(self, rules: Rules, now: datetime, states: dict[str, str]) -> None:
         """Sites whose days became final since the last pass: the days whose windows closed are queued for
         recompute, with the site's frontier in the same commit. :func:`run_queued` then works through them a chunk
         of employees at a time: on a 10,000-person site that is about 2 s of work, several times a day, which new
         punches would otherwise wait for."""
-        states = _read_states() if states is None else states
         for site_id, fin in rules.finality.items():
             frontier = max([x for x in (fin.reported_until, fin.timeout_until) if x is not None], default=None)
             if frontier is None:
