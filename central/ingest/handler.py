@@ -94,15 +94,20 @@ class Ingest:
         if isinstance(data, dict) and "batch" in data and not isinstance(data.get("punches"), list):
             data = {**data, "punches": []}
         batch = p.validate(p.PunchBatch, data)
-        now = dj_timezone.now()
         valid, rejected = _split(batch.punches, p.Punch, lambda x: None if x.device_id == device else
                                  f"device_id {x.device_id} does not match the topic")
         values = [{"id": x.id, "site": site, "device_id": device, "employee_number": x.employee_number,
                    "direction": x.direction, "method": x.method, "score": x.score, "punched_at": _when(x.punched_at),
                    "boot_id": x.boot_id, "monotonic_ns": x.monotonic_ns, "time_source": x.time_source,
                    "original_punched_at": _when(x.original_punched_at), "restamped_at": _when(x.restamped_at),
-                   "batch_id": batch.batch, "received_at": now} for x in valid]
+                   "batch_id": batch.batch} for x in valid]
         with transaction.atomic():
+            # the arrival time is taken inside the transaction: on SQLite after BEGIN IMMEDIATE has the write lock,
+            # so batches' arrival times follow their commits, which the followers' short look-back relies on
+            # (central.attendance.services.LATE_COMMIT_S)
+            now = dj_timezone.now()
+            for value in values:
+                value["received_at"] = now
             flagged = store_punches(values)
             self._record_rejected(site, device, topic, rejected, batch.punches, now)
             self._seen(site, device, now)

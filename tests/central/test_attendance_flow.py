@@ -19,6 +19,7 @@ from central.accounts.models import AuditEntry
 from central.attendance.models import Assignment, AttendanceProfile, DailyRecord, Rotation, ShiftType, SiteCalendar
 from central.attendance.services import AttendanceError, Follower, add_manual_record, recompute
 from central.ingest.handler import Ingest
+from central.ingest.models import Punch
 from central.people.models import Department, Employee, Site
 
 pytestmark = pytest.mark.django_db
@@ -444,3 +445,30 @@ def test_a_punch_with_an_impossible_time_makes_no_record_and_the_punches_after_i
     assert second.employees == 1  # E001's real punch only: nothing of the first batch again
     assert records("E001")[monday.date()].late_min == 7
     assert follower.tick(now=at_utc(monday.replace(hour=12))).employees == 0
+
+
+def test_a_batch_committed_after_a_later_one_is_followed_within_the_window_and_otherwise_when_its_day_turns_final(
+        plant: dict[str, Any]) -> None:
+    """The follower looks LATE_COMMIT_S back for a batch that committed after a later one (two receivers on
+    PostgreSQL): one that arrived 1.5 s before the watermark is followed at the next pass; one that arrived a minute
+    before it is left to the day's final recompute, which the terminals' reports trigger only after its ack."""
+    ingest, follower = Ingest(), Follower()
+    monday = datetime(2026, 3, 2)
+    status(ingest, "door-a", monday.replace(hour=6), queue_depth=1)
+    follower.tick(now=at_utc(monday.replace(hour=12)))
+    send(ingest, "punches", batch(punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=8, minute=50)))))
+    follower.tick(now=at_utc(monday.replace(hour=12)))
+    mark = Punch.objects.get().received_at
+    late = punch(employee_number="E002", punched_at=utc_stamp(monday.replace(hour=9, minute=1)))
+    later = punch(employee_number="E003", punched_at=utc_stamp(monday.replace(hour=9, minute=2)))
+    send(ingest, "punches", batch(late, later))
+    Punch.objects.filter(id=late["id"]).update(received_at=mark - timedelta(seconds=1.5))
+    Punch.objects.filter(id=later["id"]).update(received_at=mark - timedelta(seconds=60))
+    follower.tick(now=at_utc(monday.replace(hour=12)))
+    assert records("E002")[monday.date()].first_in == at_utc(monday.replace(hour=9, minute=1))
+    assert records("E003") == {}  # outside the window: not seen by the pass
+    status(ingest, "door-a", monday.replace(hour=21))  # the terminal's outbox empty after the day's window
+    while follower.tick(now=at_utc(monday.replace(hour=21, minute=1))).employees:
+        pass
+    e3 = records("E003")[monday.date()]
+    assert (e3.status, e3.first_in, e3.final) == ("present", at_utc(monday.replace(hour=9, minute=2)), True)

@@ -297,3 +297,41 @@ def test_a_lost_postgresql_connection_is_replaced():
     ack = send(ingest, "punches", batch(punch()))[0]
     assert len(ack["stored"]) == 1
     assert Punch.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_waited_for_the_write_lock_arrives_when_it_got_it(transactional_db):
+    """On SQLite a batch's arrival time is taken once its transaction holds the write lock, so arrival order is
+    commit order: a batch that waited behind another writer is not stamped before that writer's commit, where a
+    follower that had passed it would look for it in vain."""
+    import sqlite3
+    import threading
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: its one write lock orders the commits")
+    other = sqlite3.connect(str(connection.settings_dict["NAME"]), isolation_level=None)
+    stored: list[dict] = []
+
+    def receive() -> None:
+        try:
+            stored.extend(send(Ingest(), "punches", batch(punch())))
+        finally:
+            connection.close()
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer (a console edit, a recompute) holds the lock
+        before = datetime.now(timezone.utc)
+        receiver = threading.Thread(target=receive)
+        receiver.start()
+        time.sleep(0.6)
+        assert not stored  # still waiting for the lock
+        released = datetime.now(timezone.utc)
+        other.execute("COMMIT")
+        receiver.join(30)
+    finally:
+        other.close()
+    assert len(stored) == 1 and len(stored[0]["stored"]) == 1
+    arrived = Punch.objects.get().received_at
+    assert arrived >= released > before + timedelta(seconds=0.5)
