@@ -204,7 +204,6 @@ def _delete_records(ids: list[int]) -> None:
 
 
 Change = tuple[int, dict[str, Any], list[str]]  # a record's id, its row (:func:`_row_values`), the columns changed
-CHANGES_TABLE = "seed_attendance_changes"  # PostgreSQL: this connection's own (temporary) table of updates
 
 
 def _update_records(changes: list[Change]) -> None:
@@ -216,29 +215,18 @@ def _update_records(changes: list[Change]) -> None:
     wrote on the row (reason, who, leave type) is not touched.
 
     SQLite: rows that changed in the same columns (a new out punch: the out, the hours, the punches) go in
-    one ``executemany``. PostgreSQL writes a whole new row version whatever changed, and runs each statement
-    of an ``executemany`` on its own: the rows go by COPY into a temporary table of this connection and one
-    UPDATE ... FROM applies them, with the columns any of them changed (all 21 took 2 ms more to prepare and
-    copy in a follower's pass, benchmarks/attendance.py).
+    one ``executemany``. PostgreSQL: :func:`_update_records_pg`.
     """
     if not changes:
         return
     ops = connection.ops
     by_name = {f.name: f for f in DailyRecord._meta.concrete_fields}
     table, key = ops.quote_name(DailyRecord._meta.db_table), db_column(DailyRecord, "id")
+    if connection.vendor == "postgresql":  # the columns any of them changed (values of the others are as stored)
+        changed_any = {column for _, _, changed in changes for column in changed}
+        _update_records_pg(table, key, [by_name[name] for name in changes[0][1] if name in changed_any], changes)
+        return
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":  # the columns any of them changed (values of the others are as stored)
-            changed_any = {column for _, _, changed in changes for column in changed}
-            fields = [by_name[name] for name in (*(c for c in changes[0][1] if c in changed_any), "updated_at")]
-            columns = [ops.quote_name(str(f.column)) for f in fields]
-            plan = _value_plan(fields)
-            cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGES_TABLE} ON COMMIT DELETE ROWS AS "
-                        f"SELECT * FROM {table} WITH NO DATA")  # every column: each update fills those it needs
-            _copy_rows(cur, CHANGES_TABLE, [key, *columns], ([pk, *_values(row, plan)] for pk, row, _ in changes))
-            cur.execute(f"UPDATE {table} AS r SET {', '.join(f'{c} = u.{c}' for c in columns)} "
-                        f"FROM {CHANGES_TABLE} AS u WHERE r.{key} = u.{key}")
-            cur.execute(f"TRUNCATE {CHANGES_TABLE}")  # the next chunk of the same transaction starts empty
-            return
         groups: dict[tuple[str, ...], list[Change]] = {}
         for change in changes:
             groups.setdefault(tuple(change[2]), []).append(change)
@@ -248,6 +236,38 @@ def _update_records(changes: list[Change]) -> None:
             sql = (f"UPDATE {table} SET {', '.join(f'{ops.quote_name(str(f.column))} = %s' for f in fields)} "
                    f"WHERE {key} = %s")
             cur.executemany(sql, [[*_values(row, plan), pk] for pk, row, _ in group])
+
+
+def _update_records_pg(table: str, key: str, fields: list[Any], changes: list[Change]) -> None:
+    """PostgreSQL: one ``UPDATE ... FROM unnest(arrays)``, a column's values of every row as one array bound on
+    the server in binary (psycopg writes each array in C).
+
+    PostgreSQL runs each statement of an ``executemany`` on its own. The rows went before by a binary COPY into a
+    temporary table, an UPDATE ... FROM it and a TRUNCATE: as fast (benchmarks/attendance.py), but each TRUNCATE of
+    a table made in an earlier transaction gives it a new file and a new catalog row, at every pass of a follower
+    that runs every second. Only the columns some record changed are set (values of the others are as stored).
+    Django's own cursor binds on the client, where it would quote every element of every array.
+    """
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    ops = connection.ops
+    columns = [ops.quote_name(str(f.column)) for f in fields]
+    arrays: list[list[Any]] = [[pk for pk, _, _ in changes]]
+    types = ["bigint"]
+    for f in fields:
+        values = [row[f.attname] for _, row, _ in changes]
+        if f.get_internal_type() == "JSONField":
+            values = [None if v is None else Jsonb(v) for v in values]
+        arrays.append(values)
+        types.append(str(f.db_type(connection)))
+    stamp = ops.quote_name(str(DailyRecord._meta.get_field("updated_at").column))
+    sets = ", ".join([*(f"{c} = u.{c}" for c in columns), f"{stamp} = %b"])
+    sources = ", ".join(f"%b::{kind}[]" for kind in types)
+    sql = f"UPDATE {table} AS r SET {sets} FROM unnest({sources}) AS u({', '.join([key, *columns])}) WHERE r.{key} = u.{key}"
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as raw:  # type: ignore[arg-type]
+        raw.execute(sql, [dj_timezone.now(), *arrays])
 
 
 Plan = list[tuple[str, Callable[[Any], Any] | None, Any]]
