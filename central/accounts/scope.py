@@ -7,7 +7,7 @@ role on its own. Grants: ``user.sites`` and ``user.departments``.
 | --- | --- | --- | --- |
 | superuser | all | yes | yes |
 | HR admin | granted sites, plus granted departments (and their sites) | no | yes, within scope |
-| manager | granted departments; their sites' devices (read) | no | no |
+| manager | granted departments; their sites' devices (read) | no | no (decides their employees' requests) |
 | auditor | granted sites and departments, or all when none is granted | yes | no |
 | employee | own record and own punches only | no | no |
 
@@ -146,6 +146,11 @@ def audit_entries(user: User) -> QuerySet[AuditEntry]:
 def can_manage(user: User) -> bool:
     """May change people, devices and send commands (within scope)."""
     return bool(user.is_active and (user.is_superuser or user.role == Role.HR_ADMIN))
+
+
+def can_decide_requests(user: User) -> bool:
+    """May approve or reject leave, make-up punches and overtime: of the employees it sees, never its own."""
+    return bool(user.is_active and (user.is_superuser or user.role in (Role.HR_ADMIN, Role.MANAGER)))
 
 
 def can_see_audit(user: User) -> bool:

@@ -265,12 +265,13 @@ class LeaveTypeForm(forms.ModelForm):
 
 
 class LeaveEntryForm(forms.Form):
-    """A leave HR records for an employee (already agreed: it is filed and approved in one step)."""
+    """A leave: recorded by HR for an employee (filed and approved in one step), or asked for by the employee."""
     leave_type = forms.ChoiceField(label=_("假别 Leave type"))
     start = forms.DateField(label=_("开始日期 First day"), widget=DateInput())
     end = forms.DateField(label=_("结束日期（含）Last day, inclusive"), widget=DateInput())
     half_day = forms.BooleanField(label=_("半天 Half day"), required=False)
-    reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                             error_messages={"required": _("请填写事由 / A reason is required")})
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -284,6 +285,17 @@ class LeaveEntryForm(forms.Form):
 
     def leave_type_row(self) -> LeaveType:
         return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
+
+
+class MakeupRequestForm(forms.Form):
+    """A make-up punch (补卡) an employee asks for: a punch missed at the door, at the site's local time."""
+    at = forms.DateTimeField(label=_("打卡时间 Punch time"), input_formats=["%Y-%m-%dT%H:%M"],
+                             widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+                             help_text=_("站点当地时间 / The site's local time"))
+    direction = forms.ChoiceField(label=_("方向 Direction"), required=False,
+                                  choices=[("in", _("上班 In")), ("out", _("下班 Out")), ("", _("不确定 Not sure"))])
+    reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                             error_messages={"required": _("请填写事由 / A reason is required")})
 
 
 class AttendanceProfileForm(forms.Form):

@@ -1,4 +1,5 @@
-"""Leave and make-up punch requests: filed, approved or rejected, each step audited.
+"""Leave and make-up punch requests, and overtime waiting for approval: filed, approved or rejected, each step
+audited.
 
 An approved leave becomes daily records (source ``leave``: ``on_leave`` for a full day, ``half_day``
 for a half) that win over punches, on the days it takes off: the employee's working days, or every day for a
@@ -8,12 +9,13 @@ punch (补卡) counts as a punch. Either way the employee's affected days are re
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone as dj_timezone
 
-from central.accounts import audit
-from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch
+from central.accounts import audit, scope
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.selectors import leave_days_of
 from central.attendance.services import AttendanceError, recompute
 from central.people.models import Employee
@@ -106,3 +108,30 @@ def record_leave(employee: Employee, leave_type: LeaveType, start: date, end: da
     with transaction.atomic():
         leave = file_leave(employee, leave_type, start, end, half_day=half_day, reason=reason, actor=actor)
         return decide_leave(leave, approve=True, actor=actor, now=now)
+
+
+def decide_overtime(record: DailyRecord, *, approve: bool, actor: str) -> DailyRecord:
+    """Approve (paid) or reject (recorded, not paid) a day's overtime waiting for approval. The decision stays while
+    the day's overtime minutes stay the same; a recompute that changes them asks again (``services._keep_approval``)."""
+    with transaction.atomic():
+        fresh = DailyRecord.objects.select_for_update().select_related("employee").get(pk=record.pk)
+        if fresh.overtime_state != "pending" or not fresh.overtime_min:
+            raise AttendanceError(f"这条加班已处理 / This overtime is already {fresh.overtime_state or 'settled'}")
+        fresh.overtime_state = "approved" if approve else "rejected"
+        fresh.save(update_fields=["overtime_state", "updated_at"])
+        audit.record(actor, "attendance.overtime_" + fresh.overtime_state, f"{fresh.employee.number} {fresh.date}",
+                     {"id": fresh.pk, "shift": fresh.shift_name, "minutes": fresh.overtime_min})
+    return fresh
+
+
+class DecisionRefused(AttendanceError):
+    """A decision this person may not take on this request (its own, or a role that does not decide)."""
+
+
+def check_decider(user: Any, employee: Employee) -> None:
+    """Whether ``user`` may decide a request of ``employee``: a superuser, HR admin or manager who sees the employee
+    (the caller has already found the request among the employees it sees), and never on their own request."""
+    if not scope.can_decide_requests(user):
+        raise DecisionRefused("这个角色不能审批 / This role does not decide requests")
+    if user.employee_id is not None and user.employee_id == employee.pk:
+        raise DecisionRefused("不能审批自己的请求 / You cannot decide your own request")

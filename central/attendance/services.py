@@ -124,10 +124,10 @@ def _changed(old: e.Record, new: e.Record) -> list[str]:
 
 
 def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
-    """Overtime a person approved stays approved while its minutes do not change."""
-    if (old is not None and old.overtime_state == "approved" and new.overtime_state == "pending"
+    """Overtime a person approved or rejected stays so while its minutes do not change."""
+    if (old is not None and old.overtime_state in ("approved", "rejected") and new.overtime_state == "pending"
             and old.overtime_min == new.overtime_min):
-        return replace(new, overtime_state="approved")
+        return replace(new, overtime_state=old.overtime_state)
     return new
 
 

@@ -1,5 +1,6 @@
 """Attendance console pages: shifts and overtime rules, rotations and their calendar preview, assignments,
-holiday calendars and each employee's month. Thin views: reads through :mod:`central.attendance.selectors`
+holiday calendars, each employee's month, and requests (leave, make-up punches, overtime) with their approval.
+Thin views: reads through :mod:`central.attendance.selectors`
 (people through :mod:`central.accounts.scope`), writes through :mod:`central.attendance.services`.
 
 Shift types, overtime rules and rotations are company-wide: every staff role reads them, superusers and HR
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from central.accounts import scope
 from central.accounts.models import Role
-from central.attendance import selectors, services
+from central.attendance import request_selectors, selectors, services
 from central.attendance.forms import (
     MAX_PATTERN_DAYS,
     REST,
@@ -36,13 +37,22 @@ from central.attendance.forms import (
     CalendarForm,
     LeaveEntryForm,
     LeaveTypeForm,
+    MakeupRequestForm,
     ManualRecordForm,
     OvertimeRuleForm,
     RotationForm,
     ShiftForm,
 )
-from central.attendance.models import CalendarDay, LeaveType, OvertimeRule, Rotation, ShiftType
-from central.attendance.requests import record_leave
+from central.attendance.models import CalendarDay, LeaveRecord, LeaveType, MakeupPunch, OvertimeRule, Rotation, ShiftType
+from central.attendance.requests import (
+    check_decider,
+    decide_leave,
+    decide_makeup_punch,
+    decide_overtime,
+    file_leave,
+    file_makeup_punch,
+    record_leave,
+)
 from central.attendance.services import AttendanceError, ScheduleError
 from central.console.views import AuthedHttpRequest, console_view, page_of, query_without_page, require
 from central.people.models import Employee, Site
@@ -416,3 +426,78 @@ def recompute_jobs(request: AuthedHttpRequest) -> HttpResponse:
     _require_staff(request)
     return render(request, "console/attendance/_recompute_jobs.html",
                   {"jobs": selectors.recompute_jobs_shown(timezone.now())})
+
+
+# -- requests and their approval -------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@console_view
+def requests_page(request: AuthedHttpRequest) -> HttpResponse:
+    """Everyone with an employee record asks for leave and make-up punches here; managers, HR admins and
+    superusers see the requests of the employees in their scope and decide them (:func:`request_decide`)."""
+    user = request.user
+    own = user.employee if user.employee_id else None
+    leave_form = makeup_form = None
+    if own is not None:
+        posted = request.POST if request.method == "POST" else None
+        kind = posted.get("kind", "") if posted is not None else None
+        leave_form = LeaveEntryForm(posted if kind == "leave" else None, prefix="leave")
+        makeup_form = MakeupRequestForm(posted if kind == "makeup" else None, prefix="makeup", initial={
+            "at": f"{request_selectors.default_makeup_day():%Y-%m-%d}T18:00"})
+        if kind == "leave" and leave_form.is_valid():
+            data = leave_form.cleaned_data
+            try:
+                file_leave(own, leave_form.leave_type_row(), data["start"], data["end"], half_day=data["half_day"],
+                           reason=data["reason"], actor=user.username)
+            except AttendanceError as exc:
+                _refused(leave_form, exc)
+            else:
+                messages.success(request, _("已提交 %(start)s 至 %(end)s 的请假，等待审批 / Leave from %(start)s to %(end)s "
+                                            "asked for, waiting for approval")
+                                 % {"start": data["start"].isoformat(), "end": data["end"].isoformat()})
+                return redirect("console:attendance_requests")
+        elif kind == "makeup" and makeup_form.is_valid():
+            wall = timezone.make_naive(makeup_form.cleaned_data["at"])  # as typed: the site's local time
+            at = wall.replace(tzinfo=selectors.zone_of(own.site))
+            try:
+                file_makeup_punch(own, at, makeup_form.cleaned_data["direction"] or None,
+                                  reason=makeup_form.cleaned_data["reason"], actor=user.username)
+            except AttendanceError as exc:
+                _refused(makeup_form, exc)
+            else:
+                messages.success(request, _("已提交 %(at)s 的补卡，等待审批 / Make-up punch at %(at)s asked for, "
+                                            "waiting for approval") % {"at": f"{wall:%Y-%m-%d %H:%M}"})
+                return redirect("console:attendance_requests")
+    elif request.method == "POST":
+        raise PermissionDenied
+    page = request_selectors.requests_page(user)
+    return render(request, "console/attendance/requests.html", {
+        "nav": "attendance_requests", "page": page, "leave_form": leave_form, "makeup_form": makeup_form})
+
+
+@require_POST
+@console_view
+def request_decide(request: AuthedHttpRequest) -> HttpResponse:
+    """Approve or reject one pending request (``kind``, ``id``, ``decision``) of an employee the caller sees."""
+    user = request.user
+    if not scope.can_decide_requests(user):
+        raise PermissionDenied
+    kind, decision = request.POST.get("kind", ""), request.POST.get("decision", "")
+    row = request_selectors.find_request(user, kind, _int(request.POST.get("id")))
+    if row is None or decision not in ("approve", "reject"):
+        raise Http404
+    approve = decision == "approve"
+    try:
+        check_decider(user, row.employee)
+        if isinstance(row, LeaveRecord):
+            decide_leave(row, approve=approve, actor=user.username)
+        elif isinstance(row, MakeupPunch):
+            decide_makeup_punch(row, approve=approve, actor=user.username)
+        else:
+            decide_overtime(row, approve=approve, actor=user.username)
+    except AttendanceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, (_("已批准 %(who)s 的请求 / %(who)s's request approved") if approve else
+                                   _("已拒绝 %(who)s 的请求 / %(who)s's request rejected"))
+                         % {"who": f"{row.employee.name} ({row.employee.number})"})
+    return redirect("console:attendance_requests")

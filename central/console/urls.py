@@ -54,6 +54,8 @@ urlpatterns = [
     path("attendance/calendars/", attendance_views.calendars, name="attendance_calendars"),
     path("attendance/employees/<int:pk>/month/", attendance_views.employee_month, name="attendance_month"),
     path("attendance/recompute/", attendance_views.recompute_jobs, name="attendance_recompute_jobs"),
+    path("attendance/requests/", attendance_views.requests_page, name="attendance_requests"),
+    path("attendance/requests/decide/", attendance_views.request_decide, name="attendance_request_decide"),
     path("dashboard/", include(live_urls)),
     path("displays/", include(display_console_urls)),
     path("reports/", include(report_urls)),
@@ -105,6 +107,12 @@ ROLE_WALK: dict[str, dict] = {
     "attendance_month": {"kwargs": {"pk": "{employee}"}, "get": ALL_ROLES, "methods": ("GET", "POST"),
                          "post": MANAGERS},
     "attendance_recompute_jobs": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},
+    # requests: everyone reads those in scope (an employee their own); one with an employee record asks for leave and
+    # make-up punches ("form": a POST naming nothing is shown again); managers, HR admins and superusers decide
+    "attendance_requests": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET", "POST"), "post": frozenset({"employee"}),
+                            "form": True},
+    "attendance_request_decide": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
+                                  "post": frozenset({"superuser", "hr_admin", "manager"})},
 }
 ROLE_WALK.update(report_urls.ROLE_WALK)
 ROLE_WALK.update(webhook_urls.ROLE_WALK)

@@ -270,3 +270,52 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
     profile = employee.attendance
     profile.refresh_from_db()
     assert (profile.exempt, profile.joined, profile.overtime_listed) == (True, date(2025, 3, 1), False)
+
+
+def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_the_month(console, browser, world):
+    """王小红 missed her in punch: she asks for it on the requests page, her department's manager approves it there,
+    and her day is computed from it."""
+    from selenium.webdriver.support.ui import Select
+
+    from central.accounts.services import create_user_with_one_time_password
+    from central.attendance.models import AttendanceProfile, DailyRecord, MakeupPunch, ShiftType
+    from central.people.models import Department, Employee
+
+    url, worked = console.url, world["worked"]
+    wang = Employee.objects.get(number="A002")
+    shift = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60,
+                                     checkout_after_min=120, late_grace_min=5, early_grace_min=0)
+    AttendanceProfile.objects.create(employee=wang, default_shift=shift)
+    employee_pw = create_user_with_one_time_password("wang", role="employee", employee_number="A002", actor="test")
+    manager_pw = create_user_with_one_time_password(
+        "boss-zhao", role="manager", department_ids=[Department.objects.get(name="生产部").pk], actor="test")
+
+    sign_in(browser, url, "wang", employee_pw)
+    by_css(browser, "#nav-requests").click()
+    wait(browser, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
+    set_value(browser, "#ask-makeup [name='makeup-at']", f"{worked.isoformat()}T08:58")
+    Select(by_css(browser, "#ask-makeup [name='makeup-direction']")).select_by_value("in")
+    submit(browser, "#ask-makeup form")  # no reason: refused on its field
+    assert "请填写事由" in by_css(browser, "#field-makeup-reason .error").text and not MakeupPunch.objects.exists()
+    type_into(browser, "#ask-makeup [name='makeup-reason']", "门禁没识别 The door did not recognise me")
+    submit(browser, "#ask-makeup form")
+    assert "补卡" in by_css(browser, ".alert-ok").text
+    punch = MakeupPunch.objects.get()
+    assert (punch.state, punch.at, punch.direction) == ("pending", datetime.combine(worked, time(8, 58), SHANGHAI), "in")
+    assert by_css(browser, f"#request-makeup-{punch.pk}") and not all_css(browser, "#pending-requests button")
+
+    browser.delete_all_cookies()
+    sign_in(browser, url, "boss-zhao", manager_pw)
+    by_css(browser, "#nav-requests").click()
+    wait(browser, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
+    row = by_css(browser, f"#request-makeup-{punch.pk}")
+    assert "王小红" in row.text and "08:58" in row.text
+    old = by_css(browser, "html")
+    row.find_element("css selector", "button[value=approve]").click()
+    wait(browser, lambda d: by_css(d, "html") != old, what="the page after the decision")
+    assert "王小红" in by_css(browser, ".alert-ok").text
+    assert "已批" in by_css(browser, f"#decided-makeup-{punch.pk}").text
+    record = DailyRecord.objects.get(employee=wang, date=worked)
+    assert (record.status, record.first_in, record.late) == ("present", datetime.combine(worked, time(8, 58), SHANGHAI),
+                                                            False)
+    assert MakeupPunch.objects.get().approved_by == "boss-zhao"

@@ -1,0 +1,106 @@
+"""What the requests page reads: the leave and make-up punch requests and the overtime waiting for approval of the
+employees a person sees (:mod:`central.accounts.scope`), the pending ones first. Nothing here writes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from django.utils import timezone
+
+from central.accounts import scope
+from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
+from central.attendance.selectors import zone_of
+from central.people.models import Employee
+
+if TYPE_CHECKING:
+    from central.accounts.models import User
+
+Kind = Literal["leave", "makeup", "overtime"]
+DECIDED_DAYS = 60  # decided requests shown this far back
+MAX_ROWS = 200  # of each kind and state
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One request as the page lists it; ``at`` is a make-up punch's local time at the employee's site."""
+    kind: Kind
+    pk: int
+    employee: Employee
+    state: str
+    reason: str
+    filed_at: datetime | None
+    decided_by: str = ""
+    decided_at: datetime | None = None
+    leave: LeaveRecord | None = None
+    at: datetime | None = None
+    direction: str | None = None
+    record: DailyRecord | None = None
+    can_decide: bool = False
+
+
+@dataclass(frozen=True)
+class RequestsPage:
+    pending: list[RequestRow]
+    decided: list[RequestRow]
+    can_decide: bool
+
+
+def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
+    """The requests ``user`` sees: pending ones (oldest first, what waits longest on top) and those decided in the
+    last DECIDED_DAYS days (newest first). Each pending row says whether ``user`` may decide it."""
+    now = now or timezone.now()
+    staff = scope.employees(user).values("pk")
+    deciding = scope.can_decide_requests(user)
+    since = now - timedelta(days=DECIDED_DAYS)
+
+    def mine(employee: Employee) -> bool:
+        return user.employee_id is not None and employee.pk == user.employee_id
+
+    def leave_row(x: LeaveRecord) -> RequestRow:
+        return RequestRow("leave", x.pk, x.employee, x.state, x.reason, x.created_at, x.approved_by, x.approved_at,
+                          leave=x, can_decide=deciding and x.state == "pending" and not mine(x.employee))
+
+    def makeup_row(x: MakeupPunch) -> RequestRow:
+        return RequestRow("makeup", x.pk, x.employee, x.state, x.reason, x.created_at, x.approved_by, x.approved_at,
+                          at=timezone.localtime(x.at, zone_of(x.employee.site)).replace(tzinfo=None),
+                          direction=x.direction,
+                          can_decide=deciding and x.state == "pending" and not mine(x.employee))
+
+    related = ("employee", "employee__site", "employee__department")
+    leaves = LeaveRecord.objects.filter(employee__in=staff).select_related(*related, "leave_type")
+    makeups = MakeupPunch.objects.filter(employee__in=staff).select_related(*related)
+    overtime = (DailyRecord.objects.filter(employee__in=staff, overtime_state="pending", overtime_min__gt=0)
+                .select_related(*related).order_by("date", "employee__number")[:MAX_ROWS])
+    pending = sorted(
+        [leave_row(x) for x in leaves.filter(state="pending").order_by("created_at")[:MAX_ROWS]]
+        + [makeup_row(x) for x in makeups.filter(state="pending").order_by("created_at")[:MAX_ROWS]],
+        key=lambda r: (r.filed_at or now, r.kind, r.pk))
+    pending += [RequestRow("overtime", r.pk, r.employee, "pending", r.reason, None, record=r,
+                           can_decide=deciding and not mine(r.employee)) for r in overtime]
+    decided = sorted(
+        [leave_row(x) for x in leaves.exclude(state="pending").filter(created_at__gte=since)
+         .order_by("-created_at")[:MAX_ROWS]]
+        + [makeup_row(x) for x in makeups.exclude(state="pending").filter(created_at__gte=since)
+           .order_by("-created_at")[:MAX_ROWS]],
+        key=lambda r: r.decided_at or r.filed_at or now, reverse=True)
+    return RequestsPage(pending, decided, deciding)
+
+
+def find_request(user: User, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch | DailyRecord | None:
+    """The request ``kind`` ``pk`` among the employees ``user`` sees (None: not there, or not theirs to see)."""
+    if pk is None:
+        return None
+    staff = scope.employees(user).values("pk")
+    if kind == "leave":
+        return LeaveRecord.objects.filter(employee__in=staff, pk=pk).select_related("employee", "leave_type").first()
+    if kind == "makeup":
+        return MakeupPunch.objects.filter(employee__in=staff, pk=pk).select_related("employee").first()
+    if kind == "overtime":
+        return DailyRecord.objects.filter(employee__in=staff, pk=pk).select_related("employee").first()
+    return None
+
+
+def default_makeup_day(today: date | None = None) -> date:
+    """The day a make-up form starts on: yesterday, the day a missed punch is most often noticed after."""
+    return (today or timezone.localdate()) - timedelta(days=1)
