@@ -273,7 +273,7 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
 
 
 def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_the_month(console, browser, world):
-    """王小红 missed her in punch: she asks for it on the requests page, her department's manager approves it there,
+    """王小红 missed her in punch: she asks for it on the requests page from her phone, her department's manager approves it,
     and her day is computed from it."""
     from selenium.webdriver.support.ui import Select
 
@@ -290,21 +290,24 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     manager_pw = create_user_with_one_time_password(
         "boss-zhao", role="manager", department_ids=[Department.objects.get(name="生产部").pk], actor="test")
 
-    sign_in(browser, url, "wang", employee_pw)
-    by_css(browser, "#nav-requests").click()
-    wait(browser, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
-    set_value(browser, "#ask-makeup [name='makeup-at']", f"{worked.isoformat()}T08:58")
-    Select(by_css(browser, "#ask-makeup [name='makeup-direction']")).select_by_value("in")
-    submit(browser, "#ask-makeup form")  # no reason: refused on its field
-    assert "请填写事由" in by_css(browser, "#field-makeup-reason .error").text and not MakeupPunch.objects.exists()
-    type_into(browser, "#ask-makeup [name='makeup-reason']", "门禁没识别 The door did not recognise me")
-    submit(browser, "#ask-makeup form")
-    assert "补卡" in by_css(browser, ".alert-ok").text
-    punch = MakeupPunch.objects.get()
-    assert (punch.state, punch.at, punch.direction) == ("pending", datetime.combine(worked, time(8, 58), SHANGHAI), "in")
-    assert by_css(browser, f"#request-makeup-{punch.pk}") and not all_css(browser, "#pending-requests button")
+    with chromium((390, 1000)) as phone:  # she asks from her phone: the page fits its width, nothing scrolls sideways
+        sign_in(phone, url, "wang", employee_pw)
+        by_css(phone, "#nav-requests").click()
+        wait(phone, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
+        width, inner = phone.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width <= inner <= 400, (width, inner)
+        assert by_css(phone, "#ask-makeup [name='makeup-reason']").rect["width"] <= inner - 24
+        set_value(phone, "#ask-makeup [name='makeup-at']", f"{worked.isoformat()}T08:58")
+        Select(by_css(phone, "#ask-makeup [name='makeup-direction']")).select_by_value("in")
+        submit(phone, "#ask-makeup form")  # no reason: refused on its field
+        assert "请填写事由" in by_css(phone, "#field-makeup-reason .error").text and not MakeupPunch.objects.exists()
+        type_into(phone, "#ask-makeup [name='makeup-reason']", "门禁没识别 The door did not recognise me")
+        submit(phone, "#ask-makeup form")
+        assert "补卡" in by_css(phone, ".alert-ok").text
+        punch = MakeupPunch.objects.get()
+        assert (punch.state, punch.at, punch.direction) == ("pending", datetime.combine(worked, time(8, 58), SHANGHAI), "in")
+        assert by_css(phone, f"#request-makeup-{punch.pk}") and not all_css(phone, "#pending-requests button")
 
-    browser.delete_all_cookies()
     sign_in(browser, url, "boss-zhao", manager_pw)
     by_css(browser, "#nav-requests").click()
     wait(browser, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
