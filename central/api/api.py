@@ -51,6 +51,7 @@ for module in (employees, org, devices, records, attendance, reports):
 
 ALL_ROLES = ("superuser", "hr_admin", "manager", "auditor", "employee")
 WRITERS = ("superuser", "hr_admin")
+DECIDERS = ("superuser", "hr_admin", "manager")  # approve or reject requests (central.accounts.scope)
 
 
 class Endpoint(NamedTuple):
@@ -80,6 +81,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/attendance/exceptions", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/leave", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/makeup-punches", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
+    Endpoint("POST", "/api/v1/attendance/leave/{leave_id}/decision", {}, DECIDERS, {"decision": "approve"}),
+    Endpoint("POST", "/api/v1/attendance/makeup-punches/{punch_id}/decision", {}, DECIDERS, {"decision": "reject"}),
     Endpoint("GET", "/api/v1/reports", {}, ALL_ROLES),
     Endpoint("GET", "/api/v1/reports/{name}", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
 ]

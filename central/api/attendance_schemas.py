@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from central.api.schemas import NEXT, STAMP
 
@@ -140,6 +140,14 @@ class MakeupOut(Schema):
     approved_by: str = Field(description="审批人 / who decided", examples=[""])
     approved_at: str | None = Field(None, description=STAMP, examples=[None])
     created_at: str = Field(description=STAMP, examples=["2026-03-04T01:00:00.000000Z"])
+
+
+class DecisionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve：批准；reject：拒绝。审批人为令牌的用户，写入审计日志 / approve or reject; the token's user "
+                    "decides, and the decision is written to the audit log", examples=["approve"])
 
 
 class MakeupPage(Schema):

@@ -9,7 +9,7 @@ import base64
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from django.test import Client
 from central.accounts.models import ApiToken, AuditEntry, Role, User
 from central.accounts.services import create_token, revoke_token
 from central.api.api import ENDPOINTS
+from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch
 from central.ingest.models import Command, Event, Punch
 from central.people import roster
 from central.people.models import Department, Device, Employee, Site
@@ -52,6 +53,10 @@ class World:
         for door, site in (("door-a", "site-a"), ("door-b", "site-b")):
             Event.objects.create(id=str(uuid.uuid4()), site=site, device_id=door, kind="tailgating", severity="warning",
                                  at=BASE, payload={"faces": 2}, received_at=BASE)
+        a001 = Employee.objects.get(number="A001")  # a pending leave and make-up punch to decide
+        self.leave = LeaveRecord.objects.create(employee=a001, leave_type=LeaveType.objects.create(code="AL", name="年假"),
+                                                start=date(2026, 3, 9), end=date(2026, 3, 9), reason="探亲")
+        self.makeup = MakeupPunch.objects.create(employee=a001, at=BASE, direction="in", reason="忘记打卡")
         self.users: dict[str, User] = {}
         self.tokens: dict[str, str] = {}
         self.add_user("superuser", is_superuser=True, role=Role.HR_ADMIN)
@@ -506,6 +511,7 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
             "/api/v1/devices", "/api/v1/devices/{device_id}", "/api/v1/devices/{device_id}/commands",
             "/api/v1/punches", "/api/v1/events", "/api/v1/attendance/records", "/api/v1/attendance/exceptions",
             "/api/v1/attendance/leave", "/api/v1/attendance/makeup-punches", "/api/v1/reports",
+            "/api/v1/attendance/leave/{leave_id}/decision", "/api/v1/attendance/makeup-punches/{punch_id}/decision",
             "/api/v1/reports/{name}"} == set(doc["paths"])
     for path, item in doc["paths"].items():
         for method, op in item.items():
@@ -526,7 +532,8 @@ def test_every_endpoint_as_every_role(world, role):
         body = json.loads(_fill(json.dumps(endpoint.body))) if endpoint.body is not None else None
         if endpoint.method == "POST" and endpoint.path.endswith("/employees"):
             body["number"] = f"N-{role}"
-        response = api.call(endpoint.method, _fill(endpoint.path), body, **params)
+        path = _fill(endpoint.path).replace("{leave_id}", str(world.leave.pk)).replace("{punch_id}", str(world.makeup.pk))
+        response = api.call(endpoint.method, path, body, **params)
         assert response["Content-Type"].startswith("application/json"), endpoint
         hidden = role == "employee" and "{" in endpoint.path.replace("{name}", "")  # A001 and door-a are outside an employee's scope
         if hidden:
@@ -534,7 +541,8 @@ def test_every_endpoint_as_every_role(world, role):
         elif endpoint.method == "GET":
             expected = 200
         elif role in endpoint.roles:
-            expected = {"POST": 202 if "commands" in endpoint.path else 201}.get(endpoint.method, 200)
+            expected = {"POST": 202 if "commands" in endpoint.path else 200 if "decision" in endpoint.path else 201}.get(
+                endpoint.method, 200)
         else:
             expected = 403  # may read this row, may not change it
         assert response.status_code == expected, (role, endpoint, response.status_code, response.content[:300])

@@ -203,3 +203,48 @@ def test_the_openapi_document_has_descriptions_and_examples() -> None:
         assert all(field.get("description") for field in props.values()), name
         assert all(field.get("examples") for field in props.values()), name
     assert doc["components"]["schemas"]["ExceptionOut"]["properties"]["kind"]["examples"] == ["late"]
+
+
+def test_a_pending_leave_and_make_up_punch_are_decided_through_the_api(world: World) -> None:
+    """As on the console's requests page: the token's user decides within their scope, never their own request,
+    once; the answer is the request as it now stands, and the audit log names who decided."""
+    from central.accounts.models import AuditEntry
+
+    leave = LeaveRecord.objects.create(employee=world.people["A001"], leave_type=world.annual, start=date(2026, 3, 2),
+                                       end=date(2026, 3, 3), reason="探亲")
+    punch = MakeupPunch.objects.create(employee=world.people["A001"], at=utc(2026, 3, 4, 10), direction="out",
+                                       reason="忘记打卡")
+    roster.upsert_employees([{"number": "A003", "name": "人事小赵", "site": "site-a", "department": "装配 Assembly"}])
+    hr_person = Employee.objects.get(number="A003")
+    own = LeaveRecord.objects.create(employee=hr_person, leave_type=world.annual, start=date(2026, 3, 5),
+                                     end=date(2026, 3, 5), reason="体检")
+    employees_own = LeaveRecord.objects.create(employee=world.people["A002"], leave_type=world.annual,
+                                               start=date(2026, 3, 6), end=date(2026, 3, 6), reason="事假")
+    User.objects.filter(username="hr_a").update(employee=hr_person)  # HR of site A is also employee A003
+
+    def post(who: str, path: str, body: Any) -> tuple[int, Any]:
+        response = Client().post(f"/api/v1/attendance/{path}", json.dumps(body), content_type="application/json",
+                                 HTTP_AUTHORIZATION=f"Bearer {world.tokens[who]}")
+        return response.status_code, json.loads(response.content)
+
+    assert post("hr_b", f"leave/{leave.pk}/decision", {"decision": "approve"})[0] == 404  # another site's: not there
+    assert post("employee", f"leave/{employees_own.pk}/decision", {"decision": "approve"})[0] == 403  # sees, not decides
+    assert post("hr_a", f"leave/{own.pk}/decision", {"decision": "approve"})[0] == 403  # their own
+    for body, field in (({"decision": "maybe"}, "decision"), ({}, "decision"), ({"decision": "approve", "x": 1}, "x")):
+        status, answer = post("hr_a", f"leave/{leave.pk}/decision", body)
+        assert status == 422 and answer["field"] == field, (body, answer)
+    assert post("hr_a", "leave/999999/decision", {"decision": "approve"})[0] == 404
+    assert LeaveRecord.objects.get(pk=leave.pk).state == "pending"
+
+    status, answer = post("hr_a", f"leave/{leave.pk}/decision", {"decision": "approve"})
+    assert status == 200 and (answer["state"], answer["approved_by"], answer["employee_number"]) == ("approved", "hr_a", "A001")
+    assert {r.date: r.status for r in DailyRecord.objects.filter(employee=world.people["A001"])}.get(date(2026, 3, 2)) == "on_leave"
+    again = post("root", f"leave/{leave.pk}/decision", {"decision": "reject"})
+    assert again[0] == 409 and "already" in again[1]["detail"]
+    status, answer = post("root", f"makeup-punches/{punch.pk}/decision", {"decision": "reject"})
+    assert status == 200 and (answer["state"], answer["approved_by"], answer["at"]) == ("rejected", "root",
+                                                                                         "2026-03-04T10:00:00.000000Z")
+    assert list(AuditEntry.objects.filter(action__in=("attendance.leave_approved", "attendance.makeup_rejected"))
+                .order_by("pk").values_list("action", "actor")) == [("attendance.leave_approved", "hr_a"),
+                                                                    ("attendance.makeup_rejected", "root")]
+    assert LeaveRecord.objects.get(pk=own.pk).state == "pending"

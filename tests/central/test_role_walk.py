@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from django.urls import reverse
 from central.accounts.models import ApiToken, Role, User
 from central.accounts.services import create_token
 from central.api.api import ENDPOINTS
+from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch
 from central.console.urls import ROLE_WALK, url_names
 from central.ingest.models import Command, Event, Punch
 from central.people import roster
@@ -50,6 +51,10 @@ def world() -> dict[str, Any]:
                              received_at=now)
         Event.objects.create(id=f"0190f3a0-0000-7000-8000-0000000000e{i}", site=site, device_id=door, kind="tamper",
                              severity="warning", at=now, payload={"who": number}, received_at=now)
+    secret = Employee.objects.get(number="B-SECRET-1")  # site B's pending requests: nobody here may decide them
+    LeaveRecord.objects.create(employee=secret, leave_type=LeaveType.objects.create(code="AL", name="年假"),
+                               start=date(2026, 3, 9), end=date(2026, 3, 9), reason="乙厂专员 leave")
+    MakeupPunch.objects.create(employee=secret, at=now, direction="in", reason="乙厂专员 punch")
     users = {
         "hr_admin": _user("hr", Role.HR_ADMIN, sites=[a]),
         "manager": _user("mg", Role.MANAGER, departments=[ops_a]),
@@ -78,7 +83,8 @@ def _clean(body: bytes, where: str, markers: tuple[str, ...] = MARKERS) -> None:
 def _snapshot() -> tuple[Any, ...]:
     b = Employee.objects.get(number="B-SECRET-1")
     return (b.name, b.active, b.card, b.version, Command.objects.count(),
-            ApiToken.objects.filter(revoked_at__isnull=False).count())
+            ApiToken.objects.filter(revoked_at__isnull=False).count(),
+            list(LeaveRecord.objects.values_list("state", flat=True)), list(MakeupPunch.objects.values_list("state", flat=True)))
 
 
 def test_the_console_and_api_maps_are_complete() -> None:
@@ -121,7 +127,10 @@ def test_no_console_page_shows_or_changes_another_scopes_rows(world: dict[str, A
             answer = client.post(url, {"cmd": "open_door", "name": "changed", "number": "B-SECRET-1",
                                        "site": "site-b", "active": ""})
             assert answer.status_code in (403, 404), (role, name, answer.status_code)
-    # writes that name site B in their body are refused too
+    # writes that name site B in their body are refused too: a decision on site B's requests
+    for kind, row in (("leave", LeaveRecord.objects.get()), ("makeup", MakeupPunch.objects.get())):
+        answer = client.post(reverse("console:attendance_request_decide"), {"kind": kind, "id": row.pk, "decision": "approve"})
+        assert answer.status_code in (403, 404), (role, kind, answer.status_code)
     answer = client.post(reverse("console:employee_add"), {"number": "B-NEW", "name": "新", "site": "site-b",
                                                            "verify_mode": "any", "role": "employee", "active": "on"})
     assert answer.status_code in (200, 403) and not Employee.objects.filter(number="B-NEW").exists()
@@ -132,7 +141,8 @@ def test_no_console_page_shows_or_changes_another_scopes_rows(world: dict[str, A
 def test_no_api_endpoint_shows_or_changes_another_scopes_rows(world: dict[str, Any], role: str) -> None:
     _, clear = create_token(world["users"][role], "walk", actor="test")
     client = Client(HTTP_AUTHORIZATION=f"Bearer {clear}")
-    values = {"{number}": "B-SECRET-1", "{device_id}": "door-b-secret", "{site}": "site-b", "{name}": "punches"}
+    values = {"{number}": "B-SECRET-1", "{device_id}": "door-b-secret", "{site}": "site-b", "{name}": "punches",
+              "{leave_id}": str(LeaveRecord.objects.get().pk), "{punch_id}": str(MakeupPunch.objects.get().pk)}
     before = _snapshot()
     for endpoint in ENDPOINTS:
         path = endpoint.path

@@ -1,4 +1,5 @@
-"""/attendance/*: daily records, exceptions, leave and make-up punches of the caller's employees, a page at a time.
+"""/attendance/*: daily records, exceptions, leave and make-up punches of the caller's employees, a page at a time, and
+the decision on a pending leave or make-up punch.
 
 Every list reads through :func:`central.accounts.scope.employees`: rows of employees outside the
 caller's scope never appear, whatever the filters say. Pages use an opaque cursor: records by
@@ -16,14 +17,17 @@ from ninja import Query, Router
 
 from central.accounts import scope
 from central.api import cursor as keyset
-from central.api.attendance_schemas import ExceptionPage, LeavePage, MakeupPage, RecordPage
+from central.api.attendance_schemas import DecisionIn, ExceptionPage, LeaveOut, LeavePage, MakeupOut, MakeupPage, RecordPage
 from central.api.auth import caller
-from central.api.errors import ApiError
+from central.api.errors import ApiError, not_found
 from central.api.routers.common import CODE, NUMBER, TEXT, cursor_param, limit_param
-from central.api.schemas import ERRORS
+from central.api.schemas import ERRORS, ErrorOut
+from central.attendance import request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
 from central.attendance.inputs import zone_named
 from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
+from central.attendance.requests import DecisionRefused, check_decider, decide_leave, decide_makeup_punch
+from central.attendance.services import AttendanceError
 from central.people.models import Employee
 
 router = Router(tags=["attendance 考勤"])
@@ -290,3 +294,50 @@ def list_makeup_punches(request,
         raise ApiError(400, keyset.BAD_CURSOR, "cursor") from None
     items, next_cursor = keyset.page(values, limit, lambda r: (keyset.stamp(r["at"]), str(r["id"])))
     return {"items": [_makeup(r) for r in items], "next_cursor": next_cursor}
+
+
+# -- decisions ------------------------------------------------------------------------------------------------
+DECISION_ERRORS = {**ERRORS, 409: ErrorOut}
+
+
+def _decided(request, kind: str, pk: int, payload: DecisionIn) -> Any:
+    """Approve or reject one pending request of an employee in the caller's scope, as the console's requests page
+    does: the same services, the same audit entries, with the token's user as the one who decided."""
+    user = caller(request)
+    found = request_selectors.find_request(user, kind, pk)  # outside the scope: as if it did not exist
+    if found is None:
+        raise not_found("leave" if kind == "leave" else "make-up punch", str(pk))
+    approve = payload.decision == "approve"
+    try:
+        check_decider(user, found.employee)  # a role that does not decide, or one's own request
+    except DecisionRefused as exc:
+        raise ApiError(403, str(exc)) from None
+    try:
+        if isinstance(found, LeaveRecord):
+            decide_leave(found, approve=approve, actor=user.username)
+        elif isinstance(found, MakeupPunch):
+            decide_makeup_punch(found, approve=approve, actor=user.username)
+    except AttendanceError as exc:  # decided already
+        raise ApiError(409, str(exc), "decision") from None
+    return found
+
+
+@router.post("/attendance/leave/{leave_id}/decision", response={200: LeaveOut, **DECISION_ERRORS},
+             summary="审批请假 / approve or reject a pending leave",
+             description="经理（本部门）、人事管理员（其范围）与超级管理员可审批；不能审批自己的请求；已处理的返回 409 / "
+                         "managers (their departments), HR admins (their scope) and superusers decide; never their "
+                         "own request; one already decided answers 409")
+def decide_leave_request(request, leave_id: int, payload: DecisionIn):
+    leave = _decided(request, "leave", leave_id, payload)
+    row = LeaveRecord.objects.filter(pk=leave.pk).values(*LEAVE_FIELDS, *PEOPLE.values()).get()
+    return _leave(row)
+
+
+@router.post("/attendance/makeup-punches/{punch_id}/decision", response={200: MakeupOut, **DECISION_ERRORS},
+             summary="审批补卡 / approve or reject a pending make-up punch",
+             description="批准后该补卡计为一次打卡，当天重新计算 / once approved it counts as a punch and its days are "
+                         "recomputed. 谁可审批同请假 / who decides: as for leave")
+def decide_makeup_request(request, punch_id: int, payload: DecisionIn):
+    punch = _decided(request, "makeup", punch_id, payload)
+    row = MakeupPunch.objects.filter(pk=punch.pk).values(*MAKEUP_FIELDS, *PEOPLE.values()).get()
+    return _makeup(row)
