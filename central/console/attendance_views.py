@@ -379,16 +379,11 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("已保存考勤设置 / Attendance settings saved"))
                 return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={first:%Y-%m}")
         elif leave_post and leave_form.is_valid():
-            data = leave_form.cleaned_data
-            try:
-                record_leave(employee, leave_form.leave_type_row(), data["start"], data["end"], half_day=data["half_day"],
-                             reason=data["reason"], actor=user.username)
-            except AttendanceError as exc:
-                _refused(leave_form, exc)
-            else:
+            span = _leave_posted(leave_form, employee, record_leave, user.username)
+            if span:
                 messages.success(request, _("已登记 %(start)s 至 %(end)s 的请假 / Leave recorded from %(start)s to %(end)s")
-                                 % {"start": data["start"].isoformat(), "end": data["end"].isoformat()})
-                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={data['start']:%Y-%m}")
+                                 % span)
+                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={span['start'][:7]}")
         elif kind == "" and form.is_valid():
             day: date = form.cleaned_data["date"]
             try:
@@ -408,6 +403,19 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
         "nav": "attendance_month" if user.employee_id == employee.pk else "employees", "employee": employee,
         "form": form, "leave_form": leave_form, "profile_form": profile_form,
         "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
+
+
+def _leave_posted(form: LeaveEntryForm, employee: Employee, file: Callable[..., Any], actor: str) -> dict[str, str] | None:
+    """A valid leave form through ``file`` (HR's ``record_leave``, an employee's ``file_leave``): its first and last
+    day for the message, or None with the refusal shown on the form."""
+    data = form.cleaned_data
+    try:
+        file(employee, form.leave_type_row(), data["start"], data["end"], half_day=data["half_day"],
+             reason=data["reason"], actor=actor)
+    except AttendanceError as exc:
+        _refused(form, exc)
+        return None
+    return {"start": data["start"].isoformat(), "end": data["end"].isoformat()}
 
 
 def _manages_employee(user: Any, employee: Employee) -> bool:
@@ -444,16 +452,10 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
         makeup_form = MakeupRequestForm(posted if kind == "makeup" else None, prefix="makeup", initial={
             "at": f"{request_selectors.default_makeup_day():%Y-%m-%d}T18:00"})
         if kind == "leave" and leave_form.is_valid():
-            data = leave_form.cleaned_data
-            try:
-                file_leave(own, leave_form.leave_type_row(), data["start"], data["end"], half_day=data["half_day"],
-                           reason=data["reason"], actor=user.username)
-            except AttendanceError as exc:
-                _refused(leave_form, exc)
-            else:
+            span = _leave_posted(leave_form, own, file_leave, user.username)
+            if span:
                 messages.success(request, _("已提交 %(start)s 至 %(end)s 的请假，等待审批 / Leave from %(start)s to %(end)s "
-                                            "asked for, waiting for approval")
-                                 % {"start": data["start"].isoformat(), "end": data["end"].isoformat()})
+                                            "asked for, waiting for approval") % span)
                 return redirect("console:attendance_requests")
         elif kind == "makeup" and makeup_form.is_valid():
             wall = timezone.make_naive(makeup_form.cleaned_data["at"])  # as typed: the site's local time
