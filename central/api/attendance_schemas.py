@@ -45,8 +45,10 @@ class RecordOut(Schema):
     missing_out: bool = Field(description="缺下班卡 / an in punch without an out punch", examples=[False])
     overtime_min: int = Field(description="加班分钟 / overtime minutes", examples=[30])
     overtime_kind: str = Field(description="加班类别 / overtime kind: workday, rest_day, holiday", examples=["workday"])
-    overtime_state: str = Field(description="加班审批状态，空表示无需审批 / overtime approval state, empty when none "
-                                            "is needed", examples=["pending"])
+    overtime_state: str = Field(description="加班审批状态：空（无需审批）、pending 待批、approved 已批、rejected 已拒（不计薪）、"
+                                            "unpaid 不在加班白名单 / overtime approval state: empty when none is needed, "
+                                            "pending, approved, rejected (not paid), unpaid (not on the overtime list)",
+                                examples=["pending"])
     leave_type: str | None = Field(None, description="假别代码 / leave type code", examples=[None])
     half_day: bool = Field(description="半天 / half day", examples=[False])
     first_in: str | None = Field(None, description=f"首次进 / first in; {STAMP}", examples=["2026-03-02T01:12:00.000000Z"])

@@ -12,7 +12,8 @@ the numbers agree across reports and formats. The rules:
 * **Late / early**: the count of records marked late (early) and the sum of their minutes.
 * **Overtime hours** by kind (workday, rest day, holiday): only minutes that will be paid — overtime
   that needs no approval or was approved. Minutes awaiting approval are totalled apart
-  (``overtime_pending_h``); minutes of employees not on the overtime list (``unpaid``) are not counted.
+  (``overtime_pending_h``); minutes of employees not on the overtime list (``unpaid``) and overtime a manager
+  rejected (``rejected``) are not counted.
 * **Hours worked**: the sum of the records' hours.
 * **Provisional**: records not yet final (a terminal of the site has not reported yet).
 """

@@ -24,6 +24,8 @@ from central.attendance.models import (
 from central.attendance.services import recompute
 from central.ingest.handler import store_punches
 from central.people.models import Department, Employee, Site
+from central.reports.records import staff, with_records
+from central.reports.tally import totals_of
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = timezone(timedelta(hours=8))
@@ -183,6 +185,10 @@ def test_overtime_waits_for_a_decision_that_stays_while_its_minutes_do(plant) ->
     recompute(date(2026, 3, 2), date(2026, 3, 3), now=now)  # the same minutes: the decisions stay
     assert [r.overtime_state for r in DailyRecord.objects.filter(employee=e1).order_by("date")] == ["approved", "rejected"]
     assert actions("overtime") == [("attendance.overtime_approved", "boss"), ("attendance.overtime_rejected", "boss")]
+    (_, recs), = with_records(staff(Employee.objects.filter(pk=e1.pk), date(2026, 3, 1), date(2026, 3, 31)),
+                              date(2026, 3, 1), date(2026, 3, 31))
+    month = totals_of(recs)  # the monthly sheet pays the approved 90 minutes, neither pends nor pays the rejected 60
+    assert (month.overtime_min["workday"], month.overtime_pending_min) == (90, 0)
     store_punches([{"id": "p9", "site": "s1", "device_id": "door-a", "employee_number": "E1", "direction": "out",
                     "method": "card", "score": None, "punched_at": datetime(2026, 3, 2, 20, 15, tzinfo=SHANGHAI),
                     "boot_id": "b", "monotonic_ns": 9, "time_source": "ntp", "original_punched_at": None,
