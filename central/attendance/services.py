@@ -207,29 +207,30 @@ Change = tuple[int, dict[str, Any], list[str]]  # a record's id, its row (:func:
 
 
 def _update_records(changes: list[Change]) -> None:
-    """UPDATE changed records in place, by id.
+    """UPDATE changed records in place, by id, each in the columns it changed and no other.
 
     In place rather than deleted and inserted again: a row keeps its id and its index entries (the key does
     not change), so a follower's batch dirties one table page per record instead of the table and every
     index twice; on SQLite that was most of the commit's time (benchmarks/attendance.py). What a person
-    wrote on the row (reason, who, leave type) is not touched.
+    wrote on the row (reason, who, leave type) is not touched, nor a column the pass did not change: a
+    manager's decision on the day's overtime made while the pass ran stays.
 
-    SQLite: rows that changed in the same columns (a new out punch: the out, the hours, the punches) go in
-    one ``executemany``. PostgreSQL: :func:`_update_records_pg`.
+    Rows that changed in the same columns (a new out punch: the out, the hours, the punches) go together: on
+    SQLite one ``executemany``, on PostgreSQL one statement (:func:`_update_records_pg`).
     """
     if not changes:
         return
     ops = connection.ops
     by_name = {f.name: f for f in DailyRecord._meta.concrete_fields}
     table, key = ops.quote_name(DailyRecord._meta.db_table), db_column(DailyRecord, "id")
-    if connection.vendor == "postgresql":  # the columns any of them changed (values of the others are as stored)
-        changed_any = {column for _, _, changed in changes for column in changed}
-        _update_records_pg(table, key, [by_name[name] for name in changes[0][1] if name in changed_any], changes)
+    groups: dict[tuple[str, ...], list[Change]] = {}
+    for change in changes:
+        groups.setdefault(tuple(change[2]), []).append(change)
+    if connection.vendor == "postgresql":
+        for changed, group in groups.items():
+            _update_records_pg(table, key, [by_name[name] for name in changed], group)
         return
     with connection.cursor() as cur:
-        groups: dict[tuple[str, ...], list[Change]] = {}
-        for change in changes:
-            groups.setdefault(tuple(change[2]), []).append(change)
         for changed, group in groups.items():
             fields = [by_name[name] for name in (*changed, "updated_at")]
             plan = _value_plan(fields)
@@ -245,8 +246,8 @@ def _update_records_pg(table: str, key: str, fields: list[Any], changes: list[Ch
     PostgreSQL runs each statement of an ``executemany`` on its own. The rows went before by a binary COPY into a
     temporary table, an UPDATE ... FROM it and a TRUNCATE: as fast (benchmarks/attendance.py), but each TRUNCATE of
     a table made in an earlier transaction gives it a new file and a new catalog row, at every pass of a follower
-    that runs every second. Only the columns some record changed are set (values of the others are as stored).
-    Django's own cursor binds on the client, where it would quote every element of every array.
+    that runs every second. Django's own cursor binds on the client, where it would quote every element of every
+    array.
     """
     import psycopg
     from psycopg.types.json import Jsonb

@@ -1,5 +1,5 @@
-"""Records the follower changes are written in place, in the columns that changed, whatever their values hold:
-read back through the ORM (SQLite's executemany, PostgreSQL's one UPDATE from arrays bound on the server)."""
+"""Records the follower changes are written in place, each in the columns it changed and no other, whatever their
+values hold: read back through the ORM (SQLite's executemany, PostgreSQL's UPDATE from arrays bound on the server)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -37,7 +37,8 @@ def test_changed_columns_are_written_and_the_others_and_what_a_person_wrote_stay
     # the out punch gone from two of them (a re-stamp moved it), the third with hostile punch ids and new hours
     _update_records([
         (rows[0].pk, row(), ["hours", "last_out", "missing_out", "punch_ids"]),
-        (rows[1].pk, row(), ["last_out", "missing_out", "punch_ids"]),
+        # read before HR's note and a manager's decision on its hours: only what the pass changed is written
+        (rows[1].pk, row(hours=Decimal("9.99"), late_min=99), ["last_out", "missing_out", "punch_ids"]),
         (rows[2].pk, row(last_out=rows[2].last_out, missing_out=False, hours=Decimal("7.75"), punch_ids=HOSTILE_IDS,
                          status="half_day"), ["hours", "punch_ids", "status"]),
     ])
