@@ -135,3 +135,15 @@ def check_decider(user: Any, employee: Employee) -> None:
         raise DecisionRefused("这个角色不能审批 / This role does not decide requests")
     if user.employee_id is not None and user.employee_id == employee.pk:
         raise DecisionRefused("不能审批自己的请求 / You cannot decide your own request")
+
+
+def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, approve: bool) -> None:
+    """One decision, from the console's requests page or the API: who may take it (:func:`check_decider`, refused
+    with :class:`DecisionRefused`), then the request's own service (an :class:`AttendanceError` once decided)."""
+    check_decider(user, request.employee)
+    if isinstance(request, LeaveRecord):
+        decide_leave(request, approve=approve, actor=user.username)
+    elif isinstance(request, MakeupPunch):
+        decide_makeup_punch(request, approve=approve, actor=user.username)
+    else:
+        decide_overtime(request, approve=approve, actor=user.username)

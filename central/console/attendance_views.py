@@ -43,12 +43,9 @@ from central.attendance.forms import (
     RotationForm,
     ShiftForm,
 )
-from central.attendance.models import CalendarDay, LeaveRecord, LeaveType, MakeupPunch, OvertimeRule, Rotation, ShiftType
+from central.attendance.models import CalendarDay, LeaveType, OvertimeRule, Rotation, ShiftType
 from central.attendance.requests import (
-    check_decider,
-    decide_leave,
-    decide_makeup_punch,
-    decide_overtime,
+    decide,
     file_leave,
     file_makeup_punch,
     record_leave,
@@ -489,13 +486,7 @@ def request_decide(request: AuthedHttpRequest) -> HttpResponse:
         raise Http404
     approve = decision == "approve"
     try:
-        check_decider(user, row.employee)
-        if isinstance(row, LeaveRecord):
-            decide_leave(row, approve=approve, actor=user.username)
-        elif isinstance(row, MakeupPunch):
-            decide_makeup_punch(row, approve=approve, actor=user.username)
-        else:
-            decide_overtime(row, approve=approve, actor=user.username)
+        decide(user, row, approve=approve)
     except AttendanceError as exc:
         messages.error(request, str(exc))
     else:

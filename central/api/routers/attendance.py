@@ -26,7 +26,7 @@ from central.attendance import request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
 from central.attendance.inputs import zone_named
 from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
-from central.attendance.requests import DecisionRefused, check_decider, decide_leave, decide_makeup_punch
+from central.attendance.requests import DecisionRefused, decide
 from central.attendance.services import AttendanceError
 from central.people.models import Employee
 
@@ -309,14 +309,9 @@ def _decided(request, kind: str, pk: int, payload: DecisionIn) -> Any:
         raise not_found("leave" if kind == "leave" else "make-up punch", str(pk))
     approve = payload.decision == "approve"
     try:
-        check_decider(user, found.employee)  # a role that does not decide, or one's own request
-    except DecisionRefused as exc:
+        decide(user, found, approve=approve)
+    except DecisionRefused as exc:  # a role that does not decide, or one's own request
         raise ApiError(403, str(exc)) from None
-    try:
-        if isinstance(found, LeaveRecord):
-            decide_leave(found, approve=approve, actor=user.username)
-        elif isinstance(found, MakeupPunch):
-            decide_makeup_punch(found, approve=approve, actor=user.username)
     except AttendanceError as exc:  # decided already
         raise ApiError(409, str(exc), "decision") from None
     return found
