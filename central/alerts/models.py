@@ -17,19 +17,20 @@ from central.people.models import Department, Device, Employee, Site
 
 
 class AlertRule(models.Model):
-    LATE, ABSENT, MISSING_OUT = "late", "absent", "missing_out"
+    LATE, ABSENT, MISSING_OUT, REQUEST_WAITING = "late", "absent", "missing_out", "request_waiting"
     DEVICE_OFFLINE, QUEUE_DEPTH, CLOCK_OFFSET, SECURITY_EVENTS = ("device_offline", "queue_depth", "clock_offset",
                                                                    "security_events")
     KINDS = [
         (LATE, _("迟到超过 N 分钟 Late beyond N minutes")),
         (ABSENT, _("上班 N 分钟后未到 Absent N minutes after shift start")),
         (MISSING_OUT, _("缺下班卡（打卡窗口关闭 N 分钟后） Missing out punch (N minutes after the window closes)")),
+        (REQUEST_WAITING, _("申请待审批超过 N 小时（0：一提交就通知） Request waiting N hours for a decision (0: as soon as filed)")),
         (DEVICE_OFFLINE, _("设备离线超过 N 分钟 Device offline for N minutes")),
         (QUEUE_DEPTH, _("待传打卡超过 N 条 Queue depth above N")),
         (CLOCK_OFFSET, _("时钟偏差超过 N 秒 Clock offset above N seconds")),
         (SECURITY_EVENTS, _("每小时尾随或仿冒事件超过 N 次 Spoof or tailgating events above N per hour")),
     ]
-    EMPLOYEE_KINDS = frozenset({LATE, ABSENT, MISSING_OUT})
+    EMPLOYEE_KINDS = frozenset({LATE, ABSENT, MISSING_OUT, REQUEST_WAITING})
     DEVICE_KINDS = frozenset({DEVICE_OFFLINE, QUEUE_DEPTH, CLOCK_OFFSET, SECURITY_EVENTS})
 
     kind = models.CharField(_("类型 Kind"), max_length=20, choices=KINDS)

@@ -25,7 +25,7 @@ from central.alerts.models import Alert, AlertEpisode, AlertMail, AlertRead, Ale
 from central.alerts.texts import describe
 from central.attendance import engine
 from central.attendance.inputs import Rules, load_rules, local, plans
-from central.attendance.models import DailyRecord
+from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
 from central.ingest.models import Event
 from central.people.models import Department, Device, Employee, Site
 from central.webhooks import services as webhooks
@@ -97,6 +97,8 @@ def _facts(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
         return _missing_out(rule, state)
     if rule.kind == AlertRule.ABSENT:
         return _absent(rule, state)
+    if rule.kind == AlertRule.REQUEST_WAITING:
+        return _request_waiting(rule, state)
     return _device_facts(rule, state)
 
 
@@ -189,6 +191,32 @@ def _absent(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
                    (s.begins + timedelta(minutes=rule.threshold)).replace(tzinfo=zone),
                    {**_person(emp), "date": s.date.isoformat(), "shift": s.shift,
                     "begins": s.begins.isoformat(), "since_start_min": s.since_start_min}, employee=emp)
+
+
+def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
+    """Leave and make-up punch requests still pending N hours after they were filed (0: as soon as filed), of the
+    rule's active employees; the alert goes to whoever sees the employee (their manager, HR) and the rule's mails."""
+    due = state.now - timedelta(hours=rule.threshold)
+    zones = state.attendance_rules()
+    for model in (LeaveRecord, MakeupPunch):
+        rows = model.objects.filter(state="pending", created_at__lte=due, employee__active=True)
+        if rule.department_id is not None:
+            rows = rows.filter(employee__department_id=rule.department_id)
+        if rule.site_id is not None:
+            rows = rows.filter(employee__site_id=rule.site_id)
+        related = ("employee", "leave_type") if model is LeaveRecord else ("employee",)
+        for request in rows.select_related(*related).order_by("created_at", "pk"):
+            emp = request.employee
+            detail: dict[str, Any] = {**_person(emp), "id": request.pk, "hours": rule.threshold,
+                                      "filed_at": local(request.created_at, zones.zone(emp.site_id)).isoformat(" ", "minutes")}
+            if isinstance(request, LeaveRecord):
+                detail.update(kind="leave", leave_type=request.leave_type.name, start=request.start.isoformat(),
+                              end=request.end.isoformat(), half_day=request.half_day)
+            else:
+                detail.update(kind="makeup_punch", direction=request.direction,
+                              at=local(request.at, zones.zone(emp.site_id)).isoformat(" ", "minutes"))
+            yield Fact(f"request:{detail['kind']}:{request.pk}", request.created_at + timedelta(hours=rule.threshold),
+                       detail, employee=emp)
 
 
 def _devices(rule: AlertRule) -> list[Device]:

@@ -9,6 +9,21 @@ def _who(d: dict[str, Any]) -> tuple[str, str]:
     return f"{name}（{number}）", f"{name} ({number})"
 
 
+def _request(d: dict[str, Any]) -> tuple[str, str]:
+    zh, en = _who(d)
+    if d.get("kind") == "leave":
+        half = ("（半天）", " (half day)") if d.get("half_day") else ("", "")
+        what = (f"{d.get('leave_type')}请假 {d.get('start')} 至 {d.get('end')}{half[0]}",
+                f"leave ({d.get('leave_type')}) from {d.get('start')} to {d.get('end')}{half[1]}")
+    else:
+        way = {"in": ("上班", "in "), "out": ("下班", "out ")}.get(d.get("direction") or "", ("", ""))
+        what = (f"补{way[0]}卡 {d.get('at')}", f"make-up {way[1]}punch at {d.get('at')}")
+    hours = d.get("hours") or 0
+    waiting = (f"，已等待 {hours} 小时", f", waiting {hours} h") if hours else ("", "")
+    return (f"待审批：{zh} 的{what[0]}（{d.get('filed_at')} 提交{waiting[0]}）",
+            f"Waiting for a decision: {en}'s {what[1]} (filed {d.get('filed_at')}{waiting[1]})")
+
+
 def describe(kind: str, d: dict[str, Any]) -> tuple[str, str]:
     """(Chinese, English) one-line text of an alert of ``kind`` with detail ``d``."""
     shift = d.get("shift") or "-"
@@ -24,6 +39,8 @@ def describe(kind: str, d: dict[str, Any]) -> tuple[str, str]:
         zh, en = _who(d)
         return (f"缺下班卡：{zh} {d.get('date')} {shift} 打卡窗口已关闭，没有下班卡",
                 f"Missing out punch: {en} has no out punch for {shift} on {d.get('date')}; the window has closed")
+    if kind == "request_waiting":
+        return _request(d)
     device = d.get("device", "")
     if kind == "device_offline":
         return (f"设备离线：{device} 已离线 {d.get('minutes')} 分钟（最后在线 {d.get('last_seen_at')}）",

@@ -34,7 +34,8 @@ def _decide(request: LeaveRecord | MakeupPunch, approve: bool, actor: str, alrea
 
 
 def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date, *, half_day: bool = False,
-               reason: str = "", actor: str) -> LeaveRecord:
+               reason: str = "", actor: str, announce: bool = True) -> LeaveRecord:
+    """A pending leave; ``announce``: the ``request.filed`` webhook tells it (not for one decided in the same step)."""
     if end < start:
         raise AttendanceError("结束日期早于开始日期 / The end date is before the start date")
     if (end - start).days >= MAX_LEAVE_DAYS:
@@ -50,10 +51,13 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
     if not leave_days_of(employee, start, end, natural=leave_type.counts_rest_days):
         raise AttendanceError("这段时间没有要上班的日子，无需请假 / "
                               "There is no working day in this period: nothing to take off")
-    leave = LeaveRecord.objects.create(employee=employee, leave_type=leave_type, start=start, end=end,
-                                       half_day=half_day, reason=reason.strip()[:500])
-    audit.record(actor, "attendance.leave_filed", f"{employee.number} {start}..{end}",
-                 {"id": leave.pk, "type": leave_type.code, "half_day": half_day})
+    with transaction.atomic():
+        leave = LeaveRecord.objects.create(employee=employee, leave_type=leave_type, start=start, end=end,
+                                           half_day=half_day, reason=reason.strip()[:500])
+        audit.record(actor, "attendance.leave_filed", f"{employee.number} {start}..{end}",
+                     {"id": leave.pk, "type": leave_type.code, "half_day": half_day})
+        if announce:
+            webhook_events.request_changed(leave)
     return leave
 
 
@@ -62,8 +66,7 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     recompute lays the leave's records on the days it takes off (:func:`services.sync_leave_records`)."""
     with transaction.atomic():
         _decide(leave, approve, actor, "这条请假已处理 / This leave is already")
-        if approve:
-            webhook_events.leave_approved(leave)
+        webhook_events.request_changed(leave)
         audit.record(actor, "attendance.leave_" + leave.state, f"{leave.employee.number} {leave.start}..{leave.end}",
                      {"id": leave.pk, "type": leave.leave_type.code, "half_day": leave.half_day})
         if approve:
@@ -79,8 +82,10 @@ def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *
         raise AttendanceError("方向应为上班或下班 / The direction is in or out")
     if at > dj_timezone.now():
         raise AttendanceError("不能为将来补卡 / A make-up punch cannot be in the future")
-    punch = MakeupPunch.objects.create(employee=employee, at=at, direction=direction, reason=reason[:500])
-    audit.record(actor, "attendance.makeup_filed", f"{employee.number} {at.isoformat()}", {"id": punch.pk})
+    with transaction.atomic():
+        punch = MakeupPunch.objects.create(employee=employee, at=at, direction=direction, reason=reason[:500])
+        audit.record(actor, "attendance.makeup_filed", f"{employee.number} {at.isoformat()}", {"id": punch.pk})
+        webhook_events.request_changed(punch)
     return punch
 
 
@@ -88,8 +93,7 @@ def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: d
     """Approve (the punch counts from now on, its days recomputed) or reject a pending make-up punch."""
     with transaction.atomic():
         _decide(punch, approve, actor, "这条补卡已处理 / This make-up punch is already")
-        if approve:
-            webhook_events.makeup_approved(punch)
+        webhook_events.request_changed(punch)
         audit.record(actor, "attendance.makeup_" + punch.state, f"{punch.employee.number} {punch.at.isoformat()}",
                      {"id": punch.pk, "direction": punch.direction})
     if approve:
@@ -106,7 +110,8 @@ def record_leave(employee: Employee, leave_type: LeaveType, start: date, end: da
     if not reason.strip():
         raise AttendanceError("请填写事由 / A reason is required")
     with transaction.atomic():
-        leave = file_leave(employee, leave_type, start, end, half_day=half_day, reason=reason, actor=actor)
+        leave = file_leave(employee, leave_type, start, end, half_day=half_day, reason=reason, actor=actor,
+                           announce=False)
         return decide_leave(leave, approve=True, actor=actor, now=now)
 
 

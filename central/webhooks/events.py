@@ -5,7 +5,7 @@
 | ``punch.stored`` | employee number | the punch id |
 | ``record.final`` | employee number | the record's content (a final record that changes is a new fact) |
 | ``anomaly`` | employee number | employee, date, shift and kind (late, early, absent, missing_out) |
-| ``request.approved`` | employee number | the request's kind and id |
+| ``request.filed``, ``request.approved``, ``request.rejected`` | employee number | the request's kind and id |
 """
 from __future__ import annotations
 
@@ -80,20 +80,28 @@ def records_written(rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> i
     return emit_many(fact for number, site, row in rows for fact in record_facts(number, site, row))
 
 
-def leave_approved(leave: LeaveRecord) -> int:
-    """An approved leave, in the approver's transaction."""
-    employee = leave.employee
-    data = {"kind": "leave", "id": leave.pk, "employee": employee.number, "leave_type": leave.leave_type.code,
-            "start": leave.start.isoformat(), "end": leave.end.isoformat(), "half_day": leave.half_day,
-            "approved_by": leave.approved_by, "approved_at": _plain(leave.approved_at)}
-    return emit_many([Fact("request.approved", data, employee.number, f"request.approved:leave:{leave.pk}",
-                           employee.site_id)])
+def _request_data(request: LeaveRecord | MakeupPunch) -> dict[str, Any]:
+    """What every request event tells of a leave or a make-up punch."""
+    from central.attendance.models import LeaveRecord
+
+    employee = request.employee
+    if isinstance(request, LeaveRecord):
+        return {"kind": "leave", "id": request.pk, "employee": employee.number, "leave_type": request.leave_type.code,
+                "start": request.start.isoformat(), "end": request.end.isoformat(), "half_day": request.half_day}
+    return {"kind": "makeup_punch", "id": request.pk, "employee": employee.number, "at": utc_iso(request.at),
+            "direction": request.direction}
 
 
-def makeup_approved(punch: MakeupPunch) -> int:
-    """An approved make-up punch, in the approver's transaction."""
-    employee = punch.employee
-    data = {"kind": "makeup_punch", "id": punch.pk, "employee": employee.number, "at": utc_iso(punch.at),
-            "direction": punch.direction, "approved_by": punch.approved_by, "approved_at": _plain(punch.approved_at)}
-    return emit_many([Fact("request.approved", data, employee.number, f"request.approved:makeup_punch:{punch.pk}",
-                           employee.site_id)])
+def request_changed(request: LeaveRecord | MakeupPunch) -> int:
+    """A request filed (``request.filed``, with its reason: what the person deciding reads) or decided
+    (``request.approved`` or ``request.rejected``, with who decided and when), in the writer's transaction."""
+    if request.state == "pending":
+        event, extra = "request.filed", {"reason": request.reason, "filed_at": _plain(request.created_at)}
+    else:
+        event = f"request.{request.state}"
+        extra = {f"{request.state}_by": request.approved_by, f"{request.state}_at": _plain(request.approved_at)}
+    if not wanted(event):
+        return 0
+    data = {**_request_data(request), **extra}
+    employee = request.employee
+    return emit_many([Fact(event, data, employee.number, f"{event}:{data['kind']}:{request.pk}", employee.site_id)])

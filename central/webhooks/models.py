@@ -10,7 +10,9 @@ EVENTS = [
     ("punch.stored", _("打卡已存储 Punch stored")),
     ("record.final", _("日记录已定稿 Daily record final")),
     ("anomaly", _("考勤异常 Attendance anomaly")),
+    ("request.filed", _("新申请待审批 Request filed")),
     ("request.approved", _("申请已批准 Request approved")),
+    ("request.rejected", _("申请已拒绝 Request rejected")),
     ("alert", _("告警 Alert")),
 ]
 EVENT_NAMES = frozenset(name for name, _label in EVENTS)

@@ -275,9 +275,12 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
 def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_the_month(console, browser, world):
     """王小红 missed her in punch: she asks for it on the requests page from her phone, her department's manager approves it,
     and her day is computed from it."""
+    from django.utils import timezone as dj_timezone
     from selenium.webdriver.support.ui import Select
 
     from central.accounts.services import create_user_with_one_time_password
+    from central.alerts.models import AlertRule
+    from central.alerts.services import evaluate
     from central.attendance.models import AttendanceProfile, DailyRecord, MakeupPunch, ShiftType
     from central.people.models import Department, Employee
 
@@ -308,8 +311,15 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
         assert (punch.state, punch.at, punch.direction) == ("pending", datetime.combine(worked, time(8, 58), SHANGHAI), "in")
         assert by_css(phone, f"#request-makeup-{punch.pk}") and not all_css(phone, "#pending-requests button")
 
+    # HR's rule tells her manager at once: the notification links to the requests page
+    AlertRule.objects.create(kind=AlertRule.REQUEST_WAITING, threshold=0, site=wang.site, created_by="hr")
+    [alert] = evaluate(dj_timezone.now())
     sign_in(browser, url, "boss-zhao", manager_pw)
-    by_css(browser, "#nav-requests").click()
+    assert by_css(browser, "#alerts-unread").text == "1"
+    by_css(browser, "#nav-alerts").click()
+    notice = wait(browser, lambda d: all_css(d, f"#alert-{alert.pk}"), what="the notification")[0]
+    assert "待审批：王小红（A002） 的补上班卡" in notice.text
+    notice.find_element("link text", "去审批").click()
     wait(browser, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
     row = by_css(browser, f"#request-makeup-{punch.pk}")
     assert "王小红" in row.text and "08:58" in row.text

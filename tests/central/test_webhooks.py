@@ -17,7 +17,7 @@ from receiver_support import Received, Receiver, running_receiver
 
 from central.accounts.models import Role, User
 from central.attendance.models import AttendanceProfile, LeaveType, ShiftType
-from central.attendance.requests import decide_leave, decide_makeup_punch, file_leave, file_makeup_punch
+from central.attendance.requests import decide_leave, decide_makeup_punch, file_leave, file_makeup_punch, record_leave
 from central.attendance.services import recompute
 from central.ingest.handler import Ingest, store_punches
 from central.ingest.models import Punch
@@ -352,6 +352,33 @@ def test_an_approved_leave_and_makeup_punch_emit_request_approved_and_a_rejected
     second = Delivery.objects.get(event_id=f"request.approved:makeup_punch:{makeup.pk}")
     assert (second.data["kind"], second.data["direction"], second.data["at"]) == ("makeup_punch", "out",
                                                                                   "2026-03-05T10:00:00Z")
+
+
+def test_a_request_is_told_when_filed_with_its_reason_and_when_rejected_with_who_decided(
+        admin: User, staff: Employee) -> None:
+    make_hook(admin, "http://127.0.0.1:9/h", ["request.filed", "request.approved", "request.rejected"])
+    annual = LeaveType.objects.create(code="annual", name="年假 Annual leave")
+    leave = file_leave(staff, annual, date(2026, 3, 2), date(2026, 3, 3), half_day=False, reason="探亲", actor="E1")
+    filed = Delivery.objects.get()
+    assert (filed.event, filed.key, filed.event_id) == ("request.filed", "E1", f"request.filed:leave:{leave.pk}")
+    assert {k: filed.data[k] for k in ("kind", "id", "employee", "leave_type", "start", "end", "half_day", "reason")} \
+        == {"kind": "leave", "id": leave.pk, "employee": "E1", "leave_type": "annual", "start": "2026-03-02",
+            "end": "2026-03-03", "half_day": False, "reason": "探亲"}
+    assert filed.data["filed_at"].endswith("Z") and "approved_by" not in filed.data
+    decide_leave(leave, approve=False, actor="hr", now=NOW)
+    rejected = Delivery.objects.get(event="request.rejected")
+    assert (rejected.data["id"], rejected.data["rejected_by"], rejected.event_id) == (
+        leave.pk, "hr", f"request.rejected:leave:{leave.pk}")
+    assert rejected.data["rejected_at"].endswith("Z") and "reason" not in rejected.data
+    makeup = file_makeup_punch(staff, shanghai(5, 18), "out", reason="忘打卡", actor="E1")
+    decide_makeup_punch(makeup, approve=True, actor="hr", now=NOW)
+    assert sorted(Delivery.objects.filter(data__kind="makeup_punch").values_list("event", flat=True)) == [
+        "request.approved", "request.filed"]
+    # a leave HR records is filed and approved in one step: only its approval is news
+    record_leave(staff, annual, date(2026, 3, 9), date(2026, 3, 9), reason="补录", actor="hr", now=NOW)
+    assert list(Delivery.objects.filter(data__start="2026-03-09").values_list("event", flat=True)) == [
+        "request.approved"]
+    assert Delivery.objects.count() == 5
 
 
 @pytest.mark.django_db

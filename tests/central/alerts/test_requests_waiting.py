@@ -1,0 +1,111 @@
+"""The "request waiting" rule: a leave or make-up punch still pending N hours after it was filed raises one alert,
+seen by whoever sees the employee (their manager, HR) and mailed to the rule's addresses; a request decided in time,
+another site's and an inactive employee's raise nothing."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from central_support import client_for
+from django.urls import reverse
+
+from alerts.alert_support import MONDAY, at, make_world, rule, smtp_server
+from alerts.test_fan_out import use_smtp
+from central.accounts.models import Role, User
+from central.alerts import mail
+from central.alerts.models import Alert, AlertRule
+from central.alerts.services import evaluate
+from central.alerts.texts import describe
+from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.requests import decide_leave, file_leave, file_makeup_punch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    """E1 (生产部, site sh) asks for leave at 09:00, E2 (销售部, sh) for a make-up punch at 09:30, B1 (site bj) for
+    leave at 09:00."""
+    world = make_world()
+    annual = LeaveType.objects.create(code="annual", name="年假")
+    later = MONDAY + timedelta(days=3)
+    world["leave"] = file_leave(world["E1"], annual, later, later + timedelta(days=1), reason="探亲", actor="E1")
+    world["makeup"] = file_makeup_punch(world["E2"], at(18, 5), "out", reason="忘打卡", actor="E2")
+    world["far"] = file_leave(world["B1"], annual, later, later, reason="x", actor="B1")
+    LeaveRecord.objects.filter(pk__in=[world["leave"].pk, world["far"].pk]).update(created_at=at(9))
+    MakeupPunch.objects.filter(pk=world["makeup"].pk).update(created_at=at(9, 30))
+    return world
+
+
+def keys(alerts: list[Alert]) -> list[str]:
+    return [a.key for a in alerts]
+
+
+def test_a_request_pending_n_hours_raises_one_alert_for_the_sites_requests_only(world: dict[str, Any]) -> None:
+    rule(AlertRule.REQUEST_WAITING, 2, site=world["sh"])
+    leave, makeup = world["leave"], world["makeup"]
+    assert evaluate(at(10, 59)) == []
+    assert keys(evaluate(at(11))) == [f"request:leave:{leave.pk}"]
+    assert evaluate(at(11, 29)) == []
+    assert keys(evaluate(at(11, 30))) == [f"request:makeup_punch:{makeup.pk}"]
+    assert evaluate(at(11, 31)) == [] and evaluate(at(20)) == []  # once per request, B1 of site bj never
+    first = Alert.objects.get(key=f"request:leave:{leave.pk}")
+    assert (first.employee, first.site, first.department, first.at) == (world["E1"], world["sh"], world["ops"], at(11))
+    assert {k: first.detail[k] for k in ("kind", "id", "leave_type", "start", "end", "filed_at", "hours")} == {
+        "kind": "leave", "id": leave.pk, "leave_type": "年假", "start": "2026-03-12", "end": "2026-03-13",
+        "filed_at": "2026-03-09 09:00", "hours": 2}
+    zh, en = describe(first.kind, first.detail)
+    assert zh == "待审批：张三（E1） 的年假请假 2026-03-12 至 2026-03-13（2026-03-09 09:00 提交，已等待 2 小时）"
+    assert en == ("Waiting for a decision: 张三 (E1)'s leave (年假) from 2026-03-12 to 2026-03-13 "
+                  "(filed 2026-03-09 09:00, waiting 2 h)")
+    second = Alert.objects.get(key=f"request:makeup_punch:{makeup.pk}")
+    zh, en = describe(second.kind, second.detail)
+    assert "补下班卡 2026-03-09 18:05" in zh and "make-up out punch at 2026-03-09 18:05" in en  # the site's clock
+    assert "探亲" not in str(first.detail) and "忘打卡" not in str(second.detail)  # the reason stays on the page
+
+
+def test_decided_in_time_inactive_and_other_departments_raise_nothing(world: dict[str, Any]) -> None:
+    rule(AlertRule.REQUEST_WAITING, 1, department=world["ops"])
+    decide_leave(world["leave"], approve=False, actor="mg", now=at(9, 50))
+    assert evaluate(at(12)) == []  # E1's leave decided; E2's make-up punch is another department's
+    rule(AlertRule.REQUEST_WAITING, 0, department=world["sales"])
+    world["E2"].active = False
+    world["E2"].save()
+    assert evaluate(at(12, 1)) == []
+    world["E2"].active = True
+    world["E2"].save()
+    [alert] = evaluate(at(12, 2))
+    assert alert.key == f"request:makeup_punch:{world['makeup'].pk}" and alert.at == at(9, 30)  # N = 0: when filed
+    assert "已等待" not in describe(alert.kind, alert.detail)[0]
+
+
+def test_the_manager_of_the_department_sees_it_with_a_link_to_decide(world: dict[str, Any]) -> None:
+    rule(AlertRule.REQUEST_WAITING, 0, site=world["sh"])
+    assert len(evaluate(at(10))) == 2
+
+    def manager(name: str, department: Any) -> User:
+        found = User.objects.create_user(name, password="x" * 12, role=Role.MANAGER)
+        found.departments.set([department])
+        return found
+
+    page = client_for(manager("ops-lead", world["ops"])).get(reverse("console:alerts")).content.decode()
+    assert "待审批：张三（E1）" in page and "李四" not in page
+    assert f'href="{reverse("console:attendance_requests")}#pending-requests"' in page and "去审批" in page
+    page = client_for(manager("sales-lead", world["sales"])).get(reverse("console:alerts")).content.decode()
+    assert "待审批：李四（E2）" in page and "张三" not in page
+
+
+def test_the_rules_addresses_get_a_mail_chinese_first(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    rule(AlertRule.REQUEST_WAITING, 4, department=world["ops"], emails=["ops-lead@example.test"])
+    with smtp_server() as (box, port):
+        use_smtp(monkeypatch, port)
+        moment: datetime = at(13)
+        [alert] = evaluate(moment)
+        assert mail.send_due(moment) == 1 and box.wait_for(1)
+    message = box.messages[0]
+    subject, body = str(message["subject"]), message.get_content()
+    assert box.recipients == [["ops-lead@example.test"]]
+    assert "待审批" in subject and "张三" in subject
+    assert body.index("待审批") < body.index("Waiting for a decision") and "已等待 4 小时" in body
+    assert f"/alerts/?alert={alert.pk}" in body and "探亲" not in body
