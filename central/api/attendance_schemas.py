@@ -152,6 +152,15 @@ class DecisionIn(Schema):
                     "decides, and the decision is written to the audit log", examples=["approve"])
 
 
+class OvertimeDecisionIn(DecisionIn):
+    minutes: int | None = Field(
+        None, ge=1, le=2880,
+        description="审批人看到的加班分钟数；此后重新计算改变了分钟数时返回 409，请重新读取后再审批 / the overtime minutes the "
+                    "person deciding was shown: when a recompute changed them since, the answer is 409 and the decision "
+                    "is not taken (read the record again). Leave it out only where nobody was shown the minutes",
+        examples=[90])
+
+
 class MakeupPage(Schema):
     items: list[MakeupOut]
     next_cursor: str | None = Field(None, description=NEXT, examples=[None])

@@ -115,13 +115,18 @@ def record_leave(employee: Employee, leave_type: LeaveType, start: date, end: da
         return decide_leave(leave, approve=True, actor=actor, now=now)
 
 
-def decide_overtime(record: DailyRecord, *, approve: bool, actor: str) -> DailyRecord:
+def decide_overtime(record: DailyRecord, *, approve: bool, actor: str, minutes: int | None = None) -> DailyRecord:
     """Approve (paid) or reject (recorded, not paid) a day's overtime waiting for approval. The decision stays while
-    the day's overtime minutes stay the same; a recompute that changes them asks again (``services._keep_approval``)."""
+    the day's overtime minutes stay the same; a recompute that changes them asks again (``services._keep_approval``).
+    ``minutes``: what the person deciding was shown; refused when a recompute changed them since."""
     with transaction.atomic():
         fresh = DailyRecord.objects.select_for_update().select_related("employee").get(pk=record.pk)
         if fresh.overtime_state != "pending" or not fresh.overtime_min:
             raise AttendanceError(f"这条加班已处理 / This overtime is already {fresh.overtime_state or 'settled'}")
+        if minutes is not None and minutes != fresh.overtime_min:
+            raise AttendanceError(f"这天的加班已从 {minutes} 分钟变为 {fresh.overtime_min} 分钟，请核对后再审批 / "
+                                  f"This day's overtime changed from {minutes} to {fresh.overtime_min} min since it "
+                                  "was shown: look at it again before deciding")
         fresh.overtime_state = "approved" if approve else "rejected"
         fresh.save(update_fields=["overtime_state", "updated_at"])
         audit.record(actor, "attendance.overtime_" + fresh.overtime_state, f"{fresh.employee.number} {fresh.date}",
@@ -142,13 +147,15 @@ def check_decider(user: Any, employee: Employee) -> None:
         raise DecisionRefused("不能审批自己的请求 / You cannot decide your own request")
 
 
-def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, approve: bool) -> None:
+def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, approve: bool,
+           minutes: int | None = None) -> None:
     """One decision, from the console's requests page or the API: who may take it (:func:`check_decider`, refused
-    with :class:`DecisionRefused`), then the request's own service (an :class:`AttendanceError` once decided)."""
+    with :class:`DecisionRefused`), then the request's own service (an :class:`AttendanceError` once decided).
+    ``minutes``: for overtime, the minutes the person deciding was shown (:func:`decide_overtime`)."""
     check_decider(user, request.employee)
     if isinstance(request, LeaveRecord):
         decide_leave(request, approve=approve, actor=user.username)
     elif isinstance(request, MakeupPunch):
         decide_makeup_punch(request, approve=approve, actor=user.username)
     else:
-        decide_overtime(request, approve=approve, actor=user.username)
+        decide_overtime(request, approve=approve, actor=user.username, minutes=minutes)

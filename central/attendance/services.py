@@ -166,6 +166,10 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
                 seen.add((rec.date, ""))
             rec = _keep_approval(old, rec)
             changed = _changed(old, rec) if old is not None and pk is not None else []
+            if "overtime_min" in changed and "overtime_state" not in changed:
+                # new minutes are asked again even where the state read was already "pending": a decision taken
+                # on the old minutes between this pass's read and its write must not pass for one on the new
+                changed.append("overtime_state")
             if old is not None and pk is not None and not changed:
                 continue
             row = _row_values(rec, zone)

@@ -486,7 +486,7 @@ def request_decide(request: AuthedHttpRequest) -> HttpResponse:
         raise Http404
     approve = decision == "approve"
     try:
-        decide(user, row, approve=approve)
+        decide(user, row, approve=approve, minutes=_int(request.POST.get("minutes")))
     except AttendanceError as exc:
         messages.error(request, str(exc))
     else:

@@ -18,7 +18,7 @@ from django.test import Client
 from central.accounts.models import ApiToken, AuditEntry, Role, User
 from central.accounts.services import create_token, revoke_token
 from central.api.api import ENDPOINTS
-from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.ingest.models import Command, Event, Punch
 from central.people import roster
 from central.people.models import Department, Device, Employee, Site
@@ -57,6 +57,9 @@ class World:
         self.leave = LeaveRecord.objects.create(employee=a001, leave_type=LeaveType.objects.create(code="AL", name="年假"),
                                                 start=date(2026, 3, 9), end=date(2026, 3, 9), reason="探亲")
         self.makeup = MakeupPunch.objects.create(employee=a001, at=BASE, direction="in", reason="忘记打卡")
+        self.overtime = DailyRecord.objects.create(employee=a001, date=date(2026, 3, 2), shift_name="day",
+                                                   status="present", source="punches", overtime_min=90,
+                                                   overtime_state="pending")
         self.users: dict[str, User] = {}
         self.tokens: dict[str, str] = {}
         self.add_user("superuser", is_superuser=True, role=Role.HR_ADMIN)
@@ -512,6 +515,7 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
             "/api/v1/punches", "/api/v1/events", "/api/v1/attendance/records", "/api/v1/attendance/exceptions",
             "/api/v1/attendance/leave", "/api/v1/attendance/makeup-punches", "/api/v1/reports",
             "/api/v1/attendance/leave/{leave_id}/decision", "/api/v1/attendance/makeup-punches/{punch_id}/decision",
+            "/api/v1/attendance/overtime/{record_id}/decision",
             "/api/v1/reports/{name}"} == set(doc["paths"])
     for path, item in doc["paths"].items():
         for method, op in item.items():
@@ -532,7 +536,8 @@ def test_every_endpoint_as_every_role(world, role):
         body = json.loads(_fill(json.dumps(endpoint.body))) if endpoint.body is not None else None
         if endpoint.method == "POST" and endpoint.path.endswith("/employees"):
             body["number"] = f"N-{role}"
-        path = _fill(endpoint.path).replace("{leave_id}", str(world.leave.pk)).replace("{punch_id}", str(world.makeup.pk))
+        path = (_fill(endpoint.path).replace("{leave_id}", str(world.leave.pk)).replace("{punch_id}", str(world.makeup.pk))
+                .replace("{record_id}", str(world.overtime.pk)))
         response = api.call(endpoint.method, path, body, **params)
         assert response["Content-Type"].startswith("application/json"), endpoint
         hidden = role == "employee" and "{" in endpoint.path.replace("{name}", "")  # A001 and door-a are outside an employee's scope

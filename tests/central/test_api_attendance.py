@@ -248,3 +248,43 @@ def test_a_pending_leave_and_make_up_punch_are_decided_through_the_api(world: Wo
                 .order_by("pk").values_list("action", "actor")) == [("attendance.leave_approved", "hr_a"),
                                                                     ("attendance.makeup_rejected", "root")]
     assert LeaveRecord.objects.get(pk=own.pk).state == "pending"
+
+
+def test_a_days_overtime_is_decided_through_the_api_on_the_minutes_the_caller_was_shown(world: World) -> None:
+    """Approved overtime is paid, rejected is recorded; a decision naming minutes a recompute changed since is 409 and
+    changes nothing; another site's record is not there, an employee does not decide."""
+    from central.accounts.models import AuditEntry
+
+    first = world.record("A001", date(2026, 3, 2), overtime_min=90, overtime_state="pending")
+    second = world.record("A001", date(2026, 3, 3), overtime_min=60, overtime_state="pending")
+    none = world.record("A001", date(2026, 3, 4))  # no overtime to decide
+    far = world.record("B001", date(2026, 3, 2), overtime_min=30, overtime_state="pending")
+    mine = world.record("A002", date(2026, 3, 2), overtime_min=30, overtime_state="pending")  # the employee's own
+
+    def post(who: str, pk: int, body: Any) -> tuple[int, Any]:
+        response = Client().post(f"/api/v1/attendance/overtime/{pk}/decision", json.dumps(body),
+                                 content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {world.tokens[who]}")
+        return response.status_code, json.loads(response.content)
+
+    assert post("hr_a", far.pk, {"decision": "approve"})[0] == 404  # another site's
+    assert post("employee", first.pk, {"decision": "approve", "minutes": 90})[0] == 404  # not theirs to see
+    assert post("employee", mine.pk, {"decision": "approve", "minutes": 30})[0] == 403  # sees it, does not decide
+    for body, field in (({"decision": "approve", "minutes": "ninety"}, "minutes"),
+                        ({"decision": "approve", "minutes": 0}, "minutes"),
+                        ({"decision": "approve", "minutes": 90, "paid": True}, "paid")):
+        status, answer = post("hr_a", first.pk, body)
+        assert status == 422 and answer["field"] == field, (body, answer)
+    status, answer = post("hr_a", first.pk, {"decision": "approve", "minutes": 60})  # shown before a recompute
+    assert status == 409 and "60" in answer["detail"] and "90" in answer["detail"]
+    assert DailyRecord.objects.get(pk=first.pk).overtime_state == "pending"
+
+    status, answer = post("hr_a", first.pk, {"decision": "approve", "minutes": 90})
+    assert status == 200 and (answer["overtime_state"], answer["overtime_min"], answer["employee_number"], answer["date"]) \
+        == ("approved", 90, "A001", "2026-03-02")
+    status, answer = post("root", second.pk, {"decision": "reject"})
+    assert status == 200 and answer["overtime_state"] == "rejected"
+    assert post("root", first.pk, {"decision": "reject", "minutes": 90})[0] == 409  # decided already
+    assert post("root", none.pk, {"decision": "approve"})[0] == 409  # nothing to decide
+    assert list(AuditEntry.objects.filter(action__startswith="attendance.overtime_").order_by("pk")
+                .values_list("action", "actor")) == [("attendance.overtime_approved", "hr_a"),
+                                                     ("attendance.overtime_rejected", "root")]

@@ -197,3 +197,52 @@ def test_overtime_waits_for_a_decision_that_stays_while_its_minutes_do(plant) ->
     first.refresh_from_db()
     assert (first.overtime_min, first.overtime_state) == (120, "pending")
 
+
+
+def punched(number: str, *moments: tuple[datetime, str], batch: str = "x") -> None:
+    now = datetime(2026, 3, 20, tzinfo=timezone.utc)
+    store_punches([{"id": f"{batch}{i}", "site": "s1", "device_id": "door-a", "employee_number": number,
+                    "direction": way, "method": "card", "score": None, "punched_at": at, "boot_id": "b",
+                    "monotonic_ns": i, "time_source": "ntp", "original_punched_at": None, "restamped_at": None,
+                    "batch_id": batch, "received_at": now} for i, (at, way) in enumerate(moments)])
+
+
+def test_a_decision_on_minutes_a_recompute_changed_meanwhile_is_not_taken_for_the_new_minutes(
+        plant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manager decides while a pass runs (after its read, before its write) or on a page shown before it: either
+    way the new minutes wait for a decision of their own."""
+    from central.attendance import services
+    from central.attendance.requests import decide_overtime
+
+    e1, now = plant["people"]["E1"], datetime(2026, 3, 20, tzinfo=timezone.utc)
+    punched("E1", (datetime(2026, 3, 2, 8, 55, tzinfo=SHANGHAI), "in"), (datetime(2026, 3, 2, 19, 10, tzinfo=SHANGHAI), "out"))
+    recompute(date(2026, 3, 2), date(2026, 3, 2), now=now)
+    record = DailyRecord.objects.get(employee=e1)
+    assert (record.overtime_min, record.overtime_state) == (60, "pending")
+    boss = client_for(plant["users"]["boss"])
+    assert 'name="minutes" value="60"' in boss.get(PAGE).content.decode()  # the page the manager has open
+
+    punched("E1", (datetime(2026, 3, 2, 20, 15, tzinfo=SHANGHAI), "out"), batch="y")  # she stayed longer
+    run_one = services._run_one
+
+    def decided_during_the_pass(rules: Any, item: Any) -> Any:
+        if item.employee_id == e1.pk and DailyRecord.objects.get(pk=record.pk).overtime_state == "pending":
+            decide_overtime(record, approve=True, actor="boss", minutes=60)  # read as 60 by the pass too
+        return run_one(rules, item)
+
+    monkeypatch.setattr(services, "_run_one", decided_during_the_pass)
+    recompute(date(2026, 3, 2), date(2026, 3, 2), now=now)
+    monkeypatch.undo()
+    record.refresh_from_db()
+    assert (record.overtime_min, record.overtime_state) == (120, "pending")  # not approved for 120 minutes
+
+    answer = boss.post(DECIDE, {"kind": "overtime", "id": str(record.pk), "decision": "approve", "minutes": "60"},
+                       follow=True)
+    assert "已从 60 分钟变为 120 分钟" in answer.content.decode()
+    record.refresh_from_db()
+    assert record.overtime_state == "pending"
+    answer = boss.post(DECIDE, {"kind": "overtime", "id": str(record.pk), "decision": "approve", "minutes": "120"},
+                       follow=True)
+    record.refresh_from_db()
+    assert record.overtime_state == "approved" and actions("overtime") == [
+        ("attendance.overtime_approved", "boss"), ("attendance.overtime_approved", "boss")]

@@ -1,5 +1,5 @@
 """/attendance/*: daily records, exceptions, leave and make-up punches of the caller's employees, a page at a time, and
-the decision on a pending leave or make-up punch.
+the decision on a pending leave, make-up punch or day's overtime.
 
 Every list reads through :func:`central.accounts.scope.employees`: rows of employees outside the
 caller's scope never appear, whatever the filters say. Pages use an opaque cursor: records by
@@ -17,7 +17,17 @@ from ninja import Query, Router
 
 from central.accounts import scope
 from central.api import cursor as keyset
-from central.api.attendance_schemas import DecisionIn, ExceptionPage, LeaveOut, LeavePage, MakeupOut, MakeupPage, RecordPage
+from central.api.attendance_schemas import (
+    DecisionIn,
+    ExceptionPage,
+    LeaveOut,
+    LeavePage,
+    MakeupOut,
+    MakeupPage,
+    OvertimeDecisionIn,
+    RecordOut,
+    RecordPage,
+)
 from central.api.auth import caller
 from central.api.errors import ApiError, not_found
 from central.api.routers.common import CODE, NUMBER, TEXT, cursor_param, limit_param
@@ -306,10 +316,11 @@ def _decided(request, kind: str, pk: int, payload: DecisionIn) -> Any:
     user = caller(request)
     found = request_selectors.find_request(user, kind, pk)  # outside the scope: as if it did not exist
     if found is None:
-        raise not_found("leave" if kind == "leave" else "make-up punch", str(pk))
+        raise not_found({"leave": "leave", "makeup": "make-up punch"}.get(kind, "daily record"), str(pk))
     approve = payload.decision == "approve"
+    minutes = payload.minutes if isinstance(payload, OvertimeDecisionIn) else None
     try:
-        decide(user, found, approve=approve)
+        decide(user, found, approve=approve, minutes=minutes)
     except DecisionRefused as exc:  # a role that does not decide, or one's own request
         raise ApiError(403, str(exc)) from None
     except AttendanceError as exc:  # decided already
@@ -336,3 +347,16 @@ def decide_makeup_request(request, punch_id: int, payload: DecisionIn):
     punch = _decided(request, "makeup", punch_id, payload)
     row = MakeupPunch.objects.filter(pk=punch.pk).values(*MAKEUP_FIELDS, *PEOPLE.values()).get()
     return _makeup(row)
+
+
+@router.post("/attendance/overtime/{record_id}/decision", response={200: RecordOut, **DECISION_ERRORS},
+             summary="审批加班 / approve or reject a day's overtime waiting for approval",
+             description="批准的加班计入工资，拒绝的只记录不计薪；分钟数不变时决定一直有效，重新计算改变分钟数后需再次审批。"
+                         "没有待批加班或分钟数已变（见 minutes）返回 409 / approved overtime is paid, rejected overtime is "
+                         "recorded and not paid; the decision stays while the minutes stay the same, and a recompute that "
+                         "changes them asks again. 409 when the record has no overtime waiting or its minutes changed "
+                         "(see minutes). 谁可审批同请假 / who decides: as for leave")
+def decide_overtime_request(request, record_id: int, payload: OvertimeDecisionIn):
+    record = _decided(request, "overtime", record_id, payload)
+    row = DailyRecord.objects.filter(pk=record.pk).values(*RECORD_FIELDS, *PEOPLE.values()).get()
+    return _record(row)
