@@ -45,8 +45,8 @@ demo: setup
 	$(PY) -m terminal.demo
 
 # ruff (pyproject.toml: pycodestyle, pyflakes, bugbear, pyupgrade, isort) and mypy (with the django-stubs and
-# pydantic plugins) over the whole code base, then the whole suite on SQLite, then the central server's suite
-# again on PostgreSQL (a cluster the tests start).
+# pydantic plugins) over the whole code base, then the whole suite on SQLite and, beside it, the central server's
+# suite again on PostgreSQL (a cluster the tests start).
 LINTED := terminal sync_agent enrollment central contract benchmarks tests
 lint: setup
 	$(PY) -m ruff check $(LINTED)
@@ -54,17 +54,22 @@ lint: setup
 	# they make no temporary folder the exit would leave behind
 	SEED_CENTRAL_DB=$(CURDIR)/.mypy-never-opened.db $(PY) -m mypy terminal sync_agent enrollment central contract
 
-# The partition test spends minutes waiting out a broker outage (it sleeps, it does not compute), so it runs in a
-# pytest of its own beside the suite; its output follows the suite's, and either failing fails the target.
+# Three pytest sessions at once, each with its own brokers, databases and browsers: the whole suite on SQLite in
+# front; beside it every central test again on PostgreSQL but the Chromium ones (they drive the same pages, whose
+# reads the selector and page tests cover on PostgreSQL), and the partition test, which spends minutes waiting out
+# a broker outage (it sleeps, it does not compute). The suite in front keeps about one core busy, so the others
+# run on the second one: the target takes about as long as the suite alone. Their output follows the suite's, and
+# any of them failing fails the target.
 IDLE_TESTS := tests/sync/test_partition.py
 test: setup lint
-	@log=$$(mktemp); $(PY) -m pytest -p no:cacheprovider $(IDLE_TESTS) $(PYTEST_ARGS) >$$log 2>&1 & idle=$$!; \
+	@log=$$(mktemp); pglog=$$(mktemp); \
+	$(PY) -m pytest -p no:cacheprovider $(IDLE_TESTS) $(PYTEST_ARGS) >$$log 2>&1 & idle=$$!; \
+	$(PY) -m pytest -p no:cacheprovider -m "central and not browser" --central-db=postgresql $(PYTEST_ARGS) \
+		>$$pglog 2>&1 & pg=$$!; \
 	$(PY) -m pytest --ignore=$(IDLE_TESTS) $(PYTEST_ARGS); main=$$?; \
-	wait $$idle; rc=$$?; echo "--- $(IDLE_TESTS), run beside the suite:"; cat $$log; rm -f $$log; \
-	[ $$rc -eq 5 ] && rc=0; [ $$main -eq 0 ] && [ $$rc -eq 0 ]
-	# every central test again on PostgreSQL, but the Chromium ones: they drive the same pages, whose reads the
-	# selector and page tests cover on PostgreSQL (and they would add over a minute to the suite)
-	$(PY) -m pytest -m "central and not browser" --central-db=postgresql $(PYTEST_ARGS)
+	wait $$pg; pgrc=$$?; echo "--- the central tests on PostgreSQL, run beside the suite:"; cat $$pglog; \
+	wait $$idle; rc=$$?; echo "--- $(IDLE_TESTS), run beside the suite:"; cat $$log; rm -f $$log $$pglog; \
+	[ $$rc -eq 5 ] && rc=0; [ $$pgrc -eq 5 ] && pgrc=0; [ $$main -eq 0 ] && [ $$pgrc -eq 0 ] && [ $$rc -eq 0 ]
 
 bench: setup
 	$(PY) -m benchmarks
