@@ -121,7 +121,7 @@ def print_attendance(site: str) -> None:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from central.attendance.demo_history import fill_month, summary_table
+    from central.attendance.demo_history import file_requests, fill_month, summary_table
 
     started = time.monotonic()
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
@@ -130,6 +130,12 @@ def print_attendance(site: str) -> None:
           f"and a 三班倒 rotation, computed by the attendance engine in {time.monotonic() - started:.1f} s")
     for line in summary_table(rows):
         print("  " + line)
+    asked = file_requests(site, today)
+    leave, makeup = asked.leave, asked.makeup
+    print(f"\n请求与审批 Requests: 2 waiting for a decision: {leave.employee.name} asks for leave "
+          f"{leave.start} – {leave.end}, {makeup.employee.name} for a make-up out punch at "
+          f"{makeup.at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M}; the 待审批 alert rule put "
+          f"{asked.alerts} notifications in the console for their managers and HR")
 
 
 def device_punch_count(config_path: Path) -> int:

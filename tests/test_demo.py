@@ -47,6 +47,7 @@ def test_demo_punches_reach_the_central_server_exactly_once(tmp_path):
     assert {"people", "ingest", "accounts"} <= applied
     assert {"attendance"} <= applied
     _check_attendance_table(out, tmp_path / "demo-data" / "central" / "central.db")
+    _check_requests(out, tmp_path / "demo-data" / "central" / "central.db")
 
 
 def _check_punches_in_both_databases(demo: Path, punches: int) -> None:
@@ -99,3 +100,17 @@ def _check_attendance_table(out: str, database: Path) -> None:
                                  str(leave)], dept
             assert people > 0 and present > people * 10  # a month of mostly present days
     assert int(printed["行政 Office"][5]) == 2  # one full-day and one half-day leave in the history
+
+
+def _check_requests(out: str, database: Path) -> None:
+    """The two requests the demo says are waiting are pending in the database, each with its notification."""
+    import sqlite3
+
+    assert "请求与审批 Requests: 2 waiting for a decision" in out and "put 2 notifications" in out
+    with sqlite3.connect(database) as db:
+        leave = db.execute("SELECT state, reason FROM attendance_leaverecord").fetchall()
+        makeup = db.execute("SELECT state, direction FROM attendance_makeuppunch").fetchall()
+        alerts = db.execute("SELECT kind, key FROM alerts_alert ORDER BY key").fetchall()
+    assert [r[0] for r in leave] == ["pending"] and makeup == [("pending", "out")]
+    assert [kind for kind, _ in alerts] == ["request_waiting", "request_waiting"]
+    assert [key.split(":")[1] for _, key in alerts] == ["leave", "makeup_punch"]

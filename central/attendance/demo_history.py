@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,9 @@ from central.attendance.models import (
     AttendanceProfile,
     CalendarDay,
     DailyRecord,
+    LeaveRecord,
     LeaveType,
+    MakeupPunch,
     OvertimeRule,
     Rotation,
     ShiftType,
@@ -121,6 +123,41 @@ def fill_month(site_code: str, today: date, *, seed: int = 2026, device_id: str 
     _punch_month(rng, site, [by_number[number] for number, _ in plan], first, last, device_id)
     recompute(first, last, employees=Employee.objects.filter(number__in=list(by_number)), actor="demo")
     return summarise(first, last, list(by_number))
+
+
+@dataclass(frozen=True)
+class DemoRequests:
+    leave: LeaveRecord
+    makeup: MakeupPunch
+    alerts: int
+
+
+def file_requests(site_code: str, today: date) -> DemoRequests:
+    """Two requests waiting for a decision, filed through the product's services as employees would (a leave next
+    week, held against five days of annual leave a year; a make-up punch for yesterday's forgotten out punch), and
+    HR's rule that tells their managers at once."""
+    from central.alerts.models import AlertRule
+    from central.alerts.services import evaluate
+    from central.attendance.requests import file_leave, file_makeup_punch
+
+    site = Site.objects.get(code=site_code)
+    annual = LeaveType.objects.get(code="annual")
+    if annual.yearly_days is None:
+        annual.yearly_days = Decimal(5)  # the allowance the requests page shows against
+        annual.save(update_fields=["yearly_days"])
+    office = Employee.objects.filter(site=site, department__name="行政 Office").order_by("number")
+    asking, forgot = office[4], office[5]
+    monday = today + timedelta(days=7 - today.weekday())
+    leave = file_leave(asking, annual, monday, monday + timedelta(days=1), reason="回老家参加婚礼 a wedding at home",
+                       actor=asking.number)
+    yesterday = today - timedelta(days=1)
+    while yesterday.weekday() >= 5:
+        yesterday -= timedelta(days=1)
+    out_at = datetime.combine(yesterday, time(17, 40), tzinfo=ZoneInfo(site.time_zone))
+    makeup = file_makeup_punch(forgot, out_at, "out", reason="下班忘记打卡 forgot to punch out", actor=forgot.number)
+    AlertRule.objects.get_or_create(kind=AlertRule.REQUEST_WAITING, threshold=0, site=site,
+                                    defaults={"created_by": "demo"})
+    return DemoRequests(leave, makeup, len(evaluate(dj_timezone.now())))
 
 
 def _punch_month(rng: random.Random, site: Site, people: list[Employee], first: date, last: date, device_id: str) -> None:

@@ -258,7 +258,7 @@ class ManualRecordForm(forms.Form):
 class LeaveTypeForm(forms.ModelForm):
     class Meta:
         model = LeaveType
-        fields = ["code", "name", "paid", "counts_rest_days"]
+        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days"]
 
     def validate_unique(self) -> None:
         """Codes are checked by the service."""
@@ -296,6 +296,22 @@ class MakeupRequestForm(forms.Form):
                                   choices=[("in", _("上班 In")), ("out", _("下班 Out")), ("", _("不确定 Not sure"))])
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              error_messages={"required": _("请填写事由 / A reason is required")})
+
+
+class AllowanceForm(forms.Form):
+    """An employee's own allowance of a leave type for a year (:mod:`central.attendance.leave_balances`)."""
+    leave_type = forms.ChoiceField(label=_("假别 Leave type"))
+    year = forms.IntegerField(label=_("年份 Year"), min_value=2000, max_value=2100)
+    days = forms.DecimalField(label=_("天数 Days"), required=False, min_value=0, max_value=366, max_digits=4,
+                              decimal_places=1, help_text=_("留空：恢复假别的每年额度 / empty: back to the leave type's "
+                                                            "days a year"))
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})") for t in LeaveType.objects.all()]
+
+    def leave_type_row(self) -> LeaveType:
+        return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
 
 
 class AttendanceProfileForm(forms.Form):

@@ -154,12 +154,32 @@ class LeaveType(models.Model):
         help_text=_("关：只占工作日（年假、事假、病假）；开：休息日和节假日也算（产假）/ "
                     "off: only working days are taken off (annual, personal, sick leave); "
                     "on: rest days and holidays count too (maternity leave)"))
+    yearly_days = models.DecimalField(
+        _("每年额度（天） Days a year"), max_digits=4, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(366)],
+        help_text=_("每人每个日历年可请的天数，超出的请假会被拒绝；空：不限。可在员工的月度页为个人另设 / days each employee may "
+                    "take in a calendar year, a leave beyond them is refused; empty: no limit. An employee's own "
+                    "allowance is set on their month page"))
 
     class Meta:
         ordering = ["code"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class LeaveAllowance(models.Model):
+    """An employee's own allowance of a leave type for one calendar year, instead of the type's ``yearly_days`` (more
+    annual leave with more years of service, days carried over)."""
+    employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="leave_allowances")
+    leave_type = models.ForeignKey(LeaveType, on_delete=models.CASCADE, related_name="allowances")
+    year = models.PositiveSmallIntegerField(validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    days = models.DecimalField(max_digits=4, decimal_places=1, validators=[MinValueValidator(0), MaxValueValidator(366)])
+    set_by = models.CharField(max_length=150)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["employee", "leave_type", "year"], name="leave_allowance_once")]
 
 
 class LeaveRecord(models.Model):

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
+from central.attendance import leave_balances
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.selectors import leave_days_of
 from central.attendance.services import AttendanceError, recompute
@@ -42,16 +43,20 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
         raise AttendanceError("一次请假最多一年 / One leave covers at most a year")
     if half_day and end != start:
         raise AttendanceError("半天假只能是一天 / A half-day leave covers one day")
-    clash = (LeaveRecord.objects.filter(employee=employee, state__in=("pending", "approved"), start__lte=end,
-                                        end__gte=start).order_by("start").first())
-    if clash is not None:
-        state = {"pending": ("待批", "pending"), "approved": ("已批", "approved")}[clash.state]
-        raise AttendanceError(f"与 {clash.start} 至 {clash.end} 的请假（{state[0]}）重叠 / "
-                              f"Overlaps the leave of {clash.start} to {clash.end} ({state[1]})")
-    if not leave_days_of(employee, start, end, natural=leave_type.counts_rest_days):
+    days = leave_days_of(employee, start, end, natural=leave_type.counts_rest_days)
+    if not days:
         raise AttendanceError("这段时间没有要上班的日子，无需请假 / "
                               "There is no working day in this period: nothing to take off")
     with transaction.atomic():
+        # the employee's row held: two requests at once are checked against each other's days, one after the other
+        Employee.objects.select_for_update().filter(pk=employee.pk).first()
+        clash = (LeaveRecord.objects.filter(employee=employee, state__in=("pending", "approved"), start__lte=end,
+                                            end__gte=start).order_by("start").first())
+        if clash is not None:
+            state = {"pending": ("待批", "pending"), "approved": ("已批", "approved")}[clash.state]
+            raise AttendanceError(f"与 {clash.start} 至 {clash.end} 的请假（{state[0]}）重叠 / "
+                                  f"Overlaps the leave of {clash.start} to {clash.end} ({state[1]})")
+        leave_balances.check(employee, leave_type, days, half_day)
         leave = LeaveRecord.objects.create(employee=employee, leave_type=leave_type, start=start, end=end,
                                            half_day=half_day, reason=reason.strip()[:500])
         audit.record(actor, "attendance.leave_filed", f"{employee.number} {start}..{end}",

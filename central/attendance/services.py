@@ -911,10 +911,12 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         leave_type = leave_type or LeaveType()
         leave_type.code, leave_type.name = code, name
         leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
+        leave_type.yearly_days = values.get("yearly_days")
         leave_type.full_clean()
         leave_type.save()
         audit.record(user.username, "attendance.leave_type.create" if creating else "attendance.leave_type.update",
-                     code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days})
+                     code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days,
+                            "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days)})
     if moved:
         leaves = LeaveRecord.objects.filter(leave_type=leave_type, state="approved")
         span = leaves.aggregate(first=Min("start"), last=Max("end"))

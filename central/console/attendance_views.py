@@ -26,11 +26,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from central.accounts import scope
 from central.accounts.models import Role
-from central.attendance import request_selectors, selectors, services
+from central.attendance import leave_balances, request_selectors, selectors, services
 from central.attendance.forms import (
     MAX_PATTERN_DAYS,
     REST,
     WEEKDAY_LABELS,
+    AllowanceForm,
     AssignmentForm,
     AttendanceProfileForm,
     CalendarDayForm,
@@ -357,17 +358,31 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
     first = selectors.parse_month(request.POST.get("month") if request.method == "POST" else request.GET.get("month"))
     can_add = scope.can_manage(user) and _manages_employee(user, employee)
-    form = leave_form = profile_form = None
+    form = leave_form = profile_form = allowance_form = None
     if can_add:
         posted = request.POST if request.method == "POST" else None
-        kind = posted.get("kind", "") if posted is not None else None  # which form: "leave", "profile", "" manual
+        # which form: "leave", "profile", "allowance", "" manual
+        kind = posted.get("kind", "") if posted is not None else None
         leave_post = kind == "leave"
         form = ManualRecordForm(posted if kind == "" else None,
                                 initial={"date": min(timezone.localdate(), selectors.month_end(first))})
         leave_form = LeaveEntryForm(posted if leave_post else None, prefix="leave")
         profile_form = AttendanceProfileForm(posted if kind == "profile" else None, prefix="profile",
                                              initial=selectors.profile_initial(employee))
-        if kind == "profile" and profile_form.is_valid():
+        allowance_form = AllowanceForm(posted if kind == "allowance" else None, prefix="allowance",
+                                       initial={"year": first.year})
+        if kind == "allowance" and allowance_form.is_valid():
+            data = allowance_form.cleaned_data
+            try:
+                leave_balances.set_allowance(user, employee, allowance_form.leave_type_row(), data["year"],
+                                             data["days"])
+            except AttendanceError as exc:
+                _refused(allowance_form, exc)
+            else:
+                messages.success(request, _("已保存 %(year)s 年的假期额度 / Leave allowance for %(year)s saved")
+                                 % {"year": data["year"]})
+                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={first:%Y-%m}")
+        elif kind == "profile" and profile_form.is_valid():
             try:
                 services.save_attendance_profile(user, employee, profile_form.values())
             except AttendanceError as exc:
@@ -398,7 +413,8 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     month = selectors.employee_month(user, employee, first)
     return render(request, "console/attendance/month.html", {
         "nav": "attendance_month" if user.employee_id == employee.pk else "employees", "employee": employee,
-        "form": form, "leave_form": leave_form, "profile_form": profile_form,
+        "form": form, "leave_form": leave_form, "profile_form": profile_form, "allowance_form": allowance_form,
+        "balances": leave_balances.balances(employee, [first.year]),
         "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
 
 
@@ -470,7 +486,8 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
         raise PermissionDenied
     page = request_selectors.requests_page(user)
     return render(request, "console/attendance/requests.html", {
-        "nav": "attendance_requests", "page": page, "leave_form": leave_form, "makeup_form": makeup_form})
+        "nav": "attendance_requests", "page": page, "leave_form": leave_form, "makeup_form": makeup_form,
+        "balances": leave_balances.balances(own, [timezone.localdate().year]) if own is not None else []})
 
 
 @require_POST

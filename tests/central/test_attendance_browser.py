@@ -237,9 +237,10 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
     wait(browser, lambda d: by_css(d, "h1").text == "假别", what="the leave types page")
     type_into(browser, "#leave-type-form [name=code]", "annual")
     type_into(browser, "#leave-type-form [name=name]", "年假")
+    type_into(browser, "#leave-type-form [name=yearly_days]", "5")
     submit(browser, "#leave-type-form form")
     assert "年假" in by_css(browser, ".alert-ok").text
-    assert "按工作日" in by_css(browser, "#leave-types-table").text
+    assert "按工作日" in by_css(browser, "#leave-types-table").text and "每年 5 天" in by_css(browser, "#leave-types-table").text
     assert LeaveType.objects.get().counts_rest_days is False
 
     # 王小红 has no shift: the site's calendar (Saturday and Sunday off) gives her working days
@@ -259,6 +260,12 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
         cell = by_css(browser, f"#day-{day.isoformat()}")
         statuses = [r.get_attribute("data-status") for r in cell.find_elements("css selector", ".mrec")]
         assert statuses == (["on_leave"] if day.weekday() < 5 else []), (day, statuses)
+    balance = f"#balance-annual-{monday.year}"  # the five working days took the year's five
+    assert [c.text for c in all_css(browser, f"{balance} td")] == ["年假", str(monday.year), "5", "5", "0", "0"]
+    set_value(browser, "#allowance-form [name='allowance-days']", "8")  # three days carried over from last year
+    submit(browser, "#balance-card form")
+    assert "假期额度" in by_css(browser, ".alert-ok").text
+    assert [c.text for c in all_css(browser, f"{balance} td")] == ["年假", str(monday.year), "8 个人", "5", "0", "3"]
 
     # her attendance settings, on the same page: exempt from punching from the day she joined
     by_css(browser, "#profile-form [name='profile-exempt']").click()

@@ -1,0 +1,135 @@
+"""Leave allowances: what a leave takes of them (working days by the employee's schedule, half days, each day in its
+own year, pending leave held), a leave beyond what is left refused with the numbers, an employee's own allowance set
+and audited, and the pages that show and set them. Read back through the models, the audit log and the pages' HTML."""
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from central_support import client_for
+from django.urls import reverse
+from django.utils import timezone as dj_timezone
+
+from central.accounts.models import AuditEntry, Role, User
+from central.attendance.leave_balances import AllowanceError, balances, set_allowance
+from central.attendance.models import AttendanceProfile, LeaveRecord, LeaveType, ShiftType, SiteCalendar
+from central.attendance.requests import decide_leave, file_leave
+from central.attendance.services import AttendanceError
+from central.people.models import Department, Employee, Site
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plant(db: Any) -> dict[str, Any]:
+    """张三 works 09:00–18:00 Monday to Friday; annual leave is 5 days a year, sick leave keeps no allowance."""
+    site = Site.objects.create(code="s1", name="一厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
+    dept = Department.objects.create(site=site, name="装配")
+    day = ShiftType.objects.create(name="day", start=time(9), end=time(18))
+    e1 = Employee.objects.create(number="E1", name="张三", site=site, department=dept)
+    AttendanceProfile.objects.create(employee=e1, default_shift=day)
+    annual = LeaveType.objects.create(code="annual", name="年假", yearly_days=Decimal(5))
+    sick = LeaveType.objects.create(code="sick", name="病假")
+    hr = User.objects.create_user("hr", password="x" * 12, role=Role.HR_ADMIN)
+    hr.sites.set([site])
+    return {"site": site, "dept": dept, "e1": e1, "annual": annual, "sick": sick, "hr": hr}
+
+
+def left(employee: Employee, year: int, code: str = "annual") -> tuple[str, str, str, str]:
+    """(allowance, taken, waiting, left) of one type and year, as text."""
+    [found] = [b for b in balances(employee, [year]) if b.leave_type.code == code]
+    return tuple(f"{x.normalize():f}" for x in (found.allowance, found.used, found.waiting, found.left))  # type: ignore[return-value]
+
+
+def test_working_days_half_days_and_pending_leave_count_and_a_leave_beyond_them_is_refused(plant) -> None:
+    e1, annual, sick = plant["e1"], plant["annual"], plant["sick"]
+    first = file_leave(e1, annual, date(2026, 3, 2), date(2026, 3, 4), reason="探亲", actor="E1")  # Mon–Wed
+    assert left(e1, 2026) == ("5", "0", "3", "2")  # asked for: held
+    decide_leave(first, approve=True, actor="hr")
+    assert left(e1, 2026) == ("5", "3", "0", "2")
+    half = file_leave(e1, annual, date(2026, 3, 6), date(2026, 3, 6), half_day=True, reason="体检", actor="E1")
+    assert left(e1, 2026) == ("5", "3", "0.5", "1.5")
+    with pytest.raises(AttendanceError) as refused:  # Friday to Monday: two working days, the weekend not counted
+        file_leave(e1, annual, date(2026, 3, 13), date(2026, 3, 16), reason="回家", actor="E1")
+    assert str(refused.value) == ("年假额度不足：2026 年还剩 1.5 天，这次请假要 2 天 / "
+                                  "Not enough 年假 left: 1.5 days left in 2026, this leave takes 2")
+    assert getattr(refused.value, "field", "") == "end" and LeaveRecord.objects.count() == 2
+    file_leave(e1, sick, date(2026, 3, 9), date(2026, 3, 20), reason="住院", actor="E1")  # no allowance kept
+    assert [b.leave_type.code for b in balances(e1, [2026])] == ["annual"]
+    decide_leave(half, approve=False, actor="hr")  # a rejected leave gives its days back
+    assert left(e1, 2026) == ("5", "3", "0", "2")
+    # across the new year each day counts in its own year: Wed 30 and Thu 31 Dec, Fri 1 and Mon 4 Jan
+    file_leave(e1, annual, date(2026, 12, 30), date(2027, 1, 4), reason="过年", actor="E1")
+    assert left(e1, 2026) == ("5", "3", "2", "0") and left(e1, 2027) == ("5", "0", "2", "3")
+
+
+def test_an_employees_own_allowance_replaces_the_types_and_is_audited(plant) -> None:
+    e1, annual, hr = plant["e1"], plant["annual"], plant["hr"]
+    set_allowance(hr, e1, annual, 2026, Decimal("12.5"))  # more years of service
+    assert left(e1, 2026) == ("12.5", "0", "0", "12.5") and balances(e1, [2026])[0].own
+    assert left(e1, 2027) == ("5", "0", "0", "5")  # another year: the type's
+    file_leave(e1, annual, date(2026, 3, 2), date(2026, 3, 13), reason="长假", actor="E1")  # 10 working days
+    set_allowance(hr, e1, annual, 2026, None)  # back to 5: what was asked stays, the balance shows the debt
+    assert left(e1, 2026) == ("5", "0", "10", "-5") and not balances(e1, [2026])[0].own
+    assert list(AuditEntry.objects.filter(action="attendance.leave_allowance").order_by("pk")
+                .values_list("detail", flat=True)) == [
+        {"from": None, "to": "12.5"}, {"from": "12.5", "to": None}]
+    for year, days, field in ((1999, Decimal(1), "year"), (2026, Decimal(-1), "days"), (2026, Decimal("367"), "days"),
+                              (2026, Decimal("1.25"), "days")):
+        with pytest.raises(AllowanceError) as refused:
+            set_allowance(hr, e1, annual, year, days)
+        assert refused.value.field == field
+
+
+def this_year_monday() -> date:
+    """A Monday in March of the current year (the pages show the current year)."""
+    day = date(dj_timezone.localdate().year, 3, 2)
+    return day + timedelta(days=(7 - day.weekday()) % 7)
+
+
+def test_the_employee_sees_what_is_left_and_a_leave_beyond_it_is_refused_on_the_form(plant) -> None:
+    e1, year = plant["e1"], dj_timezone.localdate().year
+    employee = client_for(User.objects.create_user("e1", password="x" * 12, role=Role.EMPLOYEE, employee=e1))
+    page = employee.get(reverse("console:attendance_requests")).content.decode()
+    table = page.split('id="leave-balances"')[1].split("</table>")[0]
+    assert f'id="balance-annual-{year}"' in table and "剩余" in table and "病假" not in table  # sick leave: no allowance
+    monday = this_year_monday()
+    answer = employee.post(reverse("console:attendance_requests"), {
+        "kind": "leave", "leave-leave_type": str(plant["annual"].pk), "leave-start": monday.isoformat(),
+        "leave-end": (monday + timedelta(days=7)).isoformat(), "leave-reason": "旅行"})  # six working days
+    assert answer.status_code == 200 and "年假额度不足" in answer.content.decode() and not LeaveRecord.objects.exists()
+
+
+def test_hr_sets_an_allowance_on_the_month_page_and_bad_input_is_refused_on_its_field(plant) -> None:
+    e1, hr = plant["e1"], client_for(plant["hr"])
+    url = reverse("console:attendance_month", args=[e1.pk])
+    page = hr.get(url, {"month": "2026-03"}).content.decode()
+    assert 'id="balance-annual-2026"' in page and 'id="allowance-form"' in page
+    body = {"kind": "allowance", "month": "2026-03", "allowance-leave_type": str(plant["annual"].pk),
+            "allowance-year": "2026", "allowance-days": "15"}
+    assert hr.post(url, body).status_code == 302
+    page = hr.get(url, {"month": "2026-03"}).content.decode()
+    row = page.split('id="balance-annual-2026"')[1].split("</tr>")[0]
+    assert ">15" in row and "个人" in row
+    for field, value in (("days", "abc"), ("days", "400"), ("days", "-2"), ("year", "1900"), ("leave_type", "999999")):
+        answer = hr.post(url, {**body, f"allowance-{field}": value})
+        assert answer.status_code == 200 and f'id="field-allowance-{field}"' in answer.content.decode(), (field, value)
+    assert left(e1, 2026) == ("15", "0", "0", "15")
+    manager = User.objects.create_user("mg", password="x" * 12, role=Role.MANAGER)
+    manager.departments.set([plant["dept"]])
+    assert client_for(manager).post(url, {**body, "allowance-days": "99"}).status_code == 403
+    assert left(e1, 2026) == ("15", "0", "0", "15")
+
+
+def test_hr_gives_a_leave_type_its_days_a_year_on_the_leave_types_tab(plant) -> None:
+    hr = client_for(plant["hr"])
+    url = reverse("console:attendance_leave_types")
+    body = {"id": str(plant["sick"].pk), "code": "sick", "name": "病假", "paid": "on", "yearly_days": "12"}
+    assert hr.post(url, body).status_code == 302
+    assert LeaveType.objects.get(code="sick").yearly_days == Decimal(12)
+    assert "每年 12 天" in hr.get(url).content.decode()
+    answer = hr.post(url, {**body, "yearly_days": "500"})
+    assert answer.status_code == 200 and LeaveType.objects.get(code="sick").yearly_days == Decimal(12)
