@@ -81,6 +81,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/attendance/exceptions", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/leave", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/makeup-punches", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/attendance/leave-balances", {"year": 2026}, ALL_ROLES),
     Endpoint("POST", "/api/v1/attendance/leave/{leave_id}/decision", {}, DECIDERS, {"decision": "approve"}),
     Endpoint("POST", "/api/v1/attendance/makeup-punches/{punch_id}/decision", {}, DECIDERS, {"decision": "reject"}),
     Endpoint("POST", "/api/v1/attendance/overtime/{record_id}/decision", {}, DECIDERS,

@@ -152,6 +152,30 @@ class DecisionIn(Schema):
                     "decides, and the decision is written to the audit log", examples=["approve"])
 
 
+class BalanceOut(Schema):
+    employee_number: str = Field(description="工号 / employee number", examples=NUMBER_EX)
+    employee_name: str = Field(description="姓名 / name", examples=NAME_EX)
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    department: str = Field(description="部门名称，无则为空 / department name, empty when none", examples=DEPT_EX)
+    leave_type: str = Field(description="假别代码 / leave type code", examples=["AL"])
+    leave_type_name: str = Field(description="假别名称 / leave type name", examples=["年假 Annual leave"])
+    year: int = Field(description="日历年 / calendar year", examples=[2026])
+    allowance: str = Field(description="额度天数（小数字符串）/ days allowed, a decimal string", examples=["10"])
+    own: bool = Field(description="为该员工单独设置的额度（否则为假别的每年额度）/ the employee's own allowance for the "
+                                  "year, else the leave type's days a year", examples=[True])
+    taken: str = Field(description="已批请假占用的天数 / days of approved leave", examples=["3"])
+    waiting: str = Field(description="待批请假占用的天数 / days held by leave waiting for approval", examples=["0.5"])
+    left: str = Field(description="剩余天数，可能为负（额度下调后）/ days left; negative when the allowance was lowered "
+                                  "below what was approved", examples=["6.5"])
+
+
+class BalancePage(Schema):
+    items: list[BalanceOut] = Field(description="每人每个有额度的假别一行；一页按工号排列若干员工 / one row per employee and "
+                                                "leave type that keeps an allowance; a page holds some employees, "
+                                                "by number")
+    next_cursor: str | None = Field(None, description=NEXT, examples=[None])
+
+
 class OvertimeDecisionIn(DecisionIn):
     minutes: int | None = Field(
         None, ge=1, le=2880,

@@ -65,46 +65,53 @@ def _taken(days: Iterable[date], half_day: bool) -> dict[int, Decimal]:
     return found
 
 
-def _allowances(employee: Employee, years: Iterable[int]) -> dict[tuple[int, int], tuple[Decimal, bool]]:
-    """(type pk, year) → (days, the employee's own) for every type that keeps an allowance in those years."""
-    years = sorted(set(years))
-    found = {(t.pk, year): (t.yearly_days, False) for t in LeaveType.objects.exclude(yearly_days=None)
-             for year in years if t.yearly_days is not None}
-    for row in LeaveAllowance.objects.filter(employee=employee, year__in=years):
-        found[(row.leave_type_id, row.year)] = (row.days, True)
+def _leave_days(staff: Sequence[Employee], leaves: Sequence[LeaveRecord]) -> dict[int, list[date]]:
+    """Each leave's days off (by pk), worked out with one read of the rules for everyone."""
+    if not leaves:
+        return {}
+    wanted = {leave.employee_id for leave in leaves}
+    planned = plans(load_rules(timezone.now()), [emp for emp in staff if emp.pk in wanted])
+    found: dict[int, list[date]] = {}
+    for leave in leaves:
+        person, schedule = planned[leave.employee_id]
+        found[leave.pk] = e.leave_days(schedule, person, leave.start, leave.end,
+                                       natural=leave.leave_type.counts_rest_days)
     return found
 
 
-def _leave_days(employee: Employee, leaves: Sequence[LeaveRecord]) -> dict[int, list[date]]:
-    """Each leave's days off (by pk), worked out with one read of the rules."""
-    if not leaves:
-        return {}
-    person, schedule = plans(load_rules(timezone.now()), [employee])[employee.pk]
-    return {leave.pk: e.leave_days(schedule, person, leave.start, leave.end, natural=leave.leave_type.counts_rest_days)
-            for leave in leaves}
+def balances_of(staff: Sequence[Employee], years: Iterable[int]) -> dict[int, list[Balance]]:
+    """Each employee's (by pk) balance of every leave type that keeps an allowance for them, in each of ``years``;
+    by type code, then year. Four reads and one of the rules, however many employees."""
+    wanted = sorted(set(years))
+    if not staff or not wanted:
+        return {emp.pk: [] for emp in staff}
+    types = {t.pk: t for t in LeaveType.objects.all()}
+    shared = {(pk, year): (t.yearly_days, False) for pk, t in types.items() if t.yearly_days is not None
+              for year in wanted}
+    allowances: dict[int, dict[tuple[int, int], tuple[Decimal, bool]]] = {emp.pk: dict(shared) for emp in staff}
+    for row in LeaveAllowance.objects.filter(employee__in=[emp.pk for emp in staff], year__in=wanted):
+        allowances[row.employee_id][(row.leave_type_id, row.year)] = (row.days, True)
+    first, last = date(wanted[0], 1, 1), date(wanted[-1], 12, 31)
+    leaves = list(LeaveRecord.objects.filter(employee__in=[emp.pk for emp in staff if allowances[emp.pk]],
+                                             state__in=("approved", "pending"), start__lte=last, end__gte=first)
+                  .select_related("leave_type"))
+    days = _leave_days(staff, leaves)
+    taken: dict[tuple[int, int, int, str], Decimal] = {}  # (employee, type, year, state) → days
+    for leave in leaves:
+        for year, n in _taken(days[leave.pk], leave.half_day).items():
+            key = (leave.employee_id, leave.leave_type_id, year, leave.state)
+            taken[key] = taken.get(key, Decimal(0)) + n
+    zero = Decimal(0)
+    return {emp.pk: [Balance(types[pk], year, days_, own, taken.get((emp.pk, pk, year, "approved"), zero),
+                             taken.get((emp.pk, pk, year, "pending"), zero))
+                     for (pk, year), (days_, own) in sorted(allowances[emp.pk].items(),
+                                                            key=lambda kv: (types[kv[0][0]].code, kv[0][1]))]
+            for emp in staff}
 
 
 def balances(employee: Employee, years: Iterable[int]) -> list[Balance]:
-    """The employee's balance of every leave type that keeps an allowance, for each of ``years``; by type, then year."""
-    wanted = sorted(set(years))
-    allowances = _allowances(employee, wanted)
-    if not allowances:
-        return []
-    first, last = date(wanted[0], 1, 1), date(wanted[-1], 12, 31)
-    leaves = list(LeaveRecord.objects.filter(employee=employee, state__in=("approved", "pending"), start__lte=last,
-                                             end__gte=first, leave_type_id__in={pk for pk, _ in allowances})
-                  .select_related("leave_type"))
-    days = _leave_days(employee, leaves)
-    used: dict[tuple[int, int], Decimal] = {}
-    waiting: dict[tuple[int, int], Decimal] = {}
-    for leave in leaves:
-        into = used if leave.state == "approved" else waiting
-        for year, n in _taken(days[leave.pk], leave.half_day).items():
-            key = (leave.leave_type_id, year)
-            into[key] = into.get(key, Decimal(0)) + n
-    types = {t.pk: t for t in LeaveType.objects.filter(pk__in={pk for pk, _ in allowances})}
-    return [Balance(types[pk], year, allowance, own, used.get((pk, year), Decimal(0)), waiting.get((pk, year), Decimal(0)))
-            for (pk, year), (allowance, own) in sorted(allowances.items(), key=lambda kv: (types[kv[0][0]].code, kv[0][1]))]
+    """The employee's balance of every leave type that keeps an allowance for them, for each of ``years``."""
+    return balances_of([employee], years)[employee.pk]
 
 
 def check(employee: Employee, leave_type: LeaveType, days: Sequence[date], half_day: bool) -> None:

@@ -288,3 +288,39 @@ def test_a_days_overtime_is_decided_through_the_api_on_the_minutes_the_caller_wa
     assert list(AuditEntry.objects.filter(action__startswith="attendance.overtime_").order_by("pk")
                 .values_list("action", "actor")) == [("attendance.overtime_approved", "hr_a"),
                                                      ("attendance.overtime_rejected", "root")]
+
+
+def test_leave_balances_by_employee_with_pages_scope_and_bad_input(world: World) -> None:
+    """What each employee has left of the leave types that keep an allowance, read back against the leave filed."""
+    from decimal import Decimal
+
+    from central.attendance.leave_balances import set_allowance
+    from central.attendance.models import AttendanceProfile, ShiftType, SiteCalendar
+    from central.attendance.requests import file_leave
+
+    day = ShiftType.objects.create(name="day", start=datetime(2026, 1, 1, 9).time(), end=datetime(2026, 1, 1, 18).time())
+    for emp in world.people.values():
+        AttendanceProfile.objects.create(employee=emp, default_shift=day)
+        SiteCalendar.objects.get_or_create(site=emp.site, defaults={"weekly_rest": [5, 6]})
+    LeaveType.objects.filter(pk=world.annual.pk).update(yearly_days=Decimal(5))
+    world.annual.refresh_from_db()
+    file_leave(world.people["A001"], world.annual, date(2026, 3, 2), date(2026, 3, 3), reason="探亲", actor="A001")
+    file_leave(world.people["A002"], world.annual, date(2026, 3, 6), date(2026, 3, 6), half_day=True, reason="x",
+               actor="A002")
+    set_allowance(User.objects.get(username="root"), world.people["B001"], world.annual, 2026, Decimal(12))
+
+    items, pages = _all_pages(world, "root", "leave-balances", year=2026, limit=1)
+    assert pages == 3
+    got = {(r["employee_number"], r["leave_type"]): (r["allowance"], r["own"], r["taken"], r["waiting"], r["left"])
+           for r in items}
+    assert got == {("A001", "AL"): ("5", False, "0", "2", "3"), ("A002", "AL"): ("5", False, "0", "0.5", "4.5"),
+                   ("B001", "AL"): ("12", True, "0", "0", "12")}  # sick leave keeps no allowance: no rows
+    status, body = world.get("hr_a", "leave-balances", year=2026)
+    assert status == 200 and sorted(r["employee_number"] for r in body["items"]) == ["A001", "A002"]
+    status, body = world.get("employee", "leave-balances", year=2026)
+    assert status == 200 and [r["employee_number"] for r in body["items"]] == ["A002"]  # their own only
+    status, body = world.get("root", "leave-balances", year=2027, employee="A001")
+    assert [(r["year"], r["left"]) for r in body["items"]] == [(2027, "5")]
+    for params in ({}, {"year": "twenty"}, {"year": 1999}, {"year": 2026, "limit": 0}, {"year": 2026, "cursor": "%%"}):
+        status, body = world.get("root", "leave-balances", **params)
+        assert status in (400, 422) and body["field"] in ("year", "limit", "cursor"), (params, body)

@@ -18,6 +18,7 @@ from ninja import Query, Router
 from central.accounts import scope
 from central.api import cursor as keyset
 from central.api.attendance_schemas import (
+    BalancePage,
     DecisionIn,
     ExceptionPage,
     LeaveOut,
@@ -30,9 +31,9 @@ from central.api.attendance_schemas import (
 )
 from central.api.auth import caller
 from central.api.errors import ApiError, not_found
-from central.api.routers.common import CODE, NUMBER, TEXT, cursor_param, limit_param
+from central.api.routers.common import CODE, MAX_LIMIT, NUMBER, TEXT, cursor_param, limit_param
 from central.api.schemas import ERRORS, ErrorOut
-from central.attendance import request_selectors
+from central.attendance import leave_balances, request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
 from central.attendance.inputs import zone_named
 from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
@@ -254,6 +255,31 @@ def list_leave(request,
     values = _after_day(rows, cursor, "start").values(*LEAVE_FIELDS, *PEOPLE.values())
     items, next_cursor = keyset.page(values, limit, lambda r: (r["start"].isoformat(), str(r["id"])))
     return {"items": [_leave(r) for r in items], "next_cursor": next_cursor}
+
+
+@router.get("/attendance/leave-balances", response={200: BalancePage, **ERRORS},
+            summary="假期额度与余额 / leave allowances and what is left, by employee",
+            description="有每年额度的假别（或为员工单独设置了额度的），每人每个假别一行：额度、已批、待批、剩余，按员工要上班的日子计，"
+                        "半天假计 0.5 / one row per employee and leave type that keeps an allowance: allowed, taken "
+                        "(approved), waiting (pending, held) and left, counted in the employee's working days, half a "
+                        "day for a half-day leave")
+def list_leave_balances(request,
+                        year: int = Query(..., ge=2000, le=2100, example=2026, description="日历年 / calendar year"),
+                        site: str | None = SITE, department: str | None = DEPARTMENT,
+                        employee: str | None = EMPLOYEE,
+                        limit: int = Query(100, ge=1, le=MAX_LIMIT, description=f"每页员工数 1–{MAX_LIMIT}，默认 100 / "
+                                           f"employees per page, 1 to {MAX_LIMIT}, default 100"),
+                        cursor: str | None = cursor_param()):
+    staff = scope.employees_in(caller(request), site, department, employee).select_related("site", "department")
+    people, next_cursor = keyset.page(keyset.after_key(staff, cursor, "number"), limit, lambda emp: (emp.number,))
+    found = leave_balances.balances_of(people, [year])
+    return {"items": [{"employee_number": emp.number, "employee_name": emp.name, "site": emp.site.code,
+                       "department": emp.department.name if emp.department else "", "leave_type": b.leave_type.code,
+                       "leave_type_name": b.leave_type.name, "year": b.year, "allowance": leave_balances.days_text(b.allowance),
+                       "own": b.own, "taken": leave_balances.days_text(b.used),
+                       "waiting": leave_balances.days_text(b.waiting), "left": leave_balances.days_text(b.left)}
+                      for emp in people for b in found[emp.pk]],
+            "next_cursor": next_cursor}
 
 
 MAKEUP_FIELDS = ("id", "at", "direction", "reason", "state", "approved_by", "approved_at", "created_at")
