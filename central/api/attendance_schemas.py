@@ -114,10 +114,12 @@ class LeaveOut(Schema):
     start: str = Field(description="开始日期 / first day", examples=["2026-03-03"])
     end: str = Field(description="结束日期（含）/ last day, inclusive", examples=["2026-03-04"])
     half_day: bool = Field(description="半天 / half day", examples=[False])
-    state: Literal["pending", "approved", "rejected"] = Field(description="待批、已批、已拒 / pending, approved, rejected",
-                                                              examples=["approved"])
+    state: Literal["pending", "approved", "rejected", "withdrawn"] = Field(
+        description="待批、已批、已拒、员工已撤回 / pending, approved, rejected, withdrawn by the employee",
+        examples=["approved"])
     reason: str = Field(description="事由 / reason", examples=["探亲 Family visit"])
-    approved_by: str = Field(description="审批人 / who decided", examples=["hr.li"])
+    approved_by: str = Field(description="审批人（撤回时为员工本人）/ who decided (the employee, for a withdrawn one)",
+                             examples=["hr.li"])
     approved_at: str | None = Field(None, description=STAMP, examples=["2026-03-01T03:00:00.000000Z"])
     created_at: str = Field(description=STAMP, examples=["2026-02-28T08:30:00.000000Z"])
 
@@ -137,9 +139,11 @@ class MakeupOut(Schema):
     direction: Literal["in", "out"] | None = Field(None, description="上班或下班，空表示未指定 / in or out; null: "
                                                                      "not said", examples=["out"])
     reason: str = Field(description="事由 / reason", examples=["忘记打卡 Forgot to punch"])
-    state: Literal["pending", "approved", "rejected"] = Field(description="待批、已批、已拒 / pending, approved, rejected",
-                                                              examples=["pending"])
-    approved_by: str = Field(description="审批人 / who decided", examples=[""])
+    state: Literal["pending", "approved", "rejected", "withdrawn"] = Field(
+        description="待批、已批、已拒、员工已撤回 / pending, approved, rejected, withdrawn by the employee",
+        examples=["pending"])
+    approved_by: str = Field(description="审批人（撤回时为员工本人）/ who decided (the employee, for a withdrawn one)",
+                             examples=[""])
     approved_at: str | None = Field(None, description=STAMP, examples=[None])
     created_at: str = Field(description=STAMP, examples=["2026-03-04T01:00:00.000000Z"])
 

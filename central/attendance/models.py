@@ -183,7 +183,8 @@ class LeaveAllowance(models.Model):
 
 
 class LeaveRecord(models.Model):
-    STATES = [("pending", _("待批 Pending")), ("approved", _("已批 Approved")), ("rejected", _("已拒 Rejected"))]
+    STATES = [("pending", _("待批 Pending")), ("approved", _("已批 Approved")), ("rejected", _("已拒 Rejected")),
+              ("withdrawn", _("已撤回 Withdrawn"))]
     employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="leaves",
                                  verbose_name=_("员工 Employee"))
     leave_type = models.ForeignKey(LeaveType, on_delete=models.PROTECT, verbose_name=_("假别 Leave type"))

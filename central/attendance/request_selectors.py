@@ -37,6 +37,7 @@ class RequestRow:
     direction: str | None = None
     record: DailyRecord | None = None
     can_decide: bool = False
+    can_withdraw: bool = False  # the person's own request, still waiting
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class RequestsPage:
     pending: list[RequestRow]
     decided: list[RequestRow]
     can_decide: bool
+
+    @property
+    def can_act(self) -> bool:
+        """Whether the pending list needs its actions column: the person decides, or may withdraw a request."""
+        return self.can_decide or any(r.can_withdraw for r in self.pending)
 
 
 def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
@@ -59,13 +65,15 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
 
     def leave_row(x: LeaveRecord) -> RequestRow:
         return RequestRow("leave", x.pk, x.employee, x.state, x.reason, x.created_at, x.approved_by, x.approved_at,
-                          leave=x, can_decide=deciding and x.state == "pending" and not mine(x.employee))
+                          leave=x, can_decide=deciding and x.state == "pending" and not mine(x.employee),
+                          can_withdraw=x.state == "pending" and mine(x.employee))
 
     def makeup_row(x: MakeupPunch) -> RequestRow:
         return RequestRow("makeup", x.pk, x.employee, x.state, x.reason, x.created_at, x.approved_by, x.approved_at,
                           at=timezone.localtime(x.at, zone_of(x.employee.site)).replace(tzinfo=None),
                           direction=x.direction,
-                          can_decide=deciding and x.state == "pending" and not mine(x.employee))
+                          can_decide=deciding and x.state == "pending" and not mine(x.employee),
+                          can_withdraw=x.state == "pending" and mine(x.employee))
 
     related = ("employee", "employee__site", "employee__department")
     leaves = LeaveRecord.objects.filter(employee__in=staff).select_related(*related, "leave_type")

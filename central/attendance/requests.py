@@ -25,11 +25,13 @@ from central.webhooks import events as webhook_events
 MAX_LEAVE_DAYS = 366
 
 
-def _decide(request: LeaveRecord | MakeupPunch, approve: bool, actor: str, already: str) -> None:
-    """A pending request becomes approved or rejected, with who decided and when (in the caller's transaction)."""
-    if request.state != "pending":
-        raise AttendanceError(f"{already} {request.state}")
-    request.state = "approved" if approve else "rejected"
+def _settle(request: LeaveRecord | MakeupPunch, state: str, actor: str, already: str) -> None:
+    """A pending request becomes ``state`` (approved, rejected, withdrawn), with who settled it and when, in the
+    caller's transaction; its row held, so two people at once settle it once."""
+    held = type(request).objects.select_for_update().filter(pk=request.pk).values_list("state", flat=True).first()
+    if held != "pending" or request.state != "pending":
+        raise AttendanceError(f"{already} {held or request.state}")
+    request.state = state
     request.approved_by, request.approved_at = actor[:150], dj_timezone.now()
     request.save(update_fields=["state", "approved_by", "approved_at"])
 
@@ -70,7 +72,7 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     """Approve or reject a pending leave. Approved, its days are recomputed at once in the same transaction: the
     recompute lays the leave's records on the days it takes off (:func:`services.sync_leave_records`)."""
     with transaction.atomic():
-        _decide(leave, approve, actor, "这条请假已处理 / This leave is already")
+        _settle(leave, "approved" if approve else "rejected", actor, "这条请假已处理 / This leave is already")
         webhook_events.request_changed(leave)
         audit.record(actor, "attendance.leave_" + leave.state, f"{leave.employee.number} {leave.start}..{leave.end}",
                      {"id": leave.pk, "type": leave.leave_type.code, "half_day": leave.half_day})
@@ -97,7 +99,7 @@ def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *
 def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: datetime | None = None) -> MakeupPunch:
     """Approve (the punch counts from now on, its days recomputed) or reject a pending make-up punch."""
     with transaction.atomic():
-        _decide(punch, approve, actor, "这条补卡已处理 / This make-up punch is already")
+        _settle(punch, "approved" if approve else "rejected", actor, "这条补卡已处理 / This make-up punch is already")
         webhook_events.request_changed(punch)
         audit.record(actor, "attendance.makeup_" + punch.state, f"{punch.employee.number} {punch.at.isoformat()}",
                      {"id": punch.pk, "direction": punch.direction})
@@ -164,3 +166,18 @@ def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, appro
         decide_makeup_punch(request, approve=approve, actor=user.username)
     else:
         decide_overtime(request, approve=approve, actor=user.username, minutes=minutes)
+
+
+def withdraw(user: Any, request: LeaveRecord | MakeupPunch) -> None:
+    """The employee takes back their own request while it waits (a leave's held days are free again), audited and
+    told to the webhooks as ``request.withdrawn``; someone else's request, or one already settled, is refused."""
+    if user.employee_id is None or user.employee_id != request.employee_id:
+        raise DecisionRefused("只能撤回自己的请求 / You can withdraw only your own request")
+    leave = isinstance(request, LeaveRecord)
+    with transaction.atomic():
+        _settle(request, "withdrawn", user.username,
+                "这条请假已处理 / This leave is already" if leave else "这条补卡已处理 / This make-up punch is already")
+        subject = (f"{request.employee.number} {request.start}..{request.end}" if isinstance(request, LeaveRecord)
+                   else f"{request.employee.number} {request.at.isoformat()}")
+        audit.record(user.username, f"attendance.{'leave' if leave else 'makeup'}_withdrawn", subject, {"id": request.pk})
+        webhook_events.request_changed(request)

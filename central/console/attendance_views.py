@@ -44,12 +44,22 @@ from central.attendance.forms import (
     RotationForm,
     ShiftForm,
 )
-from central.attendance.models import CalendarDay, LeaveType, OvertimeRule, Rotation, ShiftType
+from central.attendance.models import (
+    CalendarDay,
+    LeaveRecord,
+    LeaveType,
+    MakeupPunch,
+    OvertimeRule,
+    Rotation,
+    ShiftType,
+)
 from central.attendance.requests import (
+    DecisionRefused,
     decide,
     file_leave,
     file_makeup_punch,
     record_leave,
+    withdraw,
 )
 from central.attendance.services import AttendanceError, ScheduleError
 from central.console.views import AuthedHttpRequest, console_view, page_of, query_without_page, require
@@ -488,6 +498,28 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "console/attendance/requests.html", {
         "nav": "attendance_requests", "page": page, "leave_form": leave_form, "makeup_form": makeup_form,
         "balances": leave_balances.balances(own, [timezone.localdate().year]) if own is not None else []})
+
+
+@require_POST
+@console_view
+def request_withdraw(request: AuthedHttpRequest) -> HttpResponse:
+    """The caller takes back their own pending leave or make-up punch (``kind``, ``id``)."""
+    user = request.user
+    if user.employee_id is None:
+        raise PermissionDenied
+    kind = request.POST.get("kind", "")
+    row = request_selectors.find_request(user, kind, _int(request.POST.get("id"))) if kind in ("leave", "makeup") else None
+    if not isinstance(row, LeaveRecord | MakeupPunch):
+        raise Http404
+    try:
+        withdraw(user, row)
+    except DecisionRefused:
+        raise PermissionDenied from None
+    except AttendanceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已撤回请求 / Request withdrawn"))
+    return redirect("console:attendance_requests")
 
 
 @require_POST

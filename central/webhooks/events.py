@@ -5,7 +5,7 @@
 | ``punch.stored`` | employee number | the punch id |
 | ``record.final`` | employee number | the record's content (a final record that changes is a new fact) |
 | ``anomaly`` | employee number | employee, date, shift and kind (late, early, absent, missing_out) |
-| ``request.filed``, ``request.approved``, ``request.rejected`` | employee number | the request's kind and id |
+| ``request.filed``, ``.approved``, ``.rejected``, ``.withdrawn`` | employee number | the request's kind and id |
 """
 from __future__ import annotations
 
@@ -94,7 +94,8 @@ def _request_data(request: LeaveRecord | MakeupPunch) -> dict[str, Any]:
 
 def request_changed(request: LeaveRecord | MakeupPunch) -> int:
     """A request filed (``request.filed``, with its reason: what the person deciding reads) or decided
-    (``request.approved`` or ``request.rejected``, with who decided and when), in the writer's transaction."""
+    (``request.approved`` or ``request.rejected``, with who decided and when) or withdrawn by the employee
+    (``request.withdrawn``), in the writer's transaction."""
     if request.state == "pending":
         event, extra = "request.filed", {"reason": request.reason, "filed_at": _plain(request.created_at)}
     else:

@@ -13,6 +13,7 @@ EVENTS = [
     ("request.filed", _("新申请待审批 Request filed")),
     ("request.approved", _("申请已批准 Request approved")),
     ("request.rejected", _("申请已拒绝 Request rejected")),
+    ("request.withdrawn", _("申请已撤回 Request withdrawn")),
     ("alert", _("告警 Alert")),
 ]
 EVENT_NAMES = frozenset(name for name, _label in EVENTS)

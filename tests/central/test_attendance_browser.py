@@ -316,7 +316,8 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
         assert "补卡" in by_css(phone, ".alert-ok").text
         punch = MakeupPunch.objects.get()
         assert (punch.state, punch.at, punch.direction) == ("pending", datetime.combine(worked, time(8, 58), SHANGHAI), "in")
-        assert by_css(phone, f"#request-makeup-{punch.pk}") and not all_css(phone, "#pending-requests button")
+        assert by_css(phone, f"#request-makeup-{punch.pk}")  # hers to take back, not to decide
+        assert [b.text for b in all_css(phone, "#pending-requests button")] == ["撤回"]
 
     # HR's rule tells her manager at once: the notification links to the requests page
     AlertRule.objects.create(kind=AlertRule.REQUEST_WAITING, threshold=0, site=wang.site, created_by="hr")

@@ -246,3 +246,48 @@ def test_a_decision_on_minutes_a_recompute_changed_meanwhile_is_not_taken_for_th
     record.refresh_from_db()
     assert record.overtime_state == "approved" and actions("overtime") == [
         ("attendance.overtime_approved", "boss"), ("attendance.overtime_approved", "boss")]
+
+
+def test_an_employee_withdraws_their_own_waiting_request_and_nobody_else_can(plant) -> None:
+    from decimal import Decimal
+
+    from central.attendance.leave_balances import balances
+    from central.webhooks import services as webhooks
+    from central.webhooks.models import Delivery
+
+    webhooks.create_hook(User.objects.create_user("root", password="x" * 12, role=Role.HR_ADMIN, is_superuser=True),
+                         {"name": "chat", "url": "http://127.0.0.1:9/h", "events": ["request.withdrawn"]})
+    LeaveType.objects.filter(code="annual").update(yearly_days=Decimal(5))
+    users, e1 = plant["users"], plant["people"]["E1"]
+    me, boss = client_for(users["e1"]), client_for(users["boss"])
+    monday = dj_timezone.localdate() - timedelta(days=dj_timezone.localdate().weekday() + 7)
+    ask_leave(me, monday, monday + timedelta(days=1))
+    leave = LeaveRecord.objects.get()
+    assert [b.waiting for b in balances(e1, [monday.year])] == [Decimal(2)]
+    WITHDRAW = reverse("console:attendance_request_withdraw")
+    body = {"kind": "leave", "id": str(leave.pk)}
+    assert f'action="{WITHDRAW}"' in me.get(PAGE).content.decode()
+    assert f'action="{WITHDRAW}"' not in boss.get(PAGE).content.decode()  # the manager decides it, does not withdraw it
+    assert boss.post(WITHDRAW, body).status_code == 403  # sees it, not his
+    assert client_for(users["hr"]).post(WITHDRAW, body).status_code == 403  # no employee record
+    for hostile in ({"kind": "overtime", "id": str(leave.pk)}, {"kind": "leave", "id": "abc"}, {"kind": "leave"},
+                    {"kind": "<script>", "id": "1"}):
+        assert me.post(WITHDRAW, hostile).status_code == 404
+    assert LeaveRecord.objects.get().state == "pending"
+
+    page = me.post(WITHDRAW, body, follow=True).content.decode()
+    assert "已撤回请求" in page and f'id="decided-leave-{leave.pk}"' in page and "已撤回" in page
+    leave.refresh_from_db()
+    assert (leave.state, leave.approved_by) == ("withdrawn", "e1")
+    assert actions("leave") == [("attendance.leave_filed", "e1"), ("attendance.leave_withdrawn", "e1")]
+    assert [b.waiting for b in balances(e1, [monday.year])] == [Decimal(0)]  # its days are free again
+    assert f'id="request-leave-{leave.pk}"' not in boss.get(PAGE).content.decode()
+    assert "已处理" in me.post(WITHDRAW, body, follow=True).content.decode()  # once
+    assert "已处理" in decide(boss, "leave", leave.pk, "approve").content.decode()  # and nobody decides it now
+    told = Delivery.objects.get(event="request.withdrawn")
+    assert (told.data["id"], told.data["withdrawn_by"], told.key) == (leave.pk, "e1", "E1")
+    # another employee's request is not there for her
+    other = client_for(user("e2", Role.EMPLOYEE, employee=plant["people"]["E2"]))
+    ask_leave(other, monday, monday)
+    theirs = LeaveRecord.objects.get(employee=plant["people"]["E2"])
+    assert me.post(WITHDRAW, {"kind": "leave", "id": str(theirs.pk)}).status_code == 404

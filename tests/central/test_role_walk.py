@@ -127,9 +127,11 @@ def test_no_console_page_shows_or_changes_another_scopes_rows(world: dict[str, A
             answer = client.post(url, {"cmd": "open_door", "name": "changed", "number": "B-SECRET-1",
                                        "site": "site-b", "active": ""})
             assert answer.status_code in (403, 404), (role, name, answer.status_code)
-    # writes that name site B in their body are refused too: a decision on site B's requests
+    # writes that name site B in their body are refused too: a decision on site B's requests, or taking them back
     for kind, row in (("leave", LeaveRecord.objects.get()), ("makeup", MakeupPunch.objects.get())):
         answer = client.post(reverse("console:attendance_request_decide"), {"kind": kind, "id": row.pk, "decision": "approve"})
+        assert answer.status_code in (403, 404), (role, kind, answer.status_code)
+        answer = client.post(reverse("console:attendance_request_withdraw"), {"kind": kind, "id": row.pk})
         assert answer.status_code in (403, 404), (role, kind, answer.status_code)
     answer = client.post(reverse("console:employee_add"), {"number": "B-NEW", "name": "新", "site": "site-b",
                                                            "verify_mode": "any", "role": "employee", "active": "on"})

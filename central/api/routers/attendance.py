@@ -44,9 +44,10 @@ from central.people.models import Employee
 router = Router(tags=["attendance 考勤"])
 MAX_DAYS = 366
 EX_FROM, EX_TO = "2026-03-01", "2026-03-31"
-STATE_TEXT = "状态 pending（待批）、approved（已批）、rejected（已拒）/ state: pending, approved or rejected"
+STATE_TEXT = ("状态 pending（待批）、approved（已批）、rejected（已拒）、withdrawn（员工已撤回）/ state: pending, approved, "
+              "rejected, or withdrawn by the employee")
 Status = Literal["present", "absent", "half_day", "on_leave"]
-RequestState = Literal["pending", "approved", "rejected"]
+RequestState = Literal["pending", "approved", "rejected", "withdrawn"]
 ExceptionKind = Literal["late", "early", "absent", "missing_out", "time_implausible"]
 ExceptionState = Literal["open", "explained", "accepted"]
 
