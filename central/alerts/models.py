@@ -24,7 +24,7 @@ class AlertRule(models.Model):
         (LATE, _("迟到超过 N 分钟 Late beyond N minutes")),
         (ABSENT, _("上班 N 分钟后未到 Absent N minutes after shift start")),
         (MISSING_OUT, _("缺下班卡（打卡窗口关闭 N 分钟后） Missing out punch (N minutes after the window closes)")),
-        (REQUEST_WAITING, _("申请待审批超过 N 小时（0：一提交就通知） Request waiting N hours for a decision (0: as soon as filed)")),
+        (REQUEST_WAITING, _("申请待审批超过 N 小时 Request waiting N hours for a decision")),
         (DEVICE_OFFLINE, _("设备离线超过 N 分钟 Device offline for N minutes")),
         (QUEUE_DEPTH, _("待传打卡超过 N 条 Queue depth above N")),
         (CLOCK_OFFSET, _("时钟偏差超过 N 秒 Clock offset above N seconds")),

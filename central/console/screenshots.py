@@ -422,9 +422,12 @@ def demo_attendance(site: Any, admin: Any) -> None:
             when += timedelta(days=1)
     Punch.objects.bulk_create(punches)
     attendance.recompute(start, today, actor=ADMIN)
-    kinds = {code: attendance.save_leave_type(admin, {"code": code, "name": name, "paid": paid, "counts_rest_days": natural})
-             for code, name, paid, natural in (("annual", "年假", True, False), ("sick", "病假", True, False),
-                                               ("personal", "事假", False, False), ("maternity", "产假", True, True))}
+    kinds = {code: attendance.save_leave_type(admin, {"code": code, "name": name, "paid": paid, "counts_rest_days": natural,
+                                                      "yearly_days": days})
+             for code, name, paid, natural, days in (("annual", "年假", True, False, Decimal(5)),
+                                                     ("sick", "病假", True, False, None),
+                                                     ("personal", "事假", False, False, None),
+                                                     ("maternity", "产假", True, True, Decimal(158)))}
     if workers:
         from central.attendance.requests import record_leave
 
@@ -432,6 +435,21 @@ def demo_attendance(site: Any, admin: Any) -> None:
         while sick.weekday() >= 5:
             sick -= timedelta(days=1)
         record_leave(workers[0], kinds["sick"], sick, sick, reason="已交医院证明", actor=ADMIN)
+    if len(workers) >= 3:  # two requests waiting, and HR's rule that tells their managers at once
+        from central.alerts.models import AlertRule
+        from central.alerts.services import evaluate
+        from central.attendance.requests import file_leave, file_makeup_punch
+
+        monday = today + timedelta(days=7 - today.weekday())
+        file_leave(workers[1], kinds["annual"], monday, monday + timedelta(days=2), reason="回老家参加婚礼",
+                   actor=workers[1].number)
+        forgot = today - timedelta(days=1)
+        while forgot.weekday() >= 5:
+            forgot -= timedelta(days=1)
+        file_makeup_punch(workers[2], datetime.combine(forgot, time(17, 40), zone), "out", reason="下班忘记打卡",
+                          actor=workers[2].number)
+        AlertRule.objects.create(kind=AlertRule.REQUEST_WAITING, threshold=0, site=site, created_by=ADMIN)
+        evaluate(timezone.now())
 
 
 # -- the tour --------------------------------------------------------------------------------------
@@ -477,6 +495,9 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
                        ("/attendance/assignments/", "console-attendance-assignments"),
                        ("/attendance/calendars/", "console-attendance-holidays"),
                        ("/attendance/leave-types/", "console-attendance-leave-types")):
+        driver.get(f"{base_url}{path}")
+        take(driver, out, name, written)
+    for path, name in (("/attendance/requests/", "console-requests"), ("/alerts/", "console-notifications")):
         driver.get(f"{base_url}{path}")
         take(driver, out, name, written)
     driver.get(month)

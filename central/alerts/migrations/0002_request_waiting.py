@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='alert',
             name='kind',
-            field=models.CharField(choices=[('late', '迟到超过 N 分钟 Late beyond N minutes'), ('absent', '上班 N 分钟后未到 Absent N minutes after shift start'), ('missing_out', '缺下班卡（打卡窗口关闭 N 分钟后） Missing out punch (N minutes after the window closes)'), ('request_waiting', '申请待审批超过 N 小时（0：一提交就通知） Request waiting N hours for a decision (0: as soon as filed)'), ('device_offline', '设备离线超过 N 分钟 Device offline for N minutes'), ('queue_depth', '待传打卡超过 N 条 Queue depth above N'), ('clock_offset', '时钟偏差超过 N 秒 Clock offset above N seconds'), ('security_events', '每小时尾随或仿冒事件超过 N 次 Spoof or tailgating events above N per hour')], max_length=20),
+            field=models.CharField(choices=[('late', '迟到超过 N 分钟 Late beyond N minutes'), ('absent', '上班 N 分钟后未到 Absent N minutes after shift start'), ('missing_out', '缺下班卡（打卡窗口关闭 N 分钟后） Missing out punch (N minutes after the window closes)'), ('request_waiting', '申请待审批超过 N 小时 Request waiting N hours for a decision'), ('device_offline', '设备离线超过 N 分钟 Device offline for N minutes'), ('queue_depth', '待传打卡超过 N 条 Queue depth above N'), ('clock_offset', '时钟偏差超过 N 秒 Clock offset above N seconds'), ('security_events', '每小时尾随或仿冒事件超过 N 次 Spoof or tailgating events above N per hour')], max_length=20),
         ),
         migrations.AlterField(
             model_name='alertrule',
             name='kind',
-            field=models.CharField(choices=[('late', '迟到超过 N 分钟 Late beyond N minutes'), ('absent', '上班 N 分钟后未到 Absent N minutes after shift start'), ('missing_out', '缺下班卡（打卡窗口关闭 N 分钟后） Missing out punch (N minutes after the window closes)'), ('request_waiting', '申请待审批超过 N 小时（0：一提交就通知） Request waiting N hours for a decision (0: as soon as filed)'), ('device_offline', '设备离线超过 N 分钟 Device offline for N minutes'), ('queue_depth', '待传打卡超过 N 条 Queue depth above N'), ('clock_offset', '时钟偏差超过 N 秒 Clock offset above N seconds'), ('security_events', '每小时尾随或仿冒事件超过 N 次 Spoof or tailgating events above N per hour')], max_length=20, verbose_name='类型 Kind'),
+            field=models.CharField(choices=[('late', '迟到超过 N 分钟 Late beyond N minutes'), ('absent', '上班 N 分钟后未到 Absent N minutes after shift start'), ('missing_out', '缺下班卡（打卡窗口关闭 N 分钟后） Missing out punch (N minutes after the window closes)'), ('request_waiting', '申请待审批超过 N 小时 Request waiting N hours for a decision'), ('device_offline', '设备离线超过 N 分钟 Device offline for N minutes'), ('queue_depth', '待传打卡超过 N 条 Queue depth above N'), ('clock_offset', '时钟偏差超过 N 秒 Clock offset above N seconds'), ('security_events', '每小时尾随或仿冒事件超过 N 次 Spoof or tailgating events above N per hour')], max_length=20, verbose_name='类型 Kind'),
         ),
     ]
