@@ -500,6 +500,48 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
         "balances": leave_balances.balances(own, [timezone.localdate().year]) if own is not None else []})
 
 
+MAX_PICKS = 600  # requests decided in one go (the page lists at most 200 of each kind)
+
+
+@require_POST
+@console_view
+def request_decide_many(request: AuthedHttpRequest) -> HttpResponse:
+    """Approve or reject the pending requests ticked on the page (``pick``: ``kind:id``, ``overtime:id:minutes``),
+    each through the same service as one by one, each in its own transaction: one refused leaves the others
+    decided, and the message names it."""
+    user = request.user
+    if not scope.can_decide_requests(user):
+        raise PermissionDenied
+    decision = request.POST.get("decision", "")
+    if decision not in ("approve", "reject"):
+        raise Http404
+    picks = request.POST.getlist("pick")[:MAX_PICKS]
+    if not picks:
+        messages.error(request, _("请先勾选要处理的请求 / Tick the requests to decide first"))
+        return redirect("console:attendance_requests")
+    done, refused = 0, []
+    for pick in picks:
+        kind, _sep, rest = pick.partition(":")
+        pk, _sep, seen = rest.partition(":")
+        row = request_selectors.find_request(user, kind, _int(pk))
+        if row is None:
+            refused.append(f"{pick[:40]}: 没有找到 / not found")
+            continue
+        try:
+            decide(user, row, approve=decision == "approve", minutes=_int(seen) if kind == "overtime" else None)
+        except AttendanceError as exc:
+            refused.append(f"{row.employee.name} ({row.employee.number}): {exc}")
+        else:
+            done += 1
+    if done:
+        messages.success(request, (_("已批准 %(n)s 条请求 / %(n)s requests approved") if decision == "approve" else
+                                   _("已拒绝 %(n)s 条请求 / %(n)s requests rejected")) % {"n": done})
+    if refused:
+        messages.error(request, _("%(n)s 条未处理 / %(n)s not decided: %(which)s")
+                       % {"n": len(refused), "which": "; ".join(refused[:10]) + ("; …" if len(refused) > 10 else "")})
+    return redirect("console:attendance_requests")
+
+
 @require_POST
 @console_view
 def request_withdraw(request: AuthedHttpRequest) -> HttpResponse:

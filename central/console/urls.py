@@ -56,6 +56,8 @@ urlpatterns = [
     path("attendance/recompute/", attendance_views.recompute_jobs, name="attendance_recompute_jobs"),
     path("attendance/requests/", attendance_views.requests_page, name="attendance_requests"),
     path("attendance/requests/decide/", attendance_views.request_decide, name="attendance_request_decide"),
+    path("attendance/requests/decide-many/", attendance_views.request_decide_many,
+         name="attendance_request_decide_many"),
     path("attendance/requests/withdraw/", attendance_views.request_withdraw, name="attendance_request_withdraw"),
     path("dashboard/", include(live_urls)),
     path("displays/", include(display_console_urls)),
@@ -114,6 +116,8 @@ ROLE_WALK: dict[str, dict] = {
                             "form": True},
     "attendance_request_decide": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
                                   "post": frozenset({"superuser", "hr_admin", "manager"})},
+    "attendance_request_decide_many": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
+                                       "post": frozenset({"superuser", "hr_admin", "manager"})},
     # anyone with an employee record takes back their own pending request
     "attendance_request_withdraw": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
                                     "post": frozenset({"employee"})},

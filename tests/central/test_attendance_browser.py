@@ -331,10 +331,12 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     wait(browser, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
     row = by_css(browser, f"#request-makeup-{punch.pk}")
     assert "王小红" in row.text and "08:58" in row.text
+    by_css(browser, "#pick-all").click()  # every request he may decide ticked: hers is the one
+    assert [b.is_selected() for b in all_css(browser, "input[name=pick]")] == [True]
     old = by_css(browser, "html")
-    row.find_element("css selector", "button[value=approve]").click()
+    by_css(browser, "#decide-many button[value=approve]").click()
     wait(browser, lambda d: by_css(d, "html") != old, what="the page after the decision")
-    assert "王小红" in by_css(browser, ".alert-ok").text
+    assert "已批准 1 条请求" in by_css(browser, ".alert-ok").text
     assert "已批" in by_css(browser, f"#decided-makeup-{punch.pk}").text
     record = DailyRecord.objects.get(employee=wang, date=worked)
     assert (record.status, record.first_in, record.late) == ("present", datetime.combine(worked, time(8, 58), SHANGHAI),

@@ -291,3 +291,42 @@ def test_an_employee_withdraws_their_own_waiting_request_and_nobody_else_can(pla
     ask_leave(other, monday, monday)
     theirs = LeaveRecord.objects.get(employee=plant["people"]["E2"])
     assert me.post(WITHDRAW, {"kind": "leave", "id": str(theirs.pk)}).status_code == 404
+
+
+def test_a_manager_decides_the_ticked_requests_at_once_and_is_told_which_were_not(plant) -> None:
+    users, people = plant["users"], plant["people"]
+    e1 = client_for(users["e1"])
+    boss = client_for(users["boss"])
+    monday = dj_timezone.localdate() - timedelta(days=dj_timezone.localdate().weekday() + 7)
+    ask_leave(e1, monday, monday)
+    e1.post(PAGE, {"kind": "makeup", "makeup-at": f"{monday:%Y-%m-%d}T18:05", "makeup-direction": "out",
+                   "makeup-reason": "忘记打卡 Forgot"})
+    punched("E1", (datetime(2026, 3, 2, 8, 55, tzinfo=SHANGHAI), "in"), (datetime(2026, 3, 2, 19, 10, tzinfo=SHANGHAI), "out"),
+            (datetime(2026, 3, 3, 8, 55, tzinfo=SHANGHAI), "in"), (datetime(2026, 3, 3, 19, 40, tzinfo=SHANGHAI), "out"))
+    recompute(date(2026, 3, 2), date(2026, 3, 3), now=datetime(2026, 3, 20, tzinfo=timezone.utc))
+    first, second = DailyRecord.objects.filter(employee=people["E1"]).order_by("date")
+    ask_leave(client_for(user("e2", Role.EMPLOYEE, employee=people["E2"])), monday, monday)  # another department's
+    leave, theirs = LeaveRecord.objects.get(employee=people["E1"]), LeaveRecord.objects.get(employee=people["E2"])
+    makeup = MakeupPunch.objects.get()
+    page = boss.get(PAGE).content.decode()
+    assert f'value="overtime:{first.pk}:60"' in page and f'value="leave:{leave.pk}"' in page and 'id="pick-all"' in page
+    MANY = reverse("console:attendance_request_decide_many")
+    picks = [f"leave:{leave.pk}", f"makeup:{makeup.pk}", f"overtime:{first.pk}:60",
+             f"overtime:{second.pk}:30",  # shown as 30 minutes, 90 now: not decided
+             f"leave:{theirs.pk}", "payroll:1", "leave:abc", "<script>"]
+    answer = boss.post(MANY, {"decision": "approve", "pick": picks}, follow=True).content.decode()
+    assert "已批准 3 条请求" in answer and "5 条未处理" in answer and "已从 30 分钟变为 90 分钟" in answer
+    assert "&lt;script&gt;" in answer and "<script>:" not in answer
+    assert (LeaveRecord.objects.get(pk=leave.pk).state, MakeupPunch.objects.get().state) == ("approved", "approved")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.overtime_state, second.overtime_state) == ("approved", "pending")
+    assert LeaveRecord.objects.get(pk=theirs.pk).state == "pending"  # not his to see
+    assert [a for a, _ in actions("") if a.endswith("_approved")] == [
+        "attendance.leave_approved", "attendance.makeup_approved", "attendance.overtime_approved"]
+    answer = boss.post(MANY, {"decision": "reject", "pick": [f"overtime:{second.pk}:90"]}, follow=True).content.decode()
+    assert "已拒绝 1 条请求" in answer
+    assert "请先勾选" in boss.post(MANY, {"decision": "approve"}, follow=True).content.decode()
+    assert boss.post(MANY, {"decision": "maybe", "pick": [f"leave:{theirs.pk}"]}).status_code == 404
+    assert e1.post(MANY, {"decision": "approve", "pick": [f"leave:{theirs.pk}"]}).status_code == 403
+    assert LeaveRecord.objects.get(pk=theirs.pk).state == "pending"

@@ -133,6 +133,9 @@ def test_no_console_page_shows_or_changes_another_scopes_rows(world: dict[str, A
         assert answer.status_code in (403, 404), (role, kind, answer.status_code)
         answer = client.post(reverse("console:attendance_request_withdraw"), {"kind": kind, "id": row.pk})
         assert answer.status_code in (403, 404), (role, kind, answer.status_code)
+        answer = client.post(reverse("console:attendance_request_decide_many"), {"decision": "approve",
+                                                                                 "pick": [f"{kind}:{row.pk}"]})
+        assert answer.status_code in (302, 403), (role, kind, answer.status_code)  # a decider: "not found", nothing done
     answer = client.post(reverse("console:employee_add"), {"number": "B-NEW", "name": "新", "site": "site-b",
                                                            "verify_mode": "any", "role": "employee", "active": "on"})
     assert answer.status_code in (200, 403) and not Employee.objects.filter(number="B-NEW").exists()
