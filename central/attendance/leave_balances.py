@@ -30,12 +30,7 @@ MAX_DAYS = Decimal("366")
 
 
 class AllowanceError(AttendanceError):
-    """A leave beyond its allowance, or an allowance the product refuses: a message for a person (Chinese first) and
-    the field it concerns."""
-
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.field = field
+    """A leave beyond its allowance, or an allowance the product refuses."""
 
 
 @dataclass(frozen=True)

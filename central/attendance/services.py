@@ -83,7 +83,12 @@ COLUMN_OF = {f.name: "shift_name" if f.name == "shift" else f.name for f in fiel
 
 
 class AttendanceError(ValueError):
-    """A request the attendance side refuses, with a message for a person (Chinese first)."""
+    """A request the attendance side refuses, with a message for a person (Chinese first); ``field`` names the form
+    field it concerns (may be empty)."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -718,11 +723,7 @@ QUEUED_SLICE_S = 0.5  # how long a follower pass spends on queued recomputes bef
 
 
 class ScheduleError(AttendanceError):
-    """A schedule the console refuses; ``field`` names the form field it concerns (may be empty)."""
-
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.field = field
+    """A schedule the console refuses."""
 
 
 def _require_hr(user: Any) -> None:
