@@ -25,15 +25,24 @@ from central.webhooks import events as webhook_events
 MAX_LEAVE_DAYS = 366
 
 
-def _settle(request: LeaveRecord | MakeupPunch, state: str, actor: str, already: str) -> None:
+def _settle(request: LeaveRecord | MakeupPunch, state: str, actor: str) -> None:
     """A pending request becomes ``state`` (approved, rejected, withdrawn), with who settled it and when, in the
-    caller's transaction; its row held, so two people at once settle it once."""
+    caller's transaction; its row held, so two people at once settle it once. Audited as
+    ``attendance.leave_<state>`` or ``attendance.makeup_<state>``."""
+    leave = isinstance(request, LeaveRecord)
     held = type(request).objects.select_for_update().filter(pk=request.pk).values_list("state", flat=True).first()
     if held != "pending" or request.state != "pending":
+        already = "这条请假已处理 / This leave is already" if leave else "这条补卡已处理 / This make-up punch is already"
         raise AttendanceError(f"{already} {held or request.state}")
     request.state = state
     request.approved_by, request.approved_at = actor[:150], dj_timezone.now()
     request.save(update_fields=["state", "approved_by", "approved_at"])
+    if isinstance(request, LeaveRecord):
+        audit.record(actor, f"attendance.leave_{state}", f"{request.employee.number} {request.start}..{request.end}",
+                     {"id": request.pk, "type": request.leave_type.code, "half_day": request.half_day})
+    else:
+        audit.record(actor, f"attendance.makeup_{state}", f"{request.employee.number} {request.at.isoformat()}",
+                     {"id": request.pk, "direction": request.direction})
 
 
 def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date, *, half_day: bool = False,
@@ -72,10 +81,8 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     """Approve or reject a pending leave. Approved, its days are recomputed at once in the same transaction: the
     recompute lays the leave's records on the days it takes off (:func:`services.sync_leave_records`)."""
     with transaction.atomic():
-        _settle(leave, "approved" if approve else "rejected", actor, "这条请假已处理 / This leave is already")
+        _settle(leave, "approved" if approve else "rejected", actor)
         webhook_events.request_changed(leave)
-        audit.record(actor, "attendance.leave_" + leave.state, f"{leave.employee.number} {leave.start}..{leave.end}",
-                     {"id": leave.pk, "type": leave.leave_type.code, "half_day": leave.half_day})
         if approve:
             recompute(leave.start, leave.end, employees=Employee.objects.filter(pk=leave.employee_id), now=now)
     return leave
@@ -99,10 +106,8 @@ def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *
 def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: datetime | None = None) -> MakeupPunch:
     """Approve (the punch counts from now on, its days recomputed) or reject a pending make-up punch."""
     with transaction.atomic():
-        _settle(punch, "approved" if approve else "rejected", actor, "这条补卡已处理 / This make-up punch is already")
+        _settle(punch, "approved" if approve else "rejected", actor)
         webhook_events.request_changed(punch)
-        audit.record(actor, "attendance.makeup_" + punch.state, f"{punch.employee.number} {punch.at.isoformat()}",
-                     {"id": punch.pk, "direction": punch.direction})
     if approve:
         day = punch.at.date()
         recompute(day - timedelta(days=2), day + timedelta(days=1), employees=Employee.objects.filter(pk=punch.employee_id),
@@ -173,11 +178,6 @@ def withdraw(user: Any, request: LeaveRecord | MakeupPunch) -> None:
     told to the webhooks as ``request.withdrawn``; someone else's request, or one already settled, is refused."""
     if user.employee_id is None or user.employee_id != request.employee_id:
         raise DecisionRefused("只能撤回自己的请求 / You can withdraw only your own request")
-    leave = isinstance(request, LeaveRecord)
     with transaction.atomic():
-        _settle(request, "withdrawn", user.username,
-                "这条请假已处理 / This leave is already" if leave else "这条补卡已处理 / This make-up punch is already")
-        subject = (f"{request.employee.number} {request.start}..{request.end}" if isinstance(request, LeaveRecord)
-                   else f"{request.employee.number} {request.at.isoformat()}")
-        audit.record(user.username, f"attendance.{'leave' if leave else 'makeup'}_withdrawn", subject, {"id": request.pk})
+        _settle(request, "withdrawn", user.username)
         webhook_events.request_changed(request)

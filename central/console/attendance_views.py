@@ -528,7 +528,7 @@ def request_decide_many(request: AuthedHttpRequest) -> HttpResponse:
             refused.append(f"{pick[:40]}: 没有找到 / not found")
             continue
         try:
-            decide(user, row, approve=decision == "approve", minutes=_int(seen) if kind == "overtime" else None)
+            decide(user, row, approve=decision == "approve", minutes=_int(seen))  # minutes: overtime's only
         except AttendanceError as exc:
             refused.append(f"{row.employee.name} ({row.employee.number}): {exc}")
         else:
