@@ -133,23 +133,29 @@ class DemoRequests:
 
 
 def file_requests(site_code: str, today: date) -> DemoRequests:
-    """Two requests waiting for a decision, filed through the product's services as employees would (a leave next
-    week, held against five days of annual leave a year; a make-up punch for yesterday's forgotten out punch), and
-    HR's rule that tells their managers at once."""
-    from central.alerts.models import AlertRule
-    from central.alerts.services import evaluate
-    from central.attendance.requests import file_leave, file_makeup_punch
-
+    """The demo's two requests waiting for a decision (:func:`file_waiting_requests`), by two office employees, the
+    leave held against five days of annual leave a year."""
     site = Site.objects.get(code=site_code)
     annual = LeaveType.objects.get(code="annual")
     if annual.yearly_days is None:
         annual.yearly_days = Decimal(5)  # the allowance the requests page shows against
         annual.save(update_fields=["yearly_days"])
     office = Employee.objects.filter(site=site, department__name="行政 Office").order_by("number")
-    asking, forgot = office[4], office[5]
+    return file_waiting_requests(site, office[4], office[5], annual, today, leave_days=2)
+
+
+def file_waiting_requests(site: Site, asking: Employee, forgot: Employee, leave_type: LeaveType, today: date, *,
+                          leave_days: int) -> DemoRequests:
+    """Two requests waiting for a decision, filed through the product's services as employees would (``asking``: a
+    leave of ``leave_days`` from next Monday; ``forgot``: a make-up out punch at 17:40 on the last weekday), and
+    HR's rule that tells their managers at once (alerts evaluated now). The demo's and the screenshots'."""
+    from central.alerts.models import AlertRule
+    from central.alerts.services import evaluate
+    from central.attendance.requests import file_leave, file_makeup_punch
+
     monday = today + timedelta(days=7 - today.weekday())
-    leave = file_leave(asking, annual, monday, monday + timedelta(days=1), reason="回老家参加婚礼 a wedding at home",
-                       actor=asking.number)
+    leave = file_leave(asking, leave_type, monday, monday + timedelta(days=leave_days - 1),
+                       reason="回老家参加婚礼 a wedding at home", actor=asking.number)
     yesterday = today - timedelta(days=1)
     while yesterday.weekday() >= 5:
         yesterday -= timedelta(days=1)

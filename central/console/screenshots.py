@@ -436,20 +436,9 @@ def demo_attendance(site: Any, admin: Any) -> None:
             sick -= timedelta(days=1)
         record_leave(workers[0], kinds["sick"], sick, sick, reason="已交医院证明", actor=ADMIN)
     if len(workers) >= 3:  # two requests waiting, and HR's rule that tells their managers at once
-        from central.alerts.models import AlertRule
-        from central.alerts.services import evaluate
-        from central.attendance.requests import file_leave, file_makeup_punch
+        from central.attendance.demo_history import file_waiting_requests
 
-        monday = today + timedelta(days=7 - today.weekday())
-        file_leave(workers[1], kinds["annual"], monday, monday + timedelta(days=2), reason="回老家参加婚礼",
-                   actor=workers[1].number)
-        forgot = today - timedelta(days=1)
-        while forgot.weekday() >= 5:
-            forgot -= timedelta(days=1)
-        file_makeup_punch(workers[2], datetime.combine(forgot, time(17, 40), zone), "out", reason="下班忘记打卡",
-                          actor=workers[2].number)
-        AlertRule.objects.create(kind=AlertRule.REQUEST_WAITING, threshold=0, site=site, created_by=ADMIN)
-        evaluate(timezone.now())
+        file_waiting_requests(site, workers[1], workers[2], kinds["annual"], today, leave_days=3)
 
 
 # -- the tour --------------------------------------------------------------------------------------
