@@ -264,27 +264,31 @@ class LeaveTypeForm(forms.ModelForm):
         """Codes are checked by the service."""
 
 
-class LeaveEntryForm(forms.Form):
-    """A leave: recorded by HR for an employee (filed and approved in one step), or asked for by the employee."""
+class _LeaveTypeForm(forms.Form):
+    """A form whose first field chooses one of the leave types HR set up."""
     leave_type = forms.ChoiceField(label=_("假别 Leave type"))
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})") for t in LeaveType.objects.all()]
+
+    def leave_type_row(self) -> LeaveType:
+        return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
+
+
+class LeaveEntryForm(_LeaveTypeForm):
+    """A leave: recorded by HR for an employee (filed and approved in one step), or asked for by the employee."""
     start = forms.DateField(label=_("开始日期 First day"), widget=DateInput())
     end = forms.DateField(label=_("结束日期（含）Last day, inclusive"), widget=DateInput())
     half_day = forms.BooleanField(label=_("半天 Half day"), required=False)
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              error_messages={"required": _("请填写事由 / A reason is required")})
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})") for t in LeaveType.objects.all()]
-
     def clean_reason(self) -> str:
         reason = (self.cleaned_data.get("reason") or "").strip()
         if not reason:
             raise forms.ValidationError(_("请填写事由 / A reason is required"))
         return reason
-
-    def leave_type_row(self) -> LeaveType:
-        return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
 
 
 class MakeupRequestForm(forms.Form):
@@ -298,20 +302,12 @@ class MakeupRequestForm(forms.Form):
                              error_messages={"required": _("请填写事由 / A reason is required")})
 
 
-class AllowanceForm(forms.Form):
+class AllowanceForm(_LeaveTypeForm):
     """An employee's own allowance of a leave type for a year (:mod:`central.attendance.leave_balances`)."""
-    leave_type = forms.ChoiceField(label=_("假别 Leave type"))
     year = forms.IntegerField(label=_("年份 Year"), min_value=2000, max_value=2100)
     days = forms.DecimalField(label=_("天数 Days"), required=False, min_value=0, max_value=366, max_digits=4,
                               decimal_places=1, help_text=_("留空：恢复假别的每年额度 / empty: back to the leave type's "
                                                             "days a year"))
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})") for t in LeaveType.objects.all()]
-
-    def leave_type_row(self) -> LeaveType:
-        return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
 
 
 class AttendanceProfileForm(forms.Form):
