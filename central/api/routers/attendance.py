@@ -337,13 +337,23 @@ def list_makeup_punches(request,
 DECISION_ERRORS = {**ERRORS, 409: ErrorOut}
 
 
-def _decided(request, kind: str, pk: int, payload: DecisionIn) -> Any:
+# each request kind: what it is called when not found, its model, the columns read back, how they are shown
+_DECIDED: dict[str, tuple[str, Any, tuple[str, ...], Any]] = {
+    "leave": ("leave", LeaveRecord, LEAVE_FIELDS, _leave),
+    "makeup": ("make-up punch", MakeupPunch, MAKEUP_FIELDS, _makeup),
+    "overtime": ("daily record", DailyRecord, RECORD_FIELDS, _record),
+}
+
+
+def _decided(request, kind: str, pk: int, payload: DecisionIn) -> dict[str, Any]:
     """Approve or reject one pending request of an employee in the caller's scope, as the console's requests page
-    does: the same services, the same audit entries, with the token's user as the one who decided."""
+    does: the same services, the same audit entries, with the token's user as the one who decided. The answer is the
+    request as it now stands."""
+    name, model, fields, shown = _DECIDED[kind]
     user = caller(request)
     found = request_selectors.find_request(user, kind, pk)  # outside the scope: as if it did not exist
     if found is None:
-        raise not_found({"leave": "leave", "makeup": "make-up punch"}.get(kind, "daily record"), str(pk))
+        raise not_found(name, str(pk))
     approve = payload.decision == "approve"
     minutes = payload.minutes if isinstance(payload, OvertimeDecisionIn) else None
     try:
@@ -352,7 +362,7 @@ def _decided(request, kind: str, pk: int, payload: DecisionIn) -> Any:
         raise ApiError(403, str(exc)) from None
     except AttendanceError as exc:  # decided already
         raise ApiError(409, str(exc), "decision") from None
-    return found
+    return shown(model.objects.filter(pk=found.pk).values(*fields, *PEOPLE.values()).get())
 
 
 @router.post("/attendance/leave/{leave_id}/decision", response={200: LeaveOut, **DECISION_ERRORS},
@@ -361,9 +371,7 @@ def _decided(request, kind: str, pk: int, payload: DecisionIn) -> Any:
                          "managers (their departments), HR admins (their scope) and superusers decide; never their "
                          "own request; one already decided answers 409")
 def decide_leave_request(request, leave_id: int, payload: DecisionIn):
-    leave = _decided(request, "leave", leave_id, payload)
-    row = LeaveRecord.objects.filter(pk=leave.pk).values(*LEAVE_FIELDS, *PEOPLE.values()).get()
-    return _leave(row)
+    return _decided(request, "leave", leave_id, payload)
 
 
 @router.post("/attendance/makeup-punches/{punch_id}/decision", response={200: MakeupOut, **DECISION_ERRORS},
@@ -371,9 +379,7 @@ def decide_leave_request(request, leave_id: int, payload: DecisionIn):
              description="批准后该补卡计为一次打卡，当天重新计算 / once approved it counts as a punch and its days are "
                          "recomputed. 谁可审批同请假 / who decides: as for leave")
 def decide_makeup_request(request, punch_id: int, payload: DecisionIn):
-    punch = _decided(request, "makeup", punch_id, payload)
-    row = MakeupPunch.objects.filter(pk=punch.pk).values(*MAKEUP_FIELDS, *PEOPLE.values()).get()
-    return _makeup(row)
+    return _decided(request, "makeup", punch_id, payload)
 
 
 @router.post("/attendance/overtime/{record_id}/decision", response={200: RecordOut, **DECISION_ERRORS},
@@ -384,6 +390,4 @@ def decide_makeup_request(request, punch_id: int, payload: DecisionIn):
                          "changes them asks again. 409 when the record has no overtime waiting or its minutes changed "
                          "(see minutes). 谁可审批同请假 / who decides: as for leave")
 def decide_overtime_request(request, record_id: int, payload: OvertimeDecisionIn):
-    record = _decided(request, "overtime", record_id, payload)
-    row = DailyRecord.objects.filter(pk=record.pk).values(*RECORD_FIELDS, *PEOPLE.values()).get()
-    return _record(row)
+    return _decided(request, "overtime", record_id, payload)
