@@ -165,8 +165,16 @@ class BalanceOut(Schema):
     leave_type_name: str = Field(description="假别名称 / leave type name", examples=["年假 Annual leave"])
     year: int = Field(description="日历年 / calendar year", examples=[2026])
     allowance: str = Field(description="额度天数（小数字符串）/ days allowed, a decimal string", examples=["10"])
-    own: bool = Field(description="为该员工单独设置的额度（否则为假别的每年额度）/ the employee's own allowance for the "
-                                  "year, else the leave type's days a year", examples=[True])
+    own: bool = Field(description="为该员工单独设置的额度（否则为假别的每年额度或法定年休假）/ the employee's own allowance "
+                                  "for the year, else the leave type's days a year or the statutory days", examples=[True])
+    basis: Literal["type", "own", "statutory", "unknown"] = Field(
+        description="额度的来源：type 假别的每年额度；own 个人额度；statutory 法定年休假，按累计工作年限；unknown 法定年休假但员工"
+                    "没有参加工作时间或入职日期，额度为 0 / where the allowance comes from: type, the leave type's days a "
+                    "year; own, the employee's own; statutory, the statutory annual leave their years of working life "
+                    "earn; unknown, statutory but the employee has no date they started working or joined (0 days)",
+        examples=["statutory"])
+    working_years: int | None = Field(description="statutory：当年年末（或离职日）的累计工作年限 / statutory: full years of "
+                                                   "working life at the year's end (or the leaving day)", examples=[12])
     taken: str = Field(description="已批请假占用的天数 / days of approved leave", examples=["3"])
     waiting: str = Field(description="待批请假占用的天数 / days held by leave waiting for approval", examples=["0.5"])
     left: str = Field(description="剩余天数，可能为负（额度下调后）/ days left; negative when the allowance was lowered "

@@ -258,7 +258,7 @@ class ManualRecordForm(forms.Form):
 class LeaveTypeForm(forms.ModelForm):
     class Meta:
         model = LeaveType
-        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days"]
+        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days", "statutory"]
 
     def validate_unique(self) -> None:
         """Codes are checked by the service."""
@@ -313,6 +313,10 @@ class AllowanceForm(_LeaveTypeForm):
 class AttendanceProfileForm(forms.Form):
     """An employee's attendance terms, as HR keeps them on the employee's month."""
     joined = forms.DateField(label=_("入职 Joined"), required=False, widget=DateInput())
+    work_started = forms.DateField(
+        label=_("参加工作 Started working"), required=False, widget=DateInput(),
+        help_text=_("累计工作年限的起点，含以前的单位；法定年休假按它算，空则从入职算 / The start of the employee's working "
+                    "life, earlier employers included: statutory annual leave counts from it; empty: from joining"))
     left = forms.DateField(label=_("离职 Left"), required=False, widget=DateInput(),
                            help_text=_("离职当天仍计考勤 / The leaving day still counts"))
     default_shift = forms.ChoiceField(label=_("默认班次 Default shift"), required=False,

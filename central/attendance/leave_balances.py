@@ -1,11 +1,12 @@
 """Leave allowances and what is left of them: the days each employee may take of a leave type in a calendar year.
 
-A leave type with ``yearly_days`` gives every employee that many days a year; an employee's own
-:class:`LeaveAllowance` for a type and year replaces it (more annual leave with more years of service, days carried
-over). What a leave takes is counted as the records it lays down: the employee's working days by their own schedule
-and site calendar (every day for a type counted in calendar days), half a day for a half-day leave, each day in the
-year it falls in. Approved leave is *used*; pending leave is *waiting* and held, so two requests cannot together take
-more than is left. A leave beyond what is left is refused when it is asked for (:func:`check`), with the numbers.
+A leave type with ``yearly_days`` gives every employee that many days a year; a ``statutory`` one (法定年休假) gives
+each employee the days their working life earns in that year (:mod:`central.attendance.annual_leave`); an employee's
+own :class:`LeaveAllowance` for a type and year replaces either (days carried over, a year forfeited). What a leave
+takes is counted as the records it lays down: the employee's working days by their own schedule and site calendar
+(every day for a type counted in calendar days), half a day for a half-day leave, each day in the year it falls in.
+Approved leave is *used*; pending leave is *waiting* and held, so two requests cannot together take more than is
+left. A leave beyond what is left is refused when it is asked for (:func:`check`), with the numbers.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from django.utils import timezone
 
 from central.accounts import audit
 from central.attendance import engine as e
+from central.attendance.annual_leave import entitlement
 from central.attendance.inputs import load_rules, plans
-from central.attendance.models import LeaveAllowance, LeaveRecord, LeaveType
+from central.attendance.models import AttendanceProfile, LeaveAllowance, LeaveRecord, LeaveType
 from central.attendance.services import AttendanceError
 from central.people.models import Employee
 
@@ -33,14 +35,23 @@ class AllowanceError(AttendanceError):
     """A leave beyond its allowance, or an allowance the product refuses."""
 
 
+# where an allowance comes from
+TYPE, OWN, STATUTORY, UNKNOWN = "type", "own", "statutory", "unknown"  # UNKNOWN: statutory, no dates to count from
+
+
 @dataclass(frozen=True)
 class Balance:
     leave_type: LeaveType
     year: int
     allowance: Decimal
-    own: bool  # the employee's own allowance, not the type's
+    basis: str  # TYPE (its days a year), OWN (the employee's own for the year), STATUTORY or UNKNOWN
     used: Decimal  # approved
     waiting: Decimal  # pending, held
+    working_years: int | None = None  # STATUTORY: full years of working life at the year's end (or the leaving day)
+
+    @property
+    def own(self) -> bool:
+        return self.basis == OWN
 
     @property
     def left(self) -> Decimal:
@@ -81,11 +92,23 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int]) -> dict[int, li
     if not staff or not wanted:
         return {emp.pk: [] for emp in staff}
     types = {t.pk: t for t in LeaveType.objects.all()}
-    shared = {(pk, year): (t.yearly_days, False) for pk, t in types.items() if t.yearly_days is not None
-              for year in wanted}
-    allowances: dict[int, dict[tuple[int, int], tuple[Decimal, bool]]] = {emp.pk: dict(shared) for emp in staff}
+    Allowance = tuple[Decimal, str, int | None]  # days, basis, working years
+    shared: dict[tuple[int, int], Allowance] = {
+        (pk, year): (t.yearly_days, TYPE, None) for pk, t in types.items()
+        if t.yearly_days is not None and not t.statutory for year in wanted}
+    allowances: dict[int, dict[tuple[int, int], Allowance]] = {emp.pk: dict(shared) for emp in staff}
+    statutory = [pk for pk, t in types.items() if t.statutory]
+    if statutory:
+        dates = {pk: (started, joined, gone) for pk, started, joined, gone in AttendanceProfile.objects.filter(
+            employee__in=[emp.pk for emp in staff]).values_list("employee_id", "work_started", "joined", "left")}
+        for emp in staff:
+            started, joined, gone = dates.get(emp.pk, (None, None, None))
+            for year in wanted:
+                earned = entitlement(year, started=started, joined=joined, left=gone)
+                found = (Decimal(0), UNKNOWN, None) if earned is None else (Decimal(earned.days), STATUTORY, earned.years)
+                allowances[emp.pk].update({(pk, year): found for pk in statutory})
     for row in LeaveAllowance.objects.filter(employee__in=[emp.pk for emp in staff], year__in=wanted):
-        allowances[row.employee_id][(row.leave_type_id, row.year)] = (row.days, True)
+        allowances[row.employee_id][(row.leave_type_id, row.year)] = (row.days, OWN, None)
     first, last = date(wanted[0], 1, 1), date(wanted[-1], 12, 31)
     leaves = list(LeaveRecord.objects.filter(employee__in=[emp.pk for emp in staff if allowances[emp.pk]],
                                              state__in=("approved", "pending"), start__lte=last, end__gte=first)
@@ -97,10 +120,10 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int]) -> dict[int, li
             key = (leave.employee_id, leave.leave_type_id, year, leave.state)
             taken[key] = taken.get(key, Decimal(0)) + n
     zero = Decimal(0)
-    return {emp.pk: [Balance(types[pk], year, days_, own, taken.get((emp.pk, pk, year, "approved"), zero),
-                             taken.get((emp.pk, pk, year, "pending"), zero))
-                     for (pk, year), (days_, own) in sorted(allowances[emp.pk].items(),
-                                                            key=lambda kv: (types[kv[0][0]].code, kv[0][1]))]
+    return {emp.pk: [Balance(types[pk], year, days_, basis, taken.get((emp.pk, pk, year, "approved"), zero),
+                             taken.get((emp.pk, pk, year, "pending"), zero), years)
+                     for (pk, year), (days_, basis, years) in sorted(allowances[emp.pk].items(),
+                                                                     key=lambda kv: (types[kv[0][0]].code, kv[0][1]))]
             for emp in staff}
 
 
@@ -116,6 +139,11 @@ def check(employee: Employee, leave_type: LeaveType, days: Sequence[date], half_
     left = {(b.leave_type.pk, b.year): b for b in balances(employee, taking)}
     for year, need in sorted(taking.items()):
         balance = left.get((leave_type.pk, year))
+        if balance is not None and need > balance.left and balance.basis == UNKNOWN:
+            raise AllowanceError(
+                f"{leave_type.name}按法定工作年限计算，但员工没有参加工作时间或入职日期，请人事在员工的月度页填写 / "
+                f"{leave_type.name} is counted from the years of working life, and the employee has no date they started "
+                f"working or joined: HR gives one on the employee's month page", "leave_type")
         if balance is not None and need > balance.left:
             have = days_text(max(balance.left, Decimal(0)))
             raise AllowanceError(

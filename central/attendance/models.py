@@ -115,6 +115,10 @@ class AttendanceProfile(models.Model):
     employee = models.OneToOneField("people.Employee", on_delete=models.CASCADE, related_name="attendance",
                                     verbose_name=_("员工 Employee"))
     joined = models.DateField(_("入职 Joined"), null=True, blank=True)
+    work_started = models.DateField(
+        _("参加工作 Started working"), null=True, blank=True,
+        help_text=_("累计工作年限的起点，含以前的单位；法定年休假按它算，空则从入职算 / The start of the employee's working "
+                    "life, earlier employers included: statutory annual leave counts from it; empty: from joining"))
     left = models.DateField(_("离职 Left"), null=True, blank=True, help_text=_("离职当天仍计考勤 / The leaving day still counts"))
     default_shift = models.ForeignKey(ShiftType, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                       verbose_name=_("默认班次 Default shift"))
@@ -160,6 +164,11 @@ class LeaveType(models.Model):
         help_text=_("每人每个日历年可请的天数，超出的请假会被拒绝；空：不限。可在员工的月度页为个人另设 / days each employee may "
                     "take in a calendar year, a leave beyond them is refused; empty: no limit. An employee's own "
                     "allowance is set on their month page"))
+    statutory = models.BooleanField(
+        _("法定年休假 Statutory annual leave"), default=False,
+        help_text=_("按累计工作年限：满 1 年 5 天，满 10 年 10 天，满 20 年 15 天；入职、离职和跨档的年份按日历天数折算，"
+                    "不足 1 天不计 / by years of working life: 5 days from 1 year, 10 from 10, 15 from 20; the years of "
+                    "joining, leaving and reaching a new tier by their share of calendar days, rounded down to whole days"))
 
     class Meta:
         ordering = ["code"]

@@ -187,7 +187,7 @@ def profile_initial(employee: Employee) -> dict[str, Any]:
     profile = AttendanceProfile.objects.filter(employee=employee).first()
     if profile is None:
         return {}
-    return {"joined": profile.joined, "left": profile.left, "exempt": profile.exempt,
+    return {"joined": profile.joined, "work_started": profile.work_started, "left": profile.left, "exempt": profile.exempt,
             "overtime_listed": profile.overtime_listed,
             "default_shift": str(profile.default_shift_id) if profile.default_shift_id else ""}
 

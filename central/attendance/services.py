@@ -906,18 +906,26 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         raise ScheduleError("请填写名称 / A name is required", "name")
     if LeaveType.objects.filter(code=code).exclude(pk=getattr(leave_type, "pk", 0) or 0).exists():
         raise ScheduleError(f"已有代码为 {code} 的假别 / A leave type with the code {code} exists", "code")
+    statutory = bool(values.get("statutory"))
+    if statutory and values.get("yearly_days") is not None:
+        raise ScheduleError("法定年休假按工作年限计算，每年额度请留空 / Statutory annual leave is counted from the years of "
+                            "working life: leave the days a year empty", "yearly_days")
+    if statutory and values["counts_rest_days"]:
+        raise ScheduleError("法定年休假不含休息日和节假日，不能按自然日计 / Statutory annual leave does not take rest days "
+                            "and holidays: it cannot count calendar days", "counts_rest_days")
     creating = leave_type is None
     moved = leave_type is not None and leave_type.counts_rest_days != bool(values["counts_rest_days"])
     with transaction.atomic():
         leave_type = leave_type or LeaveType()
         leave_type.code, leave_type.name = code, name
         leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
-        leave_type.yearly_days = values.get("yearly_days")
+        leave_type.yearly_days, leave_type.statutory = values.get("yearly_days"), statutory
         leave_type.full_clean()
         leave_type.save()
         audit.record(user.username, "attendance.leave_type.create" if creating else "attendance.leave_type.update",
                      code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days,
-                            "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days)})
+                            "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days),
+                            "statutory": statutory})
     if moved:
         leaves = LeaveRecord.objects.filter(leave_type=leave_type, state="approved")
         span = leaves.aggregate(first=Min("start"), last=Max("end"))
@@ -1000,18 +1008,24 @@ def _check_holder(user: Any, employee: Any, department: Any) -> None:
         scope.check_site_allowed(user, department.site, department)
 
 
-PROFILE_FIELDS = ("joined", "left", "default_shift", "exempt", "overtime_listed")
+PROFILE_FIELDS = ("joined", "work_started", "left", "default_shift", "exempt", "overtime_listed")
 
 
 def save_attendance_profile(user: Any, employee: Employee, values: dict[str, Any]) -> AttendanceProfile:
-    """An employee's attendance terms (``PROFILE_FIELDS``: dates of employment, default shift, 高管免刷 exempt from
-    punching, 加班白名单 on the overtime list), audited with what they were; the past days they change (at most the
-    last RECOMPUTE_DAYS) are recomputed."""
+    """An employee's attendance terms (``PROFILE_FIELDS``: dates of employment and of the start of their working life,
+    default shift, 高管免刷 exempt from punching, 加班白名单 on the overtime list), audited with what they were; the past
+    days they change (at most the last RECOMPUTE_DAYS) are recomputed (the start of working life changes no day: only
+    the statutory annual leave, which is counted when it is read)."""
     _require_hr(user)
     _check_holder(user, employee, None)
     joined, left = values.get("joined"), values.get("left")
     if joined is not None and left is not None and left < joined:
         raise ScheduleError("离职日期早于入职日期 / The leaving day is before the joining day", "left")
+    started = values.get("work_started")
+    if started is not None and joined is not None and started > joined:
+        raise ScheduleError("参加工作时间晚于入职日期 / The start of working life is after the joining day", "work_started")
+    if started is not None and started.year < 1940:
+        raise ScheduleError("参加工作时间早于 1940 年 / The start of working life is before 1940", "work_started")
     with transaction.atomic():
         profile = AttendanceProfile.objects.filter(employee=employee).first() or AttendanceProfile(employee=employee)
         before = {name: _profile_value(getattr(profile, name)) for name in PROFILE_FIELDS}
@@ -1021,8 +1035,11 @@ def save_attendance_profile(user: Any, employee: Employee, values: dict[str, Any
         profile.full_clean(exclude=["employee"])
         profile.save()
         after = {name: _profile_value(getattr(profile, name)) for name in PROFILE_FIELDS}
+        changed = [k for k in PROFILE_FIELDS if before[k] != after[k]]
         audit.record(user.username, "attendance.profile", employee.number,
-                     {"before": before, "after": after, "changed": [k for k in PROFILE_FIELDS if before[k] != after[k]]})
+                     {"before": before, "after": after, "changed": changed})
+    if changed == ["work_started"]:
+        return profile
     _recompute_for(Employee.objects.filter(pk=employee.pk), None, None, user.username,
                    f"{employee.number} 考勤设置 / attendance settings")
     return profile

@@ -315,6 +315,8 @@ def test_leave_balances_by_employee_with_pages_scope_and_bad_input(world: World)
            for r in items}
     assert got == {("A001", "AL"): ("5", False, "0", "2", "3"), ("A002", "AL"): ("5", False, "0", "0.5", "4.5"),
                    ("B001", "AL"): ("12", True, "0", "0", "12")}  # sick leave keeps no allowance: no rows
+    assert {r["employee_number"]: (r["basis"], r["working_years"]) for r in items} == {
+        "A001": ("type", None), "A002": ("type", None), "B001": ("own", None)}
     status, body = world.get("hr_a", "leave-balances", year=2026)
     assert status == 200 and sorted(r["employee_number"] for r in body["items"]) == ["A001", "A002"]
     status, body = world.get("employee", "leave-balances", year=2026)
@@ -324,3 +326,12 @@ def test_leave_balances_by_employee_with_pages_scope_and_bad_input(world: World)
     for params in ({}, {"year": "twenty"}, {"year": 1999}, {"year": 2026, "limit": 0}, {"year": 2026, "cursor": "%%"}):
         status, body = world.get("root", "leave-balances", **params)
         assert status in (400, 422) and body["field"] in ("year", "limit", "cursor"), (params, body)
+    world.annual.yearly_days, world.annual.statutory = None, True  # by law, from the years of working life
+    world.annual.save()
+    AttendanceProfile.objects.update_or_create(employee=world.people["A001"], defaults={"work_started": date(2006, 7, 1)})
+    status, body = world.get("root", "leave-balances", year=2026, employee="A001")
+    # 20 years on 1 July: 181 days × 10 + 184 days × 15 = 4570 / 365 = 12.52 → 12
+    assert [(r["allowance"], r["basis"], r["working_years"], r["left"]) for r in body["items"]] == [
+        ("12", "statutory", 20, "10")]
+    status, body = world.get("root", "leave-balances", year=2026, employee="A002")  # no dates: nothing to count from
+    assert [(r["allowance"], r["basis"], r["left"]) for r in body["items"]] == [("0", "unknown", "-0.5")]

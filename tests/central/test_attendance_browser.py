@@ -278,6 +278,24 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
     profile.refresh_from_db()
     assert (profile.exempt, profile.joined, profile.overtime_listed) == (True, date(2025, 3, 1), False)
 
+    # annual leave by law: she started working in March 2010, so a whole year at 10 days (15 from 20 years)
+    set_value(browser, "#profile-form [name='profile-work_started']", "2010-03-01")
+    submit(browser, "#profile-form form")
+    assert "已保存考勤设置" in by_css(browser, ".alert-ok").text
+    set_value(browser, "#allowance-form [name='allowance-days']", "")  # her own 8 days back to the type's
+    submit(browser, "#balance-card form")
+    browser.get(f"{url}/attendance/leave-types/")
+    by_css(browser, "#leave-types-table a.btn").click()
+    type_into(browser, "#leave-type-form [name=yearly_days]", "")
+    by_css(browser, "#leave-type-form [name=statutory]").click()
+    submit(browser, "#leave-type-form form")
+    assert "法定年休假：按工龄" in by_css(browser, "#leave-types-table").text
+    browser.get(f"{url}/attendance/employees/{employee.pk}/month/?month={monday:%Y-%m}")
+    years = monday.year - 2010
+    earned = "10" if years < 20 else "15"
+    assert [c.text for c in all_css(browser, f"{balance} td")] == [
+        "年假", str(monday.year), f"{earned} 法定 · 工龄 {years} 年", "5", "0", str(int(earned) - 5)]
+
 
 def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_the_month(console, browser, world):
     """王小红 missed her in punch: she asks for it on the requests page from her phone, her department's manager approves it,

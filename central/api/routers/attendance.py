@@ -277,7 +277,8 @@ def list_leave_balances(request,
     return {"items": [{"employee_number": emp.number, "employee_name": emp.name, "site": emp.site.code,
                        "department": emp.department.name if emp.department else "", "leave_type": b.leave_type.code,
                        "leave_type_name": b.leave_type.name, "year": b.year, "allowance": leave_balances.days_text(b.allowance),
-                       "own": b.own, "taken": leave_balances.days_text(b.used),
+                       "own": b.own, "basis": b.basis, "working_years": b.working_years,
+                       "taken": leave_balances.days_text(b.used),
                        "waiting": leave_balances.days_text(b.waiting), "left": leave_balances.days_text(b.left)}
                       for emp in people for b in found[emp.pk]],
             "next_cursor": next_cursor}

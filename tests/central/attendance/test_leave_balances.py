@@ -133,3 +133,71 @@ def test_hr_gives_a_leave_type_its_days_a_year_on_the_leave_types_tab(plant) -> 
     assert "每年 12 天" in hr.get(url).content.decode()
     answer = hr.post(url, {**body, "yearly_days": "500"})
     assert answer.status_code == 200 and LeaveType.objects.get(code="sick").yearly_days == Decimal(12)
+
+
+@pytest.fixture
+def statutory(plant) -> LeaveType:
+    """年休假 counted by law from the years of working life (central.attendance.annual_leave)."""
+    return LeaveType.objects.create(code="al", name="年休假", statutory=True)
+
+
+def test_statutory_annual_leave_counts_from_the_start_of_working_life(plant, statutory) -> None:
+    e1, hr = plant["e1"], plant["hr"]
+    AttendanceProfile.objects.filter(employee=e1).update(work_started=date(2016, 3, 15), joined=date(2020, 6, 1))
+    # 10 years on 15 March 2026: 73 days × 5 + 292 days × 10 = 3285 / 365 = 9; all of 2025 at 5
+    assert left(e1, 2026, "al") == ("9", "0", "0", "9") and left(e1, 2025, "al") == ("5", "0", "0", "5")
+    [found] = [b for b in balances(e1, [2026]) if b.leave_type.code == "al"]
+    assert (found.basis, found.working_years, found.own) == ("statutory", 10, False)
+    with pytest.raises(AllowanceError) as refused:  # Mon 2 - Fri 13 March: 10 working days
+        file_leave(e1, statutory, date(2026, 3, 2), date(2026, 3, 13), reason="探亲", actor="E1")
+    assert str(refused.value).startswith("年休假额度不足：2026 年还剩 9 天，这次请假要 10 天")
+    file_leave(e1, statutory, date(2026, 3, 2), date(2026, 3, 12), reason="探亲", actor="E1")  # 9 days: all of them
+    assert left(e1, 2026, "al") == ("9", "0", "9", "0")
+    set_allowance(hr, e1, statutory, 2026, Decimal(12))  # 3 days carried over: the own allowance wins
+    assert left(e1, 2026, "al") == ("12", "0", "9", "3") and balances(e1, [2026])[0].basis == "own"
+    # leaving on 30 June 2027: 181 days × 10 = 1810 / 365 = 4.96 → 4
+    AttendanceProfile.objects.filter(employee=e1).update(left=date(2027, 6, 30))
+    assert left(e1, 2027, "al") == ("4", "0", "0", "4")
+
+
+def test_statutory_leave_of_an_employee_without_dates_is_refused_saying_what_is_missing(plant, statutory) -> None:
+    e1 = plant["e1"]  # no start of working life and no joining day
+    [found] = [b for b in balances(e1, [2026]) if b.leave_type.code == "al"]
+    assert (found.basis, found.allowance, found.working_years) == ("unknown", Decimal(0), None)
+    with pytest.raises(AllowanceError) as refused:
+        file_leave(e1, statutory, date(2026, 3, 2), date(2026, 3, 2), reason="办事", actor="E1")
+    assert "没有参加工作时间或入职日期" in str(refused.value) and refused.value.field == "leave_type"
+    assert not LeaveRecord.objects.exists()
+    AttendanceProfile.objects.filter(employee=e1).update(joined=date(2024, 1, 1))  # from joining: 2 full years
+    assert left(e1, 2026, "al") == ("5", "0", "0", "5")
+
+
+def test_hr_sets_statutory_leave_and_the_start_of_working_life_on_the_pages(plant, statutory) -> None:
+    e1, hr = plant["e1"], client_for(plant["hr"])
+    url = reverse("console:attendance_leave_types")
+    body = {"id": str(plant["annual"].pk), "code": "annual", "name": "年假", "paid": "on", "statutory": "on"}
+    for extra, field in (({"yearly_days": "5"}, "yearly_days"), ({"counts_rest_days": "on"}, "counts_rest_days")):
+        answer = hr.post(url, {**body, **extra})
+        assert answer.status_code == 200 and f'id="field-{field}"' in answer.content.decode(), field
+        assert not LeaveType.objects.get(code="annual").statutory
+    assert hr.post(url, body).status_code == 302
+    annual = LeaveType.objects.get(code="annual")
+    assert annual.statutory and annual.yearly_days is None and "法定年休假：按工龄" in hr.get(url).content.decode()
+    assert AuditEntry.objects.filter(action="attendance.leave_type.update", detail__statutory=True).exists()
+
+    month = reverse("console:attendance_month", args=[e1.pk])
+    profile = {"kind": "profile", "month": "2026-03", "profile-joined": "2020-06-01",
+               "profile-default_shift": str(AttendanceProfile.objects.get(employee=e1).default_shift_id)}
+    for value in ("2021-01-01", "1900-01-01", "not a date"):  # after joining, before 1940, not a date
+        answer = hr.post(month, {**profile, "profile-work_started": value})
+        assert answer.status_code == 200 and 'id="field-profile-work_started"' in answer.content.decode(), value
+    assert AttendanceProfile.objects.get(employee=e1).work_started is None
+    assert hr.post(month, {**profile, "profile-work_started": "2016-03-15"}).status_code == 302
+    assert AttendanceProfile.objects.get(employee=e1).work_started == date(2016, 3, 15)
+    page = hr.get(month, {"month": "2026-03"}).content.decode()
+    row = page.split('id="balance-al-2026"')[1].split("</tr>")[0]
+    assert ">9" in row and "工龄 10 年" in row
+    hr.post(month, {**profile, "profile-work_started": "2006-03-15"})  # the start corrected: only it changes
+    entry = AuditEntry.objects.filter(action="attendance.profile").order_by("pk").last()
+    assert entry is not None and entry.detail["changed"] == ["work_started"]
+    assert entry.detail["before"]["work_started"] == "2016-03-15" and entry.detail["after"]["work_started"] == "2006-03-15"
