@@ -52,6 +52,7 @@ for module in (employees, org, devices, records, attendance, reports):
 ALL_ROLES = ("superuser", "hr_admin", "manager", "auditor", "employee")
 WRITERS = ("superuser", "hr_admin")
 DECIDERS = ("superuser", "hr_admin", "manager")  # approve or reject requests (central.accounts.scope)
+OWN = ("employee",)  # one's own requests: every role with an employee record (in the tours, the employee role only)
 
 
 class Endpoint(NamedTuple):
@@ -82,6 +83,14 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/attendance/leave", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/makeup-punches", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/leave-balances", {"year": 2026}, ALL_ROLES),
+    Endpoint("POST", "/api/v1/attendance/leave", {}, OWN,
+             {"leave_type": "AL", "start": "2026-03-16", "end": "2026-03-16", "reason": "探亲 Family visit"}),
+    Endpoint("POST", "/api/v1/attendance/leave", {}, WRITERS,
+             {"employee": "{number}", "leave_type": "AL", "start": "2026-03-17", "end": "2026-03-17", "reason": "体检"}),
+    Endpoint("POST", "/api/v1/attendance/makeup-punches", {}, OWN,
+             {"at": "2026-03-03T18:02:00+08:00", "direction": "out", "reason": "忘记打卡 Forgot to punch"}),
+    Endpoint("POST", "/api/v1/attendance/leave/{leave_id}/withdrawal", {}, ()),
+    Endpoint("POST", "/api/v1/attendance/makeup-punches/{punch_id}/withdrawal", {}, ()),
     Endpoint("POST", "/api/v1/attendance/leave/{leave_id}/decision", {}, DECIDERS, {"decision": "approve"}),
     Endpoint("POST", "/api/v1/attendance/makeup-punches/{punch_id}/decision", {}, DECIDERS, {"decision": "reject"}),
     Endpoint("POST", "/api/v1/attendance/overtime/{record_id}/decision", {}, DECIDERS,

@@ -7,12 +7,13 @@ no zone) as HR reads them. Hours are decimal strings (``"7.50"``), exact as stor
 """
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
-from central.api.schemas import NEXT, STAMP
+from central.api.schemas import NEXT, STAMP, no_nul
 
 NUMBER_EX = ["A001"]
 NAME_EX = ["张三"]
@@ -146,6 +147,39 @@ class MakeupOut(Schema):
                              examples=[""])
     approved_at: str | None = Field(None, description=STAMP, examples=[None])
     created_at: str = Field(description=STAMP, examples=["2026-03-04T01:00:00.000000Z"])
+
+
+class LeaveIn(Schema):
+    """A leave asked for by the token's own employee (pending until decided), or recorded for an employee by an HR
+    admin who manages them (already agreed: approved at once), as the console's requests page and month page do."""
+    model_config = ConfigDict(extra="forbid")
+    _text = field_validator("*", mode="after")(no_nul)
+
+    employee: str | None = Field(
+        None, max_length=32, examples=[None],
+        description="工号；省略或为本人时提交本人的请假，等待审批。人事管理员可为其范围内的员工登记请假，直接生效 / the "
+                    "employee number; left out or one's own: one's own leave, waiting for approval. An HR admin may "
+                    "record a leave for an employee they manage, approved at once")
+    leave_type: str = Field(min_length=1, max_length=16, description="假别代码 / leave type code", examples=["AL"])
+    start: date = Field(description="第一天（站点当地日期）/ first day, the site's local day", examples=["2026-03-09"])
+    end: date = Field(description="最后一天（含）/ last day, inclusive", examples=["2026-03-10"])
+    half_day: bool = Field(False, description="半天假（只能一天）/ a half-day leave (one day only)", examples=[False])
+    reason: str = Field(min_length=1, max_length=500, description="事由（必填）/ the reason, required",
+                        examples=["探亲 Family visit"])
+
+
+class MakeupIn(Schema):
+    """A make-up punch (补卡) the token's own employee asks for: a punch missed at the door, pending until decided."""
+    model_config = ConfigDict(extra="forbid")
+    _text = field_validator("*", mode="after")(no_nul)
+
+    at: datetime = Field(description="打卡时间：带时区按时区；不带时区按员工站点的当地时间 / the punch time: with an offset "
+                                     "as given, without one the employee's site's local time",
+                         examples=["2026-03-03T18:02:00+08:00"])
+    direction: Literal["in", "out"] | None = Field(None, description="上班或下班，空表示不确定 / in or out; null: not "
+                                                                     "sure", examples=["out"])
+    reason: str = Field(min_length=1, max_length=500, description="事由（必填）/ the reason, required",
+                        examples=["忘记打卡 Forgot to punch"])
 
 
 class DecisionIn(Schema):

@@ -51,7 +51,7 @@ class EmployeeOut(Schema):
     updated_at: str = Field(description=STAMP)
 
 
-def _no_nul(value: Any) -> Any:
+def no_nul(value: Any) -> Any:
     """A NUL character is no text a person types, and PostgreSQL refuses it: 422, not a database error."""
     items = value if isinstance(value, list) else [value]
     if any(isinstance(v, str) and "\x00" in v for v in items):
@@ -62,7 +62,7 @@ def _no_nul(value: Any) -> Any:
 class EmployeeWrite(Schema):
     """Fields of an employee a client may set. On PUT every field is optional: fields left out keep their value."""
     model_config = ConfigDict(extra="forbid")
-    _text = field_validator("*", mode="after")(_no_nul)
+    _text = field_validator("*", mode="after")(no_nul)
 
     name: str | None = Field(None, min_length=1, max_length=100, description="姓名 / name")
     site: str | None = Field(None, pattern=p.DEVICE_RE, description="站点代码 / site code (must be within your scope)")

@@ -516,6 +516,7 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
             "/api/v1/attendance/leave", "/api/v1/attendance/makeup-punches", "/api/v1/reports",
             "/api/v1/attendance/leave/{leave_id}/decision", "/api/v1/attendance/makeup-punches/{punch_id}/decision",
             "/api/v1/attendance/overtime/{record_id}/decision",
+            "/api/v1/attendance/leave/{leave_id}/withdrawal", "/api/v1/attendance/makeup-punches/{punch_id}/withdrawal",
             "/api/v1/attendance/leave-balances",
             "/api/v1/reports/{name}"} == set(doc["paths"])
     for path, item in doc["paths"].items():
@@ -532,7 +533,7 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
 @pytest.mark.parametrize("role", ["superuser", "hr_admin", "manager", "auditor", "employee"])
 def test_every_endpoint_as_every_role(world, role):
     api = world.client(role)
-    for endpoint in ENDPOINTS:
+    for endpoint in sorted(ENDPOINTS, key=lambda e: e.method == "DELETE"):  # A001 deactivated last: leave needs them
         params = {k: _fill(str(v)) for k, v in endpoint.params.items()}
         body = json.loads(_fill(json.dumps(endpoint.body))) if endpoint.body is not None else None
         if endpoint.method == "POST" and endpoint.path.endswith("/employees"):

@@ -203,6 +203,9 @@ def test_the_openapi_document_has_descriptions_and_examples() -> None:
         assert all(field.get("description") for field in props.values()), name
         assert all(field.get("examples") for field in props.values()), name
     assert doc["components"]["schemas"]["ExceptionOut"]["properties"]["kind"]["examples"] == ["late"]
+    for name in ("LeaveIn", "MakeupIn"):  # what a company's own app sends
+        props = doc["components"]["schemas"][name]["properties"]
+        assert all("/" in field.get("description", "") for field in props.values()), name
 
 
 def test_a_pending_leave_and_make_up_punch_are_decided_through_the_api(world: World) -> None:
@@ -335,3 +338,88 @@ def test_leave_balances_by_employee_with_pages_scope_and_bad_input(world: World)
         ("12", "statutory", 20, "10")]
     status, body = world.get("root", "leave-balances", year=2026, employee="A002")  # no dates: nothing to count from
     assert [(r["allowance"], r["basis"], r["left"]) for r in body["items"]] == [("0", "unknown", "-0.5")]
+
+
+def _post(world: World, who: str, path: str, body: Any) -> tuple[int, Any]:
+    response = Client().post(f"/api/v1/attendance/{path}", json.dumps(body) if not isinstance(body, str) else body,
+                             content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {world.tokens[who]}")
+    assert response["Content-Type"].startswith("application/json")
+    return response.status_code, json.loads(response.content)
+
+
+def test_an_employee_asks_for_leave_and_a_make_up_punch_through_the_api_and_takes_them_back(world: World) -> None:
+    """A company's own app asks for its user: pending, audited, told to the managers; taken back while waiting; HR
+    records leave for an employee it manages, approved at once."""
+    from central.accounts.models import AuditEntry
+
+    leave = {"leave_type": "AL", "start": "2026-03-09", "end": "2026-03-10", "reason": "探亲"}
+    status, made = _post(world, "employee", "leave", leave)
+    assert status == 201, made
+    assert (made["employee_number"], made["state"], made["start"], made["end"], made["reason"]) == (
+        "A002", "pending", "2026-03-09", "2026-03-10", "探亲")
+    assert LeaveRecord.objects.get(pk=made["id"]).employee == world.people["A002"]
+    # the employee's own number is the same as leaving it out; anyone else's is refused before any lookup
+    assert _post(world, "employee", "leave", {**leave, "employee": "A002", "start": "2026-03-11",
+                                               "end": "2026-03-11"})[0] == 201
+    for number in ("A001", "B001", "NOBODY"):
+        status, answer = _post(world, "employee", "leave", {**leave, "employee": number})
+        assert status == 403 and "人事管理员" in answer["detail"], (number, answer)
+    # bad input: each names its field, nothing is filed
+    filed = LeaveRecord.objects.count()
+    for body, code, field in (
+            ({**leave, "leave_type": "XX"}, 400, "leave_type"),
+            ({**leave, "end": "2026-03-01"}, 400, "end"),  # before the start
+            ({**leave, "half_day": True}, 400, "end"),  # a half day over two days
+            ({**leave, "start": "2026-02-30"}, 422, "start"),
+            ({**leave, "reason": ""}, 422, "reason"),
+            ({**leave, "reason": "a\x00b"}, 422, "reason"),
+            ({**leave, "approved": True}, 422, "approved"),
+            ({k: v for k, v in leave.items() if k != "leave_type"}, 422, "leave_type")):
+        status, answer = _post(world, "employee", "leave", body)
+        assert (status, answer.get("field")) == (code, field), (body, answer)
+    assert _post(world, "employee", "leave", "{not json")[0] in (400, 422)
+    assert LeaveRecord.objects.count() == filed
+    # a user with no employee record has no requests of their own
+    status, answer = _post(world, "root", "leave", leave)
+    assert status == 403 and "没有员工档案" in answer["detail"]
+
+    # a make-up punch: a time without an offset is the site's local time (Asia/Shanghai, UTC+8)
+    status, punch = _post(world, "employee", "makeup-punches", {"at": "2026-03-03T18:02", "direction": "out",
+                                                               "reason": "忘记打卡"})
+    assert status == 201 and (punch["at"], punch["direction"], punch["state"]) == (
+        "2026-03-03T10:02:00.000000Z", "out", "pending")
+    status, other = _post(world, "employee", "makeup-punches", {"at": "2026-03-04T09:00:00+02:00", "reason": "门禁坏了"})
+    assert status == 201 and (other["at"], other["direction"]) == ("2026-03-04T07:00:00.000000Z", None)
+    for body, code, field in (({"at": "2099-01-01T09:00", "reason": "x"}, 400, "at"),  # the future
+                              ({"at": "2026-03-03T18:02", "direction": "sideways", "reason": "x"}, 422, "direction"),
+                              ({"at": "yesterday", "reason": "x"}, 422, "at"),
+                              ({"at": "2026-03-03T18:02", "reason": "x", "employee": "A001"}, 422, "employee")):
+        status, answer = _post(world, "employee", "makeup-punches", body)
+        assert (status, answer.get("field")) == (code, field), (body, answer)
+    assert _post(world, "hr_a", "makeup-punches", {"at": "2026-03-03T18:02", "reason": "x"})[0] == 403
+
+    # taken back: only by the one who asked, only while it waits
+    assert _post(world, "hr_a", f"leave/{made['id']}/withdrawal", {})[0] == 403  # sees it, did not ask for it
+    assert _post(world, "hr_b", f"leave/{made['id']}/withdrawal", {})[0] == 404  # another site's
+    status, back = _post(world, "employee", f"leave/{made['id']}/withdrawal", {})
+    assert status == 200 and (back["state"], back["approved_by"]) == ("withdrawn", "employee")
+    again = _post(world, "employee", f"leave/{made['id']}/withdrawal", {})
+    assert again[0] == 409 and again[1]["field"] == "state"
+    assert _post(world, "hr_a", f"makeup-punches/{punch['id']}/decision", {"decision": "approve"})[0] == 200
+    assert _post(world, "employee", f"makeup-punches/{punch['id']}/withdrawal", {})[0] == 409  # decided already
+    status, back = _post(world, "employee", f"makeup-punches/{other['id']}/withdrawal", {})
+    assert status == 200 and back["state"] == "withdrawn"
+    assert _post(world, "employee", "makeup-punches/999999/withdrawal", {})[0] == 404
+
+    # HR records a leave for an employee it manages: approved at once, the day recomputed; another site's is not there
+    status, recorded = _post(world, "hr_a", "leave", {**leave, "employee": "A001", "leave_type": "SL",
+                                                      "start": "2026-03-12", "end": "2026-03-12", "reason": "住院"})
+    assert status == 201 and (recorded["employee_number"], recorded["state"], recorded["approved_by"], recorded["paid"]) == (
+        "A001", "approved", "hr_a", False)
+    assert _post(world, "hr_a", "leave", {**leave, "employee": "B001"})[0] == 404
+    assert not LeaveRecord.objects.filter(employee=world.people["B001"]).exists()
+    assert list(AuditEntry.objects.filter(action__startswith="attendance.leave_").order_by("pk")
+                .values_list("action", "actor")) == [
+        ("attendance.leave_filed", "employee"), ("attendance.leave_filed", "employee"),
+        ("attendance.leave_withdrawn", "employee"), ("attendance.leave_filed", "hr_a"),
+        ("attendance.leave_approved", "hr_a")]

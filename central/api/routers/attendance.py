@@ -1,5 +1,6 @@
-"""/attendance/*: daily records, exceptions, leave and make-up punches of the caller's employees, a page at a time, and
-the decision on a pending leave, make-up punch or day's overtime.
+"""/attendance/*: daily records, exceptions, leave and make-up punches of the caller's employees, a page at a time;
+leave and make-up punches asked for (one's own) or leave recorded (by HR), taken back while they wait, and the
+decision on a pending leave, make-up punch or day's overtime.
 
 Every list reads through :func:`central.accounts.scope.employees`: rows of employees outside the
 caller's scope never appear, whatever the filters say. Pages use an opaque cursor: records by
@@ -8,12 +9,14 @@ ordered list (date, site, employee, shift, kind); pass ``next_cursor`` back for 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from django.db.models import Q, QuerySet
 from ninja import Query, Router
+from ninja import Status as Answer
 
 from central.accounts import scope
 from central.api import cursor as keyset
@@ -21,8 +24,10 @@ from central.api.attendance_schemas import (
     BalancePage,
     DecisionIn,
     ExceptionPage,
+    LeaveIn,
     LeaveOut,
     LeavePage,
+    MakeupIn,
     MakeupOut,
     MakeupPage,
     OvertimeDecisionIn,
@@ -36,8 +41,15 @@ from central.api.schemas import ERRORS, ErrorOut
 from central.attendance import leave_balances, request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
 from central.attendance.inputs import zone_named
-from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
-from central.attendance.requests import DecisionRefused, decide
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.requests import (
+    DecisionRefused,
+    decide,
+    file_leave,
+    file_makeup_punch,
+    record_leave,
+    withdraw,
+)
 from central.attendance.services import AttendanceError
 from central.people.models import Employee
 
@@ -346,15 +358,20 @@ _DECIDED: dict[str, tuple[str, Any, tuple[str, ...], Any]] = {
 }
 
 
+def _shown(kind: str, pk: int) -> dict[str, Any]:
+    """The request as it now stands, as the lists show it."""
+    _, model, fields, shown = _DECIDED[kind]
+    return shown(model.objects.filter(pk=pk).values(*fields, *PEOPLE.values()).get())
+
+
 def _decided(request, kind: str, pk: int, payload: DecisionIn) -> dict[str, Any]:
     """Approve or reject one pending request of an employee in the caller's scope, as the console's requests page
     does: the same services, the same audit entries, with the token's user as the one who decided. The answer is the
     request as it now stands."""
-    name, model, fields, shown = _DECIDED[kind]
     user = caller(request)
     found = request_selectors.find_request(user, kind, pk)  # outside the scope: as if it did not exist
     if found is None:
-        raise not_found(name, str(pk))
+        raise not_found(_DECIDED[kind][0], str(pk))
     approve = payload.decision == "approve"
     minutes = payload.minutes if isinstance(payload, OvertimeDecisionIn) else None
     try:
@@ -363,7 +380,7 @@ def _decided(request, kind: str, pk: int, payload: DecisionIn) -> dict[str, Any]
         raise ApiError(403, str(exc)) from None
     except AttendanceError as exc:  # decided already
         raise ApiError(409, str(exc), "decision") from None
-    return shown(model.objects.filter(pk=found.pk).values(*fields, *PEOPLE.values()).get())
+    return _shown(kind, found.pk)
 
 
 @router.post("/attendance/leave/{leave_id}/decision", response={200: LeaveOut, **DECISION_ERRORS},
@@ -392,3 +409,102 @@ def decide_makeup_request(request, punch_id: int, payload: DecisionIn):
                          "(see minutes). 谁可审批同请假 / who decides: as for leave")
 def decide_overtime_request(request, record_id: int, payload: OvertimeDecisionIn):
     return _decided(request, "overtime", record_id, payload)
+
+
+# -- asking, recording, taking back -----------------------------------------------------------------------------
+NO_OWN = ("令牌的用户没有员工档案，没有自己的请求 / The token's user has no employee record, so no requests of "
+          "their own")
+
+
+def _own(user: Any) -> Employee:
+    if user.employee_id is None:
+        raise ApiError(403, NO_OWN)
+    return user.employee
+
+
+def _refused(exc: AttendanceError, field: str) -> ApiError:
+    """A request the rules refuse (dates, the allowance, a time in the future): 400 naming the field."""
+    return ApiError(400, str(exc), exc.field or field)
+
+
+@router.post("/attendance/leave", response={201: LeaveOut, **ERRORS},
+             summary="请假 / ask for leave, or record it for an employee",
+             description="不填 employee：令牌用户本人请假，等待审批（经理和人事会收到通知）。人事管理员填写其范围内员工的工号：登记已同意的"
+                         "请假，直接生效并重算考勤。超出假期额度、没有要上班的日子等返回 400 并指明字段 / without employee: "
+                         "the token's own employee asks for leave, waiting for approval (their manager and HR are "
+                         "told). An HR admin naming an employee they manage records a leave already agreed: approved "
+                         "at once, the days recomputed. Beyond the allowance, no working day in it and the like: 400 "
+                         "naming the field")
+def file_leave_request(request, payload: LeaveIn):
+    user = caller(request)
+    own: Employee | None = user.employee if user.employee_id is not None else None
+    file: Callable[..., LeaveRecord] = file_leave
+    if payload.employee is None or (own is not None and payload.employee == own.number):
+        employee = _own(user)
+    else:
+        if not scope.can_manage(user):  # before any lookup: the answer says nothing of who exists
+            raise ApiError(403, "只能为自己请假；为员工登记请假需要人事管理员 / You can ask for your own leave only; "
+                                "recording leave for an employee takes an HR admin")
+        found = scope.employees(user).filter(number=payload.employee).select_related("site", "department").first()
+        if found is None:
+            raise not_found("employee", payload.employee or "")
+        scope.check_site_allowed(user, found.site, found.department)  # seen but not managed: 403
+        employee, file = found, record_leave
+    leave_type = LeaveType.objects.filter(code=payload.leave_type).first()
+    if leave_type is None:
+        raise ApiError(400, f"没有代码为 {payload.leave_type} 的假别 / No leave type has the code {payload.leave_type}",
+                       "leave_type")
+    try:
+        leave = file(employee, leave_type, payload.start, payload.end, half_day=payload.half_day,
+                     reason=payload.reason.strip(), actor=user.username)
+    except AttendanceError as exc:
+        raise _refused(exc, "end") from None
+    return Answer(201, _shown("leave", leave.pk))
+
+
+@router.post("/attendance/makeup-punches", response={201: MakeupOut, **ERRORS},
+             summary="补卡 / ask for a make-up punch",
+             description="令牌用户本人补一次漏打的卡，等待审批；批准后计为一次打卡。不能为将来补卡 / the token's own employee "
+                         "asks for a punch missed at the door, waiting for approval; once approved it counts as a "
+                         "punch. Never in the future")
+def file_makeup_request(request, payload: MakeupIn):
+    user = caller(request)
+    employee = _own(user)
+    at = payload.at if payload.at.tzinfo else payload.at.replace(tzinfo=zone_named(employee.site.time_zone))
+    try:
+        punch = file_makeup_punch(employee, at, payload.direction, reason=payload.reason, actor=user.username)
+    except AttendanceError as exc:
+        raise _refused(exc, "at") from None
+    return Answer(201, _shown("makeup", punch.pk))
+
+
+def _withdrawn(request, kind: str, pk: int) -> dict[str, Any]:
+    """Take back one's own request while it waits, as the console's 撤回 button does."""
+    user = caller(request)
+    found = request_selectors.find_request(user, kind, pk)
+    if found is None or isinstance(found, DailyRecord):
+        raise not_found(_DECIDED[kind][0], str(pk))
+    try:
+        withdraw(user, found)
+    except DecisionRefused as exc:  # someone else's request
+        raise ApiError(403, str(exc)) from None
+    except AttendanceError as exc:  # decided or taken back already
+        raise ApiError(409, str(exc), "state") from None
+    return _shown(kind, found.pk)
+
+
+WITHDRAW_TEXT = ("只有提交请求的员工本人可以撤回，且只在等待审批时；撤回后不再审批，请假占用的额度退回；已处理的返回 409 / only the "
+                 "employee who asked may take a request back, and only while it waits; nobody decides it after, and a "
+                 "leave's held days are free again; one already settled answers 409")
+
+
+@router.post("/attendance/leave/{leave_id}/withdrawal", response={200: LeaveOut, **DECISION_ERRORS},
+             summary="撤回请假 / take back one's own pending leave", description=WITHDRAW_TEXT)
+def withdraw_leave_request(request, leave_id: int):
+    return _withdrawn(request, "leave", leave_id)
+
+
+@router.post("/attendance/makeup-punches/{punch_id}/withdrawal", response={200: MakeupOut, **DECISION_ERRORS},
+             summary="撤回补卡 / take back one's own pending make-up punch", description=WITHDRAW_TEXT)
+def withdraw_makeup_request(request, punch_id: int):
+    return _withdrawn(request, "makeup", punch_id)
