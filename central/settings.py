@@ -49,6 +49,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# an evidence file (central.attendance.evidence, 5 MB at most) is read in memory, never written to a temporary file
+FILE_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 DEBUG = os.environ.get("SEED_CENTRAL_DEBUG") == "1"
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("SEED_CENTRAL_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 

@@ -123,6 +123,8 @@ class LeaveOut(Schema):
                              examples=["hr.li"])
     approved_at: str | None = Field(None, description=STAMP, examples=["2026-03-01T03:00:00.000000Z"])
     created_at: str = Field(description=STAMP, examples=["2026-02-28T08:30:00.000000Z"])
+    has_evidence: bool = Field(description="附有证明（病假条等，在控制台的请求页查看）/ evidence is attached (a sick note, "
+                                           "say; seen on the console's requests page)", examples=[False])
 
 
 class LeavePage(Schema):
@@ -147,6 +149,8 @@ class MakeupOut(Schema):
                              examples=[""])
     approved_at: str | None = Field(None, description=STAMP, examples=[None])
     created_at: str = Field(description=STAMP, examples=["2026-03-04T01:00:00.000000Z"])
+    has_evidence: bool = Field(description="附有证明（病假条等，在控制台的请求页查看）/ evidence is attached (a sick note, "
+                                           "say; seen on the console's requests page)", examples=[False])
 
 
 class LeaveIn(Schema):

@@ -13,6 +13,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from central.accounts import scope
+from central.attendance import evidence
+from central.attendance.evidence import Evidence
 from central.attendance.models import DailyRecord, LeaveType, OvertimeRule, Rotation, ShiftType
 from central.console.forms import choice_field
 
@@ -258,7 +260,7 @@ class ManualRecordForm(forms.Form):
 class LeaveTypeForm(forms.ModelForm):
     class Meta:
         model = LeaveType
-        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days", "statutory"]
+        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days", "statutory", "needs_evidence"]
 
     def validate_unique(self) -> None:
         """Codes are checked by the service."""
@@ -283,12 +285,28 @@ class LeaveEntryForm(_LeaveTypeForm):
     half_day = forms.BooleanField(label=_("半天 Half day"), required=False)
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              error_messages={"required": _("请填写事由 / A reason is required")})
+    evidence = forms.FileField(
+        label=_("证明 Evidence"), required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
+        help_text=_("病假条等的照片或 PDF，5 MB 以内；照片的位置等信息不会保存 / a photo or PDF (a sick note, say), 5 MB at "
+                    "most; a photo's location and other metadata are not kept"))
 
     def clean_reason(self) -> str:
         reason = (self.cleaned_data.get("reason") or "").strip()
         if not reason:
             raise forms.ValidationError(_("请填写事由 / A reason is required"))
         return reason
+
+
+def uploaded_evidence(form: forms.Form) -> Evidence | None:
+    """A valid request form's evidence file as kept (:func:`central.attendance.evidence.prepared`), or None;
+    :class:`~central.attendance.evidence.EvidenceError` for a file refused (a large one before it is read)."""
+    upload = form.cleaned_data.get("evidence")
+    if not upload:
+        return None
+    if upload.size > evidence.MAX_BYTES:
+        raise evidence.EvidenceError(evidence.TOO_LARGE)
+    return evidence.prepared(upload.name or "", upload.read(evidence.MAX_BYTES + 1))
 
 
 class MakeupRequestForm(forms.Form):
@@ -300,6 +318,11 @@ class MakeupRequestForm(forms.Form):
                                   choices=[("in", _("上班 In")), ("out", _("下班 Out")), ("", _("不确定 Not sure"))])
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              error_messages={"required": _("请填写事由 / A reason is required")})
+    evidence = forms.FileField(
+        label=_("证明 Evidence"), required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
+        help_text=_("病假条等的照片或 PDF，5 MB 以内；照片的位置等信息不会保存 / a photo or PDF (a sick note, say), 5 MB at "
+                    "most; a photo's location and other metadata are not kept"))
 
 
 class AllowanceForm(_LeaveTypeForm):

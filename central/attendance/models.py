@@ -164,6 +164,10 @@ class LeaveType(models.Model):
         help_text=_("每人每个日历年可请的天数，超出的请假会被拒绝；空：不限。可在员工的月度页为个人另设 / days each employee may "
                     "take in a calendar year, a leave beyond them is refused; empty: no limit. An employee's own "
                     "allowance is set on their month page"))
+    needs_evidence = models.BooleanField(
+        _("需附证明 Evidence required"), default=False,
+        help_text=_("员工请这种假时须上传证明（如病假条的照片）；人事登记的请假不需要 / an employee asking for this leave "
+                    "must attach evidence (a photo of a sick note, say); leave HR records does not"))
     statutory = models.BooleanField(
         _("法定年休假 Statutory annual leave"), default=False,
         help_text=_("按累计工作年限：满 1 年 5 天，满 10 年 10 天，满 20 年 15 天；入职、离职和跨档的年份按日历天数折算，"
@@ -314,3 +318,21 @@ class RecomputeJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} {self.first}..{self.last} {self.done}/{self.total} {self.state}"
+
+
+class RequestEvidence(models.Model):
+    """证明: the one file kept with a leave or make-up punch request (:mod:`central.attendance.evidence`)."""
+    leave = models.OneToOneField(LeaveRecord, null=True, blank=True, on_delete=models.CASCADE, related_name="evidence")
+    makeup = models.OneToOneField(MakeupPunch, null=True, blank=True, on_delete=models.CASCADE, related_name="evidence")
+    name = models.CharField(max_length=100)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField()
+    uploaded_by = models.CharField(max_length=150)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(
+            condition=models.Q(leave__isnull=False, makeup__isnull=True) | models.Q(leave__isnull=True, makeup__isnull=False),
+            name="evidence_of_one_request")]

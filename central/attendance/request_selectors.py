@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from central.accounts import scope
-from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
+from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch, RequestEvidence
 from central.attendance.selectors import zone_of
 from central.people.models import Employee
 
@@ -38,6 +39,7 @@ class RequestRow:
     record: DailyRecord | None = None
     can_decide: bool = False
     can_withdraw: bool = False  # the person's own request, still waiting
+    evidence: str = ""  # the name of the evidence kept with it, if any
 
 
 @dataclass(frozen=True)
@@ -65,19 +67,22 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
 
     def leave_row(x: LeaveRecord) -> RequestRow:
         return RequestRow("leave", x.pk, x.employee, x.state, x.reason, x.created_at, x.approved_by, x.approved_at,
-                          leave=x, can_decide=deciding and x.state == "pending" and not mine(x.employee),
+                          leave=x, evidence=getattr(x, "evidence_name", None) or "",
+                          can_decide=deciding and x.state == "pending" and not mine(x.employee),
                           can_withdraw=x.state == "pending" and mine(x.employee))
 
     def makeup_row(x: MakeupPunch) -> RequestRow:
         return RequestRow("makeup", x.pk, x.employee, x.state, x.reason, x.created_at, x.approved_by, x.approved_at,
                           at=timezone.localtime(x.at, zone_of(x.employee.site)).replace(tzinfo=None),
-                          direction=x.direction,
+                          direction=x.direction, evidence=getattr(x, "evidence_name", None) or "",
                           can_decide=deciding and x.state == "pending" and not mine(x.employee),
                           can_withdraw=x.state == "pending" and mine(x.employee))
 
     related = ("employee", "employee__site", "employee__department")
-    leaves = LeaveRecord.objects.filter(employee__in=staff).select_related(*related, "leave_type")
-    makeups = MakeupPunch.objects.filter(employee__in=staff).select_related(*related)
+    leaves = (LeaveRecord.objects.filter(employee__in=staff).select_related(*related, "leave_type")
+              .annotate(evidence_name=Subquery(RequestEvidence.objects.filter(leave=OuterRef("pk")).values("name")[:1])))
+    makeups = (MakeupPunch.objects.filter(employee__in=staff).select_related(*related)
+               .annotate(evidence_name=Subquery(RequestEvidence.objects.filter(makeup=OuterRef("pk")).values("name")[:1])))
     overtime = (DailyRecord.objects.filter(employee__in=staff, overtime_state="pending", overtime_min__gt=0)
                 .select_related(*related).order_by("date", "employee__number")[:MAX_ROWS])
     pending = sorted(

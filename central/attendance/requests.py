@@ -15,7 +15,9 @@ from django.db import transaction
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
+from central.attendance import evidence as evidence_files
 from central.attendance import leave_balances
+from central.attendance.evidence import Evidence, EvidenceError
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.selectors import leave_days_of
 from central.attendance.services import AttendanceError, recompute
@@ -46,8 +48,14 @@ def _settle(request: LeaveRecord | MakeupPunch, state: str, actor: str) -> None:
 
 
 def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date, *, half_day: bool = False,
-               reason: str = "", actor: str, announce: bool = True) -> LeaveRecord:
-    """A pending leave; ``announce``: the ``request.filed`` webhook tells it (not for one decided in the same step)."""
+               reason: str = "", actor: str, announce: bool = True, evidence: Evidence | None = None,
+               evidence_required: bool = True) -> LeaveRecord:
+    """A pending leave, with its ``evidence`` kept (required for a type that needs it, unless not
+    ``evidence_required``: leave HR records); ``announce``: the ``request.filed`` webhook tells it (not for one
+    decided in the same step)."""
+    if leave_type.needs_evidence and evidence is None and evidence_required:
+        raise EvidenceError(f"{leave_type.name}需附证明，如病假条的照片 / {leave_type.name} needs evidence attached, "
+                            f"a photo of a sick note, say")
     if end < start:
         raise AttendanceError("结束日期早于开始日期 / The end date is before the start date")
     if (end - start).days >= MAX_LEAVE_DAYS:
@@ -72,6 +80,8 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
                                            half_day=half_day, reason=reason.strip()[:500])
         audit.record(actor, "attendance.leave_filed", f"{employee.number} {start}..{end}",
                      {"id": leave.pk, "type": leave_type.code, "half_day": half_day})
+        if evidence is not None:
+            evidence_files.attach(leave, evidence, actor)
         if announce:
             webhook_events.request_changed(leave)
     return leave
@@ -88,7 +98,8 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     return leave
 
 
-def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *, reason: str, actor: str) -> MakeupPunch:
+def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *, reason: str, actor: str,
+                      evidence: Evidence | None = None) -> MakeupPunch:
     reason = reason.strip()
     if not reason:
         raise AttendanceError("请填写补卡原因 / A reason is required")
@@ -99,6 +110,8 @@ def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *
     with transaction.atomic():
         punch = MakeupPunch.objects.create(employee=employee, at=at, direction=direction, reason=reason[:500])
         audit.record(actor, "attendance.makeup_filed", f"{employee.number} {at.isoformat()}", {"id": punch.pk})
+        if evidence is not None:
+            evidence_files.attach(punch, evidence, actor)
         webhook_events.request_changed(punch)
     return punch
 
@@ -116,14 +129,14 @@ def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: d
 
 
 def record_leave(employee: Employee, leave_type: LeaveType, start: date, end: date, *, half_day: bool = False,
-                 reason: str, actor: str, now: datetime | None = None) -> LeaveRecord:
+                 reason: str, actor: str, now: datetime | None = None, evidence: Evidence | None = None) -> LeaveRecord:
     """A leave HR records for an employee, already agreed: filed and approved by ``actor`` in one step (both steps
     audited, the days recomputed)."""
     if not reason.strip():
         raise AttendanceError("请填写事由 / A reason is required")
     with transaction.atomic():
         leave = file_leave(employee, leave_type, start, end, half_day=half_day, reason=reason, actor=actor,
-                           announce=False)
+                           announce=False, evidence=evidence, evidence_required=False)
         return decide_leave(leave, approve=True, actor=actor, now=now)
 
 

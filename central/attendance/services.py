@@ -920,12 +920,13 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         leave_type.code, leave_type.name = code, name
         leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
         leave_type.yearly_days, leave_type.statutory = values.get("yearly_days"), statutory
+        leave_type.needs_evidence = bool(values.get("needs_evidence"))
         leave_type.full_clean()
         leave_type.save()
         audit.record(user.username, "attendance.leave_type.create" if creating else "attendance.leave_type.update",
                      code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days,
                             "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days),
-                            "statutory": statutory})
+                            "statutory": statutory, "needs_evidence": leave_type.needs_evidence})
     if moved:
         leaves = LeaveRecord.objects.filter(leave_type=leave_type, state="approved")
         span = leaves.aggregate(first=Min("start"), last=Max("end"))

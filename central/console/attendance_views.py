@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
@@ -26,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from central.accounts import scope
 from central.accounts.models import Role
-from central.attendance import leave_balances, request_selectors, selectors, services
+from central.attendance import evidence, leave_balances, request_selectors, selectors, services
 from central.attendance.forms import (
     MAX_PATTERN_DAYS,
     REST,
@@ -43,6 +44,7 @@ from central.attendance.forms import (
     OvertimeRuleForm,
     RotationForm,
     ShiftForm,
+    uploaded_evidence,
 )
 from central.attendance.models import (
     CalendarDay,
@@ -376,7 +378,7 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
         leave_post = kind == "leave"
         form = ManualRecordForm(posted if kind == "" else None,
                                 initial={"date": min(timezone.localdate(), selectors.month_end(first))})
-        leave_form = LeaveEntryForm(posted if leave_post else None, prefix="leave")
+        leave_form = LeaveEntryForm(posted if leave_post else None, request.FILES if leave_post else None, prefix="leave")
         profile_form = AttendanceProfileForm(posted if kind == "profile" else None, prefix="profile",
                                              initial=selectors.profile_initial(employee))
         allowance_form = AllowanceForm(posted if kind == "allowance" else None, prefix="allowance",
@@ -434,7 +436,7 @@ def _leave_posted(form: LeaveEntryForm, employee: Employee, file: Callable[..., 
     data = form.cleaned_data
     try:
         file(employee, form.leave_type_row(), data["start"], data["end"], half_day=data["half_day"],
-             reason=data["reason"], actor=actor)
+             reason=data["reason"], actor=actor, evidence=uploaded_evidence(form))
     except AttendanceError as exc:
         _refused(form, exc)
         return None
@@ -471,8 +473,10 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
     if own is not None:
         posted = request.POST if request.method == "POST" else None
         kind = posted.get("kind", "") if posted is not None else None
-        leave_form = LeaveEntryForm(posted if kind == "leave" else None, prefix="leave")
-        makeup_form = MakeupRequestForm(posted if kind == "makeup" else None, prefix="makeup", initial={
+        files = request.FILES if posted is not None else None
+        leave_form = LeaveEntryForm(posted if kind == "leave" else None, files if kind == "leave" else None, prefix="leave")
+        makeup_form = MakeupRequestForm(posted if kind == "makeup" else None, files if kind == "makeup" else None,
+                                        prefix="makeup", initial={
             "at": f"{request_selectors.default_makeup_day():%Y-%m-%d}T18:00"})
         if kind == "leave" and leave_form.is_valid():
             span = _leave_posted(leave_form, own, file_leave, user.username)
@@ -485,7 +489,8 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
             at = wall.replace(tzinfo=selectors.zone_of(own.site))
             try:
                 file_makeup_punch(own, at, makeup_form.cleaned_data["direction"] or None,
-                                  reason=makeup_form.cleaned_data["reason"], actor=user.username)
+                                  reason=makeup_form.cleaned_data["reason"], actor=user.username,
+                                  evidence=uploaded_evidence(makeup_form))
             except AttendanceError as exc:
                 _refused(makeup_form, exc)
             else:
@@ -540,6 +545,26 @@ def request_decide_many(request: AuthedHttpRequest) -> HttpResponse:
         messages.error(request, _("%(n)s 条未处理 / %(n)s not decided: %(which)s")
                        % {"n": len(refused), "which": "; ".join(refused[:10]) + ("; …" if len(refused) > 10 else "")})
     return redirect("console:attendance_requests")
+
+
+@require_http_methods(["GET"])
+@console_view
+def request_evidence(request: AuthedHttpRequest, kind: str, pk: int) -> HttpResponse:
+    """The evidence kept with a leave or make-up punch the caller sees: a photo shown as it is, a PDF downloaded
+    (never shown inside the console); a look at someone else's is audited."""
+    row = request_selectors.find_request(request.user, kind, pk) if kind in ("leave", "makeup") else None
+    if not isinstance(row, LeaveRecord | MakeupPunch):
+        raise Http404
+    kept = evidence.opened(request.user, row)
+    if kept is None:
+        raise Http404
+    answer = HttpResponse(bytes(kept.data), content_type=kept.content_type)
+    shown = "inline" if kept.content_type.startswith("image/") else "attachment"
+    answer["Content-Disposition"] = f"{shown}; filename*=UTF-8''{quote(kept.name)}"
+    answer["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    answer["X-Content-Type-Options"] = "nosniff"
+    answer["Cache-Control"] = "private, no-store"
+    return answer
 
 
 @require_POST

@@ -297,10 +297,12 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
         "年假", str(monday.year), f"{earned} 法定 · 工龄 {years} 年", "5", "0", str(int(earned) - 5)]
 
 
-def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_the_month(console, browser, world):
+def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_the_month(console, browser, world,
+                                                                                        tmp_path):
     """王小红 missed her in punch: she asks for it on the requests page from her phone, her department's manager approves it,
     and her day is computed from it."""
     from django.utils import timezone as dj_timezone
+    from PIL import Image
     from selenium.webdriver.support.ui import Select
 
     from central.accounts.services import create_user_with_one_time_password
@@ -330,9 +332,13 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
         submit(phone, "#ask-makeup form")  # no reason: refused on its field
         assert "请填写事由" in by_css(phone, "#field-makeup-reason .error").text and not MakeupPunch.objects.exists()
         type_into(phone, "#ask-makeup [name='makeup-reason']", "门禁没识别 The door did not recognise me")
+        photo = tmp_path / "gate-screen.jpg"  # a photo of the door's screen, as her phone's camera took it
+        Image.new("RGB", (1600, 1200), (20, 90, 160)).save(photo, "JPEG")
+        by_css(phone, "#ask-makeup [name='makeup-evidence']").send_keys(str(photo))
         submit(phone, "#ask-makeup form")
         assert "补卡" in by_css(phone, ".alert-ok").text
         punch = MakeupPunch.objects.get()
+        assert punch.evidence.name == "gate-screen.jpg" and punch.evidence.size < photo.stat().st_size
         assert (punch.state, punch.at, punch.direction) == ("pending", datetime.combine(worked, time(8, 58), SHANGHAI), "in")
         assert by_css(phone, f"#request-makeup-{punch.pk}")  # hers to take back, not to decide
         assert [b.text for b in all_css(phone, "#pending-requests button")] == ["撤回"]
@@ -349,6 +355,17 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     wait(browser, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
     row = by_css(browser, f"#request-makeup-{punch.pk}")
     assert "王小红" in row.text and "08:58" in row.text
+    # the photo she attached opens in a tab of its own, scaled to 2,000 pixels at most
+    page = browser.current_window_handle
+    row.find_element("css selector", "a.evidence-link").click()
+    wait(browser, lambda d: len(d.window_handles) == 2, what="the evidence's tab")
+    browser.switch_to.window([h for h in browser.window_handles if h != page][0])
+    size = wait(browser, lambda d: d.execute_script(
+        "const i = document.images[0]; return i && i.complete && i.naturalWidth ? [i.naturalWidth, i.naturalHeight] : null"),
+        what="the photo to load")
+    assert size == [1600, 1200]
+    browser.close()
+    browser.switch_to.window(page)
     by_css(browser, "#pick-all").click()  # every request he may decide ticked: hers is the one
     assert [b.is_selected() for b in all_css(browser, "input[name=pick]")] == [True]
     old = by_css(browser, "html")

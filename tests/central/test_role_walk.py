@@ -19,7 +19,7 @@ from django.urls import reverse
 from central.accounts.models import ApiToken, Role, User
 from central.accounts.services import create_token
 from central.api.api import ENDPOINTS, OWN
-from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch, RequestEvidence
 from central.console.urls import ROLE_WALK, url_names
 from central.ingest.models import Command, Event, Punch
 from central.people import roster
@@ -55,6 +55,8 @@ def world() -> dict[str, Any]:
     LeaveRecord.objects.create(employee=secret, leave_type=LeaveType.objects.create(code="AL", name="年假"),
                                start=date(2026, 3, 9), end=date(2026, 3, 9), reason="乙厂专员 leave")
     MakeupPunch.objects.create(employee=secret, at=now, direction="in", reason="乙厂专员 punch")
+    RequestEvidence.objects.create(leave=LeaveRecord.objects.get(), name="乙厂专员.pdf", content_type="application/pdf",
+                                   size=18, sha256="0" * 64, data=b"%PDF-1.4 B-SECRET\n", uploaded_by="B-SECRET-1")
     users = {
         "hr_admin": _user("hr", Role.HR_ADMIN, sites=[a]),
         "manager": _user("mg", Role.MANAGER, departments=[ops_a]),
@@ -108,7 +110,9 @@ def test_no_console_page_shows_or_changes_another_scopes_rows(world: dict[str, A
     for name, spec in ROLE_WALK.items():
         if name in ("login", "logout", "set_language"):
             continue
-        kwargs = {k: (world["foreign_token"].pk if name == "token_revoke" else keys[k]) for k in spec["kwargs"]}
+        kwargs = {"token_revoke": {"pk": world["foreign_token"].pk},  # site B's own rows
+                  "attendance_request_evidence": {"kind": "leave", "pk": LeaveRecord.objects.get().pk},
+                  }.get(name) or {k: keys[k] for k in spec["kwargs"]}
         url = reverse(f"console:{name}", kwargs=kwargs)
         if name == "audit" and role == "auditor":
             continue  # the admin audit log is one company-wide chain, read whole by auditors (central/accounts/scope.py)

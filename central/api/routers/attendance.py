@@ -232,7 +232,7 @@ def list_exceptions(request,
 
 
 LEAVE_FIELDS = ("id", "leave_type__code", "leave_type__name", "leave_type__paid", "start", "end", "half_day", "state",
-                "reason", "approved_by", "approved_at", "created_at")
+                "reason", "approved_by", "approved_at", "created_at", "evidence__id")
 
 
 def _leave(row: dict[str, Any]) -> dict[str, Any]:
@@ -241,7 +241,7 @@ def _leave(row: dict[str, Any]) -> dict[str, Any]:
             "paid": row["leave_type__paid"], "start": row["start"].isoformat(), "end": row["end"].isoformat(),
             "half_day": row["half_day"], "state": row["state"], "reason": row["reason"],
             "approved_by": row["approved_by"], "approved_at": keyset.stamp(row["approved_at"]),
-            "created_at": keyset.stamp(row["created_at"])}
+            "created_at": keyset.stamp(row["created_at"]), "has_evidence": row["evidence__id"] is not None}
     return out
 
 
@@ -296,13 +296,13 @@ def list_leave_balances(request,
             "next_cursor": next_cursor}
 
 
-MAKEUP_FIELDS = ("id", "at", "direction", "reason", "state", "approved_by", "approved_at", "created_at")
+MAKEUP_FIELDS = ("id", "at", "direction", "reason", "state", "approved_by", "approved_at", "created_at", "evidence__id")
 
 
 def _makeup(row: dict[str, Any]) -> dict[str, Any]:
     out = _people(row)
     out |= row | {"at": keyset.stamp(row["at"]), "approved_at": keyset.stamp(row["approved_at"]),
-                  "created_at": keyset.stamp(row["created_at"])}
+                  "created_at": keyset.stamp(row["created_at"]), "has_evidence": row["evidence__id"] is not None}
     return out
 
 

@@ -1,0 +1,141 @@
+"""证明 Evidence attached to a leave or make-up punch request: a photo of a sick note, a screenshot, a PDF.
+
+A file is judged by its bytes, never by its name or the type the browser claims: a JPEG or PNG photo, or a PDF, at
+most 5 MB. Photos are decoded and saved again, turned upright by their EXIF orientation and at most 2,000 pixels
+on their longer side: the copy kept carries no metadata, so no GPS position, camera or time from the phone is
+stored or shown. A photo whose pixels would not fit in memory is refused before it is decoded. PDFs are kept as
+they are and only ever downloaded, never shown inside the console.
+
+Kept in the database (:class:`~central.attendance.models.RequestEvidence`, one per request): committed or not
+together with the request, in every backup of the database, and gone with the request's employee when their data
+are purged. Each look at someone else's evidence is written to the audit log (a sick note is health data).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from central.accounts import audit
+from central.attendance.models import LeaveRecord, MakeupPunch, RequestEvidence
+from central.attendance.services import AttendanceError
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_SIDE = 2000  # pixels on a photo's longer side, as kept
+MAX_PIXELS = 50_000_000  # a photo larger than this (decoded) is refused unread
+JPEG, PNG, PDF = "image/jpeg", "image/png", "application/pdf"
+SUFFIX = {JPEG: ".jpg", PNG: ".png", PDF: ".pdf"}
+TOO_LARGE = "证明文件超过 5 MB / The evidence file is larger than 5 MB"
+
+
+class EvidenceError(AttendanceError):
+    """A file the product does not keep as evidence, with why; on the form's ``evidence`` field."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "evidence")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A file ready to keep: its name as shown, its type and its bytes."""
+    name: str
+    content_type: str
+    data: bytes
+
+
+def kind_of(data: bytes) -> str | None:
+    """The file's type by its first bytes: JPEG, PNG, PDF, or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"%PDF-"):
+        return PDF
+    return None
+
+
+def _name(name: str, kind: str) -> str:
+    """A name to show and download as: the uploaded name's last part, without control characters or path
+    separators, at most 80 characters, ending in the suffix of what the file really is."""
+    stem = re.sub(r"[\x00-\x1f\x7f/\\]", "", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return (stem[:80] or "evidence") + SUFFIX[kind]
+
+
+def prepared(name: str, data: bytes) -> Evidence:
+    """The uploaded file ``data`` (named ``name`` by the browser) as it is kept, or :class:`EvidenceError`."""
+    if not data:
+        raise EvidenceError("证明文件是空的 / The evidence file is empty")
+    if len(data) > MAX_BYTES:
+        raise EvidenceError(TOO_LARGE)
+    kind = kind_of(data)
+    if kind is None:
+        raise EvidenceError("证明只接受 JPEG、PNG 照片或 PDF 文件 / Evidence is a JPEG or PNG photo or a PDF file")
+    if kind == PDF:
+        if b"%%EOF" not in data[-2048:]:
+            raise EvidenceError("PDF 文件不完整 / The PDF file is incomplete")
+        return Evidence(_name(name, kind), kind, data)
+    return Evidence(_name(name, kind), kind, _photo(data, kind))
+
+
+def _photo(data: bytes, kind: str) -> bytes:
+    """The photo decoded, turned upright, scaled down to MAX_SIDE and saved again without its metadata."""
+    unreadable = EvidenceError("照片无法读取：文件损坏或不完整 / The photo cannot be read: the file is damaged or incomplete")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise EvidenceError(f"照片太大：{image.width}×{image.height} 像素 / The photo is too large: "
+                                        f"{image.width}×{image.height} pixels")
+                if kind == JPEG:
+                    image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode a large JPEG at a fraction of its size
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+                out = io.BytesIO()
+                if kind == JPEG:
+                    upright.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
+                else:
+                    keep = upright if upright.mode in ("1", "L", "LA", "P", "RGB", "RGBA") else upright.convert("RGBA")
+                    keep.save(out, "PNG", optimize=True)
+                return out.getvalue()
+    except EvidenceError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own limit, before ours
+        raise EvidenceError("照片太大，无法读取 / The photo is too large to read") from None
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError):
+        raise unreadable from None
+
+
+def attach(request: LeaveRecord | MakeupPunch, evidence: Evidence, actor: str) -> RequestEvidence:
+    """Keep ``evidence`` with ``request`` (in the caller's transaction)."""
+    owner: dict[str, Any] = {"leave": request} if isinstance(request, LeaveRecord) else {"makeup": request}
+    row = RequestEvidence.objects.create(name=evidence.name, content_type=evidence.content_type,
+                                         size=len(evidence.data), sha256=hashlib.sha256(evidence.data).hexdigest(),
+                                         data=evidence.data, uploaded_by=actor[:150], **owner)
+    audit.record(actor, "attendance.evidence_attached", f"{request.employee.number} {row.name}",
+                 {"request": f"{'leave' if 'leave' in owner else 'makeup'}:{request.pk}", "size": row.size,
+                  "sha256": row.sha256})
+    return row
+
+
+def of(request: LeaveRecord | MakeupPunch) -> RequestEvidence | None:
+    """The evidence kept with ``request``, if any."""
+    found = RequestEvidence.objects.filter(**({"leave": request} if isinstance(request, LeaveRecord) else {"makeup": request}))
+    return found.first()
+
+
+def opened(user: Any, request: LeaveRecord | MakeupPunch) -> RequestEvidence | None:
+    """The evidence of ``request`` for ``user`` to see (the caller checked that they see the request); a look at
+    someone else's is audited."""
+    row = of(request)
+    if row is not None and user.employee_id != request.employee_id:
+        audit.record(user.username, "attendance.evidence_viewed", f"{request.employee.number} {row.name}",
+                     {"request": f"{'leave' if isinstance(request, LeaveRecord) else 'makeup'}:{request.pk}"})
+    return row

@@ -1,0 +1,147 @@
+"""Evidence with requests (证明): an employee attaches a sick note's photo or a PDF when asking, a leave type can
+require one, the people who see the request open it (each look at someone else's audited), nobody else can, and it
+goes with the employee. Read back through the models, the audit log, the served bytes and headers."""
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, time, timezone
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from central_support import client_for
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from central.accounts.models import AuditEntry, Role, User
+from central.attendance.models import AttendanceProfile, LeaveRecord, LeaveType, MakeupPunch, RequestEvidence, ShiftType
+from central.people import roster
+from central.people.models import Department, Employee, Site
+
+pytestmark = pytest.mark.django_db
+PAGE = reverse("console:attendance_requests")
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def phone_photo() -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825).update({1: "N", 2: (31.0, 13.0, 30.0), 3: "E", 4: (121.0, 28.0, 12.0)})
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 900), (240, 240, 230)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def user(name: str, role: str, **grants: Any) -> User:
+    found = User.objects.create_user(name, password="x" * 12, role=role, employee=grants.pop("employee", None))
+    found.departments.set(grants.get("departments", ()))
+    found.sites.set(grants.get("sites", ()))
+    return found
+
+
+@pytest.fixture
+def plant(db: Any) -> dict[str, Any]:
+    site, elsewhere = (Site.objects.create(code="s1", name="一厂", time_zone="Asia/Shanghai"),
+                       Site.objects.create(code="s2", name="二厂", time_zone="Asia/Shanghai"))
+    dept = Department.objects.create(site=site, name="装配")
+    day = ShiftType.objects.create(name="day", start=time(9), end=time(18))
+    e1 = Employee.objects.create(number="E1", name="张三", site=site, department=dept)
+    AttendanceProfile.objects.create(employee=e1, default_shift=day)
+    sick = LeaveType.objects.create(code="sick", name="病假", needs_evidence=True)
+    return {"e1": e1, "sick": sick, "users": {
+        "e1": user("e1", Role.EMPLOYEE, employee=e1), "boss": user("boss", Role.MANAGER, departments=[dept]),
+        "hr": user("hr", Role.HR_ADMIN, sites=[site]), "hr_b": user("hr_b", Role.HR_ADMIN, sites=[elsewhere])}}
+
+
+def ask_sick_leave(client: Client, sick: LeaveType, evidence: Any = None) -> Any:
+    body = {"kind": "leave", "leave-leave_type": str(sick.pk), "leave-start": "2026-03-02", "leave-end": "2026-03-03",
+            "leave-reason": "发烧 Fever"}
+    if evidence is not None:
+        body["leave-evidence"] = evidence
+    return client.post(PAGE, body)
+
+
+def test_a_sick_note_is_attached_kept_without_its_location_and_opened_by_those_who_see_the_request(plant) -> None:
+    sick, users = plant["sick"], plant["users"]
+    employee = client_for(users["e1"])
+    # the type needs evidence: without a file, or with a page named like a photo, nothing is filed
+    for upload, says in ((None, "需附证明"), (SimpleUploadedFile("note.jpg", b"<html><script>x</script>", "image/jpeg"),
+                                           "JPEG、PNG")):
+        answer = ask_sick_leave(employee, sick, upload)
+        page = answer.content.decode()
+        assert answer.status_code == 200 and 'id="field-leave-evidence"' in page and says in page
+    assert not LeaveRecord.objects.exists() and not RequestEvidence.objects.exists()
+    answer = ask_sick_leave(employee, sick, SimpleUploadedFile("IMG_0042.jpg", phone_photo(), "image/jpeg"))
+    assert answer.status_code == 302
+    leave = LeaveRecord.objects.get()
+    kept = RequestEvidence.objects.get(leave=leave)
+    data = bytes(kept.data)
+    assert (kept.name, kept.content_type, kept.size, kept.uploaded_by) == ("IMG_0042.jpg", "image/jpeg", len(data), "e1")
+    assert b"Exif" not in data and b"PhoneMaker" not in data
+    url = reverse("console:attendance_request_evidence", args=["leave", leave.pk])
+
+    # the manager sees the link on the requests page and opens the photo: audited
+    boss = client_for(users["boss"])
+    row = boss.get(PAGE).content.decode().split(f'id="request-leave-{leave.pk}"')[1].split("</tr>")[0]
+    assert f'href="{url}"' in row and "证明" in row
+    answer = boss.get(url)
+    assert answer.status_code == 200 and answer.content == data and answer["Content-Type"] == "image/jpeg"
+    assert answer["X-Content-Type-Options"] == "nosniff" and "sandbox" in answer["Content-Security-Policy"]
+    assert answer["Content-Disposition"].startswith("inline") and answer["Cache-Control"] == "private, no-store"
+    viewed = AuditEntry.objects.filter(action="attendance.evidence_viewed")
+    assert list(viewed.values_list("actor", flat=True)) == ["boss"]
+    assert client_for(users["e1"]).get(url).status_code == 200 and viewed.count() == 1  # one's own: not audited
+    # nobody else: another site's HR, an anonymous visitor, a kind that keeps none, a request that is not there
+    assert client_for(users["hr_b"]).get(url).status_code == 404
+    assert Client().get(url).status_code == 302
+    for kind, pk in (("overtime", leave.pk), ("leave", leave.pk + 99), ("payroll", leave.pk)):
+        assert boss.get(reverse("console:attendance_request_evidence", args=[kind, pk])).status_code == 404
+    assert AuditEntry.objects.filter(action="attendance.evidence_attached", actor="e1").count() == 1
+
+
+def test_a_pdf_with_a_make_up_punch_is_only_downloaded_and_hr_records_leave_without_one(plant) -> None:
+    e1, sick, users = plant["e1"], plant["sick"], plant["users"]
+    employee = client_for(users["e1"])
+    answer = employee.post(PAGE, {"kind": "makeup", "makeup-at": "2026-03-02T18:05", "makeup-direction": "out",
+                                  "makeup-reason": "门禁故障 The door was broken",
+                                  "makeup-evidence": SimpleUploadedFile("门禁报修单.pdf", PDF, "application/pdf")})
+    assert answer.status_code == 302
+    punch = MakeupPunch.objects.get()
+    assert punch.at == datetime(2026, 3, 2, 10, 5, tzinfo=timezone.utc)
+    answer = client_for(users["hr"]).get(reverse("console:attendance_request_evidence", args=["makeup", punch.pk]))
+    assert answer.status_code == 200 and answer.content == PDF and answer["Content-Type"] == "application/pdf"
+    assert answer["Content-Disposition"] == f"attachment; filename*=UTF-8''{quote('门禁报修单.pdf')}"
+    # a file too large is refused before it is read, on its field
+    huge = SimpleUploadedFile("scan.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024 + 10), "application/pdf")
+    answer = employee.post(PAGE, {"kind": "makeup", "makeup-at": "2026-03-03T18:05", "makeup-reason": "x",
+                                  "makeup-evidence": huge})
+    assert answer.status_code == 200 and "5 MB" in answer.content.decode() and MakeupPunch.objects.count() == 1
+    # HR records a sick leave it has seen the paper of: no file needed
+    month = reverse("console:attendance_month", args=[e1.pk])
+    answer = client_for(users["hr"]).post(month, {"kind": "leave", "month": "2026-03", "leave-leave_type": str(sick.pk),
+                                                  "leave-start": "2026-03-09", "leave-end": "2026-03-09",
+                                                  "leave-reason": "住院 In hospital"})
+    assert answer.status_code == 302 and LeaveRecord.objects.get(start=date(2026, 3, 9)).state == "approved"
+
+
+def test_evidence_goes_with_the_employee_and_the_api_says_which_requests_have_some(plant) -> None:
+    from central.accounts.services import create_token
+
+    e1, sick, users = plant["e1"], plant["sick"], plant["users"]
+    ask_sick_leave(client_for(users["e1"]), sick, SimpleUploadedFile("note.png", _png(), "image/png"))
+    plain = LeaveRecord.objects.create(employee=e1, leave_type=sick, start=date(2026, 3, 16), end=date(2026, 3, 16))
+    token = create_token(users["hr"], "hr", actor="test")[1]
+    answer = Client().get("/api/v1/attendance/leave?from=2026-03-01&to=2026-03-31",
+                          HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert {r["id"]: r["has_evidence"] for r in answer.json()["items"]} == {
+        LeaveRecord.objects.exclude(pk=plain.pk).get().pk: True, plain.pk: False}
+    roster.delete_employee("E1", actor="test")
+    assert not RequestEvidence.objects.exists()
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (64, 48), 128).save(out, "PNG")
+    return out.getvalue()
