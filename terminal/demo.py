@@ -134,7 +134,8 @@ def print_attendance(site: str) -> None:
     leave, makeup = asked.leave, asked.makeup
     print(f"\n请求与审批 Requests: 2 waiting for a decision: {leave.employee.name} asks for leave "
           f"{leave.start} – {leave.end}, {makeup.employee.name} for a make-up out punch at "
-          f"{makeup.at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M}; the 待审批 alert rule put "
+          f"{makeup.at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M} with a photo of the door's screen "
+          f"attached (kept without the phone's GPS position); the 待审批 alert rule put "
           f"{asked.alerts} notifications in the console for their managers and HR")
 
 

@@ -110,7 +110,12 @@ def _check_requests(out: str, database: Path) -> None:
     with sqlite3.connect(database) as db:
         leave = db.execute("SELECT state, reason FROM attendance_leaverecord").fetchall()
         makeup = db.execute("SELECT state, direction FROM attendance_makeuppunch").fetchall()
+        evidence = db.execute("SELECT e.content_type, e.data FROM attendance_requestevidence AS e "
+                              "JOIN attendance_makeuppunch AS m ON m.id = e.makeup_id").fetchall()
         alerts = db.execute("SELECT kind, key FROM alerts_alert ORDER BY key").fetchall()
     assert [r[0] for r in leave] == ["pending"] and makeup == [("pending", "out")]
+    [(kind, photo)] = evidence  # the photo of the door's screen, without the phone's EXIF (GPS position)
+    assert kind == "image/jpeg" and photo[:3] == b"\xff\xd8\xff" and b"Exif" not in photo
+    assert "with a photo of the door's screen attached" in out
     assert [kind for kind, _ in alerts] == ["request_waiting", "request_waiting"]
     assert [key.split(":")[1] for _, key in alerts] == ["leave", "makeup_punch"]

@@ -6,6 +6,7 @@ shows the same month relative to its day.
 """
 from __future__ import annotations
 
+import io
 import random
 import uuid
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone as dj_timezone
+from PIL import Image, ImageDraw
 
 from central.attendance import engine as e
+from central.attendance.evidence import prepared
 from central.attendance.inputs import load_employees, load_rules
 from central.attendance.models import (
     Assignment,
@@ -160,10 +163,27 @@ def file_waiting_requests(site: Site, asking: Employee, forgot: Employee, leave_
     while yesterday.weekday() >= 5:
         yesterday -= timedelta(days=1)
     out_at = datetime.combine(yesterday, time(17, 40), tzinfo=ZoneInfo(site.time_zone))
-    makeup = file_makeup_punch(forgot, out_at, "out", reason="下班忘记打卡 forgot to punch out", actor=forgot.number)
+    makeup = file_makeup_punch(forgot, out_at, "out", reason="下班忘记打卡 forgot to punch out", actor=forgot.number,
+                               evidence=prepared("door-screen.jpg", _phone_photo()))
     AlertRule.objects.get_or_create(kind=AlertRule.REQUEST_WAITING, threshold=0, site=site,
                                     defaults={"created_by": "demo"})
     return DemoRequests(leave, makeup, len(evaluate(dj_timezone.now())))
+
+
+def _phone_photo() -> bytes:
+    """A photo as a phone takes it, of the door's screen showing the time: with the camera and a GPS position in its
+    EXIF, which the product does not keep (central.attendance.evidence)."""
+    image = Image.new("RGB", (1600, 1200), (58, 62, 70))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((420, 260, 1180, 940), radius=36, fill=(18, 20, 24))  # the terminal
+    draw.rectangle((480, 320, 1120, 760), fill=(32, 120, 200))  # its screen
+    draw.ellipse((740, 820, 860, 900), fill=(90, 200, 120))  # the status light
+    exif = Image.Exif()
+    exif[0x010F] = "Phone"
+    exif.get_ifd(0x8825).update({1: "N", 2: (31.0, 13.0, 30.0), 3: "E", 4: (121.0, 28.0, 12.0)})
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
 
 
 def _punch_month(rng: random.Random, site: Site, people: list[Employee], first: date, last: date, device_id: str) -> None:
