@@ -71,7 +71,7 @@ def _taken(days: Iterable[date], half_day: bool) -> dict[int, Decimal]:
     return found
 
 
-def _leave_days(staff: Sequence[Employee], leaves: Sequence[LeaveRecord]) -> dict[int, list[date]]:
+def leave_days(staff: Sequence[Employee], leaves: Sequence[LeaveRecord]) -> dict[int, list[date]]:
     """Each leave's days off (by pk), worked out with one read of the rules for everyone."""
     if not leaves:
         return {}
@@ -113,7 +113,7 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int]) -> dict[int, li
     leaves = list(LeaveRecord.objects.filter(employee__in=[emp.pk for emp in staff if allowances[emp.pk]],
                                              state__in=("approved", "pending"), start__lte=last, end__gte=first)
                   .select_related("leave_type"))
-    days = _leave_days(staff, leaves)
+    days = leave_days(staff, leaves)
     taken: dict[tuple[int, int, int, str], Decimal] = {}  # (employee, type, year, state) → days
     for leave in leaves:
         for year, n in _taken(days[leave.pk], leave.half_day).items():

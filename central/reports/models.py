@@ -47,6 +47,7 @@ PERIODS_OF: dict[str, tuple[str, ...]] = {
     "summary": (Period.LAST_WEEK, Period.LAST_MONTH),
     "exceptions": (Period.YESTERDAY, Period.LAST_WEEK, Period.LAST_MONTH),
     "punches": (Period.YESTERDAY, Period.LAST_WEEK, Period.LAST_MONTH),
+    "leave": (Period.LAST_MONTH,),
 }
 
 

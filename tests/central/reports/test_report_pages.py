@@ -66,7 +66,7 @@ def _get(user: User, **params: str) -> Any:
 
 @pytest.mark.parametrize("role", ["superuser", "hr_admin", "manager", "auditor"])
 def test_staff_roles_open_every_report_with_its_filters(world: dict[str, Any], role: str) -> None:
-    for name in ("monthly", "daily", "summary", "exceptions", "punches", "payroll"):
+    for name in ("monthly", "daily", "summary", "exceptions", "punches", "payroll", "leave"):
         page = _get(world["users"][role], report=name)
         assert page.status_code == 200, (role, name)
         text = page.content.decode()

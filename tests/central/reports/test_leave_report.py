@@ -1,0 +1,107 @@
+"""The leave report (假期报表): each employee's balances (statutory annual leave by working life, an own allowance,
+one with no dates to count from) and every leave of the period, read back from the workbook with openpyxl, from the
+CSV with the csv module and from the PDF with pdftotext; the expected figures are worked out here by hand."""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+from datetime import date, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from central.accounts.models import Role, User
+from central.attendance.leave_balances import set_allowance
+from central.attendance.models import AttendanceProfile, LeaveRecord, LeaveType, RequestEvidence, ShiftType, SiteCalendar
+from central.attendance.requests import decide_leave, file_leave
+from central.people.models import Department, Employee, Site
+from central.reports import registry
+from central.reports.registry import ReportParams
+
+pytestmark = pytest.mark.django_db
+MARCH = ReportParams(date(2026, 3, 1), date(2026, 3, 31))
+
+
+@pytest.fixture
+def plant(db: Any) -> dict[str, Any]:
+    site = Site.objects.create(code="sh", name="上海工厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
+    office, store = Department.objects.create(site=site, name="行政"), Department.objects.create(site=site, name="仓储")
+    day = ShiftType.objects.create(name="day", start=time(9), end=time(18))
+    people = {}
+    for number, name, dept, started in (("E1", "张三", office, date(2016, 3, 15)), ("E2", "李四", office, None),
+                                        ("E3", "王五", store, date(2000, 1, 1))):
+        people[number] = Employee.objects.create(number=number, name=name, site=site, department=dept)
+        AttendanceProfile.objects.create(employee=people[number], default_shift=day, work_started=started)
+    annual = LeaveType.objects.create(code="al", name="年休假", statutory=True)
+    sick = LeaveType.objects.create(code="sick", name="病假", paid=False)
+    admin = User.objects.create_user("hr", password="x" * 12, role=Role.HR_ADMIN)
+    admin.sites.set([site])
+    # E1: two days approved (Mon 2 - Tue 3 March), one waiting (Fri 13); a rejected one; a sick day with its note
+    taken = file_leave(people["E1"], annual, date(2026, 3, 2), date(2026, 3, 3), reason="探亲", actor="E1")
+    decide_leave(taken, approve=True, actor="hr")
+    file_leave(people["E1"], annual, date(2026, 3, 13), date(2026, 3, 13), reason="办事", actor="E1")
+    no = file_leave(people["E1"], annual, date(2026, 3, 20), date(2026, 3, 20), half_day=True, reason="看房", actor="E1")
+    decide_leave(no, approve=False, actor="hr")
+    note = file_leave(people["E3"], sick, date(2026, 3, 9), date(2026, 3, 10), reason="发烧", actor="E3")
+    RequestEvidence.objects.create(leave=note, name="note.jpg", content_type="image/jpeg", size=3, sha256="0" * 64,
+                                   data=b"\xff\xd8\xff", uploaded_by="E3")
+    set_allowance(admin, people["E3"], annual, 2026, Decimal("20"))  # 15 by law, 5 carried over
+    return {"people": people, "admin": admin, "store": store}
+
+
+def test_the_leave_report_holds_each_balance_and_leave_in_every_format(plant: dict[str, Any], tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    report = registry.build("leave", plant["admin"], MARCH)
+    for fmt in ("xlsx", "csv", "pdf"):
+        with (tmp_path / f"leave.{fmt}").open("wb") as out:
+            registry.render(report, fmt, out)
+
+    workbook = openpyxl.load_workbook(tmp_path / "leave.xlsx")
+    sheet = next(ws for ws in workbook.worksheets if ws.title.startswith("假期余额"))
+    header = [c.value for c in sheet[2]]
+    rows = {(r[0], r[4]): dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=3, values_only=True)
+            if r[0] in plant["people"]}
+    assert set(rows) == {("E1", "年休假"), ("E2", "年休假"), ("E3", "年休假")}  # sick leave keeps no allowance
+
+    def numbers(key: tuple[str, str]) -> tuple[Decimal, ...]:
+        row = rows[key]
+        return tuple(Decimal(str(row[c])) for c in ("额度（天） Allowance (days)", "已休 Taken", "待批 Waiting", "剩余 Left"))
+
+    # E1: 10 years on 15 March: 73 days × 5 + 292 × 10 = 3285 / 365 = 9; 2 taken, 1 waiting (the rejected half day frees)
+    assert numbers(("E1", "年休假")) == (9, 2, 1, 6) and "工龄 10 年" in rows[("E1", "年休假")]["依据 Basis"]
+    assert numbers(("E2", "年休假")) == (0, 0, 0, 0) and "缺参加工作时间" in rows[("E2", "年休假")]["依据 Basis"]
+    assert numbers(("E3", "年休假")) == (20, 0, 0, 20) and rows[("E3", "年休假")]["依据 Basis"] == "个人额度 Own allowance"
+    e2_row = next(r for r in sheet.iter_rows(min_row=3) if r[0].value == "E2")
+    assert e2_row[-1].fill.fgColor.rgb.endswith("FFC7CE")  # nothing to count from: red
+    listing = next(ws for ws in workbook.worksheets if ws.title.startswith("请假明细"))
+    header = [c.value for c in listing[2]]
+    leaves = [dict(zip(header, r, strict=True)) for r in listing.iter_rows(min_row=3, values_only=True)
+              if r[0] in plant["people"]]
+    assert [(r["工号 Number"], r["开始 From"].date(), Decimal(str(r["天数 Days"])), r["状态 State"], r["证明 Evidence"])
+            for r in leaves] == [  # by department (仓储 before 行政), number, first day
+        ("E3", date(2026, 3, 9), Decimal(2), "待批 Pending", "有 Yes"),
+        ("E1", date(2026, 3, 2), Decimal(2), "已批 Approved", None), ("E1", date(2026, 3, 13), Decimal(1), "待批 Pending", None),
+        ("E1", date(2026, 3, 20), Decimal("0.5"), "已拒 Rejected", None)]
+
+    text = (tmp_path / "leave.csv").read_text(encoding="utf-8-sig")
+    found = [row for row in csv.reader(io.StringIO(text)) if row and row[0] == "E1" and row[4] == "年休假" and len(row) > 10]
+    assert found and found[0][6:11] == ["9", "法定，工龄 10 年 Statutory, 10 years worked", "2", "1", "6"]
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (apt poppler-utils, installed by make) is needed to read the PDF back")
+    pdf = subprocess.run(["pdftotext", "-layout", str(tmp_path / "leave.pdf"), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "假期余额 2026" in pdf and "请假明细" in pdf and "缺参加工作时间" in pdf
+
+
+def test_a_manager_sees_only_their_departments_leave(plant: dict[str, Any]) -> None:
+    manager = User.objects.create_user("mg", password="x" * 12, role=Role.MANAGER)
+    manager.departments.set([plant["store"]])
+    report = registry.build("leave", manager, MARCH)
+    assert {r["number"] for r in report.part("balances").records()} == {"E3"}
+    assert [r["number"] for r in report.part("leave").records()] == ["E3"]
+    assert LeaveRecord.objects.count() == 4  # the others are there, outside his scope
