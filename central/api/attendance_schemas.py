@@ -153,6 +153,19 @@ class MakeupOut(Schema):
                                            "say; seen on the console's requests page)", examples=[False])
 
 
+class EvidenceIn(Schema):
+    """A file kept with the request as its evidence (证明), as the console's forms take it."""
+    model_config = ConfigDict(extra="forbid")
+    _text = field_validator("*", mode="after")(no_nul)
+
+    name: str = Field(min_length=1, max_length=200, description="文件名 / the file's name", examples=["病假条.jpg"])
+    content_base64: str = Field(
+        min_length=4, max_length=7_000_000, examples=["/9j/4AAQSkZJRgABAQ..."],
+        description="文件内容（Base64）：JPEG、PNG 照片或 PDF，5 MB 以内；照片的位置等元数据不保存 / the file's bytes in "
+                    "Base64: a JPEG or PNG photo or a PDF, 5 MB at most; a photo's location and other metadata are "
+                    "not kept")
+
+
 class LeaveIn(Schema):
     """A leave asked for by the token's own employee (pending until decided), or recorded for an employee by an HR
     admin who manages them (already agreed: approved at once), as the console's requests page and month page do."""
@@ -170,6 +183,8 @@ class LeaveIn(Schema):
     half_day: bool = Field(False, description="半天假（只能一天）/ a half-day leave (one day only)", examples=[False])
     reason: str = Field(min_length=1, max_length=500, description="事由（必填）/ the reason, required",
                         examples=["探亲 Family visit"])
+    evidence: EvidenceIn | None = Field(None, description="证明，如病假条的照片；需附证明的假别必填 / evidence, a photo of a "
+                                                          "sick note, say; required for a leave type that needs it")
 
 
 class MakeupIn(Schema):
@@ -184,6 +199,8 @@ class MakeupIn(Schema):
                                                                      "sure", examples=["out"])
     reason: str = Field(min_length=1, max_length=500, description="事由（必填）/ the reason, required",
                         examples=["忘记打卡 Forgot to punch"])
+    evidence: EvidenceIn | None = Field(None, description="证明，如门禁屏幕的照片 / evidence, a photo of the door's "
+                                                          "screen, say")
 
 
 class DecisionIn(Schema):

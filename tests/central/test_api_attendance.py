@@ -423,3 +423,36 @@ def test_an_employee_asks_for_leave_and_a_make_up_punch_through_the_api_and_take
         ("attendance.leave_filed", "employee"), ("attendance.leave_filed", "employee"),
         ("attendance.leave_withdrawn", "employee"), ("attendance.leave_filed", "hr_a"),
         ("attendance.leave_approved", "hr_a")]
+
+
+def test_evidence_is_sent_in_base64_with_a_request_and_a_type_that_needs_it_refuses_one_without(world: World) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from central.attendance.models import RequestEvidence
+
+    LeaveType.objects.filter(pk=world.sick.pk).update(needs_evidence=True)
+    photo = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    Image.new("RGB", (800, 600), (250, 250, 250)).save(photo, "JPEG", exif=exif)
+    leave = {"leave_type": "SL", "start": "2026-03-09", "end": "2026-03-09", "reason": "发烧 Fever"}
+    status, answer = _post(world, "employee", "leave", leave)
+    assert (status, answer["field"]) == (400, "evidence") and "需附证明" in answer["detail"]
+    for sent, says in (({"name": "x.jpg", "content_base64": "@@not base64@@"}, "Base64"),
+                       ({"name": "x.jpg", "content_base64": base64.b64encode(b"<html></html>").decode()}, "JPEG、PNG"),
+                       ({"name": "x.jpg"}, None)):
+        status, answer = _post(world, "employee", "leave", {**leave, "evidence": sent})
+        assert status in (400, 422) and "evidence" in answer["field"] and (says is None or says in answer["detail"]), answer
+    assert not LeaveRecord.objects.exists()
+    sent = {"name": "病假条.jpeg", "content_base64": base64.b64encode(photo.getvalue()).decode()}
+    status, made = _post(world, "employee", "leave", {**leave, "evidence": sent})
+    assert status == 201 and made["has_evidence"] is True
+    kept = RequestEvidence.objects.get(leave_id=made["id"])
+    assert kept.name == "病假条.jpg" and b"PhoneMaker" not in bytes(kept.data)
+    status, punch = _post(world, "employee", "makeup-punches", {"at": "2026-03-03T18:02", "reason": "门禁坏了",
+                                                               "evidence": {**sent, "name": "door.jpg"}})
+    assert status == 201 and punch["has_evidence"] is True
+    assert RequestEvidence.objects.get(makeup_id=punch["id"]).name == "door.jpg"

@@ -91,6 +91,8 @@ def submit(driver, form: str) -> None:
     old = by_css(driver, "html")
     by_css(driver, f"{form} button[type=submit]").click()
     wait(driver, lambda d: by_css(d, "html") != old, what="the next page")
+    # the new document exists before it is parsed: on a loaded machine its body may still be on its way
+    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete", what="the next page loaded")
 
 
 def test_hr_admin_sets_up_a_rotation_for_a_department_and_sees_the_month(console, browser, hr_admin, world):

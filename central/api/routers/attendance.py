@@ -9,6 +9,8 @@ ordered list (date, site, employee, shift, kind); pass ``next_cursor`` back for 
 """
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,6 +25,7 @@ from central.api import cursor as keyset
 from central.api.attendance_schemas import (
     BalancePage,
     DecisionIn,
+    EvidenceIn,
     ExceptionPage,
     LeaveIn,
     LeaveOut,
@@ -40,6 +43,7 @@ from central.api.routers.common import CODE, MAX_LIMIT, NUMBER, TEXT, cursor_par
 from central.api.schemas import ERRORS, ErrorOut
 from central.attendance import leave_balances, request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
+from central.attendance.evidence import Evidence, prepared
 from central.attendance.inputs import zone_named
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.requests import (
@@ -422,6 +426,20 @@ def _own(user: Any) -> Employee:
     return user.employee
 
 
+def _evidence(sent: EvidenceIn | None) -> Evidence | None:
+    """The evidence of a request body as kept, or a 400 naming ``evidence``."""
+    if sent is None:
+        return None
+    try:
+        data = base64.b64decode(sent.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "证明的内容不是有效的 Base64 / The evidence is not valid Base64", "evidence") from None
+    try:
+        return prepared(sent.name, data)
+    except AttendanceError as exc:
+        raise ApiError(400, str(exc), "evidence") from None
+
+
 def _refused(exc: AttendanceError, field: str) -> ApiError:
     """A request the rules refuse (dates, the allowance, a time in the future): 400 naming the field."""
     return ApiError(400, str(exc), exc.field or field)
@@ -456,7 +474,7 @@ def file_leave_request(request, payload: LeaveIn):
                        "leave_type")
     try:
         leave = file(employee, leave_type, payload.start, payload.end, half_day=payload.half_day,
-                     reason=payload.reason.strip(), actor=user.username)
+                     reason=payload.reason.strip(), actor=user.username, evidence=_evidence(payload.evidence))
     except AttendanceError as exc:
         raise _refused(exc, "end") from None
     return Answer(201, _shown("leave", leave.pk))
@@ -472,7 +490,8 @@ def file_makeup_request(request, payload: MakeupIn):
     employee = _own(user)
     at = payload.at if payload.at.tzinfo else payload.at.replace(tzinfo=zone_named(employee.site.time_zone))
     try:
-        punch = file_makeup_punch(employee, at, payload.direction, reason=payload.reason, actor=user.username)
+        punch = file_makeup_punch(employee, at, payload.direction, reason=payload.reason, actor=user.username,
+                                  evidence=_evidence(payload.evidence))
     except AttendanceError as exc:
         raise _refused(exc, "at") from None
     return Answer(201, _shown("makeup", punch.pk))
