@@ -278,6 +278,15 @@ class _LeaveTypeForm(forms.Form):
         return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
 
 
+def evidence_field() -> forms.FileField:
+    """A request's optional evidence file (:mod:`central.attendance.evidence` checks what it holds)."""
+    return forms.FileField(
+        label=_("证明 Evidence"), required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
+        help_text=_("病假条等的照片或 PDF，5 MB 以内；照片的位置等信息不会保存 / a photo or PDF (a sick note, say), 5 MB at "
+                    "most; a photo's location and other metadata are not kept"))
+
+
 class LeaveEntryForm(_LeaveTypeForm):
     """A leave: recorded by HR for an employee (filed and approved in one step), or asked for by the employee."""
     start = forms.DateField(label=_("开始日期 First day"), widget=DateInput())
@@ -285,11 +294,7 @@ class LeaveEntryForm(_LeaveTypeForm):
     half_day = forms.BooleanField(label=_("半天 Half day"), required=False)
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              error_messages={"required": _("请填写事由 / A reason is required")})
-    evidence = forms.FileField(
-        label=_("证明 Evidence"), required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
-        help_text=_("病假条等的照片或 PDF，5 MB 以内；照片的位置等信息不会保存 / a photo or PDF (a sick note, say), 5 MB at "
-                    "most; a photo's location and other metadata are not kept"))
+    evidence = evidence_field()
 
     def clean_reason(self) -> str:
         reason = (self.cleaned_data.get("reason") or "").strip()
@@ -309,6 +314,11 @@ def uploaded_evidence(form: forms.Form) -> Evidence | None:
     return evidence.prepared(upload.name or "", upload.read(evidence.MAX_BYTES + 1))
 
 
+class EvidenceForm(forms.Form):
+    """Evidence attached to a request after it was asked for."""
+    evidence = evidence_field()
+
+
 class MakeupRequestForm(forms.Form):
     """A make-up punch (补卡) an employee asks for: a punch missed at the door, at the site's local time."""
     at = forms.DateTimeField(label=_("打卡时间 Punch time"), input_formats=["%Y-%m-%dT%H:%M"],
@@ -318,11 +328,7 @@ class MakeupRequestForm(forms.Form):
                                   choices=[("in", _("上班 In")), ("out", _("下班 Out")), ("", _("不确定 Not sure"))])
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              error_messages={"required": _("请填写事由 / A reason is required")})
-    evidence = forms.FileField(
-        label=_("证明 Evidence"), required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
-        help_text=_("病假条等的照片或 PDF，5 MB 以内；照片的位置等信息不会保存 / a photo or PDF (a sick note, say), 5 MB at "
-                    "most; a photo's location and other metadata are not kept"))
+    evidence = evidence_field()
 
 
 class AllowanceForm(_LeaveTypeForm):

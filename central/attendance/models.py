@@ -166,8 +166,9 @@ class LeaveType(models.Model):
                     "allowance is set on their month page"))
     needs_evidence = models.BooleanField(
         _("需附证明 Evidence required"), default=False,
-        help_text=_("员工请这种假时须上传证明（如病假条的照片）；人事登记的请假不需要 / an employee asking for this leave "
-                    "must attach evidence (a photo of a sick note, say); leave HR records does not"))
+        help_text=_("员工请这种假须附证明（如病假条的照片），可在提交后补交，补交前不能批准；人事登记的请假不需要 / an employee's "
+                    "leave of this type needs evidence (a photo of a sick note, say), which may follow the request: it "
+                    "is approved only once attached. Leave HR records needs none"))
     statutory = models.BooleanField(
         _("法定年休假 Statutory annual leave"), default=False,
         help_text=_("按累计工作年限：满 1 年 5 天，满 10 年 10 天，满 20 年 15 天；入职、离职和跨档的年份按日历天数折算，"

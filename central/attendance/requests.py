@@ -48,14 +48,10 @@ def _settle(request: LeaveRecord | MakeupPunch, state: str, actor: str) -> None:
 
 
 def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date, *, half_day: bool = False,
-               reason: str = "", actor: str, announce: bool = True, evidence: Evidence | None = None,
-               evidence_required: bool = True) -> LeaveRecord:
-    """A pending leave, with its ``evidence`` kept (required for a type that needs it, unless not
-    ``evidence_required``: leave HR records); ``announce``: the ``request.filed`` webhook tells it (not for one
-    decided in the same step)."""
-    if leave_type.needs_evidence and evidence is None and evidence_required:
-        raise EvidenceError(f"{leave_type.name}需附证明，如病假条的照片 / {leave_type.name} needs evidence attached, "
-                            f"a photo of a sick note, say")
+               reason: str = "", actor: str, announce: bool = True, evidence: Evidence | None = None) -> LeaveRecord:
+    """A pending leave, with its ``evidence`` kept when given (a type that needs evidence is approved only once it
+    has some: :func:`decide_leave`); ``announce``: the ``request.filed`` webhook tells it (not for one decided in
+    the same step)."""
     if end < start:
         raise AttendanceError("结束日期早于开始日期 / The end date is before the start date")
     if (end - start).days >= MAX_LEAVE_DAYS:
@@ -87,9 +83,15 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
     return leave
 
 
-def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime | None = None) -> LeaveRecord:
+def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime | None = None,
+                 evidence_required: bool = True) -> LeaveRecord:
     """Approve or reject a pending leave. Approved, its days are recomputed at once in the same transaction: the
-    recompute lays the leave's records on the days it takes off (:func:`services.sync_leave_records`)."""
+    recompute lays the leave's records on the days it takes off (:func:`services.sync_leave_records`). A leave of a
+    type that needs evidence is approved only once evidence is attached (unless not ``evidence_required``: leave HR
+    records, having seen the paper); it may be rejected without."""
+    if approve and evidence_required and leave.leave_type.needs_evidence and evidence_files.of(leave) is None:
+        raise EvidenceError(f"这条{leave.leave_type.name}还没有证明，员工补交后才能批准 / This {leave.leave_type.name} has "
+                            f"no evidence yet: it can be approved once the employee attaches it")
     with transaction.atomic():
         _settle(leave, "approved" if approve else "rejected", actor)
         webhook_events.request_changed(leave)
@@ -136,8 +138,8 @@ def record_leave(employee: Employee, leave_type: LeaveType, start: date, end: da
         raise AttendanceError("请填写事由 / A reason is required")
     with transaction.atomic():
         leave = file_leave(employee, leave_type, start, end, half_day=half_day, reason=reason, actor=actor,
-                           announce=False, evidence=evidence, evidence_required=False)
-        return decide_leave(leave, approve=True, actor=actor, now=now)
+                           announce=False, evidence=evidence)
+        return decide_leave(leave, approve=True, actor=actor, now=now, evidence_required=False)
 
 
 def decide_overtime(record: DailyRecord, *, approve: bool, actor: str, minutes: int | None = None) -> DailyRecord:
@@ -184,6 +186,21 @@ def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, appro
         decide_makeup_punch(request, approve=approve, actor=user.username)
     else:
         decide_overtime(request, approve=approve, actor=user.username, minutes=minutes)
+
+
+def attach_evidence(user: Any, request: LeaveRecord | MakeupPunch, evidence: Evidence) -> None:
+    """The employee attaches evidence to their own request while it waits (the sick note comes after the doctor),
+    replacing any attached before; audited. Someone else's request, or one already settled, is refused."""
+    if user.employee_id is None or user.employee_id != request.employee_id:
+        raise DecisionRefused("只能为自己的请求补交证明 / You can attach evidence to your own requests only")
+    with transaction.atomic():
+        held = type(request).objects.select_for_update().filter(pk=request.pk).values_list("state", flat=True).first()
+        if held != "pending":
+            raise AttendanceError(f"请求已处理，不能再补交证明 / The request is already {held}: no more evidence")
+        before = evidence_files.of(request)
+        if before is not None:
+            before.delete()
+        evidence_files.attach(request, evidence, user.username)
 
 
 def withdraw(user: Any, request: LeaveRecord | MakeupPunch) -> None:

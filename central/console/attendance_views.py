@@ -37,6 +37,7 @@ from central.attendance.forms import (
     AttendanceProfileForm,
     CalendarDayForm,
     CalendarForm,
+    EvidenceForm,
     LeaveEntryForm,
     LeaveTypeForm,
     MakeupRequestForm,
@@ -57,6 +58,7 @@ from central.attendance.models import (
 )
 from central.attendance.requests import (
     DecisionRefused,
+    attach_evidence,
     decide,
     file_leave,
     file_makeup_punch,
@@ -565,6 +567,32 @@ def request_evidence(request: AuthedHttpRequest, kind: str, pk: int) -> HttpResp
     answer["X-Content-Type-Options"] = "nosniff"
     answer["Cache-Control"] = "private, no-store"
     return answer
+
+
+@require_POST
+@console_view
+def request_attach(request: AuthedHttpRequest) -> HttpResponse:
+    """The caller attaches evidence (``file``) to their own pending leave or make-up punch (``kind``, ``id``)."""
+    user = request.user
+    if user.employee_id is None:
+        raise PermissionDenied
+    kind = request.POST.get("kind", "")
+    row = request_selectors.find_request(user, kind, _int(request.POST.get("id"))) if kind in ("leave", "makeup") else None
+    if not isinstance(row, LeaveRecord | MakeupPunch):
+        raise Http404
+    form = EvidenceForm(request.POST, request.FILES)
+    try:
+        kept = uploaded_evidence(form) if form.is_valid() else None
+        if kept is None:
+            raise evidence.EvidenceError(_("请选择证明文件 / Choose the evidence file"))
+        attach_evidence(user, row, kept)
+    except DecisionRefused:
+        raise PermissionDenied from None
+    except AttendanceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已补交证明 / Evidence attached"))
+    return redirect("console:attendance_requests")
 
 
 @require_POST

@@ -59,6 +59,7 @@ urlpatterns = [
     path("attendance/requests/decide-many/", attendance_views.request_decide_many,
          name="attendance_request_decide_many"),
     path("attendance/requests/withdraw/", attendance_views.request_withdraw, name="attendance_request_withdraw"),
+    path("attendance/requests/attach/", attendance_views.request_attach, name="attendance_request_attach"),
     path("attendance/requests/<str:kind>/<int:pk>/evidence/", attendance_views.request_evidence,
          name="attendance_request_evidence"),
     path("dashboard/", include(live_urls)),
@@ -123,6 +124,9 @@ ROLE_WALK: dict[str, dict] = {
     # anyone with an employee record takes back their own pending request
     "attendance_request_withdraw": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
                                     "post": frozenset({"employee"})},
+    # anyone with an employee record attaches evidence to their own pending request
+    "attendance_request_attach": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
+                                  "post": frozenset({"employee"})},
     # a request's evidence: those who see the request (the walk keeps none, so 404 for every role; who opens which:
     # tests/central/test_request_evidence.py)
     "attendance_request_evidence": {"kwargs": {"kind": "leave", "pk": 0}, "get": frozenset(), "methods": ("GET",)},

@@ -425,7 +425,7 @@ def test_an_employee_asks_for_leave_and_a_make_up_punch_through_the_api_and_take
         ("attendance.leave_approved", "hr_a")]
 
 
-def test_evidence_is_sent_in_base64_with_a_request_and_a_type_that_needs_it_refuses_one_without(world: World) -> None:
+def test_evidence_is_sent_in_base64_with_a_request_and_a_type_that_needs_it_is_not_approved_without(world: World) -> None:
     import base64
     import io
 
@@ -439,14 +439,17 @@ def test_evidence_is_sent_in_base64_with_a_request_and_a_type_that_needs_it_refu
     exif[0x010F] = "PhoneMaker"
     Image.new("RGB", (800, 600), (250, 250, 250)).save(photo, "JPEG", exif=exif)
     leave = {"leave_type": "SL", "start": "2026-03-09", "end": "2026-03-09", "reason": "发烧 Fever"}
-    status, answer = _post(world, "employee", "leave", leave)
-    assert (status, answer["field"]) == (400, "evidence") and "需附证明" in answer["detail"]
+    status, early = _post(world, "employee", "leave", leave)  # asked for before the doctor: filed, not approved yet
+    assert status == 201 and early["has_evidence"] is False
+    status, answer = _post(world, "hr_a", f"leave/{early['id']}/decision", {"decision": "approve"})
+    assert status == 409 and "还没有证明" in answer["detail"] and LeaveRecord.objects.get().state == "pending"
+    assert _post(world, "employee", f"leave/{early['id']}/withdrawal", {})[0] == 200
     for sent, says in (({"name": "x.jpg", "content_base64": "@@not base64@@"}, "Base64"),
                        ({"name": "x.jpg", "content_base64": base64.b64encode(b"<html></html>").decode()}, "JPEG、PNG"),
                        ({"name": "x.jpg"}, None)):
         status, answer = _post(world, "employee", "leave", {**leave, "evidence": sent})
         assert status in (400, 422) and "evidence" in answer["field"] and (says is None or says in answer["detail"]), answer
-    assert not LeaveRecord.objects.exists()
+    assert LeaveRecord.objects.filter(state="pending").count() == 0
     sent = {"name": "病假条.jpeg", "content_base64": base64.b64encode(photo.getvalue()).decode()}
     status, made = _post(world, "employee", "leave", {**leave, "evidence": sent})
     assert status == 201 and made["has_evidence"] is True

@@ -63,29 +63,40 @@ def ask_sick_leave(client: Client, sick: LeaveType, evidence: Any = None) -> Any
     return client.post(PAGE, body)
 
 
-def test_a_sick_note_is_attached_kept_without_its_location_and_opened_by_those_who_see_the_request(plant) -> None:
+def test_a_sick_note_follows_the_request_is_kept_without_its_location_and_opened_by_those_who_see_it(plant) -> None:
     sick, users = plant["sick"], plant["users"]
-    employee = client_for(users["e1"])
-    # the type needs evidence: without a file, or with a page named like a photo, nothing is filed
-    for upload, says in ((None, "需附证明"), (SimpleUploadedFile("note.jpg", b"<html><script>x</script>", "image/jpeg"),
-                                           "JPEG、PNG")):
-        answer = ask_sick_leave(employee, sick, upload)
-        page = answer.content.decode()
-        assert answer.status_code == 200 and 'id="field-leave-evidence"' in page and says in page
+    employee, boss = client_for(users["e1"]), client_for(users["boss"])
+    # a page named like a photo is refused on its field, nothing filed
+    answer = ask_sick_leave(employee, sick, SimpleUploadedFile("note.jpg", b"<html><script>x</script>", "image/jpeg"))
+    page = answer.content.decode()
+    assert answer.status_code == 200 and 'id="field-leave-evidence"' in page and "JPEG、PNG" in page
     assert not LeaveRecord.objects.exists() and not RequestEvidence.objects.exists()
-    answer = ask_sick_leave(employee, sick, SimpleUploadedFile("IMG_0042.jpg", phone_photo(), "image/jpeg"))
-    assert answer.status_code == 302
+    # asked for on the day, before the doctor: filed, marked as waiting for its evidence, and not approved without it
+    assert ask_sick_leave(employee, sick).status_code == 302
     leave = LeaveRecord.objects.get()
+    row = boss.get(PAGE).content.decode().split(f'id="request-leave-{leave.pk}"')[1].split("</tr>")[0]
+    assert "待补证明" in row
+    decided = boss.post(reverse("console:attendance_request_decide"),
+                        {"kind": "leave", "id": leave.pk, "decision": "approve"}, follow=True)
+    assert "还没有证明" in decided.content.decode() and LeaveRecord.objects.get().state == "pending"
+    # the note comes: she attaches it to her waiting request; nobody else can
+    attach = reverse("console:attendance_request_attach")
+    note = SimpleUploadedFile("IMG_0042.jpg", phone_photo(), "image/jpeg")
+    assert boss.post(attach, {"kind": "leave", "id": leave.pk, "evidence": note}).status_code == 403
+    assert employee.post(attach, {"kind": "leave", "id": leave.pk + 99}).status_code == 404
+    shown = employee.post(attach, {"kind": "leave", "id": leave.pk}, follow=True).content.decode()
+    assert "请选择证明文件" in shown and not RequestEvidence.objects.exists()
+    note.seek(0)
+    assert employee.post(attach, {"kind": "leave", "id": leave.pk, "evidence": note}).status_code == 302
     kept = RequestEvidence.objects.get(leave=leave)
     data = bytes(kept.data)
     assert (kept.name, kept.content_type, kept.size, kept.uploaded_by) == ("IMG_0042.jpg", "image/jpeg", len(data), "e1")
     assert b"Exif" not in data and b"PhoneMaker" not in data
     url = reverse("console:attendance_request_evidence", args=["leave", leave.pk])
 
-    # the manager sees the link on the requests page and opens the photo: audited
-    boss = client_for(users["boss"])
+    # the manager sees the link on the requests page and opens the photo: audited; then approves
     row = boss.get(PAGE).content.decode().split(f'id="request-leave-{leave.pk}"')[1].split("</tr>")[0]
-    assert f'href="{url}"' in row and "证明" in row
+    assert f'href="{url}"' in row and "证明" in row and "待补证明" not in row
     answer = boss.get(url)
     assert answer.status_code == 200 and answer.content == data and answer["Content-Type"] == "image/jpeg"
     assert answer["X-Content-Type-Options"] == "nosniff" and "sandbox" in answer["Content-Security-Policy"]
@@ -93,7 +104,12 @@ def test_a_sick_note_is_attached_kept_without_its_location_and_opened_by_those_w
     viewed = AuditEntry.objects.filter(action="attendance.evidence_viewed")
     assert list(viewed.values_list("actor", flat=True)) == ["boss"]
     assert client_for(users["e1"]).get(url).status_code == 200 and viewed.count() == 1  # one's own: not audited
-    # nobody else: another site's HR, an anonymous visitor, a kind that keeps none, a request that is not there
+    boss.post(reverse("console:attendance_request_decide"), {"kind": "leave", "id": leave.pk, "decision": "approve"})
+    assert LeaveRecord.objects.get().state == "approved"
+    note.seek(0)
+    late = employee.post(attach, {"kind": "leave", "id": leave.pk, "evidence": note}, follow=True).content.decode()
+    assert "已处理" in late and RequestEvidence.objects.count() == 1  # settled: the evidence stays as decided on
+    # nobody else opens it: another site's HR, an anonymous visitor, a kind that keeps none, a request not there
     assert client_for(users["hr_b"]).get(url).status_code == 404
     assert Client().get(url).status_code == 302
     for kind, pk in (("overtime", leave.pk), ("leave", leave.pk + 99), ("payroll", leave.pk)):
@@ -113,6 +129,11 @@ def test_a_pdf_with_a_make_up_punch_is_only_downloaded_and_hr_records_leave_with
     answer = client_for(users["hr"]).get(reverse("console:attendance_request_evidence", args=["makeup", punch.pk]))
     assert answer.status_code == 200 and answer.content == PDF and answer["Content-Type"] == "application/pdf"
     assert answer["Content-Disposition"] == f"attachment; filename*=UTF-8''{quote('门禁报修单.pdf')}"
+    # a clearer photo instead, while it waits: replaced, one file kept
+    assert employee.post(reverse("console:attendance_request_attach"), {
+        "kind": "makeup", "id": punch.pk, "evidence": SimpleUploadedFile("门禁.png", _png(), "image/png")}).status_code == 302
+    assert list(RequestEvidence.objects.values_list("makeup_id", "name", "content_type")) == [
+        (punch.pk, "门禁.png", "image/png")]
     # a file too large is refused before it is read, on its field
     huge = SimpleUploadedFile("scan.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024 + 10), "application/pdf")
     answer = employee.post(PAGE, {"kind": "makeup", "makeup-at": "2026-03-03T18:05", "makeup-reason": "x",

@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -86,7 +87,8 @@ def _snapshot() -> tuple[Any, ...]:
     b = Employee.objects.get(number="B-SECRET-1")
     return (b.name, b.active, b.card, b.version, Command.objects.count(),
             ApiToken.objects.filter(revoked_at__isnull=False).count(),
-            list(LeaveRecord.objects.values_list("state", flat=True)), list(MakeupPunch.objects.values_list("state", flat=True)))
+            list(LeaveRecord.objects.values_list("state", flat=True)), list(MakeupPunch.objects.values_list("state", flat=True)),
+            list(RequestEvidence.objects.values_list("pk", "name")))
 
 
 def test_the_console_and_api_maps_are_complete() -> None:
@@ -136,6 +138,9 @@ def test_no_console_page_shows_or_changes_another_scopes_rows(world: dict[str, A
         answer = client.post(reverse("console:attendance_request_decide"), {"kind": kind, "id": row.pk, "decision": "approve"})
         assert answer.status_code in (403, 404), (role, kind, answer.status_code)
         answer = client.post(reverse("console:attendance_request_withdraw"), {"kind": kind, "id": row.pk})
+        assert answer.status_code in (403, 404), (role, kind, answer.status_code)
+        upload = SimpleUploadedFile("x.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
+        answer = client.post(reverse("console:attendance_request_attach"), {"kind": kind, "id": row.pk, "evidence": upload})
         assert answer.status_code in (403, 404), (role, kind, answer.status_code)
         answer = client.post(reverse("console:attendance_request_decide_many"), {"decision": "approve",
                                                                                  "pick": [f"{kind}:{row.pk}"]})

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='leavetype',
             name='needs_evidence',
-            field=models.BooleanField(default=False, help_text='员工请这种假时须上传证明（如病假条的照片）；人事登记的请假不需要 / an employee asking for this leave must attach evidence (a photo of a sick note, say); leave HR records does not', verbose_name='需附证明 Evidence required'),
+            field=models.BooleanField(default=False, help_text="员工请这种假须附证明（如病假条的照片），可在提交后补交，补交前不能批准；人事登记的请假不需要 / an employee's leave of this type needs evidence (a photo of a sick note, say), which may follow the request: it is approved only once attached. Leave HR records needs none", verbose_name='需附证明 Evidence required'),
         ),
         migrations.CreateModel(
             name='RequestEvidence',
