@@ -343,7 +343,15 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
         assert punch.evidence.name == "gate-screen.jpg" and punch.evidence.size < photo.stat().st_size
         assert (punch.state, punch.at, punch.direction) == ("pending", datetime.combine(worked, time(8, 58), SHANGHAI), "in")
         assert by_css(phone, f"#request-makeup-{punch.pk}")  # hers to take back, not to decide
-        assert [b.text for b in all_css(phone, "#pending-requests button")] == ["撤回"]
+        assert [b.text for b in all_css(phone, "#pending-requests button")] == ["撤回", "换证明"]
+        # a sharper photo instead, from the row itself while it waits
+        sharper = tmp_path / "gate-screen-2.png"
+        Image.new("RGB", (640, 480), (20, 90, 160)).save(sharper, "PNG")
+        by_css(phone, f"#request-makeup-{punch.pk} .attach-form input[type=file]").send_keys(str(sharper))
+        submit(phone, f"#request-makeup-{punch.pk} .attach-form")
+        assert "已补交证明" in by_css(phone, ".alert-ok").text
+        punch.refresh_from_db()
+        assert (punch.evidence.name, punch.evidence.content_type) == ("gate-screen-2.png", "image/png")
 
     # HR's rule tells her manager at once: the notification links to the requests page
     AlertRule.objects.create(kind=AlertRule.REQUEST_WAITING, threshold=0, site=wang.site, created_by="hr")
@@ -365,7 +373,7 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     size = wait(browser, lambda d: d.execute_script(
         "const i = document.images[0]; return i && i.complete && i.naturalWidth ? [i.naturalWidth, i.naturalHeight] : null"),
         what="the photo to load")
-    assert size == [1600, 1200]
+    assert size == [640, 480]
     browser.close()
     browser.switch_to.window(page)
     by_css(browser, "#pick-all").click()  # every request he may decide ticked: hers is the one
