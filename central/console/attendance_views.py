@@ -569,10 +569,10 @@ def request_evidence(request: AuthedHttpRequest, kind: str, pk: int) -> HttpResp
     return answer
 
 
-@require_POST
-@console_view
-def request_attach(request: AuthedHttpRequest) -> HttpResponse:
-    """The caller attaches evidence (``file``) to their own pending leave or make-up punch (``kind``, ``id``)."""
+def _own_request_action(request: AuthedHttpRequest, act: Callable[[Any, LeaveRecord | MakeupPunch], None],
+                        done: str) -> HttpResponse:
+    """``act`` on the caller's own leave or make-up punch named by ``kind`` and ``id``: 404 for one they do not see,
+    403 for someone else's, the refusal or ``done`` as the message on the requests page."""
     user = request.user
     if user.employee_id is None:
         raise PermissionDenied
@@ -580,41 +580,36 @@ def request_attach(request: AuthedHttpRequest) -> HttpResponse:
     row = request_selectors.find_request(user, kind, _int(request.POST.get("id"))) if kind in ("leave", "makeup") else None
     if not isinstance(row, LeaveRecord | MakeupPunch):
         raise Http404
-    form = EvidenceForm(request.POST, request.FILES)
     try:
-        kept = uploaded_evidence(form) if form.is_valid() else None
-        if kept is None:
-            raise evidence.EvidenceError(_("请选择证明文件 / Choose the evidence file"))
-        attach_evidence(user, row, kept)
+        act(user, row)
     except DecisionRefused:
         raise PermissionDenied from None
     except AttendanceError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("已补交证明 / Evidence attached"))
+        messages.success(request, done)
     return redirect("console:attendance_requests")
+
+
+@require_POST
+@console_view
+def request_attach(request: AuthedHttpRequest) -> HttpResponse:
+    """The caller attaches evidence (``evidence``, a file) to their own pending leave or make-up punch."""
+    def attach(user: Any, row: LeaveRecord | MakeupPunch) -> None:
+        form = EvidenceForm(request.POST, request.FILES)
+        kept = uploaded_evidence(form) if form.is_valid() else None
+        if kept is None:
+            raise evidence.EvidenceError(_("请选择证明文件 / Choose the evidence file"))
+        attach_evidence(user, row, kept)
+
+    return _own_request_action(request, attach, _("已补交证明 / Evidence attached"))
 
 
 @require_POST
 @console_view
 def request_withdraw(request: AuthedHttpRequest) -> HttpResponse:
     """The caller takes back their own pending leave or make-up punch (``kind``, ``id``)."""
-    user = request.user
-    if user.employee_id is None:
-        raise PermissionDenied
-    kind = request.POST.get("kind", "")
-    row = request_selectors.find_request(user, kind, _int(request.POST.get("id"))) if kind in ("leave", "makeup") else None
-    if not isinstance(row, LeaveRecord | MakeupPunch):
-        raise Http404
-    try:
-        withdraw(user, row)
-    except DecisionRefused:
-        raise PermissionDenied from None
-    except AttendanceError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("已撤回请求 / Request withdrawn"))
-    return redirect("console:attendance_requests")
+    return _own_request_action(request, withdraw, _("已撤回请求 / Request withdrawn"))
 
 
 @require_POST
