@@ -43,13 +43,6 @@ def soon() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_hooks() -> Iterator[None]:
-    services.forget_hooks()
-    yield
-    services.forget_hooks()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as found:

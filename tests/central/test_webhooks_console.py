@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,13 +16,6 @@ from central.webhooks import services
 from central.webhooks.models import Delivery, Hook
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_hooks() -> Iterator[None]:
-    services.forget_hooks()
-    yield
-    services.forget_hooks()
 
 
 @pytest.fixture
