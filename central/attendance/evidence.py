@@ -113,22 +113,26 @@ def _photo(data: bytes, kind: str) -> bytes:
         raise unreadable from None
 
 
+def _kind(request: LeaveRecord | MakeupPunch) -> str:
+    """The request's kind as the evidence row names its owner (``leave``, ``makeup``) and the audit log records it."""
+    return "leave" if isinstance(request, LeaveRecord) else "makeup"
+
+
 def attach(request: LeaveRecord | MakeupPunch, evidence: Evidence, actor: str) -> RequestEvidence:
     """Keep ``evidence`` with ``request`` (in the caller's transaction)."""
-    owner: dict[str, Any] = {"leave": request} if isinstance(request, LeaveRecord) else {"makeup": request}
+    owner: dict[str, Any] = {_kind(request): request}
     row = RequestEvidence.objects.create(name=evidence.name, content_type=evidence.content_type,
                                          size=len(evidence.data), sha256=hashlib.sha256(evidence.data).hexdigest(),
                                          data=evidence.data, uploaded_by=actor[:150], **owner)
     audit.record(actor, "attendance.evidence_attached", f"{request.employee.number} {row.name}",
-                 {"request": f"{'leave' if 'leave' in owner else 'makeup'}:{request.pk}", "size": row.size,
-                  "sha256": row.sha256})
+                 {"request": f"{_kind(request)}:{request.pk}", "size": row.size, "sha256": row.sha256})
     return row
 
 
 def of(request: LeaveRecord | MakeupPunch) -> RequestEvidence | None:
     """The evidence kept with ``request``, if any."""
-    found = RequestEvidence.objects.filter(**({"leave": request} if isinstance(request, LeaveRecord) else {"makeup": request}))
-    return found.first()
+    owner: dict[str, Any] = {_kind(request): request}
+    return RequestEvidence.objects.filter(**owner).first()
 
 
 def opened(user: Any, request: LeaveRecord | MakeupPunch) -> RequestEvidence | None:
@@ -137,5 +141,5 @@ def opened(user: Any, request: LeaveRecord | MakeupPunch) -> RequestEvidence | N
     row = of(request)
     if row is not None and user.employee_id != request.employee_id:
         audit.record(user.username, "attendance.evidence_viewed", f"{request.employee.number} {row.name}",
-                     {"request": f"{'leave' if isinstance(request, LeaveRecord) else 'makeup'}:{request.pk}"})
+                     {"request": f"{_kind(request)}:{request.pk}"})
     return row

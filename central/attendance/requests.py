@@ -27,12 +27,23 @@ from central.webhooks import events as webhook_events
 MAX_LEAVE_DAYS = 366
 
 
+def _held_state(request: LeaveRecord | MakeupPunch) -> str | None:
+    """The request's state as stored, its row held to the end of the caller's transaction."""
+    return type(request).objects.select_for_update().filter(pk=request.pk).values_list("state", flat=True).first()
+
+
+def _require_own(user: Any, request: LeaveRecord | MakeupPunch, refusal: str) -> None:
+    """Only the employee who asked may act on a request this way: else :class:`DecisionRefused` with ``refusal``."""
+    if user.employee_id is None or user.employee_id != request.employee_id:
+        raise DecisionRefused(refusal)
+
+
 def _settle(request: LeaveRecord | MakeupPunch, state: str, actor: str) -> None:
     """A pending request becomes ``state`` (approved, rejected, withdrawn), with who settled it and when, in the
     caller's transaction; its row held, so two people at once settle it once. Audited as
     ``attendance.leave_<state>`` or ``attendance.makeup_<state>``."""
     leave = isinstance(request, LeaveRecord)
-    held = type(request).objects.select_for_update().filter(pk=request.pk).values_list("state", flat=True).first()
+    held = _held_state(request)
     if held != "pending" or request.state != "pending":
         already = "这条请假已处理 / This leave is already" if leave else "这条补卡已处理 / This make-up punch is already"
         raise AttendanceError(f"{already} {held or request.state}")
@@ -191,10 +202,9 @@ def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, appro
 def attach_evidence(user: Any, request: LeaveRecord | MakeupPunch, evidence: Evidence) -> None:
     """The employee attaches evidence to their own request while it waits (the sick note comes after the doctor),
     replacing any attached before; audited. Someone else's request, or one already settled, is refused."""
-    if user.employee_id is None or user.employee_id != request.employee_id:
-        raise DecisionRefused("只能为自己的请求补交证明 / You can attach evidence to your own requests only")
+    _require_own(user, request, "只能为自己的请求补交证明 / You can attach evidence to your own requests only")
     with transaction.atomic():
-        held = type(request).objects.select_for_update().filter(pk=request.pk).values_list("state", flat=True).first()
+        held = _held_state(request)
         if held != "pending":
             raise AttendanceError(f"请求已处理，不能再补交证明 / The request is already {held}: no more evidence")
         before = evidence_files.of(request)
@@ -206,8 +216,7 @@ def attach_evidence(user: Any, request: LeaveRecord | MakeupPunch, evidence: Evi
 def withdraw(user: Any, request: LeaveRecord | MakeupPunch) -> None:
     """The employee takes back their own request while it waits (a leave's held days are free again), audited and
     told to the webhooks as ``request.withdrawn``; someone else's request, or one already settled, is refused."""
-    if user.employee_id is None or user.employee_id != request.employee_id:
-        raise DecisionRefused("只能撤回自己的请求 / You can withdraw only your own request")
+    _require_own(user, request, "只能撤回自己的请求 / You can withdraw only your own request")
     with transaction.atomic():
         _settle(request, "withdrawn", user.username)
         webhook_events.request_changed(request)
