@@ -549,14 +549,20 @@ def request_decide_many(request: AuthedHttpRequest) -> HttpResponse:
     return redirect("console:attendance_requests")
 
 
+def _leave_or_makeup(user: Any, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch:
+    """The leave or make-up punch ``kind`` ``pk`` among the employees ``user`` sees, else 404."""
+    row = request_selectors.find_request(user, kind, pk) if kind in ("leave", "makeup") else None
+    if not isinstance(row, LeaveRecord | MakeupPunch):
+        raise Http404
+    return row
+
+
 @require_http_methods(["GET"])
 @console_view
 def request_evidence(request: AuthedHttpRequest, kind: str, pk: int) -> HttpResponse:
     """The evidence kept with a leave or make-up punch the caller sees: a photo shown as it is, a PDF downloaded
     (never shown inside the console); a look at someone else's is audited."""
-    row = request_selectors.find_request(request.user, kind, pk) if kind in ("leave", "makeup") else None
-    if not isinstance(row, LeaveRecord | MakeupPunch):
-        raise Http404
+    row = _leave_or_makeup(request.user, kind, pk)
     kept = evidence.opened(request.user, row)
     if kept is None:
         raise Http404
@@ -576,10 +582,7 @@ def _own_request_action(request: AuthedHttpRequest, act: Callable[[Any, LeaveRec
     user = request.user
     if user.employee_id is None:
         raise PermissionDenied
-    kind = request.POST.get("kind", "")
-    row = request_selectors.find_request(user, kind, _int(request.POST.get("id"))) if kind in ("leave", "makeup") else None
-    if not isinstance(row, LeaveRecord | MakeupPunch):
-        raise Http404
+    row = _leave_or_makeup(user, request.POST.get("kind", ""), _int(request.POST.get("id")))
     try:
         act(user, row)
     except DecisionRefused:

@@ -368,23 +368,32 @@ def _shown(kind: str, pk: int) -> dict[str, Any]:
     return shown(model.objects.filter(pk=pk).values(*fields, *PEOPLE.values()).get())
 
 
-def _decided(request, kind: str, pk: int, payload: DecisionIn) -> dict[str, Any]:
-    """Approve or reject one pending request of an employee in the caller's scope, as the console's requests page
-    does: the same services, the same audit entries, with the token's user as the one who decided. The answer is the
-    request as it now stands."""
+def _acted(request, kind: str, pk: int, act: Callable[[Any, Any], None], conflict: str) -> dict[str, Any]:
+    """``act(user, found)`` on request ``kind`` ``pk`` of an employee in the caller's scope (else 404, as if it did not
+    exist), through the console's own services: 403 when it is not the caller's to do, 409 naming ``conflict`` when
+    the request is settled already. The answer is the request as it now stands."""
     user = caller(request)
-    found = request_selectors.find_request(user, kind, pk)  # outside the scope: as if it did not exist
+    found = request_selectors.find_request(user, kind, pk)
     if found is None:
         raise not_found(_DECIDED[kind][0], str(pk))
-    approve = payload.decision == "approve"
-    minutes = payload.minutes if isinstance(payload, OvertimeDecisionIn) else None
     try:
-        decide(user, found, approve=approve, minutes=minutes)
-    except DecisionRefused as exc:  # a role that does not decide, or one's own request
+        act(user, found)
+    except DecisionRefused as exc:
         raise ApiError(403, str(exc)) from None
-    except AttendanceError as exc:  # decided already
-        raise ApiError(409, str(exc), "decision") from None
+    except AttendanceError as exc:
+        raise ApiError(409, str(exc), conflict) from None
     return _shown(kind, found.pk)
+
+
+def _decided(request, kind: str, pk: int, payload: DecisionIn) -> dict[str, Any]:
+    """Approve or reject one pending request, as the console's requests page does, the token's user deciding: 403 for
+    a role that does not decide or one's own request, 409 once decided."""
+    minutes = payload.minutes if isinstance(payload, OvertimeDecisionIn) else None
+
+    def act(user: Any, found: Any) -> None:
+        decide(user, found, approve=payload.decision == "approve", minutes=minutes)
+
+    return _acted(request, kind, pk, act, "decision")
 
 
 @router.post("/attendance/leave/{leave_id}/decision", response={200: LeaveOut, **DECISION_ERRORS},
@@ -498,18 +507,9 @@ def file_makeup_request(request, payload: MakeupIn):
 
 
 def _withdrawn(request, kind: str, pk: int) -> dict[str, Any]:
-    """Take back one's own request while it waits, as the console's 撤回 button does."""
-    user = caller(request)
-    found = request_selectors.find_request(user, kind, pk)
-    if found is None or isinstance(found, DailyRecord):
-        raise not_found(_DECIDED[kind][0], str(pk))
-    try:
-        withdraw(user, found)
-    except DecisionRefused as exc:  # someone else's request
-        raise ApiError(403, str(exc)) from None
-    except AttendanceError as exc:  # decided or taken back already
-        raise ApiError(409, str(exc), "state") from None
-    return _shown(kind, found.pk)
+    """Take back one's own request while it waits, as the console's 撤回 button does: 403 for someone else's, 409 once
+    settled."""
+    return _acted(request, kind, pk, withdraw, "state")
 
 
 WITHDRAW_TEXT = ("只有提交请求的员工本人可以撤回，且只在等待审批时；撤回后不再审批，请假占用的额度退回；已处理的返回 409 / only the "
