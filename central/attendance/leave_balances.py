@@ -63,7 +63,7 @@ def days_text(days: Decimal) -> str:
     return f"{days.normalize():f}"
 
 
-def _taken(days: Iterable[date], half_day: bool) -> dict[int, Decimal]:
+def taken_by_year(days: Iterable[date], half_day: bool) -> dict[int, Decimal]:
     """Days of a leave per calendar year."""
     found: dict[int, Decimal] = {}
     for day in days:
@@ -116,7 +116,7 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int]) -> dict[int, li
     days = leave_days(staff, leaves)
     taken: dict[tuple[int, int, int, str], Decimal] = {}  # (employee, type, year, state) → days
     for leave in leaves:
-        for year, n in _taken(days[leave.pk], leave.half_day).items():
+        for year, n in taken_by_year(days[leave.pk], leave.half_day).items():
             key = (leave.employee_id, leave.leave_type_id, year, leave.state)
             taken[key] = taken.get(key, Decimal(0)) + n
     zero = Decimal(0)
@@ -135,7 +135,7 @@ def balances(employee: Employee, years: Iterable[int]) -> list[Balance]:
 def check(employee: Employee, leave_type: LeaveType, days: Sequence[date], half_day: bool) -> None:
     """Refuse a new leave of ``days`` (its days off) that would take more than is left in any year it falls in. The
     caller holds the employee's row locked, so two requests at once are counted one after the other."""
-    taking = _taken(days, half_day)
+    taking = taken_by_year(days, half_day)
     left = {(b.leave_type.pk, b.year): b for b in balances(employee, taking)}
     for year, need in sorted(taking.items()):
         balance = left.get((leave_type.pk, year))

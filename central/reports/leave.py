@@ -78,10 +78,9 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                   .order_by("employee__site__code", "employee__department__name", "employee__number", "start", "pk"))
     taken = leave_balances.leave_days(list({leave.employee_id: leave.employee for leave in leaves}.values()), leaves)
     listing = Part("leave", "请假明细 Leave in the period", list(LEAVE_COLUMNS), freeze_columns=2)
-    half = Decimal("0.5")
     for leave in leaves:
         emp = leave.employee
-        days = len(taken[leave.pk]) * (half if leave.half_day else Decimal(1))
+        days = sum(leave_balances.taken_by_year(taken[leave.pk], leave.half_day).values(), Decimal(0))
         values = (emp.number, emp.name, emp.site.name or emp.site.code, emp.department.name if emp.department else "",
                   leave.leave_type.name, leave.start, leave.end, days, STATES.get(leave.state, leave.state),
                   leave.reason, leave.approved_by, naive_local(leave.approved_at, coverage.zone(emp.site_id)),
