@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from central.accounts import audit
@@ -118,8 +119,14 @@ def _kind(request: LeaveRecord | MakeupPunch) -> str:
     return "leave" if isinstance(request, LeaveRecord) else "makeup"
 
 
+def _owned(request: LeaveRecord | MakeupPunch) -> QuerySet[RequestEvidence]:
+    owner: dict[str, Any] = {_kind(request): request}
+    return RequestEvidence.objects.filter(**owner)
+
+
 def attach(request: LeaveRecord | MakeupPunch, evidence: Evidence, actor: str) -> RequestEvidence:
-    """Keep ``evidence`` with ``request`` (in the caller's transaction)."""
+    """Keep ``evidence`` with ``request`` (in the caller's transaction), in place of any kept before."""
+    _owned(request).delete()
     owner: dict[str, Any] = {_kind(request): request}
     row = RequestEvidence.objects.create(name=evidence.name, content_type=evidence.content_type,
                                          size=len(evidence.data), sha256=hashlib.sha256(evidence.data).hexdigest(),
@@ -130,9 +137,13 @@ def attach(request: LeaveRecord | MakeupPunch, evidence: Evidence, actor: str) -
 
 
 def of(request: LeaveRecord | MakeupPunch) -> RequestEvidence | None:
-    """The evidence kept with ``request``, if any."""
-    owner: dict[str, Any] = {_kind(request): request}
-    return RequestEvidence.objects.filter(**owner).first()
+    """The evidence kept with ``request``, if any, its bytes included."""
+    return _owned(request).first()
+
+
+def has(request: LeaveRecord | MakeupPunch) -> bool:
+    """Whether evidence is kept with ``request`` (its bytes not read)."""
+    return _owned(request).exists()
 
 
 def opened(user: Any, request: LeaveRecord | MakeupPunch) -> RequestEvidence | None:

@@ -100,7 +100,7 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     recompute lays the leave's records on the days it takes off (:func:`services.sync_leave_records`). A leave of a
     type that needs evidence is approved only once evidence is attached (unless not ``evidence_required``: leave HR
     records, having seen the paper); it may be rejected without."""
-    if approve and evidence_required and leave.leave_type.needs_evidence and evidence_files.of(leave) is None:
+    if approve and evidence_required and leave.leave_type.needs_evidence and not evidence_files.has(leave):
         raise EvidenceError(f"这条{leave.leave_type.name}还没有证明，员工补交后才能批准 / This {leave.leave_type.name} has "
                             f"no evidence yet: it can be approved once the employee attaches it")
     with transaction.atomic():
@@ -207,10 +207,7 @@ def attach_evidence(user: Any, request: LeaveRecord | MakeupPunch, evidence: Evi
         held = _held_state(request)
         if held != "pending":
             raise AttendanceError(f"请求已处理，不能再补交证明 / The request is already {held}: no more evidence")
-        before = evidence_files.of(request)
-        if before is not None:
-            before.delete()
-        evidence_files.attach(request, evidence, user.username)
+        evidence_files.attach(request, evidence, user.username)  # in place of any attached before
 
 
 def withdraw(user: Any, request: LeaveRecord | MakeupPunch) -> None:
