@@ -230,6 +230,13 @@ class BalanceOut(Schema):
         examples=["statutory"])
     working_years: int | None = Field(description="statutory：当年年末（或离职日）的累计工作年限 / statutory: full years of "
                                                    "working life at the year's end (or the leaving day)", examples=[12])
+    carried: str = Field(description="从上一年结转来的天数（假别不结转为 0）/ days carried over from the year before (0 for "
+                                     "a type that does not carry over)", examples=["2"])
+    carried_until: date | None = Field(description="结转天数的最后一天，之后作废；无结转为空 / the carried days' last day, "
+                                                   "after which they lapse; empty when nothing was carried",
+                                       examples=["2027-03-31"])
+    carried_left: str = Field(description="结转天数还剩多少（过期后为 0）；剩余已含这部分 / carried days not yet taken (0 "
+                                          "once lapsed); left includes them", examples=["1"])
     taken: str = Field(description="已批请假占用的天数 / days of approved leave", examples=["3"])
     waiting: str = Field(description="待批请假占用的天数 / days held by leave waiting for approval", examples=["0.5"])
     left: str = Field(description="剩余天数，可能为负（额度下调后）/ days left; negative when the allowance was lowered "

@@ -2,7 +2,8 @@
 
 A leave type with ``yearly_days`` gives every employee that many days a year; a ``statutory`` one (法定年休假) gives
 each employee the days their working life earns in that year (:mod:`central.attendance.annual_leave`); an employee's
-own :class:`LeaveAllowance` for a type and year replaces either (days carried over, a year forfeited). What a leave
+own :class:`LeaveAllowance` for a type and year replaces either (a year forfeited, days agreed). A type may carry a
+year's unused days into the next, up to a cap and until a month's end (:mod:`central.attendance.carry_over`). What a leave
 takes is counted as the records it lays down: the employee's working days by their own schedule and site calendar
 (every day for a type counted in calendar days), half a day for a half-day leave, each day in the year it falls in.
 Approved leave is *used*; pending leave is *waiting* and held, so two requests cannot together take more than is
@@ -10,7 +11,7 @@ left. A leave beyond what is left is refused when it is asked for (:func:`check`
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,11 +23,13 @@ from django.utils import timezone
 from central.accounts import audit
 from central.attendance import engine as e
 from central.attendance.annual_leave import entitlement
+from central.attendance.carry_over import CarryRule, YearCarry, chain
 from central.attendance.inputs import load_rules, plans
 from central.attendance.models import AttendanceProfile, LeaveAllowance, LeaveRecord, LeaveType
 from central.attendance.services import AttendanceError
 from central.people.models import Employee
 
+ZERO = Decimal(0)
 HALF = Decimal("0.5")
 MAX_DAYS = Decimal("366")
 
@@ -48,14 +51,33 @@ class Balance:
     used: Decimal  # approved
     waiting: Decimal  # pending, held
     working_years: int | None = None  # STATUTORY: full years of working life at the year's end (or the leaving day)
+    carry: YearCarry | None = None  # a type with carry-over: the days carried in from the year before, and their use
+    today: date | None = None  # the day ``left`` is counted on (carried days lapse after their last day)
 
     @property
     def own(self) -> bool:
         return self.basis == OWN
 
     @property
+    def carried(self) -> Decimal:
+        return self.carry.carried if self.carry is not None else ZERO
+
+    @property
+    def carried_left(self) -> Decimal:
+        """Carried days still to take (0 once they lapsed)."""
+        if self.carry is None or (self.today is not None and self.today > self.carry.expires):
+            return ZERO
+        return self.carry.unused_carried()
+
+    @property
+    def over(self) -> Decimal:
+        """Days taken (approved and waiting) beyond the year's own allowance once carried days took their share:
+        more than 0 is more than allowed."""
+        return self.used + self.waiting - (self.carry.carried_taken if self.carry is not None else ZERO) - self.allowance
+
+    @property
     def left(self) -> Decimal:
-        return self.allowance - self.used - self.waiting
+        return self.carried_left - self.over
 
 
 def days_text(days: Decimal) -> str:
@@ -85,46 +107,71 @@ def leave_days(staff: Sequence[Employee], leaves: Sequence[LeaveRecord]) -> dict
     return found
 
 
-def balances_of(staff: Sequence[Employee], years: Iterable[int]) -> dict[int, list[Balance]]:
+def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | None = None,
+                adding: Mapping[int, Sequence[tuple[int, date, Decimal]]] | None = None) -> dict[int, list[Balance]]:
     """Each employee's (by pk) balance of every leave type that keeps an allowance for them, in each of ``years``;
-    by type code, then year. Four reads and one of the rules, however many employees."""
+    by type code, then year. Four reads and one of the rules, however many employees (a type with carry-over reads
+    back to the first year whose days carry).
+
+    ``today``: the day carried days are counted on (default: today); ``adding``: days off of a leave not filed yet,
+    by employee pk, as (leave type pk, day, days), held like a waiting one."""
     wanted = sorted(set(years))
     if not staff or not wanted:
         return {emp.pk: [] for emp in staff}
+    today = today or timezone.localdate()
     types = {t.pk: t for t in LeaveType.objects.all()}
+    rules = {pk: CarryRule(t.carry_over_days, t.carry_over_since or wanted[0], t.carry_over_until)
+             for pk, t in types.items() if t.carry_over_days is not None}
+    needed = set(wanted) | {year for rule in rules.values() for year in range(rule.since, wanted[-1])}
     Allowance = tuple[Decimal, str, int | None]  # days, basis, working years
     shared: dict[tuple[int, int], Allowance] = {
         (pk, year): (t.yearly_days, TYPE, None) for pk, t in types.items()
-        if t.yearly_days is not None and not t.statutory for year in wanted}
+        if t.yearly_days is not None and not t.statutory for year in needed}
     allowances: dict[int, dict[tuple[int, int], Allowance]] = {emp.pk: dict(shared) for emp in staff}
     statutory = [pk for pk, t in types.items() if t.statutory]
-    if statutory:
+    dates: dict[int, tuple[date | None, date | None, date | None]] = {}
+    if statutory or rules:
         dates = {pk: (started, joined, gone) for pk, started, joined, gone in AttendanceProfile.objects.filter(
             employee__in=[emp.pk for emp in staff]).values_list("employee_id", "work_started", "joined", "left")}
+    if statutory:
         for emp in staff:
             started, joined, gone = dates.get(emp.pk, (None, None, None))
-            for year in wanted:
+            for year in needed:
                 earned = entitlement(year, started=started, joined=joined, left=gone)
-                found = (Decimal(0), UNKNOWN, None) if earned is None else (Decimal(earned.days), STATUTORY, earned.years)
-                allowances[emp.pk].update({(pk, year): found for pk in statutory})
-    for row in LeaveAllowance.objects.filter(employee__in=[emp.pk for emp in staff], year__in=wanted):
+                due = (Decimal(0), UNKNOWN, None) if earned is None else (Decimal(earned.days), STATUTORY, earned.years)
+                allowances[emp.pk].update({(pk, year): due for pk in statutory})
+    for row in LeaveAllowance.objects.filter(employee__in=[emp.pk for emp in staff], year__in=needed):
         allowances[row.employee_id][(row.leave_type_id, row.year)] = (row.days, OWN, None)
-    first, last = date(wanted[0], 1, 1), date(wanted[-1], 12, 31)
+    first, last = date(min(needed), 1, 1), date(wanted[-1], 12, 31)
     leaves = list(LeaveRecord.objects.filter(employee__in=[emp.pk for emp in staff if allowances[emp.pk]],
                                              state__in=("approved", "pending"), start__lte=last, end__gte=first)
                   .select_related("leave_type"))
     days = leave_days(staff, leaves)
     taken: dict[tuple[int, int, int, str], Decimal] = {}  # (employee, type, year, state) → days
-    for leave in leaves:
-        for year, n in taken_by_year(days[leave.pk], leave.half_day).items():
-            key = (leave.employee_id, leave.leave_type_id, year, leave.state)
-            taken[key] = taken.get(key, Decimal(0)) + n
-    zero = Decimal(0)
-    return {emp.pk: [Balance(types[pk], year, days_, basis, taken.get((emp.pk, pk, year, "approved"), zero),
-                             taken.get((emp.pk, pk, year, "pending"), zero), years)
-                     for (pk, year), (days_, basis, years) in sorted(allowances[emp.pk].items(),
-                                                                     key=lambda kv: (types[kv[0][0]].code, kv[0][1]))]
-            for emp in staff}
+    dated: dict[tuple[int, int], dict[int, list[tuple[date, Decimal]]]] = {}  # carry-over types: (employee, type) →
+    # year → (day, days)
+    adding = adding or {}
+    entries = [(leave.employee_id, leave.leave_type_id, day, HALF if leave.half_day else Decimal(1), leave.state)
+               for leave in leaves for day in days[leave.pk]]
+    entries += [(emp, pk, day, n, "pending") for emp, extra in adding.items() for pk, day, n in extra]
+    for emp_pk, type_pk, day, n, state in entries:
+        key = (emp_pk, type_pk, day.year, state)
+        taken[key] = taken.get(key, ZERO) + n
+        if type_pk in rules:
+            dated.setdefault((emp_pk, type_pk), {}).setdefault(day.year, []).append((day, n))
+    found: dict[int, list[Balance]] = {}
+    for emp in staff:
+        mine = allowances[emp.pk]
+        joined = dates.get(emp.pk, (None, None, None))[1]
+        carries = {pk: chain(rule, {year: v[0] for (t, year), v in mine.items() if t == pk},
+                             dated.get((emp.pk, pk), {}), wanted, joined) for pk, rule in rules.items()}
+        found[emp.pk] = [
+            Balance(types[pk], year, days_, basis, taken.get((emp.pk, pk, year, "approved"), ZERO),
+                    taken.get((emp.pk, pk, year, "pending"), ZERO), years_,
+                    carries[pk][year] if pk in carries else None, today)
+            for (pk, year), (days_, basis, years_) in sorted(mine.items(), key=lambda kv: (types[kv[0][0]].code, kv[0][1]))
+            if year in wanted]
+    return found
 
 
 def balances(employee: Employee, years: Iterable[int]) -> list[Balance]:
@@ -133,23 +180,34 @@ def balances(employee: Employee, years: Iterable[int]) -> list[Balance]:
 
 
 def check(employee: Employee, leave_type: LeaveType, days: Sequence[date], half_day: bool) -> None:
-    """Refuse a new leave of ``days`` (its days off) that would take more than is left in any year it falls in. The
-    caller holds the employee's row locked, so two requests at once are counted one after the other."""
+    """Refuse a new leave of ``days`` (its days off) that would take more than is left in any year it falls in:
+    the year's own allowance, and carried days for its days up to their last day. The caller holds the employee's
+    row locked, so two requests at once are counted one after the other."""
     taking = taken_by_year(days, half_day)
-    left = {(b.leave_type.pk, b.year): b for b in balances(employee, taking)}
+    each = HALF if half_day else Decimal(1)
+    after = {(b.leave_type.pk, b.year): b for b in balances_of(
+        [employee], taking, adding={employee.pk: [(leave_type.pk, day, each) for day in days]})[employee.pk]}
     for year, need in sorted(taking.items()):
-        balance = left.get((leave_type.pk, year))
-        if balance is not None and need > balance.left and balance.basis == UNKNOWN:
+        balance = after.get((leave_type.pk, year))
+        if balance is None or balance.over <= 0:
+            continue
+        if balance.basis == UNKNOWN:
             raise AllowanceError(
                 f"{leave_type.name}按法定工作年限计算，但员工没有参加工作时间或入职日期，请人事在员工的月度页填写 / "
                 f"{leave_type.name} is counted from the years of working life, and the employee has no date they started "
                 f"working or joined: HR gives one on the employee's month page", "leave_type")
-        if balance is not None and need > balance.left:
-            have = days_text(max(balance.left, Decimal(0)))
-            raise AllowanceError(
-                f"{leave_type.name}额度不足：{year} 年还剩 {have} 天，这次请假要 {days_text(need)} 天 / "
-                f"Not enough {leave_type.name} left: {have} days left in {year}, this leave takes {days_text(need)}",
-                "end")
+        have = days_text(max(need - balance.over, ZERO))
+        note = ("", "")
+        carry = balance.carry
+        if carry is not None and carry.unused_carried() > 0 and any(day.year == year and day > carry.expires
+                                                                      for day in days):
+            unused = days_text(carry.unused_carried())
+            note = (f"（结转的 {unused} 天只能用到 {carry.expires:%m-%d}）",
+                    f" (the {unused} days carried over may be taken until {carry.expires:%d %b})")
+        raise AllowanceError(
+            f"{leave_type.name}额度不足：{year} 年还剩 {have} 天，这次请假要 {days_text(need)} 天{note[0]} / "
+            f"Not enough {leave_type.name} left: {have} days left in {year}, this leave takes {days_text(need)}{note[1]}",
+            "end")
 
 
 def set_allowance(user: Any, employee: Employee, leave_type: LeaveType, year: int, days: Decimal | None) -> None:

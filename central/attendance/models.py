@@ -5,6 +5,8 @@ turns these rows into its plain data, and :mod:`central.attendance.services` wri
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -174,6 +176,23 @@ class LeaveType(models.Model):
         help_text=_("按累计工作年限：满 1 年 5 天，满 10 年 10 天，满 20 年 15 天；入职、离职和跨档的年份按日历天数折算，"
                     "不足 1 天不计 / by years of working life: 5 days from 1 year, 10 from 10, 15 from 20; the years of "
                     "joining, leaving and reaching a new tier by their share of calendar days, rounded down to whole days"))
+    carry_over_days = models.DecimalField(
+        _("结转上限（天） Days carried over, at most"), max_digits=4, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(366)],
+        help_text=_("一年没休完的额度转入下一年，最多这么多天；结转来的天数不再结转。空：不结转 / the days of a year's "
+                    "allowance not taken carry into the next year, this many at most; days carried in never carry "
+                    "again. Empty: nothing carries"))
+    carry_over_until = models.PositiveSmallIntegerField(
+        _("结转有效至次年（月底） Carried days last until the end of month"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text=_("1–12：结转来的天数在次年这个月的月底前使用，过期作废；在此之前的请假先用结转的天数。空：全年有效 / 1–12: the "
+                    "carried days are taken by the end of this month of the next year and lapse after it; leave before "
+                    "then takes carried days first. Empty: they last the whole year"))
+    carry_over_since = models.PositiveSmallIntegerField(
+        _("从哪一年开始结转 First year that carries"), null=True, blank=True,
+        validators=[MinValueValidator(2000), MaxValueValidator(2100)],
+        help_text=_("这一年起没休完的天数才结转（更早的年份在本系统外已结清）。空：今年 / the unused days of this year and "
+                    "later carry (earlier years were settled outside the system). Empty: this year"))
 
     class Meta:
         ordering = ["code"]

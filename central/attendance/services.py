@@ -913,6 +913,15 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
     if statutory and values["counts_rest_days"]:
         raise ScheduleError("法定年休假不含休息日和节假日，不能按自然日计 / Statutory annual leave does not take rest days "
                             "and holidays: it cannot count calendar days", "counts_rest_days")
+    carry, until, since = values.get("carry_over_days"), values.get("carry_over_until"), values.get("carry_over_since")
+    if carry is not None and values.get("yearly_days") is None and not statutory:
+        raise ScheduleError("结转需要每年额度或法定年休假：没有额度就没有剩余可结转 / Carrying over needs days a year or "
+                            "statutory annual leave: without an allowance nothing is left to carry", "carry_over_days")
+    if carry is None and (until is not None or since is not None):
+        raise ScheduleError("请填写结转上限，或清空结转的期限和起始年 / Give the days carried over, or leave their last "
+                            "month and first year empty", "carry_over_days")
+    if carry is not None and since is None:
+        since = dj_timezone.localdate().year  # from this year's unused days on
     creating = leave_type is None
     moved = leave_type is not None and leave_type.counts_rest_days != bool(values["counts_rest_days"])
     with transaction.atomic():
@@ -921,12 +930,15 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
         leave_type.yearly_days, leave_type.statutory = values.get("yearly_days"), statutory
         leave_type.needs_evidence = bool(values.get("needs_evidence"))
+        leave_type.carry_over_days, leave_type.carry_over_until, leave_type.carry_over_since = carry, until, since
         leave_type.full_clean()
         leave_type.save()
         audit.record(user.username, "attendance.leave_type.create" if creating else "attendance.leave_type.update",
                      code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days,
                             "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days),
-                            "statutory": statutory, "needs_evidence": leave_type.needs_evidence})
+                            "statutory": statutory, "needs_evidence": leave_type.needs_evidence,
+                            "carry_over_days": None if carry is None else str(carry), "carry_over_until": until,
+                            "carry_over_since": since})
     if moved:
         leaves = LeaveRecord.objects.filter(leave_type=leave_type, state="approved")
         span = leaves.aggregate(first=Min("start"), last=Max("end"))

@@ -3,7 +3,8 @@ one, in the year the range ends in, and every leave asked for in the range with 
 
 At the year's end the left column of statutory annual leave is what the rules pay for when the company did not
 arrange it (未休年休假, 《职工带薪年休假条例》 第五条); the basis column says where each allowance comes from (the
-type's days a year, the employee's own, or the statutory days of their working life). Counted by
+type's days a year, the employee's own, or the statutory days of their working life); a type that carries over shows
+the days carried in from the year before, their last day and how many of them lapsed untaken. Counted by
 :mod:`central.attendance.leave_balances`, as the requests page and the API count them.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from central.attendance import leave_balances
 from central.attendance.leave_balances import OWN, STATUTORY, TYPE, UNKNOWN, Balance
@@ -29,7 +31,11 @@ PEOPLE = [Column("number", "工号 Number", "text", 9), Column("name", "姓名 N
           Column("site", "站点 Site", "text", 10), Column("department", "部门 Department", "text", 12)]
 BALANCE_COLUMNS = [*PEOPLE, Column("leave_type", "假别 Leave type", "text", 12), Column("year", "年份 Year", "int", 6),
                    Column("allowance", "额度（天） Allowance (days)", "decimal", 10, "sum"),
-                   Column("basis", "依据 Basis", "text", 16), Column("taken", "已休 Taken", "decimal", 8, "sum"),
+                   Column("basis", "依据 Basis", "text", 16),
+                   Column("carried", "结转（天） Carried over (days)", "decimal", 9, "sum"),
+                   Column("carried_until", "结转至 Carried until", "date", 10),
+                   Column("lapsed", "结转过期 Carried, lapsed", "decimal", 8, "sum"),
+                   Column("taken", "已休 Taken", "decimal", 8, "sum"),
                    Column("waiting", "待批 Waiting", "decimal", 8, "sum"), Column("left", "剩余 Left", "decimal", 8, "sum")]
 LEAVE_COLUMNS = [*PEOPLE, Column("leave_type", "假别 Leave type", "text", 12), Column("start", "开始 From", "date", 10),
                  Column("end", "结束 To", "date", 10), Column("days", "天数 Days", "decimal", 6, "sum"),
@@ -53,6 +59,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
           progress: ProgressFn | None = None) -> Report:
     coverage = cover(user, params)
     year = params.last.year
+    today = timezone.localdate(now) if now is not None else timezone.localdate()  # carried days lapse after their day
     people = list(coverage.employees.filter(active=True).select_related("site", "department")
                   .order_by("site__code", "department__name", "number"))
     balances = Part("balances", f"假期余额 {year} Leave balances {year}", list(BALANCE_COLUMNS), freeze_columns=2,
@@ -60,12 +67,15 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                          "days, a half-day leave 0.5; a leave waiting for approval already holds its days")
     for start in range(0, len(people), CHUNK):
         chunk = people[start:start + CHUNK]
-        found = leave_balances.balances_of(chunk, [year])
+        found = leave_balances.balances_of(chunk, [year], today=today)
         for emp in chunk:
             for b in found[emp.pk]:
+                carry = b.carry if b.carried else None
                 values: tuple[Value, ...] = (
                     emp.number, emp.name, emp.site.name or emp.site.code, emp.department.name if emp.department else "",
-                    b.leave_type.name, b.year, b.allowance, basis_text(b), b.used, b.waiting, b.left)
+                    b.leave_type.name, b.year, b.allowance, basis_text(b), b.carried,
+                    carry.expires if carry is not None else None, carry.lapsed(today) if carry is not None else Decimal(0),
+                    b.used, b.waiting, b.left)
                 short = b.left < 0 or b.basis == UNKNOWN  # more taken than allowed, or nothing to count from
                 flags: tuple[Flag, ...] = tuple("bad" if short and i == len(values) - 1 else "" for i in range(len(values)))
                 balances.rows.append(Row(values, flags))

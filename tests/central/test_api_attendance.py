@@ -329,6 +329,16 @@ def test_leave_balances_by_employee_with_pages_scope_and_bad_input(world: World)
     for params in ({}, {"year": "twenty"}, {"year": 1999}, {"year": 2026, "limit": 0}, {"year": 2026, "cursor": "%%"}):
         status, body = world.get("root", "leave-balances", **params)
         assert status in (400, 422) and body["field"] in ("year", "limit", "cursor"), (params, body)
+    # carried over since 2025: 2025's 5 days went unused, 3 carry into 2026 until 31 March. A001's leave of 2-3 March
+    # takes two of them, the third lapsed on 1 April: all 5 of the year's own days are left
+    carrying = {"carry_over_days": Decimal(3), "carry_over_until": 3, "carry_over_since": 2025}
+    LeaveType.objects.filter(pk=world.annual.pk).update(**carrying)
+    status, body = world.get("root", "leave-balances", year=2026, employee="A001")
+    assert [(r["carried"], r["carried_until"], r["carried_left"], r["waiting"], r["left"]) for r in body["items"]] == [
+        ("3", "2026-03-31", "0", "2", "5")]
+    status, body = world.get("root", "leave-balances", year=2026, employee="B001")  # an own allowance carries too
+    assert [(r["allowance"], r["carried"], r["left"]) for r in body["items"]] == [("12", "3", "12")]
+    LeaveType.objects.filter(pk=world.annual.pk).update(**{k: None for k in carrying})
     world.annual.yearly_days, world.annual.statutory = None, True  # by law, from the years of working life
     world.annual.save()
     AttendanceProfile.objects.update_or_create(employee=world.people["A001"], defaults={"work_started": date(2006, 7, 1)})

@@ -298,6 +298,23 @@ def test_hr_admin_adds_a_leave_type_and_records_a_week_of_leave_that_takes_off_t
     assert [c.text for c in all_css(browser, f"{balance} td")] == [
         "年假", str(monday.year), f"{earned} 法定 · 工龄 {years} 年", "5", "0", str(int(earned) - 5)]
 
+    # last year's days not taken carry over, 3 at most, until the end of March (she took none last year)
+    browser.get(f"{url}/attendance/leave-types/")
+    by_css(browser, "#leave-types-table a.btn").click()
+    type_into(browser, "#leave-type-form [name=carry_over_days]", "3")
+    type_into(browser, "#leave-type-form [name=carry_over_until]", "3")
+    type_into(browser, "#leave-type-form [name=carry_over_since]", str(monday.year - 1))
+    submit(browser, "#leave-type-form form")
+    assert "结转最多 3 天，至次年 3 月底" in by_css(browser, "#leave-types-table").text
+    browser.get(f"{url}/attendance/employees/{employee.pk}/month/?month={monday:%Y-%m}")
+    cells = [c.text for c in all_css(browser, f"{balance} td")]
+    # her five days off take carried days first where they fall by 31 March; the carried days lapse after it
+    last_day = date(monday.year, 3, 31)
+    from_carried = min(3, sum(1 for i in range(5) if monday + timedelta(days=i) <= last_day))
+    lapsed = date.today() > last_day and from_carried < 3
+    assert cells[2].startswith(f"{earned} 法定 · 工龄 {years} 年 结转 +3 · 至 03-31") and ("已过期" in cells[2]) == lapsed
+    assert cells[5] == str(int(earned) - (5 - from_carried) + (0 if date.today() > last_day else 3 - from_carried))
+
 
 def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_the_month(console, browser, world,
                                                                                         tmp_path):

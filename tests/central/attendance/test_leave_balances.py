@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
 from central.accounts.models import AuditEntry, Role, User
-from central.attendance.leave_balances import AllowanceError, balances, set_allowance
+from central.attendance.leave_balances import AllowanceError, balances, balances_of, set_allowance
 from central.attendance.models import AttendanceProfile, LeaveRecord, LeaveType, ShiftType, SiteCalendar
 from central.attendance.requests import decide_leave, file_leave
 from central.attendance.services import AttendanceError
@@ -201,3 +201,51 @@ def test_hr_sets_statutory_leave_and_the_start_of_working_life_on_the_pages(plan
     entry = AuditEntry.objects.filter(action="attendance.profile").order_by("pk").last()
     assert entry is not None and entry.detail["changed"] == ["work_started"]
     assert entry.detail["before"]["work_started"] == "2016-03-15" and entry.detail["after"]["work_started"] == "2006-03-15"
+
+
+def test_unused_days_carry_into_the_next_year_until_their_last_day(plant) -> None:
+    e1, annual = plant["e1"], plant["annual"]
+    LeaveType.objects.filter(pk=annual.pk).update(carry_over_days=Decimal(3), carry_over_until=3, carry_over_since=2025)
+    annual.refresh_from_db()
+    decide_leave(file_leave(e1, annual, date(2025, 6, 2), date(2025, 6, 2), reason="办事", actor="E1"),
+                 approve=True, actor="hr")  # 1 of 2025's 5 taken: 4 unused, 3 carried into 2026 until 31 March
+    [before] = balances_of([e1], [2026], today=date(2026, 2, 1))[e1.pk]
+    assert (before.carried, before.carried_left, before.left) == (Decimal(3), Decimal(3), Decimal(8))
+    # six working days from 13 April, after the carried days' last day: only the year's own 5 count
+    with pytest.raises(AllowanceError) as refused:
+        file_leave(e1, annual, date(2026, 4, 13), date(2026, 4, 20), reason="旅行", actor="E1")
+    assert str(refused.value) == (
+        "年假额度不足：2026 年还剩 5 天，这次请假要 6 天（结转的 3 天只能用到 03-31） / Not enough 年假 left: 5 days left in "
+        "2026, this leave takes 6 (the 3 days carried over may be taken until 31 Mar)")
+    # the same six days in March take the 3 carried days first, then 3 own ones
+    march = file_leave(e1, annual, date(2026, 3, 2), date(2026, 3, 9), reason="旅行", actor="E1")
+    [held] = balances_of([e1], [2026], today=date(2026, 3, 10))[e1.pk]
+    assert (held.waiting, held.carry.carried_taken, held.carried_left, held.left) == (6, 3, 0, 2)  # type: ignore[union-attr]
+    decide_leave(march, approve=False, actor="hr")
+    # nothing taken by 31 March: on 1 April the 3 carried days lapse and 2027 gets the 2026 days not taken, at most 3
+    assert [(b.left, b.carried_left) for b in balances_of([e1], [2026], today=date(2026, 4, 1))[e1.pk]] == [(5, 0)]
+    assert [b.carried for b in balances_of([e1], [2027])[e1.pk]] == [Decimal(3)]
+
+
+def test_hr_sets_carrying_over_on_the_leave_types_tab_and_sees_it_on_the_month_page(plant) -> None:
+    e1, hr = plant["e1"], client_for(plant["hr"])
+    url = reverse("console:attendance_leave_types")
+    body = {"id": str(plant["annual"].pk), "code": "annual", "name": "年假", "paid": "on", "yearly_days": "5",
+            "carry_over_days": "3", "carry_over_until": "3", "carry_over_since": "2025"}
+    for extra, field in (({"yearly_days": ""}, "carry_over_days"),  # nothing to carry without an allowance
+                         ({"carry_over_days": ""}, "carry_over_days"),  # a last month without days carried
+                         ({"carry_over_until": "13"}, "carry_over_until"), ({"carry_over_days": "0"}, "carry_over_days"),
+                         ({"carry_over_since": "1999"}, "carry_over_since")):
+        answer = hr.post(url, {**body, **extra})
+        assert answer.status_code == 200 and f'id="field-{field}"' in answer.content.decode(), extra
+        assert LeaveType.objects.get(code="annual").carry_over_days is None
+    assert hr.post(url, body).status_code == 302
+    assert "结转最多 3 天，至次年 3 月底（2025 年起）" in hr.get(url).content.decode()
+    assert AuditEntry.objects.filter(action="attendance.leave_type.update", detail__carry_over_days="3",
+                                     detail__carry_over_until=3, detail__carry_over_since=2025).exists()
+    page = hr.get(reverse("console:attendance_month", args=[e1.pk]), {"month": "2026-03"}).content.decode()
+    row = page.split('id="balance-annual-2026"')[1].split("</tr>")[0]
+    # 2025's 5 unused, 3 carried until 31 March 2026, lapsed untaken by now
+    assert 'data-carried="3"' in row and "至 03-31" in row and "已过期" in row
+    assert hr.post(url, {**body, "carry_over_since": ""}).status_code == 302  # empty: from this year on
+    assert LeaveType.objects.get(code="annual").carry_over_since == dj_timezone.localdate().year

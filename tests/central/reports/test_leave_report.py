@@ -7,10 +7,11 @@ import csv
 import io
 import shutil
 import subprocess
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,6 +25,7 @@ from central.reports.registry import ReportParams
 
 pytestmark = pytest.mark.django_db
 MARCH = ReportParams(date(2026, 3, 1), date(2026, 3, 31))
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -50,13 +52,19 @@ def plant(db: Any) -> dict[str, Any]:
     note = file_leave(people["E3"], sick, date(2026, 3, 9), date(2026, 3, 10), reason="发烧", actor="E3")
     RequestEvidence.objects.create(leave=note, name="note.jpg", content_type="image/jpeg", size=3, sha256="0" * 64,
                                    data=b"\xff\xd8\xff", uploaded_by="E3")
-    set_allowance(admin, people["E3"], annual, 2026, Decimal("20"))  # 15 by law, 5 carried over
+    set_allowance(admin, people["E3"], annual, 2026, Decimal("20"))  # 15 by law, 5 agreed on top
+    # the company's own days off: 5 a year, up to 3 unused days carried into the next year until the end of March.
+    # E1 took 1 of 2025's 5 (Mon 2 June): 4 unused, 3 carried; then Mon 16 March 2026, a carried day
+    extra = LeaveType.objects.create(code="co", name="司龄假", yearly_days=Decimal(5), carry_over_days=Decimal(3),
+                                     carry_over_until=3, carry_over_since=2025)
+    for day in (date(2025, 6, 2), date(2026, 3, 16)):
+        decide_leave(file_leave(people["E1"], extra, day, day, reason="休息", actor="E1"), approve=True, actor="hr")
     return {"people": people, "admin": admin, "store": store}
 
 
 def test_the_leave_report_holds_each_balance_and_leave_in_every_format(plant: dict[str, Any], tmp_path: Path) -> None:
     openpyxl = pytest.importorskip("openpyxl")
-    report = registry.build("leave", plant["admin"], MARCH)
+    report = registry.build("leave", plant["admin"], MARCH, now=datetime(2026, 4, 2, 9, tzinfo=SHANGHAI))
     for fmt in ("xlsx", "csv", "pdf"):
         with (tmp_path / f"leave.{fmt}").open("wb") as out:
             registry.render(report, fmt, out)
@@ -66,7 +74,7 @@ def test_the_leave_report_holds_each_balance_and_leave_in_every_format(plant: di
     header = [c.value for c in sheet[2]]
     rows = {(r[0], r[4]): dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=3, values_only=True)
             if r[0] in plant["people"]}
-    assert set(rows) == {("E1", "年休假"), ("E2", "年休假"), ("E3", "年休假")}  # sick leave keeps no allowance
+    assert set(rows) == {(n, t) for n in ("E1", "E2", "E3") for t in ("年休假", "司龄假")}  # sick leave keeps none
 
     def numbers(key: tuple[str, str]) -> tuple[Decimal, ...]:
         row = rows[key]
@@ -76,6 +84,14 @@ def test_the_leave_report_holds_each_balance_and_leave_in_every_format(plant: di
     assert numbers(("E1", "年休假")) == (9, 2, 1, 6) and "工龄 10 年" in rows[("E1", "年休假")]["依据 Basis"]
     assert numbers(("E2", "年休假")) == (0, 0, 0, 0) and "缺参加工作时间" in rows[("E2", "年休假")]["依据 Basis"]
     assert numbers(("E3", "年休假")) == (20, 0, 0, 20) and rows[("E3", "年休假")]["依据 Basis"] == "个人额度 Own allowance"
+    # 司龄假, counted on 2 April: E1 has 5 of 2026 and 3 carried until 31 March, of which 16 March took one and 2
+    # lapsed; 4 of the own days left. E2 had nothing of 2025 to carry (no leave of it before 2026: all 5 unused, 3
+    # carried, all lapsed)
+    carried = ("结转（天） Carried over (days)", "结转至 Carried until", "结转过期 Carried, lapsed")
+    assert numbers(("E1", "司龄假")) == (5, 1, 0, 5)  # 5 own + 3 carried - 1 taken - 2 lapsed
+    assert [rows[("E1", "司龄假")][c] for c in carried] == [3, datetime(2026, 3, 31), 2]
+    assert numbers(("E2", "司龄假")) == (5, 0, 0, 5) and [rows[("E2", "司龄假")][c] for c in carried] == [
+        3, datetime(2026, 3, 31), 3]
     e2_row = next(r for r in sheet.iter_rows(min_row=3) if r[0].value == "E2")
     assert e2_row[-1].fill.fgColor.rgb.endswith("FFC7CE")  # nothing to count from: red
     listing = next(ws for ws in workbook.worksheets if ws.title.startswith("请假明细"))
@@ -86,16 +102,16 @@ def test_the_leave_report_holds_each_balance_and_leave_in_every_format(plant: di
             for r in leaves] == [  # by department (仓储 before 行政), number, first day
         ("E3", date(2026, 3, 9), Decimal(2), "待批 Pending", "有 Yes"),
         ("E1", date(2026, 3, 2), Decimal(2), "已批 Approved", None), ("E1", date(2026, 3, 13), Decimal(1), "待批 Pending", None),
-        ("E1", date(2026, 3, 20), Decimal("0.5"), "已拒 Rejected", None)]
+        ("E1", date(2026, 3, 16), Decimal(1), "已批 Approved", None), ("E1", date(2026, 3, 20), Decimal("0.5"), "已拒 Rejected", None)]
 
     text = (tmp_path / "leave.csv").read_text(encoding="utf-8-sig")
     found = [row for row in csv.reader(io.StringIO(text)) if row and row[0] == "E1" and row[4] == "年休假" and len(row) > 10]
-    assert found and found[0][6:11] == ["9", "法定，工龄 10 年 Statutory, 10 years worked", "2", "1", "6"]
+    assert found and found[0][6:14] == ["9", "法定，工龄 10 年 Statutory, 10 years worked", "0", "", "0", "2", "1", "6"]
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (apt poppler-utils, installed by make) is needed to read the PDF back")
     pdf = subprocess.run(["pdftotext", "-layout", str(tmp_path / "leave.pdf"), "-"], capture_output=True, text=True,
                          check=True).stdout
-    assert "假期余额 2026" in pdf and "请假明细" in pdf and "缺参加工作时间" in pdf
+    assert "假期余额 2026" in pdf and "请假明细" in pdf and "缺参加工作时间" in pdf and "司龄假" in pdf
 
 
 def test_a_manager_sees_only_their_departments_leave(plant: dict[str, Any]) -> None:
@@ -104,4 +120,4 @@ def test_a_manager_sees_only_their_departments_leave(plant: dict[str, Any]) -> N
     report = registry.build("leave", manager, MARCH)
     assert {r["number"] for r in report.part("balances").records()} == {"E3"}
     assert [r["number"] for r in report.part("leave").records()] == ["E3"]
-    assert LeaveRecord.objects.count() == 4  # the others are there, outside his scope
+    assert LeaveRecord.objects.count() == 6  # the others are there, outside his scope
