@@ -423,11 +423,12 @@ def demo_attendance(site: Any, admin: Any) -> None:
     Punch.objects.bulk_create(punches)
     attendance.recompute(start, today, actor=ADMIN)
     kinds = {code: attendance.save_leave_type(admin, {"code": code, "name": name, "paid": paid, "counts_rest_days": natural,
-                                                      "yearly_days": days})
-             for code, name, paid, natural, days in (("annual", "年假", True, False, Decimal(5)),
-                                                     ("sick", "病假", True, False, None),
-                                                     ("personal", "事假", False, False, None),
-                                                     ("maternity", "产假", True, True, Decimal(158)))}
+                                                      "yearly_days": days, "carry_over_days": carry,
+                                                      "carry_over_until": 3 if carry else None})
+             for code, name, paid, natural, days, carry in (("annual", "年假", True, False, Decimal(5), Decimal(3)),
+                                                            ("sick", "病假", True, False, None, None),
+                                                            ("personal", "事假", False, False, None, None),
+                                                            ("maternity", "产假", True, True, Decimal(158), None))}
     if workers:
         from central.attendance.requests import record_leave
 

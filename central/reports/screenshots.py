@@ -25,7 +25,7 @@ MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 DPI = "100"
 SHOTS: tuple[tuple[str, date, date], ...] = (
     ("monthly", *MARCH), ("summary", *MARCH), ("daily", date(2026, 3, 17), date(2026, 3, 17)),
-    ("exceptions", *MARCH), ("payroll", *MARCH), ("punches", date(2026, 3, 17), date(2026, 3, 17)),
+    ("exceptions", *MARCH), ("payroll", *MARCH), ("punches", date(2026, 3, 17), date(2026, 3, 17)), ("leave", *MARCH),
 )
 
 
@@ -91,6 +91,27 @@ def make_demo(database: Path) -> None:
 
     Site.objects.create(code="sh", name="上海工厂", time_zone="Asia/Shanghai")
     fill_month("sh", date(2026, 4, 1), device_id="sh-gate-01")
+    leave_history()
+
+
+def leave_history() -> None:
+    """For the leave report: annual leave of 5 days a year whose untaken days carry over (3 at most, until the end of
+    March), and leave HR recorded in 2025 for the first employees (with the company since 2024), so each carries a
+    different number of days."""
+    from decimal import Decimal
+
+    from central.attendance.models import AttendanceProfile, LeaveType
+    from central.attendance.requests import record_leave
+    from central.people.models import Employee
+
+    annual = LeaveType.objects.get(code="annual")
+    annual.yearly_days, annual.carry_over_days, annual.carry_over_until, annual.carry_over_since = (
+        Decimal(5), Decimal(3), 3, 2025)
+    annual.save()
+    for employee, days in zip(Employee.objects.order_by("number"), (4, 3, 2, 5), strict=False):
+        AttendanceProfile.objects.filter(employee=employee).update(joined=date(2024, 1, 2))  # with the company longer
+        record_leave(employee, annual, date(2025, 6, 2), date(2025, 6, 1 + days), reason="年假 annual leave",
+                     actor="screenshots")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
