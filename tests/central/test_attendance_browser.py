@@ -404,3 +404,28 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     assert (record.status, record.first_in, record.late) == ("present", datetime.combine(worked, time(8, 58), SHANGHAI),
                                                             False)
     assert MakeupPunch.objects.get().approved_by == "boss-zhao"
+
+
+def test_an_employee_sees_every_column_of_her_balance_on_her_phone(console, world):
+    """Her annual leave carries last year's untaken days: the balance, its chips and what is left fit her phone's
+    width without scrolling the table sideways."""
+    from decimal import Decimal
+
+    from central.accounts.services import create_user_with_one_time_password
+    from central.attendance.models import LeaveType
+
+    LeaveType.objects.create(code="annual", name="年假", yearly_days=Decimal(5), carry_over_days=Decimal(3),
+                             carry_over_until=3, carry_over_since=date.today().year - 1)
+    password = create_user_with_one_time_password("wang", role="employee", employee_number="A002", actor="test")
+    with chromium((390, 1000)) as phone:
+        sign_in(phone, console.url, "wang", password)
+        by_css(phone, "#nav-requests").click()
+        wait(phone, lambda d: by_css(d, "h1").text == "请求与审批", what="the requests page")
+        table = by_css(phone, "#leave-balances")
+        wide, room = phone.execute_script("return [arguments[0].scrollWidth, arguments[0].parentElement.clientWidth]",
+                                          table)
+        assert wide <= room, (wide, room)
+        row = by_css(phone, f"#balance-annual-{date.today().year}")
+        cells = [c.text.replace("\n", " ") for c in row.find_elements("css selector", "td")]
+        assert cells[2].startswith("5 结转 +3") and cells[5] == ("5" if date.today() > date(date.today().year, 3, 31)
+                                                                 else "8"), cells
