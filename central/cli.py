@@ -13,6 +13,7 @@
     seed-central command DEVICE_ID open_door       a signed command to one terminal
     seed-central attendance evaluate FILE.json     the attendance engine on one scenario, JSON out
     seed-central attendance recompute --from D --to D [--site --department --employee]
+    seed-central attendance purge-evidence [--days N]   delete evidence kept past its retention now
     seed-central report monthly --from D --to D [--site --department --employee] --format xlsx|pdf|csv --out FILE
 
 Common options: ``--db`` (a SQLite path or a ``postgresql://`` URL; env SEED_CENTRAL_DB),
@@ -129,9 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--department", help="department name")
     rc.add_argument("--employee", help="employee number")
     rc.add_argument("--quiet", action="store_true", help="no progress bar")
+    pe = asub.add_parser("purge-evidence", help="delete now the evidence of requests settled longer ago than its "
+                                                "retention (seed-central run does it every hour)")
+    pe.add_argument("--days", type=int, help="days evidence is kept after its request is settled (default: "
+                                             "SEED_EVIDENCE_RETENTION_DAYS, 730)")
 
     rep = sub.add_parser("report", help="a report to an XLSX, PDF or CSV file (报表)")
-    rep.add_argument("name", help="monthly, daily, summary, exceptions, punches or payroll")
+    rep.add_argument("name", help="monthly, daily, summary, exceptions, punches, payroll or leave")
     rep.add_argument("--from", dest="first", required=True, help="first date, YYYY-MM-DD")
     rep.add_argument("--to", dest="last", required=True, help="last date, YYYY-MM-DD (inclusive)")
     rep.add_argument("--site", dest="only_site", default="", help="site code")
@@ -392,7 +397,27 @@ def cmd_attendance(args: argparse.Namespace) -> int:
         json.dump(output, sys.stdout, ensure_ascii=False, indent=1)
         print()
         return EXIT_OK
+    if args.action == "purge-evidence":
+        return _purge_evidence(args)
     return _attendance_recompute(args)
+
+
+def _purge_evidence(args: argparse.Namespace) -> int:
+    _django(args)
+    from django.conf import settings
+    from django.utils import timezone
+
+    from central.attendance.evidence import purge_expired
+
+    days = settings.EVIDENCE_RETENTION_DAYS if args.days is None else args.days
+    if days < 1:
+        print("seed-central attendance purge-evidence: 保留天数应至少为 1（0 表示一直保留，不删除）/ --days is 1 or more "
+              "(a retention of 0 keeps evidence: nothing to delete)", file=sys.stderr)
+        return EXIT_USAGE
+    purged = purge_expired(timezone.now(), days, actor="cli")
+    print(f"已删除 {purged} 份处理已满 {days} 天的请求的证明 / {purged} evidence file(s) of requests settled {days} days "
+          f"or more ago deleted")
+    return EXIT_OK
 
 
 def _attendance_recompute(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@
 | ``SEED_CENTRAL_TIME_ZONE`` | the zone pages show times in | ``Asia/Shanghai`` |
 | ``SEED_REPORTS_DIR`` | where scheduled reports' files are kept (not a folder the web serves) | ``reports`` by the database |
 | ``SEED_COMPANY_NAME`` | the company printed on every report | ``Seed 考勤`` |
+| ``SEED_EVIDENCE_RETENTION_DAYS`` | days a settled request's evidence (a sick note) is kept; ``0``: always | ``730`` |
 """
 from __future__ import annotations
 
@@ -125,6 +126,21 @@ LANGUAGE_COOKIE_NAME = "seed_language"
 USE_I18N = True
 TIME_ZONE = os.environ.get("SEED_CENTRAL_TIME_ZONE", "Asia/Shanghai")
 USE_TZ = True
+
+
+
+def _retention_days() -> int:
+    """Two years by default: as long as the pay records a leave's evidence stands behind (《工资支付暂行规定》 第六条)."""
+    raw = os.environ.get("SEED_EVIDENCE_RETENTION_DAYS", "730").strip()
+    if not raw.isdigit() or int(raw) > 36_500:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"SEED_EVIDENCE_RETENTION_DAYS must be a whole number of days, 0 to 36500 (0: kept "
+                                   f"until the employee's data are deleted), not {raw!r}")
+    return int(raw)
+
+
+EVIDENCE_RETENTION_DAYS = _retention_days()
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("SEED_CENTRAL_STATIC_ROOT") or None

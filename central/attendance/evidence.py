@@ -9,6 +9,12 @@ they are and only ever downloaded, never shown inside the console.
 Kept in the database (:class:`~central.attendance.models.RequestEvidence`, one per request): committed or not
 together with the request, in every backup of the database, and gone with the request's employee when their data
 are purged. Each look at someone else's evidence is written to the audit log (a sick note is health data).
+
+Kept no longer than needed (个人信息保护法 第十九条; a sick note is sensitive personal information, 第二十八条): once a
+request is settled (approved, rejected or withdrawn), its evidence is deleted ``SEED_EVIDENCE_RETENTION_DAYS`` days
+later (two years by default, as long as the pay records it stands behind; ``0`` keeps it until the employee's data
+are deleted), by :func:`purge_expired`, which ``seed-central run`` calls every hour; each deletion is audited with the
+file's name and fingerprint, never its content.
 """
 from __future__ import annotations
 
@@ -17,9 +23,12 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from central.accounts import audit
@@ -154,3 +163,41 @@ def opened(user: Any, request: LeaveRecord | MakeupPunch) -> RequestEvidence | N
         audit.record(user.username, "attendance.evidence_viewed", f"{request.employee.number} {row.name}",
                      {"request": f"{_kind(request)}:{request.pk}"})
     return row
+
+
+PURGE_CHUNK = 200  # evidence rows deleted (and audited) per transaction
+
+
+def expired(now: datetime, days: int) -> QuerySet[RequestEvidence]:
+    """Evidence of requests settled ``days`` days or more before ``now``."""
+    settled = now - timedelta(days=days)
+    done = ("approved", "rejected", "withdrawn")
+    return RequestEvidence.objects.filter(Q(leave__state__in=done, leave__approved_at__lte=settled)
+                                          | Q(makeup__state__in=done, makeup__approved_at__lte=settled))
+
+
+def purge_expired(now: datetime, days: int | None = None, actor: str = "system") -> int:
+    """Delete the evidence whose keeping ended (``days`` after its request was settled; default the
+    ``SEED_EVIDENCE_RETENTION_DAYS`` setting, 0: nothing ends), a chunk at a time, each deletion audited; returns how
+    many. Safe to run from several receivers at once: a row another one deleted first is neither counted nor audited."""
+    days = settings.EVIDENCE_RETENTION_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    purged = 0
+    while True:
+        rows = list(expired(now, days).select_related("leave__employee", "makeup__employee")
+                    .only("pk", "name", "sha256", "size", "leave_id", "makeup_id", "leave__employee__number",
+                          "leave__approved_at", "makeup__employee__number", "makeup__approved_at")[:PURGE_CHUNK])
+        if not rows:
+            return purged
+        with transaction.atomic():
+            for row in rows:
+                request = row.leave or row.makeup
+                assert request is not None  # the table's constraint: one of them
+                if not RequestEvidence.objects.filter(pk=row.pk).delete()[0]:
+                    continue
+                purged += 1
+                audit.record(actor, "attendance.evidence_purged", f"{request.employee.number} {row.name}",
+                             {"request": f"{_kind(request)}:{request.pk}", "sha256": row.sha256, "size": row.size,
+                              "settled_at": request.approved_at.isoformat() if request.approved_at else None,
+                              "kept_days": days})

@@ -9,7 +9,10 @@ from datetime import time
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
+from django.utils.functional import lazy
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from central.accounts import scope
@@ -279,13 +282,22 @@ class _LeaveTypeForm(forms.Form):
         return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
 
 
+def _evidence_help() -> str:
+    """What the form says of a file: its kinds and size, what is not kept of it, and how long it is kept."""
+    text = gettext("病假条等的照片或 PDF，5 MB 以内；照片的位置等信息不会保存 / a photo or PDF (a sick note, say), 5 MB at "
+                   "most; a photo's location and other metadata are not kept")
+    days = settings.EVIDENCE_RETENTION_DAYS
+    if days:
+        text += gettext("；请求处理 %(days)s 天后删除 / ; deleted %(days)s days after the request is settled") % {"days": days}
+    return text
+
+
 def evidence_field() -> forms.FileField:
     """A request's optional evidence file (:mod:`central.attendance.evidence` checks what it holds)."""
     return forms.FileField(
         label=_("证明 Evidence"), required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,application/pdf"}),
-        help_text=_("病假条等的照片或 PDF，5 MB 以内；照片的位置等信息不会保存 / a photo or PDF (a sick note, say), 5 MB at "
-                    "most; a photo's location and other metadata are not kept"))
+        help_text=lazy(_evidence_help, str)())
 
 
 class LeaveEntryForm(_LeaveTypeForm):

@@ -38,7 +38,7 @@ from django.utils.timezone import now as django_now
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.alerts.worker import AlertThread
-from central.attendance.worker import AttendanceThread
+from central.attendance.worker import AttendanceThread, EvidenceRetentionThread
 from central.ingest.handler import Ingest, Outgoing
 from central.ingest.models import Command, State
 from central.people import roster as roster_mod
@@ -69,6 +69,8 @@ class CentralSettings:
     webhook_interval_s: float | None = 1.0  # None: no webhook delivery worker in this receiver
     report_interval_s: float | None = 30.0  # None: no scheduled reports made by this receiver
     alert_interval_s: float | None = 30.0  # None: no alert rules evaluated (nor alert mails sent) by this receiver
+    # evidence kept past SEED_EVIDENCE_RETENTION_DAYS deleted at start and then every so many seconds; None: not here
+    retention_interval_s: float | None = 3600.0
     # SQLite: the write-ahead log checkpointed by a thread every so many seconds, not inside this process's commits
     # (central.sqlite_checkpoints); None: SQLite's own, in whichever commit takes the log past 1,000 pages
     checkpoint_interval_s: float | None = 1.0
@@ -165,6 +167,7 @@ class CentralService:
         self.webhooks: WebhookThread | None = None
         self.reports: ReportScheduler | None = None
         self.alerts: AlertThread | None = None
+        self.retention: EvidenceRetentionThread | None = None
         self.checkpoints: CheckpointThread | None = None
 
     def _make_client(self) -> mqtt.Client:
@@ -202,6 +205,8 @@ class CentralService:
             self.reports = ReportScheduler(self.settings.report_interval_s).start()
         if self.settings.alert_interval_s:
             self.alerts = AlertThread(self.settings.alert_interval_s).start()
+        if self.settings.retention_interval_s:
+            self.retention = EvidenceRetentionThread(self.settings.retention_interval_s).start()
         return self
 
     def stop(self) -> None:
@@ -216,6 +221,8 @@ class CentralService:
             self.reports.stop()
         if self.alerts:
             self.alerts.stop()
+        if self.retention:
+            self.retention.stop()
         if self.checkpoints:
             self.checkpoints.stop()
         try:

@@ -166,3 +166,105 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("L", (64, 48), 128).save(out, "PNG")
     return out.getvalue()
+
+
+def settled_with_evidence(request: LeaveRecord | MakeupPunch, state: str, days_ago: float, now: datetime) -> None:
+    from datetime import timedelta
+
+    type(request).objects.filter(pk=request.pk).update(state=state, approved_by="boss",
+                                                        approved_at=now - timedelta(days=days_ago))
+    owner = {"leave": request} if isinstance(request, LeaveRecord) else {"makeup": request}
+    RequestEvidence.objects.create(name=f"{state}-{days_ago}.pdf", content_type="application/pdf", size=len(PDF),
+                                   sha256=f"{int(days_ago):064d}", data=PDF, uploaded_by="E1", **owner)
+
+
+def test_evidence_is_deleted_once_its_retention_after_settling_ends_and_each_deletion_is_audited(
+        plant, capsys, settings) -> None:
+    from django.db import connection
+
+    from central.attendance.evidence import purge_expired
+    from central.cli import main as central_main
+
+    e1, sick = plant["e1"], plant["sick"]
+    now = datetime(2028, 6, 1, 12, tzinfo=timezone.utc)
+
+    def leave(day: int) -> LeaveRecord:
+        return LeaveRecord.objects.create(employee=e1, leave_type=sick, start=date(2026, 3, day), end=date(2026, 3, day))
+
+    settled_with_evidence(leave(2), "approved", 731, now)  # two years and a day ago: deleted
+    settled_with_evidence(leave(3), "rejected", 729, now)  # a day short of two years: kept
+    settled_with_evidence(MakeupPunch.objects.create(employee=e1, at=datetime(2026, 3, 4, 1, tzinfo=timezone.utc),
+                                                     direction="in", reason="忘打卡"), "withdrawn", 800, now)
+    waiting = leave(5)  # still waiting, filed long ago: never deleted while it waits
+    RequestEvidence.objects.create(leave=waiting, name="pending.pdf", content_type="application/pdf", size=len(PDF),
+                                   sha256="f" * 64, data=PDF, uploaded_by="E1")
+    LeaveRecord.objects.filter(pk=waiting.pk).update(created_at=now.replace(year=2025))
+
+    assert purge_expired(now, 0) == 0 and RequestEvidence.objects.count() == 4  # 0: kept until the employee goes
+    assert purge_expired(now, 730) == 2
+    assert sorted(RequestEvidence.objects.values_list("name", flat=True)) == ["pending.pdf", "rejected-729.pdf"]
+    purged = AuditEntry.objects.filter(action="attendance.evidence_purged").order_by("pk")
+    assert sorted((a.actor, a.target, a.detail["sha256"][-3:], a.detail["kept_days"]) for a in purged) == [
+        ("system", "E1 approved-731.pdf", "731", 730), ("system", "E1 withdrawn-800.pdf", "800", 730)]
+    assert all("data" not in a.detail and "%PDF" not in str(a.detail) for a in purged)  # never the content
+    assert purge_expired(now, 730) == 0  # nothing left to delete: nothing audited twice
+
+    # the command does the same at once, with the configured days or its own
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = central_main(["--db", str(connection.settings_dict["NAME"]), "attendance", "purge-evidence", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, _, err = cli("--days", "0")
+    assert code == 2 and "--days is 1 or more" in err and RequestEvidence.objects.count() == 2
+    code, out, _ = cli("--days", "1")  # the rejected one, settled 729 days before 1 June 2028, is long past a day
+    assert code == 0 and "1 evidence file(s)" in out and list(RequestEvidence.objects.values_list("name", flat=True)) == [
+        "pending.pdf"]
+    assert AuditEntry.objects.filter(action="attendance.evidence_purged", actor="cli").count() == 1
+
+
+def test_the_form_says_how_long_evidence_is_kept(plant, settings) -> None:
+    employee = client_for(plant["users"]["e1"])
+    assert "请求处理 730 天后删除" in employee.get(PAGE).content.decode()
+    settings.EVIDENCE_RETENTION_DAYS = 0  # kept until the employee's data are deleted: no such promise
+    assert "天后删除" not in employee.get(PAGE).content.decode()
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "36501", "1.5"])
+def test_a_retention_that_is_not_a_number_of_days_stops_the_server_saying_so(value: str, monkeypatch) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from central.settings import _retention_days
+
+    monkeypatch.setenv("SEED_EVIDENCE_RETENTION_DAYS", value)
+    with pytest.raises(ImproperlyConfigured, match="SEED_EVIDENCE_RETENTION_DAYS must be a whole number of days"):
+        _retention_days()
+    monkeypatch.setenv("SEED_EVIDENCE_RETENTION_DAYS", " 365 ")
+    assert _retention_days() == 365
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_receivers_thread_deletes_expired_evidence_at_start(plant) -> None:
+    """The thread ``seed-central run`` starts: its first pass, at once, deletes what expired while it was down."""
+    import time as clock
+
+    from django.utils import timezone as dj_timezone
+
+    from central.attendance.worker import EvidenceRetentionThread
+
+    now = dj_timezone.now()
+    old = LeaveRecord.objects.create(employee=plant["e1"], leave_type=plant["sick"], start=date(2024, 3, 4),
+                                     end=date(2024, 3, 4))
+    settled_with_evidence(old, "approved", 731, now)
+    recent = LeaveRecord.objects.create(employee=plant["e1"], leave_type=plant["sick"], start=date(2026, 3, 4),
+                                        end=date(2026, 3, 4))
+    settled_with_evidence(recent, "approved", 10, now)
+    thread = EvidenceRetentionThread(interval_s=3600).start()
+    try:
+        deadline = clock.monotonic() + 20
+        while thread.purged < 1 and thread.errors == 0 and clock.monotonic() < deadline:
+            clock.sleep(0.05)
+    finally:
+        thread.stop()
+    assert (thread.purged, thread.errors) == (1, 0)
+    assert list(RequestEvidence.objects.values_list("leave_id", flat=True)) == [recent.pk]
