@@ -81,15 +81,18 @@ def records_written(rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> i
 
 
 def _request_data(request: LeaveRecord | MakeupPunch) -> dict[str, Any]:
-    """What every request event tells of a leave or a make-up punch."""
+    """What every request event tells of a leave or a make-up punch (whether evidence is attached: the file itself is
+    opened in the console, never sent)."""
+    from central.attendance import evidence
     from central.attendance.models import LeaveRecord
 
     employee = request.employee
     if isinstance(request, LeaveRecord):
         return {"kind": "leave", "id": request.pk, "employee": employee.number, "leave_type": request.leave_type.code,
-                "start": request.start.isoformat(), "end": request.end.isoformat(), "half_day": request.half_day}
+                "start": request.start.isoformat(), "end": request.end.isoformat(), "half_day": request.half_day,
+                "has_evidence": evidence.has(request)}
     return {"kind": "makeup_punch", "id": request.pk, "employee": employee.number, "at": utc_iso(request.at),
-            "direction": request.direction}
+            "direction": request.direction, "has_evidence": evidence.has(request)}
 
 
 def request_changed(request: LeaveRecord | MakeupPunch) -> int:

@@ -16,6 +16,7 @@ from central_support import batch, punch, send
 from receiver_support import Received, Receiver, running_receiver
 
 from central.accounts.models import Role, User
+from central.attendance.evidence import Evidence
 from central.attendance.models import AttendanceProfile, LeaveType, ShiftType
 from central.attendance.requests import decide_leave, decide_makeup_punch, file_leave, file_makeup_punch, record_leave
 from central.attendance.services import recompute
@@ -357,16 +358,18 @@ def test_a_request_is_told_when_filed_with_its_reason_and_when_rejected_with_who
     assert {k: filed.data[k] for k in ("kind", "id", "employee", "leave_type", "start", "end", "half_day", "reason")} \
         == {"kind": "leave", "id": leave.pk, "employee": "E1", "leave_type": "annual", "start": "2026-03-02",
             "end": "2026-03-03", "half_day": False, "reason": "探亲"}
-    assert filed.data["filed_at"].endswith("Z") and "approved_by" not in filed.data
+    assert filed.data["filed_at"].endswith("Z") and "approved_by" not in filed.data and filed.data["has_evidence"] is False
     decide_leave(leave, approve=False, actor="hr", now=NOW)
     rejected = Delivery.objects.get(event="request.rejected")
     assert (rejected.data["id"], rejected.data["rejected_by"], rejected.event_id) == (
         leave.pk, "hr", f"request.rejected:leave:{leave.pk}")
     assert rejected.data["rejected_at"].endswith("Z") and "reason" not in rejected.data
-    makeup = file_makeup_punch(staff, shanghai(5, 18), "out", reason="忘打卡", actor="E1")
+    photo = Evidence("door.png", "image/png", b"\x89PNG\r\n\x1a\n")  # told as attached, never sent
+    makeup = file_makeup_punch(staff, shanghai(5, 18), "out", reason="忘打卡", actor="E1", evidence=photo)
     decide_makeup_punch(makeup, approve=True, actor="hr", now=NOW)
-    assert sorted(Delivery.objects.filter(data__kind="makeup_punch").values_list("event", flat=True)) == [
-        "request.approved", "request.filed"]
+    assert sorted(Delivery.objects.filter(data__kind="makeup_punch").values_list("event", "data__has_evidence")) == [
+        ("request.approved", True), ("request.filed", True)]
+    assert not any("PNG" in str(d) for d in Delivery.objects.values_list("data", flat=True))
     # a leave HR records is filed and approved in one step: only its approval is news
     record_leave(staff, annual, date(2026, 3, 9), date(2026, 3, 9), reason="补录", actor="hr", now=NOW)
     assert list(Delivery.objects.filter(data__start="2026-03-09").values_list("event", flat=True)) == [
