@@ -148,8 +148,8 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
                   .select_related("leave_type"))
     days = leave_days(staff, leaves)
     taken: dict[tuple[int, int, int, str], Decimal] = {}  # (employee, type, year, state) → days
-    dated: dict[tuple[int, int], dict[int, list[tuple[date, Decimal]]]] = {}  # carry-over types: (employee, type) →
-    # year → (day, days)
+    # the types that carry over need each day: (employee, type) → year → [(day, days)]
+    dated: dict[tuple[int, int], dict[int, list[tuple[date, Decimal]]]] = {}
     adding = adding or {}
     entries = [(leave.employee_id, leave.leave_type_id, day, HALF if leave.half_day else Decimal(1), leave.state)
                for leave in leaves for day in days[leave.pk]]

@@ -917,10 +917,9 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
     if carry is not None and values.get("yearly_days") is None and not statutory:
         raise ScheduleError("结转需要每年额度或法定年休假：没有额度就没有剩余可结转 / Carrying over needs days a year or "
                             "statutory annual leave: without an allowance nothing is left to carry", "carry_over_days")
-    if carry is None and (until is not None or since is not None):
-        raise ScheduleError("请填写结转上限，或清空结转的期限和起始年 / Give the days carried over, or leave their last "
-                            "month and first year empty", "carry_over_days")
-    if carry is not None and since is None:
+    if carry is None:  # no carry-over: its last month and first year go with it (the form need not be emptied)
+        until = since = None
+    elif since is None:
         since = dj_timezone.localdate().year  # from this year's unused days on
     creating = leave_type is None
     moved = leave_type is not None and leave_type.counts_rest_days != bool(values["counts_rest_days"])

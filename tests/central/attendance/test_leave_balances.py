@@ -233,7 +233,6 @@ def test_hr_sets_carrying_over_on_the_leave_types_tab_and_sees_it_on_the_month_p
     body = {"id": str(plant["annual"].pk), "code": "annual", "name": "年假", "paid": "on", "yearly_days": "5",
             "carry_over_days": "3", "carry_over_until": "3", "carry_over_since": "2025"}
     for extra, field in (({"yearly_days": ""}, "carry_over_days"),  # nothing to carry without an allowance
-                         ({"carry_over_days": ""}, "carry_over_days"),  # a last month without days carried
                          ({"carry_over_until": "13"}, "carry_over_until"), ({"carry_over_days": "0"}, "carry_over_days"),
                          ({"carry_over_since": "1999"}, "carry_over_since")):
         answer = hr.post(url, {**body, **extra})
@@ -249,3 +248,8 @@ def test_hr_sets_carrying_over_on_the_leave_types_tab_and_sees_it_on_the_month_p
     assert 'data-carried="3"' in row and "至 03-31" in row and "已过期" in row
     assert hr.post(url, {**body, "carry_over_since": ""}).status_code == 302  # empty: from this year on
     assert LeaveType.objects.get(code="annual").carry_over_since == dj_timezone.localdate().year
+    assert hr.post(url, {**body, "carry_over_days": ""}).status_code == 302  # switched off: the rest goes with it
+    annual = LeaveType.objects.get(code="annual")
+    assert (annual.carry_over_days, annual.carry_over_until, annual.carry_over_since) == (None, None, None)
+    page = hr.get(reverse("console:attendance_month", args=[e1.pk]), {"month": "2026-03"}).content.decode()
+    assert "data-carried" not in page.split('id="balance-annual-2026"')[1].split("</tr>")[0]
