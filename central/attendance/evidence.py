@@ -128,20 +128,28 @@ def _kind(request: LeaveRecord | MakeupPunch) -> str:
     return "leave" if isinstance(request, LeaveRecord) else "makeup"
 
 
+def _owner(request: LeaveRecord | MakeupPunch) -> dict[str, Any]:
+    """The evidence row's field that names ``request``."""
+    return {_kind(request): request}
+
+
 def _owned(request: LeaveRecord | MakeupPunch) -> QuerySet[RequestEvidence]:
-    owner: dict[str, Any] = {_kind(request): request}
-    return RequestEvidence.objects.filter(**owner)
+    return RequestEvidence.objects.filter(**_owner(request))
+
+
+def _audited(actor: str, action: str, request: LeaveRecord | MakeupPunch, row: RequestEvidence, **detail: Any) -> None:
+    """An audit entry of ``request``'s evidence ``row``: the employee and the file's name, never its content."""
+    audit.record(actor, action, f"{request.employee.number} {row.name}",
+                 {"request": f"{_kind(request)}:{request.pk}", **detail})
 
 
 def attach(request: LeaveRecord | MakeupPunch, evidence: Evidence, actor: str) -> RequestEvidence:
     """Keep ``evidence`` with ``request`` (in the caller's transaction), in place of any kept before."""
     _owned(request).delete()
-    owner: dict[str, Any] = {_kind(request): request}
     row = RequestEvidence.objects.create(name=evidence.name, content_type=evidence.content_type,
                                          size=len(evidence.data), sha256=hashlib.sha256(evidence.data).hexdigest(),
-                                         data=evidence.data, uploaded_by=actor[:150], **owner)
-    audit.record(actor, "attendance.evidence_attached", f"{request.employee.number} {row.name}",
-                 {"request": f"{_kind(request)}:{request.pk}", "size": row.size, "sha256": row.sha256})
+                                         data=evidence.data, uploaded_by=actor[:150], **_owner(request))
+    _audited(actor, "attendance.evidence_attached", request, row, size=row.size, sha256=row.sha256)
     return row
 
 
@@ -160,8 +168,7 @@ def opened(user: Any, request: LeaveRecord | MakeupPunch) -> RequestEvidence | N
     someone else's is audited."""
     row = of(request)
     if row is not None and user.employee_id != request.employee_id:
-        audit.record(user.username, "attendance.evidence_viewed", f"{request.employee.number} {row.name}",
-                     {"request": f"{_kind(request)}:{request.pk}"})
+        _audited(user.username, "attendance.evidence_viewed", request, row)
     return row
 
 
@@ -197,7 +204,5 @@ def purge_expired(now: datetime, days: int | None = None, actor: str = "system")
                 if not RequestEvidence.objects.filter(pk=row.pk).delete()[0]:
                     continue
                 purged += 1
-                audit.record(actor, "attendance.evidence_purged", f"{request.employee.number} {row.name}",
-                             {"request": f"{_kind(request)}:{request.pk}", "sha256": row.sha256, "size": row.size,
-                              "settled_at": request.approved_at.isoformat() if request.approved_at else None,
-                              "kept_days": days})
+                _audited(actor, "attendance.evidence_purged", request, row, sha256=row.sha256, size=row.size,
+                         settled_at=request.approved_at.isoformat() if request.approved_at else None, kept_days=days)

@@ -59,7 +59,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
           progress: ProgressFn | None = None) -> Report:
     coverage = cover(user, params)
     year = params.last.year
-    today = timezone.localdate(now) if now is not None else timezone.localdate()  # carried days lapse after their day
+    today = timezone.localdate(now)  # carried days lapse after their day (now: None is the present)
     people = list(coverage.employees.filter(active=True).select_related("site", "department")
                   .order_by("site__code", "department__name", "number"))
     balances = Part("balances", f"假期余额 {year} Leave balances {year}", list(BALANCE_COLUMNS), freeze_columns=2,
