@@ -47,8 +47,9 @@ class RecordOut(Schema):
     overtime_min: int = Field(description="加班分钟 / overtime minutes", examples=[30])
     overtime_kind: str = Field(description="加班类别 / overtime kind: workday, rest_day, holiday", examples=["workday"])
     overtime_state: str = Field(description="加班审批状态：空（无需审批）、pending 待批、approved 已批、rejected 已拒（不计薪）、"
-                                            "unpaid 不在加班白名单 / overtime approval state: empty when none is needed, "
-                                            "pending, approved, rejected (not paid), unpaid (not on the overtime list)",
+                                            "in_lieu 批为调休（不计薪）、unpaid 不在加班白名单 / overtime approval state: empty "
+                                            "when none is needed, pending, approved, rejected (not paid), in_lieu (approved "
+                                            "as time off in lieu, not paid), unpaid (not on the overtime list)",
                                 examples=["pending"])
     leave_type: str | None = Field(None, description="假别代码 / leave type code", examples=[None])
     half_day: bool = Field(description="半天 / half day", examples=[False])
@@ -222,11 +223,14 @@ class BalanceOut(Schema):
     allowance: str = Field(description="额度天数（小数字符串）/ days allowed, a decimal string", examples=["10"])
     own: bool = Field(description="为该员工单独设置的额度（否则为假别的每年额度或法定年休假）/ the employee's own allowance "
                                   "for the year, else the leave type's days a year or the statutory days", examples=[True])
-    basis: Literal["type", "own", "statutory", "unknown"] = Field(
+    basis: Literal["type", "own", "statutory", "unknown", "in_lieu"] = Field(
         description="额度的来源：type 假别的每年额度；own 个人额度；statutory 法定年休假，按累计工作年限；unknown 法定年休假但员工"
-                    "没有参加工作时间或入职日期，额度为 0 / where the allowance comes from: type, the leave type's days a "
-                    "year; own, the employee's own; statutory, the statutory annual leave their years of working life "
-                    "earn; unknown, statutory but the employee has no date they started working or joined (0 days)",
+                    "没有参加工作时间或入职日期，额度为 0；in_lieu 调休：到当年年末批为调休的休息日加班折成的天数（每 4 小时半天），"
+                    "减去往年已休的 / where the allowance comes from: type, the leave type's days a year; own, the "
+                    "employee's own; statutory, the statutory annual leave their years of working life earn; unknown, "
+                    "statutory but the employee has no date they started working or joined (0 days); in_lieu, time off "
+                    "in lieu: the days rest-day overtime approved so banked up to the year's end (half a day for every 4 "
+                    "hours), less those taken in the years before",
         examples=["statutory"])
     working_years: int | None = Field(description="statutory：当年年末（或离职日）的累计工作年限 / statutory: full years of "
                                                    "working life at the year's end (or the leaving day)", examples=[12])
@@ -237,6 +241,9 @@ class BalanceOut(Schema):
                                        examples=["2027-03-31"])
     carried_left: str = Field(description="结转天数还剩多少（过期后为 0）；剩余已含这部分 / carried days not yet taken (0 "
                                           "once lapsed); left includes them", examples=["1"])
+    banked_hours: str = Field(description="in_lieu：到当年年末批为调休的加班小时数（其他假别为 0）/ in_lieu: hours of "
+                                          "overtime approved as time off in lieu up to the year's end (0 for other "
+                                          "types)", examples=["12.5"])
     taken: str = Field(description="已批请假占用的天数 / days of approved leave", examples=["3"])
     waiting: str = Field(description="待批请假占用的天数 / days held by leave waiting for approval", examples=["0.5"])
     left: str = Field(description="剩余天数，可能为负（额度下调后）/ days left; negative when the allowance was lowered "
@@ -250,7 +257,15 @@ class BalancePage(Schema):
     next_cursor: str | None = Field(None, description=NEXT, examples=[None])
 
 
-class OvertimeDecisionIn(DecisionIn):
+class OvertimeDecisionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject", "in_lieu"] = Field(
+        description="approve：批准，计薪；reject：拒绝，只记录不计薪；in_lieu：批为调休，不计薪，每 4 小时折半天调休假（只适用于休息日"
+                    "加班，且须有调休假别）。审批人为令牌的用户，写入审计日志 / approve: paid; reject: recorded, not paid; "
+                    "in_lieu: approved as time off in lieu, not paid, half a day of the leave type for time off in lieu "
+                    "for every 4 hours (rest-day overtime only, and only where such a leave type exists). The token's "
+                    "user decides, and the decision is written to the audit log", examples=["approve"])
     minutes: int | None = Field(
         None, ge=1, le=2880,
         description="审批人看到的加班分钟数；此后重新计算改变了分钟数时返回 409，请重新读取后再审批 / the overtime minutes the "

@@ -3,7 +3,9 @@
 A leave type with ``yearly_days`` gives every employee that many days a year; a ``statutory`` one (法定年休假) gives
 each employee the days their working life earns in that year (:mod:`central.attendance.annual_leave`); an employee's
 own :class:`LeaveAllowance` for a type and year replaces either (a year forfeited, days agreed). A type may carry a
-year's unused days into the next, up to a cap and until a month's end (:mod:`central.attendance.carry_over`). What a leave
+year's unused days into the next, up to a cap and until a month's end (:mod:`central.attendance.carry_over`). The one
+type for time off in lieu (调休, ``in_lieu``) has no days a year: rest-day overtime a manager approved as time off in lieu
+gives half a day for every 4 hours, kept until taken (:func:`in_lieu_days`). What a leave
 takes is counted as the records it lays down: the employee's working days by their own schedule and site calendar
 (every day for a type counted in calendar days), half a day for a half-day leave, each day in the year it falls in.
 Approved leave is *used*; pending leave is *waiting* and held, so two requests cannot together take more than is
@@ -18,6 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Min, Sum
+from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
 from central.accounts import audit
@@ -25,7 +29,7 @@ from central.attendance import engine as e
 from central.attendance.annual_leave import entitlement
 from central.attendance.carry_over import CarryRule, YearCarry, chain
 from central.attendance.inputs import load_rules, plans
-from central.attendance.models import AttendanceProfile, LeaveAllowance, LeaveRecord, LeaveType
+from central.attendance.models import AttendanceProfile, DailyRecord, LeaveAllowance, LeaveRecord, LeaveType
 from central.attendance.services import AttendanceError
 from central.people.models import Employee
 
@@ -40,6 +44,8 @@ class AllowanceError(AttendanceError):
 
 # where an allowance comes from
 TYPE, OWN, STATUTORY, UNKNOWN = "type", "own", "statutory", "unknown"  # UNKNOWN: statutory, no dates to count from
+IN_LIEU = "in_lieu"  # time off in lieu (调休): rest-day overtime approved so, less what was taken of it before the year
+IN_LIEU_HALF_DAY_MIN = 4 * 60  # half of the 8-hour working day (劳动法 第三十六条)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,11 @@ class Balance:
     working_years: int | None = None  # STATUTORY: full years of working life at the year's end (or the leaving day)
     carry: YearCarry | None = None  # a type with carry-over: the days carried in from the year before, and their use
     today: date | None = None  # the day ``left`` is counted on (carried days lapse after their last day)
+    banked_min: int = 0  # IN_LIEU: minutes of overtime approved as time off in lieu up to the year's end
+
+    @property
+    def banked_h(self) -> Decimal:
+        return (Decimal(self.banked_min) / 60).quantize(Decimal("0.1"))
 
     @property
     def own(self) -> bool:
@@ -83,6 +94,36 @@ class Balance:
 def days_text(days: Decimal) -> str:
     """3.0 as "3", 2.5 as "2.5"."""
     return f"{days.normalize():f}"
+
+
+def in_lieu_days(minutes: int) -> Decimal:
+    """Days of time off in lieu that ``minutes`` of overtime give: half a day for every 4 hours, what is short of the
+    next 4 hours kept towards it."""
+    return HALF * (max(minutes, 0) // IN_LIEU_HALF_DAY_MIN)
+
+
+def _banked(staff: Sequence[Employee], last_year: int) -> dict[int, dict[int, int]]:
+    """Minutes of overtime approved as time off in lieu, by employee pk, then year, up to ``last_year``."""
+    rows = (DailyRecord.objects.filter(employee__in=[emp.pk for emp in staff], overtime_state="in_lieu",
+                                       date__lte=date(last_year, 12, 31))
+            .annotate(year=ExtractYear("date")).values_list("employee_id", "year").annotate(minutes=Sum("overtime_min")))
+    found: dict[int, dict[int, int]] = {}
+    for emp_pk, year, minutes in rows:
+        found.setdefault(emp_pk, {})[year] = minutes or 0
+    return found
+
+
+def _in_lieu(years: Sequence[int], banked: Mapping[int, int], taken: Mapping[int, Decimal]) -> dict[int, tuple[Decimal, int]]:
+    """One employee's time off in lieu for each of ``years``, from the minutes their overtime banked and the days
+    they took of it (approved and waiting), both by year: the days banked up to the year's end less those taken in
+    the years before, with the minutes banked; no year without either."""
+    found: dict[int, tuple[Decimal, int]] = {}
+    for year in years:
+        minutes = sum(m for y, m in banked.items() if y <= year)
+        before = sum((n for y, n in taken.items() if y < year), ZERO)
+        if minutes or before or taken.get(year):
+            found[year] = (in_lieu_days(minutes) - before, minutes)
+    return found
 
 
 def taken_by_year(days: Iterable[date], half_day: bool) -> dict[int, Decimal]:
@@ -123,6 +164,13 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
     rules = {pk: CarryRule(t.carry_over_days, t.carry_over_since or wanted[0], t.carry_over_until)
              for pk, t in types.items() if t.carry_over_days is not None}
     needed = set(wanted) | {year for rule in rules.values() for year in range(rule.since, wanted[-1])}
+    in_lieu = next((pk for pk, t in types.items() if t.in_lieu), None)
+    banked: dict[int, dict[int, int]] = {}
+    if in_lieu is not None:  # what was taken of it in every year before counts against what overtime banked
+        banked = _banked(staff, wanted[-1])
+        since = LeaveRecord.objects.filter(employee__in=[emp.pk for emp in staff], leave_type=in_lieu,
+                                           state__in=("approved", "pending")).aggregate(first=Min("start"))["first"]
+        needed |= set(range(since.year if since is not None else wanted[0], wanted[-1]))
     Allowance = tuple[Decimal, str, int | None]  # days, basis, working years
     shared: dict[tuple[int, int], Allowance] = {
         (pk, year): (t.yearly_days, TYPE, None) for pk, t in types.items()
@@ -140,16 +188,18 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
                 earned = entitlement(year, started=started, joined=joined, left=gone)
                 due = (Decimal(0), UNKNOWN, None) if earned is None else (Decimal(earned.days), STATUTORY, earned.years)
                 allowances[emp.pk].update({(pk, year): due for pk in statutory})
-    for row in LeaveAllowance.objects.filter(employee__in=[emp.pk for emp in staff], year__in=needed):
+    for row in LeaveAllowance.objects.filter(employee__in=[emp.pk for emp in staff], year__in=needed).exclude(
+            leave_type=in_lieu):  # one set before the type became time off in lieu: the overtime decides now
         allowances[row.employee_id][(row.leave_type_id, row.year)] = (row.days, OWN, None)
     first, last = date(min(needed), 1, 1), date(wanted[-1], 12, 31)
-    leaves = list(LeaveRecord.objects.filter(employee__in=[emp.pk for emp in staff if allowances[emp.pk]],
+    leaves = list(LeaveRecord.objects.filter(employee__in=[emp.pk for emp in staff if allowances[emp.pk] or in_lieu],
                                              state__in=("approved", "pending"), start__lte=last, end__gte=first)
                   .select_related("leave_type"))
     days = leave_days(staff, leaves)
     taken: dict[tuple[int, int, int, str], Decimal] = {}  # (employee, type, year, state) → days
     # the types that carry over need each day: (employee, type) → year → [(day, days)]
     dated: dict[tuple[int, int], dict[int, list[tuple[date, Decimal]]]] = {}
+    lieu_taken: dict[int, dict[int, Decimal]] = {}  # employee → year → days of time off in lieu, approved and waiting
     adding = adding or {}
     entries = [(leave.employee_id, leave.leave_type_id, day, HALF if leave.half_day else Decimal(1), leave.state)
                for leave in leaves for day in days[leave.pk]]
@@ -159,16 +209,24 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
         taken[key] = taken.get(key, ZERO) + n
         if type_pk in rules:
             dated.setdefault((emp_pk, type_pk), {}).setdefault(day.year, []).append((day, n))
+        if type_pk == in_lieu:
+            years_taken = lieu_taken.setdefault(emp_pk, {})
+            years_taken[day.year] = years_taken.get(day.year, ZERO) + n
     found: dict[int, list[Balance]] = {}
     for emp in staff:
         mine = allowances[emp.pk]
+        lieu: dict[int, tuple[Decimal, int]] = {}
+        if in_lieu is not None:
+            lieu = _in_lieu(wanted, banked.get(emp.pk, {}), lieu_taken.get(emp.pk, {}))
+            mine.update({(in_lieu, year): (days_, IN_LIEU, None) for year, (days_, _m) in lieu.items()})
         joined = dates.get(emp.pk, (None, None, None))[1]
         carries = {pk: chain(rule, {year: v[0] for (t, year), v in mine.items() if t == pk},
                              dated.get((emp.pk, pk), {}), wanted, joined) for pk, rule in rules.items()}
         found[emp.pk] = [
             Balance(types[pk], year, days_, basis, taken.get((emp.pk, pk, year, "approved"), ZERO),
                     taken.get((emp.pk, pk, year, "pending"), ZERO), years_,
-                    carries[pk][year] if pk in carries else None, today)
+                    carries[pk][year] if pk in carries else None, today,
+                    lieu[year][1] if pk == in_lieu else 0)
             for (pk, year), (days_, basis, years_) in sorted(mine.items(), key=lambda kv: (types[kv[0][0]].code, kv[0][1]))
             if year in wanted]
     return found
@@ -215,6 +273,9 @@ def set_allowance(user: Any, employee: Employee, leave_type: LeaveType, year: in
     Who may: those who manage the employee (the caller checked it)."""
     if not 2000 <= year <= 2100:
         raise AllowanceError("年份应在 2000 到 2100 之间 / The year is 2000 to 2100", "year")
+    if leave_type.in_lieu:
+        raise AllowanceError(f"{leave_type.name}的额度来自审批为调休的加班，不能单独设置 / {leave_type.name} comes from "
+                             "overtime approved as time off in lieu: it has no allowance to set", "leave_type")
     if days is not None and not (Decimal(0) <= days <= MAX_DAYS and days == days.quantize(HALF / 5)):
         raise AllowanceError("天数应在 0 到 366 之间，最多一位小数 / Days are 0 to 366, one decimal at most", "days")
     with transaction.atomic():

@@ -176,6 +176,11 @@ class LeaveType(models.Model):
         help_text=_("按累计工作年限：满 1 年 5 天，满 10 年 10 天，满 20 年 15 天；入职、离职和跨档的年份按日历天数折算，"
                     "不足 1 天不计 / by years of working life: 5 days from 1 year, 10 from 10, 15 from 20; the years of "
                     "joining, leaving and reaching a new tier by their share of calendar days, rounded down to whole days"))
+    in_lieu = models.BooleanField(
+        _("调休假 Time off in lieu"), default=False,
+        help_text=_("额度来自审批为调休的休息日加班：每 4 小时半天，不设每年额度、不结转；只能有一个这样的假别 / the days come "
+                    "from rest-day overtime approved as time off in lieu: half a day for every 4 hours, no days a year, "
+                    "nothing carried over; one leave type at most is this"))
     carry_over_days = models.DecimalField(
         _("结转上限（天） Days carried over, at most"), max_digits=4, decimal_places=1, null=True, blank=True,
         validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(366)],

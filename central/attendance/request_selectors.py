@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from central.accounts import scope
-from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch, RequestEvidence
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, RequestEvidence
 from central.attendance.selectors import zone_of
 from central.people.models import Employee
 
@@ -41,12 +41,23 @@ class RequestRow:
     can_withdraw: bool = False  # the person's own request, still waiting
     evidence: str = ""  # the name of the evidence kept with it, if any
 
+    @property
+    def in_lieu(self) -> bool:
+        """Rest-day overtime: the one kind that may be approved as time off in lieu (调休)."""
+        return self.record is not None and self.record.overtime_kind == "rest_day"
+
 
 @dataclass(frozen=True)
 class RequestsPage:
     pending: list[RequestRow]
     decided: list[RequestRow]
     can_decide: bool
+    in_lieu: bool = False  # a leave type takes time off in lieu: rest-day overtime may be approved as such
+
+    @property
+    def offers_in_lieu(self) -> bool:
+        """Whether the page offers time off in lieu: it may, and a pending rest-day overtime is there to take it."""
+        return self.in_lieu and any(r.in_lieu for r in self.pending)
 
     @property
     def can_act(self) -> bool:
@@ -97,7 +108,7 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
         + [makeup_row(x) for x in makeups.exclude(state="pending").filter(created_at__gte=since)
            .order_by("-created_at")[:MAX_ROWS]],
         key=lambda r: r.decided_at or r.filed_at or now, reverse=True)
-    return RequestsPage(pending, decided, deciding)
+    return RequestsPage(pending, decided, deciding, LeaveType.objects.filter(in_lieu=True).exists())
 
 
 def find_request(user: User, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch | DailyRecord | None:

@@ -153,10 +153,15 @@ def record_leave(employee: Employee, leave_type: LeaveType, start: date, end: da
         return decide_leave(leave, approve=True, actor=actor, now=now, evidence_required=False)
 
 
-def decide_overtime(record: DailyRecord, *, approve: bool, actor: str, minutes: int | None = None) -> DailyRecord:
-    """Approve (paid) or reject (recorded, not paid) a day's overtime waiting for approval. The decision stays while
-    the day's overtime minutes stay the same; a recompute that changes them asks again (``services._keep_approval``).
-    ``minutes``: what the person deciding was shown; refused when a recompute changed them since."""
+def decide_overtime(record: DailyRecord, *, approve: bool, actor: str, minutes: int | None = None,
+                    in_lieu: bool = False) -> DailyRecord:
+    """Approve (paid) or reject (recorded, not paid) a day's overtime waiting for approval, or approve rest-day
+    overtime as time off in lieu (``in_lieu``: 调休, not paid; its hours become days of the leave type kept for it,
+    :mod:`central.attendance.leave_balances`). The decision stays while the day's overtime minutes stay the same; a
+    recompute that changes them asks again (``services._keep_approval``). ``minutes``: what the person deciding was
+    shown; refused when a recompute changed them since."""
+    if in_lieu and not approve:
+        raise AttendanceError("调休是批准的一种 / Time off in lieu is a way of approving")
     with transaction.atomic():
         fresh = DailyRecord.objects.select_for_update().select_related("employee").get(pk=record.pk)
         if fresh.overtime_state != "pending" or not fresh.overtime_min:
@@ -165,11 +170,27 @@ def decide_overtime(record: DailyRecord, *, approve: bool, actor: str, minutes: 
             raise AttendanceError(f"这天的加班已从 {minutes} 分钟变为 {fresh.overtime_min} 分钟，请核对后再审批 / "
                                   f"This day's overtime changed from {minutes} to {fresh.overtime_min} min since it "
                                   "was shown: look at it again before deciding")
-        fresh.overtime_state = "approved" if approve else "rejected"
+        if in_lieu:
+            _check_in_lieu(fresh)
+        fresh.overtime_state = "in_lieu" if in_lieu else "approved" if approve else "rejected"
         fresh.save(update_fields=["overtime_state", "updated_at"])
         audit.record(actor, "attendance.overtime_" + fresh.overtime_state, f"{fresh.employee.number} {fresh.date}",
                      {"id": fresh.pk, "shift": fresh.shift_name, "minutes": fresh.overtime_min})
     return fresh
+
+
+def _check_in_lieu(record: DailyRecord) -> None:
+    """Only rest-day overtime may be taken as time off in lieu (劳动法 第四十四条: work on a rest day is made up with
+    time off, or paid double; work on a public holiday is paid three times and overtime after a working day one and
+    a half, neither made up with time off), and only where a leave type takes it."""
+    if record.overtime_kind != "rest_day":
+        kind = {"holiday": ("节假日", "public holiday"), "workday": ("工作日", "workday")}.get(
+            record.overtime_kind, (record.overtime_kind, record.overtime_kind))
+        raise AttendanceError(f"只有休息日加班可以调休，这是{kind[0]}加班，须计薪 / Only rest-day overtime can be taken as time "
+                              f"off in lieu: this is {kind[1]} overtime, which is paid")
+    if not LeaveType.objects.filter(in_lieu=True).exists():
+        raise AttendanceError("还没有调休假别：请人事先在假别中添加一个「调休假」/ There is no leave type for time off in "
+                              "lieu yet: HR adds one under leave types first")
 
 
 class DecisionRefused(AttendanceError):
@@ -186,17 +207,20 @@ def check_decider(user: Any, employee: Employee) -> None:
 
 
 def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, approve: bool,
-           minutes: int | None = None) -> None:
+           minutes: int | None = None, in_lieu: bool = False) -> None:
     """One decision, from the console's requests page or the API: who may take it (:func:`check_decider`, refused
     with :class:`DecisionRefused`), then the request's own service (an :class:`AttendanceError` once decided).
-    ``minutes``: for overtime, the minutes the person deciding was shown (:func:`decide_overtime`)."""
+    ``minutes``: for overtime, the minutes the person deciding was shown; ``in_lieu``: overtime approved as time off
+    in lieu (:func:`decide_overtime`)."""
     check_decider(user, request.employee)
+    if in_lieu and not isinstance(request, DailyRecord):
+        raise AttendanceError("只有加班可以调休 / Only overtime can be taken as time off in lieu")
     if isinstance(request, LeaveRecord):
         decide_leave(request, approve=approve, actor=user.username)
     elif isinstance(request, MakeupPunch):
         decide_makeup_punch(request, approve=approve, actor=user.username)
     else:
-        decide_overtime(request, approve=approve, actor=user.username, minutes=minutes)
+        decide_overtime(request, approve=approve, actor=user.username, minutes=minutes, in_lieu=in_lieu)
 
 
 def attach_evidence(user: Any, request: LeaveRecord | MakeupPunch, evidence: Evidence) -> None:

@@ -128,9 +128,13 @@ def _changed(old: e.Record, new: e.Record) -> list[str]:
     return [column for column, a, b in pairs if a != b]
 
 
+DECIDED_OVERTIME = ("approved", "rejected", "in_lieu")
+
+
 def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
-    """Overtime a person approved or rejected stays so while its minutes do not change."""
-    if (old is not None and old.overtime_state in ("approved", "rejected") and new.overtime_state == "pending"
+    """Overtime a person decided (approved, rejected, or approved as time off in lieu) stays so while its minutes do
+    not change."""
+    if (old is not None and old.overtime_state in DECIDED_OVERTIME and new.overtime_state == "pending"
             and old.overtime_min == new.overtime_min):
         return replace(new, overtime_state=old.overtime_state)
     return new
@@ -914,6 +918,9 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         raise ScheduleError("法定年休假不含休息日和节假日，不能按自然日计 / Statutory annual leave does not take rest days "
                             "and holidays: it cannot count calendar days", "counts_rest_days")
     carry, until, since = values.get("carry_over_days"), values.get("carry_over_until"), values.get("carry_over_since")
+    in_lieu = bool(values.get("in_lieu"))
+    if in_lieu:
+        _check_in_lieu_type(values, statutory, carry, leave_type)
     if carry is not None and values.get("yearly_days") is None and not statutory:
         raise ScheduleError("结转需要每年额度或法定年休假：没有额度就没有剩余可结转 / Carrying over needs days a year or "
                             "statutory annual leave: without an allowance nothing is left to carry", "carry_over_days")
@@ -928,14 +935,14 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         leave_type.code, leave_type.name = code, name
         leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
         leave_type.yearly_days, leave_type.statutory = values.get("yearly_days"), statutory
-        leave_type.needs_evidence = bool(values.get("needs_evidence"))
+        leave_type.needs_evidence, leave_type.in_lieu = bool(values.get("needs_evidence")), in_lieu
         leave_type.carry_over_days, leave_type.carry_over_until, leave_type.carry_over_since = carry, until, since
         leave_type.full_clean()
         leave_type.save()
         audit.record(user.username, "attendance.leave_type.create" if creating else "attendance.leave_type.update",
                      code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days,
                             "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days),
-                            "statutory": statutory, "needs_evidence": leave_type.needs_evidence,
+                            "statutory": statutory, "needs_evidence": leave_type.needs_evidence, "in_lieu": in_lieu,
                             "carry_over_days": None if carry is None else str(carry), "carry_over_until": until,
                             "carry_over_since": since})
     if moved:
@@ -945,6 +952,24 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
             _recompute_for(Employee.objects.filter(pk__in=leaves.values("employee_id")), span["first"], span["last"],
                            user.username, f"假别 {code} / leave type {code}")
     return leave_type
+
+
+def _check_in_lieu_type(values: dict[str, Any], statutory: bool, carry: Any, leave_type: LeaveType | None) -> None:
+    """A leave type for time off in lieu (调休) takes its days from overtime alone, on working days, and there is one."""
+    refusals = ((values.get("yearly_days") is not None, "yearly_days", "调休假的额度来自调休的加班，每年额度请留空",
+                 "Time off in lieu comes from overtime: leave the days a year empty"),
+                (statutory, "statutory", "调休假不是法定年休假", "Time off in lieu is not statutory annual leave"),
+                (carry is not None, "carry_over_days", "调休假的余额一直保留，不按年结转",
+                 "Time off in lieu is kept until taken: nothing to carry over"),
+                (bool(values.get("counts_rest_days")), "counts_rest_days", "调休只占工作日，不能按自然日计",
+                 "Time off in lieu takes working days only, not calendar days"))
+    for refused, name, zh, en in refusals:
+        if refused:
+            raise ScheduleError(f"{zh} / {en}", name)
+    other = LeaveType.objects.filter(in_lieu=True).exclude(pk=getattr(leave_type, "pk", 0) or 0).first()
+    if other is not None:
+        raise ScheduleError(f"已有调休假别「{other.name}」（{other.code}），只能有一个 / {other.name} ({other.code}) is "
+                            "already the leave type for time off in lieu: there is one at most", "in_lieu")
 
 
 SHIFT_FIELDS = ("start", "end", "checkin_before_min", "checkout_after_min", "late_grace_min", "early_grace_min", "hours",

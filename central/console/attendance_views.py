@@ -507,6 +507,7 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
         "balances": leave_balances.balances(own, [timezone.localdate().year]) if own is not None else []})
 
 
+DECISIONS = ("approve", "reject", "in_lieu")  # in_lieu: rest-day overtime approved as time off in lieu (调休)
 MAX_PICKS = 600  # requests decided in one go (the page lists at most 200 of each kind)
 
 
@@ -520,7 +521,7 @@ def request_decide_many(request: AuthedHttpRequest) -> HttpResponse:
     if not scope.can_decide_requests(user):
         raise PermissionDenied
     decision = request.POST.get("decision", "")
-    if decision not in ("approve", "reject"):
+    if decision not in DECISIONS:
         raise Http404
     picks = request.POST.getlist("pick")[:MAX_PICKS]
     if not picks:
@@ -535,14 +536,16 @@ def request_decide_many(request: AuthedHttpRequest) -> HttpResponse:
             refused.append(f"{pick[:40]}: 没有找到 / not found")
             continue
         try:
-            decide(user, row, approve=decision == "approve", minutes=_int(seen))  # minutes: overtime's only
+            decide(user, row, approve=decision != "reject", minutes=_int(seen),  # minutes: overtime's only
+                   in_lieu=decision == "in_lieu")
         except AttendanceError as exc:
             refused.append(f"{row.employee.name} ({row.employee.number}): {exc}")
         else:
             done += 1
     if done:
-        messages.success(request, (_("已批准 %(n)s 条请求 / %(n)s requests approved") if decision == "approve" else
-                                   _("已拒绝 %(n)s 条请求 / %(n)s requests rejected")) % {"n": done})
+        messages.success(request, {"approve": _("已批准 %(n)s 条请求 / %(n)s requests approved"),
+                                   "in_lieu": _("已将 %(n)s 条加班批为调休 / %(n)s overtime approved as time off in lieu"),
+                                   "reject": _("已拒绝 %(n)s 条请求 / %(n)s requests rejected")}[decision] % {"n": done})
     if refused:
         messages.error(request, _("%(n)s 条未处理 / %(n)s not decided: %(which)s")
                        % {"n": len(refused), "which": "; ".join(refused[:10]) + ("; …" if len(refused) > 10 else "")})
@@ -624,15 +627,17 @@ def request_decide(request: AuthedHttpRequest) -> HttpResponse:
         raise PermissionDenied
     kind, decision = request.POST.get("kind", ""), request.POST.get("decision", "")
     row = request_selectors.find_request(user, kind, _int(request.POST.get("id")))
-    if row is None or decision not in ("approve", "reject"):
+    if row is None or decision not in DECISIONS:
         raise Http404
-    approve = decision == "approve"
     try:
-        decide(user, row, approve=approve, minutes=_int(request.POST.get("minutes")))
+        decide(user, row, approve=decision != "reject", minutes=_int(request.POST.get("minutes")),
+               in_lieu=decision == "in_lieu")
     except AttendanceError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, (_("已批准 %(who)s 的请求 / %(who)s's request approved") if approve else
-                                   _("已拒绝 %(who)s 的请求 / %(who)s's request rejected"))
+        messages.success(request, {"approve": _("已批准 %(who)s 的请求 / %(who)s's request approved"),
+                                   "in_lieu": _("已将 %(who)s 的加班批为调休 / %(who)s's overtime approved as time off "
+                                                "in lieu"),
+                                   "reject": _("已拒绝 %(who)s 的请求 / %(who)s's request rejected")}[decision]
                          % {"who": f"{row.employee.name} ({row.employee.number})"})
     return redirect("console:attendance_requests")

@@ -381,7 +381,8 @@ def demo_attendance(site: Any, admin: Any) -> None:
               "absent_below_h": Decimal("1"), "count_on_holidays": False, "rounding_min": None, "rounding_in": "up",
               "rounding_out": "down", "overtime": rule}
     day = attendance.save_shift(admin, {**values, "name": "白班", "start": time(8, 30), "end": time(17, 30),
-                                        "color": "#2e7d32", "breaks": [{"start": time(12), "end": time(13)}]})
+                                        "color": "#2e7d32", "breaks": [{"start": time(12), "end": time(13)}],
+                                        "count_on_holidays": True})  # a Saturday worked is rest-day overtime
     night = attendance.save_shift(admin, {**values, "name": "夜班", "start": time(20, 30), "end": time(5, 30),
                                           "color": "#4527a0", "breaks": [{"start": time(0), "end": time(0, 30)}]})
     attendance.save_shift(admin, {**values, "name": "中班", "start": time(14), "end": time(22), "color": "#ef6c00",
@@ -420,6 +421,15 @@ def demo_attendance(site: Any, admin: Any) -> None:
                                          punched_at=at, boot_id="boot-1", monotonic_ns=n, time_source="ntp",
                                          batch_id="batch-att", received_at=at + timedelta(seconds=2)))
             when += timedelta(days=1)
+    saturday = today - timedelta(days=(today.weekday() - 5) % 7 or 7)
+    for emp in workers[3:4]:  # came in on the last Saturday: overtime to approve, paid or as time off in lieu
+        for clock, way in ((time(8, 55), "in"), (time(13, 2), "out")):
+            n += 1
+            stamp = datetime.combine(saturday, clock, zone)
+            punches.append(Punch(id=f"0190c0de-0000-7000-a000-{n:012d}", site=site.code, device_id="zc-gate-01",
+                                 employee_number=emp.number, direction=way, method="face", score=0.3, punched_at=stamp,
+                                 boot_id="boot-1", monotonic_ns=n, time_source="ntp", batch_id="batch-att",
+                                 received_at=stamp + timedelta(seconds=2)))
     Punch.objects.bulk_create(punches)
     attendance.recompute(start, today, actor=ADMIN)
     kinds = {code: attendance.save_leave_type(admin, {"code": code, "name": name, "paid": paid, "counts_rest_days": natural,
@@ -429,6 +439,8 @@ def demo_attendance(site: Any, admin: Any) -> None:
                                                             ("sick", "病假", True, False, None, None),
                                                             ("personal", "事假", False, False, None, None),
                                                             ("maternity", "产假", True, True, Decimal(158), None))}
+    attendance.save_leave_type(admin, {"code": "comp", "name": "调休假", "paid": True, "counts_rest_days": False,
+                                       "in_lieu": True})
     if workers:
         from central.attendance.requests import record_leave
 
@@ -490,6 +502,10 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     for path, name in (("/attendance/requests/", "console-requests"), ("/alerts/", "console-notifications")):
         driver.get(f"{base_url}{path}")
         take(driver, out, name, written)
+    driver.get(f"{base_url}/attendance/requests/")  # the Saturday worked: paid, or time off in lieu
+    driver.execute_script("const b = document.querySelector('#pending-requests tr button[value=in_lieu]');"
+                          "b && b.closest('tr').scrollIntoView({block: 'center'})")
+    take(driver, out, "console-requests-in-lieu", written)
     driver.get(month)
     take(driver, out, "console-attendance-month", written)
     first, last = demo_month()

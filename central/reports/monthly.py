@@ -115,6 +115,7 @@ def total_columns(types: dict[int, LeaveType]) -> list[Column]:
              Column("ot_rest_day_h", "休息日加班 OT rest day (h)", "decimal", 8, "sum"),
              Column("ot_holiday_h", "节假日加班 OT holiday (h)", "decimal", 8, "sum"),
              Column("ot_pending_h", "待批加班 OT pending (h)", "decimal", 8, "sum"),
+             Column("in_lieu_h", "调休加班 OT in lieu (h)", "decimal", 8, "sum"),
              Column("hours", "工时 Hours worked", "decimal", 8, "sum"),
              Column("provisional", "未定稿 Provisional", "int", 7, "sum")]
     return cols
@@ -125,7 +126,7 @@ def total_values(totals: Totals, types: dict[int, LeaveType]) -> list[Value]:
                            totals.absent_days, totals.missing_out]
     values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
     values += [totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
-               totals.overtime_pending_h, totals.hours, totals.provisional]
+               totals.overtime_pending_h, totals.in_lieu_h, totals.hours, totals.provisional]
     return values
 
 
@@ -178,5 +179,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                   legend=legend(types, marks),
                   notes=["出勤天数只计工作日；休息日、节假日上班计入加班 / Days worked count working days only; work on a rest "
                          "day or holiday counts as overtime.",
-                         "加班只计无需审批或已批准的 / Overtime counts only when approved or needing no approval.",
+                         "加班只计无需审批或已批准的；批为调休的休息日加班不计薪，另列 / Overtime counts only when approved "
+                         "or needing no approval; rest-day overtime approved as time off in lieu is not paid and has "
+                         "its own column.",
                          "夜班记在上班那天 / A night shift counts on the day it starts."])

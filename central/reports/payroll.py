@@ -43,12 +43,17 @@ FIXED: tuple[tuple[str, str, str], ...] = (  # key, Chinese title, kind
     ("provisional_days", "未定稿记录数", "int"),
     ("all_final", "全部定稿", "text"),
 )
+TRAILING: tuple[tuple[str, str, str], ...] = (  # added after the leave columns, so none before them moved
+    ("overtime_in_lieu_hours", "调休加班小时", "decimal"),
+)
 
 
 def columns(leave_codes: list[str]) -> list[Column]:
     cols = [Column(key, f"{zh} {key}", kind, max(10, len(key) + 2))  # type: ignore[arg-type]
             for key, zh, kind in FIXED]
     cols += [Column(f"leave_{code}_days", f"请假天数 leave_{code}_days", "decimal", len(code) + 12) for code in leave_codes]
+    cols += [Column(key, f"{zh} {key}", kind, max(10, len(key) + 2))  # type: ignore[arg-type]
+             for key, zh, kind in TRAILING]
     return cols
 
 
@@ -66,6 +71,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
             totals.leave_total, totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
             totals.overtime_pending_h, totals.provisional, "N" if totals.provisional else "Y"]
         values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
+        values.append(totals.in_lieu_h)
         warn: Flag = "warn"
         flags: tuple[Flag, ...] = (warn,) * len(values) if totals.provisional else ()
         part.rows.append(Row(tuple(values), flags))

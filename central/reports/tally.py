@@ -12,8 +12,9 @@ the numbers agree across reports and formats. The rules:
 * **Late / early**: the count of records marked late (early) and the sum of their minutes.
 * **Overtime hours** by kind (workday, rest day, holiday): only minutes that will be paid — overtime
   that needs no approval or was approved. Minutes awaiting approval are totalled apart
-  (``overtime_pending_h``); minutes of employees not on the overtime list (``unpaid``) and overtime a manager
-  rejected (``rejected``) are not counted.
+  (``overtime_pending_h``), and so are rest-day minutes a manager approved as time off in lieu (``in_lieu_h``,
+  调休: not paid, they become days off); minutes of employees not on the overtime list (``unpaid``) and overtime a
+  manager rejected (``rejected``) are not counted.
 * **Hours worked**: the sum of the records' hours.
 * **Provisional**: records not yet final (a terminal of the site has not reported yet).
 """
@@ -64,6 +65,7 @@ class Totals:
     leave_days: dict[int, Decimal] = field(default_factory=dict)  # leave type id: days
     overtime_min: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OVERTIME_KINDS, 0))
     overtime_pending_min: int = 0
+    in_lieu_min: int = 0
     hours: Decimal = Decimal("0.00")
     provisional: int = 0
     expected: Decimal = Decimal("0")  # working days the employee was due (worked + absent; leave not counted)
@@ -74,6 +76,10 @@ class Totals:
     @property
     def overtime_pending_h(self) -> Decimal:
         return (Decimal(self.overtime_pending_min) / 60).quantize(Decimal("0.01"))
+
+    @property
+    def in_lieu_h(self) -> Decimal:
+        return (Decimal(self.in_lieu_min) / 60).quantize(Decimal("0.01"))
 
     @property
     def leave_total(self) -> Decimal:
@@ -143,6 +149,8 @@ def add(totals: Totals, rec: Rec) -> None:
             totals.overtime_min[kind] += rec.overtime_min
         elif rec.overtime_state == "pending":
             totals.overtime_pending_min += rec.overtime_min
+        elif rec.overtime_state == "in_lieu":
+            totals.in_lieu_min += rec.overtime_min
     totals.hours += Decimal(rec.hours)
     if not rec.final:
         totals.provisional += 1

@@ -327,7 +327,9 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     from central.accounts.services import create_user_with_one_time_password
     from central.alerts.models import AlertRule
     from central.alerts.services import evaluate
-    from central.attendance.models import AttendanceProfile, DailyRecord, MakeupPunch, ShiftType
+    from central.attendance.models import AttendanceProfile, DailyRecord, LeaveType, MakeupPunch, OvertimeRule, ShiftType
+    from central.attendance.services import recompute
+    from central.ingest.models import Punch
     from central.people.models import Department, Employee
 
     url, worked = console.url, world["worked"]
@@ -404,6 +406,33 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     assert (record.status, record.first_in, record.late) == ("present", datetime.combine(worked, time(8, 58), SHANGHAI),
                                                             False)
     assert MakeupPunch.objects.get().approved_by == "boss-zhao"
+
+    # she also came in on a Saturday: he gives her the hours as time off in lieu (调休), not as pay
+    saturday = worked - timedelta(days=(worked.weekday() - 5) % 7)
+    rule = OvertimeRule.objects.create(name="加班", min_minutes=30, step_min=30, requires_approval=True)
+    ShiftType.objects.filter(pk=shift.pk).update(overtime=rule, count_on_holidays=True)
+    AttendanceProfile.objects.filter(employee=wang).update(overtime_listed=True)
+    for n, (at, way) in enumerate([(time(9), "in"), (time(13), "out")]):
+        stamp = datetime.combine(saturday, at, SHANGHAI)
+        Punch.objects.create(id=f"0190f3a0-0000-7000-8000-{n + 50:012d}", site="zongchang", device_id="door-a",
+                             employee_number="A002", direction=way, method="face", punched_at=stamp, boot_id="b",
+                             monotonic_ns=n, time_source="ntp", batch_id="0190f3a0-0000-7000-8000-0000000000bc",
+                             received_at=stamp)
+    recompute(saturday, saturday, employees=Employee.objects.filter(pk=wang.pk))
+    LeaveType.objects.create(code="comp", name="调休假", in_lieu=True)
+    overtime = DailyRecord.objects.get(employee=wang, date=saturday)
+    assert (overtime.overtime_kind, overtime.overtime_min, overtime.overtime_state) == ("rest_day", 240, "pending")
+    browser.get(f"{url}/attendance/requests/")
+    row = wait(browser, lambda d: all_css(d, f"#request-overtime-{overtime.pk}"), what="the overtime")[0]
+    assert "240 分钟" in row.text and "休息日" in row.text
+    old = by_css(browser, "html")
+    row.find_element("css selector", "button[value=in_lieu]").click()
+    wait(browser, lambda d: by_css(d, "html") != old, what="the page after the decision")
+    assert "已将 王小红 (A002) 的加班批为调休" in by_css(browser, ".alert-ok").text
+    assert DailyRecord.objects.get(pk=overtime.pk).overtime_state == "in_lieu"
+    browser.get(f"{url}/attendance/employees/{wang.pk}/month/?month={saturday:%Y-%m}")
+    balance = wait(browser, lambda d: all_css(d, f"#balance-comp-{saturday.year}"), what="her time off in lieu")[0]
+    assert "调休 · 加班 4.0 小时" in balance.text and balance.find_elements("css selector", "strong")[0].text == "0.5"
 
 
 def test_an_employee_sees_every_column_of_her_balance_on_her_phone(console, world):

@@ -297,7 +297,7 @@ def list_leave_balances(request,
                        "carried": leave_balances.days_text(b.carried),
                        "carried_until": b.carry.expires if b.carry is not None and b.carried else None,
                        "carried_left": leave_balances.days_text(b.carried_left),
-                       "taken": leave_balances.days_text(b.used),
+                       "banked_hours": leave_balances.days_text(b.banked_h), "taken": leave_balances.days_text(b.used),
                        "waiting": leave_balances.days_text(b.waiting), "left": leave_balances.days_text(b.left)}
                       for emp in people for b in found[emp.pk]],
             "next_cursor": next_cursor}
@@ -388,13 +388,13 @@ def _acted(request, kind: str, pk: int, act: Callable[[Any, Any], None], conflic
     return _shown(kind, found.pk)
 
 
-def _decided(request, kind: str, pk: int, payload: DecisionIn) -> dict[str, Any]:
+def _decided(request, kind: str, pk: int, payload: DecisionIn | OvertimeDecisionIn) -> dict[str, Any]:
     """Approve or reject one pending request, as the console's requests page does, the token's user deciding: 403 for
     a role that does not decide or one's own request, 409 once decided."""
     minutes = payload.minutes if isinstance(payload, OvertimeDecisionIn) else None
 
     def act(user: Any, found: Any) -> None:
-        decide(user, found, approve=payload.decision == "approve", minutes=minutes)
+        decide(user, found, approve=payload.decision != "reject", minutes=minutes, in_lieu=payload.decision == "in_lieu")
 
     return _acted(request, kind, pk, act, "decision")
 
@@ -418,11 +418,13 @@ def decide_makeup_request(request, punch_id: int, payload: DecisionIn):
 
 @router.post("/attendance/overtime/{record_id}/decision", response={200: RecordOut, **DECISION_ERRORS},
              summary="审批加班 / approve or reject a day's overtime waiting for approval",
-             description="批准的加班计入工资，拒绝的只记录不计薪；分钟数不变时决定一直有效，重新计算改变分钟数后需再次审批。"
-                         "没有待批加班或分钟数已变（见 minutes）返回 409 / approved overtime is paid, rejected overtime is "
-                         "recorded and not paid; the decision stays while the minutes stay the same, and a recompute that "
-                         "changes them asks again. 409 when the record has no overtime waiting or its minutes changed "
-                         "(see minutes). 谁可审批同请假 / who decides: as for leave")
+             description="批准的加班计入工资，拒绝的只记录不计薪，休息日加班可批为调休（不计薪，折成调休假）；分钟数不变时决定"
+                         "一直有效，重新计算改变分钟数后需再次审批。没有待批加班或分钟数已变（见 minutes）返回 409 / approved "
+                         "overtime is paid, rejected overtime is recorded and not paid, rest-day overtime may be approved "
+                         "as time off in lieu (not paid, banked as days of the leave type for it); the decision stays "
+                         "while the minutes stay the same, and a recompute that changes them asks again. 409 when the "
+                         "record has no overtime waiting or its minutes changed (see minutes). 谁可审批同请假 / who "
+                         "decides: as for leave")
 def decide_overtime_request(request, record_id: int, payload: OvertimeDecisionIn):
     return _decided(request, "overtime", record_id, payload)
 
