@@ -232,6 +232,46 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
     return found
 
 
+def settlement_day(first: date, last: date, gone: date | None) -> tuple[date, bool] | None:
+    """The day untaken statutory annual leave is settled within ``first``..``last``, if one falls there: the leaving
+    day ``gone`` (True), else the 31st of December (False); none for an employee who left before the period."""
+    if gone is not None and gone < first:
+        return None
+    if gone is not None and gone <= last:
+        return gone, True
+    year_end = date(first.year, 12, 31)  # a period is at most 62 days: one year end at most
+    return (year_end, False) if first <= year_end <= last else None
+
+
+def untaken_statutory(staff: Sequence[Employee], first: date, last: date) -> dict[int, Decimal]:
+    """应休未休年休假: the days of statutory annual leave each employee (by pk) did not take, for the periods that
+    settle them: the one holding their leaving day (the leaving year already counted by its share,
+    实施办法 第十二条) or the year's end (less the days that carry into the next year, 第九条). What was taken
+    beyond them is not taken back (第十二条): never below 0. Waiting leave counts as taken; carried days count
+    until their last day. An employee whose period settles nothing is not in the answer."""
+    statutory = list(LeaveType.objects.filter(statutory=True).values_list("pk", flat=True))
+    if not statutory or not staff:
+        return {}
+    gone = dict(AttendanceProfile.objects.filter(employee__in=[emp.pk for emp in staff]).values_list("employee_id", "left"))
+    groups: dict[tuple[date, bool], list[Employee]] = {}
+    for emp in staff:
+        settled = settlement_day(first, last, gone.get(emp.pk))
+        if settled is not None:
+            groups.setdefault(settled, []).append(emp)
+    found: dict[int, Decimal] = {}
+    for (day, leaving), people in groups.items():
+        years = [day.year] if leaving else [day.year, day.year + 1]
+        for pk, rows in balances_of(people, years, today=day).items():
+            by = {(b.leave_type.pk, b.year): b for b in rows}
+            days = ZERO
+            for t in statutory:
+                this, carrying = by.get((t, day.year)), by.get((t, day.year + 1))
+                if this is not None:
+                    days += max(ZERO, this.left - (carrying.carried if carrying is not None else ZERO))
+            found[pk] = days.quantize(HALF / 5)
+    return found
+
+
 def balances(employee: Employee, years: Iterable[int]) -> list[Balance]:
     """The employee's balance of every leave type that keeps an allowance for them, for each of ``years``."""
     return balances_of([employee], years)[employee.pk]

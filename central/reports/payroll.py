@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from central.attendance import leave_balances
+from central.people.models import Employee
 from central.reports import records as rr
 from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
@@ -45,6 +47,7 @@ FIXED: tuple[tuple[str, str, str], ...] = (  # key, Chinese title, kind
 )
 TRAILING: tuple[tuple[str, str, str], ...] = (  # added after the leave columns, so none before them moved
     ("overtime_in_lieu_hours", "调休加班小时", "decimal"),
+    ("annual_leave_untaken_days", "应休未休年休假天数", "decimal"),
 )
 
 
@@ -63,7 +66,11 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     staff = rr.staff(coverage.employees, params.first, params.last)
     types = rr.leave_types()
     part = Part("payroll", "薪资导出 Payroll", columns([t.code for t in types.values()]), freeze_columns=4)
+    untaken: dict[int, Decimal] = {}
     for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
+        if (i - 1) % rr.CHUNK == 0:  # the statutory leave these employees settle in the period, a chunk at a time
+            chunk = Employee.objects.filter(pk__in=[x.pk for x in staff[i - 1:i - 1 + rr.CHUNK]])
+            untaken = leave_balances.untaken_statutory(list(chunk), params.first, params.last)
         totals = totals_of(recs)
         values: list[Value] = [
             params.first, params.last, s.number, s.name, s.site, s.department, totals.days_worked, totals.hours,
@@ -71,7 +78,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
             totals.leave_total, totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
             totals.overtime_pending_h, totals.provisional, "N" if totals.provisional else "Y"]
         values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
-        values.append(totals.in_lieu_h)
+        values += [totals.in_lieu_h, untaken.get(s.pk, Decimal("0.0"))]
         warn: Flag = "warn"
         flags: tuple[Flag, ...] = (warn,) * len(values) if totals.provisional else ()
         part.rows.append(Row(tuple(values), flags))

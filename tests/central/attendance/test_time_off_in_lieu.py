@@ -213,6 +213,6 @@ def test_the_pages_the_api_and_payroll_show_time_off_in_lieu(plant) -> None:
     out = io.BytesIO()
     registry.render(report, "csv", out)
     [row] = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
-    assert list(row)[-1] == "调休加班小时 overtime_in_lieu_hours"  # after the leave columns: none of them moved
+    assert list(row)[-2] == "调休加班小时 overtime_in_lieu_hours"  # after the leave columns: none of them moved
     assert (row["调休加班小时 overtime_in_lieu_hours"], row["休息日加班小时 overtime_rest_day_hours"],
             row["待批加班小时 overtime_pending_hours"]) == ("8.00", "0.00", "10.50")
