@@ -54,22 +54,30 @@ lint: setup
 	# they make no temporary folder the exit would leave behind
 	SEED_CENTRAL_DB=$(CURDIR)/.mypy-never-opened.db $(PY) -m mypy terminal sync_agent enrollment central contract
 
-# Three pytest sessions at once, each with its own brokers, databases and browsers: the whole suite on SQLite in
-# front; beside it every central test again on PostgreSQL but the Chromium ones (they drive the same pages, whose
-# reads the selector and page tests cover on PostgreSQL), and the partition test, which spends minutes waiting out
-# a broker outage (it sleeps, it does not compute). The suite in front keeps about one core busy, so the others
-# run on the second one: the target takes about as long as the suite alone. Their output follows the suite's, and
-# any of them failing fails the target.
+# Three lines of pytest sessions at once, each session with its own brokers, databases and browsers, so both cores
+# stay busy: in front, the whole suite on SQLite but the parts named below; beside it, every central test again on
+# PostgreSQL but the Chromium ones (they drive the same pages, whose reads the selector and page tests cover on
+# PostgreSQL), then the kiosk's and the door camera's tests (BESIDE_TESTS: about as long as the PostgreSQL session,
+# so the two lines end together); and the partition test, which spends minutes waiting out a broker outage (it
+# sleeps, it does not compute). The other sessions' output follows the front one's, and any session failing fails
+# the target (a session left with nothing to run, exit 5, does not, as long as one ran).
 IDLE_TESTS := tests/sync/test_partition.py
+BESIDE_TESTS := tests/ui tests/vision
 test: setup lint
-	@log=$$(mktemp); pglog=$$(mktemp); \
-	$(PY) -m pytest -p no:cacheprovider $(IDLE_TESTS) $(PYTEST_ARGS) >$$log 2>&1 & idle=$$!; \
-	$(PY) -m pytest -p no:cacheprovider -m "central and not browser" --central-db=postgresql $(PYTEST_ARGS) \
-		>$$pglog 2>&1 & pg=$$!; \
-	$(PY) -m pytest --ignore=$(IDLE_TESTS) $(PYTEST_ARGS); main=$$?; \
-	wait $$pg; pgrc=$$?; echo "--- the central tests on PostgreSQL, run beside the suite:"; cat $$pglog; \
-	wait $$idle; rc=$$?; echo "--- $(IDLE_TESTS), run beside the suite:"; cat $$log; rm -f $$log $$pglog; \
-	[ $$rc -eq 5 ] && rc=0; [ $$pgrc -eq 5 ] && pgrc=0; [ $$main -eq 0 ] && [ $$pgrc -eq 0 ] && [ $$rc -eq 0 ]
+	@logs=$$(mktemp -d); \
+	$(PY) -m pytest -p no:cacheprovider $(IDLE_TESTS) $(PYTEST_ARGS) >$$logs/idle.log 2>&1 & idle=$$!; \
+	( $(PY) -m pytest -p no:cacheprovider -m "central and not browser" --central-db=postgresql $(PYTEST_ARGS) \
+		>$$logs/pg.log 2>&1; echo $$? >$$logs/pg.rc; \
+	  $(PY) -m pytest -p no:cacheprovider $(BESIDE_TESTS) $(PYTEST_ARGS) >$$logs/beside.log 2>&1; \
+	  echo $$? >$$logs/beside.rc ) & beside=$$!; \
+	$(PY) -m pytest $(addprefix --ignore=,$(IDLE_TESTS) $(BESIDE_TESTS)) $(PYTEST_ARGS); main=$$?; \
+	wait $$beside; echo "--- the central tests on PostgreSQL, run beside the suite:"; cat $$logs/pg.log; \
+	echo "--- $(BESIDE_TESTS), run beside the suite after them:"; cat $$logs/beside.log; \
+	wait $$idle; rc=$$?; echo "--- $(IDLE_TESTS), run beside the suite:"; cat $$logs/idle.log; \
+	pgrc=$$(cat $$logs/pg.rc); besiderc=$$(cat $$logs/beside.rc); rm -rf $$logs; failed=0; ran=0; \
+	for code in $$main $$pgrc $$besiderc $$rc; do \
+		[ $$code -eq 0 ] && ran=1; [ $$code -eq 0 ] || [ $$code -eq 5 ] || failed=1; done; \
+	[ $$failed -eq 0 ] && [ $$ran -eq 1 ]
 
 bench: setup
 	$(PY) -m benchmarks
