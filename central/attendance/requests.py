@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.forms.models import model_to_dict
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
@@ -176,6 +177,8 @@ def decide_overtime(record: DailyRecord, *, approve: bool, actor: str, minutes: 
         fresh.save(update_fields=["overtime_state", "updated_at"])
         audit.record(actor, "attendance.overtime_" + fresh.overtime_state, f"{fresh.employee.number} {fresh.date}",
                      {"id": fresh.pk, "shift": fresh.shift_name, "minutes": fresh.overtime_min})
+        if fresh.final:  # a final day changed: whoever follows ``record.final`` (payroll) hears of the decision
+            webhook_events.records_written([(fresh.employee.number, fresh.employee.site_id, model_to_dict(fresh))])
     return fresh
 
 

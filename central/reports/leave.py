@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from central.attendance import leave_balances
-from central.attendance.leave_balances import OWN, STATUTORY, TYPE, UNKNOWN, Balance
+from central.attendance.leave_balances import IN_LIEU, OWN, STATUTORY, TYPE, UNKNOWN, Balance
 from central.attendance.models import LeaveRecord, RequestEvidence
 from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
@@ -51,6 +51,8 @@ STATE_FLAGS: dict[str, Flag] = {"pending": "warn", "rejected": "muted", "withdra
 def basis_text(balance: Balance) -> str:
     if balance.basis == STATUTORY:
         return f"法定，工龄 {balance.working_years} 年 Statutory, {balance.working_years} years worked"
+    if balance.basis == IN_LIEU:
+        return f"调休，加班 {balance.banked_h} 小时 In lieu, {balance.banked_h} h of overtime"
     return {TYPE: "假别每年额度 Leave type's days a year", OWN: "个人额度 Own allowance",
             UNKNOWN: "法定，缺参加工作时间 Statutory, start of working life missing"}[balance.basis]
 

@@ -36,6 +36,8 @@ from central.reports import registry
 from central.reports.records import staff, with_records
 from central.reports.registry import ReportParams
 from central.reports.tally import totals_of
+from central.webhooks.models import Delivery
+from central.webhooks.services import create_hook
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = timezone(timedelta(hours=8))
@@ -104,8 +106,12 @@ def test_rest_day_overtime_approved_in_lieu_becomes_days_off_that_are_not_paid(p
         ("holiday", 540, "pending")]
     comp = in_lieu_type(hr)
     assert comp_left(e1, 2026) is None  # nothing banked, nothing taken: no row
+    create_hook(User.objects.create_superuser("root", password="x" * 12),
+                {"name": "payroll", "url": "http://127.0.0.1:9/h", "events": ["record.final"]})
     decide(boss, days[SAT], approve=True, in_lieu=True, minutes=270)
     assert DailyRecord.objects.get(pk=days[SAT].pk).overtime_state == "in_lieu"
+    told = Delivery.objects.get(event="record.final")  # the day is final: payroll hears it is not to be paid
+    assert (told.data["date"], told.data["overtime_min"], told.data["overtime_state"]) == ("2026-03-07", 270, "in_lieu")
     assert comp_left(e1, 2026) == ("0.5", "0", "0", "0.5", "4.5")  # 4.5 h: half a day, the half hour kept
     decide(boss, days[SUN], approve=True, in_lieu=True)
     assert comp_left(e1, 2026) == ("1", "0", "0", "1", "8.0")
@@ -208,6 +214,13 @@ def test_the_pages_the_api_and_payroll_show_time_off_in_lieu(plant) -> None:
     found = Client().get("/api/v1/attendance/leave-balances?year=2026&employee=E1", **bearer).json()["items"]
     [lieu] = [b for b in found if b["leave_type"] == comp.code]
     assert (lieu["basis"], lieu["allowance"], lieu["banked_hours"], lieu["left"]) == ("in_lieu", "1", "8", "1")
+
+    leave = registry.build("leave", plant["hr"], ReportParams(date(2026, 3, 1), date(2026, 3, 31)))
+    out = io.BytesIO()
+    registry.render(leave, "csv", out)
+    lines = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+    [comp_row] = [line for line in lines if "调休假" in line]
+    assert "调休，加班 8.0 小时 In lieu, 8.0 h of overtime" in comp_row
 
     report = registry.build("payroll", plant["hr"], ReportParams(date(2026, 3, 1), date(2026, 3, 31)))
     out = io.BytesIO()
