@@ -243,14 +243,26 @@ def settlement_day(first: date, last: date, gone: date | None) -> tuple[date, bo
     return (year_end, False) if first <= year_end <= last else None
 
 
-def untaken_statutory(staff: Sequence[Employee], first: date, last: date) -> dict[int, Decimal]:
-    """应休未休年休假: the days of statutory annual leave each employee (by pk) did not take, for the periods that
-    settle them: the one holding their leaving day (the leaving year already counted by its share,
-    实施办法 第十二条) or the year's end (less the days that carry into the next year, 第九条). What was taken
-    beyond them is not taken back (第十二条): never below 0. Waiting leave counts as taken; carried days count
-    until their last day. An employee whose period settles nothing is not in the answer."""
+@dataclass(frozen=True)
+class Untaken:
+    """What a period settles of an employee's leave (:func:`untaken`)."""
+    annual_days: Decimal  # statutory annual leave not taken (应休未休年休假)
+    in_lieu_hours: Decimal  # time off in lieu not taken, on leaving (未休调休): hours of overtime
+
+
+def untaken(staff: Sequence[Employee], first: date, last: date) -> dict[int, Untaken]:
+    """The leave each employee (by pk) did not take, for the periods that settle it; an employee whose period
+    settles nothing is not in the answer.
+
+    * 应休未休年休假, statutory annual leave: in the period holding the leaving day (the leaving year already counted
+      by its share, 实施办法 第十二条) or the year's end (less the days that carry into the next year, 第九条). What
+      was taken beyond them is not taken back (第十二条): never below 0. Waiting leave counts as taken; carried days
+      count until their last day.
+    * 未休调休, time off in lieu: on leaving only (it is kept until taken), the hours of overtime banked less 8 for
+      each day taken: rest-day work not made up with time off is paid (劳动法 第四十四条)."""
     statutory = list(LeaveType.objects.filter(statutory=True).values_list("pk", flat=True))
-    if not statutory or not staff:
+    in_lieu = LeaveType.objects.filter(in_lieu=True).values_list("pk", flat=True).first()
+    if not (statutory or in_lieu) or not staff:
         return {}
     gone = dict(AttendanceProfile.objects.filter(employee__in=[emp.pk for emp in staff]).values_list("employee_id", "left"))
     groups: dict[tuple[date, bool], list[Employee]] = {}
@@ -258,7 +270,7 @@ def untaken_statutory(staff: Sequence[Employee], first: date, last: date) -> dic
         settled = settlement_day(first, last, gone.get(emp.pk))
         if settled is not None:
             groups.setdefault(settled, []).append(emp)
-    found: dict[int, Decimal] = {}
+    found: dict[int, Untaken] = {}
     for (day, leaving), people in groups.items():
         years = [day.year] if leaving else [day.year, day.year + 1]
         for pk, rows in balances_of(people, years, today=day).items():
@@ -268,7 +280,12 @@ def untaken_statutory(staff: Sequence[Employee], first: date, last: date) -> dic
                 this, carrying = by.get((t, day.year)), by.get((t, day.year + 1))
                 if this is not None:
                     days += max(ZERO, this.left - (carrying.carried if carrying is not None else ZERO))
-            found[pk] = days.quantize(HALF / 5)
+            hours = ZERO
+            lieu = by.get((in_lieu, day.year)) if leaving and in_lieu is not None else None
+            if lieu is not None:
+                taken_days = in_lieu_days(lieu.banked_min) - lieu.left  # in every year up to this one
+                hours = max(ZERO, Decimal(lieu.banked_min) / 60 - taken_days * 8)
+            found[pk] = Untaken(days.quantize(HALF / 5), hours.quantize(Decimal("0.01")))
     return found
 
 

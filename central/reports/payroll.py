@@ -48,6 +48,7 @@ FIXED: tuple[tuple[str, str, str], ...] = (  # key, Chinese title, kind
 TRAILING: tuple[tuple[str, str, str], ...] = (  # added after the leave columns, so none before them moved
     ("overtime_in_lieu_hours", "调休加班小时", "decimal"),
     ("annual_leave_untaken_days", "应休未休年休假天数", "decimal"),
+    ("in_lieu_untaken_hours", "未休调休小时", "decimal"),
 )
 
 
@@ -66,11 +67,12 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     staff = rr.staff(coverage.employees, params.first, params.last)
     types = rr.leave_types()
     part = Part("payroll", "薪资导出 Payroll", columns([t.code for t in types.values()]), freeze_columns=4)
-    untaken: dict[int, Decimal] = {}
+    untaken: dict[int, leave_balances.Untaken] = {}
+    nothing = leave_balances.Untaken(Decimal("0.0"), Decimal("0.00"))
     for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
         if (i - 1) % rr.CHUNK == 0:  # the statutory leave these employees settle in the period, a chunk at a time
             chunk = Employee.objects.filter(pk__in=[x.pk for x in staff[i - 1:i - 1 + rr.CHUNK]])
-            untaken = leave_balances.untaken_statutory(list(chunk), params.first, params.last)
+            untaken = leave_balances.untaken(list(chunk), params.first, params.last)
         totals = totals_of(recs)
         values: list[Value] = [
             params.first, params.last, s.number, s.name, s.site, s.department, totals.days_worked, totals.hours,
@@ -78,7 +80,8 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
             totals.leave_total, totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
             totals.overtime_pending_h, totals.provisional, "N" if totals.provisional else "Y"]
         values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
-        values += [totals.in_lieu_h, untaken.get(s.pk, Decimal("0.0"))]
+        settled = untaken.get(s.pk, nothing)
+        values += [totals.in_lieu_h, settled.annual_days, settled.in_lieu_hours]
         warn: Flag = "warn"
         flags: tuple[Flag, ...] = (warn,) * len(values) if totals.provisional else ()
         part.rows.append(Row(tuple(values), flags))

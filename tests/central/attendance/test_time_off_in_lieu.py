@@ -222,10 +222,21 @@ def test_the_pages_the_api_and_payroll_show_time_off_in_lieu(plant) -> None:
     [comp_row] = [line for line in lines if "调休假" in line]
     assert "调休，加班 8.0 小时 In lieu, 8.0 h of overtime" in comp_row
 
-    report = registry.build("payroll", plant["hr"], ReportParams(date(2026, 3, 1), date(2026, 3, 31)))
-    out = io.BytesIO()
-    registry.render(report, "csv", out)
-    [row] = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
-    assert list(row)[-2] == "调休加班小时 overtime_in_lieu_hours"  # after the leave columns: none of them moved
+    def payroll() -> dict[str, str]:
+        report = registry.build("payroll", plant["hr"], ReportParams(date(2026, 3, 1), date(2026, 3, 31)))
+        out = io.BytesIO()
+        registry.render(report, "csv", out)
+        [row] = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+        return row
+
+    row = payroll()
+    assert list(row)[-3:] == ["调休加班小时 overtime_in_lieu_hours", "应休未休年休假天数 annual_leave_untaken_days",
+                              "未休调休小时 in_lieu_untaken_hours"]  # after the leave columns: none of them moved
     assert (row["调休加班小时 overtime_in_lieu_hours"], row["休息日加班小时 overtime_rest_day_hours"],
-            row["待批加班小时 overtime_pending_hours"]) == ("8.00", "0.00", "10.50")
+            row["待批加班小时 overtime_pending_hours"], row["未休调休小时 in_lieu_untaken_hours"]) == (
+        "8.00", "0.00", "10.50", "0.00")  # kept until taken: nothing to settle while he stays
+    AttendanceProfile.objects.filter(employee=e1).update(left=date(2026, 3, 31))
+    assert payroll()["未休调休小时 in_lieu_untaken_hours"] == "8.00"  # he leaves with his 8 hours: paid
+    leave = file_leave(e1, comp, date(2026, 3, 16), date(2026, 3, 16), half_day=True, reason="调休", actor="E1")
+    decide_leave(leave, approve=True, actor="boss")
+    assert payroll()["未休调休小时 in_lieu_untaken_hours"] == "4.00"  # half a day taken first: 4 of them
