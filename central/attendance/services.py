@@ -921,6 +921,11 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
     in_lieu = bool(values.get("in_lieu"))
     if in_lieu:
         _check_in_lieu_type(values, statutory, carry, leave_type)
+    elif leave_type is not None and leave_type.in_lieu:
+        banked = DailyRecord.objects.filter(overtime_state="in_lieu").count()
+        if banked:  # their overtime would be neither paid nor taken as days off
+            raise ScheduleError(f"已有 {banked} 天的加班批为调休，调休假不能取消 / {banked} days of overtime were approved "
+                                "as time off in lieu: this type must stay time off in lieu", "in_lieu")
     if carry is not None and values.get("yearly_days") is None and not statutory:
         raise ScheduleError("结转需要每年额度或法定年休假：没有额度就没有剩余可结转 / Carrying over needs days a year or "
                             "statutory annual leave: without an allowance nothing is left to carry", "carry_over_days")

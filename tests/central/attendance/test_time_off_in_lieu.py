@@ -179,6 +179,11 @@ def test_the_leave_type_for_time_off_in_lieu_takes_nothing_but_overtime_and_ther
         save_leave_type(hr, {**IN_LIEU_TYPE, "code": "comp2", "name": "补休"})
     assert second.value.field == "in_lieu" and "已有调休假别「调休假」（comp）" in str(second.value)
     assert save_leave_type(hr, {**IN_LIEU_TYPE, "name": "调休"}, comp).in_lieu  # the same type saved again
+    decide(plant["boss"], plant["days"][SAT], approve=True, in_lieu=True)
+    with pytest.raises(ScheduleError) as kept:  # the Saturday would be neither paid nor taken off
+        save_leave_type(hr, {**IN_LIEU_TYPE, "in_lieu": False}, comp)
+    assert kept.value.field == "in_lieu" and "已有 1 天的加班批为调休" in str(kept.value)
+    assert LeaveType.objects.get(pk=comp.pk).in_lieu
     with pytest.raises(AllowanceError, match="不能单独设置"):
         set_allowance(hr, e1, comp, 2026, Decimal(3))
 
