@@ -250,9 +250,9 @@ class Untaken:
     in_lieu_hours: Decimal  # time off in lieu not taken, on leaving (未休调休): hours of overtime
 
 
-def untaken(staff: Sequence[Employee], first: date, last: date) -> dict[int, Untaken]:
-    """The leave each employee (by pk) did not take, for the periods that settle it; an employee whose period
-    settles nothing is not in the answer.
+def untaken(staff: Sequence[int], first: date, last: date) -> dict[int, Untaken]:
+    """The leave each employee of ``staff`` (pks) did not take, for the periods that settle it; an employee whose
+    period settles nothing is not in the answer (nor read beyond their leaving day).
 
     * 应休未休年休假, statutory annual leave: in the period holding the leaving day (the leaving year already counted
       by its share, 实施办法 第十二条) or the year's end (less the days that carry into the next year, 第九条). What
@@ -264,14 +264,15 @@ def untaken(staff: Sequence[Employee], first: date, last: date) -> dict[int, Unt
     in_lieu = LeaveType.objects.filter(in_lieu=True).values_list("pk", flat=True).first()
     if not (statutory or in_lieu) or not staff:
         return {}
-    gone = dict(AttendanceProfile.objects.filter(employee__in=[emp.pk for emp in staff]).values_list("employee_id", "left"))
-    groups: dict[tuple[date, bool], list[Employee]] = {}
-    for emp in staff:
-        settled = settlement_day(first, last, gone.get(emp.pk))
+    gone = dict(AttendanceProfile.objects.filter(employee__in=staff).values_list("employee_id", "left"))
+    groups: dict[tuple[date, bool], list[int]] = {}
+    for pk in staff:
+        settled = settlement_day(first, last, gone.get(pk))
         if settled is not None:
-            groups.setdefault(settled, []).append(emp)
+            groups.setdefault(settled, []).append(pk)
     found: dict[int, Untaken] = {}
-    for (day, leaving), people in groups.items():
+    for (day, leaving), pks in groups.items():
+        people = list(Employee.objects.filter(pk__in=pks))
         years = [day.year] if leaving else [day.year, day.year + 1]
         for pk, rows in balances_of(people, years, today=day).items():
             by = {(b.leave_type.pk, b.year): b for b in rows}

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from central.attendance import leave_balances
-from central.people.models import Employee
 from central.reports import records as rr
 from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
@@ -71,8 +70,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     nothing = leave_balances.Untaken(Decimal("0.0"), Decimal("0.00"))
     for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
         if (i - 1) % rr.CHUNK == 0:  # the statutory leave these employees settle in the period, a chunk at a time
-            chunk = Employee.objects.filter(pk__in=[x.pk for x in staff[i - 1:i - 1 + rr.CHUNK]])
-            untaken = leave_balances.untaken(list(chunk), params.first, params.last)
+            untaken = leave_balances.untaken([x.pk for x in staff[i - 1:i - 1 + rr.CHUNK]], params.first, params.last)
         totals = totals_of(recs)
         values: list[Value] = [
             params.first, params.last, s.number, s.name, s.site, s.department, totals.days_worked, totals.hours,
