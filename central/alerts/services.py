@@ -194,10 +194,27 @@ def _absent(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
 
 
 def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
-    """Leave and make-up punch requests still pending N hours after they were filed (0: as soon as filed), of the
-    rule's active employees; the alert goes to whoever sees the employee (their manager, HR) and the rule's mails."""
+    """Leave and make-up punch requests still pending N hours after they were filed (0: as soon as filed), and
+    overtime waiting for approval N hours after its last punch, of the rule's active employees; the alert goes to
+    whoever sees the employee (their manager, HR) and the rule's mails. Overtime whose minutes change waits anew:
+    its alert is keyed by them."""
     due = state.now - timedelta(hours=rule.threshold)
     zones = state.attendance_rules()
+    overtime = DailyRecord.objects.filter(overtime_state="pending", overtime_min__gt=0, last_out__isnull=False,
+                                          last_out__lte=due, employee__active=True)
+    if rule.department_id is not None:
+        overtime = overtime.filter(employee__department_id=rule.department_id)
+    if rule.site_id is not None:
+        overtime = overtime.filter(employee__site_id=rule.site_id)
+    for rec in overtime.select_related("employee").order_by("last_out", "pk"):
+        emp, worked = rec.employee, rec.last_out
+        if worked is None:  # filtered out above
+            continue
+        told = {**_person(emp), "kind": "overtime", "id": rec.pk, "hours": rule.threshold, "date": rec.date.isoformat(),
+                "shift": rec.shift_name, "minutes": rec.overtime_min, "overtime_kind": rec.overtime_kind,
+                "worked_until": local(worked, zones.zone(emp.site_id)).isoformat(" ", "minutes")}
+        yield Fact(f"request:overtime:{rec.pk}:{rec.overtime_min}", worked + timedelta(hours=rule.threshold), told,
+                   employee=emp)
     for model in (LeaveRecord, MakeupPunch):
         rows = model.objects.filter(state="pending", created_at__lte=due, employee__active=True)
         if rule.department_id is not None:

@@ -11,6 +11,15 @@ def _who(d: dict[str, Any]) -> tuple[str, str]:
 
 def _request(d: dict[str, Any]) -> tuple[str, str]:
     zh, en = _who(d)
+    hours = d.get("hours") or 0
+    waiting = (f"，已等待 {hours} 小时", f", waiting {hours} h") if hours else ("", "")
+    if d.get("kind") == "overtime":
+        kind = {"rest_day": ("休息日", "rest-day "), "holiday": ("节假日", "holiday ")}.get(d.get("overtime_kind") or "",
+                                                                                    ("", ""))
+        return (f"待审批：{zh} {d.get('date')} {d.get('shift') or '-'} 的{kind[0]}加班 {d.get('minutes')} 分钟"
+                f"（工作到 {d.get('worked_until')}{waiting[0]}）",
+                f"Waiting for a decision: {en}'s {kind[1]}overtime of {d.get('minutes')} min on {d.get('date')} "
+                f"({d.get('shift') or '-'}, worked until {d.get('worked_until')}{waiting[1]})")
     if d.get("kind") == "leave":
         half = ("（半天）", " (half day)") if d.get("half_day") else ("", "")
         what = (f"{d.get('leave_type')}请假 {d.get('start')} 至 {d.get('end')}{half[0]}",
@@ -18,8 +27,6 @@ def _request(d: dict[str, Any]) -> tuple[str, str]:
     else:
         way = {"in": ("上班", "in "), "out": ("下班", "out ")}.get(d.get("direction") or "", ("", ""))
         what = (f"补{way[0]}卡 {d.get('at')}", f"make-up {way[1]}punch at {d.get('at')}")
-    hours = d.get("hours") or 0
-    waiting = (f"，已等待 {hours} 小时", f", waiting {hours} h") if hours else ("", "")
     return (f"待审批：{zh} 的{what[0]}（{d.get('filed_at')} 提交{waiting[0]}）",
             f"Waiting for a decision: {en}'s {what[1]} (filed {d.get('filed_at')}{waiting[1]})")
 

@@ -17,7 +17,7 @@ from central.alerts import mail
 from central.alerts.models import Alert, AlertRule
 from central.alerts.services import evaluate
 from central.alerts.texts import describe
-from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.models import AttendanceProfile, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.requests import decide_leave, file_leave, file_makeup_punch
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +109,40 @@ def test_the_rules_addresses_get_a_mail_chinese_first(world: dict[str, Any], mon
     assert "待审批" in subject and "张三" in subject
     assert body.index("待审批") < body.index("Waiting for a decision") and "已等待 4 小时" in body
     assert f"/alerts/?alert={alert.pk}" in body and "探亲" not in body
+
+
+def test_overtime_waiting_n_hours_after_its_last_punch_raises_an_alert_and_again_when_its_minutes_change(
+        world: dict[str, Any]) -> None:
+    """张三 stays until 19:30 on a shift ending at 18:00, and the overtime needs approval: his manager hears of it two
+    hours after he left; a later out punch (20:00) makes it other minutes, which wait anew; approved, nothing more."""
+    from alerts.alert_support import punch
+    from central.attendance.models import DailyRecord, OvertimeRule
+    from central.attendance.requests import decide_overtime
+    from central.attendance.services import recompute
+    from central.people.models import Employee
+
+    e1 = world["E1"]
+    world["day"].overtime = OvertimeRule.objects.create(name="加班", min_minutes=30, step_min=30, requires_approval=True)
+    world["day"].save()
+    AttendanceProfile.objects.filter(employee=e1).update(overtime_listed=True)
+    punch(e1, at(8, 55))
+    punch(e1, at(19, 30), "out")
+    recompute(MONDAY, MONDAY, employees=Employee.objects.filter(pk=e1.pk), now=at(19, 31))
+    record = DailyRecord.objects.get(employee=e1, date=MONDAY)
+    assert (record.overtime_min, record.overtime_state) == (90, "pending")
+    rule(AlertRule.REQUEST_WAITING, 2, site=world["sh"])
+    evaluate(at(12))  # the fixture's leave and make-up punch
+    assert evaluate(at(21, 29)) == []
+    [alert] = evaluate(at(21, 30))
+    assert (alert.key, alert.employee, alert.at) == (f"request:overtime:{record.pk}:90", e1, at(21, 30))
+    zh, en = describe(alert.kind, alert.detail)
+    assert zh == "待审批：张三（E1） 2026-03-09 day 的加班 90 分钟（工作到 2026-03-09 19:30，已等待 2 小时）"
+    assert en == ("Waiting for a decision: 张三 (E1)'s overtime of 90 min on 2026-03-09 (day, worked until "
+                  "2026-03-09 19:30, waiting 2 h)")
+    assert evaluate(at(23)) == []  # once
+    punch(e1, at(20), "out")  # he came back for his phone and punched out again, as the window closed
+    recompute(MONDAY, MONDAY, employees=Employee.objects.filter(pk=e1.pk), now=at(20, 1))
+    assert evaluate(at(21, 59)) == []  # other minutes: they wait two hours from 20:00
+    assert keys(evaluate(at(22))) == [f"request:overtime:{record.pk}:120"]
+    decide_overtime(DailyRecord.objects.get(pk=record.pk), approve=True, actor="boss", minutes=120)
+    assert evaluate(at(23, 59)) == []
