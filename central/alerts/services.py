@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from central.accounts import audit, scope
 from central.alerts import mail
@@ -102,13 +102,18 @@ def _facts(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
     return _device_facts(rule, state)
 
 
-def _employees(rule: AlertRule) -> list[Employee]:
-    rows = Employee.objects.filter(active=True)
+def _in_scope(rule: AlertRule, via: str = "") -> Q:
+    """The rule's department and site as a filter (``via``: the path to the employee, ``"employee__"``)."""
+    where = Q()
     if rule.department_id is not None:
-        rows = rows.filter(department_id=rule.department_id)
+        where &= Q(**{f"{via}department_id": rule.department_id})
     if rule.site_id is not None:
-        rows = rows.filter(site_id=rule.site_id)
-    return list(rows.order_by("pk"))
+        where &= Q(**{f"{via}site_id": rule.site_id})
+    return where
+
+
+def _employees(rule: AlertRule) -> list[Employee]:
+    return list(Employee.objects.filter(_in_scope(rule), active=True).order_by("pk"))
 
 
 def _person(emp: Employee) -> dict[str, Any]:
@@ -200,12 +205,8 @@ def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
     its alert is keyed by them."""
     due = state.now - timedelta(hours=rule.threshold)
     zones = state.attendance_rules()
-    overtime = DailyRecord.objects.filter(overtime_state="pending", overtime_min__gt=0, last_out__isnull=False,
-                                          last_out__lte=due, employee__active=True)
-    if rule.department_id is not None:
-        overtime = overtime.filter(employee__department_id=rule.department_id)
-    if rule.site_id is not None:
-        overtime = overtime.filter(employee__site_id=rule.site_id)
+    overtime = DailyRecord.objects.filter(_in_scope(rule, "employee__"), overtime_state="pending", overtime_min__gt=0,
+                                          last_out__isnull=False, last_out__lte=due, employee__active=True)
     for rec in overtime.select_related("employee").order_by("last_out", "pk"):
         emp, worked = rec.employee, rec.last_out
         if worked is None:  # filtered out above
@@ -216,11 +217,8 @@ def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
         yield Fact(f"request:overtime:{rec.pk}:{rec.overtime_min}", worked + timedelta(hours=rule.threshold), told,
                    employee=emp)
     for model in (LeaveRecord, MakeupPunch):
-        rows = model.objects.filter(state="pending", created_at__lte=due, employee__active=True)
-        if rule.department_id is not None:
-            rows = rows.filter(employee__department_id=rule.department_id)
-        if rule.site_id is not None:
-            rows = rows.filter(employee__site_id=rule.site_id)
+        rows = model.objects.filter(_in_scope(rule, "employee__"), state="pending", created_at__lte=due,
+                                    employee__active=True)
         related = ("employee", "leave_type") if model is LeaveRecord else ("employee",)
         for request in rows.select_related(*related).order_by("created_at", "pk"):
             emp = request.employee
