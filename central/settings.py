@@ -128,7 +128,6 @@ TIME_ZONE = os.environ.get("SEED_CENTRAL_TIME_ZONE", "Asia/Shanghai")
 USE_TZ = True
 
 
-
 def _retention_days() -> int:
     """Two years by default: as long as the pay records a leave's evidence stands behind (《工资支付暂行规定》 第六条)."""
     raw = os.environ.get("SEED_EVIDENCE_RETENTION_DAYS", "730").strip()

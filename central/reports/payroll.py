@@ -51,13 +51,15 @@ TRAILING: tuple[tuple[str, str, str], ...] = (  # added after the leave columns,
 )
 
 
+def _keyed(spec: tuple[tuple[str, str, str], ...]) -> list[Column]:
+    """Columns titled ``中文 key``."""
+    return [Column(key, f"{zh} {key}", kind, max(10, len(key) + 2))  # type: ignore[arg-type]
+            for key, zh, kind in spec]
+
+
 def columns(leave_codes: list[str]) -> list[Column]:
-    cols = [Column(key, f"{zh} {key}", kind, max(10, len(key) + 2))  # type: ignore[arg-type]
-            for key, zh, kind in FIXED]
-    cols += [Column(f"leave_{code}_days", f"请假天数 leave_{code}_days", "decimal", len(code) + 12) for code in leave_codes]
-    cols += [Column(key, f"{zh} {key}", kind, max(10, len(key) + 2))  # type: ignore[arg-type]
-             for key, zh, kind in TRAILING]
-    return cols
+    leave = [Column(f"leave_{code}_days", f"请假天数 leave_{code}_days", "decimal", len(code) + 12) for code in leave_codes]
+    return [*_keyed(FIXED), *leave, *_keyed(TRAILING)]
 
 
 def build(user: User, params: ReportParams, *, now: datetime | None = None,
