@@ -226,6 +226,17 @@ def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, appro
         decide_overtime(request, approve=approve, actor=user.username, minutes=minutes, in_lieu=in_lieu)
 
 
+DECISIONS = ("approve", "reject", "in_lieu")  # the words a page or the API sends; in_lieu: overtime as time off (调休)
+
+
+def decide_as(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, decision: str, *,
+              minutes: int | None = None) -> None:
+    """:func:`decide` by one of DECISIONS."""
+    if decision not in DECISIONS:
+        raise ValueError(f"not a decision: {decision!r}")
+    decide(user, request, approve=decision != "reject", minutes=minutes, in_lieu=decision == "in_lieu")
+
+
 def attach_evidence(user: Any, request: LeaveRecord | MakeupPunch, evidence: Evidence) -> None:
     """The employee attaches evidence to their own request while it waits (the sick note comes after the doctor),
     replacing any attached before; audited. Someone else's request, or one already settled, is refused."""

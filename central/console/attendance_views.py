@@ -57,9 +57,10 @@ from central.attendance.models import (
     ShiftType,
 )
 from central.attendance.requests import (
+    DECISIONS,
     DecisionRefused,
     attach_evidence,
-    decide,
+    decide_as,
     file_leave,
     file_makeup_punch,
     record_leave,
@@ -507,7 +508,6 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
         "balances": leave_balances.balances(own, [timezone.localdate().year]) if own is not None else []})
 
 
-DECISIONS = ("approve", "reject", "in_lieu")  # in_lieu: rest-day overtime approved as time off in lieu (调休)
 MAX_PICKS = 600  # requests decided in one go (the page lists at most 200 of each kind)
 
 
@@ -536,8 +536,7 @@ def request_decide_many(request: AuthedHttpRequest) -> HttpResponse:
             refused.append(f"{pick[:40]}: 没有找到 / not found")
             continue
         try:
-            decide(user, row, approve=decision != "reject", minutes=_int(seen),  # minutes: overtime's only
-                   in_lieu=decision == "in_lieu")
+            decide_as(user, row, decision, minutes=_int(seen))  # minutes: overtime's only
         except AttendanceError as exc:
             refused.append(f"{row.employee.name} ({row.employee.number}): {exc}")
         else:
@@ -630,8 +629,7 @@ def request_decide(request: AuthedHttpRequest) -> HttpResponse:
     if row is None or decision not in DECISIONS:
         raise Http404
     try:
-        decide(user, row, approve=decision != "reject", minutes=_int(request.POST.get("minutes")),
-               in_lieu=decision == "in_lieu")
+        decide_as(user, row, decision, minutes=_int(request.POST.get("minutes")))
     except AttendanceError as exc:
         messages.error(request, str(exc))
     else:

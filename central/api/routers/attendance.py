@@ -48,7 +48,7 @@ from central.attendance.inputs import zone_named
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.requests import (
     DecisionRefused,
-    decide,
+    decide_as,
     file_leave,
     file_makeup_punch,
     record_leave,
@@ -394,7 +394,7 @@ def _decided(request, kind: str, pk: int, payload: DecisionIn | OvertimeDecision
     minutes = payload.minutes if isinstance(payload, OvertimeDecisionIn) else None
 
     def act(user: Any, found: Any) -> None:
-        decide(user, found, approve=payload.decision != "reject", minutes=minutes, in_lieu=payload.decision == "in_lieu")
+        decide_as(user, found, payload.decision, minutes=minutes)
 
     return _acted(request, kind, pk, act, "decision")
 
