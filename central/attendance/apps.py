@@ -12,6 +12,7 @@ class AttendanceConfig(AppConfig):
         :mod:`central.attendance.situations` be read afresh, and with punches the live board
         (:mod:`central.attendance.live_board`) be worked out afresh; a change of the rules themselves is marked
         for the follower in every process (:mod:`central.attendance.rules_cache`)."""
+        from django.db.models import Model
         from django.db.models.signals import post_delete, post_save
 
         from central.attendance import live_board
@@ -21,15 +22,18 @@ class AttendanceConfig(AppConfig):
         from central.ingest.models import Punch
         from central.people.models import Department, Employee, Site
 
-        for model in (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile, m.SiteCalendar,
-                      m.CalendarDay, Employee, Department, Site):
+        planned: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile,
+                                            m.SiteCalendar, m.CalendarDay, Employee, Department, Site)
+        for model in planned:
             for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
                 signal.connect(forget_plans, sender=model, dispatch_uid=f"plans-{model.__name__}-{done}")
                 signal.connect(live_board.forget, sender=model, dispatch_uid=f"board-{model.__name__}-{done}")
         for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
             signal.connect(live_board.forget, sender=Punch, dispatch_uid=f"board-Punch-{done}")
         # the tables the follower's kept rules are read from (central.attendance.rules_cache)
-        for model in (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile, m.SiteCalendar,
-                      m.CalendarDay, Site):
+        # (a closed month's ``held`` is written with an UPDATE, not saved: the rules stay as they are)
+        ruling: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile,
+                                           m.SiteCalendar, m.CalendarDay, m.ClosedMonth, Site)
+        for model in ruling:
             for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
                 signal.connect(mark_rules_changed, sender=model, dispatch_uid=f"rules-{model.__name__}-{done}")

@@ -361,3 +361,27 @@ class RequestEvidence(models.Model):
         constraints = [models.CheckConstraint(
             condition=models.Q(leave__isnull=False, makeup__isnull=True) | models.Q(leave__isnull=True, makeup__isnull=False),
             name="evidence_of_one_request")]
+
+
+class ClosedMonth(models.Model):
+    """A month of one site's attendance that HR closed (月结) once every day of it was final and every request on it
+    decided: its records are what payroll was paid on. The rules no longer write them (a change they would make is
+    kept in ``held`` for HR to see), and leave, make-up punches, overtime decisions and records by hand on its days
+    are refused until HR reopens it (:mod:`central.attendance.closing`). Reopening deletes the row (the audit log
+    keeps both steps) and recomputes the month."""
+    site = models.ForeignKey("people.Site", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The month's first day.")
+    closed_at = models.DateTimeField(auto_now_add=True)
+    closed_by = models.CharField(max_length=150)
+    note = models.CharField(max_length=500, blank=True)
+    held = models.JSONField(default=list, blank=True,
+                            help_text="Changes the rules found after closing and did not write (late punches from a "
+                                      "terminal that missed the wait, an edited shift): one per employee, date and "
+                                      "shift, the latest kept; at most HELD_KEPT.")
+
+    class Meta:
+        ordering = ["-month", "site"]
+        constraints = [models.UniqueConstraint(fields=["site", "month"], name="closed_month_once")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.month:%Y-%m}"

@@ -16,8 +16,8 @@ from django.forms.models import model_to_dict
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
+from central.attendance import closing, leave_balances
 from central.attendance import evidence as evidence_files
-from central.attendance import leave_balances
 from central.attendance.evidence import Evidence, EvidenceError
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.selectors import leave_days_of
@@ -70,6 +70,7 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
         raise AttendanceError("一次请假最多一年 / One leave covers at most a year")
     if half_day and end != start:
         raise AttendanceError("半天假只能是一天 / A half-day leave covers one day")
+    closing.require_open(employee, start, end)
     days = leave_days_of(employee, start, end, natural=leave_type.counts_rest_days)
     if not days:
         raise AttendanceError("这段时间没有要上班的日子，无需请假 / "
@@ -104,6 +105,8 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     if approve and evidence_required and leave.leave_type.needs_evidence and not evidence_files.has(leave):
         raise EvidenceError(f"这条{leave.leave_type.name}还没有证明，员工补交后才能批准 / This {leave.leave_type.name} has "
                             f"no evidence yet: it can be approved once the employee attaches it")
+    if approve:
+        closing.require_open(leave.employee, leave.start, leave.end)
     with transaction.atomic():
         _settle(leave, "approved" if approve else "rejected", actor)
         webhook_events.request_changed(leave)
@@ -121,6 +124,7 @@ def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *
         raise AttendanceError("方向应为上班或下班 / The direction is in or out")
     if at > dj_timezone.now():
         raise AttendanceError("不能为将来补卡 / A make-up punch cannot be in the future")
+    closing.require_open_at(employee, at)
     with transaction.atomic():
         punch = MakeupPunch.objects.create(employee=employee, at=at, direction=direction, reason=reason[:500])
         audit.record(actor, "attendance.makeup_filed", f"{employee.number} {at.isoformat()}", {"id": punch.pk})
@@ -132,6 +136,8 @@ def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *
 
 def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: datetime | None = None) -> MakeupPunch:
     """Approve (the punch counts from now on, its days recomputed) or reject a pending make-up punch."""
+    if approve:
+        closing.require_open_at(punch.employee, punch.at)
     with transaction.atomic():
         _settle(punch, "approved" if approve else "rejected", actor)
         webhook_events.request_changed(punch)
@@ -167,6 +173,7 @@ def decide_overtime(record: DailyRecord, *, approve: bool, actor: str, minutes: 
         fresh = DailyRecord.objects.select_for_update().select_related("employee").get(pk=record.pk)
         if fresh.overtime_state != "pending" or not fresh.overtime_min:
             raise AttendanceError(f"这条加班已处理 / This overtime is already {fresh.overtime_state or 'settled'}")
+        closing.require_open(fresh.employee, fresh.date)
         if minutes is not None and minutes != fresh.overtime_min:
             raise AttendanceError(f"这天的加班已从 {minutes} 分钟变为 {fresh.overtime_min} 分钟，请核对后再审批 / "
                                   f"This day's overtime changed from {minutes} to {fresh.overtime_min} min since it "

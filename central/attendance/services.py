@@ -25,7 +25,9 @@ from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit
+from central.attendance import closing
 from central.attendance import engine as e
+from central.attendance.errors import AttendanceError
 from central.attendance.inputs import (
     STAFF_FIELDS,
     EmployeeInput,
@@ -82,15 +84,6 @@ Progress = Callable[[int, int], None]
 COLUMN_OF = {f.name: "shift_name" if f.name == "shift" else f.name for f in fields(e.Record) if f.name != "date"}
 
 
-class AttendanceError(ValueError):
-    """A request the attendance side refuses, with a message for a person (Chinese first); ``field`` names the form
-    field it concerns (may be empty)."""
-
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.field = field
-
-
 @dataclass
 class Outcome:
     employees: int = 0
@@ -98,6 +91,7 @@ class Outcome:
     written: int = 0
     deleted: int = 0
     changed_final: list[dict[str, Any]] = field(default_factory=list)
+    held: int = 0  # changes on days of closed months, not written (kept on the month for HR: closing.hold)
 
     def add(self, other: Outcome) -> None:
         self.employees += other.employees
@@ -105,6 +99,7 @@ class Outcome:
         self.written += other.written
         self.deleted += other.deleted
         self.changed_final.extend(other.changed_final)
+        self.held += other.held
 
 
 def _row_values(rec: e.Record, zone: Any) -> dict[str, Any]:
@@ -159,8 +154,10 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
     update: list[Change] = []
     create: list[dict[str, Any]] = []
     finals: list[tuple[str, int | None, dict[str, Any]]] = []  # final records written, for webhooks
+    held: list[closing.Held] = []  # what the rules would change on days of closed months
     for item in items:
         zone = rules.zone(item.site_id)
+        closed = rules.closed.get(item.site_id)
         records, before = _run_one(rules, item)
         outcome.records += len(records)
         seen: set[tuple[date, str]] = set()
@@ -181,6 +178,10 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
                 changed.append("overtime_state")
             if old is not None and pk is not None and not changed:
                 continue
+            if closed and rec.date.replace(day=1) in closed:
+                if not closing.UNPAID_COLUMNS.issuperset(changed):
+                    held.append(closing.Held(item.site_id, item.number, rec.date, rec.shift or "", old, rec))
+                continue
             row = _row_values(rec, zone)
             if old is not None and pk is not None:
                 if old.final and (old.status != rec.status or old.hours != rec.hours or old.other_half != rec.other_half):
@@ -195,15 +196,20 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
                 finals.append((item.number, item.site_id, row))
         for key, (pk, old) in before.items():
             if key not in seen and old.computed and pk is not None:
+                if closed and key[0].replace(day=1) in closed:
+                    held.append(closing.Held(item.site_id, item.number, key[0], key[1], old, None))
+                    continue
                 delete_ids.append(pk)  # the schedule no longer has this occurrence
                 outcome.deleted += 1
-    if delete_ids or update or create:
+    if delete_ids or update or create or held:
         with transaction.atomic():
             _delete_records(delete_ids)
             _update_records(update)  # in place: what a person wrote on the row (reason, who, leave type) stays
             _insert_records(create)
             webhook_events.records_written(finals)
+            closing.hold(held)
     outcome.written = len(update) + len(create)
+    outcome.held = len(held)
     return outcome
 
 
@@ -443,11 +449,14 @@ def sync_leave_records(rules: Rules, staff: Sequence[StaffRow], first: date, las
         for leave in leaves:
             person, schedule = planned[leave.employee_id]
             low, high = max(leave.start, first), min(leave.end, last)
-            wanted = set(e.leave_days(schedule, person, low, high, natural=leave.leave_type.counts_rest_days))
+            closed = rules.closed.get(by_id[leave.employee_id].site_id, frozenset())
+            wanted = {day for day in e.leave_days(schedule, person, low, high, natural=leave.leave_type.counts_rest_days)
+                      if day.replace(day=1) not in closed}  # a closed month's days stay as they were paid
             rows = list(DailyRecord.objects.filter(employee_id=leave.employee_id, date__range=(low, high))
                         .values_list("pk", "date", "source", "leave_type_id", "half_day"))
             mine = {pk: day for pk, day, source, type_id, half in rows
-                    if source == "leave" and type_id == leave.leave_type_id and half == leave.half_day}
+                    if source == "leave" and type_id == leave.leave_type_id and half == leave.half_day
+                    and day.replace(day=1) not in closed}
             stale = [pk for pk, day in mine.items() if day not in wanted]
             if stale:
                 DailyRecord.objects.filter(pk__in=stale).delete()
@@ -482,7 +491,8 @@ def _audit_changes(outcome: Outcome, actor: str, summary: dict[str, Any] | None 
     """Final records that changed are evidence: one audit entry each (a person's bulk run: one summary)."""
     if summary is not None:
         audit.record(actor, "attendance.recompute", f"{summary['from']}..{summary['to']}",
-                     {**summary, "written": outcome.written, "final_changed": len(outcome.changed_final)})
+                     {**summary, "written": outcome.written, "final_changed": len(outcome.changed_final),
+                      "held": outcome.held})
         return
     for change in outcome.changed_final[:1000]:
         audit.record(actor, "attendance.record_changed", f"{change['employee']} {change['date']}", change)
@@ -699,6 +709,7 @@ def add_manual_record(employee: Employee, day: date, status: str, *, reason: str
     reason = (reason or "").strip()
     if not reason:
         raise AttendanceError("请填写原因 / A reason is required")
+    closing.require_open(employee, day)
     with transaction.atomic():
         shift_name = shift.name if shift else ""
         that_day = DailyRecord.objects.filter(employee=employee, date=day)
