@@ -61,6 +61,9 @@ class RecordOut(Schema):
                                     examples=[False])
     reason: str = Field(description="手工记录的原因 / why it was entered by hand", examples=[""])
     updated_at: str = Field(description=STAMP, examples=["2026-03-03T02:00:00.000000Z"])
+    month_closed: bool = Field(description="所在月份已在其站点月结：记录不再改变，直到人事重新开放 / its month is closed at "
+                                           "its site: the record no longer changes until HR reopens the month",
+                               examples=[False])
 
 
 class RecordPage(Schema):
@@ -326,3 +329,19 @@ class ReportOut(Schema):
     legend: list[LegendOut] = Field(description="符号说明 / what the symbols mean")
     notes: list[str] = Field(description="附注 / notes", examples=[[]])
     parts: list[PartOut]
+
+
+class ClosedMonthOut(Schema):
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    month: str = Field(description="月份 YYYY-MM（站点当地）/ the month, the site's local calendar", examples=["2026-03"])
+    closed_at: str = Field(description=f"月结时间 / when it was closed; {STAMP}", examples=["2026-04-04T02:00:00.000000Z"])
+    closed_by: str = Field(description="月结人 / who closed it", examples=["hr"])
+    note: str = Field(description="月结备注 / the note given when closing", examples=["三月工资已核 March payroll checked"])
+    held_changes: int = Field(description="月结后规则算出但未写入的变化（如终端在等待期后补传的打卡），重新开放后才生效；"
+                                          "最多计 1000 / changes the rules found after closing and did not write (punches "
+                                          "a terminal delivered after the wait ran out): reopening lets them in; counted "
+                                          "up to 1000", examples=[2])
+
+
+class ClosedMonthList(Schema):
+    items: list[ClosedMonthOut] = Field(description="已月结的月份，新的在前 / closed months, newest first")

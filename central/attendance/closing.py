@@ -30,6 +30,7 @@ from central.attendance.errors import AttendanceError
 from central.attendance.inputs import Rules, load_rules, local, zone_named
 from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch, RecomputeJob
 from central.people.models import Employee, Site
+from central.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 HELD_KEPT = 1000  # lines of ``held`` kept on a month; past it the page says "at least"
@@ -235,6 +236,8 @@ def close_month(user: Any, site: Site, month: date, *, note: str = "", now: date
         records = DailyRecord.objects.filter(employee__site=site, date__range=(state.month, state.last)).count()
         audit.record(user.username, "attendance.month_closed", f"{site.code} {state.month:%Y-%m}",
                      {"records": records, "note": row.note})
+        webhook_events.month_changed("month.closed", site.code, site.pk, row.month, row.closed_by, row.closed_at,
+                                     {"records": records, "note": row.note})
     log.info("site %s: %s closed", site.code, state.month)
     return row
 
@@ -260,6 +263,8 @@ def reopen_month(user: Any, site: Site, month: date, *, reason: str) -> Recomput
                                           reason=f"重新开放 {month:%Y-%m} / {month:%Y-%m} reopened: {reason}"[:200])
         audit.record(user.username, "attendance.month_reopened", f"{site.code} {month:%Y-%m}",
                      {"reason": reason[:200], "held": held, "job": job.pk})
+        webhook_events.month_changed("month.reopened", site.code, site.pk, month, user.username[:150],
+                                     dj_timezone.now(), {"reason": reason[:200], "held_changes": held})
     log.info("site %s: %s reopened, recompute job %s queued", site.code, month, job.pk)
     return job
 

@@ -6,6 +6,7 @@
 | ``record.final`` | employee number | the record's content (a final record that changes is a new fact) |
 | ``anomaly`` | employee number | employee, date, shift and kind (late, early, absent, missing_out) |
 | ``request.filed``, ``.approved``, ``.rejected``, ``.withdrawn`` | employee number | the request's kind and id |
+| ``month.closed``, ``month.reopened`` | site code | site, month and the moment (a month closed again is a new fact) |
 """
 from __future__ import annotations
 
@@ -109,3 +110,13 @@ def request_changed(request: LeaveRecord | MakeupPunch) -> int:
     data = {**_request_data(request), **extra}
     employee = request.employee
     return emit_many([Fact(event, data, employee.number, f"{event}:{data['kind']}:{request.pk}", employee.site_id)])
+
+
+def month_changed(event: str, site_code: str, site: int, month: date, actor: str, at: datetime,
+                  detail: dict[str, Any]) -> int:
+    """A site's month closed (``month.closed``: payroll can be paid on it) or reopened (``month.reopened``: its
+    records may change again), in the writer's transaction."""
+    if not wanted(event):
+        return 0
+    data = {"site": site_code, "month": f"{month:%Y-%m}", "by": actor, "at": utc_iso(at), **detail}
+    return emit_many([Fact(event, data, site_code, _fact_id(event, (site_code, data["month"], data["at"])), site)])

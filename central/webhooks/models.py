@@ -14,6 +14,8 @@ EVENTS = [
     ("request.approved", _("申请已批准 Request approved")),
     ("request.rejected", _("申请已拒绝 Request rejected")),
     ("request.withdrawn", _("申请已撤回 Request withdrawn")),
+    ("month.closed", _("月份已月结 Month closed")),
+    ("month.reopened", _("月份已重新开放 Month reopened")),
     ("alert", _("告警 Alert")),
 ]
 EVENT_NAMES = frozenset(name for name, _label in EVENTS)

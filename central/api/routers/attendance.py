@@ -24,6 +24,7 @@ from central.accounts import scope
 from central.api import cursor as keyset
 from central.api.attendance_schemas import (
     BalancePage,
+    ClosedMonthList,
     DecisionIn,
     EvidenceIn,
     ExceptionPage,
@@ -45,7 +46,7 @@ from central.attendance import leave_balances, request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
 from central.attendance.evidence import Evidence, prepared
 from central.attendance.inputs import zone_named
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.attendance.requests import (
     DecisionRefused,
     decide_as,
@@ -191,7 +192,36 @@ def list_records(request,
         rows = rows.filter(final=final)
     values = _after_day(rows, cursor, "date").values(*RECORD_FIELDS, *PEOPLE.values())
     items, next_cursor = keyset.page(values, limit, lambda r: (r["date"].isoformat(), str(r["id"])))
-    return {"items": [_record(r) for r in items], "next_cursor": next_cursor}
+    return {"items": _records(items), "next_cursor": next_cursor}
+
+
+def _records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records' rows as the API shows them, each saying whether its month is closed at its site."""
+    out = [_record(r) for r in rows]
+    sites = {rec["site"] for rec in out}
+    closed = {(code, f"{month:%Y-%m}") for code, month in
+              ClosedMonth.objects.filter(site__code__in=sites).values_list("site__code", "month")} if sites else set()
+    for rec in out:
+        rec["month_closed"] = (rec["site"], rec["date"][:7]) in closed
+    return out
+
+
+@router.get("/attendance/closed-months", response={200: ClosedMonthList, **ERRORS},
+            summary="已月结的月份 / months HR has closed, by site",
+            description="人事月结后，该站点这个月的考勤不再改变（工资可按此发放），直到重新开放；新的在前 / once HR closes a "
+                        "site's month its attendance no longer changes (payroll can be paid on it) until HR reopens "
+                        "it; newest first. The webhooks month.closed and month.reopened tell the same as it happens.")
+def list_closed_months(request, site: str | None = SITE,
+                       year: int | None = Query(None, ge=2000, le=2100, example=2026,
+                                                description="只看这一年 / only this calendar year")):
+    rows = ClosedMonth.objects.filter(site__in=scope.sites(caller(request)))
+    if site:
+        rows = rows.filter(site__code=site)
+    if year:
+        rows = rows.filter(month__year=year)
+    return {"items": [{"site": row.site.code, "month": f"{row.month:%Y-%m}", "closed_at": keyset.stamp(row.closed_at),
+                       "closed_by": row.closed_by, "note": row.note, "held_changes": len(row.held or [])}
+                      for row in rows.select_related("site").order_by("-month", "site__code")]}
 
 
 def _local_text(moment: datetime | None) -> str | None:
@@ -361,7 +391,7 @@ DECISION_ERRORS = {**ERRORS, 409: ErrorOut}
 _DECIDED: dict[str, tuple[str, Any, tuple[str, ...], Any]] = {
     "leave": ("leave", LeaveRecord, LEAVE_FIELDS, _leave),
     "makeup": ("make-up punch", MakeupPunch, MAKEUP_FIELDS, _makeup),
-    "overtime": ("daily record", DailyRecord, RECORD_FIELDS, _record),
+    "overtime": ("daily record", DailyRecord, RECORD_FIELDS, lambda row: _records([row])[0]),
 }
 
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from central_support import batch, punch, send
+from django.test import Client
 
 from central.accounts.models import AuditEntry, Role, User
+from central.accounts.services import create_token
 from central.attendance import closing
 from central.attendance.inputs import load_rules
 from central.attendance.models import (
@@ -36,6 +38,8 @@ from central.attendance.services import (
 from central.ingest.handler import Ingest
 from central.ingest.models import Punch
 from central.people.models import Department, Employee, Site
+from central.webhooks.models import Delivery
+from central.webhooks.services import create_hook
 
 pytestmark = pytest.mark.django_db
 UTC = timezone.utc
@@ -242,3 +246,38 @@ def test_held_changes_are_kept_up_to_a_limit_the_latest_line_replacing_an_earlie
     assert [(h["employee"], h["to"]) for h in held] == [("E1", "half_day"), ("E2", "present")]
     closing.hold([closing.Held(site.pk, "E9", date(2026, 4, 2), "day", None, None)])  # April is not closed
     assert len(ClosedMonth.objects.get().held) == 2
+
+
+def test_payroll_hears_of_the_closing_and_reads_it_through_the_api(march: dict[str, Any]) -> None:
+    site, hr = march["site"], march["hr"]
+    root = User.objects.create_superuser("root", password="x" * 12)
+    create_hook(root, {"name": "payroll", "url": "http://127.0.0.1:9/h", "events": ["month.closed", "month.reopened"]})
+    close_march(march)
+    told = Delivery.objects.get(event="month.closed")
+    assert {k: told.data[k] for k in ("site", "month", "by", "records", "note")} == {
+        "site": "s1", "month": "2026-03", "by": "hr", "records": 44, "note": ""}
+    assert (told.key, told.data["at"].endswith("Z")) == ("s1", True)
+
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {create_token(hr, 'payroll', actor='test')[1]}"}
+    listed = Client().get("/api/v1/attendance/closed-months", **bearer)
+    assert listed.status_code == 200
+    assert [(m["site"], m["month"], m["closed_by"], m["held_changes"]) for m in listed.json()["items"]] == [
+        ("s1", "2026-03", "hr", 0)]
+    add_manual_record(march["people"]["E001"], date(2026, 4, 1), "present", reason="外出培训", actor="hr",
+                      now=at_utc(datetime(2026, 4, 4, 10)))
+    page = Client().get("/api/v1/attendance/records?from=2026-03-31&to=2026-04-01&employee=E001", **bearer).json()
+    assert [(r["date"], r["month_closed"]) for r in page["items"]] == [("2026-03-31", True), ("2026-04-01", False)]
+    assert Client().get("/api/v1/attendance/closed-months?year=1999", **bearer).status_code == 422
+
+    # another site's HR sees none of it
+    other = Site.objects.create(code="s2", name="二厂", time_zone="Asia/Shanghai")
+    hr2 = User.objects.create_user("hr2", password="x" * 12, role=Role.HR_ADMIN)
+    hr2.sites.set([other])
+    theirs = {"HTTP_AUTHORIZATION": f"Bearer {create_token(hr2, 'payroll', actor='test')[1]}"}
+    assert Client().get("/api/v1/attendance/closed-months", **theirs).json() == {"items": []}
+
+    closing.reopen_month(hr, site, MARCH, reason="补传")
+    reopened = Delivery.objects.get(event="month.reopened")
+    assert (reopened.data["reason"], reopened.data["held_changes"]) == ("补传", 0)
+    close_again = closing.close_month(hr, site, MARCH, now=at_utc(datetime(2026, 4, 4, 10)))
+    assert close_again.pk and Delivery.objects.filter(event="month.closed").count() == 2  # closed again: a new fact
