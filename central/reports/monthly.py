@@ -21,7 +21,7 @@ from central.attendance.models import LeaveType
 from central.reports import records as rr
 from central.reports.document import Column, Flag, LegendItem, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
-from central.reports.scoping import company_name, cover, days, stamp
+from central.reports.scoping import closing_note, company_name, cover, days, stamp
 from central.reports.tally import Rec, Totals, totals_of
 
 if TYPE_CHECKING:
@@ -182,4 +182,5 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                          "加班只计无需审批或已批准的；批为调休的休息日加班不计薪，另列 / Overtime counts only when approved "
                          "or needing no approval; rest-day overtime approved as time off in lieu is not paid and has "
                          "its own column.",
-                         "夜班记在上班那天 / A night shift counts on the day it starts."])
+                         "夜班记在上班那天 / A night shift counts on the day it starts.",
+                         closing_note(coverage, params.first, params.last)])

@@ -15,7 +15,7 @@ from central.attendance import leave_balances
 from central.reports import records as rr
 from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
-from central.reports.scoping import company_name, cover, stamp
+from central.reports.scoping import closed_sites, company_name, cover, stamp
 from central.reports.tally import totals_of
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ TRAILING: tuple[tuple[str, str, str], ...] = (  # added after the leave columns,
     ("overtime_in_lieu_hours", "调休加班小时", "decimal"),
     ("annual_leave_untaken_days", "应休未休年休假天数", "decimal"),
     ("in_lieu_untaken_hours", "未休调休小时", "decimal"),
+    ("month_closed", "已月结", "text"),
 )
 
 
@@ -70,6 +71,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     part = Part("payroll", "薪资导出 Payroll", columns([t.code for t in types.values()]), freeze_columns=4)
     untaken: dict[int, leave_balances.Untaken] = {}
     nothing = leave_balances.Untaken(Decimal("0.0"), Decimal("0.00"))
+    signed = closed_sites({s.site_id for s in staff}, params.first, params.last)
     for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
         if (i - 1) % rr.CHUNK == 0:  # the statutory leave these employees settle in the period, a chunk at a time
             untaken = leave_balances.untaken([x.pk for x in staff[i - 1:i - 1 + rr.CHUNK]], params.first, params.last)
@@ -81,7 +83,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
             totals.overtime_pending_h, totals.provisional, "N" if totals.provisional else "Y"]
         values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
         settled = untaken.get(s.pk, nothing)
-        values += [totals.in_lieu_h, settled.annual_days, settled.in_lieu_hours]
+        values += [totals.in_lieu_h, settled.annual_days, settled.in_lieu_hours, "Y" if s.site_id in signed else "N"]
         warn: Flag = "warn"
         flags: tuple[Flag, ...] = (warn,) * len(values) if totals.provisional else ()
         part.rows.append(Row(tuple(values), flags))
@@ -92,5 +94,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     spec = REPORTS["payroll"]
     return Report(name=spec.name, title=spec.title, company=company_name(), scope=coverage.label,
                   first=params.first, last=params.last, generated_at=stamp(now), parts=[part],
-                  notes=["列说明见 docs/reports.md；all_final 为 N 的行含未定稿记录，数字可能还会变 / Columns: see "
-                         "docs/reports.md. Rows with all_final N hold provisional records and may still change."])
+                  notes=["列说明见 docs/reports.md；all_final 为 N 的行含未定稿记录，数字可能还会变；month_closed 为 Y 的行，"
+                         "期间每个月都已在其站点月结 / Columns: see docs/reports.md. Rows with all_final N hold "
+                         "provisional records and may still change; rows with month_closed Y are of sites where every "
+                         "month of the period is closed."])

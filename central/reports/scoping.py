@@ -99,3 +99,44 @@ def stamp(now: datetime | None = None) -> datetime:
     from django.utils import timezone
 
     return (now or timezone.now()).astimezone(timezone.get_current_timezone()).replace(tzinfo=None, microsecond=0)
+
+
+def months_of(first: date, last: date) -> list[date]:
+    """The first days of the months ``first``..``last`` touches."""
+    found, month = [], first.replace(day=1)
+    while month <= last:
+        found.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return found
+
+
+def closed_sites(site_ids: set[int], first: date, last: date) -> set[int]:
+    """Of ``site_ids``, those where every month the period touches is closed (月结): their numbers are as signed."""
+    from central.attendance.models import ClosedMonth
+
+    months = months_of(first, last)
+    found: dict[int, int] = {}
+    for site_id in ClosedMonth.objects.filter(site_id__in=site_ids, month__in=months).values_list("site_id", flat=True):
+        found[site_id] = found.get(site_id, 0) + 1
+    return {site_id for site_id, count in found.items() if count == len(months)}
+
+
+def closing_note(coverage: Coverage, first: date, last: date) -> str:
+    """Whether the period's months are closed at each covered site, said on a sheet HR signs: closed months are as
+    signed, open ones may still change."""
+    from central.attendance.models import ClosedMonth
+
+    months = months_of(first, last)
+    closed = {(row.site_id, row.month): row for row in
+              ClosedMonth.objects.filter(site_id__in=list(coverage.zones), month__in=months)}
+    parts = []
+    for site in Site.objects.filter(pk__in=list(coverage.zones)).order_by("code"):
+        for month in months:
+            row = closed.get((site.pk, month))
+            name = f"{site.name or site.code} {month:%Y-%m}"
+            if row is not None:
+                at = naive_local(row.closed_at, coverage.zone(site.pk))
+                parts.append(f"{name} 已月结 closed ({row.closed_by}, {at:%Y-%m-%d})")
+            else:
+                parts.append(f"{name} 未月结，数字仍可能改变 not closed: the numbers may still change")
+    return "月结 Month close: " + ("；".join(parts) if parts else "—")

@@ -5,9 +5,13 @@ are refused; reopening with a reason lets the held changes in. Read back through
 month's own row."""
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from central_support import batch, punch, send
 from django.test import Client
@@ -38,6 +42,8 @@ from central.attendance.services import (
 from central.ingest.handler import Ingest
 from central.ingest.models import Punch
 from central.people.models import Department, Employee, Site
+from central.reports import registry
+from central.reports.registry import ReportParams
 from central.webhooks.models import Delivery
 from central.webhooks.services import create_hook
 
@@ -281,3 +287,34 @@ def test_payroll_hears_of_the_closing_and_reads_it_through_the_api(march: dict[s
     assert (reopened.data["reason"], reopened.data["held_changes"]) == ("补传", 0)
     close_again = closing.close_month(hr, site, MARCH, now=at_utc(datetime(2026, 4, 4, 10)))
     assert close_again.pk and Delivery.objects.filter(event="month.closed").count() == 2  # closed again: a new fact
+
+
+def test_the_monthly_sheet_and_payroll_say_which_months_are_closed(march: dict[str, Any]) -> None:
+    """Read back with openpyxl and the csv module: the sheet's note names each site's month as closed or not, and
+    payroll's last column says Y for the employees of a site whose every month of the period is closed."""
+    hr = march["hr"]
+    other = Site.objects.create(code="s2", name="二厂", time_zone="Asia/Shanghai")
+    Employee.objects.create(number="F001", name="F001", site=other)
+    hr.sites.add(other)
+
+    def render(name: str, kind: str, first: date, last: date) -> bytes:
+        out = io.BytesIO()
+        registry.render(registry.build(name, hr, ReportParams(first, last)), kind, out)
+        return out.getvalue()
+
+    def notes() -> list[str]:
+        sheet = openpyxl.load_workbook(io.BytesIO(render("monthly", "xlsx", MARCH, date(2026, 3, 31)))).worksheets[0]
+        return [str(c.value) for row in sheet.iter_rows() for c in row if str(c.value).startswith("月结 Month close")]
+
+    def payroll(first: date, last: date) -> dict[str, str]:
+        text = render("payroll", "csv", first, last).decode("utf-8-sig")
+        return {row["工号 employee_number"]: row["已月结 month_closed"] for row in csv.DictReader(io.StringIO(text))}
+
+    assert notes() == ["月结 Month close: 一厂 2026-03 未月结，数字仍可能改变 not closed: the numbers may still change；"
+                       "二厂 2026-03 未月结，数字仍可能改变 not closed: the numbers may still change"]
+    close_march(march)
+    closed_on = ClosedMonth.objects.get().closed_at.astimezone(ZoneInfo("Asia/Shanghai")).date()  # the real clock's
+    assert notes() == [f"月结 Month close: 一厂 2026-03 已月结 closed (hr, {closed_on})；"
+                       "二厂 2026-03 未月结，数字仍可能改变 not closed: the numbers may still change"]
+    assert payroll(MARCH, date(2026, 3, 31)) == {"E001": "Y", "E002": "Y", "F001": "N"}
+    assert payroll(date(2026, 3, 16), date(2026, 4, 15)) == {"E001": "N", "E002": "N", "F001": "N"}  # April is open

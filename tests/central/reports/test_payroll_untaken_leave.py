@@ -54,7 +54,7 @@ def untaken(admin: User, first: date, last: date) -> dict[str, str]:
     out = io.BytesIO()
     registry.render(report, "csv", out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
-    assert all(list(row)[-2] == COLUMN for row in rows)  # after the leave columns: none before it moved
+    assert all(list(row)[-3] == COLUMN for row in rows)  # after the leave columns: none before it moved
     return {row["工号 employee_number"]: row[COLUMN] for row in rows}
 
 
