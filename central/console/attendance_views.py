@@ -26,8 +26,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central.accounts import scope
-from central.accounts.models import Role
-from central.attendance import evidence, leave_balances, request_selectors, selectors, services
+from central.accounts.models import Role, User
+from central.attendance import closing, evidence, leave_balances, request_selectors, selectors, services
 from central.attendance.forms import (
     MAX_PATTERN_DAYS,
     REST,
@@ -49,6 +49,7 @@ from central.attendance.forms import (
 )
 from central.attendance.models import (
     CalendarDay,
+    DailyRecord,
     LeaveRecord,
     LeaveType,
     MakeupPunch,
@@ -67,6 +68,7 @@ from central.attendance.requests import (
     withdraw,
 )
 from central.attendance.services import AttendanceError, ScheduleError
+from central.console.templatetags.console_tags import in_language
 from central.console.views import AuthedHttpRequest, console_view, page_of, query_without_page, require
 from central.people.models import Employee, Site
 
@@ -350,6 +352,120 @@ def calendars(request: AuthedHttpRequest) -> HttpResponse:
         "nav": "attendance_calendars", "sites": visible, "site": site, "calendar": calendar, "year": year,
         "days": selectors.calendar_days(site, year) if site else [], "settings_form": settings_form,
         "day_form": day_form, "manage": manage, "rest_labels": _rest_labels(calendar)})
+
+
+# -- closing a month (月结) ----------------------------------------------------------------------------------
+class MonthCloseForm(forms.Form):
+    """One row's button on the month-close page: close a month (with an optional note) or reopen it (the reason is
+    required by :func:`central.attendance.closing.reopen_month`, whose refusal lands on the reason)."""
+    action = forms.ChoiceField(choices=[("close", "close"), ("reopen", "reopen")])
+    month = forms.CharField(required=False)  # what it may be: clean_month, which says so for anything else
+    note = forms.CharField(max_length=500, required=False, strip=True)
+    reason = forms.CharField(max_length=200, required=False, strip=True)
+
+    def clean_month(self) -> date:
+        """``YYYY-MM`` (or a day of the month, ``YYYY-MM-DD``) as the month's first day."""
+        parts = self.cleaned_data["month"].strip()[:11].split("-")
+        if len(parts) in (2, 3) and all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
+            year, month = int(parts[0]), int(parts[1])
+            if 2000 <= year <= 2100 and 1 <= month <= 12:
+                try:
+                    return date(year, month, int(parts[2]) if len(parts) == 3 else 1).replace(day=1)
+                except ValueError:
+                    pass
+        raise forms.ValidationError(_("月份无效，应为 YYYY-MM / Not a valid month: use YYYY-MM"))
+
+
+HELD_STATUS = dict(DailyRecord.STATUSES)
+
+
+def _held_line(line: dict[str, Any]) -> dict[str, Any]:
+    """A held change as the page lists it: the statuses as words (None: no record)."""
+    def status(value: Any) -> str:
+        return str(HELD_STATUS.get(value, value)) if value else _("无记录 No record")
+
+    return {**line, "from_label": status(line.get("from")), "to_label": status(line.get("to"))}
+
+
+def _closing_rows(states: list[closing.Readiness], form: MonthCloseForm | None) -> list[dict[str, Any]]:
+    """The site's recent months as the page shows them, the refusal of a form just posted on its own month."""
+    closers = {state.closed.closed_by for state in states if state.closed is not None}
+    names = {u.username: u.get_full_name() for u in User.objects.filter(username__in=closers)}
+    posted = form.cleaned_data.get("month") if form is not None and form.is_bound and form.errors else None
+    rows = []
+    for state in states:
+        held = (state.closed.held or []) if state.closed is not None else []
+        if state.closed is not None:
+            kind = "closed"
+        elif state.ready:
+            kind = "ready"
+        elif not state.ended:
+            kind = "in_progress"
+        else:
+            kind = "not_ready"
+        mine = form is not None and posted == state.month
+        rows.append({"state": state, "kind": kind, "month": f"{state.month:%Y-%m}",
+                     "label": in_language(" / ".join(closing.month_text(state.month))),
+                     "who": _who(state.closed.closed_by, names) if state.closed is not None else "",
+                     "held": [_held_line(line) for line in held], "held_capped": len(held) >= closing.HELD_KEPT,
+                     "blockers": [in_language(b) for b in state.blockers],
+                     "errors": _errors(form) if mine and form is not None else [],
+                     "typed": form.data if mine and form is not None else {}})
+    return rows
+
+
+def _who(username: str, names: dict[str, str]) -> str:
+    """Who closed a month: the user's name and username, or the username alone."""
+    name = names.get(username, "")
+    return f"{name} ({username})" if name and name != username else username
+
+
+def _errors(form: forms.BaseForm) -> list[str]:
+    return [str(error) for errors in form.errors.values() for error in errors]
+
+
+@require_http_methods(["GET", "POST"])
+@console_view
+def month_close(request: AuthedHttpRequest) -> HttpResponse:
+    """A site's recent months and whether each can be closed (月结); HR admins of the site and superusers close a ready
+    month or reopen a closed one (with a reason), through :mod:`central.attendance.closing`."""
+    _require_staff(request)
+    user = request.user
+    visible = list(scope.sites(user).order_by("code"))
+    code = (request.POST.get("site") if request.method == "POST" else request.GET.get("site")) or ""
+    site: Site | None = next((s for s in visible if s.code == code), None)
+    if code and site is None:
+        raise Http404
+    if request.method == "POST" and site is None:
+        raise Http404
+    site = site or (visible[0] if visible else None)
+    manage = site is not None and _manages_site(user, site)
+    form: MonthCloseForm | None = None
+    if request.method == "POST":
+        if not manage or site is None:
+            raise PermissionDenied
+        form = MonthCloseForm(request.POST)
+        if form.is_valid():
+            month: date = form.cleaned_data["month"]
+            label = in_language(" / ".join(closing.month_text(month)))
+            try:
+                if form.cleaned_data["action"] == "close":
+                    closing.close_month(user, site, month, note=form.cleaned_data["note"])
+                    message = _("%(month)s已月结 / %(month)s closed") % {"month": label}
+                else:
+                    closing.reopen_month(user, site, month, reason=form.cleaned_data["reason"])
+                    message = _("%(month)s已重新开放，正在重新计算，进度见上方 / %(month)s reopened; it is being "
+                                "recomputed, the progress is shown above") % {"month": label}
+            except AttendanceError as exc:
+                form.add_error("reason" if exc.field == "reason" else None, in_language(str(exc)))
+            else:
+                messages.success(request, message)
+                return redirect(f"{reverse('console:attendance_closing')}?site={site.code}")
+    rows = _closing_rows(closing.recent_months(site), form) if site is not None else []
+    shown = any(row["errors"] for row in rows)  # a refusal on a month not listed: above the table
+    return render(request, "console/attendance/closing.html", {
+        "nav": "attendance_closing", "sites": visible, "site": site, "manage": manage, "rows": rows,
+        "errors": _errors(form) if form is not None and not shown else []})
 
 
 def _manages_site(user: Any, site: Site) -> bool:

@@ -3,7 +3,7 @@
     python -m central.console.screenshots [--out docs/screenshots] [--size 1280x800]
 
 A small demo site (总厂, two departments, about thirty employees, two doors, punches, events,
-audit entries, shifts, a rotation, holidays and a month of attendance) is built in a fresh SQLite
+audit entries, shifts, a rotation, holidays, a month of attendance and last month closed) is built in a fresh SQLite
 database in a temporary folder, the console is
 served for real (``seed-central serve``, gunicorn, a free loopback port) and a headless
 Chromium signs in and saves ``console-*.png`` and the wall display's ``wall-display.png``. Everything is
@@ -300,7 +300,42 @@ def build_demo(database: Path, employees: int = 30) -> str:
     audit.record(ADMIN, "device.command", "zc-gate-01", {"cmd": "open_door", "id": command.id})
     demo_attendance(site, admin)
     demo_live_day(site)
+    demo_closed_month(site)
     return password
+
+
+def demo_closed_month(site: Any) -> None:
+    """Last month closed (月结) by the admin a few days into this one, with two changes found after closing and
+    held on it: 车间入口, offline, delivered a missed day of punches and a late evening out."""
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
+    from central.attendance.closing import first_of, last_of
+    from central.attendance.models import ClosedMonth, DailyRecord
+
+    zone = ZoneInfo(site.time_zone)
+    now = timezone.now()
+    this_month = first_of(timezone.localdate(now))
+    month = first_of(this_month - timedelta(days=1))
+    records = DailyRecord.objects.filter(employee__site=site, employee__department__name="生产部",
+                                         date__range=(month, last_of(month))).order_by("date", "employee__number")
+    absent = records.filter(status="absent", day_kind="workday").first()
+    present = records.filter(status="present", overtime_min=0)
+    if absent is not None:
+        present = present.exclude(employee=absent.employee)
+    held = []
+    for rec, to, hours, overtime in ((absent, "present", "8.00", 0), (present.last(), "present", None, 90)):
+        if rec is None:
+            continue
+        held.append({"employee": rec.employee.number, "date": rec.date.isoformat(), "shift": rec.shift_name,
+                     "from": rec.status, "to": to, "hours_from": str(rec.hours),
+                     "hours_to": hours or str(rec.hours + Decimal("1.50")), "overtime_from": rec.overtime_min,
+                     "overtime_to": overtime})
+    row = ClosedMonth.objects.create(site=site, month=month, closed_by=ADMIN, note="工资已按此核对发放",
+                                     held=sorted(held, key=lambda x: (x["date"], x["employee"])))
+    closed_at = min(now - timedelta(hours=2), datetime.combine(this_month + timedelta(days=2), time(10, 12), zone))
+    ClosedMonth.objects.filter(pk=row.pk).update(closed_at=closed_at)
 
 
 def demo_live_day(site: Any) -> None:
@@ -499,6 +534,9 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
                        ("/attendance/leave-types/", "console-attendance-leave-types")):
         driver.get(f"{base_url}{path}")
         take(driver, out, name, written)
+    driver.get(f"{base_url}/attendance/closing/")  # last month closed, the changes held on it opened
+    driver.execute_script("document.querySelectorAll('details.held').forEach(function (d) { d.open = true; })")
+    take(driver, out, "console-month-close", written)
     for path, name in (("/attendance/requests/", "console-requests"), ("/alerts/", "console-notifications")):
         driver.get(f"{base_url}{path}")
         take(driver, out, name, written)

@@ -52,6 +52,7 @@ urlpatterns = [
     path("attendance/assignments/", attendance_views.assignments, name="attendance_assignments"),
     path("attendance/assignments/delete/", attendance_views.assignment_delete, name="attendance_assignment_delete"),
     path("attendance/calendars/", attendance_views.calendars, name="attendance_calendars"),
+    path("attendance/closing/", attendance_views.month_close, name="attendance_closing"),
     path("attendance/employees/<int:pk>/month/", attendance_views.employee_month, name="attendance_month"),
     path("attendance/recompute/", attendance_views.recompute_jobs, name="attendance_recompute_jobs"),
     path("attendance/requests/", attendance_views.requests_page, name="attendance_requests"),
@@ -110,6 +111,8 @@ ROLE_WALK: dict[str, dict] = {
                                "form": True},
     "attendance_assignment_delete": {"kwargs": {}, "get": frozenset(), "methods": ("POST",), "post": MANAGERS},
     "attendance_calendars": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS},
+    # closing a month (月结): staff read a site's months; HR admins of the site and superusers close and reopen them
+    "attendance_closing": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS},
     "attendance_month": {"kwargs": {"pk": "{employee}"}, "get": ALL_ROLES, "methods": ("GET", "POST"),
                          "post": MANAGERS},
     "attendance_recompute_jobs": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},

@@ -121,6 +121,8 @@ def audit_actions() -> dict[str, str]:
         "attendance.makeup_filed": _("提交补卡"),
         "attendance.makeup_approved": _("批准补卡"),
         "attendance.makeup_rejected": _("拒绝补卡"),
+        "attendance.month_closed": _("月结"),
+        "attendance.month_reopened": _("重新开放月结"),
         "webhook.create": _("添加网络钩子"), "webhook.update": _("修改网络钩子"), "webhook.delete": _("删除网络钩子"),
         "webhook.retry": _("重发网络钩子"),
         "alert_rule.create": _("添加告警规则"), "alert_rule.enable": _("启用告警规则"),

@@ -1,0 +1,95 @@
+"""Closing a month in a real browser: ``seed-central serve`` (gunicorn) on the test database, driven by headless
+Chromium. An HR admin of the site opens 考勤 → 月结, closes last month (ready: the site has no terminals, its records
+are computed and nothing waits), sees it closed by her, and reopens it with a reason.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import time, timedelta
+
+import pytest
+from browser_support import by_css, served_console, wait
+
+from central.console.screenshots import ConsoleServer, chromium, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
+
+
+@pytest.fixture
+def world(transactional_db, settings) -> dict:
+    """Site 总厂 (no terminals, Saturday and Sunday off): 张伟 on 白班, last month's records computed."""
+    from django.utils import timezone
+
+    from central.attendance import closing
+    from central.attendance.models import AttendanceProfile, ShiftType, SiteCalendar
+    from central.attendance.services import recompute
+    from central.people.models import Employee, Site
+
+    settings.PASSWORD_HASHERS = PBKDF2
+    site = Site.objects.create(code="zongchang", name="总厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
+    shift = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60,
+                                     checkout_after_min=120, late_grace_min=5, early_grace_min=0)
+    employee = Employee.objects.create(number="A001", name="张伟", site=site)
+    AttendanceProfile.objects.create(employee=employee, default_shift=shift)
+    month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
+    recompute(month, closing.last_of(month), now=timezone.now())
+    return {"site": site, "month": month}
+
+
+@pytest.fixture
+def hr_admin(world) -> tuple[str, str]:
+    from central.accounts.models import User
+    from central.accounts.services import create_user_with_one_time_password
+
+    password = create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
+    User.objects.filter(username="hr-li").update(first_name="李娟")
+    return "hr-li", password
+
+
+@pytest.fixture
+def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
+    yield from served_console(central_db_target, tmp_path)
+
+
+@pytest.fixture
+def browser(console) -> Iterator:
+    with chromium((1400, 1000)) as driver:
+        yield driver
+
+
+def submit(driver, form: str) -> None:
+    old = by_css(driver, "html")
+    by_css(driver, f"{form} button[type=submit]").click()
+    wait(driver, lambda d: by_css(d, "html") != old, what="the next page")
+    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete", what="the next page loaded")
+
+
+def test_hr_admin_closes_last_month_and_reopens_it_with_a_reason(console, browser, hr_admin, world):
+    from central.attendance.models import ClosedMonth, RecomputeJob
+
+    row = f"#month-{world['month']:%Y-%m}"
+    sign_in(browser, console.url, *hr_admin)
+    by_css(browser, "nav.sidenav a[href$='/attendance/shifts/']").click()  # 考勤 → 班次, then the 月结 tab
+    wait(browser, lambda d: by_css(d, "h1").text == "班次", what="the shifts page")
+    by_css(browser, "#tab-closing").click()
+    wait(browser, lambda d: by_css(d, "h1").text.startswith("月结"), what="the month-close page")
+    assert by_css(browser, row).get_attribute("data-state") == "ready"
+    assert "可月结" in by_css(browser, row).text
+
+    by_css(browser, f"{row} .close-form [name=note]").send_keys("工资已核")
+    submit(browser, f"{row} .close-form")
+    assert "已月结" in by_css(browser, ".alert-ok").text
+    closed = by_css(browser, row)
+    assert closed.get_attribute("data-state") == "closed"
+    assert "已月结" in closed.text and "李娟 (hr-li)" in closed.text and "工资已核" in closed.text
+    assert ClosedMonth.objects.get().closed_by == "hr-li"
+
+    by_css(browser, f"{row} .reopen-form [name=reason]").send_keys("补录一天的请假")
+    submit(browser, f"{row} .reopen-form")
+    assert "已重新开放" in by_css(browser, ".alert-ok").text
+    assert by_css(browser, row).get_attribute("data-state") == "ready"
+    assert not ClosedMonth.objects.exists() and RecomputeJob.objects.get().reason.endswith("补录一天的请假")
+    assert by_css(browser, "#recompute-jobs .recompute-job")  # the queued recompute, shown above the page
