@@ -121,7 +121,7 @@ def print_attendance(site: str) -> None:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from central.attendance.demo_history import file_requests, fill_month, summary_table
+    from central.attendance.demo_history import close_last_month, file_requests, fill_month, summary_table
 
     started = time.monotonic()
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
@@ -137,6 +137,13 @@ def print_attendance(site: str) -> None:
           f"{makeup.at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M} with a photo of the door's screen "
           f"attached (kept without the phone's GPS position); the 待审批 alert rule put "
           f"{asked.alerts} notifications in the console for their managers and HR")
+    closed = close_last_month(site, today)
+    if closed.records:
+        print(f"\n月结 Month close: HR closed {closed.month:%Y-%m} ({closed.decided} days of overtime still waiting "
+              f"were approved first): its {closed.records} records no longer change (a punch arriving late for it is "
+              "held for HR to see; 考勤 Attendance → 月结 Month close)")
+    else:
+        print(f"\n月结 Month close: {closed.month:%Y-%m} cannot be closed yet: " + "; ".join(closed.blockers))
 
 
 def device_punch_count(config_path: Path) -> int:

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -41,13 +42,15 @@ def test_demo_punches_reach_the_central_server_exactly_once(tmp_path):
     assert re.search(r"地址 address: +http://127\.0\.0\.1:\d+/ +\(the console answered\)", out), out[-2000:]
     password = re.search(r"一次性密码 password: (\S+)", out).group(1)
     with sqlite3.connect(tmp_path / "demo-data" / "central" / "central.db") as db:
-        [(username, encoded, superuser)] = db.execute("SELECT username, password, is_superuser FROM accounts_user")
+        [(username, encoded, superuser)] = db.execute("SELECT username, password, is_superuser FROM accounts_user "
+                                                      "WHERE is_superuser")
         applied = {r[0] for r in db.execute("SELECT app FROM django_migrations")}
     assert username == "admin" and superuser == 1 and check_password(password, encoded)
     assert {"people", "ingest", "accounts"} <= applied
     assert {"attendance"} <= applied
     _check_attendance_table(out, tmp_path / "demo-data" / "central" / "central.db")
     _check_requests(out, tmp_path / "demo-data" / "central" / "central.db")
+    _check_month_close(out, tmp_path / "demo-data" / "central" / "central.db")
 
 
 def _check_punches_in_both_databases(demo: Path, punches: int) -> None:
@@ -86,10 +89,12 @@ def _check_attendance_table(out: str, database: Path) -> None:
     printed = {}
     for line in block.splitlines()[2:]:
         cells = re.split(r"\s{2,}", line.strip())
-        if len(cells) == 8:
+        if len(cells) == 9:
             printed[cells[0]] = cells[1:]
     assert set(printed) == {"行政 Office", "仓储 Warehouse", "生产 Production"}
     with sqlite3.connect(database) as db:
+        db.execute("CREATE TEMP TABLE closing_approved AS SELECT json_extract(detail, '$.id') AS id "
+                   "FROM accounts_auditentry WHERE action = 'attendance.overtime_approved' AND actor = 'hr'")
         for dept, cells in printed.items():
             where = ("FROM attendance_dailyrecord r JOIN people_employee e ON e.id = r.employee_id "
                      "JOIN people_department d ON d.id = e.department_id WHERE d.name = ?")
@@ -99,7 +104,39 @@ def _check_attendance_table(out: str, database: Path) -> None:
             assert cells[:6] == [str(people), str(present), f"{late} / {late_min}", f"{early} / {early_min}", str(absent),
                                  str(leave)], dept
             assert people > 0 and present > people * 10  # a month of mostly present days
+            # overtime paid (approved or needing no approval) and waiting for a decision, as printed: before HR
+            # approved what still waited in last month to close it (those days are in the audit log)
+            paid, pending = db.execute(
+                "SELECT coalesce(sum(CASE WHEN r.overtime_state IN ('', 'approved') AND r.id NOT IN (SELECT a.id FROM "
+                "closing_approved a) THEN r.overtime_min END), 0), coalesce(sum(CASE WHEN r.overtime_state = 'pending' "
+                f"OR r.id IN (SELECT a.id FROM closing_approved a) THEN r.overtime_min END), 0) {where}",
+                (dept,)).fetchone()
+            assert cells[6:] == [f"{Decimal(paid) / 60:.1f}", f"{Decimal(pending) / 60:.1f}"], dept
     assert int(printed["行政 Office"][5]) == 2  # one full-day and one half-day leave in the history
+
+
+def _check_month_close(out: str, database: Path) -> None:
+    """Last month closed by HR once its waiting overtime was approved, as the summary says; or the reasons it could not
+    be (only in the first hours of a month, while a night shift's window is open)."""
+    import re
+    import sqlite3
+
+    said = re.search(r"月结 Month close: HR closed (\d{4}-\d\d) \((\d+) days of overtime still waiting were approved "
+                     r"first\): its (\d+) records", out)
+    with sqlite3.connect(database) as db:
+        closed = db.execute("SELECT c.month, c.closed_by, (SELECT count(*) FROM attendance_dailyrecord r JOIN "
+                            "people_employee e ON e.id = r.employee_id WHERE e.site_id = c.site_id AND "
+                            "strftime('%Y-%m', r.date) = strftime('%Y-%m', c.month)) FROM attendance_closedmonth c").fetchall()
+        approved = db.execute("SELECT count(*) FROM accounts_auditentry WHERE action = 'attendance.overtime_approved' "
+                              "AND actor = 'hr'").fetchone()[0]
+        pending = db.execute("SELECT count(*) FROM attendance_dailyrecord WHERE overtime_state = 'pending' AND "
+                             "strftime('%Y-%m', date) = ?", (said.group(1) if said else "",)).fetchone()[0]
+    if said is None:
+        assert "cannot be closed yet" in out and closed == [], out[out.index("月结 Month close"):][:500]
+        return
+    [(month, by, records)] = closed
+    assert (month[:7], by, records) == (said.group(1), "hr", int(said.group(3)))
+    assert records > 100 and pending == 0 and approved == int(said.group(2))
 
 
 def _check_requests(out: str, database: Path) -> None:

@@ -57,7 +57,8 @@ class DepartmentSummary:
     early_min: int
     absent: int
     leave: int
-    overtime_h: Decimal
+    overtime_h: Decimal  # paid: approved, or needing no approval (as the monthly sheet counts it)
+    pending_h: Decimal  # waiting for approval
 
 
 def _shifts() -> dict[str, ShiftType]:
@@ -170,6 +171,40 @@ def file_waiting_requests(site: Site, asking: Employee, forgot: Employee, leave_
     return DemoRequests(leave, makeup, len(evaluate(dj_timezone.now())))
 
 
+@dataclass(frozen=True)
+class DemoClosing:
+    month: date
+    decided: int  # days of overtime HR approved first
+    records: int  # records the closed month holds (0: not closed)
+    blockers: tuple[str, ...]  # why it could not be closed (empty: it was)
+
+
+def close_last_month(site_code: str, today: date) -> DemoClosing:
+    """HR (a user ``hr`` granted the site) approves the overtime still waiting in last month, then closes it
+    (:mod:`central.attendance.closing`); when it cannot be closed yet (a night shift's window still open just after
+    midnight on the 1st), the reasons."""
+    from central.accounts.models import Role, User
+    from central.attendance import closing
+    from central.attendance.requests import decide_overtime
+
+    site = Site.objects.get(code=site_code)
+    hr, _ = User.objects.get_or_create(username="hr", defaults={"role": Role.HR_ADMIN, "first_name": "人事"})
+    hr.sites.add(site)
+    month = closing.first_of(today.replace(day=1) - timedelta(days=1))
+    waiting = DailyRecord.objects.filter(employee__site=site, date__range=(month, closing.last_of(month)),
+                                         overtime_state="pending", overtime_min__gt=0).order_by("date", "pk")
+    decided = 0
+    for row in waiting:
+        decide_overtime(row, approve=True, actor=hr.username, minutes=row.overtime_min)
+        decided += 1
+    state = closing.readiness(site, month)
+    if not state.ready:
+        return DemoClosing(month, decided, 0, tuple(state.blockers))
+    closing.close_month(hr, site, month, note="演示：加班已审批 demo: overtime decided")
+    records = DailyRecord.objects.filter(employee__site=site, date__range=(month, closing.last_of(month))).count()
+    return DemoClosing(month, decided, records, ())
+
+
 def _phone_photo() -> bytes:
     """A photo as a phone takes it, of the door's screen showing the time: with the camera and a GPS position in its
     EXIF, which the product does not keep (central.attendance.evidence)."""
@@ -235,19 +270,24 @@ def summarise(first: date, last: date, numbers: list[str]) -> list[DepartmentSum
                       early=Count("pk", filter=Q(early=True)), early_min=Sum("early_min"),
                       absent=Count("pk", filter=Q(status="absent")),
                       leave=Count("pk", filter=Q(source="leave")),
-                      overtime=Sum("overtime_min", filter=~Q(overtime_state="unpaid")))
+                      overtime=Sum("overtime_min", filter=Q(overtime_state__in=("", "approved"))),
+                      pending=Sum("overtime_min", filter=Q(overtime_state="pending")))
             .order_by("employee__department__name"))
     return [DepartmentSummary(r["employee__department__name"] or "-", r["employees"], r["present"], r["late"],
                               r["late_min"] or 0, r["early"], r["early_min"] or 0, r["absent"], r["leave"],
-                              (Decimal(r["overtime"] or 0) / 60).quantize(Decimal("0.1"))) for r in rows]
+                              _hours(r["overtime"]), _hours(r["pending"])) for r in rows]
+
+
+def _hours(minutes: int | None) -> Decimal:
+    return (Decimal(minutes or 0) / 60).quantize(Decimal("0.1"))
 
 
 def summary_table(rows: list[DepartmentSummary]) -> list[str]:
     """The summary as aligned text lines (Chinese first)."""
     head = ("部门 Department", "人数 People", "出勤 Present", "迟到 Late (次/分)", "早退 Early (次/分)", "缺勤 Absent",
-            "请假 Leave", "加班 Overtime h")
+            "请假 Leave", "加班 Overtime h", "待批加班 Pending h")
     body = [(r.department, str(r.employees), str(r.present), f"{r.late} / {r.late_min}", f"{r.early} / {r.early_min}",
-             str(r.absent), str(r.leave), str(r.overtime_h)) for r in rows]
+             str(r.absent), str(r.leave), str(r.overtime_h), str(r.pending_h)) for r in rows]
     widths = [max(_width(x) for x in col) for col in zip(head, *body, strict=True)]
     return ["  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths, strict=True)).rstrip()
             for line in (head, *body)]
