@@ -49,6 +49,7 @@ from central.attendance.forms import (
 )
 from central.attendance.models import (
     CalendarDay,
+    ClosedMonth,
     DailyRecord,
     LeaveRecord,
     LeaveType,
@@ -546,6 +547,7 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
         "nav": "attendance_month" if user.employee_id == employee.pk else "employees", "employee": employee,
         "form": form, "leave_form": leave_form, "profile_form": profile_form, "allowance_form": allowance_form,
         "balances": leave_balances.balances(employee, [first.year]),
+        "closed_month": ClosedMonth.objects.filter(site_id=employee.site_id, month=first).first(),
         "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
 
 

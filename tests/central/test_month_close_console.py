@@ -23,6 +23,7 @@ from central.attendance import closing
 from central.attendance.models import (
     AttendanceProfile,
     ClosedMonth,
+    DailyRecord,
     LeaveType,
     RecomputeJob,
     ShiftType,
@@ -220,3 +221,26 @@ def test_an_unknown_action_or_site_changes_nothing(world: dict[str, Any]) -> Non
     assert client.post(URL, {"site": "nowhere", "action": "close", "month": month}).status_code == 404
     assert client.post(URL, {"action": "close", "month": month}).status_code == 404
     assert not ClosedMonth.objects.exists()
+
+
+def test_the_employees_month_says_it_is_closed_and_a_record_by_hand_on_it_is_refused(world: dict[str, Any]) -> None:
+    client, month, employee = client_for(world, "hr_hq"), world["month"], world["employee"]
+    page_url = reverse("console:attendance_month", args=[employee.pk])
+    assert 'id="month-closed"' not in client.get(f"{page_url}?month={month:%Y-%m}").content.decode()
+    assert close(client, month).status_code == 302
+    page = client.get(f"{page_url}?month={month:%Y-%m}").content.decode()
+    when = timezone.localtime(ClosedMonth.objects.get().closed_at).strftime("%Y-%m-%d")
+    banner = re.search(r'<div class="alert alert-info" id="month-closed".*?</div>', page, re.S)
+    assert banner and text_of(banner.group(0)).startswith(f"{month:%Y-%m} 已由 hr_hq 于 {when} 月结")
+    this_month = closing.first_of(timezone.localdate())
+    assert 'id="month-closed"' not in client.get(f"{page_url}?month={this_month:%Y-%m}").content.decode()
+
+    day = month + timedelta(days=9)
+    before = list(DailyRecord.objects.filter(employee=employee, date=day).values_list("status", "source"))
+    refused = client.post(page_url, {"month": f"{month:%Y-%m}", "date": day.isoformat(), "status": "absent",
+                                     "reason": "查实未到岗"})
+    assert refused.status_code == 200
+    zh, _ = closing.month_text(month)
+    assert f"{zh}已月结，不能再改这个月的考勤" in text_of(refused.content.decode())
+    assert list(DailyRecord.objects.filter(employee=employee, date=day).values_list("status", "source")) == before
+    assert not AuditEntry.objects.filter(action="attendance.manual_record").exists()
