@@ -305,19 +305,23 @@ def assignment_delete(request: AuthedHttpRequest) -> HttpResponse:
 
 
 # -- holiday calendars ---------------------------------------------------------------------------------
+def _picked_site(request: AuthedHttpRequest) -> tuple[list[Site], Site | None]:
+    """The sites the user sees, and the one a page of one site shows: the one named by ``site`` (404 when it is not
+    among them, or when a POST names none), else the first."""
+    visible = list(scope.sites(request.user).order_by("code"))
+    code = (request.POST.get("site") if request.method == "POST" else request.GET.get("site")) or ""
+    site = next((s for s in visible if s.code == code), None)
+    if (code or request.method == "POST") and site is None:
+        raise Http404
+    return visible, site or (visible[0] if visible else None)
+
+
 @require_http_methods(["GET", "POST"])
 @console_view
 def calendars(request: AuthedHttpRequest) -> HttpResponse:
     _require_staff(request)
     user = request.user
-    visible = list(scope.sites(user).order_by("code"))
-    code = (request.POST.get("site") if request.method == "POST" else request.GET.get("site")) or ""
-    site: Site | None = next((s for s in visible if s.code == code), None)
-    if code and site is None:
-        raise Http404
-    if request.method == "POST" and site is None:
-        raise Http404
-    site = site or (visible[0] if visible else None)
+    visible, site = _picked_site(request)
     year = _int(request.GET.get("year")) or timezone.localdate().year
     year = year if 2000 <= year <= 2100 else timezone.localdate().year
     manage = site is not None and _manages_site(user, site)
@@ -432,14 +436,7 @@ def month_close(request: AuthedHttpRequest) -> HttpResponse:
     month or reopen a closed one (with a reason), through :mod:`central.attendance.closing`."""
     _require_staff(request)
     user = request.user
-    visible = list(scope.sites(user).order_by("code"))
-    code = (request.POST.get("site") if request.method == "POST" else request.GET.get("site")) or ""
-    site: Site | None = next((s for s in visible if s.code == code), None)
-    if code and site is None:
-        raise Http404
-    if request.method == "POST" and site is None:
-        raise Http404
-    site = site or (visible[0] if visible else None)
+    visible, site = _picked_site(request)
     manage = site is not None and _manages_site(user, site)
     form: MonthCloseForm | None = None
     if request.method == "POST":
