@@ -31,9 +31,8 @@ class AttendanceConfig(AppConfig):
         for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
             signal.connect(live_board.forget, sender=Punch, dispatch_uid=f"board-Punch-{done}")
         # the tables the follower's kept rules are read from (central.attendance.rules_cache)
-        # (a closed month's ``held`` is written with an UPDATE, not saved: the rules stay as they are)
         ruling: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile,
-                                           m.SiteCalendar, m.CalendarDay, m.ClosedMonth, Site)
+                                           m.SiteCalendar, m.CalendarDay, Site)
         for model in ruling:
             for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
                 signal.connect(mark_rules_changed, sender=model, dispatch_uid=f"rules-{model.__name__}-{done}")

@@ -16,7 +16,7 @@ Leave already approved keeps its records in a closed month: a roster changed lat
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -97,6 +97,18 @@ def hold(held: Sequence[Held]) -> None:
         ClosedMonth.objects.filter(pk=pk).update(held=sorted(merged.values(), key=lambda x: (x["date"], x["employee"],
                                                                                              x["shift"])))
         log.info("site %s: %s changes held on the closed month %s", site_id, len(lines), month)
+
+
+class ClosedMeanwhile(Exception):
+    """A month of the sites being written was closed (or reopened) after their closed months were read."""
+
+
+def closed_months_of(site_ids: Iterable[int]) -> dict[int, frozenset[date]]:
+    """Each of these sites' closed months (their first days); a site without any is left out."""
+    found: dict[int, set[date]] = {}
+    for site_id, month in ClosedMonth.objects.filter(site_id__in=list(site_ids)).values_list("site_id", "month"):
+        found.setdefault(site_id, set()).add(month)
+    return {site_id: frozenset(months) for site_id, months in found.items()}
 
 
 # -- refusing changes on closed days -----------------------------------------------------------------------
@@ -267,11 +279,3 @@ def reopen_month(user: Any, site: Site, month: date, *, reason: str) -> Recomput
                                      dj_timezone.now(), {"reason": reason[:200], "held_changes": held})
     log.info("site %s: %s reopened, recompute job %s queued", site.code, month, job.pk)
     return job
-
-
-def closed_months(sites: Sequence[Site] | None = None) -> list[ClosedMonth]:
-    """Closed months, newest first, of ``sites`` (default: all)."""
-    rows = ClosedMonth.objects.select_related("site")
-    if sites is not None:
-        rows = rows.filter(site__in=list(sites))
-    return list(rows.order_by("-month", "site__code"))

@@ -23,7 +23,6 @@ from central.attendance.models import (
     Assignment,
     AttendanceProfile,
     CalendarDay,
-    ClosedMonth,
     DailyRecord,
     MakeupPunch,
     Rotation,
@@ -78,8 +77,6 @@ class Rules:
     # employee id: (attendance profile, own assignments) as read by :func:`plans`, kept as long as these rules are
     # (the follower's, until an edit marks them changed: a profile or an assignment saved is such an edit)
     people: dict[int, tuple[Profile, tuple[e.Assignment, ...]]] = field(default_factory=dict)
-    # site: the first days of its closed months (月结), whose records the rules no longer write
-    closed: dict[int, frozenset[date]] = field(default_factory=dict)
 
     def zone(self, site_id: int) -> ZoneInfo:
         return self.zones.get(site_id, UTC)
@@ -116,11 +113,7 @@ def read_rules() -> Rules:
         (holidays if kind == "holiday" else workdays)[site_id].add(day)
     calendars = {s.pk: e.Calendar(frozenset(holidays[s.pk]), frozenset(workdays[s.pk]), weekly.get(s.pk, frozenset()),
                                   zones[s.pk]) for s in sites}
-    closed: dict[int, set[date]] = defaultdict(set)
-    for site_id, month in ClosedMonth.objects.values_list("site_id", "month"):
-        closed[site_id].add(month)
-    rules = Rules(shifts, shift_names, rotations, rotation_names, calendars, zones, final_waits=waits,
-                  closed={site: frozenset(months) for site, months in closed.items()})
+    rules = Rules(shifts, shift_names, rotations, rotation_names, calendars, zones, final_waits=waits)
     for a in Assignment.objects.filter(department__isnull=False):
         rules.department_assignments.setdefault(a.department_id, []).append(_assignment(rules, a, level=1))  # type: ignore[arg-type]
     return rules

@@ -148,7 +148,20 @@ def _run_one(rules: Rules, item: EmployeeInput) -> tuple[list[e.Record], Before]
 
 
 def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
-    """Run the rules for ``items`` (each over its own dates) and write what changed."""
+    """Run the rules for ``items`` (each over its own dates) and write what changed, except on the days of closed
+    months (:mod:`central.attendance.closing`): those are read for the chunk's sites before the rules run and again
+    in the writing transaction; a month closed in between (HR closing it during this chunk) runs the chunk again."""
+    sites = {item.site_id for item in items}
+    for _ in range(3):
+        closed = closing.closed_months_of(sites)
+        try:
+            return _write_chunk_closed(rules, items, closed)
+        except closing.ClosedMeanwhile:
+            log.info("a month was closed while its records were recomputed: the chunk runs again")
+    raise AttendanceError("月结与重算同时进行，请稍后再试 / A month kept being closed while it was recomputed: try again")
+
+
+def _write_chunk_closed(rules: Rules, items: list[EmployeeInput], closed_of: dict[int, frozenset[date]]) -> Outcome:
     outcome = Outcome(employees=len(items))
     delete_ids: list[int] = []
     update: list[Change] = []
@@ -157,7 +170,7 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
     held: list[closing.Held] = []  # what the rules would change on days of closed months
     for item in items:
         zone = rules.zone(item.site_id)
-        closed = rules.closed.get(item.site_id)
+        closed = closed_of.get(item.site_id)
         records, before = _run_one(rules, item)
         outcome.records += len(records)
         seen: set[tuple[date, str]] = set()
@@ -203,6 +216,8 @@ def _write_chunk(rules: Rules, items: list[EmployeeInput]) -> Outcome:
                 outcome.deleted += 1
     if delete_ids or update or create or held:
         with transaction.atomic():
+            if closed_of != closing.closed_months_of({item.site_id for item in items}):
+                raise closing.ClosedMeanwhile
             _delete_records(delete_ids)
             _update_records(update)  # in place: what a person wrote on the row (reason, who, leave type) stays
             _insert_records(create)
@@ -446,10 +461,11 @@ def sync_leave_records(rules: Rules, staff: Sequence[StaffRow], first: date, las
     planned = plans(rules, [by_id[pk] for pk in sorted({leave.employee_id for leave in leaves})])
     changed = 0
     with transaction.atomic():
+        closed_of = closing.closed_months_of({s.site_id for s in staff})
         for leave in leaves:
             person, schedule = planned[leave.employee_id]
             low, high = max(leave.start, first), min(leave.end, last)
-            closed = rules.closed.get(by_id[leave.employee_id].site_id, frozenset())
+            closed = closed_of.get(by_id[leave.employee_id].site_id, frozenset())
             wanted = {day for day in e.leave_days(schedule, person, low, high, natural=leave.leave_type.counts_rest_days)
                       if day.replace(day=1) not in closed}  # a closed month's days stay as they were paid
             rows = list(DailyRecord.objects.filter(employee_id=leave.employee_id, date__range=(low, high))

@@ -318,3 +318,27 @@ def test_the_monthly_sheet_and_payroll_say_which_months_are_closed(march: dict[s
                        "二厂 2026-03 未月结，数字仍可能改变 not closed: the numbers may still change"]
     assert payroll(MARCH, date(2026, 3, 31)) == {"E001": "Y", "E002": "Y", "F001": "N"}
     assert payroll(date(2026, 3, 16), date(2026, 4, 15)) == {"E001": "N", "E002": "N", "F001": "N"}  # April is open
+
+
+def test_a_month_closed_while_its_records_are_recomputed_is_not_written(
+        march: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """HR closes March after a recompute read which months are closed and before it writes: the write finds the month
+    closed in its own transaction, and the chunk runs again, holding the change instead of writing it."""
+    april_4 = at_utc(datetime(2026, 4, 4, 10))
+    recompute(MARCH, date(2026, 3, 31), now=april_4)
+    decide_overtime(record("E001", date(2026, 3, 10)), approve=True, actor="hr")
+    CalendarDay.objects.create(site=march["site"], date=date(2026, 3, 20), kind="holiday", name="补记")
+    real, calls = closing.closed_months_of, []
+
+    def closing_meanwhile(site_ids: Any) -> dict[int, frozenset[date]]:
+        found = real(site_ids)
+        calls.append(found)
+        if len(calls) == 1:  # HR closes March right after the first read
+            closing.close_month(march["hr"], march["site"], MARCH, now=april_4)
+        return found
+
+    monkeypatch.setattr(closing, "closed_months_of", closing_meanwhile)
+    outcome = recompute(MARCH, date(2026, 3, 31), now=april_4)
+    assert calls[0] == {} and len(calls) == 4  # read, re-read in the transaction (differs), read, re-read
+    assert (outcome.written, outcome.held) == (0, 2)
+    assert [record(n, date(2026, 3, 20)).status for n in ("E001", "E002")] == ["present", "present"]
