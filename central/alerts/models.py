@@ -20,6 +20,7 @@ class AlertRule(models.Model):
     LATE, ABSENT, MISSING_OUT, REQUEST_WAITING = "late", "absent", "missing_out", "request_waiting"
     DEVICE_OFFLINE, QUEUE_DEPTH, CLOCK_OFFSET, SECURITY_EVENTS = ("device_offline", "queue_depth", "clock_offset",
                                                                    "security_events")
+    HELD_CHANGES = "held_changes"
     KINDS = [
         (LATE, _("迟到超过 N 分钟 Late beyond N minutes")),
         (ABSENT, _("上班 N 分钟后未到 Absent N minutes after shift start")),
@@ -29,6 +30,7 @@ class AlertRule(models.Model):
         (QUEUE_DEPTH, _("待传打卡超过 N 条 Queue depth above N")),
         (CLOCK_OFFSET, _("时钟偏差超过 N 秒 Clock offset above N seconds")),
         (SECURITY_EVENTS, _("每小时尾随或仿冒事件超过 N 次 Spoof or tailgating events above N per hour")),
+        (HELD_CHANGES, _("已月结的月份有至少 N 条未写入的更改 At least N changes held on a closed month")),
     ]
     EMPLOYEE_KINDS = frozenset({LATE, ABSENT, MISSING_OUT, REQUEST_WAITING})
     DEVICE_KINDS = frozenset({DEVICE_OFFLINE, QUEUE_DEPTH, CLOCK_OFFSET, SECURITY_EVENTS})

@@ -25,7 +25,10 @@ def alerts(user: User) -> QuerySet[Alert]:
         return Alert.objects.none()
     rows = Alert.objects.all()
     if not user.is_superuser:
-        rows = rows.filter(Q(employee__in=scope.employees(user)) | Q(device__in=scope.devices(user)))
+        seen = Q(employee__in=scope.employees(user)) | Q(device__in=scope.devices(user))
+        if scope.can_manage(user):  # a site's own alerts (changes held on a closed month): its HR admins
+            seen |= Q(employee__isnull=True, device__isnull=True, site__in=user.sites.all())
+        rows = rows.filter(seen)
     read = AlertRead.objects.filter(alert=OuterRef("pk"), user=user)
     return (rows.annotate(is_read=Exists(read)).select_related("site", "department", "employee", "device")
             .order_by("-created_at", "-pk"))

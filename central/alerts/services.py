@@ -25,7 +25,7 @@ from central.alerts.models import Alert, AlertEpisode, AlertMail, AlertRead, Ale
 from central.alerts.texts import describe
 from central.attendance import engine
 from central.attendance.inputs import Rules, load_rules, local, plans
-from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
+from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch
 from central.ingest.models import Event
 from central.people.models import Department, Device, Employee, Site
 from central.webhooks import services as webhooks
@@ -99,6 +99,8 @@ def _facts(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
         return _absent(rule, state)
     if rule.kind == AlertRule.REQUEST_WAITING:
         return _request_waiting(rule, state)
+    if rule.kind == AlertRule.HELD_CHANGES:
+        return _held_changes(rule, state)
     return _device_facts(rule, state)
 
 
@@ -232,6 +234,23 @@ def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
                               at=local(request.at, zones.zone(emp.site_id)).isoformat(" ", "minutes"))
             yield Fact(f"request:{detail['kind']}:{request.pk}", request.created_at + timedelta(hours=rule.threshold),
                        detail, employee=emp)
+
+
+def _held_changes(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
+    """Closed months (月结) of the rule's site (a department's: its site) on which the rules found at least N changes
+    (at least 1) after closing and did not write them (:mod:`central.attendance.closing`): once per closing, so HR
+    decides whether to reopen. Told to HR admins of the site and superusers."""
+    rows = ClosedMonth.objects.select_related("site").order_by("month", "site_id")
+    site_id = rule.site_id if rule.site_id is not None else (rule.department.site_id if rule.department else None)
+    if site_id is not None:
+        rows = rows.filter(site_id=site_id)
+    for row in rows:
+        held = len(row.held or [])
+        if held < max(rule.threshold, 1):
+            continue
+        yield Fact(f"held:{row.site_id}:{row.month:%Y-%m}:{row.closed_at.timestamp():.0f}", state.now,
+                   {"site": row.site.code, "site_name": row.site.name or row.site.code, "month": f"{row.month:%Y-%m}",
+                    "held": held, "closed_by": row.closed_by}, site_id=row.site_id)
 
 
 def _devices(rule: AlertRule) -> list[Device]:

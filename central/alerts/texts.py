@@ -48,6 +48,12 @@ def describe(kind: str, d: dict[str, Any]) -> tuple[str, str]:
                 f"Missing out punch: {en} has no out punch for {shift} on {d.get('date')}; the window has closed")
     if kind == "request_waiting":
         return _request(d)
+    if kind == "held_changes":
+        return (f"月结后的更改：{d.get('site_name')} {d.get('month')} 已月结，之后发现 {d.get('held')} 条更改未写入"
+                "（如终端补传的打卡），重新开放后才生效",
+                f"Changes after closing: {d.get('month')} at {d.get('site_name')} is closed, and {d.get('held')} "
+                "changes found since were not written (such as punches a terminal delivered late); reopening lets "
+                "them in")
     device = d.get("device", "")
     if kind == "device_offline":
         return (f"设备离线：{device} 已离线 {d.get('minutes')} 分钟（最后在线 {d.get('last_seen_at')}）",

@@ -146,6 +146,7 @@ class Readiness:
     final: bool = False  # the site's finality has passed the month's last window
     provisional: int = 0  # records still provisional
     pending: dict[str, int] = field(default_factory=dict)  # leave, makeup, overtime waiting for a decision
+    recomputing: int = 0  # queued or running recomputes reaching into the month (a reopening's, an edit's)
 
     @property
     def last(self) -> date:
@@ -167,6 +168,8 @@ class Readiness:
         if not self.final:
             found.append("还有终端未上报完这个月的打卡，且未到最长等待 / Not every terminal has reported this month's "
                          "punches, and the maximum wait has not run out")
+        if self.recomputing:
+            found.append("这个月的重新计算还没完成 / This month is still being recomputed")
         if self.provisional:
             found.append(f"{self.provisional} 条记录仍为暂定 / {self.provisional} records are still provisional")
         words = {"leave": ("请假", "leave"), "makeup": ("补卡", "make-up punches"), "overtime": ("加班", "overtime")}
@@ -203,6 +206,8 @@ def readiness(site: Site, month: date, *, now: datetime | None = None, rules: Ru
     found.final = frontier is not None and frontier > needed
     days = DailyRecord.objects.filter(employee__site=site, date__range=(month, found.last))
     found.provisional = days.filter(final=False).count()
+    found.recomputing = RecomputeJob.objects.filter(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING),
+                                                    first__lte=found.last, last__gte=month).count()
     start, end = _month_bounds(month, site, rules)
     found.pending = {
         "leave": LeaveRecord.objects.filter(employee__site=site, state="pending", start__lte=found.last,

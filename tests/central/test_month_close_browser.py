@@ -90,6 +90,7 @@ def test_hr_admin_closes_last_month_and_reopens_it_with_a_reason(console, browse
     by_css(browser, f"{row} .reopen-form [name=reason]").send_keys("补录一天的请假")
     submit(browser, f"{row} .reopen-form")
     assert "已重新开放" in by_css(browser, ".alert-ok").text
-    assert by_css(browser, row).get_attribute("data-state") == "ready"
+    assert by_css(browser, row).get_attribute("data-state") == "not_ready"  # until its recompute has run
+    assert "这个月的重新计算还没完成" in by_css(browser, row).text
     assert not ClosedMonth.objects.exists() and RecomputeJob.objects.get().reason.endswith("补录一天的请假")
     assert by_css(browser, "#recompute-jobs .recompute-job")  # the queued recompute, shown above the page

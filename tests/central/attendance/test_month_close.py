@@ -285,7 +285,9 @@ def test_payroll_hears_of_the_closing_and_reads_it_through_the_api(march: dict[s
     closing.reopen_month(hr, site, MARCH, reason="补传")
     reopened = Delivery.objects.get(event="month.reopened")
     assert (reopened.data["reason"], reopened.data["held_changes"]) == ("补传", 0)
-    close_again = closing.close_month(hr, site, MARCH, now=at_utc(datetime(2026, 4, 4, 10)))
+    april_4 = at_utc(datetime(2026, 4, 4, 10))
+    run_queued(load_rules(april_4), april_4, budget_s=60)  # the reopened month recomputed first
+    close_again = closing.close_month(hr, site, MARCH, now=april_4)
     assert close_again.pk and Delivery.objects.filter(event="month.closed").count() == 2  # closed again: a new fact
 
 
@@ -342,3 +344,43 @@ def test_a_month_closed_while_its_records_are_recomputed_is_not_written(
     assert calls[0] == {} and len(calls) == 4  # read, re-read in the transaction (differs), read, re-read
     assert (outcome.written, outcome.held) == (0, 2)
     assert [record(n, date(2026, 3, 20)).status for n in ("E001", "E002")] == ["present", "present"]
+
+
+def test_hr_is_told_once_when_changes_are_held_on_a_closed_month(march: dict[str, Any]) -> None:
+    """The alert rule 已月结的月份有至少 N 条未写入的更改: once the late punches are held, one notification per closing,
+    seen by the site's HR admin (not by a manager of the department), linking to the month."""
+    from central.alerts import selectors as alert_selectors
+    from central.alerts.models import Alert
+    from central.alerts.services import create_rule, evaluate
+
+    site, hr, ingest = march["site"], march["hr"], march["ingest"]
+    create_rule(hr, {"kind": "held_changes", "threshold": 2, "site": site})
+    april_4 = close_march(march)
+    assert evaluate(april_4) == []  # nothing held yet
+    send(ingest, "punches", batch(*worked("E002", date(2026, 3, 30), "door-b")), device="door-b")
+    status(ingest, "door-b", datetime(2026, 4, 6, 9))
+    Follower().tick(now=at_utc(datetime(2026, 4, 6, 9, 5)))
+    assert evaluate(at_utc(datetime(2026, 4, 6, 9, 6))) == []  # one change held; the rule asks for 2
+    send(ingest, "punches", batch(*worked("E002", date(2026, 3, 31), "door-b")), device="door-b")
+    Follower().tick(now=at_utc(datetime(2026, 4, 6, 9, 10)))
+    [alert] = evaluate(at_utc(datetime(2026, 4, 6, 9, 11)))
+    assert (alert.kind, alert.site, alert.detail["month"], alert.detail["held"]) == ("held_changes", site, "2026-03", 2)
+    assert evaluate(at_utc(datetime(2026, 4, 6, 9, 12))) == []  # once per closing
+    assert list(alert_selectors.alerts(hr)) == [alert]
+    boss = User.objects.create_user("boss", password="x" * 12, role=Role.MANAGER)
+    boss.departments.set([march["people"]["E001"].department])
+    assert list(alert_selectors.alerts(boss)) == []
+    page = Client()
+    page.force_login(hr)
+    listed = page.get("/alerts/").content.decode()
+    assert "已月结，之后发现 2 条更改未写入" in listed and "?site=s1#month-2026-03" in listed
+
+    closing.reopen_month(hr, site, MARCH, reason="补传")
+    later = at_utc(datetime(2026, 4, 6, 9, 13))
+    with pytest.raises(AttendanceError, match="still being recomputed"):  # not before the held changes are written
+        closing.close_month(hr, site, MARCH, now=later)
+    run_queued(load_rules(later), later, budget_s=60)
+    closing.close_month(hr, site, MARCH, now=later)  # closed again: nothing held
+    assert [record("E002", date(2026, 3, d)).status for d in (30, 31)] == ["present", "present"]
+    assert evaluate(at_utc(datetime(2026, 4, 6, 9, 14))) == []
+    assert Alert.objects.count() == 1
