@@ -92,12 +92,14 @@ def prepare_demo_staff(terminal: Terminal, faces_dir: Path | None) -> dict:
 class DemoDirector:
     """Plays scenes through the simulators, one at a time, whenever the kiosk is back at its idle screen."""
 
-    def __init__(self, terminal: Terminal, app: SeedKiosk, faces_dir: Path | None, ready: dict, gap_s: float = 5.0):
+    def __init__(self, terminal: Terminal, app: SeedKiosk, faces_dir: Path | None, ready: dict, gap_s: float = 5.0,
+                 rounds: int | None = None):
         self.terminal = terminal
         self.app = app
         self.faces_dir = faces_dir
         self.ready = ready
         self.gap_s = gap_s
+        self.rounds = rounds  # close the window once every scene has played this many times (None: never)
         self.scenes_played = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="seed-demo-director", daemon=True)
@@ -164,6 +166,12 @@ class DemoDirector:
         emulator.lift_finger()
 
     # -- the loop ----------------------------------------------------------------------------
+    def _close(self) -> None:
+        """Close the window, on Kivy's main thread."""
+        from kivy.clock import Clock
+
+        Clock.schedule_once(lambda _dt: self.app.stop(), 0)
+
     def _idle(self) -> bool:
         return self.app.screen_name in ("idle", "second") and self.app.admin is None
 
@@ -182,6 +190,9 @@ class DemoDirector:
             last = now
             if now < next_at or not self._idle():
                 continue
+            if self.rounds is not None and index >= self.rounds * len(scenes):
+                self._close()  # the last scene's result has been shown and the kiosk is idle again
+                return
             label, action = scenes[index % len(scenes)]
             index += 1
             if index % len(scenes) == 0 and hasattr(clock, "advance"):
@@ -197,11 +208,12 @@ class DemoDirector:
 
 
 def run_demo_kiosk(config: TerminalConfig, *, faces_dir: Path | None = None, offscreen: bool = False,
-                   duration_s: float | None = None, gap_s: float = 5.0) -> int:
+                   duration_s: float | None = None, gap_s: float = 5.0, rounds: int | None = None) -> int:
     """Open the kiosk on a simulated terminal with simulated people walking up; returns 0 when closed.
 
     ``faces_dir`` defaults to the shared face photos beside the repository (face scenes are
-    left out without them). ``duration_s`` closes the window by itself after that long.
+    left out without them). ``duration_s`` closes the window by itself after that long; ``rounds`` once every scene
+    has played that many times (however slow the machine), whichever comes first.
     """
     from terminal.runtime import Terminal
     from terminal.scenario import CLIP_LIVENESS_NOTE, let_the_clip_blink
@@ -215,7 +227,7 @@ def run_demo_kiosk(config: TerminalConfig, *, faces_dir: Path | None = None, off
     with Terminal.open(config) as terminal:
         ready = prepare_demo_staff(terminal, faces_dir)
         app = create_app(terminal)
-        director = DemoDirector(terminal, app, faces_dir, ready, gap_s)
+        director = DemoDirector(terminal, app, faces_dir, ready, gap_s, rounds)
         stop_on_signals(app)
         terminal.start()
         director.start()
