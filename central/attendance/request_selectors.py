@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from central.accounts import scope
+from central.accounts.models import AuditEntry
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, RequestEvidence
 from central.attendance.selectors import zone_of
+from central.attendance.services import DECIDED_OVERTIME
 from central.people.models import Employee
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 Kind = Literal["leave", "makeup", "overtime"]
 DECIDED_DAYS = 60  # decided requests shown this far back
 MAX_ROWS = 200  # of each kind and state
+OVERTIME_DECISIONS_READ = 5000  # the newest overtime decisions read from the audit log, before the scope narrows them
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,28 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
         [leave_row(x) for x in leaves.exclude(state="pending").filter(created_at__gte=since)
          .order_by("-created_at")[:MAX_ROWS]]
         + [makeup_row(x) for x in makeups.exclude(state="pending").filter(created_at__gte=since)
-           .order_by("-created_at")[:MAX_ROWS]],
+           .order_by("-created_at")[:MAX_ROWS]]
+        + _overtime_decided(staff, since),
         key=lambda r: r.decided_at or r.filed_at or now, reverse=True)
     return RequestsPage(pending, decided, deciding, LeaveType.objects.filter(in_lieu=True).exists())
+
+
+def _overtime_decided(staff: QuerySet[Employee, Any], since: datetime) -> list[RequestRow]:
+    """Overtime decided since ``since`` of ``staff``, as it stands: who decided it and when come from the audit log
+    (a record keeps only its state); the latest decision of each record, and only while the record still says so
+    (overtime whose minutes changed since waits again, among the pending)."""
+    latest: dict[int, tuple[str, datetime]] = {}
+    entries = (AuditEntry.objects.filter(action__in=[f"attendance.overtime_{s}" for s in DECIDED_OVERTIME], at__gte=since)
+               .order_by("-seq").values_list("actor", "at", "detail")[:OVERTIME_DECISIONS_READ])
+    for actor, at, detail in entries:
+        pk = detail.get("id") if isinstance(detail, dict) else None
+        if isinstance(pk, int) and pk not in latest:
+            latest[pk] = (actor, at)
+    records = (DailyRecord.objects.filter(employee__in=staff, pk__in=list(latest), overtime_state__in=DECIDED_OVERTIME)
+               .select_related("employee", "employee__site", "employee__department"))
+    return sorted((RequestRow("overtime", r.pk, r.employee, r.overtime_state, r.reason, None, latest[r.pk][0],
+                              latest[r.pk][1], record=r) for r in records),
+                  key=lambda row: row.decided_at or since, reverse=True)[:MAX_ROWS]
 
 
 def find_request(user: User, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch | DailyRecord | None:

@@ -14,6 +14,7 @@ import pytest
 from central_support import client_for
 from django.test import Client
 from django.urls import reverse
+from django.utils.timezone import localtime as dj_localtime
 
 from central.accounts.models import AuditEntry, Role, User
 from central.accounts.services import create_token
@@ -245,3 +246,31 @@ def test_the_pages_the_api_and_payroll_show_time_off_in_lieu(plant) -> None:
     leave = file_leave(e1, comp, date(2026, 3, 16), date(2026, 3, 16), half_day=True, reason="调休", actor="E1")
     decide_leave(leave, approve=True, actor="boss")
     assert payroll()["未休调休小时 in_lieu_untaken_hours"] == "4.00"  # half a day taken first: 4 of them
+
+
+def test_overtime_decisions_are_listed_among_the_requests_decided_recently(plant) -> None:
+    """Who decided a day's overtime and when is read back from the requests page's 最近处理 list, each row in the state
+    the record now holds; a day whose minutes changed since waits again and leaves the list."""
+    hr, boss, days = plant["hr"], plant["boss"], plant["days"]
+    in_lieu_type(hr)
+    decide(boss, days[SAT], approve=True, in_lieu=True, minutes=270)
+    decide(boss, days[MON], approve=False, minutes=90)
+    decide(hr, days[WED], approve=True, minutes=540)
+    page = client_for(boss).get(reverse("console:attendance_requests")).content.decode()
+    decided = page[page.index('id="decided-requests"'):]
+
+    def row(day: date) -> str:
+        start = decided.index(f'id="decided-overtime-{days[day].pk}"')
+        return decided[start:decided.index("</tr>", start)]
+
+    assert "已批为调休" in row(SAT) and ">boss<" in row(SAT)
+    assert "已拒" in row(MON) and ">boss<" in row(MON)
+    assert "已批" in row(WED) and ">hr<" in row(WED)
+    when = AuditEntry.objects.filter(action="attendance.overtime_approved").get().at
+    assert dj_localtime(when).strftime("%Y-%m-%d %H:%M") in row(WED)
+
+    punched([(datetime.combine(SAT, time(14), SHANGHAI), "out")], batch="late")  # Saturday now ends at 14:00
+    recompute(SAT, SAT, now=NOW)
+    page = client_for(boss).get(reverse("console:attendance_requests")).content.decode()
+    assert f'id="decided-overtime-{days[SAT].pk}"' not in page[page.index('id="decided-requests"'):]
+    assert f'id="decided-overtime-{days[MON].pk}"' in page
