@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
+from central.attendance import confirmations
 from central.attendance import engine as e
 from central.attendance.errors import AttendanceError
 from central.attendance.inputs import Rules, load_rules, local, zone_named
@@ -147,6 +148,9 @@ class Readiness:
     provisional: int = 0  # records still provisional
     pending: dict[str, int] = field(default_factory=dict)  # leave, makeup, overtime waiting for a decision
     recomputing: int = 0  # queued or running recomputes reaching into the month (a reopening's, an edit's)
+    staff: int = 0  # employees with records in the month
+    confirmed: int = 0  # of them, those who confirmed it (考勤确认)
+    disputed: int = 0  # disputes waiting for HR's answer
 
     @property
     def last(self) -> date:
@@ -170,6 +174,9 @@ class Readiness:
                          "punches, and the maximum wait has not run out")
         if self.recomputing:
             found.append("这个月的重新计算还没完成 / This month is still being recomputed")
+        if self.disputed:
+            found.append(f"{self.disputed} 位员工对这个月的考勤有异议，待人事答复 / {self.disputed} employees dispute "
+                         "their attendance for this month and wait for HR's answer")
         if self.provisional:
             found.append(f"{self.provisional} 条记录仍为暂定 / {self.provisional} records are still provisional")
         words = {"leave": ("请假", "leave"), "makeup": ("补卡", "make-up punches"), "overtime": ("加班", "overtime")}
@@ -198,6 +205,9 @@ def readiness(site: Site, month: date, *, now: datetime | None = None, rules: Ru
     found = Readiness(site, month, closed)
     today = local(now, rules.zone(site.pk)).date()
     found.ended = today > found.last
+    if found.ended:
+        said = confirmations.tally(site, month, found.last)
+        found.staff, found.confirmed, found.disputed = said.staff, said.confirmed, said.disputed
     if closed is not None or not found.ended:
         return found
     fin = rules.finality.get(site.pk, e.Finality())

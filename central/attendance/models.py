@@ -385,3 +385,27 @@ class ClosedMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.month:%Y-%m}"
+
+
+class MonthConfirmation(models.Model):
+    """An employee's word on their own month (考勤确认) once it is over: it is right (``confirmed``), or it is not
+    (``disputed``, with what is wrong) until HR answers (``answered``, with the answer); the employee may confirm an
+    answered month, or dispute it again. A month with a dispute waiting for HR is not closed
+    (:mod:`central.attendance.confirmations`)."""
+    CONFIRMED, DISPUTED, ANSWERED = "confirmed", "disputed", "answered"
+    STATES = [(CONFIRMED, _("已确认 Confirmed")), (DISPUTED, _("有异议 Disputed")), (ANSWERED, _("已答复 Answered"))]
+    employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="month_confirmations")
+    month = models.DateField(help_text="The month's first day.")
+    state = models.CharField(max_length=10, choices=STATES)
+    note = models.CharField(max_length=500, blank=True, help_text="What the employee says is wrong (a dispute).")
+    at = models.DateTimeField(help_text="When the employee confirmed or disputed.")
+    answer = models.CharField(max_length=500, blank=True, help_text="HR's answer to the dispute.")
+    answered_by = models.CharField(max_length=150, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-month", "employee_id"]
+        constraints = [models.UniqueConstraint(fields=["employee", "month"], name="month_confirmation_once")]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} {self.month:%Y-%m} {self.state}"
