@@ -84,6 +84,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/attendance/makeup-punches", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/leave-balances", {"year": 2026}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/closed-months", {"year": 2026}, ALL_ROLES),
+    Endpoint("GET", "/api/v1/attendance/month-confirmations", {"month": "2026-03"}, ALL_ROLES),
+    Endpoint("POST", "/api/v1/attendance/month-confirmations", {}, OWN, {"month": "2026-03", "state": "confirmed"}),
     Endpoint("POST", "/api/v1/attendance/leave", {}, OWN,
              {"leave_type": "AL", "start": "2026-03-16", "end": "2026-03-16", "reason": "探亲 Family visit"}),
     Endpoint("POST", "/api/v1/attendance/leave", {}, WRITERS,

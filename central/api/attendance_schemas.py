@@ -345,3 +345,40 @@ class ClosedMonthOut(Schema):
 
 class ClosedMonthList(Schema):
     items: list[ClosedMonthOut] = Field(description="已月结的月份，新的在前 / closed months, newest first")
+
+
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class MonthConfirmationIn(Schema):
+    """The token's own employee's word on a month that is over (考勤确认): it is right, or what is wrong with it."""
+    model_config = ConfigDict(extra="forbid")
+    _text = field_validator("*", mode="after")(no_nul)
+
+    month: str = Field(pattern=MONTH, description="月份 YYYY-MM（须已过完）/ the month, YYYY-MM, once it is over",
+                       examples=["2026-03"])
+    state: Literal["confirmed", "disputed"] = Field(description="confirmed 确认无误，disputed 有异议 / right, or not",
+                                                    examples=["confirmed"])
+    note: str = Field("", max_length=500, description="有异议时必填：哪里不对 / what is wrong, required for a dispute",
+                      examples=[""])
+
+
+class MonthConfirmationOut(Schema):
+    employee_number: str = Field(description="工号 / employee number", examples=NUMBER_EX)
+    employee_name: str = Field(description="姓名 / name", examples=NAME_EX)
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    month: str = Field(description="月份 YYYY-MM / the month", examples=["2026-03"])
+    state: Literal["confirmed", "disputed", "answered"] = Field(
+        description="confirmed 已确认，disputed 有异议（待人事答复），answered 人事已答复 / confirmed, disputed (waiting for "
+                    "HR's answer), answered by HR", examples=["confirmed"])
+    note: str = Field(description="员工写的异议 / what the employee said is wrong", examples=[""])
+    at: str = Field(description=f"员工确认或提出异议的时间 / when the employee confirmed or disputed; {STAMP}",
+                    examples=["2026-04-02T02:00:00.000000Z"])
+    answer: str = Field(description="人事的答复 / HR's answer", examples=[""])
+    answered_by: str = Field(description="答复人 / who answered", examples=[""])
+    answered_at: str | None = Field(None, description=f"答复时间 / when; {STAMP}", examples=[None])
+
+
+class MonthConfirmationPage(Schema):
+    items: list[MonthConfirmationOut]
+    next_cursor: str | None = Field(None, description=NEXT, examples=[None])

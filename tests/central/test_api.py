@@ -518,6 +518,7 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
             "/api/v1/attendance/overtime/{record_id}/decision",
             "/api/v1/attendance/leave/{leave_id}/withdrawal", "/api/v1/attendance/makeup-punches/{punch_id}/withdrawal",
             "/api/v1/attendance/leave-balances", "/api/v1/attendance/closed-months",
+            "/api/v1/attendance/month-confirmations",
             "/api/v1/reports/{name}"} == set(doc["paths"])
     for path, item in doc["paths"].items():
         for method, op in item.items():

@@ -34,6 +34,9 @@ from central.api.attendance_schemas import (
     MakeupIn,
     MakeupOut,
     MakeupPage,
+    MonthConfirmationIn,
+    MonthConfirmationOut,
+    MonthConfirmationPage,
     OvertimeDecisionIn,
     RecordOut,
     RecordPage,
@@ -42,11 +45,11 @@ from central.api.auth import caller
 from central.api.errors import ApiError, not_found
 from central.api.routers.common import CODE, MAX_LIMIT, NUMBER, TEXT, cursor_param, limit_param
 from central.api.schemas import ERRORS, ErrorOut
-from central.attendance import leave_balances, request_selectors
+from central.attendance import confirmations, leave_balances, request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
 from central.attendance.evidence import Evidence, prepared
 from central.attendance.inputs import zone_named
-from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, LeaveType, MakeupPunch, MonthConfirmation
 from central.attendance.requests import (
     DecisionRefused,
     decide_as,
@@ -562,3 +565,54 @@ def withdraw_leave_request(request, leave_id: int):
              summary="撤回补卡 / take back one's own pending make-up punch", description=WITHDRAW_TEXT)
 def withdraw_makeup_request(request, punch_id: int):
     return _withdrawn(request, "makeup", punch_id)
+
+
+# -- employees confirming their month ----------------------------------------------------------------------------
+def _confirmation(row: MonthConfirmation) -> dict[str, Any]:
+    emp = row.employee
+    return {"employee_number": emp.number, "employee_name": emp.name, "site": emp.site.code,
+            "month": f"{row.month:%Y-%m}", "state": row.state, "note": row.note, "at": keyset.stamp(row.at),
+            "answer": row.answer, "answered_by": row.answered_by, "answered_at": keyset.stamp(row.answered_at)}
+
+
+@router.get("/attendance/month-confirmations", response={200: MonthConfirmationPage, **ERRORS},
+            summary="员工考勤确认 / employees' confirmations of a month, by employee number",
+            description="员工在月份过完后确认考勤无误或提出异议，人事答复异议；有待答复的异议时不能月结。没有记录的员工未确认 / "
+                        "once a month is over employees confirm it or say what is wrong, and HR answers a dispute; a "
+                        "month with a dispute waiting for HR cannot be closed. Employees without a row have not said")
+def list_month_confirmations(request,
+                             month: str = Query(..., pattern=r"^\d{4}-(0[1-9]|1[0-2])$", example="2026-03",
+                                                description="月份 YYYY-MM / the month"),
+                             site: str | None = SITE, department: str | None = DEPARTMENT,
+                             state: Literal["confirmed", "disputed", "answered"] | None = Query(
+                                 None, description="只看这种状态 / only this state"),
+                             limit: int = limit_param(), cursor: str | None = cursor_param()):
+    staff = scope.employees_in(caller(request), site, department, None)
+    rows = (MonthConfirmation.objects.filter(employee__in=staff.values("pk"), month=date.fromisoformat(f"{month}-01"))
+            .select_related("employee", "employee__site"))
+    if state:
+        rows = rows.filter(state=state)
+    items, next_cursor = keyset.page(keyset.after_key(rows, cursor, "employee__number"), limit,
+                                     lambda r: (r.employee.number,))
+    return {"items": [_confirmation(r) for r in items], "next_cursor": next_cursor}
+
+
+@router.post("/attendance/month-confirmations", response={201: MonthConfirmationOut, **ERRORS},
+             summary="确认本人考勤 / confirm one's own month, or say what is wrong with it",
+             description="令牌用户本人在月份过完后确认考勤无误（confirmed）或提出异议（disputed，note 必填），可再次提交改变；"
+                         "月份未过完等返回 409 / the token's own employee, once the month is over, confirms it or "
+                         "disputes it (note required); sending again changes it. A month not over: 409")
+def confirm_month(request, payload: MonthConfirmationIn):
+    user = caller(request)
+    _own(user)
+    month = date.fromisoformat(f"{payload.month}-01")
+    try:
+        if payload.state == "confirmed":
+            row = confirmations.confirm(user, month)
+        else:
+            row = confirmations.dispute(user, month, payload.note)
+    except AttendanceError as exc:
+        if exc.field == "note":
+            raise ApiError(400, str(exc), "note") from None
+        raise ApiError(409, str(exc), "month") from None
+    return Answer(201, _confirmation(MonthConfirmation.objects.select_related("employee", "employee__site").get(pk=row.pk)))

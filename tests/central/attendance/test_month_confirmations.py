@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -87,3 +88,36 @@ def test_a_dispute_waits_for_hr_and_keeps_the_month_from_being_closed(plant: dic
     assert [e.action for e in AuditEntry.objects.order_by("seq") if "month_" in e.action] == [
         "attendance.month_confirmed", "attendance.month_disputed", "attendance.month_answered",
         "attendance.month_confirmed", "attendance.month_closed", "attendance.month_confirmed"]
+
+
+def test_the_api_takes_an_employees_word_and_lists_it_for_hr(plant: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from central.accounts.services import create_token
+
+    def bearer(user: User) -> Client:
+        return Client(HTTP_AUTHORIZATION=f"Bearer {create_token(user, 'app', actor='test')[1]}")
+
+    url = "/api/v1/attendance/month-confirmations"
+    e1 = bearer(plant["users"]["E1"])
+    said = e1.post(url, {"month": "2026-03", "state": "disputed", "note": ""}, content_type="application/json")
+    assert said.status_code == 400 and said.json()["field"] == "note"
+    said = e1.post(url, {"month": "2026-03", "state": "disputed", "note": "16日出差"}, content_type="application/json")
+    assert said.status_code == 201
+    assert {k: said.json()[k] for k in ("employee_number", "month", "state", "note")} == {
+        "employee_number": "E1", "month": "2026-03", "state": "disputed", "note": "16日出差"}
+    for month in ("2026-13", "26-03", "2026-03-01"):
+        assert e1.post(url, {"month": month, "state": "confirmed"}, content_type="application/json").status_code == 422
+    this_month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # the site's month in progress
+    later = e1.post(url, {"month": this_month, "state": "confirmed"}, content_type="application/json")
+    assert later.status_code == 409 and "not over yet" in later.json()["detail"]
+    assert bearer(plant["hr"]).post(url, {"month": "2026-03", "state": "confirmed"},
+                                    content_type="application/json").status_code == 403  # HR has no month of their own
+    bearer(plant["users"]["E2"]).post(url, {"month": "2026-03", "state": "confirmed"}, content_type="application/json")
+
+    hr = bearer(plant["hr"])
+    listed = hr.get(url, {"month": "2026-03"}).json()["items"]
+    assert [(r["employee_number"], r["state"]) for r in listed] == [("E1", "disputed"), ("E2", "confirmed")]
+    assert [r["employee_number"] for r in hr.get(url, {"month": "2026-03", "state": "disputed"}).json()["items"]] == ["E1"]
+    assert [r["employee_number"] for r in e1.get(url, {"month": "2026-03"}).json()["items"]] == ["E1"]  # own only
+    assert hr.get(url, {"month": "2026-3"}).status_code == 422
