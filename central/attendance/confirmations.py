@@ -73,6 +73,8 @@ def answer(user: Any, row: MonthConfirmation, text: str, *, now: datetime | None
     """HR answers a dispute (what was done, or why the month stands); the employee may then confirm it."""
     if not scope.can_manage(user) or not scope.employees(user).filter(pk=row.employee_id).exists():
         raise AttendanceError("只有能管理这位员工的人事可以答复 / Only HR who manage this employee answer a dispute")
+    if user.employee_id is not None and user.employee_id == row.employee_id:
+        raise AttendanceError("不能答复自己的异议 / You cannot answer your own dispute")
     text = (text or "").strip()
     if not text:
         raise AttendanceError("请填写答复 / An answer is required", "answer")

@@ -23,11 +23,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from central.accounts import scope
 from central.accounts.models import Role, User
-from central.attendance import closing, evidence, leave_balances, request_selectors, selectors, services
+from central.attendance import (
+    closing,
+    confirmations,
+    evidence,
+    leave_balances,
+    request_selectors,
+    selectors,
+    services,
+)
 from central.attendance.forms import (
     MAX_PATTERN_DAYS,
     REST,
@@ -47,6 +56,7 @@ from central.attendance.forms import (
     ShiftForm,
     uploaded_evidence,
 )
+from central.attendance.inputs import local, zone_named
 from central.attendance.models import (
     CalendarDay,
     ClosedMonth,
@@ -54,6 +64,7 @@ from central.attendance.models import (
     LeaveRecord,
     LeaveType,
     MakeupPunch,
+    MonthConfirmation,
     OvertimeRule,
     Rotation,
     ShiftType,
@@ -488,9 +499,14 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     first = selectors.parse_month(request.POST.get("month") if request.method == "POST" else request.GET.get("month"))
     can_add = scope.can_manage(user) and _manages_employee(user, employee)
     form = leave_form = profile_form = allowance_form = None
+    # the month's confirmation (考勤确认): the employee's own confirm or dispute, HR's answer; every other POST below
+    own = user.employee_id == employee.pk
+    confirmation, done = _confirmation(request, employee, first, own=own, answers=can_add and not own)
+    if done is not None:
+        return done
     if can_add:
         posted = request.POST if request.method == "POST" else None
-        # which form: "leave", "profile", "allowance", "" manual
+        # which form: "leave", "profile", "allowance", "" manual (confirm, dispute, answer: _confirmation above)
         kind = posted.get("kind", "") if posted is not None else None
         leave_post = kind == "leave"
         form = ManualRecordForm(posted if kind == "" else None,
@@ -537,7 +553,7 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("已为 %(day)s 添加手工记录 / Manual record added for %(day)s")
                                  % {"day": day.isoformat()})
                 return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={day:%Y-%m}")
-    elif request.method == "POST":
+    elif request.method == "POST" and request.POST.get("kind") not in CONFIRMATION_KINDS:
         raise PermissionDenied
     month = selectors.employee_month(user, employee, first)
     return render(request, "console/attendance/month.html", {
@@ -545,7 +561,90 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
         "form": form, "leave_form": leave_form, "profile_form": profile_form, "allowance_form": allowance_form,
         "balances": leave_balances.balances(employee, [first.year]),
         "closed_month": ClosedMonth.objects.filter(site_id=employee.site_id, month=first).first(),
-        "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
+        "confirmation": confirmation, "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
+
+
+# -- the employee's confirmation of their month (考勤确认) ---------------------------------------------------------
+CONFIRMATION_KINDS = ("confirm", "dispute", "answer")  # ``kind`` of the month page's confirmation forms
+
+
+class DisputeForm(forms.Form):
+    """What the employee says is wrong with their month (required: :func:`confirmations.dispute` refuses it empty, on
+    this field)."""
+    note = forms.CharField(label=gettext_lazy("哪里不对 What is wrong"), max_length=confirmations.MAX_NOTE,
+                           required=False, widget=forms.Textarea(attrs={"rows": 3, "required": True}))
+
+
+class AnswerForm(forms.Form):
+    """HR's answer to the employee's dispute (required: :func:`confirmations.answer` refuses it empty, on this
+    field)."""
+    answer = forms.CharField(label=gettext_lazy("答复 Answer"), max_length=confirmations.MAX_NOTE, required=False,
+                             widget=forms.Textarea(attrs={"rows": 3, "required": True}))
+
+
+def _month_over(employee: Employee, first: date) -> bool:
+    """Whether the month of ``first`` is over at the employee's site (its local date is past the month's last day)."""
+    return local(timezone.now(), zone_named(employee.site.time_zone)).date() > closing.last_of(first)
+
+
+def _confirmation(request: AuthedHttpRequest, employee: Employee, first: date, *, own: bool,
+                  answers: bool) -> tuple[dict[str, Any] | None, HttpResponse | None]:
+    """The month's 考勤确认 card (None while the month is not over) and, once a confirmation posted on the page
+    (``kind`` confirm or dispute: the employee themself; answer: HR who manage them) is saved, the redirect back to
+    the month. A refusal is shown on the card; a confirmation posted by anyone else is a 403."""
+    kind = request.POST.get("kind", "") if request.method == "POST" else ""
+    posted = request.POST if kind in CONFIRMATION_KINDS else None
+    if posted is not None and not (answers if kind == "answer" else own):
+        raise PermissionDenied
+    row = confirmations.of(employee, first)
+    dispute_form = DisputeForm(posted if kind == "dispute" else None, prefix="confirmation") if own else None
+    answer_form = AnswerForm(posted if kind == "answer" else None, prefix="confirmation") if answers else None
+    errors: list[str] = []
+    if posted is not None:
+        form: forms.Form | None = dispute_form if kind == "dispute" else answer_form if kind == "answer" else None
+        if form is None or form.is_valid():
+            done = _confirmation_saved(request, employee, first, kind, row, form, errors)
+            if done is not None:
+                return None, done
+    refused = bool(errors) or any(f is not None and f.is_bound and f.errors for f in (dispute_form, answer_form))
+    if not refused and not _month_over(employee, first):
+        return None, None
+    names = {u.username: u.get_full_name() for u in User.objects.filter(username=row.answered_by)} if row else {}
+    return {"row": row, "own": own, "errors": errors, "dispute_form": dispute_form,
+            "answer_form": answer_form if answer_form is not None and (
+                answer_form.is_bound or (row is not None and row.state == MonthConfirmation.DISPUTED)) else None,
+            "answered_by": _who(row.answered_by, names) if row is not None and row.answered_by else ""}, None
+
+
+def _confirmation_saved(request: AuthedHttpRequest, employee: Employee, first: date, kind: str,
+                        row: MonthConfirmation | None, form: forms.Form | None, errors: list[str]) -> HttpResponse | None:
+    """Confirm, dispute or answer through :mod:`central.attendance.confirmations`; the redirect once saved, or None
+    with the refusal on ``form``'s field it names (else in ``errors``)."""
+    user = request.user
+    label = in_language(" / ".join(closing.month_text(first)))
+    data = form.cleaned_data if form is not None else {}
+    try:
+        if kind == "confirm":
+            confirmations.confirm(user, first)
+            message = _("已确认%(month)s的考勤无误 / You confirmed your attendance for %(month)s") % {"month": label}
+        elif kind == "dispute":
+            confirmations.dispute(user, first, data.get("note", ""))
+            message = _("已提交对%(month)s考勤的异议，等待人事答复 / Your dispute of %(month)s is sent: HR will answer it"
+                        ) % {"month": label}
+        else:
+            if row is None:
+                raise AttendanceError(_("这个月没有待答复的异议 / No dispute of this month waits for an answer"))
+            confirmations.answer(user, row, data.get("answer", ""))
+            message = _("已答复%(name)s对%(month)s考勤的异议 / You answered %(name)s's dispute of %(month)s") % {
+                "name": employee.name, "month": label}
+    except AttendanceError as exc:
+        if form is not None and exc.field in form.fields:
+            form.add_error(exc.field, in_language(str(exc)))
+        else:
+            errors.append(in_language(str(exc)))
+        return None
+    messages.success(request, message)
+    return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={first:%Y-%m}")
 
 
 def _leave_posted(form: LeaveEntryForm, employee: Employee, file: Callable[..., Any], actor: str) -> dict[str, str] | None:

@@ -113,8 +113,10 @@ ROLE_WALK: dict[str, dict] = {
     "attendance_calendars": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS},
     # closing a month (月结): staff read a site's months; HR admins of the site and superusers close and reopen them
     "attendance_closing": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS},
+    # an employee's month: HR admins of the employee and superusers post records, leave, settings and the answer to a
+    # dispute; the employee posts only their own month's confirmation or dispute (考勤确认), on their own page
     "attendance_month": {"kwargs": {"pk": "{employee}"}, "get": ALL_ROLES, "methods": ("GET", "POST"),
-                         "post": MANAGERS},
+                         "post": MANAGERS | {"employee"}},
     "attendance_recompute_jobs": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},
     # requests: everyone reads those in scope (an employee their own); one with an employee record asks for leave and
     # make-up punches ("form": a POST naming nothing is shown again); managers, HR admins and superusers decide

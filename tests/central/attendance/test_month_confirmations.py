@@ -72,6 +72,14 @@ def test_a_dispute_waits_for_hr_and_keeps_the_month_from_being_closed(plant: dic
     for who in (boss, users["E2"]):  # a manager does not answer for HR, nor a colleague
         with pytest.raises(AttendanceError, match="Only HR"):
             confirmations.answer(who, disputed, "已核实")
+    hr_self = User.objects.create_user("hr-e1", password="x" * 12, role=Role.HR_ADMIN)
+    hr_self.sites.set([site])
+    users["E1"].employee = None
+    users["E1"].save(update_fields=["employee"])
+    hr_self.employee = disputed.employee  # an HR admin who is the employee herself
+    hr_self.save(update_fields=["employee"])
+    with pytest.raises(AttendanceError, match="your own dispute"):
+        confirmations.answer(hr_self, disputed, "没问题")
     with pytest.raises(AttendanceError, match="answer is required"):
         confirmations.answer(hr, disputed, "")
     answered = confirmations.answer(hr, disputed, "已补登 3月16日出差，改为出勤", now=APRIL_2)
@@ -79,7 +87,7 @@ def test_a_dispute_waits_for_hr_and_keeps_the_month_from_being_closed(plant: dic
     with pytest.raises(AttendanceError, match="already answered"):
         confirmations.answer(hr, disputed, "again")
     assert closing.readiness(site, MARCH, now=APRIL_2).ready
-    confirmations.confirm(users["E1"], MARCH, now=APRIL_2)  # the employee agrees with the answer
+    confirmations.confirm(hr_self, MARCH, now=APRIL_2)  # the employee agrees with the answer
     state = closing.readiness(site, MARCH, now=APRIL_2)
     assert (state.confirmed, state.disputed) == (2, 0)
     closing.close_month(hr, site, MARCH, now=APRIL_2)
