@@ -35,3 +35,12 @@ def wait(driver: Any, condition: Any, timeout: float = 20.0, what: str = "") -> 
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition, what)
+
+
+def submit(driver: Any, form: str) -> None:
+    """Press the submit button of the form ``form`` (a CSS selector) and wait for the next page, loaded."""
+    old = by_css(driver, "html")
+    by_css(driver, f"{form} button[type=submit]").click()
+    wait(driver, lambda d: by_css(d, "html") != old, what="the next page")
+    # the new document exists before it is parsed: on a loaded machine its body may still be on its way
+    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete", what="the next page loaded")

@@ -32,3 +32,22 @@ def client_for(user: Any) -> Any:
     client = Client()
     client.force_login(user)
     return client
+
+
+def make_user(name: str, role: str, *, sites: Any = (), departments: Any = (), employee: Any = None,
+              first_name: str = "") -> Any:
+    """A console user of ``role`` granted ``sites`` and ``departments`` (an employee's: ``employee``)."""
+    from central.accounts.models import User
+
+    user = User.objects.create_user(name, password="x" * 12, role=role, employee=employee, first_name=first_name)
+    user.sites.set(sites)
+    user.departments.set(departments)
+    return user
+
+
+def text_of(fragment: str) -> str:
+    """A piece of a page as a person reads it: tags gone, entities decoded, spaces folded."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment))).strip()

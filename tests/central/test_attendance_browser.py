@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import all_css, by_css, served_console, wait
+from browser_support import all_css, by_css, served_console, submit, wait
 
 from central.console.screenshots import ConsoleServer, chromium, sign_in
 
@@ -87,12 +87,6 @@ def type_into(driver, selector: str, value: str) -> None:
     field.send_keys(value)
 
 
-def submit(driver, form: str) -> None:
-    old = by_css(driver, "html")
-    by_css(driver, f"{form} button[type=submit]").click()
-    wait(driver, lambda d: by_css(d, "html") != old, what="the next page")
-    # the new document exists before it is parsed: on a loaded machine its body may still be on its way
-    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete", what="the next page loaded")
 
 
 def test_hr_admin_sets_up_a_rotation_for_a_department_and_sees_the_month(console, browser, hr_admin, world):

@@ -8,17 +8,17 @@ The month is last month by the real clock (the page uses it): a site without ter
 its records are computed and nothing waits, last month is ready."""
 from __future__ import annotations
 
-import html
 import re
 from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
+from central_support import make_user, text_of
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from central.accounts.models import AuditEntry, Role, User
+from central.accounts.models import AuditEntry, Role
 from central.attendance import closing
 from central.attendance.models import (
     AttendanceProfile,
@@ -51,18 +51,13 @@ def world(db: Any) -> dict[str, Any]:
     month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
     recompute(month, closing.last_of(month), now=timezone.now())
     users = {
-        "hr_hq": _user("hr_hq", Role.HR_ADMIN, sites=[hq], first_name="李娟"),
-        "hr_plant": _user("hr_plant", Role.HR_ADMIN, sites=[plant]),
-        "manager": _user("mg", Role.MANAGER, departments=[sales]),
+        "hr_hq": make_user("hr_hq", Role.HR_ADMIN, sites=[hq], first_name="李娟"),
+        "hr_plant": make_user("hr_plant", Role.HR_ADMIN, sites=[plant]),
+        "manager": make_user("mg", Role.MANAGER, departments=[sales]),
     }
     return {"hq": hq, "plant": plant, "employee": employee, "month": month, "users": users}
 
 
-def _user(name: str, role: str, *, sites: Any = (), departments: Any = (), first_name: str = "") -> User:
-    user = User.objects.create_user(name, password="x" * 12, role=role, first_name=first_name)
-    user.sites.set(sites)
-    user.departments.set(departments)
-    return user
 
 
 def client_for(world: dict[str, Any], who: str) -> Client:
@@ -79,8 +74,6 @@ def row_of(page: str, month: date) -> str:
     return found.group(0)
 
 
-def text_of(fragment: str) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment))).strip()
 
 
 def close(client: Client, month: date, **extra: str) -> Any:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import time, timedelta
 
 import pytest
-from browser_support import by_css, served_console, wait
+from browser_support import by_css, served_console, submit, wait
 
 from central.console.screenshots import ConsoleServer, chromium, sign_in
 
@@ -56,11 +56,6 @@ def browser(console) -> Iterator:
         yield driver
 
 
-def submit(driver, form: str) -> None:
-    old = by_css(driver, "html")
-    by_css(driver, f"{form} button[type=submit]").click()
-    wait(driver, lambda d: by_css(d, "html") != old, what="the next page")
-    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete", what="the next page loaded")
 
 
 def test_the_employee_disputes_last_month_hr_answers_and_she_confirms(console, browser, world):

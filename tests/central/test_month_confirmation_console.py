@@ -9,17 +9,17 @@ The month is last month by the real clock (the pages use it); the site has no te
 computed and nothing waits, last month is ready to close."""
 from __future__ import annotations
 
-import html
 import re
 from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
+from central_support import make_user, text_of
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from central.accounts.models import AuditEntry, Role, User
+from central.accounts.models import AuditEntry, Role
 from central.attendance import closing
 from central.attendance.models import AttendanceProfile, MonthConfirmation, ShiftType, SiteCalendar
 from central.attendance.services import recompute
@@ -45,23 +45,17 @@ def world(db: Any) -> dict[str, Any]:
     month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
     recompute(month, closing.last_of(month), now=timezone.now(), employees=Employee.objects.filter(pk=employee.pk))
     users = {
-        "zhang": _user("zhang", Role.EMPLOYEE, employee=employee),
-        "wang": _user("wang", Role.EMPLOYEE, employee=other),
-        "hr_hq": _user("hr_hq", Role.HR_ADMIN, sites=[hq], first_name="李娟"),
-        "hr_plant": _user("hr_plant", Role.HR_ADMIN, sites=[plant]),
-        "manager": _user("mg", Role.MANAGER, departments=[sales]),
-        "auditor": _user("au", Role.AUDITOR),
+        "zhang": make_user("zhang", Role.EMPLOYEE, employee=employee),
+        "wang": make_user("wang", Role.EMPLOYEE, employee=other),
+        "hr_hq": make_user("hr_hq", Role.HR_ADMIN, sites=[hq], first_name="李娟"),
+        "hr_plant": make_user("hr_plant", Role.HR_ADMIN, sites=[plant]),
+        "manager": make_user("mg", Role.MANAGER, departments=[sales]),
+        "auditor": make_user("au", Role.AUDITOR),
     }
     return {"hq": hq, "employee": employee, "month": month, "users": users,
             "url": reverse("console:attendance_month", args=[employee.pk])}
 
 
-def _user(name: str, role: str, *, sites: Any = (), departments: Any = (), employee: Employee | None = None,
-          first_name: str = "") -> User:
-    user = User.objects.create_user(name, password="x" * 12, role=role, employee=employee, first_name=first_name)
-    user.sites.set(sites)
-    user.departments.set(departments)
-    return user
 
 
 def client_for(world: dict[str, Any], who: str) -> Client:
@@ -70,8 +64,6 @@ def client_for(world: dict[str, Any], who: str) -> Client:
     return client
 
 
-def text_of(fragment: str) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment))).strip()
 
 
 def card_of(page: str) -> str:
