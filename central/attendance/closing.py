@@ -30,6 +30,7 @@ from central.attendance import engine as e
 from central.attendance.errors import AttendanceError
 from central.attendance.inputs import Rules, load_rules, local, zone_named
 from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch, RecomputeJob
+from central.attendance.selectors import month_end
 from central.people.models import Employee, Site
 from central.webhooks import events as webhook_events
 
@@ -47,10 +48,6 @@ class MonthClosed(AttendanceError):
 
 def first_of(day: date) -> date:
     return day.replace(day=1)
-
-
-def last_of(month: date) -> date:
-    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
 def month_text(month: date) -> tuple[str, str]:
@@ -154,7 +151,7 @@ class Readiness:
 
     @property
     def last(self) -> date:
-        return last_of(self.month)
+        return month_end(self.month)
 
     @property
     def label(self) -> str:
@@ -194,7 +191,7 @@ class Readiness:
 def _month_bounds(month: date, site: Site, rules: Rules) -> tuple[datetime, datetime]:
     """The month's first and last instants at the site, as aware datetimes."""
     zone = rules.zone(site.pk)
-    return (datetime.combine(month, time(), zone), datetime.combine(last_of(month) + timedelta(days=1), time(), zone))
+    return (datetime.combine(month, time(), zone), datetime.combine(month_end(month) + timedelta(days=1), time(), zone))
 
 
 def readiness(site: Site, month: date, *, now: datetime | None = None, rules: Rules | None = None) -> Readiness:
@@ -285,7 +282,7 @@ def reopen_month(user: Any, site: Site, month: date, *, reason: str) -> Recomput
         held = len(row.held or [])
         row.delete()
         ids = list(Employee.objects.filter(site=site).order_by("pk").values_list("pk", flat=True))
-        job = RecomputeJob.objects.create(actor=user.username[:150], first=month, last=last_of(month), employees=ids,
+        job = RecomputeJob.objects.create(actor=user.username[:150], first=month, last=month_end(month), employees=ids,
                                           total=len(ids),
                                           reason=f"重新开放 {month:%Y-%m} / {month:%Y-%m} reopened: {reason}"[:200])
         audit.record(user.username, "attendance.month_reopened", f"{site.code} {month:%Y-%m}",

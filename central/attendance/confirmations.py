@@ -20,17 +20,22 @@ from central.accounts import audit, scope
 from central.attendance.errors import AttendanceError
 from central.attendance.inputs import local, zone_named
 from central.attendance.models import DailyRecord, MonthConfirmation
+from central.attendance.selectors import month_end
 from central.people.models import Employee, Site
 
 log = logging.getLogger(__name__)
 MAX_NOTE = 500
 
 
-def _month_over(employee: Employee, month: date, now: datetime) -> None:
-    from central.attendance.closing import last_of, month_text
+def month_over(employee: Employee, month: date, now: datetime | None = None) -> bool:
+    """Whether ``month`` (its first day) is over at the employee's site: its local date is past the month's last day."""
+    return local(now or dj_timezone.now(), zone_named(employee.site.time_zone)).date() > month_end(month)
 
-    today = local(now, zone_named(employee.site.time_zone)).date()
-    if today <= last_of(month):
+
+def _require_month_over(employee: Employee, month: date, now: datetime) -> None:
+    from central.attendance.closing import month_text
+
+    if not month_over(employee, month, now):
         zh, en = month_text(month)
         raise AttendanceError(f"{zh}还没过完，过完后才能确认 / {en} is not over yet: it can be confirmed once it is")
 
@@ -58,7 +63,7 @@ def dispute(user: Any, month: date, note: str, *, now: datetime | None = None) -
 def _say(user: Any, month: date, state: str, note: str, now: datetime) -> MonthConfirmation:
     employee = _own(user)
     month = month.replace(day=1)
-    _month_over(employee, month, now)
+    _require_month_over(employee, month, now)
     with transaction.atomic():
         row, _ = MonthConfirmation.objects.select_for_update().update_or_create(
             employee=employee, month=month,

@@ -36,6 +36,7 @@ from central.attendance.models import (
     ShiftType,
     SiteCalendar,
 )
+from central.attendance.selectors import month_end
 from central.attendance.services import recompute
 from central.ingest.handler import store_punches
 from central.people import roster
@@ -191,7 +192,7 @@ def close_last_month(site_code: str, today: date) -> DemoClosing:
     hr, _ = User.objects.get_or_create(username="hr", defaults={"role": Role.HR_ADMIN, "first_name": "人事"})
     hr.sites.add(site)
     month = closing.first_of(today.replace(day=1) - timedelta(days=1))
-    waiting = DailyRecord.objects.filter(employee__site=site, date__range=(month, closing.last_of(month)),
+    waiting = DailyRecord.objects.filter(employee__site=site, date__range=(month, month_end(month)),
                                          overtime_state="pending", overtime_min__gt=0).order_by("date", "pk")
     decided = 0
     for row in waiting:
@@ -201,7 +202,7 @@ def close_last_month(site_code: str, today: date) -> DemoClosing:
     if not state.ready:
         return DemoClosing(month, decided, 0, tuple(state.blockers))
     closing.close_month(hr, site, month, note="演示：加班已审批 demo: overtime decided")
-    records = DailyRecord.objects.filter(employee__site=site, date__range=(month, closing.last_of(month))).count()
+    records = DailyRecord.objects.filter(employee__site=site, date__range=(month, month_end(month))).count()
     return DemoClosing(month, decided, records, ())
 
 

@@ -56,7 +56,6 @@ from central.attendance.forms import (
     ShiftForm,
     uploaded_evidence,
 )
-from central.attendance.inputs import local, zone_named
 from central.attendance.models import (
     CalendarDay,
     ClosedMonth,
@@ -582,11 +581,6 @@ class AnswerForm(forms.Form):
                              widget=forms.Textarea(attrs={"rows": 3, "required": True}))
 
 
-def _month_over(employee: Employee, first: date) -> bool:
-    """Whether the month of ``first`` is over at the employee's site (its local date is past the month's last day)."""
-    return local(timezone.now(), zone_named(employee.site.time_zone)).date() > closing.last_of(first)
-
-
 def _confirmation(request: AuthedHttpRequest, employee: Employee, first: date, *, own: bool,
                   answers: bool) -> tuple[dict[str, Any] | None, HttpResponse | None]:
     """The month's 考勤确认 card (None while the month is not over) and, once a confirmation posted on the page
@@ -607,7 +601,7 @@ def _confirmation(request: AuthedHttpRequest, employee: Employee, first: date, *
             if done is not None:
                 return None, done
     refused = bool(errors) or any(f is not None and f.is_bound and f.errors for f in (dispute_form, answer_form))
-    if not refused and not _month_over(employee, first):
+    if not refused and not confirmations.month_over(employee, first):
         return None, None
     names = {u.username: u.get_full_name() for u in User.objects.filter(username=row.answered_by)} if row else {}
     return {"row": row, "own": own, "errors": errors, "dispute_form": dispute_form,

@@ -311,15 +311,16 @@ def demo_closed_month(site: Any) -> None:
 
     from django.utils import timezone
 
-    from central.attendance.closing import first_of, last_of
+    from central.attendance.closing import first_of
     from central.attendance.models import ClosedMonth, DailyRecord
+    from central.attendance.selectors import month_end
 
     zone = ZoneInfo(site.time_zone)
     now = timezone.now()
     this_month = first_of(timezone.localdate(now))
     month = first_of(this_month - timedelta(days=1))
     records = DailyRecord.objects.filter(employee__site=site, employee__department__name="生产部",
-                                         date__range=(month, last_of(month))).order_by("date", "employee__number")
+                                         date__range=(month, month_end(month))).order_by("date", "employee__number")
     absent = records.filter(status="absent", day_kind="workday").first()
     present = records.filter(status="present", overtime_min=0)
     if absent is not None:

@@ -10,6 +10,7 @@ from datetime import time, timedelta
 import pytest
 from browser_support import by_css, served_console, submit, wait
 
+from central.attendance.selectors import month_end
 from central.console.screenshots import ConsoleServer, chromium, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,7 +36,7 @@ def world(transactional_db, settings) -> dict:
     employee = Employee.objects.create(number="A001", name="张伟", site=site)
     AttendanceProfile.objects.create(employee=employee, default_shift=shift)
     month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
-    recompute(month, closing.last_of(month), now=timezone.now())
+    recompute(month, month_end(month), now=timezone.now())
     return {"site": site, "month": month}
 
 

@@ -30,6 +30,7 @@ from central.attendance.models import (
     SiteCalendar,
 )
 from central.attendance.requests import file_leave
+from central.attendance.selectors import month_end
 from central.attendance.services import recompute
 from central.people.models import Department, Employee, Site
 
@@ -49,7 +50,7 @@ def world(db: Any) -> dict[str, Any]:
     employee = Employee.objects.create(number="E001", name="张伟", site=hq, department=sales)
     AttendanceProfile.objects.create(employee=employee, default_shift=shift)
     month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
-    recompute(month, closing.last_of(month), now=timezone.now())
+    recompute(month, month_end(month), now=timezone.now())
     users = {
         "hr_hq": make_user("hr_hq", Role.HR_ADMIN, sites=[hq], first_name="李娟"),
         "hr_plant": make_user("hr_plant", Role.HR_ADMIN, sites=[plant]),
@@ -120,7 +121,7 @@ def test_an_hr_admin_closes_last_month_sees_who_closed_it_and_reopens_it_only_wi
     assert answer.status_code == 302
     assert not ClosedMonth.objects.exists()
     job = RecomputeJob.objects.get()
-    assert (job.first, job.last, job.employees, job.actor) == (month, closing.last_of(month),
+    assert (job.first, job.last, job.employees, job.actor) == (month, month_end(month),
                                                                [world["employee"].pk], "hr_hq")
     reopened = AuditEntry.objects.get(action="attendance.month_reopened")
     assert reopened.detail["reason"] == "补录了一天的请假"

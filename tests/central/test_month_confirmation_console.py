@@ -22,6 +22,7 @@ from django.utils import timezone
 from central.accounts.models import AuditEntry, Role
 from central.attendance import closing
 from central.attendance.models import AttendanceProfile, MonthConfirmation, ShiftType, SiteCalendar
+from central.attendance.selectors import month_end
 from central.attendance.services import recompute
 from central.people.models import Department, Employee, Site
 
@@ -43,7 +44,7 @@ def world(db: Any) -> dict[str, Any]:
     other = Employee.objects.create(number="E002", name="王芳", site=hq, department=sales)
     AttendanceProfile.objects.create(employee=employee, default_shift=shift)
     month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
-    recompute(month, closing.last_of(month), now=timezone.now(), employees=Employee.objects.filter(pk=employee.pk))
+    recompute(month, month_end(month), now=timezone.now(), employees=Employee.objects.filter(pk=employee.pk))
     users = {
         "zhang": make_user("zhang", Role.EMPLOYEE, employee=employee),
         "wang": make_user("wang", Role.EMPLOYEE, employee=other),
