@@ -236,12 +236,17 @@ def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
                        detail, employee=emp)
 
 
+def _rule_site(rule: AlertRule) -> int | None:
+    """The site a rule watches for its site-wide kinds (doors, closed months): its own, else its department's."""
+    return rule.site_id if rule.site_id is not None else (rule.department.site_id if rule.department else None)
+
+
 def _held_changes(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
     """Closed months (月结) of the rule's site (a department's: its site) on which the rules found at least N changes
     (at least 1) after closing and did not write them (:mod:`central.attendance.closing`): once per closing, so HR
     decides whether to reopen. Told to HR admins of the site and superusers."""
     rows = ClosedMonth.objects.select_related("site").order_by("month", "site_id")
-    site_id = rule.site_id if rule.site_id is not None else (rule.department.site_id if rule.department else None)
+    site_id = _rule_site(rule)
     if site_id is not None:
         rows = rows.filter(site_id=site_id)
     for row in rows:
@@ -255,7 +260,7 @@ def _held_changes(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
 
 def _devices(rule: AlertRule) -> list[Device]:
     rows = Device.objects.all()
-    site_id = rule.site_id if rule.site_id is not None else (rule.department.site_id if rule.department else None)
+    site_id = _rule_site(rule)
     if site_id is not None:
         rows = rows.filter(site_id=site_id)
     return list(rows.order_by("pk"))

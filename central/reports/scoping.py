@@ -112,13 +112,10 @@ def months_of(first: date, last: date) -> list[date]:
 
 def closed_sites(site_ids: set[int], first: date, last: date) -> set[int]:
     """Of ``site_ids``, those where every month the period touches is closed (月结): their numbers are as signed."""
-    from central.attendance.models import ClosedMonth
+    from central.attendance.closing import closed_months_of
 
-    months = months_of(first, last)
-    found: dict[int, int] = {}
-    for site_id in ClosedMonth.objects.filter(site_id__in=site_ids, month__in=months).values_list("site_id", flat=True):
-        found[site_id] = found.get(site_id, 0) + 1
-    return {site_id for site_id, count in found.items() if count == len(months)}
+    months = set(months_of(first, last))
+    return {site_id for site_id, closed in closed_months_of(site_ids).items() if months <= closed}
 
 
 def closing_note(coverage: Coverage, first: date, last: date) -> str:

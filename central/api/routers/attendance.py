@@ -23,6 +23,7 @@ from ninja import Status as Answer
 from central.accounts import scope
 from central.api import cursor as keyset
 from central.api.attendance_schemas import (
+    MONTH,
     BalancePage,
     ClosedMonthList,
     DecisionIn,
@@ -581,7 +582,7 @@ def _confirmation(row: MonthConfirmation) -> dict[str, Any]:
                         "once a month is over employees confirm it or say what is wrong, and HR answers a dispute; a "
                         "month with a dispute waiting for HR cannot be closed. Employees without a row have not said")
 def list_month_confirmations(request,
-                             month: str = Query(..., pattern=r"^\d{4}-(0[1-9]|1[0-2])$", example="2026-03",
+                             month: str = Query(..., pattern=MONTH, example="2026-03",
                                                 description="月份 YYYY-MM / the month"),
                              site: str | None = SITE, department: str | None = DEPARTMENT,
                              state: Literal["confirmed", "disputed", "answered"] | None = Query(
@@ -613,6 +614,6 @@ def confirm_month(request, payload: MonthConfirmationIn):
             row = confirmations.dispute(user, month, payload.note)
     except AttendanceError as exc:
         if exc.field == "note":
-            raise ApiError(400, str(exc), "note") from None
+            raise _refused(exc, "note") from None
         raise ApiError(409, str(exc), "month") from None
     return Answer(201, _confirmation(MonthConfirmation.objects.select_related("employee", "employee__site").get(pk=row.pk)))
