@@ -51,3 +51,27 @@ def text_of(fragment: str) -> str:
     import re
 
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment))).strip()
+
+
+def last_month_at_a_site() -> tuple[Any, Any, Any]:
+    """Site 总厂 (code ``zongchang``, no terminals, Saturday and Sunday off) with 张伟 (A001) on 白班 and last month's
+    records computed: a month that is over and ready to be confirmed and closed. (site, employee, month's first day)."""
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    from central.attendance import closing
+    from central.attendance.models import AttendanceProfile, ShiftType, SiteCalendar
+    from central.attendance.selectors import month_end
+    from central.attendance.services import recompute
+    from central.people.models import Employee, Site
+
+    site = Site.objects.create(code="zongchang", name="总厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
+    shift = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60,
+                                     checkout_after_min=120, late_grace_min=5, early_grace_min=0)
+    employee = Employee.objects.create(number="A001", name="张伟", site=site)
+    AttendanceProfile.objects.create(employee=employee, default_shift=shift)
+    month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
+    recompute(month, month_end(month), now=timezone.now())
+    return site, employee, month

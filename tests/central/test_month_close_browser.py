@@ -5,12 +5,11 @@ are computed and nothing waits), sees it closed by her, and reopens it with a re
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import time, timedelta
 
 import pytest
 from browser_support import by_css, served_console, submit, wait
+from central_support import last_month_at_a_site
 
-from central.attendance.selectors import month_end
 from central.console.screenshots import ConsoleServer, chromium, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -21,22 +20,8 @@ PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
     """Site 总厂 (no terminals, Saturday and Sunday off): 张伟 on 白班, last month's records computed."""
-    from django.utils import timezone
-
-    from central.attendance import closing
-    from central.attendance.models import AttendanceProfile, ShiftType, SiteCalendar
-    from central.attendance.services import recompute
-    from central.people.models import Employee, Site
-
     settings.PASSWORD_HASHERS = PBKDF2
-    site = Site.objects.create(code="zongchang", name="总厂", time_zone="Asia/Shanghai")
-    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
-    shift = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60,
-                                     checkout_after_min=120, late_grace_min=5, early_grace_min=0)
-    employee = Employee.objects.create(number="A001", name="张伟", site=site)
-    AttendanceProfile.objects.create(employee=employee, default_shift=shift)
-    month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
-    recompute(month, month_end(month), now=timezone.now())
+    site, _, month = last_month_at_a_site()
     return {"site": site, "month": month}
 
 

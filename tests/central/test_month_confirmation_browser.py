@@ -5,12 +5,11 @@ sees the month held back on the month-close page and answers on her month page; 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import time, timedelta
 
 import pytest
 from browser_support import by_css, served_console, submit, wait
+from central_support import last_month_at_a_site
 
-from central.attendance.selectors import month_end
 from central.console.screenshots import ConsoleServer, chromium, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,24 +21,11 @@ PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served
 def world(transactional_db, settings) -> dict:
     """Site 总厂 (no terminals, Saturday and Sunday off): 张伟 on 白班 with a user of her own, last month's records
     computed; 李娟 the HR admin of 总厂."""
-    from django.utils import timezone
-
     from central.accounts.models import User
     from central.accounts.services import create_user_with_one_time_password
-    from central.attendance import closing
-    from central.attendance.models import AttendanceProfile, ShiftType, SiteCalendar
-    from central.attendance.services import recompute
-    from central.people.models import Employee, Site
 
     settings.PASSWORD_HASHERS = PBKDF2
-    site = Site.objects.create(code="zongchang", name="总厂", time_zone="Asia/Shanghai")
-    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
-    shift = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60,
-                                     checkout_after_min=120, late_grace_min=5, early_grace_min=0)
-    employee = Employee.objects.create(number="A001", name="张伟", site=site)
-    AttendanceProfile.objects.create(employee=employee, default_shift=shift)
-    month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
-    recompute(month, month_end(month), now=timezone.now())
+    _, employee, month = last_month_at_a_site()
     zhang = create_user_with_one_time_password("zhang", role="employee", employee_number="A001", actor="test")
     hr = create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
     User.objects.filter(username="hr-li").update(first_name="李娟")
