@@ -22,8 +22,9 @@ class AttendanceConfig(AppConfig):
         from central.ingest.models import Punch
         from central.people.models import Department, Employee, Site
 
-        planned: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile,
-                                            m.SiteCalendar, m.CalendarDay, Employee, Department, Site)
+        planned: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.ShiftChange,
+                                            m.AttendanceProfile, m.SiteCalendar, m.CalendarDay, Employee, Department,
+                                            Site)
         for model in planned:
             for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
                 signal.connect(forget_plans, sender=model, dispatch_uid=f"plans-{model.__name__}-{done}")
@@ -31,8 +32,8 @@ class AttendanceConfig(AppConfig):
         for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
             signal.connect(live_board.forget, sender=Punch, dispatch_uid=f"board-Punch-{done}")
         # the tables the follower's kept rules are read from (central.attendance.rules_cache)
-        ruling: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.AttendanceProfile,
-                                           m.SiteCalendar, m.CalendarDay, Site)
+        ruling: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.ShiftChange,
+                                           m.AttendanceProfile, m.SiteCalendar, m.CalendarDay, Site)
         for model in ruling:
             for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
                 signal.connect(mark_rules_changed, sender=model, dispatch_uid=f"rules-{model.__name__}-{done}")

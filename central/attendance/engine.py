@@ -11,14 +11,17 @@ read as :pep:`495` reads it (02:30 on the night they go forward is 03:30 of the 
 
 The rules, in the order they apply:
 
-1. **Schedule.** For each day the employee works: every shift assignment covering the day
+1. **Schedule.** For each day the employee works: an approved shift change (调班, ``changed``)
+   covering the day decides it alone: its shift is worked, or with no shift the day is a rest
+   day; else every shift assignment covering the day
    (the employee's own before their department's), else the rotation assigned for the day (its pattern repeats every ``len(pattern)`` days
    from its anchor date; ``None`` in the pattern is a rest day: no shift), else the default
    shift; none gives no occurrence. Days before ``joined``, after ``left`` (the leaving day
    itself still counts) and every day of an inactive employee give nothing.
 2. **Day kind.** A dated holiday is a ``holiday``. A weekly rest day is a ``rest_day`` for
    fixed shifts (assignment or default shift), unless the calendar makes it a working day
-   (调休); a rotation's own pattern decides its rest days, so weekly rest does not apply to it.
+   (调休); a rotation's own pattern decides its rest days, so weekly rest does not apply to it,
+   nor to a shift change, which names the day it is worked.
 3. **Windows.** An occurrence dated D of a shift runs from ``D start`` to ``end`` (``end``
    before or equal to ``start``: the next day); its window is [start - checkin_before,
    end + checkout_after], both edges inclusive. When the windows of consecutive occurrences
@@ -174,12 +177,15 @@ class Assignment:
     """A shift or a rotation (exactly one) from ``start`` to ``end`` inclusive (``None``: open-ended).
 
     ``level`` 0 is the employee's own, 1 their department's: the lowest level covering a day decides it.
+    ``changed``: an approved shift change (调班, one's own or a swap with a colleague) that decides its days before
+    any other assignment: ``shift`` is worked on them whatever the weekly rest, and with no shift they are rest days.
     """
     start: date
     end: date | None
     shift: str | None = None
     rotation: str | None = None
     level: int = 0
+    changed: bool = False
 
     def covers(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)
@@ -343,6 +349,9 @@ def shifts_on(schedule: Schedule, person: Person, day: date) -> list[tuple[Shift
     if not person.employed_on(day):
         return []
     covering = [a for a in schedule.assignments if a.covers(day)]
+    change = next((a for a in covering if a.changed), None)
+    if change is not None:
+        return [(schedule.shifts[change.shift], False)] if change.shift else []
     if covering:
         level = min(a.level for a in covering)
         names = [a.shift for a in covering if a.level == level and a.shift]

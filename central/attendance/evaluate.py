@@ -243,6 +243,17 @@ class Scenario:
                 if name not in rotations:
                     raise ScenarioError(f"{where}rotation", f"no rotation named {name!r} / 没有这个轮班")
                 assignments.append(e.Assignment(start, end, rotation=name))
+        for i, raw in enumerate(_get(data, "changes", "", _list, [])):
+            where = f"changes[{i}]."
+            raw = _obj(raw, where.rstrip("."))
+            start, end = _get(raw, "from", where, _date), _get(raw, "to", where, _date)
+            if end < start:
+                raise ScenarioError(f"{where}to", "is before from / 早于开始日期")
+            if "shift" not in raw:
+                raise ScenarioError(f"{where}shift", "is missing: a shift's name, or null for a rest day / "
+                                                     "缺少：班次名，休息填 null")
+            worked = None if raw["shift"] is None else _named(shifts, raw["shift"], f"{where}shift")
+            assignments.append(e.Assignment(start, end, shift=worked, changed=True))
         weekly = _get(data, "weekly_rest", "", _list)
         rest = frozenset(e.WEEKDAYS.index(_choice(e.WEEKDAYS)(d, f"weekly_rest[{i}]")) for i, d in enumerate(weekly))
         self.zone = _get(data, "time_zone", "", _zone, None)

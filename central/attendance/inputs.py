@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from django.db import connection
+from django.db.models import Q
 
 from central.attendance import engine as e
 from central.attendance.models import (
@@ -26,6 +27,7 @@ from central.attendance.models import (
     DailyRecord,
     MakeupPunch,
     Rotation,
+    ShiftChange,
     ShiftType,
     SiteCalendar,
 )
@@ -247,8 +249,24 @@ def _read_people(rules: Rules, ids: list[int]) -> None:
             start, end, shift_id, rotation_id = row
             found_one = made[key] = _assignment_of(rules, day(start), day(end), shift_id, rotation_id, level=0)  # type: ignore[arg-type]
         own[emp_id].append(found_one)
+    for emp_id, start, end, shift_id in _approved_changes(ids):
+        own[emp_id].append(e.Assignment(start, end, shift=rules.shift_names.get(shift_id) if shift_id else None,
+                                        changed=True))
     for emp_id in ids:
         rules.people[emp_id] = (profiles.get(emp_id, NO_PROFILE), tuple(own.get(emp_id, ())))
+
+
+def _approved_changes(ids: Sequence[int]) -> Iterator[tuple[int, date, date, int | None]]:
+    """The approved shift changes (调班) of these employees, asked by them or swapped with them: (employee id, first
+    day, last day, the shift they work then or ``None`` for rest)."""
+    wanted = set(ids)
+    for asker, partner, start, end, shift_id, partner_shift_id in ShiftChange.objects.filter(
+            Q(employee_id__in=wanted) | Q(partner_id__in=wanted), state="approved").values_list(
+            "employee_id", "partner_id", "start", "end", "shift_id", "partner_shift_id"):
+        if asker in wanted:
+            yield asker, start, end, shift_id
+        if partner in wanted:
+            yield partner, start, end, partner_shift_id
 
 
 def select_of(model: Any, columns: Sequence[str], key: str, ids: Sequence[int]) -> Iterator[tuple[Any, ...]]:

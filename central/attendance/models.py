@@ -259,6 +259,38 @@ class MakeupPunch(models.Model):
         indexes = [models.Index(fields=["employee", "at"])]
 
 
+class ShiftChange(models.Model):
+    """An employee's days worked on another shift, or taken as rest, once approved (调班). With a ``partner`` named it
+    is a swap of one day (换班): each works the other's shift that day, asked of the colleague first. The engine
+    reads approved ones before any assignment (:attr:`engine.Assignment.changed`)."""
+    STATES = LeaveRecord.STATES
+    ANSWERS = [("", "—"), ("asked", _("待同事同意 Waiting for the colleague")), ("agreed", _("同事已同意 Colleague agreed")),
+               ("declined", _("同事已拒绝 Colleague declined"))]
+    employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="shift_changes",
+                                 verbose_name=_("员工 Employee"))
+    start = models.DateField(_("开始 From"))
+    end = models.DateField(_("结束 To"))
+    shift = models.ForeignKey(ShiftType, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("改为 Work instead"), help_text=_("空：休息 / Empty: rest"))
+    was = models.CharField(_("原排班 Scheduled"), max_length=200, blank=True,
+                           help_text=_("提交时的排班，空为休息 / The schedule when asked, empty for rest"))
+    partner = models.ForeignKey("people.Employee", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="shift_swaps", verbose_name=_("换班同事 Colleague"))
+    partner_shift = models.ForeignKey(ShiftType, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      verbose_name=_("同事改为 Colleague works"))
+    partner_answer = models.CharField(_("同事答复 Colleague's answer"), max_length=10, choices=ANSWERS, blank=True)
+    reason = models.CharField(_("事由 Reason"), max_length=500)
+    state = models.CharField(_("状态 State"), max_length=10, choices=STATES, default="pending")
+    approved_by = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start", "-pk"]
+        constraints = [models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="shift_change_dates")]
+        indexes = [models.Index(fields=["employee", "start"]), models.Index(fields=["partner", "start"])]
+
+
 class DailyRecord(models.Model):
     """One per employee per shift occurrence (or per day for a record a person entered without a shift)."""
     STATUSES = [("present", _("出勤 Present")), ("absent", _("缺勤 Absent")), ("half_day", _("半天 Half day")),

@@ -1,5 +1,6 @@
 """Leave and make-up punch requests, and overtime waiting for approval: filed, approved or rejected, each step
-audited.
+audited. Shift changes and swaps (调班, 换班) are filed in :mod:`central.attendance.shift_changes` and decided and
+withdrawn here like the others.
 
 An approved leave becomes daily records (source ``leave``: ``on_leave`` for a full day, ``half_day``
 for a half) that win over punches, on the days it takes off: the employee's working days, or every day for a
@@ -19,41 +20,48 @@ from central.accounts import audit, scope
 from central.attendance import closing, leave_balances
 from central.attendance import evidence as evidence_files
 from central.attendance.evidence import Evidence, EvidenceError
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, ShiftChange
 from central.attendance.selectors import leave_days_of
 from central.attendance.services import AttendanceError, recompute
+from central.attendance.shift_changes import check_partner_in_scope, decide_change
 from central.people.models import Employee
 from central.webhooks import events as webhook_events
 
 MAX_LEAVE_DAYS = 366
 
 
-def _held_state(request: LeaveRecord | MakeupPunch) -> str | None:
+Request = LeaveRecord | MakeupPunch | ShiftChange  # what an employee files and withdraws
+ALREADY = {LeaveRecord: "这条请假已处理 / This leave is already", MakeupPunch: "这条补卡已处理 / This make-up punch is already",
+           ShiftChange: "这条调班已处理 / This shift change is already"}
+
+
+def _held_state(request: Request) -> str | None:
     """The request's state as stored, its row held to the end of the caller's transaction."""
     return type(request).objects.select_for_update().filter(pk=request.pk).values_list("state", flat=True).first()
 
 
-def _require_own(user: Any, request: LeaveRecord | MakeupPunch, refusal: str) -> None:
+def _require_own(user: Any, request: Request, refusal: str) -> None:
     """Only the employee who asked may act on a request this way: else :class:`DecisionRefused` with ``refusal``."""
     if user.employee_id is None or user.employee_id != request.employee_id:
         raise DecisionRefused(refusal)
 
 
-def _settle(request: LeaveRecord | MakeupPunch, state: str, actor: str) -> None:
+def settle(request: Request, state: str, actor: str) -> None:
     """A pending request becomes ``state`` (approved, rejected, withdrawn), with who settled it and when, in the
     caller's transaction; its row held, so two people at once settle it once. Audited as
-    ``attendance.leave_<state>`` or ``attendance.makeup_<state>``."""
-    leave = isinstance(request, LeaveRecord)
+    ``attendance.leave_<state>``, ``attendance.makeup_<state>`` or ``attendance.shift_change_<state>``."""
     held = _held_state(request)
     if held != "pending" or request.state != "pending":
-        already = "这条请假已处理 / This leave is already" if leave else "这条补卡已处理 / This make-up punch is already"
-        raise AttendanceError(f"{already} {held or request.state}")
+        raise AttendanceError(f"{ALREADY[type(request)]} {held or request.state}")
     request.state = state
     request.approved_by, request.approved_at = actor[:150], dj_timezone.now()
     request.save(update_fields=["state", "approved_by", "approved_at"])
     if isinstance(request, LeaveRecord):
         audit.record(actor, f"attendance.leave_{state}", f"{request.employee.number} {request.start}..{request.end}",
                      {"id": request.pk, "type": request.leave_type.code, "half_day": request.half_day})
+    elif isinstance(request, ShiftChange):
+        audit.record(actor, f"attendance.shift_change_{state}", f"{request.employee.number} {request.start}..{request.end}",
+                     {"id": request.pk, "partner": request.partner.number if request.partner else None})
     else:
         audit.record(actor, f"attendance.makeup_{state}", f"{request.employee.number} {request.at.isoformat()}",
                      {"id": request.pk, "direction": request.direction})
@@ -108,7 +116,7 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     if approve:
         closing.require_open(leave.employee, leave.start, leave.end)
     with transaction.atomic():
-        _settle(leave, "approved" if approve else "rejected", actor)
+        settle(leave, "approved" if approve else "rejected", actor)
         webhook_events.request_changed(leave)
         if approve:
             recompute(leave.start, leave.end, employees=Employee.objects.filter(pk=leave.employee_id), now=now)
@@ -139,7 +147,7 @@ def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: d
     if approve:
         closing.require_open_at(punch.employee, punch.at)
     with transaction.atomic():
-        _settle(punch, "approved" if approve else "rejected", actor)
+        settle(punch, "approved" if approve else "rejected", actor)
         webhook_events.request_changed(punch)
     if approve:
         day = punch.at.date()
@@ -216,7 +224,7 @@ def check_decider(user: Any, employee: Employee) -> None:
         raise DecisionRefused("不能审批自己的请求 / You cannot decide your own request")
 
 
-def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, approve: bool,
+def decide(user: Any, request: Request | DailyRecord, *, approve: bool,
            minutes: int | None = None, in_lieu: bool = False) -> None:
     """One decision, from the console's requests page or the API: who may take it (:func:`check_decider`, refused
     with :class:`DecisionRefused`), then the request's own service (an :class:`AttendanceError` once decided).
@@ -227,6 +235,9 @@ def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, appro
         raise AttendanceError("只有加班可以调休 / Only overtime can be taken as time off in lieu")
     if isinstance(request, LeaveRecord):
         decide_leave(request, approve=approve, actor=user.username)
+    elif isinstance(request, ShiftChange):
+        check_partner_in_scope(user, request)
+        decide_change(request, approve=approve, actor=user.username)
     elif isinstance(request, MakeupPunch):
         decide_makeup_punch(request, approve=approve, actor=user.username)
     else:
@@ -236,7 +247,7 @@ def decide(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, *, appro
 DECISIONS = ("approve", "reject", "in_lieu")  # the words a page or the API sends; in_lieu: overtime as time off (调休)
 
 
-def decide_as(user: Any, request: LeaveRecord | MakeupPunch | DailyRecord, decision: str, *,
+def decide_as(user: Any, request: Request | DailyRecord, decision: str, *,
               minutes: int | None = None) -> None:
     """:func:`decide` by one of DECISIONS."""
     if decision not in DECISIONS:
@@ -255,10 +266,10 @@ def attach_evidence(user: Any, request: LeaveRecord | MakeupPunch, evidence: Evi
         evidence_files.attach(request, evidence, user.username)  # in place of any attached before
 
 
-def withdraw(user: Any, request: LeaveRecord | MakeupPunch) -> None:
+def withdraw(user: Any, request: Request) -> None:
     """The employee takes back their own request while it waits (a leave's held days are free again), audited and
     told to the webhooks as ``request.withdrawn``; someone else's request, or one already settled, is refused."""
     _require_own(user, request, "只能撤回自己的请求 / You can withdraw only your own request")
     with transaction.atomic():
-        _settle(request, "withdrawn", user.username)
+        settle(request, "withdrawn", user.username)
         webhook_events.request_changed(request)

@@ -21,7 +21,7 @@ from central.webhooks.services import Fact, emit_many, wanted
 from central.webhooks.signing import utc_iso
 
 if TYPE_CHECKING:
-    from central.attendance.models import LeaveRecord, MakeupPunch
+    from central.attendance.models import LeaveRecord, MakeupPunch, ShiftChange
 
 ANOMALIES = ("late", "early", "absent", "missing_out")
 
@@ -81,13 +81,19 @@ def records_written(rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> i
     return emit_many(fact for number, site, row in rows for fact in record_facts(number, site, row))
 
 
-def _request_data(request: LeaveRecord | MakeupPunch) -> dict[str, Any]:
-    """What every request event tells of a leave or a make-up punch (whether evidence is attached: the file itself is
+def _request_data(request: LeaveRecord | MakeupPunch | ShiftChange) -> dict[str, Any]:
+    """What every request event tells of a leave, a make-up punch (whether evidence is attached: the file itself is
     opened in the console, never sent)."""
     from central.attendance import evidence
-    from central.attendance.models import LeaveRecord
+    from central.attendance.models import LeaveRecord, ShiftChange
 
     employee = request.employee
+    if isinstance(request, ShiftChange):
+        return {"kind": "shift_change", "id": request.pk, "employee": employee.number, "start": request.start.isoformat(),
+                "end": request.end.isoformat(), "shift": request.shift.name if request.shift else None,
+                "was": request.was, "partner": request.partner.number if request.partner else None,
+                "partner_shift": request.partner_shift.name if request.partner_shift else None,
+                "partner_answer": request.partner_answer or None}
     if isinstance(request, LeaveRecord):
         return {"kind": "leave", "id": request.pk, "employee": employee.number, "leave_type": request.leave_type.code,
                 "start": request.start.isoformat(), "end": request.end.isoformat(), "half_day": request.half_day,
@@ -96,7 +102,7 @@ def _request_data(request: LeaveRecord | MakeupPunch) -> dict[str, Any]:
             "direction": request.direction, "has_evidence": evidence.has(request)}
 
 
-def request_changed(request: LeaveRecord | MakeupPunch) -> int:
+def request_changed(request: LeaveRecord | MakeupPunch | ShiftChange) -> int:
     """A request filed (``request.filed``, with its reason: what the person deciding reads) or decided
     (``request.approved`` or ``request.rejected``, with who decided and when) or withdrawn by the employee
     (``request.withdrawn``), in the writer's transaction."""

@@ -119,7 +119,7 @@ def test_a_month_closes_only_once_it_is_over_final_and_decided(march: dict[str, 
     assert [(r.employee.number, r.date.day) for r in DailyRecord.objects.filter(final=False)] == [("E001", 30), ("E001", 31)]
     assert not DailyRecord.objects.filter(employee__number="E002", date__gte=date(2026, 3, 30)).exists()
     assert (state.final, state.provisional) == (False, 2)
-    assert state.pending == {"leave": 1, "makeup": 0, "overtime": 1}
+    assert state.pending == {"leave": 1, "makeup": 0, "overtime": 1, "shift_change": 0}
     assert state.blockers[0].startswith("还有终端未上报完")
     assert "1 条请假待审批 / 1 leave waiting for a decision" in state.blockers
     assert "1 条加班待审批 / 1 overtime waiting for a decision" in state.blockers
