@@ -1,17 +1,18 @@
-"""What the requests page reads: the leave and make-up punch requests and the overtime waiting for approval of the
-employees a person sees (:mod:`central.accounts.scope`), the pending ones first. Nothing here writes."""
+"""What the requests page reads: the leave, make-up punch and shift change requests and the overtime waiting for
+approval of the employees a person sees (:mod:`central.accounts.scope`; a swap is seen by whoever sees either of its
+two employees), the pending ones first. Nothing here writes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from central.accounts import scope
 from central.accounts.models import AuditEntry
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, RequestEvidence
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, RequestEvidence, ShiftChange
 from central.attendance.selectors import zone_of
 from central.attendance.services import DECIDED_OVERTIME
 from central.people.models import Employee
@@ -19,7 +20,7 @@ from central.people.models import Employee
 if TYPE_CHECKING:
     from central.accounts.models import User
 
-Kind = Literal["leave", "makeup", "overtime"]
+Kind = Literal["leave", "makeup", "overtime", "shift_change"]
 DECIDED_DAYS = 60  # decided requests shown this far back
 MAX_ROWS = 200  # of each kind and state
 OVERTIME_DECISIONS_READ = 5000  # the newest overtime decisions read from the audit log, before the scope narrows them
@@ -40,8 +41,10 @@ class RequestRow:
     at: datetime | None = None
     direction: str | None = None
     record: DailyRecord | None = None
+    change: ShiftChange | None = None
     can_decide: bool = False
     can_withdraw: bool = False  # the person's own request, still waiting
+    can_answer: bool = False  # a swap asked of the person, waiting for their answer
     evidence: str = ""  # the name of the evidence kept with it, if any
 
     @property
@@ -92,16 +95,29 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
                           can_decide=deciding and x.state == "pending" and not mine(x.employee),
                           can_withdraw=x.state == "pending" and mine(x.employee))
 
+    def change_row(x: ShiftChange) -> RequestRow:
+        partner_mine = x.partner_id is not None and x.partner_id == user.employee_id
+        waiting = x.state == "pending"
+        return RequestRow("shift_change", x.pk, x.employee, x.state, x.reason, x.created_at, x.approved_by,
+                          x.approved_at, change=x,
+                          can_decide=deciding and waiting and x.partner_answer != "asked" and not mine(x.employee)
+                          and not partner_mine,
+                          can_withdraw=waiting and mine(x.employee),
+                          can_answer=waiting and partner_mine and x.partner_answer == "asked")
+
     related = ("employee", "employee__site", "employee__department")
     leaves = (LeaveRecord.objects.filter(employee__in=staff).select_related(*related, "leave_type")
               .annotate(evidence_name=Subquery(RequestEvidence.objects.filter(leave=OuterRef("pk")).values("name")[:1])))
     makeups = (MakeupPunch.objects.filter(employee__in=staff).select_related(*related)
                .annotate(evidence_name=Subquery(RequestEvidence.objects.filter(makeup=OuterRef("pk")).values("name")[:1])))
+    changes = (ShiftChange.objects.filter(Q(employee__in=staff) | Q(partner__in=staff))
+               .select_related(*related, "shift", "partner", "partner_shift"))
     overtime = (DailyRecord.objects.filter(employee__in=staff, overtime_state="pending", overtime_min__gt=0)
                 .select_related(*related).order_by("date", "employee__number")[:MAX_ROWS])
     pending = sorted(
         [leave_row(x) for x in leaves.filter(state="pending").order_by("created_at")[:MAX_ROWS]]
-        + [makeup_row(x) for x in makeups.filter(state="pending").order_by("created_at")[:MAX_ROWS]],
+        + [makeup_row(x) for x in makeups.filter(state="pending").order_by("created_at")[:MAX_ROWS]]
+        + [change_row(x) for x in changes.filter(state="pending").order_by("created_at")[:MAX_ROWS]],
         key=lambda r: (r.filed_at or now, r.kind, r.pk))
     pending += [RequestRow("overtime", r.pk, r.employee, "pending", r.reason, None, record=r,
                            can_decide=deciding and not mine(r.employee)) for r in overtime]
@@ -109,6 +125,8 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
         [leave_row(x) for x in leaves.exclude(state="pending").filter(created_at__gte=since)
          .order_by("-created_at")[:MAX_ROWS]]
         + [makeup_row(x) for x in makeups.exclude(state="pending").filter(created_at__gte=since)
+           .order_by("-created_at")[:MAX_ROWS]]
+        + [change_row(x) for x in changes.exclude(state="pending").filter(created_at__gte=since)
            .order_by("-created_at")[:MAX_ROWS]]
         + _overtime_decided(staff, since),
         key=lambda r: r.decided_at or r.filed_at or now, reverse=True)
@@ -133,8 +151,10 @@ def _overtime_decided(staff: QuerySet[Employee, Any], since: datetime) -> list[R
                   key=lambda row: row.decided_at or since, reverse=True)[:MAX_ROWS]
 
 
-def find_request(user: User, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch | DailyRecord | None:
-    """The request ``kind`` ``pk`` among the employees ``user`` sees (None: not there, or not theirs to see)."""
+def find_request(user: User, kind: str,
+                 pk: int | None) -> LeaveRecord | MakeupPunch | ShiftChange | DailyRecord | None:
+    """The request ``kind`` ``pk`` among the employees ``user`` sees (None: not there, or not theirs to see); a swap
+    by either of its two employees."""
     if pk is None:
         return None
     staff = scope.employees(user).values("pk")
@@ -144,6 +164,9 @@ def find_request(user: User, kind: str, pk: int | None) -> LeaveRecord | MakeupP
         return MakeupPunch.objects.filter(employee__in=staff, pk=pk).select_related("employee").first()
     if kind == "overtime":
         return DailyRecord.objects.filter(employee__in=staff, pk=pk).select_related("employee").first()
+    if kind == "shift_change":
+        return (ShiftChange.objects.filter(Q(employee__in=staff) | Q(partner__in=staff), pk=pk)
+                .select_related("employee", "partner", "shift", "partner_shift").first())
     return None
 
 
