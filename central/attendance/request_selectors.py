@@ -67,8 +67,9 @@ class RequestsPage:
 
     @property
     def can_act(self) -> bool:
-        """Whether the pending list needs its actions column: the person decides, or may withdraw a request."""
-        return self.can_decide or any(r.can_withdraw for r in self.pending)
+        """Whether the pending list needs its actions column: the person decides, may withdraw a request or answer
+        a swap."""
+        return self.can_decide or any(r.can_withdraw or r.can_answer for r in self.pending)
 
 
 def requests_page(user: User, now: datetime | None = None) -> RequestsPage:

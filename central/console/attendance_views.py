@@ -36,6 +36,7 @@ from central.attendance import (
     request_selectors,
     selectors,
     services,
+    shift_changes,
 )
 from central.attendance.forms import (
     MAX_PATTERN_DAYS,
@@ -53,6 +54,7 @@ from central.attendance.forms import (
     ManualRecordForm,
     OvertimeRuleForm,
     RotationForm,
+    ShiftChangeForm,
     ShiftForm,
     uploaded_evidence,
 )
@@ -66,6 +68,7 @@ from central.attendance.models import (
     MonthConfirmation,
     OvertimeRule,
     Rotation,
+    ShiftChange,
     ShiftType,
 )
 from central.attendance.requests import (
@@ -680,7 +683,7 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
     superusers see the requests of the employees in their scope and decide them (:func:`request_decide`)."""
     user = request.user
     own = user.employee if user.employee_id else None
-    leave_form = makeup_form = None
+    leave_form = makeup_form = shift_form = None
     if own is not None:
         posted = request.POST if request.method == "POST" else None
         kind = posted.get("kind", "") if posted is not None else None
@@ -689,6 +692,12 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
         makeup_form = MakeupRequestForm(posted if kind == "makeup" else None, files if kind == "makeup" else None,
                                         prefix="makeup", initial={
             "at": f"{request_selectors.default_makeup_day():%Y-%m-%d}T18:00"})
+        shift_form = ShiftChangeForm(posted if kind == "shift" else None, prefix="shift")
+        if kind == "shift" and shift_form.is_valid() and _shift_change_posted(shift_form, own, user.username):
+            messages.success(request, _("已提交调班申请 / Shift change asked for") if shift_form.cleaned_data["mode"] == "change"
+                             else _("已向同事发出换班邀请，同意后交经理审批 / Swap asked of your colleague: once they "
+                                    "agree it goes to a manager"))
+            return redirect("console:attendance_requests")
         if kind == "leave" and leave_form.is_valid():
             span = _leave_posted(leave_form, own, file_leave, user.username)
             if span:
@@ -713,7 +722,27 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
     page = request_selectors.requests_page(user)
     return render(request, "console/attendance/requests.html", {
         "nav": "attendance_requests", "page": page, "leave_form": leave_form, "makeup_form": makeup_form,
+        "shift_form": shift_form,
         "balances": leave_balances.balances(own, [timezone.localdate().year]) if own is not None else []})
+
+
+def _shift_change_posted(form: ShiftChangeForm, own: Employee, actor: str) -> bool:
+    """File the change or swap a valid form asks for; a refusal lands on the form (False)."""
+    data = form.cleaned_data
+    try:
+        if data["mode"] == "swap":
+            partner = Employee.objects.filter(number=data["partner"], site_id=own.site_id, active=True).first()
+            if partner is None:
+                form.add_error("partner", _("本地点没有这个工号的在职同事 / No active colleague of your site has this number"))
+                return False
+            shift_changes.file_swap(own, partner, data["start"], reason=data["reason"], actor=actor)
+        else:
+            shift_changes.file_change(own, data["start"], data["end"], form.chosen_shift, reason=data["reason"],
+                                      actor=actor)
+    except AttendanceError as exc:
+        _refused(form, exc)
+        return False
+    return True
 
 
 MAX_PICKS = 600  # requests decided in one go (the page lists at most 200 of each kind)
@@ -761,8 +790,16 @@ def request_decide_many(request: AuthedHttpRequest) -> HttpResponse:
 
 def _leave_or_makeup(user: Any, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch:
     """The leave or make-up punch ``kind`` ``pk`` among the employees ``user`` sees, else 404."""
-    row = request_selectors.find_request(user, kind, pk) if kind in ("leave", "makeup") else None
+    row = _asked(user, kind, pk)
     if not isinstance(row, LeaveRecord | MakeupPunch):
+        raise Http404
+    return row
+
+
+def _asked(user: Any, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch | ShiftChange:
+    """The leave, make-up punch or shift change ``kind`` ``pk`` among the employees ``user`` sees, else 404."""
+    row = request_selectors.find_request(user, kind, pk) if kind in ("leave", "makeup", "shift_change") else None
+    if not isinstance(row, LeaveRecord | MakeupPunch | ShiftChange):
         raise Http404
     return row
 
@@ -785,14 +822,15 @@ def request_evidence(request: AuthedHttpRequest, kind: str, pk: int) -> HttpResp
     return answer
 
 
-def _own_request_action(request: AuthedHttpRequest, act: Callable[[Any, LeaveRecord | MakeupPunch], None],
-                        done: str) -> HttpResponse:
-    """``act`` on the caller's own leave or make-up punch named by ``kind`` and ``id``: 404 for one they do not see,
-    403 for someone else's, the refusal or ``done`` as the message on the requests page."""
+def _own_request_action(request: AuthedHttpRequest, act: Callable[[Any, Any], None], done: str,
+                        find: Callable[[Any, str, int | None], Any] = _leave_or_makeup) -> HttpResponse:
+    """``act`` on the caller's own request named by ``kind`` and ``id`` (found by ``find``: a leave or make-up punch
+    by default): 404 for one they do not see, 403 for someone else's, the refusal or ``done`` as the message on the
+    requests page."""
     user = request.user
     if user.employee_id is None:
         raise PermissionDenied
-    row = _leave_or_makeup(user, request.POST.get("kind", ""), _int(request.POST.get("id")))
+    row = find(user, request.POST.get("kind", ""), _int(request.POST.get("id")))
     try:
         act(user, row)
     except DecisionRefused:
@@ -821,8 +859,26 @@ def request_attach(request: AuthedHttpRequest) -> HttpResponse:
 @require_POST
 @console_view
 def request_withdraw(request: AuthedHttpRequest) -> HttpResponse:
-    """The caller takes back their own pending leave or make-up punch (``kind``, ``id``)."""
-    return _own_request_action(request, withdraw, _("已撤回请求 / Request withdrawn"))
+    """The caller takes back their own pending leave, make-up punch or shift change (``kind``, ``id``)."""
+    return _own_request_action(request, withdraw, _("已撤回请求 / Request withdrawn"), find=_asked)
+
+
+@require_POST
+@console_view
+def request_answer(request: AuthedHttpRequest) -> HttpResponse:
+    """The colleague a swap names agrees to it (``agree=yes``) or declines it (``id``)."""
+    agree = request.POST.get("agree") == "yes"
+
+    def answer(user: Any, row: Any) -> None:
+        if not isinstance(row, ShiftChange):
+            raise Http404
+        try:
+            shift_changes.answer_swap(user, row, agree=agree)
+        except shift_changes.SwapRefused:
+            raise DecisionRefused(_("只有被邀请换班的同事可以答复 / Only the colleague asked can answer a swap")) from None
+
+    done = _("已同意换班，等待经理审批 / Swap agreed: it now waits for a manager") if agree else _("已拒绝换班 / Swap declined")
+    return _own_request_action(request, answer, done, find=_asked)
 
 
 @require_POST

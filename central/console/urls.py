@@ -60,6 +60,7 @@ urlpatterns = [
     path("attendance/requests/decide-many/", attendance_views.request_decide_many,
          name="attendance_request_decide_many"),
     path("attendance/requests/withdraw/", attendance_views.request_withdraw, name="attendance_request_withdraw"),
+    path("attendance/requests/answer/", attendance_views.request_answer, name="attendance_request_answer"),
     path("attendance/requests/attach/", attendance_views.request_attach, name="attendance_request_attach"),
     path("attendance/requests/<str:kind>/<int:pk>/evidence/", attendance_views.request_evidence,
          name="attendance_request_evidence"),
@@ -129,6 +130,9 @@ ROLE_WALK: dict[str, dict] = {
     # anyone with an employee record takes back their own pending request
     "attendance_request_withdraw": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
                                     "post": frozenset({"employee"})},
+    # anyone with an employee record answers a swap a colleague asked of them
+    "attendance_request_answer": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
+                                  "post": frozenset({"employee"})},
     # anyone with an employee record attaches evidence to their own pending request
     "attendance_request_attach": {"kwargs": {}, "get": frozenset(), "methods": ("POST",),
                                   "post": frozenset({"employee"})},

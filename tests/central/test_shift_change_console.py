@@ -1,0 +1,144 @@
+"""The requests page for shift changes (调班) and swaps (换班): an employee asks, the colleague answers on the same page,
+the department's manager decides, and the records of both follow; bad input refused on its field, nobody acting on
+what is not theirs. Read back through the models, the audit log and the pages' HTML."""
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Any
+
+import pytest
+from central_support import client_for, make_user, text_of
+from django.urls import reverse
+from django.utils import timezone as dj_timezone
+
+from central.accounts.models import AuditEntry
+from central.attendance.models import AttendanceProfile, DailyRecord, ShiftChange, ShiftType, SiteCalendar
+from central.people.models import Department, Employee, Site
+
+pytestmark = pytest.mark.django_db
+PAGE = reverse("console:attendance_requests")
+ANSWER, DECIDE = reverse("console:attendance_request_answer"), reverse("console:attendance_request_decide")
+WITHDRAW = reverse("console:attendance_request_withdraw")
+
+
+def last_wednesday() -> date:
+    today = dj_timezone.localdate()
+    return today - timedelta(days=today.weekday() + 5)  # the Wednesday of last week
+
+
+@pytest.fixture
+def plant(db: Any) -> dict[str, Any]:
+    site = Site.objects.create(code="s1", name="一厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
+    assembly = Department.objects.create(site=site, name="装配")
+    day = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60, checkout_after_min=120)
+    night = ShiftType.objects.create(name="夜班", start=time(22), end=time(6), checkin_before_min=60,
+                                     checkout_after_min=120)
+    people = {}
+    for number, name, shift in (("E1", "张三", day), ("E2", "李四", night), ("M1", "王经理", day)):
+        people[number] = Employee.objects.create(number=number, name=name, site=site, department=assembly)
+        AttendanceProfile.objects.create(employee=people[number], default_shift=shift)
+    return {"site": site, "day": day, "night": night, "people": people, "users": {
+        "e1": make_user("e1", "employee", employee=people["E1"]),
+        "e2": make_user("e2", "employee", employee=people["E2"]),
+        "boss": make_user("boss", "manager", employee=people["M1"], departments=[assembly])}}
+
+
+def ask(client: Any, **fields: str) -> Any:
+    return client.post(PAGE, {"kind": "shift", **{f"shift-{k}": v for k, v in fields.items()}}, follow=True)
+
+
+def row_text(page: Any, change: ShiftChange) -> str:
+    html = page.content.decode()
+    start = html.index(f'id="request-shift_change-{change.pk}"')
+    return text_of(html[start:html.index("</tr>", start)])
+
+
+def test_a_swap_asked_agreed_and_approved_on_the_page(plant: dict[str, Any]) -> None:
+    e1, e2, boss = (client_for(plant["users"][u]) for u in ("e1", "e2", "boss"))
+    wednesday = last_wednesday()
+    answer = ask(e1, mode="swap", start=wednesday.isoformat(), partner="E2", reason="孩子白天生病 child ill by day")
+    assert "已向同事发出换班邀请" in answer.content.decode()
+    swap = ShiftChange.objects.get()
+    assert (swap.employee.number, swap.partner, swap.shift, swap.partner_shift) == ("E1", plant["people"]["E2"],
+                                                                                   plant["night"], plant["day"])
+    shown = row_text(boss.get(PAGE), swap)
+    assert "换班" in shown and "张三 夜班 ⇄ 李四 E2 白班" in shown and "待同事同意" in shown
+    assert "等同事同意后审批" in shown and 'value="shift_change:' not in boss.get(PAGE).content.decode()
+    refused = boss.post(DECIDE, {"kind": "shift_change", "id": str(swap.pk), "decision": "approve"}, follow=True)
+    assert "has not agreed" in refused.content.decode()
+    assert e1.post(ANSWER, {"kind": "shift_change", "id": str(swap.pk), "agree": "yes"}).status_code == 403
+    assert boss.post(ANSWER, {"kind": "shift_change", "id": str(swap.pk), "agree": "yes"}).status_code == 403
+    assert "同意换班" in row_text(e2.get(PAGE), swap)
+    agreed = e2.post(ANSWER, {"kind": "shift_change", "id": str(swap.pk), "agree": "yes"}, follow=True)
+    assert "已同意换班" in agreed.content.decode()
+    assert "同事已同意" in row_text(boss.get(PAGE), swap)
+    approved = boss.post(DECIDE, {"kind": "shift_change", "id": str(swap.pk), "decision": "approve"}, follow=True)
+    assert "已批准 张三 (E1) 的请求" in approved.content.decode()
+    worked = {r.employee.number: (r.shift_name, r.status) for r in DailyRecord.objects.filter(date=wednesday)}
+    assert worked == {"E1": ("夜班", "absent"), "E2": ("白班", "absent")}, "the two who swapped, recomputed at once"
+    html = boss.get(PAGE).content.decode()
+    assert f'id="decided-shift_change-{swap.pk}"' in html
+    assert list(AuditEntry.objects.filter(action__startswith="attendance.shift_").order_by("seq")
+                .values_list("action", "actor")) == [("attendance.shift_swap_filed", "e1"),
+                                                     ("attendance.shift_swap_agreed", "e2"),
+                                                     ("attendance.shift_change_approved", "boss")]
+
+
+def test_a_change_to_rest_asked_and_withdrawn(plant: dict[str, Any]) -> None:
+    e1 = client_for(plant["users"]["e1"])
+    wednesday = last_wednesday()
+    answer = ask(e1, mode="change", start=wednesday.isoformat(), shift="", reason="家中有事 family matter")
+    assert "已提交调班申请" in answer.content.decode()
+    change = ShiftChange.objects.get()
+    assert (change.start, change.end, change.shift, change.was) == (wednesday, wednesday, None, "白班")
+    shown = row_text(e1.get(PAGE), change)
+    assert "调班" in shown and "白班 → 休息" in shown and "撤回" in shown
+    assert "补交证明" not in shown, "a shift change takes no evidence"
+    # the colleague neither sees nor answers nor withdraws it
+    e2 = client_for(plant["users"]["e2"])
+    assert f"request-shift_change-{change.pk}" not in e2.get(PAGE).content.decode()
+    assert e2.post(ANSWER, {"kind": "shift_change", "id": str(change.pk), "agree": "yes"}).status_code == 404
+    assert e2.post(WITHDRAW, {"kind": "shift_change", "id": str(change.pk)}).status_code == 404
+    done = e1.post(WITHDRAW, {"kind": "shift_change", "id": str(change.pk)}, follow=True)
+    assert "已撤回请求" in done.content.decode()
+    assert ShiftChange.objects.get().state == "withdrawn"
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"mode": "swap", "partner": "E404"}, "partner", "本地点没有这个工号的在职同事"),
+    ({"mode": "swap", "partner": ""}, "partner", "换班请填写同事的工号"),
+    ({"mode": "swap", "partner": "E2", "end": "+1"}, "end", "换班只换一天"),
+    ({"mode": "swap", "partner": "E1"}, None, "cannot swap with yourself"),
+    ({"mode": "change", "shift": "999999"}, "shift", ""),
+    ({"mode": "change", "shift": "", "end": "+40"}, None, "at most 31 days"),
+    ({"mode": "change", "shift": "", "end": "-2"}, None, "before the start"),
+    ({"mode": "change", "shift": "day"}, None, "already 白班"),
+    ({"mode": "sideways"}, "mode", ""),
+    ({"mode": "change", "shift": "", "reason": "   "}, "reason", "请填写事由"),
+    ({"mode": "change", "shift": "", "start": "2026-02-30"}, "start", ""),
+    ({"mode": "change", "shift": "", "reason": "<script>alert(1)</script>" * 40}, "reason", ""),
+])
+def test_bad_requests_are_refused_on_their_field(plant: dict[str, Any], fields: dict[str, str], field: str | None,
+                                                 message: str) -> None:
+    wednesday = last_wednesday()
+    data = {"start": wednesday.isoformat(), "reason": "x", **fields}
+    if data.get("end", "").startswith(("+", "-")):
+        data["end"] = (wednesday + timedelta(days=int(data["end"]))).isoformat()
+    if data.get("shift") == "day":
+        data["shift"] = str(plant["day"].pk)
+    page = ask(client_for(plant["users"]["e1"]), **data)
+    assert page.status_code == 200
+    form = page.context["shift_form"]
+    errors = form.errors.get(field or "__all__", [])
+    assert errors, form.errors
+    assert message in " ".join(errors)
+    assert not ShiftChange.objects.exists()
+    assert "<script>alert(1)</script>" not in page.content.decode()
+
+
+def test_the_page_in_english_names_the_new_kinds(plant: dict[str, Any]) -> None:
+    e1 = client_for(plant["users"]["e1"])
+    e1.post(reverse("console:set_language"), {"language": "en", "next": PAGE})
+    html = e1.get(PAGE).content.decode()
+    assert "Change or swap a shift" in html and "Colleague&#x27;s number" in html
