@@ -25,7 +25,7 @@ from central.alerts.models import Alert, AlertEpisode, AlertMail, AlertRead, Ale
 from central.alerts.texts import describe
 from central.attendance import engine
 from central.attendance.inputs import Rules, load_rules, local, plans
-from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch
+from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch, ShiftChange
 from central.ingest.models import Event
 from central.people.models import Department, Device, Employee, Site
 from central.webhooks import services as webhooks
@@ -201,7 +201,8 @@ def _absent(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
 
 
 def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
-    """Leave and make-up punch requests still pending N hours after they were filed (0: as soon as filed), and
+    """Leave, make-up punch and shift change requests still pending N hours after they were filed (0: as soon as
+    filed; a swap once the colleague agreed, since only then can it be decided), and
     overtime waiting for approval N hours after its last punch, of the rule's active employees; the alert goes to
     whoever sees the employee (their manager, HR) and the rule's mails. Overtime whose minutes change waits anew:
     its alert is keyed by them."""
@@ -218,17 +219,26 @@ def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
                 "worked_until": local(worked, zones.zone(emp.site_id)).isoformat(" ", "minutes")}
         yield Fact(f"request:overtime:{rec.pk}:{rec.overtime_min}", worked + timedelta(hours=rule.threshold), told,
                    employee=emp)
-    for model in (LeaveRecord, MakeupPunch):
-        rows = model.objects.filter(_in_scope(rule, "employee__"), state="pending", created_at__lte=due,
-                                    employee__active=True)
-        related = ("employee", "leave_type") if model is LeaveRecord else ("employee",)
-        for request in rows.select_related(*related).order_by("created_at", "pk"):
+    waiting = Q(_in_scope(rule, "employee__"), state="pending", created_at__lte=due, employee__active=True)
+    requests: list[Iterable[LeaveRecord | MakeupPunch | ShiftChange]] = [
+        LeaveRecord.objects.filter(waiting).select_related("employee", "leave_type").order_by("created_at", "pk"),
+        MakeupPunch.objects.filter(waiting).select_related("employee").order_by("created_at", "pk"),
+        ShiftChange.objects.filter(waiting).exclude(partner_answer="asked")  # a swap the colleague has not agreed to
+        .select_related("employee", "shift", "partner", "partner_shift").order_by("created_at", "pk")]
+    for rows in requests:
+        for request in rows:
             emp = request.employee
             detail: dict[str, Any] = {**_person(emp), "id": request.pk, "hours": rule.threshold,
                                       "filed_at": local(request.created_at, zones.zone(emp.site_id)).isoformat(" ", "minutes")}
             if isinstance(request, LeaveRecord):
                 detail.update(kind="leave", leave_type=request.leave_type.name, start=request.start.isoformat(),
                               end=request.end.isoformat(), half_day=request.half_day)
+            elif isinstance(request, ShiftChange):
+                partner = request.partner
+                detail.update(kind="shift_change", start=request.start.isoformat(), end=request.end.isoformat(),
+                              shift=request.shift.name if request.shift else None,
+                              partner=_person(partner) if partner else None,
+                              partner_shift=request.partner_shift.name if request.partner_shift else None)
             else:
                 detail.update(kind="makeup_punch", direction=request.direction,
                               at=local(request.at, zones.zone(emp.site_id)).isoformat(" ", "minutes"))

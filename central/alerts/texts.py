@@ -24,6 +24,16 @@ def _request(d: dict[str, Any]) -> tuple[str, str]:
         half = ("（半天）", " (half day)") if d.get("half_day") else ("", "")
         what = (f"{d.get('leave_type')}请假 {d.get('start')} 至 {d.get('end')}{half[0]}",
                 f"leave ({d.get('leave_type')}) from {d.get('start')} to {d.get('end')}{half[1]}")
+    elif d.get("kind") == "shift_change":
+        days = d.get("start") if d.get("start") == d.get("end") else f"{d.get('start')} 至 {d.get('end')}"
+        days_en = d.get("start") if d.get("start") == d.get("end") else f"{d.get('start')} to {d.get('end')}"
+        partner = d.get("partner")
+        if isinstance(partner, dict):
+            other = _who(partner)
+            what = (f"换班 {days}：与 {other[0]} 对换（改上 {d.get('shift') or '休息'}，同事已同意）",
+                    f"swap on {days_en} with {other[1]} (to work {d.get('shift') or 'rest'}; the colleague agreed)")
+        else:
+            what = (f"调班 {days}：改为 {d.get('shift') or '休息'}", f"shift change on {days_en} to {d.get('shift') or 'rest'}")
     else:
         way = {"in": ("上班", "in "), "out": ("下班", "out ")}.get(d.get("direction") or "", ("", ""))
         what = (f"补{way[0]}卡 {d.get('at')}", f"make-up {way[1]}punch at {d.get('at')}")

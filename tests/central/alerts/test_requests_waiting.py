@@ -146,3 +146,37 @@ def test_overtime_waiting_n_hours_after_its_last_punch_raises_an_alert_and_again
     assert keys(evaluate(at(22))) == [f"request:overtime:{record.pk}:120"]
     decide_overtime(DailyRecord.objects.get(pk=record.pk), approve=True, actor="boss", minutes=120)
     assert evaluate(at(23, 59)) == []
+
+
+def test_a_shift_change_waits_like_a_request_and_a_swap_only_once_the_colleague_agreed(world: dict[str, Any]) -> None:
+    from datetime import time
+
+    from central.attendance.models import Assignment, ShiftChange, ShiftType
+    from central.attendance.shift_changes import answer_swap, file_change, file_swap
+
+    later = MONDAY + timedelta(days=3)
+    night = ShiftType.objects.create(name="night", start=time(22), end=time(6), checkin_before_min=60,
+                                     checkout_after_min=120)
+    Assignment.objects.create(employee=world["E2"], shift=night, start=later, end=later)
+    change = file_change(world["E1"], later + timedelta(days=1), later + timedelta(days=1), None, reason="私事",
+                         actor="E1")
+    swap = file_swap(world["E1"], world["E2"], later, reason="看病", actor="E1")
+    ShiftChange.objects.update(created_at=at(9))
+    rule(AlertRule.REQUEST_WAITING, 1, site=world["sh"])
+    LeaveRecord.objects.update(state="withdrawn")
+    MakeupPunch.objects.update(state="withdrawn")
+    [alert] = evaluate(at(10, 30))
+    assert alert.key == f"request:shift_change:{change.pk}"
+    zh, en = describe(alert.kind, alert.detail)
+    assert zh == "待审批：张三（E1） 的调班 2026-03-13：改为 休息（2026-03-09 09:00 提交，已等待 1 小时）"
+    assert en == ("Waiting for a decision: 张三 (E1)'s shift change on 2026-03-13 to rest (filed 2026-03-09 09:00, "
+                  "waiting 1 h)")
+    assert evaluate(at(11)) == [], "the swap waits for 李四 first: no manager can decide it yet"
+    answer_swap(User.objects.create_user("li", password="x" * 12, role=Role.EMPLOYEE, employee=world["E2"]), swap,
+                agree=True)
+    [alert] = evaluate(at(11, 1))
+    assert alert.key == f"request:shift_change:{swap.pk}"
+    zh, en = describe(alert.kind, alert.detail)
+    assert "换班 2026-03-12：与 李四（E2） 对换（改上 night，同事已同意）" in zh
+    assert "swap on 2026-03-12 with 李四 (E2) (to work night; the colleague agreed)" in en
+    assert "看病" not in str(alert.detail)
