@@ -104,6 +104,7 @@ class Cell:
     rest: bool = True
     kind: str = "workday"
     off: bool = False  # outside the employee's assignment or employment: nothing planned
+    changed: bool = False  # an approved shift change or swap (调班, 换班) decides the day
 
 
 @dataclass
@@ -203,12 +204,14 @@ def _planned_cell(schedule: e.Schedule, person: e.Person, day: date, shifts: dic
     if not person.employed_on(day):
         return Cell(off=True)
     planned = e.shifts_on(schedule, person, day)
+    changed = any(a.changed and a.covers(day) for a in schedule.assignments)
     if not planned:
-        return Cell(kind=schedule.calendar.kind(day, weekly=False))
+        return Cell(kind=schedule.calendar.kind(day, weekly=False), changed=changed)
     shift, weekly = planned[0]
     row = shifts.get(shift.name)
     kind = schedule.calendar.kind(day, weekly=weekly)
-    return Cell(" / ".join(s.name for s, _ in planned), row.color if row else REST_COLOR, kind != "workday", kind)
+    return Cell(" / ".join(s.name for s, _ in planned), row.color if row else REST_COLOR, kind != "workday", kind,
+                changed=changed)
 
 
 # -- assignments ---------------------------------------------------------------------------------------

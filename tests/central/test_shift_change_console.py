@@ -79,6 +79,8 @@ def test_a_swap_asked_agreed_and_approved_on_the_page(plant: dict[str, Any]) -> 
     assert worked == {"E1": ("夜班", "absent"), "E2": ("白班", "absent")}, "the two who swapped, recomputed at once"
     html = boss.get(PAGE).content.decode()
     assert f'id="decided-shift_change-{swap.pk}"' in html
+    month = boss.get(reverse("console:attendance_month", args=[swap.employee.pk]) + f"?month={wednesday:%Y-%m}")
+    assert month.content.decode().count('class="mday-changed"') == 1, "the month marks the one day swapped"
     assert list(AuditEntry.objects.filter(action__startswith="attendance.shift_").order_by("seq")
                 .values_list("action", "actor")) == [("attendance.shift_swap_filed", "e1"),
                                                      ("attendance.shift_swap_agreed", "e2"),
