@@ -132,10 +132,15 @@ def print_attendance(site: str) -> None:
         print("  " + line)
     asked = file_requests(site, today)
     leave, makeup = asked.leave, asked.makeup
-    print(f"\n请求与审批 Requests: 2 waiting for a decision: {leave.employee.name} asks for leave "
+    swapped = ""
+    if asked.changes:
+        worked, rest = asked.changes
+        swapped = (f", {worked.employee.name} to work {worked.start:%a %m-%d} on {worked.shift} and rest "
+                   f"{rest.start:%a %m-%d} instead (调班 shift change, two requests)")
+    print(f"\n请求与审批 Requests: {asked.waiting} waiting for a decision: {leave.employee.name} asks for leave "
           f"{leave.start} – {leave.end}, {makeup.employee.name} for a make-up out punch at "
           f"{makeup.at.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M} with a photo of the door's screen "
-          f"attached (kept without the phone's GPS position); the 待审批 alert rule put "
+          f"attached (kept without the phone's GPS position){swapped}; the 待审批 alert rule put "
           f"{asked.alerts} notifications in the console for their managers and HR")
     closed = close_last_month(site, today)
     if closed.records:

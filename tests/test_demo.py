@@ -140,19 +140,25 @@ def _check_month_close(out: str, database: Path) -> None:
 
 
 def _check_requests(out: str, database: Path) -> None:
-    """The two requests the demo says are waiting are pending in the database, each with its notification."""
+    """The four requests the demo says are waiting are pending in the database, each with its notification: a leave,
+    a make-up punch and a rest day worked for a working day off (two shift changes)."""
     import sqlite3
 
-    assert "请求与审批 Requests: 2 waiting for a decision" in out and "put 2 notifications" in out
+    assert "请求与审批 Requests: 4 waiting for a decision" in out and "put 4 notifications" in out
+    assert "(调班 shift change, two requests)" in out
     with sqlite3.connect(database) as db:
         leave = db.execute("SELECT state, reason FROM attendance_leaverecord").fetchall()
         makeup = db.execute("SELECT state, direction FROM attendance_makeuppunch").fetchall()
         evidence = db.execute("SELECT e.content_type, e.data FROM attendance_requestevidence AS e "
                               "JOIN attendance_makeuppunch AS m ON m.id = e.makeup_id").fetchall()
         alerts = db.execute("SELECT kind, key FROM alerts_alert ORDER BY key").fetchall()
+        changes = db.execute("SELECT state, shift_id IS NULL, start, employee_id FROM attendance_shiftchange "
+                             "ORDER BY id").fetchall()
     assert [r[0] for r in leave] == ["pending"] and makeup == [("pending", "out")]
+    assert [(state, rest) for state, rest, _, _ in changes] == [("pending", 0), ("pending", 1)]
+    assert len({who for *_, who in changes}) == 1 and changes[0][2] != changes[1][2]
     [(kind, photo)] = evidence  # the photo of the door's screen, without the phone's EXIF (GPS position)
     assert kind == "image/jpeg" and photo[:3] == b"\xff\xd8\xff" and b"Exif" not in photo
     assert "with a photo of the door's screen attached" in out
-    assert [kind for kind, _ in alerts] == ["request_waiting", "request_waiting"]
-    assert [key.split(":")[1] for _, key in alerts] == ["leave", "makeup_punch"]
+    assert [kind for kind, _ in alerts] == ["request_waiting"] * 4
+    assert [key.split(":")[1] for _, key in alerts] == ["leave", "makeup_punch", "shift_change", "shift_change"]

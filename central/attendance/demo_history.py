@@ -33,6 +33,7 @@ from central.attendance.models import (
     MakeupPunch,
     OvertimeRule,
     Rotation,
+    ShiftChange,
     ShiftType,
     SiteCalendar,
 )
@@ -134,7 +135,12 @@ def fill_month(site_code: str, today: date, *, seed: int = 2026, device_id: str 
 class DemoRequests:
     leave: LeaveRecord
     makeup: MakeupPunch
+    changes: tuple[ShiftChange, ...]  # a rest day worked for a working day off (调班): two requests, or none
     alerts: int
+
+    @property
+    def waiting(self) -> int:
+        return 2 + len(self.changes)
 
 
 def file_requests(site_code: str, today: date) -> DemoRequests:
@@ -146,14 +152,32 @@ def file_requests(site_code: str, today: date) -> DemoRequests:
         annual.yearly_days = Decimal(5)  # the allowance the requests page shows against
         annual.save(update_fields=["yearly_days"])
     office = Employee.objects.filter(site=site, department__name="行政 Office").order_by("number")
-    return file_waiting_requests(site, office[4], office[5], annual, today, leave_days=2)
+    return file_waiting_requests(site, office[4], office[5], annual, today, leave_days=2, changing=office[6])
+
+
+def day_for_day(employee: Employee, today: date) -> tuple[ShiftChange, ...]:
+    """调班 as an employee asks for it: the first rest day of next week worked on the shift of its first working day,
+    which becomes a rest day; two requests waiting (none when next week has no such pair)."""
+    from central.attendance.shift_changes import file_change, scheduled
+
+    monday = today + timedelta(days=7 - today.weekday())
+    plan = scheduled(employee, monday, monday + timedelta(days=6))
+    worked = next((d for d, names in plan.items() if len(names) == 1), None)
+    rest = next((d for d, names in plan.items() if not names), None)
+    if worked is None or rest is None:
+        return ()
+    shift = ShiftType.objects.get(name=plan[worked][0])
+    why = f"{rest:%m-%d} 来加班赶月报，{worked:%m-%d} 休息 / in on {rest:%m-%d} for the month-end report, off on {worked:%m-%d}"
+    return (file_change(employee, rest, rest, shift, reason=why, actor=employee.number),
+            file_change(employee, worked, worked, None, reason=why, actor=employee.number))
 
 
 def file_waiting_requests(site: Site, asking: Employee, forgot: Employee, leave_type: LeaveType, today: date, *,
-                          leave_days: int) -> DemoRequests:
-    """Two requests waiting for a decision, filed through the product's services as employees would (``asking``: a
-    leave of ``leave_days`` from next Monday; ``forgot``: a make-up out punch at 17:40 on the last weekday), and
-    HR's rule that tells their managers at once (alerts evaluated now). The demo's and the screenshots'."""
+                          leave_days: int, changing: Employee | None = None) -> DemoRequests:
+    """Requests waiting for a decision, filed through the product's services as employees would (``asking``: a
+    leave of ``leave_days`` from next Monday; ``forgot``: a make-up out punch at 17:40 on the last weekday;
+    ``changing``: a rest day worked for a working day off, :func:`day_for_day`), and HR's rule that tells their
+    managers at once (alerts evaluated now). The demo's and the screenshots'."""
     from central.alerts.models import AlertRule
     from central.alerts.services import evaluate
     from central.attendance.requests import file_leave, file_makeup_punch
@@ -167,9 +191,10 @@ def file_waiting_requests(site: Site, asking: Employee, forgot: Employee, leave_
     out_at = datetime.combine(yesterday, time(17, 40), tzinfo=ZoneInfo(site.time_zone))
     makeup = file_makeup_punch(forgot, out_at, "out", reason="下班忘记打卡 forgot to punch out", actor=forgot.number,
                                evidence=prepared("door-screen.jpg", _phone_photo()))
+    changes = day_for_day(changing, today) if changing is not None else ()
     AlertRule.objects.get_or_create(kind=AlertRule.REQUEST_WAITING, threshold=0, site=site,
                                     defaults={"created_by": "demo"})
-    return DemoRequests(leave, makeup, len(evaluate(dj_timezone.now())))
+    return DemoRequests(leave, makeup, changes, len(evaluate(dj_timezone.now())))
 
 
 @dataclass(frozen=True)

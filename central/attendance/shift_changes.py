@@ -104,8 +104,9 @@ def file_change(employee: Employee, start: date, end: date, shift: ShiftType | N
 
 
 def _summary(days: dict[date, list[str]]) -> str:
-    """What a schedule said, short: one description when every day said the same, else day by day."""
-    described = {_described(names) for names in days.values()}
+    """What a schedule said, short: the shift when every day had the same (empty: every day was a rest day), else
+    day by day."""
+    described = {" / ".join(names) for names in days.values()}
     if len(described) == 1:
         return described.pop()
     return "; ".join(f"{day:%m-%d} {_described(names)}" for day, names in days.items())
@@ -139,7 +140,7 @@ def file_swap(employee: Employee, partner: Employee, day: date, *, reason: str, 
         _check_free(employee, day, day)
         _check_free(partner, day, day)
         change = ShiftChange.objects.create(employee=employee, start=day, end=day, shift=partner_shift,
-                                            was=_described(mine), partner=partner, partner_shift=own_shift,
+                                            was=" / ".join(mine), partner=partner, partner_shift=own_shift,
                                             partner_answer="asked", reason=reason[:500])
         audit.record(actor, "attendance.shift_swap_filed", f"{employee.number} {partner.number} {day}",
                      {"id": change.pk, "shift": partner_shift.name if partner_shift else None,

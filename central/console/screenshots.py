@@ -484,10 +484,11 @@ def demo_attendance(site: Any, admin: Any) -> None:
         while sick.weekday() >= 5:
             sick -= timedelta(days=1)
         record_leave(workers[0], kinds["sick"], sick, sick, reason="已交医院证明", actor=ADMIN)
-    if len(workers) >= 3:  # two requests waiting, and HR's rule that tells their managers at once
+    if len(workers) >= 3:  # requests waiting, and HR's rule that tells their managers at once
         from central.attendance.demo_history import file_waiting_requests
 
-        file_waiting_requests(site, workers[1], workers[2], kinds["annual"], today, leave_days=3)
+        file_waiting_requests(site, workers[1], workers[2], kinds["annual"], today, leave_days=3,
+                              changing=workers[5] if len(workers) > 5 else None)
 
 
 # -- the tour --------------------------------------------------------------------------------------
