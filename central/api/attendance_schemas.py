@@ -282,6 +282,77 @@ class MakeupPage(Schema):
     next_cursor: str | None = Field(None, description=NEXT, examples=[None])
 
 
+
+# -- shift changes and swaps (调班, 换班) -------------------------------------------------------------------------
+class ShiftChangeOut(Schema):
+    id: int = Field(description="调班编号 / shift change id", examples=[17])
+    employee_number: str = Field(description="提出的员工的工号 / number of the employee who asked", examples=NUMBER_EX)
+    employee_name: str = Field(description="姓名 / name", examples=NAME_EX)
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    department: str = Field(description="部门名称，无则为空 / department name, empty when none", examples=DEPT_EX)
+    start: str = Field(description="第一天（站点当地日期）/ first day, the site's local day", examples=["2026-03-07"])
+    end: str = Field(description="最后一天（含）；换班只有一天 / last day, inclusive; a swap is one day",
+                     examples=["2026-03-07"])
+    shift: str | None = Field(description="这些天改上的班次名称，空（null）为休息 / the shift the employee works on those "
+                                          "days instead; null: rests", examples=["白班 Day"])
+    was: str = Field(description="提交时的排班：班次名称，空为休息；各天不同时逐日列出（如 03-07 休息 rest; 03-09 day）/ the "
+                                 "schedule when asked: the shift's name, empty for rest; day by day when the days "
+                                 "differed (03-07 休息 rest; 03-09 day)", examples=["day"])
+    partner: str | None = Field(description="换班同事的工号；调班为空 / the colleague's number for a swap; null for a "
+                                            "change", examples=[None])
+    partner_shift: str | None = Field(description="换班同事那天改上的班次（即员工原来的班次），空为休息 / for a swap, the "
+                                                  "shift the colleague works that day (the employee's own); null: the "
+                                                  "colleague rests", examples=[None])
+    partner_answer: Literal["asked", "agreed", "declined"] | None = Field(
+        description="换班同事的答复：asked 待同事同意、agreed 已同意（等待审批）、declined 已拒绝（换班随之被拒）；调班为空 / "
+                    "the colleague's answer to a swap: asked (waiting for them), agreed (now waiting for a decision), "
+                    "declined (the swap is rejected); null for a change", examples=[None])
+    reason: str = Field(description="事由 / reason", examples=["赶货 Rush order"])
+    state: Literal["pending", "approved", "rejected", "withdrawn"] = Field(
+        description="待批、已批、已拒、员工已撤回 / pending, approved, rejected, withdrawn by the employee",
+        examples=["pending"])
+    decided_by: str = Field(description="审批人；同事拒绝换班时为同事，撤回时为员工本人；待批为空 / who decided: the "
+                                        "colleague for a swap they declined, the employee for a withdrawn one; empty "
+                                        "while pending", examples=[""])
+    decided_at: str | None = Field(None, description=STAMP, examples=[None])
+    filed_at: str = Field(description=f"提交时间 / when it was asked; {STAMP}", examples=["2026-03-04T01:00:00.000000Z"])
+
+
+class ShiftChangePage(Schema):
+    items: list[ShiftChangeOut]
+    next_cursor: str | None = Field(None, description=NEXT, examples=[None])
+
+
+class ShiftChangeIn(Schema):
+    """A shift change (调班) or a swap (换班) the token's own employee asks for, pending until decided: either
+    ``start``, ``end`` and ``shift`` (a change), or ``day`` and ``partner`` (a swap), with a ``reason``."""
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    _text = field_validator("*", mode="after")(no_nul)
+
+    start: date | None = Field(None, description="调班：第一天（站点当地日期）/ a change: its first day, the site's local "
+                                                 "day", examples=["2026-03-07"])
+    end: date | None = Field(None, description="调班：最后一天（含），一次最多 31 天 / a change: its last day, inclusive; "
+                                               "31 days at most", examples=["2026-03-07"])
+    shift: str | None = Field(None, max_length=100,
+                              description="调班：这些天改上的班次名称；null 表示休息（必须写出）/ a change: the name of the "
+                                          "shift to work on those days; null to rest (send it: leaving it out is "
+                                          "refused)", examples=["白班 Day"])
+    day: date | None = Field(None, description="换班：哪一天 / a swap: the day", examples=[None])
+    partner: str | None = Field(None, max_length=32,
+                                description="换班：同一站点在职同事的工号；先由同事同意，再由经理或人事审批 / a swap: the "
+                                            "number of an active colleague of the same site, who agrees first; a "
+                                            "manager or HR decides after", examples=[None])
+    reason: str = Field(min_length=1, max_length=500, description="事由（必填）/ the reason, required",
+                        examples=["赶货 Rush order"])
+
+
+class SwapAnswerIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    agree: bool = Field(strict=True, description="true：同意换班（等待审批）；false：拒绝（换班随之被拒）/ true: agree to the "
+                                                 "swap (it then waits for a decision); false: decline (the swap is "
+                                                 "rejected)", examples=[True])
+
 # -- reports -----------------------------------------------------------------------------------------
 class ReportInfo(Schema):
     name: str = Field(description="报表名（用于 URL）/ the report's name, as in the URL", examples=["monthly"])

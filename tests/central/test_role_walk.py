@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 import pytest
@@ -20,7 +20,15 @@ from django.urls import reverse
 from central.accounts.models import ApiToken, Role, User
 from central.accounts.services import create_token
 from central.api.api import ENDPOINTS, OWN
-from central.attendance.models import LeaveRecord, LeaveType, MakeupPunch, MonthConfirmation, RequestEvidence
+from central.attendance.models import (
+    LeaveRecord,
+    LeaveType,
+    MakeupPunch,
+    MonthConfirmation,
+    RequestEvidence,
+    ShiftChange,
+    ShiftType,
+)
 from central.console.urls import ROLE_WALK, url_names
 from central.ingest.models import Command, Event, Punch
 from central.people import roster
@@ -41,6 +49,7 @@ def world() -> dict[str, Any]:
     roster.upsert_employees([
         {"number": "A-1", "name": "甲厂员工", "department": "生产部", "site": "site-a"},
         {"number": "B-SECRET-1", "name": "乙厂专员", "department": "乙厂专员部", "site": "site-b", "card": "987654"},
+        {"number": "B-SECRET-2", "name": "乙厂专员二", "department": "乙厂专员部", "site": "site-b"},
     ])
     now = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
     Device.objects.create(device_id="door-a", site=a, online=True, status={"queue_depth": 0})
@@ -56,6 +65,10 @@ def world() -> dict[str, Any]:
     LeaveRecord.objects.create(employee=secret, leave_type=LeaveType.objects.create(code="AL", name="年假"),
                                start=date(2026, 3, 9), end=date(2026, 3, 9), reason="乙厂专员 leave")
     MakeupPunch.objects.create(employee=secret, at=now, direction="in", reason="乙厂专员 punch")
+    day = ShiftType.objects.create(name="白班 Day", start=time(9), end=time(18))  # the API's example change asks for it
+    ShiftChange.objects.create(employee=secret, start=date(2026, 3, 10), end=date(2026, 3, 10), shift=None, was="白班 Day",
+                               partner=Employee.objects.get(number="B-SECRET-2"), partner_shift=day,
+                               partner_answer="asked", reason="乙厂专员 swap")  # a swap asked within site B
     RequestEvidence.objects.create(leave=LeaveRecord.objects.get(), name="乙厂专员.pdf", content_type="application/pdf",
                                    size=18, sha256="0" * 64, data=b"%PDF-1.4 B-SECRET\n", uploaded_by="B-SECRET-1")
     users = {
@@ -88,7 +101,8 @@ def _snapshot() -> tuple[Any, ...]:
     return (b.name, b.active, b.card, b.version, Command.objects.count(),
             ApiToken.objects.filter(revoked_at__isnull=False).count(),
             list(LeaveRecord.objects.values_list("state", flat=True)), list(MakeupPunch.objects.values_list("state", flat=True)),
-            list(RequestEvidence.objects.values_list("pk", "name")))
+            list(RequestEvidence.objects.values_list("pk", "name")),
+            list(ShiftChange.objects.values_list("pk", "state", "partner_answer")))
 
 
 def test_the_console_and_api_maps_are_complete() -> None:
@@ -156,7 +170,8 @@ def test_no_api_endpoint_shows_or_changes_another_scopes_rows(world: dict[str, A
     _, clear = create_token(world["users"][role], "walk", actor="test")
     client = Client(HTTP_AUTHORIZATION=f"Bearer {clear}")
     values = {"{number}": "B-SECRET-1", "{device_id}": "door-b-secret", "{site}": "site-b", "{name}": "punches",
-              "{leave_id}": str(LeaveRecord.objects.get().pk), "{punch_id}": str(MakeupPunch.objects.get().pk)}
+              "{leave_id}": str(LeaveRecord.objects.get().pk), "{punch_id}": str(MakeupPunch.objects.get().pk),
+              "{change_id}": str(ShiftChange.objects.get().pk)}
     before = _snapshot()
     for endpoint in ENDPOINTS:
         path = endpoint.path
@@ -183,7 +198,8 @@ def test_no_api_endpoint_shows_or_changes_another_scopes_rows(world: dict[str, A
                     MonthConfirmation.objects.filter(employee__number="A-1").delete()
                     continue
                 assert role == "employee" and made["employee_number"] == "A-1" and made["state"] == "pending", made
-                model = LeaveRecord if path.endswith("/leave") else MakeupPunch
+                model = {"leave": LeaveRecord, "makeup-punches": MakeupPunch, "shift-changes": ShiftChange}[
+                    path.rsplit("/", 1)[1]]
                 model.objects.filter(pk=made["id"]).delete()
                 continue
             assert answer.status_code in (403, 404, 422), (role, endpoint, answer.status_code, answer.content[:200])

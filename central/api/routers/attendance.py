@@ -1,11 +1,13 @@
-"""/attendance/*: daily records, exceptions, leave and make-up punches of the caller's employees, a page at a time;
-leave and make-up punches asked for (one's own) or leave recorded (by HR), taken back while they wait, and the
-decision on a pending leave, make-up punch or day's overtime.
+"""/attendance/*: daily records, exceptions, leave, make-up punches and shift changes of the caller's employees, a
+page at a time; leave, make-up punches and shift changes or swaps asked for (one's own) or leave recorded (by HR),
+taken back while they wait, a swap answered by the colleague asked, and the decision on a pending leave, make-up
+punch, shift change or day's overtime.
 
 Every list reads through :func:`central.accounts.scope.employees`: rows of employees outside the
-caller's scope never appear, whatever the filters say. Pages use an opaque cursor: records by
-(date, id), leave by (start, id), make-up punches by (time, id), exceptions by their place in the
-ordered list (date, site, employee, shift, kind); pass ``next_cursor`` back for the next page.
+caller's scope never appear, whatever the filters say (a swap appears to whoever sees either of its two
+employees). Pages use an opaque cursor: records by (date, id), leave and shift changes by (start, id), make-up
+punches by (time, id), exceptions by their place in the ordered list (date, site, employee, shift, kind); pass
+``next_cursor`` back for the next page.
 """
 from __future__ import annotations
 
@@ -41,6 +43,10 @@ from central.api.attendance_schemas import (
     OvertimeDecisionIn,
     RecordOut,
     RecordPage,
+    ShiftChangeIn,
+    ShiftChangeOut,
+    ShiftChangePage,
+    SwapAnswerIn,
 )
 from central.api.auth import caller
 from central.api.errors import ApiError, not_found
@@ -50,7 +56,16 @@ from central.attendance import confirmations, leave_balances, request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
 from central.attendance.evidence import Evidence, prepared
 from central.attendance.inputs import zone_named
-from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, LeaveType, MakeupPunch, MonthConfirmation
+from central.attendance.models import (
+    ClosedMonth,
+    DailyRecord,
+    LeaveRecord,
+    LeaveType,
+    MakeupPunch,
+    MonthConfirmation,
+    ShiftChange,
+    ShiftType,
+)
 from central.attendance.requests import (
     DecisionRefused,
     decide_as,
@@ -60,6 +75,7 @@ from central.attendance.requests import (
     withdraw,
 )
 from central.attendance.services import AttendanceError
+from central.attendance.shift_changes import SwapRefused, answer_swap, file_change, file_swap
 from central.people.models import Employee
 
 router = Router(tags=["attendance 考勤"])
@@ -387,6 +403,48 @@ def list_makeup_punches(request,
     return {"items": [_makeup(r) for r in items], "next_cursor": next_cursor}
 
 
+CHANGE_FIELDS = ("id", "start", "end", "shift__name", "was", "partner__number", "partner_shift__name", "partner_answer",
+                 "reason", "state", "approved_by", "approved_at", "created_at")
+
+
+def _change(row: dict[str, Any]) -> dict[str, Any]:
+    out = _people(row)
+    out |= {"id": row["id"], "start": row["start"].isoformat(), "end": row["end"].isoformat(),
+            "shift": row["shift__name"], "was": row["was"], "partner": row["partner__number"],
+            "partner_shift": row["partner_shift__name"], "partner_answer": row["partner_answer"] or None,
+            "reason": row["reason"], "state": row["state"], "decided_by": row["approved_by"],
+            "decided_at": keyset.stamp(row["approved_at"]), "filed_at": keyset.stamp(row["created_at"])}
+    return out
+
+
+@router.get("/attendance/shift-changes", response={200: ShiftChangePage, **ERRORS},
+            summary="调班与换班 / shift changes and swaps, by first day",
+            description="调班：员工在某些天改上另一个班次或休息；换班：与同一站点的同事对调一天的班次，先由同事同意。批准后这些天按"
+                        "调班计算。看得到两人中任一人即可看到该换班。from/to 选出与该期间重叠的 / a change: an employee "
+                        "works another shift, or rests, on some days; a swap: two colleagues of a site trade one day's "
+                        "shifts, the colleague agreeing first. Once approved those days follow it. A swap is seen by "
+                        "whoever sees either of its two employees, and the site, department and employee filters match "
+                        "either. from and to select those overlapping that span")
+def list_shift_changes(request,
+                       first: str | None = FROM, last: str | None = TO,
+                       site: str | None = SITE, department: str | None = DEPARTMENT,
+                       employee: str | None = EMPLOYEE,
+                       state: RequestState | None = REQUEST_STATE,
+                       limit: int = limit_param(), cursor: str | None = cursor_param()):
+    start, end = span(first, last)
+    staff = scope.employees_in(caller(request), site, department, employee).values("pk")
+    rows = ShiftChange.objects.filter(Q(employee__in=staff) | Q(partner__in=staff))
+    if start:
+        rows = rows.filter(end__gte=start)
+    if end:
+        rows = rows.filter(start__lte=end)
+    if state:
+        rows = rows.filter(state=state)
+    values = _after_day(rows, cursor, "start").values(*CHANGE_FIELDS, *PEOPLE.values())
+    items, next_cursor = keyset.page(values, limit, lambda r: (r["start"].isoformat(), str(r["id"])))
+    return {"items": [_change(r) for r in items], "next_cursor": next_cursor}
+
+
 # -- decisions ------------------------------------------------------------------------------------------------
 DECISION_ERRORS = {**ERRORS, 409: ErrorOut}
 
@@ -396,6 +454,7 @@ _DECIDED: dict[str, tuple[str, Any, tuple[str, ...], Any]] = {
     "leave": ("leave", LeaveRecord, LEAVE_FIELDS, _leave),
     "makeup": ("make-up punch", MakeupPunch, MAKEUP_FIELDS, _makeup),
     "overtime": ("daily record", DailyRecord, RECORD_FIELDS, lambda row: _records([row])[0]),
+    "shift_change": ("shift change", ShiftChange, CHANGE_FIELDS, _change),
 }
 
 
@@ -407,15 +466,16 @@ def _shown(kind: str, pk: int) -> dict[str, Any]:
 
 def _acted(request, kind: str, pk: int, act: Callable[[Any, Any], None], conflict: str) -> dict[str, Any]:
     """``act(user, found)`` on request ``kind`` ``pk`` of an employee in the caller's scope (else 404, as if it did not
-    exist), through the console's own services: 403 when it is not the caller's to do, 409 naming ``conflict`` when
-    the request is settled already. The answer is the request as it now stands."""
+    exist), through the console's own services: 403 when it is not the caller's to do (a decision or withdrawal
+    refused, a swap answered by someone not asked), 409 naming ``conflict`` when the request is settled already. The
+    answer is the request as it now stands."""
     user = caller(request)
     found = request_selectors.find_request(user, kind, pk)
     if found is None:
         raise not_found(_DECIDED[kind][0], str(pk))
     try:
         act(user, found)
-    except DecisionRefused as exc:
+    except (DecisionRefused, SwapRefused) as exc:
         raise ApiError(403, str(exc)) from None
     except AttendanceError as exc:
         raise ApiError(409, str(exc), conflict) from None
@@ -461,6 +521,29 @@ def decide_makeup_request(request, punch_id: int, payload: DecisionIn):
                          "decides: as for leave")
 def decide_overtime_request(request, record_id: int, payload: OvertimeDecisionIn):
     return _decided(request, "overtime", record_id, payload)
+
+
+ASKER_ELSEWHERE = ("提出换班的员工不在你管理的范围内，请人事审批 / The employee who asked for this swap is outside what you "
+                   "manage: HR decides it")
+
+
+@router.post("/attendance/shift-changes/{change_id}/decision", response={200: ShiftChangeOut, **DECISION_ERRORS},
+             summary="审批调班或换班 / approve or reject a pending shift change or swap",
+             description="批准后这些天按调班计算，两人的考勤立即重新计算。换班须先由同事同意，否则返回 409；换班的审批人须能看到两人，"
+                         "且不是其中任何一人（否则 403）；提交后排班已变的换班不能批准（409，请驳回）。谁可审批同请假 / once "
+                         "approved those days follow the change and both employees' days are recomputed at once. A swap "
+                         "is decided only once the colleague agreed (409 before); whoever decides a swap must see both "
+                         "employees and be neither (else 403); a swap whose schedules changed since it was asked cannot "
+                         "be approved (409: reject it). Who decides: as for leave")
+def decide_shift_change_request(request, change_id: int, payload: DecisionIn):
+    def act(user: Any, found: Any) -> None:
+        # a swap is found through either of its employees; the service checks the colleague (check_partner_in_scope),
+        # this the one who asked, so that whoever decides sees both
+        if not scope.employees(user).filter(pk=found.employee_id).exists():
+            raise DecisionRefused(ASKER_ELSEWHERE)
+        decide_as(user, found, payload.decision)
+
+    return _acted(request, "shift_change", change_id, act, "decision")
 
 
 # -- asking, recording, taking back -----------------------------------------------------------------------------
@@ -545,6 +628,77 @@ def file_makeup_request(request, payload: MakeupIn):
     return Answer(201, _shown("makeup", punch.pk))
 
 
+BOTH = ("调班填写 start、end、shift，换班填写 day、partner，不能混用 / A change takes start, end and shift, a swap day and "
+        "partner: not both")
+NO_COLLEAGUE = ("只能与同一地点在职的同事换班 / You can swap only with an active colleague of the same site")
+
+
+def _required(name: str, swap: bool) -> ApiError:
+    zh, en = ("换班", "a swap") if swap else ("调班", "a change")
+    hint = ("（班次名称，null 表示休息）", ": a shift's name, or null to rest") if name == "shift" else ("", "")
+    return ApiError(400, f"{zh}须填写 {name}{hint[0]} / {name} is required for {en}{hint[1]}", name)
+
+
+@router.post("/attendance/shift-changes", response={201: ShiftChangeOut, **ERRORS},
+             summary="调班或换班 / ask for a shift change or a swap",
+             description="令牌用户本人提出，等待审批（经理和人事会收到通知）。调班：{start, end, shift, reason}，这些天改上 shift "
+                         "班次，shift 为 null 表示休息，最多 31 天。换班：{day, partner, reason}，与同一站点在职的同事对调这一天的"
+                         "班次，先由同事同意。两种字段混用、缺字段、未知班次或同事、日期或排班不成立等返回 400 并指明字段 / the token's "
+                         "own employee asks, waiting for approval (their manager and HR are told). A change: {start, "
+                         "end, shift, reason}, working shift on those days, or resting when shift is null, 31 days at "
+                         "most. A swap: {day, partner, reason}, trading that day's shifts with an active colleague of "
+                         "the same site, who agrees first. Fields of both, a missing field, an unknown shift or "
+                         "colleague, dates or schedules that do not allow it: 400 naming the field")
+def file_shift_change_request(request, payload: ShiftChangeIn):
+    user = caller(request)
+    employee = _own(user)
+    sent = payload.model_fields_set
+    if sent & {"day", "partner"}:
+        mixed = [name for name in ("start", "end", "shift") if name in sent]
+        if mixed:
+            raise ApiError(400, BOTH, mixed[0])
+        if payload.day is None:
+            raise _required("day", swap=True)
+        if not payload.partner:
+            raise _required("partner", swap=True)
+        # one answer for a number that is unknown, elsewhere or inactive: it says nothing of who exists
+        partner = Employee.objects.filter(number=payload.partner).first()
+        if partner is None or partner.site_id != employee.site_id or not partner.active:
+            raise ApiError(400, NO_COLLEAGUE, "partner")
+        try:
+            change = file_swap(employee, partner, payload.day, reason=payload.reason, actor=user.username)
+        except AttendanceError as exc:
+            raise _refused(exc, "partner" if partner.pk == employee.pk else "day") from None
+        return Answer(201, _shown("shift_change", change.pk))
+    for name in ("start", "end", "shift"):
+        if name not in sent or (name != "shift" and getattr(payload, name) is None):
+            raise _required(name, swap=False)
+    shift: ShiftType | None = None
+    if payload.shift is not None:
+        shift = ShiftType.objects.filter(name=payload.shift).first()
+        if shift is None:
+            raise ApiError(400, f"没有名为 {payload.shift} 的班次 / No shift is named {payload.shift}", "shift")
+    assert payload.start is not None and payload.end is not None  # required above
+    try:
+        change = file_change(employee, payload.start, payload.end, shift, reason=payload.reason, actor=user.username)
+    except AttendanceError as exc:
+        raise _refused(exc, "end") from None
+    return Answer(201, _shown("shift_change", change.pk))
+
+
+@router.post("/attendance/shift-changes/{change_id}/answer", response={200: ShiftChangeOut, **DECISION_ERRORS},
+             summary="答复换班 / the colleague asked agrees to a swap or declines it",
+             description="只有被邀请换班的同事（令牌用户本人）可以答复，其他人返回 403；同意后等待经理或人事审批，拒绝则换班被拒；"
+                         "已答复或已处理的返回 409 / only the colleague a swap names (the token's own employee) answers, "
+                         "anyone else gets 403; agreed, it waits for a manager or HR to decide, declined, it is rejected. "
+                         "One already answered or settled answers 409")
+def answer_shift_swap(request, change_id: int, payload: SwapAnswerIn):
+    def act(user: Any, found: Any) -> None:
+        answer_swap(user, found, agree=payload.agree)
+
+    return _acted(request, "shift_change", change_id, act, "partner_answer")
+
+
 def _withdrawn(request, kind: str, pk: int) -> dict[str, Any]:
     """Take back one's own request while it waits, as the console's 撤回 button does: 403 for someone else's, 409 once
     settled."""
@@ -566,6 +720,16 @@ def withdraw_leave_request(request, leave_id: int):
              summary="撤回补卡 / take back one's own pending make-up punch", description=WITHDRAW_TEXT)
 def withdraw_makeup_request(request, punch_id: int):
     return _withdrawn(request, "makeup", punch_id)
+
+
+@router.post("/attendance/shift-changes/{change_id}/withdrawal", response={200: ShiftChangeOut, **DECISION_ERRORS},
+             summary="撤回调班或换班 / take back one's own pending shift change or swap",
+             description="只有提出的员工本人可以撤回，且只在等待审批时（换班在同事同意前后都可以）；换班的同事不能撤回，只能拒绝；"
+                         "已处理的返回 409 / only the employee who asked may take it back, and only while it waits (a "
+                         "swap before or after the colleague agreed); the colleague of a swap cannot withdraw it, "
+                         "only decline it; one already settled answers 409")
+def withdraw_shift_change_request(request, change_id: int):
+    return _withdrawn(request, "shift_change", change_id)
 
 
 # -- employees confirming their month ----------------------------------------------------------------------------
