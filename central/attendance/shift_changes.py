@@ -173,16 +173,17 @@ def answer_swap(user: Any, change: ShiftChange, *, agree: bool) -> ShiftChange:
 
 
 def check_partner_in_scope(user: Any, change: ShiftChange) -> None:
-    """A swap changes the colleague's day too: who decides it must see both employees, and be neither."""
+    """A swap changes the colleague's day too, and is found through either employee: who decides it must see both
+    employees, and be neither."""
     from central.attendance.requests import DecisionRefused  # requests imports this module
 
     if change.partner_id is None:
         return
     if user.employee_id == change.partner_id:
         raise DecisionRefused("不能审批自己参与的换班 / You cannot decide a swap you are part of")
-    if not scope.employees(user).filter(pk=change.partner_id).exists():
-        raise DecisionRefused("换班同事不在你管理的范围内，请人事审批 / The colleague of this swap is outside what you "
-                              "manage: HR decides it")
+    if scope.employees(user).filter(pk__in=(change.employee_id, change.partner_id)).count() < 2:
+        raise DecisionRefused("换班的两人不都在你管理的范围内，请人事审批 / One of the two people of this swap is outside "
+                              "what you manage: HR decides it")
 
 
 def _still_as_asked(change: ShiftChange) -> None:

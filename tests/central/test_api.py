@@ -18,7 +18,7 @@ from django.test import Client
 from central.accounts.models import ApiToken, AuditEntry, Role, User
 from central.accounts.services import create_token, revoke_token
 from central.api.api import ENDPOINTS
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, ShiftChange, ShiftType
 from central.ingest.models import Command, Event, Punch
 from central.people import roster
 from central.people.models import Department, Device, Employee, Site
@@ -60,6 +60,10 @@ class World:
         self.overtime = DailyRecord.objects.create(employee=a001, date=date(2026, 3, 2), shift_name="day",
                                                    status="present", source="punches", overtime_min=90,
                                                    overtime_state="pending")
+        ShiftType.objects.create(name="白班 Day", start=datetime(2026, 1, 1, 9).time(),
+                                 end=datetime(2026, 1, 1, 18).time())  # the example change of ENDPOINTS asks for it
+        self.change = ShiftChange.objects.create(employee=a001, start=date(2026, 3, 10), end=date(2026, 3, 10),
+                                                 shift=None, was="day", reason="换休")  # a pending change to rest
         self.users: dict[str, User] = {}
         self.tokens: dict[str, str] = {}
         self.add_user("superuser", is_superuser=True, role=Role.HR_ADMIN)
@@ -518,7 +522,9 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
             "/api/v1/attendance/overtime/{record_id}/decision",
             "/api/v1/attendance/leave/{leave_id}/withdrawal", "/api/v1/attendance/makeup-punches/{punch_id}/withdrawal",
             "/api/v1/attendance/leave-balances", "/api/v1/attendance/closed-months",
-            "/api/v1/attendance/month-confirmations",
+            "/api/v1/attendance/month-confirmations", "/api/v1/attendance/shift-changes",
+            "/api/v1/attendance/shift-changes/{change_id}/answer", "/api/v1/attendance/shift-changes/{change_id}/decision",
+            "/api/v1/attendance/shift-changes/{change_id}/withdrawal",
             "/api/v1/reports/{name}"} == set(doc["paths"])
     for path, item in doc["paths"].items():
         for method, op in item.items():
@@ -540,7 +546,7 @@ def test_every_endpoint_as_every_role(world, role):
         if endpoint.method == "POST" and endpoint.path.endswith("/employees"):
             body["number"] = f"N-{role}"
         path = (_fill(endpoint.path).replace("{leave_id}", str(world.leave.pk)).replace("{punch_id}", str(world.makeup.pk))
-                .replace("{record_id}", str(world.overtime.pk)))
+                .replace("{record_id}", str(world.overtime.pk)).replace("{change_id}", str(world.change.pk)))
         response = api.call(endpoint.method, path, body, **params)
         assert response["Content-Type"].startswith("application/json"), endpoint
         hidden = role == "employee" and "{" in endpoint.path.replace("{name}", "")  # A001 and door-a are outside an employee's scope

@@ -523,10 +523,6 @@ def decide_overtime_request(request, record_id: int, payload: OvertimeDecisionIn
     return _decided(request, "overtime", record_id, payload)
 
 
-ASKER_ELSEWHERE = ("提出换班的员工不在你管理的范围内，请人事审批 / The employee who asked for this swap is outside what you "
-                   "manage: HR decides it")
-
-
 @router.post("/attendance/shift-changes/{change_id}/decision", response={200: ShiftChangeOut, **DECISION_ERRORS},
              summary="审批调班或换班 / approve or reject a pending shift change or swap",
              description="批准后这些天按调班计算，两人的考勤立即重新计算。换班须先由同事同意，否则返回 409；换班的审批人须能看到两人，"
@@ -536,14 +532,7 @@ ASKER_ELSEWHERE = ("提出换班的员工不在你管理的范围内，请人事
                          "employees and be neither (else 403); a swap whose schedules changed since it was asked cannot "
                          "be approved (409: reject it). Who decides: as for leave")
 def decide_shift_change_request(request, change_id: int, payload: DecisionIn):
-    def act(user: Any, found: Any) -> None:
-        # a swap is found through either of its employees; the service checks the colleague (check_partner_in_scope),
-        # this the one who asked, so that whoever decides sees both
-        if not scope.employees(user).filter(pk=found.employee_id).exists():
-            raise DecisionRefused(ASKER_ELSEWHERE)
-        decide_as(user, found, payload.decision)
-
-    return _acted(request, "shift_change", change_id, act, "decision")
+    return _decided(request, "shift_change", change_id, payload)
 
 
 # -- asking, recording, taking back -----------------------------------------------------------------------------

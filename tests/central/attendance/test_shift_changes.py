@@ -208,7 +208,9 @@ def test_who_may_decide_and_withdraw(plant: dict[str, Any]) -> None:
     swap = file_swap(zhang, li, date(2026, 3, 4), reason="x", actor="zhang")
     answer_swap(li_hr, swap, agree=True)
     with pytest.raises(DecisionRefused, match="outside what you manage"):
-        decide(manager, swap, approve=True)
+        decide(manager, swap, approve=True)  # sees 张三, who asked, not 李四
+    with pytest.raises(DecisionRefused, match="outside what you manage"):
+        decide(make_user("zhou", "manager", departments=[plant["packing"]]), swap, approve=True)  # 李四 only
     with pytest.raises(DecisionRefused, match="does not decide"):
         decide(zhang_user, swap, approve=True)
     with pytest.raises(DecisionRefused, match="a swap you are part of"):
