@@ -19,3 +19,21 @@ def _fresh_hooks() -> Iterator[None]:
     services.forget_hooks()
     yield
     services.forget_hooks()
+
+
+# -- the browser tests: the console served on the test database, and Chromium on it ----------------------------------
+@pytest.fixture
+def console(world: object, central_db_target: str, tmp_path: Path) -> Iterator[object]:
+    """``seed-central serve`` (gunicorn) on the test database once the module's ``world`` is in it; stopped after."""
+    from browser_support import served_console
+
+    yield from served_console(central_db_target, tmp_path)
+
+
+@pytest.fixture
+def browser(console: object) -> Iterator[object]:
+    """Headless Chromium, 1400 × 1000, for the served ``console``; closed after."""
+    from central.console.screenshots import chromium
+
+    with chromium((1400, 1000)) as driver:
+        yield driver

@@ -5,14 +5,13 @@ the other past working days are absent, the rest days say so.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import all_css, by_css, served_console, submit, wait
+from browser_support import all_css, by_css, submit, wait
 
-from central.console.screenshots import ConsoleServer, chromium, sign_in
+from central.console.screenshots import chromium, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -62,17 +61,6 @@ def hr_admin(world) -> tuple[str, str]:
     from central.accounts.services import create_user_with_one_time_password
 
     return "hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
-
-
-@pytest.fixture
-def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
-    yield from served_console(central_db_target, tmp_path)
-
-
-@pytest.fixture
-def browser(console) -> Iterator:
-    with chromium((1400, 1000)) as driver:
-        yield driver
 
 
 def set_value(driver, selector: str, value: str) -> None:

@@ -14,10 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
 
-from browser_support import all_css, by_css, served_console, wait  # noqa: E402
+from browser_support import all_css, by_css, wait  # noqa: E402
 from sync_support import SITE, AgentThread, Broker, Terminal, central_settings, device_config, wait_for  # noqa: E402
 
-from central.console.screenshots import ConsoleServer, chromium, sign_in, switch_language  # noqa: E402
+from central.console.screenshots import chromium, sign_in, switch_language  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -69,11 +69,6 @@ def admin(world) -> tuple[str, str]:
     from central.accounts.services import create_user_with_one_time_password
 
     return "hr-chen", create_user_with_one_time_password("hr-chen", role="superuser", actor="test")
-
-
-@pytest.fixture
-def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
-    yield from served_console(central_db_target, tmp_path)
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ sees the month held back on the month-close page and answers on her month page; 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from browser_support import by_css, served_console, submit, wait
+from browser_support import by_css, submit, wait
 from central_support import last_month_at_a_site
 
-from central.console.screenshots import ConsoleServer, chromium, sign_in
+from central.console.screenshots import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,17 +28,6 @@ def world(transactional_db, settings) -> dict:
     hr = create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
     User.objects.filter(username="hr-li").update(first_name="李娟")
     return {"employee": employee, "month": month, "zhang": ("zhang", zhang), "hr": ("hr-li", hr)}
-
-
-@pytest.fixture
-def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
-    yield from served_console(central_db_target, tmp_path)
-
-
-@pytest.fixture
-def browser(console) -> Iterator:
-    with chromium((1400, 1000)) as driver:
-        yield driver
 
 
 

@@ -4,14 +4,13 @@ the same page; 李娟, HR admin of the site, approves it; the two days' records 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import time, timedelta
 
 import pytest
-from browser_support import by_css, served_console, submit, wait
+from browser_support import by_css, submit, wait
 from central_support import last_month_at_a_site
 
-from central.console.screenshots import ConsoleServer, chromium, sign_in
+from central.console.screenshots import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,17 +40,6 @@ def world(transactional_db, settings) -> dict:
     User.objects.filter(username="hr-li").update(first_name="李娟")
     wednesday = month + timedelta(days=(2 - month.weekday()) % 7)
     return {"users": users, "day": wednesday}
-
-
-@pytest.fixture
-def console(world, central_db_target, tmp_path) -> Iterator[ConsoleServer]:
-    yield from served_console(central_db_target, tmp_path)
-
-
-@pytest.fixture
-def browser(console) -> Iterator:
-    with chromium((1400, 1000)) as driver:
-        yield driver
 
 
 def open_requests(browser, console) -> None:

@@ -142,11 +142,6 @@ def world(transactional_db: None, settings: Any) -> dict[str, Any]:
     return {"site": site}
 
 
-@pytest.fixture
-def console(world: dict[str, Any], central_db_target: str, tmp_path: Any) -> Iterator[ConsoleServer]:
-    yield from served_console(central_db_target, tmp_path)
-
-
 def test_a_punch_through_the_broker_shows_on_the_open_dashboard_within_5_s(
         world: dict[str, Any], console: ConsoleServer, admin: tuple[str, str], terminal: Any) -> None:  # noqa: F811
     from central.ingest.models import Punch

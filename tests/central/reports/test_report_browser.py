@@ -4,14 +4,13 @@ a flagged day in red, the legend and the totals row, whose late count is the eng
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-from browser_support import all_css, by_css, served_console, wait
+from browser_support import all_css, by_css, wait
 
-from central.console.screenshots import ConsoleServer, chromium, sign_in
+from central.console.screenshots import ConsoleServer, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
@@ -33,17 +32,6 @@ def hr_admin(world: dict[str, Any]) -> tuple[str, str]:
     from central.accounts.services import create_user_with_one_time_password
 
     return "hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["sh"], actor="test")
-
-
-@pytest.fixture
-def console(world: dict[str, Any], central_db_target: str, tmp_path: Any) -> Iterator[ConsoleServer]:
-    yield from served_console(central_db_target, tmp_path)
-
-
-@pytest.fixture
-def browser(console: ConsoleServer) -> Iterator[Any]:
-    with chromium((1400, 1000)) as driver:
-        yield driver
 
 
 def set_value(driver: Any, selector: str, value: str) -> None:
