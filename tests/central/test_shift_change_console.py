@@ -144,3 +144,22 @@ def test_the_page_in_english_names_the_new_kinds(plant: dict[str, Any]) -> None:
     e1.post(reverse("console:set_language"), {"language": "en", "next": PAGE})
     html = e1.get(PAGE).content.decode()
     assert "Change or swap a shift" in html and "Colleague&#x27;s number" in html
+
+
+def test_the_rotation_preview_marks_the_day_a_change_decides(plant: dict[str, Any]) -> None:
+    from central.attendance.models import Assignment, Rotation
+    from central.attendance.shift_changes import decide_change, file_change
+
+    day, night = plant["day"], plant["night"]
+    rotation = Rotation.objects.create(name="两班倒", anchor=date(2026, 3, 1), pattern=[day.pk, day.pk, night.pk, None])
+    zhang = plant["people"]["E1"]
+    Assignment.objects.create(employee=zhang, rotation=rotation, start=date(2026, 3, 1))
+    # 3 March is a night by the pattern: worked as a day shift instead
+    decide_change(file_change(zhang, date(2026, 3, 3), date(2026, 3, 3), day, reason="x", actor="e1"), approve=True,
+                  actor="boss")
+    hr = client_for(make_user("hr", "hr_admin", sites=[plant["site"]]))
+    html = hr.get(reverse("console:attendance_rotation_preview"), {"rotation": rotation.pk, "month": "2026-03"}).content
+    row = html.decode().split("张三", 1)[1].split("</tr>", 1)[0]
+    cells = [text_of("<td" + c) for c in row.split("<td")[1:]]
+    assert cells[:5] == ['白班', '白班', '白班', '休', '白班'], "the 3rd follows the change, the days around the pattern"
+    assert row.count("roster-changed") == 1 and "已批准的调班或换班" in row.split("roster-changed", 1)[1].split(">", 1)[0]
