@@ -344,21 +344,14 @@ class MakeupRequestForm(forms.Form):
     evidence = evidence_field()
 
 
-class ShiftChangeForm(forms.Form):
-    """A shift change (调班: other shifts, or rest, on some days) or a swap of one day with a colleague (换班) that an
-    employee asks for (:mod:`central.attendance.shift_changes`)."""
-    mode = forms.ChoiceField(label=_("方式 How"), widget=forms.RadioSelect, initial="change",
-                             choices=[("change", _("调班：这些天改上别的班或休息 Change: another shift, or rest, on these "
-                                                   "days")),
-                                      ("swap", _("换班：和同事对换一天 Swap: trade one day with a colleague"))])
+class ShiftChangeEntryForm(forms.Form):
+    """A shift change (调班): another shift, or rest, on some days; recorded by HR for an employee (filed and approved in
+    one step), or asked for by the employee (:class:`ShiftChangeForm`)."""
     start = forms.DateField(label=_("日期 Day"), widget=DateInput())
     end = forms.DateField(label=_("至（含，调班可选）To, inclusive (a change only, optional)"), required=False,
                           widget=DateInput())
     shift = forms.ChoiceField(label=_("改为 Work instead"), required=False,
                               help_text=_("调班用；选「休息」则这些天不上班 / For a change; 休息 rest: no work those days"))
-    partner = forms.CharField(label=_("同事工号 Colleague's number"), required=False, max_length=32,
-                              help_text=_("换班用：同一地点的同事，先由他/她同意 / For a swap: a colleague of your site, who "
-                                          "agrees first"))
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              error_messages={"required": _("请填写事由 / A reason is required")})
 
@@ -377,21 +370,38 @@ class ShiftChangeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        start, end = data.get("start"), data.get("end")
-        if data.get("mode") == "swap":
-            data["partner"] = (data.get("partner") or "").strip()
-            if not data["partner"]:
-                self.add_error("partner", _("换班请填写同事的工号 / A swap names the colleague's number"))
-            if end and start and end != start:
-                self.add_error("end", _("换班只换一天 / A swap trades one day"))
-        elif start and end is None:
-            data["end"] = start
+        if data.get("start") and data.get("end") is None:
+            data["end"] = data["start"]
         return data
 
     @property
     def chosen_shift(self) -> ShiftType | None:
         picked = self.cleaned_data.get("shift")
         return ShiftType.objects.filter(pk=int(picked)).first() if picked else None
+
+
+class ShiftChangeForm(ShiftChangeEntryForm):
+    """A shift change (调班) or a swap of one day with a colleague (换班) that an employee asks for
+    (:mod:`central.attendance.shift_changes`)."""
+    mode = forms.ChoiceField(label=_("方式 How"), widget=forms.RadioSelect, initial="change",
+                             choices=[("change", _("调班：这些天改上别的班或休息 Change: another shift, or rest, on these "
+                                                   "days")),
+                                      ("swap", _("换班：和同事对换一天 Swap: trade one day with a colleague"))])
+    partner = forms.CharField(label=_("同事工号 Colleague's number"), required=False, max_length=32,
+                              help_text=_("换班用：同一地点的同事，先由他/她同意 / For a swap: a colleague of your site, who "
+                                          "agrees first"))
+    field_order = ["mode", "start", "end", "shift", "partner", "reason"]
+
+    def clean(self) -> dict[str, Any]:
+        given_end = self.cleaned_data.get("end")
+        data = super().clean()
+        if data.get("mode") == "swap":
+            data["partner"] = (data.get("partner") or "").strip()
+            if not data["partner"]:
+                self.add_error("partner", _("换班请填写同事的工号 / A swap names the colleague's number"))
+            if given_end and data.get("start") and given_end != data["start"]:
+                self.add_error("end", _("换班只换一天 / A swap trades one day"))
+        return data
 
 
 class AllowanceForm(_LeaveTypeForm):

@@ -74,8 +74,9 @@ def _hold(*employees: Employee) -> None:
 
 
 def file_change(employee: Employee, start: date, end: date, shift: ShiftType | None, *, reason: str,
-                actor: str) -> ShiftChange:
-    """A pending change: ``employee`` works ``shift`` (``None``: rests) on every day ``start``..``end``."""
+                actor: str, announce: bool = True) -> ShiftChange:
+    """A pending change: ``employee`` works ``shift`` (``None``: rests) on every day ``start``..``end``;
+    ``announce``: the ``request.filed`` webhook tells it (not for one decided in the same step)."""
     reason = reason.strip()
     if not reason:
         raise AttendanceError("请填写调班原因 / A reason is required")
@@ -99,8 +100,18 @@ def file_change(employee: Employee, start: date, end: date, shift: ShiftType | N
                                             was=_summary(was)[:200], reason=reason[:500])
         audit.record(actor, "attendance.shift_change_filed", f"{employee.number} {start}..{end}",
                      {"id": change.pk, "shift": shift.name if shift else None})
-        webhook_events.request_changed(change)
+        if announce:
+            webhook_events.request_changed(change)
     return change
+
+
+def record_change(employee: Employee, start: date, end: date, shift: ShiftType | None, *, reason: str, actor: str,
+                  now: datetime | None = None) -> ShiftChange:
+    """A change HR records for an employee, already agreed: filed and approved by ``actor`` in one step (both steps
+    audited, the days recomputed). A swap is recorded as one change for each of the two."""
+    with transaction.atomic():
+        change = file_change(employee, start, end, shift, reason=reason, actor=actor, announce=False)
+        return decide_change(change, approve=True, actor=actor, now=now)
 
 
 def _summary(days: dict[date, list[str]]) -> str:

@@ -54,6 +54,7 @@ from central.attendance.forms import (
     ManualRecordForm,
     OvertimeRuleForm,
     RotationForm,
+    ShiftChangeEntryForm,
     ShiftChangeForm,
     ShiftForm,
     uploaded_evidence,
@@ -500,7 +501,7 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
     first = selectors.parse_month(request.POST.get("month") if request.method == "POST" else request.GET.get("month"))
     can_add = scope.can_manage(user) and _manages_employee(user, employee)
-    form = leave_form = profile_form = allowance_form = None
+    form = leave_form = profile_form = allowance_form = change_form = None
     # the month's confirmation (考勤确认): the employee's own confirm or dispute, HR's answer; every other POST below
     own = user.employee_id == employee.pk
     confirmation, done = _confirmation(request, employee, first, own=own, answers=can_add and not own)
@@ -508,7 +509,7 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
         return done
     if can_add:
         posted = request.POST if request.method == "POST" else None
-        # which form: "leave", "profile", "allowance", "" manual (confirm, dispute, answer: _confirmation above)
+        # which form: "leave", "shift", "profile", "allowance", "" manual (confirm, dispute, answer: _confirmation)
         kind = posted.get("kind", "") if posted is not None else None
         leave_post = kind == "leave"
         form = ManualRecordForm(posted if kind == "" else None,
@@ -518,7 +519,19 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
                                              initial=selectors.profile_initial(employee))
         allowance_form = AllowanceForm(posted if kind == "allowance" else None, prefix="allowance",
                                        initial={"year": first.year})
-        if kind == "allowance" and allowance_form.is_valid():
+        change_form = ShiftChangeEntryForm(posted if kind == "shift" else None, prefix="shift")
+        if kind == "shift" and change_form.is_valid():
+            data = change_form.cleaned_data
+            try:
+                shift_changes.record_change(employee, data["start"], data["end"], change_form.chosen_shift,
+                                            reason=data["reason"], actor=user.username)
+            except AttendanceError as exc:
+                _refused(change_form, exc)
+            else:
+                messages.success(request, _("已登记 %(start)s 至 %(end)s 的调班 / Shift change recorded from %(start)s to "
+                                            "%(end)s") % {"start": data["start"].isoformat(), "end": data["end"].isoformat()})
+                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={data['start']:%Y-%m}")
+        elif kind == "allowance" and allowance_form.is_valid():
             data = allowance_form.cleaned_data
             try:
                 leave_balances.set_allowance(user, employee, allowance_form.leave_type_row(), data["year"],
@@ -561,7 +574,7 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "console/attendance/month.html", {
         "nav": "attendance_month" if user.employee_id == employee.pk else "employees", "employee": employee,
         "form": form, "leave_form": leave_form, "profile_form": profile_form, "allowance_form": allowance_form,
-        "balances": leave_balances.balances(employee, [first.year]),
+        "change_form": change_form, "balances": leave_balances.balances(employee, [first.year]),
         "closed_month": ClosedMonth.objects.filter(site_id=employee.site_id, month=first).first(),
         "confirmation": confirmation, "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
 

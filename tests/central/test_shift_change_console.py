@@ -163,3 +163,31 @@ def test_the_rotation_preview_marks_the_day_a_change_decides(plant: dict[str, An
     cells = [text_of("<td" + c) for c in row.split("<td")[1:]]
     assert cells[:5] == ['白班', '白班', '白班', '休', '白班'], "the 3rd follows the change, the days around the pattern"
     assert row.count("roster-changed") == 1 and "已批准的调班或换班" in row.split("roster-changed", 1)[1].split(">", 1)[0]
+
+
+def test_hr_records_an_agreed_change_on_the_month_page(plant: dict[str, Any]) -> None:
+    zhang, wednesday = plant["people"]["E1"], last_wednesday()
+    page = reverse("console:attendance_month", args=[zhang.pk])
+    hr = client_for(make_user("hr", "hr_admin", sites=[plant["site"]]))
+    assert 'id="change-form"' in hr.get(page).content.decode()
+    body = {"kind": "shift", "month": f"{wednesday:%Y-%m}", "shift-start": wednesday.isoformat(),
+            "shift-end": (wednesday + timedelta(days=1)).isoformat(), "shift-shift": str(plant["night"].pk),
+            "shift-reason": "夜班缺人，经理同意 the night is short of hands"}
+    done = hr.post(page, body, follow=True)
+    assert f"已登记 {wednesday} 至 {wednesday + timedelta(days=1)} 的调班" in done.content.decode()
+    change = ShiftChange.objects.get()
+    assert (change.state, change.approved_by, change.shift) == ("approved", "hr", plant["night"])
+    assert [(r.date, r.shift_name) for r in DailyRecord.objects.filter(employee=zhang).order_by("date")] == [
+        (wednesday, "夜班"), (wednesday + timedelta(days=1), "夜班")]
+    assert done.content.decode().count('class="mday-changed"') == 2
+    assert list(AuditEntry.objects.filter(action__startswith="attendance.shift_").order_by("seq")
+                .values_list("action", flat=True)) == ["attendance.shift_change_filed", "attendance.shift_change_approved"]
+    # the same days again: refused on the form, nothing more written
+    again = hr.post(page, body)
+    assert "Those days are already 夜班" in " ".join(again.context["change_form"].non_field_errors())
+    again = hr.post(page, {**body, "shift-shift": ""})
+    assert "already has a shift change" in " ".join(again.context["change_form"].non_field_errors())
+    assert ShiftChange.objects.count() == 1
+    # a manager sees the month but records nothing; the employee neither
+    assert client_for(plant["users"]["boss"]).post(page, body).status_code == 403
+    assert client_for(plant["users"]["e1"]).post(page, body).status_code == 403
