@@ -106,6 +106,7 @@ TEMPLATES = [{
         "django.contrib.auth.context_processors.auth",
         "django.contrib.messages.context_processors.messages",
         "central.alerts.context_processors.alerts",
+        "central.attendance.context_processors.swaps",
     ]},
 }]
 

@@ -171,6 +171,13 @@ def find_request(user: User, kind: str,
     return None
 
 
+def swaps_asked(user: User) -> int:
+    """Swaps (换班) a colleague asked of ``user``'s employee that wait for their answer."""
+    if user.employee_id is None:
+        return 0
+    return ShiftChange.objects.filter(partner_id=user.employee_id, state="pending", partner_answer="asked").count()
+
+
 def default_makeup_day(today: date | None = None) -> date:
     """The day a make-up form starts on: yesterday, the day a missed punch is most often noticed after."""
     return (today or timezone.localdate()) - timedelta(days=1)

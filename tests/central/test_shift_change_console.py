@@ -69,9 +69,12 @@ def test_a_swap_asked_agreed_and_approved_on_the_page(plant: dict[str, Any]) -> 
     assert "has not agreed" in refused.content.decode()
     assert e1.post(ANSWER, {"kind": "shift_change", "id": str(swap.pk), "agree": "yes"}).status_code == 403
     assert boss.post(ANSWER, {"kind": "shift_change", "id": str(swap.pk), "agree": "yes"}).status_code == 403
-    assert "同意换班" in row_text(e2.get(PAGE), swap)
+    asked = e2.get(PAGE)
+    assert "同意换班" in row_text(asked, swap)
+    assert '<span class="badge badge-warn" id="swaps-asked"' in asked.content.decode()  # the menu tells 李四
+    assert 'id="swaps-asked"' not in e1.get(PAGE).content.decode()
     agreed = e2.post(ANSWER, {"kind": "shift_change", "id": str(swap.pk), "agree": "yes"}, follow=True)
-    assert "已同意换班" in agreed.content.decode()
+    assert "已同意换班" in agreed.content.decode() and 'id="swaps-asked"' not in agreed.content.decode()
     assert "同事已同意" in row_text(boss.get(PAGE), swap)
     approved = boss.post(DECIDE, {"kind": "shift_change", "id": str(swap.pk), "decision": "approve"}, follow=True)
     assert "已批准 张三 (E1) 的请求" in approved.content.decode()
