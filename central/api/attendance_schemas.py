@@ -311,11 +311,11 @@ class ShiftChangeOut(Schema):
     state: Literal["pending", "approved", "rejected", "withdrawn"] = Field(
         description="待批、已批、已拒、员工已撤回 / pending, approved, rejected, withdrawn by the employee",
         examples=["pending"])
-    decided_by: str = Field(description="审批人；同事拒绝换班时为同事，撤回时为员工本人；待批为空 / who decided: the "
+    approved_by: str = Field(description="审批人；同事拒绝换班时为同事，撤回时为员工本人；待批为空 / who decided: the "
                                         "colleague for a swap they declined, the employee for a withdrawn one; empty "
                                         "while pending", examples=[""])
-    decided_at: str | None = Field(None, description=STAMP, examples=[None])
-    filed_at: str = Field(description=f"提交时间 / when it was asked; {STAMP}", examples=["2026-03-04T01:00:00.000000Z"])
+    approved_at: str | None = Field(None, description=STAMP, examples=[None])
+    created_at: str = Field(description=f"提交时间 / when it was asked; {STAMP}", examples=["2026-03-04T01:00:00.000000Z"])
 
 
 class ShiftChangePage(Schema):

@@ -121,8 +121,8 @@ def test_a_swap_is_asked_answered_by_the_colleague_and_decided_and_the_days_foll
     assert (swap["employee_number"], swap["employee_name"], swap["site"], swap["department"]) == ("E1", "张三", "s1", "装配")
     assert (swap["start"], swap["end"], swap["shift"], swap["was"]) == (day.isoformat(), day.isoformat(), "night", "day")
     assert (swap["partner"], swap["partner_shift"], swap["partner_answer"]) == ("E2", "day", "asked")
-    assert (swap["state"], swap["reason"], swap["decided_by"], swap["decided_at"]) == ("pending", "孩子生病 child ill", "", None)
-    assert swap["filed_at"].endswith("Z")
+    assert (swap["state"], swap["reason"], swap["approved_by"], swap["approved_at"]) == ("pending", "孩子生病 child ill", "", None)
+    assert swap["created_at"].endswith("Z")
     path = f"/{swap['id']}"
 
     status, answer = plant.post("boss", f"{path}/decision", {"decision": "approve"})  # the colleague has not agreed
@@ -142,8 +142,8 @@ def test_a_swap_is_asked_answered_by_the_colleague_and_decided_and_the_days_foll
     assert plant.post("pack_boss", f"{path}/decision", {"decision": "approve"})[0] == 404  # another department's
 
     status, decided = plant.post("boss", f"{path}/decision", {"decision": "approve"})
-    assert status == 200 and (decided["state"], decided["decided_by"]) == ("approved", "boss")
-    assert decided["decided_at"].endswith("Z")
+    assert status == 200 and (decided["state"], decided["approved_by"]) == ("approved", "boss")
+    assert decided["approved_at"].endswith("Z")
     assert plant.records("E1", day) == [("night", "present")]
     row = DailyRecord.objects.get(employee=plant.people["E2"], date=day)
     assert (row.shift_name, row.status, row.late, row.late_min) == ("day", "present", True, 12)
@@ -160,7 +160,7 @@ def test_a_declined_swap_is_rejected_by_the_colleague(plant: Plant) -> None:
     status, swap = plant.post("zhang", "", {"day": WEDNESDAY.isoformat(), "partner": "E2", "reason": "x"})
     assert status == 201
     status, declined = plant.post("li", f"/{swap['id']}/answer", {"agree": False})
-    assert status == 200 and (declined["state"], declined["partner_answer"], declined["decided_by"]) == (
+    assert status == 200 and (declined["state"], declined["partner_answer"], declined["approved_by"]) == (
         "rejected", "declined", "li")
     assert plant.post("boss", f"/{swap['id']}/decision", {"decision": "approve"})[0] == 409
 
@@ -184,7 +184,7 @@ def test_a_day_off_and_a_saturday_worked(plant: Plant) -> None:
     status, answer = plant.post("hr", f"/{off['id']}/decision", {"decision": "in_lieu"})  # only overtime, as for leave
     assert status == 422 and answer["field"] == "decision"
     status, decided = plant.post("hr", f"/{off['id']}/decision", {"decision": "approve"})
-    assert status == 200 and (decided["state"], decided["decided_by"]) == ("approved", "hr")
+    assert status == 200 and (decided["state"], decided["approved_by"]) == ("approved", "hr")
     assert plant.records("E1", monday) == [], "the Monday now off is no absence"
     assert plant.records("E1", saturday) == [], "pending: the Saturday is still a rest day"
     status, decided = plant.post("boss", f"/{worked['id']}/decision", {"decision": "approve"})
@@ -200,7 +200,7 @@ def test_a_day_off_and_a_saturday_worked(plant: Plant) -> None:
     assert plant.post("boss", f"/{later['id']}/withdrawal", {})[0] == 403
     assert plant.post("hr_b", f"/{later['id']}/withdrawal", {})[0] == 404
     status, back = plant.post("zhang", f"/{later['id']}/withdrawal", {})
-    assert status == 200 and (back["state"], back["decided_by"]) == ("withdrawn", "zhang")
+    assert status == 200 and (back["state"], back["approved_by"]) == ("withdrawn", "zhang")
     again = plant.post("zhang", f"/{later['id']}/withdrawal", {})
     assert again[0] == 409 and again[1]["field"] == "state"
     assert plant.post("zhang", "/999999/withdrawal", {})[0] == 404
@@ -342,6 +342,6 @@ def test_whoever_decides_a_swap_sees_both_employees(plant: Plant) -> None:
         assert status == 403 and "HR decides it" in answer["detail"], (who, answer)
     assert ShiftChange.objects.get(pk=swap.pk).state == "pending"
     status, decided = plant.post("hr", f"/{swap.pk}/decision", {"decision": "approve"})
-    assert status == 200 and (decided["state"], decided["decided_by"]) == ("approved", "hr")
+    assert status == 200 and (decided["state"], decided["approved_by"]) == ("approved", "hr")
     assert plant.records("E3", WEDNESDAY) == [("night", "absent")] and plant.records("E2", WEDNESDAY) == [
         ("day", "absent")]

@@ -412,8 +412,8 @@ def _change(row: dict[str, Any]) -> dict[str, Any]:
     out |= {"id": row["id"], "start": row["start"].isoformat(), "end": row["end"].isoformat(),
             "shift": row["shift__name"], "was": row["was"], "partner": row["partner__number"],
             "partner_shift": row["partner_shift__name"], "partner_answer": row["partner_answer"] or None,
-            "reason": row["reason"], "state": row["state"], "decided_by": row["approved_by"],
-            "decided_at": keyset.stamp(row["approved_at"]), "filed_at": keyset.stamp(row["created_at"])}
+            "reason": row["reason"], "state": row["state"], "approved_by": row["approved_by"],
+            "approved_at": keyset.stamp(row["approved_at"]), "created_at": keyset.stamp(row["created_at"])}
     return out
 
 
