@@ -9,3 +9,8 @@ class AttendanceError(ValueError):
     def __init__(self, message: str, field: str = ""):
         super().__init__(message)
         self.field = field
+
+
+class DecisionRefused(AttendanceError):
+    """An action this person may not take on this request (its own, a role that does not decide, someone else's to
+    withdraw or answer): a 403 on a page or through the API."""

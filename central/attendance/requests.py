@@ -19,6 +19,7 @@ from django.utils import timezone as dj_timezone
 from central.accounts import audit, scope
 from central.attendance import closing, leave_balances
 from central.attendance import evidence as evidence_files
+from central.attendance.errors import DecisionRefused
 from central.attendance.evidence import Evidence, EvidenceError
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, ShiftChange
 from central.attendance.selectors import leave_days_of
@@ -209,10 +210,6 @@ def _check_in_lieu(record: DailyRecord) -> None:
     if not LeaveType.objects.filter(in_lieu=True).exists():
         raise AttendanceError("还没有调休假别：请人事先在假别中添加一个「调休假」/ There is no leave type for time off in "
                               "lieu yet: HR adds one under leave types first")
-
-
-class DecisionRefused(AttendanceError):
-    """A decision this person may not take on this request (its own, or a role that does not decide)."""
 
 
 def check_decider(user: Any, employee: Employee) -> None:

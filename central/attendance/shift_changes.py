@@ -15,7 +15,7 @@ HR decides, as with leave.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -25,7 +25,7 @@ from django.utils import timezone as dj_timezone
 from central.accounts import audit, scope
 from central.attendance import closing
 from central.attendance import engine as e
-from central.attendance.errors import AttendanceError
+from central.attendance.errors import AttendanceError, DecisionRefused
 from central.attendance.inputs import load_rules, plans
 from central.attendance.models import ShiftChange, ShiftType
 from central.people.models import Employee
@@ -35,7 +35,10 @@ MAX_CHANGE_DAYS = 31
 REST = "休息 rest"
 
 
-class SwapRefused(AttendanceError):
+NOT_A_COLLEAGUE = "只能与同一地点在职的同事换班 / You can swap only with an active colleague of the same site"
+
+
+class SwapRefused(DecisionRefused):
     """Only the colleague a swap names may answer it."""
 
 
@@ -43,14 +46,17 @@ def scheduled(employee: Employee, first: date, last: date) -> dict[date, list[st
     """The shifts ``employee`` works on each day ``first``..``last`` by the schedule as it stands (assignments,
     rotation, default shift and approved changes) on the site's working days; an empty list: none (a rest day, a
     holiday, or not employed)."""
-    person, schedule = plans(load_rules(dj_timezone.now()), [employee])[employee.pk]
-    days: dict[date, list[str]] = {}
-    day = first
-    while day <= last:
-        days[day] = [shift.name for shift, weekly in e.shifts_on(schedule, person, day)
-                     if schedule.calendar.kind(day, weekly=weekly) == "workday"]
-        day = date.fromordinal(day.toordinal() + 1)
-    return days
+    return scheduled_all([employee], first, last)[employee.pk]
+
+
+def scheduled_all(employees: list[Employee], first: date, last: date) -> dict[int, dict[date, list[str]]]:
+    """:func:`scheduled` for each of ``employees`` (by pk), the rules read once."""
+    found: dict[int, dict[date, list[str]]] = {}
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    for pk, (person, schedule) in plans(load_rules(dj_timezone.now()), employees).items():
+        found[pk] = {day: [shift.name for shift, weekly in e.shifts_on(schedule, person, day)
+                           if schedule.calendar.kind(day, weekly=weekly) == "workday"] for day in days}
+    return found
 
 
 def _described(names: list[str]) -> str:
@@ -139,9 +145,10 @@ def file_swap(employee: Employee, partner: Employee, day: date, *, reason: str, 
     if partner.pk == employee.pk:
         raise AttendanceError("不能和自己换班 / You cannot swap with yourself")
     if not partner.active or partner.site_id != employee.site_id:
-        raise AttendanceError("只能与同一地点在职的同事换班 / You can swap only with an active colleague of the same site")
+        raise AttendanceError(NOT_A_COLLEAGUE)
     closing.require_open(employee, day)
-    mine, theirs = scheduled(employee, day, day)[day], scheduled(partner, day, day)[day]
+    plan = scheduled_all([employee, partner], day, day)
+    mine, theirs = plan[employee.pk][day], plan[partner.pk][day]
     if mine == theirs:
         raise AttendanceError(f"{day} 两人都是{_described(mine)}，无需换班 / On {day} both of you are "
                               f"{_described(mine)}: nothing to swap")
@@ -186,8 +193,6 @@ def answer_swap(user: Any, change: ShiftChange, *, agree: bool) -> ShiftChange:
 def check_partner_in_scope(user: Any, change: ShiftChange) -> None:
     """A swap changes the colleague's day too, and is found through either employee: who decides it must see both
     employees, and be neither."""
-    from central.attendance.requests import DecisionRefused  # requests imports this module
-
     if change.partner_id is None:
         return
     if user.employee_id == change.partner_id:
@@ -202,7 +207,8 @@ def _still_as_asked(change: ShiftChange) -> None:
     if change.partner is None:
         return
     day = change.start
-    mine, theirs = scheduled(change.employee, day, day)[day], scheduled(change.partner, day, day)[day]
+    plan = scheduled_all([change.employee, change.partner], day, day)
+    mine, theirs = plan[change.employee_id][day], plan[change.partner.pk][day]
     asked_mine = [change.partner_shift.name] if change.partner_shift else []
     asked_theirs = [change.shift.name] if change.shift else []
     if mine != asked_mine or theirs != asked_theirs:

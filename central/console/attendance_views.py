@@ -885,10 +885,7 @@ def request_answer(request: AuthedHttpRequest) -> HttpResponse:
     def answer(user: Any, row: Any) -> None:
         if not isinstance(row, ShiftChange):
             raise Http404
-        try:
-            shift_changes.answer_swap(user, row, agree=agree)
-        except shift_changes.SwapRefused:
-            raise DecisionRefused(_("只有被邀请换班的同事可以答复 / Only the colleague asked can answer a swap")) from None
+        shift_changes.answer_swap(user, row, agree=agree)  # SwapRefused, someone not asked: a 403
 
     done = _("已同意换班，等待经理审批 / Swap agreed: it now waits for a manager") if agree else _("已拒绝换班 / Swap declined")
     return _own_request_action(request, answer, done, find=_asked)

@@ -75,7 +75,7 @@ from central.attendance.requests import (
     withdraw,
 )
 from central.attendance.services import AttendanceError
-from central.attendance.shift_changes import SwapRefused, answer_swap, file_change, file_swap
+from central.attendance.shift_changes import NOT_A_COLLEAGUE, answer_swap, file_change, file_swap
 from central.people.models import Employee
 
 router = Router(tags=["attendance 考勤"])
@@ -475,7 +475,7 @@ def _acted(request, kind: str, pk: int, act: Callable[[Any, Any], None], conflic
         raise not_found(_DECIDED[kind][0], str(pk))
     try:
         act(user, found)
-    except (DecisionRefused, SwapRefused) as exc:
+    except DecisionRefused as exc:  # a swap answered by someone not asked too (SwapRefused)
         raise ApiError(403, str(exc)) from None
     except AttendanceError as exc:
         raise ApiError(409, str(exc), conflict) from None
@@ -619,7 +619,6 @@ def file_makeup_request(request, payload: MakeupIn):
 
 BOTH = ("调班填写 start、end、shift，换班填写 day、partner，不能混用 / A change takes start, end and shift, a swap day and "
         "partner: not both")
-NO_COLLEAGUE = ("只能与同一地点在职的同事换班 / You can swap only with an active colleague of the same site")
 
 
 def _required(name: str, swap: bool) -> ApiError:
@@ -653,7 +652,7 @@ def file_shift_change_request(request, payload: ShiftChangeIn):
         # one answer for a number that is unknown, elsewhere or inactive: it says nothing of who exists
         partner = Employee.objects.filter(number=payload.partner).first()
         if partner is None or partner.site_id != employee.site_id or not partner.active:
-            raise ApiError(400, NO_COLLEAGUE, "partner")
+            raise ApiError(400, NOT_A_COLLEAGUE, "partner")
         try:
             change = file_swap(employee, partner, payload.day, reason=payload.reason, actor=user.username)
         except AttendanceError as exc:
