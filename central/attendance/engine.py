@@ -50,7 +50,9 @@ The rules, in the order they apply:
    stands for every occurrence of its day. A half-day leave
    record is updated in place: it keeps ``half_day``, takes the shift, hours and in/out, and its
    ``other_half`` is present when the status from the punches is not absent, else absent (no
-   punches: absent once final, undecided before).
+   punches: absent once final, undecided before). Days on duty away (公出: a business trip, field work) are
+   such records too, of source ``on_duty``: a whole day is present with the shift's paid hours; half a day
+   merges as a half-day leave and adds half the shift's paid hours to the hours of its other half.
 9. **Absent**: a working-day occurrence that is final, has no counted punch and no record.
 10. **Overtime**: on working days the minutes worked after the end (and before the start when
     the rule allows), on rest days and holidays every counted minute; each kind counts only
@@ -74,11 +76,11 @@ from typing import Literal
 HoursRule = Literal["first_last", "pairs"]
 DirectionRule = Literal["alternate", "as_punched"]
 Status = Literal["present", "absent", "half_day", "on_leave"]
-Source = Literal["punches", "manual", "leave", "absent", "exempt"]
+Source = Literal["punches", "manual", "leave", "absent", "exempt", "on_duty"]
 DayKind = Literal["workday", "rest_day", "holiday"]
 OvertimeState = Literal["", "pending", "approved", "rejected", "in_lieu", "unpaid"]
 STATUSES: tuple[Status, ...] = ("present", "absent", "half_day", "on_leave")
-SOURCES: tuple[Source, ...] = ("punches", "manual", "leave", "absent", "exempt")
+SOURCES: tuple[Source, ...] = ("punches", "manual", "leave", "absent", "exempt", "on_duty")
 COMPUTED_SOURCES: tuple[Source, ...] = ("punches", "absent", "exempt")  # made, and so replaced, by the engine
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TWO_PLACES = Decimal("0.01")
@@ -667,13 +669,18 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
                   missing_out=last is None, punch_ids=tuple(p.id for p in counted), **common)  # type: ignore[arg-type]
 
 
-def _merge_half_day(existing: Record, computed: Record | None, occ: Occurrence, final: bool, timeout: bool) -> Record:
-    """A half-day leave takes the shift, hours and in/out of its other half."""
+def _merge_half_day(existing: Record, computed: Record | None, occ: Occurrence, final: bool, timeout: bool,
+                    zone: tzinfo | None = None) -> Record:
+    """A half-day leave takes the shift, hours and in/out of its other half; half a day on duty away adds half the
+    shift's paid hours to them."""
+    credited = Decimal("0.00")
+    if existing.source == "on_duty":
+        credited = (occ.shift.paid_hours(occ.date, zone) / 2).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
     if computed is None or computed.source == "absent":
-        return replace(existing, shift=occ.shift.name, hours=Decimal("0.00"), first_in=None, last_out=None,
+        return replace(existing, shift=occ.shift.name, hours=credited, first_in=None, last_out=None,
                        other_half="absent" if final else None, final=final, closed_by_timeout=timeout, punch_ids=(),
                        day_kind=occ.day_kind, missing_out=False)
-    return replace(existing, shift=occ.shift.name, hours=computed.hours, first_in=computed.first_in,
+    return replace(existing, shift=occ.shift.name, hours=computed.hours + credited, first_in=computed.first_in,
                    last_out=computed.last_out, other_half="absent" if computed.status == "absent" else "present",
                    final=final, closed_by_timeout=timeout, punch_ids=computed.punch_ids, day_kind=occ.day_kind,
                    missing_out=computed.missing_out)
@@ -755,7 +762,7 @@ def evaluate(schedule: Schedule, person: Person, punches: Iterable[PunchIn], rec
             continue
         computed = from_punches(occ, person, mine, final, timeout, zone)
         if there is not None:
-            merged = _merge_half_day(there, computed, occ, final, timeout)
+            merged = _merge_half_day(there, computed, occ, final, timeout, zone)
             used.update(merged.punch_ids)
             out.append(merged)
         elif computed is not None:

@@ -282,7 +282,7 @@ class Scenario:
             self.records.append(e.Record(
                 date=_get(raw, "date", where, _date),
                 shift=None if named is None else _named(shifts, named, f"{where}shift"),
-                status=status, source=_get(raw, "source", where, _choice(("manual", "leave"))),
+                status=status, source=_get(raw, "source", where, _choice(("manual", "leave", "on_duty"))),
                 half_day=half))
         self.punches = []
         for i, raw in enumerate(_get(data, "punches", "", _list)):

@@ -263,7 +263,7 @@ class ManualRecordForm(forms.Form):
 class LeaveTypeForm(forms.ModelForm):
     class Meta:
         model = LeaveType
-        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days", "statutory", "in_lieu", "needs_evidence",
+        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days", "statutory", "in_lieu", "on_duty", "needs_evidence",
                   "carry_over_days", "carry_over_until", "carry_over_since"]
 
     def validate_unique(self) -> None:

@@ -334,6 +334,9 @@ def set_allowance(user: Any, employee: Employee, leave_type: LeaveType, year: in
     if leave_type.in_lieu:
         raise AllowanceError(f"{leave_type.name}的额度来自审批为调休的加班，不能单独设置 / {leave_type.name} comes from "
                              "overtime approved as time off in lieu: it has no allowance to set", "leave_type")
+    if leave_type.on_duty:
+        raise AllowanceError(f"{leave_type.name}是公出，算出勤，没有额度 / {leave_type.name} is on duty away: it counts as "
+                             "worked and has no allowance", "leave_type")
     if days is not None and not (Decimal(0) <= days <= MAX_DAYS and days == days.quantize(HALF / 5)):
         raise AllowanceError("天数应在 0 到 366 之间，最多一位小数 / Days are 0 to 366, one decimal at most", "days")
     with transaction.atomic():

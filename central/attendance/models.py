@@ -181,6 +181,12 @@ class LeaveType(models.Model):
         help_text=_("额度来自审批为调休的休息日加班：每 4 小时半天，不设每年额度、不结转；只能有一个这样的假别 / the days come "
                     "from rest-day overtime approved as time off in lieu: half a day for every 4 hours, no days a year, "
                     "nothing carried over; one leave type at most is this"))
+    on_duty = models.BooleanField(
+        _("公出 On duty away"), default=False,
+        help_text=_("出差、外出办事、外勤：批准后这些工作日算出勤（工时按班次计，不算迟到、早退或缺勤），不占请假天数，"
+                    "报表单列；不设每年额度、不结转 / business trips, errands, field work: once approved, those working days "
+                    "count as worked (hours from the shift, never late, early or absent), are not leave, and have their "
+                    "own columns in the reports; no days a year, nothing carried over"))
     carry_over_days = models.DecimalField(
         _("结转上限（天） Days carried over, at most"), max_digits=4, decimal_places=1, null=True, blank=True,
         validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(366)],
@@ -296,7 +302,7 @@ class DailyRecord(models.Model):
     STATUSES = [("present", _("出勤 Present")), ("absent", _("缺勤 Absent")), ("half_day", _("半天 Half day")),
                 ("on_leave", _("请假 On leave"))]
     SOURCES = [("punches", _("打卡 Punches")), ("manual", _("手工 Manual")), ("leave", _("请假 Leave")),
-               ("absent", _("未打卡 No punch")), ("exempt", _("免打卡 Exempt"))]
+               ("absent", _("未打卡 No punch")), ("exempt", _("免打卡 Exempt")), ("on_duty", _("公出 On duty away"))]
     KINDS = [("workday", _("工作日 Workday")), ("rest_day", _("休息日 Rest day")), ("holiday", _("节假日 Holiday"))]
     # no index of its own: the unique key (employee, date, shift) starts with it, and with two the planner took
     # the employee's alone and filtered every date of the employee (benchmarks/attendance.py)

@@ -470,20 +470,30 @@ def sync_leave_records(rules: Rules, staff: Sequence[StaffRow], first: date, las
                       if day.replace(day=1) not in closed}  # a closed month's days stay as they were paid
             rows = list(DailyRecord.objects.filter(employee_id=leave.employee_id, date__range=(low, high))
                         .values_list("pk", "date", "source", "leave_type_id", "half_day"))
-            mine = {pk: day for pk, day, source, type_id, half in rows
-                    if source == "leave" and type_id == leave.leave_type_id and half == leave.half_day
+            on_duty = leave.leave_type.on_duty
+            source = "on_duty" if on_duty else "leave"
+            mine = {pk: day for pk, day, was, type_id, half in rows
+                    if was == source and type_id == leave.leave_type_id and half == leave.half_day
                     and day.replace(day=1) not in closed}
             stale = [pk for pk, day in mine.items() if day not in wanted]
             if stale:
                 DailyRecord.objects.filter(pk__in=stale).delete()
-            taken = {day for pk, day, source, _, _ in rows if source in ("manual", "leave") and pk not in stale}
-            fresh = [DailyRecord(employee_id=leave.employee_id, date=day, shift_name="", source="leave",
-                                 leave_type_id=leave.leave_type_id, status="half_day" if leave.half_day else "on_leave",
-                                 half_day=leave.half_day, final=True, reason=leave.reason, created_by=leave.approved_by)
+            taken = {day for pk, day, was, _, _ in rows if was not in e.COMPUTED_SOURCES and pk not in stale}
+            fresh = [DailyRecord(employee_id=leave.employee_id, date=day, shift_name="", source=source,
+                                 leave_type_id=leave.leave_type_id, half_day=leave.half_day, final=True,
+                                 status="half_day" if leave.half_day else "present" if on_duty else "on_leave",
+                                 hours=_duty_hours(schedule, person, day) if on_duty and not leave.half_day else 0,
+                                 reason=leave.reason, created_by=leave.approved_by)
                      for day in sorted(wanted - taken)]
             DailyRecord.objects.bulk_create(fresh)
             changed += len(stale) + len(fresh)
     return changed
+
+
+def _duty_hours(schedule: e.Schedule, person: e.Person, day: date) -> Decimal:
+    """What a whole day on duty away is credited: the paid hours of the shifts the person works that day (none: 0)."""
+    zone = schedule.calendar.zone
+    return sum((shift.paid_hours(day, zone) for shift, _weekly in e.shifts_on(schedule, person, day)), Decimal("0.00"))
 
 
 def recompute_spans(spans: dict[int, tuple[date, date]], staff: dict[int, StaffRow], *, now: datetime,
@@ -953,6 +963,15 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         if banked:  # their overtime would be neither paid nor taken as days off
             raise ScheduleError(f"已有 {banked} 天的加班批为调休，调休假不能取消 / {banked} days of overtime were approved "
                                 "as time off in lieu: this type must stay time off in lieu", "in_lieu")
+    on_duty = bool(values.get("on_duty"))
+    if on_duty:
+        _check_on_duty_type(values, statutory, in_lieu, carry)
+    if leave_type is not None and leave_type.on_duty != on_duty:
+        taken = LeaveRecord.objects.filter(leave_type=leave_type, state__in=("pending", "approved")).count()
+        if taken:  # their requests were asked, and their days laid down, as the one or the other
+            raise ScheduleError(f"这种假别已有 {taken} 条待批或已批的申请，不能改为或取消公出，请另建假别 / {taken} requests of "
+                                "this type are pending or approved: it cannot become or stop being on duty away; add "
+                                "another type", "on_duty")
     if carry is not None and values.get("yearly_days") is None and not statutory:
         raise ScheduleError("结转需要每年额度或法定年休假：没有额度就没有剩余可结转 / Carrying over needs days a year or "
                             "statutory annual leave: without an allowance nothing is left to carry", "carry_over_days")
@@ -968,6 +987,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
         leave_type.yearly_days, leave_type.statutory = values.get("yearly_days"), statutory
         leave_type.needs_evidence, leave_type.in_lieu = bool(values.get("needs_evidence")), in_lieu
+        leave_type.on_duty = on_duty
         leave_type.carry_over_days, leave_type.carry_over_until, leave_type.carry_over_since = carry, until, since
         leave_type.full_clean()
         leave_type.save()
@@ -975,6 +995,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
                      code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days,
                             "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days),
                             "statutory": statutory, "needs_evidence": leave_type.needs_evidence, "in_lieu": in_lieu,
+                            "on_duty": on_duty,
                             "carry_over_days": None if carry is None else str(carry), "carry_over_until": until,
                             "carry_over_since": since})
     if moved:
@@ -984,6 +1005,23 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
             _recompute_for(Employee.objects.filter(pk__in=leaves.values("employee_id")), span["first"], span["last"],
                            user.username, f"假别 {code} / leave type {code}")
     return leave_type
+
+
+def _check_on_duty_type(values: dict[str, Any], statutory: bool, in_lieu: bool, carry: Any) -> None:
+    """Days on duty away (公出) are worked days: paid as worked, on working days, with no allowance to count."""
+    refusals = ((not values.get("paid"), "paid", "公出算出勤，按出勤计薪，不能是无薪假",
+                 "On duty away counts as worked and is paid as worked: it cannot be unpaid"),
+                (values.get("yearly_days") is not None, "yearly_days", "公出不是假期，不设每年额度，请留空",
+                 "On duty away is not time off: leave the days a year empty"),
+                (statutory, "statutory", "公出不是法定年休假", "On duty away is not statutory annual leave"),
+                (in_lieu, "in_lieu", "公出不是调休假", "On duty away is not time off in lieu"),
+                (carry is not None, "carry_over_days", "公出没有额度，无可结转", "On duty away has no allowance to carry over"),
+                (bool(values.get("counts_rest_days")), "counts_rest_days",
+                 "公出只算工作日；休息日出差的工作请按加班申报",
+                 "On duty away takes working days only; work on a rest day away is overtime, asked as such"))
+    for refused, name, zh, en in refusals:
+        if refused:
+            raise ScheduleError(f"{zh} / {en}", name)
 
 
 def _check_in_lieu_type(values: dict[str, Any], statutory: bool, carry: Any, leave_type: LeaveType | None) -> None:
