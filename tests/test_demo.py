@@ -89,7 +89,7 @@ def _check_attendance_table(out: str, database: Path) -> None:
     printed = {}
     for line in block.splitlines()[2:]:
         cells = re.split(r"\s{2,}", line.strip())
-        if len(cells) == 9:
+        if len(cells) == 10:
             printed[cells[0]] = cells[1:]
     assert set(printed) == {"行政 Office", "仓储 Warehouse", "生产 Production"}
     with sqlite3.connect(database) as db:
@@ -98,11 +98,12 @@ def _check_attendance_table(out: str, database: Path) -> None:
         for dept, cells in printed.items():
             where = ("FROM attendance_dailyrecord r JOIN people_employee e ON e.id = r.employee_id "
                      "JOIN people_department d ON d.id = e.department_id WHERE d.name = ?")
-            people, present, late, late_min, early, early_min, absent, leave = db.execute(
+            people, present, late, late_min, early, early_min, absent, leave, away = db.execute(
                 "SELECT count(DISTINCT e.id), sum(r.status = 'present'), sum(r.late), sum(r.late_min), sum(r.early), "
-                f"sum(r.early_min), sum(r.status = 'absent'), sum(r.source = 'leave') {where}", (dept,)).fetchone()
-            assert cells[:6] == [str(people), str(present), f"{late} / {late_min}", f"{early} / {early_min}", str(absent),
-                                 str(leave)], dept
+                f"sum(r.early_min), sum(r.status = 'absent'), sum(r.source = 'leave'), sum(r.source = 'on_duty') {where}",
+                (dept,)).fetchone()
+            assert cells[:7] == [str(people), str(present), f"{late} / {late_min}", f"{early} / {early_min}", str(absent),
+                                 str(leave), str(away)], dept
             assert people > 0 and present > people * 10  # a month of mostly present days
             # overtime paid (approved or needing no approval) and waiting for a decision, as printed: before HR
             # approved what still waited in last month to close it (those days are in the audit log)
@@ -111,8 +112,9 @@ def _check_attendance_table(out: str, database: Path) -> None:
                 "closing_approved a) THEN r.overtime_min END), 0), coalesce(sum(CASE WHEN r.overtime_state = 'pending' "
                 f"OR r.id IN (SELECT a.id FROM closing_approved a) THEN r.overtime_min END), 0) {where}",
                 (dept,)).fetchone()
-            assert cells[6:] == [f"{Decimal(paid) / 60:.1f}", f"{Decimal(pending) / 60:.1f}"], dept
+            assert cells[7:] == [f"{Decimal(paid) / 60:.1f}", f"{Decimal(pending) / 60:.1f}"], dept
     assert int(printed["行政 Office"][5]) == 2  # one full-day and one half-day leave in the history
+    assert int(printed["行政 Office"][6]) == 2  # two days of a business trip, approved
 
 
 def _check_month_close(out: str, database: Path) -> None:
@@ -147,7 +149,8 @@ def _check_requests(out: str, database: Path) -> None:
     assert "请求与审批 Requests: 4 waiting for a decision" in out and "put 4 notifications" in out
     assert "(调班 shift change, two requests)" in out
     with sqlite3.connect(database) as db:
-        leave = db.execute("SELECT state, reason FROM attendance_leaverecord").fetchall()
+        leave = db.execute("SELECT l.state, l.reason FROM attendance_leaverecord l JOIN attendance_leavetype t ON "
+                           "t.id = l.leave_type_id WHERE NOT t.on_duty").fetchall()
         makeup = db.execute("SELECT state, direction FROM attendance_makeuppunch").fetchall()
         evidence = db.execute("SELECT e.content_type, e.data FROM attendance_requestevidence AS e "
                               "JOIN attendance_makeuppunch AS m ON m.id = e.makeup_id").fetchall()

@@ -33,9 +33,10 @@ class RecordOut(Schema):
     shift: str = Field(description="班次名称，无则为空 / shift name, empty when none", examples=["白班 Day"])
     status: Literal["present", "absent", "half_day", "on_leave"] = Field(
         description="状态：出勤、缺勤、半天、请假 / status: present, absent, half day, on leave", examples=["present"])
-    source: Literal["punches", "manual", "leave", "absent", "exempt"] = Field(
-        description="来源：打卡、手工、请假、未打卡、免打卡 / where it came from: punches, entered by hand, leave, "
-                    "no punch, exempt", examples=["punches"])
+    source: Literal["punches", "manual", "leave", "absent", "exempt", "on_duty"] = Field(
+        description="来源：打卡、手工、请假、未打卡、免打卡、公出（出差等，算出勤）/ where it came from: punches, entered by "
+                    "hand, leave, no punch, exempt, on duty away (a business trip or the like, counted as worked)",
+        examples=["punches"])
     day_kind: Literal["workday", "rest_day", "holiday"] = Field(
         description="工作日、休息日、节假日 / workday, rest day or holiday", examples=["workday"])
     hours: str = Field(description="工时（小数字符串）/ hours worked, a decimal string", examples=["7.80"])
@@ -116,6 +117,8 @@ class LeaveOut(Schema):
     leave_type: str = Field(description="假别代码 / leave type code", examples=["AL"])
     leave_type_name: str = Field(description="假别名称 / leave type name", examples=["年假 Annual leave"])
     paid: bool = Field(description="带薪 / paid", examples=[True])
+    on_duty: bool = Field(description="公出（出差、外勤等）：这些天算出勤，不是休假 / on duty away (a business trip, field "
+                                      "work): those days count as worked, not as time off", examples=[False])
     start: str = Field(description="开始日期 / first day", examples=["2026-03-03"])
     end: str = Field(description="结束日期（含）/ last day, inclusive", examples=["2026-03-04"])
     half_day: bool = Field(description="半天 / half day", examples=[False])

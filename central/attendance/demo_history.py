@@ -59,6 +59,7 @@ class DepartmentSummary:
     early_min: int
     absent: int
     leave: int
+    on_duty: int  # days on duty away (公出), counted as worked
     overtime_h: Decimal  # paid: approved, or needing no approval (as the monthly sheet counts it)
     pending_h: Decimal  # waiting for approval
 
@@ -125,6 +126,15 @@ def fill_month(site_code: str, today: date, *, seed: int = 2026, device_id: str 
         DailyRecord.objects.update_or_create(employee=by_number["M003"], date=leave_day, shift_name="", defaults={
             "status": "half_day", "source": "leave", "half_day": True, "leave_type": annual, "final": True,
             "reason": "上午请假 morning off", "created_by": "demo"})
+        # two working days on a business trip (公出), approved: the recompute below lays them down as days worked
+        trip = LeaveType.objects.get_or_create(code="trip", defaults={"name": "出差 Business trip", "on_duty": True})[0]
+        away = [d for d in (leave_day + timedelta(days=i) for i in range(1, 30)) if d.weekday() < 5 and d != holiday
+                and d <= last][:2]
+        if away:
+            LeaveRecord.objects.get_or_create(employee=by_number["M004"], leave_type=trip, start=away[0], end=away[-1],
+                                              defaults={"state": "approved", "approved_by": "demo",
+                                                        "approved_at": dj_timezone.now(),
+                                                        "reason": "客户现场 At a customer's site"})
 
     _punch_month(rng, site, [by_number[number] for number, _ in plan], first, last, device_id)
     recompute(first, last, employees=Employee.objects.filter(number__in=list(by_number)), actor="demo")
@@ -296,11 +306,12 @@ def summarise(first: date, last: date, numbers: list[str]) -> list[DepartmentSum
                       early=Count("pk", filter=Q(early=True)), early_min=Sum("early_min"),
                       absent=Count("pk", filter=Q(status="absent")),
                       leave=Count("pk", filter=Q(source="leave")),
+                      on_duty=Count("pk", filter=Q(source="on_duty")),
                       overtime=Sum("overtime_min", filter=Q(overtime_state__in=("", "approved"))),
                       pending=Sum("overtime_min", filter=Q(overtime_state="pending")))
             .order_by("employee__department__name"))
     return [DepartmentSummary(r["employee__department__name"] or "-", r["employees"], r["present"], r["late"],
-                              r["late_min"] or 0, r["early"], r["early_min"] or 0, r["absent"], r["leave"],
+                              r["late_min"] or 0, r["early"], r["early_min"] or 0, r["absent"], r["leave"], r["on_duty"],
                               _hours(r["overtime"]), _hours(r["pending"])) for r in rows]
 
 
@@ -311,9 +322,9 @@ def _hours(minutes: int | None) -> Decimal:
 def summary_table(rows: list[DepartmentSummary]) -> list[str]:
     """The summary as aligned text lines (Chinese first)."""
     head = ("部门 Department", "人数 People", "出勤 Present", "迟到 Late (次/分)", "早退 Early (次/分)", "缺勤 Absent",
-            "请假 Leave", "加班 Overtime h", "待批加班 Pending h")
+            "请假 Leave", "公出 On duty", "加班 Overtime h", "待批加班 Pending h")
     body = [(r.department, str(r.employees), str(r.present), f"{r.late} / {r.late_min}", f"{r.early} / {r.early_min}",
-             str(r.absent), str(r.leave), str(r.overtime_h), str(r.pending_h)) for r in rows]
+             str(r.absent), str(r.leave), str(r.on_duty), str(r.overtime_h), str(r.pending_h)) for r in rows]
     widths = [max(_width(x) for x in col) for col in zip(head, *body, strict=True)]
     return ["  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths, strict=True)).rstrip()
             for line in (head, *body)]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils.functional import lazy
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
@@ -276,7 +277,10 @@ class _LeaveTypeForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})") for t in LeaveType.objects.all()]
+        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})") for t in self.choosable()]
+
+    def choosable(self) -> QuerySet[LeaveType]:
+        return LeaveType.objects.all()
 
     def leave_type_row(self) -> LeaveType:
         return LeaveType.objects.get(pk=int(self.cleaned_data["leave_type"]))
@@ -410,6 +414,10 @@ class AllowanceForm(_LeaveTypeForm):
     days = forms.DecimalField(label=_("天数 Days"), required=False, min_value=0, max_value=366, max_digits=4,
                               decimal_places=1, help_text=_("留空：恢复假别的每年额度 / empty: back to the leave type's "
                                                             "days a year"))
+
+    def choosable(self) -> QuerySet[LeaveType]:
+        """Types that keep an allowance: not time off in lieu (its days come from overtime), not on duty away."""
+        return LeaveType.objects.filter(in_lieu=False, on_duty=False)
 
 
 class AttendanceProfileForm(forms.Form):

@@ -39,6 +39,7 @@ PREVIEW_EMPLOYEES = 200  # rows of a rotation's preview, at most
 MAX_CREWS = 6
 STATUS_SYMBOL = {"present": "✓", "absent": "✗", "half_day": "½", "on_leave": "○"}
 STATUS_CLASS = {"present": "ok", "absent": "bad", "half_day": "warn", "on_leave": "info"}
+ON_DUTY_SYMBOL = "→"
 REST_COLOR = "#9aa5b1"
 
 
@@ -301,8 +302,10 @@ def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any
     for row in rows:
         lines = [punches[pid] for pid in row.punch_ids or [] if pid in punches]
         used.update(pid for pid in row.punch_ids or [])
-        by_day[row.date].append(DayRecord(row, STATUS_SYMBOL.get(row.status, "?"), STATUS_CLASS.get(row.status, "muted"),
-                                           sorted(lines, key=lambda p: p.at)))
+        symbol, css = STATUS_SYMBOL.get(row.status, "?"), STATUS_CLASS.get(row.status, "muted")
+        if row.source == "on_duty":  # worked away from the site: marked apart from days punched at the door
+            symbol, css = ON_DUTY_SYMBOL + (STATUS_SYMBOL["half_day"] if row.half_day else ""), "info"
+        by_day[row.date].append(DayRecord(row, symbol, css, sorted(lines, key=lambda p: p.at)))
     loose: dict[date, list[PunchLine]] = defaultdict(list)
     for pid, line in punches.items():
         if pid not in used:
@@ -323,6 +326,7 @@ def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any
         "absent": sum(1 for r in in_month if r.status == "absent"),
         "half_day": sum(1 for r in in_month if r.status == "half_day"),
         "on_leave": sum(1 for r in in_month if r.status == "on_leave"),
+        "on_duty": sum(Decimal("0.5") if r.half_day else Decimal(1) for r in in_month if r.source == "on_duty"),
         "hours": sum((Decimal(r.hours) for r in in_month), Decimal("0.00")),
         "late": sum(1 for r in in_month if r.late), "late_min": sum(r.late_min for r in in_month),
         "early": sum(1 for r in in_month if r.early), "early_min": sum(r.early_min for r in in_month),

@@ -947,6 +947,8 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         raise ScheduleError("请填写名称 / A name is required", "name")
     if LeaveType.objects.filter(code=code).exclude(pk=getattr(leave_type, "pk", 0) or 0).exists():
         raise ScheduleError(f"已有代码为 {code} 的假别 / A leave type with the code {code} exists", "code")
+    # as stored: a console form has already written its values onto the instance it edits
+    stored = LeaveType.objects.filter(pk=leave_type.pk).first() if leave_type is not None and leave_type.pk else None
     statutory = bool(values.get("statutory"))
     if statutory and values.get("yearly_days") is not None:
         raise ScheduleError("法定年休假按工作年限计算，每年额度请留空 / Statutory annual leave is counted from the years of "
@@ -958,7 +960,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
     in_lieu = bool(values.get("in_lieu"))
     if in_lieu:
         _check_in_lieu_type(values, statutory, carry, leave_type)
-    elif leave_type is not None and leave_type.in_lieu:
+    elif stored is not None and stored.in_lieu:
         banked = DailyRecord.objects.filter(overtime_state="in_lieu").count()
         if banked:  # their overtime would be neither paid nor taken as days off
             raise ScheduleError(f"已有 {banked} 天的加班批为调休，调休假不能取消 / {banked} days of overtime were approved "
@@ -966,7 +968,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
     on_duty = bool(values.get("on_duty"))
     if on_duty:
         _check_on_duty_type(values, statutory, in_lieu, carry)
-    if leave_type is not None and leave_type.on_duty != on_duty:
+    if stored is not None and stored.on_duty != on_duty:
         taken = LeaveRecord.objects.filter(leave_type=leave_type, state__in=("pending", "approved")).count()
         if taken:  # their requests were asked, and their days laid down, as the one or the other
             raise ScheduleError(f"这种假别已有 {taken} 条待批或已批的申请，不能改为或取消公出，请另建假别 / {taken} requests of "
@@ -980,7 +982,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
     elif since is None:
         since = dj_timezone.localdate().year  # from this year's unused days on
     creating = leave_type is None
-    moved = leave_type is not None and leave_type.counts_rest_days != bool(values["counts_rest_days"])
+    moved = stored is not None and stored.counts_rest_days != bool(values["counts_rest_days"])
     with transaction.atomic():
         leave_type = leave_type or LeaveType()
         leave_type.code, leave_type.name = code, name

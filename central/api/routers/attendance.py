@@ -285,15 +285,15 @@ def list_exceptions(request,
     return {"items": [_exception(a) for a in items], "next_cursor": next_cursor}
 
 
-LEAVE_FIELDS = ("id", "leave_type__code", "leave_type__name", "leave_type__paid", "start", "end", "half_day", "state",
-                "reason", "approved_by", "approved_at", "created_at", "evidence__id")
+LEAVE_FIELDS = ("id", "leave_type__code", "leave_type__name", "leave_type__paid", "leave_type__on_duty", "start", "end",
+                "half_day", "state", "reason", "approved_by", "approved_at", "created_at", "evidence__id")
 
 
 def _leave(row: dict[str, Any]) -> dict[str, Any]:
     out = _people(row)
     out |= {"id": row["id"], "leave_type": row["leave_type__code"], "leave_type_name": row["leave_type__name"],
-            "paid": row["leave_type__paid"], "start": row["start"].isoformat(), "end": row["end"].isoformat(),
-            "half_day": row["half_day"], "state": row["state"], "reason": row["reason"],
+            "paid": row["leave_type__paid"], "on_duty": row["leave_type__on_duty"], "start": row["start"].isoformat(),
+            "end": row["end"].isoformat(), "half_day": row["half_day"], "state": row["state"], "reason": row["reason"],
             "approved_by": row["approved_by"], "approved_at": keyset.stamp(row["approved_at"]),
             "created_at": keyset.stamp(row["created_at"]), "has_evidence": row["evidence__id"] is not None}
     return out
