@@ -338,9 +338,9 @@ def test_an_approved_leave_and_makeup_punch_emit_request_approved_and_a_rejected
     decide_leave(leave, approve=True, actor="hr", now=NOW)
     got = Delivery.objects.get()
     assert (got.event, got.key) == ("request.approved", "E1")
-    assert {k: got.data[k] for k in ("kind", "id", "employee", "leave_type", "start", "end", "approved_by")} == \
-        {"kind": "leave", "id": leave.pk, "employee": "E1", "leave_type": "annual", "start": "2026-03-03",
-         "end": "2026-03-04", "approved_by": "hr"}
+    assert {k: got.data[k] for k in ("kind", "id", "employee", "leave_type", "on_duty", "start", "end", "approved_by")} \
+        == {"kind": "leave", "id": leave.pk, "employee": "E1", "leave_type": "annual", "on_duty": False,
+            "start": "2026-03-03", "end": "2026-03-04", "approved_by": "hr"}
     makeup = file_makeup_punch(staff, shanghai(5, 18), "out", reason="忘打卡", actor="E1")
     decide_makeup_punch(makeup, approve=True, actor="hr", now=NOW)
     second = Delivery.objects.get(event_id=f"request.approved:makeup_punch:{makeup.pk}")
@@ -355,9 +355,10 @@ def test_a_request_is_told_when_filed_with_its_reason_and_when_rejected_with_who
     leave = file_leave(staff, annual, date(2026, 3, 2), date(2026, 3, 3), half_day=False, reason="探亲", actor="E1")
     filed = Delivery.objects.get()
     assert (filed.event, filed.key, filed.event_id) == ("request.filed", "E1", f"request.filed:leave:{leave.pk}")
-    assert {k: filed.data[k] for k in ("kind", "id", "employee", "leave_type", "start", "end", "half_day", "reason")} \
-        == {"kind": "leave", "id": leave.pk, "employee": "E1", "leave_type": "annual", "start": "2026-03-02",
-            "end": "2026-03-03", "half_day": False, "reason": "探亲"}
+    assert {k: filed.data[k] for k in ("kind", "id", "employee", "leave_type", "on_duty", "start", "end", "half_day",
+                                       "reason")} \
+        == {"kind": "leave", "id": leave.pk, "employee": "E1", "leave_type": "annual", "on_duty": False,
+            "start": "2026-03-02", "end": "2026-03-03", "half_day": False, "reason": "探亲"}
     assert filed.data["filed_at"].endswith("Z") and "approved_by" not in filed.data and filed.data["has_evidence"] is False
     decide_leave(leave, approve=False, actor="hr", now=NOW)
     rejected = Delivery.objects.get(event="request.rejected")
