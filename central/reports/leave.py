@@ -5,7 +5,9 @@ At the year's end the left column of statutory annual leave is what the rules pa
 arrange it (未休年休假, 《职工带薪年休假条例》 第五条); the basis column says where each allowance comes from (the
 type's days a year, the employee's own, or the statutory days of their working life); a type that carries over shows
 the days carried in from the year before, their last day and how many of them lapsed untaken. Counted by
-:mod:`central.attendance.leave_balances`, as the requests page and the API count them.
+:mod:`central.attendance.leave_balances`, as the requests page and the API count them. A type of days on duty away
+(公出: business trips, field work) keeps no allowance, so it has no balance; its requests are listed with the others,
+the type's name followed by 公出 On duty.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from django.utils import timezone
 
 from central.attendance import leave_balances
 from central.attendance.leave_balances import IN_LIEU, OWN, STATUTORY, TYPE, UNKNOWN, Balance
-from central.attendance.models import LeaveRecord, RequestEvidence
+from central.attendance.models import LeaveRecord, LeaveType, RequestEvidence
 from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
 from central.reports.scoping import company_name, cover, naive_local, stamp
@@ -57,6 +59,11 @@ def basis_text(balance: Balance) -> str:
             UNKNOWN: "法定，缺参加工作时间 Statutory, start of working life missing"}[balance.basis]
 
 
+def type_text(leave_type: LeaveType) -> str:
+    """A leave type as the list names it: a type of days on duty away (worked, not leave) says so."""
+    return f"{leave_type.name}（公出 On duty）" if leave_type.on_duty else leave_type.name
+
+
 def build(user: User, params: ReportParams, *, now: datetime | None = None,
           progress: ProgressFn | None = None) -> Report:
     coverage = cover(user, params)
@@ -72,6 +79,8 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
         found = leave_balances.balances_of(chunk, [year], today=today)
         for emp in chunk:
             for b in found[emp.pk]:
+                if b.leave_type.on_duty:  # days on duty away are worked: there is no allowance to show
+                    continue
                 carry = b.carry if b.carried else None
                 values: tuple[Value, ...] = (
                     emp.number, emp.name, emp.site.name or emp.site.code, emp.department.name if emp.department else "",
@@ -94,7 +103,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
         emp = leave.employee
         days = sum(leave_balances.taken_by_year(taken[leave.pk], leave.half_day).values(), Decimal(0))
         values = (emp.number, emp.name, emp.site.name or emp.site.code, emp.department.name if emp.department else "",
-                  leave.leave_type.name, leave.start, leave.end, days, STATES.get(leave.state, leave.state),
+                  type_text(leave.leave_type), leave.start, leave.end, days, STATES.get(leave.state, leave.state),
                   leave.reason, leave.approved_by, naive_local(leave.approved_at, coverage.zone(emp.site_id)),
                   "有 Yes" if getattr(leave, "has_evidence", False) else "")
         flag = STATE_FLAGS.get(leave.state, "")

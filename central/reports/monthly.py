@@ -1,11 +1,13 @@
 """The monthly attendance sheet (考勤月报): one row per employee, a symbol per day, then the month's totals.
 
 Symbols (the legend of every sheet): √ present, 迟 late, 早 early (迟早 both), × absent, ½ half day,
-a leave type's first character (年 annual, 病 sick …), 休 rest day, 节 holiday, 缺 missing out punch;
+a leave type's first character (年 annual, 病 sick …; the same for a type of days on duty away, 出 for 出差 a business
+trip, which are worked days), 休 rest day, 节 holiday, 缺 missing out punch;
 ``?`` after a symbol: provisional (a terminal of the site has not reported since). Two shifts on one day
 show both symbols, ``/`` between. A day with no record shows what was planned: 休 or 节, else nothing
-(not employed, no shift, or not yet final). Anomalies are red, leave blue, rest grey, provisional amber.
-The totals are counted by :mod:`central.reports.tally`.
+(not employed, no shift, or not yet final). Anomalies are red, leave and days on duty away blue, rest grey,
+provisional amber. The totals are counted by :mod:`central.reports.tally`: a type of days on duty away (公出) has its
+days-column like a leave type's, titled 公出 / On duty, totalling its days on duty away (not leave).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from central.reports import records as rr
 from central.reports.document import Column, Flag, LegendItem, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
 from central.reports.scoping import closing_note, company_name, cover, days, stamp
-from central.reports.tally import Rec, Totals, totals_of
+from central.reports.tally import Rec, Totals, on_duty, totals_of
 
 if TYPE_CHECKING:
     from central.accounts.models import User
@@ -48,7 +50,13 @@ def leave_symbols(types: dict[int, LeaveType]) -> dict[int, str]:
 def record_symbol(rec: Rec, leave_marks: dict[int, str]) -> tuple[str, Flag]:
     """One record's mark and flag."""
     flag: Flag = ""
-    if rec.status == "on_leave":
+    if on_duty(rec):  # worked away: the type's mark, as leave is marked
+        mark, flag = (leave_marks.get(rec.leave_type, "公") if rec.leave_type else "公"), "info"
+        if rec.status == "half_day" or rec.half_day:
+            mark += HALF
+            if rec.other_half == "absent":
+                flag = "bad"
+    elif rec.status == "on_leave":
         mark, flag = (leave_marks.get(rec.leave_type, "假") if rec.leave_type else "假"), "info"
     elif rec.status == "absent":
         mark, flag = ABSENT, "bad"
@@ -97,7 +105,8 @@ def legend(types: dict[int, LeaveType], marks: dict[int, str]) -> list[LegendIte
              LegendItem(MISSING, "缺下班卡 Missing out punch", "bad"), LegendItem(REST, "休息日 Rest day", "muted"),
              LegendItem(HOLIDAY, "节假日 Holiday", "muted"),
              LegendItem(REST + PRESENT + " / " + HOLIDAY + PRESENT, "休息日 / 节假日加班 Worked on a rest day / holiday", "info")]
-    items += [LegendItem(marks[pk], f"{t.name}（请假 Leave）", "info") for pk, t in types.items()]
+    items += [LegendItem(marks[pk], f"{t.name}（公出，算出勤 On duty away, worked）" if t.on_duty
+                         else f"{t.name}（请假 Leave）", "info") for pk, t in types.items()]
     items.append(LegendItem(PROVISIONAL, "未定稿：终端尚未全部上报 Provisional: not every terminal has reported", "warn"))
     return items
 
@@ -110,7 +119,8 @@ def total_columns(types: dict[int, LeaveType]) -> list[Column]:
             Column("early_min", "早退分钟 Early (min)", "int", 7, "sum"),
             Column("absent_days", "缺勤天数 Absent (days)", "decimal", 7, "sum"),
             Column("missing_out", "缺卡次数 Missing out", "int", 7, "sum")]
-    cols += [Column(f"leave_{t.code}", f"{t.name} 天 Leave: {t.code} (days)", "decimal", 8, "sum") for t in types.values()]
+    cols += [Column(f"leave_{t.code}", f"{t.name} 公出天 On duty: {t.code} (days)" if t.on_duty
+                    else f"{t.name} 天 Leave: {t.code} (days)", "decimal", 8, "sum") for t in types.values()]
     cols += [Column("ot_workday_h", "工作日加班 OT workday (h)", "decimal", 8, "sum"),
              Column("ot_rest_day_h", "休息日加班 OT rest day (h)", "decimal", 8, "sum"),
              Column("ot_holiday_h", "节假日加班 OT holiday (h)", "decimal", 8, "sum"),
@@ -124,7 +134,8 @@ def total_columns(types: dict[int, LeaveType]) -> list[Column]:
 def total_values(totals: Totals, types: dict[int, LeaveType]) -> list[Value]:
     values: list[Value] = [totals.days_worked, totals.late, totals.late_min, totals.early, totals.early_min,
                            totals.absent_days, totals.missing_out]
-    values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
+    values += [(totals.on_duty_days if t.on_duty else totals.leave_days).get(pk, Decimal("0"))
+               for pk, t in types.items()]
     values += [totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
                totals.overtime_pending_h, totals.in_lieu_h, totals.hours, totals.provisional]
     return values
@@ -179,6 +190,8 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                   legend=legend(types, marks),
                   notes=["出勤天数只计工作日；休息日、节假日上班计入加班 / Days worked count working days only; work on a rest "
                          "day or holiday counts as overtime.",
+                         "公出（出差、外勤）算出勤，计入出勤天数，不算请假 / Days on duty away (business trips, field "
+                         "work) are worked: they count in days worked, not as leave.",
                          "加班只计无需审批或已批准的；批为调休的休息日加班不计薪，另列 / Overtime counts only when approved "
                          "or needing no approval; rest-day overtime approved as time off in lieu is not paid and has "
                          "its own column.",

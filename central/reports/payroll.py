@@ -3,7 +3,9 @@
 Meant to be mapped once into a payroll system and then imported every month: the column titles are
 ``中文 key`` where ``key`` is the stable field name listed in ``docs/reports.md``; new columns are only
 ever added at the end. Leave is one column per leave type, ``leave_<code>_days``, in the order of the
-types' codes. The numbers are counted by :mod:`central.reports.tally`, as on the monthly sheet.
+types' codes; a type of days on duty away (公出) keeps its column there, titled 公出天数, and gives its days on duty
+away, which are worked days (in ``days_worked``, not in ``leave_days_total``), totalled at the end in
+``on_duty_days_total``. The numbers are counted by :mod:`central.reports.tally`, as on the monthly sheet.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ TRAILING: tuple[tuple[str, str, str], ...] = (  # added after the leave columns,
     ("annual_leave_untaken_days", "应休未休年休假天数", "decimal"),
     ("in_lieu_untaken_hours", "未休调休小时", "decimal"),
     ("month_closed", "已月结", "text"),
+    ("on_duty_days_total", "公出天数合计", "decimal"),
 )
 
 
@@ -58,8 +61,10 @@ def _keyed(spec: tuple[tuple[str, str, str], ...]) -> list[Column]:
             for key, zh, kind in spec]
 
 
-def columns(leave_codes: list[str]) -> list[Column]:
-    leave = [Column(f"leave_{code}_days", f"请假天数 leave_{code}_days", "decimal", len(code) + 12) for code in leave_codes]
+def columns(leave_codes: list[str], on_duty_codes: frozenset[str] = frozenset()) -> list[Column]:
+    """The export's columns; a leave type whose code is in ``on_duty_codes`` is one of days on duty away (公出)."""
+    leave = [Column(f"leave_{code}_days", f"{'公出天数' if code in on_duty_codes else '请假天数'} leave_{code}_days",
+                    "decimal", len(code) + 12) for code in leave_codes]
     return [*_keyed(FIXED), *leave, *_keyed(TRAILING)]
 
 
@@ -68,7 +73,8 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     coverage = cover(user, params)
     staff = rr.staff(coverage.employees, params.first, params.last)
     types = rr.leave_types()
-    part = Part("payroll", "薪资导出 Payroll", columns([t.code for t in types.values()]), freeze_columns=4)
+    away = frozenset(t.code for t in types.values() if t.on_duty)
+    part = Part("payroll", "薪资导出 Payroll", columns([t.code for t in types.values()], away), freeze_columns=4)
     untaken: dict[int, leave_balances.Untaken] = {}
     nothing = leave_balances.Untaken(Decimal("0.0"), Decimal("0.00"))
     signed = closed_sites({s.site_id for s in staff}, params.first, params.last)
@@ -81,9 +87,11 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
             totals.late, totals.late_min, totals.early, totals.early_min, totals.absent_days, totals.missing_out,
             totals.leave_total, totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
             totals.overtime_pending_h, totals.provisional, "N" if totals.provisional else "Y"]
-        values += [totals.leave_days.get(pk, Decimal("0")) for pk in types]
+        values += [(totals.on_duty_days if t.on_duty else totals.leave_days).get(pk, Decimal("0"))
+                   for pk, t in types.items()]
         settled = untaken.get(s.pk, nothing)
-        values += [totals.in_lieu_h, settled.annual_days, settled.in_lieu_hours, "Y" if s.site_id in signed else "N"]
+        values += [totals.in_lieu_h, settled.annual_days, settled.in_lieu_hours, "Y" if s.site_id in signed else "N",
+                   totals.on_duty_total]
         warn: Flag = "warn"
         flags: tuple[Flag, ...] = (warn,) * len(values) if totals.provisional else ()
         part.rows.append(Row(tuple(values), flags))
@@ -97,4 +105,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                   notes=["列说明见 docs/reports.md；all_final 为 N 的行含未定稿记录，数字可能还会变；month_closed 为 Y 的行，"
                          "期间每个月都已在其站点月结 / Columns: see docs/reports.md. Rows with all_final N hold "
                          "provisional records and may still change; rows with month_closed Y are of sites where every "
-                         "month of the period is closed."])
+                         "month of the period is closed.",
+                         "公出（出差、外勤）算出勤：计入 days_worked，不计入 leave_days_total，合计见 on_duty_days_total / "
+                         "Days on duty away (business trips, field work) are worked: in days_worked, not in "
+                         "leave_days_total; their total is on_duty_days_total."])

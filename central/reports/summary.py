@@ -1,7 +1,9 @@
 """The attendance summary (考勤汇总): rates per department and per site, and their trend, with charts.
 
 * **Attendance rate** = days worked ÷ working days due (days worked + absent days; leave is left out of
-  both), as :mod:`central.reports.tally` counts them. Empty when nothing was due.
+  both), as :mod:`central.reports.tally` counts them. Empty when nothing was due. Days on duty away (公出: business
+  trips, field work) are worked days, so they count as attended; they are not leave, and have their own column
+  (公出天数 On duty, the last).
 * **Late rate** = records marked late ÷ records with time worked on a working day.
 * **Overtime** = paid overtime hours of every kind (approved, or needing no approval).
 
@@ -37,6 +39,7 @@ RATE_COLUMNS = [
     Column("leave", "请假天数 Leave (days)", "decimal", 8, "sum"),
     Column("overtime_h", "加班小时 Overtime (h)", "decimal", 9, "sum"),
     Column("hours", "工时 Hours", "decimal", 9, "sum"),
+    Column("on_duty", "公出天数 On duty (days)", "decimal", 8, "sum"),
 ]
 
 
@@ -60,7 +63,7 @@ def rate_values(group: Group) -> list[Value]:
     t = group.totals
     overtime = sum((t.overtime_h(kind) for kind in OVERTIME_KINDS), Decimal("0.00"))
     return [t.expected, t.days_worked, rate(t.days_worked, t.expected), t.late, rate(t.late, group.attended), t.early,
-            t.absent_days, t.leave_total, overtime, t.hours]
+            t.absent_days, t.leave_total, overtime, t.hours, t.on_duty_total]
 
 
 def rate_flags(values: list[Value], lead: int) -> tuple[Flag, ...]:
@@ -145,7 +148,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                   first=params.first, last=params.last, generated_at=stamp(now),
                   parts=[by_department, by_site, trend_part],
                   notes=[f"整体出勤率 Overall attendance rate: {'—' if overall is None else f'{overall:.1%}'}",
-                         "出勤率 = 出勤天数 ÷ 应出勤天数（出勤 + 缺勤，不含请假）/ Attendance rate = days worked ÷ days due "
-                         "(worked + absent; leave left out).",
+                         "出勤率 = 出勤天数 ÷ 应出勤天数（出勤 + 缺勤，不含请假；公出算出勤）/ Attendance rate = days worked ÷ "
+                         "days due (worked + absent; leave left out; days on duty away are worked).",
                          "迟到率 = 迟到次数 ÷ 有出勤的记录数 / Late rate = late records ÷ records with time worked.",
                          "出勤率低于 95% 或迟到率高于 5% 标红 / Red: attendance under 95 % or late rate over 5 %."])
