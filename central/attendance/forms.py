@@ -277,7 +277,9 @@ class _LeaveTypeForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})") for t in self.choosable()]
+        away = gettext("公出 On duty away")  # told apart: its days count as worked, not as time off
+        choice_field(self, "leave_type").choices = [(str(t.pk), f"{t.name} ({t.code})" + (f" · {away}" if t.on_duty else ""))
+                                                    for t in self.choosable()]
 
     def choosable(self) -> QuerySet[LeaveType]:
         return LeaveType.objects.all()

@@ -96,8 +96,8 @@ def _request_data(request: LeaveRecord | MakeupPunch | ShiftChange) -> dict[str,
                 "partner_answer": request.partner_answer or None}
     if isinstance(request, LeaveRecord):
         return {"kind": "leave", "id": request.pk, "employee": employee.number, "leave_type": request.leave_type.code,
-                "on_duty": request.leave_type.on_duty, "start": request.start.isoformat(), "end": request.end.isoformat(), "half_day": request.half_day,
-                "has_evidence": evidence.has(request)}
+                "on_duty": request.leave_type.on_duty, "start": request.start.isoformat(), "end": request.end.isoformat(),
+                "half_day": request.half_day, "has_evidence": evidence.has(request)}
     return {"kind": "makeup_punch", "id": request.pk, "employee": employee.number, "at": utc_iso(request.at),
             "direction": request.direction, "has_evidence": evidence.has(request)}
 
