@@ -1009,6 +1009,13 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
     return leave_type
 
 
+def _refuse_first(refusals: Iterable[tuple[bool, str, str, str]]) -> None:
+    """Of (refused, field, Chinese, English), the first refused raises :class:`ScheduleError` on its field."""
+    for refused, name, zh, en in refusals:
+        if refused:
+            raise ScheduleError(f"{zh} / {en}", name)
+
+
 def _check_on_duty_type(values: dict[str, Any], statutory: bool, in_lieu: bool, carry: Any) -> None:
     """Days on duty away (公出) are worked days: paid as worked, on working days, with no allowance to count."""
     refusals = ((not values.get("paid"), "paid", "公出算出勤，按出勤计薪，不能是无薪假",
@@ -1021,9 +1028,7 @@ def _check_on_duty_type(values: dict[str, Any], statutory: bool, in_lieu: bool, 
                 (bool(values.get("counts_rest_days")), "counts_rest_days",
                  "公出只算工作日；休息日出差的工作请按加班申报",
                  "On duty away takes working days only; work on a rest day away is overtime, asked as such"))
-    for refused, name, zh, en in refusals:
-        if refused:
-            raise ScheduleError(f"{zh} / {en}", name)
+    _refuse_first(refusals)
 
 
 def _check_in_lieu_type(values: dict[str, Any], statutory: bool, carry: Any, leave_type: LeaveType | None) -> None:
@@ -1035,9 +1040,7 @@ def _check_in_lieu_type(values: dict[str, Any], statutory: bool, carry: Any, lea
                  "Time off in lieu is kept until taken: nothing to carry over"),
                 (bool(values.get("counts_rest_days")), "counts_rest_days", "调休只占工作日，不能按自然日计",
                  "Time off in lieu takes working days only, not calendar days"))
-    for refused, name, zh, en in refusals:
-        if refused:
-            raise ScheduleError(f"{zh} / {en}", name)
+    _refuse_first(refusals)
     other = LeaveType.objects.filter(in_lieu=True).exclude(pk=getattr(leave_type, "pk", 0) or 0).first()
     if other is not None:
         raise ScheduleError(f"已有调休假别「{other.name}」（{other.code}），只能有一个 / {other.name} ({other.code}) is "
