@@ -43,8 +43,9 @@ The rules, in the order they apply:
    Late when in > start + ``late_grace_min``; early when out < end - ``early_grace_min`` (both
    strict; ``None`` = never marked); minutes late/early are whole minutes from start/end.
 7. **Rest days and holidays.** Never absent. Punches on them make a record only when the
-   shift has ``count_on_holidays``; then every counted minute is overtime of that day's kind
-   and nobody is late or early.
+   shift has ``count_on_holidays``; then every counted minute is overtime of that day's kind,
+   nobody is late or early, and the record is present whatever its hours (the thresholds of
+   rule 6 are for working days).
 8. **Records already there win** (manual, full-day leave, an approved make-up request): no
    second record, and the punches of that occurrence are marked as not used; one without a shift
    stands for every occurrence of its day. A half-day leave
@@ -646,7 +647,8 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
     worked = _worked(shift, occ, spans, zone)
     seconds = sum(elapsed(s, e, zone) for s, e in worked)
     hours = hours_of(seconds)
-    status = status_from_hours(shift, hours)
+    # rest days and holidays are never absent nor half (rule 7): whatever was worked is overtime
+    status = status_from_hours(shift, hours) if occ.day_kind == "workday" else "present"
     late = early = False
     late_min = early_min = 0
     if occ.day_kind == "workday":
