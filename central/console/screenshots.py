@@ -484,6 +484,12 @@ def demo_attendance(site: Any, admin: Any) -> None:
         while sick.weekday() >= 5:
             sick -= timedelta(days=1)
         record_leave(workers[0], kinds["sick"], sick, sick, reason="已交医院证明", actor=ADMIN)
+        trip = attendance.save_leave_type(admin, {"code": "trip", "name": "出差", "paid": True, "counts_rest_days": False,
+                                                  "on_duty": True})
+        away = sick - timedelta(days=2)
+        while away.weekday() >= 5:
+            away -= timedelta(days=1)
+        record_leave(workers[0], trip, away, away, reason="客户现场调试", actor=ADMIN)
     if len(workers) >= 3:  # requests waiting, and HR's rule that tells their managers at once
         from central.attendance.demo_history import file_waiting_requests
 
