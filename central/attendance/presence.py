@@ -10,7 +10,7 @@ The rules:
    window holds ``now``; when none does, there is no shift now.
 2. **Expected now**: that occurrence is on a working day, has begun and not ended
    (``begins <= now <= ends``), the employee is not exempt (高管免刷) and not on an approved full-day
-   leave that day.
+   leave that day (on leave; a leave of a 公出 type, a day on duty away, is also ``on_duty``).
 3. **Arrived**: a punch at or before ``now`` in that occurrence's window counts by the shift's
    direction rule (engine rule 4). ``first_in`` is the first counted one, the engine's in;
    ``late_min`` is counted as the engine counts it (whole minutes after the start, only beyond the
@@ -62,6 +62,7 @@ class Situation(NamedTuple):  # a tuple: made for every employee at every dashbo
     on_site: bool = False  # rule 4 (stale included: see ``stale``)
     stale: bool = False  # rule 5
     last_at: datetime | None = None  # the last punch at or before now
+    on_duty: bool = False  # of ``on_leave``: the day is on duty away (公出: a business trip), worked elsewhere
 
     @property
     def waiting(self) -> bool:
@@ -83,10 +84,11 @@ def _stale(last_in: PunchIn, now: datetime, zone: tzinfo | None) -> bool:
 
 
 def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], now: datetime, *,
-              leave_days: Collection[date] = (),
+              leave_days: Collection[date] = (), away_days: Collection[date] = (),
               current: tuple[Occurrence | None, list[Occurrence]] | None = None) -> Situation:
     """``punches``: the employee's punches in time order, at least those since yesterday's windows opened
-    (``READ_BACK``); later ones than ``now`` are ignored. ``leave_days``: the dates of their approved full-day leave.
+    (``READ_BACK``); later ones than ``now`` are ignored. ``leave_days``: the dates of their approved full-day leave;
+    ``away_days``: those of them on duty away (公出).
     ``current``: what :func:`current_occurrence` gives for this schedule, person and ``now``, when the caller
     worked it out once for many people who share them."""
     zone = schedule.calendar.zone  # lengths in real time where the site's clocks change, as the engine counts them
@@ -120,7 +122,7 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
         person.number, shift=shift.name, date=occ.date, begins=occ.begins, ends=occ.ends, day_kind=occ.day_kind,
         expected=expected, on_leave=on_leave, arrived=first is not None, first_in=first.at if first else None,
         late_min=late_min, since_start_min=int(elapsed(occ.begins, now, zone) // 60), on_site=on_site,
-        stale=stale, last_at=last_at)
+        stale=stale, last_at=last_at, on_duty=on_leave and occ.date in away_days)
 
 
 @dataclass(frozen=True)
@@ -133,17 +135,19 @@ class Counts:
     waiting: int = 0  # expected and not arrived: absent or not yet arrived
     late: int = 0  # of those expected, arrived late
     on_leave: int = 0
+    on_duty: int = 0  # of those on leave, on duty away (公出)
 
 
 def count(found: Iterable[Situation]) -> Counts:
-    on_site = stale = expected = arrived = waiting = late = on_leave = 0
+    on_site = stale = expected = arrived = waiting = late = on_leave = on_duty = 0
     for s in found:
         on_site += s.on_site
         stale += s.stale
         on_leave += s.on_leave
+        on_duty += s.on_duty
         if s.expected:
             expected += 1
             arrived += s.arrived
             waiting += not s.arrived
             late += s.late_min > 0
-    return Counts(on_site, stale, expected, arrived, waiting, late, on_leave)
+    return Counts(on_site, stale, expected, arrived, waiting, late, on_leave, on_duty)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import connection
@@ -50,6 +50,7 @@ class Inputs:
     clock_of: dict[int, LocalClock]  # each employee's site's local clock
     punches: dict[int, list[e.PunchIn]]  # each employee's, in time order
     leave: dict[int, set[date]]
+    away: dict[int, set[date]] = field(default_factory=dict)  # of ``leave``, the days on duty away (公出)
 
     def add_punch(self, emp_id: int, punch_id: str, at_utc: datetime, direction: str) -> bool:
         """A punch (naive UTC time) received after the read, in its place in the employee's list; False when it is
@@ -70,7 +71,7 @@ def read_inputs(staff: Sequence[Staff], now: datetime, *, rules: Rules | None = 
     clocks = {str(zone): LocalClock(zone) for zone in {rules.zone(emp.site_id) for emp in staff}}
     site_clock = {site_id: clocks[str(rules.zone(site_id))] for site_id in {emp.site_id for emp in staff}}
     found = Inputs(kept_plans(rules, staff), {emp.pk: site_clock[emp.site_id] for emp in staff}, defaultdict(list),
-                   leave_days(now))
+                   leave_days(now), leave_days(now, on_duty=True))
     clock_of = found.clock_of
     few = list(numbers) if len(staff) <= FEW else None
     for pid, number, at, way in _recent_punches(since, now, few):  # in time order
@@ -106,7 +107,8 @@ def work_out(staff: Iterable[Staff], inputs: Inputs, now: datetime) -> dict[int,
         if current is None:
             current = shared[key] = current_occurrence(schedule, person, at)
         found[emp.pk] = situation(person, schedule, inputs.punches.get(emp.pk, none), at,
-                                  leave_days=inputs.leave.get(emp.pk, ()), current=current)
+                                  leave_days=inputs.leave.get(emp.pk, ()), away_days=inputs.away.get(emp.pk, ()),
+                                  current=current)
     return found
 
 
@@ -165,12 +167,15 @@ def _time_of(row: tuple[str, str, datetime, str]) -> datetime:
     return row[2]
 
 
-def leave_days(now: datetime) -> dict[int, set[date]]:
-    """Employee pk → the dates of approved full-day leave from two days before ``now`` to the day after."""
+def leave_days(now: datetime, *, on_duty: bool = False) -> dict[int, set[date]]:
+    """Employee pk → the dates of approved full-day leave from two days before ``now`` to the day after (``on_duty``:
+    only the leave of 公出 types, days on duty away)."""
     first, last = (now - timedelta(days=2)).date(), (now + timedelta(days=1)).date()
     days: dict[int, set[date]] = defaultdict(set)
-    for emp_id, start, end in LeaveRecord.objects.filter(
-            state="approved", half_day=False, start__lte=last, end__gte=first).values_list("employee_id", "start", "end"):
+    approved = LeaveRecord.objects.filter(state="approved", half_day=False, start__lte=last, end__gte=first)
+    if on_duty:
+        approved = approved.filter(leave_type__on_duty=True)
+    for emp_id, start, end in approved.values_list("employee_id", "start", "end"):
         day = max(start, first)
         while day <= min(end, last):
             days[emp_id].add(day)

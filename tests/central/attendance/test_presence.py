@@ -87,7 +87,9 @@ def test_rest_days_leave_and_exempt_employees_are_not_expected() -> None:
     rest = situation(WORKER, schedule(DAY), [], at(sunday, 10))
     assert rest.day_kind == "rest_day" and not rest.expected
     leave = situation(WORKER, schedule(DAY), [], at(MONDAY, 10), leave_days={MONDAY})
-    assert leave.on_leave and not leave.expected
+    assert leave.on_leave and not leave.on_duty and not leave.expected
+    away = situation(WORKER, schedule(DAY), [], at(MONDAY, 10), leave_days={MONDAY}, away_days={MONDAY})
+    assert away.on_leave and away.on_duty and not away.expected  # on a business trip (公出): worked elsewhere
     boss = situation(e.Person("9", default_shift="day", exempt=True), schedule(DAY), [], at(MONDAY, 10))
     assert not boss.expected
 
@@ -108,8 +110,9 @@ def test_counts_add_up_a_group() -> None:
              situation(WORKER, schedule(DAY), punches(at(MONDAY, 9, 20), at(MONDAY, 9, 50)), now),  # late, gone
              situation(WORKER, schedule(DAY), [], now),  # waited for
              situation(WORKER, schedule(DAY), [], now, leave_days={MONDAY}),
+             situation(WORKER, schedule(DAY), [], now, leave_days={MONDAY}, away_days={MONDAY}),
              situation(e.Person("x"), schedule(DAY), punches(at(MONDAY, 9)), now)]  # no shift, on site
-    assert count(found) == Counts(on_site=2, stale=0, expected=3, arrived=2, waiting=1, late=1, on_leave=1)
+    assert count(found) == Counts(on_site=2, stale=0, expected=3, arrived=2, waiting=1, late=1, on_leave=2, on_duty=1)
 
 
 def test_where_the_clocks_go_forward_late_and_since_start_are_real_minutes() -> None:

@@ -60,6 +60,19 @@ def test_the_whole_company_counts_match_the_presence_rules_and_the_engines_recor
     assert table == {("一厂", "装配"): (3, 4, 3, 1, 2), ("一厂", "质检"): (2, 4, 2, 2, 0), ("二厂", "仓储"): (1, 2, 1, 1, 0)}
 
 
+def test_a_business_trip_today_is_counted_with_leave_and_apart_from_those_waited_for(day: dict[str, Any]) -> None:
+    from central.attendance.models import LeaveRecord, LeaveType
+    from central.people.models import Employee
+
+    trip = LeaveType.objects.create(code="trip", name="出差", on_duty=True)
+    LeaveRecord.objects.create(employee=Employee.objects.get(number="A4"), leave_type=trip, start=day["today"],
+                               end=day["today"], state="approved")
+    board = dashboard(user("root", Role.HR_ADMIN, superuser=True), now=NOW)
+    c = board.counts  # A4 was waited for (not arrived); on a trip, no longer expected
+    assert (c.expected, c.waiting, c.on_leave, c.on_duty) == (9, 3, 2, 1)
+    assert sorted(numbers(board.waiting)) == ["Q3", "Q4", "W2"]
+
+
 def test_today_is_compared_with_the_same_weekday_of_the_last_four_weeks(day: dict[str, Any]) -> None:
     board = dashboard(user("root", Role.HR_ADMIN, superuser=True), now=NOW)
     compared = board.compared
