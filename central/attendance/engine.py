@@ -42,6 +42,11 @@ The rules, in the order they apply:
    One punch only gives 0 h and, with no threshold, present and flagged ``missing_out``.
    Late when in > start + ``late_grace_min``; early when out < end - ``early_grace_min`` (both
    strict; ``None`` = never marked); minutes late/early are whole minutes from start/end.
+   **Flexible start** (弹性上班, ``flex_min`` > 0): the day may begin anywhere from start - flex
+   to start + flex and then ends as much later (晚到晚走) or earlier (早到早走): with d the first
+   in's distance from the start, held within ±flex, the start and end used for early and
+   overtime are start + d and end + d. Late only beyond start + flex + grace, by whole minutes
+   from start + flex. The window, hours and thresholds are the shift's own.
 7. **Rest days and holidays.** Never absent. Punches on them make a record only when the
    shift has ``count_on_holidays``; then every counted minute is overtime of that day's kind,
    nobody is late or early, and the record is present whatever its hours (the thresholds of
@@ -128,6 +133,7 @@ class Shift:
     count_on_holidays: bool = False
     breaks: tuple[Break, ...] = ()
     rounding: Rounding | None = None
+    flex_min: int = 0  # 弹性上班: the day may start up to this much before or after ``start`` (rule 6)
     overtime: OvertimeRule = OvertimeRule()
 
     def begins(self, day: date) -> datetime:
@@ -506,12 +512,21 @@ def elapsed(start: datetime, end: datetime, zone: tzinfo | None) -> float:
 
 
 def minutes_late(shift: Shift, begins: datetime, first_in: datetime, zone: tzinfo | None) -> int | None:
-    """Whole minutes from the occurrence's start to its first in when that is beyond the late grace (strictly),
-    else None (on time, or lateness not marked); in real time where the clocks of ``zone`` change."""
+    """Whole minutes from the occurrence's start (with a flexible start: its latest, start + flex) to its first in
+    when that is beyond the late grace (strictly), else None (on time, or lateness not marked); in real time where
+    the clocks of ``zone`` change."""
     if shift.late_grace_min is None:
         return None
-    after_start = elapsed(begins, first_in, zone)
+    after_start = elapsed(begins, first_in, zone) - shift.flex_min * 60
     return int(after_start // 60) if after_start > shift.late_grace_min * 60 else None
+
+
+def flex_offset(shift: Shift, begins: datetime, first_in: datetime, zone: tzinfo | None) -> timedelta:
+    """How far a flexible start moves this day (rule 6): the first in's distance from the start, within ±flex."""
+    if not shift.flex_min:
+        return timedelta(0)
+    limit = shift.flex_min * 60
+    return timedelta(seconds=max(-limit, min(limit, elapsed(begins, first_in, zone))))
 
 
 def _instant(at: datetime, zone: tzinfo | None) -> datetime:
@@ -655,13 +670,15 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
         minutes = minutes_late(shift, occ.begins, first.at, zone)
         if minutes is not None:
             late, late_min = True, minutes
+        moved = flex_offset(shift, occ.begins, first.at, zone)
+        begins, ends = occ.begins + moved, occ.ends + moved
         if shift.early_grace_min is not None and last is not None:
-            before_end = elapsed(last.at, occ.ends, zone)
+            before_end = elapsed(last.at, ends, zone)
             if before_end > shift.early_grace_min * 60:
                 early, early_min = True, int(before_end // 60)
-        extra = sum(_overlap(s, (occ.ends, datetime.max), zone) for s in worked)
+        extra = sum(_overlap(s, (ends, datetime.max), zone) for s in worked)
         if shift.overtime.before_start:
-            extra += sum(_overlap(s, (datetime.min, occ.begins), zone) for s in worked)
+            extra += sum(_overlap(s, (datetime.min, begins), zone) for s in worked)
     else:
         extra = seconds
     overtime_min, overtime_state = _overtime(shift.overtime, int(extra // 60), person)

@@ -18,7 +18,7 @@ from central.attendance import engine as e
 T = TypeVar("T")
 SHIFT_KEYS = {"name", "start", "end", "checkin_before_min", "checkout_after_min", "late_grace_min", "early_grace_min",
               "hours", "direction", "half_day_below_h", "absent_below_h", "count_on_holidays", "breaks", "rounding",
-              "overtime"}
+              "overtime", "flex_min"}
 REQUIRED_SHIFT_KEYS = ("name", "start", "end")
 
 
@@ -195,7 +195,7 @@ def shift_from(data: Any, where: str) -> e.Shift:
         half_day_below_h=_get(data, "half_day_below_h", where, _opt_hours),
         absent_below_h=_get(data, "absent_below_h", where, _opt_hours),
         count_on_holidays=_get(data, "count_on_holidays", where, _bool),
-        breaks=breaks, rounding=rounding, overtime=overtime)
+        breaks=breaks, rounding=rounding, overtime=overtime, flex_min=_get(data, "flex_min", where, _minutes, 0))
 
 
 def _named(shifts: dict[str, e.Shift], name: Any, field: str) -> str:

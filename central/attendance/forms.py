@@ -75,7 +75,7 @@ class ShiftForm(forms.ModelForm):
     class Meta:
         model = ShiftType
         fields = ["name", "start", "end", "color", "checkin_before_min", "checkout_after_min", "late_grace_min",
-                  "early_grace_min", "hours", "direction", "half_day_below_h", "absent_below_h", "rounding_min",
+                  "early_grace_min", "flex_min", "hours", "direction", "half_day_below_h", "absent_below_h", "rounding_min",
                   "rounding_in", "rounding_out", "overtime", "count_on_holidays"]
         widgets = {"start": TimeInput(), "end": TimeInput(), "color": forms.TextInput(attrs={"type": "color"})}
 
@@ -89,6 +89,10 @@ class ShiftForm(forms.ModelForm):
         self.fields["late_grace_min"].help_text = _("留空：从不记迟到 / Empty: never late")
         self.fields["early_grace_min"].help_text = _("留空：从不记早退 / Empty: never early")
         self.fields["rounding_min"].help_text = _("留空：不取整 / Empty: no rounding")
+        self.fields["flex_min"].required = False  # empty: a fixed start
+
+    def clean_flex_min(self) -> int:
+        return self.cleaned_data.get("flex_min") or 0
 
     def clean_color(self) -> str:
         color = (self.cleaned_data.get("color") or "").strip()

@@ -54,7 +54,7 @@ def shift_of(row: ShiftType) -> e.Shift:
         count_on_holidays=row.count_on_holidays, breaks=breaks,
         rounding=e.Rounding(row.rounding_min, row.rounding_in, row.rounding_out)  # type: ignore[arg-type]
         if row.rounding_min else None,
-        overtime=overtime)
+        overtime=overtime, flex_min=row.flex_min)
 
 
 Profile = tuple[date | None, date | None, int | None, bool, bool]  # joined, left, default shift, exempt, overtime list

@@ -45,6 +45,11 @@ class ShiftType(models.Model):
     checkout_after_min = models.PositiveIntegerField(_("延后打卡分钟 Check-out until (min after)"), default=120, validators=MINUTES)
     late_grace_min = models.PositiveIntegerField(_("迟到宽限 Late grace (min)"), null=True, blank=True, default=5, validators=MINUTES)
     early_grace_min = models.PositiveIntegerField(_("早退宽限 Early grace (min)"), null=True, blank=True, default=0, validators=MINUTES)
+    flex_min = models.PositiveIntegerField(
+        _("弹性上班（分钟） Flexible start (min)"), default=0, validators=MINUTES,
+        help_text=_("0：固定上班。大于 0：可在上班时间前后这么多分钟内开始，下班随之提前或推后（早到早走、晚到晚走），超出才算迟到 / 0: a "
+                    "fixed start. Above 0: the day may begin this many minutes before or after the start and then ends "
+                    "as much earlier or later; late only beyond it"))
     hours = models.CharField(_("工时算法 Hours"), max_length=12, choices=HOURS_RULES, default="first_last")
     direction = models.CharField(_("进出方向 Direction"), max_length=12, choices=DIRECTIONS, default="alternate")
     half_day_below_h = models.DecimalField(_("半天阈值 Half day below (h)"), max_digits=4, decimal_places=2, null=True,

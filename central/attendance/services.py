@@ -879,6 +879,14 @@ def check_shift(values: dict[str, Any]) -> None:
         if any(span_start < other_end and other_start < span_end for other_start, other_end in spans):
             raise ScheduleError(f"休息 {label} 与另一段重叠 / The break {label} overlaps another", "breaks")
         spans.append((span_start, span_end))
+    flex = values.get("flex_min") or 0
+    for room, zh, en in ((values.get("checkin_before_min") or 0, "上班前", "before the start"),
+                         (values.get("checkout_after_min") or 0, "下班后", "after the end")):
+        if flex > room:  # an in (or out) moved by the flexible start would fall outside the punching window
+            raise ScheduleError(f"弹性 {flex} 分钟超出{zh}可打卡的 {room} 分钟，请放宽打卡时段 / A flexible start of {flex} min "
+                                f"needs punching allowed at least as long {en} (now {room} min)", "flex_min")
+    if flex * 2 * 60 >= (ends - begins).total_seconds():
+        raise ScheduleError("弹性时长应短于半个班次 / A flexible start is shorter than half the shift", "flex_min")
     half, absent = values.get("half_day_below_h"), values.get("absent_below_h")
     for name, value in (("half_day_below_h", half), ("absent_below_h", absent)):
         if value is not None and value > length_h:
@@ -1049,7 +1057,7 @@ def _check_in_lieu_type(values: dict[str, Any], statutory: bool, carry: Any, lea
 
 SHIFT_FIELDS = ("start", "end", "checkin_before_min", "checkout_after_min", "late_grace_min", "early_grace_min", "hours",
                 "direction", "half_day_below_h", "absent_below_h", "count_on_holidays", "rounding_min", "rounding_in",
-                "rounding_out", "overtime", "color")
+                "rounding_out", "overtime", "color", "flex_min")
 
 
 def save_shift(user: Any, values: dict[str, Any], shift: ShiftType | None = None) -> ShiftType:
@@ -1069,7 +1077,7 @@ def save_shift(user: Any, values: dict[str, Any], shift: ShiftType | None = None
         shift.save()
         detail = {"start": f"{shift.start:%H:%M}", "end": f"{shift.end:%H:%M}", "breaks": shift.breaks,
                   "late_grace_min": shift.late_grace_min, "early_grace_min": shift.early_grace_min,
-                  "hours": shift.hours, "overtime": shift.overtime.name if shift.overtime else None}
+                  "flex_min": shift.flex_min, "hours": shift.hours, "overtime": shift.overtime.name if shift.overtime else None}
         audit.record(user.username, "attendance.shift.create" if creating else "attendance.shift.update", name, detail)
     if not creating:
         _recompute_for(_employees_on([shift.pk], _rotations_using(shift.pk)), None, None, user.username,

@@ -68,6 +68,8 @@ BAD = [
     ("employee_without_active", _delete("employee", "active"), "active"),
     ("checkin_before_not_a_number", _set("shifts", 0, "checkin_before_min", "sixty"), "checkin_before_min"),
     ("late_grace_a_string", _set("shifts", 0, "late_grace_min", "5"), "late_grace_min"),
+    ("flex_negative", _set("shifts", 0, "flex_min", -30), "flex_min"),
+    ("flex_a_string", _set("shifts", 0, "flex_min", "30"), "flex_min"),
     ("count_on_holidays_a_string", _set("shifts", 0, "count_on_holidays", "yes"), "count_on_holidays"),
     ("punches_not_a_list", _set("punches", {"at": "2026-03-02T09:00"}), "punches"),
     ("start_25_00", _set("shifts", 0, "start", "25:00"), "start"),
