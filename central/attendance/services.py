@@ -469,16 +469,20 @@ def sync_leave_records(rules: Rules, staff: Sequence[StaffRow], first: date, las
             wanted = {day for day in e.leave_days(schedule, person, low, high, natural=leave.leave_type.counts_rest_days)
                       if day.replace(day=1) not in closed}  # a closed month's days stay as they were paid
             rows = list(DailyRecord.objects.filter(employee_id=leave.employee_id, date__range=(low, high))
-                        .values_list("pk", "date", "source", "leave_type_id", "half_day"))
+                        .values_list("pk", "date", "source", "leave_type_id", "half_day", "hours"))
             on_duty = leave.leave_type.on_duty
             source = "on_duty" if on_duty else "leave"
-            mine = {pk: day for pk, day, was, type_id, half in rows
+            mine = {pk: day for pk, day, was, type_id, half, _ in rows
                     if was == source and type_id == leave.leave_type_id and half == leave.half_day
                     and day.replace(day=1) not in closed}
             stale = [pk for pk, day in mine.items() if day not in wanted]
             if stale:
                 DailyRecord.objects.filter(pk__in=stale).delete()
-            taken = {day for pk, day, was, _, _ in rows if was not in e.COMPUTED_SOURCES and pk not in stale}
+            if on_duty and not leave.half_day:  # a whole day away is credited the shift as it now stands
+                for pk, day, *_, hours in rows:
+                    if pk in mine and day in wanted and hours != (credited := _duty_hours(schedule, person, day)):
+                        changed += DailyRecord.objects.filter(pk=pk).update(hours=credited)
+            taken = {day for pk, day, was, *_ in rows if was not in e.COMPUTED_SOURCES and pk not in stale}
             fresh = [DailyRecord(employee_id=leave.employee_id, date=day, shift_name="", source=source,
                                  leave_type_id=leave.leave_type_id, half_day=leave.half_day, final=True,
                                  status="half_day" if leave.half_day else "present" if on_duty else "on_leave",

@@ -195,3 +195,24 @@ def test_counting_calendar_days_ticked_on_the_page_lays_the_leave_on_the_weekend
     assert hr.post(TYPES, {"id": str(maternity.pk), "code": "mat", "name": "产假", "paid": "on",
                            "counts_rest_days": "on"}).status_code == 302
     assert sorted(on_leave.values_list("date", flat=True)) == [friday + timedelta(days=n) for n in range(4)]
+
+
+def test_a_whole_day_away_follows_the_shift_when_hr_changes_it(plant: dict[str, Any]) -> None:
+    from central.attendance.services import save_shift
+
+    hr = plant["users"]["hr"]
+    trip = save_leave_type(hr, {**TRIP, "paid": True, "counts_rest_days": False, "on_duty": True})
+    monday = plant["monday"]
+    LeaveRecord.objects.create(employee=plant["people"]["E1"], leave_type=trip, start=monday, end=monday,
+                               state="approved", approved_by="hr", approved_at=dj_timezone.now())
+    recompute(monday, monday, now=dj_timezone.now())
+    away = DailyRecord.objects.get(employee__number="E1", date=monday)
+    assert away.hours == Decimal("8.00")
+    day = ShiftType.objects.get()
+    values = {f: getattr(day, f) for f in ("start", "checkin_before_min", "checkout_after_min", "late_grace_min",
+                                           "early_grace_min", "hours", "direction", "half_day_below_h",
+                                           "absent_below_h", "count_on_holidays", "color", "flex_min")}
+    save_shift(hr, {**values, "name": day.name, "end": time(19, 30), "rounding_in": "up", "rounding_out": "down",
+                    "breaks": [{"start": time(12), "end": time(13)}]}, day)  # the day now ends at 19:30
+    away.refresh_from_db()
+    assert (away.source, away.hours) == ("on_duty", Decimal("9.50"))
