@@ -8,8 +8,9 @@ The rules:
 
 1. **The shift that matters now** is the occurrence (engine rules 1–3, dated yesterday or today) whose
    window holds ``now``; when none does, there is no shift now.
-2. **Expected now**: that occurrence is on a working day, has begun and not ended
-   (``begins <= now <= ends``), the employee is not exempt (高管免刷) and not on an approved full-day
+2. **Expected now**: that occurrence is on a working day, is due and has not ended
+   (``begins <= now <= ends``, where ``begins`` is the start, or with a flexible start (弹性上班) its latest,
+   start + flex: until then the employee may still come on time), the employee is not exempt (高管免刷) and not on an approved full-day
    leave that day (on leave; a leave of a 公出 type, a day on duty away, is also ``on_duty``).
 3. **Arrived**: a punch at or before ``now`` in that occurrence's window counts by the shift's
    direction rule (engine rule 4). ``first_in`` is the first counted one, the engine's in;
@@ -50,7 +51,7 @@ class Situation(NamedTuple):  # a tuple: made for every employee at every dashbo
     number: str
     shift: str | None = None  # the shift whose window holds now
     date: date | None = None  # its date (the day it starts)
-    begins: datetime | None = None
+    begins: datetime | None = None  # when the employee is due: the start, or start + flex (rule 2)
     ends: datetime | None = None
     day_kind: DayKind | None = None
     expected: bool = False  # rule 2
@@ -116,12 +117,13 @@ def situation(person: Person, schedule: Schedule, punches: Sequence[PunchIn], no
     if first is not None and occ.day_kind == "workday":
         late_min = minutes_late(shift, occ.begins, first.at, zone) or 0
     on_leave = occ.date in leave_days
-    expected = (occ.day_kind == "workday" and occ.begins <= now <= occ.ends and not person.exempt and not on_leave)
+    due = occ.begins + timedelta(minutes=shift.flex_min)
+    expected = (occ.day_kind == "workday" and due <= now <= occ.ends and not person.exempt and not on_leave)
     stale = on_site and _stale(counted[-1], now, zone)
     return Situation(
-        person.number, shift=shift.name, date=occ.date, begins=occ.begins, ends=occ.ends, day_kind=occ.day_kind,
+        person.number, shift=shift.name, date=occ.date, begins=due, ends=occ.ends, day_kind=occ.day_kind,
         expected=expected, on_leave=on_leave, arrived=first is not None, first_in=first.at if first else None,
-        late_min=late_min, since_start_min=int(elapsed(occ.begins, now, zone) // 60), on_site=on_site,
+        late_min=late_min, since_start_min=int(elapsed(due, now, zone) // 60), on_site=on_site,
         stale=stale, last_at=last_at, on_duty=on_leave and occ.date in away_days)
 
 

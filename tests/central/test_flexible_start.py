@@ -105,3 +105,9 @@ def test_the_flexible_range_counts_on_the_live_board_as_in_the_records() -> None
     on_time = situation(person, schedule, [e.PunchIn("a", datetime.combine(monday, time(9, 35)))], at)
     late = situation(person, schedule, [e.PunchIn("b", datetime.combine(monday, time(9, 36)))], at)
     assert (on_time.late_min, late.late_min) == (0, 6)
+    # nobody waits for them before 09:30: they may still come on time, so no 未到岗 alert counts from 09:00
+    early = situation(person, schedule, [], datetime.combine(monday, time(9, 20)))
+    due = situation(person, schedule, [], datetime.combine(monday, time(9, 45)))
+    assert (early.expected, early.waiting) == (False, False)
+    assert (due.expected, due.waiting, due.begins, due.since_start_min) == (
+        True, True, datetime.combine(monday, time(9, 30)), 15)

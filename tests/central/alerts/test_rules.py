@@ -81,6 +81,16 @@ def test_absent_fires_n_minutes_after_the_start_for_who_has_not_punched(world: d
     assert alert.at == at(9, 10) and alert.detail["since_start_min"] == 10
 
 
+def test_absent_on_a_flexible_start_counts_from_its_latest_start(world: dict[str, Any]) -> None:
+    from central.attendance.models import ShiftType
+
+    ShiftType.objects.filter(name="day").update(flex_min=30)  # 弹性上班: due by 09:30, not 09:00
+    rule(AlertRule.ABSENT, 10, site=world["sh"])
+    punch(world["E2"], at(9, 25))  # on time within the flexible range
+    fires_once_at(at(9, 40), [f"absent:{world['E1'].pk}:{MONDAY.isoformat()}:day"])
+    assert Alert.objects.get().detail["since_start_min"] == 10
+
+
 def test_absent_leaves_out_approved_leave_and_a_late_arrival_before_n(world: dict[str, Any]) -> None:
     rule(AlertRule.ABSENT, 30, site=world["sh"])
     leave = LeaveType.objects.create(code="AL", name="年假")
