@@ -172,7 +172,7 @@ def answer_swap(user: Any, change: ShiftChange, *, agree: bool) -> ShiftChange:
     if change.partner_id is None or user.employee_id != change.partner_id:
         raise SwapRefused("只有被邀请换班的同事可以答复 / Only the colleague asked can answer a swap")
     with transaction.atomic():
-        fresh = ShiftChange.objects.select_for_update().get(pk=change.pk)
+        fresh, now = ShiftChange.objects.select_for_update().get(pk=change.pk), dj_timezone.now()
         if fresh.state != "pending" or fresh.partner_answer != "asked":
             raise AttendanceError("这个换班已答复或已处理 / This swap is already answered or settled")
         if agree:
@@ -180,9 +180,10 @@ def answer_swap(user: Any, change: ShiftChange, *, agree: bool) -> ShiftChange:
             fresh.save(update_fields=["partner_answer"])
         else:
             fresh.partner_answer, fresh.state = "declined", "rejected"
-            fresh.approved_by, fresh.approved_at = user.username[:150], dj_timezone.now()
+            fresh.approved_by, fresh.approved_at = user.username[:150], now
             fresh.save(update_fields=["partner_answer", "state", "approved_by", "approved_at"])
             webhook_events.request_changed(fresh)
+        webhook_events.swap_answered(fresh, user.username, now)
         audit.record(user.username, f"attendance.shift_swap_{fresh.partner_answer}",
                      f"{fresh.employee.number} {user.employee.number if user.employee else ''} {fresh.start}",
                      {"id": fresh.pk})

@@ -5,7 +5,7 @@
 | ``punch.stored`` | employee number | the punch id |
 | ``record.final`` | employee number | the record's content (a final record that changes is a new fact) |
 | ``anomaly`` | employee number | employee, date, shift and kind (late, early, absent, missing_out) |
-| ``request.filed``, ``.approved``, ``.rejected``, ``.withdrawn`` | employee number | the request's kind and id |
+| ``request.filed``, ``.answered``, ``.approved``, ``.rejected``, ``.withdrawn`` | employee number | the request's kind and id |
 | ``month.closed``, ``month.reopened`` | site code | site, month and the moment (a month closed again is a new fact) |
 """
 from __future__ import annotations
@@ -116,6 +116,17 @@ def request_changed(request: LeaveRecord | MakeupPunch | ShiftChange) -> int:
     data = {**_request_data(request), **extra}
     employee = request.employee
     return emit_many([Fact(event, data, employee.number, f"{event}:{data['kind']}:{request.pk}", employee.site_id)])
+
+
+def swap_answered(change: ShiftChange, by: str, at: datetime) -> int:
+    """The colleague a swap names answered it (``request.answered``, ``partner_answer`` agreed or declined): agreed, it
+    now waits for a manager; declined, it is also ``request.rejected``. In the writer's transaction."""
+    event = "request.answered"
+    if not wanted(event):
+        return 0
+    data = {**_request_data(change), "answered_by": by, "answered_at": _plain(at)}
+    employee = change.employee
+    return emit_many([Fact(event, data, employee.number, f"{event}:shift_change:{change.pk}", employee.site_id)])
 
 
 def month_changed(event: str, site_code: str, site: int, month: date, actor: str, at: datetime,

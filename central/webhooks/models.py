@@ -11,6 +11,7 @@ EVENTS = [
     ("record.final", _("日记录已定稿 Daily record final")),
     ("anomaly", _("考勤异常 Attendance anomaly")),
     ("request.filed", _("新申请待审批 Request filed")),
+    ("request.answered", _("同事已答复换班 Swap answered by the colleague")),
     ("request.approved", _("申请已批准 Request approved")),
     ("request.rejected", _("申请已拒绝 Request rejected")),
     ("request.withdrawn", _("申请已撤回 Request withdrawn")),

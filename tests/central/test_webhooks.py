@@ -394,3 +394,25 @@ def test_a_bad_url_is_refused_with_a_clear_message(admin: User) -> None:
         assert refused.value.field == "url"
         assert "http://" in str(refused.value) or "host" in str(refused.value)
     assert not Hook.objects.exists()
+
+
+def test_a_colleague_answering_a_swap_is_told_once_agreed_or_declined(admin: User, staff: Employee) -> None:
+    from central.attendance.shift_changes import answer_swap, file_swap
+
+    make_hook(admin, "http://127.0.0.1:9/h", ["request.answered", "request.rejected"])
+    li = Employee.objects.create(number="E2", name="李四", site=staff.site)
+    night = ShiftType.objects.create(name="night", start=datetime.min.time().replace(hour=22),
+                                     end=datetime.min.time().replace(hour=6), checkin_before_min=60,
+                                     checkout_after_min=120)
+    AttendanceProfile.objects.create(employee=li, default_shift=night)
+    li_user = User.objects.create_user("li", password="x" * 12, role=Role.EMPLOYEE, employee=li)
+    agreed = file_swap(staff, li, date(2026, 3, 4), reason="孩子生病", actor="E1")
+    answer_swap(li_user, agreed, agree=True)
+    told = Delivery.objects.get()
+    assert (told.event, told.key, told.event_id) == ("request.answered", "E1", f"request.answered:shift_change:{agreed.pk}")
+    assert (told.data["partner"], told.data["partner_answer"], told.data["answered_by"]) == ("E2", "agreed", "li")
+    assert told.data["answered_at"].endswith("Z")
+    declined = file_swap(staff, li, date(2026, 3, 5), reason="家里有事", actor="E1")
+    answer_swap(li_user, declined, agree=False)
+    events = sorted(Delivery.objects.filter(data__id=declined.pk).values_list("event", "data__partner_answer"))
+    assert events == [("request.answered", "declined"), ("request.rejected", "declined")]
