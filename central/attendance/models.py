@@ -231,50 +231,52 @@ class LeaveAllowance(models.Model):
         constraints = [models.UniqueConstraint(fields=["employee", "leave_type", "year"], name="leave_allowance_once")]
 
 
-class LeaveRecord(models.Model):
+class RequestBase(models.Model):
+    """What leave, make-up punches and shift changes share as requests: their state, who settled them and when
+    (:func:`central.attendance.requests.settle`), and when they were filed."""
     STATES = [("pending", _("待批 Pending")), ("approved", _("已批 Approved")), ("rejected", _("已拒 Rejected")),
               ("withdrawn", _("已撤回 Withdrawn"))]
+    state = models.CharField(_("状态 State"), max_length=10, choices=STATES, default="pending")
+    approved_by = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class LeaveRecord(RequestBase):
     employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="leaves",
                                  verbose_name=_("员工 Employee"))
     leave_type = models.ForeignKey(LeaveType, on_delete=models.PROTECT, verbose_name=_("假别 Leave type"))
     start = models.DateField(_("开始 From"))
     end = models.DateField(_("结束 To"))
     half_day = models.BooleanField(_("半天 Half day"), default=False)
-    state = models.CharField(_("状态 State"), max_length=10, choices=STATES, default="pending")
     reason = models.CharField(_("事由 Reason"), max_length=500, blank=True)
-    approved_by = models.CharField(max_length=150, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-start"]
         constraints = [models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="leave_dates")]
 
 
-class MakeupPunch(models.Model):
+class MakeupPunch(RequestBase):
     """A punch an employee forgot, added once approved (补卡); the engine counts approved ones as punches."""
-    STATES = LeaveRecord.STATES
     employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="makeup_punches",
                                  verbose_name=_("员工 Employee"))
     at = models.DateTimeField(_("时间 Time"))
     direction = models.CharField(_("方向 Direction"), max_length=3, choices=[("in", _("上班 In")), ("out", _("下班 Out"))],
                                  null=True, blank=True)
     reason = models.CharField(_("事由 Reason"), max_length=500)
-    state = models.CharField(_("状态 State"), max_length=10, choices=STATES, default="pending")
-    approved_by = models.CharField(max_length=150, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["employee", "at"])]
 
 
-class ShiftChange(models.Model):
+class ShiftChange(RequestBase):
     """An employee's days worked on another shift, or taken as rest, once approved (调班). With a ``partner`` named it
     is a swap of one day (换班): each works the other's shift that day, asked of the colleague first. The engine
     reads approved ones before any assignment (:attr:`engine.Assignment.changed`)."""
-    STATES = LeaveRecord.STATES
     ANSWERS = [("", "—"), ("asked", _("待同事同意 Waiting for the colleague")), ("agreed", _("同事已同意 Colleague agreed")),
                ("declined", _("同事已拒绝 Colleague declined"))]
     employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="shift_changes",
@@ -291,10 +293,6 @@ class ShiftChange(models.Model):
                                       verbose_name=_("同事改为 Colleague works"))
     partner_answer = models.CharField(_("同事答复 Colleague's answer"), max_length=10, choices=ANSWERS, blank=True)
     reason = models.CharField(_("事由 Reason"), max_length=500)
-    state = models.CharField(_("状态 State"), max_length=10, choices=STATES, default="pending")
-    approved_by = models.CharField(max_length=150, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-start", "-pk"]
