@@ -309,19 +309,27 @@ def list_leave(request,
                leave_type: str | None = Query(None, max_length=16, pattern=TEXT, example="AL",
                                               description="假别代码 / leave type code"),
                limit: int = limit_param(), cursor: str | None = cursor_param()):
-    start, end = span(first, last)
+    between = span(first, last)
     rows = LeaveRecord.objects.filter(employee__in=scope.employees_in(caller(request), site, department, employee).values("pk"))
+    if leave_type:
+        rows = rows.filter(leave_type__code=leave_type)
+    return _spans_page(rows, between, state, cursor, limit, LEAVE_FIELDS, _leave)
+
+
+def _spans_page(rows: Any, between: tuple[date | None, date | None], state: str | None, cursor: str | None,
+                limit: int, fields: tuple[str, ...], shown: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """One page of requests that cover days (leave, shift changes): those overlapping ``between`` in ``state``, by
+    first day."""
+    start, end = between
     if start:
         rows = rows.filter(end__gte=start)
     if end:
         rows = rows.filter(start__lte=end)
     if state:
         rows = rows.filter(state=state)
-    if leave_type:
-        rows = rows.filter(leave_type__code=leave_type)
-    values = _after_day(rows, cursor, "start").values(*LEAVE_FIELDS, *PEOPLE.values())
+    values = _after_day(rows, cursor, "start").values(*fields, *PEOPLE.values())
     items, next_cursor = keyset.page(values, limit, lambda r: (r["start"].isoformat(), str(r["id"])))
-    return {"items": [_leave(r) for r in items], "next_cursor": next_cursor}
+    return {"items": [shown(r) for r in items], "next_cursor": next_cursor}
 
 
 @router.get("/attendance/leave-balances", response={200: BalancePage, **ERRORS},
@@ -431,18 +439,10 @@ def list_shift_changes(request,
                        employee: str | None = EMPLOYEE,
                        state: RequestState | None = REQUEST_STATE,
                        limit: int = limit_param(), cursor: str | None = cursor_param()):
-    start, end = span(first, last)
+    between = span(first, last)
     staff = scope.employees_in(caller(request), site, department, employee).values("pk")
     rows = ShiftChange.objects.filter(Q(employee__in=staff) | Q(partner__in=staff))
-    if start:
-        rows = rows.filter(end__gte=start)
-    if end:
-        rows = rows.filter(start__lte=end)
-    if state:
-        rows = rows.filter(state=state)
-    values = _after_day(rows, cursor, "start").values(*CHANGE_FIELDS, *PEOPLE.values())
-    items, next_cursor = keyset.page(values, limit, lambda r: (r["start"].isoformat(), str(r["id"])))
-    return {"items": [_change(r) for r in items], "next_cursor": next_cursor}
+    return _spans_page(rows, between, state, cursor, limit, CHANGE_FIELDS, _change)
 
 
 # -- decisions ------------------------------------------------------------------------------------------------
