@@ -101,7 +101,7 @@ def _brought_up_to(board: _Board | None, now: datetime) -> _Board:
     if minute != board.minute:
         everyone = list(board.staff.values())
         board.inputs.planned = kept_plans(load_rules(now), everyone)
-        board.inputs.leave, board.inputs.away = leave_days(now), leave_days(now, on_duty=True)
+        board.inputs.leave, board.inputs.away = leave_days(now)
         board.found = work_out(everyone, board.inputs, now)
         board.minute = minute
     elif changed:

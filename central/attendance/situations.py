@@ -71,7 +71,7 @@ def read_inputs(staff: Sequence[Staff], now: datetime, *, rules: Rules | None = 
     clocks = {str(zone): LocalClock(zone) for zone in {rules.zone(emp.site_id) for emp in staff}}
     site_clock = {site_id: clocks[str(rules.zone(site_id))] for site_id in {emp.site_id for emp in staff}}
     found = Inputs(kept_plans(rules, staff), {emp.pk: site_clock[emp.site_id] for emp in staff}, defaultdict(list),
-                   leave_days(now), leave_days(now, on_duty=True))
+                   *leave_days(now))
     clock_of = found.clock_of
     few = list(numbers) if len(staff) <= FEW else None
     for pid, number, at, way in _recent_punches(since, now, few):  # in time order
@@ -167,17 +167,19 @@ def _time_of(row: tuple[str, str, datetime, str]) -> datetime:
     return row[2]
 
 
-def leave_days(now: datetime, *, on_duty: bool = False) -> dict[int, set[date]]:
-    """Employee pk → the dates of approved full-day leave from two days before ``now`` to the day after (``on_duty``:
-    only the leave of 公出 types, days on duty away)."""
+def leave_days(now: datetime) -> tuple[dict[int, set[date]], dict[int, set[date]]]:
+    """Employee pk → the dates of approved full-day leave from two days before ``now`` to the day after, and of those
+    the days on duty away (leave of 公出 types), in one read."""
     first, last = (now - timedelta(days=2)).date(), (now + timedelta(days=1)).date()
     days: dict[int, set[date]] = defaultdict(set)
-    approved = LeaveRecord.objects.filter(state="approved", half_day=False, start__lte=last, end__gte=first)
-    if on_duty:
-        approved = approved.filter(leave_type__on_duty=True)
-    for emp_id, start, end in approved.values_list("employee_id", "start", "end"):
+    away: dict[int, set[date]] = defaultdict(set)
+    for emp_id, start, end, on_duty in LeaveRecord.objects.filter(
+            state="approved", half_day=False, start__lte=last, end__gte=first).values_list(
+            "employee_id", "start", "end", "leave_type__on_duty"):
         day = max(start, first)
         while day <= min(end, last):
             days[emp_id].add(day)
+            if on_duty:
+                away[emp_id].add(day)
             day += timedelta(days=1)
-    return days
+    return days, away
