@@ -10,6 +10,7 @@
 | ``SEED_REPORTS_DIR`` | where scheduled reports' files are kept (not a folder the web serves) | ``reports`` by the database |
 | ``SEED_COMPANY_NAME`` | the company printed on every report | ``Seed 考勤`` |
 | ``SEED_EVIDENCE_RETENTION_DAYS`` | days a settled request's evidence (a sick note) is kept; ``0``: always | ``730`` |
+| ``SEED_OVERTIME_LIMIT_H`` | the monthly overtime line the pages measure each employee against; ``0``: none shown | ``36`` |
 """
 from __future__ import annotations
 
@@ -129,18 +130,21 @@ TIME_ZONE = os.environ.get("SEED_CENTRAL_TIME_ZONE", "Asia/Shanghai")
 USE_TZ = True
 
 
-def _retention_days() -> int:
-    """Two years by default: as long as the pay records a leave's evidence stands behind (《工资支付暂行规定》 第六条)."""
-    raw = os.environ.get("SEED_EVIDENCE_RETENTION_DAYS", "730").strip()
-    if not raw.isdigit() or int(raw) > 36_500:
+def _whole_number(name: str, default: int, maximum: int, meaning: str) -> int:
+    raw = os.environ.get(name, str(default)).strip()
+    if not raw.isdigit() or int(raw) > maximum:
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured(f"SEED_EVIDENCE_RETENTION_DAYS must be a whole number of days, 0 to 36500 (0: kept "
-                                   f"until the employee's data are deleted), not {raw!r}")
+        raise ImproperlyConfigured(f"{name} must be a whole number of {meaning}, 0 to {maximum}, not {raw!r}")
     return int(raw)
 
 
-EVIDENCE_RETENTION_DAYS = _retention_days()
+# two years by default: as long as the pay records a leave's evidence stands behind (《工资支付暂行规定》 第六条)
+EVIDENCE_RETENTION_DAYS = _whole_number("SEED_EVIDENCE_RETENTION_DAYS", 730, 36_500,
+                                        "days (0: kept until the employee's data are deleted)")
+# 《劳动法》 第四十一条: overtime "每月不得超过三十六小时"; a company whose hours are approved otherwise (综合工时) sets
+# its own line, 0 for none (central.attendance.overtime_limit)
+OVERTIME_LIMIT_H = _whole_number("SEED_OVERTIME_LIMIT_H", 36, 744, "hours a month (0: no line)")
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("SEED_CENTRAL_STATIC_ROOT") or None

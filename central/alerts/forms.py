@@ -14,10 +14,10 @@ from central.people.models import Department, Site
 if TYPE_CHECKING:
     from central.accounts.models import User
 
-UNITS = _("阈值单位：迟到、未到岗、缺下班卡和离线为分钟；待审批为小时（0：一提交就通知）；积压为条数；时钟偏差为秒；安全事件为每小时次数。 "
-          "Threshold units: minutes for late, absent, missing out punch and offline; hours for requests waiting "
-          "(0: as soon as filed); punches for queue depth; seconds for clock offset; events per hour for security "
-          "events.")
+UNITS = _("阈值单位：迟到、未到岗、缺下班卡和离线为分钟；待审批为小时（0：一提交就通知）；本月加班为小时；积压为条数；时钟偏差为秒；"
+          "安全事件为每小时次数。 Threshold units: minutes for late, absent, missing out punch and offline; hours for "
+          "requests waiting (0: as soon as filed); hours for overtime in a month; punches for queue depth; seconds "
+          "for clock offset; events per hour for security events.")
 
 
 class AlertRuleForm(forms.Form):

@@ -23,9 +23,10 @@ from central.accounts import audit, scope
 from central.alerts import mail
 from central.alerts.models import Alert, AlertEpisode, AlertMail, AlertRead, AlertRule
 from central.alerts.texts import describe
-from central.attendance import engine
+from central.attendance import engine, overtime_limit
 from central.attendance.inputs import Rules, load_rules, local, plans
 from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch, ShiftChange
+from central.attendance.overtime_limit import MonthOvertime
 from central.ingest.models import Event
 from central.people.models import Department, Device, Employee, Site
 from central.webhooks import services as webhooks
@@ -101,6 +102,8 @@ def _facts(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
         return _request_waiting(rule, state)
     if rule.kind == AlertRule.HELD_CHANGES:
         return _held_changes(rule, state)
+    if rule.kind == AlertRule.OVERTIME_MONTH:
+        return _overtime_month(rule, state)
     return _device_facts(rule, state)
 
 
@@ -244,6 +247,31 @@ def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
                               at=local(request.at, zones.zone(emp.site_id)).isoformat(" ", "minutes"))
             yield Fact(f"request:{detail['kind']}:{request.pk}", request.created_at + timedelta(hours=rule.threshold),
                        detail, employee=emp)
+
+
+def _overtime_month(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
+    """Active employees of the rule whose counted overtime (:mod:`central.attendance.overtime_limit`: pending
+    included, rejected and unpaid left out) in their site's current or previous month is above N hours: once per
+    employee and month, so the days that still come in after the month turned are seen too."""
+    staff = _employees(rule)
+    if not staff:
+        return
+    rules = state.attendance_rules()
+    months = {emp.pk: _recent_months(local(state.now, rules.zone(emp.site_id)).date()) for emp in staff}
+    found = overtime_limit.month_minutes(months, set().union(*months.values()))
+    for emp in staff:
+        for month in months[emp.pk]:
+            minutes = found.get((emp.pk, month), 0)
+            if minutes <= rule.threshold * 60:
+                continue
+            told = {**_person(emp), "month": f"{month:%Y-%m}", "hours": str(MonthOvertime(minutes, 0).hours),
+                    "threshold": rule.threshold, "limit_h": overtime_limit.limit_h()}
+            yield Fact(f"overtime_month:{emp.pk}:{month:%Y-%m}", state.now, told, employee=emp)
+
+
+def _recent_months(today: date) -> tuple[date, date]:
+    first = today.replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1), first
 
 
 def _rule_site(rule: AlertRule) -> int | None:

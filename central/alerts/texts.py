@@ -58,6 +58,13 @@ def describe(kind: str, d: dict[str, Any]) -> tuple[str, str]:
                 f"Missing out punch: {en} has no out punch for {shift} on {d.get('date')}; the window has closed")
     if kind == "request_waiting":
         return _request(d)
+    if kind == "overtime_month":
+        zh, en = _who(d)
+        line = d.get("limit_h") or 0
+        law = (f"（每月上限 {line} 小时）", f" (the monthly line is {line} h)") if line else ("", "")
+        return (f"加班超时：{zh} {d.get('month')} 加班已达 {d.get('hours')} 小时，超过 {d.get('threshold')} 小时{law[0]}",
+                f"Overtime: {en} has {d.get('hours')} h of overtime in {d.get('month')}, above {d.get('threshold')} h"
+                f"{law[1]}")
     if kind == "held_changes":
         return (f"月结后的更改：{d.get('site_name')} {d.get('month')} 已月结，之后发现 {d.get('held')} 条更改未写入"
                 "（如终端补传的打卡），重新开放后才生效",

@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from central.accounts import scope
 from central.accounts.models import AuditEntry
+from central.attendance import overtime_limit
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, RequestEvidence, ShiftChange
+from central.attendance.overtime_limit import MonthOvertime
 from central.attendance.selectors import zone_of
 from central.attendance.services import DECIDED_OVERTIME
 from central.people.models import Employee
@@ -46,6 +48,7 @@ class RequestRow:
     can_withdraw: bool = False  # the person's own request, still waiting
     can_answer: bool = False  # a swap asked of the person, waiting for their answer
     evidence: str = ""  # the name of the evidence kept with it, if any
+    month_overtime: MonthOvertime | None = None  # overtime's: the employee's counted overtime in the record's month
 
     @property
     def in_lieu(self) -> bool:
@@ -120,8 +123,11 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
         + [makeup_row(x) for x in makeups.filter(state="pending").order_by("created_at")[:MAX_ROWS]]
         + [change_row(x) for x in changes.filter(state="pending").order_by("created_at")[:MAX_ROWS]],
         key=lambda r: (r.filed_at or now, r.kind, r.pk))
+    overtime_rows = list(overtime)
+    months = overtime_limit.of_months((r.employee_id, r.date) for r in overtime_rows)
     pending += [RequestRow("overtime", r.pk, r.employee, "pending", r.reason, None, record=r,
-                           can_decide=deciding and not mine(r.employee)) for r in overtime]
+                           can_decide=deciding and not mine(r.employee), month_overtime=months[(r.employee_id, r.date)])
+                for r in overtime_rows]
     decided = sorted(
         [leave_row(x) for x in leaves.exclude(state="pending").filter(created_at__gte=since)
          .order_by("-created_at")[:MAX_ROWS]]

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from central.accounts import scope
 from central.attendance import engine as e
+from central.attendance import overtime_limit
 from central.attendance.inputs import load_employees, load_rules, plans, shift_of, zone_named
 from central.attendance.models import (
     Assignment,
@@ -30,6 +31,7 @@ from central.attendance.models import (
     ShiftType,
     SiteCalendar,
 )
+from central.attendance.overtime_limit import MonthOvertime
 from central.people.models import Employee, Site
 
 if TYPE_CHECKING:
@@ -331,6 +333,8 @@ def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any
         "late": sum(1 for r in in_month if r.late), "late_min": sum(r.late_min for r in in_month),
         "early": sum(1 for r in in_month if r.early), "early_min": sum(r.early_min for r in in_month),
         "overtime_min": sum(r.overtime_min for r in in_month),
+        "overtime_month": MonthOvertime(sum(r.overtime_min for r in in_month
+                                            if r.overtime_state in overtime_limit.COUNTED_STATES), overtime_limit.limit_h()),
         "provisional": sum(1 for r in in_month if not r.final),
     }
     return {"weeks": weeks, "totals": totals, "first": first, "last": last, "zone": str(zone),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from central.attendance import engine as e
+from central.attendance import overtime_limit
 from central.attendance.inputs import load_rules, plans
 from central.attendance.models import LeaveType
 from central.reports import records as rr
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 WEEKDAYS_ZH = "一二三四五六日"
 PRESENT, LATE, EARLY, ABSENT, HALF, REST, HOLIDAY, MISSING, PROVISIONAL = "√", "迟", "早", "×", "½", "休", "节", "缺", "?"
+OVERTIME_KEYS = frozenset({"ot_workday_h", "ot_rest_day_h", "ot_holiday_h", "ot_pending_h", "in_lieu_h"})
 SEVERITY: dict[Flag, int] = {"": 0, "muted": 1, "info": 2, "warn": 3, "bad": 4}
 
 
@@ -149,6 +151,9 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     marks = leave_symbols(types)
     planned = plans(load_rules(now or timezone.now()), [s.row() for s in staff])
     span = days(params.first, params.last)
+    # the monthly overtime line (《劳动法》 第四十一条) is a month's: measured when the sheet covers one month at most
+    one_month = (params.first.year, params.first.month) == (params.last.year, params.last.month)
+    line_min = overtime_limit.limit_h() * 60 if one_month else 0
     several_sites = len({s.site_id for s in staff}) > 1
     head = [Column("number", "工号 Number", "text", 9), Column("name", "姓名 Name", "text", 10)]
     if several_sites:
@@ -174,9 +179,12 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                 mark, flag = planned_symbol(schedule, person, day)
                 values.append(mark)
                 flags.append(flag)
-        tail = total_values(totals_of(recs), types)
+        totals = totals_of(recs)
+        tail = total_values(totals, types)
         values += tail
+        over_line = bool(line_min) and totals.counted_overtime_min > line_min
         flags += ["bad" if col.key in ("late", "late_min", "early", "early_min", "absent_days", "missing_out") and v
+                  else "bad" if over_line and col.key in OVERTIME_KEYS and v
                   else "warn" if col.key == "provisional" and v else ""
                   for col, v in zip(part.columns[-len(tail):], tail, strict=True)]
         part.rows.append(Row(tuple(values), tuple(flags)))
@@ -195,5 +203,8 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                          "加班只计无需审批或已批准的；批为调休的休息日加班不计薪，另列 / Overtime counts only when approved "
                          "or needing no approval; rest-day overtime approved as time off in lieu is not paid and has "
                          "its own column.",
+                         *([f"加班（含待批和调休）超过每月 {line_min // 60} 小时的，加班数标红（《劳动法》第四十一条） / "
+                            f"Overtime cells are red where overtime (waiting and in lieu included) passes "
+                            f"{line_min // 60} h in the month (Labour Law, article 41)."] if line_min else []),
                          "夜班记在上班那天 / A night shift counts on the day it starts.",
                          closing_note(coverage, params.first, params.last)])

@@ -85,6 +85,12 @@ class Totals:
         return (Decimal(self.overtime_pending_min) / 60).quantize(Decimal("0.01"))
 
     @property
+    def counted_overtime_min(self) -> int:
+        """What the monthly overtime line counts (:mod:`central.attendance.overtime_limit`): paid, waiting and in
+        lieu; rejected and unpaid minutes are not in any of them."""
+        return sum(self.overtime_min.values()) + self.overtime_pending_min + self.in_lieu_min
+
+    @property
     def in_lieu_h(self) -> Decimal:
         return (Decimal(self.in_lieu_min) / 60).quantize(Decimal("0.01"))
 

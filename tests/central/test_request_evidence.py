@@ -234,13 +234,16 @@ def test_the_form_says_how_long_evidence_is_kept(plant, settings) -> None:
 def test_a_retention_that_is_not_a_number_of_days_stops_the_server_saying_so(value: str, monkeypatch) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
-    from central.settings import _retention_days
+    from central.settings import _whole_number
+
+    def retention_days() -> int:
+        return _whole_number("SEED_EVIDENCE_RETENTION_DAYS", 730, 36_500, "days")
 
     monkeypatch.setenv("SEED_EVIDENCE_RETENTION_DAYS", value)
     with pytest.raises(ImproperlyConfigured, match="SEED_EVIDENCE_RETENTION_DAYS must be a whole number of days"):
-        _retention_days()
+        retention_days()
     monkeypatch.setenv("SEED_EVIDENCE_RETENTION_DAYS", " 365 ")
-    assert _retention_days() == 365
+    assert retention_days() == 365
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,6 +10,7 @@ import pytest
 from alerts.alert_support import MONDAY, at, event, make_world, punch, rule
 from central.alerts.models import Alert, AlertEpisode, AlertRule
 from central.alerts.services import evaluate
+from central.alerts.texts import describe
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType
 from central.people.models import Device
 
@@ -170,3 +171,34 @@ def test_a_disabled_rule_raises_nothing(world: dict[str, Any]) -> None:
     AlertRule.objects.filter(pk=late.pk).update(enabled=False)
     record(world["E1"], late=True, late_min=30, first_in=at(9, 35))
     assert evaluate(at(10)) == []
+
+
+def test_overtime_in_a_month_above_n_hours_fires_once_per_employee_and_month(world: dict[str, Any]) -> None:
+    """Counted as the monthly line counts it: waiting and approved minutes in, rejected and unpaid out; the previous
+    month is still watched after it turned (its last days' overtime may be decided later)."""
+    over = rule(AlertRule.OVERTIME_MONTH, 10, site=world["sh"])
+
+    def worked(emp: Any, day: int, minutes: int, state: str, month: int = 3) -> None:
+        DailyRecord.objects.create(employee=emp, date=MONDAY.replace(month=month, day=day), shift_name="day",
+                                   status="present", source="punches", overtime_min=minutes, overtime_state=state)
+
+    worked(world["E1"], 2, 300, "approved")
+    worked(world["E1"], 3, 300, "pending")
+    worked(world["E1"], 4, 600, "rejected")
+    worked(world["E2"], 2, 600, "approved")  # exactly 10 h: not above
+    worked(world["E2"], 3, 120, "unpaid")
+    worked(world["B1"], 2, 900, "approved")  # another site
+    assert evaluate(at(9)) == []  # E1: 600 min, not above 10 h yet
+    worked(world["E1"], 5, 30, "in_lieu")
+    raised = evaluate(at(10))
+    assert [a.key for a in raised] == [f"overtime_month:{world['E1'].pk}:2026-03"]
+    assert raised[0].rule == over and raised[0].employee == world["E1"]
+    assert raised[0].detail["hours"] == "10.50"
+    assert describe(raised[0].kind, raised[0].detail) == (
+        "加班超时：张三（E1） 2026-03 加班已达 10.50 小时，超过 10 小时（每月上限 36 小时）",
+        "Overtime: 张三 (E1) has 10.50 h of overtime in 2026-03, above 10 h (the monthly line is 36 h)")
+    worked(world["E1"], 6, 300, "approved")
+    assert evaluate(at(11)) == []  # the same month again: once is enough
+    worked(world["E2"], 31, 60, "approved")  # the last day of March, decided on April 1st
+    april = at(9, day=MONDAY.replace(month=4, day=1))
+    assert [a.key for a in evaluate(april)] == [f"overtime_month:{world['E2'].pk}:2026-03"]
