@@ -6,6 +6,7 @@ biometric template: an employee shows how many faces and fingers are enrolled, n
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from ninja import Schema
@@ -78,6 +79,10 @@ class EmployeeWrite(Schema):
     allowed_devices: list[str] | None = Field(None, max_length=1000,
                                                  description="允许的门（设备号）/ allowed doors (device ids); empty: every door")
     active: bool | None = Field(None, description="在职 / active")
+    moved_on: date | None = Field(
+        None, description="调动生效日期：改站点或部门时，从这天起按新部门的排班和新站点的日历计算考勤，之前的日子不变；"
+                          "省略为今天，不能晚于今天 / a new site or department takes effect from this day (its shifts and "
+                          "calendar; earlier days keep the old ones); left out: today; not after today")
 
 
 class EmployeeCreate(EmployeeWrite):

@@ -20,11 +20,11 @@ class AttendanceConfig(AppConfig):
         from central.attendance.rules_cache import mark_rules_changed
         from central.attendance.situations import forget_plans
         from central.ingest.models import Punch
-        from central.people.models import Department, Employee, Site
+        from central.people.models import Department, Employee, EmployeeMove, Site
 
         planned: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.ShiftChange,
                                             m.AttendanceProfile, m.SiteCalendar, m.CalendarDay, Employee, Department,
-                                            Site)
+                                            Site, EmployeeMove)
         for model in planned:
             for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
                 signal.connect(forget_plans, sender=model, dispatch_uid=f"plans-{model.__name__}-{done}")
@@ -33,7 +33,7 @@ class AttendanceConfig(AppConfig):
             signal.connect(live_board.forget, sender=Punch, dispatch_uid=f"board-Punch-{done}")
         # the tables the follower's kept rules are read from (central.attendance.rules_cache)
         ruling: tuple[type[Model], ...] = (m.ShiftType, m.OvertimeRule, m.Rotation, m.Assignment, m.ShiftChange,
-                                           m.AttendanceProfile, m.SiteCalendar, m.CalendarDay, Site)
+                                           m.AttendanceProfile, m.SiteCalendar, m.CalendarDay, Site, EmployeeMove)
         for model in ruling:
             for signal, done in ((post_save, "saved"), (post_delete, "deleted")):
                 signal.connect(mark_rules_changed, sender=model, dispatch_uid=f"rules-{model.__name__}-{done}")

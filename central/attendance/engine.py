@@ -202,13 +202,22 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Calendar:
-    """A site's days and clock."""
+    """A site's days and clock.
+
+    ``earlier``: for a person who moved from another site (调动), the calendars of the sites they worked at before,
+    each with the day it stopped applying (exclusive), oldest first: a day before one of those days is that site's.
+    The clock stays this calendar's own.
+    """
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()  # make-up working days (调休) on weekly rest days
     weekly_rest: frozenset[int] = frozenset()  # date.weekday(): 0 = Monday
     zone: tzinfo | None = None  # the site's time zone: lengths in real time across its clock changes (None: none)
+    earlier: tuple[tuple[date, Calendar], ...] = ()
 
     def kind(self, day: date, *, weekly: bool) -> DayKind:
+        for until, calendar in self.earlier:
+            if day < until:
+                return calendar.kind(day, weekly=weekly)
         if day in self.holidays:
             return "holiday"
         if weekly and day.weekday() in self.weekly_rest and day not in self.workdays:

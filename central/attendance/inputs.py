@@ -10,7 +10,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
@@ -32,7 +32,7 @@ from central.attendance.models import (
     SiteCalendar,
 )
 from central.ingest.models import Punch
-from central.people.models import Device, Site
+from central.people.models import Device, EmployeeMove, Site
 
 log = logging.getLogger(__name__)
 UTC = ZoneInfo("UTC")
@@ -58,6 +58,9 @@ def shift_of(row: ShiftType) -> e.Shift:
 
 
 Profile = tuple[date | None, date | None, int | None, bool, bool]  # joined, left, default shift, exempt, overtime list
+# an employee's moves to another department or site (EmployeeMove), oldest first: (first day there, the site and the
+# department they left)
+Moves = tuple[tuple[date, int, int | None], ...]
 NO_PROFILE: Profile = (None, None, None, False, False)
 
 
@@ -73,12 +76,12 @@ class Rules:
     department_assignments: dict[int, list[e.Assignment]] = field(default_factory=dict)
     final_waits: dict[int, int] = field(default_factory=dict)  # site: hours after which its days are final anyway
     finality: dict[int, e.Finality] = field(default_factory=dict)
-    # (own assignments, department, site): one schedule object for equal ones, so the engine's memo finds them by
-    # identity (a crew on one rotation shares one, not one per person)
-    schedules: dict[tuple[tuple[e.Assignment, ...], int | None, int], e.Schedule] = field(default_factory=dict)
-    # employee id: (attendance profile, own assignments) as read by :func:`plans`, kept as long as these rules are
-    # (the follower's, until an edit marks them changed: a profile or an assignment saved is such an edit)
-    people: dict[int, tuple[Profile, tuple[e.Assignment, ...]]] = field(default_factory=dict)
+    # (own assignments, department, site, moves): one schedule object for equal ones, so the engine's memo finds them
+    # by identity (a crew on one rotation shares one, not one per person)
+    schedules: dict[tuple[tuple[e.Assignment, ...], int | None, int, Moves], e.Schedule] = field(default_factory=dict)
+    # employee id: (attendance profile, own assignments, moves) as read by :func:`plans`, kept as long as these rules
+    # are (the follower's, until an edit marks them changed: a profile, an assignment or a move saved is such an edit)
+    people: dict[int, tuple[Profile, tuple[e.Assignment, ...], Moves]] = field(default_factory=dict)
 
     def zone(self, site_id: int) -> ZoneInfo:
         return self.zones.get(site_id, UTC)
@@ -221,10 +224,10 @@ def plans(rules: Rules, employees: Sequence[Staff]) -> dict[int, tuple[e.Person,
         _read_people(rules, missing)
     found: dict[int, tuple[e.Person, e.Schedule]] = {}
     for emp in employees:
-        (joined, left, default_id, exempt, listed), own = known[emp.pk]
+        (joined, left, default_id, exempt, listed), own, moves = known[emp.pk]
         default = rules.shift_names.get(default_id) if default_id else None
         person = e.Person(emp.number, joined, left, emp.active, default, exempt, listed)
-        key = (own, emp.department_id, emp.site_id)
+        key = (own, emp.department_id, emp.site_id, moves)
         schedule = rules.schedules.get(key) or rules.schedules.setdefault(key, _schedule(rules, *key))
         found[emp.pk] = (person, schedule)
     return found
@@ -252,8 +255,14 @@ def _read_people(rules: Rules, ids: list[int]) -> None:
     for emp_id, start, end, shift_id in _approved_changes(ids):
         own[emp_id].append(e.Assignment(start, end, shift=rules.shift_names.get(shift_id) if shift_id else None,
                                         changed=True))
+    moves: dict[int, list[tuple[date, int, int | None]]] = defaultdict(list)
+    for emp_id, since, site_id, department_id in sorted(select_of(
+            EmployeeMove, [db_column(EmployeeMove, c) for c in ("employee", "since", "from_site", "from_department")],
+            "employee", ids), key=lambda row: (row[0], str(row[1]))):
+        moves[emp_id].append((day(since), site_id, department_id))  # type: ignore[arg-type]
     for emp_id in ids:
-        rules.people[emp_id] = (profiles.get(emp_id, NO_PROFILE), tuple(own.get(emp_id, ())))
+        rules.people[emp_id] = (profiles.get(emp_id, NO_PROFILE), tuple(own.get(emp_id, ())),
+                                tuple(moves.get(emp_id, ())))
 
 
 def _approved_changes(ids: Sequence[int]) -> Iterator[tuple[int, date, date, int | None]]:
@@ -359,9 +368,35 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
     return found
 
 
-def _schedule(rules: Rules, own: tuple[e.Assignment, ...], department_id: int | None, site_id: int) -> e.Schedule:
-    assignments = own + tuple(rules.department_assignments.get(department_id or 0, []))
-    return e.Schedule(rules.shifts, rules.rotations, assignments, rules.calendars.get(site_id, e.Calendar()))
+def _schedule(rules: Rules, own: tuple[e.Assignment, ...], department_id: int | None, site_id: int,
+              moves: Moves = ()) -> e.Schedule:
+    """Own assignments before the department's, on the site's calendar. After moves (调动) each department's
+    assignments hold only on the days the employee was in it, and each earlier site's calendar on the days they
+    worked there."""
+    calendar = rules.calendars.get(site_id, e.Calendar())
+    if not moves:
+        return e.Schedule(rules.shifts, rules.rotations,
+                          own + tuple(rules.department_assignments.get(department_id or 0, [])), calendar)
+    # the spans between moves: (first day or None, last day or None, site, department)
+    spans: list[tuple[date | None, date | None, int, int | None]] = []
+    start: date | None = None
+    for since, left_site, left_department in moves:
+        spans.append((start, since - timedelta(days=1), left_site, left_department))
+        start = since
+    spans.append((start, None, site_id, department_id))
+    theirs = []
+    for first, last, _site, department in spans:
+        for a in rules.department_assignments.get(department or 0, []):
+            low = max(a.start, first) if first else a.start
+            high = min(x for x in (a.end, last) if x is not None) if (a.end or last) else None
+            if high is None or low <= high:
+                theirs.append(e.Assignment(low, high, a.shift, a.rotation, a.level))
+    if any(site != site_id for _first, _last, site, _department in spans):
+        # every earlier span, the current site's too: a day is the first span's that ends after it
+        calendar = replace(calendar, earlier=tuple(
+            (last + timedelta(days=1), rules.calendars.get(site, e.Calendar()))
+            for first, last, site, _department in spans[:-1] if last is not None and (first is None or first <= last)))
+    return e.Schedule(rules.shifts, rules.rotations, own + tuple(theirs), calendar)
 
 
 def _utc(at: datetime, zone: ZoneInfo, last: bool = False) -> datetime:

@@ -1169,6 +1169,12 @@ def save_attendance_profile(user: Any, employee: Employee, values: dict[str, Any
     return profile
 
 
+def recompute_after_move(employee: Employee, since: date, actor: str) -> None:
+    """An employee moved to another department or site from ``since`` (a past day): their days from then on take the
+    new department's shifts and the new site's calendar (the days before keep the old ones)."""
+    _recompute_for(Employee.objects.filter(pk=employee.pk), since, None, actor, f"{employee.number} 调动 / moved")
+
+
 def _profile_value(value: Any) -> Any:
     """A profile field as the audit log keeps it."""
     if isinstance(value, date):

@@ -80,6 +80,9 @@ class EmployeeForm(forms.Form):
                                                 widget=forms.CheckboxSelectMultiple,
                                                 help_text=_("都不选表示可以使用所有的门"))
     active = forms.BooleanField(label=_("在职"), required=False, initial=True)
+    moved_on = forms.DateField(label=_("调动生效日期"), required=False,
+                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                               help_text=_("改了站点或部门时：从这天起按新部门的排班和新站点的日历计算考勤，之前的日子不变；留空为今天"))
 
     def __init__(self, user: User, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -101,6 +104,7 @@ class EmployeeForm(forms.Form):
             self.fields["pin"].help_text = _("留空表示不设 PIN")
             del self.fields["active"]
             del self.fields["clear_pin"]
+            del self.fields["moved_on"]  # a new employee starts where they are
 
     def clean_department(self) -> str:
         """The department's name, once it is known to belong to the chosen site."""

@@ -179,7 +179,8 @@ def _employee_input(form: EmployeeForm, *, keep_devices: list[str], active: bool
         number=data["number"].strip(), name=data["name"].strip(), site=data["site"],
         department=data.get("department") or "", card=(data.get("card") or "").strip() or None,
         pin=form.pin_value(), verify_mode=data["verify_mode"], role=data["role"],
-        allowed_devices=sorted(set(data.get("allowed_devices") or []) | set(keep_devices)), active=active)
+        allowed_devices=sorted(set(data.get("allowed_devices") or []) | set(keep_devices)), active=active,
+        moved_on=data.get("moved_on"))
 
 
 def _save(request: AuthedHttpRequest, form: EmployeeForm, data: EmployeeInput, *, creating: bool) -> Employee | None:
@@ -215,7 +216,9 @@ def employee_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "console/employee_detail.html", {
         "nav": "employees", "employee": employee, "can_manage": scope.can_manage(user),
         "doors": [doors.get(d, d) for d in employee.allowed_devices], "punches": punches,
-        "roster_version": roster.current_version()})
+        "roster_version": roster.current_version(),
+        "moves": employee.moves.select_related("from_site", "from_department", "to_site", "to_department")
+        .order_by("-since", "-pk")})
 
 
 @require_http_methods(["GET", "POST"])

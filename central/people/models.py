@@ -69,6 +69,28 @@ class Employee(models.Model):
         return f"{self.number} {self.name}"
 
 
+class EmployeeMove(models.Model):
+    """An employee moved to another department or site (调动), from ``since`` on: the days before it were worked in
+    ``from_department`` at ``from_site``. The employee's own row holds where they are now; these rows say where they
+    were, so the attendance of the days before a move keeps the old department's shifts and the old site's calendar
+    (:mod:`central.attendance.inputs`) however often it is recomputed."""
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="moves")
+    since = models.DateField(_("生效日期 Effective from"))
+    from_site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    from_department = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    to_site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    to_department = models.ForeignKey(Department, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    moved_by = models.CharField(max_length=150, blank=True)
+    moved_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["employee", "since", "pk"]
+        indexes = [models.Index(fields=["employee", "since"])]
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} {self.since} {self.from_department_id}->{self.to_department_id}"
+
+
 class Device(models.Model):
     device_id = models.CharField(_("设备号 Device id"), max_length=64, unique=True, validators=[CODE_VALIDATOR])
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="devices", verbose_name=_("站点 Site"))

@@ -24,6 +24,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from datetime import timezone as dt_timezone
 from typing import Any
 
@@ -31,7 +32,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from central.people.models import Department, Employee, RosterChange, RosterHistory, Site
+from central.people.models import Department, Employee, EmployeeMove, RosterChange, RosterHistory, Site
 from contract import protocol as p
 from contract.roster_rules import RosterRuleError, check_roster, check_unique_card
 
@@ -98,11 +99,12 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee
     return good
 
 
-def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "system") -> int:
+def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "system", moved_on: date | None = None) -> int:
     """Add or change employees (one version each, one transaction); returns the new roster version.
 
     A record may carry ``site`` (a site code); without it a new employee joins the first site.
-    ``faces`` / ``fingers`` left out (None) keep the stored templates.
+    ``faces`` / ``fingers`` left out (None) keep the stored templates. An employee whose site or department changes
+    is recorded as moved (:class:`EmployeeMove`) from ``moved_on`` (default: today) on.
     """
     items = [dict(r) for r in records]
     checked = check_records(items)
@@ -115,8 +117,13 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
             existing = Employee.objects.filter(number=emp.number).select_related("site").first()
             site = _site(raw.get("site")) if raw.get("site") or existing is None else existing.site
             row = existing or Employee(number=emp.number)
-            row.name, row.site = emp.name, site
-            row.department = _department(site, emp.department, cache)
+            department = _department(site, emp.department, cache)
+            if existing is not None and (existing.site_id, existing.department_id) != (
+                    site.pk, department.pk if department else None):
+                EmployeeMove.objects.create(employee=existing, since=moved_on or timezone.localdate(),
+                                            from_site_id=existing.site_id, from_department_id=existing.department_id,
+                                            to_site=site, to_department=department, moved_by=actor[:150])
+            row.name, row.site, row.department = emp.name, site, department
             row.card, row.pin_hash, row.role = emp.card or None, emp.pin_hash, emp.role
             row.verify_mode, row.active = emp.verify_mode, emp.active
             row.allowed_devices = sorted(set(emp.allowed_devices))
@@ -132,8 +139,8 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
     return version
 
 
-def upsert_employee(employee: Mapping[str, Any], *, actor: str = "system") -> int:
-    return upsert_employees([employee], actor=actor)
+def upsert_employee(employee: Mapping[str, Any], *, actor: str = "system", moved_on: date | None = None) -> int:
+    return upsert_employees([employee], actor=actor, moved_on=moved_on)
 
 
 def delete_employee(number: str, *, actor: str = "system") -> int:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.utils import timezone
 
 from central.accounts import audit, scope
 from central.people import roster
-from central.people.models import Department, Device, Employee, Site
+from central.people.models import Department, Device, Employee, EmployeeMove, Site
 from contract.pins import PinFormatError, hash_pin
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ class EmployeeInput:
     role: str = "employee"
     allowed_devices: list[str] = field(default_factory=list)
     active: bool = True
+    moved_on: date | None = None  # a new site or department: the first day worked there (None: today)
 
 
 class PeopleError(ValueError):
@@ -90,6 +93,9 @@ def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employe
     if not creating:
         if existing is None or not scope.employees(user).filter(pk=existing.pk).exists():
             raise PeopleError(f"没有该员工 / No employee {data.number}", "number")
+    moving = existing is not None and not creating and (
+        existing.site_id != site.pk or (existing.department.name if existing.department else "") != data.department.strip())
+    moved_on = _check_move(existing, data.moved_on) if moving and existing is not None else None
     unknown = sorted(set(data.allowed_devices) - set(Device.objects.filter(
         device_id__in=data.allowed_devices).values_list("device_id", flat=True)))
     if unknown:
@@ -105,13 +111,37 @@ def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employe
               "allowed_devices": data.allowed_devices, "active": data.active, "site": site.code}
     with transaction.atomic():
         try:
-            version = roster.upsert_employee(record, actor=user.username)
+            version = roster.upsert_employee(record, actor=user.username, moved_on=moved_on)
         except roster.RosterError as exc:
             raise PeopleError(refusal_message(exc), exc.field) from None
-        audit.record(user.username, "employee.create" if creating else "employee.update", data.number,
-                     {"roster_version": version, "site": site.code, "active": data.active,
-                      "pin_changed": data.pin is not None})
-    return Employee.objects.get(number=data.number)
+        detail: dict[str, object] = {"roster_version": version, "site": site.code, "active": data.active,
+                                     "pin_changed": data.pin is not None}
+        if moving and existing is not None and moved_on is not None:
+            detail["moved"] = {"since": moved_on.isoformat(), "from_site": existing.site.code,
+                               "from_department": existing.department.name if existing.department else "",
+                               "to_department": data.department.strip()}
+        audit.record(user.username, "employee.create" if creating else "employee.update", data.number, detail)
+    saved = Employee.objects.get(number=data.number)
+    if moving and moved_on is not None and moved_on < timezone.localdate():
+        from central.attendance.services import recompute_after_move
+
+        recompute_after_move(saved, moved_on, user.username)
+    return saved
+
+
+def _check_move(employee: Employee, moved_on: date | None) -> date:
+    """The first day of a move (today when not given): not in the future, since the employee's row says where they
+    are now, and not before their last move."""
+    today = timezone.localdate()
+    day = moved_on or today
+    if day > today:
+        raise PeopleError("调动生效日期不能晚于今天；请在当天再调动 / A move cannot take effect after today: make it on "
+                          "its first day", "moved_on")
+    last = EmployeeMove.objects.filter(employee=employee).order_by("-since").values_list("since", flat=True).first()
+    if last is not None and day < last:
+        raise PeopleError(f"早于上一次调动（{last.isoformat()} 生效） / Before the last move, which took effect on "
+                          f"{last.isoformat()}", "moved_on")
+    return day
 
 
 def _require_managed(user: User, employee: Employee) -> None:

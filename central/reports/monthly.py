@@ -91,7 +91,7 @@ def planned_symbol(schedule: e.Schedule, person: e.Person, day: date) -> tuple[s
     if planned:
         kind = schedule.calendar.kind(day, weekly=planned[0][1])
     elif person.default_shift or any(a.covers(day) for a in schedule.assignments):
-        kind = "holiday" if day in schedule.calendar.holidays else "rest_day"
+        kind = "holiday" if schedule.calendar.kind(day, weekly=False) == "holiday" else "rest_day"
     else:
         return "", ""
     if kind == "holiday":

@@ -105,7 +105,7 @@ def update_employee(request, number: str, payload: EmployeeWrite):
         pin=(sent["pin"] if sent["pin"] is not None else "") if "pin" in sent else None,
         verify_mode=sent.get("verify_mode") or current.verify_mode, role=sent.get("role") or current.role,
         allowed_devices=list(sent["allowed_devices"] or []) if "allowed_devices" in sent else list(current.allowed_devices),
-        active=current.active if sent.get("active") is None else sent["active"])
+        active=current.active if sent.get("active") is None else sent["active"], moved_on=sent.get("moved_on"))
     return out(_save(user, data, creating=False))
 
 
