@@ -25,7 +25,7 @@ from central.alerts.models import Alert, AlertEpisode, AlertMail, AlertRead, Ale
 from central.alerts.texts import describe
 from central.attendance import engine, overtime_limit
 from central.attendance.inputs import Rules, load_rules, local, plans
-from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch, ShiftChange
+from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch, OvertimeRequest, ShiftChange
 from central.attendance.overtime_limit import MonthOvertime
 from central.ingest.models import Event
 from central.people.models import Department, Device, Employee, Site
@@ -223,9 +223,10 @@ def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
         yield Fact(f"request:overtime:{rec.pk}:{rec.overtime_min}", worked + timedelta(hours=rule.threshold), told,
                    employee=emp)
     waiting = Q(_in_scope(rule, "employee__"), state="pending", created_at__lte=due, employee__active=True)
-    requests: list[Iterable[LeaveRecord | MakeupPunch | ShiftChange]] = [
+    requests: list[Iterable[LeaveRecord | MakeupPunch | ShiftChange | OvertimeRequest]] = [
         LeaveRecord.objects.filter(waiting).select_related("employee", "leave_type").order_by("created_at", "pk"),
         MakeupPunch.objects.filter(waiting).select_related("employee").order_by("created_at", "pk"),
+        OvertimeRequest.objects.filter(waiting).select_related("employee").order_by("created_at", "pk"),
         ShiftChange.objects.filter(waiting).exclude(partner_answer="asked")  # a swap the colleague has not agreed to
         .select_related("employee", "shift", "partner", "partner_shift").order_by("created_at", "pk")]
     for rows in requests:
@@ -236,6 +237,8 @@ def _request_waiting(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
             if isinstance(request, LeaveRecord):
                 detail.update(kind="leave", leave_type=request.leave_type.name, start=request.start.isoformat(),
                               end=request.end.isoformat(), half_day=request.half_day)
+            elif isinstance(request, OvertimeRequest):
+                detail.update(kind="overtime_request", date=request.date.isoformat(), minutes=request.minutes)
             elif isinstance(request, ShiftChange):
                 partner = request.partner
                 detail.update(kind="shift_change", start=request.start.isoformat(), end=request.end.isoformat(),

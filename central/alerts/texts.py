@@ -24,6 +24,8 @@ def _request(d: dict[str, Any]) -> tuple[str, str]:
         half = ("（半天）", " (half day)") if d.get("half_day") else ("", "")
         what = (f"{d.get('leave_type')}请假 {d.get('start')} 至 {d.get('end')}{half[0]}",
                 f"leave ({d.get('leave_type')}) from {d.get('start')} to {d.get('end')}{half[1]}")
+    elif d.get("kind") == "overtime_request":
+        what = (f"加班申请 {d.get('date')} {d.get('minutes')} 分钟", f"overtime of {d.get('minutes')} min asked for {d.get('date')}")
     elif d.get("kind") == "shift_change":
         days = d.get("start") if d.get("start") == d.get("end") else f"{d.get('start')} 至 {d.get('end')}"
         days_en = d.get("start") if d.get("start") == d.get("end") else f"{d.get('start')} to {d.get('end')}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -412,6 +413,27 @@ class ShiftChangeForm(ShiftChangeEntryForm):
             if given_end and data.get("start") and given_end != data["start"]:
                 self.add_error("end", _("换班只换一天 / A swap trades one day"))
         return data
+
+
+class OvertimeAskForm(forms.Form):
+    """Overtime an employee asks for ahead, or soon after (加班申请: :mod:`central.attendance.overtime_requests`)."""
+    date = forms.DateField(label=_("加班日期 Day"), widget=DateInput(),
+                           help_text=_("班次开始的那天 / The day the shift starts"))
+    hours = forms.DecimalField(label=_("时长（小时） Hours"), min_value=Decimal("0.5"), max_value=Decimal(16),
+                               decimal_places=1, widget=forms.NumberInput(attrs={"step": "0.5"}),
+                               help_text=_("批准后，这天不超过这个时长的加班无需再审批 / Once approved, the day's overtime up "
+                                           "to this long needs no second decision"))
+    reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                             error_messages={"required": _("请填写事由 / A reason is required")})
+
+    def clean_hours(self) -> Decimal:
+        hours: Decimal = self.cleaned_data["hours"]
+        if hours * 2 != int(hours * 2):
+            raise forms.ValidationError(_("按半小时填写 / In half hours"))
+        return hours
+
+    def minutes(self) -> int:
+        return int(self.cleaned_data["hours"] * 60)
 
 
 class AllowanceForm(_LeaveTypeForm):

@@ -26,6 +26,7 @@ from central.attendance.models import (
     CalendarDay,
     DailyRecord,
     MakeupPunch,
+    OvertimeRequest,
     Rotation,
     ShiftChange,
     ShiftType,
@@ -209,6 +210,7 @@ class EmployeeInput:
     records: list[tuple[int | None, e.Record]]  # (row id, record)
     first: date  # the occurrences to recompute: dated first..last
     last: date
+    overtime_asked: dict[date, int] = field(default_factory=dict)  # approved overtime requests (加班申请): minutes a day
 
 
 Moments = dict[int, list[datetime]]  # employee id: local times of new (or moved) punches
@@ -357,6 +359,7 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
         span = people[row[1]][2]
         if span.first <= _parse_date(row[2]) <= span.last:  # type: ignore[operator]
             records[row[1]].append((row[0], _record_from_row(row, clocks[row[1]], parse)))
+    asked = _overtime_asked({emp_id: (span.first, span.last) for emp_id, (_, _, span) in people.items()})
     found = []
     for emp in staff:
         person, schedule, span = people[emp.pk]
@@ -364,7 +367,25 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
         if moments is not None:  # the chunk read the widest window: keep this employee's own
             mine_punches = [p for p in mine_punches if span.opens <= p.at <= span.closes]
         found.append(EmployeeInput(emp.pk, emp.number, emp.site_id, person, schedule, mine_punches,
-                                   records.get(emp.pk, []), span.first, span.last))
+                                   records.get(emp.pk, []), span.first, span.last, asked.get(emp.pk, {})))
+    return found
+
+
+def _overtime_asked(spans: dict[int, tuple[date, date]]) -> dict[int, dict[date, int]]:
+    """Approved overtime requests (加班申请) of these employees within their spans: employee id → day → minutes."""
+    low, high = min(first for first, _ in spans.values()), max(last for _, last in spans.values())
+    day = db_column(OvertimeRequest, "date")
+    adapt = connection.ops.adapt_datefield_value
+    found: dict[int, dict[date, int]] = defaultdict(dict)
+    for emp_id, when, minutes in select_in(
+            OvertimeRequest, [db_column(OvertimeRequest, c) for c in ("employee", "date", "minutes")],
+            db_column(OvertimeRequest, "employee"), list(spans),
+            where=f"{db_column(OvertimeRequest, 'state')} = %s AND {day} >= %s AND {day} <= %s",
+            params=["approved", adapt(low), adapt(high)]):
+        parsed = _parse_date(when)
+        first, last = spans[emp_id]
+        if parsed is not None and first <= parsed <= last:
+            found[emp_id][parsed] = found[emp_id].get(parsed, 0) + int(minutes)
     return found
 
 

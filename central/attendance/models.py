@@ -300,6 +300,23 @@ class ShiftChange(RequestBase):
         indexes = [models.Index(fields=["employee", "start"]), models.Index(fields=["partner", "start"])]
 
 
+class OvertimeRequest(RequestBase):
+    """Overtime asked for before it is worked, or soon after (加班申请): ``minutes`` on ``date`` (the day the shift
+    starts, as records are dated). Once approved, the overtime the engine finds on that day waits for no second
+    decision while it is no longer than asked (:func:`central.attendance.services.pre_approved`); longer, it waits
+    as before, with what was asked shown beside it."""
+    employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="overtime_requests",
+                                 verbose_name=_("员工 Employee"))
+    date = models.DateField(_("加班日期 Day"))
+    minutes = models.PositiveIntegerField(_("时长（分钟） Minutes"))
+    reason = models.CharField(_("事由 Reason"), max_length=500)
+
+    class Meta:
+        ordering = ["-date", "-pk"]
+        constraints = [models.CheckConstraint(condition=Q(minutes__gt=0), name="overtime_request_minutes")]
+        indexes = [models.Index(fields=["employee", "date"])]
+
+
 class DailyRecord(models.Model):
     """One per employee per shift occurrence (or per day for a record a person entered without a shift)."""
     STATUSES = [("present", _("出勤 Present")), ("absent", _("缺勤 Absent")), ("half_day", _("半天 Half day")),

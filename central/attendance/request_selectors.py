@@ -13,7 +13,15 @@ from django.utils import timezone
 from central.accounts import scope
 from central.accounts.models import AuditEntry
 from central.attendance import overtime_limit
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, RequestEvidence, ShiftChange
+from central.attendance.models import (
+    DailyRecord,
+    LeaveRecord,
+    LeaveType,
+    MakeupPunch,
+    OvertimeRequest,
+    RequestEvidence,
+    ShiftChange,
+)
 from central.attendance.overtime_limit import MonthOvertime
 from central.attendance.selectors import zone_of
 from central.attendance.services import DECIDED_OVERTIME
@@ -22,7 +30,7 @@ from central.people.models import Employee
 if TYPE_CHECKING:
     from central.accounts.models import User
 
-Kind = Literal["leave", "makeup", "overtime", "shift_change"]
+Kind = Literal["leave", "makeup", "overtime", "shift_change", "overtime_request"]
 DECIDED_DAYS = 60  # decided requests shown this far back
 MAX_ROWS = 200  # of each kind and state
 OVERTIME_DECISIONS_READ = 5000  # the newest overtime decisions read from the audit log, before the scope narrows them
@@ -49,6 +57,7 @@ class RequestRow:
     can_answer: bool = False  # a swap asked of the person, waiting for their answer
     evidence: str = ""  # the name of the evidence kept with it, if any
     month_overtime: MonthOvertime | None = None  # overtime's: the employee's counted overtime in the record's month
+    asked: OvertimeRequest | None = None  # an overtime request (加班申请); for overtime, the day's approved one if any
 
     @property
     def in_lieu(self) -> bool:
@@ -109,6 +118,12 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
                           can_withdraw=waiting and mine(x.employee),
                           can_answer=waiting and partner_mine and x.partner_answer == "asked")
 
+    def asked_row(x: OvertimeRequest) -> RequestRow:
+        return RequestRow("overtime_request", x.pk, x.employee, x.state, x.reason, x.created_at, x.approved_by,
+                          x.approved_at, asked=x,
+                          can_decide=deciding and x.state == "pending" and not mine(x.employee),
+                          can_withdraw=x.state == "pending" and mine(x.employee))
+
     related = ("employee", "employee__site", "employee__department")
     leaves = (LeaveRecord.objects.filter(employee__in=staff).select_related(*related, "leave_type")
               .annotate(evidence_name=Subquery(RequestEvidence.objects.filter(leave=OuterRef("pk")).values("name")[:1])))
@@ -116,17 +131,22 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
                .annotate(evidence_name=Subquery(RequestEvidence.objects.filter(makeup=OuterRef("pk")).values("name")[:1])))
     changes = (ShiftChange.objects.filter(Q(employee__in=staff) | Q(partner__in=staff))
                .select_related(*related, "shift", "partner", "partner_shift"))
+    asks = OvertimeRequest.objects.filter(employee__in=staff).select_related(*related)
     overtime = (DailyRecord.objects.filter(employee__in=staff, overtime_state="pending", overtime_min__gt=0)
                 .select_related(*related).order_by("date", "employee__number")[:MAX_ROWS])
     pending = sorted(
         [leave_row(x) for x in leaves.filter(state="pending").order_by("created_at")[:MAX_ROWS]]
         + [makeup_row(x) for x in makeups.filter(state="pending").order_by("created_at")[:MAX_ROWS]]
-        + [change_row(x) for x in changes.filter(state="pending").order_by("created_at")[:MAX_ROWS]],
+        + [change_row(x) for x in changes.filter(state="pending").order_by("created_at")[:MAX_ROWS]]
+        + [asked_row(x) for x in asks.filter(state="pending").order_by("created_at")[:MAX_ROWS]],
         key=lambda r: (r.filed_at or now, r.kind, r.pk))
     overtime_rows = list(overtime)
     months = overtime_limit.of_months((r.employee_id, r.date) for r in overtime_rows)
+    approved = {(x.employee_id, x.date): x for x in OvertimeRequest.objects.filter(
+        employee__in=[r.employee_id for r in overtime_rows], date__in={r.date for r in overtime_rows}, state="approved")}
     pending += [RequestRow("overtime", r.pk, r.employee, "pending", r.reason, None, record=r,
-                           can_decide=deciding and not mine(r.employee), month_overtime=months[(r.employee_id, r.date)])
+                           can_decide=deciding and not mine(r.employee), month_overtime=months[(r.employee_id, r.date)],
+                           asked=approved.get((r.employee_id, r.date)))
                 for r in overtime_rows]
     decided = sorted(
         [leave_row(x) for x in leaves.exclude(state="pending").filter(created_at__gte=since)
@@ -134,6 +154,8 @@ def requests_page(user: User, now: datetime | None = None) -> RequestsPage:
         + [makeup_row(x) for x in makeups.exclude(state="pending").filter(created_at__gte=since)
            .order_by("-created_at")[:MAX_ROWS]]
         + [change_row(x) for x in changes.exclude(state="pending").filter(created_at__gte=since)
+           .order_by("-created_at")[:MAX_ROWS]]
+        + [asked_row(x) for x in asks.exclude(state="pending").filter(created_at__gte=since)
            .order_by("-created_at")[:MAX_ROWS]]
         + _overtime_decided(staff, since),
         key=lambda r: r.decided_at or r.filed_at or now, reverse=True)
@@ -159,7 +181,7 @@ def _overtime_decided(staff: QuerySet[Employee, Any], since: datetime) -> list[R
 
 
 def find_request(user: User, kind: str,
-                 pk: int | None) -> LeaveRecord | MakeupPunch | ShiftChange | DailyRecord | None:
+                 pk: int | None) -> LeaveRecord | MakeupPunch | ShiftChange | OvertimeRequest | DailyRecord | None:
     """The request ``kind`` ``pk`` among the employees ``user`` sees (None: not there, or not theirs to see); a swap
     by either of its two employees."""
     if pk is None:
@@ -171,6 +193,8 @@ def find_request(user: User, kind: str,
         return MakeupPunch.objects.filter(employee__in=staff, pk=pk).select_related("employee").first()
     if kind == "overtime":
         return DailyRecord.objects.filter(employee__in=staff, pk=pk).select_related("employee").first()
+    if kind == "overtime_request":
+        return OvertimeRequest.objects.filter(employee__in=staff, pk=pk).select_related("employee").first()
     if kind == "shift_change":
         return (ShiftChange.objects.filter(Q(employee__in=staff) | Q(partner__in=staff), pk=pk)
                 .select_related("employee", "partner", "shift", "partner_shift").first())

@@ -1,6 +1,6 @@
 """Leave and make-up punch requests, and overtime waiting for approval: filed, approved or rejected, each step
-audited. Shift changes and swaps (调班, 换班) are filed in :mod:`central.attendance.shift_changes` and decided and
-withdrawn here like the others.
+audited. Shift changes and swaps (调班, 换班) are filed in :mod:`central.attendance.shift_changes`, overtime asked for
+ahead (加班申请) in :mod:`central.attendance.overtime_requests`, and decided and withdrawn here like the others.
 
 An approved leave becomes daily records (source ``leave``: ``on_leave`` for a full day, ``half_day``
 for a half) that win over punches, on the days it takes off: the employee's working days, or every day for a
@@ -21,7 +21,8 @@ from central.attendance import closing, leave_balances
 from central.attendance import evidence as evidence_files
 from central.attendance.errors import DecisionRefused
 from central.attendance.evidence import Evidence, EvidenceError
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, ShiftChange
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, OvertimeRequest, ShiftChange
+from central.attendance.overtime_requests import decide_overtime_request
 from central.attendance.selectors import leave_days_of
 from central.attendance.services import AttendanceError, recompute
 from central.attendance.shift_changes import check_partner_in_scope, decide_change
@@ -31,9 +32,10 @@ from central.webhooks import events as webhook_events
 MAX_LEAVE_DAYS = 366
 
 
-Request = LeaveRecord | MakeupPunch | ShiftChange  # what an employee files and withdraws
+Request = LeaveRecord | MakeupPunch | ShiftChange | OvertimeRequest  # what an employee files and withdraws
 ALREADY = {LeaveRecord: "这条请假已处理 / This leave is already", MakeupPunch: "这条补卡已处理 / This make-up punch is already",
-           ShiftChange: "这条调班已处理 / This shift change is already"}
+           ShiftChange: "这条调班已处理 / This shift change is already",
+           OvertimeRequest: "这条加班申请已处理 / This overtime request is already"}
 
 
 def _held_state(request: Request) -> str | None:
@@ -50,7 +52,8 @@ def _require_own(user: Any, request: Request, refusal: str) -> None:
 def settle(request: Request, state: str, actor: str) -> None:
     """A pending request becomes ``state`` (approved, rejected, withdrawn), with who settled it and when, in the
     caller's transaction; its row held, so two people at once settle it once. Audited as
-    ``attendance.leave_<state>``, ``attendance.makeup_<state>`` or ``attendance.shift_change_<state>``."""
+    ``attendance.leave_<state>``, ``attendance.makeup_<state>``, ``attendance.shift_change_<state>`` or
+    ``attendance.overtime_request_<state>``."""
     held = _held_state(request)
     if held != "pending" or request.state != "pending":
         raise AttendanceError(f"{ALREADY[type(request)]} {held or request.state}")
@@ -63,6 +66,9 @@ def settle(request: Request, state: str, actor: str) -> None:
     elif isinstance(request, ShiftChange):
         audit.record(actor, f"attendance.shift_change_{state}", f"{request.employee.number} {request.start}..{request.end}",
                      {"id": request.pk, "partner": request.partner.number if request.partner else None})
+    elif isinstance(request, OvertimeRequest):
+        audit.record(actor, f"attendance.overtime_request_{state}", f"{request.employee.number} {request.date}",
+                     {"id": request.pk, "minutes": request.minutes})
     else:
         audit.record(actor, f"attendance.makeup_{state}", f"{request.employee.number} {request.at.isoformat()}",
                      {"id": request.pk, "direction": request.direction})
@@ -237,6 +243,8 @@ def decide(user: Any, request: Request | DailyRecord, *, approve: bool,
         decide_change(request, approve=approve, actor=user.username)
     elif isinstance(request, MakeupPunch):
         decide_makeup_punch(request, approve=approve, actor=user.username)
+    elif isinstance(request, OvertimeRequest):
+        decide_overtime_request(request, approve=approve, actor=user.username)
     else:
         decide_overtime(request, approve=approve, actor=user.username, minutes=minutes, in_lieu=in_lieu)
 

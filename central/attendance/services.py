@@ -135,6 +135,14 @@ def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
     return new
 
 
+def pre_approved(asked: dict[date, int], rec: e.Record) -> e.Record:
+    """Overtime still waiting on a day with an approved overtime request (加班申请) of at least its minutes is
+    approved; more than was asked waits for a decision as before."""
+    if rec.overtime_state == "pending" and 0 < rec.overtime_min <= asked.get(rec.date, 0):
+        return replace(rec, overtime_state="approved")
+    return rec
+
+
 Before = dict[tuple[date, str], tuple[int | None, e.Record]]
 NO_FINALITY = e.Finality()  # a site without terminals or a wait: nothing final
 
@@ -184,6 +192,8 @@ def _write_chunk_closed(rules: Rules, items: list[EmployeeInput], closed_of: dic
                 pk, old = before.get((rec.date, ""), (None, None))
                 seen.add((rec.date, ""))
             rec = _keep_approval(old, rec)
+            if item.overtime_asked:
+                rec = pre_approved(item.overtime_asked, rec)
             changed = _changed(old, rec) if old is not None and pk is not None else []
             if "overtime_min" in changed and "overtime_state" not in changed:
                 # new minutes are asked again even where the state read was already "pending": a decision taken

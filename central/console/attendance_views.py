@@ -52,6 +52,7 @@ from central.attendance.forms import (
     LeaveTypeForm,
     MakeupRequestForm,
     ManualRecordForm,
+    OvertimeAskForm,
     OvertimeRuleForm,
     RotationForm,
     ShiftChangeEntryForm,
@@ -67,11 +68,13 @@ from central.attendance.models import (
     LeaveType,
     MakeupPunch,
     MonthConfirmation,
+    OvertimeRequest,
     OvertimeRule,
     Rotation,
     ShiftChange,
     ShiftType,
 )
+from central.attendance.overtime_requests import file_overtime
 from central.attendance.requests import (
     DECISIONS,
     DecisionRefused,
@@ -696,7 +699,7 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
     superusers see the requests of the employees in their scope and decide them (:func:`request_decide`)."""
     user = request.user
     own = user.employee if user.employee_id else None
-    leave_form = makeup_form = shift_form = None
+    leave_form = makeup_form = shift_form = overtime_form = None
     if own is not None:
         posted = request.POST if request.method == "POST" else None
         kind = posted.get("kind", "") if posted is not None else None
@@ -706,6 +709,17 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
                                         prefix="makeup", initial={
             "at": f"{request_selectors.default_makeup_day():%Y-%m-%d}T18:00"})
         shift_form = ShiftChangeForm(posted if kind == "shift" else None, prefix="shift")
+        overtime_form = OvertimeAskForm(posted if kind == "overtime" else None, prefix="overtime")
+        if kind == "overtime" and overtime_form.is_valid():
+            data = overtime_form.cleaned_data
+            try:
+                file_overtime(own, data["date"], overtime_form.minutes(), reason=data["reason"], actor=user.username)
+            except AttendanceError as exc:
+                _refused(overtime_form, exc)
+            else:
+                messages.success(request, _("已提交 %(day)s 的加班申请，等待审批 / Overtime on %(day)s asked for, waiting "
+                                            "for approval") % {"day": data["date"].isoformat()})
+                return redirect("console:attendance_requests")
         if kind == "shift" and shift_form.is_valid() and _shift_change_posted(shift_form, own, user.username):
             messages.success(request, _("已提交调班申请 / Shift change asked for") if shift_form.cleaned_data["mode"] == "change"
                              else _("已向同事发出换班邀请，同意后交经理审批 / Swap asked of your colleague: once they "
@@ -735,7 +749,7 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
     page = request_selectors.requests_page(user)
     return render(request, "console/attendance/requests.html", {
         "nav": "attendance_requests", "page": page, "leave_form": leave_form, "makeup_form": makeup_form,
-        "shift_form": shift_form,
+        "shift_form": shift_form, "overtime_form": overtime_form,
         "balances": leave_balances.balances(own, [timezone.localdate().year]) if own is not None else []})
 
 
@@ -809,10 +823,12 @@ def _leave_or_makeup(user: Any, kind: str, pk: int | None) -> LeaveRecord | Make
     return row
 
 
-def _asked(user: Any, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch | ShiftChange:
-    """The leave, make-up punch or shift change ``kind`` ``pk`` among the employees ``user`` sees, else 404."""
-    row = request_selectors.find_request(user, kind, pk) if kind in ("leave", "makeup", "shift_change") else None
-    if not isinstance(row, LeaveRecord | MakeupPunch | ShiftChange):
+def _asked(user: Any, kind: str, pk: int | None) -> LeaveRecord | MakeupPunch | ShiftChange | OvertimeRequest:
+    """The leave, make-up punch, shift change or overtime request ``kind`` ``pk`` among the employees ``user`` sees,
+    else 404."""
+    asked = ("leave", "makeup", "shift_change", "overtime_request")
+    row = request_selectors.find_request(user, kind, pk) if kind in asked else None
+    if not isinstance(row, LeaveRecord | MakeupPunch | ShiftChange | OvertimeRequest):
         raise Http404
     return row
 
@@ -872,7 +888,8 @@ def request_attach(request: AuthedHttpRequest) -> HttpResponse:
 @require_POST
 @console_view
 def request_withdraw(request: AuthedHttpRequest) -> HttpResponse:
-    """The caller takes back their own pending leave, make-up punch or shift change (``kind``, ``id``)."""
+    """The caller takes back their own pending leave, make-up punch, shift change or overtime request (``kind``,
+    ``id``)."""
     return _own_request_action(request, withdraw, _("已撤回请求 / Request withdrawn"), find=_asked)
 
 

@@ -21,7 +21,9 @@ from central.webhooks.services import Fact, emit_many, wanted
 from central.webhooks.signing import utc_iso
 
 if TYPE_CHECKING:
-    from central.attendance.models import LeaveRecord, MakeupPunch, ShiftChange
+    from central.attendance.models import LeaveRecord, MakeupPunch, OvertimeRequest, ShiftChange
+
+    Request = LeaveRecord | MakeupPunch | ShiftChange | OvertimeRequest
 
 ANOMALIES = ("late", "early", "absent", "missing_out")
 
@@ -81,13 +83,16 @@ def records_written(rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> i
     return emit_many(fact for number, site, row in rows for fact in record_facts(number, site, row))
 
 
-def _request_data(request: LeaveRecord | MakeupPunch | ShiftChange) -> dict[str, Any]:
+def _request_data(request: Request) -> dict[str, Any]:
     """What every request event tells of a leave, a make-up punch (whether evidence is attached: the file itself is
-    opened in the console, never sent)."""
+    opened in the console, never sent), a shift change or an overtime request."""
     from central.attendance import evidence
-    from central.attendance.models import LeaveRecord, ShiftChange
+    from central.attendance.models import LeaveRecord, OvertimeRequest, ShiftChange
 
     employee = request.employee
+    if isinstance(request, OvertimeRequest):
+        return {"kind": "overtime_request", "id": request.pk, "employee": employee.number,
+                "date": request.date.isoformat(), "minutes": request.minutes}
     if isinstance(request, ShiftChange):
         return {"kind": "shift_change", "id": request.pk, "employee": employee.number, "start": request.start.isoformat(),
                 "end": request.end.isoformat(), "shift": request.shift.name if request.shift else None,
@@ -102,7 +107,7 @@ def _request_data(request: LeaveRecord | MakeupPunch | ShiftChange) -> dict[str,
             "direction": request.direction, "has_evidence": evidence.has(request)}
 
 
-def request_changed(request: LeaveRecord | MakeupPunch | ShiftChange) -> int:
+def request_changed(request: Request) -> int:
     """A request filed (``request.filed``, with its reason: what the person deciding reads) or decided
     (``request.approved`` or ``request.rejected``, with who decided and when) or withdrawn by the employee
     (``request.withdrawn``), in the writer's transaction."""

@@ -1,0 +1,72 @@
+"""Overtime asked for (加班申请): an employee asks for ``minutes`` of overtime on a day, before working it or soon
+after, and a manager or HR decides, as with leave.
+
+- **Filed** (:func:`file_overtime`): 30 minutes to 16 hours, with a reason, on a day of an open month no more than
+  MAX_AHEAD_DAYS ahead; one request waiting or approved per employee and day.
+- **Approved** (:func:`decide_overtime_request`), the employee's day is recomputed at once: overtime the engine
+  finds on it, up to the minutes asked, is approved without a second decision
+  (:func:`central.attendance.services.pre_approved`), now and whenever the day is recomputed; more than was asked
+  waits on the requests page as before, with the request beside it. Rejected, nothing changes: overtime worked
+  that day waits for its own decision.
+- Withdrawn, decided, audited and told to the webhooks like every request (:mod:`central.attendance.requests`).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone as dj_timezone
+
+from central.accounts import audit
+from central.attendance import closing
+from central.attendance.errors import AttendanceError
+from central.attendance.models import OvertimeRequest
+from central.people.models import Employee
+from central.webhooks import events as webhook_events
+
+MIN_MINUTES, MAX_MINUTES = 30, 16 * 60
+MAX_AHEAD_DAYS = 92
+
+
+def file_overtime(employee: Employee, day: date, minutes: int, *, reason: str, actor: str,
+                  today: date | None = None) -> OvertimeRequest:
+    """A pending overtime request; refused with the reason a person reads."""
+    reason = reason.strip()
+    if not reason:
+        raise AttendanceError("请填写加班事由 / A reason is required")
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise AttendanceError(f"加班时长应在 {MIN_MINUTES // 60 or 0.5} 到 {MAX_MINUTES // 60} 小时之间 / Overtime is asked "
+                              f"for between half an hour and {MAX_MINUTES // 60} hours")
+    today = today or dj_timezone.localdate()
+    if day > today + timedelta(days=MAX_AHEAD_DAYS):
+        raise AttendanceError(f"最多提前 {MAX_AHEAD_DAYS} 天申请 / Overtime is asked for at most {MAX_AHEAD_DAYS} days ahead")
+    closing.require_open(employee, day, day)
+    with transaction.atomic():
+        Employee.objects.select_for_update().filter(pk=employee.pk).first()  # two requests at once: one after the other
+        clash = OvertimeRequest.objects.filter(employee=employee, date=day, state__in=("pending", "approved")).first()
+        if clash is not None:
+            state = {"pending": ("待批", "waiting"), "approved": ("已批", "approved")}[clash.state]
+            raise AttendanceError(f"{day} 已有加班申请（{clash.minutes} 分钟，{state[0]}） / There is already an overtime "
+                                  f"request on {day} ({clash.minutes} min, {state[1]})")
+        asked = OvertimeRequest.objects.create(employee=employee, date=day, minutes=minutes, reason=reason[:500])
+        audit.record(actor, "attendance.overtime_request_filed", f"{employee.number} {day}",
+                     {"id": asked.pk, "minutes": minutes})
+        webhook_events.request_changed(asked)
+    return asked
+
+
+def decide_overtime_request(asked: OvertimeRequest, *, approve: bool, actor: str,
+                            now: datetime | None = None) -> OvertimeRequest:
+    """Approve (the day recomputed at once, its overtime up to the minutes asked approved) or reject a pending
+    overtime request."""
+    from central.attendance.requests import settle
+    from central.attendance.services import recompute
+
+    if approve:
+        closing.require_open(asked.employee, asked.date, asked.date)
+    with transaction.atomic():
+        settle(asked, "approved" if approve else "rejected", actor)
+        webhook_events.request_changed(asked)
+        if approve:
+            recompute(asked.date, asked.date, employees=Employee.objects.filter(pk=asked.employee_id), now=now)
+    return asked
