@@ -420,7 +420,7 @@ class OvertimeAskForm(forms.Form):
     date = forms.DateField(label=_("加班日期 Day"), widget=DateInput(),
                            help_text=_("班次开始的那天 / The day the shift starts"))
     hours = forms.DecimalField(label=_("时长（小时） Hours"), min_value=Decimal("0.5"), max_value=Decimal(16),
-                               decimal_places=1, widget=forms.NumberInput(attrs={"step": "0.5"}),
+                               widget=forms.NumberInput(attrs={"step": "0.5"}),
                                help_text=_("批准后，这天不超过这个时长的加班无需再审批 / Once approved, the day's overtime up "
                                            "to this long needs no second decision"))
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),

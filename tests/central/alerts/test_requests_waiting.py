@@ -180,3 +180,18 @@ def test_a_shift_change_waits_like_a_request_and_a_swap_only_once_the_colleague_
     assert "换班 2026-03-12：与 李四（E2） 对换（改上 night，同事已同意）" in zh
     assert "swap on 2026-03-12 with 李四 (E2) (to work night; the colleague agreed)" in en
     assert "看病" not in str(alert.detail)
+
+
+def test_overtime_asked_for_waits_like_a_request(world: dict[str, Any]) -> None:
+    from central.attendance.models import OvertimeRequest
+    from central.attendance.overtime_requests import file_overtime
+
+    rule(AlertRule.REQUEST_WAITING, 3, site=world["sh"])
+    asked = file_overtime(world["E2"], MONDAY + timedelta(days=2), 150, reason="盘点", actor="E2")
+    OvertimeRequest.objects.filter(pk=asked.pk).update(created_at=at(12))
+    evaluate(at(14, 59))  # the leave and the make-up punch of the fixture
+    assert keys(evaluate(at(15))) == [f"request:overtime_request:{asked.pk}"]
+    alert = Alert.objects.get(key=f"request:overtime_request:{asked.pk}")
+    assert describe(alert.kind, alert.detail) == (
+        "待审批：李四（E2） 的加班申请 2026-03-11 150 分钟（2026-03-09 12:00 提交，已等待 3 小时）",
+        "Waiting for a decision: 李四 (E2)'s overtime of 150 min asked for 2026-03-11 (filed 2026-03-09 12:00, waiting 3 h)")
