@@ -416,3 +416,18 @@ def test_a_colleague_answering_a_swap_is_told_once_agreed_or_declined(admin: Use
     answer_swap(li_user, declined, agree=False)
     events = sorted(Delivery.objects.filter(data__id=declined.pk).values_list("event", "data__partner_answer"))
     assert events == [("request.answered", "declined"), ("request.rejected", "declined")]
+
+
+def test_an_overtime_request_is_told_when_filed_and_when_approved(admin: User, staff: Employee) -> None:
+    from central.attendance.overtime_requests import decide_overtime_request, file_overtime
+
+    make_hook(admin, "http://127.0.0.1:9/h", ["request.filed", "request.approved"])
+    asked = file_overtime(staff, date(2026, 3, 7), 240, reason="周六盘点", actor="E1")
+    decide_overtime_request(asked, approve=True, actor="hr", now=NOW)
+    got = {d.event: d for d in Delivery.objects.all()}
+    assert sorted(got) == ["request.approved", "request.filed"]
+    assert {k: got["request.filed"].data[k] for k in ("kind", "id", "employee", "date", "minutes", "reason")} == {
+        "kind": "overtime_request", "id": asked.pk, "employee": "E1", "date": "2026-03-07", "minutes": 240,
+        "reason": "周六盘点"}
+    assert (got["request.approved"].event_id, got["request.approved"].data["approved_by"]) == (
+        f"request.approved:overtime_request:{asked.pk}", "hr")
