@@ -30,7 +30,15 @@ from central.attendance import confirmations
 from central.attendance import engine as e
 from central.attendance.errors import AttendanceError
 from central.attendance.inputs import Rules, load_rules, local, zone_named
-from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch, RecomputeJob, ShiftChange
+from central.attendance.models import (
+    ClosedMonth,
+    DailyRecord,
+    LeaveRecord,
+    MakeupPunch,
+    OvertimeRequest,
+    RecomputeJob,
+    ShiftChange,
+)
 from central.attendance.selectors import month_end
 from central.people.models import Employee, Site
 from central.webhooks import events as webhook_events
@@ -144,7 +152,7 @@ class Readiness:
     ended: bool = False
     final: bool = False  # the site's finality has passed the month's last window
     provisional: int = 0  # records still provisional
-    pending: dict[str, int] = field(default_factory=dict)  # leave, makeup, overtime, shift changes waiting
+    pending: dict[str, int] = field(default_factory=dict)  # leave, makeup, overtime, shift changes, asked overtime
     recomputing: int = 0  # queued or running recomputes reaching into the month (a reopening's, an edit's)
     staff: int = 0  # employees with records in the month
     confirmed: int = 0  # of them, those who confirmed it (考勤确认)
@@ -178,7 +186,7 @@ class Readiness:
         if self.provisional:
             found.append(f"{self.provisional} 条记录仍为暂定 / {self.provisional} records are still provisional")
         words = {"leave": ("请假", "leave"), "makeup": ("补卡", "make-up punches"), "overtime": ("加班", "overtime"),
-                 "shift_change": ("调班", "shift changes")}
+                 "shift_change": ("调班", "shift changes"), "overtime_request": ("加班申请", "overtime requests")}
         for kind, count in self.pending.items():
             if count:
                 zh, en = words[kind]
@@ -224,7 +232,9 @@ def readiness(site: Site, month: date, *, now: datetime | None = None, rules: Ru
         "makeup": MakeupPunch.objects.filter(employee__site=site, state="pending", at__gte=start, at__lt=end).count(),
         "overtime": days.filter(overtime_state="pending", overtime_min__gt=0).count(),
         "shift_change": ShiftChange.objects.filter(Q(employee__site=site) | Q(partner__site=site), state="pending",
-                                                   start__lte=found.last, end__gte=month).count()}
+                                                   start__lte=found.last, end__gte=month).count(),
+        "overtime_request": OvertimeRequest.objects.filter(employee__site=site, state="pending",
+                                                           date__range=(month, found.last)).count()}
     return found
 
 

@@ -150,3 +150,15 @@ def test_nobody_decides_their_own_request(plant: dict[str, Any]) -> None:
     asked.refresh_from_db()
     assert asked.state == "pending"
     assert decide(plant["e1"], asked.pk, "approve").status_code in (403, 404)  # an employee decides nothing
+
+
+def test_a_month_with_overtime_asked_and_not_decided_cannot_be_closed(plant: dict[str, Any]) -> None:
+    from central.attendance.closing import readiness
+
+    ask(plant["e1"], TUESDAY, "2")
+    site = plant["people"]["E1"].site
+    now = datetime(2026, 4, 20, tzinfo=timezone.utc)
+    recompute(date(2026, 3, 1), date(2026, 3, 31), actor="test", now=now)
+    assert "1 条加班申请待审批 / 1 overtime requests waiting for a decision" in readiness(site, TUESDAY, now=now).blockers
+    decide(plant["boss"], OvertimeRequest.objects.get().pk, "reject")
+    assert not any("加班申请" in b for b in readiness(site, TUESDAY, now=now).blockers)
