@@ -14,12 +14,16 @@ from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
 from central.api.schemas import NEXT, STAMP, no_nul
+from central.attendance.overtime_requests import MAX_AHEAD_DAYS as OVERTIME_AHEAD_DAYS
+from central.attendance.overtime_requests import MAX_MINUTES as OVERTIME_MAX_MINUTES
+from central.attendance.overtime_requests import MIN_MINUTES as OVERTIME_MIN_MINUTES
 
 NUMBER_EX = ["A001"]
 NAME_EX = ["张三"]
 SITE_EX = ["sh-plant"]
 DEPT_EX = ["装配 Assembly"]
 DAY_EX = ["2026-03-02"]
+Day = date  # a field named ``date`` is typed with this name: the class's own ``date`` would hide the type
 
 
 class RecordOut(Schema):
@@ -355,6 +359,53 @@ class SwapAnswerIn(Schema):
     agree: bool = Field(strict=True, description="true：同意换班（等待审批）；false：拒绝（换班随之被拒）/ true: agree to the "
                                                  "swap (it then waits for a decision); false: decline (the swap is "
                                                  "rejected)", examples=[True])
+
+
+# -- overtime asked for (加班申请) -------------------------------------------------------------------------------
+class OvertimeRequestOut(Schema):
+    id: int = Field(description="加班申请编号 / overtime request id", examples=[23])
+    employee_number: str = Field(description="工号 / employee number", examples=NUMBER_EX)
+    employee_name: str = Field(description="姓名 / name", examples=NAME_EX)
+    site: str = Field(description="站点代码 / site code", examples=SITE_EX)
+    department: str = Field(description="部门名称，无则为空 / department name, empty when none", examples=DEPT_EX)
+    date: str = Field(description="加班日期：班次开始的那天（站点当地）/ the day of the overtime: the day the shift starts, "
+                                  "the site's local day, as records are dated", examples=["2026-03-06"])
+    minutes: int = Field(description="申请的加班分钟数；批准后这天不超过它的加班无需再审批 / the overtime minutes asked for; "
+                                     "once approved, the day's overtime up to this long needs no second decision",
+                         examples=[120])
+    reason: str = Field(description="事由 / reason", examples=["赶货 Rush order"])
+    state: Literal["pending", "approved", "rejected", "withdrawn"] = Field(
+        description="待批、已批、已拒、员工已撤回 / pending, approved, rejected, withdrawn by the employee",
+        examples=["pending"])
+    approved_by: str = Field(description="审批人（撤回时为员工本人）；待批为空 / who decided (the employee, for a withdrawn "
+                                         "one); empty while pending", examples=[""])
+    approved_at: str | None = Field(None, description=f"审批或撤回时间 / when it was decided or withdrawn; {STAMP}",
+                                    examples=[None])
+    created_at: str = Field(description=f"提交时间 / when it was asked; {STAMP}", examples=["2026-03-04T01:00:00.000000Z"])
+
+
+class OvertimeRequestPage(Schema):
+    items: list[OvertimeRequestOut]
+    next_cursor: str | None = Field(None, description=NEXT, examples=[None])
+
+
+class OvertimeRequestIn(Schema):
+    """Overtime (加班申请) the token's own employee asks for on a day, ahead or soon after, pending until decided."""
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    _text = field_validator("*", mode="after")(no_nul)
+
+    date: Day = Field(description=f"加班日期：班次开始的那天（站点当地日期），最多提前 {OVERTIME_AHEAD_DAYS} 天；每人每天只能有一条"
+                                  f"待批或已批的申请 / the day of the overtime: the day the shift starts, the site's local "
+                                  f"day, at most {OVERTIME_AHEAD_DAYS} days ahead; one request waiting or approved per "
+                                  "employee and day", examples=["2026-03-06"])
+    minutes: int = Field(ge=OVERTIME_MIN_MINUTES, le=OVERTIME_MAX_MINUTES,
+                         description=f"加班分钟数，{OVERTIME_MIN_MINUTES} 到 {OVERTIME_MAX_MINUTES}（半小时到 "
+                                     f"{OVERTIME_MAX_MINUTES // 60} 小时）/ the minutes of overtime asked for, "
+                                     f"{OVERTIME_MIN_MINUTES} to {OVERTIME_MAX_MINUTES} (half an hour to "
+                                     f"{OVERTIME_MAX_MINUTES // 60} hours)", examples=[120])
+    reason: str = Field(min_length=1, max_length=500, description="事由（必填）/ the reason, required",
+                        examples=["赶货 Rush order"])
+
 
 # -- reports -----------------------------------------------------------------------------------------
 class ReportInfo(Schema):

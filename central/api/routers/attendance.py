@@ -1,13 +1,13 @@
-"""/attendance/*: daily records, exceptions, leave, make-up punches and shift changes of the caller's employees, a
-page at a time; leave, make-up punches and shift changes or swaps asked for (one's own) or leave recorded (by HR),
-taken back while they wait, a swap answered by the colleague asked, and the decision on a pending leave, make-up
-punch, shift change or day's overtime.
+"""/attendance/*: daily records, exceptions, leave, make-up punches, shift changes and overtime requests of the
+caller's employees, a page at a time; leave, make-up punches, shift changes or swaps and overtime (加班申请) asked for
+(one's own) or leave recorded (by HR), taken back while they wait, a swap answered by the colleague asked, and the
+decision on a pending leave, make-up punch, shift change, overtime request or day's overtime.
 
 Every list reads through :func:`central.accounts.scope.employees`: rows of employees outside the
 caller's scope never appear, whatever the filters say (a swap appears to whoever sees either of its two
-employees). Pages use an opaque cursor: records by (date, id), leave and shift changes by (start, id), make-up
-punches by (time, id), exceptions by their place in the ordered list (date, site, employee, shift, kind); pass
-``next_cursor`` back for the next page.
+employees). Pages use an opaque cursor: records and overtime requests by (date, id), leave and shift changes by
+(start, id), make-up punches by (time, id), exceptions by their place in the ordered list (date, site, employee,
+shift, kind); pass ``next_cursor`` back for the next page.
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ from central.api.attendance_schemas import (
     MonthConfirmationOut,
     MonthConfirmationPage,
     OvertimeDecisionIn,
+    OvertimeRequestIn,
+    OvertimeRequestOut,
+    OvertimeRequestPage,
     RecordOut,
     RecordPage,
     ShiftChangeIn,
@@ -63,9 +66,11 @@ from central.attendance.models import (
     LeaveType,
     MakeupPunch,
     MonthConfirmation,
+    OvertimeRequest,
     ShiftChange,
     ShiftType,
 )
+from central.attendance.overtime_requests import file_overtime
 from central.attendance.requests import (
     DecisionRefused,
     decide_as,
@@ -445,6 +450,44 @@ def list_shift_changes(request,
     return _spans_page(rows, between, state, cursor, limit, CHANGE_FIELDS, _change)
 
 
+ASKED_FIELDS = ("id", "date", "minutes", "reason", "state", "approved_by", "approved_at", "created_at")
+
+
+def _asked(row: dict[str, Any]) -> dict[str, Any]:
+    out = _people(row)
+    out |= row | {"date": row["date"].isoformat(), "approved_at": keyset.stamp(row["approved_at"]),
+                  "created_at": keyset.stamp(row["created_at"])}
+    return out
+
+
+@router.get("/attendance/overtime-requests", response={200: OvertimeRequestPage, **ERRORS},
+            summary="加班申请 / overtime requests, by day",
+            description="员工事先（或事后不久）申请某天加班若干分钟；批准后这天考勤引擎算出的加班不超过申请时长的直接算已批，"
+                        "超过的仍等待审批（见 /attendance/records 的 overtime_state）。from/to 选出这些天的申请 / overtime an "
+                        "employee asks for on a day, ahead or soon after; once approved, the overtime the attendance "
+                        "engine finds on that day is approved without a second decision while it is no longer than "
+                        "asked, and longer overtime waits as before (overtime_state in /attendance/records). from and "
+                        "to select the requests of those days")
+def list_overtime_requests(request,
+                           first: str | None = FROM, last: str | None = TO,
+                           site: str | None = SITE, department: str | None = DEPARTMENT,
+                           employee: str | None = EMPLOYEE,
+                           state: RequestState | None = REQUEST_STATE,
+                           limit: int = limit_param(), cursor: str | None = cursor_param()):
+    start, end = span(first, last)
+    rows = OvertimeRequest.objects.filter(
+        employee__in=scope.employees_in(caller(request), site, department, employee).values("pk"))
+    if start:
+        rows = rows.filter(date__gte=start)
+    if end:
+        rows = rows.filter(date__lte=end)
+    if state:
+        rows = rows.filter(state=state)
+    values = _after_day(rows, cursor, "date").values(*ASKED_FIELDS, *PEOPLE.values())
+    items, next_cursor = keyset.page(values, limit, lambda r: (r["date"].isoformat(), str(r["id"])))
+    return {"items": [_asked(r) for r in items], "next_cursor": next_cursor}
+
+
 # -- decisions ------------------------------------------------------------------------------------------------
 DECISION_ERRORS = {**ERRORS, 409: ErrorOut}
 
@@ -455,6 +498,7 @@ _DECIDED: dict[str, tuple[str, Any, tuple[str, ...], Any]] = {
     "makeup": ("make-up punch", MakeupPunch, MAKEUP_FIELDS, _makeup),
     "overtime": ("daily record", DailyRecord, RECORD_FIELDS, lambda row: _records([row])[0]),
     "shift_change": ("shift change", ShiftChange, CHANGE_FIELDS, _change),
+    "overtime_request": ("overtime request", OvertimeRequest, ASKED_FIELDS, _asked),
 }
 
 
@@ -533,6 +577,18 @@ def decide_overtime_request(request, record_id: int, payload: OvertimeDecisionIn
                          "be approved (409: reject it). Who decides: as for leave")
 def decide_shift_change_request(request, change_id: int, payload: DecisionIn):
     return _decided(request, "shift_change", change_id, payload)
+
+
+@router.post("/attendance/overtime-requests/{request_id}/decision", response={200: OvertimeRequestOut, **DECISION_ERRORS},
+             summary="审批加班申请 / approve or reject a pending overtime request",
+             description="批准后员工这天的考勤立即重新计算：不超过申请时长的加班直接算已批，以后重新计算也一样；超过的仍等待审批。"
+                         "拒绝后这天的加班照常等待审批。所在月份已月结的不能批准（409）。谁可审批同请假 / once approved the "
+                         "employee's day is recomputed at once: its overtime up to the minutes asked is approved, now "
+                         "and whenever the day is recomputed, and longer overtime waits for a decision as before. "
+                         "Rejected, the day's overtime waits for its own decision. A request of a closed month cannot "
+                         "be approved (409). Who decides: as for leave")
+def decide_asked_overtime(request, request_id: int, payload: DecisionIn):
+    return _decided(request, "overtime_request", request_id, payload)
 
 
 # -- asking, recording, taking back -----------------------------------------------------------------------------
@@ -615,6 +671,24 @@ def file_makeup_request(request, payload: MakeupIn):
     except AttendanceError as exc:
         raise _refused(exc, "at") from None
     return Answer(201, _shown("makeup", punch.pk))
+
+
+@router.post("/attendance/overtime-requests", response={201: OvertimeRequestOut, **ERRORS},
+             summary="加班申请 / ask for overtime on a day",
+             description="令牌用户本人申请某天加班若干分钟，等待审批（经理和人事会收到通知）；批准后这天不超过这个时长的加班无需再"
+                         "审批。超过提前天数、这天已有待批或已批的申请、所在月份已月结等返回 400 并指明字段 / the token's own "
+                         "employee asks for minutes of overtime on a day, waiting for approval (their manager and HR are "
+                         "told); once approved, the day's overtime up to that long needs no second decision. Too many "
+                         "days ahead, a request already waiting or approved on that day, a closed month and the like: "
+                         "400 naming the field")
+def ask_for_overtime(request, payload: OvertimeRequestIn):
+    user = caller(request)
+    employee = _own(user)
+    try:
+        asked = file_overtime(employee, payload.date, payload.minutes, reason=payload.reason, actor=user.username)
+    except AttendanceError as exc:
+        raise _refused(exc, "date") from None
+    return Answer(201, _shown("overtime_request", asked.pk))
 
 
 BOTH = ("调班填写 start、end、shift，换班填写 day、partner，不能混用 / A change takes start, end and shift, a swap day and "
@@ -718,6 +792,12 @@ def withdraw_makeup_request(request, punch_id: int):
                          "only decline it; one already settled answers 409")
 def withdraw_shift_change_request(request, change_id: int):
     return _withdrawn(request, "shift_change", change_id)
+
+
+@router.post("/attendance/overtime-requests/{request_id}/withdrawal", response={200: OvertimeRequestOut, **DECISION_ERRORS},
+             summary="撤回加班申请 / take back one's own pending overtime request", description=WITHDRAW_TEXT)
+def withdraw_asked_overtime(request, request_id: int):
+    return _withdrawn(request, "overtime_request", request_id)
 
 
 # -- employees confirming their month ----------------------------------------------------------------------------
