@@ -412,7 +412,7 @@ def demo_attendance(site: Any, admin: Any) -> None:
     today = timezone.localdate()
     rule = attendance.save_overtime_rule(admin, {"name": "标准加班", "min_minutes": 30, "step_min": 30, "before_start": False,
                                                  "requires_approval": True, "listed_only": False})
-    values = {"checkin_before_min": 60, "checkout_after_min": 120, "late_grace_min": 5, "early_grace_min": 0,
+    values = {"checkin_before_min": 60, "checkout_after_min": 120, "late_grace_min": 5, "early_grace_min": 0, "flex_min": 0,
               "hours": "first_last", "direction": "alternate", "half_day_below_h": Decimal("4"),
               "absent_below_h": Decimal("1"), "count_on_holidays": False, "rounding_min": None, "rounding_in": "up",
               "rounding_out": "down", "overtime": rule}
