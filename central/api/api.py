@@ -39,9 +39,9 @@ api = _Api(
     auth=AUTH,
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": True}),
     description=(
-        "Seed 考勤系统的 REST API：员工、站点、部门、设备、打卡与事件、考勤记录与异常、请假、补卡与调班、报表。/ The Seed "
+        "Seed 考勤系统的 REST API：员工、站点、部门、设备、打卡与事件、考勤记录与异常、请假、补卡、调班与加班申请、报表。/ The Seed "
         "attendance REST API: employees, sites, departments, terminals, punches and events, attendance records and "
-        "exceptions, leave, make-up punches and shift changes, reports.\n\n"
+        "exceptions, leave, make-up punches, shift changes and overtime requests, reports.\n\n"
         "认证 / Auth: `Authorization: Bearer <token>`（在控制台创建 / made in the console）or the console session. "
         "每个调用都按调用者的角色与范围过滤 / every call is filtered by the caller's role and scope."),
 )
@@ -104,6 +104,12 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/api/v1/attendance/shift-changes/{change_id}/answer", {}, (), {"agree": True}),
     Endpoint("POST", "/api/v1/attendance/shift-changes/{change_id}/withdrawal", {}, ()),
     Endpoint("POST", "/api/v1/attendance/shift-changes/{change_id}/decision", {}, DECIDERS, {"decision": "approve"}),
+    Endpoint("GET", "/api/v1/attendance/overtime-requests", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
+    Endpoint("POST", "/api/v1/attendance/overtime-requests", {}, OWN,
+             {"date": "2026-03-13", "minutes": 120, "reason": "赶货 Rush order"}),
+    Endpoint("POST", "/api/v1/attendance/overtime-requests/{request_id}/withdrawal", {}, ()),
+    Endpoint("POST", "/api/v1/attendance/overtime-requests/{request_id}/decision", {}, DECIDERS,
+             {"decision": "approve"}),
     Endpoint("GET", "/api/v1/reports", {}, ALL_ROLES),
     Endpoint("GET", "/api/v1/reports/{name}", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
 ]

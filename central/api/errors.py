@@ -45,7 +45,8 @@ class ApiError(Exception):
 
 def not_found(what: str, key: str) -> ApiError:
     """Unknown and outside the caller's scope read the same, so a scope never leaks what it hides."""
-    labels = {"employee": "员工", "device": "设备", "leave": "请假", "make-up punch": "补卡", "shift change": "调班"}
+    labels = {"employee": "员工", "device": "设备", "leave": "请假", "make-up punch": "补卡", "shift change": "调班",
+              "overtime request": "加班申请", "daily record": "考勤记录"}
     return ApiError(404, f"没有该{labels.get(what, what)} / no {what} {key!r}")
 
 

@@ -31,6 +31,8 @@ MAX_AHEAD_DAYS = 92
 def file_overtime(employee: Employee, day: date, minutes: int, *, reason: str, actor: str,
                   today: date | None = None) -> OvertimeRequest:
     """A pending overtime request; refused with the reason a person reads."""
+    if not employee.active:
+        raise AttendanceError("员工已停用 / The employee is inactive")
     reason = reason.strip()
     if not reason:
         raise AttendanceError("请填写加班事由 / A reason is required")

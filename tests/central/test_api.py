@@ -18,7 +18,15 @@ from django.test import Client
 from central.accounts.models import ApiToken, AuditEntry, Role, User
 from central.accounts.services import create_token, revoke_token
 from central.api.api import ENDPOINTS
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, ShiftChange, ShiftType
+from central.attendance.models import (
+    DailyRecord,
+    LeaveRecord,
+    LeaveType,
+    MakeupPunch,
+    OvertimeRequest,
+    ShiftChange,
+    ShiftType,
+)
 from central.ingest.models import Command, Event, Punch
 from central.people import roster
 from central.people.models import Department, Device, Employee, Site
@@ -64,6 +72,8 @@ class World:
                                  end=datetime(2026, 1, 1, 18).time())  # the example change of ENDPOINTS asks for it
         self.change = ShiftChange.objects.create(employee=a001, start=date(2026, 3, 10), end=date(2026, 3, 10),
                                                  shift=None, was="day", reason="换休")  # a pending change to rest
+        self.asked = OvertimeRequest.objects.create(employee=a001, date=date(2026, 3, 12), minutes=120,
+                                                    reason="赶货")  # pending overtime asked for
         self.users: dict[str, User] = {}
         self.tokens: dict[str, str] = {}
         self.add_user("superuser", is_superuser=True, role=Role.HR_ADMIN)
@@ -524,7 +534,9 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
             "/api/v1/attendance/leave-balances", "/api/v1/attendance/closed-months",
             "/api/v1/attendance/month-confirmations", "/api/v1/attendance/shift-changes",
             "/api/v1/attendance/shift-changes/{change_id}/answer", "/api/v1/attendance/shift-changes/{change_id}/decision",
-            "/api/v1/attendance/shift-changes/{change_id}/withdrawal",
+            "/api/v1/attendance/shift-changes/{change_id}/withdrawal", "/api/v1/attendance/overtime-requests",
+            "/api/v1/attendance/overtime-requests/{request_id}/decision",
+            "/api/v1/attendance/overtime-requests/{request_id}/withdrawal",
             "/api/v1/reports/{name}"} == set(doc["paths"])
     for path, item in doc["paths"].items():
         for method, op in item.items():
@@ -546,7 +558,8 @@ def test_every_endpoint_as_every_role(world, role):
         if endpoint.method == "POST" and endpoint.path.endswith("/employees"):
             body["number"] = f"N-{role}"
         path = (_fill(endpoint.path).replace("{leave_id}", str(world.leave.pk)).replace("{punch_id}", str(world.makeup.pk))
-                .replace("{record_id}", str(world.overtime.pk)).replace("{change_id}", str(world.change.pk)))
+                .replace("{record_id}", str(world.overtime.pk)).replace("{change_id}", str(world.change.pk))
+                .replace("{request_id}", str(world.asked.pk)))
         response = api.call(endpoint.method, path, body, **params)
         assert response["Content-Type"].startswith("application/json"), endpoint
         hidden = role == "employee" and "{" in endpoint.path.replace("{name}", "")  # A001 and door-a are outside an employee's scope

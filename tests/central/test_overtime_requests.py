@@ -162,3 +162,15 @@ def test_a_month_with_overtime_asked_and_not_decided_cannot_be_closed(plant: dic
     assert "1 条加班申请待审批 / 1 overtime requests waiting for a decision" in readiness(site, TUESDAY, now=now).blockers
     decide(plant["boss"], OvertimeRequest.objects.get().pk, "reject")
     assert not any("加班申请" in b for b in readiness(site, TUESDAY, now=now).blockers)
+
+
+def test_an_inactive_employee_asks_for_nothing(plant: dict[str, Any]) -> None:
+    from central.attendance.errors import AttendanceError
+    from central.attendance.overtime_requests import file_overtime
+
+    e1 = plant["people"]["E1"]
+    Employee.objects.filter(pk=e1.pk).update(active=False)
+    e1.refresh_from_db()
+    with pytest.raises(AttendanceError, match="员工已停用"):
+        file_overtime(e1, TUESDAY, 60, reason="x", actor="hr")
+    assert not OvertimeRequest.objects.exists()

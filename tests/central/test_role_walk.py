@@ -25,6 +25,7 @@ from central.attendance.models import (
     LeaveType,
     MakeupPunch,
     MonthConfirmation,
+    OvertimeRequest,
     RequestEvidence,
     ShiftChange,
     ShiftType,
@@ -69,6 +70,7 @@ def world() -> dict[str, Any]:
     ShiftChange.objects.create(employee=secret, start=date(2026, 3, 10), end=date(2026, 3, 10), shift=None, was="白班 Day",
                                partner=Employee.objects.get(number="B-SECRET-2"), partner_shift=day,
                                partner_answer="asked", reason="乙厂专员 swap")  # a swap asked within site B
+    OvertimeRequest.objects.create(employee=secret, date=date(2026, 3, 12), minutes=120, reason="乙厂专员 overtime")
     RequestEvidence.objects.create(leave=LeaveRecord.objects.get(), name="乙厂专员.pdf", content_type="application/pdf",
                                    size=18, sha256="0" * 64, data=b"%PDF-1.4 B-SECRET\n", uploaded_by="B-SECRET-1")
     users = {
@@ -102,7 +104,8 @@ def _snapshot() -> tuple[Any, ...]:
             ApiToken.objects.filter(revoked_at__isnull=False).count(),
             list(LeaveRecord.objects.values_list("state", flat=True)), list(MakeupPunch.objects.values_list("state", flat=True)),
             list(RequestEvidence.objects.values_list("pk", "name")),
-            list(ShiftChange.objects.values_list("pk", "state", "partner_answer")))
+            list(ShiftChange.objects.values_list("pk", "state", "partner_answer")),
+            list(OvertimeRequest.objects.values_list("pk", "state")))
 
 
 def test_the_console_and_api_maps_are_complete() -> None:
@@ -171,7 +174,7 @@ def test_no_api_endpoint_shows_or_changes_another_scopes_rows(world: dict[str, A
     client = Client(HTTP_AUTHORIZATION=f"Bearer {clear}")
     values = {"{number}": "B-SECRET-1", "{device_id}": "door-b-secret", "{site}": "site-b", "{name}": "punches",
               "{leave_id}": str(LeaveRecord.objects.get().pk), "{punch_id}": str(MakeupPunch.objects.get().pk),
-              "{change_id}": str(ShiftChange.objects.get().pk)}
+              "{change_id}": str(ShiftChange.objects.get().pk), "{request_id}": str(OvertimeRequest.objects.get().pk)}
     before = _snapshot()
     for endpoint in ENDPOINTS:
         path = endpoint.path
@@ -198,7 +201,8 @@ def test_no_api_endpoint_shows_or_changes_another_scopes_rows(world: dict[str, A
                     MonthConfirmation.objects.filter(employee__number="A-1").delete()
                     continue
                 assert role == "employee" and made["employee_number"] == "A-1" and made["state"] == "pending", made
-                model = {"leave": LeaveRecord, "makeup-punches": MakeupPunch, "shift-changes": ShiftChange}[
+                model = {"leave": LeaveRecord, "makeup-punches": MakeupPunch, "shift-changes": ShiftChange,
+                         "overtime-requests": OvertimeRequest}[
                     path.rsplit("/", 1)[1]]
                 model.objects.filter(pk=made["id"]).delete()
                 continue
