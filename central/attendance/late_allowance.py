@@ -1,0 +1,76 @@
+"""Late arrivals a site lets go each month (人性化迟到: "每月前 N 次、每次不超过 M 分钟的迟到不算迟到").
+
+The rule, per employee and calendar month (a record's month is the month of its date, the day its shift starts):
+the first ``times`` late records of the month, in date and shift order, that are each late by at most ``max_min``
+minutes are **let go**: the sheets HR signs (monthly sheet, payroll, summary) do not count them as late, the
+exceptions list shows them accepted, and the employee's month shows them as let go. A later arrival does not use
+the allowance up: it is late, and the next short one may still be let go. The records themselves keep what the
+punches say (``late``, ``late_min``): the alerts, the live board and the API's records are the door's truth.
+
+:func:`let_go` is the rule alone (plain data in, keys out); :func:`let_go_of` reads what it needs for some employees
+and a range: the sites' allowances and the late records from the first day of the range's first month, since the
+allowance of a month is used from its first day whatever range a report covers.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from central.attendance.models import DailyRecord, SiteCalendar
+
+Key = tuple[date, str]  # a record: its date and shift name
+
+
+@dataclass(frozen=True)
+class Allowance:
+    times: int  # late arrivals let go a month (0: none)
+    max_min: int  # each at most this late
+
+    def __bool__(self) -> bool:
+        return self.times > 0 and self.max_min > 0
+
+
+NONE = Allowance(0, 0)
+
+
+def let_go(lates: Iterable[tuple[date, str, int]], allowance: Allowance) -> set[Key]:
+    """The (date, shift) of the late records ``allowance`` lets go, from one employee's late records ``(date, shift,
+    late minutes)`` of whole months."""
+    if not allowance:
+        return set()
+    used: dict[tuple[int, int], int] = defaultdict(int)
+    found: set[Key] = set()
+    for day, shift, minutes in sorted(lates):
+        month = (day.year, day.month)
+        if 0 < minutes <= allowance.max_min and used[month] < allowance.times:
+            used[month] += 1
+            found.add((day, shift))
+    return found
+
+
+def allowances(site_ids: Iterable[int]) -> dict[int, Allowance]:
+    """The sites' allowances, those that let anything go."""
+    rows = SiteCalendar.objects.filter(site_id__in=set(site_ids), late_allowance_times__gt=0, late_allowance_min__gt=0)
+    return {site: Allowance(times, minutes) for site, times, minutes in
+            rows.values_list("site_id", "late_allowance_times", "late_allowance_min")}
+
+
+def let_go_of(employees: dict[int, int], first: date, last: date) -> dict[int, set[Key]]:
+    """Employee pk → the (date, shift) of their late records dated ``first``..``last`` that their site lets go;
+    ``employees``: employee pk → site pk."""
+    policy = allowances(employees.values())
+    wanted = [pk for pk, site in employees.items() if site in policy]
+    if not wanted:
+        return {}
+    lates: dict[int, list[tuple[date, str, int]]] = defaultdict(list)
+    rows = DailyRecord.objects.filter(employee_id__in=wanted, late=True, date__gte=first.replace(day=1), date__lte=last)
+    for pk, day, shift, minutes in rows.values_list("employee_id", "date", "shift_name", "late_min"):
+        lates[pk].append((day, shift, minutes))
+    found = {}
+    for pk, theirs in lates.items():
+        keys = {key for key in let_go(theirs, policy[employees[pk]]) if first <= key[0] <= last}
+        if keys:
+            found[pk] = keys
+    return found
