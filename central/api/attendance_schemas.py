@@ -93,9 +93,10 @@ class ExceptionOut(Schema):
                     "explained it; explained: a pending leave or make-up punch covers it; accepted: set by hand, or an "
                     "approved leave or make-up punch covers it", examples=["explained"])
     state_label: str = Field(description="状态名称 / the state in words", examples=["已说明 Explained"])
-    request_kind: Literal["", "leave", "makeup", "manual"] = Field(
-        description="说明或认可它的申请：请假、补卡、手工记录，无则为空 / what explains or accepts it: leave, make-up "
-                    "punch, manual record; empty for none", examples=["leave"])
+    request_kind: Literal["", "leave", "makeup", "manual", "allowance"] = Field(
+        description="说明或认可它的申请：请假、补卡、手工记录、站点每月宽限的迟到（allowance），无则为空 / what explains or "
+                    "accepts it: leave, make-up punch, manual record, a late arrival the site lets go this month "
+                    "(allowance); empty for none", examples=["leave"])
     request_id: int | None = Field(None, description="该申请或手工记录的编号 / id of that leave, make-up punch or record",
                                    examples=[88])
     final: bool = Field(description="记录已定稿 / the record is final", examples=[True])

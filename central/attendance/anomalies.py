@@ -23,8 +23,10 @@ its shift starts, the site's local day; times are the site's local wall times, n
 | state | 中文 | when |
 | --- | --- | --- |
 | ``accepted`` | 已认可 | HR set the day's record by hand (``source == "manual"``; ``request_kind`` "manual", ``request_id`` |
-|  |  | the record's id), or an APPROVED leave covering that day, or an APPROVED make-up punch on that |
-|  |  | day, exists and the anomaly is still there (the request was approved, the record kept it) |
+|  |  | the record's id), or a late arrival the site lets go this month (人性化迟到; ``request_kind`` |
+|  |  | "allowance", :mod:`central.attendance.late_allowance`), or an APPROVED leave covering that day, |
+|  |  | or an APPROVED make-up punch on that day, exists and the anomaly is still there (the request was |
+|  |  | approved, the record kept it) |
 | ``explained`` | 已说明 | a PENDING leave covering that day, or a PENDING make-up punch on that day, exists: the employee |
 |  |  | has explained it and HR has not decided yet |
 | ``open`` | 待处理 | none of the above: nobody has explained it yet |
@@ -50,6 +52,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q, QuerySet
 
 from central.accounts import scope
+from central.attendance import late_allowance
 from central.attendance.inputs import zone_named
 from central.attendance.models import DailyRecord, LeaveRecord, MakeupPunch
 from central.people.models import Employee
@@ -61,7 +64,7 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["late", "early", "absent", "missing_out", "time_implausible"]
 State = Literal["open", "explained", "accepted"]
-RequestKind = Literal["", "leave", "makeup", "manual"]
+RequestKind = Literal["", "leave", "makeup", "manual", "allowance"]
 KINDS: tuple[Kind, ...] = ("late", "early", "absent", "missing_out", "time_implausible")
 STATES: tuple[State, ...] = ("open", "explained", "accepted")
 KIND_LABELS: dict[str, str] = {
@@ -69,7 +72,8 @@ KIND_LABELS: dict[str, str] = {
     "time_implausible": "打卡时间存疑 Implausible punch time",
 }
 STATE_LABELS: dict[str, str] = {"open": "待处理 Open", "explained": "已说明 Explained", "accepted": "已认可 Accepted"}
-REQUEST_LABELS: dict[str, str] = {"": "", "leave": "请假 Leave", "makeup": "补卡 Make-up punch", "manual": "手工记录 Manual record"}
+REQUEST_LABELS: dict[str, str] = {"": "", "leave": "请假 Leave", "makeup": "补卡 Make-up punch", "manual": "手工记录 Manual record",
+                                  "allowance": "每月宽限 Let go this month"}
 _RECORD_KINDS: tuple[Kind, ...] = ("late", "early", "absent", "missing_out")
 
 
@@ -84,7 +88,7 @@ class Anomaly:
     kind: Kind
     minutes: int  # late / early minutes; 0 for the other kinds
     state: State
-    request_kind: RequestKind  # what explains or accepts it: "leave", "makeup", "manual" or ""
+    request_kind: RequestKind  # what explains or accepts it: "leave", "makeup", "manual", "allowance" or ""
     request_id: int | None  # the LeaveRecord / MakeupPunch / DailyRecord id, None when ``request_kind`` is ""
     final: bool  # the record is final (False for a punch)
     first_in: datetime | None  # site local, naive; for a punch: its time when it is an in punch
@@ -154,7 +158,7 @@ def _record_kinds(row: dict) -> list[tuple[Kind, int]]:
     return found
 
 
-RECORD_FIELDS = ("pk", "employee_id", "employee__number", "employee__name", "employee__site__code",
+RECORD_FIELDS = ("pk", "employee_id", "employee__number", "employee__name", "employee__site_id", "employee__site__code",
                  "employee__site__time_zone", "employee__department__name", "date", "shift_name", "status", "source",
                  "late", "early", "late_min", "early_min", "missing_out", "final", "first_in", "last_out")
 
@@ -181,6 +185,8 @@ def anomalies(user: User, first: date, last: date, *, site: str = "", department
         for _punch, person in punch_rows:
             zones[person.pk] = zone_named(person.site.time_zone)
     requests = _Requests(staff, first, last, zones)
+    let_go = late_allowance.let_go_of({row["employee_id"]: row["employee__site_id"] for row in record_rows if row["late"]},
+                                      first, last)
     manual_days = {(row["employee_id"], row["date"]): row["pk"] for row in record_rows if row["source"] == "manual"}
     if punch_rows:  # a day HR entered by hand accepts a doubtful punch on it too
         manual_days |= {(emp, day): pk for pk, emp, day in DailyRecord.objects.filter(
@@ -195,6 +201,8 @@ def anomalies(user: User, first: date, last: date, *, site: str = "", department
                 state: State
                 request: RequestKind
                 state, request, request_id = "accepted", "manual", row["pk"]
+            elif kind == "late" and (row["date"], row["shift_name"]) in let_go.get(row["employee_id"], ()):
+                state, request, request_id = "accepted", "allowance", None
             else:
                 state, request, request_id = requests.state(row["employee_id"], row["date"], kind)
             if state not in wanted_states:

@@ -234,6 +234,21 @@ class CalendarForm(forms.Form):
     final_wait_h = forms.IntegerField(label=_("最长等待 Maximum wait (h)"), min_value=1, max_value=24 * 90,
                                       help_text=_("终端未上报时，班次结束多少小时后定稿 / Hours after a shift before its "
                                                   "day is closed without every terminal"))
+    late_allowance_times = forms.IntegerField(
+        label=_("每月宽限迟到次数 Late arrivals let go a month"), min_value=0, max_value=31, initial=0,
+        help_text=_("每月前几次不超过下面分钟数的迟到不计迟到（人性化迟到）；0 为不宽限 / The first this many late arrivals "
+                    "of a month, each no later than the minutes below, do not count as late; 0: none"))
+    late_allowance_min = forms.IntegerField(
+        label=_("宽限迟到分钟 Minutes let go"), min_value=0, max_value=120, initial=0,
+        help_text=_("每次迟到不超过这么多分钟才宽限 / A late arrival is let go only when it is this late at most"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        times, minutes = data.get("late_allowance_times") or 0, data.get("late_allowance_min") or 0
+        if times and not minutes:
+            self.add_error("late_allowance_min", _("宽限次数大于 0 时请填写宽限分钟 / Say how late an arrival may be to be "
+                                                   "let go"))
+        return data
 
 
 class CalendarDayForm(forms.Form):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from central.accounts import scope
 from central.attendance import engine as e
-from central.attendance import overtime_limit
+from central.attendance import late_allowance, overtime_limit
 from central.attendance.inputs import load_employees, load_rules, plans, shift_of, zone_named
 from central.attendance.models import (
     Assignment,
@@ -270,6 +270,7 @@ class DayRecord:
     symbol: str
     css: str
     punches: list[PunchLine] = field(default_factory=list)
+    let_go: bool = False  # late, and let go by the site's monthly allowance (人性化迟到)
 
 
 @dataclass
@@ -301,13 +302,15 @@ def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any
         punches[f"makeup-{m.pk}"] = PunchLine(m.at.astimezone(zone), "", m.direction or "", makeup=True)
     used: set[str] = set()
     by_day: dict[date, list[DayRecord]] = defaultdict(list)
+    let_go = late_allowance.let_go_of({employee.pk: employee.site_id}, grid_first, grid_last).get(employee.pk, set())
     for row in rows:
         lines = [punches[pid] for pid in row.punch_ids or [] if pid in punches]
         used.update(pid for pid in row.punch_ids or [])
         symbol, css = STATUS_SYMBOL.get(row.status, "?"), STATUS_CLASS.get(row.status, "muted")
         if row.source == "on_duty":  # worked away from the site: marked apart from days punched at the door
             symbol, css = ON_DUTY_SYMBOL + (STATUS_SYMBOL["half_day"] if row.half_day else ""), "info"
-        by_day[row.date].append(DayRecord(row, symbol, css, sorted(lines, key=lambda p: p.at)))
+        by_day[row.date].append(DayRecord(row, symbol, css, sorted(lines, key=lambda p: p.at),
+                                          row.late and (row.date, row.shift_name) in let_go))
     loose: dict[date, list[PunchLine]] = defaultdict(list)
     for pid, line in punches.items():
         if pid not in used:
@@ -330,7 +333,9 @@ def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any
         "on_leave": sum(1 for r in in_month if r.status == "on_leave"),
         "on_duty": sum(Decimal("0.5") if r.half_day else Decimal(1) for r in in_month if r.source == "on_duty"),
         "hours": sum((Decimal(r.hours) for r in in_month), Decimal("0.00")),
-        "late": sum(1 for r in in_month if r.late), "late_min": sum(r.late_min for r in in_month),
+        "late": sum(1 for r in in_month if r.late and (r.date, r.shift_name) not in let_go),
+        "late_min": sum(r.late_min for r in in_month if r.late and (r.date, r.shift_name) not in let_go),
+        "late_let_go": sum(1 for r in in_month if r.late and (r.date, r.shift_name) in let_go),
         "early": sum(1 for r in in_month if r.early), "early_min": sum(r.early_min for r in in_month),
         "overtime_min": sum(r.overtime_min for r in in_month),
         "overtime_month": MonthOvertime(sum(r.overtime_min for r in in_month

@@ -1245,20 +1245,29 @@ def _require_site(user: Any, site: Site) -> None:
     scope.check_site_allowed(user, site)
 
 
-def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_wait_h: int) -> Any:
-    """A site's weekly rest days (0 = Monday) and how long its days wait for every terminal."""
+def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_wait_h: int, *,
+                       late_allowance: tuple[int, int] | None = None) -> Any:
+    """A site's weekly rest days (0 = Monday), how long its days wait for every terminal, and the late arrivals it
+    lets go each month (``late_allowance``: how many, each how late at most; None keeps them:
+    :mod:`central.attendance.late_allowance`)."""
     _require_site(user, site)
     days = sorted({int(d) for d in weekly_rest})
     if any(not 0 <= d <= 6 for d in days):
         raise ScheduleError("星期应为 0 到 6 / Weekdays are 0 to 6", "weekly_rest")
+    if late_allowance is not None and late_allowance[0] and not late_allowance[1]:
+        raise ScheduleError("宽限次数大于 0 时请填写宽限分钟 / Say how late an arrival may be to be let go",
+                            "late_allowance_min")
     with transaction.atomic():
         calendar, _ = SiteCalendar.objects.get_or_create(site=site)
         before = list(calendar.weekly_rest or [])
         calendar.weekly_rest, calendar.final_wait_h = days, final_wait_h
+        if late_allowance is not None:
+            calendar.late_allowance_times, calendar.late_allowance_min = late_allowance
         calendar.full_clean()
         calendar.save()
         audit.record(user.username, "attendance.calendar.update", site.code,
-                     {"weekly_rest": days, "final_wait_h": final_wait_h})
+                     {"weekly_rest": days, "final_wait_h": final_wait_h,
+                      "late_allowance": [calendar.late_allowance_times, calendar.late_allowance_min]})
     if sorted(before) != days:
         _recompute_for(Employee.objects.filter(site=site), None, None, user.username,
                        f"{site.name} 每周休息日 / weekly rest days")

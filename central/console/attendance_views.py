@@ -347,13 +347,17 @@ def calendars(request: AuthedHttpRequest) -> HttpResponse:
     if manage and site is not None and calendar is not None:
         action = request.POST.get("action") if request.method == "POST" else ""
         settings_form = CalendarForm(request.POST if action == "settings" else None,
-                                     initial={"weekly_rest": calendar.weekly_rest, "final_wait_h": calendar.final_wait_h})
+                                     initial={"weekly_rest": calendar.weekly_rest, "final_wait_h": calendar.final_wait_h,
+                                              "late_allowance_times": calendar.late_allowance_times,
+                                              "late_allowance_min": calendar.late_allowance_min})
         day_form = CalendarDayForm(request.POST if action == "add_day" else None)
         back = f"{reverse('console:attendance_calendars')}?site={site.code}&year={year}"
         try:
             if action == "settings" and settings_form.is_valid():
-                services.save_site_calendar(user, site, settings_form.cleaned_data["weekly_rest"],
-                                            settings_form.cleaned_data["final_wait_h"])
+                chosen = settings_form.cleaned_data
+                services.save_site_calendar(user, site, chosen["weekly_rest"], chosen["final_wait_h"],
+                                            late_allowance=(chosen["late_allowance_times"] or 0,
+                                                            chosen["late_allowance_min"] or 0))
                 messages.success(request, _("已保存 %(site)s 的日历 / Calendar of %(site)s saved") % {"site": site})
                 return redirect(back)
             if action == "add_day" and day_form.is_valid():
