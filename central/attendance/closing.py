@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
-from central.attendance import confirmations
+from central.attendance import confirmations, late_allowance
 from central.attendance import engine as e
 from central.attendance.errors import AttendanceError
 from central.attendance.inputs import Rules, load_rules, local, zone_named
@@ -269,8 +269,10 @@ def close_month(user: Any, site: Site, month: date, *, note: str = "", now: date
                                   f"月结 / was already closed by {state.closed.closed_by}")
         if state.blockers:
             raise AttendanceError(f"{state.label} 还不能月结 / cannot be closed yet: " + "；".join(state.blockers))
+        kept = late_allowance.allowances([site.pk]).get(site.pk)
         row = ClosedMonth.objects.create(site=site, month=state.month, closed_by=user.username[:150],
-                                         note=note.strip()[:500])
+                                         note=note.strip()[:500],
+                                         late_allowance=[kept.times, kept.max_min] if kept else [])
         records = DailyRecord.objects.filter(employee__site=site, date__range=(state.month, state.last)).count()
         audit.record(user.username, "attendance.month_closed", f"{site.code} {state.month:%Y-%m}",
                      {"records": records, "note": row.note})

@@ -14,11 +14,11 @@ allowance of a month is used from its first day whatever range a report covers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from central.attendance.models import DailyRecord, SiteCalendar
+from central.attendance.models import ClosedMonth, DailyRecord, SiteCalendar
 
 Key = tuple[date, str]  # a record: its date and shift name
 
@@ -35,16 +35,16 @@ class Allowance:
 NONE = Allowance(0, 0)
 
 
-def let_go(lates: Iterable[tuple[date, str, int]], allowance: Allowance) -> set[Key]:
+def let_go(lates: Iterable[tuple[date, str, int]], allowance: Allowance,
+           months: Mapping[date, Allowance] | None = None) -> set[Key]:
     """The (date, shift) of the late records ``allowance`` lets go, from one employee's late records ``(date, shift,
-    late minutes)`` of whole months."""
-    if not allowance:
-        return set()
-    used: dict[tuple[int, int], int] = defaultdict(int)
+    late minutes)`` of whole months; ``months``: another allowance for some months (by their first day)."""
+    used: dict[date, int] = defaultdict(int)
     found: set[Key] = set()
     for day, shift, minutes in sorted(lates):
-        month = (day.year, day.month)
-        if 0 < minutes <= allowance.max_min and used[month] < allowance.times:
+        month = day.replace(day=1)
+        rule = months.get(month, allowance) if months else allowance
+        if rule and 0 < minutes <= rule.max_min and used[month] < rule.times:
             used[month] += 1
             found.add((day, shift))
     return found
@@ -57,11 +57,22 @@ def allowances(site_ids: Iterable[int]) -> dict[int, Allowance]:
             rows.values_list("site_id", "late_allowance_times", "late_allowance_min")}
 
 
+def closed_allowances(site_ids: Iterable[int], first: date, last: date) -> dict[int, dict[date, Allowance]]:
+    """Site → month → the allowance its closed months were closed with (a closed month keeps its numbers)."""
+    rows = ClosedMonth.objects.filter(site_id__in=set(site_ids), month__gte=first.replace(day=1), month__lte=last)
+    found: dict[int, dict[date, Allowance]] = defaultdict(dict)
+    for site, month, kept in rows.values_list("site_id", "month", "late_allowance"):
+        found[site][month] = Allowance(*kept) if isinstance(kept, list) and len(kept) == 2 else NONE
+    return found
+
+
 def let_go_of(employees: dict[int, int], first: date, last: date) -> dict[int, set[Key]]:
-    """Employee pk → the (date, shift) of their late records dated ``first``..``last`` that their site lets go;
-    ``employees``: employee pk → site pk."""
+    """Employee pk → the (date, shift) of their late records dated ``first``..``last`` that their site lets go (a
+    closed month: as it was closed); ``employees``: employee pk → site pk."""
     policy = allowances(employees.values())
-    wanted = [pk for pk, site in employees.items() if site in policy]
+    closed = closed_allowances(employees.values(), first, last)
+    wanted = [pk for pk, site in employees.items()
+              if site in policy or any(closed.get(site, {}).values())]
     if not wanted:
         return {}
     lates: dict[int, list[tuple[date, str, int]]] = defaultdict(list)
@@ -70,7 +81,8 @@ def let_go_of(employees: dict[int, int], first: date, last: date) -> dict[int, s
         lates[pk].append((day, shift, minutes))
     found = {}
     for pk, theirs in lates.items():
-        keys = {key for key in let_go(theirs, policy[employees[pk]]) if first <= key[0] <= last}
+        site = employees[pk]
+        keys = {key for key in let_go(theirs, policy.get(site, NONE), closed.get(site)) if first <= key[0] <= last}
         if keys:
             found[pk] = keys
     return found

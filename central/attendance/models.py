@@ -443,6 +443,10 @@ class ClosedMonth(models.Model):
                             help_text="Changes the rules found after closing and did not write (late punches from a "
                                       "terminal that missed the wait, an edited shift): one per employee, date and "
                                       "shift, the latest kept; at most HELD_KEPT.")
+    late_allowance = models.JSONField(
+        default=list, blank=True,
+        help_text="The site's late arrivals let go a month when it was closed, [times, minutes] ([] for none): the "
+                  "month is read with them whatever the setting becomes (central.attendance.late_allowance).")
 
     class Meta:
         ordering = ["-month", "site"]

@@ -54,3 +54,21 @@ def test_a_range_in_the_middle_of_a_month_counts_the_allowance_from_its_first_da
     assert let_go_of(people, d(10), d(10)) == {}
     assert let_go_of(people, d(1), d(31)) == {e1.pk: {(d(2), "day"), (d(3), "day")}}
     assert let_go_of(people, d(3), d(31)) == {e1.pk: {(d(3), "day")}}
+
+
+@pytest.mark.django_db
+def test_a_closed_month_is_read_with_the_allowance_it_was_closed_with() -> None:
+    """March was closed letting one go; the site now lets two go: March still lets one go (the numbers HR signed do
+    not move), April two. A month closed before any allowance lets nothing go."""
+    from central.attendance.models import ClosedMonth
+
+    sh = Site.objects.create(code="sh", name="sh")
+    SiteCalendar.objects.create(site=sh, late_allowance_times=2, late_allowance_min=10)
+    e1 = Employee.objects.create(number="E1", name="E1", site=sh)
+    for day in (d(2), d(3), d(1, 4), d(2, 4), d(2, 2), d(3, 2)):
+        DailyRecord.objects.create(employee=e1, date=day, shift_name="day", status="present", source="punches",
+                                   late=True, late_min=5)
+    ClosedMonth.objects.create(site=sh, month=d(1), closed_by="hr", late_allowance=[1, 10])
+    ClosedMonth.objects.create(site=sh, month=d(1, 2), closed_by="hr")  # closed before allowances: []
+    found = let_go_of({e1.pk: sh.pk}, d(1, 2), d(30, 4))
+    assert found == {e1.pk: {(d(2), "day"), (d(1, 4), "day"), (d(2, 4), "day")}}

@@ -119,7 +119,7 @@ def test_a_month_closes_only_once_it_is_over_final_and_decided(march: dict[str, 
     assert [(r.employee.number, r.date.day) for r in DailyRecord.objects.filter(final=False)] == [("E001", 30), ("E001", 31)]
     assert not DailyRecord.objects.filter(employee__number="E002", date__gte=date(2026, 3, 30)).exists()
     assert (state.final, state.provisional) == (False, 2)
-    assert state.pending == {"leave": 1, "makeup": 0, "overtime": 1, "shift_change": 0}
+    assert state.pending == {"leave": 1, "makeup": 0, "overtime": 1, "shift_change": 0, "overtime_request": 0}
     assert state.blockers[0].startswith("还有终端未上报完")
     assert "1 条请假待审批 / 1 leave waiting for a decision" in state.blockers
     assert "1 条加班待审批 / 1 overtime waiting for a decision" in state.blockers
@@ -138,8 +138,10 @@ def test_a_month_closes_only_once_it_is_over_final_and_decided(march: dict[str, 
     assert [record("E002", date(2026, 3, d)).status for d in (27, 30, 31)] == ["present", "absent", "absent"]
     assert record("E002", date(2026, 3, 31)).closed_by_timeout is True
 
+    SiteCalendar.objects.update_or_create(site=site, defaults={"late_allowance_times": 3, "late_allowance_min": 5})
     closed = closing.close_month(hr, site, date(2026, 3, 17), note="三月工资已核", now=april_4)
     assert (closed.month, closed.closed_by, closed.note, closed.held) == (MARCH, "hr", "三月工资已核", [])
+    assert closed.late_allowance == [3, 5]  # the month is read with them whatever the setting becomes
     entry = AuditEntry.objects.get(action="attendance.month_closed")
     assert (entry.target, entry.detail["records"]) == ("s1 2026-03", 44)
     with pytest.raises(AttendanceError, match="already closed by hr"):
