@@ -8,6 +8,9 @@ anomalies are red, leave and days on duty away blue, provisional lines amber.
 A day on duty away (公出: a business trip, field work; records of source ``on_duty``) is worked: it is scheduled
 (应出勤), but neither came (to the site) nor on leave; it has its own count, 公出 On duty. Half a day on duty away
 whose other half was worked at the site also counts as came, as a half-day leave's does.
+
+A late arrival its site lets go (人性化迟到, :mod:`central.attendance.late_allowance`) is not counted late, as on the
+sheets HR signs; its line keeps its minutes, says 宽限迟到 Late let go and is not red.
 """
 from __future__ import annotations
 
@@ -52,7 +55,8 @@ DETAIL_COLUMNS = [
 def _remarks(rec: Rec) -> tuple[str, Flag]:
     notes: list[str] = []
     flag: Flag = ""
-    if rec.late:
+    let_go = rec.late and rec.late_let_go  # let go (人性化迟到): said, not an anomaly
+    if rec.late and not let_go:
         notes.append("迟到 Late")
     if rec.early:
         notes.append("早退 Early")
@@ -62,7 +66,9 @@ def _remarks(rec: Rec) -> tuple[str, Flag]:
         flag = "bad"
     if notes:
         flag = "bad"
-    elif rec.status == "on_leave" or rec.leave_type is not None or on_duty(rec):
+    if let_go:
+        notes.insert(0, "宽限迟到 Late let go")
+    if not flag and (rec.status == "on_leave" or rec.leave_type is not None or on_duty(rec)):
         flag = "info"
     if not rec.final:
         notes.append("未定稿 Provisional")
@@ -88,6 +94,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     makeups = [int(pid.split("-", 1)[1]) for pid in punch_ids if pid.startswith("makeup-") and pid[7:].isdigit()]
     for mid, at in MakeupPunch.objects.filter(pk__in=makeups).values_list("pk", "at"):
         doors[f"makeup-{mid}"] = (at, "补卡 make-up")
+    let_go = rr.let_go(list(staff.values()), params.first, params.last)
     groups: dict[tuple[str, str], tuple[set[int], Totals, dict[str, int]]] = {}
     for member in staff.values():
         groups.setdefault((member.site, member.department), (set(), Totals(), defaultdict(int)))[0].add(member.pk)
@@ -98,6 +105,8 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
         s = staff.get(rec.employee_id)
         if s is None:
             continue
+        if rec.late and (rec.date, rec.shift) in let_go.get(rec.employee_id, ()):
+            rec = rec._replace(late_let_go=True)
         zone = coverage.zone(s.site_id)
         used = sorted((doors[pid] for pid in ids or [] if pid in doors), key=lambda d: d[0])
         punches = " · ".join(f"{naive_local(at, zone):%H:%M} {device}" for at, device in used)
@@ -135,5 +144,6 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                   notes=["应出勤：工作日的记录，不含请假；公出算出勤，计入应出勤，但不算已出勤（不在现场）/ Scheduled: "
                          "working-day records, leave left out; a day on duty away is worked and scheduled, but not "
                          "came (it was not at the site).",
+                         *rr.allowance_notes(list(staff.values()), params.first, params.last),
                          "时间为各站点当地时间 / Times are each site's local time."])
 

@@ -7,7 +7,9 @@ trip, which are worked days), 休 rest day, 节 holiday, 缺 missing out punch;
 show both symbols, ``/`` between. A day with no record shows what was planned: 休 or 节, else nothing
 (not employed, no shift, or not yet final). Anomalies are red, leave and days on duty away blue, rest grey,
 provisional amber. The totals are counted by :mod:`central.reports.tally`: a type of days on duty away (公出) has its
-days-column like a leave type's, titled 公出 / On duty, totalling its days on duty away (not leave).
+days-column like a leave type's, titled 公出 / On duty, totalling its days on duty away (not leave). A late arrival its
+site lets go (人性化迟到) is marked as present (√, not red), left out of the late columns and counted in 宽限迟到 Late
+let go; a note under the sheet gives each covered site's allowance.
 """
 from __future__ import annotations
 
@@ -71,8 +73,9 @@ def record_symbol(rec: Rec, leave_marks: dict[int, str]) -> tuple[str, Flag]:
     elif rec.day_kind != "workday":
         mark, flag = (HOLIDAY if rec.day_kind == "holiday" else REST) + PRESENT, "info"
     else:
-        mark = (LATE if rec.late else "") + (EARLY if rec.early else "") or PRESENT
-        if rec.late or rec.early:
+        late = rec.late and not rec.late_let_go  # a late arrival let go (人性化迟到) shows as present
+        mark = (LATE if late else "") + (EARLY if rec.early else "") or PRESENT
+        if late or rec.early:
             flag = "bad"
     if rec.missing_out:
         mark, flag = mark + MISSING, "bad"
@@ -117,6 +120,7 @@ def total_columns(types: dict[int, LeaveType]) -> list[Column]:
     cols = [Column("days_worked", "出勤天数 Days worked", "decimal", 8, "sum"),
             Column("late", "迟到次数 Late (times)", "int", 7, "sum"),
             Column("late_min", "迟到分钟 Late (min)", "int", 7, "sum"),
+            Column("late_let_go", "宽限迟到 Late let go", "int", 7, "sum"),
             Column("early", "早退次数 Early (times)", "int", 7, "sum"),
             Column("early_min", "早退分钟 Early (min)", "int", 7, "sum"),
             Column("absent_days", "缺勤天数 Absent (days)", "decimal", 7, "sum"),
@@ -134,8 +138,8 @@ def total_columns(types: dict[int, LeaveType]) -> list[Column]:
 
 
 def total_values(totals: Totals, types: dict[int, LeaveType]) -> list[Value]:
-    values: list[Value] = [totals.days_worked, totals.late, totals.late_min, totals.early, totals.early_min,
-                           totals.absent_days, totals.missing_out]
+    values: list[Value] = [totals.days_worked, totals.late, totals.late_min, totals.late_let_go, totals.early,
+                           totals.early_min, totals.absent_days, totals.missing_out]
     values += [(totals.on_duty_days if t.on_duty else totals.leave_days).get(pk, Decimal("0"))
                for pk, t in types.items()]
     values += [totals.overtime_h("workday"), totals.overtime_h("rest_day"), totals.overtime_h("holiday"),
@@ -206,5 +210,6 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                          *([f"加班（含待批和调休）超过每月 {line_min // 60} 小时的，加班数标红（《劳动法》第四十一条） / "
                             f"Overtime cells are red where overtime (waiting and in lieu included) passes "
                             f"{line_min // 60} h in the month (Labour Law, article 41)."] if line_min else []),
+                         *rr.allowance_notes(staff, params.first, params.last),
                          "夜班记在上班那天 / A night shift counts on the day it starts.",
                          closing_note(coverage, params.first, params.last)])

@@ -5,7 +5,8 @@ Meant to be mapped once into a payroll system and then imported every month: the
 ever added at the end. Leave is one column per leave type, ``leave_<code>_days``, in the order of the
 types' codes; a type of days on duty away (公出) keeps its column there, titled 公出天数, and gives its days on duty
 away, which are worked days (in ``days_worked``, not in ``leave_days_total``), totalled at the end in
-``on_duty_days_total``. The numbers are counted by :mod:`central.reports.tally`, as on the monthly sheet.
+``on_duty_days_total``. The numbers are counted by :mod:`central.reports.tally`, as on the monthly sheet: late arrivals
+a site lets go (人性化迟到) are not in ``late_count`` / ``late_minutes`` but in ``late_let_go_count``.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ TRAILING: tuple[tuple[str, str, str], ...] = (  # added after the leave columns,
     ("in_lieu_untaken_hours", "未休调休小时", "decimal"),
     ("month_closed", "已月结", "text"),
     ("on_duty_days_total", "公出天数合计", "decimal"),
+    ("late_let_go_count", "宽限迟到次数", "int"),
 )
 
 
@@ -91,7 +93,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                    for pk, t in types.items()]
         settled = untaken.get(s.pk, nothing)
         values += [totals.in_lieu_h, settled.annual_days, settled.in_lieu_hours, "Y" if s.site_id in signed else "N",
-                   totals.on_duty_total]
+                   totals.on_duty_total, totals.late_let_go]
         warn: Flag = "warn"
         flags: tuple[Flag, ...] = (warn,) * len(values) if totals.provisional else ()
         part.rows.append(Row(tuple(values), flags))
@@ -108,4 +110,5 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                          "month of the period is closed.",
                          "公出（出差、外勤）算出勤：计入 days_worked，不计入 leave_days_total，合计见 on_duty_days_total / "
                          "Days on duty away (business trips, field work) are worked: in days_worked, not in "
-                         "leave_days_total; their total is on_duty_days_total."])
+                         "leave_days_total; their total is on_duty_days_total.",
+                         *rr.allowance_notes(staff, params.first, params.last)])

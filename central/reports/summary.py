@@ -4,7 +4,8 @@
   both), as :mod:`central.reports.tally` counts them. Empty when nothing was due. Days on duty away (公出: business
   trips, field work) are worked days, so they count as attended; they are not leave, and have their own column
   (公出天数 On duty, the last).
-* **Late rate** = records marked late ÷ records with time worked on a working day.
+* **Late rate** = records marked late ÷ records with time worked on a working day; a late arrival its site lets go
+  (人性化迟到) is not late here, as on the monthly sheet and payroll.
 * **Overtime** = paid overtime hours of every kind (approved, or needing no approval).
 
 Parts: by department (with a bar per department), by site, and the trend per day — per ISO week when
@@ -151,4 +152,5 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                          "出勤率 = 出勤天数 ÷ 应出勤天数（出勤 + 缺勤，不含请假；公出算出勤）/ Attendance rate = days worked ÷ "
                          "days due (worked + absent; leave left out; days on duty away are worked).",
                          "迟到率 = 迟到次数 ÷ 有出勤的记录数 / Late rate = late records ÷ records with time worked.",
+                         *rr.allowance_notes(staff, params.first, params.last),
                          "出勤率低于 95% 或迟到率高于 5% 标红 / Red: attendance under 95 % or late rate over 5 %."])

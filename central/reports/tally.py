@@ -14,7 +14,9 @@ the numbers agree across reports and formats. The rules:
 * **Days on duty away** (公出: business trips, errands, field work; records of source ``on_duty``) by leave
   type, apart from leave (``on_duty_days``): a whole day 1, half a day 0.5. They are worked days, counted in
   days worked as above, so a final day on duty away is due (``expected``) in full.
-* **Late / early**: the count of records marked late (early) and the sum of their minutes.
+* **Late / early**: the count of records marked late (early) and the sum of their minutes. A late record its site
+  lets go (人性化迟到, ``late_let_go``: the first few short ones of the month, :mod:`central.attendance.late_allowance`)
+  is not late here: it is counted apart (``late_let_go``, ``late_let_go_min``); the record keeps its minutes.
 * **Overtime hours** by kind (workday, rest day, holiday): only minutes that will be paid — overtime
   that needs no approval or was approved. Minutes awaiting approval are totalled apart
   (``overtime_pending_h``), and so are rest-day minutes a manager approved as time off in lieu (``in_lieu_h``,
@@ -57,6 +59,7 @@ class Rec(NamedTuple):
     missing_out: bool
     day_kind: str
     final: bool
+    late_let_go: bool = False  # a late arrival its site lets go this month (人性化迟到): not counted as late
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Totals:
     days_worked: Decimal = Decimal("0")
     late: int = 0
     late_min: int = 0
+    late_let_go: int = 0  # late records let go (人性化迟到), not in ``late``
+    late_let_go_min: int = 0
     early: int = 0
     early_min: int = 0
     absent_days: Decimal = Decimal("0")
@@ -168,7 +173,10 @@ def add(totals: Totals, rec: Rec) -> None:
     totals.days_worked += worked
     totals.absent_days += absent
     totals.expected += worked + absent
-    if rec.late:
+    if rec.late and rec.late_let_go:
+        totals.late_let_go += 1
+        totals.late_let_go_min += rec.late_min
+    elif rec.late:
         totals.late += 1
         totals.late_min += rec.late_min
     if rec.early:

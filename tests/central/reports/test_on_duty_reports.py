@@ -195,16 +195,17 @@ def test_the_monthly_pdf_prints_the_marks_of_the_days_away(plant: dict[str, Any]
     path = render("monthly", plant["admin"], ReportParams(FIRST, LAST, employee="E1"), "pdf", tmp_path / "m.pdf")
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "出½" in text and "公出" in text and "On duty away, worked" in text
-    assert any(line.split()[:1] == ["E1"] and "19.50" in line and "2.50" in line for line in text.splitlines())
+    e1 = " ".join(line for line in text.splitlines() if line.split()[:1] == ["E1"])  # its row in every column block
+    assert "19.50" in e1.split() and "2.50" in e1.split()
 
 
 def test_payroll_counts_the_days_away_as_worked_not_as_leave(plant: dict[str, Any], tmp_path: Path) -> None:
     report_csv = render("payroll", plant["admin"], PERIOD, "csv", tmp_path / "p.csv")
     rows = {r["工号 employee_number"]: r for r in csv.DictReader(io.StringIO(report_csv.read_text(encoding="utf-8-sig")))}
     header = list(rows["E1"])
-    # the type's column keeps its key, titled as days away; the new total is the very last column
+    # the type's column keeps its key, titled as days away; the new total was added at the end
     assert "公出天数 leave_trip_days" in header and "请假天数 leave_annual_days" in header
-    assert header[-2:] == ["已月结 month_closed", "公出天数合计 on_duty_days_total"]
+    assert header[-3:-1] == ["已月结 month_closed", "公出天数合计 on_duty_days_total"]  # then late_let_go_count
     assert header.index("请假天数 leave_annual_days") < header.index("公出天数 leave_trip_days") < header.index(
         "调休加班小时 overtime_in_lieu_hours")
 
@@ -220,7 +221,7 @@ def test_payroll_counts_the_days_away_as_worked_not_as_leave(plant: dict[str, An
     path = render("payroll", plant["admin"], PERIOD, "xlsx", tmp_path / "p.xlsx")
     header_x, rows_x, _ = sheet_rows(path, "薪资导出")
     keys = [h.split(" ", 1)[1] for h in header_x]
-    assert keys[-1] == "on_duty_days_total" and [h.split(" ", 1)[1] for h in header] == keys
+    assert keys[-2:] == ["on_duty_days_total", "late_let_go_count"] and [h.split(" ", 1)[1] for h in header] == keys
     e1 = dict(zip(keys, next(r for r in rows_x if r[keys.index("employee_number")] == "E1"), strict=True))
     assert (dec(e1["days_worked"]), dec(e1["leave_days_total"]), dec(e1["leave_trip_days"]),
             dec(e1["on_duty_days_total"])) == (Decimal("19.5"), 0, Decimal("2.5"), Decimal("2.5"))

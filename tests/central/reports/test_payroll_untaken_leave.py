@@ -54,8 +54,9 @@ def untaken(admin: User, first: date, last: date) -> dict[str, str]:
     out = io.BytesIO()
     registry.render(report, "csv", out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
-    # after the leave columns (none before it moved), then in_lieu_untaken_hours, month_closed and on_duty_days_total
-    assert all(list(row)[-4] == COLUMN for row in rows)
+    # after the leave columns (none before it moved), then in_lieu_untaken_hours, month_closed, on_duty_days_total
+    # and late_let_go_count
+    assert all(list(row)[-5] == COLUMN for row in rows)
     return {row["工号 employee_number"]: row[COLUMN] for row in rows}
 
 
