@@ -235,11 +235,11 @@ class CalendarForm(forms.Form):
                                       help_text=_("终端未上报时，班次结束多少小时后定稿 / Hours after a shift before its "
                                                   "day is closed without every terminal"))
     late_allowance_times = forms.IntegerField(
-        label=_("每月宽限迟到次数 Late arrivals let go a month"), min_value=0, max_value=31, initial=0,
+        label=_("每月宽限迟到次数 Late arrivals let go a month"), min_value=0, max_value=31, initial=0, required=False,
         help_text=_("每月前几次不超过下面分钟数的迟到不计迟到（人性化迟到）；0 为不宽限 / The first this many late arrivals "
                     "of a month, each no later than the minutes below, do not count as late; 0: none"))
     late_allowance_min = forms.IntegerField(
-        label=_("宽限迟到分钟 Minutes let go"), min_value=0, max_value=120, initial=0,
+        label=_("宽限迟到分钟 Minutes let go"), min_value=0, max_value=120, initial=0, required=False,
         help_text=_("每次迟到不超过这么多分钟才宽限 / A late arrival is let go only when it is this late at most"))
 
     def clean(self) -> dict[str, Any]:

@@ -356,7 +356,7 @@ def calendars(request: AuthedHttpRequest) -> HttpResponse:
             if action == "settings" and settings_form.is_valid():
                 chosen = settings_form.cleaned_data
                 services.save_site_calendar(user, site, chosen["weekly_rest"], chosen["final_wait_h"],
-                                            late_allowance=(chosen["late_allowance_times"] or 0,
+                                            late_allowance=(chosen["late_allowance_times"] or 0,  # empty: none
                                                             chosen["late_allowance_min"] or 0))
                 messages.success(request, _("已保存 %(site)s 的日历 / Calendar of %(site)s saved") % {"site": site})
                 return redirect(back)

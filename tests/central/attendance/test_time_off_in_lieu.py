@@ -236,7 +236,7 @@ def test_the_pages_the_api_and_payroll_show_time_off_in_lieu(plant) -> None:
         return row
 
     row = payroll()
-    assert list(row)[-5:-2] == ["调休加班小时 overtime_in_lieu_hours", "应休未休年休假天数 annual_leave_untaken_days",
+    assert list(row)[-6:-3] == ["调休加班小时 overtime_in_lieu_hours", "应休未休年休假天数 annual_leave_untaken_days",
                                 "未休调休小时 in_lieu_untaken_hours"]  # after the leave columns: none of them moved
     assert (row["调休加班小时 overtime_in_lieu_hours"], row["休息日加班小时 overtime_rest_day_hours"],
             row["待批加班小时 overtime_pending_hours"], row["未休调休小时 in_lieu_untaken_hours"]) == (
