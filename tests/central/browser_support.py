@@ -7,6 +7,8 @@ from typing import Any
 
 from central.console.screenshots import ConsoleServer
 
+PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
+
 
 def served_console(central_db_target: str, folder: Path) -> Iterator[ConsoleServer]:
     """The console as a user runs it: ``seed-central --db <test database> serve`` with gunicorn; stopped after."""

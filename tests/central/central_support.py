@@ -45,6 +45,17 @@ def make_user(name: str, role: str, *, sites: Any = (), departments: Any = (), e
     return user
 
 
+def token_for(name: str, role: str, *, superuser: bool = False, **grants: Any) -> str:
+    """A user as :func:`make_user` makes them (a superuser too, when asked) and an API token of theirs: the token."""
+    from central.accounts.services import create_token
+
+    user = make_user(name, role, **grants)
+    if superuser:
+        user.is_superuser = True
+        user.save(update_fields=["is_superuser"])
+    return create_token(user, name, actor="test")[1]
+
+
 def text_of(fragment: str) -> str:
     """A piece of a page as a person reads it: tags gone, entities decoded, spaces folded."""
     import html

@@ -9,10 +9,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from central_support import token_for
 from django.test import Client
 
 from central.accounts.models import Role, User
-from central.accounts.services import create_token
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch
 from central.people import roster
 from central.people.models import Department, Employee, Site
@@ -44,10 +44,8 @@ class World:
         self.user("hr_b", Role.HR_ADMIN, sites=[b])
         self.user("employee", Role.EMPLOYEE, employee=self.people["A002"])
 
-    def user(self, name: str, role: str, *, superuser: bool = False, sites: Any = (), employee: Any = None) -> None:
-        user = User.objects.create(username=name, role=role, is_superuser=superuser, employee=employee)
-        user.sites.set(sites)
-        self.tokens[name] = create_token(user, name, actor="test")[1]
+    def user(self, name: str, role: str, **grants: Any) -> None:
+        self.tokens[name] = token_for(name, role, **grants)
 
     def get(self, who: str, path: str, **params: Any) -> tuple[int, Any]:
         url = f"/api/v1/attendance/{path}" + (f"?{urlencode(params)}" if params else "")

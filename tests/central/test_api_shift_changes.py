@@ -16,11 +16,11 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from central_support import token_for
 from django.test import Client
 from django.utils import timezone
 
-from central.accounts.models import AuditEntry, Role, User
-from central.accounts.services import create_token
+from central.accounts.models import AuditEntry, Role
 from central.attendance.models import AttendanceProfile, DailyRecord, ShiftChange, ShiftType, SiteCalendar
 from central.attendance.services import recompute
 from central.attendance.shift_changes import file_change, file_swap
@@ -68,12 +68,8 @@ class Plant:
         self.user("wang", Role.EMPLOYEE, employee=self.people["E3"])
         self.user("zhao", Role.EMPLOYEE, employee=self.people["E9"])
 
-    def user(self, name: str, role: str, *, superuser: bool = False, sites: Any = (), departments: Any = (),
-             employee: Employee | None = None) -> None:
-        user = User.objects.create(username=name, role=role, is_superuser=superuser, employee=employee)
-        user.sites.set(sites)
-        user.departments.set(departments)
-        self.tokens[name] = create_token(user, name, actor="test")[1]
+    def user(self, name: str, role: str, **grants: Any) -> None:
+        self.tokens[name] = token_for(name, role, **grants)
 
     def get(self, who: str, **params: Any) -> tuple[int, Any]:
         response = Client().get(f"/api/v1/attendance/shift-changes?{urlencode(params)}",

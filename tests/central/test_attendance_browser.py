@@ -9,13 +9,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import all_css, by_css, submit, wait
+from browser_support import PBKDF2, all_css, by_css, submit, wait
 
 from central.console.screenshots import chromium, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

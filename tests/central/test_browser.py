@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
 
-from browser_support import all_css, by_css, wait  # noqa: E402
+from browser_support import PBKDF2, all_css, by_css, wait  # noqa: E402
 from sync_support import SITE, AgentThread, Broker, Terminal, central_settings, device_config, wait_for  # noqa: E402
 
 from central.console.screenshots import chromium, sign_in, switch_language  # noqa: E402
@@ -22,7 +22,6 @@ from central.console.screenshots import chromium, sign_in, switch_language  # no
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DEVICE = "door-a"
-PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
 
 
 # -- the site, its broker and a terminal -------------------------------------------------------------

@@ -5,14 +5,13 @@ sees the month held back on the month-close page and answers on her month page; 
 from __future__ import annotations
 
 import pytest
-from browser_support import by_css, submit, wait
+from browser_support import PBKDF2, by_css, submit, wait
 from central_support import last_month_at_a_site
 
 from central.console.screenshots import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
 
 
 @pytest.fixture

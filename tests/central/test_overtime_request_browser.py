@@ -8,14 +8,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
-from browser_support import all_css, by_css, submit, wait
+from browser_support import PBKDF2, all_css, by_css, submit, wait
 from central_support import last_month_at_a_site
 
 from central.console.screenshots import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
 SHANGHAI = timezone(timedelta(hours=8))
 
 

@@ -43,8 +43,8 @@ import pytest
 from central.accounts.models import User
 from central.attendance.models import AttendanceProfile, ClosedMonth, DailyRecord, ShiftType, SiteCalendar
 from central.people.models import Employee, Site
-from central.reports import registry
 from central.reports.registry import ReportParams
+from reports import report_files
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -84,10 +84,7 @@ def admin(db: Any) -> User:
 
 
 def render(name: str, admin: User, params: ReportParams, fmt: str, path: Path) -> Path:
-    report = registry.build(name, admin, params, now=datetime(2026, 4, 2, 9, tzinfo=SHANGHAI))
-    with path.open("wb") as out:
-        registry.render(report, fmt, out)
-    return path
+    return report_files.render(name, admin, params, fmt, path, datetime(2026, 4, 2, 9, tzinfo=SHANGHAI))
 
 
 def workbook(path: Path) -> Any:
@@ -96,8 +93,7 @@ def workbook(path: Path) -> Any:
 
 
 def texts(book: Any) -> list[str]:
-    """Every text of a workbook (the first sheet holds the legend and the notes)."""
-    return [str(c.value) for ws in book.worksheets for r in ws.iter_rows() for c in r if isinstance(c.value, str)]
+    return report_files.workbook_texts(book)
 
 
 def monthly(admin: User, params: ReportParams, path: Path) -> tuple[dict[str, int], dict[str, Any], list[str]]:
@@ -194,26 +190,9 @@ def test_payroll_counts_late_after_the_allowance_and_the_let_go_at_the_end(admin
     assert any(NOTE_SH in w for w in texts(book))
 
 
-def csv_sections(text: str) -> dict[str, list[list[str]]]:
-    """A CSV of several parts: each section's title, then its header and rows up to an empty line."""
-    found: dict[str, list[list[str]]] = {}
-    lines = list(csv.reader(io.StringIO(text)))
-    i = 0
-    while i < len(lines):
-        if len(lines[i]) == 1 and lines[i][0] and i + 1 < len(lines) and len(lines[i + 1]) > 1:
-            title, body = lines[i][0], []
-            i += 1
-            while i < len(lines) and any(lines[i]):
-                body.append(lines[i])
-                i += 1
-            found[title] = body
-        i += 1
-    return found
-
-
 def test_the_summarys_late_rate_leaves_the_let_go_out(admin: User, tmp_path: Path) -> None:
     path = render("summary", admin, ReportParams(*MARCH), "csv", tmp_path / "s.csv")
-    sections = csv_sections(path.read_text(encoding="utf-8-sig"))
+    sections = report_files.csv_sections(path.read_text(encoding="utf-8-sig"))
     header, *rows = next(body for title, body in sections.items() if title.startswith("按站点"))
     sites = {r[0]: dict(zip(header, r, strict=True)) for r in rows if r[0] in ("上海工厂", "北京工厂")}
     # 上海工厂: E1 3 + E2 1 = 4 late of 2 × 22 = 44 records worked: 4 / 44 = 0.0909

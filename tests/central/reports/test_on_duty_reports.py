@@ -32,9 +32,9 @@ import pytest
 from central.accounts.models import User
 from central.attendance.models import AttendanceProfile, DailyRecord, LeaveAllowance, LeaveRecord, LeaveType, ShiftType, SiteCalendar
 from central.people.models import Department, Employee, Site
-from central.reports import registry
 from central.reports.registry import ReportParams
 from central.reports.tally import Rec, totals_of
+from reports import report_files
 
 pytestmark = pytest.mark.django_db
 FIRST, LAST = date(2026, 3, 2), date(2026, 3, 27)
@@ -98,10 +98,7 @@ def plant(db: Any) -> dict[str, Any]:
 
 
 def render(name: str, admin: User, params: ReportParams, fmt: str, path: Path) -> Path:
-    report = registry.build(name, admin, params, now=datetime(2026, 4, 1, 9, tzinfo=SHANGHAI))
-    with path.open("wb") as out:
-        registry.render(report, fmt, out)
-    return path
+    return report_files.render(name, admin, params, fmt, path, datetime(2026, 4, 1, 9, tzinfo=SHANGHAI))
 
 
 def sheet_rows(path: Path, title_start: str) -> tuple[list[str], list[tuple[Any, ...]], Any]:
@@ -253,26 +250,9 @@ def test_the_daily_report_counts_the_days_away_apart_from_came_and_leave(plant: 
         ("半天 Half day", "出差", 4), ("半天 Half day", "出差", 8)]
 
 
-def csv_sections(text: str) -> dict[str, list[list[str]]]:
-    """A CSV of several parts: each section's title, then its header and rows up to an empty line."""
-    found: dict[str, list[list[str]]] = {}
-    lines = list(csv.reader(io.StringIO(text)))
-    i = 0
-    while i < len(lines):
-        if len(lines[i]) == 1 and lines[i][0] and i + 1 < len(lines) and len(lines[i + 1]) > 1:
-            title, body = lines[i][0], []
-            i += 1
-            while i < len(lines) and any(lines[i]):
-                body.append(lines[i])
-                i += 1
-            found[title] = body
-        i += 1
-    return found
-
-
 def test_the_summary_counts_the_days_away_as_attended(plant: dict[str, Any], tmp_path: Path) -> None:
     path = render("summary", plant["admin"], PERIOD, "csv", tmp_path / "s.csv")
-    sections = csv_sections(path.read_text(encoding="utf-8-sig"))
+    sections = report_files.csv_sections(path.read_text(encoding="utf-8-sig"))
     header, *rows = next(body for title, body in sections.items() if title.startswith("按部门"))
     assert header[-1] == "公出天数 On duty (days)"
     dept = dict(zip(header, next(r for r in rows if r[1] == "销售 Sales"), strict=True))

@@ -22,8 +22,8 @@ import pytest
 from central.accounts.models import User
 from central.attendance.models import AttendanceProfile, DailyRecord, ShiftType
 from central.people.models import Employee, Site
-from central.reports import registry
 from central.reports.registry import ReportParams
+from reports import report_files
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -58,15 +58,12 @@ def admin(db: Any, settings: Any) -> User:
 def sheet(admin: User, first: date, last: date, path: Path) -> tuple[dict[str, int], dict[str, Any], list[str]]:
     """The monthly sheet's columns by title, its rows by number (cells), and every text on the legend sheet."""
     openpyxl = pytest.importorskip("openpyxl")
-    report = registry.build("monthly", admin, ReportParams(first, last), now=datetime(2026, 4, 2, 9, tzinfo=SHANGHAI))
-    with path.open("wb") as out:
-        registry.render(report, "xlsx", out)
+    report_files.render("monthly", admin, ReportParams(first, last), "xlsx", path, datetime(2026, 4, 2, 9, tzinfo=SHANGHAI))
     book = openpyxl.load_workbook(path)
     ws = next(ws for ws in book.worksheets if ws.title.startswith("考勤月报"))
     col = {str(c.value): i for i, c in enumerate(ws[2])}
     rows = {r[0].value: r for r in ws.iter_rows(min_row=3) if r[0].value in ("E1", "E2", "E3")}
-    texts = [str(c.value) for w in book.worksheets for r in w.iter_rows() for c in r if isinstance(c.value, str)]
-    return col, rows, texts
+    return col, rows, report_files.workbook_texts(book)
 
 
 OT = {"workday": "工作日加班 OT workday (h)", "pending": "待批加班 OT pending (h)", "in_lieu": "调休加班 OT in lieu (h)",

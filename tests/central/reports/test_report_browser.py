@@ -8,12 +8,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from browser_support import all_css, by_css, wait
+from browser_support import PBKDF2, all_css, by_css, wait
 
 from central.console.screenshots import ConsoleServer, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
 
 
 @pytest.fixture
