@@ -27,6 +27,7 @@ from central.attendance import engine, overtime_limit
 from central.attendance.inputs import Rules, load_rules, local, plans
 from central.attendance.models import ClosedMonth, DailyRecord, LeaveRecord, MakeupPunch, OvertimeRequest, ShiftChange
 from central.attendance.overtime_limit import MonthOvertime
+from central.attendance.selectors import shift_month
 from central.ingest.models import Event
 from central.people.models import Department, Device, Employee, Site
 from central.webhooks import services as webhooks
@@ -274,7 +275,7 @@ def _overtime_month(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
 
 def _recent_months(today: date) -> tuple[date, date]:
     first = today.replace(day=1)
-    return (first - timedelta(days=1)).replace(day=1), first
+    return shift_month(first, -1), first
 
 
 def _rule_site(rule: AlertRule) -> int | None:

@@ -66,13 +66,30 @@ def closed_allowances(site_ids: Iterable[int], first: date, last: date) -> dict[
     return found
 
 
+@dataclass(frozen=True)
+class SiteAllowances:
+    """The sites' allowances as a range of days reads them: each site's setting now, and its closed months' own."""
+    current: dict[int, Allowance]
+    closed: dict[int, dict[date, Allowance]]
+
+    def of(self, site: int, month: date) -> Allowance:
+        """What ``site`` lets go in ``month`` (its first day): a closed month's own, else the setting now."""
+        return self.closed.get(site, {}).get(month, self.current.get(site, NONE))
+
+    def lets_any_go(self, site: int) -> bool:
+        return site in self.current or any(self.closed.get(site, {}).values())
+
+
+def site_allowances(site_ids: Iterable[int], first: date, last: date) -> SiteAllowances:
+    ids = set(site_ids)
+    return SiteAllowances(allowances(ids), closed_allowances(ids, first, last))
+
+
 def let_go_of(employees: dict[int, int], first: date, last: date) -> dict[int, set[Key]]:
     """Employee pk → the (date, shift) of their late records dated ``first``..``last`` that their site lets go (a
     closed month: as it was closed); ``employees``: employee pk → site pk."""
-    policy = allowances(employees.values())
-    closed = closed_allowances(employees.values(), first, last)
-    wanted = [pk for pk, site in employees.items()
-              if site in policy or any(closed.get(site, {}).values())]
+    rules = site_allowances(employees.values(), first, last)
+    wanted = [pk for pk, site in employees.items() if rules.lets_any_go(site)]
     if not wanted:
         return {}
     lates: dict[int, list[tuple[date, str, int]]] = defaultdict(list)
@@ -82,7 +99,8 @@ def let_go_of(employees: dict[int, int], first: date, last: date) -> dict[int, s
     found = {}
     for pk, theirs in lates.items():
         site = employees[pk]
-        keys = {key for key in let_go(theirs, policy.get(site, NONE), closed.get(site)) if first <= key[0] <= last}
+        keys = {key for key in let_go(theirs, rules.current.get(site, NONE), rules.closed.get(site))
+                if first <= key[0] <= last}
         if keys:
             found[pk] = keys
     return found

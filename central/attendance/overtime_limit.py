@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -54,7 +54,9 @@ def month_minutes(employee_ids: Iterable[int], months: Iterable[date]) -> dict[t
     ids, firsts = sorted(set(employee_ids)), sorted({month_of(m) for m in months})
     if not ids or not firsts:
         return {}
-    after = (firsts[-1].replace(day=28) + timedelta(days=4)).replace(day=1)
+    from central.attendance.selectors import shift_month  # selectors reads the line from here
+
+    after = shift_month(firsts[-1], 1)
     rows = (DailyRecord.objects.filter(employee_id__in=ids, date__gte=firsts[0], date__lt=after, overtime_min__gt=0,
                                        overtime_state__in=COUNTED_STATES)
             .annotate(month=TruncMonth("date")).values("employee_id", "month").annotate(total=Sum("overtime_min")))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -18,6 +18,7 @@ from central.attendance import late_allowance
 from central.attendance.inputs import StaffRow
 from central.attendance.models import DailyRecord, LeaveType
 from central.people.models import Employee
+from central.reports.scoping import months_of
 from central.reports.tally import Rec
 
 CHUNK = 500  # employees whose records are read at once
@@ -84,17 +85,12 @@ def allowance_notes(staff: Sequence[Staff], first: date, last: date) -> list[str
     (a closed month as it was closed): one per setting, naming the sites when not every covered site has it, and the
     month when a site's setting changes within the range."""
     names = {s.site_id: s.site for s in staff}
-    current = late_allowance.allowances(names)
-    closed = late_allowance.closed_allowances(names, first, last)
-    months = []
-    month = first.replace(day=1)
-    while month <= last:
-        months.append(month)
-        month = (month + timedelta(days=32)).replace(day=1)
+    settings = late_allowance.site_allowances(names, first, last)
+    months = months_of(first, last)
     by_setting: dict[late_allowance.Allowance, list[str]] = defaultdict(list)
     whole = True  # every covered site, every month of the range, the same setting
     for site, name in sorted(names.items(), key=lambda item: item[1]):
-        rules = {month: closed.get(site, {}).get(month, current.get(site, late_allowance.NONE)) for month in months}
+        rules = {month: settings.of(site, month) for month in months}
         varies = len(set(rules.values())) > 1
         whole = whole and not varies
         for month, rule in rules.items():

@@ -330,10 +330,16 @@ def _spans_page(rows: Any, between: tuple[date | None, date | None], state: str 
         rows = rows.filter(end__gte=start)
     if end:
         rows = rows.filter(start__lte=end)
+    return _page_by_day(rows, "start", state, cursor, limit, fields, shown)
+
+
+def _page_by_day(rows: Any, day: str, state: str | None, cursor: str | None, limit: int, fields: tuple[str, ...],
+                 shown: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """One page of requests in ``state`` ordered by their ``day`` field, then id."""
     if state:
         rows = rows.filter(state=state)
-    values = _after_day(rows, cursor, "start").values(*fields, *PEOPLE.values())
-    items, next_cursor = keyset.page(values, limit, lambda r: (r["start"].isoformat(), str(r["id"])))
+    values = _after_day(rows, cursor, day).values(*fields, *PEOPLE.values())
+    items, next_cursor = keyset.page(values, limit, lambda r: (r[day].isoformat(), str(r["id"])))
     return {"items": [shown(r) for r in items], "next_cursor": next_cursor}
 
 
@@ -481,11 +487,7 @@ def list_overtime_requests(request,
         rows = rows.filter(date__gte=start)
     if end:
         rows = rows.filter(date__lte=end)
-    if state:
-        rows = rows.filter(state=state)
-    values = _after_day(rows, cursor, "date").values(*ASKED_FIELDS, *PEOPLE.values())
-    items, next_cursor = keyset.page(values, limit, lambda r: (r["date"].isoformat(), str(r["id"])))
-    return {"items": [_asked(r) for r in items], "next_cursor": next_cursor}
+    return _page_by_day(rows, "date", state, cursor, limit, ASKED_FIELDS, _asked)
 
 
 # -- decisions ------------------------------------------------------------------------------------------------
