@@ -326,6 +326,7 @@ def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any
             day += timedelta(days=1)
         weeks.append(week)
     in_month = [r for r in rows if first <= r.date <= last]
+    late = [r for r in in_month if r.late and (r.date, r.shift_name) not in let_go]  # the lates the month counts
     totals = {
         "present": sum(1 for r in in_month if r.status == "present"),
         "absent": sum(1 for r in in_month if r.status == "absent"),
@@ -333,9 +334,8 @@ def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any
         "on_leave": sum(1 for r in in_month if r.status == "on_leave"),
         "on_duty": sum(Decimal("0.5") if r.half_day else Decimal(1) for r in in_month if r.source == "on_duty"),
         "hours": sum((Decimal(r.hours) for r in in_month), Decimal("0.00")),
-        "late": sum(1 for r in in_month if r.late and (r.date, r.shift_name) not in let_go),
-        "late_min": sum(r.late_min for r in in_month if r.late and (r.date, r.shift_name) not in let_go),
-        "late_let_go": sum(1 for r in in_month if r.late and (r.date, r.shift_name) in let_go),
+        "late": len(late), "late_min": sum(r.late_min for r in late),
+        "late_let_go": sum(1 for r in in_month if r.late) - len(late),
         "early": sum(1 for r in in_month if r.early), "early_min": sum(r.early_min for r in in_month),
         "overtime_min": sum(r.overtime_min for r in in_month),
         "overtime_month": MonthOvertime(sum(r.overtime_min for r in in_month
