@@ -375,6 +375,9 @@ class OvertimeRequestOut(Schema):
                                      "once approved, the day's overtime up to this long needs no second decision",
                          examples=[120])
     reason: str = Field(description="事由 / reason", examples=["赶货 Rush order"])
+    in_lieu: bool = Field(description="调休：批准后这天的休息日加班记为调休（overtime_state 为 in_lieu）而不计薪 / time off "
+                                      "in lieu: once approved, the day's rest-day overtime is taken as time off "
+                                      "(overtime_state in_lieu), not paid", examples=[False])
     state: Literal["pending", "approved", "rejected", "withdrawn"] = Field(
         description="待批、已批、已拒、员工已撤回 / pending, approved, rejected, withdrawn by the employee",
         examples=["pending"])
@@ -406,6 +409,10 @@ class OvertimeRequestIn(Schema):
                                      f"{OVERTIME_MAX_MINUTES // 60} hours)", examples=[120])
     reason: str = Field(min_length=1, max_length=500, description="事由（必填）/ the reason, required",
                         examples=["赶货 Rush order"])
+    in_lieu: bool = Field(False, description="以调休代替加班费：只用于休息日（有调休假别时），工作日和法定节假日的加班须计薪 / time off "
+                                             "in lieu instead of pay (调休): for a rest day only, where a leave type "
+                                             "keeps it; overtime after a working day or on a public holiday is paid",
+                          examples=[False])
 
 
 # -- reports -----------------------------------------------------------------------------------------

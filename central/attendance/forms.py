@@ -5,6 +5,7 @@ land on the field they name.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from central.console.forms import choice_field
 
 if TYPE_CHECKING:
     from central.accounts.models import User
+    from central.people.models import Employee
 
 WEEKDAY_LABELS = [(0, _("周一 Mon")), (1, _("周二 Tue")), (2, _("周三 Wed")), (3, _("周四 Thu")), (4, _("周五 Fri")),
                   (5, _("周六 Sat")), (6, _("周日 Sun"))]
@@ -406,6 +408,22 @@ class ShiftChangeEntryForm(forms.Form):
         return ShiftType.objects.filter(pk=int(picked)).first() if picked else None
 
 
+class TeamDayForm(ShiftChangeEntryForm):
+    """A day (or a few) of one employee changed from a department's schedule (排班表): recorded by HR as an agreed
+    shift change (:func:`central.attendance.shift_changes.record_change`)."""
+    employee = forms.ChoiceField(label=_("员工 Employee"))
+    field_order = ["employee", "start", "end", "shift", "reason"]
+
+    def __init__(self, staff: Sequence[Employee], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.staff = {str(emp.pk): emp for emp in staff}
+        choice_field(self, "employee").choices = [(pk, f"{emp.number} {emp.name}") for pk, emp in self.staff.items()]
+
+    @property
+    def chosen_employee(self) -> Employee:
+        return self.staff[self.cleaned_data["employee"]]
+
+
 class ShiftChangeForm(ShiftChangeEntryForm):
     """A shift change (调班) or a swap of one day with a colleague (换班) that an employee asks for
     (:mod:`central.attendance.shift_changes`)."""
@@ -440,6 +458,9 @@ class OvertimeAskForm(forms.Form):
                                            "to this long needs no second decision"))
     reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              error_messages={"required": _("请填写事由 / A reason is required")})
+    in_lieu = forms.BooleanField(label=_("调休 Time off in lieu"), required=False,
+                                 help_text=_("以调休代替加班费：只用于休息日加班 / Time off instead of pay: for rest-day "
+                                             "overtime only"))
 
     def clean_hours(self) -> Decimal:
         hours: Decimal = self.cleaned_data["hours"]

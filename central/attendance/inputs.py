@@ -188,6 +188,12 @@ class Staff(Protocol):
     def active(self) -> bool: ...
 
 
+class Asked(NamedTuple):
+    """An approved overtime request (加班申请) of a day: the minutes asked, and whether as time off in lieu (调休)."""
+    minutes: int
+    in_lieu: bool
+
+
 class StaffRow(NamedTuple):
     pk: int
     number: str
@@ -210,7 +216,7 @@ class EmployeeInput:
     records: list[tuple[int | None, e.Record]]  # (row id, record)
     first: date  # the occurrences to recompute: dated first..last
     last: date
-    overtime_asked: dict[date, int] = field(default_factory=dict)  # approved overtime requests (加班申请): minutes a day
+    overtime_asked: dict[date, Asked] = field(default_factory=dict)  # approved overtime requests (加班申请): minutes a day
 
 
 Moments = dict[int, list[datetime]]  # employee id: local times of new (or moved) punches
@@ -371,21 +377,22 @@ def load_employees(rules: Rules, employees: Sequence[Staff], first: date, last: 
     return found
 
 
-def _overtime_asked(spans: dict[int, tuple[date, date]]) -> dict[int, dict[date, int]]:
-    """Approved overtime requests (加班申请) of these employees within their spans: employee id → day → minutes."""
+def _overtime_asked(spans: dict[int, tuple[date, date]]) -> dict[int, dict[date, Asked]]:
+    """Approved overtime requests of these employees within their spans: employee id → day → what was asked (one a
+    day at most: :func:`central.attendance.overtime_requests.file_overtime`)."""
     low, high = min(first for first, _ in spans.values()), max(last for _, last in spans.values())
     day = db_column(OvertimeRequest, "date")
     adapt = connection.ops.adapt_datefield_value
-    found: dict[int, dict[date, int]] = defaultdict(dict)
-    for emp_id, when, minutes in select_in(
-            OvertimeRequest, [db_column(OvertimeRequest, c) for c in ("employee", "date", "minutes")],
+    found: dict[int, dict[date, Asked]] = defaultdict(dict)
+    for emp_id, when, minutes, in_lieu in select_in(
+            OvertimeRequest, [db_column(OvertimeRequest, c) for c in ("employee", "date", "minutes", "in_lieu")],
             db_column(OvertimeRequest, "employee"), list(spans),
             where=f"{db_column(OvertimeRequest, 'state')} = %s AND {day} >= %s AND {day} <= %s",
             params=["approved", adapt(low), adapt(high)]):
         parsed = _parse_date(when)
         first, last = spans[emp_id]
         if parsed is not None and first <= parsed <= last:
-            found[emp_id][parsed] = found[emp_id].get(parsed, 0) + int(minutes)
+            found[emp_id][parsed] = Asked(int(minutes), bool(in_lieu))
     return found
 
 

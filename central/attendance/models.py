@@ -311,12 +311,16 @@ class OvertimeRequest(RequestBase):
     """Overtime asked for before it is worked, or soon after (加班申请): ``minutes`` on ``date`` (the day the shift
     starts, as records are dated). Once approved, the overtime the engine finds on that day waits for no second
     decision while it is no longer than asked (:func:`central.attendance.services.pre_approved`); longer, it waits
-    as before, with what was asked shown beside it."""
+    as before, with what was asked shown beside it. ``in_lieu``: the employee asks for time off in lieu instead of
+    pay (调休), which only rest-day overtime can be (劳动法 第四十四条)."""
     employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="overtime_requests",
                                  verbose_name=_("员工 Employee"))
     date = models.DateField(_("加班日期 Day"))
     minutes = models.PositiveIntegerField(_("时长（分钟） Minutes"))
     reason = models.CharField(_("事由 Reason"), max_length=500)
+    in_lieu = models.BooleanField(
+        _("调休 Time off in lieu"), default=False,
+        help_text=_("以调休代替加班费：只用于休息日加班 / Time off instead of pay: for rest-day overtime only"))
 
     class Meta:
         ordering = ["-date", "-pk"]

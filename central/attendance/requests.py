@@ -22,7 +22,7 @@ from central.attendance import evidence as evidence_files
 from central.attendance.errors import DecisionRefused
 from central.attendance.evidence import Evidence, EvidenceError
 from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, MakeupPunch, OvertimeRequest, ShiftChange
-from central.attendance.overtime_requests import decide_overtime_request
+from central.attendance.overtime_requests import decide_overtime_request, require_in_lieu_type
 from central.attendance.selectors import leave_days_of
 from central.attendance.services import AttendanceError, recompute
 from central.attendance.shift_changes import check_partner_in_scope, decide_change
@@ -213,9 +213,7 @@ def _check_in_lieu(record: DailyRecord) -> None:
             record.overtime_kind, (record.overtime_kind, record.overtime_kind))
         raise AttendanceError(f"只有休息日加班可以调休，这是{kind[0]}加班，须计薪 / Only rest-day overtime can be taken as time "
                               f"off in lieu: this is {kind[1]} overtime, which is paid")
-    if not LeaveType.objects.filter(in_lieu=True).exists():
-        raise AttendanceError("还没有调休假别：请人事先在假别中添加一个「调休假」/ There is no leave type for time off in "
-                              "lieu yet: HR adds one under leave types first")
+    require_in_lieu_type()
 
 
 def check_decider(user: Any, employee: Employee) -> None:

@@ -108,6 +108,9 @@ class Cell:
     kind: str = "workday"
     off: bool = False  # outside the employee's assignment or employment: nothing planned
     changed: bool = False  # an approved shift change or swap (调班, 换班) decides the day
+    day: date | None = None  # the day, where a page links the cell to it
+    leave: str = ""  # a leave taking the day off: its type's name (central.attendance.team_schedule)
+    leave_waiting: bool = False  # that leave still waits for a decision
 
 
 @dataclass
@@ -168,11 +171,11 @@ def rotation_preview(user: User, rotation: Rotation, first: date) -> dict[str, A
         | Q(department_id__in=held.filter(department__isnull=False).values("department_id")),
         active=True).select_related("department").order_by("department__name", "number")
     chosen = list(employees[:PREVIEW_EMPLOYEES])
-    return {"days": days, "crews": crew_rows, "employees": _employee_rows(chosen, days, names),
+    return {"days": days, "crews": crew_rows, "employees": employee_rows(chosen, days, names),
             "more": max(0, employees.count() - len(chosen))}
 
 
-def _employee_rows(employees: list[Employee], days: list[date], shifts: dict[str, ShiftType]) -> list[ScheduleRow]:
+def employee_rows(employees: list[Employee], days: list[date], shifts: dict[str, ShiftType]) -> list[ScheduleRow]:
     """Each employee's planned shifts, from the engine's own schedule (assignments, rotation, default shift)."""
     if not employees:
         return []
@@ -181,7 +184,9 @@ def _employee_rows(employees: list[Employee], days: list[date], shifts: dict[str
     for item, emp in zip(load_employees(rules, employees, days[0], days[-1]), employees, strict=True):
         row = ScheduleRow(label=emp.name, sub=emp.number, employee_id=emp.pk)
         for day in days:
-            row.cells.append(_planned_cell(item.schedule, item.person, day, shifts))
+            cell = _planned_cell(item.schedule, item.person, day, shifts)
+            cell.day = day
+            row.cells.append(cell)
         rows.append(row)
     return rows
 

@@ -30,6 +30,7 @@ from central.attendance import engine as e
 from central.attendance.errors import AttendanceError
 from central.attendance.inputs import (
     STAFF_FIELDS,
+    Asked,
     EmployeeInput,
     Moments,
     Rules,
@@ -135,12 +136,15 @@ def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
     return new
 
 
-def pre_approved(asked: dict[date, int], rec: e.Record) -> e.Record:
+def pre_approved(asked: dict[date, Asked], rec: e.Record) -> e.Record:
     """Overtime still waiting on a day with an approved overtime request (加班申请) of at least its minutes is
-    approved; more than was asked waits for a decision as before."""
-    if rec.overtime_state == "pending" and 0 < rec.overtime_min <= asked.get(rec.date, 0):
-        return replace(rec, overtime_state="approved")
-    return rec
+    approved: as time off in lieu (调休) when the request asked so and it is rest-day overtime, else paid (a day that
+    became a working day or a holiday since the request pays its overtime); more than was asked waits for a
+    decision as before."""
+    day = asked.get(rec.date)
+    if day is None or rec.overtime_state != "pending" or not 0 < rec.overtime_min <= day.minutes:
+        return rec
+    return replace(rec, overtime_state="in_lieu" if day.in_lieu and rec.overtime_kind == "rest_day" else "approved")
 
 
 Before = dict[tuple[date, str], tuple[int | None, e.Record]]

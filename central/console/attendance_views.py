@@ -38,6 +38,7 @@ from central.attendance import (
     services,
     shift_changes,
 )
+from central.attendance import team_schedule as team
 from central.attendance.forms import (
     MAX_PATTERN_DAYS,
     REST,
@@ -58,6 +59,7 @@ from central.attendance.forms import (
     ShiftChangeEntryForm,
     ShiftChangeForm,
     ShiftForm,
+    TeamDayForm,
     uploaded_evidence,
 )
 from central.attendance.models import (
@@ -251,6 +253,53 @@ def rotation_preview(request: AuthedHttpRequest) -> HttpResponse:
                       context)
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+# -- a department's schedule (排班表) -----------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+@console_view
+def team_schedule(request: AuthedHttpRequest) -> HttpResponse:
+    """A department's month as planned; HR changes a day of an employee from it (a shift change recorded as agreed).
+    A cell links to its day: the form below opens on that employee and day."""
+    _require_staff(request)
+    user = request.user
+    params = request.POST if request.method == "POST" else request.GET
+    departments = team.departments(user)
+    chosen = _int(params.get("department"))
+    department = next((d for d in departments if d.pk == chosen), None)
+    if chosen is not None and department is None:
+        raise Http404
+    department = department or (departments[0] if departments else None)
+    first = selectors.parse_month(params.get("month"))
+    form = None
+    if department is not None and scope.can_manage(user):
+        staff = [emp for emp in team.team_employees(user, department) if _manages_employee(user, emp)]
+        day = request.GET.get("day", "")
+        form = TeamDayForm(staff, request.POST or None, prefix="change", initial={
+            "employee": request.GET.get("edit", ""), "start": day if day[:7] == f"{first:%Y-%m}" else ""})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            employee = form.chosen_employee
+            try:
+                shift_changes.record_change(employee, data["start"], data["end"], form.chosen_shift,
+                                            reason=data["reason"], actor=user.username)
+            except AttendanceError as exc:
+                _refused(form, exc)
+            else:
+                messages.success(request, _("已为 %(name)s 登记 %(start)s 至 %(end)s 的调班 / Shift change recorded for "
+                                            "%(name)s from %(start)s to %(end)s") % {
+                    "name": employee.name, "start": data["start"].isoformat(), "end": data["end"].isoformat()})
+                return redirect(f"{reverse('console:attendance_team')}?department={department.pk}"
+                                f"&month={data['start']:%Y-%m}")
+    elif request.method == "POST":
+        raise PermissionDenied
+    context: dict[str, Any] = {"nav": "attendance_team", "departments": departments, "department": department,
+                               "first": first, "previous": selectors.shift_month(first, -1),
+                               "next": selectors.shift_month(first, 1), "form": form}
+    if department is not None:
+        context["month"] = month = team.team_month(user, department, first)
+        context["day_heads"] = [(d, WEEKDAY_LABELS[d.weekday()][1]) for d in month.days]
+    return render(request, "console/attendance/team_schedule.html", context)
 
 
 # -- assignments ---------------------------------------------------------------------------------------
@@ -717,7 +766,8 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
         if kind == "overtime" and overtime_form.is_valid():
             data = overtime_form.cleaned_data
             try:
-                file_overtime(own, data["date"], overtime_form.minutes(), reason=data["reason"], actor=user.username)
+                file_overtime(own, data["date"], overtime_form.minutes(), reason=data["reason"], actor=user.username,
+                              in_lieu=data["in_lieu"])
             except AttendanceError as exc:
                 _refused(overtime_form, exc)
             else:

@@ -538,6 +538,7 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     for path, name in (("/attendance/shifts/", "console-attendance-shifts"),
                        ("/attendance/rotations/preview/", "console-attendance-rotation"),
                        ("/attendance/assignments/", "console-attendance-assignments"),
+                       ("/attendance/team/", "console-attendance-team"),
                        ("/attendance/calendars/", "console-attendance-holidays"),
                        ("/attendance/leave-types/", "console-attendance-leave-types")):
         driver.get(f"{base_url}{path}")

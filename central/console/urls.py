@@ -49,6 +49,7 @@ urlpatterns = [
     path("attendance/leave-types/", attendance_views.leave_types, name="attendance_leave_types"),
     path("attendance/rotations/", attendance_views.rotations, name="attendance_rotations"),
     path("attendance/rotations/preview/", attendance_views.rotation_preview, name="attendance_rotation_preview"),
+    path("attendance/team/", attendance_views.team_schedule, name="attendance_team"),
     path("attendance/assignments/", attendance_views.assignments, name="attendance_assignments"),
     path("attendance/assignments/delete/", attendance_views.assignment_delete, name="attendance_assignment_delete"),
     path("attendance/calendars/", attendance_views.calendars, name="attendance_calendars"),
@@ -108,6 +109,8 @@ ROLE_WALK: dict[str, dict] = {
     "attendance_rotations": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
                              "form": True},
     "attendance_rotation_preview": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},
+    # a department's schedule (排班表): staff read it; HR admins and superusers change a day from it
+    "attendance_team": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS, "form": True},
     "attendance_assignments": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
                                "form": True},
     "attendance_assignment_delete": {"kwargs": {}, "get": frozenset(), "methods": ("POST",), "post": MANAGERS},

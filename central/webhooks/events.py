@@ -92,7 +92,7 @@ def _request_data(request: Request) -> dict[str, Any]:
     employee = request.employee
     if isinstance(request, OvertimeRequest):
         return {"kind": "overtime_request", "id": request.pk, "employee": employee.number,
-                "date": request.date.isoformat(), "minutes": request.minutes}
+                "date": request.date.isoformat(), "minutes": request.minutes, "in_lieu": request.in_lieu}
     if isinstance(request, ShiftChange):
         return {"kind": "shift_change", "id": request.pk, "employee": employee.number, "start": request.start.isoformat(),
                 "end": request.end.isoformat(), "shift": request.shift.name if request.shift else None,

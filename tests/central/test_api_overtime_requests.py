@@ -381,3 +381,24 @@ def test_the_openapi_document_lists_the_overtime_request_endpoints() -> None:
         assert all("examples" in field for field in props.values()), name
     minutes = doc["components"]["schemas"]["OvertimeRequestIn"]["properties"]["minutes"]
     assert (minutes["minimum"], minutes["maximum"]) == (30, 16 * 60)
+
+
+def test_time_off_in_lieu_is_asked_for_a_rest_day_only_and_shown_back(plant: Plant) -> None:
+    from central.attendance.models import LeaveType
+
+    saturday = MONDAY + timedelta(days=5)
+    status, answer = plant.post("zhang", "", asked(saturday, 240) | {"in_lieu": True})
+    assert (status, answer["field"]) == (400, "in_lieu") and "还没有调休假别" in answer["detail"], answer
+    LeaveType.objects.create(code="comp", name="调休假", in_lieu=True)
+    status, answer = plant.post("zhang", "", asked(TUESDAY, 120) | {"in_lieu": True})
+    assert (status, answer["field"]) == (400, "in_lieu"), answer
+    assert "is a working day (day): overtime after it is paid" in answer["detail"]
+    assert plant.post("zhang", "", asked(saturday, 240) | {"in_lieu": "perhaps"})[0] == 422
+    status, made = plant.post("zhang", "", asked(saturday, 240) | {"in_lieu": True})
+    assert status == 201 and made["in_lieu"] is True, made
+    status, paid = plant.post("zhang", "", asked(TUESDAY, 120))
+    assert status == 201 and paid["in_lieu"] is False
+    status, page = plant.get("hr", employee="E1")
+    assert status == 200 and {(i["date"], i["in_lieu"]) for i in page["items"]} == {
+        (saturday.isoformat(), True), (TUESDAY.isoformat(), False)}
+    assert OvertimeRequest.objects.get(date=saturday).in_lieu

@@ -174,3 +174,71 @@ def test_an_inactive_employee_asks_for_nothing(plant: dict[str, Any]) -> None:
     with pytest.raises(AttendanceError, match="员工已停用"):
         file_overtime(e1, TUESDAY, 60, reason="x", actor="hr")
     assert not OvertimeRequest.objects.exists()
+
+
+# -- time off in lieu (调休) instead of pay ----------------------------------------------------------------------
+SATURDAY, SUNDAY, NEXT_SATURDAY = date(2026, 3, 14), date(2026, 3, 15), date(2026, 3, 21)
+
+
+@pytest.fixture
+def weekends(plant: dict[str, Any]) -> dict[str, Any]:
+    """The site rests on Saturdays and Sundays; the day shift counts work on rest days (all of it is overtime); a
+    leave type keeps time off in lieu."""
+    from central.attendance.models import LeaveType, SiteCalendar
+
+    SiteCalendar.objects.create(site=plant["people"]["E1"].site, weekly_rest=[5, 6])
+    ShiftType.objects.filter(name="day").update(count_on_holidays=True)
+    plant["in_lieu_type"] = LeaveType.objects.create(code="comp", name="调休假", in_lieu=True)
+    return plant
+
+
+def ask_in_lieu(client: Any, day: date, hours: str) -> Any:
+    return client.post(PAGE, {"kind": "overtime", "overtime-date": day.isoformat(), "overtime-hours": hours,
+                              "overtime-reason": "盘点 Stock-take", "overtime-in_lieu": "on"})
+
+
+def test_rest_day_overtime_asked_as_time_off_in_lieu_becomes_days_of_it(weekends: dict[str, Any]) -> None:
+    from central.attendance.leave_balances import balances
+
+    assert ask_in_lieu(weekends["e1"], SATURDAY, "8").status_code == 302
+    asked = OvertimeRequest.objects.get()
+    assert asked.in_lieu and asked.minutes == 480
+    row = weekends["boss"].get(PAGE).content.decode().split(f'id="request-overtime_request-{asked.pk}"')[1]
+    assert "调休" in row.split("</tr>")[0]  # the manager sees what is asked: time off, not pay
+    decide(weekends["boss"], asked.pk, "approve")
+    worked_until(SATURDAY, 16, 55)  # 08:55 to 16:55 on a rest day: 480 minutes, all overtime
+    worked_until(SUNDAY, 16, 55)  # the same on Sunday, not asked for
+    saturday = DailyRecord.objects.get(employee__number="E1", date=SATURDAY)
+    assert (saturday.overtime_min, saturday.overtime_kind, saturday.overtime_state) == (480, "rest_day", "in_lieu")
+    assert overtime(SUNDAY) == (480, "pending")
+    comp = next(b for b in balances(weekends["people"]["E1"], [2026]) if b.leave_type.pk == weekends["in_lieu_type"].pk)
+    assert (comp.banked_min, comp.allowance) == (480, 1)  # 8 hours: two half days (half a day for every 4 hours)
+
+
+def test_time_off_in_lieu_is_refused_on_a_working_day_a_holiday_or_without_a_leave_type_for_it(
+        weekends: dict[str, Any]) -> None:
+    from central.attendance.models import CalendarDay, LeaveType
+
+    answer = ask_in_lieu(weekends["e1"], TUESDAY, "2").content.decode()
+    assert "2026-03-10 是工作日（day），延长工作时间须计薪" in answer and "only rest-day overtime" in answer
+    CalendarDay.objects.create(site=weekends["people"]["E1"].site, date=SATURDAY, kind="holiday", name="厂庆")
+    answer = ask_in_lieu(weekends["e1"], SATURDAY, "8").content.decode()
+    assert "2026-03-14 是法定节假日，加班须计薪，不能调休" in answer
+    LeaveType.objects.filter(in_lieu=True).delete()
+    answer = ask_in_lieu(weekends["e1"], NEXT_SATURDAY, "8").content.decode()
+    assert "还没有调休假别" in answer
+    assert not OvertimeRequest.objects.exists()
+    # asked for pay, the same days are fine
+    assert ask(weekends["e1"], TUESDAY, "2").status_code == 302
+
+
+def test_a_rest_day_that_became_a_working_day_pays_the_overtime_asked_in_lieu(weekends: dict[str, Any]) -> None:
+    from central.attendance.models import CalendarDay
+
+    ask_in_lieu(weekends["e1"], SATURDAY, "8")
+    decide(weekends["boss"], OvertimeRequest.objects.get().pk, "approve")
+    # HR then makes the Saturday a make-up working day (调休上班): overtime after its shift is paid, by law
+    CalendarDay.objects.create(site=weekends["people"]["E1"].site, date=SATURDAY, kind="workday", name="补班")
+    worked_until(SATURDAY, 20)
+    saturday = DailyRecord.objects.get(employee__number="E1", date=SATURDAY)
+    assert (saturday.overtime_min, saturday.overtime_kind, saturday.overtime_state) == (120, "workday", "approved")

@@ -426,8 +426,8 @@ def test_an_overtime_request_is_told_when_filed_and_when_approved(admin: User, s
     decide_overtime_request(asked, approve=True, actor="hr", now=NOW)
     got = {d.event: d for d in Delivery.objects.all()}
     assert sorted(got) == ["request.approved", "request.filed"]
-    assert {k: got["request.filed"].data[k] for k in ("kind", "id", "employee", "date", "minutes", "reason")} == {
+    assert {k: got["request.filed"].data[k] for k in ("kind", "id", "employee", "date", "minutes", "in_lieu", "reason")} == {
         "kind": "overtime_request", "id": asked.pk, "employee": "E1", "date": "2026-03-07", "minutes": 240,
-        "reason": "周六盘点"}
+        "in_lieu": False, "reason": "周六盘点"}
     assert (got["request.approved"].event_id, got["request.approved"].data["approved_by"]) == (
         f"request.approved:overtime_request:{asked.pk}", "hr")

@@ -456,7 +456,7 @@ def list_shift_changes(request,
     return _spans_page(rows, between, state, cursor, limit, CHANGE_FIELDS, _change)
 
 
-ASKED_FIELDS = ("id", "date", "minutes", "reason", "state", "approved_by", "approved_at", "created_at")
+ASKED_FIELDS = ("id", "date", "minutes", "reason", "in_lieu", "state", "approved_by", "approved_at", "created_at")
 
 
 def _asked(row: dict[str, Any]) -> dict[str, Any]:
@@ -687,7 +687,8 @@ def ask_for_overtime(request, payload: OvertimeRequestIn):
     user = caller(request)
     employee = _own(user)
     try:
-        asked = file_overtime(employee, payload.date, payload.minutes, reason=payload.reason, actor=user.username)
+        asked = file_overtime(employee, payload.date, payload.minutes, reason=payload.reason, actor=user.username,
+                              in_lieu=payload.in_lieu)
     except AttendanceError as exc:
         raise _refused(exc, "date") from None
     return Answer(201, _shown("overtime_request", asked.pk))
