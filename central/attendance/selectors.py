@@ -5,10 +5,11 @@ shift types, overtime rules and rotations are company-wide. Nothing here writes.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
@@ -17,7 +18,7 @@ from django.utils import timezone
 from central.accounts import scope
 from central.attendance import engine as e
 from central.attendance import late_allowance, overtime_limit
-from central.attendance.inputs import load_employees, load_rules, plans, shift_of, zone_named
+from central.attendance.inputs import Staff, load_employees, load_rules, plans, shift_of, zone_named
 from central.attendance.models import (
     Assignment,
     AttendanceProfile,
@@ -111,6 +112,7 @@ class Cell:
     day: date | None = None  # the day, where a page links the cell to it
     leave: str = ""  # a leave taking the day off: its type's name (central.attendance.team_schedule)
     leave_waiting: bool = False  # that leave still waits for a decision
+    half_day: bool = False  # that leave takes half the day
 
 
 @dataclass
@@ -175,16 +177,25 @@ def rotation_preview(user: User, rotation: Rotation, first: date) -> dict[str, A
             "more": max(0, employees.count() - len(chosen))}
 
 
-def employee_rows(employees: list[Employee], days: list[date], shifts: dict[str, ShiftType]) -> list[ScheduleRow]:
-    """Each employee's planned shifts, from the engine's own schedule (assignments, rotation, default shift)."""
+class NamedStaff(Staff, Protocol):
+    """An employee as a schedule row shows them: an Employee, or a report's plain row."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def employee_rows(employees: Sequence[NamedStaff], days: list[date], shifts: dict[str, ShiftType]) -> list[ScheduleRow]:
+    """Each employee's planned shifts, from the engine's own schedule (assignments, rotation, default shift,
+    approved shift changes), without their punches or records."""
     if not employees:
         return []
-    rules = load_rules(timezone.now())
+    planned = plans(load_rules(timezone.now()), employees)
     rows = []
-    for item, emp in zip(load_employees(rules, employees, days[0], days[-1]), employees, strict=True):
+    for emp in employees:
+        person, schedule = planned[emp.pk]
         row = ScheduleRow(label=emp.name, sub=emp.number, employee_id=emp.pk)
         for day in days:
-            cell = _planned_cell(item.schedule, item.person, day, shifts)
+            cell = _planned_cell(schedule, person, day, shifts)
             cell.day = day
             row.cells.append(cell)
         rows.append(row)

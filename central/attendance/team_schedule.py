@@ -11,13 +11,21 @@ waiting does not yet. Nothing here writes.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
 from central.accounts import scope
 from central.attendance.models import LeaveRecord, ShiftType
-from central.attendance.selectors import PREVIEW_EMPLOYEES, Cell, ScheduleRow, employee_rows, month_days
+from central.attendance.selectors import (
+    PREVIEW_EMPLOYEES,
+    Cell,
+    NamedStaff,
+    ScheduleRow,
+    employee_rows,
+    month_days,
+)
 from central.people.models import Department, Employee
 
 if TYPE_CHECKING:
@@ -57,17 +65,36 @@ def team_employees(user: User, department: Department) -> list[Employee]:
 def team_month(user: User, department: Department, first: date) -> TeamMonth:
     """The month from ``first`` of ``department``'s employees the caller sees."""
     days = month_days(first)
-    shifts = {s.name: s for s in ShiftType.objects.all()}
     staff = team_employees(user, department)
-    rows = employee_rows(staff, days, shifts)
-    _lay_leave(rows, staff, days)
+    rows = planned_rows(staff, days)
     total = scope.employees(user).filter(department=department, active=True).count()
-    return TeamMonth(department, days, rows, [_staffed(day, [row.cells[i] for row in rows]) for i, day in enumerate(days)],
-                     more=max(0, total - len(staff)))
+    return TeamMonth(department, days, rows, staffed(days, rows), more=max(0, total - len(staff)))
 
 
-def _lay_leave(rows: list[ScheduleRow], staff: list[Employee], days: list[date]) -> None:
-    """Mark the working days each leave (approved or waiting) of these employees takes off in the month."""
+def planned_rows(staff: Sequence[NamedStaff], days: list[date]) -> list[ScheduleRow]:
+    """A row for each of ``staff`` (in its order) over ``days`` (consecutive): the planned shifts, leave laid over
+    the working days it takes."""
+    rows = employee_rows(staff, days, {s.name: s for s in ShiftType.objects.all()})
+    _lay_leave(rows, staff, days)
+    return rows
+
+
+def staffed(days: list[date], rows: list[ScheduleRow]) -> list[Staffed]:
+    """How many of ``rows`` work each of ``days``, in all and by shift."""
+    return [_staffed(day, [row.cells[i] for row in rows]) for i, day in enumerate(days)]
+
+
+def at_work(cell: Cell) -> bool:
+    """Working that day by the plan: a shift on a working day, not on leave approved for all of it."""
+    if cell.off or cell.rest or not cell.name:
+        return False
+    return not (cell.leave and not cell.leave_waiting and not cell.half_day)
+
+
+def _lay_leave(rows: list[ScheduleRow], staff: Sequence[NamedStaff], days: list[date]) -> None:
+    """Mark the working days each leave (approved or waiting) of these employees takes off in ``days``."""
+    if not staff:
+        return
     index = {emp.pk: row for emp, row in zip(staff, rows, strict=True)}
     first, last = days[0], days[-1]
     leaves = (LeaveRecord.objects.filter(employee__in=list(index), state__in=LEAVE_STATES, start__lte=last, end__gte=first)
@@ -80,16 +107,10 @@ def _lay_leave(rows: list[ScheduleRow], staff: list[Employee], days: list[date])
                 continue
             cell.leave = leave.leave_type.name + (" ½" if leave.half_day else "")
             cell.leave_waiting = leave.state == "pending"
-
-
-def _at_work(cell: Cell) -> bool:
-    """Working that day by the plan: a shift on a working day, not on leave approved for all of it."""
-    if cell.off or cell.rest or not cell.name:
-        return False
-    return not (cell.leave and not cell.leave_waiting and not cell.leave.endswith("½"))
+            cell.half_day = leave.half_day
 
 
 def _staffed(day: date, cells: list[Cell]) -> Staffed:
-    working = [cell for cell in cells if _at_work(cell)]
+    working = [cell for cell in cells if at_work(cell)]
     by_shift = Counter(name for cell in working for name in cell.name.split(" / "))
     return Staffed(day, len(working), sorted(by_shift.items()))

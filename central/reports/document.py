@@ -119,7 +119,7 @@ class LegendItem:
 @dataclass
 class Report:
     """A whole report: what it is, for whom and when, and its parts."""
-    name: str  # the registry key: "monthly", "daily", "summary", "exceptions", "punches", "payroll", "leave"
+    name: str  # the registry key: "monthly", "daily", "summary", "exceptions", "punches", "payroll", "schedule", "leave"
     title: str  # e.g. "考勤月报 Monthly attendance sheet"
     company: str
     scope: str  # e.g. "站点 Site: 上海工厂 · 部门 Department: 生产部"

@@ -24,13 +24,18 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
 DAY_REPORTS = ("daily", "punches")  # whose default range is yesterday; the others default to last month
+PLAN_REPORTS = ("schedule",)  # a plan: this month
 
 
 def default_range(report: str, today: date | None = None) -> tuple[date, date]:
-    """The range a report's form starts with: yesterday for the daily report and the punch log, else last month."""
+    """The range a report's form starts with: yesterday for the daily report and the punch log, this month for the
+    schedule, else last month."""
     today = today or timezone.localdate()
     if report in DAY_REPORTS:
         return today - timedelta(days=1), today - timedelta(days=1)
+    if report in PLAN_REPORTS:
+        following = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return today.replace(day=1), following - timedelta(days=1)
     last = today.replace(day=1) - timedelta(days=1)
     return last.replace(day=1), last
 

@@ -83,6 +83,9 @@ REPORTS: dict[str, ReportSpec] = {spec.name: spec for spec in (
                "设备、方式、时间来源、是否校正 / device, method, time source, re-stamped or not"),
     ReportSpec("payroll", "薪资导出 Payroll export", "central.reports.payroll", 62,
                "每人每期一行的固定列 / one row per employee per period, stable columns"),
+    ReportSpec("schedule", "排班表 Schedule", "central.reports.schedule", 62,
+               "每人一行、每天一列的班次、休息与请假，及每天各班上班人数 / one row per employee, each day's shift, rest or "
+               "leave, and how many work each shift each day"),
     ReportSpec("leave", "假期报表 Leave report", "central.reports.leave", MAX_DAYS,
                "各假别的额度、已休、待批、剩余（含法定年休假）与期间内的请假明细 / each leave type's allowance, taken, "
                "waiting and left (statutory annual leave too), and every leave in the period"),

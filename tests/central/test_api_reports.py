@@ -88,7 +88,7 @@ def test_the_list_of_reports(world: World) -> None:
     response = world.get("hr_a", "reports")
     assert response.status_code == 200
     listed = {r["name"]: r for r in json.loads(response.content)}
-    assert set(listed) == {"monthly", "daily", "summary", "exceptions", "punches", "payroll", "leave"}
+    assert set(listed) == {"monthly", "daily", "summary", "exceptions", "punches", "payroll", "schedule", "leave"}
     assert listed["monthly"]["max_days"] == 62 and listed["monthly"]["title"].startswith("考勤月报")
     assert set(listed["punches"]["formats"]) == {"xlsx", "pdf", "csv"}
 

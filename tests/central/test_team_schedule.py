@@ -2,34 +2,22 @@
 takes, how many are at work, and a day changed from the page by HR. Read back as the page's HTML (cells by their
 ``data-day``), the shift changes and the audit log.
 
-Site 一厂 rests on Saturdays and Sundays. 装配 has 张三 (E1, day shift 09:00-18:00 by default; HR changed Saturday
-14 March to a day shift), 李四 (E2, on nights 22:00-06:00 from 9 to 13 March by an assignment, days otherwise),
-王五 (E3, days; annual leave approved on 10-11 March and asked for on 12 March) and 赵六 (E5, inactive). 包装 has
-钱七 (E4). March 2026 begins on a Sunday.
+The plant is :func:`schedule_plant.march_plant`.
 """
 from __future__ import annotations
 
 import re
-from datetime import date, time
+from datetime import date
 from typing import Any
 
 import pytest
 from central_support import client_for, make_user, text_of
 from django.urls import reverse
+from schedule_plant import march_plant
 
 from central.accounts.models import AuditEntry, Role
-from central.attendance import shift_changes
-from central.attendance.models import (
-    Assignment,
-    AttendanceProfile,
-    ClosedMonth,
-    LeaveType,
-    ShiftChange,
-    ShiftType,
-    SiteCalendar,
-)
-from central.attendance.requests import file_leave, record_leave
-from central.people.models import Department, Employee, Site
+from central.attendance.models import ClosedMonth, ShiftChange
+from central.people.models import Employee
 
 pytestmark = pytest.mark.django_db
 PAGE = reverse("console:attendance_team")
@@ -38,29 +26,11 @@ MARCH = "2026-03"
 
 @pytest.fixture
 def plant() -> dict[str, Any]:
-    site = Site.objects.create(code="s1", name="一厂", time_zone="Asia/Shanghai")
-    SiteCalendar.objects.create(site=site, weekly_rest=[5, 6])
-    assembly = Department.objects.create(site=site, name="装配")
-    packing = Department.objects.create(site=site, name="包装")
-    day = ShiftType.objects.create(name="day", start=time(9), end=time(18), color="#2e7d32")
-    night = ShiftType.objects.create(name="night", start=time(22), end=time(6), color="#4527a0")
-    people = {}
-    for number, name, dept, active in (("E1", "张三", assembly, True), ("E2", "李四", assembly, True),
-                                       ("E3", "王五", assembly, True), ("E4", "钱七", packing, True),
-                                       ("E5", "赵六", assembly, False)):
-        people[number] = Employee.objects.create(number=number, name=name, site=site, department=dept, active=active)
-        AttendanceProfile.objects.create(employee=people[number], default_shift=day)
-    Assignment.objects.create(employee=people["E2"], shift=night, start=date(2026, 3, 9), end=date(2026, 3, 13))
-    annual = LeaveType.objects.create(code="annual", name="年假")
-    record_leave(people["E3"], annual, date(2026, 3, 10), date(2026, 3, 11), reason="回家 Home", actor="hr")
-    file_leave(people["E3"], annual, date(2026, 3, 12), date(2026, 3, 12), reason="回家 Home", actor="e3")
-    shift_changes.record_change(people["E1"], date(2026, 3, 14), date(2026, 3, 14), day, reason="盘点 Stock-take",
-                                actor="hr")
-    hr = make_user("hr", Role.HR_ADMIN, sites=[site])
-    boss = make_user("boss", Role.MANAGER, departments=[assembly])
-    worker = make_user("e1", Role.EMPLOYEE, employee=people["E1"])
-    return {"site": site, "assembly": assembly, "packing": packing, "day": day, "night": night, "people": people,
-            "hr": client_for(hr), "boss": client_for(boss), "worker": client_for(worker)}
+    plant = march_plant()
+    hr = make_user("hr", Role.HR_ADMIN, sites=[plant["site"]])
+    boss = make_user("boss", Role.MANAGER, departments=[plant["assembly"]])
+    worker = make_user("e1", Role.EMPLOYEE, employee=plant["people"]["E1"])
+    return plant | {"hr": client_for(hr), "boss": client_for(boss), "worker": client_for(worker)}
 
 
 def grid(html: str) -> dict[str, dict[str, str]]:
@@ -173,3 +143,13 @@ def test_the_page_reads_in_english(plant: dict[str, Any]) -> None:
     html = plant["hr"].get(PAGE, {"department": plant["assembly"].pk, "month": MARCH}).content.decode()
     assert "Team schedule" in html and "At work" in html and "Change a day" in html
     assert "排班表" not in text_of(html.split("<main")[1])
+
+
+def test_the_month_exports_as_the_schedule_report(plant: dict[str, Any]) -> None:
+    html = plant["hr"].get(PAGE, {"department": plant["assembly"].pk, "month": MARCH}).content.decode()
+    link = re.search(r'id="export-schedule" href="([^"]+)"', html)
+    assert link is not None
+    preview = plant["hr"].get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert "排班表 Schedule" in preview and "2026-03-01" in preview and "2026-03-31" in preview
+    assert "李四" in preview and "钱七" not in preview  # 装配 only
+    assert 'id="download-csv"' in preview

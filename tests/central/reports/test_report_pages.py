@@ -66,7 +66,7 @@ def _get(user: User, **params: str) -> Any:
 
 @pytest.mark.parametrize("role", ["superuser", "hr_admin", "manager", "auditor"])
 def test_staff_roles_open_every_report_with_its_filters(world: dict[str, Any], role: str) -> None:
-    for name in ("monthly", "daily", "summary", "exceptions", "punches", "payroll", "leave"):
+    for name in ("monthly", "daily", "summary", "exceptions", "punches", "payroll", "schedule", "leave"):
         page = _get(world["users"][role], report=name)
         assert page.status_code == 200, (role, name)
         text = page.content.decode()
@@ -87,6 +87,10 @@ def test_the_default_range_is_last_month_for_the_sheet_and_yesterday_for_the_dai
     first, last = monthly["first"].value(), monthly["last"].value()
     assert first.day == 1 and last.month == first.month and last.month != today.month
     assert date.fromordinal(last.toordinal() + 1) == today.replace(day=1)
+    plan = _get(boss, report="schedule").context["form"]  # a plan: this month, its first to its last day
+    first, last = plan["first"].value(), plan["last"].value()
+    assert first == today.replace(day=1) and last.month == today.month
+    assert date.fromordinal(last.toordinal() + 1).day == 1
 
 
 def test_an_employee_gets_403_on_every_report_page(world: dict[str, Any]) -> None:
