@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central.attendance import engine as e
+from central.attendance.late_allowance import NONE, Allowance, Key, let_go
+from central.attendance.pre_approval import Asked, pre_approved
 
 T = TypeVar("T")
 SHIFT_KEYS = {"name", "start", "end", "checkin_before_min", "checkout_after_min", "late_grace_min", "early_grace_min",
@@ -70,6 +72,15 @@ def _minutes(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 24 * 60:
         raise ScenarioError(field, "must be whole minutes from 0 to 1440 / 应为 0–1440 的整数分钟")
     return value
+
+
+def _bounded(most: int) -> Callable[[Any, str], int]:
+    """A reader of a whole number from 0 to ``most``."""
+    def read(value: Any, field: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+            raise ScenarioError(field, f"must be a whole number from 0 to {most} / 应为 0–{most} 的整数")
+        return value
+    return read
 
 
 def _opt_minutes(value: Any, field: str) -> int | None:
@@ -294,6 +305,22 @@ class Scenario:
         if len({p.id for p in self.punches}) != len(self.punches):
             raise ScenarioError("punches", "two punches share an id / 打卡编号重复")
 
+        self.asked: dict[date, Asked] = {}
+        for i, raw in enumerate(_get(data, "overtime_requests", "", _list, [])):
+            where = f"overtime_requests[{i}]."
+            raw = _obj(raw, where.rstrip("."))
+            day = _get(raw, "date", where, _date)
+            if day in self.asked:
+                raise ScenarioError(f"{where}date", "has a request already: one a day / 这天已有加班申请")
+            minutes = _get(raw, "minutes", where, _minutes)
+            if minutes == 0:
+                raise ScenarioError(f"{where}minutes", "must be more than 0 / 应大于 0")
+            self.asked[day] = Asked(minutes, _get(raw, "in_lieu", where, _bool, False))
+        allowance = _get(data, "late_allowance", "", _obj, None)
+        self.allowance = NONE if allowance is None else Allowance(
+            _get(allowance, "times", "late_allowance.", _bounded(31)),
+            _get(allowance, "minutes", "late_allowance.", _bounded(120)))
+
         process = _get(data, "process", "", _obj)
         self.first = _get(process, "from", "process.", _date)
         self.final_until = _get(process, "final_until", "process.", _moment)
@@ -307,8 +334,18 @@ class Scenario:
         self.only_shift = None if only is None else _named(shifts, only, "process.shift")
 
     def run(self) -> e.Result:
-        return e.evaluate(self.schedule, self.person, self.punches, self.records, first=self.first, last=self.last,
-                          finality=e.Finality(reported_until=self.final_until), only_shift=self.only_shift)
+        """The engine's records, with overtime asked for ahead approved (:mod:`pre_approval`)."""
+        result = e.evaluate(self.schedule, self.person, self.punches, self.records, first=self.first, last=self.last,
+                            finality=e.Finality(reported_until=self.final_until), only_shift=self.only_shift)
+        if self.asked:
+            result.records[:] = [pre_approved(self.asked, r) for r in result.records]
+        return result
+
+    def let_go(self, result: e.Result) -> set[Key]:
+        """The late records the monthly allowance lets go (:mod:`late_allowance`), among every record listed."""
+        if not self.allowance:
+            return set()
+        return let_go([(r.date, r.shift or "", r.late_min) for r in result.records if r.late], self.allowance)
 
 
 def _stamp(at: datetime | None, zone: tzinfo | None = None) -> str | None:
@@ -318,10 +355,11 @@ def _stamp(at: datetime | None, zone: tzinfo | None = None) -> str | None:
     return (at if zone is None else at.replace(tzinfo=zone)).isoformat(timespec="seconds")
 
 
-def record_json(r: e.Record, zone: tzinfo | None = None) -> dict[str, Any]:
+def record_json(r: e.Record, zone: tzinfo | None = None, let_go: frozenset[Key] | set[Key] = frozenset()) -> dict[str, Any]:
     body: dict[str, Any] = {
         "date": r.date.isoformat(), "shift": r.shift, "status": r.status, "hours": float(r.hours),
-        "late": r.late, "early": r.early, "late_min": r.late_min, "early_min": r.early_min,
+        "late": r.late, "late_let_go": (r.date, r.shift or "") in let_go, "early": r.early, "late_min": r.late_min,
+        "early_min": r.early_min,
         "overtime_min": r.overtime_min, "overtime_kind": r.overtime_kind, "overtime_state": r.overtime_state,
         "in": _stamp(r.first_in, zone), "out": _stamp(r.last_out, zone), "source": r.source, "final": r.final,
         "missing_out": r.missing_out, "day_kind": r.day_kind, "closed_by_timeout": r.closed_by_timeout}
@@ -330,8 +368,9 @@ def record_json(r: e.Record, zone: tzinfo | None = None) -> dict[str, Any]:
     return body
 
 
-def result_json(result: e.Result, zone: tzinfo | None = None) -> dict[str, Any]:
-    return {"records": [record_json(r, zone) for r in result.records],
+def result_json(result: e.Result, zone: tzinfo | None = None,
+                let_go: frozenset[Key] | set[Key] = frozenset()) -> dict[str, Any]:
+    return {"records": [record_json(r, zone, let_go) for r in result.records],
             "punches": [{"id": p.id, "at": _stamp(p.at, zone), "shift": p.shift,
                          "date": p.date.isoformat() if p.date else None, "used": p.used} for p in result.punches]}
 
@@ -343,6 +382,7 @@ def evaluate_text(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ScenarioError("scenario", f"is not valid JSON (line {exc.lineno}, column {exc.colno}) / 不是有效的 JSON") from exc
     scenario = Scenario(data)
-    return result_json(scenario.run(), scenario.zone)
+    result = scenario.run()
+    return result_json(result, scenario.zone, scenario.let_go(result))
 
 

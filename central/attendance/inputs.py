@@ -32,6 +32,7 @@ from central.attendance.models import (
     ShiftType,
     SiteCalendar,
 )
+from central.attendance.pre_approval import Asked
 from central.ingest.models import Punch
 from central.people.models import Device, EmployeeMove, Site
 
@@ -186,12 +187,6 @@ class Staff(Protocol):
     def department_id(self) -> int | None: ...
     @property
     def active(self) -> bool: ...
-
-
-class Asked(NamedTuple):
-    """An approved overtime request (加班申请) of a day: the minutes asked, and whether as time off in lieu (调休)."""
-    minutes: int
-    in_lieu: bool
 
 
 class StaffRow(NamedTuple):

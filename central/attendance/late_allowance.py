@@ -9,7 +9,8 @@ punches say (``late``, ``late_min``): the alerts, the live board and the API's r
 
 :func:`let_go` is the rule alone (plain data in, keys out); :func:`let_go_of` reads what it needs for some employees
 and a range: the sites' allowances and the late records from the first day of the range's first month, since the
-allowance of a month is used from its first day whatever range a report covers.
+allowance of a month is used from its first day whatever range a report covers. The rule imports no model, so that
+``seed-central attendance evaluate`` applies it without a database.
 """
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-
-from central.attendance.models import ClosedMonth, DailyRecord, SiteCalendar
 
 Key = tuple[date, str]  # a record: its date and shift name
 
@@ -52,6 +51,8 @@ def let_go(lates: Iterable[tuple[date, str, int]], allowance: Allowance,
 
 def allowances(site_ids: Iterable[int]) -> dict[int, Allowance]:
     """The sites' allowances, those that let anything go."""
+    from central.attendance.models import SiteCalendar  # here: the rule above is read without a database
+
     rows = SiteCalendar.objects.filter(site_id__in=set(site_ids), late_allowance_times__gt=0, late_allowance_min__gt=0)
     return {site: Allowance(times, minutes) for site, times, minutes in
             rows.values_list("site_id", "late_allowance_times", "late_allowance_min")}
@@ -59,6 +60,8 @@ def allowances(site_ids: Iterable[int]) -> dict[int, Allowance]:
 
 def closed_allowances(site_ids: Iterable[int], first: date, last: date) -> dict[int, dict[date, Allowance]]:
     """Site → month → the allowance its closed months were closed with (a closed month keeps its numbers)."""
+    from central.attendance.models import ClosedMonth
+
     rows = ClosedMonth.objects.filter(site_id__in=set(site_ids), month__gte=first.replace(day=1), month__lte=last)
     found: dict[int, dict[date, Allowance]] = defaultdict(dict)
     for site, month, kept in rows.values_list("site_id", "month", "late_allowance"):
@@ -88,6 +91,8 @@ def site_allowances(site_ids: Iterable[int], first: date, last: date) -> SiteAll
 def let_go_of(employees: dict[int, int], first: date, last: date) -> dict[int, set[Key]]:
     """Employee pk → the (date, shift) of their late records dated ``first``..``last`` that their site lets go (a
     closed month: as it was closed); ``employees``: employee pk → site pk."""
+    from central.attendance.models import DailyRecord
+
     rules = site_allowances(employees.values(), first, last)
     wanted = [pk for pk, site in employees.items() if rules.lets_any_go(site)]
     if not wanted:

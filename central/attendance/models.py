@@ -310,7 +310,7 @@ class ShiftChange(RequestBase):
 class OvertimeRequest(RequestBase):
     """Overtime asked for before it is worked, or soon after (加班申请): ``minutes`` on ``date`` (the day the shift
     starts, as records are dated). Once approved, the overtime the engine finds on that day waits for no second
-    decision while it is no longer than asked (:func:`central.attendance.services.pre_approved`); longer, it waits
+    decision while it is no longer than asked (:func:`central.attendance.pre_approval.pre_approved`); longer, it waits
     as before, with what was asked shown beside it. ``in_lieu``: the employee asks for time off in lieu instead of
     pay (调休), which only rest-day overtime can be (劳动法 第四十四条)."""
     employee = models.ForeignKey("people.Employee", on_delete=models.CASCADE, related_name="overtime_requests",

@@ -8,7 +8,7 @@ after, and a manager or HR decides, as with leave.
   type keeps time off in lieu.
 - **Approved** (:func:`decide_overtime_request`), the employee's day is recomputed at once: overtime the engine
   finds on it, up to the minutes asked, is approved without a second decision
-  (:func:`central.attendance.services.pre_approved`), now and whenever the day is recomputed; more than was asked
+  (:func:`central.attendance.pre_approval.pre_approved`), now and whenever the day is recomputed; more than was asked
   waits on the requests page as before, with the request beside it. Asked as time off in lieu, rest-day overtime
   is approved as such (its hours become days of time off in lieu, :mod:`central.attendance.leave_balances`); should
   the day have become a working day or a holiday since, its overtime is approved as paid, as the law wants.

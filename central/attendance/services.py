@@ -30,7 +30,6 @@ from central.attendance import engine as e
 from central.attendance.errors import AttendanceError
 from central.attendance.inputs import (
     STAFF_FIELDS,
-    Asked,
     EmployeeInput,
     Moments,
     Rules,
@@ -58,6 +57,7 @@ from central.attendance.models import (
     ShiftType,
     SiteCalendar,
 )
+from central.attendance.pre_approval import pre_approved
 from central.attendance.rules_cache import RULES_VERSION_KEY, RulesCache, read_version
 from central.ingest.look_back import LookBack
 from central.ingest.models import Punch, State
@@ -134,17 +134,6 @@ def _keep_approval(old: e.Record | None, new: e.Record) -> e.Record:
             and old.overtime_min == new.overtime_min):
         return replace(new, overtime_state=old.overtime_state)
     return new
-
-
-def pre_approved(asked: dict[date, Asked], rec: e.Record) -> e.Record:
-    """Overtime still waiting on a day with an approved overtime request (加班申请) of at least its minutes is
-    approved: as time off in lieu (调休) when the request asked so and it is rest-day overtime, else paid (a day that
-    became a working day or a holiday since the request pays its overtime); more than was asked waits for a
-    decision as before."""
-    day = asked.get(rec.date)
-    if day is None or rec.overtime_state != "pending" or not 0 < rec.overtime_min <= day.minutes:
-        return rec
-    return replace(rec, overtime_state="in_lieu" if day.in_lieu and rec.overtime_kind == "rest_day" else "approved")
 
 
 Before = dict[tuple[date, str], tuple[int | None, e.Record]]

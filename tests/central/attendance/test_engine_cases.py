@@ -3,8 +3,8 @@
 Each file in ``cases/`` is one scenario: ``about`` (the rule and the edge it pins), ``input`` (what the
 evaluate command reads) and ``expect``. The expected values were worked out by hand from the rules, not
 taken from the engine's output. Only the keys a case gives are compared, so a case pins just what it is
-about; records are matched by (date, shift), punches by id. Unless a case says ``"only_listed": true``
-the run must give exactly the records listed, no more.
+about; records are matched by (date, shift), punches by id. Every record a case lists must be there; unless it
+says ``"only_listed": true`` the run must give exactly those, no more.
 """
 from __future__ import annotations
 
@@ -74,13 +74,13 @@ def test_case(path: Path, tmp_path: Path):
         assert _key(record) not in got_records, f"two records for {_key(record)}"
         got_records[_key(record)] = record
     want_records = {_key(r): r for r in expect["records"]}
+    missing = sorted(set(want_records) - set(got_records), key=str)
+    if missing:  # a listed record is there, whether or not the case lists them all
+        problems.append(f"records missing: {missing}")
     if not case.get("only_listed"):
         extra = sorted(set(got_records) - set(want_records), key=str)
-        missing = sorted(set(want_records) - set(got_records), key=str)
         if extra:
             problems.append(f"records not expected: {extra}")
-        if missing:
-            problems.append(f"records missing: {missing}")
     for key, want in want_records.items():
         if key in got_records:
             problems += _compare(f"record {key}", got_records[key], want)
