@@ -243,6 +243,14 @@ class CalendarForm(forms.Form):
     late_allowance_min = forms.IntegerField(
         label=_("宽限迟到分钟 Minutes let go"), min_value=0, max_value=120, initial=0, required=False,
         help_text=_("每次迟到不超过这么多分钟才宽限 / A late arrival is let go only when it is this late at most"))
+    makeup_per_month = forms.IntegerField(
+        label=_("每月补卡次数上限 Make-up punches a month"), min_value=0, max_value=31, initial=0, required=False,
+        help_text=_("员工每月最多申请几次补卡，待批和已批的都算；0 为不限 / How many make-up punches an employee may ask for "
+                    "a month, waiting and approved ones counted; 0: no limit"))
+    makeup_within_days = forms.IntegerField(
+        label=_("补卡时限（天） Make-up within (days)"), min_value=0, max_value=366, initial=0, required=False,
+        help_text=_("只能为这么多天内漏打的卡申请补卡；0 为不限 / A make-up punch may be asked only for a punch missed in "
+                    "the last this many days; 0: no limit"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -148,6 +148,14 @@ class SiteCalendar(models.Model):
     late_allowance_min = models.PositiveSmallIntegerField(
         _("宽限迟到分钟 Minutes let go"), default=0, validators=[MaxValueValidator(120)],
         help_text=_("每次迟到不超过这么多分钟才宽限 / A late arrival is let go only when it is this late at most"))
+    makeup_per_month = models.PositiveSmallIntegerField(
+        _("每月补卡次数上限 Make-up punches a month"), default=0, validators=[MaxValueValidator(31)],
+        help_text=_("员工每月最多申请几次补卡，待批和已批的都算；0 为不限 / How many make-up punches an employee may ask for "
+                    "a month, waiting and approved ones counted; 0: no limit"))
+    makeup_within_days = models.PositiveSmallIntegerField(
+        _("补卡时限（天） Make-up within (days)"), default=0, validators=[MaxValueValidator(366)],
+        help_text=_("只能为这么多天内漏打的卡申请补卡；0 为不限 / A make-up punch may be asked only for a punch missed in "
+                    "the last this many days; 0: no limit"))
 
 
 class CalendarDay(models.Model):

@@ -17,7 +17,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
-from central.attendance import closing, leave_balances
+from central.attendance import closing, leave_balances, makeup_rules
 from central.attendance import evidence as evidence_files
 from central.attendance.errors import DecisionRefused
 from central.attendance.evidence import Evidence, EvidenceError
@@ -132,6 +132,8 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
 
 def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *, reason: str, actor: str,
                       evidence: Evidence | None = None) -> MakeupPunch:
+    """A pending make-up punch at ``at``; refused in the future, in a closed month, or beyond the site's make-up
+    rules (:mod:`central.attendance.makeup_rules`)."""
     reason = reason.strip()
     if not reason:
         raise AttendanceError("请填写补卡原因 / A reason is required")
@@ -141,6 +143,8 @@ def file_makeup_punch(employee: Employee, at: datetime, direction: str | None, *
         raise AttendanceError("不能为将来补卡 / A make-up punch cannot be in the future")
     closing.require_open_at(employee, at)
     with transaction.atomic():
+        Employee.objects.select_for_update().filter(pk=employee.pk).first()  # two at once: counted one after the other
+        makeup_rules.check(employee, at)
         punch = MakeupPunch.objects.create(employee=employee, at=at, direction=direction, reason=reason[:500])
         audit.record(actor, "attendance.makeup_filed", f"{employee.number} {at.isoformat()}", {"id": punch.pk})
         if evidence is not None:

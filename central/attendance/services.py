@@ -1239,10 +1239,12 @@ def _require_site(user: Any, site: Site) -> None:
 
 
 def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_wait_h: int, *,
-                       late_allowance: tuple[int, int] | None = None) -> Any:
-    """A site's weekly rest days (0 = Monday), how long its days wait for every terminal, and the late arrivals it
+                       late_allowance: tuple[int, int] | None = None,
+                       makeup_limits: tuple[int, int] | None = None) -> Any:
+    """A site's weekly rest days (0 = Monday), how long its days wait for every terminal, the late arrivals it
     lets go each month (``late_allowance``: how many, each how late at most; None keeps them:
-    :mod:`central.attendance.late_allowance`)."""
+    :mod:`central.attendance.late_allowance`) and its make-up punch rules (``makeup_limits``: how many a month, and
+    how many days back; 0: no limit; None keeps them: :mod:`central.attendance.makeup_rules`)."""
     _require_site(user, site)
     days = sorted({int(d) for d in weekly_rest})
     if any(not 0 <= d <= 6 for d in days):
@@ -1256,11 +1258,14 @@ def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_
         calendar.weekly_rest, calendar.final_wait_h = days, final_wait_h
         if late_allowance is not None:
             calendar.late_allowance_times, calendar.late_allowance_min = late_allowance
+        if makeup_limits is not None:
+            calendar.makeup_per_month, calendar.makeup_within_days = makeup_limits
         calendar.full_clean()
         calendar.save()
         audit.record(user.username, "attendance.calendar.update", site.code,
                      {"weekly_rest": days, "final_wait_h": final_wait_h,
-                      "late_allowance": [calendar.late_allowance_times, calendar.late_allowance_min]})
+                      "late_allowance": [calendar.late_allowance_times, calendar.late_allowance_min],
+                      "makeup_limits": [calendar.makeup_per_month, calendar.makeup_within_days]})
     if sorted(before) != days:
         _recompute_for(Employee.objects.filter(site=site), None, None, user.username,
                        f"{site.name} 每周休息日 / weekly rest days")

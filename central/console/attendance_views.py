@@ -33,6 +33,7 @@ from central.attendance import (
     confirmations,
     evidence,
     leave_balances,
+    makeup_rules,
     request_selectors,
     selectors,
     services,
@@ -398,7 +399,9 @@ def calendars(request: AuthedHttpRequest) -> HttpResponse:
         settings_form = CalendarForm(request.POST if action == "settings" else None,
                                      initial={"weekly_rest": calendar.weekly_rest, "final_wait_h": calendar.final_wait_h,
                                               "late_allowance_times": calendar.late_allowance_times,
-                                              "late_allowance_min": calendar.late_allowance_min})
+                                              "late_allowance_min": calendar.late_allowance_min,
+                                              "makeup_per_month": calendar.makeup_per_month,
+                                              "makeup_within_days": calendar.makeup_within_days})
         day_form = CalendarDayForm(request.POST if action == "add_day" else None)
         back = f"{reverse('console:attendance_calendars')}?site={site.code}&year={year}"
         try:
@@ -406,7 +409,9 @@ def calendars(request: AuthedHttpRequest) -> HttpResponse:
                 chosen = settings_form.cleaned_data
                 services.save_site_calendar(user, site, chosen["weekly_rest"], chosen["final_wait_h"],
                                             late_allowance=(chosen["late_allowance_times"] or 0,  # empty: none
-                                                            chosen["late_allowance_min"] or 0))
+                                                            chosen["late_allowance_min"] or 0),
+                                            makeup_limits=(chosen["makeup_per_month"] or 0,
+                                                           chosen["makeup_within_days"] or 0))
                 messages.success(request, _("已保存 %(site)s 的日历 / Calendar of %(site)s saved") % {"site": site})
                 return redirect(back)
             if action == "add_day" and day_form.is_valid():
@@ -804,6 +809,7 @@ def requests_page(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "console/attendance/requests.html", {
         "nav": "attendance_requests", "page": page, "leave_form": leave_form, "makeup_form": makeup_form,
         "shift_form": shift_form, "overtime_form": overtime_form,
+        "makeup_quota": makeup_rules.quota(own, makeup_rules.today_of(own)) if own is not None else None,
         "balances": leave_balances.balances(own, [timezone.localdate().year]) if own is not None else []})
 
 
