@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from central.accounts import scope
 from central.attendance import evidence
 from central.attendance.evidence import Evidence
-from central.attendance.models import DailyRecord, LeaveType, OvertimeRule, Rotation, ShiftType
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, OvertimeRule, Rotation, ShiftType
 from central.console.forms import choice_field
 
 if TYPE_CHECKING:
@@ -490,6 +490,28 @@ class AllowanceForm(_LeaveTypeForm):
     def choosable(self) -> QuerySet[LeaveType]:
         """Types that keep an allowance: not time off in lieu (its days come from overtime), not on duty away."""
         return LeaveType.objects.filter(in_lieu=False, on_duty=False)
+
+
+class LeaveReturnForm(forms.Form):
+    """Back from leave early (销假: :mod:`central.attendance.leave_returns`): which approved leave, and the first day
+    back."""
+    leave = forms.ChoiceField(label=_("请假 Leave"))
+    back_on = forms.DateField(label=_("回来上班的日期 Back on"), widget=DateInput(),
+                              help_text=_("选请假第一天即整条取消 / The leave's first day calls it off"))
+    reason = forms.CharField(label=_("事由 Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                             error_messages={"required": _("请填写事由 / A reason is required")})
+
+    def __init__(self, leaves: Sequence[LeaveRecord], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.leaves = {str(leave.pk): leave for leave in leaves}
+        choice_field(self, "leave").choices = [
+            (pk, f"{leave.leave_type.name} {leave.start:%Y-%m-%d}"
+                 + (f" – {leave.end:%Y-%m-%d}" if leave.end != leave.start else "")
+                 + (" ½" if leave.half_day else "")) for pk, leave in self.leaves.items()]
+
+    @property
+    def chosen_leave(self) -> LeaveRecord:
+        return self.leaves[self.cleaned_data["leave"]]
 
 
 class AttendanceProfileForm(forms.Form):

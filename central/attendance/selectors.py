@@ -24,6 +24,7 @@ from central.attendance.models import (
     AttendanceProfile,
     CalendarDay,
     DailyRecord,
+    LeaveRecord,
     LeaveType,
     MakeupPunch,
     OvertimeRule,
@@ -297,6 +298,12 @@ class MonthDay:
     planned: Cell | None = None
     records: list[DayRecord] = field(default_factory=list)
     loose: list[PunchLine] = field(default_factory=list)  # punches of the day no record counted
+
+
+def month_leaves(employee: Employee, first: date) -> list[LeaveRecord]:
+    """The employee's leave approved or waiting that overlaps the month from ``first``, by first day."""
+    return list(LeaveRecord.objects.filter(employee=employee, state__in=("approved", "pending"), start__lte=month_end(first),
+                                           end__gte=first).select_related("leave_type").order_by("start", "pk"))
 
 
 def employee_month(user: User, employee: Employee, first: date) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from central.attendance import (
     confirmations,
     evidence,
     leave_balances,
+    leave_returns,
     makeup_rules,
     request_selectors,
     selectors,
@@ -51,6 +52,7 @@ from central.attendance.forms import (
     CalendarForm,
     EvidenceForm,
     LeaveEntryForm,
+    LeaveReturnForm,
     LeaveTypeForm,
     MakeupRequestForm,
     ManualRecordForm,
@@ -562,7 +564,8 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
     first = selectors.parse_month(request.POST.get("month") if request.method == "POST" else request.GET.get("month"))
     can_add = scope.can_manage(user) and _manages_employee(user, employee)
-    form = leave_form = profile_form = allowance_form = change_form = None
+    form = leave_form = profile_form = allowance_form = change_form = return_form = None
+    leaves = selectors.month_leaves(employee, first)
     # the month's confirmation (考勤确认): the employee's own confirm or dispute, HR's answer; every other POST below
     own = user.employee_id == employee.pk
     confirmation, done = _confirmation(request, employee, first, own=own, answers=can_add and not own)
@@ -581,6 +584,18 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
         allowance_form = AllowanceForm(posted if kind == "allowance" else None, prefix="allowance",
                                        initial={"year": first.year})
         change_form = ShiftChangeEntryForm(posted if kind == "shift" else None, prefix="shift")
+        approved = [leave for leave in leaves if leave.state == "approved"]
+        return_form = LeaveReturnForm(approved, posted if kind == "leave_return" else None, prefix="back") if approved else None
+        if kind == "leave_return" and return_form is not None and return_form.is_valid():
+            data = return_form.cleaned_data
+            try:
+                leave_returns.end_leave_early(user, return_form.chosen_leave, data["back_on"], reason=data["reason"])
+            except AttendanceError as exc:
+                _refused(return_form, exc)
+            else:
+                messages.success(request, _("已销假：%(day)s 起回来上班 / Back from leave on %(day)s")
+                                 % {"day": data["back_on"].isoformat()})
+                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={first:%Y-%m}")
         if kind == "shift" and change_form.is_valid():
             data = change_form.cleaned_data
             try:
@@ -635,7 +650,8 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "console/attendance/month.html", {
         "nav": "attendance_month" if user.employee_id == employee.pk else "employees", "employee": employee,
         "form": form, "leave_form": leave_form, "profile_form": profile_form, "allowance_form": allowance_form,
-        "change_form": change_form, "balances": leave_balances.balances(employee, [first.year]),
+        "change_form": change_form, "return_form": return_form, "leaves": leaves,
+        "balances": leave_balances.balances(employee, [first.year]),
         "closed_month": ClosedMonth.objects.filter(site_id=employee.site_id, month=first).first(),
         "confirmation": confirmation, "weekday_labels": [label for day, label in WEEKDAY_LABELS], **month})
 

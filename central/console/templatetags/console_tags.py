@@ -118,6 +118,8 @@ def audit_actions() -> dict[str, str]:
         "attendance.leave_filed": _("提交请假"),
         "attendance.leave_approved": _("批准请假"),
         "attendance.leave_rejected": _("拒绝请假"),
+        "attendance.leave_ended_early": _("销假（提前回来）"),
+        "attendance.leave_called_off": _("取消已批请假"),
         "attendance.makeup_filed": _("提交补卡"),
         "attendance.makeup_approved": _("批准补卡"),
         "attendance.makeup_rejected": _("拒绝补卡"),
