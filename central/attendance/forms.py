@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
 from django.db.models import QuerySet
 from django.utils.functional import lazy
 from django.utils.safestring import SafeString, mark_safe
@@ -21,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from central.accounts import scope
 from central.attendance import evidence
 from central.attendance.evidence import Evidence
-from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, OvertimeRule, Rotation, ShiftType
+from central.attendance.models import DailyRecord, LeaveRecord, LeaveType, OvertimeRule, Rotation, ShiftType, SiteCalendar
 from central.console.forms import choice_field
 
 if TYPE_CHECKING:
@@ -230,27 +232,27 @@ class AssignmentForm(forms.Form):
         return data
 
 
+def _calendar_count(name: str) -> forms.Field:
+    """A site calendar's whole-number setting (0: none) as its form field, with the model's label, help text and
+    bounds; empty is 0."""
+    model_field = SiteCalendar._meta.get_field(name)
+    assert isinstance(model_field, models.PositiveSmallIntegerField)
+    most = next(v.limit_value for v in model_field.validators if isinstance(v, MaxValueValidator))
+    found = model_field.formfield(required=False, initial=0, max_value=most)
+    assert found is not None
+    return found
+
+
 class CalendarForm(forms.Form):
     weekly_rest = forms.TypedMultipleChoiceField(label=_("每周休息日 Weekly rest days"), required=False, coerce=int,
                                                  choices=WEEKDAY_LABELS, widget=forms.CheckboxSelectMultiple)
     final_wait_h = forms.IntegerField(label=_("最长等待 Maximum wait (h)"), min_value=1, max_value=24 * 90,
                                       help_text=_("终端未上报时，班次结束多少小时后定稿 / Hours after a shift before its "
                                                   "day is closed without every terminal"))
-    late_allowance_times = forms.IntegerField(
-        label=_("每月宽限迟到次数 Late arrivals let go a month"), min_value=0, max_value=31, initial=0, required=False,
-        help_text=_("每月前几次不超过下面分钟数的迟到不计迟到（人性化迟到）；0 为不宽限 / The first this many late arrivals "
-                    "of a month, each no later than the minutes below, do not count as late; 0: none"))
-    late_allowance_min = forms.IntegerField(
-        label=_("宽限迟到分钟 Minutes let go"), min_value=0, max_value=120, initial=0, required=False,
-        help_text=_("每次迟到不超过这么多分钟才宽限 / A late arrival is let go only when it is this late at most"))
-    makeup_per_month = forms.IntegerField(
-        label=_("每月补卡次数上限 Make-up punches a month"), min_value=0, max_value=31, initial=0, required=False,
-        help_text=_("员工每月最多申请几次补卡，待批和已批的都算；0 为不限 / How many make-up punches an employee may ask for "
-                    "a month, waiting and approved ones counted; 0: no limit"))
-    makeup_within_days = forms.IntegerField(
-        label=_("补卡时限（天） Make-up within (days)"), min_value=0, max_value=366, initial=0, required=False,
-        help_text=_("只能为这么多天内漏打的卡申请补卡；0 为不限 / A make-up punch may be asked only for a punch missed in "
-                    "the last this many days; 0: no limit"))
+    late_allowance_times = _calendar_count("late_allowance_times")
+    late_allowance_min = _calendar_count("late_allowance_min")
+    makeup_per_month = _calendar_count("makeup_per_month")
+    makeup_within_days = _calendar_count("makeup_within_days")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

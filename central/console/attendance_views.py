@@ -258,6 +258,18 @@ def rotation_preview(request: AuthedHttpRequest) -> HttpResponse:
     return response
 
 
+def _change_recorded(form: ShiftChangeEntryForm, employee: Employee, actor: str) -> bool:
+    """Record the agreed shift change a valid form gives for ``employee``; a refusal lands on the form (False)."""
+    data = form.cleaned_data
+    try:
+        shift_changes.record_change(employee, data["start"], data["end"], form.chosen_shift, reason=data["reason"],
+                                    actor=actor)
+    except AttendanceError as exc:
+        _refused(form, exc)
+        return False
+    return True
+
+
 # -- a department's schedule (排班表) -----------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 @console_view
@@ -280,20 +292,12 @@ def team_schedule(request: AuthedHttpRequest) -> HttpResponse:
         day = request.GET.get("day", "")
         form = TeamDayForm(staff, request.POST or None, prefix="change", initial={
             "employee": request.GET.get("edit", ""), "start": day if day[:7] == f"{first:%Y-%m}" else ""})
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            employee = form.chosen_employee
-            try:
-                shift_changes.record_change(employee, data["start"], data["end"], form.chosen_shift,
-                                            reason=data["reason"], actor=user.username)
-            except AttendanceError as exc:
-                _refused(form, exc)
-            else:
-                messages.success(request, _("已为 %(name)s 登记 %(start)s 至 %(end)s 的调班 / Shift change recorded for "
-                                            "%(name)s from %(start)s to %(end)s") % {
-                    "name": employee.name, "start": data["start"].isoformat(), "end": data["end"].isoformat()})
-                return redirect(f"{reverse('console:attendance_team')}?department={department.pk}"
-                                f"&month={data['start']:%Y-%m}")
+        if request.method == "POST" and form.is_valid() and _change_recorded(form, form.chosen_employee, user.username):
+            data, employee = form.cleaned_data, form.chosen_employee
+            messages.success(request, _("已为 %(name)s 登记 %(start)s 至 %(end)s 的调班 / Shift change recorded for "
+                                        "%(name)s from %(start)s to %(end)s") % {
+                "name": employee.name, "start": data["start"].isoformat(), "end": data["end"].isoformat()})
+            return redirect(f"{reverse('console:attendance_team')}?department={department.pk}&month={data['start']:%Y-%m}")
     elif request.method == "POST":
         raise PermissionDenied
     context: dict[str, Any] = {"nav": "attendance_team", "departments": departments, "department": department,
@@ -596,17 +600,11 @@ def employee_month(request: AuthedHttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("已销假：%(day)s 起回来上班 / Back from leave on %(day)s")
                                  % {"day": data["back_on"].isoformat()})
                 return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={first:%Y-%m}")
-        if kind == "shift" and change_form.is_valid():
+        if kind == "shift" and change_form.is_valid() and _change_recorded(change_form, employee, user.username):
             data = change_form.cleaned_data
-            try:
-                shift_changes.record_change(employee, data["start"], data["end"], change_form.chosen_shift,
-                                            reason=data["reason"], actor=user.username)
-            except AttendanceError as exc:
-                _refused(change_form, exc)
-            else:
-                messages.success(request, _("已登记 %(start)s 至 %(end)s 的调班 / Shift change recorded from %(start)s to "
-                                            "%(end)s") % {"start": data["start"].isoformat(), "end": data["end"].isoformat()})
-                return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={data['start']:%Y-%m}")
+            messages.success(request, _("已登记 %(start)s 至 %(end)s 的调班 / Shift change recorded from %(start)s to "
+                                        "%(end)s") % {"start": data["start"].isoformat(), "end": data["end"].isoformat()})
+            return redirect(f"{reverse('console:attendance_month', args=[employee.pk])}?month={data['start']:%Y-%m}")
         elif kind == "allowance" and allowance_form.is_valid():
             data = allowance_form.cleaned_data
             try:

@@ -147,6 +147,24 @@ def total_values(totals: Totals, types: dict[int, LeaveType]) -> list[Value]:
     return values
 
 
+def person_columns(several_sites: bool) -> list[Column]:
+    """The columns a sheet of one row per employee starts with; the site's only when the sheet covers several."""
+    head = [Column("number", "工号 Number", "text", 9), Column("name", "姓名 Name", "text", 10)]
+    if several_sites:
+        head.append(Column("site", "站点 Site", "text", 10))
+    return [*head, Column("department", "部门 Department", "text", 10)]
+
+
+def person_values(s: rr.Staff, several_sites: bool) -> list[Value]:
+    """An employee's values under :func:`person_columns`."""
+    return [s.number, s.name, *([s.site, s.department] if several_sites else [s.department])]
+
+
+def day_columns(span: list[date]) -> list[Column]:
+    """One narrow column a day, keyed ``d2026-03-01`` and titled ``01 日``."""
+    return [Column(f"d{d:%Y-%m-%d}", f"{d.day:02d} {WEEKDAYS_ZH[d.weekday()]}", "symbol", 4) for d in span]
+
+
 def build(user: User, params: ReportParams, *, now: datetime | None = None,
           progress: ProgressFn | None = None) -> Report:
     coverage = cover(user, params)
@@ -159,19 +177,14 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     one_month = (params.first.year, params.first.month) == (params.last.year, params.last.month)
     line_min = overtime_limit.limit_h() * 60 if one_month else 0
     several_sites = len({s.site_id for s in staff}) > 1
-    head = [Column("number", "工号 Number", "text", 9), Column("name", "姓名 Name", "text", 10)]
-    if several_sites:
-        head.append(Column("site", "站点 Site", "text", 10))
-    head.append(Column("department", "部门 Department", "text", 10))
-    day_cols = [Column(f"d{d:%Y-%m-%d}", f"{d.day:02d} {WEEKDAYS_ZH[d.weekday()]}", "symbol", 4) for d in span]
-    part = Part("sheet", "考勤月报 Monthly sheet", head + day_cols + total_columns(types), freeze_columns=2)
+    part = Part("sheet", "考勤月报 Monthly sheet",
+                person_columns(several_sites) + day_columns(span) + total_columns(types), freeze_columns=2)
     for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
         person, schedule = planned[s.pk]
         on_day: dict[date, list[Rec]] = {}
         for rec in recs:
             on_day.setdefault(rec.date, []).append(rec)
-        values: list[Value] = [s.number, s.name]
-        values += [s.site, s.department] if several_sites else [s.department]
+        values = person_values(s, several_sites)
         flags: list[Flag] = [""] * len(values)
         for day in span:
             todays = on_day.get(day)

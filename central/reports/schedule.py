@@ -18,8 +18,8 @@ from central.attendance.models import ShiftType
 from central.attendance.selectors import Cell
 from central.attendance.team_schedule import at_work, planned_rows, staffed
 from central.reports import records as rr
-from central.reports.document import Column, Flag, LegendItem, Part, ProgressFn, Report, Row, Value
-from central.reports.monthly import WEEKDAYS_ZH
+from central.reports.document import Column, Flag, LegendItem, Part, ProgressFn, Report, Row
+from central.reports.monthly import WEEKDAYS_ZH, day_columns, person_columns, person_values
 from central.reports.registry import REPORTS, ReportParams
 from central.reports.scoping import company_name, cover, days, stamp
 
@@ -54,23 +54,18 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     staff = [s for s in rr.staff(coverage.employees, params.first, params.last) if s.active]
     span = days(params.first, params.last)
     several_sites = len({s.site_id for s in staff}) > 1
-    head = [Column("number", "工号 Number", "text", 9), Column("name", "姓名 Name", "text", 10)]
-    if several_sites:
-        head.append(Column("site", "站点 Site", "text", 10))
-    head.append(Column("department", "部门 Department", "text", 10))
-    day_cols = [Column(f"d{d:%Y-%m-%d}", f"{d.day:02d} {WEEKDAYS_ZH[d.weekday()]}", "symbol", 4) for d in span]
     tail = [Column("work_days", "上班天数 Days at work", "int", 8, "sum"),
             Column("rest_days", "休息天数 Rest days", "int", 8, "sum"),
             Column("leave_days", "请假天数 Leave days", "decimal", 8, "sum")]
-    sheet = Part("schedule", "排班表 Schedule", head + day_cols + tail, freeze_columns=2)
+    sheet = Part("schedule", "排班表 Schedule", person_columns(several_sites) + day_columns(span) + tail,
+                 freeze_columns=2)
     at_work_total: Counter[date] = Counter()
     by_shift: dict[date, Counter[str]] = {day: Counter() for day in span}
     for start in range(0, len(staff), CHUNK):
         chunk = staff[start:start + CHUNK]
         rows = planned_rows(chunk, span)
         for s, row in zip(chunk, rows, strict=True):
-            values: list[Value] = [s.number, s.name]
-            values += [s.site, s.department] if several_sites else [s.department]
+            values = person_values(s, several_sites)
             flags: list[Flag] = [""] * len(values)
             for cell in row.cells:
                 text, flag = mark(cell)

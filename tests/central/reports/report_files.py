@@ -1,12 +1,16 @@
 """Reports built by the real report code, written as files and read back with independent readers (the csv module,
-openpyxl): what the report tests of one feature or another share."""
+openpyxl, pdftotext): what the report tests of one feature or another share."""
 from __future__ import annotations
 
 import csv
 import io
+import shutil
+import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from central.accounts.models import User
 from central.reports import registry
@@ -41,3 +45,11 @@ def csv_sections(text: str) -> dict[str, list[list[str]]]:
 def workbook_texts(book: Any) -> list[str]:
     """Every text of an openpyxl workbook (the first sheet holds the legend and the notes)."""
     return [str(c.value) for ws in book.worksheets for r in ws.iter_rows() for c in r if isinstance(c.value, str)]
+
+
+def pdf_text(path: Path) -> str:
+    """A PDF's text as pdftotext lays it out (apt poppler-utils, which ``make`` installs); the test is skipped, saying
+    why, where it is missing."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (apt poppler-utils, installed by make) is needed to read the PDF back")
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-import subprocess
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +20,7 @@ from central.attendance.requests import decide_leave, file_leave
 from central.people.models import Department, Employee, Site
 from central.reports import registry
 from central.reports.registry import ReportParams
+from reports import report_files
 
 pytestmark = pytest.mark.django_db
 MARCH = ReportParams(date(2026, 3, 1), date(2026, 3, 31))
@@ -107,10 +106,7 @@ def test_the_leave_report_holds_each_balance_and_leave_in_every_format(plant: di
     text = (tmp_path / "leave.csv").read_text(encoding="utf-8-sig")
     found = [row for row in csv.reader(io.StringIO(text)) if row and row[0] == "E1" and row[4] == "年休假" and len(row) > 10]
     assert found and found[0][6:14] == ["9", "法定，工龄 10 年 Statutory, 10 years worked", "0", "", "0", "2", "1", "6"]
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (apt poppler-utils, installed by make) is needed to read the PDF back")
-    pdf = subprocess.run(["pdftotext", "-layout", str(tmp_path / "leave.pdf"), "-"], capture_output=True, text=True,
-                         check=True).stdout
+    pdf = report_files.pdf_text(tmp_path / "leave.pdf")
     assert "假期余额 2026" in pdf and "请假明细" in pdf and "缺参加工作时间" in pdf and "司龄假" in pdf
 
 

@@ -9,8 +9,6 @@ out here by hand: March 2026 has 22 weekdays and 9 Saturdays and Sundays.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -78,11 +76,8 @@ def test_the_schedule_as_a_workbook_a_csv_and_a_pdf(plant: dict[str, Any], tmp_p
     sheet = next(body for title, body in sections.items() if title.startswith("排班表"))
     e3 = next(r for r in sheet if r[0] == "E3")
     assert e3[sheet[0].index("10 二")] == "年假" and e3[-3:] == ["20", "9", "2"]
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (apt poppler-utils, installed by make) is needed to read the PDF back")
     report_files.render("schedule", plant["admin"], MARCH, "pdf", tmp_path / "s.pdf", NOW)
-    pdf = subprocess.run(["pdftotext", "-layout", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True,
-                         check=True).stdout
+    pdf = report_files.pdf_text(tmp_path / "s.pdf")
     assert "排班表" in pdf and "每日上班人数" in pdf and "李四" in pdf and "年假" in pdf
 
 
