@@ -95,6 +95,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/api/v1/attendance/leave/{leave_id}/withdrawal", {}, ()),
     Endpoint("POST", "/api/v1/attendance/makeup-punches/{punch_id}/withdrawal", {}, ()),
     Endpoint("POST", "/api/v1/attendance/leave/{leave_id}/decision", {}, DECIDERS, {"decision": "approve"}),
+    Endpoint("POST", "/api/v1/attendance/leave/{leave_id}/early-end", {}, DECIDERS,
+             {"back_on": "2026-03-09", "reason": "没有去 Did not go"}),
     Endpoint("POST", "/api/v1/attendance/makeup-punches/{punch_id}/decision", {}, DECIDERS, {"decision": "reject"}),
     Endpoint("POST", "/api/v1/attendance/overtime/{record_id}/decision", {}, DECIDERS,
              {"decision": "approve", "minutes": 90}),

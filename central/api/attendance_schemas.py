@@ -223,6 +223,18 @@ class DecisionIn(Schema):
                     "decides, and the decision is written to the audit log", examples=["approve"])
 
 
+class LeaveReturnIn(Schema):
+    """The day an employee came back from an approved leave (销假)."""
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    _text = field_validator("*", mode="after")(no_nul)
+
+    back_on: Day = Field(description="回来上班的第一天（站点当地日期）：请假在前一天结束；为请假第一天则整条取消 / the first day "
+                                     "back (the site's local day): the leave ends the day before; its first day calls it "
+                                     "off", examples=["2026-03-12"])
+    reason: str = Field(min_length=1, max_length=500, description="事由（必填）/ the reason, required",
+                        examples=["提前回来 Back early"])
+
+
 class BalanceOut(Schema):
     employee_number: str = Field(description="工号 / employee number", examples=NUMBER_EX)
     employee_name: str = Field(description="姓名 / name", examples=NAME_EX)

@@ -41,7 +41,7 @@ def end_leave_early(user: Any, leave: LeaveRecord, back_on: date, *, reason: str
     with transaction.atomic():
         held = LeaveRecord.objects.select_for_update().select_related("employee", "leave_type").get(pk=leave.pk)
         if held.state != "approved":
-            raise AttendanceError("只有已批准的请假可以销假 / Only an approved leave can end early", "back_on")
+            raise AttendanceError("只有已批准的请假可以销假 / Only an approved leave can end early", "state")
         if not held.start <= back_on <= held.end:
             raise AttendanceError(f"回来的日期应在这次请假之内（{held.start} 至 {held.end}） / The day back is within the "
                                   f"leave ({held.start} to {held.end})", "back_on")

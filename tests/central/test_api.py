@@ -529,6 +529,7 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
             "/api/v1/punches", "/api/v1/events", "/api/v1/attendance/records", "/api/v1/attendance/exceptions",
             "/api/v1/attendance/leave", "/api/v1/attendance/makeup-punches", "/api/v1/reports",
             "/api/v1/attendance/leave/{leave_id}/decision", "/api/v1/attendance/makeup-punches/{punch_id}/decision",
+            "/api/v1/attendance/leave/{leave_id}/early-end",
             "/api/v1/attendance/overtime/{record_id}/decision",
             "/api/v1/attendance/leave/{leave_id}/withdrawal", "/api/v1/attendance/makeup-punches/{punch_id}/withdrawal",
             "/api/v1/attendance/leave-balances", "/api/v1/attendance/closed-months",
@@ -568,7 +569,8 @@ def test_every_endpoint_as_every_role(world, role):
         elif endpoint.method == "GET":
             expected = 200
         elif role in endpoint.roles:
-            expected = {"POST": 202 if "commands" in endpoint.path else 200 if "decision" in endpoint.path else 201}.get(
+            expected = {"POST": 202 if "commands" in endpoint.path
+                        else 200 if endpoint.path.endswith(("/decision", "/early-end")) else 201}.get(
                 endpoint.method, 200)
         else:
             expected = 403  # may read this row, may not change it

@@ -128,3 +128,35 @@ def test_who_may_end_a_leave(plant: dict[str, Any]) -> None:
     page = client_for(plant["boss"]).get(reverse("console:attendance_month", args=[plant["e1"].pk]),
                                          {"month": "2026-03"}).content.decode()
     assert 'id="month-leaves"' in page and 'id="leave-return-form"' not in page  # the form is HR's, on this page
+
+
+def test_the_api_ends_a_leave_early_with_the_same_rules(plant: dict[str, Any]) -> None:
+    import json
+
+    from django.test import Client
+
+    from central.accounts.services import create_token
+
+    def post(who: User, leave: LeaveRecord, body: Any) -> tuple[int, Any]:
+        token = create_token(who, f"t{who.pk}-{AuditEntry.objects.count()}", actor="test")[1]
+        answer = Client().post(f"/api/v1/attendance/leave/{leave.pk}/early-end", json.dumps(body),
+                               content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+        return answer.status_code, json.loads(answer.content)
+
+    status, body = post(plant["hr"], plant["first"], {"back_on": "2026-03-20", "reason": "x"})
+    assert (status, body["field"]) == (400, "back_on") and "within the leave" in body["detail"]
+    assert post(plant["hr"], plant["first"], {"back_on": "2026-03-12"})[0] == 422  # no reason
+    pending = file_leave(plant["e1"], plant["annual"], date(2026, 3, 23), date(2026, 3, 24), reason="x", actor="e1")
+    status, body = post(plant["hr"], pending, {"back_on": "2026-03-24", "reason": "x"})
+    assert (status, body["field"]) == (409, "state")
+    worker = User.objects.create_user("e1", password="x" * 12, role=Role.EMPLOYEE, employee=plant["e1"])
+    assert post(worker, plant["first"], {"back_on": "2026-03-12", "reason": "x"})[0] == 403
+    stranger = User.objects.create_user("hr2", password="x" * 12, role=Role.HR_ADMIN)  # no site granted
+    assert post(stranger, plant["first"], {"back_on": "2026-03-12", "reason": "x"})[0] == 404
+    status, body = post(plant["hr"], plant["first"], {"back_on": "2026-03-12", "reason": "提前回来 Back early"})
+    assert status == 200 and (body["start"], body["end"], body["state"]) == ("2026-03-09", "2026-03-11", "approved")
+    status, body = post(plant["hr"], plant["second"], {"back_on": "2026-03-16", "reason": "没有去"})
+    assert status == 200 and body["state"] == "withdrawn"
+    ClosedMonth.objects.create(site=plant["site"], month=date(2026, 3, 1), closed_by="hr")
+    status, body = post(plant["hr"], plant["first"], {"back_on": "2026-03-10", "reason": "x"})
+    assert (status, body["field"]) == (409, "back_on") and "closed" in body["detail"]

@@ -34,6 +34,7 @@ from central.api.attendance_schemas import (
     LeaveIn,
     LeaveOut,
     LeavePage,
+    LeaveReturnIn,
     MakeupIn,
     MakeupOut,
     MakeupPage,
@@ -57,8 +58,10 @@ from central.api.routers.common import CODE, MAX_LIMIT, NUMBER, TEXT, cursor_par
 from central.api.schemas import ERRORS, ErrorOut
 from central.attendance import confirmations, leave_balances, request_selectors
 from central.attendance.anomalies import KINDS, STATES, Anomaly, anomalies
+from central.attendance.closing import MonthClosed
 from central.attendance.evidence import Evidence, prepared
 from central.attendance.inputs import zone_named
+from central.attendance.leave_returns import end_leave_early
 from central.attendance.models import (
     ClosedMonth,
     DailyRecord,
@@ -591,6 +594,31 @@ def decide_shift_change_request(request, change_id: int, payload: DecisionIn):
                          "be approved (409). Who decides: as for leave")
 def decide_asked_overtime(request, request_id: int, payload: DecisionIn):
     return _decided(request, "overtime_request", request_id, payload)
+
+
+@router.post("/attendance/leave/{leave_id}/early-end", response={200: LeaveOut, **DECISION_ERRORS},
+             summary="销假 / end an approved leave early, or call it off",
+             description="员工提前回来或没有去：请假在 back_on 前一天结束（back_on 为第一天则整条取消，状态变为 withdrawn），"
+                         "之后的日子按打卡重新计算，额度退回，写入审计日志。谁可操作同审批，员工本人不能（403）；请假未批准或所在月份"
+                         "已月结返回 409；日期不在请假之内返回 400 / the employee came back early, or never went: the leave "
+                         "ends the day before back_on (back_on its first day calls it off: state withdrawn), the days "
+                         "after are recomputed from the punches, the allowance gets them back, and it is audited. Who "
+                         "may: as for decisions, never the employee on their own leave (403); a leave not approved or a "
+                         "closed month answers 409; a day outside the leave 400")
+def end_leave_early_request(request, leave_id: int, payload: LeaveReturnIn):
+    user = caller(request)
+    found = request_selectors.find_request(user, "leave", leave_id)
+    if not isinstance(found, LeaveRecord):
+        raise not_found("leave", str(leave_id))
+    try:
+        end_leave_early(user, found, payload.back_on, reason=payload.reason)
+    except DecisionRefused as exc:
+        raise ApiError(403, str(exc)) from None
+    except MonthClosed as exc:
+        raise ApiError(409, str(exc), "back_on") from None
+    except AttendanceError as exc:
+        raise ApiError(409 if exc.field == "state" else 400, str(exc), exc.field or "back_on") from None
+    return _shown("leave", leave_id)
 
 
 # -- asking, recording, taking back -----------------------------------------------------------------------------
