@@ -62,10 +62,11 @@ def team_employees(user: User, department: Department) -> list[Employee]:
                 .select_related("site", "department").order_by("number")[:PREVIEW_EMPLOYEES])
 
 
-def team_month(user: User, department: Department, first: date) -> TeamMonth:
-    """The month from ``first`` of ``department``'s employees the caller sees."""
+def team_month(user: User, department: Department, first: date, staff: list[Employee] | None = None) -> TeamMonth:
+    """The month from ``first`` of ``department``'s employees the caller sees (``staff``, when the caller read them
+    already: :func:`team_employees`)."""
     days = month_days(first)
-    staff = team_employees(user, department)
+    staff = team_employees(user, department) if staff is None else staff
     rows = planned_rows(staff, days)
     total = scope.employees(user).filter(department=department, active=True).count()
     return TeamMonth(department, days, rows, staffed(days, rows), more=max(0, total - len(staff)))

@@ -287,10 +287,15 @@ def team_schedule(request: AuthedHttpRequest) -> HttpResponse:
     department = department or (departments[0] if departments else None)
     first = selectors.parse_month(params.get("month"))
     form = None
+    staff = team.team_employees(user, department) if department is not None else []
     if department is not None and scope.can_manage(user):
-        staff = [emp for emp in team.team_employees(user, department) if _manages_employee(user, emp)]
+        managed: dict[tuple[int, int | None], bool] = {}  # one scope check per site and department, not per person
+        for emp in staff:
+            if (emp.site_id, emp.department_id) not in managed:
+                managed[emp.site_id, emp.department_id] = _manages_employee(user, emp)
         day = request.GET.get("day", "")
-        form = TeamDayForm(staff, request.POST or None, prefix="change", initial={
+        form = TeamDayForm([emp for emp in staff if managed[emp.site_id, emp.department_id]], request.POST or None,
+                           prefix="change", initial={
             "employee": request.GET.get("edit", ""), "start": day if day[:7] == f"{first:%Y-%m}" else ""})
         if request.method == "POST" and form.is_valid() and _change_recorded(form, form.chosen_employee, user.username):
             data, employee = form.cleaned_data, form.chosen_employee
@@ -304,7 +309,7 @@ def team_schedule(request: AuthedHttpRequest) -> HttpResponse:
                                "first": first, "previous": selectors.shift_month(first, -1),
                                "next": selectors.shift_month(first, 1), "form": form}
     if department is not None:
-        context["month"] = month = team.team_month(user, department, first)
+        context["month"] = month = team.team_month(user, department, first, staff)
         context["day_heads"] = [(d, WEEKDAY_LABELS[d.weekday()][1]) for d in month.days]
     return render(request, "console/attendance/team_schedule.html", context)
 
