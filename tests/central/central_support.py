@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from central.ingest.handler import Ingest
@@ -86,3 +87,21 @@ def last_month_at_a_site() -> tuple[Any, Any, Any]:
     month = closing.first_of(closing.first_of(timezone.localdate()) - timedelta(days=1))
     recompute(month, month_end(month), now=timezone.now())
     return site, employee, month
+
+
+def every_page(get: Callable[..., tuple[int, Any]], **params: Any) -> tuple[list[dict[str, Any]], int]:
+    """Every item of a keyset-paged API list, following ``next_cursor`` from the first page, and how many pages it
+    took; ``get(**params)`` answers (status, body). Each page answers 200 and holds at most ``limit`` items when the
+    params give one."""
+    items: list[dict[str, Any]] = []
+    pages, cursor = 0, None
+    while True:
+        status, body = get(**params, **({"cursor": cursor} if cursor else {}))
+        assert status == 200, body
+        assert "limit" not in params or len(body["items"]) <= params["limit"]
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, pages
+        assert pages < 100

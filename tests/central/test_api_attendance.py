@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from central_support import token_for
+from central_support import every_page, token_for
 from django.test import Client
 
 from central.accounts.models import Role, User
@@ -65,17 +65,7 @@ def world() -> World:
 
 
 def _all_pages(world: World, who: str, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
-    items: list[dict[str, Any]] = []
-    pages = 0
-    cursor = None
-    while True:
-        status, body = world.get(who, path, **params, **({"cursor": cursor} if cursor else {}))
-        assert status == 200, body
-        items += body["items"]
-        pages += 1
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return items, pages
+    return every_page(lambda **query: world.get(who, path, **query), **params)
 
 
 def test_records_filters_scope_and_pages(world: World) -> None:

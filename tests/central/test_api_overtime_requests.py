@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
-from central_support import token_for
+from central_support import every_page, token_for
 from django.test import Client
 from django.utils import timezone
 
@@ -200,15 +200,7 @@ def test_the_list_filters_pages_and_keeps_to_the_callers_scope(plant: Plant) -> 
     assert (item["date"], item["minutes"], item["reason"], item["state"]) == (TUESDAY.isoformat(), 90, "b", "pending")
     assert body["items"][4]["department"] == "装配" and body["items"][1]["department"] == ""  # 赵六 has none
     assert (body["items"][5]["state"], body["items"][5]["approved_by"]) == ("withdrawn", "zhang")
-    pages, cursor, seen = 0, None, []
-    while True:
-        status, page = plant.get("root", limit=2, **({"cursor": cursor} if cursor else {}))
-        assert status == 200 and len(page["items"]) <= 2
-        seen += page["items"]
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen, pages = every_page(lambda **params: plant.get("root", **params), limit=2)
     assert pages == 3 and seen == body["items"]
 
     assert _ids(plant.get("root", **{"from": TUESDAY.isoformat(), "to": WEDNESDAY.isoformat()})[1]) == [b.pk, f.pk, c.pk]

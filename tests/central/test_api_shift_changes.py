@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
-from central_support import token_for
+from central_support import every_page, token_for
 from django.test import Client
 from django.utils import timezone
 
@@ -221,15 +221,7 @@ def test_the_list_filters_pages_and_keeps_to_the_callers_scope(plant: Plant) -> 
     assert status == 200 and body["next_cursor"] is None
     assert sorted(_ids(body)) == sorted(x.pk for x in (first, packing, swap, later, far))
     assert [(i["start"], i["id"]) for i in body["items"]] == sorted((i["start"], i["id"]) for i in body["items"])
-    pages, cursor, seen = 0, None, []
-    while True:
-        status, page = plant.get("root", limit=2, **({"cursor": cursor} if cursor else {}))
-        assert status == 200 and len(page["items"]) <= 2
-        seen += page["items"]
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen, pages = every_page(lambda **params: plant.get("root", **params), limit=2)
     assert pages == 3 and seen == body["items"]
 
     # from/to select the changes overlapping them: a day inside the withdrawn change's span finds it, and only it

@@ -208,12 +208,8 @@ def list_records(request,
                                             description="只看已定稿（true）或未定稿（false）/ final (true) or provisional "
                                                         "(false) records only"),
                  limit: int = limit_param(), cursor: str | None = cursor_param()):
-    start, end = span(first, last)
-    rows = DailyRecord.objects.filter(employee__in=scope.employees_in(caller(request), site, department, employee).values("pk"))
-    if start:
-        rows = rows.filter(date__gte=start)
-    if end:
-        rows = rows.filter(date__lte=end)
+    rows = _on_days(DailyRecord.objects.filter(
+        employee__in=scope.employees_in(caller(request), site, department, employee).values("pk")), span(first, last))
     if status:
         rows = rows.filter(status=status)
     if final is not None:
@@ -322,6 +318,16 @@ def list_leave(request,
     if leave_type:
         rows = rows.filter(leave_type__code=leave_type)
     return _spans_page(rows, between, state, cursor, limit, LEAVE_FIELDS, _leave)
+
+
+def _on_days(rows: Any, between: tuple[date | None, date | None]) -> Any:
+    """The rows (of one day each: records, overtime requests) dated within ``between``; an open end is no bound."""
+    start, end = between
+    if start:
+        rows = rows.filter(date__gte=start)
+    if end:
+        rows = rows.filter(date__lte=end)
+    return rows
 
 
 def _spans_page(rows: Any, between: tuple[date | None, date | None], state: str | None, cursor: str | None,
@@ -483,13 +489,8 @@ def list_overtime_requests(request,
                            employee: str | None = EMPLOYEE,
                            state: RequestState | None = REQUEST_STATE,
                            limit: int = limit_param(), cursor: str | None = cursor_param()):
-    start, end = span(first, last)
-    rows = OvertimeRequest.objects.filter(
-        employee__in=scope.employees_in(caller(request), site, department, employee).values("pk"))
-    if start:
-        rows = rows.filter(date__gte=start)
-    if end:
-        rows = rows.filter(date__lte=end)
+    rows = _on_days(OvertimeRequest.objects.filter(
+        employee__in=scope.employees_in(caller(request), site, department, employee).values("pk")), span(first, last))
     return _page_by_day(rows, "date", state, cursor, limit, ASKED_FIELDS, _asked)
 
 
