@@ -96,16 +96,13 @@ def decide_overtime_request(asked: OvertimeRequest, *, approve: bool, actor: str
                             now: datetime | None = None) -> OvertimeRequest:
     """Approve (the day recomputed at once, its overtime up to the minutes asked approved) or reject a pending
     overtime request."""
-    from central.attendance.requests import settle
-    from central.attendance.services import recompute
+    from central.attendance.requests import settle_decision  # requests imports this module
 
     if approve:
         closing.require_open(asked.employee, asked.date, asked.date)
         if asked.in_lieu:
             require_in_lieu_type()
     with transaction.atomic():
-        settle(asked, "approved" if approve else "rejected", actor)
-        webhook_events.request_changed(asked)
-        if approve:
-            recompute(asked.date, asked.date, employees=Employee.objects.filter(pk=asked.employee_id), now=now)
+        settle_decision(asked, approve=approve, actor=actor, first=asked.date, last=asked.date,
+                        employees=[asked.employee], now=now)
     return asked

@@ -9,6 +9,7 @@ punch (补卡) counts as a punch. Either way the employee's affected days are re
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -111,6 +112,16 @@ def file_leave(employee: Employee, leave_type: LeaveType, start: date, end: date
     return leave
 
 
+def settle_decision(request: Request, *, approve: bool, actor: str, first: date, last: date,
+                    employees: Iterable[Employee], now: datetime | None = None) -> None:
+    """A pending request approved or rejected (:func:`settle`) and told to the webhooks; approved, the days it decides,
+    ``first``..``last`` of ``employees``, are recomputed at once. In the caller's transaction."""
+    settle(request, "approved" if approve else "rejected", actor)
+    webhook_events.request_changed(request)
+    if approve:
+        recompute(first, last, employees=Employee.objects.filter(pk__in=[emp.pk for emp in employees]), now=now)
+
+
 def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime | None = None,
                  evidence_required: bool = True) -> LeaveRecord:
     """Approve or reject a pending leave. Approved, its days are recomputed at once in the same transaction: the
@@ -123,10 +134,8 @@ def decide_leave(leave: LeaveRecord, *, approve: bool, actor: str, now: datetime
     if approve:
         closing.require_open(leave.employee, leave.start, leave.end)
     with transaction.atomic():
-        settle(leave, "approved" if approve else "rejected", actor)
-        webhook_events.request_changed(leave)
-        if approve:
-            recompute(leave.start, leave.end, employees=Employee.objects.filter(pk=leave.employee_id), now=now)
+        settle_decision(leave, approve=approve, actor=actor, first=leave.start, last=leave.end,
+                        employees=[leave.employee], now=now)
     return leave
 
 

@@ -220,8 +220,7 @@ def _still_as_asked(change: ShiftChange) -> None:
 def decide_change(change: ShiftChange, *, approve: bool, actor: str, now: datetime | None = None) -> ShiftChange:
     """Approve or reject a pending change or swap (a swap once its colleague agreed). Approved, both employees'
     days are recomputed at once."""
-    from central.attendance.requests import settle  # requests imports this module
-    from central.attendance.services import recompute
+    from central.attendance.requests import settle_decision  # requests imports this module
 
     people = [change.employee] + ([change.partner] if change.partner is not None else [])
     if approve:
@@ -233,9 +232,6 @@ def decide_change(change: ShiftChange, *, approve: bool, actor: str, now: dateti
         if approve:
             _hold(*people)
             _still_as_asked(change)
-        settle(change, "approved" if approve else "rejected", actor)
-        webhook_events.request_changed(change)
-        if approve:
-            recompute(change.start, change.end, employees=Employee.objects.filter(pk__in=[p.pk for p in people]),
-                      now=now)
+        settle_decision(change, approve=approve, actor=actor, first=change.start, last=change.end, employees=people,
+                        now=now)
     return change
