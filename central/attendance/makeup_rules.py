@@ -9,13 +9,14 @@ API alike), in the site's local days: the month of the punch asked for, and the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.utils import timezone as dj_timezone
 
 from central.attendance.errors import AttendanceError
 from central.attendance.inputs import local, zone_named
 from central.attendance.models import MakeupPunch, SiteCalendar
+from central.attendance.selectors import shift_month
 from central.people.models import Employee
 
 COUNTED = ("pending", "approved")
@@ -29,14 +30,10 @@ class Quota:
     per_month: int
     within_days: int
 
-    @property
-    def left(self) -> int | None:
-        return None if not self.per_month else max(0, self.per_month - self.used)
-
 
 def _month_bounds(first: date, employee: Employee) -> tuple[datetime, datetime]:
     zone = zone_named(employee.site.time_zone)
-    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    following = shift_month(first, 1)
     return (datetime.combine(first, datetime.min.time(), zone), datetime.combine(following, datetime.min.time(), zone))
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from central.accounts import scope
 from central.accounts.models import Role, User
+from central.attendance.selectors import month_end
 from central.people.models import Site
 from central.reports import registry
 from central.reports.models import PERIODS_OF, WEEKDAYS, Every, Period, ReportSchedule
@@ -34,8 +35,7 @@ def default_range(report: str, today: date | None = None) -> tuple[date, date]:
     if report in DAY_REPORTS:
         return today - timedelta(days=1), today - timedelta(days=1)
     if report in PLAN_REPORTS:
-        following = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
-        return today.replace(day=1), following - timedelta(days=1)
+        return today.replace(day=1), month_end(today.replace(day=1))
     last = today.replace(day=1) - timedelta(days=1)
     return last.replace(day=1), last
 
