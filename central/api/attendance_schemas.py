@@ -246,15 +246,26 @@ class BalanceOut(Schema):
     allowance: str = Field(description="额度天数（小数字符串）/ days allowed, a decimal string", examples=["10"])
     own: bool = Field(description="为该员工单独设置的额度（否则为假别的每年额度或法定年休假）/ the employee's own allowance "
                                   "for the year, else the leave type's days a year or the statutory days", examples=[True])
-    basis: Literal["type", "own", "statutory", "unknown", "in_lieu"] = Field(
+    basis: Literal["type", "own", "statutory", "unknown", "in_lieu", "forfeited"] = Field(
         description="额度的来源：type 假别的每年额度；own 个人额度；statutory 法定年休假，按累计工作年限；unknown 法定年休假但员工"
                     "没有参加工作时间或入职日期，额度为 0；in_lieu 调休：到当年年末批为调休的休息日加班折成的天数（每 4 小时半天），"
-                    "减去往年已休的 / where the allowance comes from: type, the leave type's days a year; own, the "
+                    "减去往年已休的；forfeited 法定年休假，因病假或带薪事假累计达到条例第四条的天数当年不享受（0 天）"
+                    "/ where the allowance comes from: type, the leave type's days a year; own, the "
                     "employee's own; statutory, the statutory annual leave their years of working life earn; unknown, "
                     "statutory but the employee has no date they started working or joined (0 days); in_lieu, time off "
                     "in lieu: the days rest-day overtime approved so banked up to the year's end (half a day for every 4 "
-                    "hours), less those taken in the years before",
+                    "hours), less those taken in the years before; forfeited, statutory annual leave the year does not "
+                    "give (0 days) because sick leave or paid personal leave reached the figure of 《职工带薪年休假条例》 "
+                    "article 4 (see forfeited_by)",
         examples=["statutory"])
+    forfeited_by: Literal["sick", "personal"] | None = Field(
+        description="forfeited：病假 sick 或带薪事假 personal 达到条例第四条的累计天数；否则为空 / forfeited: sick leave "
+                    "(sick) or paid personal leave (personal) reached article 4's figure; empty otherwise",
+        examples=["sick"])
+    forfeit_reached: date | None = Field(
+        description="forfeited：达到的那一天（在上一年的，表示当年已休过年休假，实施办法第八条）/ forfeited: the day it was "
+                    "reached (in the year before: annual leave had been taken that year, so this year's is lost)",
+        examples=["2026-04-13"])
     working_years: int | None = Field(description="statutory：当年年末（或离职日）的累计工作年限 / statutory: full years of "
                                                    "working life at the year's end (or the leaving day)", examples=[12])
     carried: str = Field(description="从上一年结转来的天数（假别不结转为 0）/ days carried over from the year before (0 for "

@@ -297,7 +297,7 @@ class LeaveTypeForm(forms.ModelForm):
     class Meta:
         model = LeaveType
         fields = ["code", "name", "paid", "counts_rest_days", "yearly_days", "statutory", "in_lieu", "on_duty", "needs_evidence",
-                  "carry_over_days", "carry_over_until", "carry_over_since"]
+                  "forfeits_annual", "carry_over_days", "carry_over_until", "carry_over_since"]
 
     def validate_unique(self) -> None:
         """Codes are checked by the service."""

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from central.accounts import audit
 from central.attendance import engine as e
-from central.attendance.annual_leave import entitlement
+from central.attendance.annual_leave import SICK, Absence, Forfeit, entitlement, forfeits
 from central.attendance.carry_over import CarryRule, YearCarry, chain
 from central.attendance.inputs import load_rules, plans
 from central.attendance.models import AttendanceProfile, DailyRecord, LeaveAllowance, LeaveRecord, LeaveType
@@ -44,6 +44,7 @@ class AllowanceError(AttendanceError):
 
 # where an allowance comes from
 TYPE, OWN, STATUTORY, UNKNOWN = "type", "own", "statutory", "unknown"  # UNKNOWN: statutory, no dates to count from
+FORFEITED = "forfeited"  # statutory, and the year forfeited by long sick or paid personal leave (条例 第四条)
 IN_LIEU = "in_lieu"  # time off in lieu (调休): rest-day overtime approved so, less what was taken of it before the year
 IN_LIEU_HALF_DAY_MIN = 4 * 60  # half of the 8-hour working day (劳动法 第三十六条)
 
@@ -60,6 +61,7 @@ class Balance:
     carry: YearCarry | None = None  # a type with carry-over: the days carried in from the year before, and their use
     today: date | None = None  # the day ``left`` is counted on (carried days lapse after their last day)
     banked_min: int = 0  # IN_LIEU: minutes of overtime approved as time off in lieu up to the year's end
+    forfeit: Forfeit | None = None  # FORFEITED: why the year's statutory days are not given
 
     @property
     def banked_h(self) -> Decimal:
@@ -68,6 +70,11 @@ class Balance:
     @property
     def own(self) -> bool:
         return self.basis == OWN
+
+    @property
+    def forfeit_note(self) -> str:
+        """FORFEITED: why, as "中文 / English"."""
+        return " / ".join(forfeit_text(self.forfeit)) if self.forfeit is not None else ""
 
     @property
     def carried(self) -> Decimal:
@@ -94,6 +101,19 @@ class Balance:
 def days_text(days: Decimal) -> str:
     """3.0 as "3", 2.5 as "2.5"."""
     return f"{days.normalize():f}"
+
+
+def forfeit_text(forfeit: Forfeit) -> tuple[str, str]:
+    """Why a year's statutory annual leave is forfeited, in Chinese and in English."""
+    if forfeit.cause == SICK:
+        zh, en = f"病假累计满 {forfeit.months} 个月", f"sick leave reached {forfeit.months} months"
+    else:
+        zh, en = "带薪事假累计满 20 天", "paid personal leave reached 20 days"
+    zh = f"{forfeit.reached.year} 年{zh}（{forfeit.reached:%m-%d}）"
+    en = f"{en[0].upper()}{en[1:]} on {forfeit.reached:%Y-%m-%d}"
+    if forfeit.next_year:
+        zh, en = f"{zh}，当年已休过年休假", f"{en}, after annual leave was taken that year"
+    return f"{zh}，{forfeit.year} 年不享受法定年休假（条例第四条）", f"{en}: no statutory annual leave in {forfeit.year} (article 4)"
 
 
 def in_lieu_days(minutes: int) -> Decimal:
@@ -164,6 +184,10 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
     rules = {pk: CarryRule(t.carry_over_days, t.carry_over_since or wanted[0], t.carry_over_until)
              for pk, t in types.items() if t.carry_over_days is not None}
     needed = set(wanted) | {year for rule in rules.values() for year in range(rule.since, wanted[-1])}
+    statutory = [pk for pk, t in types.items() if t.statutory]
+    forfeiting = {pk: t for pk, t in types.items() if t.forfeits_annual}
+    if statutory and forfeiting:  # the year before may forfeit a wanted year (实施办法 第八条)
+        needed |= {year - 1 for year in wanted}
     in_lieu = next((pk for pk, t in types.items() if t.in_lieu), None)
     banked: dict[int, dict[int, int]] = {}
     if in_lieu is not None:  # what was taken of it in every year before counts against what overtime banked
@@ -176,7 +200,6 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
         (pk, year): (t.yearly_days, TYPE, None) for pk, t in types.items()
         if t.yearly_days is not None and not t.statutory for year in needed}
     allowances: dict[int, dict[tuple[int, int], Allowance]] = {emp.pk: dict(shared) for emp in staff}
-    statutory = [pk for pk, t in types.items() if t.statutory]
     dates: dict[int, tuple[date | None, date | None, date | None]] = {}
     if statutory or rules:
         dates = {pk: (started, joined, gone) for pk, started, joined, gone in AttendanceProfile.objects.filter(
@@ -212,9 +235,15 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
         if type_pk == in_lieu:
             years_taken = lieu_taken.setdefault(emp_pk, {})
             years_taken[day.year] = years_taken.get(day.year, ZERO) + n
+    lost: dict[int, dict[int, Forfeit]] = {}
+    if statutory and forfeiting:
+        lost = _forfeited(staff, entries, forfeiting, set(statutory), dates)
     found: dict[int, list[Balance]] = {}
     for emp in staff:
         mine = allowances[emp.pk]
+        for (pk, year), (_d, basis, years_) in list(mine.items()):
+            if basis == STATUTORY and year in lost.get(emp.pk, {}):
+                mine[(pk, year)] = (ZERO, FORFEITED, years_)
         lieu: dict[int, tuple[Decimal, int]] = {}
         if in_lieu is not None:
             lieu = _in_lieu(wanted, banked.get(emp.pk, {}), lieu_taken.get(emp.pk, {}))
@@ -226,9 +255,32 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
             Balance(types[pk], year, days_, basis, taken.get((emp.pk, pk, year, "approved"), ZERO),
                     taken.get((emp.pk, pk, year, "pending"), ZERO), years_,
                     carries[pk][year] if pk in carries else None, today,
-                    lieu[year][1] if pk == in_lieu else 0)
+                    lieu[year][1] if pk == in_lieu else 0, lost.get(emp.pk, {}).get(year) if basis == FORFEITED else None)
             for (pk, year), (days_, basis, years_) in sorted(mine.items(), key=lambda kv: (types[kv[0][0]].code, kv[0][1]))
             if year in wanted]
+    return found
+
+
+def _forfeited(staff: Sequence[Employee], entries: Sequence[tuple[int, int, date, Decimal, str]],
+               forfeiting: Mapping[int, LeaveType], statutory: set[int],
+               dates: Mapping[int, tuple[date | None, date | None, date | None]]) -> dict[int, dict[int, Forfeit]]:
+    """The years each employee's statutory annual leave is forfeited (条例 第四条), from their approved leave days
+    (``entries``: employee, type, day, days, state)."""
+    absences: dict[int, list[Absence]] = {}
+    annual: dict[int, list[date]] = {}
+    for emp_pk, type_pk, day, n, state in entries:
+        if state != "approved":
+            continue
+        if type_pk in forfeiting:
+            kind = forfeiting[type_pk]
+            absences.setdefault(emp_pk, []).append(Absence(day, n, kind.forfeits_annual, kind.counts_rest_days))
+        elif type_pk in statutory:
+            annual.setdefault(emp_pk, []).append(day)
+    found: dict[int, dict[int, Forfeit]] = {}
+    for emp in staff:
+        if emp.pk in absences:
+            started, joined, _gone = dates.get(emp.pk, (None, None, None))
+            found[emp.pk] = forfeits(absences[emp.pk], annual.get(emp.pk, []), started or joined)
     return found
 
 
@@ -312,6 +364,9 @@ def check(employee: Employee, leave_type: LeaveType, days: Sequence[date], half_
                 f"{leave_type.name}按法定工作年限计算，但员工没有参加工作时间或入职日期，请人事在员工的月度页填写 / "
                 f"{leave_type.name} is counted from the years of working life, and the employee has no date they started "
                 f"working or joined: HR gives one on the employee's month page", "leave_type")
+        if balance.forfeit is not None and balance.left + need <= 0:  # nothing of the year's own, nothing carried
+            zh, en = forfeit_text(balance.forfeit)
+            raise AllowanceError(f"{leave_type.name}：{zh} / {leave_type.name}: {en}", "leave_type")
         have = days_text(max(need - balance.over, ZERO))
         note = ("", "")
         carry = balance.carry

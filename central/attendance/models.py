@@ -207,6 +207,14 @@ class LeaveType(models.Model):
                     "报表单列；不设每年额度、不结转 / business trips, errands, field work: once approved, those working days "
                     "count as worked (hours from the shift, never late, early or absent), are not leave, and have their "
                     "own columns in the reports; no days a year, nothing carried over"))
+    FORFEITS = [("", _("不影响 No")), ("sick", _("病假 Sick leave")), ("personal", _("事假（带薪） Personal leave, paid"))]
+    forfeits_annual = models.CharField(
+        _("影响法定年休假 Counts against statutory annual leave"), max_length=8, choices=FORFEITS, blank=True, default="",
+        help_text=_("《职工带薪年休假条例》第四条：一年内病假累计满 2 个月（工龄满 10 年 3 个月，满 20 年 4 个月）或带薪事假累计满 "
+                    "20 天，当年不享受法定年休假；当年年休假已休过的，不享受下一年的 / 《职工带薪年休假条例》 article 4: sick "
+                    "leave reaching 2 months in a year (3 months from 10 years of working life, 4 from 20), or paid "
+                    "personal leave reaching 20 days, forfeits that year's statutory annual leave; when some of it was "
+                    "already taken, the next year's"))
     carry_over_days = models.DecimalField(
         _("结转上限（天） Days carried over, at most"), max_digits=4, decimal_places=1, null=True, blank=True,
         validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(366)],

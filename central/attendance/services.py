@@ -989,6 +989,8 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
             raise ScheduleError(f"这种假别已有 {taken} 条待批或已批的申请，不能改为或取消公出，请另建假别 / {taken} requests of "
                                 "this type are pending or approved: it cannot become or stop being on duty away; add "
                                 "another type", "on_duty")
+    forfeits = values.get("forfeits_annual") or ""
+    _check_forfeits(forfeits, values, statutory, in_lieu, on_duty)
     if carry is not None and values.get("yearly_days") is None and not statutory:
         raise ScheduleError("结转需要每年额度或法定年休假：没有额度就没有剩余可结转 / Carrying over needs days a year or "
                             "statutory annual leave: without an allowance nothing is left to carry", "carry_over_days")
@@ -1004,7 +1006,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
         leave_type.yearly_days, leave_type.statutory = values.get("yearly_days"), statutory
         leave_type.needs_evidence, leave_type.in_lieu = bool(values.get("needs_evidence")), in_lieu
-        leave_type.on_duty = on_duty
+        leave_type.on_duty, leave_type.forfeits_annual = on_duty, forfeits
         leave_type.carry_over_days, leave_type.carry_over_until, leave_type.carry_over_since = carry, until, since
         leave_type.full_clean()
         leave_type.save()
@@ -1012,7 +1014,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
                      code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days,
                             "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days),
                             "statutory": statutory, "needs_evidence": leave_type.needs_evidence, "in_lieu": in_lieu,
-                            "on_duty": on_duty,
+                            "on_duty": on_duty, "forfeits_annual": forfeits,
                             "carry_over_days": None if carry is None else str(carry), "carry_over_until": until,
                             "carry_over_since": since})
     if moved:
@@ -1029,6 +1031,21 @@ def _refuse_first(refusals: Iterable[tuple[bool, str, str, str]]) -> None:
     for refused, name, zh, en in refusals:
         if refused:
             raise ScheduleError(f"{zh} / {en}", name)
+
+
+def _check_forfeits(forfeits: str, values: dict[str, Any], statutory: bool, in_lieu: bool, on_duty: bool) -> None:
+    """Sick leave, and personal leave the company pays, count against statutory annual leave (条例 第四条)."""
+    if not forfeits:
+        return
+    refusals = ((forfeits not in ("sick", "personal"), "forfeits_annual", "请选择病假或事假",
+                 "Choose sick leave or personal leave"),
+                (statutory, "forfeits_annual", "法定年休假本身不影响年休假", "Statutory annual leave does not count against itself"),
+                (in_lieu, "forfeits_annual", "调休不影响年休假", "Time off in lieu does not count against annual leave"),
+                (on_duty, "forfeits_annual", "公出算出勤，不影响年休假", "On duty away counts as worked, not against annual leave"),
+                (forfeits == "personal" and not values.get("paid"), "forfeits_annual",
+                 "只有不扣工资的事假才影响年休假（条例第四条第二项），请先勾选带薪",
+                 "Only personal leave the company pays counts against annual leave (article 4, item 2): tick Paid first"))
+    _refuse_first(refusals)
 
 
 def _check_on_duty_type(values: dict[str, Any], statutory: bool, in_lieu: bool, carry: Any) -> None:

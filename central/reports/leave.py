@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from central.attendance import leave_balances
-from central.attendance.leave_balances import IN_LIEU, OWN, STATUTORY, TYPE, UNKNOWN, Balance
+from central.attendance.leave_balances import FORFEITED, IN_LIEU, OWN, STATUTORY, TYPE, UNKNOWN, Balance, forfeit_text
 from central.attendance.models import LeaveRecord, LeaveType, RequestEvidence
 from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
 from central.reports.registry import REPORTS, ReportParams
@@ -55,6 +55,9 @@ def basis_text(balance: Balance) -> str:
         return f"法定，工龄 {balance.working_years} 年 Statutory, {balance.working_years} years worked"
     if balance.basis == IN_LIEU:
         return f"调休，加班 {balance.banked_h} 小时 In lieu, {balance.banked_h} h of overtime"
+    if balance.basis == FORFEITED and balance.forfeit is not None:
+        zh, en = forfeit_text(balance.forfeit)
+        return f"不享受：{zh} Forfeited: {en}"
     return {TYPE: "假别每年额度 Leave type's days a year", OWN: "个人额度 Own allowance",
             UNKNOWN: "法定，缺参加工作时间 Statutory, start of working life missing"}[balance.basis]
 
@@ -87,7 +90,7 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
                     b.leave_type.name, b.year, b.allowance, basis_text(b), b.carried,
                     carry.expires if carry is not None else None, carry.lapsed(today) if carry is not None else Decimal(0),
                     b.used, b.waiting, b.left)
-                short = b.left < 0 or b.basis == UNKNOWN  # more taken than allowed, or nothing to count from
+                short = b.left < 0 or b.basis in (UNKNOWN, FORFEITED)  # more taken than allowed, or nothing to count from
                 flags: tuple[Flag, ...] = tuple("bad" if short and i == len(values) - 1 else "" for i in range(len(values)))
                 balances.rows.append(Row(values, flags))
         if progress is not None:

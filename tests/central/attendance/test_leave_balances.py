@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
-from central_support import client_for
+from central_support import client_for, text_of, token_for
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
@@ -253,3 +254,99 @@ def test_hr_sets_carrying_over_on_the_leave_types_tab_and_sees_it_on_the_month_p
     assert (annual.carry_over_days, annual.carry_over_until, annual.carry_over_since) == (None, None, None)
     page = hr.get(reverse("console:attendance_month", args=[e1.pk]), {"month": "2026-03"}).content.decode()
     assert "data-carried" not in page.split('id="balance-annual-2026"')[1].split("</tr>")[0]
+
+
+def sick_for_two_months(plant: dict[str, Any]) -> LeaveType:
+    """Sick leave made to count against annual leave, and 44 of 张三's working days of it approved: Mon 2 March to
+    Thu 30 April 2026 (8 weeks and 4 days). Two months are 43.5 working days: the 44th day, 30 April, reaches them."""
+    sick = plant["sick"]
+    sick.forfeits_annual = "sick"
+    sick.save()
+    leave = file_leave(plant["e1"], sick, date(2026, 3, 2), date(2026, 4, 30), reason="住院", actor="E1")
+    decide_leave(leave, approve=True, actor="hr")
+    return sick
+
+
+def test_two_months_of_sick_leave_forfeit_the_years_statutory_leave(plant, statutory, tmp_path: Path) -> None:
+    e1 = plant["e1"]
+    AttendanceProfile.objects.filter(employee=e1).update(work_started=date(2020, 1, 1))  # 6 years: 5 days a year
+    assert left(e1, 2026, "al") == ("5", "0", "0", "5")
+    sick = plant["sick"]
+    leave = file_leave(e1, sick, date(2026, 3, 2), date(2026, 4, 29), reason="住院", actor="E1")  # 43 days, waiting
+    assert left(e1, 2026, "al") == ("5", "0", "0", "5")
+    decide_leave(leave, approve=True, actor="hr")
+    assert left(e1, 2026, "al") == ("5", "0", "0", "5")  # a type that does not count against annual leave
+    sick.forfeits_annual = "sick"
+    sick.save()
+    assert left(e1, 2026, "al") == ("5", "0", "0", "5")  # 43 working days: short of 43.5
+    decide_leave(file_leave(e1, sick, date(2026, 4, 30), date(2026, 4, 30), half_day=True, reason="复查", actor="E1"),
+                 approve=True, actor="hr")  # 43.5: "以上" includes the two months themselves
+    [found] = [b for b in balances(e1, [2026]) if b.leave_type.code == "al"]
+    assert (found.basis, found.allowance, found.left) == ("forfeited", Decimal(0), Decimal(0))
+    assert found.forfeit is not None and (found.forfeit.reached, found.forfeit.months) == (date(2026, 4, 30), 2)
+    assert left(e1, 2027, "al") == ("5", "0", "0", "5")  # the next year is whole again
+    with pytest.raises(AllowanceError) as refused:
+        file_leave(e1, statutory, date(2026, 6, 1), date(2026, 6, 1), reason="探亲", actor="E1")
+    assert str(refused.value) == ("年休假：2026 年病假累计满 2 个月（04-30），2026 年不享受法定年休假（条例第四条） / 年休假: "
+                                  "Sick leave reached 2 months on 2026-04-30: no statutory annual leave in 2026 "
+                                  "(article 4)")
+    openpyxl = pytest.importorskip("openpyxl")  # the leave report, read back from its workbook
+    from central.reports import registry
+    from central.reports.registry import ReportParams
+    report = registry.build("leave", plant["hr"], ReportParams(date(2026, 6, 1), date(2026, 6, 30)))
+    with (tmp_path / "leave.xlsx").open("wb") as out:
+        registry.render(report, "xlsx", out)
+    sheet = next(ws for ws in openpyxl.load_workbook(tmp_path / "leave.xlsx").worksheets if ws.title.startswith("假期余额"))
+    header = [c.value for c in sheet[2]]
+    [row] = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=3, values_only=True) if r[4] == "年休假"]
+    assert row["依据 Basis"] == ("不享受：2026 年病假累计满 2 个月（04-30），2026 年不享受法定年休假（条例第四条） Forfeited: "
+                                "Sick leave reached 2 months on 2026-04-30: no statutory annual leave in 2026 (article 4)")
+    set_allowance(plant["hr"], e1, statutory, 2026, Decimal(3))  # HR agrees otherwise: the own allowance wins
+    assert left(e1, 2026, "al") == ("3", "0", "0", "3")
+
+
+def test_annual_leave_taken_first_forfeits_the_next_year_and_the_pages_and_api_say_why(plant, statutory) -> None:
+    e1 = plant["e1"]
+    AttendanceProfile.objects.filter(employee=e1).update(work_started=date(2020, 1, 1))
+    decide_leave(file_leave(e1, statutory, date(2026, 2, 2), date(2026, 2, 3), reason="探亲", actor="E1"),
+                 approve=True, actor="hr")  # Mon-Tue, before the sick leave
+    sick_for_two_months(plant)
+    assert left(e1, 2026, "al") == ("5", "2", "0", "3")  # what was begun is kept (实施办法 第八条)
+    assert left(e1, 2027, "al") == ("0", "0", "0", "0")
+    [nxt] = [b for b in balances(e1, [2027]) if b.leave_type.code == "al"]
+    assert nxt.basis == "forfeited" and nxt.forfeit is not None and nxt.forfeit.next_year
+
+    hr = client_for(plant["hr"])
+    page = hr.get(reverse("console:attendance_month", args=[e1.pk]), {"month": "2027-01"}).content.decode()
+    row = text_of(page.split('id="balance-al-2027"')[1].split("</tr>")[0])
+    assert "不享受" in row and "2026 年病假累计满 2 个月（04-30），当年已休过年休假，2027 年不享受法定年休假" in row
+    hr.post(reverse("console:set_language"), {"language": "en", "next": "/"})
+    english = hr.get(reverse("console:attendance_month", args=[e1.pk]), {"month": "2027-01"}).content.decode()
+    row = text_of(english.split('id="balance-al-2027"')[1].split("</tr>")[0])
+    assert "Forfeited" in row and "after annual leave was taken that year: no statutory annual leave in 2027" in row
+
+    token = token_for("api", Role.HR_ADMIN, sites=[plant["site"]])
+    body = hr.get("/api/v1/attendance/leave-balances", {"year": 2027, "employee": "E1"},
+                  HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    [item] = [i for i in body["items"] if i["leave_type"] == "al"]
+    assert (item["basis"], item["allowance"], item["forfeited_by"], item["forfeit_reached"]) == (
+        "forfeited", "0", "sick", "2026-04-30")
+
+
+def test_hr_marks_a_type_as_counting_against_annual_leave_and_bad_combinations_are_refused(plant, statutory) -> None:
+    hr = client_for(plant["hr"])
+    url = reverse("console:attendance_leave_types")
+    personal = LeaveType.objects.create(code="personal", name="事假", paid=False)
+    body = {"id": str(personal.pk), "code": "personal", "name": "事假", "forfeits_annual": "personal"}
+    answer = hr.post(url, body)  # unpaid personal leave never forfeits (第四条 第二项 asks for pay kept)
+    assert answer.status_code == 200 and 'id="field-forfeits_annual"' in answer.content.decode()
+    assert "只有不扣工资的事假才影响年休假" in answer.content.decode()
+    for other, extra in ((statutory, {"statutory": "on"}), (plant["annual"], {"in_lieu": "on"})):
+        answer = hr.post(url, {"id": str(other.pk), "code": other.code, "name": other.name, "paid": "on",
+                               "forfeits_annual": "sick", **extra})
+        assert answer.status_code == 200 and 'id="field-forfeits_annual"' in answer.content.decode(), other.code
+    assert not LeaveType.objects.exclude(forfeits_annual="").exists()
+    assert hr.post(url, {**body, "paid": "on"}).status_code == 302
+    assert LeaveType.objects.get(code="personal").forfeits_annual == "personal"
+    assert "带薪事假满 20 天不享受当年年休假" in hr.get(url).content.decode()
+    assert AuditEntry.objects.filter(action="attendance.leave_type.update", detail__forfeits_annual="personal").exists()
