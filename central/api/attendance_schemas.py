@@ -278,6 +278,13 @@ class BalanceOut(Schema):
     banked_hours: str = Field(description="in_lieu：到当年年末批为调休的加班小时数（其他假别为 0）/ in_lieu: hours of "
                                           "overtime approved as time off in lieu up to the year's end (0 for other "
                                           "types)", examples=["12.5"])
+    in_lieu_lapsing_on: date | None = Field(
+        description="in_lieu：下一个到期日（调休有效期内，之后没休的过期计薪）；无则为空 / in_lieu: the next last day of banked "
+                    "hours still to take (after it they lapse and are paid); empty when none lapses", examples=["2026-06-07"])
+    in_lieu_lapsing_hours: str = Field(description="in_lieu：那天后过期的小时数 / in_lieu: the hours that lapse after it",
+                                       examples=["5"])
+    in_lieu_lapsed_hours: str = Field(description="in_lieu：当年到期未休、按加班计薪的小时数 / in_lieu: hours that lapsed "
+                                                  "untaken in the year, paid as overtime", examples=["4"])
     taken: str = Field(description="已批请假占用的天数 / days of approved leave", examples=["3"])
     waiting: str = Field(description="待批请假占用的天数 / days held by leave waiting for approval", examples=["0.5"])
     left: str = Field(description="剩余天数，可能为负（额度下调后）/ days left; negative when the allowance was lowered "

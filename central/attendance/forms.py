@@ -296,8 +296,8 @@ class ManualRecordForm(forms.Form):
 class LeaveTypeForm(forms.ModelForm):
     class Meta:
         model = LeaveType
-        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days", "statutory", "in_lieu", "on_duty", "needs_evidence",
-                  "forfeits_annual", "carry_over_days", "carry_over_until", "carry_over_since"]
+        fields = ["code", "name", "paid", "counts_rest_days", "yearly_days", "statutory", "in_lieu", "in_lieu_months",
+                  "on_duty", "needs_evidence", "forfeits_annual", "carry_over_days", "carry_over_until", "carry_over_since"]
 
     def validate_unique(self) -> None:
         """Codes are checked by the service."""

@@ -5,7 +5,9 @@ each employee the days their working life earns in that year (:mod:`central.atte
 own :class:`LeaveAllowance` for a type and year replaces either (a year forfeited, days agreed). A type may carry a
 year's unused days into the next, up to a cap and until a month's end (:mod:`central.attendance.carry_over`). The one
 type for time off in lieu (调休, ``in_lieu``) has no days a year: rest-day overtime a manager approved as time off in lieu
-gives half a day for every 4 hours, kept until taken (:func:`in_lieu_days`). What a leave
+gives half a day for every 4 hours (:func:`in_lieu_days`), kept until taken or for the type's months, day by day
+(:mod:`central.attendance.in_lieu_ledger`). Long sick leave or paid personal leave forfeits a year's statutory days
+(:func:`central.attendance.annual_leave.forfeits`). What a leave
 takes is counted as the records it lays down: the employee's working days by their own schedule and site calendar
 (every day for a type counted in calendar days), half a day for a half-day leave, each day in the year it falls in.
 Approved leave is *used*; pending leave is *waiting* and held, so two requests cannot together take more than is
@@ -20,14 +22,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Sum
-from django.db.models.functions import ExtractYear
+from django.db.models import Min
 from django.utils import timezone
 
 from central.accounts import audit
 from central.attendance import engine as e
 from central.attendance.annual_leave import SICK, Absence, Forfeit, entitlement, forfeits
 from central.attendance.carry_over import CarryRule, YearCarry, chain
+from central.attendance.in_lieu_ledger import Banked, Taking, last_day, paid, years
 from central.attendance.inputs import load_rules, plans
 from central.attendance.models import AttendanceProfile, DailyRecord, LeaveAllowance, LeaveRecord, LeaveType
 from central.attendance.services import AttendanceError
@@ -62,10 +64,21 @@ class Balance:
     today: date | None = None  # the day ``left`` is counted on (carried days lapse after their last day)
     banked_min: int = 0  # IN_LIEU: minutes of overtime approved as time off in lieu up to the year's end
     forfeit: Forfeit | None = None  # FORFEITED: why the year's statutory days are not given
+    short: Decimal = ZERO  # IN_LIEU: days of the year's leave the banked overtime could not cover
+    lapsed_min: int = 0  # IN_LIEU: minutes that lapsed untaken in the year (paid as overtime)
+    lapsing: tuple[date, int] | None = None  # IN_LIEU: the next last day with minutes left on it, and those minutes
 
     @property
     def banked_h(self) -> Decimal:
         return (Decimal(self.banked_min) / 60).quantize(Decimal("0.1"))
+
+    @property
+    def lapsed_h(self) -> Decimal:
+        return (Decimal(self.lapsed_min) / 60).quantize(Decimal("0.1"))
+
+    @property
+    def lapsing_h(self) -> Decimal:
+        return (Decimal(self.lapsing[1]) / 60).quantize(Decimal("0.1")) if self.lapsing else ZERO
 
     @property
     def own(self) -> bool:
@@ -90,7 +103,10 @@ class Balance:
     @property
     def over(self) -> Decimal:
         """Days taken (approved and waiting) beyond the year's own allowance once carried days took their share:
-        more than 0 is more than allowed."""
+        more than 0 is more than allowed. Time off in lieu the banked days could not cover is over by what it
+        lacks, whatever is left for other days."""
+        if self.short:
+            return self.short
         return self.used + self.waiting - (self.carry.carried_taken if self.carry is not None else ZERO) - self.allowance
 
     @property
@@ -122,27 +138,22 @@ def in_lieu_days(minutes: int) -> Decimal:
     return HALF * (max(minutes, 0) // IN_LIEU_HALF_DAY_MIN)
 
 
-def _banked(staff: Sequence[Employee], last_year: int) -> dict[int, dict[int, int]]:
-    """Minutes of overtime approved as time off in lieu, by employee pk, then year, up to ``last_year``."""
-    rows = (DailyRecord.objects.filter(employee__in=[emp.pk for emp in staff], overtime_state="in_lieu",
-                                       date__lte=date(last_year, 12, 31))
-            .annotate(year=ExtractYear("date")).values_list("employee_id", "year").annotate(minutes=Sum("overtime_min")))
-    found: dict[int, dict[int, int]] = {}
-    for emp_pk, year, minutes in rows:
-        found.setdefault(emp_pk, {})[year] = minutes or 0
+def _banked(staff: Sequence[int], last: date, months: int | None) -> dict[int, list[Banked]]:
+    """Each employee's (pk) days of overtime approved as time off in lieu up to ``last``, lasting ``months``."""
+    rows = DailyRecord.objects.filter(employee__in=staff, overtime_state="in_lieu", date__lte=last,
+                                      overtime_min__gt=0).order_by("date").values_list("employee_id", "date", "overtime_min")
+    found: dict[int, list[Banked]] = {}
+    for emp_pk, day, minutes in rows:
+        found.setdefault(emp_pk, []).append(Banked(day, minutes, last_day(day, months)))
     return found
 
 
-def _in_lieu(years: Sequence[int], banked: Mapping[int, int], taken: Mapping[int, Decimal]) -> dict[int, tuple[Decimal, int]]:
-    """One employee's time off in lieu for each of ``years``, from the minutes their overtime banked and the days
-    they took of it (approved and waiting), both by year: the days banked up to the year's end less those taken in
-    the years before, with the minutes banked; no year without either."""
-    found: dict[int, tuple[Decimal, int]] = {}
-    for year in years:
-        minutes = sum(m for y, m in banked.items() if y <= year)
-        before = sum((n for y, n in taken.items() if y < year), ZERO)
-        if minutes or before or taken.get(year):
-            found[year] = (in_lieu_days(minutes) - before, minutes)
+def _takings(entries: Iterable[tuple[int, int, date, Decimal, str]], in_lieu: int) -> dict[int, list[Taking]]:
+    """Each employee's days off of time off in lieu, approved and waiting, from (employee, type, day, days, state)."""
+    found: dict[int, list[Taking]] = {}
+    for emp_pk, type_pk, day, n, _state in entries:
+        if type_pk == in_lieu:
+            found.setdefault(emp_pk, []).append(Taking(day, int(n * 2 * IN_LIEU_HALF_DAY_MIN)))
     return found
 
 
@@ -189,9 +200,9 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
     if statutory and forfeiting:  # the year before may forfeit a wanted year (实施办法 第八条)
         needed |= {year - 1 for year in wanted}
     in_lieu = next((pk for pk, t in types.items() if t.in_lieu), None)
-    banked: dict[int, dict[int, int]] = {}
-    if in_lieu is not None:  # what was taken of it in every year before counts against what overtime banked
-        banked = _banked(staff, wanted[-1])
+    banked: dict[int, list[Banked]] = {}
+    if in_lieu is not None:  # every leave of it before counts against what overtime banked
+        banked = _banked([emp.pk for emp in staff], date(wanted[-1], 12, 31), types[in_lieu].in_lieu_months)
         since = LeaveRecord.objects.filter(employee__in=[emp.pk for emp in staff], leave_type=in_lieu,
                                            state__in=("approved", "pending")).aggregate(first=Min("start"))["first"]
         needed |= set(range(since.year if since is not None else wanted[0], wanted[-1]))
@@ -222,7 +233,6 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
     taken: dict[tuple[int, int, int, str], Decimal] = {}  # (employee, type, year, state) → days
     # the types that carry over need each day: (employee, type) → year → [(day, days)]
     dated: dict[tuple[int, int], dict[int, list[tuple[date, Decimal]]]] = {}
-    lieu_taken: dict[int, dict[int, Decimal]] = {}  # employee → year → days of time off in lieu, approved and waiting
     adding = adding or {}
     entries = [(leave.employee_id, leave.leave_type_id, day, HALF if leave.half_day else Decimal(1), leave.state)
                for leave in leaves for day in days[leave.pk]]
@@ -232,9 +242,7 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
         taken[key] = taken.get(key, ZERO) + n
         if type_pk in rules:
             dated.setdefault((emp_pk, type_pk), {}).setdefault(day.year, []).append((day, n))
-        if type_pk == in_lieu:
-            years_taken = lieu_taken.setdefault(emp_pk, {})
-            years_taken[day.year] = years_taken.get(day.year, ZERO) + n
+    lieu_takings = _takings(entries, in_lieu) if in_lieu is not None else {}
     lost: dict[int, dict[int, Forfeit]] = {}
     if statutory and forfeiting:
         lost = _forfeited(staff, entries, forfeiting, set(statutory), dates)
@@ -244,10 +252,12 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
         for (pk, year), (_d, basis, years_) in list(mine.items()):
             if basis == STATUTORY and year in lost.get(emp.pk, {}):
                 mine[(pk, year)] = (ZERO, FORFEITED, years_)
-        lieu: dict[int, tuple[Decimal, int]] = {}
+        lieu: dict[int, dict[str, Any]] = {}  # year → the in-lieu balance's own fields
         if in_lieu is not None:
-            lieu = _in_lieu(wanted, banked.get(emp.pk, {}), lieu_taken.get(emp.pk, {}))
-            mine.update({(in_lieu, year): (days_, IN_LIEU, None) for year, (days_, _m) in lieu.items()})
+            lieu = _in_lieu_years(banked.get(emp.pk, []), lieu_takings.get(emp.pk, []), wanted, today)
+            mine.update({(in_lieu, year): (
+                taken.get((emp.pk, in_lieu, year, "approved"), ZERO) + taken.get((emp.pk, in_lieu, year, "pending"), ZERO)
+                - row["short"] + row.pop("left"), IN_LIEU, None) for year, row in lieu.items()})  # covered + left
         joined = dates.get(emp.pk, (None, None, None))[1]
         carries = {pk: chain(rule, {year: v[0] for (t, year), v in mine.items() if t == pk},
                              dated.get((emp.pk, pk), {}), wanted, joined) for pk, rule in rules.items()}
@@ -255,9 +265,25 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
             Balance(types[pk], year, days_, basis, taken.get((emp.pk, pk, year, "approved"), ZERO),
                     taken.get((emp.pk, pk, year, "pending"), ZERO), years_,
                     carries[pk][year] if pk in carries else None, today,
-                    lieu[year][1] if pk == in_lieu else 0, lost.get(emp.pk, {}).get(year) if basis == FORFEITED else None)
+                    forfeit=lost.get(emp.pk, {}).get(year) if basis == FORFEITED else None,
+                    **(lieu[year] if pk == in_lieu else {}))
             for (pk, year), (days_, basis, years_) in sorted(mine.items(), key=lambda kv: (types[kv[0][0]].code, kv[0][1]))
             if year in wanted]
+    return found
+
+
+def _in_lieu_years(banked: Sequence[Banked], takings: Sequence[Taking], wanted: Sequence[int],
+                   today: date) -> dict[int, dict[str, Any]]:
+    """One employee's time off in lieu in each of ``wanted`` years with anything banked or taken by its end: the
+    days left (``left``) and the in-lieu fields of :class:`Balance`."""
+    found: dict[int, dict[str, Any]] = {}
+    for year, row in years(banked, takings, wanted, today).items():
+        end = date(year, 12, 31)
+        minutes = sum(b.minutes for b in banked if b.day <= end)
+        if not minutes and not any(t.day <= end for t in takings):
+            continue
+        found[year] = {"left": in_lieu_days(row.left_min), "banked_min": minutes, "short": HALF * row.short_halves,
+                       "lapsed_min": row.lapsed_min, "lapsing": row.lapsing}
     return found
 
 
@@ -302,44 +328,64 @@ class Untaken:
     in_lieu_hours: Decimal  # time off in lieu not taken, on leaving (未休调休): hours of overtime
 
 
-def untaken(staff: Sequence[int], first: date, last: date) -> dict[int, Untaken]:
-    """The leave each employee of ``staff`` (pks) did not take, for the periods that settle it; an employee whose
-    period settles nothing is not in the answer (nor read beyond their leaving day).
+def untaken(staff: Sequence[int], first: date, last: date, today: date | None = None) -> dict[int, Untaken]:
+    """The leave each employee of ``staff`` (pks) did not take, for the periods that settle it, as things stand on
+    ``today`` (default: today); an employee whose period settles nothing is not in the answer (nor read beyond their
+    leaving day).
 
     * 应休未休年休假, statutory annual leave: in the period holding the leaving day (the leaving year already counted
       by its share, 实施办法 第十二条) or the year's end (less the days that carry into the next year, 第九条). What
       was taken beyond them is not taken back (第十二条): never below 0. Waiting leave counts as taken; carried days
       count until their last day.
-    * 未休调休, time off in lieu: on leaving only (it is kept until taken), the hours of overtime banked less 8 for
-      each day taken: rest-day work not made up with time off is paid (劳动法 第四十四条)."""
+    * 未休调休, time off in lieu: the hours of overtime that lapsed untaken on a last day in the period (a type that
+      lasts some months), and on leaving all still left: rest-day work not made up with time off is paid (劳动法
+      第四十四条). :func:`central.attendance.in_lieu_ledger.paid`."""
     statutory = list(LeaveType.objects.filter(statutory=True).values_list("pk", flat=True))
-    in_lieu = LeaveType.objects.filter(in_lieu=True).values_list("pk", flat=True).first()
+    in_lieu = LeaveType.objects.filter(in_lieu=True).first()
     if not (statutory or in_lieu) or not staff:
         return {}
     gone = dict(AttendanceProfile.objects.filter(employee__in=staff).values_list("employee_id", "left"))
+    annual: dict[int, Decimal] = {}
     groups: dict[tuple[date, bool], list[int]] = {}
     for pk in staff:
         settled = settlement_day(first, last, gone.get(pk))
-        if settled is not None:
+        if settled is not None and statutory:
             groups.setdefault(settled, []).append(pk)
-    found: dict[int, Untaken] = {}
     for (day, leaving), pks in groups.items():
         people = list(Employee.objects.filter(pk__in=pks))
-        years = [day.year] if leaving else [day.year, day.year + 1]
-        for pk, rows in balances_of(people, years, today=day).items():
+        years_ = [day.year] if leaving else [day.year, day.year + 1]
+        for pk, rows in balances_of(people, years_, today=day).items():
             by = {(b.leave_type.pk, b.year): b for b in rows}
             days = ZERO
             for t in statutory:
                 this, carrying = by.get((t, day.year)), by.get((t, day.year + 1))
                 if this is not None:
                     days += max(ZERO, this.left - (carrying.carried if carrying is not None else ZERO))
-            hours = ZERO
-            lieu = by.get((in_lieu, day.year)) if leaving and in_lieu is not None else None
-            if lieu is not None:
-                taken_days = in_lieu_days(lieu.banked_min) - lieu.left  # in every year up to this one
-                hours = max(ZERO, Decimal(lieu.banked_min) / 60 - taken_days * 8)
-            found[pk] = Untaken(days.quantize(HALF / 5), hours.quantize(Decimal("0.01")))
-    return found
+            annual[pk] = days
+    minutes: dict[int, int] = {}
+    if in_lieu is not None:
+        still = [pk for pk in staff if (gone.get(pk) or first) >= first]  # one who left before: settled then
+        minutes = _in_lieu_paid(still, in_lieu, first, last, today or timezone.localdate(), gone)
+    return {pk: Untaken(annual.get(pk, ZERO).quantize(HALF / 5), (Decimal(minutes.get(pk, 0)) / 60).quantize(Decimal("0.01")))
+            for pk in staff if pk in annual or pk in minutes}
+
+
+def _in_lieu_paid(staff: Sequence[int], in_lieu: LeaveType, first: date, last: date, today: date,
+                  gone: Mapping[int, date | None]) -> dict[int, int]:
+    """Minutes of time off in lieu the period pays each employee of ``staff`` who banked any (see :func:`untaken`):
+    one leaving in the period is in the answer even with nothing to pay."""
+    banked = _banked(staff, last, in_lieu.in_lieu_months)
+    leaving = {pk for pk in staff if first <= (gone.get(pk) or date.min) <= last}
+    people = list(Employee.objects.filter(pk__in=banked))
+    leaves = list(LeaveRecord.objects.filter(employee__in=banked, leave_type=in_lieu, state__in=("approved", "pending"))
+                  .select_related("leave_type"))
+    days = leave_days(people, leaves)
+    entries = [(leave.employee_id, in_lieu.pk, day, HALF if leave.half_day else Decimal(1), leave.state)
+               for leave in leaves for day in days[leave.pk]]
+    takings = _takings(entries, in_lieu.pk)
+    found = {pk: paid(banked[pk], takings.get(pk, []), first, last, today, gone.get(pk) if pk in leaving else None)
+             for pk in banked}
+    return {pk: n for pk, n in found.items() if n or pk in leaving}
 
 
 def balances(employee: Employee, years: Iterable[int]) -> list[Balance]:

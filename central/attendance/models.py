@@ -201,6 +201,15 @@ class LeaveType(models.Model):
         help_text=_("额度来自审批为调休的休息日加班：每 4 小时半天，不设每年额度、不结转；只能有一个这样的假别 / the days come "
                     "from rest-day overtime approved as time off in lieu: half a day for every 4 hours, no days a year, "
                     "nothing carried over; one leave type at most is this"))
+    in_lieu_months = models.PositiveSmallIntegerField(
+        _("调休有效期（月） Time off in lieu lasts (months)"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(24)],
+        help_text=_("调休假：加班那天起这么多个月内休（到第 N 个月的同一天），先休快到期的；"
+                    "到期没休的按休息日加班计薪（劳动法第四十四条），记入那个月工资表的未休调休小时。空：一直保留到休完 / "
+                    "time off in lieu: taken within this many months "
+                    "of the overtime's day (through the same day N months on), the soonest to lapse first; what lapses "
+                    "untaken is paid as rest-day overtime (劳动法 article 44), in that month's payroll as in-lieu hours "
+                    "not taken. Empty: kept until taken"))
     on_duty = models.BooleanField(
         _("公出 On duty away"), default=False,
         help_text=_("出差、外出办事、外勤：批准后这些工作日算出勤（工时按班次计，不算迟到、早退或缺勤），不占请假天数，"

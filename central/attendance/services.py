@@ -989,6 +989,9 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
             raise ScheduleError(f"这种假别已有 {taken} 条待批或已批的申请，不能改为或取消公出，请另建假别 / {taken} requests of "
                                 "this type are pending or approved: it cannot become or stop being on duty away; add "
                                 "another type", "on_duty")
+    months = values.get("in_lieu_months")
+    if months is not None and not in_lieu:
+        raise ScheduleError("有效期只用于调休假 / Only time off in lieu lasts a number of months", "in_lieu_months")
     forfeits = values.get("forfeits_annual") or ""
     _check_forfeits(forfeits, values, statutory, in_lieu, on_duty)
     if carry is not None and values.get("yearly_days") is None and not statutory:
@@ -1006,7 +1009,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
         leave_type.paid, leave_type.counts_rest_days = bool(values["paid"]), bool(values["counts_rest_days"])
         leave_type.yearly_days, leave_type.statutory = values.get("yearly_days"), statutory
         leave_type.needs_evidence, leave_type.in_lieu = bool(values.get("needs_evidence")), in_lieu
-        leave_type.on_duty, leave_type.forfeits_annual = on_duty, forfeits
+        leave_type.on_duty, leave_type.forfeits_annual, leave_type.in_lieu_months = on_duty, forfeits, months
         leave_type.carry_over_days, leave_type.carry_over_until, leave_type.carry_over_since = carry, until, since
         leave_type.full_clean()
         leave_type.save()
@@ -1014,7 +1017,7 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
                      code, {"name": name, "paid": leave_type.paid, "counts_rest_days": leave_type.counts_rest_days,
                             "yearly_days": None if leave_type.yearly_days is None else str(leave_type.yearly_days),
                             "statutory": statutory, "needs_evidence": leave_type.needs_evidence, "in_lieu": in_lieu,
-                            "on_duty": on_duty, "forfeits_annual": forfeits,
+                            "on_duty": on_duty, "forfeits_annual": forfeits, "in_lieu_months": months,
                             "carry_over_days": None if carry is None else str(carry), "carry_over_until": until,
                             "carry_over_since": since})
     if moved:

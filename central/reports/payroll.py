@@ -14,6 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.utils import timezone as dj_timezone
+
 from central.attendance import leave_balances
 from central.reports import records as rr
 from central.reports.document import Column, Flag, Part, ProgressFn, Report, Row, Value
@@ -80,9 +82,11 @@ def build(user: User, params: ReportParams, *, now: datetime | None = None,
     untaken: dict[int, leave_balances.Untaken] = {}
     nothing = leave_balances.Untaken(Decimal("0.0"), Decimal("0.00"))
     signed = closed_sites({s.site_id for s in staff}, params.first, params.last)
+    today = dj_timezone.localdate(now) if now is not None else None  # what lapsed by then is paid
     for i, (s, recs) in enumerate(rr.with_records(staff, params.first, params.last), 1):
-        if (i - 1) % rr.CHUNK == 0:  # the statutory leave these employees settle in the period, a chunk at a time
-            untaken = leave_balances.untaken([x.pk for x in staff[i - 1:i - 1 + rr.CHUNK]], params.first, params.last)
+        if (i - 1) % rr.CHUNK == 0:  # the leave these employees settle in the period, a chunk at a time
+            untaken = leave_balances.untaken([x.pk for x in staff[i - 1:i - 1 + rr.CHUNK]], params.first, params.last,
+                                             today)
         totals = totals_of(recs)
         values: list[Value] = [
             params.first, params.last, s.number, s.name, s.site, s.department, totals.days_worked, totals.hours,

@@ -377,7 +377,10 @@ def list_leave_balances(request,
                        "carried": leave_balances.days_text(b.carried),
                        "carried_until": b.carry.expires if b.carry is not None and b.carried else None,
                        "carried_left": leave_balances.days_text(b.carried_left),
-                       "banked_hours": leave_balances.days_text(b.banked_h), "taken": leave_balances.days_text(b.used),
+                       "banked_hours": leave_balances.days_text(b.banked_h),
+                       "in_lieu_lapsing_on": b.lapsing[0] if b.lapsing else None,
+                       "in_lieu_lapsing_hours": leave_balances.days_text(b.lapsing_h),
+                       "in_lieu_lapsed_hours": leave_balances.days_text(b.lapsed_h), "taken": leave_balances.days_text(b.used),
                        "waiting": leave_balances.days_text(b.waiting), "left": leave_balances.days_text(b.left)}
                       for emp in people for b in found[emp.pk]],
             "next_cursor": next_cursor}

@@ -18,7 +18,7 @@ from django.utils.timezone import localtime as dj_localtime
 
 from central.accounts.models import AuditEntry, Role, User
 from central.accounts.services import create_token
-from central.attendance.leave_balances import AllowanceError, balances, in_lieu_days, set_allowance
+from central.attendance.leave_balances import AllowanceError, balances, balances_of, in_lieu_days, set_allowance
 from central.attendance.models import (
     AttendanceProfile,
     CalendarDay,
@@ -274,3 +274,51 @@ def test_overtime_decisions_are_listed_among_the_requests_decided_recently(plant
     page = client_for(boss).get(reverse("console:attendance_requests")).content.decode()
     assert f'id="decided-overtime-{days[SAT].pk}"' not in page[page.index('id="decided-requests"'):]
     assert f'id="decided-overtime-{days[MON].pk}"' in page
+
+
+def test_time_off_in_lieu_that_lasts_a_month_lapses_and_is_paid(plant) -> None:
+    e1, hr, boss, days = plant["e1"], plant["hr"], plant["boss"], plant["days"]
+    values = {**IN_LIEU_TYPE, "in_lieu": False, "in_lieu_months": 1}
+    with pytest.raises(ScheduleError) as refused:  # only time off in lieu lasts months
+        save_leave_type(hr, values)
+    assert refused.value.field == "in_lieu_months"
+    comp = save_leave_type(hr, {**values, "in_lieu": True})
+    decide(boss, days[SAT], approve=True, in_lieu=True, minutes=270)  # 4.5 h, to take by Tue 7 April
+    decide(boss, days[SUN], approve=True, in_lieu=True)  # 3.5 h, by Wed 8 April
+
+    def lieu(today: date) -> Any:
+        [found] = [b for b in balances_of([e1], [2026], today=today)[e1.pk] if b.leave_type.in_lieu]
+        return found
+
+    before = lieu(date(2026, 3, 20))
+    assert (before.allowance, before.left, before.lapsing, before.lapsed_min) == (1, 1, (date(2026, 4, 7), 270), 0)
+    with pytest.raises(AllowanceError) as refused:  # Monday 13 April: both days lapsed by then
+        file_leave(e1, comp, date(2026, 4, 13), date(2026, 4, 13), reason="调休", actor="E1")
+    assert str(refused.value).startswith("调休假额度不足：2026 年还剩 0 天，这次请假要 1 天")
+    # a half day on Tuesday 7 April, Saturday's last day: it takes 4 of Saturday's 4.5 hours, the soonest to lapse
+    decide_leave(file_leave(e1, comp, date(2026, 4, 7), date(2026, 4, 7), half_day=True, reason="调休", actor="E1"),
+                 approve=True, actor="boss")
+    after = lieu(date(2026, 4, 20))  # Saturday's last half hour and Sunday's 3.5 hours lapsed: 4 hours
+    assert (after.allowance, after.used, after.left, after.lapsing, after.lapsed_min) == (
+        Decimal("0.5"), Decimal("0.5"), 0, None, 240)
+
+    def untaken_hours(first: date, last: date, on: datetime) -> str:
+        report = registry.build("payroll", hr, ReportParams(first, last), now=on)
+        out = io.BytesIO()
+        registry.render(report, "csv", out)
+        [row] = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+        return row["未休调休小时 in_lieu_untaken_hours"]
+
+    april = (date(2026, 4, 1), date(2026, 4, 30))
+    assert untaken_hours(*april, datetime(2026, 5, 2, 9, tzinfo=SHANGHAI)) == "4.00"  # paid in the month they lapsed
+    assert untaken_hours(*april, datetime(2026, 4, 8, 9, tzinfo=SHANGHAI)) == "0.50"  # 8 April not over yet
+    assert untaken_hours(date(2026, 3, 1), date(2026, 3, 31), datetime(2026, 5, 2, 9, tzinfo=SHANGHAI)) == "0.00"
+
+    page = client_for(hr).get(reverse("console:attendance_month", args=[e1.pk]) + "?month=2026-04").content.decode()
+    chip = page.split('id="balance-comp-2026"')[1].split("</tr>")[0]
+    assert 'data-lapsed="4.0"' in chip and "已过期 4.0 小时，计薪" in chip
+    assert "1 个月内休完，过期计薪" in client_for(hr).get(reverse("console:attendance_leave_types")).content.decode()
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {create_token(hr, 'payroll', actor='test')[1]}"}
+    [row] = [b for b in Client().get("/api/v1/attendance/leave-balances?year=2026&employee=E1", **bearer).json()["items"]
+             if b["leave_type"] == comp.code]
+    assert (row["in_lieu_lapsed_hours"], row["in_lieu_lapsing_on"], row["left"]) == ("4", None, "0")
