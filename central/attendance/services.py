@@ -1198,6 +1198,13 @@ def recompute_after_move(employee: Employee, since: date, actor: str) -> None:
     _recompute_for(Employee.objects.filter(pk=employee.pk), since, None, actor, f"{employee.number} 调动 / moved")
 
 
+def recompute_after_import(employee_ids: list[int], actor: str) -> Outcome | RecomputeJob:
+    """Employees added or whose attendance terms changed in an import (:mod:`central.people.importing`): their
+    recent days, at once when few, else queued."""
+    return _recompute_for(Employee.objects.filter(pk__in=employee_ids), None, None, actor,
+                          f"导入 {len(employee_ids)} 名员工 / {len(employee_ids)} employees imported")
+
+
 def _profile_value(value: Any) -> Any:
     """A profile field as the audit log keeps it."""
     if isinstance(value, date):

@@ -144,3 +144,8 @@ class EventFilterForm(forms.Form):
 class TokenForm(forms.Form):
     name = forms.CharField(label=_("令牌名称"), max_length=100,
                            widget=forms.TextInput(attrs={"placeholder": _("例如：薪资系统")}))
+
+
+class EmployeeImportForm(forms.Form):
+    file = forms.FileField(label=_("员工文件（.xlsx 或 .csv）"),
+                           help_text=_("第一行是表头；空白单元格保留原值，工号已存在的员工会被更新"))

@@ -82,20 +82,32 @@ def _refused(rule: RosterRuleError) -> RosterError:
     return RosterError(str(rule), field=rule.field, number=rule.number, reason=rule.reason, holder=rule.holder)
 
 
-def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee]:
-    """Apply the terminals' rules to new records, also against the cards already held in the database."""
+def refusals(records: Iterable[Mapping[str, Any]]) -> tuple[list[p.RosterEmployee], list[RosterError]]:
+    """The terminals' rules applied to new records, also against the cards already held in the database: (the
+    records accepted, in order; every record refused, each with its reason)."""
     items = [dict(r) for r in records]
     good, bad = check_roster([{k: v for k, v in r.items() if k != "site"} for r in items])
-    if bad:
-        raise _refused(bad[0])
+    refused = [_refused(rule) for rule in bad]
     cards = [e.card for e in good if e.card]
     held = Employee.objects.filter(card__in=cards).exclude(number__in=[e.number for e in good])
     holders = {card: number for card, number in held.values_list("card", "number") if card} if cards else {}
-    try:
-        for employee in good:
+    accepted = []
+    for employee in good:
+        try:
             check_unique_card(employee.card, employee.number, holders)
-    except RosterRuleError as rule:
-        raise _refused(rule) from None
+        except RosterRuleError as rule:
+            refused.append(_refused(rule))
+            continue
+        accepted.append(employee)
+    return accepted, refused
+
+
+def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee]:
+    """Apply the terminals' rules to new records, also against the cards already held in the database; the first
+    record refused raises :class:`RosterError`."""
+    good, refused = refusals(records)
+    if refused:
+        raise refused[0]
     return good
 
 
