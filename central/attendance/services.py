@@ -1205,6 +1205,13 @@ def recompute_after_import(employee_ids: list[int], actor: str) -> Outcome | Rec
                           f"导入 {len(employee_ids)} 名员工 / {len(employee_ids)} employees imported")
 
 
+def recompute_after_schedule_import(employee_ids: list[int], first: date, last: date, actor: str) -> Outcome | RecomputeJob:
+    """Employees whose days a schedule import changed (:mod:`central.attendance.schedule_import`): the past ones among
+    ``first``..``last``, at once when few, else queued."""
+    return _recompute_for(Employee.objects.filter(pk__in=employee_ids), first, last, actor,
+                          f"排班导入 {len(employee_ids)} 人 / schedule import, {len(employee_ids)} employees")
+
+
 def _profile_value(value: Any) -> Any:
     """A profile field as the audit log keeps it."""
     if isinstance(value, date):

@@ -16,7 +16,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, include, path
 
 from central.alerts import urls as alert_urls
-from central.console import attendance_views, employee_import_views, views
+from central.console import attendance_views, employee_import_views, schedule_import_views, views
 from central.live import display_console_urls
 from central.live import urls as live_urls
 from central.reports import urls as report_urls
@@ -51,6 +51,7 @@ urlpatterns = [
     path("attendance/rotations/", attendance_views.rotations, name="attendance_rotations"),
     path("attendance/rotations/preview/", attendance_views.rotation_preview, name="attendance_rotation_preview"),
     path("attendance/team/", attendance_views.team_schedule, name="attendance_team"),
+    path("attendance/team/import/", schedule_import_views.schedule_import_page, name="attendance_team_import"),
     path("attendance/assignments/", attendance_views.assignments, name="attendance_assignments"),
     path("attendance/assignments/delete/", attendance_views.assignment_delete, name="attendance_assignment_delete"),
     path("attendance/calendars/", attendance_views.calendars, name="attendance_calendars"),
@@ -114,6 +115,8 @@ ROLE_WALK: dict[str, dict] = {
     "attendance_rotation_preview": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},
     # a department's schedule (排班表): staff read it; HR admins and superusers change a day from it
     "attendance_team": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS, "form": True},
+    # a POST is a file checked cell by cell: another scope's employees are refused on their row
+    "attendance_team_import": {"kwargs": {}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS, "form": True},
     "attendance_assignments": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
                                "form": True},
     "attendance_assignment_delete": {"kwargs": {}, "get": frozenset(), "methods": ("POST",), "post": MANAGERS},

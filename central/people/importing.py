@@ -17,7 +17,6 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -120,7 +119,7 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _xlsx_rows(data: bytes) -> Iterable[Sequence[object]]:
+def _xlsx_sheets(data: bytes) -> list[list[list[str]]]:
     import openpyxl
 
     try:
@@ -128,13 +127,12 @@ def _xlsx_rows(data: bytes) -> Iterable[Sequence[object]]:
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ImportFileError(f"无法读取这个 Excel 文件 / The Excel file cannot be read ({type(exc).__name__})") from None
     try:
-        sheet = book.worksheets[0]
-        yield from sheet.iter_rows(values_only=True)
+        return [[[_text(v) for v in row] for row in sheet.iter_rows(values_only=True)] for sheet in book.worksheets]
     finally:
         book.close()
 
 
-def _csv_rows(data: bytes) -> Iterable[Sequence[object]]:
+def _csv_rows(data: bytes) -> list[list[str]]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -149,28 +147,32 @@ def _csv_rows(data: bytes) -> Iterable[Sequence[object]]:
         dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return list(csv.reader(io.StringIO(text), dialect))
+    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
 
 
-def read_table(name: str, data: bytes) -> Table:
-    """The rows of an employee file: an XLSX (its first sheet) or a CSV, the first non-empty row the header."""
+def sheets(name: str, data: bytes) -> list[list[list[str]]]:
+    """The sheets of a spreadsheet file, each its rows of cells as text (a date as 2026-03-01): every sheet of an
+    XLSX, the one of a CSV (UTF-8, or GB18030 as Excel saves it in China; commas, semicolons or tabs)."""
     if len(data) > MAX_BYTES:
         raise ImportFileError(f"文件超过 {MAX_BYTES // 1024 // 1024} MB / The file is over {MAX_BYTES // 1024 // 1024} MB")
     lower = name.lower()
     if data[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
-        rows: Iterable[Sequence[object]] = _xlsx_rows(data)
-    elif data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or lower.endswith(".xls"):
+        return _xlsx_sheets(data)
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or lower.endswith(".xls"):
         raise ImportFileError("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 .csv / Old .xls files are not read: "
                               "save it as .xlsx or .csv in Excel")
-    elif lower.endswith((".csv", ".txt")) or not lower.rpartition(".")[1]:
-        rows = _csv_rows(data)
-    else:
-        raise ImportFileError("请上传 .xlsx 或 .csv 文件 / Upload an .xlsx or .csv file")
+    if lower.endswith((".csv", ".txt")) or not lower.rpartition(".")[1]:
+        return [_csv_rows(data)]
+    raise ImportFileError("请上传 .xlsx 或 .csv 文件 / Upload an .xlsx or .csv file")
+
+
+def read_table(name: str, data: bytes) -> Table:
+    """The rows of an employee file: an XLSX (its first sheet) or a CSV, the first non-empty row the header."""
+    rows = sheets(name, data)[0]
     header: list[str] | None = None
     keys: list[str | None] = []
     found: list[tuple[int, dict[str, str]]] = []
-    for line, raw in enumerate(rows, 1):
-        cells = [_text(v) for v in raw]
+    for line, cells in enumerate(rows, 1):
         if not any(cells):
             continue
         if header is None:
@@ -181,7 +183,7 @@ def read_table(name: str, data: bytes) -> Table:
                                       f"appear more than once: {', '.join(BY_KEY[k].en for k in repeated)}")
             missing = [c for c in COLUMNS if c.required and c.key not in keys]
             if missing:
-                raise ImportFileError(f"缺少必需的列：{'、'.join(c.zh for c in missing)}（表头在第 {line} 行）/ A required "
+                raise ImportFileError(f"缺少必需的列：{'、'.join(c.zh for c in missing)}（表头在第 {line} 行） / A required "
                                       f"column is missing: {', '.join(c.en for c in missing)} (the header is row {line})")
             continue
         if len(found) >= MAX_ROWS:
@@ -328,7 +330,7 @@ def _plan_row(user: User, row: RowPlan, cells: dict[str, str], existing: Employe
             scope.check_site_allowed(user, site, department)
         except scope.ScopeDenied:
             row.refuse("department" if department_name and department is None else "site",
-                       "超出您的管理范围（新建部门需要整个站点的权限）/ Outside your scope (a new department needs the whole "
+                       "超出您的管理范围（新建部门需要整个站点的权限） / Outside your scope (a new department needs the whole "
                        "site)" if department_name and department is None else "超出您的管理范围 / Outside your scope")
     active = existing.active if existing else True
     if given("active") is not None:
@@ -350,7 +352,7 @@ def _plan_row(user: User, row: RowPlan, cells: dict[str, str], existing: Employe
             try:
                 values[key] = parse_date(cell)
             except ValueError:
-                row.refuse(key, f"{BY_KEY[key].zh}不是日期：{cell}（如 2026-03-01）/ {BY_KEY[key].en} is not a date: {cell} "
+                row.refuse(key, f"{BY_KEY[key].zh}不是日期：{cell}（如 2026-03-01） / {BY_KEY[key].en} is not a date: {cell} "
                                 "(e.g. 2026-03-01)")
     shift_name = given("default_shift")
     if shift_name is not None:

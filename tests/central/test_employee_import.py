@@ -83,7 +83,7 @@ def test_each_row_says_what_it_would_do_and_a_file_with_errors_writes_nothing(pl
     messages = {r.line: [m for _k, m in r.errors] for r in checked.rows}
     assert messages[6] == ["与第 2 行工号重复 / The same number as row 2"]
     assert messages[7] == ["该工号的员工不在您的管理范围内 / The employee with this number is outside your scope"]
-    assert messages[9][0] == "入职日期不是日期：2026-13-01（如 2026-03-01）/ Joined is not a date: 2026-13-01 (e.g. 2026-03-01)"
+    assert messages[9][0] == "入职日期不是日期：2026-13-01（如 2026-03-01） / Joined is not a date: 2026-13-01 (e.g. 2026-03-01)"
     assert messages[9][1] == "没有名为 夜班 的班次 / No shift named 夜班"
     assert messages[10] == ["该卡已被员工 A1000 使用 / Card already held by employee A1000"]
     assert [r.changes for r in checked.rows if r.line == 3] == [["department"]]
@@ -156,7 +156,7 @@ def test_csv_in_gb18030_or_with_semicolons_and_english_headers_reads_the_same() 
     ("people.pdf", b"%PDF-1.4", "请上传 .xlsx 或 .csv 文件 / Upload an .xlsx or .csv file"),
     ("people.csv", b"", "文件是空的 / The file is empty"),
     ("people.csv", "工号,姓名\n".encode(), "表头下面没有员工 / No employees below the header"),
-    ("people.csv", "姓名,站点\n张伟,sh\n".encode(), "缺少必需的列：工号（表头在第 1 行）/ A required column is missing: Number"),
+    ("people.csv", "姓名,站点\n张伟,sh\n".encode(), "缺少必需的列：工号（表头在第 1 行） / A required column is missing: Number"),
     ("people.csv", "工号,Number\nA1,A1\n".encode(), "这些列出现了不止一次：工号 / These columns appear more than once: Number"),
     ("people.csv", b"\x00\x01\x02binary", "这不是文本 CSV 文件"),
 ])

@@ -108,6 +108,7 @@ def audit_actions() -> dict[str, str]:
         "attendance.rotation.update": _("修改轮班"),
         "attendance.assignment.create": _("排班"),
         "attendance.assignment.delete": _("取消排班"),
+        "attendance.schedule_import": _("导入排班"),
         "attendance.calendar.update": _("修改休息日"),
         "attendance.calendar_day.save": _("设置节假日"),
         "attendance.calendar_day.remove": _("删除节假日"),
