@@ -427,9 +427,9 @@ def check(employee: Employee, leave_type: LeaveType, days: Sequence[date], half_
             "end")
 
 
-def set_allowance(user: Any, employee: Employee, leave_type: LeaveType, year: int, days: Decimal | None) -> None:
-    """An employee's own allowance of ``leave_type`` in ``year`` (``None``: back to the type's days a year), audited.
-    Who may: those who manage the employee (the caller checked it)."""
+def check_allowance(leave_type: LeaveType, year: int, days: Decimal | None) -> None:
+    """Refuse an own allowance the product does not keep: a year out of range, a type without allowances, days out of
+    range or finer than a tenth."""
     if not 2000 <= year <= 2100:
         raise AllowanceError("年份应在 2000 到 2100 之间 / The year is 2000 to 2100", "year")
     if leave_type.in_lieu:
@@ -440,6 +440,12 @@ def set_allowance(user: Any, employee: Employee, leave_type: LeaveType, year: in
                              "worked and has no allowance", "leave_type")
     if days is not None and not (Decimal(0) <= days <= MAX_DAYS and days == days.quantize(HALF / 5)):
         raise AllowanceError("天数应在 0 到 366 之间，最多一位小数 / Days are 0 to 366, one decimal at most", "days")
+
+
+def set_allowance(user: Any, employee: Employee, leave_type: LeaveType, year: int, days: Decimal | None) -> None:
+    """An employee's own allowance of ``leave_type`` in ``year`` (``None``: back to the type's days a year), audited.
+    Who may: those who manage the employee (the caller checked it)."""
+    check_allowance(leave_type, year, days)
     with transaction.atomic():
         before = LeaveAllowance.objects.filter(employee=employee, leave_type=leave_type, year=year).first()
         if days is None:

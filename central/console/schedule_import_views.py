@@ -1,7 +1,6 @@
 """排班导入 Import a schedule: upload an XLSX or CSV of days by employee, see what it would change, then record it.
 
-Thin over :mod:`central.attendance.schedule_import`: the checked file waits in the session between the preview and
-the import, and is checked again when imported."""
+Thin over :mod:`central.attendance.schedule_import` (the steps in :mod:`central.console.import_flow`)."""
 from __future__ import annotations
 
 from datetime import date
@@ -9,8 +8,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,10 +18,8 @@ from django.views.decorators.http import require_http_methods
 
 from central.accounts import scope
 from central.attendance import schedule_import, selectors
+from central.console import import_flow
 from central.console.views import AuthedHttpRequest, console_view, require
-from central.people.importing import ImportFileError
-
-SESSION_KEY = "schedule_import"
 
 
 class ScheduleImportForm(forms.Form):
@@ -43,48 +41,35 @@ class ScheduleImportForm(forms.Form):
             raise forms.ValidationError(_("月份格式应为 2026-03 / A month is written 2026-03")) from None
 
 
-def _stored(request: AuthedHttpRequest) -> tuple[str, schedule_import.Grid] | None:
-    kept: dict[str, Any] | None = request.session.get(SESSION_KEY)
-    if not kept:
-        return None
-    return kept["name"], schedule_import.Grid([date.fromisoformat(d) for d in kept["days"]],
-                                              [(int(line), number, list(cells)) for line, number, cells in kept["rows"]])
+class ScheduleImport(import_flow.Import[schedule_import.Grid]):
+    def read(self, upload: UploadedFile, data: dict[str, Any]) -> schedule_import.Grid:
+        return schedule_import.read_grid(upload.name or "", upload.read(), data["month"])
+
+    def check(self, request: AuthedHttpRequest, found: schedule_import.Grid) -> schedule_import.Plan:
+        return schedule_import.plan(request.user, found)
+
+    def dump(self, found: schedule_import.Grid) -> Any:
+        return {"days": [d.isoformat() for d in found.days], "rows": found.rows}
+
+    def load(self, kept: Any) -> schedule_import.Grid:
+        return schedule_import.Grid([date.fromisoformat(d) for d in kept["days"]],
+                                    [(int(line), number, list(cells)) for line, number, cells in kept["rows"]])
+
+    def apply(self, request: AuthedHttpRequest, name: str, found: schedule_import.Grid) -> HttpResponse:
+        done = schedule_import.apply(request.user, found, source=name)
+        messages.success(request, _("已导入排班 %(file)s：%(n)d 名员工的 %(days)d 天改了班 / Schedule %(file)s imported: "
+                                    "%(days)d days of %(n)d employees changed") % {
+            "file": name, "n": done.employees, "days": done.days})
+        return redirect(f"{reverse('console:attendance_team')}?month={found.days[0]:%Y-%m}")
+
+
+SCHEDULES = ScheduleImport("schedule_import", "console:attendance_team_import", "console/attendance/schedule_import.html",
+                           ScheduleImportForm, schedule_import.ScheduleRefused)
 
 
 @require_http_methods(["GET", "POST"])
 @console_view
 def schedule_import_page(request: AuthedHttpRequest) -> HttpResponse:
-    user = request.user
-    require(scope.can_manage(user))
+    require(scope.can_manage(request.user))
     month = selectors.parse_month(request.GET.get("month"))
-    context: dict[str, Any] = {"nav": "attendance_team", "form": ScheduleImportForm(initial={"month": f"{month:%Y-%m}"})}
-    if request.method == "POST" and request.POST.get("action") == "import":
-        stored = _stored(request)
-        if stored is None:
-            messages.error(request, _("请先上传文件并检查 / Upload and check a file first"))
-            return redirect("console:attendance_team_import")
-        name, grid = stored
-        try:
-            done = schedule_import.apply(user, grid, source=name)
-        except schedule_import.ScheduleRefused as exc:
-            context.update(name=name, plan=schedule_import.plan(user, grid), refused=str(exc))
-            return render(request, "console/attendance/schedule_import.html", context)
-        request.session.pop(SESSION_KEY, None)
-        messages.success(request, _("已导入排班 %(file)s：%(n)d 名员工的 %(days)d 天改了班 / Schedule %(file)s imported: "
-                                    "%(days)d days of %(n)d employees changed") % {
-            "file": name, "n": done.employees, "days": done.days})
-        return redirect(f"{reverse('console:attendance_team')}?month={grid.days[0]:%Y-%m}")
-    if request.method == "POST":
-        form = ScheduleImportForm(request.POST, request.FILES)
-        context["form"] = form
-        if form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                grid = schedule_import.read_grid(upload.name, upload.read(), form.cleaned_data["month"])
-            except ImportFileError as exc:
-                form.add_error("file", str(exc))
-            else:
-                request.session[SESSION_KEY] = {"name": upload.name, "days": [d.isoformat() for d in grid.days],
-                                                "rows": grid.rows}
-                context.update(name=upload.name, plan=schedule_import.plan(user, grid))
-    return render(request, "console/attendance/schedule_import.html", context)
+    return import_flow.run(request, SCHEDULES, {"nav": "attendance_team"}, initial={"month": f"{month:%Y-%m}"})

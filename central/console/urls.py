@@ -16,7 +16,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, include, path
 
 from central.alerts import urls as alert_urls
-from central.console import attendance_views, employee_import_views, schedule_import_views, views
+from central.console import allowance_import_views, attendance_views, employee_import_views, schedule_import_views, views
 from central.live import display_console_urls
 from central.live import urls as live_urls
 from central.reports import urls as report_urls
@@ -48,6 +48,8 @@ urlpatterns = [
     path("attendance/shifts/", attendance_views.shifts, name="attendance_shifts"),
     path("attendance/overtime/", attendance_views.overtime, name="attendance_overtime"),
     path("attendance/leave-types/", attendance_views.leave_types, name="attendance_leave_types"),
+    path("attendance/leave-types/import/", allowance_import_views.allowance_import_page,
+         name="attendance_allowance_import"),
     path("attendance/rotations/", attendance_views.rotations, name="attendance_rotations"),
     path("attendance/rotations/preview/", attendance_views.rotation_preview, name="attendance_rotation_preview"),
     path("attendance/team/", attendance_views.team_schedule, name="attendance_team"),
@@ -110,6 +112,9 @@ ROLE_WALK: dict[str, dict] = {
                             "form": True},
     "attendance_leave_types": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
                                "form": True},
+    # a POST is a file checked row by row: another scope's employees are refused on their row
+    "attendance_allowance_import": {"kwargs": {}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS,
+                                    "form": True},
     "attendance_rotations": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
                              "form": True},
     "attendance_rotation_preview": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},

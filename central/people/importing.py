@@ -17,6 +17,7 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -86,16 +87,15 @@ def _folded(text: str) -> str:
     return re.sub(r"[\s_*＊:：()（）]+", "", text).lower()
 
 
-_HEADERS = {_folded(name): c.key for c in COLUMNS for name in (c.zh, c.en, c.title, c.key, *c.aliases)}
-
-
-def column_of(header: str) -> str | None:
-    """The column a header names: its Chinese or English title, both, or a common other name; None for another."""
+def column_of(header: str, columns: Sequence[Column] = COLUMNS) -> str | None:
+    """The column of ``columns`` a header names: its Chinese or English title, both, or a common other name; None
+    for another."""
+    names = {_folded(name): c.key for c in columns for name in (c.zh, c.en, c.title, c.key, *c.aliases)}
     folded = _folded(header)
-    if folded in _HEADERS:
-        return _HEADERS[folded]
+    if folded in names:
+        return names[folded]
     first = header.strip().split()[0] if header.strip() else ""
-    return _HEADERS.get(_folded(first))
+    return names.get(_folded(first))
 
 
 @dataclass(frozen=True)
@@ -166,9 +166,11 @@ def sheets(name: str, data: bytes) -> list[list[list[str]]]:
     raise ImportFileError("请上传 .xlsx 或 .csv 文件 / Upload an .xlsx or .csv file")
 
 
-def read_table(name: str, data: bytes) -> Table:
-    """The rows of an employee file: an XLSX (its first sheet) or a CSV, the first non-empty row the header."""
+def read_table(name: str, data: bytes, columns: Sequence[Column] = COLUMNS) -> Table:
+    """The rows of a file of ``columns`` (default: employees): an XLSX (its first sheet) or a CSV, the first non-empty
+    row the header."""
     rows = sheets(name, data)[0]
+    by_key = {c.key: c for c in columns}
     header: list[str] | None = None
     keys: list[str | None] = []
     found: list[tuple[int, dict[str, str]]] = []
@@ -176,12 +178,12 @@ def read_table(name: str, data: bytes) -> Table:
         if not any(cells):
             continue
         if header is None:
-            header, keys = cells, [column_of(c) for c in cells]
+            header, keys = cells, [column_of(c, columns) for c in cells]
             repeated = sorted({k for k in keys if k is not None and keys.count(k) > 1})
             if repeated:
-                raise ImportFileError(f"这些列出现了不止一次：{'、'.join(BY_KEY[k].zh for k in repeated)} / These columns "
-                                      f"appear more than once: {', '.join(BY_KEY[k].en for k in repeated)}")
-            missing = [c for c in COLUMNS if c.required and c.key not in keys]
+                raise ImportFileError(f"这些列出现了不止一次：{'、'.join(by_key[k].zh for k in repeated)} / These columns "
+                                      f"appear more than once: {', '.join(by_key[k].en for k in repeated)}")
+            missing = [c for c in columns if c.required and c.key not in keys]
             if missing:
                 raise ImportFileError(f"缺少必需的列：{'、'.join(c.zh for c in missing)}（表头在第 {line} 行） / A required "
                                       f"column is missing: {', '.join(c.en for c in missing)} (the header is row {line})")
@@ -217,7 +219,8 @@ class RowPlan:
 
     @property
     def change_titles(self) -> list[str]:
-        return [BY_KEY[k].title for k in self.changes]
+        """The columns that change, by title (another import's changes are already written for a person)."""
+        return [BY_KEY[k].title if k in BY_KEY else k for k in self.changes]
 
 
 @dataclass
