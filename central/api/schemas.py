@@ -34,6 +34,42 @@ class DepartmentOut(Schema):
     name: str = Field(description="名称（站点内唯一）/ name, unique within the site")
 
 
+def no_nul(value: Any) -> Any:
+    """A NUL character is no text a person types, and PostgreSQL refuses it: 422, not a database error."""
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(v, str) and "\x00" in v for v in items):
+        raise ValueError("不能包含 NUL 字符 / must not contain a NUL character")
+    return value
+
+
+class AttendanceTerms(Schema):
+    """An employee's attendance terms (考勤设置), as on their month page in the console."""
+    joined: date | None = Field(None, description="入职日期；之前的日子不计考勤 / the joining day; no attendance before it")
+    left: date | None = Field(None, description="离职日期（当天仍计考勤）；之后不计 / the leaving day (it still counts); "
+                                                "no attendance after it")
+    work_started: date | None = Field(None, description="参加工作日期：法定年休假按它计算工龄 / the start of working life, "
+                                                        "which statutory annual leave counts from")
+    default_shift: str | None = Field(None, max_length=100, description="默认班次的名称：没有排班时按它 / the default "
+                                                                       "shift's name, worked when no assignment covers a day")
+    exempt: bool = Field(False, description="免打卡（高管免刷）/ exempt from punching")
+    overtime_listed: bool = Field(False, description="加班白名单：只有名单上的员工计加班 / on the overtime list: only they "
+                                                     "are paid overtime")
+
+
+class AttendanceTermsWrite(Schema):
+    """Attendance terms to set; on PUT the fields left out keep their value."""
+    model_config = ConfigDict(extra="forbid")
+    _text = field_validator("*", mode="after")(no_nul)
+
+    joined: date | None = Field(None, description=AttendanceTerms.model_fields["joined"].description)
+    left: date | None = Field(None, description=AttendanceTerms.model_fields["left"].description)
+    work_started: date | None = Field(None, description=AttendanceTerms.model_fields["work_started"].description)
+    default_shift: str | None = Field(None, max_length=100,
+                                      description=AttendanceTerms.model_fields["default_shift"].description)
+    exempt: bool | None = Field(None, description=AttendanceTerms.model_fields["exempt"].description)
+    overtime_listed: bool | None = Field(None, description=AttendanceTerms.model_fields["overtime_listed"].description)
+
+
 class EmployeeOut(Schema):
     number: str = Field(description="工号 / employee number")
     name: str = Field(description="姓名 / name")
@@ -48,16 +84,9 @@ class EmployeeOut(Schema):
     faces: int = Field(description="已登记人脸数 / number of enrolled face templates")
     fingers: int = Field(description="已登记指纹数 / number of enrolled fingerprints")
     version: int = Field(description="最后一次变更的名册版本 / roster version of the last change")
+    attendance: AttendanceTerms = Field(description="考勤设置 / attendance terms")
     created_at: str = Field(description=STAMP)
     updated_at: str = Field(description=STAMP)
-
-
-def no_nul(value: Any) -> Any:
-    """A NUL character is no text a person types, and PostgreSQL refuses it: 422, not a database error."""
-    items = value if isinstance(value, list) else [value]
-    if any(isinstance(v, str) and "\x00" in v for v in items):
-        raise ValueError("不能包含 NUL 字符 / must not contain a NUL character")
-    return value
 
 
 class EmployeeWrite(Schema):
@@ -79,6 +108,9 @@ class EmployeeWrite(Schema):
     allowed_devices: list[str] | None = Field(None, max_length=1000,
                                                  description="允许的门（设备号）/ allowed doors (device ids); empty: every door")
     active: bool | None = Field(None, description="在职 / active")
+    attendance: AttendanceTermsWrite | None = Field(
+        None, description="考勤设置（需人事权限）；PUT 时省略的字段保持不变 / attendance terms (an HR admin's); on PUT the "
+                          "fields left out keep their value")
     moved_on: date | None = Field(
         None, description="调动生效日期：改站点或部门时，从这天起按新部门的排班和新站点的日历计算考勤，之前的日子不变；"
                           "省略为今天，不能晚于今天 / a new site or department takes effect from this day (its shifts and "

@@ -7,7 +7,9 @@ one; a role that may not change people answers 403.
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from ninja import Query, Router, Status
 
@@ -25,16 +27,30 @@ from contract import protocol as p
 router = Router(tags=["employees 员工"])
 
 
+TERMS = ("joined", "left", "work_started", "default_shift", "exempt", "overtime_listed")
+
+
+def terms(e: Employee) -> dict[str, Any]:
+    """The employee's attendance terms as the API writes them (none set: all empty)."""
+    profile = getattr(e, "attendance", None)
+    if profile is None:
+        return {"joined": None, "left": None, "work_started": None, "default_shift": None, "exempt": False,
+                "overtime_listed": False}
+    return {"joined": profile.joined, "left": profile.left, "work_started": profile.work_started,
+            "default_shift": profile.default_shift.name if profile.default_shift else None, "exempt": profile.exempt,
+            "overtime_listed": profile.overtime_listed}
+
+
 def out(e: Employee) -> dict:
     return {"number": e.number, "name": e.name, "site": e.site.code,
             "department": e.department.name if e.department else "", "card": e.card, "has_pin": bool(e.pin_hash),
             "role": e.role, "verify_mode": e.verify_mode, "allowed_devices": list(e.allowed_devices),
             "active": e.active, "faces": len(e.faces or ()), "fingers": len(e.fingers or ()), "version": e.version,
-            "created_at": keyset.stamp(e.created_at), "updated_at": keyset.stamp(e.updated_at)}
+            "attendance": terms(e), "created_at": keyset.stamp(e.created_at), "updated_at": keyset.stamp(e.updated_at)}
 
 
 def _visible(user: User) -> QuerySet[Employee]:
-    return scope.employees(user).select_related("site", "department")
+    return scope.employees(user).select_related("site", "department", "attendance", "attendance__default_shift")
 
 
 def _find(user: User, number: str) -> Employee:
@@ -53,10 +69,32 @@ def _check_place(user: User, site_code: str, department: str) -> None:
     scope.check_site_allowed(user, site, dept)
 
 
-def _save(user: User, data: services.EmployeeInput, creating: bool) -> Employee:
+def _save(user: User, data: services.EmployeeInput, creating: bool, sent_terms: dict[str, Any] | None = None) -> Employee:
+    """The employee, and the attendance terms sent (merged over the stored ones), in one transaction: terms refused
+    leave the employee as it was."""
     _check_place(user, data.site, data.department)
-    saved = services.save_employee(user, data, creating=creating)
+    with transaction.atomic():
+        saved = services.save_employee(user, data, creating=creating)
+        if sent_terms is not None:
+            _save_terms(user, _find(user, saved.number), sent_terms)
     return _find(user, saved.number)
+
+
+def _save_terms(user: User, employee: Employee, sent: dict[str, Any]) -> None:
+    from central.attendance.models import ShiftType
+    from central.attendance.services import AttendanceError, save_attendance_profile
+
+    values = {**terms(employee), **sent}
+    name = values["default_shift"]
+    values["default_shift"] = ShiftType.objects.filter(name=name).first() if name else None
+    if name and values["default_shift"] is None:
+        raise ApiError(422, f"没有名为 {name} 的班次 / no shift named {name!r}", "attendance.default_shift")
+    for flag in ("exempt", "overtime_listed"):
+        values[flag] = bool(values[flag])
+    try:
+        save_attendance_profile(user, employee, values)
+    except AttendanceError as exc:
+        raise ApiError(422, str(exc), f"attendance.{exc.field}" if exc.field else "attendance") from None
 
 
 @router.get("/employees", response={200: EmployeePage, **ERRORS}, summary="员工列表 / employees in your scope")
@@ -80,7 +118,8 @@ def create_employee(request, payload: EmployeeCreate):
         card=payload.card or None, pin=payload.pin or None, verify_mode=payload.verify_mode or "any",
         role=payload.role or "employee", allowed_devices=list(payload.allowed_devices or []),
         active=True if payload.active is None else payload.active)
-    return Status(201, out(_save(user, data, creating=True)))
+    sent = payload.model_dump(exclude_unset=True).get("attendance")
+    return Status(201, out(_save(user, data, creating=True, sent_terms=sent)))
 
 
 @router.get("/employees/{number}", response={200: EmployeeOut, **ERRORS}, summary="员工详情 / one employee")
@@ -106,7 +145,7 @@ def update_employee(request, number: str, payload: EmployeeWrite):
         verify_mode=sent.get("verify_mode") or current.verify_mode, role=sent.get("role") or current.role,
         allowed_devices=list(sent["allowed_devices"] or []) if "allowed_devices" in sent else list(current.allowed_devices),
         active=current.active if sent.get("active") is None else sent["active"], moved_on=sent.get("moved_on"))
-    return out(_save(user, data, creating=False))
+    return out(_save(user, data, creating=False, sent_terms=sent.get("attendance")))
 
 
 @router.delete("/employees/{number}", response={200: EmployeeRemoved, **ERRORS},
