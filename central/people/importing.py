@@ -232,20 +232,9 @@ class Plan:
         return sum(1 for r in self.rows if r.action == action)
 
     @property
-    def count_add(self) -> int:
-        return self.count(ADD)
-
-    @property
-    def count_change(self) -> int:
-        return self.count(CHANGE)
-
-    @property
-    def count_same(self) -> int:
-        return self.count(SAME)
-
-    @property
-    def count_error(self) -> int:
-        return self.count(ERROR)
+    def counts(self) -> dict[str, int]:
+        """How many rows would be added, changed, left the same, or are refused (by action)."""
+        return {action: self.count(action) for action in (ADD, CHANGE, SAME, ERROR)}
 
     @property
     def ok(self) -> bool:
