@@ -66,22 +66,26 @@ def _header_day(header: str, month: date, last: date | None) -> date | None:
     found = re.fullmatch(r"(\d{1,2})[-/月](\d{1,2})日?(?:\s.*)?", text)
     if found is not None:
         month_no, day_no = int(found[1]), int(found[2])
-        year = month.year
+        year = last.year if last is not None else month.year
         if last is not None and (month_no, day_no) < (last.month, last.day):
-            year = last.year + 1
-        try:
-            return date(year, month_no, day_no)
-        except ValueError:
-            return None
+            year += 1
+        return _valid(text, year, month_no, day_no)
     found = re.fullmatch(r"(\d{1,2})日?(?:\s+[一二三四五六日天])?", text)
     if found is None:
         return None
-    base = (last + timedelta(days=1)).replace(day=1) if last is not None and int(found[1]) <= last.day else \
-        (last.replace(day=1) if last is not None else month)
+    day_no = int(found[1])
+    base = last.replace(day=1) if last is not None else month
+    if last is not None and day_no <= last.day:  # the numbers started again: the next month
+        base = (last.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return _valid(text, base.year, base.month, day_no)
+
+
+def _valid(header: str, year: int, month: int, day: int) -> date:
     try:
-        return base.replace(day=int(found[1]))
+        return date(year, month, day)
     except ValueError:
-        return None
+        raise ImportFileError(f"表头“{header}”不是有效的日期（{year} 年 {month} 月没有这一天） / The header {header!r} is no "
+                              f"day: {year}-{month:02d} has no day {day}") from None
 
 
 def read_grid(name: str, data: bytes, month: date) -> Grid:

@@ -128,7 +128,12 @@ def test_day_headers_are_dates_month_and_day_or_days_of_the_month() -> None:
         return schedule_import.read_grid("s.xlsx", out.getvalue(), month).days
 
     assert days([date(2026, 3, 30), "2026-03-31", "2026/4/1"]) == [date(2026, 3, 30), date(2026, 3, 31), date(2026, 4, 1)]
-    assert days(["12/31", "1/1"], date(2026, 12, 1)) == [date(2026, 12, 31), date(2027, 1, 1)]  # into the next year
+    assert days(["12/31", "1/1", "1/2"], date(2026, 12, 1)) == [date(2026, 12, 31), date(2027, 1, 1),
+                                                                date(2027, 1, 2)]  # into the next year, and on in it
+    assert days(["31", "1", "28", "1"], date(2026, 1, 1)) == [date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 28),
+                                                              date(2026, 3, 1)]
+    with pytest.raises(ImportFileError, match="2026 年 2 月没有这一天"):
+        days(["31", "30"], date(2026, 1, 1))  # after 31 January, 30 is February's: there is none
     assert days(["30 一", "31 二", "01 三", "2日"]) == [date(2026, 3, 30), date(2026, 3, 31), date(2026, 4, 1),
                                                        date(2026, 4, 2)]  # the numbers start again: April
     with pytest.raises(ImportFileError, match="表头里没有日期列"):
