@@ -163,6 +163,14 @@ def employees(request: AuthedHttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")
     status = request.GET.get("status", "")
     site = request.GET.get("site", "")
+    if request.GET.get("export") == "xlsx":  # the list as the import reads it: edited, it comes back in
+        from central.people.importing import export_workbook
+
+        found = selectors.employee_search(user, q, status, site).select_related("attendance", "attendance__default_shift")
+        response = HttpResponse(export_workbook(found.iterator(chunk_size=2000)),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = 'attachment; filename="employees.xlsx"'
+        return response
     page = page_of(request, selectors.employee_search(user, q, status, site))
     context = {"nav": "employees", "page": page, "q": q, "status": status, "site": site,
                "sites": scope.sites(user), "can_manage": scope.can_manage(user),

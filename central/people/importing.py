@@ -17,7 +17,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -432,6 +432,33 @@ def apply(user: User, table: Table, *, source: str) -> Outcome:
     done = recompute_after_import(touched, user.username) if touched else None
     return Outcome([r.number for r in writes if r.action == ADD], [r.number for r in writes if r.action == CHANGE],
                    version, isinstance(done, RecomputeJob))
+
+
+def export_workbook(employees: Iterable[Employee]) -> bytes:
+    """``employees`` in the columns :func:`read_table` reads, so HR edits the file and imports it back: a header, one
+    row an employee (dates as dates, active as 是/否), the columns wide enough to read."""
+    import openpyxl
+    from openpyxl.styles import Font
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("员工 Employees")
+    for i, c in enumerate(COLUMNS):
+        sheet.column_dimensions[chr(ord("A") + i)].width = max(14, len(c.title) + 4)
+    header = []
+    for c in COLUMNS:
+        cell = openpyxl.cell.WriteOnlyCell(sheet, value=c.title)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    for e in employees:
+        profile = _profile_of(e)
+        sheet.append([e.number, e.name, e.site.code, e.department.name if e.department else None, e.card,
+                      *(getattr(profile, k) if profile is not None else None for k in ("joined", "work_started", "left")),
+                      profile.default_shift.name if profile is not None and profile.default_shift else None,
+                      "是" if e.active else "否"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def template_workbook() -> bytes:

@@ -208,3 +208,23 @@ def test_the_console_checks_a_file_then_imports_it(plant) -> None:
     manager = User.objects.create_user("mg", password="x" * 12, role=Role.MANAGER)
     manager.departments.set([plant["assembly"]])
     assert client_for(manager).get(url).status_code == 403
+
+
+def test_the_list_exported_reads_back_as_an_import_that_changes_nothing(plant) -> None:
+    importing.apply(plant["hr"], table(MIXED[:3]), source="people.xlsx")
+    hr = client_for(plant["hr"])
+    answer = hr.get(reverse("console:employees"), {"export": "xlsx"})
+    assert answer["Content-Disposition"] == 'attachment; filename="employees.xlsx"'
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == HEADER
+    assert [(r[0], r[1], r[2], r[3], r[4], r[8], r[9]) for r in rows[1:]] == [  # 李雷 (bj) is outside the scope
+        ("A1000", "张三", "sh", "仓储", "10001", None, "是"), ("A1001", "张伟", "sh", "装配", None, "白班", "是"),
+        ("A1002", "李娜", "sh", None, None, None, "是")]
+    assert (rows[2][5].date(), rows[2][6].date()) == (date(2026, 3, 1), date(2016, 7, 1))  # dates as dates
+    back = importing.plan(plant["hr"], importing.read_table("employees.xlsx", answer.content))
+    assert [r.action for r in back.rows] == ["same", "same", "same"]  # edited nothing: imports nothing
+    one = hr.get(reverse("console:employees"), {"export": "xlsx", "q": "A1001"})
+    assert [r[0] for r in openpyxl.load_workbook(io.BytesIO(one.content)).worksheets[0].iter_rows(
+        min_row=2, values_only=True)] == ["A1001"]
+    assert "export=xlsx" in hr.get(reverse("console:employees"), {"q": "A1"}).content.decode()
