@@ -10,7 +10,8 @@ hand, and the balance kept days that were never taken.
 - **Effect**, in one transaction: the leave's records on the days given back are removed and those days recomputed
   from the punches (a day with none, once final, is absent, as any working day), the balance counts the days still
   taken, and the audit log keeps the old and the new end (``attendance.leave_ended_early`` or
-  ``attendance.leave_called_off``).
+  ``attendance.leave_called_off``); webhooks hear ``request.shortened`` (the new end and the old) or
+  ``request.withdrawn``.
 - **Refused**: a leave not approved, a day outside the leave, a day in a closed month (月结), no reason.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from central.attendance import closing
 from central.attendance.errors import AttendanceError
 from central.attendance.models import DailyRecord, LeaveRecord
 from central.people.models import Employee
+from central.webhooks import events as webhook_events
 
 
 def end_leave_early(user: Any, leave: LeaveRecord, back_on: date, *, reason: str,
@@ -51,9 +53,12 @@ def end_leave_early(user: Any, leave: LeaveRecord, back_on: date, *, reason: str
         if called_off:
             held.state, held.approved_by, held.approved_at = "withdrawn", user.username[:150], dj_timezone.now()
             held.save(update_fields=["state", "approved_by", "approved_at"])
+            webhook_events.request_changed(held)
         else:
             held.end = back_on - timedelta(days=1)
             held.save(update_fields=["end"])
+            webhook_events.leave_shortened(held, end_was=was_end, back_on=back_on, by=user.username,
+                                           at=dj_timezone.now(), reason=reason[:500])
         DailyRecord.objects.filter(employee_id=held.employee_id, date__range=(back_on, was_end),
                                    source__in=("leave", "on_duty"), leave_type_id=held.leave_type_id,
                                    half_day=held.half_day).delete()

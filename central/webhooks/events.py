@@ -123,6 +123,19 @@ def request_changed(request: Request) -> int:
     return emit_many([Fact(event, data, employee.number, f"{event}:{data['kind']}:{request.pk}", employee.site_id)])
 
 
+def leave_shortened(leave: LeaveRecord, *, end_was: date, back_on: date, by: str, at: datetime, reason: str) -> int:
+    """An approved leave ended early (销假, ``request.shortened``): the employee came back on ``back_on``; its new
+    ``end`` and the old one, who recorded it, when and why. A leave called off before its first day is
+    ``request.withdrawn`` instead. In the writer's transaction."""
+    event = "request.shortened"
+    if not wanted(event):
+        return 0
+    data = {**_request_data(leave), "end_was": end_was.isoformat(), "back_on": back_on.isoformat(), "shortened_by": by,
+            "shortened_at": _plain(at), "reason": reason}
+    employee = leave.employee
+    return emit_many([Fact(event, data, employee.number, f"{event}:leave:{leave.pk}:{back_on}", employee.site_id)])
+
+
 def swap_answered(change: ShiftChange, by: str, at: datetime) -> int:
     """The colleague a swap names answered it (``request.answered``, ``partner_answer`` agreed or declined): agreed, it
     now waits for a manager; declined, it is also ``request.rejected``. In the writer's transaction."""

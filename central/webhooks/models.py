@@ -15,6 +15,7 @@ EVENTS = [
     ("request.approved", _("申请已批准 Request approved")),
     ("request.rejected", _("申请已拒绝 Request rejected")),
     ("request.withdrawn", _("申请已撤回 Request withdrawn")),
+    ("request.shortened", _("请假已销假，提前结束 Leave ended early")),
     ("month.closed", _("月份已月结 Month closed")),
     ("month.reopened", _("月份已重新开放 Month reopened")),
     ("alert", _("告警 Alert")),

@@ -160,3 +160,23 @@ def test_the_api_ends_a_leave_early_with_the_same_rules(plant: dict[str, Any]) -
     ClosedMonth.objects.create(site=plant["site"], month=date(2026, 3, 1), closed_by="hr")
     status, body = post(plant["hr"], plant["first"], {"back_on": "2026-03-10", "reason": "x"})
     assert (status, body["field"]) == (409, "back_on") and "closed" in body["detail"]
+
+
+def test_webhooks_hear_a_leave_shortened_or_called_off(plant: dict[str, Any]) -> None:
+    from central.webhooks.models import Delivery
+    from central.webhooks.services import create_hook
+
+    root = User.objects.create_superuser("root", password="x" * 12)
+    create_hook(root, {"name": "hr-system", "url": "http://127.0.0.1:9/h",
+                       "events": ["request.shortened", "request.withdrawn"]})
+    end_leave_early(plant["hr"], plant["first"], date(2026, 3, 12), reason="提前回来 Back early")
+    end_leave_early(plant["boss"], plant["second"], date(2026, 3, 16), reason="没有去 Did not go")
+    told = {d.event: d.data for d in Delivery.objects.all()}
+    assert set(told) == {"request.shortened", "request.withdrawn"}
+    shortened = told["request.shortened"]
+    assert (shortened["kind"], shortened["id"], shortened["employee"], shortened["start"], shortened["end"],
+            shortened["end_was"], shortened["back_on"], shortened["shortened_by"], shortened["reason"]) == (
+        "leave", plant["first"].pk, "E1", "2026-03-09", "2026-03-11", "2026-03-13", "2026-03-12", "hr",
+        "提前回来 Back early")
+    withdrawn = told["request.withdrawn"]
+    assert (withdrawn["id"], withdrawn["end"], withdrawn["withdrawn_by"]) == (plant["second"].pk, "2026-03-17", "boss")
