@@ -148,7 +148,16 @@ def _banked(staff: Sequence[int], last: date, months: int | None) -> dict[int, l
     return found
 
 
-def _takings(entries: Iterable[tuple[int, int, date, Decimal, str]], in_lieu: int) -> dict[int, list[Taking]]:
+Entry = tuple[int, int, date, Decimal, str]  # employee pk, leave type pk, a day off, its days (1 or 0.5), the leave's state
+
+
+def _entries(leaves: Sequence[LeaveRecord], days: Mapping[int, list[date]]) -> list[Entry]:
+    """Each day off of ``leaves`` (their days by pk, :func:`leave_days`) as an entry."""
+    return [(leave.employee_id, leave.leave_type_id, day, HALF if leave.half_day else Decimal(1), leave.state)
+            for leave in leaves for day in days[leave.pk]]
+
+
+def _takings(entries: Iterable[Entry], in_lieu: int) -> dict[int, list[Taking]]:
     """Each employee's days off of time off in lieu, approved and waiting, from (employee, type, day, days, state)."""
     found: dict[int, list[Taking]] = {}
     for emp_pk, type_pk, day, n, _state in entries:
@@ -234,8 +243,7 @@ def balances_of(staff: Sequence[Employee], years: Iterable[int], today: date | N
     # the types that carry over need each day: (employee, type) → year → [(day, days)]
     dated: dict[tuple[int, int], dict[int, list[tuple[date, Decimal]]]] = {}
     adding = adding or {}
-    entries = [(leave.employee_id, leave.leave_type_id, day, HALF if leave.half_day else Decimal(1), leave.state)
-               for leave in leaves for day in days[leave.pk]]
+    entries = _entries(leaves, days)
     entries += [(emp, pk, day, n, "pending") for emp, extra in adding.items() for pk, day, n in extra]
     for emp_pk, type_pk, day, n, state in entries:
         key = (emp_pk, type_pk, day.year, state)
@@ -287,7 +295,7 @@ def _in_lieu_years(banked: Sequence[Banked], takings: Sequence[Taking], wanted: 
     return found
 
 
-def _forfeited(staff: Sequence[Employee], entries: Sequence[tuple[int, int, date, Decimal, str]],
+def _forfeited(staff: Sequence[Employee], entries: Sequence[Entry],
                forfeiting: Mapping[int, LeaveType], statutory: set[int],
                dates: Mapping[int, tuple[date | None, date | None, date | None]]) -> dict[int, dict[int, Forfeit]]:
     """The years each employee's statutory annual leave is forfeited (条例 第四条), from their approved leave days
@@ -379,9 +387,7 @@ def _in_lieu_paid(staff: Sequence[int], in_lieu: LeaveType, first: date, last: d
     people = list(Employee.objects.filter(pk__in=banked))
     leaves = list(LeaveRecord.objects.filter(employee__in=banked, leave_type=in_lieu, state__in=("approved", "pending"))
                   .select_related("leave_type"))
-    days = leave_days(people, leaves)
-    entries = [(leave.employee_id, in_lieu.pk, day, HALF if leave.half_day else Decimal(1), leave.state)
-               for leave in leaves for day in days[leave.pk]]
+    entries = _entries(leaves, leave_days(people, leaves))
     takings = _takings(entries, in_lieu.pk)
     found = {pk: paid(banked[pk], takings.get(pk, []), first, last, today, gone.get(pk) if pk in leaving else None)
              for pk in banked}

@@ -299,7 +299,7 @@ def apply(user: User, grid: Grid, *, source: str) -> Outcome:
     """Record every change :func:`plan` finds for ``grid``, checked again now, as agreed shift changes approved by
     ``user``; refused whole while any row has an error."""
     from central.attendance.models import RecomputeJob
-    from central.attendance.services import recompute_after_schedule_import
+    from central.attendance.services import recompute_employees
 
     checked = plan(user, grid)
     if not checked.ok:
@@ -325,7 +325,8 @@ def apply(user: User, grid: Grid, *, source: str) -> Outcome:
             "first": checked.days[0].isoformat(), "last": checked.days[-1].isoformat(),
             "employees": len(changing), "changes": checked.changes, "days": checked.days_changed,
             "numbers": [r.number for r in changing]})
-    done = recompute_after_schedule_import([r.employee.pk for r in changing if r.employee], checked.days[0],
-                                           checked.days[-1], user.username) if changing else None
+    ids = [r.employee.pk for r in changing if r.employee]
+    done = recompute_employees(ids, checked.days[0], checked.days[-1], user.username,
+                               f"排班导入 {len(ids)} 人 / schedule import, {len(ids)} employees") if ids else None
     return Outcome(len(changing), checked.changes, checked.days_changed, isinstance(done, RecomputeJob))
 

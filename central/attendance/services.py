@@ -1198,18 +1198,12 @@ def recompute_after_move(employee: Employee, since: date, actor: str) -> None:
     _recompute_for(Employee.objects.filter(pk=employee.pk), since, None, actor, f"{employee.number} 调动 / moved")
 
 
-def recompute_after_import(employee_ids: list[int], actor: str) -> Outcome | RecomputeJob:
-    """Employees added or whose attendance terms changed in an import (:mod:`central.people.importing`): their
-    recent days, at once when few, else queued."""
-    return _recompute_for(Employee.objects.filter(pk__in=employee_ids), None, None, actor,
-                          f"导入 {len(employee_ids)} 名员工 / {len(employee_ids)} employees imported")
-
-
-def recompute_after_schedule_import(employee_ids: list[int], first: date, last: date, actor: str) -> Outcome | RecomputeJob:
-    """Employees whose days a schedule import changed (:mod:`central.attendance.schedule_import`): the past ones among
-    ``first``..``last``, at once when few, else queued."""
-    return _recompute_for(Employee.objects.filter(pk__in=employee_ids), first, last, actor,
-                          f"排班导入 {len(employee_ids)} 人 / schedule import, {len(employee_ids)} employees")
+def recompute_employees(employee_ids: list[int], first: date | None, last: date | None, actor: str,
+                        reason: str) -> Outcome | RecomputeJob:
+    """Recompute the past days among ``first``..``last`` (``None``: open, the last RECOMPUTE_DAYS at most) of the
+    employees an import changed (:mod:`central.people.importing`, :mod:`central.attendance.schedule_import`): at once
+    when few, else queued, with ``reason`` ("中文 / English") shown beside its progress."""
+    return _recompute_for(Employee.objects.filter(pk__in=employee_ids), first, last, actor, reason)
 
 
 def _profile_value(value: Any) -> Any:

@@ -29,18 +29,12 @@ class AllowanceImportForm(forms.Form):
                                                   "a year or the statutory days"))
 
 
-class AllowanceImport(import_flow.Import[importing.Table]):
+class AllowanceImport(import_flow.TableImport):
     def read(self, upload: UploadedFile, data: dict[str, Any]) -> importing.Table:
         return allowance_import.read(upload.name or "", upload.read())
 
     def check(self, request: AuthedHttpRequest, found: importing.Table) -> importing.Plan:
         return allowance_import.plan(request.user, found)
-
-    def dump(self, found: importing.Table) -> Any:
-        return {"rows": found.rows, "ignored": found.ignored}
-
-    def load(self, kept: Any) -> importing.Table:
-        return importing.Table([(int(line), dict(cells)) for line, cells in kept["rows"]], [], list(kept["ignored"]))
 
     def apply(self, request: AuthedHttpRequest, name: str, found: importing.Table) -> HttpResponse:
         done = allowance_import.apply(request.user, found)

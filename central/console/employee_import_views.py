@@ -20,19 +20,12 @@ from central.console.views import AuthedHttpRequest, console_view, require
 from central.people import importing
 
 
-class EmployeeImport(import_flow.Import[importing.Table]):
+class EmployeeImport(import_flow.TableImport):
     def read(self, upload: UploadedFile, data: dict[str, Any]) -> importing.Table:
         return importing.read_table(upload.name or "", upload.read())
 
     def check(self, request: AuthedHttpRequest, found: importing.Table) -> importing.Plan:
         return importing.plan(request.user, found)
-
-    def dump(self, found: importing.Table) -> Any:
-        return {"rows": found.rows, "columns": found.columns, "ignored": found.ignored}
-
-    def load(self, kept: Any) -> importing.Table:
-        return importing.Table([(int(line), dict(cells)) for line, cells in kept["rows"]], list(kept["columns"]),
-                               list(kept["ignored"]))
 
     def apply(self, request: AuthedHttpRequest, name: str, found: importing.Table) -> HttpResponse:
         done = importing.apply(request.user, found, source=name)

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from central.console.views import AuthedHttpRequest
-from central.people.importing import ImportFileError
+from central.people.importing import ImportFileError, Table
 
 T = TypeVar("T")
 
@@ -76,3 +76,13 @@ def run(request: AuthedHttpRequest, spec: Import[Any], context: dict[str, Any], 
                 request.session[spec.key] = {"name": upload.name, "data": spec.dump(found)}
                 context.update(name=upload.name, plan=spec.check(request, found))
     return render(request, spec.template, context)
+
+
+class TableImport(Import[Table]):
+    """An import of rows of columns (:class:`central.people.importing.Table`), kept as the table itself."""
+
+    def dump(self, found: Table) -> Any:
+        return found.kept()
+
+    def load(self, kept: Any) -> Table:
+        return Table.from_kept(kept)

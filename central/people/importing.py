@@ -104,6 +104,15 @@ class Table:
     columns: list[str]  # the keys found, in the file's order
     ignored: list[str]  # headers of columns not recognised (not read)
 
+    def kept(self) -> dict[str, Any]:
+        """As plain JSON, to keep between the check and the import (:meth:`from_kept` reads it back)."""
+        return {"rows": self.rows, "columns": self.columns, "ignored": self.ignored}
+
+    @classmethod
+    def from_kept(cls, kept: dict[str, Any]) -> Table:
+        return cls([(int(line), dict(cells)) for line, cells in kept["rows"]], list(kept["columns"]),
+                   list(kept["ignored"]))
+
 
 def _text(value: object) -> str:
     if value is None:
@@ -337,7 +346,8 @@ def _plan_row(user: User, row: RowPlan, cells: dict[str, str], existing: Employe
                   "verify_mode": existing.verify_mode if existing else "any",
                   "allowed_devices": list(existing.allowed_devices) if existing else [], "active": active}
     profile = _profile_of(existing)
-    values: dict[str, Any] = {k: getattr(profile, k) if profile is not None else None for k in PROFILE_FIELDS}
+    stored: dict[str, Any] = {k: getattr(profile, k) if profile is not None else None for k in PROFILE_FIELDS}
+    values = dict(stored)
     for key in ("joined", "work_started", "left"):
         cell = given(key)
         if cell is not None:
@@ -367,7 +377,7 @@ def _plan_row(user: User, row: RowPlan, cells: dict[str, str], existing: Employe
         return
     before = {"name": existing.name, "site": existing.site.code,
               "department": existing.department.name if existing.department else "", "card": existing.card,
-              "active": existing.active, **{k: getattr(profile, k) if profile is not None else None for k in PROFILE_FIELDS}}
+              "active": existing.active, **stored}
     after = {**{k: row.record[k] for k in ROSTER_FIELDS}, **values}
     after["card"] = after["card"] or None
     row.changes = [k for k in BY_KEY if k in before and before[k] != after[k]]
@@ -405,7 +415,7 @@ class ImportRefused(ValueError):
 def apply(user: User, table: Table, *, source: str) -> Outcome:
     """Do what :func:`plan` says for ``table``, checked again now; refused whole while any row has an error."""
     from central.attendance.models import AttendanceProfile, RecomputeJob
-    from central.attendance.services import recompute_after_import
+    from central.attendance.services import recompute_employees
 
     checked = plan(user, table)
     if not checked.ok:
@@ -429,7 +439,8 @@ def apply(user: User, table: Table, *, source: str) -> Outcome:
             "added": [r.number for r in writes if r.action == ADD],
             "changed": {r.number: r.changes for r in writes if r.action == CHANGE}, "roster_version": version})
     touched = [ids[r.number] for r in writes if r.action == ADD or set(r.changes) & {*PROFILE_FIELDS, "active"}]
-    done = recompute_after_import(touched, user.username) if touched else None
+    done = recompute_employees(touched, None, None, user.username,
+                               f"导入 {len(touched)} 名员工 / {len(touched)} employees imported") if touched else None
     return Outcome([r.number for r in writes if r.action == ADD], [r.number for r in writes if r.action == CHANGE],
                    version, isinstance(done, RecomputeJob))
 
