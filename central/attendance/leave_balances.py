@@ -29,7 +29,7 @@ from central.accounts import audit
 from central.attendance import engine as e
 from central.attendance.annual_leave import SICK, Absence, Forfeit, entitlement, forfeits
 from central.attendance.carry_over import CarryRule, YearCarry, chain
-from central.attendance.in_lieu_ledger import Banked, Taking, last_day, paid, years
+from central.attendance.in_lieu_ledger import HALF_DAY_MIN, Banked, Taking, last_day, paid, years
 from central.attendance.inputs import load_rules, plans
 from central.attendance.models import AttendanceProfile, DailyRecord, LeaveAllowance, LeaveRecord, LeaveType
 from central.attendance.services import AttendanceError
@@ -48,7 +48,6 @@ class AllowanceError(AttendanceError):
 TYPE, OWN, STATUTORY, UNKNOWN = "type", "own", "statutory", "unknown"  # UNKNOWN: statutory, no dates to count from
 FORFEITED = "forfeited"  # statutory, and the year forfeited by long sick or paid personal leave (条例 第四条)
 IN_LIEU = "in_lieu"  # time off in lieu (调休): rest-day overtime approved so, less what was taken of it before the year
-IN_LIEU_HALF_DAY_MIN = 4 * 60  # half of the 8-hour working day (劳动法 第三十六条)
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def forfeit_text(forfeit: Forfeit) -> tuple[str, str]:
 def in_lieu_days(minutes: int) -> Decimal:
     """Days of time off in lieu that ``minutes`` of overtime give: half a day for every 4 hours, what is short of the
     next 4 hours kept towards it."""
-    return HALF * (max(minutes, 0) // IN_LIEU_HALF_DAY_MIN)
+    return HALF * (max(minutes, 0) // HALF_DAY_MIN)
 
 
 def _banked(staff: Sequence[int], last: date, months: int | None) -> dict[int, list[Banked]]:
@@ -162,7 +161,7 @@ def _takings(entries: Iterable[Entry], in_lieu: int) -> dict[int, list[Taking]]:
     found: dict[int, list[Taking]] = {}
     for emp_pk, type_pk, day, n, _state in entries:
         if type_pk == in_lieu:
-            found.setdefault(emp_pk, []).append(Taking(day, int(n * 2 * IN_LIEU_HALF_DAY_MIN)))
+            found.setdefault(emp_pk, []).append(Taking(day, int(n * 2 * HALF_DAY_MIN)))
     return found
 
 

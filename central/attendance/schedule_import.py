@@ -23,7 +23,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
@@ -31,7 +30,7 @@ from central.attendance import closing
 from central.attendance.errors import AttendanceError
 from central.attendance.models import ShiftChange, ShiftType
 from central.attendance.selectors import Cell
-from central.attendance.shift_changes import MAX_CHANGE_DAYS
+from central.attendance.shift_changes import MAX_CHANGE_DAYS, standing
 from central.attendance.team_schedule import planned_rows
 from central.people.importing import ImportFileError, column_of, parse_date, sheets
 from central.people.models import Employee
@@ -229,9 +228,7 @@ def plan(user: User, grid: Grid) -> Plan:
 def _changed_days(staff: Sequence[Employee], first: date, last: date) -> dict[int, set[date]]:
     """The days each employee has a change waiting or approved on (theirs, or a swap with them)."""
     found: dict[int, set[date]] = {}
-    ids = [e.pk for e in staff]
-    rows = ShiftChange.objects.filter(Q(employee__in=ids) | Q(partner__in=ids), state__in=("pending", "approved"),
-                                      start__lte=last, end__gte=first).values_list("employee_id", "partner_id", "start", "end")
+    rows = standing([e.pk for e in staff], first, last).values_list("employee_id", "partner_id", "start", "end")
     for emp, partner, start, end in rows:
         days = {start + timedelta(days=n) for n in range((end - start).days + 1)}
         for pk in (emp, partner):

@@ -15,11 +15,12 @@ HR decides, as with leave.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
@@ -63,10 +64,16 @@ def _described(names: list[str]) -> str:
     return " / ".join(names) if names else REST
 
 
+def standing(employee_ids: Sequence[int], first: date, last: date) -> QuerySet[ShiftChange]:
+    """The changes waiting or approved on any day of ``first``..``last`` that ``employee_ids`` asked for or are
+    swapped in."""
+    return ShiftChange.objects.filter(Q(employee__in=employee_ids) | Q(partner__in=employee_ids),
+                                      state__in=("pending", "approved"), start__lte=last, end__gte=first)
+
+
 def _check_free(employee: Employee, first: date, last: date) -> None:
     """No change of ``employee`` (asked by them or swapped with them) waits or stands on these days."""
-    clash = (ShiftChange.objects.filter(Q(employee=employee) | Q(partner=employee), state__in=("pending", "approved"),
-                                        start__lte=last, end__gte=first).order_by("start").first())
+    clash = standing([employee.pk], first, last).order_by("start").first()
     if clash is not None:
         zh, en = ("待批", "pending") if clash.state == "pending" else ("已批", "approved")
         raise AttendanceError(f"{employee.number} 在 {clash.start} 至 {clash.end} 已有调班（{zh}）/ {employee.number} "
