@@ -9,7 +9,7 @@
     seed-central devices | events | rejected
     seed-central provision DEVICE_ID [--out DIR]   key + certificate + bundle for a terminal
     seed-central broker-config [--out DIR]         mosquitto.conf + ACL for the site
-    seed-central employee add|delete|list|import   the central employee tables (the roster)
+    seed-central employee add|delete|list|import|photos   the central employee tables (the roster)
     seed-central command DEVICE_ID open_door       a signed command to one terminal
     seed-central attendance evaluate FILE.json     the attendance engine on one scenario, JSON out
     seed-central attendance recompute --from D --to D [--site --department --employee]
@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     esub.add_parser("list", help="list employees")
     imp = esub.add_parser("import", help="add or change employees from a JSON list")
     imp.add_argument("file")
+    photos = esub.add_parser("photos", help="face templates from photos named by employee number (照片导入人脸): "
+                                            "a .zip, a folder or one photo")
+    photos.add_argument("path")
+    photos.add_argument("--check", action="store_true", help="check every photo and say what would change; write nothing")
+    photos.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ros = sub.add_parser("roster", help="the roster's history: show it, or start a new one after restoring by hand")
     rsub = ros.add_subparsers(dest="action", required=True)
@@ -300,12 +305,53 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _employee_photos(args: argparse.Namespace, actor: str) -> int:
+    """``seed-central employee photos PATH``: thin over :mod:`central.people.face_photos`, without the console's limit
+    on how many photos at once."""
+    from central.people import face_photos
+    from central.people.importing import ImportFileError
+
+    path = Path(args.path)
+    try:
+        found = face_photos.read_folder(path) if path.is_dir() else face_photos.read_upload(
+            path.name, path.read_bytes(), limited=False)
+    except (ImportFileError, OSError) as exc:
+        print(f"seed-central employee photos: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with face_photos.shared_enroller() as enroller:
+        described = face_photos.describe(found, enroller, _progress_bar("检查照片 checking photos", "photos",
+                                                                         quiet=args.quiet))
+    checked = face_photos.plan(None, described, found.ignored)
+    for row in checked.photos:
+        if row.state in (face_photos.SKIPPED, face_photos.ERROR):
+            print(f"{row.line}\t{row.file}\t{row.number or '—'}\t{row.message}")
+    for group in checked.employees:
+        for message in group.errors:
+            print(f"{group.number}\t{message}")
+    counts = checked.counts
+    print(f"可导入 {counts['employees']} 名员工、{counts['templates']} 个人脸模板，不可用的照片 {counts['skipped']} 张，错误 "
+          f"{counts['refused']} 处 / {counts['employees']} employees with {counts['templates']} face templates, "
+          f"{counts['skipped']} photos not usable, {counts['refused']} problems")
+    if args.check:
+        return EXIT_OK if checked.ok else EXIT_FAILURE
+    try:
+        done = face_photos.apply(None, described, source=str(path), actor=actor)
+    except face_photos.FacesRefused as exc:
+        print(f"seed-central employee photos: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"人脸已导入 faces imported: {len(done.employees)} employees, {done.templates} templates; roster version "
+          f"{done.version}")
+    return EXIT_OK
+
+
 def cmd_employee(args: argparse.Namespace) -> int:
     _django(args)
     from central.accounts import audit
     from central.people import roster
 
     actor = f"cli:{os.environ.get('USER', 'root')}"
+    if args.action == "photos":
+        return _employee_photos(args, actor)
     try:
         if args.action == "list":
             rows = [{k: v for k, v in e.items() if k not in ("faces", "fingers", "pin_hash")} |

@@ -16,7 +16,14 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, include, path
 
 from central.alerts import urls as alert_urls
-from central.console import allowance_import_views, attendance_views, employee_import_views, schedule_import_views, views
+from central.console import (
+    allowance_import_views,
+    attendance_views,
+    employee_import_views,
+    employee_photo_views,
+    schedule_import_views,
+    views,
+)
 from central.live import display_console_urls
 from central.live import urls as live_urls
 from central.reports import urls as report_urls
@@ -34,9 +41,11 @@ urlpatterns = [
     path("employees/", views.employees, name="employees"),
     path("employees/new/", views.employee_add, name="employee_add"),
     path("employees/import/", employee_import_views.employee_import, name="employee_import"),
+    path("employees/photos/", employee_photo_views.employee_photos, name="employee_photos"),
     path("employees/<int:pk>/", views.employee_detail, name="employee"),
     path("employees/<int:pk>/edit/", views.employee_edit, name="employee_edit"),
     path("employees/<int:pk>/deactivate/", views.employee_deactivate, name="employee_deactivate"),
+    path("employees/<int:pk>/faces/clear/", employee_photo_views.employee_faces_clear, name="employee_faces_clear"),
     path("devices/", views.devices, name="devices"),
     path("devices/<str:device_id>/", views.device_detail, name="device"),
     path("devices/<str:device_id>/commands/", views.device_commands, name="device_commands"),
@@ -91,10 +100,14 @@ ROLE_WALK: dict[str, dict] = {
     "employee_add": {"kwargs": {}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS},
     # a POST is a file checked row by row: another scope's rows are refused on their row (tests/central/test_employee_import.py)
     "employee_import": {"kwargs": {}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS, "form": True},
+    # a POST is a .zip of photos checked photo by photo: another scope's employees are refused on their photos
+    "employee_photos": {"kwargs": {}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS, "form": True},
     "employee": {"kwargs": {"pk": "{employee}"}, "get": ALL_ROLES, "methods": ("GET",)},
     "employee_edit": {"kwargs": {"pk": "{employee}"}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS},
     "employee_deactivate": {"kwargs": {"pk": "{employee}"}, "get": frozenset(), "methods": ("POST",),
                             "post": MANAGERS},
+    "employee_faces_clear": {"kwargs": {"pk": "{employee}"}, "get": frozenset(), "methods": ("POST",),
+                             "post": MANAGERS},
     "devices": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET",)},
     "device": {"kwargs": {"device_id": "{device}"}, "get": STAFF_READERS, "methods": ("GET",)},
     "device_commands": {"kwargs": {"device_id": "{device}"}, "get": STAFF_READERS, "methods": ("GET",)},
