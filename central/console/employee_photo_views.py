@@ -30,6 +30,7 @@ class FacePhotoForm(forms.Form):
                            help_text=gettext_lazy("照片以工号命名（E001.jpg、E001-2.jpg）或放在以工号命名的文件夹里 / "
                                                   "photos named by employee number (E001.jpg, E001-2.jpg) or in a folder "
                                                   "named by it"))
+    employee = forms.CharField(required=False, widget=forms.HiddenInput)  # from an employee's page: every photo theirs
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class FacePhotoImport(import_flow.Import[Checked]):
                 f"{face_photos.MAX_UPLOAD_BYTES // 1024 // 1024} MB")
         found = face_photos.read_upload(upload.name or "", upload.read())
         with face_photos.shared_enroller() as enroller:
-            return Checked(face_photos.describe(found, enroller), found.ignored)
+            return Checked(face_photos.describe(found, enroller, number=data.get("employee") or ""), found.ignored)
 
     def check(self, request: AuthedHttpRequest, found: Checked) -> face_photos.FacePlan:
         return face_photos.plan(request.user, found.photos, found.ignored)
@@ -62,7 +63,9 @@ class FacePhotoImport(import_flow.Import[Checked]):
         messages.success(request, _("已导入 %(file)s：%(n)d 名员工的人脸模板共 %(templates)d 个，名册已下发到终端 / %(file)s "
                                     "imported: %(templates)d face templates of %(n)d employees, sent to the terminals")
                          % {"file": name, "n": len(done.employees), "templates": done.templates})
-        return redirect("console:employees")
+        numbers = {n for d in found.photos for n in d.numbers}
+        one = scope.employees(request.user).filter(number=numbers.pop()).first() if len(numbers) == 1 else None
+        return redirect("console:employee", pk=one.pk) if one else redirect("console:employees")
 
 
 PHOTOS = FacePhotoImport("face_photo_import", "console:employee_photos", "console/photo_import.html", FacePhotoForm,
@@ -73,9 +76,13 @@ PHOTOS = FacePhotoImport("face_photo_import", "console:employee_photos", "consol
 @console_view
 def employee_photos(request: AuthedHttpRequest) -> HttpResponse:
     require(scope.can_manage(request.user))
-    return import_flow.run(request, PHOTOS, {"nav": "employees", "back": reverse("console:employees"),
+    number = request.POST.get("employee", "") if request.method == "POST" else request.GET.get("employee", "")
+    employee = scope.employees(request.user).filter(number=number).first() if number else None
+    back = reverse("console:employee", args=[employee.pk]) if employee else reverse("console:employees")
+    return import_flow.run(request, PHOTOS, {"nav": "employees", "back": back, "for_employee": employee,
                                              "max_photos": face_photos.MAX_PHOTOS,
-                                             "max_templates": face_photos.MAX_TEMPLATES})
+                                             "max_templates": face_photos.MAX_TEMPLATES},
+                           initial={"employee": employee.number if employee else ""})
 
 
 @require_POST

@@ -222,14 +222,15 @@ def shared_enroller() -> Iterator[FaceEnroller]:
         yield _enroller
 
 
-def describe(upload: Upload, enroller: FaceEnroller, progress: Callable[[int, int], None] | None = None
-             ) -> list[Described]:
-    """Each photo through the enrolment gates; a template for each that passes."""
+def describe(upload: Upload, enroller: FaceEnroller, progress: Callable[[int, int], None] | None = None, *,
+             number: str = "") -> list[Described]:
+    """Each photo through the enrolment gates; a template for each that passes. With ``number``, every photo is that
+    employee's whatever its name (uploaded from the employee's own page)."""
     from terminal.vision.images import ImageError, decode_image
 
     found: list[Described] = []
     for index, photo in enumerate(upload.photos, 1):
-        item = Described(photo.file, numbers_of(photo.file), photo.problem)
+        item = Described(photo.file, [number] if number else numbers_of(photo.file), photo.problem)
         if not item.reason:
             try:
                 shot = enroller.check(decode_image(photo.data, photo.file), photo.file)

@@ -240,6 +240,20 @@ def test_the_console_checks_imports_and_clears_faces(plant, faces_dir) -> None:
     entry = AuditEntry.objects.get(action="employee.faces_cleared")
     assert entry.target == "E001" and entry.detail["templates"] == 2
 
+    # from the employee's page: the photo is theirs whatever its name, and the import leads back to their page
+    detail = client.get(reverse("console:employee", args=[employee.pk])).content.decode()
+    assert f'href="{url}?employee=E001"' in detail
+    page = client.get(f"{url}?employee=E001").content.decode()
+    assert 'id="photos-for"' in page and "张三（E001）" in page and f'href="{reverse("console:employee", args=[employee.pk])}"' in page
+    checked = client.post(url, {"action": "check", "employee": "E001",
+                                "file": SimpleUploadedFile("IMG_2041.jpg", photo(faces_dir, "John_Salley", SALLEY[2]))})
+    assert 'id="import-row-1" data-state="ok"' in checked.content.decode()
+    assert client.post(url, {"action": "import"})["Location"] == reverse("console:employee", args=[employee.pk])
+    assert templates_of("E001").shape == (1, 128)
+    outside = client.post(url, {"action": "check", "employee": "B001",
+                                "file": SimpleUploadedFile("IMG_2042.jpg", photo(faces_dir, "John_Savage", SAVAGE[0]))})
+    assert 'id="faces-B001" data-ok="no"' in outside.content.decode() and 'id="photos-for"' not in outside.content.decode()
+
     other = Employee.objects.get(number="B001")  # another site's employee: not found for this HR admin
     assert client.post(reverse("console:employee_faces_clear", args=[other.pk])).status_code == 404
     manager = make_user("jingli", Role.MANAGER)
