@@ -70,6 +70,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/employees/{number}", {}, ALL_ROLES),
     Endpoint("PUT", "/api/v1/employees/{number}", {}, WRITERS, {"name": "新名字 New name"}),
     Endpoint("DELETE", "/api/v1/employees/{number}", {"purge": "false"}, WRITERS),
+    # {face_photo}: the base64 of a photo of one face (the tests fill in a real one)
+    Endpoint("PUT", "/api/v1/employees/{number}/faces", {}, WRITERS,
+             {"photos": [{"name": "E001.jpg", "data": "{face_photo}"}]}),
+    Endpoint("DELETE", "/api/v1/employees/{number}/faces", {}, WRITERS),
     Endpoint("GET", "/api/v1/sites", {}, ALL_ROLES),
     Endpoint("GET", "/api/v1/departments", {"site": "{site}"}, ALL_ROLES),
     Endpoint("GET", "/api/v1/devices", {}, ALL_ROLES),

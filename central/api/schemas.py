@@ -131,6 +131,37 @@ class EmployeeRemoved(Schema):
     roster_version: int = Field(description="这次变更的名册版本 / the roster version of this change")
 
 
+class FacePhotoIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("", max_length=200, description="照片的文件名，结果里用它指出是哪一张 / the photo's file name, to name "
+                                                     "it in the answer")
+    data: str = Field(min_length=4, max_length=8_000_000,
+                      description="照片文件（JPEG、PNG、WebP、BMP 或 TIFF）的 base64；整个请求最多 10 MB / the photo "
+                                  "file (JPEG, PNG, WebP, BMP or TIFF) in base64; the whole request at most 10 MB")
+
+
+class FacesIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    photos: list[FacePhotoIn] = Field(min_length=1, max_length=10, description=(
+        "这名员工的照片，1 到 10 张：只有本人、正脸、睁眼、清晰，保留最好的 5 张 / 1 to 10 photos of this employee alone, "
+        "frontal, eyes open, sharp; the best 5 are kept"))
+
+
+class FacePhotoResult(Schema):
+    name: str = Field(description="照片的文件名 / the photo's file name")
+    state: Literal["ok", "spare", "skipped", "error"] = Field(description=(
+        "ok：用作模板；spare：可用但已有更好的；skipped：不可用（见 message）；error：与其他照片不是同一个人 / ok: a template; "
+        "spare: usable, better ones kept; skipped: not usable (see message); error: another person than the other photos"))
+    message: str = Field(description="原因（中文 / English），ok 时为空 / why, empty when ok")
+
+
+class FacesOut(Schema):
+    number: str = Field(description="工号 / employee number")
+    templates: int = Field(description="员工现在的人脸模板数 / the face templates the employee holds now")
+    roster_version: int = Field(description="名册版本（模板随它下发到终端） / the roster version carrying them to the terminals")
+    photos: list[FacePhotoResult] = Field(description="每张照片的结果 / each photo's result")
+
+
 class DeviceOut(Schema):
     device_id: str = Field(description="设备号 / device id")
     site: str = Field(description="站点代码 / site code")

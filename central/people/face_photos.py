@@ -132,7 +132,7 @@ def read_upload(name: str, data: bytes, *, limited: bool = True) -> Upload:
         raise ImportFileError(f"文件超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB / The file is over "
                               f"{MAX_UPLOAD_BYTES // 1024 // 1024} MB")
     if suffix in IMAGE_SUFFIXES:
-        return Upload([_photo(name, data)], [])
+        return Upload([as_photo(name, data)], [])
     if suffix != ".zip":
         raise ImportFileError("请上传 .zip 照片压缩包或一张照片 / Upload a .zip of photos, or one photo")
     try:
@@ -167,10 +167,11 @@ def _archived(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Photo:
             data = member.read(MAX_PHOTO_BYTES + 1)  # the header's size may lie: never read past the limit
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError):
         return Photo(file, b"", "damaged")
-    return _photo(file, data)
+    return as_photo(file, data)
 
 
-def _photo(file: str, data: bytes) -> Photo:
+def as_photo(file: str, data: bytes) -> Photo:
+    """A photo from its bytes (too large: kept with that problem)."""
     if len(data) > MAX_PHOTO_BYTES:
         return Photo(file, b"", "file_too_large")
     return Photo(file, data)
@@ -182,7 +183,7 @@ def read_folder(folder: Path) -> Upload:
     photos = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     if not photos:
         raise ImportFileError(f"{folder} 里没有照片 / {folder} holds no photos")
-    return Upload([_photo(p.relative_to(folder).as_posix(), p.read_bytes()) if p.stat().st_size <= MAX_PHOTO_BYTES
+    return Upload([as_photo(p.relative_to(folder).as_posix(), p.read_bytes()) if p.stat().st_size <= MAX_PHOTO_BYTES
                    else Photo(p.relative_to(folder).as_posix(), b"", "file_too_large") for p in photos],
                   [p.relative_to(folder).as_posix() for p in files if p not in photos])
 
@@ -298,6 +299,14 @@ class FacePlan:
                 "refused": sum(1 for e in self.employees if e.errors) + sum(1 for r in self.photos if not r.number),
                 "templates": sum(len(e.templates) for e in self.employees if not e.errors),
                 "skipped": sum(1 for r in self.photos if r.state == SKIPPED)}
+
+    def refusal(self) -> str:
+        """Every refusal in one "中文 / English" text: the employees' own, then each photo's in error, with its file."""
+        found = [(e.number, m) for e in self.employees for m in e.errors]
+        found += [(f"{r.line} {r.file}", r.message) for r in self.photos if r.state == ERROR and r.message != OUTSIDE]
+        zh = [f"{who}：{message.split(' / ', 1)[0]}" for who, message in found]
+        en = [f"{who}: {message.split(' / ', 1)[-1]}" for who, message in found]
+        return f"{'；'.join(zh)} / {'; '.join(en)}"
 
 
 def _array(template: str) -> np.ndarray:

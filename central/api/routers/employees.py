@@ -6,6 +6,8 @@ one; a role that may not change people answers 403.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 
@@ -19,8 +21,17 @@ from central.api import cursor as keyset
 from central.api.auth import caller
 from central.api.errors import ApiError, not_found
 from central.api.routers.common import CODE, TEXT, cursor_param, limit_param
-from central.api.schemas import ERRORS, EmployeeCreate, EmployeeOut, EmployeePage, EmployeeRemoved, EmployeeWrite
-from central.people import services
+from central.api.schemas import (
+    ERRORS,
+    EmployeeCreate,
+    EmployeeOut,
+    EmployeePage,
+    EmployeeRemoved,
+    EmployeeWrite,
+    FacesIn,
+    FacesOut,
+)
+from central.people import face_photos, services
 from central.people.models import Department, Employee
 from contract import protocol as p
 
@@ -161,3 +172,40 @@ def remove_employee(request, number: str, purge: bool = Query(
         return {"number": number, "action": "deleted", "roster_version": version}
     changed = services.deactivate_employee(user, employee)
     return {"number": number, "action": "deactivated", "roster_version": changed.version}
+
+
+@router.put("/employees/{number}/faces", response={200: FacesOut, **ERRORS},
+            summary="用照片登记人脸（替换原有模板） / enrol the employee's face from photos (replaces the templates)")
+def put_faces(request, number: str, payload: FacesIn):
+    """Each photo through the door's enrolment gates on the central (:mod:`central.people.face_photos`); refused
+    whole (422, each reason named) when no photo is usable, the photos show different people, or the face is already
+    another employee's. The photos are not kept."""
+    user = caller(request)
+    employee = _find(user, number)
+    scope.require_manage(user)
+    photos = []
+    for index, item in enumerate(payload.photos):
+        try:
+            data = base64.b64decode(item.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(422, f"第 {index + 1} 张照片不是 base64 / photo {index + 1} is not base64",
+                           f"photos.{index}.data") from None
+        photos.append(face_photos.as_photo(item.name or f"photo-{index + 1}", data))
+    with face_photos.shared_enroller() as enroller:
+        described = face_photos.describe(face_photos.Upload(photos, []), enroller, number=employee.number)
+    checked = face_photos.plan(user, described)
+    if not checked.ok:
+        raise ApiError(422, checked.refusal(), "photos")
+    done = face_photos.apply(user, described, source=f"API {employee.number}")
+    return {"number": employee.number, "templates": len(checked.employees[0].templates), "roster_version": done.version,
+            "photos": [{"name": r.file, "state": r.state, "message": r.message} for r in checked.photos]}
+
+
+@router.delete("/employees/{number}/faces", response={200: FacesOut, **ERRORS},
+               summary="清除员工的人脸模板 / clear the employee's face templates (the terminals delete them)")
+def delete_faces(request, number: str):
+    user = caller(request)
+    employee = _find(user, number)
+    scope.require_manage(user)
+    version = face_photos.clear_faces(user, employee)
+    return {"number": employee.number, "templates": 0, "roster_version": version, "photos": []}
