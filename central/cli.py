@@ -355,7 +355,7 @@ def cmd_employee(args: argparse.Namespace) -> int:
     try:
         if args.action == "list":
             rows = [{k: v for k, v in e.items() if k not in ("faces", "fingers", "pin_hash")} |
-                    {"faces": len(e["faces"]), "fingers": len(e["fingers"])} for e in roster.list_employees()]
+                    {"faces": len(e["faces"] or ()), "fingers": len(e["fingers"] or ())} for e in roster.list_employees()]
             _print_rows(rows, "table")
             return EXIT_OK
         if args.action == "delete":

@@ -469,15 +469,16 @@ def apply(user: User | None, described: Sequence[Described], *, source: str, act
 
 def clear_faces(user: User, employee: Employee) -> int:
     """Remove an employee's face templates (the employee withdrew consent, or the photos were wrong): every terminal
-    deletes them with the next roster. Returns the roster's version."""
+    deletes them with the next roster, those enrolled at a door too. Returns the roster's version."""
     scope.require_manage(user)
     if not scope.employees(user).filter(pk=employee.pk).exists():
         raise scope.ScopeDenied("employee outside the user's scope")
     with transaction.atomic():
         row = Employee.objects.select_for_update(of=("self",)).select_related("department").get(pk=employee.pk)
         had = len(row.faces or ())
-        if not had:
+        if row.faces_managed and not had:
             return roster.current_version()
+        # an empty list, held by the central from now on: the terminals delete theirs, those enrolled at a door too
         version = roster.upsert_employees([roster.employee_message(row) | {"faces": []}], actor=user.username)
         audit.record(user.username, "employee.faces_cleared", row.number, {"templates": had, "roster_version": version})
     return version

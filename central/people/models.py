@@ -57,6 +57,12 @@ class Employee(models.Model):
     active = models.BooleanField(_("在职 Active"), default=True)
     faces = models.JSONField(default=list, blank=True)
     fingers = models.JSONField(default=list, blank=True)
+    # whether the central holds the employee's templates: only then does the roster carry them (the terminals replace
+    # theirs with these). Until then it carries none, and a face or finger enrolled at a door stays on that door.
+    faces_managed = models.BooleanField(default=False, help_text=_(
+        "人脸模板由中心管理（照片导入、导入文件或清除后）/ The central holds the face templates (imported or cleared)"))
+    fingers_managed = models.BooleanField(default=False, help_text=_(
+        "指纹模板由中心管理 / The central holds the fingerprint templates"))
     version = models.BigIntegerField(default=0, help_text=_("最后一次变更的名册版本 / Roster version of the last change"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

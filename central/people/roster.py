@@ -139,10 +139,10 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
             row.card, row.pin_hash, row.role = emp.card or None, emp.pin_hash, emp.role
             row.verify_mode, row.active = emp.verify_mode, emp.active
             row.allowed_devices = sorted(set(emp.allowed_devices))
-            if emp.faces is not None:
-                row.faces = list(emp.faces)
+            if emp.faces is not None:  # sent: from now on the central holds them, and the roster carries them
+                row.faces, row.faces_managed = list(emp.faces), True
             if emp.fingers is not None:
-                row.fingers = [f.model_dump() for f in emp.fingers]
+                row.fingers, row.fingers_managed = [f.model_dump() for f in emp.fingers], True
             row.version = version
             row.save()
             RosterChange.objects.create(version=version, number=emp.number, op="upsert", at=now)
@@ -174,7 +174,10 @@ def employee_message(row: Employee) -> dict[str, Any]:
         "number": row.number, "name": row.name, "department": row.department.name if row.department else "",
         "card": row.card, "pin_hash": row.pin_hash, "role": row.role, "verify_mode": row.verify_mode,
         "allowed_devices": list(row.allowed_devices), "active": row.active,
-        "faces": list(row.faces), "fingers": list(row.fingers),
+        # templates the central does not hold travel as None ("leave them as they are"), never as an empty list:
+        # the terminals replace their own with a list, so [] would delete what was enrolled at the door
+        "faces": list(row.faces) if row.faces_managed else None,
+        "fingers": list(row.fingers) if row.fingers_managed else None,
     }
 
 

@@ -115,3 +115,39 @@ def test_roster_cards_are_stored_in_the_form_a_tap_produces(store):
     assert store.query_one("SELECT card FROM employees WHERE number = 'K1'")["card"] == normalize_card("00A1B2C3")
     with pytest.raises(p.ProtocolError):
         p.validate(p.Roster, {"version": 2, "base": 1, "upserts": [employee("K2", "Bad", card="W26:999,1")]})
+
+
+def test_templates_enrolled_at_the_door_survive_the_centrals_changes_until_the_central_holds_its_own(store, db):
+    """The roster carries an employee's templates only once the central holds them: a face and a finger enrolled at
+    the door stay through HR's edits of that employee (and a full roster); the central's own faces then replace the
+    door's, and clearing them on the central deletes them at the door too. The finger, never sent, stays."""
+    from terminal.store.employees import add_face_templates, add_finger_template
+
+    central_roster.upsert_employees([employee("D1", "Door One")])
+    assert apply_roster(store, p.validate(p.Roster, central_roster.full_roster())).outcome == "applied"
+    assert [(e["faces"], e["fingers"]) for e in central_roster.list_employees()] == [(None, None)]
+    own = local(store, "D1")["id"]
+    add_face_templates(store, own, [np.frombuffer(base64.b64decode(descriptor(1)), np.float32)], source="camera")
+    add_finger_template(store, own, 1, b"\x03" * 498, 7)
+    assert templates(store, "D1") == (1, 1)
+
+    def follow() -> None:
+        msg = central_roster.delta(roster_version(store))
+        assert msg is not None and apply_roster(store, p.validate(p.Roster, msg)).outcome == "applied"
+
+    central_roster.upsert_employee(employee("D1", "Door One Renamed", card="123"))  # what HR's edits send
+    follow()
+    assert local(store, "D1")["name"] == "Door One Renamed" and templates(store, "D1") == (1, 1)
+    central_roster.rotate_history("restored by hand")  # a new history: the terminal takes the full roster, which
+    resync = p.validate(p.Roster, central_roster.full_roster())  # keeps them as well
+    assert apply_roster(store, resync).outcome == "applied" and roster_version(store) == resync.version
+    assert templates(store, "D1") == (1, 1)
+
+    central_roster.upsert_employee(employee("D1", "Door One Renamed", card="123", faces=[descriptor(2), descriptor(3)]))
+    follow()
+    kept = store.query("SELECT descriptor FROM face_templates WHERE employee_id = ?", (own,))
+    assert sorted(bytes(r["descriptor"]) for r in kept) == sorted(base64.b64decode(descriptor(n)) for n in (2, 3))
+    assert templates(store, "D1") == (2, 1)
+    central_roster.upsert_employee(employee("D1", "Door One Renamed", card="123", faces=[]))  # cleared on the central
+    follow()
+    assert templates(store, "D1") == (0, 1)
