@@ -301,3 +301,32 @@ def test_the_command_line_checks_and_imports_a_folder(plant, faces_dir, tmp_path
     assert AuditEntry.objects.get(action="employee.faces_import").actor.startswith("cli:")
     code, _out, err = cli(str(tmp_path / "missing.zip"))
     assert code == 2 and "missing.zip" in err
+
+
+def test_faces_enrolled_at_the_doors_are_cleared_on_the_central_too(plant) -> None:
+    """An employee the central holds no faces of shows 在终端登记 and can still be cleared: the roster then sends an
+    empty list, which deletes what was enrolled at a door. An upgraded central marks the employees whose templates it
+    held before (the migration's own function, on rows as an older central left them)."""
+    import importlib
+
+    from django.apps import apps
+
+    employee = Employee.objects.get(number="E001")
+    assert not employee.faces_managed and roster.employee_message(employee)["faces"] is None
+    client = client_for(plant["hr"])
+    detail = client.get(reverse("console:employee", args=[employee.pk])).content.decode()
+    assert "在终端登记" in detail and 'id="clear-faces"' in detail
+    version = roster.current_version()
+    client.post(reverse("console:employee_faces_clear", args=[employee.pk]))
+    employee.refresh_from_db()
+    assert employee.faces_managed and roster.employee_message(employee)["faces"] == []
+    assert roster.current_version() == version + 1
+    assert 'id="clear-faces"' not in client.get(reverse("console:employee", args=[employee.pk])).content.decode()
+
+    face = base64.b64encode(np.ones(128, np.float32).tobytes()).decode()
+    Employee.objects.filter(number="E002").update(faces=[face], faces_managed=False)
+    Employee.objects.filter(number="E003").update(fingers=[{"finger": 1, "template": "AAAA"}], fingers_managed=False)
+    importlib.import_module("central.people.migrations.0005_templates_managed").held_before(apps, None)
+    managed = dict(Employee.objects.values_list("number", "faces_managed"))
+    assert managed["E002"] and not managed["E004"]
+    assert Employee.objects.get(number="E003").fingers_managed and not Employee.objects.get(number="E002").fingers_managed
