@@ -66,7 +66,7 @@ def site_roster_topic(site: str) -> str:
     return f"{PREFIX}/{site}/roster"
 
 
-DEVICE_UP_LEAVES = ("punches", "events", "status", "roster/request", "cmd/result")
+DEVICE_UP_LEAVES = ("punches", "events", "status", "roster/request", "cmd/result", "enrolments")
 DEVICE_DOWN_LEAVES = ("ack", "roster", "cmd")
 
 
@@ -326,6 +326,48 @@ class FingerTemplate(Message):
         return value
 
 
+MAX_ENROLMENT_BATCH = 20  # an enrolment carries up to 20 faces and 10 fingers: 20 of them stay far below MAX_PAYLOAD
+
+
+def _check_faces(value: list[str] | None) -> list[str] | None:
+    from contract.roster_rules import check_face_descriptor
+
+    for index, item in enumerate(value or ()):
+        try:
+            check_face_descriptor(item)
+        except ValueError as exc:
+            raise ValueError(f"face {index}: {exc}") from None
+    return value
+
+
+class Enrolment(Message):
+    """Templates an admin enrolled at a door for an employee of the roster (terminal → central): the employee's whole
+    set of each kind sent, which the central then holds and carries to every terminal of the site with the roster.
+    ``None`` for a kind that did not change; an empty list when the admin deleted them all."""
+
+    id: str = Field(pattern=UUID_RE)
+    employee_number: str = Field(pattern=NUMBER_RE)
+    enrolled_at: str = Field(pattern=STAMP_RE)
+    faces: list[str] | None = Field(None, max_length=20, description="base64 float32[128] descriptors")
+    fingers: list[FingerTemplate] | None = Field(None, max_length=10)
+
+    _stamps = field_validator("enrolled_at")(_check_stamp)
+    _face_rules = field_validator("faces")(_check_faces)
+
+    @model_validator(mode="after")
+    def _something(self) -> Enrolment:
+        if self.faces is None and self.fingers is None:
+            raise ValueError("an enrolment carries faces, fingers or both")
+        return self
+
+
+class EnrolmentBatch(Message):
+    item_lists = ("enrolments",)
+    batch: str = Field(pattern=UUID_RE)
+    enrolments: list[Any] = Field(min_length=1, max_length=MAX_ENROLMENT_BATCH,
+                                  description="each item is validated on its own")
+
+
 class RosterEmployee(Message):
     """One employee as the roster carries it.
 
@@ -376,17 +418,7 @@ class RosterEmployee(Message):
 
         return check_pin_hash(value)
 
-    @field_validator("faces")
-    @classmethod
-    def _faces(cls, value: list[str] | None) -> list[str] | None:
-        from contract.roster_rules import check_face_descriptor
-
-        for index, item in enumerate(value or ()):
-            try:
-                check_face_descriptor(item)
-            except ValueError as exc:
-                raise ValueError(f"face {index}: {exc}") from None
-        return value
+    _face_rules = field_validator("faces")(_check_faces)
 
     @field_validator("name", "department")
     @classmethod

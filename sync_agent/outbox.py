@@ -21,10 +21,11 @@ from terminal.store.database import Store, utc_now
 
 log = logging.getLogger(__name__)
 
-KINDS = ("punch", "event")
-TOPIC_LEAF = {"punch": "punches", "event": "events"}
-LIST_KEY = {"punch": "punches", "event": "events"}
-MODEL: dict[str, type[p.Message]] = {"punch": p.Punch, "event": p.Event}
+KINDS = ("punch", "event", "enrolment")
+TOPIC_LEAF = {"punch": "punches", "event": "events", "enrolment": "enrolments"}
+LIST_KEY = {"punch": "punches", "event": "events", "enrolment": "enrolments"}
+MODEL: dict[str, type[p.Message]] = {"punch": p.Punch, "event": p.Event, "enrolment": p.Enrolment}
+MAX_ITEMS = {"enrolment": p.MAX_ENROLMENT_BATCH}  # templates are large: fewer to a batch
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Outbox:
         """
         batch_id = str(uuid.uuid4())
         now = utc_now()
+        limit = min(limit, MAX_ITEMS.get(kind, limit))
         items: list[tuple[str, str]] = []
         with self.store.transaction() as conn:
             rows = conn.execute(

@@ -74,11 +74,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="database of the central suite: SQLite (default) or a PostgreSQL cluster the tests start")
 
 
+# the fixtures through which a test reaches the central's database (the one --central-db chooses)
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                               "live_server", "central_db_target"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     central = Path(__file__).resolve().parent / "central"
     for item in items:
         if central in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.central)
+            # a test that reaches no database answers the same on either: run once (Makefile: the PostgreSQL line)
+            if item.get_closest_marker("django_db") is None and not DATABASE_FIXTURES & set(
+                    getattr(item, "fixturenames", ())):
+                item.add_marker(pytest.mark.no_database)
 
 
 def _free_port() -> int:

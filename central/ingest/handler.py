@@ -71,6 +71,8 @@ class Ingest:
                 return self._punches(site, device, topic, data)
             if leaf == "events":
                 return self._events(site, device, topic, data)
+            if leaf == "enrolments":
+                return self._enrolments(site, device, topic, data)
             if leaf == "status":
                 return self._status(site, device, data)
             if leaf == "roster/request":
@@ -78,7 +80,7 @@ class Ingest:
             if leaf == "cmd/result":
                 return self._command_result(site, device, data)
         except p.ProtocolError as exc:
-            self._reject(site, device, topic, None, exc.reason, payload)
+            self._reject(site, device, topic, None, exc.reason, _kept(leaf, payload))
         except Exception as exc:  # noqa: BLE001 - a message the database refuses must not stop the receiver
             # Whatever a payload makes the storage raise (a value the database refuses, a broken constraint) is
             # that message's refusal: recorded, not acked (a terminal sends it again), and the next message goes on.
@@ -86,7 +88,8 @@ class Ingest:
             log.exception("message on %s/%s/%s could not be stored", site, device, leaf)
             if isinstance(exc, DatabaseError) and connection.connection is not None and not connection.is_usable():
                 connection.close()  # the error broke the connection: the next use opens a new one
-            self._reject(site, device, topic, None, f"could not be stored: {type(exc).__name__}: {exc}"[:500], payload)
+            self._reject(site, device, topic, None, f"could not be stored: {type(exc).__name__}: {exc}"[:500],
+                         _kept(leaf, payload))
         return []
 
     # -- punches -------------------------------------------------------------------------------
@@ -135,6 +138,34 @@ class Ingest:
             self._seen(site, device, now)
         self.counters["events"] += len(valid)
         return self._ack("events", site, device, batch.batch, [e.id for e in valid], rejected)
+
+    # -- templates enrolled at a door ------------------------------------------------------------
+    def _enrolments(self, site: str, device: str, topic: str, data: Any) -> list[Outgoing]:
+        """Each enrolment taken or refused on its own (:func:`central.people.door_enrolments.take`); refused ones are
+        recorded without their templates."""
+        from central.people import door_enrolments
+        from central.people.face_photos import StoredFaces
+
+        batch = p.validate(p.EnrolmentBatch, data)
+        valid, rejected = _split(batch.enrolments, p.Enrolment)
+        stored: list[str] = []
+        with transaction.atomic():
+            now = dj_timezone.now()
+            self._seen(site, device, now)
+            faces = StoredFaces() if any(item.faces for item in valid) else None  # read once for the batch
+            for item in valid:
+                reason = door_enrolments.take(site, device, item, faces)
+                if reason:
+                    rejected.append({"id": item.id, "reason": reason})
+                else:
+                    stored.append(item.id)
+            self._record_rejected(site, device, topic, rejected, [_without_templates(raw) for raw in batch.enrolments],
+                                  now)
+        self.counters["rejected"] += len(rejected)
+        if rejected:
+            log.warning("enrolments from %s/%s: %s taken, %s refused (first: %s)", site, device, len(stored),
+                        len(rejected), rejected[0]["reason"])
+        return self._ack("enrolments", site, device, batch.batch, stored, rejected)
 
     def _ack(self, kind: str, site: str, device: str, batch: str, stored: list[str],
              rejected: list[dict[str, Any]]) -> list[Outgoing]:
@@ -289,7 +320,7 @@ def _upsert() -> tuple[str, frozenset[str]]:
     return _UPSERT
 
 
-M = TypeVar("M", p.Punch, p.Event)
+M = TypeVar("M", p.Punch, p.Event, p.Enrolment)
 
 
 def _split(items: list[Any], model: type[M], check: Callable[[M], str | None] | None = None,
@@ -318,6 +349,19 @@ def record_command_result(result: p.CommandResult, device: str | None = None) ->
     if device is not None:
         rows = rows.filter(device_id=device)
     return rows.update(ok=result.ok, reason=result.reason, result=result.result, result_at=dj_timezone.now())
+
+
+def _without_templates(raw: Any) -> Any:
+    """A refused enrolment as the rejected table keeps it: how many templates, never the templates."""
+    if not isinstance(raw, dict):
+        return raw
+    return {k: (f"({len(v)} templates not kept)" if k in ("faces", "fingers") and isinstance(v, list) else v)
+            for k, v in raw.items()}
+
+
+def _kept(leaf: str, payload: bytes) -> bytes:
+    """What the rejected table keeps of a refused message: an enrolment's templates are biometric data, not kept."""
+    return b"(enrolment with templates: not kept)" if leaf == "enrolments" else payload
 
 
 def raw_of(items: list[Any], item_id: str | None) -> Any:

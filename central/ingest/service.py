@@ -86,7 +86,8 @@ class CentralSettings:
 
 
 def subscriptions(shared_group: str | None) -> list[str]:
-    shared = [f"{p.PREFIX}/+/+/{leaf}" for leaf in ("punches", "events", "roster/request", "cmd/result")]
+    shared = [f"{p.PREFIX}/+/+/{leaf}" for leaf in ("punches", "events", "enrolments", "roster/request",
+                                                        "cmd/result")]
     if shared_group:
         shared = [f"$share/{shared_group}/{t}" for t in shared]
     return shared + [f"{p.PREFIX}/+/+/status"]  # retained; every receiver records it

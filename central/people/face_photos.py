@@ -386,7 +386,7 @@ def plan(user: User | None, described: Sequence[Described], ignored: Sequence[st
             row.state, row.message = SPARE, f"已有 {MAX_TEMPLATES} 张更好的照片，这张不用 / Not used: {MAX_TEMPLATES} better photos"
         group.templates = [item.template for item, _row in best[:MAX_TEMPLATES]]
     visible = scope.employees(user) if user is not None else Employee.objects.all()
-    _not_anyone_else([g for g in groups.values() if g.templates and not g.errors],
+    not_anyone_else([g for g in groups.values() if g.templates and not g.errors],
                      lambda number: visible.filter(number=number).exists(), DEFAULT_THRESHOLD)
     for group in groups.values():
         if group.errors:
@@ -408,15 +408,33 @@ def _one_person(good: list[tuple[Described, PhotoRow]], group: EmployeeFaces, th
         group.refuse("照片不是同一个人：请检查文件名 / The photos show different people: check the file names")
 
 
-def _not_anyone_else(groups: list[EmployeeFaces], visible: Callable[[str], bool], threshold: float) -> None:
+class StoredFaces:
+    """The central's face templates of active employees, read once for several checks (a batch of a door's
+    enrolments); :meth:`put` keeps it current as one of them is taken."""
+
+    def __init__(self, exclude: set[str] | None = None):
+        self.owners, self.matrix = _stored_faces(exclude or set())
+
+    def put(self, number: str, templates: Sequence[str]) -> None:
+        keep = np.array([owner != number for owner in self.owners], dtype=bool)
+        self.owners = [owner for owner in self.owners if owner != number] + [number] * len(templates)
+        rows = [self.matrix[keep] if len(keep) else self.matrix] + [_array(t)[None, :] for t in templates]
+        self.matrix = np.vstack(rows)
+
+
+def not_anyone_else(groups: list[EmployeeFaces], visible: Callable[[str], bool], threshold: float,
+                    stored: StoredFaces | None = None) -> None:
     """No employee's new face is another's: the mean of their new templates is farther than the door's threshold
     from every stored template of an active employee outside the upload and from every other employee's in it (the
-    door's own distance, :func:`terminal.vision.gallery.pairwise_distances`)."""
+    door's own distance, :func:`terminal.vision.gallery.pairwise_distances`). ``stored``: the templates already read
+    (an employee's own there are not compared with theirs)."""
     from terminal.vision.gallery import pairwise_distances
 
     if not groups:
         return
-    owners, matrix = _stored_faces({g.number for g in groups})
+    if stored is None:
+        stored = StoredFaces({g.number for g in groups})
+    owners, matrix = list(stored.owners), stored.matrix
     news = [(g.number, _array(t)) for g in groups for t in g.templates]
     owners += [number for number, _array_ in news]
     matrix = np.vstack([matrix, np.array([array for _number, array in news])])

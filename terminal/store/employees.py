@@ -1,6 +1,7 @@
 """Employees and their templates: the library behind the admin screens and ``seed-enroll``."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -11,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from contract.roster_rules import FACE_DESCRIPTOR_DIM, VERIFY_MODES
+from terminal.ids import uuid7
 from terminal.store.connection import Connection, Row, inserted_id
 from terminal.store.database import IntegrityError, Store, utc_now
 
@@ -222,7 +224,34 @@ def insert_face_rows(store: Store, conn: Connection, employee_id: int, blobs: Se
             (employee_id, blob, q, source, now))
         ids.append(inserted_id(cursor))
     store.audit(actor, "face.enrol", {"employee_id": employee_id, "templates": len(blobs)}, conn=conn)
+    queue_enrolment(conn, employee_id, faces=True)
     return ids
+
+
+MAX_SENT_FACES = 20  # what an enrolment (and the roster) carries at most: the newest
+
+
+def queue_enrolment(conn: Connection, employee_id: int, *, faces: bool = False, fingers: bool = False) -> str | None:
+    """Queue the employee's whole set of the template kinds that changed for the central, in the caller's
+    transaction (docs/protocol.md, change 20): the central then holds them and every terminal of the site gets them
+    with the roster. Only for an employee of the roster: one this terminal alone knows stays here. The outbox row's
+    id, or ``None`` when nothing was queued."""
+    found = conn.execute("SELECT number, roster_version FROM employees WHERE id = ?", (employee_id,)).fetchone()
+    if found is None or not found[1]:
+        return None
+    body: dict[str, Any] = {"id": uuid7(), "employee_number": found[0], "enrolled_at": utc_now()}
+    if faces:
+        rows = conn.execute("SELECT descriptor FROM face_templates WHERE employee_id = ? ORDER BY id DESC LIMIT ?",
+                            (employee_id, MAX_SENT_FACES)).fetchall()
+        body["faces"] = [base64.b64encode(bytes(r[0])).decode("ascii") for r in reversed(rows)]
+    if fingers:
+        rows = conn.execute("SELECT finger, template FROM finger_templates WHERE employee_id = ? ORDER BY finger",
+                            (employee_id,)).fetchall()
+        body["fingers"] = [{"finger": int(r[0]), "template": base64.b64encode(bytes(r[1])).decode("ascii")} for r in rows]
+    conn.execute("INSERT INTO outbox (kind, ref_id, payload, created_at) VALUES ('enrolment', ?, ?, ?)",
+                 (body["id"], json.dumps(body, separators=(",", ":")), body["enrolled_at"]))
+    log.info("templates of employee %s queued for the central", found[0])
+    return str(body["id"])
 
 
 def _saved_employee(store: Store, employee_id: int) -> Row:
@@ -324,6 +353,8 @@ def delete_face_templates(store: Store, employee_id: int, *, actor: str = "admin
     with store.transaction() as conn:
         count = conn.execute("DELETE FROM face_templates WHERE employee_id = ?", (employee_id,)).rowcount
         store.audit(actor, "face.delete", {"employee_id": employee_id, "templates": count}, conn=conn)
+        if count:
+            queue_enrolment(conn, employee_id, faces=True)
     return count
 
 
@@ -341,6 +372,7 @@ def add_finger_template(store: Store, employee_id: int, finger: int, template: b
             (employee_id, int(finger), sensor_position, bytes(template), utc_now()))
         store.audit(actor, "finger.enrol", {"employee_id": employee_id, "finger": int(finger),
                                              "sensor_position": sensor_position}, conn=c)
+        queue_enrolment(c, employee_id, fingers=True)
         return inserted_id(cursor)
 
     if conn is not None:

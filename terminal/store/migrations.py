@@ -211,3 +211,36 @@ def _roster_parts(conn: Connection) -> None:
         )
         """,
     )
+
+
+@migration(50, "sync: templates enrolled at the door queued for the central")
+def _outbox_enrolments(conn: Connection) -> None:
+    """The outbox takes a third kind, ``enrolment``. SQLite cannot change a CHECK in place: the table is rebuilt with
+    its rows, its indexes and its id sequence (ids order the queue)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+    _script(
+        conn,
+        """
+        CREATE TABLE outbox_next (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('punch', 'event', 'enrolment')),
+            ref_id TEXT NOT NULL UNIQUE,
+            payload TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            batch_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_attempt_at TEXT
+        );
+        INSERT INTO outbox_next (id, kind, ref_id, payload, created_at, batch_id, attempts, last_attempt_at)
+            SELECT id, kind, ref_id, payload, created_at, batch_id, attempts, last_attempt_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_next RENAME TO outbox;
+        CREATE INDEX outbox_kind ON outbox(kind, id);
+        CREATE INDEX outbox_unclaimed ON outbox(kind, id) WHERE batch_id IS NULL
+        """,
+    )
+    if row is not None and row[0]:
+        if conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'outbox'").fetchone():
+            conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'outbox'", (row[0],))
+        else:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)", (row[0],))

@@ -151,3 +151,42 @@ def test_templates_enrolled_at_the_door_survive_the_centrals_changes_until_the_c
     central_roster.upsert_employee(employee("D1", "Door One Renamed", card="123", faces=[]))  # cleared on the central
     follow()
     assert templates(store, "D1") == (0, 1)
+
+
+def test_a_face_and_a_finger_enrolled_at_one_door_reach_the_other_doors(site, broker_up, terminal_a, central,
+                                                                           agent_factory, tmp_path):
+    """An admin enrols a roster employee's face and finger at door-a: its agent sends them (…/enrolments), the central
+    takes them as the employee's and door-b gets them with the roster, the finger without a sensor slot (to load);
+    door-a keeps its own finger in its slot, and its queue empties once the central acknowledged."""
+    from sync_support import Terminal, device_config
+
+    from central.accounts.models import AuditEntry
+    from central.people.models import Employee
+    from terminal.store.employees import add_face_templates, add_finger_template
+
+    terminal_b = Terminal(device_config(site, broker_up, "door-b", tmp_path / "door-b"))
+    try:
+        central_roster.upsert_employees([employee("G1", "门上登记")])
+        agent_factory(terminal_a.config)
+        agent_factory(terminal_b.config)
+        wait_for(lambda: local(terminal_a.store, "G1") is not None and local(terminal_b.store, "G1") is not None,
+                 what="G1 on both doors")
+        g1 = local(terminal_a.store, "G1")["id"]
+        finger = bytes(range(256)) * 2
+        add_face_templates(terminal_a.store, g1, [np.frombuffer(base64.b64decode(descriptor(4)), np.float32)],
+                           source="camera")
+        add_finger_template(terminal_a.store, g1, 2, finger, 5)
+
+        wait_for(lambda: templates(terminal_b.store, "G1") == (1, 1), what="door-a's enrolment on door-b")
+        held = Employee.objects.get(number="G1")
+        assert held.faces == [descriptor(4)] and held.faces_managed and held.fingers_managed
+        assert AuditEntry.objects.filter(action="employee.templates_enrolled", actor="device:door-a").count() == 2
+        other = terminal_b.store.query_one("SELECT finger, sensor_position, template FROM finger_templates")
+        assert (other["finger"], other["sensor_position"], bytes(other["template"])) == (2, None, finger)
+        wait_for(lambda: terminal_a.store.scalar("SELECT count(*) FROM outbox WHERE kind = 'enrolment'") == 0,
+                 what="door-a's queue emptied by the acks")
+        wait_for(lambda: roster_version(terminal_a.store) == central_roster.current_version(), what="door-a up to date")
+        own = terminal_a.store.query_one("SELECT sensor_position FROM finger_templates WHERE employee_id = ?", (g1,))
+        assert own["sensor_position"] == 5 and templates(terminal_a.store, "G1") == (1, 1)
+    finally:
+        terminal_b.close()

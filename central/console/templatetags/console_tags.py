@@ -99,6 +99,7 @@ def audit_actions() -> dict[str, str]:
         "employee.create": _("添加员工"), "employee.update": _("修改员工"), "employee.save": _("保存员工"),
         "employee.deactivate": _("设为离职"), "employee.delete": _("删除员工"), "employee.import": _("导入员工"),
         "employee.faces_import": _("导入人脸照片"), "employee.faces_cleared": _("清除人脸模板"),
+        "employee.templates_enrolled": _("门上登记模板"),
         "user.create": _("添加用户"), "token.create": _("创建 API 令牌"), "token.revoke": _("吊销 API 令牌"),
         "site.create": _("添加站点"), "site.update": _("修改站点"), "department.create": _("添加部门"),
         "attendance.shift.create": _("添加班次"),
