@@ -342,7 +342,7 @@ def _check_faces(value: list[str] | None) -> list[str] | None:
 
 class Enrolment(Message):
     """Templates an admin enrolled at a door for an employee of the roster (terminal → central): the employee's whole
-    set of each kind sent, which the central then holds and carries to every terminal of the site with the roster.
+    set of each kind sent, which the central then holds and carries to every terminal with the roster.
     ``None`` for a kind that did not change; an empty list when the admin deleted them all."""
 
     id: str = Field(pattern=UUID_RE)

@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract import protocol as p
 from contract.keyfiles import KeyFileError, check_private_file
 from sync_agent.commands import CommandHandler
-from sync_agent.outbox import KINDS, TOPIC_LEAF, Batch, Outbox
+from sync_agent.outbox import ATTENDANCE_KINDS, KINDS, TOPIC_LEAF, Batch, Outbox
 from sync_agent.roster import RosterResult, pending_set, receive_roster, resume_roster, roster_history, roster_version
 from sync_agent.status import STATUS_KEY
 from sync_agent.timekeeper import Timekeeper
@@ -455,7 +455,7 @@ class SyncAgent:
         last = self.timekeeper.last if self.timekeeper else None
         synced = last is not None and abs(last.offset_s) <= self.config.hardware.clock.max_offset_s
         return {
-            "connected": self.connected, "last_ack_at": self.last_ack_at, "queue_depth": self.outbox.depth(),
+            "connected": self.connected, "last_ack_at": self.last_ack_at, "queue_depth": self.outbox.depth(ATTENDANCE_KINDS),
             "clock_offset_s": round(last.offset_s, 3) if last else None,
             "time_source": "ntp" if synced else "unsynced", "last_ntp_at": last.at if last else None,
             "ntp_server": last.server if last else None,

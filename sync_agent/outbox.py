@@ -26,6 +26,9 @@ TOPIC_LEAF = {"punch": "punches", "event": "events", "enrolment": "enrolments"}
 LIST_KEY = {"punch": "punches", "event": "events", "enrolment": "enrolments"}
 MODEL: dict[str, type[p.Message]] = {"punch": p.Punch, "event": p.Event, "enrolment": p.Enrolment}
 MAX_ITEMS = {"enrolment": p.MAX_ENROLMENT_BATCH}  # templates are large: fewer to a batch
+# what the status's queue_depth counts, on which the central's finality of attendance days waits: an enrolment the
+# central cannot take yet (an older central, a broker ACL not written again) never holds days provisional
+ATTENDANCE_KINDS = ("punch", "event")
 
 
 @dataclass
@@ -53,8 +56,9 @@ class Outbox:
         with self.store.transaction() as conn:
             conn.execute("UPDATE outbox SET batch_id = NULL WHERE batch_id = ?", (batch_id,))
 
-    def depth(self) -> int:
-        row = self.store.query_one("SELECT count(*) AS n FROM outbox")
+    def depth(self, kinds: tuple[str, ...] = KINDS) -> int:
+        marks = ",".join("?" * len(kinds))
+        row = self.store.query_one(f"SELECT count(*) AS n FROM outbox WHERE kind IN ({marks})", kinds)
         return int(row["n"]) if row else 0
 
     def claim(self, kind: str, limit: int, device_id: str) -> Batch | None:

@@ -1,5 +1,5 @@
 """Templates enrolled at a door (门上登记): a terminal sends the face or fingerprint templates an admin enrolled there for
-an employee of the roster, and the central takes them as that employee's own, so every terminal of the site gets them
+an employee of the roster, and the central takes them as that employee's own, so every terminal gets them
 with the roster (docs/protocol.md, change 20).
 
 Taken when the employee is the central's (of any site: the roster is the company's, and a door lets in whom

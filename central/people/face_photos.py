@@ -1,5 +1,5 @@
 """Face templates from photos (照片导入人脸): HR uploads the staff's photos and the central computes each employee's face
-templates, which the roster then carries to every terminal of their site.
+templates, which the roster then carries to every terminal.
 
 - **The upload**: a ``.zip`` of photos, or one photo. A photo belongs to the employee whose number is the name of the
   folder it is in (``E001/front.jpg``), else its file name (``E001.jpg``), else its file name without a trailing

@@ -233,7 +233,7 @@ MAX_SENT_FACES = 20  # what an enrolment (and the roster) carries at most: the n
 
 def queue_enrolment(conn: Connection, employee_id: int, *, faces: bool = False, fingers: bool = False) -> str | None:
     """Queue the employee's whole set of the template kinds that changed for the central, in the caller's
-    transaction (docs/protocol.md, change 20): the central then holds them and every terminal of the site gets them
+    transaction (docs/protocol.md, change 20): the central then holds them and every terminal gets them
     with the roster. Only for an employee of the roster: one this terminal alone knows stays here. The outbox row's
     id, or ``None`` when nothing was queued."""
     found = conn.execute("SELECT number, roster_version FROM employees WHERE id = ?", (employee_id,)).fetchone()

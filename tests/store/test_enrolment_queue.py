@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from contract import protocol as p
+from sync_agent.outbox import ATTENDANCE_KINDS, Outbox
 from terminal.config import StorageSettings
 from terminal.store import migrations as migrations_module
 from terminal.store.database import IntegrityError, open_store
@@ -47,6 +48,9 @@ def test_a_roster_employees_templates_are_queued_whole_and_a_local_ones_are_not(
     assert sent[1]["fingers"] == [{"finger": 1, "template": base64.b64encode(b"\x07" * 498).decode()}]
     for item in sent:  # what the agent will send passes the wire contract
         p.validate(p.Enrolment, item)
+    # the status's queue_depth, on which the central's finality waits, counts punches and events only
+    outbox = Outbox(store)
+    assert (outbox.depth(), outbox.depth(ATTENDANCE_KINDS)) == (len(sent), 0)
 
 
 def test_an_older_terminals_outbox_takes_enrolments_and_keeps_its_rows_and_ids(tmp_path, monkeypatch) -> None:
