@@ -32,6 +32,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from central.people.face_photos import FacePlan
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -321,7 +325,26 @@ def _employee_photos(args: argparse.Namespace, actor: str) -> int:
     with face_photos.shared_enroller() as enroller:
         described = face_photos.describe(found, enroller, _progress_bar("检查照片 checking photos", "photos",
                                                                          quiet=args.quiet))
-    checked = face_photos.plan(None, described, found.ignored)
+    if args.check:
+        checked = face_photos.plan(None, described, found.ignored)
+        _print_photo_plan(checked)
+        return EXIT_OK if checked.ok else EXIT_FAILURE
+    try:
+        done = face_photos.apply(None, described, source=str(path), actor=actor)
+    except face_photos.FacesRefused as exc:
+        _print_photo_plan(exc.plan)
+        print(f"seed-central employee photos: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    _print_photo_plan(done.plan)
+    print(f"人脸已导入 faces imported: {len(done.employees)} employees, {done.templates} templates; roster version "
+          f"{done.version}")
+    return EXIT_OK
+
+
+def _print_photo_plan(checked: FacePlan) -> None:
+    """Each photo not used and each employee refused, then the counts."""
+    from central.people import face_photos
+
     for row in checked.photos:
         if row.state in (face_photos.SKIPPED, face_photos.ERROR):
             print(f"{row.line}\t{row.file}\t{row.number or '—'}\t{row.message}")
@@ -332,16 +355,6 @@ def _employee_photos(args: argparse.Namespace, actor: str) -> int:
     print(f"可导入 {counts['employees']} 名员工、{counts['templates']} 个人脸模板，不可用的照片 {counts['skipped']} 张，错误 "
           f"{counts['refused']} 处 / {counts['employees']} employees with {counts['templates']} face templates, "
           f"{counts['skipped']} photos not usable, {counts['refused']} problems")
-    if args.check:
-        return EXIT_OK if checked.ok else EXIT_FAILURE
-    try:
-        done = face_photos.apply(None, described, source=str(path), actor=actor)
-    except face_photos.FacesRefused as exc:
-        print(f"seed-central employee photos: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(f"人脸已导入 faces imported: {len(done.employees)} employees, {done.templates} templates; roster version "
-          f"{done.version}")
-    return EXIT_OK
 
 
 def cmd_employee(args: argparse.Namespace) -> int:

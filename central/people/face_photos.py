@@ -453,7 +453,11 @@ def not_anyone_else(groups: list[EmployeeFaces], visible: Callable[[str], bool],
 
 # -- doing it ----------------------------------------------------------------------------------------------------
 class FacesRefused(ValueError):
-    """A plan with errors: nothing was written."""
+    """A plan with errors (``plan``, to show): nothing was written."""
+
+    def __init__(self, message: str, checked: FacePlan):
+        super().__init__(message)
+        self.plan = checked
 
 
 @dataclass(frozen=True)
@@ -461,6 +465,7 @@ class Outcome:
     employees: list[str]  # whose templates changed
     templates: int
     version: int  # the roster's version after it
+    plan: FacePlan  # the check the import was made on (each photo's result)
 
 
 def apply(user: User | None, described: Sequence[Described], *, source: str, actor: str = "") -> Outcome:
@@ -469,7 +474,7 @@ def apply(user: User | None, described: Sequence[Described], *, source: str, act
     checked = plan(user, described)
     if not checked.ok:
         bad = checked.counts["refused"]
-        raise FacesRefused(f"有 {bad} 处错误，没有导入任何人脸 / {bad} problems: no face was imported")
+        raise FacesRefused(f"有 {bad} 处错误，没有导入任何人脸 / {bad} problems: no face was imported", checked)
     actor = user.username if user is not None else (actor or "system")
     with transaction.atomic():
         rows = {e.number: e for e in Employee.objects.select_for_update(of=("self",)).select_related("department").filter(
@@ -482,7 +487,7 @@ def apply(user: User | None, described: Sequence[Described], *, source: str, act
         audit.record(actor, "employee.faces_import", source[:200],
                      {"employees": changed, "templates": templates, "roster_version": version})
     log.info("face templates imported by %s from %s: %s employees, %s templates", actor, source, len(changed), templates)
-    return Outcome(changed, templates, version)
+    return Outcome(changed, templates, version, checked)
 
 
 def clear_faces(user: User, employee: Employee) -> int:

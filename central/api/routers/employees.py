@@ -193,10 +193,11 @@ def put_faces(request, number: str, payload: FacesIn):
         photos.append(face_photos.as_photo(item.name or f"photo-{index + 1}", data))
     with face_photos.shared_enroller() as enroller:
         described = face_photos.describe(face_photos.Upload(photos, []), enroller, number=employee.number)
-    checked = face_photos.plan(user, described)
-    if not checked.ok:
-        raise ApiError(422, checked.refusal(), "photos")
-    done = face_photos.apply(user, described, source=f"API {employee.number}")
+    try:
+        done = face_photos.apply(user, described, source=f"API {employee.number}")
+    except face_photos.FacesRefused as exc:
+        raise ApiError(422, exc.plan.refusal(), "photos") from None
+    checked = done.plan
     return {"number": employee.number, "templates": len(checked.employees[0].templates), "roster_version": done.version,
             "photos": [{"name": r.file, "state": r.state, "message": r.message} for r in checked.photos]}
 
