@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--role", choices=("superuser", "hr_admin", "manager", "auditor", "employee"),
                        default="superuser")
     admin.add_argument("--site", dest="grant_sites", action="append", default=[], help="site code to grant (repeatable)")
+    admin.add_argument("--department", dest="grant_departments", action="append", default=[], metavar="SITE/NAME",
+                       help="department to grant, as site code / department name (repeatable; a manager needs one)")
+    admin.add_argument("--employee", metavar="NUMBER", help="the employee this account belongs to (an employee's own "
+                       "account needs one)")
     audit = sub.add_parser("verify-audit", help="check the admin audit log's hash chain (exit 1 when broken)")
     audit.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -574,9 +578,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_createadmin(args: argparse.Namespace) -> int:
     _django(args)
     from central.accounts.services import AccountError, create_user_with_one_time_password
+    from central.people.models import Department
 
     try:
+        departments = []
+        for spec in args.grant_departments:
+            code, _, name = spec.partition("/")
+            found = Department.objects.filter(site__code=code.strip(), name=name.strip()).first()
+            if found is None:
+                raise AccountError(f"没有部门 {spec} / no department {spec} (give it as site code/department name)")
+            departments.append(found.pk)
         password = create_user_with_one_time_password(args.username, role=args.role, site_codes=args.grant_sites,
+                                                      department_ids=departments, employee_number=args.employee,
                                                       actor=f"cli:{os.environ.get('USER', 'root')}")
     except AccountError as exc:
         print(f"seed-central createadmin: {exc}", file=sys.stderr)

@@ -213,7 +213,7 @@ def central_console(database: Path) -> int:
         print("\n中央控制台 Central console")
         print(f"  地址 address:        {url}   (the console answered)")
         print("  用户 user:           admin")
-        print(f"  一次性密码 password: {password}")
+        print(f"  一次性密码 password: {password}   (首次登录后设置自己的密码 / set your own at the first sign-in)")
         print(f"  API 文档 API docs:   {url}api/v1/docs")
         print("  看这里 look at:      设备 Devices (demo-door-01, last seen, queue), 事件 Events, 审计日志 Audit log")
         if sys.stdin.isatty() and sys.stdout.isatty():

@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | superuser (``is_superuser``) | everything | everything |
 | ``hr_admin`` | the granted sites, and the granted departments (either grants) | people, devices, commands, tokens in scope |
-| ``manager`` | the granted departments | nothing in this foundation (approvals arrive with attendance) |
+| ``manager`` | the granted departments | their employees' requests (approvals) |
 | ``auditor`` | everything in scope (all when no grant), read-only; views are logged | nothing |
 | ``employee`` | their own employee record and punches | nothing |
 
@@ -31,10 +31,22 @@ class User(AbstractUser):
                                          verbose_name=_("部门 Departments"))
     employee = models.OneToOneField("people.Employee", null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="user", verbose_name=_("员工 Employee"))
+    must_change_password = models.BooleanField(
+        _("须修改密码 Must change password"), default=False,
+        help_text=_("密码是别人设的一次性密码：登录后先改密码才能用控制台 / The password was set by someone else, once: "
+                    "the console asks for a new one before anything else"))
 
     @property
     def role_label(self) -> str:
         return str(_("超级管理员 Superuser")) if self.is_superuser else str(Role(self.role).label)
+
+
+class SignInFailure(models.Model):
+    """A refused sign-in: the user name typed and the address it came from, kept while it counts
+    (:mod:`central.accounts.sign_in`). No password, right or wrong, is ever stored."""
+    username = models.CharField(max_length=150, db_index=True)
+    address = models.CharField(max_length=45, db_index=True)
+    at = models.DateTimeField(db_index=True)
 
 
 class ApiToken(models.Model):

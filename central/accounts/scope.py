@@ -11,22 +11,21 @@ role on its own. Grants: ``user.sites`` and ``user.departments``.
 | auditor | granted sites and departments, or all when none is granted | yes | no |
 | employee | own record and own punches only | no | no |
 
+Console users (who may sign in, with which role and grants): superusers and auditors see all of them (who may do
+what is part of what an auditor checks); an HR admin sees, and may change, the managers and employees whose every
+grant lies inside their own scope (:func:`users`); only a superuser changes HR admins, auditors and superusers.
+
 The admin audit log is one hash chain for the whole company: it can only be verified whole, so
 superusers and auditors read all of it (an auditor's grants narrow the people, doors and punches
 they see, not the log of who changed what).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.db.models import Q, QuerySet
 
-from central.accounts.models import AuditEntry, Role
+from central.accounts.models import AuditEntry, Role, User
 from central.ingest.models import Command, Event, Punch
 from central.people.models import Department, Device, Employee, Site
-
-if TYPE_CHECKING:
-    from central.accounts.models import User
 
 
 class ScopeDenied(PermissionError):
@@ -171,3 +170,29 @@ def check_site_allowed(user: User, site: Site, department: Department | None = N
             department is not None and user.departments.filter(pk=department.pk).exists())):
         return
     raise ScopeDenied("outside your sites and departments")
+
+
+def users(user: User) -> QuerySet[User]:
+    """The console users ``user`` may see: all of them for a superuser and an auditor; for an HR admin the managers
+    whose every granted department (at least one) and site lie in the HR admin's scope, and the employees' own
+    accounts whose employee does; nobody for anyone else."""
+    if user.is_superuser or user.role == Role.AUDITOR:
+        return User.objects.all()
+    if user.role != Role.HR_ADMIN:
+        return User.objects.none()
+    granted_elsewhere = {*User.objects.filter(departments__in=Department.objects.exclude(pk__in=departments(user)))
+                         .values_list("pk", flat=True),
+                         *User.objects.filter(sites__in=Site.objects.exclude(pk__in=sites(user))).values_list("pk", flat=True)}
+    managers = Q(role=Role.MANAGER, pk__in=User.objects.filter(departments__isnull=False).values("pk"))
+    own_accounts = Q(role=Role.EMPLOYEE, employee__in=employees(user))
+    return (User.objects.filter(is_superuser=False).filter(managers | own_accounts)
+            .exclude(pk__in=granted_elsewhere))
+
+
+def users_to_change(user: User) -> QuerySet[User]:
+    """The console users ``user`` may change: every one for a superuser, :func:`users` for an HR admin."""
+    if user.is_superuser:
+        return User.objects.all()
+    if user.role == Role.HR_ADMIN:
+        return users(user)
+    return User.objects.none()

@@ -13,15 +13,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from central.accounts import audit
-from central.accounts.models import ApiToken, Role, User
-from central.people.models import Department, Site
+from central.accounts.models import ApiToken, User
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "seed_"
 
 
 class AccountError(ValueError):
-    """An account change that cannot be made; the message says why."""
+    """An account change that cannot be made; the message says why (Chinese first) and ``field`` names the form field
+    it concerns (may be empty)."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 def one_time_password() -> str:
@@ -31,35 +35,13 @@ def one_time_password() -> str:
 def create_user_with_one_time_password(username: str, *, role: str = "superuser", site_codes: Iterable[str] = (),
                                        department_ids: Iterable[int] = (), actor: str = "system",
                                        employee_number: str | None = None) -> str:
-    """Create (or reset) a console user; returns the new password, shown once and never stored in clear."""
-    username = username.strip()
-    if not username or len(username) > 150:
-        raise AccountError("the user name must be 1 to 150 characters")
-    if role not in ("superuser", *Role.values):
-        raise AccountError(f"unknown role {role!r}")
-    codes = list(site_codes)
-    found_sites = list(Site.objects.filter(code__in=codes))
-    missing = sorted(set(codes) - {s.code for s in found_sites})
-    if missing:
-        raise AccountError(f"no such site: {', '.join(missing)}")
-    password = one_time_password()
-    with transaction.atomic():
-        user = User.objects.filter(username=username).first() or User(username=username)
-        user.is_superuser = user.is_staff = role == "superuser"
-        user.role = Role.HR_ADMIN if role == "superuser" else role
-        user.is_active = True
-        if employee_number:
-            from central.people.models import Employee
+    """Create (or reset) a console user from the server's command line; returns the new password, shown once and
+    never stored in clear. The rules of roles and grants are :mod:`central.accounts.users`'; the user must set their
+    own password at the first sign-in (``must_change_password``)."""
+    from central.accounts.users import UserInput, command_line_account
 
-            user.employee = Employee.objects.filter(number=employee_number).first()
-            if user.employee is None:
-                raise AccountError(f"no employee {employee_number}")
-        user.set_password(password)
-        user.save()
-        user.sites.set(found_sites)
-        user.departments.set(Department.objects.filter(pk__in=list(department_ids)))
-        audit.record(actor, "user.create", username, {"role": role, "sites": sorted(codes)})
-    return password
+    return command_line_account(UserInput(username=username, role=role, sites=tuple(site_codes),
+                                          departments=tuple(department_ids), employee=employee_number or ""), actor)
 
 
 def _digest(token: str) -> str:

@@ -250,7 +250,8 @@ def build_demo(database: Path, employees: int = 30) -> str:
     password = create_user_with_one_time_password(ADMIN, role="superuser", actor="cli:root")
     admin = User.objects.get(username=ADMIN)
     admin.first_name = "陈主管"
-    admin.save(update_fields=["first_name"])
+    admin.must_change_password = False  # the pictures are of an admin who signed in before and set their own
+    admin.save(update_fields=["first_name", "must_change_password"])
 
     names = demo_names(employees)
     records: list[dict[str, Any]] = [{"number": f"{1001 + i}", "name": names[i], "site": site.code,

@@ -1,8 +1,8 @@
 """Console URLs, all named under ``console:``.
 
 ``ROLE_WALK`` documents every named URL for the role-walk test: example ``kwargs`` (placeholders
-``{employee}``, ``{device}`` and ``{token}`` stand for the pk of an employee the caller can see, a
-device id the caller can see, and the pk of the caller's own token), the roles that may GET it
+``{employee}``, ``{device}``, ``{token}`` and ``{user}`` stand for the pk of an employee the caller can see, a
+device id the caller can see, the pk of the caller's own token, and the user name of that employee's own account), the roles that may GET it
 (answer 200) and the methods it accepts. ``"form": True`` marks a page whose POST is a form over
 company-wide rows or rows it names in its fields: a POST naming nothing the caller may change is
 shown again with the refusal on its fields (200), and changes nothing. Every other role gets 403 (a page it may not use) or
@@ -22,6 +22,7 @@ from central.console import (
     employee_import_views,
     employee_photo_views,
     schedule_import_views,
+    user_views,
     views,
 )
 from central.live import display_console_urls
@@ -53,6 +54,11 @@ urlpatterns = [
     path("events/", views.events, name="events"),
     path("audit/", views.audit_log, name="audit"),
     path("tokens/", views.tokens, name="tokens"),
+    path("users/", user_views.users_page, name="users"),
+    path("users/<str:username>/", user_views.user_edit, name="user_edit"),
+    path("users/<str:username>/password/", user_views.user_password_reset, name="user_password_reset"),
+    path("users/<str:username>/active/", user_views.user_active, name="user_active"),
+    path("account/password/", user_views.password_change, name="password_change"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
     path("attendance/shifts/", attendance_views.shifts, name="attendance_shifts"),
     path("attendance/overtime/", attendance_views.overtime, name="attendance_overtime"),
@@ -117,6 +123,16 @@ ROLE_WALK: dict[str, dict] = {
     "audit": {"kwargs": {}, "get": frozenset({"superuser", "auditor"}), "methods": ("GET",)},
     "tokens": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET", "POST"), "post": ALL_ROLES},
     "token_revoke": {"kwargs": {"pk": "{token}"}, "get": frozenset(), "methods": ("POST",), "post": ALL_ROLES},
+    # accounts: a POST names the new account in its fields, refused on them when outside the caller's scope; {user}
+    # is an account the caller may change (the employee's own, for an HR admin of its site)
+    "users": {"kwargs": {}, "get": frozenset({"superuser", "hr_admin", "auditor"}), "methods": ("GET", "POST"),
+              "post": MANAGERS, "form": True},
+    "user_edit": {"kwargs": {"username": "{user}"}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS},
+    "user_password_reset": {"kwargs": {"username": "{user}"}, "get": frozenset(), "methods": ("POST",),
+                            "post": MANAGERS},
+    "user_active": {"kwargs": {"username": "{user}"}, "get": frozenset(), "methods": ("POST",), "post": MANAGERS},
+    # one's own password: the form names no one else
+    "password_change": {"kwargs": {}, "get": ALL_ROLES, "methods": ("GET", "POST"), "post": ALL_ROLES, "form": True},
     # attendance: company-wide shift types, overtime rules and rotations ("form": a POST is a form, refused on
     # its fields when it names nothing the caller may change); assignments, calendars and months are scoped
     "attendance_shifts": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,

@@ -11,6 +11,7 @@ from typing import Concatenate, ParamSpec, TypeGuard
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -18,12 +19,13 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone as dj_timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from central.accounts import audit, scope
+from central.accounts import audit, scope, sign_in
 from central.accounts.models import ApiToken, Role, User
 from central.accounts.services import create_token, revoke_token
 from central.console import selectors
@@ -93,8 +95,33 @@ def query_without_page(request: HttpRequest) -> str:
 
 # -- sign in ---------------------------------------------------------------------------------------
 class LoginView(auth_views.LoginView):
+    """Sign in; a name or an address that keeps guessing waits (:mod:`central.accounts.sign_in`), and while it waits
+    no password is checked at all."""
     template_name = "console/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        username = str(request.POST.get("username", ""))
+        minutes = sign_in.wait_minutes(username, _address(request), dj_timezone.now())
+        if minutes:
+            form = AuthenticationForm(request, initial={"username": username[:150]})  # unbound: nothing is checked
+            return self.render_to_response(self.get_context_data(form=form, wait_minutes=minutes), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        username = str(form.data.get("username", ""))
+        now = dj_timezone.now()
+        sign_in.refused(username, _address(self.request), now)
+        return self.render_to_response(self.get_context_data(
+            form=form, wait_minutes=sign_in.wait_minutes(username, _address(self.request), now)))
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        sign_in.accepted(form.get_user().username)
+        return super().form_valid(form)
+
+
+def _address(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR") or "")
 
 
 class LogoutView(auth_views.LogoutView):
@@ -221,8 +248,11 @@ def employee_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     employee = get_object_or_404(scope.employees(user).select_related("site", "department"), pk=pk)
     doors = {d.device_id: d for d in scope.devices(user).filter(device_id__in=employee.allowed_devices)}
     punches = scope.punches(user).filter(employee_number=employee.number).order_by("-punched_at")[:20]
+    account = scope.users(user).filter(employee=employee).first()  # their console account, when the caller sees it
     return render(request, "console/employee_detail.html", {
-        "nav": "employees", "employee": employee, "can_manage": scope.can_manage(user),
+        "nav": "employees", "employee": employee, "can_manage": scope.can_manage(user), "account": account,
+        "account_changeable": account is not None and scope.users_to_change(user).filter(pk=account.pk).exists(),
+        "accounts_opened_here": user.is_superuser or user.role == Role.HR_ADMIN,
         "doors": [doors.get(d, d) for d in employee.allowed_devices], "punches": punches,
         "roster_version": roster.current_version(),
         "moves": employee.moves.select_related("from_site", "from_department", "to_site", "to_department")

@@ -10,6 +10,18 @@ from central.console.screenshots import ConsoleServer
 PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
 
 
+def account(username: str, **kwargs: Any) -> str:
+    """A console account made as ``seed-central createadmin`` makes it (``kwargs``: its role, grants and actor), whose
+    holder has set their own password since: returns that password. The first sign-in's change of password is
+    tests/central/test_users_browser.py's."""
+    from central.accounts.models import User
+    from central.accounts.services import create_user_with_one_time_password
+
+    password = create_user_with_one_time_password(username, **kwargs)
+    User.objects.filter(username=username).update(must_change_password=False)
+    return password
+
+
 def served_console(central_db_target: str, folder: Path) -> Iterator[ConsoleServer]:
     """The console as a user runs it: ``seed-central --db <test database> serve`` with gunicorn; stopped after."""
     server = ConsoleServer(central_db_target, folder / "console.log", env={"SEED_CENTRAL_SECRET_KEY": "browser-tests-only"})

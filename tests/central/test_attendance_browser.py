@@ -57,9 +57,9 @@ def world(transactional_db, settings) -> dict:
 
 @pytest.fixture
 def hr_admin(world) -> tuple[str, str]:
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
 
-    return "hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
+    return "hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
 
 
 def set_value(driver, selector: str, value: str) -> None:
@@ -301,11 +301,11 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
                                                                                         tmp_path):
     """王小红 missed her in punch: she asks for it on the requests page from her phone, her department's manager approves it,
     and her day is computed from it."""
+    from browser_support import account
     from django.utils import timezone as dj_timezone
     from PIL import Image
     from selenium.webdriver.support.ui import Select
 
-    from central.accounts.services import create_user_with_one_time_password
     from central.alerts.models import AlertRule
     from central.alerts.services import evaluate
     from central.attendance.models import AttendanceProfile, DailyRecord, LeaveType, MakeupPunch, OvertimeRule, ShiftType
@@ -318,8 +318,8 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     shift = ShiftType.objects.create(name="白班", start=time(9), end=time(18), checkin_before_min=60,
                                      checkout_after_min=120, late_grace_min=5, early_grace_min=0)
     AttendanceProfile.objects.create(employee=wang, default_shift=shift)
-    employee_pw = create_user_with_one_time_password("wang", role="employee", employee_number="A002", actor="test")
-    manager_pw = create_user_with_one_time_password(
+    employee_pw = account("wang", role="employee", employee_number="A002", actor="test")
+    manager_pw = account(
         "boss-zhao", role="manager", department_ids=[Department.objects.get(name="生产部").pk], actor="test")
 
     with chromium((390, 1000)) as phone:  # she asks from her phone: the page fits its width, nothing scrolls sideways
@@ -421,12 +421,13 @@ def test_an_employee_sees_every_column_of_her_balance_on_her_phone(console, worl
     width without scrolling the table sideways."""
     from decimal import Decimal
 
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
+
     from central.attendance.models import LeaveType
 
     LeaveType.objects.create(code="annual", name="年假", yearly_days=Decimal(5), carry_over_days=Decimal(3),
                              carry_over_until=3, carry_over_since=date.today().year - 1)
-    password = create_user_with_one_time_password("wang", role="employee", employee_number="A002", actor="test")
+    password = account("wang", role="employee", employee_number="A002", actor="test")
     with chromium((390, 1000)) as phone:
         sign_in(phone, console.url, "wang", password)
         by_css(phone, "#nav-requests").click()

@@ -65,9 +65,9 @@ def world(transactional_db, settings) -> dict:
 
 @pytest.fixture
 def admin(world) -> tuple[str, str]:
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
 
-    return "hr-chen", create_user_with_one_time_password("hr-chen", role="superuser", actor="test")
+    return "hr-chen", account("hr-chen", role="superuser", actor="test")
 
 
 @pytest.fixture

@@ -363,7 +363,7 @@ def test_role_walk_documents_every_url_and_holds(world):
     for role, user in users.items():
         client = client_for(user)
         token = ApiToken.objects.create(user=user, name="t", prefix=f"seed_{role[:6]}", digest=role.ljust(64, "0"))
-        values = {"{employee}": world["e_hq"].pk, "{device}": "door-hq", "{token}": token.pk}
+        values = {"{employee}": world["e_hq"].pk, "{device}": "door-hq", "{token}": token.pk, "{user}": "emp"}
         for name, spec in ROLE_WALK.items():
             if "GET" not in spec["methods"]:
                 continue

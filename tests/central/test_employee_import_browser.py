@@ -18,11 +18,11 @@ HEADER = ["工号 Number", "姓名 Name", "站点 Site", "默认班次 Default s
 
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
 
     settings.PASSWORD_HASHERS = PBKDF2
     last_month_at_a_site()  # 总厂 (zongchang) with 白班
-    hr = ("hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
+    hr = ("hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
     return {"hr": hr}
 
 

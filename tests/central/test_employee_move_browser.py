@@ -20,9 +20,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
+    from browser_support import account
     from django.utils import timezone
 
-    from central.accounts.services import create_user_with_one_time_password
     from central.attendance.models import Assignment, ShiftType
     from central.attendance.selectors import month_end
     from central.attendance.services import recompute
@@ -39,7 +39,7 @@ def world(transactional_db, settings) -> dict:
     employee.department = nights
     employee.save()
     recompute(month, month_end(month), now=timezone.now())
-    hr = ("hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
+    hr = ("hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
     return {"hr": hr, "employee": employee, "month": month, "days": days}
 
 

@@ -19,11 +19,11 @@ SALLEY = ["000179_02159509.jpg", "000183_02159543.jpg"]
 
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
 
     settings.PASSWORD_HASHERS = PBKDF2
     last_month_at_a_site()  # 总厂 (zongchang) with 张伟 (A001)
-    hr = ("hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
+    hr = ("hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
     return {"hr": hr}
 
 

@@ -24,10 +24,11 @@ def world(transactional_db, settings) -> dict:
 
 @pytest.fixture
 def hr_admin(world) -> tuple[str, str]:
-    from central.accounts.models import User
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
 
-    password = create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
+    from central.accounts.models import User
+
+    password = account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
     User.objects.filter(username="hr-li").update(first_name="李娟")
     return "hr-li", password
 

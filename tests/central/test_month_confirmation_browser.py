@@ -18,13 +18,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def world(transactional_db, settings) -> dict:
     """Site 总厂 (no terminals, Saturday and Sunday off): 张伟 on 白班 with a user of her own, last month's records
     computed; 李娟 the HR admin of 总厂."""
+    from browser_support import account
+
     from central.accounts.models import User
-    from central.accounts.services import create_user_with_one_time_password
 
     settings.PASSWORD_HASHERS = PBKDF2
     _, employee, month = last_month_at_a_site()
-    zhang = create_user_with_one_time_password("zhang", role="employee", employee_number="A001", actor="test")
-    hr = create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
+    zhang = account("zhang", role="employee", employee_number="A001", actor="test")
+    hr = account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test")
     User.objects.filter(username="hr-li").update(first_name="李娟")
     return {"employee": employee, "month": month, "zhang": ("zhang", zhang), "hr": ("hr-li", hr)}
 

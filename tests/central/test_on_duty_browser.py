@@ -20,13 +20,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
+
     from central.attendance.models import ShiftType
 
     settings.PASSWORD_HASHERS = PBKDF2
     site, employee, month = last_month_at_a_site()
     ShiftType.objects.filter(name="白班").update(breaks=[{"start": "12:00", "end": "13:00"}])
-    hr = ("hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
+    hr = ("hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
     tuesday = month + timedelta(days=(1 - month.weekday()) % 7)
     return {"hr": hr, "employee": employee, "month": month, "tuesday": tuesday}
 

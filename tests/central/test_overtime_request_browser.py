@@ -20,7 +20,8 @@ SHANGHAI = timezone(timedelta(hours=8))
 
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
+
     from central.attendance.models import OvertimeRule, ShiftType
     from central.attendance.services import recompute
     from central.ingest.handler import store_punches
@@ -37,9 +38,9 @@ def world(transactional_db, settings) -> dict:
                     "received_at": datetime.combine(wednesday, time(20, 1), SHANGHAI)}
                    for i, (at, way) in enumerate(((time(8, 50), "in"), (time(20), "out")))])
     recompute(wednesday, wednesday, actor="test")
-    users = {"zhang": ("zhang", create_user_with_one_time_password("zhang", role="employee", employee_number="A001",
+    users = {"zhang": ("zhang", account("zhang", role="employee", employee_number="A001",
                                                                    actor="test")),
-             "hr": ("hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"],
+             "hr": ("hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"],
                                                                 actor="test"))}
     return {"users": users, "day": wednesday}
 

@@ -123,7 +123,7 @@ def test_the_console_and_api_maps_are_complete() -> None:
 def test_no_console_page_shows_or_changes_another_scopes_rows(world: dict[str, Any], role: str) -> None:
     client = Client()
     client.force_login(world["users"][role])
-    keys = {"pk": world["b_employee"].pk, "device_id": "door-b-secret"}
+    keys = {"pk": world["b_employee"].pk, "device_id": "door-b-secret", "username": "other"}  # site B's HR admin
     filters = {"q": "B-SECRET", "device": "door-b-secret", "site": "site-b", "kind": "tamper"}
     before = _snapshot()
     for name, spec in ROLE_WALK.items():

@@ -17,9 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
+    from browser_support import account
     from django.utils import timezone
 
-    from central.accounts.services import create_user_with_one_time_password
     from central.attendance.models import ShiftType
     from central.people.models import Department, Employee
 
@@ -29,7 +29,7 @@ def world(transactional_db, settings) -> dict:
     ShiftType.objects.create(name="夜班", start=time(22), end=time(6))
     first = timezone.localdate().replace(day=1)
     workday = next(first + timedelta(days=n) for n in range(7) if (first + timedelta(days=n)).weekday() < 5)
-    hr = ("hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
+    hr = ("hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
     return {"hr": hr, "zhang": zhang, "workday": workday}
 
 

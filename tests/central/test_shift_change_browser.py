@@ -20,8 +20,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def world(transactional_db, settings) -> dict:
     """Site 总厂 (no terminals, Saturday and Sunday off): 张伟 (A001) on 白班 and 王强 (A002) on 夜班, each with a
     user of their own; 李娟 the HR admin of 总厂."""
+    from browser_support import account
+
     from central.accounts.models import User
-    from central.accounts.services import create_user_with_one_time_password
     from central.attendance.models import AttendanceProfile, ShiftType
     from central.people.models import Employee
 
@@ -31,10 +32,10 @@ def world(transactional_db, settings) -> dict:
                                      checkout_after_min=120)
     AttendanceProfile.objects.create(employee=Employee.objects.create(number="A002", name="王强", site=site),
                                      default_shift=night)
-    users = {name: (name, create_user_with_one_time_password(name, role="employee", employee_number=number,
+    users = {name: (name, account(name, role="employee", employee_number=number,
                                                              actor="test"))
              for name, number in (("zhang", "A001"), ("wang", "A002"))}
-    users["hr"] = ("hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"],
+    users["hr"] = ("hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"],
                                                               actor="test"))
     User.objects.filter(username="hr-li").update(first_name="李娟")
     wednesday = month + timedelta(days=(2 - month.weekday()) % 7)

@@ -18,9 +18,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
+    from browser_support import account
     from django.utils import timezone
 
-    from central.accounts.services import create_user_with_one_time_password
     from central.attendance.models import AttendanceProfile
     from central.people.models import Department, Employee
 
@@ -32,7 +32,7 @@ def world(transactional_db, settings) -> dict:
     AttendanceProfile.objects.create(employee=wang, default_shift=AttendanceProfile.objects.get(employee=zhang).default_shift)
     first = timezone.localdate().replace(day=1)
     workday = next(first + timedelta(days=n) for n in range(7) if (first + timedelta(days=n)).weekday() < 5)
-    hr = ("hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
+    hr = ("hr-li", account("hr-li", role="hr_admin", site_codes=["zongchang"], actor="test"))
     return {"hr": hr, "zhang": zhang, "wang": wang, "workday": workday}
 
 

@@ -28,9 +28,9 @@ def world(transactional_db: Any, settings: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def hr_admin(world: dict[str, Any]) -> tuple[str, str]:
-    from central.accounts.services import create_user_with_one_time_password
+    from browser_support import account
 
-    return "hr-li", create_user_with_one_time_password("hr-li", role="hr_admin", site_codes=["sh"], actor="test")
+    return "hr-li", account("hr-li", role="hr_admin", site_codes=["sh"], actor="test")
 
 
 def set_value(driver: Any, selector: str, value: str) -> None:

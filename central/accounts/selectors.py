@@ -1,0 +1,29 @@
+"""Reads of console accounts, through :func:`central.accounts.scope.users`."""
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from central.accounts import scope
+from central.accounts.models import Role, User
+from central.accounts.users import SUPERUSER
+
+
+def user_search(actor: User, q: str = "", role: str = "", state: str = "") -> QuerySet[User]:
+    """The accounts ``actor`` sees, matching ``q`` (user name, name or linked employee's number or name), a role
+    (``superuser`` or a :class:`Role`) and a state (``active``, ``inactive``, ``must_change``), each when given."""
+    rows = scope.users(actor).select_related("employee").prefetch_related("sites", "departments__site")
+    q = q.strip()
+    if q:
+        rows = rows.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(employee__number__icontains=q)
+                           | Q(employee__name__icontains=q))
+    if role == SUPERUSER:
+        rows = rows.filter(is_superuser=True)
+    elif role in Role.values:
+        rows = rows.filter(role=role, is_superuser=False)
+    if state == "active":
+        rows = rows.filter(is_active=True)
+    elif state == "inactive":
+        rows = rows.filter(is_active=False)
+    elif state == "must_change":
+        rows = rows.filter(must_change_password=True, is_active=True)
+    return rows.order_by("-is_active", "username")
