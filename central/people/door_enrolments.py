@@ -6,8 +6,10 @@ Taken when the employee is the central's (of any site: the roster is the company
 ``allowed_devices`` allows) and a face is no other active employee's (the central's duplicate check, as for photos:
 :mod:`central.people.face_photos`). Refused otherwise, with the reason in the terminal's ack: the terminal keeps the
 refused enrolment aside and its templates stay on it. The same templates again change nothing (an enrolment sent
-twice, an ack lost); a change is one roster version and one audit entry ``employee.templates_enrolled`` naming the
-terminal (never a template).
+twice, an ack lost), and neither do templates enrolled before those the central holds were made (a door's resend
+after another door enrolled the employee again, a door that was offline, HR's photos since): acknowledged, and
+the roster then brings the newer ones to that door too. A change is one roster version and one audit entry
+``employee.templates_enrolled`` naming the terminal (never a template).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from central.people import roster
 from central.people.face_photos import EmployeeFaces, StoredFaces, not_anyone_else
 from central.people.models import Employee
 from contract import protocol as p
+from contract.stamps import parse_stamp
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,14 @@ def take(site: str, device: str, item: p.Enrolment, stored: StoredFaces | None =
             return f"no employee {item.employee_number} on the central"
         faces = list(item.faces) if item.faces is not None else None
         fingers = [f.model_dump() for f in item.fingers] if item.fingers is not None else None
+        at = parse_stamp(item.enrolled_at)
+        if faces is not None and employee.faces_since is not None and at < employee.faces_since:
+            faces = None  # newer faces are held: this enrolment's are superseded
+        if fingers is not None and employee.fingers_since is not None and at < employee.fingers_since:
+            fingers = None
+        if faces is None and fingers is None:
+            log.info("enrolment of employee %s at %s/%s superseded by newer templates", employee.number, site, device)
+            return None
         if faces:
             group = EmployeeFaces(employee.number, employee.name, len(employee.faces or ()), templates=faces)
             not_anyone_else([group], lambda _number: True, DEFAULT_THRESHOLD, stored)
@@ -51,7 +62,7 @@ def take(site: str, device: str, item: p.Enrolment, stored: StoredFaces | None =
         if fingers is not None:
             record["fingers"] = fingers
         try:
-            version = roster.upsert_employees([record], actor=f"device:{device}")
+            version = roster.upsert_employees([record], actor=f"device:{device}", templates_at=at)
         except roster.RosterError as exc:
             return str(exc)
         if stored is not None and faces is not None:

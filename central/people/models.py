@@ -63,6 +63,13 @@ class Employee(models.Model):
         "人脸模板由中心管理（照片导入、导入文件或清除后）/ The central holds the face templates (imported or cleared)"))
     fingers_managed = models.BooleanField(default=False, help_text=_(
         "指纹模板由中心管理 / The central holds the fingerprint templates"))
+    # when the templates the central holds were made: a door's enrolment time, else when the central took them. An
+    # enrolment made before (a door's resend after a lost ack, a door that was offline) does not replace them.
+    faces_since = models.DateTimeField(null=True, blank=True, help_text=_(
+        "人脸模板的时间（门上登记的时间，或中心导入的时间）/ When the face templates were made (enrolled at a door, or taken "
+        "by the central)"))
+    fingers_since = models.DateTimeField(null=True, blank=True, help_text=_(
+        "指纹模板的时间 / When the fingerprint templates were made"))
     version = models.BigIntegerField(default=0, help_text=_("最后一次变更的名册版本 / Roster version of the last change"))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from datetime import timezone as dt_timezone
 from typing import Any
 
@@ -111,12 +111,14 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[p.RosterEmployee
     return good
 
 
-def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "system", moved_on: date | None = None) -> int:
+def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "system", moved_on: date | None = None,
+                     templates_at: datetime | None = None) -> int:
     """Add or change employees (one version each, one transaction); returns the new roster version.
 
     A record may carry ``site`` (a site code); without it a new employee joins the first site.
-    ``faces`` / ``fingers`` left out (None) keep the stored templates. An employee whose site or department changes
-    is recorded as moved (:class:`EmployeeMove`) from ``moved_on`` (default: today) on.
+    ``faces`` / ``fingers`` left out (None) keep the stored templates; those sent were made at ``templates_at``
+    (a door's enrolment; default: now). An employee whose site or department changes is recorded as moved
+    (:class:`EmployeeMove`) from ``moved_on`` (default: today) on.
     """
     items = [dict(r) for r in records]
     checked = check_records(items)
@@ -140,9 +142,10 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
             row.verify_mode, row.active = emp.verify_mode, emp.active
             row.allowed_devices = sorted(set(emp.allowed_devices))
             if emp.faces is not None:  # sent: from now on the central holds them, and the roster carries them
-                row.faces, row.faces_managed = list(emp.faces), True
+                row.faces, row.faces_managed, row.faces_since = list(emp.faces), True, templates_at or now
             if emp.fingers is not None:
                 row.fingers, row.fingers_managed = [f.model_dump() for f in emp.fingers], True
+                row.fingers_since = templates_at or now
             row.version = version
             row.save()
             RosterChange.objects.create(version=version, number=emp.number, op="upsert", at=now)

@@ -31,8 +31,8 @@ def face(seed: int) -> str:
 FINGER = base64.b64encode(bytes(range(256)) * 2).decode()
 
 
-def enrolment(number: str, **templates: Any) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "employee_number": number, "enrolled_at": "2026-12-07T02:00:00.000000Z", **templates}
+def enrolment(number: str, at: str = "2026-12-07T02:00:00.000000Z", **templates: Any) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "employee_number": number, "enrolled_at": at, **templates}
 
 
 @pytest.fixture
@@ -106,3 +106,36 @@ def test_one_face_enrolled_for_two_employees_in_one_batch_is_taken_once(site) ->
     moved = [enrolment("E1", faces=[face(11)]), enrolment("E2", faces=[face(10)])]  # E1 re-enrolled, then E2
     assert send(Ingest(), "enrolments", {"batch": str(uuid.uuid4()), "enrolments": moved})[0]["stored"] == [
         moved[0]["id"], moved[1]["id"]]
+
+
+def test_an_enrolment_made_before_the_templates_held_does_not_replace_them(site) -> None:
+    """Door A enrols 张三 at 02:00 and its ack is lost; door B enrols him again at 03:00; door A's resend of 02:00 then
+    arrives: 03:00's faces stay (and its fingers, which 02:00 did not send, are untouched by it). HR's photos taken
+    by the central later win over a door's enrolment made before them but sent after."""
+    from central.accounts.models import Role, User
+    from central.people.face_photos import clear_faces
+
+    ingest = Ingest()
+    first = enrolment("E1", "2026-12-07T02:00:00.000000Z", faces=[face(1)])
+    later = enrolment("E1", "2026-12-07T03:00:00.000000Z", faces=[face(2)], fingers=[{"finger": 1, "template": FINGER}])
+    assert send(ingest, "enrolments", {"batch": str(uuid.uuid4()), "enrolments": [first]})[0]["stored"] == [first["id"]]
+    send(ingest, "enrolments", {"batch": str(uuid.uuid4()), "enrolments": [later]}, device="door-b")
+    version = roster.current_version()
+    resend = send(ingest, "enrolments", {"batch": str(uuid.uuid4()), "enrolments": [first]})[0]
+    assert resend["stored"] == [first["id"]] and resend["rejected"] == []  # acknowledged: the door stops sending it
+    employee = Employee.objects.get(number="E1")
+    assert employee.faces == [face(2)] and employee.fingers == [{"finger": 1, "template": FINGER}]
+    assert roster.current_version() == version  # nothing for the terminals to take
+    # a finger enrolled at 02:30 (before 03:00's fingers) with faces at 04:00 in another enrolment: each kind on its own
+    mixed = enrolment("E1", "2026-12-07T02:30:00.000000Z", fingers=[{"finger": 2, "template": FINGER}])
+    newer_faces = enrolment("E1", "2026-12-07T04:00:00.000000Z", faces=[face(3)])
+    send(ingest, "enrolments", {"batch": str(uuid.uuid4()), "enrolments": [mixed, newer_faces]})
+    employee.refresh_from_db()
+    assert employee.faces == [face(3)] and employee.fingers == [{"finger": 1, "template": FINGER}]
+    # HR clears his faces on the central now (after 04:00): a door's enrolment from 05:00 yesterday is older
+    hr = User.objects.create_user("hr", password="x" * 12, is_superuser=True, role=Role.HR_ADMIN)
+    clear_faces(hr, employee)
+    stale = enrolment("E1", "2026-12-06T05:00:00.000000Z", faces=[face(4)])
+    send(ingest, "enrolments", {"batch": str(uuid.uuid4()), "enrolments": [stale]})
+    employee.refresh_from_db()
+    assert employee.faces == [] and employee.faces_managed
