@@ -234,11 +234,20 @@ MAX_SENT_FACES = 20  # what an enrolment (and the roster) carries at most: the n
 def queue_enrolment(conn: Connection, employee_id: int, *, faces: bool = False, fingers: bool = False) -> str | None:
     """Queue the employee's whole set of the template kinds that changed for the central, in the caller's
     transaction (docs/protocol.md, change 20): the central then holds them and every terminal gets them
-    with the roster. Only for an employee of the roster: one this terminal alone knows stays here. The outbox row's
-    id, or ``None`` when nothing was queued."""
+    with the roster. Only for an employee of the roster: one this terminal alone knows stays here. An enrolment of
+    the same employee still waiting in the outbox is replaced by this one, which then carries its kinds too (their
+    current sets). The outbox row's id, or ``None`` when nothing was queued."""
     found = conn.execute("SELECT number, roster_version FROM employees WHERE id = ?", (employee_id,)).fetchone()
     if found is None or not found[1]:
         return None
+    # an enrolment of this employee still waiting (not yet in a batch) is folded into this one: a re-enrolment
+    # (delete, then new templates) goes up once, and the other doors never get the moment without faces
+    for row_id, payload in conn.execute("SELECT id, payload FROM outbox WHERE kind = 'enrolment' AND batch_id IS NULL"
+                                        " ORDER BY id").fetchall():
+        waiting = json.loads(payload)
+        if waiting.get("employee_number") == found[0]:
+            faces, fingers = faces or "faces" in waiting, fingers or "fingers" in waiting
+            conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
     body: dict[str, Any] = {"id": uuid7(), "employee_number": found[0], "enrolled_at": utc_now()}
     if faces:
         rows = conn.execute("SELECT descriptor FROM face_templates WHERE employee_id = ? ORDER BY id DESC LIMIT ?",

@@ -37,15 +37,20 @@ def test_a_roster_employees_templates_are_queued_whole_and_a_local_ones_are_not(
     assert queued(store) == []  # an employee this terminal alone knows stays here
 
     add_face_templates(store, ours, [face(2), face(3)], source="camera")
+    assert [(s["employee_number"], len(s["faces"]), "fingers" in s) for s in queued(store)] == [("R1", 2, False)]
+    with store.transaction() as conn:  # the agent takes it into a batch: sent, waiting for its ack
+        conn.execute("UPDATE outbox SET batch_id = 'b-1' WHERE kind = 'enrolment'")
     add_finger_template(store, ours, 1, b"\x07" * 498, 4)
     add_face_templates(store, ours, [face(4)], source="camera")
-    delete_face_templates(store, ours)
+    delete_face_templates(store, ours)  # a re-enrolment begins: what waits unsent is folded into one enrolment
     sent = queued(store)
-    assert [(s["employee_number"], "faces" in s, "fingers" in s) for s in sent] == [
-        ("R1", True, False), ("R1", False, True), ("R1", True, False), ("R1", True, False)]
-    assert [len(s["faces"]) for s in sent if "faces" in s] == [2, 3, 0]  # the whole set each time, then none
-    assert base64.b64decode(sent[2]["faces"][2]) == face(4).tobytes()
+    assert [(s["employee_number"], len(s["faces"]), "fingers" in s) for s in sent] == [("R1", 2, False), ("R1", 0, True)]
     assert sent[1]["fingers"] == [{"finger": 1, "template": base64.b64encode(b"\x07" * 498).decode()}]
+    add_face_templates(store, ours, [face(5), face(6)], source="camera")  # ... and ends: one enrolment, never no faces
+    sent = queued(store)
+    assert [(len(s["faces"]), "fingers" in s) for s in sent] == [(2, False), (2, True)]
+    assert [base64.b64decode(f) for f in sent[1]["faces"]] == [face(5).tobytes(), face(6).tobytes()]
+    assert base64.b64decode(sent[0]["faces"][1]) == face(3).tobytes()  # the one in flight is left as it was sent
     for item in sent:  # what the agent will send passes the wire contract
         p.validate(p.Enrolment, item)
     # the status's queue_depth, on which the central's finality waits, counts punches and events only

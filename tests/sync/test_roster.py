@@ -180,7 +180,8 @@ def test_a_face_and_a_finger_enrolled_at_one_door_reach_the_other_doors(site, br
         wait_for(lambda: templates(terminal_b.store, "G1") == (1, 1), what="door-a's enrolment on door-b")
         held = Employee.objects.get(number="G1")
         assert held.faces == [descriptor(4)] and held.faces_managed and held.fingers_managed
-        assert AuditEntry.objects.filter(action="employee.templates_enrolled", actor="device:door-a").count() == 2
+        # one enrolment carrying both, or two when door-a's agent sent the face before the finger was added
+        assert AuditEntry.objects.filter(action="employee.templates_enrolled", actor="device:door-a").count() in (1, 2)
         other = terminal_b.store.query_one("SELECT finger, sensor_position, template FROM finger_templates")
         assert (other["finger"], other["sensor_position"], bytes(other["template"])) == (2, None, finger)
         wait_for(lambda: terminal_a.store.scalar("SELECT count(*) FROM outbox WHERE kind = 'enrolment'") == 0,
