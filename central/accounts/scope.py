@@ -13,7 +13,8 @@ role on its own. Grants: ``user.sites`` and ``user.departments``.
 
 Console users (who may sign in, with which role and grants): superusers and auditors see all of them (who may do
 what is part of what an auditor checks); an HR admin sees, and may change, the managers and employees whose every
-grant lies inside their own scope (:func:`users`); only a superuser changes HR admins, auditors and superusers.
+grant lies inside their own scope (:func:`users_to_change`); everyone sees their own account; only a superuser
+changes HR admins, auditors and superusers.
 
 The admin audit log is one hash chain for the whole company: it can only be verified whole, so
 superusers and auditors read all of it (an auditor's grants narrow the people, doors and punches
@@ -173,10 +174,21 @@ def check_site_allowed(user: User, site: Site, department: Department | None = N
 
 
 def users(user: User) -> QuerySet[User]:
-    """The console users ``user`` may see: all of them for a superuser and an auditor; for an HR admin the managers
-    whose every granted department (at least one) and site lie in the HR admin's scope, and the employees' own
-    accounts whose employee does; nobody for anyone else."""
+    """The console users ``user`` may see: all of them for a superuser and an auditor; for an HR admin their own
+    account and :func:`users_to_change`; for anyone else their own account."""
     if user.is_superuser or user.role == Role.AUDITOR:
+        return User.objects.all()
+    own = User.objects.filter(pk=user.pk)
+    if user.role != Role.HR_ADMIN:
+        return own
+    return User.objects.filter(Q(pk=user.pk) | Q(pk__in=users_to_change(user).values("pk")))
+
+
+def users_to_change(user: User) -> QuerySet[User]:
+    """The console users ``user`` may change: every one for a superuser; for an HR admin the managers whose every
+    granted department (at least one) and site lie in the HR admin's scope, and the employees' own accounts whose
+    employee does; nobody for anyone else."""
+    if user.is_superuser:
         return User.objects.all()
     if user.role != Role.HR_ADMIN:
         return User.objects.none()
@@ -187,12 +199,3 @@ def users(user: User) -> QuerySet[User]:
     own_accounts = Q(role=Role.EMPLOYEE, employee__in=employees(user))
     return (User.objects.filter(is_superuser=False).filter(managers | own_accounts)
             .exclude(pk__in=granted_elsewhere))
-
-
-def users_to_change(user: User) -> QuerySet[User]:
-    """The console users ``user`` may change: every one for a superuser, :func:`users` for an HR admin."""
-    if user.is_superuser:
-        return User.objects.all()
-    if user.role == Role.HR_ADMIN:
-        return users(user)
-    return User.objects.none()

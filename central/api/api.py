@@ -19,7 +19,7 @@ from ninja.renderers import JSONRenderer
 
 from central.api import errors
 from central.api.auth import AUTH
-from central.api.routers import attendance, devices, employees, org, records, reports
+from central.api.routers import attendance, devices, employees, org, records, reports, users
 
 
 class _Renderer(JSONRenderer):
@@ -39,14 +39,14 @@ api = _Api(
     auth=AUTH,
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": True}),
     description=(
-        "Seed 考勤系统的 REST API：员工、站点、部门、设备、打卡与事件、考勤记录与异常、请假、补卡、调班与加班申请、报表。/ The Seed "
-        "attendance REST API: employees, sites, departments, terminals, punches and events, attendance records and "
-        "exceptions, leave, make-up punches, shift changes and overtime requests, reports.\n\n"
+        "Seed 考勤系统的 REST API：员工、站点、部门、设备、打卡与事件、考勤记录与异常、请假、补卡、调班与加班申请、报表、控制台账号。/ "
+        "The Seed attendance REST API: employees, sites, departments, terminals, punches and events, attendance records "
+        "and exceptions, leave, make-up punches, shift changes and overtime requests, reports, console accounts.\n\n"
         "认证 / Auth: `Authorization: Bearer <token>`（在控制台创建 / made in the console）or the console session. "
         "每个调用都按调用者的角色与范围过滤 / every call is filtered by the caller's role and scope."),
 )
 errors.install(api)
-for module in (employees, org, devices, records, attendance, reports):
+for module in (employees, org, devices, records, attendance, reports, users):
     api.add_router("", module.router)
 
 ALL_ROLES = ("superuser", "hr_admin", "manager", "auditor", "employee")
@@ -116,6 +116,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/api/v1/attendance/overtime-requests/{request_id}/withdrawal", {}, ()),
     Endpoint("POST", "/api/v1/attendance/overtime-requests/{request_id}/decision", {}, DECIDERS,
              {"decision": "approve"}),
+    # {username}: an account a writer of site A may change (the manager's); POST's username is made per role
+    Endpoint("GET", "/api/v1/users", {"state": "active"}, ALL_ROLES),
+    Endpoint("POST", "/api/v1/users", {}, WRITERS, {"username": "new-user", "role": "employee", "employee": "{number}"}),
+    Endpoint("PUT", "/api/v1/users/{username}", {}, WRITERS, {"name": "王经理 Manager Wang"}),
+    Endpoint("POST", "/api/v1/users/{username}/password-reset", {}, WRITERS),
     Endpoint("GET", "/api/v1/reports", {}, ALL_ROLES),
     Endpoint("GET", "/api/v1/reports/{name}", {"from": "2026-03-01", "to": "2026-03-31"}, ALL_ROLES),
 ]

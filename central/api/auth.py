@@ -7,7 +7,8 @@ and scope; nothing here decides what they may see (:mod:`central.accounts.scope`
   token is a 401 even when a session cookie comes along, so a script never silently acts as
   whoever is signed in to the browser.
 * Without an ``Authorization`` header a signed-in console session is accepted; unsafe methods
-  then need the CSRF token (``X-CSRFToken``), as every console form does.
+  then need the CSRF token (``X-CSRFToken``), as every console form does. A session still on a one-time password
+  (``must_change_password``) is not: the console holds it on the password page, and so does the API.
 * An auditor's every API call is written to the audit log as a ``view`` of its path and query,
   as the console records an auditor's pages (the auditor role's rule: every view logged).
 """
@@ -57,7 +58,7 @@ class ConsoleSession(SessionAuth):
         if "Authorization" in request.headers:
             return None
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or not user.is_active:
+        if user is None or not user.is_authenticated or not user.is_active or getattr(user, "must_change_password", False):
             return None
         found = super().__call__(request)  # checks CSRF on unsafe methods
         if found is not None:

@@ -6,6 +6,7 @@
 | missing / unknown / revoked credentials | 401 | ``detail``, ``WWW-Authenticate: Bearer`` |
 | :class:`central.accounts.scope.ScopeDenied` | 403 | ``detail`` |
 | :class:`central.people.services.PeopleError` | 422 | ``detail``, ``field`` |
+| :class:`central.accounts.services.AccountError` | 422 | ``detail``, ``field`` |
 | a unique row taken by a concurrent write (``IntegrityError``) | 409 | ``detail`` |
 | a request that does not match the schema | 422 | ``detail``, first ``field``, ``errors`` (``field``, ``location``, ``message``) |
 """
@@ -20,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from central.accounts.scope import ScopeDenied
+from central.accounts.services import AccountError
 from central.people.services import PeopleError
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ class ApiError(Exception):
 
 def not_found(what: str, key: str) -> ApiError:
     """Unknown and outside the caller's scope read the same, so a scope never leaks what it hides."""
-    labels = {"employee": "员工", "device": "设备", "leave": "请假", "make-up punch": "补卡", "shift change": "调班",
+    labels = {"employee": "员工", "account": "账号", "device": "设备", "leave": "请假", "make-up punch": "补卡", "shift change": "调班",
               "overtime request": "加班申请", "daily record": "考勤记录"}
     return ApiError(404, f"没有该{labels.get(what, what)} / no {what} {key!r}")
 
@@ -82,7 +84,7 @@ def install(api: NinjaAPI) -> None:
     def scope_denied(request: HttpRequest, exc: ScopeDenied) -> HttpResponse:
         return api.create_response(request, _body(f"{FORBIDDEN} ({exc})"), status=403)
 
-    def people_error(request: HttpRequest, exc: PeopleError) -> HttpResponse:
+    def people_error(request: HttpRequest, exc: PeopleError | AccountError) -> HttpResponse:
         return api.create_response(request, _body(str(exc), exc.field or None), status=422)
 
     def validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
@@ -118,6 +120,7 @@ def install(api: NinjaAPI) -> None:
     on(HttpError, http_error)
     on(ScopeDenied, scope_denied)
     on(PeopleError, people_error)
+    on(AccountError, people_error)
     on(ValidationError, validation)
     on(Http404, not_found_error)
     on(IntegrityError, conflict)

@@ -105,7 +105,8 @@ def _snapshot() -> tuple[Any, ...]:
             list(LeaveRecord.objects.values_list("state", flat=True)), list(MakeupPunch.objects.values_list("state", flat=True)),
             list(RequestEvidence.objects.values_list("pk", "name")),
             list(ShiftChange.objects.values_list("pk", "state", "partner_answer")),
-            list(OvertimeRequest.objects.values_list("pk", "state")))
+            list(OvertimeRequest.objects.values_list("pk", "state")),
+            list(User.objects.order_by("pk").values_list("username", "role", "is_active", "first_name", "password")))
 
 
 def test_the_console_and_api_maps_are_complete() -> None:
@@ -174,7 +175,8 @@ def test_no_api_endpoint_shows_or_changes_another_scopes_rows(world: dict[str, A
     client = Client(HTTP_AUTHORIZATION=f"Bearer {clear}")
     values = {"{number}": "B-SECRET-1", "{device_id}": "door-b-secret", "{site}": "site-b", "{name}": "punches",
               "{leave_id}": str(LeaveRecord.objects.get().pk), "{punch_id}": str(MakeupPunch.objects.get().pk),
-              "{change_id}": str(ShiftChange.objects.get().pk), "{request_id}": str(OvertimeRequest.objects.get().pk)}
+              "{change_id}": str(ShiftChange.objects.get().pk), "{request_id}": str(OvertimeRequest.objects.get().pk),
+              "{username}": "other"}  # site B's HR admin
     before = _snapshot()
     for endpoint in ENDPOINTS:
         path = endpoint.path
