@@ -20,4 +20,5 @@ os.environ.setdefault("SEED_CENTRAL_SECRET_KEY", "tests-only-not-a-secret")
 
 from central.settings import *  # noqa: E402,F403
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests; production keeps PBKDF2
+# fast logins in tests; production keeps PBKDF2 (one-time passwords: central/accounts/hashers.py)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "central.accounts.hashers.OneTimePasswordHasher"]

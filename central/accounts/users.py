@@ -11,6 +11,8 @@ departments, linked to which employee.
 - **Passwords**: a new account and a reset get a one-time password, returned once to be handed over and never
   stored in clear; its holder must set their own at the first sign-in (``must_change_password``). A reset signs the
   account out of every browser (Django's session hash follows the password).
+- **Employees' accounts in one go** (:func:`open_employee_accounts`): for a site or a department, every active
+  employee without an account gets one, their number as user name, each with a one-time password to hand out.
 - **Deactivating** keeps the account and its history: it cannot sign in and its API tokens stop answering; it can
   be reactivated.
 
@@ -25,8 +27,10 @@ from typing import Any
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
 from central.accounts import audit, scope
+from central.accounts.hashers import one_time_hash
 from central.accounts.models import Role, User
 from central.accounts.services import AccountError, one_time_password
 from central.people.models import Department, Employee, Site
@@ -167,7 +171,7 @@ def create_user(actor: User, data: UserInput) -> tuple[User, str]:
         grants = _grants(actor, data)
         user = User(username=username, must_change_password=True)
         password = one_time_password()
-        user.set_password(password)
+        user.password = one_time_hash(password)
         _apply(user, grants, data.name)
         audit.record(actor.username, "user.create", username, grants.describe())
     return user, password
@@ -182,7 +186,7 @@ def command_line_account(data: UserInput, actor: str) -> str:
         grants = _grants(None, data, target=user)
         user = user or User(username=username)
         password = one_time_password()
-        user.set_password(password)
+        user.password = one_time_hash(password)
         user.must_change_password = user.is_active = True
         _apply(user, grants, data.name or user.first_name)
         audit.record(actor, "user.create", username, grants.describe())
@@ -211,7 +215,7 @@ def reset_password(actor: User, target: User) -> str:
     with transaction.atomic():
         held = _changeable(actor, target)
         password = one_time_password()
-        held.set_password(password)
+        held.password = one_time_hash(password)
         held.must_change_password = True
         held.save(update_fields=["password", "must_change_password"])
         audit.record(actor.username, "user.password_reset", held.username)
@@ -232,6 +236,55 @@ def set_active(actor: User, target: User, active: bool) -> User:
         held.save(update_fields=["is_active"])
         audit.record(actor.username, "user.reactivate" if active else "user.deactivate", held.username)
     return held
+
+
+MAX_OPENED_AT_ONCE = 2_000
+
+
+@dataclass(frozen=True)
+class Opened:
+    employee: Employee
+    username: str
+    password: str
+
+
+@dataclass
+class OpenedAccounts:
+    opened: list[Opened] = field(default_factory=list)
+    skipped: list[tuple[Employee, str]] = field(default_factory=list)  # and why, for a person
+    had_accounts: int = 0  # employees asked for who already have one
+
+
+def open_employee_accounts(actor: User, employees: QuerySet[Employee]) -> OpenedAccounts:
+    """Self-service accounts (role employee, user name = employee number, a one-time password each) for the active
+    employees of ``employees`` inside ``actor``'s scope who have none yet: a plant's accounts in one go, one
+    transaction, one audit entry each. An employee whose number is another account's user name is skipped, with
+    the reason."""
+    if not (actor.is_superuser or actor.role == Role.HR_ADMIN):
+        raise scope.ScopeDenied("only a superuser or an HR admin opens accounts")
+    asked = scope.employees(actor).filter(pk__in=employees.values("pk"), active=True)
+    outcome = OpenedAccounts(had_accounts=asked.filter(user__isnull=False).count())
+    wanted = list(asked.filter(user__isnull=True).order_by("number"))
+    if len(wanted) > MAX_OPENED_AT_ONCE:
+        raise AccountError(f"一次最多开通 {MAX_OPENED_AT_ONCE} 个账号，请按部门分批 / At most {MAX_OPENED_AT_ONCE} accounts at "
+                           f"once: go department by department", "department")
+    with transaction.atomic():
+        taken = {name.casefold() for name in User.objects.values_list("username", flat=True)}
+        for employee in wanted:
+            username = employee.number
+            if username.casefold() in taken:
+                outcome.skipped.append((employee, f"用户名 {username} 已被另一个账号使用，请单独开通 / The user name "
+                                                  f"{username} is another account's: open this one by hand"))
+                continue
+            password = one_time_password()
+            user = User(username=username, role=Role.EMPLOYEE, employee=employee, first_name=employee.name[:150],
+                        password=one_time_hash(password), must_change_password=True)
+            user.save()
+            taken.add(username.casefold())
+            audit.record(actor.username, "user.create", username,
+                         {"role": Role.EMPLOYEE.value, "sites": [], "departments": [], "employee": employee.number})
+            outcome.opened.append(Opened(employee, username, password))
+    return outcome
 
 
 def password_changed(user: User) -> None:

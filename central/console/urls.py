@@ -55,6 +55,7 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("tokens/", views.tokens, name="tokens"),
     path("users/", user_views.users_page, name="users"),
+    path("users/open/employees/", user_views.employee_accounts, name="user_employee_accounts"),  # never a user name
     path("users/<str:username>/", user_views.user_edit, name="user_edit"),
     path("users/<str:username>/password/", user_views.user_password_reset, name="user_password_reset"),
     path("users/<str:username>/active/", user_views.user_active, name="user_active"),
@@ -127,6 +128,8 @@ ROLE_WALK: dict[str, dict] = {
     # is an account the caller may change (the employee's own, for an HR admin of its site)
     "users": {"kwargs": {}, "get": frozenset({"superuser", "hr_admin", "auditor"}), "methods": ("GET", "POST"),
               "post": MANAGERS, "form": True},
+    # a POST names a site and a department: another scope's are refused on their fields
+    "user_employee_accounts": {"kwargs": {}, "get": frozenset(), "methods": ("POST",), "post": MANAGERS, "form": True},
     "user_edit": {"kwargs": {"username": "{user}"}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS},
     "user_password_reset": {"kwargs": {"username": "{user}"}, "get": frozenset(), "methods": ("POST",),
                             "post": MANAGERS},

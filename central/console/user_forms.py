@@ -57,3 +57,16 @@ def initial_of(user: User) -> dict[str, object]:
             "sites": list(user.sites.values_list("code", flat=True)),
             "departments": [str(pk) for pk in user.departments.values_list("pk", flat=True)],
             "employee": user.employee.number if user.employee else ""}
+
+
+class EmployeeAccountsForm(forms.Form):
+    """Whose self-service accounts to open at once: a site, or one department of it."""
+    site = forms.ChoiceField(label=_("站点"))
+    department = forms.ChoiceField(label=_("部门"), required=False)
+
+    def __init__(self, actor: User, *args: object, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        choice_field(self, "site").choices = [(s.code, str(s)) for s in scope.sites(actor).order_by("code")]
+        choice_field(self, "department").choices = [("", _("全部部门"))] + [
+            (str(d.pk), f"{d.site} / {d.name}") for d in scope.departments(actor).select_related("site")
+            .order_by("site__code", "name")]

@@ -18,8 +18,9 @@ from central.accounts import scope, selectors, users
 from central.accounts.models import Role, User
 from central.accounts.services import AccountError
 from central.console.templatetags.console_tags import in_language
-from central.console.user_forms import ROLE_LABELS, UserForm, initial_of
+from central.console.user_forms import ROLE_LABELS, EmployeeAccountsForm, UserForm, initial_of
 from central.console.views import AuthedHttpRequest, console_view, page_of, query_without_page, require
+from central.people.models import Employee
 
 
 def _may_change_accounts(user: User) -> bool:
@@ -56,8 +57,28 @@ def users_page(request: AuthedHttpRequest) -> HttpResponse:
     changeable = set(scope.users_to_change(user).filter(pk__in=[u.pk for u in page]).values_list("pk", flat=True))
     return render(request, "console/users.html", {
         "nav": "users", "page": page, "q": q, "role": role, "state": state, "roles": list(ROLE_LABELS.items()),
-        "form": form, "issued": issued, "changeable": changeable, "query": query_without_page(request)},
-        status=200)
+        "form": form, "issued": issued, "changeable": changeable, "query": query_without_page(request),
+        "bulk_form": EmployeeAccountsForm(user) if can_change else None})
+
+
+@require_POST
+@console_view
+def employee_accounts(request: AuthedHttpRequest) -> HttpResponse:
+    """Self-service accounts for a site's or a department's employees without one; their one-time passwords on a
+    page to print and hand out, this once."""
+    user = request.user
+    require(_may_change_accounts(user))
+    form = EmployeeAccountsForm(user, request.POST)
+    outcome = None
+    if form.is_valid():
+        rows = Employee.objects.filter(site__code=form.cleaned_data["site"])
+        if form.cleaned_data.get("department"):
+            rows = rows.filter(department_id=int(form.cleaned_data["department"]))
+        try:
+            outcome = users.open_employee_accounts(user, rows)
+        except AccountError as exc:
+            _refused(form, exc)
+    return render(request, "console/accounts_opened.html", {"nav": "users", "form": form, "outcome": outcome})
 
 
 def _target(request: AuthedHttpRequest, username: str) -> User:

@@ -7,7 +7,8 @@ from typing import Any
 
 from central.console.screenshots import ConsoleServer
 
-PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the served console (central.settings) checks
+PBKDF2 = ["django.contrib.auth.hashers.PBKDF2PasswordHasher",  # what the served console (central.settings) checks
+          "central.accounts.hashers.OneTimePasswordHasher"]
 
 
 def account(username: str, **kwargs: Any) -> str:

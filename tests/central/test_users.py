@@ -220,14 +220,58 @@ def test_the_accounts_pages_speak_english_from_the_catalogue(world):
              root.post(reverse("console:users"), {"username": "li", "role": "employee", "employee": "P001"}),
              root.post(reverse("console:users"), {"username": "zhang", "role": "employee", "employee": "E002"}),
              root.post(reverse("console:user_password_reset", args=["zhang"])),
-             root.get(reverse("console:password_change"))]
+             root.get(reverse("console:password_change")),
+             root.post(reverse("console:user_employee_accounts"), {"site": "hq"})]
     texts = [re.sub(r"<[^>]+>", " ", p.content.decode().split("<main", 1)[1].split("</main>")[0]) for p in pages]
     assert "Users and access" in texts[0] and "Open an account" in texts[0] and "Role and grants" in texts[1]
     assert "Account li opened" in texts[2] and "The user name zhang is taken" in texts[3]
     assert "Password reset" in texts[4] and "Old password" in texts[5]
+    assert "1 account opened" in texts[6] and "1 employee already has an account" in texts[6] and "Print" in texts[6]
     for text in texts:
         shown = re.sub(r"总部|工厂|销售部|生产一线|张伟|王芳|李娜", "", text)
         assert not re.findall(r"[\u4e00-\u9fff]+", shown), re.findall(r"[\u4e00-\u9fff]+", shown)
+
+
+def test_a_one_time_password_is_stored_cheaply_and_again_at_full_strength_once_used(world):
+    made, password = create_user(world["hr"], UserInput("zhang", Role.EMPLOYEE, employee="E001"))
+    algorithm, iterations, _salt, _hash = made.password.split("$")
+    assert (algorithm, iterations) == ("pbkdf2_sha256_one_time", "1000")
+    assert authenticate(username="zhang", password=password) == made
+    made.refresh_from_db()  # its first use stored it again with the first of PASSWORD_HASHERS
+    assert not made.password.startswith("pbkdf2_sha256_one_time$") and made.check_password(password)
+
+
+def test_a_sites_employees_get_their_accounts_in_one_go_and_their_slips_once(world):
+    from central.accounts.users import open_employee_accounts
+
+    roster.upsert_employees([{"number": "E003", "name": "赵六", "department": "销售部", "site": "hq"},
+                             {"number": "E004", "name": "钱七", "department": "销售部", "site": "hq", "active": False},
+                             {"number": "mg-sales", "name": "同名", "department": "销售部", "site": "hq"}])
+    _user("zhang", Role.EMPLOYEE, employee="E001")  # has one already
+    _user("MG-Sales", Role.MANAGER, departments=[world["sales"]])  # its user name is an employee's number
+    hr = client_for(world["hr"])
+    page = hr.post(reverse("console:user_employee_accounts"), {"site": "hq"})
+    outcome = page.context["outcome"]
+    assert [(o.username, o.employee.name) for o in outcome.opened] == [("E002", "王芳"), ("E003", "赵六")]
+    assert [(e.number, "another account's" in r) for e, r in outcome.skipped] == [("mg-sales", True)]
+    assert outcome.had_accounts == 1
+    body = page.content.decode()
+    for o in outcome.opened:
+        assert f'<code class="slip-password">{o.password}</code>' in body
+        assert authenticate(username=o.username, password=o.password).employee == o.employee
+        assert User.objects.get(username=o.username).must_change_password
+    assert not User.objects.filter(employee__number="E004").exists()  # left: not opened
+    assert AuditEntry.objects.filter(action="user.create", actor="hr-hq").count() == 2
+    again = hr.post(reverse("console:user_employee_accounts"), {"site": "hq"}).context["outcome"]
+    assert (again.opened, again.had_accounts) == ([], 3)  # nothing twice
+    # another site's employees are not the HR admin's: refused on the field, nothing opened
+    refused = hr.post(reverse("console:user_employee_accounts"), {"site": "plant"})
+    assert refused.context["outcome"] is None and refused.context["form"].errors["site"]
+    assert not User.objects.filter(employee__number="P001").exists()
+    with pytest.raises(scope.ScopeDenied):
+        open_employee_accounts(User.objects.get(username="zhang"), Employee.objects.all())
+    assert client_for(User.objects.get(username="MG-Sales")).post(
+        reverse("console:user_employee_accounts"), {"site": "hq"}).status_code == 403
 
 
 # -- sign-in attempts that guess --------------------------------------------------------------------

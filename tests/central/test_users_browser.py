@@ -1,12 +1,14 @@
 """Accounts in a real browser: ``seed-central serve`` (gunicorn) on the test database, driven by headless Chromium.
 陈主管, superuser, opens 张伟's page, clicks 开通自助账号 and opens his account; 张伟 signs in on his phone with the
 one-time password, is held on 修改密码 until he sets his own, and gets in. 陈主管 resets it: the phone is signed
-out. Someone guessing 张伟's password on the phone is told to wait after the fifth try."""
+out. Someone guessing 张伟's password on the phone is told to wait after the fifth try. Then the rest of 总厂 gets
+its accounts in one go, on slips to print."""
 from __future__ import annotations
 
 import pytest
 from browser_support import PBKDF2, all_css, by_css, submit, wait
 from central_support import last_month_at_a_site
+from selenium.webdriver.support.ui import Select
 
 from central.console.screenshots import chromium, sign_in
 
@@ -17,9 +19,11 @@ OWN = "zhang-wei-own-2026"
 @pytest.fixture
 def world(transactional_db, settings) -> dict:
     from central.accounts.models import User
+    from central.people.models import Employee
 
     settings.PASSWORD_HASHERS = PBKDF2
-    _, employee, _ = last_month_at_a_site()  # 总厂 (zongchang) with 张伟 (A001)
+    site, employee, _ = last_month_at_a_site()  # 总厂 (zongchang) with 张伟 (A001)
+    Employee.objects.create(number="A002", name="王芳", site=site)
     User.objects.create_user("chen", password="chen-own-password-1", is_superuser=True, first_name="陈主管")
     return {"root": ("chen", "chen-own-password-1"), "employee": employee}
 
@@ -87,3 +91,15 @@ def test_an_account_opened_from_the_employees_page_is_his_once_he_sets_his_own_p
         by_css(phone, "input[name=password]").send_keys(reset_to)
         submit(phone, "form.form")
         assert all_css(phone, "#sign-in-wait") and not all_css(phone, "nav.sidenav")
+
+    # the rest of the site in one go: 王芳's slip, 张伟 already has his account
+    browser.get(f"{url}/users/")
+    Select(by_css(browser, "#employee-accounts select[name=site]")).select_by_value("zongchang")
+    submit(browser, "#employee-accounts form")
+    assert "已开通 1 个账号" in by_css(browser, "#opened-summary").text and "1 名员工已有账号" in by_css(
+        browser, "#opened-summary").text
+    slip = by_css(browser, ".slip[data-number='A002']")
+    password = by_css(slip, ".slip-password").text
+    assert "王芳" in slip.text and by_css(slip, ".slip-user").text == "A002" and len(password) >= 12
+    assert all_css(browser, "#print-slips") and not all_css(browser, ".slip[data-number='A001']")
+    assert User.objects.get(username="A002").employee.name == "王芳"
