@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ("store", "faces", "finger", "sync", "roster", "central", "attendance", "reports", "console", "face_photos", "ui")
+ALL = ("store", "faces", "finger", "sync", "roster", "central", "attendance", "reports", "console", "face_photos", "accounts",
+       "ui")
 
 
 def main(argv: list[str]) -> int:
