@@ -101,8 +101,11 @@ def _grants(actor: User | None, data: UserInput, *, target: User | None = None) 
     missing = sorted(set(codes) - {s.code for s in sites})
     if missing:
         raise AccountError(f"没有站点 {', '.join(missing)} / No site {', '.join(missing)}", "sites")
-    if sites and not everything:
-        raise AccountError("只有超级管理员可以授予站点 / Only a superuser grants sites", "sites")
+    if not everything:  # sites are a superuser's to grant: an HR admin's change keeps those the account has
+        held = list(target.sites.all()) if target is not None and target.pk else []
+        if codes and codes != sorted(s.code for s in held):
+            raise AccountError("只有超级管理员可以授予站点 / Only a superuser grants sites", "sites")
+        sites = held
     departments = list(Department.objects.select_related("site").filter(pk__in=set(data.departments)))
     if len(departments) != len(set(data.departments)):
         raise AccountError("所选部门不存在 / A department chosen does not exist", "departments")

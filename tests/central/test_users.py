@@ -122,6 +122,13 @@ def test_nobody_changes_their_own_role_and_the_last_superuser_stays_one(world):
     assert changed.role == Role.EMPLOYEE and not changed.departments.exists() and changed.employee.number == "E001"
     entry = AuditEntry.objects.get(action="user.change")
     assert entry.detail["was"]["role"] == "manager" and entry.detail["now"]["employee"] == "E001"
+    # a manager a superuser also granted a site of the HR admin's: the HR admin's changes keep that site
+    regional = _user("mg-region", Role.MANAGER, departments=[world["sales"]], sites=[world["hq"]])
+    change_user(hr, regional, UserInput("mg-region", Role.MANAGER, name="区域经理", departments=(world["sales"].pk,)))
+    regional.refresh_from_db()
+    assert [s.code for s in regional.sites.all()] == ["hq"] and regional.first_name == "区域经理"
+    with pytest.raises(AccountError, match="Only a superuser grants sites"):
+        change_user(hr, regional, UserInput("mg-region", Role.MANAGER, sites=("plant",), departments=(world["sales"].pk,)))
     with pytest.raises(scope.ScopeDenied):  # an HR admin's own account is not theirs to change at all
         change_user(hr, hr, UserInput("hr-hq", Role.MANAGER, departments=(world["sales"].pk,)))
     with pytest.raises(AccountError, match="不能修改自己的角色"):
