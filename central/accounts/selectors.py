@@ -1,7 +1,7 @@
 """Reads of console accounts, through :func:`central.accounts.scope.users`."""
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 
 from central.accounts import scope
 from central.accounts.models import Role, User
@@ -26,4 +26,6 @@ def user_search(actor: User, q: str = "", role: str = "", state: str = "") -> Qu
         rows = rows.filter(is_active=False)
     elif state == "must_change":
         rows = rows.filter(must_change_password=True, is_active=True)
-    return rows.order_by("-is_active", "username")
+    rank = Case(When(is_superuser=True, then=Value(0)), When(role=Role.HR_ADMIN, then=Value(1)),
+                When(role=Role.AUDITOR, then=Value(2)), When(role=Role.MANAGER, then=Value(3)), default=Value(4))
+    return rows.order_by("-is_active", rank, "username")  # the active first; who may do most first

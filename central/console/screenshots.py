@@ -302,7 +302,24 @@ def build_demo(database: Path, employees: int = 30) -> str:
     demo_attendance(site, admin)
     demo_live_day(site)
     demo_closed_month(site)
+    demo_accounts(site, admin)
     return password
+
+
+def demo_accounts(site: Any, admin: Any) -> None:
+    """The company's console accounts: an HR admin, a manager of 生产部 who is one of its employees, and 质检部's
+    employees' self-service accounts opened in one go (still on their one-time passwords)."""
+    from central.accounts.models import User
+    from central.accounts.users import UserInput, create_user, open_employee_accounts
+    from central.people.models import Department, Employee
+
+    production = Department.objects.get(site=site, name="生产部")
+    create_user(admin, UserInput("hr.li", "hr_admin", name="李娟", sites=(site.code,)))
+    own = Employee.objects.filter(department=production).order_by("number").first()  # the manager is one of its staff
+    manager, _ = create_user(admin, UserInput("mgr.1002", "manager", name=own.name if own else "",
+                                              departments=(production.pk,), employee=own.number if own else ""))
+    open_employee_accounts(admin, Employee.objects.filter(site=site, department__name="质检部"))
+    User.objects.filter(username__in=["hr.li", manager.username]).update(must_change_password=False)
 
 
 def demo_closed_month(site: Any) -> None:
@@ -535,6 +552,8 @@ def tour(driver: WebDriver, base_url: str, password: str, out: Path) -> list[Pat
     take(driver, out, "console-devices", written)
     driver.get(f"{base_url}/audit/")
     take(driver, out, "console-audit", written)
+    driver.get(f"{base_url}/users/")
+    take(driver, out, "console-users", written)
     month = f"{base_url}/attendance/employees/{attendance_demo_employee()}/month/"
     for path, name in (("/attendance/shifts/", "console-attendance-shifts"),
                        ("/attendance/rotations/preview/", "console-attendance-rotation"),

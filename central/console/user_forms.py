@@ -18,7 +18,7 @@ class UserForm(forms.Form):
     username = forms.CharField(label=_("用户名"), max_length=150,
                                help_text=_("登录时输入；创建后不能更改。字母、数字和 @ . + - _"))
     name = forms.CharField(label=_("显示名称"), max_length=150, required=False)
-    role = forms.ChoiceField(label=_("角色"))
+    role = forms.ChoiceField(label=_("角色"), initial=Role.EMPLOYEE.value)
     sites = forms.MultipleChoiceField(label=_("授权站点"), required=False, widget=forms.CheckboxSelectMultiple,
                                       help_text=_("人事管理员和审计员：看到这些站点的全部员工和设备"))
     departments = forms.MultipleChoiceField(label=_("授权部门"), required=False, widget=forms.CheckboxSelectMultiple,

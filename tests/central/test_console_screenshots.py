@@ -13,7 +13,7 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 PICTURES = ("console-requests.png", "console-attendance-month.png", "console-attendance-shifts.png",
-            "console-employee-form.png", "console-dashboard-zh.png", "wall-display.png")
+            "console-employee-form.png", "console-dashboard-zh.png", "wall-display.png", "console-users.png")
 
 
 def test_the_console_pictures_are_drawn_from_the_demo_company(tmp_path: Path) -> None:

@@ -74,6 +74,8 @@ def test_an_hr_admin_sees_the_managers_and_employee_accounts_inside_their_scope_
     # the console: the HR admin's list, a page of another scope's account is not found, a manager has no list
     page = client_for(world["hr"]).get(reverse("console:users"))
     assert {u.username for u in page.context["page"]} == {u.username for u in mine} | {"hr-hq"}
+    User.objects.filter(username="root").update(first_name="陈主管")  # a name and no employee: shown beside the user name
+    assert '<span class="muted">陈主管</span>' in client_for(world["root"]).get(reverse("console:users")).content.decode()
     assert client_for(world["hr"]).get(reverse("console:user_edit", args=["mg-line"])).status_code == 404
     assert client_for(world["hr"]).get(reverse("console:user_edit", args=["root"])).status_code == 404
     assert client_for(User.objects.get(username="mg-sales")).get(reverse("console:users")).status_code == 403
