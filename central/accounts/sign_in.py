@@ -51,12 +51,11 @@ def refused(username: str, address: str, now: datetime) -> None:
     """One more refusal of ``username`` from ``address``."""
     SignInFailure.objects.filter(at__lt=now - WINDOW).delete()
     SignInFailure.objects.create(username=_name(username), address=address[:45], at=now)
-    if wait_minutes(username, address, now):
-        names = SignInFailure.objects.filter(username=_name(username), at__gt=now - WINDOW).count()
-        if names == NAME_LIMIT or SignInFailure.objects.filter(address=address[:45], at__gt=now - WINDOW).count() \
-                == ADDRESS_LIMIT:
-            log.warning("sign-in: %s waits after %s refusals (address %s)", _name(username), names, address)
-            audit.record("anonymous", "user.sign_in_locked", _name(username), {"address": address[:45]})
+    recent = SignInFailure.objects.filter(at__gt=now - WINDOW)
+    names = recent.filter(username=_name(username)).count()
+    if names == NAME_LIMIT or recent.filter(address=address[:45]).count() == ADDRESS_LIMIT:  # it starts waiting now
+        log.warning("sign-in: %s waits after %s refusals (address %s)", _name(username), names, address)
+        audit.record("anonymous", "user.sign_in_locked", _name(username), {"address": address[:45]})
 
 
 def accepted(username: str) -> None:

@@ -66,13 +66,20 @@ class Grants:
                 "employee": self.employee.number if self.employee else None}
 
 
-def grants_of(user: User) -> Grants:
-    return Grants(SUPERUSER if user.is_superuser else user.role, list(user.sites.all()),
-                  list(user.departments.select_related("site")), user.employee)
-
-
 def role_of(user: User) -> str:
     return SUPERUSER if user.is_superuser else user.role
+
+
+def grants_of(user: User) -> Grants:
+    return Grants(role_of(user), list(user.sites.all()), list(user.departments.select_related("site")), user.employee)
+
+
+def input_of(user: User) -> UserInput:
+    """An account as it is, in the form a change is given (a form's first values; a partial change's defaults)."""
+    return UserInput(username=user.username, role=role_of(user), name=user.first_name,
+                     sites=tuple(user.sites.values_list("code", flat=True)),
+                     departments=tuple(user.departments.values_list("pk", flat=True)),
+                     employee=user.employee.number if user.employee else "")
 
 
 def _username(raw: str) -> str:
@@ -166,8 +173,7 @@ def _keeps_a_superuser(target: User, still_superuser: bool) -> None:
 def create_user(actor: User, data: UserInput) -> tuple[User, str]:
     """A new account and its one-time password (returned once, to hand over)."""
     username = _username(data.username)
-    if not (actor.is_superuser or actor.role == Role.HR_ADMIN):
-        raise scope.ScopeDenied("only a superuser or an HR admin opens accounts")
+    scope.require_manage(actor)
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
             raise AccountError(f"用户名 {username} 已被使用 / The user name {username} is taken", "username")
@@ -263,8 +269,7 @@ def open_employee_accounts(actor: User, employees: QuerySet[Employee]) -> Opened
     employees of ``employees`` inside ``actor``'s scope who have none yet: a plant's accounts in one go, one
     transaction, one audit entry each. An employee whose number is another account's user name is skipped, with
     the reason."""
-    if not (actor.is_superuser or actor.role == Role.HR_ADMIN):
-        raise scope.ScopeDenied("only a superuser or an HR admin opens accounts")
+    scope.require_manage(actor)
     asked = scope.employees(actor).filter(pk__in=employees.values("pk"), active=True)
     outcome = OpenedAccounts(had_accounts=asked.filter(user__isnull=False).count())
     wanted = list(asked.filter(user__isnull=True).order_by("number"))

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from central.accounts import scope
 from central.accounts.models import Role, User
-from central.accounts.users import HR_GRANTABLE, SUPERUSER, UserInput
+from central.accounts.users import HR_GRANTABLE, SUPERUSER, UserInput, input_of
 from central.console.forms import choice_field
 
 ROLE_LABELS = {SUPERUSER: _("超级管理员 Superuser"), **{role.value: role.label for role in Role}}
@@ -53,10 +53,9 @@ class UserForm(forms.Form):
 
 def initial_of(user: User) -> dict[str, object]:
     """An account as :class:`UserForm` shows it."""
-    return {"username": user.username, "name": user.first_name, "role": SUPERUSER if user.is_superuser else user.role,
-            "sites": list(user.sites.values_list("code", flat=True)),
-            "departments": [str(pk) for pk in user.departments.values_list("pk", flat=True)],
-            "employee": user.employee.number if user.employee else ""}
+    now = input_of(user)
+    return {"username": now.username, "name": now.name, "role": now.role, "sites": list(now.sites),
+            "departments": [str(pk) for pk in now.departments], "employee": now.employee}
 
 
 class EmployeeAccountsForm(forms.Form):

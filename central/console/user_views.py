@@ -23,10 +23,6 @@ from central.console.views import AuthedHttpRequest, console_view, page_of, quer
 from central.people.models import Employee
 
 
-def _may_change_accounts(user: User) -> bool:
-    return user.is_superuser or user.role == Role.HR_ADMIN
-
-
 def _refused(form: forms.Form, exc: AccountError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, in_language(str(exc)))
 
@@ -37,7 +33,7 @@ def users_page(request: AuthedHttpRequest) -> HttpResponse:
     """The accounts the caller sees, and a new one (superuser, HR admin)."""
     user = request.user
     require(user.is_superuser or user.role in (Role.HR_ADMIN, Role.AUDITOR))
-    can_change = _may_change_accounts(user)
+    can_change = scope.can_manage(user)
     prefill = {k: request.GET[k] for k in ("employee", "role", "username") if request.GET.get(k)}
     form = UserForm(user, request.POST or None, initial=prefill) if can_change else None
     issued = None
@@ -67,7 +63,7 @@ def employee_accounts(request: AuthedHttpRequest) -> HttpResponse:
     """Self-service accounts for a site's or a department's employees without one; their one-time passwords on a
     page to print and hand out, this once."""
     user = request.user
-    require(_may_change_accounts(user))
+    require(scope.can_manage(user))
     form = EmployeeAccountsForm(user, request.POST)
     outcome = None
     if form.is_valid():
@@ -82,7 +78,7 @@ def employee_accounts(request: AuthedHttpRequest) -> HttpResponse:
 
 
 def _target(request: AuthedHttpRequest, username: str) -> User:
-    require(_may_change_accounts(request.user))
+    require(scope.can_manage(request.user))
     return get_object_or_404(scope.users_to_change(request.user).select_related("employee"), username=username)
 
 

@@ -252,7 +252,6 @@ def employee_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "console/employee_detail.html", {
         "nav": "employees", "employee": employee, "can_manage": scope.can_manage(user), "account": account,
         "account_changeable": account is not None and scope.users_to_change(user).filter(pk=account.pk).exists(),
-        "accounts_opened_here": user.is_superuser or user.role == Role.HR_ADMIN,
         "doors": [doors.get(d, d) for d in employee.allowed_devices], "punches": punches,
         "roster_version": roster.current_version(),
         "moves": employee.moves.select_related("from_site", "from_department", "to_site", "to_department")

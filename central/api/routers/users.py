@@ -4,6 +4,9 @@ their own at least); a superuser and an HR admin open, change, deactivate and re
 account the caller does not see answers 404, one they see but may not change 403."""
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from ninja import Query, Router, Status
 
 from central.accounts import scope, selectors, users
@@ -60,15 +63,11 @@ def update_user(request, username: str, payload: UserWrite):
     user = caller(request)
     target = _find(user, username)
     sent = payload.model_dump(exclude_unset=True)
-    if sent.keys() - {"active"}:
-        now = users.grants_of(target)
-        users.change_user(user, target, users.UserInput(
-            username=target.username, role=sent.get("role") or now.role,
-            name=target.first_name if sent.get("name") is None else sent["name"],
-            sites=tuple(sent["sites"] if sent.get("sites") is not None else (s.code for s in now.sites)),
-            departments=tuple(sent["departments"] if sent.get("departments") is not None
-                              else (d.pk for d in now.departments)),
-            employee=(sent.get("employee") or "") if "employee" in sent else (now.employee.number if now.employee else "")))
+    # a field left out or null keeps its value, but a null employee unlinks it; lists are held as tuples
+    changes: dict[str, Any] = {k: "" if v is None else tuple(v) if isinstance(v, list) else v
+                               for k, v in sent.items() if k != "active" and (v is not None or k == "employee")}
+    if changes:
+        users.change_user(user, target, replace(users.input_of(target), **changes))
     if sent.get("active") is not None:
         users.set_active(user, target, sent["active"])
     target.refresh_from_db()
