@@ -28,10 +28,11 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from central.accounts import audit, scope
 from central.accounts.hashers import one_time_hash
-from central.accounts.models import Role, User
+from central.accounts.models import ApiToken, Role, User
 from central.accounts.services import AccountError, one_time_password
 from central.people.models import Department, Employee, Site
 
@@ -220,14 +221,17 @@ def change_user(actor: User, target: User, data: UserInput) -> User:
 
 
 def reset_password(actor: User, target: User) -> str:
-    """A new one-time password for ``target`` (returned once); every browser it signed in with is signed out."""
+    """A new one-time password for ``target`` (returned once); every browser it signed in with is signed out and
+    every API token it made stops answering: a reset is how a lost phone or a leaked password is dealt with, and a
+    token left working would keep the account open to whoever holds it."""
     with transaction.atomic():
         held = _changeable(actor, target)
         password = one_time_password()
         held.password = one_time_hash(password)
         held.must_change_password = True
         held.save(update_fields=["password", "must_change_password"])
-        audit.record(actor.username, "user.password_reset", held.username)
+        revoked = ApiToken.objects.filter(user=held, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        audit.record(actor.username, "user.password_reset", held.username, {"tokens_revoked": revoked} if revoked else None)
     return password
 
 

@@ -149,8 +149,14 @@ def test_a_reset_password_signs_the_account_out_and_must_be_replaced(world):
     browser = Client()
     assert browser.post(reverse("console:login"), {"username": "zhang", "password": PASSWORD}).status_code == 302
     assert browser.get(reverse("console:attendance_requests")).status_code == 200
+    _, phone = create_token(zhang, "lost phone", actor="zhang")
+    _, tablet = create_token(zhang, "tablet", actor="zhang")
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {phone}").get("/api/v1/employees/E001").status_code == 200
     one_time = reset_password(world["hr"], zhang)
     assert browser.get(reverse("console:attendance_requests")).status_code == 302  # signed out everywhere
+    for old_token in (phone, tablet):  # and whoever holds the phone is out too
+        assert Client(HTTP_AUTHORIZATION=f"Bearer {old_token}").get("/api/v1/employees/E001").status_code == 401
+    assert AuditEntry.objects.get(action="user.password_reset", target="zhang").detail == {"tokens_revoked": 2}
     assert authenticate(username="zhang", password=PASSWORD) is None
     assert browser.post(reverse("console:login"), {"username": "zhang", "password": one_time}).status_code == 302
     # held on the password page until they set their own; the API and signing out are not held
