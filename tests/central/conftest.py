@@ -1,9 +1,11 @@
 """The central suite: Django on the test database (SQLite, or PostgreSQL with --central-db=postgresql)."""
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,10 +32,59 @@ def console(world: object, central_db_target: str, tmp_path: Path) -> Iterator[o
     yield from served_console(central_db_target, tmp_path)
 
 
-@pytest.fixture
-def browser(console: object) -> Iterator[object]:
-    """Headless Chromium, 1400 × 1000, for the served ``console``; closed after."""
-    from central.console.screenshots import chromium
+class _Chromium:
+    """One headless Chromium (1400 × 1000) for the session's browser tests, left as a new one would be after each
+    test: no page, no cookie, no second tab, no open dialog. Starting and stopping Chromium was about 2 s a test; a
+    browser that cannot be cleaned (it crashed, it hangs) is stopped and the next test gets a new one."""
 
-    with chromium((1400, 1000)) as driver:
-        yield driver
+    SIZE = (1400, 1000)
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._driver: Any = None
+
+    def driver(self) -> Any:
+        from central.console.screenshots import chromium
+
+        if self._driver is None:
+            self._driver = self._stack.enter_context(chromium(self.SIZE))
+        return self._driver
+
+    def clean(self) -> None:
+        from selenium.common.exceptions import NoAlertPresentException, WebDriverException
+
+        driver = self._driver
+        if driver is None:
+            return
+        try:
+            with contextlib.suppress(NoAlertPresentException):
+                driver.switch_to.alert.dismiss()
+            first, *others = driver.window_handles
+            for handle in others:
+                driver.switch_to.window(handle)
+                driver.close()
+            driver.switch_to.window(first)
+            driver.get("about:blank")  # the page's polls stop before its server does
+            driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": self.SIZE[0], "height": self.SIZE[1], "deviceScaleFactor": 1, "mobile": False})
+        except (WebDriverException, ValueError):  # ValueError: no window left to unpack
+            self.close()
+
+    def close(self) -> None:
+        self._driver = None
+        self._stack.close()
+
+
+@pytest.fixture(scope="session")
+def _chromium() -> Iterator[_Chromium]:
+    held = _Chromium()
+    yield held
+    held.close()
+
+
+@pytest.fixture
+def browser(console: object, _chromium: _Chromium) -> Iterator[object]:
+    """Headless Chromium, 1400 × 1000, for the served ``console``: the session's one, cleaned after each test."""
+    yield _chromium.driver()
+    _chromium.clean()
