@@ -6,12 +6,18 @@ from django.db.models import Case, Q, QuerySet, Value, When
 from central.accounts import scope
 from central.accounts.models import Role, User
 from central.accounts.users import SUPERUSER
+from central.people.models import Department
 
 
-def user_search(actor: User, q: str = "", role: str = "", state: str = "") -> QuerySet[User]:
+def user_search(actor: User, q: str = "", role: str = "", state: str = "", department: Department | None = None
+                ) -> QuerySet[User]:
     """The accounts ``actor`` sees, matching ``q`` (user name, name or linked employee's number or name), a role
-    (``superuser`` or a :class:`Role`) and a state (``active``, ``inactive``, ``must_change``), each when given."""
+    (``superuser`` or a :class:`Role`), a state (``active``, ``inactive``, ``must_change``) and a department (the
+    accounts of its employees and those granted it: a line's workers and its managers), each when given."""
     rows = scope.users(actor).select_related("employee").prefetch_related("sites", "departments__site")
+    if department is not None:
+        rows = rows.filter(pk__in=User.objects.filter(Q(employee__department=department) | Q(departments=department))
+                           .values("pk"))
     q = q.strip()
     if q:
         rows = rows.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(employee__number__icontains=q)

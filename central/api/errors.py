@@ -48,7 +48,7 @@ class ApiError(Exception):
 def not_found(what: str, key: str) -> ApiError:
     """Unknown and outside the caller's scope read the same, so a scope never leaks what it hides."""
     labels = {"employee": "员工", "account": "账号", "device": "设备", "leave": "请假", "make-up punch": "补卡", "shift change": "调班",
-              "overtime request": "加班申请", "daily record": "考勤记录"}
+              "overtime request": "加班申请", "daily record": "考勤记录", "department": "部门"}
     return ApiError(404, f"没有该{labels.get(what, what)} / no {what} {key!r}")
 
 

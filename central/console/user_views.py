@@ -49,10 +49,15 @@ def users_page(request: AuthedHttpRequest) -> HttpResponse:
                 issued = {"user": made, "password": password}
                 form = UserForm(user)
     q, role, state = request.GET.get("q", ""), request.GET.get("role", ""), request.GET.get("state", "")
-    page = page_of(request, selectors.user_search(user, q, role, state))
+    departments = list(scope.departments(user).select_related("site").order_by("site__code", "name"))
+    asked = request.GET.get("department", "")
+    department = next((d for d in departments if str(d.pk) == asked), None)  # one out of scope: no filter
+    page = page_of(request, selectors.user_search(user, q, role, state, department))
     changeable = set(scope.users_to_change(user).filter(pk__in=[u.pk for u in page]).values_list("pk", flat=True))
     return render(request, "console/users.html", {
         "nav": "users", "page": page, "q": q, "role": role, "state": state, "roles": list(ROLE_LABELS.items()),
+        "departments": departments, "department": department,
+        "many_sites": len({d.site_id for d in departments}) > 1,
         "form": form, "issued": issued, "changeable": changeable, "query": query_without_page(request),
         "bulk_form": EmployeeAccountsForm(user) if can_change else None})
 

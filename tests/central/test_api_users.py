@@ -50,6 +50,12 @@ def test_an_hr_system_opens_changes_resets_and_deactivates_an_employees_account(
     status, changed = call(hr, "PUT", "users/zhang", {"role": "manager", "departments": [world["sales"].pk]})
     assert status == 200 and changed["role"] == "manager" and changed["employee"] == "E001"
     assert changed["departments"] == [{"id": world["sales"].pk, "site": "hq", "name": "销售部"}]
+    # the accounts of a department: its managers and its workers' own; one outside the caller's scope is not found
+    assert call(hr, "GET", f"users?department={world['sales'].pk}") == (200, [changed])
+    status, refused = call(hr, "GET", f"users?department={world['line'].pk}")
+    assert status == 404 and "部门" in refused["detail"]
+    assert call(world["auditor"], "GET", f"users?department={world['line'].pk}") == (200, [])
+    assert call(hr, "GET", "users?department=sales")[0] == 422
     status, reset = call(hr, "POST", "users/zhang/password-reset")
     assert status == 200 and reset["one_time_password"] != password
     assert authenticate(username="zhang", password=password) is None

@@ -55,6 +55,30 @@ def _refusal(actor: User, data: UserInput) -> AccountError:
 
 
 # -- who sees and changes whom ---------------------------------------------------------------------
+def test_the_accounts_list_filters_by_department_its_workers_and_its_managers(world):
+    _user("mg-sales", Role.MANAGER, departments=[world["sales"]])
+    _user("mg-line", Role.MANAGER, departments=[world["line"]])
+    _user("mg-both", Role.MANAGER, departments=[world["sales"], world["line"]])
+    _user("zhang", Role.EMPLOYEE, employee="E001")
+    _user("li", Role.EMPLOYEE, employee="P001")
+    root = client_for(world["root"])
+
+    def listed(client: Client, **query: Any) -> list[str]:
+        return sorted(u.username for u in client.get(reverse("console:users"), query).context["page"])
+
+    assert listed(root, department=world["line"].pk) == ["li", "mg-both", "mg-line"]
+    assert listed(root, department=world["sales"].pk, role=Role.MANAGER) == ["mg-both", "mg-sales"]
+    assert listed(root, department=world["line"].pk, q="li") == ["li", "mg-line"]  # with the search as well
+    page = root.get(reverse("console:users"), {"department": world["line"].pk}).content.decode()
+    assert f'<option value="{world["line"].pk}" selected>工厂 · 生产一线</option>' in page  # two sites: named with theirs
+    # an HR admin of the head office is offered its departments only; another one's asked for filters nothing
+    hr = client_for(world["hr"])
+    offered = hr.get(reverse("console:users")).context["departments"]
+    assert offered == [world["sales"]]
+    assert listed(hr, department=world["line"].pk) == listed(hr)
+    assert listed(hr, department="nonsense") == listed(hr) == ["hr-hq", "mg-sales", "zhang"]
+
+
 def test_an_hr_admin_sees_the_managers_and_employee_accounts_inside_their_scope_only(world):
     mine = {_user("mg-sales", Role.MANAGER, departments=[world["sales"]]), _user("zhang", Role.EMPLOYEE, employee="E001")}
     _user("mg-line", Role.MANAGER, departments=[world["line"]])

@@ -44,8 +44,17 @@ def _find(user: User, username: str) -> User:
 def list_users(request, q: str = Query("", max_length=150, description="用户名、姓名或工号 / user name, name or employee "
                                                                          "number"),
                role: str = Query("", description="只看该角色 / only this role"),
-               state: str = Query("", description="active、inactive 或 must_change / only these")):
-    return [out(u) for u in selectors.user_search(caller(request), q, role, state)[:1000]]
+               state: str = Query("", description="active、inactive 或 must_change / only these"),
+               department: int | None = Query(None, description="部门编号（见 /departments）：其员工的账号与授权了它的经理 / "
+                                                                "a department id (see /departments): its employees' "
+                                                                "accounts and the managers granted it")):
+    user = caller(request)
+    found = None
+    if department is not None:
+        found = scope.departments(user).filter(pk=department).first()
+        if found is None:
+            raise not_found("department", str(department))
+    return [out(u) for u in selectors.user_search(user, q, role, state, found)[:1000]]
 
 
 @router.post("/users", response={201: UserIssued, **ERRORS},
