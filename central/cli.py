@@ -14,6 +14,7 @@
     seed-central attendance evaluate FILE.json     the attendance engine on one scenario, JSON out
     seed-central attendance recompute --from D --to D [--site --department --employee]
     seed-central attendance purge-evidence [--days N]   delete evidence kept past its retention now
+    seed-central attendance import-punches FILE [--check]   punches from another system (XLSX/CSV, ZKTeco attlog.dat)
     seed-central report monthly --from D --to D [--site --department --employee] --format xlsx|pdf|csv --out FILE
 
 Common options: ``--db`` (a SQLite path or a ``postgresql://`` URL; env SEED_CENTRAL_DB),
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from central.people.face_photos import FacePlan
+    from central.people.importing import RowPlan
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -143,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--department", help="department name")
     rc.add_argument("--employee", help="employee number")
     rc.add_argument("--quiet", action="store_true", help="no progress bar")
+    ip = asub.add_parser("import-punches", help="punches from another system's file (打卡记录导入): XLSX or CSV of 工号 "
+                                                "and 打卡时间, or a ZKTeco USB attlog.dat; times are the site's local time")
+    ip.add_argument("file")
+    ip.add_argument("--check", action="store_true", help="check every row and say what would be added; write nothing")
+    ip.add_argument("--quiet", action="store_true", help="no progress bar")
     pe = asub.add_parser("purge-evidence", help="delete now the evidence of requests settled longer ago than its "
                                                 "retention (seed-central run does it every hour)")
     pe.add_argument("--days", type=int, help="days evidence is kept after its request is settled (default: "
@@ -462,7 +469,58 @@ def cmd_attendance(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.action == "purge-evidence":
         return _purge_evidence(args)
+    if args.action == "import-punches":
+        return _import_punches(args)
     return _attendance_recompute(args)
+
+
+def _import_punches(args: argparse.Namespace) -> int:
+    """``seed-central attendance import-punches FILE``: thin over :mod:`central.attendance.punch_import`, without the
+    console's limit on rows."""
+    name = "seed-central attendance import-punches"
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"{name}: 读不了文件 cannot read {args.file}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _django(args)
+    from central.attendance import punch_import
+    from central.attendance.models import RecomputeJob
+    from central.people.importing import ERROR, SAME, ImportFileError
+
+    try:
+        table = punch_import.read(Path(args.file).name, data, max_rows=punch_import.MAX_ROWS)
+    except ImportFileError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    actor = f"cli:{os.environ.get('USER', 'root')}"
+    try:
+        if args.check:
+            checked = punch_import.plan(None, table)
+        else:
+            done = punch_import.apply(None, table, source=str(args.file), actor=actor,
+                                      progress=_progress_bar("写入打卡 writing punches", "punches", quiet=args.quiet))
+            checked = done.plan
+    except punch_import.PunchesRefused as exc:
+        checked = exc.plan
+        _print_refused_rows(checked.rows)
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    _print_refused_rows(checked.rows)
+    added, same, wrong = len(checked.punches), checked.count(SAME), checked.count(ERROR)
+    verb = "可导入 would add" if args.check else "已导入 imported"
+    print(f"{verb} {added} 条打卡 punches of {len(checked.employees)} 名员工 employees；已有或重复 already there or "
+          f"repeated: {same}；有错误的行 rows wrong: {wrong}")
+    if not args.check and isinstance(done.recomputed, RecomputeJob):
+        print(f"考勤记录在后台重算（任务 {done.recomputed.pk}）/ the records are being recomputed in the background "
+              f"(job {done.recomputed.pk}): seed-central run works through it")
+    return EXIT_FAILURE if wrong else EXIT_OK
+
+
+def _print_refused_rows(rows: Sequence[RowPlan]) -> None:
+    for row in rows:
+        for _column, message in row.errors:
+            print(f"第 {row.line} 行 row {row.line}\t{row.number or '—'}\t{message}")
 
 
 def _purge_evidence(args: argparse.Namespace) -> int:

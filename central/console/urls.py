@@ -21,6 +21,7 @@ from central.console import (
     attendance_views,
     employee_import_views,
     employee_photo_views,
+    punch_import_views,
     schedule_import_views,
     user_views,
     views,
@@ -66,6 +67,7 @@ urlpatterns = [
     path("attendance/leave-types/", attendance_views.leave_types, name="attendance_leave_types"),
     path("attendance/leave-types/import/", allowance_import_views.allowance_import_page,
          name="attendance_allowance_import"),
+    path("attendance/punches/import/", punch_import_views.punch_import_page, name="attendance_punch_import"),
     path("attendance/rotations/", attendance_views.rotations, name="attendance_rotations"),
     path("attendance/rotations/preview/", attendance_views.rotation_preview, name="attendance_rotation_preview"),
     path("attendance/team/", attendance_views.team_schedule, name="attendance_team"),
@@ -147,6 +149,9 @@ ROLE_WALK: dict[str, dict] = {
     # a POST is a file checked row by row: another scope's employees are refused on their row
     "attendance_allowance_import": {"kwargs": {}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS,
                                     "form": True},
+    # a POST is a file checked row by row: another scope's employees are refused on their row
+    "attendance_punch_import": {"kwargs": {}, "get": MANAGERS, "methods": ("GET", "POST"), "post": MANAGERS,
+                                "form": True},
     "attendance_rotations": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET", "POST"), "post": MANAGERS,
                              "form": True},
     "attendance_rotation_preview": {"kwargs": {}, "get": STAFF_READERS, "methods": ("GET",)},

@@ -19,7 +19,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -117,8 +117,10 @@ class Table:
 def _text(value: object) -> str:
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
+    if isinstance(value, datetime):  # a date, or a date and time (a punch's): its time kept when it has one
+        return value.date().isoformat() if value.time() == time() else f"{value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, time):
+        return f"{value:%H:%M:%S}"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
@@ -159,11 +161,12 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
 
 
-def sheets(name: str, data: bytes) -> list[list[list[str]]]:
-    """The sheets of a spreadsheet file, each its rows of cells as text (a date as 2026-03-01): every sheet of an
-    XLSX, the one of a CSV (UTF-8, or GB18030 as Excel saves it in China; commas, semicolons or tabs)."""
-    if len(data) > MAX_BYTES:
-        raise ImportFileError(f"文件超过 {MAX_BYTES // 1024 // 1024} MB / The file is over {MAX_BYTES // 1024 // 1024} MB")
+def sheets(name: str, data: bytes, max_bytes: int = MAX_BYTES) -> list[list[list[str]]]:
+    """The sheets of a spreadsheet file, each its rows of cells as text (a date as 2026-03-01, a time as 08:58:11):
+    every sheet of an XLSX, the one of a CSV (UTF-8, or GB18030 as Excel saves it in China; commas, semicolons or
+    tabs)."""
+    if len(data) > max_bytes:
+        raise ImportFileError(f"文件超过 {max_bytes // 1024 // 1024} MB / The file is over {max_bytes // 1024 // 1024} MB")
     lower = name.lower()
     if data[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
         return _xlsx_sheets(data)
@@ -175,10 +178,11 @@ def sheets(name: str, data: bytes) -> list[list[list[str]]]:
     raise ImportFileError("请上传 .xlsx 或 .csv 文件 / Upload an .xlsx or .csv file")
 
 
-def read_table(name: str, data: bytes, columns: Sequence[Column] = COLUMNS) -> Table:
+def read_table(name: str, data: bytes, columns: Sequence[Column] = COLUMNS, *, max_rows: int = MAX_ROWS,
+               max_bytes: int = MAX_BYTES) -> Table:
     """The rows of a file of ``columns`` (default: employees): an XLSX (its first sheet) or a CSV, the first non-empty
     row the header."""
-    rows = sheets(name, data)[0]
+    rows = sheets(name, data, max_bytes)[0]
     by_key = {c.key: c for c in columns}
     header: list[str] | None = None
     keys: list[str | None] = []
@@ -197,8 +201,8 @@ def read_table(name: str, data: bytes, columns: Sequence[Column] = COLUMNS) -> T
                 raise ImportFileError(f"缺少必需的列：{'、'.join(c.zh for c in missing)}（表头在第 {line} 行） / A required "
                                       f"column is missing: {', '.join(c.en for c in missing)} (the header is row {line})")
             continue
-        if len(found) >= MAX_ROWS:
-            raise ImportFileError(f"一次最多导入 {MAX_ROWS} 行 / At most {MAX_ROWS} rows at a time")
+        if len(found) >= max_rows:
+            raise ImportFileError(f"一次最多导入 {max_rows} 行 / At most {max_rows} rows at a time")
         found.append((line, {k: cells[i] if i < len(cells) else "" for i, k in enumerate(keys) if k is not None}))
     if header is None:
         raise ImportFileError("文件是空的 / The file is empty")
@@ -255,8 +259,9 @@ class Plan:
 
 
 def parse_date(text: str) -> date:
-    """2026-03-01, 2026/3/1, 2026.3.1, 2026年3月1日, 20260301, or an Excel serial day (46082)."""
-    text = text.strip()
+    """2026-03-01, 2026/3/1, 2026.3.1, 2026年3月1日, 20260301, or an Excel serial day (46082); a time after it (a
+    cell Excel keeps as a date and time) is left out."""
+    text = re.sub(r"[ T]\d{1,2}:\d{2}(:\d{2})?$", "", text.strip())
     if re.fullmatch(r"\d{5}", text):
         return EXCEL_EPOCH + timedelta(days=int(text))
     found = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text) or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)

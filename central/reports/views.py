@@ -23,6 +23,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from central.accounts import scope
 from central.console.views import AuthedHttpRequest, console_view, require
 from central.reports import registry, schedules
 from central.reports.document import Column, Part, Report, Value
@@ -132,7 +133,7 @@ def reports(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "reports/reports.html", {
         "nav": "reports", "reports": list(registry.REPORTS.values()), "spec": spec, "form": form,
         "report": report, "preview": preview, "formats": registry.FORMATS, "preview_rows": PREVIEW_ROWS,
-        "can_schedule": schedules.may_manage(request.user),
+        "can_schedule": schedules.may_manage(request.user), "can_import": scope.can_manage(request.user),
     })
 
 
