@@ -52,6 +52,7 @@ from central.people.importing import (
     Table,
     parse_date,
     read_table,
+    template_workbook,
 )
 from central.people.models import Employee
 
@@ -82,6 +83,14 @@ COLUMNS: tuple[Column, ...] = (
                                                      "in/out", "check type"),
            "上班/下班，in/out，0-5（BioTime）；空为按班次交替 / in or out; blank: the shift alternates"),
 )
+def template() -> bytes:
+    """An empty punch file to fill in: 工号, 打卡时间 and 方向, an example row, and what each column holds."""
+    wanted = [c for c in COLUMNS if c.key in ("number", "at", "direction")]
+    return template_workbook(wanted, ("A1001", "2026-11-02 08:58:11", "上班"), "打卡 Punches",
+                             "时间为员工所在站点的当地时间；已有的打卡不会重复导入 / Times are the site's local time; a punch "
+                             "already stored is not imported again")
+
+
 IN_WORDS = {"in", "i", "上班", "签到", "上班签到", "进", "入", "checkin", "check in", "check-in", "0", "4", "加班签到",
             "overtime in", "break in", "3", "间休返回", "休息结束"}
 OUT_WORDS = {"out", "o", "下班", "签退", "下班签退", "出", "离", "checkout", "check out", "check-out", "1", "5", "加班签退",

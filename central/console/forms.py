@@ -22,6 +22,8 @@ FACTOR_LABELS = {"face": _("人脸"), "finger": _("指纹"), "card": _("刷卡")
 def verify_mode_label(mode: str) -> str:
     if mode == "any":
         return str(_("任意一种方式"))
+    if mode == "import":  # a punch brought from another system (central.attendance.punch_import)
+        return str(_("导入"))
     return " + ".join(str(FACTOR_LABELS.get(part, part)) for part in mode.split("+"))
 
 

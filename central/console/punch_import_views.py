@@ -55,7 +55,13 @@ PUNCHES = PunchImport("punch_import", "console:attendance_punch_import", "consol
 @console_view
 def punch_import_page(request: AuthedHttpRequest) -> HttpResponse:
     require(scope.can_manage(request.user))
+    if request.GET.get("template"):
+        response = HttpResponse(punch_import.template(),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = 'attachment; filename="punches-template.xlsx"'
+        return response
     return import_flow.run(request, PUNCHES, {
+        "template_url": "?template=1",
         "nav": "reports", "columns": punch_import.COLUMNS,
         "title": _("导入打卡记录 Import punches"), "back": reverse("console:reports"),
         "apply_help": _("全部导入或全部不导入；导入的打卡标为「导入」，所在的日子重新计算考勤。 All rows are imported or none; "

@@ -477,28 +477,34 @@ def export_workbook(employees: Iterable[Employee]) -> bytes:
     return out.getvalue()
 
 
-def template_workbook() -> bytes:
-    """An empty employee file to fill in: the header and one example row, and a sheet saying what each column holds."""
+EMPLOYEE_EXAMPLE = ("A1001", "张伟", "sh", "装配", "", "2026-03-01", "2016-07-01", "", "白班", "是")
+
+
+def template_workbook(columns: Sequence[Column] = COLUMNS, example: Sequence[str] = EMPLOYEE_EXAMPLE,
+                      title: str = "员工 Employees",
+                      note: str = "空白单元格保留原值；工号已存在的员工会被更新 / A blank cell keeps what is stored; a number "
+                                  "that exists updates that employee") -> bytes:
+    """An empty file of ``columns`` to fill in (default: employees): the header and one example row, and a sheet
+    saying what each column holds."""
     import openpyxl
     from openpyxl.styles import Font
 
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "员工 Employees"
-    sheet.append([c.title for c in COLUMNS])
-    sheet.append(["A1001", "张伟", "sh", "装配", "", "2026-03-01", "2016-07-01", "", "白班", "是"])
+    sheet.title = title
+    sheet.append([c.title for c in columns])
+    sheet.append(list(example))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for i, c in enumerate(COLUMNS):
+    for i, c in enumerate(columns):
         sheet.column_dimensions[chr(ord("A") + i)].width = max(14, len(c.title) + 4)
     notes = book.create_sheet("说明 Notes")
     notes.append(["列 Column", "必填 Required", "说明 Notes"])
-    for c in COLUMNS:
+    for c in columns:
         notes.append([c.title, "是 Yes" if c.required else "", c.note])
     notes.append([])
-    notes.append(["空白单元格保留原值；工号已存在的员工会被更新 / A blank cell keeps what is stored; a number that exists "
-                  "updates that employee"])
+    notes.append([note])
     notes.column_dimensions["A"].width, notes.column_dimensions["C"].width = 24, 80
     out = io.BytesIO()
     book.save(out)

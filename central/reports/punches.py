@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from central.accounts.models import User
 
 DIRECTIONS = {"in": "上班 In", "out": "下班 Out"}
-TIME_SOURCES = {"ntp": "NTP 同步 NTP", "rtc": "硬件时钟 RTC", "unsynced": "未同步 Unsynced", "restamp": "已校正 Re-stamped"}
+TIME_SOURCES = {"ntp": "NTP 同步 NTP", "rtc": "硬件时钟 RTC", "unsynced": "未同步 Unsynced", "restamp": "已校正 Re-stamped",
+                "import": "导入 Imported"}
 COLUMNS = [
     Column("time", "时间 Time", "datetime", 17),
     Column("number", "工号 Number", "text", 10),

@@ -209,6 +209,21 @@ def test_hr_checks_a_file_on_the_console_then_imports_it_and_an_auditor_cannot(p
     assert "已导入 考勤.csv：1 名员工的 2 条打卡" in done.content.decode()
     record = DailyRecord.objects.get(employee=plant["E1"], date=worked)
     assert (record.status, record.early, record.early_min) == ("present", True, 30)
+    # the employee's page tells the imported punches from the doors' own
+    recent = hr.get(reverse("console:employee", args=[plant["E1"].pk])).content.decode().split("最近打卡")[1]
+    assert recent.count(">导入</span>") == 2 and recent.count("<td>导入</td>") == 2 and ">import<" not in recent
+    # the template, filled in as HR would in Excel, checks clean
+    template = hr.get(url, {"template": "1"})
+    assert template["Content-Disposition"] == 'attachment; filename="punches-template.xlsx"'
+    book = openpyxl.load_workbook(io.BytesIO(template.content))
+    sheet = book.worksheets[0]
+    assert [c.value for c in sheet[1]] == ["工号 Number", "打卡时间 Punch time", "方向 Direction"]
+    sheet.delete_rows(2)
+    sheet.append(["E3", datetime.combine(worked, time(8, 59)), "上班"])
+    filled = io.BytesIO()
+    book.save(filled)
+    [row] = punch_import.plan(plant["hr"], punch_import.read("filled.xlsx", filled.getvalue())).rows
+    assert (row.action, row.errors, row.record["wall"]) == ("add", [], datetime.combine(worked, time(8, 59)))
     auditor = User.objects.create_user("audit", password="x" * 12, role=Role.AUDITOR)
     assert client_for(auditor).get(url).status_code == 403
     assert 'id="punch-import-link"' not in client_for(auditor).get(reverse("console:reports")).content.decode()
