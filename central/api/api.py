@@ -80,6 +80,9 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/devices/{device_id}", {}, ALL_ROLES),
     Endpoint("POST", "/api/v1/devices/{device_id}/commands", {}, WRITERS, {"cmd": "resync"}),
     Endpoint("GET", "/api/v1/punches", {"since": "2026-03-01T00:00:00Z", "limit": 50}, ALL_ROLES),
+    # {yesterday}: the day before the tests' today (an import takes the last 62 days)
+    Endpoint("POST", "/api/v1/punches/import", {}, WRITERS,
+             {"punches": [{"employee": "{number}", "at": "{yesterday}T08:55:00", "direction": "in"}], "source": "erp"}),
     Endpoint("GET", "/api/v1/events", {"since": "2026-03-01T00:00:00Z", "limit": 50}, ALL_ROLES),
     Endpoint("GET", "/api/v1/attendance/records", {"from": "2026-03-01", "to": "2026-03-31", "employee": "{number}"},
              ALL_ROLES),

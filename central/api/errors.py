@@ -2,7 +2,7 @@
 
 | raised | status | body |
 | --- | --- | --- |
-| :class:`ApiError` | its own (400, 404, 409 …) | ``detail`` (+ ``field`` when one field is at fault) |
+| :class:`ApiError` | its own (400, 404, 409 …) | ``detail`` (+ ``field`` when one field is at fault, ``errors`` when several) |
 | missing / unknown / revoked credentials | 401 | ``detail``, ``WWW-Authenticate: Bearer`` |
 | :class:`central.accounts.scope.ScopeDenied` | 403 | ``detail`` |
 | :class:`central.people.services.PeopleError` | 422 | ``detail``, ``field`` |
@@ -38,11 +38,13 @@ FORBIDDEN = "您的角色无权执行此操作 / your role may not do this"
 class ApiError(Exception):
     """An answer other than success, with a message for people and optionally the field at fault."""
 
-    def __init__(self, status: int, detail: str, field: str | None = None):
+    def __init__(self, status: int, detail: str, field: str | None = None,
+                 errors: list[dict[str, str]] | None = None):
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.field = field
+        self.errors = errors  # several fields at fault (rows of an import): ``field``, ``message`` each
 
 
 def not_found(what: str, key: str) -> ApiError:
@@ -68,7 +70,8 @@ def _field_of(loc: list[Any]) -> str:
 
 def install(api: NinjaAPI) -> None:
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return api.create_response(request, _body(exc.detail, exc.field), status=exc.status)
+        extra = {"errors": exc.errors} if exc.errors is not None else {}
+        return api.create_response(request, _body(exc.detail, exc.field, **extra), status=exc.status)
 
     def authentication(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
         detail = exc.message if exc.message != "Unauthorized" else NOT_AUTHENTICATED

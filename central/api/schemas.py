@@ -237,6 +237,39 @@ class PunchPage(Schema):
     next_cursor: str | None = Field(None, description=NEXT)
 
 
+LOCAL_MOMENT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$"
+
+
+class ImportedPunchIn(Schema):
+    """One punch of another system, in the employee's site's local wall time."""
+    model_config = ConfigDict(extra="forbid")
+
+    employee: str = Field(pattern=p.NUMBER_RE, description="工号 / employee number")
+    at: str = Field(pattern=LOCAL_MOMENT, description="员工所在站点的当地时间，不带时区 / the site's local wall time, "
+                                                      "no offset: YYYY-MM-DDTHH:MM[:SS]")
+    direction: Literal["in", "out"] | None = Field(None, description="上班 in / 下班 out；省略：按班次交替 / left out: "
+                                                                      "the shift alternates")
+
+
+class PunchImportIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    punches: list[ImportedPunchIn] = Field(min_length=1, max_length=20_000,
+                                           description="最多 20000 条 / at most 20,000 punches a call")
+    check: bool = Field(False, description="只检查、不写入 / check every punch and write nothing")
+    source: str = Field("api", min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$",
+                        description="来源名称，记入审计日志 / where they come from, kept in the audit log")
+
+
+class PunchImportOut(Schema):
+    checked_only: bool = Field(description="true：只检查，没有写入 / true: checked, nothing written")
+    added: int = Field(description="新增（或检查时可新增）的打卡 / punches added (or that would be)")
+    unchanged: int = Field(description="已有或在请求中重复的打卡 / punches already stored or repeated in the request")
+    employees: int = Field(description="有新打卡的员工 / employees with new punches")
+    recompute_job: int | None = Field(None, description="在后台重算考勤的任务编号；为空表示已重算 / the background "
+                                                        "recompute's job, when the days were not recomputed at once")
+
+
 class EventPage(Schema):
     items: list[EventOut]
     next_cursor: str | None = Field(None, description=NEXT)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone as dj_timezone
 
 from central.accounts.models import ApiToken, AuditEntry, Role, User
 from central.accounts.services import create_token, revoke_token
@@ -513,8 +514,9 @@ def test_commands_are_queued_for_the_receiver_and_audited(world):
 # ---------------------------------------------------------------- every endpoint, every role
 
 def _fill(text: str) -> str:
+    yesterday = (dj_timezone.localdate() - timedelta(days=1)).isoformat()
     return (text.replace("{number}", "A001").replace("{device_id}", "door-a").replace("{site}", "site-a")
-            .replace("{name}", "punches").replace("{username}", "manager"))
+            .replace("{name}", "punches").replace("{username}", "manager").replace("{yesterday}", yesterday))
 
 
 def test_openapi_lists_every_endpoint_with_descriptions(world):
@@ -527,7 +529,7 @@ def test_openapi_lists_every_endpoint_with_descriptions(world):
     assert {"/api/v1/employees", "/api/v1/employees/{number}", "/api/v1/employees/{number}/faces", "/api/v1/sites",
             "/api/v1/departments",
             "/api/v1/devices", "/api/v1/devices/{device_id}", "/api/v1/devices/{device_id}/commands",
-            "/api/v1/punches", "/api/v1/events", "/api/v1/attendance/records", "/api/v1/attendance/exceptions",
+            "/api/v1/punches", "/api/v1/punches/import", "/api/v1/events", "/api/v1/attendance/records", "/api/v1/attendance/exceptions",
             "/api/v1/attendance/leave", "/api/v1/attendance/makeup-punches", "/api/v1/reports",
             "/api/v1/attendance/leave/{leave_id}/decision", "/api/v1/attendance/makeup-punches/{punch_id}/decision",
             "/api/v1/attendance/leave/{leave_id}/early-end",

@@ -5,15 +5,18 @@ after the last one seen; rows stored meanwhile with a later time come on later p
 """
 from __future__ import annotations
 
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from central.accounts import scope
 from central.api import cursor as keyset
 from central.api.auth import caller
 from central.api.errors import ApiError
 from central.api.routers.common import AGE, CODE, NUMBER, TEXT, cursor_param, limit_param, moment
-from central.api.schemas import ERRORS, EventPage, PunchPage
+from central.api.schemas import ERRORS, EventPage, PunchImportIn, PunchImportOut, PunchPage
+from central.attendance import punch_import
+from central.attendance.models import RecomputeJob
 from central.ingest.selectors import event_queryset, punch_queryset
+from central.people.importing import SAME, Table
 
 router = Router(tags=["records 记录"])
 PUNCH_FIELDS = ("id", "site", "device_id", "employee_number", "direction", "method", "score", "punched_at",
@@ -44,6 +47,37 @@ def list_punches(request,
     values = keyset.after_time(rows, cursor, "punched_at").values(*PUNCH_FIELDS)
     items, next_cursor = keyset.page(values, limit, lambda r: (keyset.stamp(r["punched_at"]), r["id"]))
     return {"items": [_stamped(r) for r in items], "next_cursor": next_cursor}
+
+
+@router.post("/punches/import", response={200: PunchImportOut, 201: PunchImportOut, **ERRORS},
+             summary="导入其他系统的打卡 / import punches from another system (HR)")
+def import_punches(request, payload: PunchImportIn):
+    """Punches from the clocks a company used before Seed, checked as the console's 导入打卡记录 checks a file: every
+    punch of the employee within the caller's scope, not in the future, not older than 62 days, not in a closed
+    month. While any is refused nothing is written (422, each refusal in ``errors`` as ``punches[i].field``); a
+    punch already stored or repeated is left as it is. Written all at once (201) and the days they fall on
+    recomputed; ``check``: what would be added (200), nothing written."""
+    user = caller(request)
+    scope.require_manage(user)
+    table = Table([(i, {"number": x.employee, "at": x.at, "direction": x.direction or ""})
+                   for i, x in enumerate(payload.punches)], ["number", "at", "direction"], [])
+    try:
+        if payload.check:
+            checked = punch_import.plan(user, table)
+            if not checked.ok:
+                raise punch_import.PunchesRefused(checked)
+            job = None
+        else:
+            done = punch_import.apply(user, table, source=f"api: {payload.source}", actor=user.username)
+            checked, job = done.plan, done.recomputed if isinstance(done.recomputed, RecomputeJob) else None
+    except punch_import.PunchesRefused as refused:
+        fields = {"number": "employee", "at": "at", "direction": "direction"}
+        errors = [{"field": f"punches[{row.line}].{fields.get(key, key)}", "message": message}
+                  for row in refused.plan.rows for key, message in row.errors]
+        raise ApiError(422, str(refused), errors[0]["field"], errors=errors[:1000]) from None
+    body = {"checked_only": payload.check, "added": len(checked.punches), "unchanged": checked.count(SAME),
+            "employees": len(checked.employees), "recompute_job": job.pk if job else None}
+    return Status(200 if payload.check else 201, body)
 
 
 @router.get("/events", response={200: EventPage, **ERRORS}, summary="设备事件 / terminal events, oldest first",

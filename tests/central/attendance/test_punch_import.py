@@ -227,3 +227,40 @@ def test_hr_checks_a_file_on_the_console_then_imports_it_and_an_auditor_cannot(p
     auditor = User.objects.create_user("audit", password="x" * 12, role=Role.AUDITOR)
     assert client_for(auditor).get(url).status_code == 403
     assert 'id="punch-import-link"' not in client_for(auditor).get(reverse("console:reports")).content.decode()
+
+
+def test_an_erp_sends_punches_through_the_api_checked_then_imported(plant) -> None:
+    import json
+
+    from django.test import Client
+
+    from central.accounts.services import create_token
+
+    worked = last_weekday(6)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {create_token(plant['hr'], 'erp', actor='test')[1]}")
+
+    def post(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer = api.post("/api/v1/punches/import", json.dumps(body), content_type="application/json")
+        return answer.status_code, json.loads(answer.content)
+
+    punches = [{"employee": "E1", "at": f"{worked}T08:58:00", "direction": "in"},
+               {"employee": "E1", "at": f"{worked}T18:02:30", "direction": "out"},
+               {"employee": "E2", "at": f"{worked}T09:00:00"},  # another site's
+               {"employee": "E1", "at": f"{worked + timedelta(days=400)}T09:00:00"}]
+    status, refused = post({"punches": punches, "source": "erp nightly"})
+    assert status == 422 and refused["detail"].startswith("有 2 行有错误，没有导入任何打卡")
+    assert [e["field"] for e in refused["errors"]] == ["punches[2].employee", "punches[3].at"]
+    assert not Punch.objects.exists()
+    assert post({"punches": [{"employee": "E1", "at": f"{worked} 08:58"}]})[0] == 422  # not the wire's time format
+    status, checked = post({"punches": punches[:2], "check": True})
+    assert (status, checked["checked_only"], checked["added"], checked["employees"]) == (200, True, 2, 1)
+    assert not Punch.objects.exists()
+    status, done = post({"punches": punches[:2], "source": "erp nightly"})
+    assert (status, done["added"], done["unchanged"], done["recompute_job"]) == (201, 2, 0, None)
+    assert DailyRecord.objects.get(employee=plant["E1"], date=worked).status == "present"
+    assert AuditEntry.objects.get(action="attendance.punch_import").target == "api: erp nightly"
+    assert post({"punches": punches[:2]})[1]["unchanged"] == 2 and Punch.objects.count() == 2
+    auditor = User.objects.create_user("audit", password="x" * 12, role=Role.AUDITOR)
+    answer = Client(HTTP_AUTHORIZATION=f"Bearer {create_token(auditor, 'x', actor='test')[1]}").post(
+        "/api/v1/punches/import", json.dumps({"punches": punches[:1]}), content_type="application/json")
+    assert answer.status_code == 403
