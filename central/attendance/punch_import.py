@@ -29,7 +29,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import Max, Min
 from django.utils import timezone as dj_timezone
 
 from central.accounts import audit, scope
@@ -83,6 +82,8 @@ COLUMNS: tuple[Column, ...] = (
                                                      "in/out", "check type"),
            "上班/下班，in/out，0-5（BioTime）；空为按班次交替 / in or out; blank: the shift alternates"),
 )
+
+
 def template() -> bytes:
     """An empty punch file to fill in: 工号, 打卡时间 and 方向, an example row, and what each column holds."""
     wanted = [c for c in COLUMNS if c.key in ("number", "at", "direction")]
@@ -303,9 +304,15 @@ class PunchesRefused(ImportRefused):
 @dataclass(frozen=True)
 class Imported:
     plan: PunchPlan
-    punches: int
-    employees: int
     recomputed: Outcome | RecomputeJob | None
+
+    @property
+    def punches(self) -> int:
+        return len(self.plan.punches)
+
+    @property
+    def employees(self) -> int:
+        return len(self.plan.employees)
 
 
 def apply(user: User | None, table: Table, *, source: str, actor: str,
@@ -326,15 +333,14 @@ def apply(user: User | None, table: Table, *, source: str, actor: str,
             if progress:
                 progress(min(i + 1000, len(checked.punches)), len(checked.punches))
         if checked.punches:
-            span = Punch.objects.filter(batch_id=batch).aggregate(first=Min("punched_at"), last=Max("punched_at"))
+            times = [row.record["at"].astimezone(timezone.utc) for row in checked.rows if row.action == ADD]
             audit.record(actor, "attendance.punch_import", source[:200], {
                 "punches": len(checked.punches), "employees": len(checked.employees), "batch": batch,
-                "from": span["first"].isoformat() if span["first"] else None,
-                "to": span["last"].isoformat() if span["last"] else None, "same": checked.count(SAME)})
+                "from": min(times).isoformat(), "to": max(times).isoformat(), "same": checked.count(SAME)})
     recomputed = None
     if checked.employees and checked.first and checked.last:
         # a night shift's punch after midnight belongs to the day before
         recomputed = recompute_employees(list(checked.employees), checked.first - timedelta(days=1), checked.last,
                                          actor, f"导入打卡 / punches imported: {source}"[:200])
     log.info("%s punches of %s employees imported from %s", len(checked.punches), len(checked.employees), source)
-    return Imported(checked, len(checked.punches), len(checked.employees), recomputed)
+    return Imported(checked, recomputed)
