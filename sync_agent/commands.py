@@ -9,6 +9,10 @@ before. Anything else is refused: a ``command_refused`` event, a log line and a
 
 The agent does not own the door relay: ``open_door`` leaves a request in the setting
 ``door.open_request`` ({id, requested_at, seconds}) that the terminal carries out.
+
+``resync`` asks for the full roster and sends every queued row again; with ``since`` (a stamp) it first puts back
+into the outbox every punch and event the terminal stored since then (a central restored from a backup taken
+before it acknowledged them) and answers how many.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from contract import protocol as p
+from contract.stamps import is_stamp
+from sync_agent.outbox import Outbox
 from sync_agent.roster import purge_employee
 from terminal.store.database import Store, utc_now
 
@@ -87,8 +93,7 @@ class CommandHandler:
         with self.store.transaction() as conn:
             conn.execute("INSERT INTO command_log (id, cmd, issued_at, received_at, ok, reason) VALUES (?, ?, ?, ?, 1, '')",
                          (command.id, command.cmd, command.issued_at, utc_now()))
-            self.store.audit("central", f"command.{command.cmd}", {"id": command.id, "args": _safe_args(command)},
-                             conn=conn)
+            self.store.audit("central", f"command.{command.cmd}", _audit_details(command, result), conn=conn)
         log.info("command %s (%s) carried out", command.cmd, command.id)
         return CommandOutcome(command.id, True, "", result, command.cmd)
 
@@ -102,8 +107,16 @@ class CommandHandler:
             self.store.set_setting(OPEN_DOOR_KEY, {"id": command.id, "requested_at": utc_now(), "seconds": seconds})
             return {"queued_for_terminal": True}
         if command.cmd == "resync":
+            if "since" not in args:
+                self.on_resync()
+                return {"roster_requested": True}
+            since = args["since"]
+            if not is_stamp(since):
+                raise CommandError("args.since must be a UTC stamp such as 2026-03-02T08:01:02.000000Z")
+            requeued = Outbox(self.store).requeue_since(since)
             self.on_resync()
-            return {"roster_requested": True}
+            return {"roster_requested": True, "since": since, "punches_requeued": requeued["punch"],
+                    "events_requeued": requeued["event"]}
         if command.cmd == "purge_employee":
             number = args.get("number")
             if not isinstance(number, str) or not re.match(p.NUMBER_RE, number):
@@ -142,4 +155,14 @@ class CommandError(ValueError):
 def _safe_args(command: p.Command) -> dict:
     if command.cmd == "set_setting":
         return {"key": command.args.get("key")}
+    if command.cmd == "resync":  # the stamp only (checked), whatever else the args carry
+        return {k: command.args[k] for k in ("since",) if k in command.args}
     return {k: v for k, v in command.args.items() if isinstance(v, (str, int, float, bool))}
+
+
+def _audit_details(command: p.Command, result: dict) -> dict:
+    """What the audit log keeps of a carried-out command: its id, safe args and, for a resync, the counts (no data)."""
+    details: dict = {"id": command.id, "args": _safe_args(command)}
+    if command.cmd == "resync":
+        details.update({k: result[k] for k in ("punches_requeued", "events_requeued") if k in result})
+    return details

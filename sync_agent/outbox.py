@@ -6,18 +6,22 @@ late ack for the old copy and is sent again. Rows the central refuses move to
 ``outbox_rejected`` with the reason: nothing is ever dropped. On start every claim
 from a previous run is released, so a kill -9 mid-batch only means that batch is sent
 again (the central stores idempotently by id).
+
+A ``resync`` command with ``since`` (a central restored from a backup) puts back into the queue every punch and
+event stored at or after that time that is no longer waiting in it (:meth:`Outbox.requeue_since`), with the payload
+a new one is queued with.
 """
 from __future__ import annotations
 
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from contract import protocol as p
 from terminal.store.connection import Connection
-from terminal.store.database import Store, utc_now
+from terminal.store.database import Store, event_message, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,43 @@ MAX_ITEMS = {"enrolment": p.MAX_ENROLMENT_BATCH}  # templates are large: fewer t
 # what the status's queue_depth counts, on which the central's finality of attendance days waits: an enrolment the
 # central cannot take yet (an older central, a broker ACL not written again) never holds days provisional
 ATTENDANCE_KINDS = ("punch", "event")
+# A punch as the outbox carries it: these columns of its ``punches`` row (``employee_id`` stays on the terminal), the
+# keys terminal.punch writes for a new punch. punch_payload() makes the same JSON from the row.
+PUNCH_FIELDS = ("id", "device_id", "employee_number", "direction", "method", "score", "punched_at", "boot_id",
+                "monotonic_ns", "time_source", "original_punched_at", "restamped_at")
+# rows a resync since a time queues again per transaction: a punch at the door waits behind one such transaction at most
+REQUEUE_CHUNK = 2_000
+
+
+def punch_payload(values: Sequence) -> str:
+    """A punch's outbox payload from the values of its row's :data:`PUNCH_FIELDS`, in that order."""
+    return json.dumps(dict(zip(PUNCH_FIELDS, values, strict=True)), ensure_ascii=False, sort_keys=True)
+
+
+def _event_payload(values: Sequence) -> str | None:
+    """An event's outbox payload from its ``events`` row (id, kind, severity, payload, created_at); None if unreadable."""
+    event_id, kind, severity, body, at = values
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        log.error("event %s has an unreadable payload: not queued again", event_id)
+        return None
+    return event_message(event_id, kind, severity, at, payload)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """Where the items of one outbox kind are kept for good, and how a row becomes its outbox payload."""
+
+    table: str
+    columns: tuple[str, ...]  # the first is the id (the outbox ref_id)
+    payload: Callable[[Sequence], str | None]
+
+
+STORED = {"punch": _Stored("punches", PUNCH_FIELDS, punch_payload),
+          "event": _Stored("events", ("id", "kind", "severity", "payload", "created_at"), _event_payload)}
 
 
 @dataclass
@@ -51,6 +92,38 @@ class Outbox:
         """Forget every claim (at start, after a disconnect, on resync): those rows will be sent again."""
         with self.store.transaction() as conn:
             return conn.execute("UPDATE outbox SET batch_id = NULL WHERE batch_id IS NOT NULL").rowcount
+
+    def requeue_since(self, since: str, chunk: int = REQUEUE_CHUNK) -> dict[str, int]:
+        """Queue again every punch and event stored at or after ``since`` that is not waiting in the outbox.
+
+        ``since`` is a stamp (:func:`contract.stamps.is_stamp`): compared as text with ``created_at`` (the time the
+        terminal stored the row, always written in that fixed-width UTC form), it orders as the times do. Each row's
+        payload is made as for a new one (:func:`punch_payload`, :func:`terminal.store.database.event_message`) and
+        queued unclaimed, ``created_at`` now. ``chunk`` rows at a time: they are read and their payloads made outside
+        any write transaction, then inserted in one short transaction (``ON CONFLICT(ref_id) DO NOTHING``: a row
+        queued meanwhile is not doubled), so punches at the door are not held up behind weeks of them. Returns how
+        many were queued, by kind.
+        """
+        return {kind: self._requeue(kind, since, chunk) for kind in STORED}
+
+    def _requeue(self, kind: str, since: str, chunk: int) -> int:
+        stored = STORED[kind]
+        select = (f"SELECT t.rowid AS seq, {', '.join(stored.columns)} FROM {stored.table} AS t "
+                  "WHERE t.rowid > ? AND created_at >= ? AND NOT EXISTS (SELECT 1 FROM outbox WHERE ref_id = t.id) "
+                  "ORDER BY t.rowid LIMIT ?")
+        after, queued = 0, 0
+        while rows := self.store.query(select, (after, since, int(chunk))):
+            after = rows[-1]["seq"]
+            items = [(row["id"], payload) for row in rows
+                     if (payload := stored.payload([row[c] for c in stored.columns])) is not None]
+            with self.store.transaction() as conn:
+                now = utc_now()
+                for ref_id, payload in items:
+                    queued += conn.execute("INSERT INTO outbox (kind, ref_id, payload, created_at) VALUES (?, ?, ?, ?) "
+                                           "ON CONFLICT(ref_id) DO NOTHING", (kind, ref_id, payload, now)).rowcount
+        if queued:
+            log.info("%s %s(s) stored since %s queued again", queued, kind, since)
+        return queued
 
     def release(self, batch_id: str) -> None:
         with self.store.transaction() as conn:

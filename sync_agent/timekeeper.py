@@ -14,7 +14,6 @@ boot cannot be placed (the monotonic clock restarted) and stay ``unsynced``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import ntplib
 
+from sync_agent.outbox import PUNCH_FIELDS, punch_payload
 from terminal.hardware.clock import Clock, format_utc
 from terminal.store.connection import Connection
 from terminal.store.database import Store, utc_now
@@ -142,10 +142,8 @@ class Timekeeper:
 
     @staticmethod
     def _requeue(conn: Connection, punch_id: str) -> None:
-        names = ("id", "device_id", "employee_number", "direction", "method", "score", "punched_at", "boot_id",
-                 "monotonic_ns", "time_source", "original_punched_at", "restamped_at")
-        row = conn.execute(f"SELECT {', '.join(names)} FROM punches WHERE id = ?", (punch_id,)).fetchone()
-        payload = json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, sort_keys=True)
+        row = conn.execute(f"SELECT {', '.join(PUNCH_FIELDS)} FROM punches WHERE id = ?", (punch_id,)).fetchone()
+        payload = punch_payload(row)
         # A queued copy is replaced (and its claim dropped, so a late ack of the old copy keeps it);
         # an already delivered punch is queued again as a correction.
         updated = conn.execute("UPDATE outbox SET payload = ?, batch_id = NULL WHERE ref_id = ? AND kind = 'punch'",

@@ -61,6 +61,13 @@ def utc_now() -> str:
     return utc_stamp()
 
 
+def event_message(event_id: str, kind: str, severity: str, at: str, payload: dict) -> str:
+    """An event as the outbox carries it to the central (the JSON of ``contract.protocol.Event``): what
+    :meth:`Store.record_event` queues, and what a ``resync`` since a time queues again from the ``events`` row."""
+    return json.dumps({"id": event_id, "kind": kind, "severity": severity, "at": at, "payload": payload},
+                      ensure_ascii=False, sort_keys=True)
+
+
 def is_storage_full(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "database or disk is full" in text or "disk i/o error" in text or "no space" in text
@@ -375,8 +382,7 @@ class Store:
         event_id = uuid7()
         at = at or utc_now()
         body = json.dumps(payload or {}, ensure_ascii=False, sort_keys=True)
-        message = json.dumps({"id": event_id, "kind": kind, "severity": severity, "at": at,
-                              "payload": payload or {}}, ensure_ascii=False, sort_keys=True)
+        message = event_message(event_id, kind, severity, at, payload or {})
 
         def write(c: Connection) -> None:
             c.execute("INSERT INTO events (id, kind, severity, payload, created_at) VALUES (?, ?, ?, ?, ?)",
