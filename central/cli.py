@@ -16,6 +16,8 @@
     seed-central attendance purge-evidence [--days N]   delete evidence kept past its retention now
     seed-central attendance import-punches FILE [--check]   punches from another system (XLSX/CSV, ZKTeco attlog.dat)
     seed-central report monthly --from D --to D [--site --department --employee] --format xlsx|pdf|csv --out FILE
+    seed-central backup create [--to DIR] [--keep 14]   a checked copy of the database while it runs
+    seed-central backup list|check FILE|restore FILE [--force]   and the terminals asked for what it lacks
 
 Common options: ``--db`` (a SQLite path or a ``postgresql://`` URL; env SEED_CENTRAL_DB),
 ``--pki`` (the site's key folder; env SEED_CENTRAL_PKI) and ``--site``.
@@ -133,6 +135,22 @@ def _parser() -> argparse.ArgumentParser:
     rsub.add_parser("history", help="the roster's histories, the current one last (JSON)")
     newh = rsub.add_parser("new-history", help="start a new history: every terminal takes the full roster")
     newh.add_argument("--reason", default="started by an operator")
+
+    bak = sub.add_parser("backup", help="backups of the central database and restoring one (备份与恢复)")
+    bak.add_argument("--to", default=os.environ.get("SEED_CENTRAL_BACKUPS"),
+                     help="the backups' folder (default: backups/ beside a SQLite file, ./backups for PostgreSQL; "
+                          "env SEED_CENTRAL_BACKUPS)")
+    bsub = bak.add_subparsers(dest="action", required=True)
+    bmake = bsub.add_parser("create", help="a checked copy of the database, safe while the receiver runs")
+    bmake.add_argument("--keep", type=int, default=14, help="backups kept in the folder, the oldest removed (0: all)")
+    bsub.add_parser("list", help="the backups in the folder, newest first")
+    bcheck = bsub.add_parser("check", help="check a backup is whole (its checksum and its contents)")
+    bcheck.add_argument("file", help="the backup file or its .json manifest")
+    brest = bsub.add_parser("restore", help="replace the database with a backup (stop run and serve first); the "
+                                            "terminals are then asked for the punches it lacks")
+    brest.add_argument("file", help="the backup file or its .json manifest")
+    brest.add_argument("--force", action="store_true", help="replace a database that holds data (a safety backup "
+                                                             "of it is made first)")
 
     att = sub.add_parser("attendance", help="the attendance engine: daily records from punches and shifts")
     asub = att.add_subparsers(dest="action", required=True)
@@ -618,6 +636,78 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Backups: made while the central runs; restored with it stopped, then the terminals asked for what is lost."""
+    from central.django_setup import migrate, setup
+
+    setup(args.db)  # the models' tables, for the counts; nothing connects before the restore has run
+    from central import backup as b
+
+    folder = Path(args.to).expanduser().resolve() if args.to else b.configured_folder(args.db)
+    started = time.monotonic()
+    try:
+        if args.action == "create":
+            if args.keep < 0:
+                print("seed-central backup: --keep 不能为负 must be 0 or more", file=sys.stderr)
+                return EXIT_USAGE
+            made = b.make_backup(args.db, folder, keep=args.keep)
+            print(f"备份 backup: {made.path} ({_size(made.manifest['bytes'])}, {time.monotonic() - started:.1f} s)")
+            print(f"  {_counted(made.manifest)}")
+        elif args.action == "list":
+            found = b.list_backups(folder)
+            if not found:
+                print(f"{folder}: 没有备份 no backups")
+            for one in found:
+                label = f" [{one.manifest['label']}]" if one.manifest.get("label") else ""
+                print(f"{one.manifest['made_at']}  {one.path.name}{label}  {_size(one.manifest['bytes'])}  "
+                      f"{_counted(one.manifest)}")
+        elif args.action == "check":
+            checked = b.check_backup(Path(args.file))
+            print(f"备份完好 backup intact: {checked.path} ({checked.manifest['made_at']}; {_counted(checked.manifest)})")
+        else:
+            return _restore(args, folder, migrate)
+    except b.BackupError as exc:
+        print(f"seed-central backup {args.action}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        print(f"seed-central backup {args.action}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace, folder: Path, migrate: Callable[[], None]) -> int:
+    from central import backup as b
+    from central import recovery
+
+    restored, safety = b.restore_backup(Path(args.file), args.db, folder, force=args.force)
+    if safety:
+        print(f"原数据库已另存 the database as it was: {safety.path}")
+    migrate()  # a backup made before an upgrade is brought up to this version
+    asked = recovery.after_restore(restored.path.name, restored.manifest["made_at"],
+                                   f"cli:{os.environ.get('USER', 'root')}")
+    print(f"已恢复 restored {restored.path.name} (备份于 made {restored.manifest['made_at']}): {_counted(restored.manifest)}")
+    print("名册已开始新历史，各终端将重新下载完整名册 / a new roster history: every terminal takes the full roster")
+    for one in asked:
+        since = one.since.isoformat(timespec="seconds") if one.since else "全部 everything it keeps"
+        print(f"  终端 terminal {one.device_id}: 补传打卡自 resends punches since {since}")
+    print(f"备份之后在控制台所做的更改不在其中，请核对 / changes made in the console after {restored.manifest['made_at']} "
+          "are not in it: check them")
+    return EXIT_OK
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def _counted(manifest: dict) -> str:
+    counts = manifest.get("counts", {})
+    labels = (("punches", "打卡 punches"), ("employees", "员工 employees"), ("devices", "终端 terminals"),
+              ("daily_records", "日记录 daily records"), ("audit_entries", "审计 audit entries"))
+    parts = [f"{label} {counts[key]:,}" for key, label in labels if counts.get(key) is not None]
+    newest = manifest.get("newest_punch_received_at")
+    return " · ".join(parts) + (f" · 最新打卡 newest punch {newest}" if newest else "")
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from central.django_setup import migrate, setup
 
@@ -680,7 +770,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "provision": cmd_provision, "broker-config": cmd_broker_config, "employee": cmd_employee,
                 "command": cmd_command, "migrate": cmd_migrate, "serve": cmd_serve, "createadmin": cmd_createadmin,
                 "verify-audit": cmd_verify_audit, "attendance": cmd_attendance, "report": cmd_report,
-                "roster": cmd_roster}
+                "roster": cmd_roster, "backup": cmd_backup}
     from django.db.utils import DatabaseError
 
     from central.dburl import DatabaseURLError, redact

@@ -40,6 +40,12 @@ def test_demo_punches_reach_the_central_server_exactly_once(tmp_path):
     from django.contrib.auth.hashers import check_password
 
     assert re.search(r"地址 address: +http://127\.0\.0\.1:\d+/ +\(the console answered\)", out), out[-2000:]
+    # the central's backup, made while it ran: the copy read back holds the punches the summary printed
+    backed_up = re.search(r"备份 backup: (\S+\.db) \(.* MB, checked intact\): (\d+) punches", out)
+    assert backed_up, out[-2000:]
+    (copy,) = (tmp_path / "demo-data" / "central" / "backups").glob("seed-central-*.db")
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM ingest_punch").fetchone()[0] == int(backed_up.group(2)) >= punches
     password = re.search(r"一次性密码 password: (\S+)", out).group(1)
     with sqlite3.connect(tmp_path / "demo-data" / "central" / "central.db") as db:
         [(username, encoded, superuser)] = db.execute("SELECT username, password, is_superuser FROM accounts_user "

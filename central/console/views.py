@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from central import backup, recovery
 from central.accounts import audit, scope, sign_in
 from central.accounts.models import ApiToken, Role, User
 from central.accounts.services import create_token, revoke_token
@@ -303,8 +304,12 @@ def employee_deactivate(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 def devices(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     rows = scope.devices(user).select_related("site")
-    return render(request, "console/devices.html", {
-        "nav": "devices", "devices": rows, "roster_version": roster.current_version()})
+    context: dict[str, object] = {"nav": "devices", "devices": rows, "roster_version": roster.current_version()}
+    if user.is_superuser:  # the database's backups, and terminals still asked for punches after a restore
+        target = str(connection.settings_dict["NAME"]) if connection.vendor == "sqlite" else "postgresql://"
+        context["backups"] = backup.standing(target)
+        context["recoveries"] = recovery.open_recoveries()
+    return render(request, "console/devices.html", context)
 
 
 def _device_context(request: AuthedHttpRequest, device: Device) -> dict[str, object]:

@@ -81,3 +81,20 @@ class State(models.Model):
     """Small durable facts of the receiver, e.g. the last roster version published to sites."""
     key = models.CharField(primary_key=True, max_length=64)
     value = models.TextField()
+
+
+class PunchRecovery(models.Model):
+    """A terminal asked for the punches a restored database may lack (:mod:`central.recovery`): the receiver sends
+    it ``resync`` with ``since`` while it is online, until a command succeeds."""
+    device_id = models.CharField(max_length=64)
+    site = models.CharField(max_length=64)
+    since = models.DateTimeField(null=True, help_text="punches the terminal stored from then on; null: all it has")
+    reason = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+    command = models.ForeignKey(Command, null=True, on_delete=models.SET_NULL, related_name="+",
+                                help_text="the latest resync sent for it")
+    attempts = models.IntegerField(default=0)
+    done_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["done_at"], name="recovery_open")]

@@ -37,6 +37,7 @@ from django.db.utils import DatabaseError, InterfaceError
 from django.utils.timezone import now as django_now
 from paho.mqtt.enums import CallbackAPIVersion
 
+from central import recovery
 from central.alerts.worker import AlertThread
 from central.attendance.worker import AttendanceThread, EvidenceRetentionThread
 from central.ingest.handler import Ingest, Outgoing
@@ -265,6 +266,7 @@ class CentralService:
                     next_roster = time.monotonic() + self.settings.roster_poll_s
                     if self.connected.is_set():
                         self._publish_roster_changes()
+                        recovery.ask_terminals()  # after a restore: the terminals' punches the backup lacks
                         self._publish_requested_commands()
             except (DatabaseError, InterfaceError):  # a lost or broken connection is replaced before the next use
                 self.errors += 1

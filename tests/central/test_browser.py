@@ -153,6 +153,8 @@ def test_sign_in_in_chinese_and_switch_the_language(console, browser, admin):
     assert by_css(browser, ".lang-current").text == "English"
     browser.get(f"{url}/devices/")
     assert by_css(browser, "h1").text == "Devices"
+    assert by_css(browser, "#backups h2").text == "Database backups"  # the superuser sees the machine's backups
+    assert by_css(browser, "#backups .badge-bad").text == "No backup yet"
 
     # and back to Chinese
     switch_language(browser, "zh-hans")

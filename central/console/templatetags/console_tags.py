@@ -114,6 +114,8 @@ def audit_actions() -> dict[str, str]:
         "attendance.assignment.delete": _("取消排班"),
         "attendance.schedule_import": _("导入排班"),
         "attendance.punch_import": _("导入打卡记录"),
+        "backup.restored": _("从备份恢复数据库"),
+        "roster.new_history": _("名册重新开始"),
         "attendance.calendar.update": _("修改休息日"),
         "attendance.calendar_day.save": _("设置节假日"),
         "attendance.calendar_day.remove": _("删除节假日"),
