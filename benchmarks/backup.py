@@ -8,8 +8,9 @@ of a 10,000-person plant on three shifts is about 1.2 M). Medians of ``--runs`` 
 * **backup**: :func:`central.backup.make_backup`: SQLite's online backup, integrity check, counts, SHA-256, fsync;
 * **check**: :func:`central.backup.check_backup` (what ``backup check`` and every restore do first);
 * **restore**: :func:`central.backup.restore_backup` into a new file;
-* **the receiver beside it**: batches of 500 punches written with the ingest's ``store_punches`` every 50 ms,
-  their write times with no backup running and while one runs (the backup must not stall the punches).
+* **the receiver beside it**: batches of 500 punches written with the ingest's ``store_punches`` every 50 ms, with
+  the log checkpointed by a thread as ``seed-central run`` does, their write times with no backup running and
+  while one runs (the backup must not stall the punches).
 
     python -m benchmarks.backup [--punches 1200000] [--runs 3]
 """
@@ -112,9 +113,12 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             f"restore {t4 - t3:.2f} s")
         time.sleep(1.1)  # one backup per second of its name
 
+    from central.sqlite_checkpoints import CheckpointThread
+
+    checkpoints = CheckpointThread(1.0).start()  # as in ``seed-central run``: the log copied back by a thread
     receiver = Receiver()
     receiver.start()
-    time.sleep(3)  # the receiver alone
+    time.sleep(8)  # the receiver alone
     spans = []
     for _ in range(args.runs):
         began = time.perf_counter()
@@ -124,6 +128,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     time.sleep(2)
     receiver.stop.set()
     receiver.join()
+    checkpoints.stop()
     beside = [s for at, s in receiver.times if any(a <= at <= b for a, b in spans)]
     alone = [s for at, s in receiver.times if not any(a - 0.5 <= at <= b + 0.5 for a, b in spans)]
     return {"punches": args.punches, "runs": runs, "receiver_alone_ms": [s * 1000 for s in alone],

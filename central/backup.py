@@ -20,6 +20,7 @@ punches the backup does not hold) is :mod:`central.recovery`'s.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -95,9 +96,13 @@ class Standing:
     stale: bool
 
 
-def standing(target: str, now: datetime | None = None) -> Standing:
+def standing(now: datetime | None = None) -> Standing:
+    """The backups of the database Django is on (the console's, the receiver's)."""
+    from django.db import connection
+
     now = now or datetime.now(timezone.utc)
-    folder = configured_folder(target)
+    folder = configured_folder(str(connection.settings_dict["NAME"]) if connection.vendor == "sqlite"
+                               else "postgresql://")
     found = list_backups(folder)
     newest = found[0] if found else None
     stale = newest is None or (now - newest.made_at).total_seconds() > STALE_AFTER_H * 3600
@@ -119,14 +124,19 @@ def make_backup(target: str, folder: Path, *, keep: int = DEFAULT_KEEP, label: s
         counts = _dump_postgresql(target, partial) if postgresql else _copy_sqlite(target, partial)
         digest, size = _sha256(partial)
         _fsync(partial)
+        manifest = {"format": MANIFEST_FORMAT, "made_at": now.isoformat(timespec="seconds"), "label": label,
+                    "database": "postgresql" if postgresql else "sqlite", "source": redact(target), "file": final.name,
+                    "bytes": size, "sha256": digest, **counts}
+        _write_json(manifest_of(final), manifest)  # first: a copy without its manifest is never left as a backup
         os.replace(partial, final)
+        _fsync_dir(folder)
+    except (OSError, sqlite3.Error) as exc:
+        manifest_of(final).unlink(missing_ok=True)
+        full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "full" in str(exc)
+        raise BackupError(f"{'磁盘已满' if full else '写不了备份'} / cannot write the backup in {folder}: {exc}; "
+                          "nothing was changed in the database") from None
     finally:
         partial.unlink(missing_ok=True)
-    manifest = {"format": MANIFEST_FORMAT, "made_at": now.isoformat(timespec="seconds"), "label": label,
-                "database": "postgresql" if postgresql else "sqlite", "source": redact(target), "file": final.name,
-                "bytes": size, "sha256": digest, **counts}
-    _write_json(manifest_of(final), manifest)
-    _fsync_dir(folder)
     made = Backup(final, manifest)
     log.info("backup %s: %s bytes, %s punches", final, size, counts["counts"].get("punches"))
     if keep:

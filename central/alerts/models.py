@@ -20,7 +20,7 @@ class AlertRule(models.Model):
     LATE, ABSENT, MISSING_OUT, REQUEST_WAITING = "late", "absent", "missing_out", "request_waiting"
     DEVICE_OFFLINE, QUEUE_DEPTH, CLOCK_OFFSET, SECURITY_EVENTS = ("device_offline", "queue_depth", "clock_offset",
                                                                    "security_events")
-    HELD_CHANGES, OVERTIME_MONTH = "held_changes", "overtime_month"
+    HELD_CHANGES, OVERTIME_MONTH, BACKUP_STALE = "held_changes", "overtime_month", "backup_stale"
     KINDS = [
         (LATE, _("迟到超过 N 分钟 Late beyond N minutes")),
         (ABSENT, _("上班 N 分钟后未到 Absent N minutes after shift start")),
@@ -32,9 +32,11 @@ class AlertRule(models.Model):
         (SECURITY_EVENTS, _("每小时尾随或仿冒事件超过 N 次 Spoof or tailgating events above N per hour")),
         (HELD_CHANGES, _("已月结的月份有至少 N 条未写入的更改 At least N changes held on a closed month")),
         (OVERTIME_MONTH, _("本月加班超过 N 小时 Overtime above N hours in a month")),
+        (BACKUP_STALE, _("超过 N 小时没有数据库备份 No database backup for N hours")),
     ]
     EMPLOYEE_KINDS = frozenset({LATE, ABSENT, MISSING_OUT, REQUEST_WAITING, OVERTIME_MONTH})
     DEVICE_KINDS = frozenset({DEVICE_OFFLINE, QUEUE_DEPTH, CLOCK_OFFSET, SECURITY_EVENTS})
+    SUPERUSER_KINDS = frozenset({BACKUP_STALE})  # the machine's, not a site's: a superuser's rule, seen by superusers
 
     kind = models.CharField(_("类型 Kind"), max_length=20, choices=KINDS)
     threshold = models.PositiveIntegerField(_("阈值（N） Threshold (N)"))

@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
+from central import backup
 from central.accounts import audit, scope
 from central.alerts import mail
 from central.alerts.models import Alert, AlertEpisode, AlertMail, AlertRead, AlertRule
@@ -105,6 +106,8 @@ def _facts(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
         return _held_changes(rule, state)
     if rule.kind == AlertRule.OVERTIME_MONTH:
         return _overtime_month(rule, state)
+    if rule.kind == AlertRule.BACKUP_STALE:
+        return _backup_stale(rule, state)
     return _device_facts(rule, state)
 
 
@@ -337,6 +340,22 @@ def _device_condition(rule: AlertRule, devices: Sequence[Device], now: datetime)
     return holds
 
 
+def _backup_stale(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
+    """The central's newest backup (:mod:`central.backup`, in the folder its commands use) older than N hours, or no
+    backup at all: one alert while that lasts (an episode), and the next backup ends it. Superusers see it."""
+    standing = backup.standing(state.now)
+    newest = standing.newest
+    age_h = (state.now - newest.made_at).total_seconds() / 3600 if newest else None
+    if age_h is not None and age_h <= rule.threshold:
+        AlertEpisode.objects.filter(rule=rule).delete()
+        return
+    episode = _episode(rule, "backup", state.now)
+    yield Fact(f"backup_stale:{episode.pk}", episode.opened_at,
+               {"threshold": rule.threshold, "folder": str(standing.folder),
+                "newest": newest.manifest["made_at"] if newest else None,
+                "hours": int(age_h) if age_h is not None else None})
+
+
 def _device_facts(rule: AlertRule, state: _Pass) -> Iterable[Fact]:
     """An episode per device while its condition holds; the alert's key carries the episode's row."""
     devices = _devices(rule)
@@ -446,6 +465,12 @@ def _check(user: User, values: dict[str, Any]) -> dict[str, Any]:
                          "threshold")
     site: Site | None = values.get("site")
     department: Department | None = values.get("department")
+    if kind in AlertRule.SUPERUSER_KINDS:
+        if not user.is_superuser:
+            raise AlertError("只有超级管理员可以设置这类告警 / Only superusers set this kind of alert", "kind")
+        if site is not None or department is not None:
+            raise AlertError("这类告警针对整个系统，不选站点或部门 / This kind of alert is the whole central's: "
+                             "leave the site and department empty", "site")
     if department is not None:
         if not scope.departments(user).filter(pk=department.pk).exists():
             raise AlertError("您不能为这个部门设置告警 / You cannot set alerts for this department", "department")

@@ -73,6 +73,13 @@ def describe(kind: str, d: dict[str, Any]) -> tuple[str, str]:
                 f"Changes after closing: {d.get('month')} at {d.get('site_name')} is closed, and {d.get('held')} "
                 "changes found since were not written (such as punches a terminal delivered late); reopening lets "
                 "them in")
+    if kind == "backup_stale":
+        if not d.get("newest"):
+            return (f"没有数据库备份：{d.get('folder')} 中没有备份，请定时运行 seed-central backup create",
+                    f"No database backup: there is none in {d.get('folder')}; run seed-central backup create from a timer")
+        return (f"备份过期：最近一次数据库备份在 {d.get('newest')}（{d.get('hours')} 小时前），超过 {d.get('threshold')} 小时",
+                f"Backup overdue: the newest database backup was made at {d.get('newest')} ({d.get('hours')} h ago), "
+                f"more than {d.get('threshold')} h")
     device = d.get("device", "")
     if kind == "device_offline":
         return (f"设备离线：{device} 已离线 {d.get('minutes')} 分钟（最后在线 {d.get('last_seen_at')}）",

@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -306,8 +306,7 @@ def devices(request: AuthedHttpRequest) -> HttpResponse:
     rows = scope.devices(user).select_related("site")
     context: dict[str, object] = {"nav": "devices", "devices": rows, "roster_version": roster.current_version()}
     if user.is_superuser:  # the database's backups, and terminals still asked for punches after a restore
-        target = str(connection.settings_dict["NAME"]) if connection.vendor == "sqlite" else "postgresql://"
-        context["backups"] = backup.standing(target)
+        context["backups"] = backup.standing()
         context["recoveries"] = recovery.open_recoveries()
     return render(request, "console/devices.html", context)
 
