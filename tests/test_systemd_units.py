@@ -48,3 +48,31 @@ def test_terminal_reaches_its_devices_through_groups_not_root():
     groups = service["SupplementaryGroups"].split()
     assert {"video", "gpio", "dialout", "input"} <= set(groups)
     assert service["CapabilityBoundingSet"] == ""
+
+
+CENTRAL_UNITS = sorted((Path(__file__).resolve().parent.parent / "systemd" / "central").glob("seed-central-*"))
+
+
+@pytest.mark.parametrize("unit", CENTRAL_UNITS, ids=lambda p: p.name)
+def test_central_unit_passes_systemd_analyze_verify(unit, tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not installed")
+    for one in CENTRAL_UNITS:  # a timer is verified with the service it starts beside it
+        (tmp_path / one.name).write_text(one.read_text().replace("/opt/seed/.venv/bin", str(VENV_BIN)))
+    proc = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit.name)], capture_output=True, text=True)
+    problems = [line for line in (proc.stdout + proc.stderr).splitlines() if unit.name in line]
+    assert proc.returncode == 0 and not problems, proc.stdout + proc.stderr
+
+
+def test_the_nightly_backup_runs_a_command_the_central_takes():
+    from central.cli import _parser
+
+    assert [u.name for u in CENTRAL_UNITS] == ["seed-central-backup.service", "seed-central-backup.timer"]
+    service = parse(CENTRAL_UNITS[0])["Service"]
+    command = service["ExecStart"].split()
+    assert command[0] == "/opt/seed/.venv/bin/seed-central" and service["Type"] == "oneshot"
+    args = _parser().parse_args(command[1:])
+    assert (args.command, args.action, args.keep) == ("backup", "create", 14)
+    assert service["User"] == "seed" and service["NoNewPrivileges"] == "yes" and service["UMask"] == "0077"
+    timer = parse(CENTRAL_UNITS[1])["Timer"]
+    assert timer["Persistent"] == "true" and timer["OnCalendar"].endswith("02:30:00")

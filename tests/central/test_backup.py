@@ -315,21 +315,7 @@ def test_the_devices_page_shows_the_backups_and_the_terminals_still_asked(centra
     assert "数据库备份" not in hr.get("/devices/").content.decode()  # the machine's backups are the superuser's
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MB tmpfs to fill (root only; skipped elsewhere)."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {proc.stderr.decode().strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
-
-
-def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing_behind(tmp_path, small_disk):
+def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing_behind(tmp_path, tiny_disk):
     if connection.vendor != "sqlite":
         pytest.skip("shown on SQLite; pg_dump's own message says the same")
     target = tmp_path / "central.db"
@@ -338,9 +324,9 @@ def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing_behind(tmp_path, s
         db.execute("CREATE TABLE filler (x BLOB)")
         db.executemany("INSERT INTO filler VALUES (?)", [(os.urandom(4096),) for _ in range(400)])
     before = target.read_bytes()
-    failed = run_cli(str(target), "backup", "--to", str(small_disk / "b"), "create")
+    failed = run_cli(str(target), "backup", "--to", str(tiny_disk / "b"), "create")
     assert failed.returncode == 1
     assert "磁盘已满" in failed.stderr and "full" in failed.stderr and "nothing was changed" in failed.stderr
-    assert list((small_disk / "b").iterdir()) == []  # no partial copy, no manifest of a copy that is not there
+    assert list((tiny_disk / "b").iterdir()) == []  # no partial copy, no manifest of a copy that is not there
     assert target.read_bytes() == before
     assert run_cli(str(target), "backup", "--to", str(tmp_path / "b"), "create").returncode == 0  # room: it works
