@@ -58,14 +58,16 @@ lint: setup
 # stay busy: in front, the whole suite on SQLite but the parts named below; beside it, every central test again on
 # PostgreSQL but the Chromium ones (they drive the same pages, whose reads the selector and page tests cover on
 # PostgreSQL) and those that open no database (marked no_database by tests/conftest.py: they answer the same), then
-# the kiosk's and the door camera's tests, the central's face photo tests, the console's pictures and the demo
-# (BESIDE_TESTS: with the PostgreSQL session about as long as the front line, so the two lines end together); and the
-# partition test, which spends minutes waiting out a broker outage (it sleeps, it does not compute). The other
+# the kiosk's and the door camera's tests, the central's face photo tests, the console's pictures, the demo and the
+# backups' (BESIDE_TESTS: with the PostgreSQL session about as long as the front line, so the two lines end
+# together); and the partition test, which spends minutes waiting out a broker outage (it sleeps, it does not compute). The other
 # sessions' output follows the front one's, and any session failing fails the target (a session left with nothing
 # to run, exit 5, does not, as long as one ran).
 IDLE_TESTS := tests/sync/test_partition.py
 BESIDE_TESTS := tests/ui tests/vision tests/central/test_face_photos.py tests/central/test_face_photos_browser.py \
-	tests/central/test_api_faces.py tests/central/test_console_screenshots.py tests/test_demo.py
+	tests/central/test_api_faces.py tests/central/test_console_screenshots.py tests/test_demo.py \
+	tests/central/test_backup.py tests/central/test_backup_browser.py tests/sync/test_central_restore.py \
+	tests/sync/test_resync_since.py
 test: setup lint
 	@logs=$$(mktemp -d); \
 	$(PY) -m pytest -p no:cacheprovider $(IDLE_TESTS) $(PYTEST_ARGS) >$$logs/idle.log 2>&1 & idle=$$!; \
