@@ -54,7 +54,8 @@ lint: setup
 	# they make no temporary folder the exit would leave behind
 	SEED_CENTRAL_DB=$(CURDIR)/.mypy-never-opened.db $(PY) -m mypy terminal sync_agent enrollment central contract
 
-# Three lines of pytest sessions at once, each session with its own brokers, databases and browsers, so both cores
+# `make lint` beside the tests (its failure fails the target; its output follows theirs), and three lines of pytest
+# sessions at once, each session with its own brokers, databases and browsers, so both cores
 # stay busy: in front, the whole suite on SQLite but the parts named below; beside it, every central test again on
 # PostgreSQL but the Chromium ones (they drive the same pages, whose reads the selector and page tests cover on
 # PostgreSQL) and those that open no database (marked no_database by tests/conftest.py: they answer the same), then
@@ -66,10 +67,10 @@ lint: setup
 IDLE_TESTS := tests/sync/test_partition.py
 BESIDE_TESTS := tests/ui tests/vision tests/central/test_face_photos.py tests/central/test_face_photos_browser.py \
 	tests/central/test_api_faces.py tests/central/test_console_screenshots.py tests/test_demo.py \
-	tests/central/test_backup.py tests/central/test_backup_browser.py tests/sync/test_central_restore.py \
-	tests/sync/test_resync_since.py
-test: setup lint
+	tests/central/test_backup.py tests/central/test_backup_browser.py
+test: setup
 	@logs=$$(mktemp -d); \
+	( $(MAKE) -s lint >$$logs/lint.log 2>&1; echo $$? >$$logs/lint.rc ) & lint=$$!; \
 	$(PY) -m pytest -p no:cacheprovider $(IDLE_TESTS) $(PYTEST_ARGS) >$$logs/idle.log 2>&1 & idle=$$!; \
 	( $(PY) -m pytest -p no:cacheprovider -m "central and not browser and not no_database" --central-db=postgresql \
 		$(PYTEST_ARGS) \
@@ -80,8 +81,10 @@ test: setup lint
 	wait $$beside; echo "--- the central tests on PostgreSQL, run beside the suite:"; cat $$logs/pg.log; \
 	echo "--- $(BESIDE_TESTS), run beside the suite after them:"; cat $$logs/beside.log; \
 	wait $$idle; rc=$$?; echo "--- $(IDLE_TESTS), run beside the suite:"; cat $$logs/idle.log; \
+	wait $$lint; echo "--- make lint (ruff, mypy), run beside the suite:"; cat $$logs/lint.log; \
+	lintrc=$$(cat $$logs/lint.rc); [ $$lintrc -eq 0 ] || lintrc=1; \
 	pgrc=$$(cat $$logs/pg.rc); besiderc=$$(cat $$logs/beside.rc); rm -rf $$logs; failed=0; ran=0; \
-	for code in $$main $$pgrc $$besiderc $$rc; do \
+	for code in $$main $$pgrc $$besiderc $$rc $$lintrc; do \
 		[ $$code -eq 0 ] && ran=1; [ $$code -eq 0 ] || [ $$code -eq 5 ] || failed=1; done; \
 	[ $$failed -eq 0 ] && [ $$ran -eq 1 ]
 

@@ -48,8 +48,23 @@ def seed_central(punches: int = 6) -> None:
     assert len(replies[0]["stored"]) == punches and not replies[0]["rejected"]
 
 
+def here(capsys: pytest.CaptureFixture[str], target: str, *args: str) -> tuple[int, str, str]:
+    """``seed-central`` in this process, on the test database Django is on: (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = central_main(["--db", target, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def migrated_copy(central_db_target: str, path: Path) -> Path:
+    """A migrated SQLite database nothing else uses: the (empty) test database copied by SQLite's backup."""
+    with closing(sqlite3.connect(central_db_target)) as src, closing(sqlite3.connect(path)) as dst:
+        src.backup(dst)
+    return path
+
+
 def run_cli(target: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``seed-central`` in its own process, as an operator runs it."""
+    """``seed-central`` in its own process, as an operator runs it (a restore replaces the database under it)."""
     return subprocess.run([sys.executable, "-m", "central.cli", "--db", target, *args], capture_output=True,
                           text=True, timeout=120, env={**os.environ, "DJANGO_SETTINGS_MODULE": "central.settings"})
 
@@ -84,25 +99,25 @@ def rows_in(target: str, sql: str) -> list[tuple[object, ...]]:
 
 
 def test_a_backup_is_checked_counted_and_restored_with_the_terminals_asked_for_what_it_lacks(
-        central_db_target, empty_target, tmp_path):
+        central_db_target, empty_target, tmp_path, capsys):
     seed_central()
     folder = tmp_path / "backups"
-    made = run_cli(central_db_target, "backup", "--to", str(folder), "create")
-    assert made.returncode == 0, made.stderr
+    code, made, err = here(capsys, central_db_target, "backup", "--to", str(folder), "create")
+    assert code == 0, err
     (manifest_path,) = folder.glob("seed-central-*.json")
     manifest = json.loads(manifest_path.read_text())
     copy = folder / manifest["file"]
-    assert str(copy) in made.stdout and "打卡 punches 6" in made.stdout
+    assert str(copy) in made and "打卡 punches 6" in made
     assert manifest["counts"]["punches"] == 6 and manifest["counts"]["employees"] == 1
     assert manifest["counts"]["devices"] == 2 and oct(copy.stat().st_mode & 0o777) == "0o600"
     if connection.vendor == "sqlite":  # the copy itself, read by sqlite3
         assert rows_in(str(copy), "SELECT count(*) FROM ingest_punch") == [(6,)]
         assert rows_in(str(copy), "PRAGMA journal_mode") == [("delete",)]  # one self-contained file
 
-    listed = run_cli(central_db_target, "backup", "--to", str(folder), "list")
-    assert listed.returncode == 0 and copy.name in listed.stdout
-    checked = run_cli(central_db_target, "backup", "check", str(copy))
-    assert checked.returncode == 0 and "intact" in checked.stdout
+    code, listed, _ = here(capsys, central_db_target, "backup", "--to", str(folder), "list")
+    assert code == 0 and copy.name in listed
+    code, checked, _ = here(capsys, central_db_target, "backup", "check", str(copy))
+    assert code == 0 and "intact" in checked
 
     restored = run_cli(empty_target, "backup", "--to", str(folder), "restore", str(manifest_path))
     assert restored.returncode == 0, restored.stderr
@@ -124,18 +139,18 @@ def test_a_backup_is_checked_counted_and_restored_with_the_terminals_asked_for_w
     assert audit.returncode == 0, audit.stdout  # the restored hash chain with the restore's entry on it
 
 
-def test_a_damaged_backup_is_found_and_never_restored(central_db_target, empty_target, tmp_path):
+def test_a_damaged_backup_is_found_and_never_restored(central_db_target, empty_target, tmp_path, capsys):
     seed_central()
     folder = tmp_path / "backups"
-    assert run_cli(central_db_target, "backup", "--to", str(folder), "create").returncode == 0
+    assert here(capsys, central_db_target, "backup", "--to", str(folder), "create")[0] == 0
     (manifest_path,) = folder.glob("seed-central-*.json")
     copy = folder / json.loads(manifest_path.read_text())["file"]
     data = bytearray(copy.read_bytes())
     data[len(data) // 2] ^= 0xFF
     copy.write_bytes(bytes(data))
 
-    checked = run_cli(central_db_target, "backup", "check", str(copy))
-    assert checked.returncode == 1 and "damaged" in checked.stderr and "损坏" in checked.stderr
+    code, _, err = here(capsys, central_db_target, "backup", "check", str(copy))
+    assert code == 1 and "damaged" in err and "损坏" in err
     restored = run_cli(empty_target, "backup", "--to", str(folder), "restore", str(copy))
     assert restored.returncode == 1 and "damaged" in restored.stderr
     if connection.vendor == "sqlite":
@@ -144,15 +159,15 @@ def test_a_damaged_backup_is_found_and_never_restored(central_db_target, empty_t
         assert rows_in(empty_target, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
                        ) == [(0,)]
     manifest_path.unlink()
-    missing = run_cli(central_db_target, "backup", "check", str(copy))
-    assert missing.returncode == 1 and "no manifest" in missing.stderr
+    code, _, err = here(capsys, central_db_target, "backup", "check", str(copy))
+    assert code == 1 and "no manifest" in err
 
 
 def test_a_database_with_data_is_replaced_only_when_told_and_kept_aside_first(central_db_target, empty_target,
-                                                                               tmp_path):
+                                                                               tmp_path, capsys):
     seed_central(punches=2)
     folder = tmp_path / "backups"
-    assert run_cli(central_db_target, "backup", "--to", str(folder), "create").returncode == 0
+    assert here(capsys, central_db_target, "backup", "--to", str(folder), "create")[0] == 0
     (copy,) = [p for p in folder.iterdir() if p.suffix in (".db", ".dump")]
     assert run_cli(empty_target, "backup", "--to", str(folder), "restore", str(copy)).returncode == 0
     # the restored database gets a punch of its own; restoring over it needs --force and keeps it aside
@@ -181,12 +196,11 @@ def test_a_database_with_data_is_replaced_only_when_told_and_kept_aside_first(ce
     assert str(kept.path) in forced.stdout
 
 
-def test_a_restore_is_refused_while_another_process_has_the_database_open(tmp_path):
+def test_a_restore_is_refused_while_another_process_has_the_database_open(central_db_target, tmp_path):
     if connection.vendor != "sqlite":
         pytest.skip("the open-file check is SQLite's; PostgreSQL's is its list of sessions")
-    target = tmp_path / "central.db"
-    assert run_cli(str(target), "migrate").returncode == 0
-    assert run_cli(str(target), "backup", "--to", str(tmp_path / "b"), "create").returncode == 0
+    target = migrated_copy(central_db_target, tmp_path / "central.db")
+    b.make_backup(str(target), tmp_path / "b")
     (copy,) = (tmp_path / "b").glob("*.db")
     holder = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time\n"
                                f"c = sqlite3.connect({str(target)!r}); c.execute('SELECT 1').fetchall()\n"
@@ -202,16 +216,15 @@ def test_a_restore_is_refused_while_another_process_has_the_database_open(tmp_pa
     assert list((tmp_path / "b").glob("*before-restore*")) == []  # refused before anything was done
 
 
-def test_a_sqlite_backup_taken_while_punches_are_written_is_one_moment(tmp_path):
+def test_a_sqlite_backup_taken_while_punches_are_written_is_one_moment(central_db_target, tmp_path):
     """Two punches written in each transaction by another connection while the backup runs: the copy holds an
     even number of them (a file copied while being written can hold half a transaction, or be unreadable)."""
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's online backup; PostgreSQL's consistency is pg_dump's snapshot")
-    target = tmp_path / "central.db"
-    assert run_cli(str(target), "migrate").returncode == 0
+    target = migrated_copy(central_db_target, tmp_path / "central.db")
     with closing(sqlite3.connect(target)) as db, db:
         db.execute("CREATE TABLE filler (x BLOB)")
-        db.executemany("INSERT INTO filler VALUES (?)", [(os.urandom(4096),) for _ in range(8000)])  # ~32 MB
+        db.executemany("INSERT INTO filler VALUES (?)", [(os.urandom(4096),) for _ in range(3000)])  # ~12 MB
     stop = threading.Event()
     written = [0]
 
@@ -231,7 +244,7 @@ def test_a_sqlite_backup_taken_while_punches_are_written_is_one_moment(tmp_path)
     writer.start()
     try:
         made = [b.make_backup(str(target), tmp_path / "b", keep=0, now=datetime(2026, 3, 2, 9, 0, s, tzinfo=timezone.utc))
-                for s in range(3)]
+                for s in range(2)]
     finally:
         stop.set()
         writer.join()
@@ -242,11 +255,10 @@ def test_a_sqlite_backup_taken_while_punches_are_written_is_one_moment(tmp_path)
         assert rows_in(str(one.path), "PRAGMA integrity_check") == [("ok",)]
 
 
-def test_only_the_newest_backups_are_kept_and_a_safety_copy_is_never_pruned(tmp_path):
+def test_only_the_newest_backups_are_kept_and_a_safety_copy_is_never_pruned(central_db_target, tmp_path):
     if connection.vendor != "sqlite":
         pytest.skip("the folder's pruning is the same for both; shown on SQLite")
-    target = tmp_path / "central.db"
-    assert run_cli(str(target), "migrate").returncode == 0
+    target = migrated_copy(central_db_target, tmp_path / "central.db")
     folder = tmp_path / "b"
     b.make_backup(str(target), folder, keep=0, label="before-restore", now=datetime(2026, 3, 1, tzinfo=timezone.utc))
     for day in range(2, 6):
@@ -315,18 +327,16 @@ def test_the_devices_page_shows_the_backups_and_the_terminals_still_asked(centra
     assert "数据库备份" not in hr.get("/devices/").content.decode()  # the machine's backups are the superuser's
 
 
-def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing_behind(tmp_path, tiny_disk):
+def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing_behind(central_db_target, tmp_path, tiny_disk, capsys):
     if connection.vendor != "sqlite":
         pytest.skip("shown on SQLite; pg_dump's own message says the same")
-    target = tmp_path / "central.db"
-    assert run_cli(str(target), "migrate").returncode == 0
+    target = migrated_copy(central_db_target, tmp_path / "central.db")
     with closing(sqlite3.connect(target)) as db, db:  # a database larger than the disk the backup goes to
         db.execute("CREATE TABLE filler (x BLOB)")
         db.executemany("INSERT INTO filler VALUES (?)", [(os.urandom(4096),) for _ in range(400)])
     before = target.read_bytes()
-    failed = run_cli(str(target), "backup", "--to", str(tiny_disk / "b"), "create")
-    assert failed.returncode == 1
-    assert "磁盘已满" in failed.stderr and "full" in failed.stderr and "nothing was changed" in failed.stderr
+    code, _, err = here(capsys, str(target), "backup", "--to", str(tiny_disk / "b"), "create")
+    assert code == 1 and "磁盘已满" in err and "full" in err and "nothing was changed" in err
     assert list((tiny_disk / "b").iterdir()) == []  # no partial copy, no manifest of a copy that is not there
     assert target.read_bytes() == before
-    assert run_cli(str(target), "backup", "--to", str(tmp_path / "b"), "create").returncode == 0  # room: it works
+    assert here(capsys, str(target), "backup", "--to", str(tmp_path / "b"), "create")[0] == 0  # room: it works
