@@ -55,19 +55,21 @@ lint: setup
 	SEED_CENTRAL_DB=$(CURDIR)/.mypy-never-opened.db $(PY) -m mypy terminal sync_agent enrollment central contract
 
 # `make lint` beside the tests (its failure fails the target; its output follows theirs), and three lines of pytest
-# sessions at once, each session with its own brokers, databases and browsers, so both cores
-# stay busy: in front, the whole suite on SQLite but the parts named below; beside it, every central test again on
-# PostgreSQL but the Chromium ones (they drive the same pages, whose reads the selector and page tests cover on
-# PostgreSQL) and those that open no database (marked no_database by tests/conftest.py: they answer the same), then
-# the kiosk's and the door camera's tests, the central's face photo tests, the console's pictures, the demo and the
-# backups' (BESIDE_TESTS: with the PostgreSQL session about as long as the front line, so the two lines end
-# together); and the partition test, which spends minutes waiting out a broker outage (it sleeps, it does not compute). The other
-# sessions' output follows the front one's, and any session failing fails the target (a session left with nothing
-# to run, exit 5, does not, as long as one ran).
+# sessions at once, each session with its own brokers, databases and browsers, so both cores stay busy: in front,
+# the whole suite on SQLite but the parts named below; beside it, every central test again on PostgreSQL but the
+# Chromium ones (they drive the same pages, whose reads the selector and page tests cover on PostgreSQL) and those
+# that open no database (marked no_database by tests/conftest.py: they answer the same), then the kiosk's and the
+# door camera's tests, the central's face photo tests, the console's pictures, the demo, the backups' and three of
+# the Chromium walks (BESIDE_TESTS: with the PostgreSQL session about as long as the front line, so the two lines
+# end together); and the partition test, which spends minutes waiting out a broker outage (it sleeps, it does not
+# compute). The other sessions' output follows the front one's, and any session failing fails the target (a
+# session left with nothing to run, exit 5, does not, as long as one ran).
 IDLE_TESTS := tests/sync/test_partition.py
+# (the tests/central files next to each other: a folder named again after another one's files loses its conftest)
 BESIDE_TESTS := tests/ui tests/vision tests/central/test_face_photos.py tests/central/test_face_photos_browser.py \
-	tests/central/test_api_faces.py tests/central/test_console_screenshots.py tests/test_demo.py \
-	tests/central/test_backup.py tests/central/test_backup_browser.py
+	tests/central/test_api_faces.py tests/central/test_console_screenshots.py tests/central/test_backup.py \
+	tests/central/test_backup_browser.py tests/central/test_month_close_browser.py \
+	tests/central/test_month_confirmation_browser.py tests/central/test_shift_change_browser.py tests/test_demo.py
 test: setup
 	@logs=$$(mktemp -d); \
 	( $(MAKE) -s lint >$$logs/lint.log 2>&1; echo $$? >$$logs/lint.rc ) & lint=$$!; \

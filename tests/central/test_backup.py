@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from central_support import batch, punch, send
 from django.db import connection
 from django.utils import timezone as dj_timezone
 
@@ -29,7 +30,6 @@ from central.cli import main as central_main
 from central.ingest.handler import Ingest
 from central.ingest.models import Command, PunchRecovery
 from central.people.models import Device, Employee, Site
-from tests.central.central_support import batch, punch, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DRAINED = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -298,8 +298,9 @@ def test_the_receiver_asks_online_terminals_again_until_one_answers(transactiona
 
 
 def test_the_devices_page_shows_the_backups_and_the_terminals_still_asked(central_db_target, tmp_path, monkeypatch):
+    from central_support import client_for, make_user
+
     from central.accounts.models import Role
-    from tests.central.central_support import client_for, make_user
 
     monkeypatch.setenv("SEED_CENTRAL_BACKUPS", str(tmp_path / "b"))
     seed_central(punches=2)

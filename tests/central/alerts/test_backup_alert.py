@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from central_support import make_user
 
 from alerts.alert_support import make_world, rule, smtp_server
 from central import backup
@@ -15,7 +16,6 @@ from central.alerts import mail, selectors
 from central.alerts.models import AlertEpisode, AlertRule
 from central.alerts.services import AlertError, create_rule, evaluate
 from central.alerts.texts import describe
-from tests.central.central_support import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOW = datetime(2026, 3, 4, 8, 0, tzinfo=timezone.utc)
