@@ -666,10 +666,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             print(f"备份完好 backup intact: {checked.path} ({checked.manifest['made_at']}; {_counted(checked.manifest)})")
         else:
             return _restore(args, folder, migrate)
-    except b.BackupError as exc:
-        print(f"seed-central backup {args.action}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except OSError as exc:
+    except (b.BackupError, OSError) as exc:
         print(f"seed-central backup {args.action}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK

@@ -91,6 +91,11 @@ def ask_terminals(now: datetime | None = None) -> int:
     return sent
 
 
+def any_open() -> bool:
+    """Whether a terminal is still asked for punches (the receiver stops looking once none is)."""
+    return PunchRecovery.objects.filter(done_at__isnull=True).exists()
+
+
 def open_recoveries() -> list[PunchRecovery]:
     """Terminals still asked for punches, for the console and the command line."""
     return list(PunchRecovery.objects.filter(done_at__isnull=True).order_by("device_id"))

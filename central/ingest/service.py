@@ -161,6 +161,9 @@ class CentralService:
         self._signing_key = load_signing_key(settings.signing_key) if settings.signing_key and Path(settings.signing_key).exists() else None
         self.client = self._make_client()
         self._published_roster = 0
+        # terminals owe punches after a restore, which runs with the receiver stopped: looked for from the start,
+        # and no more once none is left
+        self._recovering = True
         self._roster_sent = RosterSent(settings.state_dir)
         self._roster_cache: dict[tuple[str, int, int, bool], roster_mod.RosterParts] = {}
         self._announce_full = False  # a new history: the full roster goes to every site
@@ -266,7 +269,9 @@ class CentralService:
                     next_roster = time.monotonic() + self.settings.roster_poll_s
                     if self.connected.is_set():
                         self._publish_roster_changes()
-                        recovery.ask_terminals()  # after a restore: the terminals' punches the backup lacks
+                        if self._recovering:  # after a restore: the terminals' punches the backup lacks
+                            recovery.ask_terminals()
+                            self._recovering = recovery.any_open()
                         self._publish_requested_commands()
             except (DatabaseError, InterfaceError):  # a lost or broken connection is replaced before the next use
                 self.errors += 1
