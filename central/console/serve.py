@@ -1,31 +1,59 @@
-"""``seed-central serve``: the console and API under gunicorn (Django's own server with ``--dev``)."""
+"""``seed-central serve``: the console and API under gunicorn (Django's own server with ``--dev``).
+
+gunicorn runs in this process with the application loaded once, before its workers are forked (``preload_app``):
+the command has already started Django and brought the schema up to date, so a worker starts by a fork instead of
+loading Django again. That makes the console answer about two seconds sooner on a start, and on a Pi the workers
+share the loaded code's memory with the master until they write to it.
+"""
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
+def _gunicorn_application(options: dict[str, Any]) -> Any:
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+    class ConsoleApplication(BaseApplication):  # type: ignore[misc]
+        """gunicorn configured from ``options`` (no command line, no configuration file), serving central.wsgi."""
+
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from central.wsgi import application
+
+            return application
+
+    return ConsoleApplication(prog="seed-central serve")
+
+
 def serve(bind: str, *, workers: int = 2, dev: bool = False) -> int:
-    """Serve until stopped (SIGINT/SIGTERM); returns the server's exit code."""
-    env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
-    beside = os.path.join(os.path.dirname(sys.executable), "gunicorn")  # the one installed with this Python
-    gunicorn = beside if os.path.exists(beside) else (shutil.which("gunicorn") or beside)
-    if not dev and os.path.exists(gunicorn):
-        command = [gunicorn, "central.wsgi:application", "--bind", bind, "--workers", str(workers),
-                   "--access-logfile", "-", "--logger-class", "central.console.access_log.MaskedLogger",
-                   "--timeout", "60"]
-    else:
+    """Serve until stopped (SIGINT/SIGTERM); returns the server's exit code. Django must be set up (``_django``)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
+    try:
+        import gunicorn  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        dev = True
+    if dev:
         from django.core.management import call_command
 
         call_command("runserver", bind, use_reloader=False, use_threading=True)
         return 0
+    from django.db import connections
+
+    # the schema check's connection must not be shared by the forked workers: each opens its own
+    connections.close_all()
+    application = _gunicorn_application({
+        "bind": [bind], "workers": workers, "accesslog": "-", "logger_class": "central.console.access_log.MaskedLogger",
+        "timeout": 60, "preload_app": True})
     log.info("console on http://%s/", bind)
     sys.stdout.flush()
     sys.stderr.flush()
-    # gunicorn takes this process over, so SIGTERM/SIGINT reach it directly and it stops its workers
-    os.execve(command[0], command, env)
+    application.run()  # until SIGTERM/SIGINT: the master stops its workers, then returns
+    return 0
