@@ -57,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="create or upgrade the central database (an older one is upgraded in place)")
     serve = sub.add_parser("serve", help="the web console and API (gunicorn when installed)")
     serve.add_argument("--bind", default="127.0.0.1:8000", help="HOST:PORT (default 127.0.0.1:8000)")
-    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    serve.add_argument("--threads", type=int, default=4,
+                       help="requests each process serves at once (default 4; a browser's idle connection holds one)")
     serve.add_argument("--dev", action="store_true", help="Django's own server instead of gunicorn")
     admin = sub.add_parser("createadmin", help="a console user with a one-time password printed once")
     admin.add_argument("username")
@@ -717,7 +719,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _django(args)
     from central.console.serve import serve
 
-    return serve(args.bind, workers=args.workers, dev=args.dev)
+    return serve(args.bind, workers=args.workers, threads=args.threads, dev=args.dev)
 
 
 def cmd_createadmin(args: argparse.Namespace) -> int:

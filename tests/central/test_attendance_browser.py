@@ -304,6 +304,7 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
     from browser_support import account
     from django.utils import timezone as dj_timezone
     from PIL import Image
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import Select
 
     from central.alerts.models import AlertRule
@@ -332,6 +333,10 @@ def test_an_employee_asks_for_a_make_up_punch_and_the_manager_approves_it_into_t
         set_value(phone, "#ask-makeup [name='makeup-at']", f"{worked.isoformat()}T08:58")
         Select(by_css(phone, "#ask-makeup [name='makeup-direction']")).select_by_value("in")
         submit(phone, "#ask-makeup form")  # no reason: refused on its field
+        try:
+            wait(phone, lambda d: all_css(d, "#field-makeup-reason .error"), what="the reason's error")
+        except TimeoutException:
+            raise AssertionError(f"no error on the reason; the page showed {by_css(phone, 'body').text[:500]!r}") from None
         assert "请填写事由" in by_css(phone, "#field-makeup-reason .error").text and not MakeupPunch.objects.exists()
         type_into(phone, "#ask-makeup [name='makeup-reason']", "门禁没识别 The door did not recognise me")
         photo = tmp_path / "gate-screen.jpg"  # a photo of the door's screen, as her phone's camera took it
