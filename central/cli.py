@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from central.ingest.service import CentralService
     from central.people.face_photos import FacePlan
     from central.people.importing import RowPlan
 
@@ -61,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=4,
                        help="requests each process serves at once (default 4; a browser's idle connection holds one)")
     serve.add_argument("--dev", action="store_true", help="Django's own server instead of gunicorn")
+    serve.add_argument("--tls", action="store_true",
+                       help="HTTPS with a certificate from the site CA in --pki for the names in SEED_CENTRAL_HOSTS "
+                            "(made, and made again when a name is added or it nears its end)")
+    serve.add_argument("--certfile", help="HTTPS with this certificate (PEM, its chain after it) instead")
+    serve.add_argument("--keyfile", help="the certificate's private key (PEM, readable by its owner only)")
     admin = sub.add_parser("createadmin", help="a console user with a one-time password printed once")
     admin.add_argument("username")
     admin.add_argument("--role", choices=("superuser", "hr_admin", "manager", "auditor", "employee"),
@@ -259,6 +265,7 @@ def _arg_value(text: str):
 
 def cmd_run(args: argparse.Namespace) -> int:
     _django(args)
+    from central.dburl import redact
     from central.ingest.service import CentralService, CentralSettings
 
     settings = CentralSettings.from_pki(args.pki, broker_host=args.broker_host,
@@ -266,10 +273,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with CentralService(settings):
+    with CentralService(settings) as service:
         logging.getLogger("seed-central").warning("seed-central running (broker %s:%s, db %s)",
-                                                  args.broker_host, args.broker_port, args.db)
-        stop.wait()
+                                                  args.broker_host, args.broker_port, redact(args.db))
+        return _serve_systemd(service, stop)
+
+
+def _serve_systemd(service: CentralService, stop: threading.Event) -> int:
+    """Until ``stop``: tell systemd the receiver is ready, feed its watchdog (``WatchdogSec=``) only while
+    :meth:`CentralService.health` finds nothing wrong, and keep ``systemctl status`` saying whether the broker is
+    reached. Without systemd the same checks run and their findings are logged. A receiver whose own thread has
+    ended cannot recover: the command ends with exit 1, so that systemd restarts it (``Restart=on-failure``)."""
+    from terminal.service_notify import notify, watchdog_interval_s
+
+    log = logging.getLogger("seed-central")
+    interval = watchdog_interval_s() or 5.0
+    notify(f"READY=1\nSTATUS={service.status_line()}")
+    reported: list[str] = []
+    while not stop.wait(interval):
+        problems = service.health()
+        if problems != reported:
+            if problems:
+                log.error("不再喂看门狗 the watchdog is no longer fed: %s", "; ".join(problems))
+            else:
+                log.warning("接收器已恢复 the receiver works again")
+            reported = problems
+        if not problems:
+            notify(f"WATCHDOG=1\nSTATUS={service.status_line()}")
+            continue
+        notify(f"STATUS={'; '.join(problems)}")
+        if service.thread_ended():
+            notify("STOPPING=1")
+            return EXIT_FAILURE
+    notify("STOPPING=1")
     return EXIT_OK
 
 
@@ -716,10 +752,33 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if bool(args.certfile) != bool(args.keyfile) or (args.tls and args.certfile) or (args.dev and (
+            args.tls or args.certfile)):
+        print("seed-central serve: 用 --tls，或同时用 --certfile 与 --keyfile（--dev 不支持 HTTPS） / use --tls, or "
+              "--certfile with --keyfile (not with --dev)", file=sys.stderr)
+        return EXIT_USAGE
     _django(args)
-    from central.console.serve import serve
+    from django.conf import settings
 
-    return serve(args.bind, workers=args.workers, threads=args.threads, dev=args.dev)
+    from central.console.serve import certificate_names, serve
+
+    tls: tuple[Path, Path] | None = None
+    if args.tls:
+        from central.pki import PkiError, SitePki
+
+        try:
+            issued = SitePki(args.pki, args.site).console_cert(certificate_names(args.bind, settings.ALLOWED_HOSTS))
+        except (PkiError, FileNotFoundError) as exc:
+            print(f"seed-central serve: 没有站点 CA / no site CA in {args.pki}: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        tls = (issued.cert_path, issued.key_path)
+    elif args.certfile:
+        tls = (Path(args.certfile), Path(args.keyfile))
+        for path in tls:
+            if not path.is_file():
+                print(f"seed-central serve: 找不到文件 not found: {path}", file=sys.stderr)
+                return EXIT_USAGE
+    return serve(args.bind, workers=args.workers, threads=args.threads, dev=args.dev, tls=tls)
 
 
 def cmd_createadmin(args: argparse.Namespace) -> int:

@@ -38,6 +38,11 @@ class LoopThread:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def alive(self) -> bool:
+        """The thread runs (started and not ended): what the receiver's watchdog asks of each of its loops."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> LoopThread:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()

@@ -176,6 +176,25 @@ class SitePki:
         names = list(dict.fromkeys(hostnames))
         return self.issue(names[0], key, cert, server_names=names, client=False)
 
+    def console_cert(self, hostnames: Iterable[str], *, renew_days: int = 30) -> Issued:
+        """The web console's HTTPS certificate for ``hostnames`` (the names and addresses browsers reach it by),
+        signed by the site CA: made when missing, and again when it lacks one of the names or expires within
+        ``renew_days`` days."""
+        key, cert = self.root / "console.key", self.root / "console.crt"
+        names = list(dict.fromkeys(hostnames))
+        if key.exists() and cert.exists():
+            current = x509.load_pem_x509_certificate(cert.read_bytes())
+            try:
+                covered = {str(n.value) for n in current.extensions.get_extension_for_class(
+                    x509.SubjectAlternativeName).value}
+            except x509.ExtensionNotFound:
+                covered = set()
+            if set(names) <= covered and current.not_valid_after_utc - _now() > dt.timedelta(days=renew_days):
+                return Issued(key, cert, current.serial_number)
+            log.info("the console's certificate is made again (names %s, valid until %s)", ", ".join(names),
+                     current.not_valid_after_utc.date())
+        return self.issue(names[0], key, cert, server_names=names, client=False)
+
     def central_cert(self) -> Issued:
         key, cert = self.root / "central.key", self.root / "central.crt"
         if key.exists() and cert.exists():

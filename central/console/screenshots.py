@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -65,10 +66,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: f
 
 # -- the browser -------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def chromium(size: tuple[int, int] = (1280, 800), *, accept_language: str = "zh-CN,zh") -> Iterator[WebDriver]:
+def chromium(size: tuple[int, int] = (1280, 800), *, accept_language: str = "zh-CN,zh",
+             trusted_keys: Sequence[str] = ()) -> Iterator[WebDriver]:
     """A headless Chromium driven by Debian's chromedriver (never Selenium Manager), in a fresh profile.
 
     ``accept_language`` is what the browser asks pages for, as a user's browser set to that language.
+    ``trusted_keys``: base64 SHA-256 hashes of server keys (SPKI) the browser trusts as if their certificate's CA
+    were installed, as an office's browsers trust the site CA; any other certificate error still stops a page.
     The browser and its driver are stopped, and the profile removed, on exit.
     """
     from selenium import webdriver
@@ -85,6 +89,8 @@ def chromium(size: tuple[int, int] = (1280, 800), *, accept_language: str = "zh-
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={size[0]},{size[1]}")
     options.add_argument(f"--lang={accept_language.split(',')[0]}")
+    if trusted_keys:
+        options.add_argument(f"--ignore-certificate-errors-spki-list={','.join(trusted_keys)}")
     options.add_experimental_option("prefs", {"intl.accept_languages": accept_language})
     driver = None
     try:
@@ -114,19 +120,23 @@ class ConsoleServer:
     master and workers) and waits; SIGKILL only if it does not stop within ``timeout``.
     """
 
-    def __init__(self, database: str, log_file: Path, *, workers: int = 2, env: dict | None = None):
+    def __init__(self, database: str, log_file: Path, *, workers: int = 2, env: dict | None = None,
+                 args: Sequence[str] = (), ca_file: Path | None = None):
         self.database = database
         self.log_file = Path(log_file)
         self.workers = workers
+        self.args = list(args)  # more of serve's options (--tls, --certfile …)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # HTTPS when ``ca_file`` is given: the server's certificate is checked against it, as a browser would
+        self.ssl_context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
+        self.url = f"{'https' if ca_file else 'http'}://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "central.settings", "PYTHONUNBUFFERED": "1",
                     **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> ConsoleServer:
         command = [*seed_central(), "--db", self.database, "serve", "--bind", f"127.0.0.1:{self.port}",
-                   "--workers", str(self.workers)]
+                   "--workers", str(self.workers), *self.args]
         with open(self.log_file, "ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=self.env, cwd=REPO,
                                          start_new_session=True)
@@ -141,7 +151,7 @@ class ConsoleServer:
         if self.proc is not None and self.proc.poll() is not None:
             raise ScreenshotError(f"seed-central serve exited ({self.proc.returncode}): {self.log_tail()}")
         try:
-            with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as response:
+            with urllib.request.urlopen(f"{self.url}/login/", timeout=2, context=self.ssl_context) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+GRACEFUL_S = 10  # on SIGTERM, how long the workers may take to finish the requests in progress
 
 
 def _gunicorn_application(options: dict[str, Any]) -> Any:
@@ -33,13 +36,26 @@ def _gunicorn_application(options: dict[str, Any]) -> Any:
     return ConsoleApplication(prog="seed-central serve")
 
 
-def serve(bind: str, *, workers: int = 2, threads: int = 4, dev: bool = False) -> int:
+def certificate_names(bind: str, allowed_hosts: Iterable[str]) -> list[str]:
+    """The names and addresses the console's certificate must hold: those it is reached by (``ALLOWED_HOSTS``, from
+    SEED_CENTRAL_HOSTS; a wildcard entry cannot go in a certificate) and the address it is bound to."""
+    host = bind.rsplit(":", 1)[0].strip("[]")
+    names = [h.strip("[]") for h in allowed_hosts if h and h != "*" and not h.startswith(".")]
+    if host and host not in ("0.0.0.0", "::"):
+        names.append(host)
+    return list(dict.fromkeys(names)) or ["localhost"]
+
+
+def serve(bind: str, *, workers: int = 2, threads: int = 4, dev: bool = False,
+          tls: tuple[Path, Path] | None = None) -> int:
     """Serve until stopped (SIGINT/SIGTERM); returns the server's exit code. Django must be set up (``_django``).
 
     Each worker is gunicorn's threaded one, serving ``threads`` requests at once: a browser keeps idle connections
     open (preconnects, keep-alive), and the synchronous worker, waiting on one of them, served nobody else and did
     not stop for 30 s when told to (systemd, a restart). With no buffering proxy in front, the threaded worker is
-    the one gunicorn's documentation asks for."""
+    the one gunicorn's documentation asks for.
+
+    ``tls``: (certificate, key) files: HTTPS only, and the session and CSRF cookies are never sent in clear."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
     try:
         import gunicorn  # type: ignore[import-untyped]  # noqa: F401
@@ -50,17 +66,25 @@ def serve(bind: str, *, workers: int = 2, threads: int = 4, dev: bool = False) -
 
         call_command("runserver", bind, use_reloader=False, use_threading=True)
         return 0
+    from django.conf import settings
     from django.db import connections
+
+    options: dict[str, Any] = {}
+    if tls is not None:
+        from contract.keyfiles import check_private_file
+
+        options = {"certfile": str(tls[0]), "keyfile": str(check_private_file(tls[1], "console TLS key"))}
+        settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
 
     # the schema check's connection must not be shared by the forked workers: each opens its own
     connections.close_all()
     application = _gunicorn_application({
         "bind": [bind], "workers": workers, "accesslog": "-", "logger_class": "central.console.access_log.MaskedLogger",
         "timeout": 60, "preload_app": True, "worker_class": "gthread", "threads": threads,
-        "graceful_timeout": 10,
+        "graceful_timeout": GRACEFUL_S,
         # gunicorn's control socket (~/.gunicorn/gunicorn.ctl, one path for every server the user runs) is unused
-        "control_socket_disable": True})
-    log.info("console on http://%s/", bind)
+        "control_socket_disable": True, **options})
+    log.info("console on %s://%s/", "https" if tls else "http", bind)
     sys.stdout.flush()
     sys.stderr.flush()
     application.run()  # until SIGTERM/SIGINT: the master stops its workers, then returns

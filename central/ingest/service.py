@@ -94,6 +94,9 @@ def subscriptions(shared_group: str | None) -> list[str]:
     return shared + [f"{p.PREFIX}/+/+/status"]  # retained; every receiver records it
 
 
+# the receiver's loop turns several times a second; one that has not turned for this long is stuck (a database that
+# never answers): the watchdog is no longer fed and systemd restarts the receiver
+STALL_S = 90.0
 COMMAND_MAX_WAIT_S = 300  # a queued command older than this is not sent any more
 ROSTER_SENT_FILE = "roster-sent.json"
 ROSTER_CACHE = 2  # roster messages kept split, for the next terminals and for missing parts
@@ -155,6 +158,8 @@ class CentralService:
         self._queue: queue.Queue[tuple] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat = time.monotonic()  # the receiver's loop, at each turn (a few times a second when idle)
+        self.stall_s = STALL_S
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker acknowledged every subscription of this connection
         self._subscribe_mid: int | None = None
@@ -241,6 +246,30 @@ class CentralService:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def health(self) -> list[str]:
+        """What keeps this receiver from doing its work, in words for the log (empty: healthy). A broker out of
+        reach is not in it: the receiver reconnects by itself, and restarting it would not bring the broker back."""
+        problems = []
+        if self.thread_ended():
+            problems.append("接收线程已结束 the receiver's thread has ended")
+        elif (stuck := time.monotonic() - self._beat) > self.stall_s:
+            problems.append(f"接收线程卡住 {stuck:.0f} 秒 the receiver has been stuck for {stuck:.0f} s")
+        for loop in (self.attendance, self.webhooks, self.reports, self.alerts, self.retention, self.checkpoints):
+            if loop is not None and not loop.alive:
+                problems.append(f"后台线程已结束 {loop.name} has ended")
+        return problems
+
+    def thread_ended(self) -> bool:
+        """The receiver's own thread is not running (never started, or ended by an error nothing caught)."""
+        return self._thread is None or not self._thread.is_alive()
+
+    def status_line(self) -> str:
+        """One line for ``systemctl status``: the broker's state and the errors counted since the start."""
+        where = f"{self.settings.broker_host}:{self.settings.broker_port}"
+        state = (f"已连接代理 connected to the broker {where}" if self.connected.is_set()
+                 else f"代理不可达，重试中 the broker {where} is out of reach, retrying")
+        return f"{state}; 错误 errors: {self.errors}"
+
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.connected.wait(timeout)
 
@@ -258,6 +287,7 @@ class CentralService:
     def _loop(self) -> None:
         next_roster = time.monotonic()
         while not self._stop.is_set():
+            self._beat = time.monotonic()
             try:
                 item = self._queue.get(timeout=0.1)
             except queue.Empty:
