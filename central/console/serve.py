@@ -2,9 +2,9 @@
 
 gunicorn runs in this process with the application loaded once, before its workers are forked (``preload_app``):
 the command has already started Django and brought the schema up to date, so a worker starts by a fork instead of
-loading Django again: the console answers 1.8 s after the command starts instead of 2.2 s, with 0.8 s less CPU
-(medians of 4 starts here), and on a Pi the workers share the loaded code's memory with the master until they
-write to it.
+loading Django again: the first page is answered 2.8 s after the command starts instead of 3.5 s, with 3.6 CPU
+seconds instead of 4.5 (``python -m benchmarks.console_start``, medians of 5), and on a Pi the workers share the
+loaded code's memory with the master until they write to it.
 """
 from __future__ import annotations
 
@@ -52,9 +52,10 @@ def serve(bind: str, *, workers: int = 2, threads: int = 4, dev: bool = False,
     """Serve until stopped (SIGINT/SIGTERM); returns the server's exit code. Django must be set up (``_django``).
 
     Each worker is gunicorn's threaded one, serving ``threads`` requests at once: a browser keeps idle connections
-    open (preconnects, keep-alive), and the synchronous worker, waiting on one of them, served nobody else and did
-    not stop for 30 s when told to (systemd, a restart). With no buffering proxy in front, the threaded worker is
-    the one gunicorn's documentation asks for.
+    open (preconnects, keep-alive), and a synchronous worker waiting on one serves nobody else (three held left a
+    page unanswered: tests/central/test_serve.py); after a Chromium walk the synchronous workers did not stop
+    within 20 s of SIGTERM. A connection that never sends a request is dropped after 5 s. With no buffering proxy
+    in front, the threaded worker is the one gunicorn's documentation asks for.
 
     ``tls``: (certificate, key) files: HTTPS only, and the session and CSRF cookies are never sent in clear."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central.settings")
