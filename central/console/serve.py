@@ -53,8 +53,8 @@ def serve(bind: str, *, workers: int = 2, threads: int = 4, dev: bool = False,
 
     Each worker is gunicorn's threaded one, serving ``threads`` requests at once: a browser keeps idle connections
     open (preconnects, keep-alive), and a synchronous worker waiting on one serves nobody else (three held left a
-    page unanswered: tests/central/test_serve.py); after a Chromium walk the synchronous workers did not stop
-    within 20 s of SIGTERM. A connection that never sends a request is dropped after 5 s. With no buffering proxy
+    page unanswered: tests/central/test_serve.py) and, when it had taken one, held a stop for gunicorn's 30-s
+    grace. A connection that never sends a request is dropped after 5 s. With no buffering proxy
     in front, the threaded worker is the one gunicorn's documentation asks for.
 
     ``tls``: (certificate, key) files: HTTPS only, and the session and CSRF cookies are never sent in clear."""
