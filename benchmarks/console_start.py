@@ -5,11 +5,11 @@ Measured on a new SQLite central (its schema made first, not measured), each ``-
 * the baseline, in the same run: ``seed-central --db DB devices``, a command that starts Django, checks the
   schema and answers: the floor of any ``seed-central`` command;
 * ``seed-central serve`` (gunicorn, 2 processes × 4 threads, the application loaded once before the workers
-  fork): from the command's start to the first ``/login/`` page answered (200), polled every 50 ms, and the CPU
-  seconds its processes used by then;
+  fork), run as the browser tests run it (``ConsoleServer``): from the command's start to the first ``/login/``
+  page answered (200), polled every 50 ms, and the CPU seconds its processes used from start to stop;
 * the stop (SIGTERM to the process group, as systemd sends it): to every process gone, with no connection open,
   and with an idle connection held open (a browser's preconnect: connected, nothing sent), which a synchronous
-  worker waited on until it was killed.
+  worker that had taken it waited on for gunicorn's 30-s grace.
 
     python -m benchmarks.console_start [--runs 5] [--code CHECKOUT]
 
@@ -19,22 +19,20 @@ on the same machine in the same hour.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import print_table, write_json
-from central.demo_stack import free_port
+from benchmarks.common import print_table, timed, write_json
+from central.console.screenshots import ConsoleServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,14 +46,6 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 def baseline(db: str, code: Path) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "central.cli", "--db", db, "devices"], check=True, capture_output=True,
@@ -65,41 +55,18 @@ def baseline(db: str, code: Path) -> float:
 
 def serve_once(db: str, folder: Path, code: Path, idle: bool) -> dict[str, float]:
     """One start to the first page, then one stop (with an idle connection held when ``idle``)."""
-    port = free_port()
+    server = ConsoleServer(db, folder / "console.log", env={"SEED_CENTRAL_SECRET_KEY": "bench-only"}, code=code)
     cpu_before = _children_cpu()
-    start = time.perf_counter()
-    with open(folder / "console.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "central.cli", "--db", db, "serve", "--bind",
-                                 f"127.0.0.1:{port}"], stdout=log, stderr=log, env=_env(), cwd=code,
-                                start_new_session=True)
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"seed-central serve exited ({proc.returncode}): see {folder / 'console.log'}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        answered = time.perf_counter() - start
-        held = socket.create_connection(("127.0.0.1", port)) if idle else None
-        stop_start = time.perf_counter()
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(60)
-        while not _group_gone(proc.pid):
-            time.sleep(0.02)
-        stopped = time.perf_counter() - stop_start
-        if held is not None:
-            held.close()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    answered = timed(server.start)
+    with contextlib.ExitStack() as held:
+        if idle:
+            held.enter_context(socket.create_connection(("127.0.0.1", server.port)))
+        # SIGTERM to the group, then until every process is gone (killed only past a minute)
+        stopped = timed(lambda: server.stop(timeout=60))
+    assert server.proc is not None
     # the CPU of a process is counted once it is waited for: the whole run's, start and stop
     return {"answered_s": answered, "stopped_s": stopped, "cpu_s": _children_cpu() - cpu_before,
-            "exit": float(proc.returncode)}
+            "exit": float(server.proc.returncode)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,8 +121,10 @@ class ConsoleServer:
     """
 
     def __init__(self, database: str, log_file: Path, *, workers: int = 2, env: dict | None = None,
-                 args: Sequence[str] = (), ca_file: Path | None = None):
+                 args: Sequence[str] = (), ca_file: Path | None = None, code: Path | None = None):
         self.database = database
+        # ``code``: another checkout whose seed-central is run (``python -m`` in that folder), to compare versions
+        self.code = code
         self.log_file = Path(log_file)
         self.workers = workers
         self.args = list(args)  # more of serve's options (--tls, --certfile …)
@@ -135,13 +137,14 @@ class ConsoleServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> ConsoleServer:
-        command = [*seed_central(), "--db", self.database, "serve", "--bind", f"127.0.0.1:{self.port}",
+        program = [sys.executable, "-m", "central.cli"] if self.code else seed_central()
+        command = [*program, "--db", self.database, "serve", "--bind", f"127.0.0.1:{self.port}",
                    "--workers", str(self.workers), *self.args]
         with open(self.log_file, "ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=self.env, cwd=REPO,
+            self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=self.env, cwd=self.code or REPO,
                                          start_new_session=True)
         try:
-            wait_for(self._answers, timeout, interval=0.2, what=f"the console on {self.url}")
+            wait_for(self._answers, timeout, interval=0.05, what=f"the console on {self.url}")
         except BaseException:
             self.stop()
             raise

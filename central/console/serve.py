@@ -2,9 +2,9 @@
 
 gunicorn runs in this process with the application loaded once, before its workers are forked (``preload_app``):
 the command has already started Django and brought the schema up to date, so a worker starts by a fork instead of
-loading Django again: the first page is answered 2.8 s after the command starts instead of 3.5 s, with 3.6 CPU
-seconds instead of 4.5 (``python -m benchmarks.console_start``, medians of 5), and on a Pi the workers share the
-loaded code's memory with the master until they write to it.
+loading Django again: the first page is answered 2.6 s after the command starts instead of 4.7 s, with 3.9 CPU
+seconds instead of 5.7 (``python -m benchmarks.console_start``, medians of 5; 2.8 s instead of 3.5 in an earlier
+pair of runs), and on a Pi the workers share the loaded code's memory with the master until they write to it.
 """
 from __future__ import annotations
 

@@ -42,6 +42,7 @@ from central.alerts.worker import AlertThread
 from central.attendance.worker import AttendanceThread, EvidenceRetentionThread
 from central.ingest.handler import Ingest, Outgoing
 from central.ingest.models import Command, State
+from central.loop_thread import LoopThread
 from central.people import roster as roster_mod
 from central.people.models import Device
 from central.reports.scheduler import ReportScheduler
@@ -223,18 +224,8 @@ class CentralService:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
-        if self.attendance:
-            self.attendance.stop()
-        if self.webhooks:
-            self.webhooks.stop()
-        if self.reports:
-            self.reports.stop()
-        if self.alerts:
-            self.alerts.stop()
-        if self.retention:
-            self.retention.stop()
-        if self.checkpoints:
-            self.checkpoints.stop()
+        for loop in self._loops():
+            loop.stop()
         try:
             self.client.disconnect()
         finally:
@@ -254,10 +245,13 @@ class CentralService:
             problems.append("接收线程已结束 the receiver's thread has ended")
         elif (stuck := time.monotonic() - self._beat) > self.stall_s:
             problems.append(f"接收线程卡住 {stuck:.0f} 秒 the receiver has been stuck for {stuck:.0f} s")
-        for loop in (self.attendance, self.webhooks, self.reports, self.alerts, self.retention, self.checkpoints):
-            if loop is not None and not loop.alive:
-                problems.append(f"后台线程已结束 {loop.name} has ended")
+        problems += [f"后台线程已结束 {loop.name} has ended" for loop in self._loops() if not loop.alive]
         return problems
+
+    def _loops(self) -> list[LoopThread]:
+        """The background threads this receiver started, in the order they are stopped."""
+        return [loop for loop in (self.attendance, self.webhooks, self.reports, self.alerts, self.retention,
+                                  self.checkpoints) if loop is not None]
 
     def thread_ended(self) -> bool:
         """The receiver's own thread is not running (never started, or ended by an error nothing caught)."""
