@@ -83,6 +83,29 @@ def _chromium() -> Iterator[_Chromium]:
     held.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A browser test that fails says what Chromium showed and what the console logged: a failure on a loaded CI
+    machine is otherwise only "no such element"."""
+    outcome = yield
+    report = outcome.get_result()
+    funcargs = getattr(item, "funcargs", {})
+    if report.when != "call" or not report.failed or "browser" not in funcargs:
+        return
+    from selenium.common.exceptions import WebDriverException
+
+    driver = funcargs["browser"]
+    try:
+        text = driver.execute_script("return document.body ? document.body.innerText : ''")
+        page = f"{driver.current_url}\n{driver.title}\n{text[:4000]}"
+    except WebDriverException as exc:
+        page = f"(Chromium did not answer: {exc.msg})"
+    report.sections.append(("the page Chromium showed", page))
+    server = funcargs.get("console")
+    if server is not None:
+        report.sections.append(("the console's log, its end", server.log_tail(6000)))
+
+
 @pytest.fixture
 def browser(console: object, _chromium: _Chromium) -> Iterator[object]:
     """Headless Chromium, 1400 × 1000, for the served ``console``: the session's one, cleaned after each test."""

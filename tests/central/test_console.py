@@ -206,10 +206,30 @@ def test_search_by_chinese_name_and_by_number_with_htmx_partial(world, root):
 def test_pages_use_packaged_htmx_and_own_css_only(root):
     page = client_for(root).get(reverse("console:home")).content.decode()
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', page)
-    styles = re.findall(r'<link[^>]*href="([^"]+)"', page)
+    links = re.findall(r'<link[^>]*href="([^"]+)"', page)
     assert scripts and all(s.startswith("/static/django_htmx/") for s in scripts)
-    assert styles == ["/static/console/console.css"]
+    assert links == ["/static/console/seed.svg", "/static/console/console.css"]
     assert "http://" not in page and "https://" not in page
+
+
+def test_the_pages_name_their_icon_and_a_browsers_icon_request_leaves_the_message_for_the_page(world, hr_hq):
+    """A browser asks for /favicon.ico, in parallel with the page it is on. Answered by the console's 404 page, that
+    request took the message a form had just left for the next page ("已添加部门 …"), and the page showed none."""
+    from xml.etree import ElementTree
+
+    client = client_for(hr_hq)
+    page = client.get(reverse("console:home")).content.decode()
+    assert re.search(r'<link rel="icon" type="image/svg\+xml" href="/static/console/seed.svg">', page)
+    icon = client.get("/static/console/seed.svg")
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"
+    assert ElementTree.fromstring(b"".join(icon.streaming_content)).tag == "{http://www.w3.org/2000/svg}svg"
+
+    added = client.post(reverse("console:departments"), {"site": world["hq"].pk, "name": "财务部"})
+    assert added.status_code == 302
+    asked = client.get("/favicon.ico")
+    assert (asked.status_code, asked["Location"]) == (301, "/static/console/seed.svg")
+    assert client.get("/static/console/missing.png").status_code == 404  # nor does any other missing part of a page
+    assert "已添加部门 财务部" in client.get(added["Location"]).content.decode()
 
 
 # -- scope -----------------------------------------------------------------------------------------
