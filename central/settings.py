@@ -11,6 +11,7 @@
 | ``SEED_COMPANY_NAME`` | the company printed on every report | ``Seed 考勤`` |
 | ``SEED_EVIDENCE_RETENTION_DAYS`` | days a settled request's evidence (a sick note) is kept; ``0``: always | ``730`` |
 | ``SEED_OVERTIME_LIMIT_H`` | the monthly overtime line the pages measure each employee against; ``0``: none shown | ``36`` |
+| ``SEED_CENTRAL_SESSION_IDLE_MIN`` | idle minutes before a console session is signed out (refreshes do not count); ``0``: never | ``120`` |
 """
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "central.console.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "central.console.middleware.IdleSignOutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -154,6 +156,8 @@ EVIDENCE_RETENTION_DAYS = _whole_number("SEED_EVIDENCE_RETENTION_DAYS", 730, 36_
 # 《劳动法》 第四十一条: overtime "每月不得超过三十六小时"; a company whose hours are approved otherwise (综合工时) sets
 # its own line, 0 for none (central.attendance.overtime_limit)
 OVERTIME_LIMIT_H = _whole_number("SEED_OVERTIME_LIMIT_H", 36, 744, "hours a month (0: no line)")
+# a console left open on a shared office machine is signed out (central.console.middleware.IdleSignOutMiddleware)
+SESSION_IDLE_MIN = _whole_number("SEED_CENTRAL_SESSION_IDLE_MIN", 120, 7 * 24 * 60, "minutes (0: never)")
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("SEED_CENTRAL_STATIC_ROOT") or None

@@ -4,15 +4,31 @@ Chinese first: the console speaks Simplified Chinese until the person picks Engl
 
 Django would otherwise follow the browser's Accept-Language header; an HR office's machines
 are often set to English while the staff read Chinese. The language switch's cookie wins.
+
+Idle sign-out: a session nobody has used for ``SESSION_IDLE_MIN`` minutes is ended, and a part of a page that
+refreshes itself (htmx) and finds its session gone takes the whole page to the sign-in form.
 """
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
+from django.utils.translation import gettext as _
+
+log = logging.getLogger(__name__)
+
+# a request a page makes by itself (htmx's hx-trigger="every …"), which is no sign of anyone at the machine
+POLL_HEADER = "X-Seed-Poll"
+SEEN_KEY = "seed_seen"  # in the session: when its holder last asked for something (seconds since the epoch)
+SEEN_STEP_S = 60  # the stamp is written again at most once a minute: not a session write for every page
 
 
 class ChineseFirstMiddleware:
@@ -47,3 +63,61 @@ class PasswordChangeRequiredMiddleware:
                 return answer
             return redirect(target)
         return self.get_response(request)
+
+
+def _sign_in_url(next_path: str) -> str:
+    return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': next_path}, safe='/')}"
+
+
+def _page_path(request: HttpRequest) -> str:
+    """The page the person is on: the request's own path, or for htmx the page that made it (``HX-Current-URL``)."""
+    current = request.headers.get("HX-Current-URL") if request.headers.get("HX-Request") else None
+    if not current:
+        return request.get_full_path()
+    parts = urlsplit(current)
+    if parts.netloc and parts.netloc != request.get_host():
+        return "/"
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _whole_page(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """htmx follows a redirect inside the request and would swap the sign-in form into the panel that asked: the
+    whole page goes to it instead."""
+    if not request.headers.get("HX-Request"):
+        return response
+    answer = HttpResponse(status=204)
+    answer["HX-Redirect"] = _sign_in_url(_page_path(request))
+    return answer
+
+
+class IdleSignOutMiddleware:
+    """A console session nobody has used for ``settings.SESSION_IDLE_MIN`` minutes (0: never) is signed out: the
+    next request goes to the sign-in form, which says why, and back to the page after. Requests a page makes by
+    itself (the dashboard's refresh, a queue's progress: :data:`POLL_HEADER`) keep nobody signed in. The API (its
+    tokens), the wall display and static files have no console session."""
+    OPEN = ("/api/", "/display/", "/static/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self.login_path = resolve_url(settings.LOGIN_URL)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        idle_s = settings.SESSION_IDLE_MIN * 60
+        user = getattr(request, "user", None)
+        if idle_s and user is not None and user.is_authenticated and not request.path.startswith(self.OPEN):
+            now = time.time()
+            seen = request.session.get(SEEN_KEY)
+            if isinstance(seen, (int, float)) and now - seen > idle_s:
+                log.info("console session of %s signed out after %d idle minutes", user.username,
+                         (now - seen) // 60)
+                logout(request)
+                messages.info(request, _("您已 %(minutes)d 分钟未操作，为保护数据已自动退出，请重新登录。")
+                              % {"minutes": settings.SESSION_IDLE_MIN})
+                return _whole_page(request, redirect(_sign_in_url(_page_path(request))))
+            if not request.headers.get(POLL_HEADER) and not (
+                    isinstance(seen, (int, float)) and now - seen < SEEN_STEP_S):
+                request.session[SEEN_KEY] = now
+        response = self.get_response(request)
+        if response.status_code == 302 and urlsplit(response.get("Location", "")).path == self.login_path:
+            return _whole_page(request, response)
+        return response

@@ -243,3 +243,29 @@ def test_an_employee_added_in_the_browser_reaches_the_terminal(console, browser,
     assert local["pin_hash"] and local["pin_hash"] == saved.pin_hash and "2468" not in local["pin_hash"]
     assert json.loads(local["allowed_devices"]) == [DEVICE]
     assert roster_version(terminal.store) == roster.current_version() == 4
+
+
+def test_a_dashboard_left_open_past_the_idle_limit_goes_to_the_sign_in_form_and_back(console, browser, admin,
+                                                                                    settings):
+    """The overview refreshes its numbers every 2 s by itself; that keeps nobody signed in. Once the session has
+    been left alone past the limit (120 minutes by default, here made so in the session's own record), the next
+    refresh takes the whole page to the sign-in form, which says why; signing in comes back to the overview."""
+    import time
+
+    from django.contrib.sessions.backends.db import SessionStore
+
+    settings.SECRET_KEY = console.env["SEED_CENTRAL_SECRET_KEY"]  # the served console's, which signs its sessions
+    username, password = admin
+    sign_in(browser, console.url, username, password)
+    assert by_css(browser, "#dashboard-live")
+    session = SessionStore(session_key=browser.get_cookie("sessionid")["value"])
+    assert time.time() - session["seed_seen"] < 60  # the pages asked for so far stamped it
+    session["seed_seen"] = time.time() - 121 * 60
+    session.save()
+
+    wait(browser, lambda d: "/login/" in d.current_url, what="the refresh to take the page to the sign-in form")
+    assert browser.current_url == f"{console.url}/login/?next=/"
+    assert by_css(browser, ".alert-ok").text == "您已 120 分钟未操作，为保护数据已自动退出，请重新登录。"
+    assert not all_css(browser, "#dashboard-live")  # the form is the page, not drawn inside the dashboard's panel
+    sign_in(browser, console.url, username, password)
+    assert browser.current_url == f"{console.url}/" and by_css(browser, "#dashboard-live")
