@@ -264,3 +264,32 @@ def test_an_erp_sends_punches_through_the_api_checked_then_imported(plant) -> No
     answer = Client(HTTP_AUTHORIZATION=f"Bearer {create_token(auditor, 'x', actor='test')[1]}").post(
         "/api/v1/punches/import", json.dumps({"punches": punches[:1]}), content_type="application/json")
     assert answer.status_code == 403
+
+
+def test_imported_punches_reach_the_punch_hooks_once_marked_as_imported(plant) -> None:
+    """A payroll system that follows ``punch.stored`` gets the punches HR imports from a terminal's download as it gets
+    the doors' own, told apart by their device and method ("import"), and an import repeated tells it nothing again."""
+    from central.webhooks import services as hooks
+    from central.webhooks.models import Delivery
+    from central.webhooks.punches import PunchFollower
+
+    root = User.objects.create_user("root", password="x" * 12, role=Role.HR_ADMIN, is_superuser=True)
+    hook, _secret = hooks.create_hook(root, {"name": "payroll", "url": "http://127.0.0.1:9/punches",
+                                             "events": ["punch.stored"]})
+    worked = last_weekday(2)
+    data = bio_time_workbook([("E1", datetime.combine(worked, time(8, 55)), "Check In"),
+                              ("E1", datetime.combine(worked, time(18, 5)), "Check Out")])
+    follower = PunchFollower()
+    punch_import.apply(plant["hr"], punch_import.read("transactions.xlsx", data), source="transactions.xlsx", actor="hr")
+    assert follower.tick(dj_timezone.now()) == 2
+    told = sorted(Delivery.objects.filter(hook=hook, event="punch.stored").values_list("data", flat=True),
+                  key=lambda d: d["punched_at"])
+    assert [(d["employee"], d["direction"], d["device"], d["method"], d["punched_at"]) for d in told] == [
+        ("E1", "in", "import", "import", f"{worked.isoformat()}T00:55:00Z"),
+        ("E1", "out", "import", "import", f"{worked.isoformat()}T10:05:00Z")]
+
+    again = punch_import.apply(plant["hr"], punch_import.read("transactions.xlsx", data), source="transactions.xlsx",
+                               actor="hr")
+    assert again.punches == 0 and follower.tick(dj_timezone.now()) == 0
+    PunchFollower().tick(dj_timezone.now())  # a new follower (the receiver restarted) reads the last seconds again
+    assert Delivery.objects.filter(hook=hook).count() == 2  # and tells nothing twice
