@@ -580,8 +580,12 @@ class Follower:
                 was_low, was_high = spans.get(who.pk, (low, high))
                 spans[who.pk] = (min(low, was_low), max(high, was_high))
         newest = max(r[3] for r in found)
-        with derived_transaction():  # the records and the watermark: one commit
-            outcome = recompute_spans(spans, staff, now=now, rules=rules, moments=moments)
+        with derived_transaction():  # the records (or their queued recompute) and the watermark: one commit
+            if sum((high - low).days + 1 for low, high in spans.values()) > INLINE_EMPLOYEE_DAYS:
+                outcome = Outcome()
+                _queue_arrived(spans)
+            else:
+                outcome = recompute_spans(spans, staff, now=now, rules=rules, moments=moments)
             if mark is None or newest > mark:
                 _set_state(WATERMARK_KEY, newest)
                 mark = newest
@@ -653,6 +657,18 @@ def derived_transaction() -> Iterator[None]:
 
 
 Arrived = tuple[str, str, datetime, datetime, datetime | None, StaffRow | None]
+
+
+def _queue_arrived(spans: dict[int, tuple[date, date]]) -> RecomputeJob:
+    """Punches too many to recompute in one pass (a year's download imported, a terminal back after weeks away, an
+    ERP's bulk load) are queued, in the pass's commit: :func:`run_queued` works through them a chunk of employees at a
+    time, each its own short transaction, and the receiver's batches are never held behind one long write."""
+    ids = sorted(spans)
+    first, last = min(low for low, _ in spans.values()), max(high for _, high in spans.values())
+    job = RecomputeJob.objects.create(actor=SYSTEM_ACTOR, reason="大批打卡到达 / many punches arrived at once",
+                                      first=first, last=last, employees=ids, total=len(ids))
+    log.info("punches of %s employees from %s to %s queued for recompute (job %s)", len(ids), first, last, job.pk)
+    return job
 
 
 def _arrived(mark: datetime | None, recent: LookBack, trimmed: bool = False) -> list[Arrived]:
@@ -764,7 +780,9 @@ def add_manual_record(employee: Employee, day: date, status: str, *, reason: str
 # future: a future day has no record yet) is recomputed at once, so the employees' months show it.
 RECOMPUTE_DAYS = 62
 # an edit touching more employee-days than this is queued instead (about 2 s of recompute on the 2-core machine
-# of benchmarks/attendance.py): a page must not wait, nor a proxy time out, on a big site's two months
+# of benchmarks/attendance.py): a page must not wait, nor a proxy time out, on a big site's two months; and new
+# punches reaching more than this in one follower pass are queued too (Follower.new_punches): one transaction that
+# long would hold the receiver's next batches, on SQLite its whole ingest
 INLINE_EMPLOYEE_DAYS = 20_000
 JOBS_KEPT = timedelta(days=30)  # finished recomputes are forgotten after this (the audit log keeps the summary)
 QUEUED_SLICE_S = 0.5  # how long a follower pass spends on queued recomputes before it looks at new punches again

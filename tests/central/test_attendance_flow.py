@@ -226,6 +226,46 @@ def _snapshot() -> list[tuple[Any, ...]]:
         "first_in", "last_out", "final", "missing_out", "punch_ids"))
 
 
+def test_a_month_arriving_at_once_is_queued_not_written_in_one_pass_and_ends_as_the_batch_does(
+        plant: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal back after a month away (or a year's download imported) brings more punches than one follower pass
+    may write in one transaction, which would hold the receiver's next batches: the pass queues them with the
+    watermark, and the queue, a chunk of employees at a time, ends with the records the batch recompute writes."""
+    from central.attendance import services
+    from central.attendance.models import RecomputeJob
+
+    monkeypatch.setattr(services, "INLINE_EMPLOYEE_DAYS", 100)  # 20,000 employee-days in production
+    monkeypatch.setattr(services, "CHUNK", 3)
+    for i in range(5, 12):
+        emp = Employee.objects.create(number=f"E{i:03d}", name=f"员工{i}", site=plant["site"], department=plant["dept"])
+        AttendanceProfile.objects.create(employee=emp, default_shift=plant["day"])
+    people = list(Employee.objects.all())
+    punches = _month_of_punches(people)
+    ingest, follower = Ingest(), Follower()
+    for i in range(0, len(punches), 50):
+        send(ingest, "punches", batch(*punches[i:i + 50]))
+    status(ingest, "door-a", datetime(2026, 4, 3))
+    now = at_utc(datetime(2026, 4, 3))
+    first = follower.new_punches(services.load_rules(now), now, services._read_states())
+    assert first.written == 0 and not DailyRecord.objects.exists()  # nothing written in the pass itself
+    job = RecomputeJob.objects.get()
+    assert (job.actor, job.state, job.total, job.first, job.last) == (
+        services.SYSTEM_ACTOR, "pending", len({p["employee_number"] for p in punches}), date(2026, 2, 28),
+        date(2026, 4, 1))
+    for _ in range(40):
+        follower.tick(now=now)
+        if not RecomputeJob.objects.exclude(state="done").exists():
+            break
+    # the punches were queued once (the days turning final at the terminal's report are a job of their own)
+    assert list(RecomputeJob.objects.filter(reason=job.reason).values_list("pk", "state")) == [(job.pk, "done")]
+    queued = _snapshot()
+    assert len(queued) > 200 and {r[3] for r in queued} >= {"present", "absent"}
+
+    DailyRecord.objects.all().delete()
+    recompute(job.first, job.last, now=now)
+    assert _snapshot() == [r for r in queued if job.first <= r[1] <= job.last]
+
+
 def test_incremental_and_batch_give_the_same_month(plant: dict[str, Any]) -> None:
     for i in range(5, 21):
         emp = Employee.objects.create(number=f"E{i:03d}", name=f"员工{i}", site=plant["site"], department=plant["dept"])
