@@ -408,8 +408,11 @@ class RecomputeJob(models.Model):
     """A recompute of daily records too large to finish before a page answers: a console edit of a shift, rotation,
     overtime rule, assignment or calendar that many employees share. The attendance follower (``seed-central run``)
     works through it between its passes over new punches, a chunk of employees at a time, and the console shows how
-    far it has come (:func:`central.attendance.services.run_queued`)."""
+    far it has come (:func:`central.attendance.services.run_queued`). The follower queues its own too: days turning
+    final (routine, not shown) and punches too many for one of its passes (:data:`ARRIVALS`, shown: the month pages
+    are behind until it is done)."""
     PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+    ARRIVALS = "大批打卡到达 / many punches arrived at once"
     STATES = [(PENDING, _("排队中 Queued")), (RUNNING, _("进行中 Running")), (DONE, _("完成 Done")),
               (FAILED, _("失败 Failed"))]
     created_at = models.DateTimeField(auto_now_add=True)

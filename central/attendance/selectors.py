@@ -407,11 +407,13 @@ class JobsShown:
 
 
 def recompute_jobs_shown(now: datetime) -> JobsShown:
-    """The recomputes of people's edits still queued or running, and those that ended in the last ten minutes, oldest
-    first (the follower's own, as days turn final several times a day, are not news to anyone)."""
+    """The recomputes of people's edits and of punches that came in bulk, still queued or running, and those that ended
+    in the last ten minutes, oldest first (the follower's own as days turn final, several times a day, are not news to
+    anyone)."""
     rows = (RecomputeJob.objects.filter(Q(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
                                         | Q(finished_at__gte=now - JOB_DONE_SHOWN))
-            .exclude(actor__startswith="system:").defer("employees").order_by("pk"))
+            .exclude(Q(actor__startswith="system:") & ~Q(reason=RecomputeJob.ARRIVALS))
+            .defer("employees").order_by("pk"))
     return JobsShown([JobRow(job, job.state == RecomputeJob.PENDING and job.done == 0
                              and job.created_at < now - JOB_STALLED) for job in rows[:20]])
 

@@ -665,8 +665,8 @@ def _queue_arrived(spans: dict[int, tuple[date, date]]) -> RecomputeJob:
     time, each its own short transaction, and the receiver's batches are never held behind one long write."""
     ids = sorted(spans)
     first, last = min(low for low, _ in spans.values()), max(high for _, high in spans.values())
-    job = RecomputeJob.objects.create(actor=SYSTEM_ACTOR, reason="大批打卡到达 / many punches arrived at once",
-                                      first=first, last=last, employees=ids, total=len(ids))
+    job = RecomputeJob.objects.create(actor=SYSTEM_ACTOR, reason=RecomputeJob.ARRIVALS, first=first, last=last,
+                                      employees=ids, total=len(ids))
     log.info("punches of %s employees from %s to %s queued for recompute (job %s)", len(ids), first, last, job.pk)
     return job
 

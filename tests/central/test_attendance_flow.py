@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from central_support import batch, punch, send
+from central_support import batch, client_for, make_user, punch, send
+from django.urls import reverse
 
 from central.accounts.models import AuditEntry
 from central.attendance.models import Assignment, AttendanceProfile, DailyRecord, Rotation, ShiftType, SiteCalendar
@@ -252,10 +253,18 @@ def test_a_month_arriving_at_once_is_queued_not_written_in_one_pass_and_ends_as_
     assert (job.actor, job.state, job.total, job.first, job.last) == (
         services.SYSTEM_ACTOR, "pending", len({p["employee_number"] for p in punches}), date(2026, 2, 28),
         date(2026, 4, 1))
+    # HR sees it above the attendance pages (the month pages are behind until it is done)
+    hr = make_user("hr-zhao", "hr_admin", sites=[plant["site"]])
+    shown = client_for(hr).get(reverse("console:attendance_recompute_jobs")).content.decode()
+    assert f"正在重算考勤记录（大批打卡到达）：0 / {job.total} 名员工" in shown
     for _ in range(40):
         follower.tick(now=now)
         if not RecomputeJob.objects.exclude(state="done").exists():
             break
+    from central.attendance.selectors import recompute_jobs_shown
+
+    # done, it is shown as done for a while; the days turning final meanwhile are not shown at all
+    assert [(r.job.pk, r.job.state) for r in recompute_jobs_shown(now).rows] == [(job.pk, "done")]
     # the punches were queued once (the days turning final at the terminal's report are a job of their own)
     assert list(RecomputeJob.objects.filter(reason=job.reason).values_list("pk", "state")) == [(job.pk, "done")]
     queued = _snapshot()
