@@ -202,6 +202,10 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+# how long a page may take to come back: seconds on a loaded 2-core machine, never the limit on a working one
+PAGE_WAIT_S = 30
+
+
 def sign_in(driver: WebDriver, base_url: str, username: str, password: str) -> None:
     """Fill the console's sign-in form and wait until the overview page is shown."""
     from selenium.webdriver.common.by import By
@@ -214,7 +218,8 @@ def sign_in(driver: WebDriver, base_url: str, username: str, password: str) -> N
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
-    WebDriverWait(driver, 15).until(ec.presence_of_element_located((By.CSS_SELECTOR, "nav.sidenav")))
+    WebDriverWait(driver, PAGE_WAIT_S).until(ec.presence_of_element_located((By.CSS_SELECTOR, "nav.sidenav")),
+                                             f"no console menu {PAGE_WAIT_S} s after signing in as {username}")
 
 
 def switch_language(driver: WebDriver, code: str) -> None:
@@ -225,7 +230,7 @@ def switch_language(driver: WebDriver, code: str) -> None:
 
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, f".lang-switch button[value='{code}']").click()
-    WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+    WebDriverWait(driver, PAGE_WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: d.find_element(By.TAG_NAME, "html") != old and d.find_element(By.TAG_NAME, "html")
         .get_attribute("lang") == code)
 

@@ -44,7 +44,7 @@ def all_css(driver: Any, selector: str) -> list:
     return driver.find_elements(By.CSS_SELECTOR, selector)
 
 
-def wait(driver: Any, condition: Any, timeout: float = 20.0, what: str = "") -> Any:
+def wait(driver: Any, condition: Any, timeout: float = 30.0, what: str = "") -> Any:
     """Until ``condition(driver)`` is truthy; a part of the page htmx swaps out meanwhile is looked up again."""
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
