@@ -29,6 +29,18 @@ log = logging.getLogger(__name__)
 POLL_HEADER = "X-Seed-Poll"
 SEEN_KEY = "seed_seen"  # in the session: when its holder last asked for something (seconds since the epoch)
 SEEN_STEP_S = 60  # the stamp is written again at most once a minute: not a session write for every page
+# what has no console session: the API (its tokens), the wall display (its link), static files
+NO_SESSION = ("/api/", "/display/", "/static/")
+
+
+def _go_to(request: HttpRequest, target: str) -> HttpResponse:
+    """The whole page to ``target``. htmx follows a redirect inside its request and would swap the page it gets into
+    the panel that asked: it is told to go there instead (``HX-Redirect``)."""
+    if request.headers.get("HX-Request"):
+        answer = HttpResponse(status=204)
+        answer["HX-Redirect"] = target
+        return answer
+    return redirect(target)
 
 
 class ChineseFirstMiddleware:
@@ -43,9 +55,8 @@ class ChineseFirstMiddleware:
 
 class PasswordChangeRequiredMiddleware:
     """A person signed in with a password someone else set (a new account, a reset: ``must_change_password``) sees
-    only the page that sets their own, until they have. The API (tokens), the wall display, static files, signing
-    out and the language switch are not held."""
-    OPEN = ("/api/", "/display/", "/static/")
+    only the page that sets their own, until they have. What has no session (:data:`NO_SESSION`), signing out and
+    the language switch are not held."""
     OPEN_NAMES = ("console:password_change", "console:logout", "console:set_language")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -54,14 +65,9 @@ class PasswordChangeRequiredMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and getattr(user, "must_change_password", False) \
-                and not request.path.startswith(self.OPEN) \
+                and not request.path.startswith(NO_SESSION) \
                 and request.path not in {reverse(name) for name in self.OPEN_NAMES}:
-            target = reverse("console:password_change")
-            if request.headers.get("HX-Request"):
-                answer = HttpResponse(status=204)
-                answer["HX-Redirect"] = target
-                return answer
-            return redirect(target)
+            return _go_to(request, reverse("console:password_change"))
         return self.get_response(request)
 
 
@@ -80,22 +86,11 @@ def _page_path(request: HttpRequest) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _whole_page(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    """htmx follows a redirect inside the request and would swap the sign-in form into the panel that asked: the
-    whole page goes to it instead."""
-    if not request.headers.get("HX-Request"):
-        return response
-    answer = HttpResponse(status=204)
-    answer["HX-Redirect"] = _sign_in_url(_page_path(request))
-    return answer
-
-
 class IdleSignOutMiddleware:
     """A console session nobody has used for ``settings.SESSION_IDLE_MIN`` minutes (0: never) is signed out: the
     next request goes to the sign-in form, which says why, and back to the page after. Requests a page makes by
-    itself (the dashboard's refresh, a queue's progress: :data:`POLL_HEADER`) keep nobody signed in. The API (its
-    tokens), the wall display and static files have no console session."""
-    OPEN = ("/api/", "/display/", "/static/")
+    itself (the dashboard's refresh, a queue's progress: :data:`POLL_HEADER`) keep nobody signed in. A refresh whose
+    session is gone (idle, signed out in another tab) takes the whole page to the sign-in form."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -104,20 +99,20 @@ class IdleSignOutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         idle_s = settings.SESSION_IDLE_MIN * 60
         user = getattr(request, "user", None)
-        if idle_s and user is not None and user.is_authenticated and not request.path.startswith(self.OPEN):
+        if idle_s and user is not None and user.is_authenticated and not request.path.startswith(NO_SESSION):
             now = time.time()
             seen = request.session.get(SEEN_KEY)
-            if isinstance(seen, (int, float)) and now - seen > idle_s:
-                log.info("console session of %s signed out after %d idle minutes", user.username,
-                         (now - seen) // 60)
+            idle = now - seen if isinstance(seen, (int, float)) else None  # None: not stamped yet
+            if idle is not None and idle > idle_s:
+                log.info("console session of %s signed out after %d idle minutes", user.username, idle // 60)
                 logout(request)
                 messages.info(request, _("您已 %(minutes)d 分钟未操作，为保护数据已自动退出，请重新登录。")
                               % {"minutes": settings.SESSION_IDLE_MIN})
-                return _whole_page(request, redirect(_sign_in_url(_page_path(request))))
-            if not request.headers.get(POLL_HEADER) and not (
-                    isinstance(seen, (int, float)) and now - seen < SEEN_STEP_S):
+                return _go_to(request, _sign_in_url(_page_path(request)))
+            if not request.headers.get(POLL_HEADER) and (idle is None or idle >= SEEN_STEP_S):
                 request.session[SEEN_KEY] = now
         response = self.get_response(request)
-        if response.status_code == 302 and urlsplit(response.get("Location", "")).path == self.login_path:
-            return _whole_page(request, response)
+        if request.headers.get("HX-Request") and response.status_code == 302 \
+                and urlsplit(response.get("Location", "")).path == self.login_path:
+            return _go_to(request, _sign_in_url(_page_path(request)))
         return response
