@@ -59,30 +59,35 @@ lint: setup
 # the whole suite on SQLite but the parts named below; beside it, every central test again on PostgreSQL but the
 # Chromium ones (they drive the same pages, whose reads the selector and page tests cover on PostgreSQL) and those
 # that open no database (marked no_database by tests/conftest.py: they answer the same), then the kiosk's and the
-# door camera's tests, the central's face photo tests, the console's pictures, the demo, the backups' and three of
-# the Chromium walks (BESIDE_TESTS: with the PostgreSQL session about as long as the front line, so the two lines
-# end together); and the partition test, which spends minutes waiting out a broker outage (it sleeps, it does not
-# compute). The other sessions' output follows the front one's, and any session failing fails the target (a
-# session left with nothing to run, exit 5, does not, as long as one ran).
-IDLE_TESTS := tests/sync/test_partition.py
+# door camera's tests, the central's face photo tests, the demo and the backups' (BESIDE_TESTS: with the PostgreSQL
+# session about as long as the front line, so the two lines end together); and the tests that mostly wait
+# (WAITING_TESTS, about a sixth of their time on a core): the partition test waiting out a broker outage, the
+# deliveries through a broker killed and restarted, chrony's and the clocks' tests, the certificates refused by the
+# broker, the camera that goes and comes back, the fingerprint sensor's time-outs, and Chromium walks and pictures,
+# whose time is mostly the browser's and the server's. The other sessions' output follows the front one's, and any
+# session failing fails the target (a session left with nothing to run, exit 5, does not, as long as one ran).
 # (the tests/central files next to each other: a folder named again after another one's files loses its conftest)
+WAITING_TESTS := tests/sync/test_partition.py tests/sync/test_delivery.py tests/sync/test_time.py \
+	tests/sync/test_security.py tests/hardware/test_camera_recovery.py tests/hardware/test_fingerprint_contract.py \
+	tests/central/test_console_screenshots.py tests/central/test_backup_browser.py \
+	tests/central/test_month_close_browser.py tests/central/test_month_confirmation_browser.py \
+	tests/central/test_shift_change_browser.py
 BESIDE_TESTS := tests/ui tests/vision tests/central/test_face_photos.py tests/central/test_face_photos_browser.py \
-	tests/central/test_api_faces.py tests/central/test_console_screenshots.py tests/central/test_backup.py \
-	tests/central/test_backup_browser.py tests/central/test_month_close_browser.py \
-	tests/central/test_month_confirmation_browser.py tests/central/test_shift_change_browser.py tests/test_demo.py
+	tests/central/test_api_faces.py tests/central/test_backup.py tests/test_demo.py
+
 test: setup
 	@logs=$$(mktemp -d); \
 	( $(MAKE) -s lint >$$logs/lint.log 2>&1; echo $$? >$$logs/lint.rc ) & lint=$$!; \
-	$(PY) -m pytest -p no:cacheprovider $(IDLE_TESTS) $(PYTEST_ARGS) >$$logs/idle.log 2>&1 & idle=$$!; \
+	$(PY) -m pytest -p no:cacheprovider $(WAITING_TESTS) $(PYTEST_ARGS) >$$logs/waiting.log 2>&1 & waiting=$$!; \
 	( $(PY) -m pytest -p no:cacheprovider -m "central and not browser and not no_database" --central-db=postgresql \
 		$(PYTEST_ARGS) \
 		>$$logs/pg.log 2>&1; echo $$? >$$logs/pg.rc; \
 	  $(PY) -m pytest -p no:cacheprovider $(BESIDE_TESTS) $(PYTEST_ARGS) >$$logs/beside.log 2>&1; \
 	  echo $$? >$$logs/beside.rc ) & beside=$$!; \
-	$(PY) -m pytest $(addprefix --ignore=,$(IDLE_TESTS) $(BESIDE_TESTS)) $(PYTEST_ARGS); main=$$?; \
+	$(PY) -m pytest $(addprefix --ignore=,$(WAITING_TESTS) $(BESIDE_TESTS)) $(PYTEST_ARGS); main=$$?; \
 	wait $$beside; echo "--- the central tests on PostgreSQL, run beside the suite:"; cat $$logs/pg.log; \
 	echo "--- $(BESIDE_TESTS), run beside the suite after them:"; cat $$logs/beside.log; \
-	wait $$idle; rc=$$?; echo "--- $(IDLE_TESTS), run beside the suite:"; cat $$logs/idle.log; \
+	wait $$waiting; rc=$$?; echo "--- $(WAITING_TESTS), run beside the suite:"; cat $$logs/waiting.log; \
 	wait $$lint; echo "--- make lint (ruff, mypy), run beside the suite:"; cat $$logs/lint.log; \
 	lintrc=$$(cat $$logs/lint.rc); [ $$lintrc -eq 0 ] || lintrc=1; \
 	pgrc=$$(cat $$logs/pg.rc); besiderc=$$(cat $$logs/beside.rc); rm -rf $$logs; failed=0; ran=0; \

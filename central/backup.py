@@ -136,7 +136,9 @@ def make_backup(target: str, folder: Path, *, keep: int = DEFAULT_KEEP, label: s
         raise BackupError(f"{'磁盘已满' if full else '写不了备份'} / cannot write the backup in {folder}: {exc}; "
                           "nothing was changed in the database") from None
     finally:
-        partial.unlink(missing_ok=True)
+        # and the copy's own rollback journal, which a disk that filled during the copy leaves beside it
+        for leftover in (partial, *(partial.with_name(partial.name + end) for end in ("-journal", "-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
     made = Backup(final, manifest)
     log.info("backup %s: %s bytes, %s punches", final, size, counts["counts"].get("punches"))
     if keep:

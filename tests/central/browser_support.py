@@ -24,12 +24,14 @@ def account(username: str, **kwargs: Any) -> str:
 
 
 def served_console(central_db_target: str, folder: Path) -> Iterator[ConsoleServer]:
-    """The console as a user runs it: ``seed-central --db <test database> serve`` with gunicorn; stopped after."""
+    """The console as a user runs it: ``seed-central --db <test database> serve`` with gunicorn; stopped after the
+    test, quickly (SIGQUIT): a graceful stop waits 1 to 3 s on Chromium's kept-alive connections, and is
+    tests/central/test_serve.py's to check."""
     server = ConsoleServer(central_db_target, folder / "console.log", env={"SEED_CENTRAL_SECRET_KEY": "browser-tests-only"})
     server.start()
     yield server
-    server.stop()
-    assert server.proc.returncode is not None
+    server.stop(quick=True)
+    assert server.proc is not None and server.proc.returncode is not None
 
 
 def by_css(driver: Any, selector: str) -> Any:

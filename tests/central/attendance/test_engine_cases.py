@@ -9,13 +9,11 @@ says ``"only_listed": true`` the run must give exactly those, no more.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from central_support import evaluate_command
 
-REPO = Path(__file__).resolve().parents[3]
 CASES = Path(__file__).resolve().parent / "cases"
 
 
@@ -25,11 +23,10 @@ def _params():
 
 
 def evaluate(scenario: dict, tmp_path: Path) -> dict:
-    """Runs the real command line on the scenario and returns its JSON output."""
+    """Runs the command line on the scenario (its ``main``, in this process) and returns its JSON output."""
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(scenario, ensure_ascii=False), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "central.cli", "attendance", "evaluate", str(path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = evaluate_command(path)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr}"
     return json.loads(proc.stdout)
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
+from central_support import evaluate_command
 
 GOOD = {
     "shifts": [{"name": "day", "start": "09:00", "end": "18:00", "checkin_before_min": 60, "checkout_after_min": 120,
@@ -27,15 +25,14 @@ GOOD = {
 }
 
 
-def run(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "central.cli", "attendance", "evaluate", str(path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+def run(path: Path, *, new_process: bool = False) -> subprocess.CompletedProcess:
+    return evaluate_command(path, new_process=new_process)
 
 
-def run_scenario(scenario, tmp_path: Path) -> subprocess.CompletedProcess:
+def run_scenario(scenario, tmp_path: Path, *, new_process: bool = False) -> subprocess.CompletedProcess:
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(scenario), encoding="utf-8")
-    return run(path)
+    return run(path, new_process=new_process)
 
 
 def _delete(*keys):
@@ -117,9 +114,10 @@ BAD = [
 
 
 def test_the_good_scenario_runs(tmp_path: Path):
-    proc = run_scenario(GOOD, tmp_path)
+    proc = run_scenario(GOOD, tmp_path, new_process=True)  # as an integrator runs it: a process of its own
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["records"]
+    assert json.loads(proc.stdout) == json.loads(run_scenario(GOOD, tmp_path).stdout)  # the same as in-process
 
 
 @pytest.mark.parametrize(("change", "named"), [pytest.param(change, named, id=name) for name, change, named in BAD])
@@ -151,7 +149,7 @@ def test_malformed_json(tmp_path: Path):
 
 def test_file_missing(tmp_path: Path):
     path = tmp_path / "no-such-scenario.json"
-    proc = run(path)
+    proc = run(path, new_process=True)
     assert proc.returncode == 2
     assert proc.stdout.strip() == ""
     assert "no-such-scenario.json" in proc.stderr

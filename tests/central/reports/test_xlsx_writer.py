@@ -470,9 +470,10 @@ def test_every_report_the_product_builds_renders_as_a_workbook(generated_month):
     params = registry.ReportParams(date(2026, 3, 2), date(2026, 3, 31))
     for name in registry.REPORTS:
         report = registry.build(name, generated_month, params)
-        wb = load(render(report))
+        workbook = render(report)
+        wb = load(workbook)
         assert len(wb.sheetnames) == 1 + len(report.parts), name
-        with zipfile.ZipFile(io.BytesIO(render(report))) as z:
+        with zipfile.ZipFile(io.BytesIO(workbook)) as z:
             charts = [n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)]
         assert len(charts) == sum(len(p.charts) for p in report.parts if p.rows), name
         for ws, part in zip(wb.worksheets[1:], report.parts, strict=True):
