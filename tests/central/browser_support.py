@@ -1,6 +1,8 @@
 """Selenium helpers shared by the central suite's browser tests."""
 from __future__ import annotations
 
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,12 @@ def served_console(central_db_target: str, folder: Path) -> Iterator[ConsoleServ
     server = ConsoleServer(central_db_target, folder / "console.log", env={"SEED_CENTRAL_SECRET_KEY": "browser-tests-only"})
     server.start()
     yield server
-    server.stop(quick=True)
+    began = time.monotonic()
+    server.stop(timeout=3.0, quick=True)  # what is left after 3 s is killed (-9): the test is over
     assert server.proc is not None and server.proc.returncode is not None
+    if time.monotonic() - began > 2.0:  # seen on a loaded CI machine: say what the console was doing
+        warnings.warn(f"the console took {time.monotonic() - began:.1f} s to stop; its log ends:\n"
+                      f"{server.log_tail(800)}", stacklevel=1)
 
 
 def by_css(driver: Any, selector: str) -> Any:
