@@ -56,51 +56,42 @@ lint: setup
 
 # `make lint` beside the tests (its failure fails the target; its output follows theirs), and three lines of pytest
 # sessions at once, each session with its own brokers, databases and browsers, so both cores stay busy: in front,
-# the whole suite on SQLite but the parts named below; beside it, the central tests again on PostgreSQL but the
-# Chromium ones (they drive the same pages, whose reads the selector and page tests cover on PostgreSQL), those that
-# open no database (marked no_database by tests/conftest.py: they answer the same) and PG_WAITING_TESTS, then the
-# kiosk's and the door camera's tests, the central's face photo tests, the demo and the backups' (BESIDE_TESTS); and
-# a line of tests that mostly wait (WAITING_TESTS, about a third of their time on a core): the partition test waiting
-# out a broker outage, the deliveries through a broker killed and restarted, chrony's and the clocks' tests, the
-# certificates refused by the broker, the camera that goes and comes back, the fingerprint sensor's time-outs, and
-# Chromium walks and pictures, whose time is mostly the browser's and the server's; then, on PostgreSQL, the role
-# walks and the roster's parts (PG_WAITING_TESTS), so that the three lines end about together. The other sessions'
-# output follows the front one's, and any session failing fails the target (a session left with nothing to run,
-# exit 5, does not, as long as one ran).
+# the whole suite on SQLite but the parts named below; beside it, every central test again on PostgreSQL but the
+# Chromium ones (they drive the same pages, whose reads the selector and page tests cover on PostgreSQL) and those
+# that open no database (marked no_database by tests/conftest.py: they answer the same), then the kiosk's and the
+# door camera's tests, the central's face photo tests, the demo and the backups' (BESIDE_TESTS: with the PostgreSQL
+# session about as long as the front line, so the two lines end together); and the tests that mostly wait
+# (WAITING_TESTS, about a sixth of their time on a core): the partition test waiting out a broker outage, the
+# deliveries through a broker killed and restarted, chrony's and the clocks' tests, the certificates refused by the
+# broker, the camera that goes and comes back, the fingerprint sensor's time-outs, and Chromium walks and pictures,
+# whose time is mostly the browser's and the server's. The other sessions' output follows the front one's, and any
+# session failing fails the target (a session left with nothing to run, exit 5, does not, as long as one ran).
 # (the tests/central files next to each other: a folder named again after another one's files loses its conftest)
 WAITING_TESTS := tests/sync/test_partition.py tests/sync/test_delivery.py tests/sync/test_time.py \
 	tests/sync/test_security.py tests/hardware/test_camera_recovery.py tests/hardware/test_fingerprint_contract.py \
 	tests/central/test_console_screenshots.py tests/central/test_backup_browser.py \
 	tests/central/test_month_close_browser.py tests/central/test_month_confirmation_browser.py \
-	tests/central/test_shift_change_browser.py tests/central/test_attendance_browser.py \
-	tests/central/test_users_browser.py tests/central/test_employee_import_browser.py \
-	tests/central/test_punch_import_browser.py tests/central/test_face_photos_browser.py
-PG_WAITING_TESTS := tests/central/test_console.py tests/central/test_role_walk.py tests/central/test_roster_parts.py
-BESIDE_TESTS := tests/ui tests/vision tests/central/test_face_photos.py tests/central/test_api_faces.py \
-	tests/central/test_backup.py tests/test_demo.py
-PG_CENTRAL := -m "central and not browser and not no_database" --central-db=postgresql
+	tests/central/test_shift_change_browser.py
+BESIDE_TESTS := tests/ui tests/vision tests/central/test_face_photos.py tests/central/test_face_photos_browser.py \
+	tests/central/test_api_faces.py tests/central/test_backup.py tests/test_demo.py
 
 test: setup
 	@logs=$$(mktemp -d); \
 	( $(MAKE) -s lint >$$logs/lint.log 2>&1; echo $$? >$$logs/lint.rc ) & lint=$$!; \
-	( $(PY) -m pytest -p no:cacheprovider $(WAITING_TESTS) $(PYTEST_ARGS) >$$logs/waiting.log 2>&1; \
-	  echo $$? >$$logs/waiting.rc; \
-	  $(PY) -m pytest -p no:cacheprovider $(PG_CENTRAL) $(PG_WAITING_TESTS) $(PYTEST_ARGS) >$$logs/pg2.log 2>&1; \
-	  echo $$? >$$logs/pg2.rc ) & waiting=$$!; \
-	( $(PY) -m pytest -p no:cacheprovider $(PG_CENTRAL) $(addprefix --ignore=,$(PG_WAITING_TESTS)) $(PYTEST_ARGS) \
+	$(PY) -m pytest -p no:cacheprovider $(WAITING_TESTS) $(PYTEST_ARGS) >$$logs/waiting.log 2>&1 & waiting=$$!; \
+	( $(PY) -m pytest -p no:cacheprovider -m "central and not browser and not no_database" --central-db=postgresql \
+		$(PYTEST_ARGS) \
 		>$$logs/pg.log 2>&1; echo $$? >$$logs/pg.rc; \
 	  $(PY) -m pytest -p no:cacheprovider $(BESIDE_TESTS) $(PYTEST_ARGS) >$$logs/beside.log 2>&1; \
 	  echo $$? >$$logs/beside.rc ) & beside=$$!; \
 	$(PY) -m pytest $(addprefix --ignore=,$(WAITING_TESTS) $(BESIDE_TESTS)) $(PYTEST_ARGS); main=$$?; \
 	wait $$beside; echo "--- the central tests on PostgreSQL, run beside the suite:"; cat $$logs/pg.log; \
 	echo "--- $(BESIDE_TESTS), run beside the suite after them:"; cat $$logs/beside.log; \
-	wait $$waiting; echo "--- $(WAITING_TESTS), run beside the suite:"; cat $$logs/waiting.log; \
-	echo "--- $(PG_WAITING_TESTS) on PostgreSQL, run after them:"; cat $$logs/pg2.log; \
+	wait $$waiting; rc=$$?; echo "--- $(WAITING_TESTS), run beside the suite:"; cat $$logs/waiting.log; \
 	wait $$lint; echo "--- make lint (ruff, mypy), run beside the suite:"; cat $$logs/lint.log; \
 	lintrc=$$(cat $$logs/lint.rc); [ $$lintrc -eq 0 ] || lintrc=1; \
-	codes="$$main $$(cat $$logs/pg.rc $$logs/beside.rc $$logs/waiting.rc $$logs/pg2.rc) $$lintrc"; \
-	rm -rf $$logs; failed=0; ran=0; \
-	for code in $$codes; do \
+	pgrc=$$(cat $$logs/pg.rc); besiderc=$$(cat $$logs/beside.rc); rm -rf $$logs; failed=0; ran=0; \
+	for code in $$main $$pgrc $$besiderc $$rc $$lintrc; do \
 		[ $$code -eq 0 ] && ran=1; [ $$code -eq 0 ] || [ $$code -eq 5 ] || failed=1; done; \
 	[ $$failed -eq 0 ] && [ $$ran -eq 1 ]
 

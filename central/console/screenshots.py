@@ -117,9 +117,9 @@ class ConsoleServer:
     """``seed-central --db DB serve --bind 127.0.0.1:PORT`` (gunicorn) in its own process group.
 
     ``stop()`` sends SIGTERM to the whole group (as systemd does: the command and its gunicorn
-    master and workers) and waits; SIGKILL only if it does not stop within ``timeout``. ``stop(quick=True)`` sends
-    SIGQUIT, gunicorn's quick shutdown: the requests in progress are dropped and the browser's kept-alive
-    connections are not waited for (a graceful stop gives them 1 to 3 s), for a server whose pages were all seen.
+    master and workers) and waits; SIGKILL only if it does not stop within ``timeout``. (Not SIGQUIT, gunicorn's
+    quick shutdown: a threaded worker that gets it while handing a request to its threads waits forever on a lock
+    it holds itself.)
     """
 
     def __init__(self, database: str, log_file: Path, *, workers: int = 2, env: dict | None = None,
@@ -167,12 +167,12 @@ class ConsoleServer:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 20.0, *, quick: bool = False) -> int | None:
+    def stop(self, timeout: float = 20.0) -> int | None:
         if self.proc is None:
             return None
         pgid = self.proc.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGQUIT if quick else signal.SIGTERM)
+            os.killpg(pgid, signal.SIGTERM)
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
