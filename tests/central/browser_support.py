@@ -35,9 +35,9 @@ def served_console(central_db_target: str, folder: Path) -> Iterator[ConsoleServ
     began = time.monotonic()
     server.stop(timeout=1.0)
     assert server.proc is not None and server.proc.returncode is not None
-    if time.monotonic() - began > 2.5:  # say what the console was doing
-        warnings.warn(f"the console took {time.monotonic() - began:.1f} s to stop; its log ends:\n"
-                      f"{server.log_tail(800)}", stacklevel=1)
+    took = time.monotonic() - began
+    if took > 2.5:  # say what the console was doing
+        warnings.warn(f"the console took {took:.1f} s to stop; its log ends:\n{server.log_tail(800)}", stacklevel=1)
 
 
 def by_css(driver: Any, selector: str) -> Any:
