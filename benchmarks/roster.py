@@ -44,17 +44,35 @@ def employees(count: int, faces: int) -> list[dict[str, Any]]:
             for i in range(count)]
 
 
-def fill_central(count: int, faces: int) -> int:
-    """The employees in the central database, their change already published (the terminal asks for them)."""
+STORE_BATCH = 1000  # employees a call of upsert_employees stores (as an import of a workbook does, one transaction)
+
+
+def fill_central(count: int, faces: int, runs: int) -> tuple[int, dict[str, list[float]]]:
+    """The employees in the central database, their change already published (the terminal asks for them).
+
+    Timed on the way: each call storing STORE_BATCH new employees; then ``runs`` times the first STORE_BATCH again,
+    each with a new name (the path of an import that changes employees already there); and as the baseline, the
+    terminals' rules alone checking those records (``check_records``, which ``upsert_employees`` runs first)."""
     from central.ingest.models import State
     from central.people import roster
 
     everyone = employees(count, faces)
     version = 0
-    for start in range(0, count, 1000):
-        version = roster.upsert_employees(everyone[start:start + 1000])
+    timed: dict[str, list[float]] = {"new": [], "changed": [], "rules": []}
+    for start in range(0, count, STORE_BATCH):
+        began = time.perf_counter()
+        version = roster.upsert_employees(everyone[start:start + STORE_BATCH])
+        timed["new"].append(time.perf_counter() - began)
+    for run in range(runs):
+        again = [{**e, "name": f"{e['name']} ({run + 1})"} for e in everyone[:STORE_BATCH]]
+        began = time.perf_counter()
+        roster.check_records(again)
+        timed["rules"].append(time.perf_counter() - began)
+        began = time.perf_counter()
+        version = roster.upsert_employees(again)
+        timed["changed"].append(time.perf_counter() - began)
     State.objects.update_or_create(key="roster_published", defaults={"value": str(version)})
-    return version
+    return version, timed
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -214,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         setup(db)
         migrate()
         began = time.perf_counter()
-        version = fill_central(args.employees, args.faces)
+        version, stored = fill_central(args.employees, args.faces, args.runs)
         print(f"central filled with {args.employees:,} employees x {args.faces} faces "
               f"in {time.perf_counter() - began:.1f} s (roster version {version})")
         runs = [end_to_end(folder, db, site.pki.root, site.port, site.sync_settings, version, i) for i in range(args.runs)]
@@ -247,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         "terminal_receive_and_apply": {"runs_s": terminal_runs, "median_s": med(terminal_runs),
                                        "peak_python_alloc_mb": terminal_peak},
         "baseline_bare_transfer": {"runs_s": wire_runs, "median_s": med(wire_runs)},
+        "central_store_employees": {"batch": STORE_BATCH, **{f"{kind}_runs_s": v for kind, v in stored.items()},
+                                    **{f"{kind}_median_s": med(v) for kind, v in stored.items()}},
     }
     e2e = result["end_to_end"]
     rows = [
@@ -264,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         {"measure": "terminal: peak Python allocations applying it (MB)", "median": terminal_peak, "runs": ""},
         {"measure": "baseline: the same parts between bare MQTT clients (s)", "median": med(wire_runs),
          "runs": ", ".join(f"{v:.2f}" for v in wire_runs)},
+        {"measure": f"central: store {STORE_BATCH:,} new employees (upsert_employees, one transaction; s)",
+         "median": med(stored["new"]), "runs": ", ".join(f"{v:.2f}" for v in stored["new"])},
+        {"measure": f"central: the same {STORE_BATCH:,} again, each renamed (s)", "median": med(stored["changed"]),
+         "runs": ", ".join(f"{v:.2f}" for v in stored["changed"])},
+        {"measure": f"baseline: the terminals' rules alone on those {STORE_BATCH:,} (check_records; s)",
+         "median": med(stored["rules"]), "runs": ", ".join(f"{v:.2f}" for v in stored["rules"])},
         {"measure": "roster size (MB) / parts", "median": None,
          "runs": f"{result['roster_bytes'] / 1e6:.1f} / {result['parts']}"},
     ]

@@ -42,6 +42,7 @@ import base64
 import binascii
 import logging
 import math
+import operator
 import re
 from array import array
 from collections.abc import Mapping, Sequence
@@ -143,9 +144,10 @@ def check_face_descriptor(text: str) -> bytes:
                          f"not {len(raw)} bytes")
     values = array("f")
     values.frombytes(raw)
-    if not all(math.isfinite(v) for v in values):
+    squares = math.fsum(map(operator.mul, values, values))  # NaN or infinite when a value is (float32 squared fits)
+    if not math.isfinite(squares):
         raise ValueError("a face descriptor must hold finite numbers (found NaN or infinity)")
-    norm = math.sqrt(math.fsum(v * v for v in values))
+    norm = math.sqrt(squares)
     if not FACE_DESCRIPTOR_MIN_NORM <= norm <= FACE_DESCRIPTOR_MAX_NORM:
         raise ValueError(f"a face descriptor's norm must be {FACE_DESCRIPTOR_MIN_NORM:g} to {FACE_DESCRIPTOR_MAX_NORM:g} "
                          "(no face gives a vector this small or this large)")

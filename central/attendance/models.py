@@ -410,7 +410,8 @@ class RecomputeJob(models.Model):
     works through it between its passes over new punches, a chunk of employees at a time, and the console shows how
     far it has come (:func:`central.attendance.services.run_queued`). The follower queues its own too: days turning
     final (routine, not shown) and punches too many for one of its passes (:data:`ARRIVALS`, shown: the month pages
-    are behind until it is done)."""
+    are behind until it is done). An import of punches queues its recompute in the punches' own commit, and runs it
+    at once when it is small (:attr:`claimed_until`)."""
     PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
     ARRIVALS = "大批打卡到达 / many punches arrived at once"
     STATES = [(PENDING, _("排队中 Queued")), (RUNNING, _("进行中 Running")), (DONE, _("完成 Done")),
@@ -429,6 +430,11 @@ class RecomputeJob(models.Model):
     error = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Set while the request that queued the job runs it itself (an import small enough to wait for): "
+                  "the follower leaves the job alone until then, and finishes it after, should that request have "
+                  "died half way.")
 
     class Meta:
         ordering = ["pk"]

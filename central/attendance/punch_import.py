@@ -34,7 +34,7 @@ from django.utils import timezone as dj_timezone
 from central.accounts import audit, scope
 from central.attendance import closing
 from central.attendance.inputs import zone_named
-from central.attendance.services import RECOMPUTE_DAYS, recompute_employees
+from central.attendance.services import IMPORTED, RECOMPUTE_DAYS, finish_claimed, queue_recompute_of
 from central.ingest.handler import store_punches
 from central.ingest.models import Punch
 from central.people.importing import (
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCE = "import"  # the device id, method, boot id and time source of an imported punch
+SOURCE = IMPORTED  # the device id, method, boot id and time source of an imported punch
 NAMESPACE = uuid.UUID("5eed0000-7075-6e63-6869-6d706f727421")  # the namespace of imported punches' ids
 MAX_CONSOLE_ROWS = 20_000  # a month of about 450 people's punches; larger files: the command
 MAX_ROWS = 500_000
@@ -318,7 +318,8 @@ class Imported:
 def apply(user: User | None, table: Table, *, source: str, actor: str,
           progress: Callable[[int, int], None] | None = None) -> Imported:
     """Check ``table`` again and write every new punch, or none when a row is wrong (:class:`PunchesRefused`); one
-    audit entry; then the employees' days from the earliest punch on are recomputed."""
+    audit entry; then the employees' days from the earliest punch on are recomputed: queued in the punches' own
+    commit, and run before this returns when few (else the follower works through it, the page showing how far)."""
     checked = plan(user, table)
     if not checked.ok:
         raise PunchesRefused(checked)
@@ -337,10 +338,13 @@ def apply(user: User | None, table: Table, *, source: str, actor: str,
             audit.record(actor, "attendance.punch_import", source[:200], {
                 "punches": len(checked.punches), "employees": len(checked.employees), "batch": batch,
                 "from": min(times).isoformat(), "to": max(times).isoformat(), "same": checked.count(SAME)})
-    recomputed = None
-    if checked.employees and checked.first and checked.last:
-        # a night shift's punch after midnight belongs to the day before
-        recomputed = recompute_employees(list(checked.employees), checked.first - timedelta(days=1), checked.last,
-                                         actor, f"导入打卡 / punches imported: {source}"[:200])
+        job = None
+        if checked.employees and checked.first and checked.last:
+            # a night shift's punch after midnight belongs to the day before
+            job = queue_recompute_of(checked.employees, checked.first - timedelta(days=1), checked.last, actor,
+                                     f"导入打卡 / punches imported: {source}", now=now)
+    recomputed: Outcome | RecomputeJob | None = job
+    if job is not None and job.claimed_until is not None:
+        recomputed = finish_claimed(job)
     log.info("%s punches of %s employees imported from %s", len(checked.punches), len(checked.employees), source)
     return Imported(checked, recomputed)

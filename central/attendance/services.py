@@ -657,24 +657,23 @@ def derived_transaction() -> Iterator[None]:
 
 
 Arrived = tuple[str, str, datetime, datetime, datetime | None, StaffRow | None]
+IMPORTED = "import"  # the time source of a punch brought by an import (central.attendance.punch_import)
 
 
 def _queue_arrived(spans: dict[int, tuple[date, date]]) -> RecomputeJob:
     """Punches too many to recompute in one pass (a year's download imported, a terminal back after weeks away, an
     ERP's bulk load) are queued, in the pass's commit: :func:`run_queued` works through them a chunk of employees at a
     time, each its own short transaction, and the receiver's batches are never held behind one long write."""
-    ids = sorted(spans)
     first, last = min(low for low, _ in spans.values()), max(high for _, high in spans.values())
-    job = RecomputeJob.objects.create(actor=SYSTEM_ACTOR, reason=RecomputeJob.ARRIVALS, first=first, last=last,
-                                      employees=ids, total=len(ids))
-    log.info("punches of %s employees from %s to %s queued for recompute (job %s)", len(ids), first, last, job.pk)
-    return job
+    return queue_recompute(sorted(spans), first, last, SYSTEM_ACTOR, RecomputeJob.ARRIVALS)
 
 
 def _arrived(mark: datetime | None, recent: LookBack, trimmed: bool = False) -> list[Arrived]:
     """(id, employee number, punched_at, received_at, original_punched_at, the employee) of punches received
     after ``mark`` - LATE_COMMIT_S (a re-stamp sets received_at again); the employee is ``None`` for a number
-    no employee has and for a punch with an impossible time (``time_flag``), which is never counted.
+    no employee has, for a punch with an impossible time (``time_flag``), which is never counted, and for an imported
+    punch (``time_source`` ``import``, which no terminal sends), whose import queued its recompute in the same commit
+    (:func:`queue_recompute_of`).
 
     When the look-back window (mark - LATE_COMMIT_S, mark] holds exactly the punches already handled
     (``recent``), a count over the received_at index proves it and only the punches after ``mark`` are
@@ -701,7 +700,8 @@ def _arrived(mark: datetime | None, recent: LookBack, trimmed: bool = False) -> 
                 params = [adapt(mark)]
     parse = utc_value()
     punch = ", ".join(utc_sql("p." + db_column(Punch, c)) if c.endswith("_at") else "p." + db_column(Punch, c)
-                      for c in ("id", "employee_number", "punched_at", "received_at", "original_punched_at", "time_flag"))
+                      for c in ("id", "employee_number", "punched_at", "received_at", "original_punched_at", "time_flag",
+                                "time_source"))
     who = ", ".join("e." + db_column(Employee, c) for c in STAFF_FIELDS)
     sql = (f"SELECT {punch}, {who} FROM {table} AS p LEFT JOIN {people} AS e "
            f"ON e.{db_column(Employee, 'number')} = p.{db_column(Punch, 'employee_number')}{where}")
@@ -709,12 +709,12 @@ def _arrived(mark: datetime | None, recent: LookBack, trimmed: bool = False) -> 
     with connection.cursor() as cur:
         cur.execute(sql, params)
         while rows := cur.fetchmany(5000):
-            for pid, number, at, got, was, flag, emp_id, emp_number, site, department, active in rows:
+            for pid, number, at, got, was, flag, source, emp_id, emp_number, site, department, active in rows:
                 found.append((pid, number, parse(at).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
                               parse(got).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
                               None if was is None else parse(was).replace(tzinfo=timezone.utc),  # type: ignore[union-attr]
-                              None if emp_id is None or flag else StaffRow(emp_id, emp_number, site, department,
-                                                                         bool(active))))
+                              None if emp_id is None or flag or source == IMPORTED
+                              else StaffRow(emp_id, emp_number, site, department, bool(active))))
     return found
 
 
@@ -818,12 +818,51 @@ def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date
         return Outcome()
     if len(ids) * ((span[1] - span[0]).days + 1) <= INLINE_EMPLOYEE_DAYS:
         return recompute(span[0], span[1], employees=employees, actor=actor)
-    job = RecomputeJob.objects.create(actor=actor[:150], reason=reason[:200], first=span[0], last=span[1], employees=ids,
-                                      total=len(ids))
-    audit.record(actor, "attendance.recompute_queued", f"{span[0].isoformat()}..{span[1].isoformat()}",
-                 {"job": job.pk, "employees": len(ids), "reason": job.reason})
-    log.info("recompute of %s employees queued (job %s)", len(ids), job.pk)
+    return queue_recompute(ids, span[0], span[1], actor, reason)
+
+
+def queue_recompute(ids: list[int], first: date, last: date, actor: str, reason: str, *,
+                    claimed_until: datetime | None = None) -> RecomputeJob:
+    """A recompute of these employees (ids, ascending) over ``first``..``last`` for :func:`run_queued`, in the
+    caller's transaction. A person's job is audited as queued, unless its caller runs it at once (``claimed_until``,
+    :func:`finish_claimed`)."""
+    job = RecomputeJob.objects.create(actor=actor[:150], reason=reason[:200], first=first, last=last, employees=ids,
+                                      total=len(ids), claimed_until=claimed_until)
+    if actor != SYSTEM_ACTOR and claimed_until is None:
+        audit.record(actor, "attendance.recompute_queued", f"{first.isoformat()}..{last.isoformat()}",
+                     {"job": job.pk, "employees": len(ids), "reason": job.reason})
+    log.info("recompute of %s employees from %s to %s queued (job %s%s)", len(ids), first, last, job.pk,
+             ", run at once by its request" if claimed_until else "")
     return job
+
+
+CLAIM = timedelta(minutes=5)  # how long the follower leaves a job its request runs (the console's own time-out is 60 s)
+
+
+def queue_recompute_of(employee_ids: Iterable[int], first: date | None, last: date | None, actor: str, reason: str,
+                       now: datetime | None = None) -> RecomputeJob | None:
+    """In the transaction that wrote what changed (an import's punches): the recompute of the past days among
+    ``first``..``last`` of these employees, queued in that same commit, so that neither a crash after it nor the
+    follower's pass over the new punches leaves them uncounted or counts them twice. Small enough for a page to wait
+    for (INLINE_EMPLOYEE_DAYS), it is claimed by the caller, which runs it after the commit with
+    :func:`finish_claimed`; else the follower works through it. ``None`` when no such day has records."""
+    span = _past_span(first, last)
+    ids = sorted(set(employee_ids))
+    if span is None or not ids:
+        return None
+    small = len(ids) * ((span[1] - span[0]).days + 1) <= INLINE_EMPLOYEE_DAYS
+    claim = (now or dj_timezone.now()) + CLAIM if small else None
+    return queue_recompute(ids, span[0], span[1], actor, reason, claimed_until=claim)
+
+
+def finish_claimed(job: RecomputeJob, now: datetime | None = None) -> Outcome:
+    """Run a job this request queued and claimed (:func:`queue_recompute_of`) to its end, a chunk at a time."""
+    now = now or dj_timezone.now()
+    rules = load_rules(now)
+    outcome = Outcome()
+    while job.state in (RecomputeJob.PENDING, RecomputeJob.RUNNING):
+        outcome.add(_work_job(job, rules, now))
+    return outcome
 
 
 def run_queued(rules: Rules, now: datetime, budget_s: float | None = None,
@@ -844,41 +883,49 @@ def run_queued(rules: Rules, now: datetime, budget_s: float | None = None,
     RecomputeJob.objects.filter(finished_at__lt=now - JOBS_KEPT).delete()  # a few a day, each a line of history
     while True:  # one chunk at least, whatever the budget: a queue always moves
         job = (RecomputeJob.objects.filter(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
-               .order_by("pk").first())
+               .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).order_by("pk").first())
         if job is None:
             break
         if fresh is not None:
             rules, fresh = fresh(), None
-        ids = job.employees[job.done:job.done + CHUNK]
-        try:
-            with transaction.atomic():
-                if ids:
-                    query = Employee.objects.filter(pk__in=ids).order_by("pk")
-                    part = _recompute_chunk(rules, [StaffRow(*row) for row in query.values_list(*STAFF_COLUMNS)],
-                                            job.first, job.last)
-                    if job.actor == SYSTEM_ACTOR:  # as the follower's passes: each final record that changed
-                        _audit_changes(part, job.actor)
-                    outcome.add(part)
-                    job.written += part.written
-                    job.final_changed += len(part.changed_final)
-                job.done += len(ids)
-                job.started_at = job.started_at or now
-                job.state = RecomputeJob.RUNNING
-                if job.done >= job.total:
-                    job.state, job.finished_at, job.employees = RecomputeJob.DONE, now, []  # the list has served
-                    if job.actor != SYSTEM_ACTOR:  # a person's edit: one summary
-                        audit.record(job.actor, "attendance.recompute",
-                                     f"{job.first.isoformat()}..{job.last.isoformat()}",
-                                     {"job": job.pk, "reason": job.reason, "employees": job.total,
-                                      "written": job.written, "final_changed": job.final_changed})
-                job.save(update_fields=["done", "written", "final_changed", "started_at", "state", "finished_at",
-                                        "employees"])
-        except Exception as exc:  # noqa: BLE001 - a job the rules cannot run must not stop the follower
-            log.exception("queued recompute %s failed", job.pk)
-            RecomputeJob.objects.filter(pk=job.pk).update(state=RecomputeJob.FAILED, finished_at=now,
-                                                          error=f"{type(exc).__name__}: {exc}"[:500])
+        outcome.add(_work_job(job, rules, now))
         if time.monotonic() - began >= budget:
             break
+    return outcome
+
+
+def _work_job(job: RecomputeJob, rules: Rules, now: datetime) -> Outcome:
+    """The next chunk of ``job``'s employees recomputed, and the job's progress, in one commit; a chunk that fails
+    marks the job failed with the reason (logged)."""
+    ids = job.employees[job.done:job.done + CHUNK]
+    outcome = Outcome()
+    try:
+        with transaction.atomic():
+            if ids:
+                query = Employee.objects.filter(pk__in=ids).order_by("pk")
+                part = _recompute_chunk(rules, [StaffRow(*row) for row in query.values_list(*STAFF_COLUMNS)],
+                                        job.first, job.last)
+                if job.actor == SYSTEM_ACTOR:  # as the follower's passes: each final record that changed
+                    _audit_changes(part, job.actor)
+                outcome.add(part)
+                job.written += part.written
+                job.final_changed += len(part.changed_final)
+            job.done += len(ids)
+            job.started_at = job.started_at or now
+            job.state = RecomputeJob.RUNNING
+            if job.done >= job.total:
+                job.state, job.finished_at, job.employees = RecomputeJob.DONE, now, []  # the list has served
+                if job.actor != SYSTEM_ACTOR:  # a person's edit: one summary
+                    audit.record(job.actor, "attendance.recompute",
+                                 f"{job.first.isoformat()}..{job.last.isoformat()}",
+                                 {"job": job.pk, "reason": job.reason, "employees": job.total,
+                                  "written": job.written, "final_changed": job.final_changed})
+            job.save(update_fields=["done", "written", "final_changed", "started_at", "state", "finished_at",
+                                    "employees"])
+    except Exception as exc:  # noqa: BLE001 - a job the rules cannot run must not stop the follower
+        log.exception("queued recompute %s failed", job.pk)
+        job.state, job.finished_at, job.error = RecomputeJob.FAILED, now, f"{type(exc).__name__}: {exc}"[:500]
+        RecomputeJob.objects.filter(pk=job.pk).update(state=job.state, finished_at=now, error=job.error)
     return outcome
 
 

@@ -56,7 +56,17 @@ def current_version() -> int:
     return int(RosterChange.objects.aggregate(v=Max("version"))["v"] or 0)
 
 
-def _site(code: str | None) -> Site:
+def _site(code: str | None, cache: dict[str, Site] | None = None) -> Site:
+    """The site of this code, or without one the first site (made when there is none); kept in ``cache``."""
+    if cache is not None and (code or "") in cache:
+        return cache[code or ""]
+    found = _find_site(code)
+    if cache is not None:
+        cache[code or ""] = found
+    return found
+
+
+def _find_site(code: str | None) -> Site:
     if code:
         found = Site.objects.filter(code=code).first()
         if found is None:
@@ -124,12 +134,17 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
     checked = check_records(items)
     now = timezone.now()
     cache: dict[tuple[int, str], Department] = {}
+    sites: dict[str, Site] = {}
+    changes: list[RosterChange] = []
     with transaction.atomic():
         version = start = current_version()
+        # the employees already there read together, not one query each: an import of thousands spent most of its
+        # time preparing those queries (benchmarks/roster_upsert.py)
+        held = _employees_by_number([emp.number for emp in checked])
         for raw, emp in zip(items, checked, strict=True):
             version += 1
-            existing = Employee.objects.filter(number=emp.number).select_related("site").first()
-            site = _site(raw.get("site")) if raw.get("site") or existing is None else existing.site
+            existing = held.get(emp.number)
+            site = _site(raw.get("site"), sites) if raw.get("site") or existing is None else existing.site
             row = existing or Employee(number=emp.number)
             department = _department(site, emp.department, cache)
             if existing is not None and (existing.site_id, existing.department_id) != (
@@ -148,10 +163,20 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
                 row.fingers_since = templates_at or now
             row.version = version
             row.save()
-            RosterChange.objects.create(version=version, number=emp.number, op="upsert", at=now)
+            held[emp.number] = row
+            changes.append(RosterChange(version=version, number=emp.number, op="upsert", at=now))
+        RosterChange.objects.bulk_create(changes, batch_size=500)
     if version != start:
         log.info("roster now at version %s (%s employees changed by %s)", version, len(checked), actor)
     return version
+
+
+def _employees_by_number(numbers: list[str]) -> dict[str, Employee]:
+    found: dict[str, Employee] = {}
+    for i in range(0, len(numbers), 900):  # SQLite's limit on a statement's parameters
+        rows = Employee.objects.filter(number__in=numbers[i:i + 900]).select_related("site")
+        found.update((row.number, row) for row in rows)
+    return found
 
 
 def upsert_employee(employee: Mapping[str, Any], *, actor: str = "system", moved_on: date | None = None) -> int:

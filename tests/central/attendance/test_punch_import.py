@@ -293,3 +293,87 @@ def test_imported_punches_reach_the_punch_hooks_once_marked_as_imported(plant) -
     assert again.punches == 0 and follower.tick(dj_timezone.now()) == 0
     PunchFollower().tick(dj_timezone.now())  # a new follower (the receiver restarted) reads the last seconds again
     assert Delivery.objects.filter(hook=hook).count() == 2  # and tells nothing twice
+
+
+def _day_of(employee: Employee, day: date) -> tuple[str, str]:
+    row = DailyRecord.objects.get(employee=employee, date=day)
+    return row.status, row.source
+
+
+def test_a_big_import_is_queued_in_its_punches_commit_and_the_follower_counts_its_punches_once(plant, monkeypatch) -> None:
+    """An import too big for the page to wait for is queued in the same commit as its punches; the attendance
+    follower then works through that job and does not take the same punches again as new arrivals (they were
+    recomputed twice before: the import's own job and the follower's)."""
+    from central.attendance import services
+    from central.attendance.models import RecomputeJob
+
+    monkeypatch.setattr(services, "INLINE_EMPLOYEE_DAYS", 1)  # every import "big"; arrivals of 2 days would queue too
+    worked = last_weekday(3)
+    recompute(worked, worked)
+    assert _day_of(plant["E1"], worked) == ("absent", "absent")
+    data = bio_time_workbook([("E1", datetime.combine(worked, time(8, 50)), "Check In"),
+                              ("E1", datetime.combine(worked, time(18, 2)), "Check Out"),
+                              ("E3", datetime.combine(worked, time(8, 58)), "Check In")])
+    done = punch_import.apply(plant["hr"], punch_import.read("t.xlsx", data), source="t.xlsx", actor="hr")
+    job = done.recomputed
+    assert isinstance(job, RecomputeJob) and job.claimed_until is None and job.state == RecomputeJob.PENDING
+    assert (job.first, job.last, sorted(job.employees)) == (worked - timedelta(days=1), worked,
+                                                            sorted([plant["E1"].pk, plant["E3"].pk]))
+    assert AuditEntry.objects.filter(action="attendance.recompute_queued", detail__job=job.pk).exists()
+    assert _day_of(plant["E1"], worked) == ("absent", "absent")  # the follower's work, not yet done
+
+    services.Follower().tick()
+    job.refresh_from_db()
+    assert job.state == RecomputeJob.DONE
+    assert _day_of(plant["E1"], worked) == ("present", "punches")
+    assert _day_of(plant["E3"], worked) == ("present", "punches")
+    assert not RecomputeJob.objects.filter(reason=RecomputeJob.ARRIVALS).exists()
+    # a door's punch received in the same moments is still the follower's to count
+    Punch.objects.create(id="door-9", site="s1", device_id="gate-1", employee_number="E3", direction="out",
+                         method="face", punched_at=datetime.combine(worked, time(18, 1), SHANGHAI), boot_id="b",
+                         monotonic_ns=9, time_source="ntp", batch_id="b9", received_at=dj_timezone.now())
+    services.Follower().tick()
+    wang = DailyRecord.objects.get(employee=plant["E3"], date=worked)
+    assert wang.last_out is not None and wang.last_out.astimezone(SHANGHAI).time() == time(18, 1)
+
+
+def test_a_small_import_is_counted_before_the_page_answers_and_one_cut_short_is_finished_by_the_follower(
+        plant, monkeypatch) -> None:
+    """A small import is recomputed at once, through the job queued with its punches; should the request die after
+    the commit (a worker killed), the job it had claimed waits out its claim and the follower then finishes it."""
+    from central.attendance import services
+    from central.attendance.models import RecomputeJob
+
+    worked = last_weekday(3)
+    recompute(worked, worked)
+    first = bio_time_workbook([("E1", datetime.combine(worked, time(8, 50)), "Check In"),
+                               ("E1", datetime.combine(worked, time(18, 2)), "Check Out")])
+    done = punch_import.apply(plant["hr"], punch_import.read("a.xlsx", first), source="a.xlsx", actor="hr")
+    assert isinstance(done.recomputed, services.Outcome) and done.recomputed.written >= 1
+    assert _day_of(plant["E1"], worked) == ("present", "punches")
+    job = RecomputeJob.objects.get()
+    assert job.state == RecomputeJob.DONE and job.claimed_until is not None
+    summary = AuditEntry.objects.get(action="attendance.recompute", detail__job=job.pk)
+    assert summary.actor == "hr" and summary.detail["written"] >= 1
+    assert not AuditEntry.objects.filter(action="attendance.recompute_queued").exists()  # run at once, not queued
+
+    def killed(job: RecomputeJob, now: datetime | None = None) -> None:
+        raise KeyboardInterrupt("the worker was killed")
+
+    monkeypatch.setattr(punch_import, "finish_claimed", killed)
+    second = bio_time_workbook([("E3", datetime.combine(worked, time(8, 58)), "Check In"),
+                                ("E3", datetime.combine(worked, time(18, 0)), "Check Out")])
+    with pytest.raises(KeyboardInterrupt):
+        punch_import.apply(plant["hr"], punch_import.read("b.xlsx", second), source="b.xlsx", actor="hr")
+    cut = RecomputeJob.objects.get(state=RecomputeJob.PENDING)
+    assert Punch.objects.filter(employee_number="E3").count() == 2  # the punches are in, with their job
+    assert _day_of(plant["E3"], worked) == ("absent", "absent")
+
+    follower = services.Follower()
+    follower.tick(now=dj_timezone.now())  # within the claim: left to the request, and not taken as arrivals
+    cut.refresh_from_db()
+    assert cut.state == RecomputeJob.PENDING and _day_of(plant["E3"], worked) == ("absent", "absent")
+    follower.tick(now=cut.claimed_until + timedelta(seconds=1))
+    cut.refresh_from_db()
+    assert cut.state == RecomputeJob.DONE and _day_of(plant["E3"], worked) == ("present", "punches")
+    assert not RecomputeJob.objects.filter(reason=RecomputeJob.ARRIVALS).exists()
