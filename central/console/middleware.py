@@ -6,7 +6,8 @@ Django would otherwise follow the browser's Accept-Language header; an HR office
 are often set to English while the staff read Chinese. The language switch's cookie wins.
 
 Idle sign-out: a session nobody has used for ``SESSION_IDLE_MIN`` minutes is ended, and a part of a page that
-refreshes itself (htmx) and finds its session gone takes the whole page to the sign-in form.
+refreshes itself (htmx) and finds its session gone takes the whole page to the sign-in form. A form sent after the
+limit is kept for its sender and filled back in once they have signed in again (:mod:`central.console.kept_forms`).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
+
+from central.console import kept_forms
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +108,32 @@ class IdleSignOutMiddleware:
             idle = now - seen if isinstance(seen, (int, float)) else None  # None: not stamped yet
             if idle is not None and idle > idle_s:
                 log.info("console session of %s signed out after %d idle minutes", user.username, idle // 60)
+                kept = kept_forms.keep(request, user.get_username())  # a form sent: what was typed waits for them
                 logout(request)
                 messages.info(request, _("您已 %(minutes)d 分钟未操作，为保护数据已自动退出，请重新登录。")
                               % {"minutes": settings.SESSION_IDLE_MIN})
-                return _go_to(request, _sign_in_url(_page_path(request)))
+                if kept is not None:
+                    request.session[kept_forms.KEPT_KEY] = kept
+                    messages.info(request, _("您填写的内容已保留：重新登录后会回到该页并填好，检查后再提交即可。"))
+                return _go_to(request, _sign_in_url(kept["page"] if kept else _page_path(request)))
             if not request.headers.get(POLL_HEADER) and (idle is None or idle >= SEEN_STEP_S):
                 request.session[SEEN_KEY] = now
+            if request.method == "GET" and not request.headers.get("HX-Request"):
+                self._give_back(request)
         response = self.get_response(request)
         if request.headers.get("HX-Request") and response.status_code == 302 \
                 and urlsplit(response.get("Location", "")).path == self.login_path:
             return _go_to(request, _sign_in_url(_page_path(request)))
         return response
+
+    @staticmethod
+    def _give_back(request: HttpRequest) -> None:
+        """The page a form kept at the sign-out came from, opened again by its sender: the form is given back to the
+        page to fill in (``request.seed_kept_form``, read by ``console/base.html``)."""
+        kept = kept_forms.take(request)
+        request.seed_kept_form = kept  # type: ignore[attr-defined]
+        if kept is None:
+            return
+        messages.info(request, _("您上次提交时已超时退出，填写的内容已恢复：请检查后再提交。"))
+        if kept["files"]:
+            messages.warning(request, _("所选的文件未能保留，请重新选择。"))

@@ -269,3 +269,55 @@ def test_a_dashboard_left_open_past_the_idle_limit_goes_to_the_sign_in_form_and_
     assert not all_css(browser, "#dashboard-live")  # the form is the page, not drawn inside the dashboard's panel
     sign_in(browser, console.url, username, password)
     assert browser.current_url == f"{console.url}/" and by_css(browser, "#dashboard-live")
+
+
+def test_a_form_sent_past_the_idle_limit_comes_back_filled_in_after_signing_in(console, browser, admin, settings):
+    """HR types a new employee, leaves the machine past the idle limit and comes back to press 保存: the console
+    signs them out (nothing is saved on its own), keeps what was typed, and once they have signed in again shows
+    the same form filled in (the door ticked too), the PIN left empty, for them to check and send."""
+    import time
+
+    from django.contrib.sessions.backends.db import SessionStore
+    from selenium.webdriver.support.ui import Select
+
+    from central.people.models import Device, Employee, Site
+
+    settings.SECRET_KEY = console.env["SEED_CENTRAL_SECRET_KEY"]
+    username, password = admin
+    url = console.url
+    gate = "gate-kept"  # a door of the site to tick
+    Device.objects.get_or_create(device_id=gate, defaults={"site": Site.objects.get(code=SITE)})
+    sign_in(browser, url, username, password)
+    browser.get(f"{url}/employees/new/")
+    for name, value in (("number", "B200"), ("name", "陈晓红"), ("card", "90817263"), ("pin", "1357")):
+        by_css(browser, f"[name={name}]").send_keys(value)
+    Select(by_css(browser, "[name=site]")).select_by_value(SITE)
+    Select(by_css(browser, "[name=verify_mode]")).select_by_value("card+pin")
+    door = by_css(browser, f"input[name=allowed_devices][value='{gate}']")
+    assert not door.is_selected()
+    door.click()  # only this door
+    session = SessionStore(session_key=browser.get_cookie("sessionid")["value"])
+    session["seed_seen"] = time.time() - 121 * 60
+    session.save()
+
+    by_css(browser, "form.form button[type=submit]").click()
+    wait(browser, lambda d: "/login/" in d.current_url, what="the sign-in form")
+    assert browser.current_url == f"{url}/login/?next=/employees/new/"
+    assert [a.text for a in all_css(browser, ".alert-ok")] == [
+        "您已 120 分钟未操作，为保护数据已自动退出，请重新登录。", "您填写的内容已保留：重新登录后会回到该页并填好，检查后再提交即可。"]
+    assert not Employee.objects.filter(number="B200").exists()
+
+    sign_in(browser, url, username, password)
+    wait(browser, lambda d: d.current_url == f"{url}/employees/new/", what="the employee form again")
+    assert "您上次提交时已超时退出，填写的内容已恢复：请检查后再提交。" in by_css(browser, ".messages").text
+    values = {name: by_css(browser, f"[name={name}]").get_attribute("value") for name in ("number", "name", "card", "pin")}
+    assert values == {"number": "B200", "name": "陈晓红", "card": "90817263", "pin": ""}
+    assert Select(by_css(browser, "[name=verify_mode]")).first_selected_option.get_attribute("value") == "card+pin"
+    assert by_css(browser, f"input[name=allowed_devices][value='{gate}']").is_selected()
+    assert "kept-form" in by_css(browser, "form.form").get_attribute("class")
+    by_css(browser, "[name=pin]").send_keys("1357")
+    by_css(browser, "form.form button[type=submit]").click()
+    wait(browser, lambda d: Employee.objects.filter(number="B200").exists(), what="the employee saved")
+    saved = Employee.objects.get(number="B200")
+    assert (saved.name, saved.card, saved.allowed_devices, saved.verify_mode) == ("陈晓红", "90817263", [gate],
+                                                                                   "card+pin")

@@ -102,3 +102,96 @@ def test_a_bad_limit_is_a_clear_error_naming_the_variable(value):
     assert run.returncode != 0
     assert (f"SEED_CENTRAL_SESSION_IDLE_MIN must be a whole number of minutes (0: never), 0 to 10080, not {value!r}"
             in run.stderr)
+
+
+# -- a form sent after the limit is kept for its sender (central/console/kept_forms.py) ---------------------------
+def csrf_client():
+    """A browser-like client: CSRF checked as a browser's requests are, signed in through the form."""
+    from django.test import Client
+
+    return Client(enforce_csrf_checks=True)
+
+
+def sign_in(client, username: str, next_path: str = "/") -> None:
+    client.get(reverse("console:login"))
+    answer = client.post(f"{reverse('console:login')}?next={next_path}",
+                         {"username": username, "password": "x" * 12,
+                          "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+    assert answer.status_code == 302 and signed_in(client), answer.content.decode()[:300]
+
+
+def kept_on(page: str) -> dict | None:
+    """The form a page was given back to fill in (its json_script), or None."""
+    import html
+    import json
+    import re
+
+    found = re.search(r'<script id="seed-kept-form" type="application/json">(.*?)</script>', page, re.S)
+    return json.loads(html.unescape(found.group(1))) if found else None
+
+
+EMPLOYEE_FORM = {"number": "E-77", "name": "赵六", "site": "hq", "card": "55667788", "pin": "246810",
+                 "verify_mode": "any", "role": "employee"}  # "active" left unticked
+
+
+def test_a_form_sent_after_the_limit_is_kept_for_its_sender_and_given_back_on_its_page(hr, settings):
+    from central.console.kept_forms import KEPT_KEY
+    from central.people.models import Employee
+
+    settings.SESSION_IDLE_MIN = 30
+    client = csrf_client()
+    sign_in(client, "hr-wang")
+    assert client.get(reverse("console:employee_add")).status_code == 200
+    seen_ago(client, 31 * 60)
+    sent = client.post(reverse("console:employee_add"),
+                       {**EMPLOYEE_FORM, "csrfmiddlewaretoken": client.cookies["csrftoken"].value},
+                       HTTP_REFERER="http://testserver/employees/new/")
+    assert sent.status_code == 302 and sent["Location"] == "/login/?next=/employees/new/"
+    assert not signed_in(client) and not Employee.objects.filter(number="E-77").exists()  # nothing sent on its own
+    kept = client.session[KEPT_KEY]
+    assert kept["user"] == "hr-wang" and kept["page"] == kept["action"] == "/employees/new/"
+    assert kept["fields"]["name"] == ["赵六"] and kept["fields"]["card"] == ["55667788"]
+    assert "pin" not in kept["fields"] and "csrfmiddlewaretoken" not in kept["fields"]  # never a PIN or a token
+    login_page = client.get(sent["Location"]).content.decode()
+    assert "您填写的内容已保留：重新登录后会回到该页并填好，检查后再提交即可。" in login_page
+
+    sign_in(client, "hr-wang", "/employees/new/")
+    elsewhere = client.get(reverse("console:employees")).content.decode()
+    assert kept_on(elsewhere) is None and KEPT_KEY in client.session  # only its own page takes it
+    page = client.get(reverse("console:employee_add")).content.decode()
+    given = kept_on(page)
+    assert given is not None and given["fields"]["name"] == ["赵六"] and "246810" not in page
+    assert "您上次提交时已超时退出，填写的内容已恢复：请检查后再提交。" in page
+    assert KEPT_KEY not in client.session  # given back once
+    assert kept_on(client.get(reverse("console:employee_add")).content.decode()) is None
+
+
+def test_a_kept_form_goes_to_nobody_else_nor_when_forged_or_late(hr, settings):
+    from central.console.kept_forms import KEPT_FOR_S, KEPT_KEY
+
+    make_user("hr-li", Role.HR_ADMIN, sites=list(Site.objects.all()))
+    settings.SESSION_IDLE_MIN = 30
+    client = csrf_client()
+    sign_in(client, "hr-wang")
+    seen_ago(client, 31 * 60)
+    client.post(reverse("console:employee_add"),
+                {**EMPLOYEE_FORM, "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+    assert KEPT_KEY in client.session
+    sign_in(client, "hr-li", "/employees/new/")  # someone else at the same machine
+    page = client.get(reverse("console:employee_add")).content.decode()
+    assert kept_on(page) is None and "赵六" not in page and KEPT_KEY not in client.session
+
+    seen_ago(client, 31 * 60)  # a form with a token that does not hold (sent from another site) is not kept
+    forged = client.post(reverse("console:employee_add"), {**EMPLOYEE_FORM, "csrfmiddlewaretoken": "x" * 64})
+    assert forged.status_code == 302 and KEPT_KEY not in client.session
+
+    sign_in(client, "hr-li")
+    seen_ago(client, 31 * 60)
+    client.post(reverse("console:employee_add"),
+                {**EMPLOYEE_FORM, "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+    session = client.session
+    session[KEPT_KEY] = {**session[KEPT_KEY], "at": time.time() - KEPT_FOR_S - 1}
+    session.save()
+    sign_in(client, "hr-li", "/employees/new/")
+    assert kept_on(client.get(reverse("console:employee_add")).content.decode()) is None
+    assert KEPT_KEY not in client.session
