@@ -31,20 +31,29 @@ def batch(*punches: dict[str, Any]) -> dict[str, Any]:
     return {"batch": str(uuid.uuid4()), "punches": list(punches)}
 
 
+def central_cli(*args: str, db: str | None = None) -> tuple[int, str, str]:
+    """``seed-central --db DB ARGS`` run by the command line's own ``main`` in this process (its parser, the command,
+    its messages and exit codes, without a Python start of 0.4 s), on ``db`` (default: the test database Django is
+    on; ``""``: no ``--db``): (exit code, stdout, stderr)."""
+    from django.db import connection
+
+    from central.cli import main
+
+    target = str(connection.settings_dict["NAME"]) if db is None else db
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*(["--db", target] if target else []), *args])
+    return code, out.getvalue(), err.getvalue()
+
+
 def evaluate_command(path: Path, *, new_process: bool = False) -> subprocess.CompletedProcess[str]:
-    """``seed-central attendance evaluate PATH``: its exit code, stdout and stderr. Run by the command line's own
-    ``main`` in this process (its parser, the command, its messages and exit codes), without a Python start per
-    scenario (0.4 s each, for some 140 scenarios); ``new_process``: as a new process, as an integrator runs it."""
+    """``seed-central attendance evaluate PATH``: its exit code, stdout and stderr. Run in this process
+    (:func:`central_cli`: some 140 scenarios); ``new_process``: as a new process, as an integrator runs it."""
     argv = ["attendance", "evaluate", str(path)]
     if new_process:
         return subprocess.run([sys.executable, "-m", "central.cli", *argv], cwd=Path(__file__).resolve().parents[2],
                               capture_output=True, text=True, timeout=120)
-    from central.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(argv, *central_cli(*argv, db=""))
 
 
 def client_for(user: Any) -> Any:

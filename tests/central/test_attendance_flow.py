@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from central_support import batch, client_for, make_user, punch, send
+from central_support import batch, central_cli, client_for, make_user, punch, send
 from django.urls import reverse
 
 from central.accounts.models import AuditEntry
@@ -318,15 +318,11 @@ def test_incremental_and_batch_give_the_same_month(plant: dict[str, Any]) -> Non
 
 
 def test_the_batch_recompute_command_reports_progress_and_refuses_bad_ranges(
-        plant: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    from django.db import connection
+        plant: dict[str, Any]) -> None:
 
-    from central.cli import main as central_main
 
     def cli(*args: str) -> tuple[int, str, str]:
-        code = central_main(["--db", str(connection.settings_dict["NAME"]), "attendance", "recompute", *args])
-        out, err = capsys.readouterr()
-        return code, out, err
+        return central_cli("attendance", "recompute", *args)
 
     code, _, err = cli("--from", "2026-03-02", "--to", "2026-03-01")
     assert code == 2 and "--to" in err

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from central_support import batch, punch, send
+from central_support import batch, central_cli, punch, send
 from django.db import connection
 from django.utils import timezone as dj_timezone
 
@@ -48,12 +48,9 @@ def seed_central(punches: int = 6) -> None:
     assert len(replies[0]["stored"]) == punches and not replies[0]["rejected"]
 
 
-def here(capsys: pytest.CaptureFixture[str], target: str, *args: str) -> tuple[int, str, str]:
-    """``seed-central`` in this process, on the test database Django is on: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = central_main(["--db", target, *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+def here(target: str, *args: str) -> tuple[int, str, str]:
+    """``seed-central --db TARGET ARGS`` in this process (the test database's target, or another)."""
+    return central_cli(*args, db=target)
 
 
 def migrated_copy(central_db_target: str, path: Path) -> Path:
@@ -99,10 +96,10 @@ def rows_in(target: str, sql: str) -> list[tuple[object, ...]]:
 
 
 def test_a_backup_is_checked_counted_and_restored_with_the_terminals_asked_for_what_it_lacks(
-        central_db_target, empty_target, tmp_path, capsys):
+        central_db_target, empty_target, tmp_path):
     seed_central()
     folder = tmp_path / "backups"
-    code, made, err = here(capsys, central_db_target, "backup", "--to", str(folder), "create")
+    code, made, err = here(central_db_target, "backup", "--to", str(folder), "create")
     assert code == 0, err
     (manifest_path,) = folder.glob("seed-central-*.json")
     manifest = json.loads(manifest_path.read_text())
@@ -114,9 +111,9 @@ def test_a_backup_is_checked_counted_and_restored_with_the_terminals_asked_for_w
         assert rows_in(str(copy), "SELECT count(*) FROM ingest_punch") == [(6,)]
         assert rows_in(str(copy), "PRAGMA journal_mode") == [("delete",)]  # one self-contained file
 
-    code, listed, _ = here(capsys, central_db_target, "backup", "--to", str(folder), "list")
+    code, listed, _ = here(central_db_target, "backup", "--to", str(folder), "list")
     assert code == 0 and copy.name in listed
-    code, checked, _ = here(capsys, central_db_target, "backup", "check", str(copy))
+    code, checked, _ = here(central_db_target, "backup", "check", str(copy))
     assert code == 0 and "intact" in checked
 
     restored = run_cli(empty_target, "backup", "--to", str(folder), "restore", str(manifest_path))
@@ -139,17 +136,17 @@ def test_a_backup_is_checked_counted_and_restored_with_the_terminals_asked_for_w
     assert audit.returncode == 0, audit.stdout  # the restored hash chain with the restore's entry on it
 
 
-def test_a_damaged_backup_is_found_and_never_restored(central_db_target, empty_target, tmp_path, capsys):
+def test_a_damaged_backup_is_found_and_never_restored(central_db_target, empty_target, tmp_path):
     seed_central()
     folder = tmp_path / "backups"
-    assert here(capsys, central_db_target, "backup", "--to", str(folder), "create")[0] == 0
+    assert here(central_db_target, "backup", "--to", str(folder), "create")[0] == 0
     (manifest_path,) = folder.glob("seed-central-*.json")
     copy = folder / json.loads(manifest_path.read_text())["file"]
     data = bytearray(copy.read_bytes())
     data[len(data) // 2] ^= 0xFF
     copy.write_bytes(bytes(data))
 
-    code, _, err = here(capsys, central_db_target, "backup", "check", str(copy))
+    code, _, err = here(central_db_target, "backup", "check", str(copy))
     assert code == 1 and "damaged" in err and "损坏" in err
     restored = run_cli(empty_target, "backup", "--to", str(folder), "restore", str(copy))
     assert restored.returncode == 1 and "damaged" in restored.stderr
@@ -159,15 +156,15 @@ def test_a_damaged_backup_is_found_and_never_restored(central_db_target, empty_t
         assert rows_in(empty_target, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
                        ) == [(0,)]
     manifest_path.unlink()
-    code, _, err = here(capsys, central_db_target, "backup", "check", str(copy))
+    code, _, err = here(central_db_target, "backup", "check", str(copy))
     assert code == 1 and "no manifest" in err
 
 
 def test_a_database_with_data_is_replaced_only_when_told_and_kept_aside_first(central_db_target, empty_target,
-                                                                               tmp_path, capsys):
+                                                                               tmp_path):
     seed_central(punches=2)
     folder = tmp_path / "backups"
-    assert here(capsys, central_db_target, "backup", "--to", str(folder), "create")[0] == 0
+    assert here(central_db_target, "backup", "--to", str(folder), "create")[0] == 0
     (copy,) = [p for p in folder.iterdir() if p.suffix in (".db", ".dump")]
     assert run_cli(empty_target, "backup", "--to", str(folder), "restore", str(copy)).returncode == 0
     # the restored database gets a punch of its own; restoring over it needs --force and keeps it aside
@@ -328,7 +325,7 @@ def test_the_devices_page_shows_the_backups_and_the_terminals_still_asked(centra
     assert "数据库备份" not in hr.get("/devices/").content.decode()  # the machine's backups are the superuser's
 
 
-def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing_behind(central_db_target, tmp_path, tiny_disk, capsys):
+def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing_behind(central_db_target, tmp_path, tiny_disk):
     if connection.vendor != "sqlite":
         pytest.skip("shown on SQLite; pg_dump's own message says the same")
     target = migrated_copy(central_db_target, tmp_path / "central.db")
@@ -336,8 +333,8 @@ def test_a_backup_onto_a_full_disk_says_so_and_leaves_nothing_behind(central_db_
         db.execute("CREATE TABLE filler (x BLOB)")
         db.executemany("INSERT INTO filler VALUES (?)", [(os.urandom(4096),) for _ in range(400)])
     before = target.read_bytes()
-    code, _, err = here(capsys, str(target), "backup", "--to", str(tiny_disk / "b"), "create")
+    code, _, err = here(str(target), "backup", "--to", str(tiny_disk / "b"), "create")
     assert code == 1 and "磁盘已满" in err and "full" in err and "nothing was changed" in err
     assert list((tiny_disk / "b").iterdir()) == []  # no partial copy, no manifest of a copy that is not there
     assert target.read_bytes() == before
-    assert here(capsys, str(target), "backup", "--to", str(tmp_path / "b"), "create")[0] == 0  # room: it works
+    assert here(str(target), "backup", "--to", str(tmp_path / "b"), "create")[0] == 0  # room: it works

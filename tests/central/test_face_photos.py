@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from central_support import client_for, make_user, text_of
+from central_support import central_cli, client_for, make_user, text_of
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from central.accounts.models import AuditEntry, Role
-from central.cli import main as central_main
 from central.people import face_photos, roster
 from central.people.importing import ImportFileError
 from central.people.models import Employee, RosterChange, Site
@@ -276,8 +275,7 @@ def test_the_page_speaks_english_from_the_catalogue(plant, faces_dir) -> None:
     assert not re.search(r"[\u4e00-\u9fff]", shown), shown
 
 
-def test_the_command_line_checks_and_imports_a_folder(plant, faces_dir, tmp_path, capsys) -> None:
-    from django.db import connection
+def test_the_command_line_checks_and_imports_a_folder(plant, faces_dir, tmp_path) -> None:
 
     folder = tmp_path / "photos"
     (folder / "E001").mkdir(parents=True)
@@ -286,9 +284,7 @@ def test_the_command_line_checks_and_imports_a_folder(plant, faces_dir, tmp_path
     (folder / "X999.jpg").write_bytes(photo(faces_dir, "John_Savage", SAVAGE[0]))
 
     def cli(*args: str) -> tuple[int, str, str]:
-        code = central_main(["--db", str(connection.settings_dict["NAME"]), "employee", "photos", *args])
-        out, err = capsys.readouterr()
-        return code, out, err
+        return central_cli("employee", "photos", *args)
 
     code, out, err = cli(str(folder), "--check")
     assert code == 1 and "X999.jpg" in out and "找不到工号为 X999 的员工" in out and "3/3 photos" in err

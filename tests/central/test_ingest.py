@@ -13,10 +13,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from central_support import batch, punch, send
+from central_support import batch, central_cli, punch, send
 from cryptography import x509
 
-from central.cli import main as central_main
 from central.ingest.handler import Ingest
 from central.ingest.models import Event, Punch, RejectedMessage
 from central.people import roster
@@ -76,7 +75,7 @@ def test_bad_punches_are_refused_with_reasons_and_the_rest_stored():
     assert RejectedMessage.objects.order_by("-id").first().reason == "payload is not JSON: Expecting value: line 1 column 1 (char 0)"
 
 
-def test_a_time_no_correct_clock_could_stamp_is_stored_acked_and_flagged(capsys, tmp_path):
+def test_a_time_no_correct_clock_could_stamp_is_stored_acked_and_flagged(tmp_path):
     """1970 and 2100 stamped ``ntp``: kept as evidence and acknowledged (never resent forever), but flagged."""
     ingest = Ingest()
     now = datetime.now(timezone.utc)
@@ -94,7 +93,7 @@ def test_a_time_no_correct_clock_could_stamp_is_stored_acked_and_flagged(capsys,
     send(ingest, "punches", batch(fixed))
     assert Punch.objects.get(id=future["id"]).time_flag == ""
     # the flag is shown where punches are read: the CLI's JSON
-    code, out, _ = cli(capsys, tmp_path, "punches", "--format", "json", "--since", "1969-12-31T00:00:00Z")
+    code, out, _ = cli(tmp_path, "punches", "--format", "json", "--since", "1969-12-31T00:00:00Z")
     assert code == 0
     listed = {row["id"]: row["time_flag"] for row in json.loads(out)}
     assert listed[epoch["id"]] == "before_floor" and listed[offline["id"]] == ""
@@ -201,18 +200,13 @@ def test_roster_versions_deltas_and_full():
 
 
 # -- the command line ---------------------------------------------------------------------------------
-def cli(capsys, tmp_path, *args) -> tuple[int, str, str]:
-    """The CLI in this process: Django is already started on the test database, which ``--db`` names."""
-    from django.db import connection
-
-    code = central_main(["--db", str(connection.settings_dict["NAME"]), "--pki", str(tmp_path / "pki"), "--site", "s1",
-                         *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+def cli(tmp_path, *args) -> tuple[int, str, str]:
+    """The CLI in this process, on the test database, with this test's PKI folder and site."""
+    return central_cli("--pki", str(tmp_path / "pki"), "--site", "s1", *args)
 
 
-def test_provision_and_broker_config(capsys, tmp_path):
-    code, out, _ = cli(capsys, tmp_path, "provision", "door-7", "--out", str(tmp_path / "b"), "--broker-host", "mq.example")
+def test_provision_and_broker_config(tmp_path):
+    code, out, _ = cli(tmp_path, "provision", "door-7", "--out", str(tmp_path / "b"), "--broker-host", "mq.example")
     assert code == 0 and "door-7" in out
     folder = tmp_path / "b" / "door-7"
     assert sorted(f.name for f in folder.iterdir()) == ["ca.crt", "command-signing.pub", "device.crt", "device.key", "sync.toml"]
@@ -228,9 +222,9 @@ def test_provision_and_broker_config(capsys, tmp_path):
     assert (config.device.id, config.device.site, config.sync.broker_host) == ("door-7", "s1", "mq.example")
     assert str(config.sync.key_file) == "/etc/seed/sync/device.key"
     # a second terminal reuses the CA
-    assert cli(capsys, tmp_path, "provision", "door-8", "--out", str(tmp_path / "b"))[0] == 0
+    assert cli(tmp_path, "provision", "door-8", "--out", str(tmp_path / "b"))[0] == 0
     assert (tmp_path / "pki" / "ca.crt").read_bytes() == ca
-    code, out, _ = cli(capsys, tmp_path, "broker-config", "--out", str(tmp_path / "broker"), "--port", "18883")
+    code, out, _ = cli(tmp_path, "broker-config", "--out", str(tmp_path / "broker"), "--port", "18883")
     assert code == 0
     conf = (tmp_path / "broker" / "mosquitto.conf").read_text()
     for line in ("require_certificate true", "use_identity_as_username true", "allow_anonymous false", "listener 18883"):
@@ -239,30 +233,30 @@ def test_provision_and_broker_config(capsys, tmp_path):
     assert "user door-7\ntopic write seed/v1/s1/door-7/punches" in acl
     assert "topic read seed/v1/s1/door-8/cmd" in acl and "user seed-central\ntopic readwrite seed/#" in acl
     # refused names
-    assert cli(capsys, tmp_path, "provision", "seed-central")[0] == 2
-    code, _, err = cli(capsys, tmp_path, "provision", "bad/name")
+    assert cli(tmp_path, "provision", "seed-central")[0] == 2
+    code, _, err = cli(tmp_path, "provision", "bad/name")
     assert code == 2 and "device id" in err
 
 
-def test_punches_and_devices_reports(capsys, tmp_path):
+def test_punches_and_devices_reports(tmp_path):
     ingest = Ingest()
     early = punch(punched_at="2026-03-01T07:00:00.000000Z", employee_number="E7")
     late = punch(punched_at="2026-03-02T07:00:00.000000Z")
     send(ingest, "punches", {"batch": str(uuid.uuid4()), "punches": [early, late]})
     send(ingest, "status", {"online": True, "device": "door-a", "queue_depth": 0})
-    code, out, _ = cli(capsys, tmp_path, "punches", "--since", "2026-03-02", "--format", "csv")
+    code, out, _ = cli(tmp_path, "punches", "--since", "2026-03-02", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [r["id"] for r in rows] == [late["id"]]
-    code, out, _ = cli(capsys, tmp_path, "punches", "--format", "json")
+    code, out, _ = cli(tmp_path, "punches", "--format", "json")
     assert [r["employee_number"] for r in json.loads(out)] == ["E7", "E001"]
-    code, out, _ = cli(capsys, tmp_path, "devices")
+    code, out, _ = cli(tmp_path, "devices")
     assert code == 0 and "door-a" in out and "True" in out
-    code, _, err = cli(capsys, tmp_path, "punches", "--since", "last tuesday")
+    code, _, err = cli(tmp_path, "punches", "--since", "last tuesday")
     assert code == 2 and "neither an ISO date" in err
-    assert cli(capsys, tmp_path, "employee", "add", "E9", "Nine", "--pin", "4321")[0] == 0
-    code, out, _ = cli(capsys, tmp_path, "employee", "list")
+    assert cli(tmp_path, "employee", "add", "E9", "Nine", "--pin", "4321")[0] == 0
+    code, out, _ = cli(tmp_path, "employee", "list")
     assert "E9" in out and "4321" not in out
-    code, _, err = cli(capsys, tmp_path, "employee", "add", "E10", "")
+    code, _, err = cli(tmp_path, "employee", "add", "E10", "")
     assert code == 2 and "name" in err
 
 

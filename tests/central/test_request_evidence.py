@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from central_support import client_for
+from central_support import central_cli, client_for
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -179,11 +179,9 @@ def settled_with_evidence(request: LeaveRecord | MakeupPunch, state: str, days_a
 
 
 def test_evidence_is_deleted_once_its_retention_after_settling_ends_and_each_deletion_is_audited(
-        plant, capsys, settings) -> None:
-    from django.db import connection
+        plant, settings) -> None:
 
     from central.attendance.evidence import purge_expired
-    from central.cli import main as central_main
 
     e1, sick = plant["e1"], plant["sick"]
     now = datetime(2028, 6, 1, 12, tzinfo=timezone.utc)
@@ -211,9 +209,7 @@ def test_evidence_is_deleted_once_its_retention_after_settling_ends_and_each_del
 
     # the command does the same at once, with the configured days or its own
     def cli(*args: str) -> tuple[int, str, str]:
-        code = central_main(["--db", str(connection.settings_dict["NAME"]), "attendance", "purge-evidence", *args])
-        out, err = capsys.readouterr()
-        return code, out, err
+        return central_cli("attendance", "purge-evidence", *args)
 
     code, _, err = cli("--days", "0")
     assert code == 2 and "--days is 1 or more" in err and RequestEvidence.objects.count() == 2

@@ -8,9 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from central_support import client_for
+from central_support import central_cli, client_for
 from django.contrib.auth import authenticate
-from django.db import connection
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
@@ -19,7 +18,6 @@ from central.accounts import audit, scope
 from central.accounts.models import AuditEntry, Role, SignInFailure, User
 from central.accounts.services import AccountError, create_token, user_for_token
 from central.accounts.users import UserInput, change_user, create_user, reset_password, set_active
-from central.cli import main as central_main
 from central.people import roster
 from central.people.models import Department, Employee, Site
 
@@ -348,11 +346,8 @@ def test_an_address_trying_many_names_waits_too(world):
 
 
 # -- the command line ---------------------------------------------------------------------------------
-def test_createadmin_grants_departments_and_links_an_employee(world, capsys: pytest.CaptureFixture[str]):
-    def cli(*args: str) -> tuple[int, str, str]:
-        code = central_main(["--db", str(connection.settings_dict["NAME"]), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
+def test_createadmin_grants_departments_and_links_an_employee(world):
+    cli = central_cli
 
     code, out, _ = cli("createadmin", "mg-sales", "--role", "manager", "--department", "hq/销售部", "--employee", "E002")
     manager = User.objects.get(username="mg-sales")
