@@ -129,11 +129,10 @@ class IdleSignOutMiddleware:
     @staticmethod
     def _give_back(request: HttpRequest) -> None:
         """The page a form kept at the sign-out came from, opened again by its sender: the form is given back to the
-        page to fill in (``request.seed_kept_form``, read by ``console/base.html``)."""
+        page to fill in (``request.seed_kept_form``, read by ``console/base.html``), with what the page says once it
+        has filled a field (a form of buttons only, such as a decision, has nothing to give back)."""
         kept = kept_forms.take(request)
-        request.seed_kept_form = kept  # type: ignore[attr-defined]
-        if kept is None:
-            return
-        messages.info(request, _("您上次提交时已超时退出，填写的内容已恢复：请检查后再提交。"))
-        if kept["files"]:
-            messages.warning(request, _("所选的文件未能保留，请重新选择。"))
+        request.seed_kept_form = None if kept is None else {  # type: ignore[attr-defined]
+            "action": kept["action"], "fields": kept["fields"],
+            "notices": [_("您上次提交时已超时退出，填写的内容已恢复：请检查后再提交。"),
+                        *([_("所选的文件未能保留，请重新选择。")] if kept["files"] else [])]}

@@ -161,7 +161,8 @@ def test_a_form_sent_after_the_limit_is_kept_for_its_sender_and_given_back_on_it
     page = client.get(reverse("console:employee_add")).content.decode()
     given = kept_on(page)
     assert given is not None and given["fields"]["name"] == ["赵六"] and "246810" not in page
-    assert "您上次提交时已超时退出，填写的内容已恢复：请检查后再提交。" in page
+    assert given["action"] == "/employees/new/" and "user" not in given
+    assert given["notices"] == ["您上次提交时已超时退出，填写的内容已恢复：请检查后再提交。"]  # shown once filled in
     assert KEPT_KEY not in client.session  # given back once
     assert kept_on(client.get(reverse("console:employee_add")).content.decode()) is None
 

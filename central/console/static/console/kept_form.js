@@ -20,13 +20,19 @@
   var form = posting.filter(function (f) { return sentTo(f) === kept.action && holds(f); })[0] ||
              posting.filter(holds)[0];
   if (!form) { return; }
+  var filled = 0;
   Array.prototype.forEach.call(form.elements, function (field) {
     if (!field.name) { return; }
     var type = (field.type || "").toLowerCase();
     if (type === "hidden" || type === "file" || type === "password" || type === "submit" || type === "button") { return; }
     var values = kept.fields[field.name];
-    if (type === "checkbox") { field.checked = !!values && values.indexOf(field.value) >= 0; return; }
+    if (type === "checkbox") {  /* a box the form sent unticked is not in it: unticked again */
+      field.checked = !!values && values.indexOf(field.value) >= 0;
+      if (values) { filled += 1; }
+      return;
+    }
     if (!values) { return; }
+    filled += 1;
     if (type === "radio") { field.checked = values.indexOf(field.value) >= 0; return; }
     if (field.tagName === "SELECT" && field.multiple) {
       Array.prototype.forEach.call(field.options, function (o) { o.selected = values.indexOf(o.value) >= 0; });
@@ -36,7 +42,22 @@
     var index = Array.prototype.indexOf.call(same, field);
     if (index < values.length) { field.value = values[index]; }
   });
+  if (!filled) { return; }  /* buttons only (a decision, the language switch): nothing typed to give back */
   form.classList.add("kept-form");
+  var main = document.querySelector("main.content");
+  var box = document.querySelector(".messages");
+  if (!box && main) {
+    box = document.createElement("div");
+    box.className = "messages";
+    main.insertBefore(box, main.firstChild);
+  }
+  kept.notices.forEach(function (text) {
+    var alert = document.createElement("div");
+    alert.className = "alert alert-ok kept-notice";
+    alert.setAttribute("role", "status");
+    alert.textContent = text;
+    if (box) { box.appendChild(alert); }
+  });
   var first = form.querySelector("input:not([type=hidden]), select, textarea");
   if (first) { first.focus(); }
 }());
