@@ -27,7 +27,8 @@ SECRET_NAME = re.compile(r"password|passwd|secret|token|(^|_)pin($|_)|otp", re.I
 
 class KeptForm(TypedDict):
     user: str  # the username it was sent as: only they get it back
-    page: str  # the path of the page the form was on
+    page: str  # the path of the page the form was on (given back there, whatever its query)
+    back: str  # that page with its query, where signing in again leads
     action: str  # the path it was sent to
     fields: dict[str, list[str]]
     files: bool  # it carried a file, not kept
@@ -35,20 +36,22 @@ class KeptForm(TypedDict):
 
 
 def _same_host_path(request: HttpRequest, url: str | None) -> str | None:
+    """The path and query of ``url`` when it is of this host."""
     if not url:
         return None
     parts = urlsplit(url)
     if parts.netloc and parts.netloc != request.get_host():
         return None
-    return parts.path or "/"
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def form_page(request: HttpRequest) -> str:
-    """The page a form was sent from: htmx names it (``HX-Current-URL``), a plain form's browser sends it as the
-    Referer; else the address the form went to (which serves the form on GET, as Django's views do)."""
+    """The page a form was sent from, with its query (its filters): htmx names it (``HX-Current-URL``), a plain
+    form's browser sends it as the Referer; else the address the form went to (which serves the form on GET, as
+    Django's views do)."""
     current = request.headers.get("HX-Current-URL") if request.headers.get("HX-Request") else None
     return (_same_host_path(request, current) or _same_host_path(request, request.headers.get("Referer"))
-            or request.path)
+            or request.get_full_path())
 
 
 def _csrf_holds(request: HttpRequest) -> bool:
@@ -72,7 +75,8 @@ def keep(request: HttpRequest, username: str) -> KeptForm | None:
         size += len(name) + sum(len(v) for v in values)
     if not fields or size > MAX_CHARS:
         return None
-    return KeptForm(user=username, page=form_page(request), action=request.path, fields=fields,
+    back = form_page(request)
+    return KeptForm(user=username, page=urlsplit(back).path, back=back, action=request.path, fields=fields,
                     files=bool(request.FILES), at=time.time())
 
 

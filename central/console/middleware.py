@@ -115,7 +115,7 @@ class IdleSignOutMiddleware:
                 if kept is not None:
                     request.session[kept_forms.KEPT_KEY] = kept
                     messages.info(request, _("您填写的内容已保留：重新登录后会回到该页并填好，检查后再提交即可。"))
-                return _go_to(request, _sign_in_url(kept["page"] if kept else _page_path(request)))
+                return _go_to(request, _sign_in_url(kept["back"] if kept else _page_path(request)))
             if not request.headers.get(POLL_HEADER) and (idle is None or idle >= SEEN_STEP_S):
                 request.session[SEEN_KEY] = now
             if request.method == "GET" and not request.headers.get("HX-Request"):

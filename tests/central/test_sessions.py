@@ -196,3 +196,23 @@ def test_a_kept_form_goes_to_nobody_else_nor_when_forged_or_late(hr, settings):
     sign_in(client, "hr-li", "/employees/new/")
     assert kept_on(client.get(reverse("console:employee_add")).content.decode()) is None
     assert KEPT_KEY not in client.session
+
+
+def test_a_panel_form_sent_after_the_limit_takes_the_page_to_sign_in_and_keeps_the_form_for_that_page(hr, settings):
+    """A form inside a page's panel (htmx) sent past the limit: the whole page goes to the sign-in form, and the form
+    is kept for the page the panel is on, not for the address the panel sent it to."""
+    from central.console.kept_forms import KEPT_KEY
+
+    settings.SESSION_IDLE_MIN = 30
+    client = csrf_client()
+    sign_in(client, "hr-wang")
+    client.get(reverse("console:attendance_shifts"))
+    seen_ago(client, 31 * 60)
+    sent = client.post(reverse("console:attendance_request_decide"),
+                       {"kind": "leave", "id": "7", "note": "同意，注意交接",
+                        "csrfmiddlewaretoken": client.cookies["csrftoken"].value},
+                       HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/attendance/requests/?state=pending")
+    assert sent.status_code == 204 and sent["HX-Redirect"] == "/login/?next=/attendance/requests/%3Fstate%3Dpending"
+    kept = client.session[KEPT_KEY]
+    assert (kept["page"], kept["action"]) == ("/attendance/requests/", "/attendance/requests/decide/")
+    assert kept["fields"]["note"] == ["同意，注意交接"]
