@@ -414,6 +414,10 @@ class RecomputeJob(models.Model):
     at once when it is small (:attr:`claimed_until`)."""
     PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
     ARRIVALS = "大批打卡到达 / many punches arrived at once"
+    EDIT, MANY_PUNCHES, TURNING_FINAL = "edit", "arrivals", "final"
+    KINDS = [(EDIT, "a person's change (an edit, an import, a month reopened): shown"),
+             (MANY_PUNCHES, "punches too many for one follower pass: shown, the month pages are behind until done"),
+             (TURNING_FINAL, "the follower's own, as days turn final: routine, not shown")]
     STATES = [(PENDING, _("排队中 Queued")), (RUNNING, _("进行中 Running")), (DONE, _("完成 Done")),
               (FAILED, _("失败 Failed"))]
     created_at = models.DateTimeField(auto_now_add=True)
@@ -430,6 +434,8 @@ class RecomputeJob(models.Model):
     error = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    kind = models.CharField(max_length=8, choices=KINDS, default=EDIT,
+                            help_text="Why it was queued, which says whether the console shows it.")
     claimed_until = models.DateTimeField(
         null=True, blank=True,
         help_text="Set while the request that queued the job runs it itself (an import small enough to wait for): "

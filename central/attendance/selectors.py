@@ -412,7 +412,7 @@ def recompute_jobs_shown(now: datetime) -> JobsShown:
     anyone)."""
     rows = (RecomputeJob.objects.filter(Q(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
                                         | Q(finished_at__gte=now - JOB_DONE_SHOWN))
-            .exclude(Q(actor__startswith="system:") & ~Q(reason=RecomputeJob.ARRIVALS))
+            .exclude(kind=RecomputeJob.TURNING_FINAL)
             .defer("employees").order_by("pk"))
     return JobsShown([JobRow(job, job.state == RecomputeJob.PENDING and job.done == 0
                              and job.created_at < now - JOB_STALLED) for job in rows[:20]])

@@ -616,9 +616,9 @@ class Follower:
             with transaction.atomic():
                 ids = list(staff) if days else []  # read only when some days close
                 if ids:
-                    RecomputeJob.objects.create(
-                        actor=SYSTEM_ACTOR, reason=f"站点 {site_id} 定稿至 {frontier:%Y-%m-%d %H:%M} / days turn final",
-                        first=min(days), last=max(days), employees=ids, total=len(ids))
+                    queue_recompute(ids, min(days), max(days), SYSTEM_ACTOR,
+                                    f"站点 {site_id} 定稿至 {frontier:%Y-%m-%d %H:%M} / days turn final",
+                                    kind=RecomputeJob.TURNING_FINAL)
                 _set_state(key, frontier.replace(tzinfo=rules.zone(site_id)))
 
 
@@ -665,7 +665,8 @@ def _queue_arrived(spans: dict[int, tuple[date, date]]) -> RecomputeJob:
     ERP's bulk load) are queued, in the pass's commit: :func:`run_queued` works through them a chunk of employees at a
     time, each its own short transaction, and the receiver's batches are never held behind one long write."""
     first, last = min(low for low, _ in spans.values()), max(high for _, high in spans.values())
-    return queue_recompute(sorted(spans), first, last, SYSTEM_ACTOR, RecomputeJob.ARRIVALS)
+    return queue_recompute(sorted(spans), first, last, SYSTEM_ACTOR, RecomputeJob.ARRIVALS,
+                           kind=RecomputeJob.MANY_PUNCHES)
 
 
 def _arrived(mark: datetime | None, recent: LookBack, trimmed: bool = False) -> list[Arrived]:
@@ -822,12 +823,12 @@ def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date
 
 
 def queue_recompute(ids: list[int], first: date, last: date, actor: str, reason: str, *,
-                    claimed_until: datetime | None = None) -> RecomputeJob:
+                    claimed_until: datetime | None = None, kind: str = RecomputeJob.EDIT) -> RecomputeJob:
     """A recompute of these employees (ids, ascending) over ``first``..``last`` for :func:`run_queued`, in the
     caller's transaction. A person's job is audited as queued, unless its caller runs it at once (``claimed_until``,
     :func:`finish_claimed`)."""
     job = RecomputeJob.objects.create(actor=actor[:150], reason=reason[:200], first=first, last=last, employees=ids,
-                                      total=len(ids), claimed_until=claimed_until)
+                                      total=len(ids), claimed_until=claimed_until, kind=kind)
     if actor != SYSTEM_ACTOR and claimed_until is None:
         audit.record(actor, "attendance.recompute_queued", f"{first.isoformat()}..{last.isoformat()}",
                      {"job": job.pk, "employees": len(ids), "reason": job.reason})

@@ -253,6 +253,7 @@ def test_a_month_arriving_at_once_is_queued_not_written_in_one_pass_and_ends_as_
     assert (job.actor, job.state, job.total, job.first, job.last) == (
         services.SYSTEM_ACTOR, "pending", len({p["employee_number"] for p in punches}), date(2026, 2, 28),
         date(2026, 4, 1))
+    assert job.kind == RecomputeJob.MANY_PUNCHES
     # HR sees it above the attendance pages (the month pages are behind until it is done)
     hr = make_user("hr-zhao", "hr_admin", sites=[plant["site"]])
     shown = client_for(hr).get(reverse("console:attendance_recompute_jobs")).content.decode()
@@ -265,6 +266,7 @@ def test_a_month_arriving_at_once_is_queued_not_written_in_one_pass_and_ends_as_
 
     # done, it is shown as done for a while; the days turning final meanwhile are not shown at all
     assert [(r.job.pk, r.job.state) for r in recompute_jobs_shown(now).rows] == [(job.pk, "done")]
+    assert RecomputeJob.objects.filter(kind=RecomputeJob.TURNING_FINAL, state="done").exists()
     # the punches were queued once (the days turning final at the terminal's report are a job of their own)
     assert list(RecomputeJob.objects.filter(reason=job.reason).values_list("pk", "state")) == [(job.pk, "done")]
     queued = _snapshot()

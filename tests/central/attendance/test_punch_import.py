@@ -327,7 +327,7 @@ def test_a_big_import_is_queued_in_its_punches_commit_and_the_follower_counts_it
     assert job.state == RecomputeJob.DONE
     assert _day_of(plant["E1"], worked) == ("present", "punches")
     assert _day_of(plant["E3"], worked) == ("present", "punches")
-    assert not RecomputeJob.objects.filter(reason=RecomputeJob.ARRIVALS).exists()
+    assert not RecomputeJob.objects.filter(kind=RecomputeJob.MANY_PUNCHES).exists()
     # a door's punch received in the same moments is still the follower's to count
     Punch.objects.create(id="door-9", site="s1", device_id="gate-1", employee_number="E3", direction="out",
                          method="face", punched_at=datetime.combine(worked, time(18, 1), SHANGHAI), boot_id="b",
@@ -376,4 +376,4 @@ def test_a_small_import_is_counted_before_the_page_answers_and_one_cut_short_is_
     follower.tick(now=cut.claimed_until + timedelta(seconds=1))
     cut.refresh_from_db()
     assert cut.state == RecomputeJob.DONE and _day_of(plant["E3"], worked) == ("present", "punches")
-    assert not RecomputeJob.objects.filter(reason=RecomputeJob.ARRIVALS).exists()
+    assert not RecomputeJob.objects.filter(kind=RecomputeJob.MANY_PUNCHES).exists()
