@@ -139,7 +139,7 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
     with transaction.atomic():
         version = start = current_version()
         # the employees already there read together, not one query each: an import of thousands spent most of its
-        # time preparing those queries (benchmarks/roster_upsert.py)
+        # time preparing those queries (benchmarks/roster.py, docs/benchmarks-roster.md)
         held = _employees_by_number([emp.number for emp in checked])
         for raw, emp in zip(items, checked, strict=True):
             version += 1
