@@ -817,9 +817,14 @@ def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date
     ids = list(employees.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return Outcome()
-    if len(ids) * ((span[1] - span[0]).days + 1) <= INLINE_EMPLOYEE_DAYS:
+    if _fits_inline(len(ids), span):
         return recompute(span[0], span[1], employees=employees, actor=actor)
     return queue_recompute(ids, span[0], span[1], actor, reason)
+
+
+def _fits_inline(employees: int, span: tuple[date, date]) -> bool:
+    """Whether a recompute of so many employees over ``span`` is small enough for a page to wait for."""
+    return employees * ((span[1] - span[0]).days + 1) <= INLINE_EMPLOYEE_DAYS
 
 
 def queue_recompute(ids: list[int], first: date, last: date, actor: str, reason: str, *,
@@ -851,8 +856,7 @@ def queue_recompute_of(employee_ids: Iterable[int], first: date | None, last: da
     ids = sorted(set(employee_ids))
     if span is None or not ids:
         return None
-    small = len(ids) * ((span[1] - span[0]).days + 1) <= INLINE_EMPLOYEE_DAYS
-    claim = (now or dj_timezone.now()) + CLAIM if small else None
+    claim = (now or dj_timezone.now()) + CLAIM if _fits_inline(len(ids), span) else None
     return queue_recompute(ids, span[0], span[1], actor, reason, claimed_until=claim)
 
 

@@ -35,7 +35,7 @@ class KeptForm(TypedDict):
     at: float  # when it was kept (seconds since the epoch)
 
 
-def _same_host_path(request: HttpRequest, url: str | None) -> str | None:
+def same_host_path(request: HttpRequest, url: str | None) -> str | None:
     """The path and query of ``url`` when it is of this host."""
     if not url:
         return None
@@ -50,7 +50,7 @@ def form_page(request: HttpRequest) -> str:
     form's browser sends it as the Referer; else the address the form went to (which serves the form on GET, as
     Django's views do)."""
     current = request.headers.get("HX-Current-URL") if request.headers.get("HX-Request") else None
-    return (_same_host_path(request, current) or _same_host_path(request, request.headers.get("Referer"))
+    return (same_host_path(request, current) or same_host_path(request, request.headers.get("Referer"))
             or request.get_full_path())
 
 

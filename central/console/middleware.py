@@ -83,10 +83,7 @@ def _page_path(request: HttpRequest) -> str:
     current = request.headers.get("HX-Current-URL") if request.headers.get("HX-Request") else None
     if not current:
         return request.get_full_path()
-    parts = urlsplit(current)
-    if parts.netloc and parts.netloc != request.get_host():
-        return "/"
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return kept_forms.same_host_path(request, current) or "/"
 
 
 class IdleSignOutMiddleware:

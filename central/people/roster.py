@@ -56,14 +56,13 @@ def current_version() -> int:
     return int(RosterChange.objects.aggregate(v=Max("version"))["v"] or 0)
 
 
-def _site(code: str | None, cache: dict[str, Site] | None = None) -> Site:
-    """The site of this code, or without one the first site (made when there is none); kept in ``cache``."""
-    if cache is not None and (code or "") in cache:
-        return cache[code or ""]
-    found = _find_site(code)
-    if cache is not None:
-        cache[code or ""] = found
-    return found
+def _site(code: str | None, cache: dict[str, Site]) -> Site:
+    """The site of this code, or without one the first site (made when there is none); read once for a store
+    (``cache``, as :func:`_department` keeps its departments)."""
+    key = code or ""
+    if key not in cache:
+        cache[key] = _find_site(code)
+    return cache[key]
 
 
 def _find_site(code: str | None) -> Site:
@@ -163,7 +162,6 @@ def upsert_employees(records: Iterable[Mapping[str, Any]], *, actor: str = "syst
                 row.fingers_since = templates_at or now
             row.version = version
             row.save()
-            held[emp.number] = row
             changes.append(RosterChange(version=version, number=emp.number, op="upsert", at=now))
         RosterChange.objects.bulk_create(changes, batch_size=500)
     if version != start:

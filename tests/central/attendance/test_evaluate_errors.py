@@ -25,14 +25,10 @@ GOOD = {
 }
 
 
-def run(path: Path, *, new_process: bool = False) -> subprocess.CompletedProcess:
-    return evaluate_command(path, new_process=new_process)
-
-
 def run_scenario(scenario, tmp_path: Path, *, new_process: bool = False) -> subprocess.CompletedProcess:
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(scenario), encoding="utf-8")
-    return run(path, new_process=new_process)
+    return evaluate_command(path, new_process=new_process)
 
 
 def _delete(*keys):
@@ -141,7 +137,7 @@ def test_scenario_not_an_object(tmp_path: Path):
 def test_malformed_json(tmp_path: Path):
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(GOOD)[:-40], encoding="utf-8")
-    proc = run(path)
+    proc = evaluate_command(path)
     assert proc.returncode == 2
     assert proc.stdout.strip() == ""
     assert proc.stderr.strip() and "Traceback" not in proc.stderr
@@ -149,7 +145,7 @@ def test_malformed_json(tmp_path: Path):
 
 def test_file_missing(tmp_path: Path):
     path = tmp_path / "no-such-scenario.json"
-    proc = run(path, new_process=True)
+    proc = evaluate_command(path, new_process=True)
     assert proc.returncode == 2
     assert proc.stdout.strip() == ""
     assert "no-such-scenario.json" in proc.stderr
