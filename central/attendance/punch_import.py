@@ -34,7 +34,7 @@ from django.utils import timezone as dj_timezone
 from central.accounts import audit, scope
 from central.attendance import closing
 from central.attendance.inputs import zone_named
-from central.attendance.services import IMPORTED, RECOMPUTE_DAYS, finish_claimed, queue_recompute_of
+from central.attendance.services import IMPORTED, RECOMPUTE_DAYS, queue_recompute_of, run_claimed
 from central.ingest.handler import store_punches
 from central.ingest.models import Punch
 from central.people.importing import (
@@ -343,8 +343,6 @@ def apply(user: User | None, table: Table, *, source: str, actor: str,
             # a night shift's punch after midnight belongs to the day before
             job = queue_recompute_of(checked.employees, checked.first - timedelta(days=1), checked.last, actor,
                                      f"导入打卡 / punches imported: {source}", now=now)
-    recomputed: Outcome | RecomputeJob | None = job
-    if job is not None and job.claimed_until is not None:
-        recomputed = finish_claimed(job)
+    recomputed = run_claimed(job)
     log.info("%s punches of %s employees imported from %s", len(checked.punches), len(checked.employees), source)
     return Imported(checked, recomputed)

@@ -169,10 +169,10 @@ def decide_makeup_punch(punch: MakeupPunch, *, approve: bool, actor: str, now: d
     with transaction.atomic():
         settle(punch, "approved" if approve else "rejected", actor)
         webhook_events.request_changed(punch)
-    if approve:
-        day = punch.at.date()
-        recompute(day - timedelta(days=2), day + timedelta(days=1), employees=Employee.objects.filter(pk=punch.employee_id),
-                  now=now)
+        if approve:  # in the approval's commit: the punch never stands approved and uncounted
+            day = punch.at.date()
+            recompute(day - timedelta(days=2), day + timedelta(days=1),
+                      employees=Employee.objects.filter(pk=punch.employee_id), now=now)
     return punch
 
 

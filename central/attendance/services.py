@@ -772,7 +772,9 @@ def add_manual_record(employee: Employee, day: date, status: str, *, reason: str
                                          created_by=actor[:150], final=True, hours=Decimal("0.00"))
         audit.record(actor, "attendance.manual_record", f"{employee.number} {day.isoformat()}",
                      {"status": status, "shift": shift_name, "reason": reason[:200]})
-    recompute(day - timedelta(days=1), day + timedelta(days=1), employees=Employee.objects.filter(pk=employee.pk), now=now)
+        # in the same commit: the record and what it changes on the days around it (a crash leaves neither)
+        recompute(day - timedelta(days=1), day + timedelta(days=1), employees=Employee.objects.filter(pk=employee.pk),
+                  now=now)
     return DailyRecord.objects.get(pk=row.pk)
 
 
@@ -807,19 +809,23 @@ def _past_span(first: date | None, last: date | None, today: date | None = None)
     return (low, high) if low <= high else None
 
 
-def _recompute_for(employees: QuerySet[Employee], first: date | None, last: date | None, actor: str,
-                   reason: str) -> Outcome | RecomputeJob:
-    """Recompute what an edit changed: at once when it is small, else queued for the follower (:func:`run_queued`),
-    so that the page answers; ``reason`` says what changed (the console shows it with the progress)."""
-    span = _past_span(first, last)
-    if span is None:
-        return Outcome()
-    ids = list(employees.order_by("pk").values_list("pk", flat=True))
-    if not ids:
-        return Outcome()
-    if _fits_inline(len(ids), span):
-        return recompute(span[0], span[1], employees=employees, actor=actor)
-    return queue_recompute(ids, span[0], span[1], actor, reason)
+def queue_recompute_for(employees: QuerySet[Employee], first: date | None, last: date | None, actor: str,
+                        reason: str) -> RecomputeJob | None:
+    """In the transaction of an edit that changes what ``employees``' days come out as: the recompute of the past days
+    among ``first``..``last`` queued in that same commit (:func:`queue_recompute_of`), so that a crash after the commit
+    leaves no day computed on the old rules; ``reason`` says what changed (the console shows it with the progress).
+    After the commit the caller passes the job to :func:`run_claimed`."""
+    if _past_span(first, last) is None:
+        return None
+    return queue_recompute_of(employees.order_by("pk").values_list("pk", flat=True), first, last, actor, reason)
+
+
+def run_claimed(job: RecomputeJob | None) -> Outcome | RecomputeJob | None:
+    """After the commit that queued ``job``: a job small enough for a page to wait for (claimed by this request) is run
+    here, its outcome returned; a bigger one is left to the follower (:func:`run_queued`) and returned as it is."""
+    if job is None or job.claimed_until is None:
+        return job
+    return finish_claimed(job)
 
 
 def _fits_inline(employees: int, span: tuple[date, date]) -> bool:
@@ -1012,11 +1018,13 @@ def save_overtime_rule(user: Any, values: dict[str, Any], rule: Any = None) -> A
         audit.record(user.username, "attendance.overtime_rule.create" if creating else "attendance.overtime_rule.update",
                      name, {k: values[k] for k in ("min_minutes", "step_min", "before_start", "requires_approval",
                                                    "listed_only")})
-    if not creating:
-        shift_ids = list(rule.shifts.values_list("pk", flat=True))
-        rotations = [r for s in shift_ids for r in _rotations_using(s)]
-        _recompute_for(_employees_on(shift_ids, rotations), None, None, user.username,
-                       f"加班规则 {name} / overtime rule {name}")
+        job = None
+        if not creating:
+            shift_ids = list(rule.shifts.values_list("pk", flat=True))
+            rotations = [r for s in shift_ids for r in _rotations_using(s)]
+            job = queue_recompute_for(_employees_on(shift_ids, rotations), None, None, user.username,
+                                      f"加班规则 {name} / overtime rule {name}")
+    run_claimed(job)
     return rule
 
 
@@ -1090,12 +1098,14 @@ def save_leave_type(user: Any, values: dict[str, Any], leave_type: LeaveType | N
                             "on_duty": on_duty, "forfeits_annual": forfeits, "in_lieu_months": months,
                             "carry_over_days": None if carry is None else str(carry), "carry_over_until": until,
                             "carry_over_since": since})
-    if moved:
-        leaves = LeaveRecord.objects.filter(leave_type=leave_type, state="approved")
-        span = leaves.aggregate(first=Min("start"), last=Max("end"))
-        if span["first"] is not None:
-            _recompute_for(Employee.objects.filter(pk__in=leaves.values("employee_id")), span["first"], span["last"],
-                           user.username, f"假别 {code} / leave type {code}")
+        job = None
+        if moved:
+            leaves = LeaveRecord.objects.filter(leave_type=leave_type, state="approved")
+            span = leaves.aggregate(first=Min("start"), last=Max("end"))
+            if span["first"] is not None:
+                job = queue_recompute_for(Employee.objects.filter(pk__in=leaves.values("employee_id")), span["first"],
+                                          span["last"], user.username, f"假别 {code} / leave type {code}")
+    run_claimed(job)
     return leave_type
 
 
@@ -1176,9 +1186,9 @@ def save_shift(user: Any, values: dict[str, Any], shift: ShiftType | None = None
                   "late_grace_min": shift.late_grace_min, "early_grace_min": shift.early_grace_min,
                   "flex_min": shift.flex_min, "hours": shift.hours, "overtime": shift.overtime.name if shift.overtime else None}
         audit.record(user.username, "attendance.shift.create" if creating else "attendance.shift.update", name, detail)
-    if not creating:
-        _recompute_for(_employees_on([shift.pk], _rotations_using(shift.pk)), None, None, user.username,
-                       f"班次 {name} / shift {name}")
+        job = None if creating else queue_recompute_for(_employees_on([shift.pk], _rotations_using(shift.pk)), None,
+                                                        None, user.username, f"班次 {name} / shift {name}")
+    run_claimed(job)
     return shift
 
 
@@ -1201,8 +1211,9 @@ def save_rotation(user: Any, name: str, anchor: date, pattern: Sequence[int | No
         rotation.save()
         audit.record(user.username, "attendance.rotation.create" if creating else "attendance.rotation.update", name,
                      {"anchor": anchor.isoformat(), "pattern": pattern})
-    if not creating:
-        _recompute_for(_employees_on((), [rotation.pk]), None, None, user.username, f"轮班 {name} / rotation {name}")
+        job = None if creating else queue_recompute_for(_employees_on((), [rotation.pk]), None, None, user.username,
+                                                        f"轮班 {name} / rotation {name}")
+    run_claimed(job)
     return rotation
 
 
@@ -1255,25 +1266,26 @@ def save_attendance_profile(user: Any, employee: Employee, values: dict[str, Any
         changed = [k for k in PROFILE_FIELDS if before[k] != after[k]]
         audit.record(user.username, "attendance.profile", employee.number,
                      {"before": before, "after": after, "changed": changed})
-    if changed == ["work_started"]:
-        return profile
-    _recompute_for(Employee.objects.filter(pk=employee.pk), None, None, user.username,
-                   f"{employee.number} 考勤设置 / attendance settings")
+        job = None if changed == ["work_started"] else queue_recompute_for(
+            Employee.objects.filter(pk=employee.pk), None, None, user.username,
+            f"{employee.number} 考勤设置 / attendance settings")
+    run_claimed(job)
     return profile
 
 
-def recompute_after_move(employee: Employee, since: date, actor: str) -> None:
-    """An employee moved to another department or site from ``since`` (a past day): their days from then on take the
-    new department's shifts and the new site's calendar (the days before keep the old ones)."""
-    _recompute_for(Employee.objects.filter(pk=employee.pk), since, None, actor, f"{employee.number} 调动 / moved")
+def queue_after_move(employee_id: int, number: str, since: date, actor: str) -> RecomputeJob | None:
+    """In the transaction that moved an employee to another department or site from ``since`` (a past day): their days
+    from then on, queued to take the new department's shifts and the new site's calendar (the days before keep the old
+    ones); :func:`run_claimed` after the commit."""
+    return queue_recompute_for(Employee.objects.filter(pk=employee_id), since, None, actor, f"{number} 调动 / moved")
 
 
-def recompute_employees(employee_ids: list[int], first: date | None, last: date | None, actor: str,
-                        reason: str) -> Outcome | RecomputeJob:
-    """Recompute the past days among ``first``..``last`` (``None``: open, the last RECOMPUTE_DAYS at most) of the
-    employees an import changed (:mod:`central.people.importing`, :mod:`central.attendance.schedule_import`): at once
-    when few, else queued, with ``reason`` ("中文 / English") shown beside its progress."""
-    return _recompute_for(Employee.objects.filter(pk__in=employee_ids), first, last, actor, reason)
+def queue_for_employees(employee_ids: list[int], first: date | None, last: date | None, actor: str,
+                        reason: str) -> RecomputeJob | None:
+    """In an import's transaction (:mod:`central.people.importing`, :mod:`central.attendance.schedule_import`): the
+    past days among ``first``..``last`` (``None``: open, the last RECOMPUTE_DAYS at most) of the employees it changed,
+    queued with ``reason`` ("中文 / English") shown beside its progress; :func:`run_claimed` after the commit."""
+    return queue_recompute_for(Employee.objects.filter(pk__in=employee_ids), first, last, actor, reason)
 
 
 def _profile_value(value: Any) -> Any:
@@ -1300,8 +1312,9 @@ def create_assignment(user: Any, *, start: date, end: date | None, employee: Any
         row = Assignment.objects.create(employee=employee, department=department, shift=shift, rotation=rotation,
                                         start=start, end=end, created_by=user.username[:150])
         audit.record(user.username, "attendance.assignment.create", _assignment_target(row), _assignment_detail(row))
-    _recompute_for(_assignment_holders(row), start, end, user.username,
-                   f"新排班 {_assignment_target(row)} / new assignment")
+        job = queue_recompute_for(_assignment_holders(row), start, end, user.username,
+                                  f"新排班 {_assignment_target(row)} / new assignment")
+    run_claimed(job)
     return row
 
 
@@ -1315,8 +1328,9 @@ def delete_assignment(user: Any, assignment: Any) -> None:
         audit.record(user.username, "attendance.assignment.delete", _assignment_target(assignment),
                      _assignment_detail(assignment))
         assignment.delete()
-    _recompute_for(Employee.objects.filter(pk__in=holders), start, end, user.username,
-                   f"删除排班 {_assignment_target(assignment)} / assignment removed")
+        job = queue_recompute_for(Employee.objects.filter(pk__in=holders), start, end, user.username,
+                                  f"删除排班 {_assignment_target(assignment)} / assignment removed")
+    run_claimed(job)
 
 
 def _assignment_target(row: Any) -> str:
@@ -1364,9 +1378,9 @@ def save_site_calendar(user: Any, site: Site, weekly_rest: Sequence[int], final_
                      {"weekly_rest": days, "final_wait_h": final_wait_h,
                       "late_allowance": [calendar.late_allowance_times, calendar.late_allowance_min],
                       "makeup_limits": [calendar.makeup_per_month, calendar.makeup_within_days]})
-    if sorted(before) != days:
-        _recompute_for(Employee.objects.filter(site=site), None, None, user.username,
-                       f"{site.name} 每周休息日 / weekly rest days")
+        job = None if sorted(before) == days else queue_recompute_for(
+            Employee.objects.filter(site=site), None, None, user.username, f"{site.name} 每周休息日 / weekly rest days")
+    run_claimed(job)
     return calendar
 
 
@@ -1379,8 +1393,8 @@ def add_calendar_day(user: Any, site: Site, day: date, kind: str, name: str = ""
         row, _ = CalendarDay.objects.update_or_create(site=site, date=day, defaults={"kind": kind, "name": name.strip()})
         audit.record(user.username, "attendance.calendar_day.save", f"{site.code} {day.isoformat()}",
                      {"kind": kind, "name": row.name})
-    _recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, user.username,
-                   f"{site.name} {day.isoformat()} 节假日 / calendar day")
+        job = _queue_calendar_day(site, day, user.username)
+    run_claimed(job)
     return row
 
 
@@ -1391,5 +1405,12 @@ def remove_calendar_day(user: Any, day_row: Any) -> None:
         audit.record(user.username, "attendance.calendar_day.remove", f"{site.code} {day.isoformat()}",
                      {"kind": day_row.kind, "name": day_row.name})
         day_row.delete()
-    _recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, user.username,
-                   f"{site.name} {day.isoformat()} 节假日 / calendar day")
+        job = _queue_calendar_day(site, day, user.username)
+    run_claimed(job)
+
+
+def _queue_calendar_day(site: Site, day: date, actor: str) -> RecomputeJob | None:
+    """A dated holiday or make-up working day added or removed: the site's days it decides (a night shift's the day
+    before), queued in the edit's transaction."""
+    return queue_recompute_for(Employee.objects.filter(site=site), day - timedelta(days=1), day, actor,
+                               f"{site.name} {day.isoformat()} 节假日 / calendar day")

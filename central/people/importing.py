@@ -419,8 +419,8 @@ class ImportRefused(ValueError):
 
 def apply(user: User, table: Table, *, source: str) -> Outcome:
     """Do what :func:`plan` says for ``table``, checked again now; refused whole while any row has an error."""
-    from central.attendance.models import AttendanceProfile, RecomputeJob
-    from central.attendance.services import recompute_employees
+    from central.attendance.models import AttendanceProfile
+    from central.attendance.services import queue_for_employees, run_claimed
 
     checked = plan(user, table)
     if not checked.ok:
@@ -443,11 +443,12 @@ def apply(user: User, table: Table, *, source: str) -> Outcome:
         audit.record(user.username, "employee.import", source[:200], {
             "added": [r.number for r in writes if r.action == ADD],
             "changed": {r.number: r.changes for r in writes if r.action == CHANGE}, "roster_version": version})
-    touched = [ids[r.number] for r in writes if r.action == ADD or set(r.changes) & {*PROFILE_FIELDS, "active"}]
-    done = recompute_employees(touched, None, None, user.username,
-                               f"导入 {len(touched)} 名员工 / {len(touched)} employees imported") if touched else None
+        touched = [ids[r.number] for r in writes if r.action == ADD or set(r.changes) & {*PROFILE_FIELDS, "active"}]
+        job = queue_for_employees(touched, None, None, user.username,
+                                  f"导入 {len(touched)} 名员工 / {len(touched)} employees imported") if touched else None
+    run_claimed(job)
     return Outcome([r.number for r in writes if r.action == ADD], [r.number for r in writes if r.action == CHANGE],
-                   version, isinstance(done, RecomputeJob))
+                   version, job is not None and job.claimed_until is None)
 
 
 def export_workbook(employees: Iterable[Employee]) -> bytes:

@@ -76,6 +76,8 @@ def refusal_message(exc: roster.RosterError) -> str:
 
 def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employee:
     """Create or change one employee within the user's scope; returns the stored row."""
+    from central.attendance.services import queue_after_move, run_claimed
+
     scope.require_manage(user)
     site = Site.objects.filter(code=data.site).first()
     if site is None:
@@ -121,11 +123,11 @@ def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employe
                                "from_department": existing.department.name if existing.department else "",
                                "to_department": data.department.strip()}
         audit.record(user.username, "employee.create" if creating else "employee.update", data.number, detail)
-    saved = Employee.objects.get(number=data.number)
-    if moving and moved_on is not None and moved_on < timezone.localdate():
-        from central.attendance.services import recompute_after_move
-
-        recompute_after_move(saved, moved_on, user.username)
+        saved = Employee.objects.get(number=data.number)
+        job = None
+        if moving and moved_on is not None and moved_on < timezone.localdate():
+            job = queue_after_move(saved.pk, saved.number, moved_on, user.username)
+    run_claimed(job)
     return saved
 
 

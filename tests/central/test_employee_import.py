@@ -228,3 +228,41 @@ def test_the_list_exported_reads_back_as_an_import_that_changes_nothing(plant) -
     assert [r[0] for r in openpyxl.load_workbook(io.BytesIO(one.content)).worksheets[0].iter_rows(
         min_row=2, values_only=True)] == ["A1001"]
     assert "export=xlsx" in hr.get(reverse("console:employees"), {"q": "A1"}).content.decode()
+
+
+def test_an_import_cut_short_after_its_commit_leaves_its_recompute_queued_for_the_follower(plant, monkeypatch) -> None:
+    """The recompute of the days an import changes is queued in the import's own commit: should the request die
+    right after it (a worker killed), the job waits out the request's claim and the follower then counts the days;
+    before, the days stayed as they were until someone recomputed them by hand."""
+    from central.attendance import services
+    from central.attendance.models import RecomputeJob
+
+    day = dj_timezone.localdate() - timedelta(days=3)
+    shanghai = timezone(timedelta(hours=8))
+    store_punches([{"id": f"p{i}", "site": "sh", "device_id": "door-a", "employee_number": "A1001", "direction": way,
+                    "method": "card", "score": None, "punched_at": datetime.combine(day, at, shanghai), "boot_id": "b",
+                    "monotonic_ns": i, "time_source": "ntp", "original_punched_at": None, "restamped_at": None,
+                    "batch_id": "x", "received_at": datetime.now(timezone.utc)}
+                   for i, (at, way) in enumerate(((time(9, 7), "in"), (time(18, 2), "out")))])
+    follower = services.Follower()
+    follower.tick()  # the punches of a number nobody has: nothing to count yet
+
+    def killed(job: RecomputeJob | None) -> None:
+        raise KeyboardInterrupt("the worker was killed")
+
+    monkeypatch.setattr(services, "run_claimed", killed)
+    with pytest.raises(KeyboardInterrupt):
+        importing.apply(plant["hr"], table([["A1001", "张伟", "sh", "装配", None, day - timedelta(days=30), None, None,
+                                             "白班", None]]), source="people.xlsx")
+    employee = Employee.objects.get(number="A1001")  # the import is in, and so is its job
+    job = RecomputeJob.objects.get(kind=RecomputeJob.EDIT)
+    assert (job.state, job.employees, job.actor) == (RecomputeJob.PENDING, [employee.pk], "hr")
+    assert job.claimed_until is not None and not DailyRecord.objects.filter(date=day).exists()
+
+    follower.tick()  # within the request's claim: left to it
+    assert not DailyRecord.objects.filter(date=day).exists()
+    follower.tick(now=job.claimed_until + timedelta(seconds=1))
+    job.refresh_from_db()
+    record = DailyRecord.objects.get(employee=employee, date=day)
+    assert (job.state, record.status, record.late_min, record.source) == (RecomputeJob.DONE, "present", 7, "punches")
+    assert AuditEntry.objects.get(action="attendance.recompute").detail["job"] == job.pk

@@ -360,7 +360,7 @@ def test_a_small_import_is_counted_before_the_page_answers_and_one_cut_short_is_
     def killed(job: RecomputeJob, now: datetime | None = None) -> None:
         raise KeyboardInterrupt("the worker was killed")
 
-    monkeypatch.setattr(punch_import, "finish_claimed", killed)
+    monkeypatch.setattr(punch_import, "run_claimed", killed)
     second = bio_time_workbook([("E3", datetime.combine(worked, time(8, 58)), "Check In"),
                                 ("E3", datetime.combine(worked, time(18, 0)), "Check Out")])
     with pytest.raises(KeyboardInterrupt):

@@ -1,0 +1,100 @@
+"""An edit of what the days depend on (here a shift's grace minutes) queues their recompute in its own commit: the
+request that saved it runs the job at once when it is small, and should that request die after the commit, the
+follower finishes the job once the request's claim lapses. A record HR enters by hand is recomputed in its own commit.
+Read back through the daily records, the recompute jobs and the audit log."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+import pytest
+from django.utils import timezone as dj_timezone
+
+from central.accounts.models import AuditEntry, Role, User
+from central.attendance import services
+from central.attendance.models import AttendanceProfile, DailyRecord, RecomputeJob, ShiftType, SiteCalendar
+from central.ingest.handler import store_punches
+from central.people.models import Employee, Site
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = timezone(timedelta(hours=8))
+GRACE_FIELDS = ("start", "end", "checkin_before_min", "checkout_after_min", "late_grace_min", "early_grace_min", "hours",
+                "direction", "half_day_below_h", "absent_below_h", "count_on_holidays", "color", "flex_min", "rounding_min",
+                "rounding_in", "rounding_out", "overtime")
+
+
+@pytest.fixture
+def plant(db: Any) -> dict[str, Any]:
+    """张三 (E1) at 一厂, every day a working day, on 白班 09:00-18:00 with no grace: in at 09:07 three days ago."""
+    site = Site.objects.create(code="s1", name="一厂", time_zone="Asia/Shanghai")
+    SiteCalendar.objects.create(site=site, weekly_rest=[])
+    day_shift = ShiftType.objects.create(name="白班", start=time(9), end=time(18), late_grace_min=0)
+    employee = Employee.objects.create(number="E1", name="张三", site=site)
+    AttendanceProfile.objects.create(employee=employee, default_shift=day_shift, joined=date(2020, 1, 1))
+    worked = dj_timezone.localdate() - timedelta(days=3)
+    store_punches([{"id": f"p{i}", "site": "s1", "device_id": "door-a", "employee_number": "E1", "direction": way,
+                    "method": "card", "score": None, "punched_at": datetime.combine(worked, at, SHANGHAI), "boot_id": "b",
+                    "monotonic_ns": i, "time_source": "ntp", "original_punched_at": None, "restamped_at": None,
+                    "batch_id": "x", "received_at": datetime.now(timezone.utc)}
+                   for i, (at, way) in enumerate(((time(9, 7), "in"), (time(18, 2), "out")))])
+    follower = services.Follower()
+    follower.tick()  # the punches counted, and the follower past them
+    hr = User.objects.create_user("hr", password="x" * 12, role=Role.HR_ADMIN)
+    hr.sites.set([site])
+    return {"hr": hr, "shift": day_shift, "employee": employee, "worked": worked, "follower": follower}
+
+
+def late_min(plant: dict[str, Any]) -> int:
+    return DailyRecord.objects.get(employee=plant["employee"], date=plant["worked"]).late_min
+
+
+def with_grace(plant: dict[str, Any], minutes: int) -> None:
+    shift = plant["shift"]
+    values = {f: getattr(shift, f) for f in GRACE_FIELDS}
+    services.save_shift(plant["hr"], {**values, "name": shift.name, "late_grace_min": minutes}, shift)
+
+
+def test_a_small_edit_is_recomputed_through_the_job_queued_in_its_commit(plant) -> None:
+    assert late_min(plant) == 7
+    with_grace(plant, 10)
+    job = RecomputeJob.objects.get(kind=RecomputeJob.EDIT)
+    assert (job.state, job.kind, job.total, job.actor) == (RecomputeJob.DONE, RecomputeJob.EDIT, 1, "hr")
+    assert late_min(plant) == 0  # no longer late, before the page answers
+    summary = AuditEntry.objects.get(action="attendance.recompute")
+    assert (summary.actor, summary.detail["job"]) == ("hr", job.pk) and summary.detail["written"] >= 1
+    assert not AuditEntry.objects.filter(action="attendance.recompute_queued").exists()  # run at once, not queued
+
+
+def test_an_edit_cut_short_after_its_commit_is_finished_by_the_follower(plant, monkeypatch) -> None:
+    def killed(job: RecomputeJob | None) -> None:
+        raise KeyboardInterrupt("the worker was killed")
+
+    monkeypatch.setattr(services, "run_claimed", killed)
+    with pytest.raises(KeyboardInterrupt):
+        with_grace(plant, 10)
+    assert ShiftType.objects.get().late_grace_min == 10  # the edit is in, with its job
+    job = RecomputeJob.objects.get(kind=RecomputeJob.EDIT)
+    assert job.state == RecomputeJob.PENDING and job.claimed_until is not None and late_min(plant) == 7
+
+    follower = plant["follower"]
+    follower.tick()  # within the request's claim: left to it
+    job.refresh_from_db()
+    assert job.state == RecomputeJob.PENDING and late_min(plant) == 7
+    follower.tick(now=job.claimed_until + timedelta(seconds=1))
+    job.refresh_from_db()
+    assert job.state == RecomputeJob.DONE and late_min(plant) == 0
+
+
+def test_a_record_entered_by_hand_is_recomputed_in_its_own_commit(plant, monkeypatch) -> None:
+    """The record and what it changes on the days around it commit together: a recompute that fails takes the
+    record back with it, instead of leaving a record the day's other records were never recomputed against."""
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the recompute failed")
+
+    monkeypatch.setattr(services, "recompute", broken)
+    with pytest.raises(RuntimeError):
+        services.add_manual_record(plant["employee"], plant["worked"], "present", reason="门禁故障 / door broken",
+                                   actor="hr")
+    record = DailyRecord.objects.get(employee=plant["employee"], date=plant["worked"])
+    assert (record.source, record.late_min) == ("punches", 7)  # the computed one, untouched
+    assert not AuditEntry.objects.filter(action="attendance.manual_record").exists()
