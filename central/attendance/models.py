@@ -430,6 +430,8 @@ class RecomputeJob(models.Model):
     done = models.PositiveIntegerField(default=0, help_text="How many of ``employees`` are recomputed.")
     written = models.PositiveIntegerField(default=0)
     final_changed = models.PositiveIntegerField(default=0)
+    held = models.PositiveIntegerField(
+        default=0, help_text="Changes the rules would make on days of closed months, held for HR (closing.hold).")
     state = models.CharField(max_length=8, choices=STATES, default=PENDING)
     error = models.CharField(max_length=500, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -921,6 +921,7 @@ def _work_job(job: RecomputeJob, rules: Rules, now: datetime) -> Outcome:
                 outcome.add(part)
                 job.written += part.written
                 job.final_changed += len(part.changed_final)
+                job.held += part.held
             job.done += len(ids)
             job.started_at = job.started_at or now
             job.state = RecomputeJob.RUNNING
@@ -930,8 +931,8 @@ def _work_job(job: RecomputeJob, rules: Rules, now: datetime) -> Outcome:
                     audit.record(job.actor, "attendance.recompute",
                                  f"{job.first.isoformat()}..{job.last.isoformat()}",
                                  {"job": job.pk, "reason": job.reason, "employees": job.total,
-                                  "written": job.written, "final_changed": job.final_changed})
-            job.save(update_fields=["done", "written", "final_changed", "started_at", "state", "finished_at",
+                                  "written": job.written, "final_changed": job.final_changed, "held": job.held})
+            job.save(update_fields=["done", "written", "final_changed", "held", "started_at", "state", "finished_at",
                                     "employees"])
     except Exception as exc:  # noqa: BLE001 - a job the rules cannot run must not stop the follower
         log.exception("queued recompute %s failed", job.pk)

@@ -12,7 +12,7 @@ from django.utils import timezone as dj_timezone
 
 from central.accounts.models import AuditEntry, Role, User
 from central.attendance import services
-from central.attendance.models import AttendanceProfile, DailyRecord, RecomputeJob, ShiftType, SiteCalendar
+from central.attendance.models import AttendanceProfile, ClosedMonth, DailyRecord, RecomputeJob, ShiftType, SiteCalendar
 from central.ingest.handler import store_punches
 from central.people.models import Employee, Site
 
@@ -63,6 +63,17 @@ def test_a_small_edit_is_recomputed_through_the_job_queued_in_its_commit(plant) 
     summary = AuditEntry.objects.get(action="attendance.recompute")
     assert (summary.actor, summary.detail["job"]) == ("hr", job.pk) and summary.detail["written"] >= 1
     assert not AuditEntry.objects.filter(action="attendance.recompute_queued").exists()  # run at once, not queued
+
+
+def test_an_edit_on_a_closed_month_says_in_its_summary_how_many_changes_it_held(plant) -> None:
+    """The month is closed (paid): the edit changes nothing on it, holds the change for HR and says so."""
+    ClosedMonth.objects.create(site=plant["employee"].site, month=plant["worked"].replace(day=1), closed_by="hr")
+    with_grace(plant, 10)
+    assert late_min(plant) == 7  # as it was paid
+    job = RecomputeJob.objects.get(kind=RecomputeJob.EDIT)
+    [held] = ClosedMonth.objects.get().held
+    assert (held["employee"], held["date"]) == ("E1", plant["worked"].isoformat())
+    assert job.held == 1 and AuditEntry.objects.get(action="attendance.recompute").detail["held"] == 1
 
 
 def test_an_edit_cut_short_after_its_commit_is_finished_by_the_follower(plant, monkeypatch) -> None:
