@@ -541,9 +541,13 @@ class Follower:
         self._recent = LookBack()  # punch ids already handled inside the look-back window
         self._recent_mark: datetime | None = None  # the watermark ``_recent`` was trimmed to
         self._rules = RulesCache()
+        self._prune_due = 0.0  # time.monotonic() after which finished jobs past JOBS_KEPT are deleted again
 
     def tick(self, now: datetime | None = None) -> Outcome:
         now = now or dj_timezone.now()
+        if time.monotonic() >= self._prune_due:  # not every pass: on SQLite each DELETE takes the write lock
+            prune_jobs(now)
+            self._prune_due = time.monotonic() + PRUNE_EVERY_S
         states = _read_states()  # the rules' token before the rules: an edit committed after it is read next pass
         rules = self._rules.current(now, states.get(RULES_VERSION_KEY))
         outcome = self.new_punches(rules, now, states)
@@ -612,6 +616,9 @@ class Follower:
             if frontier <= previous:
                 continue
             days = _closing_days(rules, previous, frontier)
+            if not days and before is not None:
+                continue  # no shift ended since: the frontier stays, and an idle pass writes nothing (each write
+                # would take SQLite's one write lock and flush the disk, every second)
             staff = Employee.objects.filter(site_id=site_id).order_by("pk").values_list("pk", flat=True)
             with transaction.atomic():
                 ids = list(staff) if days else []  # read only when some days close
@@ -788,6 +795,7 @@ RECOMPUTE_DAYS = 62
 # long would hold the receiver's next batches, on SQLite its whole ingest
 INLINE_EMPLOYEE_DAYS = 20_000
 JOBS_KEPT = timedelta(days=30)  # finished recomputes are forgotten after this (the audit log keeps the summary)
+PRUNE_EVERY_S = 3600.0  # how often the follower deletes finished jobs past JOBS_KEPT
 QUEUED_SLICE_S = 0.5  # how long a follower pass spends on queued recomputes before it looks at new punches again
 
 
@@ -876,6 +884,11 @@ def finish_claimed(job: RecomputeJob, now: datetime | None = None) -> Outcome:
     return outcome
 
 
+def prune_jobs(now: datetime) -> int:
+    """Finished recomputes older than JOBS_KEPT deleted (a few a day, each a line of history); how many."""
+    return RecomputeJob.objects.filter(finished_at__lt=now - JOBS_KEPT).delete()[0]
+
+
 def run_queued(rules: Rules, now: datetime, budget_s: float | None = None,
                fresh: Callable[[], Rules] | None = None) -> Outcome:
     """Work through queued recomputes, oldest first, a chunk of employees at a time, for about ``budget_s`` (default
@@ -891,7 +904,6 @@ def run_queued(rules: Rules, now: datetime, budget_s: float | None = None,
     budget = QUEUED_SLICE_S if budget_s is None else budget_s
     began = time.monotonic()
     outcome = Outcome()
-    RecomputeJob.objects.filter(finished_at__lt=now - JOBS_KEPT).delete()  # a few a day, each a line of history
     while True:  # one chunk at least, whatever the budget: a queue always moves
         job = (RecomputeJob.objects.filter(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
                .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)).order_by("pk").first())

@@ -109,3 +109,32 @@ def test_a_record_entered_by_hand_is_recomputed_in_its_own_commit(plant, monkeyp
     record = DailyRecord.objects.get(employee=plant["employee"], date=plant["worked"])
     assert (record.source, record.late_min) == ("punches", 7)  # the computed one, untouched
     assert not AuditEntry.objects.filter(action="attendance.manual_record").exists()
+
+
+def test_an_idle_follower_writes_nothing_and_forgets_old_jobs_once_an_hour(plant, monkeypatch) -> None:
+    """A follower pass with nothing new writes nothing (on SQLite a write takes the one write lock the receiver needs,
+    every second); finished jobs past their 30 days are deleted at its first pass and then once an hour."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = dj_timezone.now()
+    old = RecomputeJob.objects.create(actor="hr", reason="old", first=plant["worked"], last=plant["worked"],
+                                      state=RecomputeJob.DONE, finished_at=now - timedelta(days=31))
+    kept = RecomputeJob.objects.create(actor="hr", reason="kept", first=plant["worked"], last=plant["worked"],
+                                       state=RecomputeJob.DONE, finished_at=now - timedelta(days=29))
+    clock = [1000.0]
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
+    follower = services.Follower()
+    follower.tick()
+    assert list(RecomputeJob.objects.filter(actor="hr").values_list("reason", flat=True)) == ["kept"]
+    writes = ("INSERT", "UPDATE", "DELETE", "BEGIN IMMEDIATE")
+    for _ in range(3):
+        clock[0] += 60
+        with CaptureQueriesContext(connection) as statements:
+            follower.tick()
+        assert not [q["sql"] for q in statements.captured_queries if q["sql"].lstrip().upper().startswith(writes)]
+    kept.finished_at = now - timedelta(days=31)
+    kept.save()
+    clock[0] += 3600
+    follower.tick()
+    assert not RecomputeJob.objects.filter(pk__in=[old.pk, kept.pk]).exists()
