@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,18 @@ def punch(device: str = "door-a", **changes: Any) -> dict[str, Any]:
             "method": "face", "score": 0.31, "punched_at": "2026-03-02T00:55:00.000000Z", "boot_id": "boot-1",
             "monotonic_ns": 123, "time_source": "ntp", "original_punched_at": None, "restamped_at": None}
     return {**body, **changes}
+
+
+def store_card_punches(number: str, *punched: tuple[datetime, str], site: str = "s1") -> None:
+    """``number``'s card punches at these aware times, each with its direction, through the receiver's own store
+    (received now)."""
+    from central.ingest.handler import store_punches
+
+    received = datetime.now(timezone.utc)
+    store_punches([{"id": f"{number}-{at.isoformat()}-{way}", "site": site, "device_id": "door-a",
+                    "employee_number": number, "direction": way, "method": "card", "score": None, "punched_at": at,
+                    "boot_id": "b", "monotonic_ns": i, "time_source": "ntp", "original_punched_at": None,
+                    "restamped_at": None, "batch_id": "x", "received_at": received} for i, (at, way) in enumerate(punched)])
 
 
 def send(ingest: Ingest, leaf: str, body: Any, site: str = "s1", device: str = "door-a") -> list[dict[str, Any]]:

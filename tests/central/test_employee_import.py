@@ -10,14 +10,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
-from central_support import client_for
+from central_support import client_for, store_card_punches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
 from central.accounts.models import AuditEntry, Role, User
 from central.attendance.models import AttendanceProfile, DailyRecord, ShiftType, SiteCalendar
-from central.ingest.handler import store_punches
 from central.people import importing, roster
 from central.people.models import Department, Employee, EmployeeMove, Site
 
@@ -124,11 +123,8 @@ def test_a_clean_file_adds_and_changes_everyone_at_once_and_again_changes_nothin
 def test_days_punched_before_the_employee_was_imported_are_counted_once_imported(plant) -> None:
     day = dj_timezone.localdate() - timedelta(days=3)
     shanghai = timezone(timedelta(hours=8))
-    store_punches([{"id": f"p{i}", "site": "sh", "device_id": "door-a", "employee_number": "A1001", "direction": way,
-                    "method": "card", "score": None, "punched_at": datetime.combine(day, at, shanghai), "boot_id": "b",
-                    "monotonic_ns": i, "time_source": "ntp", "original_punched_at": None, "restamped_at": None,
-                    "batch_id": "x", "received_at": datetime.now(timezone.utc)}
-                   for i, (at, way) in enumerate(((time(8, 58), "in"), (time(18, 2), "out")))])
+    store_card_punches("A1001", (datetime.combine(day, time(8, 58), shanghai), "in"),
+                       (datetime.combine(day, time(18, 2), shanghai), "out"), site="sh")
     assert not DailyRecord.objects.filter(date=day).exists()  # a number nobody has yet
     importing.apply(plant["hr"], table([["A1001", "张伟", "sh", "装配", None, day - timedelta(days=30), None, None, "白班",
                                          None]]), source="people.xlsx")
@@ -239,11 +235,8 @@ def test_an_import_cut_short_after_its_commit_leaves_its_recompute_queued_for_th
 
     day = dj_timezone.localdate() - timedelta(days=3)
     shanghai = timezone(timedelta(hours=8))
-    store_punches([{"id": f"p{i}", "site": "sh", "device_id": "door-a", "employee_number": "A1001", "direction": way,
-                    "method": "card", "score": None, "punched_at": datetime.combine(day, at, shanghai), "boot_id": "b",
-                    "monotonic_ns": i, "time_source": "ntp", "original_punched_at": None, "restamped_at": None,
-                    "batch_id": "x", "received_at": datetime.now(timezone.utc)}
-                   for i, (at, way) in enumerate(((time(9, 7), "in"), (time(18, 2), "out")))])
+    store_card_punches("A1001", (datetime.combine(day, time(9, 7), shanghai), "in"),
+                       (datetime.combine(day, time(18, 2), shanghai), "out"), site="sh")
     follower = services.Follower()
     follower.tick()  # the punches of a number nobody has: nothing to count yet
 

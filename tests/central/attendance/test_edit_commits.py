@@ -8,12 +8,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
+from central_support import store_card_punches
 from django.utils import timezone as dj_timezone
 
 from central.accounts.models import AuditEntry, Role, User
 from central.attendance import services
 from central.attendance.models import AttendanceProfile, ClosedMonth, DailyRecord, RecomputeJob, ShiftType, SiteCalendar
-from central.ingest.handler import store_punches
 from central.people.models import Employee, Site
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +32,8 @@ def plant(db: Any) -> dict[str, Any]:
     employee = Employee.objects.create(number="E1", name="张三", site=site)
     AttendanceProfile.objects.create(employee=employee, default_shift=day_shift, joined=date(2020, 1, 1))
     worked = dj_timezone.localdate() - timedelta(days=3)
-    store_punches([{"id": f"p{i}", "site": "s1", "device_id": "door-a", "employee_number": "E1", "direction": way,
-                    "method": "card", "score": None, "punched_at": datetime.combine(worked, at, SHANGHAI), "boot_id": "b",
-                    "monotonic_ns": i, "time_source": "ntp", "original_punched_at": None, "restamped_at": None,
-                    "batch_id": "x", "received_at": datetime.now(timezone.utc)}
-                   for i, (at, way) in enumerate(((time(9, 7), "in"), (time(18, 2), "out")))])
+    store_card_punches("E1", (datetime.combine(worked, time(9, 7), SHANGHAI), "in"),
+                       (datetime.combine(worked, time(18, 2), SHANGHAI), "out"))
     follower = services.Follower()
     follower.tick()  # the punches counted, and the follower past them
     hr = User.objects.create_user("hr", password="x" * 12, role=Role.HR_ADMIN)
