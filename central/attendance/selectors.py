@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from central.accounts import scope
@@ -408,16 +408,21 @@ class JobsShown:
 
 def recompute_jobs_shown(now: datetime) -> JobsShown:
     """The recomputes of people's edits and of punches that came in bulk, still queued or running, and those that ended
-    in the last ten minutes, oldest first (the follower's own as days turn final, several times a day, are not news to
-    anyone)."""
-    rows = (RecomputeJob.objects.filter(Q(state__in=(RecomputeJob.PENDING, RecomputeJob.RUNNING))
-                                        | Q(finished_at__gte=now - JOB_DONE_SHOWN))
+    in the last ten minutes, oldest first. Not shown: the follower's own as days turn final (several times a day, not
+    news to anyone), and a small edit's that its own request runs (services.run_claimed: its page says the days were
+    recomputed) while the request holds it and once it is done; one whose request died is shown once its claim lapses,
+    and one that failed always."""
+    open_states = (RecomputeJob.PENDING, RecomputeJob.RUNNING)
+    rows = (RecomputeJob.objects.filter(Q(state__in=open_states) | Q(finished_at__gte=now - JOB_DONE_SHOWN))
             .exclude(kind=RecomputeJob.TURNING_FINAL)
+            .exclude(state__in=open_states, claimed_until__gte=now)
+            .exclude(state=RecomputeJob.DONE, claimed_until__gte=F("finished_at"))
             .defer("employees").order_by("pk"))
     return JobsShown([JobRow(job, job.state == RecomputeJob.PENDING and job.done == 0
                              and job.created_at < now - JOB_STALLED) for job in rows[:20]])
 
 
 def recompute_queued(actor: str, since: datetime) -> bool:
-    """Whether ``actor`` queued a recompute since ``since`` (an edit just saved went to the queue)."""
-    return RecomputeJob.objects.filter(actor=actor[:150], created_at__gte=since).exists()
+    """Whether ``actor`` queued a recompute for the follower since ``since`` (an edit just saved was too big to wait for:
+    not one its request ran, services.run_claimed)."""
+    return RecomputeJob.objects.filter(actor=actor[:150], created_at__gte=since, claimed_until__isnull=True).exists()

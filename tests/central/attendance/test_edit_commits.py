@@ -14,6 +14,7 @@ from django.utils import timezone as dj_timezone
 from central.accounts.models import AuditEntry, Role, User
 from central.attendance import services
 from central.attendance.models import AttendanceProfile, ClosedMonth, DailyRecord, RecomputeJob, ShiftType, SiteCalendar
+from central.attendance.selectors import recompute_jobs_shown, recompute_queued
 from central.people.models import Employee, Site
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +61,8 @@ def test_a_small_edit_is_recomputed_through_the_job_queued_in_its_commit(plant) 
     summary = AuditEntry.objects.get(action="attendance.recompute")
     assert (summary.actor, summary.detail["job"]) == ("hr", job.pk) and summary.detail["written"] >= 1
     assert not AuditEntry.objects.filter(action="attendance.recompute_queued").exists()  # run at once, not queued
+    # the page says the days were recomputed: no queue above it, and no "done" row for what the request did itself
+    assert not recompute_queued("hr", job.created_at) and not recompute_jobs_shown(dj_timezone.now()).rows
 
 
 def test_an_edit_on_a_closed_month_says_in_its_summary_how_many_changes_it_held(plant) -> None:
@@ -88,9 +91,13 @@ def test_an_edit_cut_short_after_its_commit_is_finished_by_the_follower(plant, m
     follower.tick()  # within the request's claim: left to it
     job.refresh_from_db()
     assert job.state == RecomputeJob.PENDING and late_min(plant) == 7
-    follower.tick(now=job.claimed_until + timedelta(seconds=1))
+    assert not recompute_jobs_shown(dj_timezone.now()).rows  # the request holds it: not the pages' news yet
+    lapsed = job.claimed_until + timedelta(seconds=1)
+    assert [row.job.pk for row in recompute_jobs_shown(lapsed).rows] == [job.pk]  # waiting for the follower: shown
+    follower.tick(now=lapsed)
     job.refresh_from_db()
     assert job.state == RecomputeJob.DONE and late_min(plant) == 0
+    assert [row.job.state for row in recompute_jobs_shown(lapsed).rows] == [RecomputeJob.DONE]  # and its end
 
 
 def test_a_record_entered_by_hand_is_recomputed_in_its_own_commit(plant, monkeypatch) -> None:
