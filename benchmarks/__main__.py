@@ -5,7 +5,7 @@ import importlib
 import sys
 
 ALL = ("store", "faces", "finger", "sync", "roster", "central", "attendance", "reports", "console", "face_photos", "accounts",
-       "punch_import", "ui", "console_start")
+       "punch_import", "ui", "console_start", "follower_idle")
 
 
 def main(argv: list[str]) -> int:
