@@ -12,6 +12,8 @@ The filtering itself lives in one place: :mod:`central.accounts.scope`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +41,28 @@ class User(AbstractUser):
     @property
     def role_label(self) -> str:
         return str(_("超级管理员 Superuser")) if self.is_superuser else str(Role(self.role).label)
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        forget_grants(self)  # read again with the rest (central.accounts.scope.grants)
+        super().refresh_from_db(*args, **kwargs)
+
+
+GRANTS_KEPT = "_scope_grants"  # where central.accounts.scope keeps a user object's grants once read
+
+
+def forget_grants(user: object) -> None:
+    """The grants kept on this user object are read again at their next use (its sites or departments changed)."""
+    if isinstance(user, User):
+        user.__dict__.pop(GRANTS_KEPT, None)
+
+
+def _grants_changed(sender: object, instance: object, **_signal: object) -> None:
+    forget_grants(instance)
+
+
+models.signals.m2m_changed.connect(_grants_changed, sender=User.sites.through, dispatch_uid="user-sites-grants")
+models.signals.m2m_changed.connect(_grants_changed, sender=User.departments.through,
+                                   dispatch_uid="user-departments-grants")
 
 
 class SignInFailure(models.Model):

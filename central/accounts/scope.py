@@ -22,9 +22,11 @@ they see, not the log of who changed what).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.db.models import Q, QuerySet
 
-from central.accounts.models import AuditEntry, Role, User
+from central.accounts.models import GRANTS_KEPT, AuditEntry, Role, User
 from central.ingest.models import Command, Event, Punch
 from central.people.models import Department, Device, Employee, Site
 
@@ -33,22 +35,40 @@ class ScopeDenied(PermissionError):
     """The user may not do this; the console answers 403, the API 403."""
 
 
+class Grants(NamedTuple):
+    sites: frozenset[int]  # the granted sites' ids
+    departments: frozenset[int]  # the granted departments' ids
+    department_sites: frozenset[int]  # the ids of the granted departments' sites
+
+
+def grants(user: User) -> Grants:
+    """The user's grants, read once for this user object and kept on it: a page asked the same three questions a
+    dozen times (a console request's user is read afresh at every request). A change of the object's sites or
+    departments, and its ``refresh_from_db()``, makes them read again (central.accounts.models.forget_grants)."""
+    kept = user.__dict__.get(GRANTS_KEPT)
+    if kept is None:
+        departments = frozenset(user.departments.values_list("pk", flat=True))
+        kept = Grants(frozenset(user.sites.values_list("pk", flat=True)), departments,
+                      frozenset(Department.objects.filter(pk__in=departments).values_list("site_id", flat=True))
+                      if departments else frozenset())
+        user.__dict__[GRANTS_KEPT] = kept
+    return kept
+
+
 def _all(user: User) -> bool:
     """Sees every row: a superuser, or an auditor with no grant."""
     if user.is_superuser:
         return True
-    return user.role == Role.AUDITOR and not user.sites.exists() and not user.departments.exists()
+    return user.role == Role.AUDITOR and not grants(user).sites and not grants(user).departments
 
 
 def _grant_q(user: User, site_field: str, department_field: str | None) -> Q:
-    site_ids = list(user.sites.values_list("pk", flat=True))
-    dept_ids = list(user.departments.values_list("pk", flat=True))
-    q = Q(**{f"{site_field}__in": site_ids})
+    granted = grants(user)
+    q = Q(**{f"{site_field}__in": sorted(granted.sites)})
     if department_field is not None:
-        q |= Q(**{f"{department_field}__in": dept_ids})
+        q |= Q(**{f"{department_field}__in": sorted(granted.departments)})
     else:  # rows with only a site: the sites of the granted departments count
-        dept_sites = Department.objects.filter(pk__in=dept_ids).values_list("site_id", flat=True)
-        q |= Q(**{f"{site_field}__in": list(dept_sites)})
+        q |= Q(**{f"{site_field}__in": sorted(granted.department_sites)})
     return q
 
 
@@ -66,7 +86,7 @@ def departments(user: User) -> QuerySet[Department]:
     if user.role in (Role.HR_ADMIN, Role.AUDITOR):
         return Department.objects.filter(_grant_q(user, "site", "pk")).distinct()
     if user.role == Role.MANAGER:
-        return Department.objects.filter(pk__in=user.departments.values_list("pk", flat=True))
+        return Department.objects.filter(pk__in=sorted(grants(user).departments))
     return Department.objects.none()
 
 
@@ -76,7 +96,7 @@ def employees(user: User) -> QuerySet[Employee]:
     if user.role in (Role.HR_ADMIN, Role.AUDITOR):
         return Employee.objects.filter(_grant_q(user, "site", "department"))
     if user.role == Role.MANAGER:
-        return Employee.objects.filter(department__in=user.departments.values_list("pk", flat=True))
+        return Employee.objects.filter(department__in=sorted(grants(user).departments))
     if user.employee_id is not None:
         return Employee.objects.filter(pk=user.employee_id)
     return Employee.objects.none()
@@ -167,8 +187,9 @@ def check_site_allowed(user: User, site: Site, department: Department | None = N
     require_manage(user)
     if user.is_superuser:
         return
-    if sites(user).filter(pk=site.pk).exists() and (user.sites.filter(pk=site.pk).exists() or (
-            department is not None and user.departments.filter(pk=department.pk).exists())):
+    granted = grants(user)  # an HR admin's (require_manage): sites(user) is the granted sites and departments' sites
+    if site.pk in granted.sites or (department is not None and department.pk in granted.departments
+                                    and site.pk in granted.department_sites):
         return
     raise ScopeDenied("outside your sites and departments")
 

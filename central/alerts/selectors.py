@@ -27,7 +27,7 @@ def alerts(user: User) -> QuerySet[Alert]:
     if not user.is_superuser:
         seen = Q(employee__in=scope.employees(user)) | Q(device__in=scope.devices(user))
         if scope.can_manage(user):  # a site's own alerts (changes held on a closed month): its HR admins
-            seen |= Q(employee__isnull=True, device__isnull=True, site__in=user.sites.all())
+            seen |= Q(employee__isnull=True, device__isnull=True, site__in=sorted(scope.grants(user).sites))
         rows = rows.filter(seen)
     read = AlertRead.objects.filter(alert=OuterRef("pk"), user=user)
     return (rows.annotate(is_read=Exists(read)).select_related("site", "department", "employee", "device")
@@ -63,5 +63,5 @@ def manageable_rules(user: User) -> QuerySet[AlertRule]:
         return AlertRule.objects.none()
     if user.is_superuser:
         return AlertRule.objects.all()
-    return AlertRule.objects.filter(Q(site__in=user.sites.all()) | Q(department__in=scope.departments(user))
+    return AlertRule.objects.filter(Q(site__in=sorted(scope.grants(user).sites)) | Q(department__in=scope.departments(user))
                                     ).exclude(site__isnull=True, department__isnull=True)

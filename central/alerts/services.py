@@ -476,7 +476,7 @@ def _check(user: User, values: dict[str, Any]) -> dict[str, Any]:
             raise AlertError("您不能为这个部门设置告警 / You cannot set alerts for this department", "department")
         if site is not None and department.site_id != site.pk:
             raise AlertError("部门不属于所选站点 / The department is not in the chosen site", "department")
-    if site is not None and not (user.is_superuser or user.sites.filter(pk=site.pk).exists()):
+    if site is not None and not (user.is_superuser or site.pk in scope.grants(user).sites):
         raise AlertError("您不能为这个站点设置告警 / You cannot set alerts for this site", "site")
     if site is None and department is None and not user.is_superuser:
         raise AlertError("人事管理员的规则必须选择站点或部门 / An HR admin's rule names a site or a department", "site")
