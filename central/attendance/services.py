@@ -823,8 +823,6 @@ def queue_recompute_for(employees: QuerySet[Employee], first: date | None, last:
     among ``first``..``last`` queued in that same commit (:func:`queue_recompute_of`), so that a crash after the commit
     leaves no day computed on the old rules; ``reason`` says what changed (the console shows it with the progress).
     After the commit the caller passes the job to :func:`run_claimed`."""
-    if _past_span(first, last) is None:
-        return None
     return queue_recompute_of(employees.order_by("pk").values_list("pk", flat=True), first, last, actor, reason)
 
 
@@ -867,8 +865,10 @@ def queue_recompute_of(employee_ids: Iterable[int], first: date | None, last: da
     for (INLINE_EMPLOYEE_DAYS), it is claimed by the caller, which runs it after the commit with
     :func:`finish_claimed`; else the follower works through it. ``None`` when no such day has records."""
     span = _past_span(first, last)
+    if span is None:  # before the ids are read: a queryset of them is not run for nothing
+        return None
     ids = sorted(set(employee_ids))
-    if span is None or not ids:
+    if not ids:
         return None
     claim = (now or dj_timezone.now()) + CLAIM if _fits_inline(len(ids), span) else None
     return queue_recompute(ids, span[0], span[1], actor, reason, claimed_until=claim)
