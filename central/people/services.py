@@ -83,7 +83,7 @@ def save_employee(user: User, data: EmployeeInput, *, creating: bool) -> Employe
     if site is None:
         raise PeopleError(f"站点不存在 / No site {data.site!r}", "site")
     department = Department.objects.filter(site=site, name=data.department.strip()).first() if data.department.strip() else None
-    if data.department.strip() and department is None and not user.is_superuser and not user.sites.filter(pk=site.pk).exists():
+    if data.department.strip() and department is None and not user.is_superuser and site.pk not in scope.grants(user).sites:
         raise PeopleError("部门不存在 / No such department at this site", "department")
     try:
         scope.check_site_allowed(user, site, department)
