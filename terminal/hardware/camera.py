@@ -635,7 +635,7 @@ class SimCamera(ReopeningCamera):
     def sway(self, image: ImageLike, seconds: float, amplitude_px: float = 8.0, period_s: float = 2.0,
              label: str = "") -> None:
         """People standing in the doorway: one picture that drifts to and fro as standing people do (a head sways
-        a couple of centimetres: ~8 px at a metre from a 640x480 camera).
+        a couple of centimetres: ~8 px at a metre from a 640x480 camera), moved by whole pixels.
 
         A picture held perfectly still is what a poster on the wall looks like to the door (the
         anti-tailgating counter leaves faces that never change out), so scenes of people use this.
@@ -645,8 +645,10 @@ class SimCamera(ReopeningCamera):
         base, name, count = self._prepare(SceneStep(image, seconds=seconds, label=label))
         steps = []
         for i in range(count or 1):
-            dx = amplitude_px * math.sin(2 * math.pi * i / (self.fps * period_s))
-            dy = 0.5 * amplitude_px * math.sin(2 * math.pi * i / (self.fps * period_s * 1.7))
+            # whole pixels: a fractional shift would resample the picture, and bilinear resampling of a JPEG
+            # sharpens its 8x8 block grid into the peaked fine-detail spectrum the door takes for a screen
+            dx = round(amplitude_px * math.sin(2 * math.pi * i / (self.fps * period_s)))
+            dy = round(0.5 * amplitude_px * math.sin(2 * math.pi * i / (self.fps * period_s * 1.7)))
             shift = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]], dtype=np.float32)
             moved = cv2.warpAffine(base, shift, (base.shape[1], base.shape[0]), borderMode=cv2.BORDER_REPLICATE)
             steps.append(SceneStep(moved, frames=1, label=name))

@@ -202,6 +202,31 @@ def test_real_photos_are_served_letterboxed(people):
     assert frame.image[:, :80].max() == 0  # 150×150 crop: black bars beside it
 
 
+def test_people_swaying_move_by_whole_pixels_and_never_look_like_a_screen(faces_dir):
+    """A resampled JPEG (a fractional shift) has the peaked fine-detail spectrum of a screen's pixel grid: the
+    door refused two people swaying in the doorway as a replayed screen whenever its checks fell on such frames."""
+    from terminal.vision.detection import FaceDetector
+    from terminal.vision.liveness import LivenessSettings
+    from terminal.vision.screen_cues import grid_peakiness
+
+    photo = faces_dir / "groups" / "two_people.jpg"
+    camera = SimCamera(640, 480, fps=15, realtime=False)
+    camera.sway(photo, seconds=3)
+    base = letterbox(load_image(photo), 640, 480)
+    frames = [camera.read().image for _ in range(45)]
+    peaks = []
+    with FaceDetector("full") as detector:
+        for frame in frames:
+            # each frame is the picture itself, moved: some whole-pixel shift reproduces its middle exactly
+            assert any(np.array_equal(frame[16:-16, 16:-16], base[16 - dy:464 - dy, 16 - dx:624 - dx])
+                       for dx in range(-8, 9) for dy in range(-4, 5))
+            boxes = detector.detect(frame)
+            assert len(boxes) == 2
+            peaks += [grid_peakiness(frame, box) for box in boxes]
+    assert len({frame.tobytes() for frame in frames}) > 10  # they do move
+    assert max(p for p in peaks if p is not None) < LivenessSettings().screen_peakiness
+
+
 # -- OpenCV ----------------------------------------------------------------------------------------
 def file_camera(path: Path, timeout: float = 0.5) -> OpenCVCamera:
     return OpenCVCamera(CameraSettings(device=str(path), width=W, height=H, read_timeout_s=timeout))
