@@ -39,7 +39,10 @@ The rules, in the order they apply:
    real times). Hours are rounded to 2 decimals (half up) before any threshold.
 6. **Status.** Absent when hours < ``absent_below_h``, else half day when hours <
    ``half_day_below_h``, else present (strict "<", absent tested first, ``None`` = unused).
-   One punch only gives 0 h and, with no threshold, present and flagged ``missing_out``.
+   The thresholds judge a final day (rule 12): a provisional one is present whatever its hours,
+   which are not all in yet (the out-punch of a shift in progress, the punches of a terminal
+   that has not reported), so the employee who punched in this morning is not absent at noon.
+   One punch only gives 0 h and is flagged ``missing_out`` (final and with no threshold: present).
    Late when in > start + ``late_grace_min``; early when out < end - ``early_grace_min`` (both
    strict; ``None`` = never marked); minutes late/early are whole minutes from start/end.
    **Flexible start** (弹性上班, ``flex_min`` > 0): the day may begin anywhere from start - flex
@@ -671,8 +674,9 @@ def from_punches(occ: Occurrence, person: Person, punches: Sequence[PunchIn], fi
     worked = _worked(shift, occ, spans, zone)
     seconds = sum(elapsed(s, e, zone) for s, e in worked)
     hours = hours_of(seconds)
-    # rest days and holidays are never absent nor half (rule 7): whatever was worked is overtime
-    status = status_from_hours(shift, hours) if occ.day_kind == "workday" else "present"
+    # rest days and holidays are never absent nor half (rule 7): whatever was worked is overtime; a provisional
+    # day's hours are not all in yet (rule 6)
+    status = status_from_hours(shift, hours) if occ.day_kind == "workday" and final else "present"
     late = early = False
     late_min = early_min = 0
     if occ.day_kind == "workday":

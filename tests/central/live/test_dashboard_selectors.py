@@ -88,6 +88,26 @@ def test_today_is_compared_with_the_same_weekday_of_the_last_four_weeks(day: dic
     assert compared["present"].today == DailyRecord.objects.filter(date=TUESDAY, status="present").count()
 
 
+def test_people_at_work_this_morning_are_not_counted_absent_under_hour_thresholds(day: dict[str, Any]) -> None:
+    """With an absent threshold of 1 h, everyone who has only punched in so far (0 h) or did 45 min had a
+    provisional 缺勤 until the evening: the "today" row counted the people on site as absent."""
+    from central.attendance.models import ShiftType
+    from central.attendance.services import recompute
+
+    ShiftType.objects.filter(name="白班").update(absent_below_h=1, half_day_below_h=4)
+    recompute(TUESDAY - timedelta(days=35), TUESDAY, now=NOW)
+    compared = dashboard(user("root", Role.HR_ADMIN, superuser=True), now=NOW).compared
+    # A1 A2 A3 Q2 W1 punched in this morning, Q1 in and out within 45 minutes; A5 is on leave; the rest have not
+    # come and today is not final, so nobody is absent yet
+    assert compared["absent"].today == 0
+    assert compared["present"].today == 6
+    today = DailyRecord.objects.filter(date=TUESDAY, source="punches")
+    assert sorted(today.values_list("status", "final").distinct()) == [("present", False)]
+    # the Tuesdays before are final: A1 and Q1 worked 9 h (present), the other nine with a shift are absent
+    assert [n for _, n in compared["present"].weeks] == [2, 2, 2, 2]
+    assert [n for _, n in compared["absent"].weeks] == [9, 9, 9, 9]
+
+
 def test_a_manager_sees_only_the_department_and_an_hr_admin_only_the_site(day: dict[str, Any]) -> None:
     manager = dashboard(user("mg", Role.MANAGER, departments=[day["assembly"]]), now=NOW)
     c = manager.counts
