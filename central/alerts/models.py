@@ -9,6 +9,8 @@ the condition clears, so the next episode is a new fact.
 """
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -54,6 +56,10 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} N={self.threshold}"
+
+    def kind_with_threshold(self) -> str:
+        """The kind's words with the rule's N in them (申请待审批超过 24 小时), in the language of the request."""
+        return re.sub(r"\bN\b", str(self.threshold), str(self.get_kind_display()))
 
 
 class Alert(models.Model):

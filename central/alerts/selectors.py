@@ -30,7 +30,7 @@ def alerts(user: User) -> QuerySet[Alert]:
             seen |= Q(employee__isnull=True, device__isnull=True, site__in=sorted(scope.grants(user).sites))
         rows = rows.filter(seen)
     read = AlertRead.objects.filter(alert=OuterRef("pk"), user=user)
-    return (rows.annotate(is_read=Exists(read)).select_related("site", "department", "employee", "device")
+    return (rows.annotate(is_read=Exists(read)).select_related("rule", "site", "department", "employee", "device")
             .order_by("-created_at", "-pk"))
 
 

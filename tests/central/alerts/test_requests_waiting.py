@@ -96,6 +96,17 @@ def test_the_manager_of_the_department_sees_it_with_a_link_to_decide(world: dict
     assert "待审批：李四（E2）" in page and "张三" not in page
 
 
+def test_the_notification_names_the_rules_hours_not_n(world: dict[str, Any]) -> None:
+    rule(AlertRule.REQUEST_WAITING, 4, site=world["sh"])
+    assert len(evaluate(at(13, 30))) == 2
+    hr = client_for(User.objects.create_user("hr-sh", password="x" * 12, role=Role.HR_ADMIN, is_superuser=True))
+    zh = hr.get(reverse("console:alerts")).content.decode()
+    assert zh.count("申请待审批超过 4 小时") == 2 and "超过 N 小时" not in zh
+    hr.cookies["seed_language"] = "en"
+    en = hr.get(reverse("console:alerts")).content.decode()
+    assert en.count("Request waiting 4 hours for a decision") == 2 and "waiting N hours" not in en
+
+
 def test_the_rules_addresses_get_a_mail_chinese_first(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     rule(AlertRule.REQUEST_WAITING, 4, department=world["ops"], emails=["ops-lead@example.test"])
     with smtp_server() as (box, port):
