@@ -137,6 +137,7 @@ class FaceMesh:
         if refine and self.backend == "litert":
             raise ValueError("iris refinement needs the mediapipe backend")
         self._graph = None
+        self._first_face = True
         self._model: LiteModel | None = None
         self._finder: FaceDetector | None = None
         if self.backend == "litert":
@@ -155,7 +156,14 @@ class FaceMesh:
         if self._graph is None:
             raise RuntimeError("face mesh is closed")
         crop, matrix = face_crop(image, box)
-        result = self._graph.process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+        if self._first_face:
+            # the graph's first face prints a warning of mediapipe's own on stderr (a NORM_RECT projection without
+            # image dimensions: the crop is square, so it does not apply); the warm-up above saw no face
+            with quiet_native_logs():
+                result = self._graph.process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+            self._first_face = not result.multi_face_landmarks
+        else:
+            result = self._graph.process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
         if not result.multi_face_landmarks:
             return None
         raw = np.array([(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], np.float32) * CROP_SIZE
