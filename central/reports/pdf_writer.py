@@ -496,29 +496,32 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
 
 
 def _legend_table(report: Report, font: str, width: float) -> Table:
-    """The legend of the symbols, four to a line, each symbol in its flag's colour."""
+    """The legend of the symbols, four to a line, each symbol in its flag's colour; the symbols' boxes as wide as the
+    widest symbol, and a label longer than its column wraps inside it (it ran into the next symbol's box)."""
     per_line = 4
     marks = fonts.substitutions(font)
     items = report.legend
-    data: list[list[str]] = []
+    label_style = ParagraphStyle("legend", fontName=font, fontSize=8, leading=10, wordWrap="CJK")
+    symbol_w = max([26.0] + [pdfmetrics.stringWidth(item.symbol.translate(marks), font, 8) + 8 for item in items])
+    data: list[list[str | Paragraph]] = []
     style: list[tuple[Any, ...]] = [
         ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 8),
         ("LEADING", (0, 0), (-1, -1), 10), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ]
     for start in range(0, len(items), per_line):
-        line: list[str] = []
+        line: list[str | Paragraph] = []
         for k, item in enumerate(items[start:start + per_line]):
             r, c = start // per_line, 2 * k
-            line += [item.symbol.translate(marks), item.label.translate(marks)]
+            line += [item.symbol.translate(marks), Paragraph(paragraph_text(item.label.translate(marks)), label_style)]
             style += [("ALIGN", (c, r), (c, r), "CENTER"), ("BOX", (c, r), (c, r), 0.25, GRID)]
             if item.flag in FLAG_FILLS:
                 style.append(("BACKGROUND", (c, r), (c, r), FLAG_FILLS[item.flag]))
             if item.flag in FLAG_TEXT:
                 style.append(("TEXTCOLOR", (c, r), (c, r), FLAG_TEXT[item.flag]))
         data.append(line + [""] * (2 * per_line - len(line)))
-    label = (width - per_line * 26) / per_line
-    return Table(data, colWidths=[26, label] * per_line, style=style, hAlign="LEFT")
+    label = (width - per_line * symbol_w) / per_line
+    return Table(data, colWidths=[symbol_w, label] * per_line, style=style, hAlign="LEFT")
 
 
 def _story(report: Report, font: str, width: float, progress: _Progress) -> list[Flowable]:

@@ -191,7 +191,8 @@ def test_the_monthly_pdf_prints_the_marks_of_the_days_away(plant: dict[str, Any]
         pytest.skip("pdftotext (apt poppler-utils, installed by make) is needed to read the PDF back")
     path = render("monthly", plant["admin"], ReportParams(FIRST, LAST, employee="E1"), "pdf", tmp_path / "m.pdf")
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    assert "出½" in text and "公出" in text and "On duty away, worked" in text
+    # the legend's label wraps inside its column: its words, whichever line they fall on
+    assert "出½" in text and "公出" in text and "On duty away," in text and "worked）" in text
     e1 = " ".join(line for line in text.splitlines() if line.split()[:1] == ["E1"])  # its row in every column block
     assert "19.50" in e1.split() and "2.50" in e1.split()
 

@@ -404,3 +404,30 @@ def test_the_monthly_sheet_built_from_records_prints_their_numbers(generated_mon
     assert f"{total_hours:.2f}" in totals.split(), totals
     if records.filter(status="absent").exists():
         assert "×" in "".join(pages)  # the sheet's absent mark, which the embedded face has
+
+
+def _words(data: bytes, tmp_path: Path, page: int = 1) -> list[tuple[float, float, float, float, str]]:
+    """The words of a page with their boxes, as poppler's ``pdftotext -bbox`` places them."""
+    html = poppler("pdftotext", data, tmp_path, "-bbox", "-f", str(page), "-l", str(page))
+    return [(float(x0), float(y0), float(x1), float(y1), word) for x0, y0, x1, y1, word in re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', html)]
+
+
+def test_the_monthly_legend_prints_every_label_whole_and_nothing_over_anything(tmp_path: Path) -> None:
+    """The legend's longest label (worked on a rest day / holiday) ran into the next symbol's box, and the widest
+    symbol (休√ / 节√) out of its own."""
+    from types import SimpleNamespace
+
+    from central.reports.monthly import legend
+
+    annual = SimpleNamespace(name="年假", on_duty=False)
+    report = monthly_like(12)
+    report.legend = legend({1: annual}, {1: "年"})  # type: ignore[dict-item]
+    words = _words(render(report), tmp_path)
+    assert words
+    overlaps = [(a[4], b[4]) for i, a in enumerate(words) for b in words[i + 1:]
+                if min(a[2], b[2]) - max(a[0], b[0]) > 0.5 and min(a[3], b[3]) - max(a[1], b[1]) > 0.5]
+    assert overlaps == []
+    printed = {w[4] for w in words}
+    for item in report.legend:  # each word of each label is printed (a wrapped label's lines may come in any order)
+        assert set(item.label.split()) <= printed, item.label
