@@ -91,6 +91,35 @@ def test_punches_through_ingest_become_records_and_days_turn_final_with_the_term
     assert records("E004")[monday.date()].status == "absent"  # rotation day 2 is a day shift
 
 
+def test_hour_thresholds_wait_for_the_day_to_turn_final(plant: dict[str, Any]) -> None:
+    """With an absent threshold (1 h) and a half-day one (4 h): whoever has only punched in is present while the day
+    runs, and the day is judged by its hours when the terminals say it is complete."""
+    ShiftType.objects.filter(pk=plant["day"].pk).update(absent_below_h=Decimal(1), half_day_below_h=Decimal(4))
+    ingest, follower = Ingest(), Follower()
+    monday = datetime(2026, 3, 2)
+    send(ingest, "punches", batch(
+        punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=8, minute=50)), direction="in"),
+        punch(employee_number="E002", punched_at=utc_stamp(monday.replace(hour=8, minute=55)), direction="in"),
+        punch(employee_number="E003", punched_at=utc_stamp(monday.replace(hour=8, minute=58)), direction="in"),
+        punch(employee_number="E003", punched_at=utc_stamp(monday.replace(hour=11, minute=58)), direction="out"),
+    ))
+    status(ingest, "door-a", monday.replace(hour=11, minute=59))
+    follower.tick(now=at_utc(monday.replace(hour=12)))
+    noon = {n: records(n)[monday.date()] for n in ("E001", "E002", "E003")}
+    assert {n: (r.status, r.final) for n, r in noon.items()} == {
+        "E001": ("present", False), "E002": ("present", False), "E003": ("present", False)}
+    assert noon["E002"].missing_out is True and noon["E003"].hours == Decimal("3.00")
+
+    send(ingest, "punches", batch(
+        punch(employee_number="E001", punched_at=utc_stamp(monday.replace(hour=18, minute=5)), direction="out")))
+    status(ingest, "door-a", monday.replace(hour=20, minute=5))  # after the window closed at 20:00
+    follower.tick(now=at_utc(monday.replace(hour=20, minute=6)))
+    evening = {n: records(n)[monday.date()] for n in ("E001", "E002", "E003")}
+    # E001 8.25 h (lunch taken out): present; E002 one punch, 0 h: absent; E003 3 h before lunch: half a day
+    assert {n: (r.status, r.final) for n, r in evening.items()} == {
+        "E001": ("present", True), "E002": ("absent", True), "E003": ("half_day", True)}
+
+
 def test_days_turning_final_are_worked_through_a_chunk_of_employees_per_pass(
         plant: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """On a big site the recompute of days turning final takes seconds: it goes through the queue, a chunk of
