@@ -334,6 +334,26 @@ def test_department_assignment_recomputes_and_the_month_shows_the_records(world:
         assert 'data-status="absent"' in _day_cell(text, r.date)
 
 
+def test_the_month_says_how_many_of_its_days_are_not_final_yet(world: dict[str, Any]) -> None:
+    """Said on its own line under the hours (it was "N provisional" in the overtime card, read as overtime)."""
+    emp = world["people"]["E001"]
+    url = reverse("console:attendance_month", args=[emp.pk])
+    hr = client_for(world, "hr_hq")
+    for day, final in ((date(2026, 3, 2), True), (date(2026, 3, 3), False)):
+        DailyRecord.objects.create(employee=emp, date=day, shift_name="白班", status="present", source="punches",
+                                   hours=Decimal("8.00"), final=final)
+    page = hr.get(url, {"month": "2026-03"}).content.decode()
+    assert _stat(page, "total-provisional") == "1 天未定稿，数字可能还会变"
+    assert "条待定" not in page
+    DailyRecord.objects.create(employee=emp, date=date(2026, 3, 4), shift_name="白班", status="present",
+                               source="punches", hours=Decimal("8.00"), final=False)
+    hr.cookies["seed_language"] = "en"
+    page = hr.get(url, {"month": "2026-03"}).content.decode()
+    assert _stat(page, "total-provisional") == "2 days not final yet: the numbers may still change"
+    DailyRecord.objects.filter(employee=emp).update(final=True)
+    assert 'id="total-provisional"' not in hr.get(url, {"month": "2026-03"}).content.decode()
+
+
 def _stat(text: str, ident: str) -> str:
     found = re.search(rf'id="{ident}">([^<]*)<', text)
     assert found, ident
