@@ -295,6 +295,7 @@ class Outcome:
 def apply(user: User, grid: Grid, *, source: str) -> Outcome:
     """Record every change :func:`plan` finds for ``grid``, checked again now, as agreed shift changes approved by
     ``user``; refused whole while any row has an error."""
+    from central.attendance.models import RecomputeJob
     from central.attendance.services import queue_for_employees, run_claimed
 
     checked = plan(user, grid)
@@ -324,6 +325,6 @@ def apply(user: User, grid: Grid, *, source: str) -> Outcome:
         ids = [r.employee.pk for r in changing if r.employee]
         job = queue_for_employees(ids, checked.days[0], checked.days[-1], user.username,
                                   f"排班导入 {len(ids)} 人 / schedule import, {len(ids)} employees") if ids else None
-    run_claimed(job)
-    return Outcome(len(changing), checked.changes, checked.days_changed, job is not None and job.claimed_until is None)
+    queued = isinstance(run_claimed(job), RecomputeJob)  # too big to wait for: left to the follower
+    return Outcome(len(changing), checked.changes, checked.days_changed, queued)
 

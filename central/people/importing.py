@@ -419,7 +419,7 @@ class ImportRefused(ValueError):
 
 def apply(user: User, table: Table, *, source: str) -> Outcome:
     """Do what :func:`plan` says for ``table``, checked again now; refused whole while any row has an error."""
-    from central.attendance.models import AttendanceProfile
+    from central.attendance.models import AttendanceProfile, RecomputeJob
     from central.attendance.services import queue_for_employees, run_claimed
 
     checked = plan(user, table)
@@ -446,9 +446,9 @@ def apply(user: User, table: Table, *, source: str) -> Outcome:
         touched = [ids[r.number] for r in writes if r.action == ADD or set(r.changes) & {*PROFILE_FIELDS, "active"}]
         job = queue_for_employees(touched, None, None, user.username,
                                   f"导入 {len(touched)} 名员工 / {len(touched)} employees imported") if touched else None
-    run_claimed(job)
+    queued = isinstance(run_claimed(job), RecomputeJob)  # too big to wait for: left to the follower
     return Outcome([r.number for r in writes if r.action == ADD], [r.number for r in writes if r.action == CHANGE],
-                   version, job is not None and job.claimed_until is None)
+                   version, queued)
 
 
 def export_workbook(employees: Iterable[Employee]) -> bytes:

@@ -22,6 +22,7 @@ From the points:
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from dataclasses import dataclass
@@ -156,14 +157,11 @@ class FaceMesh:
         if self._graph is None:
             raise RuntimeError("face mesh is closed")
         crop, matrix = face_crop(image, box)
-        if self._first_face:
-            # the graph's first face prints a warning of mediapipe's own on stderr (a NORM_RECT projection without
-            # image dimensions: the crop is square, so it does not apply); the warm-up above saw no face
-            with quiet_native_logs():
-                result = self._graph.process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
-            self._first_face = not result.multi_face_landmarks
-        else:
+        # the graph's first face prints a warning of mediapipe's own on stderr (a NORM_RECT projection without image
+        # dimensions: the crop is square, so it does not apply); the warm-up above saw no face
+        with quiet_native_logs() if self._first_face else contextlib.nullcontext():
             result = self._graph.process(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+        self._first_face = self._first_face and not result.multi_face_landmarks
         if not result.multi_face_landmarks:
             return None
         raw = np.array([(p.x, p.y, p.z) for p in result.multi_face_landmarks[0].landmark], np.float32) * CROP_SIZE
